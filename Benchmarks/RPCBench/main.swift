@@ -1,0 +1,1 @@
+let placeholder_RPCBench = 0

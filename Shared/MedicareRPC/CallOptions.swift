@@ -1,0 +1,32 @@
+/// Per-call settings on the client side.
+public struct CallOptions: Sendable {
+    /// How long the caller will wait; also sent to the server, which stops at the same moment.
+    public var timeout: Duration?
+    /// A deadline inherited from an incoming call; the earlier of this and `timeout` wins.
+    public var deadline: ContinuousClock.Instant?
+    public var metadata: Metadata
+
+    public init(timeout: Duration? = nil, deadline: ContinuousClock.Instant? = nil, metadata: Metadata = Metadata()) {
+        self.timeout = timeout
+        self.deadline = deadline
+        self.metadata = metadata
+    }
+
+    /// Options for a downstream call made while serving `context`: its deadline and trace id carry over.
+    public static func propagating(_ context: CallContext, timeout: Duration? = nil) -> CallOptions {
+        var metadata = Metadata()
+        if let trace = context.metadata[Metadata.traceID] { metadata[Metadata.traceID] = trace }
+        return CallOptions(timeout: timeout, deadline: context.deadline, metadata: metadata)
+    }
+
+    /// The effective deadline, measured from `now`.
+    public func effectiveDeadline(now: ContinuousClock.Instant = .now) -> ContinuousClock.Instant? {
+        let fromTimeout = timeout.map { now + $0 }
+        switch (fromTimeout, deadline) {
+        case (let a?, let b?): return min(a, b)
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (nil, nil): return nil
+        }
+    }
+}

@@ -1,0 +1,50 @@
+public import Logging
+public import NIOCore
+import Synchronization
+
+/// Calls a router directly, without sockets or TLS: for fast service tests and for
+/// composing services inside one process. Requests and responses still go through the
+/// codec, and deadlines, metadata limits and unknown methods behave as over the network.
+public struct InProcessChannel: RPCChannel {
+    public let router: RPCRouter
+    public let peer: PeerIdentity
+    public let logger: Logger
+    private let callIDs = CallIDs()
+
+    public init(router: RPCRouter, peer: PeerIdentity, logger: Logger = Logger(label: "medicare.inprocess")) {
+        self.router = router
+        self.peer = peer
+        self.logger = logger
+    }
+
+    public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
+        guard let route = router.route(for: method.fullName) else {
+            throw RPCError(code: .unimplemented, message: "method '\(method.fullName)' is not implemented")
+        }
+        let metadata = try Metadata(wire: options.metadata.wire)
+        let deadline = options.effectiveDeadline()
+        let context = CallContext(
+            method: method, callID: callIDs.next(), peer: peer, metadata: metadata, deadline: deadline, logger: logger
+        )
+        let router = self.router
+        guard let deadline else {
+            return try await router.dispatch(route, payload: payload, context: context).get()
+        }
+        let result = await withTaskGroup(of: Result<ByteBuffer, RPCError>?.self) { group in
+            group.addTask { await router.dispatch(route, payload: payload, context: context) }
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                return Task.isCancelled ? nil : .failure(RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first!
+        }
+        return try result.get()
+    }
+}
+
+final class CallIDs: Sendable {
+    private let counter = Mutex<UInt64>(0)
+    func next() -> UInt64 { counter.withLock { $0 += 1; return $0 } }
+}

@@ -1,0 +1,36 @@
+/// Who is calling, as proven by the peer's verified client certificate.
+///
+/// The certificate subject carries it (see docs/protocol.md, "Identity"):
+/// - `O`  the department: ``Department``, e.g. `nhsa` (medical insurance) or `nhc` (health commission);
+/// - `OU` the role: ``Role``, e.g. `service`, `province-system`, `township-centre`, `clinic`, `operator`;
+/// - `ST` the region code the caller acts for (2, 4, 6 or 12 digits of the division code);
+/// - `CN` the principal: a service name (`registry`), a system name, or an institution code (`H`+11 digits).
+public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
+    public var commonName: String
+    public var department: String
+    public var role: String
+    public var region: String
+
+    public init(commonName: String, department: String = "", role: String = "", region: String = "") {
+        self.commonName = commonName
+        self.department = department
+        self.role = role
+        self.region = region
+    }
+
+    public var description: String { "\(role):\(commonName)@\(department)/\(region)" }
+
+    public enum Department {
+        public static let medicalInsurance = "nhsa"
+        public static let healthCommission = "nhc"
+    }
+
+    public enum Role {
+        public static let service = "service"
+        public static let provinceSystem = "province-system"
+        public static let townshipCentre = "township-centre"
+        public static let clinic = "clinic"
+        public static let `operator` = "operator"
+        public static let supervisor = "supervisor"
+    }
+}

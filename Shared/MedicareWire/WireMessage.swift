@@ -1,0 +1,56 @@
+public import NIOCore
+
+/// A protobuf message with a typed Swift side, encoded and decoded through protobuf-c.
+///
+/// Conforming types are generated from `Proto/` by `scripts/generate-proto.sh`; nothing is
+/// written by hand per message.
+public protocol WireMessage: Sendable, Hashable {
+    /// The message's full protobuf name, `medicare.v1.Frame`.
+    static var protoName: String { get }
+
+    /// Appends the message's protobuf encoding to `buffer`.
+    ///
+    /// Throws ``WireError/embeddedNUL(field:)`` for a string holding a NUL character:
+    /// protobuf-c strings are C strings and would silently cut it.
+    func encode(into buffer: inout ByteBuffer) throws(WireError)
+
+    /// Decodes a message from its protobuf encoding. Strings must be valid UTF-8 without NUL.
+    init(decoding bytes: UnsafeRawBufferPointer) throws(WireError)
+}
+
+extension WireMessage {
+    /// Decodes the readable bytes of `buffer` (without moving its reader index).
+    @inlinable
+    public init(decoding buffer: ByteBuffer) throws(WireError) {
+        var result: Result<Self, WireError>!
+        buffer.withUnsafeReadableBytes { bytes in
+            result = Result { () throws(WireError) in try Self(decoding: bytes) }
+        }
+        self = try result.get()
+    }
+
+    /// Decodes a message from bytes.
+    @inlinable
+    public init(decoding bytes: [UInt8]) throws(WireError) {
+        var result: Result<Self, WireError>!
+        bytes.withUnsafeBytes { raw in
+            result = Result { () throws(WireError) in try Self(decoding: raw) }
+        }
+        self = try result.get()
+    }
+
+    /// The message's protobuf encoding in a new buffer.
+    @inlinable
+    public func encoded(allocator: ByteBufferAllocator = ByteBufferAllocator()) throws(WireError) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 128)
+        try self.encode(into: &buffer)
+        return buffer
+    }
+
+    /// The message's protobuf encoding as bytes.
+    @inlinable
+    public func encodedBytes() throws(WireError) -> [UInt8] {
+        let buffer = try self.encoded()
+        return Array(buffer.readableBytesView)
+    }
+}

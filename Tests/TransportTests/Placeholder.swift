@@ -1,0 +1,1 @@
+let placeholder_TransportTests = 0
