@@ -65,6 +65,7 @@ let package = Package(
                 "COpenSSL",
                 "MedicareWire",
                 "MedicareRPC",
+                "MedicareContracts",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

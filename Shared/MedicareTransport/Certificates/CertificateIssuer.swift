@@ -1,0 +1,77 @@
+internal import COpenSSL
+import Foundation
+
+/// Issues ECDSA P-256 certificates with OpenSSL: a development CA, and certificates for
+/// services and callers whose subject carries their identity (see ``PeerIdentity``).
+public enum CertificateIssuer {
+    /// A PEM key and certificate.
+    public struct Issued: Sendable {
+        public let keyPEM: String
+        public let certificatePEM: String
+    }
+
+    /// A certificate subject and its validity.
+    public struct Subject: Sendable {
+        public var commonName: String
+        public var department: String
+        public var role: String
+        public var region: String
+        /// subjectAltName entries: "DNS:registry", "IP:127.0.0.1".
+        public var alternativeNames: [String]
+        public var notBefore: Duration
+        public var notAfter: Duration
+
+        public init(
+            commonName: String, department: String = "", role: String = "", region: String = "",
+            alternativeNames: [String] = [], notBefore: Duration = .seconds(-3600), notAfter: Duration = .seconds(825 * 86_400)
+        ) {
+            self.commonName = commonName
+            self.department = department
+            self.role = role
+            self.region = region
+            self.alternativeNames = alternativeNames
+            self.notBefore = notBefore
+            self.notAfter = notAfter
+        }
+    }
+
+    public struct IssueError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// A self-signed CA.
+    public static func certificateAuthority(commonName: String, validity: Duration = .seconds(3650 * 86_400)) throws -> Issued {
+        try issue(Subject(commonName: commonName, department: "nhsa", notAfter: validity), signedBy: nil, isCA: true)
+    }
+
+    /// A leaf certificate for a peer, signed by `ca`.
+    public static func issue(_ subject: Subject, signedBy ca: Issued?, isCA: Bool = false) throws -> Issued {
+        var keyOut: UnsafeMutablePointer<CChar>?
+        var certOut: UnsafeMutablePointer<CChar>?
+        var error = [CChar](repeating: 0, count: 1024)
+        let san = subject.alternativeNames.joined(separator: ",")
+        let status = mc_cert_issue(
+            ca?.keyPEM, ca?.certificatePEM, subject.commonName, subject.department, subject.role, subject.region,
+            san.isEmpty ? nil : san, isCA ? 1 : 0, Int(subject.notBefore.components.seconds),
+            Int(subject.notAfter.components.seconds), &keyOut, &certOut, &error, error.count
+        )
+        defer {
+            mc_free(keyOut)
+            mc_free(certOut)
+        }
+        guard status == 0, let keyOut, let certOut else {
+            throw IssueError(description: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return Issued(keyPEM: String(cString: keyOut), certificatePEM: String(cString: certOut))
+    }
+
+    /// Writes `name.key` (mode 0600) and `name.pem` into `folder`.
+    public static func write(_ issued: Issued, name: String, into folder: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let keyPath = "\(folder)/\(name).key"
+        try Data(issued.keyPEM.utf8).write(to: URL(fileURLWithPath: keyPath))
+        try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
+        try Data(issued.certificatePEM.utf8).write(to: URL(fileURLWithPath: "\(folder)/\(name).pem"))
+    }
+}

@@ -1,0 +1,172 @@
+import MedicareRPC
+import MedicareWire
+import NIOCore
+import Synchronization
+
+/// Set by a caller's task when it is cancelled, read on the event loop.
+final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
+}
+
+/// One client connection's calls in flight, on the event loop: request frames go out,
+/// responses are matched to their waiting callers by call id, in any order.
+final class ClientConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private struct Pending {
+        let continuation: CheckedContinuation<ByteBuffer, any Error>
+        let timer: Scheduled<Void>?
+    }
+
+    private let peerDescription: String
+    private var pending: [UInt64: Pending] = [:]
+    private var context: ChannelHandlerContext?
+    private var flushScheduled = false
+    /// Set once the connection can take no new calls; the error they get.
+    private(set) var refusal: RPCError?
+    /// Why the connection failed, for the callers it strands.
+    private var failure: String?
+    let handshake: EventLoopPromise<Void>
+    /// Called on the loop when the server sends GOAWAY or the connection closes.
+    var onUnusable: (() -> Void)?
+
+    init(peerDescription: String, handshake: EventLoopPromise<Void>) {
+        self.peerDescription = peerDescription
+        self.handshake = handshake
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted { handshake.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failure = "\(error)"
+        handshake.fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let reason = failure.map { "connection to \(peerDescription) failed: \($0)" } ?? "connection to \(peerDescription) closed"
+        handshake.fail(RPCError(code: .unavailable, message: reason))
+        markUnusable(RPCError(code: .unavailable, message: reason))
+        failAll(RPCError(code: .unavailable, message: reason))
+        context.fireChannelInactive()
+    }
+
+    // MARK: calls
+
+    /// Sends a request frame and parks its caller until the response, the deadline, a
+    /// cancel or the connection's end.
+    func start(
+        id: UInt64, request: ByteBuffer, deadline: NIODeadline?, cancelled: CancellationFlag,
+        continuation: CheckedContinuation<ByteBuffer, any Error>
+    ) {
+        if cancelled.isSet {
+            continuation.resume(throwing: RPCError(code: .cancelled, message: "the call was cancelled"))
+            return
+        }
+        guard refusal == nil, let context else {
+            continuation.resume(throwing: NotSent(error: refusal ?? RPCError(code: .unavailable, message: "connection closed")))
+            return
+        }
+        let timer = deadline.map { deadline in
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            return context.eventLoop.scheduleTask(deadline: deadline) {
+                loopBound.value.abandon(id, RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
+            }
+        }
+        pending[id] = Pending(continuation: continuation, timer: timer)
+        write(context: context, request)
+    }
+
+    /// The caller gave up (deadline or cancellation): answer it and tell the server.
+    func abandon(_ id: UInt64, _ error: RPCError) {
+        guard let call = pending.removeValue(forKey: id) else { return }
+        call.timer?.cancel()
+        call.continuation.resume(throwing: error)
+        if let context, failure == nil {
+            write(context: context, try! FrameCodec.encode(Frame(callID: id, kind: .cancel), allocator: context.channel.allocator))
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame: Frame
+        do {
+            frame = try Frame(decoding: unwrapInboundIn(data))
+        } catch {
+            failure = "malformed frame from server: \(error)"
+            context.close(promise: nil)
+            return
+        }
+        switch frame.kind {
+        case .response:
+            guard let call = pending.removeValue(forKey: frame.callID) else { return }  // abandoned earlier
+            call.timer?.cancel()
+            if frame.statusCode == .ok {
+                call.continuation.resume(returning: ByteBuffer(bytes: frame.payload))
+            } else {
+                call.continuation.resume(throwing: RPCError(code: RPCError.Code(frame.statusCode), message: frame.statusMessage))
+            }
+        case .goaway:
+            if frame.statusCode != .ok {
+                let error = RPCError(code: RPCError.Code(frame.statusCode), message: "server closed the connection: \(frame.statusMessage)")
+                failure = frame.statusMessage
+                markUnusable(error)
+                failAll(error)
+            } else {
+                // Calls up to last_call_id will be answered; later ones were never started.
+                markUnusable(RPCError(code: .unavailable, message: "\(peerDescription) is shutting down"))
+                for id in pending.keys where id > frame.lastCallID {
+                    if let call = pending.removeValue(forKey: id) {
+                        call.timer?.cancel()
+                        call.continuation.resume(throwing: NotSent(error: RPCError(code: .unavailable, message: "\(peerDescription) is shutting down")))
+                    }
+                }
+            }
+        case .ping:
+            write(context: context, try! FrameCodec.encode(Frame(callID: frame.callID, kind: .pong), allocator: context.channel.allocator))
+        default:
+            break
+        }
+    }
+
+    var inFlight: Int { pending.count }
+
+    private func markUnusable(_ error: RPCError) {
+        guard refusal == nil else { return }
+        refusal = error
+        onUnusable?()
+    }
+
+    private func failAll(_ error: RPCError) {
+        let calls = pending
+        pending.removeAll()
+        for call in calls.values {
+            call.timer?.cancel()
+            call.continuation.resume(throwing: error)
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.context?.flush()
+        }
+    }
+}
+
+/// A call that never reached the server: safe to send again on another connection.
+struct NotSent: Error {
+    let error: RPCError
+}

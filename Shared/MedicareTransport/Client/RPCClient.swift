@@ -1,0 +1,190 @@
+public import Logging
+public import MedicareRPC
+public import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A client of one server: a single multiplexed mutual-TLS connection, opened on first use
+/// and reopened with exponential backoff after it fails. Calls carry their deadline and
+/// metadata; a call that never reached the server (the server was draining) is resent once
+/// on a fresh connection.
+public final class RPCClient: RPCChannel {
+    private enum State {
+        case idle(failures: Int, retryAt: NIODeadline?, lastError: RPCError?)
+        case connecting(EventLoopFuture<ClientConnection>, failures: Int)
+        case ready(ClientConnection)
+        case closed
+    }
+
+    private enum Next {
+        case use(ClientConnection)
+        case wait(EventLoopFuture<ClientConnection>)
+        case fail(RPCError)
+        case connect(EventLoopPromise<ClientConnection>, failures: Int)
+    }
+
+    public let configuration: RPCClientConfiguration
+    private let tlsContext: TLSContext
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex<State>(.idle(failures: 0, retryAt: nil, lastError: nil))
+    private let callIDs = Atomic<UInt64>(0)
+
+    public init(
+        configuration: RPCClientConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "medicare.rpc.client")
+    ) throws(TLSError) {
+        self.configuration = configuration
+        self.tlsContext = try TLSContext(configuration: configuration.tls, isServer: false)
+        self.group = group
+        var logger = logger
+        logger[metadataKey: "net.peer"] = "\(configuration.host):\(configuration.port)"
+        self.logger = logger
+    }
+
+    public var peerDescription: String { "\(configuration.host):\(configuration.port)" }
+
+    public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection = try await connection()
+            let id = callIDs.add(1, ordering: .relaxed).newValue
+            do {
+                return try await connection.call(
+                    id: id, method: method, payload: payload, options: options, maxFrameSize: configuration.maxFrameSize
+                )
+            } catch let error as RPCError {
+                throw error
+            } catch let error as NotSent {
+                connection.markUnusable()
+                if attempt >= 2 { throw error.error }
+            } catch {
+                throw RPCError(code: .unavailable, message: "call to \(peerDescription) failed", cause: error)
+            }
+        }
+    }
+
+    /// Closes the connection; calls in flight fail with `unavailable`.
+    public func close() async {
+        let current = state.withLock { state -> State in
+            defer { state = .closed }
+            return state
+        }
+        switch current {
+        case .ready(let connection):
+            try? await connection.channel.close()
+        case .connecting(let future, _):
+            if let connection = try? await future.get() { try? await connection.channel.close() }
+        case .idle, .closed:
+            break
+        }
+    }
+
+    // MARK: connection management
+
+    private func connection() async throws(RPCError) -> ClientConnection {
+        let next = state.withLock { state -> Next in
+            switch state {
+            case .ready(let connection) where connection.isUsable:
+                return .use(connection)
+            case .ready:
+                let promise = group.next().makePromise(of: ClientConnection.self)
+                state = .connecting(promise.futureResult, failures: 0)
+                return .connect(promise, failures: 0)
+            case .connecting(let future, _):
+                return .wait(future)
+            case .idle(let failures, let retryAt, let lastError):
+                if let retryAt, NIODeadline.now() < retryAt, let lastError { return .fail(lastError) }
+                let promise = group.next().makePromise(of: ClientConnection.self)
+                state = .connecting(promise.futureResult, failures: failures)
+                return .connect(promise, failures: failures)
+            case .closed:
+                return .fail(RPCError(code: .unavailable, message: "the client of \(peerDescription) is closed"))
+            }
+        }
+        switch next {
+        case .use(let connection):
+            return connection
+        case .fail(let error):
+            throw error
+        case .wait(let future):
+            return try await Self.await(future)
+        case .connect(let promise, let failures):
+            promise.completeWith(connect(on: promise.futureResult.eventLoop))
+            promise.futureResult.whenComplete { result in self.connected(result, failures: failures) }
+            return try await Self.await(promise.futureResult)
+        }
+    }
+
+    private static func await(_ future: EventLoopFuture<ClientConnection>) async throws(RPCError) -> ClientConnection {
+        do {
+            return try await future.get()
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(code: .unavailable, message: "\(error)", cause: error)
+        }
+    }
+
+    private func connected(_ result: Result<ClientConnection, any Error>, failures: Int) {
+        state.withLock { state in
+            guard case .connecting = state else { return }  // closed meanwhile
+            switch result {
+            case .success(let connection):
+                state = .ready(connection)
+            case .failure(let error):
+                let delay = min(
+                    configuration.initialBackoff.nanoseconds << min(failures, 20), configuration.maxBackoff.nanoseconds
+                )
+                let message = "cannot connect to \(peerDescription): \(error); retrying in \(delay / 1_000_000) ms"
+                state = .idle(
+                    failures: failures + 1, retryAt: .now() + .nanoseconds(delay),
+                    lastError: RPCError(code: .unavailable, message: message, cause: error)
+                )
+            }
+        }
+        if case .failure(let error) = result {
+            logger.warning("connect failed", metadata: ["rpc.error": "\(error)"])
+        }
+    }
+
+    private func connect(on eventLoop: any EventLoop) -> EventLoopFuture<ClientConnection> {
+        let handshake = eventLoop.makePromise(of: Void.self)
+        let handlerPromise = eventLoop.makePromise(of: NIOLoopBound<ClientConnectionHandler>.self)
+        let tlsContext = self.tlsContext
+        let configuration = self.configuration
+        let peer = peerDescription
+        let connect = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(configuration.connectTimeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = ClientConnectionHandler(peerDescription: peer, handshake: handshake)
+                    try channel.pipeline.syncOperations.addHandlers(
+                        OpenSSLHandler(context: tlsContext, serverHostname: configuration.serverHostname ?? configuration.host),
+                        ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)),
+                        handler
+                    )
+                    handlerPromise.succeed(NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+        connect.whenFailure { error in
+            handshake.fail(error)
+            handlerPromise.fail(error)
+        }
+        return connect.flatMap { channel in
+            handshake.futureResult.and(handlerPromise.futureResult).map { _, handler in
+                let connection = ClientConnection(channel: channel, handler: handler)
+                handler.value.onUnusable = { [weak connection] in connection?.markUnusable() }
+                if handler.value.refusal != nil { connection.markUnusable() }
+                return connection
+            }.flatMapError { error in
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+public import MedicareContracts
+public import MedicareRPC
+public import MedicareWire
+
+/// `medicare.v1.Echo`: answers with the request, after `delay_millis` (cancellable).
+/// Used by connectivity checks, the transport's tests and rpc-bench.
+public struct EchoProvider: EchoService {
+    public init() {}
+
+    public func echo(_ request: EchoMessage, context: CallContext) async throws -> EchoMessage {
+        if request.delayMillis > 0 {
+            try await Task.sleep(for: .milliseconds(Int64(request.delayMillis)))
+        }
+        return request
+    }
+}

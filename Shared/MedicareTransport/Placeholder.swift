@@ -1,1 +1,0 @@
-let placeholder_MedicareTransport = 0

@@ -1,0 +1,31 @@
+/// How an RPC server listens and what it allows.
+public struct RPCServerConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port; read it back from ``RPCServer/localAddress``.
+    public var port: Int
+    public var tls: TLSConfiguration
+    /// The largest frame accepted or sent, checked before a frame is buffered. Default 4 MiB.
+    public var maxFrameSize: Int
+    /// Calls in flight on one connection; more are refused with `resourceExhausted`.
+    public var maxConcurrentCallsPerConnection: Int
+    /// A caller's deadline is capped at this.
+    public var maxTimeout: Duration
+    /// Reported by the health method.
+    public var serverName: String
+    public var version: String
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, maxFrameSize: Int = 4 << 20,
+        maxConcurrentCallsPerConnection: Int = 1024, maxTimeout: Duration = .seconds(3600),
+        serverName: String = "medicare", version: String = "0.1.0"
+    ) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.maxFrameSize = maxFrameSize
+        self.maxConcurrentCallsPerConnection = maxConcurrentCallsPerConnection
+        self.maxTimeout = maxTimeout
+        self.serverName = serverName
+        self.version = version
+    }
+}

@@ -1,0 +1,248 @@
+import Logging
+import MedicareRPC
+import MedicareWire
+import NIOCore
+
+/// Asks a connection to stop taking calls, finish those in flight, then close.
+struct DrainConnection: Sendable {}
+
+/// One server connection's calls: a state machine on the event loop.
+///
+/// The loop only frames and routes. Each call's payload is decoded, handled and its
+/// response encoded in its own task, off the loop; the finished bytes come back to the loop
+/// to be written. Writes are flushed once per loop tick, so that many calls finishing
+/// together share one TLS record flush.
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Limits {
+        var maxFrameSize: Int
+        var maxConcurrentCalls: Int
+        var maxTimeout: Duration
+    }
+
+    private struct ActiveCall {
+        let task: Task<Void, Never>
+        let timer: Scheduled<Void>?
+    }
+
+    private let router: RPCRouter
+    private let limits: Limits
+    private var logger: Logger
+    private var peer: PeerIdentity?
+    private var calls: [UInt64: ActiveCall] = [:]
+    private var draining = false
+    private var closed = false
+    private var highestCallID: UInt64 = 0
+    private var flushScheduled = false
+    private var context: ChannelHandlerContext?
+
+    init(router: RPCRouter, limits: Limits, logger: Logger) {
+        self.router = router
+        self.limits = limits
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.remoteAddress { logger[metadataKey: "net.peer"] = "\(remote)" }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelAll()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        cancelAll()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let completed as TLSHandshakeCompleted:
+            peer = completed.peer
+            logger[metadataKey: "rpc.peer"] = "\(completed.peer)"
+            logger.debug("connection authenticated")
+        case is DrainConnection:
+            drain(context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case let error as FrameError:
+            logger.notice("closing connection: framing error", metadata: ["rpc.error": "\(error)"])
+            let code: RPCError.Code = if case .tooLarge = error { .resourceExhausted } else { .invalidArgument }
+            goAwayAndClose(context: context, RPCError(code: code, message: error.description))
+        case let error as TLSError:
+            logger.notice("closing connection: TLS", metadata: ["rpc.error": "\(error)"])
+            context.close(promise: nil)
+        default:
+            logger.debug("closing connection", metadata: ["rpc.error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: inbound frames
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closed else { return }
+        let frame: Frame
+        do {
+            frame = try Frame(decoding: unwrapInboundIn(data))
+        } catch {
+            goAwayAndClose(context: context, RPCError(code: .invalidArgument, message: "malformed frame: \(error)"))
+            return
+        }
+        switch frame.kind {
+        case .request:
+            startCall(context: context, frame)
+        case .cancel:
+            if let call = calls.removeValue(forKey: frame.callID) {
+                call.timer?.cancel()
+                call.task.cancel()
+                finishDrainIfIdle(context: context)
+            }
+        case .ping:
+            write(context: context, try! FrameCodec.encode(Frame(callID: frame.callID, kind: .pong), allocator: context.channel.allocator))
+        case .pong, .goaway:
+            break
+        default:
+            goAwayAndClose(context: context, RPCError(code: .invalidArgument, message: "unexpected frame kind \(frame.kind)"))
+        }
+    }
+
+    private func startCall(context: ChannelHandlerContext, _ frame: Frame) {
+        let id = frame.callID
+        guard calls[id] == nil else {
+            goAwayAndClose(context: context, RPCError(code: .invalidArgument, message: "call id \(id) is already in flight"))
+            return
+        }
+        highestCallID = max(highestCallID, id)
+        guard let peer else {
+            reject(context: context, id, RPCError(code: .unauthenticated, message: "no verified client certificate"))
+            return
+        }
+        guard !draining else {
+            reject(context: context, id, RPCError(code: .unavailable, message: "the server is shutting down; retry on a new connection"))
+            return
+        }
+        guard calls.count < limits.maxConcurrentCalls else {
+            reject(context: context, id, RPCError(
+                code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(limits.maxConcurrentCalls))"
+            ))
+            return
+        }
+        guard let route = router.route(for: frame.method) else {
+            reject(context: context, id, RPCError(code: .unimplemented, message: "method '\(frame.method.prefix(200))' is not implemented"))
+            return
+        }
+        let metadata: Metadata
+        do {
+            metadata = try Metadata(wire: frame.metadata)
+        } catch {
+            reject(context: context, id, error)
+            return
+        }
+
+        let maxMicros = limits.maxTimeout.components.seconds * 1_000_000
+        let timeoutMicros = frame.timeoutMicros == 0 ? nil : Int64(min(frame.timeoutMicros, UInt64(maxMicros)))
+        let deadline = timeoutMicros.map { ContinuousClock.now + .microseconds($0) }
+        let callContext = CallContext(
+            method: route.method, callID: id, peer: peer, metadata: metadata, deadline: deadline, logger: logger
+        )
+        let router = self.router
+        let payload = ByteBuffer(bytes: frame.payload)
+        let allocator = context.channel.allocator
+        let maxFrameSize = limits.maxFrameSize
+        let eventLoop = context.eventLoop
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+
+        let task = Task {
+            let result = await router.dispatch(route, payload: payload, context: callContext)
+            let response = FrameCodec.response(callID: id, result: result, maxFrameSize: maxFrameSize, allocator: allocator)
+            eventLoop.execute { loopBound.value.finish(id, response) }
+        }
+        let timer = timeoutMicros.map { micros in
+            eventLoop.scheduleTask(in: .microseconds(micros)) { loopBound.value.expire(id) }
+        }
+        calls[id] = ActiveCall(task: task, timer: timer)
+    }
+
+    private func finish(_ id: UInt64, _ response: ByteBuffer) {
+        // Absent when the call expired or was cancelled first: its answer was already given.
+        guard let call = calls.removeValue(forKey: id), let context else { return }
+        call.timer?.cancel()
+        write(context: context, response)
+        finishDrainIfIdle(context: context)
+    }
+
+    private func expire(_ id: UInt64) {
+        guard let call = calls.removeValue(forKey: id), let context else { return }
+        call.task.cancel()
+        reject(context: context, id, RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
+        finishDrainIfIdle(context: context)
+    }
+
+    private func reject(context: ChannelHandlerContext, _ id: UInt64, _ error: RPCError) {
+        write(context: context, FrameCodec.status(callID: id, error, allocator: context.channel.allocator))
+    }
+
+    // MARK: writes
+
+    private func write(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
+        guard !closed else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.context?.flush()
+        }
+    }
+
+    // MARK: shutdown
+
+    private func drain(context: ChannelHandlerContext) {
+        guard !draining, !closed else { return }
+        draining = true
+        logger.debug("draining connection", metadata: ["rpc.in_flight": "\(calls.count)"])
+        write(context: context, try! FrameCodec.encode(Frame(kind: .goaway, lastCallID: highestCallID), allocator: context.channel.allocator))
+        finishDrainIfIdle(context: context)
+    }
+
+    private func finishDrainIfIdle(context: ChannelHandlerContext) {
+        guard draining, calls.isEmpty, !closed else { return }
+        closed = true
+        // The TLS handler closes only once everything written before has reached the socket.
+        context.close(promise: nil)
+    }
+
+    private func goAwayAndClose(context: ChannelHandlerContext, _ error: RPCError) {
+        guard !closed else { return }
+        draining = true
+        var frame = Frame(kind: .goaway, lastCallID: highestCallID)
+        frame.statusCode = error.code.status
+        frame.statusMessage = error.message
+        closed = true
+        cancelAll()
+        let bytes = try! FrameCodec.encode(frame, allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        context.close(promise: nil)
+    }
+
+    private func cancelAll() {
+        for call in calls.values {
+            call.timer?.cancel()
+            call.task.cancel()
+        }
+        calls.removeAll()
+    }
+}

@@ -1,0 +1,284 @@
+internal import COpenSSL
+import MedicareRPC
+import NIOCore
+
+/// TLS 1.3 over system OpenSSL, as a channel handler: ciphertext below, plaintext above.
+///
+/// OpenSSL works on two memory BIOs: bytes read from the socket are fed into one, records
+/// OpenSSL produces are taken from the other and written to the socket. The pattern is
+/// swift-nio-ssl's `NIOSSLHandler`, on the system's libssl instead of BoringSSL.
+///
+/// Loop-confined: every method runs on the channel's event loop.
+final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case idle
+        case handshaking
+        case active
+        case closing
+        case closed
+    }
+
+    private let tlsContext: TLSContext
+    private let serverHostname: String?
+    private var tls: OpaquePointer?
+    private var state: State = .idle
+    private var bufferedWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var flushPending = false
+    private var handshakeTimer: Scheduled<Void>?
+    private static let readChunk = 16 * 1024
+
+    /// - Parameter serverHostname: for a client, the name (or IP address) the server's
+    ///   certificate must carry; nil on a server.
+    init(context: TLSContext, serverHostname: String?) {
+        self.tlsContext = context
+        self.serverHostname = serverHostname
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        tls = mc_tls_new(tlsContext.raw, tlsContext.isServer ? 1 : 0, serverHostname)
+        if tls == nil {
+            context.fireErrorCaught(TLSError.configuration("cannot create a TLS session (host name '\(serverHostname ?? "")')"))
+            context.close(promise: nil)
+            return
+        }
+        if context.channel.isActive { beginHandshake(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        if let tls { mc_tls_free(tls) }
+        tls = nil
+        failBufferedWrites(TLSError.closedDuringHandshake)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        beginHandshake(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let wasHandshaking = state == .handshaking || state == .idle
+        state = .closed
+        handshakeTimer?.cancel()
+        failBufferedWrites(TLSError.closedDuringHandshake)
+        if wasHandshaking { context.fireErrorCaught(TLSError.closedDuringHandshake) }
+        context.fireChannelInactive()
+    }
+
+    // MARK: inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let tls, state == .handshaking || state == .active || state == .closing else { return }
+        let buffer = unwrapInboundIn(data)
+        let fed = buffer.withUnsafeReadableBytes { bytes in
+            bytes.isEmpty ? 0 : mc_tls_feed(tls, bytes.baseAddress, Int32(bytes.count))
+        }
+        guard fed >= 0 else {
+            fail(context: context, TLSError.protocolError("cannot buffer incoming data"))
+            return
+        }
+        if state == .handshaking { driveHandshake(context: context) }
+        if state == .active || state == .closing { readPlaintext(context: context) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        writeCiphertext(context: context, flush: true)
+        context.fireChannelReadComplete()
+    }
+
+    private func beginHandshake(context: ChannelHandlerContext) {
+        guard state == .idle, tls != nil else { return }
+        state = .handshaking
+        let timeout = tlsContext.handshakeTimeout
+        let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        handshakeTimer = context.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+            let (handler, context) = loopBound.value
+            if handler.state == .handshaking { handler.fail(context: context, TLSError.handshakeTimeout) }
+        }
+        // A client speaks first; a server waits for the ClientHello.
+        if !tlsContext.isServer { driveHandshake(context: context) }
+    }
+
+    private func driveHandshake(context: ChannelHandlerContext) {
+        guard let tls else { return }
+        let result = mc_tls_handshake(tls)
+        switch result {
+        case Int32(MC_TLS_OK):
+            state = .active
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            writeCiphertext(context: context, flush: false)
+            context.fireUserInboundEventTriggered(TLSHandshakeCompleted(peer: peerIdentity(tls)))
+            let writes = bufferedWrites
+            bufferedWrites = []
+            for (buffer, promise) in writes { encrypt(context: context, buffer, promise: promise) }
+            writeCiphertext(context: context, flush: true)
+            flushPending = false
+        case Int32(MC_TLS_WANT_READ):
+            writeCiphertext(context: context, flush: true)
+        default:
+            var reason = Self.openSSLErrors()
+            let verify = mc_tls_verify_result(tls)
+            if verify != 0, let text = mc_tls_verify_string(verify) {
+                reason += " (\(String(cString: text)))"
+            }
+            // Send the alert OpenSSL queued, then close.
+            writeCiphertext(context: context, flush: true)
+            fail(context: context, TLSError.handshakeFailed(reason))
+        }
+    }
+
+    private func readPlaintext(context: ChannelHandlerContext) {
+        guard let tls else { return }
+        while true {
+            var status: Int32 = 0
+            var buffer = context.channel.allocator.buffer(capacity: Self.readChunk)
+            let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.readChunk) { out in
+                Int(mc_tls_read(tls, out.baseAddress, Int32(min(out.count, Int(Int32.max))), &status))
+            }
+            if count > 0 {
+                context.fireChannelRead(wrapInboundOut(buffer))
+                continue
+            }
+            switch status {
+            case Int32(MC_TLS_WANT_READ):
+                return
+            case Int32(MC_TLS_CLOSED):
+                // The peer sent close_notify: answer it and close.
+                state = .closing
+                mc_tls_shutdown(tls)
+                writeCiphertext(context: context, flush: true)
+                context.close(promise: nil)
+                return
+            default:
+                fail(context: context, TLSError.protocolError(Self.openSSLErrors()))
+                return
+            }
+        }
+    }
+
+    // MARK: outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        switch state {
+        case .idle, .handshaking:
+            bufferedWrites.append((buffer, promise))
+        case .active:
+            encrypt(context: context, buffer, promise: promise)
+        case .closing, .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        switch state {
+        case .active:
+            writeCiphertext(context: context, flush: true)
+        case .idle, .handshaking:
+            flushPending = true
+        case .closing, .closed:
+            break
+        }
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard state == .active, let tls else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        // Send close_notify after everything already written, and close the socket once it
+        // has gone out (socket writes complete in order), or after a grace period when the
+        // peer does not read.
+        state = .closing
+        mc_tls_shutdown(tls)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        writeCiphertext(context: context, flush: true, promise: written)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let grace = context.eventLoop.scheduleTask(in: .seconds(5)) { written.fail(TLSError.protocolError("close_notify not delivered")) }
+        written.futureResult.whenComplete { _ in
+            grace.cancel()
+            loopBound.value.close(mode: mode, promise: promise)
+        }
+    }
+
+    private func encrypt(context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard let tls else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        let result = buffer.withUnsafeReadableBytes { bytes -> Int32 in
+            bytes.isEmpty ? Int32(MC_TLS_OK) : mc_tls_write(tls, bytes.baseAddress, Int32(bytes.count))
+        }
+        guard result == Int32(MC_TLS_OK) else {
+            promise?.fail(TLSError.protocolError(Self.openSSLErrors()))
+            fail(context: context, TLSError.protocolError("cannot encrypt outgoing data"))
+            return
+        }
+        writeCiphertext(context: context, flush: false, promise: promise)
+    }
+
+    /// Moves whatever OpenSSL has produced to the socket.
+    private func writeCiphertext(context: ChannelHandlerContext, flush: Bool, promise: EventLoopPromise<Void>? = nil) {
+        guard let tls else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        let pending = mc_tls_pending_output(tls)
+        if pending > 0 {
+            var out = context.channel.allocator.buffer(capacity: pending)
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
+                Int(mc_tls_take_output(tls, raw.baseAddress, Int32(min(raw.count, Int(Int32.max)))))
+            }
+            context.write(wrapOutboundOut(out), promise: promise)
+        } else if let promise {
+            promise.succeed()
+        }
+        if flush { context.flush() }
+    }
+
+    // MARK: failure
+
+    private func fail(context: ChannelHandlerContext, _ error: TLSError) {
+        guard state != .closed else { return }
+        state = .closed
+        handshakeTimer?.cancel()
+        failBufferedWrites(error)
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+
+    private func failBufferedWrites(_ error: any Error) {
+        let writes = bufferedWrites
+        bufferedWrites = []
+        for (_, promise) in writes { promise?.fail(error) }
+    }
+
+    private func peerIdentity(_ tls: OpaquePointer) -> PeerIdentity {
+        func field(_ which: Int32) -> String {
+            withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { out in
+                let count = mc_tls_peer_field(tls, which, out.baseAddress, 256)
+                guard count >= 0 else { return "" }
+                return String(decoding: UnsafeRawBufferPointer(start: out.baseAddress, count: Int(count)), as: UTF8.self)
+            }
+        }
+        return PeerIdentity(
+            commonName: field(Int32(MC_FIELD_CN)), department: field(Int32(MC_FIELD_O)),
+            role: field(Int32(MC_FIELD_OU)), region: field(Int32(MC_FIELD_ST))
+        )
+    }
+
+    static func openSSLErrors() -> String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 1024) { out in
+            let count = mc_tls_errors(out.baseAddress, 1024)
+            let text = String(decoding: UnsafeRawBufferPointer(start: out.baseAddress, count: count), as: UTF8.self)
+            return text.isEmpty ? "unknown OpenSSL error" : text
+        }
+    }
+}
