@@ -25,7 +25,6 @@ struct EchoCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for calls in flight on SIGTERM.") var drainSeconds = 30
 
     func run() async throws {
-        setvbuf(stdout, nil, _IOLBF, 0)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "medicare.echo")
         var router = RPCRouter()
@@ -42,6 +41,7 @@ struct EchoCommand: AsyncParsableCommand {
         }
         // The one line tests and scripts read to find the port.
         print("listening on \(server.localAddress.ipAddress ?? host):\(server.localAddress.port ?? port)")
+        fflush(nil)
         let drain = Duration.seconds(drainSeconds)
         let signals = [SIGTERM, SIGINT].map { signo in
             signal(signo, SIG_IGN)

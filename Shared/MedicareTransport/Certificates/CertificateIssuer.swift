@@ -8,6 +8,11 @@ public enum CertificateIssuer {
     public struct Issued: Sendable {
         public let keyPEM: String
         public let certificatePEM: String
+
+        public init(keyPEM: String, certificatePEM: String) {
+            self.keyPEM = keyPEM
+            self.certificatePEM = certificatePEM
+        }
     }
 
     /// A certificate subject and its validity.

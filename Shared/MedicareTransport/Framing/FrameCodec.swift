@@ -23,7 +23,7 @@ enum FrameCodec {
             frame.statusCode = error.code.status
             frame.statusMessage = error.message
         }
-        if let encoded = try? encode(frame, allocator: allocator), encoded.readableBytes <= maxFrameSize + 4 {
+        if let encoded = try? encode(frame, allocator: allocator), encoded.readableBytes - 4 <= maxFrameSize {
             return encoded
         }
         let tooLarge = frame.payload.count > maxFrameSize

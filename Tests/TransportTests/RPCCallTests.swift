@@ -1,0 +1,254 @@
+import MedicareContracts
+import MedicareRPC
+import MedicareTransport
+import MedicareWire
+import Testing
+
+@Suite("RPC calls over mutual TLS")
+struct RPCCallTests {
+    @Test func unaryCallCarriesPayloadMetadataAndIdentity() async throws {
+        try await withTestServer { server in
+            let client = try server.client("township-H33080200001")
+            let echo = EchoClient(client)
+            let request = EchoMessage(text: "门诊统筹", number: 42, tags: ["甲"])
+            let response = try await echo.echo(request, options: CallOptions(metadata: ["trace-id": "t-1", "idempotency-key": "k-1"]))
+            #expect(response == request)
+            #expect(server.probe.peers.first == PeerIdentity(commonName: "H33080200001", department: "nhc", role: "township-centre", region: "330802"))
+            #expect(server.probe.metadata.first?["trace-id"] == "t-1")
+            #expect(server.probe.metadata.first?["idempotency-key"] == "k-1")
+            await client.close()
+        }
+    }
+
+    @Test func healthIsAnsweredByEveryServer() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            let health = try await HealthClient(client).check(HealthCheckRequest())
+            #expect(health.status == .serving)
+            #expect(health.server == "test-echo")
+            await client.close()
+        }
+    }
+
+    @Test func manyCallsOnOneConnectionAreAnsweredOutOfOrder() async throws {
+        try await withTestServer(maxConcurrentCalls: 256) { server in
+            let client = try server.client()
+            let echo = EchoClient(client)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<200 {
+                    group.addTask {
+                        let request = EchoMessage(text: "call \(i)", number: Int64(i), delayMillis: UInt32((200 - i) % 7 * 5))
+                        let response = try await echo.echo(request)
+                        #expect(response.number == Int64(i) && response.text == "call \(i)")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(server.server.connectionCount == 1)
+            await client.close()
+        }
+    }
+
+    @Test func unknownMethodIsUnimplemented() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await client.unary(
+                    MethodDescriptor(service: "medicare.v1.Echo", method: "Shout"), request: EchoMessage(), response: EchoMessage.self
+                )
+            }
+            #expect(error?.code == .unimplemented)
+            #expect(error?.message == "method 'medicare.v1.Echo/Shout' is not implemented")
+            await client.close()
+        }
+    }
+
+    @Test func internalErrorsNeverReachThePeer() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            let error = await #expect(throws: RPCError.self) { _ = try await EchoClient(client).echo(EchoMessage(text: "fail")) }
+            #expect(error?.code == .internal)
+            #expect(error?.message == "internal error")
+            await client.close()
+        }
+    }
+
+    @Test func domainErrorsKeepTheirCodeAndMessage() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            let error = await #expect(throws: RPCError.self) { _ = try await EchoClient(client).echo(EchoMessage(text: "refuse")) }
+            #expect(error?.code == .failedPrecondition)
+            #expect(error?.message == "clinic H33080200101 is suspended")
+            await client.close()
+        }
+    }
+
+    @Test func invalidMetadataIsRefusedNamingTheKey() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await EchoClient(client).echo(EchoMessage(), options: CallOptions(metadata: ["Trace ID": "x"]))
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("'Trace ID'") == true)
+            await client.close()
+        }
+    }
+
+    @Test func deadlineExpiresAndTheServerStopsTheHandler() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            let start = ContinuousClock.now
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await EchoClient(client).echo(EchoMessage(delayMillis: 10_000), options: CallOptions(timeout: .milliseconds(150)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(await server.probe.eventually { $0.cancelled == 1 })
+            #expect(server.probe.finished == 0)
+            await client.close()
+        }
+    }
+
+    @Test func cancellingTheCallerCancelsTheHandler() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            let echo = EchoClient(client)
+            let task = Task { try await echo.echo(EchoMessage(delayMillis: 10_000)) }
+            #expect(await server.probe.eventually { $0.started == 1 })
+            task.cancel()
+            let result = await task.result
+            #expect(throws: RPCError.self) { try result.get() }
+            #expect((try? result.get()) == nil)
+            if case .failure(let error as RPCError) = result { #expect(error.code == .cancelled) }
+            #expect(await server.probe.eventually { $0.cancelled == 1 })
+            // The connection stays usable.
+            #expect(try await echo.echo(EchoMessage(text: "after")).text == "after")
+            await client.close()
+        }
+    }
+
+    @Test func callsBeyondTheInFlightLimitAreRefused() async throws {
+        try await withTestServer(maxConcurrentCalls: 2) { server in
+            let client = try server.client()
+            let echo = EchoClient(client)
+            let slow = (0..<2).map { i in Task { try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 400)) } }
+            #expect(await server.probe.eventually { $0.started == 2 })
+            let error = await #expect(throws: RPCError.self) { _ = try await echo.echo(EchoMessage(number: 3)) }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message == "too many calls in flight on this connection (limit 2)")
+            for task in slow { _ = try await task.value }
+            #expect(try await echo.echo(EchoMessage(number: 4)).number == 4)
+            await client.close()
+        }
+    }
+
+    @Test func oversizedFrameClosesTheConnectionButNotTheServer() async throws {
+        try await withTestServer(maxFrameSize: 1024) { server in
+            let client = try server.client(maxFrameSize: 1 << 20)
+            let echo = EchoClient(client)
+            let error = await #expect(throws: RPCError.self) { _ = try await echo.echo(EchoMessage(blob: Array(repeating: 1, count: 4096))) }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message.contains("exceeds the limit of 1024 bytes") == true, "\(String(describing: error))")
+            // A new connection is made and served.
+            #expect(try await echo.echo(EchoMessage(text: "small")).text == "small")
+            await client.close()
+        }
+    }
+
+    @Test func requestLargerThanTheClientLimitIsRefusedLocally() async throws {
+        try await withTestServer { server in
+            let client = try server.client(maxFrameSize: 1024)
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await EchoClient(client).echo(EchoMessage(blob: Array(repeating: 1, count: 4096)))
+            }
+            #expect(error?.code == .resourceExhausted)
+            #expect(server.probe.started == 0)
+            await client.close()
+        }
+    }
+
+    @Test func gracefulShutdownFinishesCallsInFlight() async throws {
+        let server = try await TestServer.start()
+        let client = try server.client()
+        let echo = EchoClient(client)
+        let inFlight = (0..<5).map { i in Task { try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 300)) } }
+        #expect(await server.probe.eventually { $0.started == 5 })
+        let running = Task { try await server.server.run() }
+        await server.stop()
+        for (i, task) in inFlight.enumerated() { #expect(try await task.value.number == Int64(i)) }
+        try await running.value
+        let error = await #expect(throws: RPCError.self) { _ = try await echo.echo(EchoMessage()) }
+        #expect(error?.code == .unavailable)
+        await client.close()
+    }
+
+    @Test func clientReconnectsAfterTheServerComesBack() async throws {
+        let first = try await TestServer.start()
+        let port = first.port
+        let client = try first.client()
+        let echo = EchoClient(client)
+        #expect(try await echo.echo(EchoMessage(number: 1)).number == 1)
+        await first.stop()
+        let error = await #expect(throws: RPCError.self) { _ = try await echo.echo(EchoMessage()) }
+        #expect(error?.code == .unavailable)
+
+        var router = RPCRouter()
+        EchoProvider().register(with: &router)
+        let second = try await RPCServer.start(
+            configuration: RPCServerConfiguration(port: port, tls: TestPKI.tls("echo")), router: router, logger: .init(label: "test")
+        )
+        var answered = false
+        for _ in 0..<50 where !answered {
+            answered = (try? await echo.echo(EchoMessage(number: 2)))?.number == 2
+            if !answered { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(answered)
+        await client.close()
+        await second.shutdownGracefully()
+    }
+
+    @Test(arguments: ["expired", "rogue"])
+    func refusedClientCertificatesCannotCall(name: String) async throws {
+        try await withTestServer { server in
+            let client = try server.client(name)
+            let error = await #expect(throws: RPCError.self) { _ = try await EchoClient(client).echo(EchoMessage()) }
+            #expect(error?.code == .unavailable)
+            #expect(error?.message.contains("alert") == true, "\(String(describing: error))")
+            #expect(server.probe.started == 0)
+            await client.close()
+        }
+    }
+
+    @Test func serverWithTheWrongNameIsRefused() async throws {
+        try await withTestServer { server in
+            let client = try server.client(serverHostname: "registry.example")
+            let error = await #expect(throws: RPCError.self) { _ = try await EchoClient(client).echo(EchoMessage()) }
+            #expect(error?.code == .unavailable)
+            #expect(error?.message.contains("hostname mismatch") == true, "\(String(describing: error))")
+            await client.close()
+        }
+    }
+}
+
+@Suite("In-process channel")
+struct InProcessChannelTests {
+    @Test func callsGoThroughTheCodecAndKeepTheirDeadline() async throws {
+        let probe = HandlerProbe()
+        var router = RPCRouter()
+        ProbedEcho(probe: probe).register(with: &router)
+        let channel = InProcessChannel(router: router, peer: PeerIdentity(commonName: "ops", role: "operator"))
+        let echo = EchoClient(channel)
+        #expect(try await echo.echo(EchoMessage(text: "x")).text == "x")
+        #expect(probe.peers.first?.commonName == "ops")
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await echo.echo(EchoMessage(delayMillis: 5_000), options: CallOptions(timeout: .milliseconds(50)))
+        }
+        #expect(error?.code == .deadlineExceeded)
+        #expect(await probe.eventually { $0.cancelled == 1 })
+        let unknown = await #expect(throws: RPCError.self) {
+            _ = try await channel.unary(MethodDescriptor(service: "x.Y", method: "Z"), request: EchoMessage(), response: EchoMessage.self)
+        }
+        #expect(unknown?.code == .unimplemented)
+    }
+}

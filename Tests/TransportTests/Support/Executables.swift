@@ -1,0 +1,117 @@
+import Foundation
+
+/// The package's built executables and repository files, for end-to-end tests.
+enum Executables {
+    /// The folder holding the test bundle also holds the package's executables.
+    static let folder: URL = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent()
+    }()
+
+    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// A child process whose output is collected; killed when the test is done with it.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = Pipe()
+    private let errors = Pipe()
+    private let lock = NSLock()
+    private var stdoutText = ""
+    private var stderrText = ""
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        process.standardOutput = output
+        process.standardError = errors
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.lock.withLock { self?.stdoutText += String(decoding: data, as: UTF8.self) }
+        }
+        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.lock.withLock { self?.stderrText += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    var standardOutput: String { lock.withLock { stdoutText } }
+    var standardError: String { lock.withLock { stderrText } }
+
+    /// Waits for a line of standard output matching `prefix`, returning the rest of it.
+    func waitForLine(prefix: String, timeout: Duration = .seconds(30)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = standardOutput.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                return String(line.dropFirst(prefix.count))
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ChildError(description: "no line starting '\(prefix)' from \(process.executableURL!.lastPathComponent); stderr: \(standardError)")
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for exit and returns the status.
+    func wait(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw ChildError(description: "process did not exit in time") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+}
+
+struct ChildError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs a command to completion with optional standard input.
+func runCommand(
+    _ executable: String, _ arguments: [String], input: Data? = nil, closeInputAfter: Duration = .zero, timeout: Duration = .seconds(60)
+) async throws -> (status: Int32, output: Data, error: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = inp
+    let collected = Collected()
+    out.fileHandleForReading.readabilityHandler = { collected.append(out: $0.availableData) }
+    err.fileHandleForReading.readabilityHandler = { collected.append(err: $0.availableData) }
+    try process.run()
+    if let input { try inp.fileHandleForWriting.write(contentsOf: input) }
+    try await Task.sleep(for: closeInputAfter)
+    try? inp.fileHandleForWriting.close()
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now > deadline { process.terminate() }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    try await Task.sleep(for: .milliseconds(50))
+    out.fileHandleForReading.readabilityHandler = nil
+    err.fileHandleForReading.readabilityHandler = nil
+    return (process.terminationStatus, collected.output, String(decoding: collected.errors, as: UTF8.self))
+}
+
+private final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+    func append(out data: Data) { lock.withLock { out.append(data) } }
+    func append(err data: Data) { lock.withLock { err.append(data) } }
+    var output: Data { lock.withLock { out } }
+    var errors: Data { lock.withLock { err } }
+}
