@@ -21,11 +21,12 @@ public struct CallContext: Sendable {
         self.peer = peer
         self.metadata = metadata
         self.deadline = deadline
+        // Values are formatted only if something is logged. The connection's logger already
+        // carries the peer.
         var logger = logger
-        logger[metadataKey: "rpc.method"] = "\(method.fullName)"
-        logger[metadataKey: "rpc.call_id"] = "\(callID)"
-        logger[metadataKey: "rpc.peer"] = "\(peer)"
-        if let trace = metadata[Metadata.traceID] { logger[metadataKey: "trace.id"] = "\(trace)" }
+        logger[metadataKey: "rpc.method"] = .stringConvertible(method)
+        logger[metadataKey: "rpc.call_id"] = .stringConvertible(callID)
+        if let trace = metadata[Metadata.traceID] { logger[metadataKey: "trace.id"] = .string(trace) }
         self.logger = logger
     }
 

@@ -14,6 +14,8 @@ public struct InProcessChannel: RPCChannel {
     public init(router: RPCRouter, peer: PeerIdentity, logger: Logger = Logger(label: "medicare.inprocess")) {
         self.router = router
         self.peer = peer
+        var logger = logger
+        logger[metadataKey: "rpc.peer"] = .stringConvertible(peer)
         self.logger = logger
     }
 

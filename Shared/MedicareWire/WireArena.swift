@@ -89,8 +89,9 @@ struct WireArena {
         let length = mc_arena_string_length(raw, pointer)
         guard length >= 0 else { throw .embeddedNUL(field: "\(field)") }
         if length == 0 { return "" }
-        let bytes = UnsafeRawBufferPointer(start: pointer, count: length).bindMemory(to: UInt8.self)
-        guard let string = String(validating: bytes, as: UTF8.self) else {
+        // The length check above proved there is no NUL before the terminator, so the C
+        // string is the whole field; this initialiser validates UTF-8 on the fast path.
+        guard let string = String(validatingCString: pointer) else {
             throw .invalidUTF8(field: "\(field)")
         }
         return string

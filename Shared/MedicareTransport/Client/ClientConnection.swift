@@ -8,6 +8,15 @@ final class ClientConnection: Sendable {
     let channel: any Channel
     private let handler: NIOLoopBound<ClientConnectionHandler>
     private let unusable = Atomic<Bool>(false)
+    private let submissions = LoopInbox<Submission>()
+
+    private struct Submission: Sendable {
+        let id: UInt64
+        let request: ByteBuffer
+        let deadline: NIODeadline?
+        let cancelled: CancellationFlag
+        let continuation: CheckedContinuation<ByteBuffer, any Error>
+    }
 
     init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>) {
         self.channel = channel
@@ -42,10 +51,14 @@ final class ClientConnection: Sendable {
         let eventLoop = channel.eventLoop
         let sendDeadline = deadline
         let flag = CancellationFlag()
+        let submissions = self.submissions
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                eventLoop.execute {
-                    handler.value.start(id: id, request: request, deadline: sendDeadline, cancelled: flag, continuation: continuation)
+                let submission = Submission(id: id, request: request, deadline: sendDeadline, cancelled: flag, continuation: continuation)
+                submissions.push(submission, on: eventLoop) { batch in
+                    for s in batch {
+                        handler.value.start(id: s.id, request: s.request, deadline: s.deadline, cancelled: s.cancelled, continuation: s.continuation)
+                    }
                 }
             }
         } onCancel: {

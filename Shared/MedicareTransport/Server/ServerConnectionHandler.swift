@@ -37,6 +37,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var highestCallID: UInt64 = 0
     private var flushScheduled = false
     private var context: ChannelHandlerContext?
+    private let completions = LoopInbox<(UInt64, ByteBuffer)>()
 
     init(router: RPCRouter, limits: Limits, logger: Logger) {
         self.router = router
@@ -162,11 +163,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let maxFrameSize = limits.maxFrameSize
         let eventLoop = context.eventLoop
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let completions = self.completions
 
         let task = Task {
             let result = await router.dispatch(route, payload: payload, context: callContext)
             let response = FrameCodec.response(callID: id, result: result, maxFrameSize: maxFrameSize, allocator: allocator)
-            eventLoop.execute { loopBound.value.finish(id, response) }
+            completions.push((id, response), on: eventLoop) { batch in
+                for (id, response) in batch { loopBound.value.finish(id, response) }
+            }
         }
         let timer = timeoutMicros.map { micros in
             eventLoop.scheduleTask(in: .microseconds(micros)) { loopBound.value.expire(id) }

@@ -1,1 +1,0 @@
-let placeholder_RPCBench = 0
