@@ -12,12 +12,21 @@ let package = Package(
         .executable(name: "medicare-echo", targets: ["MedicareEcho"]),
         .executable(name: "rpc-bench", targets: ["RPCBench"]),
         .executable(name: "codec-bench", targets: ["CodecBench"]),
+        .executable(name: "store-bench", targets: ["StoreBench"]),
+        .executable(name: "registry", targets: ["Registry"]),
+        .executable(name: "settlement", targets: ["Settlement"]),
+        .executable(name: "supervision", targets: ["Supervision"]),
+        .executable(name: "gateway", targets: ["Gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // MARK: wire
@@ -73,6 +82,50 @@ let package = Package(
             path: "Shared/MedicareTransport"
         ),
 
+        // MARK: storage and the service runtime
+        .target(
+            name: "CSQLite",
+            path: "Shared/CSQLite",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
+        .target(
+            name: "MedicareStore",
+            dependencies: [
+                "CSQLite",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/MedicareStore"
+        ),
+        .target(
+            name: "MedicareRuntime",
+            dependencies: [
+                "MedicareTransport",
+                "MedicareStore",
+                "MedicareRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/MedicareRuntime"
+        ),
+
+        // MARK: services: a library each (handlers, stores) and a thin executable
+        .target(name: "RegistryService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Registry/Library"),
+        .executableTarget(name: "Registry", dependencies: ["RegistryService"], path: "Services/Registry/Main"),
+        .target(name: "SettlementService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Settlement/Library"),
+        .executableTarget(name: "Settlement", dependencies: ["SettlementService"], path: "Services/Settlement/Main"),
+        .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Supervision/Library"),
+        .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),
+        .target(name: "GatewayService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Gateway/Library"),
+        .executableTarget(name: "Gateway", dependencies: ["GatewayService"], path: "Services/Gateway/Main"),
+
         // MARK: executables
         .executableTarget(
             name: "MedicareCerts",
@@ -103,6 +156,11 @@ let package = Package(
             path: "Benchmarks/RPCBench"
         ),
         .executableTarget(
+            name: "StoreBench",
+            dependencies: ["MedicareStore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Benchmarks/StoreBench"
+        ),
+        .executableTarget(
             name: "CodecBench",
             dependencies: ["MedicareWire"],
             path: "Benchmarks/CodecBench"
@@ -114,11 +172,21 @@ let package = Package(
             dependencies: ["MedicareWire"],
             path: "Tests/WireTests"
         ),
+        .target(name: "MedicareTestSupport", path: "Tests/TestSupport"),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: [
+                "MedicareStore", "MedicareRuntime", "MedicareTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/StoreTests"
+        ),
         .testTarget(
             name: "TransportTests",
             dependencies: [
                 "MedicareTransport",
                 "MedicareContracts",
+                "MedicareTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

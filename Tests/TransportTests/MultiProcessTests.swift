@@ -1,4 +1,5 @@
 import Foundation
+import MedicareTestSupport
 import MedicareContracts
 import MedicareRPC
 import MedicareTransport

@@ -1,29 +1,29 @@
-import Foundation
+public import Foundation
 
 /// The package's built executables and repository files, for end-to-end tests.
-enum Executables {
+public enum Executables {
     /// The folder holding the test bundle also holds the package's executables.
-    static let folder: URL = {
+    public static let folder: URL = {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: exe).deletingLastPathComponent()
     }()
 
-    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    public static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
 /// A child process whose output is collected; killed when the test is done with it.
-final class ChildProcess: @unchecked Sendable {
-    let process = Process()
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
     private let output = Pipe()
     private let errors = Pipe()
     private let lock = NSLock()
     private var stdoutText = ""
     private var stderrText = ""
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
@@ -40,11 +40,11 @@ final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
-    var standardOutput: String { lock.withLock { stdoutText } }
-    var standardError: String { lock.withLock { stderrText } }
+    public var standardOutput: String { lock.withLock { stdoutText } }
+    public var standardError: String { lock.withLock { stderrText } }
 
     /// Waits for a line of standard output matching `prefix`, returning the rest of it.
-    func waitForLine(prefix: String, timeout: Duration = .seconds(30)) async throws -> String {
+    public func waitForLine(prefix: String, timeout: Duration = .seconds(30)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let line = standardOutput.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
@@ -56,10 +56,10 @@ final class ChildProcess: @unchecked Sendable {
         throw ChildError(description: "no line starting '\(prefix)' from \(process.executableURL!.lastPathComponent); stderr: \(standardError)")
     }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for exit and returns the status.
-    func wait(timeout: Duration = .seconds(30)) async throws -> Int32 {
+    public func wait(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else { throw ChildError(description: "process did not exit in time") }
@@ -73,12 +73,12 @@ final class ChildProcess: @unchecked Sendable {
     }
 }
 
-struct ChildError: Error, CustomStringConvertible {
-    let description: String
+public struct ChildError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// Runs a command to completion with optional standard input.
-func runCommand(
+public func runCommand(
     _ executable: String, _ arguments: [String], input: Data? = nil, closeInputAfter: Duration = .zero, timeout: Duration = .seconds(60)
 ) async throws -> (status: Int32, output: Data, error: String) {
     let process = Process()

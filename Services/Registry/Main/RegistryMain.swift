@@ -1,0 +1,9 @@
+import MedicareRuntime
+import RegistryService
+
+@main
+enum RegistryMain {
+    static func main() async {
+        await ServiceRunner.main(RegistryDefinition.definition)
+    }
+}

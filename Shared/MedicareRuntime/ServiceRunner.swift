@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import MedicareRPC
+import MedicareStore
+import MedicareTransport
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// What makes one service: its name, default ports, schema and methods. Everything else
+/// (configuration, logging, metrics, store, TLS server, admin server, lifecycle) is shared.
+public struct ServiceDefinition: Sendable {
+    public let name: String
+    public let rpcPort: Int
+    public let adminPort: Int
+    public let migrations: [Migration]
+    public let extraKeys: [ConfigKey]
+    public let makeRouter: @Sendable (ServiceContext) async throws -> RPCRouter
+
+    public init(
+        name: String, rpcPort: Int, adminPort: Int, migrations: [Migration], extraKeys: [ConfigKey] = [],
+        makeRouter: @escaping @Sendable (ServiceContext) async throws -> RPCRouter
+    ) {
+        self.name = name
+        self.rpcPort = rpcPort
+        self.adminPort = adminPort
+        self.migrations = migrations
+        self.extraKeys = extraKeys
+        self.makeRouter = makeRouter
+    }
+
+    public var keys: [ConfigKey] { ServiceSettings.keys(service: name, rpcPort: rpcPort, adminPort: adminPort) + extraKeys }
+}
+
+/// What a service's handlers are built from.
+public struct ServiceContext: Sendable {
+    public let configuration: Configuration
+    public let settings: ServiceSettings
+    public let store: any SQLDatabase
+    public let logger: Logger
+}
+
+public enum ServiceRunner {
+    /// The whole `main` of a service executable: exits 0 after a clean stop, 78 on a
+    /// configuration error, 1 on any other failure, always with one line saying why.
+    public static func main(_ definition: ServiceDefinition) async -> Never {
+        do {
+            try await run(definition, arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+            exit(0)
+        } catch let error as StartupError {
+            FileHandle.standardError.write(Data("\(definition.name): \(error.message)\n".utf8))
+            exit(error.isConfiguration ? 78 : 1)
+        } catch {
+            FileHandle.standardError.write(Data("\(definition.name): stopped: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    public static func run(_ definition: ServiceDefinition, arguments: [String], environment: [String: String]) async throws {
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print("usage: \(definition.name) [--config FILE] [--KEY VALUE ...]\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: definition.keys))")
+            return
+        }
+        let configuration = try Configuration(keys: definition.keys, arguments: arguments, environment: environment)
+        let settings = try ServiceSettings(configuration)
+
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "medicare.\(definition.name)")
+        logger[metadataKey: "service"] = "\(definition.name)"
+
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let store: any SQLDatabase & Service
+        do {
+            store = try settings.store.open(
+                readers: settings.storeReaders, maxBatch: settings.storeMaxBatch, maxConnections: settings.storeMaxConnections, logger: logger
+            )
+        } catch {
+            throw StartupError("cannot open the store (\(configuration.source("store.url"))): \(error)", configuration: false)
+        }
+        let context = ServiceContext(configuration: configuration, settings: settings, store: store, logger: logger)
+        let rpc = RPCService(definition: definition, context: context)
+        let admin = AdminServer(
+            host: settings.adminHost, port: settings.adminPort, registry: registry, logger: logger,
+            health: { rpc.isServing },
+            bound: { address in announce("\(definition.name) admin listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)") }
+        )
+        // Stopped in reverse order: admin, then the RPC server drains, then the store
+        // commits what is queued and closes.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: store), .init(service: rpc), .init(service: admin)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+        logger.info("stopped")
+    }
+
+    /// One line on standard output for people and scripts (`... listening on HOST:PORT`).
+    static func announce(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Migrates the store, then serves the service's methods over mutual TLS until shutdown.
+final class RPCService: Service {
+    private let definition: ServiceDefinition
+    private let context: ServiceContext
+    private let server = LockedValue<RPCServer?>(nil)
+
+    init(definition: ServiceDefinition, context: ServiceContext) {
+        self.definition = definition
+        self.context = context
+    }
+
+    var isServing: Bool { server.value?.health.servingStatus == .serving }
+
+    func run() async throws {
+        let settings = context.settings
+        do {
+            try await Migrator.migrate(context.store, service: definition.name, migrations: definition.migrations, logger: context.logger)
+        } catch let error as StoreError {
+            throw StartupError("cannot prepare the store: \(error)", configuration: false)
+        }
+        var router = try await definition.makeRouter(context)
+        router.intercept(with: MetricsInterceptor())
+        let server: RPCServer
+        do {
+            server = try await RPCServer.start(
+                configuration: RPCServerConfiguration(
+                    host: settings.rpcHost, port: settings.rpcPort, tls: settings.tls, maxFrameSize: settings.maxFrameSize,
+                    maxConcurrentCallsPerConnection: settings.maxCallsPerConnection, serverName: definition.name, version: "0.1.0"
+                ),
+                router: router, logger: context.logger
+            )
+        } catch let error as TLSError {
+            throw StartupError("cannot start the RPC server: \(error) (set tls.certs, or run medicare-certs)", configuration: true)
+        } catch {
+            throw StartupError("cannot listen for RPC on \(settings.rpcHost):\(settings.rpcPort): \(error)", configuration: false)
+        }
+        self.server.value = server
+        ServiceRunner.announce("\(definition.name) rpc listening on \(server.localAddress.ipAddress ?? "?"):\(server.localAddress.port ?? 0)")
+        let drain = settings.drainTimeout
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            Task { await server.shutdownGracefully(timeout: drain) }
+        }
+    }
+}
+
+import Synchronization
+
+/// A value behind a mutex, for the few places that need a settable shared reference.
+public final class LockedValue<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+    public init(_ value: Value) { storage = Mutex(value) }
+    public var value: Value {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}

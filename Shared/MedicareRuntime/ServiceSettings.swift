@@ -1,0 +1,62 @@
+import MedicareStore
+import MedicareTransport
+
+/// The settings every service has, read from its ``Configuration``.
+public struct ServiceSettings: Sendable {
+    public var rpcHost: String
+    public var rpcPort: Int
+    public var maxFrameSize: Int
+    public var maxCallsPerConnection: Int
+    public var drainTimeout: Duration
+    public var tls: TLSConfiguration
+    public var adminHost: String
+    public var adminPort: Int
+    public var store: StoreLocation
+    public var storeReaders: Int
+    public var storeMaxBatch: Int
+    public var storeMaxConnections: Int
+    public var logLevel: String
+
+    /// The common keys, with a service's default ports.
+    public static func keys(service: String, rpcPort: Int, adminPort: Int) -> [ConfigKey] {
+        [
+            ConfigKey("rpc.host", default: "127.0.0.1", "Address the RPC server listens on (0.0.0.0 for all)."),
+            ConfigKey("rpc.port", default: "\(rpcPort)", "RPC port; 0 picks a free one."),
+            ConfigKey("rpc.max-frame-bytes", default: "\(4 << 20)", "Largest frame accepted or sent."),
+            ConfigKey("rpc.max-calls-per-connection", default: "1024", "Calls in flight per connection."),
+            ConfigKey("rpc.drain-seconds", default: "30", "On SIGTERM, how long calls in flight may take to finish."),
+            ConfigKey("tls.certs", default: "certs", "Folder with ca.pem and this service's <name>.pem/.key (medicare-certs writes it)."),
+            ConfigKey("tls.name", default: service, "Certificate name in the folder."),
+            ConfigKey("tls.handshake-seconds", default: "10", "How long a TLS handshake may take."),
+            ConfigKey("admin.host", default: "127.0.0.1", "Address of the admin HTTP server (/metrics, /healthz)."),
+            ConfigKey("admin.port", default: "\(adminPort)", "Admin HTTP port; 0 picks a free one."),
+            ConfigKey("store.url", default: "sqlite:data/\(service).sqlite", "sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB?sslmode=disable|prefer|require."),
+            ConfigKey("store.readers", default: "4", "SQLite reader connections."),
+            ConfigKey("store.max-batch", default: "256", "SQLite: most transactions committed together."),
+            ConfigKey("store.max-connections", default: "16", "PostgreSQL: pool size."),
+            ConfigKey("log.level", default: "info", "trace, debug, info, notice, warning, error or critical."),
+        ]
+    }
+
+    public init(_ config: Configuration) throws(StartupError) {
+        rpcHost = config.string("rpc.host")
+        rpcPort = try config.int("rpc.port", in: 0...65535)
+        maxFrameSize = try config.int("rpc.max-frame-bytes", in: 1024...(256 << 20))
+        maxCallsPerConnection = try config.int("rpc.max-calls-per-connection", in: 1...1_000_000)
+        drainTimeout = .seconds(try config.int("rpc.drain-seconds", in: 0...3600))
+        let certs = config.string("tls.certs"), name = config.string("tls.name")
+        tls = .devCertificates(in: certs, name: name)
+        tls.handshakeTimeout = .seconds(try config.int("tls.handshake-seconds", in: 1...300))
+        adminHost = config.string("admin.host")
+        adminPort = try config.int("admin.port", in: 0...65535)
+        do {
+            store = try StoreLocation(url: config.string("store.url"))
+        } catch {
+            throw StartupError("configuration key 'store.url' (\(config.source("store.url"))): \(error)")
+        }
+        storeReaders = try config.int("store.readers", in: 1...64)
+        storeMaxBatch = try config.int("store.max-batch", in: 1...10_000)
+        storeMaxConnections = try config.int("store.max-connections", in: 1...1000)
+        logLevel = try config.oneOf("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+    }
+}

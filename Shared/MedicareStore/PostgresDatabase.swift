@@ -1,0 +1,127 @@
+import Logging
+import Metrics
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+
+/// PostgreSQL (or a wire-compatible engine such as Citus) through postgres-nio's pooled
+/// client: for several replicas of a service sharing one database.
+public final class PostgresDatabase: SQLDatabase, Service {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var username: String
+        public var password: String?
+        public var database: String
+        /// `disable`, `prefer` or `require` (libpq's sslmode names).
+        public var tlsMode: String
+        public var maxConnections: Int
+
+        public init(host: String, port: Int = 5432, username: String, password: String?, database: String, tlsMode: String = "disable", maxConnections: Int = 16) {
+            self.host = host
+            self.port = port
+            self.username = username
+            self.password = password
+            self.database = database
+            self.tlsMode = tlsMode
+            self.maxConnections = maxConnections
+        }
+    }
+
+    public let dialect = SQLDialect.postgres
+    private let client: PostgresClient
+    private let logger: Logger
+    private let commitTime = Metrics.Timer(label: "medicare_store_commit_seconds", dimensions: [("engine", "postgres")])
+
+    public init(configuration: Configuration, logger: Logger) throws(StoreError) {
+        let tls: PostgresClient.Configuration.TLS
+        switch configuration.tlsMode {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(.makeClientConfiguration())
+        default: throw .unavailable("unknown sslmode '\(configuration.tlsMode)' (use disable, prefer or require)")
+        }
+        var config = PostgresClient.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, tls: tls
+        )
+        config.options.maximumConnections = configuration.maxConnections
+        self.client = PostgresClient(configuration: config, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await client.run()
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        defer { commitTime.record(since: start) }
+        return try await client.withTransaction(logger: logger) { connection in
+            try await body(PostgresTransaction(connection: connection, logger: self.logger))
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await body(PostgresTransaction(connection: connection, logger: self.logger))
+        }
+    }
+}
+
+struct PostgresTransaction: SQLTransaction {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
+            switch value {
+            case .null: bindings.appendNull()
+            case .integer(let v): bindings.append(v)
+            case .real(let v): bindings.append(v)
+            case .text(let v): bindings.append(v)
+            case .blob(let v): bindings.append(ByteBuffer(bytes: v))
+            }
+        }
+        let rows: PostgresRowSequence
+        do {
+            rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        } catch let error as PSQLError {
+            let message = error.serverInfo?[.message] ?? "\(error.code)"
+            if error.serverInfo?[.sqlState] == "23505" { throw StoreError.constraint(sql: sql, message: message) }
+            throw StoreError.statement(sql: sql, code: 0, message: message)
+        }
+        var out: [SQLRow] = []
+        for try await row in rows {
+            var columns: [String] = []
+            var values: [SQLValue] = []
+            for cell in row {
+                columns.append(cell.columnName)
+                values.append(try Self.value(cell))
+            }
+            out.append(SQLRow(columns: columns, values: values))
+        }
+        return out
+    }
+
+    func execute(_ sql: String, _ binds: [SQLValue]) async throws {
+        _ = try await query(sql, binds)
+    }
+
+    private static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int8: return .integer(try cell.decode(Int64.self))
+        case .int4: return .integer(Int64(try cell.decode(Int32.self)))
+        case .int2: return .integer(Int64(try cell.decode(Int16.self)))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .float8: return .real(try cell.decode(Double.self))
+        case .float4: return .real(Double(try cell.decode(Float.self)))
+        case .bytea: return .blob(Array(try cell.decode(ByteBuffer.self).readableBytesView))
+        case .numeric: return .real(Double(try cell.decode(String.self)) ?? 0)
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import CSQLite
+
+/// One SQLite connection over the system library, used from one thread at a time (its
+/// owner's executor). Prepared statements are cached by SQL text.
+final class SQLiteConnection: @unchecked Sendable {
+    // @unchecked: confined to the thread of the executor that owns it; SQLite is built
+    // thread-safe (serialized) and the handle is never used concurrently.
+    private var db: OpaquePointer?
+    private var statements: [String: OpaquePointer] = [:]
+    let path: String
+
+    init(path: String, readOnly: Bool) throws(StoreError) {
+        self.path = path
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        var handle: OpaquePointer?
+        let status = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(handle)
+            throw .unavailable("cannot open SQLite database '\(path)': \(message)")
+        }
+        db = handle
+        sqlite3_busy_timeout(handle, 10_000)
+        sqlite3_extended_result_codes(handle, 1)
+    }
+
+    func close() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements.removeAll()
+        sqlite3_close(db)
+        db = nil
+    }
+
+    deinit { if db != nil { close() } }
+
+    /// Runs SQL without binds or results (pragmas, BEGIN, COMMIT, DDL with several statements).
+    func exec(_ sql: String) throws(StoreError) {
+        guard let db else { throw .closed }
+        var error: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(db, sql, nil, nil, &error)
+        if status != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(db))
+            sqlite3_free(error)
+            throw classify(sql: sql, status: status, message: message)
+        }
+    }
+
+    func query(_ sql: String, _ binds: [SQLValue]) throws(StoreError) -> [SQLRow] {
+        guard let db else { throw .closed }
+        let statement = try prepare(sql, db: db)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (i, value) in binds.enumerated() {
+            // `$n` placeholders are bound by name so that their order in the SQL is free.
+            var index = sqlite3_bind_parameter_index(statement, "$\(i + 1)")
+            if index == 0 { index = Int32(i + 1) }
+            let status: Int32
+            switch value {
+            case .null: status = sqlite3_bind_null(statement, index)
+            case .integer(let v): status = sqlite3_bind_int64(statement, index, v)
+            case .real(let v): status = sqlite3_bind_double(statement, index, v)
+            case .text(let v):
+                var v = v
+                status = v.withUTF8 { utf8 in
+                    guard let base = utf8.baseAddress, !utf8.isEmpty else { return mc_sqlite_bind_text(statement, index, "", 0) }
+                    return base.withMemoryRebound(to: CChar.self, capacity: utf8.count) { mc_sqlite_bind_text(statement, index, $0, Int32(utf8.count)) }
+                }
+            case .blob(let v):
+                status = v.withUnsafeBytes { bytes in
+                    guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_bind_zeroblob(statement, index, 0) }
+                    return mc_sqlite_bind_blob(statement, index, base, Int32(bytes.count))
+                }
+            }
+            guard status == SQLITE_OK else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
+        }
+        var rows: [SQLRow] = []
+        var columns: [String]?
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { break }
+            guard status == SQLITE_ROW else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
+            let count = sqlite3_column_count(statement)
+            if columns == nil { columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) } }
+            var values: [SQLValue] = []
+            values.reserveCapacity(Int(count))
+            for c in 0..<count {
+                switch sqlite3_column_type(statement, c) {
+                case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(statement, c)))
+                case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(statement, c)))
+                case SQLITE_TEXT:
+                    let length = Int(sqlite3_column_bytes(statement, c))
+                    let text = sqlite3_column_text(statement, c)
+                    values.append(.text(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self)))
+                case SQLITE_BLOB:
+                    let length = Int(sqlite3_column_bytes(statement, c))
+                    let bytes = sqlite3_column_blob(statement, c)?.assumingMemoryBound(to: UInt8.self)
+                    values.append(.blob(Array(UnsafeBufferPointer(start: bytes, count: length))))
+                default: values.append(.null)
+                }
+            }
+            rows.append(SQLRow(columns: columns!, values: values))
+        }
+        return rows
+    }
+
+    private func prepare(_ sql: String, db: OpaquePointer) throws(StoreError) -> OpaquePointer {
+        if let cached = statements[sql] { return cached }
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard status == SQLITE_OK, let statement else {
+            throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db)))
+        }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func classify(sql: String, status: Int32, message: String) -> StoreError {
+        if status & 0xff == SQLITE_CONSTRAINT { return .constraint(sql: sql, message: message) }
+        return .statement(sql: sql, code: status, message: message)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Embedded SQLite: a file in WAL mode with full-sync commits, one writer that commits
+/// concurrent transactions in groups, and a few reader connections.
+///
+/// Group commit: writes queue up while the writer is busy; the writer takes them all (up
+/// to `maxBatch`), runs each in its own savepoint inside one transaction, and commits once,
+/// so one fsync acknowledges the whole batch. A write that throws is rolled back to its
+/// savepoint and fails alone. Nothing is acknowledged before its commit is durable.
+public final class SQLiteDatabase: SQLDatabase, Service {
+    public struct Configuration: Sendable {
+        public var path: String
+        public var readers: Int
+        public var maxBatch: Int
+
+        public init(path: String, readers: Int = 4, maxBatch: Int = 256) {
+            self.path = path
+            self.readers = readers
+            self.maxBatch = maxBatch
+        }
+    }
+
+    public let dialect = SQLDialect.sqlite
+    public let configuration: Configuration
+    private let writer: SQLiteConnection
+    private let writerExecutor: ThreadExecutor
+    private let readers: ReaderPool
+    private let queue = WriteQueue()
+    private let logger: Logger
+    private let batchSize = Recorder(label: "medicare_store_batch_size", dimensions: [("engine", "sqlite")])
+    private let commitTime = Metrics.Timer(label: "medicare_store_commit_seconds", dimensions: [("engine", "sqlite")])
+    private let closed = Atomic<Bool>(false)
+    public let statistics = StoreStatistics()
+
+    public init(configuration: Configuration, logger: Logger) throws(StoreError) {
+        self.configuration = configuration
+        self.logger = logger
+        let folder = (configuration.path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw .unavailable("cannot create the data folder '\(folder)': \(error.localizedDescription)")
+            }
+        }
+        writer = try SQLiteConnection(path: configuration.path, readOnly: false)
+        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000;")
+        writerExecutor = ThreadExecutor(name: "sqlite-writer")
+        var connections: [SQLiteConnection] = []
+        for _ in 0..<max(1, configuration.readers) {
+            let reader = try SQLiteConnection(path: configuration.path, readOnly: true)
+            try reader.exec("PRAGMA query_only=ON;")
+            connections.append(reader)
+        }
+        readers = ReaderPool(connections)
+    }
+
+    // MARK: SQLDatabase
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
+            let job = WriteQueue.Job(body: { try await body($0) }, continuation: continuation)
+            if !queue.submit(job) { continuation.resume(throwing: StoreError.closed) }
+        }
+        return value as! T
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        guard !closed.load(ordering: .relaxed) else { throw StoreError.closed }
+        let reader = await readers.acquire()
+        defer { readers.release(reader) }
+        return try await withTaskExecutorPreference(reader.executor) {
+            try reader.connection.exec("BEGIN")
+            do {
+                let result = try await body(SQLiteTransaction(connection: reader.connection))
+                try reader.connection.exec("COMMIT")
+                return result
+            } catch {
+                try? reader.connection.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    // MARK: Service
+
+    /// Runs the writer until graceful shutdown (or cancellation), commits what is queued,
+    /// then closes the database.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withTaskExecutorPreference(writerExecutor) { await self.writeLoop() }
+            } onCancel: {
+                self.queue.finish()
+            }
+        } onGracefulShutdown: {
+            self.queue.finish()
+        }
+        queue.failRemaining(StoreError.closed)
+        closed.store(true, ordering: .relaxed)
+        await withTaskExecutorPreference(writerExecutor) { writer.close() }
+        writerExecutor.stop()
+        await readers.closeAll()
+        logger.info("store closed", metadata: ["store.path": "\(configuration.path)"])
+    }
+
+    private func writeLoop() async {
+        let transaction = SQLiteTransaction(connection: writer)
+        while let batch = await queue.nextBatch(max: configuration.maxBatch) {
+            let start = ContinuousClock.now
+            var outcomes: [Result<any Sendable, any Error>] = []
+            outcomes.reserveCapacity(batch.count)
+            do {
+                try writer.exec("BEGIN IMMEDIATE")
+            } catch {
+                for job in batch { job.continuation.resume(throwing: error) }
+                continue
+            }
+            for job in batch {
+                do {
+                    try writer.exec("SAVEPOINT job")
+                    let value = try await job.body(transaction)
+                    try writer.exec("RELEASE job")
+                    outcomes.append(.success(value))
+                } catch {
+                    try? writer.exec("ROLLBACK TO job")
+                    try? writer.exec("RELEASE job")
+                    outcomes.append(.failure(error))
+                }
+            }
+            do {
+                try writer.exec("COMMIT")
+            } catch {
+                logger.error("group commit failed", metadata: ["store.error": "\(error)", "store.batch": "\(batch.count)"])
+                try? writer.exec("ROLLBACK")
+                for job in batch { job.continuation.resume(throwing: error) }
+                continue
+            }
+            batchSize.record(batch.count)
+            statistics.recordCommit(transactions: outcomes.count)
+            commitTime.record(since: start)
+            for (job, outcome) in zip(batch, outcomes) {
+                switch outcome {
+                case .success(let value): job.continuation.resume(returning: value)
+                case .failure(let error): job.continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
+
+/// Statements on one SQLite connection, run synchronously on its owner's thread.
+struct SQLiteTransaction: SQLTransaction {
+    let connection: SQLiteConnection
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try connection.query(sql, binds)
+    }
+
+    func execute(_ sql: String, _ binds: [SQLValue]) async throws {
+        if binds.isEmpty && sql.contains(";") {
+            try connection.exec(sql)
+        } else {
+            _ = try connection.query(sql, binds)
+        }
+    }
+}
+
+/// Read-only connections, each on its own thread, leased one caller at a time.
+final class ReaderPool: Sendable {
+    struct Reader: Sendable {
+        let connection: SQLiteConnection
+        let executor: ThreadExecutor
+    }
+
+    private let readers: [Reader]
+    private let state: Mutex<(free: [Int], waiters: [CheckedContinuation<Int, Never>])>
+
+    init(_ connections: [SQLiteConnection]) {
+        readers = connections.enumerated().map { Reader(connection: $1, executor: ThreadExecutor(name: "sqlite-reader-\($0)")) }
+        state = Mutex((Array(readers.indices), []))
+    }
+
+    func acquire() async -> Reader {
+        let index = await withCheckedContinuation { continuation in
+            let free = state.withLock { state -> Int? in
+                if let index = state.free.popLast() { return index }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let free { continuation.resume(returning: free) }
+        }
+        return readers[index]
+    }
+
+    func release(_ reader: Reader) {
+        let index = readers.firstIndex { $0.connection === reader.connection }!
+        let waiter = state.withLock { state -> CheckedContinuation<Int, Never>? in
+            if state.waiters.isEmpty {
+                state.free.append(index)
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        waiter?.resume(returning: index)
+    }
+
+    func closeAll() async {
+        for reader in readers {
+            await withTaskExecutorPreference(reader.executor) { reader.connection.close() }
+            reader.executor.stop()
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import MedicareStore
+import Synchronization
+import Testing
+
+private let schema = [
+    Migration(1, "accounts", sql: "CREATE TABLE accounts (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT NOT NULL)"),
+    Migration(2, "entries", sql: "CREATE TABLE entries (id BIGINT PRIMARY KEY, account BIGINT NOT NULL, amount BIGINT NOT NULL, note TEXT, data BYTEA)",
+              postgres: "CREATE TABLE entries (id BIGINT PRIMARY KEY, account BIGINT NOT NULL, amount BIGINT NOT NULL, note TEXT, data BYTEA)"),
+]
+
+private struct Refused: Error {}
+
+@Suite("Store engines")
+struct StoreEngineTests {
+    @Test(arguments: Engine.all)
+    func migrationsApplyOnceAndAreRecorded(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            #expect(try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger) == [1, 2])
+            #expect(try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger) == [])
+            let rows = try await db.read { try await $0.query("SELECT version, name FROM schema_migrations WHERE service = $1 ORDER BY version", ["test"]) }
+            #expect(try rows.map { try $0.int("version") } == [1, 2])
+            #expect(try rows.map { try $0.string("name") } == ["accounts", "entries"])
+        }
+    }
+
+    @Test(arguments: Engine.all)
+    func aDatabaseFromANewerBuildIsRefused(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            await #expect(throws: StoreError.self) {
+                try await Migrator.migrate(db, service: "test", migrations: Array(schema.prefix(1)), logger: quietLogger)
+            }
+            do {
+                try await Migrator.migrate(db, service: "test", migrations: Array(schema.prefix(1)), logger: quietLogger)
+            } catch {
+                #expect("\(error)".contains("schema is at version 2, newer than this build knows (1)"))
+            }
+        }
+    }
+
+    @Test(arguments: Engine.all)
+    func valuesRoundTrip(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            try await db.write { tx in
+                try await tx.execute("INSERT INTO entries (id, account, amount, note, data) VALUES ($1, $2, $3, $4, $5)",
+                                     [.integer(1), .integer(Int64.max), .integer(-12_345), .text("村卫生室 ✓"), .blob([0, 1, 255])])
+                try await tx.execute("INSERT INTO entries (id, account, amount, note, data) VALUES ($1, $2, $3, $4, $5)",
+                                     [.integer(2), .integer(7), .integer(0), .null, .null])
+            }
+            let rows = try await db.read { try await $0.query("SELECT id, account, amount, note, data FROM entries ORDER BY id", []) }
+            #expect(try rows[0].int("account") == Int64.max)
+            #expect(try rows[0].int("amount") == -12_345)
+            #expect(try rows[0].string("note") == "村卫生室 ✓")
+            #expect(try rows[0].blob("data") == [0, 1, 255])
+            #expect(try rows[1].optionalString("note") == nil)
+        }
+    }
+
+    @Test(arguments: Engine.all)
+    func aFailedWriteLeavesNothingBehindAndOthersCommit(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<32 {
+                    group.addTask {
+                        do {
+                            try await db.write { tx in
+                                try await tx.execute("INSERT INTO accounts (id, owner, balance) VALUES ($1, $2, $3)", [.integer(Int64(i)), .text("o\(i)"), .integer(100)])
+                                try await tx.execute("INSERT INTO entries (id, account, amount) VALUES ($1, $2, $3)", [.integer(Int64(i)), .integer(Int64(i)), .integer(100)])
+                                if i % 4 == 0 { throw Refused() }
+                            }
+                        } catch is Refused {}
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let accounts = try await db.read { try await $0.query("SELECT id FROM accounts ORDER BY id", []) }
+            let entries = try await db.read { try await $0.query("SELECT id FROM entries ORDER BY id", []) }
+            let expected = (0..<32).filter { $0 % 4 != 0 }.map(Int64.init)
+            #expect(try accounts.map { try $0.int("id") } == expected)
+            #expect(try entries.map { try $0.int("id") } == expected)
+        }
+    }
+
+    @Test(arguments: Engine.all)
+    func duplicateKeysAreConstraintErrors(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            try await db.write { try await $0.execute("INSERT INTO accounts (id, owner, balance) VALUES (1, 'a', 0)", []) }
+            do {
+                try await db.write { try await $0.execute("INSERT INTO accounts (id, owner, balance) VALUES (1, 'b', 0)", []) }
+                Issue.record("a duplicate primary key was accepted")
+            } catch let error as StoreError {
+                guard case .constraint = error else { Issue.record("expected a constraint error, got \(error)"); return }
+            }
+        }
+    }
+
+    @Test(arguments: Engine.all)
+    func sixtyFourConcurrentWritersAllCommit(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<64 {
+                    group.addTask {
+                        for n in 0..<20 {
+                            let id = Int64(writer * 100 + n)
+                            try await db.write { tx in
+                                try await tx.execute("INSERT INTO entries (id, account, amount) VALUES ($1, $2, $3)", [.integer(id), .integer(Int64(writer)), .integer(1)])
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let count = try await db.read { try await $0.queryOne("SELECT COUNT(*) AS n, SUM(amount) AS s FROM entries", []) }
+            #expect(try count?.int("n") == 1280)
+            #expect(try count?.int("s") == 1280)
+            if let sqlite = db as? SQLiteDatabase {
+                // Group commit: fewer durable commits than transactions.
+                #expect(sqlite.statistics.transactionCount >= 1280)
+                #expect(sqlite.statistics.commitCount < sqlite.statistics.transactionCount / 2, "commits \(sqlite.statistics.commitCount)")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("sqlite:", "needs a file path"),
+        ("mysql://x/y", "must start with sqlite: or postgres://"),
+        ("postgres://host/db", "has no user name"),
+        ("postgres://u@host", "has no database name"),
+        ("postgres://u@host/db?sslmode=maybe", "sslmode 'maybe'"),
+    ])
+    func badStoreURLsSayWhatIsWrong(url: String, message: String) {
+        #expect { try StoreLocation(url: url) } throws: { "\($0)".contains(message) }
+    }
+
+    @Test func storeURLsParse() throws {
+        #expect(try StoreLocation(url: "sqlite:data/registry.sqlite") == .sqlite(path: "data/registry.sqlite"))
+        guard case .postgres(let pg) = try StoreLocation(url: "postgres://med:s3cret@db.example:6543/medicare?sslmode=require") else {
+            Issue.record("not postgres"); return
+        }
+        #expect(pg.host == "db.example" && pg.port == 6543 && pg.username == "med" && pg.password == "s3cret" && pg.database == "medicare" && pg.sslmode == "require")
+    }
+}
