@@ -105,6 +105,7 @@ let package = Package(
                 "MedicareTransport",
                 "MedicareStore",
                 "MedicareRPC",
+                "MedicareContracts",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -180,6 +181,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/StoreTests"
+        ),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["MedicareRuntime", "MedicareTransport", "MedicareContracts", "MedicareStore", "MedicareTestSupport"],
+            path: "Tests/RuntimeTests"
         ),
         .testTarget(
             name: "TransportTests",

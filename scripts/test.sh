@@ -10,5 +10,11 @@ scripts/generate-proto.sh --check
 echo "== build"
 swift build --build-tests
 
+if [[ "${MEDICARE_SKIP_POSTGRES:-}" != 1 && -z "${MEDICARE_TEST_POSTGRES_URL:-}" ]]; then
+    echo "== starting a temporary PostgreSQL"
+    eval "$(scripts/postgres.sh start)"
+    trap 'scripts/postgres.sh stop "$MEDICARE_PG_DIR"' EXIT
+fi
+
 echo "== tests"
 swift test --skip-build "$@"

@@ -47,7 +47,11 @@ public final class AdminServer: Service {
         if let address = channel.localAddress { bound(address) }
         logger.info("admin server listening", metadata: ["net.address": "\(channel.localAddress.map { "\($0)" } ?? "")"])
         await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
+            await withTaskCancellationHandler {
+                try? await channel.closeFuture.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
         } onGracefulShutdown: {
             channel.close(promise: nil)
         }

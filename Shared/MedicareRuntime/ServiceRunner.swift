@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MedicareRPC
 import MedicareStore
+import MedicareContracts
 import MedicareTransport
 import Metrics
 import Prometheus
@@ -131,6 +132,8 @@ final class RPCService: Service {
             throw StartupError("cannot prepare the store: \(error)", configuration: false)
         }
         var router = try await definition.makeRouter(context)
+        // The diagnostic echo: connectivity checks and drain tests against any service.
+        EchoProvider().register(with: &router)
         router.intercept(with: MetricsInterceptor())
         let server: RPCServer
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Metrics
 import NIOCore
@@ -58,8 +59,14 @@ public final class PostgresDatabase: SQLDatabase, Service {
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         let start = ContinuousClock.now
         defer { commitTime.record(since: start) }
-        return try await client.withTransaction(logger: logger) { connection in
-            try await body(PostgresTransaction(connection: connection, logger: self.logger))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(PostgresTransaction(connection: connection, logger: self.logger))
+            }
+        } catch let error as PostgresTransactionError {
+            // The body's own error is what the caller must see; otherwise the commit failed.
+            if let cause = error.closureError { throw cause }
+            throw StoreError.unavailable("transaction failed: \(error.commitError ?? error.beginError ?? error.rollbackError ?? error)")
         }
     }
 
@@ -120,7 +127,7 @@ struct PostgresTransaction: SQLTransaction {
         case .float8: return .real(try cell.decode(Double.self))
         case .float4: return .real(Double(try cell.decode(Float.self)))
         case .bytea: return .blob(Array(try cell.decode(ByteBuffer.self).readableBytesView))
-        case .numeric: return .real(Double(try cell.decode(String.self)) ?? 0)
+        case .numeric: return .text("\(try cell.decode(Decimal.self))")
         default: return .text(try cell.decode(String.self))
         }
     }

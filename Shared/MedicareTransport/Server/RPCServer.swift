@@ -67,13 +67,19 @@ public final class RPCServer: Sendable {
         return server
     }
 
-    /// Waits until the server has shut down and every connection has closed.
+    /// Waits until the server has shut down and every connection has closed. Cancelling
+    /// the waiting task closes everything at once, without draining.
     public func run() async throws {
-        try await listener.closeFuture.get()
-        while true {
-            let open = connections.withLock { Array($0.values) }
-            if open.isEmpty { return }
-            for channel in open { try? await channel.closeFuture.get() }
+        try await withTaskCancellationHandler {
+            try await listener.closeFuture.get()
+            while true {
+                let open = connections.withLock { Array($0.values) }
+                if open.isEmpty { return }
+                for channel in open { try? await channel.closeFuture.get() }
+            }
+        } onCancel: {
+            listener.close(promise: nil)
+            for channel in connections.withLock({ Array($0.values) }) { channel.close(promise: nil) }
         }
     }
 

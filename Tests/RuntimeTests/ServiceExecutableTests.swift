@@ -1,0 +1,131 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import MedicareContracts
+import MedicareRPC
+import MedicareStore
+import MedicareTestSupport
+import MedicareTransport
+import MedicareWire
+import Testing
+
+/// A service executable started the way an operator would: in its own folder, no
+/// configuration file, development certificates beside it.
+struct RunningService {
+    let name: String
+    let folder: String
+    let child: ChildProcess
+    let rpcPort: Int
+    let adminPort: Int
+
+    static func start(_ name: String, folder: String? = nil, extra: [String] = []) async throws -> RunningService {
+        let folder = folder ?? NSTemporaryDirectory() + "svc-\(name)-\(UUID().uuidString.prefix(8))"
+        try DevCertificates.ensure(in: "\(folder)/certs")
+        let child = try ChildProcess(
+            Executables.path(name), ["--rpc.port", "0", "--admin.port", "0", "--rpc.drain-seconds", "10"] + extra, directory: folder
+        )
+        let rpc = try await child.waitForLine(prefix: "\(name) rpc listening on ")
+        let admin = try await child.waitForLine(prefix: "\(name) admin listening on ")
+        return RunningService(
+            name: name, folder: folder, child: child,
+            rpcPort: Int(rpc.split(separator: ":").last!)!, adminPort: Int(admin.split(separator: ":").last!)!
+        )
+    }
+
+    func client() throws -> RPCClient {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try RPCClient(
+            configuration: RPCClientConfiguration(host: "127.0.0.1", port: rpcPort, tls: .devCertificates(in: "\(folder)/certs", name: "operator")),
+            logger: logger
+        )
+    }
+
+    func get(_ path: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(adminPort)\(path)")!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+}
+
+@Suite("Service executables", .serialized)
+struct ServiceExecutableTests {
+    @Test(arguments: ["registry", "settlement", "supervision", "gateway"])
+    func startsWithDefaultsServesHealthAndMetricsAndDrainsOnSIGTERM(name: String) async throws {
+        let service = try await RunningService.start(name)
+        let client = try service.client()
+        let health = try await HealthClient(client).check(HealthCheckRequest())
+        #expect(health.status == .serving && health.server == name)
+
+        let (status, body) = try await service.get("/healthz")
+        #expect(status == 200 && body == "ok\n")
+        let (_, metrics) = try await service.get("/metrics")
+        #expect(metrics.contains("medicare_rpc_calls_total{method=\"medicare.v1.Health/Check\",code=\"ok\"} 1"), "\(metrics.prefix(2000))")
+        #expect(metrics.contains("medicare_store_commit_seconds"))
+        #expect(FileManager.default.fileExists(atPath: "\(service.folder)/data/\(name).sqlite"))
+
+        let echo = EchoClient(client)
+        let inFlight = (0..<4).map { i in Task { try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 700)) } }
+        try await Task.sleep(for: .milliseconds(250))
+        service.child.signal(SIGTERM)
+        for (i, call) in inFlight.enumerated() { #expect(try await call.value.number == Int64(i)) }
+        #expect(try await service.child.wait() == 0, "stderr: \(service.child.standardError)")
+        await client.close()
+    }
+
+    @Test func aSecondStartMigratesNothingAndANewerDatabaseIsRefused() async throws {
+        let first = try await RunningService.start("registry")
+        #expect(first.child.standardError.contains("migrated"))
+        first.child.signal(SIGTERM)
+        #expect(try await first.child.wait() == 0)
+
+        let second = try await RunningService.start("registry", folder: first.folder)
+        second.child.signal(SIGTERM)
+        #expect(try await second.child.wait() == 0)
+        #expect(!second.child.standardError.contains("migrated"), "\(second.child.standardError)")
+
+        // Pretend a newer build migrated this database.
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let db = try SQLiteDatabase(configuration: .init(path: "\(first.folder)/data/registry.sqlite"), logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await db.run() }
+            try await db.write { try await $0.execute("INSERT INTO schema_migrations (service, version, name, applied_at) VALUES ('registry', 99, 'future', 'x')", []) }
+            group.cancelAll()
+        }
+        let third = try ChildProcess(Executables.path("registry"), ["--rpc.port", "0", "--admin.port", "0"], directory: first.folder)
+        #expect(try await third.wait() == 1)
+        #expect(third.standardError.contains("the database schema is at version 99, newer than this build knows"), "\(third.standardError)")
+    }
+
+    @Test(arguments: [
+        (["--rpc.port", "70000"], "configuration key 'rpc.port' (flag --rpc.port) must be a whole number in 0...65535; got '70000'"),
+        (["--rpc.prot", "1"], "unknown configuration key 'rpc.prot' (from flag --rpc.prot); did you mean 'rpc.port'?"),
+        (["--store.url", "mysql://db"], "configuration key 'store.url' (flag --store.url): store unavailable: store URL must start with sqlite: or postgres://"),
+        (["--log.level", "loud"], "configuration key 'log.level' (flag --log.level) must be one of"),
+        (["--tls.certs", "/nonexistent"], "cannot read the certificate file '/nonexistent/registry.pem'"),
+    ])
+    func invalidConfigurationStopsStartUpNamingTheKey(arguments: [String], message: String) async throws {
+        let folder = NSTemporaryDirectory() + "cfg-\(UUID().uuidString.prefix(8))"
+        try DevCertificates.ensure(in: "\(folder)/certs")
+        let child = try ChildProcess(Executables.path("registry"), ["--rpc.port", "0", "--admin.port", "0"] + arguments, directory: folder)
+        #expect(try await child.wait() == 78)
+        #expect(child.standardError.contains(message), "\(child.standardError)")
+    }
+
+    @Test func configurationFileAndEnvironmentAreRead() async throws {
+        let folder = NSTemporaryDirectory() + "cfgfile-\(UUID().uuidString.prefix(8))"
+        try DevCertificates.ensure(in: "\(folder)/certs")
+        try Data(#"{"rpc": {"port": 0}, "admin": {"port": 0}, "store": {"url": "sqlite:state/db.sqlite"}}"#.utf8)
+            .write(to: URL(fileURLWithPath: "\(folder)/settlement.json"))
+        let child = try ChildProcess(
+            Executables.path("settlement"), ["--config", "settlement.json"], environment: ["MEDICARE_LOG_LEVEL": "debug"], directory: folder
+        )
+        _ = try await child.waitForLine(prefix: "settlement rpc listening on ")
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/state/db.sqlite"))
+        child.signal(SIGTERM)
+        #expect(try await child.wait() == 0)
+        #expect(child.standardError.contains("debug"), "MEDICARE_LOG_LEVEL=debug should show debug lines")
+    }
+}
