@@ -11,7 +11,7 @@ public enum Executables {
     public static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
 
 /// A child process whose output is collected; killed when the test is done with it.
