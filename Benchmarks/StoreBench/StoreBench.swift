@@ -67,7 +67,10 @@ enum StoreBench {
     ) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await db.run() }
-            if reset { try await db.write { tx in try await tx.execute("DROP TABLE IF EXISTS bench"); try await tx.execute("DELETE FROM schema_migrations WHERE service = 'bench'") } }
+            if reset {
+                try await db.write { tx in try await tx.execute("DROP TABLE IF EXISTS bench", []) }
+                _ = try? await db.write { tx in try await tx.execute("DELETE FROM schema_migrations WHERE service = 'bench'", []) }
+            }
             try await Migrator.migrate(db, service: "bench", migrations: migrations, logger: logger)
             let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
             let start = ContinuousClock.now

@@ -45,6 +45,11 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// A statement without binds or rows, prepared once and cached (BEGIN, SAVEPOINT, COMMIT).
+    func run(_ sql: String) throws(StoreError) {
+        _ = try query(sql, [])
+    }
+
     func query(_ sql: String, _ binds: [SQLValue]) throws(StoreError) -> [SQLRow] {
         guard let db else { throw .closed }
         let statement = try prepare(sql, db: db)

@@ -115,28 +115,28 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             var outcomes: [Result<any Sendable, any Error>] = []
             outcomes.reserveCapacity(batch.count)
             do {
-                try writer.exec("BEGIN IMMEDIATE")
+                try writer.run("BEGIN IMMEDIATE")
             } catch {
                 for job in batch { job.continuation.resume(throwing: error) }
                 continue
             }
             for job in batch {
                 do {
-                    try writer.exec("SAVEPOINT job")
+                    try writer.run("SAVEPOINT job")
                     let value = try await job.body(transaction)
-                    try writer.exec("RELEASE job")
+                    try writer.run("RELEASE job")
                     outcomes.append(.success(value))
                 } catch {
-                    try? writer.exec("ROLLBACK TO job")
-                    try? writer.exec("RELEASE job")
+                    try? writer.run("ROLLBACK TO job")
+                    try? writer.run("RELEASE job")
                     outcomes.append(.failure(error))
                 }
             }
             do {
-                try writer.exec("COMMIT")
+                try writer.run("COMMIT")
             } catch {
                 logger.error("group commit failed", metadata: ["store.error": "\(error)", "store.batch": "\(batch.count)"])
-                try? writer.exec("ROLLBACK")
+                try? writer.run("ROLLBACK")
                 for job in batch { job.continuation.resume(throwing: error) }
                 continue
             }
