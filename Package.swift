@@ -29,6 +29,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
+        // MARK: domain: codes, money, policy, benefit rules (pure Swift)
+        .target(
+            name: "MedicareDomain",
+            path: "Shared/MedicareDomain",
+            resources: [.copy("Resources/zhejiang-2024.json")]
+        ),
+
         // MARK: wire
         .target(
             name: "CMedicareProto",
@@ -106,6 +113,7 @@ let package = Package(
                 "MedicareStore",
                 "MedicareRPC",
                 "MedicareContracts",
+                "MedicareDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -118,13 +126,13 @@ let package = Package(
         ),
 
         // MARK: services: a library each (handlers, stores) and a thin executable
-        .target(name: "RegistryService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Registry/Library"),
+        .target(name: "RegistryService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Registry/Library"),
         .executableTarget(name: "Registry", dependencies: ["RegistryService"], path: "Services/Registry/Main"),
-        .target(name: "SettlementService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Settlement/Library"),
+        .target(name: "SettlementService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Settlement/Library"),
         .executableTarget(name: "Settlement", dependencies: ["SettlementService"], path: "Services/Settlement/Main"),
-        .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Supervision/Library"),
+        .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Supervision/Library"),
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),
-        .target(name: "GatewayService", dependencies: ["MedicareRuntime", "MedicareContracts"], path: "Services/Gateway/Library"),
+        .target(name: "GatewayService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Gateway/Library"),
         .executableTarget(name: "Gateway", dependencies: ["GatewayService"], path: "Services/Gateway/Main"),
 
         // MARK: executables
@@ -186,6 +194,15 @@ let package = Package(
             name: "RuntimeTests",
             dependencies: ["MedicareRuntime", "MedicareTransport", "MedicareContracts", "MedicareStore", "MedicareTestSupport"],
             path: "Tests/RuntimeTests"
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "RegistryService", "SettlementService", "SupervisionService", "MedicareDomain", "MedicareRPC",
+                "MedicareContracts", "MedicareStore", "MedicareRuntime", "MedicareWire",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/ServiceTests"
         ),
         .testTarget(
             name: "TransportTests",

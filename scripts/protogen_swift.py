@@ -49,6 +49,11 @@ def camel(name, upper_first=False):
     return "".join(out)
 
 
+def method_name(name):
+    """ImportPersons -> importPersons (RPC names are already CamelCase)."""
+    return name[:1].lower() + name[1:]
+
+
 def ident(name):
     return f"`{name}`" if name in SWIFT_KEYWORDS else name
 
@@ -271,15 +276,15 @@ class Gen:
         for m in s.method:
             if m.client_streaming or m.server_streaming:
                 sys.exit(f"{full}/{m.name}: streaming methods are not supported by this generator")
-            out.append(f"    public static let {ident(camel(m.name))} = MethodDescriptor(service: \"{full}\", method: \"{m.name}\")")
-        out.append(f"    public static let all: [MethodDescriptor] = [{', '.join(camel(m.name) for m in s.method)}]")
+            out.append(f"    public static let {ident(method_name(m.name))} = MethodDescriptor(service: \"{full}\", method: \"{m.name}\")")
+        out.append(f"    public static let all: [MethodDescriptor] = [{', '.join(method_name(m.name) for m in s.method)}]")
         out.append("}")
         out.append("")
         out.append(f"/// `{full}`: implement one async method per RPC, then register it with a router.")
         out.append(f"public protocol {name}Service: Sendable {{")
         for m in s.method:
             req, resp = self.swift_name(m.input_type), self.swift_name(m.output_type)
-            out.append(f"    func {ident(camel(m.name))}(_ request: {req}, context: CallContext) async throws -> {resp}")
+            out.append(f"    func {ident(method_name(m.name))}(_ request: {req}, context: CallContext) async throws -> {resp}")
         out.append("}")
         out.append("")
         out.append(f"extension {name}Service {{")
@@ -287,8 +292,8 @@ class Gen:
         out.append("    public func register(with router: inout RPCRouter) {")
         for m in s.method:
             req, resp = self.swift_name(m.input_type), self.swift_name(m.output_type)
-            out.append(f"        router.register({name}Methods.{camel(m.name)}, request: {req}.self, response: {resp}.self) {{ request, context in")
-            out.append(f"            try await self.{ident(camel(m.name))}(request, context: context)")
+            out.append(f"        router.register({name}Methods.{method_name(m.name)}, request: {req}.self, response: {resp}.self) {{ request, context in")
+            out.append(f"            try await self.{ident(method_name(m.name))}(request, context: context)")
             out.append("        }")
         out.append("    }")
         out.append("}")
@@ -301,8 +306,8 @@ class Gen:
         for m in s.method:
             req, resp = self.swift_name(m.input_type), self.swift_name(m.output_type)
             out.append("")
-            out.append(f"    public func {ident(camel(m.name))}(_ request: {req}, options: CallOptions = CallOptions()) async throws -> {resp} {{")
-            out.append(f"        try await channel.unary({name}Methods.{camel(m.name)}, request: request, response: {resp}.self, options: options)")
+            out.append(f"    public func {ident(method_name(m.name))}(_ request: {req}, options: CallOptions = CallOptions()) async throws -> {resp} {{")
+            out.append(f"        try await channel.unary({name}Methods.{method_name(m.name)}, request: request, response: {resp}.self, options: options)")
             out.append("    }")
         out.append("}")
         return "\n".join(out)

@@ -1,17 +1,49 @@
+import Foundation
 import MedicareContracts
+import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
 import MedicareStore
 
-/// The settlement service: its schema, default ports and methods.
+/// The settlement service: identity checks, benefit calculation, settlement and reversal
+/// exactly once, a double-entry ledger.
 public enum SettlementDefinition {
     public static let migrations: [Migration] = [
         Migration(1, "service metadata", sql: "CREATE TABLE settlement_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+        Migration(2, "persons, settlements, ledger", sql: """
+            CREATE TABLE persons (psn_no TEXT PRIMARY KEY, certno TEXT NOT NULL UNIQUE, name TEXT NOT NULL, insutype TEXT NOT NULL,
+                insu_admdvs TEXT NOT NULL, status TEXT NOT NULL, account_balance BIGINT NOT NULL);
+            CREATE TABLE accumulators (psn_no TEXT NOT NULL, year BIGINT NOT NULL, visit_type TEXT NOT NULL,
+                deductible_used BIGINT NOT NULL, fund_paid BIGINT NOT NULL, PRIMARY KEY (psn_no, year, visit_type));
+            CREATE TABLE settlements (setl_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, mdtrt_id TEXT NOT NULL,
+                psn_no TEXT NOT NULL, fixmedins_code TEXT NOT NULL, settle_via TEXT NOT NULL, visit_type TEXT NOT NULL,
+                year BIGINT NOT NULL, setl_date TEXT NOT NULL, medfee_sumamt BIGINT NOT NULL, act_pay_dedc BIGINT NOT NULL,
+                hifp_pay BIGINT NOT NULL, acct_pay BIGINT NOT NULL, psn_cash_pay BIGINT NOT NULL, status TEXT NOT NULL,
+                result BYTEA NOT NULL, created_at TEXT NOT NULL);
+            CREATE INDEX settlements_institution_day ON settlements (settle_via, setl_date);
+            CREATE TABLE reversals (reversal_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, setl_id TEXT NOT NULL UNIQUE,
+                reason TEXT NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE ledger (txn_id TEXT NOT NULL, line BIGINT NOT NULL, setl_id TEXT NOT NULL, account TEXT NOT NULL,
+                debit BIGINT NOT NULL, credit BIGINT NOT NULL, PRIMARY KEY (txn_id, line))
+            """),
+    ]
+
+    public static let keys = [
+        ConfigKey("policy.file", default: "", "Benefit policy and catalogue (JSON); empty = the bundled Zhejiang/Quzhou 2024 policy."),
     ]
 
     public static let definition = ServiceDefinition(
-        name: "settlement", rpcPort: 7102, adminPort: 9102, migrations: migrations
+        name: "settlement", rpcPort: 7102, adminPort: 9102, migrations: migrations, extraKeys: keys
     ) { context in
-        RPCRouter()
+        let path = context.configuration.string("policy.file")
+        let book: PolicyBook
+        do {
+            book = path.isEmpty ? try PolicyBook.bundled() : try PolicyBook.load(path: path)
+        } catch {
+            throw StartupError("configuration key 'policy.file' (\(context.configuration.source("policy.file"))): \(error)")
+        }
+        var router = RPCRouter()
+        SettlementProvider(store: SettlementStore(database: context.store), policies: book).register(with: &router)
+        return router
     }
 }

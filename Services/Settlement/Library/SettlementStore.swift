@@ -1,0 +1,216 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareStore
+import MedicareWire
+
+/// The settlement service's data on either engine. Every posting happens inside one write
+/// transaction: the settlement row, its balanced ledger entries and the person's
+/// accumulators and account change together or not at all.
+public struct SettlementStore: Sendable {
+    public let database: any SQLDatabase
+
+    public init(database: any SQLDatabase) { self.database = database }
+
+    struct Accumulator: Sendable {
+        var deductibleUsed: Int64
+        var fundPaid: Int64
+    }
+
+    public func importPersons(_ persons: [InsuredPerson]) async throws {
+        try await database.write { tx in
+            for p in persons {
+                try await tx.execute(
+                    """
+                    INSERT INTO persons (psn_no, certno, name, insutype, insu_admdvs, status, account_balance) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    ON CONFLICT (psn_no) DO UPDATE SET certno = excluded.certno, name = excluded.name, insutype = excluded.insutype,
+                    insu_admdvs = excluded.insu_admdvs, status = excluded.status, account_balance = excluded.account_balance
+                    """,
+                    [.text(p.psnNo), .text(p.certno), .text(p.name), .text(p.insutype), .text(p.insuAdmdvs), .text(p.status), .integer(p.accountBalance)]
+                )
+            }
+        }
+    }
+
+    public func person(certno: String) async throws -> InsuredPerson? {
+        try await database.read { tx in
+            try await tx.queryOne("SELECT * FROM persons WHERE certno = $1", [.text(certno)]).map(Self.person)
+        }
+    }
+
+    public func person(psnNo: String) async throws -> InsuredPerson? {
+        try await database.read { tx in
+            try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1", [.text(psnNo)]).map(Self.person)
+        }
+    }
+
+    static func person(_ row: SQLRow) throws -> InsuredPerson {
+        InsuredPerson(
+            psnNo: try row.string("psn_no"), certno: try row.string("certno"), name: try row.string("name"),
+            insutype: try row.string("insutype"), insuAdmdvs: try row.string("insu_admdvs"), status: try row.string("status"),
+            accountBalance: try row.int("account_balance")
+        )
+    }
+
+    static func lockSuffix(_ tx: any SQLTransaction, _ dialect: SQLDialect) -> String {
+        dialect == .postgres ? " FOR UPDATE" : ""
+    }
+
+    /// Settles once per idempotency key: a retry gets the stored first answer.
+    /// `compute` runs inside the transaction with the person's locked state.
+    func settle(
+        key: String, claim: ValidatedClaim,
+        compute: @escaping @Sendable (InsuredPerson, Accumulator) throws -> SettlementResult
+    ) async throws -> SettlementResult {
+        let dialect = database.dialect
+        return try await database.write { tx in
+            if let existing = try await tx.queryOne("SELECT mdtrt_id, result FROM settlements WHERE idempotency_key = $1", [.text(key)]) {
+                guard try existing.string("mdtrt_id") == claim.claim.mdtrtID else {
+                    throw DomainError(.precondition, field: "idempotency-key", "was already used for visit \(try existing.string("mdtrt_id"))")
+                }
+                return try SettlementResult(decoding: existing.blob("result"))
+            }
+            let lock = dialect == .postgres ? " FOR UPDATE" : ""
+            guard let personRow = try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1\(lock)", [.text(claim.claim.psnNo)]) else {
+                throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
+            }
+            let person = try Self.person(personRow)
+            let year = Int64(claim.visitDate.year)
+            let accumulatorRow = try await tx.queryOne(
+                "SELECT deductible_used, fund_paid FROM accumulators WHERE psn_no = $1 AND year = $2 AND visit_type = $3\(lock)",
+                [.text(person.psnNo), .integer(year), .text(claim.claim.visitType)]
+            )
+            let accumulator = Accumulator(
+                deductibleUsed: try accumulatorRow?.int("deductible_used") ?? 0, fundPaid: try accumulatorRow?.int("fund_paid") ?? 0
+            )
+            var result = try compute(person, accumulator)
+            result.setlID = "S" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(23)
+            result.status = "settled"
+            let now = Date().formatted(.iso8601)
+            try await tx.execute(
+                """
+                INSERT INTO settlements (setl_id, idempotency_key, mdtrt_id, psn_no, fixmedins_code, settle_via, visit_type, year, setl_date,
+                medfee_sumamt, act_pay_dedc, hifp_pay, acct_pay, psn_cash_pay, status, result, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'settled', $15, $16)
+                """,
+                [.text(result.setlID), .text(key), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode), .text(result.settleVia),
+                 .text(claim.claim.visitType), .integer(year), .text(claim.visitDate.description), .integer(result.medfeeSumamt),
+                 .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
+                 .blob(try result.encodedBytes()), .text(now)]
+            )
+            try await Self.post(tx, txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
+            try await tx.execute(
+                """
+                INSERT INTO accumulators (psn_no, year, visit_type, deductible_used, fund_paid) VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
+                fund_paid = accumulators.fund_paid + excluded.fund_paid
+                """,
+                [.text(person.psnNo), .integer(year), .text(claim.claim.visitType), .integer(result.actPayDedc), .integer(result.hifpPay)]
+            )
+            if result.acctPay > 0 {
+                try await tx.execute("UPDATE persons SET account_balance = account_balance - $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(person.psnNo)])
+            }
+            return result
+        }
+    }
+
+    /// Reverses a settlement once: the same key gets the first answer; another key is refused.
+    func reverse(key: String, setlID: String, reason: String) async throws -> ReverseResponse {
+        let dialect = database.dialect
+        return try await database.write { tx in
+            if let existing = try await tx.queryOne("SELECT reversal_id, setl_id FROM reversals WHERE idempotency_key = $1", [.text(key)]) {
+                guard try existing.string("setl_id") == setlID else {
+                    throw DomainError(.precondition, field: "idempotency-key", "was already used to reverse \(try existing.string("setl_id"))")
+                }
+                let original = try await tx.queryOne("SELECT result FROM settlements WHERE setl_id = $1", [.text(setlID)])
+                var result = try SettlementResult(decoding: original?.blob("result") ?? [])
+                result.status = "reversed"
+                return ReverseResponse(setlID: setlID, reversalID: try existing.string("reversal_id"), original: result)
+            }
+            let lock = dialect == .postgres ? " FOR UPDATE" : ""
+            guard let row = try await tx.queryOne("SELECT * FROM settlements WHERE setl_id = $1\(lock)", [.text(setlID)]) else {
+                throw DomainError(.notFound, field: "setl_id", "no settlement \(setlID.prefix(40))")
+            }
+            guard try row.string("status") == "settled" else {
+                throw DomainError(.precondition, field: "setl_id", "settlement \(setlID) is already reversed")
+            }
+            var result = try SettlementResult(decoding: row.blob("result"))
+            let reversalID = "R" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(23)
+            try await Self.post(tx, txn: reversalID, setlID: setlID, result: result, reverse: true)
+            try await tx.execute(
+                "UPDATE accumulators SET deductible_used = deductible_used - $1, fund_paid = fund_paid - $2 WHERE psn_no = $3 AND year = $4 AND visit_type = $5",
+                [.integer(result.actPayDedc), .integer(result.hifpPay), .text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
+            )
+            if result.acctPay > 0 {
+                try await tx.execute("UPDATE persons SET account_balance = account_balance + $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(result.psnNo)])
+            }
+            try await tx.execute("UPDATE settlements SET status = 'reversed' WHERE setl_id = $1", [.text(setlID)])
+            try await tx.execute(
+                "INSERT INTO reversals (reversal_id, idempotency_key, setl_id, reason, created_at) VALUES ($1, $2, $3, $4, $5)",
+                [.text(reversalID), .text(key), .text(setlID), .text(reason), .text(Date().formatted(.iso8601))]
+            )
+            result.status = "reversed"
+            return ReverseResponse(setlID: setlID, reversalID: reversalID, original: result)
+        }
+    }
+
+    /// Balanced entries: the fund, the person's account and cash pay the institution.
+    static func post(_ tx: any SQLTransaction, txn: String, setlID: String, result: SettlementResult, reverse: Bool) async throws {
+        let entries: [(String, Int64, Int64)] = [
+            ("fund:pooling", result.hifpPay, 0),
+            ("person:account:\(result.psnNo)", result.acctPay, 0),
+            ("person:cash:\(result.psnNo)", result.psnCashPay, 0),
+            ("institution:payable:\(result.settleVia)", 0, result.medfeeSumamt),
+        ]
+        var line: Int64 = 0
+        for (account, debit, credit) in entries where debit != 0 || credit != 0 {
+            line += 1
+            let (d, c) = reverse ? (credit, debit) : (debit, credit)
+            try await tx.execute(
+                "INSERT INTO ledger (txn_id, line, setl_id, account, debit, credit) VALUES ($1, $2, $3, $4, $5, $6)",
+                [.text(txn), .integer(line), .text(setlID), .text(account), .integer(d), .integer(c)]
+            )
+        }
+    }
+
+    public func settlement(_ setlID: String) async throws -> SettlementResult? {
+        try await database.read { tx in
+            guard let row = try await tx.queryOne("SELECT status, result FROM settlements WHERE setl_id = $1", [.text(setlID)]) else { return nil }
+            var result = try SettlementResult(decoding: row.blob("result"))
+            result.status = try row.string("status")
+            return result
+        }
+    }
+
+    /// Proves the ledger balances, entry by entry and in total, and that the accumulators
+    /// equal what the ledger's live settlements paid.
+    public func checkLedger() async throws -> LedgerCheckResponse {
+        try await database.read { tx in
+            var response = LedgerCheckResponse()
+            let totals = try await tx.queryOne("SELECT COALESCE(SUM(debit), 0) AS d, COALESCE(SUM(credit), 0) AS c FROM ledger", [])
+            response.totalDebits = try totals?.int("d") ?? 0
+            response.totalCredits = try totals?.int("c") ?? 0
+            for row in try await tx.query("SELECT txn_id FROM ledger GROUP BY txn_id HAVING SUM(debit) <> SUM(credit)", []) {
+                response.problems.append("transaction \(try row.string("txn_id")) does not balance")
+            }
+            let mismatches = try await tx.query(
+                """
+                SELECT a.psn_no, a.year, a.visit_type, a.fund_paid, a.deductible_used,
+                  COALESCE((SELECT SUM(s.hifp_pay) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = 'settled'), 0) AS paid,
+                  COALESCE((SELECT SUM(s.act_pay_dedc) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = 'settled'), 0) AS dedc
+                FROM accumulators a
+                """, []
+            )
+            for row in mismatches where try row.int("fund_paid") != row.int("paid") || row.int("deductible_used") != row.int("dedc") {
+                response.problems.append("accumulators of \(try row.string("psn_no")) \(try row.int("year")) \(try row.string("visit_type")) do not match the settlements")
+            }
+            let fund = try await tx.queryOne("SELECT COALESCE(SUM(debit) - SUM(credit), 0) AS net FROM ledger WHERE account = 'fund:pooling'", [])
+            let live = try await tx.queryOne("SELECT COALESCE(SUM(hifp_pay), 0) AS paid FROM settlements WHERE status = 'settled'", [])
+            if try fund?.int("net") != live?.int("paid") { response.problems.append("the pooling fund's ledger does not match live settlements") }
+            response.settlements = UInt32(try await tx.queryOne("SELECT COUNT(*) AS n FROM settlements", [])?.int("n") ?? 0)
+            response.reversals = UInt32(try await tx.queryOne("SELECT COUNT(*) AS n FROM reversals", [])?.int("n") ?? 0)
+            response.balanced = response.totalDebits == response.totalCredits && response.problems.isEmpty
+            return response
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// A 12-digit statistical division code (2+2+2+3+3): province, city, county, township,
+/// village. The first six digits are GB/T 2260.
+public struct DivisionCode: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public enum Level: Int, Sendable, Comparable {
+        case province = 2, city = 4, county = 6, township = 9, village = 12
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public let value: String
+
+    public init(_ text: String, field: String = "division_code") throws(DomainError) {
+        guard text.utf8.count == 12, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw DomainError(field: field, "'\(text.prefix(20))' is not a 12-digit division code")
+        }
+        guard text.prefix(2) != "00" else { throw DomainError(field: field, "'\(text)' has no province") }
+        value = text
+    }
+
+    /// The most specific level this code names (trailing zero groups are unused levels).
+    public var level: Level {
+        let u = Array(value.utf8)
+        func zero(_ range: Range<Int>) -> Bool { u[range].allSatisfy { $0 == 48 } }
+        if !zero(9..<12) { return .village }
+        if !zero(6..<9) { return .township }
+        if !zero(4..<6) { return .county }
+        if !zero(2..<4) { return .city }
+        return .province
+    }
+
+    /// The code's prefix for a level: "33", "3308", "330802", ...
+    public func prefix(_ level: Level) -> String { String(value.prefix(level.rawValue)) }
+
+    /// Validates a region prefix (2, 4, 6, 9 or 12 digits).
+    public static func validatePrefix(_ text: String, field: String = "region") throws(DomainError) -> String {
+        guard [2, 4, 6, 9, 12].contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw DomainError(field: field, "'\(text.prefix(20))' is not a division code prefix of 2, 4, 6, 9 or 12 digits")
+        }
+        return text
+    }
+
+    public var description: String { value }
+    public static func < (a: DivisionCode, b: DivisionCode) -> Bool { a.value < b.value }
+}

@@ -1,0 +1,90 @@
+/// One region's benefit rules for a period: versioned data, never constants in code.
+/// Money in fen, ratios in basis points (6500 = 65%), so every figure is exact.
+public struct BenefitPolicy: Codable, Sendable, Hashable {
+    /// The division-code prefix it applies to ("3308" Quzhou, "33" Zhejiang).
+    public var region: String
+    public var version: String
+    /// YYYY-MM-DD, inclusive.
+    public var effectiveFrom: String
+    /// YYYY-MM-DD, exclusive; nil = open-ended.
+    public var effectiveTo: String?
+    /// Annual deductible (起付线) by visit type, fen.
+    public var annualDeductible: [String: Int64]
+    /// Pooling ratio by visit type, basis points.
+    public var poolingRatio: [String: Int64]
+    /// Annual ceiling of pooling-fund pay by visit type, fen.
+    public var annualCeiling: [String: Int64]
+    /// First self-pay ratio by catalogue category ("A" 甲, "B" 乙, "C" 丙), basis points.
+    public var firstSelfPay: [String: Int64]
+    /// Visit types whose self-paid part the personal account may pay.
+    public var accountVisitTypes: [String]
+    /// What happens to a price above the reference price: "cap" (the excess is self-paid) or "refuse".
+    public var priceCap: String
+
+    public static let visitTypes = ["general_outpatient", "chronic_outpatient"]
+
+    /// Checks the policy is complete and sane; the error names the field.
+    public func validate() throws(DomainError) {
+        guard ["cap", "refuse"].contains(priceCap) else { throw DomainError(field: "\(version).priceCap", "must be cap or refuse") }
+        for type in Self.visitTypes {
+            guard let ratio = poolingRatio[type], (0...10_000).contains(ratio) else {
+                throw DomainError(field: "\(version).poolingRatio.\(type)", "must be 0...10000 basis points")
+            }
+            guard let ceiling = annualCeiling[type], ceiling >= 0 else { throw DomainError(field: "\(version).annualCeiling.\(type)", "missing or negative") }
+            guard let deductible = annualDeductible[type], deductible >= 0 else { throw DomainError(field: "\(version).annualDeductible.\(type)", "missing or negative") }
+        }
+        for category in ["A", "B", "C"] {
+            guard let ratio = firstSelfPay[category], (0...10_000).contains(ratio) else {
+                throw DomainError(field: "\(version).firstSelfPay.\(category)", "must be 0...10000 basis points")
+            }
+        }
+        _ = try CivilDate(effectiveFrom, field: "\(version).effectiveFrom")
+        if let effectiveTo { _ = try CivilDate(effectiveTo, field: "\(version).effectiveTo") }
+    }
+}
+
+/// A catalogue item (drug, service or consumable) with its category and reference price.
+public struct CatalogueItem: Codable, Sendable, Hashable {
+    public var code: String
+    public var name: String
+    /// "A" 甲, "B" 乙, "C" 丙.
+    public var category: String
+    /// The public-institution reference price per unit, fen.
+    public var referencePrice: Int64
+    /// Most units per claim line, and most days of supply; nil = no limit.
+    public var maxQuantity: Int64?
+    public var maxDays: Int64?
+    /// "hypertension" or "diabetes" for 两病 drugs, which need the matching diagnosis.
+    public var chronicCondition: String?
+}
+
+/// Every policy version and the catalogue, as loaded from a policy file.
+public struct PolicyBook: Codable, Sendable {
+    public var policies: [BenefitPolicy]
+    public var catalogue: [CatalogueItem]
+
+    public init(policies: [BenefitPolicy], catalogue: [CatalogueItem]) {
+        self.policies = policies
+        self.catalogue = catalogue
+    }
+
+    /// The policy for an insured region on a date: the most specific region prefix whose
+    /// effective period contains the date.
+    public func policy(region: String, on date: String) throws(DomainError) -> BenefitPolicy {
+        let matching = policies.filter { region.hasPrefix($0.region) && $0.effectiveFrom <= date && ($0.effectiveTo.map { date < $0 } ?? true) }
+        guard let best = matching.max(by: { ($0.region.count, $0.effectiveFrom) < ($1.region.count, $1.effectiveFrom) }) else {
+            throw DomainError(.precondition, field: "visit_date", "no benefit policy covers region \(region) on \(date)")
+        }
+        return best
+    }
+
+    public func validate() throws(DomainError) {
+        for policy in policies { try policy.validate() }
+        var seen = Set<String>()
+        for item in catalogue {
+            guard seen.insert(item.code).inserted else { throw DomainError(field: "catalogue.\(item.code)", "appears twice") }
+            guard ["A", "B", "C"].contains(item.category) else { throw DomainError(field: "catalogue.\(item.code).category", "must be A, B or C") }
+            guard item.referencePrice >= 0 else { throw DomainError(field: "catalogue.\(item.code).referencePrice", "is negative") }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import MedicareContracts
+import MedicareWire
+import MedicareDomain
+import MedicareRPC
+import MedicareStore
+import SettlementService
+import Testing
+
+/// Quzhou resident (policy quzhou-2024.1: no deductible, general 60%, chronic 65%, 乙 first
+/// self-pay 10%, general ceiling 2,000.00 yuan) and a Hangzhou employee (zhejiang-2024.1:
+/// general deductible 300.00 yuan, 50%).
+let quzhou = InsuredPerson(psnNo: "P001", certno: residentID("33080219700101001"), name: "张三", insutype: "390", insuAdmdvs: "330802", status: "enrolled", accountBalance: 0)
+let hangzhou = InsuredPerson(psnNo: "P002", certno: residentID("33010619800202002"), name: "李四", insutype: "310", insuAdmdvs: "330106", status: "enrolled", accountBalance: 10_000)
+let suspended = InsuredPerson(psnNo: "P003", certno: residentID("33080219900303003"), name: "王五", insutype: "390", insuAdmdvs: "330802", status: "suspended", accountBalance: 0)
+
+func claim(_ id: String, person: InsuredPerson = quzhou, visit: String = "general_outpatient", date: String = "2024-06-01",
+           _ lines: [(String, Int64, Int64)], account: Bool = false, diagnoses: [String] = []) -> SettleRequest {
+    SettleRequest(claim: Claim(
+        mdtrtID: id, psnNo: person.psnNo, certno: person.certno, fixmedinsCode: "H33080200101", settleVia: "H33080200001",
+        visitType: visit, visitDate: date, diagnoses: diagnoses,
+        lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2) }, useAccount: account
+    ))
+}
+
+func withSettlement<T: Sendable>(_ body: @escaping @Sendable (SettlementClient) async throws -> T) async throws -> T {
+    try await withService("settlement", migrations: SettlementDefinition.migrations, router: { db in
+        var router = RPCRouter()
+        SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
+        return router
+    }) { channel, _ in
+        let client = SettlementClient(channel)
+        _ = try await client.importPersons(ImportPersonsRequest(persons: [quzhou, hangzhou, suspended]))
+        return try await body(client)
+    }
+}
+
+@Suite("Settlement")
+struct SettlementTests {
+    @Test func categoryADrug() async throws {
+        try await withSettlement { s in
+            // 20 x 0.50 = 10.00 yuan, all in scope; fund 60% = 6.00; cash 4.00.
+            let r = try await s.settle(claim("V1", [("XA01AAA001", 20, 50)]), options: keyed("k1"))
+            #expect(r.medfeeSumamt == 1000 && r.inscpScpAmt == 1000 && r.preselfpayAmt == 0)
+            #expect(r.hifpPay == 600 && r.fundPaySumamt == 600 && r.psnCashPay == 400 && r.acctPay == 0)
+            #expect(r.policyVersion == "quzhou-2024.1" && r.poolPropSelfpay == 6000 && !r.setlID.isEmpty)
+        }
+    }
+
+    @Test func categoryBDrugWithFirstSelfPay() async throws {
+        try await withSettlement { s in
+            // 10 x 2.50 = 25.00; first self-pay 10% = 2.50; scope 22.50; fund 60% = 13.50; cash 25.00 - 13.50 = 11.50.
+            let r = try await s.settle(claim("V2", [("XB01ACB001", 10, 250)]), options: keyed("k2"))
+            #expect(r.medfeeSumamt == 2500 && r.preselfpayAmt == 250 && r.inscpScpAmt == 2250)
+            #expect(r.hifpPay == 1350 && r.psnCashPay == 1150)
+        }
+    }
+
+    @Test func categoryCItemIsFullySelfPaid() async throws {
+        try await withSettlement { s in
+            // 2 x 2.00 = 4.00, 丙: all own pay, nothing from the fund.
+            let r = try await s.settle(claim("V3", [("XN02BEC001", 2, 200)]), options: keyed("k3"))
+            #expect(r.fulamtOwnpayAmt == 400 && r.inscpScpAmt == 0 && r.hifpPay == 0 && r.psnCashPay == 400)
+        }
+    }
+
+    @Test func priceAboveTheReferenceIsCappedAndSelfPaid() async throws {
+        try await withSettlement { s in
+            // 10 x 0.60 = 6.00 against a reference of 0.50: 1.00 over the limit, self-paid;
+            // 5.00 in scope; fund 60% = 3.00; cash 6.00 - 3.00 = 3.00.
+            let r = try await s.settle(claim("V4", [("XA01AAA001", 10, 60)]), options: keyed("k4"))
+            #expect(r.medfeeSumamt == 600 && r.overlmtSelfpay == 100 && r.inscpScpAmt == 500 && r.hifpPay == 300 && r.psnCashPay == 300)
+        }
+    }
+
+    @Test func deductibleIsConsumedAcrossClaimsAndTheAccountPays() async throws {
+        try await withSettlement { s in
+            // Hangzhou: deductible 300.00, ratio 50%.
+            // Claim A: 10.00 + 100 x 1.20 = 130.00 in scope, all deductible: fund 0, cash 130.00.
+            let a = try await s.settle(claim("VA", person: hangzhou, [("F001", 1, 1000), ("XC07ABA001", 100, 120)]), options: keyed("ka"))
+            #expect(a.medfeeSumamt == 13_000 && a.actPayDedc == 13_000 && a.hifpPay == 0 && a.psnCashPay == 13_000)
+            // Claim B: 200 x 1.20 = 240.00; 170.00 of deductible left: dedc 170.00; 70.00 pooled at
+            // 50% = 35.00 fund; self 205.00: account (100.00 balance) 100.00, cash 105.00.
+            let b = try await s.settle(claim("VB", person: hangzhou, [("XC07ABA001", 200, 120)], account: true), options: keyed("kb"))
+            #expect(b.actPayDedc == 17_000 && b.hifpPay == 3_500 && b.acctPay == 10_000 && b.psnCashPay == 10_500)
+            #expect(b.policyVersion == "zhejiang-2024.1")
+            // Claim C: deductible exhausted: 10.00 at 50% = 5.00 fund; account empty, cash 5.00.
+            let c = try await s.settle(claim("VC", person: hangzhou, [("F001", 1, 1000)], account: true), options: keyed("kc"))
+            #expect(c.actPayDedc == 0 && c.hifpPay == 500 && c.acctPay == 0 && c.psnCashPay == 500)
+        }
+    }
+
+    @Test func annualCeilingCrossedInsideOneClaim() async throws {
+        try await withSettlement { s in
+            // Claim 1: 6000 x 0.50 = 3,000.00; fund 60% = 1,800.00 (ceiling 2,000.00).
+            let first = try await s.settle(claim("VX1", [("XA01AAA001", 6000, 50)]), options: keyed("kx1"))
+            #expect(first.hifpPay == 180_000)
+            // Claim 2: 10.00 + 1000 x 0.50 = 510.00; 60% = 306.00 but only 200.00 of the ceiling
+            // is left: fund 200.00, 106.00 over the ceiling, cash 310.00.
+            let second = try await s.settle(claim("VX2", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]), options: keyed("kx2"))
+            #expect(second.hifpPay == 20_000 && second.overCeiling == 10_600 && second.psnCashPay == 31_000)
+            // Claim 3: the ceiling is reached: no fund pay at all.
+            let third = try await s.settle(claim("VX3", [("F001", 1, 1000)]), options: keyed("kx3"))
+            #expect(third.hifpPay == 0 && third.overCeiling == 600 && third.psnCashPay == 1000)
+        }
+    }
+
+    @Test func chronicDiseaseVisitAtSixtyFivePercent() async throws {
+        try await withSettlement { s in
+            // 30 x 1.20 = 36.00; chronic outpatient 65% = 23.40; cash 12.60.
+            let r = try await s.settle(claim("VCH", visit: "chronic_outpatient", [("XC07ABA001", 30, 120)], diagnoses: ["I10"]), options: keyed("kch"))
+            #expect(r.hifpPay == 2_340 && r.psnCashPay == 1_260 && r.poolPropSelfpay == 6_500)
+        }
+    }
+
+    @Test func reversalRestoresTheAccumulatorsAndIsRefusedTwice() async throws {
+        try await withSettlement { s in
+            _ = try await s.settle(claim("VR1", [("XA01AAA001", 6000, 50)]), options: keyed("kr1"))  // fund 1,800.00
+            let second = try await s.settle(claim("VR2", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]), options: keyed("kr2"))
+            #expect(second.hifpPay == 20_000)
+            let reversal = try await s.reverse(ReverseRequest(setlID: second.setlID, reason: "wrong patient"), options: keyed("rev-1"))
+            #expect(reversal.original?.status == "reversed")
+            // The same reversal retried returns the first answer.
+            #expect(try await s.reverse(ReverseRequest(setlID: second.setlID), options: keyed("rev-1")).reversalID == reversal.reversalID)
+            // Another reversal is refused.
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await s.reverse(ReverseRequest(setlID: second.setlID), options: keyed("rev-2"))
+            }
+            #expect(error?.code == .failedPrecondition && error?.message.contains("already reversed") == true)
+            // The ceiling room is back: the same claim again gets 200.00 from the fund.
+            let again = try await s.preSettle(claim("VR3", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]))
+            #expect(again.hifpPay == 20_000)
+            let ledger = try await s.checkLedger(LedgerCheckRequest())
+            #expect(ledger.balanced && ledger.problems.isEmpty && ledger.settlements == 2 && ledger.reversals == 1, "\(ledger.problems)")
+            #expect(ledger.totalDebits == ledger.totalCredits && ledger.totalDebits == 300_000 + 2 * 51_000)
+        }
+    }
+
+    @Test func aRetriedSettleReturnsTheFirstAnswerAndPostsNothingNew() async throws {
+        try await withSettlement { s in
+            let first = try await s.settle(claim("VI", [("XA01AAA001", 20, 50)]), options: keyed("same"))
+            let retried = try await s.settle(claim("VI", [("XA01AAA001", 20, 50)]), options: keyed("same"))
+            #expect(retried.setlID == first.setlID && retried == first)
+            let ledger = try await s.checkLedger(LedgerCheckRequest())
+            #expect(ledger.settlements == 1 && ledger.totalDebits == 1000 && ledger.balanced)
+            let reused = await #expect(throws: RPCError.self) {
+                _ = try await s.settle(claim("OTHER", [("XA01AAA001", 1, 50)]), options: keyed("same"))
+            }
+            #expect(reused?.code == .failedPrecondition)
+            let noKey = await #expect(throws: RPCError.self) { _ = try await s.settle(claim("VK", [("F001", 1, 1000)])) }
+            #expect(noKey?.code == .invalidArgument && noKey?.message.contains("idempotency-key") == true)
+        }
+    }
+
+    @Test func concurrentSettlementsKeepTheLedgerBalanced() async throws {
+        try await withSettlement { s in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<64 {
+                    group.addTask { _ = try await s.settle(claim("VC\(i)", [("XA01AAA001", 6000, 50)]), options: keyed("c\(i)")) }
+                }
+                try await group.waitForAll()
+            }
+            // 64 claims of 1,800.00 each against a 2,000.00 ceiling: exactly 2,000.00 paid in total.
+            let ledger = try await s.checkLedger(LedgerCheckRequest())
+            #expect(ledger.balanced, "\(ledger.problems)")
+            #expect(ledger.settlements == 64)
+        }
+    }
+
+    @Test(arguments: [
+        (claim("B1", [("XA01AAA001", -1, 50)]), "claim.lines[0].quantity: must be positive, got -1"),
+        (claim("B2", [("NOPE", 1, 50)]), "claim.lines[0].item_code: 'NOPE' is not in the catalogue"),
+        (claim("B3", [("XA01AAA001", 1_000_000_000_000, 1_000_000_000)]), "claim.lines[0]: quantity x unit_price exceeds 1000000000000 fen"),
+        (claim("B4", date: "2024-02-30", [("XA01AAA001", 1, 50)]), "claim.visit_date: '2024-02-30' is not a date (YYYY-MM-DD)"),
+        (claim("B5", visit: "inpatient", [("XA01AAA001", 1, 50)]), "claim.visit_type: 'inpatient' is not one of general_outpatient, chronic_outpatient"),
+        (SettleRequest(claim: Claim(mdtrtID: "B6", psnNo: "P001", fixmedinsCode: "H3308", visitType: "general_outpatient", visitDate: "2024-06-01",
+                                    lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])), "claim.fixmedins_code: 'H3308' is not an institution code (H followed by 11 digits)"),
+        (claim("B7", date: "2023-06-01", [("XA01AAA001", 1, 50)]), "visit_date: no benefit policy covers region 330802 on 2023-06-01"),
+    ])
+    func badClaimsAreRefusedNamingTheField(request: SettleRequest, message: String) async throws {
+        try await withSettlement { s in
+            let error = await #expect(throws: RPCError.self) { _ = try await s.settle(request, options: keyed("bad")) }
+            #expect(error?.message == message)
+            #expect(error?.code == (message.contains("no benefit policy") ? .failedPrecondition : .invalidArgument))
+            let ledger = try await s.checkLedger(LedgerCheckRequest())
+            #expect(ledger.settlements == 0)
+        }
+    }
+
+    @Test func suspendedPersonCannotSettle() async throws {
+        try await withSettlement { s in
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await s.settle(claim("VS", person: suspended, [("F001", 1, 1000)]), options: keyed("ks"))
+            }
+            #expect(error?.code == .failedPrecondition)
+        }
+    }
+
+    @Test func identityVerification() async throws {
+        try await withSettlement { s in
+            let ok = try await s.verifyIdentity(VerifyIdentityRequest(certno: quzhou.certno))
+            #expect(ok.valid && ok.person?.psnNo == "P001" && ok.birthday == "1970-01-01" && ok.gend == "1")
+            let bad = quzhou.certno.dropLast() + (quzhou.certno.last == "1" ? "2" : "1")
+            let error = await #expect(throws: RPCError.self) { _ = try await s.verifyIdentity(VerifyIdentityRequest(certno: String(bad))) }
+            #expect(error?.code == .invalidArgument && error?.message.hasPrefix("certno: check digit is") == true)
+            let notEnrolled = try await s.verifyIdentity(VerifyIdentityRequest(certno: suspended.certno))
+            #expect(!notEnrolled.valid && notEnrolled.reason == "enrolment is suspended")
+        }
+    }
+}
