@@ -199,7 +199,7 @@ let package = Package(
             name: "ServiceTests",
             dependencies: [
                 "RegistryService", "SettlementService", "SupervisionService", "MedicareDomain", "MedicareRPC",
-                "MedicareContracts", "MedicareStore", "MedicareRuntime", "MedicareWire",
+                "MedicareContracts", "MedicareStore", "MedicareRuntime", "MedicareWire", "MedicareTransport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ServiceTests"

@@ -3,15 +3,28 @@ import MedicareRPC
 import MedicareRuntime
 import MedicareStore
 
-/// The registry service: its schema, default ports and methods.
+/// The registry: geography, institutions, designation and its history, settlement routes,
+/// coverage (村村通).
 public enum RegistryDefinition {
     public static let migrations: [Migration] = [
         Migration(1, "service metadata", sql: "CREATE TABLE registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+        Migration(2, "divisions, institutions, designation history", sql: """
+            CREATE TABLE divisions (code TEXT PRIMARY KEY, name TEXT NOT NULL, level BIGINT NOT NULL);
+            CREATE TABLE institutions (code TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, division_code TEXT NOT NULL,
+                parent_code TEXT NOT NULL, integration_mode TEXT NOT NULL, relationship_end TEXT NOT NULL, licensed_doctors BIGINT NOT NULL,
+                has_computer BIGINT NOT NULL, has_network BIGINT NOT NULL, record_version BIGINT NOT NULL, designation_status TEXT NOT NULL,
+                updated_at TEXT NOT NULL);
+            CREATE INDEX institutions_division ON institutions (division_code);
+            CREATE TABLE designation_history (code TEXT NOT NULL, seq BIGINT NOT NULL, from_status TEXT NOT NULL, to_status TEXT NOT NULL,
+                reason TEXT NOT NULL, at TEXT NOT NULL, by_whom TEXT NOT NULL, PRIMARY KEY (code, seq))
+            """),
     ]
 
     public static let definition = ServiceDefinition(
         name: "registry", rpcPort: 7101, adminPort: 9101, migrations: migrations
     ) { context in
-        RPCRouter()
+        var router = RPCRouter()
+        RegistryProvider(store: RegistryStore(database: context.store)).register(with: &router)
+        return router
     }
 }

@@ -1,17 +1,40 @@
 import MedicareContracts
+import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
 import MedicareStore
 
-/// The supervision service: its schema, default ports and methods.
+/// Supervision: smart review rules before settlement and the tamper-evident audit trail after it.
 public enum SupervisionDefinition {
     public static let migrations: [Migration] = [
         Migration(1, "service metadata", sql: "CREATE TABLE supervision_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+        Migration(2, "billed lines and the audit chain", sql: """
+            CREATE TABLE billed_lines (setl_id TEXT NOT NULL, line BIGINT NOT NULL, psn_no TEXT NOT NULL, item_code TEXT NOT NULL,
+                visit_date TEXT NOT NULL, fixmedins_code TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (setl_id, line));
+            CREATE INDEX billed_lines_person_day ON billed_lines (psn_no, item_code, visit_date);
+            CREATE TABLE audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+            INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+            CREATE TABLE audit (seq BIGINT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, content BYTEA NOT NULL,
+                prev_hash TEXT NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL)
+            """),
+    ]
+
+    public static let keys = [
+        ConfigKey("policy.file", default: "", "The catalogue the review rules check against (the settlement service's policy file); empty = bundled."),
     ]
 
     public static let definition = ServiceDefinition(
-        name: "supervision", rpcPort: 7103, adminPort: 9103, migrations: migrations
+        name: "supervision", rpcPort: 7103, adminPort: 9103, migrations: migrations, extraKeys: keys
     ) { context in
-        RPCRouter()
+        let path = context.configuration.string("policy.file")
+        let book: PolicyBook
+        do {
+            book = path.isEmpty ? try PolicyBook.bundled() : try PolicyBook.load(path: path)
+        } catch {
+            throw StartupError("configuration key 'policy.file' (\(context.configuration.source("policy.file"))): \(error)")
+        }
+        var router = RPCRouter()
+        SupervisionProvider(store: SupervisionStore(database: context.store), catalogue: book.catalogue).register(with: &router)
+        return router
     }
 }

@@ -1,0 +1,116 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareWire
+
+/// medicare.v1.Registry.
+public struct RegistryProvider: RegistryService {
+    let store: RegistryStore
+
+    public init(store: RegistryStore) { self.store = store }
+
+    public static let maxBatch = 5_000
+
+    public func upsertDivisions(_ request: UpsertDivisionsRequest, context: CallContext) async throws -> UpsertDivisionsResponse {
+        guard request.divisions.count <= Self.maxBatch else { throw DomainError(field: "divisions", "at most \(Self.maxBatch) per call") }
+        var valid: [(DivisionCode, String)] = []
+        for (i, d) in request.divisions.enumerated() {
+            let code = try DivisionCode(d.code, field: "divisions[\(i)].code")
+            guard !d.name.isEmpty, d.name.count <= 100 else { throw DomainError(field: "divisions[\(i)].name", "must be 1-100 characters") }
+            valid.append((code, d.name))
+        }
+        try await store.upsertDivisions(valid)
+        return UpsertDivisionsResponse(upserted: UInt32(valid.count))
+    }
+
+    public func importInstitutions(_ request: ImportInstitutionsRequest, context: CallContext) async throws -> ImportInstitutionsResponse {
+        guard request.records.count <= Self.maxBatch else {
+            throw DomainError(field: "records", "at most \(Self.maxBatch) records per batch; send a province as several batches")
+        }
+        var results: [ImportResult] = []
+        var accepted: [InstitutionRecord] = []
+        var positions: [Int] = []
+        var seen = Set<String>()
+        for record in request.records {
+            do {
+                try InstitutionRules.check(record)
+                guard seen.insert(record.code).inserted else { throw DomainError(field: "code", "appears twice in this batch") }
+                positions.append(results.count)
+                accepted.append(record)
+                results.append(ImportResult(code: record.code, outcome: ""))
+            } catch {
+                results.append(ImportResult(code: String(record.code.prefix(20)), outcome: "rejected", reason: "\(error)"))
+            }
+        }
+        let outcomes = try await store.importRecords(accepted)
+        for (position, outcome) in zip(positions, outcomes) { results[position].outcome = outcome }
+        var response = ImportInstitutionsResponse(results: results)
+        for result in results {
+            switch result.outcome {
+            case "created": response.created += 1
+            case "updated": response.updated += 1
+            case "unchanged": response.unchanged += 1
+            case "stale": response.stale += 1
+            default: response.rejected += 1
+            }
+        }
+        context.logger.info("import batch", metadata: [
+            "registry.session": "\(request.sessionID)", "registry.created": "\(response.created)", "registry.rejected": "\(response.rejected)",
+        ])
+        return response
+    }
+
+    public func getInstitution(_ request: GetInstitutionRequest, context: CallContext) async throws -> Institution {
+        let code = try InstitutionCode(request.code, field: "code")
+        guard let institution = try await store.institution(code.value) else { throw DomainError(.notFound, field: "code", "no institution \(code)") }
+        return institution
+    }
+
+    public func changeDesignation(_ request: ChangeDesignationRequest, context: CallContext) async throws -> Institution {
+        let code = try InstitutionCode(request.code, field: "code")
+        guard !request.reason.isEmpty, request.reason.count <= 500 else { throw DomainError(field: "reason", "must be 1-500 characters") }
+        return try await store.changeDesignation(code: code.value, action: request.action, reason: request.reason, by: context.peer.description)
+    }
+
+    public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute {
+        let code = try InstitutionCode(request.clinicCode, field: "clinic_code")
+        let date = request.onDate.isEmpty ? String(Date().formatted(.iso8601).prefix(10)) : try CivilDate(request.onDate, field: "on_date").description
+        guard let institution = try await store.institution(code.value), let record = institution.record else {
+            throw DomainError(.notFound, field: "clinic_code", "no institution \(code)")
+        }
+        var route = SettlementRoute(designationStatus: institution.designationStatus, divisionCode: record.divisionCode)
+        guard institution.designationStatus == "designated" else {
+            route.refusal = "\(code) is \(institution.designationStatus.replacingOccurrences(of: "_", with: " "))"
+            return route
+        }
+        if record.kind == "township_centre" || record.integrationMode == "not_ready" {
+            route.canSettle = true
+            route.settleVia = record.code
+            route.mode = "direct"
+            return route
+        }
+        if record.integrationMode == "integrating", record.relationshipEnd < date {
+            route.refusal = "the temporary relationship of \(code) with \(record.parentCode) ended on \(record.relationshipEnd)"
+            return route
+        }
+        guard let centre = try await store.institution(record.parentCode) else {
+            route.refusal = "township centre \(record.parentCode) of \(code) is not registered"
+            return route
+        }
+        guard centre.designationStatus == "designated" else {
+            route.refusal = "township centre \(record.parentCode) is \(centre.designationStatus.replacingOccurrences(of: "_", with: " "))"
+            return route
+        }
+        route.canSettle = true
+        route.settleVia = record.parentCode
+        route.mode = record.integrationMode
+        return route
+    }
+
+    public func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage {
+        let region = try DivisionCode.validatePrefix(request.region)
+        let maxGaps = request.maxGaps == 0 ? 100 : min(Int(request.maxGaps), 10_000)
+        return try await store.coverage(region: region, maxGaps: maxGaps)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareStore
+import MedicareWire
+
+/// The registry's data on either engine.
+public struct RegistryStore: Sendable {
+    public let database: any SQLDatabase
+
+    public init(database: any SQLDatabase) { self.database = database }
+
+    func upsertDivisions(_ divisions: [(DivisionCode, String)]) async throws {
+        try await database.write { tx in
+            for (code, name) in divisions {
+                try await tx.execute(
+                    "INSERT INTO divisions (code, name, level) VALUES ($1, $2, $3) ON CONFLICT (code) DO UPDATE SET name = excluded.name",
+                    [.text(code.value), .text(name), .integer(Int64(code.level.rawValue))]
+                )
+            }
+        }
+    }
+
+    /// Upserts valid records by record version in one transaction; returns an outcome per record.
+    func importRecords(_ records: [InstitutionRecord]) async throws -> [String] {
+        try await database.write { tx in
+            var outcomes: [String] = []
+            let now = Date().formatted(.iso8601)
+            for r in records {
+                let existing = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(r.code)])
+                let values: [SQLValue] = [
+                    .text(r.code), .text(r.name), .text(r.kind), .text(r.divisionCode), .text(r.parentCode), .text(r.integrationMode),
+                    .text(r.relationshipEnd), .integer(Int64(r.licensedDoctors)), .integer(r.hasComputer ? 1 : 0), .integer(r.hasNetwork ? 1 : 0),
+                    .integer(Int64(r.recordVersion)), .text(now),
+                ]
+                guard let existing else {
+                    try await tx.execute(
+                        """
+                        INSERT INTO institutions (code, name, kind, division_code, parent_code, integration_mode, relationship_end, licensed_doctors,
+                        has_computer, has_network, record_version, updated_at, designation_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'not_designated')
+                        """, values
+                    )
+                    outcomes.append("created")
+                    continue
+                }
+                let version = try existing.int("record_version")
+                if Int64(r.recordVersion) < version {
+                    outcomes.append("stale")
+                } else if Int64(r.recordVersion) == version {
+                    outcomes.append("unchanged")
+                } else {
+                    try await tx.execute(
+                        """
+                        UPDATE institutions SET name = $2, kind = $3, division_code = $4, parent_code = $5, integration_mode = $6, relationship_end = $7,
+                        licensed_doctors = $8, has_computer = $9, has_network = $10, record_version = $11, updated_at = $12 WHERE code = $1
+                        """, values
+                    )
+                    outcomes.append("updated")
+                }
+            }
+            return outcomes
+        }
+    }
+
+    func institution(_ code: String) async throws -> Institution? {
+        try await database.read { tx in try await Self.institution(tx, code) }
+    }
+
+    static func institution(_ tx: any SQLTransaction, _ code: String) async throws -> Institution? {
+        guard let row = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(code)]) else { return nil }
+        let history = try await tx.query("SELECT * FROM designation_history WHERE code = $1 ORDER BY seq", [.text(code)]).map { h in
+            DesignationEvent(fromStatus: try h.string("from_status"), toStatus: try h.string("to_status"), reason: try h.string("reason"),
+                             at: try h.string("at"), by: try h.string("by_whom"))
+        }
+        return Institution(
+            record: InstitutionRecord(
+                code: try row.string("code"), name: try row.string("name"), kind: try row.string("kind"), divisionCode: try row.string("division_code"),
+                parentCode: try row.string("parent_code"), integrationMode: try row.string("integration_mode"),
+                relationshipEnd: try row.string("relationship_end"), licensedDoctors: UInt32(try row.int("licensed_doctors")),
+                hasComputer: try row.int("has_computer") != 0, hasNetwork: try row.int("has_network") != 0,
+                recordVersion: UInt64(try row.int("record_version"))
+            ),
+            designationStatus: try row.string("designation_status"), history: history
+        )
+    }
+
+    func changeDesignation(code: String, action: String, reason: String, by: String) async throws -> Institution {
+        try await database.write { tx in
+            guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1", [.text(code)]) else {
+                throw DomainError(.notFound, field: "code", "no institution \(code)")
+            }
+            let from = try row.string("designation_status")
+            guard let transition = InstitutionRules.transitions[action] else {
+                throw DomainError(field: "action", "'\(action.prefix(30))' is not designate, suspend, restore or terminate")
+            }
+            guard transition.from.contains(from) else {
+                throw DomainError(.precondition, field: "action", "cannot \(action) \(code): it is \(from)")
+            }
+            let seq = try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM designation_history WHERE code = $1", [.text(code)])?.int("n") ?? 1
+            try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [.text(transition.to), .text(code)])
+            try await tx.execute(
+                "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [.text(code), .integer(seq), .text(from), .text(transition.to), .text(reason), .text(Date().formatted(.iso8601)), .text(by)]
+            )
+            return try await Self.institution(tx, code)!
+        }
+    }
+
+    func coverage(region: String, maxGaps: Int) async throws -> Coverage {
+        try await database.read { tx in
+            let like = region + "%"
+            let counts = try await tx.queryOne(
+                """
+                SELECT COUNT(DISTINCT division_code) AS villages, COUNT(*) AS clinics,
+                  COUNT(DISTINCT CASE WHEN designation_status = 'designated' THEN division_code END) AS covered,
+                  SUM(CASE WHEN designation_status = 'designated' THEN 1 ELSE 0 END) AS designated
+                FROM institutions WHERE kind = 'village_clinic' AND division_code LIKE $1
+                """, [.text(like)]
+            )
+            let gaps = try await tx.query(
+                """
+                SELECT i.division_code AS code, COALESCE(MAX(d.name), '') AS name FROM institutions i LEFT JOIN divisions d ON d.code = i.division_code
+                WHERE i.kind = 'village_clinic' AND i.division_code LIKE $1
+                GROUP BY i.division_code HAVING SUM(CASE WHEN i.designation_status = 'designated' THEN 1 ELSE 0 END) = 0
+                ORDER BY i.division_code LIMIT $2
+                """, [.text(like), .integer(Int64(maxGaps))]
+            )
+            return Coverage(
+                region: region, villages: UInt32(try counts?.int("villages") ?? 0), covered: UInt32(try counts?.int("covered") ?? 0),
+                clinics: UInt32(try counts?.int("clinics") ?? 0), designatedClinics: UInt32(try counts?.optionalInt("designated") ?? 0),
+                gaps: try gaps.map { Division(code: try $0.string("code"), name: try $0.string("name")) }
+            )
+        }
+    }
+}

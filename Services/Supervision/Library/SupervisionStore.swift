@@ -1,0 +1,83 @@
+import Foundation
+import MedicareContracts
+import MedicareStore
+import MedicareTransport
+import MedicareWire
+
+/// Billed lines (for duplicate checks) and the audit chain, on either engine.
+public struct SupervisionStore: Sendable {
+    public let database: any SQLDatabase
+
+    public init(database: any SQLDatabase) { self.database = database }
+
+    func billedKeys(psnNo: String, visitDate: String) async throws -> Set<String> {
+        try await database.read { tx in
+            Set(try await tx.query("SELECT item_code, visit_date FROM billed_lines WHERE psn_no = $1 AND visit_date = $2", [.text(psnNo), .text(visitDate)])
+                .map { "\(try $0.string("item_code"))|\(try $0.string("visit_date"))" })
+        }
+    }
+
+    /// Appends a settlement (or its reversal) to the chain: hash = SM3(previous hash || content).
+    func record(settlement: SettlementResult, claim: Claim?) async throws -> AuditRecord {
+        let content = try settlement.encodedBytes()
+        let reversal = settlement.status == "reversed"
+        return try await database.write { tx in
+            if reversal {
+                try await tx.execute("DELETE FROM billed_lines WHERE setl_id = $1", [.text(settlement.setlID)])
+            } else if let claim {
+                for (i, line) in claim.lines.enumerated() {
+                    try await tx.execute(
+                        """
+                        INSERT INTO billed_lines (setl_id, line, psn_no, item_code, visit_date, fixmedins_code, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        ON CONFLICT (setl_id, line) DO NOTHING
+                        """,
+                        [.text(settlement.setlID), .integer(Int64(i)), .text(claim.psnNo), .text(line.itemCode), .text(claim.visitDate),
+                         .text(claim.fixmedinsCode), .integer(line.quantity &* line.unitPrice)]
+                    )
+                }
+            }
+            // The head row serialises appends (a row lock on PostgreSQL, the single writer on SQLite).
+            guard let head = try await tx.queryOne("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", []) else {
+                throw StoreError.decoding("audit head is missing")
+            }
+            let seq = try head.int("seq"), previous = try head.string("hash")
+            let hash = SM3.hex(SM3.digest(Array(previous.utf8) + content))
+            let at = Date().formatted(.iso8601)
+            let kind = reversal ? "reversal" : "settlement"
+            try await tx.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", [.text(hash)])
+            try await tx.execute(
+                "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [.integer(seq), .text(kind), .text(settlement.setlID), .blob(content), .text(previous), .text(hash), .text(at)]
+            )
+            return AuditRecord(seq: UInt64(seq), kind: kind, subject: settlement.setlID, prevHash: previous, hash: hash, at: at)
+        }
+    }
+
+    /// Re-walks the chain from the start and names the first record whose link or hash is wrong.
+    func verify() async throws -> VerifyAuditResponse {
+        try await database.read { tx in
+            var previous = String(repeating: "0", count: 64)
+            var count: UInt64 = 0
+            for row in try await tx.query("SELECT seq, content, prev_hash, hash FROM audit ORDER BY seq", []) {
+                let seq = UInt64(try row.int("seq"))
+                count += 1
+                guard seq == count else {
+                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count, reason: "record \(count) is missing")
+                }
+                guard try row.string("prev_hash") == previous else {
+                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) does not link to record \(seq - 1)")
+                }
+                let expected = SM3.hex(SM3.digest(Array(previous.utf8) + (try row.blob("content"))))
+                guard try row.string("hash") == expected else {
+                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq)'s content does not match its hash")
+                }
+                previous = expected
+            }
+            let head = try await tx.queryOne("SELECT seq, hash FROM audit_head WHERE id = 1", [])
+            if try head?.int("seq") != Int64(count) || head?.string("hash") != previous {
+                return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count + 1, reason: "the chain's head does not match its last record")
+            }
+            return VerifyAuditResponse(intact: true, records: count)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareStore
+import MedicareWire
+import SupervisionService
+import Testing
+
+func withSupervision<T: Sendable>(_ body: @escaping @Sendable (SupervisionClient, any SQLDatabase) async throws -> T) async throws -> T {
+    try await withService("supervision", migrations: SupervisionDefinition.migrations, router: { db in
+        var router = RPCRouter()
+        SupervisionProvider(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue).register(with: &router)
+        return router
+    }) { channel, db in try await body(SupervisionClient(channel), db) }
+}
+
+private func review(_ lines: [(String, Int64, Int64, UInt32)], status: String = "designated", certno: String = quzhou.certno, diagnoses: [String] = []) -> ReviewRequest {
+    ReviewRequest(claim: Claim(
+        mdtrtID: "M1", psnNo: "P001", certno: certno, fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: "2024-06-01",
+        diagnoses: diagnoses, lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2, days: $0.3) }
+    ), designationStatus: status)
+}
+
+@Suite("Supervision")
+struct SupervisionTests {
+    @Test func aCleanClaimPasses() async throws {
+        try await withSupervision { s, _ in
+            let r = try await s.review(review([("XA01AAA001", 20, 50, 5), ("F001", 1, 1000, 0)]))
+            #expect(r.verdict == "pass" && r.findings.isEmpty && r.rulesEvaluated == 7)
+        }
+    }
+
+    @Test(arguments: [
+        (review([("F001", 1, 1000, 0)], status: "suspended"), "R001", "block", Int64(1000)),
+        (review([("XA01AAA001", 10, 60, 5)]), "R002", "warn", Int64(100)),
+        (review([("F001", 1, 1000, 0), ("F001", 1, 1000, 0)]), "R003", "block", Int64(1000)),
+        (review([("XA01AAA001", 70, 50, 5)]), "R004", "block", Int64(500)),
+        (review([("XA01AAA001", 10, 50, 10)]), "R004", "block", Int64(500)),
+        (review([("XC07ABA001", 30, 120, 30)], diagnoses: ["J06"]), "R005", "block", Int64(3600)),
+        (review([("F001", 1, 1000, 0)], certno: "330802197001010010"), "R006", "block", Int64(1000)),
+        (review([("ZZ999", 1, 1000, 0)]), "R007", "block", Int64(1000)),
+    ])
+    func eachRuleExplainsItself(request: ReviewRequest, rule: String, verdict: String, amount: Int64) async throws {
+        try await withSupervision { s, _ in
+            let r = try await s.review(request)
+            let finding = try #require(r.findings.first { $0.ruleID == rule }, "\(r.findings)")
+            #expect(finding.verdict == verdict && finding.amountAtIssue == amount && finding.ruleVersion == "2024.1" && !finding.evidence.isEmpty)
+            #expect(r.verdict == verdict)
+        }
+    }
+
+    @Test func twoBingDrugWithItsDiagnosisPasses() async throws {
+        try await withSupervision { s, _ in
+            let r = try await s.review(review([("XC07ABA001", 30, 120, 30)], diagnoses: ["I10.x01"]))
+            #expect(r.verdict == "pass")
+        }
+    }
+
+    @Test func sameItemSameDayAfterARecordedSettlementIsBlockedUntilReversed() async throws {
+        try await withSupervision { s, _ in
+            let claim = review([("F001", 1, 1000, 0)]).claim!
+            let settled = SettlementResult(setlID: "S1", mdtrtID: "M1", psnNo: "P001", medfeeSumamt: 1000, status: "settled")
+            _ = try await s.record(RecordRequest(settlement: settled, claim: claim))
+            let again = try await s.review(review([("F001", 1, 1000, 0)]))
+            #expect(again.verdict == "block" && again.findings.first?.ruleID == "R003")
+            var reversed = settled
+            reversed.status = "reversed"
+            _ = try await s.record(RecordRequest(settlement: reversed))
+            #expect(try await s.review(review([("F001", 1, 1000, 0)])).verdict == "pass")
+        }
+    }
+
+    @Test func auditChainVerifiesAndNamesTheFirstBrokenLink() async throws {
+        try await withSupervision { s, db in
+            var previous = String(repeating: "0", count: 64)
+            for i in 1...5 {
+                let record = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S\(i)", medfeeSumamt: Int64(i * 100), status: "settled")))
+                #expect(record.seq == UInt64(i) && record.prevHash == previous && record.hash.count == 64)
+                previous = record.hash
+            }
+            #expect(try await s.verifyAudit(VerifyAuditRequest()) == VerifyAuditResponse(intact: true, records: 5))
+            // Tamper with record 3's content directly in the database.
+            let forged = try SettlementResult(setlID: "S3", medfeeSumamt: 1, status: "settled").encodedBytes()
+            try await db.write { try await $0.execute("UPDATE audit SET content = $1 WHERE seq = 3", [.blob(forged)]) }
+            let broken = try await s.verifyAudit(VerifyAuditRequest())
+            #expect(!broken.intact && broken.firstBrokenSeq == 3 && broken.reason == "record 3's content does not match its hash")
+        }
+    }
+
+    @Test func sm3MatchesTheStandardTestVector() {
+        // GB/T 32905-2016 example 1: SM3("abc").
+        #expect(SupervisionTestVectors.abc == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")
+    }
+}
+
+import MedicareTransport
+
+enum SupervisionTestVectors {
+    static var abc: String { SM3.hex(SM3.digest(Array("abc".utf8))) }
+}
