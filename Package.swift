@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "rpc-bench", targets: ["RPCBench"]),
         .executable(name: "codec-bench", targets: ["CodecBench"]),
         .executable(name: "store-bench", targets: ["StoreBench"]),
+        .executable(name: "service-bench", targets: ["ServiceBench"]),
         .executable(name: "registry", targets: ["Registry"]),
         .executable(name: "settlement", targets: ["Settlement"]),
         .executable(name: "supervision", targets: ["Supervision"]),
@@ -168,6 +169,11 @@ let package = Package(
             name: "StoreBench",
             dependencies: ["MedicareStore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Benchmarks/StoreBench"
+        ),
+        .executableTarget(
+            name: "ServiceBench",
+            dependencies: ["SettlementService", "SupervisionService", "MedicareStore", "MedicareDomain", "MedicareRPC", "MedicareContracts", "MedicareWire"],
+            path: "Benchmarks/ServiceBench"
         ),
         .executableTarget(
             name: "CodecBench",

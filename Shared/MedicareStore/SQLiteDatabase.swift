@@ -48,12 +48,12 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             }
         }
         writer = try SQLiteConnection(path: configuration.path, readOnly: false)
-        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000;")
+        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-65536;")
         writerExecutor = ThreadExecutor(name: "sqlite-writer")
         var connections: [SQLiteConnection] = []
         for _ in 0..<max(1, configuration.readers) {
             let reader = try SQLiteConnection(path: configuration.path, readOnly: true)
-            try reader.exec("PRAGMA query_only=ON;")
+            try reader.exec("PRAGMA query_only=ON; PRAGMA cache_size=-32768;")
             connections.append(reader)
         }
         readers = ReaderPool(connections)

@@ -21,6 +21,7 @@ public enum SettlementDefinition {
                 hifp_pay BIGINT NOT NULL, acct_pay BIGINT NOT NULL, psn_cash_pay BIGINT NOT NULL, status TEXT NOT NULL,
                 result BYTEA NOT NULL, created_at TEXT NOT NULL);
             CREATE INDEX settlements_institution_day ON settlements (settle_via, setl_date);
+            CREATE INDEX settlements_person_year ON settlements (psn_no, year, visit_type);
             CREATE TABLE reversals (reversal_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, setl_id TEXT NOT NULL UNIQUE,
                 reason TEXT NOT NULL, created_at TEXT NOT NULL);
             CREATE TABLE ledger (txn_id TEXT NOT NULL, line BIGINT NOT NULL, setl_id TEXT NOT NULL, account TEXT NOT NULL,

@@ -1,6 +1,7 @@
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareStore
 import MedicareWire
 
 /// medicare.v1.Settlement: 1101 identity, 2206 pre-settlement, 2207 settlement, 2208 reversal.
@@ -25,7 +26,15 @@ public struct SettlementProvider: SettlementService {
             guard ["enrolled", "suspended"].contains(person.status) else { throw DomainError(field: "persons[\(i)].status", "must be enrolled or suspended") }
             guard person.accountBalance >= 0 else { throw DomainError(field: "persons[\(i)].account_balance", "must not be negative") }
         }
-        try await store.importPersons(request.persons)
+        var certnos = Set<String>()
+        for (i, person) in request.persons.enumerated() where !certnos.insert(person.certno.uppercased()).inserted {
+            throw DomainError(field: "persons[\(i)].certno", "appears twice in this batch")
+        }
+        do {
+            try await store.importPersons(request.persons)
+        } catch StoreError.constraint {
+            throw DomainError(.precondition, field: "persons", "a certno in this batch is already registered to another psn_no")
+        }
         return ImportPersonsResponse(imported: UInt32(request.persons.count))
     }
 

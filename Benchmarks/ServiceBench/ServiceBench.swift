@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareStore
+import MedicareWire
+import SettlementService
+import SupervisionService
+
+/// Settlements per second of the settlement service alone (its router through the codec,
+/// on the embedded SQLite store with full sync) at 1, 16 and 64 in flight, and the review
+/// latency per claim. The same-run baseline is the disk's single-writer fsync rate.
+///
+///   service-bench [--seconds S]
+@main
+enum ServiceBench {
+    static func main() async throws {
+        let seconds = CommandLine.arguments.firstIndex(of: "--seconds").flatMap { Double(CommandLine.arguments[$0 + 1]) } ?? 5
+        var logger = Logger(label: "service-bench")
+        logger.logLevel = .error
+        let dir = NSTemporaryDirectory() + "service-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let fsyncs = fsyncRate(dir: dir)
+        print(String(format: "baseline: %.0f fsyncs/s on %@", fsyncs, dir))
+        let book = try PolicyBook.bundled()
+        let persons = (0..<10_000).map { i -> InsuredPerson in
+            let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + (i / 50) % 12, 1 + (i / 600) % 28, 1 + i / 16_800)
+            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "测试\(i)", insutype: "390",
+                                 insuAdmdvs: "330802", status: "enrolled", accountBalance: 0)
+        }
+
+        print("settle in-flight  settles/s  vs fsync   p50 ms   p99 ms")
+        for level in [1, 16, 64] {
+            let db = try SQLiteDatabase(configuration: .init(path: "\(dir)/settlement-\(level).sqlite"), logger: logger)
+            let runner = Task { try await db.run() }
+            try await Migrator.migrate(db, service: "settlement", migrations: SettlementDefinition.migrations, logger: logger)
+            var router = RPCRouter()
+            SettlementProvider(store: SettlementStore(database: db), policies: book).register(with: &router)
+            let client = SettlementClient(InProcessChannel(router: router, peer: PeerIdentity(commonName: "bench", role: "service"), logger: logger))
+            for chunk in stride(from: 0, to: persons.count, by: 2_000) {
+                _ = try await client.importPersons(ImportPersonsRequest(persons: Array(persons[chunk..<min(chunk + 2_000, persons.count)])))
+            }
+            let (count, latencies, elapsed) = try await load(level: level, seconds: seconds) { worker, n in
+                let request = SettleRequest(claim: Claim(
+                    mdtrtID: "M\(worker)-\(n)", psnNo: "P\((worker * 7919 + n) % persons.count)", fixmedinsCode: "H33080200101",
+                    settleVia: "H33080200001", visitType: "general_outpatient", visitDate: "2024-06-01",
+                    lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50),
+                            FeeLine(itemCode: "XB01ACB001", quantity: 10, unitPrice: 250)]
+                ))
+                _ = try await client.settle(request, options: CallOptions(metadata: [Metadata.idempotencyKey: "k\(worker)-\(n)"]))
+            }
+            let rate = Double(count) / elapsed
+            print(String(format: "%15d %10.0f %8.1fx %8.2f %8.2f", level, rate, rate / fsyncs, latencies.p(50) / 1000, latencies.p(99) / 1000))
+            let ledger = try await client.checkLedger(LedgerCheckRequest())
+            guard ledger.balanced else { fatalError("ledger does not balance after the run: \(ledger.problems)") }
+            runner.cancel()
+            _ = try? await runner.value
+        }
+
+        let db = try SQLiteDatabase(configuration: .init(path: "\(dir)/supervision.sqlite"), logger: logger)
+        let runner = Task { try await db.run() }
+        try await Migrator.migrate(db, service: "supervision", migrations: SupervisionDefinition.migrations, logger: logger)
+        var router = RPCRouter()
+        SupervisionProvider(store: SupervisionStore(database: db), catalogue: book.catalogue).register(with: &router)
+        let supervision = SupervisionClient(InProcessChannel(router: router, peer: PeerIdentity(commonName: "bench", role: "service"), logger: logger))
+        var reviews: [Double] = []
+        for n in 0..<5_000 {
+            let request = ReviewRequest(claim: Claim(
+                mdtrtID: "R\(n)", psnNo: "P\(n)", certno: persons[n].certno, fixmedinsCode: "H33080200101", visitType: "general_outpatient",
+                visitDate: "2024-06-01", lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
+            ), designationStatus: "designated")
+            let start = ContinuousClock.now
+            _ = try await supervision.review(request)
+            reviews.append(micros(ContinuousClock.now - start))
+        }
+        reviews.sort()
+        print(String(format: "review latency per claim: p50 %.0f µs, p99 %.0f µs (7 rules, one read of the person's day)", reviews.p(50), reviews.p(99)))
+        runner.cancel()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    static func load(level: Int, seconds: Double, _ call: @escaping @Sendable (Int, Int) async throws -> Void) async throws -> (Int, [Double], Double) {
+        let start = ContinuousClock.now
+        let end = start + .milliseconds(Int64(seconds * 1000))
+        var all = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for worker in 0..<level {
+                group.addTask {
+                    var mine: [Double] = []
+                    var n = 0
+                    while ContinuousClock.now < end {
+                        n += 1
+                        let t0 = ContinuousClock.now
+                        try await call(worker, n)
+                        mine.append(micros(ContinuousClock.now - t0))
+                    }
+                    return mine
+                }
+            }
+            var all: [Double] = []
+            for try await part in group { all += part }
+            return all
+        }
+        all.sort()
+        let elapsed = ContinuousClock.now - start
+        return (all.count, all, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    static func micros(_ d: Duration) -> Double { Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12 }
+
+    static func fsyncRate(dir: String) -> Double {
+        let fd = open("\(dir)/probe", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd); unlink("\(dir)/probe") }
+        let block = [UInt8](repeating: 1, count: 4096)
+        let start = Date()
+        var n = 0
+        while Date().timeIntervalSince(start) < 2 {
+            _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, off_t((n % 64) * 4096)) }
+            fsync(fd)
+            n += 1
+        }
+        return Double(n) / Date().timeIntervalSince(start)
+    }
+}
+
+extension Array where Element == Double {
+    func p(_ percentile: Double) -> Double { isEmpty ? 0 : self[Swift.min(count - 1, Int(Double(count) * percentile / 100))] }
+}
