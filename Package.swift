@@ -133,7 +133,10 @@ let package = Package(
         .executableTarget(name: "Settlement", dependencies: ["SettlementService"], path: "Services/Settlement/Main"),
         .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Supervision/Library"),
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),
-        .target(name: "GatewayService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Gateway/Library"),
+        .target(
+            name: "GatewayService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"],
+            path: "Services/Gateway/Library", resources: [.copy("Resources/access.json")]
+        ),
         .executableTarget(name: "Gateway", dependencies: ["GatewayService"], path: "Services/Gateway/Main"),
 
         // MARK: executables

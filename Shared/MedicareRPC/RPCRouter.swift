@@ -44,6 +44,11 @@ public struct RPCRouter: Sendable {
         }
     }
 
+    /// Registers a handler of raw bytes (a proxy that forwards without decoding).
+    public mutating func register(_ method: MethodDescriptor, raw handler: @escaping Handler) {
+        routes[method.fullName] = Route(method: method, handler: handler)
+    }
+
     /// Adds an interceptor around every method; the first added runs outermost.
     public mutating func intercept(with interceptor: some RPCInterceptor) {
         interceptors.append(interceptor)

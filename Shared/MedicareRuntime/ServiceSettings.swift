@@ -1,3 +1,4 @@
+import Foundation
 import MedicareStore
 import MedicareTransport
 
@@ -16,6 +17,7 @@ public struct ServiceSettings: Sendable {
     public var storeMaxBatch: Int
     public var storeMaxConnections: Int
     public var logLevel: String
+    public var accessRoles: Set<String>?
 
     /// The common keys, with a service's default ports.
     public static func keys(service: String, rpcPort: Int, adminPort: Int) -> [ConfigKey] {
@@ -35,6 +37,8 @@ public struct ServiceSettings: Sendable {
             ConfigKey("store.max-batch", default: "256", "SQLite: most transactions committed together."),
             ConfigKey("store.max-connections", default: "16", "PostgreSQL: pool size."),
             ConfigKey("log.level", default: "info", "trace, debug, info, notice, warning, error or critical."),
+            ConfigKey("access.roles", default: service == "gateway" ? "*" : "service,operator",
+                      "Certificate roles (OU) that may call this service directly, comma separated; * = any (the gateway checks its own table)."),
         ]
     }
 
@@ -57,6 +61,8 @@ public struct ServiceSettings: Sendable {
         storeReaders = try config.int("store.readers", in: 1...64)
         storeMaxBatch = try config.int("store.max-batch", in: 1...10_000)
         storeMaxConnections = try config.int("store.max-connections", in: 1...1000)
+        let roles = config.string("access.roles")
+        accessRoles = roles == "*" ? nil : Set(roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         logLevel = try config.oneOf("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
     }
 }

@@ -1,17 +1,135 @@
+import Foundation
+import Logging
 import MedicareContracts
+import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
 import MedicareStore
+import MedicareTransport
+import MedicareWire
+import NIOCore
+import Synchronization
 
-/// The gateway service: its schema, default ports and methods.
+/// The gateway: the one mutual-TLS entry for outside callers. It authorizes every call
+/// against the access table, forwards each backend method to its service's replicas, and
+/// serves the composite operations.
 public enum GatewayDefinition {
     public static let migrations: [Migration] = [
         Migration(1, "service metadata", sql: "CREATE TABLE gateway_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
     ]
 
+    public static let keys = [
+        ConfigKey("upstream.registry", default: "127.0.0.1:7101", "Registry replicas, HOST:PORT[,HOST:PORT...]."),
+        ConfigKey("upstream.settlement", default: "127.0.0.1:7102", "Settlement replicas."),
+        ConfigKey("upstream.supervision", default: "127.0.0.1:7103", "Supervision replicas."),
+        ConfigKey("access.file", default: "", "The access table (JSON); empty = the bundled table (see docs/architecture.md)."),
+        ConfigKey("gateway.max-calls-per-caller", default: "512", "Calls in flight per caller identity; more get RESOURCE_EXHAUSTED."),
+    ]
+
     public static let definition = ServiceDefinition(
-        name: "gateway", rpcPort: 7100, adminPort: 9100, migrations: migrations
+        name: "gateway", rpcPort: 7100, adminPort: 9100, migrations: migrations, extraKeys: keys
     ) { context in
-        RPCRouter()
+        let config = context.configuration
+        let access: AccessTable
+        do {
+            access = try AccessTable.load(path: config.string("access.file"))
+        } catch {
+            throw StartupError("configuration key 'access.file' (\(config.source("access.file"))): \(error)")
+        }
+        let tls = context.settings.tls
+        let registry = try UpstreamPool(name: "registry", addresses: config.string("upstream.registry"), tls: tls, logger: context.logger)
+        let settlement = try UpstreamPool(name: "settlement", addresses: config.string("upstream.settlement"), tls: tls, logger: context.logger)
+        let supervision = try UpstreamPool(name: "supervision", addresses: config.string("upstream.supervision"), tls: tls, logger: context.logger)
+        return makeRouter(
+            access: access, registry: registry, settlement: settlement, supervision: supervision,
+            maxCallsPerCaller: try config.int("gateway.max-calls-per-caller", in: 1...100_000)
+        )
+    }
+
+    /// The gateway's methods over any channels to the three services (pools of TLS
+    /// connections in production, in-process routers in tests).
+    public static func makeRouter(
+        access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, maxCallsPerCaller: Int
+    ) -> RPCRouter {
+        var router = RPCRouter()
+        GatewayProvider(access: access, registry: registry, settlement: settlement, supervision: supervision).register(with: &router)
+        let forwarded: [(any RPCChannel, [MethodDescriptor])] = [
+            (registry, RegistryMethods.all), (settlement, SettlementMethods.all + SettlementReportsMethods.all),
+            (supervision, SupervisionMethods.all + SupervisionReportsMethods.all),
+        ]
+        for (upstream, methods) in forwarded {
+            for method in methods {
+                router.register(method, raw: { payload, context in
+                    let scope = try access.authorize(context.peer, method.fullName)
+                    if scope == .region { try RegionScope.check(method, payload, region: context.peer.region) }
+                    var options = CallOptions.propagating(context)
+                    if let key = context.idempotencyKey { options.metadata[Metadata.idempotencyKey] = key }
+                    return try await upstream.call(method, payload: payload, options: options)
+                })
+            }
+        }
+        router.intercept(with: CallerLimit(limit: maxCallsPerCaller))
+        return router
+    }
+}
+
+/// Region-scoped callers (a province's systems, its supervisors) may only touch their region.
+enum RegionScope {
+    static func check(_ method: MethodDescriptor, _ payload: ByteBuffer, region: String) throws {
+        func inside(_ code: String, _ field: String) throws {
+            guard !region.isEmpty, code.hasPrefix(region) else {
+                throw RPCError(code: .permissionDenied, message: "\(field) \(code.prefix(20)) is outside region \(region.isEmpty ? "(none)" : region)")
+            }
+        }
+        switch method {
+        case RegistryMethods.importInstitutions:
+            for (i, record) in try ImportInstitutionsRequest(decoding: payload).records.enumerated() {
+                try inside(record.divisionCode, "records[\(i)].division_code")
+            }
+        case RegistryMethods.upsertDivisions:
+            for (i, division) in try UpsertDivisionsRequest(decoding: payload).divisions.enumerated() {
+                try inside(division.code, "divisions[\(i)].code")
+            }
+        case RegistryMethods.getCoverage:
+            try inside(try CoverageRequest(decoding: payload).region, "region")
+        case RegistryMethods.getInstitution:
+            try inside(String(try GetInstitutionRequest(decoding: payload).code.dropFirst()), "code")
+        default:
+            break
+        }
+    }
+}
+
+/// Bounds the calls in flight of each caller identity.
+struct CallerLimit: RPCInterceptor {
+    let limit: Int
+    private let counts = Counts()
+
+    final class Counts: Sendable {
+        let value = Mutex<[String: Int]>([:])
+    }
+
+    init(limit: Int) { self.limit = limit }
+
+    func intercept(
+        _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
+    ) async throws -> ByteBuffer {
+        let caller = "\(context.peer)"
+        let admitted = counts.value.withLock { counts -> Bool in
+            let current = counts[caller, default: 0]
+            guard current < limit else { return false }
+            counts[caller] = current + 1
+            return true
+        }
+        guard admitted else {
+            throw RPCError(code: .resourceExhausted, message: "too many calls in flight for \(context.peer.commonName) (limit \(limit))")
+        }
+        defer {
+            counts.value.withLock { counts in
+                let remaining = counts[caller, default: 1] - 1
+                counts[caller] = remaining > 0 ? remaining : nil
+            }
+        }
+        return try await next(request, context)
     }
 }

@@ -45,6 +45,7 @@ public enum SettlementDefinition {
         }
         var router = RPCRouter()
         SettlementProvider(store: SettlementStore(database: context.store), policies: book).register(with: &router)
+        SettlementReportsProvider(database: context.store).register(with: &router)
         return router
     }
 }

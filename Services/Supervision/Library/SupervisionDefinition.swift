@@ -17,6 +17,12 @@ public enum SupervisionDefinition {
             CREATE TABLE audit (seq BIGINT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL, content BYTEA NOT NULL,
                 prev_hash TEXT NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL)
             """),
+        Migration(3, "blocked reviews", sql: """
+            CREATE TABLE blocked_reviews (mdtrt_id TEXT NOT NULL, fixmedins_code TEXT NOT NULL, visit_date TEXT NOT NULL, rules TEXT NOT NULL,
+                at TEXT NOT NULL);
+            CREATE INDEX blocked_reviews_day ON blocked_reviews (visit_date, fixmedins_code);
+            CREATE INDEX audit_subject ON audit (subject, kind)
+            """),
     ]
 
     public static let keys = [
@@ -34,7 +40,9 @@ public enum SupervisionDefinition {
             throw StartupError("configuration key 'policy.file' (\(context.configuration.source("policy.file"))): \(error)")
         }
         var router = RPCRouter()
-        SupervisionProvider(store: SupervisionStore(database: context.store), catalogue: book.catalogue).register(with: &router)
+        let store = SupervisionStore(database: context.store)
+        SupervisionProvider(store: store, catalogue: book.catalogue).register(with: &router)
+        SupervisionReportsProvider(store: store).register(with: &router)
         return router
     }
 }

@@ -21,7 +21,12 @@ public struct SupervisionProvider: SupervisionService {
             throw DomainError(field: "claim.lines[\(i)].quantity", "must be positive, got \(line.quantity)")
         }
         let billed = try await store.billedKeys(psnNo: claim.psnNo, visitDate: claim.visitDate)
-        return ReviewRules.evaluate(request, catalogue: catalogue, alreadyBilled: billed)
+        let response = ReviewRules.evaluate(request, catalogue: catalogue, alreadyBilled: billed)
+        if response.verdict == "block" {
+            let rules = Set(response.findings.filter { $0.verdict == "block" }.map(\.ruleID)).sorted().joined(separator: ",")
+            try await store.recordBlock(claim: claim, rules: rules)
+        }
+        return response
     }
 
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {
@@ -36,5 +41,20 @@ public struct SupervisionProvider: SupervisionService {
 
     public func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse {
         try await store.verify()
+    }
+}
+
+/// medicare.v1.SupervisionReports.
+public struct SupervisionReportsProvider: SupervisionReportsService {
+    let store: SupervisionStore
+
+    public init(store: SupervisionStore) { self.store = store }
+
+    public func getReviewStats(_ request: ReviewStatsRequest, context: CallContext) async throws -> ReviewStats {
+        let date = try CivilDate(request.date, field: "date").description
+        guard request.region.utf8.count <= 6, request.region.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw DomainError(field: "region", "must be up to 6 digits of the county code")
+        }
+        return ReviewStats(blocked: UInt32(try await store.blockedCount(region: request.region, date: date)))
     }
 }

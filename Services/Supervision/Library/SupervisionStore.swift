@@ -17,11 +17,33 @@ public struct SupervisionStore: Sendable {
         }
     }
 
+    func recordBlock(claim: Claim, rules: String) async throws {
+        try await database.write { tx in
+            try await tx.execute(
+                "INSERT INTO blocked_reviews (mdtrt_id, fixmedins_code, visit_date, rules, at) VALUES ($1, $2, $3, $4, $5)",
+                [.text(claim.mdtrtID), .text(claim.fixmedinsCode), .text(claim.visitDate), .text(rules), .text(Date().formatted(.iso8601))]
+            )
+        }
+    }
+
+    func blockedCount(region: String, date: String) async throws -> Int64 {
+        try await database.read { tx in
+            try await tx.queryOne("SELECT COUNT(*) AS n FROM blocked_reviews WHERE visit_date = $1 AND fixmedins_code LIKE $2",
+                                  [.text(date), .text("H" + region + "%")])?.int("n") ?? 0
+        }
+    }
+
     /// Appends a settlement (or its reversal) to the chain: hash = SM3(previous hash || content).
     func record(settlement: SettlementResult, claim: Claim?) async throws -> AuditRecord {
         let content = try settlement.encodedBytes()
         let reversal = settlement.status == "reversed"
         return try await database.write { tx in
+            // Recording is idempotent: a retried Record returns the link already made.
+            if let existing = try await tx.queryOne("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = $2",
+                                                    [.text(settlement.setlID), .text(reversal ? "reversal" : "settlement")]) {
+                return AuditRecord(seq: UInt64(try existing.int("seq")), kind: try existing.string("kind"), subject: try existing.string("subject"),
+                                   prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at"))
+            }
             if reversal {
                 try await tx.execute("DELETE FROM billed_lines WHERE setl_id = $1", [.text(settlement.setlID)])
             } else if let claim {

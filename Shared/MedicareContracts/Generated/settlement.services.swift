@@ -87,3 +87,34 @@ public struct SettlementClient: Sendable {
         try await channel.unary(SettlementMethods.checkLedger, request: request, response: LedgerCheckResponse.self, options: options)
     }
 }
+
+/// The methods of `medicare.v1.SettlementReports`, by their full names.
+public enum SettlementReportsMethods {
+    public static let getDayTotals = MethodDescriptor(service: "medicare.v1.SettlementReports", method: "GetDayTotals")
+    public static let all: [MethodDescriptor] = [getDayTotals]
+}
+
+/// `medicare.v1.SettlementReports`: implement one async method per RPC, then register it with a router.
+public protocol SettlementReportsService: Sendable {
+    func getDayTotals(_ request: DayTotalsRequest, context: CallContext) async throws -> DayTotals
+}
+
+extension SettlementReportsService {
+    /// Adds every method of this service to `router`.
+    public func register(with router: inout RPCRouter) {
+        router.register(SettlementReportsMethods.getDayTotals, request: DayTotalsRequest.self, response: DayTotals.self) { request, context in
+            try await self.getDayTotals(request, context: context)
+        }
+    }
+}
+
+/// A typed client of `medicare.v1.SettlementReports` over any RPC channel (a TLS connection, a pool, in-process).
+public struct SettlementReportsClient: Sendable {
+    public let channel: any RPCChannel
+
+    public init(_ channel: any RPCChannel) { self.channel = channel }
+
+    public func getDayTotals(_ request: DayTotalsRequest, options: CallOptions = CallOptions()) async throws -> DayTotals {
+        try await channel.unary(SettlementReportsMethods.getDayTotals, request: request, response: DayTotals.self, options: options)
+    }
+}

@@ -51,3 +51,34 @@ public struct SupervisionClient: Sendable {
         try await channel.unary(SupervisionMethods.verifyAudit, request: request, response: VerifyAuditResponse.self, options: options)
     }
 }
+
+/// The methods of `medicare.v1.SupervisionReports`, by their full names.
+public enum SupervisionReportsMethods {
+    public static let getReviewStats = MethodDescriptor(service: "medicare.v1.SupervisionReports", method: "GetReviewStats")
+    public static let all: [MethodDescriptor] = [getReviewStats]
+}
+
+/// `medicare.v1.SupervisionReports`: implement one async method per RPC, then register it with a router.
+public protocol SupervisionReportsService: Sendable {
+    func getReviewStats(_ request: ReviewStatsRequest, context: CallContext) async throws -> ReviewStats
+}
+
+extension SupervisionReportsService {
+    /// Adds every method of this service to `router`.
+    public func register(with router: inout RPCRouter) {
+        router.register(SupervisionReportsMethods.getReviewStats, request: ReviewStatsRequest.self, response: ReviewStats.self) { request, context in
+            try await self.getReviewStats(request, context: context)
+        }
+    }
+}
+
+/// A typed client of `medicare.v1.SupervisionReports` over any RPC channel (a TLS connection, a pool, in-process).
+public struct SupervisionReportsClient: Sendable {
+    public let channel: any RPCChannel
+
+    public init(_ channel: any RPCChannel) { self.channel = channel }
+
+    public func getReviewStats(_ request: ReviewStatsRequest, options: CallOptions = CallOptions()) async throws -> ReviewStats {
+        try await channel.unary(SupervisionReportsMethods.getReviewStats, request: request, response: ReviewStats.self, options: options)
+    }
+}

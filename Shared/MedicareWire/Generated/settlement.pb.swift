@@ -774,3 +774,105 @@ extension GetSettlementRequest: CMessage {
         c.pointee.setl_id = try arena.cString(self.setlID, field: "medicare.v1.GetSettlementRequest.setl_id")
     }
 }
+
+/// `medicare.v1.DayTotalsRequest`
+public struct DayTotalsRequest: WireMessage {
+    public var institution: String
+    public var region: String
+    public var date: String
+
+    public init(institution: String = "", region: String = "", date: String = "") {
+        self.institution = institution
+        self.region = region
+        self.date = date
+    }
+
+    public static var protoName: String { "medicare.v1.DayTotalsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DayTotalsRequest: CMessage {
+    typealias CStruct = Medicare__V1__DayTotalsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__day_totals_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__day_totals_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__day_totals_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__day_totals_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.institution = try arena.string(c.pointee.institution, field: "medicare.v1.DayTotalsRequest.institution")
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.DayTotalsRequest.region")
+        self.date = try arena.string(c.pointee.date, field: "medicare.v1.DayTotalsRequest.date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.institution = try arena.cString(self.institution, field: "medicare.v1.DayTotalsRequest.institution")
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.DayTotalsRequest.region")
+        c.pointee.date = try arena.cString(self.date, field: "medicare.v1.DayTotalsRequest.date")
+    }
+}
+
+/// `medicare.v1.DayTotals`
+public struct DayTotals: WireMessage {
+    public var settlements: UInt32
+    public var reversed: UInt32
+    public var medfeeSumamt: Int64
+    public var fundPaySumamt: Int64
+    public var acctPay: Int64
+    public var psnCashPay: Int64
+
+    public init(settlements: UInt32 = 0, reversed: UInt32 = 0, medfeeSumamt: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0) {
+        self.settlements = settlements
+        self.reversed = reversed
+        self.medfeeSumamt = medfeeSumamt
+        self.fundPaySumamt = fundPaySumamt
+        self.acctPay = acctPay
+        self.psnCashPay = psnCashPay
+    }
+
+    public static var protoName: String { "medicare.v1.DayTotals" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DayTotals: CMessage {
+    typealias CStruct = Medicare__V1__DayTotals
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__day_totals__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__day_totals__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__day_totals__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__day_totals__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.settlements = c.pointee.settlements
+        self.reversed = c.pointee.reversed
+        self.medfeeSumamt = c.pointee.medfee_sumamt
+        self.fundPaySumamt = c.pointee.fund_pay_sumamt
+        self.acctPay = c.pointee.acct_pay
+        self.psnCashPay = c.pointee.psn_cash_pay
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.settlements = self.settlements
+        c.pointee.reversed = self.reversed
+        c.pointee.medfee_sumamt = self.medfeeSumamt
+        c.pointee.fund_pay_sumamt = self.fundPaySumamt
+        c.pointee.acct_pay = self.acctPay
+        c.pointee.psn_cash_pay = self.psnCashPay
+    }
+}

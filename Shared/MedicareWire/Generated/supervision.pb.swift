@@ -326,3 +326,81 @@ extension VerifyAuditResponse: CMessage {
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.VerifyAuditResponse.reason")
     }
 }
+
+/// `medicare.v1.ReviewStatsRequest`
+public struct ReviewStatsRequest: WireMessage {
+    public var region: String
+    public var date: String
+
+    public init(region: String = "", date: String = "") {
+        self.region = region
+        self.date = date
+    }
+
+    public static var protoName: String { "medicare.v1.ReviewStatsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ReviewStatsRequest: CMessage {
+    typealias CStruct = Medicare__V1__ReviewStatsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__review_stats_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__review_stats_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__review_stats_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__review_stats_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.ReviewStatsRequest.region")
+        self.date = try arena.string(c.pointee.date, field: "medicare.v1.ReviewStatsRequest.date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.ReviewStatsRequest.region")
+        c.pointee.date = try arena.cString(self.date, field: "medicare.v1.ReviewStatsRequest.date")
+    }
+}
+
+/// `medicare.v1.ReviewStats`
+public struct ReviewStats: WireMessage {
+    public var blocked: UInt32
+
+    public init(blocked: UInt32 = 0) {
+        self.blocked = blocked
+    }
+
+    public static var protoName: String { "medicare.v1.ReviewStats" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ReviewStats: CMessage {
+    typealias CStruct = Medicare__V1__ReviewStats
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__review_stats__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__review_stats__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__review_stats__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__review_stats__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.blocked = c.pointee.blocked
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.blocked = self.blocked
+    }
+}

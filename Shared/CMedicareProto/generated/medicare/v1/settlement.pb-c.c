@@ -682,6 +682,96 @@ void   medicare__v1__get_settlement_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__get_settlement_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__day_totals_request__init
+                     (Medicare__V1__DayTotalsRequest         *message)
+{
+  static const Medicare__V1__DayTotalsRequest init_value = MEDICARE__V1__DAY_TOTALS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__day_totals_request__get_packed_size
+                     (const Medicare__V1__DayTotalsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__day_totals_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__day_totals_request__pack
+                     (const Medicare__V1__DayTotalsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__day_totals_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__day_totals_request__pack_to_buffer
+                     (const Medicare__V1__DayTotalsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__day_totals_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DayTotalsRequest *
+       medicare__v1__day_totals_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DayTotalsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__day_totals_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__day_totals_request__free_unpacked
+                     (Medicare__V1__DayTotalsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__day_totals_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__day_totals__init
+                     (Medicare__V1__DayTotals         *message)
+{
+  static const Medicare__V1__DayTotals init_value = MEDICARE__V1__DAY_TOTALS__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__day_totals__get_packed_size
+                     (const Medicare__V1__DayTotals *message)
+{
+  assert(message->base.descriptor == &medicare__v1__day_totals__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__day_totals__pack
+                     (const Medicare__V1__DayTotals *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__day_totals__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__day_totals__pack_to_buffer
+                     (const Medicare__V1__DayTotals *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__day_totals__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DayTotals *
+       medicare__v1__day_totals__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DayTotals *)
+     protobuf_c_message_unpack (&medicare__v1__day_totals__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__day_totals__free_unpacked
+                     (Medicare__V1__DayTotals *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__day_totals__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descriptors[7] =
 {
   {
@@ -1947,6 +2037,173 @@ const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descripto
   (ProtobufCMessageInit) medicare__v1__get_settlement_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__day_totals_request__field_descriptors[3] =
+{
+  {
+    "institution",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotalsRequest, institution),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotalsRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "date",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotalsRequest, date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__day_totals_request__field_indices_by_name[] = {
+  2,   /* field[2] = date */
+  0,   /* field[0] = institution */
+  1,   /* field[1] = region */
+};
+static const ProtobufCIntRange medicare__v1__day_totals_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__day_totals_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DayTotalsRequest",
+  "DayTotalsRequest",
+  "Medicare__V1__DayTotalsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__DayTotalsRequest),
+  3,
+  medicare__v1__day_totals_request__field_descriptors,
+  medicare__v1__day_totals_request__field_indices_by_name,
+  1,  medicare__v1__day_totals_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__day_totals_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__day_totals__field_descriptors[6] =
+{
+  {
+    "settlements",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotals, settlements),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reversed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotals, reversed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "medfee_sumamt",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotals, medfee_sumamt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fund_pay_sumamt",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotals, fund_pay_sumamt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acct_pay",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotals, acct_pay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psn_cash_pay",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DayTotals, psn_cash_pay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__day_totals__field_indices_by_name[] = {
+  4,   /* field[4] = acct_pay */
+  3,   /* field[3] = fund_pay_sumamt */
+  2,   /* field[2] = medfee_sumamt */
+  5,   /* field[5] = psn_cash_pay */
+  1,   /* field[1] = reversed */
+  0,   /* field[0] = settlements */
+};
+static const ProtobufCIntRange medicare__v1__day_totals__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DayTotals",
+  "DayTotals",
+  "Medicare__V1__DayTotals",
+  "medicare.v1",
+  sizeof(Medicare__V1__DayTotals),
+  6,
+  medicare__v1__day_totals__field_descriptors,
+  medicare__v1__day_totals__field_indices_by_name,
+  1,  medicare__v1__day_totals__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__day_totals__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[7] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
@@ -2038,5 +2295,38 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
 {
   protobuf_c_service_generated_init (&service->base,
                                      &medicare__v1__settlement__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor medicare__v1__settlement_reports__method_descriptors[1] =
+{
+  { "GetDayTotals", &medicare__v1__day_totals_request__descriptor, &medicare__v1__day_totals__descriptor },
+};
+const unsigned medicare__v1__settlement_reports__method_indices_by_name[] = {
+  0         /* GetDayTotals */
+};
+const ProtobufCServiceDescriptor medicare__v1__settlement_reports__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SettlementReports",
+  "SettlementReports",
+  "Medicare__V1__SettlementReports",
+  "medicare.v1",
+  1,
+  medicare__v1__settlement_reports__method_descriptors,
+  medicare__v1__settlement_reports__method_indices_by_name
+};
+void medicare__v1__settlement_reports__get_day_totals(ProtobufCService *service,
+                                                      const Medicare__V1__DayTotalsRequest *input,
+                                                      Medicare__V1__DayTotals_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement_reports__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement_reports__init (Medicare__V1__SettlementReports_Service *service,
+                                             Medicare__V1__SettlementReports_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &medicare__v1__settlement_reports__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }

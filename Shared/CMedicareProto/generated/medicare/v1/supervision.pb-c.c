@@ -322,6 +322,96 @@ void   medicare__v1__verify_audit_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__verify_audit_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__review_stats_request__init
+                     (Medicare__V1__ReviewStatsRequest         *message)
+{
+  static const Medicare__V1__ReviewStatsRequest init_value = MEDICARE__V1__REVIEW_STATS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__review_stats_request__get_packed_size
+                     (const Medicare__V1__ReviewStatsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__review_stats_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__review_stats_request__pack
+                     (const Medicare__V1__ReviewStatsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__review_stats_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__review_stats_request__pack_to_buffer
+                     (const Medicare__V1__ReviewStatsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__review_stats_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ReviewStatsRequest *
+       medicare__v1__review_stats_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ReviewStatsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__review_stats_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__review_stats_request__free_unpacked
+                     (Medicare__V1__ReviewStatsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__review_stats_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__review_stats__init
+                     (Medicare__V1__ReviewStats         *message)
+{
+  static const Medicare__V1__ReviewStats init_value = MEDICARE__V1__REVIEW_STATS__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__review_stats__get_packed_size
+                     (const Medicare__V1__ReviewStats *message)
+{
+  assert(message->base.descriptor == &medicare__v1__review_stats__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__review_stats__pack
+                     (const Medicare__V1__ReviewStats *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__review_stats__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__review_stats__pack_to_buffer
+                     (const Medicare__V1__ReviewStats *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__review_stats__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ReviewStats *
+       medicare__v1__review_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ReviewStats *)
+     protobuf_c_message_unpack (&medicare__v1__review_stats__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__review_stats__free_unpacked
+                     (Medicare__V1__ReviewStats *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__review_stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor medicare__v1__review_request__field_descriptors[2] =
 {
   {
@@ -789,6 +879,95 @@ const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor
   (ProtobufCMessageInit) medicare__v1__verify_audit_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__review_stats_request__field_descriptors[2] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewStatsRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "date",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewStatsRequest, date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__review_stats_request__field_indices_by_name[] = {
+  1,   /* field[1] = date */
+  0,   /* field[0] = region */
+};
+static const ProtobufCIntRange medicare__v1__review_stats_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__review_stats_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReviewStatsRequest",
+  "ReviewStatsRequest",
+  "Medicare__V1__ReviewStatsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ReviewStatsRequest),
+  2,
+  medicare__v1__review_stats_request__field_descriptors,
+  medicare__v1__review_stats_request__field_indices_by_name,
+  1,  medicare__v1__review_stats_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__review_stats_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__review_stats__field_descriptors[1] =
+{
+  {
+    "blocked",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewStats, blocked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__review_stats__field_indices_by_name[] = {
+  0,   /* field[0] = blocked */
+};
+static const ProtobufCIntRange medicare__v1__review_stats__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReviewStats",
+  "ReviewStats",
+  "Medicare__V1__ReviewStats",
+  "medicare.v1",
+  sizeof(Medicare__V1__ReviewStats),
+  1,
+  medicare__v1__review_stats__field_descriptors,
+  medicare__v1__review_stats__field_indices_by_name,
+  1,  medicare__v1__review_stats__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__review_stats__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[3] =
 {
   { "Review", &medicare__v1__review_request__descriptor, &medicare__v1__review_response__descriptor },
@@ -840,5 +1019,38 @@ void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service
 {
   protobuf_c_service_generated_init (&service->base,
                                      &medicare__v1__supervision__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor medicare__v1__supervision_reports__method_descriptors[1] =
+{
+  { "GetReviewStats", &medicare__v1__review_stats_request__descriptor, &medicare__v1__review_stats__descriptor },
+};
+const unsigned medicare__v1__supervision_reports__method_indices_by_name[] = {
+  0         /* GetReviewStats */
+};
+const ProtobufCServiceDescriptor medicare__v1__supervision_reports__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SupervisionReports",
+  "SupervisionReports",
+  "Medicare__V1__SupervisionReports",
+  "medicare.v1",
+  1,
+  medicare__v1__supervision_reports__method_descriptors,
+  medicare__v1__supervision_reports__method_indices_by_name
+};
+void medicare__v1__supervision_reports__get_review_stats(ProtobufCService *service,
+                                                         const Medicare__V1__ReviewStatsRequest *input,
+                                                         Medicare__V1__ReviewStats_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision_reports__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision_reports__init (Medicare__V1__SupervisionReports_Service *service,
+                                              Medicare__V1__SupervisionReports_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &medicare__v1__supervision_reports__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }

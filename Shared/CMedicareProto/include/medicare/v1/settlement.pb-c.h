@@ -30,6 +30,8 @@ typedef struct Medicare__V1__ReverseResponse Medicare__V1__ReverseResponse;
 typedef struct Medicare__V1__LedgerCheckRequest Medicare__V1__LedgerCheckRequest;
 typedef struct Medicare__V1__LedgerCheckResponse Medicare__V1__LedgerCheckResponse;
 typedef struct Medicare__V1__GetSettlementRequest Medicare__V1__GetSettlementRequest;
+typedef struct Medicare__V1__DayTotalsRequest Medicare__V1__DayTotalsRequest;
+typedef struct Medicare__V1__DayTotals Medicare__V1__DayTotals;
 
 
 /* --- enums --- */
@@ -363,6 +365,48 @@ struct  Medicare__V1__GetSettlementRequest
     , (char *)protobuf_c_empty_string }
 
 
+/*
+ * Day totals for reconciliation (3201) and dashboards.
+ */
+struct  Medicare__V1__DayTotalsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * fixmedins_code or settle_via; empty = all
+   */
+  char *institution;
+  /*
+   * a prefix of the county digits of institution codes (up to 6); empty = all
+   */
+  char *region;
+  /*
+   * YYYY-MM-DD
+   */
+  char *date;
+};
+#define MEDICARE__V1__DAY_TOTALS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__day_totals_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__DayTotals
+{
+  ProtobufCMessage base;
+  /*
+   * live (not reversed)
+   */
+  uint32_t settlements;
+  uint32_t reversed;
+  int64_t medfee_sumamt;
+  int64_t fund_pay_sumamt;
+  int64_t acct_pay;
+  int64_t psn_cash_pay;
+};
+#define MEDICARE__V1__DAY_TOTALS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__day_totals__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
+
+
 /* Medicare__V1__InsuredPerson methods */
 void   medicare__v1__insured_person__init
                      (Medicare__V1__InsuredPerson         *message);
@@ -648,6 +692,44 @@ Medicare__V1__GetSettlementRequest *
 void   medicare__v1__get_settlement_request__free_unpacked
                      (Medicare__V1__GetSettlementRequest *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__DayTotalsRequest methods */
+void   medicare__v1__day_totals_request__init
+                     (Medicare__V1__DayTotalsRequest         *message);
+size_t medicare__v1__day_totals_request__get_packed_size
+                     (const Medicare__V1__DayTotalsRequest   *message);
+size_t medicare__v1__day_totals_request__pack
+                     (const Medicare__V1__DayTotalsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__day_totals_request__pack_to_buffer
+                     (const Medicare__V1__DayTotalsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DayTotalsRequest *
+       medicare__v1__day_totals_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__day_totals_request__free_unpacked
+                     (Medicare__V1__DayTotalsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__DayTotals methods */
+void   medicare__v1__day_totals__init
+                     (Medicare__V1__DayTotals         *message);
+size_t medicare__v1__day_totals__get_packed_size
+                     (const Medicare__V1__DayTotals   *message);
+size_t medicare__v1__day_totals__pack
+                     (const Medicare__V1__DayTotals   *message,
+                      uint8_t             *out);
+size_t medicare__v1__day_totals__pack_to_buffer
+                     (const Medicare__V1__DayTotals   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DayTotals *
+       medicare__v1__day_totals__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__day_totals__free_unpacked
+                     (Medicare__V1__DayTotals *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Medicare__V1__InsuredPerson_Closure)
@@ -694,6 +776,12 @@ typedef void (*Medicare__V1__LedgerCheckResponse_Closure)
                   void *closure_data);
 typedef void (*Medicare__V1__GetSettlementRequest_Closure)
                  (const Medicare__V1__GetSettlementRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__DayTotalsRequest_Closure)
+                 (const Medicare__V1__DayTotalsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__DayTotals_Closure)
+                 (const Medicare__V1__DayTotals *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -773,6 +861,27 @@ void medicare__v1__settlement__check_ledger(ProtobufCService *service,
                                             const Medicare__V1__LedgerCheckRequest *input,
                                             Medicare__V1__LedgerCheckResponse_Closure closure,
                                             void *closure_data);
+typedef struct Medicare__V1__SettlementReports_Service Medicare__V1__SettlementReports_Service;
+struct Medicare__V1__SettlementReports_Service
+{
+  ProtobufCService base;
+  void (*get_day_totals)(Medicare__V1__SettlementReports_Service *service,
+                         const Medicare__V1__DayTotalsRequest *input,
+                         Medicare__V1__DayTotals_Closure closure,
+                         void *closure_data);
+};
+typedef void (*Medicare__V1__SettlementReports_ServiceDestroy)(Medicare__V1__SettlementReports_Service *);
+void medicare__v1__settlement_reports__init (Medicare__V1__SettlementReports_Service *service,
+                                             Medicare__V1__SettlementReports_ServiceDestroy destroy);
+#define MEDICARE__V1__SETTLEMENT_REPORTS__BASE_INIT \
+    { &medicare__v1__settlement_reports__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define MEDICARE__V1__SETTLEMENT_REPORTS__INIT(function_prefix__) \
+    { MEDICARE__V1__SETTLEMENT_REPORTS__BASE_INIT,\
+      function_prefix__ ## get_day_totals  }
+void medicare__v1__settlement_reports__get_day_totals(ProtobufCService *service,
+                                                      const Medicare__V1__DayTotalsRequest *input,
+                                                      Medicare__V1__DayTotals_Closure closure,
+                                                      void *closure_data);
 
 /* --- descriptors --- */
 
@@ -791,7 +900,10 @@ extern const ProtobufCMessageDescriptor medicare__v1__reverse_response__descript
 extern const ProtobufCMessageDescriptor medicare__v1__ledger_check_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__ledger_check_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__day_totals_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor;
+extern const ProtobufCServiceDescriptor medicare__v1__settlement_reports__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -23,6 +23,8 @@ typedef struct Medicare__V1__RecordRequest Medicare__V1__RecordRequest;
 typedef struct Medicare__V1__AuditRecord Medicare__V1__AuditRecord;
 typedef struct Medicare__V1__VerifyAuditRequest Medicare__V1__VerifyAuditRequest;
 typedef struct Medicare__V1__VerifyAuditResponse Medicare__V1__VerifyAuditResponse;
+typedef struct Medicare__V1__ReviewStatsRequest Medicare__V1__ReviewStatsRequest;
+typedef struct Medicare__V1__ReviewStats Medicare__V1__ReviewStats;
 
 
 /* --- enums --- */
@@ -148,6 +150,33 @@ struct  Medicare__V1__VerifyAuditResponse
 #define MEDICARE__V1__VERIFY_AUDIT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__verify_audit_response__descriptor) \
     , 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ReviewStatsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * a prefix of the county digits of institution codes; empty = all
+   */
+  char *region;
+  /*
+   * visit date, YYYY-MM-DD
+   */
+  char *date;
+};
+#define MEDICARE__V1__REVIEW_STATS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_stats_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ReviewStats
+{
+  ProtobufCMessage base;
+  uint32_t blocked;
+};
+#define MEDICARE__V1__REVIEW_STATS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_stats__descriptor) \
+    , 0 }
 
 
 /* Medicare__V1__ReviewRequest methods */
@@ -283,6 +312,44 @@ Medicare__V1__VerifyAuditResponse *
 void   medicare__v1__verify_audit_response__free_unpacked
                      (Medicare__V1__VerifyAuditResponse *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__ReviewStatsRequest methods */
+void   medicare__v1__review_stats_request__init
+                     (Medicare__V1__ReviewStatsRequest         *message);
+size_t medicare__v1__review_stats_request__get_packed_size
+                     (const Medicare__V1__ReviewStatsRequest   *message);
+size_t medicare__v1__review_stats_request__pack
+                     (const Medicare__V1__ReviewStatsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__review_stats_request__pack_to_buffer
+                     (const Medicare__V1__ReviewStatsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ReviewStatsRequest *
+       medicare__v1__review_stats_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__review_stats_request__free_unpacked
+                     (Medicare__V1__ReviewStatsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ReviewStats methods */
+void   medicare__v1__review_stats__init
+                     (Medicare__V1__ReviewStats         *message);
+size_t medicare__v1__review_stats__get_packed_size
+                     (const Medicare__V1__ReviewStats   *message);
+size_t medicare__v1__review_stats__pack
+                     (const Medicare__V1__ReviewStats   *message,
+                      uint8_t             *out);
+size_t medicare__v1__review_stats__pack_to_buffer
+                     (const Medicare__V1__ReviewStats   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ReviewStats *
+       medicare__v1__review_stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__review_stats__free_unpacked
+                     (Medicare__V1__ReviewStats *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Medicare__V1__ReviewRequest_Closure)
@@ -305,6 +372,12 @@ typedef void (*Medicare__V1__VerifyAuditRequest_Closure)
                   void *closure_data);
 typedef void (*Medicare__V1__VerifyAuditResponse_Closure)
                  (const Medicare__V1__VerifyAuditResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ReviewStatsRequest_Closure)
+                 (const Medicare__V1__ReviewStatsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ReviewStats_Closure)
+                 (const Medicare__V1__ReviewStats *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -348,6 +421,27 @@ void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
                                              void *closure_data);
+typedef struct Medicare__V1__SupervisionReports_Service Medicare__V1__SupervisionReports_Service;
+struct Medicare__V1__SupervisionReports_Service
+{
+  ProtobufCService base;
+  void (*get_review_stats)(Medicare__V1__SupervisionReports_Service *service,
+                           const Medicare__V1__ReviewStatsRequest *input,
+                           Medicare__V1__ReviewStats_Closure closure,
+                           void *closure_data);
+};
+typedef void (*Medicare__V1__SupervisionReports_ServiceDestroy)(Medicare__V1__SupervisionReports_Service *);
+void medicare__v1__supervision_reports__init (Medicare__V1__SupervisionReports_Service *service,
+                                              Medicare__V1__SupervisionReports_ServiceDestroy destroy);
+#define MEDICARE__V1__SUPERVISION_REPORTS__BASE_INIT \
+    { &medicare__v1__supervision_reports__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define MEDICARE__V1__SUPERVISION_REPORTS__INIT(function_prefix__) \
+    { MEDICARE__V1__SUPERVISION_REPORTS__BASE_INIT,\
+      function_prefix__ ## get_review_stats  }
+void medicare__v1__supervision_reports__get_review_stats(ProtobufCService *service,
+                                                         const Medicare__V1__ReviewStatsRequest *input,
+                                                         Medicare__V1__ReviewStats_Closure closure,
+                                                         void *closure_data);
 
 /* --- descriptors --- */
 
@@ -358,7 +452,10 @@ extern const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor
 extern const ProtobufCMessageDescriptor medicare__v1__audit_record__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__review_stats_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor;
+extern const ProtobufCServiceDescriptor medicare__v1__supervision_reports__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -1,0 +1,43 @@
+import Foundation
+import MedicareRPC
+
+/// Who may call what, and within which scope: configuration (a JSON file), not code.
+/// The first rule matching the caller's role (and department, when given) decides.
+public struct AccessTable: Codable, Sendable {
+    public struct Rule: Codable, Sendable {
+        public var role: String
+        public var department: String?
+        /// Full method names; a trailing `*` matches a prefix.
+        public var methods: [String]
+        /// "all", "region" (the caller's ST region), or "institution" (the caller's own code and its clinics).
+        public var scope: String
+    }
+
+    public enum Scope: String, Sendable {
+        case all, region, institution
+    }
+
+    public var rules: [Rule]
+
+    public static func load(path: String) throws -> AccessTable {
+        let data = path.isEmpty
+            ? try Data(contentsOf: Bundle.module.url(forResource: "access", withExtension: "json")!)
+            : try Data(contentsOf: URL(fileURLWithPath: path))
+        let table = try JSONDecoder().decode(AccessTable.self, from: data)
+        for rule in table.rules where Scope(rawValue: rule.scope) == nil {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "rule for role '\(rule.role)' has unknown scope '\(rule.scope)'"))
+        }
+        return table
+    }
+
+    /// The scope the caller has for the method, or `permissionDenied`.
+    public func authorize(_ peer: PeerIdentity, _ method: String) throws(RPCError) -> Scope {
+        for rule in rules where rule.role == peer.role && (rule.department == nil || rule.department == peer.department) {
+            if rule.methods.contains(where: { $0 == method || ($0.hasSuffix("*") && method.hasPrefix($0.dropLast())) }) {
+                return Scope(rawValue: rule.scope) ?? .institution
+            }
+            break
+        }
+        throw RPCError(code: .permissionDenied, message: "\(peer.role) '\(peer.commonName)' may not call \(method)")
+    }
+}
