@@ -201,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["MedicareRuntime", "MedicareTransport", "MedicareContracts", "MedicareStore", "MedicareTestSupport"],
+            dependencies: ["MedicareRuntime", "MedicareTransport", "MedicareContracts", "MedicareStore", "MedicareTestSupport", "MedicareDomain", "MedicareWire", "MedicareRPC"],
             path: "Tests/RuntimeTests"
         ),
         .testTarget(

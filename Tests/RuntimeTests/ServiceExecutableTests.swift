@@ -20,11 +20,11 @@ struct RunningService {
     let rpcPort: Int
     let adminPort: Int
 
-    static func start(_ name: String, folder: String? = nil, extra: [String] = []) async throws -> RunningService {
+    static func start(_ name: String, folder: String? = nil, port: Int = 0, extra: [String] = []) async throws -> RunningService {
         let folder = folder ?? NSTemporaryDirectory() + "svc-\(name)-\(UUID().uuidString.prefix(8))"
         try DevCertificates.ensure(in: "\(folder)/certs")
         let child = try ChildProcess(
-            Executables.path(name), ["--rpc.port", "0", "--admin.port", "0", "--rpc.drain-seconds", "10"] + extra, directory: folder
+            Executables.path(name), ["--rpc.port", "\(port)", "--admin.port", "0", "--rpc.drain-seconds", "10"] + extra, directory: folder
         )
         let rpc = try await child.waitForLine(prefix: "\(name) rpc listening on ")
         let admin = try await child.waitForLine(prefix: "\(name) admin listening on ")

@@ -61,12 +61,16 @@ struct SupervisionTests {
             let claim = review([("F001", 1, 1000, 0)]).claim!
             let settled = SettlementResult(setlID: "S1", mdtrtID: "M1", psnNo: "P001", medfeeSumamt: 1000, status: "settled")
             _ = try await s.record(RecordRequest(settlement: settled, claim: claim))
-            let again = try await s.review(review([("F001", 1, 1000, 0)]))
+            // The same visit retried is not a duplicate; another visit that day is.
+            #expect(try await s.review(review([("F001", 1, 1000, 0)])).verdict == "pass")
+            var other = review([("F001", 1, 1000, 0)])
+            other.claim?.mdtrtID = "M2"
+            let again = try await s.review(other)
             #expect(again.verdict == "block" && again.findings.first?.ruleID == "R003")
             var reversed = settled
             reversed.status = "reversed"
             _ = try await s.record(RecordRequest(settlement: reversed))
-            #expect(try await s.review(review([("F001", 1, 1000, 0)])).verdict == "pass")
+            #expect(try await s.review(other).verdict == "pass")
         }
     }
 

@@ -9,7 +9,7 @@ public enum SupervisionDefinition {
     public static let migrations: [Migration] = [
         Migration(1, "service metadata", sql: "CREATE TABLE supervision_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
         Migration(2, "billed lines and the audit chain", sql: """
-            CREATE TABLE billed_lines (setl_id TEXT NOT NULL, line BIGINT NOT NULL, psn_no TEXT NOT NULL, item_code TEXT NOT NULL,
+            CREATE TABLE billed_lines (setl_id TEXT NOT NULL, line BIGINT NOT NULL, mdtrt_id TEXT NOT NULL, psn_no TEXT NOT NULL, item_code TEXT NOT NULL,
                 visit_date TEXT NOT NULL, fixmedins_code TEXT NOT NULL, amount BIGINT NOT NULL, PRIMARY KEY (setl_id, line));
             CREATE INDEX billed_lines_person_day ON billed_lines (psn_no, item_code, visit_date);
             CREATE TABLE audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);

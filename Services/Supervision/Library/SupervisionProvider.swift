@@ -20,7 +20,7 @@ public struct SupervisionProvider: SupervisionService {
         for (i, line) in claim.lines.enumerated() where line.quantity <= 0 {
             throw DomainError(field: "claim.lines[\(i)].quantity", "must be positive, got \(line.quantity)")
         }
-        let billed = try await store.billedKeys(psnNo: claim.psnNo, visitDate: claim.visitDate)
+        let billed = try await store.billedKeys(psnNo: claim.psnNo, visitDate: claim.visitDate, excludingVisit: claim.mdtrtID)
         let response = ReviewRules.evaluate(request, catalogue: catalogue, alreadyBilled: billed)
         if response.verdict == "block" {
             let rules = Set(response.findings.filter { $0.verdict == "block" }.map(\.ruleID)).sorted().joined(separator: ",")

@@ -10,9 +10,11 @@ public struct SupervisionStore: Sendable {
 
     public init(database: any SQLDatabase) { self.database = database }
 
-    func billedKeys(psnNo: String, visitDate: String) async throws -> Set<String> {
+    /// Items billed to a person on a day by other visits (a retried visit is not a duplicate).
+    func billedKeys(psnNo: String, visitDate: String, excludingVisit mdtrtID: String) async throws -> Set<String> {
         try await database.read { tx in
-            Set(try await tx.query("SELECT item_code, visit_date FROM billed_lines WHERE psn_no = $1 AND visit_date = $2", [.text(psnNo), .text(visitDate)])
+            Set(try await tx.query("SELECT item_code, visit_date FROM billed_lines WHERE psn_no = $1 AND visit_date = $2 AND mdtrt_id <> $3",
+                                   [.text(psnNo), .text(visitDate), .text(mdtrtID)])
                 .map { "\(try $0.string("item_code"))|\(try $0.string("visit_date"))" })
         }
     }
@@ -50,11 +52,11 @@ public struct SupervisionStore: Sendable {
                 for (i, line) in claim.lines.enumerated() {
                     try await tx.execute(
                         """
-                        INSERT INTO billed_lines (setl_id, line, psn_no, item_code, visit_date, fixmedins_code, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        INSERT INTO billed_lines (setl_id, line, mdtrt_id, psn_no, item_code, visit_date, fixmedins_code, amount) VALUES ($1, $2, $8, $3, $4, $5, $6, $7)
                         ON CONFLICT (setl_id, line) DO NOTHING
                         """,
                         [.text(settlement.setlID), .integer(Int64(i)), .text(claim.psnNo), .text(line.itemCode), .text(claim.visitDate),
-                         .text(claim.fixmedinsCode), .integer(line.quantity &* line.unitPrice)]
+                         .text(claim.fixmedinsCode), .integer(line.quantity &* line.unitPrice), .text(claim.mdtrtID)]
                     )
                 }
             }

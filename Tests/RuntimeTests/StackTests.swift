@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareTestSupport
+import MedicareTransport
+import MedicareWire
+import Testing
+
+/// The four real executables over mutual TLS, in one folder, reached through the gateway.
+final class Stack: @unchecked Sendable {
+    let folder: String
+    var registry: RunningService
+    var settlement: RunningService
+    var supervision: RunningService
+    var gateway: RunningService
+
+    init() async throws {
+        folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
+        registry = try await RunningService.start("registry", folder: folder)
+        settlement = try await RunningService.start("settlement", folder: folder)
+        supervision = try await RunningService.start("supervision", folder: folder)
+        gateway = try await RunningService.start("gateway", folder: folder, extra: [
+            "--upstream.registry", "127.0.0.1:\(registry.rpcPort)", "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
+            "--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)",
+        ])
+    }
+
+    func client(_ name: String) throws -> RPCClient {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try RPCClient(
+            configuration: RPCClientConfiguration(host: "127.0.0.1", port: gateway.rpcPort, tls: .devCertificates(in: "\(folder)/certs", name: name)),
+            logger: logger
+        )
+    }
+
+    /// Divisions, a township centre and two clinics (both designated), insured persons.
+    func loadDemo() async throws {
+        let ops = try client("operator")
+        let registry = RegistryClient(ops)
+        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "330802101201", name: "甲村")]))
+        _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
+            InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: "township_centre", divisionCode: "330802101000", recordVersion: 1),
+            InstitutionRecord(code: "H33080200101", name: "甲村卫生室", kind: "village_clinic", divisionCode: "330802101201", parentCode: "H33080200001",
+                              integrationMode: "integrated", recordVersion: 1),
+        ]))
+        for code in ["H33080200001", "H33080200101"] {
+            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "agreement signed"))
+        }
+        let persons = (0..<200).map { i -> InsuredPerson in
+            let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + i / 50, 1 + i % 28, 1)
+            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "参保人\(i)", insutype: "390",
+                                 insuAdmdvs: "330802", status: "enrolled", accountBalance: 0)
+        }
+        _ = try await SettlementClient(ops).importPersons(ImportPersonsRequest(persons: persons))
+        await ops.close()
+    }
+
+    func stop() async {
+        for service in [gateway, registry, settlement, supervision] { service.child.signal(SIGTERM) }
+        for service in [gateway, registry, settlement, supervision] { _ = try? await service.child.wait() }
+    }
+}
+
+func stackClaim(_ id: String, person: Int = 0, date: String = "2024-06-01", lines: [(String, Int64, Int64)] = [("F001", 1, 1000), ("XA01AAA001", 20, 50)]) -> GatewaySettleRequest {
+    GatewaySettleRequest(claim: Claim(
+        mdtrtID: id, psnNo: "P\(person)", fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: date,
+        lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2, days: 1) }
+    ))
+}
+
+@Suite("Whole stack", .serialized)
+struct StackTests {
+    @Test func settleRetryReverseBlockAndRefuseThroughTheGateway() async throws {
+        let stack = try await Stack()
+        try await stack.loadDemo()
+        let clinic = try stack.client("clinic-H33080200101")
+        let gateway = GatewayClient(clinic)
+
+        // Settled through the gateway: routed via the township centre, reviewed, recorded.
+        let first = try await gateway.settle(stackClaim("M1"), options: keyed("k-1"))
+        // 10.00 + 20 x 0.50 = 20.00, all 甲; Quzhou general outpatient 60% = 12.00.
+        #expect(first.settlement?.hifpPay == 1200 && first.settlement?.psnCashPay == 800)
+        #expect(first.route?.settleVia == "H33080200001" && first.review?.verdict == "pass" && first.audit?.seq == 1)
+        // The same settle retried: the same setl_id, nothing new posted.
+        let retried = try await gateway.settle(stackClaim("M1"), options: keyed("k-1"))
+        #expect(retried.settlement?.setlID == first.settlement?.setlID)
+        let ops = try stack.client("operator")
+        let ledger = try await SettlementClient(ops).checkLedger(LedgerCheckRequest())
+        #expect(ledger.settlements == 1 && ledger.balanced)
+        #expect(try await SupervisionClient(ops).verifyAudit(VerifyAuditRequest()).records == 1)
+
+        // A reversal, once.
+        let reversal = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID, reason: "entered twice"), options: keyed("r-1"))
+        #expect(reversal.original?.status == "reversed")
+        let again = await #expect(throws: RPCError.self) {
+            _ = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID), options: keyed("r-2"))
+        }
+        #expect(again?.code == .failedPrecondition)
+
+        // A blocked claim: 70 capsules exceed the item's limit of 60.
+        let blocked = await #expect(throws: RPCError.self) {
+            _ = try await gateway.settle(stackClaim("M2", lines: [("XA01AAA001", 70, 50)]), options: keyed("k-2"))
+        }
+        #expect(blocked?.code == .failedPrecondition && blocked?.message.hasPrefix("claim blocked by review: R004") == true, "\(String(describing: blocked))")
+        #expect(try await SettlementClient(ops).checkLedger(LedgerCheckRequest()).settlements == 1)
+
+        // Callers the access table refuses.
+        let province = try stack.client("province-nhc-33")
+        let provinceSettles = await #expect(throws: RPCError.self) { _ = try await GatewayClient(province).settle(stackClaim("M3"), options: keyed("k-3")) }
+        #expect(provinceSettles?.code == .permissionDenied)
+        let outside = await #expect(throws: RPCError.self) {
+            _ = try await RegistryClient(province).upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "110101001001", name: "外省")]))
+        }
+        #expect(outside?.code == .permissionDenied && outside?.message.contains("outside region 33") == true)
+        #expect(try await RegistryClient(province).getCoverage(CoverageRequest(region: "3308")).villages == 1)
+        let clinicImports = await #expect(throws: RPCError.self) { _ = try await RegistryClient(clinic).importInstitutions(ImportInstitutionsRequest()) }
+        #expect(clinicImports?.code == .permissionDenied)
+        let otherClinic = await #expect(throws: RPCError.self) {
+            var request = stackClaim("M4")
+            request.claim?.fixmedinsCode = "H33080200102"
+            _ = try await gateway.settle(request, options: keyed("k-4"))
+        }
+        #expect(otherClinic?.code == .permissionDenied)
+        // Backend services refuse outside callers that bypass the gateway.
+        let direct = try RPCClient(configuration: RPCClientConfiguration(
+            host: "127.0.0.1", port: stack.settlement.rpcPort, tls: .devCertificates(in: "\(stack.folder)/certs", name: "clinic-H33080200101")))
+        let bypass = await #expect(throws: RPCError.self) { _ = try await SettlementClient(direct).checkLedger(LedgerCheckRequest()) }
+        #expect(bypass?.code == .permissionDenied)
+
+        // Composite reads with per-source status.
+        let profile = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: "2024-06-01"))
+        #expect(profile.institution?.designationStatus == "designated" && profile.sources.allSatisfy { $0.code == "ok" })
+        #expect(profile.totals?.reversed == 1 && profile.reviews?.blocked == 1)
+
+        for c in [clinic, ops, province, direct] { await c.close() }
+        await stack.stop()
+    }
+
+    @Test func settlementKilledMidLoadFailsClosedAndLosesNothingAcknowledged() async throws {
+        let stack = try await Stack()
+        try await stack.loadDemo()
+        let clinic = try stack.client("clinic-H33080200101")
+        let gateway = GatewayClient(clinic)
+        let acknowledged = AcknowledgedSet()
+        let stopAt = ContinuousClock.now + .seconds(3)
+        let load = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<16 {
+                    group.addTask {
+                        var n = 0
+                        while ContinuousClock.now < stopAt {
+                            n += 1
+                            do {
+                                // A distinct person and day for every claim, so that review never sees a duplicate.
+                                let k = acknowledged.nextClaim()
+                                let day = k / 200
+                                let date = String(format: "2024-%02d-%02d", 3 + (day / 28) % 10, 1 + day % 28)
+                                let r = try await gateway.settle(stackClaim("W\(worker)-\(n)", person: k % 200, date: date), options: keyed("w\(worker)-\(n)"))
+                                acknowledged.add(r.settlement!.setlID)
+                            } catch let error as RPCError {
+                                #expect(error.code == .unavailable || error.code == .deadlineExceeded, "\(error)")
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await Task.sleep(for: .milliseconds(1200))
+        let port = stack.settlement.rpcPort
+        stack.settlement.child.signal(SIGKILL)
+        _ = try await stack.settlement.child.wait()
+        try await load.value
+        #expect(acknowledged.count > 0)
+
+        // Restart on the same port and data: every acknowledged settlement is there and the ledger balances.
+        stack.settlement = try await RunningService.start("settlement", folder: stack.folder, port: port)
+        let ops = try stack.client("operator")
+        var ledger = LedgerCheckResponse()
+        for _ in 0..<100 {
+            if let answer = try? await SettlementClient(ops).checkLedger(LedgerCheckRequest()) { ledger = answer; break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(ledger.balanced && ledger.problems.isEmpty, "\(ledger.problems)")
+        #expect(ledger.settlements >= UInt32(acknowledged.count))
+        for setlID in acknowledged.all {
+            #expect(try await SettlementClient(ops).getSettlement(GetSettlementRequest(setlID: setlID)).status == "settled")
+        }
+        await clinic.close()
+        await ops.close()
+        await stack.stop()
+    }
+}
+
+final class AcknowledgedSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: [String] = []
+    private var claims = 0
+    func nextClaim() -> Int { lock.withLock { claims += 1; return claims } }
+    func add(_ id: String) { lock.withLock { ids.append(id) } }
+    var all: [String] { lock.withLock { ids } }
+    var count: Int { all.count }
+}
+
+func keyed(_ key: String) -> CallOptions { CallOptions(metadata: [Metadata.idempotencyKey: key]) }
