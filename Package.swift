@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "settlement", targets: ["Settlement"]),
         .executable(name: "supervision", targets: ["Supervision"]),
         .executable(name: "gateway", targets: ["Gateway"]),
+        .executable(name: "medicare", targets: ["MedicareCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -140,6 +141,16 @@ let package = Package(
         .executableTarget(name: "Gateway", dependencies: ["GatewayService"], path: "Services/Gateway/Main"),
 
         // MARK: executables
+        .executableTarget(
+            name: "MedicareCLI",
+            dependencies: [
+                "MedicareTransport", "MedicareContracts", "MedicareRPC", "MedicareWire", "MedicareDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/CLI"
+        ),
         .executableTarget(
             name: "MedicareCerts",
             dependencies: [

@@ -1,11 +1,66 @@
 #!/usr/bin/env bash
-# Builds in release and starts what exists on this machine; Ctrl-C stops it cleanly.
+# Starts the whole stack on this machine on the embedded default (SQLite): builds in
+# release, makes development certificates if missing, starts registry, settlement,
+# supervision and the gateway, loads a synthetic demo county once, prints the endpoints.
+# Ctrl-C stops everything cleanly.
+#
+#   MEDICARE_DATA=data MEDICARE_CERTS=certs scripts/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release
-bin=.build/release
+data=${MEDICARE_DATA:-data}
 certs=${MEDICARE_CERTS:-certs}
+bin=.build/release
+
+swift build -c release
+mkdir -p "$data/logs"
 "$bin/medicare-certs" -o "$certs"
-port=${MEDICARE_ECHO_PORT:-7000}
-echo "echo server on 127.0.0.1:$port (certificates in $certs/)"
-exec "$bin/medicare-echo" --certs "$certs" --port "$port"
+
+pids=()
+stop() {
+    echo
+    echo "stopping..."
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    echo "stopped"
+    exit 0
+}
+trap stop INT TERM
+
+start() {
+    local name=$1; shift
+    "$bin/$name" --tls.certs "$certs" --store.url "sqlite:$data/$name.sqlite" "$@" >"$data/logs/$name.out" 2>"$data/logs/$name.log" &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+        grep -q "rpc listening" "$data/logs/$name.out" 2>/dev/null && return 0
+        kill -0 "${pids[-1]}" 2>/dev/null || { echo "$name failed to start:"; tail -5 "$data/logs/$name.log"; stop; }
+        sleep 0.1
+    done
+    echo "$name did not start in 10 s"; stop
+}
+
+start registry
+start settlement
+start supervision
+start gateway
+
+if [[ ! -f "$data/.demo-loaded" ]]; then
+    echo "loading the demo county (330802)..."
+    "$bin/medicare" demo --certs "$certs" && touch "$data/.demo-loaded"
+fi
+
+cat <<INFO
+
+medicare is running (data in $data/, logs in $data/logs/):
+  gateway      127.0.0.1:7100  (mTLS; certificates in $certs/)   admin http://127.0.0.1:9100/metrics
+  registry     127.0.0.1:7101                                     admin http://127.0.0.1:9101/metrics
+  settlement   127.0.0.1:7102                                     admin http://127.0.0.1:9102/metrics
+  supervision  127.0.0.1:7103                                     admin http://127.0.0.1:9103/metrics
+
+try:
+  $bin/medicare coverage 330802
+  $bin/medicare profile H33080200101 --date 2024-06-01
+  $bin/medicare settle docs/examples/claim.json
+  $bin/medicare load --concurrency 64 --duration 60
+Ctrl-C stops everything.
+INFO
+wait

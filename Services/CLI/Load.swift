@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import MedicareContracts
+import MedicareRPC
+import MedicareWire
+import Synchronization
+
+/// A load generator against the gateway: a mix of settle, review and profile reads at a
+/// fixed concurrency or a fixed arrival rate, bounded by count and time, with a live
+/// progress line and, at the end, throughput, latency percentiles per operation and errors
+/// by code. Expects the demo county (`medicare demo`).
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load-test the gateway with settle, review and read calls.")
+    @OptionGroup var connection: Connection
+    @Option(help: "Calls in flight.") var concurrency = 64
+    @Option(help: "Seconds to run.") var duration = 30.0
+    @Option(help: "Stop after this many calls (0 = no limit).") var count = 0
+    @Option(help: "Fixed arrival rate in calls/s (0 = as fast as the concurrency allows).") var rate = 0.0
+    @Option(help: "Weights: settle=8,review=1,read=1.") var mix = "settle=8,review=1,read=1"
+    @Option(help: "Insured persons loaded by the demo.") var persons = 2_000
+
+    enum Operation: String, CaseIterable { case settle, review, read }
+
+    final class Stats: Sendable {
+        struct State {
+            var histograms: [Operation: Histogram<UInt64>] = [:]
+            var errors: [String: Int] = [:]
+            var calls = 0
+        }
+        let state = Mutex(State())
+        let claims = Atomic<Int>(0)
+        let tickets = Atomic<Int>(0)
+
+        func record(_ op: Operation, micros: UInt64, error: RPCError?) {
+            state.withLock { s in
+                s.calls += 1
+                if let error {
+                    s.errors["\(op.rawValue) \(error.code)", default: 0] += 1
+                } else {
+                    _ = s.histograms[op, default: Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)].record(micros)
+                }
+            }
+        }
+    }
+
+    func run() async throws {
+        let weights = try parseMix()
+        let concurrency = self.concurrency, rate = self.rate
+        // Designated demo clinics (serials above 100; 1-12 are the township centres).
+        let clinics = Synthetic(scale: .county).county("330802").designated.filter { Int($0.suffix(5)) ?? 0 > 100 }
+        let client = try connection.client()
+        let gateway = GatewayClient(client), supervision = SupervisionClient(client)
+        let stats = Stats()
+        let start = ContinuousClock.now
+        let end = start + .milliseconds(Int64(duration * 1000))
+        let limit = count
+        let interval = rate > 0 ? Duration.nanoseconds(Int64(1e9 / rate)) : nil
+        let persons = self.persons
+
+        let progress = Task {
+            var last = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let (calls, errors) = stats.state.withLock { ($0.calls, $0.errors.values.reduce(0, +)) }
+                let elapsed = Double((ContinuousClock.now - start).components.seconds)
+                FileHandle.standardError.write(Data(String(format: "\r%4.0fs  %8d calls  %7d/s  errors %d   ", elapsed, calls, calls - last, errors).utf8))
+                last = calls
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while ContinuousClock.now < end {
+                        let n = stats.tickets.add(1, ordering: .relaxed).newValue
+                        if limit > 0, n > limit { return }
+                        if let interval {
+                            let due = start + interval * n
+                            if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
+                        }
+                        let op = Self.pick(weights, n)
+                        let t0 = ContinuousClock.now
+                        var failure: RPCError?
+                        do {
+                            switch op {
+                            case .settle:
+                                let k = stats.claims.add(1, ordering: .relaxed).newValue
+                                let request = Self.claim(k, persons: persons, clinics: clinics)
+                                _ = try await gateway.settle(GatewaySettleRequest(claim: request), options: CallOptions(
+                                    timeout: .seconds(10), metadata: [Metadata.idempotencyKey: "load-\(start)-\(k)"]))
+                            case .review:
+                                let k = stats.claims.add(1, ordering: .relaxed).newValue
+                                _ = try await supervision.review(ReviewRequest(claim: Self.claim(k, persons: persons, clinics: clinics)), options: CallOptions(timeout: .seconds(10)))
+                            case .read:
+                                _ = try await gateway.getInstitutionProfile(InstitutionProfileRequest(code: clinics[n % clinics.count], date: "2024-06-01"),
+                                                                            options: CallOptions(timeout: .seconds(10)))
+                            }
+                        } catch {
+                            failure = RPCError(mapping: error)
+                        }
+                        let d = ContinuousClock.now - t0
+                        stats.record(op, micros: UInt64(d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000), error: failure)
+                    }
+                }
+            }
+        }
+        progress.cancel()
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let state = stats.state.withLock { $0 }
+        print("\nload: \(concurrency) in flight\(rate > 0 ? ", \(rate)/s arrival" : ""), \(String(format: "%.1f", seconds)) s, \(state.calls) calls")
+        print("operation        ok     ok/s   p50 ms   p90 ms   p99 ms p99.9 ms")
+        for op in Operation.allCases {
+            guard let h = state.histograms[op] else { continue }
+            func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
+            print(String(format: "%-9@ %9d %8.0f %8.2f %8.2f %8.2f %8.2f", op.rawValue as NSString, h.totalCount, Double(h.totalCount) / seconds, ms(50), ms(90), ms(99), ms(99.9)))
+        }
+        for (key, n) in state.errors.sorted(by: { $0.key < $1.key }) { print("errors: \(key): \(n)") }
+        await client.close()
+    }
+
+    /// A claim at a designated demo clinic for a person and day no other claim uses, so that
+    /// review never sees a duplicate bill.
+    static func claim(_ k: Int, persons: Int, clinics: [String]) -> Claim {
+        let day = k / persons
+        let date = String(format: "2024-%02d-%02d", 3 + (day / 28) % 10, 1 + day % 28)
+        let person = k % persons
+        return Claim(
+            mdtrtID: "L\(k)", psnNo: "P330802\(String(format: "%07d", person))", fixmedinsCode: clinics[k % clinics.count], visitType: "general_outpatient",
+            visitDate: date, lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
+        )
+    }
+
+    static func pick(_ weights: [(Operation, Int)], _ n: Int) -> Operation {
+        let total = weights.reduce(0) { $0 + $1.1 }
+        var slot = n % max(total, 1)
+        for (op, weight) in weights {
+            if slot < weight { return op }
+            slot -= weight
+        }
+        return .settle
+    }
+
+    func parseMix() throws -> [(Operation, Int)] {
+        try mix.split(separator: ",").map { part in
+            let kv = part.split(separator: "=")
+            guard kv.count == 2, let op = Operation(rawValue: String(kv[0])), let weight = Int(kv[1]), weight >= 0 else {
+                throw ValidationError("--mix entries look like settle=8; got '\(part)'")
+            }
+            return (op, weight)
+        }
+    }
+}

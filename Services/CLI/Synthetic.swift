@@ -1,0 +1,78 @@
+import MedicareDomain
+import MedicareWire
+
+/// Deterministic synthetic geography, institutions and insured persons: the same scale
+/// always gives the same data. The nation: 31 provinces, 2,480 counties, 29,760 townships,
+/// about 491,000 villages and 580,000 village clinics.
+struct Synthetic {
+    enum Scale: String, CaseIterable {
+        case county, province, nation
+    }
+
+    static let provinces = ["11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
+                            "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65"]
+
+    let scale: Scale
+
+    /// Counties as 6-digit codes.
+    var counties: [String] {
+        switch scale {
+        case .county: return ["330802"]
+        case .province: return (1...10).flatMap { city in (1...8).map { String(format: "33%02d%02d", city, $0) } }
+        case .nation: return Self.provinces.flatMap { p in (1...10).flatMap { city in (1...8).map { String(format: "%@%02d%02d", p, city, $0) } } }
+        }
+    }
+
+    /// Villages per township: 16 or 17, so that the nation has about 491,000.
+    static func villages(township: Int) -> Int { township % 2 == 0 ? 17 : 16 }
+
+    struct CountyData {
+        var divisions: [Division] = []
+        var institutions: [InstitutionRecord] = []
+        /// Clinics the demo designates (about six in seven), with their centres.
+        var designated: [String] = []
+    }
+
+    /// Everything in one county, generated on demand (a nation never sits in memory).
+    func county(_ county: String) -> CountyData {
+        var data = CountyData()
+        var serial = 100
+        for township in 1...12 {
+            let townshipCode = county + String(format: "%03d", 100 + township) + "000"
+            data.divisions.append(Division(code: townshipCode, name: "\(county)镇\(township)"))
+            let centre = "H" + county + String(format: "%05d", township)
+            data.institutions.append(InstitutionRecord(code: centre, name: "\(county)镇\(township)卫生院", kind: "township_centre",
+                                                       divisionCode: townshipCode, licensedDoctors: 12, hasComputer: true, hasNetwork: true, recordVersion: 1))
+            data.designated.append(centre)
+            for village in 1...Self.villages(township: township) {
+                let villageCode = county + String(format: "%03d%03d", 100 + township, 200 + village)
+                data.divisions.append(Division(code: villageCode, name: "\(county)镇\(township)村\(village)"))
+                for extra in 0..<(village % 5 == 0 ? 2 : 1) {
+                    serial += 1
+                    let code = "H" + county + String(format: "%05d", serial)
+                    let mode = serial % 20 < 12 ? "integrated" : serial % 20 < 17 ? "integrating" : "not_ready"
+                    data.institutions.append(InstitutionRecord(
+                        code: code, name: "\(county)镇\(township)村\(village)卫生室\(extra == 0 ? "" : "二")", kind: "village_clinic",
+                        divisionCode: villageCode, parentCode: mode == "not_ready" ? "" : centre, integrationMode: mode,
+                        relationshipEnd: mode == "integrating" ? "2025-12-31" : "", licensedDoctors: UInt32(1 + serial % 3),
+                        hasComputer: serial % 9 != 0, hasNetwork: serial % 11 != 0, recordVersion: 1
+                    ))
+                    if serial % 7 != 0 { data.designated.append(code) }
+                }
+            }
+        }
+        return data
+    }
+
+    /// Insured persons of a county, registered there (参保地 = the county).
+    func persons(county: String, count: Int) -> [InsuredPerson] {
+        (0..<count).map { i in
+            let first17 = county + String(format: "%04d%02d%02d%03d", 1940 + i % 70, 1 + (i / 70) % 12, 1 + (i / 840) % 28, 1 + i / 23_520)
+            return InsuredPerson(
+                psnNo: "P\(county)\(String(format: "%07d", i))", certno: first17 + String(ResidentID.checkCharacter(first17)),
+                name: "参保人\(i)", insutype: i % 3 == 0 ? "310" : "390", insuAdmdvs: county, status: "enrolled",
+                accountBalance: i % 3 == 0 ? 50_000 : 0
+            )
+        }
+    }
+}
