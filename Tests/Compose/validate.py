@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Validates compose.yaml against the Compose Specification's JSON schema (kept beside this
+script), and checks what the schema cannot: every service the product needs is there, each
+service's command names its executable, and the gateway is the only published port."""
+import json
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+root = Path(__file__).resolve().parents[2]
+compose = yaml.safe_load((root / "compose.yaml").read_text())
+schema = json.loads((Path(__file__).parent / "compose-spec.json").read_text())
+jsonschema.validate(compose, schema)
+services = compose["services"]
+for name in ["registry", "settlement", "supervision", "gateway", "postgres"]:
+    if name not in services:
+        sys.exit(f"compose.yaml: service '{name}' is missing")
+for name in ["registry", "settlement", "supervision", "gateway"]:
+    if services[name]["command"][0] != name:
+        sys.exit(f"compose.yaml: service '{name}' does not run its executable")
+published = [n for n, s in services.items() if s.get("ports")]
+if published != ["gateway"]:
+    sys.exit(f"compose.yaml: only the gateway may publish ports, not {published}")
+dockerfile = (root / "Dockerfile").read_text()
+for product in ["registry", "settlement", "supervision", "gateway"]:
+    if f"--product {product}" not in dockerfile:
+        sys.exit(f"Dockerfile does not build {product}")
+print("compose.yaml is valid")
