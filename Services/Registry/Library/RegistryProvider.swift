@@ -76,35 +76,35 @@ public struct RegistryProvider: RegistryService {
     public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute {
         let code = try InstitutionCode(request.clinicCode, field: "clinic_code")
         let date = request.onDate.isEmpty ? String(Date().formatted(.iso8601).prefix(10)) : try CivilDate(request.onDate, field: "on_date").description
-        guard let institution = try await store.institution(code.value), let record = institution.record else {
+        guard let facts = try await store.routeFacts(code.value) else {
             throw DomainError(.notFound, field: "clinic_code", "no institution \(code)")
         }
-        var route = SettlementRoute(designationStatus: institution.designationStatus, divisionCode: record.divisionCode)
-        guard institution.designationStatus == "designated" else {
-            route.refusal = "\(code) is \(institution.designationStatus.replacingOccurrences(of: "_", with: " "))"
+        var route = SettlementRoute(designationStatus: facts.status, divisionCode: facts.division)
+        guard facts.status == "designated" else {
+            route.refusal = "\(code) is \(facts.status.replacingOccurrences(of: "_", with: " "))"
             return route
         }
-        if record.kind == "township_centre" || record.integrationMode == "not_ready" {
+        if facts.kind == "township_centre" || facts.mode == "not_ready" {
             route.canSettle = true
-            route.settleVia = record.code
+            route.settleVia = code.value
             route.mode = "direct"
             return route
         }
-        if record.integrationMode == "integrating", record.relationshipEnd < date {
-            route.refusal = "the temporary relationship of \(code) with \(record.parentCode) ended on \(record.relationshipEnd)"
+        if facts.mode == "integrating", facts.relationshipEnd < date {
+            route.refusal = "the temporary relationship of \(code) with \(facts.parent) ended on \(facts.relationshipEnd)"
             return route
         }
-        guard let centre = try await store.institution(record.parentCode) else {
-            route.refusal = "township centre \(record.parentCode) of \(code) is not registered"
+        guard let centreStatus = facts.centreStatus else {
+            route.refusal = "township centre \(facts.parent) of \(code) is not registered"
             return route
         }
-        guard centre.designationStatus == "designated" else {
-            route.refusal = "township centre \(record.parentCode) is \(centre.designationStatus.replacingOccurrences(of: "_", with: " "))"
+        guard centreStatus == "designated" else {
+            route.refusal = "township centre \(facts.parent) is \(centreStatus.replacingOccurrences(of: "_", with: " "))"
             return route
         }
         route.canSettle = true
-        route.settleVia = record.parentCode
-        route.mode = record.integrationMode
+        route.settleVia = facts.parent
+        route.mode = facts.mode
         return route
     }
 

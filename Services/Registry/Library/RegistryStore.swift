@@ -84,6 +84,35 @@ public struct RegistryStore: Sendable {
         )
     }
 
+    struct RouteFacts: Sendable {
+        var status: String
+        var kind: String
+        var mode: String
+        var parent: String
+        var relationshipEnd: String
+        var division: String
+        /// nil when the parent centre is not registered.
+        var centreStatus: String?
+    }
+
+    /// What routing needs about a clinic and its centre, in one query.
+    func routeFacts(_ code: String) async throws -> RouteFacts? {
+        try await database.read { tx in
+            guard let row = try await tx.queryOne(
+                """
+                SELECT i.designation_status, i.kind, i.integration_mode, i.parent_code, i.relationship_end, i.division_code,
+                  c.designation_status AS centre_status
+                FROM institutions i LEFT JOIN institutions c ON c.code = i.parent_code WHERE i.code = $1
+                """, [.text(code)]
+            ) else { return nil }
+            return RouteFacts(
+                status: try row.string("designation_status"), kind: try row.string("kind"), mode: try row.string("integration_mode"),
+                parent: try row.string("parent_code"), relationshipEnd: try row.string("relationship_end"),
+                division: try row.string("division_code"), centreStatus: try row.optionalString("centre_status")
+            )
+        }
+    }
+
     func changeDesignation(code: String, action: String, reason: String, by: String) async throws -> Institution {
         try await database.write { tx in
             guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1", [.text(code)]) else {
