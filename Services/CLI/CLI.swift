@@ -104,13 +104,14 @@ struct CoverageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "coverage", abstract: "Print the 村村通 coverage of a region.")
     @OptionGroup var connection: Connection
     @Argument(help: "Division code prefix: 2, 4, 6, 9 or 12 digits.") var region: String
-    @Option(help: "Gap villages to list.") var gaps: UInt32 = 20
+    @Option(help: "Gap villages to list (0 = none).") var gaps: UInt32 = 20
 
     func run() async throws {
         let client = try connection.client()
         defer { Task { await client.close() } }
         do {
-            let c = try await RegistryClient(client).getCoverage(CoverageRequest(region: region, maxGaps: gaps))
+            let c = try await RegistryClient(client).getCoverage(CoverageRequest(region: region, maxGaps: max(gaps, 1)))
+                .with { if gaps == 0 { $0.gaps = [] } }
             let share = c.villages == 0 ? 0 : Double(c.covered) * 100 / Double(c.villages)
             let gapLines = c.gaps.map { "  gap: \($0.code) \($0.name)" }.joined(separator: "\n")
             emit(connection.json, "region \(c.region): \(c.covered)/\(c.villages) villages covered (\(String(format: "%.1f", share))%), \(c.designatedClinics)/\(c.clinics) clinics designated\(gapLines.isEmpty ? "" : "\n" + gapLines)",
@@ -145,5 +146,13 @@ struct Profile: AsyncParsableCommand {
         } catch {
             throw fail(error)
         }
+    }
+}
+
+extension Coverage {
+    func with(_ change: (inout Coverage) -> Void) -> Coverage {
+        var copy = self
+        change(&copy)
+        return copy
     }
 }
