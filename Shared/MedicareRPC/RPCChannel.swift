@@ -9,6 +9,7 @@ public protocol RPCChannel: Sendable {
 
 extension RPCChannel {
     /// Encodes the request, makes the call and decodes the response.
+    @inlinable
     public func unary<Request: WireMessage, Response: WireMessage>(
         _ method: MethodDescriptor,
         request: Request,

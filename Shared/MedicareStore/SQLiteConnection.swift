@@ -6,7 +6,24 @@ final class SQLiteConnection: @unchecked Sendable {
     // @unchecked: confined to the thread of the executor that owns it; SQLite is built
     // thread-safe (serialized) and the handle is never used concurrently.
     private var db: OpaquePointer?
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements: [String: Prepared] = [:]
+
+    /// A prepared statement with what is learnt once about it: where each `$n` binds and
+    /// the names of its result columns.
+    final class Prepared {
+        let handle: OpaquePointer
+        let bindIndexes: [Int32]
+        var columns: [String]?
+
+        init(handle: OpaquePointer) {
+            self.handle = handle
+            let count = sqlite3_bind_parameter_count(handle)
+            bindIndexes = (0..<max(count, 0)).map { i in
+                let index = sqlite3_bind_parameter_index(handle, "$\(i + 1)")
+                return index == 0 ? i + 1 : index
+            }
+        }
+    }
     let path: String
 
     init(path: String, readOnly: Bool) throws(StoreError) {
@@ -25,7 +42,7 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     func close() {
-        for statement in statements.values { sqlite3_finalize(statement) }
+        for statement in statements.values { sqlite3_finalize(statement.handle) }
         statements.removeAll()
         sqlite3_close(db)
         db = nil
@@ -52,15 +69,18 @@ final class SQLiteConnection: @unchecked Sendable {
 
     func query(_ sql: String, _ binds: [SQLValue]) throws(StoreError) -> [SQLRow] {
         guard let db else { throw .closed }
-        let statement = try prepare(sql, db: db)
+        let prepared = try prepare(sql, db: db)
+        let statement = prepared.handle
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
+        guard binds.count <= prepared.bindIndexes.count else {
+            throw StoreError.statement(sql: sql, code: SQLITE_RANGE, message: "\(binds.count) values for \(prepared.bindIndexes.count) placeholders")
+        }
         for (i, value) in binds.enumerated() {
             // `$n` placeholders are bound by name so that their order in the SQL is free.
-            var index = sqlite3_bind_parameter_index(statement, "$\(i + 1)")
-            if index == 0 { index = Int32(i + 1) }
+            let index = prepared.bindIndexes[i]
             let status: Int32
             switch value {
             case .null: status = sqlite3_bind_null(statement, index)
@@ -87,7 +107,10 @@ final class SQLiteConnection: @unchecked Sendable {
             if status == SQLITE_DONE { break }
             guard status == SQLITE_ROW else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
             let count = sqlite3_column_count(statement)
-            if columns == nil { columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) } }
+            if columns == nil {
+                if prepared.columns == nil { prepared.columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) } }
+                columns = prepared.columns
+            }
             var values: [SQLValue] = []
             values.reserveCapacity(Int(count))
             for c in 0..<count {
@@ -110,15 +133,16 @@ final class SQLiteConnection: @unchecked Sendable {
         return rows
     }
 
-    private func prepare(_ sql: String, db: OpaquePointer) throws(StoreError) -> OpaquePointer {
+    private func prepare(_ sql: String, db: OpaquePointer) throws(StoreError) -> Prepared {
         if let cached = statements[sql] { return cached }
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard status == SQLITE_OK, let statement else {
             throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db)))
         }
-        statements[sql] = statement
-        return statement
+        let prepared = Prepared(handle: statement)
+        statements[sql] = prepared
+        return prepared
     }
 
     private func classify(sql: String, status: Int32, message: String) -> StoreError {
