@@ -27,6 +27,11 @@ public enum SettlementDefinition {
             CREATE TABLE ledger (txn_id TEXT NOT NULL, line BIGINT NOT NULL, setl_id TEXT NOT NULL, account TEXT NOT NULL,
                 debit BIGINT NOT NULL, credit BIGINT NOT NULL, PRIMARY KEY (txn_id, line))
             """),
+        Migration(3, "day indexes for totals by clinic, settling centre and region", sql: """
+            DROP INDEX settlements_institution_day;
+            CREATE INDEX settlements_day_clinic ON settlements (setl_date, fixmedins_code);
+            CREATE INDEX settlements_day_via ON settlements (setl_date, settle_via)
+            """),
     ]
 
     public static let keys = [

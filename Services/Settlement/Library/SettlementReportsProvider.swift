@@ -22,22 +22,32 @@ public struct SettlementReportsProvider: SettlementReportsService {
             FROM settlements WHERE setl_date = $1
             """
         var binds: [SQLValue] = [.text(date)]
+        var second: String?
         if !request.institution.isEmpty {
+            // Its own claims, plus those it settled for its clinics: two index lookups.
             let code = try InstitutionCode(request.institution, field: "institution")
-            sql += " AND (fixmedins_code = $2 OR settle_via = $2)"
+            second = sql + " AND settle_via = $2 AND fixmedins_code <> $2"
+            sql += " AND fixmedins_code = $2"
             binds.append(.text(code.value))
         } else if !request.region.isEmpty {
-            sql += " AND fixmedins_code LIKE $2"
-            binds.append(.text("H" + request.region + "%"))
+            // A range, not LIKE, so that the (setl_date, fixmedins_code) index serves it.
+            sql += " AND fixmedins_code >= $2 AND fixmedins_code < $3"
+            binds.append(.text("H" + request.region))
+            binds.append(.text("H" + request.region + "~"))
         }
-        let finalSQL = sql, finalBinds = binds
+        let queries = [sql] + (second.map { [$0] } ?? []), finalBinds = binds
         return try await database.read { tx in
-            let row = try await tx.queryOne(finalSQL, finalBinds)
-            return DayTotals(
-                settlements: UInt32(try row?.optionalInt("live") ?? 0), reversed: UInt32(try row?.optionalInt("reversed") ?? 0),
-                medfeeSumamt: try row?.optionalInt("medfee") ?? 0, fundPaySumamt: try row?.optionalInt("fund") ?? 0,
-                acctPay: try row?.optionalInt("acct") ?? 0, psnCashPay: try row?.optionalInt("cash") ?? 0
-            )
+            var totals = DayTotals()
+            for query in queries {
+                let row = try await tx.queryOne(query, finalBinds)
+                totals.settlements += UInt32(try row?.optionalInt("live") ?? 0)
+                totals.reversed += UInt32(try row?.optionalInt("reversed") ?? 0)
+                totals.medfeeSumamt += try row?.optionalInt("medfee") ?? 0
+                totals.fundPaySumamt += try row?.optionalInt("fund") ?? 0
+                totals.acctPay += try row?.optionalInt("acct") ?? 0
+                totals.psnCashPay += try row?.optionalInt("cash") ?? 0
+            }
+            return totals
         }
     }
 }

@@ -30,8 +30,8 @@ public struct SupervisionStore: Sendable {
 
     func blockedCount(region: String, date: String) async throws -> Int64 {
         try await database.read { tx in
-            try await tx.queryOne("SELECT COUNT(*) AS n FROM blocked_reviews WHERE visit_date = $1 AND fixmedins_code LIKE $2",
-                                  [.text(date), .text("H" + region + "%")])?.int("n") ?? 0
+            try await tx.queryOne("SELECT COUNT(*) AS n FROM blocked_reviews WHERE visit_date = $1 AND fixmedins_code >= $2 AND fixmedins_code < $3",
+                                  [.text(date), .text("H" + region), .text("H" + region + "~")])?.int("n") ?? 0
         }
     }
 
