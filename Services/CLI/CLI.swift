@@ -49,9 +49,9 @@ func fail(_ error: any Error) -> ExitCode {
 
 func emit(_ json: Bool, _ text: String, _ object: [String: Any]) {
     if json, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-        print(String(decoding: data, as: UTF8.self))
+        Console.line(String(decoding: data, as: UTF8.self))
     } else {
-        print(text)
+        Console.line(text)
     }
 }
 

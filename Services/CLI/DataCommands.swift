@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MedicareContracts
 import MedicareRPC
+import MedicareTransport
 import MedicareWire
 
 /// Loads synthetic data through the gateway: divisions, institutions, designations and
@@ -104,7 +105,7 @@ struct ImportClinics: AsyncParsableCommand {
                     options: CallOptions(timeout: .seconds(120)))
                 totals.created += Int(r.created); totals.updated += Int(r.updated); totals.unchanged += Int(r.unchanged)
                 totals.stale += Int(r.stale); totals.rejected += Int(r.rejected)
-                for result in r.results where result.outcome == "rejected" && !connection.json { print("rejected \(result.code): \(result.reason)") }
+                for result in r.results where result.outcome == "rejected" && !connection.json { Console.line("rejected \(result.code): \(result.reason)") }
             }
         } catch {
             throw fail(error)
@@ -147,7 +148,7 @@ struct Generate: AsyncParsableCommand {
             counts.institutions += data.institutions.count
             counts.persons += persons.count
         }
-        print("\(scale): \(synthetic.counties.count) counties, \(counts.divisions) divisions, \(counts.institutions) institutions, \(counts.persons) persons in \(output)/")
+        Console.line("\(scale): \(synthetic.counties.count) counties, \(counts.divisions) divisions, \(counts.institutions) institutions, \(counts.persons) persons in \(output)/")
     }
 
     private func create(_ path: String) -> String {

@@ -3,6 +3,7 @@ import Foundation
 import Histogram
 import MedicareContracts
 import MedicareRPC
+import MedicareTransport
 import MedicareWire
 import Synchronization
 
@@ -108,14 +109,14 @@ struct Load: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let state = stats.state.withLock { $0 }
-        print("\nload: \(concurrency) in flight\(rate > 0 ? ", \(rate)/s arrival" : ""), \(String(format: "%.1f", seconds)) s, \(state.calls) calls")
-        print("operation        ok     ok/s   p50 ms   p90 ms   p99 ms p99.9 ms")
+        Console.line("\nload: \(concurrency) in flight\(rate > 0 ? ", \(rate)/s arrival" : ""), \(String(format: "%.1f", seconds)) s, \(state.calls) calls")
+        Console.line("operation        ok     ok/s   p50 ms   p90 ms   p99 ms p99.9 ms")
         for op in Operation.allCases {
             guard let h = state.histograms[op] else { continue }
             func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
-            print(String(format: "%-9@ %9d %8.0f %8.2f %8.2f %8.2f %8.2f", op.rawValue as NSString, h.totalCount, Double(h.totalCount) / seconds, ms(50), ms(90), ms(99), ms(99.9)))
+            Console.line(String(format: "%-9@ %9d %8.0f %8.2f %8.2f %8.2f %8.2f", op.rawValue as NSString, h.totalCount, Double(h.totalCount) / seconds, ms(50), ms(90), ms(99), ms(99.9)))
         }
-        for (key, n) in state.errors.sorted(by: { $0.key < $1.key }) { print("errors: \(key): \(n)") }
+        for (key, n) in state.errors.sorted(by: { $0.key < $1.key }) { Console.line("errors: \(key): \(n)") }
         await client.close()
     }
 

@@ -22,9 +22,9 @@ struct CertsCommand: ParsableCommand {
         do {
             let written = try DevCertificates.ensure(in: output, extraHosts: host, force: force)
             if written.isEmpty {
-                print("certificates in \(output) already exist; nothing written (use --force to replace them)")
+                Console.line("certificates in \(output) already exist; nothing written (use --force to replace them)")
             } else {
-                print("wrote \(written.count) certificates to \(output): \(written.joined(separator: ", "))")
+                Console.line("wrote \(written.count) certificates to \(output): \(written.joined(separator: ", "))")
             }
         } catch {
             throw ValidationError("cannot create certificates in \(output): \(error)")

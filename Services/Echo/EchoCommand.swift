@@ -40,8 +40,7 @@ struct EchoCommand: AsyncParsableCommand {
             throw ValidationError("cannot start: \(error)")
         }
         // The one line tests and scripts read to find the port.
-        print("listening on \(server.localAddress.ipAddress ?? host):\(server.localAddress.port ?? port)")
-        fflush(nil)
+        Console.line("listening on \(server.localAddress.ipAddress ?? host):\(server.localAddress.port ?? port)")
         let drain = Duration.seconds(drainSeconds)
         let signals = [SIGTERM, SIGINT].map { signo in
             signal(signo, SIG_IGN)

@@ -59,7 +59,7 @@ public enum ServiceRunner {
 
     public static func run(_ definition: ServiceDefinition, arguments: [String], environment: [String: String]) async throws {
         if arguments.contains("--help") || arguments.contains("-h") {
-            print("usage: \(definition.name) [--config FILE] [--KEY VALUE ...]\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: definition.keys))")
+            Console.line("usage: \(definition.name) [--config FILE] [--KEY VALUE ...]\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: definition.keys))")
             return
         }
         let configuration = try Configuration(keys: definition.keys, arguments: arguments, environment: environment)
@@ -105,10 +105,7 @@ public enum ServiceRunner {
         logger.info("stopped")
     }
 
-    /// One line on standard output for people and scripts (`... listening on HOST:PORT`).
-    static func announce(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
+    static func announce(_ line: String) { Console.line(line) }
 }
 
 /// Migrates the store, then serves the service's methods over mutual TLS until shutdown.
@@ -170,5 +167,20 @@ public final class LockedValue<Value: Sendable>: Sendable {
     public var value: Value {
         get { storage.withLock { $0 } }
         set { storage.withLock { $0 = newValue } }
+    }
+}
+
+import MedicareDomain
+
+extension ServiceContext {
+    /// The benefit policy and catalogue named by `policy.file` (the bundled Zhejiang/Quzhou
+    /// 2024 file when empty); a bad file stops start-up naming the key.
+    public func policyBook() throws -> PolicyBook {
+        let path = configuration.string("policy.file")
+        do {
+            return path.isEmpty ? try PolicyBook.bundled() : try PolicyBook.load(path: path)
+        } catch {
+            throw StartupError("configuration key 'policy.file' (\(configuration.source("policy.file"))): \(error)")
+        }
     }
 }

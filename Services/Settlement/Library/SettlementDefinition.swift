@@ -41,13 +41,7 @@ public enum SettlementDefinition {
     public static let definition = ServiceDefinition(
         name: "settlement", rpcPort: 7102, adminPort: 9102, migrations: migrations, extraKeys: keys
     ) { context in
-        let path = context.configuration.string("policy.file")
-        let book: PolicyBook
-        do {
-            book = path.isEmpty ? try PolicyBook.bundled() : try PolicyBook.load(path: path)
-        } catch {
-            throw StartupError("configuration key 'policy.file' (\(context.configuration.source("policy.file"))): \(error)")
-        }
+        let book = try context.policyBook()
         var router = RPCRouter()
         SettlementProvider(store: SettlementStore(database: context.store), policies: book).register(with: &router)
         SettlementReportsProvider(database: context.store).register(with: &router)

@@ -32,13 +32,7 @@ public enum SupervisionDefinition {
     public static let definition = ServiceDefinition(
         name: "supervision", rpcPort: 7103, adminPort: 9103, migrations: migrations, extraKeys: keys
     ) { context in
-        let path = context.configuration.string("policy.file")
-        let book: PolicyBook
-        do {
-            book = path.isEmpty ? try PolicyBook.bundled() : try PolicyBook.load(path: path)
-        } catch {
-            throw StartupError("configuration key 'policy.file' (\(context.configuration.source("policy.file"))): \(error)")
-        }
+        let book = try context.policyBook()
         var router = RPCRouter()
         let store = SupervisionStore(database: context.store)
         SupervisionProvider(store: store, catalogue: book.catalogue).register(with: &router)

@@ -24,7 +24,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private let peerDescription: String
     private var pending: [UInt64: Pending] = [:]
     private var context: ChannelHandlerContext?
-    private var flushScheduled = false
+    private let flusher = FlushCoalescer()
     /// Set once the connection can take no new calls; the error they get.
     private(set) var refusal: RPCError?
     /// Why the connection failed, for the callers it strands.
@@ -154,15 +154,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func write(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let handler = loopBound.value
-            handler.flushScheduled = false
-            handler.context?.flush()
-        }
+        flusher.write(wrapOutboundOut(buffer), context: context)
     }
 }
 

@@ -35,7 +35,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var draining = false
     private var closed = false
     private var highestCallID: UInt64 = 0
-    private var flushScheduled = false
+    private let flusher = FlushCoalescer()
     private var context: ChannelHandlerContext?
     private let completions = LoopInbox<(UInt64, ByteBuffer)>()
 
@@ -201,15 +201,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func write(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
         guard !closed else { return }
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let handler = loopBound.value
-            handler.flushScheduled = false
-            handler.context?.flush()
-        }
+        flusher.write(wrapOutboundOut(buffer), context: context)
     }
 
     // MARK: shutdown
