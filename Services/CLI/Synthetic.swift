@@ -3,7 +3,7 @@ import MedicareWire
 
 /// Deterministic synthetic geography, institutions and insured persons: the same scale
 /// always gives the same data. The nation: 31 provinces, 2,480 counties, 29,760 townships,
-/// about 491,000 villages and 580,000 village clinics.
+/// 491,040 villages and 580,320 village clinics.
 struct Synthetic {
     enum Scale: String, CaseIterable {
         case county, province, nation
