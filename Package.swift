@@ -201,7 +201,14 @@ let package = Package(
             dependencies: ["MedicareWire"],
             path: "Tests/WireTests"
         ),
-        .target(name: "MedicareTestSupport", path: "Tests/TestSupport"),
+        .target(
+            name: "MedicareTestSupport",
+            dependencies: [
+                "MedicareStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "StoreTests",
             dependencies: [
@@ -218,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "RegistryService", "SettlementService", "SupervisionService", "MedicareDomain", "MedicareRPC",
+                "RegistryService", "SettlementService", "SupervisionService", "MedicareDomain", "MedicareRPC", "MedicareTestSupport",
                 "MedicareContracts", "MedicareStore", "MedicareRuntime", "MedicareWire", "MedicareTransport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

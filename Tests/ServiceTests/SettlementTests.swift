@@ -4,6 +4,7 @@ import MedicareDomain
 import MedicareRPC
 import MedicareStore
 import SettlementService
+import MedicareTestSupport
 import Testing
 
 /// Quzhou resident (policy quzhou-2024.1: no deductible, general 60%, chronic 65%, 乙 first
@@ -22,8 +23,8 @@ func claim(_ id: String, person: InsuredPerson = quzhou, visit: String = "genera
     ))
 }
 
-func withSettlement<T: Sendable>(_ body: @escaping @Sendable (SettlementClient) async throws -> T) async throws -> T {
-    try await withService("settlement", migrations: SettlementDefinition.migrations, router: { db in
+func withSettlement<T: Sendable>(engine: Engine = .sqlite, _ body: @escaping @Sendable (SettlementClient) async throws -> T) async throws -> T {
+    try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
         var router = RPCRouter()
         SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
         return router
@@ -112,8 +113,9 @@ struct SettlementTests {
         }
     }
 
-    @Test func reversalRestoresTheAccumulatorsAndIsRefusedTwice() async throws {
-        try await withSettlement { s in
+    @Test(arguments: Engine.all)
+    func reversalRestoresTheAccumulatorsAndIsRefusedTwice(engine: Engine) async throws {
+        try await withSettlement(engine: engine) { s in
             _ = try await s.settle(claim("VR1", [("XA01AAA001", 6000, 50)]), options: keyed("kr1"))  // fund 1,800.00
             let second = try await s.settle(claim("VR2", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]), options: keyed("kr2"))
             #expect(second.hifpPay == 20_000)
@@ -135,8 +137,9 @@ struct SettlementTests {
         }
     }
 
-    @Test func aRetriedSettleReturnsTheFirstAnswerAndPostsNothingNew() async throws {
-        try await withSettlement { s in
+    @Test(arguments: Engine.all)
+    func aRetriedSettleReturnsTheFirstAnswerAndPostsNothingNew(engine: Engine) async throws {
+        try await withSettlement(engine: engine) { s in
             let first = try await s.settle(claim("VI", [("XA01AAA001", 20, 50)]), options: keyed("same"))
             let retried = try await s.settle(claim("VI", [("XA01AAA001", 20, 50)]), options: keyed("same"))
             #expect(retried.setlID == first.setlID && retried == first)
@@ -151,8 +154,9 @@ struct SettlementTests {
         }
     }
 
-    @Test func concurrentSettlementsKeepTheLedgerBalanced() async throws {
-        try await withSettlement { s in
+    @Test(arguments: Engine.all)
+    func concurrentSettlementsKeepTheLedgerBalanced(engine: Engine) async throws {
+        try await withSettlement(engine: engine) { s in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<64 {
                     group.addTask { _ = try await s.settle(claim("VC\(i)", [("XA01AAA001", 6000, 50)]), options: keyed("c\(i)")) }

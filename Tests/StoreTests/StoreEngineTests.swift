@@ -2,6 +2,7 @@ import Foundation
 import MedicareStore
 import Synchronization
 import Testing
+import MedicareTestSupport
 
 private let schema = [
     Migration(1, "accounts", sql: "CREATE TABLE accounts (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT NOT NULL)"),

@@ -1,31 +1,30 @@
 import Foundation
-import Logging
-import MedicareStore
-import ServiceLifecycle
-import Testing
+public import Logging
+public import MedicareStore
+public import ServiceLifecycle
 
 /// The engines every store test runs on. PostgreSQL comes from scripts/test.sh, which
 /// starts a real server and sets MEDICARE_TEST_POSTGRES_URL; without it the PostgreSQL
 /// cases fail (set MEDICARE_SKIP_POSTGRES=1 to leave them out knowingly).
-enum Engine: String, CaseIterable, CustomTestStringConvertible, Sendable {
+public enum Engine: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
     case postgres
 
-    static var all: [Engine] {
+    public static var all: [Engine] {
         ProcessInfo.processInfo.environment["MEDICARE_SKIP_POSTGRES"] == "1" ? [.sqlite] : allCases
     }
 
-    var testDescription: String { rawValue }
+    public var description: String { rawValue }
 }
 
-var quietLogger: Logger {
+public var quietLogger: Logger {
     var logger = Logger(label: "test.store")
     logger.logLevel = .critical
     return logger
 }
 
 /// A fresh, empty database on `engine`, running for the duration of `body`.
-func withDatabase<T: Sendable>(
+public func withDatabase<T: Sendable>(
     _ engine: Engine, _ body: @escaping @Sendable (any SQLDatabase & Service) async throws -> T
 ) async throws -> T {
     let database: any SQLDatabase & Service
@@ -34,10 +33,9 @@ func withDatabase<T: Sendable>(
         let path = NSTemporaryDirectory() + "store-test-\(UUID().uuidString).sqlite"
         database = try SQLiteDatabase(configuration: .init(path: path), logger: quietLogger)
     case .postgres:
-        let url = try #require(
-            ProcessInfo.processInfo.environment["MEDICARE_TEST_POSTGRES_URL"],
-            "MEDICARE_TEST_POSTGRES_URL is not set: run scripts/test.sh, which starts PostgreSQL"
-        )
+        guard let url = ProcessInfo.processInfo.environment["MEDICARE_TEST_POSTGRES_URL"] else {
+            throw ChildError(description: "MEDICARE_TEST_POSTGRES_URL is not set: run scripts/test.sh, which starts PostgreSQL")
+        }
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let admin = try StoreLocation(url: url).open(maxConnections: 1, logger: quietLogger)
         try await running(admin) { try await admin.read { try await $0.execute("CREATE DATABASE \(name)", []) } }
@@ -49,7 +47,7 @@ func withDatabase<T: Sendable>(
 }
 
 /// Runs a store service around `body`, then stops it.
-func running<T: Sendable>(_ service: any Service, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+public func running<T: Sendable>(_ service: any Service, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             try await service.run()
