@@ -39,6 +39,13 @@ public struct ServiceContext: Sendable {
     public let settings: ServiceSettings
     public let store: any SQLDatabase
     public let logger: Logger
+    let background = LockedValue<[@Sendable () async -> Void]>([])
+
+    /// Work that runs beside the RPC server for as long as it serves (health probes,
+    /// sweepers); it is cancelled when the server has drained.
+    public func runInBackground(_ work: @escaping @Sendable () async -> Void) {
+        background.value.append(work)
+    }
 }
 
 public enum ServiceRunner {
@@ -150,10 +157,15 @@ final class RPCService: Service {
         self.server.value = server
         ServiceRunner.announce("\(definition.name) rpc listening on \(server.localAddress.ipAddress ?? "?"):\(server.localAddress.port ?? 0)")
         let drain = settings.drainTimeout
-        try await withGracefulShutdownHandler {
-            try await server.run()
-        } onGracefulShutdown: {
-            Task { await server.shutdownGracefully(timeout: drain) }
+        let background = context.background.value
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for work in background { group.addTask { await work() } }
+            try await withGracefulShutdownHandler {
+                try await server.run()
+            } onGracefulShutdown: {
+                Task { await server.shutdownGracefully(timeout: drain) }
+            }
+            group.cancelAll()
         }
     }
 }

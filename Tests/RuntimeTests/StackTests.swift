@@ -16,13 +16,15 @@ final class Stack: @unchecked Sendable {
     var supervision: RunningService
     var gateway: RunningService
 
-    init() async throws {
+    /// `deadRegistryReplica`: also list a registry replica that is not running, first.
+    init(deadRegistryReplica: Int? = nil) async throws {
         folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
         registry = try await RunningService.start("registry", folder: folder)
         settlement = try await RunningService.start("settlement", folder: folder)
         supervision = try await RunningService.start("supervision", folder: folder)
+        let registries = (deadRegistryReplica.map { ["127.0.0.1:\($0)"] } ?? []) + ["127.0.0.1:\(registry.rpcPort)"]
         gateway = try await RunningService.start("gateway", folder: folder, extra: [
-            "--upstream.registry", "127.0.0.1:\(registry.rpcPort)", "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
+            "--upstream.registry", registries.joined(separator: ","), "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
             "--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)",
         ])
     }
@@ -190,6 +192,26 @@ struct StackTests {
             #expect(try await SettlementClient(ops).getSettlement(GetSettlementRequest(setlID: setlID)).status == "settled")
         }
         await clinic.close()
+        await ops.close()
+        await stack.stop()
+    }
+}
+
+extension StackTests {
+    @Test func aReplicaThatIsDownIsSkipped() async throws {
+        // A port nothing listens on: its replica fails health checks and connects.
+        let socket = try ChildProcess("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
+        let deadPort = try #require(Int(try await socket.waitForLine(prefix: "")))
+        let stack = try await Stack(deadRegistryReplica: deadPort)
+        try await stack.loadDemo()
+        let ops = try stack.client("operator")
+        for n in 0..<6 {
+            // Reads and versioned imports may move on to the next replica.
+            let institution = try await RegistryClient(ops).getInstitution(GetInstitutionRequest(code: "H33080200101"))
+            #expect(institution.designationStatus == "designated", "call \(n)")
+        }
+        let settled = try await GatewayClient(ops).settle(stackClaim("RP1"), options: keyed("rp-1"))
+        #expect(settled.route?.canSettle == true)
         await ops.close()
         await stack.stop()
     }

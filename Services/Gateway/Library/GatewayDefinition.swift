@@ -40,6 +40,9 @@ public enum GatewayDefinition {
         let registry = try UpstreamPool(name: "registry", addresses: config.string("upstream.registry"), tls: tls, logger: context.logger)
         let settlement = try UpstreamPool(name: "settlement", addresses: config.string("upstream.settlement"), tls: tls, logger: context.logger)
         let supervision = try UpstreamPool(name: "supervision", addresses: config.string("upstream.supervision"), tls: tls, logger: context.logger)
+        for pool in [registry, settlement, supervision] {
+            context.runInBackground { await pool.probeHealth(logger: context.logger) }
+        }
         return makeRouter(
             access: access, registry: registry, settlement: settlement, supervision: supervision,
             maxCallsPerCaller: try config.int("gateway.max-calls-per-caller", in: 1...100_000)

@@ -1,5 +1,7 @@
 import Logging
+import MedicareContracts
 import MedicareRPC
+import MedicareWire
 import MedicareRuntime
 import MedicareTransport
 import NIOCore
@@ -10,6 +12,7 @@ import Synchronization
 public final class UpstreamPool: RPCChannel {
     public let name: String
     private let clients: [RPCClient]
+    private let healthy: [HealthFlag]
     private let next = Atomic<Int>(0)
 
     /// Methods that must not run twice without an idempotency key.
@@ -36,17 +39,21 @@ public final class UpstreamPool: RPCChannel {
         }
         guard !clients.isEmpty else { throw StartupError("configuration key 'upstream.\(name)' names no replica") }
         self.clients = clients
+        self.healthy = clients.map { _ in HealthFlag() }
     }
 
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
         let retriable = !Self.unsafe.contains(method.fullName)
             && (!Self.keyed.contains(method.fullName) || options.metadata[Metadata.idempotencyKey] != nil)
-        let attempts = retriable ? clients.count : 1
+        // Replicas that passed their last health check first, the others after them.
         let start = next.add(1, ordering: .relaxed).newValue
+        let order = (0..<clients.count).map { (start + $0) % clients.count }
+        let ranked = order.filter { healthy[$0].value.load(ordering: .relaxed) } + order.filter { !healthy[$0].value.load(ordering: .relaxed) }
+        let attempts = retriable ? clients.count : 1
         var last: RPCError?
-        for i in 0..<attempts {
+        for index in ranked.prefix(attempts) {
             do {
-                return try await clients[(start + i) % clients.count].call(method, payload: payload, options: options)
+                return try await clients[index].call(method, payload: payload, options: options)
             } catch where error.code == .unavailable {
                 last = error
             }
@@ -54,7 +61,36 @@ public final class UpstreamPool: RPCChannel {
         throw RPCError(code: .unavailable, message: "\(name) is unavailable: \(last?.message ?? "no replica answered")", cause: last)
     }
 
+    /// Probes every replica's health method every `interval`; runs until cancelled.
+    public func probeHealth(every interval: Duration = .seconds(2), logger: Logger) async {
+        while !Task.isCancelled {
+            for (index, client) in clients.enumerated() {
+                let serving: Bool
+                do {
+                    let payload = try HealthCheckRequest().encoded()
+                    let bytes = try await client.call(HealthMethods.check, payload: payload, options: CallOptions(timeout: .seconds(1)))
+                    serving = try HealthCheckResponse(decoding: bytes).status == .serving
+                } catch {
+                    serving = false
+                }
+                if healthy[index].value.exchange(serving, ordering: .relaxed) != serving {
+                    logger.notice("replica health changed", metadata: [
+                        "upstream.service": "\(name)", "upstream.replica": "\(client.peerDescription)", "upstream.serving": "\(serving)",
+                    ])
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Whether each replica passed its last health check.
+    public var replicaHealth: [Bool] { healthy.map { $0.value.load(ordering: .relaxed) } }
+
     public func close() async {
         for client in clients { await client.close() }
     }
+}
+
+final class HealthFlag: Sendable {
+    let value = Atomic<Bool>(true)
 }
