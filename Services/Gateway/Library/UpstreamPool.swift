@@ -49,12 +49,13 @@ public final class UpstreamPool: RPCChannel {
         let start = next.add(1, ordering: .relaxed).newValue
         let order = (0..<clients.count).map { (start + $0) % clients.count }
         let ranked = order.filter { healthy[$0].value.load(ordering: .relaxed) } + order.filter { !healthy[$0].value.load(ordering: .relaxed) }
-        let attempts = retriable ? clients.count : 1
         var last: RPCError?
-        for index in ranked.prefix(attempts) {
+        for index in ranked {
             do {
                 return try await clients[index].call(method, payload: payload, options: options)
-            } catch where error.code == .unavailable {
+            } catch where error.code == .unavailable && (retriable || error.cause is NotConnected) {
+                // Safe to try the next replica: the call may run twice harmlessly, or it
+                // never left this process.
                 last = error
             }
         }

@@ -122,9 +122,9 @@ public final class RPCClient: RPCChannel {
         do {
             return try await future.get()
         } catch let error as RPCError {
-            throw error
+            throw RPCError(code: error.code, message: error.message, cause: NotConnected(underlying: error))
         } catch {
-            throw RPCError(code: .unavailable, message: "\(error)", cause: error)
+            throw RPCError(code: .unavailable, message: "\(error)", cause: NotConnected(underlying: error))
         }
     }
 
@@ -141,7 +141,7 @@ public final class RPCClient: RPCChannel {
                 let message = "cannot connect to \(peerDescription): \(error); retrying in \(delay / 1_000_000) ms"
                 state = .idle(
                     failures: failures + 1, retryAt: .now() + .nanoseconds(delay),
-                    lastError: RPCError(code: .unavailable, message: message, cause: error)
+                    lastError: RPCError(code: .unavailable, message: message, cause: NotConnected(underlying: error))
                 )
             }
         }
@@ -187,4 +187,12 @@ public final class RPCClient: RPCChannel {
             }
         }
     }
+}
+
+/// The cause of an `unavailable` error raised before any request was sent: no connection
+/// could be made (or the client is backing off after failing to make one). A call that
+/// fails this way can safely go to another replica, whatever it does.
+public struct NotConnected: Error, CustomStringConvertible {
+    public let underlying: any Error
+    public var description: String { "\(underlying)" }
 }
