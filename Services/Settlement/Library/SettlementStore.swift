@@ -52,17 +52,15 @@ public struct SettlementStore: Sendable {
         )
     }
 
-    static func lockSuffix(_ tx: any SQLTransaction, _ dialect: SQLDialect) -> String {
-        dialect == .postgres ? " FOR UPDATE" : ""
-    }
-
     /// Settles once per idempotency key: a retry gets the stored first answer.
     /// `compute` runs inside the transaction with the person's locked state.
     func settle(
         key: String, claim: ValidatedClaim,
         compute: @escaping @Sendable (InsuredPerson, Accumulator) throws -> SettlementResult
     ) async throws -> SettlementResult {
-        let dialect = database.dialect
+        // Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
+        // already serialises transactions.
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
             if let existing = try await tx.queryOne("SELECT mdtrt_id, result FROM settlements WHERE idempotency_key = $1", [.text(key)]) {
                 guard try existing.string("mdtrt_id") == claim.claim.mdtrtID else {
@@ -70,7 +68,6 @@ public struct SettlementStore: Sendable {
                 }
                 return try SettlementResult(decoding: existing.blob("result"))
             }
-            let lock = dialect == .postgres ? " FOR UPDATE" : ""
             guard let personRow = try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1\(lock)", [.text(claim.claim.psnNo)]) else {
                 throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
             }
@@ -116,7 +113,7 @@ public struct SettlementStore: Sendable {
 
     /// Reverses a settlement once: the same key gets the first answer; another key is refused.
     func reverse(key: String, setlID: String, reason: String) async throws -> ReverseResponse {
-        let dialect = database.dialect
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
             if let existing = try await tx.queryOne("SELECT reversal_id, setl_id FROM reversals WHERE idempotency_key = $1", [.text(key)]) {
                 guard try existing.string("setl_id") == setlID else {
@@ -127,7 +124,6 @@ public struct SettlementStore: Sendable {
                 result.status = "reversed"
                 return ReverseResponse(setlID: setlID, reversalID: try existing.string("reversal_id"), original: result)
             }
-            let lock = dialect == .postgres ? " FOR UPDATE" : ""
             guard let row = try await tx.queryOne("SELECT * FROM settlements WHERE setl_id = $1\(lock)", [.text(setlID)]) else {
                 throw DomainError(.notFound, field: "setl_id", "no settlement \(setlID.prefix(40))")
             }

@@ -29,13 +29,11 @@ struct FrameDecoder: ByteToMessageDecoder {
 public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
     case tooLarge(size: Int, limit: Int)
     case truncated(bytes: Int)
-    case malformed(String)
 
     public var description: String {
         switch self {
         case .tooLarge(let size, let limit): "frame of \(size) bytes exceeds the limit of \(limit) bytes"
         case .truncated(let bytes): "connection closed in the middle of a frame (\(bytes) bytes pending)"
-        case .malformed(let reason): "malformed frame: \(reason)"
         }
     }
 }
