@@ -21,7 +21,7 @@ enum ServiceBench {
         logger.logLevel = .error
         let dir = NSTemporaryDirectory() + "service-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let fsyncs = fsyncRate(dir: dir)
+        let fsyncs = DiskProbe.fsyncRate(in: dir)
         print(String(format: "baseline: %.0f fsyncs/s on %@", fsyncs, dir))
         let book = try PolicyBook.bundled()
         let persons = (0..<10_000).map { i -> InsuredPerson in
@@ -107,20 +107,6 @@ enum ServiceBench {
     }
 
     static func micros(_ d: Duration) -> Double { Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12 }
-
-    static func fsyncRate(dir: String) -> Double {
-        let fd = open("\(dir)/probe", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        defer { close(fd); unlink("\(dir)/probe") }
-        let block = [UInt8](repeating: 1, count: 4096)
-        let start = Date()
-        var n = 0
-        while Date().timeIntervalSince(start) < 2 {
-            _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, off_t((n % 64) * 4096)) }
-            fsync(fd)
-            n += 1
-        }
-        return Double(n) / Date().timeIntervalSince(start)
-    }
 }
 
 extension Array where Element == Double {

@@ -32,7 +32,7 @@ enum StoreBench {
         let postgres = option("--postgres")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 
-        let fsyncRate = try measureFsync(dir: dir, seconds: min(seconds, 3))
+        let fsyncRate = DiskProbe.fsyncRate(in: dir, seconds: min(seconds, 3))
         print(String(format: "baseline: %.0f fsyncs/s (one write+fsync at a time, %@)", fsyncRate, dir))
         print("engine     writers  commits/s  vs fsync  txns/fsync   p50 ms   p99 ms")
         for writers in [1, 16, 64] {
@@ -105,22 +105,6 @@ enum StoreBench {
             group.cancelAll()
             return result
         }
-    }
-
-    static func measureFsync(dir: String, seconds: Double) throws -> Double {
-        let path = "\(dir)/fsync-probe"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-        defer { close(fd); unlink(path) }
-        var block = [UInt8](repeating: 0x42, count: 4096)
-        let end = Date().addingTimeInterval(seconds)
-        var count = 0
-        while Date() < end {
-            _ = block.withUnsafeMutableBytes { pwrite(fd, $0.baseAddress, 4096, off_t((count % 256) * 4096)) }
-            fsync(fd)
-            count += 1
-        }
-        return Double(count) / seconds
     }
 
     /// Writes rows 1, 2, 3, ... from 16 concurrent writers, printing "ack N" as each commit

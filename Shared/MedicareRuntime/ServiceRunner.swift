@@ -185,6 +185,11 @@ public final class LockedValue<Value: Sendable>: Sendable {
 import MedicareDomain
 
 extension ServiceContext {
+    /// The key a service declares to read a policy file with ``policyBook()``.
+    public static let policyFileKey = ConfigKey(
+        "policy.file", default: "", "Benefit policy and catalogue (JSON); empty = the bundled Zhejiang/Quzhou 2024 policy."
+    )
+
     /// The benefit policy and catalogue named by `policy.file` (the bundled Zhejiang/Quzhou
     /// 2024 file when empty); a bad file stops start-up naming the key.
     public func policyBook() throws -> PolicyBook {

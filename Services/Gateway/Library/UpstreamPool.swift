@@ -84,12 +84,6 @@ public final class UpstreamPool: RPCChannel {
         }
     }
 
-    /// Whether each replica passed its last health check.
-    public var replicaHealth: [Bool] { healthy.map { $0.value.load(ordering: .relaxed) } }
-
-    public func close() async {
-        for client in clients { await client.close() }
-    }
 }
 
 final class HealthFlag: Sendable {

@@ -34,9 +34,7 @@ public enum SettlementDefinition {
             """),
     ]
 
-    public static let keys = [
-        ConfigKey("policy.file", default: "", "Benefit policy and catalogue (JSON); empty = the bundled Zhejiang/Quzhou 2024 policy."),
-    ]
+    public static let keys = [ServiceContext.policyFileKey]
 
     public static let definition = ServiceDefinition(
         name: "settlement", rpcPort: 7102, adminPort: 9102, migrations: migrations, extraKeys: keys

@@ -54,15 +54,8 @@ public struct SettlementProvider: SettlementService {
         guard let person = try await store.person(psnNo: claim.claim.psnNo) else {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
-        let accumulator = try await store.database.read { tx in
-            try await tx.queryOne(
-                "SELECT deductible_used, fund_paid FROM accumulators WHERE psn_no = $1 AND year = $2 AND visit_type = $3",
-                [.text(person.psnNo), .integer(Int64(claim.visitDate.year)), .text(claim.claim.visitType)]
-            )
-        }
-        var result = try compute(claim, person: person, accumulator: .init(
-            deductibleUsed: try accumulator?.int("deductible_used") ?? 0, fundPaid: try accumulator?.int("fund_paid") ?? 0
-        ))
+        let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: claim.claim.visitType)
+        var result = try compute(claim, person: person, accumulator: accumulator)
         result.status = "presettled"
         return result
     }

@@ -44,6 +44,20 @@ public struct SettlementStore: Sendable {
         }
     }
 
+    /// A person's year-to-date accumulators for a visit type (zero when none yet).
+    /// `lock` is appended to the query (" FOR UPDATE" inside a PostgreSQL write).
+    static func accumulator(_ tx: any SQLTransaction, psnNo: String, year: Int64, visitType: String, lock: String = "") async throws -> Accumulator {
+        let row = try await tx.queryOne(
+            "SELECT deductible_used, fund_paid FROM accumulators WHERE psn_no = $1 AND year = $2 AND visit_type = $3\(lock)",
+            [.text(psnNo), .integer(year), .text(visitType)]
+        )
+        return Accumulator(deductibleUsed: try row?.int("deductible_used") ?? 0, fundPaid: try row?.int("fund_paid") ?? 0)
+    }
+
+    func accumulator(psnNo: String, year: Int64, visitType: String) async throws -> Accumulator {
+        try await database.read { tx in try await Self.accumulator(tx, psnNo: psnNo, year: year, visitType: visitType) }
+    }
+
     static func person(_ row: SQLRow) throws -> InsuredPerson {
         InsuredPerson(
             psnNo: try row.string("psn_no"), certno: try row.string("certno"), name: try row.string("name"),
@@ -73,13 +87,7 @@ public struct SettlementStore: Sendable {
             }
             let person = try Self.person(personRow)
             let year = Int64(claim.visitDate.year)
-            let accumulatorRow = try await tx.queryOne(
-                "SELECT deductible_used, fund_paid FROM accumulators WHERE psn_no = $1 AND year = $2 AND visit_type = $3\(lock)",
-                [.text(person.psnNo), .integer(year), .text(claim.claim.visitType)]
-            )
-            let accumulator = Accumulator(
-                deductibleUsed: try accumulatorRow?.int("deductible_used") ?? 0, fundPaid: try accumulatorRow?.int("fund_paid") ?? 0
-            )
+            let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.visitType, lock: lock)
             var result = try compute(person, accumulator)
             result.setlID = Self.newID(prefix: "S")
             result.status = "settled"

@@ -25,9 +25,7 @@ public enum SupervisionDefinition {
             """),
     ]
 
-    public static let keys = [
-        ConfigKey("policy.file", default: "", "The catalogue the review rules check against (the settlement service's policy file); empty = bundled."),
-    ]
+    public static let keys = [ServiceContext.policyFileKey]
 
     public static let definition = ServiceDefinition(
         name: "supervision", rpcPort: 7103, adminPort: 9103, migrations: migrations, extraKeys: keys

@@ -28,7 +28,6 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var tls: OpaquePointer?
     private var state: State = .idle
     private var bufferedWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
-    private var flushPending = false
     private var handshakeTimer: Scheduled<Void>?
     private static let readChunk = 16 * 1024
 
@@ -119,7 +118,6 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             bufferedWrites = []
             for (buffer, promise) in writes { encrypt(context: context, buffer, promise: promise) }
             writeCiphertext(context: context, flush: true)
-            flushPending = false
         case Int32(MC_TLS_WANT_READ):
             writeCiphertext(context: context, flush: true)
         default:
@@ -181,10 +179,8 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .active:
             writeCiphertext(context: context, flush: true)
-        case .idle, .handshaking:
-            flushPending = true
-        case .closing, .closed:
-            break
+        case .idle, .handshaking, .closing, .closed:
+            break  // writes buffered during the handshake are flushed when it completes
         }
     }
 
