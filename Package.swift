@@ -225,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "RegistryService", "SettlementService", "SupervisionService", "MedicareDomain", "MedicareRPC", "MedicareTestSupport",
+                "RegistryService", "SettlementService", "SupervisionService", "GatewayService", "MedicareDomain", "MedicareRPC", "MedicareTestSupport",
                 "MedicareContracts", "MedicareStore", "MedicareRuntime", "MedicareWire", "MedicareTransport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -62,7 +62,7 @@ struct Load: AsyncParsableCommand {
         let progress = Task {
             var last = 0
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                do { try await Task.sleep(for: .seconds(1)) } catch { break }
                 let (calls, errors) = stats.state.withLock { ($0.calls, $0.errors.values.reduce(0, +)) }
                 let elapsed = Double((ContinuousClock.now - start).components.seconds)
                 FileHandle.standardError.write(Data(String(format: "\r%4.0fs  %8d calls  %7d/s  errors %d   ", elapsed, calls, calls - last, errors).utf8))
@@ -106,6 +106,7 @@ struct Load: AsyncParsableCommand {
             }
         }
         progress.cancel()
+        await progress.value
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let state = stats.state.withLock { $0 }

@@ -26,6 +26,9 @@ final class SQLiteConnection: @unchecked Sendable {
     }
     let path: String
 
+    /// The raw handle, for hooks installed by the owner's thread.
+    var handle: OpaquePointer? { db }
+
     init(path: String, readOnly: Bool) throws(StoreError) {
         self.path = path
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)

@@ -16,11 +16,17 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         public var path: String
         public var readers: Int
         public var maxBatch: Int
+        /// WAL frames the writer may add before the background checkpointer copies them.
+        public var checkpointStep: Int32
+        /// WAL length at which the writer itself finishes the checkpoint so the WAL restarts.
+        public var walRestartFrames: Int32
 
-        public init(path: String, readers: Int = 4, maxBatch: Int = 256) {
+        public init(path: String, readers: Int = 4, maxBatch: Int = 256, checkpointStep: Int32 = 500, walRestartFrames: Int32 = 4000) {
             self.path = path
             self.readers = readers
             self.maxBatch = maxBatch
+            self.checkpointStep = checkpointStep
+            self.walRestartFrames = walRestartFrames
         }
     }
 
@@ -28,6 +34,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
     public let configuration: Configuration
     private let writer: SQLiteConnection
     private let writerExecutor: ThreadExecutor
+    private let checkpointer: SQLiteCheckpointer
     private let readers: ReaderPool
     private let queue = WriteQueue()
     private let logger: Logger
@@ -48,12 +55,16 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             }
         }
         writer = try SQLiteConnection(path: configuration.path, readOnly: false)
-        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-65536;")
+        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;")
+        checkpointer = try SQLiteCheckpointer(
+            path: configuration.path, stepFrames: configuration.checkpointStep, restartFrames: configuration.walRestartFrames
+        )
+        checkpointer.install(on: writer)
         writerExecutor = ThreadExecutor(name: "sqlite-writer")
         var connections: [SQLiteConnection] = []
         for _ in 0..<max(1, configuration.readers) {
             let reader = try SQLiteConnection(path: configuration.path, readOnly: true)
-            try reader.exec("PRAGMA query_only=ON; PRAGMA cache_size=-32768;")
+            try reader.exec("PRAGMA query_only=ON; PRAGMA cache_size=-8192;")
             connections.append(reader)
         }
         readers = ReaderPool(connections)
@@ -103,6 +114,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         }
         queue.failRemaining(StoreError.closed)
         closed.store(true, ordering: .relaxed)
+        checkpointer.stop()
         await withTaskExecutorPreference(writerExecutor) { writer.close() }
         writerExecutor.stop()
         await readers.closeAll()

@@ -137,6 +137,14 @@ struct StackTests {
         #expect(profile.institution?.designationStatus == "designated" && profile.sources.allSatisfy { $0.code == "ok" })
         #expect(profile.totals?.reversed == 1 && profile.reviews?.blocked == 1)
 
+        // The gateway reuses resolved routes, but a suspension through it takes effect at once.
+        _ = try await gateway.settle(stackClaim("M5", person: 1), options: keyed("k-5"))
+        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "suspend", reason: "inspection"))
+        let suspended = await #expect(throws: RPCError.self) { _ = try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")) }
+        #expect(suspended?.code == .failedPrecondition && suspended?.message.hasPrefix("cannot settle at H33080200101") == true, "\(String(describing: suspended))")
+        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "restore", reason: "rectified"))
+        #expect(try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")).settlement?.status == "settled")
+
         for c in [clinic, ops, province, direct] { await c.close() }
         await stack.stop()
     }

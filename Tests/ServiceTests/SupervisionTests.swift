@@ -74,6 +74,17 @@ struct SupervisionTests {
         }
     }
 
+    @Test func theDuplicateCheckReadsOnlyThePersonsDayFromItsIndex() async throws {
+        try await withSupervision { _, db in
+            guard db.dialect == .sqlite else { return }
+            let plan = try await db.read { tx in
+                try await tx.query("EXPLAIN QUERY PLAN " + SupervisionStore.billedKeysQuery, [.text("P1"), .text("2024-06-01"), .text("M1")])
+                    .map { try $0.string("detail") }
+            }
+            #expect(plan == ["SEARCH billed_lines USING COVERING INDEX billed_lines_person_day (psn_no=? AND visit_date=?)"])
+        }
+    }
+
     @Test func auditChainVerifiesAndNamesTheFirstBrokenLink() async throws {
         try await withSupervision { s, db in
             var previous = String(repeating: "0", count: 64)

@@ -34,4 +34,37 @@ struct DurabilityTests {
         let missing = Set(acked).subtracting(stored)
         #expect(missing.isEmpty, "acknowledged but lost: \(missing.sorted().prefix(10))")
     }
+
+    /// Checkpoints run beside the writer, yet under a continuous stream of commits the WAL
+    /// still restarts: it never grows far past its restart length, and nothing is lost.
+    @Test func theWALStaysBoundedUnderContinuousWrites() async throws {
+        let path = NSTemporaryDirectory() + "wal-\(UUID().uuidString).sqlite"
+        let restart: Int32 = 200
+        let db = try SQLiteDatabase(configuration: .init(path: path, checkpointStep: 50, walRestartFrames: restart), logger: quietLogger)
+        let rows = 24
+        let largest = try await running(db) {
+            var largest = 0
+            try await db.write { try await $0.execute("CREATE TABLE filler (id BIGINT PRIMARY KEY, body BLOB NOT NULL)", []) }
+            // 16 writers keep the queue full, so the writer never idles between batches.
+            for round in 0..<rows {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for w in 0..<16 {
+                        group.addTask {
+                            let id = Int64(round * 16 + w)
+                            try await db.write { try await $0.execute("INSERT INTO filler (id, body) VALUES ($1, $2)", [.integer(id), .blob(Array(repeating: UInt8(w), count: 16_384))]) }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let size = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+                largest = max(largest, size)
+            }
+            let count = try await db.read { try await $0.queryOne("SELECT COUNT(*) AS n FROM filler", [])?.int("n") }
+            #expect(count == Int64(rows * 16))
+            return largest
+        }
+        // 384 rows of 16 KiB wrote ~1,600 frames; without a restart the WAL would hold them all.
+        let frame = 4096 + 24
+        #expect(largest > 0 && largest < Int(restart + 400) * frame, "largest WAL: \(largest / frame) frames")
+    }
 }

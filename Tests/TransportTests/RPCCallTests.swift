@@ -110,6 +110,30 @@ struct RPCCallTests {
         }
     }
 
+    @Test func eachCallOnOneConnectionExpiresAtItsOwnDeadline() async throws {
+        // One deadline timer per connection: a later call with an earlier deadline must re-arm
+        // it, and expiring one call must re-arm it for the next.
+        try await withTestServer { server in
+            let client = try server.client()
+            let echo = EchoClient(client)
+            let start = ContinuousClock.now
+            let slow = Task { try await echo.echo(EchoMessage(delayMillis: 10_000), options: CallOptions(timeout: .milliseconds(900))) }
+            try await Task.sleep(for: .milliseconds(50))
+            let fast = Task { try await echo.echo(EchoMessage(delayMillis: 10_000), options: CallOptions(timeout: .milliseconds(200))) }
+            async let answered = echo.echo(EchoMessage(text: "ok", delayMillis: 100), options: CallOptions(timeout: .seconds(5)))
+            #expect(try await answered.text == "ok")
+            let fastError = await #expect(throws: RPCError.self) { try await fast.value }
+            let fastAt = ContinuousClock.now - start
+            let slowError = await #expect(throws: RPCError.self) { try await slow.value }
+            let slowAt = ContinuousClock.now - start
+            #expect(fastError?.code == .deadlineExceeded && slowError?.code == .deadlineExceeded)
+            #expect(fastAt >= .milliseconds(250) && fastAt < .milliseconds(800), "\(fastAt)")
+            #expect(slowAt >= .milliseconds(900) && slowAt < .milliseconds(1_800), "\(slowAt)")
+            #expect(await server.probe.eventually { $0.cancelled == 2 })
+            await client.close()
+        }
+    }
+
     @Test func cancellingTheCallerCancelsTheHandler() async throws {
         try await withTestServer { server in
             let client = try server.client()

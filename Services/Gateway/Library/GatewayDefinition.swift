@@ -24,6 +24,8 @@ public enum GatewayDefinition {
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103", "Supervision replicas."),
         ConfigKey("access.file", default: "", "The access table (JSON); empty = the bundled table (see docs/architecture.md)."),
         ConfigKey("gateway.max-calls-per-caller", default: "512", "Calls in flight per caller identity; more get RESOURCE_EXHAUSTED."),
+        ConfigKey("gateway.route-cache-ms", default: "1000",
+                  "How long a resolved settlement route is reused; registry writes through this gateway clear it at once. 0 = always ask the registry."),
     ]
 
     public static let definition = ServiceDefinition(
@@ -45,28 +47,37 @@ public enum GatewayDefinition {
         }
         return makeRouter(
             access: access, registry: registry, settlement: settlement, supervision: supervision,
-            maxCallsPerCaller: try config.int("gateway.max-calls-per-caller", in: 1...100_000)
+            maxCallsPerCaller: try config.int("gateway.max-calls-per-caller", in: 1...100_000),
+            routeCacheTTL: .milliseconds(try config.int("gateway.route-cache-ms", in: 0...3_600_000))
         )
     }
 
     /// The gateway's methods over any channels to the three services (pools of TLS
     /// connections in production, in-process routers in tests).
     public static func makeRouter(
-        access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, maxCallsPerCaller: Int
+        access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, maxCallsPerCaller: Int,
+        routeCacheTTL: Duration = .zero
     ) -> RPCRouter {
         var router = RPCRouter()
-        GatewayProvider(access: access, registry: registry, settlement: settlement, supervision: supervision).register(with: &router)
+        let routes = RouteCache(ttl: routeCacheTTL)
+        GatewayProvider(access: access, registry: registry, settlement: settlement, supervision: supervision, routes: routes).register(with: &router)
         let forwarded: [(any RPCChannel, [MethodDescriptor])] = [
             (registry, RegistryMethods.all), (settlement, SettlementMethods.all + SettlementReportsMethods.all),
             (supervision, SupervisionMethods.all + SupervisionReportsMethods.all),
         ]
         for (upstream, methods) in forwarded {
             for method in methods {
+                let invalidatesRoutes = RouteCache.invalidates(method.fullName)
                 router.register(method, raw: { payload, context in
                     let scope = try access.authorize(context.peer, method.fullName)
                     if scope == .region { try RegionScope.check(method, payload, region: context.peer.region) }
                     var options = CallOptions.propagating(context)
                     if let key = context.idempotencyKey { options.metadata[Metadata.idempotencyKey] = key }
+                    if invalidatesRoutes {
+                        // Also when the write fails: it may have been applied before its answer was lost.
+                        defer { routes.invalidate() }
+                        return try await upstream.call(method, payload: payload, options: options)
+                    }
                     return try await upstream.call(method, payload: payload, options: options)
                 })
             }

@@ -13,9 +13,11 @@ public struct GatewayProvider: GatewayService {
     let settlementReports: SettlementReportsClient
     let supervision: SupervisionClient
     let supervisionReports: SupervisionReportsClient
+    let routes: RouteCache
 
-    public init(access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel) {
+    init(access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, routes: RouteCache) {
         self.access = access
+        self.routes = routes
         self.registry = RegistryClient(registry)
         self.settlement = SettlementClient(settlement)
         self.settlementReports = SettlementReportsClient(settlement)
@@ -38,8 +40,7 @@ public struct GatewayProvider: GatewayService {
         }
         let downstream = CallOptions.propagating(context)
         let submitted = claim
-        async let routeResult = Self.attempt { try await registry.resolveSettlementRoute(
-            ResolveSettlementRouteRequest(clinicCode: submitted.fixmedinsCode, onDate: submitted.visitDate), options: downstream) }
+        async let routeResult = Self.attempt { try await self.route(clinic: submitted.fixmedinsCode, date: submitted.visitDate, options: downstream) }
         async let reviewResult = Self.attempt { try await supervision.review(ReviewRequest(claim: submitted), options: downstream) }
         let (route, review) = await (routeResult, reviewResult)
 
@@ -78,6 +79,19 @@ public struct GatewayProvider: GatewayService {
         let result = try await settlement.settle(SettleRequest(claim: claim), options: options)
         let audit = await record(RecordRequest(settlement: result, claim: claim), options: downstream, logger: context.logger)
         return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, audit: audit)
+    }
+
+    /// The registry's route for a clinic on a day, from the cache when it is fresh.
+    func route(clinic: String, date: String, options: CallOptions) async throws -> SettlementRoute {
+        guard routes.isEnabled else {
+            return try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: clinic, onDate: date), options: options)
+        }
+        let key = RouteCache.Key(clinic: clinic, date: date)
+        let (cached, generation) = routes.lookup(key)
+        if let cached { return cached }
+        let route = try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: clinic, onDate: date), options: options)
+        routes.store(route, for: key, generation: generation)
+        return route
     }
 
     public func reverse(_ request: GatewayReverseRequest, context: CallContext) async throws -> ReverseResponse {

@@ -23,6 +23,13 @@ public enum SupervisionDefinition {
             CREATE INDEX blocked_reviews_day ON blocked_reviews (visit_date, fixmedins_code);
             CREATE INDEX audit_subject ON audit (subject, kind)
             """),
+        // The duplicate check asks for a person's day; (person, item, day) made it read the
+        // person's whole history, so review slowed as billed lines grew. Covering, so the
+        // check never touches the table.
+        Migration(4, "duplicate-check index by person and day", sql: """
+            DROP INDEX billed_lines_person_day;
+            CREATE INDEX billed_lines_person_day ON billed_lines (psn_no, visit_date, item_code, mdtrt_id)
+            """),
     ]
 
     public static let keys = [ServiceContext.policyFileKey]

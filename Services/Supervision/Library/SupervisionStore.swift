@@ -10,11 +10,14 @@ public struct SupervisionStore: Sendable {
 
     public init(database: any SQLDatabase) { self.database = database }
 
+    /// Runs on every review: must stay an index-only lookup of one person's day.
+    package static let billedKeysQuery =
+        "SELECT item_code, visit_date FROM billed_lines WHERE psn_no = $1 AND visit_date = $2 AND mdtrt_id <> $3"
+
     /// Items billed to a person on a day by other visits (a retried visit is not a duplicate).
     func billedKeys(psnNo: String, visitDate: String, excludingVisit mdtrtID: String) async throws -> Set<String> {
         try await database.read { tx in
-            Set(try await tx.query("SELECT item_code, visit_date FROM billed_lines WHERE psn_no = $1 AND visit_date = $2 AND mdtrt_id <> $3",
-                                   [.text(psnNo), .text(visitDate), .text(mdtrtID)])
+            Set(try await tx.query(Self.billedKeysQuery, [.text(psnNo), .text(visitDate), .text(mdtrtID)])
                 .map { "\(try $0.string("item_code"))|\(try $0.string("visit_date"))" })
         }
     }

@@ -18,13 +18,14 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     private struct Pending {
         let continuation: CheckedContinuation<ByteBuffer, any Error>
-        let timer: Scheduled<Void>?
+        let deadline: NIODeadline?
     }
 
     private let peerDescription: String
     private var pending: [UInt64: Pending] = [:]
     private var context: ChannelHandlerContext?
     private let flusher = FlushCoalescer()
+    private var deadlines = DeadlineSweep()
     /// Set once the connection can take no new calls; the error they get.
     private(set) var refusal: RPCError?
     /// Why the connection failed, for the callers it strands.
@@ -75,20 +76,33 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             continuation.resume(throwing: NotSent(error: refusal ?? RPCError(code: .unavailable, message: "connection closed")))
             return
         }
-        let timer = deadline.map { deadline in
-            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            return context.eventLoop.scheduleTask(deadline: deadline) {
-                loopBound.value.abandon(id, RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
-            }
-        }
-        pending[id] = Pending(continuation: continuation, timer: timer)
+        if let deadline { cover(deadline, on: context.eventLoop) }
+        pending[id] = Pending(continuation: continuation, deadline: deadline)
         write(context: context, request)
+    }
+
+    private func cover(_ deadline: NIODeadline, on loop: any EventLoop) {
+        let loopBound = NIOLoopBound(self, eventLoop: loop)
+        deadlines.cover(deadline, on: loop) { loopBound.value.expireDue() }
+    }
+
+    /// Abandons the calls whose deadline has passed and re-arms for the next one.
+    private func expireDue() {
+        deadlines.fired()
+        let now = NIODeadline.now()
+        var due: [UInt64] = []
+        var next: NIODeadline?
+        for (id, call) in pending {
+            guard let deadline = call.deadline else { continue }
+            if deadline <= now { due.append(id) } else if next.map({ deadline < $0 }) ?? true { next = deadline }
+        }
+        for id in due { abandon(id, RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
+        if let next, let context { cover(next, on: context.eventLoop) }
     }
 
     /// The caller gave up (deadline or cancellation): answer it and tell the server.
     func abandon(_ id: UInt64, _ error: RPCError) {
         guard let call = pending.removeValue(forKey: id) else { return }
-        call.timer?.cancel()
         call.continuation.resume(throwing: error)
         if let context, failure == nil {
             write(context: context, try! FrameCodec.encode(Frame(callID: id, kind: .cancel), allocator: context.channel.allocator))
@@ -107,7 +121,6 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         switch frame.kind {
         case .response:
             guard let call = pending.removeValue(forKey: frame.callID) else { return }  // abandoned earlier
-            call.timer?.cancel()
             if frame.statusCode == .ok {
                 call.continuation.resume(returning: ByteBuffer(bytes: frame.payload))
             } else {
@@ -124,7 +137,6 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 markUnusable(RPCError(code: .unavailable, message: "\(peerDescription) is shutting down"))
                 for id in pending.keys where id > frame.lastCallID {
                     if let call = pending.removeValue(forKey: id) {
-                        call.timer?.cancel()
                         call.continuation.resume(throwing: NotSent(error: RPCError(code: .unavailable, message: "\(peerDescription) is shutting down")))
                     }
                 }
@@ -147,8 +159,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func failAll(_ error: RPCError) {
         let calls = pending
         pending.removeAll()
+        deadlines.cancel()
         for call in calls.values {
-            call.timer?.cancel()
             call.continuation.resume(throwing: error)
         }
     }

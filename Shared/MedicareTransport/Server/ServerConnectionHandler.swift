@@ -24,7 +24,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private struct ActiveCall {
         let task: Task<Void, Never>
-        let timer: Scheduled<Void>?
+        let deadline: NIODeadline?
     }
 
     private let router: RPCRouter
@@ -36,6 +36,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var closed = false
     private var highestCallID: UInt64 = 0
     private let flusher = FlushCoalescer()
+    private var deadlines = DeadlineSweep()
     private var context: ChannelHandlerContext?
     private let completions = LoopInbox<(UInt64, ByteBuffer)>()
 
@@ -105,7 +106,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             startCall(context: context, frame)
         case .cancel:
             if let call = calls.removeValue(forKey: frame.callID) {
-                call.timer?.cancel()
                 call.task.cancel()
                 finishDrainIfIdle(context: context)
             }
@@ -172,16 +172,33 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 for (id, response) in batch { loopBound.value.finish(id, response) }
             }
         }
-        let timer = timeoutMicros.map { micros in
-            eventLoop.scheduleTask(in: .microseconds(micros)) { loopBound.value.expire(id) }
+        let expiry = timeoutMicros.map { NIODeadline.now() + .microseconds($0) }
+        if let expiry { cover(expiry, on: eventLoop) }
+        calls[id] = ActiveCall(task: task, deadline: expiry)
+    }
+
+    private func cover(_ deadline: NIODeadline, on loop: any EventLoop) {
+        let loopBound = NIOLoopBound(self, eventLoop: loop)
+        deadlines.cover(deadline, on: loop) { loopBound.value.expireDue() }
+    }
+
+    /// Expires the calls whose deadline has passed and re-arms for the next one.
+    private func expireDue() {
+        deadlines.fired()
+        let now = NIODeadline.now()
+        var due: [UInt64] = []
+        var next: NIODeadline?
+        for (id, call) in calls {
+            guard let deadline = call.deadline else { continue }
+            if deadline <= now { due.append(id) } else if next.map({ deadline < $0 }) ?? true { next = deadline }
         }
-        calls[id] = ActiveCall(task: task, timer: timer)
+        for id in due { expire(id) }
+        if let next, let context { cover(next, on: context.eventLoop) }
     }
 
     private func finish(_ id: UInt64, _ response: ByteBuffer) {
         // Absent when the call expired or was cancelled first: its answer was already given.
-        guard let call = calls.removeValue(forKey: id), let context else { return }
-        call.timer?.cancel()
+        guard calls.removeValue(forKey: id) != nil, let context else { return }
         write(context: context, response)
         finishDrainIfIdle(context: context)
     }
@@ -235,10 +252,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func cancelAll() {
-        for call in calls.values {
-            call.timer?.cancel()
-            call.task.cancel()
-        }
+        deadlines.cancel()
+        for call in calls.values { call.task.cancel() }
         calls.removeAll()
     }
 }

@@ -1,0 +1,77 @@
+import MedicareContracts
+import MedicareWire
+import Synchronization
+
+/// Settlement routes recently resolved by the registry, so that a busy clinic's claims do not
+/// each cost a registry round trip.
+///
+/// Freshness: every registry write that passes through this gateway (import, designation
+/// change, divisions) empties the cache when it completes, and a route resolved while such
+/// a write was in flight is not kept. A write made through another gateway replica is seen
+/// here once the entry expires (`ttl`). A zero `ttl` turns the cache off.
+final class RouteCache: Sendable {
+    struct Key: Hashable, Sendable {
+        let clinic: String
+        let date: String
+    }
+
+    private struct Entry {
+        let route: SettlementRoute
+        let expires: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var entries: [Key: Entry] = [:]
+        var generation: UInt64 = 0
+    }
+
+    let ttl: Duration
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(ttl: Duration, capacity: Int = 100_000) {
+        self.ttl = ttl
+        self.capacity = capacity
+    }
+
+    var isEnabled: Bool { ttl > .zero }
+
+    /// A fresh route, or the generation to hand back to `store` with the route fetched instead.
+    func lookup(_ key: Key, now: ContinuousClock.Instant = .now) -> (route: SettlementRoute?, generation: UInt64) {
+        state.withLock { state in
+            if let entry = state.entries[key] {
+                if entry.expires > now { return (entry.route, state.generation) }
+                state.entries[key] = nil
+            }
+            return (nil, state.generation)
+        }
+    }
+
+    /// Keeps a route fetched since `lookup` returned `generation`, unless a registry write
+    /// completed in between.
+    func store(_ route: SettlementRoute, for key: Key, generation: UInt64, now: ContinuousClock.Instant = .now) {
+        guard isEnabled else { return }
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
+            state.entries[key] = Entry(route: route, expires: now + ttl)
+        }
+    }
+
+    /// Forgets every route: called after any registry write.
+    func invalidate() {
+        state.withLock { state in
+            state.generation &+= 1
+            state.entries.removeAll(keepingCapacity: true)
+        }
+    }
+
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Registry methods that change what a route resolves to.
+    static func invalidates(_ method: String) -> Bool {
+        method.hasPrefix(RegistryMethods.getInstitution.service + "/")
+            && ![RegistryMethods.getInstitution, RegistryMethods.resolveSettlementRoute, RegistryMethods.getCoverage]
+                .contains { $0.fullName == method }
+    }
+}

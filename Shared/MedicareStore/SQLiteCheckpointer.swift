@@ -1,0 +1,98 @@
+import CSQLite
+import Foundation
+import Synchronization
+
+/// Copies committed WAL frames into the database file on its own thread and connection, so
+/// that the writer's commits do not stall behind a checkpoint's copy and fsync.
+///
+/// SQLite restarts the WAL from its start only when a write begins with every frame already
+/// copied; a copy running beside a busy writer always lags it, so on its own the WAL would
+/// grow without bound. The writer therefore still checkpoints when the WAL reaches
+/// `restartFrames`, as SQLite's autocheckpoint would, but by then the background has copied
+/// nearly everything and only the last few frames are left for it.
+final class SQLiteCheckpointer: @unchecked Sendable {
+    // @unchecked: `pending` and `stopped` are guarded by `condition`; the connection is used
+    // only by the checkpoint thread (and closed after it has ended).
+    private let connection: SQLiteConnection
+    private let condition = NSCondition()
+    private var pending = false
+    private var stopped = false
+    private let ended = DispatchSemaphore(value: 0)
+    /// Frames already copied by the last background pass (SQLite's count for this WAL).
+    private let copied = Atomic<Int32>(0)
+    let stepFrames: Int32
+    let restartFrames: Int32
+
+    init(path: String, stepFrames: Int32, restartFrames: Int32) throws(StoreError) {
+        connection = try SQLiteConnection(path: path, readOnly: false)
+        self.stepFrames = stepFrames
+        self.restartFrames = restartFrames
+        let thread = Thread { [self] in loop() }
+        thread.name = "sqlite-checkpoint"
+        thread.start()
+    }
+
+    /// Replaces the writer's autocheckpoint with this checkpointer.
+    func install(on writer: SQLiteConnection) {
+        guard let handle = writer.handle else { return }
+        sqlite3_wal_hook(handle, { context, db, name, frames in
+            let checkpointer = Unmanaged<SQLiteCheckpointer>.fromOpaque(context!).takeUnretainedValue()
+            checkpointer.committed(frames: frames, db: db, name: name)
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Called on the writer's thread after each commit with the frames now in the WAL.
+    private func committed(frames: Int32, db: OpaquePointer?, name: UnsafePointer<CChar>?) {
+        if frames >= restartFrames {
+            // Copies what the background has not, so that the next write restarts the WAL.
+            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            copied.store(0, ordering: .relaxed)
+            return
+        }
+        var done = copied.load(ordering: .relaxed)
+        if frames < done {  // the WAL has restarted since the last pass
+            done = 0
+            copied.store(0, ordering: .relaxed)
+        }
+        if frames - done >= stepFrames { nudge() }
+    }
+
+    private func nudge() {
+        condition.lock()
+        pending = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Ends the thread and closes its connection (before the writer closes the database).
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.signal()
+        condition.unlock()
+        ended.wait()
+    }
+
+    private func loop() {
+        defer {
+            connection.close()
+            ended.signal()
+        }
+        while true {
+            condition.lock()
+            while !pending && !stopped { condition.wait() }
+            if stopped {
+                condition.unlock()
+                return
+            }
+            pending = false
+            condition.unlock()
+            guard let handle = connection.handle else { return }
+            var log: Int32 = 0, checkpointed: Int32 = 0
+            if sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &checkpointed) == SQLITE_OK {
+                copied.store(max(checkpointed, 0), ordering: .relaxed)
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import NIOCore
+
+/// Expires a connection's calls at their deadlines with one timer for the connection instead
+/// of one per call. Calls almost always finish long before their deadline, and scheduling
+/// then cancelling a timer for each cost the gateway about 4% of its CPU.
+///
+/// The timer is armed at the earliest deadline known; when it fires, the owner expires what
+/// is due and re-arms at the earliest deadline left. Confined to the connection's event loop.
+struct DeadlineSweep {
+    private var timer: Scheduled<Void>?
+    private var armedAt: NIODeadline?
+
+    /// Makes sure the sweep runs no later than `deadline`.
+    mutating func cover(_ deadline: NIODeadline, on loop: any EventLoop, sweep: @escaping @Sendable () -> Void) {
+        if let armedAt, armedAt <= deadline { return }
+        timer?.cancel()
+        armedAt = deadline
+        timer = loop.scheduleTask(deadline: deadline, sweep)
+    }
+
+    /// Called first thing when the timer fires.
+    mutating func fired() {
+        timer = nil
+        armedAt = nil
+    }
+
+    mutating func cancel() {
+        timer?.cancel()
+        timer = nil
+        armedAt = nil
+    }
+}

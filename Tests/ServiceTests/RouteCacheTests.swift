@@ -1,0 +1,44 @@
+@testable import GatewayService
+import MedicareWire
+import Testing
+
+@Suite struct RouteCacheTests {
+    let key = RouteCache.Key(clinic: "H33080200101", date: "2024-06-01")
+    let route = SettlementRoute(canSettle: true, settleVia: "H33080200001", mode: "integrated", designationStatus: "designated")
+
+    @Test func aRouteIsReusedUntilItExpires() {
+        let cache = RouteCache(ttl: .seconds(1))
+        let start = ContinuousClock.now
+        let (missing, generation) = cache.lookup(key, now: start)
+        #expect(missing == nil)
+        cache.store(route, for: key, generation: generation, now: start)
+        #expect(cache.lookup(key, now: start + .milliseconds(999)).route == route)
+        #expect(cache.lookup(key, now: start + .seconds(1)).route == nil)
+        #expect(cache.count == 0)
+    }
+
+    @Test func aRegistryWriteForgetsRoutesAndOneResolvedDuringItIsNotKept() {
+        let cache = RouteCache(ttl: .seconds(60))
+        cache.store(route, for: key, generation: cache.lookup(key).generation)
+        let before = cache.lookup(RouteCache.Key(clinic: "H33080200102", date: "2024-06-01")).generation
+        cache.invalidate()
+        #expect(cache.lookup(key).route == nil)
+        // Resolved before the write finished: possibly stale, so not kept.
+        cache.store(route, for: key, generation: before)
+        #expect(cache.lookup(key).route == nil)
+    }
+
+    @Test func onlyRegistryWritesInvalidate() {
+        #expect(RouteCache.invalidates("medicare.v1.Registry/ChangeDesignation"))
+        #expect(RouteCache.invalidates("medicare.v1.Registry/ImportInstitutions"))
+        #expect(!RouteCache.invalidates("medicare.v1.Registry/ResolveSettlementRoute"))
+        #expect(!RouteCache.invalidates("medicare.v1.Registry/GetCoverage"))
+        #expect(!RouteCache.invalidates("medicare.v1.Settlement/Settle"))
+    }
+
+    @Test func aZeroTTLKeepsNothing() {
+        let cache = RouteCache(ttl: .zero)
+        cache.store(route, for: key, generation: cache.lookup(key).generation)
+        #expect(!cache.isEnabled && cache.count == 0)
+    }
+}
