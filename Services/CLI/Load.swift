@@ -58,6 +58,8 @@ struct Load: AsyncParsableCommand {
         let limit = count
         let interval = rate > 0 ? Duration.nanoseconds(Int64(1e9 / rate)) : nil
         let persons = self.persons
+        // Unique per run, so that a second run settles again instead of replaying the first.
+        let keyPrefix = "load-\(UInt64(Date().timeIntervalSince1970 * 1000))-"
 
         let progress = Task {
             var last = 0
@@ -88,7 +90,7 @@ struct Load: AsyncParsableCommand {
                                 let k = stats.claims.add(1, ordering: .relaxed).newValue
                                 let request = Self.claim(k, persons: persons, clinics: clinics)
                                 _ = try await gateway.settle(GatewaySettleRequest(claim: request), options: CallOptions(
-                                    timeout: .seconds(10), metadata: [Metadata.idempotencyKey: "load-\(start)-\(k)"]))
+                                    timeout: .seconds(10), metadata: [Metadata.idempotencyKey: keyPrefix + String(k)]))
                             case .review:
                                 let k = stats.claims.add(1, ordering: .relaxed).newValue
                                 _ = try await supervision.review(ReviewRequest(claim: Self.claim(k, persons: persons, clinics: clinics)), options: CallOptions(timeout: .seconds(10)))
@@ -125,12 +127,19 @@ struct Load: AsyncParsableCommand {
     /// review never sees a duplicate bill.
     static func claim(_ k: Int, persons: Int, clinics: [String]) -> Claim {
         let day = k / persons
-        let date = String(format: "2024-%02d-%02d", 3 + (day / 28) % 10, 1 + day % 28)
-        let person = k % persons
+        let person = String(k % persons)
         return Claim(
-            mdtrtID: "L\(k)", psnNo: "P330802\(String(format: "%07d", person))", fixmedinsCode: clinics[k % clinics.count], visitType: "general_outpatient",
-            visitDate: date, lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
+            mdtrtID: "L\(k)", psnNo: "P330802" + String(repeating: "0", count: max(0, 7 - person.count)) + person,
+            fixmedinsCode: clinics[k % clinics.count], visitType: "general_outpatient", visitDate: visitDays[day % visitDays.count],
+            lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
         )
+    }
+
+    /// 2024-03-01 ... 2024-12-28, 28 days a month: formatted once, not per claim (the load
+    /// generator shares the machine with what it measures).
+    static let visitDays: [String] = (0..<280).map { day in
+        let month = 3 + day / 28, date = 1 + day % 28
+        return "2024-" + (month < 10 ? "0" : "") + String(month) + "-" + (date < 10 ? "0" : "") + String(date)
     }
 
     static func pick(_ weights: [(Operation, Int)], _ n: Int) -> Operation {

@@ -29,4 +29,13 @@ public protocol SQLDatabase: Sendable {
     var dialect: SQLDialect { get }
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T
+    /// A read of a few rows by index, short enough to run on the caller's thread even when
+    /// that is an event loop (SQLite). Anything that scans belongs in `read`.
+    func lookup<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T
+}
+
+extension SQLDatabase {
+    public func lookup<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        try await read(body)
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -82,11 +83,25 @@ public final class SQLiteDatabase: SQLDatabase, Service {
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         guard !closed.load(ordering: .relaxed) else { throw StoreError.closed }
+        // RPC handlers run on their connection's event loop; a read (a nation-wide coverage
+        // query, an audit-chain walk) must not hold the loop's other connections up, so it
+        // moves to the cooperative pool. Elsewhere it runs right here on the caller's thread.
+        if MultiThreadedEventLoopGroup.currentEventLoop != nil {
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await self.readHere(body) }
+        }
+        return try await readHere(body)
+    }
+
+    public func lookup<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        guard !closed.load(ordering: .relaxed) else { throw StoreError.closed }
+        return try await readHere(body)
+    }
+
+    private func readHere<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         let reader = await readers.acquire()
         defer { readers.release(reader) }
-        // The leased connection is ours alone until released, so the read runs right here
-        // instead of hopping to another thread and back: reads are short index lookups that
-        // hit SQLite's page cache, cheaper than two context switches.
+        // The leased connection is ours alone until released, so the read runs on this
+        // thread instead of hopping to another one and back.
         try reader.connection.run("BEGIN")
         do {
             let result = try await body(SQLiteTransaction(connection: reader.connection))

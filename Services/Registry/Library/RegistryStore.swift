@@ -63,7 +63,7 @@ public struct RegistryStore: Sendable {
     }
 
     func institution(_ code: String) async throws -> Institution? {
-        try await database.read { tx in try await Self.institution(tx, code) }
+        try await database.lookup { tx in try await Self.institution(tx, code) }
     }
 
     static func institution(_ tx: any SQLTransaction, _ code: String) async throws -> Institution? {
@@ -97,7 +97,7 @@ public struct RegistryStore: Sendable {
 
     /// What routing needs about a clinic and its centre, in one query.
     func routeFacts(_ code: String) async throws -> RouteFacts? {
-        try await database.read { tx in
+        try await database.lookup { tx in
             guard let row = try await tx.queryOne(
                 """
                 SELECT i.designation_status, i.kind, i.integration_mode, i.parent_code, i.relationship_end, i.division_code,

@@ -33,13 +33,13 @@ public struct SettlementStore: Sendable {
     }
 
     public func person(certno: String) async throws -> InsuredPerson? {
-        try await database.read { tx in
+        try await database.lookup { tx in
             try await tx.queryOne("SELECT * FROM persons WHERE certno = $1", [.text(certno)]).map(Self.person)
         }
     }
 
     public func person(psnNo: String) async throws -> InsuredPerson? {
-        try await database.read { tx in
+        try await database.lookup { tx in
             try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1", [.text(psnNo)]).map(Self.person)
         }
     }
@@ -55,7 +55,7 @@ public struct SettlementStore: Sendable {
     }
 
     func accumulator(psnNo: String, year: Int64, visitType: String) async throws -> Accumulator {
-        try await database.read { tx in try await Self.accumulator(tx, psnNo: psnNo, year: year, visitType: visitType) }
+        try await database.lookup { tx in try await Self.accumulator(tx, psnNo: psnNo, year: year, visitType: visitType) }
     }
 
     static func person(_ row: SQLRow) throws -> InsuredPerson {
@@ -187,7 +187,7 @@ public struct SettlementStore: Sendable {
     }
 
     public func settlement(_ setlID: String) async throws -> SettlementResult? {
-        try await database.read { tx in
+        try await database.lookup { tx in
             guard let row = try await tx.queryOne("SELECT status, result FROM settlements WHERE setl_id = $1", [.text(setlID)]) else { return nil }
             var result = try SettlementResult(decoding: row.blob("result"))
             result.status = try row.string("status")

@@ -16,7 +16,7 @@ public struct SupervisionStore: Sendable {
 
     /// Items billed to a person on a day by other visits (a retried visit is not a duplicate).
     func billedKeys(psnNo: String, visitDate: String, excludingVisit mdtrtID: String) async throws -> Set<String> {
-        try await database.read { tx in
+        try await database.lookup { tx in
             Set(try await tx.query(Self.billedKeysQuery, [.text(psnNo), .text(visitDate), .text(mdtrtID)])
                 .map { "\(try $0.string("item_code"))|\(try $0.string("visit_date"))" })
         }

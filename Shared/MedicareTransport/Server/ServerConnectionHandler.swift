@@ -37,6 +37,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var highestCallID: UInt64 = 0
     private let flusher = FlushCoalescer()
     private var deadlines = DeadlineSweep()
+    private var executor: EventLoopExecutor?
     private var context: ChannelHandlerContext?
     private let completions = LoopInbox<(UInt64, ByteBuffer)>()
 
@@ -165,7 +166,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
         let completions = self.completions
 
-        let task = Task {
+        if executor == nil { executor = EventLoopExecutor(eventLoop) }
+        let task = Task(executorPreference: executor) {
             let result = await router.dispatch(route, payload: payload, context: callContext)
             let response = FrameCodec.response(callID: id, result: result, maxFrameSize: maxFrameSize, allocator: allocator)
             completions.push((id, response), on: eventLoop) { batch in
