@@ -20,6 +20,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Fixed arrival rate in calls/s (0 = as fast as the concurrency allows).") var rate = 0.0
     @Option(help: "Weights: settle=8,review=1,read=1.") var mix = "settle=8,review=1,read=1"
     @Option(help: "Insured persons loaded by the demo.") var persons = 2_000
+    @Option(help: "Connections to the gateway, as separate callers would open; calls are spread over them.") var connections = 4
 
     enum Operation: String, CaseIterable { case settle, review, read }
 
@@ -50,8 +51,8 @@ struct Load: AsyncParsableCommand {
         let concurrency = self.concurrency, rate = self.rate
         // Designated demo clinics (serials above 100; 1-12 are the township centres).
         let clinics = Synthetic(scale: .county).county("330802").designated.filter { Int($0.suffix(5)) ?? 0 > 100 }
-        let client = try connection.client()
-        let gateway = GatewayClient(client), supervision = SupervisionClient(client)
+        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        let clients = try (0..<connections).map { _ in try connection.client() }
         let stats = Stats()
         let start = ContinuousClock.now
         let end = start + .milliseconds(Int64(duration * 1000))
@@ -72,7 +73,9 @@ struct Load: AsyncParsableCommand {
             }
         }
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<concurrency {
+            for worker in 0..<concurrency {
+                let client = clients[worker % clients.count]
+                let gateway = GatewayClient(client), supervision = SupervisionClient(client)
                 group.addTask {
                     while ContinuousClock.now < end {
                         let n = stats.tickets.add(1, ordering: .relaxed).newValue
@@ -120,7 +123,7 @@ struct Load: AsyncParsableCommand {
             Console.line(String(format: "%-9@ %9d %8.0f %8.2f %8.2f %8.2f %8.2f", op.rawValue as NSString, h.totalCount, Double(h.totalCount) / seconds, ms(50), ms(90), ms(99), ms(99.9)))
         }
         for (key, n) in state.errors.sorted(by: { $0.key < $1.key }) { Console.line("errors: \(key): \(n)") }
-        await client.close()
+        for client in clients { await client.close() }
     }
 
     /// A claim at a designated demo clinic for a person and day no other claim uses, so that

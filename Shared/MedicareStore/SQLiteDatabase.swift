@@ -5,13 +5,16 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// Embedded SQLite: a file in WAL mode with full-sync commits, one writer that commits
-/// concurrent transactions in groups, and a few reader connections.
+/// Embedded SQLite: a file in WAL mode, one writer that commits concurrent transactions in
+/// groups, a sync thread that makes them durable, a checkpoint thread, and a few readers.
 ///
 /// Group commit: writes queue up while the writer is busy; the writer takes them all (up
-/// to `maxBatch`), runs each in its own savepoint inside one transaction, and commits once,
-/// so one fsync acknowledges the whole batch. A write that throws is rolled back to its
-/// savepoint and fails alone. Nothing is acknowledged before its commit is durable.
+/// to `maxBatch`), runs each in its own savepoint inside one transaction, and commits once.
+/// A write that throws is rolled back to its savepoint and fails alone. The COMMIT does not
+/// wait for the disk: `WALSyncer` fsyncs the WAL behind the writer, once for all batches
+/// committed since its last fsync, and answers their callers only then, so nothing is
+/// acknowledged before it is durable, and a read that may have seen a batch waits for it
+/// too. `SQLiteCheckpointer` copies the WAL into the database file off the writer's path.
 public final class SQLiteDatabase: SQLDatabase, Service {
     public struct Configuration: Sendable {
         public var path: String
@@ -36,6 +39,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
     private let writer: SQLiteConnection
     private let writerExecutor: ThreadExecutor
     private let checkpointer: SQLiteCheckpointer
+    private let syncer: WALSyncer
     private let readers: ReaderPool
     private let queue = WriteQueue()
     private let logger: Logger
@@ -56,11 +60,12 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             }
         }
         writer = try SQLiteConnection(path: configuration.path, readOnly: false)
-        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;")
+        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;")
         checkpointer = try SQLiteCheckpointer(
             path: configuration.path, stepFrames: configuration.checkpointStep, restartFrames: configuration.walRestartFrames
         )
         checkpointer.install(on: writer)
+        syncer = WALSyncer(databasePath: configuration.path)
         writerExecutor = ThreadExecutor(name: "sqlite-writer")
         var connections: [SQLiteConnection] = []
         for _ in 0..<max(1, configuration.readers) {
@@ -106,6 +111,8 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         do {
             let result = try await body(SQLiteTransaction(connection: reader.connection))
             try reader.connection.run("COMMIT")
+            // What this read saw may include a batch still waiting for its fsync.
+            try await syncer.awaitDurable()
             return result
         } catch {
             try? reader.connection.run("ROLLBACK")
@@ -129,6 +136,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         }
         queue.failRemaining(StoreError.closed)
         closed.store(true, ordering: .relaxed)
+        syncer.stop()
         checkpointer.stop()
         await withTaskExecutorPreference(writerExecutor) { writer.close() }
         writerExecutor.stop()
@@ -142,6 +150,10 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             let start = ContinuousClock.now
             var outcomes: [Result<any Sendable, any Error>] = []
             outcomes.reserveCapacity(batch.count)
+            if let failure = syncer.failed {
+                for job in batch { job.continuation.resume(throwing: failure) }
+                continue
+            }
             do {
                 try writer.run("BEGIN IMMEDIATE")
             } catch {
@@ -160,23 +172,21 @@ public final class SQLiteDatabase: SQLDatabase, Service {
                     outcomes.append(.failure(error))
                 }
             }
+            // Announced before COMMIT: a reader that sees these rows waits for their fsync.
+            let sequence = syncer.announce()
             do {
                 try writer.run("COMMIT")
             } catch {
                 logger.error("group commit failed", metadata: ["store.error": "\(error)", "store.batch": "\(batch.count)"])
                 try? writer.run("ROLLBACK")
-                for job in batch { job.continuation.resume(throwing: error) }
+                syncer.committed(WALSyncer.Batch(jobs: batch, outcomes: batch.map { _ in .failure(error) }, sequence: sequence))
                 continue
             }
             batchSize.record(batch.count)
             statistics.recordCommit(transactions: outcomes.count)
             commitTime.record(since: start)
-            for (job, outcome) in zip(batch, outcomes) {
-                switch outcome {
-                case .success(let value): job.continuation.resume(returning: value)
-                case .failure(let error): job.continuation.resume(throwing: error)
-                }
-            }
+            // Answered by the syncer once durable; meanwhile the next batch runs.
+            syncer.committed(WALSyncer.Batch(jobs: batch, outcomes: outcomes, sequence: sequence))
         }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import MedicareStore
+@testable import MedicareStore
 import MedicareTestSupport
 import Testing
 
@@ -66,5 +66,35 @@ struct DurabilityTests {
         // 384 rows of 16 KiB wrote ~1,600 frames; without a restart the WAL would hold them all.
         let frame = 4096 + 24
         #expect(largest > 0 && largest < Int(restart + 400) * frame, "largest WAL: \(largest / frame) frames")
+    }
+
+    /// The writer commits without waiting for the disk and the syncer fsyncs behind it, so a
+    /// committed batch is visible before it is durable: a read that may have seen it must
+    /// not return until its fsync is done, and its writers are answered only then.
+    @Test func aReadWaitsForTheFsyncOfWhatItMayHaveSeen() async throws {
+        let path = NSTemporaryDirectory() + "sync-\(UUID().uuidString).sqlite"
+        #expect(FileManager.default.createFile(atPath: path + "-wal", contents: Data([1, 2, 3])))
+        let syncer = WALSyncer(databasePath: path)
+        try await syncer.awaitDurable()  // nothing committed yet: no wait
+        let sequence = syncer.announce()  // the writer is about to COMMIT
+        let reader = Task {
+            try await syncer.awaitDurable()
+            return ContinuousClock.now
+        }
+        let writer = Task {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
+                let job = WriteQueue.Job(body: { _ in 0 }, continuation: continuation)
+                Task {
+                    try await Task.sleep(for: .milliseconds(150))
+                    syncer.committed(WALSyncer.Batch(jobs: [job], outcomes: [.success(7)], sequence: sequence))
+                }
+            }
+        }
+        let start = ContinuousClock.now
+        let answered = try await writer.value as? Int
+        let readReturned = try await reader.value
+        #expect(answered == 7)
+        #expect(readReturned - start >= .milliseconds(140), "the read returned before the batch it may have seen was synced")
+        syncer.stop()
     }
 }
