@@ -136,7 +136,10 @@ let package = Package(
         .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Supervision/Library"),
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),
         .target(
-            name: "GatewayService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"],
+            name: "GatewayService", dependencies: [
+                "MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             path: "Services/Gateway/Library", resources: [.copy("Resources/access.json")]
         ),
         .executableTarget(name: "Gateway", dependencies: ["GatewayService"], path: "Services/Gateway/Main"),
@@ -149,6 +152,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Services/CLI"
         ),

@@ -26,6 +26,10 @@ stop() {
 }
 trap stop INT TERM
 
+# Four services and their callers share this machine's cores: one event loop each keeps
+# them from crowding each other (a service alone on a machine uses one loop per core).
+export MEDICARE_RPC_EVENT_LOOPS=${MEDICARE_RPC_EVENT_LOOPS:-1}
+
 start() {
     local name=$1; shift
     "$bin/$name" --tls.certs "$certs" --store.url "sqlite:$data/$name.sqlite" "$@" >"$data/logs/$name.out" 2>"$data/logs/$name.log" &

@@ -5,6 +5,7 @@ import MedicareContracts
 import MedicareRPC
 import MedicareTransport
 import MedicareWire
+import NIOCore
 import Synchronization
 
 /// A load generator against the gateway: a mix of settle, review and profile reads at a
@@ -21,6 +22,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Weights: settle=8,review=1,read=1.") var mix = "settle=8,review=1,read=1"
     @Option(help: "Insured persons loaded by the demo.") var persons = 2_000
     @Option(help: "Connections to the gateway, as separate callers would open; calls are spread over them.") var connections = 4
+    @Option(help: "Event-loop threads for the connections (0 = one per core); one keeps the load generator from crowding a small machine it shares with the stack.") var eventLoops = 1
 
     enum Operation: String, CaseIterable { case settle, review, read }
 
@@ -52,6 +54,7 @@ struct Load: AsyncParsableCommand {
         // Designated demo clinics (serials above 100; 1-12 are the township centres).
         let clinics = Synthetic(scale: .county).county("330802").designated.filter { Int($0.suffix(5)) ?? 0 > 100 }
         guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        if eventLoops > 0 { NIOSingletons.groupLoopCountSuggestion = eventLoops }
         let clients = try (0..<connections).map { _ in try connection.client() }
         let stats = Stats()
         let start = ContinuousClock.now

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import MedicareRPC
 import MedicareStore
 import MedicareContracts
@@ -71,6 +72,8 @@ public enum ServiceRunner {
         }
         let configuration = try Configuration(keys: definition.keys, arguments: arguments, environment: environment)
         let settings = try ServiceSettings(configuration)
+        // Before anything touches the shared event-loop group.
+        if let loops = settings.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
 
         let level = Logger.Level(rawValue: settings.logLevel) ?? .info
         LoggingSystem.bootstrap { label in

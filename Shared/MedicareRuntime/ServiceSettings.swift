@@ -9,6 +9,9 @@ public struct ServiceSettings: Sendable {
     public var maxFrameSize: Int
     public var maxCallsPerConnection: Int
     public var drainTimeout: Duration
+    /// Event-loop threads for RPC and admin I/O (and, since handlers run on their
+    /// connection's loop, for handlers); nil = one per core.
+    public var eventLoops: Int?
     public var tls: TLSConfiguration
     public var adminHost: String
     public var adminPort: Int
@@ -27,6 +30,7 @@ public struct ServiceSettings: Sendable {
             ConfigKey("rpc.max-frame-bytes", default: "\(4 << 20)", "Largest frame accepted or sent."),
             ConfigKey("rpc.max-calls-per-connection", default: "1024", "Calls in flight per connection."),
             ConfigKey("rpc.drain-seconds", default: "30", "On SIGTERM, how long calls in flight may take to finish."),
+            ConfigKey("rpc.event-loops", default: "0", "Event-loop threads (handlers run on them); 0 = one per core."),
             ConfigKey("tls.certs", default: "certs", "Folder with ca.pem and this service's <name>.pem/.key (medicare-certs writes it)."),
             ConfigKey("tls.name", default: service, "Certificate name in the folder."),
             ConfigKey("tls.handshake-seconds", default: "10", "How long a TLS handshake may take."),
@@ -48,6 +52,8 @@ public struct ServiceSettings: Sendable {
         maxFrameSize = try config.int("rpc.max-frame-bytes", in: 1024...(256 << 20))
         maxCallsPerConnection = try config.int("rpc.max-calls-per-connection", in: 1...1_000_000)
         drainTimeout = .seconds(try config.int("rpc.drain-seconds", in: 0...3600))
+        let loops = try config.int("rpc.event-loops", in: 0...256)
+        eventLoops = loops == 0 ? nil : loops
         let certs = config.string("tls.certs"), name = config.string("tls.name")
         tls = .devCertificates(in: certs, name: name)
         tls.handshakeTimeout = .seconds(try config.int("tls.handshake-seconds", in: 1...300))

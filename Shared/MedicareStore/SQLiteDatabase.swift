@@ -103,6 +103,14 @@ public final class SQLiteDatabase: SQLDatabase, Service {
     }
 
     private func readHere<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        let result = try await onReader(body)
+        // What the read saw may include a batch still waiting for its fsync; the connection
+        // is already back in the pool while this waits.
+        try await syncer.awaitDurable()
+        return result
+    }
+
+    private func onReader<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         let reader = await readers.acquire()
         defer { readers.release(reader) }
         // The leased connection is ours alone until released, so the read runs on this
@@ -111,8 +119,6 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         do {
             let result = try await body(SQLiteTransaction(connection: reader.connection))
             try reader.connection.run("COMMIT")
-            // What this read saw may include a batch still waiting for its fsync.
-            try await syncer.awaitDurable()
             return result
         } catch {
             try? reader.connection.run("ROLLBACK")

@@ -22,7 +22,7 @@ import Metrics
 
 extension Metrics.Timer {
     /// Records the time since `start`.
-    func record(since start: ContinuousClock.Instant) {
+    public func record(since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }

@@ -3,7 +3,9 @@ import Logging
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareStore
 import MedicareWire
+import Metrics
 
 /// medicare.v1.Gateway: the composite operations.
 public struct GatewayProvider: GatewayService {
@@ -14,6 +16,10 @@ public struct GatewayProvider: GatewayService {
     let supervision: SupervisionClient
     let supervisionReports: SupervisionReportsClient
     let routes: RouteCache
+    /// Where a composite settle spends its time: the parallel checks, the settle, the record.
+    let checksTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "checks")])
+    let settleTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "settle")])
+    let recordTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "record")])
 
     init(access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, routes: RouteCache) {
         self.access = access
@@ -42,7 +48,9 @@ public struct GatewayProvider: GatewayService {
         let submitted = claim
         async let routeResult = Self.attempt { try await self.route(clinic: submitted.fixmedinsCode, date: submitted.visitDate, options: downstream) }
         async let reviewResult = Self.attempt { try await supervision.review(ReviewRequest(claim: submitted), options: downstream) }
+        let checksStart = ContinuousClock.now
         let (route, review) = await (routeResult, reviewResult)
+        checksTime.record(since: checksStart)
 
         let settledRoute: SettlementRoute
         switch route {
@@ -76,8 +84,12 @@ public struct GatewayProvider: GatewayService {
         }
         var options = downstream
         options.metadata[Metadata.idempotencyKey] = key
+        let settleStart = ContinuousClock.now
         let result = try await settlement.settle(SettleRequest(claim: claim), options: options)
+        let recordStart = ContinuousClock.now
+        settleTime.record(since: settleStart)
         let audit = await record(RecordRequest(settlement: result, claim: claim), options: downstream, logger: context.logger)
+        recordTime.record(since: recordStart)
         return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, audit: audit)
     }
 
