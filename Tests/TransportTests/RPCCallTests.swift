@@ -116,6 +116,7 @@ struct RPCCallTests {
         try await withTestServer { server in
             let client = try server.client()
             let echo = EchoClient(client)
+            _ = try await echo.echo(EchoMessage(text: "connect first"))
             let start = ContinuousClock.now
             let slow = Task { try await echo.echo(EchoMessage(delayMillis: 10_000), options: CallOptions(timeout: .milliseconds(900))) }
             try await Task.sleep(for: .milliseconds(50))

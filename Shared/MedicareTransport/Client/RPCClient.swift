@@ -46,6 +46,11 @@ public final class RPCClient: RPCChannel {
     public var peerDescription: String { "\(configuration.host):\(configuration.port)" }
 
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
+        // A timeout counts from here: waiting for a connection, or resending on another one,
+        // spends the caller's time too.
+        var options = options
+        options.deadline = options.effectiveDeadline()
+        options.timeout = nil
         var attempt = 0
         while true {
             attempt += 1
