@@ -142,9 +142,13 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         }
         queue.failRemaining(StoreError.closed)
         closed.store(true, ordering: .relaxed)
-        syncer.stop()
-        checkpointer.stop()
-        await withTaskExecutorPreference(writerExecutor) { writer.close() }
+        // Both stops wait for their thread to end: they block, so they run on the writer's
+        // thread, never on a cooperative one.
+        await withTaskExecutorPreference(writerExecutor) {
+            syncer.stop()
+            checkpointer.stop()
+            writer.close()
+        }
         writerExecutor.stop()
         await readers.closeAll()
         logger.info("store closed", metadata: ["store.path": "\(configuration.path)"])

@@ -120,7 +120,7 @@ struct CallerLimit: RPCInterceptor {
     private let counts = Counts()
 
     final class Counts: Sendable {
-        let value = Mutex<[String: Int]>([:])
+        let value = Mutex<[PeerIdentity: Int]>([:])
     }
 
     init(limit: Int) { self.limit = limit }
@@ -128,7 +128,7 @@ struct CallerLimit: RPCInterceptor {
     func intercept(
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {
-        let caller = "\(context.peer)"
+        let caller = context.peer
         let admitted = counts.value.withLock { counts -> Bool in
             let current = counts[caller, default: 0]
             guard current < limit else { return false }

@@ -93,11 +93,9 @@ public struct GatewayProvider: GatewayService {
         return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, audit: audit)
     }
 
-    /// The registry's route for a clinic on a day, from the cache when it is fresh.
+    /// The registry's route for a clinic on a day, from the cache when it is fresh (a cache
+    /// with no TTL holds nothing, so every call asks the registry).
     func route(clinic: String, date: String, options: CallOptions) async throws -> SettlementRoute {
-        guard routes.isEnabled else {
-            return try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: clinic, onDate: date), options: options)
-        }
         let key = RouteCache.Key(clinic: clinic, date: date)
         let (cached, generation) = routes.lookup(key)
         if let cached { return cached }

@@ -88,14 +88,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     /// Abandons the calls whose deadline has passed and re-arms for the next one.
     private func expireDue() {
-        deadlines.fired()
-        let now = NIODeadline.now()
-        var due: [UInt64] = []
-        var next: NIODeadline?
-        for (id, call) in pending {
-            guard let deadline = call.deadline else { continue }
-            if deadline <= now { due.append(id) } else if next.map({ deadline < $0 }) ?? true { next = deadline }
-        }
+        let (due, next) = deadlines.fired(pending.lazy.map { ($0.key, $0.value.deadline) })
         for id in due { abandon(id, RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
         if let next, let context { cover(next, on: context.eventLoop) }
     }

@@ -18,10 +18,20 @@ struct DeadlineSweep {
         timer = loop.scheduleTask(deadline: deadline, sweep)
     }
 
-    /// Called first thing when the timer fires.
-    mutating func fired() {
+    /// Called when the timer fires, with the connection's calls and their deadlines: the
+    /// calls now due, and the earliest deadline left (for the owner to `cover` again).
+    mutating func fired<Calls: Sequence>(_ calls: Calls) -> (due: [UInt64], next: NIODeadline?)
+    where Calls.Element == (UInt64, NIODeadline?) {
         timer = nil
         armedAt = nil
+        let now = NIODeadline.now()
+        var due: [UInt64] = []
+        var next: NIODeadline?
+        for (id, deadline) in calls {
+            guard let deadline else { continue }
+            if deadline <= now { due.append(id) } else if next.map({ deadline < $0 }) ?? true { next = deadline }
+        }
+        return (due, next)
     }
 
     mutating func cancel() {

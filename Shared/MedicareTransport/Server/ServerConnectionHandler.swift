@@ -37,6 +37,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var highestCallID: UInt64 = 0
     private let flusher = FlushCoalescer()
     private var deadlines = DeadlineSweep()
+    /// Runs this connection's handlers on its event loop; set when the handler is added.
     private var executor: EventLoopExecutor?
     private var context: ChannelHandlerContext?
     private let completions = LoopInbox<(UInt64, ByteBuffer)>()
@@ -49,6 +50,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        executor = EventLoopExecutor(context.eventLoop)
         if let remote = context.remoteAddress { logger[metadataKey: "net.peer"] = "\(remote)" }
     }
 
@@ -166,7 +168,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
         let completions = self.completions
 
-        if executor == nil { executor = EventLoopExecutor(eventLoop) }
         let task = Task(executorPreference: executor) {
             let result = await router.dispatch(route, payload: payload, context: callContext)
             let response = FrameCodec.response(callID: id, result: result, maxFrameSize: maxFrameSize, allocator: allocator)
@@ -186,14 +187,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Expires the calls whose deadline has passed and re-arms for the next one.
     private func expireDue() {
-        deadlines.fired()
-        let now = NIODeadline.now()
-        var due: [UInt64] = []
-        var next: NIODeadline?
-        for (id, call) in calls {
-            guard let deadline = call.deadline else { continue }
-            if deadline <= now { due.append(id) } else if next.map({ deadline < $0 }) ?? true { next = deadline }
-        }
+        let (due, next) = deadlines.fired(calls.lazy.map { ($0.key, $0.value.deadline) })
         for id in due { expire(id) }
         if let next, let context { cover(next, on: context.eventLoop) }
     }
