@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Metrics
 import Synchronization
 
 /// Copies committed WAL frames into the database file on its own thread and connection, so
@@ -11,8 +12,8 @@ import Synchronization
 /// `restartFrames`, as SQLite's autocheckpoint would, but by then the background has copied
 /// nearly everything and only the last few frames are left for it.
 final class SQLiteCheckpointer: @unchecked Sendable {
-    // @unchecked: `pending` and `stopped` are guarded by `condition`; the connection is used
-    // only by the checkpoint thread (and closed after it has ended).
+    // @unchecked: `pending` and `stopped` are guarded by `condition`; the connection and
+    // `walOpen` are used only by the checkpoint thread (the connection is closed after it ends).
     private let connection: SQLiteConnection
     private let condition = NSCondition()
     private var pending = false
@@ -20,8 +21,14 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     private let ended = DispatchSemaphore(value: 0)
     /// Frames already copied by the last background pass (SQLite's count for this WAL).
     private let copied = Atomic<Int32>(0)
+    /// Frames the background passes have copied in all (a WAL restart does not reset it).
+    private let backgroundFrames = Atomic<Int>(0)
+    var framesCopiedInBackground: Int { backgroundFrames.load(ordering: .relaxed) }
+    private var walOpen = false
     let stepFrames: Int32
     let restartFrames: Int32
+    private let writerTime = Metrics.Timer(label: "medicare_store_checkpoint_seconds", dimensions: [("engine", "sqlite"), ("by", "writer")])
+    private let backgroundTime = Metrics.Timer(label: "medicare_store_checkpoint_seconds", dimensions: [("engine", "sqlite"), ("by", "background")])
 
     init(path: String, stepFrames: Int32, restartFrames: Int32) throws(StoreError) {
         connection = try SQLiteConnection(path: path, readOnly: false)
@@ -46,7 +53,9 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     private func committed(frames: Int32, db: OpaquePointer?, name: UnsafePointer<CChar>?) {
         if frames >= restartFrames {
             // Copies what the background has not, so that the next write restarts the WAL.
+            let start = ContinuousClock.now
             sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            writerTime.record(since: start)
             copied.store(0, ordering: .relaxed)
             return
         }
@@ -90,8 +99,16 @@ final class SQLiteCheckpointer: @unchecked Sendable {
             condition.unlock()
             guard let handle = connection.handle else { return }
             var log: Int32 = 0, checkpointed: Int32 = 0
-            if sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &checkpointed) == SQLITE_OK {
-                copied.store(max(checkpointed, 0), ordering: .relaxed)
+            let start = ContinuousClock.now
+            defer { backgroundTime.record(since: start) }
+            // A connection opens the WAL only when it first reads; until then a checkpoint
+            // on it reports no WAL (-1) and copies nothing.
+            if !walOpen {
+                walOpen = (try? connection.exec("SELECT COUNT(*) FROM sqlite_schema")) != nil
+            }
+            if sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &checkpointed) == SQLITE_OK, checkpointed >= 0 {
+                let before = copied.exchange(checkpointed, ordering: .relaxed)
+                backgroundFrames.add(Int(max(0, checkpointed - (checkpointed >= before ? before : 0))), ordering: .relaxed)
             }
         }
     }

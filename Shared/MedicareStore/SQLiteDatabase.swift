@@ -47,6 +47,8 @@ public final class SQLiteDatabase: SQLDatabase, Service {
     private let commitTime = Metrics.Timer(label: "medicare_store_commit_seconds", dimensions: [("engine", "sqlite")])
     private let closed = Atomic<Bool>(false)
     public let statistics = StoreStatistics()
+    /// WAL frames copied into the database file by the background checkpoint thread.
+    public var framesCheckpointedInBackground: Int { checkpointer.framesCopiedInBackground }
 
     public init(configuration: Configuration, logger: Logger) throws(StoreError) {
         self.configuration = configuration

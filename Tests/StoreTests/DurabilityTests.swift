@@ -61,6 +61,8 @@ struct DurabilityTests {
             }
             let count = try await db.read { try await $0.queryOne("SELECT COUNT(*) AS n FROM filler", [])?.int("n") }
             #expect(count == Int64(rows * 16))
+            // The copying is done beside the writer, not left to its restart checkpoints.
+            #expect(db.framesCheckpointedInBackground > 0)
             return largest
         }
         // 384 rows of 16 KiB wrote ~1,600 frames; without a restart the WAL would hold them all.
