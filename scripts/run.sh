@@ -43,8 +43,8 @@ start() {
 }
 
 start registry
-start settlement
 start supervision
+start settlement --upstream.supervision 127.0.0.1:7103
 start gateway
 
 if [[ ! -f "$data/.demo-loaded" ]]; then

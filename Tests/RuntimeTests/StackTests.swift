@@ -20,8 +20,8 @@ final class Stack: @unchecked Sendable {
     init(deadRegistryReplica: Int? = nil) async throws {
         folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
         registry = try await RunningService.start("registry", folder: folder)
-        settlement = try await RunningService.start("settlement", folder: folder)
         supervision = try await RunningService.start("supervision", folder: folder)
+        settlement = try await RunningService.start("settlement", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
         let registries = (deadRegistryReplica.map { ["127.0.0.1:\($0)"] } ?? []) + ["127.0.0.1:\(registry.rpcPort)"]
         gateway = try await RunningService.start("gateway", folder: folder, extra: [
             "--upstream.registry", registries.joined(separator: ","), "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
@@ -60,6 +60,24 @@ final class Stack: @unchecked Sendable {
         await ops.close()
     }
 
+    /// Restarts settlement on its port and data (after it was killed).
+    func restartSettlement() async throws {
+        settlement = try await RunningService.start(
+            "settlement", folder: folder, port: settlement.rpcPort, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"]
+        )
+    }
+
+    /// Waits until supervision's audit chain holds `records` links and is intact.
+    func auditChain(reaches records: UInt64, client: RPCClient) async throws -> VerifyAuditResponse {
+        var answer = VerifyAuditResponse()
+        for _ in 0..<200 {
+            answer = try await SupervisionClient(client).verifyAudit(VerifyAuditRequest())
+            if answer.records >= records { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return answer
+    }
+
     func stop() async {
         for service in [gateway, registry, settlement, supervision] { service.child.signal(SIGTERM) }
         for service in [gateway, registry, settlement, supervision] { _ = try? await service.child.wait() }
@@ -81,18 +99,20 @@ struct StackTests {
         let clinic = try stack.client("clinic-H33080200101")
         let gateway = GatewayClient(clinic)
 
-        // Settled through the gateway: routed via the township centre, reviewed, recorded.
+        // Settled through the gateway: routed via the township centre, reviewed, and recorded
+        // in the audit chain by settlement's relay.
         let first = try await gateway.settle(stackClaim("M1"), options: keyed("k-1"))
         // 10.00 + 20 x 0.50 = 20.00, all 甲; Quzhou general outpatient 60% = 12.00.
         #expect(first.settlement?.hifpPay == 1200 && first.settlement?.psnCashPay == 800)
-        #expect(first.route?.settleVia == "H33080200001" && first.review?.verdict == "pass" && first.audit?.seq == 1)
+        #expect(first.route?.settleVia == "H33080200001" && first.review?.verdict == "pass")
         // The same settle retried: the same setl_id, nothing new posted.
         let retried = try await gateway.settle(stackClaim("M1"), options: keyed("k-1"))
         #expect(retried.settlement?.setlID == first.settlement?.setlID)
         let ops = try stack.client("operator")
         let ledger = try await SettlementClient(ops).checkLedger(LedgerCheckRequest())
         #expect(ledger.settlements == 1 && ledger.balanced)
-        #expect(try await SupervisionClient(ops).verifyAudit(VerifyAuditRequest()).records == 1)
+        let chain = try await stack.auditChain(reaches: 1, client: ops)
+        #expect(chain.records == 1 && chain.intact)
 
         // A reversal, once.
         let reversal = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID, reason: "entered twice"), options: keyed("r-1"))
@@ -101,6 +121,7 @@ struct StackTests {
             _ = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID), options: keyed("r-2"))
         }
         #expect(again?.code == .failedPrecondition)
+        #expect(try await stack.auditChain(reaches: 2, client: ops).records == 2)
 
         // A blocked claim: 70 capsules exceed the item's limit of 60.
         let blocked = await #expect(throws: RPCError.self) {
@@ -180,14 +201,13 @@ struct StackTests {
             }
         }
         try await Task.sleep(for: .milliseconds(1200))
-        let port = stack.settlement.rpcPort
         stack.settlement.child.signal(SIGKILL)
         _ = try await stack.settlement.child.wait()
         try await load.value
         #expect(acknowledged.count > 0)
 
         // Restart on the same port and data: every acknowledged settlement is there and the ledger balances.
-        stack.settlement = try await RunningService.start("settlement", folder: stack.folder, port: port)
+        try await stack.restartSettlement()
         let ops = try stack.client("operator")
         var ledger = LedgerCheckResponse()
         for _ in 0..<100 {
@@ -199,6 +219,10 @@ struct StackTests {
         for setlID in acknowledged.all {
             #expect(try await SettlementClient(ops).getSettlement(GetSettlementRequest(setlID: setlID)).status == "settled")
         }
+        // Each posting wrote its audit record with it; the relay delivers every one, those
+        // left in the outbox by the kill included, exactly once.
+        let chain = try await stack.auditChain(reaches: UInt64(ledger.settlements), client: ops)
+        #expect(chain.intact && chain.records == UInt64(ledger.settlements), "\(chain.records) audit records for \(ledger.settlements) settlements")
         await clinic.close()
         await ops.close()
         await stack.stop()

@@ -16,10 +16,9 @@ public struct GatewayProvider: GatewayService {
     let supervision: SupervisionClient
     let supervisionReports: SupervisionReportsClient
     let routes: RouteCache
-    /// Where a composite settle spends its time: the parallel checks, the settle, the record.
+    /// Where a composite settle spends its time: the parallel checks, then the settle.
     let checksTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "checks")])
     let settleTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "settle")])
-    let recordTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "record")])
 
     init(access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, routes: RouteCache) {
         self.access = access
@@ -31,8 +30,9 @@ public struct GatewayProvider: GatewayService {
         self.supervisionReports = SupervisionReportsClient(supervision)
     }
 
-    /// Route (registry) and review (supervision) in parallel, then settle, then record.
-    /// Fails closed: if either check cannot answer, nothing is posted.
+    /// Route (registry) and review (supervision) in parallel, then settle. Fails closed: if
+    /// either check cannot answer, nothing is posted. The audit record is not a call here:
+    /// settlement writes it with the posting and its relay delivers it to supervision.
     public func settle(_ request: GatewaySettleRequest, context: CallContext) async throws -> GatewaySettleResponse {
         let scope = try access.authorize(context.peer, GatewayMethods.settle.fullName)
         guard var claim = request.claim else { throw DomainError(field: "claim", "is required") }
@@ -86,11 +86,8 @@ public struct GatewayProvider: GatewayService {
         options.metadata[Metadata.idempotencyKey] = key
         let settleStart = ContinuousClock.now
         let result = try await settlement.settle(SettleRequest(claim: claim), options: options)
-        let recordStart = ContinuousClock.now
         settleTime.record(since: settleStart)
-        let audit = await record(RecordRequest(settlement: result, claim: claim), options: downstream, logger: context.logger)
-        recordTime.record(since: recordStart)
-        return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, audit: audit)
+        return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed)
     }
 
     /// The registry's route for a clinic on a day, from the cache when it is fresh (a cache
@@ -118,11 +115,7 @@ public struct GatewayProvider: GatewayService {
         }
         var options = downstream
         options.metadata[Metadata.idempotencyKey] = key
-        let response = try await settlement.reverse(ReverseRequest(setlID: request.setlID, reason: request.reason), options: options)
-        if let original = response.original {
-            _ = await record(RecordRequest(settlement: original), options: downstream, logger: context.logger)
-        }
-        return response
+        return try await settlement.reverse(ReverseRequest(setlID: request.setlID, reason: request.reason), options: options)
     }
 
     public func getInstitutionProfile(_ request: InstitutionProfileRequest, context: CallContext) async throws -> InstitutionProfile {
@@ -169,21 +162,6 @@ public struct GatewayProvider: GatewayService {
     }
 
     // MARK: helpers
-
-    /// Records a settlement in the audit trail, retrying (Record is idempotent). A failure
-    /// after retries is logged; the settlement stands and the record can be replayed.
-    private func record(_ request: RecordRequest, options: CallOptions, logger: Logger) async -> AuditRecord? {
-        for attempt in 1...3 {
-            do {
-                return try await supervision.record(request, options: options)
-            } catch {
-                logger.warning("audit record failed", metadata: ["gateway.attempt": "\(attempt)", "rpc.error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(50 * attempt))
-            }
-        }
-        logger.error("audit record pending", metadata: ["settlement.setl_id": "\(request.settlement?.setlID ?? "")"])
-        return nil
-    }
 
     static func attempt<T: Sendable>(_ body: @Sendable () async throws -> T) async -> Result<T, RPCError> {
         do { return .success(try await body()) } catch { return .failure(RPCError(mapping: error)) }

@@ -32,16 +32,35 @@ public enum SettlementDefinition {
             CREATE INDEX settlements_day_clinic ON settlements (setl_date, fixmedins_code);
             CREATE INDEX settlements_day_via ON settlements (setl_date, settle_via)
             """),
+        // Written in the settlement's own transaction, delivered to supervision by the audit
+        // relay, deleted once supervision has it: no settlement without its audit record.
+        Migration(4, "audit outbox",
+                  sql: "CREATE TABLE audit_outbox (seq INTEGER PRIMARY KEY, setl_id TEXT NOT NULL, kind TEXT NOT NULL, record BYTEA NOT NULL, rejected TEXT)",
+                  postgres: """
+                      CREATE TABLE audit_outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, setl_id TEXT NOT NULL, kind TEXT NOT NULL,
+                          record BYTEA NOT NULL, rejected TEXT)
+                      """),
     ]
 
-    public static let keys = [ServiceContext.policyFileKey]
+    public static let keys = [
+        ServiceContext.policyFileKey,
+        ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
+                  "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every posting's record there."),
+    ]
 
     public static let definition = ServiceDefinition(
         name: "settlement", rpcPort: 7102, adminPort: 9102, migrations: migrations, extraKeys: keys
     ) { context in
         let book = try context.policyBook()
+        let store = SettlementStore(database: context.store)
+        let supervision = try UpstreamPool(
+            name: "supervision", addresses: context.configuration.string("upstream.supervision"), tls: context.settings.tls, logger: context.logger
+        )
+        let relay = AuditRelay(store: store, supervision: supervision, logger: context.logger)
+        context.runInBackground { await supervision.probeHealth(logger: context.logger) }
+        context.runInBackground { await relay.run() }
         var router = RPCRouter()
-        SettlementProvider(store: SettlementStore(database: context.store), policies: book).register(with: &router)
+        SettlementProvider(store: store, policies: book, relay: relay).register(with: &router)
         SettlementReportsProvider(database: context.store).register(with: &router)
         return router
     }

@@ -9,10 +9,13 @@ public struct SettlementProvider: SettlementService {
     let store: SettlementStore
     let policies: PolicyBook
     let catalogue: [String: CatalogueItem]
+    /// Told after each posting, so that its audit record leaves the outbox at once.
+    let relay: AuditRelay?
 
-    public init(store: SettlementStore, policies: PolicyBook) {
+    public init(store: SettlementStore, policies: PolicyBook, relay: AuditRelay? = nil) {
         self.store = store
         self.policies = policies
+        self.relay = relay
         self.catalogue = Dictionary(uniqueKeysWithValues: policies.catalogue.map { ($0.code, $0) })
     }
 
@@ -64,15 +67,19 @@ public struct SettlementProvider: SettlementService {
         let key = try idempotencyKey(context)
         let claim = try validated(request)
         let provider = self
-        return try await store.settle(key: key, claim: claim) { person, accumulator in
+        let result = try await store.settle(key: key, claim: claim) { person, accumulator in
             try provider.compute(claim, person: person, accumulator: accumulator)
         }
+        relay?.nudge()
+        return result
     }
 
     public func reverse(_ request: ReverseRequest, context: CallContext) async throws -> ReverseResponse {
         let key = try idempotencyKey(context)
         guard !request.setlID.isEmpty else { throw DomainError(field: "setl_id", "is required") }
-        return try await store.reverse(key: key, setlID: request.setlID, reason: request.reason)
+        let response = try await store.reverse(key: key, setlID: request.setlID, reason: request.reason)
+        relay?.nudge()
+        return response
     }
 
     public func getSettlement(_ request: GetSettlementRequest, context: CallContext) async throws -> SettlementResult {

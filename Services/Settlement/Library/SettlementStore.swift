@@ -115,6 +115,7 @@ public struct SettlementStore: Sendable {
             if result.acctPay > 0 {
                 try await tx.execute("UPDATE persons SET account_balance = account_balance - $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(person.psnNo)])
             }
+            try await Self.enqueueAudit(tx, RecordRequest(settlement: result, claim: claim.claim))
             return result
         }
     }
@@ -154,7 +155,56 @@ public struct SettlementStore: Sendable {
                 [.text(reversalID), .text(key), .text(setlID), .text(reason), .text(Date().formatted(.iso8601))]
             )
             result.status = "reversed"
+            try await Self.enqueueAudit(tx, RecordRequest(settlement: result))
             return ReverseResponse(setlID: setlID, reversalID: reversalID, original: result)
+        }
+    }
+
+    // MARK: audit outbox
+
+    /// A record for supervision's audit chain, written in the posting's own transaction.
+    static func enqueueAudit(_ tx: any SQLTransaction, _ record: RecordRequest) async throws {
+        let kind = record.settlement?.status == "reversed" ? "reversal" : "settlement"
+        try await tx.execute(
+            "INSERT INTO audit_outbox (setl_id, kind, record) VALUES ($1, $2, $3)",
+            [.text(record.settlement?.setlID ?? ""), .text(kind), .blob(try record.encodedBytes())]
+        )
+    }
+
+    struct PendingAudit: Sendable {
+        let seq: Int64
+        let record: [UInt8]
+    }
+
+    /// The oldest records not yet delivered (rejected ones stay, set aside).
+    func pendingAudit(limit: Int) async throws -> [PendingAudit] {
+        try await database.read { tx in
+            try await tx.query("SELECT seq, record FROM audit_outbox WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
+                .map { PendingAudit(seq: try $0.int("seq"), record: try $0.blob("record")) }
+        }
+    }
+
+    /// Removes delivered records and sets rejected ones aside with supervision's reason.
+    /// By exact sequence number: on PostgreSQL a lower number may commit later than a higher one.
+    func auditDelivered(_ delivered: [Int64], rejected: [(seq: Int64, reason: String)]) async throws {
+        try await database.write { tx in
+            for seq in delivered {
+                try await tx.execute("DELETE FROM audit_outbox WHERE seq = $1", [.integer(seq)])
+            }
+            for (seq, reason) in rejected {
+                try await tx.execute("UPDATE audit_outbox SET rejected = $1 WHERE seq = $2", [.text(String(reason.prefix(500))), .integer(seq)])
+            }
+        }
+    }
+
+    /// Records waiting for delivery and records supervision rejected.
+    public func auditBacklog() async throws -> (pending: Int64, rejected: Int64) {
+        try await database.read { tx in
+            let row = try await tx.queryOne(
+                "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN rejected IS NULL THEN 0 ELSE 1 END), 0) AS r FROM audit_outbox", []
+            )
+            let total = try row?.int("n") ?? 0, rejected = try row?.int("r") ?? 0
+            return (total - rejected, rejected)
         }
     }
 

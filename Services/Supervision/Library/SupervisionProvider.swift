@@ -30,13 +30,34 @@ public struct SupervisionProvider: SupervisionService {
     }
 
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {
+        let settlement = try Self.recordable(request)
+        return try await store.record(settlement: settlement, claim: request.claim)
+    }
+
+    /// The valid records appended in order, in one transaction; invalid ones rejected by index.
+    public func recordBatch(_ request: RecordBatchRequest, context: CallContext) async throws -> RecordBatchResponse {
+        guard request.records.count <= 10_000 else { throw DomainError(field: "records", "at most 10000 per call") }
+        var valid: [(settlement: SettlementResult, claim: Claim?)] = []
+        var rejected: [RejectedRecord] = []
+        for (i, record) in request.records.enumerated() {
+            do {
+                valid.append((try Self.recordable(record), record.claim))
+            } catch let error as DomainError {
+                rejected.append(RejectedRecord(index: UInt32(i), reason: "records[\(i)].\(error.field): \(error.message)"))
+            }
+        }
+        let records = valid.isEmpty ? [] : try await store.record(batch: valid)
+        return RecordBatchResponse(records: records, rejected: rejected)
+    }
+
+    static func recordable(_ request: RecordRequest) throws -> SettlementResult {
         guard let settlement = request.settlement, !settlement.setlID.isEmpty else {
             throw DomainError(field: "settlement.setl_id", "is required")
         }
         guard ["settled", "reversed"].contains(settlement.status) else {
             throw DomainError(field: "settlement.status", "must be settled or reversed")
         }
-        return try await store.record(settlement: settlement, claim: request.claim)
+        return settlement
     }
 
     public func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse {

@@ -41,43 +41,58 @@ public struct SupervisionStore: Sendable {
     /// Appends a settlement (or its reversal) to the chain: hash = SM3(previous hash || content).
     func record(settlement: SettlementResult, claim: Claim?) async throws -> AuditRecord {
         let content = try settlement.encodedBytes()
-        let reversal = settlement.status == "reversed"
+        return try await database.write { tx in try await Self.append(tx, settlement: settlement, content: content, claim: claim) }
+    }
+
+    /// Appends many in one transaction, in order (the audit relay's batches).
+    func record(batch: [(settlement: SettlementResult, claim: Claim?)]) async throws -> [AuditRecord] {
+        let contents = try batch.map { try $0.settlement.encodedBytes() }
         return try await database.write { tx in
-            // Recording is idempotent: a retried Record returns the link already made.
-            if let existing = try await tx.queryOne("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = $2",
-                                                    [.text(settlement.setlID), .text(reversal ? "reversal" : "settlement")]) {
-                return AuditRecord(seq: UInt64(try existing.int("seq")), kind: try existing.string("kind"), subject: try existing.string("subject"),
-                                   prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at"))
+            var records: [AuditRecord] = []
+            records.reserveCapacity(batch.count)
+            for (item, content) in zip(batch, contents) {
+                records.append(try await Self.append(tx, settlement: item.settlement, content: content, claim: item.claim))
             }
-            if reversal {
-                try await tx.execute("DELETE FROM billed_lines WHERE setl_id = $1", [.text(settlement.setlID)])
-            } else if let claim {
-                for (i, line) in claim.lines.enumerated() {
-                    try await tx.execute(
-                        """
-                        INSERT INTO billed_lines (setl_id, line, mdtrt_id, psn_no, item_code, visit_date, fixmedins_code, amount) VALUES ($1, $2, $8, $3, $4, $5, $6, $7)
-                        ON CONFLICT (setl_id, line) DO NOTHING
-                        """,
-                        [.text(settlement.setlID), .integer(Int64(i)), .text(claim.psnNo), .text(line.itemCode), .text(claim.visitDate),
-                         .text(claim.fixmedinsCode), .integer(line.quantity &* line.unitPrice), .text(claim.mdtrtID)]
-                    )
-                }
-            }
-            // The head row serialises appends (a row lock on PostgreSQL, the single writer on SQLite).
-            guard let head = try await tx.queryOne("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", []) else {
-                throw StoreError.decoding("audit head is missing")
-            }
-            let seq = try head.int("seq"), previous = try head.string("hash")
-            let hash = SM3.hex(SM3.digest(Array(previous.utf8) + content))
-            let at = Date().formatted(.iso8601)
-            let kind = reversal ? "reversal" : "settlement"
-            try await tx.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", [.text(hash)])
-            try await tx.execute(
-                "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                [.integer(seq), .text(kind), .text(settlement.setlID), .blob(content), .text(previous), .text(hash), .text(at)]
-            )
-            return AuditRecord(seq: UInt64(seq), kind: kind, subject: settlement.setlID, prevHash: previous, hash: hash, at: at)
+            return records
         }
+    }
+
+    static func append(_ tx: any SQLTransaction, settlement: SettlementResult, content: [UInt8], claim: Claim?) async throws -> AuditRecord {
+        let reversal = settlement.status == "reversed"
+        // Recording is idempotent: a retried Record returns the link already made.
+        if let existing = try await tx.queryOne("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = $2",
+                                                [.text(settlement.setlID), .text(reversal ? "reversal" : "settlement")]) {
+            return AuditRecord(seq: UInt64(try existing.int("seq")), kind: try existing.string("kind"), subject: try existing.string("subject"),
+                               prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at"))
+        }
+        if reversal {
+            try await tx.execute("DELETE FROM billed_lines WHERE setl_id = $1", [.text(settlement.setlID)])
+        } else if let claim {
+            for (i, line) in claim.lines.enumerated() {
+                try await tx.execute(
+                    """
+                    INSERT INTO billed_lines (setl_id, line, mdtrt_id, psn_no, item_code, visit_date, fixmedins_code, amount) VALUES ($1, $2, $8, $3, $4, $5, $6, $7)
+                    ON CONFLICT (setl_id, line) DO NOTHING
+                    """,
+                    [.text(settlement.setlID), .integer(Int64(i)), .text(claim.psnNo), .text(line.itemCode), .text(claim.visitDate),
+                     .text(claim.fixmedinsCode), .integer(line.quantity &* line.unitPrice), .text(claim.mdtrtID)]
+                )
+            }
+        }
+        // The head row serialises appends (a row lock on PostgreSQL, the single writer on SQLite).
+        guard let head = try await tx.queryOne("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", []) else {
+            throw StoreError.decoding("audit head is missing")
+        }
+        let seq = try head.int("seq"), previous = try head.string("hash")
+        let hash = SM3.hex(SM3.digest(Array(previous.utf8) + content))
+        let at = Date().formatted(.iso8601)
+        let kind = reversal ? "reversal" : "settlement"
+        try await tx.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", [.text(hash)])
+        try await tx.execute(
+            "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [.integer(seq), .text(kind), .text(settlement.setlID), .blob(content), .text(previous), .text(hash), .text(at)]
+        )
+        return AuditRecord(seq: UInt64(seq), kind: kind, subject: settlement.setlID, prevHash: previous, hash: hash, at: at)
     }
 
     /// Re-walks the chain from the start and names the first record whose link or hash is wrong.

@@ -49,13 +49,11 @@ public struct GatewaySettleResponse: WireMessage {
     public var settlement: SettlementResult?
     public var route: SettlementRoute?
     public var review: ReviewResponse?
-    public var audit: AuditRecord?
 
-    public init(settlement: SettlementResult? = nil, route: SettlementRoute? = nil, review: ReviewResponse? = nil, audit: AuditRecord? = nil) {
+    public init(settlement: SettlementResult? = nil, route: SettlementRoute? = nil, review: ReviewResponse? = nil) {
         self.settlement = settlement
         self.route = route
         self.review = review
-        self.audit = audit
     }
 
     public static var protoName: String { "medicare.v1.GatewaySettleResponse" }
@@ -82,14 +80,12 @@ extension GatewaySettleResponse: CMessage {
         if let p = c.pointee.settlement { self.settlement = try SettlementResult(c: p, arena: arena) } else { self.settlement = nil }
         if let p = c.pointee.route { self.route = try SettlementRoute(c: p, arena: arena) } else { self.route = nil }
         if let p = c.pointee.review { self.review = try ReviewResponse(c: p, arena: arena) } else { self.review = nil }
-        if let p = c.pointee.audit { self.audit = try AuditRecord(c: p, arena: arena) } else { self.audit = nil }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.settlement { c.pointee.settlement = try arena.cMessage(v) }
         if let v = self.route { c.pointee.route = try arena.cMessage(v) }
         if let v = self.review { c.pointee.review = try arena.cMessage(v) }
-        if let v = self.audit { c.pointee.audit = try arena.cMessage(v) }
     }
 }
 

@@ -244,6 +244,125 @@ extension AuditRecord: CMessage {
     }
 }
 
+/// `medicare.v1.RecordBatchRequest`
+public struct RecordBatchRequest: WireMessage {
+    public var records: [RecordRequest]
+
+    public init(records: [RecordRequest] = []) {
+        self.records = records
+    }
+
+    public static var protoName: String { "medicare.v1.RecordBatchRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RecordBatchRequest: CMessage {
+    typealias CStruct = Medicare__V1__RecordBatchRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__record_batch_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__record_batch_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__record_batch_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__record_batch_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.records = try arena.messageArray(c.pointee.records, c.pointee.n_records, field: "medicare.v1.RecordBatchRequest.records", as: RecordRequest.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_records, c.pointee.records) = try arena.cMessageArray(self.records)
+    }
+}
+
+/// `medicare.v1.RejectedRecord`
+public struct RejectedRecord: WireMessage {
+    public var index: UInt32
+    public var reason: String
+
+    public init(index: UInt32 = 0, reason: String = "") {
+        self.index = index
+        self.reason = reason
+    }
+
+    public static var protoName: String { "medicare.v1.RejectedRecord" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RejectedRecord: CMessage {
+    typealias CStruct = Medicare__V1__RejectedRecord
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__rejected_record__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__rejected_record__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__rejected_record__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__rejected_record__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.index = c.pointee.index
+        self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.RejectedRecord.reason")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.index = self.index
+        c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.RejectedRecord.reason")
+    }
+}
+
+/// `medicare.v1.RecordBatchResponse`
+public struct RecordBatchResponse: WireMessage {
+    public var records: [AuditRecord]
+    public var rejected: [RejectedRecord]
+
+    public init(records: [AuditRecord] = [], rejected: [RejectedRecord] = []) {
+        self.records = records
+        self.rejected = rejected
+    }
+
+    public static var protoName: String { "medicare.v1.RecordBatchResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RecordBatchResponse: CMessage {
+    typealias CStruct = Medicare__V1__RecordBatchResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__record_batch_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__record_batch_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__record_batch_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__record_batch_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.records = try arena.messageArray(c.pointee.records, c.pointee.n_records, field: "medicare.v1.RecordBatchResponse.records", as: AuditRecord.self)
+        self.rejected = try arena.messageArray(c.pointee.rejected, c.pointee.n_rejected, field: "medicare.v1.RecordBatchResponse.rejected", as: RejectedRecord.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_records, c.pointee.records) = try arena.cMessageArray(self.records)
+        (c.pointee.n_rejected, c.pointee.rejected) = try arena.cMessageArray(self.rejected)
+    }
+}
+
 /// `medicare.v1.VerifyAuditRequest`
 public struct VerifyAuditRequest: WireMessage {
 

@@ -418,7 +418,7 @@ const ProtobufCMessageDescriptor medicare__v1__gateway_settle_request__descripto
   (ProtobufCMessageInit) medicare__v1__gateway_settle_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_response__field_descriptors[3] =
 {
   {
     "settlement",
@@ -456,21 +456,8 @@ static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "audit",
-    4,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Medicare__V1__GatewaySettleResponse, audit),
-    &medicare__v1__audit_record__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned medicare__v1__gateway_settle_response__field_indices_by_name[] = {
-  3,   /* field[3] = audit */
   2,   /* field[2] = review */
   1,   /* field[1] = route */
   0,   /* field[0] = settlement */
@@ -478,7 +465,7 @@ static const unsigned medicare__v1__gateway_settle_response__field_indices_by_na
 static const ProtobufCIntRange medicare__v1__gateway_settle_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor medicare__v1__gateway_settle_response__descriptor =
 {
@@ -488,7 +475,7 @@ const ProtobufCMessageDescriptor medicare__v1__gateway_settle_response__descript
   "Medicare__V1__GatewaySettleResponse",
   "medicare.v1",
   sizeof(Medicare__V1__GatewaySettleResponse),
-  4,
+  3,
   medicare__v1__gateway_settle_response__field_descriptors,
   medicare__v1__gateway_settle_response__field_indices_by_name,
   1,  medicare__v1__gateway_settle_response__number_ranges,

@@ -232,6 +232,141 @@ void   medicare__v1__audit_record__free_unpacked
   assert(message->base.descriptor == &medicare__v1__audit_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__record_batch_request__init
+                     (Medicare__V1__RecordBatchRequest         *message)
+{
+  static const Medicare__V1__RecordBatchRequest init_value = MEDICARE__V1__RECORD_BATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__record_batch_request__get_packed_size
+                     (const Medicare__V1__RecordBatchRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__record_batch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__record_batch_request__pack
+                     (const Medicare__V1__RecordBatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__record_batch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__record_batch_request__pack_to_buffer
+                     (const Medicare__V1__RecordBatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__record_batch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RecordBatchRequest *
+       medicare__v1__record_batch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RecordBatchRequest *)
+     protobuf_c_message_unpack (&medicare__v1__record_batch_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__record_batch_request__free_unpacked
+                     (Medicare__V1__RecordBatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__record_batch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__rejected_record__init
+                     (Medicare__V1__RejectedRecord         *message)
+{
+  static const Medicare__V1__RejectedRecord init_value = MEDICARE__V1__REJECTED_RECORD__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__rejected_record__get_packed_size
+                     (const Medicare__V1__RejectedRecord *message)
+{
+  assert(message->base.descriptor == &medicare__v1__rejected_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__rejected_record__pack
+                     (const Medicare__V1__RejectedRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__rejected_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__rejected_record__pack_to_buffer
+                     (const Medicare__V1__RejectedRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__rejected_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RejectedRecord *
+       medicare__v1__rejected_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RejectedRecord *)
+     protobuf_c_message_unpack (&medicare__v1__rejected_record__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__rejected_record__free_unpacked
+                     (Medicare__V1__RejectedRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__rejected_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__record_batch_response__init
+                     (Medicare__V1__RecordBatchResponse         *message)
+{
+  static const Medicare__V1__RecordBatchResponse init_value = MEDICARE__V1__RECORD_BATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__record_batch_response__get_packed_size
+                     (const Medicare__V1__RecordBatchResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__record_batch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__record_batch_response__pack
+                     (const Medicare__V1__RecordBatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__record_batch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__record_batch_response__pack_to_buffer
+                     (const Medicare__V1__RecordBatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__record_batch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RecordBatchResponse *
+       medicare__v1__record_batch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RecordBatchResponse *)
+     protobuf_c_message_unpack (&medicare__v1__record_batch_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__record_batch_response__free_unpacked
+                     (Medicare__V1__RecordBatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__record_batch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__verify_audit_request__init
                      (Medicare__V1__VerifyAuditRequest         *message)
 {
@@ -784,6 +919,146 @@ const ProtobufCMessageDescriptor medicare__v1__audit_record__descriptor =
   (ProtobufCMessageInit) medicare__v1__audit_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__record_batch_request__field_descriptors[1] =
+{
+  {
+    "records",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__RecordBatchRequest, n_records),
+    offsetof(Medicare__V1__RecordBatchRequest, records),
+    &medicare__v1__record_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__record_batch_request__field_indices_by_name[] = {
+  0,   /* field[0] = records */
+};
+static const ProtobufCIntRange medicare__v1__record_batch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__record_batch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RecordBatchRequest",
+  "RecordBatchRequest",
+  "Medicare__V1__RecordBatchRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RecordBatchRequest),
+  1,
+  medicare__v1__record_batch_request__field_descriptors,
+  medicare__v1__record_batch_request__field_indices_by_name,
+  1,  medicare__v1__record_batch_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__record_batch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__rejected_record__field_descriptors[2] =
+{
+  {
+    "index",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RejectedRecord, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RejectedRecord, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__rejected_record__field_indices_by_name[] = {
+  0,   /* field[0] = index */
+  1,   /* field[1] = reason */
+};
+static const ProtobufCIntRange medicare__v1__rejected_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__rejected_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RejectedRecord",
+  "RejectedRecord",
+  "Medicare__V1__RejectedRecord",
+  "medicare.v1",
+  sizeof(Medicare__V1__RejectedRecord),
+  2,
+  medicare__v1__rejected_record__field_descriptors,
+  medicare__v1__rejected_record__field_indices_by_name,
+  1,  medicare__v1__rejected_record__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__rejected_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__record_batch_response__field_descriptors[2] =
+{
+  {
+    "records",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__RecordBatchResponse, n_records),
+    offsetof(Medicare__V1__RecordBatchResponse, records),
+    &medicare__v1__audit_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rejected",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__RecordBatchResponse, n_rejected),
+    offsetof(Medicare__V1__RecordBatchResponse, rejected),
+    &medicare__v1__rejected_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__record_batch_response__field_indices_by_name[] = {
+  0,   /* field[0] = records */
+  1,   /* field[1] = rejected */
+};
+static const ProtobufCIntRange medicare__v1__record_batch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__record_batch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RecordBatchResponse",
+  "RecordBatchResponse",
+  "Medicare__V1__RecordBatchResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__RecordBatchResponse),
+  2,
+  medicare__v1__record_batch_response__field_descriptors,
+  medicare__v1__record_batch_response__field_indices_by_name,
+  1,  medicare__v1__record_batch_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__record_batch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define medicare__v1__verify_audit_request__field_descriptors NULL
 #define medicare__v1__verify_audit_request__field_indices_by_name NULL
 #define medicare__v1__verify_audit_request__number_ranges NULL
@@ -968,16 +1243,18 @@ const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor =
   (ProtobufCMessageInit) medicare__v1__review_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[3] =
+static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[4] =
 {
   { "Review", &medicare__v1__review_request__descriptor, &medicare__v1__review_response__descriptor },
   { "Record", &medicare__v1__record_request__descriptor, &medicare__v1__audit_record__descriptor },
+  { "RecordBatch", &medicare__v1__record_batch_request__descriptor, &medicare__v1__record_batch_response__descriptor },
   { "VerifyAudit", &medicare__v1__verify_audit_request__descriptor, &medicare__v1__verify_audit_response__descriptor },
 };
 const unsigned medicare__v1__supervision__method_indices_by_name[] = {
   1,        /* Record */
+  2,        /* RecordBatch */
   0,        /* Review */
-  2         /* VerifyAudit */
+  3         /* VerifyAudit */
 };
 const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
 {
@@ -986,7 +1263,7 @@ const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
   "Supervision",
   "Medicare__V1__Supervision",
   "medicare.v1",
-  3,
+  4,
   medicare__v1__supervision__method_descriptors,
   medicare__v1__supervision__method_indices_by_name
 };
@@ -1006,13 +1283,21 @@ void medicare__v1__supervision__record(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__supervision__record_batch(ProtobufCService *service,
+                                             const Medicare__V1__RecordBatchRequest *input,
+                                             Medicare__V1__RecordBatchResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
                                              void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
                                       Medicare__V1__Supervision_ServiceDestroy destroy)

@@ -56,14 +56,10 @@ struct  Medicare__V1__GatewaySettleResponse
   Medicare__V1__SettlementResult *settlement;
   Medicare__V1__SettlementRoute *route;
   Medicare__V1__ReviewResponse *review;
-  /*
-   * empty if the audit record is still pending
-   */
-  Medicare__V1__AuditRecord *audit;
 };
 #define MEDICARE__V1__GATEWAY_SETTLE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__gateway_settle_response__descriptor) \
-    , NULL, NULL, NULL, NULL }
+    , NULL, NULL, NULL }
 
 
 struct  Medicare__V1__GatewayReverseRequest

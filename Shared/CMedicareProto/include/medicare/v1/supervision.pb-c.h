@@ -21,6 +21,9 @@ typedef struct Medicare__V1__Finding Medicare__V1__Finding;
 typedef struct Medicare__V1__ReviewResponse Medicare__V1__ReviewResponse;
 typedef struct Medicare__V1__RecordRequest Medicare__V1__RecordRequest;
 typedef struct Medicare__V1__AuditRecord Medicare__V1__AuditRecord;
+typedef struct Medicare__V1__RecordBatchRequest Medicare__V1__RecordBatchRequest;
+typedef struct Medicare__V1__RejectedRecord Medicare__V1__RejectedRecord;
+typedef struct Medicare__V1__RecordBatchResponse Medicare__V1__RecordBatchResponse;
 typedef struct Medicare__V1__VerifyAuditRequest Medicare__V1__VerifyAuditRequest;
 typedef struct Medicare__V1__VerifyAuditResponse Medicare__V1__VerifyAuditResponse;
 typedef struct Medicare__V1__ReviewStatsRequest Medicare__V1__ReviewStatsRequest;
@@ -125,6 +128,51 @@ struct  Medicare__V1__AuditRecord
 #define MEDICARE__V1__AUDIT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__audit_record__descriptor) \
     , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Settlement's audit relay delivers its outbox in order: records already in the chain are
+ * answered with their link (a redelivery is harmless), invalid ones are rejected by index.
+ */
+struct  Medicare__V1__RecordBatchRequest
+{
+  ProtobufCMessage base;
+  size_t n_records;
+  Medicare__V1__RecordRequest **records;
+};
+#define MEDICARE__V1__RECORD_BATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__record_batch_request__descriptor) \
+    , 0,NULL }
+
+
+struct  Medicare__V1__RejectedRecord
+{
+  ProtobufCMessage base;
+  /*
+   * position in RecordBatchRequest.records
+   */
+  uint32_t index;
+  char *reason;
+};
+#define MEDICARE__V1__REJECTED_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rejected_record__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__RecordBatchResponse
+{
+  ProtobufCMessage base;
+  /*
+   * one per record appended or already there, in order
+   */
+  size_t n_records;
+  Medicare__V1__AuditRecord **records;
+  size_t n_rejected;
+  Medicare__V1__RejectedRecord **rejected;
+};
+#define MEDICARE__V1__RECORD_BATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__record_batch_response__descriptor) \
+    , 0,NULL, 0,NULL }
 
 
 struct  Medicare__V1__VerifyAuditRequest
@@ -274,6 +322,63 @@ Medicare__V1__AuditRecord *
 void   medicare__v1__audit_record__free_unpacked
                      (Medicare__V1__AuditRecord *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__RecordBatchRequest methods */
+void   medicare__v1__record_batch_request__init
+                     (Medicare__V1__RecordBatchRequest         *message);
+size_t medicare__v1__record_batch_request__get_packed_size
+                     (const Medicare__V1__RecordBatchRequest   *message);
+size_t medicare__v1__record_batch_request__pack
+                     (const Medicare__V1__RecordBatchRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__record_batch_request__pack_to_buffer
+                     (const Medicare__V1__RecordBatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RecordBatchRequest *
+       medicare__v1__record_batch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__record_batch_request__free_unpacked
+                     (Medicare__V1__RecordBatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RejectedRecord methods */
+void   medicare__v1__rejected_record__init
+                     (Medicare__V1__RejectedRecord         *message);
+size_t medicare__v1__rejected_record__get_packed_size
+                     (const Medicare__V1__RejectedRecord   *message);
+size_t medicare__v1__rejected_record__pack
+                     (const Medicare__V1__RejectedRecord   *message,
+                      uint8_t             *out);
+size_t medicare__v1__rejected_record__pack_to_buffer
+                     (const Medicare__V1__RejectedRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RejectedRecord *
+       medicare__v1__rejected_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__rejected_record__free_unpacked
+                     (Medicare__V1__RejectedRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RecordBatchResponse methods */
+void   medicare__v1__record_batch_response__init
+                     (Medicare__V1__RecordBatchResponse         *message);
+size_t medicare__v1__record_batch_response__get_packed_size
+                     (const Medicare__V1__RecordBatchResponse   *message);
+size_t medicare__v1__record_batch_response__pack
+                     (const Medicare__V1__RecordBatchResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__record_batch_response__pack_to_buffer
+                     (const Medicare__V1__RecordBatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RecordBatchResponse *
+       medicare__v1__record_batch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__record_batch_response__free_unpacked
+                     (Medicare__V1__RecordBatchResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__VerifyAuditRequest methods */
 void   medicare__v1__verify_audit_request__init
                      (Medicare__V1__VerifyAuditRequest         *message);
@@ -367,6 +472,15 @@ typedef void (*Medicare__V1__RecordRequest_Closure)
 typedef void (*Medicare__V1__AuditRecord_Closure)
                  (const Medicare__V1__AuditRecord *message,
                   void *closure_data);
+typedef void (*Medicare__V1__RecordBatchRequest_Closure)
+                 (const Medicare__V1__RecordBatchRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RejectedRecord_Closure)
+                 (const Medicare__V1__RejectedRecord *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RecordBatchResponse_Closure)
+                 (const Medicare__V1__RecordBatchResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__VerifyAuditRequest_Closure)
                  (const Medicare__V1__VerifyAuditRequest *message,
                   void *closure_data);
@@ -394,6 +508,10 @@ struct Medicare__V1__Supervision_Service
                  const Medicare__V1__RecordRequest *input,
                  Medicare__V1__AuditRecord_Closure closure,
                  void *closure_data);
+  void (*record_batch)(Medicare__V1__Supervision_Service *service,
+                       const Medicare__V1__RecordBatchRequest *input,
+                       Medicare__V1__RecordBatchResponse_Closure closure,
+                       void *closure_data);
   void (*verify_audit)(Medicare__V1__Supervision_Service *service,
                        const Medicare__V1__VerifyAuditRequest *input,
                        Medicare__V1__VerifyAuditResponse_Closure closure,
@@ -408,6 +526,7 @@ void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service
     { MEDICARE__V1__SUPERVISION__BASE_INIT,\
       function_prefix__ ## review,\
       function_prefix__ ## record,\
+      function_prefix__ ## record_batch,\
       function_prefix__ ## verify_audit  }
 void medicare__v1__supervision__review(ProtobufCService *service,
                                        const Medicare__V1__ReviewRequest *input,
@@ -417,6 +536,10 @@ void medicare__v1__supervision__record(ProtobufCService *service,
                                        const Medicare__V1__RecordRequest *input,
                                        Medicare__V1__AuditRecord_Closure closure,
                                        void *closure_data);
+void medicare__v1__supervision__record_batch(ProtobufCService *service,
+                                             const Medicare__V1__RecordBatchRequest *input,
+                                             Medicare__V1__RecordBatchResponse_Closure closure,
+                                             void *closure_data);
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
@@ -450,6 +573,9 @@ extern const ProtobufCMessageDescriptor medicare__v1__finding__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__audit_record__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__record_batch_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__rejected_record__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__record_batch_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_stats_request__descriptor;

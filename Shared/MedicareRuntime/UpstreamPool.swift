@@ -2,7 +2,6 @@ import Logging
 import MedicareContracts
 import MedicareRPC
 import MedicareWire
-import MedicareRuntime
 import MedicareTransport
 import NIOCore
 import Synchronization

@@ -1,0 +1,110 @@
+import Logging
+import MedicareContracts
+import MedicareRPC
+import MedicareStore
+import MedicareWire
+import Metrics
+import NIOCore
+import Synchronization
+
+/// Delivers the audit outbox to supervision: the records a settlement or reversal wrote in
+/// its own transaction go, oldest first and many per call, to `Supervision/RecordBatch`, and
+/// are deleted once supervision has appended them to its chain.
+///
+/// A posting and its audit record commit together, so none is ever settled but unrecorded;
+/// supervision receives it moments after the caller's answer instead of before it. A
+/// redelivery (after a crash between delivery and delete, or by another replica over the
+/// same PostgreSQL outbox) is answered with the link already made. Records supervision
+/// rejects are set aside with its reason, counted and logged, never retried forever.
+public final class AuditRelay: Sendable {
+    let store: SettlementStore
+    let supervision: any RPCChannel
+    let logger: Logger
+    let batchLimit: Int
+    /// At most one wake-up is kept: a burst of postings costs one pass, not one each.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let relayed = Counter(label: "medicare_settlement_audit_relayed_total")
+    private let rejected = Counter(label: "medicare_settlement_audit_rejected_total")
+    private let deliveryTime = Metrics.Timer(label: "medicare_settlement_audit_delivery_seconds")
+
+    public init(store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512) {
+        self.store = store
+        self.supervision = supervision
+        self.logger = logger
+        self.batchLimit = batchLimit
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Something was posted: deliver soon.
+    public func nudge() { wake.yield() }
+
+    /// Delivers until cancelled: after every posting, and every `sweep` for records left
+    /// by a crash or written by another replica.
+    public func run(sweep: Duration = .seconds(1)) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [wake] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: sweep)
+                    wake.yield()
+                }
+            }
+            var failures = 0
+            for await _ in wakeups {
+                if Task.isCancelled { break }
+                while !Task.isCancelled {
+                    do {
+                        guard try await deliverOnce() else { break }
+                        if failures > 0 { logger.notice("audit relay delivering again", metadata: ["relay.failures": "\(failures)"]) }
+                        failures = 0
+                    } catch {
+                        failures += 1
+                        if failures == 1 || failures.isMultiple(of: 50) {
+                            logger.warning("audit relay cannot deliver; records wait in the outbox", metadata: [
+                                "relay.failures": "\(failures)", "rpc.error": "\(error)",
+                            ])
+                        }
+                        try? await Task.sleep(for: .milliseconds(min(5_000, 50 << min(failures, 7))))
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Delivers one batch; false when the outbox had nothing to deliver.
+    public func deliverOnce() async throws -> Bool {
+        let pending = try await store.pendingAudit(limit: batchLimit)
+        guard !pending.isEmpty else { return false }
+        let start = ContinuousClock.now
+        // RecordBatchRequest is `repeated RecordRequest records = 1`: each stored record is
+        // already an encoded RecordRequest, so the request is their framed concatenation.
+        var payload = ByteBuffer()
+        payload.reserveCapacity(pending.reduce(0) { $0 + $1.record.count + 6 })
+        for item in pending {
+            payload.writeInteger(UInt8(0x0A))
+            var length = UInt64(item.record.count)
+            while length >= 0x80 {
+                payload.writeInteger(UInt8(truncatingIfNeeded: length) | 0x80)
+                length >>= 7
+            }
+            payload.writeInteger(UInt8(length))
+            payload.writeBytes(item.record)
+        }
+        let answer = try await supervision.call(SupervisionMethods.recordBatch, payload: payload, options: CallOptions(timeout: .seconds(10)))
+        let response = try RecordBatchResponse(decoding: answer)
+        var refused: [(seq: Int64, reason: String)] = []
+        for rejection in response.rejected where Int(rejection.index) < pending.count {
+            refused.append((pending[Int(rejection.index)].seq, rejection.reason))
+            logger.error("supervision rejected an audit record; it is set aside in the outbox", metadata: [
+                "relay.seq": "\(pending[Int(rejection.index)].seq)", "relay.reason": "\(rejection.reason)",
+            ])
+        }
+        let refusedSeqs = Set(refused.map(\.seq))
+        try await store.auditDelivered(pending.map(\.seq).filter { !refusedSeqs.contains($0) }, rejected: refused)
+        relayed.increment(by: pending.count - refused.count)
+        if !refused.isEmpty { rejected.increment(by: refused.count) }
+        deliveryTime.record(since: start)
+        return true
+    }
+}

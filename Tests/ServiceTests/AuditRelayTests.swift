@@ -1,0 +1,66 @@
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareStore
+import MedicareTestSupport
+import MedicareWire
+import SettlementService
+import SupervisionService
+import Testing
+
+/// Settlement writes each posting's audit record in the posting's transaction; its relay
+/// delivers the outbox to supervision's chain, in order, once.
+@Suite("Audit relay")
+struct AuditRelayTests {
+    @Test func postingsReachTheChainOnceAndARejectedRecordIsSetAside() async throws {
+        try await withSupervision { supervision, _ in
+            try await withService("settlement", migrations: SettlementDefinition.migrations, router: { db in
+                var router = RPCRouter()
+                SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
+                return router
+            }) { channel, db in
+                let settlement = SettlementClient(channel)
+                let store = SettlementStore(database: db)
+                _ = try await settlement.importPersons(ImportPersonsRequest(persons: [quzhou, hangzhou]))
+                let first = try await settlement.settle(claim("A1", [("F001", 1, 1000)]), options: keyed("a1"))
+                _ = try await settlement.settle(claim("A2", person: hangzhou, [("F001", 1, 1000)]), options: keyed("a2"))
+                _ = try await settlement.reverse(ReverseRequest(setlID: first.setlID, reason: "test"), options: keyed("r1"))
+                // A retried settle posts nothing, so it queues no second record.
+                _ = try await settlement.settle(claim("A1", [("F001", 1, 1000)]), options: keyed("a1"))
+                #expect(try await store.auditBacklog() == (pending: 3, rejected: 0))
+                // A record supervision cannot accept (no setl_id) must not block the others.
+                try await db.write { tx in
+                    try await tx.execute("INSERT INTO audit_outbox (setl_id, kind, record) VALUES ('', 'settlement', $1)",
+                                         [.blob(try RecordRequest(settlement: SettlementResult(status: "settled")).encodedBytes())])
+                }
+
+                let relay = AuditRelay(store: store, supervision: supervision.channel, logger: quietLogger)
+                #expect(try await relay.deliverOnce())
+                #expect(try await store.auditBacklog() == (pending: 0, rejected: 1))
+                #expect(try await relay.deliverOnce() == false)
+                let chain = try await supervision.verifyAudit(VerifyAuditRequest())
+                #expect(chain.intact && chain.records == 3)
+                // The chain holds the settlement, the second one, then the reversal, and the
+                // reversal cleared the first visit's billed lines: a same-day claim passes.
+                var again = ReviewRequest(claim: claim("A3", [("F001", 1, 1000)]).claim)
+                again.claim?.fixmedinsCode = "H33080200101"
+                #expect(try await supervision.review(again).verdict == "pass")
+            }
+        }
+    }
+
+    @Test func aRedeliveredBatchIsAnsweredWithTheLinksAlreadyMade() async throws {
+        try await withSupervision { supervision, _ in
+            let records = (1...3).map { RecordRequest(settlement: SettlementResult(setlID: "S\($0)", medfeeSumamt: 100, status: "settled")) }
+            let first = try await supervision.recordBatch(RecordBatchRequest(records: records))
+            let again = try await supervision.recordBatch(RecordBatchRequest(records: records))
+            #expect(first.records.map(\.seq) == [1, 2, 3] && again.records == first.records)
+            let mixed = try await supervision.recordBatch(RecordBatchRequest(records: [
+                RecordRequest(settlement: SettlementResult(setlID: "S4", status: "presettled")), records[0],
+            ]))
+            #expect(mixed.rejected == [RejectedRecord(index: 0, reason: "records[0].settlement.status: must be settled or reversed")])
+            #expect(mixed.records.map(\.seq) == [1])
+            #expect(try await supervision.verifyAudit(VerifyAuditRequest()).records == 3)
+        }
+    }
+}
