@@ -34,9 +34,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         connection = try SQLiteConnection(path: path, readOnly: false)
         self.stepFrames = stepFrames
         self.restartFrames = restartFrames
-        let thread = Thread { [self] in loop() }
-        thread.name = "sqlite-checkpoint"
-        thread.start()
+        startThread(named: "sqlite-ckpt") { [self] in loop() }
     }
 
     /// Replaces the writer's autocheckpoint with this checkpointer.

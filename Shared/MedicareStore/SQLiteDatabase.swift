@@ -62,7 +62,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             }
         }
         writer = try SQLiteConnection(path: configuration.path, readOnly: false)
-        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;")
+        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;")
         checkpointer = try SQLiteCheckpointer(
             path: configuration.path, stepFrames: configuration.checkpointStep, restartFrames: configuration.walRestartFrames
         )

@@ -39,9 +39,7 @@ final class WALSyncer: @unchecked Sendable {
 
     init(databasePath: String) {
         walPath = databasePath + "-wal"
-        let thread = Thread { [self] in loop() }
-        thread.name = "sqlite-sync"
-        thread.start()
+        startThread(named: "sqlite-sync") { [self] in loop() }
     }
 
     /// Writer: the sequence number of the batch about to COMMIT. Announced first, so that a
