@@ -21,6 +21,9 @@ public final class AuditRelay: Sendable {
     let supervision: any RPCChannel
     let logger: Logger
     let batchLimit: Int
+    /// The least time between two passes: under a light load every posting would otherwise
+    /// cost a pass of its own (a read, a call and a delete commit); waiting lets them gather.
+    let pace: Duration
     /// At most one wake-up is kept: a burst of postings costs one pass, not one each.
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -28,11 +31,12 @@ public final class AuditRelay: Sendable {
     private let rejected = Counter(label: "medicare_settlement_audit_rejected_total")
     private let deliveryTime = Metrics.Timer(label: "medicare_settlement_audit_delivery_seconds")
 
-    public init(store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512) {
+    public init(store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512, pace: Duration = .milliseconds(10)) {
         self.store = store
         self.supervision = supervision
         self.logger = logger
         self.batchLimit = batchLimit
+        self.pace = pace
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -54,7 +58,9 @@ public final class AuditRelay: Sendable {
                 if Task.isCancelled { break }
                 while !Task.isCancelled {
                     do {
+                        let started = ContinuousClock.now
                         guard try await deliverOnce() else { break }
+                        try? await Task.sleep(until: started + pace)
                         if failures > 0 { logger.notice("audit relay delivering again", metadata: ["relay.failures": "\(failures)"]) }
                         failures = 0
                     } catch {
