@@ -63,4 +63,20 @@ struct AuditRelayTests {
             #expect(try await supervision.verifyAudit(VerifyAuditRequest()).records == 3)
         }
     }
+
+    @Test func aReversalDeliveredBeforeItsSettlementLeavesNoBilledLines() async throws {
+        try await withSupervision { supervision, _ in
+            let claim = Claim(mdtrtID: "M9", psnNo: "P001", fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: "2024-06-01",
+                              lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
+            let settled = SettlementResult(setlID: "S9", mdtrtID: "M9", psnNo: "P001", medfeeSumamt: 1000, status: "settled")
+            var reversed = settled
+            reversed.status = "reversed"
+            _ = try await supervision.recordBatch(RecordBatchRequest(records: [RecordRequest(settlement: reversed)]))
+            _ = try await supervision.recordBatch(RecordBatchRequest(records: [RecordRequest(settlement: settled, claim: claim)]))
+            #expect(try await supervision.verifyAudit(VerifyAuditRequest()).records == 2)
+            var other = claim
+            other.mdtrtID = "M10"
+            #expect(try await supervision.review(ReviewRequest(claim: other)).verdict == "pass")
+        }
+    }
 }

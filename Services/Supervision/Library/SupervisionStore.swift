@@ -59,15 +59,19 @@ public struct SupervisionStore: Sendable {
 
     static func append(_ tx: any SQLTransaction, settlement: SettlementResult, content: [UInt8], claim: Claim?) async throws -> AuditRecord {
         let reversal = settlement.status == "reversed"
+        let kind = reversal ? "reversal" : "settlement"
         // Recording is idempotent: a retried Record returns the link already made.
-        if let existing = try await tx.queryOne("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = $2",
-                                                [.text(settlement.setlID), .text(reversal ? "reversal" : "settlement")]) {
+        let links = try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1", [.text(settlement.setlID)])
+        if let existing = try links.first(where: { try $0.string("kind") == kind }) {
             return AuditRecord(seq: UInt64(try existing.int("seq")), kind: try existing.string("kind"), subject: try existing.string("subject"),
                                prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at"))
         }
+        // Relays of several settlement replicas may deliver a reversal before its settlement:
+        // the settlement is still chained, but its lines are no longer billed.
+        let alreadyReversed = links.contains { (try? $0.string("kind")) == "reversal" }
         if reversal {
             try await tx.execute("DELETE FROM billed_lines WHERE setl_id = $1", [.text(settlement.setlID)])
-        } else if let claim {
+        } else if let claim, !alreadyReversed {
             for (i, line) in claim.lines.enumerated() {
                 try await tx.execute(
                     """
@@ -86,7 +90,6 @@ public struct SupervisionStore: Sendable {
         let seq = try head.int("seq"), previous = try head.string("hash")
         let hash = SM3.hex(SM3.digest(Array(previous.utf8) + content))
         let at = Date().formatted(.iso8601)
-        let kind = reversal ? "reversal" : "settlement"
         try await tx.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", [.text(hash)])
         try await tx.execute(
             "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
