@@ -2,6 +2,8 @@ import MedicareContracts
 import MedicareRPC
 import MedicareTransport
 import MedicareWire
+import NIOCore
+import NIOPosix
 import Testing
 
 @Suite("RPC calls over mutual TLS")
@@ -246,6 +248,27 @@ struct RPCCallTests {
             #expect(server.probe.started == 0)
             await client.close()
         }
+    }
+
+    @Test func aSilentPeerFailsTheHandshakeAndCallsStopAtTheirDeadline() async throws {
+        // Accepts TCP connections and never answers: no TLS handshake can finish.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let client = try RPCClient(configuration: RPCClientConfiguration(
+            host: "127.0.0.1", port: silent.localAddress!.port!, tls: TestPKI.tls("operator"), handshakeTimeout: .milliseconds(600)
+        ))
+        // A call with a deadline stops waiting for the connection at it.
+        let start = ContinuousClock.now
+        let bounded = await #expect(throws: RPCError.self) {
+            _ = try await EchoClient(client).echo(EchoMessage(), options: CallOptions(timeout: .milliseconds(100)))
+        }
+        #expect(bounded?.code == .deadlineExceeded, "\(String(describing: bounded))")
+        #expect(ContinuousClock.now - start < .milliseconds(500))
+        // One without a deadline waits for the handshake timeout, not for ever.
+        let unbounded = await #expect(throws: RPCError.self) { _ = try await EchoClient(client).echo(EchoMessage()) }
+        #expect(unbounded?.code == .unavailable && unbounded?.message.contains("TLS handshake") == true, "\(String(describing: unbounded))")
+        #expect(ContinuousClock.now - start < .seconds(3))
+        await client.close()
+        try await silent.close()
     }
 
     @Test func serverWithTheWrongNameIsRefused() async throws {

@@ -54,7 +54,7 @@ public final class RPCClient: RPCChannel {
         var attempt = 0
         while true {
             attempt += 1
-            let connection = try await connection()
+            let connection = try await connection(until: options.deadline)
             let id = callIDs.add(1, ordering: .relaxed).newValue
             do {
                 return try await connection.call(
@@ -89,7 +89,9 @@ public final class RPCClient: RPCChannel {
 
     // MARK: connection management
 
-    private func connection() async throws(RPCError) -> ClientConnection {
+    /// The connection, once ready; a call waiting for a connection to open stops waiting at
+    /// its deadline (the connection attempt itself goes on for the calls after it).
+    private func connection(until deadline: ContinuousClock.Instant?) async throws(RPCError) -> ClientConnection {
         let next = state.withLock { state -> Next in
             switch state {
             case .ready(let connection) where connection.isUsable:
@@ -115,15 +117,34 @@ public final class RPCClient: RPCChannel {
         case .fail(let error):
             throw error
         case .wait(let future):
-            return try await Self.await(future)
+            return try await Self.await(future, until: deadline, peer: peerDescription)
         case .connect(let promise, let failures):
             promise.completeWith(connect(on: promise.futureResult.eventLoop))
             promise.futureResult.whenComplete { result in self.connected(result, failures: failures) }
-            return try await Self.await(promise.futureResult)
+            return try await Self.await(promise.futureResult, until: deadline, peer: peerDescription)
         }
     }
 
-    private static func await(_ future: EventLoopFuture<ClientConnection>) async throws(RPCError) -> ClientConnection {
+    private static func await(
+        _ future: EventLoopFuture<ClientConnection>, until deadline: ContinuousClock.Instant?, peer: String
+    ) async throws(RPCError) -> ClientConnection {
+        var future = future
+        if let deadline {
+            let loop = future.eventLoop
+            let bounded = loop.makePromise(of: ClientConnection.self)
+            let settled = Settled()
+            let remaining = deadline - .now
+            let timer = loop.scheduleTask(in: .nanoseconds(max(0, remaining.nanoseconds))) {
+                if settled.first() {
+                    bounded.fail(RPCError(code: .deadlineExceeded, message: "deadline exceeded while connecting to \(peer); the call was not sent"))
+                }
+            }
+            future.whenComplete { result in
+                timer.cancel()
+                if settled.first() { bounded.completeWith(result) }
+            }
+            future = bounded.futureResult
+        }
         do {
             return try await future.get()
         } catch let error as RPCError {
@@ -176,6 +197,15 @@ public final class RPCClient: RPCChannel {
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
+        connect.whenSuccess { channel in
+            // A peer that accepts and then says nothing must not hold the connection (and
+            // every call waiting for it) forever.
+            let timeout = configuration.handshakeTimeout
+            let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                handshake.fail(RPCError(code: .unavailable, message: "TLS handshake with \(peer) did not finish in \(timeout)"))
+            }
+            handshake.futureResult.whenComplete { _ in timer.cancel() }
+        }
         connect.whenFailure { error in
             handshake.fail(error)
             handlerPromise.fail(error)
@@ -192,6 +222,12 @@ public final class RPCClient: RPCChannel {
             }
         }
     }
+}
+
+/// Which of two racing completions came first.
+private final class Settled: Sendable {
+    private let done = Atomic<Bool>(false)
+    func first() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
 }
 
 /// The cause of an `unavailable` error raised before any request was sent: no connection
