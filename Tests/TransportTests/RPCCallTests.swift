@@ -250,6 +250,16 @@ struct RPCCallTests {
         }
     }
 
+    @Test func smallRequestsRunOnTheLoopAndLargeOnesElsewhere() async throws {
+        try await withTestServer { server in
+            let client = try server.client()
+            _ = try await EchoClient(client).echo(EchoMessage(text: "small"))
+            _ = try await EchoClient(client).echo(EchoMessage(text: String(repeating: "x", count: 100_000)))
+            #expect(server.probe.onLoop == [true, false])
+            await client.close()
+        }
+    }
+
     @Test func aSilentPeerFailsTheHandshakeAndCallsStopAtTheirDeadline() async throws {
         // Accepts TCP connections and never answers: no TLS handshake can finish.
         let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()

@@ -39,7 +39,8 @@ public final class RPCServer: Sendable {
         let limits = ServerConnectionHandler.Limits(
             maxFrameSize: configuration.maxFrameSize,
             maxConcurrentCalls: configuration.maxConcurrentCallsPerConnection,
-            maxTimeout: configuration.maxTimeout
+            maxTimeout: configuration.maxTimeout,
+            inlineRequestMaxBytes: configuration.inlineRequestMaxBytes
         )
         let registry = ConnectionRegistry()
         let routerCopy = router

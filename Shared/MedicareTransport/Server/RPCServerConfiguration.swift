@@ -10,13 +10,17 @@ public struct RPCServerConfiguration: Sendable {
     public var maxConcurrentCallsPerConnection: Int
     /// A caller's deadline is capped at this.
     public var maxTimeout: Duration
+    /// Requests up to this size run on their connection's event loop (no thread hop per
+    /// call); larger ones (imports of thousands of records) run on the shared pool, so that
+    /// decoding and checking them does not hold up the loop's other connections.
+    public var inlineRequestMaxBytes: Int
     /// Reported by the health method.
     public var serverName: String
     public var version: String
 
     public init(
         host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, maxFrameSize: Int = 4 << 20,
-        maxConcurrentCallsPerConnection: Int = 1024, maxTimeout: Duration = .seconds(3600),
+        maxConcurrentCallsPerConnection: Int = 1024, maxTimeout: Duration = .seconds(3600), inlineRequestMaxBytes: Int = 64 << 10,
         serverName: String = "medicare", version: String = "0.1.0"
     ) {
         self.host = host
@@ -25,6 +29,7 @@ public struct RPCServerConfiguration: Sendable {
         self.maxFrameSize = maxFrameSize
         self.maxConcurrentCallsPerConnection = maxConcurrentCallsPerConnection
         self.maxTimeout = maxTimeout
+        self.inlineRequestMaxBytes = inlineRequestMaxBytes
         self.serverName = serverName
         self.version = version
     }

@@ -20,6 +20,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         var maxFrameSize: Int
         var maxConcurrentCalls: Int
         var maxTimeout: Duration
+        var inlineRequestMaxBytes: Int
     }
 
     private struct ActiveCall {
@@ -168,7 +169,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
         let completions = self.completions
 
-        let task = Task(executorPreference: executor) {
+        // Small requests are handled right here on the loop; a large one moves to the pool.
+        let preference: (any TaskExecutor)? = frame.payload.count <= limits.inlineRequestMaxBytes ? executor : globalConcurrentExecutor
+        let task = Task(executorPreference: preference) {
             let result = await router.dispatch(route, payload: payload, context: callContext)
             let response = FrameCodec.response(callID: id, result: result, maxFrameSize: maxFrameSize, allocator: allocator)
             completions.push((id, response), on: eventLoop) { batch in

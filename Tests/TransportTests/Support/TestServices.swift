@@ -1,12 +1,13 @@
 import MedicareContracts
 import MedicareRPC
 import MedicareWire
+import NIOPosix
 import Synchronization
 
 /// Observes what happened to handlers on the server side.
 final class HandlerProbe: Sendable {
-    private let state = Mutex<(started: Int, cancelled: Int, finished: Int, peers: [PeerIdentity], metadata: [Metadata])>(
-        (0, 0, 0, [], [])
+    private let state = Mutex<(started: Int, cancelled: Int, finished: Int, peers: [PeerIdentity], metadata: [Metadata], onLoop: [Bool])>(
+        (0, 0, 0, [], [], [])
     )
 
     var started: Int { state.withLock { $0.started } }
@@ -14,12 +15,15 @@ final class HandlerProbe: Sendable {
     var finished: Int { state.withLock { $0.finished } }
     var peers: [PeerIdentity] { state.withLock { $0.peers } }
     var metadata: [Metadata] { state.withLock { $0.metadata } }
+    /// Whether each call's handler ran on an event loop.
+    var onLoop: [Bool] { state.withLock { $0.onLoop } }
 
     func record(_ context: CallContext) {
         state.withLock {
             $0.started += 1
             $0.peers.append(context.peer)
             $0.metadata.append(context.metadata)
+            $0.onLoop.append(MultiThreadedEventLoopGroup.currentEventLoop != nil)
         }
     }
     func cancel() { state.withLock { $0.cancelled += 1 } }
