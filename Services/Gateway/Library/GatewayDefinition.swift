@@ -70,7 +70,8 @@ public enum GatewayDefinition {
                 let invalidatesRoutes = RouteCache.invalidates(method.fullName)
                 router.register(method, raw: { payload, context in
                     let scope = try access.authorize(context.peer, method.fullName)
-                    if scope == .region { try RegionScope.check(method, payload, region: context.peer.region) }
+                    let region = scope == .region ? context.peer.region : nil
+                    if let region { try RegionScope.check(method, payload, region: region) }
                     var options = CallOptions.propagating(context)
                     if let key = context.idempotencyKey { options.metadata[Metadata.idempotencyKey] = key }
                     if invalidatesRoutes {
@@ -78,7 +79,9 @@ public enum GatewayDefinition {
                         defer { routes.invalidate() }
                         return try await upstream.call(method, payload: payload, options: options)
                     }
-                    return try await upstream.call(method, payload: payload, options: options)
+                    let answer = try await upstream.call(method, payload: payload, options: options)
+                    if let region { try RegionScope.checkAnswer(method, answer, region: region) }
+                    return answer
                 })
             }
         }
@@ -88,28 +91,71 @@ public enum GatewayDefinition {
 }
 
 /// Region-scoped callers (a province's systems, its supervisors) may only touch their region.
+/// Fail closed: a method is checked by what it names (codes, regions) or by what it
+/// answers, or it is listed as touching no region's data; any other is refused.
 enum RegionScope {
-    static func check(_ method: MethodDescriptor, _ payload: ByteBuffer, region: String) throws {
-        func inside(_ code: String, _ field: String) throws {
-            guard !region.isEmpty, code.hasPrefix(region) else {
-                throw RPCError(code: .permissionDenied, message: "\(field) \(code.prefix(20)) is outside region \(region.isEmpty ? "(none)" : region)")
-            }
+    /// Methods whose answer concerns no single region (integrity checks, health).
+    static let regionless: Set<MethodDescriptor> = [
+        SettlementMethods.checkLedger, SupervisionMethods.verifyAudit, HealthMethods.check,
+    ]
+
+    static func inside(_ code: String, _ field: String, region: String) throws {
+        guard !region.isEmpty, code.hasPrefix(region) else {
+            throw RPCError(code: .permissionDenied, message: "\(field) \(code.prefix(20)) is outside region \(region.isEmpty ? "(none)" : region)")
         }
+    }
+
+    /// An institution code ("H" and the 6-digit county and more) inside the region.
+    static func institution(_ code: String, _ field: String, region: String) throws {
+        try inside(String(code.dropFirst()), field, region: region)
+    }
+
+    static func check(_ method: MethodDescriptor, _ payload: ByteBuffer, region: String) throws {
         switch method {
         case RegistryMethods.importInstitutions:
             for (i, record) in try ImportInstitutionsRequest(decoding: payload).records.enumerated() {
-                try inside(record.divisionCode, "records[\(i)].division_code")
+                try inside(record.divisionCode, "records[\(i)].division_code", region: region)
             }
         case RegistryMethods.upsertDivisions:
             for (i, division) in try UpsertDivisionsRequest(decoding: payload).divisions.enumerated() {
-                try inside(division.code, "divisions[\(i)].code")
+                try inside(division.code, "divisions[\(i)].code", region: region)
             }
         case RegistryMethods.getCoverage:
-            try inside(try CoverageRequest(decoding: payload).region, "region")
+            try inside(try CoverageRequest(decoding: payload).region, "region", region: region)
         case RegistryMethods.getInstitution:
-            try inside(String(try GetInstitutionRequest(decoding: payload).code.dropFirst()), "code")
+            try institution(try GetInstitutionRequest(decoding: payload).code, "code", region: region)
+        case RegistryMethods.resolveSettlementRoute:
+            try institution(try ResolveSettlementRouteRequest(decoding: payload).clinicCode, "clinic_code", region: region)
+        case SettlementReportsMethods.getDayTotals:
+            let request = try DayTotalsRequest(decoding: payload)
+            if request.institution.isEmpty {
+                try inside(request.region, "region", region: region)
+            } else {
+                try institution(request.institution, "institution", region: region)
+            }
+        case SupervisionReportsMethods.getReviewStats:
+            try inside(try ReviewStatsRequest(decoding: payload).region, "region", region: region)
+        case SupervisionMethods.review:
+            try institution(try ReviewRequest(decoding: payload).claim?.fixmedinsCode ?? "", "claim.fixmedins_code", region: region)
+        case SettlementMethods.getSettlement:
+            break  // by its answer: see `checkAnswer`
         default:
-            break
+            guard regionless.contains(method) else {
+                throw RPCError(code: .permissionDenied, message: "\(method.fullName) has no region check, so region-scoped callers may not call it")
+            }
+        }
+    }
+
+    /// For methods that name no region in their request: the answer must be inside it.
+    static func checkAnswer(_ method: MethodDescriptor, _ answer: ByteBuffer, region: String) throws {
+        if method == SettlementMethods.getSettlement {
+            let settlement = try SettlementResult(decoding: answer)
+            do {
+                try institution(settlement.fixmedinsCode, "setl_id's institution", region: region)
+            } catch {
+                // Whether it exists elsewhere is not this caller's business either.
+                throw RPCError(code: .notFound, message: "no settlement \(settlement.setlID.prefix(40)) in region \(region)")
+            }
         }
     }
 }

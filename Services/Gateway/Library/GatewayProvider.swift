@@ -123,9 +123,7 @@ public struct GatewayProvider: GatewayService {
         let code = try InstitutionCode(request.code, field: "code")
         let date = request.date.isEmpty ? Self.today() : try CivilDate(request.date, field: "date").description
         let county = String(code.value.dropFirst().prefix(6))
-        if scope == .region, !code.value.dropFirst().hasPrefix(context.peer.region) {
-            throw RPCError(code: .permissionDenied, message: "\(code) is outside region \(context.peer.region)")
-        }
+        if scope == .region { try RegionScope.institution(code.value, "code", region: context.peer.region) }
         let options = CallOptions.propagating(context)
         async let institution = Self.attempt { try await registry.getInstitution(GetInstitutionRequest(code: code.value), options: options) }
         async let totals = Self.attempt { try await settlementReports.getDayTotals(DayTotalsRequest(institution: code.value, date: date), options: options) }
@@ -145,9 +143,7 @@ public struct GatewayProvider: GatewayService {
     public func getRegionDashboard(_ request: RegionDashboardRequest, context: CallContext) async throws -> RegionDashboard {
         let scope = try access.authorize(context.peer, GatewayMethods.getRegionDashboard.fullName)
         let region = try DivisionCode.validatePrefix(request.region)
-        if scope == .region, !region.hasPrefix(context.peer.region) {
-            throw RPCError(code: .permissionDenied, message: "region \(region) is outside \(context.peer.region)")
-        }
+        if scope == .region { try RegionScope.inside(region, "region", region: context.peer.region) }
         let date = request.date.isEmpty ? Self.today() : try CivilDate(request.date, field: "date").description
         let county = String(region.prefix(6))
         let options = CallOptions.propagating(context)
