@@ -12,9 +12,10 @@ import Testing
 /// delivers the outbox to supervision's chain, in order, once.
 @Suite("Audit relay")
 struct AuditRelayTests {
-    @Test func postingsReachTheChainOnceAndARejectedRecordIsSetAside() async throws {
+    @Test(arguments: Engine.all)
+    func postingsReachTheChainOnceAndARejectedRecordIsSetAside(engine: Engine) async throws {
         try await withSupervision { supervision, _ in
-            try await withService("settlement", migrations: SettlementDefinition.migrations, router: { db in
+            try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
                 var router = RPCRouter()
                 SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
                 return router
@@ -28,6 +29,7 @@ struct AuditRelayTests {
                 // A retried settle posts nothing, so it queues no second record.
                 _ = try await settlement.settle(claim("A1", [("F001", 1, 1000)]), options: keyed("a1"))
                 #expect(try await store.auditBacklog() == (pending: 3, rejected: 0))
+                #expect(try await store.auditSpan() == 3)
                 // A record supervision cannot accept (no setl_id) must not block the others.
                 try await db.write { tx in
                     try await tx.execute("INSERT INTO audit_outbox (setl_id, kind, record) VALUES ('', 'settlement', $1)",
@@ -37,6 +39,7 @@ struct AuditRelayTests {
                 let relay = AuditRelay(store: store, supervision: supervision.channel, logger: quietLogger)
                 #expect(try await relay.deliverOnce())
                 #expect(try await store.auditBacklog() == (pending: 0, rejected: 1))
+                #expect(try await store.auditSpan() == 1)
                 #expect(try await relay.deliverOnce() == false)
                 let chain = try await supervision.verifyAudit(VerifyAuditRequest())
                 #expect(chain.intact && chain.records == 3)

@@ -30,6 +30,8 @@ public final class AuditRelay: Sendable {
     private let relayed = Counter(label: "medicare_settlement_audit_relayed_total")
     private let rejected = Counter(label: "medicare_settlement_audit_rejected_total")
     private let deliveryTime = Metrics.Timer(label: "medicare_settlement_audit_delivery_seconds")
+    /// The outbox's span (oldest to newest row), refreshed every sweep: how far delivery lags.
+    private let backlog = Gauge(label: "medicare_settlement_audit_backlog")
 
     public init(store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512, pace: Duration = .milliseconds(10)) {
         self.store = store
@@ -47,9 +49,10 @@ public final class AuditRelay: Sendable {
     /// by a crash or written by another replica.
     public func run(sweep: Duration = .seconds(1)) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { [wake] in
+            group.addTask { [wake, store, backlog] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: sweep)
+                    if let span = try? await store.auditSpan() { backlog.record(span) }
                     wake.yield()
                 }
             }

@@ -197,6 +197,16 @@ public struct SettlementStore: Sendable {
         }
     }
 
+    /// How far the outbox spans, oldest row to newest (rejected ones included): an upper
+    /// bound of its length read from the primary key alone, cheap however long it grows.
+    public func auditSpan() async throws -> Int64 {
+        try await database.lookup { tx in
+            let row = try await tx.queryOne("SELECT MIN(seq) AS low, MAX(seq) AS high FROM audit_outbox", [])
+            guard let row, let low = try? row.int("low"), let high = try? row.int("high") else { return 0 }
+            return high - low + 1
+        }
+    }
+
     /// Records waiting for delivery and records supervision rejected.
     public func auditBacklog() async throws -> (pending: Int64, rejected: Int64) {
         try await database.read { tx in
