@@ -67,12 +67,20 @@ final class Stack: @unchecked Sendable {
         )
     }
 
-    /// Waits until supervision's audit chain holds `records` links and is intact.
+    /// Restarts supervision on its port and data (after it was killed).
+    func restartSupervision() async throws {
+        supervision = try await RunningService.start("supervision", folder: folder, port: supervision.rpcPort)
+    }
+
+    /// Waits (up to 15 s: the relay backs off while supervision is away) until supervision's
+    /// audit chain holds `records` links.
     func auditChain(reaches records: UInt64, client: RPCClient) async throws -> VerifyAuditResponse {
         var answer = VerifyAuditResponse()
-        for _ in 0..<200 {
-            answer = try await SupervisionClient(client).verifyAudit(VerifyAuditRequest())
-            if answer.records >= records { break }
+        for _ in 0..<600 {
+            if let current = try? await SupervisionClient(client).verifyAudit(VerifyAuditRequest()) {
+                answer = current
+                if answer.records >= records { break }
+            }
             try await Task.sleep(for: .milliseconds(25))
         }
         return answer
@@ -230,6 +238,56 @@ struct StackTests {
 }
 
 extension StackTests {
+    /// Review cannot answer, so settles fail closed; what was posted before the kill waits in
+    /// settlement's outbox and reaches the chain once supervision is back.
+    @Test func supervisionKilledMidLoadRefusesSettlesAndTheChainCatchesUp() async throws {
+        let stack = try await Stack()
+        try await stack.loadDemo()
+        let clinic = try stack.client("clinic-H33080200101")
+        let gateway = GatewayClient(clinic)
+        let acknowledged = AcknowledgedSet()
+        let refused = AcknowledgedSet()
+        let stopAt = ContinuousClock.now + .seconds(2)
+        let load = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        var n = 0
+                        while ContinuousClock.now < stopAt {
+                            n += 1
+                            let k = acknowledged.nextClaim()
+                            let date = String(format: "2024-%02d-%02d", 3 + (k / 200 / 28) % 10, 1 + (k / 200) % 28)
+                            do {
+                                let r = try await gateway.settle(stackClaim("K\(worker)-\(n)", person: k % 200, date: date), options: keyed("kk\(worker)-\(n)"))
+                                acknowledged.add(r.settlement!.setlID)
+                            } catch let error as RPCError {
+                                #expect(error.code == .unavailable || error.code == .deadlineExceeded, "\(error)")
+                                refused.add(error.message)
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        stack.supervision.child.signal(SIGKILL)
+        _ = try await stack.supervision.child.wait()
+        try await load.value
+        #expect(acknowledged.count > 0 && refused.count > 0)
+        #expect(refused.all.contains { $0.hasPrefix("cannot settle now: supervision did not answer") }, "\(refused.all.prefix(3))")
+
+        try await stack.restartSupervision()
+        let ops = try stack.client("operator")
+        let ledger = try await SettlementClient(ops).checkLedger(LedgerCheckRequest())
+        #expect(ledger.balanced && ledger.settlements == UInt32(acknowledged.count), "\(ledger.settlements) posted, \(acknowledged.count) acknowledged")
+        let chain = try await stack.auditChain(reaches: UInt64(ledger.settlements), client: ops)
+        #expect(chain.intact && chain.records == UInt64(ledger.settlements), "\(chain.records) audit records for \(ledger.settlements) settlements")
+        await clinic.close()
+        await ops.close()
+        await stack.stop()
+    }
+
     @Test func aReplicaThatIsDownIsSkipped() async throws {
         // A port nothing listens on: its replica fails health checks and connects.
         let socket = try ChildProcess("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
