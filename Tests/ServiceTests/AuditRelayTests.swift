@@ -36,6 +36,10 @@ struct AuditRelayTests {
                                          [.blob(try RecordRequest(settlement: SettlementResult(status: "settled")).encodedBytes())])
                 }
 
+                // One record per call when a batch may hold fewer bytes than a record.
+                let narrow = AuditRelay(store: store, supervision: supervision.channel, logger: quietLogger, batchBytes: 1)
+                #expect(try await narrow.deliverOnce())
+                #expect(try await store.auditBacklog() == (pending: 3, rejected: 0))  // two postings and the bad record left
                 let relay = AuditRelay(store: store, supervision: supervision.channel, logger: quietLogger)
                 #expect(try await relay.deliverOnce())
                 #expect(try await store.auditBacklog() == (pending: 0, rejected: 1))

@@ -21,6 +21,9 @@ public final class AuditRelay: Sendable {
     let supervision: any RPCChannel
     let logger: Logger
     let batchLimit: Int
+    /// The most bytes of records per call (at least one record goes), well under the 4 MiB
+    /// frame limit: a batch of large claims must not become a call that can never be sent.
+    let batchBytes: Int
     /// The least time between two passes: under a light load every posting would otherwise
     /// cost a pass of its own (a read, a call and a delete commit); waiting lets them gather.
     let pace: Duration
@@ -33,11 +36,15 @@ public final class AuditRelay: Sendable {
     /// The outbox's span (oldest to newest row), refreshed every sweep: how far delivery lags.
     private let backlog = Gauge(label: "medicare_settlement_audit_backlog")
 
-    public init(store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512, pace: Duration = .milliseconds(10)) {
+    public init(
+        store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512, batchBytes: Int = 1 << 20,
+        pace: Duration = .milliseconds(10)
+    ) {
         self.store = store
         self.supervision = supervision
         self.logger = logger
         self.batchLimit = batchLimit
+        self.batchBytes = batchBytes
         self.pace = pace
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -83,8 +90,14 @@ public final class AuditRelay: Sendable {
 
     /// Delivers one batch; false when the outbox had nothing to deliver.
     public func deliverOnce() async throws -> Bool {
-        let pending = try await store.pendingAudit(limit: batchLimit)
+        var pending = try await store.pendingAudit(limit: batchLimit)
         guard !pending.isEmpty else { return false }
+        var bytes = 0
+        let fitting = pending.prefix { item in
+            defer { bytes += item.record.count }
+            return bytes == 0 || bytes + item.record.count <= batchBytes
+        }
+        pending = Array(fitting)
         let start = ContinuousClock.now
         // RecordBatchRequest is `repeated RecordRequest records = 1`: each stored record is
         // already an encoded RecordRequest, so the request is their framed concatenation.
