@@ -184,30 +184,7 @@ struct StackTests {
         let clinic = try stack.client("clinic-H33080200101")
         let gateway = GatewayClient(clinic)
         let acknowledged = AcknowledgedSet()
-        let stopAt = ContinuousClock.now + .seconds(3)
-        let load = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<16 {
-                    group.addTask {
-                        var n = 0
-                        while ContinuousClock.now < stopAt {
-                            n += 1
-                            do {
-                                // A distinct person and day for every claim, so that review never sees a duplicate.
-                                let k = acknowledged.nextClaim()
-                                let day = k / 200
-                                let date = String(format: "2024-%02d-%02d", 3 + (day / 28) % 10, 1 + day % 28)
-                                let r = try await gateway.settle(stackClaim("W\(worker)-\(n)", person: k % 200, date: date), options: keyed("w\(worker)-\(n)"))
-                                acknowledged.add(r.settlement!.setlID)
-                            } catch let error as RPCError {
-                                #expect(error.code == .unavailable || error.code == .deadlineExceeded, "\(error)")
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
+        let load = Task { try await settleLoad(gateway, workers: 16, for: .seconds(3), prefix: "W", acknowledged: acknowledged) }
         try await Task.sleep(for: .milliseconds(1200))
         stack.settlement.child.signal(SIGKILL)
         _ = try await stack.settlement.child.wait()
@@ -247,29 +224,7 @@ extension StackTests {
         let gateway = GatewayClient(clinic)
         let acknowledged = AcknowledgedSet()
         let refused = AcknowledgedSet()
-        let stopAt = ContinuousClock.now + .seconds(2)
-        let load = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<8 {
-                    group.addTask {
-                        var n = 0
-                        while ContinuousClock.now < stopAt {
-                            n += 1
-                            let k = acknowledged.nextClaim()
-                            let date = String(format: "2024-%02d-%02d", 3 + (k / 200 / 28) % 10, 1 + (k / 200) % 28)
-                            do {
-                                let r = try await gateway.settle(stackClaim("K\(worker)-\(n)", person: k % 200, date: date), options: keyed("kk\(worker)-\(n)"))
-                                acknowledged.add(r.settlement!.setlID)
-                            } catch let error as RPCError {
-                                #expect(error.code == .unavailable || error.code == .deadlineExceeded, "\(error)")
-                                refused.add(error.message)
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
+        let load = Task { try await settleLoad(gateway, workers: 8, for: .seconds(2), prefix: "K", acknowledged: acknowledged, refused: refused) }
         try await Task.sleep(for: .milliseconds(800))
         stack.supervision.child.signal(SIGKILL)
         _ = try await stack.supervision.child.wait()
@@ -304,6 +259,35 @@ extension StackTests {
         #expect(settled.route?.canSettle == true)
         await ops.close()
         await stack.stop()
+    }
+}
+
+/// Settles from `workers` callers until `duration` has passed, a distinct person and day for
+/// every claim (so that review never sees a duplicate); acknowledged setl_ids and refusals
+/// (which must be UNAVAILABLE or DEADLINE_EXCEEDED) are collected.
+func settleLoad(
+    _ gateway: GatewayClient, workers: Int, for duration: Duration, prefix: String, acknowledged: AcknowledgedSet, refused: AcknowledgedSet = AcknowledgedSet()
+) async throws {
+    let stopAt = ContinuousClock.now + duration
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<workers {
+            group.addTask {
+                var n = 0
+                while ContinuousClock.now < stopAt {
+                    n += 1
+                    let k = acknowledged.nextClaim()
+                    let date = String(format: "2024-%02d-%02d", 3 + (k / 200 / 28) % 10, 1 + (k / 200) % 28)
+                    do {
+                        let r = try await gateway.settle(stackClaim("\(prefix)\(worker)-\(n)", person: k % 200, date: date), options: keyed("\(prefix)\(worker)-\(n)"))
+                        acknowledged.add(r.settlement!.setlID)
+                    } catch let error as RPCError {
+                        #expect(error.code == .unavailable || error.code == .deadlineExceeded, "\(error)")
+                        refused.add(error.message)
+                    }
+                }
+            }
+        }
+        try await group.waitForAll()
     }
 }
 
