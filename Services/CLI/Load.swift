@@ -141,12 +141,20 @@ struct Load: AsyncParsableCommand {
         )
     }
 
-    /// 2024-03-01 ... 2024-12-28, 28 days a month: formatted once, not per claim (the load
-    /// generator shares the machine with what it measures).
-    static let visitDays: [String] = (0..<280).map { day in
-        let month = 3 + day / 28, date = 1 + day % 28
-        return "2024-" + (month < 10 ? "0" : "") + String(month) + "-" + (date < 10 ? "0" : "") + String(date)
-    }
+    /// 2024-03-01 ... 2033-12-28, 28 days a month (3,320 days: with the demo's 2,000 persons,
+    /// 6.6 million claims before a person's day comes round again and review rightly blocks
+    /// it as a duplicate). Formatted once, not per claim: the load generator shares the
+    /// machine with what it measures.
+    static let visitDays: [String] = {
+        func twoDigits(_ n: Int) -> String { n < 10 ? "0" + String(n) : String(n) }
+        var days: [String] = []
+        for year in 2024...2033 {
+            for month in (year == 2024 ? 3 : 1)...12 {
+                for date in 1...28 { days.append(String(year) + "-" + twoDigits(month) + "-" + twoDigits(date)) }
+            }
+        }
+        return days
+    }()
 
     static func pick(_ weights: [(Operation, Int)], _ n: Int) -> Operation {
         let total = weights.reduce(0) { $0 + $1.1 }
