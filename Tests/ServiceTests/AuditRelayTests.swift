@@ -56,8 +56,9 @@ struct AuditRelayTests {
         }
     }
 
-    @Test func aRedeliveredBatchIsAnsweredWithTheLinksAlreadyMade() async throws {
-        try await withSupervision { supervision, _ in
+    @Test(arguments: Engine.all)
+    func aRedeliveredBatchIsAnsweredWithTheLinksAlreadyMade(engine: Engine) async throws {
+        try await withSupervision(engine: engine) { supervision, _ in
             let records = (1...3).map { RecordRequest(settlement: SettlementResult(setlID: "S\($0)", medfeeSumamt: 100, status: "settled")) }
             let first = try await supervision.recordBatch(RecordBatchRequest(records: records))
             let again = try await supervision.recordBatch(RecordBatchRequest(records: records))
@@ -71,8 +72,9 @@ struct AuditRelayTests {
         }
     }
 
-    @Test func aReversalDeliveredBeforeItsSettlementLeavesNoBilledLines() async throws {
-        try await withSupervision { supervision, _ in
+    @Test(arguments: Engine.all)
+    func aReversalDeliveredBeforeItsSettlementLeavesNoBilledLines(engine: Engine) async throws {
+        try await withSupervision(engine: engine) { supervision, _ in
             let claim = Claim(mdtrtID: "M9", psnNo: "P001", fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: "2024-06-01",
                               lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
             let settled = SettlementResult(setlID: "S9", mdtrtID: "M9", psnNo: "P001", medfeeSumamt: 1000, status: "settled")

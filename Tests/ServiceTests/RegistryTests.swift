@@ -2,10 +2,11 @@ import MedicareContracts
 import MedicareWire
 import MedicareRPC
 import RegistryService
+import MedicareTestSupport
 import Testing
 
-func withRegistry<T: Sendable>(_ body: @escaping @Sendable (RegistryClient) async throws -> T) async throws -> T {
-    try await withService("registry", migrations: RegistryDefinition.migrations, router: { db in
+func withRegistry<T: Sendable>(engine: Engine = .sqlite, _ body: @escaping @Sendable (RegistryClient) async throws -> T) async throws -> T {
+    try await withService("registry", engine: engine, migrations: RegistryDefinition.migrations, router: { db in
         var router = RPCRouter()
         RegistryProvider(store: RegistryStore(database: db)).register(with: &router)
         return router
@@ -21,8 +22,9 @@ func clinic(_ code: String, village: String, mode: String = "integrated", end: S
 
 @Suite("Registry")
 struct RegistryTests {
-    @Test func importIsIdempotentByRecordVersionWithAResultPerRecord() async throws {
-        try await withRegistry { r in
+    @Test(arguments: Engine.all)
+    func importIsIdempotentByRecordVersionWithAResultPerRecord(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
             let first = try await r.importInstitutions(ImportInstitutionsRequest(sessionID: "s1", records: [
                 centre, clinic("H33080200101", village: "330802101201"), clinic("H3308020010", village: "330802101201"),
                 clinic("H33080200102", village: "3308021012"),
@@ -41,8 +43,9 @@ struct RegistryTests {
         }
     }
 
-    @Test func designationLifecycleWithHistory() async throws {
-        try await withRegistry { r in
+    @Test(arguments: Engine.all)
+    func designationLifecycleWithHistory(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre]))
             _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: "designate", reason: "agreement signed"))
             let suspended = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: "suspend", reason: "case 2024-17"))
@@ -56,8 +59,9 @@ struct RegistryTests {
         }
     }
 
-    @Test func settlementRoutes() async throws {
-        try await withRegistry { r in
+    @Test(arguments: Engine.all)
+    func settlementRoutes(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [
                 centre,
                 clinic("H33080200101", village: "330802101201"),
@@ -84,8 +88,9 @@ struct RegistryTests {
         }
     }
 
-    @Test func coverageCountsVillagesAndListsGaps() async throws {
-        try await withRegistry { r in
+    @Test(arguments: Engine.all)
+    func coverageCountsVillagesAndListsGaps(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
             _ = try await r.upsertDivisions(UpsertDivisionsRequest(divisions: [
                 Division(code: "330802101201", name: "甲村"), Division(code: "330802101202", name: "乙村"), Division(code: "330802101203", name: "丙村"),
             ]))
@@ -104,8 +109,9 @@ struct RegistryTests {
         }
     }
 
-    @Test func malformedCodesAreRefused() async throws {
-        try await withRegistry { r in
+    @Test(arguments: Engine.all)
+    func malformedCodesAreRefused(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
             let badDivision = await #expect(throws: RPCError.self) {
                 _ = try await r.upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "33080A101201", name: "x")]))
             }

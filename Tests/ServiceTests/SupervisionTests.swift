@@ -4,10 +4,13 @@ import MedicareRPC
 import MedicareStore
 import MedicareWire
 import SupervisionService
+import MedicareTestSupport
 import Testing
 
-func withSupervision<T: Sendable>(_ body: @escaping @Sendable (SupervisionClient, any SQLDatabase) async throws -> T) async throws -> T {
-    try await withService("supervision", migrations: SupervisionDefinition.migrations, router: { db in
+func withSupervision<T: Sendable>(
+    engine: Engine = .sqlite, _ body: @escaping @Sendable (SupervisionClient, any SQLDatabase) async throws -> T
+) async throws -> T {
+    try await withService("supervision", engine: engine, migrations: SupervisionDefinition.migrations, router: { db in
         var router = RPCRouter()
         SupervisionProvider(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue).register(with: &router)
         return router
@@ -56,8 +59,9 @@ struct SupervisionTests {
         }
     }
 
-    @Test func sameItemSameDayAfterARecordedSettlementIsBlockedUntilReversed() async throws {
-        try await withSupervision { s, _ in
+    @Test(arguments: Engine.all)
+    func sameItemSameDayAfterARecordedSettlementIsBlockedUntilReversed(engine: Engine) async throws {
+        try await withSupervision(engine: engine) { s, _ in
             let claim = review([("F001", 1, 1000, 0)]).claim!
             let settled = SettlementResult(setlID: "S1", mdtrtID: "M1", psnNo: "P001", medfeeSumamt: 1000, status: "settled")
             _ = try await s.record(RecordRequest(settlement: settled, claim: claim))
@@ -85,8 +89,9 @@ struct SupervisionTests {
         }
     }
 
-    @Test func auditChainVerifiesAndNamesTheFirstBrokenLink() async throws {
-        try await withSupervision { s, db in
+    @Test(arguments: Engine.all)
+    func auditChainVerifiesAndNamesTheFirstBrokenLink(engine: Engine) async throws {
+        try await withSupervision(engine: engine) { s, db in
             var previous = String(repeating: "0", count: 64)
             for i in 1...5 {
                 let record = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S\(i)", medfeeSumamt: Int64(i * 100), status: "settled")))
