@@ -197,15 +197,6 @@ public final class RPCClient: RPCChannel {
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
-        connect.whenSuccess { channel in
-            // A peer that accepts and then says nothing must not hold the connection (and
-            // every call waiting for it) forever.
-            let timeout = configuration.handshakeTimeout
-            let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-                handshake.fail(RPCError(code: .unavailable, message: "TLS handshake with \(peer) did not finish in \(timeout)"))
-            }
-            handshake.futureResult.whenComplete { _ in timer.cancel() }
-        }
         connect.whenFailure { error in
             handshake.fail(error)
             handlerPromise.fail(error)

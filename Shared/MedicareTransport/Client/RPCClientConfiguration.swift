@@ -7,9 +7,6 @@ public struct RPCClientConfiguration: Sendable {
     public var tls: TLSConfiguration
     public var maxFrameSize: Int
     public var connectTimeout: Duration
-    /// How long the TLS handshake may take once connected; a peer that accepts and then
-    /// stays silent fails the connection after this.
-    public var handshakeTimeout: Duration
     /// The wait before reconnecting after a failed attempt, doubling up to `maxBackoff`.
     /// While waiting, calls fail at once with `unavailable`.
     public var initialBackoff: Duration
@@ -17,8 +14,7 @@ public struct RPCClientConfiguration: Sendable {
 
     public init(
         host: String, port: Int, serverHostname: String? = nil, tls: TLSConfiguration, maxFrameSize: Int = 4 << 20,
-        connectTimeout: Duration = .seconds(5), handshakeTimeout: Duration = .seconds(10), initialBackoff: Duration = .milliseconds(100),
-        maxBackoff: Duration = .seconds(10)
+        connectTimeout: Duration = .seconds(5), initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(10)
     ) {
         self.host = host
         self.port = port
@@ -26,7 +22,6 @@ public struct RPCClientConfiguration: Sendable {
         self.tls = tls
         self.maxFrameSize = maxFrameSize
         self.connectTimeout = connectTimeout
-        self.handshakeTimeout = handshakeTimeout
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
     }
