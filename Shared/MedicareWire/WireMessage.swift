@@ -54,3 +54,23 @@ extension WireMessage {
         return Array(buffer.readableBytesView)
     }
 }
+
+extension ByteBuffer {
+    /// Appends an already encoded message (or bytes) as length-delimited field `number`.
+    ///
+    /// Protobuf messages concatenate: a message whose fields are embedded messages is the
+    /// sequence of those fields, so a record stored encoded can go into a larger message
+    /// (a `repeated` field, a wrapper) without decoding and encoding it again.
+    public mutating func writeProtobufField(_ number: UInt32, bytes: some Collection<UInt8>) {
+        let key = UInt64(number) << 3 | 2  // wire type 2: length-delimited
+        for value in [key, UInt64(bytes.count)] {
+            var rest = value
+            while rest >= 0x80 {
+                writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
+                rest >>= 7
+            }
+            writeInteger(UInt8(rest))
+        }
+        writeBytes(bytes)
+    }
+}

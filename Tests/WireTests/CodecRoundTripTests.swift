@@ -1,4 +1,5 @@
 import MedicareWire
+import NIOCore
 import Testing
 
 @Suite("Codec round trips")
@@ -18,6 +19,18 @@ struct CodecRoundTripTests {
         let bytes = try Self.sample.encodedBytes()
         let decoded = try EchoMessage(decoding: bytes)
         #expect(decoded == Self.sample)
+    }
+
+    @Test func encodedPartsFramedAsFieldsMakeTheWholeMessage() throws {
+        // Long enough that the lengths need two varint bytes.
+        let result = SettlementResult(setlID: "S" + String(repeating: "0", count: 150), medfeeSumamt: 2_000, status: "settled")
+        let claim = Claim(mdtrtID: "M1", lines: (0..<8).map { FeeLine(itemCode: "XA01AAA00\($0)", quantity: 2, unitPrice: 50) })
+        var framed = ByteBuffer()
+        framed.writeProtobufField(1, bytes: try result.encodedBytes())
+        framed.writeProtobufField(2, bytes: try claim.encodedBytes())
+        let whole = try RecordRequest(settlement: result, claim: claim).encodedBytes()
+        #expect(Array(framed.readableBytesView) == whole)
+        #expect(try RecordRequest(decoding: framed) == RecordRequest(settlement: result, claim: claim))
     }
 
     @Test func emptyMessageEncodesToNothingAndBack() throws {

@@ -99,20 +99,11 @@ public final class AuditRelay: Sendable {
         }
         pending = Array(fitting)
         let start = ContinuousClock.now
-        // RecordBatchRequest is `repeated RecordRequest records = 1`: each stored record is
-        // already an encoded RecordRequest, so the request is their framed concatenation.
+        // RecordBatchRequest is `repeated RecordRequest records = 1`, and each stored record
+        // is an encoded RecordRequest: the request is their concatenation as field 1.
         var payload = ByteBuffer()
         payload.reserveCapacity(pending.reduce(0) { $0 + $1.record.count + 6 })
-        for item in pending {
-            payload.writeInteger(UInt8(0x0A))
-            var length = UInt64(item.record.count)
-            while length >= 0x80 {
-                payload.writeInteger(UInt8(truncatingIfNeeded: length) | 0x80)
-                length >>= 7
-            }
-            payload.writeInteger(UInt8(length))
-            payload.writeBytes(item.record)
-        }
+        for item in pending { payload.writeProtobufField(1, bytes: item.record) }
         let answer = try await supervision.call(SupervisionMethods.recordBatch, payload: payload, options: CallOptions(timeout: .seconds(10)))
         let response = try RecordBatchResponse(decoding: answer)
         var refused: [(seq: Int64, reason: String)] = []

@@ -3,6 +3,7 @@ import MedicareContracts
 import MedicareDomain
 import MedicareStore
 import MedicareWire
+import NIOCore
 
 /// The settlement service's data on either engine. Every posting happens inside one write
 /// transaction: the settlement row, its balanced ledger entries and the person's
@@ -75,6 +76,8 @@ public struct SettlementStore: Sendable {
         // Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
         // already serialises transactions.
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        // Encoded before the transaction: the writer's time is the store's scarcest.
+        let claimBytes = try claim.claim.encodedBytes()
         return try await database.write { tx in
             if let existing = try await tx.queryOne("SELECT mdtrt_id, result FROM settlements WHERE idempotency_key = $1", [.text(key)]) {
                 guard try existing.string("mdtrt_id") == claim.claim.mdtrtID else {
@@ -92,6 +95,7 @@ public struct SettlementStore: Sendable {
             result.setlID = Self.newID(prefix: "S")
             result.status = "settled"
             let now = Date().formatted(.iso8601)
+            let resultBytes = try result.encodedBytes()
             try await tx.execute(
                 """
                 INSERT INTO settlements (setl_id, idempotency_key, mdtrt_id, psn_no, fixmedins_code, settle_via, visit_type, year, setl_date,
@@ -101,7 +105,7 @@ public struct SettlementStore: Sendable {
                 [.text(result.setlID), .text(key), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode), .text(result.settleVia),
                  .text(claim.claim.visitType), .integer(year), .text(claim.visitDate.description), .integer(result.medfeeSumamt),
                  .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
-                 .blob(try result.encodedBytes()), .text(now)]
+                 .blob(resultBytes), .text(now)]
             )
             try await Self.post(tx, txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
             try await tx.execute(
@@ -115,7 +119,7 @@ public struct SettlementStore: Sendable {
             if result.acctPay > 0 {
                 try await tx.execute("UPDATE persons SET account_balance = account_balance - $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(person.psnNo)])
             }
-            try await Self.enqueueAudit(tx, RecordRequest(settlement: result, claim: claim.claim))
+            try await Self.enqueueAudit(tx, setlID: result.setlID, kind: "settlement", settlement: resultBytes, claim: claimBytes)
             return result
         }
     }
@@ -155,19 +159,21 @@ public struct SettlementStore: Sendable {
                 [.text(reversalID), .text(key), .text(setlID), .text(reason), .text(Date().formatted(.iso8601))]
             )
             result.status = "reversed"
-            try await Self.enqueueAudit(tx, RecordRequest(settlement: result))
+            try await Self.enqueueAudit(tx, setlID: setlID, kind: "reversal", settlement: try result.encodedBytes())
             return ReverseResponse(setlID: setlID, reversalID: reversalID, original: result)
         }
     }
 
     // MARK: audit outbox
 
-    /// A record for supervision's audit chain, written in the posting's own transaction.
-    static func enqueueAudit(_ tx: any SQLTransaction, _ record: RecordRequest) async throws {
-        let kind = record.settlement?.status == "reversed" ? "reversal" : "settlement"
+    /// A record for supervision's audit chain, written in the posting's own transaction: an
+    /// encoded `RecordRequest` (settlement = 1, claim = 2) made from the already encoded parts.
+    static func enqueueAudit(_ tx: any SQLTransaction, setlID: String, kind: String, settlement: [UInt8], claim: [UInt8]? = nil) async throws {
+        var record = ByteBuffer()
+        record.writeProtobufField(1, bytes: settlement)
+        if let claim { record.writeProtobufField(2, bytes: claim) }
         try await tx.execute(
-            "INSERT INTO audit_outbox (setl_id, kind, record) VALUES ($1, $2, $3)",
-            [.text(record.settlement?.setlID ?? ""), .text(kind), .blob(try record.encodedBytes())]
+            "INSERT INTO audit_outbox (setl_id, kind, record) VALUES ($1, $2, $3)", [.text(setlID), .text(kind), .blob(Array(record.readableBytesView))]
         )
     }
 

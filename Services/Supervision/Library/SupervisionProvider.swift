@@ -31,7 +31,7 @@ public struct SupervisionProvider: SupervisionService {
 
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {
         let settlement = try Self.recordable(request)
-        return try await store.record(settlement: settlement, claim: request.claim)
+        return try await store.record(batch: [(settlement, request.claim)])[0]
     }
 
     /// The valid records appended in order, in one transaction; invalid ones rejected by index.

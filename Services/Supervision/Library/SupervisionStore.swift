@@ -38,13 +38,8 @@ public struct SupervisionStore: Sendable {
         }
     }
 
-    /// Appends a settlement (or its reversal) to the chain: hash = SM3(previous hash || content).
-    func record(settlement: SettlementResult, claim: Claim?) async throws -> AuditRecord {
-        let content = try settlement.encodedBytes()
-        return try await database.write { tx in try await Self.append(tx, settlement: settlement, content: content, claim: claim) }
-    }
-
-    /// Appends many in one transaction, in order (the audit relay's batches).
+    /// Appends settlements (or reversals) to the chain, in order, in one transaction:
+    /// hash = SM3(previous hash || content).
     func record(batch: [(settlement: SettlementResult, claim: Claim?)]) async throws -> [AuditRecord] {
         let contents = try batch.map { try $0.settlement.encodedBytes() }
         return try await database.write { tx in
