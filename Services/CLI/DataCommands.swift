@@ -4,6 +4,7 @@ import MedicareContracts
 import MedicareRPC
 import MedicareTransport
 import MedicareWire
+import SwiftCSV
 
 /// Loads synthetic data through the gateway: divisions, institutions, designations and
 /// insured persons. At nation scale it imports institutions only (designating 580,000
@@ -86,11 +87,17 @@ struct ImportClinics: AsyncParsableCommand {
 
     func run() async throws {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        // LF or CRLF line ends, quoted fields, a byte-order mark: what spreadsheets write.
+        let rows: [[String]]
+        do {
+            rows = try EnumeratedCSV(string: text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, delimiter: .comma, loadColumns: false).rows
+        } catch {
+            throw ValidationError("\(file): not CSV: \(error)")
+        }
         var records: [InstitutionRecord] = []
-        for (n, line) in text.split(separator: "\n").enumerated().dropFirst() where !line.isEmpty {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for (n, f) in rows.enumerated() where !(f.count == 1 && f[0].isEmpty) {
             guard f.count == 11, let doctors = UInt32(f[7]), let version = UInt64(f[10]) else {
-                throw ValidationError("\(file):\(n + 1): expected 11 fields with numeric licensed_doctors and record_version")
+                throw ValidationError("\(file):\(n + 2): expected 11 fields with numeric licensed_doctors and record_version")
             }
             records.append(InstitutionRecord(code: f[0], name: f[1], kind: f[2], divisionCode: f[3], parentCode: f[4], integrationMode: f[5],
                                              relationshipEnd: f[6], licensedDoctors: doctors, hasComputer: f[8] == "1" || f[8] == "true",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Histogram
 import MedicareContracts
+import MedicareDomain
 import MedicareRPC
 import MedicareTransport
 import MedicareWire
@@ -63,7 +64,12 @@ struct Load: AsyncParsableCommand {
         let interval = rate > 0 ? Duration.nanoseconds(Int64(1e9 / rate)) : nil
         let persons = self.persons
         // Unique per run, so that a second run settles again instead of replaying the first.
-        let keyPrefix = "load-\(UInt64(Date().timeIntervalSince1970 * 1000))-"
+        let runStamp = UInt64(Date().timeIntervalSince1970)
+        let keyPrefix = "load-\(runStamp)-"
+        // Each run starts where a run a minute earlier would have stopped (250,000 claims a
+        // minute at most), so that runs back to back do not settle a person's day twice (the
+        // settlement refuses it as R003) or a visit number twice (it answers a replay).
+        let offset = Int((runStamp / 60) % UInt64(Self.visitDays.count * persons / 250_000 + 1)) * 250_000
 
         let progress = Task {
             var last = 0
@@ -93,8 +99,8 @@ struct Load: AsyncParsableCommand {
                         do {
                             switch op {
                             case .settle:
-                                let k = stats.claims.add(1, ordering: .relaxed).newValue
-                                let request = Self.claim(k, persons: persons, clinics: clinics)
+                                let k = stats.claims.add(1, ordering: .relaxed).newValue + offset
+                                let request = Self.claim(k, persons: persons, clinics: clinics, run: runStamp)
                                 _ = try await gateway.settle(GatewaySettleRequest(claim: request), options: CallOptions(
                                     timeout: .seconds(10), metadata: [Metadata.idempotencyKey: keyPrefix + String(k)]))
                             case .review:
@@ -131,26 +137,30 @@ struct Load: AsyncParsableCommand {
 
     /// A claim at a designated demo clinic for a person and day no other claim uses, so that
     /// review never sees a duplicate bill.
-    static func claim(_ k: Int, persons: Int, clinics: [String]) -> Claim {
+    static func claim(_ k: Int, persons: Int, clinics: [String], run: UInt64 = 0) -> Claim {
         let day = k / persons
         let person = String(k % persons)
         return Claim(
-            mdtrtID: "L\(k)", psnNo: "P330802" + String(repeating: "0", count: max(0, 7 - person.count)) + person,
+            mdtrtID: "L\(run)-\(k)", psnNo: "P330802" + String(repeating: "0", count: max(0, 7 - person.count)) + person,
             fixmedinsCode: clinics[k % clinics.count], visitType: "general_outpatient", visitDate: visitDays[day % visitDays.count],
             lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
         )
     }
 
-    /// 2024-03-01 ... 2033-12-28, 28 days a month (3,320 days: with the demo's 2,000 persons,
-    /// 6.6 million claims before a person's day comes round again and review rightly blocks
-    /// it as a duplicate). Formatted once, not per claim: the load generator shares the
-    /// machine with what it measures.
+    /// From 2024-03-01 (the demo policy's start) to yesterday, 28 days a month (about 950
+    /// days on 2026-11-30: with the demo's 2,000 persons, 1.9 million claims before a person's
+    /// day comes round again and settlement rightly refuses it as a duplicate). A visit is never
+    /// in the future. Formatted once, not per claim: the load generator shares the machine
+    /// with what it measures.
     static let visitDays: [String] = {
         func twoDigits(_ n: Int) -> String { n < 10 ? "0" + String(n) : String(n) }
+        let today = CivilDate.today()
         var days: [String] = []
-        for year in 2024...2033 {
+        for year in 2024...today.year {
             for month in (year == 2024 ? 3 : 1)...12 {
-                for date in 1...28 { days.append(String(year) + "-" + twoDigits(month) + "-" + twoDigits(date)) }
+                for date in 1...28 where (year, month, date) < (today.year, today.month, today.day) {
+                    days.append(String(year) + "-" + twoDigits(month) + "-" + twoDigits(date))
+                }
             }
         }
         return days

@@ -36,6 +36,11 @@ struct Synthetic {
     /// Everything in one county, generated on demand (a nation never sits in memory).
     func county(_ county: String) -> CountyData {
         var data = CountyData()
+        // Parents first: the registry takes a division only under an existing one.
+        let province = String(county.prefix(2)), city = String(county.prefix(4))
+        data.divisions.append(Division(code: province + "0000000000", name: "省\(province)"))
+        data.divisions.append(Division(code: city + "00000000", name: "市\(city)"))
+        data.divisions.append(Division(code: county + "000000", name: "县\(county)"))
         var serial = 100
         for township in 1...12 {
             let townshipCode = county + String(format: "%03d", 100 + township) + "000"

@@ -8,6 +8,8 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         case notFound
         /// The input is fine but the state does not allow it (suspended, already reversed).
         case precondition
+        /// What the request would create exists already (a visit with a live settlement).
+        case conflict
     }
 
     public let kind: Kind

@@ -35,5 +35,14 @@ public struct CallContext: Sendable {
     }
 
     public var traceID: String? { metadata[Metadata.traceID] }
+
+    /// Who is acting: the caller a service forwards for (metadata `acting-caller`, believed
+    /// only when the verified peer is a `service` certificate), else the verified peer itself.
+    /// Stores, idempotency scopes and the audit trail record this identity, not the gateway's.
+    public var actor: PeerIdentity {
+        guard peer.role == PeerIdentity.Role.service, let value = metadata[Metadata.actingCaller],
+              let acting = PeerIdentity(actingCallerValue: value) else { return peer }
+        return acting
+    }
     public var idempotencyKey: String? { metadata[Metadata.idempotencyKey] }
 }

@@ -12,10 +12,13 @@ public struct CallOptions: Sendable {
         self.metadata = metadata
     }
 
-    /// Options for a downstream call made while serving `context`: its deadline and trace id carry over.
+    /// Options for a downstream call made while serving `context`: its deadline, trace id and
+    /// acting caller (``CallContext/actor``, so that the service called records who acted)
+    /// carry over.
     public static func propagating(_ context: CallContext, timeout: Duration? = nil) -> CallOptions {
         var metadata = Metadata()
         if let trace = context.metadata[Metadata.traceID] { metadata[Metadata.traceID] = trace }
+        metadata[Metadata.actingCaller] = context.actor.actingCallerValue
         return CallOptions(timeout: timeout, deadline: context.deadline, metadata: metadata)
     }
 

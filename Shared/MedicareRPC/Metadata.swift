@@ -10,6 +10,9 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
     public static let traceID = "trace-id"
     public static let idempotencyKey = "idempotency-key"
+    /// The identity a service acts for when it calls another service on a caller's behalf
+    /// (see ``CallContext/actor``): trusted only from a peer whose certificate role is `service`.
+    public static let actingCaller = "acting-caller"
 
     public private(set) var entries: [(key: String, value: String)]
 

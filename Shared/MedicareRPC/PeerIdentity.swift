@@ -20,6 +20,22 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(role):\(commonName)@\(department)/\(region)" }
 
+    /// The metadata form of this identity (`acting-caller`): its four fields separated by tabs.
+    public var actingCallerValue: String { [role, commonName, department, region].joined(separator: "\t") }
+
+    /// Parses ``actingCallerValue``; nil unless it is exactly four fields of at most 128 bytes
+    /// without control characters.
+    public init?(actingCallerValue value: String) {
+        let parts = value.split(separator: "\t", omittingEmptySubsequences: false)
+        guard parts.count == 4, !parts[0].isEmpty, !parts[1].isEmpty,
+              parts.allSatisfy({ $0.utf8.count <= 128 && $0.utf8.allSatisfy { $0 >= 32 && $0 != 127 } }) else { return nil }
+        self.init(commonName: String(parts[1]), department: String(parts[2]), role: String(parts[0]), region: String(parts[3]))
+    }
+
+    /// The scope an idempotency key lives in: the acting caller's role and name (for an
+    /// institution, its code). Two institutions may use the same key.
+    public var idempotencyScope: String { "\(role):\(commonName)" }
+
     public enum Department {
         public static let medicalInsurance = "nhsa"
         public static let healthCommission = "nhc"

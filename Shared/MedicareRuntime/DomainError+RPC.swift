@@ -8,6 +8,7 @@ extension DomainError: RPCErrorConvertible {
         case .invalid: RPCError(code: .invalidArgument, message: description)
         case .notFound: RPCError(code: .notFound, message: description)
         case .precondition: RPCError(code: .failedPrecondition, message: description)
+        case .conflict: RPCError(code: .alreadyExists, message: description)
         }
     }
 }

@@ -20,6 +20,7 @@ public struct ServiceSettings: Sendable {
     public var storeMaxBatch: Int
     public var storeMaxConnections: Int
     public var logLevel: String
+    /// The services that may call this one directly (`access.callers`); nil at the gateway.
     public var accessRoles: Set<String>?
 
     /// The common keys, with a service's default ports.
@@ -41,8 +42,8 @@ public struct ServiceSettings: Sendable {
             ConfigKey("store.max-batch", default: "256", "SQLite: most transactions committed together."),
             ConfigKey("store.max-connections", default: "16", "PostgreSQL: pool size."),
             ConfigKey("log.level", default: "info", "trace, debug, info, notice, warning, error or critical."),
-            ConfigKey("access.roles", default: service == "gateway" ? "*" : "service,operator",
-                      "Certificate roles (OU) that may call this service directly, comma separated; * = any (the gateway checks its own table)."),
+            ConfigKey("access.callers", default: ["gateway": "*", "supervision": "gateway,settlement"][service] ?? "gateway",
+                      "Services (certificate CN, role service, O=nhsa) that may call this one directly, comma separated; * = the gateway's own access table decides (gateway only)."),
         ]
     }
 
@@ -67,8 +68,8 @@ public struct ServiceSettings: Sendable {
         storeReaders = try config.int("store.readers", in: 1...64)
         storeMaxBatch = try config.int("store.max-batch", in: 1...10_000)
         storeMaxConnections = try config.int("store.max-connections", in: 1...1000)
-        let roles = config.string("access.roles")
-        accessRoles = roles == "*" ? nil : Set(roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let callers = config.string("access.callers")
+        accessRoles = callers == "*" ? nil : Set(callers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         logLevel = try config.oneOf("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
     }
 }

@@ -67,6 +67,13 @@ public enum GatewayDefinition {
         ]
         for (upstream, methods) in forwarded {
             for method in methods {
+                if let composite = moneyMoving[method] {
+                    router.register(method, raw: { _, context in
+                        _ = try access.authorize(context.peer, method.fullName)
+                        throw RPCError(code: .permissionDenied, message: "\(method.fullName) is not served to outside callers; money moves only through \(composite)")
+                    })
+                    continue
+                }
                 let invalidatesRoutes = RouteCache.invalidates(method.fullName)
                 router.register(method, raw: { payload, context in
                     let scope = try access.authorize(context.peer, method.fullName)
@@ -85,8 +92,34 @@ public enum GatewayDefinition {
                 })
             }
         }
+        router.intercept(with: GatewayAccess(access: access))
         router.intercept(with: CallerLimit(limit: maxCallsPerCaller))
         return router
+    }
+
+    /// Backend methods that move money or write the audit trail: never forwarded, whatever
+    /// the caller's role. Money moves through the composite named, with its route and review
+    /// checks; the chain is written by settlement's relay and the gateway's own decisions.
+    static let moneyMoving: [MethodDescriptor: String] = [
+        SettlementMethods.settle: GatewayMethods.settle.fullName,
+        SettlementMethods.reverse: GatewayMethods.reverse.fullName,
+        SupervisionMethods.record: GatewayMethods.settle.fullName,
+        SupervisionMethods.recordBatch: GatewayMethods.settle.fullName,
+        SupervisionMethods.recordBlock: GatewayMethods.settle.fullName,
+    ]
+}
+
+/// Every call the gateway serves, whatever its method (composites, forwarded methods,
+/// `Health`, the diagnostic `Echo`), is authorized against the access table before its
+/// request is decoded: one decision, failing closed for any method the table does not grant.
+struct GatewayAccess: RPCInterceptor {
+    let access: AccessTable
+
+    func intercept(
+        _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
+    ) async throws -> ByteBuffer {
+        _ = try access.authorize(context.peer, context.method.fullName)
+        return try await next(request, context)
     }
 }
 
@@ -101,7 +134,7 @@ enum RegionScope {
 
     static func inside(_ code: String, _ field: String, region: String) throws {
         guard !region.isEmpty, code.hasPrefix(region) else {
-            throw RPCError(code: .permissionDenied, message: "\(field) \(code.prefix(20)) is outside region \(region.isEmpty ? "(none)" : region)")
+            throw RPCError(code: .permissionDenied, message: "\(field) \(quoted(code)) is outside region \(region.isEmpty ? "(none)" : region)")
         }
     }
 
@@ -113,8 +146,12 @@ enum RegionScope {
     static func check(_ method: MethodDescriptor, _ payload: ByteBuffer, region: String) throws {
         switch method {
         case RegistryMethods.importInstitutions:
+            // Every code a record names: its own (whose digits carry its county), its village
+            // and its parent centre.
             for (i, record) in try ImportInstitutionsRequest(decoding: payload).records.enumerated() {
+                try institution(record.code, "records[\(i)].code", region: region)
                 try inside(record.divisionCode, "records[\(i)].division_code", region: region)
+                if !record.parentCode.isEmpty { try institution(record.parentCode, "records[\(i)].parent_code", region: region) }
             }
         case RegistryMethods.upsertDivisions:
             for (i, division) in try UpsertDivisionsRequest(decoding: payload).divisions.enumerated() {

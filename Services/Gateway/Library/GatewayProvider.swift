@@ -29,19 +29,42 @@ public struct GatewayProvider: GatewayService {
         self.supervisionReports = SupervisionReportsClient(supervision)
     }
 
-    /// Route (registry) and review (supervision) in parallel, then settle. Fails closed: if
-    /// either check cannot answer, nothing is posted. The audit record is not a call here:
-    /// settlement writes it with the posting and its relay delivers it to supervision.
+    /// 2206/2207 for outside callers: route (registry) and review (supervision) in parallel,
+    /// then settle. Fails closed: if either check cannot answer, nothing is posted.
+    ///
+    /// A settle that a check refuses is first asked of settlement as a replay (same caller and
+    /// key, or the same visit with the same claim): a retry whose first answer was lost gets
+    /// it even if the clinic was suspended or review would block the claim in between. A
+    /// review block that refuses the call is recorded (statistics, audit chain) only then.
+    /// The audit record of a posting is not a call here: settlement writes it with the posting
+    /// and its relay delivers it to supervision.
+    ///
+    /// Errors: INVALID_ARGUMENT (a field, naming it; the `idempotency-key` metadata, required
+    /// unless `pre_settle`), PERMISSION_DENIED (not the caller's institution), FAILED_PRECONDITION
+    /// (route refused, review blocked, R003 duplicate, key reused for another request),
+    /// ALREADY_EXISTS (the visit has a live settlement of a different claim), UNAVAILABLE (a
+    /// check or settlement did not answer; nothing was posted, retry with the same key).
     public func settle(_ request: GatewaySettleRequest, context: CallContext) async throws -> GatewaySettleResponse {
         let scope = try access.authorize(context.peer, GatewayMethods.settle.fullName)
         guard var claim = request.claim else { throw DomainError(field: "claim", "is required") }
-        _ = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
+        let clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
         let key = context.idempotencyKey
-        if !request.preSettle, key?.isEmpty ?? true {
-            throw DomainError(field: "idempotency-key", "metadata 'idempotency-key' is required so that a retry is not posted twice")
+        if !request.preSettle {
+            guard let key, !key.isEmpty else {
+                throw DomainError(field: "idempotency-key", "metadata 'idempotency-key' is required so that a retry is not posted twice")
+            }
+            _ = try IdempotencyKey(key)
         }
-        if scope == .institution, context.peer.role == PeerIdentity.Role.clinic, claim.fixmedinsCode != context.peer.commonName {
-            throw RPCError(code: .permissionDenied, message: "clinic \(context.peer.commonName) may settle only its own claims")
+        let caller = context.peer.commonName
+        switch scope {
+        case .all: break
+        case .region: try RegionScope.institution(clinic.value, "claim.fixmedins_code", region: context.peer.region)
+        case .institution:
+            // A clinic settles its own visits; a township centre its own and, once the route
+            // says it settles for the clinic, its clinics'.
+            if context.peer.role != PeerIdentity.Role.townshipCentre, clinic.value != caller {
+                throw RPCError(code: .permissionDenied, message: "\(context.peer.role) \(caller) may settle only its own claims")
+            }
         }
         let downstream = CallOptions.propagating(context)
         let submitted = claim
@@ -51,42 +74,74 @@ public struct GatewayProvider: GatewayService {
         let (route, review) = await (routeResult, reviewResult)
         checksTime.record(since: checksStart)
 
-        let settledRoute: SettlementRoute
-        switch route {
-        case .success(let value): settledRoute = value
-        case .failure(let error) where error.code == .invalidArgument || error.code == .notFound: throw error
-        case .failure(let error):
-            throw RPCError(code: .unavailable, message: "cannot settle now: the registry did not answer (\(error.code)); nothing was posted", cause: error)
+        // Input errors are the caller's, whichever check found them.
+        for case .failure(let error) in [route.map { _ in () }, review.map { _ in () }] where error.code == .invalidArgument {
+            throw error
         }
-        let reviewed: ReviewResponse
-        switch review {
-        case .success(let value): reviewed = value
-        case .failure(let error) where error.code == .invalidArgument: throw error
-        case .failure(let error):
-            throw RPCError(code: .unavailable, message: "cannot settle now: supervision did not answer (\(error.code)); nothing was posted", cause: error)
+        if case .failure(let error) = route, error.code == .notFound { throw error }
+        if scope == .institution, clinic.value != caller {
+            guard case .success(let found) = route, found.canSettle, found.settleVia == caller else {
+                throw RPCError(code: .permissionDenied, message: "township centre \(caller) does not settle for \(clinic)")
+            }
         }
-        if scope == .institution, context.peer.role == PeerIdentity.Role.townshipCentre,
-           claim.fixmedinsCode != context.peer.commonName, settledRoute.settleVia != context.peer.commonName {
-            throw RPCError(code: .permissionDenied, message: "township centre \(context.peer.commonName) does not settle for \(claim.fixmedinsCode)")
+        var options = downstream
+        options.metadata[Metadata.idempotencyKey] = key
+        let refusal: RPCError? = {
+            switch route {
+            case .failure(let error):
+                return RPCError(code: .unavailable, message: "cannot settle now: the registry did not answer (\(error.code)); nothing was posted", cause: error)
+            case .success(let found) where !found.canSettle:
+                return RPCError(code: .failedPrecondition, message: "cannot settle at \(clinic): \(found.refusal)")
+            case .success: break
+            }
+            switch review {
+            case .failure(let error):
+                return RPCError(code: .unavailable, message: "cannot settle now: supervision did not answer (\(error.code)); nothing was posted", cause: error)
+            case .success(let reviewed) where reviewed.verdict == "block":
+                let reasons = reviewed.findings.filter { $0.verdict == "block" }.map { "\($0.ruleID) \($0.evidence)" }.joined(separator: "; ")
+                return RPCError(code: .failedPrecondition, message: "claim blocked by review: \(reasons.prefix(1000))")
+            case .success: return nil
+            }
+        }()
+        if let refusal {
+            if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
+                return GatewaySettleResponse(settlement: replayed, route: try? route.get(), review: try? review.get(), replay: true)
+            }
+            if case .success(let reviewed) = review, reviewed.verdict == "block", !request.preSettle {
+                do {
+                    _ = try await supervision.recordBlock(RecordBlockRequest(claim: submitted, review: reviewed), options: downstream)
+                } catch {
+                    context.logger.warning("review block not recorded", metadata: ["rpc.error": "\(RPCError(mapping: error).code)"])
+                }
+            }
+            throw refusal
         }
-        guard settledRoute.canSettle else {
-            throw RPCError(code: .failedPrecondition, message: "cannot settle at \(claim.fixmedinsCode): \(settledRoute.refusal)")
-        }
-        guard reviewed.verdict != "block" else {
-            let reasons = reviewed.findings.filter { $0.verdict == "block" }.map { "\($0.ruleID) \($0.evidence)" }.joined(separator: "; ")
-            throw RPCError(code: .failedPrecondition, message: "claim blocked by review: \(reasons)")
-        }
+        guard case .success(let settledRoute) = route, case .success(let reviewed) = review else { throw RPCError(code: .internal, message: "internal error") }
         claim.settleVia = settledRoute.settleVia
         if request.preSettle {
             let result = try await settlement.preSettle(SettleRequest(claim: claim), options: downstream)
             return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed)
         }
-        var options = downstream
-        options.metadata[Metadata.idempotencyKey] = key
         let settleStart = ContinuousClock.now
         let result = try await settlement.settle(SettleRequest(claim: claim), options: options)
         settleTime.record(since: settleStart)
-        return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed)
+        return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, replay: result.replay)
+    }
+
+    /// The stored answer for a settle a check now refuses, if settlement has one the caller
+    /// may see (its own institution's, or one it settled for); nil otherwise.
+    func replay(_ claim: Claim, scope: AccessTable.Scope, caller: String, options: CallOptions) async throws -> SettlementResult? {
+        do {
+            let stored = try await settlement.settle(SettleRequest(claim: claim, replayOnly: true), options: options)
+            if scope == .institution, stored.fixmedinsCode != caller, stored.settleVia != caller { return nil }
+            return stored
+        } catch {
+            let mapped = RPCError(mapping: error)
+            // Nothing stored, or settlement away: the check's refusal stands. A key reused for
+            // another request or a visit settled differently is the caller's to know.
+            if mapped.code == .notFound || mapped.code == .unavailable || mapped.code == .deadlineExceeded { return nil }
+            throw mapped
+        }
     }
 
     /// The registry's route for a clinic on a day, from the cache when it is fresh (a cache
@@ -100,16 +155,27 @@ public struct GatewayProvider: GatewayService {
         return route
     }
 
+    /// 2208 for outside callers: reverses a settlement once (the same key answers the stored
+    /// reversal, marked as a replay). An institution reverses only its own settlements (or
+    /// those it settled for its clinics); a region-scoped caller only its region's. Errors:
+    /// INVALID_ARGUMENT (`setl_id`, `idempotency-key`), NOT_FOUND (no such settlement the
+    /// caller may see), FAILED_PRECONDITION (already reversed), UNAVAILABLE.
     public func reverse(_ request: GatewayReverseRequest, context: CallContext) async throws -> ReverseResponse {
         let scope = try access.authorize(context.peer, GatewayMethods.reverse.fullName)
         guard let key = context.idempotencyKey, !key.isEmpty else {
             throw DomainError(field: "idempotency-key", "metadata 'idempotency-key' is required so that a retry is not posted twice")
         }
+        _ = try IdempotencyKey(key)
+        guard !request.setlID.isEmpty, request.setlID.utf8.count <= 64 else { throw DomainError(field: "setl_id", "must be 1-64 characters") }
         let downstream = CallOptions.propagating(context)
-        if scope == .institution {
+        if scope != .all {
             let original = try await settlement.getSettlement(GetSettlementRequest(setlID: request.setlID), options: downstream)
-            guard original.fixmedinsCode == context.peer.commonName || original.settleVia == context.peer.commonName else {
-                throw RPCError(code: .permissionDenied, message: "\(context.peer.commonName) may reverse only its own settlements")
+            let mine = scope == .institution
+                ? original.fixmedinsCode == context.peer.commonName || original.settleVia == context.peer.commonName
+                : (try? RegionScope.institution(original.fixmedinsCode, "setl_id", region: context.peer.region)) != nil
+            guard mine else {
+                // Whether it exists elsewhere is not this caller's business.
+                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(request.setlID, max: 40)) of \(context.peer.commonName)")
             }
         }
         var options = downstream
@@ -128,9 +194,18 @@ public struct GatewayProvider: GatewayService {
         async let totals = Self.attempt { try await settlementReports.getDayTotals(DayTotalsRequest(institution: code.value, date: date), options: options) }
         async let reviews = Self.attempt { try await supervisionReports.getReviewStats(ReviewStatsRequest(region: county, date: date), options: options) }
         let (i, t, r) = await (institution, totals, reviews)
-        if scope == .institution, case .success(let found) = i,
-           code.value != context.peer.commonName, found.record?.parentCode != context.peer.commonName {
-            throw RPCError(code: .permissionDenied, message: "\(context.peer.commonName) may see only itself and its clinics")
+        // Fails closed: when the registry cannot say whose clinic this is, an institution
+        // sees only itself.
+        if scope == .institution, code.value != context.peer.commonName {
+            switch i {
+            case .success(let found) where found.record?.parentCode == context.peer.commonName
+                && found.record?.kind == "village_clinic" && context.peer.role == PeerIdentity.Role.townshipCentre:
+                break
+            case .failure(let error) where error.code == .unavailable || error.code == .deadlineExceeded:
+                throw RPCError(code: .unavailable, message: "cannot check that \(code) is \(context.peer.commonName)'s clinic now: the registry did not answer")
+            default:
+                throw RPCError(code: .permissionDenied, message: "\(context.peer.commonName) may see only itself and its clinics")
+            }
         }
         if case .failure(let error) = i, error.code == .notFound { throw error }
         return InstitutionProfile(
@@ -169,5 +244,5 @@ public struct GatewayProvider: GatewayService {
         }
     }
 
-    static func today() -> String { String(Date().formatted(.iso8601).prefix(10)) }
+    static func today() -> String { CivilDate.today().description }
 }

@@ -20,7 +20,7 @@ public struct RegistryProvider: RegistryService {
             guard !d.name.isEmpty, d.name.count <= 100 else { throw DomainError(field: "divisions[\(i)].name", "must be 1-100 characters") }
             valid.append((code, d.name))
         }
-        try await store.upsertDivisions(valid)
+        try await store.upsertDivisions(valid) { "divisions[\($0)].code" }
         return UpsertDivisionsResponse(upserted: UInt32(valid.count))
     }
 
@@ -40,11 +40,14 @@ public struct RegistryProvider: RegistryService {
                 accepted.append(record)
                 results.append(ImportResult(code: record.code, outcome: ""))
             } catch {
-                results.append(ImportResult(code: String(record.code.prefix(20)), outcome: "rejected", reason: "\(error)"))
+                results.append(ImportResult(code: String(record.code.prefix(20)), outcome: "rejected", reason: String("\(error)".prefix(300))))
             }
         }
         let outcomes = try await store.importRecords(accepted)
-        for (position, outcome) in zip(positions, outcomes) { results[position].outcome = outcome }
+        for (position, outcome) in zip(positions, outcomes) {
+            results[position].outcome = outcome.outcome
+            results[position].reason = outcome.reason
+        }
         var response = ImportInstitutionsResponse(results: results)
         for result in results {
             switch result.outcome {
@@ -70,12 +73,13 @@ public struct RegistryProvider: RegistryService {
     public func changeDesignation(_ request: ChangeDesignationRequest, context: CallContext) async throws -> Institution {
         let code = try InstitutionCode(request.code, field: "code")
         guard !request.reason.isEmpty, request.reason.count <= 500 else { throw DomainError(field: "reason", "must be 1-500 characters") }
-        return try await store.changeDesignation(code: code.value, action: request.action, reason: request.reason, by: context.peer.description)
+        // Who acted: the caller the gateway forwards for, not the gateway.
+        return try await store.changeDesignation(code: code.value, action: request.action, reason: request.reason, by: context.actor.description)
     }
 
     public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute {
         let code = try InstitutionCode(request.clinicCode, field: "clinic_code")
-        let date = request.onDate.isEmpty ? String(Date().formatted(.iso8601).prefix(10)) : try CivilDate(request.onDate, field: "on_date").description
+        let date = request.onDate.isEmpty ? CivilDate.today().description : try CivilDate(request.onDate, field: "on_date").description
         guard let facts = try await store.routeFacts(code.value) else {
             throw DomainError(.notFound, field: "clinic_code", "no institution \(code)")
         }
@@ -92,6 +96,10 @@ public struct RegistryProvider: RegistryService {
         }
         if facts.mode == "integrating", facts.relationshipEnd < date {
             route.refusal = "the temporary relationship of \(code) with \(facts.parent) ended on \(facts.relationshipEnd)"
+            return route
+        }
+        guard facts.centreKind == "township_centre" || facts.centreStatus == nil else {
+            route.refusal = "the parent \(facts.parent) of \(code) is not a township centre"
             return route
         }
         guard let centreStatus = facts.centreStatus else {

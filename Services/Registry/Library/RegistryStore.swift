@@ -10,9 +10,16 @@ public struct RegistryStore: Sendable {
 
     public init(database: any SQLDatabase) { self.database = database }
 
-    func upsertDivisions(_ divisions: [(DivisionCode, String)]) async throws {
+    /// Adds or renames divisions in order, all or none. A division's parent (one level up)
+    /// must exist already or come earlier in the batch; otherwise INVALID_ARGUMENT naming it.
+    func upsertDivisions(_ divisions: [(DivisionCode, String)], field: (Int) -> String) async throws {
+        let fields = divisions.indices.map(field)
         try await database.write { tx in
-            for (code, name) in divisions {
+            for (i, (code, name)) in divisions.enumerated() {
+                if let parent = code.parent,
+                   try await tx.queryOne("SELECT code FROM divisions WHERE code = $1", [.text(parent.value)]) == nil {
+                    throw DomainError(field: fields[i], "the parent division \(parent) of \(code) does not exist; send parents first")
+                }
                 try await tx.execute(
                     "INSERT INTO divisions (code, name, level) VALUES ($1, $2, $3) ON CONFLICT (code) DO UPDATE SET name = excluded.name",
                     [.text(code.value), .text(name), .integer(Int64(code.level.rawValue))]
@@ -21,12 +28,23 @@ public struct RegistryStore: Sendable {
         }
     }
 
-    /// Upserts valid records by record version in one transaction; returns an outcome per record.
-    func importRecords(_ records: [InstitutionRecord]) async throws -> [String] {
+    /// Upserts valid records by record version in one transaction; returns an outcome per
+    /// record ("created", "updated", "unchanged", "stale", or "rejected" with a reason). A
+    /// village clinic's parent must be a registered township centre (in the registry or
+    /// earlier in the batch); the county was checked in ``InstitutionRules``.
+    func importRecords(_ records: [InstitutionRecord]) async throws -> [(outcome: String, reason: String)] {
         try await database.write { tx in
-            var outcomes: [String] = []
+            var outcomes: [(outcome: String, reason: String)] = []
             let now = Date().formatted(.iso8601)
             for r in records {
+                if r.kind == "village_clinic", !r.parentCode.isEmpty {
+                    let parent = try await tx.queryOne("SELECT kind FROM institutions WHERE code = $1", [.text(r.parentCode)])
+                    guard let parent, try parent.string("kind") == "township_centre" else {
+                        let why = parent == nil ? "is not registered" : "is not a township centre"
+                        outcomes.append(("rejected", "parent_code: \(r.parentCode) \(why); a clinic settles through its township centre"))
+                        continue
+                    }
+                }
                 let existing = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(r.code)])
                 let values: [SQLValue] = [
                     .text(r.code), .text(r.name), .text(r.kind), .text(r.divisionCode), .text(r.parentCode), .text(r.integrationMode),
@@ -40,14 +58,18 @@ public struct RegistryStore: Sendable {
                         has_computer, has_network, record_version, updated_at, designation_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'not_designated')
                         """, values
                     )
-                    outcomes.append("created")
+                    outcomes.append(("created", ""))
                     continue
                 }
                 let version = try existing.int("record_version")
-                if Int64(r.recordVersion) < version {
-                    outcomes.append("stale")
+                if try existing.string("kind") != r.kind {
+                    // A centre with clinics cannot become a clinic (nor a clinic a centre): the
+                    // routes through it would change meaning. Register the new institution anew.
+                    outcomes.append(("rejected", "kind: \(r.code) is registered as \(try existing.string("kind")); the kind cannot change"))
+                } else if Int64(r.recordVersion) < version {
+                    outcomes.append(("stale", ""))
                 } else if Int64(r.recordVersion) == version {
-                    outcomes.append("unchanged")
+                    outcomes.append(("unchanged", ""))
                 } else {
                     try await tx.execute(
                         """
@@ -55,7 +77,7 @@ public struct RegistryStore: Sendable {
                         licensed_doctors = $8, has_computer = $9, has_network = $10, record_version = $11, updated_at = $12 WHERE code = $1
                         """, values
                     )
-                    outcomes.append("updated")
+                    outcomes.append(("updated", ""))
                 }
             }
             return outcomes
@@ -93,6 +115,7 @@ public struct RegistryStore: Sendable {
         var division: String
         /// nil when the parent centre is not registered.
         var centreStatus: String?
+        var centreKind: String?
     }
 
     /// What routing needs about a clinic and its centre, in one query.
@@ -101,14 +124,15 @@ public struct RegistryStore: Sendable {
             guard let row = try await tx.queryOne(
                 """
                 SELECT i.designation_status, i.kind, i.integration_mode, i.parent_code, i.relationship_end, i.division_code,
-                  c.designation_status AS centre_status
+                  c.designation_status AS centre_status, c.kind AS centre_kind
                 FROM institutions i LEFT JOIN institutions c ON c.code = i.parent_code WHERE i.code = $1
                 """, [.text(code)]
             ) else { return nil }
             return RouteFacts(
                 status: try row.string("designation_status"), kind: try row.string("kind"), mode: try row.string("integration_mode"),
                 parent: try row.string("parent_code"), relationshipEnd: try row.string("relationship_end"),
-                division: try row.string("division_code"), centreStatus: try row.optionalString("centre_status")
+                division: try row.string("division_code"), centreStatus: try row.optionalString("centre_status"),
+                centreKind: try row.optionalString("centre_kind")
             )
         }
     }

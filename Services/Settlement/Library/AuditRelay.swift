@@ -24,6 +24,12 @@ public final class AuditRelay: Sendable {
     /// The most bytes of records per call (at least one record goes), well under the 4 MiB
     /// frame limit: a batch of large claims must not become a call that can never be sent.
     let batchBytes: Int
+    /// A record larger than this can never be sent (it would not fit a frame with its
+    /// envelope): it is set aside at once, so that one poison record never stops the queue.
+    let maxRecordBytes: Int
+    /// After a batch was refused as a whole for something other than unavailability, records
+    /// go one at a time until one is delivered, so that the culprit is found and set aside.
+    private let singly = Atomic<Bool>(false)
     /// The least time between two passes: under a light load every posting would otherwise
     /// cost a pass of its own (a read, a call and a delete commit); waiting lets them gather.
     let pace: Duration
@@ -38,8 +44,9 @@ public final class AuditRelay: Sendable {
 
     public init(
         store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512, batchBytes: Int = 1 << 20,
-        pace: Duration = .milliseconds(10)
+        maxRecordBytes: Int = (4 << 20) - (64 << 10), pace: Duration = .milliseconds(10)
     ) {
+        self.maxRecordBytes = maxRecordBytes
         self.store = store
         self.supervision = supervision
         self.logger = logger
@@ -90,8 +97,14 @@ public final class AuditRelay: Sendable {
 
     /// Delivers one batch; false when the outbox had nothing to deliver.
     public func deliverOnce() async throws -> Bool {
-        var pending = try await store.pendingAudit(limit: batchLimit)
+        let single = singly.load(ordering: .relaxed)
+        var pending = try await store.pendingAudit(limit: single ? 1 : batchLimit)
         guard !pending.isEmpty else { return false }
+        let oversized = pending.filter { $0.record.count > maxRecordBytes }
+        if !oversized.isEmpty {
+            try await setAside(oversized.map { ($0.seq, "record of \($0.record.count) bytes exceeds the \(maxRecordBytes)-byte bound; it can never be delivered") })
+            return true
+        }
         var bytes = 0
         let fitting = pending.prefix { item in
             defer { bytes += item.record.count }
@@ -104,8 +117,24 @@ public final class AuditRelay: Sendable {
         var payload = ByteBuffer()
         payload.reserveCapacity(pending.reduce(0) { $0 + $1.record.count + 6 })
         for item in pending { payload.writeProtobufField(1, bytes: item.record) }
-        let answer = try await supervision.call(SupervisionMethods.recordBatch, payload: payload, options: CallOptions(timeout: .seconds(10)))
-        let response = try RecordBatchResponse(decoding: answer)
+        let response: RecordBatchResponse
+        do {
+            let answer = try await supervision.call(SupervisionMethods.recordBatch, payload: payload, options: CallOptions(timeout: .seconds(10)))
+            response = try RecordBatchResponse(decoding: answer)
+        } catch {
+            let mapped = RPCError(mapping: error)
+            // Waiting helps only when supervision is away or slow; any other refusal of the
+            // whole batch is about its content: narrow down to the record that causes it.
+            guard ![.unavailable, .deadlineExceeded, .cancelled].contains(mapped.code) else { throw error }
+            if pending.count == 1 {
+                try await setAside([(pending[0].seq, "the batch holding only this record was refused: \(mapped.code) \(mapped.message.prefix(200))")])
+                singly.store(false, ordering: .relaxed)
+                return true
+            }
+            singly.store(true, ordering: .relaxed)
+            throw error
+        }
+        singly.store(false, ordering: .relaxed)
         var refused: [(seq: Int64, reason: String)] = []
         for rejection in response.rejected where Int(rejection.index) < pending.count {
             refused.append((pending[Int(rejection.index)].seq, rejection.reason))
@@ -119,5 +148,15 @@ public final class AuditRelay: Sendable {
         if !refused.isEmpty { rejected.increment(by: refused.count) }
         deliveryTime.record(since: start)
         return true
+    }
+
+    /// Sets records aside in the outbox with a reason, logged and counted: they stay for an
+    /// operator (and ``SettlementStore/auditBacklog()``), never block the records after them.
+    func setAside(_ records: [(seq: Int64, reason: String)]) async throws {
+        for record in records {
+            logger.error("audit record set aside in the outbox", metadata: ["relay.seq": "\(record.seq)", "relay.reason": "\(record.reason)"])
+        }
+        try await store.auditDelivered([], rejected: records)
+        rejected.increment(by: records.count)
     }
 }

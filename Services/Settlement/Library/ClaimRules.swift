@@ -1,39 +1,90 @@
+import Foundation
 import MedicareContracts
 import MedicareDomain
+import MedicareTransport
 import MedicareWire
 
-/// Checks a claim's fields and resolves its lines against the catalogue.
+/// Checks a claim's fields, puts every identifier into its canonical form and resolves its
+/// lines against the catalogue. The first problem found names the caller's field.
+///
+/// Bounds (far below the 4 MiB frame limit, so that a claim's audit record always fits one):
+/// `mdtrt_id` 1-64 characters; 1-500 fee lines; at most 20 ICD-10 diagnoses; quantity
+/// 1-100,000 units; unit price 0-100,000,000 fen; days of supply 0-366; the visit date a real
+/// day no later than today (the business day) and no earlier than the person's birth (checked
+/// against the person in ``SettlementProvider``) or the first benefit policy.
 public struct ValidatedClaim: Sendable {
+    public static let maxLines = 500
+    public static let maxQuantity: Int64 = 100_000
+    public static let maxUnitPrice: Int64 = 100_000_000
+    public static let maxDays: UInt32 = 366
+
+    /// The claim in canonical form (upper-case `X`, person number and diagnoses).
     public let claim: Claim
     public let clinic: InstitutionCode
     public let settleVia: InstitutionCode
     public let visitDate: CivilDate
     public let lines: [BenefitCalculator.Line]
+    /// The resident ID on the claim, when given.
+    public let certno: ResidentID?
 
-    public init(_ claim: Claim, catalogue: [String: CatalogueItem]) throws(DomainError) {
-        guard !claim.mdtrtID.isEmpty, claim.mdtrtID.utf8.count <= 64 else { throw DomainError(field: "claim.mdtrt_id", "must be 1-64 characters") }
-        guard !claim.psnNo.isEmpty else { throw DomainError(field: "claim.psn_no", "is required") }
+    public init(_ claim: Claim, catalogue: [String: CatalogueItem], today: CivilDate) throws(DomainError) {
+        var canonical = claim
+        canonical.mdtrtID = try VisitID(claim.mdtrtID, field: "claim.mdtrt_id").value
+        canonical.psnNo = try PersonNumber(claim.psnNo, field: "claim.psn_no").value
+        certno = claim.certno.isEmpty ? nil : try ResidentID(claim.certno, field: "claim.certno")
+        canonical.certno = certno?.value ?? ""
         clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
         settleVia = claim.settleVia.isEmpty ? clinic : try InstitutionCode(claim.settleVia, field: "claim.settle_via")
         visitDate = try CivilDate(claim.visitDate, field: "claim.visit_date")
-        guard BenefitPolicy.visitTypes.contains(claim.visitType) else {
-            throw DomainError(field: "claim.visit_type", "'\(claim.visitType.prefix(40))' is not one of \(BenefitPolicy.visitTypes.joined(separator: ", "))")
+        guard visitDate <= today else {
+            throw DomainError(field: "claim.visit_date", "\(visitDate) is after today (\(today)): a visit is settled on or after its day")
         }
-        guard !claim.lines.isEmpty, claim.lines.count <= 500 else { throw DomainError(field: "claim.lines", "must hold 1-500 fee lines") }
+        guard BenefitPolicy.visitTypes.contains(claim.visitType) else {
+            throw DomainError(field: "claim.visit_type", "\(quoted(claim.visitType)) is not one of \(BenefitPolicy.visitTypes.joined(separator: ", "))")
+        }
+        guard claim.diagnoses.count <= DiagnosisCode.maxPerClaim else {
+            throw DomainError(field: "claim.diagnoses", "at most \(DiagnosisCode.maxPerClaim) diagnoses, got \(claim.diagnoses.count)")
+        }
+        var diagnoses: [String] = []
+        for (i, code) in claim.diagnoses.enumerated() {
+            diagnoses.append(try DiagnosisCode(code, field: "claim.diagnoses[\(i)]").value)
+        }
+        canonical.diagnoses = diagnoses
+        guard !claim.lines.isEmpty, claim.lines.count <= Self.maxLines else {
+            throw DomainError(field: "claim.lines", "must hold 1-\(Self.maxLines) fee lines, got \(claim.lines.count)")
+        }
         var lines: [BenefitCalculator.Line] = []
+        lines.reserveCapacity(claim.lines.count)
         for (i, line) in claim.lines.enumerated() {
-            guard let item = catalogue[line.itemCode] else {
-                throw DomainError(field: "claim.lines[\(i)].item_code", "'\(line.itemCode.prefix(40))' is not in the catalogue")
+            let code = try ItemCode(line.itemCode, field: "claim.lines[\(i)].item_code")
+            guard let item = catalogue[code.value] else {
+                throw DomainError(field: "claim.lines[\(i)].item_code", "\(quoted(line.itemCode)) is not in the catalogue")
             }
-            guard line.quantity > 0 else { throw DomainError(field: "claim.lines[\(i)].quantity", "must be positive, got \(line.quantity)") }
-            guard line.unitPrice >= 0 else { throw DomainError(field: "claim.lines[\(i)].unit_price", "must not be negative, got \(line.unitPrice)") }
+            guard (1...Self.maxQuantity).contains(line.quantity) else {
+                throw DomainError(field: "claim.lines[\(i)].quantity", "must be 1-\(Self.maxQuantity), got \(line.quantity)")
+            }
+            guard (0...Self.maxUnitPrice).contains(line.unitPrice) else {
+                throw DomainError(field: "claim.lines[\(i)].unit_price", "must be 0-\(Self.maxUnitPrice) fen, got \(line.unitPrice)")
+            }
+            guard line.days <= Self.maxDays else {
+                throw DomainError(field: "claim.lines[\(i)].days", "must be 0-\(Self.maxDays), got \(line.days)")
+            }
             let (amount, overflow) = line.quantity.multipliedReportingOverflow(by: line.unitPrice)
             guard !overflow, amount <= BenefitCalculator.maxTotal else {
                 throw DomainError(field: "claim.lines[\(i)]", "quantity x unit_price exceeds \(BenefitCalculator.maxTotal) fen")
             }
             lines.append(BenefitCalculator.Line(item: item, quantity: line.quantity, unitPrice: line.unitPrice))
         }
-        self.claim = claim
+        self.claim = canonical
         self.lines = lines
+    }
+
+    /// What makes two settle requests "the same claim": the canonical claim without the route
+    /// the gateway adds (`settle_via`), digested with SM3 (hex). A retry whose route changed
+    /// in between is still the same claim.
+    public func digest() throws -> String {
+        var bare = claim
+        bare.settleVia = ""
+        return SM3.hex(SM3.digest(try bare.encodedBytes()))
     }
 }

@@ -40,10 +40,30 @@ public enum SettlementDefinition {
                       CREATE TABLE audit_outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, setl_id TEXT NOT NULL, kind TEXT NOT NULL,
                           record BYTEA NOT NULL, rejected TEXT)
                       """),
+        // Fund protection: idempotency keys scoped to their caller (stored as "scope key"),
+        // at most one live settlement per visit, the claim's digest to tell a retry from a
+        // different request, R003 checked in the posting's transaction, and money counted on
+        // the day it moved (setl_date, rev_date) with the visit day kept apart. Rows from
+        // before keep their keys; their day becomes the day they were created (UTC).
+        Migration(5, "visit uniqueness, scoped keys, billed items, money by the day it moved", sql: """
+            ALTER TABLE settlements ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN claim_digest TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
+            UPDATE settlements SET visit_date = setl_date, setl_date = substr(created_at, 1, 10);
+            CREATE UNIQUE INDEX settlements_live_visit ON settlements (fixmedins_code, mdtrt_id) WHERE status = 'settled';
+            ALTER TABLE reversals ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE reversals ADD COLUMN rev_date TEXT NOT NULL DEFAULT '';
+            UPDATE reversals SET rev_date = substr(created_at, 1, 10);
+            CREATE INDEX reversals_day ON reversals (rev_date);
+            CREATE TABLE billed_items (psn_no TEXT NOT NULL, visit_date TEXT NOT NULL, item_code TEXT NOT NULL, setl_id TEXT NOT NULL,
+                PRIMARY KEY (psn_no, visit_date, item_code));
+            CREATE INDEX billed_items_settlement ON billed_items (setl_id);
+            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno)
+            """),
     ]
 
     public static let keys = [
-        ServiceContext.policyFileKey,
+        ServiceContext.policyFileKey, ServiceContext.timeZoneKey,
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
                   "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every posting's record there."),
     ]
@@ -60,7 +80,7 @@ public enum SettlementDefinition {
         context.runInBackground { await supervision.probeHealth(logger: context.logger) }
         context.runInBackground { await relay.run() }
         var router = RPCRouter()
-        SettlementProvider(store: store, policies: book, relay: relay).register(with: &router)
+        SettlementProvider(store: store, policies: book, relay: relay, timeZone: try context.businessTimeZone()).register(with: &router)
         SettlementReportsProvider(database: context.store).register(with: &router)
         return router
     }

@@ -1,3 +1,4 @@
+import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
@@ -11,38 +12,55 @@ public struct SettlementProvider: SettlementService {
     let catalogue: [String: CatalogueItem]
     /// Told after each posting, so that its audit record leaves the outbox at once.
     let relay: AuditRelay?
+    /// The zone of the business day money is counted on (`business.time-zone`).
+    let timeZone: TimeZone
 
-    public init(store: SettlementStore, policies: PolicyBook, relay: AuditRelay? = nil) {
+    public init(store: SettlementStore, policies: PolicyBook, relay: AuditRelay? = nil, timeZone: TimeZone = .current) {
         self.store = store
         self.policies = policies
         self.relay = relay
+        self.timeZone = timeZone
         self.catalogue = Dictionary(uniqueKeysWithValues: policies.catalogue.map { ($0.code, $0) })
     }
 
+    /// Adds or updates insured persons by `psn_no`, at most 10,000 per call, all or none.
+    /// Every identifier is stored in its canonical form (upper-case `X` in `certno`), so one
+    /// resident ID is one person: an ID already registered to another `psn_no` is refused
+    /// (`FAILED_PRECONDITION`), as is any field out of format (`INVALID_ARGUMENT`, naming it).
     public func importPersons(_ request: ImportPersonsRequest, context: CallContext) async throws -> ImportPersonsResponse {
         guard request.persons.count <= 10_000 else { throw DomainError(field: "persons", "at most 10000 per call") }
-        for (i, person) in request.persons.enumerated() {
-            guard !person.psnNo.isEmpty, person.psnNo.utf8.count <= 32 else { throw DomainError(field: "persons[\(i)].psn_no", "must be 1-32 characters") }
-            _ = try ResidentID(person.certno, field: "persons[\(i)].certno")
-            guard ["310", "390"].contains(person.insutype) else { throw DomainError(field: "persons[\(i)].insutype", "must be 310 or 390") }
-            guard person.insuAdmdvs.utf8.count == 6, Int(person.insuAdmdvs) != nil else { throw DomainError(field: "persons[\(i)].insu_admdvs", "must be 6 digits") }
-            guard ["enrolled", "suspended"].contains(person.status) else { throw DomainError(field: "persons[\(i)].status", "must be enrolled or suspended") }
-            guard person.accountBalance >= 0 else { throw DomainError(field: "persons[\(i)].account_balance", "must not be negative") }
+        var persons: [InsuredPerson] = []
+        persons.reserveCapacity(request.persons.count)
+        for (i, sent) in request.persons.enumerated() {
+            var person = sent
+            person.psnNo = try PersonNumber(sent.psnNo, field: "persons[\(i)].psn_no").value
+            person.certno = try ResidentID(sent.certno, field: "persons[\(i)].certno").value
+            guard !sent.name.isEmpty, sent.name.count <= 50 else { throw DomainError(field: "persons[\(i)].name", "must be 1-50 characters") }
+            guard ["310", "390"].contains(sent.insutype) else { throw DomainError(field: "persons[\(i)].insutype", "must be 310 or 390") }
+            guard sent.insuAdmdvs.utf8.count == 6, sent.insuAdmdvs.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                throw DomainError(field: "persons[\(i)].insu_admdvs", "must be 6 digits")
+            }
+            guard ["enrolled", "suspended"].contains(sent.status) else { throw DomainError(field: "persons[\(i)].status", "must be enrolled or suspended") }
+            guard (0...1_000_000_000).contains(sent.accountBalance) else {
+                throw DomainError(field: "persons[\(i)].account_balance", "must be 0-1000000000 fen")
+            }
+            persons.append(person)
         }
-        var certnos = Set<String>()
-        for (i, person) in request.persons.enumerated() where !certnos.insert(person.certno.uppercased()).inserted {
-            throw DomainError(field: "persons[\(i)].certno", "appears twice in this batch")
+        var certnos = Set<String>(), numbers = Set<String>()
+        for (i, person) in persons.enumerated() {
+            guard certnos.insert(person.certno).inserted else { throw DomainError(field: "persons[\(i)].certno", "appears twice in this batch") }
+            guard numbers.insert(person.psnNo).inserted else { throw DomainError(field: "persons[\(i)].psn_no", "appears twice in this batch") }
         }
         do {
-            try await store.importPersons(request.persons)
+            try await store.importPersons(persons)
         } catch StoreError.constraint {
             throw DomainError(.precondition, field: "persons", "a certno in this batch is already registered to another psn_no")
         }
-        return ImportPersonsResponse(imported: UInt32(request.persons.count))
+        return ImportPersonsResponse(imported: UInt32(persons.count))
     }
 
     public func verifyIdentity(_ request: VerifyIdentityRequest, context: CallContext) async throws -> VerifyIdentityResponse {
-        let id = try ResidentID(request.certno)
+        let id = try ResidentID(request.certno, field: "certno")
         guard let person = try await store.person(certno: id.value) else {
             return VerifyIdentityResponse(valid: false, reason: "not insured", birthday: id.birthDate, gend: id.gender)
         }
@@ -54,6 +72,7 @@ public struct SettlementProvider: SettlementService {
 
     public func preSettle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
         let claim = try validated(request)
+        guard !request.replayOnly else { throw DomainError(field: "replay_only", "is for Settle only") }
         guard let person = try await store.person(psnNo: claim.claim.psnNo) else {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
@@ -63,28 +82,40 @@ public struct SettlementProvider: SettlementService {
         return result
     }
 
+    /// 2207: posts a settlement once. Replays come before anything else (see
+    /// ``SettlementStore/replay(_:_:claim:)``), so a retry is answered even if the person or
+    /// the claim would now be refused. Keys are scoped to the acting caller.
     public func settle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
-        let key = try idempotencyKey(context)
         let claim = try validated(request)
+        let identity = SettlementStore.SettleIdentity(
+            scope: context.actor.idempotencyScope, key: try idempotencyKey(context), digest: try claim.digest(), day: today().description
+        )
+        if request.replayOnly { return try await store.replay(identity, claim: claim) }
         let provider = self
-        let result = try await store.settle(key: key, claim: claim) { person, accumulator in
+        let result = try await store.settle(identity, claim: claim) { person, accumulator in
             try provider.compute(claim, person: person, accumulator: accumulator)
         }
-        relay?.nudge()
+        if !result.replay { relay?.nudge() }
         return result
     }
 
+    /// 2208: reverses a settlement once; the reversal counts on today's business day.
     public func reverse(_ request: ReverseRequest, context: CallContext) async throws -> ReverseResponse {
         let key = try idempotencyKey(context)
-        guard !request.setlID.isEmpty else { throw DomainError(field: "setl_id", "is required") }
-        let response = try await store.reverse(key: key, setlID: request.setlID, reason: request.reason)
-        relay?.nudge()
+        guard !request.setlID.isEmpty, request.setlID.utf8.count <= 64, request.setlID.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw DomainError(field: "setl_id", "must be 1-64 printable ASCII characters")
+        }
+        guard request.reason.count <= 500 else { throw DomainError(field: "reason", "at most 500 characters") }
+        let response = try await store.reverse(
+            scope: context.actor.idempotencyScope, key: key, setlID: request.setlID, reason: request.reason, day: today().description
+        )
+        if !response.replay { relay?.nudge() }
         return response
     }
 
     public func getSettlement(_ request: GetSettlementRequest, context: CallContext) async throws -> SettlementResult {
         guard let result = try await store.settlement(request.setlID) else {
-            throw DomainError(.notFound, field: "setl_id", "no settlement \(request.setlID.prefix(40))")
+            throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(request.setlID, max: 40))")
         }
         return result
     }
@@ -99,21 +130,26 @@ public struct SettlementProvider: SettlementService {
         guard let key = context.idempotencyKey, !key.isEmpty else {
             throw DomainError(field: "idempotency-key", "metadata 'idempotency-key' is required so that a retry is not posted twice")
         }
-        return key
+        return try IdempotencyKey(key).value
     }
+
+    func today() -> CivilDate { CivilDate.today(in: timeZone) }
 
     private func validated(_ request: SettleRequest) throws -> ValidatedClaim {
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
-        if !claim.certno.isEmpty { _ = try ResidentID(claim.certno, field: "claim.certno") }
-        return try ValidatedClaim(claim, catalogue: catalogue)
+        return try ValidatedClaim(claim, catalogue: catalogue, today: today())
     }
 
     func compute(_ claim: ValidatedClaim, person: InsuredPerson, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
         guard person.status == "enrolled" else {
             throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.status))")
         }
-        if !claim.claim.certno.isEmpty, claim.claim.certno.uppercased() != person.certno {
+        if let certno = claim.certno, certno.value != person.certno {
             throw DomainError(field: "claim.certno", "does not match person \(person.psnNo)")
+        }
+        // The person's birth from their resident ID: a visit before it is not plausible.
+        if let id = try? ResidentID(person.certno), claim.visitDate < id.birth {
+            throw DomainError(field: "claim.visit_date", "\(claim.visitDate) is before the person's birth")
         }
         let policy = try policies.policy(region: person.insuAdmdvs, on: claim.visitDate.description)
         let output = try BenefitCalculator.calculate(

@@ -67,10 +67,76 @@ public struct SettlementStore: Sendable {
         )
     }
 
-    /// Settles once per idempotency key: a retry gets the stored first answer.
-    /// `compute` runs inside the transaction with the person's locked state.
+    /// What makes a settle request itself: who asks (the idempotency scope), under which key,
+    /// for which claim (its digest), and the business day it happens on.
+    struct SettleIdentity: Sendable {
+        /// ``PeerIdentity/idempotencyScope`` of the acting caller.
+        var scope: String
+        var key: String
+        var digest: String
+        /// The business day the money moves (settlement's time zone), YYYY-MM-DD.
+        var day: String
+
+        /// The stored key: the scope and the key, space-separated (keys hold no spaces).
+        var scopedKey: String { scope + " " + key }
+    }
+
+    /// The stored answer for a request, if there is one; nil when it is new. Replays first:
+    ///
+    /// - the same scope and key: the stored settlement when the claim is the same, else
+    ///   `FAILED_PRECONDITION` on `idempotency-key` (nothing about the earlier request is told);
+    /// - the same live visit (`fixmedins_code`, `mdtrt_id`) under another key: the stored
+    ///   settlement when the claim is the same (a HIS retrying with a fresh message number),
+    ///   else `ALREADY_EXISTS` naming the live `setl_id`.
+    static func replay(_ tx: any SQLTransaction, _ identity: SettleIdentity, claim: ValidatedClaim) async throws -> SettlementResult? {
+        if let row = try await tx.queryOne(
+            "SELECT claim_digest, status, result FROM settlements WHERE idempotency_key = $1", [.text(identity.scopedKey)]
+        ) {
+            guard try row.string("claim_digest") == identity.digest else {
+                throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
+            }
+            return try stored(row)
+        }
+        if let row = try await tx.queryOne(
+            "SELECT setl_id, claim_digest, status, result FROM settlements WHERE fixmedins_code = $1 AND mdtrt_id = $2 AND status = 'settled'",
+            [.text(claim.clinic.value), .text(claim.claim.mdtrtID)]
+        ) {
+            guard try row.string("claim_digest") == identity.digest else {
+                throw DomainError(
+                    .conflict, field: "claim.mdtrt_id",
+                    "visit \(claim.claim.mdtrtID) at \(claim.clinic) is already settled as \(try row.string("setl_id")) with a different claim; reverse it before settling a corrected one"
+                )
+            }
+            return try stored(row)
+        }
+        return nil
+    }
+
+    static func stored(_ row: SQLRow) throws -> SettlementResult {
+        var result = try SettlementResult(decoding: row.blob("result"))
+        result.status = try row.string("status")
+        result.replay = true
+        return result
+    }
+
+    /// The stored answer for a request without posting anything (`replay_only`): NOT_FOUND
+    /// when there is none.
+    func replay(_ identity: SettleIdentity, claim: ValidatedClaim) async throws -> SettlementResult {
+        try await database.lookup { tx in
+            guard let result = try await Self.replay(tx, identity, claim: claim) else {
+                throw DomainError(.notFound, field: "idempotency-key", "no settlement is stored for this key or visit")
+            }
+            return result
+        }
+    }
+
+    /// Settles a visit at most once: replays come first (see ``replay(_:_:claim:)``), then the
+    /// duplicate-billing rule (R003: the same person, catalogue item and visit day billed by
+    /// another live settlement) is checked in this same transaction, so that two claims sent
+    /// together cannot both pass it. `compute` runs inside the transaction with the person's
+    /// locked state.
     func settle(
-        key: String, claim: ValidatedClaim,
+        _ identity: SettleIdentity, claim: ValidatedClaim,
         compute: @escaping @Sendable (InsuredPerson, Accumulator) throws -> SettlementResult
     ) async throws -> SettlementResult {
         // Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
@@ -78,67 +144,96 @@ public struct SettlementStore: Sendable {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         // Encoded before the transaction: the writer's time is the store's scarcest.
         let claimBytes = try claim.claim.encodedBytes()
-        return try await database.write { tx in
-            if let existing = try await tx.queryOne("SELECT mdtrt_id, result FROM settlements WHERE idempotency_key = $1", [.text(key)]) {
-                guard try existing.string("mdtrt_id") == claim.claim.mdtrtID else {
-                    throw DomainError(.precondition, field: "idempotency-key", "was already used for visit \(try existing.string("mdtrt_id"))")
+        let items = Array(Set(claim.lines.map(\.item.code))).sorted()
+        do {
+            return try await database.write { tx in
+                if let replayed = try await Self.replay(tx, identity, claim: claim) { return replayed }
+                guard let personRow = try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1\(lock)", [.text(claim.claim.psnNo)]) else {
+                    throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
                 }
-                return try SettlementResult(decoding: existing.blob("result"))
+                let person = try Self.person(personRow)
+                let visitDay = claim.visitDate.description
+                for item in items {
+                    if try await tx.queryOne(
+                        "SELECT setl_id FROM billed_items WHERE psn_no = $1 AND visit_date = $2 AND item_code = $3", [.text(person.psnNo), .text(visitDay), .text(item)]
+                    ) != nil {
+                        throw Self.duplicate(item: item, claim: claim)
+                    }
+                }
+                let year = Int64(claim.visitDate.year)
+                let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.visitType, lock: lock)
+                var result = try compute(person, accumulator)
+                result.setlID = Self.newID(prefix: "S")
+                result.status = "settled"
+                result.setlDate = identity.day
+                let now = Date().formatted(.iso8601)
+                let resultBytes = try result.encodedBytes()
+                try await tx.execute(
+                    """
+                    INSERT INTO settlements (setl_id, idempotency_key, mdtrt_id, psn_no, fixmedins_code, settle_via, visit_type, year, setl_date,
+                    medfee_sumamt, act_pay_dedc, hifp_pay, acct_pay, psn_cash_pay, status, result, created_at, caller, claim_digest, visit_date)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'settled', $15, $16, $17, $18, $19)
+                    """,
+                    [.text(result.setlID), .text(identity.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode), .text(result.settleVia),
+                     .text(claim.claim.visitType), .integer(year), .text(identity.day), .integer(result.medfeeSumamt),
+                     .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
+                     .blob(resultBytes), .text(now), .text(identity.scope), .text(identity.digest), .text(visitDay)]
+                )
+                for item in items {
+                    try await tx.execute(
+                        "INSERT INTO billed_items (psn_no, visit_date, item_code, setl_id) VALUES ($1, $2, $3, $4)",
+                        [.text(person.psnNo), .text(visitDay), .text(item), .text(result.setlID)]
+                    )
+                }
+                try await Self.post(tx, txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
+                try await tx.execute(
+                    """
+                    INSERT INTO accumulators (psn_no, year, visit_type, deductible_used, fund_paid) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
+                    fund_paid = accumulators.fund_paid + excluded.fund_paid
+                    """,
+                    [.text(person.psnNo), .integer(year), .text(claim.claim.visitType), .integer(result.actPayDedc), .integer(result.hifpPay)]
+                )
+                if result.acctPay > 0 {
+                    try await tx.execute("UPDATE persons SET account_balance = account_balance - $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(person.psnNo)])
+                }
+                try await Self.enqueueAudit(tx, setlID: result.setlID, kind: "settlement", settlement: resultBytes, claim: claimBytes)
+                return result
             }
-            guard let personRow = try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1\(lock)", [.text(claim.claim.psnNo)]) else {
-                throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
-            }
-            let person = try Self.person(personRow)
-            let year = Int64(claim.visitDate.year)
-            let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.visitType, lock: lock)
-            var result = try compute(person, accumulator)
-            result.setlID = Self.newID(prefix: "S")
-            result.status = "settled"
-            let now = Date().formatted(.iso8601)
-            let resultBytes = try result.encodedBytes()
-            try await tx.execute(
-                """
-                INSERT INTO settlements (setl_id, idempotency_key, mdtrt_id, psn_no, fixmedins_code, settle_via, visit_type, year, setl_date,
-                medfee_sumamt, act_pay_dedc, hifp_pay, acct_pay, psn_cash_pay, status, result, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'settled', $15, $16)
-                """,
-                [.text(result.setlID), .text(key), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode), .text(result.settleVia),
-                 .text(claim.claim.visitType), .integer(year), .text(claim.visitDate.description), .integer(result.medfeeSumamt),
-                 .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
-                 .blob(resultBytes), .text(now)]
-            )
-            try await Self.post(tx, txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
-            try await tx.execute(
-                """
-                INSERT INTO accumulators (psn_no, year, visit_type, deductible_used, fund_paid) VALUES ($1, $2, $3, $4, $5)
-                ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
-                fund_paid = accumulators.fund_paid + excluded.fund_paid
-                """,
-                [.text(person.psnNo), .integer(year), .text(claim.claim.visitType), .integer(result.actPayDedc), .integer(result.hifpPay)]
-            )
-            if result.acctPay > 0 {
-                try await tx.execute("UPDATE persons SET account_balance = account_balance - $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(person.psnNo)])
-            }
-            try await Self.enqueueAudit(tx, setlID: result.setlID, kind: "settlement", settlement: resultBytes, claim: claimBytes)
-            return result
+        } catch StoreError.constraint {
+            // Replicas on PostgreSQL racing for the same visit, key or billed item: the
+            // transaction that lost sees the winner's row now.
+            let winner = try await database.lookup { tx in try await Self.replay(tx, identity, claim: claim) }
+            if let winner { return winner }
+            throw Self.duplicate(item: nil, claim: claim)
         }
     }
 
-    /// Reverses a settlement once: the same key gets the first answer; another key is refused.
-    func reverse(key: String, setlID: String, reason: String) async throws -> ReverseResponse {
+    static func duplicate(item: String?, claim: ValidatedClaim) -> DomainError {
+        DomainError(
+            .precondition, field: "claim.lines",
+            "R003: \(item ?? "an item") is already billed to \(claim.claim.psnNo) for \(claim.visitDate) by another settlement"
+        )
+    }
+
+    /// Reverses a settlement once. Keys are scoped like settle's: the same scope and key for
+    /// the same `setl_id` gets the stored answer (marked as a replay); for another `setl_id`
+    /// it is refused without naming it. The reversal counts on `day`, the day it happens.
+    func reverse(scope: String, key: String, setlID: String, reason: String, day: String) async throws -> ReverseResponse {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        let scopedKey = scope + " " + key
         return try await database.write { tx in
-            if let existing = try await tx.queryOne("SELECT reversal_id, setl_id FROM reversals WHERE idempotency_key = $1", [.text(key)]) {
+            if let existing = try await tx.queryOne("SELECT reversal_id, setl_id FROM reversals WHERE idempotency_key = $1", [.text(scopedKey)]) {
                 guard try existing.string("setl_id") == setlID else {
-                    throw DomainError(.precondition, field: "idempotency-key", "was already used to reverse \(try existing.string("setl_id"))")
+                    throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
                 }
                 let original = try await tx.queryOne("SELECT result FROM settlements WHERE setl_id = $1", [.text(setlID)])
                 var result = try SettlementResult(decoding: original?.blob("result") ?? [])
                 result.status = "reversed"
-                return ReverseResponse(setlID: setlID, reversalID: try existing.string("reversal_id"), original: result)
+                return ReverseResponse(setlID: setlID, reversalID: try existing.string("reversal_id"), original: result, replay: true)
             }
             guard let row = try await tx.queryOne("SELECT * FROM settlements WHERE setl_id = $1\(lock)", [.text(setlID)]) else {
-                throw DomainError(.notFound, field: "setl_id", "no settlement \(setlID.prefix(40))")
+                throw DomainError(.notFound, field: "setl_id", "no settlement \(setlID)")
             }
             guard try row.string("status") == "settled" else {
                 throw DomainError(.precondition, field: "setl_id", "settlement \(setlID) is already reversed")
@@ -154,9 +249,10 @@ public struct SettlementStore: Sendable {
                 try await tx.execute("UPDATE persons SET account_balance = account_balance + $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(result.psnNo)])
             }
             try await tx.execute("UPDATE settlements SET status = 'reversed' WHERE setl_id = $1", [.text(setlID)])
+            try await tx.execute("DELETE FROM billed_items WHERE setl_id = $1", [.text(setlID)])
             try await tx.execute(
-                "INSERT INTO reversals (reversal_id, idempotency_key, setl_id, reason, created_at) VALUES ($1, $2, $3, $4, $5)",
-                [.text(reversalID), .text(key), .text(setlID), .text(reason), .text(Date().formatted(.iso8601))]
+                "INSERT INTO reversals (reversal_id, idempotency_key, setl_id, reason, created_at, caller, rev_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [.text(reversalID), .text(scopedKey), .text(setlID), .text(reason), .text(Date().formatted(.iso8601)), .text(scope), .text(day)]
             )
             result.status = "reversed"
             try await Self.enqueueAudit(tx, setlID: setlID, kind: "reversal", settlement: try result.encodedBytes())

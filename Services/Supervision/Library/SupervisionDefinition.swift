@@ -30,6 +30,9 @@ public enum SupervisionDefinition {
             DROP INDEX billed_lines_person_day;
             CREATE INDEX billed_lines_person_day ON billed_lines (psn_no, visit_date, item_code, mdtrt_id)
             """),
+        // Every column of a record under its hash from here on (see SupervisionStore.hash);
+        // records chained before keep version 1.
+        Migration(5, "audit hash covers every column", sql: "ALTER TABLE audit ADD COLUMN hash_version BIGINT NOT NULL DEFAULT 1"),
     ]
 
     public static let keys = [ServiceContext.policyFileKey]

@@ -13,20 +13,51 @@ public struct SupervisionProvider: SupervisionService {
         self.catalogue = Dictionary(uniqueKeysWithValues: catalogue.map { ($0.code, $0) })
     }
 
+    /// 3101: evaluates every rule and answers the findings. A pure check: it writes nothing
+    /// (a block that refuses a settlement is recorded with ``recordBlock(_:context:)``).
+    /// INVALID_ARGUMENT, naming the field, for a claim out of bounds: at most 500 lines and 20
+    /// diagnoses, identifiers in their formats, a real visit date.
     public func review(_ request: ReviewRequest, context: CallContext) async throws -> ReviewResponse {
+        var request = request
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
-        guard claim.lines.count <= 500 else { throw DomainError(field: "claim.lines", "at most 500 fee lines") }
-        _ = try CivilDate(claim.visitDate, field: "claim.visit_date")
-        for (i, line) in claim.lines.enumerated() where line.quantity <= 0 {
-            throw DomainError(field: "claim.lines[\(i)].quantity", "must be positive, got \(line.quantity)")
+        request.claim = try Self.canonical(claim)
+        let canonical = request.claim!
+        let billed = try await store.billedKeys(psnNo: canonical.psnNo, visitDate: canonical.visitDate, excludingVisit: canonical.mdtrtID)
+        return ReviewRules.evaluate(request, catalogue: catalogue, alreadyBilled: billed)
+    }
+
+    /// The claim with its identifiers in canonical form, or the first field out of bounds.
+    static func canonical(_ sent: Claim) throws -> Claim {
+        var claim = sent
+        claim.mdtrtID = try VisitID(sent.mdtrtID, field: "claim.mdtrt_id").value
+        claim.psnNo = try PersonNumber(sent.psnNo, field: "claim.psn_no").value
+        _ = try InstitutionCode(sent.fixmedinsCode, field: "claim.fixmedins_code")
+        _ = try CivilDate(sent.visitDate, field: "claim.visit_date")
+        guard sent.lines.count <= 500 else { throw DomainError(field: "claim.lines", "at most 500 fee lines") }
+        guard sent.diagnoses.count <= DiagnosisCode.maxPerClaim else {
+            throw DomainError(field: "claim.diagnoses", "at most \(DiagnosisCode.maxPerClaim) diagnoses")
         }
-        let billed = try await store.billedKeys(psnNo: claim.psnNo, visitDate: claim.visitDate, excludingVisit: claim.mdtrtID)
-        let response = ReviewRules.evaluate(request, catalogue: catalogue, alreadyBilled: billed)
-        if response.verdict == "block" {
-            let rules = Set(response.findings.filter { $0.verdict == "block" }.map(\.ruleID)).sorted().joined(separator: ",")
-            try await store.recordBlock(claim: claim, rules: rules)
+        claim.diagnoses = try sent.diagnoses.enumerated().map { try DiagnosisCode($1, field: "claim.diagnoses[\($0)]").value }
+        // A malformed resident ID is a finding (R006), not a refusal; a well-formed one is canonical.
+        if let id = try? ResidentID(sent.certno) { claim.certno = id.value }
+        for (i, line) in sent.lines.enumerated() {
+            guard line.quantity > 0 else { throw DomainError(field: "claim.lines[\(i)].quantity", "must be positive, got \(line.quantity)") }
+            guard line.itemCode.utf8.count <= ItemCode.maxLength else { throw DomainError(field: "claim.lines[\(i)].item_code", "at most \(ItemCode.maxLength) characters") }
         }
-        return response
+        return claim
+    }
+
+    /// Records a review block that refused a settlement: counted in the day's statistics and
+    /// appended to the audit chain. INVALID_ARGUMENT unless the review's verdict is "block".
+    public func recordBlock(_ request: RecordBlockRequest, context: CallContext) async throws -> AuditRecord {
+        guard let sent = request.claim else { throw DomainError(field: "claim", "is required") }
+        let claim = try Self.canonical(sent)
+        guard let review = request.review, review.verdict == "block" else { throw DomainError(field: "review.verdict", "must be block") }
+        guard review.findings.count <= 5_000 else { throw DomainError(field: "review.findings", "at most 5000") }
+        let rules = Set(review.findings.filter { $0.verdict == "block" }.map { String($0.ruleID.prefix(8)) }).sorted().joined(separator: ",")
+        var canonical = request
+        canonical.claim = claim
+        return try await store.recordBlock(claim: claim, rules: rules, content: try canonical.encodedBytes())
     }
 
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {

@@ -22,13 +22,47 @@ public struct SupervisionStore: Sendable {
         }
     }
 
-    func recordBlock(claim: Claim, rules: String) async throws {
+    /// Counts a block in the day's statistics and chains it (kind "review_block", subject
+    /// "<fixmedins_code>/<mdtrt_id>", content the encoded RecordBlockRequest), in one transaction.
+    func recordBlock(claim: Claim, rules: String, content: [UInt8]) async throws -> AuditRecord {
         try await database.write { tx in
             try await tx.execute(
                 "INSERT INTO blocked_reviews (mdtrt_id, fixmedins_code, visit_date, rules, at) VALUES ($1, $2, $3, $4, $5)",
                 [.text(claim.mdtrtID), .text(claim.fixmedinsCode), .text(claim.visitDate), .text(rules), .text(Date().formatted(.iso8601))]
             )
+            return try await Self.link(tx, kind: "review_block", subject: "\(claim.fixmedinsCode)/\(claim.mdtrtID)", content: content)
         }
+    }
+
+    /// The hash of a record: SM3 over the previous hash and every column of the record (kind,
+    /// subject, time and content), each length-prefixed so that no two records hash alike.
+    /// Records chained before migration 5 (hash version 1) covered the content only.
+    static func hash(previous: String, kind: String, subject: String, at: String, content: [UInt8], version: Int64 = 2) -> String {
+        guard version >= 2 else { return SM3.hex(SM3.digest(Array(previous.utf8) + content)) }
+        var bytes = Array(previous.utf8)
+        for part in [Array(kind.utf8), Array(subject.utf8), Array(at.utf8), content] {
+            let n = UInt32(part.count)
+            bytes += [UInt8(n >> 24), UInt8((n >> 16) & 0xff), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)]
+            bytes += part
+        }
+        return SM3.hex(SM3.digest(bytes))
+    }
+
+    /// Appends one record to the chain after its head.
+    static func link(_ tx: any SQLTransaction, kind: String, subject: String, content: [UInt8]) async throws -> AuditRecord {
+        // The head row serialises appends (a row lock on PostgreSQL, the single writer on SQLite).
+        guard let head = try await tx.queryOne("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", []) else {
+            throw StoreError.decoding("audit head is missing")
+        }
+        let seq = try head.int("seq"), previous = try head.string("hash")
+        let at = Date().formatted(.iso8601)
+        let hash = Self.hash(previous: previous, kind: kind, subject: subject, at: at, content: content)
+        try await tx.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", [.text(hash)])
+        try await tx.execute(
+            "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at, hash_version) VALUES ($1, $2, $3, $4, $5, $6, $7, 2)",
+            [.integer(seq), .text(kind), .text(subject), .blob(content), .text(previous), .text(hash), .text(at)]
+        )
+        return AuditRecord(seq: UInt64(seq), kind: kind, subject: subject, prevHash: previous, hash: hash, at: at)
     }
 
     func blockedCount(region: String, date: String) async throws -> Int64 {
@@ -78,19 +112,7 @@ public struct SupervisionStore: Sendable {
                 )
             }
         }
-        // The head row serialises appends (a row lock on PostgreSQL, the single writer on SQLite).
-        guard let head = try await tx.queryOne("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", []) else {
-            throw StoreError.decoding("audit head is missing")
-        }
-        let seq = try head.int("seq"), previous = try head.string("hash")
-        let hash = SM3.hex(SM3.digest(Array(previous.utf8) + content))
-        let at = Date().formatted(.iso8601)
-        try await tx.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", [.text(hash)])
-        try await tx.execute(
-            "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [.integer(seq), .text(kind), .text(settlement.setlID), .blob(content), .text(previous), .text(hash), .text(at)]
-        )
-        return AuditRecord(seq: UInt64(seq), kind: kind, subject: settlement.setlID, prevHash: previous, hash: hash, at: at)
+        return try await link(tx, kind: kind, subject: settlement.setlID, content: content)
     }
 
     /// Re-walks the chain from the start and names the first record whose link or hash is wrong.
@@ -98,7 +120,8 @@ public struct SupervisionStore: Sendable {
         try await database.read { tx in
             var previous = String(repeating: "0", count: 64)
             var count: UInt64 = 0
-            for row in try await tx.query("SELECT seq, content, prev_hash, hash FROM audit ORDER BY seq", []) {
+            var newest: Int64 = 1
+            for row in try await tx.query("SELECT seq, kind, subject, at, content, prev_hash, hash, hash_version FROM audit ORDER BY seq", []) {
                 let seq = UInt64(try row.int("seq"))
                 count += 1
                 guard seq == count else {
@@ -107,7 +130,16 @@ public struct SupervisionStore: Sendable {
                 guard try row.string("prev_hash") == previous else {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) does not link to record \(seq - 1)")
                 }
-                let expected = SM3.hex(SM3.digest(Array(previous.utf8) + (try row.blob("content"))))
+                // Version 1 (content only) may only precede version 2: a record cannot step back.
+                let version = try row.int("hash_version")
+                guard version >= newest, (1...2).contains(version) else {
+                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) has a hash version out of order")
+                }
+                newest = version
+                let expected = Self.hash(
+                    previous: previous, kind: try row.string("kind"), subject: try row.string("subject"), at: try row.string("at"),
+                    content: try row.blob("content"), version: version
+                )
                 guard try row.string("hash") == expected else {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq)'s content does not match its hash")
                 }

@@ -8,8 +8,9 @@ public enum SupervisionMethods {
     public static let review = MethodDescriptor(service: "medicare.v1.Supervision", method: "Review")
     public static let record = MethodDescriptor(service: "medicare.v1.Supervision", method: "Record")
     public static let recordBatch = MethodDescriptor(service: "medicare.v1.Supervision", method: "RecordBatch")
+    public static let recordBlock = MethodDescriptor(service: "medicare.v1.Supervision", method: "RecordBlock")
     public static let verifyAudit = MethodDescriptor(service: "medicare.v1.Supervision", method: "VerifyAudit")
-    public static let all: [MethodDescriptor] = [review, record, recordBatch, verifyAudit]
+    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, verifyAudit]
 }
 
 /// `medicare.v1.Supervision`: implement one async method per RPC, then register it with a router.
@@ -17,6 +18,7 @@ public protocol SupervisionService: Sendable {
     func review(_ request: ReviewRequest, context: CallContext) async throws -> ReviewResponse
     func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord
     func recordBatch(_ request: RecordBatchRequest, context: CallContext) async throws -> RecordBatchResponse
+    func recordBlock(_ request: RecordBlockRequest, context: CallContext) async throws -> AuditRecord
     func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse
 }
 
@@ -31,6 +33,9 @@ extension SupervisionService {
         }
         router.register(SupervisionMethods.recordBatch, request: RecordBatchRequest.self, response: RecordBatchResponse.self) { request, context in
             try await self.recordBatch(request, context: context)
+        }
+        router.register(SupervisionMethods.recordBlock, request: RecordBlockRequest.self, response: AuditRecord.self) { request, context in
+            try await self.recordBlock(request, context: context)
         }
         router.register(SupervisionMethods.verifyAudit, request: VerifyAuditRequest.self, response: VerifyAuditResponse.self) { request, context in
             try await self.verifyAudit(request, context: context)
@@ -54,6 +59,10 @@ public struct SupervisionClient: Sendable {
 
     public func recordBatch(_ request: RecordBatchRequest, options: CallOptions = CallOptions()) async throws -> RecordBatchResponse {
         try await channel.unary(SupervisionMethods.recordBatch, request: request, response: RecordBatchResponse.self, options: options)
+    }
+
+    public func recordBlock(_ request: RecordBlockRequest, options: CallOptions = CallOptions()) async throws -> AuditRecord {
+        try await channel.unary(SupervisionMethods.recordBlock, request: request, response: AuditRecord.self, options: options)
     }
 
     public func verifyAudit(_ request: VerifyAuditRequest, options: CallOptions = CallOptions()) async throws -> VerifyAuditResponse {

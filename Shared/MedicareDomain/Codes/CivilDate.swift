@@ -1,16 +1,37 @@
+import Foundation
+
 /// A calendar date as YYYY-MM-DD, compared as text.
 public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let year: Int
     public let month: Int
     public let day: Int
 
+    /// Parses exactly `YYYY-MM-DD` in ASCII digits (no signs, spaces or other digits), a
+    /// real calendar day in 1900-2200.
     public init(_ text: String, field: String) throws(DomainError) {
-        let parts = text.split(separator: "-")
-        guard text.utf8.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (1900...2200).contains(y), (1...12).contains(m), (1...Self.daysIn(month: m, year: y)).contains(d) else {
-            throw DomainError(field: field, "'\(text.prefix(20))' is not a date (YYYY-MM-DD)")
+        let u = Array(text.utf8)
+        guard u.count == 10, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"),
+              [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy({ isASCIIDigit(u[$0]) }) else {
+            throw DomainError(field: field, "\(quoted(text)) is not a date (YYYY-MM-DD)")
+        }
+        func number(_ r: Range<Int>) -> Int { u[r].reduce(0) { $0 * 10 + Int($1 - 48) } }
+        let y = number(0..<4), m = number(5..<7), d = number(8..<10)
+        guard (1900...2200).contains(y), (1...12).contains(m), (1...Self.daysIn(month: m, year: y)).contains(d) else {
+            throw DomainError(field: field, "\(quoted(text)) is not a date (YYYY-MM-DD)")
         }
         (year, month, day) = (y, m, d)
+    }
+
+    public init(year: Int, month: Int, day: Int) {
+        (self.year, self.month, self.day) = (year, month, day)
+    }
+
+    /// Today in the given time zone (the business day; services use their configured zone).
+    public static func today(in timeZone: TimeZone = .current) -> CivilDate {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let c = calendar.dateComponents([.year, .month, .day], from: Date())
+        return CivilDate(year: c.year!, month: c.month!, day: c.day!)
     }
 
     public static func daysIn(month: Int, year: Int) -> Int {

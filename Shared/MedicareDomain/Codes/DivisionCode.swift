@@ -27,6 +27,20 @@ public struct DivisionCode: Hashable, Sendable, Comparable, CustomStringConverti
         return .province
     }
 
+    /// The division one level up, as a 12-digit code (nil for a province).
+    public var parent: DivisionCode? {
+        let up: Level? = switch level {
+        case .province: nil
+        case .city: .province
+        case .county: .city
+        case .township: .county
+        case .village: .township
+        }
+        guard let up else { return nil }
+        let digits = prefix(up) + String(repeating: "0", count: 12 - up.rawValue)
+        return try? DivisionCode(digits)
+    }
+
     /// The code's prefix for a level: "33", "3308", "330802", ...
     public func prefix(_ level: Level) -> String { String(value.prefix(level.rawValue)) }
 

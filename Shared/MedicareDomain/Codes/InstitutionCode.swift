@@ -11,5 +11,8 @@ public struct InstitutionCode: Hashable, Sendable, CustomStringConvertible {
         value = text
     }
 
+    /// The six digits of the institution's county (GB/T 2260), digits 2-7 of the code.
+    public var county: String { String(value.dropFirst().prefix(6)) }
+
     public var description: String { value }
 }

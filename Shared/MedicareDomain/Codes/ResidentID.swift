@@ -6,20 +6,32 @@ public struct ResidentID: Hashable, Sendable, CustomStringConvertible {
     private static let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     private static let checks: [Character] = ["1", "0", "X", "9", "8", "7", "6", "5", "4", "3", "2"]
 
+    /// Parses strictly: 17 ASCII digits and a check character (a digit, or `X` in either
+    /// case); the canonical form has an upper-case `X`. Spaces, signs and full-width digits are
+    /// refused.
     public init(_ text: String, field: String = "certno") throws(DomainError) {
-        let chars = Array(text.uppercased())
-        guard chars.count == 18, chars[..<17].allSatisfy(\.isASCIIDigitValue), chars[17].isASCIIDigitValue || chars[17] == "X" else {
+        var u = Array(text.utf8)
+        guard u.count == 18, u[..<17].allSatisfy(isASCIIDigit), isASCIIDigit(u[17]) || u[17] == UInt8(ascii: "X") || u[17] == UInt8(ascii: "x") else {
             throw DomainError(field: field, "must be 18 characters: 17 digits and a check digit or X")
         }
-        let expected = Self.checkCharacter(String(chars[..<17]))
-        guard chars[17] == expected else {
-            throw DomainError(field: field, "check digit is \(chars[17]) but should be \(expected)")
+        if u[17] == UInt8(ascii: "x") { u[17] = UInt8(ascii: "X") }
+        let first17 = String(decoding: u[..<17], as: UTF8.self)
+        let expected = Self.checkCharacter(first17)
+        guard Character(UnicodeScalar(u[17])) == expected else {
+            throw DomainError(field: field, "check digit is \(Character(UnicodeScalar(u[17]))) but should be \(expected)")
         }
-        let year = Int(String(chars[6..<10]))!, month = Int(String(chars[10..<12]))!, day = Int(String(chars[12..<14]))!
+        func number(_ r: Range<Int>) -> Int { u[r].reduce(0) { $0 * 10 + Int($1 - 48) } }
+        let year = number(6..<10), month = number(10..<12), day = number(12..<14)
         guard (1900...2100).contains(year), (1...12).contains(month), (1...CivilDate.daysIn(month: month, year: year)).contains(day) else {
-            throw DomainError(field: field, "birth date \(String(chars[6..<14])) is not a date")
+            throw DomainError(field: field, "birth date \(String(decoding: u[6..<14], as: UTF8.self)) is not a date")
         }
-        value = String(chars)
+        value = String(decoding: u, as: UTF8.self)
+    }
+
+    /// The birth date the number carries.
+    public var birth: CivilDate {
+        // Validated at init: cannot fail.
+        try! CivilDate(birthDate, field: "certno")
     }
 
     /// The check character for the first 17 digits.

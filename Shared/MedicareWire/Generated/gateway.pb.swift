@@ -49,11 +49,13 @@ public struct GatewaySettleResponse: WireMessage {
     public var settlement: SettlementResult?
     public var route: SettlementRoute?
     public var review: ReviewResponse?
+    public var replay: Bool
 
-    public init(settlement: SettlementResult? = nil, route: SettlementRoute? = nil, review: ReviewResponse? = nil) {
+    public init(settlement: SettlementResult? = nil, route: SettlementRoute? = nil, review: ReviewResponse? = nil, replay: Bool = false) {
         self.settlement = settlement
         self.route = route
         self.review = review
+        self.replay = replay
     }
 
     public static var protoName: String { "medicare.v1.GatewaySettleResponse" }
@@ -80,12 +82,14 @@ extension GatewaySettleResponse: CMessage {
         if let p = c.pointee.settlement { self.settlement = try SettlementResult(c: p, arena: arena) } else { self.settlement = nil }
         if let p = c.pointee.route { self.route = try SettlementRoute(c: p, arena: arena) } else { self.route = nil }
         if let p = c.pointee.review { self.review = try ReviewResponse(c: p, arena: arena) } else { self.review = nil }
+        self.replay = c.pointee.replay != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.settlement { c.pointee.settlement = try arena.cMessage(v) }
         if let v = self.route { c.pointee.route = try arena.cMessage(v) }
         if let v = self.review { c.pointee.review = try arena.cMessage(v) }
+        c.pointee.replay = self.replay ? 1 : 0
     }
 }
 

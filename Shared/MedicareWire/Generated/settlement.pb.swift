@@ -433,8 +433,10 @@ public struct SettlementResult: WireMessage {
     public var policyVersion: String
     public var lines: [LineResult]
     public var status: String
+    public var replay: Bool
+    public var setlDate: String
 
-    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: String = "") {
+    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: String = "", replay: Bool = false, setlDate: String = "") {
         self.setlID = setlID
         self.mdtrtID = mdtrtID
         self.psnNo = psnNo
@@ -455,6 +457,8 @@ public struct SettlementResult: WireMessage {
         self.policyVersion = policyVersion
         self.lines = lines
         self.status = status
+        self.replay = replay
+        self.setlDate = setlDate
     }
 
     public static var protoName: String { "medicare.v1.SettlementResult" }
@@ -498,6 +502,8 @@ extension SettlementResult: CMessage {
         self.policyVersion = try arena.string(c.pointee.policy_version, field: "medicare.v1.SettlementResult.policy_version")
         self.lines = try arena.messageArray(c.pointee.lines, c.pointee.n_lines, field: "medicare.v1.SettlementResult.lines", as: LineResult.self)
         self.status = try arena.string(c.pointee.status, field: "medicare.v1.SettlementResult.status")
+        self.replay = c.pointee.replay != 0
+        self.setlDate = try arena.string(c.pointee.setl_date, field: "medicare.v1.SettlementResult.setl_date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -521,15 +527,19 @@ extension SettlementResult: CMessage {
         c.pointee.policy_version = try arena.cString(self.policyVersion, field: "medicare.v1.SettlementResult.policy_version")
         (c.pointee.n_lines, c.pointee.lines) = try arena.cMessageArray(self.lines)
         c.pointee.status = try arena.cString(self.status, field: "medicare.v1.SettlementResult.status")
+        c.pointee.replay = self.replay ? 1 : 0
+        c.pointee.setl_date = try arena.cString(self.setlDate, field: "medicare.v1.SettlementResult.setl_date")
     }
 }
 
 /// `medicare.v1.SettleRequest`
 public struct SettleRequest: WireMessage {
     public var claim: Claim?
+    public var replayOnly: Bool
 
-    public init(claim: Claim? = nil) {
+    public init(claim: Claim? = nil, replayOnly: Bool = false) {
         self.claim = claim
+        self.replayOnly = replayOnly
     }
 
     public static var protoName: String { "medicare.v1.SettleRequest" }
@@ -554,10 +564,12 @@ extension SettleRequest: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
+        self.replayOnly = c.pointee.replay_only != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
+        c.pointee.replay_only = self.replayOnly ? 1 : 0
     }
 }
 
@@ -607,11 +619,13 @@ public struct ReverseResponse: WireMessage {
     public var setlID: String
     public var reversalID: String
     public var original: SettlementResult?
+    public var replay: Bool
 
-    public init(setlID: String = "", reversalID: String = "", original: SettlementResult? = nil) {
+    public init(setlID: String = "", reversalID: String = "", original: SettlementResult? = nil, replay: Bool = false) {
         self.setlID = setlID
         self.reversalID = reversalID
         self.original = original
+        self.replay = replay
     }
 
     public static var protoName: String { "medicare.v1.ReverseResponse" }
@@ -638,12 +652,14 @@ extension ReverseResponse: CMessage {
         self.setlID = try arena.string(c.pointee.setl_id, field: "medicare.v1.ReverseResponse.setl_id")
         self.reversalID = try arena.string(c.pointee.reversal_id, field: "medicare.v1.ReverseResponse.reversal_id")
         if let p = c.pointee.original { self.original = try SettlementResult(c: p, arena: arena) } else { self.original = nil }
+        self.replay = c.pointee.replay != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.setl_id = try arena.cString(self.setlID, field: "medicare.v1.ReverseResponse.setl_id")
         c.pointee.reversal_id = try arena.cString(self.reversalID, field: "medicare.v1.ReverseResponse.reversal_id")
         if let v = self.original { c.pointee.original = try arena.cMessage(v) }
+        c.pointee.replay = self.replay ? 1 : 0
     }
 }
 

@@ -363,6 +363,47 @@ extension RecordBatchResponse: CMessage {
     }
 }
 
+/// `medicare.v1.RecordBlockRequest`
+public struct RecordBlockRequest: WireMessage {
+    public var claim: Claim?
+    public var review: ReviewResponse?
+
+    public init(claim: Claim? = nil, review: ReviewResponse? = nil) {
+        self.claim = claim
+        self.review = review
+    }
+
+    public static var protoName: String { "medicare.v1.RecordBlockRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RecordBlockRequest: CMessage {
+    typealias CStruct = Medicare__V1__RecordBlockRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__record_block_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__record_block_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__record_block_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__record_block_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
+        if let p = c.pointee.review { self.review = try ReviewResponse(c: p, arena: arena) } else { self.review = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
+        if let v = self.review { c.pointee.review = try arena.cMessage(v) }
+    }
+}
+
 /// `medicare.v1.VerifyAuditRequest`
 public struct VerifyAuditRequest: WireMessage {
 

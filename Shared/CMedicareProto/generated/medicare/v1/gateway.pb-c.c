@@ -418,7 +418,7 @@ const ProtobufCMessageDescriptor medicare__v1__gateway_settle_request__descripto
   (ProtobufCMessageInit) medicare__v1__gateway_settle_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_response__field_descriptors[4] =
 {
   {
     "settlement",
@@ -456,16 +456,30 @@ static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replay",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GatewaySettleResponse, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__gateway_settle_response__field_indices_by_name[] = {
+  3,   /* field[3] = replay */
   2,   /* field[2] = review */
   1,   /* field[1] = route */
   0,   /* field[0] = settlement */
 };
-static const ProtobufCIntRange medicare__v1__gateway_settle_response__number_ranges[1 + 1] =
+static const ProtobufCIntRange medicare__v1__gateway_settle_response__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 5, 3 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__gateway_settle_response__descriptor =
 {
@@ -475,10 +489,10 @@ const ProtobufCMessageDescriptor medicare__v1__gateway_settle_response__descript
   "Medicare__V1__GatewaySettleResponse",
   "medicare.v1",
   sizeof(Medicare__V1__GatewaySettleResponse),
-  3,
+  4,
   medicare__v1__gateway_settle_response__field_descriptors,
   medicare__v1__gateway_settle_response__field_indices_by_name,
-  1,  medicare__v1__gateway_settle_response__number_ranges,
+  2,  medicare__v1__gateway_settle_response__number_ranges,
   (ProtobufCMessageInit) medicare__v1__gateway_settle_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -1440,7 +1440,7 @@ const ProtobufCMessageDescriptor medicare__v1__line_result__descriptor =
   (ProtobufCMessageInit) medicare__v1__line_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_descriptors[20] =
+static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_descriptors[22] =
 {
   {
     "setl_id",
@@ -1682,6 +1682,30 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replay",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementResult, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "setl_date",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementResult, setl_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__settlement_result__field_indices_by_name[] = {
   14,   /* field[14] = acct_pay */
@@ -1701,6 +1725,8 @@ static const unsigned medicare__v1__settlement_result__field_indices_by_name[] =
   8,   /* field[8] = preselfpay_amt */
   15,   /* field[15] = psn_cash_pay */
   2,   /* field[2] = psn_no */
+  20,   /* field[20] = replay */
+  21,   /* field[21] = setl_date */
   0,   /* field[0] = setl_id */
   4,   /* field[4] = settle_via */
   19,   /* field[19] = status */
@@ -1708,7 +1734,7 @@ static const unsigned medicare__v1__settlement_result__field_indices_by_name[] =
 static const ProtobufCIntRange medicare__v1__settlement_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 20 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor =
 {
@@ -1718,14 +1744,14 @@ const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor =
   "Medicare__V1__SettlementResult",
   "medicare.v1",
   sizeof(Medicare__V1__SettlementResult),
-  20,
+  22,
   medicare__v1__settlement_result__field_descriptors,
   medicare__v1__settlement_result__field_indices_by_name,
   1,  medicare__v1__settlement_result__number_ranges,
   (ProtobufCMessageInit) medicare__v1__settlement_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descriptors[2] =
 {
   {
     "claim",
@@ -1739,14 +1765,27 @@ static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replay_only",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettleRequest, replay_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__settle_request__field_indices_by_name[] = {
   0,   /* field[0] = claim */
+  1,   /* field[1] = replay_only */
 };
 static const ProtobufCIntRange medicare__v1__settle_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settle_request__descriptor =
 {
@@ -1756,7 +1795,7 @@ const ProtobufCMessageDescriptor medicare__v1__settle_request__descriptor =
   "Medicare__V1__SettleRequest",
   "medicare.v1",
   sizeof(Medicare__V1__SettleRequest),
-  1,
+  2,
   medicare__v1__settle_request__field_descriptors,
   medicare__v1__settle_request__field_indices_by_name,
   1,  medicare__v1__settle_request__number_ranges,
@@ -1814,7 +1853,7 @@ const ProtobufCMessageDescriptor medicare__v1__reverse_request__descriptor =
   (ProtobufCMessageInit) medicare__v1__reverse_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__reverse_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor medicare__v1__reverse_response__field_descriptors[4] =
 {
   {
     "setl_id",
@@ -1852,16 +1891,29 @@ static const ProtobufCFieldDescriptor medicare__v1__reverse_response__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replay",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReverseResponse, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__reverse_response__field_indices_by_name[] = {
   2,   /* field[2] = original */
+  3,   /* field[3] = replay */
   1,   /* field[1] = reversal_id */
   0,   /* field[0] = setl_id */
 };
 static const ProtobufCIntRange medicare__v1__reverse_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__reverse_response__descriptor =
 {
@@ -1871,7 +1923,7 @@ const ProtobufCMessageDescriptor medicare__v1__reverse_response__descriptor =
   "Medicare__V1__ReverseResponse",
   "medicare.v1",
   sizeof(Medicare__V1__ReverseResponse),
-  3,
+  4,
   medicare__v1__reverse_response__field_descriptors,
   medicare__v1__reverse_response__field_indices_by_name,
   1,  medicare__v1__reverse_response__number_ranges,

@@ -367,6 +367,51 @@ void   medicare__v1__record_batch_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__record_batch_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__record_block_request__init
+                     (Medicare__V1__RecordBlockRequest         *message)
+{
+  static const Medicare__V1__RecordBlockRequest init_value = MEDICARE__V1__RECORD_BLOCK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__record_block_request__get_packed_size
+                     (const Medicare__V1__RecordBlockRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__record_block_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__record_block_request__pack
+                     (const Medicare__V1__RecordBlockRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__record_block_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__record_block_request__pack_to_buffer
+                     (const Medicare__V1__RecordBlockRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__record_block_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RecordBlockRequest *
+       medicare__v1__record_block_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RecordBlockRequest *)
+     protobuf_c_message_unpack (&medicare__v1__record_block_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__record_block_request__free_unpacked
+                     (Medicare__V1__RecordBlockRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__record_block_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__verify_audit_request__init
                      (Medicare__V1__VerifyAuditRequest         *message)
 {
@@ -1059,6 +1104,57 @@ const ProtobufCMessageDescriptor medicare__v1__record_batch_response__descriptor
   (ProtobufCMessageInit) medicare__v1__record_batch_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__record_block_request__field_descriptors[2] =
+{
+  {
+    "claim",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordBlockRequest, claim),
+    &medicare__v1__claim__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "review",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordBlockRequest, review),
+    &medicare__v1__review_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__record_block_request__field_indices_by_name[] = {
+  0,   /* field[0] = claim */
+  1,   /* field[1] = review */
+};
+static const ProtobufCIntRange medicare__v1__record_block_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__record_block_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RecordBlockRequest",
+  "RecordBlockRequest",
+  "Medicare__V1__RecordBlockRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RecordBlockRequest),
+  2,
+  medicare__v1__record_block_request__field_descriptors,
+  medicare__v1__record_block_request__field_indices_by_name,
+  1,  medicare__v1__record_block_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__record_block_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define medicare__v1__verify_audit_request__field_descriptors NULL
 #define medicare__v1__verify_audit_request__field_indices_by_name NULL
 #define medicare__v1__verify_audit_request__number_ranges NULL
@@ -1243,18 +1339,20 @@ const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor =
   (ProtobufCMessageInit) medicare__v1__review_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[4] =
+static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[5] =
 {
   { "Review", &medicare__v1__review_request__descriptor, &medicare__v1__review_response__descriptor },
   { "Record", &medicare__v1__record_request__descriptor, &medicare__v1__audit_record__descriptor },
   { "RecordBatch", &medicare__v1__record_batch_request__descriptor, &medicare__v1__record_batch_response__descriptor },
+  { "RecordBlock", &medicare__v1__record_block_request__descriptor, &medicare__v1__audit_record__descriptor },
   { "VerifyAudit", &medicare__v1__verify_audit_request__descriptor, &medicare__v1__verify_audit_response__descriptor },
 };
 const unsigned medicare__v1__supervision__method_indices_by_name[] = {
   1,        /* Record */
   2,        /* RecordBatch */
+  3,        /* RecordBlock */
   0,        /* Review */
-  3         /* VerifyAudit */
+  4         /* VerifyAudit */
 };
 const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
 {
@@ -1263,7 +1361,7 @@ const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
   "Supervision",
   "Medicare__V1__Supervision",
   "medicare.v1",
-  4,
+  5,
   medicare__v1__supervision__method_descriptors,
   medicare__v1__supervision__method_indices_by_name
 };
@@ -1291,13 +1389,21 @@ void medicare__v1__supervision__record_batch(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__supervision__record_block(ProtobufCService *service,
+                                             const Medicare__V1__RecordBlockRequest *input,
+                                             Medicare__V1__AuditRecord_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
                                              void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
                                       Medicare__V1__Supervision_ServiceDestroy destroy)

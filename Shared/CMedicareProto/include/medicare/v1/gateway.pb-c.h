@@ -56,10 +56,15 @@ struct  Medicare__V1__GatewaySettleResponse
   Medicare__V1__SettlementResult *settlement;
   Medicare__V1__SettlementRoute *route;
   Medicare__V1__ReviewResponse *review;
+  /*
+   * True when `settlement` is a stored answer (a retry, or the same visit settled before with
+   * the same claim): nothing was posted by this call, and route and review were not re-checked.
+   */
+  protobuf_c_boolean replay;
 };
 #define MEDICARE__V1__GATEWAY_SETTLE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__gateway_settle_response__descriptor) \
-    , NULL, NULL, NULL }
+    , NULL, NULL, NULL, 0 }
 
 
 struct  Medicare__V1__GatewayReverseRequest

@@ -288,10 +288,20 @@ struct  Medicare__V1__SettlementResult
    * "presettled" | "settled" | "reversed"
    */
   char *status;
+  /*
+   * True when this answer is a stored one: a retry under the same idempotency key, or a
+   * second settle of a visit (fixmedins_code, mdtrt_id) already settled with the same claim.
+   * Nothing was posted by the call that got it.
+   */
+  protobuf_c_boolean replay;
+  /*
+   * the business day the money moved (YYYY-MM-DD, settlement's time zone)
+   */
+  char *setl_date;
 };
 #define MEDICARE__V1__SETTLEMENT_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settlement_result__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__SettleRequest
@@ -301,10 +311,16 @@ struct  Medicare__V1__SettleRequest
    * the idempotency key travels in metadata "idempotency-key"
    */
   Medicare__V1__Claim *claim;
+  /*
+   * Only answer a stored settlement (same caller and key, or the same live visit) as a replay;
+   * post nothing. NOT_FOUND when there is none. The gateway asks this before refusing a
+   * retry on a check that has changed since the first answer (replay before re-checking).
+   */
+  protobuf_c_boolean replay_only;
 };
 #define MEDICARE__V1__SETTLE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settle_request__descriptor) \
-    , NULL }
+    , NULL, 0 }
 
 
 struct  Medicare__V1__ReverseRequest
@@ -324,10 +340,14 @@ struct  Medicare__V1__ReverseResponse
   char *setl_id;
   char *reversal_id;
   Medicare__V1__SettlementResult *original;
+  /*
+   * a stored answer to a retry under the same idempotency key
+   */
+  protobuf_c_boolean replay;
 };
 #define MEDICARE__V1__REVERSE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__reverse_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0 }
 
 
 struct  Medicare__V1__LedgerCheckRequest
@@ -366,7 +386,8 @@ struct  Medicare__V1__GetSettlementRequest
 
 
 /*
- * Day totals for reconciliation (3201) and dashboards.
+ * Day totals for reconciliation (3201) and dashboards: money is counted on the business day it
+ * moved (settlement time, reversal time), never on the visit date, so a closed day never changes.
  */
 struct  Medicare__V1__DayTotalsRequest
 {
@@ -393,10 +414,16 @@ struct  Medicare__V1__DayTotals
 {
   ProtobufCMessage base;
   /*
-   * live (not reversed)
+   * settlements posted that day (a later reversal does not change it)
    */
   uint32_t settlements;
+  /*
+   * reversals posted that day
+   */
   uint32_t reversed;
+  /*
+   * Sums in fen, net: settlements posted that day minus reversals posted that day.
+   */
   int64_t medfee_sumamt;
   int64_t fund_pay_sumamt;
   int64_t acct_pay;

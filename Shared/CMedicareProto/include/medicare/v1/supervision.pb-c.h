@@ -24,6 +24,7 @@ typedef struct Medicare__V1__AuditRecord Medicare__V1__AuditRecord;
 typedef struct Medicare__V1__RecordBatchRequest Medicare__V1__RecordBatchRequest;
 typedef struct Medicare__V1__RejectedRecord Medicare__V1__RejectedRecord;
 typedef struct Medicare__V1__RecordBatchResponse Medicare__V1__RecordBatchResponse;
+typedef struct Medicare__V1__RecordBlockRequest Medicare__V1__RecordBlockRequest;
 typedef struct Medicare__V1__VerifyAuditRequest Medicare__V1__VerifyAuditRequest;
 typedef struct Medicare__V1__VerifyAuditResponse Medicare__V1__VerifyAuditResponse;
 typedef struct Medicare__V1__ReviewStatsRequest Medicare__V1__ReviewStatsRequest;
@@ -35,6 +36,10 @@ typedef struct Medicare__V1__ReviewStats Medicare__V1__ReviewStats;
 
 /* --- messages --- */
 
+/*
+ * Review is a pure check: it writes nothing. A block that stops a settlement is recorded by
+ * the gateway with RecordBlock once the call is refused for it.
+ */
 struct  Medicare__V1__ReviewRequest
 {
   ProtobufCMessage base;
@@ -108,11 +113,11 @@ struct  Medicare__V1__AuditRecord
   ProtobufCMessage base;
   uint64_t seq;
   /*
-   * "settlement" | "reversal"
+   * "settlement" | "reversal" | "review_block"
    */
   char *kind;
   /*
-   * setl_id
+   * setl_id; "<fixmedins_code>/<mdtrt_id>" for a review block
    */
   char *subject;
   /*
@@ -173,6 +178,24 @@ struct  Medicare__V1__RecordBatchResponse
 #define MEDICARE__V1__RECORD_BATCH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__record_batch_response__descriptor) \
     , 0,NULL, 0,NULL }
+
+
+/*
+ * A review block that refused a settlement: counted in the day's review statistics and
+ * appended to the audit chain (kind "review_block", subject "<fixmedins_code>/<mdtrt_id>").
+ */
+struct  Medicare__V1__RecordBlockRequest
+{
+  ProtobufCMessage base;
+  Medicare__V1__Claim *claim;
+  /*
+   * the verdict that refused it; must be "block"
+   */
+  Medicare__V1__ReviewResponse *review;
+};
+#define MEDICARE__V1__RECORD_BLOCK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__record_block_request__descriptor) \
+    , NULL, NULL }
 
 
 struct  Medicare__V1__VerifyAuditRequest
@@ -379,6 +402,25 @@ Medicare__V1__RecordBatchResponse *
 void   medicare__v1__record_batch_response__free_unpacked
                      (Medicare__V1__RecordBatchResponse *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__RecordBlockRequest methods */
+void   medicare__v1__record_block_request__init
+                     (Medicare__V1__RecordBlockRequest         *message);
+size_t medicare__v1__record_block_request__get_packed_size
+                     (const Medicare__V1__RecordBlockRequest   *message);
+size_t medicare__v1__record_block_request__pack
+                     (const Medicare__V1__RecordBlockRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__record_block_request__pack_to_buffer
+                     (const Medicare__V1__RecordBlockRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RecordBlockRequest *
+       medicare__v1__record_block_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__record_block_request__free_unpacked
+                     (Medicare__V1__RecordBlockRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__VerifyAuditRequest methods */
 void   medicare__v1__verify_audit_request__init
                      (Medicare__V1__VerifyAuditRequest         *message);
@@ -481,6 +523,9 @@ typedef void (*Medicare__V1__RejectedRecord_Closure)
 typedef void (*Medicare__V1__RecordBatchResponse_Closure)
                  (const Medicare__V1__RecordBatchResponse *message,
                   void *closure_data);
+typedef void (*Medicare__V1__RecordBlockRequest_Closure)
+                 (const Medicare__V1__RecordBlockRequest *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__VerifyAuditRequest_Closure)
                  (const Medicare__V1__VerifyAuditRequest *message,
                   void *closure_data);
@@ -512,6 +557,10 @@ struct Medicare__V1__Supervision_Service
                        const Medicare__V1__RecordBatchRequest *input,
                        Medicare__V1__RecordBatchResponse_Closure closure,
                        void *closure_data);
+  void (*record_block)(Medicare__V1__Supervision_Service *service,
+                       const Medicare__V1__RecordBlockRequest *input,
+                       Medicare__V1__AuditRecord_Closure closure,
+                       void *closure_data);
   void (*verify_audit)(Medicare__V1__Supervision_Service *service,
                        const Medicare__V1__VerifyAuditRequest *input,
                        Medicare__V1__VerifyAuditResponse_Closure closure,
@@ -527,6 +576,7 @@ void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service
       function_prefix__ ## review,\
       function_prefix__ ## record,\
       function_prefix__ ## record_batch,\
+      function_prefix__ ## record_block,\
       function_prefix__ ## verify_audit  }
 void medicare__v1__supervision__review(ProtobufCService *service,
                                        const Medicare__V1__ReviewRequest *input,
@@ -539,6 +589,10 @@ void medicare__v1__supervision__record(ProtobufCService *service,
 void medicare__v1__supervision__record_batch(ProtobufCService *service,
                                              const Medicare__V1__RecordBatchRequest *input,
                                              Medicare__V1__RecordBatchResponse_Closure closure,
+                                             void *closure_data);
+void medicare__v1__supervision__record_block(ProtobufCService *service,
+                                             const Medicare__V1__RecordBlockRequest *input,
+                                             Medicare__V1__AuditRecord_Closure closure,
                                              void *closure_data);
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
@@ -576,6 +630,7 @@ extern const ProtobufCMessageDescriptor medicare__v1__audit_record__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__record_batch_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__rejected_record__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__record_batch_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__record_block_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_stats_request__descriptor;

@@ -1,0 +1,107 @@
+/// Identifiers that enter the system from outside callers, each parsed once at the edge into
+/// its one canonical form and stored and compared only in that form. Anything not strictly in
+/// the format (signs, spaces, full-width digits, control characters) is refused naming the
+/// field; messages quote at most a short prefix of what was sent.
+
+/// ASCII bytes only, for the strict checks below.
+@inlinable func isASCIIDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+@inlinable func isASCIIUpper(_ b: UInt8) -> Bool { b >= 65 && b <= 90 }
+@inlinable func isASCIILower(_ b: UInt8) -> Bool { b >= 97 && b <= 122 }
+
+/// A short printable quote of caller input for an error message (at most 20 characters).
+public func quoted(_ text: String, max: Int = 20) -> String {
+    let cleaned = String(text.unicodeScalars.prefix(max).map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+    return "'" + cleaned + (text.unicodeScalars.count > max ? "…'" : "'")
+}
+
+/// A person number (人员编号, `psn_no`): 1-32 ASCII letters and digits; letters are stored in
+/// upper case.
+public struct PersonNumber: Hashable, Sendable, CustomStringConvertible {
+    public static let maxLength = 32
+    public let value: String
+
+    public init(_ text: String, field: String = "psn_no") throws(DomainError) {
+        let u = Array(text.utf8)
+        guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) || isASCIILower($0) }) else {
+            throw DomainError(field: field, "\(quoted(text)) is not a person number (1-\(Self.maxLength) ASCII letters and digits)")
+        }
+        value = String(decoding: u.map { isASCIILower($0) ? $0 - 32 : $0 }, as: UTF8.self)
+    }
+
+    public var description: String { value }
+}
+
+/// A visit number (就诊ID, `mdtrt_id`), numbered by the institution's HIS: 1-64 ASCII
+/// letters, digits, `-` and `_`, kept as sent (HIS numbering is case-sensitive). A visit is
+/// identified by the institution and this number together.
+public struct VisitID: Hashable, Sendable, CustomStringConvertible {
+    public static let maxLength = 64
+    public let value: String
+
+    public init(_ text: String, field: String = "mdtrt_id") throws(DomainError) {
+        let u = text.utf8
+        guard (1...Self.maxLength).contains(u.count),
+              u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) || isASCIILower($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }) else {
+            throw DomainError(field: field, "must be 1-\(Self.maxLength) ASCII letters, digits, '-' or '_'")
+        }
+        value = text
+    }
+
+    public var description: String { value }
+}
+
+/// A catalogue item code (医保目录编码): 1-50 ASCII upper-case letters and digits (the
+/// national codes are upper case; a lower-case letter is refused rather than guessed at).
+public struct ItemCode: Hashable, Sendable, CustomStringConvertible {
+    public static let maxLength = 50
+    public let value: String
+
+    public init(_ text: String, field: String = "item_code") throws(DomainError) {
+        let u = text.utf8
+        guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) }) else {
+            throw DomainError(field: field, "\(quoted(text)) is not a catalogue code (1-\(Self.maxLength) upper-case ASCII letters and digits)")
+        }
+        value = text
+    }
+
+    public var description: String { value }
+}
+
+/// An ICD-10 diagnosis code: a letter, two digits, and optionally a dot and 1-4 letters or
+/// digits (`I10`, `E11.9`, `J06.900`); stored in upper case.
+public struct DiagnosisCode: Hashable, Sendable, CustomStringConvertible {
+    /// At most this many diagnoses on one claim.
+    public static let maxPerClaim = 20
+    public let value: String
+
+    public init(_ text: String, field: String = "diagnoses") throws(DomainError) {
+        let u = Array(text.utf8).map { isASCIILower($0) ? $0 - 32 : $0 }
+        let valid: Bool = {
+            guard u.count >= 3, u.count <= 8, isASCIIUpper(u[0]), isASCIIDigit(u[1]), isASCIIDigit(u[2]) else { return false }
+            if u.count == 3 { return true }
+            guard u[3] == UInt8(ascii: "."), u.count >= 5 else { return false }
+            return u[4...].allSatisfy { isASCIIDigit($0) || isASCIIUpper($0) }
+        }()
+        guard valid else { throw DomainError(field: field, "\(quoted(text)) is not an ICD-10 code (like I10 or E11.9)") }
+        value = String(decoding: u, as: UTF8.self)
+    }
+
+    public var description: String { value }
+}
+
+/// An idempotency key (metadata `idempotency-key`): 1-128 printable ASCII characters without
+/// spaces. Scoped to its caller: two institutions may use the same key for different requests.
+public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
+    public static let maxLength = 128
+    public let value: String
+
+    public init(_ text: String, field: String = "idempotency-key") throws(DomainError) {
+        let u = text.utf8
+        guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw DomainError(field: field, "must be 1-\(Self.maxLength) printable ASCII characters without spaces")
+        }
+        value = text
+    }
+
+    public var description: String { value }
+}
