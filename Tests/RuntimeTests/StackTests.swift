@@ -42,7 +42,10 @@ final class Stack: @unchecked Sendable {
     func loadDemo() async throws {
         let ops = try client("operator")
         let registry = RegistryClient(ops)
-        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "330802101201", name: "甲村")]))
+        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [
+            Division(code: "330000000000", name: "浙江省"), Division(code: "330800000000", name: "衢州市"),
+            Division(code: "330802000000", name: "柯城区"), Division(code: "330802101000", name: "航埠镇"), Division(code: "330802101201", name: "甲村"),
+        ]))
         _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
             InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: "township_centre", divisionCode: "330802101000", recordVersion: 1),
             InstitutionRecord(code: "H33080200101", name: "甲村卫生室", kind: "village_clinic", divisionCode: "330802101201", parentCode: "H33080200001",
@@ -161,10 +164,13 @@ struct StackTests {
         let bypass = await #expect(throws: RPCError.self) { _ = try await SettlementClient(direct).checkLedger(LedgerCheckRequest()) }
         #expect(bypass?.code == .permissionDenied)
 
-        // Composite reads with per-source status.
-        let profile = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: "2024-06-01"))
+        // Composite reads with per-source status: money on the day it moved (today), review
+        // blocks on the visit day.
+        let profile = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: CivilDate.today().description))
         #expect(profile.institution?.designationStatus == "designated" && profile.sources.allSatisfy { $0.code == "ok" })
-        #expect(profile.totals?.reversed == 1 && profile.reviews?.blocked == 1)
+        #expect(profile.totals?.settlements == 1 && profile.totals?.reversed == 1 && profile.totals?.medfeeSumamt == 0)
+        let visitDay = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: "2024-06-01"))
+        #expect(visitDay.totals?.settlements == 0 && visitDay.reviews?.blocked == 1)
 
         // The gateway reuses resolved routes, but a suspension through it takes effect at once.
         _ = try await gateway.settle(stackClaim("M5", person: 1), options: keyed("k-5"))

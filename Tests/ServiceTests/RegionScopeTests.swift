@@ -27,7 +27,7 @@ import Testing
         #expect(refusal(SupervisionMethods.review, ReviewRequest())?.code == .permissionDenied)
         // Integrity checks name no region; a certificate without a region reaches nothing else.
         #expect(refusal(SupervisionMethods.verifyAudit, VerifyAuditRequest()) == nil)
-        #expect(refusal(RegistryMethods.getCoverage, CoverageRequest(region: "33"), region: "")?.message == "region 33 is outside region (none)")
+        #expect(refusal(RegistryMethods.getCoverage, CoverageRequest(region: "33"), region: "")?.message == "region '33' is outside region (none)")
     }
 
     @Test func aMethodWithoutARegionCheckIsRefused() {

@@ -91,7 +91,7 @@ struct RegistryTests {
     @Test(arguments: Engine.all)
     func coverageCountsVillagesAndListsGaps(engine: Engine) async throws {
         try await withRegistry(engine: engine) { r in
-            _ = try await r.upsertDivisions(UpsertDivisionsRequest(divisions: [
+            _ = try await r.upsertDivisions(UpsertDivisionsRequest(divisions: parentDivisions + [
                 Division(code: "330802101201", name: "甲村"), Division(code: "330802101202", name: "乙村"), Division(code: "330802101203", name: "丙村"),
             ]))
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [
@@ -123,3 +123,10 @@ struct RegistryTests {
         }
     }
 }
+
+/// The province, city, county and township above the test villages: a division is taken only
+/// under an existing parent.
+let parentDivisions = [
+    Division(code: "330000000000", name: "浙江省"), Division(code: "330800000000", name: "衢州市"),
+    Division(code: "330802000000", name: "柯城区"), Division(code: "330802101000", name: "航埠镇"),
+]
