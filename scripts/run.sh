@@ -7,6 +7,8 @@
 #   MEDICARE_DATA=data MEDICARE_CERTS=certs scripts/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+scripts/prerequisites.sh
 data=${MEDICARE_DATA:-data}
 certs=${MEDICARE_CERTS:-certs}
 bin=.build/release

@@ -3,6 +3,8 @@
 # processes, real TLS and real databases. Needs the packages .ci/run installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+scripts/prerequisites.sh
 
 echo "== generated code is fresh"
 scripts/generate-proto.sh --check

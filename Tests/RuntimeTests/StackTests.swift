@@ -163,6 +163,20 @@ struct StackTests {
             host: "127.0.0.1", port: stack.settlement.rpcPort, tls: .devCertificates(in: "\(stack.folder)/certs", name: "clinic-H33080200101")))
         let bypass = await #expect(throws: RPCError.self) { _ = try await SettlementClient(direct).checkLedger(LedgerCheckRequest()) }
         #expect(bypass?.code == .permissionDenied)
+        // Operators too: the backends serve only the services that need them.
+        let directOps = try RPCClient(configuration: RPCClientConfiguration(
+            host: "127.0.0.1", port: stack.settlement.rpcPort, tls: .devCertificates(in: "\(stack.folder)/certs", name: "operator")))
+        let opsBypass = await #expect(throws: RPCError.self) { _ = try await SettlementClient(directOps).checkLedger(LedgerCheckRequest()) }
+        #expect(opsBypass?.code == .permissionDenied)
+        await directOps.close()
+        // The gateway authorizes every method, the diagnostic echo included, and never
+        // forwards a money-moving one, whoever calls.
+        let echo = await #expect(throws: RPCError.self) { _ = try await EchoClient(clinic).echo(EchoMessage(text: "probe")) }
+        #expect(echo?.code == .permissionDenied)
+        let rawSettle = await #expect(throws: RPCError.self) {
+            _ = try await SettlementClient(ops).settle(SettleRequest(claim: stackClaim("M9").claim), options: keyed("k-9"))
+        }
+        #expect(rawSettle?.code == .permissionDenied && rawSettle?.message.contains("medicare.v1.Gateway/Settle") == true)
 
         // Composite reads with per-source status: money on the day it moved (today), review
         // blocks on the visit day.
@@ -221,6 +235,56 @@ struct StackTests {
 }
 
 extension StackTests {
+    /// One visit, 50 settles at once under 10 keys from the clinic and its township centre,
+    /// settlement killed in the middle and restarted, every caller retrying until answered:
+    /// one live settlement, every answer names it, the ledger balances, one audit record.
+    @Test func oneVisitIsPaidOnceUnderConcurrentRetriesAndAKill() async throws {
+        let stack = try await Stack()
+        try await stack.loadDemo()
+        let callers = [try stack.client("clinic-H33080200101"), try stack.client("township-H33080200001")]
+        let answers = AcknowledgedSet(), replays = AcknowledgedSet()
+        func attempt(_ i: Int) async throws {
+            let gateway = GatewayClient(callers[i % 2])
+            for _ in 0..<400 {
+                do {
+                    let r = try await gateway.settle(stackClaim("ONE-VISIT", person: 7), options: keyed("one-\(i % 10)"))
+                    answers.add(r.settlement!.setlID)
+                    if r.replay { replays.add(r.settlement!.setlID) }
+                    return
+                } catch let error as RPCError where error.code == .unavailable || error.code == .deadlineExceeded {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            Issue.record("settle \(i) was never answered")
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for wave in 0..<5 {
+                for i in (wave * 10)..<(wave * 10 + 10) { group.addTask { try await attempt(i) } }
+                if wave == 2 {
+                    // Killed in the middle: the calls in flight and those after it retry.
+                    stack.settlement.child.signal(SIGKILL)
+                    _ = try await stack.settlement.child.wait()
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await stack.restartSettlement()
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await group.waitForAll()
+        }
+        #expect(answers.count == 50)
+        #expect(Set(answers.all).count == 1, "\(Set(answers.all))")
+        #expect(replays.count >= 49)
+        let ops = try stack.client("operator")
+        let ledger = try await SettlementClient(ops).checkLedger(LedgerCheckRequest())
+        #expect(ledger.balanced && ledger.settlements == 1, "\(ledger)")
+        let chain = try await stack.auditChain(reaches: 1, client: ops)
+        try await Task.sleep(for: .seconds(1))
+        let settled = try await SupervisionClient(ops).verifyAudit(VerifyAuditRequest())
+        #expect(chain.intact && settled.intact && settled.records == 1, "\(settled)")
+        for c in callers + [ops] { await c.close() }
+        await stack.stop()
+    }
+
     /// Review cannot answer, so settles fail closed; what was posted before the kill waits in
     /// settlement's outbox and reaches the chain once supervision is back.
     @Test func supervisionKilledMidLoadRefusesSettlesAndTheChainCatchesUp() async throws {

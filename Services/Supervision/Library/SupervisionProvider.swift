@@ -21,6 +21,9 @@ public struct SupervisionProvider: SupervisionService {
         var request = request
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
         request.claim = try Self.canonical(claim)
+        guard ["", "designated", "not_designated", "suspended", "terminated"].contains(request.designationStatus) else {
+            throw DomainError(field: "designation_status", "\(quoted(request.designationStatus)) is not designated, not_designated, suspended or terminated")
+        }
         let canonical = request.claim!
         let billed = try await store.billedKeys(psnNo: canonical.psnNo, visitDate: canonical.visitDate, excludingVisit: canonical.mdtrtID)
         return ReviewRules.evaluate(request, catalogue: catalogue, alreadyBilled: billed)
