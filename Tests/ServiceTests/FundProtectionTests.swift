@@ -290,7 +290,8 @@ struct RegistryStructureTests {
                 _ = try await r.upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "330802101201", name: "甲村")]))
             }
             #expect(orphan?.code == .invalidArgument && orphan?.message.hasPrefix("divisions[0].code") == true)
-            #expect(try await r.upsertDivisions(UpsertDivisionsRequest(divisions: parentDivisions)).upserted == 4)
+            let parents = try await r.upsertDivisions(UpsertDivisionsRequest(divisions: parentDivisions))
+            #expect(parents.upserted == 4)
         }
     }
 }
