@@ -294,3 +294,109 @@ int mc_sm3(const void *data, size_t len, unsigned char out[32]) {
     EVP_MD_free(md);
     return ok == 1 && n == 32 ? 0 : -1;
 }
+
+/* ---- SM2 signatures ---- */
+
+static const char sm2_id[] = "1234567812345678";
+
+static char *pem_of(EVP_PKEY *key, int private_part) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio) return NULL;
+    int ok = private_part ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) : PEM_write_bio_PUBKEY(bio, key);
+    char *out = NULL;
+    if (ok == 1) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(bio, &data);
+        out = OPENSSL_malloc((size_t)n + 1);
+        if (out) { memcpy(out, data, (size_t)n); out[n] = 0; }
+    }
+    BIO_free(bio);
+    return out;
+}
+
+static EVP_PKEY *key_of(const char *pem) {
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    if (!bio) return NULL;
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    if (!key) {
+        ERR_clear_error();
+        BIO_free(bio);
+        bio = BIO_new_mem_buf(pem, -1);
+        if (!bio) return NULL;
+        key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    }
+    BIO_free(bio);
+    if (key && !EVP_PKEY_is_a(key, "SM2")) { EVP_PKEY_free(key); key = NULL; }
+    return key;
+}
+
+int mc_sm2_generate(char **key_pem) {
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL);
+    EVP_PKEY *key = NULL;
+    int rc = -1;
+    if (ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &key) == 1) {
+        *key_pem = pem_of(key, 1);
+        rc = *key_pem ? 0 : -1;
+    }
+    EVP_PKEY_free(key);
+    EVP_PKEY_CTX_free(ctx);
+    return rc;
+}
+
+int mc_sm2_public(const char *key_pem, char **public_pem) {
+    EVP_PKEY *key = key_of(key_pem);
+    if (!key) return -1;
+    *public_pem = pem_of(key, 0);
+    EVP_PKEY_free(key);
+    return *public_pem ? 0 : -1;
+}
+
+static EVP_MD_CTX *sm2_context(EVP_PKEY *key, int signing) {
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    if (!md || !pctx || EVP_PKEY_CTX_set1_id(pctx, sm2_id, sizeof sm2_id - 1) <= 0) {
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_CTX_free(pctx);
+        return NULL;
+    }
+    EVP_MD_CTX_set_pkey_ctx(md, pctx);  /* md now owns pctx */
+    int ok = signing ? EVP_DigestSignInit(md, NULL, EVP_sm3(), NULL, key) : EVP_DigestVerifyInit(md, NULL, EVP_sm3(), NULL, key);
+    if (ok != 1) {
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_CTX_free(pctx);
+        return NULL;
+    }
+    return md;
+}
+
+int mc_sm2_sign(const char *key_pem, const void *data, size_t len, unsigned char *sig, size_t cap, size_t *siglen) {
+    EVP_PKEY *key = key_of(key_pem);
+    if (!key) return -1;
+    EVP_MD_CTX *md = sm2_context(key, 1);
+    int rc = -1;
+    size_t n = cap;
+    if (md && EVP_DigestSign(md, sig, &n, data, len) == 1) { *siglen = n; rc = 0; }
+    if (md) {
+        EVP_PKEY_CTX *pctx = EVP_MD_CTX_get_pkey_ctx(md);
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_CTX_free(pctx);
+    }
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return rc;
+}
+
+int mc_sm2_verify(const char *key_pem, const void *data, size_t len, const unsigned char *sig, size_t siglen) {
+    EVP_PKEY *key = key_of(key_pem);
+    if (!key) return -1;
+    EVP_MD_CTX *md = sm2_context(key, 0);
+    int rc = (md && EVP_DigestVerify(md, sig, siglen, data, len) == 1) ? 0 : -1;
+    if (md) {
+        EVP_PKEY_CTX *pctx = EVP_MD_CTX_get_pkey_ctx(md);
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_CTX_free(pctx);
+    }
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return rc;
+}

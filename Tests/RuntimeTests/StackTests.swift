@@ -281,6 +281,30 @@ extension StackTests {
         try await Task.sleep(for: .seconds(1))
         let settled = try await SupervisionClient(ops).verifyAudit(VerifyAuditRequest())
         #expect(chain.intact && settled.intact && settled.records == 1, "\(settled)")
+        // Against what settlement keeps: the signed checkpoint and exactly one record per posting.
+        let trail = try await GatewayClient(ops).verifyAuditTrail(VerifyAuditTrailRequest())
+        #expect(trail.intact && trail.postingsCompared && trail.checkpointsVerified >= 1, "\(trail)")
+
+        // Supervision's database rewritten by someone without the signing key: the chain
+        // truncated and its head re-pointed (it verifies on its own), but not against settlement.
+        stack.supervision.child.signal(SIGTERM)
+        _ = try await stack.supervision.child.wait()
+        let rewrite = try ChildProcess("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("DELETE FROM audit")
+            db.execute("UPDATE audit_head SET seq = 0, hash = ? WHERE id = 1", ("0" * 64,))
+            db.commit()
+            print("rewritten")
+            """, "\(stack.folder)/data/supervision.sqlite"])
+        _ = try await rewrite.waitForLine(prefix: "rewritten")
+        try await stack.restartSupervision()
+        var caught = VerifyAuditResponse()
+        for _ in 0..<100 {
+            if let answer = try? await GatewayClient(ops).verifyAuditTrail(VerifyAuditTrailRequest()) { caught = answer; break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(!caught.intact && (caught.reason.contains("truncated") || caught.reason.contains("not one record per posting")), "\(caught)")
         for c in callers + [ops] { await c.close() }
         await stack.stop()
     }

@@ -5,6 +5,7 @@ import MedicareRPC
 import MedicareRuntime
 import MedicareStore
 import MedicareTestSupport
+import MedicareTransport
 import MedicareWire
 import NIOCore
 import RegistryService
@@ -366,5 +367,53 @@ struct AuditTrailTests {
                 #expect(!verdict.intact && verdict.firstBrokenSeq == 1, "\(column)")
             }
         }
+    }
+
+    @Test func checkpointsPinTheChainAgainstARewriteFromTheStart() async throws {
+        let key = try SM2.generateKey()
+        let checkpointer = try AuditCheckpointer(privateKey: key, interval: .zero)
+        try await withDatabase(.sqlite) { db in
+            try await Migrator.migrate(db, service: "supervision", migrations: SupervisionDefinition.migrations, logger: quietLogger)
+            var router = RPCRouter()
+            SupervisionProvider(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue, checkpointer: checkpointer).register(with: &router)
+            let supervision = SupervisionClient(InProcessChannel(router: router, peer: Callers.gateway, logger: quietLogger))
+            func record(_ ids: [String]) async throws -> RecordBatchResponse {
+                try await supervision.recordBatch(RecordBatchRequest(records: ids.map { RecordRequest(settlement: SettlementResult(setlID: $0, status: "settled")) }))
+            }
+            let first = try await record(["S1", "S2", "S3"])
+            let checkpoint = try #require(first.checkpoint)
+            #expect(checkpoint.seq == 3 && checkpoint.hash == first.records.last?.hash)
+            var postings = PostingDigest()
+            for id in ["S1", "S2", "S3"] { postings.add(kind: "settlement", setlID: id) }
+            let summary = PostingSummary(settlements: 3, digest: postings.hex)
+            let good = try await supervision.verifyAudit(VerifyAuditRequest(checkpoints: [checkpoint], postings: summary))
+            #expect(good.intact && good.checkpointsVerified == 1 && good.postingsCompared, "\(good)")
+
+            // Someone with the database but not the key rewrites the chain from its start,
+            // leaving S2 out, and re-hashes it: it verifies on its own, not against the checkpoint.
+            try await db.write { tx in
+                try await tx.execute("DELETE FROM audit", [])
+                try await tx.execute("UPDATE audit_head SET seq = 0, hash = '\(String(repeating: "0", count: 64))' WHERE id = 1", [])
+            }
+            _ = try await record(["S1", "S3", "S4"])
+            #expect(try await supervision.verifyAudit(VerifyAuditRequest()).intact)
+            let caught = try await supervision.verifyAudit(VerifyAuditRequest(checkpoints: [checkpoint]))
+            #expect(!caught.intact && caught.reason.contains("rewritten"), "\(caught)")
+            let missing = try await supervision.verifyAudit(VerifyAuditRequest(postings: summary))
+            #expect(!missing.intact && missing.reason.contains("not one record per posting"), "\(missing)")
+            // A checkpoint signed with another key proves nothing.
+            var forged = checkpoint
+            forged.signature = try SM2.sign(AuditCheckpointer.message(seq: 3, hash: checkpoint.hash, at: checkpoint.at), privateKey: try SM2.generateKey())
+            #expect(try await supervision.verifyAudit(VerifyAuditRequest(checkpoints: [forged])).intact == false)
+        }
+    }
+
+    @Test func sm2SignaturesVerifyOnlyWithTheirKey() throws {
+        let key = try SM2.generateKey(), other = try SM2.generateKey()
+        let message = Array("medicare".utf8)
+        let signature = try SM2.sign(message, privateKey: key)
+        #expect(SM2.verify(signature, of: message, key: try SM2.publicKey(of: key)))
+        #expect(!SM2.verify(signature, of: Array("medicarf".utf8), key: key))
+        #expect(!SM2.verify(signature, of: message, key: other))
     }
 }

@@ -129,7 +129,7 @@ struct GatewayAccess: RPCInterceptor {
 enum RegionScope {
     /// Methods whose answer concerns no single region (integrity checks, health).
     static let regionless: Set<MethodDescriptor> = [
-        SettlementMethods.checkLedger, SupervisionMethods.verifyAudit, HealthMethods.check,
+        SettlementMethods.checkLedger, SettlementMethods.getAuditEvidence, SupervisionMethods.verifyAudit, HealthMethods.check,
     ]
 
     static func inside(_ code: String, _ field: String, region: String) throws {

@@ -231,6 +231,16 @@ public struct GatewayProvider: GatewayService {
         )
     }
 
+    /// Verifies supervision's audit chain against what is kept outside it: settlement's
+    /// signed checkpoints and its delivered postings. Errors: UNAVAILABLE when either service
+    /// does not answer (nothing can be concluded then).
+    public func verifyAuditTrail(_ request: VerifyAuditTrailRequest, context: CallContext) async throws -> VerifyAuditResponse {
+        _ = try access.authorize(context.peer, GatewayMethods.verifyAuditTrail.fullName)
+        let options = CallOptions.propagating(context)
+        let evidence = try await settlement.getAuditEvidence(AuditEvidenceRequest(), options: options)
+        return try await supervision.verifyAudit(VerifyAuditRequest(checkpoints: evidence.checkpoints, postings: evidence.postings), options: options)
+    }
+
     // MARK: helpers
 
     static func attempt<T: Sendable>(_ body: @Sendable () async throws -> T) async -> Result<T, RPCError> {

@@ -30,6 +30,8 @@ public final class AuditRelay: Sendable {
     /// After a batch was refused as a whole for something other than unavailability, records
     /// go one at a time until one is delivered, so that the culprit is found and set aside.
     private let singly = Atomic<Bool>(false)
+    /// The newest checkpoint kept, so that each is written once.
+    private let lastCheckpoint = Mutex<UInt64>(0)
     /// The least time between two passes: under a light load every posting would otherwise
     /// cost a pass of its own (a read, a call and a delete commit); waiting lets them gather.
     let pace: Duration
@@ -143,7 +145,15 @@ public final class AuditRelay: Sendable {
             ])
         }
         let refusedSeqs = Set(refused.map(\.seq))
-        try await store.auditDelivered(pending.map(\.seq).filter { !refusedSeqs.contains($0) }, rejected: refused)
+        // A checkpoint newer than the last kept is kept with the delivery (outside supervision).
+        let checkpoint = response.checkpoint.flatMap { (checkpoint: AuditCheckpoint) -> AuditCheckpoint? in
+            lastCheckpoint.withLock { (last: inout UInt64) -> AuditCheckpoint? in
+                guard checkpoint.seq > last else { return nil }
+                last = checkpoint.seq
+                return checkpoint
+            }
+        }
+        try await store.auditDelivered(pending.map(\.seq).filter { !refusedSeqs.contains($0) }, rejected: refused, checkpoint: checkpoint)
         relayed.increment(by: pending.count - refused.count)
         if !refused.isEmpty { rejected.increment(by: refused.count) }
         deliveryTime.record(since: start)

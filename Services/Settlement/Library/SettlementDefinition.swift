@@ -60,6 +60,10 @@ public enum SettlementDefinition {
             CREATE INDEX billed_items_settlement ON billed_items (setl_id);
             UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno)
             """),
+        // Supervision's signed checkpoints, kept here, outside its store (see audit.proto).
+        Migration(6, "audit checkpoints", sql: """
+            CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
+            """),
     ]
 
     public static let keys = [

@@ -124,6 +124,11 @@ public struct SettlementProvider: SettlementService {
         try await store.checkLedger()
     }
 
+    /// The checkpoints kept and the delivered postings' summary, for Gateway/VerifyAuditTrail.
+    public func getAuditEvidence(_ request: AuditEvidenceRequest, context: CallContext) async throws -> AuditEvidence {
+        try await store.auditEvidence()
+    }
+
     // MARK: rules
 
     private func idempotencyKey(_ context: CallContext) throws -> String {

@@ -2,6 +2,7 @@ import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareStore
+import MedicareTransport
 import MedicareWire
 import NIOCore
 
@@ -288,14 +289,51 @@ public struct SettlementStore: Sendable {
 
     /// Removes delivered records and sets rejected ones aside with supervision's reason.
     /// By exact sequence number: on PostgreSQL a lower number may commit later than a higher one.
-    func auditDelivered(_ delivered: [Int64], rejected: [(seq: Int64, reason: String)]) async throws {
+    func auditDelivered(_ delivered: [Int64], rejected: [(seq: Int64, reason: String)], checkpoint: AuditCheckpoint? = nil) async throws {
         try await database.write { tx in
+            if let checkpoint {
+                try await tx.execute(
+                    "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
+                    [.integer(Int64(checkpoint.seq)), .text(checkpoint.hash), .text(checkpoint.at), .blob(checkpoint.signature)]
+                )
+            }
             for seq in delivered {
                 try await tx.execute("DELETE FROM audit_outbox WHERE seq = $1", [.integer(seq)])
             }
             for (seq, reason) in rejected {
                 try await tx.execute("UPDATE audit_outbox SET rejected = $1 WHERE seq = $2", [.text(String(reason.prefix(500))), .integer(seq)])
             }
+        }
+    }
+
+    /// What pins supervision's chain from here: the latest 1,000 checkpoints received and the
+    /// summary of the postings already delivered (all postings, less those in the outbox).
+    public func auditEvidence() async throws -> AuditEvidence {
+        try await database.read { tx in
+            var evidence = AuditEvidence()
+            evidence.checkpoints = try await tx.query("SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1000", []).map {
+                AuditCheckpoint(seq: UInt64(try $0.int("seq")), hash: try $0.string("hash"), at: try $0.string("at"), signature: try $0.blob("signature"))
+            }
+            var digest = PostingDigest()
+            var summary = PostingSummary()
+            for row in try await tx.query("SELECT setl_id FROM settlements", []) {
+                digest.add(kind: "settlement", setlID: try row.string("setl_id"))
+                summary.settlements += 1
+            }
+            for row in try await tx.query("SELECT setl_id FROM reversals", []) {
+                digest.add(kind: "reversal", setlID: try row.string("setl_id"))
+                summary.reversals += 1
+            }
+            // XOR again takes out what the relay has not delivered yet.
+            for row in try await tx.query("SELECT setl_id, kind FROM audit_outbox", []) {
+                let kind = try row.string("kind")
+                digest.add(kind: kind, setlID: try row.string("setl_id"))
+                if kind == "reversal" { summary.reversals -= 1 } else { summary.settlements -= 1 }
+                evidence.undelivered += 1
+            }
+            summary.digest = digest.hex
+            evidence.postings = summary
+            return evidence
         }
     }
 

@@ -3,6 +3,7 @@ import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
 import MedicareStore
+import MedicareTransport
 
 /// Supervision: smart review rules before settlement and the tamper-evident audit trail after it.
 public enum SupervisionDefinition {
@@ -35,7 +36,12 @@ public enum SupervisionDefinition {
         Migration(5, "audit hash covers every column", sql: "ALTER TABLE audit ADD COLUMN hash_version BIGINT NOT NULL DEFAULT 1"),
     ]
 
-    public static let keys = [ServiceContext.policyFileKey]
+    public static let keys = [
+        ServiceContext.policyFileKey,
+        ConfigKey("audit.signing-key", default: "",
+                  "SM2 private key (PEM) that signs the audit chain's checkpoints, kept outside the database; empty = <tls.certs>/audit-signing.key (made when missing)."),
+        ConfigKey("audit.checkpoint-seconds", default: "1", "Least time between two signed checkpoints of the chain's head."),
+    ]
 
     public static let definition = ServiceDefinition(
         name: "supervision", rpcPort: 7103, adminPort: 9103, migrations: migrations, extraKeys: keys
@@ -43,7 +49,20 @@ public enum SupervisionDefinition {
         let book = try context.policyBook()
         var router = RPCRouter()
         let store = SupervisionStore(database: context.store)
-        SupervisionProvider(store: store, catalogue: book.catalogue).register(with: &router)
+        let configured = context.configuration.string("audit.signing-key")
+        let keyPath = configured.isEmpty ? context.configuration.string("tls.certs") + "/audit-signing.key" : configured
+        let checkpointer: AuditCheckpointer
+        do {
+            checkpointer = try AuditCheckpointer(
+                privateKey: try SM2.loadOrCreateKey(at: keyPath),
+                interval: .seconds(try context.configuration.int("audit.checkpoint-seconds", in: 0...86_400))
+            )
+        } catch let error as StartupError {
+            throw error
+        } catch {
+            throw StartupError("configuration key 'audit.signing-key' (\(keyPath)): \(error)")
+        }
+        SupervisionProvider(store: store, catalogue: book.catalogue, checkpointer: checkpointer).register(with: &router)
         SupervisionReportsProvider(store: store).register(with: &router)
         return router
     }

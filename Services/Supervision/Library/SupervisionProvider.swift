@@ -7,10 +7,13 @@ import MedicareWire
 public struct SupervisionProvider: SupervisionService {
     let store: SupervisionStore
     let catalogue: [String: CatalogueItem]
+    /// Signs the chain's head at intervals (nil: no checkpoints, and none can be verified).
+    let checkpointer: AuditCheckpointer?
 
-    public init(store: SupervisionStore, catalogue: [CatalogueItem]) {
+    public init(store: SupervisionStore, catalogue: [CatalogueItem], checkpointer: AuditCheckpointer? = nil) {
         self.store = store
         self.catalogue = Dictionary(uniqueKeysWithValues: catalogue.map { ($0.code, $0) })
+        self.checkpointer = checkpointer
     }
 
     /// 3101: evaluates every rule and answers the findings. A pure check: it writes nothing
@@ -81,7 +84,8 @@ public struct SupervisionProvider: SupervisionService {
             }
         }
         let records = valid.isEmpty ? [] : try await store.record(batch: valid)
-        return RecordBatchResponse(records: records, rejected: rejected)
+        let head = records.max { $0.seq < $1.seq }
+        return RecordBatchResponse(records: records, rejected: rejected, checkpoint: checkpointer?.after(head: head))
     }
 
     static func recordable(_ request: RecordRequest) throws -> SettlementResult {
@@ -94,8 +98,11 @@ public struct SupervisionProvider: SupervisionService {
         return settlement
     }
 
+    /// Re-walks the chain; see ``SupervisionStore/verify(checkpoints:postings:checkpointer:)``.
+    /// INVALID_ARGUMENT for more than 10,000 checkpoints.
     public func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse {
-        try await store.verify()
+        guard request.checkpoints.count <= 10_000 else { throw DomainError(field: "checkpoints", "at most 10000") }
+        return try await store.verify(checkpoints: request.checkpoints, postings: request.postings, checkpointer: checkpointer)
     }
 }
 

@@ -115,12 +115,17 @@ public struct SupervisionStore: Sendable {
         return try await link(tx, kind: kind, subject: settlement.setlID, content: content)
     }
 
-    /// Re-walks the chain from the start and names the first record whose link or hash is wrong.
-    func verify() async throws -> VerifyAuditResponse {
-        try await database.read { tx in
+    /// Re-walks the chain from the start and names the first record whose link or hash is
+    /// wrong; then checks the checkpoints (signed by `checkpointer`'s key, each still in the
+    /// chain) and compares the chain's settlement and reversal records with `postings`.
+    func verify(checkpoints: [AuditCheckpoint] = [], postings: PostingSummary? = nil, checkpointer: AuditCheckpointer? = nil) async throws -> VerifyAuditResponse {
+        let wanted = Dictionary(grouping: checkpoints, by: \.seq)
+        return try await database.read { tx in
             var previous = String(repeating: "0", count: 64)
             var count: UInt64 = 0
             var newest: Int64 = 1
+            var settlements: UInt64 = 0, reversals: UInt64 = 0
+            var digest = PostingDigest()
             for row in try await tx.query("SELECT seq, kind, subject, at, content, prev_hash, hash, hash_version FROM audit ORDER BY seq", []) {
                 let seq = UInt64(try row.int("seq"))
                 count += 1
@@ -136,20 +141,44 @@ public struct SupervisionStore: Sendable {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) has a hash version out of order")
                 }
                 newest = version
-                let expected = Self.hash(
-                    previous: previous, kind: try row.string("kind"), subject: try row.string("subject"), at: try row.string("at"),
-                    content: try row.blob("content"), version: version
-                )
+                let kind = try row.string("kind"), subject = try row.string("subject")
+                let expected = Self.hash(previous: previous, kind: kind, subject: subject, at: try row.string("at"), content: try row.blob("content"), version: version)
                 guard try row.string("hash") == expected else {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq)'s content does not match its hash")
                 }
+                if let pinned = wanted[seq], pinned.contains(where: { $0.hash != expected }) {
+                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) is not the record a signed checkpoint pinned: the chain was rewritten")
+                }
+                if kind == "settlement" { settlements += 1; digest.add(kind: kind, setlID: subject) }
+                if kind == "reversal" { reversals += 1; digest.add(kind: kind, setlID: subject) }
                 previous = expected
             }
             let head = try await tx.queryOne("SELECT seq, hash FROM audit_head WHERE id = 1", [])
             if try head?.int("seq") != Int64(count) || head?.string("hash") != previous {
                 return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count + 1, reason: "the chain's head does not match its last record")
             }
-            return VerifyAuditResponse(intact: true, records: count)
+            var response = VerifyAuditResponse(intact: true, records: count)
+            for checkpoint in checkpoints {
+                guard let checkpointer, checkpointer.isSigned(checkpoint) else {
+                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: 0, reason: "the checkpoint at record \(checkpoint.seq) is not signed by this chain's key")
+                }
+                guard checkpoint.seq <= count else {
+                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count + 1,
+                                               reason: "the chain holds \(count) records but a signed checkpoint pinned record \(checkpoint.seq): it was truncated")
+                }
+                response.checkpointsVerified += 1
+            }
+            if let postings {
+                response.postingsCompared = true
+                guard postings.settlements == settlements, postings.reversals == reversals, postings.digest == digest.hex else {
+                    return VerifyAuditResponse(
+                        intact: false, records: count, firstBrokenSeq: 0,
+                        reason: "the chain holds \(settlements) settlements and \(reversals) reversals, the ledger \(postings.settlements) and \(postings.reversals)\(postings.settlements == settlements && postings.reversals == reversals ? ", but not the same ones" : ""): not one record per posting",
+                        checkpointsVerified: response.checkpointsVerified, postingsCompared: true
+                    )
+                }
+            }
+            return response
         }
     }
 }

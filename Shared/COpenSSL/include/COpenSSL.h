@@ -61,4 +61,15 @@ void mc_free(void *pointer);
 /* SM3 digest (GB/T 32905) through EVP; 0 on success. */
 int mc_sm3(const void *data, size_t len, unsigned char out[32]);
 
+/* SM2 (GB/T 32918) signatures with SM3 and the standard distinguishing ID
+ * "1234567812345678" (GM/T 0009). mc_sm2_generate writes a new private key as PKCS#8 PEM
+ * and mc_sm2_public its public key as SubjectPublicKeyInfo PEM (release both with mc_free).
+ * mc_sm2_sign writes a DER signature of at most 80 bytes into sig (cap bytes) and its
+ * length into siglen; mc_sm2_verify takes a public or private key PEM. 0 on success (for
+ * verify: the signature is valid), -1 otherwise. */
+int mc_sm2_generate(char **key_pem);
+int mc_sm2_public(const char *key_pem, char **public_pem);
+int mc_sm2_sign(const char *key_pem, const void *data, size_t len, unsigned char *sig, size_t cap, size_t *siglen);
+int mc_sm2_verify(const char *key_pem, const void *data, size_t len, const unsigned char *sig, size_t siglen);
+
 #endif

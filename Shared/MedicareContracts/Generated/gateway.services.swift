@@ -9,7 +9,8 @@ public enum GatewayMethods {
     public static let reverse = MethodDescriptor(service: "medicare.v1.Gateway", method: "Reverse")
     public static let getInstitutionProfile = MethodDescriptor(service: "medicare.v1.Gateway", method: "GetInstitutionProfile")
     public static let getRegionDashboard = MethodDescriptor(service: "medicare.v1.Gateway", method: "GetRegionDashboard")
-    public static let all: [MethodDescriptor] = [settle, reverse, getInstitutionProfile, getRegionDashboard]
+    public static let verifyAuditTrail = MethodDescriptor(service: "medicare.v1.Gateway", method: "VerifyAuditTrail")
+    public static let all: [MethodDescriptor] = [settle, reverse, getInstitutionProfile, getRegionDashboard, verifyAuditTrail]
 }
 
 /// `medicare.v1.Gateway`: implement one async method per RPC, then register it with a router.
@@ -18,6 +19,7 @@ public protocol GatewayService: Sendable {
     func reverse(_ request: GatewayReverseRequest, context: CallContext) async throws -> ReverseResponse
     func getInstitutionProfile(_ request: InstitutionProfileRequest, context: CallContext) async throws -> InstitutionProfile
     func getRegionDashboard(_ request: RegionDashboardRequest, context: CallContext) async throws -> RegionDashboard
+    func verifyAuditTrail(_ request: VerifyAuditTrailRequest, context: CallContext) async throws -> VerifyAuditResponse
 }
 
 extension GatewayService {
@@ -34,6 +36,9 @@ extension GatewayService {
         }
         router.register(GatewayMethods.getRegionDashboard, request: RegionDashboardRequest.self, response: RegionDashboard.self) { request, context in
             try await self.getRegionDashboard(request, context: context)
+        }
+        router.register(GatewayMethods.verifyAuditTrail, request: VerifyAuditTrailRequest.self, response: VerifyAuditResponse.self) { request, context in
+            try await self.verifyAuditTrail(request, context: context)
         }
     }
 }
@@ -58,5 +63,9 @@ public struct GatewayClient: Sendable {
 
     public func getRegionDashboard(_ request: RegionDashboardRequest, options: CallOptions = CallOptions()) async throws -> RegionDashboard {
         try await channel.unary(GatewayMethods.getRegionDashboard, request: request, response: RegionDashboard.self, options: options)
+    }
+
+    public func verifyAuditTrail(_ request: VerifyAuditTrailRequest, options: CallOptions = CallOptions()) async throws -> VerifyAuditResponse {
+        try await channel.unary(GatewayMethods.verifyAuditTrail, request: request, response: VerifyAuditResponse.self, options: options)
     }
 }

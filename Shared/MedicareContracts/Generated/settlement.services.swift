@@ -12,7 +12,8 @@ public enum SettlementMethods {
     public static let reverse = MethodDescriptor(service: "medicare.v1.Settlement", method: "Reverse")
     public static let getSettlement = MethodDescriptor(service: "medicare.v1.Settlement", method: "GetSettlement")
     public static let checkLedger = MethodDescriptor(service: "medicare.v1.Settlement", method: "CheckLedger")
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, reverse, getSettlement, checkLedger]
+    public static let getAuditEvidence = MethodDescriptor(service: "medicare.v1.Settlement", method: "GetAuditEvidence")
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, reverse, getSettlement, checkLedger, getAuditEvidence]
 }
 
 /// `medicare.v1.Settlement`: implement one async method per RPC, then register it with a router.
@@ -24,6 +25,7 @@ public protocol SettlementService: Sendable {
     func reverse(_ request: ReverseRequest, context: CallContext) async throws -> ReverseResponse
     func getSettlement(_ request: GetSettlementRequest, context: CallContext) async throws -> SettlementResult
     func checkLedger(_ request: LedgerCheckRequest, context: CallContext) async throws -> LedgerCheckResponse
+    func getAuditEvidence(_ request: AuditEvidenceRequest, context: CallContext) async throws -> AuditEvidence
 }
 
 extension SettlementService {
@@ -49,6 +51,9 @@ extension SettlementService {
         }
         router.register(SettlementMethods.checkLedger, request: LedgerCheckRequest.self, response: LedgerCheckResponse.self) { request, context in
             try await self.checkLedger(request, context: context)
+        }
+        router.register(SettlementMethods.getAuditEvidence, request: AuditEvidenceRequest.self, response: AuditEvidence.self) { request, context in
+            try await self.getAuditEvidence(request, context: context)
         }
     }
 }
@@ -85,6 +90,10 @@ public struct SettlementClient: Sendable {
 
     public func checkLedger(_ request: LedgerCheckRequest, options: CallOptions = CallOptions()) async throws -> LedgerCheckResponse {
         try await channel.unary(SettlementMethods.checkLedger, request: request, response: LedgerCheckResponse.self, options: options)
+    }
+
+    public func getAuditEvidence(_ request: AuditEvidenceRequest, options: CallOptions = CallOptions()) async throws -> AuditEvidence {
+        try await channel.unary(SettlementMethods.getAuditEvidence, request: request, response: AuditEvidence.self, options: options)
     }
 }
 

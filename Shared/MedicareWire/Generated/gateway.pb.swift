@@ -358,3 +358,37 @@ extension RegionDashboard: CMessage {
         (c.pointee.n_sources, c.pointee.sources) = try arena.cMessageArray(self.sources)
     }
 }
+
+/// `medicare.v1.VerifyAuditTrailRequest`
+public struct VerifyAuditTrailRequest: WireMessage {
+
+    public init() {
+    }
+
+    public static var protoName: String { "medicare.v1.VerifyAuditTrailRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension VerifyAuditTrailRequest: CMessage {
+    typealias CStruct = Medicare__V1__VerifyAuditTrailRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__verify_audit_trail_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__verify_audit_trail_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__verify_audit_trail_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__verify_audit_trail_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.init()
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+    }
+}

@@ -754,6 +754,85 @@ extension LedgerCheckResponse: CMessage {
     }
 }
 
+/// `medicare.v1.AuditEvidenceRequest`
+public struct AuditEvidenceRequest: WireMessage {
+
+    public init() {
+    }
+
+    public static var protoName: String { "medicare.v1.AuditEvidenceRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension AuditEvidenceRequest: CMessage {
+    typealias CStruct = Medicare__V1__AuditEvidenceRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__audit_evidence_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__audit_evidence_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__audit_evidence_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__audit_evidence_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.init()
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+    }
+}
+
+/// `medicare.v1.AuditEvidence`
+public struct AuditEvidence: WireMessage {
+    public var checkpoints: [AuditCheckpoint]
+    public var postings: PostingSummary?
+    public var undelivered: UInt64
+
+    public init(checkpoints: [AuditCheckpoint] = [], postings: PostingSummary? = nil, undelivered: UInt64 = 0) {
+        self.checkpoints = checkpoints
+        self.postings = postings
+        self.undelivered = undelivered
+    }
+
+    public static var protoName: String { "medicare.v1.AuditEvidence" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension AuditEvidence: CMessage {
+    typealias CStruct = Medicare__V1__AuditEvidence
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__audit_evidence__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__audit_evidence__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__audit_evidence__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__audit_evidence__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.checkpoints = try arena.messageArray(c.pointee.checkpoints, c.pointee.n_checkpoints, field: "medicare.v1.AuditEvidence.checkpoints", as: AuditCheckpoint.self)
+        if let p = c.pointee.postings { self.postings = try PostingSummary(c: p, arena: arena) } else { self.postings = nil }
+        self.undelivered = c.pointee.undelivered
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_checkpoints, c.pointee.checkpoints) = try arena.cMessageArray(self.checkpoints)
+        if let v = self.postings { c.pointee.postings = try arena.cMessage(v) }
+        c.pointee.undelivered = self.undelivered
+    }
+}
+
 /// `medicare.v1.GetSettlementRequest`
 public struct GetSettlementRequest: WireMessage {
     public var setlID: String

@@ -326,10 +326,12 @@ extension RejectedRecord: CMessage {
 public struct RecordBatchResponse: WireMessage {
     public var records: [AuditRecord]
     public var rejected: [RejectedRecord]
+    public var checkpoint: AuditCheckpoint?
 
-    public init(records: [AuditRecord] = [], rejected: [RejectedRecord] = []) {
+    public init(records: [AuditRecord] = [], rejected: [RejectedRecord] = [], checkpoint: AuditCheckpoint? = nil) {
         self.records = records
         self.rejected = rejected
+        self.checkpoint = checkpoint
     }
 
     public static var protoName: String { "medicare.v1.RecordBatchResponse" }
@@ -355,11 +357,13 @@ extension RecordBatchResponse: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.records = try arena.messageArray(c.pointee.records, c.pointee.n_records, field: "medicare.v1.RecordBatchResponse.records", as: AuditRecord.self)
         self.rejected = try arena.messageArray(c.pointee.rejected, c.pointee.n_rejected, field: "medicare.v1.RecordBatchResponse.rejected", as: RejectedRecord.self)
+        if let p = c.pointee.checkpoint { self.checkpoint = try AuditCheckpoint(c: p, arena: arena) } else { self.checkpoint = nil }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         (c.pointee.n_records, c.pointee.records) = try arena.cMessageArray(self.records)
         (c.pointee.n_rejected, c.pointee.rejected) = try arena.cMessageArray(self.rejected)
+        if let v = self.checkpoint { c.pointee.checkpoint = try arena.cMessage(v) }
     }
 }
 
@@ -406,8 +410,12 @@ extension RecordBlockRequest: CMessage {
 
 /// `medicare.v1.VerifyAuditRequest`
 public struct VerifyAuditRequest: WireMessage {
+    public var checkpoints: [AuditCheckpoint]
+    public var postings: PostingSummary?
 
-    public init() {
+    public init(checkpoints: [AuditCheckpoint] = [], postings: PostingSummary? = nil) {
+        self.checkpoints = checkpoints
+        self.postings = postings
     }
 
     public static var protoName: String { "medicare.v1.VerifyAuditRequest" }
@@ -431,10 +439,13 @@ extension VerifyAuditRequest: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.init()
+        self.checkpoints = try arena.messageArray(c.pointee.checkpoints, c.pointee.n_checkpoints, field: "medicare.v1.VerifyAuditRequest.checkpoints", as: AuditCheckpoint.self)
+        if let p = c.pointee.postings { self.postings = try PostingSummary(c: p, arena: arena) } else { self.postings = nil }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_checkpoints, c.pointee.checkpoints) = try arena.cMessageArray(self.checkpoints)
+        if let v = self.postings { c.pointee.postings = try arena.cMessage(v) }
     }
 }
 
@@ -444,12 +455,16 @@ public struct VerifyAuditResponse: WireMessage {
     public var records: UInt64
     public var firstBrokenSeq: UInt64
     public var reason: String
+    public var checkpointsVerified: UInt32
+    public var postingsCompared: Bool
 
-    public init(intact: Bool = false, records: UInt64 = 0, firstBrokenSeq: UInt64 = 0, reason: String = "") {
+    public init(intact: Bool = false, records: UInt64 = 0, firstBrokenSeq: UInt64 = 0, reason: String = "", checkpointsVerified: UInt32 = 0, postingsCompared: Bool = false) {
         self.intact = intact
         self.records = records
         self.firstBrokenSeq = firstBrokenSeq
         self.reason = reason
+        self.checkpointsVerified = checkpointsVerified
+        self.postingsCompared = postingsCompared
     }
 
     public static var protoName: String { "medicare.v1.VerifyAuditResponse" }
@@ -477,6 +492,8 @@ extension VerifyAuditResponse: CMessage {
         self.records = c.pointee.records
         self.firstBrokenSeq = c.pointee.first_broken_seq
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.VerifyAuditResponse.reason")
+        self.checkpointsVerified = c.pointee.checkpoints_verified
+        self.postingsCompared = c.pointee.postings_compared != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -484,6 +501,8 @@ extension VerifyAuditResponse: CMessage {
         c.pointee.records = self.records
         c.pointee.first_broken_seq = self.firstBrokenSeq
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.VerifyAuditResponse.reason")
+        c.pointee.checkpoints_verified = self.checkpointsVerified
+        c.pointee.postings_compared = self.postingsCompared ? 1 : 0
     }
 }
 

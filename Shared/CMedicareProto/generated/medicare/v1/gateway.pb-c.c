@@ -367,6 +367,51 @@ void   medicare__v1__region_dashboard__free_unpacked
   assert(message->base.descriptor == &medicare__v1__region_dashboard__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__verify_audit_trail_request__init
+                     (Medicare__V1__VerifyAuditTrailRequest         *message)
+{
+  static const Medicare__V1__VerifyAuditTrailRequest init_value = MEDICARE__V1__VERIFY_AUDIT_TRAIL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__verify_audit_trail_request__get_packed_size
+                     (const Medicare__V1__VerifyAuditTrailRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__verify_audit_trail_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__verify_audit_trail_request__pack
+                     (const Medicare__V1__VerifyAuditTrailRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__verify_audit_trail_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__verify_audit_trail_request__pack_to_buffer
+                     (const Medicare__V1__VerifyAuditTrailRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__verify_audit_trail_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__VerifyAuditTrailRequest *
+       medicare__v1__verify_audit_trail_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__VerifyAuditTrailRequest *)
+     protobuf_c_message_unpack (&medicare__v1__verify_audit_trail_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__verify_audit_trail_request__free_unpacked
+                     (Medicare__V1__VerifyAuditTrailRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__verify_audit_trail_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_request__field_descriptors[2] =
 {
   {
@@ -867,18 +912,38 @@ const ProtobufCMessageDescriptor medicare__v1__region_dashboard__descriptor =
   (ProtobufCMessageInit) medicare__v1__region_dashboard__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__gateway__method_descriptors[4] =
+#define medicare__v1__verify_audit_trail_request__field_descriptors NULL
+#define medicare__v1__verify_audit_trail_request__field_indices_by_name NULL
+#define medicare__v1__verify_audit_trail_request__number_ranges NULL
+const ProtobufCMessageDescriptor medicare__v1__verify_audit_trail_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.VerifyAuditTrailRequest",
+  "VerifyAuditTrailRequest",
+  "Medicare__V1__VerifyAuditTrailRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__VerifyAuditTrailRequest),
+  0,
+  medicare__v1__verify_audit_trail_request__field_descriptors,
+  medicare__v1__verify_audit_trail_request__field_indices_by_name,
+  0,  medicare__v1__verify_audit_trail_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__verify_audit_trail_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor medicare__v1__gateway__method_descriptors[5] =
 {
   { "Settle", &medicare__v1__gateway_settle_request__descriptor, &medicare__v1__gateway_settle_response__descriptor },
   { "Reverse", &medicare__v1__gateway_reverse_request__descriptor, &medicare__v1__reverse_response__descriptor },
   { "GetInstitutionProfile", &medicare__v1__institution_profile_request__descriptor, &medicare__v1__institution_profile__descriptor },
   { "GetRegionDashboard", &medicare__v1__region_dashboard_request__descriptor, &medicare__v1__region_dashboard__descriptor },
+  { "VerifyAuditTrail", &medicare__v1__verify_audit_trail_request__descriptor, &medicare__v1__verify_audit_response__descriptor },
 };
 const unsigned medicare__v1__gateway__method_indices_by_name[] = {
   2,        /* GetInstitutionProfile */
   3,        /* GetRegionDashboard */
   1,        /* Reverse */
-  0         /* Settle */
+  0,        /* Settle */
+  4         /* VerifyAuditTrail */
 };
 const ProtobufCServiceDescriptor medicare__v1__gateway__descriptor =
 {
@@ -887,7 +952,7 @@ const ProtobufCServiceDescriptor medicare__v1__gateway__descriptor =
   "Gateway",
   "Medicare__V1__Gateway",
   "medicare.v1",
-  4,
+  5,
   medicare__v1__gateway__method_descriptors,
   medicare__v1__gateway__method_indices_by_name
 };
@@ -922,6 +987,14 @@ void medicare__v1__gateway__get_region_dashboard(ProtobufCService *service,
 {
   assert(service->descriptor == &medicare__v1__gateway__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__gateway__verify_audit_trail(ProtobufCService *service,
+                                               const Medicare__V1__VerifyAuditTrailRequest *input,
+                                               Medicare__V1__VerifyAuditResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__gateway__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__gateway__init (Medicare__V1__Gateway_Service *service,
                                   Medicare__V1__Gateway_ServiceDestroy destroy)

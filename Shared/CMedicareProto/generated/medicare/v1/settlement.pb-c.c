@@ -637,6 +637,96 @@ void   medicare__v1__ledger_check_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__ledger_check_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__audit_evidence_request__init
+                     (Medicare__V1__AuditEvidenceRequest         *message)
+{
+  static const Medicare__V1__AuditEvidenceRequest init_value = MEDICARE__V1__AUDIT_EVIDENCE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__audit_evidence_request__get_packed_size
+                     (const Medicare__V1__AuditEvidenceRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__audit_evidence_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__audit_evidence_request__pack
+                     (const Medicare__V1__AuditEvidenceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__audit_evidence_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__audit_evidence_request__pack_to_buffer
+                     (const Medicare__V1__AuditEvidenceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__audit_evidence_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__AuditEvidenceRequest *
+       medicare__v1__audit_evidence_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__AuditEvidenceRequest *)
+     protobuf_c_message_unpack (&medicare__v1__audit_evidence_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__audit_evidence_request__free_unpacked
+                     (Medicare__V1__AuditEvidenceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__audit_evidence_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__audit_evidence__init
+                     (Medicare__V1__AuditEvidence         *message)
+{
+  static const Medicare__V1__AuditEvidence init_value = MEDICARE__V1__AUDIT_EVIDENCE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__audit_evidence__get_packed_size
+                     (const Medicare__V1__AuditEvidence *message)
+{
+  assert(message->base.descriptor == &medicare__v1__audit_evidence__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__audit_evidence__pack
+                     (const Medicare__V1__AuditEvidence *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__audit_evidence__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__audit_evidence__pack_to_buffer
+                     (const Medicare__V1__AuditEvidence *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__audit_evidence__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__AuditEvidence *
+       medicare__v1__audit_evidence__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__AuditEvidence *)
+     protobuf_c_message_unpack (&medicare__v1__audit_evidence__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__audit_evidence__free_unpacked
+                     (Medicare__V1__AuditEvidence *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__audit_evidence__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__get_settlement_request__init
                      (Medicare__V1__GetSettlementRequest         *message)
 {
@@ -2051,6 +2141,88 @@ const ProtobufCMessageDescriptor medicare__v1__ledger_check_response__descriptor
   (ProtobufCMessageInit) medicare__v1__ledger_check_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define medicare__v1__audit_evidence_request__field_descriptors NULL
+#define medicare__v1__audit_evidence_request__field_indices_by_name NULL
+#define medicare__v1__audit_evidence_request__number_ranges NULL
+const ProtobufCMessageDescriptor medicare__v1__audit_evidence_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.AuditEvidenceRequest",
+  "AuditEvidenceRequest",
+  "Medicare__V1__AuditEvidenceRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__AuditEvidenceRequest),
+  0,
+  medicare__v1__audit_evidence_request__field_descriptors,
+  medicare__v1__audit_evidence_request__field_indices_by_name,
+  0,  medicare__v1__audit_evidence_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__audit_evidence_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__audit_evidence__field_descriptors[3] =
+{
+  {
+    "checkpoints",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__AuditEvidence, n_checkpoints),
+    offsetof(Medicare__V1__AuditEvidence, checkpoints),
+    &medicare__v1__audit_checkpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "postings",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__AuditEvidence, postings),
+    &medicare__v1__posting_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "undelivered",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__AuditEvidence, undelivered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__audit_evidence__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoints */
+  1,   /* field[1] = postings */
+  2,   /* field[2] = undelivered */
+};
+static const ProtobufCIntRange medicare__v1__audit_evidence__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__audit_evidence__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.AuditEvidence",
+  "AuditEvidence",
+  "Medicare__V1__AuditEvidence",
+  "medicare.v1",
+  sizeof(Medicare__V1__AuditEvidence),
+  3,
+  medicare__v1__audit_evidence__field_descriptors,
+  medicare__v1__audit_evidence__field_indices_by_name,
+  1,  medicare__v1__audit_evidence__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__audit_evidence__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__get_settlement_request__field_descriptors[1] =
 {
   {
@@ -2256,7 +2428,7 @@ const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor =
   (ProtobufCMessageInit) medicare__v1__day_totals__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[7] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[8] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -2265,9 +2437,11 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "Reverse", &medicare__v1__reverse_request__descriptor, &medicare__v1__reverse_response__descriptor },
   { "GetSettlement", &medicare__v1__get_settlement_request__descriptor, &medicare__v1__settlement_result__descriptor },
   { "CheckLedger", &medicare__v1__ledger_check_request__descriptor, &medicare__v1__ledger_check_response__descriptor },
+  { "GetAuditEvidence", &medicare__v1__audit_evidence_request__descriptor, &medicare__v1__audit_evidence__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   6,        /* CheckLedger */
+  7,        /* GetAuditEvidence */
   5,        /* GetSettlement */
   0,        /* ImportPersons */
   2,        /* PreSettle */
@@ -2282,7 +2456,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  7,
+  8,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -2341,6 +2515,14 @@ void medicare__v1__settlement__check_ledger(ProtobufCService *service,
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__get_audit_evidence(ProtobufCService *service,
+                                                  const Medicare__V1__AuditEvidenceRequest *input,
+                                                  Medicare__V1__AuditEvidence_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

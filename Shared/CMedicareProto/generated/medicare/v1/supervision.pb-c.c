@@ -1053,7 +1053,7 @@ const ProtobufCMessageDescriptor medicare__v1__rejected_record__descriptor =
   (ProtobufCMessageInit) medicare__v1__rejected_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__record_batch_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__record_batch_response__field_descriptors[3] =
 {
   {
     "records",
@@ -1079,15 +1079,28 @@ static const ProtobufCFieldDescriptor medicare__v1__record_batch_response__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpoint",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordBatchResponse, checkpoint),
+    &medicare__v1__audit_checkpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__record_batch_response__field_indices_by_name[] = {
+  2,   /* field[2] = checkpoint */
   0,   /* field[0] = records */
   1,   /* field[1] = rejected */
 };
 static const ProtobufCIntRange medicare__v1__record_batch_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor medicare__v1__record_batch_response__descriptor =
 {
@@ -1097,7 +1110,7 @@ const ProtobufCMessageDescriptor medicare__v1__record_batch_response__descriptor
   "Medicare__V1__RecordBatchResponse",
   "medicare.v1",
   sizeof(Medicare__V1__RecordBatchResponse),
-  2,
+  3,
   medicare__v1__record_batch_response__field_descriptors,
   medicare__v1__record_batch_response__field_indices_by_name,
   1,  medicare__v1__record_batch_response__number_ranges,
@@ -1155,9 +1168,42 @@ const ProtobufCMessageDescriptor medicare__v1__record_block_request__descriptor 
   (ProtobufCMessageInit) medicare__v1__record_block_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-#define medicare__v1__verify_audit_request__field_descriptors NULL
-#define medicare__v1__verify_audit_request__field_indices_by_name NULL
-#define medicare__v1__verify_audit_request__number_ranges NULL
+static const ProtobufCFieldDescriptor medicare__v1__verify_audit_request__field_descriptors[2] =
+{
+  {
+    "checkpoints",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__VerifyAuditRequest, n_checkpoints),
+    offsetof(Medicare__V1__VerifyAuditRequest, checkpoints),
+    &medicare__v1__audit_checkpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "postings",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VerifyAuditRequest, postings),
+    &medicare__v1__posting_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__verify_audit_request__field_indices_by_name[] = {
+  0,   /* field[0] = checkpoints */
+  1,   /* field[1] = postings */
+};
+static const ProtobufCIntRange medicare__v1__verify_audit_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
 const ProtobufCMessageDescriptor medicare__v1__verify_audit_request__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
@@ -1166,14 +1212,14 @@ const ProtobufCMessageDescriptor medicare__v1__verify_audit_request__descriptor 
   "Medicare__V1__VerifyAuditRequest",
   "medicare.v1",
   sizeof(Medicare__V1__VerifyAuditRequest),
-  0,
+  2,
   medicare__v1__verify_audit_request__field_descriptors,
   medicare__v1__verify_audit_request__field_indices_by_name,
-  0,  medicare__v1__verify_audit_request__number_ranges,
+  1,  medicare__v1__verify_audit_request__number_ranges,
   (ProtobufCMessageInit) medicare__v1__verify_audit_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__verify_audit_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor medicare__v1__verify_audit_response__field_descriptors[6] =
 {
   {
     "intact",
@@ -1223,17 +1269,43 @@ static const ProtobufCFieldDescriptor medicare__v1__verify_audit_response__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpoints_verified",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VerifyAuditResponse, checkpoints_verified),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "postings_compared",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VerifyAuditResponse, postings_compared),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__verify_audit_response__field_indices_by_name[] = {
+  4,   /* field[4] = checkpoints_verified */
   2,   /* field[2] = first_broken_seq */
   0,   /* field[0] = intact */
+  5,   /* field[5] = postings_compared */
   3,   /* field[3] = reason */
   1,   /* field[1] = records */
 };
 static const ProtobufCIntRange medicare__v1__verify_audit_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor =
 {
@@ -1243,7 +1315,7 @@ const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor
   "Medicare__V1__VerifyAuditResponse",
   "medicare.v1",
   sizeof(Medicare__V1__VerifyAuditResponse),
-  4,
+  6,
   medicare__v1__verify_audit_response__field_descriptors,
   medicare__v1__verify_audit_response__field_indices_by_name,
   1,  medicare__v1__verify_audit_response__number_ranges,

@@ -26,6 +26,7 @@ typedef struct Medicare__V1__InstitutionProfileRequest Medicare__V1__Institution
 typedef struct Medicare__V1__InstitutionProfile Medicare__V1__InstitutionProfile;
 typedef struct Medicare__V1__RegionDashboardRequest Medicare__V1__RegionDashboardRequest;
 typedef struct Medicare__V1__RegionDashboard Medicare__V1__RegionDashboard;
+typedef struct Medicare__V1__VerifyAuditTrailRequest Medicare__V1__VerifyAuditTrailRequest;
 
 
 /* --- enums --- */
@@ -150,6 +151,19 @@ struct  Medicare__V1__RegionDashboard
 #define MEDICARE__V1__REGION_DASHBOARD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__region_dashboard__descriptor) \
     , NULL, NULL, NULL, 0,NULL }
+
+
+/*
+ * Verifies the audit trail against what is kept outside supervision: settlement's signed
+ * checkpoints and its postings (Settlement/GetAuditEvidence, then Supervision/VerifyAudit).
+ */
+struct  Medicare__V1__VerifyAuditTrailRequest
+{
+  ProtobufCMessage base;
+};
+#define MEDICARE__V1__VERIFY_AUDIT_TRAIL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__verify_audit_trail_request__descriptor) \
+     }
 
 
 /* Medicare__V1__GatewaySettleRequest methods */
@@ -304,6 +318,25 @@ Medicare__V1__RegionDashboard *
 void   medicare__v1__region_dashboard__free_unpacked
                      (Medicare__V1__RegionDashboard *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__VerifyAuditTrailRequest methods */
+void   medicare__v1__verify_audit_trail_request__init
+                     (Medicare__V1__VerifyAuditTrailRequest         *message);
+size_t medicare__v1__verify_audit_trail_request__get_packed_size
+                     (const Medicare__V1__VerifyAuditTrailRequest   *message);
+size_t medicare__v1__verify_audit_trail_request__pack
+                     (const Medicare__V1__VerifyAuditTrailRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__verify_audit_trail_request__pack_to_buffer
+                     (const Medicare__V1__VerifyAuditTrailRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__VerifyAuditTrailRequest *
+       medicare__v1__verify_audit_trail_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__verify_audit_trail_request__free_unpacked
+                     (Medicare__V1__VerifyAuditTrailRequest *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Medicare__V1__GatewaySettleRequest_Closure)
@@ -330,6 +363,9 @@ typedef void (*Medicare__V1__RegionDashboardRequest_Closure)
 typedef void (*Medicare__V1__RegionDashboard_Closure)
                  (const Medicare__V1__RegionDashboard *message,
                   void *closure_data);
+typedef void (*Medicare__V1__VerifyAuditTrailRequest_Closure)
+                 (const Medicare__V1__VerifyAuditTrailRequest *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -353,6 +389,10 @@ struct Medicare__V1__Gateway_Service
                                const Medicare__V1__RegionDashboardRequest *input,
                                Medicare__V1__RegionDashboard_Closure closure,
                                void *closure_data);
+  void (*verify_audit_trail)(Medicare__V1__Gateway_Service *service,
+                             const Medicare__V1__VerifyAuditTrailRequest *input,
+                             Medicare__V1__VerifyAuditResponse_Closure closure,
+                             void *closure_data);
 };
 typedef void (*Medicare__V1__Gateway_ServiceDestroy)(Medicare__V1__Gateway_Service *);
 void medicare__v1__gateway__init (Medicare__V1__Gateway_Service *service,
@@ -364,7 +404,8 @@ void medicare__v1__gateway__init (Medicare__V1__Gateway_Service *service,
       function_prefix__ ## settle,\
       function_prefix__ ## reverse,\
       function_prefix__ ## get_institution_profile,\
-      function_prefix__ ## get_region_dashboard  }
+      function_prefix__ ## get_region_dashboard,\
+      function_prefix__ ## verify_audit_trail  }
 void medicare__v1__gateway__settle(ProtobufCService *service,
                                    const Medicare__V1__GatewaySettleRequest *input,
                                    Medicare__V1__GatewaySettleResponse_Closure closure,
@@ -381,6 +422,10 @@ void medicare__v1__gateway__get_region_dashboard(ProtobufCService *service,
                                                  const Medicare__V1__RegionDashboardRequest *input,
                                                  Medicare__V1__RegionDashboard_Closure closure,
                                                  void *closure_data);
+void medicare__v1__gateway__verify_audit_trail(ProtobufCService *service,
+                                               const Medicare__V1__VerifyAuditTrailRequest *input,
+                                               Medicare__V1__VerifyAuditResponse_Closure closure,
+                                               void *closure_data);
 
 /* --- descriptors --- */
 
@@ -392,6 +437,7 @@ extern const ProtobufCMessageDescriptor medicare__v1__institution_profile_reques
 extern const ProtobufCMessageDescriptor medicare__v1__institution_profile__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__region_dashboard_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__region_dashboard__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_trail_request__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__gateway__descriptor;
 
 PROTOBUF_C__END_DECLS
