@@ -34,11 +34,12 @@ enum ConnectionFailure {
             default: return "connection failed"
             }
         case let error as TLSError:
+            // OpenSSL's reasons ("certificate verify failed (hostname mismatch)", "tlsv13
+            // alert certificate required") name no address and tell an operator what to
+            // mend; the file paths of a configuration error stay out.
             switch error {
-            case .handshakeTimeout: return "TLS handshake timed out"
-            case .handshakeFailed, .closedDuringHandshake: return "TLS handshake failed"
+            case .handshakeTimeout, .closedDuringHandshake, .handshakeFailed, .protocolError: return error.description
             case .configuration: return "TLS is misconfigured"
-            case .protocolError: return "TLS error"
             }
         case let error as NotConnected:
             return describe(error.underlying)
