@@ -14,9 +14,13 @@ extension DomainError: RPCErrorConvertible {
 }
 
 extension StoreError: RPCErrorConvertible {
-    /// Store failures are never described to peers: they carry SQL and paths.
+    /// Store failures are never described to peers: they carry SQL and paths. A store that
+    /// cannot work now (a full disk, failing storage, its database out of reach, closing)
+    /// is `unavailable`, which callers may retry; `internal` is for our own defects (a
+    /// statement the engine refuses, a row not as expected).
     public var rpcError: RPCError {
         switch self {
+        case .resources(let kind, _): RPCError(code: .unavailable, message: kind.peerMessage, cause: self)
         case .unavailable, .closed: RPCError(code: .unavailable, message: "the store is unavailable; retry later", cause: self)
         default: RPCError(code: .internal, message: "internal error", cause: self)
         }

@@ -103,14 +103,17 @@ public enum ServiceRunner {
             bound: { address in announce("\(definition.name) admin listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)") }
         )
         // Stopped in reverse order: admin, then the RPC server drains, then the store
-        // commits what is queued and closes.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: store), .init(service: rpc), .init(service: admin)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        // commits what is queued and closes. The RPC server enforces rpc.drain-seconds
+        // itself (calls still running are cancelled); should anything else hang, the group
+        // cancels what is left well after it, so that a stop always ends.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: store), .init(service: rpc), .init(service: admin)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        groupConfiguration.maximumGracefulShutdownDuration = settings.drainTimeout + .seconds(30)
+        groupConfiguration.maximumCancellationDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
         logger.info("stopped")
     }
@@ -148,7 +151,8 @@ final class RPCService: Service {
             server = try await RPCServer.start(
                 configuration: RPCServerConfiguration(
                     host: settings.rpcHost, port: settings.rpcPort, tls: settings.tls, maxFrameSize: settings.maxFrameSize,
-                    maxConcurrentCallsPerConnection: settings.maxCallsPerConnection, serverName: definition.name, version: "0.1.0"
+                    maxConcurrentCallsPerConnection: settings.maxCallsPerConnection, drainTimeout: settings.drainTimeout,
+                    serverName: definition.name, version: "0.1.0"
                 ),
                 router: router, logger: context.logger
             )

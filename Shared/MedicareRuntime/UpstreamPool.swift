@@ -8,9 +8,14 @@ import Synchronization
 
 /// The replicas of one service, called round-robin. A call that may safely run twice
 /// moves on to the next replica when one cannot answer; others are tried once.
+///
+/// When no replica answers, the error names the service ("registry is unavailable"), never
+/// where its replicas run: it is forwarded to outside callers. Which replica failed and
+/// how is in the error's `cause` and in the log.
 public final class UpstreamPool: RPCChannel {
     public let name: String
     private let clients: [RPCClient]
+    private let logger: Logger
     private let healthy: [HealthFlag]
     private let next = Atomic<Int>(0)
 
@@ -38,6 +43,7 @@ public final class UpstreamPool: RPCChannel {
         }
         guard !clients.isEmpty else { throw StartupError("configuration key 'upstream.\(name)' names no replica") }
         self.clients = clients
+        self.logger = logger
         self.healthy = clients.map { _ in HealthFlag() }
     }
 
@@ -48,17 +54,22 @@ public final class UpstreamPool: RPCChannel {
         let start = next.add(1, ordering: .relaxed).newValue
         let order = (0..<clients.count).map { (start + $0) % clients.count }
         let ranked = order.filter { healthy[$0].value.load(ordering: .relaxed) } + order.filter { !healthy[$0].value.load(ordering: .relaxed) }
-        var last: RPCError?
+        var failures: [(replica: String, error: RPCError)] = []
         for index in ranked {
             do {
                 return try await clients[index].call(method, payload: payload, options: options)
             } catch where error.code == .unavailable && (retriable || error.cause is NotConnected) {
                 // Safe to try the next replica: the call may run twice harmlessly, or it
                 // never left this process.
-                last = error
+                failures.append((clients[index].peerDescription, error))
             }
         }
-        throw RPCError(code: .unavailable, message: "\(name) is unavailable: \(last?.message ?? "no replica answered")", cause: last)
+        let cause = UpstreamUnavailable(service: name, failures: failures.map { ($0.replica, $0.error.cause ?? $0.error) })
+        logger.debug("no replica answered", metadata: ["upstream.service": "\(name)", "rpc.method": "\(method.fullName)", "rpc.error": "\(cause)"])
+        // The clients' messages are peer-safe already; checked again all the same, since
+        // this one goes to whoever called us.
+        let last = failures.last.map { $0.error.redactedForPeer() ?? $0.error }
+        throw RPCError(code: .unavailable, message: "\(name) is unavailable" + (last.map { ": \($0.message)" } ?? ""), cause: cause)
     }
 
     /// Probes every replica's health method every `interval`; runs until cancelled.
@@ -83,6 +94,15 @@ public final class UpstreamPool: RPCChannel {
         }
     }
 
+}
+
+/// Why every replica of an upstream failed: for the log, never for a peer.
+public struct UpstreamUnavailable: Error, CustomStringConvertible {
+    public let service: String
+    public let failures: [(replica: String, error: any Error)]
+    public var description: String {
+        "\(service) is unavailable: " + failures.map { "\($0.replica): \($0.error)" }.joined(separator: "; ")
+    }
 }
 
 final class HealthFlag: Sendable {

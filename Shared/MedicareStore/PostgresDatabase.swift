@@ -60,19 +60,30 @@ public final class PostgresDatabase: SQLDatabase, Service {
         let start = ContinuousClock.now
         defer { commitTime.record(since: start) }
         do {
-            return try await client.withTransaction(logger: logger) { connection in
+            let result = try await client.withTransaction(logger: logger) { connection in
                 try await body(PostgresTransaction(connection: connection, logger: self.logger))
             }
+            StoreHealth.recordSuccess()
+            return result
         } catch let error as PostgresTransactionError {
             // The body's own error is what the caller must see; otherwise the commit failed.
             if let cause = error.closureError { throw cause }
-            throw StoreError.unavailable("transaction failed: \(error.commitError ?? error.beginError ?? error.rollbackError ?? error)")
+            let failure = error.commitError ?? error.beginError ?? error.rollbackError ?? error
+            throw PostgresTransaction.classify(failure, sql: "BEGIN/COMMIT")
+                ?? StoreHealth.failure(.connection, detail: "transaction failed: \(failure)")
+        } catch let error as PSQLError {
+            throw PostgresTransaction.classify(error, sql: "BEGIN") ?? StoreError.unavailable("\(error)")
         }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(PostgresTransaction(connection: connection, logger: self.logger))
+        do {
+            return try await client.withConnection { connection in
+                try await body(PostgresTransaction(connection: connection, logger: self.logger))
+            }
+        } catch let error as PSQLError {
+            // no connection could be had
+            throw PostgresTransaction.classify(error, sql: "") ?? StoreError.unavailable("\(error)")
         }
     }
 }
@@ -96,6 +107,7 @@ struct PostgresTransaction: SQLTransaction {
         do {
             rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
         } catch let error as PSQLError {
+            if let unavailable = Self.classify(error, sql: sql) { throw unavailable }
             let message = error.serverInfo?[.message] ?? "\(error.code)"
             if error.serverInfo?[.sqlState] == "23505" { throw StoreError.constraint(sql: sql, message: message) }
             throw StoreError.statement(sql: sql, code: 0, message: message)
@@ -115,6 +127,25 @@ struct PostgresTransaction: SQLTransaction {
 
     func execute(_ sql: String, _ binds: [SQLValue]) async throws {
         _ = try await query(sql, binds)
+    }
+
+    /// The store-unavailable error for a failure that is no fault of the statement: the
+    /// server out of disk or other resources, failing storage, the connection lost or
+    /// never made; nil for the statement's own errors.
+    static func classify(_ error: any Error, sql: String) -> StoreError? {
+        guard let error = error as? PSQLError else { return nil }
+        if let state = error.serverInfo?[.sqlState] {
+            guard let kind = StoreUnavailability.postgres(sqlState: state) else { return nil }
+            let message = error.serverInfo?[.message] ?? state
+            return StoreHealth.failure(kind, detail: "PostgreSQL \(state): \(message) in: \(sql.prefix(200))")
+        }
+        // No answer from the server at all: the connection failed, closed or timed out.
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            return StoreHealth.failure(.connection, detail: "PostgreSQL: \(error.code) in: \(sql.prefix(200))")
+        default:
+            return nil
+        }
     }
 
     private static func value(_ cell: PostgresCell) throws -> SQLValue {

@@ -29,6 +29,10 @@ final class SQLiteConnection: @unchecked Sendable {
     /// The raw handle, for hooks installed by the owner's thread.
     var handle: OpaquePointer? { db }
 
+    /// Whether a transaction is open. SQLite rolls a whole transaction back by itself on
+    /// some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, ...), savepoints and all.
+    var inTransaction: Bool { db.map { sqlite3_get_autocommit($0) == 0 } ?? false }
+
     init(path: String, readOnly: Bool) throws(StoreError) {
         self.path = path
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
@@ -150,6 +154,9 @@ final class SQLiteConnection: @unchecked Sendable {
 
     private func classify(sql: String, status: Int32, message: String) -> StoreError {
         if status & 0xff == SQLITE_CONSTRAINT { return .constraint(sql: sql, message: message) }
+        if let kind = StoreUnavailability.sqlite(status) {
+            return StoreHealth.failure(kind, detail: "SQL error \(status): \(message) in: \(sql.prefix(200))")
+        }
         return .statement(sql: sql, code: status, message: message)
     }
 }

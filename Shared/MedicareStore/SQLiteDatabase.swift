@@ -172,6 +172,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
                 for job in batch { job.continuation.resume(throwing: error) }
                 continue
             }
+            var lost: (any Error)?
             for job in batch {
                 do {
                     try writer.run("SAVEPOINT job")
@@ -179,10 +180,22 @@ public final class SQLiteDatabase: SQLDatabase, Service {
                     try writer.run("RELEASE job")
                     outcomes.append(.success(value))
                 } catch {
+                    guard writer.inTransaction else {
+                        // SQLite rolled the whole transaction back (a full disk, an I/O
+                        // error): the jobs before this one are lost with it, and the ones
+                        // after must not run outside a transaction.
+                        lost = error
+                        break
+                    }
                     try? writer.run("ROLLBACK TO job")
                     try? writer.run("RELEASE job")
                     outcomes.append(.failure(error))
                 }
+            }
+            if let lost {
+                logger.error("write transaction rolled back by the engine", metadata: ["store.error": "\(lost)", "store.batch": "\(batch.count)"])
+                for job in batch { job.continuation.resume(throwing: lost) }
+                continue
             }
             // Announced before COMMIT: a reader that sees these rows waits for their fsync.
             let sequence = syncer.announce()
@@ -196,6 +209,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             }
             batchSize.record(batch.count)
             statistics.recordCommit(transactions: outcomes.count)
+            StoreHealth.recordCommit(outcomes)
             commitTime.record(since: start)
             // Answered by the syncer once durable; meanwhile the next batch runs.
             syncer.committed(WALSyncer.Batch(jobs: batch, outcomes: outcomes, sequence: sequence))

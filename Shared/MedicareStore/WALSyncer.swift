@@ -141,12 +141,12 @@ final class WALSyncer: @unchecked Sendable {
         if descriptor < 0 {
             descriptor = open(walPath, O_RDWR | O_CLOEXEC)
             // No WAL yet: nothing has been written that could be lost.
-            if descriptor < 0 { return errno == ENOENT ? nil : .unavailable("cannot open the write-ahead log: errno \(errno)") }
+            if descriptor < 0 { return errno == ENOENT ? nil : StoreHealth.failure(.storageIO, detail: "cannot open the write-ahead log: errno \(errno)") }
         }
         if fdatasync(descriptor) != 0 {
             // After a failed fsync the kernel may have dropped the dirty pages: what was
             // written can no longer be promised, so the store stops taking writes.
-            return .unavailable("the disk did not confirm a write (fsync errno \(errno)); the store takes no more writes")
+            return StoreHealth.failure(.storageIO, detail: "the disk did not confirm a write (fsync errno \(errno)); the store takes no more writes")
         }
         return nil
     }

@@ -18,3 +18,15 @@ protocol CMessage: WireMessage {
     /// Fills an initialised C struct from Swift values; memory comes from `arena`.
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError)
 }
+
+extension CMessage {
+    /// protobuf-c's descriptor of this message type: the first member of every protobuf-c
+    /// message struct, read from an initialised value on the stack (no allocation).
+    static var cDescriptor: UnsafePointer<ProtobufCMessageDescriptor> {
+        withUnsafeTemporaryAllocation(of: CStruct.self, capacity: 1) { buffer in
+            let c = buffer.baseAddress!
+            cInit(c)
+            return UnsafeRawPointer(c).load(as: UnsafePointer<ProtobufCMessageDescriptor>.self)
+        }
+    }
+}

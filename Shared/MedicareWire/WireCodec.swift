@@ -20,7 +20,19 @@ enum WireCodec {
         }
     }
 
+    /// How deep messages may nest in anything decoded (the outermost message is level 1).
+    static let maxDepth = Int(MC_WIRE_MAX_DEPTH)
+
+    /// Every decode starts here: the bytes' nesting is bounded before protobuf-c, whose
+    /// unpack recurses once per level, sees them (see `mc_wire_check_depth`).
     static func decode<M: CMessage>(_ type: M.Type, from bytes: UnsafeRawBufferPointer) throws(WireError) -> M {
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            switch mc_wire_check_depth(M.cDescriptor, base.assumingMemoryBound(to: UInt8.self), bytes.count) {
+            case Int32(MC_WIRE_SCAN_OK): break
+            case Int32(MC_WIRE_SCAN_TOO_DEEP): throw .tooDeep(message: M.protoName, limit: maxDepth)
+            default: throw .malformed(message: M.protoName)
+            }
+        }
         let arena = WireArena.acquire()
         defer { arena.release() }
         let unpacked: UnsafeMutablePointer<M.CStruct>?

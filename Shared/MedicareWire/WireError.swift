@@ -12,6 +12,10 @@ public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
     case embeddedNUL(field: String)
     /// A repeated field says it has elements but has none to read.
     case missingElements(field: String)
+    /// Messages nest deeper than `limit` levels (the outermost message is level 1). Checked
+    /// on the bytes before they are unpacked, for every message type: unbounded nesting
+    /// would exhaust the decoding thread's stack.
+    case tooDeep(message: String, limit: Int)
 
     public var description: String {
         switch self {
@@ -19,6 +23,7 @@ public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidUTF8(let field): "field '\(field)' is not valid UTF-8"
         case .embeddedNUL(let field): "field '\(field)' contains a NUL character"
         case .missingElements(let field): "field '\(field)' is malformed"
+        case .tooDeep(let message, let limit): "\(message) nests messages more than \(limit) levels deep"
         }
     }
 }

@@ -30,4 +30,20 @@ ProtobufCAllocator *mc_arena_allocator(mc_arena *arena);
  * the arena (protobuf-c's static defaults) are measured with strlen. */
 long mc_arena_string_length(const mc_arena *arena, const char *string);
 
+/* How deep messages may nest: the outermost message is level 1, a message field inside it
+ * level 2, and so on. protobuf-c unpacks nested messages by recursion with no limit, so a
+ * few tens of kilobytes of nested length prefixes would overflow the thread's stack;
+ * every decode checks the bytes with mc_wire_check_depth first. */
+#define MC_WIRE_MAX_DEPTH 64
+
+enum { MC_WIRE_SCAN_OK = 0, MC_WIRE_SCAN_TOO_DEEP = 1, MC_WIRE_SCAN_MALFORMED = 2 };
+
+/* One linear pass over a message's wire bytes, without recursion or allocation: follows
+ * the length-delimited fields that `descriptor` (and the descriptors it leads to) declares
+ * as messages, and returns MC_WIRE_SCAN_TOO_DEEP as soon as nesting passes
+ * MC_WIRE_MAX_DEPTH, MC_WIRE_SCAN_MALFORMED when the framing is broken (a length or varint
+ * running past its enclosing message, a group or invalid wire type: bytes protobuf-c would
+ * refuse too), else MC_WIRE_SCAN_OK. Field contents are not validated here. */
+int mc_wire_check_depth(const ProtobufCMessageDescriptor *descriptor, const uint8_t *data, size_t length);
+
 #endif

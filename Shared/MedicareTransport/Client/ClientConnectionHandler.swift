@@ -28,8 +28,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var deadlines = DeadlineSweep()
     /// Set once the connection can take no new calls; the error they get.
     private(set) var refusal: RPCError?
-    /// Why the connection failed, for the callers it strands.
-    private var failure: String?
+    /// Why the connection failed, for the callers it strands (the error is their cause;
+    /// their message says only what kind of failure it was).
+    private var failure: (any Error)?
     let handshake: EventLoopPromise<Void>
     /// Called on the loop when the server sends GOAWAY or the connection closes.
     var onUnusable: (() -> Void)?
@@ -47,16 +48,17 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failure = "\(error)"
+        failure = error
         handshake.fail(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let reason = failure.map { "connection to \(peerDescription) failed: \($0)" } ?? "connection to \(peerDescription) closed"
-        handshake.fail(RPCError(code: .unavailable, message: reason))
-        markUnusable(RPCError(code: .unavailable, message: reason))
-        failAll(RPCError(code: .unavailable, message: reason))
+        let reason = failure.map { "the connection failed: \(ConnectionFailure.describe($0))" } ?? "the connection closed"
+        let cause = ConnectionLost(peer: peerDescription, underlying: failure)
+        handshake.fail(RPCError(code: .unavailable, message: reason, cause: cause))
+        markUnusable(RPCError(code: .unavailable, message: reason, cause: cause))
+        failAll(RPCError(code: .unavailable, message: reason, cause: cause))
         context.fireChannelInactive()
     }
 
@@ -107,7 +109,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         do {
             frame = try Frame(decoding: unwrapInboundIn(data))
         } catch {
-            failure = "malformed frame from server: \(error)"
+            failure = MalformedFrame(underlying: error)
             context.close(promise: nil)
             return
         }
@@ -122,15 +124,15 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         case .goaway:
             if frame.statusCode != .ok {
                 let error = RPCError(code: RPCError.Code(frame.statusCode), message: "server closed the connection: \(frame.statusMessage)")
-                failure = frame.statusMessage
+                failure = error
                 markUnusable(error)
                 failAll(error)
             } else {
                 // Calls up to last_call_id will be answered; later ones were never started.
-                markUnusable(RPCError(code: .unavailable, message: "\(peerDescription) is shutting down"))
+                markUnusable(RPCError(code: .unavailable, message: "the server is shutting down"))
                 for id in pending.keys where id > frame.lastCallID {
                     if let call = pending.removeValue(forKey: id) {
-                        call.continuation.resume(throwing: NotSent(error: RPCError(code: .unavailable, message: "\(peerDescription) is shutting down")))
+                        call.continuation.resume(throwing: NotSent(error: RPCError(code: .unavailable, message: "the server is shutting down")))
                     }
                 }
             }
@@ -161,6 +163,19 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func write(context: ChannelHandlerContext, _ buffer: ByteBuffer) {
         flusher.write(wrapOutboundOut(buffer), context: context)
     }
+}
+
+/// The cause of the errors a lost connection leaves its callers: which server, and why.
+struct ConnectionLost: Error, CustomStringConvertible {
+    let peer: String
+    let underlying: (any Error)?
+    var description: String { "connection to \(peer) " + (underlying.map { "failed: \($0)" } ?? "closed") }
+}
+
+/// A frame from the server that could not be decoded.
+struct MalformedFrame: Error, CustomStringConvertible {
+    let underlying: any Error
+    var description: String { "malformed frame from server: \(underlying)" }
 }
 
 /// A call that never reached the server: safe to send again on another connection.

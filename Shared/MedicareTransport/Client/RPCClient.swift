@@ -8,6 +8,10 @@ import Synchronization
 /// and reopened with exponential backoff after it fails. Calls carry their deadline and
 /// metadata; a call that never reached the server (the server was draining) is resent once
 /// on a fresh connection.
+///
+/// Error messages never name the server's address or the transport's internals: they may
+/// be forwarded to peers. The details are in each error's `cause` and in this client's log
+/// (`net.peer`).
 public final class RPCClient: RPCChannel {
     private enum State {
         case idle(failures: Int, retryAt: NIODeadline?, lastError: RPCError?)
@@ -66,7 +70,7 @@ public final class RPCClient: RPCChannel {
                 connection.markUnusable()
                 if attempt >= 2 { throw error.error }
             } catch {
-                throw RPCError(code: .unavailable, message: "call to \(peerDescription) failed", cause: error)
+                throw RPCError(code: .unavailable, message: "the call failed: \(ConnectionFailure.describe(error))", cause: error)
             }
         }
     }
@@ -108,7 +112,7 @@ public final class RPCClient: RPCChannel {
                 state = .connecting(promise.futureResult, failures: failures)
                 return .connect(promise, failures: failures)
             case .closed:
-                return .fail(RPCError(code: .unavailable, message: "the client of \(peerDescription) is closed"))
+                return .fail(RPCError(code: .unavailable, message: "the client is closed"))
             }
         }
         switch next {
@@ -117,16 +121,16 @@ public final class RPCClient: RPCChannel {
         case .fail(let error):
             throw error
         case .wait(let future):
-            return try await Self.await(future, until: deadline, peer: peerDescription)
+            return try await Self.await(future, until: deadline)
         case .connect(let promise, let failures):
             promise.completeWith(connect(on: promise.futureResult.eventLoop))
             promise.futureResult.whenComplete { result in self.connected(result, failures: failures) }
-            return try await Self.await(promise.futureResult, until: deadline, peer: peerDescription)
+            return try await Self.await(promise.futureResult, until: deadline)
         }
     }
 
     private static func await(
-        _ future: EventLoopFuture<ClientConnection>, until deadline: ContinuousClock.Instant?, peer: String
+        _ future: EventLoopFuture<ClientConnection>, until deadline: ContinuousClock.Instant?
     ) async throws(RPCError) -> ClientConnection {
         var future = future
         if let deadline {
@@ -136,7 +140,7 @@ public final class RPCClient: RPCChannel {
             let remaining = deadline - .now
             let timer = loop.scheduleTask(in: .nanoseconds(max(0, remaining.nanoseconds))) {
                 if settled.first() {
-                    bounded.fail(RPCError(code: .deadlineExceeded, message: "deadline exceeded while connecting to \(peer); the call was not sent"))
+                    bounded.fail(RPCError(code: .deadlineExceeded, message: "deadline exceeded while connecting; the call was not sent"))
                 }
             }
             future.whenComplete { result in
@@ -148,9 +152,9 @@ public final class RPCClient: RPCChannel {
         do {
             return try await future.get()
         } catch let error as RPCError {
-            throw RPCError(code: error.code, message: error.message, cause: NotConnected(underlying: error))
+            throw RPCError(code: error.code, message: error.message, cause: NotConnected(underlying: error.cause ?? error))
         } catch {
-            throw RPCError(code: .unavailable, message: "\(error)", cause: NotConnected(underlying: error))
+            throw RPCError(code: .unavailable, message: "cannot connect: \(ConnectionFailure.describe(error))", cause: NotConnected(underlying: error))
         }
     }
 
@@ -164,7 +168,8 @@ public final class RPCClient: RPCChannel {
                 let delay = min(
                     configuration.initialBackoff.nanoseconds << min(failures, 20), configuration.maxBackoff.nanoseconds
                 )
-                let message = "cannot connect to \(peerDescription): \(error); retrying in \(delay / 1_000_000) ms"
+                // The address and the transport's own words stay in the cause and the log.
+                let message = "cannot connect: \(ConnectionFailure.describe(error)); retrying in \(delay / 1_000_000) ms"
                 state = .idle(
                     failures: failures + 1, retryAt: .now() + .nanoseconds(delay),
                     lastError: RPCError(code: .unavailable, message: message, cause: NotConnected(underlying: error))

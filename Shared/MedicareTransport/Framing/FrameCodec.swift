@@ -13,15 +13,18 @@ enum FrameCodec {
     }
 
     /// A response frame for a handler's result. A response that cannot be encoded or is
-    /// larger than the peer accepts becomes an error status instead.
+    /// larger than the peer accepts becomes an error status instead. Every status sent to a
+    /// peer passes here, so its message is checked once more for internals (addresses,
+    /// errno, paths, SQL) and cut before them (`RPCError.redactedForPeer`).
     static func response(callID: UInt64, result: Result<ByteBuffer, RPCError>, maxFrameSize: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
         var frame = Frame(callID: callID, kind: .response)
         switch result {
         case .success(let payload):
             frame.payload = Array(payload.readableBytesView)
         case .failure(let error):
-            frame.statusCode = error.code.status
-            frame.statusMessage = error.message
+            let safe = error.redactedForPeer() ?? error
+            frame.statusCode = safe.code.status
+            frame.statusMessage = safe.message
         }
         if let encoded = try? encode(frame, allocator: allocator), encoded.readableBytes - 4 <= maxFrameSize {
             return encoded

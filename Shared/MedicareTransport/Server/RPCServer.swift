@@ -40,7 +40,8 @@ public final class RPCServer: Sendable {
             maxFrameSize: configuration.maxFrameSize,
             maxConcurrentCalls: configuration.maxConcurrentCallsPerConnection,
             maxTimeout: configuration.maxTimeout,
-            inlineRequestMaxBytes: configuration.inlineRequestMaxBytes
+            inlineRequestMaxBytes: configuration.inlineRequestMaxBytes,
+            drainTimeout: configuration.drainTimeout
         )
         let registry = ConnectionRegistry()
         let routerCopy = router
@@ -49,11 +50,14 @@ public final class RPCServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // A peer that shuts down its sending side (TLS close_notify, or TCP) still gets
+            // the answers to what it sent: the TLS handler turns either into a half-close.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         BackPressureHandler(),
-                        OpenSSLHandler(context: tlsContext, serverHostname: nil),
+                        OpenSSLHandler(context: tlsContext, serverHostname: nil, allowHalfClosure: true),
                         ByteToMessageHandler(FrameDecoder(maxFrameSize: limits.maxFrameSize)),
                         ServerConnectionHandler(router: routerCopy, limits: limits, logger: logger)
                     )
@@ -85,31 +89,40 @@ public final class RPCServer: Sendable {
     }
 
     /// Stops accepting, tells every connection to finish its calls in flight (GOAWAY), and
-    /// closes what is still open after `timeout`.
+    /// after `timeout` cancels the calls still running (answered `unavailable`) and closes
+    /// what is still open. Returns once every connection has closed, or some seconds after
+    /// the timeout whatever a peer does.
     public func shutdownGracefully(timeout: Duration = .seconds(30)) async {
         health.servingStatus = .notServing
         try? await listener.close()
         let open = connections.withLock { Array($0.values) }
         logger.info("rpc server draining", metadata: ["rpc.connections": "\(open.count)"])
         for channel in open { channel.pipeline.fireUserInboundEventTriggered(DrainConnection()) }
-        let drained = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for channel in open { try? await channel.closeFuture.get() }
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
+        if await Self.allClosed(open, within: timeout, on: listener.eventLoop) { return }
+        let remaining = connections.withLock { Array($0.values) }
+        logger.warning("rpc server drain timed out; cancelling calls and closing connections", metadata: ["rpc.connections": "\(remaining.count)"])
+        // Each connection answers its calls `unavailable` and closes itself (its close_notify
+        // goes after those answers); one that has not closed some seconds later is cut.
+        for channel in remaining { channel.pipeline.fireUserInboundEventTriggered(AbortConnection()) }
+        if await Self.allClosed(remaining, within: .seconds(8), on: listener.eventLoop) { return }
+        for channel in remaining { channel.close(promise: nil) }
+    }
+
+    /// Whether every channel closed within `timeout`. Waiting on a close future cannot be
+    /// cancelled, so the wait is a race of promises rather than a task group (whose end
+    /// would wait for the slowest close however long it takes).
+    private static func allClosed(_ channels: [any Channel], within timeout: Duration, on loop: any EventLoop) async -> Bool {
+        guard !channels.isEmpty else { return true }
+        let outcome = loop.makePromise(of: Bool.self)
+        let closed = EventLoopFuture.andAllComplete(channels.map(\.closeFuture), on: loop)
+        let timer = loop.scheduleTask(in: .nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+            outcome.succeed(false)
         }
-        if !drained {
-            let remaining = connections.withLock { Array($0.values) }
-            logger.warning("rpc server drain timed out; closing connections", metadata: ["rpc.connections": "\(remaining.count)"])
-            for channel in remaining { channel.close(promise: nil) }
+        closed.whenComplete { _ in
+            timer.cancel()
+            outcome.succeed(true)
         }
+        return (try? await outcome.futureResult.get()) ?? false
     }
 
     /// The number of open connections.

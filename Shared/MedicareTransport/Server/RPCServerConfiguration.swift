@@ -14,6 +14,10 @@ public struct RPCServerConfiguration: Sendable {
     /// call); larger ones (imports of thousands of records) run on the shared pool, so that
     /// decoding and checking them does not hold up the loop's other connections.
     public var inlineRequestMaxBytes: Int
+    /// How long a connection's calls may go on once it drains: after the peer's TLS
+    /// close_notify (it sends no more, but waits for its answers), calls still running
+    /// after this are cancelled and answered `unavailable`. Each call's deadline applies too.
+    public var drainTimeout: Duration
     /// Reported by the health method.
     public var serverName: String
     public var version: String
@@ -21,7 +25,7 @@ public struct RPCServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, maxFrameSize: Int = 4 << 20,
         maxConcurrentCallsPerConnection: Int = 1024, maxTimeout: Duration = .seconds(3600), inlineRequestMaxBytes: Int = 64 << 10,
-        serverName: String = "medicare", version: String = "0.1.0"
+        drainTimeout: Duration = .seconds(30), serverName: String = "medicare", version: String = "0.1.0"
     ) {
         self.host = host
         self.port = port
@@ -30,6 +34,7 @@ public struct RPCServerConfiguration: Sendable {
         self.maxConcurrentCallsPerConnection = maxConcurrentCallsPerConnection
         self.maxTimeout = maxTimeout
         self.inlineRequestMaxBytes = inlineRequestMaxBytes
+        self.drainTimeout = drainTimeout
         self.serverName = serverName
         self.version = version
     }

@@ -6,6 +6,10 @@ import NIOCore
 /// Asks a connection to stop taking calls, finish those in flight, then close.
 struct DrainConnection: Sendable {}
 
+/// Tells a connection its drain time is over: calls still in flight are cancelled and
+/// answered `unavailable`, then it closes.
+struct AbortConnection: Sendable {}
+
 /// One server connection's calls: a state machine on the event loop.
 ///
 /// The loop only frames and routes. Each call's payload is decoded, handled and its
@@ -21,6 +25,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         var maxConcurrentCalls: Int
         var maxTimeout: Duration
         var inlineRequestMaxBytes: Int
+        /// How long calls may go on once the peer has finished sending (TLS close_notify):
+        /// the drain bound, besides each call's own deadline.
+        var drainTimeout: Duration
     }
 
     private struct ActiveCall {
@@ -35,6 +42,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var calls: [UInt64: ActiveCall] = [:]
     private var draining = false
     private var closed = false
+    /// The peer sent close_notify: no more frames will come, answers still go out.
+    private var peerFinished = false
+    private var drainTimer: Scheduled<Void>?
     private var highestCallID: UInt64 = 0
     private let flusher = FlushCoalescer()
     private var deadlines = DeadlineSweep()
@@ -74,6 +84,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             logger.debug("connection authenticated")
         case is DrainConnection:
             drain(context: context)
+        case is AbortConnection:
+            abort(context: context, reason: "the server is shutting down and did not finish the call in time; retry")
+        case let event as ChannelEvent where event == .inputClosed:
+            peerFinishedSending(context: context)
         default:
             context.fireUserInboundEventTriggered(event)
         }
@@ -172,7 +186,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // Small requests are handled right here on the loop; a large one moves to the pool.
         let preference: (any TaskExecutor)? = frame.payload.count <= limits.inlineRequestMaxBytes ? executor : globalConcurrentExecutor
         let task = Task(executorPreference: preference) {
-            let result = await router.dispatch(route, payload: payload, context: callContext)
+            var result = await router.dispatch(route, payload: payload, context: callContext)
+            if case .failure(let error) = result, let safe = error.redactedForPeer() {
+                // A message built without care for the peer: sent cut, logged whole.
+                callContext.logger.warning("status message held internals; sent redacted", metadata: [
+                    "rpc.code": "\(error.code)", "rpc.error": "\(error.message)", "rpc.sent": "\(safe.message)",
+                ])
+                result = .failure(safe)
+            }
             let response = FrameCodec.response(callID: id, result: result, maxFrameSize: maxFrameSize, allocator: allocator)
             completions.push((id, response), on: eventLoop) { batch in
                 for (id, response) in batch { loopBound.value.finish(id, response) }
@@ -230,9 +251,58 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         finishDrainIfIdle(context: context)
     }
 
+    /// The peer's close_notify (RFC 8446 §6.1): it sends nothing more but still reads. The
+    /// calls it already sent are finished and answered, then the connection closes (our
+    /// close_notify), within each call's deadline and at most `drainTimeout`.
+    private func peerFinishedSending(context: ChannelHandlerContext) {
+        guard !peerFinished, !closed else { return }
+        peerFinished = true
+        logger.debug("peer finished sending", metadata: ["rpc.in_flight": "\(calls.count)"])
+        if !draining {
+            draining = true
+            armDrainTimer(context: context)
+        }
+        finishDrainIfIdle(context: context)
+    }
+
+    /// Bounds a drain the connection started itself (the peer's close_notify); a server
+    /// drain is bounded by the server (`AbortConnection`).
+    private func armDrainTimer(context: ChannelHandlerContext) {
+        guard !calls.isEmpty else { return }
+        let nanos = limits.drainTimeout.components.seconds * 1_000_000_000 + limits.drainTimeout.components.attoseconds / 1_000_000_000
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        drainTimer = context.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+            loopBound.value.drainTimedOut()
+        }
+    }
+
+    private func drainTimedOut() {
+        guard let context else { return }
+        abort(context: context, reason: "the connection closed before the call finished; retry")
+    }
+
+    /// Cancels the calls still in flight, answers each `unavailable`, and closes.
+    private func abort(context: ChannelHandlerContext, reason: String) {
+        guard !closed else { return }
+        draining = true
+        if !calls.isEmpty {
+            logger.notice("cancelling calls still in flight", metadata: ["rpc.in_flight": "\(calls.count)"])
+        }
+        let remaining = calls
+        calls.removeAll()
+        deadlines.cancel()
+        for (id, call) in remaining.sorted(by: { $0.key < $1.key }) {
+            call.task.cancel()
+            reject(context: context, id, RPCError(code: .unavailable, message: reason))
+        }
+        finishDrainIfIdle(context: context)
+    }
+
     private func finishDrainIfIdle(context: ChannelHandlerContext) {
         guard draining, calls.isEmpty, !closed else { return }
         closed = true
+        drainTimer?.cancel()
+        drainTimer = nil
         // The TLS handler closes only once everything written before has reached the socket.
         context.close(promise: nil)
     }
@@ -241,8 +311,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard !closed else { return }
         draining = true
         var frame = Frame(kind: .goaway, lastCallID: highestCallID)
-        frame.statusCode = error.code.status
-        frame.statusMessage = error.message
+        let safe = error.redactedForPeer() ?? error
+        frame.statusCode = safe.code.status
+        frame.statusMessage = safe.message
         closed = true
         cancelAll()
         let bytes = try! FrameCodec.encode(frame, allocator: context.channel.allocator)
@@ -251,6 +322,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func cancelAll() {
+        drainTimer?.cancel()
+        drainTimer = nil
         deadlines.cancel()
         for call in calls.values { call.task.cancel() }
         calls.removeAll()

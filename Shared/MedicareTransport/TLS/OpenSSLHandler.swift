@@ -8,6 +8,13 @@ import NIOCore
 /// OpenSSL produces are taken from the other and written to the socket. The pattern is
 /// swift-nio-ssl's `NIOSSLHandler`, on the system's libssl instead of BoringSSL.
 ///
+/// Closing follows RFC 8446 §6.1: close_notify closes only its sender's direction. On a
+/// server (`allowHalfClosure`), the peer's close_notify (or its end of the TCP stream) means
+/// "no more requests", not "stop answering": reading stops, `ChannelEvent.inputClosed` goes
+/// up the pipeline, and writes go on until the handler above closes the channel, which is
+/// when our own close_notify is sent. A client answers the peer's close_notify with its own
+/// and closes.
+///
 /// Loop-confined: every method runs on the channel's event loop.
 final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -19,23 +26,32 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case idle
         case handshaking
         case active
+        /// The peer will send nothing more (its close_notify, or the end of its TCP
+        /// stream); we still write until the channel is closed.
+        case inputClosed
         case closing
         case closed
     }
 
     private let tlsContext: TLSContext
     private let serverHostname: String?
+    private let allowHalfClosure: Bool
     private var tls: OpaquePointer?
     private var state: State = .idle
     private var bufferedWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var handshakeTimer: Scheduled<Void>?
     private static let readChunk = 16 * 1024
 
-    /// - Parameter serverHostname: for a client, the name (or IP address) the server's
-    ///   certificate must carry; nil on a server.
-    init(context: TLSContext, serverHostname: String?) {
+    /// - Parameters:
+    ///   - serverHostname: for a client, the name (or IP address) the server's certificate
+    ///     must carry; nil on a server.
+    ///   - allowHalfClosure: whether the peer's close_notify closes only its direction
+    ///     (the handler above is told by `ChannelEvent.inputClosed` and closes the channel
+    ///     when it has answered), or the whole connection at once. Servers allow it.
+    init(context: TLSContext, serverHostname: String?, allowHalfClosure: Bool = false) {
         self.tlsContext = context
         self.serverHostname = serverHostname
+        self.allowHalfClosure = allowHalfClosure
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -72,6 +88,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // After the peer's close_notify nothing it sends is valid; it is dropped.
         guard let tls, state == .handshaking || state == .active || state == .closing else { return }
         let buffer = unwrapInboundIn(data)
         let fed = buffer.withUnsafeReadableBytes { bytes in
@@ -148,7 +165,12 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case Int32(MC_TLS_WANT_READ):
                 return
             case Int32(MC_TLS_CLOSED):
-                // The peer sent close_notify: answer it and close.
+                if state == .active && allowHalfClosure {
+                    // The peer sent close_notify: it has finished sending, not listening.
+                    peerFinishedSending(context: context)
+                    return
+                }
+                // A client (or a connection already closing): answer it and close.
                 state = .closing
                 mc_tls_shutdown(tls)
                 writeCiphertext(context: context, flush: true)
@@ -161,6 +183,33 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Stops reading and tells the handlers above; they close the channel once they have
+    /// answered what they received.
+    private func peerFinishedSending(context: ChannelHandlerContext) {
+        state = .inputClosed
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, event == .inputClosed else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // The end of the peer's TCP stream (the channel allows remote half-closure).
+        switch state {
+        case .active where allowHalfClosure:
+            // Without close_notify: nothing more can arrive either way. The framing above
+            // notices a request cut short.
+            peerFinishedSending(context: context)
+        case .idle, .handshaking:
+            fail(context: context, TLSError.closedDuringHandshake)
+        case .active:
+            context.close(promise: nil)
+        case .inputClosed, .closing, .closed:
+            break  // already told, or going away
+        }
+    }
+
     // MARK: outbound
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -168,7 +217,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .idle, .handshaking:
             bufferedWrites.append((buffer, promise))
-        case .active:
+        case .active, .inputClosed:
             encrypt(context: context, buffer, promise: promise)
         case .closing, .closed:
             promise?.fail(ChannelError.ioOnClosedChannel)
@@ -177,7 +226,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func flush(context: ChannelHandlerContext) {
         switch state {
-        case .active:
+        case .active, .inputClosed:
             writeCiphertext(context: context, flush: true)
         case .idle, .handshaking, .closing, .closed:
             break  // writes buffered during the handshake are flushed when it completes
@@ -185,7 +234,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        guard state == .active, let tls else {
+        guard state == .active || state == .inputClosed, let tls else {
             context.close(mode: mode, promise: promise)
             return
         }
