@@ -250,7 +250,8 @@ public struct GatewayProvider: GatewayService {
     static func status<T>(_ source: String, _ result: Result<T, RPCError>) -> SourceStatus {
         switch result {
         case .success: SourceStatus(source: source, code: "ok")
-        case .failure(let error): SourceStatus(source: source, code: error.code.description, message: error.message)
+        // A message inside an answer passes the same last check as a status sent to a peer.
+        case .failure(let error): SourceStatus(source: source, code: error.code.description, message: (error.redactedForPeer() ?? error).message)
         }
     }
 
