@@ -3,9 +3,9 @@ import NIOCore
 
 /// Who may call a backend service directly. Fails closed: only certificates with role
 /// `service` of the medical-insurance department (`O=nhsa`) whose name (`CN`) is listed in the
-/// service's `access.callers` (the gateway; supervision also admits settlement, whose audit
-/// relay delivers there), and for the methods ``restricted`` names, only the services listed
-/// there. Outside callers (institutions, province systems, supervisors, operators) go through
+/// service's `access.callers` (the gateway; supervision also admits settlement and the
+/// registry, whose audit relays deliver there), and for the methods ``restricted`` names, only
+/// the services listed there. Outside callers (institutions, province systems, supervisors, operators) go through
 /// the gateway, which applies the full access table. `Health/Check` and the diagnostic
 /// `Echo/Echo` are also open to medical-insurance operators (connectivity checks).
 public struct ServiceAccess: RPCInterceptor {
@@ -13,10 +13,10 @@ public struct ServiceAccess: RPCInterceptor {
     public let callers: Set<String>
 
     /// Methods only particular services may call, whatever `access.callers` says: the audit
-    /// chain is appended to by settlement's relay alone.
+    /// chain is appended to by the relays of settlement and the registry alone.
     public static let restricted: [String: Set<String>] = [
-        "medicare.v1.Supervision/Record": ["settlement"],
-        "medicare.v1.Supervision/RecordBatch": ["settlement"],
+        "medicare.v1.Supervision/Record": ["settlement", "registry"],
+        "medicare.v1.Supervision/RecordBatch": ["settlement", "registry"],
     ]
 
     static let diagnostics: Set<String> = ["medicare.v1.Health/Check", "medicare.v1.Echo/Echo"]

@@ -42,7 +42,7 @@ public struct ServiceSettings: Sendable {
             ConfigKey("store.max-batch", default: "256", "SQLite: most transactions committed together."),
             ConfigKey("store.max-connections", default: "16", "PostgreSQL: pool size."),
             ConfigKey("log.level", default: "info", "trace, debug, info, notice, warning, error or critical."),
-            ConfigKey("access.callers", default: ["gateway": "*", "supervision": "gateway,settlement"][service] ?? "gateway",
+            ConfigKey("access.callers", default: ["gateway": "*", "supervision": "gateway,settlement,registry"][service] ?? "gateway",
                       "Services (certificate CN, role service, O=nhsa) that may call this one directly, comma separated; * = the gateway's own access table decides (gateway only)."),
         ]
     }

@@ -14,6 +14,9 @@ struct DrainTimeTests {
         let service = try await RunningService.start("registry", extra: ["--rpc.drain-seconds", "2"])
         let client = try service.client()
         let echo = EchoClient(client)
+        // Connected (TLS and all) before the timed part: under a loaded test run a first call
+        // could still be connecting when SIGTERM arrives, and then it is refused instead.
+        _ = try await echo.echo(EchoMessage(text: "warm"), options: CallOptions(timeout: .seconds(30)))
         // held far longer than the drain time (and than this test's margin)
         let held = Task { try await echo.echo(EchoMessage(text: "held", delayMillis: 60_000), options: CallOptions(timeout: .seconds(90))) }
         // a short call that finishes within the drain time is answered normally

@@ -19,8 +19,8 @@ final class Stack: @unchecked Sendable {
     /// `deadRegistryReplica`: also list a registry replica that is not running, first.
     init(deadRegistryReplica: Int? = nil) async throws {
         folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
-        registry = try await RunningService.start("registry", folder: folder)
         supervision = try await RunningService.start("supervision", folder: folder)
+        registry = try await RunningService.start("registry", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
         settlement = try await RunningService.start("settlement", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
         let registries = (deadRegistryReplica.map { ["127.0.0.1:\($0)"] } ?? []) + ["127.0.0.1:\(registry.rpcPort)"]
         gateway = try await RunningService.start("gateway", folder: folder, extra: [
@@ -76,13 +76,14 @@ final class Stack: @unchecked Sendable {
     }
 
     /// Waits (up to 15 s: the relay backs off while supervision is away) until supervision's
-    /// audit chain holds `records` links.
+    /// audit chain holds `records` postings (settlements and reversals; designation changes
+    /// and review blocks are chained too).
     func auditChain(reaches records: UInt64, client: RPCClient) async throws -> VerifyAuditResponse {
         var answer = VerifyAuditResponse()
         for _ in 0..<600 {
             if let current = try? await SupervisionClient(client).verifyAudit(VerifyAuditRequest()) {
                 answer = current
-                if answer.records >= records { break }
+                if answer.postings >= records { break }
             }
             try await Task.sleep(for: .milliseconds(25))
         }
@@ -123,7 +124,7 @@ struct StackTests {
         let ledger = try await SettlementClient(ops).checkLedger(LedgerCheckRequest())
         #expect(ledger.settlements == 1 && ledger.balanced)
         let chain = try await stack.auditChain(reaches: 1, client: ops)
-        #expect(chain.records == 1 && chain.intact)
+        #expect(chain.postings == 1 && chain.intact)
 
         // A reversal, once.
         let reversal = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID, reason: "entered twice"), options: keyed("r-1"))
@@ -132,7 +133,7 @@ struct StackTests {
             _ = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID), options: keyed("r-2"))
         }
         #expect(again?.code == .failedPrecondition)
-        #expect(try await stack.auditChain(reaches: 2, client: ops).records == 2)
+        #expect(try await stack.auditChain(reaches: 2, client: ops).postings == 2)
 
         // A blocked claim: 70 capsules exceed the item's limit of 60.
         let blocked = await #expect(throws: RPCError.self) {
@@ -194,6 +195,17 @@ struct StackTests {
         _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "restore", reason: "rectified"))
         #expect(try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")).settlement?.status == "settled")
 
+        // Every decision is in the chain: 4 postings (M1, its reversal, M5, M6), the review
+        // block of M2, and 4 designation changes (2 by the demo, the suspension, the
+        // restoration), the chain pinned by settlement's checkpoints and postings.
+        var trail = VerifyAuditResponse()
+        for _ in 0..<300 {
+            trail = try await GatewayClient(ops).verifyAuditTrail(VerifyAuditTrailRequest())
+            if trail.records >= 9 && trail.intact { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(trail.intact && trail.records == 9 && trail.postings == 4 && trail.postingsCompared, "\(trail)")
+
         for c in [clinic, ops, province, direct] { await c.close() }
         await stack.stop()
     }
@@ -227,7 +239,7 @@ struct StackTests {
         // Each posting wrote its audit record with it; the relay delivers every one, those
         // left in the outbox by the kill included, exactly once.
         let chain = try await stack.auditChain(reaches: UInt64(ledger.settlements), client: ops)
-        #expect(chain.intact && chain.records == UInt64(ledger.settlements), "\(chain.records) audit records for \(ledger.settlements) settlements")
+        #expect(chain.intact && chain.postings == UInt64(ledger.settlements), "\(chain.postings) audit records for \(ledger.settlements) settlements")
         await clinic.close()
         await ops.close()
         await stack.stop()
@@ -280,7 +292,7 @@ extension StackTests {
         let chain = try await stack.auditChain(reaches: 1, client: ops)
         try await Task.sleep(for: .seconds(1))
         let settled = try await SupervisionClient(ops).verifyAudit(VerifyAuditRequest())
-        #expect(chain.intact && settled.intact && settled.records == 1, "\(settled)")
+        #expect(chain.intact && settled.intact && settled.postings == 1, "\(settled)")
         // Against what settlement keeps: the signed checkpoint and exactly one record per posting.
         let trail = try await GatewayClient(ops).verifyAuditTrail(VerifyAuditTrailRequest())
         #expect(trail.intact && trail.postingsCompared && trail.checkpointsVerified >= 1, "\(trail)")
@@ -331,7 +343,7 @@ extension StackTests {
         let ledger = try await SettlementClient(ops).checkLedger(LedgerCheckRequest())
         #expect(ledger.balanced && ledger.settlements == UInt32(acknowledged.count), "\(ledger.settlements) posted, \(acknowledged.count) acknowledged")
         let chain = try await stack.auditChain(reaches: UInt64(ledger.settlements), client: ops)
-        #expect(chain.intact && chain.records == UInt64(ledger.settlements), "\(chain.records) audit records for \(ledger.settlements) settlements")
+        #expect(chain.intact && chain.postings == UInt64(ledger.settlements), "\(chain.postings) audit records for \(ledger.settlements) settlements")
         await clinic.close()
         await ops.close()
         await stack.stop()

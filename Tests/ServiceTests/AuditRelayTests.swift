@@ -1,6 +1,7 @@
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareRuntime
 import MedicareStore
 import MedicareTestSupport
 import MedicareWire
@@ -37,10 +38,10 @@ struct AuditRelayTests {
                 }
 
                 // One record per call when a batch may hold fewer bytes than a record.
-                let narrow = AuditRelay(store: store, supervision: supervision.channel, logger: quietLogger, batchBytes: 1)
+                let narrow = AuditRelay(outbox: store.outbox, supervision: supervision.channel, logger: quietLogger, batchBytes: 1)
                 #expect(try await narrow.deliverOnce())
                 #expect(try await store.auditBacklog() == (pending: 3, rejected: 0))  // two postings and the bad record left
-                let relay = AuditRelay(store: store, supervision: supervision.channel, logger: quietLogger)
+                let relay = AuditRelay(outbox: store.outbox, supervision: supervision.channel, logger: quietLogger)
                 #expect(try await relay.deliverOnce())
                 #expect(try await store.auditBacklog() == (pending: 0, rejected: 1))
                 #expect(try await store.auditSpan() == 1)

@@ -98,7 +98,7 @@ struct SupervisionTests {
                 #expect(record.seq == UInt64(i) && record.prevHash == previous && record.hash.count == 64)
                 previous = record.hash
             }
-            #expect(try await s.verifyAudit(VerifyAuditRequest()) == VerifyAuditResponse(intact: true, records: 5))
+            #expect(try await s.verifyAudit(VerifyAuditRequest()) == VerifyAuditResponse(intact: true, records: 5, postings: 5))
             // Tamper with record 3's content directly in the database.
             let forged = try SettlementResult(setlID: "S3", medfeeSumamt: 1, status: "settled").encodedBytes()
             try await db.write { try await $0.execute("UPDATE audit SET content = $1 WHERE seq = 3", [.blob(forged)]) }

@@ -18,13 +18,28 @@ public enum RegistryDefinition {
             CREATE TABLE designation_history (code TEXT NOT NULL, seq BIGINT NOT NULL, from_status TEXT NOT NULL, to_status TEXT NOT NULL,
                 reason TEXT NOT NULL, at TEXT NOT NULL, by_whom TEXT NOT NULL, PRIMARY KEY (code, seq))
             """),
+        // Designation changes go into supervision's audit chain through this outbox, written
+        // in the change's own transaction; supervision's signed checkpoints are kept here too.
+        AuditOutbox.migration(3),
+    ]
+
+    public static let keys = [
+        ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
+                  "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every designation change there."),
     ]
 
     public static let definition = ServiceDefinition(
-        name: "registry", rpcPort: 7101, adminPort: 9101, migrations: migrations
+        name: "registry", rpcPort: 7101, adminPort: 9101, migrations: migrations, extraKeys: keys
     ) { context in
+        let store = RegistryStore(database: context.store)
+        let supervision = try UpstreamPool(
+            name: "supervision", addresses: context.configuration.string("upstream.supervision"), tls: context.settings.tls, logger: context.logger
+        )
+        let relay = AuditRelay(outbox: AuditOutbox(database: context.store), supervision: supervision, logger: context.logger, service: "registry")
+        context.runInBackground { await supervision.probeHealth(logger: context.logger) }
+        context.runInBackground { await relay.run() }
         var router = RPCRouter()
-        RegistryProvider(store: RegistryStore(database: context.store)).register(with: &router)
+        RegistryProvider(store: store, relay: relay).register(with: &router)
         return router
     }
 }

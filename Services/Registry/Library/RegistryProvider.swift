@@ -2,13 +2,19 @@ import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareRuntime
 import MedicareWire
 
 /// medicare.v1.Registry.
 public struct RegistryProvider: RegistryService {
     let store: RegistryStore
+    /// Told after each designation change, so that its audit record leaves the outbox at once.
+    let relay: AuditRelay?
 
-    public init(store: RegistryStore) { self.store = store }
+    public init(store: RegistryStore, relay: AuditRelay? = nil) {
+        self.store = store
+        self.relay = relay
+    }
 
     public static let maxBatch = 5_000
 
@@ -74,7 +80,9 @@ public struct RegistryProvider: RegistryService {
         let code = try InstitutionCode(request.code, field: "code")
         guard !request.reason.isEmpty, request.reason.count <= 500 else { throw DomainError(field: "reason", "must be 1-500 characters") }
         // Who acted: the caller the gateway forwards for, not the gateway.
-        return try await store.changeDesignation(code: code.value, action: request.action, reason: request.reason, by: context.actor.description)
+        let institution = try await store.changeDesignation(code: code.value, action: request.action, reason: request.reason, by: context.actor.description)
+        relay?.nudge()
+        return institution
     }
 
     public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute {

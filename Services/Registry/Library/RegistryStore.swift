@@ -151,9 +151,17 @@ public struct RegistryStore: Sendable {
             }
             let seq = try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM designation_history WHERE code = $1", [.text(code)])?.int("n") ?? 1
             try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [.text(transition.to), .text(code)])
+            let at = Date().formatted(.iso8601)
             try await tx.execute(
                 "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                [.text(code), .integer(seq), .text(from), .text(transition.to), .text(reason), .text(Date().formatted(.iso8601)), .text(by)]
+                [.text(code), .integer(seq), .text(from), .text(transition.to), .text(reason), .text(at), .text(by)]
+            )
+            // The decision's audit record, in the same transaction (delivered by the relay).
+            let record = RecordRequest(designation: DesignationRecord(
+                code: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by)
+            ))
+            try await tx.execute(
+                "INSERT INTO audit_outbox (subject, kind, record) VALUES ($1, 'designation', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]
             )
             return try await Self.institution(tx, code)!
         }

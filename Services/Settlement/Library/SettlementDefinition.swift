@@ -80,7 +80,7 @@ public enum SettlementDefinition {
         let supervision = try UpstreamPool(
             name: "supervision", addresses: context.configuration.string("upstream.supervision"), tls: context.settings.tls, logger: context.logger
         )
-        let relay = AuditRelay(store: store, supervision: supervision, logger: context.logger)
+        let relay = AuditRelay(outbox: store.outbox, supervision: supervision, logger: context.logger)
         context.runInBackground { await supervision.probeHealth(logger: context.logger) }
         context.runInBackground { await relay.run() }
         var router = RPCRouter()

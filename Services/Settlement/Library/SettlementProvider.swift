@@ -2,6 +2,7 @@ import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareRuntime
 import MedicareStore
 import MedicareWire
 

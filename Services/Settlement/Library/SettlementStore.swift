@@ -1,6 +1,7 @@
 import Foundation
 import MedicareContracts
 import MedicareDomain
+import MedicareRuntime
 import MedicareStore
 import MedicareTransport
 import MedicareWire
@@ -274,46 +275,12 @@ public struct SettlementStore: Sendable {
         )
     }
 
-    struct PendingAudit: Sendable {
-        let seq: Int64
-        let record: [UInt8]
-    }
-
-    /// The oldest records not yet delivered (rejected ones stay, set aside).
-    func pendingAudit(limit: Int) async throws -> [PendingAudit] {
-        try await database.read { tx in
-            try await tx.query("SELECT seq, record FROM audit_outbox WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
-                .map { PendingAudit(seq: try $0.int("seq"), record: try $0.blob("record")) }
-        }
-    }
-
-    /// Removes delivered records and sets rejected ones aside with supervision's reason.
-    /// By exact sequence number: on PostgreSQL a lower number may commit later than a higher one.
-    func auditDelivered(_ delivered: [Int64], rejected: [(seq: Int64, reason: String)], checkpoint: AuditCheckpoint? = nil) async throws {
-        try await database.write { tx in
-            if let checkpoint {
-                try await tx.execute(
-                    "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
-                    [.integer(Int64(checkpoint.seq)), .text(checkpoint.hash), .text(checkpoint.at), .blob(checkpoint.signature)]
-                )
-            }
-            for seq in delivered {
-                try await tx.execute("DELETE FROM audit_outbox WHERE seq = $1", [.integer(seq)])
-            }
-            for (seq, reason) in rejected {
-                try await tx.execute("UPDATE audit_outbox SET rejected = $1 WHERE seq = $2", [.text(String(reason.prefix(500))), .integer(seq)])
-            }
-        }
-    }
-
     /// What pins supervision's chain from here: the latest 1,000 checkpoints received and the
     /// summary of the postings already delivered (all postings, less those in the outbox).
     public func auditEvidence() async throws -> AuditEvidence {
-        try await database.read { tx in
-            var evidence = AuditEvidence()
-            evidence.checkpoints = try await tx.query("SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1000", []).map {
-                AuditCheckpoint(seq: UInt64(try $0.int("seq")), hash: try $0.string("hash"), at: try $0.string("at"), signature: try $0.blob("signature"))
-            }
+        let checkpoints = try await outbox.checkpoints()
+        return try await database.read { tx in
+            var evidence = AuditEvidence(checkpoints: checkpoints)
             var digest = PostingDigest()
             var summary = PostingSummary()
             for row in try await tx.query("SELECT setl_id FROM settlements", []) {
@@ -337,26 +304,14 @@ public struct SettlementStore: Sendable {
         }
     }
 
-    /// How far the outbox spans, oldest row to newest (rejected ones included): an upper
-    /// bound of its length read from the primary key alone, cheap however long it grows.
-    public func auditSpan() async throws -> Int64 {
-        try await database.lookup { tx in
-            let row = try await tx.queryOne("SELECT MIN(seq) AS low, MAX(seq) AS high FROM audit_outbox", [])
-            guard let row, let low = try? row.int("low"), let high = try? row.int("high") else { return 0 }
-            return high - low + 1
-        }
-    }
+    /// The audit outbox this store's postings write to (delivered by the relay).
+    public var outbox: AuditOutbox { AuditOutbox(database: database) }
 
-    /// Records waiting for delivery and records supervision rejected.
-    public func auditBacklog() async throws -> (pending: Int64, rejected: Int64) {
-        try await database.read { tx in
-            let row = try await tx.queryOne(
-                "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN rejected IS NULL THEN 0 ELSE 1 END), 0) AS r FROM audit_outbox", []
-            )
-            let total = try row?.int("n") ?? 0, rejected = try row?.int("r") ?? 0
-            return (total - rejected, rejected)
-        }
-    }
+    /// See ``AuditOutbox/span()``.
+    public func auditSpan() async throws -> Int64 { try await outbox.span() }
+
+    /// See ``AuditOutbox/backlog()``.
+    public func auditBacklog() async throws -> (pending: Int64, rejected: Int64) { try await outbox.backlog() }
 
     /// A unique id that sorts by creation time: 12 hex digits of milliseconds, then 11
     /// random ones. New rows land beside each other in the primary-key and ledger indexes,

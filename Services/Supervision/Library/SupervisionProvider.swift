@@ -67,18 +67,17 @@ public struct SupervisionProvider: SupervisionService {
     }
 
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {
-        let settlement = try Self.recordable(request)
-        return try await store.record(batch: [(settlement, request.claim)])[0]
+        try await store.record(batch: [try Self.recordable(request)])[0]
     }
 
     /// The valid records appended in order, in one transaction; invalid ones rejected by index.
     public func recordBatch(_ request: RecordBatchRequest, context: CallContext) async throws -> RecordBatchResponse {
         guard request.records.count <= 10_000 else { throw DomainError(field: "records", "at most 10000 per call") }
-        var valid: [(settlement: SettlementResult, claim: Claim?)] = []
+        var valid: [SupervisionStore.Recordable] = []
         var rejected: [RejectedRecord] = []
         for (i, record) in request.records.enumerated() {
             do {
-                valid.append((try Self.recordable(record), record.claim))
+                valid.append(try Self.recordable(record))
             } catch let error as DomainError {
                 rejected.append(RejectedRecord(index: UInt32(i), reason: "records[\(i)].\(error.field): \(error.message)"))
             }
@@ -88,14 +87,22 @@ public struct SupervisionProvider: SupervisionService {
         return RecordBatchResponse(records: records, rejected: rejected, checkpoint: checkpointer?.after(head: head))
     }
 
-    static func recordable(_ request: RecordRequest) throws -> SettlementResult {
+    static func recordable(_ request: RecordRequest) throws -> SupervisionStore.Recordable {
+        if let designation = request.designation {
+            guard request.settlement == nil, request.claim == nil else { throw DomainError(field: "designation", "comes alone") }
+            _ = try InstitutionCode(designation.code, field: "designation.code")
+            guard designation.n > 0, let event = designation.event, !event.toStatus.isEmpty, event.toStatus.utf8.count <= 32 else {
+                throw DomainError(field: "designation.event", "needs a position and a status")
+            }
+            return .designation(designation)
+        }
         guard let settlement = request.settlement, !settlement.setlID.isEmpty else {
             throw DomainError(field: "settlement.setl_id", "is required")
         }
         guard ["settled", "reversed"].contains(settlement.status) else {
             throw DomainError(field: "settlement.status", "must be settled or reversed")
         }
-        return settlement
+        return .posting(settlement, request.claim)
     }
 
     /// Re-walks the chain; see ``SupervisionStore/verify(checkpoints:postings:checkpointer:)``.

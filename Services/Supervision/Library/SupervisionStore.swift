@@ -74,13 +74,38 @@ public struct SupervisionStore: Sendable {
 
     /// Appends settlements (or reversals) to the chain, in order, in one transaction:
     /// hash = SM3(previous hash || content).
-    func record(batch: [(settlement: SettlementResult, claim: Claim?)]) async throws -> [AuditRecord] {
-        let contents = try batch.map { try $0.settlement.encodedBytes() }
+    /// One decision to chain.
+    enum Recordable: Sendable {
+        /// A settlement or reversal and, for a settlement, its claim (whose lines are billed).
+        case posting(SettlementResult, Claim?)
+        /// A designation change from the registry.
+        case designation(DesignationRecord)
+    }
+
+    func record(batch: [Recordable]) async throws -> [AuditRecord] {
+        let contents = try batch.map { item -> [UInt8] in
+            switch item {
+            case .posting(let settlement, _): try settlement.encodedBytes()
+            case .designation(let record): try record.encodedBytes()
+            }
+        }
         return try await database.write { tx in
             var records: [AuditRecord] = []
             records.reserveCapacity(batch.count)
             for (item, content) in zip(batch, contents) {
-                records.append(try await Self.append(tx, settlement: item.settlement, content: content, claim: item.claim))
+                switch item {
+                case .posting(let settlement, let claim):
+                    records.append(try await Self.append(tx, settlement: settlement, content: content, claim: claim))
+                case .designation(let record):
+                    // Idempotent like postings: a redelivered change is answered with its link.
+                    let subject = "\(record.code)#\(record.n)"
+                    if let existing = try await tx.queryOne("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = 'designation'", [.text(subject)]) {
+                        records.append(AuditRecord(seq: UInt64(try existing.int("seq")), kind: "designation", subject: subject,
+                                                   prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at")))
+                    } else {
+                        records.append(try await Self.link(tx, kind: "designation", subject: subject, content: content))
+                    }
+                }
             }
             return records
         }
@@ -157,7 +182,7 @@ public struct SupervisionStore: Sendable {
             if try head?.int("seq") != Int64(count) || head?.string("hash") != previous {
                 return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count + 1, reason: "the chain's head does not match its last record")
             }
-            var response = VerifyAuditResponse(intact: true, records: count)
+            var response = VerifyAuditResponse(intact: true, records: count, postings: settlements + reversals)
             for checkpoint in checkpoints {
                 guard let checkpointer, checkpointer.isSigned(checkpoint) else {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: 0, reason: "the checkpoint at record \(checkpoint.seq) is not signed by this chain's key")

@@ -70,6 +70,13 @@ public enum DevCertificates {
             try CertificateIssuer.write(try CertificateIssuer.issue(peer.subject, signedBy: ca), name: peer.name, into: folder)
             written.append(peer.name)
         }
+        // Supervision's SM2 key for signing the audit chain's checkpoints (not a certificate:
+        // it lives beside them, outside every database).
+        if force || !fm.fileExists(atPath: "\(folder)/audit-signing.key") {
+            _ = try? fm.removeItem(atPath: "\(folder)/audit-signing.key")
+            _ = try SM2.loadOrCreateKey(at: "\(folder)/audit-signing.key")
+            written.append("audit-signing")
+        }
         return written
     }
 }

@@ -150,10 +150,12 @@ extension ReviewResponse: CMessage {
 public struct RecordRequest: WireMessage {
     public var settlement: SettlementResult?
     public var claim: Claim?
+    public var designation: DesignationRecord?
 
-    public init(settlement: SettlementResult? = nil, claim: Claim? = nil) {
+    public init(settlement: SettlementResult? = nil, claim: Claim? = nil, designation: DesignationRecord? = nil) {
         self.settlement = settlement
         self.claim = claim
+        self.designation = designation
     }
 
     public static var protoName: String { "medicare.v1.RecordRequest" }
@@ -179,11 +181,58 @@ extension RecordRequest: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.settlement { self.settlement = try SettlementResult(c: p, arena: arena) } else { self.settlement = nil }
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
+        if let p = c.pointee.designation { self.designation = try DesignationRecord(c: p, arena: arena) } else { self.designation = nil }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.settlement { c.pointee.settlement = try arena.cMessage(v) }
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
+        if let v = self.designation { c.pointee.designation = try arena.cMessage(v) }
+    }
+}
+
+/// `medicare.v1.DesignationRecord`
+public struct DesignationRecord: WireMessage {
+    public var code: String
+    public var n: UInt64
+    public var event: DesignationEvent?
+
+    public init(code: String = "", n: UInt64 = 0, event: DesignationEvent? = nil) {
+        self.code = code
+        self.n = n
+        self.event = event
+    }
+
+    public static var protoName: String { "medicare.v1.DesignationRecord" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DesignationRecord: CMessage {
+    typealias CStruct = Medicare__V1__DesignationRecord
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__designation_record__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__designation_record__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__designation_record__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__designation_record__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.code = try arena.string(c.pointee.code, field: "medicare.v1.DesignationRecord.code")
+        self.n = c.pointee.n
+        if let p = c.pointee.event { self.event = try DesignationEvent(c: p, arena: arena) } else { self.event = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.DesignationRecord.code")
+        c.pointee.n = self.n
+        if let v = self.event { c.pointee.event = try arena.cMessage(v) }
     }
 }
 
@@ -457,14 +506,16 @@ public struct VerifyAuditResponse: WireMessage {
     public var reason: String
     public var checkpointsVerified: UInt32
     public var postingsCompared: Bool
+    public var postings: UInt64
 
-    public init(intact: Bool = false, records: UInt64 = 0, firstBrokenSeq: UInt64 = 0, reason: String = "", checkpointsVerified: UInt32 = 0, postingsCompared: Bool = false) {
+    public init(intact: Bool = false, records: UInt64 = 0, firstBrokenSeq: UInt64 = 0, reason: String = "", checkpointsVerified: UInt32 = 0, postingsCompared: Bool = false, postings: UInt64 = 0) {
         self.intact = intact
         self.records = records
         self.firstBrokenSeq = firstBrokenSeq
         self.reason = reason
         self.checkpointsVerified = checkpointsVerified
         self.postingsCompared = postingsCompared
+        self.postings = postings
     }
 
     public static var protoName: String { "medicare.v1.VerifyAuditResponse" }
@@ -494,6 +545,7 @@ extension VerifyAuditResponse: CMessage {
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.VerifyAuditResponse.reason")
         self.checkpointsVerified = c.pointee.checkpoints_verified
         self.postingsCompared = c.pointee.postings_compared != 0
+        self.postings = c.pointee.postings
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -503,6 +555,7 @@ extension VerifyAuditResponse: CMessage {
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.VerifyAuditResponse.reason")
         c.pointee.checkpoints_verified = self.checkpointsVerified
         c.pointee.postings_compared = self.postingsCompared ? 1 : 0
+        c.pointee.postings = self.postings
     }
 }
 

@@ -187,6 +187,51 @@ void   medicare__v1__record_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__record_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__designation_record__init
+                     (Medicare__V1__DesignationRecord         *message)
+{
+  static const Medicare__V1__DesignationRecord init_value = MEDICARE__V1__DESIGNATION_RECORD__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__designation_record__get_packed_size
+                     (const Medicare__V1__DesignationRecord *message)
+{
+  assert(message->base.descriptor == &medicare__v1__designation_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__designation_record__pack
+                     (const Medicare__V1__DesignationRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__designation_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__designation_record__pack_to_buffer
+                     (const Medicare__V1__DesignationRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__designation_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DesignationRecord *
+       medicare__v1__designation_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DesignationRecord *)
+     protobuf_c_message_unpack (&medicare__v1__designation_record__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__designation_record__free_unpacked
+                     (Medicare__V1__DesignationRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__designation_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__audit_record__init
                      (Medicare__V1__AuditRecord         *message)
 {
@@ -810,7 +855,7 @@ const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor =
   (ProtobufCMessageInit) medicare__v1__review_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__record_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__record_request__field_descriptors[3] =
 {
   {
     "settlement",
@@ -836,15 +881,28 @@ static const ProtobufCFieldDescriptor medicare__v1__record_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "designation",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordRequest, designation),
+    &medicare__v1__designation_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__record_request__field_indices_by_name[] = {
   1,   /* field[1] = claim */
+  2,   /* field[2] = designation */
   0,   /* field[0] = settlement */
 };
 static const ProtobufCIntRange medicare__v1__record_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor =
 {
@@ -854,11 +912,75 @@ const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor =
   "Medicare__V1__RecordRequest",
   "medicare.v1",
   sizeof(Medicare__V1__RecordRequest),
-  2,
+  3,
   medicare__v1__record_request__field_descriptors,
   medicare__v1__record_request__field_indices_by_name,
   1,  medicare__v1__record_request__number_ranges,
   (ProtobufCMessageInit) medicare__v1__record_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__designation_record__field_descriptors[3] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationRecord, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "n",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationRecord, n),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationRecord, event),
+    &medicare__v1__designation_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__designation_record__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  2,   /* field[2] = event */
+  1,   /* field[1] = n */
+};
+static const ProtobufCIntRange medicare__v1__designation_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__designation_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DesignationRecord",
+  "DesignationRecord",
+  "Medicare__V1__DesignationRecord",
+  "medicare.v1",
+  sizeof(Medicare__V1__DesignationRecord),
+  3,
+  medicare__v1__designation_record__field_descriptors,
+  medicare__v1__designation_record__field_indices_by_name,
+  1,  medicare__v1__designation_record__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__designation_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor medicare__v1__audit_record__field_descriptors[6] =
@@ -1219,7 +1341,7 @@ const ProtobufCMessageDescriptor medicare__v1__verify_audit_request__descriptor 
   (ProtobufCMessageInit) medicare__v1__verify_audit_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__verify_audit_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor medicare__v1__verify_audit_response__field_descriptors[7] =
 {
   {
     "intact",
@@ -1293,11 +1415,24 @@ static const ProtobufCFieldDescriptor medicare__v1__verify_audit_response__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "postings",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VerifyAuditResponse, postings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__verify_audit_response__field_indices_by_name[] = {
   4,   /* field[4] = checkpoints_verified */
   2,   /* field[2] = first_broken_seq */
   0,   /* field[0] = intact */
+  6,   /* field[6] = postings */
   5,   /* field[5] = postings_compared */
   3,   /* field[3] = reason */
   1,   /* field[1] = records */
@@ -1305,7 +1440,7 @@ static const unsigned medicare__v1__verify_audit_response__field_indices_by_name
 static const ProtobufCIntRange medicare__v1__verify_audit_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor =
 {
@@ -1315,7 +1450,7 @@ const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor
   "Medicare__V1__VerifyAuditResponse",
   "medicare.v1",
   sizeof(Medicare__V1__VerifyAuditResponse),
-  6,
+  7,
   medicare__v1__verify_audit_response__field_descriptors,
   medicare__v1__verify_audit_response__field_indices_by_name,
   1,  medicare__v1__verify_audit_response__number_ranges,

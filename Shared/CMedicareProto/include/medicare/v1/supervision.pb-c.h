@@ -15,12 +15,14 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "medicare/v1/audit.pb-c.h"
+#include "medicare/v1/registry.pb-c.h"
 #include "medicare/v1/settlement.pb-c.h"
 
 typedef struct Medicare__V1__ReviewRequest Medicare__V1__ReviewRequest;
 typedef struct Medicare__V1__Finding Medicare__V1__Finding;
 typedef struct Medicare__V1__ReviewResponse Medicare__V1__ReviewResponse;
 typedef struct Medicare__V1__RecordRequest Medicare__V1__RecordRequest;
+typedef struct Medicare__V1__DesignationRecord Medicare__V1__DesignationRecord;
 typedef struct Medicare__V1__AuditRecord Medicare__V1__AuditRecord;
 typedef struct Medicare__V1__RecordBatchRequest Medicare__V1__RecordBatchRequest;
 typedef struct Medicare__V1__RejectedRecord Medicare__V1__RejectedRecord;
@@ -98,15 +100,39 @@ struct  Medicare__V1__ReviewResponse
     , (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
+/*
+ * One decision for the chain: a posting (settlement, with its claim, or reversal) from
+ * settlement's relay, or a designation change from the registry's.
+ */
 struct  Medicare__V1__RecordRequest
 {
   ProtobufCMessage base;
   Medicare__V1__SettlementResult *settlement;
   Medicare__V1__Claim *claim;
+  /*
+   * instead of settlement and claim
+   */
+  Medicare__V1__DesignationRecord *designation;
 };
 #define MEDICARE__V1__RECORD_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__record_request__descriptor) \
-    , NULL, NULL }
+    , NULL, NULL, NULL }
+
+
+/*
+ * A designation change (定点 status of an institution), chained as kind "designation",
+ * subject "<code>#<n>" (n: the change's position in the institution's history).
+ */
+struct  Medicare__V1__DesignationRecord
+{
+  ProtobufCMessage base;
+  char *code;
+  uint64_t n;
+  Medicare__V1__DesignationEvent *event;
+};
+#define MEDICARE__V1__DESIGNATION_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__designation_record__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, NULL }
 
 
 struct  Medicare__V1__AuditRecord
@@ -114,11 +140,11 @@ struct  Medicare__V1__AuditRecord
   ProtobufCMessage base;
   uint64_t seq;
   /*
-   * "settlement" | "reversal" | "review_block"
+   * "settlement" | "reversal" | "review_block" | "designation"
    */
   char *kind;
   /*
-   * setl_id; "<fixmedins_code>/<mdtrt_id>" for a review block
+   * setl_id; "<fixmedins_code>/<mdtrt_id>" for a review block; "<code>#<n>" for a designation
    */
   char *subject;
   /*
@@ -241,10 +267,14 @@ struct  Medicare__V1__VerifyAuditResponse
    * postings were given and compared
    */
   protobuf_c_boolean postings_compared;
+  /*
+   * the chain's settlement and reversal records
+   */
+  uint64_t postings;
 };
 #define MEDICARE__V1__VERIFY_AUDIT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__verify_audit_response__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Medicare__V1__ReviewStatsRequest
@@ -349,6 +379,25 @@ Medicare__V1__RecordRequest *
                       const uint8_t       *data);
 void   medicare__v1__record_request__free_unpacked
                      (Medicare__V1__RecordRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__DesignationRecord methods */
+void   medicare__v1__designation_record__init
+                     (Medicare__V1__DesignationRecord         *message);
+size_t medicare__v1__designation_record__get_packed_size
+                     (const Medicare__V1__DesignationRecord   *message);
+size_t medicare__v1__designation_record__pack
+                     (const Medicare__V1__DesignationRecord   *message,
+                      uint8_t             *out);
+size_t medicare__v1__designation_record__pack_to_buffer
+                     (const Medicare__V1__DesignationRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DesignationRecord *
+       medicare__v1__designation_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__designation_record__free_unpacked
+                     (Medicare__V1__DesignationRecord *message,
                       ProtobufCAllocator *allocator);
 /* Medicare__V1__AuditRecord methods */
 void   medicare__v1__audit_record__init
@@ -535,6 +584,9 @@ typedef void (*Medicare__V1__ReviewResponse_Closure)
 typedef void (*Medicare__V1__RecordRequest_Closure)
                  (const Medicare__V1__RecordRequest *message,
                   void *closure_data);
+typedef void (*Medicare__V1__DesignationRecord_Closure)
+                 (const Medicare__V1__DesignationRecord *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__AuditRecord_Closure)
                  (const Medicare__V1__AuditRecord *message,
                   void *closure_data);
@@ -650,6 +702,7 @@ extern const ProtobufCMessageDescriptor medicare__v1__review_request__descriptor
 extern const ProtobufCMessageDescriptor medicare__v1__finding__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__designation_record__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__audit_record__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__record_batch_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__rejected_record__descriptor;

@@ -7,17 +7,18 @@ import Metrics
 import NIOCore
 import Synchronization
 
-/// Delivers the audit outbox to supervision: the records a settlement or reversal wrote in
-/// its own transaction go, oldest first and many per call, to `Supervision/RecordBatch`, and
-/// are deleted once supervision has appended them to its chain.
+/// Delivers an ``AuditOutbox`` to supervision: the records a decision (a settlement or
+/// reversal, a designation change) wrote in its own transaction go, oldest first and many
+/// per call, to `Supervision/RecordBatch`, and are deleted once supervision has appended them
+/// to its chain; the signed checkpoint supervision answers with is kept beside them.
 ///
-/// A posting and its audit record commit together, so none is ever settled but unrecorded;
+/// A decision and its audit record commit together, so none is ever made but unrecorded;
 /// supervision receives it moments after the caller's answer instead of before it. A
 /// redelivery (after a crash between delivery and delete, or by another replica over the
 /// same PostgreSQL outbox) is answered with the link already made. Records supervision
 /// rejects are set aside with its reason, counted and logged, never retried forever.
 public final class AuditRelay: Sendable {
-    let store: SettlementStore
+    let store: AuditOutbox
     let supervision: any RPCChannel
     let logger: Logger
     let batchLimit: Int
@@ -38,16 +39,23 @@ public final class AuditRelay: Sendable {
     /// At most one wake-up is kept: a burst of postings costs one pass, not one each.
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    private let relayed = Counter(label: "medicare_settlement_audit_relayed_total")
-    private let rejected = Counter(label: "medicare_settlement_audit_rejected_total")
-    private let deliveryTime = Metrics.Timer(label: "medicare_settlement_audit_delivery_seconds")
+    private let relayed: Counter
+    private let rejected: Counter
+    private let deliveryTime: Metrics.Timer
     /// The outbox's span (oldest to newest row), refreshed every sweep: how far delivery lags.
-    private let backlog = Gauge(label: "medicare_settlement_audit_backlog")
+    private let backlog: Gauge
 
+    /// `service` names the metrics: `medicare_<service>_audit_relayed_total`,
+    /// `_rejected_total`, `_delivery_seconds`, `_backlog`.
     public init(
-        store: SettlementStore, supervision: any RPCChannel, logger: Logger, batchLimit: Int = 512, batchBytes: Int = 1 << 20,
-        maxRecordBytes: Int = (4 << 20) - (64 << 10), pace: Duration = .milliseconds(10)
+        outbox: AuditOutbox, supervision: any RPCChannel, logger: Logger, service: String = "settlement", batchLimit: Int = 512,
+        batchBytes: Int = 1 << 20, maxRecordBytes: Int = (4 << 20) - (64 << 10), pace: Duration = .milliseconds(10)
     ) {
+        let store = outbox
+        relayed = Counter(label: "medicare_\(service)_audit_relayed_total")
+        rejected = Counter(label: "medicare_\(service)_audit_rejected_total")
+        deliveryTime = Metrics.Timer(label: "medicare_\(service)_audit_delivery_seconds")
+        backlog = Gauge(label: "medicare_\(service)_audit_backlog")
         self.maxRecordBytes = maxRecordBytes
         self.store = store
         self.supervision = supervision
@@ -68,7 +76,7 @@ public final class AuditRelay: Sendable {
             group.addTask { [wake, store, backlog] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: sweep)
-                    if let span = try? await store.auditSpan() { backlog.record(span) }
+                    if let span = try? await store.span() { backlog.record(span) }
                     wake.yield()
                 }
             }
@@ -100,7 +108,7 @@ public final class AuditRelay: Sendable {
     /// Delivers one batch; false when the outbox had nothing to deliver.
     public func deliverOnce() async throws -> Bool {
         let single = singly.load(ordering: .relaxed)
-        var pending = try await store.pendingAudit(limit: single ? 1 : batchLimit)
+        var pending = try await store.pending(limit: single ? 1 : batchLimit)
         guard !pending.isEmpty else { return false }
         let oversized = pending.filter { $0.record.count > maxRecordBytes }
         if !oversized.isEmpty {
@@ -153,7 +161,7 @@ public final class AuditRelay: Sendable {
                 return checkpoint
             }
         }
-        try await store.auditDelivered(pending.map(\.seq).filter { !refusedSeqs.contains($0) }, rejected: refused, checkpoint: checkpoint)
+        try await store.delivered(pending.map(\.seq).filter { !refusedSeqs.contains($0) }, rejected: refused, checkpoint: checkpoint)
         relayed.increment(by: pending.count - refused.count)
         if !refused.isEmpty { rejected.increment(by: refused.count) }
         deliveryTime.record(since: start)
@@ -161,12 +169,12 @@ public final class AuditRelay: Sendable {
     }
 
     /// Sets records aside in the outbox with a reason, logged and counted: they stay for an
-    /// operator (and ``SettlementStore/auditBacklog()``), never block the records after them.
+    /// operator (and ``AuditOutbox/backlog()``), never block the records after them.
     func setAside(_ records: [(seq: Int64, reason: String)]) async throws {
         for record in records {
             logger.error("audit record set aside in the outbox", metadata: ["relay.seq": "\(record.seq)", "relay.reason": "\(record.reason)"])
         }
-        try await store.auditDelivered([], rejected: records)
+        try await store.delivered([], rejected: records)
         rejected.increment(by: records.count)
     }
 }
