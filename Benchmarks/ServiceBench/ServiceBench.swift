@@ -42,9 +42,15 @@ enum ServiceBench {
                 _ = try await client.importPersons(ImportPersonsRequest(persons: Array(persons[chunk..<min(chunk + 2_000, persons.count)])))
             }
             let (count, latencies, elapsed) = try await load(level: level, seconds: seconds) { worker, n in
+                // A person and visit day no other claim of the run uses (the same item for a
+                // person twice on one day is refused as R003): worker w's n-th claim is claim
+                // k = n x level + w, for person k mod 10,000 on day k / 10,000 of 2024-2025.
+                let k = n * level + worker
+                let day = k / persons.count
+                let date = String(format: "%04d-%02d-%02d", 2024 + (day / 336) % 2, 1 + (day / 28) % 12, 1 + day % 28)
                 let request = SettleRequest(claim: Claim(
-                    mdtrtID: "M\(worker)-\(n)", psnNo: "P\((worker * 7919 + n) % persons.count)", fixmedinsCode: "H33080200101",
-                    settleVia: "H33080200001", visitType: "general_outpatient", visitDate: "2024-06-01",
+                    mdtrtID: "M\(worker)-\(n)", psnNo: "P\(k % persons.count)", fixmedinsCode: "H33080200101",
+                    settleVia: "H33080200001", visitType: "general_outpatient", visitDate: date,
                     lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50),
                             FeeLine(itemCode: "XB01ACB001", quantity: 10, unitPrice: 250)]
                 ))

@@ -31,6 +31,8 @@ struct Load: AsyncParsableCommand {
         struct State {
             var histograms: [Operation: Histogram<UInt64>] = [:]
             var errors: [String: Int] = [:]
+            /// The first message seen for each kind of error, printed with its count.
+            var firstMessages: [String: String] = [:]
             var calls = 0
         }
         let state = Mutex(State())
@@ -41,7 +43,9 @@ struct Load: AsyncParsableCommand {
             state.withLock { s in
                 s.calls += 1
                 if let error {
-                    s.errors["\(op.rawValue) \(error.code)", default: 0] += 1
+                    let kind = "\(op.rawValue) \(error.code)"
+                    s.errors[kind, default: 0] += 1
+                    if s.firstMessages[kind] == nil { s.firstMessages[kind] = String(error.message.prefix(160)) }
                 } else {
                     _ = s.histograms[op, default: Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)].record(micros)
                 }
@@ -131,7 +135,7 @@ struct Load: AsyncParsableCommand {
             func ms(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1000 }
             Console.line(String(format: "%-9@ %9d %8.0f %8.2f %8.2f %8.2f %8.2f", op.rawValue as NSString, h.totalCount, Double(h.totalCount) / seconds, ms(50), ms(90), ms(99), ms(99.9)))
         }
-        for (key, n) in state.errors.sorted(by: { $0.key < $1.key }) { Console.line("errors: \(key): \(n)") }
+        for (key, n) in state.errors.sorted(by: { $0.key < $1.key }) { Console.line("errors: \(key): \(n) (first: \(state.firstMessages[key] ?? ""))") }
         for client in clients { await client.close() }
     }
 
@@ -147,16 +151,17 @@ struct Load: AsyncParsableCommand {
         )
     }
 
-    /// From 2024-03-01 (the demo policy's start) to yesterday, 28 days a month (about 950
-    /// days on 2026-11-30: with the demo's 2,000 persons, 1.9 million claims before a person's
-    /// day comes round again and settlement rightly refuses it as a duplicate). A visit is never
-    /// in the future. Formatted once, not per claim: the load generator shares the machine
-    /// with what it measures.
+    /// From 2024-03-01 (the demo policy's start) to 2025-12-28 (the demo's temporary
+    /// integrations end on 2025-12-31, after which their clinics rightly cannot settle) or
+    /// yesterday if earlier, 28 days a month: 616 days, with the demo's 2,000 persons 1.2
+    /// million claims before a person's day comes round again and settlement rightly refuses
+    /// it as a duplicate (R003). A visit is never in the future. Formatted once, not per claim:
+    /// the load generator shares the machine with what it measures.
     static let visitDays: [String] = {
         func twoDigits(_ n: Int) -> String { n < 10 ? "0" + String(n) : String(n) }
         let today = CivilDate.today()
         var days: [String] = []
-        for year in 2024...today.year {
+        for year in 2024...2025 {
             for month in (year == 2024 ? 3 : 1)...12 {
                 for date in 1...28 where (year, month, date) < (today.year, today.month, today.day) {
                     days.append(String(year) + "-" + twoDigits(month) + "-" + twoDigits(date))

@@ -42,23 +42,38 @@ public enum SettlementDefinition {
                       """),
         // Fund protection: idempotency keys scoped to their caller (stored as "scope key"),
         // at most one live settlement per visit, the claim's digest to tell a retry from a
-        // different request, R003 checked in the posting's transaction, and money counted on
-        // the day it moved (setl_date, rev_date) with the visit day kept apart. Rows from
-        // before keep their keys; their day becomes the day they were created (UTC).
+        // different request, R003 checked in the posting's transaction (billed_items: one
+        // clustered B-tree on SQLite, its key the rule itself), and money counted on the day it
+        // moved (setl_date, rev_date) with the visit day kept apart. Rows from before keep their
+        // keys; their day becomes the day they were created (UTC). Keys lead with what new rows
+        // share, a visit number (HIS numbers are mostly dated or sequential) and a visit day
+        // (mostly today), so that a group commit dirties few pages.
         Migration(5, "visit uniqueness, scoped keys, billed items, money by the day it moved", sql: """
             ALTER TABLE settlements ADD COLUMN caller TEXT NOT NULL DEFAULT '';
             ALTER TABLE settlements ADD COLUMN claim_digest TEXT NOT NULL DEFAULT '';
             ALTER TABLE settlements ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
             UPDATE settlements SET visit_date = setl_date, setl_date = substr(created_at, 1, 10);
-            CREATE UNIQUE INDEX settlements_live_visit ON settlements (fixmedins_code, mdtrt_id) WHERE status = 'settled';
+            CREATE UNIQUE INDEX settlements_live_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'settled';
             ALTER TABLE reversals ADD COLUMN caller TEXT NOT NULL DEFAULT '';
             ALTER TABLE reversals ADD COLUMN rev_date TEXT NOT NULL DEFAULT '';
             UPDATE reversals SET rev_date = substr(created_at, 1, 10);
             CREATE INDEX reversals_day ON reversals (rev_date);
+            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno);
             CREATE TABLE billed_items (psn_no TEXT NOT NULL, visit_date TEXT NOT NULL, item_code TEXT NOT NULL, setl_id TEXT NOT NULL,
-                PRIMARY KEY (psn_no, visit_date, item_code));
-            CREATE INDEX billed_items_settlement ON billed_items (setl_id);
-            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno)
+                PRIMARY KEY (visit_date, psn_no, item_code)) WITHOUT ROWID
+            """, postgres: """
+            ALTER TABLE settlements ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN claim_digest TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
+            UPDATE settlements SET visit_date = setl_date, setl_date = substr(created_at, 1, 10);
+            CREATE UNIQUE INDEX settlements_live_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'settled';
+            ALTER TABLE reversals ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE reversals ADD COLUMN rev_date TEXT NOT NULL DEFAULT '';
+            UPDATE reversals SET rev_date = substr(created_at, 1, 10);
+            CREATE INDEX reversals_day ON reversals (rev_date);
+            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno);
+            CREATE TABLE billed_items (psn_no TEXT NOT NULL, visit_date TEXT NOT NULL, item_code TEXT NOT NULL, setl_id TEXT NOT NULL,
+                PRIMARY KEY (visit_date, psn_no, item_code))
             """),
         // Supervision's signed checkpoints, kept here, outside its store (see audit.proto).
         Migration(6, "audit checkpoints", sql: """

@@ -13,14 +13,14 @@ public struct SettlementProvider: SettlementService {
     let catalogue: [String: CatalogueItem]
     /// Told after each posting, so that its audit record leaves the outbox at once.
     let relay: AuditRelay?
-    /// The zone of the business day money is counted on (`business.time-zone`).
-    let timeZone: TimeZone
+    /// The calendar of the business day money is counted on (`business.time-zone`).
+    let calendar: Calendar
 
     public init(store: SettlementStore, policies: PolicyBook, relay: AuditRelay? = nil, timeZone: TimeZone = .current) {
         self.store = store
         self.policies = policies
         self.relay = relay
-        self.timeZone = timeZone
+        self.calendar = CivilDate.gregorian(in: timeZone)
         self.catalogue = Dictionary(uniqueKeysWithValues: policies.catalogue.map { ($0.code, $0) })
     }
 
@@ -139,7 +139,7 @@ public struct SettlementProvider: SettlementService {
         return try IdempotencyKey(key).value
     }
 
-    func today() -> CivilDate { CivilDate.today(in: timeZone) }
+    func today() -> CivilDate { CivilDate.today(calendar: calendar) }
 
     private func validated(_ request: SettleRequest) throws -> ValidatedClaim {
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }

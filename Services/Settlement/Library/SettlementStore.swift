@@ -91,18 +91,21 @@ public struct SettlementStore: Sendable {
     ///   settlement when the claim is the same (a HIS retrying with a fresh message number),
     ///   else `ALREADY_EXISTS` naming the live `setl_id`.
     static func replay(_ tx: any SQLTransaction, _ identity: SettleIdentity, claim: ValidatedClaim) async throws -> SettlementResult? {
-        if let row = try await tx.queryOne(
-            "SELECT claim_digest, status, result FROM settlements WHERE idempotency_key = $1", [.text(identity.scopedKey)]
-        ) {
+        // One statement for both (an index each): the key's row, else the visit's live one.
+        let rows = try await tx.query(
+            """
+            SELECT idempotency_key, setl_id, claim_digest, status, result FROM settlements
+            WHERE idempotency_key = $1 OR (fixmedins_code = $2 AND mdtrt_id = $3 AND status = 'settled')
+            """,
+            [.text(identity.scopedKey), .text(claim.clinic.value), .text(claim.claim.mdtrtID)]
+        )
+        if let row = try rows.first(where: { try $0.string("idempotency_key") == identity.scopedKey }) {
             guard try row.string("claim_digest") == identity.digest else {
                 throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
             }
             return try stored(row)
         }
-        if let row = try await tx.queryOne(
-            "SELECT setl_id, claim_digest, status, result FROM settlements WHERE fixmedins_code = $1 AND mdtrt_id = $2 AND status = 'settled'",
-            [.text(claim.clinic.value), .text(claim.claim.mdtrtID)]
-        ) {
+        if let row = rows.first {
             guard try row.string("claim_digest") == identity.digest else {
                 throw DomainError(
                     .conflict, field: "claim.mdtrt_id",
@@ -155,13 +158,6 @@ public struct SettlementStore: Sendable {
                 }
                 let person = try Self.person(personRow)
                 let visitDay = claim.visitDate.description
-                for item in items {
-                    if try await tx.queryOne(
-                        "SELECT setl_id FROM billed_items WHERE psn_no = $1 AND visit_date = $2 AND item_code = $3", [.text(person.psnNo), .text(visitDay), .text(item)]
-                    ) != nil {
-                        throw Self.duplicate(item: item, claim: claim)
-                    }
-                }
                 let year = Int64(claim.visitDate.year)
                 let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.visitType, lock: lock)
                 var result = try compute(person, accumulator)
@@ -181,6 +177,8 @@ public struct SettlementStore: Sendable {
                      .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
                      .blob(resultBytes), .text(now), .text(identity.scope), .text(identity.digest), .text(visitDay)]
                 )
+                // R003 by the table's key: an item already billed to the person that day by a
+                // live settlement fails the insert (and with it this posting).
                 for item in items {
                     try await tx.execute(
                         "INSERT INTO billed_items (psn_no, visit_date, item_code, setl_id) VALUES ($1, $2, $3, $4)",
@@ -203,11 +201,17 @@ public struct SettlementStore: Sendable {
                 return result
             }
         } catch StoreError.constraint {
-            // Replicas on PostgreSQL racing for the same visit, key or billed item: the
-            // transaction that lost sees the winner's row now.
+            // A billed item (R003), or replicas on PostgreSQL racing for the same visit or key:
+            // the transaction that lost sees the winner's row now.
             let winner = try await database.lookup { tx in try await Self.replay(tx, identity, claim: claim) }
             if let winner { return winner }
-            throw Self.duplicate(item: nil, claim: claim)
+            let billed = try await database.lookup { tx in
+                try await tx.queryOne(
+                    "SELECT item_code FROM billed_items WHERE psn_no = $1 AND visit_date = $2 AND item_code IN (\(items.indices.map { "$\($0 + 3)" }.joined(separator: ", "))) LIMIT 1",
+                    [.text(claim.claim.psnNo), .text(claim.visitDate.description)] + items.map { .text($0) }
+                )?.string("item_code")
+            }
+            throw Self.duplicate(item: billed, claim: claim)
         }
     }
 
@@ -251,7 +255,13 @@ public struct SettlementStore: Sendable {
                 try await tx.execute("UPDATE persons SET account_balance = account_balance + $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(result.psnNo)])
             }
             try await tx.execute("UPDATE settlements SET status = 'reversed' WHERE setl_id = $1", [.text(setlID)])
-            try await tx.execute("DELETE FROM billed_items WHERE setl_id = $1", [.text(setlID)])
+            // By the table's key (no index on setl_id to keep up on every posting).
+            for item in Set(result.lines.map(\.itemCode)) {
+                try await tx.execute(
+                    "DELETE FROM billed_items WHERE psn_no = $1 AND visit_date = $2 AND item_code = $3 AND setl_id = $4",
+                    [.text(result.psnNo), .text(try row.string("visit_date")), .text(item), .text(setlID)]
+                )
+            }
             try await tx.execute(
                 "INSERT INTO reversals (reversal_id, idempotency_key, setl_id, reason, created_at, caller, rev_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [.text(reversalID), .text(scopedKey), .text(setlID), .text(reason), .text(Date().formatted(.iso8601)), .text(scope), .text(day)]

@@ -28,10 +28,20 @@ public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Today in the given time zone (the business day; services use their configured zone).
     public static func today(in timeZone: TimeZone = .current) -> CivilDate {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
+        today(calendar: gregorian(in: timeZone))
+    }
+
+    /// Today by a calendar made once with ``gregorian(in:)`` (a hot path need not make one per call).
+    public static func today(calendar: Calendar) -> CivilDate {
         let c = calendar.dateComponents([.year, .month, .day], from: Date())
         return CivilDate(year: c.year!, month: c.month!, day: c.day!)
+    }
+
+    /// The Gregorian calendar in a time zone.
+    public static func gregorian(in timeZone: TimeZone) -> Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar
     }
 
     public static func daysIn(month: Int, year: Int) -> Int {
