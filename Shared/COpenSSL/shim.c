@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -286,12 +287,17 @@ done:
 
 void mc_free(void *pointer) { OPENSSL_free(pointer); }
 
+/* Fetched once: EVP_MD_fetch takes a lock and searches the provider's algorithms, which
+ * cost more than hashing a claim. */
+static EVP_MD *sm3_md;
+static pthread_once_t sm3_once = PTHREAD_ONCE_INIT;
+static void sm3_fetch(void) { sm3_md = EVP_MD_fetch(NULL, "SM3", NULL); }
+
 int mc_sm3(const void *data, size_t len, unsigned char out[32]) {
-    EVP_MD *md = EVP_MD_fetch(NULL, "SM3", NULL);
-    if (!md) return -1;
+    pthread_once(&sm3_once, sm3_fetch);
+    if (!sm3_md) return -1;
     unsigned int n = 0;
-    int ok = EVP_Digest(data, len, out, &n, md, NULL);
-    EVP_MD_free(md);
+    int ok = EVP_Digest(data, len, out, &n, sm3_md, NULL);
     return ok == 1 && n == 32 ? 0 : -1;
 }
 

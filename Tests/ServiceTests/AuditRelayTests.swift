@@ -48,8 +48,8 @@ struct AuditRelayTests {
                 #expect(try await relay.deliverOnce() == false)
                 let chain = try await supervision.verifyAudit(VerifyAuditRequest())
                 #expect(chain.intact && chain.records == 3)
-                // The chain holds the settlement, the second one, then the reversal, and the
-                // reversal cleared the first visit's billed lines: a same-day claim passes.
+                // The chain holds the settlement, the second one, then the reversal; review
+                // judges a same-day claim by itself (R003 across claims is settlement's).
                 var again = ReviewRequest(claim: claim("A3", [("F001", 1, 1000)]).claim)
                 again.claim?.fixmedinsCode = "H33080200101"
                 #expect(try await supervision.review(again).verdict == "pass")
@@ -74,7 +74,7 @@ struct AuditRelayTests {
     }
 
     @Test(arguments: Engine.all)
-    func aReversalDeliveredBeforeItsSettlementLeavesNoBilledLines(engine: Engine) async throws {
+    func aReversalDeliveredBeforeItsSettlementChainsBoth(engine: Engine) async throws {
         try await withSupervision(engine: engine) { supervision, _ in
             let claim = Claim(mdtrtID: "M9", psnNo: "P001", fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: "2024-06-01",
                               lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])

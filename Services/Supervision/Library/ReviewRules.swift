@@ -15,7 +15,7 @@ public enum ReviewRules {
     public static let rules = [
         Rule(id: "R001", name: "institution not designated or suspended"),
         Rule(id: "R002", name: "price above the reference price"),
-        Rule(id: "R003", name: "same person, item and day billed twice"),
+        Rule(id: "R003", name: "same item billed twice in one claim (across claims: refused by settlement)"),
         Rule(id: "R004", name: "quantity or days of supply over the item's limit"),
         Rule(id: "R005", name: "两病 drug without a hypertension or diabetes diagnosis"),
         Rule(id: "R006", name: "invalid identity number"),
@@ -24,11 +24,11 @@ public enum ReviewRules {
 
     static let chronicDiagnoses = ["hypertension": ["I10", "I11", "I12", "I13", "I15"], "diabetes": ["E10", "E11", "E12", "E13", "E14"]]
 
-    /// Evaluates every rule. `alreadyBilled` holds the (item, day) pairs this person was
-    /// already billed for in recorded settlements.
-    public static func evaluate(
-        _ request: ReviewRequest, catalogue: [String: CatalogueItem], alreadyBilled: Set<String>
-    ) -> ReviewResponse {
+    /// Evaluates every rule against the claim alone. R003 here finds an item billed twice in
+    /// one claim; the same item for the person and day in another settlement is refused by
+    /// settlement atomically with the posting (notice §三: a check that decides whether money
+    /// moves is made in the transaction that moves it).
+    public static func evaluate(_ request: ReviewRequest, catalogue: [String: CatalogueItem]) -> ReviewResponse {
         var findings: [Finding] = []
         func finding(_ id: String, _ verdict: String, _ evidence: String, _ amount: Int64 = 0, item: String = "") {
             findings.append(Finding(ruleID: id, ruleVersion: version, verdict: verdict, evidence: evidence, amountAtIssue: amount, itemCode: item))
@@ -55,7 +55,7 @@ public enum ReviewRules {
                 finding("R002", "warn", "lines[\(i)]: \(line.unitPrice) fen > reference \(item.referencePrice) fen", excess, item: item.code)
             }
             let key = "\(item.code)|\(claim.visitDate)"
-            if alreadyBilled.contains(key) || !inClaim.insert(key).inserted {
+            if !inClaim.insert(key).inserted {
                 finding("R003", "block", "lines[\(i)]: \(item.code) already billed to \(claim.psnNo) on \(claim.visitDate)", amount, item: item.code)
             }
             if let max = item.maxQuantity, line.quantity > max {

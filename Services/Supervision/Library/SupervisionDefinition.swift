@@ -34,6 +34,13 @@ public enum SupervisionDefinition {
         // Every column of a record under its hash from here on (see SupervisionStore.hash);
         // records chained before keep version 1.
         Migration(5, "audit hash covers every column", sql: "ALTER TABLE audit ADD COLUMN hash_version BIGINT NOT NULL DEFAULT 1"),
+        // R003 across claims is settlement's, in the posting's transaction (its billed_items):
+        // the copy here was read by review after the relay delivered it, too late to stop two
+        // claims sent together, and cost two writes a posting.
+        Migration(6, "billed lines move to settlement", sql: """
+            DROP INDEX billed_lines_person_day;
+            DROP TABLE billed_lines
+            """),
     ]
 
     public static let keys = [

@@ -16,7 +16,10 @@ public struct SupervisionProvider: SupervisionService {
         self.checkpointer = checkpointer
     }
 
-    /// 3101: evaluates every rule and answers the findings. A pure check: it writes nothing
+    /// 3101: evaluates every rule and answers the findings. A pure check of the claim itself:
+    /// it reads and writes nothing (the same item billed to a person on a day by another
+    /// settlement, R003 across claims, is refused by settlement in the posting's transaction,
+    /// where two claims sent together cannot both pass it)
     /// (a block that refuses a settlement is recorded with ``recordBlock(_:context:)``).
     /// INVALID_ARGUMENT, naming the field, for a claim out of bounds: at most 500 lines and 20
     /// diagnoses, identifiers in their formats, a real visit date.
@@ -28,8 +31,8 @@ public struct SupervisionProvider: SupervisionService {
             throw DomainError(field: "designation_status", "\(quoted(request.designationStatus)) is not designated, not_designated, suspended or terminated")
         }
         let canonical = request.claim!
-        let billed = try await store.billedKeys(psnNo: canonical.psnNo, visitDate: canonical.visitDate, excludingVisit: canonical.mdtrtID)
-        return ReviewRules.evaluate(request, catalogue: catalogue, alreadyBilled: billed)
+        _ = canonical
+        return ReviewRules.evaluate(request, catalogue: catalogue)
     }
 
     /// The claim with its identifiers in canonical form, or the first field out of bounds.

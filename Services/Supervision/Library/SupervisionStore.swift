@@ -4,23 +4,11 @@ import MedicareStore
 import MedicareTransport
 import MedicareWire
 
-/// Billed lines (for duplicate checks) and the audit chain, on either engine.
+/// Review blocks and the audit chain, on either engine.
 public struct SupervisionStore: Sendable {
     public let database: any SQLDatabase
 
     public init(database: any SQLDatabase) { self.database = database }
-
-    /// Runs on every review: must stay an index-only lookup of one person's day.
-    package static let billedKeysQuery =
-        "SELECT item_code, visit_date FROM billed_lines WHERE psn_no = $1 AND visit_date = $2 AND mdtrt_id <> $3"
-
-    /// Items billed to a person on a day by other visits (a retried visit is not a duplicate).
-    func billedKeys(psnNo: String, visitDate: String, excludingVisit mdtrtID: String) async throws -> Set<String> {
-        try await database.lookup { tx in
-            Set(try await tx.query(Self.billedKeysQuery, [.text(psnNo), .text(visitDate), .text(mdtrtID)])
-                .map { "\(try $0.string("item_code"))|\(try $0.string("visit_date"))" })
-        }
-    }
 
     /// Counts a block in the day's statistics and chains it (kind "review_block", subject
     /// "<fixmedins_code>/<mdtrt_id>", content the encoded RecordBlockRequest), in one transaction.
@@ -120,23 +108,8 @@ public struct SupervisionStore: Sendable {
             return AuditRecord(seq: UInt64(try existing.int("seq")), kind: try existing.string("kind"), subject: try existing.string("subject"),
                                prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at"))
         }
-        // Relays of several settlement replicas may deliver a reversal before its settlement:
-        // the settlement is still chained, but its lines are no longer billed.
-        let alreadyReversed = links.contains { (try? $0.string("kind")) == "reversal" }
-        if reversal {
-            try await tx.execute("DELETE FROM billed_lines WHERE setl_id = $1", [.text(settlement.setlID)])
-        } else if let claim, !alreadyReversed {
-            for (i, line) in claim.lines.enumerated() {
-                try await tx.execute(
-                    """
-                    INSERT INTO billed_lines (setl_id, line, mdtrt_id, psn_no, item_code, visit_date, fixmedins_code, amount) VALUES ($1, $2, $8, $3, $4, $5, $6, $7)
-                    ON CONFLICT (setl_id, line) DO NOTHING
-                    """,
-                    [.text(settlement.setlID), .integer(Int64(i)), .text(claim.psnNo), .text(line.itemCode), .text(claim.visitDate),
-                     .text(claim.fixmedinsCode), .integer(line.quantity &* line.unitPrice), .text(claim.mdtrtID)]
-                )
-            }
-        }
+        // Whether the same person, item and day was billed twice (R003) is settlement's to
+        // refuse, in the posting's own transaction; the chain records what was decided.
         return try await link(tx, kind: kind, subject: settlement.setlID, content: content)
     }
 
