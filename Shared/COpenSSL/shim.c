@@ -365,7 +365,7 @@ static EVP_MD_CTX *sm2_context(EVP_PKEY *key, int signing) {
         EVP_PKEY_CTX_free(pctx);
         return NULL;
     }
-    EVP_MD_CTX_set_pkey_ctx(md, pctx);  /* md now owns pctx */
+    EVP_MD_CTX_set_pkey_ctx(md, pctx);  /* md uses pctx but does not own it: freed by the caller after md */
     int ok = signing ? EVP_DigestSignInit(md, NULL, EVP_sm3(), NULL, key) : EVP_DigestVerifyInit(md, NULL, EVP_sm3(), NULL, key);
     if (ok != 1) {
         EVP_MD_CTX_free(md);

@@ -40,9 +40,25 @@ public struct CallContext: Sendable {
     /// only when the verified peer is a `service` certificate), else the verified peer itself.
     /// Stores, idempotency scopes and the audit trail record this identity, not the gateway's.
     public var actor: PeerIdentity {
-        guard peer.role == PeerIdentity.Role.service, let value = metadata[Metadata.actingCaller],
+        guard Self.believesActingCaller(peer), let value = metadata[Metadata.actingCaller],
               let acting = PeerIdentity(actingCallerValue: value) else { return peer }
         return acting
+    }
+
+    /// ``actor``, strictly: an `acting-caller` sent by a service but malformed is refused
+    /// (`INVALID_ARGUMENT`) rather than taken as the service itself, so that callers never
+    /// share the service's idempotency scope by accident.
+    public func actingCaller() throws(RPCError) -> PeerIdentity {
+        guard Self.believesActingCaller(peer), let value = metadata[Metadata.actingCaller] else { return peer }
+        guard let acting = PeerIdentity(actingCallerValue: value) else {
+            throw RPCError(code: .invalidArgument, message: "metadata 'acting-caller' is not role, name, department and region separated by tabs")
+        }
+        return acting
+    }
+
+    /// Only a medical-insurance service certificate may say whom it acts for.
+    static func believesActingCaller(_ peer: PeerIdentity) -> Bool {
+        peer.role == PeerIdentity.Role.service && peer.department == PeerIdentity.Department.medicalInsurance
     }
     public var idempotencyKey: String? { metadata[Metadata.idempotencyKey] }
 }

@@ -8,21 +8,30 @@ import MedicareWire
 /// store. Settlement records its postings this way, the registry its designation changes.
 public struct AuditOutbox: Sendable {
     public let database: any SQLDatabase
+    /// Table names: `<prefix>audit_outbox`, `<prefix>audit_checkpoints`. Services may share
+    /// one PostgreSQL database (compose does), so each names its own: settlement's are
+    /// unprefixed (they came first), the registry's `registry_`.
+    let outbox: String
+    let checkpointTable: String
 
-    public init(database: any SQLDatabase) { self.database = database }
+    public init(database: any SQLDatabase, tablePrefix: String = "") {
+        self.database = database
+        self.outbox = tablePrefix + "audit_outbox"
+        self.checkpointTable = tablePrefix + "audit_checkpoints"
+    }
 
     /// The tables, for a service's migrations (`subject` names what a record is about).
-    public static func migration(_ version: Int64) -> Migration {
+    public static func migration(_ version: Int64, tablePrefix prefix: String) -> Migration {
         Migration(
             version, "audit outbox and checkpoints",
             sql: """
-                CREATE TABLE audit_outbox (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, kind TEXT NOT NULL, record BYTEA NOT NULL, rejected TEXT);
-                CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
+                CREATE TABLE \(prefix)audit_outbox (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, kind TEXT NOT NULL, record BYTEA NOT NULL, rejected TEXT);
+                CREATE TABLE \(prefix)audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
                 """,
             postgres: """
-                CREATE TABLE audit_outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, subject TEXT NOT NULL, kind TEXT NOT NULL,
+                CREATE TABLE \(prefix)audit_outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, subject TEXT NOT NULL, kind TEXT NOT NULL,
                     record BYTEA NOT NULL, rejected TEXT);
-                CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
+                CREATE TABLE \(prefix)audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
                 """
         )
     }
@@ -36,7 +45,7 @@ public struct AuditOutbox: Sendable {
     /// The oldest records not yet delivered (rejected ones stay, set aside).
     public func pending(limit: Int) async throws -> [Pending] {
         try await database.read { tx in
-            try await tx.query("SELECT seq, record FROM audit_outbox WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
+            try await tx.query("SELECT seq, record FROM \(outbox) WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
                 .map { Pending(seq: try $0.int("seq"), record: try $0.blob("record")) }
         }
     }
@@ -48,15 +57,15 @@ public struct AuditOutbox: Sendable {
         try await database.write { tx in
             if let checkpoint {
                 try await tx.execute(
-                    "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
+                    "INSERT INTO \(checkpointTable) (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
                     [.integer(Int64(checkpoint.seq)), .text(checkpoint.hash), .text(checkpoint.at), .blob(checkpoint.signature)]
                 )
             }
             for seq in delivered {
-                try await tx.execute("DELETE FROM audit_outbox WHERE seq = $1", [.integer(seq)])
+                try await tx.execute("DELETE FROM \(outbox) WHERE seq = $1", [.integer(seq)])
             }
             for (seq, reason) in rejected {
-                try await tx.execute("UPDATE audit_outbox SET rejected = $1 WHERE seq = $2", [.text(String(reason.prefix(500))), .integer(seq)])
+                try await tx.execute("UPDATE \(outbox) SET rejected = $1 WHERE seq = $2", [.text(String(reason.prefix(500))), .integer(seq)])
             }
         }
     }
@@ -64,7 +73,7 @@ public struct AuditOutbox: Sendable {
     /// The latest checkpoints kept, newest first.
     public func checkpoints(limit: Int = 1000) async throws -> [AuditCheckpoint] {
         try await database.read { tx in
-            try await tx.query("SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT $1", [.integer(Int64(limit))]).map {
+            try await tx.query("SELECT seq, hash, at, signature FROM \(checkpointTable) ORDER BY seq DESC LIMIT $1", [.integer(Int64(limit))]).map {
                 AuditCheckpoint(seq: UInt64(try $0.int("seq")), hash: try $0.string("hash"), at: try $0.string("at"), signature: try $0.blob("signature"))
             }
         }
@@ -74,7 +83,7 @@ public struct AuditOutbox: Sendable {
     /// bound of its length read from the primary key alone, cheap however long it grows.
     public func span() async throws -> Int64 {
         try await database.lookup { tx in
-            let row = try await tx.queryOne("SELECT MIN(seq) AS low, MAX(seq) AS high FROM audit_outbox", [])
+            let row = try await tx.queryOne("SELECT MIN(seq) AS low, MAX(seq) AS high FROM \(outbox)", [])
             guard let row, let low = try? row.int("low"), let high = try? row.int("high") else { return 0 }
             return high - low + 1
         }
@@ -84,7 +93,7 @@ public struct AuditOutbox: Sendable {
     public func backlog() async throws -> (pending: Int64, rejected: Int64) {
         try await database.read { tx in
             let row = try await tx.queryOne(
-                "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN rejected IS NULL THEN 0 ELSE 1 END), 0) AS r FROM audit_outbox", []
+                "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN rejected IS NULL THEN 0 ELSE 1 END), 0) AS r FROM \(outbox)", []
             )
             let total = try row?.int("n") ?? 0, rejected = try row?.int("r") ?? 0
             return (total - rejected, rejected)

@@ -133,9 +133,11 @@ public final class AuditRelay: Sendable {
             response = try RecordBatchResponse(decoding: answer)
         } catch {
             let mapped = RPCError(mapping: error)
-            // Waiting helps only when supervision is away or slow; any other refusal of the
-            // whole batch is about its content: narrow down to the record that causes it.
-            guard ![.unavailable, .deadlineExceeded, .cancelled].contains(mapped.code) else { throw error }
+            // Only a refusal of the content itself (a malformed record, or one too large to
+            // send) narrows down to the record that causes it; anything else (supervision
+            // away, slow, failing inside, or refusing this caller for now) is waited out: a
+            // valid record is never set aside for a passing fault.
+            guard mapped.code == .invalidArgument || mapped.code == .resourceExhausted else { throw error }
             if pending.count == 1 {
                 try await setAside([(pending[0].seq, "the batch holding only this record was refused: \(mapped.code) \(mapped.message.prefix(200))")])
                 singly.store(false, ordering: .relaxed)
@@ -154,14 +156,11 @@ public final class AuditRelay: Sendable {
         }
         let refusedSeqs = Set(refused.map(\.seq))
         // A checkpoint newer than the last kept is kept with the delivery (outside supervision).
-        let checkpoint = response.checkpoint.flatMap { (checkpoint: AuditCheckpoint) -> AuditCheckpoint? in
-            lastCheckpoint.withLock { (last: inout UInt64) -> AuditCheckpoint? in
-                guard checkpoint.seq > last else { return nil }
-                last = checkpoint.seq
-                return checkpoint
-            }
-        }
+        let kept = lastCheckpoint.withLock { $0 }
+        let checkpoint = response.checkpoint.flatMap { $0.seq > kept ? $0 : nil }
         try await store.delivered(pending.map(\.seq).filter { !refusedSeqs.contains($0) }, rejected: refused, checkpoint: checkpoint)
+        // Only once it is written: a failed write keeps it due for the next delivery.
+        if let checkpoint { lastCheckpoint.withLock { $0 = max($0, checkpoint.seq) } }
         relayed.increment(by: pending.count - refused.count)
         if !refused.isEmpty { rejected.increment(by: refused.count) }
         deliveryTime.record(since: start)

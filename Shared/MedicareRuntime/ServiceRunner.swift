@@ -71,7 +71,7 @@ public enum ServiceRunner {
             return
         }
         let configuration = try Configuration(keys: definition.keys, arguments: arguments, environment: environment)
-        let settings = try ServiceSettings(configuration)
+        let settings = try ServiceSettings(configuration, service: definition.name)
         // Before anything touches the shared event-loop group.
         if let loops = settings.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
 

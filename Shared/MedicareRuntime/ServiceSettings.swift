@@ -47,7 +47,8 @@ public struct ServiceSettings: Sendable {
         ]
     }
 
-    public init(_ config: Configuration) throws(StartupError) {
+    /// `service`: the service's name (only the gateway may leave `access.callers` open).
+    public init(_ config: Configuration, service: String = "") throws(StartupError) {
         rpcHost = config.string("rpc.host")
         rpcPort = try config.int("rpc.port", in: 0...65535)
         maxFrameSize = try config.int("rpc.max-frame-bytes", in: 1024...(256 << 20))
@@ -69,6 +70,9 @@ public struct ServiceSettings: Sendable {
         storeMaxBatch = try config.int("store.max-batch", in: 1...10_000)
         storeMaxConnections = try config.int("store.max-connections", in: 1...1000)
         let callers = config.string("access.callers")
+        guard callers != "*" || service == "gateway" else {
+            throw StartupError("configuration key 'access.callers' (\(config.source("access.callers"))): '*' is for the gateway only; a backend names the services that may call it")
+        }
         accessRoles = callers == "*" ? nil : Set(callers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         logLevel = try config.oneOf("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
     }

@@ -113,7 +113,7 @@ struct ExactlyOnceTests {
             let clinic = callers.client("H33080200101")
             let first = try await clinic.settle(claim("VP", [("XA01AAA001", 20, 50)]), options: keyed("kp"))
             // Replay-only (what the gateway asks when a check now refuses): the stored answer.
-            let stored = try await clinic.settle(SettleRequest(claim: claim("VP", [("XA01AAA001", 20, 50)]).claim, replayOnly: true), options: keyed("kp-other"))
+            let stored = try await clinic.replay(SettleRequest(claim: claim("VP", [("XA01AAA001", 20, 50)]).claim), options: keyed("kp-other"))
             #expect(stored.replay && stored.setlID == first.setlID)
             // The person is suspended in between: the retry still gets its answer.
             var now = quzhou
@@ -121,7 +121,7 @@ struct ExactlyOnceTests {
             _ = try await clinic.importPersons(ImportPersonsRequest(persons: [now]))
             #expect(try await clinic.settle(claim("VP", [("XA01AAA001", 20, 50)]), options: keyed("kp")).setlID == first.setlID)
             let nothing = await #expect(throws: RPCError.self) {
-                _ = try await clinic.settle(SettleRequest(claim: claim("VNEW", [("F001", 1, 1000)]).claim, replayOnly: true), options: keyed("kn"))
+                _ = try await clinic.replay(SettleRequest(claim: claim("VNEW", [("F001", 1, 1000)]).claim), options: keyed("kn"))
             }
             #expect(nothing?.code == .notFound)
             #expect(try await clinic.checkLedger(LedgerCheckRequest()).settlements == 1)
@@ -350,6 +350,10 @@ struct AuditTrailTests {
             let link = try await supervision.recordBlock(RecordBlockRequest(claim: blocked.claim, review: verdict))
             #expect(link.kind == "review_block" && link.subject == "H33080200101/B1")
             #expect(try await reports.getReviewStats(ReviewStatsRequest(region: "330802", date: "2024-06-01")).blocked == 1)
+            // A retry blocked again for the same rules is the same decision: counted and chained once.
+            let again = try await supervision.recordBlock(RecordBlockRequest(claim: blocked.claim, review: verdict))
+            #expect(again.seq == link.seq)
+            #expect(try await reports.getReviewStats(ReviewStatsRequest(region: "330802", date: "2024-06-01")).blocked == 1)
             #expect(try await supervision.verifyAudit(VerifyAuditRequest()).intact)
         }
     }
@@ -406,6 +410,17 @@ struct AuditTrailTests {
             forged.signature = try SM2.sign(AuditCheckpointer.message(seq: 3, hash: checkpoint.hash, at: checkpoint.at), privateKey: try SM2.generateKey())
             #expect(try await supervision.verifyAudit(VerifyAuditRequest(checkpoints: [forged])).intact == false)
         }
+    }
+
+    @Test func eachServiceChainsOnlyItsOwnDecisions() throws {
+        let registry = PeerIdentity(commonName: "registry", department: "nhsa", role: "service")
+        let settlement = PeerIdentity(commonName: "settlement", department: "nhsa", role: "service")
+        let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: "settled"), nil)
+        let designation = SupervisionStore.Recordable.designation(DesignationRecord(code: "H33080200101", n: 1, event: DesignationEvent(toStatus: "designated")))
+        #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(posting, caller: registry) }
+        #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(designation, caller: settlement) }
+        try SupervisionProvider.mayRecord(posting, caller: settlement)
+        try SupervisionProvider.mayRecord(designation, caller: registry)
     }
 
     @Test func sm2SignaturesVerifyOnlyWithTheirKey() throws {

@@ -103,6 +103,7 @@ public enum GatewayDefinition {
     static let moneyMoving: [MethodDescriptor: String] = [
         SettlementMethods.settle: GatewayMethods.settle.fullName,
         SettlementMethods.reverse: GatewayMethods.reverse.fullName,
+        SettlementMethods.replay: GatewayMethods.settle.fullName,
         SupervisionMethods.record: GatewayMethods.settle.fullName,
         SupervisionMethods.recordBatch: GatewayMethods.settle.fullName,
         SupervisionMethods.recordBlock: GatewayMethods.settle.fullName,

@@ -79,13 +79,21 @@ public struct GatewayProvider: GatewayService {
             throw error
         }
         if case .failure(let error) = route, error.code == .notFound { throw error }
+        var options = downstream
+        options.metadata[Metadata.idempotencyKey] = key
         if scope == .institution, clinic.value != caller {
             guard case .success(let found) = route, found.canSettle, found.settleVia == caller else {
+                // A centre's retry whose answer was lost: its stored settlement (one it
+                // settled) is answered even if the clinic was suspended or the registry is away.
+                if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
+                    return GatewaySettleResponse(settlement: replayed, replay: true)
+                }
+                if case .failure(let error) = route {
+                    throw RPCError(code: .unavailable, message: "cannot settle now: the registry did not answer (\(error.code)); nothing was posted", cause: error)
+                }
                 throw RPCError(code: .permissionDenied, message: "township centre \(caller) does not settle for \(clinic)")
             }
         }
-        var options = downstream
-        options.metadata[Metadata.idempotencyKey] = key
         let refusal: RPCError? = {
             switch route {
             case .failure(let error):
@@ -105,9 +113,11 @@ public struct GatewayProvider: GatewayService {
         }()
         if let refusal {
             if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
-                return GatewaySettleResponse(settlement: replayed, route: try? route.get(), review: try? review.get(), replay: true)
+                // The stored answer alone: today's route and review did not decide it.
+                return GatewaySettleResponse(settlement: replayed, replay: true)
             }
-            if case .success(let reviewed) = review, reviewed.verdict == "block", !request.preSettle {
+            // A block is recorded only when review decided the refusal (the route let it through).
+            if case .success(let found) = route, found.canSettle, case .success(let reviewed) = review, reviewed.verdict == "block", !request.preSettle {
                 do {
                     _ = try await supervision.recordBlock(RecordBlockRequest(claim: submitted, review: reviewed), options: downstream)
                 } catch {
@@ -132,7 +142,7 @@ public struct GatewayProvider: GatewayService {
     /// may see (its own institution's, or one it settled for); nil otherwise.
     func replay(_ claim: Claim, scope: AccessTable.Scope, caller: String, options: CallOptions) async throws -> SettlementResult? {
         do {
-            let stored = try await settlement.settle(SettleRequest(claim: claim, replayOnly: true), options: options)
+            let stored = try await settlement.replay(SettleRequest(claim: claim), options: options)
             if scope == .institution, stored.fixmedinsCode != caller, stored.settleVia != caller { return nil }
             return stored
         } catch {
@@ -237,8 +247,17 @@ public struct GatewayProvider: GatewayService {
     public func verifyAuditTrail(_ request: VerifyAuditTrailRequest, context: CallContext) async throws -> VerifyAuditResponse {
         _ = try access.authorize(context.peer, GatewayMethods.verifyAuditTrail.fullName)
         let options = CallOptions.propagating(context)
-        let evidence = try await settlement.getAuditEvidence(AuditEvidenceRequest(), options: options)
-        return try await supervision.verifyAudit(VerifyAuditRequest(checkpoints: evidence.checkpoints, postings: evidence.postings), options: options)
+        // Settlement's summary and supervision's walk are two moments: a posting relayed in
+        // between can make them differ while nothing is wrong, so a difference is looked at
+        // again (up to five times, 200 ms apart) before it is reported.
+        var verdict = VerifyAuditResponse()
+        for attempt in 0..<5 {
+            if attempt > 0 { try await Task.sleep(for: .milliseconds(200)) }
+            let evidence = try await settlement.getAuditEvidence(AuditEvidenceRequest(), options: options)
+            verdict = try await supervision.verifyAudit(VerifyAuditRequest(checkpoints: evidence.checkpoints, postings: evidence.postings), options: options)
+            guard !verdict.intact, verdict.reason.hasSuffix("not one record per posting") else { break }
+        }
+        return verdict
     }
 
     // MARK: helpers

@@ -20,7 +20,7 @@ public enum RegistryDefinition {
             """),
         // Designation changes go into supervision's audit chain through this outbox, written
         // in the change's own transaction; supervision's signed checkpoints are kept here too.
-        AuditOutbox.migration(3),
+        AuditOutbox.migration(3, tablePrefix: "registry_"),
     ]
 
     public static let keys = [
@@ -35,7 +35,7 @@ public enum RegistryDefinition {
         let supervision = try UpstreamPool(
             name: "supervision", addresses: context.configuration.string("upstream.supervision"), tls: context.settings.tls, logger: context.logger
         )
-        let relay = AuditRelay(outbox: AuditOutbox(database: context.store), supervision: supervision, logger: context.logger, service: "registry")
+        let relay = AuditRelay(outbox: AuditOutbox(database: context.store, tablePrefix: "registry_"), supervision: supervision, logger: context.logger, service: "registry")
         context.runInBackground { await supervision.probeHealth(logger: context.logger) }
         context.runInBackground { await relay.run() }
         var router = RPCRouter()

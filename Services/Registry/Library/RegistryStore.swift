@@ -161,7 +161,7 @@ public struct RegistryStore: Sendable {
                 code: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by)
             ))
             try await tx.execute(
-                "INSERT INTO audit_outbox (subject, kind, record) VALUES ($1, 'designation', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]
+                "INSERT INTO registry_audit_outbox (subject, kind, record) VALUES ($1, 'designation', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]
             )
             return try await Self.institution(tx, code)!
         }

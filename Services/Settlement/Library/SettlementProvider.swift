@@ -73,7 +73,6 @@ public struct SettlementProvider: SettlementService {
 
     public func preSettle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
         let claim = try validated(request)
-        guard !request.replayOnly else { throw DomainError(field: "replay_only", "is for Settle only") }
         guard let person = try await store.person(psnNo: claim.claim.psnNo) else {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
@@ -89,15 +88,23 @@ public struct SettlementProvider: SettlementService {
     public func settle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
         let claim = try validated(request)
         let identity = SettlementStore.SettleIdentity(
-            scope: context.actor.idempotencyScope, key: try idempotencyKey(context), digest: try claim.digest(), day: today().description
+            scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context), digest: try claim.digest(), day: today().description
         )
-        if request.replayOnly { return try await store.replay(identity, claim: claim) }
         let provider = self
         let result = try await store.settle(identity, claim: claim) { person, accumulator in
             try provider.compute(claim, person: person, accumulator: accumulator)
         }
         if !result.replay { relay?.nudge() }
         return result
+    }
+
+    /// The stored answer for a settle, posting nothing (see ``SettlementStore/replay(_:claim:)``).
+    public func replay(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
+        let claim = try validated(request)
+        let identity = SettlementStore.SettleIdentity(
+            scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context), digest: try claim.digest(), day: today().description
+        )
+        return try await store.replay(identity, claim: claim)
     }
 
     /// 2208: reverses a settlement once; the reversal counts on today's business day.
@@ -108,7 +115,7 @@ public struct SettlementProvider: SettlementService {
         }
         guard request.reason.count <= 500 else { throw DomainError(field: "reason", "at most 500 characters") }
         let response = try await store.reverse(
-            scope: context.actor.idempotencyScope, key: key, setlID: request.setlID, reason: request.reason, day: today().description
+            scope: try context.actingCaller().idempotencyScope, key: key, setlID: request.setlID, reason: request.reason, day: today().description
         )
         if !response.replay { relay?.nudge() }
         return response

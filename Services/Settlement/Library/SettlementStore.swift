@@ -124,7 +124,7 @@ public struct SettlementStore: Sendable {
         return result
     }
 
-    /// The stored answer for a request without posting anything (`replay_only`): NOT_FOUND
+    /// The stored answer for a request without posting anything (`Settlement/Replay`): NOT_FOUND
     /// when there is none.
     func replay(_ identity: SettleIdentity, claim: ValidatedClaim) async throws -> SettlementResult {
         try await database.lookup { tx in
@@ -200,7 +200,8 @@ public struct SettlementStore: Sendable {
                 try await Self.enqueueAudit(tx, setlID: result.setlID, kind: "settlement", settlement: resultBytes, claim: claimBytes)
                 return result
             }
-        } catch StoreError.constraint {
+        } catch let error as StoreError {
+            guard case .constraint = error else { throw error }
             // A billed item (R003), or replicas on PostgreSQL racing for the same visit or key:
             // the transaction that lost sees the winner's row now.
             let winner = try await database.lookup { tx in try await Self.replay(tx, identity, claim: claim) }
@@ -211,6 +212,7 @@ public struct SettlementStore: Sendable {
                     [.text(claim.claim.psnNo), .text(claim.visitDate.description)] + items.map { .text($0) }
                 )?.string("item_code")
             }
+            guard let billed else { throw error }  // nothing explains it: not the caller's doing
             throw Self.duplicate(item: billed, claim: claim)
         }
     }
@@ -242,8 +244,16 @@ public struct SettlementStore: Sendable {
                 throw DomainError(.notFound, field: "setl_id", "no settlement \(setlID)")
             }
             guard try row.string("status") == "settled" else {
+                // On PostgreSQL a retry may have waited on the row lock for its own first try.
+                if let mine = try await tx.queryOne("SELECT reversal_id FROM reversals WHERE idempotency_key = $1 AND setl_id = $2", [.text(scopedKey), .text(setlID)]) {
+                    var result = try SettlementResult(decoding: row.blob("result"))
+                    result.status = "reversed"
+                    return ReverseResponse(setlID: setlID, reversalID: try mine.string("reversal_id"), original: result, replay: true)
+                }
                 throw DomainError(.precondition, field: "setl_id", "settlement \(setlID) is already reversed")
             }
+            // The person before the accumulators, in the order settle takes them (no deadlock).
+            if !lock.isEmpty { _ = try await tx.queryOne("SELECT psn_no FROM persons WHERE psn_no = $1\(lock)", [.text(try row.string("psn_no"))]) }
             var result = try SettlementResult(decoding: row.blob("result"))
             let reversalID = Self.newID(prefix: "R")
             try await Self.post(tx, txn: reversalID, setlID: setlID, result: result, reverse: true)
@@ -290,27 +300,29 @@ public struct SettlementStore: Sendable {
     public func auditEvidence() async throws -> AuditEvidence {
         let checkpoints = try await outbox.checkpoints()
         return try await database.read { tx in
-            var evidence = AuditEvidence(checkpoints: checkpoints)
+            // One statement, so one snapshot on either engine: every posting, and the outbox.
+            let rows = try await tx.query(
+                """
+                SELECT 'settlement' AS kind, setl_id, 0 AS pending FROM settlements
+                UNION ALL SELECT 'reversal' AS kind, setl_id, 0 AS pending FROM reversals
+                UNION ALL SELECT kind, setl_id, 1 AS pending FROM audit_outbox
+                """, []
+            )
+            var pending = Set<String>()
+            for row in rows where try row.int("pending") == 1 {
+                pending.insert(PostingDigest.line(kind: try row.string("kind"), setlID: try row.string("setl_id")))
+            }
             var digest = PostingDigest()
             var summary = PostingSummary()
-            for row in try await tx.query("SELECT setl_id FROM settlements", []) {
-                digest.add(kind: "settlement", setlID: try row.string("setl_id"))
-                summary.settlements += 1
-            }
-            for row in try await tx.query("SELECT setl_id FROM reversals", []) {
-                digest.add(kind: "reversal", setlID: try row.string("setl_id"))
-                summary.reversals += 1
-            }
-            // XOR again takes out what the relay has not delivered yet.
-            for row in try await tx.query("SELECT setl_id, kind FROM audit_outbox", []) {
-                let kind = try row.string("kind")
-                digest.add(kind: kind, setlID: try row.string("setl_id"))
-                if kind == "reversal" { summary.reversals -= 1 } else { summary.settlements -= 1 }
-                evidence.undelivered += 1
+            for row in rows where try row.int("pending") == 0 {
+                let kind = try row.string("kind"), setlID = try row.string("setl_id")
+                guard !pending.contains(PostingDigest.line(kind: kind, setlID: setlID)) else { continue }
+                digest.add(kind: kind, setlID: setlID)
+                if kind == "reversal" { summary.reversals += 1 } else { summary.settlements += 1 }
             }
             summary.digest = digest.hex
-            evidence.postings = summary
-            return evidence
+            summary.pending = Array(pending.sorted().prefix(10_000))
+            return AuditEvidence(checkpoints: checkpoints, postings: summary, undelivered: UInt64(pending.count))
         }
     }
 

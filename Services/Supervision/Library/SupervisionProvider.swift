@@ -30,8 +30,6 @@ public struct SupervisionProvider: SupervisionService {
         guard ["", "designated", "not_designated", "suspended", "terminated"].contains(request.designationStatus) else {
             throw DomainError(field: "designation_status", "\(quoted(request.designationStatus)) is not designated, not_designated, suspended or terminated")
         }
-        let canonical = request.claim!
-        _ = canonical
         return ReviewRules.evaluate(request, catalogue: catalogue)
     }
 
@@ -70,7 +68,22 @@ public struct SupervisionProvider: SupervisionService {
     }
 
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {
-        try await store.record(batch: [try Self.recordable(request)])[0]
+        let recordable = try Self.recordable(request)
+        try Self.mayRecord(recordable, caller: context.peer)
+        return try await store.record(batch: [recordable])[0]
+    }
+
+    /// Each service chains only its own decisions: settlement its postings, the registry its
+    /// designation changes (other peers are refused at the door by ServiceAccess).
+    package static func mayRecord(_ recordable: SupervisionStore.Recordable, caller: PeerIdentity) throws(DomainError) {
+        guard caller.role == PeerIdentity.Role.service else { return }
+        switch recordable {
+        case .posting where caller.commonName == "registry":
+            throw DomainError(field: "settlement", "the registry chains designation changes only")
+        case .designation where caller.commonName == "settlement":
+            throw DomainError(field: "designation", "settlement chains postings only")
+        default: return
+        }
     }
 
     /// The valid records appended in order, in one transaction; invalid ones rejected by index.
@@ -80,7 +93,9 @@ public struct SupervisionProvider: SupervisionService {
         var rejected: [RejectedRecord] = []
         for (i, record) in request.records.enumerated() {
             do {
-                valid.append(try Self.recordable(record))
+                let recordable = try Self.recordable(record)
+                try Self.mayRecord(recordable, caller: context.peer)
+                valid.append(recordable)
             } catch let error as DomainError {
                 rejected.append(RejectedRecord(index: UInt32(i), reason: "records[\(i)].\(error.field): \(error.message)"))
             }
@@ -112,6 +127,7 @@ public struct SupervisionProvider: SupervisionService {
     /// INVALID_ARGUMENT for more than 10,000 checkpoints.
     public func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse {
         guard request.checkpoints.count <= 10_000 else { throw DomainError(field: "checkpoints", "at most 10000") }
+        guard (request.postings?.pending.count ?? 0) <= 10_000 else { throw DomainError(field: "postings.pending", "at most 10000") }
         return try await store.verify(checkpoints: request.checkpoints, postings: request.postings, checkpointer: checkpointer)
     }
 }

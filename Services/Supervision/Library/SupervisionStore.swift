@@ -12,13 +12,28 @@ public struct SupervisionStore: Sendable {
 
     /// Counts a block in the day's statistics and chains it (kind "review_block", subject
     /// "<fixmedins_code>/<mdtrt_id>", content the encoded RecordBlockRequest), in one transaction.
+    /// A retry blocked again for the same rules is the same decision: answered with the
+    /// first link, counted and chained once (a clinic looping on a blocked claim must not
+    /// grow the chain).
     func recordBlock(claim: Claim, rules: String, content: [UInt8]) async throws -> AuditRecord {
-        try await database.write { tx in
+        let postgres = database.dialect == .postgres
+        let subject = "\(claim.fixmedinsCode)/\(claim.mdtrtID)"
+        return try await database.write { tx in
+            if postgres { _ = try await tx.queryOne("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", []) }
+            if try await tx.queryOne(
+                "SELECT rules FROM blocked_reviews WHERE visit_date = $1 AND fixmedins_code = $2 AND mdtrt_id = $3 AND rules = $4",
+                [.text(claim.visitDate), .text(claim.fixmedinsCode), .text(claim.mdtrtID), .text(rules)]
+            ) != nil, let link = try await tx.query(
+                "SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = 'review_block' ORDER BY seq DESC LIMIT 1", [.text(subject)]
+            ).first {
+                return AuditRecord(seq: UInt64(try link.int("seq")), kind: "review_block", subject: subject,
+                                   prevHash: try link.string("prev_hash"), hash: try link.string("hash"), at: try link.string("at"))
+            }
             try await tx.execute(
                 "INSERT INTO blocked_reviews (mdtrt_id, fixmedins_code, visit_date, rules, at) VALUES ($1, $2, $3, $4, $5)",
                 [.text(claim.mdtrtID), .text(claim.fixmedinsCode), .text(claim.visitDate), .text(rules), .text(Date().formatted(.iso8601))]
             )
-            return try await Self.link(tx, kind: "review_block", subject: "\(claim.fixmedinsCode)/\(claim.mdtrtID)", content: content)
+            return try await Self.link(tx, kind: "review_block", subject: subject, content: content)
         }
     }
 
@@ -63,7 +78,7 @@ public struct SupervisionStore: Sendable {
     /// Appends settlements (or reversals) to the chain, in order, in one transaction:
     /// hash = SM3(previous hash || content).
     /// One decision to chain.
-    enum Recordable: Sendable {
+    package enum Recordable: Sendable {
         /// A settlement or reversal and, for a settlement, its claim (whose lines are billed).
         case posting(SettlementResult, Claim?)
         /// A designation change from the registry.
@@ -77,7 +92,11 @@ public struct SupervisionStore: Sendable {
             case .designation(let record): try record.encodedBytes()
             }
         }
+        let postgres = database.dialect == .postgres
         return try await database.write { tx in
+            // The head row first: appends serialise on it, and so do the "already chained?"
+            // checks below (two relays delivering the same rows must not both append).
+            if postgres { _ = try await tx.queryOne("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", []) }
             var records: [AuditRecord] = []
             records.reserveCapacity(batch.count)
             for (item, content) in zip(batch, contents) {
@@ -117,13 +136,19 @@ public struct SupervisionStore: Sendable {
     /// wrong; then checks the checkpoints (signed by `checkpointer`'s key, each still in the
     /// chain) and compares the chain's settlement and reversal records with `postings`.
     func verify(checkpoints: [AuditCheckpoint] = [], postings: PostingSummary? = nil, checkpointer: AuditCheckpointer? = nil) async throws -> VerifyAuditResponse {
+        // Signatures first: an unsigned checkpoint proves nothing and must not steer the walk.
+        for checkpoint in checkpoints where !(checkpointer?.isSigned(checkpoint) ?? false) {
+            return VerifyAuditResponse(intact: false, firstBrokenSeq: 0, reason: "the checkpoint at record \(checkpoint.seq) is not signed by this chain's key")
+        }
         let wanted = Dictionary(grouping: checkpoints, by: \.seq)
+        let pending = Set(postings?.pending ?? [])
         return try await database.read { tx in
             var previous = String(repeating: "0", count: 64)
             var count: UInt64 = 0
             var newest: Int64 = 1
             var settlements: UInt64 = 0, reversals: UInt64 = 0
             var digest = PostingDigest()
+            var seen = Set<String>()
             for row in try await tx.query("SELECT seq, kind, subject, at, content, prev_hash, hash, hash_version FROM audit ORDER BY seq", []) {
                 let seq = UInt64(try row.int("seq"))
                 count += 1
@@ -147,8 +172,16 @@ public struct SupervisionStore: Sendable {
                 if let pinned = wanted[seq], pinned.contains(where: { $0.hash != expected }) {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) is not the record a signed checkpoint pinned: the chain was rewritten")
                 }
-                if kind == "settlement" { settlements += 1; digest.add(kind: kind, setlID: subject) }
-                if kind == "reversal" { reversals += 1; digest.add(kind: kind, setlID: subject) }
+                if kind == "settlement" || kind == "reversal" {
+                    let line = PostingDigest.line(kind: kind, setlID: subject)
+                    guard seen.insert(line).inserted else {
+                        return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) chains \(kind) \(subject) a second time")
+                    }
+                    if !pending.contains(line) {
+                        if kind == "settlement" { settlements += 1 } else { reversals += 1 }
+                        digest.add(kind: kind, setlID: subject)
+                    }
+                }
                 previous = expected
             }
             let head = try await tx.queryOne("SELECT seq, hash FROM audit_head WHERE id = 1", [])
@@ -157,9 +190,6 @@ public struct SupervisionStore: Sendable {
             }
             var response = VerifyAuditResponse(intact: true, records: count, postings: settlements + reversals)
             for checkpoint in checkpoints {
-                guard let checkpointer, checkpointer.isSigned(checkpoint) else {
-                    return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: 0, reason: "the checkpoint at record \(checkpoint.seq) is not signed by this chain's key")
-                }
                 guard checkpoint.seq <= count else {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count + 1,
                                                reason: "the chain holds \(count) records but a signed checkpoint pinned record \(checkpoint.seq): it was truncated")

@@ -9,11 +9,12 @@ public enum SettlementMethods {
     public static let verifyIdentity = MethodDescriptor(service: "medicare.v1.Settlement", method: "VerifyIdentity")
     public static let preSettle = MethodDescriptor(service: "medicare.v1.Settlement", method: "PreSettle")
     public static let settle = MethodDescriptor(service: "medicare.v1.Settlement", method: "Settle")
+    public static let replay = MethodDescriptor(service: "medicare.v1.Settlement", method: "Replay")
     public static let reverse = MethodDescriptor(service: "medicare.v1.Settlement", method: "Reverse")
     public static let getSettlement = MethodDescriptor(service: "medicare.v1.Settlement", method: "GetSettlement")
     public static let checkLedger = MethodDescriptor(service: "medicare.v1.Settlement", method: "CheckLedger")
     public static let getAuditEvidence = MethodDescriptor(service: "medicare.v1.Settlement", method: "GetAuditEvidence")
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, reverse, getSettlement, checkLedger, getAuditEvidence]
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, getAuditEvidence]
 }
 
 /// `medicare.v1.Settlement`: implement one async method per RPC, then register it with a router.
@@ -22,6 +23,7 @@ public protocol SettlementService: Sendable {
     func verifyIdentity(_ request: VerifyIdentityRequest, context: CallContext) async throws -> VerifyIdentityResponse
     func preSettle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult
     func settle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult
+    func replay(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult
     func reverse(_ request: ReverseRequest, context: CallContext) async throws -> ReverseResponse
     func getSettlement(_ request: GetSettlementRequest, context: CallContext) async throws -> SettlementResult
     func checkLedger(_ request: LedgerCheckRequest, context: CallContext) async throws -> LedgerCheckResponse
@@ -42,6 +44,9 @@ extension SettlementService {
         }
         router.register(SettlementMethods.settle, request: SettleRequest.self, response: SettlementResult.self) { request, context in
             try await self.settle(request, context: context)
+        }
+        router.register(SettlementMethods.replay, request: SettleRequest.self, response: SettlementResult.self) { request, context in
+            try await self.replay(request, context: context)
         }
         router.register(SettlementMethods.reverse, request: ReverseRequest.self, response: ReverseResponse.self) { request, context in
             try await self.reverse(request, context: context)
@@ -78,6 +83,10 @@ public struct SettlementClient: Sendable {
 
     public func settle(_ request: SettleRequest, options: CallOptions = CallOptions()) async throws -> SettlementResult {
         try await channel.unary(SettlementMethods.settle, request: request, response: SettlementResult.self, options: options)
+    }
+
+    public func replay(_ request: SettleRequest, options: CallOptions = CallOptions()) async throws -> SettlementResult {
+        try await channel.unary(SettlementMethods.replay, request: request, response: SettlementResult.self, options: options)
     }
 
     public func reverse(_ request: ReverseRequest, options: CallOptions = CallOptions()) async throws -> ReverseResponse {

@@ -1,12 +1,18 @@
-/// The order-free digest of postings: XOR of SM3("<kind>\n<setl_id>"), 32 bytes.
-public struct PostingDigest: Sendable, Equatable {
-    public private(set) var bytes = [UInt8](repeating: 0, count: 32)
+/// The digest of a set of postings: SM3 over their `<kind>\t<setl_id>` lines sorted and
+/// joined with newlines, so that two parties holding the same set in any order agree, and
+/// no other set (fewer, more, or other postings) gives the same digest (an XOR of hashes
+/// would: it can be forged by solving a linear system). Holds the lines until ``hex``.
+public struct PostingDigest: Sendable {
+    private var lines: [String] = []
     public init() {}
 
-    public mutating func add(kind: String, setlID: String) {
-        let d = SM3.digest(Array("\(kind)\n\(setlID)".utf8))
-        for i in 0..<32 { bytes[i] ^= d[i] }
-    }
+    public mutating func add(kind: String, setlID: String) { lines.append(Self.line(kind: kind, setlID: setlID)) }
 
-    public var hex: String { SM3.hex(bytes) }
+    /// A posting's line, also the form ``PostingSummary/pending`` lists them in.
+    public static func line(kind: String, setlID: String) -> String { kind + "\t" + setlID }
+
+    public var count: Int { lines.count }
+
+    /// Hex SM3 of the sorted lines joined with "\n".
+    public var hex: String { SM3.hex(SM3.digest(Array(lines.sorted().joined(separator: "\n").utf8))) }
 }

@@ -46,18 +46,27 @@ public enum SM2 {
         }
     }
 
-    /// The private key in `path`, made (mode 0600) when the file does not exist yet.
+    /// The private key in `path`, made (mode 0600, exclusively: two starts cannot both write
+    /// one) only when no file is there. A file that exists but cannot be read or is not an SM2
+    /// key is an error, never replaced: every checkpoint signed with it would stop verifying.
     public static func loadOrCreateKey(at path: String) throws -> String {
-        if let pem = try? String(contentsOfFile: path, encoding: .utf8) {
+        if FileManager.default.fileExists(atPath: path) {
+            guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw Failure(description: "cannot read \(path)") }
             _ = try publicKey(of: pem)
             return pem
         }
         let pem = try generateKey()
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        guard FileManager.default.createFile(atPath: path, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw Failure(description: "cannot write \(path)")
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            // Another process made it first: use that one.
+            if errno == EEXIST, let theirs = try? String(contentsOfFile: path, encoding: .utf8), (try? publicKey(of: theirs)) != nil { return theirs }
+            throw Failure(description: "cannot create \(path)")
         }
+        defer { close(fd) }
+        let bytes = Array(pem.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else { throw Failure(description: "cannot write \(path)") }
         return pem
     }
 }

@@ -57,11 +57,13 @@ public struct PostingSummary: WireMessage {
     public var settlements: UInt64
     public var reversals: UInt64
     public var digest: String
+    public var pending: [String]
 
-    public init(settlements: UInt64 = 0, reversals: UInt64 = 0, digest: String = "") {
+    public init(settlements: UInt64 = 0, reversals: UInt64 = 0, digest: String = "", pending: [String] = []) {
         self.settlements = settlements
         self.reversals = reversals
         self.digest = digest
+        self.pending = pending
     }
 
     public static var protoName: String { "medicare.v1.PostingSummary" }
@@ -88,11 +90,13 @@ extension PostingSummary: CMessage {
         self.settlements = c.pointee.settlements
         self.reversals = c.pointee.reversals
         self.digest = try arena.string(c.pointee.digest, field: "medicare.v1.PostingSummary.digest")
+        self.pending = try arena.stringArray(c.pointee.pending, c.pointee.n_pending, field: "medicare.v1.PostingSummary.pending")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.settlements = self.settlements
         c.pointee.reversals = self.reversals
         c.pointee.digest = try arena.cString(self.digest, field: "medicare.v1.PostingSummary.digest")
+        (c.pointee.n_pending, c.pointee.pending) = try arena.cStringArray(self.pending, field: "medicare.v1.PostingSummary.pending")
     }
 }

@@ -535,11 +535,9 @@ extension SettlementResult: CMessage {
 /// `medicare.v1.SettleRequest`
 public struct SettleRequest: WireMessage {
     public var claim: Claim?
-    public var replayOnly: Bool
 
-    public init(claim: Claim? = nil, replayOnly: Bool = false) {
+    public init(claim: Claim? = nil) {
         self.claim = claim
-        self.replayOnly = replayOnly
     }
 
     public static var protoName: String { "medicare.v1.SettleRequest" }
@@ -564,12 +562,10 @@ extension SettleRequest: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
-        self.replayOnly = c.pointee.replay_only != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
-        c.pointee.replay_only = self.replayOnly ? 1 : 0
     }
 }
 

@@ -174,7 +174,7 @@ const ProtobufCMessageDescriptor medicare__v1__audit_checkpoint__descriptor =
   (ProtobufCMessageInit) medicare__v1__audit_checkpoint__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__posting_summary__field_descriptors[3] =
+static const ProtobufCFieldDescriptor medicare__v1__posting_summary__field_descriptors[4] =
 {
   {
     "settlements",
@@ -212,16 +212,29 @@ static const ProtobufCFieldDescriptor medicare__v1__posting_summary__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pending",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__PostingSummary, n_pending),
+    offsetof(Medicare__V1__PostingSummary, pending),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__posting_summary__field_indices_by_name[] = {
   2,   /* field[2] = digest */
+  3,   /* field[3] = pending */
   1,   /* field[1] = reversals */
   0,   /* field[0] = settlements */
 };
 static const ProtobufCIntRange medicare__v1__posting_summary__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__posting_summary__descriptor =
 {
@@ -231,7 +244,7 @@ const ProtobufCMessageDescriptor medicare__v1__posting_summary__descriptor =
   "Medicare__V1__PostingSummary",
   "medicare.v1",
   sizeof(Medicare__V1__PostingSummary),
-  3,
+  4,
   medicare__v1__posting_summary__field_descriptors,
   medicare__v1__posting_summary__field_indices_by_name,
   1,  medicare__v1__posting_summary__number_ranges,

@@ -1841,7 +1841,7 @@ const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor =
   (ProtobufCMessageInit) medicare__v1__settlement_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descriptors[1] =
 {
   {
     "claim",
@@ -1855,27 +1855,14 @@ static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "replay_only",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BOOL,
-    0,   /* quantifier_offset */
-    offsetof(Medicare__V1__SettleRequest, replay_only),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned medicare__v1__settle_request__field_indices_by_name[] = {
   0,   /* field[0] = claim */
-  1,   /* field[1] = replay_only */
 };
 static const ProtobufCIntRange medicare__v1__settle_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 1 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settle_request__descriptor =
 {
@@ -1885,7 +1872,7 @@ const ProtobufCMessageDescriptor medicare__v1__settle_request__descriptor =
   "Medicare__V1__SettleRequest",
   "medicare.v1",
   sizeof(Medicare__V1__SettleRequest),
-  2,
+  1,
   medicare__v1__settle_request__field_descriptors,
   medicare__v1__settle_request__field_indices_by_name,
   1,  medicare__v1__settle_request__number_ranges,
@@ -2428,24 +2415,26 @@ const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor =
   (ProtobufCMessageInit) medicare__v1__day_totals__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[8] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[9] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
   { "PreSettle", &medicare__v1__settle_request__descriptor, &medicare__v1__settlement_result__descriptor },
   { "Settle", &medicare__v1__settle_request__descriptor, &medicare__v1__settlement_result__descriptor },
+  { "Replay", &medicare__v1__settle_request__descriptor, &medicare__v1__settlement_result__descriptor },
   { "Reverse", &medicare__v1__reverse_request__descriptor, &medicare__v1__reverse_response__descriptor },
   { "GetSettlement", &medicare__v1__get_settlement_request__descriptor, &medicare__v1__settlement_result__descriptor },
   { "CheckLedger", &medicare__v1__ledger_check_request__descriptor, &medicare__v1__ledger_check_response__descriptor },
   { "GetAuditEvidence", &medicare__v1__audit_evidence_request__descriptor, &medicare__v1__audit_evidence__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
-  6,        /* CheckLedger */
-  7,        /* GetAuditEvidence */
-  5,        /* GetSettlement */
+  7,        /* CheckLedger */
+  8,        /* GetAuditEvidence */
+  6,        /* GetSettlement */
   0,        /* ImportPersons */
   2,        /* PreSettle */
-  4,        /* Reverse */
+  4,        /* Replay */
+  5,        /* Reverse */
   3,        /* Settle */
   1         /* VerifyIdentity */
 };
@@ -2456,7 +2445,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  8,
+  9,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -2492,13 +2481,21 @@ void medicare__v1__settlement__settle(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__settlement__replay(ProtobufCService *service,
+                                      const Medicare__V1__SettleRequest *input,
+                                      Medicare__V1__SettlementResult_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__settlement__reverse(ProtobufCService *service,
                                        const Medicare__V1__ReverseRequest *input,
                                        Medicare__V1__ReverseResponse_Closure closure,
                                        void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__get_settlement(ProtobufCService *service,
                                               const Medicare__V1__GetSettlementRequest *input,
@@ -2506,7 +2503,7 @@ void medicare__v1__settlement__get_settlement(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__check_ledger(ProtobufCService *service,
                                             const Medicare__V1__LedgerCheckRequest *input,
@@ -2514,7 +2511,7 @@ void medicare__v1__settlement__check_ledger(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__get_audit_evidence(ProtobufCService *service,
                                                   const Medicare__V1__AuditEvidenceRequest *input,
@@ -2522,7 +2519,7 @@ void medicare__v1__settlement__get_audit_evidence(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -62,17 +62,29 @@ struct  Medicare__V1__AuditCheckpoint
 struct  Medicare__V1__PostingSummary
 {
   ProtobufCMessage base;
+  /*
+   * delivered settlements
+   */
   uint64_t settlements;
+  /*
+   * delivered reversals
+   */
   uint64_t reversals;
   /*
-   * Hex XOR, over those postings, of SM3("<kind>\n<setl_id>") with kind "settlement" or
-   * "reversal": order-free, so that it can be compared with the chain's.
+   * Hex SM3 over the delivered postings' lines "<kind>\t<setl_id>" (kind "settlement" or
+   * "reversal"), sorted and joined with "\n": the chain's must be the same.
    */
   char *digest;
+  /*
+   * Postings still in the outbox when the summary was taken ("<kind>\t<setl_id>", at most
+   * 10,000): the chain may or may not hold them yet, so they are left out of the comparison.
+   */
+  size_t n_pending;
+  char **pending;
 };
 #define MEDICARE__V1__POSTING_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__posting_summary__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /* Medicare__V1__AuditCheckpoint methods */

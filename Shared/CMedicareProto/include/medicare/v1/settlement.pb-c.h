@@ -314,16 +314,10 @@ struct  Medicare__V1__SettleRequest
    * the idempotency key travels in metadata "idempotency-key"
    */
   Medicare__V1__Claim *claim;
-  /*
-   * Only answer a stored settlement (same caller and key, or the same live visit) as a replay;
-   * post nothing. NOT_FOUND when there is none. The gateway asks this before refusing a
-   * retry on a check that has changed since the first answer (replay before re-checking).
-   */
-  protobuf_c_boolean replay_only;
 };
 #define MEDICARE__V1__SETTLE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settle_request__descriptor) \
-    , NULL, 0 }
+    , NULL }
 
 
 struct  Medicare__V1__ReverseRequest
@@ -910,6 +904,10 @@ struct Medicare__V1__Settlement_Service
                  const Medicare__V1__SettleRequest *input,
                  Medicare__V1__SettlementResult_Closure closure,
                  void *closure_data);
+  void (*replay)(Medicare__V1__Settlement_Service *service,
+                 const Medicare__V1__SettleRequest *input,
+                 Medicare__V1__SettlementResult_Closure closure,
+                 void *closure_data);
   void (*reverse)(Medicare__V1__Settlement_Service *service,
                   const Medicare__V1__ReverseRequest *input,
                   Medicare__V1__ReverseResponse_Closure closure,
@@ -938,6 +936,7 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## verify_identity,\
       function_prefix__ ## pre_settle,\
       function_prefix__ ## settle,\
+      function_prefix__ ## replay,\
       function_prefix__ ## reverse,\
       function_prefix__ ## get_settlement,\
       function_prefix__ ## check_ledger,\
@@ -955,6 +954,10 @@ void medicare__v1__settlement__pre_settle(ProtobufCService *service,
                                           Medicare__V1__SettlementResult_Closure closure,
                                           void *closure_data);
 void medicare__v1__settlement__settle(ProtobufCService *service,
+                                      const Medicare__V1__SettleRequest *input,
+                                      Medicare__V1__SettlementResult_Closure closure,
+                                      void *closure_data);
+void medicare__v1__settlement__replay(ProtobufCService *service,
                                       const Medicare__V1__SettleRequest *input,
                                       Medicare__V1__SettlementResult_Closure closure,
                                       void *closure_data);
