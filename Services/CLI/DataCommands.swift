@@ -49,7 +49,7 @@ struct Demo: AsyncParsableCommand {
                     try await flush(force: true)
                     for code in data.designated {
                         do {
-                            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "demo agreement"), options: options)
+                            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "demo agreement", effectiveDate: "2024-01-01"), options: options)
                             designated += 1
                         } catch let error as RPCError where error.code == .failedPrecondition {}  // already designated
                     }

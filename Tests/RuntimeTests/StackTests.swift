@@ -52,7 +52,7 @@ final class Stack: @unchecked Sendable {
                               integrationMode: "integrated", recordVersion: 1),
         ]))
         for code in ["H33080200001", "H33080200101"] {
-            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "agreement signed"))
+            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "agreement signed", effectiveDate: "2024-01-01"))
         }
         let persons = (0..<200).map { i -> InsuredPerson in
             let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + i / 50, 1 + i % 28, 1)

@@ -285,6 +285,25 @@ struct RegistryStructureTests {
         }
     }
 
+    @Test func aRouteHoldsOnlyForVisitsOnDaysTheClinicWasDesignated() async throws {
+        try await withRegistry { r in
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre, clinic("H33080200101", village: "330802101201")]))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: "designate", reason: "signed", effectiveDate: "2024-01-01"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "designate", reason: "signed", effectiveDate: "2024-06-01"))
+            let before = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-05-31"))
+            #expect(!before.canSettle && before.refusal == "H33080200101 was not designated on 2024-05-31")
+            let after = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
+            #expect(after.canSettle && after.settleVia == "H33080200001")
+            // A change cannot take effect before the one it follows.
+            let backwards = await #expect(throws: RPCError.self) {
+                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "suspend", reason: "x", effectiveDate: "2024-05-01"))
+            }
+            #expect(backwards?.code == .invalidArgument && backwards?.message.hasPrefix("effective_date") == true)
+            let institution = try await r.getInstitution(GetInstitutionRequest(code: "H33080200101"))
+            #expect(institution.history.last?.effectiveDate == "2024-06-01")
+        }
+    }
+
     @Test func aDivisionNeedsItsParent() async throws {
         try await withRegistry { r in
             let orphan = await #expect(throws: RPCError.self) {

@@ -70,7 +70,7 @@ struct RegistryTests {
                 clinic("H33080200104", village: "330802101204"),
             ]))
             for code in ["H33080200001", "H33080200101", "H33080200102", "H33080200103"] {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "signed"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "signed", effectiveDate: "2024-01-01"))
             }
             let integrated = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
             #expect(integrated.canSettle && integrated.settleVia == "H33080200001" && integrated.mode == "integrated")

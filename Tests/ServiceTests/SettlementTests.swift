@@ -183,7 +183,7 @@ struct SettlementTests {
         (claim("B5", visit: "inpatient", [("XA01AAA001", 1, 50)]), "claim.visit_type: 'inpatient' is not one of general_outpatient, chronic_outpatient"),
         (SettleRequest(claim: Claim(mdtrtID: "B6", psnNo: "P001", fixmedinsCode: "H3308", visitType: "general_outpatient", visitDate: "2024-06-01",
                                     lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])), "claim.fixmedins_code: 'H3308' is not an institution code (H followed by 11 digits)"),
-        (claim("B7", date: "2023-06-01", [("XA01AAA001", 1, 50)]), "visit_date: no benefit policy covers region 330802 on 2023-06-01"),
+        (claim("B7", date: "2023-06-01", [("XA01AAA001", 1, 50)]), "claim.visit_date: no benefit policy covers region 330802 on 2023-06-01"),
     ])
     func badClaimsAreRefusedNamingTheField(request: SettleRequest, message: String) async throws {
         try await withSettlement { s in

@@ -17,9 +17,10 @@ func withSupervision<T: Sendable>(
     }) { channel, db in try await body(SupervisionClient(channel), db) }
 }
 
-private func review(_ lines: [(String, Int64, Int64, UInt32)], status: String = "designated", certno: String = quzhou.certno, diagnoses: [String] = []) -> ReviewRequest {
+private func review(_ lines: [(String, Int64, Int64, UInt32)], status: String = "designated", certno: String = quzhou.certno, visit: String = "general_outpatient",
+                    diagnoses: [String] = []) -> ReviewRequest {
     ReviewRequest(claim: Claim(
-        mdtrtID: "M1", psnNo: "P001", certno: certno, fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: "2024-06-01",
+        mdtrtID: "M1", psnNo: "P001", certno: certno, fixmedinsCode: "H33080200101", visitType: visit, visitDate: "2024-06-01",
         diagnoses: diagnoses, lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2, days: $0.3) }
     ), designationStatus: status)
 }
@@ -29,7 +30,7 @@ struct SupervisionTests {
     @Test func aCleanClaimPasses() async throws {
         try await withSupervision { s, _ in
             let r = try await s.review(review([("XA01AAA001", 20, 50, 5), ("F001", 1, 1000, 0)]))
-            #expect(r.verdict == "pass" && r.findings.isEmpty && r.rulesEvaluated == 7)
+            #expect(r.verdict == "pass" && r.findings.isEmpty && r.rulesEvaluated == 8)
         }
     }
 
@@ -42,6 +43,7 @@ struct SupervisionTests {
         (review([("XC07ABA001", 30, 120, 30)], diagnoses: ["J06"]), "R005", "block", Int64(3600)),
         (review([("F001", 1, 1000, 0)], certno: "330802197001010010"), "R006", "block", Int64(1000)),
         (review([("ZZ999", 1, 1000, 0)]), "R007", "block", Int64(1000)),
+        (review([("F001", 1, 1000, 0)], visit: "chronic_outpatient", diagnoses: ["J06.9"]), "R008", "block", Int64(1000)),
     ])
     func eachRuleExplainsItself(request: ReviewRequest, rule: String, verdict: String, amount: Int64) async throws {
         try await withSupervision { s, _ in

@@ -120,6 +120,11 @@ struct GatewayAccess: RPCInterceptor {
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {
         _ = try access.authorize(context.peer, context.method.fullName)
+        // Whom a call acts for is the gateway's to say to the backends, from the caller's
+        // certificate; no outside caller (a service certificate included) may claim it.
+        guard context.metadata[Metadata.actingCaller] == nil else {
+            throw RPCError(code: .permissionDenied, message: "metadata 'acting-caller' is not accepted from outside callers")
+        }
         return try await next(request, context)
     }
 }

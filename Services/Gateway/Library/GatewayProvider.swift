@@ -48,6 +48,8 @@ public struct GatewayProvider: GatewayService {
         let scope = try access.authorize(context.peer, GatewayMethods.settle.fullName)
         guard var claim = request.claim else { throw DomainError(field: "claim", "is required") }
         let clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
+        // Checked here so that the error names the caller's field, not a backend's.
+        _ = try CivilDate(claim.visitDate, field: "claim.visit_date")
         let key = context.idempotencyKey
         if !request.preSettle {
             guard let key, !key.isEmpty else {

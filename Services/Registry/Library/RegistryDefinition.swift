@@ -21,6 +21,13 @@ public enum RegistryDefinition {
         // Designation changes go into supervision's audit chain through this outbox, written
         // in the change's own transaction; supervision's signed checkpoints are kept here too.
         AuditOutbox.migration(3, tablePrefix: "registry_"),
+        // A change takes effect on a day (the agreement's), so that a route holds for a visit
+        // only if the clinic was designated on the visit's day; earlier changes took effect
+        // the day they were made (UTC).
+        Migration(4, "designation changes take effect on a day", sql: """
+            ALTER TABLE designation_history ADD COLUMN effective_date TEXT NOT NULL DEFAULT '';
+            UPDATE designation_history SET effective_date = substr(at, 1, 10)
+            """),
     ]
 
     public static let keys = [

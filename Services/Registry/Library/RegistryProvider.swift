@@ -80,7 +80,10 @@ public struct RegistryProvider: RegistryService {
         let code = try InstitutionCode(request.code, field: "code")
         guard !request.reason.isEmpty, request.reason.count <= 500 else { throw DomainError(field: "reason", "must be 1-500 characters") }
         // Who acted: the caller the gateway forwards for, not the gateway.
-        let institution = try await store.changeDesignation(code: code.value, action: request.action, reason: request.reason, by: context.actor.description)
+        let effective = request.effectiveDate.isEmpty ? CivilDate.today().description : try CivilDate(request.effectiveDate, field: "effective_date").description
+        let institution = try await store.changeDesignation(
+            code: code.value, action: request.action, reason: request.reason, by: context.actor.description, effective: effective
+        )
         relay?.nudge()
         return institution
     }
@@ -94,6 +97,12 @@ public struct RegistryProvider: RegistryService {
         var route = SettlementRoute(designationStatus: facts.status, divisionCode: facts.division)
         guard facts.status == "designated" else {
             route.refusal = "\(code) is \(facts.status.replacingOccurrences(of: "_", with: " "))"
+            return route
+        }
+        // Designated now, and on the visit's day: the fund pays for visits under an agreement.
+        let then = try await store.status(of: code.value, on: date)
+        guard then == "designated" else {
+            route.refusal = "\(code) was \(then.replacingOccurrences(of: "_", with: " ")) on \(date)"
             return route
         }
         if facts.kind == "township_centre" || facts.mode == "not_ready" {
@@ -116,6 +125,11 @@ public struct RegistryProvider: RegistryService {
         }
         guard centreStatus == "designated" else {
             route.refusal = "township centre \(facts.parent) is \(centreStatus.replacingOccurrences(of: "_", with: " "))"
+            return route
+        }
+        let centreThen = try await store.status(of: facts.parent, on: date)
+        guard centreThen == "designated" else {
+            route.refusal = "township centre \(facts.parent) was \(centreThen.replacingOccurrences(of: "_", with: " ")) on \(date)"
             return route
         }
         route.canSettle = true

@@ -92,7 +92,7 @@ public struct RegistryStore: Sendable {
         guard let row = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(code)]) else { return nil }
         let history = try await tx.query("SELECT * FROM designation_history WHERE code = $1 ORDER BY seq", [.text(code)]).map { h in
             DesignationEvent(fromStatus: try h.string("from_status"), toStatus: try h.string("to_status"), reason: try h.string("reason"),
-                             at: try h.string("at"), by: try h.string("by_whom"))
+                             at: try h.string("at"), by: try h.string("by_whom"), effectiveDate: try h.string("effective_date"))
         }
         return Institution(
             record: InstitutionRecord(
@@ -118,6 +118,16 @@ public struct RegistryStore: Sendable {
         var centreKind: String?
     }
 
+    /// The designation status `code` had on `day` (YYYY-MM-DD): the last change effective by
+    /// then, or "not_designated" before any.
+    func status(of code: String, on day: String) async throws -> String {
+        try await database.lookup { tx in
+            try await tx.queryOne(
+                "SELECT to_status FROM designation_history WHERE code = $1 AND effective_date <= $2 ORDER BY seq DESC LIMIT 1", [.text(code), .text(day)]
+            )?.string("to_status") ?? "not_designated"
+        }
+    }
+
     /// What routing needs about a clinic and its centre, in one query.
     func routeFacts(_ code: String) async throws -> RouteFacts? {
         try await database.lookup { tx in
@@ -137,9 +147,12 @@ public struct RegistryStore: Sendable {
         }
     }
 
-    func changeDesignation(code: String, action: String, reason: String, by: String) async throws -> Institution {
-        try await database.write { tx in
-            guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1", [.text(code)]) else {
+    /// Changes an institution's designation, taking effect on `effective` (YYYY-MM-DD), which
+    /// may not precede the previous change's: the history is a sequence of periods.
+    func changeDesignation(code: String, action: String, reason: String, by: String, effective: String) async throws -> Institution {
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await database.write { tx in
+            guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
                 throw DomainError(.notFound, field: "code", "no institution \(code)")
             }
             let from = try row.string("designation_status")
@@ -149,16 +162,22 @@ public struct RegistryStore: Sendable {
             guard transition.from.contains(from) else {
                 throw DomainError(.precondition, field: "action", "cannot \(action) \(code): it is \(from)")
             }
-            let seq = try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM designation_history WHERE code = $1", [.text(code)])?.int("n") ?? 1
+            let last = try await tx.queryOne(
+                "SELECT seq, effective_date FROM designation_history WHERE code = $1 ORDER BY seq DESC LIMIT 1", [.text(code)]
+            )
+            let seq = (try last?.int("seq") ?? 0) + 1
+            if let previous = try last?.string("effective_date"), effective < previous {
+                throw DomainError(field: "effective_date", "\(effective) is before the previous change of \(code), effective \(previous)")
+            }
             try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [.text(transition.to), .text(code)])
             let at = Date().formatted(.iso8601)
             try await tx.execute(
-                "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                [.text(code), .integer(seq), .text(from), .text(transition.to), .text(reason), .text(at), .text(by)]
+                "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                [.text(code), .integer(seq), .text(from), .text(transition.to), .text(reason), .text(at), .text(by), .text(effective)]
             )
             // The decision's audit record, in the same transaction (delivered by the relay).
             let record = RecordRequest(designation: DesignationRecord(
-                code: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by)
+                code: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
             ))
             try await tx.execute(
                 "INSERT INTO registry_audit_outbox (subject, kind, record) VALUES ($1, 'designation', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]

@@ -20,6 +20,7 @@ public enum ReviewRules {
         Rule(id: "R005", name: "两病 drug without a hypertension or diabetes diagnosis"),
         Rule(id: "R006", name: "invalid identity number"),
         Rule(id: "R007", name: "item outside the catalogue"),
+        Rule(id: "R008", name: "chronic outpatient visit without a chronic (两病) diagnosis"),
     ]
 
     static let chronicDiagnoses = ["hypertension": ["I10", "I11", "I12", "I13", "I15"], "diabetes": ["E10", "E11", "E12", "E13", "E14"]]
@@ -67,6 +68,11 @@ public enum ReviewRules {
             if let condition = item.chronicCondition, let codes = chronicDiagnoses[condition], !diagnoses.contains(where: codes.contains) {
                 finding("R005", "block", "lines[\(i)]: \(item.code) is a \(condition) drug but no diagnosis \(codes.joined(separator: "/")) is given", amount, item: item.code)
             }
+        }
+        // The chronic-disease outpatient benefit (higher ratio, no deductible) is for the
+        // diseases it covers: a visit coded so must carry one of their diagnoses.
+        if claim.visitType == "chronic_outpatient", !diagnoses.contains(where: { code in chronicDiagnoses.values.contains { $0.contains(code) } }) {
+            finding("R008", "block", "chronic_outpatient without a hypertension or diabetes diagnosis", total)
         }
         let verdict = findings.contains { $0.verdict == "block" } ? "block" : findings.isEmpty ? "pass" : "warn"
         return ReviewResponse(verdict: verdict, findings: findings, rulesEvaluated: UInt32(rules.count))

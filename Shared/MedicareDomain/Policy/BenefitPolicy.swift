@@ -73,7 +73,7 @@ public struct PolicyBook: Codable, Sendable {
     public func policy(region: String, on date: String) throws(DomainError) -> BenefitPolicy {
         let matching = policies.filter { region.hasPrefix($0.region) && $0.effectiveFrom <= date && ($0.effectiveTo.map { date < $0 } ?? true) }
         guard let best = matching.max(by: { ($0.region.count, $0.effectiveFrom) < ($1.region.count, $1.effectiveFrom) }) else {
-            throw DomainError(.precondition, field: "visit_date", "no benefit policy covers region \(region) on \(date)")
+            throw DomainError(.precondition, field: "claim.visit_date", "no benefit policy covers region \(region) on \(date)")
         }
         return best
     }

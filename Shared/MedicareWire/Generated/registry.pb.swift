@@ -390,13 +390,15 @@ public struct DesignationEvent: WireMessage {
     public var reason: String
     public var at: String
     public var by: String
+    public var effectiveDate: String
 
-    public init(fromStatus: String = "", toStatus: String = "", reason: String = "", at: String = "", by: String = "") {
+    public init(fromStatus: String = "", toStatus: String = "", reason: String = "", at: String = "", by: String = "", effectiveDate: String = "") {
         self.fromStatus = fromStatus
         self.toStatus = toStatus
         self.reason = reason
         self.at = at
         self.by = by
+        self.effectiveDate = effectiveDate
     }
 
     public static var protoName: String { "medicare.v1.DesignationEvent" }
@@ -425,6 +427,7 @@ extension DesignationEvent: CMessage {
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.DesignationEvent.reason")
         self.at = try arena.string(c.pointee.at, field: "medicare.v1.DesignationEvent.at")
         self.by = try arena.string(c.pointee.by, field: "medicare.v1.DesignationEvent.by")
+        self.effectiveDate = try arena.string(c.pointee.effective_date, field: "medicare.v1.DesignationEvent.effective_date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -433,6 +436,7 @@ extension DesignationEvent: CMessage {
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.DesignationEvent.reason")
         c.pointee.at = try arena.cString(self.at, field: "medicare.v1.DesignationEvent.at")
         c.pointee.by = try arena.cString(self.by, field: "medicare.v1.DesignationEvent.by")
+        c.pointee.effective_date = try arena.cString(self.effectiveDate, field: "medicare.v1.DesignationEvent.effective_date")
     }
 }
 
@@ -478,11 +482,13 @@ public struct ChangeDesignationRequest: WireMessage {
     public var code: String
     public var action: String
     public var reason: String
+    public var effectiveDate: String
 
-    public init(code: String = "", action: String = "", reason: String = "") {
+    public init(code: String = "", action: String = "", reason: String = "", effectiveDate: String = "") {
         self.code = code
         self.action = action
         self.reason = reason
+        self.effectiveDate = effectiveDate
     }
 
     public static var protoName: String { "medicare.v1.ChangeDesignationRequest" }
@@ -509,12 +515,14 @@ extension ChangeDesignationRequest: CMessage {
         self.code = try arena.string(c.pointee.code, field: "medicare.v1.ChangeDesignationRequest.code")
         self.action = try arena.string(c.pointee.action, field: "medicare.v1.ChangeDesignationRequest.action")
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ChangeDesignationRequest.reason")
+        self.effectiveDate = try arena.string(c.pointee.effective_date, field: "medicare.v1.ChangeDesignationRequest.effective_date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.code = try arena.cString(self.code, field: "medicare.v1.ChangeDesignationRequest.code")
         c.pointee.action = try arena.cString(self.action, field: "medicare.v1.ChangeDesignationRequest.action")
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ChangeDesignationRequest.reason")
+        c.pointee.effective_date = try arena.cString(self.effectiveDate, field: "medicare.v1.ChangeDesignationRequest.effective_date")
     }
 }
 

@@ -1259,7 +1259,7 @@ const ProtobufCMessageDescriptor medicare__v1__institution__descriptor =
   (ProtobufCMessageInit) medicare__v1__institution__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__designation_event__field_descriptors[5] =
+static const ProtobufCFieldDescriptor medicare__v1__designation_event__field_descriptors[6] =
 {
   {
     "from_status",
@@ -1321,10 +1321,23 @@ static const ProtobufCFieldDescriptor medicare__v1__designation_event__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_date",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationEvent, effective_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__designation_event__field_indices_by_name[] = {
   3,   /* field[3] = at */
   4,   /* field[4] = by */
+  5,   /* field[5] = effective_date */
   0,   /* field[0] = from_status */
   2,   /* field[2] = reason */
   1,   /* field[1] = to_status */
@@ -1332,7 +1345,7 @@ static const unsigned medicare__v1__designation_event__field_indices_by_name[] =
 static const ProtobufCIntRange medicare__v1__designation_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor medicare__v1__designation_event__descriptor =
 {
@@ -1342,7 +1355,7 @@ const ProtobufCMessageDescriptor medicare__v1__designation_event__descriptor =
   "Medicare__V1__DesignationEvent",
   "medicare.v1",
   sizeof(Medicare__V1__DesignationEvent),
-  5,
+  6,
   medicare__v1__designation_event__field_descriptors,
   medicare__v1__designation_event__field_indices_by_name,
   1,  medicare__v1__designation_event__number_ranges,
@@ -1387,7 +1400,7 @@ const ProtobufCMessageDescriptor medicare__v1__get_institution_request__descript
   (ProtobufCMessageInit) medicare__v1__get_institution_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__change_designation_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor medicare__v1__change_designation_request__field_descriptors[4] =
 {
   {
     "code",
@@ -1425,16 +1438,29 @@ static const ProtobufCFieldDescriptor medicare__v1__change_designation_request__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_date",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChangeDesignationRequest, effective_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__change_designation_request__field_indices_by_name[] = {
   1,   /* field[1] = action */
   0,   /* field[0] = code */
+  3,   /* field[3] = effective_date */
   2,   /* field[2] = reason */
 };
 static const ProtobufCIntRange medicare__v1__change_designation_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__change_designation_request__descriptor =
 {
@@ -1444,7 +1470,7 @@ const ProtobufCMessageDescriptor medicare__v1__change_designation_request__descr
   "Medicare__V1__ChangeDesignationRequest",
   "medicare.v1",
   sizeof(Medicare__V1__ChangeDesignationRequest),
-  3,
+  4,
   medicare__v1__change_designation_request__field_descriptors,
   medicare__v1__change_designation_request__field_indices_by_name,
   1,  medicare__v1__change_designation_request__number_ranges,

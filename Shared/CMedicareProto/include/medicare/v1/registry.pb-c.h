@@ -198,10 +198,14 @@ struct  Medicare__V1__DesignationEvent
    * the caller's identity
    */
   char *by;
+  /*
+   * YYYY-MM-DD: from when the new status holds
+   */
+  char *effective_date;
 };
 #define MEDICARE__V1__DESIGNATION_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__designation_event__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__GetInstitutionRequest
@@ -221,12 +225,21 @@ struct  Medicare__V1__ChangeDesignationRequest
 {
   ProtobufCMessage base;
   char *code;
+  /*
+   * "designate" | "suspend" | "restore" | "terminate"
+   */
   char *action;
   char *reason;
+  /*
+   * The day the change takes effect (the agreement's date), YYYY-MM-DD; empty = today. Not
+   * before the institution's previous change takes effect. A settlement route holds for a
+   * visit only if the clinic (and its centre) was designated on the visit's day.
+   */
+  char *effective_date;
 };
 #define MEDICARE__V1__CHANGE_DESIGNATION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__change_designation_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ResolveSettlementRouteRequest
