@@ -44,7 +44,7 @@ start() {
     echo "$name did not start in 10 s"; stop
 }
 
-start registry
+start registry --upstream.supervision 127.0.0.1:7103
 start supervision
 start settlement --upstream.supervision 127.0.0.1:7103
 start gateway
@@ -66,7 +66,8 @@ try:
   $bin/medicare coverage 330802
   $bin/medicare profile H33080200101 --date 2024-06-01
   $bin/medicare settle docs/examples/claim.json
-  $bin/medicare load --concurrency 64 --duration 60
+  $bin/medicare settle docs/examples/claim.json --as province-nhc-33   # refused
+  $bin/medicare load --concurrency 64 --duration 60 --mix settle=1
 Ctrl-C stops everything.
 INFO
 wait
