@@ -48,38 +48,34 @@ public enum SettlementDefinition {
         // keys; their day becomes the day they were created (UTC). Keys lead with what new rows
         // share, a visit number (HIS numbers are mostly dated or sequential) and a visit day
         // (mostly today), so that a group commit dirties few pages.
-        Migration(5, "visit uniqueness, scoped keys, billed items, money by the day it moved", sql: """
-            ALTER TABLE settlements ADD COLUMN caller TEXT NOT NULL DEFAULT '';
-            ALTER TABLE settlements ADD COLUMN claim_digest TEXT NOT NULL DEFAULT '';
-            ALTER TABLE settlements ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
-            UPDATE settlements SET visit_date = setl_date, setl_date = substr(created_at, 1, 10);
-            CREATE UNIQUE INDEX settlements_live_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'settled';
-            ALTER TABLE reversals ADD COLUMN caller TEXT NOT NULL DEFAULT '';
-            ALTER TABLE reversals ADD COLUMN rev_date TEXT NOT NULL DEFAULT '';
-            UPDATE reversals SET rev_date = substr(created_at, 1, 10);
-            CREATE INDEX reversals_day ON reversals (rev_date);
-            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno);
-            CREATE TABLE billed_items (psn_no TEXT NOT NULL, visit_date TEXT NOT NULL, item_code TEXT NOT NULL, setl_id TEXT NOT NULL,
-                PRIMARY KEY (visit_date, psn_no, item_code)) WITHOUT ROWID
-            """, postgres: """
-            ALTER TABLE settlements ADD COLUMN caller TEXT NOT NULL DEFAULT '';
-            ALTER TABLE settlements ADD COLUMN claim_digest TEXT NOT NULL DEFAULT '';
-            ALTER TABLE settlements ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
-            UPDATE settlements SET visit_date = setl_date, setl_date = substr(created_at, 1, 10);
-            CREATE UNIQUE INDEX settlements_live_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'settled';
-            ALTER TABLE reversals ADD COLUMN caller TEXT NOT NULL DEFAULT '';
-            ALTER TABLE reversals ADD COLUMN rev_date TEXT NOT NULL DEFAULT '';
-            UPDATE reversals SET rev_date = substr(created_at, 1, 10);
-            CREATE INDEX reversals_day ON reversals (rev_date);
-            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno);
-            CREATE TABLE billed_items (psn_no TEXT NOT NULL, visit_date TEXT NOT NULL, item_code TEXT NOT NULL, setl_id TEXT NOT NULL,
-                PRIMARY KEY (visit_date, psn_no, item_code))
-            """),
+        Migration(5, "visit uniqueness, scoped keys, billed items, money by the day it moved",
+                  sql: fundProtection + billedItems + " WITHOUT ROWID", postgres: fundProtection + billedItems),
         // Supervision's signed checkpoints, kept here, outside its store (see audit.proto).
         Migration(6, "audit checkpoints", sql: """
             CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
             """),
     ]
+
+    /// Migration 5's statements common to both engines (see its comment).
+    static let fundProtection = """
+            ALTER TABLE settlements ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN claim_digest TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
+            UPDATE settlements SET visit_date = setl_date, setl_date = substr(created_at, 1, 10);
+            CREATE UNIQUE INDEX settlements_live_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'settled';
+            ALTER TABLE reversals ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE reversals ADD COLUMN rev_date TEXT NOT NULL DEFAULT '';
+            UPDATE reversals SET rev_date = substr(created_at, 1, 10);
+            CREATE INDEX reversals_day ON reversals (rev_date);
+            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno);
+
+        """
+
+    /// R003's table: its key is the rule (clustered on SQLite with WITHOUT ROWID).
+    static let billedItems = """
+        CREATE TABLE billed_items (psn_no TEXT NOT NULL, visit_date TEXT NOT NULL, item_code TEXT NOT NULL, setl_id TEXT NOT NULL,
+            PRIMARY KEY (visit_date, psn_no, item_code))
+        """
 
     public static let keys = [
         ServiceContext.policyFileKey, ServiceContext.timeZoneKey,
