@@ -40,6 +40,7 @@ import Testing
         try RegionScope.checkAnswer(SettlementMethods.getSettlement, inside, region: "3308")
         let outside = try SettlementResult(setlID: "S2", fixmedinsCode: "H11010100101").encoded()
         let error = #expect(throws: RPCError.self) { try RegionScope.checkAnswer(SettlementMethods.getSettlement, outside, region: "3308") }
-        #expect(error?.code == .notFound)
+        // Word for word what settlement answers for a setl_id that does not exist.
+        #expect(error?.code == .notFound && error?.message == "setl_id: no settlement 'S2'")
     }
 }

@@ -197,7 +197,8 @@ enum RegionScope {
                 try institution(settlement.fixmedinsCode, "setl_id's institution", region: region)
             } catch {
                 // Whether it exists elsewhere is not this caller's business either.
-                throw RPCError(code: .notFound, message: "no settlement \(settlement.setlID.prefix(40)) in region \(region)")
+                // The same answer as for a settlement that does not exist at all.
+                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(settlement.setlID, max: 40))").rpcError
             }
         }
     }

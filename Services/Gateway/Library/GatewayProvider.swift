@@ -187,7 +187,8 @@ public struct GatewayProvider: GatewayService {
                 : (try? RegionScope.institution(original.fixmedinsCode, "setl_id", region: context.peer.region)) != nil
             guard mine else {
                 // Whether it exists elsewhere is not this caller's business.
-                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(request.setlID, max: 40)) of \(context.peer.commonName)")
+                // The same answer as for a settlement that does not exist at all.
+                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(request.setlID, max: 40))")
             }
         }
         var options = downstream

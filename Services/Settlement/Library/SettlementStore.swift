@@ -241,7 +241,7 @@ public struct SettlementStore: Sendable {
                 return ReverseResponse(setlID: setlID, reversalID: try existing.string("reversal_id"), original: result, replay: true)
             }
             guard let row = try await tx.queryOne("SELECT * FROM settlements WHERE setl_id = $1\(lock)", [.text(setlID)]) else {
-                throw DomainError(.notFound, field: "setl_id", "no settlement \(setlID)")
+                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(setlID, max: 40))")
             }
             guard try row.string("status") == "settled" else {
                 // On PostgreSQL a retry may have waited on the row lock for its own first try.
