@@ -21,7 +21,7 @@ public struct ServiceAccess: RPCInterceptor {
 
     static let diagnostics: Set<String> = ["medicare.v1.Health/Check", "medicare.v1.Echo/Echo"]
 
-    public init(roles callers: Set<String>) { self.callers = callers }
+    public init(callers: Set<String>) { self.callers = callers }
 
     /// Whether `peer` may call `method` directly.
     public func admits(_ peer: PeerIdentity, _ method: String) -> Bool {

@@ -145,7 +145,7 @@ final class RPCService: Service {
         // The diagnostic echo: connectivity checks and drain tests against any service.
         EchoProvider().register(with: &router)
         router.intercept(with: MetricsInterceptor())
-        if let roles = settings.accessRoles { router.intercept(with: ServiceAccess(roles: roles)) }
+        if let callers = settings.accessCallers { router.intercept(with: ServiceAccess(callers: callers)) }
         let server: RPCServer
         do {
             server = try await RPCServer.start(

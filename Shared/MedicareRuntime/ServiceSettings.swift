@@ -21,7 +21,7 @@ public struct ServiceSettings: Sendable {
     public var storeMaxConnections: Int
     public var logLevel: String
     /// The services that may call this one directly (`access.callers`); nil at the gateway.
-    public var accessRoles: Set<String>?
+    public var accessCallers: Set<String>?
 
     /// The common keys, with a service's default ports.
     public static func keys(service: String, rpcPort: Int, adminPort: Int) -> [ConfigKey] {
@@ -73,7 +73,7 @@ public struct ServiceSettings: Sendable {
         guard callers != "*" || service == "gateway" else {
             throw StartupError("configuration key 'access.callers' (\(config.source("access.callers"))): '*' is for the gateway only; a backend names the services that may call it")
         }
-        accessRoles = callers == "*" ? nil : Set(callers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        accessCallers = callers == "*" ? nil : Set(callers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         logLevel = try config.oneOf("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
     }
 }

@@ -318,8 +318,8 @@ struct RegistryStructureTests {
 
 @Suite("Fund protection: who may call")
 struct CallerAccessTests {
-    let access = ServiceAccess(roles: ["gateway"])
-    let supervision = ServiceAccess(roles: ["gateway", "settlement"])
+    let access = ServiceAccess(callers: ["gateway"])
+    let supervision = ServiceAccess(callers: ["gateway", "settlement"])
 
     @Test func backendsAdmitOnlyTheServicesThatNeedThem() {
         let gateway = PeerIdentity(commonName: "gateway", department: "nhsa", role: "service")
@@ -434,7 +434,7 @@ struct AuditTrailTests {
     @Test func eachServiceChainsOnlyItsOwnDecisions() throws {
         let registry = PeerIdentity(commonName: "registry", department: "nhsa", role: "service")
         let settlement = PeerIdentity(commonName: "settlement", department: "nhsa", role: "service")
-        let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: "settled"), nil)
+        let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: "settled"))
         let designation = SupervisionStore.Recordable.designation(DesignationRecord(code: "H33080200101", n: 1, event: DesignationEvent(toStatus: "designated")))
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(posting, caller: registry) }
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(designation, caller: settlement) }

@@ -77,10 +77,8 @@ public struct GatewayProvider: GatewayService {
         checksTime.record(since: checksStart)
 
         // Input errors are the caller's, whichever check found them.
-        for case .failure(let error) in [route.map { _ in () }, review.map { _ in () }] where error.code == .invalidArgument {
-            throw error
-        }
-        if case .failure(let error) = route, error.code == .notFound { throw error }
+        if case .failure(let error) = route, error.code == .invalidArgument || error.code == .notFound { throw error }
+        if case .failure(let error) = review, error.code == .invalidArgument { throw error }
         var options = downstream
         options.metadata[Metadata.idempotencyKey] = key
         if scope == .institution, clinic.value != caller {

@@ -91,7 +91,7 @@ public struct RegistryProvider: RegistryService {
     public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute {
         let code = try InstitutionCode(request.clinicCode, field: "clinic_code")
         let date = request.onDate.isEmpty ? CivilDate.today().description : try CivilDate(request.onDate, field: "on_date").description
-        guard let facts = try await store.routeFacts(code.value) else {
+        guard let facts = try await store.routeFacts(code.value, on: date) else {
             throw DomainError(.notFound, field: "clinic_code", "no institution \(code)")
         }
         var route = SettlementRoute(designationStatus: facts.status, divisionCode: facts.division)
@@ -100,9 +100,8 @@ public struct RegistryProvider: RegistryService {
             return route
         }
         // Designated now, and on the visit's day: the fund pays for visits under an agreement.
-        let then = try await store.status(of: code.value, on: date)
-        guard then == "designated" else {
-            route.refusal = "\(code) was \(then.replacingOccurrences(of: "_", with: " ")) on \(date)"
+        guard facts.statusThen == "designated" else {
+            route.refusal = "\(code) was \(facts.statusThen.replacingOccurrences(of: "_", with: " ")) on \(date)"
             return route
         }
         if facts.kind == "township_centre" || facts.mode == "not_ready" {
@@ -127,9 +126,8 @@ public struct RegistryProvider: RegistryService {
             route.refusal = "township centre \(facts.parent) is \(centreStatus.replacingOccurrences(of: "_", with: " "))"
             return route
         }
-        let centreThen = try await store.status(of: facts.parent, on: date)
-        guard centreThen == "designated" else {
-            route.refusal = "township centre \(facts.parent) was \(centreThen.replacingOccurrences(of: "_", with: " ")) on \(date)"
+        guard facts.centreStatusThen == "designated" else {
+            route.refusal = "township centre \(facts.parent) was \(facts.centreStatusThen.replacingOccurrences(of: "_", with: " ")) on \(date)"
             return route
         }
         route.canSettle = true

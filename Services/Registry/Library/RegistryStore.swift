@@ -116,33 +116,32 @@ public struct RegistryStore: Sendable {
         /// nil when the parent centre is not registered.
         var centreStatus: String?
         var centreKind: String?
+        /// The clinic's and the centre's status on the route's day.
+        var statusThen: String
+        var centreStatusThen: String
     }
 
-    /// The designation status `code` had on `day` (YYYY-MM-DD): the last change effective by
-    /// then, or "not_designated" before any.
-    func status(of code: String, on day: String) async throws -> String {
-        try await database.lookup { tx in
-            try await tx.queryOne(
-                "SELECT to_status FROM designation_history WHERE code = $1 AND effective_date <= $2 ORDER BY seq DESC LIMIT 1", [.text(code), .text(day)]
-            )?.string("to_status") ?? "not_designated"
-        }
-    }
-
-    /// What routing needs about a clinic and its centre, in one query.
-    func routeFacts(_ code: String) async throws -> RouteFacts? {
+    /// What routing needs about a clinic and its centre on a day (YYYY-MM-DD), in one query:
+    /// their statuses now and on that day (the last change effective by then, or
+    /// "not_designated" before any).
+    func routeFacts(_ code: String, on day: String) async throws -> RouteFacts? {
         try await database.lookup { tx in
             guard let row = try await tx.queryOne(
                 """
                 SELECT i.designation_status, i.kind, i.integration_mode, i.parent_code, i.relationship_end, i.division_code,
-                  c.designation_status AS centre_status, c.kind AS centre_kind
+                  c.designation_status AS centre_status, c.kind AS centre_kind,
+                  (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS status_then,
+                  (SELECT h.to_status FROM designation_history h WHERE h.code = i.parent_code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS centre_status_then
                 FROM institutions i LEFT JOIN institutions c ON c.code = i.parent_code WHERE i.code = $1
-                """, [.text(code)]
+                """, [.text(code), .text(day)]
             ) else { return nil }
             return RouteFacts(
                 status: try row.string("designation_status"), kind: try row.string("kind"), mode: try row.string("integration_mode"),
                 parent: try row.string("parent_code"), relationshipEnd: try row.string("relationship_end"),
                 division: try row.string("division_code"), centreStatus: try row.optionalString("centre_status"),
-                centreKind: try row.optionalString("centre_kind")
+                centreKind: try row.optionalString("centre_kind"),
+                statusThen: try row.optionalString("status_then") ?? "not_designated",
+                centreStatusThen: try row.optionalString("centre_status_then") ?? "not_designated"
             )
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import MedicareContracts
 import MedicareDomain
+import MedicareRuntime
 import MedicareTransport
 import MedicareWire
 
@@ -13,7 +14,6 @@ import MedicareWire
 /// day no later than today (the business day) and no earlier than the person's birth (checked
 /// against the person in ``SettlementProvider``) or the first benefit policy.
 public struct ValidatedClaim: Sendable {
-    public static let maxLines = 500
     public static let maxQuantity: Int64 = 100_000
     public static let maxUnitPrice: Int64 = 100_000_000
     public static let maxDays: UInt32 = 366
@@ -28,9 +28,7 @@ public struct ValidatedClaim: Sendable {
     public let certno: ResidentID?
 
     public init(_ claim: Claim, catalogue: [String: CatalogueItem], today: CivilDate) throws(DomainError) {
-        var canonical = claim
-        canonical.mdtrtID = try VisitID(claim.mdtrtID, field: "claim.mdtrt_id").value
-        canonical.psnNo = try PersonNumber(claim.psnNo, field: "claim.psn_no").value
+        var canonical = try claim.canonicalIdentifiers()
         certno = claim.certno.isEmpty ? nil : try ResidentID(claim.certno, field: "claim.certno")
         canonical.certno = certno?.value ?? ""
         clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
@@ -42,17 +40,7 @@ public struct ValidatedClaim: Sendable {
         guard BenefitPolicy.visitTypes.contains(claim.visitType) else {
             throw DomainError(field: "claim.visit_type", "\(quoted(claim.visitType)) is not one of \(BenefitPolicy.visitTypes.joined(separator: ", "))")
         }
-        guard claim.diagnoses.count <= DiagnosisCode.maxPerClaim else {
-            throw DomainError(field: "claim.diagnoses", "at most \(DiagnosisCode.maxPerClaim) diagnoses, got \(claim.diagnoses.count)")
-        }
-        var diagnoses: [String] = []
-        for (i, code) in claim.diagnoses.enumerated() {
-            diagnoses.append(try DiagnosisCode(code, field: "claim.diagnoses[\(i)]").value)
-        }
-        canonical.diagnoses = diagnoses
-        guard !claim.lines.isEmpty, claim.lines.count <= Self.maxLines else {
-            throw DomainError(field: "claim.lines", "must hold 1-\(Self.maxLines) fee lines, got \(claim.lines.count)")
-        }
+        guard !claim.lines.isEmpty else { throw DomainError(field: "claim.lines", "must hold 1-\(Claim.maxLines) fee lines, got 0") }
         var lines: [BenefitCalculator.Line] = []
         lines.reserveCapacity(claim.lines.count)
         for (i, line) in claim.lines.enumerated() {
@@ -80,11 +68,15 @@ public struct ValidatedClaim: Sendable {
     }
 
     /// What makes two settle requests "the same claim": the canonical claim without the route
-    /// the gateway adds (`settle_via`), digested with SM3 (hex). A retry whose route changed
-    /// in between is still the same claim.
-    public func digest() throws -> String {
+    /// the gateway adds (`settle_via`), encoded once. Its SM3 (``digest(of:)``) tells a retry
+    /// from a different request, and the same bytes go to the audit record (the settlement
+    /// beside it names the route). A retry whose route changed in between is the same claim.
+    public func encodedWithoutRoute() throws -> [UInt8] {
         var bare = claim
         bare.settleVia = ""
-        return SM3.hex(SM3.digest(try bare.encodedBytes()))
+        return try bare.encodedBytes()
     }
+
+    /// Hex SM3 of ``encodedWithoutRoute()``'s bytes.
+    public static func digest(of bytes: [UInt8]) -> String { SM3.hex(SM3.digest(bytes)) }
 }

@@ -87,11 +87,13 @@ public struct SettlementProvider: SettlementService {
     /// the claim would now be refused. Keys are scoped to the acting caller.
     public func settle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
         let claim = try validated(request)
+        let bytes = try claim.encodedWithoutRoute()
         let identity = SettlementStore.SettleIdentity(
-            scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context), digest: try claim.digest(), day: today().description
+            scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context),
+            digest: ValidatedClaim.digest(of: bytes), day: today().description
         )
         let provider = self
-        let result = try await store.settle(identity, claim: claim) { person, accumulator in
+        let result = try await store.settle(identity, claim: claim, claimBytes: bytes) { person, accumulator in
             try provider.compute(claim, person: person, accumulator: accumulator)
         }
         if !result.replay { relay?.nudge() }
@@ -102,7 +104,7 @@ public struct SettlementProvider: SettlementService {
     public func replay(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
         let claim = try validated(request)
         let identity = SettlementStore.SettleIdentity(
-            scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context), digest: try claim.digest(), day: today().description
+            scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context), digest: ValidatedClaim.digest(of: try claim.encodedWithoutRoute()), day: today().description
         )
         return try await store.replay(identity, claim: claim)
     }

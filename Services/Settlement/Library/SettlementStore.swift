@@ -140,15 +140,14 @@ public struct SettlementStore: Sendable {
     /// another live settlement) is checked in this same transaction, so that two claims sent
     /// together cannot both pass it. `compute` runs inside the transaction with the person's
     /// locked state.
+    /// `claimBytes`: the claim as its audit record carries it (``ValidatedClaim/encodedWithoutRoute()``).
     func settle(
-        _ identity: SettleIdentity, claim: ValidatedClaim,
+        _ identity: SettleIdentity, claim: ValidatedClaim, claimBytes: [UInt8],
         compute: @escaping @Sendable (InsuredPerson, Accumulator) throws -> SettlementResult
     ) async throws -> SettlementResult {
         // Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
         // already serialises transactions.
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
-        // Encoded before the transaction: the writer's time is the store's scarcest.
-        let claimBytes = try claim.claim.encodedBytes()
         let items = Array(Set(claim.lines.map(\.item.code))).sorted()
         do {
             return try await database.write { tx in

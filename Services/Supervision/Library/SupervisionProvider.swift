@@ -1,6 +1,7 @@
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareRuntime
 import MedicareWire
 
 /// medicare.v1.Supervision (3101 review).
@@ -35,16 +36,7 @@ public struct SupervisionProvider: SupervisionService {
 
     /// The claim with its identifiers in canonical form, or the first field out of bounds.
     static func canonical(_ sent: Claim) throws -> Claim {
-        var claim = sent
-        claim.mdtrtID = try VisitID(sent.mdtrtID, field: "claim.mdtrt_id").value
-        claim.psnNo = try PersonNumber(sent.psnNo, field: "claim.psn_no").value
-        _ = try InstitutionCode(sent.fixmedinsCode, field: "claim.fixmedins_code")
-        _ = try CivilDate(sent.visitDate, field: "claim.visit_date")
-        guard sent.lines.count <= 500 else { throw DomainError(field: "claim.lines", "at most 500 fee lines") }
-        guard sent.diagnoses.count <= DiagnosisCode.maxPerClaim else {
-            throw DomainError(field: "claim.diagnoses", "at most \(DiagnosisCode.maxPerClaim) diagnoses")
-        }
-        claim.diagnoses = try sent.diagnoses.enumerated().map { try DiagnosisCode($1, field: "claim.diagnoses[\($0)]").value }
+        var claim = try sent.canonicalIdentifiers()
         // A malformed resident ID is a finding (R006), not a refusal; a well-formed one is canonical.
         if let id = try? ResidentID(sent.certno) { claim.certno = id.value }
         for (i, line) in sent.lines.enumerated() {
@@ -120,7 +112,7 @@ public struct SupervisionProvider: SupervisionService {
         guard ["settled", "reversed"].contains(settlement.status) else {
             throw DomainError(field: "settlement.status", "must be settled or reversed")
         }
-        return .posting(settlement, request.claim)
+        return .posting(settlement)
     }
 
     /// Re-walks the chain; see ``SupervisionStore/verify(checkpoints:postings:checkpointer:)``.

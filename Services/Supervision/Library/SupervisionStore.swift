@@ -19,15 +19,12 @@ public struct SupervisionStore: Sendable {
         let postgres = database.dialect == .postgres
         let subject = "\(claim.fixmedinsCode)/\(claim.mdtrtID)"
         return try await database.write { tx in
-            if postgres { _ = try await tx.queryOne("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", []) }
+            if postgres { try await Self.lockHead(tx) }
             if try await tx.queryOne(
                 "SELECT rules FROM blocked_reviews WHERE visit_date = $1 AND fixmedins_code = $2 AND mdtrt_id = $3 AND rules = $4",
                 [.text(claim.visitDate), .text(claim.fixmedinsCode), .text(claim.mdtrtID), .text(rules)]
-            ) != nil, let link = try await tx.query(
-                "SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = 'review_block' ORDER BY seq DESC LIMIT 1", [.text(subject)]
-            ).first {
-                return AuditRecord(seq: UInt64(try link.int("seq")), kind: "review_block", subject: subject,
-                                   prevHash: try link.string("prev_hash"), hash: try link.string("hash"), at: try link.string("at"))
+            ) != nil, let existing = try await Self.chained(tx, kind: "review_block", subject: subject) {
+                return existing
             }
             try await tx.execute(
                 "INSERT INTO blocked_reviews (mdtrt_id, fixmedins_code, visit_date, rules, at) VALUES ($1, $2, $3, $4, $5)",
@@ -75,61 +72,69 @@ public struct SupervisionStore: Sendable {
         }
     }
 
-    /// Appends settlements (or reversals) to the chain, in order, in one transaction:
-    /// hash = SM3(previous hash || content).
-    /// One decision to chain.
+    /// One decision to chain, with its kind and subject.
     package enum Recordable: Sendable {
-        /// A settlement or reversal and, for a settlement, its claim (whose lines are billed).
-        case posting(SettlementResult, Claim?)
-        /// A designation change from the registry.
+        /// A settlement or reversal (subject: its `setl_id`).
+        case posting(SettlementResult)
+        /// A designation change from the registry (subject: "<code>#<n>").
         case designation(DesignationRecord)
-    }
 
-    func record(batch: [Recordable]) async throws -> [AuditRecord] {
-        let contents = try batch.map { item -> [UInt8] in
-            switch item {
-            case .posting(let settlement, _): try settlement.encodedBytes()
+        var kind: String {
+            switch self {
+            case .posting(let settlement): settlement.status == "reversed" ? "reversal" : "settlement"
+            case .designation: "designation"
+            }
+        }
+
+        var subject: String {
+            switch self {
+            case .posting(let settlement): settlement.setlID
+            case .designation(let record): "\(record.code)#\(record.n)"
+            }
+        }
+
+        func content() throws -> [UInt8] {
+            switch self {
+            case .posting(let settlement): try settlement.encodedBytes()
             case .designation(let record): try record.encodedBytes()
             }
         }
+    }
+
+    /// Appends decisions to the chain, in order, in one transaction. Idempotent: a decision
+    /// already chained (a redelivery) is answered with the link already made.
+    func record(batch: [Recordable]) async throws -> [AuditRecord] {
+        let contents = try batch.map { try $0.content() }
         let postgres = database.dialect == .postgres
         return try await database.write { tx in
             // The head row first: appends serialise on it, and so do the "already chained?"
             // checks below (two relays delivering the same rows must not both append).
-            if postgres { _ = try await tx.queryOne("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", []) }
+            if postgres { try await Self.lockHead(tx) }
             var records: [AuditRecord] = []
             records.reserveCapacity(batch.count)
             for (item, content) in zip(batch, contents) {
-                switch item {
-                case .posting(let settlement, let claim):
-                    records.append(try await Self.append(tx, settlement: settlement, content: content, claim: claim))
-                case .designation(let record):
-                    // Idempotent like postings: a redelivered change is answered with its link.
-                    let subject = "\(record.code)#\(record.n)"
-                    if let existing = try await tx.queryOne("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = 'designation'", [.text(subject)]) {
-                        records.append(AuditRecord(seq: UInt64(try existing.int("seq")), kind: "designation", subject: subject,
-                                                   prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at")))
-                    } else {
-                        records.append(try await Self.link(tx, kind: "designation", subject: subject, content: content))
-                    }
+                if let existing = try await Self.chained(tx, kind: item.kind, subject: item.subject) {
+                    records.append(existing)
+                } else {
+                    records.append(try await Self.link(tx, kind: item.kind, subject: item.subject, content: content))
                 }
             }
             return records
         }
     }
 
-    static func append(_ tx: any SQLTransaction, settlement: SettlementResult, content: [UInt8], claim: Claim?) async throws -> AuditRecord {
-        let reversal = settlement.status == "reversed"
-        let kind = reversal ? "reversal" : "settlement"
-        // Recording is idempotent: a retried Record returns the link already made.
-        let links = try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject = $1", [.text(settlement.setlID)])
-        if let existing = try links.first(where: { try $0.string("kind") == kind }) {
-            return AuditRecord(seq: UInt64(try existing.int("seq")), kind: try existing.string("kind"), subject: try existing.string("subject"),
-                               prevHash: try existing.string("prev_hash"), hash: try existing.string("hash"), at: try existing.string("at"))
-        }
-        // Whether the same person, item and day was billed twice (R003) is settlement's to
-        // refuse, in the posting's own transaction; the chain records what was decided.
-        return try await link(tx, kind: kind, subject: settlement.setlID, content: content)
+    /// The latest link of `kind` for `subject`, if there is one (index `audit_subject`).
+    static func chained(_ tx: any SQLTransaction, kind: String, subject: String) async throws -> AuditRecord? {
+        guard let row = try await tx.queryOne(
+            "SELECT seq, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1", [.text(subject), .text(kind)]
+        ) else { return nil }
+        return AuditRecord(seq: UInt64(try row.int("seq")), kind: kind, subject: subject,
+                           prevHash: try row.string("prev_hash"), hash: try row.string("hash"), at: try row.string("at"))
+    }
+
+    /// PostgreSQL: takes the chain's head row lock before anything reads what is chained.
+    static func lockHead(_ tx: any SQLTransaction) async throws {
+        _ = try await tx.queryOne("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", [])
     }
 
     /// Re-walks the chain from the start and names the first record whose link or hash is
