@@ -81,50 +81,23 @@ public struct GatewayProvider: GatewayService {
         if case .failure(let error) = review, error.code == .invalidArgument { throw error }
         var options = downstream
         options.metadata[Metadata.idempotencyKey] = key
-        if scope == .institution, clinic.value != caller {
-            guard case .success(let found) = route, found.canSettle, found.settleVia == caller else {
-                // A centre's retry whose answer was lost: its stored settlement (one it
-                // settled) is answered even if the clinic was suspended or the registry is away.
-                if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
-                    return GatewaySettleResponse(settlement: replayed, replay: true)
-                }
-                if case .failure(let error) = route {
-                    throw RPCError(code: .unavailable, message: "cannot settle now: the registry did not answer (\(error.code)); nothing was posted", cause: error)
-                }
-                throw RPCError(code: .permissionDenied, message: "township centre \(caller) does not settle for \(clinic)")
-            }
-        }
-        let refusal: RPCError? = {
-            switch route {
-            case .failure(let error):
-                return RPCError(code: .unavailable, message: "cannot settle now: the registry did not answer (\(error.code)); nothing was posted", cause: error)
-            case .success(let found) where !found.canSettle:
-                return RPCError(code: .failedPrecondition, message: "cannot settle at \(clinic): \(found.refusal)")
-            case .success: break
-            }
-            switch review {
-            case .failure(let error):
-                return RPCError(code: .unavailable, message: "cannot settle now: supervision did not answer (\(error.code)); nothing was posted", cause: error)
-            case .success(let reviewed) where reviewed.verdict == "block":
-                let reasons = reviewed.findings.filter { $0.verdict == "block" }.map { "\($0.ruleID) \($0.evidence)" }.joined(separator: "; ")
-                return RPCError(code: .failedPrecondition, message: "claim blocked by review: \(reasons.prefix(1000))")
-            case .success: return nil
-            }
-        }()
-        if let refusal {
+        // A township centre settling for a clinic must be the clinic's settling centre.
+        let centre = scope == .institution && clinic.value != caller ? caller : nil
+        if let refusal = Self.refusal(route: route, review: review, clinic: clinic, centre: centre) {
+            // A retry whose answer was lost gets it, whatever today's checks say (a centre only
+            // a settlement it settled).
             if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
-                // The stored answer alone: today's route and review did not decide it.
                 return GatewaySettleResponse(settlement: replayed, replay: true)
             }
-            // A block is recorded only when review decided the refusal (the route let it through).
-            if case .success(let found) = route, found.canSettle, case .success(let reviewed) = review, reviewed.verdict == "block", !request.preSettle {
+            // A block is recorded only when review decided the refusal.
+            if refusal.byReview, case .success(let reviewed) = review, !request.preSettle {
                 do {
                     _ = try await supervision.recordBlock(RecordBlockRequest(claim: submitted, review: reviewed), options: downstream)
                 } catch {
                     context.logger.warning("review block not recorded", metadata: ["rpc.error": "\(RPCError(mapping: error).code)"])
                 }
             }
-            throw refusal
+            throw refusal.error
         }
         guard case .success(let settledRoute) = route, case .success(let reviewed) = review else { throw RPCError(code: .internal, message: "internal error") }
         claim.settleVia = settledRoute.settleVia
@@ -136,6 +109,31 @@ public struct GatewayProvider: GatewayService {
         let result = try await settlement.settle(SettleRequest(claim: claim), options: options)
         settleTime.record(since: settleStart)
         return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, replay: result.replay)
+    }
+
+    /// Why the checks refuse a settle, if they do, in order: the registry's answer (unavailable,
+    /// not the settling centre, the route refused), then review's (unavailable, blocked).
+    /// `byReview` when review decided it. Input errors were thrown before.
+    static func refusal(
+        route: Result<SettlementRoute, RPCError>, review: Result<ReviewResponse, RPCError>, clinic: InstitutionCode, centre: String?
+    ) -> (error: RPCError, byReview: Bool)? {
+        switch route {
+        case .failure(let error):
+            return (RPCError(code: .unavailable, message: "cannot settle now: the registry did not answer (\(error.code)); nothing was posted", cause: error), false)
+        case .success(let found) where centre != nil && !(found.canSettle && found.settleVia == centre):
+            return (RPCError(code: .permissionDenied, message: "township centre \(centre ?? "") does not settle for \(clinic)"), false)
+        case .success(let found) where !found.canSettle:
+            return (RPCError(code: .failedPrecondition, message: "cannot settle at \(clinic): \(found.refusal)"), false)
+        case .success: break
+        }
+        switch review {
+        case .failure(let error):
+            return (RPCError(code: .unavailable, message: "cannot settle now: supervision did not answer (\(error.code)); nothing was posted", cause: error), false)
+        case .success(let reviewed) where reviewed.verdict == "block":
+            let reasons = reviewed.findings.filter { $0.verdict == "block" }.map { "\($0.ruleID) \($0.evidence)" }.joined(separator: "; ")
+            return (RPCError(code: .failedPrecondition, message: "claim blocked by review: \(reasons.prefix(1000))"), true)
+        case .success: return nil
+        }
     }
 
     /// The stored answer for a settle a check now refuses, if settlement has one the caller
