@@ -197,7 +197,8 @@ public struct SupervisionStore: Sendable {
             if headSeq < Int64(count) || (headSeq == Int64(count) && headHash != previous) {
                 return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count + 1, reason: "the chain's head does not match its last record")
             }
-            var response = VerifyAuditResponse(intact: true, records: count, postings: settlements + reversals)
+            // Every posting chained, pending ones included (those are left out only of the comparison).
+            var response = VerifyAuditResponse(intact: true, records: count, postings: UInt64(seen.count))
             for checkpoint in checkpoints {
                 guard checkpoint.seq <= count else {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: count + 1,
