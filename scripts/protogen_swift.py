@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
 """Emit the typed Swift side of the wire from a protoc descriptor set.
 
-Reads a FileDescriptorSet (protoc --descriptor_set_out --include_imports) and writes:
+Reads a FileDescriptorSet (protoc --descriptor_set_out --include_imports --include_source_info)
+and writes:
   - one <file>.pb.swift per .proto into the wire module: Swift structs and enums plus the
     glue that copies them to and from the C structs protoc-c generated for the same file;
-  - one <file>.services.swift per .proto with services into the contracts module: a service
-    protocol, its router registration and a typed client.
+  - one <file>.services.swift per .proto with services into the contracts module: each
+    method's descriptor with its policy (the `medicare.v1.policy` option and the standard
+    `idempotency_level`, see Proto/medicare/v1/options.proto), a service protocol, its router
+    registration and a typed client;
+  - one <file>.scope.swift per .proto whose messages name regions or institutions (fields
+    marked `scope_key`, directly or through a nested message): how to list those values;
+  - docs/transactions.md, the table of every method and what it is, from the same options;
+  - the descriptor set again with our options stripped, for protoc-c (which never sees them).
 
 Nothing here is hand-written per message: a new message or service needs only
 scripts/generate-proto.sh. Unsupported constructs (oneof, map, proto2 groups) stop the
@@ -75,18 +82,52 @@ def c_type(full):
     return "__".join(p[:1].upper() + p[1:] for p in parts)
 
 
+OPTIONS_FILE = "medicare/v1/options.proto"
+
+# The string fields that stay strings: values from open sets (identifiers, codes of catalogues
+# and divisions, rule ids), dates and times, hashes, and free text. Every other string field
+# stops the generator: a closed set is an enum (with a zero UNSPECIFIED value that validation
+# refuses), so that the compiler checks every use of it.
+FREE_TEXT = {
+    # identifiers and codes from open sets: persons, visits, settlements, institutions,
+    # divisions, catalogue items, ICD-10 codes, rules and versions, calls and keys
+    "psn_no", "certno", "mdtrt_id", "setl_id", "reversal_id", "fixmedins_code", "settle_via", "clinic_code",
+    "code", "parent_code", "division_code", "institution", "region", "insu_admdvs", "item_code", "diagnoses",
+    "rule_id", "rule_version", "policy_version", "session_id", "subject", "pending", "key", "service", "method",
+    "server", "version", "by",
+    # dates and times (YYYY-MM-DD, ISO 8601)
+    "at", "birthday", "date", "on_date", "effective_date", "relationship_end", "setl_date", "visit_date",
+    # hashes and digests (hex)
+    "hash", "prev_hash", "digest",
+    # free text: names, reasons, messages, evidence; metadata values; the echo test message
+    "name", "reason", "refusal", "evidence", "message", "status_message", "problems", "value", "text", "tags",
+}
+
+
 class Gen:
-    def __init__(self, fds):
+    def __init__(self, fds, opts):
+        self.opts = opts
         self.files = {f.name: f for f in fds.file}
         self.messages = {}  # ".pkg.Name" -> (file, DescriptorProto)
         self.enums = {}
         for f in fds.file:
+            if f.name == OPTIONS_FILE or f.package.startswith("google."):
+                continue
             for m in f.message_type:
                 if m.nested_type or m.enum_type:
                     sys.exit(f"{f.name}: {m.name}: nested types are not supported; declare them at file level")
+                for fld in m.field:
+                    if fld.type == F.TYPE_STRING and fld.name not in FREE_TEXT:
+                        sys.exit(f"{f.package}.{m.name}.{fld.name}: a string field outside FREE_TEXT in {Path(__file__).name}: "
+                                 "make a closed set an enum, or list an open one there")
                 self.messages[f".{f.package}.{m.name}"] = (f, m)
             for e in f.enum_type:
                 self.enums[f".{f.package}.{e.name}"] = (f, e)
+                zero = e.value[0].name
+                # gRPC's status codes and the health protocol's statuses keep their own zero values.
+                if not zero.endswith("_UNSPECIFIED") and e.name not in ("StatusCode", "ServingStatus"):
+                    sys.exit(f"{f.package}.{e.name}: the zero value must be *_UNSPECIFIED (it means 'not given' and is refused)")
+        self.keyed = self.keyed_messages()
 
     @staticmethod
     def swift_name(full):
@@ -122,21 +163,52 @@ class Gen:
         upper = "".join(("_" + ch if ch.isupper() and i else ch) for i, ch in enumerate(name)).upper() + "_"
         if all(v.name.startswith(upper) for v in e.value):
             prefix = upper
-        lines = [f"/// `{f.package}.{name}`: an open enum, so that values from newer peers survive a round trip.",
-                 f"public struct {name}: RawRepresentable, Hashable, Sendable, CustomStringConvertible {{",
-                 "    public var rawValue: Int32",
-                 "    public init(rawValue: Int32) { self.rawValue = rawValue }",
-                 "    public init() { self.rawValue = 0 }"]
+        doc = self.comment(f, [5, list(f.enum_type).index(e)])
+        lines = [f"/// `{f.package}.{name}`." + (" " + doc if doc else ""),
+                 "///",
+                 "/// A value a newer peer sends that this build does not know decodes as `unrecognized` and",
+                 "/// survives a round trip; validation refuses it, as it refuses the zero value.",
+                 f"public enum {name}: ProtoEnum {{"]
         cases = []
         for v in e.value:
-            case = ident(camel(v.name[len(prefix):].lower()))
-            cases.append((case, v.number))
-            lines.append(f"    public static let {case} = {name}(rawValue: {v.number})")
-        lines.append("    public var description: String {")
+            code = v.name[len(prefix):].lower()
+            case = ident(camel(code))
+            cases.append((case, v.number, code))
+            vdoc = self.comment(f, [5, list(f.enum_type).index(e), 2, list(e.value).index(v)])
+            if vdoc:
+                lines.append(f"    /// {vdoc}")
+            lines.append(f"    case {case}")
+        lines.append("    case unrecognized(Int32)")
+        lines.append("")
+        lines.append("    public init(rawValue: Int32) {")
         lines.append("        switch rawValue {")
-        for case, num in cases:
-            lines.append(f"        case {num}: \"{case.strip('`')}\"")
-        lines.append(f"        default: \"{name}(\\(rawValue))\"")
+        for case, num, _ in cases:
+            lines.append(f"        case {num}: self = .{case}")
+        lines.append("        default: self = .unrecognized(rawValue)")
+        lines.append("        }")
+        lines.append("    }")
+        lines.append("")
+        lines.append(f"    public init() {{ self = .{cases[0][0]} }}")
+        lines.append("")
+        lines.append("    public var rawValue: Int32 {")
+        lines.append("        switch self {")
+        for case, num, _ in cases:
+            lines.append(f"        case .{case}: {num}")
+        lines.append("        case .unrecognized(let value): value")
+        lines.append("        }")
+        lines.append("    }")
+        lines.append("")
+        lines.append(f"    public static var protoName: String {{ \"{f.package}.{name}\" }}")
+        lines.append("")
+        lines.append("    /// Every value this build knows except the zero value, in declaration order.")
+        lines.append(f"    public static let known: [{name}] = [{', '.join('.' + c for c, n, _ in cases if n != cases[0][1])}]")
+        lines.append("")
+        lines.append("    /// The value's name without the enum's prefix, lower case: a stable code for text forms.")
+        lines.append("    public var code: String {")
+        lines.append("        switch self {")
+        for case, num, code in cases:
+            lines.append(f"        case .{case}: \"{code}\"")
+        lines.append("        case .unrecognized(let value): String(value)")
         lines.append("        }")
         lines.append("    }")
         lines.append("}")
@@ -276,7 +348,10 @@ class Gen:
         for m in s.method:
             if m.client_streaming or m.server_streaming:
                 sys.exit(f"{full}/{m.name}: streaming methods are not supported by this generator")
-            out.append(f"    public static let {ident(method_name(m.name))} = MethodDescriptor(service: \"{full}\", method: \"{m.name}\")")
+            out.append(f"    public static let {ident(method_name(m.name))} = MethodDescriptor(")
+            out.append(f"        service: \"{full}\", method: \"{m.name}\",")
+            out.extend("        " + line for line in self.descriptor_args(f, s, m))
+            out.append("    )")
         out.append(f"    public static let all: [MethodDescriptor] = [{', '.join(method_name(m.name) for m in s.method)}]")
         out.append("}")
         out.append("")
@@ -312,11 +387,157 @@ class Gen:
         out.append("}")
         return "\n".join(out)
 
+    # ---------------------------------------------------------------- options
+    def comment(self, f, path):
+        """The leading comment of the element at `path`, as one line."""
+        for loc in f.source_code_info.location:
+            if list(loc.path) == path:
+                text = " ".join(l.strip() for l in loc.leading_comments.strip().splitlines())
+                return text
+        return ""
+
+    def policy(self, m):
+        return m.options.Extensions[self.opts.policy]
+
+    def idempotency(self, m):
+        level = m.options.idempotency_level
+        return {d.MethodOptions.NO_SIDE_EFFECTS: "noSideEffects", d.MethodOptions.IDEMPOTENT: "idempotent"}.get(level, "unknown")
+
+    SCOPES = {0: "all", 1: "request", 2: "answer", 3: "any", 4: "handler"}
+
+    def descriptor_args(self, f, s, m):
+        full = f"{f.package}.{s.name}/{m.name}"
+        p = self.policy(m)
+        scope = self.SCOPES.get(p.caller_scope)
+        if scope is None:
+            sys.exit(f"{full}: unknown caller_scope {p.caller_scope}")
+        args = [f"idempotency: .{self.idempotency(m)}", f"callerScope: .{scope}"]
+        if p.invalidates_routes:
+            args.append("invalidatesRoutes: true")
+        if p.national_code:
+            args.append(f"nationalCode: \"{p.national_code}\"")
+        if p.served_via:
+            args.append(f"servedVia: \"{p.served_via}\"")
+        if p.keyed:
+            args.append("keyed: true")
+        if p.only_callers:
+            args.append("onlyCallers: [" + ", ".join(f'\"{c}\"' for c in p.only_callers) + "]")
+        if p.diagnostic:
+            args.append("diagnostic: true")
+        if p.not_found:
+            args.append(f"notFound: \"{p.not_found}\"")
+        req, resp = m.input_type, m.output_type
+        if scope == "request" and req not in self.keyed:
+            sys.exit(f"{full}: caller_scope REQUEST, but {req[1:]} has no scope_key field")
+        if scope == "answer" and resp not in self.keyed:
+            sys.exit(f"{full}: caller_scope ANSWER, but {resp[1:]} has no scope_key field")
+        if scope == "answer" and not p.not_found:
+            sys.exit(f"{full}: caller_scope ANSWER needs not_found, the message for something that does not exist")
+        out = ["policy: MethodPolicy(" + ", ".join(args) + ")"]
+        if scope == "request":
+            out[-1] += ","
+            out.append(f"requestKeys: {{ try {self.swift_name(req)}(decoding: $0).scopeKeys() }}")
+        if scope == "answer":
+            out[-1] += ","
+            out.append(f"answerKeys: {{ try {self.swift_name(resp)}(decoding: $0).scopeKeys() }}")
+        return out
+
+    def keyed_messages(self):
+        """Messages with a scope_key field, directly or through a message field (fixpoint)."""
+        keyed = set()
+        changed = True
+        while changed:
+            changed = False
+            for full, (f, m) in self.messages.items():
+                if full in keyed:
+                    continue
+                for fld in m.field:
+                    k = fld.options.Extensions[self.opts.scope_key]
+                    if k:
+                        if fld.type != F.TYPE_STRING:
+                            sys.exit(f"{full[1:]}.{fld.name}: scope_key is only for string fields")
+                    if k or (fld.type == F.TYPE_MESSAGE and fld.type_name in keyed):
+                        keyed.add(full)
+                        changed = True
+                        break
+        return keyed
+
+    def scope_swift(self, f, m):
+        full = f".{f.package}.{m.name}"
+        out = [f"extension {m.name} {{",
+               "    /// The values this message names that place it in a region or at an institution",
+               "    /// (fields marked `scope_key`, and those of its nested messages), with their paths;",
+               "    /// empty values included.",
+               "    public func scopeKeys(_ path: String = \"\", into keys: inout [ScopeKeyValue]) {"]
+        for fld in m.field:
+            sw = ident(camel(fld.name))
+            rep = fld.label == F.LABEL_REPEATED
+            k = fld.options.Extensions[self.opts.scope_key]
+            if k:
+                kind = {1: "division", 2: "institution"}.get(k)
+                if kind is None:
+                    sys.exit(f"{full[1:]}.{fld.name}: unknown scope_key {k}")
+                if rep:
+                    out.append(f"        for (i, value) in {sw}.enumerated() {{ keys.append(ScopeKeyValue(.{kind}, field: \"\\(path){fld.name}[\\(i)]\", value: value)) }}")
+                else:
+                    out.append(f"        keys.append(ScopeKeyValue(.{kind}, field: path + \"{fld.name}\", value: {sw}))")
+            elif fld.type == F.TYPE_MESSAGE and fld.type_name in self.keyed:
+                if rep:
+                    out.append(f"        for (i, value) in {sw}.enumerated() {{ value.scopeKeys(\"\\(path){fld.name}[\\(i)].\", into: &keys) }}")
+                else:
+                    out.append(f"        {sw}?.scopeKeys(path + \"{fld.name}.\", into: &keys)")
+        out.append("    }")
+        out.append("")
+        out.append("    /// ``scopeKeys(_:into:)`` as an array.")
+        out.append("    public func scopeKeys() -> [ScopeKeyValue] {")
+        out.append("        var keys: [ScopeKeyValue] = []")
+        out.append("        scopeKeys(into: &keys)")
+        out.append("        return keys")
+        out.append("    }")
+        out.append("}")
+        return "\n".join(out)
+
+    def transactions_md(self, targets):
+        rows = []
+        for fname in targets:
+            f = self.files[fname]
+            for si, s in enumerate(f.service):
+                for mi, m in enumerate(s.method):
+                    p = self.policy(m)
+                    full = f"{f.package}.{s.name}/{m.name}"
+                    national = f"{p.national_code} {p.national_name}".strip()
+                    retry = {"noSideEffects": "read", "idempotent": "idempotent", "unknown": "once"}[self.idempotency(m)]
+                    if p.keyed:
+                        retry = "once per key"
+                    scope = {"all": "all only", "request": "by request", "answer": "by answer", "any": "any", "handler": "by handler"}[self.SCOPES[p.caller_scope]]
+                    notes = []
+                    if p.served_via:
+                        notes.append(f"outside callers: through `{p.served_via}`")
+                    if p.only_callers:
+                        notes.append("callers: " + ", ".join(p.only_callers))
+                    if p.invalidates_routes:
+                        notes.append("clears cached routes")
+                    if p.diagnostic:
+                        notes.append("diagnostic")
+                    doc = self.comment(f, [6, si, 2, mi]).replace("|", "\\|")
+                    rows.append(f"| `{full}` | {national} | {retry} | {scope} | {'; '.join(notes)} | {doc} |")
+        head = (Path(__file__).parent / "transactions-head.md").read_text()
+        return head.rstrip() + "\n\n| method | national transaction | retry | caller scope | notes | what it does |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+
     def run(self, targets, wire_dir, contracts_dir):
         header = "// Generated by scripts/protogen_swift.py from {src}. DO NOT EDIT.\n"
         for fname in targets:
+            if fname == OPTIONS_FILE:
+                continue
             f = self.files[fname]
             stem = Path(fname).stem
+            keyed = [m for m in f.message_type if f".{f.package}.{m.name}" in self.keyed]
+            if keyed:
+                kparts = [header.format(src=f"Proto/{fname}"), "public import MedicareRPC", "public import MedicareWire", ""]
+                for m in keyed:
+                    kparts.append(self.scope_swift(f, m))
+                    kparts.append("")
+                (contracts_dir / f"{stem}.scope.swift").write_text("\n".join(kparts).rstrip() + "\n")
             parts = [header.format(src=f"Proto/{fname}"),
                      "internal import CMedicareProto", "public import NIOCore", ""]
             for e in f.enum_type:
@@ -335,12 +556,44 @@ class Gen:
                 (contracts_dir / f"{stem}.services.swift").write_text("\n".join(sparts).rstrip() + "\n")
 
 
+def stripped(fds, opts):
+    """The set as protoc-c may see it: without options.proto and without our options."""
+    out = d.FileDescriptorSet()
+    for f in fds.file:
+        if f.name == OPTIONS_FILE:
+            continue
+        g = out.file.add()
+        g.CopyFrom(f)
+        deps = [x for x in g.dependency if x != OPTIONS_FILE]
+        del g.dependency[:]
+        g.dependency.extend(deps)
+        for s in g.service:
+            for m in s.method:
+                m.options.ClearExtension(opts.policy)
+                m.options.ClearField("idempotency_level")
+                if not m.options.ListFields():
+                    m.ClearField("options")
+        for m in g.message_type:
+            for fld in m.field:
+                fld.options.ClearExtension(opts.scope_key)
+                if not fld.options.ListFields():
+                    fld.ClearField("options")
+    return out
+
+
 def main():
-    if len(sys.argv) < 5:
-        sys.exit("usage: protogen_swift.py DESCRIPTOR_SET WIRE_DIR CONTRACTS_DIR FILE.proto...")
+    if len(sys.argv) < 7:
+        sys.exit("usage: protogen_swift.py DESCRIPTOR_SET WIRE_DIR CONTRACTS_DIR TRANSACTIONS_MD STRIPPED_SET FILE.proto...")
+    # The options module (protoc --python_out of options.proto) must be imported before the
+    # set is parsed, so that the extensions are known and not kept as unknown bytes.
+    from medicare.v1 import options_pb2 as opts
     fds = d.FileDescriptorSet()
     fds.ParseFromString(Path(sys.argv[1]).read_bytes())
-    Gen(fds).run(sys.argv[4:], Path(sys.argv[2]), Path(sys.argv[3]))
+    targets = sys.argv[6:]
+    gen = Gen(fds, opts)
+    gen.run(targets, Path(sys.argv[2]), Path(sys.argv[3]))
+    Path(sys.argv[4]).write_text(gen.transactions_md(targets))
+    Path(sys.argv[5]).write_bytes(stripped(fds, opts).SerializeToString())
 
 
 if __name__ == "__main__":

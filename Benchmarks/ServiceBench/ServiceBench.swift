@@ -26,8 +26,8 @@ enum ServiceBench {
         let book = try PolicyBook.bundled()
         let persons = (0..<10_000).map { i -> InsuredPerson in
             let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + (i / 50) % 12, 1 + (i / 600) % 28, 1 + i / 16_800)
-            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "测试\(i)", insutype: "390",
-                                 insuAdmdvs: "330802", status: "enrolled", accountBalance: 0)
+            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "测试\(i)", insutype: .residentBasic,
+                                 insuAdmdvs: "330802", psnInsuStas: .enrolled, accountBalance: 0)
         }
 
         print("settle in-flight  settles/s  vs fsync   p50 ms   p99 ms")
@@ -50,7 +50,7 @@ enum ServiceBench {
                 let date = String(format: "%04d-%02d-%02d", 2024 + (day / 336) % 2, 1 + (day / 28) % 12, 1 + day % 28)
                 let request = SettleRequest(claim: Claim(
                     mdtrtID: "M\(worker)-\(n)", psnNo: "P\(k % persons.count)", fixmedinsCode: "H33080200101",
-                    settleVia: "H33080200001", visitType: "general_outpatient", visitDate: date,
+                    settleVia: "H33080200001", medType: .generalOutpatient, visitDate: date,
                     lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50),
                             FeeLine(itemCode: "XB01ACB001", quantity: 10, unitPrice: 250)]
                 ))
@@ -73,9 +73,9 @@ enum ServiceBench {
         var reviews: [Double] = []
         for n in 0..<5_000 {
             let request = ReviewRequest(claim: Claim(
-                mdtrtID: "R\(n)", psnNo: "P\(n)", certno: persons[n].certno, fixmedinsCode: "H33080200101", visitType: "general_outpatient",
+                mdtrtID: "R\(n)", psnNo: "P\(n)", certno: persons[n].certno, fixmedinsCode: "H33080200101", medType: .generalOutpatient,
                 visitDate: "2024-06-01", lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
-            ), designationStatus: "designated")
+            ), designationStatus: .designated)
             let start = ContinuousClock.now
             _ = try await supervision.review(request)
             reviews.append(micros(ContinuousClock.now - start))

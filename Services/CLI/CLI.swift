@@ -66,7 +66,9 @@ struct Settle: AsyncParsableCommand {
 
     struct ClaimFile: Decodable {
         struct Line: Decodable { var item_code: String; var quantity: Int64; var unit_price: Int64; var days: UInt32? }
-        var mdtrt_id: String; var psn_no: String; var certno: String?; var fixmedins_code: String; var visit_type: String
+        var mdtrt_id: String; var psn_no: String; var certno: String?; var fixmedins_code: String
+        /// 医疗类别, the national code: 11 general outpatient, 14 chronic outpatient.
+        var med_type: Int32
         var visit_date: String; var diagnoses: [String]?; var lines: [Line]; var use_account: Bool?
     }
 
@@ -81,7 +83,7 @@ struct Settle: AsyncParsableCommand {
         defer { Task { await client.close() } }
         let request = GatewaySettleRequest(claim: Claim(
             mdtrtID: claim.mdtrt_id, psnNo: claim.psn_no, certno: claim.certno ?? "", fixmedinsCode: claim.fixmedins_code,
-            visitType: claim.visit_type, visitDate: claim.visit_date, diagnoses: claim.diagnoses ?? [],
+            medType: MedType(rawValue: claim.med_type), visitDate: claim.visit_date, diagnoses: claim.diagnoses ?? [],
             lines: claim.lines.map { FeeLine(itemCode: $0.item_code, quantity: $0.quantity, unitPrice: $0.unit_price, days: $0.days ?? 0) },
             useAccount: claim.use_account ?? false
         ), preSettle: pre)
@@ -93,7 +95,7 @@ struct Settle: AsyncParsableCommand {
                   total \(yuan(s.medfeeSumamt))  fund \(yuan(s.fundPaySumamt))  account \(yuan(s.acctPay))  cash \(yuan(s.psnCashPay))  deductible \(yuan(s.actPayDedc))
                 """, ["setl_id": s.setlID, "settle_via": s.settleVia, "medfee_sumamt": s.medfeeSumamt, "fund_pay_sumamt": s.fundPaySumamt,
                       "hifp_pay": s.hifpPay, "acct_pay": s.acctPay, "psn_cash_pay": s.psnCashPay, "act_pay_dedc": s.actPayDedc,
-                      "policy_version": s.policyVersion, "review": r.review?.verdict ?? ""])
+                      "policy_version": s.policyVersion, "review": r.review?.verdict.code ?? ""])
         } catch {
             throw fail(error)
         }
@@ -137,12 +139,12 @@ struct Profile: AsyncParsableCommand {
             let r = p.institution?.record
             let sources = p.sources.map { "\($0.source)=\($0.code)" }.joined(separator: " ")
             emit(connection.json, """
-                \(code) \(r?.name ?? "?") [\(p.institution?.designationStatus ?? "unknown")] \(r?.kind ?? "") \(r?.integrationMode ?? "") parent \(r?.parentCode ?? "")
+                \(code) \(r?.name ?? "?") [\(p.institution?.designationStatus.code ?? "unknown")] \(r?.kind.code ?? "") \(r?.integrationMode.code ?? "") parent \(r?.parentCode ?? "")
                   settlements \(p.totals?.settlements ?? 0) (reversed \(p.totals?.reversed ?? 0)), fees \(yuan(p.totals?.medfeeSumamt ?? 0)), fund \(yuan(p.totals?.fundPaySumamt ?? 0)); review blocks in county \(p.reviews?.blocked ?? 0)
                   sources: \(sources)
-                """, ["code": code, "name": r?.name ?? "", "designation_status": p.institution?.designationStatus ?? "",
+                """, ["code": code, "name": r?.name ?? "", "designation_status": p.institution?.designationStatus.code ?? "",
                       "settlements": p.totals?.settlements ?? 0, "medfee_sumamt": p.totals?.medfeeSumamt ?? 0,
-                      "sources": p.sources.map { ["source": $0.source, "code": $0.code, "message": $0.message] }])
+                      "sources": p.sources.map { ["source": $0.source.code, "code": $0.code.code, "message": $0.message] }])
         } catch {
             throw fail(error)
         }

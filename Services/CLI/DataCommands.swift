@@ -49,7 +49,7 @@ struct Demo: AsyncParsableCommand {
                     try await flush(force: true)
                     for code in data.designated {
                         do {
-                            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "demo agreement", effectiveDate: "2024-01-01"), options: options)
+                            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: .designate, reason: "demo agreement", effectiveDate: "2024-01-01"), options: options)
                             designated += 1
                         } catch let error as RPCError where error.code == .failedPrecondition {}  // already designated
                     }
@@ -99,7 +99,15 @@ struct ImportClinics: AsyncParsableCommand {
             guard f.count == 11, let doctors = UInt32(f[7]), let version = UInt64(f[10]) else {
                 throw ValidationError("\(file):\(n + 2): expected 11 fields with numeric licensed_doctors and record_version")
             }
-            records.append(InstitutionRecord(code: f[0], name: f[1], kind: f[2], divisionCode: f[3], parentCode: f[4], integrationMode: f[5],
+            // Closed sets travel as their codes in the file (kind township_centre or village_clinic;
+            // integration_mode integrated, integrating, not_ready, or empty for a centre).
+            guard let kind = InstitutionKind(code: f[2]) else {
+                throw ValidationError("\(file):\(n + 2): kind '\(f[2].prefix(30))' is not \(InstitutionKind.known.map(\.code).joined(separator: " or "))")
+            }
+            guard f[5].isEmpty || IntegrationMode(code: f[5]) != nil else {
+                throw ValidationError("\(file):\(n + 2): integration_mode '\(f[5].prefix(30))' is not \(IntegrationMode.known.map(\.code).joined(separator: ", ")) or empty")
+            }
+            records.append(InstitutionRecord(code: f[0], name: f[1], kind: kind, divisionCode: f[3], parentCode: f[4], integrationMode: IntegrationMode(code: f[5]) ?? .unspecified,
                                              relationshipEnd: f[6], licensedDoctors: doctors, hasComputer: f[8] == "1" || f[8] == "true",
                                              hasNetwork: f[9] == "1" || f[9] == "true", recordVersion: version))
         }
@@ -112,7 +120,7 @@ struct ImportClinics: AsyncParsableCommand {
                     options: CallOptions(timeout: .seconds(120)))
                 totals.created += Int(r.created); totals.updated += Int(r.updated); totals.unchanged += Int(r.unchanged)
                 totals.stale += Int(r.stale); totals.rejected += Int(r.rejected)
-                for result in r.results where result.outcome == "rejected" && !connection.json { Console.line("rejected \(result.code): \(result.reason)") }
+                for result in r.results where result.outcome == .rejected && !connection.json { Console.line("rejected \(result.code): \(result.reason)") }
             }
         } catch {
             throw fail(error)
@@ -147,10 +155,10 @@ struct Generate: AsyncParsableCommand {
             let data = synthetic.county(county)
             divisions.write(Data(data.divisions.map { "\($0.code),\($0.name)\n" }.joined().utf8))
             institutions.write(Data(data.institutions.map { r in
-                "\(r.code),\(r.name),\(r.kind),\(r.divisionCode),\(r.parentCode),\(r.integrationMode),\(r.relationshipEnd),\(r.licensedDoctors),\(r.hasComputer ? 1 : 0),\(r.hasNetwork ? 1 : 0),\(r.recordVersion)\n"
+                "\(r.code),\(r.name),\(r.kind.code),\(r.divisionCode),\(r.parentCode),\(r.integrationMode == .unspecified ? "" : r.integrationMode.code),\(r.relationshipEnd),\(r.licensedDoctors),\(r.hasComputer ? 1 : 0),\(r.hasNetwork ? 1 : 0),\(r.recordVersion)\n"
             }.joined().utf8))
             let persons = synthetic.persons(county: county, count: self.persons)
-            people.write(Data(persons.map { "\($0.psnNo),\($0.certno),\($0.name),\($0.insutype),\($0.insuAdmdvs),\($0.status),\($0.accountBalance)\n" }.joined().utf8))
+            people.write(Data(persons.map { "\($0.psnNo),\($0.certno),\($0.name),\($0.insutype.rawValue),\($0.insuAdmdvs),\($0.psnInsuStas.code),\($0.accountBalance)\n" }.joined().utf8))
             counts.divisions += data.divisions.count
             counts.institutions += data.institutions.count
             counts.persons += persons.count

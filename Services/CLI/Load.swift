@@ -146,7 +146,7 @@ struct Load: AsyncParsableCommand {
         let person = String(k % persons)
         return Claim(
             mdtrtID: "L\(run)-\(k)", psnNo: "P330802" + String(repeating: "0", count: max(0, 7 - person.count)) + person,
-            fixmedinsCode: clinics[k % clinics.count], visitType: "general_outpatient", visitDate: visitDays[day % visitDays.count],
+            fixmedinsCode: clinics[k % clinics.count], medType: .generalOutpatient, visitDate: visitDays[day % visitDays.count],
             lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
         )
     }

@@ -46,7 +46,7 @@ struct Synthetic {
             let townshipCode = county + String(format: "%03d", 100 + township) + "000"
             data.divisions.append(Division(code: townshipCode, name: "\(county)镇\(township)"))
             let centre = "H" + county + String(format: "%05d", township)
-            data.institutions.append(InstitutionRecord(code: centre, name: "\(county)镇\(township)卫生院", kind: "township_centre",
+            data.institutions.append(InstitutionRecord(code: centre, name: "\(county)镇\(township)卫生院", kind: .townshipCentre,
                                                        divisionCode: townshipCode, licensedDoctors: 12, hasComputer: true, hasNetwork: true, recordVersion: 1))
             data.designated.append(centre)
             for village in 1...Self.villages(township: township) {
@@ -55,11 +55,11 @@ struct Synthetic {
                 for extra in 0..<(village % 5 == 0 ? 2 : 1) {
                     serial += 1
                     let code = "H" + county + String(format: "%05d", serial)
-                    let mode = serial % 20 < 12 ? "integrated" : serial % 20 < 17 ? "integrating" : "not_ready"
+                    let mode: IntegrationMode = serial % 20 < 12 ? .integrated : serial % 20 < 17 ? .integrating : .notReady
                     data.institutions.append(InstitutionRecord(
-                        code: code, name: "\(county)镇\(township)村\(village)卫生室\(extra == 0 ? "" : "二")", kind: "village_clinic",
-                        divisionCode: villageCode, parentCode: mode == "not_ready" ? "" : centre, integrationMode: mode,
-                        relationshipEnd: mode == "integrating" ? "2025-12-31" : "", licensedDoctors: UInt32(1 + serial % 3),
+                        code: code, name: "\(county)镇\(township)村\(village)卫生室\(extra == 0 ? "" : "二")", kind: .villageClinic,
+                        divisionCode: villageCode, parentCode: mode == .notReady ? "" : centre, integrationMode: mode,
+                        relationshipEnd: mode == .integrating ? "2025-12-31" : "", licensedDoctors: UInt32(1 + serial % 3),
                         hasComputer: serial % 9 != 0, hasNetwork: serial % 11 != 0, recordVersion: 1
                     ))
                     if serial % 7 != 0 { data.designated.append(code) }
@@ -75,7 +75,7 @@ struct Synthetic {
             let first17 = county + String(format: "%04d%02d%02d%03d", 1940 + i % 70, 1 + (i / 70) % 12, 1 + (i / 840) % 28, 1 + i / 23_520)
             return InsuredPerson(
                 psnNo: "P\(county)\(String(format: "%07d", i))", certno: first17 + String(ResidentID.checkCharacter(first17)),
-                name: "参保人\(i)", insutype: i % 3 == 0 ? "310" : "390", insuAdmdvs: county, status: "enrolled",
+                name: "参保人\(i)", insutype: i % 3 == 0 ? .employeeBasic : .residentBasic, insuAdmdvs: county, psnInsuStas: .enrolled,
                 accountBalance: i % 3 == 0 ? 50_000 : 0
             )
         }

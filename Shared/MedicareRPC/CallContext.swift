@@ -9,6 +9,9 @@ public struct CallContext: Sendable {
     public let metadata: Metadata
     /// When the caller stops waiting; the server cancels the handler then.
     public let deadline: ContinuousClock.Instant?
+    /// The part of the data the caller may touch, as the gateway's access check granted it for
+    /// this method; nil where no such check ran (the backends, which admit only services).
+    public var accessScope: AccessScope?
     private let connectionLogger: Logger
 
     public init(
@@ -61,4 +64,18 @@ public struct CallContext: Sendable {
         peer.role == PeerIdentity.Role.service && peer.department == PeerIdentity.Department.medicalInsurance
     }
     public var idempotencyKey: String? { metadata[Metadata.idempotencyKey] }
+
+    /// ``accessScope``, required: a handler behind the gateway's access check asks for it, and
+    /// a missing one (a router built without the check) fails closed.
+    public func grantedScope() throws(RPCError) -> AccessScope {
+        guard let accessScope else { throw RPCError(code: .permissionDenied, message: "\(method.fullName): no access decision for this call") }
+        return accessScope
+    }
+}
+
+/// How much of the data a caller may touch through a method: everything, its region (the
+/// certificate's `ST`), or its institution (the certificate's `CN`, and for a township centre
+/// the clinics it settles for, where the handler can tell).
+public enum AccessScope: String, Sendable, Codable {
+    case all, region, institution
 }

@@ -26,7 +26,7 @@ public struct InProcessChannel: RPCChannel {
         let metadata = try Metadata(wire: options.metadata.wire)
         let deadline = options.effectiveDeadline()
         let context = CallContext(
-            method: method, callID: callIDs.next(), peer: peer, metadata: metadata, deadline: deadline, logger: logger
+            method: route.method, callID: callIDs.next(), peer: peer, metadata: metadata, deadline: deadline, logger: logger
         )
         let router = self.router
         guard let deadline else {

@@ -6,8 +6,9 @@ import MedicareTransport
 import NIOCore
 import Synchronization
 
-/// The replicas of one service, called round-robin. A call that may safely run twice
-/// moves on to the next replica when one cannot answer; others are tried once.
+/// The replicas of one service, called round-robin. A call that may safely run twice (its
+/// method's policy: a read, an idempotent write, or a keyed write carrying its key) moves on
+/// to the next replica when one cannot answer; others are tried once.
 ///
 /// When no replica answers, the error names the service ("registry is unavailable"), never
 /// where its replicas run: it is forwarded to outside callers. Which replica failed and
@@ -18,12 +19,6 @@ public final class UpstreamPool: RPCChannel {
     private let logger: Logger
     private let healthy: [HealthFlag]
     private let next = Atomic<Int>(0)
-
-    /// Methods that must not run twice without an idempotency key.
-    static let unsafe: Set<String> = ["medicare.v1.Registry/ChangeDesignation"]
-    static let keyed: Set<String> = [
-        "medicare.v1.Settlement/Settle", "medicare.v1.Settlement/Reverse",
-    ]
 
     public init(name: String, addresses: String, tls: TLSConfiguration, logger: Logger) throws(StartupError) {
         self.name = name
@@ -48,8 +43,7 @@ public final class UpstreamPool: RPCChannel {
     }
 
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
-        let retriable = !Self.unsafe.contains(method.fullName)
-            && (!Self.keyed.contains(method.fullName) || options.metadata[Metadata.idempotencyKey] != nil)
+        let retriable = method.policy.mayRetry(hasIdempotencyKey: options.metadata[Metadata.idempotencyKey] != nil)
         // Replicas that passed their last health check first, the others after them.
         let start = next.add(1, ordering: .relaxed).newValue
         let order = (0..<clients.count).map { (start + $0) % clients.count }

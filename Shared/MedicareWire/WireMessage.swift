@@ -74,3 +74,32 @@ extension ByteBuffer {
         writeBytes(bytes)
     }
 }
+
+/// A proto enum as the generator maps it: one Swift case per declared value, plus
+/// `unrecognized` for a number this build does not know (kept, so that a newer peer's value
+/// survives a round trip). The zero value is the proto's `*_UNSPECIFIED`: in our contracts it
+/// means "not given" and validation refuses it, as it refuses `unrecognized`.
+public protocol ProtoEnum: RawRepresentable, Hashable, Sendable, CustomStringConvertible where RawValue == Int32 {
+    init(rawValue: Int32)
+    init()
+    /// The proto's full name, `medicare.v1.DesignationStatus`.
+    static var protoName: String { get }
+    /// Every declared value except the zero value.
+    static var known: [Self] { get }
+    /// The value's name without the enum's prefix, lower case (`not_designated`); the number
+    /// for an unrecognized value.
+    var code: String { get }
+}
+
+extension ProtoEnum {
+    public var description: String { code }
+
+    /// A declared value other than the zero value.
+    public var isKnown: Bool { Self.known.contains(self) }
+
+    /// The value whose ``code`` is `code`, if it is a declared value other than zero.
+    public init?(code: String) {
+        guard let found = Self.known.first(where: { $0.code == code }) else { return nil }
+        self = found
+    }
+}

@@ -47,17 +47,17 @@ final class Stack: @unchecked Sendable {
             Division(code: "330802000000", name: "柯城区"), Division(code: "330802101000", name: "航埠镇"), Division(code: "330802101201", name: "甲村"),
         ]))
         _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
-            InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: "township_centre", divisionCode: "330802101000", recordVersion: 1),
-            InstitutionRecord(code: "H33080200101", name: "甲村卫生室", kind: "village_clinic", divisionCode: "330802101201", parentCode: "H33080200001",
-                              integrationMode: "integrated", recordVersion: 1),
+            InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1),
+            InstitutionRecord(code: "H33080200101", name: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201", parentCode: "H33080200001",
+                              integrationMode: .integrated, recordVersion: 1),
         ]))
         for code in ["H33080200001", "H33080200101"] {
-            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "agreement signed", effectiveDate: "2024-01-01"))
+            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: .designate, reason: "agreement signed", effectiveDate: "2024-01-01"))
         }
         let persons = (0..<200).map { i -> InsuredPerson in
             let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + i / 50, 1 + i % 28, 1)
-            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "参保人\(i)", insutype: "390",
-                                 insuAdmdvs: "330802", status: "enrolled", accountBalance: 0)
+            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "参保人\(i)", insutype: .residentBasic,
+                                 insuAdmdvs: "330802", psnInsuStas: .enrolled, accountBalance: 0)
         }
         _ = try await SettlementClient(ops).importPersons(ImportPersonsRequest(persons: persons))
         await ops.close()
@@ -98,7 +98,7 @@ final class Stack: @unchecked Sendable {
 
 func stackClaim(_ id: String, person: Int = 0, date: String = "2024-06-01", lines: [(String, Int64, Int64)] = [("F001", 1, 1000), ("XA01AAA001", 20, 50)]) -> GatewaySettleRequest {
     GatewaySettleRequest(claim: Claim(
-        mdtrtID: id, psnNo: "P\(person)", fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: date,
+        mdtrtID: id, psnNo: "P\(person)", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: date,
         lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2, days: 1) }
     ))
 }
@@ -116,7 +116,7 @@ struct StackTests {
         let first = try await gateway.settle(stackClaim("M1"), options: keyed("k-1"))
         // 10.00 + 20 x 0.50 = 20.00, all 甲; Quzhou general outpatient 60% = 12.00.
         #expect(first.settlement?.hifpPay == 1200 && first.settlement?.psnCashPay == 800)
-        #expect(first.route?.settleVia == "H33080200001" && first.review?.verdict == "pass")
+        #expect(first.route?.settleVia == "H33080200001" && first.review?.verdict == .pass)
         // The same settle retried: the same setl_id, nothing new posted.
         let retried = try await gateway.settle(stackClaim("M1"), options: keyed("k-1"))
         #expect(retried.settlement?.setlID == first.settlement?.setlID)
@@ -128,7 +128,7 @@ struct StackTests {
 
         // A reversal, once.
         let reversal = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID, reason: "entered twice"), options: keyed("r-1"))
-        #expect(reversal.original?.status == "reversed")
+        #expect(reversal.original?.status == .reversed)
         let again = await #expect(throws: RPCError.self) {
             _ = try await gateway.reverse(GatewayReverseRequest(setlID: first.settlement!.setlID), options: keyed("r-2"))
         }
@@ -182,18 +182,18 @@ struct StackTests {
         // Composite reads with per-source status: money on the day it moved (today), review
         // blocks on the visit day.
         let profile = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: CivilDate.today().description))
-        #expect(profile.institution?.designationStatus == "designated" && profile.sources.allSatisfy { $0.code == "ok" })
+        #expect(profile.institution?.designationStatus == .designated && profile.sources.allSatisfy { $0.code == .ok })
         #expect(profile.totals?.settlements == 1 && profile.totals?.reversed == 1 && profile.totals?.medfeeSumamt == 0)
         let visitDay = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: "2024-06-01"))
         #expect(visitDay.totals?.settlements == 0 && visitDay.reviews?.blocked == 1)
 
         // The gateway reuses resolved routes, but a suspension through it takes effect at once.
         _ = try await gateway.settle(stackClaim("M5", person: 1), options: keyed("k-5"))
-        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "suspend", reason: "inspection"))
+        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .suspend, reason: "inspection"))
         let suspended = await #expect(throws: RPCError.self) { _ = try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")) }
         #expect(suspended?.code == .failedPrecondition && suspended?.message.hasPrefix("cannot settle at H33080200101") == true, "\(String(describing: suspended))")
-        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "restore", reason: "rectified"))
-        #expect(try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")).settlement?.status == "settled")
+        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .restore, reason: "rectified"))
+        #expect(try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")).settlement?.status == .settled)
 
         // Every decision is in the chain: 4 postings (M1, its reversal, M5, M6), the review
         // block of M2, and 4 designation changes (2 by the demo, the suspension, the
@@ -234,7 +234,7 @@ struct StackTests {
         #expect(ledger.balanced && ledger.problems.isEmpty, "\(ledger.problems)")
         #expect(ledger.settlements >= UInt32(acknowledged.count))
         for setlID in acknowledged.all {
-            #expect(try await SettlementClient(ops).getSettlement(GetSettlementRequest(setlID: setlID)).status == "settled")
+            #expect(try await SettlementClient(ops).getSettlement(GetSettlementRequest(setlID: setlID)).status == .settled)
         }
         // Each posting wrote its audit record with it; the relay delivers every one, those
         // left in the outbox by the kill included, exactly once.
@@ -359,7 +359,7 @@ extension StackTests {
         for n in 0..<6 {
             // Reads and versioned imports may move on to the next replica.
             let institution = try await RegistryClient(ops).getInstitution(GetInstitutionRequest(code: "H33080200101"))
-            #expect(institution.designationStatus == "designated", "call \(n)")
+            #expect(institution.designationStatus == .designated, "call \(n)")
         }
         let settled = try await GatewayClient(ops).settle(stackClaim("RP1"), options: keyed("rp-1"))
         #expect(settled.route?.canSettle == true)

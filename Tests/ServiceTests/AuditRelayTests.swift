@@ -34,7 +34,7 @@ struct AuditRelayTests {
                 // A record supervision cannot accept (no setl_id) must not block the others.
                 try await db.write { tx in
                     try await tx.execute("INSERT INTO audit_outbox (setl_id, kind, record) VALUES ('', 'settlement', $1)",
-                                         [.blob(try RecordRequest(settlement: SettlementResult(status: "settled")).encodedBytes())])
+                                         [.blob(try RecordRequest(settlement: SettlementResult(status: .settled)).encodedBytes())])
                 }
 
                 // One record per call when a batch may hold fewer bytes than a record.
@@ -52,7 +52,7 @@ struct AuditRelayTests {
                 // judges a same-day claim by itself (R003 across claims is settlement's).
                 var again = ReviewRequest(claim: claim("A3", [("F001", 1, 1000)]).claim)
                 again.claim?.fixmedinsCode = "H33080200101"
-                #expect(try await supervision.review(again).verdict == "pass")
+                #expect(try await supervision.review(again).verdict == .pass)
             }
         }
     }
@@ -60,12 +60,12 @@ struct AuditRelayTests {
     @Test(arguments: Engine.all)
     func aRedeliveredBatchIsAnsweredWithTheLinksAlreadyMade(engine: Engine) async throws {
         try await withSupervision(engine: engine) { supervision, _ in
-            let records = (1...3).map { RecordRequest(settlement: SettlementResult(setlID: "S\($0)", medfeeSumamt: 100, status: "settled")) }
+            let records = (1...3).map { RecordRequest(settlement: SettlementResult(setlID: "S\($0)", medfeeSumamt: 100, status: .settled)) }
             let first = try await supervision.recordBatch(RecordBatchRequest(records: records))
             let again = try await supervision.recordBatch(RecordBatchRequest(records: records))
             #expect(first.records.map(\.seq) == [1, 2, 3] && again.records == first.records)
             let mixed = try await supervision.recordBatch(RecordBatchRequest(records: [
-                RecordRequest(settlement: SettlementResult(setlID: "S4", status: "presettled")), records[0],
+                RecordRequest(settlement: SettlementResult(setlID: "S4", status: .presettled)), records[0],
             ]))
             #expect(mixed.rejected == [RejectedRecord(index: 0, reason: "records[0].settlement.status: must be settled or reversed")])
             #expect(mixed.records.map(\.seq) == [1])
@@ -76,17 +76,17 @@ struct AuditRelayTests {
     @Test(arguments: Engine.all)
     func aReversalDeliveredBeforeItsSettlementChainsBoth(engine: Engine) async throws {
         try await withSupervision(engine: engine) { supervision, _ in
-            let claim = Claim(mdtrtID: "M9", psnNo: "P001", fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: "2024-06-01",
+            let claim = Claim(mdtrtID: "M9", psnNo: "P001", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: "2024-06-01",
                               lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
-            let settled = SettlementResult(setlID: "S9", mdtrtID: "M9", psnNo: "P001", medfeeSumamt: 1000, status: "settled")
+            let settled = SettlementResult(setlID: "S9", mdtrtID: "M9", psnNo: "P001", medfeeSumamt: 1000, status: .settled)
             var reversed = settled
-            reversed.status = "reversed"
+            reversed.status = .reversed
             _ = try await supervision.recordBatch(RecordBatchRequest(records: [RecordRequest(settlement: reversed)]))
             _ = try await supervision.recordBatch(RecordBatchRequest(records: [RecordRequest(settlement: settled, claim: claim)]))
             #expect(try await supervision.verifyAudit(VerifyAuditRequest()).records == 2)
             var other = claim
             other.mdtrtID = "M10"
-            #expect(try await supervision.review(ReviewRequest(claim: other)).verdict == "pass")
+            #expect(try await supervision.review(ReviewRequest(claim: other)).verdict == .pass)
         }
     }
 }

@@ -117,7 +117,7 @@ struct ExactlyOnceTests {
             #expect(stored.replay && stored.setlID == first.setlID)
             // The person is suspended in between: the retry still gets its answer.
             var now = quzhou
-            now.status = "suspended"
+            now.psnInsuStas = .suspended
             _ = try await clinic.importPersons(ImportPersonsRequest(persons: [now]))
             #expect(try await clinic.settle(claim("VP", [("XA01AAA001", 20, 50)]), options: keyed("kp")).setlID == first.setlID)
             let nothing = await #expect(throws: RPCError.self) {
@@ -178,7 +178,7 @@ struct CanonicalInputTests {
             let upper = residentID("11010519491231002")
             let lower = String(upper.dropLast()) + "x"
             _ = try await s.importPersons(ImportPersonsRequest(persons: [
-                InsuredPerson(psnNo: "p100", certno: lower, name: "赵六", insutype: "390", insuAdmdvs: "330802", status: "enrolled"),
+                InsuredPerson(psnNo: "p100", certno: lower, name: "赵六", insutype: .residentBasic, insuAdmdvs: "330802", psnInsuStas: .enrolled),
             ]))
             for spelling in [upper, lower] {
                 let found = try await s.verifyIdentity(VerifyIdentityRequest(certno: spelling))
@@ -186,7 +186,7 @@ struct CanonicalInputTests {
             }
             let twice = await #expect(throws: RPCError.self) {
                 _ = try await s.importPersons(ImportPersonsRequest(persons: [
-                    InsuredPerson(psnNo: "P101", certno: upper, name: "赵六", insutype: "390", insuAdmdvs: "330802", status: "enrolled"),
+                    InsuredPerson(psnNo: "P101", certno: upper, name: "赵六", insutype: .residentBasic, insuAdmdvs: "330802", psnInsuStas: .enrolled),
                 ]))
             }
             #expect(twice?.code == .failedPrecondition)
@@ -198,7 +198,7 @@ struct CanonicalInputTests {
             #expect(result.psnNo == "P100")
             let spaced = await #expect(throws: RPCError.self) {
                 _ = try await s.importPersons(ImportPersonsRequest(persons: [
-                    InsuredPerson(psnNo: "P 102", certno: residentID("11010519491231010"), name: "x", insutype: "390", insuAdmdvs: "330802", status: "enrolled"),
+                    InsuredPerson(psnNo: "P 102", certno: residentID("11010519491231010"), name: "x", insutype: .residentBasic, insuAdmdvs: "330802", psnInsuStas: .enrolled),
                 ]))
             }
             #expect(spaced?.code == .invalidArgument && spaced?.message.hasPrefix("persons[0].psn_no") == true)
@@ -225,7 +225,7 @@ struct CanonicalInputTests {
         try await withCallers { callers in
             let s = callers.client("H33080200101")
             _ = try await s.importPersons(ImportPersonsRequest(persons: [
-                InsuredPerson(psnNo: "PBABY", certno: residentID("33080220250101001"), name: "婴儿", insutype: "390", insuAdmdvs: "330802", status: "enrolled"),
+                InsuredPerson(psnNo: "PBABY", certno: residentID("33080220250101001"), name: "婴儿", insutype: .residentBasic, insuAdmdvs: "330802", psnInsuStas: .enrolled),
             ]))
             var request = claim("VB1", date: "2024-06-01", [("F001", 1, 1000)])
             request.claim?.psnNo = "PBABY"
@@ -288,15 +288,15 @@ struct RegistryStructureTests {
     @Test func aRouteHoldsOnlyForVisitsOnDaysTheClinicWasDesignated() async throws {
         try await withRegistry { r in
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre, clinic("H33080200101", village: "330802101201")]))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: "designate", reason: "signed", effectiveDate: "2024-01-01"))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "designate", reason: "signed", effectiveDate: "2024-06-01"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .designate, reason: "signed", effectiveDate: "2024-06-01"))
             let before = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-05-31"))
             #expect(!before.canSettle && before.refusal == "H33080200101 was not designated on 2024-05-31")
             let after = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
             #expect(after.canSettle && after.settleVia == "H33080200001")
             // A change cannot take effect before the one it follows.
             let backwards = await #expect(throws: RPCError.self) {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "suspend", reason: "x", effectiveDate: "2024-05-01"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .suspend, reason: "x", effectiveDate: "2024-05-01"))
             }
             #expect(backwards?.code == .invalidArgument && backwards?.message.hasPrefix("effective_date") == true)
             let institution = try await r.getInstitution(GetInstitutionRequest(code: "H33080200101"))
@@ -327,15 +327,15 @@ struct CallerAccessTests {
         let nhsaOperator = PeerIdentity(commonName: "ops", department: "nhsa", role: "operator")
         let nhcService = PeerIdentity(commonName: "gateway", department: "nhc", role: "service")
         let settlement = PeerIdentity(commonName: "settlement", department: "nhsa", role: "service")
-        #expect(access.admits(gateway, "medicare.v1.Settlement/CheckLedger"))
-        #expect(!access.admits(nhcOperator, "medicare.v1.Settlement/CheckLedger"))
-        #expect(!access.admits(nhcOperator, "medicare.v1.Health/Check"))
-        #expect(!access.admits(nhsaOperator, "medicare.v1.Settlement/Settle"))
-        #expect(access.admits(nhsaOperator, "medicare.v1.Health/Check"))
-        #expect(!access.admits(nhcService, "medicare.v1.Settlement/CheckLedger"))
-        #expect(!access.admits(settlement, "medicare.v1.Registry/ChangeDesignation"))
-        #expect(supervision.admits(settlement, "medicare.v1.Supervision/RecordBatch"))
-        #expect(!supervision.admits(gateway, "medicare.v1.Supervision/RecordBatch"))
+        #expect(access.admits(gateway, SettlementMethods.checkLedger))
+        #expect(!access.admits(nhcOperator, SettlementMethods.checkLedger))
+        #expect(!access.admits(nhcOperator, HealthMethods.check))
+        #expect(!access.admits(nhsaOperator, SettlementMethods.settle))
+        #expect(access.admits(nhsaOperator, HealthMethods.check))
+        #expect(!access.admits(nhcService, SettlementMethods.checkLedger))
+        #expect(!access.admits(settlement, RegistryMethods.changeDesignation))
+        #expect(supervision.admits(settlement, SupervisionMethods.recordBatch))
+        #expect(!supervision.admits(gateway, SupervisionMethods.recordBatch))
     }
 
     @Test func theActingCallerIsBelievedOnlyFromAService() {
@@ -355,11 +355,11 @@ struct AuditTrailTests {
     @Test func reviewWritesNothingAndARecordedBlockIsCountedAndChained() async throws {
         try await withSupervision { supervision, db in
             let blocked = ReviewRequest(claim: Claim(
-                mdtrtID: "B1", psnNo: "P001", fixmedinsCode: "H33080200101", visitType: "general_outpatient", visitDate: "2024-06-01",
+                mdtrtID: "B1", psnNo: "P001", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: "2024-06-01",
                 lines: [FeeLine(itemCode: "XA01AAA001", quantity: 70, unitPrice: 50)]
             ))
             let verdict = try await supervision.review(blocked)
-            #expect(verdict.verdict == "block")
+            #expect(verdict.verdict == .block)
             let reports = SupervisionReportsClient(InProcessChannel(router: {
                 var router = RPCRouter()
                 SupervisionReportsProvider(store: SupervisionStore(database: db)).register(with: &router)
@@ -367,7 +367,7 @@ struct AuditTrailTests {
             }(), peer: Callers.gateway, logger: quietLogger))
             #expect(try await reports.getReviewStats(ReviewStatsRequest(region: "330802", date: "2024-06-01")).blocked == 0)
             let link = try await supervision.recordBlock(RecordBlockRequest(claim: blocked.claim, review: verdict))
-            #expect(link.kind == "review_block" && link.subject == "H33080200101/B1")
+            #expect(link.kind == .reviewBlock && link.subject == "H33080200101/B1")
             #expect(try await reports.getReviewStats(ReviewStatsRequest(region: "330802", date: "2024-06-01")).blocked == 1)
             // A retry blocked again for the same rules is the same decision: counted and chained once.
             let again = try await supervision.recordBlock(RecordBlockRequest(claim: blocked.claim, review: verdict))
@@ -381,8 +381,8 @@ struct AuditTrailTests {
         for column in ["kind = 'reversal'", "subject = 'S-forged'", "at = '2020-01-01T00:00:00Z'"] {
             try await withSupervision { supervision, db in
                 _ = try await supervision.recordBatch(RecordBatchRequest(records: [
-                    RecordRequest(settlement: SettlementResult(setlID: "S1", status: "settled")),
-                    RecordRequest(settlement: SettlementResult(setlID: "S2", status: "settled")),
+                    RecordRequest(settlement: SettlementResult(setlID: "S1", status: .settled)),
+                    RecordRequest(settlement: SettlementResult(setlID: "S2", status: .settled)),
                 ]))
                 #expect(try await supervision.verifyAudit(VerifyAuditRequest()).intact)
                 try await db.write { tx in try await tx.execute("UPDATE audit SET \(column) WHERE seq = 1", []) }
@@ -401,7 +401,7 @@ struct AuditTrailTests {
             SupervisionProvider(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue, checkpointer: checkpointer).register(with: &router)
             let supervision = SupervisionClient(InProcessChannel(router: router, peer: Callers.gateway, logger: quietLogger))
             func record(_ ids: [String]) async throws -> RecordBatchResponse {
-                try await supervision.recordBatch(RecordBatchRequest(records: ids.map { RecordRequest(settlement: SettlementResult(setlID: $0, status: "settled")) }))
+                try await supervision.recordBatch(RecordBatchRequest(records: ids.map { RecordRequest(settlement: SettlementResult(setlID: $0, status: .settled)) }))
             }
             let first = try await record(["S1", "S2", "S3"])
             let checkpoint = try #require(first.checkpoint)
@@ -434,8 +434,8 @@ struct AuditTrailTests {
     @Test func eachServiceChainsOnlyItsOwnDecisions() throws {
         let registry = PeerIdentity(commonName: "registry", department: "nhsa", role: "service")
         let settlement = PeerIdentity(commonName: "settlement", department: "nhsa", role: "service")
-        let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: "settled"))
-        let designation = SupervisionStore.Recordable.designation(DesignationRecord(code: "H33080200101", n: 1, event: DesignationEvent(toStatus: "designated")))
+        let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: .settled))
+        let designation = SupervisionStore.Recordable.designation(DesignationRecord(code: "H33080200101", n: 1, event: DesignationEvent(toStatus: .designated)))
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(posting, caller: registry) }
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(designation, caller: settlement) }
         try SupervisionProvider.mayRecord(posting, caller: settlement)

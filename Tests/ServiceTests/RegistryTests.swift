@@ -14,9 +14,9 @@ func withRegistry<T: Sendable>(engine: Engine = .sqlite, _ body: @escaping @Send
 }
 
 /// Kecheng district, Quzhou: a township centre and its clinics in two villages.
-let centre = InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: "township_centre", divisionCode: "330802101000", recordVersion: 1)
-func clinic(_ code: String, village: String, mode: String = "integrated", end: String = "", version: UInt64 = 1, name: String = "村卫生室") -> InstitutionRecord {
-    InstitutionRecord(code: code, name: name, kind: "village_clinic", divisionCode: village, parentCode: mode == "not_ready" ? "" : "H33080200001",
+let centre = InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1)
+func clinic(_ code: String, village: String, mode: IntegrationMode = .integrated, end: String = "", version: UInt64 = 1, name: String = "村卫生室") -> InstitutionRecord {
+    InstitutionRecord(code: code, name: name, kind: .villageClinic, divisionCode: village, parentCode: mode == .notReady ? "" : "H33080200001",
                       integrationMode: mode, relationshipEnd: end, licensedDoctors: 2, hasComputer: true, hasNetwork: true, recordVersion: version)
 }
 
@@ -36,7 +36,7 @@ struct RegistryTests {
             let second = try await r.importInstitutions(ImportInstitutionsRequest(sessionID: "s2", records: [
                 clinic("H33080200101", village: "330802101201", version: 3, name: "新名"), centre,
             ]))
-            #expect(second.results.map(\.outcome) == ["updated", "unchanged"])
+            #expect(second.results.map(\.outcome) == [.updated, .unchanged])
             let stale = try await r.importInstitutions(ImportInstitutionsRequest(records: [clinic("H33080200101", village: "330802101201", version: 2, name: "旧名")]))
             #expect(stale.stale == 1)
             #expect(try await r.getInstitution(GetInstitutionRequest(code: "H33080200101")).record?.name == "新名")
@@ -47,13 +47,13 @@ struct RegistryTests {
     func designationLifecycleWithHistory(engine: Engine) async throws {
         try await withRegistry(engine: engine) { r in
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre]))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: "designate", reason: "agreement signed"))
-            let suspended = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: "suspend", reason: "case 2024-17"))
-            #expect(suspended.designationStatus == "suspended")
-            #expect(suspended.history.map(\.toStatus) == ["designated", "suspended"])
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .designate, reason: "agreement signed"))
+            let suspended = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .suspend, reason: "case 2024-17"))
+            #expect(suspended.designationStatus == .suspended)
+            #expect(suspended.history.map(\.toStatus) == [.designated, .suspended])
             #expect(suspended.history[1].by.contains("ops"))
             let error = await #expect(throws: RPCError.self) {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: "suspend", reason: "again"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .suspend, reason: "again"))
             }
             #expect(error?.code == .failedPrecondition && error?.message == "action: cannot suspend H33080200001: it is suspended")
         }
@@ -65,24 +65,24 @@ struct RegistryTests {
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [
                 centre,
                 clinic("H33080200101", village: "330802101201"),
-                clinic("H33080200102", village: "330802101202", mode: "integrating", end: "2025-12-31"),
-                clinic("H33080200103", village: "330802101203", mode: "not_ready"),
+                clinic("H33080200102", village: "330802101202", mode: .integrating, end: "2025-12-31"),
+                clinic("H33080200103", village: "330802101203", mode: .notReady),
                 clinic("H33080200104", village: "330802101204"),
             ]))
             for code in ["H33080200001", "H33080200101", "H33080200102", "H33080200103"] {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: code, action: "designate", reason: "signed", effectiveDate: "2024-01-01"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(code: code, action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
             }
             let integrated = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
-            #expect(integrated.canSettle && integrated.settleVia == "H33080200001" && integrated.mode == "integrated")
+            #expect(integrated.canSettle && integrated.settleVia == "H33080200001" && integrated.mode == .integrated)
             let integrating = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200102", onDate: "2024-06-01"))
-            #expect(integrating.canSettle && integrating.settleVia == "H33080200001" && integrating.mode == "integrating")
+            #expect(integrating.canSettle && integrating.settleVia == "H33080200001" && integrating.mode == .integrating)
             let expired = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200102", onDate: "2026-01-01"))
             #expect(!expired.canSettle && expired.refusal == "the temporary relationship of H33080200102 with H33080200001 ended on 2025-12-31")
             let direct = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200103", onDate: "2024-06-01"))
-            #expect(direct.canSettle && direct.settleVia == "H33080200103" && direct.mode == "direct")
+            #expect(direct.canSettle && direct.settleVia == "H33080200103" && direct.mode == .direct)
             let undesignated = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200104", onDate: "2024-06-01"))
             #expect(!undesignated.canSettle && undesignated.refusal == "H33080200104 is not designated")
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "suspend", reason: "fraud case"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .suspend, reason: "fraud case"))
             let suspended = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
             #expect(!suspended.canSettle && suspended.refusal == "H33080200101 is suspended")
         }
@@ -97,10 +97,10 @@ struct RegistryTests {
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [
                 centre,
                 clinic("H33080200101", village: "330802101201"), clinic("H33080200105", village: "330802101201"),
-                clinic("H33080200102", village: "330802101202"), clinic("H33080200103", village: "330802101203", mode: "not_ready"),
+                clinic("H33080200102", village: "330802101202"), clinic("H33080200103", village: "330802101203", mode: .notReady),
             ]))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: "designate", reason: "signed"))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200103", action: "designate", reason: "signed"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .designate, reason: "signed"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200103", action: .designate, reason: "signed"))
             let coverage = try await r.getCoverage(CoverageRequest(region: "330802"))
             #expect(coverage.villages == 3 && coverage.covered == 2 && coverage.clinics == 4 && coverage.designatedClinics == 2)
             #expect(coverage.gaps == [Division(code: "330802101202", name: "乙村")])

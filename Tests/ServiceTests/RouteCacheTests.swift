@@ -1,10 +1,11 @@
 @testable import GatewayService
+import MedicareContracts
 import MedicareWire
 import Testing
 
 @Suite struct RouteCacheTests {
     let key = RouteCache.Key(clinic: "H33080200101", date: "2024-06-01")
-    let route = SettlementRoute(canSettle: true, settleVia: "H33080200001", mode: "integrated", designationStatus: "designated")
+    let route = SettlementRoute(canSettle: true, settleVia: "H33080200001", mode: .integrated, designationStatus: .designated)
 
     @Test func aRouteIsReusedUntilItExpires() {
         let cache = RouteCache(ttl: .seconds(1))
@@ -29,11 +30,11 @@ import Testing
     }
 
     @Test func onlyRegistryWritesInvalidate() {
-        #expect(RouteCache.invalidates("medicare.v1.Registry/ChangeDesignation"))
-        #expect(RouteCache.invalidates("medicare.v1.Registry/ImportInstitutions"))
-        #expect(!RouteCache.invalidates("medicare.v1.Registry/ResolveSettlementRoute"))
-        #expect(!RouteCache.invalidates("medicare.v1.Registry/GetCoverage"))
-        #expect(!RouteCache.invalidates("medicare.v1.Settlement/Settle"))
+        #expect(RegistryMethods.changeDesignation.policy.invalidatesRoutes)
+        #expect(RegistryMethods.importInstitutions.policy.invalidatesRoutes)
+        #expect(!RegistryMethods.resolveSettlementRoute.policy.invalidatesRoutes)
+        #expect(!RegistryMethods.getCoverage.policy.invalidatesRoutes)
+        #expect(!SettlementMethods.settle.policy.invalidatesRoutes)
     }
 
     @Test func aZeroTTLKeepsNothing() {

@@ -10,15 +10,15 @@ import Testing
 /// Quzhou resident (policy quzhou-2024.1: no deductible, general 60%, chronic 65%, 乙 first
 /// self-pay 10%, general ceiling 2,000.00 yuan) and a Hangzhou employee (zhejiang-2024.1:
 /// general deductible 300.00 yuan, 50%).
-let quzhou = InsuredPerson(psnNo: "P001", certno: residentID("33080219700101001"), name: "张三", insutype: "390", insuAdmdvs: "330802", status: "enrolled", accountBalance: 0)
-let hangzhou = InsuredPerson(psnNo: "P002", certno: residentID("33010619800202002"), name: "李四", insutype: "310", insuAdmdvs: "330106", status: "enrolled", accountBalance: 10_000)
-let suspended = InsuredPerson(psnNo: "P003", certno: residentID("33080219900303003"), name: "王五", insutype: "390", insuAdmdvs: "330802", status: "suspended", accountBalance: 0)
+let quzhou = InsuredPerson(psnNo: "P001", certno: residentID("33080219700101001"), name: "张三", insutype: .residentBasic, insuAdmdvs: "330802", psnInsuStas: .enrolled, accountBalance: 0)
+let hangzhou = InsuredPerson(psnNo: "P002", certno: residentID("33010619800202002"), name: "李四", insutype: .employeeBasic, insuAdmdvs: "330106", psnInsuStas: .enrolled, accountBalance: 10_000)
+let suspended = InsuredPerson(psnNo: "P003", certno: residentID("33080219900303003"), name: "王五", insutype: .residentBasic, insuAdmdvs: "330802", psnInsuStas: .suspended, accountBalance: 0)
 
-func claim(_ id: String, person: InsuredPerson = quzhou, visit: String = "general_outpatient", date: String = "2024-06-01",
+func claim(_ id: String, person: InsuredPerson = quzhou, visit: MedType = .generalOutpatient, date: String = "2024-06-01",
            _ lines: [(String, Int64, Int64)], account: Bool = false, diagnoses: [String] = []) -> SettleRequest {
     SettleRequest(claim: Claim(
         mdtrtID: id, psnNo: person.psnNo, certno: person.certno, fixmedinsCode: "H33080200101", settleVia: "H33080200001",
-        visitType: visit, visitDate: date, diagnoses: diagnoses,
+        medType: visit, visitDate: date, diagnoses: diagnoses,
         lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2) }, useAccount: account
     ))
 }
@@ -108,7 +108,7 @@ struct SettlementTests {
     @Test func chronicDiseaseVisitAtSixtyFivePercent() async throws {
         try await withSettlement { s in
             // 30 x 1.20 = 36.00; chronic outpatient 65% = 23.40; cash 12.60.
-            let r = try await s.settle(claim("VCH", visit: "chronic_outpatient", [("XC07ABA001", 30, 120)], diagnoses: ["I10"]), options: keyed("kch"))
+            let r = try await s.settle(claim("VCH", visit: .chronicOutpatient, [("XC07ABA001", 30, 120)], diagnoses: ["I10"]), options: keyed("kch"))
             #expect(r.hifpPay == 2_340 && r.psnCashPay == 1_260 && r.poolPropSelfpay == 6_500)
         }
     }
@@ -120,7 +120,7 @@ struct SettlementTests {
             let second = try await s.settle(claim("VR2", date: "2024-06-02", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]), options: keyed("kr2"))
             #expect(second.hifpPay == 20_000)
             let reversal = try await s.reverse(ReverseRequest(setlID: second.setlID, reason: "wrong patient"), options: keyed("rev-1"))
-            #expect(reversal.original?.status == "reversed")
+            #expect(reversal.original?.status == .reversed)
             // The same reversal retried returns the first answer.
             #expect(try await s.reverse(ReverseRequest(setlID: second.setlID), options: keyed("rev-1")).reversalID == reversal.reversalID)
             // Another reversal is refused.
@@ -180,8 +180,9 @@ struct SettlementTests {
         (claim("B2", [("NOPE", 1, 50)]), "claim.lines[0].item_code: 'NOPE' is not in the catalogue"),
         (claim("B3", [("XA01AAA001", 100_000, 100_000_000)]), "claim.lines[0]: quantity x unit_price exceeds 1000000000000 fen"),
         (claim("B4", date: "2024-02-30", [("XA01AAA001", 1, 50)]), "claim.visit_date: '2024-02-30' is not a date (YYYY-MM-DD)"),
-        (claim("B5", visit: "inpatient", [("XA01AAA001", 1, 50)]), "claim.visit_type: 'inpatient' is not one of general_outpatient, chronic_outpatient"),
-        (SettleRequest(claim: Claim(mdtrtID: "B6", psnNo: "P001", fixmedinsCode: "H3308", visitType: "general_outpatient", visitDate: "2024-06-01",
+        (claim("B5", visit: .emergency, [("XA01AAA001", 1, 50)]), "claim.med_type: 13 (emergency) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)"),
+        (claim("B5", visit: .unspecified, [("XA01AAA001", 1, 50)]), "claim.med_type: is required: one of general_outpatient (11), outpatient_registration (12), emergency (13), chronic_outpatient (14)"),
+        (SettleRequest(claim: Claim(mdtrtID: "B6", psnNo: "P001", fixmedinsCode: "H3308", medType: .generalOutpatient, visitDate: "2024-06-01",
                                     lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])), "claim.fixmedins_code: 'H3308' is not an institution code (H followed by 11 digits)"),
         (claim("B7", date: "2023-06-01", [("XA01AAA001", 1, 50)]), "claim.visit_date: no benefit policy covers region 330802 on 2023-06-01"),
     ])
@@ -207,7 +208,7 @@ struct SettlementTests {
     @Test func identityVerification() async throws {
         try await withSettlement { s in
             let ok = try await s.verifyIdentity(VerifyIdentityRequest(certno: quzhou.certno))
-            #expect(ok.valid && ok.person?.psnNo == "P001" && ok.birthday == "1970-01-01" && ok.gend == "1")
+            #expect(ok.valid && ok.person?.psnNo == "P001" && ok.birthday == "1970-01-01" && ok.gend == .male)
             let bad = quzhou.certno.dropLast() + (quzhou.certno.last == "1" ? "2" : "1")
             let error = await #expect(throws: RPCError.self) { _ = try await s.verifyIdentity(VerifyIdentityRequest(certno: String(bad))) }
             #expect(error?.code == .invalidArgument && error?.message.hasPrefix("certno: check digit is") == true)

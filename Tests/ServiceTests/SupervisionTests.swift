@@ -17,10 +17,10 @@ func withSupervision<T: Sendable>(
     }) { channel, db in try await body(SupervisionClient(channel), db) }
 }
 
-private func review(_ lines: [(String, Int64, Int64, UInt32)], status: String = "designated", certno: String = quzhou.certno, visit: String = "general_outpatient",
+private func review(_ lines: [(String, Int64, Int64, UInt32)], status: DesignationStatus = .designated, certno: String = quzhou.certno, visit: MedType = .generalOutpatient,
                     diagnoses: [String] = []) -> ReviewRequest {
     ReviewRequest(claim: Claim(
-        mdtrtID: "M1", psnNo: "P001", certno: certno, fixmedinsCode: "H33080200101", visitType: visit, visitDate: "2024-06-01",
+        mdtrtID: "M1", psnNo: "P001", certno: certno, fixmedinsCode: "H33080200101", medType: visit, visitDate: "2024-06-01",
         diagnoses: diagnoses, lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2, days: $0.3) }
     ), designationStatus: status)
 }
@@ -30,22 +30,22 @@ struct SupervisionTests {
     @Test func aCleanClaimPasses() async throws {
         try await withSupervision { s, _ in
             let r = try await s.review(review([("XA01AAA001", 20, 50, 5), ("F001", 1, 1000, 0)]))
-            #expect(r.verdict == "pass" && r.findings.isEmpty && r.rulesEvaluated == 8)
+            #expect(r.verdict == .pass && r.findings.isEmpty && r.rulesEvaluated == 8)
         }
     }
 
     @Test(arguments: [
-        (review([("F001", 1, 1000, 0)], status: "suspended"), "R001", "block", Int64(1000)),
-        (review([("XA01AAA001", 10, 60, 5)]), "R002", "warn", Int64(100)),
-        (review([("F001", 1, 1000, 0), ("F001", 1, 1000, 0)]), "R003", "block", Int64(1000)),
-        (review([("XA01AAA001", 70, 50, 5)]), "R004", "block", Int64(500)),
-        (review([("XA01AAA001", 10, 50, 10)]), "R004", "block", Int64(500)),
-        (review([("XC07ABA001", 30, 120, 30)], diagnoses: ["J06"]), "R005", "block", Int64(3600)),
-        (review([("F001", 1, 1000, 0)], certno: "330802197001010010"), "R006", "block", Int64(1000)),
-        (review([("ZZ999", 1, 1000, 0)]), "R007", "block", Int64(1000)),
-        (review([("F001", 1, 1000, 0)], visit: "chronic_outpatient", diagnoses: ["J06.9"]), "R008", "block", Int64(1000)),
+        (review([("F001", 1, 1000, 0)], status: .suspended), "R001", Verdict.block, Int64(1000)),
+        (review([("XA01AAA001", 10, 60, 5)]), "R002", .warn, Int64(100)),
+        (review([("F001", 1, 1000, 0), ("F001", 1, 1000, 0)]), "R003", .block, Int64(1000)),
+        (review([("XA01AAA001", 70, 50, 5)]), "R004", .block, Int64(500)),
+        (review([("XA01AAA001", 10, 50, 10)]), "R004", .block, Int64(500)),
+        (review([("XC07ABA001", 30, 120, 30)], diagnoses: ["J06"]), "R005", .block, Int64(3600)),
+        (review([("F001", 1, 1000, 0)], certno: "330802197001010010"), "R006", .block, Int64(1000)),
+        (review([("ZZ999", 1, 1000, 0)]), "R007", .block, Int64(1000)),
+        (review([("F001", 1, 1000, 0)], visit: .chronicOutpatient, diagnoses: ["J06.9"]), "R008", .block, Int64(1000)),
     ])
-    func eachRuleExplainsItself(request: ReviewRequest, rule: String, verdict: String, amount: Int64) async throws {
+    func eachRuleExplainsItself(request: ReviewRequest, rule: String, verdict: Verdict, amount: Int64) async throws {
         try await withSupervision { s, _ in
             let r = try await s.review(request)
             let finding = try #require(r.findings.first { $0.ruleID == rule }, "\(r.findings)")
@@ -57,7 +57,7 @@ struct SupervisionTests {
     @Test func twoBingDrugWithItsDiagnosisPasses() async throws {
         try await withSupervision { s, _ in
             let r = try await s.review(review([("XC07ABA001", 30, 120, 30)], diagnoses: ["I10.x01"]))
-            #expect(r.verdict == "pass")
+            #expect(r.verdict == .pass)
         }
     }
 
@@ -65,15 +65,15 @@ struct SupervisionTests {
     func reviewJudgesTheClaimAloneAndRecordingBillsNothing(engine: Engine) async throws {
         try await withSupervision(engine: engine) { s, _ in
             let claim = review([("F001", 1, 1000, 0)]).claim!
-            let settled = SettlementResult(setlID: "S1", mdtrtID: "M1", psnNo: "P001", medfeeSumamt: 1000, status: "settled")
+            let settled = SettlementResult(setlID: "S1", mdtrtID: "M1", psnNo: "P001", medfeeSumamt: 1000, status: .settled)
             _ = try await s.record(RecordRequest(settlement: settled, claim: claim))
             // Another visit that day passes review: settlement refuses it (R003) atomically.
             var other = review([("F001", 1, 1000, 0)])
             other.claim?.mdtrtID = "M2"
-            #expect(try await s.review(other).verdict == "pass")
+            #expect(try await s.review(other).verdict == .pass)
             // Within one claim the same item twice is still R003 here.
             let twice = try await s.review(review([("F001", 1, 1000, 0), ("F001", 1, 1000, 0)]))
-            #expect(twice.verdict == "block" && twice.findings.first?.ruleID == "R003")
+            #expect(twice.verdict == .block && twice.findings.first?.ruleID == "R003")
         }
     }
 
@@ -82,13 +82,13 @@ struct SupervisionTests {
         try await withSupervision(engine: engine) { s, db in
             var previous = String(repeating: "0", count: 64)
             for i in 1...5 {
-                let record = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S\(i)", medfeeSumamt: Int64(i * 100), status: "settled")))
+                let record = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S\(i)", medfeeSumamt: Int64(i * 100), status: .settled)))
                 #expect(record.seq == UInt64(i) && record.prevHash == previous && record.hash.count == 64)
                 previous = record.hash
             }
             #expect(try await s.verifyAudit(VerifyAuditRequest()) == VerifyAuditResponse(intact: true, records: 5, postings: 5))
             // Tamper with record 3's content directly in the database.
-            let forged = try SettlementResult(setlID: "S3", medfeeSumamt: 1, status: "settled").encodedBytes()
+            let forged = try SettlementResult(setlID: "S3", medfeeSumamt: 1, status: .settled).encodedBytes()
             try await db.write { try await $0.execute("UPDATE audit SET content = $1 WHERE seq = 3", [.blob(forged)]) }
             let broken = try await s.verifyAudit(VerifyAuditRequest())
             #expect(!broken.intact && broken.firstBrokenSeq == 3 && broken.reason == "record 3's content does not match its hash")

@@ -23,7 +23,7 @@ struct CodecRoundTripTests {
 
     @Test func encodedPartsFramedAsFieldsMakeTheWholeMessage() throws {
         // Long enough that the lengths need two varint bytes.
-        let result = SettlementResult(setlID: "S" + String(repeating: "0", count: 150), medfeeSumamt: 2_000, status: "settled")
+        let result = SettlementResult(setlID: "S" + String(repeating: "0", count: 150), medfeeSumamt: 2_000, status: .settled)
         let claim = Claim(mdtrtID: "M1", lines: (0..<8).map { FeeLine(itemCode: "XA01AAA00\($0)", quantity: 2, unitPrice: 50) })
         var framed = ByteBuffer()
         framed.writeProtobufField(1, bytes: try result.encodedBytes())

@@ -9,13 +9,12 @@ public struct AccessTable: Codable, Sendable {
         public var department: String?
         /// Full method names; a trailing `*` matches a prefix.
         public var methods: [String]
-        /// "all", "region" (the caller's ST region), or "institution" (the caller's own code and its clinics).
+        /// "all", "region" (the caller's ST region), or "institution" (the caller's own code and
+        /// its clinics): how much of the data the caller reaches (see ``AccessScope``).
         public var scope: String
     }
 
-    public enum Scope: String, Sendable {
-        case all, region, institution
-    }
+    public typealias Scope = AccessScope
 
     public var rules: [Rule]
 

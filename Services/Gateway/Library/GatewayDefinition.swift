@@ -53,42 +53,29 @@ public enum GatewayDefinition {
     }
 
     /// The gateway's methods over any channels to the three services (pools of TLS
-    /// connections in production, in-process routers in tests).
+    /// connections in production, in-process routers in tests). What each forwarded method
+    /// is (who may call it, how a scoped caller is confined, whether it clears cached routes,
+    /// whether outside callers may call it at all) is its descriptor's policy, from the proto.
     public static func makeRouter(
         access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, maxCallsPerCaller: Int,
         routeCacheTTL: Duration = .zero
     ) -> RPCRouter {
         var router = RPCRouter()
         let routes = RouteCache(ttl: routeCacheTTL)
-        GatewayProvider(access: access, registry: registry, settlement: settlement, supervision: supervision, routes: routes).register(with: &router)
+        GatewayProvider(registry: registry, settlement: settlement, supervision: supervision, routes: routes).register(with: &router)
         let forwarded: [(any RPCChannel, [MethodDescriptor])] = [
             (registry, RegistryMethods.all), (settlement, SettlementMethods.all + SettlementReportsMethods.all),
             (supervision, SupervisionMethods.all + SupervisionReportsMethods.all),
         ]
         for (upstream, methods) in forwarded {
             for method in methods {
-                if let composite = moneyMoving[method] {
-                    router.register(method, raw: { _, context in
-                        _ = try access.authorize(context.peer, method.fullName)
-                        throw RPCError(code: .permissionDenied, message: "\(method.fullName) is not served to outside callers; money moves only through \(composite)")
-                    })
-                    continue
-                }
-                let invalidatesRoutes = RouteCache.invalidates(method.fullName)
+                let invalidatesRoutes = method.policy.invalidatesRoutes
                 router.register(method, raw: { payload, context in
-                    let scope = try access.authorize(context.peer, method.fullName)
-                    let region = scope == .region ? context.peer.region : nil
-                    if let region { try RegionScope.check(method, payload, region: region) }
                     var options = CallOptions.propagating(context)
                     if let key = context.idempotencyKey { options.metadata[Metadata.idempotencyKey] = key }
-                    if invalidatesRoutes {
-                        // Also when the write fails: it may have been applied before its answer was lost.
-                        defer { routes.invalidate() }
-                        return try await upstream.call(method, payload: payload, options: options)
-                    }
-                    let answer = try await upstream.call(method, payload: payload, options: options)
-                    if let region { try RegionScope.checkAnswer(method, answer, region: region) }
-                    return answer
+                    // Also when the write fails: it may have been applied before its answer was lost.
+                    defer { if invalidatesRoutes { routes.invalidate() } }
+                    return try await upstream.call(method, payload: payload, options: options)
                 })
             }
         }
@@ -96,111 +83,116 @@ public enum GatewayDefinition {
         router.intercept(with: CallerLimit(limit: maxCallsPerCaller))
         return router
     }
-
-    /// Backend methods that move money or write the audit trail: never forwarded, whatever
-    /// the caller's role. Money moves through the composite named, with its route and review
-    /// checks; the chain is written by settlement's relay and the gateway's own decisions.
-    static let moneyMoving: [MethodDescriptor: String] = [
-        SettlementMethods.settle: GatewayMethods.settle.fullName,
-        SettlementMethods.reverse: GatewayMethods.reverse.fullName,
-        SettlementMethods.replay: GatewayMethods.settle.fullName,
-        SupervisionMethods.record: GatewayMethods.settle.fullName,
-        SupervisionMethods.recordBatch: GatewayMethods.settle.fullName,
-        SupervisionMethods.recordBlock: GatewayMethods.settle.fullName,
-    ]
 }
 
 /// Every call the gateway serves, whatever its method (composites, forwarded methods,
-/// `Health`, the diagnostic `Echo`), is authorized against the access table before its
-/// request is decoded: one decision, failing closed for any method the table does not grant.
+/// `Health`, the diagnostic `Echo`), is authorized here and nowhere else, before its handler
+/// runs: the access table says whether the caller may call the method and with which scope;
+/// the method's policy says whether outside callers may call it at all (`served_via`) and how
+/// a region- or institution-scoped caller is confined (`caller_scope`). Fails closed: a
+/// method the table does not grant, or whose policy does not say how to confine a scoped
+/// caller, is refused. Handlers read the granted scope from the context.
 struct GatewayAccess: RPCInterceptor {
     let access: AccessTable
 
     func intercept(
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {
-        _ = try access.authorize(context.peer, context.method.fullName)
+        let method = context.method
+        let scope = try access.authorize(context.peer, method.fullName)
         // Whom a call acts for is the gateway's to say to the backends, from the caller's
         // certificate; no outside caller (a service certificate included) may claim it.
         guard context.metadata[Metadata.actingCaller] == nil else {
             throw RPCError(code: .permissionDenied, message: "metadata 'acting-caller' is not accepted from outside callers")
         }
-        return try await next(request, context)
+        if let composite = method.policy.servedVia {
+            throw RPCError(code: .permissionDenied, message: "\(method.fullName) is not served to outside callers; it happens only through \(composite)")
+        }
+        var granted = context
+        granted.accessScope = scope
+        guard scope != .all else { return try await next(request, granted) }
+        try CallerConfinement.checkRequest(method, request, peer: context.peer, scope: scope)
+        let answer = try await next(request, granted)
+        try CallerConfinement.checkAnswer(method, answer, peer: context.peer, scope: scope)
+        return answer
     }
 }
 
-/// Region-scoped callers (a province's systems, its supervisors) may only touch their region.
-/// Fail closed: a method is checked by what it names (codes, regions) or by what it
-/// answers, or it is listed as touching no region's data; any other is refused.
-enum RegionScope {
-    /// Methods whose answer concerns no single region (integrity checks, health).
-    static let regionless: Set<MethodDescriptor> = [
-        SettlementMethods.checkLedger, SettlementMethods.getAuditEvidence, SupervisionMethods.verifyAudit, HealthMethods.check,
-    ]
-
-    static func inside(_ code: String, _ field: String, region: String) throws {
-        guard !region.isEmpty, code.hasPrefix(region) else {
-            throw RPCError(code: .permissionDenied, message: "\(field) \(quoted(code)) is outside region \(region.isEmpty ? "(none)" : region)")
-        }
+/// How a region- or institution-scoped caller is kept to its part of the data, by the scope
+/// keys (`scope_key` fields) its request or the answer names, as the method's `caller_scope`
+/// says. A region caller (certificate `ST`) may name division codes starting with its region
+/// and institutions whose county digits do; an institution caller (certificate `CN`) only its
+/// own code.
+enum CallerConfinement {
+    static func inside(_ code: String, _ field: String, region: String) throws(RPCError) {
+        guard !region.isEmpty, code.hasPrefix(region) else { throw outside(code, field, region: region) }
     }
 
     /// An institution code ("H" and the 6-digit county and more) inside the region.
-    static func institution(_ code: String, _ field: String, region: String) throws {
-        try inside(String(code.dropFirst()), field, region: region)
+    static func institution(_ code: String, _ field: String, region: String) throws(RPCError) {
+        guard !region.isEmpty, code.dropFirst().hasPrefix(region) else { throw outside(code, field, region: region) }
     }
 
-    static func check(_ method: MethodDescriptor, _ payload: ByteBuffer, region: String) throws {
-        switch method {
-        case RegistryMethods.importInstitutions:
-            // Every code a record names: its own (whose digits carry its county), its village
-            // and its parent centre.
-            for (i, record) in try ImportInstitutionsRequest(decoding: payload).records.enumerated() {
-                try institution(record.code, "records[\(i)].code", region: region)
-                try inside(record.divisionCode, "records[\(i)].division_code", region: region)
-                if !record.parentCode.isEmpty { try institution(record.parentCode, "records[\(i)].parent_code", region: region) }
-            }
-        case RegistryMethods.upsertDivisions:
-            for (i, division) in try UpsertDivisionsRequest(decoding: payload).divisions.enumerated() {
-                try inside(division.code, "divisions[\(i)].code", region: region)
-            }
-        case RegistryMethods.getCoverage:
-            try inside(try CoverageRequest(decoding: payload).region, "region", region: region)
-        case RegistryMethods.getInstitution:
-            try institution(try GetInstitutionRequest(decoding: payload).code, "code", region: region)
-        case RegistryMethods.resolveSettlementRoute:
-            try institution(try ResolveSettlementRouteRequest(decoding: payload).clinicCode, "clinic_code", region: region)
-        case SettlementReportsMethods.getDayTotals:
-            let request = try DayTotalsRequest(decoding: payload)
-            if request.institution.isEmpty {
-                try inside(request.region, "region", region: region)
-            } else {
-                try institution(request.institution, "institution", region: region)
-            }
-        case SupervisionReportsMethods.getReviewStats:
-            try inside(try ReviewStatsRequest(decoding: payload).region, "region", region: region)
-        case SupervisionMethods.review:
-            try institution(try ReviewRequest(decoding: payload).claim?.fixmedinsCode ?? "", "claim.fixmedins_code", region: region)
-        case SettlementMethods.getSettlement:
-            break  // by its answer: see `checkAnswer`
-        default:
-            guard regionless.contains(method) else {
-                throw RPCError(code: .permissionDenied, message: "\(method.fullName) has no region check, so region-scoped callers may not call it")
-            }
+    static func outside(_ code: String, _ field: String, region: String) -> RPCError {
+        RPCError(code: .permissionDenied, message: "\(field) \(quoted(code)) is outside region \(region.isEmpty ? "(none)" : region)")
+    }
+
+    /// One scope key against the caller's scope.
+    static func confine(_ key: ScopeKeyValue, peer: PeerIdentity, scope: AccessScope) throws(RPCError) {
+        switch (scope, key.kind) {
+        case (.all, _): return
+        case (.region, .division): try inside(key.value, key.field, region: peer.region)
+        case (.region, .institution): try institution(key.value, key.field, region: peer.region)
+        case (.institution, .institution) where key.value == peer.commonName: return
+        case (.institution, _):
+            throw RPCError(code: .permissionDenied, message: "\(key.field) \(quoted(key.value)) is not \(peer.commonName)'s own")
         }
     }
 
-    /// For methods that name no region in their request: the answer must be inside it.
-    static func checkAnswer(_ method: MethodDescriptor, _ answer: ByteBuffer, region: String) throws {
-        if method == SettlementMethods.getSettlement {
-            let settlement = try SettlementResult(decoding: answer)
+    /// Before the call: the method must admit scoped callers, and a request-confined method's
+    /// request must name at least one region or institution, each inside the caller's part.
+    static func checkRequest(_ method: MethodDescriptor, _ payload: ByteBuffer, peer: PeerIdentity, scope: AccessScope) throws(RPCError) {
+        switch method.policy.callerScope {
+        case .any, .handler, .answer: return
+        case .all:
+            throw RPCError(code: .permissionDenied, message: "\(method.fullName) is only for callers with scope all; \(peer.role) '\(peer.commonName)' has scope \(scope.rawValue)")
+        case .request:
+            let keys: [ScopeKeyValue]
             do {
-                try institution(settlement.fixmedinsCode, "setl_id's institution", region: region)
+                keys = try method.requestKeys?(payload) ?? []
             } catch {
-                // Whether it exists elsewhere is not this caller's business either.
-                // The same answer as for a settlement that does not exist at all.
-                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(settlement.setlID, max: 40))").rpcError
+                throw RPCError(code: .invalidArgument, message: "request: \(error)", cause: error)
+            }
+            var named = false
+            for key in keys where !key.value.isEmpty {
+                named = true
+                try confine(key, peer: peer, scope: scope)
+            }
+            guard named else {
+                throw RPCError(code: .permissionDenied, message: "\(method.fullName) must name a region or institution inside \(peer.commonName)'s \(scope.rawValue)")
             }
         }
+    }
+
+    /// After the call, for answer-confined methods: an answer outside the caller's part is
+    /// answered exactly as something that does not exist (whether it exists elsewhere is not
+    /// this caller's business).
+    static func checkAnswer(_ method: MethodDescriptor, _ answer: ByteBuffer, peer: PeerIdentity, scope: AccessScope) throws(RPCError) {
+        guard method.policy.callerScope == .answer, scope != .all else { return }
+        let keys: [ScopeKeyValue]
+        do {
+            keys = try method.answerKeys?(answer).filter { !$0.value.isEmpty } ?? []
+        } catch {
+            throw RPCError(code: .internal, message: "internal error", cause: error)
+        }
+        let mine = switch scope {
+        case .all: true
+        // Every place the answer names is inside the region.
+        case .region: !keys.isEmpty && keys.allSatisfy { key in (try? confine(key, peer: peer, scope: scope)) != nil }
+        // The institution is one of those the answer names (a clinic, or the centre that settled for it).
+        case .institution: keys.contains { $0.kind == .institution && $0.value == peer.commonName }
+        }
+        guard mine else { throw RPCError(code: .notFound, message: method.policy.notFound) }
     }
 }
 

@@ -6,9 +6,9 @@ import MedicareStore
 import MedicareWire
 import Metrics
 
-/// medicare.v1.Gateway: the composite operations.
+/// medicare.v1.Gateway: the composite operations. Each runs behind ``GatewayAccess``, which
+/// authorized the call and put the caller's granted scope in the context.
 public struct GatewayProvider: GatewayService {
-    let access: AccessTable
     let registry: RegistryClient
     let settlement: SettlementClient
     let settlementReports: SettlementReportsClient
@@ -19,8 +19,7 @@ public struct GatewayProvider: GatewayService {
     let checksTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "checks")])
     let settleTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "settle")])
 
-    init(access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, routes: RouteCache) {
-        self.access = access
+    init(registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, routes: RouteCache) {
         self.routes = routes
         self.registry = RegistryClient(registry)
         self.settlement = SettlementClient(settlement)
@@ -45,7 +44,7 @@ public struct GatewayProvider: GatewayService {
     /// ALREADY_EXISTS (the visit has a live settlement of a different claim), UNAVAILABLE (a
     /// check or settlement did not answer; nothing was posted, retry with the same key).
     public func settle(_ request: GatewaySettleRequest, context: CallContext) async throws -> GatewaySettleResponse {
-        let scope = try access.authorize(context.peer, GatewayMethods.settle.fullName)
+        let scope = try context.grantedScope()
         guard var claim = request.claim else { throw DomainError(field: "claim", "is required") }
         let clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
         // Checked here so that the error names the caller's field, not a backend's.
@@ -60,7 +59,7 @@ public struct GatewayProvider: GatewayService {
         let caller = context.peer.commonName
         switch scope {
         case .all: break
-        case .region: try RegionScope.institution(clinic.value, "claim.fixmedins_code", region: context.peer.region)
+        case .region: try CallerConfinement.institution(clinic.value, "claim.fixmedins_code", region: context.peer.region)
         case .institution:
             // A clinic settles its own visits; a township centre its own and, once the route
             // says it settles for the clinic, its clinics'.
@@ -129,8 +128,8 @@ public struct GatewayProvider: GatewayService {
         switch review {
         case .failure(let error):
             return (RPCError(code: .unavailable, message: "cannot settle now: supervision did not answer (\(error.code)); nothing was posted", cause: error), false)
-        case .success(let reviewed) where reviewed.verdict == "block":
-            let reasons = reviewed.findings.filter { $0.verdict == "block" }.map { "\($0.ruleID) \($0.evidence)" }.joined(separator: "; ")
+        case .success(let reviewed) where reviewed.verdict == .block:
+            let reasons = reviewed.findings.filter { $0.verdict == .block }.map { "\($0.ruleID) \($0.evidence)" }.joined(separator: "; ")
             return (RPCError(code: .failedPrecondition, message: "claim blocked by review: \(reasons.prefix(1000))"), true)
         case .success: return nil
         }
@@ -138,7 +137,7 @@ public struct GatewayProvider: GatewayService {
 
     /// The stored answer for a settle a check now refuses, if settlement has one the caller
     /// may see (its own institution's, or one it settled for); nil otherwise.
-    func replay(_ claim: Claim, scope: AccessTable.Scope, caller: String, options: CallOptions) async throws -> SettlementResult? {
+    func replay(_ claim: Claim, scope: AccessScope, caller: String, options: CallOptions) async throws -> SettlementResult? {
         do {
             let stored = try await settlement.replay(SettleRequest(claim: claim), options: options)
             if scope == .institution, stored.fixmedinsCode != caller, stored.settleVia != caller { return nil }
@@ -169,7 +168,7 @@ public struct GatewayProvider: GatewayService {
     /// INVALID_ARGUMENT (`setl_id`, `idempotency-key`), NOT_FOUND (no such settlement the
     /// caller may see), FAILED_PRECONDITION (already reversed), UNAVAILABLE.
     public func reverse(_ request: GatewayReverseRequest, context: CallContext) async throws -> ReverseResponse {
-        let scope = try access.authorize(context.peer, GatewayMethods.reverse.fullName)
+        let scope = try context.grantedScope()
         guard let key = context.idempotencyKey, !key.isEmpty else {
             throw DomainError(field: "idempotency-key", "metadata 'idempotency-key' is required so that a retry is not posted twice")
         }
@@ -180,11 +179,11 @@ public struct GatewayProvider: GatewayService {
             let original = try await settlement.getSettlement(GetSettlementRequest(setlID: request.setlID), options: downstream)
             let mine = scope == .institution
                 ? original.fixmedinsCode == context.peer.commonName || original.settleVia == context.peer.commonName
-                : (try? RegionScope.institution(original.fixmedinsCode, "setl_id", region: context.peer.region)) != nil
+                : (try? CallerConfinement.institution(original.fixmedinsCode, "setl_id", region: context.peer.region)) != nil
             guard mine else {
                 // Whether it exists elsewhere is not this caller's business.
                 // The same answer as for a settlement that does not exist at all.
-                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(request.setlID, max: 40))")
+                throw RPCError(code: .notFound, message: SettlementMethods.getSettlement.policy.notFound)
             }
         }
         var options = downstream
@@ -193,11 +192,11 @@ public struct GatewayProvider: GatewayService {
     }
 
     public func getInstitutionProfile(_ request: InstitutionProfileRequest, context: CallContext) async throws -> InstitutionProfile {
-        let scope = try access.authorize(context.peer, GatewayMethods.getInstitutionProfile.fullName)
+        let scope = try context.grantedScope()
         let code = try InstitutionCode(request.code, field: "code")
         let date = request.date.isEmpty ? Self.today() : try CivilDate(request.date, field: "date").description
         let county = String(code.value.dropFirst().prefix(6))
-        if scope == .region { try RegionScope.institution(code.value, "code", region: context.peer.region) }
+        if scope == .region { try CallerConfinement.institution(code.value, "code", region: context.peer.region) }
         let options = CallOptions.propagating(context)
         async let institution = Self.attempt { try await registry.getInstitution(GetInstitutionRequest(code: code.value), options: options) }
         async let totals = Self.attempt { try await settlementReports.getDayTotals(DayTotalsRequest(institution: code.value, date: date), options: options) }
@@ -208,7 +207,7 @@ public struct GatewayProvider: GatewayService {
         if scope == .institution, code.value != context.peer.commonName {
             switch i {
             case .success(let found) where found.record?.parentCode == context.peer.commonName
-                && found.record?.kind == "village_clinic" && context.peer.role == PeerIdentity.Role.townshipCentre:
+                && found.record?.kind == .villageClinic && context.peer.role == PeerIdentity.Role.townshipCentre:
                 break
             case .failure(let error) where error.code == .unavailable || error.code == .deadlineExceeded:
                 throw RPCError(code: .unavailable, message: "cannot check that \(code) is \(context.peer.commonName)'s clinic now: the registry did not answer")
@@ -219,14 +218,13 @@ public struct GatewayProvider: GatewayService {
         if case .failure(let error) = i, error.code == .notFound { throw error }
         return InstitutionProfile(
             institution: try? i.get(), totals: try? t.get(), reviews: try? r.get(),
-            sources: [Self.status("registry", i), Self.status("settlement", t), Self.status("supervision", r)]
+            sources: [Self.status(.registry, i), Self.status(.settlement, t), Self.status(.supervision, r)]
         )
     }
 
     public func getRegionDashboard(_ request: RegionDashboardRequest, context: CallContext) async throws -> RegionDashboard {
-        let scope = try access.authorize(context.peer, GatewayMethods.getRegionDashboard.fullName)
+        // The region was confined to the caller's by GatewayAccess (caller_scope REQUEST).
         let region = try DivisionCode.validatePrefix(request.region)
-        if scope == .region { try RegionScope.inside(region, "region", region: context.peer.region) }
         let date = request.date.isEmpty ? Self.today() : try CivilDate(request.date, field: "date").description
         let county = String(region.prefix(6))
         let options = CallOptions.propagating(context)
@@ -236,7 +234,7 @@ public struct GatewayProvider: GatewayService {
         let (c, t, r) = await (coverage, totals, reviews)
         return RegionDashboard(
             coverage: try? c.get(), totals: try? t.get(), reviews: try? r.get(),
-            sources: [Self.status("registry", c), Self.status("settlement", t), Self.status("supervision", r)]
+            sources: [Self.status(.registry, c), Self.status(.settlement, t), Self.status(.supervision, r)]
         )
     }
 
@@ -244,7 +242,6 @@ public struct GatewayProvider: GatewayService {
     /// signed checkpoints and its delivered postings. Errors: UNAVAILABLE when either service
     /// does not answer (nothing can be concluded then).
     public func verifyAuditTrail(_ request: VerifyAuditTrailRequest, context: CallContext) async throws -> VerifyAuditResponse {
-        _ = try access.authorize(context.peer, GatewayMethods.verifyAuditTrail.fullName)
         let options = CallOptions.propagating(context)
         // Settlement's summary and supervision's walk are two moments: a posting relayed in
         // between can make them differ while nothing is wrong, so a difference is looked at
@@ -265,11 +262,11 @@ public struct GatewayProvider: GatewayService {
         do { return .success(try await body()) } catch { return .failure(RPCError(mapping: error)) }
     }
 
-    static func status<T>(_ source: String, _ result: Result<T, RPCError>) -> SourceStatus {
+    static func status<T>(_ source: Source, _ result: Result<T, RPCError>) -> SourceStatus {
         switch result {
-        case .success: SourceStatus(source: source, code: "ok")
+        case .success: SourceStatus(source: source, code: .ok)
         // A message inside an answer passes the same last check as a status sent to a peer.
-        case .failure(let error): SourceStatus(source: source, code: error.code.description, message: (error.redactedForPeer() ?? error).message)
+        case .failure(let error): SourceStatus(source: source, code: StatusCode(rawValue: error.code.rawValue), message: (error.redactedForPeer() ?? error).message)
         }
     }
 

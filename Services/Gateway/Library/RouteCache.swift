@@ -5,8 +5,8 @@ import Synchronization
 /// Settlement routes recently resolved by the registry, so that a busy clinic's claims do not
 /// each cost a registry round trip.
 ///
-/// Freshness: every registry write that passes through this gateway (import, designation
-/// change, divisions) empties the cache when it completes, and a route resolved while such
+/// Freshness: every registry write that passes through this gateway (a method whose policy
+/// says `invalidates_routes`: import, designation change, divisions) empties the cache when it completes, and a route resolved while such
 /// a write was in flight is not kept. A write made through another gateway replica is seen
 /// here once the entry expires (`ttl`). A zero `ttl` turns the cache off.
 final class RouteCache: Sendable {
@@ -67,11 +67,4 @@ final class RouteCache: Sendable {
     }
 
     var count: Int { state.withLock { $0.entries.count } }
-
-    /// Registry methods that change what a route resolves to.
-    static func invalidates(_ method: String) -> Bool {
-        method.hasPrefix(RegistryMethods.getInstitution.service + "/")
-            && ![RegistryMethods.getInstitution, RegistryMethods.resolveSettlementRoute, RegistryMethods.getCoverage]
-                .contains { $0.fullName == method }
-    }
 }

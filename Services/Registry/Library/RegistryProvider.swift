@@ -44,9 +44,9 @@ public struct RegistryProvider: RegistryService {
                 guard seen.insert(record.code).inserted else { throw DomainError(field: "code", "appears twice in this batch") }
                 positions.append(results.count)
                 accepted.append(record)
-                results.append(ImportResult(code: record.code, outcome: ""))
+                results.append(ImportResult(code: record.code))
             } catch {
-                results.append(ImportResult(code: String(record.code.prefix(20)), outcome: "rejected", reason: String("\(error)".prefix(300))))
+                results.append(ImportResult(code: String(record.code.prefix(20)), outcome: .rejected, reason: String("\(error)".prefix(300))))
             }
         }
         let outcomes = try await store.importRecords(accepted)
@@ -57,11 +57,11 @@ public struct RegistryProvider: RegistryService {
         var response = ImportInstitutionsResponse(results: results)
         for result in results {
             switch result.outcome {
-            case "created": response.created += 1
-            case "updated": response.updated += 1
-            case "unchanged": response.unchanged += 1
-            case "stale": response.stale += 1
-            default: response.rejected += 1
+            case .created: response.created += 1
+            case .updated: response.updated += 1
+            case .unchanged: response.unchanged += 1
+            case .stale: response.stale += 1
+            case .rejected, .unspecified, .unrecognized: response.rejected += 1
             }
         }
         context.logger.info("import batch", metadata: [
@@ -82,7 +82,7 @@ public struct RegistryProvider: RegistryService {
         // Who acted: the caller the gateway forwards for, not the gateway.
         let effective = request.effectiveDate.isEmpty ? CivilDate.today().description : try CivilDate(request.effectiveDate, field: "effective_date").description
         let institution = try await store.changeDesignation(
-            code: code.value, action: request.action, reason: request.reason, by: context.actor.description, effective: effective
+            code: code.value, action: try request.action.required("action"), reason: request.reason, by: context.actor.description, effective: effective
         )
         relay?.nudge()
         return institution
@@ -95,26 +95,26 @@ public struct RegistryProvider: RegistryService {
             throw DomainError(.notFound, field: "clinic_code", "no institution \(code)")
         }
         var route = SettlementRoute(designationStatus: facts.status, divisionCode: facts.division)
-        guard facts.status == "designated" else {
-            route.refusal = "\(code) is \(facts.status.replacingOccurrences(of: "_", with: " "))"
+        guard facts.status == .designated else {
+            route.refusal = "\(code) is \(Self.words(facts.status))"
             return route
         }
         // Designated now, and on the visit's day: the fund pays for visits under an agreement.
-        guard facts.statusThen == "designated" else {
-            route.refusal = "\(code) was \(facts.statusThen.replacingOccurrences(of: "_", with: " ")) on \(date)"
+        guard facts.statusThen == .designated else {
+            route.refusal = "\(code) was \(Self.words(facts.statusThen)) on \(date)"
             return route
         }
-        if facts.kind == "township_centre" || facts.mode == "not_ready" {
+        if facts.kind == .townshipCentre || facts.mode == .notReady {
             route.canSettle = true
             route.settleVia = code.value
-            route.mode = "direct"
+            route.mode = .direct
             return route
         }
-        if facts.mode == "integrating", facts.relationshipEnd < date {
+        if facts.mode == .integrating, facts.relationshipEnd < date {
             route.refusal = "the temporary relationship of \(code) with \(facts.parent) ended on \(facts.relationshipEnd)"
             return route
         }
-        guard facts.centreKind == "township_centre" || facts.centreStatus == nil else {
+        guard facts.centreKind == .townshipCentre || facts.centreStatus == nil else {
             route.refusal = "the parent \(facts.parent) of \(code) is not a township centre"
             return route
         }
@@ -122,19 +122,22 @@ public struct RegistryProvider: RegistryService {
             route.refusal = "township centre \(facts.parent) of \(code) is not registered"
             return route
         }
-        guard centreStatus == "designated" else {
-            route.refusal = "township centre \(facts.parent) is \(centreStatus.replacingOccurrences(of: "_", with: " "))"
+        guard centreStatus == .designated else {
+            route.refusal = "township centre \(facts.parent) is \(Self.words(centreStatus))"
             return route
         }
-        guard facts.centreStatusThen == "designated" else {
-            route.refusal = "township centre \(facts.parent) was \(facts.centreStatusThen.replacingOccurrences(of: "_", with: " ")) on \(date)"
+        guard facts.centreStatusThen == .designated else {
+            route.refusal = "township centre \(facts.parent) was \(Self.words(facts.centreStatusThen)) on \(date)"
             return route
         }
         route.canSettle = true
         route.settleVia = facts.parent
-        route.mode = facts.mode
+        route.mode = facts.mode == .integrated ? .integrated : .integrating
         return route
     }
+
+    /// A status as words in a refusal ("not designated").
+    static func words(_ status: DesignationStatus) -> String { status.code.replacingOccurrences(of: "_", with: " ") }
 
     public func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage {
         let region = try DivisionCode.validatePrefix(request.region)

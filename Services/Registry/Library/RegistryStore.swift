@@ -29,25 +29,27 @@ public struct RegistryStore: Sendable {
     }
 
     /// Upserts valid records by record version in one transaction; returns an outcome per
-    /// record ("created", "updated", "unchanged", "stale", or "rejected" with a reason). A
+    /// record (created, updated, unchanged, stale, or rejected with a reason). A
     /// village clinic's parent must be a registered township centre (in the registry or
     /// earlier in the batch); the county was checked in ``InstitutionRules``.
-    func importRecords(_ records: [InstitutionRecord]) async throws -> [(outcome: String, reason: String)] {
+    func importRecords(_ records: [InstitutionRecord]) async throws -> [(outcome: ImportOutcome, reason: String)] {
         try await database.write { tx in
-            var outcomes: [(outcome: String, reason: String)] = []
+            var outcomes: [(outcome: ImportOutcome, reason: String)] = []
             let now = Date().formatted(.iso8601)
             for r in records {
-                if r.kind == "village_clinic", !r.parentCode.isEmpty {
+                if r.kind == .villageClinic, !r.parentCode.isEmpty {
                     let parent = try await tx.queryOne("SELECT kind FROM institutions WHERE code = $1", [.text(r.parentCode)])
-                    guard let parent, try parent.string("kind") == "township_centre" else {
+                    guard let parent, try parent.code("kind", as: InstitutionKind.self) == .townshipCentre else {
                         let why = parent == nil ? "is not registered" : "is not a township centre"
-                        outcomes.append(("rejected", "parent_code: \(r.parentCode) \(why); a clinic settles through its township centre"))
+                        outcomes.append((.rejected, "parent_code: \(r.parentCode) \(why); a clinic settles through its township centre"))
                         continue
                     }
                 }
                 let existing = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(r.code)])
                 let values: [SQLValue] = [
-                    .text(r.code), .text(r.name), .text(r.kind), .text(r.divisionCode), .text(r.parentCode), .text(r.integrationMode),
+                    // A township centre's integration mode is not read (InstitutionRules): kept empty.
+                    .text(r.code), .text(r.name), r.kind.stored, .text(r.divisionCode), .text(r.parentCode),
+                    r.kind == .villageClinic ? r.integrationMode.stored : .text(""),
                     .text(r.relationshipEnd), .integer(Int64(r.licensedDoctors)), .integer(r.hasComputer ? 1 : 0), .integer(r.hasNetwork ? 1 : 0),
                     .integer(Int64(r.recordVersion)), .text(now),
                 ]
@@ -55,21 +57,21 @@ public struct RegistryStore: Sendable {
                     try await tx.execute(
                         """
                         INSERT INTO institutions (code, name, kind, division_code, parent_code, integration_mode, relationship_end, licensed_doctors,
-                        has_computer, has_network, record_version, updated_at, designation_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'not_designated')
+                        has_computer, has_network, record_version, updated_at, designation_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '\(DesignationStatus.notDesignated.code)')
                         """, values
                     )
-                    outcomes.append(("created", ""))
+                    outcomes.append((.created, ""))
                     continue
                 }
                 let version = try existing.int("record_version")
-                if try existing.string("kind") != r.kind {
+                if try existing.code("kind", as: InstitutionKind.self) != r.kind {
                     // A centre with clinics cannot become a clinic (nor a clinic a centre): the
                     // routes through it would change meaning. Register the new institution anew.
-                    outcomes.append(("rejected", "kind: \(r.code) is registered as \(try existing.string("kind")); the kind cannot change"))
+                    outcomes.append((.rejected, "kind: \(r.code) is registered as \(try existing.string("kind")); the kind cannot change"))
                 } else if Int64(r.recordVersion) < version {
-                    outcomes.append(("stale", ""))
+                    outcomes.append((.stale, ""))
                 } else if Int64(r.recordVersion) == version {
-                    outcomes.append(("unchanged", ""))
+                    outcomes.append((.unchanged, ""))
                 } else {
                     try await tx.execute(
                         """
@@ -77,7 +79,7 @@ public struct RegistryStore: Sendable {
                         licensed_doctors = $8, has_computer = $9, has_network = $10, record_version = $11, updated_at = $12 WHERE code = $1
                         """, values
                     )
-                    outcomes.append(("updated", ""))
+                    outcomes.append((.updated, ""))
                 }
             }
             return outcomes
@@ -91,39 +93,39 @@ public struct RegistryStore: Sendable {
     static func institution(_ tx: any SQLTransaction, _ code: String) async throws -> Institution? {
         guard let row = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(code)]) else { return nil }
         let history = try await tx.query("SELECT * FROM designation_history WHERE code = $1 ORDER BY seq", [.text(code)]).map { h in
-            DesignationEvent(fromStatus: try h.string("from_status"), toStatus: try h.string("to_status"), reason: try h.string("reason"),
+            DesignationEvent(fromStatus: try h.code("from_status"), toStatus: try h.code("to_status"), reason: try h.string("reason"),
                              at: try h.string("at"), by: try h.string("by_whom"), effectiveDate: try h.string("effective_date"))
         }
         return Institution(
             record: InstitutionRecord(
-                code: try row.string("code"), name: try row.string("name"), kind: try row.string("kind"), divisionCode: try row.string("division_code"),
-                parentCode: try row.string("parent_code"), integrationMode: try row.string("integration_mode"),
+                code: try row.string("code"), name: try row.string("name"), kind: try row.code("kind"), divisionCode: try row.string("division_code"),
+                parentCode: try row.string("parent_code"), integrationMode: try row.code("integration_mode"),
                 relationshipEnd: try row.string("relationship_end"), licensedDoctors: UInt32(try row.int("licensed_doctors")),
                 hasComputer: try row.int("has_computer") != 0, hasNetwork: try row.int("has_network") != 0,
                 recordVersion: UInt64(try row.int("record_version"))
             ),
-            designationStatus: try row.string("designation_status"), history: history
+            designationStatus: try row.code("designation_status"), history: history
         )
     }
 
     struct RouteFacts: Sendable {
-        var status: String
-        var kind: String
-        var mode: String
+        var status: DesignationStatus
+        var kind: InstitutionKind
+        var mode: IntegrationMode
         var parent: String
         var relationshipEnd: String
         var division: String
         /// nil when the parent centre is not registered.
-        var centreStatus: String?
-        var centreKind: String?
+        var centreStatus: DesignationStatus?
+        var centreKind: InstitutionKind?
         /// The clinic's and the centre's status on the route's day.
-        var statusThen: String
-        var centreStatusThen: String
+        var statusThen: DesignationStatus
+        var centreStatusThen: DesignationStatus
     }
 
     /// What routing needs about a clinic and its centre on a day (YYYY-MM-DD), in one query:
     /// their statuses now and on that day (the last change effective by then, or
-    /// "not_designated" before any).
+    /// not designated before any).
     func routeFacts(_ code: String, on day: String) async throws -> RouteFacts? {
         try await database.lookup { tx in
             guard let row = try await tx.queryOne(
@@ -136,28 +138,26 @@ public struct RegistryStore: Sendable {
                 """, [.text(code), .text(day)]
             ) else { return nil }
             return RouteFacts(
-                status: try row.string("designation_status"), kind: try row.string("kind"), mode: try row.string("integration_mode"),
+                status: try row.code("designation_status"), kind: try row.code("kind"), mode: try row.code("integration_mode"),
                 parent: try row.string("parent_code"), relationshipEnd: try row.string("relationship_end"),
-                division: try row.string("division_code"), centreStatus: try row.optionalString("centre_status"),
-                centreKind: try row.optionalString("centre_kind"),
-                statusThen: try row.optionalString("status_then") ?? "not_designated",
-                centreStatusThen: try row.optionalString("centre_status_then") ?? "not_designated"
+                division: try row.string("division_code"), centreStatus: try row.optionalCode("centre_status"),
+                centreKind: try row.optionalCode("centre_kind"),
+                statusThen: try row.optionalCode("status_then") ?? .notDesignated,
+                centreStatusThen: try row.optionalCode("centre_status_then") ?? .notDesignated
             )
         }
     }
 
     /// Changes an institution's designation, taking effect on `effective` (YYYY-MM-DD), which
     /// may not precede the previous change's: the history is a sequence of periods.
-    func changeDesignation(code: String, action: String, reason: String, by: String, effective: String) async throws -> Institution {
+    func changeDesignation(code: String, action: DesignationAction, reason: String, by: String, effective: String) async throws -> Institution {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
             guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
                 throw DomainError(.notFound, field: "code", "no institution \(code)")
             }
-            let from = try row.string("designation_status")
-            guard let transition = InstitutionRules.transitions[action] else {
-                throw DomainError(field: "action", "'\(action.prefix(30))' is not designate, suspend, restore or terminate")
-            }
+            let from = try row.code("designation_status", as: DesignationStatus.self)
+            let transition = try InstitutionRules.transition(action)
             guard transition.from.contains(from) else {
                 throw DomainError(.precondition, field: "action", "cannot \(action) \(code): it is \(from)")
             }
@@ -168,18 +168,18 @@ public struct RegistryStore: Sendable {
             if let previous = try last?.string("effective_date"), effective < previous {
                 throw DomainError(field: "effective_date", "\(effective) is before the previous change of \(code), effective \(previous)")
             }
-            try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [.text(transition.to), .text(code)])
+            try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [transition.to.stored, .text(code)])
             let at = Date().formatted(.iso8601)
             try await tx.execute(
                 "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [.text(code), .integer(seq), .text(from), .text(transition.to), .text(reason), .text(at), .text(by), .text(effective)]
+                [.text(code), .integer(seq), from.stored, transition.to.stored, .text(reason), .text(at), .text(by), .text(effective)]
             )
             // The decision's audit record, in the same transaction (delivered by the relay).
             let record = RecordRequest(designation: DesignationRecord(
                 code: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
             ))
             try await tx.execute(
-                "INSERT INTO registry_audit_outbox (subject, kind, record) VALUES ($1, 'designation', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]
+                "INSERT INTO registry_audit_outbox (subject, kind, record) VALUES ($1, '\(AuditKind.designation.code)', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]
             )
             return try await Self.institution(tx, code)!
         }
@@ -188,19 +188,20 @@ public struct RegistryStore: Sendable {
     func coverage(region: String, maxGaps: Int) async throws -> Coverage {
         try await database.read { tx in
             let like = region + "%"
+            let (designated, clinic) = (DesignationStatus.designated.code, InstitutionKind.villageClinic.code)
             let counts = try await tx.queryOne(
                 """
                 SELECT COUNT(DISTINCT division_code) AS villages, COUNT(*) AS clinics,
-                  COUNT(DISTINCT CASE WHEN designation_status = 'designated' THEN division_code END) AS covered,
-                  SUM(CASE WHEN designation_status = 'designated' THEN 1 ELSE 0 END) AS designated
-                FROM institutions WHERE kind = 'village_clinic' AND division_code LIKE $1
+                  COUNT(DISTINCT CASE WHEN designation_status = '\(designated)' THEN division_code END) AS covered,
+                  SUM(CASE WHEN designation_status = '\(designated)' THEN 1 ELSE 0 END) AS designated
+                FROM institutions WHERE kind = '\(clinic)' AND division_code LIKE $1
                 """, [.text(like)]
             )
             let gaps = try await tx.query(
                 """
                 SELECT i.division_code AS code, COALESCE(MAX(d.name), '') AS name FROM institutions i LEFT JOIN divisions d ON d.code = i.division_code
-                WHERE i.kind = 'village_clinic' AND i.division_code LIKE $1
-                GROUP BY i.division_code HAVING SUM(CASE WHEN i.designation_status = 'designated' THEN 1 ELSE 0 END) = 0
+                WHERE i.kind = '\(clinic)' AND i.division_code LIKE $1
+                GROUP BY i.division_code HAVING SUM(CASE WHEN i.designation_status = '\(designated)' THEN 1 ELSE 0 END) = 0
                 ORDER BY i.division_code LIMIT $2
                 """, [.text(like), .integer(Int64(maxGaps))]
             )

@@ -37,8 +37,10 @@ public struct ValidatedClaim: Sendable {
         guard visitDate <= today else {
             throw DomainError(field: "claim.visit_date", "\(visitDate) is after today (\(today)): a visit is settled on or after its day")
         }
-        guard BenefitPolicy.visitTypes.contains(claim.visitType) else {
-            throw DomainError(field: "claim.visit_type", "\(quoted(claim.visitType)) is not one of \(BenefitPolicy.visitTypes.joined(separator: ", "))")
+        // A village clinic settles the outpatient medical types the benefit policy prices.
+        let medType = try claim.medType.required("claim.med_type")
+        guard BenefitPolicy.visitTypes.contains(medType.code) else {
+            throw DomainError(field: "claim.med_type", "\(medType.rawValue) (\(medType)) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)")
         }
         guard !claim.lines.isEmpty else { throw DomainError(field: "claim.lines", "must hold 1-\(Claim.maxLines) fee lines, got 0") }
         var lines: [BenefitCalculator.Line] = []

@@ -37,11 +37,15 @@ public struct SettlementProvider: SettlementService {
             person.psnNo = try PersonNumber(sent.psnNo, field: "persons[\(i)].psn_no").value
             person.certno = try ResidentID(sent.certno, field: "persons[\(i)].certno").value
             guard !sent.name.isEmpty, sent.name.count <= 50 else { throw DomainError(field: "persons[\(i)].name", "must be 1-50 characters") }
-            guard ["310", "390"].contains(sent.insutype) else { throw DomainError(field: "persons[\(i)].insutype", "must be 310 or 390") }
+            // A person's primary insurance: employee basic (310) or urban-rural resident basic (390).
+            let insutype = try sent.insutype.required("persons[\(i)].insutype")
+            guard insutype == .employeeBasic || insutype == .residentBasic else {
+                throw DomainError(field: "persons[\(i)].insutype", "\(insutype.rawValue) is supplementary: a person's primary insutype is 310 or 390")
+            }
             guard sent.insuAdmdvs.utf8.count == 6, sent.insuAdmdvs.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
                 throw DomainError(field: "persons[\(i)].insu_admdvs", "must be 6 digits")
             }
-            guard ["enrolled", "suspended"].contains(sent.status) else { throw DomainError(field: "persons[\(i)].status", "must be enrolled or suspended") }
+            _ = try sent.psnInsuStas.required("persons[\(i)].psn_insu_stas")
             guard (0...1_000_000_000).contains(sent.accountBalance) else {
                 throw DomainError(field: "persons[\(i)].account_balance", "must be 0-1000000000 fen")
             }
@@ -63,12 +67,16 @@ public struct SettlementProvider: SettlementService {
     public func verifyIdentity(_ request: VerifyIdentityRequest, context: CallContext) async throws -> VerifyIdentityResponse {
         let id = try ResidentID(request.certno, field: "certno")
         guard let person = try await store.person(certno: id.value) else {
-            return VerifyIdentityResponse(valid: false, reason: "not insured", birthday: id.birthDate, gend: id.gender)
+            return VerifyIdentityResponse(valid: false, reason: "not insured", birthday: id.birthDate, gend: Self.gend(id))
         }
-        let enrolled = person.status == "enrolled"
+        let enrolled = person.psnInsuStas == .enrolled
         return VerifyIdentityResponse(
-            person: person, valid: enrolled, reason: enrolled ? "" : "enrolment is \(person.status)", birthday: id.birthDate, gend: id.gender
+            person: person, valid: enrolled, reason: enrolled ? "" : "enrolment is \(person.psnInsuStas)", birthday: id.birthDate, gend: Self.gend(id)
         )
+    }
+
+    /// The sex a resident ID encodes (its 17th digit: odd male, even female), as `gend`.
+    static func gend(_ id: ResidentID) -> Gend { id.gender == "1" ? .male : .female
     }
 
     public func preSettle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
@@ -76,9 +84,9 @@ public struct SettlementProvider: SettlementService {
         guard let person = try await store.person(psnNo: claim.claim.psnNo) else {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
-        let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: claim.claim.visitType)
+        let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: claim.claim.medType.code)
         var result = try compute(claim, person: person, accumulator: accumulator)
-        result.status = "presettled"
+        result.status = .presettled
         return result
     }
 
@@ -125,7 +133,7 @@ public struct SettlementProvider: SettlementService {
 
     public func getSettlement(_ request: GetSettlementRequest, context: CallContext) async throws -> SettlementResult {
         guard let result = try await store.settlement(request.setlID) else {
-            throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(request.setlID, max: 40))")
+            throw DomainError(.notFound, field: "setl_id", "no such settlement")
         }
         return result
     }
@@ -156,8 +164,8 @@ public struct SettlementProvider: SettlementService {
     }
 
     func compute(_ claim: ValidatedClaim, person: InsuredPerson, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
-        guard person.status == "enrolled" else {
-            throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.status))")
+        guard person.psnInsuStas == .enrolled else {
+            throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.psnInsuStas))")
         }
         if let certno = claim.certno, certno.value != person.certno {
             throw DomainError(field: "claim.certno", "does not match person \(person.psnNo)")
@@ -169,7 +177,7 @@ public struct SettlementProvider: SettlementService {
         let policy = try policies.policy(region: person.insuAdmdvs, on: claim.visitDate.description)
         let output = try BenefitCalculator.calculate(
             .init(
-                lines: claim.lines, visitType: claim.claim.visitType, useAccount: claim.claim.useAccount,
+                lines: claim.lines, visitType: claim.claim.medType.code, useAccount: claim.claim.useAccount,
                 accountBalance: person.accountBalance, deductibleUsed: accumulator.deductibleUsed, fundPaidThisYear: accumulator.fundPaid
             ),
             policy: policy
@@ -181,9 +189,21 @@ public struct SettlementProvider: SettlementService {
             poolPropSelfpay: output.poolingRatio, fundPaySumamt: output.fundPaySumamt, acctPay: output.acctPay, psnCashPay: output.psnCashPay,
             overCeiling: output.overCeiling, policyVersion: policy.version,
             lines: output.lines.map {
-                LineResult(itemCode: $0.itemCode, category: $0.category, amount: $0.amount, overlmtSelfpay: $0.overLimitSelfPay,
+                LineResult(itemCode: $0.itemCode, chrgitmLv: Self.chrgitmLv($0.category), amount: $0.amount, overlmtSelfpay: $0.overLimitSelfPay,
                            fulamtOwnpayAmt: $0.fullOwnPay, preselfpayAmt: $0.firstSelfPay, inscpScpAmt: $0.inScope)
             }
         )
+    }
+}
+
+extension SettlementProvider {
+    /// The catalogue's category (甲 "A", 乙 "B", 丙 "C") as the national 收费项目等级 code.
+    static func chrgitmLv(_ category: String) -> ChrgitmLv {
+        switch category {
+        case "A": .classA
+        case "B": .classB
+        case "C": .classC
+        default: .unspecified
+        }
     }
 }

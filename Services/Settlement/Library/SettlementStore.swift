@@ -29,7 +29,7 @@ public struct SettlementStore: Sendable {
                     ON CONFLICT (psn_no) DO UPDATE SET certno = excluded.certno, name = excluded.name, insutype = excluded.insutype,
                     insu_admdvs = excluded.insu_admdvs, status = excluded.status, account_balance = excluded.account_balance
                     """,
-                    [.text(p.psnNo), .text(p.certno), .text(p.name), .text(p.insutype), .text(p.insuAdmdvs), .text(p.status), .integer(p.accountBalance)]
+                    [.text(p.psnNo), .text(p.certno), .text(p.name), .text(String(p.insutype.rawValue)), .text(p.insuAdmdvs), p.psnInsuStas.stored, .integer(p.accountBalance)]
                 )
             }
         }
@@ -64,7 +64,8 @@ public struct SettlementStore: Sendable {
     static func person(_ row: SQLRow) throws -> InsuredPerson {
         InsuredPerson(
             psnNo: try row.string("psn_no"), certno: try row.string("certno"), name: try row.string("name"),
-            insutype: try row.string("insutype"), insuAdmdvs: try row.string("insu_admdvs"), status: try row.string("status"),
+            // insutype is kept as its national code (310), status as the stable code ("enrolled").
+            insutype: Insutype(rawValue: Int32(try row.string("insutype")) ?? 0), insuAdmdvs: try row.string("insu_admdvs"), psnInsuStas: try row.code("status"),
             accountBalance: try row.int("account_balance")
         )
     }
@@ -119,7 +120,7 @@ public struct SettlementStore: Sendable {
 
     static func stored(_ row: SQLRow) throws -> SettlementResult {
         var result = try SettlementResult(decoding: row.blob("result"))
-        result.status = try row.string("status")
+        result.status = try row.code("status")
         result.replay = true
         return result
     }
@@ -158,10 +159,10 @@ public struct SettlementStore: Sendable {
                 let person = try Self.person(personRow)
                 let visitDay = claim.visitDate.description
                 let year = Int64(claim.visitDate.year)
-                let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.visitType, lock: lock)
+                let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.medType.code, lock: lock)
                 var result = try compute(person, accumulator)
                 result.setlID = Self.newID(prefix: "S")
-                result.status = "settled"
+                result.status = .settled
                 result.setlDate = identity.day
                 let now = Date().formatted(.iso8601)
                 let resultBytes = try result.encodedBytes()
@@ -172,7 +173,7 @@ public struct SettlementStore: Sendable {
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'settled', $15, $16, $17, $18, $19)
                     """,
                     [.text(result.setlID), .text(identity.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode), .text(result.settleVia),
-                     .text(claim.claim.visitType), .integer(year), .text(identity.day), .integer(result.medfeeSumamt),
+                     .text(claim.claim.medType.code), .integer(year), .text(identity.day), .integer(result.medfeeSumamt),
                      .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
                      .blob(resultBytes), .text(now), .text(identity.scope), .text(identity.digest), .text(visitDay)]
                 )
@@ -191,12 +192,12 @@ public struct SettlementStore: Sendable {
                     ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
                     fund_paid = accumulators.fund_paid + excluded.fund_paid
                     """,
-                    [.text(person.psnNo), .integer(year), .text(claim.claim.visitType), .integer(result.actPayDedc), .integer(result.hifpPay)]
+                    [.text(person.psnNo), .integer(year), .text(claim.claim.medType.code), .integer(result.actPayDedc), .integer(result.hifpPay)]
                 )
                 if result.acctPay > 0 {
                     try await tx.execute("UPDATE persons SET account_balance = account_balance - $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(person.psnNo)])
                 }
-                try await Self.enqueueAudit(tx, setlID: result.setlID, kind: "settlement", settlement: resultBytes, claim: claimBytes)
+                try await Self.enqueueAudit(tx, setlID: result.setlID, kind: .settlement, settlement: resultBytes, claim: claimBytes)
                 return result
             }
         } catch let error as StoreError {
@@ -236,17 +237,17 @@ public struct SettlementStore: Sendable {
                 }
                 let original = try await tx.queryOne("SELECT result FROM settlements WHERE setl_id = $1", [.text(setlID)])
                 var result = try SettlementResult(decoding: original?.blob("result") ?? [])
-                result.status = "reversed"
+                result.status = .reversed
                 return ReverseResponse(setlID: setlID, reversalID: try existing.string("reversal_id"), original: result, replay: true)
             }
             guard let row = try await tx.queryOne("SELECT * FROM settlements WHERE setl_id = $1\(lock)", [.text(setlID)]) else {
-                throw DomainError(.notFound, field: "setl_id", "no settlement \(quoted(setlID, max: 40))")
+                throw DomainError(.notFound, field: "setl_id", "no such settlement")
             }
-            guard try row.string("status") == "settled" else {
+            guard try row.code("status", as: SettlementStatus.self) == .settled else {
                 // On PostgreSQL a retry may have waited on the row lock for its own first try.
                 if let mine = try await tx.queryOne("SELECT reversal_id FROM reversals WHERE idempotency_key = $1 AND setl_id = $2", [.text(scopedKey), .text(setlID)]) {
                     var result = try SettlementResult(decoding: row.blob("result"))
-                    result.status = "reversed"
+                    result.status = .reversed
                     return ReverseResponse(setlID: setlID, reversalID: try mine.string("reversal_id"), original: result, replay: true)
                 }
                 throw DomainError(.precondition, field: "setl_id", "settlement \(setlID) is already reversed")
@@ -275,8 +276,8 @@ public struct SettlementStore: Sendable {
                 "INSERT INTO reversals (reversal_id, idempotency_key, setl_id, reason, created_at, caller, rev_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [.text(reversalID), .text(scopedKey), .text(setlID), .text(reason), .text(Date().formatted(.iso8601)), .text(scope), .text(day)]
             )
-            result.status = "reversed"
-            try await Self.enqueueAudit(tx, setlID: setlID, kind: "reversal", settlement: try result.encodedBytes())
+            result.status = .reversed
+            try await Self.enqueueAudit(tx, setlID: setlID, kind: .reversal, settlement: try result.encodedBytes())
             return ReverseResponse(setlID: setlID, reversalID: reversalID, original: result)
         }
     }
@@ -285,12 +286,12 @@ public struct SettlementStore: Sendable {
 
     /// A record for supervision's audit chain, written in the posting's own transaction: an
     /// encoded `RecordRequest` (settlement = 1, claim = 2) made from the already encoded parts.
-    static func enqueueAudit(_ tx: any SQLTransaction, setlID: String, kind: String, settlement: [UInt8], claim: [UInt8]? = nil) async throws {
+    static func enqueueAudit(_ tx: any SQLTransaction, setlID: String, kind: AuditKind, settlement: [UInt8], claim: [UInt8]? = nil) async throws {
         var record = ByteBuffer()
         record.writeProtobufField(1, bytes: settlement)
         if let claim { record.writeProtobufField(2, bytes: claim) }
         try await tx.execute(
-            "INSERT INTO audit_outbox (setl_id, kind, record) VALUES ($1, $2, $3)", [.text(setlID), .text(kind), .blob(Array(record.readableBytesView))]
+            "INSERT INTO audit_outbox (setl_id, kind, record) VALUES ($1, $2, $3)", [.text(setlID), kind.stored, .blob(Array(record.readableBytesView))]
         )
     }
 
@@ -302,8 +303,8 @@ public struct SettlementStore: Sendable {
             // One statement, so one snapshot on either engine: every posting, and the outbox.
             let rows = try await tx.query(
                 """
-                SELECT 'settlement' AS kind, setl_id, 0 AS pending FROM settlements
-                UNION ALL SELECT 'reversal' AS kind, setl_id, 0 AS pending FROM reversals
+                SELECT '\(AuditKind.settlement.code)' AS kind, setl_id, 0 AS pending FROM settlements
+                UNION ALL SELECT '\(AuditKind.reversal.code)' AS kind, setl_id, 0 AS pending FROM reversals
                 UNION ALL SELECT kind, setl_id, 1 AS pending FROM audit_outbox
                 """, []
             )
@@ -366,7 +367,7 @@ public struct SettlementStore: Sendable {
         try await database.lookup { tx in
             guard let row = try await tx.queryOne("SELECT status, result FROM settlements WHERE setl_id = $1", [.text(setlID)]) else { return nil }
             var result = try SettlementResult(decoding: row.blob("result"))
-            result.status = try row.string("status")
+            result.status = try row.code("status")
             return result
         }
     }

@@ -31,50 +31,50 @@ public enum ReviewRules {
     /// moves is made in the transaction that moves it).
     public static func evaluate(_ request: ReviewRequest, catalogue: [String: CatalogueItem]) -> ReviewResponse {
         var findings: [Finding] = []
-        func finding(_ id: String, _ verdict: String, _ evidence: String, _ amount: Int64 = 0, item: String = "") {
+        func finding(_ id: String, _ verdict: Verdict, _ evidence: String, _ amount: Int64 = 0, item: String = "") {
             findings.append(Finding(ruleID: id, ruleVersion: version, verdict: verdict, evidence: evidence, amountAtIssue: amount, itemCode: item))
         }
         let claim = request.claim ?? Claim()
         let total = claim.lines.reduce(Int64(0)) { $0 &+ $1.quantity.multipliedReportingOverflow(by: $1.unitPrice).partialValue }
 
-        if !request.designationStatus.isEmpty, request.designationStatus != "designated" {
-            finding("R001", "block", "\(claim.fixmedinsCode) is \(request.designationStatus)", total)
+        if request.designationStatus != .unspecified, request.designationStatus != .designated {
+            finding("R001", .block, "\(claim.fixmedinsCode) is \(request.designationStatus.code.replacingOccurrences(of: "_", with: " "))", total)
         }
         if !claim.certno.isEmpty {
-            do { _ = try ResidentID(claim.certno) } catch { finding("R006", "block", "certno: \(error.message)", total) }
+            do { _ = try ResidentID(claim.certno) } catch { finding("R006", .block, "certno: \(error.message)", total) }
         }
         var inClaim = Set<String>()
         let diagnoses = claim.diagnoses.map { String($0.prefix(3)).uppercased() }
         for (i, line) in claim.lines.enumerated() {
             let amount = line.quantity.multipliedReportingOverflow(by: line.unitPrice).partialValue
             guard let item = catalogue[line.itemCode] else {
-                finding("R007", "block", "lines[\(i)]: \(line.itemCode.prefix(40)) is not in the catalogue", amount, item: line.itemCode)
+                finding("R007", .block, "lines[\(i)]: \(line.itemCode.prefix(40)) is not in the catalogue", amount, item: line.itemCode)
                 continue
             }
             if line.unitPrice > item.referencePrice {
                 let excess = (line.unitPrice - item.referencePrice).multipliedReportingOverflow(by: line.quantity).partialValue
-                finding("R002", "warn", "lines[\(i)]: \(line.unitPrice) fen > reference \(item.referencePrice) fen", excess, item: item.code)
+                finding("R002", .warn, "lines[\(i)]: \(line.unitPrice) fen > reference \(item.referencePrice) fen", excess, item: item.code)
             }
             let key = "\(item.code)|\(claim.visitDate)"
             if !inClaim.insert(key).inserted {
-                finding("R003", "block", "lines[\(i)]: \(item.code) already billed to \(claim.psnNo) on \(claim.visitDate)", amount, item: item.code)
+                finding("R003", .block, "lines[\(i)]: \(item.code) already billed to \(claim.psnNo) on \(claim.visitDate)", amount, item: item.code)
             }
             if let max = item.maxQuantity, line.quantity > max {
-                finding("R004", "block", "lines[\(i)]: quantity \(line.quantity) > limit \(max)", (line.quantity - max) &* line.unitPrice, item: item.code)
+                finding("R004", .block, "lines[\(i)]: quantity \(line.quantity) > limit \(max)", (line.quantity - max) &* line.unitPrice, item: item.code)
             }
             if let max = item.maxDays, Int64(line.days) > max {
-                finding("R004", "block", "lines[\(i)]: \(line.days) days of supply > limit \(max)", amount, item: item.code)
+                finding("R004", .block, "lines[\(i)]: \(line.days) days of supply > limit \(max)", amount, item: item.code)
             }
             if let condition = item.chronicCondition, let codes = chronicDiagnoses[condition], !diagnoses.contains(where: codes.contains) {
-                finding("R005", "block", "lines[\(i)]: \(item.code) is a \(condition) drug but no diagnosis \(codes.joined(separator: "/")) is given", amount, item: item.code)
+                finding("R005", .block, "lines[\(i)]: \(item.code) is a \(condition) drug but no diagnosis \(codes.joined(separator: "/")) is given", amount, item: item.code)
             }
         }
         // The chronic-disease outpatient benefit (higher ratio, no deductible) is for the
         // diseases it covers: a visit coded so must carry one of their diagnoses.
-        if claim.visitType == "chronic_outpatient", !diagnoses.contains(where: { code in chronicDiagnoses.values.contains { $0.contains(code) } }) {
-            finding("R008", "block", "chronic_outpatient without a hypertension or diabetes diagnosis", total)
+        if claim.medType == .chronicOutpatient, !diagnoses.contains(where: { code in chronicDiagnoses.values.contains { $0.contains(code) } }) {
+            finding("R008", .block, "med_type 14 (chronic outpatient) without a hypertension or diabetes diagnosis", total)
         }
-        let verdict = findings.contains { $0.verdict == "block" } ? "block" : findings.isEmpty ? "pass" : "warn"
+        let verdict: Verdict = findings.contains { $0.verdict == .block } ? .block : findings.isEmpty ? .pass : .warn
         return ReviewResponse(verdict: verdict, findings: findings, rulesEvaluated: UInt32(rules.count))
     }
 }

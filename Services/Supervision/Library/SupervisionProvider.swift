@@ -28,9 +28,8 @@ public struct SupervisionProvider: SupervisionService {
         var request = request
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
         request.claim = try Self.canonical(claim)
-        guard ["", "designated", "not_designated", "suspended", "terminated"].contains(request.designationStatus) else {
-            throw DomainError(field: "designation_status", "\(quoted(request.designationStatus)) is not designated, not_designated, suspended or terminated")
-        }
+        // Optional here (zero: not given); anything else must be a declared status.
+        if request.designationStatus != .unspecified { _ = try request.designationStatus.required("designation_status") }
         return ReviewRules.evaluate(request, catalogue: catalogue)
     }
 
@@ -47,13 +46,13 @@ public struct SupervisionProvider: SupervisionService {
     }
 
     /// Records a review block that refused a settlement: counted in the day's statistics and
-    /// appended to the audit chain. INVALID_ARGUMENT unless the review's verdict is "block".
+    /// appended to the audit chain. INVALID_ARGUMENT unless the review's verdict is BLOCK.
     public func recordBlock(_ request: RecordBlockRequest, context: CallContext) async throws -> AuditRecord {
         guard let sent = request.claim else { throw DomainError(field: "claim", "is required") }
         let claim = try Self.canonical(sent)
-        guard let review = request.review, review.verdict == "block" else { throw DomainError(field: "review.verdict", "must be block") }
+        guard let review = request.review, review.verdict == .block else { throw DomainError(field: "review.verdict", "must be block") }
         guard review.findings.count <= 5_000 else { throw DomainError(field: "review.findings", "at most 5000") }
-        let rules = Set(review.findings.filter { $0.verdict == "block" }.map { String($0.ruleID.prefix(8)) }).sorted().joined(separator: ",")
+        let rules = Set(review.findings.filter { $0.verdict == .block }.map { String($0.ruleID.prefix(8)) }).sorted().joined(separator: ",")
         var canonical = request
         canonical.claim = claim
         return try await store.recordBlock(claim: claim, rules: rules, content: try canonical.encodedBytes())
@@ -101,7 +100,7 @@ public struct SupervisionProvider: SupervisionService {
         if let designation = request.designation {
             guard request.settlement == nil, request.claim == nil else { throw DomainError(field: "designation", "comes alone") }
             _ = try InstitutionCode(designation.code, field: "designation.code")
-            guard designation.n > 0, let event = designation.event, !event.toStatus.isEmpty, event.toStatus.utf8.count <= 32 else {
+            guard designation.n > 0, let event = designation.event, event.toStatus.isKnown else {
                 throw DomainError(field: "designation.event", "needs a position and a status")
             }
             return .designation(designation)
@@ -109,7 +108,7 @@ public struct SupervisionProvider: SupervisionService {
         guard let settlement = request.settlement, !settlement.setlID.isEmpty else {
             throw DomainError(field: "settlement.setl_id", "is required")
         }
-        guard ["settled", "reversed"].contains(settlement.status) else {
+        guard settlement.status == .settled || settlement.status == .reversed else {
             throw DomainError(field: "settlement.status", "must be settled or reversed")
         }
         return .posting(settlement)

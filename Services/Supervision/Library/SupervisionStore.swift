@@ -1,5 +1,6 @@
 import Foundation
 import MedicareContracts
+import MedicareRuntime
 import MedicareStore
 import MedicareTransport
 import MedicareWire
@@ -10,7 +11,7 @@ public struct SupervisionStore: Sendable {
 
     public init(database: any SQLDatabase) { self.database = database }
 
-    /// Counts a block in the day's statistics and chains it (kind "review_block", subject
+    /// Counts a block in the day's statistics and chains it (kind REVIEW_BLOCK, subject
     /// "<fixmedins_code>/<mdtrt_id>", content the encoded RecordBlockRequest), in one transaction.
     /// A retry blocked again for the same rules is the same decision: answered with the
     /// first link, counted and chained once (a clinic looping on a blocked claim must not
@@ -23,14 +24,14 @@ public struct SupervisionStore: Sendable {
             if try await tx.queryOne(
                 "SELECT rules FROM blocked_reviews WHERE visit_date = $1 AND fixmedins_code = $2 AND mdtrt_id = $3 AND rules = $4",
                 [.text(claim.visitDate), .text(claim.fixmedinsCode), .text(claim.mdtrtID), .text(rules)]
-            ) != nil, let existing = try await Self.chained(tx, kind: "review_block", subject: subject) {
+            ) != nil, let existing = try await Self.chained(tx, kind: .reviewBlock, subject: subject) {
                 return existing
             }
             try await tx.execute(
                 "INSERT INTO blocked_reviews (mdtrt_id, fixmedins_code, visit_date, rules, at) VALUES ($1, $2, $3, $4, $5)",
                 [.text(claim.mdtrtID), .text(claim.fixmedinsCode), .text(claim.visitDate), .text(rules), .text(Date().formatted(.iso8601))]
             )
-            return try await Self.link(tx, kind: "review_block", subject: subject, content: content)
+            return try await Self.link(tx, kind: .reviewBlock, subject: subject, content: content)
         }
     }
 
@@ -49,18 +50,18 @@ public struct SupervisionStore: Sendable {
     }
 
     /// Appends one record to the chain after its head.
-    static func link(_ tx: any SQLTransaction, kind: String, subject: String, content: [UInt8]) async throws -> AuditRecord {
+    static func link(_ tx: any SQLTransaction, kind: AuditKind, subject: String, content: [UInt8]) async throws -> AuditRecord {
         // The head row serialises appends (a row lock on PostgreSQL, the single writer on SQLite).
         guard let head = try await tx.queryOne("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", []) else {
             throw StoreError.decoding("audit head is missing")
         }
         let seq = try head.int("seq"), previous = try head.string("hash")
         let at = Date().formatted(.iso8601)
-        let hash = Self.hash(previous: previous, kind: kind, subject: subject, at: at, content: content)
+        let hash = Self.hash(previous: previous, kind: kind.code, subject: subject, at: at, content: content)
         try await tx.execute("UPDATE audit_head SET hash = $1 WHERE id = 1", [.text(hash)])
         try await tx.execute(
             "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at, hash_version) VALUES ($1, $2, $3, $4, $5, $6, $7, 2)",
-            [.integer(seq), .text(kind), .text(subject), .blob(content), .text(previous), .text(hash), .text(at)]
+            [.integer(seq), kind.stored, .text(subject), .blob(content), .text(previous), .text(hash), .text(at)]
         )
         return AuditRecord(seq: UInt64(seq), kind: kind, subject: subject, prevHash: previous, hash: hash, at: at)
     }
@@ -79,10 +80,10 @@ public struct SupervisionStore: Sendable {
         /// A designation change from the registry (subject: "<code>#<n>").
         case designation(DesignationRecord)
 
-        var kind: String {
+        var kind: AuditKind {
             switch self {
-            case .posting(let settlement): settlement.status == "reversed" ? "reversal" : "settlement"
-            case .designation: "designation"
+            case .posting(let settlement): settlement.status == .reversed ? .reversal : .settlement
+            case .designation: .designation
             }
         }
 
@@ -124,9 +125,9 @@ public struct SupervisionStore: Sendable {
     }
 
     /// The latest link of `kind` for `subject`, if there is one (index `audit_subject`).
-    static func chained(_ tx: any SQLTransaction, kind: String, subject: String) async throws -> AuditRecord? {
+    static func chained(_ tx: any SQLTransaction, kind: AuditKind, subject: String) async throws -> AuditRecord? {
         guard let row = try await tx.queryOne(
-            "SELECT seq, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1", [.text(subject), .text(kind)]
+            "SELECT seq, prev_hash, hash, at FROM audit WHERE subject = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1", [.text(subject), kind.stored]
         ) else { return nil }
         return AuditRecord(seq: UInt64(try row.int("seq")), kind: kind, subject: subject,
                            prevHash: try row.string("prev_hash"), hash: try row.string("hash"), at: try row.string("at"))
@@ -177,13 +178,14 @@ public struct SupervisionStore: Sendable {
                 if let pinned = wanted[seq], pinned.contains(where: { $0.hash != expected }) {
                     return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) is not the record a signed checkpoint pinned: the chain was rewritten")
                 }
-                if kind == "settlement" || kind == "reversal" {
+                // Hashed as stored (a tampered kind breaks the hash, not the walk).
+                if kind == AuditKind.settlement.code || kind == AuditKind.reversal.code {
                     let line = PostingDigest.line(kind: kind, setlID: subject)
                     guard seen.insert(line).inserted else {
                         return VerifyAuditResponse(intact: false, records: count, firstBrokenSeq: seq, reason: "record \(seq) chains \(kind) \(subject) a second time")
                     }
                     if !pending.contains(line) {
-                        if kind == "settlement" { settlements += 1 } else { reversals += 1 }
+                        if kind == AuditKind.settlement.code { settlements += 1 } else { reversals += 1 }
                         digest.add(kind: kind, setlID: subject)
                     }
                 }

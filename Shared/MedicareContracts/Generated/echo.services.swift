@@ -5,7 +5,10 @@ public import MedicareWire
 
 /// The methods of `medicare.v1.Echo`, by their full names.
 public enum EchoMethods {
-    public static let echo = MethodDescriptor(service: "medicare.v1.Echo", method: "Echo")
+    public static let echo = MethodDescriptor(
+        service: "medicare.v1.Echo", method: "Echo",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, diagnostic: true)
+    )
     public static let all: [MethodDescriptor] = [echo]
 }
 

@@ -5,11 +5,27 @@ public import MedicareWire
 
 /// The methods of `medicare.v1.Gateway`, by their full names.
 public enum GatewayMethods {
-    public static let settle = MethodDescriptor(service: "medicare.v1.Gateway", method: "Settle")
-    public static let reverse = MethodDescriptor(service: "medicare.v1.Gateway", method: "Reverse")
-    public static let getInstitutionProfile = MethodDescriptor(service: "medicare.v1.Gateway", method: "GetInstitutionProfile")
-    public static let getRegionDashboard = MethodDescriptor(service: "medicare.v1.Gateway", method: "GetRegionDashboard")
-    public static let verifyAuditTrail = MethodDescriptor(service: "medicare.v1.Gateway", method: "VerifyAuditTrail")
+    public static let settle = MethodDescriptor(
+        service: "medicare.v1.Gateway", method: "Settle",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler, nationalCode: "2207", keyed: true)
+    )
+    public static let reverse = MethodDescriptor(
+        service: "medicare.v1.Gateway", method: "Reverse",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler, nationalCode: "2208", keyed: true)
+    )
+    public static let getInstitutionProfile = MethodDescriptor(
+        service: "medicare.v1.Gateway", method: "GetInstitutionProfile",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .handler)
+    )
+    public static let getRegionDashboard = MethodDescriptor(
+        service: "medicare.v1.Gateway", method: "GetRegionDashboard",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try RegionDashboardRequest(decoding: $0).scopeKeys() }
+    )
+    public static let verifyAuditTrail = MethodDescriptor(
+        service: "medicare.v1.Gateway", method: "VerifyAuditTrail",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+    )
     public static let all: [MethodDescriptor] = [settle, reverse, getInstitutionProfile, getRegionDashboard, verifyAuditTrail]
 }
 

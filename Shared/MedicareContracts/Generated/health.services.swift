@@ -5,7 +5,10 @@ public import MedicareWire
 
 /// The methods of `medicare.v1.Health`, by their full names.
 public enum HealthMethods {
-    public static let check = MethodDescriptor(service: "medicare.v1.Health", method: "Check")
+    public static let check = MethodDescriptor(
+        service: "medicare.v1.Health", method: "Check",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, diagnostic: true)
+    )
     public static let all: [MethodDescriptor] = [check]
 }
 

@@ -5,12 +5,35 @@ public import MedicareWire
 
 /// The methods of `medicare.v1.Registry`, by their full names.
 public enum RegistryMethods {
-    public static let upsertDivisions = MethodDescriptor(service: "medicare.v1.Registry", method: "UpsertDivisions")
-    public static let importInstitutions = MethodDescriptor(service: "medicare.v1.Registry", method: "ImportInstitutions")
-    public static let getInstitution = MethodDescriptor(service: "medicare.v1.Registry", method: "GetInstitution")
-    public static let changeDesignation = MethodDescriptor(service: "medicare.v1.Registry", method: "ChangeDesignation")
-    public static let resolveSettlementRoute = MethodDescriptor(service: "medicare.v1.Registry", method: "ResolveSettlementRoute")
-    public static let getCoverage = MethodDescriptor(service: "medicare.v1.Registry", method: "GetCoverage")
+    public static let upsertDivisions = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "UpsertDivisions",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, invalidatesRoutes: true),
+        requestKeys: { try UpsertDivisionsRequest(decoding: $0).scopeKeys() }
+    )
+    public static let importInstitutions = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ImportInstitutions",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, invalidatesRoutes: true),
+        requestKeys: { try ImportInstitutionsRequest(decoding: $0).scopeKeys() }
+    )
+    public static let getInstitution = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "GetInstitution",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try GetInstitutionRequest(decoding: $0).scopeKeys() }
+    )
+    public static let changeDesignation = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ChangeDesignation",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all, invalidatesRoutes: true)
+    )
+    public static let resolveSettlementRoute = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ResolveSettlementRoute",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try ResolveSettlementRouteRequest(decoding: $0).scopeKeys() }
+    )
+    public static let getCoverage = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "GetCoverage",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
+    )
     public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, getCoverage]
 }
 

@@ -5,15 +5,43 @@ public import MedicareWire
 
 /// The methods of `medicare.v1.Settlement`, by their full names.
 public enum SettlementMethods {
-    public static let importPersons = MethodDescriptor(service: "medicare.v1.Settlement", method: "ImportPersons")
-    public static let verifyIdentity = MethodDescriptor(service: "medicare.v1.Settlement", method: "VerifyIdentity")
-    public static let preSettle = MethodDescriptor(service: "medicare.v1.Settlement", method: "PreSettle")
-    public static let settle = MethodDescriptor(service: "medicare.v1.Settlement", method: "Settle")
-    public static let replay = MethodDescriptor(service: "medicare.v1.Settlement", method: "Replay")
-    public static let reverse = MethodDescriptor(service: "medicare.v1.Settlement", method: "Reverse")
-    public static let getSettlement = MethodDescriptor(service: "medicare.v1.Settlement", method: "GetSettlement")
-    public static let checkLedger = MethodDescriptor(service: "medicare.v1.Settlement", method: "CheckLedger")
-    public static let getAuditEvidence = MethodDescriptor(service: "medicare.v1.Settlement", method: "GetAuditEvidence")
+    public static let importPersons = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "ImportPersons",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all)
+    )
+    public static let verifyIdentity = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "VerifyIdentity",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "1101")
+    )
+    public static let preSettle = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "PreSettle",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .all, nationalCode: "2206")
+    )
+    public static let settle = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "Settle",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all, nationalCode: "2207", servedVia: "medicare.v1.Gateway/Settle", keyed: true)
+    )
+    public static let replay = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "Replay",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .all, servedVia: "medicare.v1.Gateway/Settle")
+    )
+    public static let reverse = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "Reverse",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all, nationalCode: "2208", servedVia: "medicare.v1.Gateway/Reverse", keyed: true)
+    )
+    public static let getSettlement = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "GetSettlement",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "setl_id: no such settlement"),
+        answerKeys: { try SettlementResult(decoding: $0).scopeKeys() }
+    )
+    public static let checkLedger = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "CheckLedger",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "3201")
+    )
+    public static let getAuditEvidence = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "GetAuditEvidence",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+    )
     public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, getAuditEvidence]
 }
 
@@ -108,7 +136,11 @@ public struct SettlementClient: Sendable {
 
 /// The methods of `medicare.v1.SettlementReports`, by their full names.
 public enum SettlementReportsMethods {
-    public static let getDayTotals = MethodDescriptor(service: "medicare.v1.SettlementReports", method: "GetDayTotals")
+    public static let getDayTotals = MethodDescriptor(
+        service: "medicare.v1.SettlementReports", method: "GetDayTotals",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, nationalCode: "3201"),
+        requestKeys: { try DayTotalsRequest(decoding: $0).scopeKeys() }
+    )
     public static let all: [MethodDescriptor] = [getDayTotals]
 }
 

@@ -5,11 +5,27 @@ public import MedicareWire
 
 /// The methods of `medicare.v1.Supervision`, by their full names.
 public enum SupervisionMethods {
-    public static let review = MethodDescriptor(service: "medicare.v1.Supervision", method: "Review")
-    public static let record = MethodDescriptor(service: "medicare.v1.Supervision", method: "Record")
-    public static let recordBatch = MethodDescriptor(service: "medicare.v1.Supervision", method: "RecordBatch")
-    public static let recordBlock = MethodDescriptor(service: "medicare.v1.Supervision", method: "RecordBlock")
-    public static let verifyAudit = MethodDescriptor(service: "medicare.v1.Supervision", method: "VerifyAudit")
+    public static let review = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "Review",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, nationalCode: "3101"),
+        requestKeys: { try ReviewRequest(decoding: $0).scopeKeys() }
+    )
+    public static let record = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "Record",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all, servedVia: "medicare.v1.Gateway/Settle", onlyCallers: ["settlement", "registry"])
+    )
+    public static let recordBatch = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "RecordBatch",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all, servedVia: "medicare.v1.Gateway/Settle", onlyCallers: ["settlement", "registry"])
+    )
+    public static let recordBlock = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "RecordBlock",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all, servedVia: "medicare.v1.Gateway/Settle")
+    )
+    public static let verifyAudit = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "VerifyAudit",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+    )
     public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, verifyAudit]
 }
 
@@ -72,7 +88,11 @@ public struct SupervisionClient: Sendable {
 
 /// The methods of `medicare.v1.SupervisionReports`, by their full names.
 public enum SupervisionReportsMethods {
-    public static let getReviewStats = MethodDescriptor(service: "medicare.v1.SupervisionReports", method: "GetReviewStats")
+    public static let getReviewStats = MethodDescriptor(
+        service: "medicare.v1.SupervisionReports", method: "GetReviewStats",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try ReviewStatsRequest(decoding: $0).scopeKeys() }
+    )
     public static let all: [MethodDescriptor] = [getReviewStats]
 }
 

@@ -3,6 +3,56 @@
 internal import CMedicareProto
 public import NIOCore
 
+/// `medicare.v1.Source`. A backend service a composite read asks.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum Source: ProtoEnum {
+    case unspecified
+    case registry
+    case settlement
+    case supervision
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .registry
+        case 2: self = .settlement
+        case 3: self = .supervision
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .registry: 1
+        case .settlement: 2
+        case .supervision: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.Source" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [Source] = [.registry, .settlement, .supervision]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .registry: "registry"
+        case .settlement: "settlement"
+        case .supervision: "supervision"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.GatewaySettleRequest`
 public struct GatewaySettleRequest: WireMessage {
     public var claim: Claim?
@@ -136,11 +186,11 @@ extension GatewayReverseRequest: CMessage {
 
 /// `medicare.v1.SourceStatus`
 public struct SourceStatus: WireMessage {
-    public var source: String
-    public var code: String
+    public var source: Source
+    public var code: StatusCode
     public var message: String
 
-    public init(source: String = "", code: String = "", message: String = "") {
+    public init(source: Source = .init(), code: StatusCode = .init(), message: String = "") {
         self.source = source
         self.code = code
         self.message = message
@@ -167,14 +217,14 @@ extension SourceStatus: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.source = try arena.string(c.pointee.source, field: "medicare.v1.SourceStatus.source")
-        self.code = try arena.string(c.pointee.code, field: "medicare.v1.SourceStatus.code")
+        self.source = Source(rawValue: Int32(truncatingIfNeeded: c.pointee.source.rawValue))
+        self.code = StatusCode(rawValue: Int32(truncatingIfNeeded: c.pointee.code.rawValue))
         self.message = try arena.string(c.pointee.message, field: "medicare.v1.SourceStatus.message")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.source = try arena.cString(self.source, field: "medicare.v1.SourceStatus.source")
-        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.SourceStatus.code")
+        c.pointee.source = .init(rawValue: .init(truncatingIfNeeded: self.source.rawValue))
+        c.pointee.code = .init(rawValue: .init(truncatingIfNeeded: self.code.rawValue))
         c.pointee.message = try arena.cString(self.message, field: "medicare.v1.SourceStatus.message")
     }
 }

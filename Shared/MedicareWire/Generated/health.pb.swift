@@ -3,20 +3,48 @@
 internal import CMedicareProto
 public import NIOCore
 
-/// `medicare.v1.ServingStatus`: an open enum, so that values from newer peers survive a round trip.
-public struct ServingStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-    public init() { self.rawValue = 0 }
-    public static let unknown = ServingStatus(rawValue: 0)
-    public static let serving = ServingStatus(rawValue: 1)
-    public static let notServing = ServingStatus(rawValue: 2)
-    public var description: String {
+/// `medicare.v1.ServingStatus`.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ServingStatus: ProtoEnum {
+    case unknown
+    case serving
+    case notServing
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
         switch rawValue {
-        case 0: "unknown"
-        case 1: "serving"
-        case 2: "notServing"
-        default: "ServingStatus(\(rawValue))"
+        case 0: self = .unknown
+        case 1: self = .serving
+        case 2: self = .notServing
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unknown }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unknown: 0
+        case .serving: 1
+        case .notServing: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ServingStatus" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ServingStatus] = [.serving, .notServing]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unknown: "unknown"
+        case .serving: "serving"
+        case .notServing: "not_serving"
+        case .unrecognized(let value): String(value)
         }
     }
 }

@@ -3,6 +3,321 @@
 internal import CMedicareProto
 public import NIOCore
 
+/// `medicare.v1.InstitutionKind`. What an institution is in the county-township-village network (notice §一).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum InstitutionKind: ProtoEnum {
+    case unspecified
+    case townshipCentre
+    case villageClinic
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .townshipCentre
+        case 2: self = .villageClinic
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .townshipCentre: 1
+        case .villageClinic: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.InstitutionKind" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [InstitutionKind] = [.townshipCentre, .villageClinic]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .townshipCentre: "township_centre"
+        case .villageClinic: "village_clinic"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.IntegrationMode`. How a village clinic reaches medical-insurance settlement (notice §二(二)).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum IntegrationMode: ProtoEnum {
+    case unspecified
+    /// 乡村一体化管理: the clinic settles under its township centre's agreement.
+    case integrated
+    /// Being integrated: a temporary management relationship with the centre (临时管理关系), which ends on `relationship_end`; the centre settles for the clinic until then.
+    case integrating
+    /// Neither: the clinic can settle only under its own agreement.
+    case notReady
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .integrated
+        case 2: self = .integrating
+        case 3: self = .notReady
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .integrated: 1
+        case .integrating: 2
+        case .notReady: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.IntegrationMode" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [IntegrationMode] = [.integrated, .integrating, .notReady]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .integrated: "integrated"
+        case .integrating: "integrating"
+        case .notReady: "not_ready"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.DesignationStatus`. An institution's designated-management status (定点管理状态).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum DesignationStatus: ProtoEnum {
+    case unspecified
+    case notDesignated
+    case designated
+    case suspended
+    case terminated
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .notDesignated
+        case 2: self = .designated
+        case 3: self = .suspended
+        case 4: self = .terminated
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .notDesignated: 1
+        case .designated: 2
+        case .suspended: 3
+        case .terminated: 4
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.DesignationStatus" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [DesignationStatus] = [.notDesignated, .designated, .suspended, .terminated]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .notDesignated: "not_designated"
+        case .designated: "designated"
+        case .suspended: "suspended"
+        case .terminated: "terminated"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.DesignationAction`. A change of designation status (协议管理).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum DesignationAction: ProtoEnum {
+    case unspecified
+    case designate
+    case suspend
+    case restore
+    case terminate
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .designate
+        case 2: self = .suspend
+        case 3: self = .restore
+        case 4: self = .terminate
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .designate: 1
+        case .suspend: 2
+        case .restore: 3
+        case .terminate: 4
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.DesignationAction" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [DesignationAction] = [.designate, .suspend, .restore, .terminate]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .designate: "designate"
+        case .suspend: "suspend"
+        case .restore: "restore"
+        case .terminate: "terminate"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.ImportOutcome`. What an import did with one record.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ImportOutcome: ProtoEnum {
+    case unspecified
+    case created
+    case updated
+    case unchanged
+    case stale
+    case rejected
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .created
+        case 2: self = .updated
+        case 3: self = .unchanged
+        case 4: self = .stale
+        case 5: self = .rejected
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .created: 1
+        case .updated: 2
+        case .unchanged: 3
+        case .stale: 4
+        case .rejected: 5
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ImportOutcome" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ImportOutcome] = [.created, .updated, .unchanged, .stale, .rejected]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .created: "created"
+        case .updated: "updated"
+        case .unchanged: "unchanged"
+        case .stale: "stale"
+        case .rejected: "rejected"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.RouteMode`. Whose agreement a clinic's claims settle under.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum RouteMode: ProtoEnum {
+    case unspecified
+    case direct
+    case integrated
+    case integrating
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .direct
+        case 2: self = .integrated
+        case 3: self = .integrating
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .direct: 1
+        case .integrated: 2
+        case .integrating: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.RouteMode" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [RouteMode] = [.direct, .integrated, .integrating]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .direct: "direct"
+        case .integrated: "integrated"
+        case .integrating: "integrating"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.Division`
 public struct Division: WireMessage {
     public var code: String
@@ -122,17 +437,17 @@ extension UpsertDivisionsResponse: CMessage {
 public struct InstitutionRecord: WireMessage {
     public var code: String
     public var name: String
-    public var kind: String
+    public var kind: InstitutionKind
     public var divisionCode: String
     public var parentCode: String
-    public var integrationMode: String
+    public var integrationMode: IntegrationMode
     public var relationshipEnd: String
     public var licensedDoctors: UInt32
     public var hasComputer: Bool
     public var hasNetwork: Bool
     public var recordVersion: UInt64
 
-    public init(code: String = "", name: String = "", kind: String = "", divisionCode: String = "", parentCode: String = "", integrationMode: String = "", relationshipEnd: String = "", licensedDoctors: UInt32 = 0, hasComputer: Bool = false, hasNetwork: Bool = false, recordVersion: UInt64 = 0) {
+    public init(code: String = "", name: String = "", kind: InstitutionKind = .init(), divisionCode: String = "", parentCode: String = "", integrationMode: IntegrationMode = .init(), relationshipEnd: String = "", licensedDoctors: UInt32 = 0, hasComputer: Bool = false, hasNetwork: Bool = false, recordVersion: UInt64 = 0) {
         self.code = code
         self.name = name
         self.kind = kind
@@ -169,10 +484,10 @@ extension InstitutionRecord: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.code = try arena.string(c.pointee.code, field: "medicare.v1.InstitutionRecord.code")
         self.name = try arena.string(c.pointee.name, field: "medicare.v1.InstitutionRecord.name")
-        self.kind = try arena.string(c.pointee.kind, field: "medicare.v1.InstitutionRecord.kind")
+        self.kind = InstitutionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.InstitutionRecord.division_code")
         self.parentCode = try arena.string(c.pointee.parent_code, field: "medicare.v1.InstitutionRecord.parent_code")
-        self.integrationMode = try arena.string(c.pointee.integration_mode, field: "medicare.v1.InstitutionRecord.integration_mode")
+        self.integrationMode = IntegrationMode(rawValue: Int32(truncatingIfNeeded: c.pointee.integration_mode.rawValue))
         self.relationshipEnd = try arena.string(c.pointee.relationship_end, field: "medicare.v1.InstitutionRecord.relationship_end")
         self.licensedDoctors = c.pointee.licensed_doctors
         self.hasComputer = c.pointee.has_computer != 0
@@ -183,10 +498,10 @@ extension InstitutionRecord: CMessage {
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.code = try arena.cString(self.code, field: "medicare.v1.InstitutionRecord.code")
         c.pointee.name = try arena.cString(self.name, field: "medicare.v1.InstitutionRecord.name")
-        c.pointee.kind = try arena.cString(self.kind, field: "medicare.v1.InstitutionRecord.kind")
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
         c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.InstitutionRecord.division_code")
         c.pointee.parent_code = try arena.cString(self.parentCode, field: "medicare.v1.InstitutionRecord.parent_code")
-        c.pointee.integration_mode = try arena.cString(self.integrationMode, field: "medicare.v1.InstitutionRecord.integration_mode")
+        c.pointee.integration_mode = .init(rawValue: .init(truncatingIfNeeded: self.integrationMode.rawValue))
         c.pointee.relationship_end = try arena.cString(self.relationshipEnd, field: "medicare.v1.InstitutionRecord.relationship_end")
         c.pointee.licensed_doctors = self.licensedDoctors
         c.pointee.has_computer = self.hasComputer ? 1 : 0
@@ -239,10 +554,10 @@ extension ImportInstitutionsRequest: CMessage {
 /// `medicare.v1.ImportResult`
 public struct ImportResult: WireMessage {
     public var code: String
-    public var outcome: String
+    public var outcome: ImportOutcome
     public var reason: String
 
-    public init(code: String = "", outcome: String = "", reason: String = "") {
+    public init(code: String = "", outcome: ImportOutcome = .init(), reason: String = "") {
         self.code = code
         self.outcome = outcome
         self.reason = reason
@@ -270,13 +585,13 @@ extension ImportResult: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.code = try arena.string(c.pointee.code, field: "medicare.v1.ImportResult.code")
-        self.outcome = try arena.string(c.pointee.outcome, field: "medicare.v1.ImportResult.outcome")
+        self.outcome = ImportOutcome(rawValue: Int32(truncatingIfNeeded: c.pointee.outcome.rawValue))
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ImportResult.reason")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.code = try arena.cString(self.code, field: "medicare.v1.ImportResult.code")
-        c.pointee.outcome = try arena.cString(self.outcome, field: "medicare.v1.ImportResult.outcome")
+        c.pointee.outcome = .init(rawValue: .init(truncatingIfNeeded: self.outcome.rawValue))
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ImportResult.reason")
     }
 }
@@ -341,10 +656,10 @@ extension ImportInstitutionsResponse: CMessage {
 /// `medicare.v1.Institution`
 public struct Institution: WireMessage {
     public var record: InstitutionRecord?
-    public var designationStatus: String
+    public var designationStatus: DesignationStatus
     public var history: [DesignationEvent]
 
-    public init(record: InstitutionRecord? = nil, designationStatus: String = "", history: [DesignationEvent] = []) {
+    public init(record: InstitutionRecord? = nil, designationStatus: DesignationStatus = .init(), history: [DesignationEvent] = []) {
         self.record = record
         self.designationStatus = designationStatus
         self.history = history
@@ -372,27 +687,27 @@ extension Institution: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.record { self.record = try InstitutionRecord(c: p, arena: arena) } else { self.record = nil }
-        self.designationStatus = try arena.string(c.pointee.designation_status, field: "medicare.v1.Institution.designation_status")
+        self.designationStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.designation_status.rawValue))
         self.history = try arena.messageArray(c.pointee.history, c.pointee.n_history, field: "medicare.v1.Institution.history", as: DesignationEvent.self)
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.record { c.pointee.record = try arena.cMessage(v) }
-        c.pointee.designation_status = try arena.cString(self.designationStatus, field: "medicare.v1.Institution.designation_status")
+        c.pointee.designation_status = .init(rawValue: .init(truncatingIfNeeded: self.designationStatus.rawValue))
         (c.pointee.n_history, c.pointee.history) = try arena.cMessageArray(self.history)
     }
 }
 
 /// `medicare.v1.DesignationEvent`
 public struct DesignationEvent: WireMessage {
-    public var fromStatus: String
-    public var toStatus: String
+    public var fromStatus: DesignationStatus
+    public var toStatus: DesignationStatus
     public var reason: String
     public var at: String
     public var by: String
     public var effectiveDate: String
 
-    public init(fromStatus: String = "", toStatus: String = "", reason: String = "", at: String = "", by: String = "", effectiveDate: String = "") {
+    public init(fromStatus: DesignationStatus = .init(), toStatus: DesignationStatus = .init(), reason: String = "", at: String = "", by: String = "", effectiveDate: String = "") {
         self.fromStatus = fromStatus
         self.toStatus = toStatus
         self.reason = reason
@@ -422,8 +737,8 @@ extension DesignationEvent: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.fromStatus = try arena.string(c.pointee.from_status, field: "medicare.v1.DesignationEvent.from_status")
-        self.toStatus = try arena.string(c.pointee.to_status, field: "medicare.v1.DesignationEvent.to_status")
+        self.fromStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.from_status.rawValue))
+        self.toStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.to_status.rawValue))
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.DesignationEvent.reason")
         self.at = try arena.string(c.pointee.at, field: "medicare.v1.DesignationEvent.at")
         self.by = try arena.string(c.pointee.by, field: "medicare.v1.DesignationEvent.by")
@@ -431,8 +746,8 @@ extension DesignationEvent: CMessage {
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.from_status = try arena.cString(self.fromStatus, field: "medicare.v1.DesignationEvent.from_status")
-        c.pointee.to_status = try arena.cString(self.toStatus, field: "medicare.v1.DesignationEvent.to_status")
+        c.pointee.from_status = .init(rawValue: .init(truncatingIfNeeded: self.fromStatus.rawValue))
+        c.pointee.to_status = .init(rawValue: .init(truncatingIfNeeded: self.toStatus.rawValue))
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.DesignationEvent.reason")
         c.pointee.at = try arena.cString(self.at, field: "medicare.v1.DesignationEvent.at")
         c.pointee.by = try arena.cString(self.by, field: "medicare.v1.DesignationEvent.by")
@@ -480,11 +795,11 @@ extension GetInstitutionRequest: CMessage {
 /// `medicare.v1.ChangeDesignationRequest`
 public struct ChangeDesignationRequest: WireMessage {
     public var code: String
-    public var action: String
+    public var action: DesignationAction
     public var reason: String
     public var effectiveDate: String
 
-    public init(code: String = "", action: String = "", reason: String = "", effectiveDate: String = "") {
+    public init(code: String = "", action: DesignationAction = .init(), reason: String = "", effectiveDate: String = "") {
         self.code = code
         self.action = action
         self.reason = reason
@@ -513,14 +828,14 @@ extension ChangeDesignationRequest: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.code = try arena.string(c.pointee.code, field: "medicare.v1.ChangeDesignationRequest.code")
-        self.action = try arena.string(c.pointee.action, field: "medicare.v1.ChangeDesignationRequest.action")
+        self.action = DesignationAction(rawValue: Int32(truncatingIfNeeded: c.pointee.action.rawValue))
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ChangeDesignationRequest.reason")
         self.effectiveDate = try arena.string(c.pointee.effective_date, field: "medicare.v1.ChangeDesignationRequest.effective_date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.code = try arena.cString(self.code, field: "medicare.v1.ChangeDesignationRequest.code")
-        c.pointee.action = try arena.cString(self.action, field: "medicare.v1.ChangeDesignationRequest.action")
+        c.pointee.action = .init(rawValue: .init(truncatingIfNeeded: self.action.rawValue))
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ChangeDesignationRequest.reason")
         c.pointee.effective_date = try arena.cString(self.effectiveDate, field: "medicare.v1.ChangeDesignationRequest.effective_date")
     }
@@ -571,12 +886,12 @@ extension ResolveSettlementRouteRequest: CMessage {
 public struct SettlementRoute: WireMessage {
     public var canSettle: Bool
     public var settleVia: String
-    public var mode: String
+    public var mode: RouteMode
     public var refusal: String
-    public var designationStatus: String
+    public var designationStatus: DesignationStatus
     public var divisionCode: String
 
-    public init(canSettle: Bool = false, settleVia: String = "", mode: String = "", refusal: String = "", designationStatus: String = "", divisionCode: String = "") {
+    public init(canSettle: Bool = false, settleVia: String = "", mode: RouteMode = .init(), refusal: String = "", designationStatus: DesignationStatus = .init(), divisionCode: String = "") {
         self.canSettle = canSettle
         self.settleVia = settleVia
         self.mode = mode
@@ -608,18 +923,18 @@ extension SettlementRoute: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.canSettle = c.pointee.can_settle != 0
         self.settleVia = try arena.string(c.pointee.settle_via, field: "medicare.v1.SettlementRoute.settle_via")
-        self.mode = try arena.string(c.pointee.mode, field: "medicare.v1.SettlementRoute.mode")
+        self.mode = RouteMode(rawValue: Int32(truncatingIfNeeded: c.pointee.mode.rawValue))
         self.refusal = try arena.string(c.pointee.refusal, field: "medicare.v1.SettlementRoute.refusal")
-        self.designationStatus = try arena.string(c.pointee.designation_status, field: "medicare.v1.SettlementRoute.designation_status")
+        self.designationStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.designation_status.rawValue))
         self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.SettlementRoute.division_code")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.can_settle = self.canSettle ? 1 : 0
         c.pointee.settle_via = try arena.cString(self.settleVia, field: "medicare.v1.SettlementRoute.settle_via")
-        c.pointee.mode = try arena.cString(self.mode, field: "medicare.v1.SettlementRoute.mode")
+        c.pointee.mode = .init(rawValue: .init(truncatingIfNeeded: self.mode.rawValue))
         c.pointee.refusal = try arena.cString(self.refusal, field: "medicare.v1.SettlementRoute.refusal")
-        c.pointee.designation_status = try arena.cString(self.designationStatus, field: "medicare.v1.SettlementRoute.designation_status")
+        c.pointee.designation_status = .init(rawValue: .init(truncatingIfNeeded: self.designationStatus.rawValue))
         c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.SettlementRoute.division_code")
     }
 }

@@ -3,74 +3,166 @@
 internal import CMedicareProto
 public import NIOCore
 
-/// `medicare.v1.FrameKind`: an open enum, so that values from newer peers survive a round trip.
-public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-    public init() { self.rawValue = 0 }
-    public static let unspecified = FrameKind(rawValue: 0)
-    public static let request = FrameKind(rawValue: 1)
-    public static let response = FrameKind(rawValue: 2)
-    public static let cancel = FrameKind(rawValue: 3)
-    public static let ping = FrameKind(rawValue: 4)
-    public static let pong = FrameKind(rawValue: 5)
-    public static let goaway = FrameKind(rawValue: 6)
-    public var description: String {
+/// `medicare.v1.FrameKind`. What a frame is. Requests and responses are paired by call_id; many calls share one connection and are answered in any order.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum FrameKind: ProtoEnum {
+    case unspecified
+    case request
+    case response
+    case cancel
+    case ping
+    case pong
+    case goaway
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
         switch rawValue {
-        case 0: "unspecified"
-        case 1: "request"
-        case 2: "response"
-        case 3: "cancel"
-        case 4: "ping"
-        case 5: "pong"
-        case 6: "goaway"
-        default: "FrameKind(\(rawValue))"
+        case 0: self = .unspecified
+        case 1: self = .request
+        case 2: self = .response
+        case 3: self = .cancel
+        case 4: self = .ping
+        case 5: self = .pong
+        case 6: self = .goaway
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .request: 1
+        case .response: 2
+        case .cancel: 3
+        case .ping: 4
+        case .pong: 5
+        case .goaway: 6
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.FrameKind" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [FrameKind] = [.request, .response, .cancel, .ping, .pong, .goaway]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .request: "request"
+        case .response: "response"
+        case .cancel: "cancel"
+        case .ping: "ping"
+        case .pong: "pong"
+        case .goaway: "goaway"
+        case .unrecognized(let value): String(value)
         }
     }
 }
 
-/// `medicare.v1.StatusCode`: an open enum, so that values from newer peers survive a round trip.
-public struct StatusCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-    public init() { self.rawValue = 0 }
-    public static let ok = StatusCode(rawValue: 0)
-    public static let cancelled = StatusCode(rawValue: 1)
-    public static let unknown = StatusCode(rawValue: 2)
-    public static let invalidArgument = StatusCode(rawValue: 3)
-    public static let deadlineExceeded = StatusCode(rawValue: 4)
-    public static let notFound = StatusCode(rawValue: 5)
-    public static let alreadyExists = StatusCode(rawValue: 6)
-    public static let permissionDenied = StatusCode(rawValue: 7)
-    public static let resourceExhausted = StatusCode(rawValue: 8)
-    public static let failedPrecondition = StatusCode(rawValue: 9)
-    public static let aborted = StatusCode(rawValue: 10)
-    public static let outOfRange = StatusCode(rawValue: 11)
-    public static let unimplemented = StatusCode(rawValue: 12)
-    public static let `internal` = StatusCode(rawValue: 13)
-    public static let unavailable = StatusCode(rawValue: 14)
-    public static let dataLoss = StatusCode(rawValue: 15)
-    public static let unauthenticated = StatusCode(rawValue: 16)
-    public var description: String {
+/// `medicare.v1.StatusCode`. Status codes, numbered as gRPC's so that operators can read them with the same eyes.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum StatusCode: ProtoEnum {
+    case ok
+    case cancelled
+    case unknown
+    case invalidArgument
+    case deadlineExceeded
+    case notFound
+    case alreadyExists
+    case permissionDenied
+    case resourceExhausted
+    case failedPrecondition
+    case aborted
+    case outOfRange
+    case unimplemented
+    case `internal`
+    case unavailable
+    case dataLoss
+    case unauthenticated
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
         switch rawValue {
-        case 0: "ok"
-        case 1: "cancelled"
-        case 2: "unknown"
-        case 3: "invalidArgument"
-        case 4: "deadlineExceeded"
-        case 5: "notFound"
-        case 6: "alreadyExists"
-        case 7: "permissionDenied"
-        case 8: "resourceExhausted"
-        case 9: "failedPrecondition"
-        case 10: "aborted"
-        case 11: "outOfRange"
-        case 12: "unimplemented"
-        case 13: "internal"
-        case 14: "unavailable"
-        case 15: "dataLoss"
-        case 16: "unauthenticated"
-        default: "StatusCode(\(rawValue))"
+        case 0: self = .ok
+        case 1: self = .cancelled
+        case 2: self = .unknown
+        case 3: self = .invalidArgument
+        case 4: self = .deadlineExceeded
+        case 5: self = .notFound
+        case 6: self = .alreadyExists
+        case 7: self = .permissionDenied
+        case 8: self = .resourceExhausted
+        case 9: self = .failedPrecondition
+        case 10: self = .aborted
+        case 11: self = .outOfRange
+        case 12: self = .unimplemented
+        case 13: self = .`internal`
+        case 14: self = .unavailable
+        case 15: self = .dataLoss
+        case 16: self = .unauthenticated
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .ok }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .ok: 0
+        case .cancelled: 1
+        case .unknown: 2
+        case .invalidArgument: 3
+        case .deadlineExceeded: 4
+        case .notFound: 5
+        case .alreadyExists: 6
+        case .permissionDenied: 7
+        case .resourceExhausted: 8
+        case .failedPrecondition: 9
+        case .aborted: 10
+        case .outOfRange: 11
+        case .unimplemented: 12
+        case .`internal`: 13
+        case .unavailable: 14
+        case .dataLoss: 15
+        case .unauthenticated: 16
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.StatusCode" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [StatusCode] = [.cancelled, .unknown, .invalidArgument, .deadlineExceeded, .notFound, .alreadyExists, .permissionDenied, .resourceExhausted, .failedPrecondition, .aborted, .outOfRange, .unimplemented, .`internal`, .unavailable, .dataLoss, .unauthenticated]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .ok: "ok"
+        case .cancelled: "cancelled"
+        case .unknown: "unknown"
+        case .invalidArgument: "invalid_argument"
+        case .deadlineExceeded: "deadline_exceeded"
+        case .notFound: "not_found"
+        case .alreadyExists: "already_exists"
+        case .permissionDenied: "permission_denied"
+        case .resourceExhausted: "resource_exhausted"
+        case .failedPrecondition: "failed_precondition"
+        case .aborted: "aborted"
+        case .outOfRange: "out_of_range"
+        case .unimplemented: "unimplemented"
+        case .`internal`: "internal"
+        case .unavailable: "unavailable"
+        case .dataLoss: "data_loss"
+        case .unauthenticated: "unauthenticated"
+        case .unrecognized(let value): String(value)
         }
     }
 }

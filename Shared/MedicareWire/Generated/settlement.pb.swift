@@ -3,23 +3,343 @@
 internal import CMedicareProto
 public import NIOCore
 
+/// `medicare.v1.Insutype`. 险种类型 (insutype), the national platform's code list: the number is the national code.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum Insutype: ProtoEnum {
+    case unspecified
+    case employeeBasic
+    case civilServantSubsidy
+    case largeExpenseSubsidy
+    case retireeSupport
+    case residentBasic
+    case residentCriticalIllness
+    case maternity
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 310: self = .employeeBasic
+        case 320: self = .civilServantSubsidy
+        case 330: self = .largeExpenseSubsidy
+        case 340: self = .retireeSupport
+        case 390: self = .residentBasic
+        case 392: self = .residentCriticalIllness
+        case 510: self = .maternity
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .employeeBasic: 310
+        case .civilServantSubsidy: 320
+        case .largeExpenseSubsidy: 330
+        case .retireeSupport: 340
+        case .residentBasic: 390
+        case .residentCriticalIllness: 392
+        case .maternity: 510
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.Insutype" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [Insutype] = [.employeeBasic, .civilServantSubsidy, .largeExpenseSubsidy, .retireeSupport, .residentBasic, .residentCriticalIllness, .maternity]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .employeeBasic: "employee_basic"
+        case .civilServantSubsidy: "civil_servant_subsidy"
+        case .largeExpenseSubsidy: "large_expense_subsidy"
+        case .retireeSupport: "retiree_support"
+        case .residentBasic: "resident_basic"
+        case .residentCriticalIllness: "resident_critical_illness"
+        case .maternity: "maternity"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.PsnInsuStas`. 参保状态 (psn_insu_stas), the national code list.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum PsnInsuStas: ProtoEnum {
+    case unspecified
+    case enrolled
+    case suspended
+    case terminated
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .enrolled
+        case 2: self = .suspended
+        case 4: self = .terminated
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .enrolled: 1
+        case .suspended: 2
+        case .terminated: 4
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.PsnInsuStas" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [PsnInsuStas] = [.enrolled, .suspended, .terminated]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .enrolled: "enrolled"
+        case .suspended: "suspended"
+        case .terminated: "terminated"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.Gend`. 性别 (gend), GB/T 2261.1 as the national platform uses it.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum Gend: ProtoEnum {
+    case unspecified
+    case male
+    case female
+    case notStated
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .male
+        case 2: self = .female
+        case 9: self = .notStated
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .male: 1
+        case .female: 2
+        case .notStated: 9
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.Gend" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [Gend] = [.male, .female, .notStated]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .male: "male"
+        case .female: "female"
+        case .notStated: "not_stated"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.MedType`. 医疗类别 (med_type), the national code list's outpatient values; a village clinic settles general outpatient visits and chronic-disease (两病) outpatient visits.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum MedType: ProtoEnum {
+    case unspecified
+    case generalOutpatient
+    case outpatientRegistration
+    case emergency
+    case chronicOutpatient
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 11: self = .generalOutpatient
+        case 12: self = .outpatientRegistration
+        case 13: self = .emergency
+        case 14: self = .chronicOutpatient
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .generalOutpatient: 11
+        case .outpatientRegistration: 12
+        case .emergency: 13
+        case .chronicOutpatient: 14
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.MedType" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [MedType] = [.generalOutpatient, .outpatientRegistration, .emergency, .chronicOutpatient]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .generalOutpatient: "general_outpatient"
+        case .outpatientRegistration: "outpatient_registration"
+        case .emergency: "emergency"
+        case .chronicOutpatient: "chronic_outpatient"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.ChrgitmLv`. 收费项目等级 (chrgitm_lv), the national code list (01 甲类, 02 乙类, 03 丙类).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ChrgitmLv: ProtoEnum {
+    case unspecified
+    case classA
+    case classB
+    case classC
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .classA
+        case 2: self = .classB
+        case 3: self = .classC
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .classA: 1
+        case .classB: 2
+        case .classC: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ChrgitmLv" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ChrgitmLv] = [.classA, .classB, .classC]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .classA: "class_a"
+        case .classB: "class_b"
+        case .classC: "class_c"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.SettlementStatus`. Where a settlement stands.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum SettlementStatus: ProtoEnum {
+    case unspecified
+    case presettled
+    case settled
+    case reversed
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .presettled
+        case 2: self = .settled
+        case 3: self = .reversed
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .presettled: 1
+        case .settled: 2
+        case .reversed: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.SettlementStatus" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [SettlementStatus] = [.presettled, .settled, .reversed]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .presettled: "presettled"
+        case .settled: "settled"
+        case .reversed: "reversed"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.InsuredPerson`
 public struct InsuredPerson: WireMessage {
     public var psnNo: String
     public var certno: String
     public var name: String
-    public var insutype: String
+    public var insutype: Insutype
     public var insuAdmdvs: String
-    public var status: String
+    public var psnInsuStas: PsnInsuStas
     public var accountBalance: Int64
 
-    public init(psnNo: String = "", certno: String = "", name: String = "", insutype: String = "", insuAdmdvs: String = "", status: String = "", accountBalance: Int64 = 0) {
+    public init(psnNo: String = "", certno: String = "", name: String = "", insutype: Insutype = .init(), insuAdmdvs: String = "", psnInsuStas: PsnInsuStas = .init(), accountBalance: Int64 = 0) {
         self.psnNo = psnNo
         self.certno = certno
         self.name = name
         self.insutype = insutype
         self.insuAdmdvs = insuAdmdvs
-        self.status = status
+        self.psnInsuStas = psnInsuStas
         self.accountBalance = accountBalance
     }
 
@@ -47,9 +367,9 @@ extension InsuredPerson: CMessage {
         self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.InsuredPerson.psn_no")
         self.certno = try arena.string(c.pointee.certno, field: "medicare.v1.InsuredPerson.certno")
         self.name = try arena.string(c.pointee.name, field: "medicare.v1.InsuredPerson.name")
-        self.insutype = try arena.string(c.pointee.insutype, field: "medicare.v1.InsuredPerson.insutype")
+        self.insutype = Insutype(rawValue: Int32(truncatingIfNeeded: c.pointee.insutype.rawValue))
         self.insuAdmdvs = try arena.string(c.pointee.insu_admdvs, field: "medicare.v1.InsuredPerson.insu_admdvs")
-        self.status = try arena.string(c.pointee.status, field: "medicare.v1.InsuredPerson.status")
+        self.psnInsuStas = PsnInsuStas(rawValue: Int32(truncatingIfNeeded: c.pointee.psn_insu_stas.rawValue))
         self.accountBalance = c.pointee.account_balance
     }
 
@@ -57,9 +377,9 @@ extension InsuredPerson: CMessage {
         c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.InsuredPerson.psn_no")
         c.pointee.certno = try arena.cString(self.certno, field: "medicare.v1.InsuredPerson.certno")
         c.pointee.name = try arena.cString(self.name, field: "medicare.v1.InsuredPerson.name")
-        c.pointee.insutype = try arena.cString(self.insutype, field: "medicare.v1.InsuredPerson.insutype")
+        c.pointee.insutype = .init(rawValue: .init(truncatingIfNeeded: self.insutype.rawValue))
         c.pointee.insu_admdvs = try arena.cString(self.insuAdmdvs, field: "medicare.v1.InsuredPerson.insu_admdvs")
-        c.pointee.status = try arena.cString(self.status, field: "medicare.v1.InsuredPerson.status")
+        c.pointee.psn_insu_stas = .init(rawValue: .init(truncatingIfNeeded: self.psnInsuStas.rawValue))
         c.pointee.account_balance = self.accountBalance
     }
 }
@@ -181,9 +501,9 @@ public struct VerifyIdentityResponse: WireMessage {
     public var valid: Bool
     public var reason: String
     public var birthday: String
-    public var gend: String
+    public var gend: Gend
 
-    public init(person: InsuredPerson? = nil, valid: Bool = false, reason: String = "", birthday: String = "", gend: String = "") {
+    public init(person: InsuredPerson? = nil, valid: Bool = false, reason: String = "", birthday: String = "", gend: Gend = .init()) {
         self.person = person
         self.valid = valid
         self.reason = reason
@@ -216,7 +536,7 @@ extension VerifyIdentityResponse: CMessage {
         self.valid = c.pointee.valid != 0
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.VerifyIdentityResponse.reason")
         self.birthday = try arena.string(c.pointee.birthday, field: "medicare.v1.VerifyIdentityResponse.birthday")
-        self.gend = try arena.string(c.pointee.gend, field: "medicare.v1.VerifyIdentityResponse.gend")
+        self.gend = Gend(rawValue: Int32(truncatingIfNeeded: c.pointee.gend.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -224,7 +544,7 @@ extension VerifyIdentityResponse: CMessage {
         c.pointee.valid = self.valid ? 1 : 0
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.VerifyIdentityResponse.reason")
         c.pointee.birthday = try arena.cString(self.birthday, field: "medicare.v1.VerifyIdentityResponse.birthday")
-        c.pointee.gend = try arena.cString(self.gend, field: "medicare.v1.VerifyIdentityResponse.gend")
+        c.pointee.gend = .init(rawValue: .init(truncatingIfNeeded: self.gend.rawValue))
     }
 }
 
@@ -284,19 +604,19 @@ public struct Claim: WireMessage {
     public var certno: String
     public var fixmedinsCode: String
     public var settleVia: String
-    public var visitType: String
+    public var medType: MedType
     public var visitDate: String
     public var diagnoses: [String]
     public var lines: [FeeLine]
     public var useAccount: Bool
 
-    public init(mdtrtID: String = "", psnNo: String = "", certno: String = "", fixmedinsCode: String = "", settleVia: String = "", visitType: String = "", visitDate: String = "", diagnoses: [String] = [], lines: [FeeLine] = [], useAccount: Bool = false) {
+    public init(mdtrtID: String = "", psnNo: String = "", certno: String = "", fixmedinsCode: String = "", settleVia: String = "", medType: MedType = .init(), visitDate: String = "", diagnoses: [String] = [], lines: [FeeLine] = [], useAccount: Bool = false) {
         self.mdtrtID = mdtrtID
         self.psnNo = psnNo
         self.certno = certno
         self.fixmedinsCode = fixmedinsCode
         self.settleVia = settleVia
-        self.visitType = visitType
+        self.medType = medType
         self.visitDate = visitDate
         self.diagnoses = diagnoses
         self.lines = lines
@@ -329,7 +649,7 @@ extension Claim: CMessage {
         self.certno = try arena.string(c.pointee.certno, field: "medicare.v1.Claim.certno")
         self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.Claim.fixmedins_code")
         self.settleVia = try arena.string(c.pointee.settle_via, field: "medicare.v1.Claim.settle_via")
-        self.visitType = try arena.string(c.pointee.visit_type, field: "medicare.v1.Claim.visit_type")
+        self.medType = MedType(rawValue: Int32(truncatingIfNeeded: c.pointee.med_type.rawValue))
         self.visitDate = try arena.string(c.pointee.visit_date, field: "medicare.v1.Claim.visit_date")
         self.diagnoses = try arena.stringArray(c.pointee.diagnoses, c.pointee.n_diagnoses, field: "medicare.v1.Claim.diagnoses")
         self.lines = try arena.messageArray(c.pointee.lines, c.pointee.n_lines, field: "medicare.v1.Claim.lines", as: FeeLine.self)
@@ -342,7 +662,7 @@ extension Claim: CMessage {
         c.pointee.certno = try arena.cString(self.certno, field: "medicare.v1.Claim.certno")
         c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.Claim.fixmedins_code")
         c.pointee.settle_via = try arena.cString(self.settleVia, field: "medicare.v1.Claim.settle_via")
-        c.pointee.visit_type = try arena.cString(self.visitType, field: "medicare.v1.Claim.visit_type")
+        c.pointee.med_type = .init(rawValue: .init(truncatingIfNeeded: self.medType.rawValue))
         c.pointee.visit_date = try arena.cString(self.visitDate, field: "medicare.v1.Claim.visit_date")
         (c.pointee.n_diagnoses, c.pointee.diagnoses) = try arena.cStringArray(self.diagnoses, field: "medicare.v1.Claim.diagnoses")
         (c.pointee.n_lines, c.pointee.lines) = try arena.cMessageArray(self.lines)
@@ -353,16 +673,16 @@ extension Claim: CMessage {
 /// `medicare.v1.LineResult`
 public struct LineResult: WireMessage {
     public var itemCode: String
-    public var category: String
+    public var chrgitmLv: ChrgitmLv
     public var amount: Int64
     public var overlmtSelfpay: Int64
     public var fulamtOwnpayAmt: Int64
     public var preselfpayAmt: Int64
     public var inscpScpAmt: Int64
 
-    public init(itemCode: String = "", category: String = "", amount: Int64 = 0, overlmtSelfpay: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0) {
+    public init(itemCode: String = "", chrgitmLv: ChrgitmLv = .init(), amount: Int64 = 0, overlmtSelfpay: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0) {
         self.itemCode = itemCode
-        self.category = category
+        self.chrgitmLv = chrgitmLv
         self.amount = amount
         self.overlmtSelfpay = overlmtSelfpay
         self.fulamtOwnpayAmt = fulamtOwnpayAmt
@@ -392,7 +712,7 @@ extension LineResult: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.itemCode = try arena.string(c.pointee.item_code, field: "medicare.v1.LineResult.item_code")
-        self.category = try arena.string(c.pointee.category, field: "medicare.v1.LineResult.category")
+        self.chrgitmLv = ChrgitmLv(rawValue: Int32(truncatingIfNeeded: c.pointee.chrgitm_lv.rawValue))
         self.amount = c.pointee.amount
         self.overlmtSelfpay = c.pointee.overlmt_selfpay
         self.fulamtOwnpayAmt = c.pointee.fulamt_ownpay_amt
@@ -402,7 +722,7 @@ extension LineResult: CMessage {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.item_code = try arena.cString(self.itemCode, field: "medicare.v1.LineResult.item_code")
-        c.pointee.category = try arena.cString(self.category, field: "medicare.v1.LineResult.category")
+        c.pointee.chrgitm_lv = .init(rawValue: .init(truncatingIfNeeded: self.chrgitmLv.rawValue))
         c.pointee.amount = self.amount
         c.pointee.overlmt_selfpay = self.overlmtSelfpay
         c.pointee.fulamt_ownpay_amt = self.fulamtOwnpayAmt
@@ -432,11 +752,11 @@ public struct SettlementResult: WireMessage {
     public var overCeiling: Int64
     public var policyVersion: String
     public var lines: [LineResult]
-    public var status: String
+    public var status: SettlementStatus
     public var replay: Bool
     public var setlDate: String
 
-    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: String = "", replay: Bool = false, setlDate: String = "") {
+    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: SettlementStatus = .init(), replay: Bool = false, setlDate: String = "") {
         self.setlID = setlID
         self.mdtrtID = mdtrtID
         self.psnNo = psnNo
@@ -501,7 +821,7 @@ extension SettlementResult: CMessage {
         self.overCeiling = c.pointee.over_ceiling
         self.policyVersion = try arena.string(c.pointee.policy_version, field: "medicare.v1.SettlementResult.policy_version")
         self.lines = try arena.messageArray(c.pointee.lines, c.pointee.n_lines, field: "medicare.v1.SettlementResult.lines", as: LineResult.self)
-        self.status = try arena.string(c.pointee.status, field: "medicare.v1.SettlementResult.status")
+        self.status = SettlementStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
         self.replay = c.pointee.replay != 0
         self.setlDate = try arena.string(c.pointee.setl_date, field: "medicare.v1.SettlementResult.setl_date")
     }
@@ -526,7 +846,7 @@ extension SettlementResult: CMessage {
         c.pointee.over_ceiling = self.overCeiling
         c.pointee.policy_version = try arena.cString(self.policyVersion, field: "medicare.v1.SettlementResult.policy_version")
         (c.pointee.n_lines, c.pointee.lines) = try arena.cMessageArray(self.lines)
-        c.pointee.status = try arena.cString(self.status, field: "medicare.v1.SettlementResult.status")
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
         c.pointee.replay = self.replay ? 1 : 0
         c.pointee.setl_date = try arena.cString(self.setlDate, field: "medicare.v1.SettlementResult.setl_date")
     }

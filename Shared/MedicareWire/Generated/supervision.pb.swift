@@ -3,12 +3,116 @@
 internal import CMedicareProto
 public import NIOCore
 
+/// `medicare.v1.Verdict`. A review's decision on a claim, worst last.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum Verdict: ProtoEnum {
+    case unspecified
+    case pass
+    case warn
+    case block
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .pass
+        case 2: self = .warn
+        case 3: self = .block
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .pass: 1
+        case .warn: 2
+        case .block: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.Verdict" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [Verdict] = [.pass, .warn, .block]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .pass: "pass"
+        case .warn: "warn"
+        case .block: "block"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.AuditKind`. What an audit-chain record is about.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum AuditKind: ProtoEnum {
+    case unspecified
+    case settlement
+    case reversal
+    case reviewBlock
+    case designation
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .settlement
+        case 2: self = .reversal
+        case 3: self = .reviewBlock
+        case 4: self = .designation
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .settlement: 1
+        case .reversal: 2
+        case .reviewBlock: 3
+        case .designation: 4
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.AuditKind" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [AuditKind] = [.settlement, .reversal, .reviewBlock, .designation]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .settlement: "settlement"
+        case .reversal: "reversal"
+        case .reviewBlock: "review_block"
+        case .designation: "designation"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.ReviewRequest`
 public struct ReviewRequest: WireMessage {
     public var claim: Claim?
-    public var designationStatus: String
+    public var designationStatus: DesignationStatus
 
-    public init(claim: Claim? = nil, designationStatus: String = "") {
+    public init(claim: Claim? = nil, designationStatus: DesignationStatus = .init()) {
         self.claim = claim
         self.designationStatus = designationStatus
     }
@@ -35,12 +139,12 @@ extension ReviewRequest: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
-        self.designationStatus = try arena.string(c.pointee.designation_status, field: "medicare.v1.ReviewRequest.designation_status")
+        self.designationStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.designation_status.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
-        c.pointee.designation_status = try arena.cString(self.designationStatus, field: "medicare.v1.ReviewRequest.designation_status")
+        c.pointee.designation_status = .init(rawValue: .init(truncatingIfNeeded: self.designationStatus.rawValue))
     }
 }
 
@@ -48,12 +152,12 @@ extension ReviewRequest: CMessage {
 public struct Finding: WireMessage {
     public var ruleID: String
     public var ruleVersion: String
-    public var verdict: String
+    public var verdict: Verdict
     public var evidence: String
     public var amountAtIssue: Int64
     public var itemCode: String
 
-    public init(ruleID: String = "", ruleVersion: String = "", verdict: String = "", evidence: String = "", amountAtIssue: Int64 = 0, itemCode: String = "") {
+    public init(ruleID: String = "", ruleVersion: String = "", verdict: Verdict = .init(), evidence: String = "", amountAtIssue: Int64 = 0, itemCode: String = "") {
         self.ruleID = ruleID
         self.ruleVersion = ruleVersion
         self.verdict = verdict
@@ -85,7 +189,7 @@ extension Finding: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.ruleID = try arena.string(c.pointee.rule_id, field: "medicare.v1.Finding.rule_id")
         self.ruleVersion = try arena.string(c.pointee.rule_version, field: "medicare.v1.Finding.rule_version")
-        self.verdict = try arena.string(c.pointee.verdict, field: "medicare.v1.Finding.verdict")
+        self.verdict = Verdict(rawValue: Int32(truncatingIfNeeded: c.pointee.verdict.rawValue))
         self.evidence = try arena.string(c.pointee.evidence, field: "medicare.v1.Finding.evidence")
         self.amountAtIssue = c.pointee.amount_at_issue
         self.itemCode = try arena.string(c.pointee.item_code, field: "medicare.v1.Finding.item_code")
@@ -94,7 +198,7 @@ extension Finding: CMessage {
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.rule_id = try arena.cString(self.ruleID, field: "medicare.v1.Finding.rule_id")
         c.pointee.rule_version = try arena.cString(self.ruleVersion, field: "medicare.v1.Finding.rule_version")
-        c.pointee.verdict = try arena.cString(self.verdict, field: "medicare.v1.Finding.verdict")
+        c.pointee.verdict = .init(rawValue: .init(truncatingIfNeeded: self.verdict.rawValue))
         c.pointee.evidence = try arena.cString(self.evidence, field: "medicare.v1.Finding.evidence")
         c.pointee.amount_at_issue = self.amountAtIssue
         c.pointee.item_code = try arena.cString(self.itemCode, field: "medicare.v1.Finding.item_code")
@@ -103,11 +207,11 @@ extension Finding: CMessage {
 
 /// `medicare.v1.ReviewResponse`
 public struct ReviewResponse: WireMessage {
-    public var verdict: String
+    public var verdict: Verdict
     public var findings: [Finding]
     public var rulesEvaluated: UInt32
 
-    public init(verdict: String = "", findings: [Finding] = [], rulesEvaluated: UInt32 = 0) {
+    public init(verdict: Verdict = .init(), findings: [Finding] = [], rulesEvaluated: UInt32 = 0) {
         self.verdict = verdict
         self.findings = findings
         self.rulesEvaluated = rulesEvaluated
@@ -134,13 +238,13 @@ extension ReviewResponse: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.verdict = try arena.string(c.pointee.verdict, field: "medicare.v1.ReviewResponse.verdict")
+        self.verdict = Verdict(rawValue: Int32(truncatingIfNeeded: c.pointee.verdict.rawValue))
         self.findings = try arena.messageArray(c.pointee.findings, c.pointee.n_findings, field: "medicare.v1.ReviewResponse.findings", as: Finding.self)
         self.rulesEvaluated = c.pointee.rules_evaluated
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.verdict = try arena.cString(self.verdict, field: "medicare.v1.ReviewResponse.verdict")
+        c.pointee.verdict = .init(rawValue: .init(truncatingIfNeeded: self.verdict.rawValue))
         (c.pointee.n_findings, c.pointee.findings) = try arena.cMessageArray(self.findings)
         c.pointee.rules_evaluated = self.rulesEvaluated
     }
@@ -239,13 +343,13 @@ extension DesignationRecord: CMessage {
 /// `medicare.v1.AuditRecord`
 public struct AuditRecord: WireMessage {
     public var seq: UInt64
-    public var kind: String
+    public var kind: AuditKind
     public var subject: String
     public var prevHash: String
     public var hash: String
     public var at: String
 
-    public init(seq: UInt64 = 0, kind: String = "", subject: String = "", prevHash: String = "", hash: String = "", at: String = "") {
+    public init(seq: UInt64 = 0, kind: AuditKind = .init(), subject: String = "", prevHash: String = "", hash: String = "", at: String = "") {
         self.seq = seq
         self.kind = kind
         self.subject = subject
@@ -276,7 +380,7 @@ extension AuditRecord: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.seq = c.pointee.seq
-        self.kind = try arena.string(c.pointee.kind, field: "medicare.v1.AuditRecord.kind")
+        self.kind = AuditKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         self.subject = try arena.string(c.pointee.subject, field: "medicare.v1.AuditRecord.subject")
         self.prevHash = try arena.string(c.pointee.prev_hash, field: "medicare.v1.AuditRecord.prev_hash")
         self.hash = try arena.string(c.pointee.hash, field: "medicare.v1.AuditRecord.hash")
@@ -285,7 +389,7 @@ extension AuditRecord: CMessage {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.seq = self.seq
-        c.pointee.kind = try arena.cString(self.kind, field: "medicare.v1.AuditRecord.kind")
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
         c.pointee.subject = try arena.cString(self.subject, field: "medicare.v1.AuditRecord.subject")
         c.pointee.prev_hash = try arena.cString(self.prevHash, field: "medicare.v1.AuditRecord.prev_hash")
         c.pointee.hash = try arena.cString(self.hash, field: "medicare.v1.AuditRecord.hash")

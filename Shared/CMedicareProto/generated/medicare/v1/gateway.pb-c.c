@@ -598,11 +598,11 @@ static const ProtobufCFieldDescriptor medicare__v1__source_status__field_descrip
     "source",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__SourceStatus, source),
+    &medicare__v1__source__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -610,11 +610,11 @@ static const ProtobufCFieldDescriptor medicare__v1__source_status__field_descrip
     "code",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__SourceStatus, code),
+    &medicare__v1__status_code__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -929,6 +929,38 @@ const ProtobufCMessageDescriptor medicare__v1__verify_audit_trail_request__descr
   0,  medicare__v1__verify_audit_trail_request__number_ranges,
   (ProtobufCMessageInit) medicare__v1__verify_audit_trail_request__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue medicare__v1__source__enum_values_by_number[4] =
+{
+  { "SOURCE_UNSPECIFIED", "MEDICARE__V1__SOURCE__SOURCE_UNSPECIFIED", 0 },
+  { "SOURCE_REGISTRY", "MEDICARE__V1__SOURCE__SOURCE_REGISTRY", 1 },
+  { "SOURCE_SETTLEMENT", "MEDICARE__V1__SOURCE__SOURCE_SETTLEMENT", 2 },
+  { "SOURCE_SUPERVISION", "MEDICARE__V1__SOURCE__SOURCE_SUPERVISION", 3 },
+};
+static const ProtobufCIntRange medicare__v1__source__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__source__enum_values_by_name[4] =
+{
+  { "SOURCE_REGISTRY", 1 },
+  { "SOURCE_SETTLEMENT", 2 },
+  { "SOURCE_SUPERVISION", 3 },
+  { "SOURCE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__source__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.Source",
+  "Source",
+  "Medicare__V1__Source",
+  "medicare.v1",
+  4,
+  medicare__v1__source__enum_values_by_number,
+  4,
+  medicare__v1__source__enum_values_by_name,
+  1,
+  medicare__v1__source__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor medicare__v1__gateway__method_descriptors[5] =
 {

@@ -839,11 +839,11 @@ static const ProtobufCFieldDescriptor medicare__v1__institution_record__field_de
     "kind",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__InstitutionRecord, kind),
+    &medicare__v1__institution_kind__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -875,11 +875,11 @@ static const ProtobufCFieldDescriptor medicare__v1__institution_record__field_de
     "integration_mode",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__InstitutionRecord, integration_mode),
+    &medicare__v1__integration_mode__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1046,11 +1046,11 @@ static const ProtobufCFieldDescriptor medicare__v1__import_result__field_descrip
     "outcome",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__ImportResult, outcome),
+    &medicare__v1__import_outcome__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1213,11 +1213,11 @@ static const ProtobufCFieldDescriptor medicare__v1__institution__field_descripto
     "designation_status",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__Institution, designation_status),
+    &medicare__v1__designation_status__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1265,11 +1265,11 @@ static const ProtobufCFieldDescriptor medicare__v1__designation_event__field_des
     "from_status",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__DesignationEvent, from_status),
+    &medicare__v1__designation_status__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1277,11 +1277,11 @@ static const ProtobufCFieldDescriptor medicare__v1__designation_event__field_des
     "to_status",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__DesignationEvent, to_status),
+    &medicare__v1__designation_status__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1418,11 +1418,11 @@ static const ProtobufCFieldDescriptor medicare__v1__change_designation_request__
     "action",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__ChangeDesignationRequest, action),
+    &medicare__v1__designation_action__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1558,11 +1558,11 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_desc
     "mode",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__SettlementRoute, mode),
+    &medicare__v1__route_mode__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1582,11 +1582,11 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_desc
     "designation_status",
     5,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__SettlementRoute, designation_status),
+    &medicare__v1__designation_status__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1784,6 +1784,204 @@ const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor =
   1,  medicare__v1__coverage__number_ranges,
   (ProtobufCMessageInit) medicare__v1__coverage__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue medicare__v1__institution_kind__enum_values_by_number[3] =
+{
+  { "INSTITUTION_KIND_UNSPECIFIED", "MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED", 0 },
+  { "INSTITUTION_KIND_TOWNSHIP_CENTRE", "MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_TOWNSHIP_CENTRE", 1 },
+  { "INSTITUTION_KIND_VILLAGE_CLINIC", "MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_VILLAGE_CLINIC", 2 },
+};
+static const ProtobufCIntRange medicare__v1__institution_kind__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex medicare__v1__institution_kind__enum_values_by_name[3] =
+{
+  { "INSTITUTION_KIND_TOWNSHIP_CENTRE", 1 },
+  { "INSTITUTION_KIND_UNSPECIFIED", 0 },
+  { "INSTITUTION_KIND_VILLAGE_CLINIC", 2 },
+};
+const ProtobufCEnumDescriptor medicare__v1__institution_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.InstitutionKind",
+  "InstitutionKind",
+  "Medicare__V1__InstitutionKind",
+  "medicare.v1",
+  3,
+  medicare__v1__institution_kind__enum_values_by_number,
+  3,
+  medicare__v1__institution_kind__enum_values_by_name,
+  1,
+  medicare__v1__institution_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__integration_mode__enum_values_by_number[4] =
+{
+  { "INTEGRATION_MODE_UNSPECIFIED", "MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_UNSPECIFIED", 0 },
+  { "INTEGRATION_MODE_INTEGRATED", "MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_INTEGRATED", 1 },
+  { "INTEGRATION_MODE_INTEGRATING", "MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_INTEGRATING", 2 },
+  { "INTEGRATION_MODE_NOT_READY", "MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_NOT_READY", 3 },
+};
+static const ProtobufCIntRange medicare__v1__integration_mode__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__integration_mode__enum_values_by_name[4] =
+{
+  { "INTEGRATION_MODE_INTEGRATED", 1 },
+  { "INTEGRATION_MODE_INTEGRATING", 2 },
+  { "INTEGRATION_MODE_NOT_READY", 3 },
+  { "INTEGRATION_MODE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__integration_mode__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.IntegrationMode",
+  "IntegrationMode",
+  "Medicare__V1__IntegrationMode",
+  "medicare.v1",
+  4,
+  medicare__v1__integration_mode__enum_values_by_number,
+  4,
+  medicare__v1__integration_mode__enum_values_by_name,
+  1,
+  medicare__v1__integration_mode__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__designation_status__enum_values_by_number[5] =
+{
+  { "DESIGNATION_STATUS_UNSPECIFIED", "MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED", 0 },
+  { "DESIGNATION_STATUS_NOT_DESIGNATED", "MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_NOT_DESIGNATED", 1 },
+  { "DESIGNATION_STATUS_DESIGNATED", "MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_DESIGNATED", 2 },
+  { "DESIGNATION_STATUS_SUSPENDED", "MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_SUSPENDED", 3 },
+  { "DESIGNATION_STATUS_TERMINATED", "MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_TERMINATED", 4 },
+};
+static const ProtobufCIntRange medicare__v1__designation_status__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__designation_status__enum_values_by_name[5] =
+{
+  { "DESIGNATION_STATUS_DESIGNATED", 2 },
+  { "DESIGNATION_STATUS_NOT_DESIGNATED", 1 },
+  { "DESIGNATION_STATUS_SUSPENDED", 3 },
+  { "DESIGNATION_STATUS_TERMINATED", 4 },
+  { "DESIGNATION_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__designation_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.DesignationStatus",
+  "DesignationStatus",
+  "Medicare__V1__DesignationStatus",
+  "medicare.v1",
+  5,
+  medicare__v1__designation_status__enum_values_by_number,
+  5,
+  medicare__v1__designation_status__enum_values_by_name,
+  1,
+  medicare__v1__designation_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__designation_action__enum_values_by_number[5] =
+{
+  { "DESIGNATION_ACTION_UNSPECIFIED", "MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_UNSPECIFIED", 0 },
+  { "DESIGNATION_ACTION_DESIGNATE", "MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_DESIGNATE", 1 },
+  { "DESIGNATION_ACTION_SUSPEND", "MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_SUSPEND", 2 },
+  { "DESIGNATION_ACTION_RESTORE", "MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_RESTORE", 3 },
+  { "DESIGNATION_ACTION_TERMINATE", "MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_TERMINATE", 4 },
+};
+static const ProtobufCIntRange medicare__v1__designation_action__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__designation_action__enum_values_by_name[5] =
+{
+  { "DESIGNATION_ACTION_DESIGNATE", 1 },
+  { "DESIGNATION_ACTION_RESTORE", 3 },
+  { "DESIGNATION_ACTION_SUSPEND", 2 },
+  { "DESIGNATION_ACTION_TERMINATE", 4 },
+  { "DESIGNATION_ACTION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__designation_action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.DesignationAction",
+  "DesignationAction",
+  "Medicare__V1__DesignationAction",
+  "medicare.v1",
+  5,
+  medicare__v1__designation_action__enum_values_by_number,
+  5,
+  medicare__v1__designation_action__enum_values_by_name,
+  1,
+  medicare__v1__designation_action__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__import_outcome__enum_values_by_number[6] =
+{
+  { "IMPORT_OUTCOME_UNSPECIFIED", "MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_UNSPECIFIED", 0 },
+  { "IMPORT_OUTCOME_CREATED", "MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_CREATED", 1 },
+  { "IMPORT_OUTCOME_UPDATED", "MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED", 2 },
+  { "IMPORT_OUTCOME_UNCHANGED", "MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_UNCHANGED", 3 },
+  { "IMPORT_OUTCOME_STALE", "MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_STALE", 4 },
+  { "IMPORT_OUTCOME_REJECTED", "MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_REJECTED", 5 },
+};
+static const ProtobufCIntRange medicare__v1__import_outcome__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex medicare__v1__import_outcome__enum_values_by_name[6] =
+{
+  { "IMPORT_OUTCOME_CREATED", 1 },
+  { "IMPORT_OUTCOME_REJECTED", 5 },
+  { "IMPORT_OUTCOME_STALE", 4 },
+  { "IMPORT_OUTCOME_UNCHANGED", 3 },
+  { "IMPORT_OUTCOME_UNSPECIFIED", 0 },
+  { "IMPORT_OUTCOME_UPDATED", 2 },
+};
+const ProtobufCEnumDescriptor medicare__v1__import_outcome__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ImportOutcome",
+  "ImportOutcome",
+  "Medicare__V1__ImportOutcome",
+  "medicare.v1",
+  6,
+  medicare__v1__import_outcome__enum_values_by_number,
+  6,
+  medicare__v1__import_outcome__enum_values_by_name,
+  1,
+  medicare__v1__import_outcome__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__route_mode__enum_values_by_number[4] =
+{
+  { "ROUTE_MODE_UNSPECIFIED", "MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_UNSPECIFIED", 0 },
+  { "ROUTE_MODE_DIRECT", "MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_DIRECT", 1 },
+  { "ROUTE_MODE_INTEGRATED", "MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_INTEGRATED", 2 },
+  { "ROUTE_MODE_INTEGRATING", "MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_INTEGRATING", 3 },
+};
+static const ProtobufCIntRange medicare__v1__route_mode__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__route_mode__enum_values_by_name[4] =
+{
+  { "ROUTE_MODE_DIRECT", 1 },
+  { "ROUTE_MODE_INTEGRATED", 2 },
+  { "ROUTE_MODE_INTEGRATING", 3 },
+  { "ROUTE_MODE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__route_mode__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.RouteMode",
+  "RouteMode",
+  "Medicare__V1__RouteMode",
+  "medicare.v1",
+  4,
+  medicare__v1__route_mode__enum_values_by_number,
+  4,
+  medicare__v1__route_mode__enum_values_by_name,
+  1,
+  medicare__v1__route_mode__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[6] =
 {

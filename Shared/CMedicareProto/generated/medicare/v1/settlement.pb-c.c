@@ -904,11 +904,11 @@ static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descri
     "insutype",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__InsuredPerson, insutype),
+    &medicare__v1__insutype__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -925,14 +925,14 @@ static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descri
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "status",
+    "psn_insu_stas",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__InsuredPerson, status),
+    offsetof(Medicare__V1__InsuredPerson, psn_insu_stas),
+    &medicare__v1__psn_insu_stas__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -955,8 +955,8 @@ static const unsigned medicare__v1__insured_person__field_indices_by_name[] = {
   4,   /* field[4] = insu_admdvs */
   3,   /* field[3] = insutype */
   2,   /* field[2] = name */
+  5,   /* field[5] = psn_insu_stas */
   0,   /* field[0] = psn_no */
-  5,   /* field[5] = status */
 };
 static const ProtobufCIntRange medicare__v1__insured_person__number_ranges[1 + 1] =
 {
@@ -1146,11 +1146,11 @@ static const ProtobufCFieldDescriptor medicare__v1__verify_identity_response__fi
     "gend",
     5,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__VerifyIdentityResponse, gend),
+    &medicare__v1__gend__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1322,14 +1322,14 @@ static const ProtobufCFieldDescriptor medicare__v1__claim__field_descriptors[10]
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "visit_type",
+    "med_type",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__Claim, visit_type),
+    offsetof(Medicare__V1__Claim, med_type),
+    &medicare__v1__med_type__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1388,11 +1388,11 @@ static const unsigned medicare__v1__claim__field_indices_by_name[] = {
   3,   /* field[3] = fixmedins_code */
   8,   /* field[8] = lines */
   0,   /* field[0] = mdtrt_id */
+  5,   /* field[5] = med_type */
   1,   /* field[1] = psn_no */
   4,   /* field[4] = settle_via */
   9,   /* field[9] = use_account */
   6,   /* field[6] = visit_date */
-  5,   /* field[5] = visit_type */
 };
 static const ProtobufCIntRange medicare__v1__claim__number_ranges[1 + 1] =
 {
@@ -1429,14 +1429,14 @@ static const ProtobufCFieldDescriptor medicare__v1__line_result__field_descripto
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "category",
+    "chrgitm_lv",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__LineResult, category),
+    offsetof(Medicare__V1__LineResult, chrgitm_lv),
+    &medicare__v1__chrgitm_lv__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1503,7 +1503,7 @@ static const ProtobufCFieldDescriptor medicare__v1__line_result__field_descripto
 };
 static const unsigned medicare__v1__line_result__field_indices_by_name[] = {
   2,   /* field[2] = amount */
-  1,   /* field[1] = category */
+  1,   /* field[1] = chrgitm_lv */
   4,   /* field[4] = fulamt_ownpay_amt */
   6,   /* field[6] = inscp_scp_amt */
   0,   /* field[0] = item_code */
@@ -1764,11 +1764,11 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_des
     "status",
     20,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__SettlementResult, status),
+    &medicare__v1__settlement_status__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2414,6 +2414,208 @@ const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor =
   1,  medicare__v1__day_totals__number_ranges,
   (ProtobufCMessageInit) medicare__v1__day_totals__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue medicare__v1__insutype__enum_values_by_number[8] =
+{
+  { "INSUTYPE_UNSPECIFIED", "MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED", 0 },
+  { "INSUTYPE_EMPLOYEE_BASIC", "MEDICARE__V1__INSUTYPE__INSUTYPE_EMPLOYEE_BASIC", 310 },
+  { "INSUTYPE_CIVIL_SERVANT_SUBSIDY", "MEDICARE__V1__INSUTYPE__INSUTYPE_CIVIL_SERVANT_SUBSIDY", 320 },
+  { "INSUTYPE_LARGE_EXPENSE_SUBSIDY", "MEDICARE__V1__INSUTYPE__INSUTYPE_LARGE_EXPENSE_SUBSIDY", 330 },
+  { "INSUTYPE_RETIREE_SUPPORT", "MEDICARE__V1__INSUTYPE__INSUTYPE_RETIREE_SUPPORT", 340 },
+  { "INSUTYPE_RESIDENT_BASIC", "MEDICARE__V1__INSUTYPE__INSUTYPE_RESIDENT_BASIC", 390 },
+  { "INSUTYPE_RESIDENT_CRITICAL_ILLNESS", "MEDICARE__V1__INSUTYPE__INSUTYPE_RESIDENT_CRITICAL_ILLNESS", 392 },
+  { "INSUTYPE_MATERNITY", "MEDICARE__V1__INSUTYPE__INSUTYPE_MATERNITY", 510 },
+};
+static const ProtobufCIntRange medicare__v1__insutype__value_ranges[] = {
+{0, 0},{310, 1},{320, 2},{330, 3},{340, 4},{390, 5},{392, 6},{510, 7},{0, 8}
+};
+static const ProtobufCEnumValueIndex medicare__v1__insutype__enum_values_by_name[8] =
+{
+  { "INSUTYPE_CIVIL_SERVANT_SUBSIDY", 2 },
+  { "INSUTYPE_EMPLOYEE_BASIC", 1 },
+  { "INSUTYPE_LARGE_EXPENSE_SUBSIDY", 3 },
+  { "INSUTYPE_MATERNITY", 7 },
+  { "INSUTYPE_RESIDENT_BASIC", 5 },
+  { "INSUTYPE_RESIDENT_CRITICAL_ILLNESS", 6 },
+  { "INSUTYPE_RETIREE_SUPPORT", 4 },
+  { "INSUTYPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__insutype__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.Insutype",
+  "Insutype",
+  "Medicare__V1__Insutype",
+  "medicare.v1",
+  8,
+  medicare__v1__insutype__enum_values_by_number,
+  8,
+  medicare__v1__insutype__enum_values_by_name,
+  8,
+  medicare__v1__insutype__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__psn_insu_stas__enum_values_by_number[4] =
+{
+  { "PSN_INSU_STAS_UNSPECIFIED", "MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED", 0 },
+  { "PSN_INSU_STAS_ENROLLED", "MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_ENROLLED", 1 },
+  { "PSN_INSU_STAS_SUSPENDED", "MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_SUSPENDED", 2 },
+  { "PSN_INSU_STAS_TERMINATED", "MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_TERMINATED", 4 },
+};
+static const ProtobufCIntRange medicare__v1__psn_insu_stas__value_ranges[] = {
+{0, 0},{4, 3},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__psn_insu_stas__enum_values_by_name[4] =
+{
+  { "PSN_INSU_STAS_ENROLLED", 1 },
+  { "PSN_INSU_STAS_SUSPENDED", 2 },
+  { "PSN_INSU_STAS_TERMINATED", 3 },
+  { "PSN_INSU_STAS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__psn_insu_stas__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.PsnInsuStas",
+  "PsnInsuStas",
+  "Medicare__V1__PsnInsuStas",
+  "medicare.v1",
+  4,
+  medicare__v1__psn_insu_stas__enum_values_by_number,
+  4,
+  medicare__v1__psn_insu_stas__enum_values_by_name,
+  2,
+  medicare__v1__psn_insu_stas__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__gend__enum_values_by_number[4] =
+{
+  { "GEND_UNSPECIFIED", "MEDICARE__V1__GEND__GEND_UNSPECIFIED", 0 },
+  { "GEND_MALE", "MEDICARE__V1__GEND__GEND_MALE", 1 },
+  { "GEND_FEMALE", "MEDICARE__V1__GEND__GEND_FEMALE", 2 },
+  { "GEND_NOT_STATED", "MEDICARE__V1__GEND__GEND_NOT_STATED", 9 },
+};
+static const ProtobufCIntRange medicare__v1__gend__value_ranges[] = {
+{0, 0},{9, 3},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__gend__enum_values_by_name[4] =
+{
+  { "GEND_FEMALE", 2 },
+  { "GEND_MALE", 1 },
+  { "GEND_NOT_STATED", 3 },
+  { "GEND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__gend__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.Gend",
+  "Gend",
+  "Medicare__V1__Gend",
+  "medicare.v1",
+  4,
+  medicare__v1__gend__enum_values_by_number,
+  4,
+  medicare__v1__gend__enum_values_by_name,
+  2,
+  medicare__v1__gend__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__med_type__enum_values_by_number[5] =
+{
+  { "MED_TYPE_UNSPECIFIED", "MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED", 0 },
+  { "MED_TYPE_GENERAL_OUTPATIENT", "MEDICARE__V1__MED_TYPE__MED_TYPE_GENERAL_OUTPATIENT", 11 },
+  { "MED_TYPE_OUTPATIENT_REGISTRATION", "MEDICARE__V1__MED_TYPE__MED_TYPE_OUTPATIENT_REGISTRATION", 12 },
+  { "MED_TYPE_EMERGENCY", "MEDICARE__V1__MED_TYPE__MED_TYPE_EMERGENCY", 13 },
+  { "MED_TYPE_CHRONIC_OUTPATIENT", "MEDICARE__V1__MED_TYPE__MED_TYPE_CHRONIC_OUTPATIENT", 14 },
+};
+static const ProtobufCIntRange medicare__v1__med_type__value_ranges[] = {
+{0, 0},{11, 1},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__med_type__enum_values_by_name[5] =
+{
+  { "MED_TYPE_CHRONIC_OUTPATIENT", 4 },
+  { "MED_TYPE_EMERGENCY", 3 },
+  { "MED_TYPE_GENERAL_OUTPATIENT", 1 },
+  { "MED_TYPE_OUTPATIENT_REGISTRATION", 2 },
+  { "MED_TYPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__med_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.MedType",
+  "MedType",
+  "Medicare__V1__MedType",
+  "medicare.v1",
+  5,
+  medicare__v1__med_type__enum_values_by_number,
+  5,
+  medicare__v1__med_type__enum_values_by_name,
+  2,
+  medicare__v1__med_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__chrgitm_lv__enum_values_by_number[4] =
+{
+  { "CHRGITM_LV_UNSPECIFIED", "MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_UNSPECIFIED", 0 },
+  { "CHRGITM_LV_CLASS_A", "MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_CLASS_A", 1 },
+  { "CHRGITM_LV_CLASS_B", "MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_CLASS_B", 2 },
+  { "CHRGITM_LV_CLASS_C", "MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_CLASS_C", 3 },
+};
+static const ProtobufCIntRange medicare__v1__chrgitm_lv__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__chrgitm_lv__enum_values_by_name[4] =
+{
+  { "CHRGITM_LV_CLASS_A", 1 },
+  { "CHRGITM_LV_CLASS_B", 2 },
+  { "CHRGITM_LV_CLASS_C", 3 },
+  { "CHRGITM_LV_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__chrgitm_lv__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ChrgitmLv",
+  "ChrgitmLv",
+  "Medicare__V1__ChrgitmLv",
+  "medicare.v1",
+  4,
+  medicare__v1__chrgitm_lv__enum_values_by_number,
+  4,
+  medicare__v1__chrgitm_lv__enum_values_by_name,
+  1,
+  medicare__v1__chrgitm_lv__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__settlement_status__enum_values_by_number[4] =
+{
+  { "SETTLEMENT_STATUS_UNSPECIFIED", "MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_UNSPECIFIED", 0 },
+  { "SETTLEMENT_STATUS_PRESETTLED", "MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_PRESETTLED", 1 },
+  { "SETTLEMENT_STATUS_SETTLED", "MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_SETTLED", 2 },
+  { "SETTLEMENT_STATUS_REVERSED", "MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_REVERSED", 3 },
+};
+static const ProtobufCIntRange medicare__v1__settlement_status__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__settlement_status__enum_values_by_name[4] =
+{
+  { "SETTLEMENT_STATUS_PRESETTLED", 1 },
+  { "SETTLEMENT_STATUS_REVERSED", 3 },
+  { "SETTLEMENT_STATUS_SETTLED", 2 },
+  { "SETTLEMENT_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__settlement_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.SettlementStatus",
+  "SettlementStatus",
+  "Medicare__V1__SettlementStatus",
+  "medicare.v1",
+  4,
+  medicare__v1__settlement_status__enum_values_by_number,
+  4,
+  medicare__v1__settlement_status__enum_values_by_name,
+  1,
+  medicare__v1__settlement_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[9] =
 {

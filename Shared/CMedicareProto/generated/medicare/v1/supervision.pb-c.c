@@ -655,11 +655,11 @@ static const ProtobufCFieldDescriptor medicare__v1__review_request__field_descri
     "designation_status",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__ReviewRequest, designation_status),
+    &medicare__v1__designation_status__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -718,11 +718,11 @@ static const ProtobufCFieldDescriptor medicare__v1__finding__field_descriptors[6
     "verdict",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__Finding, verdict),
+    &medicare__v1__verdict__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -797,11 +797,11 @@ static const ProtobufCFieldDescriptor medicare__v1__review_response__field_descr
     "verdict",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__ReviewResponse, verdict),
+    &medicare__v1__verdict__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1001,11 +1001,11 @@ static const ProtobufCFieldDescriptor medicare__v1__audit_record__field_descript
     "kind",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Medicare__V1__AuditRecord, kind),
+    &medicare__v1__audit_kind__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1545,6 +1545,72 @@ const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor =
   1,  medicare__v1__review_stats__number_ranges,
   (ProtobufCMessageInit) medicare__v1__review_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue medicare__v1__verdict__enum_values_by_number[4] =
+{
+  { "VERDICT_UNSPECIFIED", "MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED", 0 },
+  { "VERDICT_PASS", "MEDICARE__V1__VERDICT__VERDICT_PASS", 1 },
+  { "VERDICT_WARN", "MEDICARE__V1__VERDICT__VERDICT_WARN", 2 },
+  { "VERDICT_BLOCK", "MEDICARE__V1__VERDICT__VERDICT_BLOCK", 3 },
+};
+static const ProtobufCIntRange medicare__v1__verdict__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__verdict__enum_values_by_name[4] =
+{
+  { "VERDICT_BLOCK", 3 },
+  { "VERDICT_PASS", 1 },
+  { "VERDICT_UNSPECIFIED", 0 },
+  { "VERDICT_WARN", 2 },
+};
+const ProtobufCEnumDescriptor medicare__v1__verdict__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.Verdict",
+  "Verdict",
+  "Medicare__V1__Verdict",
+  "medicare.v1",
+  4,
+  medicare__v1__verdict__enum_values_by_number,
+  4,
+  medicare__v1__verdict__enum_values_by_name,
+  1,
+  medicare__v1__verdict__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__audit_kind__enum_values_by_number[5] =
+{
+  { "AUDIT_KIND_UNSPECIFIED", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_UNSPECIFIED", 0 },
+  { "AUDIT_KIND_SETTLEMENT", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_SETTLEMENT", 1 },
+  { "AUDIT_KIND_REVERSAL", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_REVERSAL", 2 },
+  { "AUDIT_KIND_REVIEW_BLOCK", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_REVIEW_BLOCK", 3 },
+  { "AUDIT_KIND_DESIGNATION", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_DESIGNATION", 4 },
+};
+static const ProtobufCIntRange medicare__v1__audit_kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__audit_kind__enum_values_by_name[5] =
+{
+  { "AUDIT_KIND_DESIGNATION", 4 },
+  { "AUDIT_KIND_REVERSAL", 2 },
+  { "AUDIT_KIND_REVIEW_BLOCK", 3 },
+  { "AUDIT_KIND_SETTLEMENT", 1 },
+  { "AUDIT_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__audit_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.AuditKind",
+  "AuditKind",
+  "Medicare__V1__AuditKind",
+  "medicare.v1",
+  5,
+  medicare__v1__audit_kind__enum_values_by_number,
+  5,
+  medicare__v1__audit_kind__enum_values_by_name,
+  1,
+  medicare__v1__audit_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[5] =
 {

@@ -15,6 +15,7 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "medicare/v1/registry.pb-c.h"
+#include "medicare/v1/rpc.pb-c.h"
 #include "medicare/v1/settlement.pb-c.h"
 #include "medicare/v1/supervision.pb-c.h"
 
@@ -31,6 +32,16 @@ typedef struct Medicare__V1__VerifyAuditTrailRequest Medicare__V1__VerifyAuditTr
 
 /* --- enums --- */
 
+/*
+ * A backend service a composite read asks.
+ */
+typedef enum _Medicare__V1__Source {
+  MEDICARE__V1__SOURCE__SOURCE_UNSPECIFIED = 0,
+  MEDICARE__V1__SOURCE__SOURCE_REGISTRY = 1,
+  MEDICARE__V1__SOURCE__SOURCE_SETTLEMENT = 2,
+  MEDICARE__V1__SOURCE__SOURCE_SUPERVISION = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SOURCE)
+} Medicare__V1__Source;
 
 /* --- messages --- */
 
@@ -85,19 +96,16 @@ struct  Medicare__V1__GatewayReverseRequest
 struct  Medicare__V1__SourceStatus
 {
   ProtobufCMessage base;
+  Medicare__V1__Source source;
   /*
-   * "registry", "settlement", "supervision"
+   * gRPC's code list: OK (0) when it answered
    */
-  char *source;
-  /*
-   * a status code name; "ok" when it answered
-   */
-  char *code;
+  Medicare__V1__StatusCode code;
   char *message;
 };
 #define MEDICARE__V1__SOURCE_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__source_status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , MEDICARE__V1__SOURCE__SOURCE_UNSPECIFIED, MEDICARE__V1__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__InstitutionProfileRequest
@@ -429,6 +437,7 @@ void medicare__v1__gateway__verify_audit_trail(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    medicare__v1__source__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__gateway_settle_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__gateway_settle_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__gateway_reverse_request__descriptor;

@@ -34,6 +34,130 @@ typedef struct Medicare__V1__Coverage Medicare__V1__Coverage;
 
 /* --- enums --- */
 
+/*
+ * What an institution is in the county-township-village network (notice §一).
+ */
+typedef enum _Medicare__V1__InstitutionKind {
+  MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED = 0,
+  /*
+   * 乡镇卫生院 or 社区卫生服务中心
+   */
+  MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_TOWNSHIP_CENTRE = 1,
+  /*
+   * 村卫生室
+   */
+  MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_VILLAGE_CLINIC = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__INSTITUTION_KIND)
+} Medicare__V1__InstitutionKind;
+/*
+ * How a village clinic reaches medical-insurance settlement (notice §二(二)).
+ */
+typedef enum _Medicare__V1__IntegrationMode {
+  MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_UNSPECIFIED = 0,
+  /*
+   * 乡村一体化管理: the clinic settles under its township centre's agreement.
+   */
+  MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_INTEGRATED = 1,
+  /*
+   * Being integrated: a temporary management relationship with the centre (临时管理关系),
+   * which ends on `relationship_end`; the centre settles for the clinic until then.
+   */
+  MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_INTEGRATING = 2,
+  /*
+   * Neither: the clinic can settle only under its own agreement.
+   */
+  MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_NOT_READY = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__INTEGRATION_MODE)
+} Medicare__V1__IntegrationMode;
+/*
+ * An institution's designated-management status (定点管理状态).
+ */
+typedef enum _Medicare__V1__DesignationStatus {
+  MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED = 0,
+  /*
+   * 未定点
+   */
+  MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_NOT_DESIGNATED = 1,
+  /*
+   * 定点: may settle
+   */
+  MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_DESIGNATED = 2,
+  /*
+   * 暂停: may not settle until restored
+   */
+  MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_SUSPENDED = 3,
+  /*
+   * 解除: re-enters only by a new designation
+   */
+  MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_TERMINATED = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__DESIGNATION_STATUS)
+} Medicare__V1__DesignationStatus;
+/*
+ * A change of designation status (协议管理).
+ */
+typedef enum _Medicare__V1__DesignationAction {
+  MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_UNSPECIFIED = 0,
+  /*
+   * not designated or terminated -> designated
+   */
+  MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_DESIGNATE = 1,
+  /*
+   * designated -> suspended
+   */
+  MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_SUSPEND = 2,
+  /*
+   * suspended -> designated
+   */
+  MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_RESTORE = 3,
+  /*
+   * designated or suspended -> terminated
+   */
+  MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_TERMINATE = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__DESIGNATION_ACTION)
+} Medicare__V1__DesignationAction;
+/*
+ * What an import did with one record.
+ */
+typedef enum _Medicare__V1__ImportOutcome {
+  MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_UNSPECIFIED = 0,
+  MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_CREATED = 1,
+  MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_UPDATED = 2,
+  /*
+   * same content as stored
+   */
+  MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_UNCHANGED = 3,
+  /*
+   * record_version older than the stored one: not applied
+   */
+  MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_STALE = 4,
+  /*
+   * invalid: `reason` names the field
+   */
+  MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_REJECTED = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__IMPORT_OUTCOME)
+} Medicare__V1__ImportOutcome;
+/*
+ * Whose agreement a clinic's claims settle under.
+ */
+typedef enum _Medicare__V1__RouteMode {
+  /*
+   * no route (can_settle false before a mode was known)
+   */
+  MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_UNSPECIFIED = 0,
+  /*
+   * the clinic's own agreement
+   */
+  MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_DIRECT = 1,
+  /*
+   * its township centre's (乡村一体化)
+   */
+  MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_INTEGRATED = 2,
+  /*
+   * its township centre's, under the temporary relationship
+   */
+  MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_INTEGRATING = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__ROUTE_MODE)
+} Medicare__V1__RouteMode;
 
 /* --- messages --- */
 
@@ -86,10 +210,7 @@ struct  Medicare__V1__InstitutionRecord
    */
   char *code;
   char *name;
-  /*
-   * "township_centre" | "village_clinic"
-   */
-  char *kind;
+  Medicare__V1__InstitutionKind kind;
   /*
    * the village (clinic) or township (centre), 12 digits
    */
@@ -99,9 +220,9 @@ struct  Medicare__V1__InstitutionRecord
    */
   char *parent_code;
   /*
-   * "integrated" | "integrating" | "not_ready"
+   * village clinics only
    */
-  char *integration_mode;
+  Medicare__V1__IntegrationMode integration_mode;
   /*
    * integrating only: YYYY-MM-DD when the temporary relationship ends
    */
@@ -116,7 +237,7 @@ struct  Medicare__V1__InstitutionRecord
 };
 #define MEDICARE__V1__INSTITUTION_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__institution_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Medicare__V1__ImportInstitutionsRequest
@@ -138,18 +259,15 @@ struct  Medicare__V1__ImportResult
 {
   ProtobufCMessage base;
   char *code;
+  Medicare__V1__ImportOutcome outcome;
   /*
-   * "created" | "updated" | "unchanged" | "stale" | "rejected"
-   */
-  char *outcome;
-  /*
-   * for "rejected": which field and why
+   * for REJECTED: which field and why
    */
   char *reason;
 };
 #define MEDICARE__V1__IMPORT_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__import_result__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, MEDICARE__V1__IMPORT_OUTCOME__IMPORT_OUTCOME_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ImportInstitutionsResponse
@@ -172,23 +290,20 @@ struct  Medicare__V1__Institution
 {
   ProtobufCMessage base;
   Medicare__V1__InstitutionRecord *record;
-  /*
-   * "not_designated" | "designated" | "suspended" | "terminated"
-   */
-  char *designation_status;
+  Medicare__V1__DesignationStatus designation_status;
   size_t n_history;
   Medicare__V1__DesignationEvent **history;
 };
 #define MEDICARE__V1__INSTITUTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__institution__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, 0,NULL }
+    , NULL, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, 0,NULL }
 
 
 struct  Medicare__V1__DesignationEvent
 {
   ProtobufCMessage base;
-  char *from_status;
-  char *to_status;
+  Medicare__V1__DesignationStatus from_status;
+  Medicare__V1__DesignationStatus to_status;
   char *reason;
   /*
    * ISO 8601
@@ -205,7 +320,7 @@ struct  Medicare__V1__DesignationEvent
 };
 #define MEDICARE__V1__DESIGNATION_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__designation_event__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__GetInstitutionRequest
@@ -218,17 +333,11 @@ struct  Medicare__V1__GetInstitutionRequest
     , (char *)protobuf_c_empty_string }
 
 
-/*
- * designate | suspend | restore | terminate
- */
 struct  Medicare__V1__ChangeDesignationRequest
 {
   ProtobufCMessage base;
   char *code;
-  /*
-   * "designate" | "suspend" | "restore" | "terminate"
-   */
-  char *action;
+  Medicare__V1__DesignationAction action;
   char *reason;
   /*
    * The day the change takes effect (the agreement's date), YYYY-MM-DD; empty = today. Not
@@ -239,7 +348,7 @@ struct  Medicare__V1__ChangeDesignationRequest
 };
 #define MEDICARE__V1__CHANGE_DESIGNATION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__change_designation_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, MEDICARE__V1__DESIGNATION_ACTION__DESIGNATION_ACTION_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ResolveSettlementRouteRequest
@@ -264,20 +373,20 @@ struct  Medicare__V1__SettlementRoute
    * the institution whose agreement settles: the clinic or its centre
    */
   char *settle_via;
-  /*
-   * "direct" | "integrated" | "integrating"
-   */
-  char *mode;
+  Medicare__V1__RouteMode mode;
   /*
    * why not, when can_settle is false
    */
   char *refusal;
-  char *designation_status;
+  /*
+   * the clinic's, on the day asked
+   */
+  Medicare__V1__DesignationStatus designation_status;
   char *division_code;
 };
 #define MEDICARE__V1__SETTLEMENT_ROUTE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settlement_route__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__CoverageRequest
@@ -726,6 +835,12 @@ void medicare__v1__registry__get_coverage(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    medicare__v1__institution_kind__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__integration_mode__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__designation_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__designation_action__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__import_outcome__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__route_mode__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__division__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_response__descriptor;

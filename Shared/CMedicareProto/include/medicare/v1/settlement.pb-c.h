@@ -39,6 +39,138 @@ typedef struct Medicare__V1__DayTotals Medicare__V1__DayTotals;
 
 /* --- enums --- */
 
+/*
+ * 险种类型 (insutype), the national platform's code list: the number is the national code.
+ */
+typedef enum _Medicare__V1__Insutype {
+  MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED = 0,
+  /*
+   * 职工基本医疗保险
+   */
+  MEDICARE__V1__INSUTYPE__INSUTYPE_EMPLOYEE_BASIC = 310,
+  /*
+   * 公务员医疗补助
+   */
+  MEDICARE__V1__INSUTYPE__INSUTYPE_CIVIL_SERVANT_SUBSIDY = 320,
+  /*
+   * 大额医疗费用补助
+   */
+  MEDICARE__V1__INSUTYPE__INSUTYPE_LARGE_EXPENSE_SUBSIDY = 330,
+  /*
+   * 离休人员医疗保障
+   */
+  MEDICARE__V1__INSUTYPE__INSUTYPE_RETIREE_SUPPORT = 340,
+  /*
+   * 城乡居民基本医疗保险
+   */
+  MEDICARE__V1__INSUTYPE__INSUTYPE_RESIDENT_BASIC = 390,
+  /*
+   * 城乡居民大病医疗保险
+   */
+  MEDICARE__V1__INSUTYPE__INSUTYPE_RESIDENT_CRITICAL_ILLNESS = 392,
+  /*
+   * 生育保险
+   */
+  MEDICARE__V1__INSUTYPE__INSUTYPE_MATERNITY = 510
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__INSUTYPE)
+} Medicare__V1__Insutype;
+/*
+ * 参保状态 (psn_insu_stas), the national code list.
+ */
+typedef enum _Medicare__V1__PsnInsuStas {
+  MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED = 0,
+  /*
+   * 正常参保
+   */
+  MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_ENROLLED = 1,
+  /*
+   * 暂停参保
+   */
+  MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_SUSPENDED = 2,
+  /*
+   * 终止参保
+   */
+  MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_TERMINATED = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__PSN_INSU_STAS)
+} Medicare__V1__PsnInsuStas;
+/*
+ * 性别 (gend), GB/T 2261.1 as the national platform uses it.
+ */
+typedef enum _Medicare__V1__Gend {
+  /*
+   * 未知的性别
+   */
+  MEDICARE__V1__GEND__GEND_UNSPECIFIED = 0,
+  MEDICARE__V1__GEND__GEND_MALE = 1,
+  MEDICARE__V1__GEND__GEND_FEMALE = 2,
+  /*
+   * 未说明的性别
+   */
+  MEDICARE__V1__GEND__GEND_NOT_STATED = 9
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__GEND)
+} Medicare__V1__Gend;
+/*
+ * 医疗类别 (med_type), the national code list's outpatient values; a village clinic settles
+ * general outpatient visits and chronic-disease (两病) outpatient visits.
+ */
+typedef enum _Medicare__V1__MedType {
+  MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED = 0,
+  /*
+   * 普通门诊
+   */
+  MEDICARE__V1__MED_TYPE__MED_TYPE_GENERAL_OUTPATIENT = 11,
+  /*
+   * 门诊挂号
+   */
+  MEDICARE__V1__MED_TYPE__MED_TYPE_OUTPATIENT_REGISTRATION = 12,
+  /*
+   * 急诊
+   */
+  MEDICARE__V1__MED_TYPE__MED_TYPE_EMERGENCY = 13,
+  /*
+   * 门诊慢特病 (两病 and other chronic diseases)
+   */
+  MEDICARE__V1__MED_TYPE__MED_TYPE_CHRONIC_OUTPATIENT = 14
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__MED_TYPE)
+} Medicare__V1__MedType;
+/*
+ * 收费项目等级 (chrgitm_lv), the national code list (01 甲类, 02 乙类, 03 丙类).
+ */
+typedef enum _Medicare__V1__ChrgitmLv {
+  MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_UNSPECIFIED = 0,
+  /*
+   * 甲类: fully within policy scope
+   */
+  MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_CLASS_A = 1,
+  /*
+   * 乙类: first self-pay share, then within scope
+   */
+  MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_CLASS_B = 2,
+  /*
+   * 丙类: fully self-paid
+   */
+  MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_CLASS_C = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__CHRGITM_LV)
+} Medicare__V1__ChrgitmLv;
+/*
+ * Where a settlement stands.
+ */
+typedef enum _Medicare__V1__SettlementStatus {
+  MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_UNSPECIFIED = 0,
+  /*
+   * 2206: calculated, nothing posted
+   */
+  MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_PRESETTLED = 1,
+  /*
+   * 2207: posted
+   */
+  MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_SETTLED = 2,
+  /*
+   * 2208: posted, then reversed
+   */
+  MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_REVERSED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SETTLEMENT_STATUS)
+} Medicare__V1__SettlementStatus;
 
 /* --- messages --- */
 
@@ -54,18 +186,12 @@ struct  Medicare__V1__InsuredPerson
    */
   char *certno;
   char *name;
-  /*
-   * "310" employee basic, "390" urban-rural resident
-   */
-  char *insutype;
+  Medicare__V1__Insutype insutype;
   /*
    * insured region (参保地), 6 digits
    */
   char *insu_admdvs;
-  /*
-   * "enrolled" | "suspended"
-   */
-  char *status;
+  Medicare__V1__PsnInsuStas psn_insu_stas;
   /*
    * personal account, fen
    */
@@ -73,7 +199,7 @@ struct  Medicare__V1__InsuredPerson
 };
 #define MEDICARE__V1__INSURED_PERSON__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__insured_person__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED, 0 }
 
 
 struct  Medicare__V1__ImportPersonsRequest
@@ -124,13 +250,13 @@ struct  Medicare__V1__VerifyIdentityResponse
    */
   char *birthday;
   /*
-   * "1" male, "2" female, from the ID
+   * from the ID
    */
-  char *gend;
+  Medicare__V1__Gend gend;
 };
 #define MEDICARE__V1__VERIFY_IDENTITY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__verify_identity_response__descriptor) \
-    , NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__GEND__GEND_UNSPECIFIED }
 
 
 struct  Medicare__V1__FeeLine
@@ -179,9 +305,9 @@ struct  Medicare__V1__Claim
    */
   char *settle_via;
   /*
-   * "general_outpatient" | "chronic_outpatient"
+   * 11 general outpatient, 14 chronic (两病) outpatient
    */
-  char *visit_type;
+  Medicare__V1__MedType med_type;
   /*
    * YYYY-MM-DD
    */
@@ -200,17 +326,14 @@ struct  Medicare__V1__Claim
 };
 #define MEDICARE__V1__CLAIM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__claim__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
 
 
 struct  Medicare__V1__LineResult
 {
   ProtobufCMessage base;
   char *item_code;
-  /*
-   * "A" 甲, "B" 乙, "C" 丙
-   */
-  char *category;
+  Medicare__V1__ChrgitmLv chrgitm_lv;
   /*
    * quantity x unit price
    */
@@ -234,7 +357,7 @@ struct  Medicare__V1__LineResult
 };
 #define MEDICARE__V1__LINE_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__line_result__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_UNSPECIFIED, 0, 0, 0, 0, 0 }
 
 
 struct  Medicare__V1__SettlementResult
@@ -287,10 +410,7 @@ struct  Medicare__V1__SettlementResult
   char *policy_version;
   size_t n_lines;
   Medicare__V1__LineResult **lines;
-  /*
-   * "presettled" | "settled" | "reversed"
-   */
-  char *status;
+  Medicare__V1__SettlementStatus status;
   /*
    * True when this answer is a stored one: a retry under the same idempotency key, or a
    * second settle of a visit (fixmedins_code, mdtrt_id) already settled with the same claim.
@@ -304,7 +424,7 @@ struct  Medicare__V1__SettlementResult
 };
 #define MEDICARE__V1__SETTLEMENT_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settlement_result__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__SettleRequest
@@ -1001,6 +1121,12 @@ void medicare__v1__settlement_reports__get_day_totals(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    medicare__v1__insutype__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__psn_insu_stas__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__gend__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__med_type__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__chrgitm_lv__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__settlement_status__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_response__descriptor;

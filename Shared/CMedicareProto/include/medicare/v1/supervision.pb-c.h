@@ -36,6 +36,45 @@ typedef struct Medicare__V1__ReviewStats Medicare__V1__ReviewStats;
 
 /* --- enums --- */
 
+/*
+ * A review's decision on a claim, worst last.
+ */
+typedef enum _Medicare__V1__Verdict {
+  MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED = 0,
+  MEDICARE__V1__VERDICT__VERDICT_PASS = 1,
+  /*
+   * settles; the finding is kept for follow-up
+   */
+  MEDICARE__V1__VERDICT__VERDICT_WARN = 2,
+  /*
+   * refuses the settlement
+   */
+  MEDICARE__V1__VERDICT__VERDICT_BLOCK = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__VERDICT)
+} Medicare__V1__Verdict;
+/*
+ * What an audit-chain record is about.
+ */
+typedef enum _Medicare__V1__AuditKind {
+  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_UNSPECIFIED = 0,
+  /*
+   * subject: setl_id
+   */
+  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_SETTLEMENT = 1,
+  /*
+   * subject: setl_id of the settlement reversed
+   */
+  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_REVERSAL = 2,
+  /*
+   * subject: "<fixmedins_code>/<mdtrt_id>"
+   */
+  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_REVIEW_BLOCK = 3,
+  /*
+   * subject: "<code>#<n>"
+   */
+  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_DESIGNATION = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__AUDIT_KIND)
+} Medicare__V1__AuditKind;
 
 /* --- messages --- */
 
@@ -48,13 +87,14 @@ struct  Medicare__V1__ReviewRequest
   ProtobufCMessage base;
   Medicare__V1__Claim *claim;
   /*
-   * the clinic's status if the caller knows it; empty = not checked here
+   * The clinic's status if the caller knows it (R001 then checks it); UNSPECIFIED = not given,
+   * the one place the zero value is accepted: the registry's route decides designation.
    */
-  char *designation_status;
+  Medicare__V1__DesignationStatus designation_status;
 };
 #define MEDICARE__V1__REVIEW_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_request__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string }
+    , NULL, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED }
 
 
 struct  Medicare__V1__Finding
@@ -65,10 +105,7 @@ struct  Medicare__V1__Finding
    */
   char *rule_id;
   char *rule_version;
-  /*
-   * "block" | "warn" | "pass"
-   */
-  char *verdict;
+  Medicare__V1__Verdict verdict;
   char *evidence;
   /*
    * fen
@@ -78,16 +115,16 @@ struct  Medicare__V1__Finding
 };
 #define MEDICARE__V1__FINDING__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__finding__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ReviewResponse
 {
   ProtobufCMessage base;
   /*
-   * the worst finding's verdict: "block" | "warn" | "pass"
+   * the worst finding's verdict
    */
-  char *verdict;
+  Medicare__V1__Verdict verdict;
   /*
    * every rule that did not pass
    */
@@ -97,7 +134,7 @@ struct  Medicare__V1__ReviewResponse
 };
 #define MEDICARE__V1__REVIEW_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, 0,NULL, 0 }
 
 
 /*
@@ -120,7 +157,7 @@ struct  Medicare__V1__RecordRequest
 
 
 /*
- * A designation change (定点 status of an institution), chained as kind "designation",
+ * A designation change (定点 status of an institution), chained as kind DESIGNATION,
  * subject "<code>#<n>" (n: the change's position in the institution's history).
  */
 struct  Medicare__V1__DesignationRecord
@@ -139,10 +176,7 @@ struct  Medicare__V1__AuditRecord
 {
   ProtobufCMessage base;
   uint64_t seq;
-  /*
-   * "settlement" | "reversal" | "review_block" | "designation"
-   */
-  char *kind;
+  Medicare__V1__AuditKind kind;
   /*
    * setl_id; "<fixmedins_code>/<mdtrt_id>" for a review block; "<code>#<n>" for a designation
    */
@@ -159,7 +193,7 @@ struct  Medicare__V1__AuditRecord
 };
 #define MEDICARE__V1__AUDIT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__audit_record__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -213,14 +247,14 @@ struct  Medicare__V1__RecordBatchResponse
 
 /*
  * A review block that refused a settlement: counted in the day's review statistics and
- * appended to the audit chain (kind "review_block", subject "<fixmedins_code>/<mdtrt_id>").
+ * appended to the audit chain (kind REVIEW_BLOCK, subject "<fixmedins_code>/<mdtrt_id>").
  */
 struct  Medicare__V1__RecordBlockRequest
 {
   ProtobufCMessage base;
   Medicare__V1__Claim *claim;
   /*
-   * the verdict that refused it; must be "block"
+   * the verdict that refused it; must be BLOCK
    */
   Medicare__V1__ReviewResponse *review;
 };
@@ -698,6 +732,8 @@ void medicare__v1__supervision_reports__get_review_stats(ProtobufCService *servi
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    medicare__v1__verdict__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__audit_kind__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__finding__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor;

@@ -1,0 +1,109 @@
+@testable import GatewayService
+import MedicareContracts
+import MedicareRPC
+import MedicareWire
+import NIOCore
+import Testing
+
+/// What a region- or institution-scoped caller may name, and what it may be answered, as each
+/// method's policy (from its proto) says.
+@Suite struct CallerConfinementTests {
+    static let supervisor = PeerIdentity(commonName: "zj-supervisor", department: "nhsa", role: "supervisor", region: "3308")
+    static let clinic = PeerIdentity(commonName: "H33080200101", department: "nhc", role: "clinic", region: "330802")
+
+    func refusal(
+        _ method: MethodDescriptor, _ request: some WireMessage, peer: PeerIdentity = supervisor, scope: AccessScope = .region
+    ) -> RPCError? {
+        do {
+            try CallerConfinement.checkRequest(method, try request.encoded(), peer: peer, scope: scope)
+            return nil
+        } catch {
+            return error as? RPCError
+        }
+    }
+
+    @Test func requestsAreCheckedByTheCodesAndRegionsTheyName() {
+        #expect(refusal(RegistryMethods.resolveSettlementRoute, ResolveSettlementRouteRequest(clinicCode: "H33080200101")) == nil)
+        #expect(refusal(RegistryMethods.resolveSettlementRoute, ResolveSettlementRouteRequest(clinicCode: "H33010600101"))?.code == .permissionDenied)
+        #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(region: "330802", date: "2024-06-01")) == nil)
+        #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(region: "", date: "2024-06-01"))?.code == .permissionDenied)
+        #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(institution: "H11010100001", date: "2024-06-01"))?.code == .permissionDenied)
+        // Both named: both must be inside.
+        #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(institution: "H33080200101", region: "11", date: "2024-06-01"))?.code == .permissionDenied)
+        #expect(refusal(SupervisionReportsMethods.getReviewStats, ReviewStatsRequest(region: "1101", date: "2024-06-01"))?.code == .permissionDenied)
+        #expect(refusal(SupervisionMethods.review, ReviewRequest(claim: Claim(fixmedinsCode: "H33080200101"))) == nil)
+        #expect(refusal(SupervisionMethods.review, ReviewRequest())?.code == .permissionDenied)
+        // Nested and repeated: every record's own code, village and parent.
+        let outsideParent = ImportInstitutionsRequest(records: [
+            InstitutionRecord(code: "H33080200101", divisionCode: "330802001001"),
+            InstitutionRecord(code: "H33080200102", divisionCode: "330802001002", parentCode: "H11010100001"),
+        ])
+        let error = refusal(RegistryMethods.importInstitutions, outsideParent)
+        #expect(error?.code == .permissionDenied && error?.message == "records[1].parent_code 'H11010100001' is outside region 3308")
+        // Integrity checks name no region; a certificate without a region reaches nothing else.
+        #expect(refusal(SupervisionMethods.verifyAudit, VerifyAuditRequest()) == nil)
+        let noRegion = PeerIdentity(commonName: "x", department: "nhsa", role: "supervisor", region: "")
+        #expect(refusal(RegistryMethods.getCoverage, CoverageRequest(region: "33"), peer: noRegion)?.message == "region '33' is outside region (none)")
+    }
+
+    @Test func aMethodForScopeAllOnlyIsRefusedToScopedCallers() {
+        let error = refusal(SettlementMethods.importPersons, ImportPersonsRequest())
+        #expect(error?.code == .permissionDenied && error?.message.contains("only for callers with scope all") == true)
+        #expect(refusal(RegistryMethods.changeDesignation, ChangeDesignationRequest(code: "H33080200101"))?.code == .permissionDenied)
+    }
+
+    @Test func anInstitutionNamesOnlyItself() {
+        #expect(refusal(RegistryMethods.getInstitution, GetInstitutionRequest(code: "H33080200101"), peer: Self.clinic, scope: .institution) == nil)
+        #expect(refusal(RegistryMethods.getInstitution, GetInstitutionRequest(code: "H33080200102"), peer: Self.clinic, scope: .institution)?.code == .permissionDenied)
+        // A region is not an institution's to ask about, even its own village.
+        #expect(refusal(RegistryMethods.getCoverage, CoverageRequest(region: "330802"), peer: Self.clinic, scope: .institution)?.code == .permissionDenied)
+        #expect(refusal(SettlementMethods.verifyIdentity, VerifyIdentityRequest(certno: "x"), peer: Self.clinic, scope: .institution) == nil)
+    }
+
+    @Test func aSettlementOutsideTheCallersPartIsNotFound() throws {
+        let method = SettlementMethods.getSettlement
+        let inside = try SettlementResult(setlID: "S1", fixmedinsCode: "H33080200101", settleVia: "H33080200001").encoded()
+        try CallerConfinement.checkAnswer(method, inside, peer: Self.supervisor, scope: .region)
+        try CallerConfinement.checkAnswer(method, inside, peer: Self.clinic, scope: .institution)
+        let centre = PeerIdentity(commonName: "H33080200001", department: "nhc", role: "township-centre", region: "330802")
+        try CallerConfinement.checkAnswer(method, inside, peer: centre, scope: .institution)
+        let outside = try SettlementResult(setlID: "S2", fixmedinsCode: "H11010100101", settleVia: "H11010100001").encoded()
+        for (peer, scope) in [(Self.supervisor, AccessScope.region), (Self.clinic, .institution)] {
+            let error = #expect(throws: RPCError.self) { try CallerConfinement.checkAnswer(method, outside, peer: peer, scope: scope) }
+            #expect(error?.code == .notFound && error?.message == "setl_id: no such settlement")
+        }
+    }
+
+    /// Word for word what settlement answers for a setl_id that does not exist.
+    @Test func theHiddenAnswerIsSettlementsOwnNotFound() {
+        #expect(SettlementMethods.getSettlement.policy.notFound == "setl_id: no such settlement")
+    }
+
+    /// Every method outside callers may reach says how a scoped caller is confined in a way
+    /// the gateway can apply: request-confined methods have request keys, answer-confined ones
+    /// answer keys and a not-found message; methods served only through a composite name one
+    /// that exists.
+    @Test func everyMethodsPolicyIsComplete() {
+        let composites = Set(GatewayMethods.all.map(\.fullName))
+        let all = RegistryMethods.all + SettlementMethods.all + SettlementReportsMethods.all + SupervisionMethods.all
+            + SupervisionReportsMethods.all + GatewayMethods.all + HealthMethods.all + EchoMethods.all
+        for method in all {
+            switch method.policy.callerScope {
+            case .request: #expect(method.requestKeys != nil, "\(method)")
+            case .answer: #expect(method.answerKeys != nil && !method.policy.notFound.isEmpty, "\(method)")
+            case .all, .any, .handler: break
+            }
+            if let via = method.policy.servedVia { #expect(composites.contains(via), "\(method) is served via \(via)") }
+            if method.policy.keyed { #expect(method.policy.idempotency == .unknown, "\(method)") }
+        }
+        // Money moves only through the composites.
+        for method in [SettlementMethods.settle, SettlementMethods.reverse, SettlementMethods.replay, SupervisionMethods.record,
+                       SupervisionMethods.recordBatch, SupervisionMethods.recordBlock] {
+            #expect(method.policy.servedVia != nil, "\(method)")
+        }
+        #expect(!RegistryMethods.changeDesignation.policy.mayRetry(hasIdempotencyKey: true))
+        #expect(!SettlementMethods.settle.policy.mayRetry(hasIdempotencyKey: false))
+        #expect(SettlementMethods.settle.policy.mayRetry(hasIdempotencyKey: true))
+        #expect(RegistryMethods.importInstitutions.policy.mayRetry(hasIdempotencyKey: false))
+    }
+}
