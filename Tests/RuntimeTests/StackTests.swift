@@ -135,6 +135,19 @@ struct StackTests {
         #expect(again?.code == .failedPrecondition)
         #expect(try await stack.auditChain(reaches: 2, client: ops).postings == 2)
 
+        // 3202 through the gateway, forwarded by its descriptor alone: the day's settlements of
+        // the centre that settled them (reversed since), and of the clinic itself.
+        let day = try #require(first.settlement?.setlDate)
+        for institution in ["H33080200001", "H33080200101"] {
+            let listed = try await SettlementClient(ops).listSettlements(ListSettlementsRequest(institution: institution, date: day))
+            #expect(listed.settlements.map(\.setlID) == [first.settlement!.setlID] && listed.settlements.first?.status == .reversed && !listed.more)
+        }
+        // Not granted to clinics by the access table.
+        let notGranted = await #expect(throws: RPCError.self) {
+            _ = try await SettlementClient(clinic).listSettlements(ListSettlementsRequest(institution: "H33080200101", date: day))
+        }
+        #expect(notGranted?.code == .permissionDenied)
+
         // A blocked claim: 70 capsules exceed the item's limit of 60.
         let blocked = await #expect(throws: RPCError.self) {
             _ = try await gateway.settle(stackClaim("M2", lines: [("XA01AAA001", 70, 50)]), options: keyed("k-2"))

@@ -31,6 +31,8 @@ import Testing
         // Both named: both must be inside.
         #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(institution: "H33080200101", region: "11", date: "2024-06-01"))?.code == .permissionDenied)
         #expect(refusal(SupervisionReportsMethods.getReviewStats, ReviewStatsRequest(region: "1101", date: "2024-06-01"))?.code == .permissionDenied)
+        #expect(refusal(SettlementMethods.listSettlements, ListSettlementsRequest(institution: "H33080200001", date: "2024-06-01")) == nil)
+        #expect(refusal(SettlementMethods.listSettlements, ListSettlementsRequest(institution: "H11010100001", date: "2024-06-01"))?.code == .permissionDenied)
         #expect(refusal(SupervisionMethods.review, ReviewRequest(claim: Claim(fixmedinsCode: "H33080200101"))) == nil)
         #expect(refusal(SupervisionMethods.review, ReviewRequest())?.code == .permissionDenied)
         // Nested and repeated: every record's own code, village and parent.

@@ -59,6 +59,28 @@ struct RegistryTests {
         }
     }
 
+    /// A closed set's zero value means "not given", and a number this build does not know is
+    /// not a value: both are refused naming the field and what is allowed.
+    @Test func closedSetsRefuseTheirZeroAndUnknownValues() async throws {
+        try await withRegistry(engine: .sqlite) { r in
+            var noKind = clinic("H33080200101", village: "330802101201")
+            noKind.kind = .unspecified
+            var noMode = clinic("H33080200102", village: "330802101202")
+            noMode.integrationMode = .unspecified
+            var future = clinic("H33080200103", village: "330802101203")
+            future.integrationMode = .unrecognized(9)
+            let batch = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre, noKind, noMode, future]))
+            #expect(batch.results.map(\.outcome) == [.created, .rejected, .rejected, .rejected])
+            #expect(batch.results[1].reason == "kind: is required: one of township_centre (1), village_clinic (2)")
+            #expect(batch.results[2].reason == "integration_mode: is required: one of integrated (1), integrating (2), not_ready (3)")
+            #expect(batch.results[3].reason == "integration_mode: 9 is not one of integrated (1), integrating (2), not_ready (3)")
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", reason: "no action"))
+            }
+            #expect(error?.code == .invalidArgument && error?.message.hasPrefix("action: is required: one of designate (1)") == true)
+        }
+    }
+
     @Test(arguments: Engine.all)
     func settlementRoutes(engine: Engine) async throws {
         try await withRegistry(engine: engine) { r in

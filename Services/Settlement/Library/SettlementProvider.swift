@@ -138,6 +138,18 @@ public struct SettlementProvider: SettlementService {
         return result
     }
 
+    /// 3202: one page of an institution's settlements posted on a business day (its own and
+    /// those it settled for its clinics), in setl_id order.
+    public func listSettlements(_ request: ListSettlementsRequest, context: CallContext) async throws -> ListSettlementsResponse {
+        let institution = try InstitutionCode(request.institution, field: "institution")
+        let date = try CivilDate(request.date, field: "date")
+        guard request.setlID.utf8.count <= 64 else { throw DomainError(field: "setl_id", "at most 64 characters") }
+        guard request.pageSize <= 1_000 else { throw DomainError(field: "page_size", "at most 1000, got \(request.pageSize)") }
+        let size = request.pageSize == 0 ? 100 : Int(request.pageSize)
+        let page = try await store.settlements(of: institution.value, on: date.description, after: request.setlID, limit: size + 1)
+        return ListSettlementsResponse(settlements: Array(page.prefix(size)), more: page.count > size)
+    }
+
     public func checkLedger(_ request: LedgerCheckRequest, context: CallContext) async throws -> LedgerCheckResponse {
         try await store.checkLedger()
     }

@@ -372,6 +372,25 @@ public struct SettlementStore: Sendable {
         }
     }
 
+    /// Settlements posted on a business day by or through an institution, after `setlID` in
+    /// setl_id order, at most `limit`, without fee lines (indexes settlements_day_clinic and
+    /// settlements_day_via).
+    func settlements(of institution: String, on day: String, after setlID: String, limit: Int) async throws -> [SettlementResult] {
+        try await database.read { tx in
+            try await tx.query(
+                """
+                SELECT status, result FROM settlements WHERE setl_date = $1 AND (fixmedins_code = $2 OR settle_via = $2) AND setl_id > $3
+                ORDER BY setl_id LIMIT $4
+                """, [.text(day), .text(institution), .text(setlID), .integer(Int64(limit))]
+            ).map { row in
+                var result = try SettlementResult(decoding: row.blob("result"))
+                result.status = try row.code("status")
+                result.lines = []
+                return result
+            }
+        }
+    }
+
     /// Proves the ledger balances, entry by entry and in total, and that the accumulators
     /// equal what the ledger's live settlements paid.
     public func checkLedger() async throws -> LedgerCheckResponse {

@@ -68,6 +68,38 @@ extension ReverseResponse {
     }
 }
 
+extension ListSettlementsRequest {
+    /// The values this message names that place it in a region or at an institution
+    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
+    /// empty values included.
+    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "institution", value: institution))
+    }
+
+    /// ``scopeKeys(_:into:)`` as an array.
+    public func scopeKeys() -> [ScopeKeyValue] {
+        var keys: [ScopeKeyValue] = []
+        scopeKeys(into: &keys)
+        return keys
+    }
+}
+
+extension ListSettlementsResponse {
+    /// The values this message names that place it in a region or at an institution
+    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
+    /// empty values included.
+    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+        for (i, value) in settlements.enumerated() { value.scopeKeys("\(path)settlements[\(i)].", into: &keys) }
+    }
+
+    /// ``scopeKeys(_:into:)`` as an array.
+    public func scopeKeys() -> [ScopeKeyValue] {
+        var keys: [ScopeKeyValue] = []
+        scopeKeys(into: &keys)
+        return keys
+    }
+}
+
 extension DayTotalsRequest {
     /// The values this message names that place it in a region or at an institution
     /// (fields marked `scope_key`, and those of its nested messages), with their paths;

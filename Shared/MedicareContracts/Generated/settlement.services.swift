@@ -38,11 +38,16 @@ public enum SettlementMethods {
         service: "medicare.v1.Settlement", method: "CheckLedger",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "3201")
     )
+    public static let listSettlements = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "ListSettlements",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, nationalCode: "3202"),
+        requestKeys: { try ListSettlementsRequest(decoding: $0).scopeKeys() }
+    )
     public static let getAuditEvidence = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "GetAuditEvidence",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, getAuditEvidence]
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence]
 }
 
 /// `medicare.v1.Settlement`: implement one async method per RPC, then register it with a router.
@@ -55,6 +60,7 @@ public protocol SettlementService: Sendable {
     func reverse(_ request: ReverseRequest, context: CallContext) async throws -> ReverseResponse
     func getSettlement(_ request: GetSettlementRequest, context: CallContext) async throws -> SettlementResult
     func checkLedger(_ request: LedgerCheckRequest, context: CallContext) async throws -> LedgerCheckResponse
+    func listSettlements(_ request: ListSettlementsRequest, context: CallContext) async throws -> ListSettlementsResponse
     func getAuditEvidence(_ request: AuditEvidenceRequest, context: CallContext) async throws -> AuditEvidence
 }
 
@@ -84,6 +90,9 @@ extension SettlementService {
         }
         router.register(SettlementMethods.checkLedger, request: LedgerCheckRequest.self, response: LedgerCheckResponse.self) { request, context in
             try await self.checkLedger(request, context: context)
+        }
+        router.register(SettlementMethods.listSettlements, request: ListSettlementsRequest.self, response: ListSettlementsResponse.self) { request, context in
+            try await self.listSettlements(request, context: context)
         }
         router.register(SettlementMethods.getAuditEvidence, request: AuditEvidenceRequest.self, response: AuditEvidence.self) { request, context in
             try await self.getAuditEvidence(request, context: context)
@@ -127,6 +136,10 @@ public struct SettlementClient: Sendable {
 
     public func checkLedger(_ request: LedgerCheckRequest, options: CallOptions = CallOptions()) async throws -> LedgerCheckResponse {
         try await channel.unary(SettlementMethods.checkLedger, request: request, response: LedgerCheckResponse.self, options: options)
+    }
+
+    public func listSettlements(_ request: ListSettlementsRequest, options: CallOptions = CallOptions()) async throws -> ListSettlementsResponse {
+        try await channel.unary(SettlementMethods.listSettlements, request: request, response: ListSettlementsResponse.self, options: options)
     }
 
     public func getAuditEvidence(_ request: AuditEvidenceRequest, options: CallOptions = CallOptions()) async throws -> AuditEvidence {

@@ -12,9 +12,13 @@ struct AbortConnection: Sendable {}
 
 /// One server connection's calls: a state machine on the event loop.
 ///
-/// The loop only frames and routes. Each call's payload is decoded, handled and its
-/// response encoded in its own task, off the loop; the finished bytes come back to the loop
-/// to be written. Writes are flushed once per loop tick, so that many calls finishing
+/// The loop frames and routes. Each call's payload is decoded, handled and its response
+/// encoded in its own task. A small request's task prefers the connection's event loop as its
+/// executor (`limits.inlineRequestMaxBytes`): it runs on the loop that read it and resumes
+/// there after every await, because on a small machine hopping to the cooperative pool and
+/// back costs more than the work; a large request (an import) runs on the cooperative pool so
+/// that it cannot hold up the loop's other connections. The finished bytes come back to the
+/// loop to be written. Writes are flushed once per loop tick, so that many calls finishing
 /// together share one TLS record flush.
 final class ServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer

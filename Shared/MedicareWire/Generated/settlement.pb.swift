@@ -1149,6 +1149,96 @@ extension AuditEvidence: CMessage {
     }
 }
 
+/// `medicare.v1.ListSettlementsRequest`
+public struct ListSettlementsRequest: WireMessage {
+    public var institution: String
+    public var date: String
+    public var setlID: String
+    public var pageSize: UInt32
+
+    public init(institution: String = "", date: String = "", setlID: String = "", pageSize: UInt32 = 0) {
+        self.institution = institution
+        self.date = date
+        self.setlID = setlID
+        self.pageSize = pageSize
+    }
+
+    public static var protoName: String { "medicare.v1.ListSettlementsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListSettlementsRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListSettlementsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_settlements_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_settlements_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_settlements_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_settlements_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.institution = try arena.string(c.pointee.institution, field: "medicare.v1.ListSettlementsRequest.institution")
+        self.date = try arena.string(c.pointee.date, field: "medicare.v1.ListSettlementsRequest.date")
+        self.setlID = try arena.string(c.pointee.setl_id, field: "medicare.v1.ListSettlementsRequest.setl_id")
+        self.pageSize = c.pointee.page_size
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.institution = try arena.cString(self.institution, field: "medicare.v1.ListSettlementsRequest.institution")
+        c.pointee.date = try arena.cString(self.date, field: "medicare.v1.ListSettlementsRequest.date")
+        c.pointee.setl_id = try arena.cString(self.setlID, field: "medicare.v1.ListSettlementsRequest.setl_id")
+        c.pointee.page_size = self.pageSize
+    }
+}
+
+/// `medicare.v1.ListSettlementsResponse`
+public struct ListSettlementsResponse: WireMessage {
+    public var settlements: [SettlementResult]
+    public var more: Bool
+
+    public init(settlements: [SettlementResult] = [], more: Bool = false) {
+        self.settlements = settlements
+        self.more = more
+    }
+
+    public static var protoName: String { "medicare.v1.ListSettlementsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListSettlementsResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListSettlementsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_settlements_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_settlements_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_settlements_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_settlements_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.settlements = try arena.messageArray(c.pointee.settlements, c.pointee.n_settlements, field: "medicare.v1.ListSettlementsResponse.settlements", as: SettlementResult.self)
+        self.more = c.pointee.more != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_settlements, c.pointee.settlements) = try arena.cMessageArray(self.settlements)
+        c.pointee.more = self.more ? 1 : 0
+    }
+}
+
 /// `medicare.v1.GetSettlementRequest`
 public struct GetSettlementRequest: WireMessage {
     public var setlID: String

@@ -727,6 +727,96 @@ void   medicare__v1__audit_evidence__free_unpacked
   assert(message->base.descriptor == &medicare__v1__audit_evidence__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__list_settlements_request__init
+                     (Medicare__V1__ListSettlementsRequest         *message)
+{
+  static const Medicare__V1__ListSettlementsRequest init_value = MEDICARE__V1__LIST_SETTLEMENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_settlements_request__get_packed_size
+                     (const Medicare__V1__ListSettlementsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_settlements_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_settlements_request__pack
+                     (const Medicare__V1__ListSettlementsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_settlements_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_settlements_request__pack_to_buffer
+                     (const Medicare__V1__ListSettlementsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_settlements_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListSettlementsRequest *
+       medicare__v1__list_settlements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListSettlementsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_settlements_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_settlements_request__free_unpacked
+                     (Medicare__V1__ListSettlementsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_settlements_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_settlements_response__init
+                     (Medicare__V1__ListSettlementsResponse         *message)
+{
+  static const Medicare__V1__ListSettlementsResponse init_value = MEDICARE__V1__LIST_SETTLEMENTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_settlements_response__get_packed_size
+                     (const Medicare__V1__ListSettlementsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_settlements_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_settlements_response__pack
+                     (const Medicare__V1__ListSettlementsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_settlements_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_settlements_response__pack_to_buffer
+                     (const Medicare__V1__ListSettlementsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_settlements_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListSettlementsResponse *
+       medicare__v1__list_settlements_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListSettlementsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_settlements_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_settlements_response__free_unpacked
+                     (Medicare__V1__ListSettlementsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_settlements_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__get_settlement_request__init
                      (Medicare__V1__GetSettlementRequest         *message)
 {
@@ -2210,6 +2300,134 @@ const ProtobufCMessageDescriptor medicare__v1__audit_evidence__descriptor =
   (ProtobufCMessageInit) medicare__v1__audit_evidence__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__list_settlements_request__field_descriptors[4] =
+{
+  {
+    "institution",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListSettlementsRequest, institution),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "date",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListSettlementsRequest, date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "setl_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListSettlementsRequest, setl_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListSettlementsRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_settlements_request__field_indices_by_name[] = {
+  1,   /* field[1] = date */
+  0,   /* field[0] = institution */
+  3,   /* field[3] = page_size */
+  2,   /* field[2] = setl_id */
+};
+static const ProtobufCIntRange medicare__v1__list_settlements_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_settlements_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListSettlementsRequest",
+  "ListSettlementsRequest",
+  "Medicare__V1__ListSettlementsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListSettlementsRequest),
+  4,
+  medicare__v1__list_settlements_request__field_descriptors,
+  medicare__v1__list_settlements_request__field_indices_by_name,
+  1,  medicare__v1__list_settlements_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_settlements_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_settlements_response__field_descriptors[2] =
+{
+  {
+    "settlements",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListSettlementsResponse, n_settlements),
+    offsetof(Medicare__V1__ListSettlementsResponse, settlements),
+    &medicare__v1__settlement_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "more",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListSettlementsResponse, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_settlements_response__field_indices_by_name[] = {
+  1,   /* field[1] = more */
+  0,   /* field[0] = settlements */
+};
+static const ProtobufCIntRange medicare__v1__list_settlements_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_settlements_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListSettlementsResponse",
+  "ListSettlementsResponse",
+  "Medicare__V1__ListSettlementsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListSettlementsResponse),
+  2,
+  medicare__v1__list_settlements_response__field_descriptors,
+  medicare__v1__list_settlements_response__field_indices_by_name,
+  1,  medicare__v1__list_settlements_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_settlements_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__get_settlement_request__field_descriptors[1] =
 {
   {
@@ -2617,7 +2835,7 @@ const ProtobufCEnumDescriptor medicare__v1__settlement_status__descriptor =
   medicare__v1__settlement_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[9] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[10] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -2627,13 +2845,15 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "Reverse", &medicare__v1__reverse_request__descriptor, &medicare__v1__reverse_response__descriptor },
   { "GetSettlement", &medicare__v1__get_settlement_request__descriptor, &medicare__v1__settlement_result__descriptor },
   { "CheckLedger", &medicare__v1__ledger_check_request__descriptor, &medicare__v1__ledger_check_response__descriptor },
+  { "ListSettlements", &medicare__v1__list_settlements_request__descriptor, &medicare__v1__list_settlements_response__descriptor },
   { "GetAuditEvidence", &medicare__v1__audit_evidence_request__descriptor, &medicare__v1__audit_evidence__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   7,        /* CheckLedger */
-  8,        /* GetAuditEvidence */
+  9,        /* GetAuditEvidence */
   6,        /* GetSettlement */
   0,        /* ImportPersons */
+  8,        /* ListSettlements */
   2,        /* PreSettle */
   4,        /* Replay */
   5,        /* Reverse */
@@ -2647,7 +2867,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  9,
+  10,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -2715,13 +2935,21 @@ void medicare__v1__settlement__check_ledger(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__settlement__list_settlements(ProtobufCService *service,
+                                                const Medicare__V1__ListSettlementsRequest *input,
+                                                Medicare__V1__ListSettlementsResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__settlement__get_audit_evidence(ProtobufCService *service,
                                                   const Medicare__V1__AuditEvidenceRequest *input,
                                                   Medicare__V1__AuditEvidence_Closure closure,
                                                   void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -32,6 +32,8 @@ typedef struct Medicare__V1__LedgerCheckRequest Medicare__V1__LedgerCheckRequest
 typedef struct Medicare__V1__LedgerCheckResponse Medicare__V1__LedgerCheckResponse;
 typedef struct Medicare__V1__AuditEvidenceRequest Medicare__V1__AuditEvidenceRequest;
 typedef struct Medicare__V1__AuditEvidence Medicare__V1__AuditEvidence;
+typedef struct Medicare__V1__ListSettlementsRequest Medicare__V1__ListSettlementsRequest;
+typedef struct Medicare__V1__ListSettlementsResponse Medicare__V1__ListSettlementsResponse;
 typedef struct Medicare__V1__GetSettlementRequest Medicare__V1__GetSettlementRequest;
 typedef struct Medicare__V1__DayTotalsRequest Medicare__V1__DayTotalsRequest;
 typedef struct Medicare__V1__DayTotals Medicare__V1__DayTotals;
@@ -522,6 +524,54 @@ struct  Medicare__V1__AuditEvidence
     , 0,NULL, NULL, 0 }
 
 
+/*
+ * 3202 (对明细账): the settlements an institution posted on a business day, for detail
+ * reconciliation against its HIS, a page at a time in setl_id order.
+ */
+struct  Medicare__V1__ListSettlementsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * fixmedins_code, or the settle_via of those it settled for its clinics
+   */
+  char *institution;
+  /*
+   * the business day the money moved, YYYY-MM-DD
+   */
+  char *date;
+  /*
+   * the last setl_id of the previous page; empty = from the start
+   */
+  char *setl_id;
+  /*
+   * 1-1000; 0 = 100
+   */
+  uint32_t page_size;
+};
+#define MEDICARE__V1__LIST_SETTLEMENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_settlements_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__ListSettlementsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Without fee lines; status as now (a settlement reversed later is REVERSED here, and still
+   * listed on the day it was posted).
+   */
+  size_t n_settlements;
+  Medicare__V1__SettlementResult **settlements;
+  /*
+   * another page follows: ask again with the last setl_id
+   */
+  protobuf_c_boolean more;
+};
+#define MEDICARE__V1__LIST_SETTLEMENTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_settlements_response__descriptor) \
+    , 0,NULL, 0 }
+
+
 struct  Medicare__V1__GetSettlementRequest
 {
   ProtobufCMessage base;
@@ -885,6 +935,44 @@ Medicare__V1__AuditEvidence *
 void   medicare__v1__audit_evidence__free_unpacked
                      (Medicare__V1__AuditEvidence *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__ListSettlementsRequest methods */
+void   medicare__v1__list_settlements_request__init
+                     (Medicare__V1__ListSettlementsRequest         *message);
+size_t medicare__v1__list_settlements_request__get_packed_size
+                     (const Medicare__V1__ListSettlementsRequest   *message);
+size_t medicare__v1__list_settlements_request__pack
+                     (const Medicare__V1__ListSettlementsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_settlements_request__pack_to_buffer
+                     (const Medicare__V1__ListSettlementsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListSettlementsRequest *
+       medicare__v1__list_settlements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_settlements_request__free_unpacked
+                     (Medicare__V1__ListSettlementsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListSettlementsResponse methods */
+void   medicare__v1__list_settlements_response__init
+                     (Medicare__V1__ListSettlementsResponse         *message);
+size_t medicare__v1__list_settlements_response__get_packed_size
+                     (const Medicare__V1__ListSettlementsResponse   *message);
+size_t medicare__v1__list_settlements_response__pack
+                     (const Medicare__V1__ListSettlementsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_settlements_response__pack_to_buffer
+                     (const Medicare__V1__ListSettlementsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListSettlementsResponse *
+       medicare__v1__list_settlements_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_settlements_response__free_unpacked
+                     (Medicare__V1__ListSettlementsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__GetSettlementRequest methods */
 void   medicare__v1__get_settlement_request__init
                      (Medicare__V1__GetSettlementRequest         *message);
@@ -992,6 +1080,12 @@ typedef void (*Medicare__V1__AuditEvidenceRequest_Closure)
 typedef void (*Medicare__V1__AuditEvidence_Closure)
                  (const Medicare__V1__AuditEvidence *message,
                   void *closure_data);
+typedef void (*Medicare__V1__ListSettlementsRequest_Closure)
+                 (const Medicare__V1__ListSettlementsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListSettlementsResponse_Closure)
+                 (const Medicare__V1__ListSettlementsResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__GetSettlementRequest_Closure)
                  (const Medicare__V1__GetSettlementRequest *message,
                   void *closure_data);
@@ -1040,6 +1134,10 @@ struct Medicare__V1__Settlement_Service
                        const Medicare__V1__LedgerCheckRequest *input,
                        Medicare__V1__LedgerCheckResponse_Closure closure,
                        void *closure_data);
+  void (*list_settlements)(Medicare__V1__Settlement_Service *service,
+                           const Medicare__V1__ListSettlementsRequest *input,
+                           Medicare__V1__ListSettlementsResponse_Closure closure,
+                           void *closure_data);
   void (*get_audit_evidence)(Medicare__V1__Settlement_Service *service,
                              const Medicare__V1__AuditEvidenceRequest *input,
                              Medicare__V1__AuditEvidence_Closure closure,
@@ -1060,6 +1158,7 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## reverse,\
       function_prefix__ ## get_settlement,\
       function_prefix__ ## check_ledger,\
+      function_prefix__ ## list_settlements,\
       function_prefix__ ## get_audit_evidence  }
 void medicare__v1__settlement__import_persons(ProtobufCService *service,
                                               const Medicare__V1__ImportPersonsRequest *input,
@@ -1093,6 +1192,10 @@ void medicare__v1__settlement__check_ledger(ProtobufCService *service,
                                             const Medicare__V1__LedgerCheckRequest *input,
                                             Medicare__V1__LedgerCheckResponse_Closure closure,
                                             void *closure_data);
+void medicare__v1__settlement__list_settlements(ProtobufCService *service,
+                                                const Medicare__V1__ListSettlementsRequest *input,
+                                                Medicare__V1__ListSettlementsResponse_Closure closure,
+                                                void *closure_data);
 void medicare__v1__settlement__get_audit_evidence(ProtobufCService *service,
                                                   const Medicare__V1__AuditEvidenceRequest *input,
                                                   Medicare__V1__AuditEvidence_Closure closure,
@@ -1143,6 +1246,8 @@ extern const ProtobufCMessageDescriptor medicare__v1__ledger_check_request__desc
 extern const ProtobufCMessageDescriptor medicare__v1__ledger_check_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__audit_evidence_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__audit_evidence__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__day_totals_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor;
