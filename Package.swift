@@ -79,10 +79,18 @@ let package = Package(
             path: "Shared/COpenSSL",
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        // SM3 and SM2 (GB/T 32905, 32918) from the system OpenSSL, and the posting digest: what
+        // the audit chain needs, without the network stack.
+        .target(
+            name: "MedicareCrypto",
+            dependencies: ["COpenSSL"],
+            path: "Shared/MedicareCrypto"
+        ),
         .target(
             name: "MedicareTransport",
             dependencies: [
                 "COpenSSL",
+                "MedicareCrypto",
                 "MedicareWire",
                 "MedicareRPC",
                 "MedicareContracts",
@@ -131,11 +139,11 @@ let package = Package(
         ),
 
         // MARK: services: a library each (handlers, stores) and a thin executable
-        .target(name: "RegistryService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Registry/Library"),
+        .target(name: "RegistryService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Registry/Library"),
         .executableTarget(name: "Registry", dependencies: ["RegistryService"], path: "Services/Registry/Main"),
-        .target(name: "SettlementService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Settlement/Library"),
+        .target(name: "SettlementService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Settlement/Library"),
         .executableTarget(name: "Settlement", dependencies: ["SettlementService"], path: "Services/Settlement/Main"),
-        .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Supervision/Library"),
+        .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Supervision/Library"),
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),
         .target(
             name: "GatewayService", dependencies: [
@@ -234,7 +242,7 @@ let package = Package(
             name: "ServiceTests",
             dependencies: [
                 "RegistryService", "SettlementService", "SupervisionService", "GatewayService", "MedicareDomain", "MedicareRPC", "MedicareTestSupport",
-                "MedicareContracts", "MedicareStore", "MedicareRuntime", "MedicareWire", "MedicareTransport",
+                "MedicareContracts", "MedicareCrypto", "MedicareStore", "MedicareRuntime", "MedicareWire", "MedicareTransport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/ServiceTests"

@@ -12,13 +12,10 @@ import Synchronization
 /// `restartFrames`, as SQLite's autocheckpoint would, but by then the background has copied
 /// nearly everything and only the last few frames are left for it.
 final class SQLiteCheckpointer: @unchecked Sendable {
-    // @unchecked: `pending` and `stopped` are guarded by `condition`; the connection and
-    // `walOpen` are used only by the checkpoint thread (the connection is closed after it ends).
+    // @unchecked: the connection and `walOpen` are used only by the checkpoint thread (the
+    // connection is closed when it ends).
     private let connection: SQLiteConnection
-    private let condition = NSCondition()
-    private var pending = false
-    private var stopped = false
-    private let ended = DispatchSemaphore(value: 0)
+    private var worker: WorkerThread<Void>!
     /// Frames already copied by the last background pass (SQLite's count for this WAL).
     private let copied = Atomic<Int32>(0)
     /// Frames the background passes have copied in all (a WAL restart does not reset it).
@@ -34,7 +31,8 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         connection = try SQLiteConnection(path: path, readOnly: false)
         self.stepFrames = stepFrames
         self.restartFrames = restartFrames
-        startThread(named: "sqlite-ckpt") { [self] in loop() }
+        // Nudges that arrive during a pass are one more pass, however many.
+        worker = WorkerThread(name: "sqlite-ckpt", drain: { [unowned self] _ in self.pass() }, finish: { [connection] in connection.close() })
     }
 
     /// Replaces the writer's autocheckpoint with this checkpointer.
@@ -66,48 +64,28 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     }
 
     private func nudge() {
-        condition.lock()
-        pending = true
-        condition.signal()
-        condition.unlock()
+        worker.submit(())
     }
 
     /// Ends the thread and closes its connection (before the writer closes the database).
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.signal()
-        condition.unlock()
-        ended.wait()
+        worker.stop(wait: true)
     }
 
-    private func loop() {
-        defer {
-            connection.close()
-            ended.signal()
+    /// One passive checkpoint on the background connection.
+    private func pass() {
+        guard let handle = connection.handle else { return }
+        var log: Int32 = 0, checkpointed: Int32 = 0
+        let start = ContinuousClock.now
+        defer { backgroundTime.record(since: start) }
+        // A connection opens the WAL only when it first reads; until then a checkpoint
+        // on it reports no WAL (-1) and copies nothing.
+        if !walOpen {
+            walOpen = (try? connection.exec("SELECT COUNT(*) FROM sqlite_schema")) != nil
         }
-        while true {
-            condition.lock()
-            while !pending && !stopped { condition.wait() }
-            if stopped {
-                condition.unlock()
-                return
-            }
-            pending = false
-            condition.unlock()
-            guard let handle = connection.handle else { return }
-            var log: Int32 = 0, checkpointed: Int32 = 0
-            let start = ContinuousClock.now
-            defer { backgroundTime.record(since: start) }
-            // A connection opens the WAL only when it first reads; until then a checkpoint
-            // on it reports no WAL (-1) and copies nothing.
-            if !walOpen {
-                walOpen = (try? connection.exec("SELECT COUNT(*) FROM sqlite_schema")) != nil
-            }
-            if sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &checkpointed) == SQLITE_OK, checkpointed >= 0 {
-                let before = copied.exchange(checkpointed, ordering: .relaxed)
-                backgroundFrames.add(Int(max(0, checkpointed - (checkpointed >= before ? before : 0))), ordering: .relaxed)
-            }
+        if sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &checkpointed) == SQLITE_OK, checkpointed >= 0 {
+            let before = copied.exchange(checkpointed, ordering: .relaxed)
+            backgroundFrames.add(Int(max(0, checkpointed - (checkpointed >= before ? before : 0))), ordering: .relaxed)
         }
     }
 }

@@ -15,8 +15,8 @@ import Synchronization
 /// before it returns, until every batch that may have been visible to it is durable: no
 /// caller is ever shown a write that a power cut could still take back.
 final class WALSyncer: @unchecked Sendable {
-    // @unchecked: `pending`, `waiters`, `stopped` and `descriptor` are guarded by
-    // `condition` or confined to the sync thread, as noted on each.
+    // @unchecked: `waiters` and `failure` are guarded by the worker's `condition`;
+    // `descriptor` is confined to the sync thread.
     struct Batch {
         let jobs: [WriteQueue.Job]
         let outcomes: [Result<any Sendable, any Error>]
@@ -24,13 +24,11 @@ final class WALSyncer: @unchecked Sendable {
     }
 
     private let walPath: String
-    private let condition = NSCondition()
-    private var pending: [Batch] = []  // condition
+    private var worker: WorkerThread<Batch>!
+    private var condition: NSCondition { worker.condition }
     private var waiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []  // condition
-    private var stopped = false  // condition
     private var failure: StoreError?  // condition
     private var descriptor: Int32 = -1  // sync thread
-    private let ended = DispatchSemaphore(value: 0)
     /// The last batch announced by the writer (announced before its COMMIT).
     private let announced = Atomic<UInt64>(0)
     /// The last batch known durable.
@@ -39,7 +37,13 @@ final class WALSyncer: @unchecked Sendable {
 
     init(databasePath: String) {
         walPath = databasePath + "-wal"
-        startThread(named: "sqlite-sync") { [self] in loop() }
+        worker = WorkerThread(name: "sqlite-sync", drain: { [unowned self] batches in self.sync(batches) }, finish: { [unowned self] in
+            // Stopped and drained: whoever still waits has nothing left to wait for.
+            if self.descriptor >= 0 { close(self.descriptor) }
+            let left = self.waiters
+            self.waiters.removeAll()
+            for waiter in left { waiter.continuation.resume() }
+        })
     }
 
     /// Writer: the sequence number of the batch about to COMMIT. Announced first, so that a
@@ -51,10 +55,7 @@ final class WALSyncer: @unchecked Sendable {
     /// Writer: a batch whose COMMIT returned (or failed: then with its errors); its callers
     /// are answered once it is durable.
     func committed(_ batch: Batch) {
-        condition.lock()
-        pending.append(batch)
-        condition.signal()
-        condition.unlock()
+        worker.submit(batch)
     }
 
     /// Whether writes can still be made durable (false after an fsync failed).
@@ -73,7 +74,7 @@ final class WALSyncer: @unchecked Sendable {
             if let failure {
                 condition.unlock()
                 continuation.resume(throwing: failure)
-            } else if durable.load(ordering: .acquiring) >= mark || stopped && pending.isEmpty {
+            } else if durable.load(ordering: .acquiring) >= mark || worker.isFinished {
                 condition.unlock()
                 continuation.resume()
             } else {
@@ -85,54 +86,33 @@ final class WALSyncer: @unchecked Sendable {
 
     /// Syncs and answers what is pending, then ends the thread.
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.signal()
-        condition.unlock()
-        ended.wait()
+        worker.stop(wait: true)
     }
 
-    private func loop() {
-        defer {
-            if descriptor >= 0 { close(descriptor) }
-            ended.signal()
-        }
-        while true {
-            condition.lock()
-            while pending.isEmpty && !stopped { condition.wait() }
-            if pending.isEmpty && stopped {
-                let left = waiters
-                waiters.removeAll()
-                condition.unlock()
-                for waiter in left { waiter.continuation.resume() }
-                return
-            }
-            let batches = pending
-            pending.removeAll(keepingCapacity: true)
-            condition.unlock()
-
-            let start = ContinuousClock.now
-            let error = sync()
-            syncTime.record(since: start)
-            let top = batches.last!.sequence
-            if error == nil { durable.store(top, ordering: .releasing) }
-            for batch in batches {
-                for (job, outcome) in zip(batch.jobs, batch.outcomes) {
-                    switch (error, outcome) {
-                    case (let error?, _): job.continuation.resume(throwing: error)
-                    case (nil, .success(let value)): job.continuation.resume(returning: value)
-                    case (nil, .failure(let failure)): job.continuation.resume(throwing: failure)
-                    }
+    /// One fsync for every batch committed since the last, then their callers and the
+    /// readers waiting for them are answered.
+    private func sync(_ batches: [Batch]) {
+        let start = ContinuousClock.now
+        let error = sync()
+        syncTime.record(since: start)
+        let top = batches.last!.sequence
+        if error == nil { durable.store(top, ordering: .releasing) }
+        for batch in batches {
+            for (job, outcome) in zip(batch.jobs, batch.outcomes) {
+                switch (error, outcome) {
+                case (let error?, _): job.continuation.resume(throwing: error)
+                case (nil, .success(let value)): job.continuation.resume(returning: value)
+                case (nil, .failure(let failure)): job.continuation.resume(throwing: failure)
                 }
             }
-            condition.lock()
-            if let error { failure = error }
-            let ready = waiters.filter { error != nil || $0.sequence <= top }
-            waiters.removeAll { error != nil || $0.sequence <= top }
-            condition.unlock()
-            for waiter in ready {
-                if let error { waiter.continuation.resume(throwing: error) } else { waiter.continuation.resume() }
-            }
+        }
+        condition.lock()
+        if let error { failure = error }
+        let ready = waiters.filter { error != nil || $0.sequence <= top }
+        waiters.removeAll { error != nil || $0.sequence <= top }
+        condition.unlock()
+        for waiter in ready {
+            if let error { waiter.continuation.resume(throwing: error) } else { waiter.continuation.resume() }
         }
     }
 

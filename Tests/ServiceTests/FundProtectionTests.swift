@@ -1,5 +1,6 @@
 import Foundation
 import MedicareContracts
+import MedicareCrypto
 import MedicareDomain
 import MedicareRPC
 import MedicareRuntime

@@ -1,4 +1,5 @@
 import MedicareContracts
+import MedicareCrypto
 import MedicareDomain
 import MedicareRPC
 import MedicareStore

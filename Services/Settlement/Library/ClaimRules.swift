@@ -1,8 +1,8 @@
 import Foundation
 import MedicareContracts
+import MedicareCrypto
 import MedicareDomain
 import MedicareRuntime
-import MedicareTransport
 import MedicareWire
 
 /// Checks a claim's fields, puts every identifier into its canonical form and resolves its

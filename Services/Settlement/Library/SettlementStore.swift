@@ -1,9 +1,9 @@
 import Foundation
 import MedicareContracts
+import MedicareCrypto
 import MedicareDomain
 import MedicareRuntime
 import MedicareStore
-import MedicareTransport
 import MedicareWire
 import NIOCore
 

@@ -1,6 +1,6 @@
 import Foundation
 import MedicareContracts
-import MedicareTransport
+import MedicareCrypto
 import MedicareWire
 import Synchronization
 

@@ -1,8 +1,8 @@
 import Foundation
 import MedicareContracts
+import MedicareCrypto
 import MedicareRuntime
 import MedicareStore
-import MedicareTransport
 import MedicareWire
 
 /// Review blocks and the audit chain, on either engine.

@@ -1,4 +1,5 @@
 import Foundation
+import MedicareCrypto
 import MedicareRPC
 
 /// The development PKI: one CA, a certificate per service (valid for `localhost`,
