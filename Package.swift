@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Dependencies point one way: domain <- wire <- rpc/contracts <- transport <- services.
-// Only MedicareWire touches protobuf-c (through CMedicareProto); only MedicareTransport
-// touches OpenSSL (through COpenSSL).
+// Only MedicareWire touches protobuf-c (through CMedicareProto); only MedicareTransport (TLS)
+// and MedicareCrypto (SM3, SM2) touch OpenSSL (through COpenSSL).
 let package = Package(
     name: "medicare",
     platforms: [.macOS(.v15)],
