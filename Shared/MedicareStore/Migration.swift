@@ -1,18 +1,64 @@
 import Logging
 
 /// One forward-only schema step. `sql` runs on both engines; `postgres` overrides it where
-/// PostgreSQL needs other SQL.
+/// PostgreSQL needs other SQL. Statements are separated by `;` (none may contain one; a
+/// migration whose statements do, such as SQLite triggers, gives them as lists).
 public struct Migration: Sendable {
     public let version: Int64
     public let name: String
-    public let sql: String
-    public let postgres: String?
+    /// The statements for SQLite, and for PostgreSQL unless `postgresSteps` is given.
+    public let steps: [String]
+    public let postgresSteps: [String]?
 
     public init(_ version: Int64, _ name: String, sql: String, postgres: String? = nil) {
+        self.init(version, name, steps: Self.split(sql), postgres: postgres.map(Self.split))
+    }
+
+    public init(_ version: Int64, _ name: String, steps: [String], postgres: [String]? = nil) {
         self.version = version
         self.name = name
-        self.sql = sql
-        self.postgres = postgres
+        self.steps = steps
+        self.postgresSteps = postgres
+    }
+
+    static func split(_ sql: String) -> [String] {
+        sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
+    /// Check constraints for closed-set columns: each column may hold only the codes listed
+    /// (a closed set's stable codes, `ProtoEnum.code`; '' where the zero value "not given" is
+    /// stored). PostgreSQL gets `CHECK` constraints, which also validate the rows already
+    /// there; SQLite, which cannot add a constraint to a table, gets triggers that abort an
+    /// insert or update with another value (`SQLITE_CONSTRAINT`). `before` runs first (to
+    /// bring old rows into the set). A closed set that gains a value needs a new migration
+    /// that widens its check.
+    public static func closedSets(_ version: Int64, _ name: String, _ sets: [ClosedSet], before: [String] = []) -> Migration {
+        var sqlite = before, postgres = before
+        for set in sets {
+            let list = set.codes.map { "'\($0)'" }.joined(separator: ", ")
+            let id = "\(set.table)_\(set.column)"
+            for (event, when) in [("INSERT", "INSERT"), ("UPDATE", "UPDATE OF \(set.column)")] {
+                sqlite.append("""
+                    CREATE TRIGGER \(id)_\(event.lowercased()) BEFORE \(when) ON \(set.table) WHEN NEW.\(set.column) NOT IN (\(list))
+                    BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: \(id)_codes'); END
+                    """)
+            }
+            postgres.append("ALTER TABLE \(set.table) ADD CONSTRAINT \(id)_codes CHECK (\(set.column) IN (\(list)))")
+        }
+        return Migration(version, name, steps: sqlite, postgres: postgres)
+    }
+}
+
+/// A closed set's column and the codes it may hold (see ``Migration/closedSets(_:_:_:before:)``).
+public struct ClosedSet: Sendable, Equatable {
+    public let table: String
+    public let column: String
+    public let codes: [String]
+
+    public init(_ table: String, _ column: String, _ codes: [String]) {
+        self.table = table
+        self.column = column
+        self.codes = codes
     }
 }
 
@@ -39,8 +85,7 @@ public enum Migrator {
             if current > known { throw StoreError.schemaTooNew(found: current, known: known) }
             var applied: [Int64] = []
             for migration in migrations where migration.version > current {
-                let sql = dialect == .postgres ? (migration.postgres ?? migration.sql) : migration.sql
-                for statement in sql.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !statement.isEmpty {
+                for statement in dialect == .postgres ? (migration.postgresSteps ?? migration.steps) : migration.steps {
                     do {
                         try await tx.execute(statement, [])
                     } catch {

@@ -66,8 +66,13 @@ struct DurabilityTests {
             return largest
         }
         // 384 rows of 16 KiB wrote ~1,600 frames; without a restart the WAL would hold them all.
+        // The WAL restarts at the first write after a complete copy, and a writer's checkpoint
+        // that meets a background pass still copying is skipped (SQLITE_BUSY), so how far past
+        // `restart` it grows depends on the machine's load: the full suite on two cores with
+        // PostgreSQL beside it once saw more than restart + 400. Bounded well below the total is
+        // what this proves.
         let frame = 4096 + 24
-        #expect(largest > 0 && largest < Int(restart + 400) * frame, "largest WAL: \(largest / frame) frames")
+        #expect(largest > 0 && largest < Int(restart) * 5 * frame, "largest WAL: \(largest / frame) frames")
     }
 
     /// The writer commits without waiting for the disk and the syncer fsyncs behind it, so a

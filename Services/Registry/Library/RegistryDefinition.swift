@@ -28,7 +28,24 @@ public enum RegistryDefinition {
             ALTER TABLE designation_history ADD COLUMN effective_date TEXT NOT NULL DEFAULT '';
             UPDATE designation_history SET effective_date = substr(at, 1, 10)
             """),
+        // Closed sets hold only their codes (a township centre's integration mode, never read,
+        // is emptied first: it was not checked before).
+        Migration.closedSets(5, "closed sets hold only their codes", closedSets, before: [
+            "UPDATE institutions SET integration_mode = '' WHERE kind = 'township_centre'",
+        ]),
     ]
+
+    /// The closed-set columns and their codes as migration 5 fixed them (a test compares them
+    /// with the enums: a value added to one needs a migration that widens its check).
+    static let closedSets = [
+        ClosedSet("institutions", "kind", ["township_centre", "village_clinic"]),
+        ClosedSet("institutions", "integration_mode", ["", "integrated", "integrating", "not_ready"]),
+        ClosedSet("institutions", "designation_status", statuses),
+        ClosedSet("designation_history", "from_status", statuses),
+        ClosedSet("designation_history", "to_status", statuses),
+        ClosedSet("registry_audit_outbox", "kind", ["designation"]),
+    ]
+    static let statuses = ["not_designated", "designated", "suspended", "terminated"]
 
     public static let keys = [
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103",

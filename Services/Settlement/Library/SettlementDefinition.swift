@@ -54,7 +54,21 @@ public enum SettlementDefinition {
         Migration(6, "audit checkpoints", sql: """
             CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
             """),
+        Migration.closedSets(7, "closed sets hold only their codes", closedSets),
     ]
+
+    /// The closed-set columns and their codes as migration 7 fixed them (a test compares them
+    /// with the enums: a value added to one needs a migration that widens its check). Medical
+    /// types are the benefit policy's keys; insutype is stored as its national number.
+    static let closedSets = [
+        ClosedSet("persons", "insutype", ["310", "320", "330", "340", "390", "392", "510"]),
+        ClosedSet("persons", "status", ["enrolled", "suspended", "terminated"]),
+        ClosedSet("accumulators", "visit_type", medTypes),
+        ClosedSet("settlements", "visit_type", medTypes),
+        ClosedSet("settlements", "status", ["settled", "reversed"]),
+        ClosedSet("audit_outbox", "kind", ["settlement", "reversal"]),
+    ]
+    static let medTypes = ["general_outpatient", "outpatient_registration", "emergency", "chronic_outpatient"]
 
     /// Migration 5's statements common to both engines (see its comment).
     static let fundProtection = """

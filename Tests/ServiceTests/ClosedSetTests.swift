@@ -1,0 +1,61 @@
+import MedicareContracts
+import MedicareRPC
+import MedicareRuntime
+import MedicareStore
+import MedicareTestSupport
+import MedicareWire
+import RegistryService
+import SettlementService
+import SupervisionService
+import Testing
+@testable import RegistryService
+@testable import SettlementService
+@testable import SupervisionService
+
+/// Closed sets are enums on the wire and in Swift, and stable codes under a check in SQL.
+@Suite struct ClosedSetTests {
+    static func codes<E: ProtoEnum>(_ type: E.Type) -> [String] { E.known.map(\.code) }
+
+    /// Each column's check lists exactly its enum's codes: a value added to an enum without a
+    /// migration that widens the check fails here, not in production.
+    @Test func eachChecksCodesAreItsEnumsCodes() {
+        let registry = Dictionary(uniqueKeysWithValues: RegistryDefinition.closedSets.map { ("\($0.table).\($0.column)", $0.codes) })
+        #expect(registry["institutions.kind"] == Self.codes(InstitutionKind.self))
+        #expect(registry["institutions.integration_mode"] == [""] + Self.codes(IntegrationMode.self))
+        for column in ["institutions.designation_status", "designation_history.from_status", "designation_history.to_status"] {
+            #expect(registry[column] == Self.codes(DesignationStatus.self), "\(column)")
+        }
+        #expect(registry["registry_audit_outbox.kind"] == [AuditKind.designation.code])
+
+        let settlement = Dictionary(uniqueKeysWithValues: SettlementDefinition.closedSets.map { ("\($0.table).\($0.column)", $0.codes) })
+        #expect(settlement["persons.insutype"] == Insutype.known.map { String($0.rawValue) })
+        #expect(settlement["persons.status"] == Self.codes(PsnInsuStas.self))
+        #expect(settlement["accumulators.visit_type"] == Self.codes(MedType.self))
+        #expect(settlement["settlements.visit_type"] == Self.codes(MedType.self))
+        // Pre-settlements are never stored.
+        #expect(settlement["settlements.status"] == [SettlementStatus.settled.code, SettlementStatus.reversed.code])
+        #expect(settlement["audit_outbox.kind"] == [AuditKind.settlement.code, AuditKind.reversal.code])
+
+        #expect(SupervisionDefinition.closedSets.first { $0.table == "audit" && $0.column == "kind" }?.codes == Self.codes(AuditKind.self))
+    }
+
+    /// The database itself refuses another value, whoever writes it.
+    @Test(arguments: Engine.all)
+    func theDatabaseRefusesAValueOutsideTheSet(engine: Engine) async throws {
+        try await withService("registry", engine: engine, migrations: RegistryDefinition.migrations, router: { _ in RPCRouter() }) { _, db in
+            let insert = """
+                INSERT INTO institutions (code, name, kind, division_code, parent_code, integration_mode, relationship_end, licensed_doctors,
+                has_computer, has_network, record_version, updated_at, designation_status) VALUES ($1, 'x', $2, '330802101201', '', '', '', 1, 1, 1, 1, 'now', $3)
+                """
+            try await db.write { tx in try await tx.execute(insert, [.text("H33080200001"), .text("township_centre"), .text("not_designated")]) }
+            for (kind, status) in [("hospital", "not_designated"), ("township_centre", "approved")] {
+                await #expect(throws: StoreError.self, "\(kind) \(status)") {
+                    try await db.write { tx in try await tx.execute(insert, [.text("H33080200002"), .text(kind), .text(status)]) }
+                }
+            }
+            await #expect(throws: StoreError.self) {
+                try await db.write { tx in try await tx.execute("UPDATE institutions SET designation_status = 'approved' WHERE code = 'H33080200001'", []) }
+            }
+        }
+    }
+}
