@@ -59,14 +59,31 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
-    /// Waits for exit and returns the status.
+    /// Waits for exit and returns the status, with everything the process wrote collected
+    /// (the readability handlers may not have run for its last writes when it exits: what
+    /// they left is read to the end here).
     public func wait(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else { throw ChildError(description: "process did not exit in time") }
             try await Task.sleep(for: .milliseconds(20))
         }
+        drainAfterExit()
         return process.terminationStatus
+    }
+
+    private var drained = false
+
+    private func drainAfterExit() {
+        guard lock.withLock({ () -> Bool in defer { drained = true }; return !drained }) else { return }
+        output.fileHandleForReading.readabilityHandler = nil
+        errors.fileHandleForReading.readabilityHandler = nil
+        let restOut = output.fileHandleForReading.readDataToEndOfFile()
+        let restErr = errors.fileHandleForReading.readDataToEndOfFile()
+        lock.withLock {
+            stdoutText += String(decoding: restOut, as: UTF8.self)
+            stderrText += String(decoding: restErr, as: UTF8.self)
+        }
     }
 
     deinit {
@@ -101,9 +118,11 @@ public func runCommand(
         if ContinuousClock.now > deadline { process.terminate() }
         try await Task.sleep(for: .milliseconds(20))
     }
-    try await Task.sleep(for: .milliseconds(50))
     out.fileHandleForReading.readabilityHandler = nil
     err.fileHandleForReading.readabilityHandler = nil
+    // What the handlers had not read when the process exited.
+    collected.append(out: out.fileHandleForReading.readDataToEndOfFile())
+    collected.append(err: err.fileHandleForReading.readDataToEndOfFile())
     return (process.terminationStatus, collected.output, String(decoding: collected.errors, as: UTF8.self))
 }
 
