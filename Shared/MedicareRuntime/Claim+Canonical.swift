@@ -4,20 +4,41 @@ import MedicareWire
 extension Claim {
     /// At most this many fee lines on a claim.
     public static let maxLines = 500
+    /// Bounds of a fee line: units, fen per unit, days of supply.
+    public static let maxQuantity: Int64 = 100_000
+    public static let maxUnitPrice: Int64 = 100_000_000
+    public static let maxDays: UInt32 = 366
 
-    /// The claim with its identifiers in canonical form, as every service that takes a claim
-    /// needs it: `mdtrt_id` (``VisitID``), `psn_no` (``PersonNumber``, upper case),
-    /// `fixmedins_code` and `visit_date` checked, at most ``DiagnosisCode/maxPerClaim``
-    /// diagnoses each in ICD-10 form (upper case), at most ``maxLines`` lines. Throws
-    /// `INVALID_ARGUMENT`-kind ``DomainError`` naming the first field (`claim.…`) out of form.
-    /// The resident ID and the lines' own values are left to the caller (settlement refuses
-    /// what review reports as a finding).
-    public func canonicalIdentifiers() throws(DomainError) -> Claim {
+    /// The claim checked field by field and in canonical form: the one validation every path
+    /// a claim takes runs (the gateway before its checks, review, settlement), so that the
+    /// same bad claim is refused with the same status and message whichever way it arrives.
+    ///
+    /// - `mdtrt_id` (``VisitID``), `psn_no` (``PersonNumber``, upper case), `fixmedins_code`
+    ///   (``InstitutionCode``), `settle_via` when given, `visit_date` (a real day), `certno`
+    ///   when given (``ResidentID``: GB 11643 with its check character, upper-case `X`);
+    /// - `med_type` one the benefit policy prices at a village clinic (11 general outpatient,
+    ///   14 chronic outpatient: national code list 医疗类别);
+    /// - at most ``DiagnosisCode/maxPerClaim`` diagnoses, each ICD-10 (upper case);
+    /// - 1-``maxLines`` fee lines, each with a catalogue-form `item_code`, quantity
+    ///   1-``maxQuantity``, unit price 0-``maxUnitPrice`` fen, days 0-``maxDays``, and
+    ///   quantity x unit price within ``BenefitCalculator/maxTotal`` (bounds far below the
+    ///   frame limit, so that a claim's audit record always fits one frame).
+    ///
+    /// Throws an `INVALID_ARGUMENT`-kind ``DomainError`` naming the first field (`claim.…`) out
+    /// of form. Whether the items are in the catalogue, the visit is not in the future, and the
+    /// person may settle are the services' own checks after this one.
+    public func validated() throws(DomainError) -> Claim {
         var claim = self
         claim.mdtrtID = try VisitID(mdtrtID, field: "claim.mdtrt_id").value
         claim.psnNo = try PersonNumber(psnNo, field: "claim.psn_no").value
         _ = try InstitutionCode(fixmedinsCode, field: "claim.fixmedins_code")
+        if !settleVia.isEmpty { _ = try InstitutionCode(settleVia, field: "claim.settle_via") }
+        if !certno.isEmpty { claim.certno = try ResidentID(certno, field: "claim.certno").value }
         _ = try CivilDate(visitDate, field: "claim.visit_date")
+        let medType = try medType.required("claim.med_type")
+        guard BenefitPolicy.visitTypes.contains(medType.code) else {
+            throw DomainError(field: "claim.med_type", "\(medType.rawValue) (\(medType)) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)")
+        }
         guard diagnoses.count <= DiagnosisCode.maxPerClaim else {
             throw DomainError(field: "claim.diagnoses", "at most \(DiagnosisCode.maxPerClaim) diagnoses, got \(diagnoses.count)")
         }
@@ -25,7 +46,25 @@ extension Claim {
         canonical.reserveCapacity(diagnoses.count)
         for (i, code) in diagnoses.enumerated() { canonical.append(try DiagnosisCode(code, field: "claim.diagnoses[\(i)]").value) }
         claim.diagnoses = canonical
-        guard lines.count <= Self.maxLines else { throw DomainError(field: "claim.lines", "at most \(Self.maxLines) fee lines, got \(lines.count)") }
+        guard (1...Self.maxLines).contains(lines.count) else {
+            throw DomainError(field: "claim.lines", "must hold 1-\(Self.maxLines) fee lines, got \(lines.count)")
+        }
+        for (i, line) in lines.enumerated() {
+            claim.lines[i].itemCode = try ItemCode(line.itemCode, field: "claim.lines[\(i)].item_code").value
+            guard (1...Self.maxQuantity).contains(line.quantity) else {
+                throw DomainError(field: "claim.lines[\(i)].quantity", "must be 1-\(Self.maxQuantity), got \(line.quantity)")
+            }
+            guard (0...Self.maxUnitPrice).contains(line.unitPrice) else {
+                throw DomainError(field: "claim.lines[\(i)].unit_price", "must be 0-\(Self.maxUnitPrice) fen, got \(line.unitPrice)")
+            }
+            guard line.days <= Self.maxDays else {
+                throw DomainError(field: "claim.lines[\(i)].days", "must be 0-\(Self.maxDays), got \(line.days)")
+            }
+            let (amount, overflow) = line.quantity.multipliedReportingOverflow(by: line.unitPrice)
+            guard !overflow, amount <= BenefitCalculator.maxTotal else {
+                throw DomainError(field: "claim.lines[\(i)]", "quantity x unit_price exceeds \(BenefitCalculator.maxTotal) fen")
+            }
+        }
         return claim
     }
 }

@@ -45,10 +45,11 @@ public struct GatewayProvider: GatewayService {
     /// check or settlement did not answer; nothing was posted, retry with the same key).
     public func settle(_ request: GatewaySettleRequest, context: CallContext) async throws -> GatewaySettleResponse {
         let scope = try context.grantedScope()
-        guard var claim = request.claim else { throw DomainError(field: "claim", "is required") }
+        guard let sent = request.claim else { throw DomainError(field: "claim", "is required") }
+        // The one validation every path runs: a claim out of form is refused here exactly as
+        // review and settlement would refuse it, before either is asked.
+        var claim = try sent.validated()
         let clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
-        // Checked here so that the error names the caller's field, not a backend's.
-        _ = try CivilDate(claim.visitDate, field: "claim.visit_date")
         let key = context.idempotencyKey
         if !request.preSettle {
             guard let key, !key.isEmpty else {

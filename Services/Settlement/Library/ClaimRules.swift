@@ -5,19 +5,13 @@ import MedicareDomain
 import MedicareRuntime
 import MedicareWire
 
-/// Checks a claim's fields, puts every identifier into its canonical form and resolves its
-/// lines against the catalogue. The first problem found names the caller's field.
-///
-/// Bounds (far below the 4 MiB frame limit, so that a claim's audit record always fits one):
-/// `mdtrt_id` 1-64 characters; 1-500 fee lines; at most 20 ICD-10 diagnoses; quantity
-/// 1-100,000 units; unit price 0-100,000,000 fen; days of supply 0-366; the visit date a real
-/// day no later than today (the business day) and no earlier than the person's birth (checked
-/// against the person in ``SettlementProvider``) or the first benefit policy.
+/// A claim settlement can calculate: checked and canonical (``Claim/validated()``, the one
+/// validation every path runs), its visit no later than today (the business day) and no
+/// earlier than the person's birth (checked against the person in ``SettlementProvider``) or
+/// the first benefit policy, and its lines resolved against the catalogue. An item not in the
+/// catalogue is `FAILED_PRECONDITION` (the code is well formed; the catalogue does not list
+/// it), as review's R007 block is through the gateway.
 public struct ValidatedClaim: Sendable {
-    public static let maxQuantity: Int64 = 100_000
-    public static let maxUnitPrice: Int64 = 100_000_000
-    public static let maxDays: UInt32 = 366
-
     /// The claim in canonical form (upper-case `X`, person number and diagnoses).
     public let claim: Claim
     public let clinic: InstitutionCode
@@ -28,40 +22,19 @@ public struct ValidatedClaim: Sendable {
     public let certno: ResidentID?
 
     public init(_ claim: Claim, catalogue: [String: CatalogueItem], today: CivilDate) throws(DomainError) {
-        var canonical = try claim.canonicalIdentifiers()
-        certno = claim.certno.isEmpty ? nil : try ResidentID(claim.certno, field: "claim.certno")
-        canonical.certno = certno?.value ?? ""
-        clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
-        settleVia = claim.settleVia.isEmpty ? clinic : try InstitutionCode(claim.settleVia, field: "claim.settle_via")
-        visitDate = try CivilDate(claim.visitDate, field: "claim.visit_date")
+        let canonical = try claim.validated()
+        certno = canonical.certno.isEmpty ? nil : try ResidentID(canonical.certno, field: "claim.certno")
+        clinic = try InstitutionCode(canonical.fixmedinsCode, field: "claim.fixmedins_code")
+        settleVia = canonical.settleVia.isEmpty ? clinic : try InstitutionCode(canonical.settleVia, field: "claim.settle_via")
+        visitDate = try CivilDate(canonical.visitDate, field: "claim.visit_date")
         guard visitDate <= today else {
             throw DomainError(field: "claim.visit_date", "\(visitDate) is after today (\(today)): a visit is settled on or after its day")
         }
-        // A village clinic settles the outpatient medical types the benefit policy prices.
-        let medType = try claim.medType.required("claim.med_type")
-        guard BenefitPolicy.visitTypes.contains(medType.code) else {
-            throw DomainError(field: "claim.med_type", "\(medType.rawValue) (\(medType)) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)")
-        }
-        guard !claim.lines.isEmpty else { throw DomainError(field: "claim.lines", "must hold 1-\(Claim.maxLines) fee lines, got 0") }
         var lines: [BenefitCalculator.Line] = []
-        lines.reserveCapacity(claim.lines.count)
-        for (i, line) in claim.lines.enumerated() {
-            let code = try ItemCode(line.itemCode, field: "claim.lines[\(i)].item_code")
-            guard let item = catalogue[code.value] else {
-                throw DomainError(field: "claim.lines[\(i)].item_code", "\(quoted(line.itemCode)) is not in the catalogue")
-            }
-            guard (1...Self.maxQuantity).contains(line.quantity) else {
-                throw DomainError(field: "claim.lines[\(i)].quantity", "must be 1-\(Self.maxQuantity), got \(line.quantity)")
-            }
-            guard (0...Self.maxUnitPrice).contains(line.unitPrice) else {
-                throw DomainError(field: "claim.lines[\(i)].unit_price", "must be 0-\(Self.maxUnitPrice) fen, got \(line.unitPrice)")
-            }
-            guard line.days <= Self.maxDays else {
-                throw DomainError(field: "claim.lines[\(i)].days", "must be 0-\(Self.maxDays), got \(line.days)")
-            }
-            let (amount, overflow) = line.quantity.multipliedReportingOverflow(by: line.unitPrice)
-            guard !overflow, amount <= BenefitCalculator.maxTotal else {
-                throw DomainError(field: "claim.lines[\(i)]", "quantity x unit_price exceeds \(BenefitCalculator.maxTotal) fen")
+        lines.reserveCapacity(canonical.lines.count)
+        for (i, line) in canonical.lines.enumerated() {
+            guard let item = catalogue[line.itemCode] else {
+                throw DomainError(.precondition, field: "claim.lines[\(i)].item_code", "\(quoted(line.itemCode)) is not in the catalogue")
             }
             lines.append(BenefitCalculator.Line(item: item, quantity: line.quantity, unitPrice: line.unitPrice))
         }

@@ -3,7 +3,9 @@ import MedicareDomain
 import MedicareWire
 
 /// The smart review rules (智能审核), version 2024.1. Each explains itself: rule id, verdict,
-/// evidence, amount at issue.
+/// evidence, amount at issue. R006 (a malformed identity number) was retired: a claim is
+/// validated before any rule runs (``Claim/validated()``), and a malformed `certno` is
+/// INVALID_ARGUMENT on every path, not a finding on one.
 public enum ReviewRules {
     public static let version = "2024.1"
 
@@ -18,7 +20,6 @@ public enum ReviewRules {
         Rule(id: "R003", name: "same item billed twice in one claim (across claims: refused by settlement)"),
         Rule(id: "R004", name: "quantity or days of supply over the item's limit"),
         Rule(id: "R005", name: "两病 drug without a hypertension or diabetes diagnosis"),
-        Rule(id: "R006", name: "invalid identity number"),
         Rule(id: "R007", name: "item outside the catalogue"),
         Rule(id: "R008", name: "chronic outpatient visit without a chronic (两病) diagnosis"),
     ]
@@ -39,9 +40,6 @@ public enum ReviewRules {
 
         if request.designationStatus != .unspecified, request.designationStatus != .designated {
             finding("R001", .block, "\(claim.fixmedinsCode) is \(request.designationStatus.code.replacingOccurrences(of: "_", with: " "))", total)
-        }
-        if !claim.certno.isEmpty {
-            do { _ = try ResidentID(claim.certno) } catch { finding("R006", .block, "certno: \(error.message)", total) }
         }
         var inClaim = Set<String>()
         let diagnoses = claim.diagnoses.map { String($0.prefix(3)).uppercased() }

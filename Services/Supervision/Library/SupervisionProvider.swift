@@ -22,8 +22,7 @@ public struct SupervisionProvider: SupervisionService {
     /// settlement, R003 across claims, is refused by settlement in the posting's transaction,
     /// where two claims sent together cannot both pass it)
     /// (a block that refuses a settlement is recorded with ``recordBlock(_:context:)``).
-    /// INVALID_ARGUMENT, naming the field, for a claim out of bounds: at most 500 lines and 20
-    /// diagnoses, identifiers in their formats, a real visit date.
+    /// INVALID_ARGUMENT, naming the field, for a claim out of form (``Claim/validated()``).
     public func review(_ request: ReviewRequest, context: CallContext) async throws -> ReviewResponse {
         var request = request
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
@@ -33,16 +32,10 @@ public struct SupervisionProvider: SupervisionService {
         return ReviewRules.evaluate(request, catalogue: catalogue)
     }
 
-    /// The claim with its identifiers in canonical form, or the first field out of bounds.
+    /// The claim checked and canonical (``Claim/validated()``): the same refusal as every
+    /// other path a claim takes.
     static func canonical(_ sent: Claim) throws -> Claim {
-        var claim = try sent.canonicalIdentifiers()
-        // A malformed resident ID is a finding (R006), not a refusal; a well-formed one is canonical.
-        if let id = try? ResidentID(sent.certno) { claim.certno = id.value }
-        for (i, line) in sent.lines.enumerated() {
-            guard line.quantity > 0 else { throw DomainError(field: "claim.lines[\(i)].quantity", "must be positive, got \(line.quantity)") }
-            guard line.itemCode.utf8.count <= ItemCode.maxLength else { throw DomainError(field: "claim.lines[\(i)].item_code", "at most \(ItemCode.maxLength) characters") }
-        }
-        return claim
+        try sent.validated()
     }
 
     /// Records a review block that refused a settlement: counted in the day's statistics and
