@@ -244,7 +244,7 @@ struct DayTotalsTests {
         try await withCallers(engine: engine) { callers in
             let reports = SettlementReportsClient(InProcessChannel(router: {
                 var router = RPCRouter()
-                SettlementReportsProvider(database: callers.db).register(with: &router)
+                SettlementReportsProvider(store: SettlementStore(database: callers.db)).register(with: &router)
                 return router
             }(), peer: Callers.gateway, logger: quietLogger))
             let s = callers.client("H33080200101")

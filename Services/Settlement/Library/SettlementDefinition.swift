@@ -110,7 +110,7 @@ public enum SettlementDefinition {
         context.runInBackground { await relay.run() }
         var router = RPCRouter()
         SettlementProvider(store: store, policies: book, relay: relay, timeZone: try context.businessTimeZone()).register(with: &router)
-        SettlementReportsProvider(database: context.store).register(with: &router)
+        SettlementReportsProvider(store: store).register(with: &router)
         return router
     }
 }

@@ -372,6 +372,52 @@ public struct SettlementStore: Sendable {
         }
     }
 
+    /// Which settlements a day's totals count.
+    enum TotalsScope: Sendable {
+        /// Every one.
+        case all
+        /// An institution's own claims, and those it settled for its clinics.
+        case institution(InstitutionCode)
+        /// Institutions whose county digits start with these (up to 6 digits).
+        case region(String)
+    }
+
+    /// One business day's totals, by the day the money moved (settlements by `setl_date`,
+    /// reversals by `rev_date`, of settlements from any day), sums net of the reversals.
+    func dayTotals(on day: CivilDate, scope: TotalsScope) async throws -> DayTotals {
+        let sums = "COUNT(*) AS n, SUM(s.medfee_sumamt) AS medfee, SUM(s.hifp_pay) AS fund, SUM(s.acct_pay) AS acct, SUM(s.psn_cash_pay) AS cash"
+        let posted = "SELECT \(sums) FROM settlements s WHERE s.setl_date = $1"
+        let reversed = "SELECT \(sums) FROM reversals r JOIN settlements s ON s.setl_id = r.setl_id WHERE r.rev_date = $1"
+        var filters: [String] = [""]
+        var binds: [SQLValue] = [.text(day.description)]
+        switch scope {
+        case .all: break
+        case .institution(let code):
+            // Its own claims, plus those it settled for its clinics.
+            filters = [" AND s.fixmedins_code = $2", " AND s.settle_via = $2 AND s.fixmedins_code <> $2"]
+            binds.append(.text(code.value))
+        case .region(let region):
+            // A range, not LIKE, so that the (setl_date, fixmedins_code) index serves it.
+            filters = [" AND s.fixmedins_code >= $2 AND s.fixmedins_code < $3"]
+            binds.append(.text("H" + region))
+            binds.append(.text("H" + region + "~"))
+        }
+        let queries = filters.flatMap { [(posted + $0, Int64(1)), (reversed + $0, Int64(-1))] }, finalBinds = binds
+        return try await database.read { tx in
+            var totals = DayTotals()
+            for (query, sign) in queries {
+                guard let row = try await tx.queryOne(query, finalBinds) else { continue }
+                let n = UInt32(try row.optionalInt("n") ?? 0)
+                if sign > 0 { totals.settlements += n } else { totals.reversed += n }
+                totals.medfeeSumamt += sign * (try row.optionalInt("medfee") ?? 0)
+                totals.fundPaySumamt += sign * (try row.optionalInt("fund") ?? 0)
+                totals.acctPay += sign * (try row.optionalInt("acct") ?? 0)
+                totals.psnCashPay += sign * (try row.optionalInt("cash") ?? 0)
+            }
+            return totals
+        }
+    }
+
     /// Settlements posted on a business day by or through an institution, after `setlID` in
     /// setl_id order, at most `limit`, without fee lines (indexes settlements_day_clinic and
     /// settlements_day_via).
