@@ -85,7 +85,7 @@ public struct SettlementProvider: SettlementService {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
         let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: claim.claim.medType.code)
-        var result = try compute(claim, person: person, accumulator: accumulator)
+        var result = try Settling(claim: claim, policies: policies).result(person: person, accumulator: accumulator)
         result.status = .presettled
         return result
     }
@@ -100,10 +100,7 @@ public struct SettlementProvider: SettlementService {
             scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context),
             digest: ValidatedClaim.digest(of: bytes), day: today().description
         )
-        let provider = self
-        let result = try await store.settle(identity, claim: claim, claimBytes: bytes) { person, accumulator in
-            try provider.compute(claim, person: person, accumulator: accumulator)
-        }
+        let result = try await store.settle(identity, settling: Settling(claim: claim, policies: policies), claimBytes: bytes)
         if !result.replay { relay?.nudge() }
         return result
     }
@@ -173,49 +170,5 @@ public struct SettlementProvider: SettlementService {
     private func validated(_ request: SettleRequest) throws -> ValidatedClaim {
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
         return try ValidatedClaim(claim, catalogue: catalogue, today: today())
-    }
-
-    func compute(_ claim: ValidatedClaim, person: InsuredPerson, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
-        guard person.psnInsuStas == .enrolled else {
-            throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.psnInsuStas))")
-        }
-        if let certno = claim.certno, certno.value != person.certno {
-            throw DomainError(field: "claim.certno", "does not match person \(person.psnNo)")
-        }
-        // The person's birth from their resident ID: a visit before it is not plausible.
-        if let id = try? ResidentID(person.certno), claim.visitDate < id.birth {
-            throw DomainError(field: "claim.visit_date", "\(claim.visitDate) is before the person's birth")
-        }
-        let policy = try policies.policy(region: person.insuAdmdvs, on: claim.visitDate.description)
-        let output = try BenefitCalculator.calculate(
-            .init(
-                lines: claim.lines, visitType: claim.claim.medType.code, useAccount: claim.claim.useAccount,
-                accountBalance: person.accountBalance, deductibleUsed: accumulator.deductibleUsed, fundPaidThisYear: accumulator.fundPaid
-            ),
-            policy: policy
-        )
-        return SettlementResult(
-            mdtrtID: claim.claim.mdtrtID, psnNo: person.psnNo, fixmedinsCode: claim.clinic.value, settleVia: claim.settleVia.value,
-            medfeeSumamt: output.medfeeSumamt, fulamtOwnpayAmt: output.fulamtOwnpayAmt, overlmtSelfpay: output.overlmtSelfpay,
-            preselfpayAmt: output.preselfpayAmt, inscpScpAmt: output.inscpScpAmt, actPayDedc: output.actPayDedc, hifpPay: output.hifpPay,
-            poolPropSelfpay: output.poolingRatio, fundPaySumamt: output.fundPaySumamt, acctPay: output.acctPay, psnCashPay: output.psnCashPay,
-            overCeiling: output.overCeiling, policyVersion: policy.version,
-            lines: output.lines.map {
-                LineResult(itemCode: $0.itemCode, chrgitmLv: Self.chrgitmLv($0.category), amount: $0.amount, overlmtSelfpay: $0.overLimitSelfPay,
-                           fulamtOwnpayAmt: $0.fullOwnPay, preselfpayAmt: $0.firstSelfPay, inscpScpAmt: $0.inScope)
-            }
-        )
-    }
-}
-
-extension SettlementProvider {
-    /// The catalogue's category (甲 "A", 乙 "B", 丙 "C") as the national 收费项目等级 code.
-    static func chrgitmLv(_ category: String) -> ChrgitmLv {
-        switch category {
-        case "A": .classA
-        case "B": .classB
-        case "C": .classC
-        default: .unspecified
-        }
     }
 }

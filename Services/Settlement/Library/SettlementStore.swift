@@ -139,13 +139,13 @@ public struct SettlementStore: Sendable {
     /// Settles a visit at most once: replays come first (see ``replay(_:_:claim:)``), then the
     /// duplicate-billing rule (R003: the same person, catalogue item and visit day billed by
     /// another live settlement) is checked in this same transaction, so that two claims sent
-    /// together cannot both pass it. `compute` runs inside the transaction with the person's
-    /// locked state.
+    /// together cannot both pass it. What to post is `settling`'s decision, made inside the
+    /// transaction from the person's locked state; the store persists it.
     /// `claimBytes`: the claim as its audit record carries it (``ValidatedClaim/encodedWithoutRoute()``).
     func settle(
-        _ identity: SettleIdentity, claim: ValidatedClaim, claimBytes: [UInt8],
-        compute: @escaping @Sendable (InsuredPerson, Accumulator) throws -> SettlementResult
+        _ identity: SettleIdentity, settling: Settling, claimBytes: [UInt8]
     ) async throws -> SettlementResult {
+        let claim = settling.claim
         // Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
         // already serialises transactions.
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
@@ -160,7 +160,7 @@ public struct SettlementStore: Sendable {
                 let visitDay = claim.visitDate.description
                 let year = Int64(claim.visitDate.year)
                 let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.medType.code, lock: lock)
-                var result = try compute(person, accumulator)
+                var result = try settling.result(person: person, accumulator: accumulator)
                 result.setlID = Self.newID(prefix: "S")
                 result.status = .settled
                 result.setlDate = identity.day
@@ -344,21 +344,12 @@ public struct SettlementStore: Sendable {
         return prefix + String(millis, radix: 16).leftPadded(to: 12) + String(random, radix: 16).leftPadded(to: 11)
     }
 
-    /// Balanced entries: the fund, the person's account and cash pay the institution.
+    /// Writes a posting's ledger entries (``LedgerEntry/entries(of:reverse:)``) under `txn`.
     static func post(_ tx: any SQLTransaction, txn: String, setlID: String, result: SettlementResult, reverse: Bool) async throws {
-        let entries: [(String, Int64, Int64)] = [
-            ("fund:pooling", result.hifpPay, 0),
-            ("person:account:\(result.psnNo)", result.acctPay, 0),
-            ("person:cash:\(result.psnNo)", result.psnCashPay, 0),
-            ("institution:payable:\(result.settleVia)", 0, result.medfeeSumamt),
-        ]
-        var line: Int64 = 0
-        for (account, debit, credit) in entries where debit != 0 || credit != 0 {
-            line += 1
-            let (d, c) = reverse ? (credit, debit) : (debit, credit)
+        for (line, entry) in LedgerEntry.entries(of: result, reverse: reverse).enumerated() {
             try await tx.execute(
                 "INSERT INTO ledger (txn_id, line, setl_id, account, debit, credit) VALUES ($1, $2, $3, $4, $5, $6)",
-                [.text(txn), .integer(line), .text(setlID), .text(account), .integer(d), .integer(c)]
+                [.text(txn), .integer(Int64(line + 1)), .text(setlID), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
             )
         }
     }

@@ -1,0 +1,83 @@
+import MedicareContracts
+import MedicareDomain
+import MedicareWire
+
+/// What settling a claim decides, as values: the split (``result(person:accumulator:)``)
+/// and the ledger entries that post it (``LedgerEntry/entries(of:reverse:)``). The store runs
+/// it inside the posting's transaction with the person and their year's accumulator as the
+/// transaction locked them, and persists what it decided; nothing here reads or writes.
+struct Settling: Sendable {
+    let claim: ValidatedClaim
+    let policies: PolicyBook
+
+    /// The split of the claim for `person` with `accumulator` (deductible used and fund paid
+    /// this year for the claim's medical type), by the benefit policy of the person's insured
+    /// region (`insu_admdvs`) in force on the visit day. Errors: FAILED_PRECONDITION (not
+    /// enrolled; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
+    /// person's; a visit before the person's birth).
+    func result(person: InsuredPerson, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
+        guard person.psnInsuStas == .enrolled else {
+            throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.psnInsuStas))")
+        }
+        if let certno = claim.certno, certno.value != person.certno {
+            throw DomainError(field: "claim.certno", "does not match person \(person.psnNo)")
+        }
+        // The person's birth from their resident ID: a visit before it is not plausible.
+        if let id = try? ResidentID(person.certno), claim.visitDate < id.birth {
+            throw DomainError(field: "claim.visit_date", "\(claim.visitDate) is before the person's birth")
+        }
+        let policy = try policies.policy(region: person.insuAdmdvs, on: claim.visitDate.description)
+        let output = try BenefitCalculator.calculate(
+            .init(
+                lines: claim.lines, visitType: claim.claim.medType.code, useAccount: claim.claim.useAccount,
+                accountBalance: person.accountBalance, deductibleUsed: accumulator.deductibleUsed, fundPaidThisYear: accumulator.fundPaid
+            ),
+            policy: policy
+        )
+        return SettlementResult(
+            mdtrtID: claim.claim.mdtrtID, psnNo: person.psnNo, fixmedinsCode: claim.clinic.value, settleVia: claim.settleVia.value,
+            medfeeSumamt: output.medfeeSumamt, fulamtOwnpayAmt: output.fulamtOwnpayAmt, overlmtSelfpay: output.overlmtSelfpay,
+            preselfpayAmt: output.preselfpayAmt, inscpScpAmt: output.inscpScpAmt, actPayDedc: output.actPayDedc, hifpPay: output.hifpPay,
+            poolPropSelfpay: output.poolingRatio, fundPaySumamt: output.fundPaySumamt, acctPay: output.acctPay, psnCashPay: output.psnCashPay,
+            overCeiling: output.overCeiling, policyVersion: policy.version,
+            lines: output.lines.map {
+                LineResult(itemCode: $0.itemCode, chrgitmLv: Self.chrgitmLv($0.category), amount: $0.amount, overlmtSelfpay: $0.overLimitSelfPay,
+                           fulamtOwnpayAmt: $0.fullOwnPay, preselfpayAmt: $0.firstSelfPay, inscpScpAmt: $0.inScope)
+            }
+        )
+    }
+
+    /// The catalogue's category (甲 "A", 乙 "B", 丙 "C") as the national 收费项目等级 code.
+    static func chrgitmLv(_ category: String) -> ChrgitmLv {
+        switch category {
+        case "A": .classA
+        case "B": .classB
+        case "C": .classC
+        default: .unspecified
+        }
+    }
+}
+
+/// One line of a balanced posting: an account and its debit or credit, fen.
+struct LedgerEntry: Sendable, Equatable {
+    let account: String
+    let debit: Int64
+    let credit: Int64
+
+    /// A settlement's entries: the pooling fund, the person's account and their cash pay the
+    /// settling institution (`settle_via`) the total; a reversal the same entries mirrored.
+    /// Zero lines are left out. Debits equal credits by construction (the split's parts add
+    /// up to `medfee_sumamt`, which ``BenefitCalculator`` guarantees).
+    static func entries(of result: SettlementResult, reverse: Bool) -> [LedgerEntry] {
+        let lines: [(String, Int64, Int64)] = [
+            ("fund:pooling", result.hifpPay, 0),
+            ("person:account:\(result.psnNo)", result.acctPay, 0),
+            ("person:cash:\(result.psnNo)", result.psnCashPay, 0),
+            ("institution:payable:\(result.settleVia)", 0, result.medfeeSumamt),
+        ]
+        return lines.compactMap { account, debit, credit in
+            guard debit != 0 || credit != 0 else { return nil }
+            return reverse ? LedgerEntry(account: account, debit: credit, credit: debit) : LedgerEntry(account: account, debit: debit, credit: credit)
+        }
+    }
+}
