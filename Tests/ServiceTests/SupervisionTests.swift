@@ -54,6 +54,13 @@ struct SupervisionTests {
         }
     }
 
+    /// Every rule is a type that names itself, its version and its source.
+    @Test func everyRuleSaysWhatItIsAndWhereItComesFrom() {
+        let ids = ReviewRules.rules.map(\.id)
+        #expect(Set(ids).count == ids.count && ids.allSatisfy { $0.hasPrefix("R") })
+        #expect(ReviewRules.rules.allSatisfy { !$0.name.isEmpty && !$0.source.isEmpty })
+    }
+
     @Test func twoBingDrugWithItsDiagnosisPasses() async throws {
         try await withSupervision { s, _ in
             let r = try await s.review(review([("XC07ABA001", 30, 120, 30)], diagnoses: ["I10.x01"]))
@@ -100,8 +107,6 @@ struct SupervisionTests {
         #expect(SupervisionTestVectors.abc == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")
     }
 }
-
-import MedicareTransport
 
 enum SupervisionTestVectors {
     static var abc: String { SM3.hex(SM3.digest(Array("abc".utf8))) }
