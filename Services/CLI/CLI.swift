@@ -135,14 +135,14 @@ struct Profile: AsyncParsableCommand {
         let client = try connection.client()
         defer { Task { await client.close() } }
         do {
-            let p = try await GatewayClient(client).getInstitutionProfile(InstitutionProfileRequest(code: code, date: date))
+            let p = try await GatewayClient(client).getInstitutionProfile(InstitutionProfileRequest(fixmedinsCode: code, date: date))
             let r = p.institution?.record
             let sources = p.sources.map { "\($0.source)=\($0.code)" }.joined(separator: " ")
             emit(connection.json, """
-                \(code) \(r?.name ?? "?") [\(p.institution?.designationStatus.code ?? "unknown")] \(r?.kind.code ?? "") \(r?.integrationMode.code ?? "") parent \(r?.parentCode ?? "")
+                \(code) \(r?.fixmedinsName ?? "?") [\(p.institution?.designationStatus.code ?? "unknown")] \(r?.kind.code ?? "") \(r?.integrationMode.code ?? "") parent \(r?.parentCode ?? "")
                   settlements \(p.totals?.settlements ?? 0) (reversed \(p.totals?.reversed ?? 0)), fees \(yuan(p.totals?.medfeeSumamt ?? 0)), fund \(yuan(p.totals?.fundPaySumamt ?? 0)); review blocks in county \(p.reviews?.blocked ?? 0)
                   sources: \(sources)
-                """, ["code": code, "name": r?.name ?? "", "designation_status": p.institution?.designationStatus.code ?? "",
+                """, ["code": code, "name": r?.fixmedinsName ?? "", "designation_status": p.institution?.designationStatus.code ?? "",
                       "settlements": p.totals?.settlements ?? 0, "medfee_sumamt": p.totals?.medfeeSumamt ?? 0,
                       "sources": p.sources.map { ["source": $0.source.code, "code": $0.code.code, "message": $0.message] }])
         } catch {

@@ -49,7 +49,7 @@ struct Demo: AsyncParsableCommand {
                     try await flush(force: true)
                     for code in data.designated {
                         do {
-                            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: .designate, reason: "demo agreement", effectiveDate: "2024-01-01"), options: options)
+                            _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: code, action: .designate, reason: "demo agreement", effectiveDate: "2024-01-01"), options: options)
                             designated += 1
                         } catch let error as RPCError where error.code == .failedPrecondition {}  // already designated
                     }
@@ -79,7 +79,7 @@ struct Demo: AsyncParsableCommand {
 struct ImportClinics: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-clinics",
-        abstract: "Import clinics from CSV: code,name,kind,division_code,parent_code,integration_mode,relationship_end,licensed_doctors,has_computer,has_network,record_version"
+        abstract: "Import clinics from CSV: fixmedins_code,fixmedins_name,kind,division_code,parent_code,integration_mode,relationship_end,licensed_doctors,has_computer,has_network,record_version"
     )
     @OptionGroup var connection: Connection
     @Argument(help: "CSV file with a header line.") var file: String
@@ -107,7 +107,7 @@ struct ImportClinics: AsyncParsableCommand {
             guard f[5].isEmpty || IntegrationMode(code: f[5]) != nil else {
                 throw ValidationError("\(file):\(n + 2): integration_mode '\(f[5].prefix(30))' is not \(IntegrationMode.known.map(\.code).joined(separator: ", ")) or empty")
             }
-            records.append(InstitutionRecord(code: f[0], name: f[1], kind: kind, divisionCode: f[3], parentCode: f[4], integrationMode: IntegrationMode(code: f[5]) ?? .unspecified,
+            records.append(InstitutionRecord(fixmedinsCode: f[0], fixmedinsName: f[1], kind: kind, divisionCode: f[3], parentCode: f[4], integrationMode: IntegrationMode(code: f[5]) ?? .unspecified,
                                              relationshipEnd: f[6], licensedDoctors: doctors, hasComputer: f[8] == "1" || f[8] == "true",
                                              hasNetwork: f[9] == "1" || f[9] == "true", recordVersion: version))
         }
@@ -120,7 +120,7 @@ struct ImportClinics: AsyncParsableCommand {
                     options: CallOptions(timeout: .seconds(120)))
                 totals.created += Int(r.created); totals.updated += Int(r.updated); totals.unchanged += Int(r.unchanged)
                 totals.stale += Int(r.stale); totals.rejected += Int(r.rejected)
-                for result in r.results where result.outcome == .rejected && !connection.json { Console.line("rejected \(result.code): \(result.reason)") }
+                for result in r.results where result.outcome == .rejected && !connection.json { Console.line("rejected \(result.fixmedinsCode): \(result.reason)") }
             }
         } catch {
             throw fail(error)
@@ -147,7 +147,7 @@ struct Generate: AsyncParsableCommand {
               let people = FileHandle(forWritingAtPath: create("\(output)/persons.csv")) else {
             throw ValidationError("cannot write into \(output)")
         }
-        institutions.write(Data("code,name,kind,division_code,parent_code,integration_mode,relationship_end,licensed_doctors,has_computer,has_network,record_version\n".utf8))
+        institutions.write(Data("fixmedins_code,fixmedins_name,kind,division_code,parent_code,integration_mode,relationship_end,licensed_doctors,has_computer,has_network,record_version\n".utf8))
         divisions.write(Data("code,name\n".utf8))
         people.write(Data("psn_no,certno,name,insutype,insu_admdvs,status,account_balance\n".utf8))
         var counts = (divisions: 0, institutions: 0, persons: 0)
@@ -155,7 +155,7 @@ struct Generate: AsyncParsableCommand {
             let data = synthetic.county(county)
             divisions.write(Data(data.divisions.map { "\($0.code),\($0.name)\n" }.joined().utf8))
             institutions.write(Data(data.institutions.map { r in
-                "\(r.code),\(r.name),\(r.kind.code),\(r.divisionCode),\(r.parentCode),\(r.integrationMode == .unspecified ? "" : r.integrationMode.code),\(r.relationshipEnd),\(r.licensedDoctors),\(r.hasComputer ? 1 : 0),\(r.hasNetwork ? 1 : 0),\(r.recordVersion)\n"
+                "\(r.fixmedinsCode),\(r.fixmedinsName),\(r.kind.code),\(r.divisionCode),\(r.parentCode),\(r.integrationMode == .unspecified ? "" : r.integrationMode.code),\(r.relationshipEnd),\(r.licensedDoctors),\(r.hasComputer ? 1 : 0),\(r.hasNetwork ? 1 : 0),\(r.recordVersion)\n"
             }.joined().utf8))
             let persons = synthetic.persons(county: county, count: self.persons)
             people.write(Data(persons.map { "\($0.psnNo),\($0.certno),\($0.name),\($0.insutype.rawValue),\($0.insuAdmdvs),\($0.psnInsuStas.code),\($0.accountBalance)\n" }.joined().utf8))

@@ -111,7 +111,7 @@ struct Load: AsyncParsableCommand {
                                 let k = stats.claims.add(1, ordering: .relaxed).newValue
                                 _ = try await supervision.review(ReviewRequest(claim: Self.claim(k, persons: persons, clinics: clinics)), options: CallOptions(timeout: .seconds(10)))
                             case .read:
-                                _ = try await gateway.getInstitutionProfile(InstitutionProfileRequest(code: clinics[n % clinics.count], date: "2024-06-01"),
+                                _ = try await gateway.getInstitutionProfile(InstitutionProfileRequest(fixmedinsCode: clinics[n % clinics.count], date: "2024-06-01"),
                                                                             options: CallOptions(timeout: .seconds(10)))
                             }
                         } catch {

@@ -46,7 +46,7 @@ struct Synthetic {
             let townshipCode = county + String(format: "%03d", 100 + township) + "000"
             data.divisions.append(Division(code: townshipCode, name: "\(county)镇\(township)"))
             let centre = "H" + county + String(format: "%05d", township)
-            data.institutions.append(InstitutionRecord(code: centre, name: "\(county)镇\(township)卫生院", kind: .townshipCentre,
+            data.institutions.append(InstitutionRecord(fixmedinsCode: centre, fixmedinsName: "\(county)镇\(township)卫生院", kind: .townshipCentre,
                                                        divisionCode: townshipCode, licensedDoctors: 12, hasComputer: true, hasNetwork: true, recordVersion: 1))
             data.designated.append(centre)
             for village in 1...Self.villages(township: township) {
@@ -56,8 +56,7 @@ struct Synthetic {
                     serial += 1
                     let code = "H" + county + String(format: "%05d", serial)
                     let mode: IntegrationMode = serial % 20 < 12 ? .integrated : serial % 20 < 17 ? .integrating : .notReady
-                    data.institutions.append(InstitutionRecord(
-                        code: code, name: "\(county)镇\(township)村\(village)卫生室\(extra == 0 ? "" : "二")", kind: .villageClinic,
+                    data.institutions.append(InstitutionRecord(fixmedinsCode: code, fixmedinsName: "\(county)镇\(township)村\(village)卫生室\(extra == 0 ? "" : "二")", kind: .villageClinic,
                         divisionCode: villageCode, parentCode: mode == .notReady ? "" : centre, integrationMode: mode,
                         relationshipEnd: mode == .integrating ? "2025-12-31" : "", licensedDoctors: UInt32(1 + serial % 3),
                         hasComputer: serial % 9 != 0, hasNetwork: serial % 11 != 0, recordVersion: 1

@@ -47,12 +47,12 @@ final class Stack: @unchecked Sendable {
             Division(code: "330802000000", name: "柯城区"), Division(code: "330802101000", name: "航埠镇"), Division(code: "330802101201", name: "甲村"),
         ]))
         _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
-            InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1),
-            InstitutionRecord(code: "H33080200101", name: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201", parentCode: "H33080200001",
+            InstitutionRecord(fixmedinsCode: "H33080200001", fixmedinsName: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1),
+            InstitutionRecord(fixmedinsCode: "H33080200101", fixmedinsName: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201", parentCode: "H33080200001",
                               integrationMode: .integrated, recordVersion: 1),
         ]))
         for code in ["H33080200001", "H33080200101"] {
-            _ = try await registry.changeDesignation(ChangeDesignationRequest(code: code, action: .designate, reason: "agreement signed", effectiveDate: "2024-01-01"))
+            _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: code, action: .designate, reason: "agreement signed", effectiveDate: "2024-01-01"))
         }
         let persons = (0..<200).map { i -> InsuredPerson in
             let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + i / 50, 1 + i % 28, 1)
@@ -194,18 +194,18 @@ struct StackTests {
 
         // Composite reads with per-source status: money on the day it moved (today), review
         // blocks on the visit day.
-        let profile = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: CivilDate.today().description))
+        let profile = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(fixmedinsCode: "H33080200101", date: CivilDate.today().description))
         #expect(profile.institution?.designationStatus == .designated && profile.sources.allSatisfy { $0.code == .ok })
         #expect(profile.totals?.settlements == 1 && profile.totals?.reversed == 1 && profile.totals?.medfeeSumamt == 0)
-        let visitDay = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(code: "H33080200101", date: "2024-06-01"))
+        let visitDay = try await GatewayClient(ops).getInstitutionProfile(InstitutionProfileRequest(fixmedinsCode: "H33080200101", date: "2024-06-01"))
         #expect(visitDay.totals?.settlements == 0 && visitDay.reviews?.blocked == 1)
 
         // The gateway reuses resolved routes, but a suspension through it takes effect at once.
         _ = try await gateway.settle(stackClaim("M5", person: 1), options: keyed("k-5"))
-        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .suspend, reason: "inspection"))
+        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .suspend, reason: "inspection"))
         let suspended = await #expect(throws: RPCError.self) { _ = try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")) }
         #expect(suspended?.code == .failedPrecondition && suspended?.message.hasPrefix("cannot settle at H33080200101") == true, "\(String(describing: suspended))")
-        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .restore, reason: "rectified"))
+        _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .restore, reason: "rectified"))
         #expect(try await gateway.settle(stackClaim("M6", person: 2), options: keyed("k-6")).settlement?.status == .settled)
 
         // Every decision is in the chain: 4 postings (M1, its reversal, M5, M6), the review
@@ -371,7 +371,7 @@ extension StackTests {
         let ops = try stack.client("operator")
         for n in 0..<6 {
             // Reads and versioned imports may move on to the next replica.
-            let institution = try await RegistryClient(ops).getInstitution(GetInstitutionRequest(code: "H33080200101"))
+            let institution = try await RegistryClient(ops).getInstitution(GetInstitutionRequest(fixmedinsCode: "H33080200101"))
             #expect(institution.designationStatus == .designated, "call \(n)")
         }
         let settled = try await GatewayClient(ops).settle(stackClaim("RP1"), options: keyed("rp-1"))

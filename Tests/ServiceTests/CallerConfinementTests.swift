@@ -23,8 +23,8 @@ import Testing
     }
 
     @Test func requestsAreCheckedByTheCodesAndRegionsTheyName() {
-        #expect(refusal(RegistryMethods.resolveSettlementRoute, ResolveSettlementRouteRequest(clinicCode: "H33080200101")) == nil)
-        #expect(refusal(RegistryMethods.resolveSettlementRoute, ResolveSettlementRouteRequest(clinicCode: "H33010600101"))?.code == .permissionDenied)
+        #expect(refusal(RegistryMethods.resolveSettlementRoute, ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101")) == nil)
+        #expect(refusal(RegistryMethods.resolveSettlementRoute, ResolveSettlementRouteRequest(fixmedinsCode: "H33010600101"))?.code == .permissionDenied)
         #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(region: "330802", date: "2024-06-01")) == nil)
         #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(region: "", date: "2024-06-01"))?.code == .permissionDenied)
         #expect(refusal(SettlementReportsMethods.getDayTotals, DayTotalsRequest(institution: "H11010100001", date: "2024-06-01"))?.code == .permissionDenied)
@@ -37,8 +37,8 @@ import Testing
         #expect(refusal(SupervisionMethods.review, ReviewRequest())?.code == .permissionDenied)
         // Nested and repeated: every record's own code, village and parent.
         let outsideParent = ImportInstitutionsRequest(records: [
-            InstitutionRecord(code: "H33080200101", divisionCode: "330802001001"),
-            InstitutionRecord(code: "H33080200102", divisionCode: "330802001002", parentCode: "H11010100001"),
+            InstitutionRecord(fixmedinsCode: "H33080200101", divisionCode: "330802001001"),
+            InstitutionRecord(fixmedinsCode: "H33080200102", divisionCode: "330802001002", parentCode: "H11010100001"),
         ])
         let error = refusal(RegistryMethods.importInstitutions, outsideParent)
         #expect(error?.code == .permissionDenied && error?.message == "records[1].parent_code 'H11010100001' is outside region 3308")
@@ -51,12 +51,12 @@ import Testing
     @Test func aMethodForScopeAllOnlyIsRefusedToScopedCallers() {
         let error = refusal(SettlementMethods.importPersons, ImportPersonsRequest())
         #expect(error?.code == .permissionDenied && error?.message.contains("only for callers with scope all") == true)
-        #expect(refusal(RegistryMethods.changeDesignation, ChangeDesignationRequest(code: "H33080200101"))?.code == .permissionDenied)
+        #expect(refusal(RegistryMethods.changeDesignation, ChangeDesignationRequest(fixmedinsCode: "H33080200101"))?.code == .permissionDenied)
     }
 
     @Test func anInstitutionNamesOnlyItself() {
-        #expect(refusal(RegistryMethods.getInstitution, GetInstitutionRequest(code: "H33080200101"), peer: Self.clinic, scope: .institution) == nil)
-        #expect(refusal(RegistryMethods.getInstitution, GetInstitutionRequest(code: "H33080200102"), peer: Self.clinic, scope: .institution)?.code == .permissionDenied)
+        #expect(refusal(RegistryMethods.getInstitution, GetInstitutionRequest(fixmedinsCode: "H33080200101"), peer: Self.clinic, scope: .institution) == nil)
+        #expect(refusal(RegistryMethods.getInstitution, GetInstitutionRequest(fixmedinsCode: "H33080200102"), peer: Self.clinic, scope: .institution)?.code == .permissionDenied)
         // A region is not an institution's to ask about, even its own village.
         #expect(refusal(RegistryMethods.getCoverage, CoverageRequest(region: "330802"), peer: Self.clinic, scope: .institution)?.code == .permissionDenied)
         #expect(refusal(SettlementMethods.verifyIdentity, VerifyIdentityRequest(certno: "x"), peer: Self.clinic, scope: .institution) == nil)

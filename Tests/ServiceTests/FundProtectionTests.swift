@@ -282,25 +282,25 @@ struct RegistryStructureTests {
             #expect(result.rejected == 6 && result.created == 0, "\(result.results)")
             let reasons = result.results.map(\.reason)
             #expect(reasons[0].contains("not a township centre") && reasons[1].contains("own parent") && reasons[2].hasPrefix("parent_code"))
-            #expect(reasons[3].hasPrefix("code") && reasons[4].contains("not registered") && reasons[5].hasPrefix("record_version"))
+            #expect(reasons[3].hasPrefix("fixmedins_code") && reasons[4].contains("not registered") && reasons[5].hasPrefix("record_version"))
         }
     }
 
     @Test func aRouteHoldsOnlyForVisitsOnDaysTheClinicWasDesignated() async throws {
         try await withRegistry { r in
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre, clinic("H33080200101", village: "330802101201")]))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .designate, reason: "signed", effectiveDate: "2024-06-01"))
-            let before = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-05-31"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200001", action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .designate, reason: "signed", effectiveDate: "2024-06-01"))
+            let before = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101", onDate: "2024-05-31"))
             #expect(!before.canSettle && before.refusal == "H33080200101 was not designated on 2024-05-31")
-            let after = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
+            let after = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101", onDate: "2024-06-01"))
             #expect(after.canSettle && after.settleVia == "H33080200001")
             // A change cannot take effect before the one it follows.
             let backwards = await #expect(throws: RPCError.self) {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .suspend, reason: "x", effectiveDate: "2024-05-01"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .suspend, reason: "x", effectiveDate: "2024-05-01"))
             }
             #expect(backwards?.code == .invalidArgument && backwards?.message.hasPrefix("effective_date") == true)
-            let institution = try await r.getInstitution(GetInstitutionRequest(code: "H33080200101"))
+            let institution = try await r.getInstitution(GetInstitutionRequest(fixmedinsCode: "H33080200101"))
             #expect(institution.history.last?.effectiveDate == "2024-06-01")
         }
     }
@@ -436,7 +436,7 @@ struct AuditTrailTests {
         let registry = PeerIdentity(commonName: "registry", department: "nhsa", role: "service")
         let settlement = PeerIdentity(commonName: "settlement", department: "nhsa", role: "service")
         let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: .settled))
-        let designation = SupervisionStore.Recordable.designation(DesignationRecord(code: "H33080200101", n: 1, event: DesignationEvent(toStatus: .designated)))
+        let designation = SupervisionStore.Recordable.designation(DesignationRecord(fixmedinsCode: "H33080200101", n: 1, event: DesignationEvent(toStatus: .designated)))
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(posting, caller: registry) }
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(designation, caller: settlement) }
         try SupervisionProvider.mayRecord(posting, caller: settlement)

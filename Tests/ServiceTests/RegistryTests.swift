@@ -14,9 +14,9 @@ func withRegistry<T: Sendable>(engine: Engine = .sqlite, _ body: @escaping @Send
 }
 
 /// Kecheng district, Quzhou: a township centre and its clinics in two villages.
-let centre = InstitutionRecord(code: "H33080200001", name: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1)
+let centre = InstitutionRecord(fixmedinsCode: "H33080200001", fixmedinsName: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1)
 func clinic(_ code: String, village: String, mode: IntegrationMode = .integrated, end: String = "", version: UInt64 = 1, name: String = "村卫生室") -> InstitutionRecord {
-    InstitutionRecord(code: code, name: name, kind: .villageClinic, divisionCode: village, parentCode: mode == .notReady ? "" : "H33080200001",
+    InstitutionRecord(fixmedinsCode: code, fixmedinsName: name, kind: .villageClinic, divisionCode: village, parentCode: mode == .notReady ? "" : "H33080200001",
                       integrationMode: mode, relationshipEnd: end, licensedDoctors: 2, hasComputer: true, hasNetwork: true, recordVersion: version)
 }
 
@@ -30,7 +30,7 @@ struct RegistryTests {
                 clinic("H33080200102", village: "3308021012"),
             ]))
             #expect(first.created == 2 && first.rejected == 2)
-            #expect(first.results[2].reason == "code: 'H3308020010' is not an institution code (H followed by 11 digits)")
+            #expect(first.results[2].reason == "fixmedins_code: 'H3308020010' is not an institution code (H followed by 11 digits)")
             #expect(first.results[3].reason == "division_code: '3308021012' is not a 12-digit division code")
 
             let second = try await r.importInstitutions(ImportInstitutionsRequest(sessionID: "s2", records: [
@@ -39,7 +39,7 @@ struct RegistryTests {
             #expect(second.results.map(\.outcome) == [.updated, .unchanged])
             let stale = try await r.importInstitutions(ImportInstitutionsRequest(records: [clinic("H33080200101", village: "330802101201", version: 2, name: "旧名")]))
             #expect(stale.stale == 1)
-            #expect(try await r.getInstitution(GetInstitutionRequest(code: "H33080200101")).record?.name == "新名")
+            #expect(try await r.getInstitution(GetInstitutionRequest(fixmedinsCode: "H33080200101")).record?.fixmedinsName == "新名")
         }
     }
 
@@ -47,13 +47,13 @@ struct RegistryTests {
     func designationLifecycleWithHistory(engine: Engine) async throws {
         try await withRegistry(engine: engine) { r in
             _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre]))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .designate, reason: "agreement signed"))
-            let suspended = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .suspend, reason: "case 2024-17"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200001", action: .designate, reason: "agreement signed"))
+            let suspended = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200001", action: .suspend, reason: "case 2024-17"))
             #expect(suspended.designationStatus == .suspended)
             #expect(suspended.history.map(\.toStatus) == [.designated, .suspended])
             #expect(suspended.history[1].by.contains("ops"))
             let error = await #expect(throws: RPCError.self) {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", action: .suspend, reason: "again"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200001", action: .suspend, reason: "again"))
             }
             #expect(error?.code == .failedPrecondition && error?.message == "action: cannot suspend H33080200001: it is suspended")
         }
@@ -75,7 +75,7 @@ struct RegistryTests {
             #expect(batch.results[2].reason == "integration_mode: is required: one of integrated (1), integrating (2), not_ready (3)")
             #expect(batch.results[3].reason == "integration_mode: 9 is not one of integrated (1), integrating (2), not_ready (3)")
             let error = await #expect(throws: RPCError.self) {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200001", reason: "no action"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200001", reason: "no action"))
             }
             #expect(error?.code == .invalidArgument && error?.message.hasPrefix("action: is required: one of designate (1)") == true)
         }
@@ -92,20 +92,20 @@ struct RegistryTests {
                 clinic("H33080200104", village: "330802101204"),
             ]))
             for code in ["H33080200001", "H33080200101", "H33080200102", "H33080200103"] {
-                _ = try await r.changeDesignation(ChangeDesignationRequest(code: code, action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
+                _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: code, action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
             }
-            let integrated = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
+            let integrated = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101", onDate: "2024-06-01"))
             #expect(integrated.canSettle && integrated.settleVia == "H33080200001" && integrated.mode == .integrated)
-            let integrating = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200102", onDate: "2024-06-01"))
+            let integrating = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200102", onDate: "2024-06-01"))
             #expect(integrating.canSettle && integrating.settleVia == "H33080200001" && integrating.mode == .integrating)
-            let expired = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200102", onDate: "2026-01-01"))
+            let expired = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200102", onDate: "2026-01-01"))
             #expect(!expired.canSettle && expired.refusal == "the temporary relationship of H33080200102 with H33080200001 ended on 2025-12-31")
-            let direct = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200103", onDate: "2024-06-01"))
+            let direct = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200103", onDate: "2024-06-01"))
             #expect(direct.canSettle && direct.settleVia == "H33080200103" && direct.mode == .direct)
-            let undesignated = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200104", onDate: "2024-06-01"))
+            let undesignated = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200104", onDate: "2024-06-01"))
             #expect(!undesignated.canSettle && undesignated.refusal == "H33080200104 is not designated")
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .suspend, reason: "fraud case"))
-            let suspended = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: "H33080200101", onDate: "2024-06-01"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .suspend, reason: "fraud case"))
+            let suspended = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101", onDate: "2024-06-01"))
             #expect(!suspended.canSettle && suspended.refusal == "H33080200101 is suspended")
         }
     }
@@ -121,8 +121,8 @@ struct RegistryTests {
                 clinic("H33080200101", village: "330802101201"), clinic("H33080200105", village: "330802101201"),
                 clinic("H33080200102", village: "330802101202"), clinic("H33080200103", village: "330802101203", mode: .notReady),
             ]))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200101", action: .designate, reason: "signed"))
-            _ = try await r.changeDesignation(ChangeDesignationRequest(code: "H33080200103", action: .designate, reason: "signed"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .designate, reason: "signed"))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200103", action: .designate, reason: "signed"))
             let coverage = try await r.getCoverage(CoverageRequest(region: "330802"))
             #expect(coverage.villages == 3 && coverage.covered == 2 && coverage.clinics == 4 && coverage.designatedClinics == 2)
             #expect(coverage.gaps == [Division(code: "330802101202", name: "乙村")])
@@ -138,9 +138,9 @@ struct RegistryTests {
                 _ = try await r.upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "33080A101201", name: "x")]))
             }
             #expect(badDivision?.code == .invalidArgument && badDivision?.message == "divisions[0].code: '33080A101201' is not a 12-digit division code")
-            let badCode = await #expect(throws: RPCError.self) { _ = try await r.getInstitution(GetInstitutionRequest(code: "X33080200001")) }
+            let badCode = await #expect(throws: RPCError.self) { _ = try await r.getInstitution(GetInstitutionRequest(fixmedinsCode: "X33080200001")) }
             #expect(badCode?.code == .invalidArgument)
-            let missing = await #expect(throws: RPCError.self) { _ = try await r.getInstitution(GetInstitutionRequest(code: "H99999999999")) }
+            let missing = await #expect(throws: RPCError.self) { _ = try await r.getInstitution(GetInstitutionRequest(fixmedinsCode: "H99999999999")) }
             #expect(missing?.code == .notFound)
         }
     }

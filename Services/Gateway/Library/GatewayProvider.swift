@@ -158,7 +158,7 @@ public struct GatewayProvider: GatewayService {
         let key = RouteCache.Key(clinic: clinic, date: date)
         let (cached, generation) = routes.lookup(key)
         if let cached { return cached }
-        let route = try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(clinicCode: clinic, onDate: date), options: options)
+        let route = try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: clinic, onDate: date), options: options)
         routes.store(route, for: key, generation: generation)
         return route
     }
@@ -194,12 +194,12 @@ public struct GatewayProvider: GatewayService {
 
     public func getInstitutionProfile(_ request: InstitutionProfileRequest, context: CallContext) async throws -> InstitutionProfile {
         let scope = try context.grantedScope()
-        let code = try InstitutionCode(request.code, field: "code")
+        let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
         let date = request.date.isEmpty ? Self.today() : try CivilDate(request.date, field: "date").description
         let county = String(code.value.dropFirst().prefix(6))
-        if scope == .region { try CallerConfinement.institution(code.value, "code", region: context.peer.region) }
+        if scope == .region { try CallerConfinement.institution(code.value, "fixmedins_code", region: context.peer.region) }
         let options = CallOptions.propagating(context)
-        async let institution = Self.attempt { try await registry.getInstitution(GetInstitutionRequest(code: code.value), options: options) }
+        async let institution = Self.attempt { try await registry.getInstitution(GetInstitutionRequest(fixmedinsCode: code.value), options: options) }
         async let totals = Self.attempt { try await settlementReports.getDayTotals(DayTotalsRequest(institution: code.value, date: date), options: options) }
         async let reviews = Self.attempt { try await supervisionReports.getReviewStats(ReviewStatsRequest(region: county, date: date), options: options) }
         let (i, t, r) = await (institution, totals, reviews)

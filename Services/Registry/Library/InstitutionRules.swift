@@ -11,13 +11,13 @@ enum InstitutionRules {
     /// What a record must satisfy on its own. Its parent is checked against the registry in
     /// ``RegistryStore/importRecords(_:)``: an existing township centre of the same county.
     static func check(_ r: InstitutionRecord) throws(DomainError) {
-        let code = try InstitutionCode(r.code, field: "code")
-        guard !r.name.isEmpty, r.name.count <= 100 else { throw DomainError(field: "name", "must be 1-100 characters") }
+        let code = try InstitutionCode(r.fixmedinsCode, field: "fixmedins_code")
+        guard !r.fixmedinsName.isEmpty, r.fixmedinsName.count <= 100 else { throw DomainError(field: "fixmedins_name", "must be 1-100 characters") }
         let kind = try r.kind.required("kind")
         let division = try DivisionCode(r.divisionCode, field: "division_code")
         // The national code's digits 2-7 are the institution's county (GB/T 2260).
         guard code.county == division.prefix(.county) else {
-            throw DomainError(field: "code", "\(code)'s county \(code.county) is not the county of division_code \(division.prefix(.county))")
+            throw DomainError(field: "fixmedins_code", "\(code)'s county \(code.county) is not the county of division_code \(division.prefix(.county))")
         }
         switch kind {
         case .villageClinic:

@@ -41,12 +41,12 @@ public struct RegistryProvider: RegistryService {
         for record in request.records {
             do {
                 try InstitutionRules.check(record)
-                guard seen.insert(record.code).inserted else { throw DomainError(field: "code", "appears twice in this batch") }
+                guard seen.insert(record.fixmedinsCode).inserted else { throw DomainError(field: "fixmedins_code", "appears twice in this batch") }
                 positions.append(results.count)
                 accepted.append(record)
-                results.append(ImportResult(code: record.code))
+                results.append(ImportResult(fixmedinsCode: record.fixmedinsCode))
             } catch {
-                results.append(ImportResult(code: String(record.code.prefix(20)), outcome: .rejected, reason: String("\(error)".prefix(300))))
+                results.append(ImportResult(fixmedinsCode: String(record.fixmedinsCode.prefix(20)), outcome: .rejected, reason: String("\(error)".prefix(300))))
             }
         }
         let outcomes = try await store.importRecords(accepted)
@@ -71,13 +71,13 @@ public struct RegistryProvider: RegistryService {
     }
 
     public func getInstitution(_ request: GetInstitutionRequest, context: CallContext) async throws -> Institution {
-        let code = try InstitutionCode(request.code, field: "code")
-        guard let institution = try await store.institution(code.value) else { throw DomainError(.notFound, field: "code", "no institution \(code)") }
+        let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
+        guard let institution = try await store.institution(code.value) else { throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)") }
         return institution
     }
 
     public func changeDesignation(_ request: ChangeDesignationRequest, context: CallContext) async throws -> Institution {
-        let code = try InstitutionCode(request.code, field: "code")
+        let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
         guard !request.reason.isEmpty, request.reason.count <= 500 else { throw DomainError(field: "reason", "must be 1-500 characters") }
         // Who acted: the caller the gateway forwards for, not the gateway.
         let effective = request.effectiveDate.isEmpty ? CivilDate.today().description : try CivilDate(request.effectiveDate, field: "effective_date").description
@@ -89,10 +89,10 @@ public struct RegistryProvider: RegistryService {
     }
 
     public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute {
-        let code = try InstitutionCode(request.clinicCode, field: "clinic_code")
+        let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
         let date = request.onDate.isEmpty ? CivilDate.today().description : try CivilDate(request.onDate, field: "on_date").description
         guard let facts = try await store.routeFacts(code.value, on: date) else {
-            throw DomainError(.notFound, field: "clinic_code", "no institution \(code)")
+            throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
         }
         var route = SettlementRoute(designationStatus: facts.status, divisionCode: facts.division)
         guard facts.status == .designated else {

@@ -45,10 +45,10 @@ public struct RegistryStore: Sendable {
                         continue
                     }
                 }
-                let existing = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(r.code)])
+                let existing = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(r.fixmedinsCode)])
                 let values: [SQLValue] = [
                     // A township centre's integration mode is not read (InstitutionRules): kept empty.
-                    .text(r.code), .text(r.name), r.kind.stored, .text(r.divisionCode), .text(r.parentCode),
+                    .text(r.fixmedinsCode), .text(r.fixmedinsName), r.kind.stored, .text(r.divisionCode), .text(r.parentCode),
                     r.kind == .villageClinic ? r.integrationMode.stored : .text(""),
                     .text(r.relationshipEnd), .integer(Int64(r.licensedDoctors)), .integer(r.hasComputer ? 1 : 0), .integer(r.hasNetwork ? 1 : 0),
                     .integer(Int64(r.recordVersion)), .text(now),
@@ -67,7 +67,7 @@ public struct RegistryStore: Sendable {
                 if try existing.code("kind", as: InstitutionKind.self) != r.kind {
                     // A centre with clinics cannot become a clinic (nor a clinic a centre): the
                     // routes through it would change meaning. Register the new institution anew.
-                    outcomes.append((.rejected, "kind: \(r.code) is registered as \(try existing.string("kind")); the kind cannot change"))
+                    outcomes.append((.rejected, "kind: \(r.fixmedinsCode) is registered as \(try existing.string("kind")); the kind cannot change"))
                 } else if Int64(r.recordVersion) < version {
                     outcomes.append((.stale, ""))
                 } else if Int64(r.recordVersion) == version {
@@ -97,8 +97,7 @@ public struct RegistryStore: Sendable {
                              at: try h.string("at"), by: try h.string("by_whom"), effectiveDate: try h.string("effective_date"))
         }
         return Institution(
-            record: InstitutionRecord(
-                code: try row.string("code"), name: try row.string("name"), kind: try row.code("kind"), divisionCode: try row.string("division_code"),
+            record: InstitutionRecord(fixmedinsCode: try row.string("code"), fixmedinsName: try row.string("name"), kind: try row.code("kind"), divisionCode: try row.string("division_code"),
                 parentCode: try row.string("parent_code"), integrationMode: try row.code("integration_mode"),
                 relationshipEnd: try row.string("relationship_end"), licensedDoctors: UInt32(try row.int("licensed_doctors")),
                 hasComputer: try row.int("has_computer") != 0, hasNetwork: try row.int("has_network") != 0,
@@ -154,7 +153,7 @@ public struct RegistryStore: Sendable {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
             guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
-                throw DomainError(.notFound, field: "code", "no institution \(code)")
+                throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
             }
             let from = try row.code("designation_status", as: DesignationStatus.self)
             let transition = try InstitutionRules.transition(action)
@@ -176,7 +175,7 @@ public struct RegistryStore: Sendable {
             )
             // The decision's audit record, in the same transaction (delivered by the relay).
             let record = RecordRequest(designation: DesignationRecord(
-                code: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
+                fixmedinsCode: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
             ))
             try await tx.execute(
                 "INSERT INTO registry_audit_outbox (subject, kind, record) VALUES ($1, '\(AuditKind.designation.code)', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]

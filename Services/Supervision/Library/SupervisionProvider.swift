@@ -92,7 +92,7 @@ public struct SupervisionProvider: SupervisionService {
     static func recordable(_ request: RecordRequest) throws -> SupervisionStore.Recordable {
         if let designation = request.designation {
             guard request.settlement == nil, request.claim == nil else { throw DomainError(field: "designation", "comes alone") }
-            _ = try InstitutionCode(designation.code, field: "designation.code")
+            _ = try InstitutionCode(designation.fixmedinsCode, field: "designation.fixmedins_code")
             guard designation.n > 0, let event = designation.event, event.toStatus.isKnown else {
                 throw DomainError(field: "designation.event", "needs a position and a status")
             }

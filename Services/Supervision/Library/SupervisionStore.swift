@@ -90,7 +90,7 @@ public struct SupervisionStore: Sendable {
         var subject: String {
             switch self {
             case .posting(let settlement): settlement.setlID
-            case .designation(let record): "\(record.code)#\(record.n)"
+            case .designation(let record): "\(record.fixmedinsCode)#\(record.n)"
             }
         }
 

@@ -40,7 +40,7 @@ extension InstitutionProfileRequest {
     /// (fields marked `scope_key`, and those of its nested messages), with their paths;
     /// empty values included.
     public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
-        keys.append(ScopeKeyValue(.institution, field: path + "code", value: code))
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
 
     /// ``scopeKeys(_:into:)`` as an array.

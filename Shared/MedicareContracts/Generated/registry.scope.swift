@@ -40,7 +40,7 @@ extension InstitutionRecord {
     /// (fields marked `scope_key`, and those of its nested messages), with their paths;
     /// empty values included.
     public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
-        keys.append(ScopeKeyValue(.institution, field: path + "code", value: code))
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
         keys.append(ScopeKeyValue(.division, field: path + "division_code", value: divisionCode))
         keys.append(ScopeKeyValue(.institution, field: path + "parent_code", value: parentCode))
     }
@@ -90,7 +90,7 @@ extension GetInstitutionRequest {
     /// (fields marked `scope_key`, and those of its nested messages), with their paths;
     /// empty values included.
     public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
-        keys.append(ScopeKeyValue(.institution, field: path + "code", value: code))
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
 
     /// ``scopeKeys(_:into:)`` as an array.
@@ -106,7 +106,7 @@ extension ChangeDesignationRequest {
     /// (fields marked `scope_key`, and those of its nested messages), with their paths;
     /// empty values included.
     public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
-        keys.append(ScopeKeyValue(.institution, field: path + "code", value: code))
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
 
     /// ``scopeKeys(_:into:)`` as an array.
@@ -122,7 +122,7 @@ extension ResolveSettlementRouteRequest {
     /// (fields marked `scope_key`, and those of its nested messages), with their paths;
     /// empty values included.
     public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
-        keys.append(ScopeKeyValue(.institution, field: path + "clinic_code", value: clinicCode))
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
 
     /// ``scopeKeys(_:into:)`` as an array.

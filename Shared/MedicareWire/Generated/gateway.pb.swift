@@ -231,11 +231,11 @@ extension SourceStatus: CMessage {
 
 /// `medicare.v1.InstitutionProfileRequest`
 public struct InstitutionProfileRequest: WireMessage {
-    public var code: String
+    public var fixmedinsCode: String
     public var date: String
 
-    public init(code: String = "", date: String = "") {
-        self.code = code
+    public init(fixmedinsCode: String = "", date: String = "") {
+        self.fixmedinsCode = fixmedinsCode
         self.date = date
     }
 
@@ -260,12 +260,12 @@ extension InstitutionProfileRequest: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.code = try arena.string(c.pointee.code, field: "medicare.v1.InstitutionProfileRequest.code")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.InstitutionProfileRequest.fixmedins_code")
         self.date = try arena.string(c.pointee.date, field: "medicare.v1.InstitutionProfileRequest.date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.InstitutionProfileRequest.code")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.InstitutionProfileRequest.fixmedins_code")
         c.pointee.date = try arena.cString(self.date, field: "medicare.v1.InstitutionProfileRequest.date")
     }
 }

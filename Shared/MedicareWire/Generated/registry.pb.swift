@@ -435,8 +435,8 @@ extension UpsertDivisionsResponse: CMessage {
 
 /// `medicare.v1.InstitutionRecord`
 public struct InstitutionRecord: WireMessage {
-    public var code: String
-    public var name: String
+    public var fixmedinsCode: String
+    public var fixmedinsName: String
     public var kind: InstitutionKind
     public var divisionCode: String
     public var parentCode: String
@@ -447,9 +447,9 @@ public struct InstitutionRecord: WireMessage {
     public var hasNetwork: Bool
     public var recordVersion: UInt64
 
-    public init(code: String = "", name: String = "", kind: InstitutionKind = .init(), divisionCode: String = "", parentCode: String = "", integrationMode: IntegrationMode = .init(), relationshipEnd: String = "", licensedDoctors: UInt32 = 0, hasComputer: Bool = false, hasNetwork: Bool = false, recordVersion: UInt64 = 0) {
-        self.code = code
-        self.name = name
+    public init(fixmedinsCode: String = "", fixmedinsName: String = "", kind: InstitutionKind = .init(), divisionCode: String = "", parentCode: String = "", integrationMode: IntegrationMode = .init(), relationshipEnd: String = "", licensedDoctors: UInt32 = 0, hasComputer: Bool = false, hasNetwork: Bool = false, recordVersion: UInt64 = 0) {
+        self.fixmedinsCode = fixmedinsCode
+        self.fixmedinsName = fixmedinsName
         self.kind = kind
         self.divisionCode = divisionCode
         self.parentCode = parentCode
@@ -482,8 +482,8 @@ extension InstitutionRecord: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.code = try arena.string(c.pointee.code, field: "medicare.v1.InstitutionRecord.code")
-        self.name = try arena.string(c.pointee.name, field: "medicare.v1.InstitutionRecord.name")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.InstitutionRecord.fixmedins_code")
+        self.fixmedinsName = try arena.string(c.pointee.fixmedins_name, field: "medicare.v1.InstitutionRecord.fixmedins_name")
         self.kind = InstitutionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.InstitutionRecord.division_code")
         self.parentCode = try arena.string(c.pointee.parent_code, field: "medicare.v1.InstitutionRecord.parent_code")
@@ -496,8 +496,8 @@ extension InstitutionRecord: CMessage {
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.InstitutionRecord.code")
-        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.InstitutionRecord.name")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.InstitutionRecord.fixmedins_code")
+        c.pointee.fixmedins_name = try arena.cString(self.fixmedinsName, field: "medicare.v1.InstitutionRecord.fixmedins_name")
         c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
         c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.InstitutionRecord.division_code")
         c.pointee.parent_code = try arena.cString(self.parentCode, field: "medicare.v1.InstitutionRecord.parent_code")
@@ -553,12 +553,12 @@ extension ImportInstitutionsRequest: CMessage {
 
 /// `medicare.v1.ImportResult`
 public struct ImportResult: WireMessage {
-    public var code: String
+    public var fixmedinsCode: String
     public var outcome: ImportOutcome
     public var reason: String
 
-    public init(code: String = "", outcome: ImportOutcome = .init(), reason: String = "") {
-        self.code = code
+    public init(fixmedinsCode: String = "", outcome: ImportOutcome = .init(), reason: String = "") {
+        self.fixmedinsCode = fixmedinsCode
         self.outcome = outcome
         self.reason = reason
     }
@@ -584,13 +584,13 @@ extension ImportResult: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.code = try arena.string(c.pointee.code, field: "medicare.v1.ImportResult.code")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.ImportResult.fixmedins_code")
         self.outcome = ImportOutcome(rawValue: Int32(truncatingIfNeeded: c.pointee.outcome.rawValue))
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ImportResult.reason")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.ImportResult.code")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.ImportResult.fixmedins_code")
         c.pointee.outcome = .init(rawValue: .init(truncatingIfNeeded: self.outcome.rawValue))
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ImportResult.reason")
     }
@@ -757,10 +757,10 @@ extension DesignationEvent: CMessage {
 
 /// `medicare.v1.GetInstitutionRequest`
 public struct GetInstitutionRequest: WireMessage {
-    public var code: String
+    public var fixmedinsCode: String
 
-    public init(code: String = "") {
-        self.code = code
+    public init(fixmedinsCode: String = "") {
+        self.fixmedinsCode = fixmedinsCode
     }
 
     public static var protoName: String { "medicare.v1.GetInstitutionRequest" }
@@ -784,23 +784,23 @@ extension GetInstitutionRequest: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.code = try arena.string(c.pointee.code, field: "medicare.v1.GetInstitutionRequest.code")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.GetInstitutionRequest.fixmedins_code")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.GetInstitutionRequest.code")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.GetInstitutionRequest.fixmedins_code")
     }
 }
 
 /// `medicare.v1.ChangeDesignationRequest`
 public struct ChangeDesignationRequest: WireMessage {
-    public var code: String
+    public var fixmedinsCode: String
     public var action: DesignationAction
     public var reason: String
     public var effectiveDate: String
 
-    public init(code: String = "", action: DesignationAction = .init(), reason: String = "", effectiveDate: String = "") {
-        self.code = code
+    public init(fixmedinsCode: String = "", action: DesignationAction = .init(), reason: String = "", effectiveDate: String = "") {
+        self.fixmedinsCode = fixmedinsCode
         self.action = action
         self.reason = reason
         self.effectiveDate = effectiveDate
@@ -827,14 +827,14 @@ extension ChangeDesignationRequest: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.code = try arena.string(c.pointee.code, field: "medicare.v1.ChangeDesignationRequest.code")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.ChangeDesignationRequest.fixmedins_code")
         self.action = DesignationAction(rawValue: Int32(truncatingIfNeeded: c.pointee.action.rawValue))
         self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ChangeDesignationRequest.reason")
         self.effectiveDate = try arena.string(c.pointee.effective_date, field: "medicare.v1.ChangeDesignationRequest.effective_date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.ChangeDesignationRequest.code")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.ChangeDesignationRequest.fixmedins_code")
         c.pointee.action = .init(rawValue: .init(truncatingIfNeeded: self.action.rawValue))
         c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ChangeDesignationRequest.reason")
         c.pointee.effective_date = try arena.cString(self.effectiveDate, field: "medicare.v1.ChangeDesignationRequest.effective_date")
@@ -843,11 +843,11 @@ extension ChangeDesignationRequest: CMessage {
 
 /// `medicare.v1.ResolveSettlementRouteRequest`
 public struct ResolveSettlementRouteRequest: WireMessage {
-    public var clinicCode: String
+    public var fixmedinsCode: String
     public var onDate: String
 
-    public init(clinicCode: String = "", onDate: String = "") {
-        self.clinicCode = clinicCode
+    public init(fixmedinsCode: String = "", onDate: String = "") {
+        self.fixmedinsCode = fixmedinsCode
         self.onDate = onDate
     }
 
@@ -872,12 +872,12 @@ extension ResolveSettlementRouteRequest: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.clinicCode = try arena.string(c.pointee.clinic_code, field: "medicare.v1.ResolveSettlementRouteRequest.clinic_code")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.ResolveSettlementRouteRequest.fixmedins_code")
         self.onDate = try arena.string(c.pointee.on_date, field: "medicare.v1.ResolveSettlementRouteRequest.on_date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.clinic_code = try arena.cString(self.clinicCode, field: "medicare.v1.ResolveSettlementRouteRequest.clinic_code")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.ResolveSettlementRouteRequest.fixmedins_code")
         c.pointee.on_date = try arena.cString(self.onDate, field: "medicare.v1.ResolveSettlementRouteRequest.on_date")
     }
 }

@@ -297,12 +297,12 @@ extension RecordRequest: CMessage {
 
 /// `medicare.v1.DesignationRecord`
 public struct DesignationRecord: WireMessage {
-    public var code: String
+    public var fixmedinsCode: String
     public var n: UInt64
     public var event: DesignationEvent?
 
-    public init(code: String = "", n: UInt64 = 0, event: DesignationEvent? = nil) {
-        self.code = code
+    public init(fixmedinsCode: String = "", n: UInt64 = 0, event: DesignationEvent? = nil) {
+        self.fixmedinsCode = fixmedinsCode
         self.n = n
         self.event = event
     }
@@ -328,13 +328,13 @@ extension DesignationRecord: CMessage {
     }
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
-        self.code = try arena.string(c.pointee.code, field: "medicare.v1.DesignationRecord.code")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.DesignationRecord.fixmedins_code")
         self.n = c.pointee.n
         if let p = c.pointee.event { self.event = try DesignationEvent(c: p, arena: arena) } else { self.event = nil }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
-        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.DesignationRecord.code")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.DesignationRecord.fixmedins_code")
         c.pointee.n = self.n
         if let v = self.event { c.pointee.event = try arena.cMessage(v) }
     }

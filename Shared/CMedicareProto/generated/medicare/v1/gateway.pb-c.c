@@ -659,12 +659,12 @@ const ProtobufCMessageDescriptor medicare__v1__source_status__descriptor =
 static const ProtobufCFieldDescriptor medicare__v1__institution_profile_request__field_descriptors[2] =
 {
   {
-    "code",
+    "fixmedins_code",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__InstitutionProfileRequest, code),
+    offsetof(Medicare__V1__InstitutionProfileRequest, fixmedins_code),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -684,8 +684,8 @@ static const ProtobufCFieldDescriptor medicare__v1__institution_profile_request_
   },
 };
 static const unsigned medicare__v1__institution_profile_request__field_indices_by_name[] = {
-  0,   /* field[0] = code */
   1,   /* field[1] = date */
+  0,   /* field[0] = fixmedins_code */
 };
 static const ProtobufCIntRange medicare__v1__institution_profile_request__number_ranges[1 + 1] =
 {

@@ -812,24 +812,24 @@ const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_response__descri
 static const ProtobufCFieldDescriptor medicare__v1__institution_record__field_descriptors[11] =
 {
   {
-    "code",
+    "fixmedins_code",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__InstitutionRecord, code),
+    offsetof(Medicare__V1__InstitutionRecord, fixmedins_code),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "name",
+    "fixmedins_name",
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__InstitutionRecord, name),
+    offsetof(Medicare__V1__InstitutionRecord, fixmedins_name),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -945,14 +945,14 @@ static const ProtobufCFieldDescriptor medicare__v1__institution_record__field_de
   },
 };
 static const unsigned medicare__v1__institution_record__field_indices_by_name[] = {
-  0,   /* field[0] = code */
   3,   /* field[3] = division_code */
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = fixmedins_name */
   8,   /* field[8] = has_computer */
   9,   /* field[9] = has_network */
   5,   /* field[5] = integration_mode */
   2,   /* field[2] = kind */
   7,   /* field[7] = licensed_doctors */
-  1,   /* field[1] = name */
   4,   /* field[4] = parent_code */
   10,   /* field[10] = record_version */
   6,   /* field[6] = relationship_end */
@@ -1031,12 +1031,12 @@ const ProtobufCMessageDescriptor medicare__v1__import_institutions_request__desc
 static const ProtobufCFieldDescriptor medicare__v1__import_result__field_descriptors[3] =
 {
   {
-    "code",
+    "fixmedins_code",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__ImportResult, code),
+    offsetof(Medicare__V1__ImportResult, fixmedins_code),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -1068,7 +1068,7 @@ static const ProtobufCFieldDescriptor medicare__v1__import_result__field_descrip
   },
 };
 static const unsigned medicare__v1__import_result__field_indices_by_name[] = {
-  0,   /* field[0] = code */
+  0,   /* field[0] = fixmedins_code */
   1,   /* field[1] = outcome */
   2,   /* field[2] = reason */
 };
@@ -1365,12 +1365,12 @@ const ProtobufCMessageDescriptor medicare__v1__designation_event__descriptor =
 static const ProtobufCFieldDescriptor medicare__v1__get_institution_request__field_descriptors[1] =
 {
   {
-    "code",
+    "fixmedins_code",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__GetInstitutionRequest, code),
+    offsetof(Medicare__V1__GetInstitutionRequest, fixmedins_code),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -1378,7 +1378,7 @@ static const ProtobufCFieldDescriptor medicare__v1__get_institution_request__fie
   },
 };
 static const unsigned medicare__v1__get_institution_request__field_indices_by_name[] = {
-  0,   /* field[0] = code */
+  0,   /* field[0] = fixmedins_code */
 };
 static const ProtobufCIntRange medicare__v1__get_institution_request__number_ranges[1 + 1] =
 {
@@ -1403,12 +1403,12 @@ const ProtobufCMessageDescriptor medicare__v1__get_institution_request__descript
 static const ProtobufCFieldDescriptor medicare__v1__change_designation_request__field_descriptors[4] =
 {
   {
-    "code",
+    "fixmedins_code",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__ChangeDesignationRequest, code),
+    offsetof(Medicare__V1__ChangeDesignationRequest, fixmedins_code),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -1453,8 +1453,8 @@ static const ProtobufCFieldDescriptor medicare__v1__change_designation_request__
 };
 static const unsigned medicare__v1__change_designation_request__field_indices_by_name[] = {
   1,   /* field[1] = action */
-  0,   /* field[0] = code */
   3,   /* field[3] = effective_date */
+  0,   /* field[0] = fixmedins_code */
   2,   /* field[2] = reason */
 };
 static const ProtobufCIntRange medicare__v1__change_designation_request__number_ranges[1 + 1] =
@@ -1480,12 +1480,12 @@ const ProtobufCMessageDescriptor medicare__v1__change_designation_request__descr
 static const ProtobufCFieldDescriptor medicare__v1__resolve_settlement_route_request__field_descriptors[2] =
 {
   {
-    "clinic_code",
+    "fixmedins_code",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__ResolveSettlementRouteRequest, clinic_code),
+    offsetof(Medicare__V1__ResolveSettlementRouteRequest, fixmedins_code),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -1505,7 +1505,7 @@ static const ProtobufCFieldDescriptor medicare__v1__resolve_settlement_route_req
   },
 };
 static const unsigned medicare__v1__resolve_settlement_route_request__field_indices_by_name[] = {
-  0,   /* field[0] = clinic_code */
+  0,   /* field[0] = fixmedins_code */
   1,   /* field[1] = on_date */
 };
 static const ProtobufCIntRange medicare__v1__resolve_settlement_route_request__number_ranges[1 + 1] =

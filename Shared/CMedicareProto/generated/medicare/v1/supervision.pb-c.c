@@ -922,12 +922,12 @@ const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor =
 static const ProtobufCFieldDescriptor medicare__v1__designation_record__field_descriptors[3] =
 {
   {
-    "code",
+    "fixmedins_code",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Medicare__V1__DesignationRecord, code),
+    offsetof(Medicare__V1__DesignationRecord, fixmedins_code),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -959,8 +959,8 @@ static const ProtobufCFieldDescriptor medicare__v1__designation_record__field_de
   },
 };
 static const unsigned medicare__v1__designation_record__field_indices_by_name[] = {
-  0,   /* field[0] = code */
   2,   /* field[2] = event */
+  0,   /* field[0] = fixmedins_code */
   1,   /* field[1] = n */
 };
 static const ProtobufCIntRange medicare__v1__designation_record__number_ranges[1 + 1] =

@@ -111,7 +111,7 @@ struct  Medicare__V1__SourceStatus
 struct  Medicare__V1__InstitutionProfileRequest
 {
   ProtobufCMessage base;
-  char *code;
+  char *fixmedins_code;
   /*
    * YYYY-MM-DD; empty = today
    */

@@ -206,10 +206,10 @@ struct  Medicare__V1__InstitutionRecord
 {
   ProtobufCMessage base;
   /*
-   * fixmedins_code: H + 11 digits
+   * H + 6-digit county + 5 digits
    */
-  char *code;
-  char *name;
+  char *fixmedins_code;
+  char *fixmedins_name;
   Medicare__V1__InstitutionKind kind;
   /*
    * the village (clinic) or township (centre), 12 digits
@@ -258,7 +258,7 @@ struct  Medicare__V1__ImportInstitutionsRequest
 struct  Medicare__V1__ImportResult
 {
   ProtobufCMessage base;
-  char *code;
+  char *fixmedins_code;
   Medicare__V1__ImportOutcome outcome;
   /*
    * for REJECTED: which field and why
@@ -326,7 +326,7 @@ struct  Medicare__V1__DesignationEvent
 struct  Medicare__V1__GetInstitutionRequest
 {
   ProtobufCMessage base;
-  char *code;
+  char *fixmedins_code;
 };
 #define MEDICARE__V1__GET_INSTITUTION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__get_institution_request__descriptor) \
@@ -336,7 +336,7 @@ struct  Medicare__V1__GetInstitutionRequest
 struct  Medicare__V1__ChangeDesignationRequest
 {
   ProtobufCMessage base;
-  char *code;
+  char *fixmedins_code;
   Medicare__V1__DesignationAction action;
   char *reason;
   /*
@@ -354,7 +354,7 @@ struct  Medicare__V1__ChangeDesignationRequest
 struct  Medicare__V1__ResolveSettlementRouteRequest
 {
   ProtobufCMessage base;
-  char *clinic_code;
+  char *fixmedins_code;
   /*
    * YYYY-MM-DD; empty = today
    */

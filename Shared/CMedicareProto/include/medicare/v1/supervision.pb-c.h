@@ -163,7 +163,7 @@ struct  Medicare__V1__RecordRequest
 struct  Medicare__V1__DesignationRecord
 {
   ProtobufCMessage base;
-  char *code;
+  char *fixmedins_code;
   uint64_t n;
   Medicare__V1__DesignationEvent *event;
 };
