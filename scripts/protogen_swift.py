@@ -84,10 +84,11 @@ def c_type(full):
 
 OPTIONS_FILE = "medicare/v1/options.proto"
 
-# The string fields that stay strings: values from open sets (identifiers, codes of catalogues
-# and divisions, rule ids), dates and times, hashes, and free text. Every other string field
-# stops the generator: a closed set is an enum (with a zero UNSPECIFIED value that validation
-# refuses), so that the compiler checks every use of it.
+# The common names of string fields that stay strings: values from open sets (identifiers,
+# codes of catalogues and divisions, rule ids), dates and times, hashes, and free text. A
+# string field with another name must be marked `[(medicare.v1.open_text) = true]` in its proto;
+# any other stops the generator: a closed set is an enum (with a zero UNSPECIFIED value that
+# validation refuses), so that the compiler checks every use of it.
 FREE_TEXT = {
     # identifiers and codes from open sets: persons, visits, settlements, institutions,
     # divisions, catalogue items, ICD-10 codes, rules and versions, calls and keys
@@ -117,9 +118,9 @@ class Gen:
                 if m.nested_type or m.enum_type:
                     sys.exit(f"{f.name}: {m.name}: nested types are not supported; declare them at file level")
                 for fld in m.field:
-                    if fld.type == F.TYPE_STRING and fld.name not in FREE_TEXT:
-                        sys.exit(f"{f.package}.{m.name}.{fld.name}: a string field outside FREE_TEXT in {Path(__file__).name}: "
-                                 "make a closed set an enum, or list an open one there")
+                    if fld.type == F.TYPE_STRING and fld.name not in FREE_TEXT and not fld.options.Extensions[opts.open_text]:
+                        sys.exit(f"{f.package}.{m.name}.{fld.name}: a string field that is neither a common open-set name (FREE_TEXT) "
+                                 "nor marked [(medicare.v1.open_text) = true]: make a closed set an enum")
                 self.messages[f".{f.package}.{m.name}"] = (f, m)
             for e in f.enum_type:
                 self.enums[f".{f.package}.{e.name}"] = (f, e)
@@ -576,6 +577,7 @@ def stripped(fds, opts):
         for m in g.message_type:
             for fld in m.field:
                 fld.options.ClearExtension(opts.scope_key)
+                fld.options.ClearExtension(opts.open_text)
                 if not fld.options.ListFields():
                     fld.ClearField("options")
     return out
