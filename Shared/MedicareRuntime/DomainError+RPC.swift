@@ -22,6 +22,8 @@ extension StoreError: RPCErrorConvertible {
         switch self {
         case .resources(let kind, _): RPCError(code: .unavailable, message: kind.peerMessage, cause: self)
         case .unavailable, .closed: RPCError(code: .unavailable, message: "the store is unavailable; retry later", cause: self)
+        // Lost to a concurrent change (and again when run anew): nothing applied, safe to retry.
+        case .conflict: RPCError(code: .aborted, message: "the change conflicted with a concurrent one and was not applied; retry", cause: self)
         default: RPCError(code: .internal, message: "internal error", cause: self)
         }
     }

@@ -90,7 +90,8 @@ public enum ServiceRunner {
         let store: any SQLDatabase & Service
         do {
             store = try settings.store.open(
-                readers: settings.storeReaders, maxBatch: settings.storeMaxBatch, maxConnections: settings.storeMaxConnections, logger: logger
+                readers: settings.storeReaders, maxBatch: settings.storeMaxBatch, maxConnections: settings.storeMaxConnections,
+                statementTimeout: settings.storeStatementTimeout, connectTimeout: settings.storeConnectTimeout, logger: logger
             )
         } catch {
             throw StartupError("cannot open the store (\(configuration.source("store.url"))): \(error)", configuration: false)

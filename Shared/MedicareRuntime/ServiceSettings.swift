@@ -19,6 +19,10 @@ public struct ServiceSettings: Sendable {
     public var storeReaders: Int
     public var storeMaxBatch: Int
     public var storeMaxConnections: Int
+    /// PostgreSQL: the server's bound on any one statement.
+    public var storeStatementTimeout: Duration
+    /// PostgreSQL: the bound on opening a connection.
+    public var storeConnectTimeout: Duration
     public var logLevel: String
     /// The services that may call this one directly (`access.callers`); nil at the gateway.
     public var accessCallers: Set<String>?
@@ -37,10 +41,13 @@ public struct ServiceSettings: Sendable {
             ConfigKey("tls.handshake-seconds", default: "10", "How long a TLS handshake may take."),
             ConfigKey("admin.host", default: "127.0.0.1", "Address of the admin HTTP server (/metrics, /healthz)."),
             ConfigKey("admin.port", default: "\(adminPort)", "Admin HTTP port; 0 picks a free one."),
-            ConfigKey("store.url", default: "sqlite:data/\(service).sqlite", "sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB?sslmode=disable|prefer|require."),
+            ConfigKey("store.url", default: "sqlite:data/\(service).sqlite",
+                      "sqlite:PATH or postgres://USER[:PASS]@HOST:PORT/DB?sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=CA.pem&passfile=FILE (password also from MEDICARE_STORE_PASSWORD or PGPASSWORD)."),
             ConfigKey("store.readers", default: "4", "SQLite reader connections."),
             ConfigKey("store.max-batch", default: "256", "SQLite: most transactions committed together."),
             ConfigKey("store.max-connections", default: "16", "PostgreSQL: pool size."),
+            ConfigKey("store.statement-timeout-ms", default: "5000", "PostgreSQL: the server cancels a statement running longer (statement_timeout)."),
+            ConfigKey("store.connect-timeout-ms", default: "3000", "PostgreSQL: how long opening a connection may take."),
             ConfigKey("log.level", default: "info", "trace, debug, info, notice, warning, error or critical."),
             ConfigKey("access.callers", default: ["gateway": "*", "supervision": "gateway,settlement,registry"][service] ?? "gateway",
                       "Services (certificate CN, role service, O=nhsa) that may call this one directly, comma separated; * = the gateway's own access table decides (gateway only)."),
@@ -69,6 +76,8 @@ public struct ServiceSettings: Sendable {
         storeReaders = try config.int("store.readers", in: 1...64)
         storeMaxBatch = try config.int("store.max-batch", in: 1...10_000)
         storeMaxConnections = try config.int("store.max-connections", in: 1...1000)
+        storeStatementTimeout = .milliseconds(try config.int("store.statement-timeout-ms", in: 10...3_600_000))
+        storeConnectTimeout = .milliseconds(try config.int("store.connect-timeout-ms", in: 10...600_000))
         let callers = config.string("access.callers")
         guard callers != "*" || service == "gateway" else {
             throw StartupError("configuration key 'access.callers' (\(config.source("access.callers"))): '*' is for the gateway only; a backend names the services that may call it")

@@ -15,18 +15,32 @@ public final class PostgresDatabase: SQLDatabase, Service {
         public var username: String
         public var password: String?
         public var database: String
-        /// `disable`, `prefer` or `require` (libpq's sslmode names).
+        /// `disable`, `prefer`, `require`, `verify-ca` or `verify-full` (libpq's sslmode names).
         public var tlsMode: String
+        /// The CA (PEM file) that verifies the server in the verify modes.
+        public var rootCertificate: String?
+        /// Connections in this process's pool.
         public var maxConnections: Int
+        /// The server cancels any statement running longer (its `statement_timeout`), so that
+        /// no call waits on the database without bound.
+        public var statementTimeout: Duration
+        /// How long opening a connection may take.
+        public var connectTimeout: Duration
 
-        public init(host: String, port: Int = 5432, username: String, password: String?, database: String, tlsMode: String = "disable", maxConnections: Int = 16) {
+        public init(
+            host: String, port: Int = 5432, username: String, password: String?, database: String, tlsMode: String = "disable",
+            rootCertificate: String? = nil, maxConnections: Int = 16, statementTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(3)
+        ) {
             self.host = host
             self.port = port
             self.username = username
             self.password = password
             self.database = database
             self.tlsMode = tlsMode
+            self.rootCertificate = rootCertificate
             self.maxConnections = maxConnections
+            self.statementTimeout = statementTimeout
+            self.connectTimeout = connectTimeout
         }
     }
 
@@ -37,17 +51,30 @@ public final class PostgresDatabase: SQLDatabase, Service {
 
     public init(configuration: Configuration, logger: Logger) throws(StoreError) {
         let tls: PostgresClient.Configuration.TLS
+        // libpq's meanings: prefer and require encrypt without verifying the server; the
+        // verify modes check its chain against the CA given, verify-full also its name.
+        var unverified = TLSConfiguration.makeClientConfiguration()
+        unverified.certificateVerification = .none
         switch configuration.tlsMode {
         case "disable": tls = .disable
-        case "prefer": tls = .prefer(.makeClientConfiguration())
-        case "require": tls = .require(.makeClientConfiguration())
-        default: throw .unavailable("unknown sslmode '\(configuration.tlsMode)' (use disable, prefer or require)")
+        case "prefer": tls = .prefer(unverified)
+        case "require": tls = .require(unverified)
+        case "verify-ca", "verify-full":
+            guard let ca = configuration.rootCertificate else { throw .unavailable("sslmode \(configuration.tlsMode) needs a CA file (sslrootcert)") }
+            var verified = TLSConfiguration.makeClientConfiguration()
+            verified.trustRoots = .file(ca)
+            verified.certificateVerification = configuration.tlsMode == "verify-full" ? .fullVerification : .noHostnameVerification
+            tls = .require(verified)
+        default: throw .unavailable("unknown sslmode '\(configuration.tlsMode)' (use disable, prefer, require, verify-ca or verify-full)")
         }
         var config = PostgresClient.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username,
             password: configuration.password, database: configuration.database, tls: tls
         )
         config.options.maximumConnections = configuration.maxConnections
+        config.options.connectTimeout = configuration.connectTimeout
+        let millis = configuration.statementTimeout.components.seconds * 1000 + configuration.statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        config.options.additionalStartupParameters = [("statement_timeout", "\(max(1, millis))")]
         self.client = PostgresClient(configuration: config, backgroundLogger: logger)
         self.logger = logger
     }
@@ -56,7 +83,27 @@ public final class PostgresDatabase: SQLDatabase, Service {
         await client.run()
     }
 
+    /// Runs `body` in a transaction and commits it. A transaction that loses to a concurrent
+    /// one (serialization failure, deadlock: ``StoreError/conflict(_:)``) is run again, up to
+    /// ``conflictAttempts`` times in all, a few milliseconds apart; `body` must be safe to run
+    /// again (it only reads and writes through the transaction).
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await writeOnce(body)
+            } catch StoreError.conflict(let detail) where attempt < Self.conflictAttempts {
+                logger.debug("transaction conflict; running it again", metadata: ["store.attempt": "\(attempt)", "store.detail": "\(detail)"])
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+            }
+        }
+    }
+
+    /// How many times a conflicting transaction is run before ``StoreError/conflict(_:)`` is thrown.
+    public static let conflictAttempts = 4
+
+    private func writeOnce<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         let start = ContinuousClock.now
         defer { commitTime.record(since: start) }
         do {
@@ -69,6 +116,9 @@ public final class PostgresDatabase: SQLDatabase, Service {
             // The body's own error is what the caller must see; otherwise the commit failed.
             if let cause = error.closureError { throw cause }
             let failure = error.commitError ?? error.beginError ?? error.rollbackError ?? error
+            if let state = (failure as? PSQLError)?.serverInfo?[.sqlState], state == "40001" || state == "40P01" {
+                throw StoreError.conflict("PostgreSQL \(state) at COMMIT")
+            }
             throw PostgresTransaction.classify(failure, sql: "BEGIN/COMMIT")
                 ?? StoreHealth.failure(.connection, detail: "transaction failed: \(failure)")
         } catch let error as PSQLError {
@@ -109,7 +159,9 @@ struct PostgresTransaction: SQLTransaction {
         } catch let error as PSQLError {
             if let unavailable = Self.classify(error, sql: sql) { throw unavailable }
             let message = error.serverInfo?[.message] ?? "\(error.code)"
-            if error.serverInfo?[.sqlState] == "23505" { throw StoreError.constraint(sql: sql, message: message) }
+            let state = error.serverInfo?[.sqlState]
+            if state == "23505" { throw StoreError.constraint(sql: sql, message: message) }
+            if state == "40001" || state == "40P01" { throw StoreError.conflict("PostgreSQL \(state ?? ""): \(message) in: \(sql.prefix(200))") }
             throw StoreError.statement(sql: sql, code: 0, message: message)
         }
         var out: [SQLRow] = []

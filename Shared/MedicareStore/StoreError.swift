@@ -12,6 +12,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case statement(sql: String, code: Int32, message: String)
     /// A unique or primary-key constraint failed: usually a duplicate the caller can be told about.
     case constraint(sql: String, message: String)
+    /// The transaction lost to a concurrent one (PostgreSQL serialization failure 40001 or
+    /// deadlock 40P01) and still did after being run again: `aborted`, retryable.
+    case conflict(String)
     /// The store could not be opened or reached.
     case unavailable(String)
     /// A row did not hold what the code expected.
@@ -28,6 +31,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .resources(let kind, let detail): "store unavailable (\(kind.rawValue)): \(detail)"
         case .statement(let sql, let code, let message): "SQL error \(code): \(message) in: \(sql.prefix(200))"
         case .constraint(let sql, let message): "constraint failed: \(message) in: \(sql.prefix(200))"
+        case .conflict(let detail): "transaction conflict: \(detail)"
         case .unavailable(let reason): "store unavailable: \(reason)"
         case .decoding(let reason): "unexpected row: \(reason)"
         case .closed: "the store is closed"
@@ -50,6 +54,9 @@ public enum StoreUnavailability: String, Sendable, CaseIterable {
     /// The database server cannot be reached or went away: PostgreSQL connection errors
     /// (class 08), shutdown (57P01-57P03), a closed connection.
     case connection = "connection"
+    /// The database did not finish in time: a statement cancelled by `statement_timeout`
+    /// (57014), a lock not to be had (55P03).
+    case busy = "busy"
 
     /// What a peer is told: which kind of trouble, never where or which statement.
     public var peerMessage: String {
@@ -57,6 +64,7 @@ public enum StoreUnavailability: String, Sendable, CaseIterable {
         case .storageFull: "the store is out of space; retry later"
         case .storageIO: "the store cannot read or write its storage; retry later"
         case .connection: "the store's database cannot be reached; retry later"
+        case .busy: "the store's database is too slow to answer now; retry later"
         }
     }
 
@@ -74,6 +82,7 @@ public enum StoreUnavailability: String, Sendable, CaseIterable {
         if sqlState.hasPrefix("53") { return .storageFull }  // insufficient resources: disk_full 53100, ...
         if sqlState == "58030" || sqlState == "58000" { return .storageIO }  // io_error, system_error
         if sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState) { return .connection }
+        if sqlState == "57014" || sqlState == "55P03" { return .busy }  // query_canceled (statement_timeout), lock_not_available
         return nil
     }
 }

@@ -2,8 +2,15 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Where a service's data lives, from the `store.url` configuration value:
-/// `sqlite:PATH` (the default, a file) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=require`.
+/// Where a service's data lives, from the `store.url` configuration value: `sqlite:PATH`
+/// (the default, a file) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS]`.
+///
+/// PostgreSQL parameters (libpq's names): `sslmode` `disable` (the default), `prefer`,
+/// `require` (encrypted, the server not verified), `verify-ca` (its certificate chains to
+/// `sslrootcert`) or `verify-full` (and its name is the host); `sslrootcert` the CA file (PEM)
+/// for the verify modes; `passfile` a file whose first line is the password. The password
+/// comes from the URL, else `passfile`, else the environment (`MEDICARE_STORE_PASSWORD`,
+/// then `PGPASSWORD`), so that it need not be written into configuration.
 public enum StoreLocation: Sendable, Equatable {
     case sqlite(path: String)
     case postgres(PostgresLocation)
@@ -15,6 +22,8 @@ public enum StoreLocation: Sendable, Equatable {
         public var password: String?
         public var database: String
         public var sslmode: String
+        /// The CA (PEM file) that verifies the server for `verify-ca` and `verify-full`.
+        public var sslRootCert: String?
     }
 
     /// Parses a store URL; the error says what is wrong with it.
@@ -32,17 +41,40 @@ public enum StoreLocation: Sendable, Equatable {
         guard let user = components.user, !user.isEmpty else { throw .unavailable("store URL has no user name") }
         let database = String(components.path.drop { $0 == "/" })
         guard !database.isEmpty else { throw .unavailable("store URL has no database name") }
-        let sslmode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
-        guard ["disable", "prefer", "require"].contains(sslmode) else {
-            throw .unavailable("store URL sslmode '\(sslmode)' is not one of disable, prefer, require")
+        let parameters = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        for name in parameters.keys where !["sslmode", "sslrootcert", "passfile"].contains(name) {
+            throw .unavailable("store URL parameter '\(name.prefix(30))' is not one of sslmode, sslrootcert, passfile")
+        }
+        let sslmode = parameters["sslmode"] ?? "disable"
+        guard ["disable", "prefer", "require", "verify-ca", "verify-full"].contains(sslmode) else {
+            throw .unavailable("store URL sslmode '\(sslmode.prefix(30))' is not one of disable, prefer, require, verify-ca, verify-full")
+        }
+        let rootCert = parameters["sslrootcert"]
+        if sslmode.hasPrefix("verify"), rootCert?.isEmpty ?? true {
+            throw .unavailable("store URL sslmode \(sslmode) needs sslrootcert, the CA file that verifies the server")
+        }
+        var password = components.password
+        if password == nil, let file = parameters["passfile"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw .unavailable("store URL passfile '\(file.prefix(80))' cannot be read") }
+            password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        }
+        if password == nil {
+            let environment = ProcessInfo.processInfo.environment
+            password = environment["MEDICARE_STORE_PASSWORD"] ?? environment["PGPASSWORD"]
         }
         self = .postgres(PostgresLocation(
-            host: host, port: components.port ?? 5432, username: user, password: components.password, database: database, sslmode: sslmode
+            host: host, port: components.port ?? 5432, username: user, password: password, database: database, sslmode: sslmode,
+            sslRootCert: rootCert
         ))
     }
 
     /// Opens the database (a service to run in the service group) for this location.
-    public func open(readers: Int = 4, maxBatch: Int = 256, maxConnections: Int = 16, logger: Logger) throws(StoreError) -> any SQLDatabase & Service {
+    /// PostgreSQL: `maxConnections` per process; every statement is bounded by
+    /// `statementTimeout` on the server, and a connection attempt by `connectTimeout`.
+    public func open(
+        readers: Int = 4, maxBatch: Int = 256, maxConnections: Int = 16, statementTimeout: Duration = .seconds(5),
+        connectTimeout: Duration = .seconds(3), logger: Logger
+    ) throws(StoreError) -> any SQLDatabase & Service {
         switch self {
         case .sqlite(let path):
             return try SQLiteDatabase(configuration: .init(path: path, readers: readers, maxBatch: maxBatch), logger: logger)
@@ -50,7 +82,8 @@ public enum StoreLocation: Sendable, Equatable {
             return try PostgresDatabase(
                 configuration: .init(
                     host: pg.host, port: pg.port, username: pg.username, password: pg.password, database: pg.database,
-                    tlsMode: pg.sslmode, maxConnections: maxConnections
+                    tlsMode: pg.sslmode, rootCertificate: pg.sslRootCert, maxConnections: maxConnections,
+                    statementTimeout: statementTimeout, connectTimeout: connectTimeout
                 ),
                 logger: logger
             )

@@ -133,6 +133,9 @@ struct StoreEngineTests {
         ("postgres://host/db", "has no user name"),
         ("postgres://u@host", "has no database name"),
         ("postgres://u@host/db?sslmode=maybe", "sslmode 'maybe'"),
+        ("postgres://u@host/db?sslmode=verify-full", "needs sslrootcert"),
+        ("postgres://u@host/db?password=x", "parameter 'password' is not one of"),
+        ("postgres://u@host/db?passfile=/nonexistent/pw", "passfile '/nonexistent/pw' cannot be read"),
     ])
     func badStoreURLsSayWhatIsWrong(url: String, message: String) {
         #expect { try StoreLocation(url: url) } throws: { "\($0)".contains(message) }
@@ -144,5 +147,16 @@ struct StoreEngineTests {
             Issue.record("not postgres"); return
         }
         #expect(pg.host == "db.example" && pg.port == 6543 && pg.username == "med" && pg.password == "s3cret" && pg.database == "medicare" && pg.sslmode == "require")
+    }
+
+    /// The password need not be in the URL: a file (as a secret is mounted) gives it.
+    @Test func aStorePasswordComesFromAFile() throws {
+        let file = NSTemporaryDirectory() + "pw-\(UUID().uuidString)"
+        try "from-file\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        guard case .postgres(let pg) = try StoreLocation(url: "postgres://med@db/medicare?sslmode=verify-full&sslrootcert=/etc/ca.pem&passfile=\(file)") else {
+            Issue.record("not postgres"); return
+        }
+        #expect(pg.password == "from-file" && pg.sslmode == "verify-full" && pg.sslRootCert == "/etc/ca.pem")
     }
 }

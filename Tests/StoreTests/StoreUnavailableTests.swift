@@ -94,7 +94,9 @@ struct StoreUnavailableTests {
         ("57P03", .connection),  // cannot_connect_now
         ("23505", nil),  // unique_violation
         ("42601", nil),  // syntax_error
-        ("40001", nil),  // serialization_failure
+        ("40001", nil),  // serialization_failure: run again, then aborted (StoreError.conflict)
+        ("57014", .busy),  // query_canceled: statement_timeout
+        ("55P03", .busy),  // lock_not_available
     ])
     func postgresStates(state: String, kind: StoreUnavailability?) {
         #expect(StoreUnavailability.postgres(sqlState: state) == kind)
