@@ -20,6 +20,16 @@ public struct AuditOutbox: Sendable {
         self.checkpointTable = tablePrefix + "audit_checkpoints"
     }
 
+    /// The column that holds a relay's claim on a row (PostgreSQL; unused on SQLite), for a
+    /// service's migrations.
+    public static func claimMigration(_ version: Int64, table: String) -> Migration {
+        Migration(
+            version, "outbox rows claimed by one relay at a time",
+            sql: "ALTER TABLE \(table) ADD COLUMN claimed_until TEXT",
+            postgres: "ALTER TABLE \(table) ADD COLUMN claimed_until TIMESTAMPTZ"
+        )
+    }
+
     /// The tables, for a service's migrations (`subject` names what a record is about).
     public static func migration(_ version: Int64, tablePrefix prefix: String) -> Migration {
         Migration(
@@ -42,11 +52,43 @@ public struct AuditOutbox: Sendable {
         public let record: [UInt8]
     }
 
-    /// The oldest records not yet delivered (rejected ones stay, set aside).
+    /// The oldest records not yet delivered (rejected ones stay, set aside), claimed for
+    /// this relay. On PostgreSQL, where several replicas' relays share the outbox, the rows
+    /// are claimed for ``claimLease`` (`FOR UPDATE SKIP LOCKED`, then a lease in the row) so
+    /// that the relays split the work instead of repeating it; a relay that dies leaves its
+    /// claim to expire. On SQLite one process owns the file and nothing needs claiming.
     public func pending(limit: Int) async throws -> [Pending] {
-        try await database.read { tx in
-            try await tx.query("SELECT seq, record FROM \(outbox) WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
-                .map { Pending(seq: try $0.int("seq"), record: try $0.blob("record")) }
+        guard database.dialect == .postgres else {
+            return try await database.read { tx in
+                try await tx.query("SELECT seq, record FROM \(outbox) WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
+                    .map { Pending(seq: try $0.int("seq"), record: try $0.blob("record")) }
+            }
+        }
+        let lease = Int64(Self.claimLease.components.seconds)
+        return try await database.write { [outbox] tx in
+            try await tx.query(
+                """
+                UPDATE \(outbox) SET claimed_until = now() + make_interval(secs => $2) WHERE seq IN (
+                  SELECT seq FROM \(outbox) WHERE rejected IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                  ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+                RETURNING seq, record
+                """, [.integer(Int64(limit)), .integer(lease)]
+            ).map { Pending(seq: try $0.int("seq"), record: try $0.blob("record")) }.sorted { $0.seq < $1.seq }
+        }
+    }
+
+    /// How long a relay's claim on outbox rows lasts (PostgreSQL): longer than a delivery
+    /// may take (its call is bounded at 10 s).
+    public static let claimLease: Duration = .seconds(30)
+
+    /// Gives claimed rows back after a delivery that failed, so that any relay may take them
+    /// at once rather than after the lease.
+    public func release(_ seqs: [Int64]) async throws {
+        guard database.dialect == .postgres, !seqs.isEmpty else { return }
+        try await database.write { [outbox] tx in
+            for seq in seqs {
+                try await tx.execute("UPDATE \(outbox) SET claimed_until = NULL WHERE seq = $1", [.integer(seq)])
+            }
         }
     }
 

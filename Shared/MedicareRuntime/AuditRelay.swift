@@ -108,8 +108,21 @@ public final class AuditRelay: Sendable {
     /// Delivers one batch; false when the outbox had nothing to deliver.
     public func deliverOnce() async throws -> Bool {
         let single = singly.load(ordering: .relaxed)
-        var pending = try await store.pending(limit: single ? 1 : batchLimit)
-        guard !pending.isEmpty else { return false }
+        let claimed = try await store.pending(limit: single ? 1 : batchLimit)
+        guard !claimed.isEmpty else { return false }
+        do {
+            return try await deliver(claimed)
+        } catch {
+            // Nothing was delivered: the rows go back at once (their claim would lapse anyway).
+            try? await store.release(claimed.map(\.seq))
+            throw error
+        }
+    }
+
+    /// Delivers claimed records (see ``deliverOnce()``); those left over (past the batch's
+    /// byte bound) are released for the next round.
+    private func deliver(_ claimed: [AuditOutbox.Pending]) async throws -> Bool {
+        var pending = claimed
         let oversized = pending.filter { $0.record.count > maxRecordBytes }
         if !oversized.isEmpty {
             try await setAside(oversized.map { ($0.seq, "record of \($0.record.count) bytes exceeds the \(maxRecordBytes)-byte bound; it can never be delivered") })
@@ -121,6 +134,7 @@ public final class AuditRelay: Sendable {
             return bytes == 0 || bytes + item.record.count <= batchBytes
         }
         pending = Array(fitting)
+        if pending.count < claimed.count { try await store.release(claimed.dropFirst(pending.count).map(\.seq)) }
         let start = ContinuousClock.now
         // RecordBatchRequest is `repeated RecordRequest records = 1`, and each stored record
         // is an encoded RecordRequest: the request is their concatenation as field 1.

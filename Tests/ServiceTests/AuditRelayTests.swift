@@ -1,3 +1,5 @@
+import Foundation
+import NIOCore
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
@@ -87,6 +89,57 @@ struct AuditRelayTests {
             var other = claim
             other.mdtrtID = "M10"
             #expect(try await supervision.review(ReviewRequest(claim: other)).verdict == .pass)
+        }
+    }
+}
+
+/// Counts the records each RecordBatch call carries, then passes it on.
+final class CountingChannel: RPCChannel, @unchecked Sendable {
+    let inner: any RPCChannel
+    private let lock = NSLock()
+    private var records = 0
+
+    init(_ inner: any RPCChannel) { self.inner = inner }
+
+    var recordsSent: Int { lock.withLock { records } }
+
+    func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
+        if method == SupervisionMethods.recordBatch, let request = try? RecordBatchRequest(decoding: payload) {
+            lock.withLock { records += request.records.count }
+        }
+        return try await inner.call(method, payload: payload, options: options)
+    }
+}
+
+/// Several settlement replicas on one PostgreSQL: their relays share one outbox.
+@Suite("Audit relay: replicas")
+struct AuditRelayReplicaTests {
+    /// Each relay claims the rows it delivers, so two relays running at once deliver every
+    /// record exactly once between them, and the chain holds each once.
+    @Test(arguments: Engine.all.filter { $0 == .postgres })
+    func twoRelaysSplitTheOutboxInsteadOfRepeatingIt(engine: Engine) async throws {
+        try await withSupervision { supervision, _ in
+            try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { _ in RPCRouter() }) { _, db in
+                let count = 400
+                try await db.write { tx in
+                    for i in 0..<count {
+                        let record = RecordRequest(settlement: SettlementResult(setlID: "S\(i)", medfeeSumamt: 100, status: .settled))
+                        try await tx.execute("INSERT INTO audit_outbox (setl_id, kind, record) VALUES ($1, 'settlement', $2)", [.text("S\(i)"), .blob(try record.encodedBytes())])
+                    }
+                }
+                let counting = CountingChannel(supervision.channel)
+                let relays = (0..<2).map { _ in
+                    AuditRelay(outbox: AuditOutbox(database: db), supervision: counting, logger: quietLogger, batchLimit: 16)
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for relay in relays { group.addTask { while try await relay.deliverOnce() {} } }
+                    try await group.waitForAll()
+                }
+                #expect(counting.recordsSent == count, "records sent: \(counting.recordsSent)")
+                let chain = try await supervision.verifyAudit(VerifyAuditRequest())
+                #expect(chain.intact && chain.records == UInt64(count))
+                #expect(try await SettlementStore(database: db).auditBacklog() == (pending: 0, rejected: 0))
+            }
         }
     }
 }

@@ -33,6 +33,8 @@ public enum RegistryDefinition {
         Migration.closedSets(5, "closed sets hold only their codes", closedSets, before: [
             "UPDATE institutions SET integration_mode = '' WHERE kind = 'township_centre'",
         ]),
+        // Replicas' relays split the outbox (see AuditOutbox.pending).
+        AuditOutbox.claimMigration(6, table: "registry_audit_outbox"),
     ]
 
     /// The closed-set columns and their codes as migration 5 fixed them (a test compares them

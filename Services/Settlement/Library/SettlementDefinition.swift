@@ -55,6 +55,8 @@ public enum SettlementDefinition {
             CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
             """),
         Migration.closedSets(7, "closed sets hold only their codes", closedSets),
+        // Replicas' relays split the outbox (see AuditOutbox.pending).
+        AuditOutbox.claimMigration(8, table: "audit_outbox"),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them

@@ -44,6 +44,11 @@ public enum SupervisionDefinition {
             """),
         // The chain's kinds: the text is part of each record's hash, so it never changes.
         Migration.closedSets(7, "closed sets hold only their codes", closedSets),
+        // Exactly one record per posting and per designation change, whatever the relays or
+        // replicas do (review blocks may repeat for other rules: not included).
+        Migration(8, "one record per posting and designation change", sql: """
+            CREATE UNIQUE INDEX audit_once ON audit (subject, kind) WHERE kind IN ('settlement', 'reversal', 'designation')
+            """),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them
