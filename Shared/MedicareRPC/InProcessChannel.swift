@@ -27,8 +27,8 @@ public struct InProcessChannel: RPCChannel {
     /// effective deadline (``CallOptions/effectiveDeadline(now:)``) is enforced by cancelling the
     /// handler.
     /// - Throws: ``RPCError`` `unimplemented` for a method the router lacks, `invalidArgument`
-    /// for metadata over the limits, `deadlineExceeded` when the deadline passes first, else
-    /// the handler's error as ``RPCRouter/dispatch(_:payload:context:)`` maps it (unredacted).
+    ///   for metadata over the limits, `deadlineExceeded` when the deadline passes first, else
+    ///   the handler's error as ``RPCRouter/dispatch(_:payload:context:)`` maps it (unredacted).
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
         guard let route = router.route(for: method.fullName) else {
             throw RPCError(code: .unimplemented, message: "method '\(method.fullName)' is not implemented")

@@ -35,8 +35,8 @@ public struct Configuration: Sendable {
     /// names), then each key's environment variable, then the `--KEY VALUE` / `--KEY=VALUE` flags,
     /// each overriding the one before.
     /// - Throws: ``StartupError`` (configuration) for an argument that is not a flag, a flag
-    /// without a value, an unreadable or non-object file, or an unknown key in the file or
-    /// flags (suggesting the nearest declared one). Unknown environment variables are ignored.
+    ///   without a value, an unreadable or non-object file, or an unknown key in the file or
+    ///   flags (suggesting the nearest declared one). Unknown environment variables are ignored.
     public init(keys: [ConfigKey], arguments: [String], environment: [String: String]) throws(StartupError) {
         self.keys = keys
         let known = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })

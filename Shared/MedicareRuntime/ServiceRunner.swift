@@ -85,7 +85,7 @@ public enum ServiceRunner {
     /// group until SIGTERM or SIGINT; with `--help` or `-h` among the arguments it prints the
     /// keys and returns.
     /// - Throws: ``StartupError`` for bad configuration or a store, port or certificate that
-    /// cannot be used; otherwise what the service group throws.
+    ///   cannot be used; otherwise what the service group throws.
     public static func run(_ definition: ServiceDefinition, arguments: [String], environment: [String: String]) async throws {
         if arguments.contains("--help") || arguments.contains("-h") {
             Console.line("usage: \(definition.name) [--config FILE] [--KEY VALUE ...]\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: definition.keys))")

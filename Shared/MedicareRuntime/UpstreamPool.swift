@@ -24,7 +24,7 @@ public final class UpstreamPool: RPCChannel {
     /// A client per replica in `addresses` (comma-separated `HOST:PORT`), each connecting lazily
     /// over `tls`.
     /// - Throws: ``StartupError`` (configuration key `upstream.<name>`) for an address that is
-    /// not `HOST:PORT` with a port 1-65535, a client that cannot be made, or no address at all.
+    ///   not `HOST:PORT` with a port 1-65535, a client that cannot be made, or no address at all.
     public init(name: String, addresses: String, tls: TLSConfiguration, logger: Logger) throws(StartupError) {
         self.name = name
         var clients: [RPCClient] = []
@@ -51,7 +51,7 @@ public final class UpstreamPool: RPCChannel {
     /// after an `unavailable` failure of a call that may run twice (``MethodPolicy/mayRetry(hasIdempotencyKey:)``)
     /// or that never left this process.
     /// - Throws: ``RPCError`` the replica's error when it may not move on; `unavailable` naming
-    /// the service (with the last replica's redacted message) when no replica answered.
+    ///   the service (with the last replica's redacted message) when no replica answered.
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
         let retriable = method.policy.mayRetry(hasIdempotencyKey: options.metadata[Metadata.idempotencyKey] != nil)
         // Replicas that passed their last health check first, the others after them.

@@ -140,7 +140,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
 
     /// Runs `body` on a pooled connection outside a transaction (each statement on its own).
     /// - Throws: what `body` throws; ``StoreError/resources(_:detail:)`` or
-    /// ``StoreError/unavailable(_:)`` when no connection can be had.
+    ///   ``StoreError/unavailable(_:)`` when no connection can be had.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in

@@ -3,7 +3,7 @@
 public protocol SQLTransaction: Sendable {
     /// Runs one statement with `$1`, `$2`, ... bound to `binds` and returns its rows.
     /// - Throws: ``StoreError`` (`constraint` for a unique or primary-key violation, `statement`
-    /// for other refusals, `resources` when the engine cannot work now).
+    ///   for other refusals, `resources` when the engine cannot work now).
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
     /// Runs a statement and ignores any rows; on SQLite, several `;`-separated statements

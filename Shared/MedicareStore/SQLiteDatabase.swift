@@ -95,8 +95,8 @@ public final class SQLiteDatabase: SQLDatabase, Service {
     /// Queues `body` for the writer, which runs it in its own savepoint inside a group commit,
     /// and returns once the commit is durable (fsynced).
     /// - Throws: what `body` throws (only its savepoint is rolled back); ``StoreError/closed``
-    /// once the store is closing; ``StoreError/resources(_:detail:)`` when the disk is full,
-    /// fails or did not confirm an fsync (then no further writes are taken).
+    ///   once the store is closing; ``StoreError/resources(_:detail:)`` when the disk is full,
+    ///   fails or did not confirm an fsync (then no further writes are taken).
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let job = WriteQueue.Job(body: { try await body($0) }, continuation: continuation)

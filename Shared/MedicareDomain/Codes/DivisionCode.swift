@@ -15,7 +15,7 @@ public struct DivisionCode: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// Parses exactly 12 ASCII digits whose first two (the province) are not `00`.
     /// - Throws: ``DomainError`` (`invalid`) naming `field` when the text is not 12 digits or has
-    /// no province.
+    ///   no province.
     public init(_ text: String, field: String = "division_code") throws(DomainError) {
         guard text.utf8.count == 12, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
             throw DomainError(field: field, "'\(text.prefix(20))' is not a 12-digit division code")

@@ -24,7 +24,7 @@ public struct PersonNumber: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses 1-32 ASCII letters and digits and upper-cases the letters.
     /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else (empty, too long,
-    /// spaces, signs, non-ASCII characters).
+    ///   spaces, signs, non-ASCII characters).
     public init(_ text: String, field: String = "psn_no") throws(DomainError) {
         let u = Array(text.utf8)
         guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) || isASCIILower($0) }) else {
@@ -71,7 +71,7 @@ public struct ItemCode: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses 1-50 upper-case ASCII letters and digits, keeping the text as sent.
     /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else, including lower-case
-    /// letters.
+    ///   letters.
     public init(_ text: String, field: String = "item_code") throws(DomainError) {
         let u = text.utf8
         guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) }) else {

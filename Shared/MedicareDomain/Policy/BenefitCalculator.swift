@@ -105,9 +105,9 @@ public enum BenefitCalculator {
     /// the annual ceiling limits fund pay, and the personal account pays the self-paid part when
     /// asked and allowed for the visit type, up to its balance. Money in fen, ratios in basis points.
     /// - Throws: ``DomainError`` `invalid` for an unknown visit type (`visit_type`), no lines,
-    /// a non-positive quantity, a negative unit price, or a line or claim total above
-    /// ``maxTotal``; `precondition` for a unit price above the reference price when
-    /// `policy.priceCap` is "refuse".
+    ///   a non-positive quantity, a negative unit price, or a line or claim total above
+    ///   ``maxTotal``; `precondition` for a unit price above the reference price when
+    ///   `policy.priceCap` is "refuse".
     public static func calculate(_ input: Input, policy: BenefitPolicy) throws(DomainError) -> Output {
         guard let ratio = policy.poolingRatio[input.visitType] else {
             throw DomainError(field: "visit_type", "'\(input.visitType)' is not one of \(BenefitPolicy.visitTypes.joined(separator: ", "))")

@@ -56,8 +56,8 @@ public final class RPCClient: RPCChannel {
     /// Sends one call over the connection (opening it first if needed), with the deadline counted
     /// from now; a call the server refused unsent (it was draining) is resent once on a new connection.
     /// - Throws: ``RPCError``: the server's status; `deadlineExceeded`; `unavailable` when no
-    /// connection can be made (cause ``NotConnected``; during backoff at once) or the connection
-    /// fails during the call.
+    ///   connection can be made (cause ``NotConnected``; during backoff at once) or the connection
+    ///   fails during the call.
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
         // A timeout counts from here: waiting for a connection, or resending on another one,
         // spends the caller's time too.

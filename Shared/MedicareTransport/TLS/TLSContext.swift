@@ -13,7 +13,7 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Loads the certificate, key and CA files into a new OpenSSL context for a server or a client.
     /// - Throws: ``TLSError/configuration(_:)`` when a file cannot be read or OpenSSL refuses
-    /// them (a bad or mismatched key, certificate or CA).
+    ///   them (a bad or mismatched key, certificate or CA).
     public init(configuration: TLSConfiguration, isServer: Bool) throws(TLSError) {
         for (what, path) in [
             ("certificate", configuration.certificatePath), ("private key", configuration.privateKeyPath),
