@@ -39,7 +39,8 @@ public protocol SQLDatabase: Sendable {
     var dialect: SQLDialect { get }
     /// Runs `body` in one transaction, committed durably before it returns; nothing is kept if
     /// `body` throws.
-    /// - Throws: what `body` throws, or a ``StoreError`` (`closed`, `resources`, `unavailable`).
+    /// - Throws: what `body` throws, or a ``StoreError`` (`closed`, `resources`, `unavailable`;
+    ///   on PostgreSQL `conflict` when it lost to concurrent transactions every time it ran).
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T
     /// Runs `body` in a read transaction (on PostgreSQL, on a connection without one).
     /// - Throws: what `body` throws, or a ``StoreError``.

@@ -25,11 +25,12 @@ public enum StoreLocation: Sendable, Equatable {
         public var port: Int
         /// The user name.
         public var username: String
-        /// The password, if the URL has one.
+        /// The password: the URL's, else the first line of `passfile`, else `MEDICARE_STORE_PASSWORD`
+        /// or `PGPASSWORD` from the environment; nil when none gives one.
         public var password: String?
         /// The database name (the URL's path).
         public var database: String
-        /// `disable` (the default), `prefer` or `require`.
+        /// `disable` (the default), `prefer`, `require`, `verify-ca` or `verify-full`.
         public var sslmode: String
         /// The CA (PEM file) that verifies the server for `verify-ca` and `verify-full`.
         public var sslRootCert: String?
