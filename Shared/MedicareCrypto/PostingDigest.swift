@@ -4,13 +4,17 @@
 /// would: it can be forged by solving a linear system). Holds the lines until ``hex``.
 public struct PostingDigest: Sendable {
     private var lines: [String] = []
+    /// An empty set (its ``hex`` is SM3 of the empty string).
     public init() {}
 
+    /// Adds a posting (`kind`: `settlement` or `reversal`; and its setl_id); adding the same
+    /// posting twice counts it twice.
     public mutating func add(kind: String, setlID: String) { lines.append(Self.line(kind: kind, setlID: setlID)) }
 
     /// A posting's line, also the form ``PostingSummary/pending`` lists them in.
     public static func line(kind: String, setlID: String) -> String { kind + "\t" + setlID }
 
+    /// The number of postings added.
     public var count: Int { lines.count }
 
     /// Hex SM3 of the sorted lines joined with "\n".

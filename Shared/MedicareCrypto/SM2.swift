@@ -4,7 +4,9 @@ import Foundation
 /// SM2 signatures (GB/T 32918) with SM3 and the standard distinguishing ID, from the system
 /// OpenSSL. Keys are PEM text: a private key (PKCS#8) signs, its public key verifies.
 public enum SM2 {
+    /// Why OpenSSL could not make, read, use or store an SM2 key or signature.
     public struct Failure: Error, CustomStringConvertible {
+        /// What failed (may name a file path: for the local log).
         public let description: String
     }
 

@@ -2,10 +2,13 @@ public import Logging
 
 /// What a handler knows about the call it is serving.
 public struct CallContext: Sendable {
+    /// The method being served, with its declared ``MethodPolicy``.
     public let method: MethodDescriptor
+    /// The call id of the request frame (the client numbers calls per connection; in process, per channel), for logs.
     public let callID: UInt64
     /// The verified caller.
     public let peer: PeerIdentity
+    /// The call's validated metadata (trace id, idempotency key, acting caller).
     public let metadata: Metadata
     /// When the caller stops waiting; the server cancels the handler then.
     public let deadline: ContinuousClock.Instant?
@@ -14,6 +17,8 @@ public struct CallContext: Sendable {
     public var accessScope: AccessScope?
     private let connectionLogger: Logger
 
+    /// Makes the context for one call; `logger` is the connection's, and ``logger`` adds the call's
+    /// method, call id and trace id to it.
     public init(
         method: MethodDescriptor, callID: UInt64, peer: PeerIdentity, metadata: Metadata,
         deadline: ContinuousClock.Instant?, logger: Logger
@@ -37,6 +42,7 @@ public struct CallContext: Sendable {
         return logger
     }
 
+    /// The metadata `trace-id`, if the caller sent one.
     public var traceID: String? { metadata[Metadata.traceID] }
 
     /// Who is acting: the caller a service forwards for (metadata `acting-caller`, believed
@@ -63,6 +69,7 @@ public struct CallContext: Sendable {
     static func believesActingCaller(_ peer: PeerIdentity) -> Bool {
         peer.role == PeerIdentity.Role.service && peer.department == PeerIdentity.Department.medicalInsurance
     }
+    /// The metadata `idempotency-key` as sent (unvalidated; see `IdempotencyKey` in MedicareDomain), or nil.
     public var idempotencyKey: String? { metadata[Metadata.idempotencyKey] }
 
     /// ``accessScope``, required: a handler behind the gateway's access check asks for it, and
@@ -77,5 +84,7 @@ public struct CallContext: Sendable {
 /// certificate's `ST`), or its institution (the certificate's `CN`, and for a township centre
 /// the clinics it settles for, where the handler can tell).
 public enum AccessScope: String, Sendable, Codable {
+    /// `all`: no confinement; `region`: the certificate's `ST`; `institution`: the certificate's
+    /// `CN` (and, for a township centre, the clinics it settles for).
     case all, region, institution
 }

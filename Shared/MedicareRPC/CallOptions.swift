@@ -4,8 +4,10 @@ public struct CallOptions: Sendable {
     public var timeout: Duration?
     /// A deadline inherited from an incoming call; the earlier of this and `timeout` wins.
     public var deadline: ContinuousClock.Instant?
+    /// Metadata sent with the call (`trace-id`, `idempotency-key`, `acting-caller`).
     public var metadata: Metadata
 
+    /// Makes options; with neither `timeout` nor `deadline` the call has no deadline.
     public init(timeout: Duration? = nil, deadline: ContinuousClock.Instant? = nil, metadata: Metadata = Metadata()) {
         self.timeout = timeout
         self.deadline = deadline

@@ -6,11 +6,15 @@ import Synchronization
 /// composing services inside one process. Requests and responses still go through the
 /// codec, and deadlines, metadata limits and unknown methods behave as over the network.
 public struct InProcessChannel: RPCChannel {
+    /// The router whose methods this channel calls.
     public let router: RPCRouter
+    /// The identity every call is made as (no certificate is checked in process).
     public let peer: PeerIdentity
+    /// The logger handed to calls, with the peer as `rpc.peer` metadata.
     public let logger: Logger
     private let callIDs = CallIDs()
 
+    /// Makes a channel that calls `router` as `peer`.
     public init(router: RPCRouter, peer: PeerIdentity, logger: Logger = Logger(label: "medicare.inprocess")) {
         self.router = router
         self.peer = peer
@@ -19,6 +23,12 @@ public struct InProcessChannel: RPCChannel {
         self.logger = logger
     }
 
+    /// Runs one call on the router: the metadata is validated as from the wire, and the
+    /// effective deadline (``CallOptions/effectiveDeadline(now:)``) is enforced by cancelling the
+    /// handler.
+    /// - Throws: ``RPCError`` `unimplemented` for a method the router lacks, `invalidArgument`
+    ///   for metadata over the limits, `deadlineExceeded` when the deadline passes first, else
+    ///   the handler's error as ``RPCRouter/dispatch(_:payload:context:)`` maps it (unredacted).
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
         guard let route = router.route(for: method.fullName) else {
             throw RPCError(code: .unimplemented, message: "method '\(method.fullName)' is not implemented")

@@ -20,6 +20,7 @@ public struct MethodDescriptor: Hashable, Sendable, CustomStringConvertible {
     /// The scope keys an answer names; nil when the response type has none.
     public let answerKeys: (@Sendable (ByteBuffer) throws -> [ScopeKeyValue])?
 
+    /// Makes a descriptor; `fullName` is `service/method`. The default policy fails closed.
     public init(
         service: String, method: String, policy: MethodPolicy = MethodPolicy(),
         requestKeys: (@Sendable (ByteBuffer) throws -> [ScopeKeyValue])? = nil,
@@ -41,9 +42,12 @@ public struct MethodDescriptor: Hashable, Sendable, CustomStringConvertible {
         self.init(service: String(parts[0]), method: String(parts[1]))
     }
 
+    /// The full name, `service/method`.
     public var description: String { fullName }
 
+    /// Compares full names only.
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.fullName == rhs.fullName }
+    /// Hashes the full name only.
     public func hash(into hasher: inout Hasher) { hasher.combine(fullName) }
 }
 
@@ -75,8 +79,12 @@ public struct MethodPolicy: Sendable, Equatable {
         case handler
     }
 
+    /// The standard idempotency level: whether a call may safely run again.
     public var idempotency: Idempotency
+    /// Who may call the method and how a scoped caller is confined.
     public var callerScope: CallerScope
+    /// A write that changes what a settlement route resolves to: the gateway forgets its cached
+    /// routes when the call completes or fails.
     public var invalidatesRoutes: Bool
     /// The national platform's transaction number ("2207"), or nil.
     public var nationalCode: String?
@@ -92,6 +100,7 @@ public struct MethodPolicy: Sendable, Equatable {
     /// answered word for word for something outside the caller's part.
     public var notFound: String
 
+    /// Makes a policy; the defaults fail closed (not retried, callers of scope "all" only).
     public init(
         idempotency: Idempotency = .unknown, callerScope: CallerScope = .all, invalidatesRoutes: Bool = false,
         nationalCode: String? = nil, servedVia: String? = nil, keyed: Bool = false, onlyCallers: Set<String> = [],
@@ -126,10 +135,14 @@ public struct ScopeKeyValue: Sendable, Equatable {
         case institution
     }
 
+    /// Whether the value is a division code or an institution code.
     public var kind: Kind
+    /// The field's path in the message, for error messages (`records[3].code`).
     public var field: String
+    /// The value as it appears in the message.
     public var value: String
 
+    /// Makes a scope key value.
     public init(_ kind: Kind, field: String, value: String) {
         self.kind = kind
         self.field = field

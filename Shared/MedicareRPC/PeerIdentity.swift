@@ -6,11 +6,16 @@
 /// - `ST` the region code the caller acts for (2, 4, 6 or 12 digits of the division code);
 /// - `CN` the principal: a service name (`registry`), a system name, or an institution code (`H`+11 digits).
 public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
+    /// The certificate's `CN`: a service name, a system name or an institution code.
     public var commonName: String
+    /// The certificate's `O`: ``Department`` (`nhsa`, `nhc`).
     public var department: String
+    /// The certificate's `OU`: ``Role`` (`service`, `clinic`, ...).
     public var role: String
+    /// The certificate's `ST`: the division code or prefix the caller acts for.
     public var region: String
 
+    /// Makes an identity from its four fields (as read from a certificate subject, or in tests).
     public init(commonName: String, department: String = "", role: String = "", region: String = "") {
         self.commonName = commonName
         self.department = department
@@ -18,6 +23,7 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
         self.region = region
     }
 
+    /// `role:commonName@department/region`, for logs.
     public var description: String { "\(role):\(commonName)@\(department)/\(region)" }
 
     /// The metadata form of this identity (`acting-caller`): its four fields separated by tabs.
@@ -36,17 +42,27 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
     /// institution, its code). Two institutions may use the same key.
     public var idempotencyScope: String { "\(role):\(commonName)" }
 
+    /// The certificate `O` values this system knows.
     public enum Department {
+        /// The national healthcare security administration (medical insurance).
         public static let medicalInsurance = "nhsa"
+        /// The health commission.
         public static let healthCommission = "nhc"
     }
 
+    /// The certificate `OU` values this system knows.
     public enum Role {
+        /// One of this system's services (registry, settlement, supervision, gateway).
         public static let service = "service"
+        /// A provincial system.
         public static let provinceSystem = "province-system"
+        /// A township health centre (which may settle for its clinics).
         public static let townshipCentre = "township-centre"
+        /// A village clinic.
         public static let clinic = "clinic"
+        /// An operator of the medical-insurance department.
         public static let `operator` = "operator"
+        /// A supervisor (issued under `nhsa` in the development certificates).
         public static let supervisor = "supervisor"
     }
 }

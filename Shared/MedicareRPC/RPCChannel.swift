@@ -4,6 +4,8 @@ public import NIOCore
 /// Something that carries unary calls to a server: a TLS connection, a pool of them, or an
 /// in-process router. Generated clients are written against this.
 public protocol RPCChannel: Sendable {
+    /// Sends one unary call with encoded request bytes and returns the response bytes.
+    /// - Throws: ``RPCError`` with the server's status, or a local one (deadline, transport).
     func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer
 }
 

@@ -3,18 +3,21 @@ public import MedicareWire
 /// The one error model on the wire: a status code and a message that is safe to show to the
 /// peer. The cause (SQL, paths, stack traces) stays in the server's log and never leaves it.
 public struct RPCError: Error, Sendable, CustomStringConvertible {
+    /// The status code.
     public var code: Code
     /// Peer-safe: names what was wrong (a field, a limit) but never internals.
     public var message: String
     /// Kept for the local log only; never encoded.
     public var cause: (any Error)?
 
+    /// Makes an error; `message` must be peer-safe, `cause` is for the local log only.
     public init(code: Code, message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
     }
 
+    /// `code: message`, without the cause.
     public var description: String { "\(code): \(message)" }
 
     /// A status code, numbered as gRPC's.
@@ -32,6 +35,7 @@ public struct RPCError: Error, Sendable, CustomStringConvertible {
     /// - the service or a dependency cannot answer now and a retry may work: `unavailable`;
     /// - a bug or broken invariant on our side: `internal`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The gRPC status number, 1-16.
         public let rawValue: Int32
 
         private init(_ rawValue: Int32) { self.rawValue = rawValue }
@@ -41,30 +45,49 @@ public struct RPCError: Error, Sendable, CustomStringConvertible {
             self.rawValue = (1...16).contains(status.rawValue) ? status.rawValue : 2
         }
 
+        /// The code as the wire's `StatusCode`.
         public var status: StatusCode { StatusCode(rawValue: rawValue) }
+        /// The status's name.
         public var description: String { status.description }
 
+        /// The call was cancelled (1).
         public static let cancelled = Code(1)
+        /// An unknown error, or a wire status outside 1-16 (2).
         public static let unknown = Code(2)
+        /// The request is wrong in itself (3).
         public static let invalidArgument = Code(3)
+        /// The deadline passed before an answer (4).
         public static let deadlineExceeded = Code(4)
+        /// Something named does not exist (5).
         public static let notFound = Code(5)
+        /// What the request would create exists already (6).
         public static let alreadyExists = Code(6)
+        /// The caller is known but not allowed (7).
         public static let permissionDenied = Code(7)
+        /// A limit (calls in flight, rate, size) was hit (8).
         public static let resourceExhausted = Code(8)
+        /// The system is not in the state the request needs (9).
         public static let failedPrecondition = Code(9)
+        /// A concurrency conflict; the caller may retry at a higher level (10).
         public static let aborted = Code(10)
+        /// A value out of the valid range (11).
         public static let outOfRange = Code(11)
+        /// The method is not implemented here (12).
         public static let unimplemented = Code(12)
+        /// A bug or broken invariant on our side (13).
         public static let `internal` = Code(13)
+        /// The service or a dependency cannot answer now; a retry may work (14).
         public static let unavailable = Code(14)
+        /// Data was lost or corrupted (15).
         public static let dataLoss = Code(15)
+        /// The caller's identity is unknown (16).
         public static let unauthenticated = Code(16)
     }
 }
 
 /// A domain error that knows which status it maps to.
 public protocol RPCErrorConvertible: Error {
+    /// The status and peer-safe message this error maps to.
     var rpcError: RPCError { get }
 }
 
@@ -202,6 +225,8 @@ extension RPCError {
 
 /// The cause kept for the log when a message was redacted at the edge.
 public struct MessageRedacted: Error, CustomStringConvertible {
+    /// The message as it read before redaction.
     public let original: String
+    /// Says the status message was redacted and quotes the original, for the log.
     public var description: String { "status message redacted before sending; it read: \(original)" }
 }

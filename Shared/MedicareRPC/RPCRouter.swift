@@ -6,10 +6,12 @@ public import NIOCore
 ///
 /// Built once at start-up, then shared read-only by every connection.
 public struct RPCRouter: Sendable {
+    /// A method's bytes-in, bytes-out implementation.
     public typealias Handler = @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
 
     /// One registered method.
     public struct Route: Sendable {
+        /// The method the route serves.
         public let method: MethodDescriptor
         let handler: Handler
     }
@@ -17,6 +19,7 @@ public struct RPCRouter: Sendable {
     private var routes: [String: Route] = [:]
     private var interceptors: [any RPCInterceptor] = []
 
+    /// An empty router: no methods, no interceptors.
     public init() {}
 
     /// Registers a typed unary handler. The request is decoded (bad bytes become
@@ -54,8 +57,10 @@ public struct RPCRouter: Sendable {
         interceptors.append(interceptor)
     }
 
+    /// The route for a full name (`service/method`), or nil when none is registered.
     public func route(for fullName: String) -> Route? { routes[fullName] }
 
+    /// Every registered method, sorted by full name.
     public var methods: [MethodDescriptor] { routes.values.map(\.method).sorted { $0.fullName < $1.fullName } }
 
     /// Runs a route through the interceptors and maps whatever it throws to a peer-safe
@@ -88,6 +93,8 @@ public struct RPCRouter: Sendable {
 
 /// Middleware around every call: authorization, metrics, logging.
 public protocol RPCInterceptor: Sendable {
+    /// Handles one call: may refuse it (throw) or pass it on through `next`, possibly with a
+    /// changed payload or context.
     func intercept(
         _ request: ByteBuffer,
         context: CallContext,

@@ -16,6 +16,8 @@ public final class AdminServer: Service {
     private let logger: Logger
     private let bound: @Sendable (SocketAddress) -> Void
 
+    /// Makes the server; it listens once ``run()`` runs. `health` answers `/healthz` (true: 200
+    /// "ok", false: 503 "draining"); `bound` is told the address actually bound (port 0 picks one).
     public init(
         host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
         health: @escaping @Sendable () -> Bool, bound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
@@ -28,6 +30,9 @@ public final class AdminServer: Service {
         self.bound = bound
     }
 
+    /// Listens on `host`:`port` and serves until graceful shutdown or cancellation, then closes
+    /// the listening socket.
+    /// - Throws: ``StartupError`` (not a configuration error) when the address cannot be bound.
     public func run() async throws {
         let registry = self.registry, health = self.health
         let channel: any Channel

@@ -7,6 +7,7 @@ import MedicareWire
 /// chain that supervision answers with (table `audit_checkpoints`), kept here, outside its
 /// store. Settlement records its postings this way, the registry its designation changes.
 public struct AuditOutbox: Sendable {
+    /// The service's database, which holds both tables.
     public let database: any SQLDatabase
     /// Table names: `<prefix>audit_outbox`, `<prefix>audit_checkpoints`. Services may share
     /// one PostgreSQL database (compose does), so each names its own: settlement's are
@@ -14,6 +15,7 @@ public struct AuditOutbox: Sendable {
     let outbox: String
     let checkpointTable: String
 
+    /// An outbox on `database` whose tables are named with `tablePrefix` (see ``migration(_:tablePrefix:)``).
     public init(database: any SQLDatabase, tablePrefix: String = "") {
         self.database = database
         self.outbox = tablePrefix + "audit_outbox"
@@ -48,7 +50,9 @@ public struct AuditOutbox: Sendable {
 
     /// One record waiting for delivery: an encoded `RecordRequest`.
     public struct Pending: Sendable {
+        /// The record's sequence number in the outbox (its primary key).
         public let seq: Int64
+        /// The encoded `RecordRequest`.
         public let record: [UInt8]
     }
 

@@ -6,7 +6,9 @@ extension Claim {
     public static let maxLines = 500
     /// Bounds of a fee line: units, fen per unit, days of supply.
     public static let maxQuantity: Int64 = 100_000
+    /// The highest unit price on a fee line, fen (1,000,000 yuan).
     public static let maxUnitPrice: Int64 = 100_000_000
+    /// The most days of supply on a fee line.
     public static let maxDays: UInt32 = 366
 
     /// The claim checked field by field and in canonical form: the one validation every path

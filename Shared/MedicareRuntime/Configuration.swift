@@ -2,10 +2,14 @@ import Foundation
 
 /// A documented configuration key with its default.
 public struct ConfigKey: Sendable, Hashable {
+    /// The key's name, dotted and lower case (`rpc.port`); also its flag, `--rpc.port`.
     public let name: String
+    /// The value used when no file, environment variable or flag sets one, as text.
     public let defaultValue: String
+    /// One line of help for `--help`.
     public let help: String
 
+    /// Declares a key with its default value (as text) and help.
     public init(_ name: String, default defaultValue: String, _ help: String) {
         self.name = name
         self.defaultValue = defaultValue
@@ -23,9 +27,16 @@ public struct ConfigKey: Sendable, Hashable {
 /// flags (`--rpc.port 7101` or `--rpc.port=7101`). Every key is declared; an unknown key
 /// or a bad value stops start-up with a message naming the key and its source.
 public struct Configuration: Sendable {
+    /// Every declared key, in declaration order.
     public let keys: [ConfigKey]
     private var values: [String: (value: String, source: String)]
 
+    /// Reads `--config FILE` (or `MEDICARE_CONFIG`: a JSON object whose nested objects make dotted
+    /// names), then each key's environment variable, then the `--KEY VALUE` / `--KEY=VALUE` flags,
+    /// each overriding the one before.
+    /// - Throws: ``StartupError`` (configuration) for an argument that is not a flag, a flag
+    ///   without a value, an unreadable or non-object file, or an unknown key in the file or
+    ///   flags (suggesting the nearest declared one). Unknown environment variables are ignored.
     public init(keys: [ConfigKey], arguments: [String], environment: [String: String]) throws(StartupError) {
         self.keys = keys
         let known = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
@@ -77,11 +88,14 @@ public struct Configuration: Sendable {
         }
     }
 
+    /// The value of a key as text. Traps if the key is not declared.
     public func string(_ name: String) -> String {
         guard let entry = values[name] else { preconditionFailure("configuration key '\(name)' is not declared") }
         return entry.value
     }
 
+    /// The value of a key as a whole number within `range`. Traps if the key is not declared.
+    /// - Throws: ``StartupError`` (configuration) naming the key and its source otherwise.
     public func int(_ name: String, in range: ClosedRange<Int>) throws(StartupError) -> Int {
         let raw = string(name)
         guard let value = Int(raw), range.contains(value) else {
@@ -90,6 +104,8 @@ public struct Configuration: Sendable {
         return value
     }
 
+    /// The value of a key, which must be one of `allowed`. Traps if the key is not declared.
+    /// - Throws: ``StartupError`` (configuration) naming the key and its source otherwise.
     public func oneOf(_ name: String, _ allowed: [String]) throws(StartupError) -> String {
         let raw = string(name)
         guard allowed.contains(raw) else {
@@ -98,6 +114,8 @@ public struct Configuration: Sendable {
         return raw
     }
 
+    /// Where a key's value came from (`default`, `file PATH`, `environment NAME`, `flag --NAME`),
+    /// for error messages; `undeclared` for an unknown key.
     public func source(_ name: String) -> String { values[name]?.source ?? "undeclared" }
 
     /// The keys, defaults and help, for --help and the README.

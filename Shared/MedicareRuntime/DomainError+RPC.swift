@@ -3,6 +3,9 @@ import MedicareRPC
 import MedicareStore
 
 extension DomainError: RPCErrorConvertible {
+    /// The status for the error's kind, with `field: message` as the message: `invalid` →
+    /// INVALID_ARGUMENT, `notFound` → NOT_FOUND, `precondition` → FAILED_PRECONDITION,
+    /// `conflict` → ALREADY_EXISTS.
     public var rpcError: RPCError {
         switch kind {
         case .invalid: RPCError(code: .invalidArgument, message: description)

@@ -34,8 +34,12 @@ public struct MetricsInterceptor: RPCInterceptor {
         }
     }
 
+    /// An interceptor with its own handle caches (metrics go to the bootstrapped metrics system).
     public init() {}
 
+    /// Runs the call, counting it in `medicare_rpc_calls_total{method,code}` (`ok` or the mapped
+    /// status), timing it in `medicare_rpc_duration_seconds{method}` and tracking it in
+    /// `medicare_rpc_in_flight`; rethrows the call's error unchanged.
     public func intercept(
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {

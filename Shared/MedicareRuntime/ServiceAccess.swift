@@ -13,6 +13,7 @@ public struct ServiceAccess: RPCInterceptor {
     /// Service names (certificate CN) that may call this service.
     public let callers: Set<String>
 
+    /// Admits the services named in `callers` (certificate CN).
     public init(callers: Set<String>) { self.callers = callers }
 
     /// Whether `peer` may call `method` directly.
@@ -24,6 +25,8 @@ public struct ServiceAccess: RPCInterceptor {
         return callers.contains(peer.commonName)
     }
 
+    /// Passes the call on if ``admits(_:_:)`` the verified peer for the method.
+    /// - Throws: ``RPCError`` `permissionDenied` (pointing to the gateway) otherwise.
     public func intercept(
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {

@@ -12,13 +12,21 @@ import ServiceLifecycle
 /// What makes one service: its name, default ports, schema and methods. Everything else
 /// (configuration, logging, metrics, store, TLS server, admin server, lifecycle) is shared.
 public struct ServiceDefinition: Sendable {
+    /// The service's name: its logger label, `tls.name` default, store file and migration scope.
     public let name: String
+    /// The default RPC port.
     public let rpcPort: Int
+    /// The default admin HTTP port.
     public let adminPort: Int
+    /// The store's schema steps, applied at start-up.
     public let migrations: [Migration]
+    /// Configuration keys of the service's own, beside the common ``ServiceSettings`` ones.
     public let extraKeys: [ConfigKey]
+    /// Builds the service's router (its methods and interceptors) once the store is open; the
+    /// runner adds the echo method, metrics and ``ServiceAccess``.
     public let makeRouter: @Sendable (ServiceContext) async throws -> RPCRouter
 
+    /// Makes a definition.
     public init(
         name: String, rpcPort: Int, adminPort: Int, migrations: [Migration], extraKeys: [ConfigKey] = [],
         makeRouter: @escaping @Sendable (ServiceContext) async throws -> RPCRouter
@@ -31,14 +39,19 @@ public struct ServiceDefinition: Sendable {
         self.makeRouter = makeRouter
     }
 
+    /// Every key the service reads: the common ones with its ports, then ``extraKeys``.
     public var keys: [ConfigKey] { ServiceSettings.keys(service: name, rpcPort: rpcPort, adminPort: adminPort) + extraKeys }
 }
 
 /// What a service's handlers are built from.
 public struct ServiceContext: Sendable {
+    /// The service's configuration, for its own keys.
     public let configuration: Configuration
+    /// The common settings, already read and checked.
     public let settings: ServiceSettings
+    /// The open (and migrated) store.
     public let store: any SQLDatabase
+    /// The service's logger (label `medicare.<name>`, metadata `service`).
     public let logger: Logger
     let background = LockedValue<[@Sendable () async -> Void]>([])
 
@@ -49,6 +62,8 @@ public struct ServiceContext: Sendable {
     }
 }
 
+/// Runs a ``ServiceDefinition`` as a process: configuration, logging, metrics, store, RPC and
+/// admin servers, and graceful shutdown on SIGTERM or SIGINT.
 public enum ServiceRunner {
     /// The whole `main` of a service executable: exits 0 after a clean stop, 78 on a
     /// configuration error, 1 on any other failure, always with one line saying why.
@@ -65,6 +80,12 @@ public enum ServiceRunner {
         }
     }
 
+    /// Reads the configuration, bootstraps logging and metrics (once per process), opens the
+    /// store and runs the store, RPC server (after migrating) and admin server as one service
+    /// group until SIGTERM or SIGINT; with `--help` or `-h` among the arguments it prints the
+    /// keys and returns.
+    /// - Throws: ``StartupError`` for bad configuration or a store, port or certificate that
+    ///   cannot be used; otherwise what the service group throws.
     public static func run(_ definition: ServiceDefinition, arguments: [String], environment: [String: String]) async throws {
         if arguments.contains("--help") || arguments.contains("-h") {
             Console.line("usage: \(definition.name) [--config FILE] [--KEY VALUE ...]\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: definition.keys))")
@@ -183,7 +204,9 @@ import Synchronization
 /// A value behind a mutex, for the few places that need a settable shared reference.
 public final class LockedValue<Value: Sendable>: Sendable {
     private let storage: Mutex<Value>
+    /// Holds `value` behind a mutex.
     public init(_ value: Value) { storage = Mutex(value) }
+    /// The value; each get and set takes the lock (a read-modify-write through it is not atomic).
     public var value: Value {
         get { storage.withLock { $0 } }
         set { storage.withLock { $0 = newValue } }

@@ -4,25 +4,38 @@ import MedicareTransport
 
 /// The settings every service has, read from its ``Configuration``.
 public struct ServiceSettings: Sendable {
+    /// `rpc.host`: the address the RPC server listens on.
     public var rpcHost: String
+    /// `rpc.port`: the RPC port, 0-65535 (0 picks a free one).
     public var rpcPort: Int
+    /// `rpc.max-frame-bytes`: the largest frame accepted or sent, bytes (1 KiB-256 MiB).
     public var maxFrameSize: Int
+    /// `rpc.max-calls-per-connection`: calls in flight on one connection.
     public var maxCallsPerConnection: Int
+    /// `rpc.drain-seconds`: how long calls in flight may take to finish on shutdown.
     public var drainTimeout: Duration
     /// Event-loop threads for RPC and admin I/O (and, since handlers run on their
     /// connection's loop, for handlers); nil = one per core.
     public var eventLoops: Int?
+    /// The TLS certificates from `tls.certs` and `tls.name`, with `tls.handshake-seconds`.
     public var tls: TLSConfiguration
+    /// `admin.host`: the address of the admin HTTP server.
     public var adminHost: String
+    /// `admin.port`: the admin HTTP port (0 picks a free one).
     public var adminPort: Int
+    /// `store.url`, parsed.
     public var store: StoreLocation
+    /// `store.readers`: SQLite reader connections, 1-64.
     public var storeReaders: Int
+    /// `store.max-batch`: most SQLite transactions committed together, 1-10000.
     public var storeMaxBatch: Int
+    /// `store.max-connections`: the PostgreSQL pool size, 1-1000.
     public var storeMaxConnections: Int
     /// PostgreSQL: the server's bound on any one statement.
     public var storeStatementTimeout: Duration
     /// PostgreSQL: the bound on opening a connection.
     public var storeConnectTimeout: Duration
+    /// `log.level`: one of trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
     /// The services that may call this one directly (`access.callers`); nil at the gateway.
     public var accessCallers: Set<String>?

@@ -14,12 +14,17 @@ import Synchronization
 /// where its replicas run: it is forwarded to outside callers. Which replica failed and
 /// how is in the error's `cause` and in the log.
 public final class UpstreamPool: RPCChannel {
+    /// The service's name, used in errors ("registry is unavailable") and logs.
     public let name: String
     private let clients: [RPCClient]
     private let logger: Logger
     private let healthy: [HealthFlag]
     private let next = Atomic<Int>(0)
 
+    /// A client per replica in `addresses` (comma-separated `HOST:PORT`), each connecting lazily
+    /// over `tls`.
+    /// - Throws: ``StartupError`` (configuration key `upstream.<name>`) for an address that is
+    ///   not `HOST:PORT` with a port 1-65535, a client that cannot be made, or no address at all.
     public init(name: String, addresses: String, tls: TLSConfiguration, logger: Logger) throws(StartupError) {
         self.name = name
         var clients: [RPCClient] = []
@@ -42,6 +47,11 @@ public final class UpstreamPool: RPCChannel {
         self.healthy = clients.map { _ in HealthFlag() }
     }
 
+    /// Calls the replicas in round-robin order, healthy ones first; moves on to the next only
+    /// after an `unavailable` failure of a call that may run twice (``MethodPolicy/mayRetry(hasIdempotencyKey:)``)
+    /// or that never left this process.
+    /// - Throws: ``RPCError`` the replica's error when it may not move on; `unavailable` naming
+    ///   the service (with the last replica's redacted message) when no replica answered.
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
         let retriable = method.policy.mayRetry(hasIdempotencyKey: options.metadata[Metadata.idempotencyKey] != nil)
         // Replicas that passed their last health check first, the others after them.
@@ -92,8 +102,11 @@ public final class UpstreamPool: RPCChannel {
 
 /// Why every replica of an upstream failed: for the log, never for a peer.
 public struct UpstreamUnavailable: Error, CustomStringConvertible {
+    /// The service none of whose replicas answered.
     public let service: String
+    /// Each replica tried (`host:port`) and its failure's cause.
     public let failures: [(replica: String, error: any Error)]
+    /// The service and each replica's failure, for the log (holds addresses: never for a peer).
     public var description: String {
         "\(service) is unavailable: " + failures.map { "\($0.replica): \($0.error)" }.joined(separator: "; ")
     }

@@ -3,6 +3,9 @@ import Foundation
 /// The disk's single-writer fsync rate: one 4 KiB write and fsync at a time, in a folder.
 /// The baseline the storage benchmarks report their figures against, measured in the same run.
 public enum DiskProbe {
+    /// Writes and fsyncs one 4 KiB block at a time (cycling over the first 1 MiB of a scratch
+    /// file in `folder`, removed afterwards) for about `seconds`, and returns fsyncs per second;
+    /// NaN when the file cannot be created. Write and fsync failures are not checked.
     public static func fsyncRate(in folder: String, seconds: Double = 2) -> Double {
         let path = "\(folder)/fsync-probe-\(getpid())"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

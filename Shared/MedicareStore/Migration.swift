@@ -4,16 +4,23 @@ import Logging
 /// PostgreSQL needs other SQL. Statements are separated by `;` (none may contain one; a
 /// migration whose statements do, such as SQLite triggers, gives them as lists).
 public struct Migration: Sendable {
+    /// The schema version this step brings the database to; versions increase and are unique per service.
     public let version: Int64
+    /// A short name, recorded in `schema_migrations` and named in errors.
     public let name: String
     /// The statements for SQLite, and for PostgreSQL unless `postgresSteps` is given.
     public let steps: [String]
+    /// The statements for PostgreSQL when they differ from `steps`; nil = run `steps`.
     public let postgresSteps: [String]?
 
+    /// A step from SQL text, split into statements at each `;` (empty ones dropped); `postgres`,
+    /// when given, is split the same way and replaces `sql` on PostgreSQL.
     public init(_ version: Int64, _ name: String, sql: String, postgres: String? = nil) {
         self.init(version, name, steps: Self.split(sql), postgres: postgres.map(Self.split))
     }
 
+    /// A step from statements given one by one (for statements that contain `;`); `postgres`,
+    /// when given, replaces `steps` on PostgreSQL.
     public init(_ version: Int64, _ name: String, steps: [String], postgres: [String]? = nil) {
         self.version = version
         self.name = name
@@ -51,10 +58,14 @@ public struct Migration: Sendable {
 
 /// A closed set's column and the codes it may hold (see ``Migration/closedSets(_:_:_:before:)``).
 public struct ClosedSet: Sendable, Equatable {
+    /// The table holding the column.
     public let table: String
+    /// The column, which holds a closed set's stable codes.
     public let column: String
+    /// Every code the column may hold ('' where "not given" is stored).
     public let codes: [String]
 
+    /// A closed set for `table`.`column` with the codes it may hold.
     public init(_ table: String, _ column: String, _ codes: [String]) {
         self.table = table
         self.column = column
@@ -66,6 +77,13 @@ public struct ClosedSet: Sendable, Equatable {
 /// is a no-op; a database from a newer build is refused.
 public enum Migrator {
     /// Returns the versions applied now.
+    ///
+    /// Applies, in one write transaction, every migration above the version recorded for
+    /// `service` and records each in `schema_migrations` (on PostgreSQL under an advisory lock,
+    /// so that replicas starting together migrate once). Traps unless the versions increase.
+    /// - Throws: ``StoreError/schemaTooNew(found:known:)`` when the database is at a version above
+    ///   the last one given; ``StoreError/migration(version:name:reason:)`` when a statement fails
+    ///   (nothing of the run is kept); the database's own errors otherwise.
     @discardableResult
     public static func migrate(_ database: any SQLDatabase, service: String, migrations: [Migration], logger: Logger) async throws -> [Int64] {
         let known = migrations.map(\.version).max() ?? 0

@@ -9,11 +9,17 @@ import ServiceLifecycle
 /// PostgreSQL (or a wire-compatible engine such as Citus) through postgres-nio's pooled
 /// client: for several replicas of a service sharing one database.
 public final class PostgresDatabase: SQLDatabase, Service {
+    /// How to reach the PostgreSQL server.
     public struct Configuration: Sendable {
+        /// The server's host name or address.
         public var host: String
+        /// The server's port (5432 by default).
         public var port: Int
+        /// The role to log in as.
         public var username: String
+        /// The role's password, or nil for none.
         public var password: String?
+        /// The database's name.
         public var database: String
         /// `disable`, `prefer`, `require`, `verify-ca` or `verify-full` (libpq's sslmode names).
         public var tlsMode: String
@@ -27,6 +33,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
         /// How long opening a connection may take.
         public var connectTimeout: Duration
 
+        /// Makes a configuration; TLS is off (`disable`) unless asked for.
         public init(
             host: String, port: Int = 5432, username: String, password: String?, database: String, tlsMode: String = "disable",
             rootCertificate: String? = nil, maxConnections: Int = 16, statementTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(3)
@@ -44,11 +51,15 @@ public final class PostgresDatabase: SQLDatabase, Service {
         }
     }
 
+    /// Always ``SQLDialect/postgres``.
     public let dialect = SQLDialect.postgres
     private let client: PostgresClient
     private let logger: Logger
     private let commitTime = Metrics.Timer(label: "medicare_store_commit_seconds", dimensions: [("engine", "postgres")])
 
+    /// Makes the pooled client; no connection is made until ``run()`` runs.
+    /// - Throws: ``StoreError/unavailable(_:)`` for an unknown `tlsMode`, or a verify mode
+    ///   without `rootCertificate`.
     public init(configuration: Configuration, logger: Logger) throws(StoreError) {
         let tls: PostgresClient.Configuration.TLS
         // libpq's meanings: prefer and require encrypt without verifying the server; the
@@ -79,6 +90,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
         self.logger = logger
     }
 
+    /// Runs the connection pool until the task is cancelled (a service of the service group).
     public func run() async throws {
         await client.run()
     }
@@ -126,6 +138,9 @@ public final class PostgresDatabase: SQLDatabase, Service {
         }
     }
 
+    /// Runs `body` on a pooled connection outside a transaction (each statement on its own).
+    /// - Throws: what `body` throws; ``StoreError/resources(_:detail:)`` or
+    ///   ``StoreError/unavailable(_:)`` when no connection can be had.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in

@@ -1,13 +1,20 @@
 /// Runs statements inside a transaction. SQL uses `$1`, `$2`, ... placeholders on both
 /// engines; rows come back with their column names.
 public protocol SQLTransaction: Sendable {
+    /// Runs one statement with `$1`, `$2`, ... bound to `binds` and returns its rows.
+    /// - Throws: ``StoreError`` (`constraint` for a unique or primary-key violation, `statement`
+    ///   for other refusals, `resources` when the engine cannot work now).
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+    /// Runs a statement and ignores any rows; on SQLite, several `;`-separated statements
+    /// without binds run as a script.
     func execute(_ sql: String, _ binds: [SQLValue]) async throws
 }
 
 extension SQLTransaction {
+    /// Runs a statement without binds.
     public func execute(_ sql: String) async throws { try await execute(sql, []) }
+    /// The first row of a query, or nil when it returns none.
     public func queryOne(_ sql: String, _ binds: [SQLValue] = []) async throws -> SQLRow? {
         try await query(sql, binds).first
     }
@@ -15,7 +22,9 @@ extension SQLTransaction {
 
 /// Which SQL the engine speaks, for the few statements that differ.
 public enum SQLDialect: String, Sendable {
+    /// SQLite's dialect.
     case sqlite
+    /// PostgreSQL's dialect.
     case postgres
 }
 
@@ -26,8 +35,15 @@ public enum SQLDialect: String, Sendable {
 /// nothing behind. Bodies must not depend on anything outside the database, and must not
 /// wait on other writes.
 public protocol SQLDatabase: Sendable {
+    /// The SQL dialect of the engine.
     var dialect: SQLDialect { get }
+    /// Runs `body` in one transaction, committed durably before it returns; nothing is kept if
+    /// `body` throws.
+    /// - Throws: what `body` throws, or a ``StoreError`` (`closed`, `resources`, `unavailable`;
+    ///   on PostgreSQL `conflict` when it lost to concurrent transactions every time it ran).
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T
+    /// Runs `body` in a read transaction (on PostgreSQL, on a connection without one).
+    /// - Throws: what `body` throws, or a ``StoreError``.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T
     /// A read of a few rows by index, short enough to run on the caller's thread even when
     /// that is an event loop (SQLite). Anything that scans belongs in `read`.
@@ -35,6 +51,7 @@ public protocol SQLDatabase: Sendable {
 }
 
 extension SQLDatabase {
+    /// The default lookup: a ``read(_:)``.
     public func lookup<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         try await read(body)
     }

@@ -16,15 +16,20 @@ import Synchronization
 /// acknowledged before it is durable, and a read that may have seen a batch waits for it
 /// too. `SQLiteCheckpointer` copies the WAL into the database file off the writer's path.
 public final class SQLiteDatabase: SQLDatabase, Service {
+    /// Where the database file is and how the writer and readers work.
     public struct Configuration: Sendable {
+        /// The database file (its folder is created if missing); the WAL is `path-wal`.
         public var path: String
+        /// The number of read-only connections (at least one is opened).
         public var readers: Int
+        /// The most writes the writer commits together in one transaction.
         public var maxBatch: Int
         /// WAL frames the writer may add before the background checkpointer copies them.
         public var checkpointStep: Int32
         /// WAL length at which the writer itself finishes the checkpoint so the WAL restarts.
         public var walRestartFrames: Int32
 
+        /// Makes a configuration with the given file and the defaults for the rest.
         public init(path: String, readers: Int = 4, maxBatch: Int = 256, checkpointStep: Int32 = 500, walRestartFrames: Int32 = 4000) {
             self.path = path
             self.readers = readers
@@ -34,7 +39,9 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         }
     }
 
+    /// Always ``SQLDialect/sqlite``.
     public let dialect = SQLDialect.sqlite
+    /// The configuration the database was opened with.
     public let configuration: Configuration
     private let writer: SQLiteConnection
     private let writerExecutor: ThreadExecutor
@@ -46,10 +53,15 @@ public final class SQLiteDatabase: SQLDatabase, Service {
     private let batchSize = Recorder(label: "medicare_store_batch_size", dimensions: [("engine", "sqlite")])
     private let commitTime = Metrics.Timer(label: "medicare_store_commit_seconds", dimensions: [("engine", "sqlite")])
     private let closed = Atomic<Bool>(false)
+    /// Commit and transaction counters of the writer.
     public let statistics = StoreStatistics()
     /// WAL frames copied into the database file by the background checkpoint thread.
     public var framesCheckpointedInBackground: Int { checkpointer.framesCopiedInBackground }
 
+    /// Creates the data folder if needed, opens the file in WAL mode (`synchronous=NORMAL`,
+    /// foreign keys on) and the readers, and starts the checkpoint and sync threads; writes run
+    /// once ``run()`` runs.
+    /// - Throws: ``StoreError`` when the folder cannot be made or the file cannot be opened or set up.
     public init(configuration: Configuration, logger: Logger) throws(StoreError) {
         self.configuration = configuration
         self.logger = logger
@@ -80,6 +92,11 @@ public final class SQLiteDatabase: SQLDatabase, Service {
 
     // MARK: SQLDatabase
 
+    /// Queues `body` for the writer, which runs it in its own savepoint inside a group commit,
+    /// and returns once the commit is durable (fsynced).
+    /// - Throws: what `body` throws (only its savepoint is rolled back); ``StoreError/closed``
+    ///   once the store is closing; ``StoreError/resources(_:detail:)`` when the disk is full,
+    ///   fails or did not confirm an fsync (then no further writes are taken).
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let job = WriteQueue.Job(body: { try await body($0) }, continuation: continuation)
@@ -88,6 +105,9 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         return value as! T
     }
 
+    /// Runs `body` in a read transaction on a pooled reader, moved off an event loop when called
+    /// on one, and returns once every batch it may have seen is durable.
+    /// - Throws: what `body` throws; ``StoreError/closed`` after close.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         guard !closed.load(ordering: .relaxed) else { throw StoreError.closed }
         // RPC handlers run on their connection's event loop; a read (a nation-wide coverage
@@ -99,6 +119,9 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         return try await readHere(body)
     }
 
+    /// Runs `body` on a pooled reader on the caller's thread (for short indexed reads), and
+    /// returns once every batch it may have seen is durable.
+    /// - Throws: what `body` throws; ``StoreError/closed`` after close.
     public func lookup<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
         guard !closed.load(ordering: .relaxed) else { throw StoreError.closed }
         return try await readHere(body)

@@ -26,6 +26,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// A migration failed.
     case migration(version: Int64, name: String, reason: String)
 
+    /// The error for the local log; it may hold SQL and paths.
     public var description: String {
         switch self {
         case .resources(let kind, let detail): "store unavailable (\(kind.rawValue)): \(detail)"

@@ -12,15 +12,25 @@ import ServiceLifecycle
 /// comes from the URL, else `passfile`, else the environment (`MEDICARE_STORE_PASSWORD`,
 /// then `PGPASSWORD`), so that it need not be written into configuration.
 public enum StoreLocation: Sendable, Equatable {
+    /// An SQLite file at `path` (relative to the working directory unless absolute).
     case sqlite(path: String)
+    /// A PostgreSQL server.
     case postgres(PostgresLocation)
 
+    /// The parts of a `postgres://` store URL.
     public struct PostgresLocation: Sendable, Equatable {
+        /// The server's host.
         public var host: String
+        /// The server's port (5432 unless the URL gives one).
         public var port: Int
+        /// The user name.
         public var username: String
+        /// The password: the URL's, else the first line of `passfile`, else `MEDICARE_STORE_PASSWORD`
+        /// or `PGPASSWORD` from the environment; nil when none gives one.
         public var password: String?
+        /// The database name (the URL's path).
         public var database: String
+        /// `disable` (the default), `prefer`, `require`, `verify-ca` or `verify-full`.
         public var sslmode: String
         /// The CA (PEM file) that verifies the server for `verify-ca` and `verify-full`.
         public var sslRootCert: String?

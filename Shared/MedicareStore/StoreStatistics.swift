@@ -5,6 +5,7 @@ public final class StoreStatistics: Sendable {
     private let commits = Atomic<Int>(0)
     private let transactions = Atomic<Int>(0)
 
+    /// Counters at zero.
     public init() {}
 
     func recordCommit(transactions count: Int) {

@@ -17,6 +17,7 @@ public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
     /// would exhaust the decoding thread's stack.
     case tooDeep(message: String, limit: Int)
 
+    /// What was wrong, safe to send to a peer.
     public var description: String {
         switch self {
         case .malformed(let message): "bytes are not a valid \(message) message"

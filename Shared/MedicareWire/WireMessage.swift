@@ -80,7 +80,9 @@ extension ByteBuffer {
 /// survives a round trip). The zero value is the proto's `*_UNSPECIFIED`: in our contracts it
 /// means "not given" and validation refuses it, as it refuses `unrecognized`.
 public protocol ProtoEnum: RawRepresentable, Hashable, Sendable, CustomStringConvertible where RawValue == Int32 {
+    /// The value for a number: a declared case, or `unrecognized` keeping the number.
     init(rawValue: Int32)
+    /// The zero value (`*_UNSPECIFIED`, "not given").
     init()
     /// The proto's full name, `medicare.v1.DesignationStatus`.
     static var protoName: String { get }
@@ -92,6 +94,7 @@ public protocol ProtoEnum: RawRepresentable, Hashable, Sendable, CustomStringCon
 }
 
 extension ProtoEnum {
+    /// The value's ``code``.
     public var description: String { code }
 
     /// A declared value other than the zero value.

@@ -2,8 +2,11 @@ import Foundation
 
 /// A calendar date as YYYY-MM-DD, compared as text.
 public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The year (1900-2200 when parsed from text).
     public let year: Int
+    /// The month, 1-12.
     public let month: Int
+    /// The day of the month, 1-31 (valid for the month and year when parsed from text).
     public let day: Int
 
     /// Parses exactly `YYYY-MM-DD` in ASCII digits (no signs, spaces or other digits), a
@@ -22,6 +25,7 @@ public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible
         (year, month, day) = (y, m, d)
     }
 
+    /// Makes a date from its parts without checking them (callers pass a real calendar day).
     public init(year: Int, month: Int, day: Int) {
         (self.year, self.month, self.day) = (year, month, day)
     }
@@ -44,6 +48,7 @@ public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible
         return calendar
     }
 
+    /// The number of days in a month (1-12) of a Gregorian year, counting 29 February in leap years.
     public static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
@@ -52,10 +57,12 @@ public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// The date as `YYYY-MM-DD`, zero-padded.
     public var description: String {
         func pad(_ n: Int, _ w: Int) -> String { String(repeating: "0", count: max(0, w - String(n).count)) + String(n) }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
 
+    /// Orders dates chronologically (year, then month, then day).
     public static func < (a: CivilDate, b: CivilDate) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
 }

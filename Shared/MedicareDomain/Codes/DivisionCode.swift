@@ -1,13 +1,21 @@
 /// A 12-digit statistical division code (2+2+2+3+3): province, city, county, township,
 /// village. The first six digits are GB/T 2260.
 public struct DivisionCode: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// A level of the division hierarchy; the raw value is the number of leading digits that
+    /// name a division at that level.
     public enum Level: Int, Sendable, Comparable {
+        /// Province (2 digits), city (4), county (6), township (9), village (12).
         case province = 2, city = 4, county = 6, township = 9, village = 12
+        /// Orders levels from the broadest (province) to the most specific (village).
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
     }
 
+    /// The 12 ASCII digits of the code, as sent.
     public let value: String
 
+    /// Parses exactly 12 ASCII digits whose first two (the province) are not `00`.
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` when the text is not 12 digits or has
+    ///   no province.
     public init(_ text: String, field: String = "division_code") throws(DomainError) {
         guard text.utf8.count == 12, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
             throw DomainError(field: field, "'\(text.prefix(20))' is not a 12-digit division code")
@@ -52,6 +60,8 @@ public struct DivisionCode: Hashable, Sendable, Comparable, CustomStringConverti
         return text
     }
 
+    /// The 12-digit code.
     public var description: String { value }
+    /// Orders codes as text (which, for equal-length digit strings, is numeric order).
     public static func < (a: DivisionCode, b: DivisionCode) -> Bool { a.value < b.value }
 }

@@ -17,9 +17,14 @@ public func quoted(_ text: String, max: Int = 20) -> String {
 /// A person number (人员编号, `psn_no`): 1-32 ASCII letters and digits; letters are stored in
 /// upper case.
 public struct PersonNumber: Hashable, Sendable, CustomStringConvertible {
+    /// The longest person number accepted, in characters.
     public static let maxLength = 32
+    /// The person number (psn_no), upper case.
     public let value: String
 
+    /// Parses 1-32 ASCII letters and digits and upper-cases the letters.
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else (empty, too long,
+    ///   spaces, signs, non-ASCII characters).
     public init(_ text: String, field: String = "psn_no") throws(DomainError) {
         let u = Array(text.utf8)
         guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) || isASCIILower($0) }) else {
@@ -28,6 +33,7 @@ public struct PersonNumber: Hashable, Sendable, CustomStringConvertible {
         value = String(decoding: u.map { isASCIILower($0) ? $0 - 32 : $0 }, as: UTF8.self)
     }
 
+    /// The person number (psn_no), upper case.
     public var description: String { value }
 }
 
@@ -35,9 +41,13 @@ public struct PersonNumber: Hashable, Sendable, CustomStringConvertible {
 /// letters, digits, `-` and `_`, kept as sent (HIS numbering is case-sensitive). A visit is
 /// identified by the institution and this number together.
 public struct VisitID: Hashable, Sendable, CustomStringConvertible {
+    /// The longest visit number accepted, in characters.
     public static let maxLength = 64
+    /// The visit number (mdtrt_id), exactly as sent (case kept).
     public let value: String
 
+    /// Parses 1-64 ASCII letters, digits, `-` and `_`, keeping the text as sent.
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else.
     public init(_ text: String, field: String = "mdtrt_id") throws(DomainError) {
         let u = text.utf8
         guard (1...Self.maxLength).contains(u.count),
@@ -47,15 +57,21 @@ public struct VisitID: Hashable, Sendable, CustomStringConvertible {
         value = text
     }
 
+    /// The visit number (mdtrt_id), as sent.
     public var description: String { value }
 }
 
 /// A catalogue item code (医保目录编码): 1-50 ASCII upper-case letters and digits (the
 /// national codes are upper case; a lower-case letter is refused rather than guessed at).
 public struct ItemCode: Hashable, Sendable, CustomStringConvertible {
+    /// The longest catalogue code accepted, in characters.
     public static let maxLength = 50
+    /// The catalogue code, upper-case ASCII letters and digits.
     public let value: String
 
+    /// Parses 1-50 upper-case ASCII letters and digits, keeping the text as sent.
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else, including lower-case
+    ///   letters.
     public init(_ text: String, field: String = "item_code") throws(DomainError) {
         let u = text.utf8
         guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) }) else {
@@ -64,6 +80,7 @@ public struct ItemCode: Hashable, Sendable, CustomStringConvertible {
         value = text
     }
 
+    /// The catalogue code.
     public var description: String { value }
 }
 
@@ -72,8 +89,12 @@ public struct ItemCode: Hashable, Sendable, CustomStringConvertible {
 public struct DiagnosisCode: Hashable, Sendable, CustomStringConvertible {
     /// At most this many diagnoses on one claim.
     public static let maxPerClaim = 20
+    /// The diagnosis code in upper case (`I10`, `E11.9`).
     public let value: String
 
+    /// Parses an ICD-10 code (3-8 characters: a letter, two digits, optionally `.` and 1-4 letters
+    /// or digits), upper-casing ASCII letters first.
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` when the text is not in that form.
     public init(_ text: String, field: String = "diagnoses") throws(DomainError) {
         let u = Array(text.utf8).map { isASCIILower($0) ? $0 - 32 : $0 }
         let valid: Bool = {
@@ -86,15 +107,20 @@ public struct DiagnosisCode: Hashable, Sendable, CustomStringConvertible {
         value = String(decoding: u, as: UTF8.self)
     }
 
+    /// The diagnosis code, upper case.
     public var description: String { value }
 }
 
 /// An idempotency key (metadata `idempotency-key`): 1-128 printable ASCII characters without
 /// spaces. Scoped to its caller: two institutions may use the same key for different requests.
 public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
+    /// The longest idempotency key accepted, in characters.
     public static let maxLength = 128
+    /// The key, exactly as sent.
     public let value: String
 
+    /// Parses 1-128 printable ASCII characters (0x21-0x7E, so no spaces), keeping the text as sent.
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else.
     public init(_ text: String, field: String = "idempotency-key") throws(DomainError) {
         let u = text.utf8
         guard (1...Self.maxLength).contains(u.count), u.allSatisfy({ $0 > 32 && $0 < 127 }) else {
@@ -103,5 +129,6 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
         value = text
     }
 
+    /// The key, as sent.
     public var description: String { value }
 }

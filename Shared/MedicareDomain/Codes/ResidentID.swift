@@ -1,6 +1,7 @@
 /// An 18-character resident identity number (GB 11643): region (6), birth date (8),
 /// sequence (3, odd = male), check character (ISO 7064 MOD 11-2).
 public struct ResidentID: Hashable, Sendable, CustomStringConvertible {
+    /// The 18-character number (certno), with an upper-case `X` check character if it has one.
     public let value: String
 
     private static let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -40,6 +41,7 @@ public struct ResidentID: Hashable, Sendable, CustomStringConvertible {
         return checks[sum % 11]
     }
 
+    /// The birth date the number carries, as `YYYY-MM-DD` text (characters 7-14).
     public var birthDate: String {
         let c = Array(value)
         return "\(String(c[6..<10]))-\(String(c[10..<12]))-\(String(c[12..<14]))"
@@ -48,6 +50,7 @@ public struct ResidentID: Hashable, Sendable, CustomStringConvertible {
     /// "1" male, "2" female (the national gender codes).
     public var gender: String { Int(String(Array(value)[16]))! % 2 == 1 ? "1" : "2" }
 
+    /// The number (certno), canonical form.
     public var description: String { value }
 }
 

@@ -2,11 +2,16 @@
 /// person's year-to-date accumulators. Rounding: half up, to the fen, per line for
 /// first self-pay and once for the pooling share.
 public enum BenefitCalculator {
+    /// One fee line of a claim: a catalogue item, how many units and the price charged per unit.
     public struct Line: Sendable {
+        /// The catalogue item billed, with its category and reference price.
         public var item: CatalogueItem
+        /// Units billed; must be positive.
         public var quantity: Int64
+        /// The price charged per unit, fen; must not be negative.
         public var unitPrice: Int64
 
+        /// Makes a fee line; ``calculate(_:policy:)`` checks the figures.
         public init(item: CatalogueItem, quantity: Int64, unitPrice: Int64) {
             self.item = item
             self.quantity = quantity
@@ -14,14 +19,23 @@ public enum BenefitCalculator {
         }
     }
 
+    /// What the calculation needs beyond the policy: the claim's lines and visit type and the
+    /// person's account balance and year-to-date accumulators.
     public struct Input: Sendable {
+        /// The claim's fee lines; at least one.
         public var lines: [Line]
+        /// The visit type, one of ``BenefitPolicy/visitTypes`` (`general_outpatient`, `chronic_outpatient`).
         public var visitType: String
+        /// Whether the person asked to pay the self-paid part from the personal account.
         public var useAccount: Bool
+        /// The personal account balance, fen (a negative balance counts as zero).
         public var accountBalance: Int64
+        /// Deductible already met this year for this visit type, fen.
         public var deductibleUsed: Int64
+        /// Pooling fund already paid this year for this visit type, fen.
         public var fundPaidThisYear: Int64
 
+        /// Makes an input from the claim's lines and visit type and the person's account and accumulators.
         public init(lines: [Line], visitType: String, useAccount: Bool, accountBalance: Int64, deductibleUsed: Int64, fundPaidThisYear: Int64) {
             self.lines = lines
             self.visitType = visitType
@@ -32,29 +46,51 @@ public enum BenefitCalculator {
         }
     }
 
+    /// One line's split, fen; `amount` = `overLimitSelfPay` + `fullOwnPay` + `firstSelfPay` + `inScope`.
     public struct LineResult: Sendable, Hashable {
+        /// The catalogue code of the line's item.
         public var itemCode: String
+        /// The item's category: "A" 甲, "B" 乙 or "C" 丙.
         public var category: String
+        /// quantity x unit price, fen.
         public var amount: Int64
+        /// The part above quantity x reference price, fen, when the policy caps prices (overlmt_selfpay).
         public var overLimitSelfPay: Int64
+        /// The allowed amount of a category "C" item, all paid by the person, fen (fulamt_ownpay_amt).
         public var fullOwnPay: Int64
+        /// The first self-pay share of the allowed amount of an "A" or "B" item, fen (preselfpay_amt).
         public var firstSelfPay: Int64
+        /// The allowed amount less first self-pay, within the fund's scope, fen (inscp_scp_amt).
         public var inScope: Int64
     }
 
+    /// The whole claim's split, in fen, with the national settlement (2207) field names.
     public struct Output: Sendable, Hashable {
+        /// Each line's split, in the claim's order.
         public var lines: [LineResult] = []
+        /// Total medical fees (medfee_sumamt), fen.
         public var medfeeSumamt: Int64 = 0
+        /// Fully self-paid amount, category "C" (fulamt_ownpay_amt), fen.
         public var fulamtOwnpayAmt: Int64 = 0
+        /// Amount above reference prices (overlmt_selfpay), fen.
         public var overlmtSelfpay: Int64 = 0
+        /// First self-pay of "A" and "B" items (preselfpay_amt), fen.
         public var preselfpayAmt: Int64 = 0
+        /// Amount within the fund's scope (inscp_scp_amt), fen.
         public var inscpScpAmt: Int64 = 0
+        /// Deductible paid by this claim (act_pay_dedc), fen.
         public var actPayDedc: Int64 = 0
+        /// Pooling fund pay (hifp_pay), fen, after the annual ceiling.
         public var hifpPay: Int64 = 0
+        /// The pooling ratio applied, basis points.
         public var poolingRatio: Int64 = 0
+        /// Fund share the annual ceiling cut off (paid by the person instead), fen.
         public var overCeiling: Int64 = 0
+        /// Personal account pay (acct_pay), fen.
         public var acctPay: Int64 = 0
+        /// Cash paid by the person (psn_cash_pay), fen: medfee_sumamt - hifp_pay - acct_pay.
         public var psnCashPay: Int64 = 0
+        /// Total fund pay (fund_pay_sumamt), fen; only the pooling fund pays here, so it equals `hifpPay`.
         public var fundPaySumamt: Int64 { hifpPay }
     }
 
@@ -62,6 +98,16 @@ public enum BenefitCalculator {
     /// and small enough that ratio arithmetic cannot overflow.
     public static let maxTotal: Int64 = 1_000_000_000_000
 
+    /// Splits a claim under a policy. Per line: an amount above the reference price is self-paid
+    /// when `policy.priceCap` is "cap"; category "C" is fully self-paid; "A" and "B" lose their
+    /// first self-pay share and the rest is in scope. Over the claim: the deductible left this
+    /// year comes off the in-scope amount, the pooling ratio applies to the rest (rounded once),
+    /// the annual ceiling limits fund pay, and the personal account pays the self-paid part when
+    /// asked and allowed for the visit type, up to its balance. Money in fen, ratios in basis points.
+    /// - Throws: ``DomainError`` `invalid` for an unknown visit type (`visit_type`), no lines,
+    ///   a non-positive quantity, a negative unit price, or a line or claim total above
+    ///   ``maxTotal``; `precondition` for a unit price above the reference price when
+    ///   `policy.priceCap` is "refuse".
     public static func calculate(_ input: Input, policy: BenefitPolicy) throws(DomainError) -> Output {
         guard let ratio = policy.poolingRatio[input.visitType] else {
             throw DomainError(field: "visit_type", "'\(input.visitType)' is not one of \(BenefitPolicy.visitTypes.joined(separator: ", "))")

@@ -3,6 +3,7 @@
 public struct BenefitPolicy: Codable, Sendable, Hashable {
     /// The division-code prefix it applies to ("3308" Quzhou, "33" Zhejiang).
     public var region: String
+    /// The policy's version name; error fields start with it.
     public var version: String
     /// YYYY-MM-DD, inclusive.
     public var effectiveFrom: String
@@ -21,6 +22,7 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
     /// What happens to a price above the reference price: "cap" (the excess is self-paid) or "refuse".
     public var priceCap: String
 
+    /// The visit types every policy must price: `general_outpatient` and `chronic_outpatient`.
     public static let visitTypes = ["general_outpatient", "chronic_outpatient"]
 
     /// Checks the policy is complete and sane; the error names the field.
@@ -45,7 +47,9 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
 
 /// A catalogue item (drug, service or consumable) with its category and reference price.
 public struct CatalogueItem: Codable, Sendable, Hashable {
+    /// The catalogue code (医保目录编码).
     public var code: String
+    /// The item's name.
     public var name: String
     /// "A" 甲, "B" 乙, "C" 丙.
     public var category: String
@@ -53,6 +57,7 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
     public var referencePrice: Int64
     /// Most units per claim line, and most days of supply; nil = no limit.
     public var maxQuantity: Int64?
+    /// Most days of supply per claim line; nil = no limit.
     public var maxDays: Int64?
     /// "hypertension" or "diabetes" for 两病 drugs, which need the matching diagnosis.
     public var chronicCondition: String?
@@ -60,9 +65,12 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
 
 /// Every policy version and the catalogue, as loaded from a policy file.
 public struct PolicyBook: Codable, Sendable {
+    /// Every policy version, for all regions and periods.
     public var policies: [BenefitPolicy]
+    /// The catalogue items, each code once.
     public var catalogue: [CatalogueItem]
 
+    /// Makes a book from policies and a catalogue without validating them (see ``validate()``).
     public init(policies: [BenefitPolicy], catalogue: [CatalogueItem]) {
         self.policies = policies
         self.catalogue = catalogue
@@ -78,6 +86,9 @@ public struct PolicyBook: Codable, Sendable {
         return best
     }
 
+    /// Validates every policy (``BenefitPolicy/validate()``) and the catalogue: each code once,
+    /// category "A", "B" or "C", a non-negative reference price.
+    /// - Throws: ``DomainError`` (`invalid`) naming the policy or catalogue field at fault.
     public func validate() throws(DomainError) {
         for policy in policies { try policy.validate() }
         var seen = Set<String>()

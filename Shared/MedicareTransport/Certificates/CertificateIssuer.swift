@@ -6,9 +6,12 @@ import Foundation
 public enum CertificateIssuer {
     /// A PEM key and certificate.
     public struct Issued: Sendable {
+        /// The private key, PEM.
         public let keyPEM: String
+        /// The certificate, PEM.
         public let certificatePEM: String
 
+        /// Pairs a PEM key and certificate (read from files, or just issued).
         public init(keyPEM: String, certificatePEM: String) {
             self.keyPEM = keyPEM
             self.certificatePEM = certificatePEM
@@ -17,15 +20,22 @@ public enum CertificateIssuer {
 
     /// A certificate subject and its validity.
     public struct Subject: Sendable {
+        /// The subject's `CN`: a service name, system name or institution code.
         public var commonName: String
+        /// The subject's `O`: the department (`nhsa`, `nhc`).
         public var department: String
+        /// The subject's `OU`: the role (`service`, `clinic`, ...).
         public var role: String
+        /// The subject's `ST`: the region code the holder acts for.
         public var region: String
         /// subjectAltName entries: "DNS:registry", "IP:127.0.0.1".
         public var alternativeNames: [String]
+        /// The start of validity relative to now (default an hour ago, for clock skew).
         public var notBefore: Duration
+        /// The end of validity relative to now (default 825 days).
         public var notAfter: Duration
 
+        /// Makes a subject; empty fields are left out of the certificate by the issuer.
         public init(
             commonName: String, department: String = "", role: String = "", region: String = "",
             alternativeNames: [String] = [], notBefore: Duration = .seconds(-3600), notAfter: Duration = .seconds(825 * 86_400)
@@ -40,7 +50,9 @@ public enum CertificateIssuer {
         }
     }
 
+    /// Why OpenSSL could not issue a certificate.
     public struct IssueError: Error, CustomStringConvertible {
+        /// OpenSSL's reason.
         public let description: String
     }
 

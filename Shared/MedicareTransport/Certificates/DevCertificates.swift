@@ -5,11 +5,15 @@ import MedicareRPC
 /// The development PKI: one CA, a certificate per service (valid for `localhost`,
 /// `127.0.0.1` and its own name, for both serving and calling), and sample callers.
 public enum DevCertificates {
+    /// One certificate to write: its file name and subject.
     public struct Peer: Sendable {
+        /// The file name without extension (`registry` → `registry.pem`, `registry.key`).
         public let name: String
+        /// The subject and validity to issue.
         public let subject: CertificateIssuer.Subject
     }
 
+    /// The services that get a certificate (role `service`, `O=nhsa`, region 33).
     public static let services = ["registry", "settlement", "supervision", "gateway", "echo"]
 
     /// Everyone the development folder holds.

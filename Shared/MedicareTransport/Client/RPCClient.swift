@@ -27,6 +27,7 @@ public final class RPCClient: RPCChannel {
         case connect(EventLoopPromise<ClientConnection>, failures: Int)
     }
 
+    /// Where the client connects and how it backs off.
     public let configuration: RPCClientConfiguration
     private let tlsContext: TLSContext
     private let group: any EventLoopGroup
@@ -34,6 +35,8 @@ public final class RPCClient: RPCChannel {
     private let state = Mutex<State>(.idle(failures: 0, retryAt: nil, lastError: nil))
     private let callIDs = Atomic<UInt64>(0)
 
+    /// Makes a client; no connection is opened until the first call.
+    /// - Throws: ``TLSError/configuration(_:)`` when the certificate, key or CA file cannot be read or used.
     public init(
         configuration: RPCClientConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -47,8 +50,14 @@ public final class RPCClient: RPCChannel {
         self.logger = logger
     }
 
+    /// `host:port`, for logs and the causes of errors (never for a peer's message).
     public var peerDescription: String { "\(configuration.host):\(configuration.port)" }
 
+    /// Sends one call over the connection (opening it first if needed), with the deadline counted
+    /// from now; a call the server refused unsent (it was draining) is resent once on a new connection.
+    /// - Throws: ``RPCError``: the server's status; `deadlineExceeded`; `unavailable` when no
+    ///   connection can be made (cause ``NotConnected``; during backoff at once) or the connection
+    ///   fails during the call.
     public func call(_ method: MethodDescriptor, payload: ByteBuffer, options: CallOptions) async throws(RPCError) -> ByteBuffer {
         // A timeout counts from here: waiting for a connection, or resending on another one,
         // spends the caller's time too.
@@ -230,6 +239,8 @@ private final class Settled: Sendable {
 /// could be made (or the client is backing off after failing to make one). A call that
 /// fails this way can safely go to another replica, whatever it does.
 public struct NotConnected: Error, CustomStringConvertible {
+    /// The connection failure (or the backoff's last failure).
     public let underlying: any Error
+    /// The underlying failure, for the log.
     public var description: String { "\(underlying)" }
 }

@@ -27,9 +27,12 @@ struct FrameDecoder: ByteToMessageDecoder {
 
 /// A framing violation; the connection is closed after it.
 public enum FrameError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A frame's declared length is above the limit (checked before it is buffered).
     case tooLarge(size: Int, limit: Int)
+    /// The connection ended with part of a frame still unread.
     case truncated(bytes: Int)
 
+    /// What was violated, with sizes.
     public var description: String {
         switch self {
         case .tooLarge(let size, let limit): "frame of \(size) bytes exceeds the limit of \(limit) bytes"

@@ -10,7 +10,9 @@ import Synchronization
 /// Each connection is its own channel pipeline (TLS, framing, calls); a failing connection
 /// is closed alone and never takes the server down.
 public final class RPCServer: Sendable {
+    /// The address the server listens on (with the port actually bound).
     public let localAddress: SocketAddress
+    /// The health method's provider; its status turns `notServing` on graceful shutdown.
     public let health: HealthProvider
     private let listener: any Channel
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])

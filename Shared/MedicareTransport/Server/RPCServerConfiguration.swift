@@ -1,8 +1,10 @@
 /// How an RPC server listens and what it allows.
 public struct RPCServerConfiguration: Sendable {
+    /// The address to listen on (default 127.0.0.1).
     public var host: String
     /// 0 picks a free port; read it back from ``RPCServer/localAddress``.
     public var port: Int
+    /// The server's certificate, key and the CA its callers' certificates must lead to.
     public var tls: TLSConfiguration
     /// The largest frame accepted or sent, checked before a frame is buffered. Default 4 MiB.
     public var maxFrameSize: Int
@@ -20,8 +22,10 @@ public struct RPCServerConfiguration: Sendable {
     public var drainTimeout: Duration
     /// Reported by the health method.
     public var serverName: String
+    /// The version reported by the health method.
     public var version: String
 
+    /// Makes a configuration; the defaults suit tests (loopback, a free port).
     public init(
         host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, maxFrameSize: Int = 4 << 20,
         maxConcurrentCallsPerConnection: Int = 1024, maxTimeout: Duration = .seconds(3600), inlineRequestMaxBytes: Int = 64 << 10,

@@ -3,11 +3,14 @@
 public struct TLSConfiguration: Sendable, Hashable {
     /// This peer's certificate chain (leaf first).
     public var certificatePath: String
+    /// This peer's private key (PEM), matching `certificatePath`.
     public var privateKeyPath: String
     /// The CA certificates a peer's chain must lead to.
     public var trustRootsPath: String
+    /// How long a TLS handshake may take (default 10 s).
     public var handshakeTimeout: Duration
 
+    /// Makes a configuration from three PEM file paths.
     public init(certificatePath: String, privateKeyPath: String, trustRootsPath: String, handshakeTimeout: Duration = .seconds(10)) {
         self.certificatePath = certificatePath
         self.privateKeyPath = privateKeyPath

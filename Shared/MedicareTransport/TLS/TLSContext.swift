@@ -6,9 +6,14 @@ internal import COpenSSL
 /// OpenSSL documents as safe from many threads (the context is reference counted and locked).
 public final class TLSContext: @unchecked Sendable {
     let raw: OpaquePointer
+    /// Whether the context serves (and requires client certificates) or calls.
     public let isServer: Bool
+    /// How long a handshake may take on a connection made with this context.
     public let handshakeTimeout: Duration
 
+    /// Loads the certificate, key and CA files into a new OpenSSL context for a server or a client.
+    /// - Throws: ``TLSError/configuration(_:)`` when a file cannot be read or OpenSSL refuses
+    ///   them (a bad or mismatched key, certificate or CA).
     public init(configuration: TLSConfiguration, isServer: Bool) throws(TLSError) {
         for (what, path) in [
             ("certificate", configuration.certificatePath), ("private key", configuration.privateKeyPath),

@@ -13,6 +13,7 @@ public enum TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A record could not be read or written after the handshake.
     case protocolError(String)
 
+    /// What failed, with OpenSSL's reason, for the local log.
     public var description: String {
         switch self {
         case .configuration(let reason): "TLS configuration: \(reason)"
