@@ -4,7 +4,8 @@ import Synchronization
 
 /// Calls a router directly, without sockets or TLS: for fast service tests and for
 /// composing services inside one process. Requests and responses still go through the
-/// codec, and deadlines, metadata limits and unknown methods behave as over the network.
+/// codec, and deadlines, metadata limits and unknown methods behave as over the network;
+/// status messages are not redacted for a peer (the network server does that last step).
 public struct InProcessChannel: RPCChannel {
     /// The router whose methods this channel calls.
     public let router: RPCRouter

@@ -55,7 +55,7 @@ public struct ServiceSettings: Sendable {
             ConfigKey("admin.host", default: "127.0.0.1", "Address of the admin HTTP server (/metrics, /healthz)."),
             ConfigKey("admin.port", default: "\(adminPort)", "Admin HTTP port; 0 picks a free one."),
             ConfigKey("store.url", default: "sqlite:data/\(service).sqlite",
-                      "sqlite:PATH or postgres://USER[:PASS]@HOST:PORT/DB?sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=CA.pem&passfile=FILE (password also from MEDICARE_STORE_PASSWORD or PGPASSWORD)."),
+                      "sqlite:PATH or postgres://USER[:PASS]@HOST:PORT/DB?sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=CA.pem&password_file=FILE (password also from MEDICARE_STORE_PASSWORD or PGPASSWORD)."),
             ConfigKey("store.readers", default: "4", "SQLite reader connections."),
             ConfigKey("store.max-batch", default: "256", "SQLite: most transactions committed together."),
             ConfigKey("store.max-connections", default: "16", "PostgreSQL: pool size."),

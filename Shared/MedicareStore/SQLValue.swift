@@ -51,6 +51,11 @@ public struct SQLRow: Sendable, Hashable {
         return values[index]
     }
 
+    /// Throws ``StoreError/decoding(_:)`` unless the row has `column`.
+    func present(_ column: String) throws(StoreError) {
+        guard columns.contains(column) else { throw StoreError.decoding("the row has no column '\(column.prefix(60))'") }
+    }
+
     /// The column as an integer: an integer, a whole real, or text that parses as one.
     /// - Throws: ``StoreError/decoding(_:)`` otherwise (also for NULL or a missing column).
     public func int(_ column: String) throws(StoreError) -> Int64 {
@@ -63,9 +68,11 @@ public struct SQLRow: Sendable, Hashable {
         throw StoreError.decoding("column '\(column)' is not an integer (\(self[column]))")
     }
 
-    /// The column as an integer, nil for NULL (or a missing column).
-    /// - Throws: ``StoreError/decoding(_:)`` for a value that is not an integer.
+    /// The column as an integer, nil for NULL.
+    /// - Throws: ``StoreError/decoding(_:)`` for a value that is not an integer, or a column
+    ///   the row does not have (a misspelt name is a defect, not a NULL).
     public func optionalInt(_ column: String) throws(StoreError) -> Int64? {
+        try present(column)
         if case .null = self[column] { return nil }
         return try int(column)
     }
@@ -80,16 +87,19 @@ public struct SQLRow: Sendable, Hashable {
         }
     }
 
-    /// The column as text, nil for NULL (or a missing column).
-    /// - Throws: ``StoreError/decoding(_:)`` for a value that is not text or an integer.
+    /// The column as text, nil for NULL.
+    /// - Throws: ``StoreError/decoding(_:)`` for a value that is not text or an integer, or a
+    ///   column the row does not have.
     public func optionalString(_ column: String) throws(StoreError) -> String? {
+        try present(column)
         if case .null = self[column] { return nil }
         return try string(column)
     }
 
-    /// The column's bytes; NULL (and a missing column) reads as empty.
-    /// - Throws: ``StoreError/decoding(_:)`` for any other value.
+    /// The column's bytes; NULL reads as empty.
+    /// - Throws: ``StoreError/decoding(_:)`` for any other value, or a column the row does not have.
     public func blob(_ column: String) throws(StoreError) -> [UInt8] {
+        try present(column)
         switch self[column] {
         case .blob(let b): return b
         case .null: return []

@@ -8,8 +8,9 @@ import ServiceLifecycle
 /// PostgreSQL parameters (libpq's names): `sslmode` `disable` (the default), `prefer`,
 /// `require` (encrypted, the server not verified), `verify-ca` (its certificate chains to
 /// `sslrootcert`) or `verify-full` (and its name is the host); `sslrootcert` the CA file (PEM)
-/// for the verify modes; `passfile` a file whose first line is the password. The password
-/// comes from the URL, else `passfile`, else the environment (`MEDICARE_STORE_PASSWORD`,
+/// for the verify modes; `password_file` a file whose first line is the password (a mounted secret; not libpq's
+/// `.pgpass` format). The password
+/// comes from the URL, else `password_file`, else the environment (`MEDICARE_STORE_PASSWORD`,
 /// then `PGPASSWORD`), so that it need not be written into configuration.
 public enum StoreLocation: Sendable, Equatable {
     /// An SQLite file at `path` (relative to the working directory unless absolute).
@@ -25,7 +26,7 @@ public enum StoreLocation: Sendable, Equatable {
         public var port: Int
         /// The user name.
         public var username: String
-        /// The password: the URL's, else the first line of `passfile`, else `MEDICARE_STORE_PASSWORD`
+        /// The password: the URL's, else the first line of `password_file`, else `MEDICARE_STORE_PASSWORD`
         /// or `PGPASSWORD` from the environment; nil when none gives one.
         public var password: String?
         /// The database name (the URL's path).
@@ -52,8 +53,8 @@ public enum StoreLocation: Sendable, Equatable {
         let database = String(components.path.drop { $0 == "/" })
         guard !database.isEmpty else { throw .unavailable("store URL has no database name") }
         let parameters = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
-        for name in parameters.keys where !["sslmode", "sslrootcert", "passfile"].contains(name) {
-            throw .unavailable("store URL parameter '\(name.prefix(30))' is not one of sslmode, sslrootcert, passfile")
+        for name in parameters.keys where !["sslmode", "sslrootcert", "password_file"].contains(name) {
+            throw .unavailable("store URL parameter '\(name.prefix(30))' is not one of sslmode, sslrootcert, password_file")
         }
         let sslmode = parameters["sslmode"] ?? "disable"
         guard ["disable", "prefer", "require", "verify-ca", "verify-full"].contains(sslmode) else {
@@ -64,8 +65,8 @@ public enum StoreLocation: Sendable, Equatable {
             throw .unavailable("store URL sslmode \(sslmode) needs sslrootcert, the CA file that verifies the server")
         }
         var password = components.password
-        if password == nil, let file = parameters["passfile"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw .unavailable("store URL passfile '\(file.prefix(80))' cannot be read") }
+        if password == nil, let file = parameters["password_file"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw .unavailable("store URL password_file '\(file.prefix(80))' cannot be read") }
             password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         }
         if password == nil {

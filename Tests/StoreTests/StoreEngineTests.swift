@@ -135,7 +135,7 @@ struct StoreEngineTests {
         ("postgres://u@host/db?sslmode=maybe", "sslmode 'maybe'"),
         ("postgres://u@host/db?sslmode=verify-full", "needs sslrootcert"),
         ("postgres://u@host/db?password=x", "parameter 'password' is not one of"),
-        ("postgres://u@host/db?passfile=/nonexistent/pw", "passfile '/nonexistent/pw' cannot be read"),
+        ("postgres://u@host/db?password_file=/nonexistent/pw", "password_file '/nonexistent/pw' cannot be read"),
     ])
     func badStoreURLsSayWhatIsWrong(url: String, message: String) {
         #expect { try StoreLocation(url: url) } throws: { "\($0)".contains(message) }
@@ -154,7 +154,7 @@ struct StoreEngineTests {
         let file = NSTemporaryDirectory() + "pw-\(UUID().uuidString)"
         try "from-file\n".write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        guard case .postgres(let pg) = try StoreLocation(url: "postgres://med@db/medicare?sslmode=verify-full&sslrootcert=/etc/ca.pem&passfile=\(file)") else {
+        guard case .postgres(let pg) = try StoreLocation(url: "postgres://med@db/medicare?sslmode=verify-full&sslrootcert=/etc/ca.pem&password_file=\(file)") else {
             Issue.record("not postgres"); return
         }
         #expect(pg.password == "from-file" && pg.sslmode == "verify-full" && pg.sslRootCert == "/etc/ca.pem")

@@ -3,8 +3,10 @@ public import MedicareRPC
 public import MedicareWire
 import Synchronization
 
-/// The standard `medicare.v1.Health/Check` every server answers. Anyone with a valid
-/// certificate may call it. It reports `notServing` once the server starts draining.
+/// The standard `medicare.v1.Health/Check` every server answers. Who may call it is the
+/// server's access check's to say (backends: their listed services and the medical-insurance
+/// department's operators, the method being `diagnostic`; the gateway: its access table). It
+/// reports `notServing` once the server starts draining.
 public final class HealthProvider: HealthService {
     /// The server's name, reported by the check.
     public let server: String
