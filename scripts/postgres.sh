@@ -5,6 +5,8 @@
 #
 #   eval "$(scripts/postgres.sh start)"   # sets MEDICARE_TEST_POSTGRES_URL and MEDICARE_PG_DIR
 #   scripts/postgres.sh stop "$MEDICARE_PG_DIR"
+#   scripts/postgres.sh crash "$MEDICARE_PG_DIR"    # stop at once, as a crash (recovery on resume)
+#   scripts/postgres.sh resume "$MEDICARE_PG_DIR"   # start it again on the same port and data
 set -euo pipefail
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
@@ -23,11 +25,23 @@ start)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     as_pg "$pg_bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
     as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
     echo "export MEDICARE_PG_DIR=$dir"
     echo "export MEDICARE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+crash)
+    dir=${2:?usage: postgres.sh crash DIR}
+    as_pg "$pg_bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    ;;
+resume)
+    dir=${2:?usage: postgres.sh resume DIR}
+    port=$(cat "$dir/port")
+    as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB" start >/dev/null \
+        || { tail -20 "$dir/server.log" >&2; exit 1; }
     ;;
 stop)
     dir=${2:?usage: postgres.sh stop DIR}
@@ -35,7 +49,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: postgres.sh start | stop DIR" >&2
+    echo "usage: postgres.sh start | stop DIR | crash DIR | resume DIR" >&2
     exit 2
     ;;
 esac

@@ -5,6 +5,7 @@ import NIOCore
 import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// PostgreSQL (or a wire-compatible engine such as Citus) through postgres-nio's pooled
 /// client: for several replicas of a service sharing one database.
@@ -54,6 +55,10 @@ public final class PostgresDatabase: SQLDatabase, Service {
     /// Always ``SQLDialect/postgres``.
     public let dialect = SQLDialect.postgres
     private let client: PostgresClient
+    private let statementTimeout: Duration
+    private let connectTimeout: Duration
+    /// Open (calls fail fast) until the instant, after a connection failure; nil when closed.
+    private let circuit = Mutex<(openUntil: ContinuousClock.Instant?, Void)>((nil, ()))
     private let logger: Logger
     private let commitTime = Metrics.Timer(label: "medicare_store_commit_seconds", dimensions: [("engine", "postgres")])
 
@@ -87,6 +92,8 @@ public final class PostgresDatabase: SQLDatabase, Service {
         let millis = configuration.statementTimeout.components.seconds * 1000 + configuration.statementTimeout.components.attoseconds / 1_000_000_000_000_000
         config.options.additionalStartupParameters = [("statement_timeout", "\(max(1, millis))")]
         self.client = PostgresClient(configuration: config, backgroundLogger: logger)
+        self.statementTimeout = configuration.statementTimeout
+        self.connectTimeout = configuration.connectTimeout
         self.logger = logger
     }
 
@@ -103,7 +110,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
         var attempt = 1
         while true {
             do {
-                return try await writeOnce(body)
+                return try await guarded { try await self.writeOnce(body) }
             } catch StoreError.conflict(let detail) where attempt < Self.conflictAttempts {
                 logger.debug("transaction conflict; running it again", metadata: ["store.attempt": "\(attempt)", "store.detail": "\(detail)"])
                 attempt += 1
@@ -142,15 +149,81 @@ public final class PostgresDatabase: SQLDatabase, Service {
     /// - Throws: what `body` throws; ``StoreError/resources(_:detail:)`` or
     ///   ``StoreError/unavailable(_:)`` when no connection can be had.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) async throws -> T) async throws -> T {
-        do {
-            return try await client.withConnection { connection in
-                try await body(PostgresTransaction(connection: connection, logger: self.logger))
+        try await guarded {
+            do {
+                return try await self.client.withConnection { connection in
+                    try await body(PostgresTransaction(connection: connection, logger: self.logger))
+                }
+            } catch let error as PSQLError {
+                // no connection could be had
+                throw PostgresTransaction.classify(error, sql: "") ?? StoreError.unavailable("\(error)")
             }
-        } catch let error as PSQLError {
-            // no connection could be had
-            throw PostgresTransaction.classify(error, sql: "") ?? StoreError.unavailable("\(error)")
         }
     }
+
+    // MARK: bounded waits and the circuit
+
+    /// How long one operation (a connection lease, its statements, the commit) may take in
+    /// all before it is abandoned: the server's statement bound plus a connection attempt and
+    /// a margin. A connection the server dropped mid-statement, or a pool that cannot connect,
+    /// then fails the call instead of holding it.
+    var operationBound: Duration { statementTimeout + connectTimeout + .seconds(1) }
+
+    /// Runs one operation within ``operationBound`` and through the circuit: while the
+    /// database is unreachable (a connection failure or an abandoned operation in the last
+    /// ``circuitProbeInterval``) calls fail at once as `UNAVAILABLE`, except one probe per
+    /// interval, whose success closes the circuit again.
+    private func guarded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let now = ContinuousClock.now
+        let admitted = circuit.withLock { state -> Bool in
+            guard let open = state.openUntil, now < open else {
+                if state.openUntil != nil { state.openUntil = now + Self.circuitProbeInterval }  // this call is the probe
+                return true
+            }
+            return false
+        }
+        guard admitted else {
+            throw StoreHealth.failure(.connection, detail: "PostgreSQL unreachable moments ago; failing fast until the next probe")
+        }
+        do {
+            let result = try await Self.within(operationBound, operation)
+            circuit.withLock { $0.openUntil = nil }
+            return result
+        } catch let error as StoreError {
+            if case .resources(.connection, _) = error {
+                circuit.withLock { $0.openUntil = ContinuousClock.now + Self.circuitProbeInterval }
+            }
+            throw error
+        }
+    }
+
+    /// The operation's result, or ``StoreError/resources(_:detail:)`` (connection) once
+    /// `bound` has passed. An abandoned operation is cancelled and left to end on its own:
+    /// a statement on a connection the server dropped may not notice cancellation, and the
+    /// caller must not wait for it.
+    static func within<T: Sendable>(_ bound: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let outcome = OnceOutcome<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let work = Task {
+                    do { outcome.finish(.success(try await operation()), continuation) } catch { outcome.finish(.failure(error), continuation) }
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: bound)
+                    guard !Task.isCancelled else { return }
+                    outcome.finish(.failure(StoreHealth.failure(.connection, detail: "no answer from PostgreSQL within \(bound); abandoned")), continuation)
+                    work.cancel()
+                }
+                outcome.onFinish { timer.cancel() }
+                outcome.setCancel { work.cancel(); timer.cancel() }
+            }
+        } onCancel: {
+            outcome.cancel()
+        }
+    }
+
+    /// How long the circuit stays open after a connection failure before one call probes.
+    public static let circuitProbeInterval: Duration = .milliseconds(500)
 }
 
 struct PostgresTransaction: SQLTransaction {
@@ -228,5 +301,53 @@ struct PostgresTransaction: SQLTransaction {
         case .numeric: return .text("\(try cell.decode(Decimal.self))")
         default: return .text(try cell.decode(String.self))
         }
+    }
+}
+
+/// The first of an operation's result and its timeout, delivered once.
+final class OnceOutcome<T: Sendable>: Sendable {
+    private struct State {
+        var done = false
+        var onFinish: (@Sendable () -> Void)?
+        var cancelled = false
+        var cancel: (@Sendable () -> Void)?
+    }
+    private let state = Mutex(State())
+
+    func finish(_ result: Result<T, any Error>, _ continuation: CheckedContinuation<T, any Error>) {
+        let action = state.withLock { state -> (@Sendable () -> Void)?? in
+            guard !state.done else { return nil }
+            state.done = true
+            return .some(state.onFinish)
+        }
+        guard let after = action else { return }
+        continuation.resume(with: result)
+        after?()
+    }
+
+    func onFinish(_ body: @escaping @Sendable () -> Void) {
+        let run = state.withLock { state -> Bool in
+            if state.done { return true }
+            state.onFinish = body
+            return false
+        }
+        if run { body() }
+    }
+
+    func setCancel(_ body: @escaping @Sendable () -> Void) {
+        let run = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.cancel = body
+            return false
+        }
+        if run { body() }
+    }
+
+    func cancel() {
+        let body = state.withLock { state -> (@Sendable () -> Void)? in
+            state.cancelled = true
+            return state.cancel
+        }
+        body?()
     }
 }

@@ -29,39 +29,12 @@ final class Stack: @unchecked Sendable {
         ])
     }
 
-    func client(_ name: String) throws -> RPCClient {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return try RPCClient(
-            configuration: RPCClientConfiguration(host: "127.0.0.1", port: gateway.rpcPort, tls: .devCertificates(in: "\(folder)/certs", name: name)),
-            logger: logger
-        )
-    }
+    var clients: StackClients { StackClients(folder: folder, gatewayPort: gateway.rpcPort) }
 
-    /// Divisions, a township centre and two clinics (both designated), insured persons.
-    func loadDemo() async throws {
-        let ops = try client("operator")
-        let registry = RegistryClient(ops)
-        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [
-            Division(code: "330000000000", name: "浙江省"), Division(code: "330800000000", name: "衢州市"),
-            Division(code: "330802000000", name: "柯城区"), Division(code: "330802101000", name: "航埠镇"), Division(code: "330802101201", name: "甲村"),
-        ]))
-        _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
-            InstitutionRecord(fixmedinsCode: "H33080200001", fixmedinsName: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1),
-            InstitutionRecord(fixmedinsCode: "H33080200101", fixmedinsName: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201", parentCode: "H33080200001",
-                              integrationMode: .integrated, recordVersion: 1),
-        ]))
-        for code in ["H33080200001", "H33080200101"] {
-            _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: code, action: .designate, reason: "agreement signed", effectiveDate: "2024-01-01"))
-        }
-        let persons = (0..<200).map { i -> InsuredPerson in
-            let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + i / 50, 1 + i % 28, 1)
-            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "参保人\(i)", insutype: .residentBasic,
-                                 insuAdmdvs: "330802", psnInsuStas: .enrolled, accountBalance: 0)
-        }
-        _ = try await SettlementClient(ops).importPersons(ImportPersonsRequest(persons: persons))
-        await ops.close()
-    }
+    func client(_ name: String) throws -> RPCClient { try clients.client(name) }
+
+    /// See ``StackClients/loadDemo()``.
+    func loadDemo() async throws { try await clients.loadDemo() }
 
     /// Restarts settlement on its port and data (after it was killed).
     func restartSettlement() async throws {
@@ -421,3 +394,43 @@ final class AcknowledgedSet: @unchecked Sendable {
 }
 
 func keyed(_ key: String) -> CallOptions { CallOptions(metadata: [Metadata.idempotencyKey: key]) }
+
+/// Callers of a running stack's gateway, by certificate name, and its demo data.
+struct StackClients {
+    let folder: String
+    let gatewayPort: Int
+
+    func client(_ name: String) throws -> RPCClient {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try RPCClient(
+            configuration: RPCClientConfiguration(host: "127.0.0.1", port: gatewayPort, tls: .devCertificates(in: "\(folder)/certs", name: name)),
+            logger: logger
+        )
+    }
+
+    /// Divisions, a township centre and two clinics (both designated), insured persons.
+    func loadDemo() async throws {
+        let ops = try client("operator")
+        let registry = RegistryClient(ops)
+        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [
+            Division(code: "330000000000", name: "浙江省"), Division(code: "330800000000", name: "衢州市"),
+            Division(code: "330802000000", name: "柯城区"), Division(code: "330802101000", name: "航埠镇"), Division(code: "330802101201", name: "甲村"),
+        ]))
+        _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
+            InstitutionRecord(fixmedinsCode: "H33080200001", fixmedinsName: "航埠镇卫生院", kind: .townshipCentre, divisionCode: "330802101000", recordVersion: 1),
+            InstitutionRecord(fixmedinsCode: "H33080200101", fixmedinsName: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201", parentCode: "H33080200001",
+                              integrationMode: .integrated, recordVersion: 1),
+        ]))
+        for code in ["H33080200001", "H33080200101"] {
+            _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: code, action: .designate, reason: "agreement signed", effectiveDate: "2024-01-01"))
+        }
+        let persons = (0..<200).map { i -> InsuredPerson in
+            let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1950 + i % 50, 1 + i / 50, 1 + i % 28, 1)
+            return InsuredPerson(psnNo: "P\(i)", certno: first17 + String(ResidentID.checkCharacter(first17)), name: "参保人\(i)", insutype: .residentBasic,
+                                 insuAdmdvs: "330802", psnInsuStas: .enrolled, accountBalance: 0)
+        }
+        _ = try await SettlementClient(ops).importPersons(ImportPersonsRequest(persons: persons))
+        await ops.close()
+    }
+}

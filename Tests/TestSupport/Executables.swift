@@ -78,8 +78,8 @@ public final class ChildProcess: @unchecked Sendable {
         guard lock.withLock({ () -> Bool in defer { drained = true }; return !drained }) else { return }
         output.fileHandleForReading.readabilityHandler = nil
         errors.fileHandleForReading.readabilityHandler = nil
-        let restOut = output.fileHandleForReading.readDataToEndOfFile()
-        let restErr = errors.fileHandleForReading.readDataToEndOfFile()
+        let restOut = readAvailable(output.fileHandleForReading)
+        let restErr = readAvailable(errors.fileHandleForReading)
         lock.withLock {
             stdoutText += String(decoding: restOut, as: UTF8.self)
             stderrText += String(decoding: restErr, as: UTF8.self)
@@ -121,8 +121,8 @@ public func runCommand(
     out.fileHandleForReading.readabilityHandler = nil
     err.fileHandleForReading.readabilityHandler = nil
     // What the handlers had not read when the process exited.
-    collected.append(out: out.fileHandleForReading.readDataToEndOfFile())
-    collected.append(err: err.fileHandleForReading.readDataToEndOfFile())
+    collected.append(out: readAvailable(out.fileHandleForReading))
+    collected.append(err: readAvailable(err.fileHandleForReading))
     return (process.terminationStatus, collected.output, String(decoding: collected.errors, as: UTF8.self))
 }
 
@@ -134,4 +134,20 @@ private final class Collected: @unchecked Sendable {
     func append(err data: Data) { lock.withLock { err.append(data) } }
     var output: Data { lock.withLock { out } }
     var errors: Data { lock.withLock { err } }
+}
+
+/// What a pipe holds now, without waiting for its end: a process may have left a daemon
+/// holding the pipe's write end (`pg_ctl start`), so reading to the end could wait forever.
+func readAvailable(_ handle: FileHandle) -> Data {
+    let fd = handle.fileDescriptor
+    let flags = fcntl(fd, F_GETFL)
+    _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { break }
+        data.append(contentsOf: buffer[0..<n])
+    }
+    return data
 }
