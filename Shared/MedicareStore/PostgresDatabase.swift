@@ -33,6 +33,8 @@ public final class PostgresDatabase: SQLDatabase, Service {
         public var statementTimeout: Duration
         /// How long opening a connection may take.
         public var connectTimeout: Duration
+        /// After a connection failure, how long calls fail fast before one probes again.
+        public var circuitProbeInterval: Duration = .milliseconds(500)
 
         /// Makes a configuration; TLS is off (`disable`) unless asked for.
         public init(
@@ -57,6 +59,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
     private let client: PostgresClient
     private let statementTimeout: Duration
     private let connectTimeout: Duration
+    private let circuitProbeInterval: Duration
     /// Open (calls fail fast) until the instant, after a connection failure; nil when closed.
     private let circuit = Mutex<(openUntil: ContinuousClock.Instant?, Void)>((nil, ()))
     private let logger: Logger
@@ -94,6 +97,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
         self.client = PostgresClient(configuration: config, backgroundLogger: logger)
         self.statementTimeout = configuration.statementTimeout
         self.connectTimeout = configuration.connectTimeout
+        self.circuitProbeInterval = configuration.circuitProbeInterval
         self.logger = logger
     }
 
@@ -177,7 +181,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
         let now = ContinuousClock.now
         let admitted = circuit.withLock { state -> Bool in
             guard let open = state.openUntil, now < open else {
-                if state.openUntil != nil { state.openUntil = now + Self.circuitProbeInterval }  // this call is the probe
+                if state.openUntil != nil { state.openUntil = now + self.circuitProbeInterval }  // this call is the probe
                 return true
             }
             return false
@@ -189,9 +193,13 @@ public final class PostgresDatabase: SQLDatabase, Service {
             let result = try await Self.within(operationBound, operation)
             circuit.withLock { $0.openUntil = nil }
             return result
-        } catch let error as StoreError {
-            if case .resources(.connection, _) = error {
-                circuit.withLock { $0.openUntil = ContinuousClock.now + Self.circuitProbeInterval }
+        } catch {
+            // Only a lost database opens the circuit; any other answer (a constraint, a
+            // conflict, the caller's own error) proves the database is there.
+            if case StoreError.resources(.connection, _) = error {
+                circuit.withLock { $0.openUntil = ContinuousClock.now + self.circuitProbeInterval }
+            } else {
+                circuit.withLock { $0.openUntil = nil }
             }
             throw error
         }
@@ -222,8 +230,6 @@ public final class PostgresDatabase: SQLDatabase, Service {
         }
     }
 
-    /// How long the circuit stays open after a connection failure before one call probes.
-    public static let circuitProbeInterval: Duration = .milliseconds(500)
 }
 
 struct PostgresTransaction: SQLTransaction {

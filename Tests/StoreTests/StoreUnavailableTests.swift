@@ -4,6 +4,7 @@ import Logging
 import MedicareRPC
 import MedicareRuntime
 import ServiceLifecycle
+import MedicareTestSupport
 import Testing
 
 /// A full disk or failing storage is not our defect: such store errors map to
@@ -100,5 +101,31 @@ struct StoreUnavailableTests {
     ])
     func postgresStates(state: String, kind: StoreUnavailability?) {
         #expect(StoreUnavailability.postgres(sqlState: state) == kind)
+    }
+}
+
+/// While PostgreSQL cannot be reached, calls fail fast instead of each waiting for a
+/// connection of its own; the circuit probes again after a moment.
+@Suite struct PostgresCircuitTests {
+    @Test func callsFailFastWhileTheDatabaseIsUnreachableAndAProbeFollows() async throws {
+        // A port nothing listens on: every connection attempt is refused.
+        var configuration = PostgresDatabase.Configuration(
+            host: "127.0.0.1", port: 9, username: "medicare", password: nil, database: "medicare",
+            statementTimeout: .seconds(1), connectTimeout: .milliseconds(500)
+        )
+        // Wide, so that a loaded machine's pause between two calls cannot end it.
+        configuration.circuitProbeInterval = .seconds(5)
+        let database = try PostgresDatabase(configuration: configuration, logger: quietLogger)
+        try await running(database) {
+            let first = await #expect(throws: StoreError.self) { try await database.read { try await $0.execute("SELECT 1", []) } }
+            #expect(first.map { "\($0)" }?.contains("failing fast") == false, "\(String(describing: first))")
+            let second = await #expect(throws: StoreError.self) { try await database.read { try await $0.execute("SELECT 1", []) } }
+            guard case .resources(.connection, let detail)? = second else { Issue.record("not a connection failure: \(String(describing: second))"); return }
+            #expect(detail.contains("failing fast"), "\(detail)")
+            // After the probe interval one call tries the database again (and fails the slow way).
+            try await Task.sleep(for: .milliseconds(5200))
+            let probe = await #expect(throws: StoreError.self) { try await database.read { try await $0.execute("SELECT 1", []) } }
+            #expect(probe.map { "\($0)" }?.contains("failing fast") == false, "\(String(describing: probe))")
+        }
     }
 }
