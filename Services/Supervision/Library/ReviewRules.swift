@@ -12,21 +12,21 @@ public struct ReviewInput: Sendable {
     public let total: Int64
     /// The diagnoses' ICD-10 categories (first three characters).
     public let categories: [String]
+    /// Each line with its position and catalogue item (lines not in the catalogue left out),
+    /// looked up once for every rule.
+    let cataloguedLines: [(index: Int, line: FeeLine, item: CatalogueItem)]
 
     public init(_ request: ReviewRequest, catalogue: [String: CatalogueItem]) {
-        claim = request.claim ?? Claim()
+        let claim = request.claim ?? Claim()
+        self.claim = claim
         designationStatus = request.designationStatus
         self.catalogue = catalogue
         total = claim.lines.reduce(Int64(0)) { $0 &+ Self.amount($1) }
         categories = claim.diagnoses.map { String($0.prefix(3)).uppercased() }
+        cataloguedLines = claim.lines.enumerated().compactMap { i, line in catalogue[line.itemCode].map { (i, line, $0) } }
     }
 
     static func amount(_ line: FeeLine) -> Int64 { line.quantity.multipliedReportingOverflow(by: line.unitPrice).partialValue }
-
-    /// Each line with its position and catalogue item (lines not in the catalogue left out).
-    var cataloguedLines: [(index: Int, line: FeeLine, item: CatalogueItem)] {
-        claim.lines.enumerated().compactMap { i, line in catalogue[line.itemCode].map { (i, line, $0) } }
-    }
 }
 
 /// One rule of the smart review (智能审核, notice §三): its id and version, what it checks and
