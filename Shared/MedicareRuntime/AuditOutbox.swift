@@ -1,3 +1,4 @@
+import Foundation
 import MedicareStore
 import MedicareWire
 
@@ -32,6 +33,15 @@ public struct AuditOutbox: Sendable {
         )
     }
 
+    /// The column that holds when a row was written (Unix milliseconds, for the relay's lag;
+    /// NULL in rows from before), for a service's migrations.
+    public static func datedMigration(_ version: Int64, table: String) -> Migration {
+        Migration(version, "outbox rows dated", sql: "ALTER TABLE \(table) ADD COLUMN created_ms BIGINT")
+    }
+
+    /// Now in Unix milliseconds, as `created_ms` holds it.
+    public static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
     /// The tables, for a service's migrations (`subject` names what a record is about).
     public static func migration(_ version: Int64, tablePrefix prefix: String) -> Migration {
         Migration(
@@ -54,6 +64,8 @@ public struct AuditOutbox: Sendable {
         public let seq: Int64
         /// The encoded `RecordRequest`.
         public let record: [UInt8]
+        /// When the row was written (Unix milliseconds); nil for rows from before the column.
+        public var createdMs: Int64? = nil
     }
 
     /// The oldest records not yet delivered (rejected ones stay, set aside), claimed for
@@ -64,8 +76,8 @@ public struct AuditOutbox: Sendable {
     public func pending(limit: Int) async throws -> [Pending] {
         guard database.dialect == .postgres else {
             return try await database.read { tx in
-                try await tx.query("SELECT seq, record FROM \(outbox) WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
-                    .map { Pending(seq: try $0.int("seq"), record: try $0.blob("record")) }
+                try await tx.query("SELECT seq, record, created_ms FROM \(outbox) WHERE rejected IS NULL ORDER BY seq LIMIT $1", [.integer(Int64(limit))])
+                    .map { Pending(seq: try $0.int("seq"), record: try $0.blob("record"), createdMs: try $0.optionalInt("created_ms")) }
             }
         }
         let lease = Int64(Self.claimLease.components.seconds)
@@ -75,9 +87,9 @@ public struct AuditOutbox: Sendable {
                 UPDATE \(outbox) SET claimed_until = now() + make_interval(secs => $2) WHERE seq IN (
                   SELECT seq FROM \(outbox) WHERE rejected IS NULL AND (claimed_until IS NULL OR claimed_until < now())
                   ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING seq, record
+                RETURNING seq, record, created_ms
                 """, [.integer(Int64(limit)), .integer(lease)]
-            ).map { Pending(seq: try $0.int("seq"), record: try $0.blob("record")) }.sorted { $0.seq < $1.seq }
+            ).map { Pending(seq: try $0.int("seq"), record: try $0.blob("record"), createdMs: try $0.optionalInt("created_ms")) }.sorted { $0.seq < $1.seq }
         }
     }
 

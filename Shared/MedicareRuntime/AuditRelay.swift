@@ -44,6 +44,9 @@ public final class AuditRelay: Sendable {
     private let deliveryTime: Metrics.Timer
     /// The outbox's span (oldest to newest row), refreshed every sweep: how far delivery lags.
     private let backlog: Gauge
+    /// How long the oldest record of each delivered batch waited in the outbox before it was
+    /// chained: the relay's lag behind the postings.
+    private let lag: Metrics.Timer
 
     /// `service` names the metrics: `medicare_<service>_audit_relayed_total`,
     /// `_rejected_total`, `_delivery_seconds`, `_backlog`.
@@ -56,6 +59,7 @@ public final class AuditRelay: Sendable {
         rejected = Counter(label: "medicare_\(service)_audit_rejected_total")
         deliveryTime = Metrics.Timer(label: "medicare_\(service)_audit_delivery_seconds")
         backlog = Gauge(label: "medicare_\(service)_audit_backlog")
+        lag = Metrics.Timer(label: "medicare_\(service)_audit_lag_seconds")
         self.maxRecordBytes = maxRecordBytes
         self.store = store
         self.supervision = supervision
@@ -178,6 +182,9 @@ public final class AuditRelay: Sendable {
         relayed.increment(by: pending.count - refused.count)
         if !refused.isEmpty { rejected.increment(by: refused.count) }
         deliveryTime.record(since: start)
+        if let oldest = pending.compactMap(\.createdMs).min() {
+            lag.recordMilliseconds(max(0, AuditOutbox.nowMillis() - oldest))
+        }
         return true
     }
 

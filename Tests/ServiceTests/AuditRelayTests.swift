@@ -33,6 +33,10 @@ struct AuditRelayTests {
                 _ = try await settlement.settle(claim("A1", [("F001", 1, 1000)]), options: keyed("a1"))
                 #expect(try await store.auditBacklog() == (pending: 3, rejected: 0))
                 #expect(try await store.auditSpan() == 3)
+                // Each row is dated, so that the relay can report how long records wait (its lag).
+                let written = try await store.outbox.pending(limit: 10)
+                #expect(written.count == 3 && written.allSatisfy { abs(($0.createdMs ?? 0) - AuditOutbox.nowMillis()) < 600_000 })
+                try await store.outbox.release(written.map(\.seq))
                 // A record supervision cannot accept (no setl_id) must not block the others.
                 try await db.write { tx in
                     try await tx.execute("INSERT INTO audit_outbox (setl_id, kind, record) VALUES ('', 'settlement', $1)",

@@ -35,6 +35,7 @@ public enum RegistryDefinition {
         ]),
         // Replicas' relays split the outbox (see AuditOutbox.pending).
         AuditOutbox.claimMigration(6, table: "registry_audit_outbox"),
+        AuditOutbox.datedMigration(7, table: "registry_audit_outbox"),
     ]
 
     /// The closed-set columns and their codes as migration 5 fixed them (a test compares them

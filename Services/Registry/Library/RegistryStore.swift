@@ -1,6 +1,7 @@
 import Foundation
 import MedicareContracts
 import MedicareDomain
+import MedicareRuntime
 import MedicareStore
 import MedicareWire
 
@@ -178,7 +179,8 @@ public struct RegistryStore: Sendable {
                 fixmedinsCode: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
             ))
             try await tx.execute(
-                "INSERT INTO registry_audit_outbox (subject, kind, record) VALUES ($1, '\(AuditKind.designation.code)', $2)", [.text("\(code)#\(seq)"), .blob(try record.encodedBytes())]
+                "INSERT INTO registry_audit_outbox (subject, kind, record, created_ms) VALUES ($1, '\(AuditKind.designation.code)', $2, $3)",
+                [.text("\(code)#\(seq)"), .blob(try record.encodedBytes()), .integer(AuditOutbox.nowMillis())]
             )
             return try await Self.institution(tx, code)!
         }

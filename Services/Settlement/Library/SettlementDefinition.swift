@@ -57,6 +57,7 @@ public enum SettlementDefinition {
         Migration.closedSets(7, "closed sets hold only their codes", closedSets),
         // Replicas' relays split the outbox (see AuditOutbox.pending).
         AuditOutbox.claimMigration(8, table: "audit_outbox"),
+        AuditOutbox.datedMigration(9, table: "audit_outbox"),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them

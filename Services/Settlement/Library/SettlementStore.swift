@@ -291,7 +291,8 @@ public struct SettlementStore: Sendable {
         record.writeProtobufField(1, bytes: settlement)
         if let claim { record.writeProtobufField(2, bytes: claim) }
         try await tx.execute(
-            "INSERT INTO audit_outbox (setl_id, kind, record) VALUES ($1, $2, $3)", [.text(setlID), kind.stored, .blob(Array(record.readableBytesView))]
+            "INSERT INTO audit_outbox (setl_id, kind, record, created_ms) VALUES ($1, $2, $3, $4)",
+            [.text(setlID), kind.stored, .blob(Array(record.readableBytesView)), .integer(AuditOutbox.nowMillis())]
         )
     }
 
