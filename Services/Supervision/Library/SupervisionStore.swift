@@ -111,17 +111,64 @@ public struct SupervisionStore: Sendable {
             // The head row first: appends serialise on it, and so do the "already chained?"
             // checks below (two relays delivering the same rows must not both append).
             if postgres { try await Self.lockHead(tx) }
+            // A handful of statements per batch, not several per record: the links already
+            // made for these subjects in one query, the new links computed here in order and
+            // inserted many rows at a time, the head moved once.
+            var linked = try await Self.links(tx, subjects: Array(Set(batch.map(\.subject))))
+            guard let head = try await tx.queryOne("SELECT seq, hash FROM audit_head WHERE id = 1", []) else {
+                throw StoreError.decoding("audit head is missing")
+            }
+            var seq = try head.int("seq"), previous = try head.string("hash")
+            let at = Date().formatted(.iso8601)
             var records: [AuditRecord] = []
+            var fresh: [(AuditRecord, [UInt8])] = []
             records.reserveCapacity(batch.count)
             for (item, content) in zip(batch, contents) {
-                if let existing = try await Self.chained(tx, kind: item.kind, subject: item.subject) {
+                let key = "\(item.kind.code)\t\(item.subject)"
+                if let existing = linked[key] {
                     records.append(existing)
-                } else {
-                    records.append(try await Self.link(tx, kind: item.kind, subject: item.subject, content: content))
+                    continue
                 }
+                seq += 1
+                let hash = Self.hash(previous: previous, kind: item.kind.code, subject: item.subject, at: at, content: content)
+                let record = AuditRecord(seq: UInt64(seq), kind: item.kind, subject: item.subject, prevHash: previous, hash: hash, at: at)
+                previous = hash
+                linked[key] = record
+                records.append(record)
+                fresh.append((record, content))
+            }
+            for start in stride(from: 0, to: fresh.count, by: 100) {
+                let rows = fresh[start..<min(start + 100, fresh.count)]
+                let values = rows.indices.map { i in
+                    let b = (i - start) * 7
+                    return "($\(b + 1), $\(b + 2), $\(b + 3), $\(b + 4), $\(b + 5), $\(b + 6), $\(b + 7), 2)"
+                }.joined(separator: ", ")
+                let binds: [SQLValue] = rows.flatMap { record, content -> [SQLValue] in
+                    [.integer(Int64(record.seq)), record.kind.stored, .text(record.subject), .blob(content), .text(record.prevHash), .text(record.hash), .text(record.at)]
+                }
+                try await tx.execute("INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at, hash_version) VALUES \(values)", binds)
+            }
+            if !fresh.isEmpty {
+                try await tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", [.integer(seq), .text(previous)])
             }
             return records
         }
+    }
+
+    /// The latest link of each kind for each subject, keyed "kind\tsubject" (index `audit_subject`).
+    static func links(_ tx: any SQLTransaction, subjects: [String]) async throws -> [String: AuditRecord] {
+        var found: [String: AuditRecord] = [:]
+        for start in stride(from: 0, to: subjects.count, by: 500) {
+            let chunk = Array(subjects[start..<min(start + 500, subjects.count)])
+            let list = chunk.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+            for row in try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject IN (\(list)) ORDER BY seq", chunk.map { .text($0) }) {
+                let kind = try row.code("kind", as: AuditKind.self), subject = try row.string("subject")
+                found["\(kind.code)\t\(subject)"] = AuditRecord(
+                    seq: UInt64(try row.int("seq")), kind: kind, subject: subject, prevHash: try row.string("prev_hash"), hash: try row.string("hash"), at: try row.string("at")
+                )
+            }
+        }
+        return found
     }
 
     /// The latest link of `kind` for `subject`, if there is one (index `audit_subject`).
