@@ -179,12 +179,12 @@ public struct SettlementStore: Sendable {
                 )
                 // R003 by the table's key: an item already billed to the person that day by a
                 // live settlement fails the insert (and with it this posting).
-                for item in items {
-                    try await tx.execute(
-                        "INSERT INTO billed_items (psn_no, visit_date, item_code, setl_id) VALUES ($1, $2, $3, $4)",
-                        [.text(person.psnNo), .text(visitDay), .text(item), .text(result.setlID)]
-                    )
-                }
+                // One statement for all of the claim's items (a round trip each on PostgreSQL).
+                let rows = items.indices.map { i in "($1, $2, $\(i + 4), $3)" }.joined(separator: ", ")
+                try await tx.execute(
+                    "INSERT INTO billed_items (psn_no, visit_date, item_code, setl_id) VALUES \(rows)",
+                    [.text(person.psnNo), .text(visitDay), .text(result.setlID)] + items.map { .text($0) }
+                )
                 try await Self.post(tx, txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
                 try await tx.execute(
                     """
@@ -347,12 +347,17 @@ public struct SettlementStore: Sendable {
 
     /// Writes a posting's ledger entries (``LedgerEntry/entries(of:reverse:)``) under `txn`.
     static func post(_ tx: any SQLTransaction, txn: String, setlID: String, result: SettlementResult, reverse: Bool) async throws {
-        for (line, entry) in LedgerEntry.entries(of: result, reverse: reverse).enumerated() {
-            try await tx.execute(
-                "INSERT INTO ledger (txn_id, line, setl_id, account, debit, credit) VALUES ($1, $2, $3, $4, $5, $6)",
-                [.text(txn), .integer(Int64(line + 1)), .text(setlID), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
-            )
+        let entries = LedgerEntry.entries(of: result, reverse: reverse)
+        guard !entries.isEmpty else { return }
+        // One statement for the posting's entries (a round trip each on PostgreSQL).
+        let rows = entries.indices.map { i in
+            let b = 2 + i * 4
+            return "($1, $\(b + 1), $2, $\(b + 2), $\(b + 3), $\(b + 4))"
+        }.joined(separator: ", ")
+        let binds: [SQLValue] = [.text(txn), .text(setlID)] + entries.enumerated().flatMap { line, entry -> [SQLValue] in
+            [.integer(Int64(line + 1)), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
         }
+        try await tx.execute("INSERT INTO ledger (txn_id, line, setl_id, account, debit, credit) VALUES \(rows)", binds)
     }
 
     public func settlement(_ setlID: String) async throws -> SettlementResult? {
