@@ -465,11 +465,8 @@ class Gen:
 
     def scope_swift(self, f, m):
         full = f".{f.package}.{m.name}"
-        out = [f"extension {m.name} {{",
-               "    /// The values this message names that place it in a region or at an institution",
-               "    /// (fields marked `scope_key`, and those of its nested messages), with their paths;",
-               "    /// empty values included.",
-               "    public func scopeKeys(_ path: String = \"\", into keys: inout [ScopeKeyValue]) {"]
+        out = [f"extension {m.name}: ScopeKeyed {{",
+               "    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {"]
         for fld in m.field:
             sw = ident(camel(fld.name))
             rep = fld.label == F.LABEL_REPEATED
@@ -487,13 +484,6 @@ class Gen:
                     out.append(f"        for (i, value) in {sw}.enumerated() {{ value.scopeKeys(\"\\(path){fld.name}[\\(i)].\", into: &keys) }}")
                 else:
                     out.append(f"        {sw}?.scopeKeys(path + \"{fld.name}.\", into: &keys)")
-        out.append("    }")
-        out.append("")
-        out.append("    /// ``scopeKeys(_:into:)`` as an array.")
-        out.append("    public func scopeKeys() -> [ScopeKeyValue] {")
-        out.append("        var keys: [ScopeKeyValue] = []")
-        out.append("        scopeKeys(into: &keys)")
-        out.append("        return keys")
         out.append("    }")
         out.append("}")
         return "\n".join(out)

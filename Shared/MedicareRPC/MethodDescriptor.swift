@@ -149,3 +149,20 @@ public struct ScopeKeyValue: Sendable, Equatable {
         self.value = value
     }
 }
+
+/// A message that names regions or institutions (fields marked `scope_key` in its proto, or
+/// in its nested messages); the generator makes every such message conform.
+public protocol ScopeKeyed {
+    /// Appends the values this message names, empty ones included, each with its field's
+    /// path under `path` (`records[3].parent_code`).
+    func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue])
+}
+
+extension ScopeKeyed {
+    /// ``scopeKeys(_:into:)`` from the message's root, as an array.
+    public func scopeKeys() -> [ScopeKeyValue] {
+        var keys: [ScopeKeyValue] = []
+        scopeKeys("", into: &keys)
+        return keys
+    }
+}

@@ -3,98 +3,38 @@
 public import MedicareRPC
 public import MedicareWire
 
-extension GatewaySettleRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension GatewaySettleRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         claim?.scopeKeys(path + "claim.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension GatewaySettleResponse {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension GatewaySettleResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         settlement?.scopeKeys(path + "settlement.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension InstitutionProfileRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension InstitutionProfileRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension InstitutionProfile {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension InstitutionProfile: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         institution?.scopeKeys(path + "institution.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension RegionDashboardRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension RegionDashboardRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension RegionDashboard {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension RegionDashboard: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         coverage?.scopeKeys(path + "coverage.", into: &keys)
-    }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
     }
 }

@@ -3,164 +3,64 @@
 public import MedicareRPC
 public import MedicareWire
 
-extension Division {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension Division: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "code", value: code))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension UpsertDivisionsRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension UpsertDivisionsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in divisions.enumerated() { value.scopeKeys("\(path)divisions[\(i)].", into: &keys) }
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension InstitutionRecord {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension InstitutionRecord: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
         keys.append(ScopeKeyValue(.division, field: path + "division_code", value: divisionCode))
         keys.append(ScopeKeyValue(.institution, field: path + "parent_code", value: parentCode))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension ImportInstitutionsRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ImportInstitutionsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in records.enumerated() { value.scopeKeys("\(path)records[\(i)].", into: &keys) }
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension Institution {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension Institution: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         record?.scopeKeys(path + "record.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension GetInstitutionRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension GetInstitutionRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension ChangeDesignationRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ChangeDesignationRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension ResolveSettlementRouteRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ResolveSettlementRouteRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension CoverageRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension CoverageRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension Coverage {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension Coverage: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in gaps.enumerated() { value.scopeKeys("\(path)gaps[\(i)].", into: &keys) }
-    }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
     }
 }

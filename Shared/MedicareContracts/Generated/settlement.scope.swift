@@ -3,116 +3,46 @@
 public import MedicareRPC
 public import MedicareWire
 
-extension Claim {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension Claim: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
-    }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
     }
 }
 
-extension SettlementResult {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension SettlementResult: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
         keys.append(ScopeKeyValue(.institution, field: path + "settle_via", value: settleVia))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension SettleRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension SettleRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         claim?.scopeKeys(path + "claim.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension ReverseResponse {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ReverseResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         original?.scopeKeys(path + "original.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension ListSettlementsRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ListSettlementsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "institution", value: institution))
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension ListSettlementsResponse {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ListSettlementsResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in settlements.enumerated() { value.scopeKeys("\(path)settlements[\(i)].", into: &keys) }
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension DayTotalsRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension DayTotalsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "institution", value: institution))
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
-    }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
     }
 }

@@ -3,83 +3,33 @@
 public import MedicareRPC
 public import MedicareWire
 
-extension ReviewRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ReviewRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         claim?.scopeKeys(path + "claim.", into: &keys)
-    }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
     }
 }
 
-extension RecordRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension RecordRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         settlement?.scopeKeys(path + "settlement.", into: &keys)
         claim?.scopeKeys(path + "claim.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension RecordBatchRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension RecordBatchRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in records.enumerated() { value.scopeKeys("\(path)records[\(i)].", into: &keys) }
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension RecordBlockRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension RecordBlockRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         claim?.scopeKeys(path + "claim.", into: &keys)
     }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
-    }
 }
 
-extension ReviewStatsRequest {
-    /// The values this message names that place it in a region or at an institution
-    /// (fields marked `scope_key`, and those of its nested messages), with their paths;
-    /// empty values included.
-    public func scopeKeys(_ path: String = "", into keys: inout [ScopeKeyValue]) {
+extension ReviewStatsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
-    }
-
-    /// ``scopeKeys(_:into:)`` as an array.
-    public func scopeKeys() -> [ScopeKeyValue] {
-        var keys: [ScopeKeyValue] = []
-        scopeKeys(into: &keys)
-        return keys
     }
 }
