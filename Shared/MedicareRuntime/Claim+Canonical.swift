@@ -1,6 +1,21 @@
 import MedicareDomain
 import MedicareWire
 
+/// A claim that passed ``Claim/checked()``: in canonical form, with the values its checks
+/// parsed, so that no later step parses them again.
+public struct CheckedClaim: Sendable {
+    /// The claim in canonical form.
+    public let claim: Claim
+    /// `fixmedins_code`.
+    public let clinic: InstitutionCode
+    /// `settle_via`, or the clinic when the claim names none.
+    public let settleVia: InstitutionCode
+    /// `visit_date`.
+    public let visitDate: CivilDate
+    /// `certno`, when given.
+    public let certno: ResidentID?
+}
+
 extension Claim {
     /// At most this many fee lines on a claim.
     public static let maxLines = 500
@@ -29,14 +44,18 @@ extension Claim {
     /// Throws an `INVALID_ARGUMENT`-kind ``DomainError`` naming the first field (`claim.…`) out
     /// of form. Whether the items are in the catalogue, the visit is not in the future, and the
     /// person may settle are the services' own checks after this one.
-    public func validated() throws(DomainError) -> Claim {
+    public func validated() throws(DomainError) -> Claim { try checked().claim }
+
+    /// ``validated()`` with the values it parsed (see ``CheckedClaim``).
+    public func checked() throws(DomainError) -> CheckedClaim {
         var claim = self
         claim.mdtrtID = try VisitID(mdtrtID, field: "claim.mdtrt_id").value
         claim.psnNo = try PersonNumber(psnNo, field: "claim.psn_no").value
-        _ = try InstitutionCode(fixmedinsCode, field: "claim.fixmedins_code")
-        if !settleVia.isEmpty { _ = try InstitutionCode(settleVia, field: "claim.settle_via") }
-        if !certno.isEmpty { claim.certno = try ResidentID(certno, field: "claim.certno").value }
-        _ = try CivilDate(visitDate, field: "claim.visit_date")
+        let clinic = try InstitutionCode(fixmedinsCode, field: "claim.fixmedins_code")
+        let via = settleVia.isEmpty ? clinic : try InstitutionCode(settleVia, field: "claim.settle_via")
+        let id = certno.isEmpty ? nil : try ResidentID(certno, field: "claim.certno")
+        claim.certno = id?.value ?? ""
+        let date = try CivilDate(visitDate, field: "claim.visit_date")
         let medType = try medType.required("claim.med_type")
         guard BenefitPolicy.visitTypes.contains(medType.code) else {
             throw DomainError(field: "claim.med_type", "\(medType.rawValue) (\(medType)) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)")
@@ -67,6 +86,6 @@ extension Claim {
                 throw DomainError(field: "claim.lines[\(i)]", "quantity x unit_price exceeds \(BenefitCalculator.maxTotal) fen")
             }
         }
-        return claim
+        return CheckedClaim(claim: claim, clinic: clinic, settleVia: via, visitDate: date, certno: id)
     }
 }

@@ -48,8 +48,9 @@ public struct GatewayProvider: GatewayService {
         guard let sent = request.claim else { throw DomainError(field: "claim", "is required") }
         // The one validation every path runs: a claim out of form is refused here exactly as
         // review and settlement would refuse it, before either is asked.
-        var claim = try sent.validated()
-        let clinic = try InstitutionCode(claim.fixmedinsCode, field: "claim.fixmedins_code")
+        let checked = try sent.checked()
+        var claim = checked.claim
+        let clinic = checked.clinic
         let key = context.idempotencyKey
         if !request.preSettle {
             guard let key, !key.isEmpty else {

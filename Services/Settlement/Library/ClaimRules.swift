@@ -22,11 +22,12 @@ public struct ValidatedClaim: Sendable {
     public let certno: ResidentID?
 
     public init(_ claim: Claim, catalogue: [String: CatalogueItem], today: CivilDate) throws(DomainError) {
-        let canonical = try claim.validated()
-        certno = canonical.certno.isEmpty ? nil : try ResidentID(canonical.certno, field: "claim.certno")
-        clinic = try InstitutionCode(canonical.fixmedinsCode, field: "claim.fixmedins_code")
-        settleVia = canonical.settleVia.isEmpty ? clinic : try InstitutionCode(canonical.settleVia, field: "claim.settle_via")
-        visitDate = try CivilDate(canonical.visitDate, field: "claim.visit_date")
+        let checked = try claim.checked()
+        let canonical = checked.claim
+        certno = checked.certno
+        clinic = checked.clinic
+        settleVia = checked.settleVia
+        visitDate = checked.visitDate
         guard visitDate <= today else {
             throw DomainError(field: "claim.visit_date", "\(visitDate) is after today (\(today)): a visit is settled on or after its day")
         }
