@@ -39,9 +39,6 @@ public struct AuditOutbox: Sendable {
         Migration(version, "outbox rows dated", sql: "ALTER TABLE \(table) ADD COLUMN created_ms BIGINT")
     }
 
-    /// `$1, $2, ..., $n`.
-    static func placeholders(_ n: Int) -> String { (1...n).map { "$\($0)" }.joined(separator: ", ") }
-
     /// Sequence numbers in groups of at most 500 (one statement each).
     static func chunks(_ seqs: [Int64]) -> [ArraySlice<Int64>] {
         stride(from: 0, to: seqs.count, by: 500).map { seqs[$0..<min($0 + 500, seqs.count)] }
@@ -111,7 +108,7 @@ public struct AuditOutbox: Sendable {
         guard database.dialect == .postgres, !seqs.isEmpty else { return }
         try await database.write { [outbox] tx in
             for chunk in Self.chunks(seqs) {
-                try await tx.execute("UPDATE \(outbox) SET claimed_until = NULL WHERE seq IN (\(Self.placeholders(chunk.count)))", chunk.map { .integer($0) })
+                try await tx.execute("UPDATE \(outbox) SET claimed_until = NULL WHERE seq IN (\(SQLPlaceholders.list(chunk.count)))", chunk.map { .integer($0) })
             }
         }
     }
@@ -129,7 +126,7 @@ public struct AuditOutbox: Sendable {
             }
             // One statement per 500 rows, not one per row: on PostgreSQL each is a round trip.
             for chunk in Self.chunks(delivered) {
-                try await tx.execute("DELETE FROM \(outbox) WHERE seq IN (\(Self.placeholders(chunk.count)))", chunk.map { .integer($0) })
+                try await tx.execute("DELETE FROM \(outbox) WHERE seq IN (\(SQLPlaceholders.list(chunk.count)))", chunk.map { .integer($0) })
             }
             for (seq, reason) in rejected {
                 try await tx.execute("UPDATE \(outbox) SET rejected = $1 WHERE seq = $2", [.text(String(reason.prefix(500))), .integer(seq)])

@@ -160,3 +160,11 @@ struct StoreEngineTests {
         #expect(pg.password == "from-file" && pg.sslmode == "verify-full" && pg.sslRootCert == "/etc/ca.pem")
     }
 }
+
+@Suite struct SQLPlaceholdersTests {
+    @Test func listsAndRowsAreNumberedInOrder() {
+        #expect(SQLPlaceholders.list(3) == "$1, $2, $3")
+        #expect(SQLPlaceholders.list(2, from: 3) == "$3, $4")
+        #expect(SQLPlaceholders.rows(2, width: 3) == "($1, $2, $3), ($4, $5, $6)")
+    }
+}

@@ -180,10 +180,9 @@ public struct SettlementStore: Sendable {
                 // R003 by the table's key: an item already billed to the person that day by a
                 // live settlement fails the insert (and with it this posting).
                 // One statement for all of the claim's items (a round trip each on PostgreSQL).
-                let rows = items.indices.map { i in "($1, $2, $\(i + 4), $3)" }.joined(separator: ", ")
                 try await tx.execute(
-                    "INSERT INTO billed_items (psn_no, visit_date, item_code, setl_id) VALUES \(rows)",
-                    [.text(person.psnNo), .text(visitDay), .text(result.setlID)] + items.map { .text($0) }
+                    "INSERT INTO billed_items (psn_no, visit_date, item_code, setl_id) VALUES \(SQLPlaceholders.rows(items.count, width: 4))",
+                    items.flatMap { item -> [SQLValue] in [.text(person.psnNo), .text(visitDay), .text(item), .text(result.setlID)] }
                 )
                 try await Self.post(tx, txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
                 try await tx.execute(
@@ -208,7 +207,7 @@ public struct SettlementStore: Sendable {
             if let winner { return winner }
             let billed = try await database.lookup { tx in
                 try await tx.queryOne(
-                    "SELECT item_code FROM billed_items WHERE psn_no = $1 AND visit_date = $2 AND item_code IN (\(items.indices.map { "$\($0 + 3)" }.joined(separator: ", "))) LIMIT 1",
+                    "SELECT item_code FROM billed_items WHERE psn_no = $1 AND visit_date = $2 AND item_code IN (\(SQLPlaceholders.list(items.count, from: 3))) LIMIT 1",
                     [.text(claim.claim.psnNo), .text(claim.visitDate.description)] + items.map { .text($0) }
                 )?.string("item_code")
             }
@@ -350,14 +349,10 @@ public struct SettlementStore: Sendable {
         let entries = LedgerEntry.entries(of: result, reverse: reverse)
         guard !entries.isEmpty else { return }
         // One statement for the posting's entries (a round trip each on PostgreSQL).
-        let rows = entries.indices.map { i in
-            let b = 2 + i * 4
-            return "($1, $\(b + 1), $2, $\(b + 2), $\(b + 3), $\(b + 4))"
-        }.joined(separator: ", ")
-        let binds: [SQLValue] = [.text(txn), .text(setlID)] + entries.enumerated().flatMap { line, entry -> [SQLValue] in
-            [.integer(Int64(line + 1)), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
+        let binds: [SQLValue] = entries.enumerated().flatMap { line, entry -> [SQLValue] in
+            [.text(txn), .integer(Int64(line + 1)), .text(setlID), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
         }
-        try await tx.execute("INSERT INTO ledger (txn_id, line, setl_id, account, debit, credit) VALUES \(rows)", binds)
+        try await tx.execute("INSERT INTO ledger (txn_id, line, setl_id, account, debit, credit) VALUES \(SQLPlaceholders.rows(entries.count, width: 6))", binds)
     }
 
     public func settlement(_ setlID: String) async throws -> SettlementResult? {

@@ -139,14 +139,13 @@ public struct SupervisionStore: Sendable {
             }
             for start in stride(from: 0, to: fresh.count, by: 100) {
                 let rows = fresh[start..<min(start + 100, fresh.count)]
-                let values = rows.indices.map { i in
-                    let b = (i - start) * 7
-                    return "($\(b + 1), $\(b + 2), $\(b + 3), $\(b + 4), $\(b + 5), $\(b + 6), $\(b + 7), 2)"
-                }.joined(separator: ", ")
                 let binds: [SQLValue] = rows.flatMap { record, content -> [SQLValue] in
-                    [.integer(Int64(record.seq)), record.kind.stored, .text(record.subject), .blob(content), .text(record.prevHash), .text(record.hash), .text(record.at)]
+                    [.integer(Int64(record.seq)), record.kind.stored, .text(record.subject), .blob(content), .text(record.prevHash), .text(record.hash),
+                     .text(record.at), .integer(2)]
                 }
-                try await tx.execute("INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at, hash_version) VALUES \(values)", binds)
+                try await tx.execute(
+                    "INSERT INTO audit (seq, kind, subject, content, prev_hash, hash, at, hash_version) VALUES \(SQLPlaceholders.rows(rows.count, width: 8))", binds
+                )
             }
             if !fresh.isEmpty {
                 try await tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", [.integer(seq), .text(previous)])
@@ -160,7 +159,7 @@ public struct SupervisionStore: Sendable {
         var found: [String: AuditRecord] = [:]
         for start in stride(from: 0, to: subjects.count, by: 500) {
             let chunk = Array(subjects[start..<min(start + 500, subjects.count)])
-            let list = chunk.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+            let list = SQLPlaceholders.list(chunk.count)
             for row in try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject IN (\(list)) ORDER BY seq", chunk.map { .text($0) }) {
                 let kind = try row.code("kind", as: AuditKind.self), subject = try row.string("subject")
                 found["\(kind.code)\t\(subject)"] = AuditRecord(
