@@ -220,10 +220,8 @@ public final class PostgresDatabase: SQLDatabase, Service {
                     try? await Task.sleep(for: bound)
                     guard !Task.isCancelled else { return }
                     outcome.finish(.failure(StoreHealth.failure(.connection, detail: "no answer from PostgreSQL within \(bound); abandoned")), continuation)
-                    work.cancel()
                 }
-                outcome.onFinish { timer.cancel() }
-                outcome.setCancel { work.cancel(); timer.cancel() }
+                outcome.track([work, timer])
             }
         } onCancel: {
             outcome.cancel()
@@ -310,50 +308,45 @@ struct PostgresTransaction: SQLTransaction {
     }
 }
 
-/// The first of an operation's result and its timeout, delivered once.
+/// The first of an operation's result and its timeout, delivered once; the tasks that race
+/// for it are cancelled as soon as it is decided or the caller is cancelled.
 final class OnceOutcome<T: Sendable>: Sendable {
     private struct State {
         var done = false
-        var onFinish: (@Sendable () -> Void)?
         var cancelled = false
-        var cancel: (@Sendable () -> Void)?
+        var tasks: [Task<Void, Never>] = []
     }
     private let state = Mutex(State())
 
+    /// Resumes `continuation` with `result` unless an outcome was delivered already.
     func finish(_ result: Result<T, any Error>, _ continuation: CheckedContinuation<T, any Error>) {
-        let action = state.withLock { state -> (@Sendable () -> Void)?? in
+        let tasks = state.withLock { state -> [Task<Void, Never>]? in
             guard !state.done else { return nil }
             state.done = true
-            return .some(state.onFinish)
+            return state.tasks
         }
-        guard let after = action else { return }
+        guard let tasks else { return }
         continuation.resume(with: result)
-        after?()
+        for task in tasks { task.cancel() }
     }
 
-    func onFinish(_ body: @escaping @Sendable () -> Void) {
-        let run = state.withLock { state -> Bool in
-            if state.done { return true }
-            state.onFinish = body
+    /// The tasks to cancel when the outcome is decided or the caller is cancelled; at once if
+    /// either happened already.
+    func track(_ tasks: [Task<Void, Never>]) {
+        let now = state.withLock { state -> Bool in
+            if state.done || state.cancelled { return true }
+            state.tasks = tasks
             return false
         }
-        if run { body() }
+        if now { for task in tasks { task.cancel() } }
     }
 
-    func setCancel(_ body: @escaping @Sendable () -> Void) {
-        let run = state.withLock { state -> Bool in
-            if state.cancelled { return true }
-            state.cancel = body
-            return false
-        }
-        if run { body() }
-    }
-
+    /// The caller was cancelled.
     func cancel() {
-        let body = state.withLock { state -> (@Sendable () -> Void)? in
+        let tasks = state.withLock { state -> [Task<Void, Never>] in
             state.cancelled = true
-            return state.cancel
+            return state.tasks
         }
-        body?()
+        for task in tasks { task.cancel() }
     }
 }

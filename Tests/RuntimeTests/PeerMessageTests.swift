@@ -73,10 +73,16 @@ struct PeerMessageTests {
     @Test func aReplicaThatGoesAwayMidCallIsNotNamedEither() async throws {
         var router = RPCRouter()
         EchoProvider().register(with: &router)
-        let server = try await RPCServer.start(
-            configuration: RPCServerConfiguration(port: 0, tls: .devCertificates(in: Self.certs, name: "registry"), serverName: "registry"),
-            router: router, logger: Self.quiet
-        )
+        // A port below the kernel's ephemeral range: once this server is gone, no other test's
+        // port-0 bind (the whole-stack tests start many) can take it and answer in its place.
+        var started: RPCServer?
+        for _ in 0..<50 where started == nil {
+            started = try? await RPCServer.start(
+                configuration: RPCServerConfiguration(port: Int.random(in: 20_000..<30_000), tls: .devCertificates(in: Self.certs, name: "registry"), serverName: "registry"),
+                router: router, logger: Self.quiet
+            )
+        }
+        let server = try #require(started)
         let serving = Task { try await server.run() }
         let pool = try UpstreamPool(
             name: "registry", addresses: "127.0.0.1:\(server.localAddress.port!)", tls: .devCertificates(in: Self.certs, name: "gateway"),
