@@ -7,6 +7,9 @@
 #   scripts/postgres.sh stop "$MEDICARE_PG_DIR"
 #   scripts/postgres.sh crash "$MEDICARE_PG_DIR"    # stop at once, as a crash (recovery on resume)
 #   scripts/postgres.sh resume "$MEDICARE_PG_DIR"   # start it again on the same port and data
+#
+# MEDICARE_PG_SETTINGS adds server settings ("-c name=value ..."), for example
+# "-c shared_preload_libraries=pg_stat_statements" to see what a load run asks of it.
 set -euo pipefail
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
@@ -27,7 +30,7 @@ start)
         || { cat "$dir/initdb.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB" start >/dev/null \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB ${MEDICARE_PG_SETTINGS:-}" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
     echo "export MEDICARE_PG_DIR=$dir"
     echo "export MEDICARE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres"
@@ -40,7 +43,7 @@ resume)
     dir=${2:?usage: postgres.sh resume DIR}
     port=$(cat "$dir/port")
     as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB" start >/dev/null \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB ${MEDICARE_PG_SETTINGS:-}" start >/dev/null \
         || { tail -20 "$dir/server.log" >&2; exit 1; }
     ;;
 stop)

@@ -236,13 +236,23 @@ struct PostgresTransaction: SQLTransaction {
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         var bindings = PostgresBindings(capacity: binds.count)
-        for value in binds {
+        for (i, value) in binds.enumerated() {
             switch value {
             case .null: bindings.appendNull()
             case .integer(let v): bindings.append(v)
             case .real(let v): bindings.append(v)
             case .text(let v): bindings.append(v)
             case .blob(let v): bindings.append(ByteBuffer(bytes: v))
+            case .list(let values):
+                guard let kind = Self.arrayKind(values) else {
+                    throw StoreError.statement(sql: sql, code: 0, message: "array at $\(i + 1) mixes kinds or holds NULL")
+                }
+                switch kind {
+                case .integer: bindings.append(values.map { value -> Int64 in if case .integer(let v) = value { v } else { 0 } })
+                case .real: bindings.append(values.map { value -> Double in if case .real(let v) = value { v } else { 0 } })
+                case .blob: bindings.append(values.map { value -> ByteBuffer in if case .blob(let v) = value { ByteBuffer(bytes: v) } else { ByteBuffer() } })
+                case .text: bindings.append(values.map { value -> String in if case .text(let v) = value { v } else { "" } })
+                }
             }
         }
         let rows: PostgresRowSequence
@@ -271,6 +281,47 @@ struct PostgresTransaction: SQLTransaction {
 
     func execute(_ sql: String, _ binds: [SQLValue]) async throws {
         _ = try await query(sql, binds)
+    }
+
+    /// One statement whatever the count: the rows' columns as arrays, `unnest`ed
+    /// (`INSERT ... SELECT * FROM unnest($1, $2, ...)`), the same text for any number of rows,
+    /// so cheap to parse and plan. A column holding NULL or mixed kinds falls back to
+    /// multi-row `VALUES`.
+    func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws {
+        guard !rows.isEmpty else { return }
+        let arrays = columns.indices.map { column in SQLValue.list(rows.map { $0[column] }) }
+        guard arrays.allSatisfy({ if case .list(let values) = $0 { Self.arrayKind(values) != nil } else { false } }) else {
+            return try await insertValues(into: table, columns: columns, rows: rows, tail: tail)
+        }
+        try await execute(
+            "INSERT INTO \(table) (\(columns.joined(separator: ", "))) SELECT * FROM unnest(\(SQLPlaceholders.list(columns.count)))" + (tail.isEmpty ? "" : " " + tail),
+            arrays
+        )
+    }
+
+    private enum ArrayKind { case integer, real, text, blob }
+
+    /// The one kind of every value (text for none); nil for NULLs, nested lists or a mix.
+    private static func arrayKind(_ values: [SQLValue]) -> ArrayKind? {
+        func kind(_ value: SQLValue) -> ArrayKind? {
+            switch value {
+            case .integer: .integer
+            case .real: .real
+            case .text: .text
+            case .blob: .blob
+            case .null, .list: nil
+            }
+        }
+        guard let first = values.first else { return .text }
+        guard let kind = kind(first) else { return nil }
+        return values.allSatisfy({ Self.sameKind($0, kind) }) ? kind : nil
+    }
+
+    private static func sameKind(_ value: SQLValue, _ kind: ArrayKind) -> Bool {
+        switch (value, kind) {
+        case (.integer, .integer), (.real, .real), (.text, .text), (.blob, .blob): true
+        default: false
+        }
     }
 
     /// The store-unavailable error for a failure that is no fault of the statement: the

@@ -9,9 +9,24 @@ public protocol SQLTransaction: Sendable {
     /// Runs a statement and ignores any rows; on SQLite, several `;`-separated statements
     /// without binds run as a script.
     func execute(_ sql: String, _ binds: [SQLValue]) async throws
+    /// Inserts `rows` (each `columns.count` values, in `columns` order) into `table`, `tail`
+    /// (an `ON CONFLICT ...` clause) after the rows, in as few statements as the engine
+    /// allows: multi-row `VALUES` on SQLite, one `unnest` of arrays on PostgreSQL. Rows must
+    /// not conflict with each other on `tail`'s key.
+    func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws
 }
 
 extension SQLTransaction {
+    /// The default: multi-row `VALUES` (``insertValues(into:columns:rows:tail:)``).
+    public func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws {
+        try await insertValues(into: table, columns: columns, rows: rows, tail: tail)
+    }
+
+    /// ``insert(into:columns:rows:tail:)`` without a tail.
+    public func insert(into table: String, columns: [String], rows: [[SQLValue]]) async throws {
+        try await insert(into: table, columns: columns, rows: rows, tail: "")
+    }
+
     /// Runs a statement without binds.
     public func execute(_ sql: String) async throws { try await execute(sql, []) }
     /// The first row of a query, or nil when it returns none.

@@ -12,4 +12,36 @@ public enum SQLPlaceholders {
     public static func rows(_ count: Int, width: Int, from first: Int = 1) -> String {
         (0..<count).map { "(" + list(width, from: first + $0 * width) + ")" }.joined(separator: ", ")
     }
+
+    /// A predicate that `column` is one of `values`, its binds appended to `binds`: on
+    /// PostgreSQL `column = ANY($n)` with one array bind (the same text for any count), on
+    /// SQLite `column IN ($n, ...)`. No values match nothing.
+    public static func isIn(_ column: String, _ values: [SQLValue], dialect: SQLDialect, binds: inout [SQLValue]) -> String {
+        guard !values.isEmpty else { return "FALSE" }
+        switch dialect {
+        case .postgres:
+            binds.append(.list(values))
+            return "\(column) = ANY($\(binds.count))"
+        case .sqlite:
+            let first = binds.count + 1
+            binds += values
+            return "\(column) IN (\(list(values.count, from: first)))"
+        }
+    }
+}
+
+extension SQLTransaction {
+    /// Inserts `rows` (each `columns.count` values) into `table` with multi-row `VALUES`,
+    /// in as few statements as the engines' bind limits allow (at most 30,000 binds each),
+    /// `tail` (an `ON CONFLICT ...` clause) after each statement's rows. Nothing is run for
+    /// no rows. (The default ``SQLTransaction/insert(into:columns:rows:tail:)``.)
+    public func insertValues(into table: String, columns: [String], rows: [[SQLValue]], tail: String = "") async throws {
+        let width = columns.count
+        let perStatement = max(1, 30_000 / max(1, width))
+        let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        for start in stride(from: 0, to: rows.count, by: perStatement) {
+            let chunk = rows[start..<min(start + perStatement, rows.count)]
+            try await execute(head + SQLPlaceholders.rows(chunk.count, width: width) + (tail.isEmpty ? "" : " " + tail), chunk.flatMap { $0 })
+        }
+    }
 }

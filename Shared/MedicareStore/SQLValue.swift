@@ -10,6 +10,11 @@ public enum SQLValue: Sendable, Hashable, CustomStringConvertible {
     case text(String)
     /// Bytes.
     case blob([UInt8])
+    /// A PostgreSQL array of values of one kind (text, integer, real or blob), bound as one
+    /// parameter (`= ANY($n)`, `unnest($n)`): one statement text whatever the count, cheap to
+    /// plan. SQLite has no arrays and refuses it; build engine-neutral SQL with
+    /// ``SQLPlaceholders/isIn(_:_:dialect:binds:)``.
+    case list([SQLValue])
 
     /// The value as a SQL-like literal, for logs (a blob shows only its length).
     public var description: String {
@@ -19,6 +24,7 @@ public enum SQLValue: Sendable, Hashable, CustomStringConvertible {
         case .real(let v): "\(v)"
         case .text(let v): "'\(v)'"
         case .blob(let v): "blob(\(v.count))"
+        case .list(let v): "list(\(v.count))"
         }
     }
 }

@@ -104,6 +104,8 @@ final class SQLiteConnection: @unchecked Sendable {
                     guard let base = bytes.baseAddress, !bytes.isEmpty else { return sqlite3_bind_zeroblob(statement, index, 0) }
                     return mc_sqlite_bind_blob(statement, index, base, Int32(bytes.count))
                 }
+            case .list:
+                throw StoreError.statement(sql: sql, code: SQLITE_MISMATCH, message: "SQLite cannot bind an array (placeholder \(i + 1))")
             }
             guard status == SQLITE_OK else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
         }

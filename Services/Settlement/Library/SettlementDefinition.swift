@@ -98,13 +98,15 @@ public enum SettlementDefinition {
         ServiceContext.policyFileKey, ServiceContext.timeZoneKey,
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
                   "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every posting's record there."),
+        ConfigKey("store.settle-writers", default: "2",
+                  "PostgreSQL: settle transactions in flight per replica; concurrent settles wait and are posted together (1-16)."),
     ]
 
     public static let definition = ServiceDefinition(
         name: "settlement", rpcPort: 7102, adminPort: 9102, migrations: migrations, extraKeys: keys
     ) { context in
         let book = try context.policyBook()
-        let store = SettlementStore(database: context.store)
+        let store = SettlementStore(database: context.store, writers: try context.configuration.int("store.settle-writers", in: 1...16))
         let supervision = try UpstreamPool(
             name: "supervision", addresses: context.configuration.string("upstream.supervision"), tls: context.settings.tls, logger: context.logger
         )

@@ -12,8 +12,21 @@ import NIOCore
 /// accumulators and account change together or not at all.
 public struct SettlementStore: Sendable {
     public let database: any SQLDatabase
+    /// Groups concurrent settle requests into shared transactions (PostgreSQL only).
+    let batcher: SettleBatcher?
 
-    public init(database: any SQLDatabase) { self.database = database }
+    /// A store on `database`; on PostgreSQL, settle requests are posted together by up to
+    /// `writers` transactions at a time (see ``SettleBatcher``).
+    public init(database: any SQLDatabase, writers: Int = 2) {
+        self.database = database
+        let alone = SettlementStore(database: database, batcher: nil)
+        self.batcher = database.dialect == .postgres ? SettleBatcher(writers: writers) { await alone.settleTogether($0) } : nil
+    }
+
+    private init(database: any SQLDatabase, batcher: SettleBatcher?) {
+        self.database = database
+        self.batcher = batcher
+    }
 
     struct Accumulator: Sendable {
         var deductibleUsed: Int64
@@ -47,18 +60,15 @@ public struct SettlementStore: Sendable {
         }
     }
 
-    /// A person's year-to-date accumulators for a visit type (zero when none yet).
-    /// `lock` is appended to the query (" FOR UPDATE" inside a PostgreSQL write).
-    static func accumulator(_ tx: any SQLTransaction, psnNo: String, year: Int64, visitType: String, lock: String = "") async throws -> Accumulator {
-        let row = try await tx.queryOne(
-            "SELECT deductible_used, fund_paid FROM accumulators WHERE psn_no = $1 AND year = $2 AND visit_type = $3\(lock)",
-            [.text(psnNo), .integer(year), .text(visitType)]
-        )
-        return Accumulator(deductibleUsed: try row?.int("deductible_used") ?? 0, fundPaid: try row?.int("fund_paid") ?? 0)
-    }
-
+    /// A person's year-to-date accumulators for a visit type (zero when none yet), unlocked.
     func accumulator(psnNo: String, year: Int64, visitType: String) async throws -> Accumulator {
-        try await database.lookup { tx in try await Self.accumulator(tx, psnNo: psnNo, year: year, visitType: visitType) }
+        try await database.lookup { tx in
+            let row = try await tx.queryOne(
+                "SELECT deductible_used, fund_paid FROM accumulators WHERE psn_no = $1 AND year = $2 AND visit_type = $3",
+                [.text(psnNo), .integer(year), .text(visitType)]
+            )
+            return Accumulator(deductibleUsed: try row?.int("deductible_used") ?? 0, fundPaid: try row?.int("fund_paid") ?? 0)
+        }
     }
 
     static func person(_ row: SQLRow) throws -> InsuredPerson {
@@ -140,70 +150,51 @@ public struct SettlementStore: Sendable {
     /// duplicate-billing rule (R003: the same person, catalogue item and visit day billed by
     /// another live settlement) is checked in this same transaction, so that two claims sent
     /// together cannot both pass it. What to post is `settling`'s decision, made inside the
-    /// transaction from the person's locked state; the store persists it.
+    /// transaction from the person's locked state; the store persists it (see
+    /// ``post(_:_:dialect:)``). On PostgreSQL concurrent requests are posted together, several
+    /// per transaction (``SettleBatcher``); SQLite's writer already commits concurrent writes
+    /// together.
     /// `claimBytes`: the claim as its audit record carries it (``ValidatedClaim/encodedWithoutRoute()``).
     func settle(
         _ identity: SettleIdentity, settling: Settling, claimBytes: [UInt8]
     ) async throws -> SettlementResult {
-        let claim = settling.claim
-        // Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
-        // already serialises transactions.
-        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
-        let items = Array(Set(claim.lines.map(\.item.code))).sorted()
+        let request = PendingSettle(identity: identity, settling: settling, claimBytes: claimBytes)
+        if let batcher { return try await batcher.submit(request) }
+        return try await settleAlone(request)
+    }
+
+    /// Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
+    /// already serialises transactions.
+    var lock: String { database.dialect == .postgres ? " FOR UPDATE" : "" }
+
+    /// Posts requests together; when a replica raced one of them to a key or visit (a unique
+    /// index refused the batch, nothing kept), each is posted on its own instead.
+    func settleTogether(_ requests: [PendingSettle]) async -> [Result<SettlementResult, any Error>] {
+        func alone(_ request: PendingSettle) async -> Result<SettlementResult, any Error> {
+            do { return .success(try await settleAlone(request)) } catch { return .failure(error) }
+        }
+        guard requests.count > 1 else { return [await alone(requests[0])] }
         do {
-            return try await database.write { tx in
-                if let replayed = try await Self.replay(tx, identity, claim: claim) { return replayed }
-                guard let personRow = try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1\(lock)", [.text(claim.claim.psnNo)]) else {
-                    throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
-                }
-                let person = try Self.person(personRow)
-                let visitDay = claim.visitDate.description
-                let year = Int64(claim.visitDate.year)
-                let accumulator = try await Self.accumulator(tx, psnNo: person.psnNo, year: year, visitType: claim.claim.medType.code, lock: lock)
-                var result = try settling.result(person: person, accumulator: accumulator)
-                result.setlID = Self.newID(prefix: "S")
-                result.status = .settled
-                result.setlDate = identity.day
-                let now = Date().formatted(.iso8601)
-                let resultBytes = try result.encodedBytes()
-                try await tx.execute(
-                    """
-                    INSERT INTO settlements (setl_id, idempotency_key, mdtrt_id, psn_no, fixmedins_code, settle_via, visit_type, year, setl_date,
-                    medfee_sumamt, act_pay_dedc, hifp_pay, acct_pay, psn_cash_pay, status, result, created_at, caller, claim_digest, visit_date)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'settled', $15, $16, $17, $18, $19)
-                    """,
-                    [.text(result.setlID), .text(identity.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode), .text(result.settleVia),
-                     .text(claim.claim.medType.code), .integer(year), .text(identity.day), .integer(result.medfeeSumamt),
-                     .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
-                     .blob(resultBytes), .text(now), .text(identity.scope), .text(identity.digest), .text(visitDay)]
-                )
-                // R003 by the table's key: an item already billed to the person that day by a
-                // live settlement fails the insert (and with it this posting).
-                // One statement for all of the claim's items (a round trip each on PostgreSQL).
-                try await tx.execute(
-                    "INSERT INTO billed_items (psn_no, visit_date, item_code, setl_id) VALUES \(SQLPlaceholders.rows(items.count, width: 4))",
-                    items.flatMap { item -> [SQLValue] in [.text(person.psnNo), .text(visitDay), .text(item), .text(result.setlID)] }
-                )
-                try await Self.post(tx, txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
-                try await tx.execute(
-                    """
-                    INSERT INTO accumulators (psn_no, year, visit_type, deductible_used, fund_paid) VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
-                    fund_paid = accumulators.fund_paid + excluded.fund_paid
-                    """,
-                    [.text(person.psnNo), .integer(year), .text(claim.claim.medType.code), .integer(result.actPayDedc), .integer(result.hifpPay)]
-                )
-                if result.acctPay > 0 {
-                    try await tx.execute("UPDATE persons SET account_balance = account_balance - $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(person.psnNo)])
-                }
-                try await Self.enqueueAudit(tx, setlID: result.setlID, kind: .settlement, settlement: resultBytes, claim: claimBytes)
-                return result
-            }
+            return try await database.write { [dialect = database.dialect] tx in try await Self.post(tx, requests, dialect: dialect) }
+        } catch StoreError.constraint {
+            var outcomes: [Result<SettlementResult, any Error>] = []
+            for request in requests { outcomes.append(await alone(request)) }
+            return outcomes
+        } catch {
+            return requests.map { _ in .failure(error) }
+        }
+    }
+
+    /// Posts one request in its own transaction. A unique index that refuses it means a
+    /// replica raced it (the winner is replayed) or R003 (an item already billed).
+    func settleAlone(_ request: PendingSettle) async throws -> SettlementResult {
+        do {
+            return try await database.write { [dialect = database.dialect] tx in try await Self.post(tx, [request], dialect: dialect)[0].get() }
         } catch let error as StoreError {
             guard case .constraint = error else { throw error }
-            // A billed item (R003), or replicas on PostgreSQL racing for the same visit or key:
-            // the transaction that lost sees the winner's row now.
-            let winner = try await database.lookup { tx in try await Self.replay(tx, identity, claim: claim) }
+            let claim = request.claim, items = request.items
+            // The transaction that lost sees the winner's row now.
+            let winner = try await database.lookup { tx in try await Self.replay(tx, request.identity, claim: claim) }
             if let winner { return winner }
             let billed = try await database.lookup { tx in
                 try await tx.queryOne(
@@ -227,7 +218,7 @@ public struct SettlementStore: Sendable {
     /// the same `setl_id` gets the stored answer (marked as a replay); for another `setl_id`
     /// it is refused without naming it. The reversal counts on `day`, the day it happens.
     func reverse(scope: String, key: String, setlID: String, reason: String, day: String) async throws -> ReverseResponse {
-        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        let lock = self.lock
         let scopedKey = scope + " " + key
         return try await database.write { tx in
             if let existing = try await tx.queryOne("SELECT reversal_id, setl_id FROM reversals WHERE idempotency_key = $1", [.text(scopedKey)]) {
@@ -255,7 +246,7 @@ public struct SettlementStore: Sendable {
             if !lock.isEmpty { _ = try await tx.queryOne("SELECT psn_no FROM persons WHERE psn_no = $1\(lock)", [.text(try row.string("psn_no"))]) }
             var result = try SettlementResult(decoding: row.blob("result"))
             let reversalID = Self.newID(prefix: "R")
-            try await Self.post(tx, txn: reversalID, setlID: setlID, result: result, reverse: true)
+            try await tx.insert(into: "ledger", columns: Self.ledgerColumns, rows: Self.ledger(txn: reversalID, setlID: setlID, result: result, reverse: true))
             try await tx.execute(
                 "UPDATE accumulators SET deductible_used = deductible_used - $1, fund_paid = fund_paid - $2 WHERE psn_no = $3 AND year = $4 AND visit_type = $5",
                 [.integer(result.actPayDedc), .integer(result.hifpPay), .text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
@@ -276,24 +267,12 @@ public struct SettlementStore: Sendable {
                 [.text(reversalID), .text(scopedKey), .text(setlID), .text(reason), .text(Date().formatted(.iso8601)), .text(scope), .text(day)]
             )
             result.status = .reversed
-            try await Self.enqueueAudit(tx, setlID: setlID, kind: .reversal, settlement: try result.encodedBytes())
+            try await tx.insert(into: "audit_outbox", columns: Self.auditColumns, rows: [Self.auditRow(setlID: setlID, kind: .reversal, settlement: try result.encodedBytes())])
             return ReverseResponse(setlID: setlID, reversalID: reversalID, original: result)
         }
     }
 
     // MARK: audit outbox
-
-    /// A record for supervision's audit chain, written in the posting's own transaction: an
-    /// encoded `RecordRequest` (settlement = 1, claim = 2) made from the already encoded parts.
-    static func enqueueAudit(_ tx: any SQLTransaction, setlID: String, kind: AuditKind, settlement: [UInt8], claim: [UInt8]? = nil) async throws {
-        var record = ByteBuffer()
-        record.writeProtobufField(1, bytes: settlement)
-        if let claim { record.writeProtobufField(2, bytes: claim) }
-        try await tx.execute(
-            "INSERT INTO audit_outbox (setl_id, kind, record, created_ms) VALUES ($1, $2, $3, $4)",
-            [.text(setlID), kind.stored, .blob(Array(record.readableBytesView)), .integer(AuditOutbox.nowMillis())]
-        )
-    }
 
     /// What pins supervision's chain from here: the latest 1,000 checkpoints received and the
     /// summary of the postings already delivered (all postings, less those in the outbox).
@@ -342,17 +321,6 @@ public struct SettlementStore: Sendable {
         let millis = UInt64(Date().timeIntervalSince1970 * 1000)
         let random = UInt64.random(in: 0..<(1 << 44))
         return prefix + String(millis, radix: 16).leftPadded(to: 12) + String(random, radix: 16).leftPadded(to: 11)
-    }
-
-    /// Writes a posting's ledger entries (``LedgerEntry/entries(of:reverse:)``) under `txn`.
-    static func post(_ tx: any SQLTransaction, txn: String, setlID: String, result: SettlementResult, reverse: Bool) async throws {
-        let entries = LedgerEntry.entries(of: result, reverse: reverse)
-        guard !entries.isEmpty else { return }
-        // One statement for the posting's entries (a round trip each on PostgreSQL).
-        let binds: [SQLValue] = entries.enumerated().flatMap { line, entry -> [SQLValue] in
-            [.text(txn), .integer(Int64(line + 1)), .text(setlID), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
-        }
-        try await tx.execute("INSERT INTO ledger (txn_id, line, setl_id, account, debit, credit) VALUES \(SQLPlaceholders.rows(entries.count, width: 6))", binds)
     }
 
     public func settlement(_ setlID: String) async throws -> SettlementResult? {

@@ -155,15 +155,19 @@ public struct SupervisionStore: Sendable {
     }
 
     /// The latest link of each kind for each subject, keyed "kind\tsubject" (index `audit_subject`).
+    /// Unordered in SQL (the latest is picked here): with `ORDER BY seq`, a planner without
+    /// statistics for a young table walks the whole chain in `seq` order instead of the index.
     static func links(_ tx: any SQLTransaction, subjects: [String]) async throws -> [String: AuditRecord] {
         var found: [String: AuditRecord] = [:]
         for start in stride(from: 0, to: subjects.count, by: 500) {
             let chunk = Array(subjects[start..<min(start + 500, subjects.count)])
             let list = SQLPlaceholders.list(chunk.count)
-            for row in try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject IN (\(list)) ORDER BY seq", chunk.map { .text($0) }) {
-                let kind = try row.code("kind", as: AuditKind.self), subject = try row.string("subject")
-                found["\(kind.code)\t\(subject)"] = AuditRecord(
-                    seq: UInt64(try row.int("seq")), kind: kind, subject: subject, prevHash: try row.string("prev_hash"), hash: try row.string("hash"), at: try row.string("at")
+            for row in try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject IN (\(list))", chunk.map { .text($0) }) {
+                let kind = try row.code("kind", as: AuditKind.self), subject = try row.string("subject"), seq = UInt64(try row.int("seq"))
+                let key = "\(kind.code)\t\(subject)"
+                guard (found[key]?.seq ?? 0) < seq else { continue }
+                found[key] = AuditRecord(
+                    seq: seq, kind: kind, subject: subject, prevHash: try row.string("prev_hash"), hash: try row.string("hash"), at: try row.string("at")
                 )
             }
         }

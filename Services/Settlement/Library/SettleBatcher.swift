@@ -1,0 +1,114 @@
+import MedicareWire
+import Synchronization
+
+/// Posts concurrent settle requests together on PostgreSQL, the way SQLite's writer commits
+/// concurrent writes together: a request joins a queue, and up to `writers` tasks each take
+/// what has queued (up to ``maxClaims`` claims or ``maxLines`` fee lines) and post it in one
+/// transaction (``SettlementStore/post(_:_:dialect:)``), so that round trips, statements and
+/// commit flushes are paid per batch rather than per settlement. Under light load a request
+/// finds a writer free and goes alone, without waiting for company.
+///
+/// A caller that goes away (its deadline passes, it is cancelled) is answered at once with
+/// `CancellationError`; if its request was already taken it may still be posted, and its
+/// retry with the same key replays it. One not yet taken is never posted.
+final class SettleBatcher: Sendable {
+    /// Most claims in one transaction.
+    static let maxClaims = 64
+    /// Most fee lines in one transaction (a claim holds at most 500).
+    static let maxLines = 2_000
+
+    typealias Outcome = Result<SettlementResult, any Error>
+
+    /// One request waiting for its answer; answered once (by its batch, or by cancellation).
+    private final class Waiter: Sendable {
+        let request: PendingSettle
+        private let continuation = Mutex<CheckedContinuation<SettlementResult, any Error>?>(nil)
+        private let answered = Atomic<Bool>(false)
+
+        init(_ request: PendingSettle) { self.request = request }
+
+        func wait(_ continuation: CheckedContinuation<SettlementResult, any Error>) -> Bool {
+            self.continuation.withLock { $0 = continuation }
+            // Cancelled before the continuation was in place: answer now.
+            if answered.load(ordering: .acquiring) {
+                answer(.failure(CancellationError()), force: true)
+                return false
+            }
+            return true
+        }
+
+        var isAnswered: Bool { answered.load(ordering: .acquiring) }
+
+        func answer(_ outcome: Outcome, force: Bool = false) {
+            if !force { guard answered.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return } }
+            let continuation = self.continuation.withLock { slot -> CheckedContinuation<SettlementResult, any Error>? in
+                defer { slot = nil }
+                return slot
+            }
+            continuation?.resume(with: outcome)
+        }
+    }
+
+    private struct State {
+        var queue: [Waiter] = []
+        var writing = 0
+    }
+
+    private let state = Mutex(State())
+    private let writers: Int
+    private let post: @Sendable ([PendingSettle]) async -> [Outcome]
+
+    /// A batcher that posts with `post` (one outcome per request, in order), at most
+    /// `writers` batches at a time.
+    init(writers: Int, post: @escaping @Sendable ([PendingSettle]) async -> [Outcome]) {
+        self.writers = max(1, writers)
+        self.post = post
+    }
+
+    /// Posts `request` with whatever else is waiting and answers its outcome.
+    /// - Throws: what posting it threw, or `CancellationError` when the caller went away.
+    func submit(_ request: PendingSettle) async throws -> SettlementResult {
+        let waiter = Waiter(request)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard waiter.wait(continuation) else { return }
+                let start = state.withLock { state -> Bool in
+                    state.queue.append(waiter)
+                    guard state.writing < writers else { return false }
+                    state.writing += 1
+                    return true
+                }
+                if start { Task { await self.write() } }
+            }
+        } onCancel: {
+            waiter.answer(.failure(CancellationError()))
+        }
+    }
+
+    /// Takes batches until the queue is empty.
+    private func write() async {
+        while let batch = next() {
+            let outcomes = await post(batch.map(\.request))
+            for (waiter, outcome) in zip(batch, outcomes) { waiter.answer(outcome) }
+        }
+    }
+
+    /// The next batch, skipping requests whose callers went away; nil (and one writer less)
+    /// when nothing waits.
+    private func next() -> [Waiter]? {
+        state.withLock { state -> [Waiter]? in
+            var batch: [Waiter] = [], lines = 0, taken = 0
+            for waiter in state.queue {
+                if waiter.isAnswered { taken += 1; continue }
+                let count = waiter.request.claim.lines.count
+                if !batch.isEmpty, batch.count == Self.maxClaims || lines + count > Self.maxLines { break }
+                batch.append(waiter)
+                lines += count
+                taken += 1
+            }
+            state.queue.removeFirst(taken)
+            if batch.isEmpty { state.writing -= 1; return nil }
+            return batch
+        }
+    }
+}

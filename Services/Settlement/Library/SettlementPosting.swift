@@ -1,0 +1,286 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareRuntime
+import MedicareStore
+import MedicareWire
+import NIOCore
+
+/// One settle request on its way to the store: who asks and under which key
+/// (``SettlementStore/SettleIdentity``), what to decide (``Settling``), and the claim as its
+/// audit record carries it.
+struct PendingSettle: Sendable {
+    let identity: SettlementStore.SettleIdentity
+    let settling: Settling
+    /// ``ValidatedClaim/encodedWithoutRoute()``.
+    let claimBytes: [UInt8]
+    /// The claim's distinct catalogue items, sorted (R003's keys).
+    let items: [String]
+
+    init(identity: SettlementStore.SettleIdentity, settling: Settling, claimBytes: [UInt8]) {
+        self.identity = identity
+        self.settling = settling
+        self.claimBytes = claimBytes
+        self.items = Array(Set(settling.claim.lines.map(\.item.code))).sorted()
+    }
+
+    var claim: ValidatedClaim { settling.claim }
+    /// The live-visit key: `fixmedins_code` and `mdtrt_id`.
+    var visit: VisitKey { VisitKey(clinic: claim.clinic.value, mdtrtID: claim.claim.mdtrtID) }
+}
+
+/// A visit as the `settlements_live_visit` index keys it.
+struct VisitKey: Hashable, Sendable {
+    let clinic: String
+    let mdtrtID: String
+}
+
+/// A posting already stored, or made earlier in the same batch, that a request may replay.
+private struct Prior {
+    let setlID: String
+    let digest: String
+    let answer: () throws -> SettlementResult
+
+    init(row: SQLRow) throws {
+        setlID = try row.string("setl_id")
+        digest = try row.string("claim_digest")
+        answer = { try SettlementStore.stored(row) }
+    }
+
+    init(posted result: SettlementResult, digest: String) {
+        setlID = result.setlID
+        self.digest = digest
+        answer = {
+            var replayed = result
+            replayed.replay = true
+            return replayed
+        }
+    }
+}
+
+extension SettlementStore {
+    /// Posts `requests` in one transaction, as if one after another in order, answering each
+    /// on its own: its settlement (new or replayed) or the error that refused it (a refused
+    /// request writes nothing; the others still post). The work is done in a fixed number of
+    /// statements whatever the batch's size (on PostgreSQL, one round trip each): the stored
+    /// settlements the requests could replay, the persons (locked, in `psn_no` order), their
+    /// accumulators (locked, in key order) and their already billed items (R003) are read
+    /// first; the splits are decided in memory, each seeing the accumulators and account
+    /// balances the earlier ones left; then settlements, billed items, ledger entries,
+    /// accumulators, account balances and audit records are each written by one multi-row
+    /// statement. On PostgreSQL, where replicas write concurrently, the reads lock what they
+    /// read, and every statement has the same text whatever the batch's size (arrays bound
+    /// as one parameter each), so that the server parses and plans little.
+    ///
+    /// A replica racing for the same key or visit fails a unique index (``StoreError/constraint(sql:message:)``
+    /// thrown, nothing kept): the caller then posts the requests one by one.
+    static func post(_ tx: any SQLTransaction, _ requests: [PendingSettle], dialect: SQLDialect) async throws -> [Result<SettlementResult, any Error>] {
+        var outcomes = [Result<SettlementResult, any Error>?](repeating: nil, count: requests.count)
+
+        // 1. What is stored already: by key, and live by visit (by visit number; the clinic
+        // is matched here).
+        let lock = dialect == .postgres ? " FOR UPDATE" : ""
+        var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
+        do {
+            var binds: [SQLValue] = []
+            let keys = SQLPlaceholders.isIn("idempotency_key", requests.map { .text($0.identity.scopedKey) }, dialect: dialect, binds: &binds)
+            let visits = SQLPlaceholders.isIn("mdtrt_id", Set(requests.map(\.visit.mdtrtID)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+            let rows = try await tx.query(
+                "SELECT idempotency_key, setl_id, claim_digest, status, result, fixmedins_code, mdtrt_id FROM settlements WHERE \(keys) OR (status = 'settled' AND \(visits))",
+                binds
+            )
+            for row in rows {
+                let prior = try Prior(row: row)
+                byKey[try row.string("idempotency_key")] = prior
+                if try row.code("status", as: SettlementStatus.self) == .settled {
+                    byVisit[VisitKey(clinic: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"))] = prior
+                }
+            }
+        }
+
+        // 2. The persons (locked, in order), their accumulators (locked, in key order) and
+        // what they were billed on the visit days.
+        let posting = requests.indices.filter { byKey[requests[$0].identity.scopedKey] == nil && byVisit[requests[$0].visit] == nil }
+        var persons: [String: InsuredPerson] = [:]
+        var accumulators: [AccumulatorKey: Accumulator] = [:]
+        var billed = Set<BilledKey>()
+        let psnNos = Set(posting.map { requests[$0].claim.claim.psnNo }).sorted().map { SQLValue.text($0) }
+        if !psnNos.isEmpty {
+            var binds: [SQLValue] = []
+            let who = SQLPlaceholders.isIn("psn_no", psnNos, dialect: dialect, binds: &binds)
+            for row in try await tx.query("SELECT * FROM persons WHERE \(who) ORDER BY psn_no\(lock)", binds) {
+                let person = try Self.person(row)
+                persons[person.psnNo] = person
+            }
+            // All of the persons' accumulators (a few rows each), locked in key order.
+            let rows = try await tx.query(
+                "SELECT psn_no, year, visit_type, deductible_used, fund_paid FROM accumulators WHERE \(who) ORDER BY psn_no, year, visit_type\(lock)", binds
+            )
+            for row in rows {
+                let key = AccumulatorKey(psnNo: try row.string("psn_no"), year: try row.int("year"), medType: try row.string("visit_type"))
+                accumulators[key] = Accumulator(deductibleUsed: try row.int("deductible_used"), fundPaid: try row.int("fund_paid"))
+            }
+            billed = try await billedItems(tx, of: posting.map { requests[$0] }, dialect: dialect)
+        }
+
+        // 3. Each request decided in order, seeing what the earlier ones posted.
+        var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []
+        var accumulatorDeltas: [AccumulatorKey: Accumulator] = [:], accountDeltas: [String: Int64] = [:]
+        let now = Date().formatted(.iso8601)
+        for (index, request) in requests.enumerated() {
+            outcomes[index] = Result {
+                if let prior = byKey[request.identity.scopedKey] {
+                    guard prior.digest == request.identity.digest else {
+                        throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
+                    }
+                    return try prior.answer()
+                }
+                let claim = request.claim
+                if let prior = byVisit[request.visit] {
+                    guard prior.digest == request.identity.digest else {
+                        throw DomainError(
+                            .conflict, field: "claim.mdtrt_id",
+                            "visit \(claim.claim.mdtrtID) at \(claim.clinic) is already settled as \(prior.setlID) with a different claim; reverse it before settling a corrected one"
+                        )
+                    }
+                    return try prior.answer()
+                }
+                guard let person = persons[claim.claim.psnNo] else {
+                    throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
+                }
+                let accumulatorKey = AccumulatorKey(request)
+                var result = try request.settling.result(person: person, accumulator: accumulators[accumulatorKey] ?? Accumulator(deductibleUsed: 0, fundPaid: 0))
+                let visitDay = claim.visitDate.description
+                if let item = request.items.first(where: { billed.contains(BilledKey(psnNo: person.psnNo, day: visitDay, item: $0)) }) {
+                    throw Self.duplicate(item: item, claim: claim)
+                }
+                result.setlID = Self.newID(prefix: "S")
+                result.status = .settled
+                result.setlDate = request.identity.day
+                let resultBytes = try result.encodedBytes()
+                settlementRows.append([
+                    .text(result.setlID), .text(request.identity.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode),
+                    .text(result.settleVia), .text(claim.claim.medType.code), .integer(accumulatorKey.year), .text(request.identity.day),
+                    .integer(result.medfeeSumamt), .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
+                    SettlementStatus.settled.stored, .blob(resultBytes), .text(now), .text(request.identity.scope), .text(request.identity.digest), .text(visitDay),
+                ])
+                for item in request.items {
+                    billed.insert(BilledKey(psnNo: person.psnNo, day: visitDay, item: item))
+                    billedRows.append([.text(person.psnNo), .text(visitDay), .text(item), .text(result.setlID)])
+                }
+                ledgerRows += ledger(txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
+                auditRows.append(auditRow(setlID: result.setlID, kind: .settlement, settlement: resultBytes, claim: request.claimBytes))
+                // What the next request for the same person sees.
+                accumulators[accumulatorKey, default: Accumulator(deductibleUsed: 0, fundPaid: 0)].add(result)
+                accumulatorDeltas[accumulatorKey, default: Accumulator(deductibleUsed: 0, fundPaid: 0)].add(result)
+                if result.acctPay > 0 {
+                    persons[person.psnNo]?.accountBalance -= result.acctPay
+                    accountDeltas[person.psnNo, default: 0] += result.acctPay
+                }
+                let prior = Prior(posted: result, digest: request.identity.digest)
+                byKey[request.identity.scopedKey] = prior
+                byVisit[request.visit] = prior
+                return result
+            }
+        }
+
+        // 4. What was decided, one statement per table.
+        guard !settlementRows.isEmpty else { return outcomes.map { $0! } }
+        try await tx.insert(into: "settlements", columns: settlementColumns, rows: settlementRows)
+        try await tx.insert(into: "billed_items", columns: ["psn_no", "visit_date", "item_code", "setl_id"], rows: billedRows)
+        try await tx.insert(into: "ledger", columns: ledgerColumns, rows: ledgerRows)
+        try await tx.insert(
+            into: "accumulators", columns: ["psn_no", "year", "visit_type", "deductible_used", "fund_paid"],
+            rows: accumulatorDeltas.sorted { $0.key < $1.key }.map { key, delta in
+                [.text(key.psnNo), .integer(key.year), .text(key.medType), .integer(delta.deductibleUsed), .integer(delta.fundPaid)]
+            },
+            tail: """
+                ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
+                fund_paid = accumulators.fund_paid + excluded.fund_paid
+                """
+        )
+        if !accountDeltas.isEmpty {
+            let deltas = accountDeltas.sorted { $0.key < $1.key }
+            try await tx.execute(
+                """
+                UPDATE persons SET account_balance = account_balance - v.column2
+                FROM (VALUES \(SQLPlaceholders.rows(deltas.count, width: 2))) AS v WHERE persons.psn_no = v.column1
+                """,
+                deltas.flatMap { psnNo, amount -> [SQLValue] in [.text(psnNo), .integer(amount)] }
+            )
+        }
+        try await tx.insert(into: "audit_outbox", columns: auditColumns, rows: auditRows)
+        return outcomes.map { $0! }
+    }
+
+    /// The (person, visit day, item) triples already billed by live settlements for these
+    /// requests' persons, days and items: one statement over the table's key (a superset
+    /// when several persons are asked about; only exact triples are looked up in it).
+    private static func billedItems(_ tx: any SQLTransaction, of requests: [PendingSettle], dialect: SQLDialect) async throws -> Set<BilledKey> {
+        var binds: [SQLValue] = []
+        let days = SQLPlaceholders.isIn("visit_date", Set(requests.map { $0.claim.visitDate.description }).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+        let persons = SQLPlaceholders.isIn("psn_no", Set(requests.map { $0.claim.claim.psnNo }).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+        let items = SQLPlaceholders.isIn("item_code", Set(requests.flatMap(\.items)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+        var found = Set<BilledKey>()
+        for row in try await tx.query("SELECT psn_no, visit_date, item_code FROM billed_items WHERE \(days) AND \(persons) AND \(items)", binds) {
+            found.insert(BilledKey(psnNo: try row.string("psn_no"), day: try row.string("visit_date"), item: try row.string("item_code")))
+        }
+        return found
+    }
+
+    static let settlementColumns = [
+        "setl_id", "idempotency_key", "mdtrt_id", "psn_no", "fixmedins_code", "settle_via", "visit_type", "year", "setl_date", "medfee_sumamt",
+        "act_pay_dedc", "hifp_pay", "acct_pay", "psn_cash_pay", "status", "result", "created_at", "caller", "claim_digest", "visit_date",
+    ]
+    static let ledgerColumns = ["txn_id", "line", "setl_id", "account", "debit", "credit"]
+    static let auditColumns = ["setl_id", "kind", "record", "created_ms"]
+
+    /// A posting's ledger rows (``LedgerEntry/entries(of:reverse:)``) under `txn`, in ``ledgerColumns`` order.
+    static func ledger(txn: String, setlID: String, result: SettlementResult, reverse: Bool) -> [[SQLValue]] {
+        LedgerEntry.entries(of: result, reverse: reverse).enumerated().map { line, entry in
+            [.text(txn), .integer(Int64(line + 1)), .text(setlID), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
+        }
+    }
+
+    /// An audit outbox row (``auditColumns``): an encoded `RecordRequest` (settlement = 1,
+    /// claim = 2) made from the already encoded parts.
+    static func auditRow(setlID: String, kind: AuditKind, settlement: [UInt8], claim: [UInt8]? = nil) -> [SQLValue] {
+        var record = ByteBuffer()
+        record.writeProtobufField(1, bytes: settlement)
+        if let claim { record.writeProtobufField(2, bytes: claim) }
+        return [.text(setlID), kind.stored, .blob(Array(record.readableBytesView)), .integer(AuditOutbox.nowMillis())]
+    }
+}
+
+/// An accumulator's key: a person's year for a medical type (stored as its code).
+struct AccumulatorKey: Hashable, Comparable, Sendable {
+    let psnNo: String
+    let year: Int64
+    let medType: String
+
+    init(psnNo: String, year: Int64, medType: String) {
+        self.psnNo = psnNo
+        self.year = year
+        self.medType = medType
+    }
+
+    init(_ request: PendingSettle) {
+        self.init(psnNo: request.claim.claim.psnNo, year: Int64(request.claim.visitDate.year), medType: request.claim.claim.medType.code)
+    }
+
+    static func < (a: Self, b: Self) -> Bool { (a.psnNo, a.year, a.medType) < (b.psnNo, b.year, b.medType) }
+}
+
+private struct BilledKey: Hashable {
+    let psnNo: String
+    let day: String
+    let item: String
+}
+
+extension SettlementStore.Accumulator {
+    /// Counts a settlement's deductible and fund pay.
+    mutating func add(_ result: SettlementResult) {
+        deductibleUsed += result.actPayDedc
+        fundPaid += result.hifpPay
+    }
+}
