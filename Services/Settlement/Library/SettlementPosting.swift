@@ -62,13 +62,15 @@ extension SettlementStore {
     /// Posts `requests` in one transaction, as if one after another in order, answering each
     /// on its own: its settlement (new or replayed) or the error that refused it (a refused
     /// request writes nothing; the others still post). The work is done in a fixed number of
-    /// statements whatever the batch's size (on PostgreSQL, one round trip each): the stored
-    /// settlements the requests could replay, the persons (locked, in `psn_no` order), their
-    /// accumulators (locked, in key order) and their already billed items (R003) are read
-    /// first; the splits are decided in memory, each seeing the accumulators and account
+    /// statements whatever the batch's size (on PostgreSQL, one round trip each): the persons
+    /// are locked first (in `psn_no` order, so that concurrent batches cannot deadlock), then
+    /// the stored settlements the requests could replay, the persons' accumulators and their
+    /// already billed items (R003) are read, all committed by earlier holders of those
+    /// locks; the splits are decided in memory, each seeing the accumulators and account
     /// balances the earlier ones left; then settlements, billed items, ledger entries,
     /// accumulators, account balances and audit records are each written by one multi-row
-    /// statement. On PostgreSQL, where replicas write concurrently, the reads lock what they
+    /// statement. Everything that writes a person's accumulators, balance or billed items
+    /// (settle, reverse) holds the person's lock. On PostgreSQL, where replicas write concurrently, the reads lock what they
     /// read, and every statement has the same text whatever the batch's size (arrays bound
     /// as one parameter each), so that the server parses and plans little.
     ///
@@ -77,9 +79,19 @@ extension SettlementStore {
     static func post(_ tx: any SQLTransaction, _ requests: [PendingSettle], dialect: SQLDialect) async throws -> [Result<SettlementResult, any Error>] {
         var outcomes = [Result<SettlementResult, any Error>?](repeating: nil, count: requests.count)
 
-        // 1. What is stored already: by key, and live by visit (by visit number; the clinic
-        // is matched here).
+        // 1. The persons, locked in `psn_no` order. Whoever posted for them before has
+        // committed by now, so what follows reads everything that concerns them.
         let lock = dialect == .postgres ? " FOR UPDATE" : ""
+        var persons: [String: InsuredPerson] = [:]
+        var who: [SQLValue] = []
+        let whoFilter = SQLPlaceholders.isIn("psn_no", Set(requests.map(\.claim.claim.psnNo)).sorted().map { .text($0) }, dialect: dialect, binds: &who)
+        for row in try await tx.query("SELECT * FROM persons WHERE \(whoFilter) ORDER BY psn_no\(lock)", who) {
+            let person = try Self.person(row)
+            persons[person.psnNo] = person
+        }
+
+        // 2. What is stored already: by key, and live by visit (by visit number; the clinic
+        // is matched here).
         var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
         do {
             var binds: [SQLValue] = []
@@ -98,32 +110,23 @@ extension SettlementStore {
             }
         }
 
-        // 2. The persons (locked, in order), their accumulators (locked, in key order) and
-        // what they were billed on the visit days.
-        let posting = requests.indices.filter { byKey[requests[$0].identity.scopedKey] == nil && byVisit[requests[$0].visit] == nil }
-        var persons: [String: InsuredPerson] = [:]
+        // 3. The accumulators and what was billed on the visit days, of the persons that
+        // have something to post (stable: only holders of the person's lock change them).
+        let posting = requests.filter { byKey[$0.identity.scopedKey] == nil && byVisit[$0.visit] == nil && persons[$0.claim.claim.psnNo] != nil }
         var accumulators: [AccumulatorKey: Accumulator] = [:]
         var billed = Set<BilledKey>()
-        let psnNos = Set(posting.map { requests[$0].claim.claim.psnNo }).sorted().map { SQLValue.text($0) }
-        if !psnNos.isEmpty {
+        if !posting.isEmpty {
             var binds: [SQLValue] = []
-            let who = SQLPlaceholders.isIn("psn_no", psnNos, dialect: dialect, binds: &binds)
-            for row in try await tx.query("SELECT * FROM persons WHERE \(who) ORDER BY psn_no\(lock)", binds) {
-                let person = try Self.person(row)
-                persons[person.psnNo] = person
-            }
-            // All of the persons' accumulators (a few rows each), locked in key order.
-            let rows = try await tx.query(
-                "SELECT psn_no, year, visit_type, deductible_used, fund_paid FROM accumulators WHERE \(who) ORDER BY psn_no, year, visit_type\(lock)", binds
-            )
+            let filter = SQLPlaceholders.isIn("psn_no", Set(posting.map(\.claim.claim.psnNo)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+            let rows = try await tx.query("SELECT psn_no, year, visit_type, deductible_used, fund_paid FROM accumulators WHERE \(filter)", binds)
             for row in rows {
                 let key = AccumulatorKey(psnNo: try row.string("psn_no"), year: try row.int("year"), medType: try row.string("visit_type"))
                 accumulators[key] = Accumulator(deductibleUsed: try row.int("deductible_used"), fundPaid: try row.int("fund_paid"))
             }
-            billed = try await billedItems(tx, of: posting.map { requests[$0] }, dialect: dialect)
+            billed = try await billedItems(tx, of: posting, dialect: dialect)
         }
 
-        // 3. Each request decided in order, seeing what the earlier ones posted.
+        // 4. Each request decided in order, seeing what the earlier ones posted.
         var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []
         var accumulatorDeltas: [AccumulatorKey: Accumulator] = [:], accountDeltas: [String: Int64] = [:]
         let now = Date().formatted(.iso8601)
@@ -184,7 +187,7 @@ extension SettlementStore {
             }
         }
 
-        // 4. What was decided, one statement per table.
+        // 5. What was decided, one statement per table.
         guard !settlementRows.isEmpty else { return outcomes.map { $0! } }
         try await tx.insert(into: "settlements", columns: settlementColumns, rows: settlementRows)
         try await tx.insert(into: "billed_items", columns: ["psn_no", "visit_date", "item_code", "setl_id"], rows: billedRows)
