@@ -52,7 +52,7 @@ public final class AuditRelay: Sendable {
     /// `_rejected_total`, `_delivery_seconds`, `_backlog`.
     public init(
         outbox: AuditOutbox, supervision: any RPCChannel, logger: Logger, service: String = "settlement", batchLimit: Int = 512,
-        batchBytes: Int = 1 << 20, maxRecordBytes: Int = (4 << 20) - (64 << 10), pace: Duration = .milliseconds(10)
+        batchBytes: Int = 1 << 20, maxRecordBytes: Int = (4 << 20) - (64 << 10), pace: Duration = .milliseconds(50)
     ) {
         let store = outbox
         relayed = Counter(label: "medicare_\(service)_audit_relayed_total")

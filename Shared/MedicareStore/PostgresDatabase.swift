@@ -288,15 +288,29 @@ struct PostgresTransaction: SQLTransaction {
     /// so cheap to parse and plan. A column holding NULL or mixed kinds falls back to
     /// multi-row `VALUES`.
     func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws {
-        guard !rows.isEmpty else { return }
-        let arrays = columns.indices.map { column in SQLValue.list(rows.map { $0[column] }) }
-        guard arrays.allSatisfy({ if case .list(let values) = $0 { Self.arrayKind(values) != nil } else { false } }) else {
-            return try await insertValues(into: table, columns: columns, rows: rows, tail: tail)
+        try await insert([SQLInsert(into: table, columns: columns, rows: rows, tail: tail)])
+    }
+
+    /// All of them in one statement: each an `unnest` of its columns as arrays, joined by a
+    /// data-modifying `WITH` (PostgreSQL runs every part once, whether or not it is read).
+    /// One whose columns cannot be arrays (NULL, mixed kinds) runs on its own with `VALUES`.
+    func insert(_ inserts: [SQLInsert]) async throws {
+        var parts: [String] = [], binds: [SQLValue] = []
+        for insert in inserts where !insert.rows.isEmpty {
+            let arrays = insert.columns.indices.map { column in SQLValue.list(insert.rows.map { $0[column] }) }
+            guard arrays.allSatisfy({ if case .list(let values) = $0 { Self.arrayKind(values) != nil } else { false } }) else {
+                try await insertValues(into: insert.table, columns: insert.columns, rows: insert.rows, tail: insert.tail)
+                continue
+            }
+            parts.append(
+                "INSERT INTO \(insert.table) (\(insert.columns.joined(separator: ", "))) SELECT * FROM unnest(\(SQLPlaceholders.list(arrays.count, from: binds.count + 1)))"
+                    + (insert.tail.isEmpty ? "" : " " + insert.tail)
+            )
+            binds += arrays
         }
-        try await execute(
-            "INSERT INTO \(table) (\(columns.joined(separator: ", "))) SELECT * FROM unnest(\(SQLPlaceholders.list(columns.count)))" + (tail.isEmpty ? "" : " " + tail),
-            arrays
-        )
+        guard let last = parts.popLast() else { return }
+        let with = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ", ")
+        try await execute((with.isEmpty ? "" : "WITH " + with + " ") + last, binds)
     }
 
     private enum ArrayKind { case integer, real, text, blob }

@@ -14,12 +14,41 @@ public protocol SQLTransaction: Sendable {
     /// allows: multi-row `VALUES` on SQLite, one `unnest` of arrays on PostgreSQL. Rows must
     /// not conflict with each other on `tail`'s key.
     func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws
+    /// Runs several inserts, as few statements as the engine allows: one each on SQLite, one
+    /// statement for all on PostgreSQL (data-modifying `WITH`, a round trip and a plan for
+    /// all). The inserts must be independent of each other (none reads what another writes).
+    func insert(_ inserts: [SQLInsert]) async throws
+}
+
+/// One insert of several rows, for ``SQLTransaction/insert(_:)``.
+public struct SQLInsert: Sendable {
+    /// The table.
+    public var table: String
+    /// The columns, in the order of each row's values.
+    public var columns: [String]
+    /// The rows; an insert without rows is skipped.
+    public var rows: [[SQLValue]]
+    /// An `ON CONFLICT ...` clause, or empty.
+    public var tail: String
+
+    /// An insert of `rows` into `table`'s `columns`, `tail` after them.
+    public init(into table: String, columns: [String], rows: [[SQLValue]], tail: String = "") {
+        self.table = table
+        self.columns = columns
+        self.rows = rows
+        self.tail = tail
+    }
 }
 
 extension SQLTransaction {
     /// The default: multi-row `VALUES` (``insertValues(into:columns:rows:tail:)``).
     public func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws {
         try await insertValues(into: table, columns: columns, rows: rows, tail: tail)
+    }
+
+    /// The default: each insert on its own (``insert(into:columns:rows:tail:)``).
+    public func insert(_ inserts: [SQLInsert]) async throws {
+        for insert in inserts { try await self.insert(into: insert.table, columns: insert.columns, rows: insert.rows, tail: insert.tail) }
     }
 
     /// ``insert(into:columns:rows:tail:)`` without a tail.

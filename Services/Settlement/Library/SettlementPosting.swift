@@ -62,14 +62,13 @@ extension SettlementStore {
     /// Posts `requests` in one transaction, as if one after another in order, answering each
     /// on its own: its settlement (new or replayed) or the error that refused it (a refused
     /// request writes nothing; the others still post). The work is done in a fixed number of
-    /// statements whatever the batch's size (on PostgreSQL, one round trip each): the persons
-    /// are locked first (in `psn_no` order, so that concurrent batches cannot deadlock), then
-    /// the stored settlements the requests could replay, the persons' accumulators and their
-    /// already billed items (R003) are read, all committed by earlier holders of those
-    /// locks; the splits are decided in memory, each seeing the accumulators and account
-    /// balances the earlier ones left; then settlements, billed items, ledger entries,
-    /// accumulators, account balances and audit records are each written by one multi-row
-    /// statement. Everything that writes a person's accumulators, balance or billed items
+    /// statements whatever the batch's size: the persons are locked first (in `psn_no` order,
+    /// so that concurrent batches cannot deadlock); one statement then reads the stored
+    /// settlements the requests could replay, the persons' accumulators and their already
+    /// billed items (R003), all committed by earlier holders of those locks; the splits are
+    /// decided in memory, each seeing the accumulators and account balances the earlier ones
+    /// left; then settlements, billed items, ledger entries, accumulators and audit records
+    /// are written (one statement on PostgreSQL), and account balances if any were used. Everything that writes a person's accumulators, balance or billed items
     /// (settle, reverse) holds the person's lock. On PostgreSQL, where replicas write concurrently, the reads lock what they
     /// read, and every statement has the same text whatever the batch's size (arrays bound
     /// as one parameter each), so that the server parses and plans little.
@@ -90,43 +89,52 @@ extension SettlementStore {
             persons[person.psnNo] = person
         }
 
-        // 2. What is stored already: by key, and live by visit (by visit number; the clinic
-        // is matched here).
+        // 2. In one statement, now that the persons' earlier writers have committed: the
+        // postings the requests could replay (by key, and live by visit number; the clinic is
+        // matched here), the persons' accumulators, and what they were already billed on the
+        // visit days (only holders of the person's lock change the last two).
         var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
+        var accumulators: [AccumulatorKey: Accumulator] = [:]
+        var billed = Set<BilledKey>()
         do {
             var binds: [SQLValue] = []
             let keys = SQLPlaceholders.isIn("idempotency_key", requests.map { .text($0.identity.scopedKey) }, dialect: dialect, binds: &binds)
             let visits = SQLPlaceholders.isIn("mdtrt_id", Set(requests.map(\.visit.mdtrtID)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+            let found = persons.keys.sorted().map { SQLValue.text($0) }
+            let accumulatorsOf = SQLPlaceholders.isIn("psn_no", found, dialect: dialect, binds: &binds)
+            let billedTo = SQLPlaceholders.isIn("psn_no", found, dialect: dialect, binds: &binds)
+            let days = SQLPlaceholders.isIn("visit_date", Set(requests.map { $0.claim.visitDate.description }).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+            let items = SQLPlaceholders.isIn("item_code", Set(requests.flatMap(\.items)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
             let rows = try await tx.query(
-                "SELECT idempotency_key, setl_id, claim_digest, status, result, fixmedins_code, mdtrt_id FROM settlements WHERE \(keys) OR (status = 'settled' AND \(visits))",
+                """
+                SELECT 1 AS part, idempotency_key AS t1, setl_id AS t2, claim_digest AS t3, status AS t4, fixmedins_code AS t5, mdtrt_id AS t6, result,
+                  0 AS n1, 0 AS n2, 0 AS n3 FROM settlements WHERE \(keys) OR (status = 'settled' AND \(visits))
+                UNION ALL SELECT 2, psn_no, visit_type, '', '', '', '', NULL, year, deductible_used, fund_paid FROM accumulators WHERE \(accumulatorsOf)
+                UNION ALL SELECT 3, psn_no, visit_date, item_code, '', '', '', NULL, 0, 0, 0 FROM billed_items WHERE \(days) AND \(billedTo) AND \(items)
+                """,
                 binds
             )
             for row in rows {
-                let prior = try Prior(row: row)
-                byKey[try row.string("idempotency_key")] = prior
-                if try row.code("status", as: SettlementStatus.self) == .settled {
-                    byVisit[VisitKey(clinic: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"))] = prior
+                switch try row.int("part") {
+                case 1:
+                    let posting = SQLRow(
+                        columns: ["setl_id", "claim_digest", "status", "result"], values: [row["t2"], row["t3"], row["t4"], row["result"]]
+                    )
+                    let prior = try Prior(row: posting)
+                    byKey[try row.string("t1")] = prior
+                    if try posting.code("status", as: SettlementStatus.self) == .settled {
+                        byVisit[VisitKey(clinic: try row.string("t5"), mdtrtID: try row.string("t6"))] = prior
+                    }
+                case 2:
+                    let key = AccumulatorKey(psnNo: try row.string("t1"), year: try row.int("n1"), medType: try row.string("t2"))
+                    accumulators[key] = Accumulator(deductibleUsed: try row.int("n2"), fundPaid: try row.int("n3"))
+                default:
+                    billed.insert(BilledKey(psnNo: try row.string("t1"), day: try row.string("t2"), item: try row.string("t3")))
                 }
             }
         }
 
-        // 3. The accumulators and what was billed on the visit days, of the persons that
-        // have something to post (stable: only holders of the person's lock change them).
-        let posting = requests.filter { byKey[$0.identity.scopedKey] == nil && byVisit[$0.visit] == nil && persons[$0.claim.claim.psnNo] != nil }
-        var accumulators: [AccumulatorKey: Accumulator] = [:]
-        var billed = Set<BilledKey>()
-        if !posting.isEmpty {
-            var binds: [SQLValue] = []
-            let filter = SQLPlaceholders.isIn("psn_no", Set(posting.map(\.claim.claim.psnNo)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
-            let rows = try await tx.query("SELECT psn_no, year, visit_type, deductible_used, fund_paid FROM accumulators WHERE \(filter)", binds)
-            for row in rows {
-                let key = AccumulatorKey(psnNo: try row.string("psn_no"), year: try row.int("year"), medType: try row.string("visit_type"))
-                accumulators[key] = Accumulator(deductibleUsed: try row.int("deductible_used"), fundPaid: try row.int("fund_paid"))
-            }
-            billed = try await billedItems(tx, of: posting, dialect: dialect)
-        }
-
-        // 4. Each request decided in order, seeing what the earlier ones posted.
+        // 3. Each request decided in order, seeing what the earlier ones posted.
         var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []
         var accumulatorDeltas: [AccumulatorKey: Accumulator] = [:], accountDeltas: [String: Int64] = [:]
         let now = Date().formatted(.iso8601)
@@ -187,21 +195,24 @@ extension SettlementStore {
             }
         }
 
-        // 5. What was decided, one statement per table.
+        // 4. What was decided: one insert per table (one statement for all on PostgreSQL).
         guard !settlementRows.isEmpty else { return outcomes.map { $0! } }
-        try await tx.insert(into: "settlements", columns: settlementColumns, rows: settlementRows)
-        try await tx.insert(into: "billed_items", columns: ["psn_no", "visit_date", "item_code", "setl_id"], rows: billedRows)
-        try await tx.insert(into: "ledger", columns: ledgerColumns, rows: ledgerRows)
-        try await tx.insert(
-            into: "accumulators", columns: ["psn_no", "year", "visit_type", "deductible_used", "fund_paid"],
-            rows: accumulatorDeltas.sorted { $0.key < $1.key }.map { key, delta in
-                [.text(key.psnNo), .integer(key.year), .text(key.medType), .integer(delta.deductibleUsed), .integer(delta.fundPaid)]
-            },
-            tail: """
-                ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
-                fund_paid = accumulators.fund_paid + excluded.fund_paid
-                """
-        )
+        try await tx.insert([
+            SQLInsert(into: "settlements", columns: settlementColumns, rows: settlementRows),
+            SQLInsert(into: "billed_items", columns: ["psn_no", "visit_date", "item_code", "setl_id"], rows: billedRows),
+            SQLInsert(into: "ledger", columns: ledgerColumns, rows: ledgerRows),
+            SQLInsert(
+                into: "accumulators", columns: ["psn_no", "year", "visit_type", "deductible_used", "fund_paid"],
+                rows: accumulatorDeltas.sorted { $0.key < $1.key }.map { key, delta in
+                    [.text(key.psnNo), .integer(key.year), .text(key.medType), .integer(delta.deductibleUsed), .integer(delta.fundPaid)]
+                },
+                tail: """
+                    ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
+                    fund_paid = accumulators.fund_paid + excluded.fund_paid
+                    """
+            ),
+            SQLInsert(into: "audit_outbox", columns: auditColumns, rows: auditRows),
+        ])
         if !accountDeltas.isEmpty {
             let deltas = accountDeltas.sorted { $0.key < $1.key }
             try await tx.execute(
@@ -212,23 +223,7 @@ extension SettlementStore {
                 deltas.flatMap { psnNo, amount -> [SQLValue] in [.text(psnNo), .integer(amount)] }
             )
         }
-        try await tx.insert(into: "audit_outbox", columns: auditColumns, rows: auditRows)
         return outcomes.map { $0! }
-    }
-
-    /// The (person, visit day, item) triples already billed by live settlements for these
-    /// requests' persons, days and items: one statement over the table's key (a superset
-    /// when several persons are asked about; only exact triples are looked up in it).
-    private static func billedItems(_ tx: any SQLTransaction, of requests: [PendingSettle], dialect: SQLDialect) async throws -> Set<BilledKey> {
-        var binds: [SQLValue] = []
-        let days = SQLPlaceholders.isIn("visit_date", Set(requests.map { $0.claim.visitDate.description }).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
-        let persons = SQLPlaceholders.isIn("psn_no", Set(requests.map { $0.claim.claim.psnNo }).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
-        let items = SQLPlaceholders.isIn("item_code", Set(requests.flatMap(\.items)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
-        var found = Set<BilledKey>()
-        for row in try await tx.query("SELECT psn_no, visit_date, item_code FROM billed_items WHERE \(days) AND \(persons) AND \(items)", binds) {
-            found.insert(BilledKey(psnNo: try row.string("psn_no"), day: try row.string("visit_date"), item: try row.string("item_code")))
-        }
-        return found
     }
 
     static let settlementColumns = [
