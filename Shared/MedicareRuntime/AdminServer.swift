@@ -6,26 +6,36 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
-/// A small HTTP server for operators: `GET /metrics` (Prometheus text) and `GET /healthz`
-/// (200 while serving, 503 while draining). Bound to loopback by default.
+/// A small HTTP server for operators: `GET /metrics` (Prometheus text), `GET /healthz`
+/// (liveness: 200 while serving, 503 while draining) and `GET /readyz` (readiness: 200 when
+/// serving and the store answers, 503 naming what is not ready), for a load balancer or an
+/// orchestrator to take a replica out of rotation while its database is unreachable. Bound
+/// to loopback by default.
 public final class AdminServer: Service {
     private let host: String
     private let port: Int
     private let registry: PrometheusCollectorRegistry
     private let health: @Sendable () -> Bool
+    private let readiness: Readiness
     private let logger: Logger
     private let bound: @Sendable (SocketAddress) -> Void
 
+    /// What `/readyz` asks: nil when ready, else why not (one line, for the response body).
+    public typealias Readiness = @Sendable () async -> String?
+
     /// Makes the server; it listens once ``run()`` runs. `health` answers `/healthz` (true: 200
-    /// "ok", false: 503 "draining"); `bound` is told the address actually bound (port 0 picks one).
+    /// "ok", false: 503 "draining"); `readiness` answers `/readyz` (nil: 200 "ready", else
+    /// 503 with its reason); `bound` is told the address actually bound (port 0 picks one).
     public init(
         host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
-        health: @escaping @Sendable () -> Bool, bound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+        health: @escaping @Sendable () -> Bool, readiness: @escaping Readiness = { nil },
+        bound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.host = host
         self.port = port
         self.registry = registry
         self.health = health
+        self.readiness = readiness
         self.logger = logger
         self.bound = bound
     }
@@ -34,7 +44,7 @@ public final class AdminServer: Service {
     /// the listening socket.
     /// - Throws: ``StartupError`` (not a configuration error) when the address cannot be bound.
     public func run() async throws {
-        let registry = self.registry, health = self.health
+        let registry = self.registry, health = self.health, readiness = self.readiness
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -42,7 +52,7 @@ public final class AdminServer: Service {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, health: health))
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, health: health, readiness: readiness))
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -69,11 +79,13 @@ private final class AdminHandler: ChannelInboundHandler {
 
     private let registry: PrometheusCollectorRegistry
     private let health: @Sendable () -> Bool
+    private let readiness: AdminServer.Readiness
     private var head: HTTPRequestHead?
 
-    init(registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> Bool) {
+    init(registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> Bool, readiness: @escaping AdminServer.Readiness) {
         self.registry = registry
         self.health = health
+        self.readiness = readiness
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -83,8 +95,21 @@ private final class AdminHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
+            let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+            if head.method == .GET, path == "/readyz" {
+                // Asked off the event loop (it may wait for the store); answered on it.
+                let context = NIOLoopBound(context, eventLoop: context.eventLoop), handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let serving = health(), readiness = self.readiness
+                context.value.eventLoop.makeFutureWithTask { serving ? await readiness() : "draining" }.whenSuccess { reason in
+                    handler.value.respond(
+                        context.value, head: head, status: reason == nil ? .ok : .serviceUnavailable, contentType: "text/plain",
+                        body: Array(((reason ?? "ready") + "\n").utf8)
+                    )
+                }
+                return
+            }
             let (status, contentType, body): (HTTPResponseStatus, String, [UInt8])
-            switch (head.method, head.uri.split(separator: "?").first.map(String.init) ?? head.uri) {
+            switch (head.method, path) {
             case (.GET, "/metrics"):
                 var bytes: [UInt8] = []
                 registry.emit(into: &bytes)
@@ -95,15 +120,19 @@ private final class AdminHandler: ChannelInboundHandler {
             default:
                 (status, contentType, body) = (.notFound, "text/plain", Array("not found\n".utf8))
             }
-            var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.count)")])
-            if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
-            let keepAlive = head.isKeepAlive
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
-            }
+            respond(context, head: head, status: status, contentType: contentType, body: body)
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String, body: [UInt8]) {
+        var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.count)")])
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let keepAlive = head.isKeepAlive
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
         }
     }
 }

@@ -122,6 +122,7 @@ public enum ServiceRunner {
         let admin = AdminServer(
             host: settings.adminHost, port: settings.adminPort, registry: registry, logger: logger,
             health: { rpc.isServing },
+            readiness: { await ServiceContext.storeReadiness(store) },
             bound: { address in announce("\(definition.name) admin listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)") }
         )
         // Stopped in reverse order: admin, then the RPC server drains, then the store
@@ -229,6 +230,28 @@ extension ServiceContext {
             return path.isEmpty ? try PolicyBook.bundled() : try PolicyBook.load(path: path)
         } catch {
             throw StartupError("configuration key 'policy.file' (\(configuration.source("policy.file"))): \(error)")
+        }
+    }
+
+    /// `/readyz`'s question: does the store answer a trivial query within 2 s? nil when it
+    /// does, else why not (PostgreSQL unreachable: the circuit fails it at once).
+    static func storeReadiness(_ store: any SQLDatabase) async -> String? {
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    _ = try await store.lookup { try await $0.queryOne("SELECT 1 AS one") }
+                    return nil
+                } catch {
+                    return "store unavailable"
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                return "store did not answer within 2 s"
+            }
+            let first = await group.next() ?? "store unavailable"
+            group.cancelAll()
+            return first
         }
     }
 }

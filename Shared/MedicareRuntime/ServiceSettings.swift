@@ -52,7 +52,7 @@ public struct ServiceSettings: Sendable {
             ConfigKey("tls.certs", default: "certs", "Folder with ca.pem and this service's <name>.pem/.key (medicare-certs writes it)."),
             ConfigKey("tls.name", default: service, "Certificate name in the folder."),
             ConfigKey("tls.handshake-seconds", default: "10", "How long a TLS handshake may take."),
-            ConfigKey("admin.host", default: "127.0.0.1", "Address of the admin HTTP server (/metrics, /healthz)."),
+            ConfigKey("admin.host", default: "127.0.0.1", "Address of the admin HTTP server (/metrics, /healthz, /readyz)."),
             ConfigKey("admin.port", default: "\(adminPort)", "Admin HTTP port; 0 picks a free one."),
             ConfigKey("store.url", default: "sqlite:data/\(service).sqlite",
                       "sqlite:PATH or postgres://USER[:PASS]@HOST:PORT/DB?sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=CA.pem&password_file=FILE (password also from MEDICARE_STORE_PASSWORD or PGPASSWORD)."),

@@ -81,9 +81,20 @@ struct ReplicaStackTests {
         progress("crashing PostgreSQL")
         #expect(try await postgresScript("crash", pgDir) == 0)
         progress("PostgreSQL crashed")
+        // Readiness follows the store: out of rotation while the database is down (alive all
+        // the same), back once it returns.
+        let (downStatus, downBody) = try await settlements[1].get("/readyz")
+        #expect(downStatus == 503 && downBody.hasPrefix("store"), "\(downStatus) \(downBody)")
+        #expect(try await settlements[1].get("/healthz").0 == 200)
         try await Task.sleep(for: .seconds(1))
         #expect(try await postgresScript("resume", pgDir) == 0)
         progress("PostgreSQL resumed")
+        var ready = 0
+        for _ in 0..<100 where ready != 200 {
+            ready = try await settlements[1].get("/readyz").0
+            if ready != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready == 200)
         settlements[0] = try await RunningService.start("settlement", folder: folder, port: settlements[0].rpcPort, extra: store + relay)
         progress("settlement replica restarted")
         try await load.value

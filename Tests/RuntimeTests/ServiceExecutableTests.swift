@@ -60,6 +60,8 @@ struct ServiceExecutableTests {
 
         let (status, body) = try await service.get("/healthz")
         #expect(status == 200 && body == "ok\n")
+        let (readyStatus, readyBody) = try await service.get("/readyz")
+        #expect(readyStatus == 200 && readyBody == "ready\n")
         let (_, metrics) = try await service.get("/metrics")
         #expect(metrics.contains("medicare_rpc_calls_total{method=\"medicare.v1.Health/Check\",code=\"ok\"} 1"), "\(metrics.prefix(2000))")
         #expect(metrics.contains("medicare_store_commit_seconds"))

@@ -98,7 +98,7 @@ public enum SettlementDefinition {
         ServiceContext.policyFileKey, ServiceContext.timeZoneKey,
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
                   "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every posting's record there."),
-        ConfigKey("store.settle-writers", default: "2",
+        ConfigKey("store.settle-writers", default: "1",
                   "PostgreSQL: settle transactions in flight per replica; concurrent settles wait and are posted together (1-16)."),
     ]
 

@@ -17,7 +17,7 @@ public struct SettlementStore: Sendable {
 
     /// A store on `database`; on PostgreSQL, settle requests are posted together by up to
     /// `writers` transactions at a time (see ``SettleBatcher``).
-    public init(database: any SQLDatabase, writers: Int = 2) {
+    public init(database: any SQLDatabase, writers: Int = 1) {
         self.database = database
         let alone = SettlementStore(database: database, batcher: nil)
         self.batcher = database.dialect == .postgres ? SettleBatcher(writers: writers) { await alone.settleTogether($0) } : nil
