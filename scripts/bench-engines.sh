@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The whole stack on each storage engine in one run, the same load on each: SQLite (the
+# embedded default, one settlement), then one PostgreSQL 15 with one and with two settlement
+# replicas, all services on it. For each: settles/s and latency at 64 in flight
+# (`medicare load --mix settle=1`), the CPU every process spent per settlement (services,
+# PostgreSQL's backends and the load generator, from /proc), and the audit relay's mean lag.
+# The SQLite row is the baseline the PostgreSQL rows are compared with.
+#
+#   scripts/bench-engines.sh [SECONDS]        # release build first: swift build -c release
+#
+# Linux only (reads /proc). Ports 7100-7112 and 9100-9112 must be free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+bin=.build/release
+for tool in registry settlement supervision gateway medicare medicare-certs; do
+    [[ -x $bin/$tool ]] || { echo "bench-engines: $bin/$tool is missing: swift build -c release" >&2; exit 2; }
+done
+work=$(mktemp -d /tmp/bench-engines.XXXXXX)
+pids=()
+pg_dir=""
+stop_stack() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    pids=()
+    if [[ -n $pg_dir ]]; then scripts/postgres.sh stop "$pg_dir"; pg_dir=""; fi
+}
+trap 'stop_stack; rm -rf "$work"' EXIT
+"$bin/medicare-certs" -o "$work/certs" >/dev/null
+export MEDICARE_RPC_EVENT_LOOPS=1
+
+# CPU seconds (user + system) of every process, keyed by pid, as JSON.
+cpu_snapshot() {
+    python3 - "$1" <<'EOF'
+import json, os, sys
+tick = os.sysconf('SC_CLK_TCK'); out = {}
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try: stat = open(f'/proc/{pid}/stat').read()
+    except OSError: continue
+    fields = stat[stat.rindex(')') + 2:].split()
+    out[pid] = (int(fields[11]) + int(fields[12])) / tick
+json.dump(out, open(sys.argv[1], 'w'))
+EOF
+}
+
+up() { # name rpc-port admin-port store-url extra...
+    local name=$1 rpc=$2 admin=$3 url=$4; shift 4
+    "$bin/$name" --tls.certs "$work/certs" --store.url "$url" --rpc.port "$rpc" --admin.port "$admin" "$@" \
+        >"$work/$name-$rpc.out" 2>"$work/$name-$rpc.log" &
+    pids+=($!)
+    for _ in $(seq 1 150); do grep -q "rpc listening" "$work/$name-$rpc.out" 2>/dev/null && return 0; sleep 0.1; done
+    echo "bench-engines: $name did not start:" >&2; tail -5 "$work/$name-$rpc.log" >&2; exit 1
+}
+
+run() { # label engine replicas
+    local label=$1 engine=$2 replicas=$3 url settlements="" i
+    if [[ $engine == postgres ]]; then
+        eval "$(scripts/postgres.sh start)"
+        pg_dir=$MEDICARE_PG_DIR
+        url=$MEDICARE_TEST_POSTGRES_URL
+    fi
+    store() { if [[ $engine == postgres ]]; then echo "$url"; else echo "sqlite:$work/$label-$1.sqlite"; fi; }
+    up registry 7101 9101 "$(store registry)" --upstream.supervision 127.0.0.1:7103
+    up supervision 7103 9103 "$(store supervision)"
+    for i in $(seq 1 "$replicas"); do
+        up settlement $((7110 + i)) $((9110 + i)) "$(store settlement)" --upstream.supervision 127.0.0.1:7103
+        settlements+=",127.0.0.1:$((7110 + i))"
+    done
+    up gateway 7100 9100 "$(store gateway)" --upstream.registry 127.0.0.1:7101 \
+        --upstream.settlement "${settlements#,}" --upstream.supervision 127.0.0.1:7103
+    "$bin/medicare" demo --gateway 127.0.0.1:7100 --certs "$work/certs" >/dev/null 2>&1 || { echo "bench-engines: demo failed" >&2; exit 1; }
+    cpu_snapshot "$work/before.json"
+    /usr/bin/env python3 - "$bin/medicare" "$work" "$secs" >"$work/load.txt" <<'EOF'
+import resource, subprocess, sys
+medicare, work, secs = sys.argv[1:4]
+out = subprocess.run([medicare, 'load', '--gateway', '127.0.0.1:7100', '--certs', f'{work}/certs', '--concurrency', '64',
+                      '--duration', secs, '--mix', 'settle=1'], capture_output=True, text=True).stdout
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(out.strip().splitlines()[-1]); print(f"loadgen {usage.ru_utime + usage.ru_stime}")
+EOF
+    cpu_snapshot "$work/after.json"
+    local lag
+    lag=$(for i in $(seq 1 "$replicas"); do curl -s "localhost:$((9110 + i))/metrics"; done | python3 -c '
+import sys; s = c = 0.0
+for line in sys.stdin:
+    if line.startswith("medicare_settlement_audit_lag_seconds_sum"): s += float(line.split()[1])
+    if line.startswith("medicare_settlement_audit_lag_seconds_count"): c += float(line.split()[1])
+print(f"{1000 * s / c:.0f}" if c else "-")')
+    python3 - "$label" "$work" "$lag" <<'EOF' >>"$work/results.txt"
+import json, sys
+label, work, lag = sys.argv[1:4]
+before, after = json.load(open(f'{work}/before.json')), json.load(open(f'{work}/after.json'))
+lines = open(f'{work}/load.txt').read().split('\n')
+fields = lines[0].split(); loadgen = float(lines[1].split()[1])
+ok, rate, p50, p99 = int(fields[1]), float(fields[2]), float(fields[3]), float(fields[5])
+cpu = sum(v - before.get(pid, 0.0) for pid, v in after.items()) + loadgen
+print(json.dumps(dict(label=label, ok=ok, rate=rate, p50=p50, p99=p99, cpu_ms=1000 * cpu / max(ok, 1), lag_ms=lag)))
+EOF
+    stop_stack
+}
+
+run "sqlite" sqlite 1
+run "postgres-1" postgres 1
+run "postgres-2" postgres 2
+python3 - "$work/results.txt" "$secs" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+base = rows[0]
+print(f"whole stack, {sys.argv[2]} s at 64 in flight, settle only; baseline: {base['label']}")
+print(f"{'engine':12s} {'settles/s':>10s} {'vs base':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/settle':>14s} {'vs base':>8s} {'relay lag ms':>13s}")
+for r in rows:
+    print(f"{r['label']:12s} {r['rate']:10.0f} {r['rate'] / base['rate']:7.2f}x {r['p50']:8.1f} {r['p99']:8.1f} {r['cpu_ms']:14.3f} "
+          f"{r['cpu_ms'] / base['cpu_ms']:7.2f}x {r['lag_ms']:>13s}")
+EOF
