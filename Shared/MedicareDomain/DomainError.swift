@@ -3,7 +3,7 @@
 public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Which kind of refusal this is; the service layer maps it to a status: `invalid` to
     /// INVALID_ARGUMENT, `notFound` to NOT_FOUND, `precondition` to FAILED_PRECONDITION,
-    /// `conflict` to ALREADY_EXISTS.
+    /// `conflict` to ALREADY_EXISTS, `permissionDenied` to PERMISSION_DENIED.
     public enum Kind: Sendable, Hashable {
         /// The input itself is wrong: a format, a range, an unknown code.
         case invalid
@@ -13,6 +13,9 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         case precondition
         /// What the request would create exists already (a visit with a live settlement).
         case conflict
+        /// The caller may not do this to what it names (a clinic applying for another's
+        /// designation): decided by the domain, where only it knows who owns what.
+        case permissionDenied
     }
 
     /// Which kind of refusal this is (decides the wire status).

@@ -5,13 +5,14 @@ import MedicareStore
 extension DomainError: RPCErrorConvertible {
     /// The status for the error's kind, with `field: message` as the message: `invalid` →
     /// INVALID_ARGUMENT, `notFound` → NOT_FOUND, `precondition` → FAILED_PRECONDITION,
-    /// `conflict` → ALREADY_EXISTS.
+    /// `conflict` → ALREADY_EXISTS, `permissionDenied` → PERMISSION_DENIED.
     public var rpcError: RPCError {
         switch kind {
         case .invalid: RPCError(code: .invalidArgument, message: description)
         case .notFound: RPCError(code: .notFound, message: description)
         case .precondition: RPCError(code: .failedPrecondition, message: description)
         case .conflict: RPCError(code: .alreadyExists, message: description)
+        case .permissionDenied: RPCError(code: .permissionDenied, message: description)
         }
     }
 }

@@ -26,6 +26,10 @@ import Testing
             #expect(registry[column] == Self.codes(DesignationStatus.self), "\(column)")
         }
         #expect(registry["registry_audit_outbox.kind"] == [AuditKind.designation.code])
+        let workflow = Dictionary(uniqueKeysWithValues: RegistryStore.workflowSets.map { ("\($0.table).\($0.column)", $0.codes) })
+        #expect(workflow["applications.status"] == Self.codes(ApplicationStatus.self))
+        #expect(workflow["applications.applicant"] == Self.codes(Applicant.self))
+        #expect(workflow["application_reviews.decision"] == Self.codes(ReviewDecision.self))
 
         let settlement = Dictionary(uniqueKeysWithValues: SettlementDefinition.closedSets.map { ("\($0.table).\($0.column)", $0.codes) })
         #expect(settlement["persons.insutype"] == Insutype.known.map { String($0.rawValue) })

@@ -84,7 +84,7 @@ public struct GatewayProvider: GatewayService {
         options.metadata[Metadata.idempotencyKey] = key
         // A township centre settling for a clinic must be the clinic's settling centre.
         let centre = scope == .institution && clinic.value != caller ? caller : nil
-        if let refusal = Self.refusal(route: route, review: review, clinic: clinic, centre: centre) {
+        if let refusal = Self.refusal(route: route, review: review, clinic: clinic, centre: centre, medType: claim.medType) {
             // A retry whose answer was lost gets it, whatever today's checks say (a centre only
             // a settlement it settled).
             if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
@@ -113,10 +113,11 @@ public struct GatewayProvider: GatewayService {
     }
 
     /// Why the checks refuse a settle, if they do, in order: the registry's answer (unavailable,
-    /// not the settling centre, the route refused), then review's (unavailable, blocked).
-    /// `byReview` when review decided it. Input errors were thrown before.
+    /// not the settling centre, the route refused, the medical type outside the settling
+    /// agreement's service scope), then review's (unavailable, blocked). `byReview` when
+    /// review decided it. Input errors were thrown before.
     static func refusal(
-        route: Result<SettlementRoute, RPCError>, review: Result<ReviewResponse, RPCError>, clinic: InstitutionCode, centre: String?
+        route: Result<SettlementRoute, RPCError>, review: Result<ReviewResponse, RPCError>, clinic: InstitutionCode, centre: String?, medType: MedType
     ) -> (error: RPCError, byReview: Bool)? {
         switch route {
         case .failure(let error):
@@ -125,6 +126,12 @@ public struct GatewayProvider: GatewayService {
             return (RPCError(code: .permissionDenied, message: "township centre \(centre ?? "") does not settle for \(clinic)"), false)
         case .success(let found) where !found.canSettle:
             return (RPCError(code: .failedPrecondition, message: "cannot settle at \(clinic): \(found.refusal)"), false)
+        case .success(let found) where !found.scopes.isEmpty && !found.scopes.contains(medType.serviceScope):
+            let covered = found.scopes.map(\.code).joined(separator: ", ")
+            return (RPCError(
+                code: .failedPrecondition,
+                message: "claim.med_type: \(medType.rawValue) needs service scope \(medType.serviceScope.code), outside agreement \(found.agreementNo) of \(found.settleVia) (\(covered))"
+            ), false)
         case .success: break
         }
         switch review {
@@ -273,4 +280,16 @@ public struct GatewayProvider: GatewayService {
     }
 
     static func today() -> String { CivilDate.today().description }
+}
+
+extension MedType {
+    /// The service scope (服务协议服务范围) an agreement must cover for a visit of this type
+    /// (see `ServiceScope` in registry.proto): outpatient, registration and emergency visits are
+    /// 普通门诊统筹; chronic outpatient visits (门诊慢特病, the 两病) need the 两病 drug scope.
+    var serviceScope: ServiceScope {
+        switch self {
+        case .chronicOutpatient: .chronicDrugs
+        default: .generalOutpatient
+        }
+    }
 }

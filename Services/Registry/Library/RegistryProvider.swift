@@ -108,7 +108,7 @@ public struct RegistryProvider: RegistryService {
             route.canSettle = true
             route.settleVia = code.value
             route.mode = .direct
-            return route
+            return try await withAgreement(route, on: date)
         }
         if facts.mode == .integrating, facts.relationshipEnd < date {
             route.refusal = "the temporary relationship of \(code) with \(facts.parent) ended on \(facts.relationshipEnd)"
@@ -133,6 +133,16 @@ public struct RegistryProvider: RegistryService {
         route.canSettle = true
         route.settleVia = facts.parent
         route.mode = facts.mode == .integrated ? .integrated : .integrating
+        return try await withAgreement(route, on: date)
+    }
+
+    /// The route with the scopes of the settling institution's agreement in force on `date`
+    /// (none on file: designated without one, which limits nothing).
+    private func withAgreement(_ route: SettlementRoute, on date: String) async throws -> SettlementRoute {
+        guard route.canSettle, let agreement = try await store.agreement(of: route.settleVia, on: date) else { return route }
+        var route = route
+        route.agreementNo = agreement.number
+        route.scopes = agreement.scopes
         return route
     }
 

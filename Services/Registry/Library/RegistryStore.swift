@@ -153,37 +153,45 @@ public struct RegistryStore: Sendable {
     func changeDesignation(code: String, action: DesignationAction, reason: String, by: String, effective: String) async throws -> Institution {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
-            guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
-                throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
-            }
-            let from = try row.code("designation_status", as: DesignationStatus.self)
-            let transition = try InstitutionRules.transition(action)
-            guard transition.from.contains(from) else {
-                throw DomainError(.precondition, field: "action", "cannot \(action) \(code): it is \(from)")
-            }
-            let last = try await tx.queryOne(
-                "SELECT seq, effective_date FROM designation_history WHERE code = $1 ORDER BY seq DESC LIMIT 1", [.text(code)]
-            )
-            let seq = (try last?.int("seq") ?? 0) + 1
-            if let previous = try last?.string("effective_date"), effective < previous {
-                throw DomainError(field: "effective_date", "\(effective) is before the previous change of \(code), effective \(previous)")
-            }
-            try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [transition.to.stored, .text(code)])
-            let at = Date().formatted(.iso8601)
-            try await tx.execute(
-                "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [.text(code), .integer(seq), from.stored, transition.to.stored, .text(reason), .text(at), .text(by), .text(effective)]
-            )
-            // The decision's audit record, in the same transaction (delivered by the relay).
-            let record = RecordRequest(designation: DesignationRecord(
-                fixmedinsCode: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
-            ))
-            try await tx.execute(
-                "INSERT INTO registry_audit_outbox (subject, kind, record, created_ms) VALUES ($1, '\(AuditKind.designation.code)', $2, $3)",
-                [.text("\(code)#\(seq)"), .blob(try record.encodedBytes()), .integer(AuditOutbox.nowMillis())]
-            )
-            return try await Self.institution(tx, code)!
+            try await Self.changeDesignation(tx, code: code, action: action, reason: reason, by: by, effective: effective, lock: lock)
         }
+    }
+
+    /// ``changeDesignation(code:action:reason:by:effective:)`` inside `tx`, with its event and
+    /// its audit record.
+    static func changeDesignation(
+        _ tx: any SQLTransaction, code: String, action: DesignationAction, reason: String, by: String, effective: String, lock: String
+    ) async throws -> Institution {
+        guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
+            throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
+        }
+        let from = try row.code("designation_status", as: DesignationStatus.self)
+        let transition = try InstitutionRules.transition(action)
+        guard transition.from.contains(from) else {
+            throw DomainError(.precondition, field: "action", "cannot \(action) \(code): it is \(from)")
+        }
+        let last = try await tx.queryOne(
+            "SELECT seq, effective_date FROM designation_history WHERE code = $1 ORDER BY seq DESC LIMIT 1", [.text(code)]
+        )
+        let seq = (try last?.int("seq") ?? 0) + 1
+        if let previous = try last?.string("effective_date"), effective < previous {
+            throw DomainError(field: "effective_date", "\(effective) is before the previous change of \(code), effective \(previous)")
+        }
+        try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [transition.to.stored, .text(code)])
+        let at = Date().formatted(.iso8601)
+        try await tx.execute(
+            "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [.text(code), .integer(seq), from.stored, transition.to.stored, .text(reason), .text(at), .text(by), .text(effective)]
+        )
+        // The decision's audit record, in the same transaction (delivered by the relay).
+        let record = RecordRequest(designation: DesignationRecord(
+            fixmedinsCode: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
+        ))
+        try await tx.execute(
+            "INSERT INTO registry_audit_outbox (subject, kind, record, created_ms) VALUES ($1, '\(AuditKind.designation.code)', $2, $3)",
+            [.text("\(code)#\(seq)"), .blob(try record.encodedBytes()), .integer(AuditOutbox.nowMillis())]
+        )
+        return try await Self.institution(tx, code)!
     }
 
     func coverage(region: String, maxGaps: Int) async throws -> Coverage {

@@ -53,6 +53,31 @@ extension ResolveSettlementRouteRequest: ScopeKeyed {
     }
 }
 
+extension DesignationApplication: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+        agreement?.scopeKeys(path + "agreement.", into: &keys)
+    }
+}
+
+extension ServiceAgreement: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ApplyForDesignationRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in fixmedinsCodes.enumerated() { keys.append(ScopeKeyValue(.institution, field: "\(path)fixmedins_codes[\(i)]", value: value)) }
+    }
+}
+
+extension ApplyForDesignationResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in applications.enumerated() { value.scopeKeys("\(path)applications[\(i)].", into: &keys) }
+    }
+}
+
 extension CoverageRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))

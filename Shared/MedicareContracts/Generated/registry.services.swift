@@ -29,12 +29,29 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try ResolveSettlementRouteRequest(decoding: $0).scopeKeys() }
     )
+    public static let applyForDesignation = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ApplyForDesignation",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler)
+    )
+    public static let reviewApplication = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ReviewApplication",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all)
+    )
+    public static let signAgreement = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "SignAgreement",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all, invalidatesRoutes: true)
+    )
+    public static let getApplication = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "GetApplication",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "application_id: no such application"),
+        answerKeys: { try DesignationApplication(decoding: $0).scopeKeys() }
+    )
     public static let getCoverage = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetCoverage",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, getCoverage]
+    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getCoverage]
 }
 
 /// `medicare.v1.Registry`: implement one async method per RPC, then register it with a router.
@@ -44,6 +61,10 @@ public protocol RegistryService: Sendable {
     func getInstitution(_ request: GetInstitutionRequest, context: CallContext) async throws -> Institution
     func changeDesignation(_ request: ChangeDesignationRequest, context: CallContext) async throws -> Institution
     func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute
+    func applyForDesignation(_ request: ApplyForDesignationRequest, context: CallContext) async throws -> ApplyForDesignationResponse
+    func reviewApplication(_ request: ReviewApplicationRequest, context: CallContext) async throws -> DesignationApplication
+    func signAgreement(_ request: SignAgreementRequest, context: CallContext) async throws -> DesignationApplication
+    func getApplication(_ request: GetApplicationRequest, context: CallContext) async throws -> DesignationApplication
     func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage
 }
 
@@ -64,6 +85,18 @@ extension RegistryService {
         }
         router.register(RegistryMethods.resolveSettlementRoute, request: ResolveSettlementRouteRequest.self, response: SettlementRoute.self) { request, context in
             try await self.resolveSettlementRoute(request, context: context)
+        }
+        router.register(RegistryMethods.applyForDesignation, request: ApplyForDesignationRequest.self, response: ApplyForDesignationResponse.self) { request, context in
+            try await self.applyForDesignation(request, context: context)
+        }
+        router.register(RegistryMethods.reviewApplication, request: ReviewApplicationRequest.self, response: DesignationApplication.self) { request, context in
+            try await self.reviewApplication(request, context: context)
+        }
+        router.register(RegistryMethods.signAgreement, request: SignAgreementRequest.self, response: DesignationApplication.self) { request, context in
+            try await self.signAgreement(request, context: context)
+        }
+        router.register(RegistryMethods.getApplication, request: GetApplicationRequest.self, response: DesignationApplication.self) { request, context in
+            try await self.getApplication(request, context: context)
         }
         router.register(RegistryMethods.getCoverage, request: CoverageRequest.self, response: Coverage.self) { request, context in
             try await self.getCoverage(request, context: context)
@@ -95,6 +128,22 @@ public struct RegistryClient: Sendable {
 
     public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, options: CallOptions = CallOptions()) async throws -> SettlementRoute {
         try await channel.unary(RegistryMethods.resolveSettlementRoute, request: request, response: SettlementRoute.self, options: options)
+    }
+
+    public func applyForDesignation(_ request: ApplyForDesignationRequest, options: CallOptions = CallOptions()) async throws -> ApplyForDesignationResponse {
+        try await channel.unary(RegistryMethods.applyForDesignation, request: request, response: ApplyForDesignationResponse.self, options: options)
+    }
+
+    public func reviewApplication(_ request: ReviewApplicationRequest, options: CallOptions = CallOptions()) async throws -> DesignationApplication {
+        try await channel.unary(RegistryMethods.reviewApplication, request: request, response: DesignationApplication.self, options: options)
+    }
+
+    public func signAgreement(_ request: SignAgreementRequest, options: CallOptions = CallOptions()) async throws -> DesignationApplication {
+        try await channel.unary(RegistryMethods.signAgreement, request: request, response: DesignationApplication.self, options: options)
+    }
+
+    public func getApplication(_ request: GetApplicationRequest, options: CallOptions = CallOptions()) async throws -> DesignationApplication {
+        try await channel.unary(RegistryMethods.getApplication, request: request, response: DesignationApplication.self, options: options)
     }
 
     public func getCoverage(_ request: CoverageRequest, options: CallOptions = CallOptions()) async throws -> Coverage {

@@ -318,6 +318,230 @@ public enum RouteMode: ProtoEnum {
     }
 }
 
+/// `medicare.v1.ApplicationStatus`. Where an application for designation stands (定点申请, notice §二(三)).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ApplicationStatus: ProtoEnum {
+    case unspecified
+    case underReview
+    case returned
+    case refused
+    case approved
+    case contracted
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .underReview
+        case 2: self = .returned
+        case 3: self = .refused
+        case 4: self = .approved
+        case 5: self = .contracted
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .underReview: 1
+        case .returned: 2
+        case .refused: 3
+        case .approved: 4
+        case .contracted: 5
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ApplicationStatus" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ApplicationStatus] = [.underReview, .returned, .refused, .approved, .contracted]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .underReview: "under_review"
+        case .returned: "returned"
+        case .refused: "refused"
+        case .approved: "approved"
+        case .contracted: "contracted"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.Applicant`. Who filed an application.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum Applicant: ProtoEnum {
+    case unspecified
+    case institution
+    case centre
+    case healthCommission
+    case bureau
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .institution
+        case 2: self = .centre
+        case 3: self = .healthCommission
+        case 4: self = .bureau
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .institution: 1
+        case .centre: 2
+        case .healthCommission: 3
+        case .bureau: 4
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.Applicant" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [Applicant] = [.institution, .centre, .healthCommission, .bureau]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .institution: "institution"
+        case .centre: "centre"
+        case .healthCommission: "health_commission"
+        case .bureau: "bureau"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.ReviewDecision`. A county bureau's decision on an application.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ReviewDecision: ProtoEnum {
+    case unspecified
+    case approve
+    case `return`
+    case refuse
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .approve
+        case 2: self = .`return`
+        case 3: self = .refuse
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .approve: 1
+        case .`return`: 2
+        case .refuse: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ReviewDecision" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ReviewDecision] = [.approve, .`return`, .refuse]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .approve: "approve"
+        case .`return`: "return"
+        case .refuse: "refuse"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.ServiceScope`. What a service agreement (服务协议) covers (notice §二(一), §三).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ServiceScope: ProtoEnum {
+    case unspecified
+    case generalOutpatient
+    case chronicDrugs
+    case familyDoctor
+    case tcm
+    case crossRegion
+    case mobilePayment
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .generalOutpatient
+        case 2: self = .chronicDrugs
+        case 3: self = .familyDoctor
+        case 4: self = .tcm
+        case 5: self = .crossRegion
+        case 6: self = .mobilePayment
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .generalOutpatient: 1
+        case .chronicDrugs: 2
+        case .familyDoctor: 3
+        case .tcm: 4
+        case .crossRegion: 5
+        case .mobilePayment: 6
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ServiceScope" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ServiceScope] = [.generalOutpatient, .chronicDrugs, .familyDoctor, .tcm, .crossRegion, .mobilePayment]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .generalOutpatient: "general_outpatient"
+        case .chronicDrugs: "chronic_drugs"
+        case .familyDoctor: "family_doctor"
+        case .tcm: "tcm"
+        case .crossRegion: "cross_region"
+        case .mobilePayment: "mobile_payment"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.Division`
 public struct Division: WireMessage {
     public var code: String
@@ -890,14 +1114,18 @@ public struct SettlementRoute: WireMessage {
     public var refusal: String
     public var designationStatus: DesignationStatus
     public var divisionCode: String
+    public var scopes: [ServiceScope]
+    public var agreementNo: String
 
-    public init(canSettle: Bool = false, settleVia: String = "", mode: RouteMode = .init(), refusal: String = "", designationStatus: DesignationStatus = .init(), divisionCode: String = "") {
+    public init(canSettle: Bool = false, settleVia: String = "", mode: RouteMode = .init(), refusal: String = "", designationStatus: DesignationStatus = .init(), divisionCode: String = "", scopes: [ServiceScope] = [], agreementNo: String = "") {
         self.canSettle = canSettle
         self.settleVia = settleVia
         self.mode = mode
         self.refusal = refusal
         self.designationStatus = designationStatus
         self.divisionCode = divisionCode
+        self.scopes = scopes
+        self.agreementNo = agreementNo
     }
 
     public static var protoName: String { "medicare.v1.SettlementRoute" }
@@ -927,6 +1155,8 @@ extension SettlementRoute: CMessage {
         self.refusal = try arena.string(c.pointee.refusal, field: "medicare.v1.SettlementRoute.refusal")
         self.designationStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.designation_status.rawValue))
         self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.SettlementRoute.division_code")
+        self.scopes = try arena.array(c.pointee.scopes, c.pointee.n_scopes, field: "medicare.v1.SettlementRoute.scopes") { ServiceScope(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.agreementNo = try arena.string(c.pointee.agreement_no, field: "medicare.v1.SettlementRoute.agreement_no")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -936,6 +1166,408 @@ extension SettlementRoute: CMessage {
         c.pointee.refusal = try arena.cString(self.refusal, field: "medicare.v1.SettlementRoute.refusal")
         c.pointee.designation_status = .init(rawValue: .init(truncatingIfNeeded: self.designationStatus.rawValue))
         c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.SettlementRoute.division_code")
+        (c.pointee.n_scopes, c.pointee.scopes) = arena.cArray(self.scopes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        c.pointee.agreement_no = try arena.cString(self.agreementNo, field: "medicare.v1.SettlementRoute.agreement_no")
+    }
+}
+
+/// `medicare.v1.DesignationApplication`
+public struct DesignationApplication: WireMessage {
+    public var applicationID: String
+    public var fixmedinsCode: String
+    public var applicant: Applicant
+    public var filedBy: String
+    public var filedAt: String
+    public var status: ApplicationStatus
+    public var remarks: String
+    public var reviews: [ApplicationReview]
+    public var agreement: ServiceAgreement?
+
+    public init(applicationID: String = "", fixmedinsCode: String = "", applicant: Applicant = .init(), filedBy: String = "", filedAt: String = "", status: ApplicationStatus = .init(), remarks: String = "", reviews: [ApplicationReview] = [], agreement: ServiceAgreement? = nil) {
+        self.applicationID = applicationID
+        self.fixmedinsCode = fixmedinsCode
+        self.applicant = applicant
+        self.filedBy = filedBy
+        self.filedAt = filedAt
+        self.status = status
+        self.remarks = remarks
+        self.reviews = reviews
+        self.agreement = agreement
+    }
+
+    public static var protoName: String { "medicare.v1.DesignationApplication" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DesignationApplication: CMessage {
+    typealias CStruct = Medicare__V1__DesignationApplication
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__designation_application__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__designation_application__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__designation_application__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__designation_application__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applicationID = try arena.string(c.pointee.application_id, field: "medicare.v1.DesignationApplication.application_id")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.DesignationApplication.fixmedins_code")
+        self.applicant = Applicant(rawValue: Int32(truncatingIfNeeded: c.pointee.applicant.rawValue))
+        self.filedBy = try arena.string(c.pointee.filed_by, field: "medicare.v1.DesignationApplication.filed_by")
+        self.filedAt = try arena.string(c.pointee.filed_at, field: "medicare.v1.DesignationApplication.filed_at")
+        self.status = ApplicationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        self.remarks = try arena.string(c.pointee.remarks, field: "medicare.v1.DesignationApplication.remarks")
+        self.reviews = try arena.messageArray(c.pointee.reviews, c.pointee.n_reviews, field: "medicare.v1.DesignationApplication.reviews", as: ApplicationReview.self)
+        if let p = c.pointee.agreement { self.agreement = try ServiceAgreement(c: p, arena: arena) } else { self.agreement = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.application_id = try arena.cString(self.applicationID, field: "medicare.v1.DesignationApplication.application_id")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.DesignationApplication.fixmedins_code")
+        c.pointee.applicant = .init(rawValue: .init(truncatingIfNeeded: self.applicant.rawValue))
+        c.pointee.filed_by = try arena.cString(self.filedBy, field: "medicare.v1.DesignationApplication.filed_by")
+        c.pointee.filed_at = try arena.cString(self.filedAt, field: "medicare.v1.DesignationApplication.filed_at")
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        c.pointee.remarks = try arena.cString(self.remarks, field: "medicare.v1.DesignationApplication.remarks")
+        (c.pointee.n_reviews, c.pointee.reviews) = try arena.cMessageArray(self.reviews)
+        if let v = self.agreement { c.pointee.agreement = try arena.cMessage(v) }
+    }
+}
+
+/// `medicare.v1.ApplicationReview`
+public struct ApplicationReview: WireMessage {
+    public var decision: ReviewDecision
+    public var reason: String
+    public var by: String
+    public var at: String
+
+    public init(decision: ReviewDecision = .init(), reason: String = "", by: String = "", at: String = "") {
+        self.decision = decision
+        self.reason = reason
+        self.by = by
+        self.at = at
+    }
+
+    public static var protoName: String { "medicare.v1.ApplicationReview" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ApplicationReview: CMessage {
+    typealias CStruct = Medicare__V1__ApplicationReview
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__application_review__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__application_review__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__application_review__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__application_review__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.decision = ReviewDecision(rawValue: Int32(truncatingIfNeeded: c.pointee.decision.rawValue))
+        self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ApplicationReview.reason")
+        self.by = try arena.string(c.pointee.by, field: "medicare.v1.ApplicationReview.by")
+        self.at = try arena.string(c.pointee.at, field: "medicare.v1.ApplicationReview.at")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.decision = .init(rawValue: .init(truncatingIfNeeded: self.decision.rawValue))
+        c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ApplicationReview.reason")
+        c.pointee.by = try arena.cString(self.by, field: "medicare.v1.ApplicationReview.by")
+        c.pointee.at = try arena.cString(self.at, field: "medicare.v1.ApplicationReview.at")
+    }
+}
+
+/// `medicare.v1.ServiceAgreement`
+public struct ServiceAgreement: WireMessage {
+    public var agreementNo: String
+    public var fixmedinsCode: String
+    public var startDate: String
+    public var endDate: String
+    public var scopes: [ServiceScope]
+    public var signedDate: String
+    public var signedBy: String
+    public var applicationID: String
+
+    public init(agreementNo: String = "", fixmedinsCode: String = "", startDate: String = "", endDate: String = "", scopes: [ServiceScope] = [], signedDate: String = "", signedBy: String = "", applicationID: String = "") {
+        self.agreementNo = agreementNo
+        self.fixmedinsCode = fixmedinsCode
+        self.startDate = startDate
+        self.endDate = endDate
+        self.scopes = scopes
+        self.signedDate = signedDate
+        self.signedBy = signedBy
+        self.applicationID = applicationID
+    }
+
+    public static var protoName: String { "medicare.v1.ServiceAgreement" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ServiceAgreement: CMessage {
+    typealias CStruct = Medicare__V1__ServiceAgreement
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__service_agreement__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__service_agreement__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__service_agreement__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__service_agreement__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.agreementNo = try arena.string(c.pointee.agreement_no, field: "medicare.v1.ServiceAgreement.agreement_no")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.ServiceAgreement.fixmedins_code")
+        self.startDate = try arena.string(c.pointee.start_date, field: "medicare.v1.ServiceAgreement.start_date")
+        self.endDate = try arena.string(c.pointee.end_date, field: "medicare.v1.ServiceAgreement.end_date")
+        self.scopes = try arena.array(c.pointee.scopes, c.pointee.n_scopes, field: "medicare.v1.ServiceAgreement.scopes") { ServiceScope(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.signedDate = try arena.string(c.pointee.signed_date, field: "medicare.v1.ServiceAgreement.signed_date")
+        self.signedBy = try arena.string(c.pointee.signed_by, field: "medicare.v1.ServiceAgreement.signed_by")
+        self.applicationID = try arena.string(c.pointee.application_id, field: "medicare.v1.ServiceAgreement.application_id")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.agreement_no = try arena.cString(self.agreementNo, field: "medicare.v1.ServiceAgreement.agreement_no")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.ServiceAgreement.fixmedins_code")
+        c.pointee.start_date = try arena.cString(self.startDate, field: "medicare.v1.ServiceAgreement.start_date")
+        c.pointee.end_date = try arena.cString(self.endDate, field: "medicare.v1.ServiceAgreement.end_date")
+        (c.pointee.n_scopes, c.pointee.scopes) = arena.cArray(self.scopes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        c.pointee.signed_date = try arena.cString(self.signedDate, field: "medicare.v1.ServiceAgreement.signed_date")
+        c.pointee.signed_by = try arena.cString(self.signedBy, field: "medicare.v1.ServiceAgreement.signed_by")
+        c.pointee.application_id = try arena.cString(self.applicationID, field: "medicare.v1.ServiceAgreement.application_id")
+    }
+}
+
+/// `medicare.v1.ApplyForDesignationRequest`
+public struct ApplyForDesignationRequest: WireMessage {
+    public var fixmedinsCodes: [String]
+    public var remarks: String
+
+    public init(fixmedinsCodes: [String] = [], remarks: String = "") {
+        self.fixmedinsCodes = fixmedinsCodes
+        self.remarks = remarks
+    }
+
+    public static var protoName: String { "medicare.v1.ApplyForDesignationRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ApplyForDesignationRequest: CMessage {
+    typealias CStruct = Medicare__V1__ApplyForDesignationRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__apply_for_designation_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__apply_for_designation_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__apply_for_designation_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__apply_for_designation_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCodes = try arena.stringArray(c.pointee.fixmedins_codes, c.pointee.n_fixmedins_codes, field: "medicare.v1.ApplyForDesignationRequest.fixmedins_codes")
+        self.remarks = try arena.string(c.pointee.remarks, field: "medicare.v1.ApplyForDesignationRequest.remarks")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_fixmedins_codes, c.pointee.fixmedins_codes) = try arena.cStringArray(self.fixmedinsCodes, field: "medicare.v1.ApplyForDesignationRequest.fixmedins_codes")
+        c.pointee.remarks = try arena.cString(self.remarks, field: "medicare.v1.ApplyForDesignationRequest.remarks")
+    }
+}
+
+/// `medicare.v1.ApplyForDesignationResponse`
+public struct ApplyForDesignationResponse: WireMessage {
+    public var applications: [DesignationApplication]
+
+    public init(applications: [DesignationApplication] = []) {
+        self.applications = applications
+    }
+
+    public static var protoName: String { "medicare.v1.ApplyForDesignationResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ApplyForDesignationResponse: CMessage {
+    typealias CStruct = Medicare__V1__ApplyForDesignationResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__apply_for_designation_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__apply_for_designation_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__apply_for_designation_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__apply_for_designation_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applications = try arena.messageArray(c.pointee.applications, c.pointee.n_applications, field: "medicare.v1.ApplyForDesignationResponse.applications", as: DesignationApplication.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_applications, c.pointee.applications) = try arena.cMessageArray(self.applications)
+    }
+}
+
+/// `medicare.v1.ReviewApplicationRequest`
+public struct ReviewApplicationRequest: WireMessage {
+    public var applicationID: String
+    public var decision: ReviewDecision
+    public var reason: String
+
+    public init(applicationID: String = "", decision: ReviewDecision = .init(), reason: String = "") {
+        self.applicationID = applicationID
+        self.decision = decision
+        self.reason = reason
+    }
+
+    public static var protoName: String { "medicare.v1.ReviewApplicationRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ReviewApplicationRequest: CMessage {
+    typealias CStruct = Medicare__V1__ReviewApplicationRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__review_application_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__review_application_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__review_application_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__review_application_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applicationID = try arena.string(c.pointee.application_id, field: "medicare.v1.ReviewApplicationRequest.application_id")
+        self.decision = ReviewDecision(rawValue: Int32(truncatingIfNeeded: c.pointee.decision.rawValue))
+        self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ReviewApplicationRequest.reason")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.application_id = try arena.cString(self.applicationID, field: "medicare.v1.ReviewApplicationRequest.application_id")
+        c.pointee.decision = .init(rawValue: .init(truncatingIfNeeded: self.decision.rawValue))
+        c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ReviewApplicationRequest.reason")
+    }
+}
+
+/// `medicare.v1.SignAgreementRequest`
+public struct SignAgreementRequest: WireMessage {
+    public var applicationID: String
+    public var agreementNo: String
+    public var startDate: String
+    public var endDate: String
+    public var scopes: [ServiceScope]
+    public var signedDate: String
+
+    public init(applicationID: String = "", agreementNo: String = "", startDate: String = "", endDate: String = "", scopes: [ServiceScope] = [], signedDate: String = "") {
+        self.applicationID = applicationID
+        self.agreementNo = agreementNo
+        self.startDate = startDate
+        self.endDate = endDate
+        self.scopes = scopes
+        self.signedDate = signedDate
+    }
+
+    public static var protoName: String { "medicare.v1.SignAgreementRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SignAgreementRequest: CMessage {
+    typealias CStruct = Medicare__V1__SignAgreementRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__sign_agreement_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__sign_agreement_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__sign_agreement_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__sign_agreement_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applicationID = try arena.string(c.pointee.application_id, field: "medicare.v1.SignAgreementRequest.application_id")
+        self.agreementNo = try arena.string(c.pointee.agreement_no, field: "medicare.v1.SignAgreementRequest.agreement_no")
+        self.startDate = try arena.string(c.pointee.start_date, field: "medicare.v1.SignAgreementRequest.start_date")
+        self.endDate = try arena.string(c.pointee.end_date, field: "medicare.v1.SignAgreementRequest.end_date")
+        self.scopes = try arena.array(c.pointee.scopes, c.pointee.n_scopes, field: "medicare.v1.SignAgreementRequest.scopes") { ServiceScope(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.signedDate = try arena.string(c.pointee.signed_date, field: "medicare.v1.SignAgreementRequest.signed_date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.application_id = try arena.cString(self.applicationID, field: "medicare.v1.SignAgreementRequest.application_id")
+        c.pointee.agreement_no = try arena.cString(self.agreementNo, field: "medicare.v1.SignAgreementRequest.agreement_no")
+        c.pointee.start_date = try arena.cString(self.startDate, field: "medicare.v1.SignAgreementRequest.start_date")
+        c.pointee.end_date = try arena.cString(self.endDate, field: "medicare.v1.SignAgreementRequest.end_date")
+        (c.pointee.n_scopes, c.pointee.scopes) = arena.cArray(self.scopes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        c.pointee.signed_date = try arena.cString(self.signedDate, field: "medicare.v1.SignAgreementRequest.signed_date")
+    }
+}
+
+/// `medicare.v1.GetApplicationRequest`
+public struct GetApplicationRequest: WireMessage {
+    public var applicationID: String
+
+    public init(applicationID: String = "") {
+        self.applicationID = applicationID
+    }
+
+    public static var protoName: String { "medicare.v1.GetApplicationRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension GetApplicationRequest: CMessage {
+    typealias CStruct = Medicare__V1__GetApplicationRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__get_application_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__get_application_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__get_application_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__get_application_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applicationID = try arena.string(c.pointee.application_id, field: "medicare.v1.GetApplicationRequest.application_id")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.application_id = try arena.cString(self.applicationID, field: "medicare.v1.GetApplicationRequest.application_id")
     }
 }
 

@@ -592,6 +592,366 @@ void   medicare__v1__settlement_route__free_unpacked
   assert(message->base.descriptor == &medicare__v1__settlement_route__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__designation_application__init
+                     (Medicare__V1__DesignationApplication         *message)
+{
+  static const Medicare__V1__DesignationApplication init_value = MEDICARE__V1__DESIGNATION_APPLICATION__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__designation_application__get_packed_size
+                     (const Medicare__V1__DesignationApplication *message)
+{
+  assert(message->base.descriptor == &medicare__v1__designation_application__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__designation_application__pack
+                     (const Medicare__V1__DesignationApplication *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__designation_application__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__designation_application__pack_to_buffer
+                     (const Medicare__V1__DesignationApplication *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__designation_application__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DesignationApplication *
+       medicare__v1__designation_application__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DesignationApplication *)
+     protobuf_c_message_unpack (&medicare__v1__designation_application__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__designation_application__free_unpacked
+                     (Medicare__V1__DesignationApplication *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__designation_application__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__application_review__init
+                     (Medicare__V1__ApplicationReview         *message)
+{
+  static const Medicare__V1__ApplicationReview init_value = MEDICARE__V1__APPLICATION_REVIEW__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__application_review__get_packed_size
+                     (const Medicare__V1__ApplicationReview *message)
+{
+  assert(message->base.descriptor == &medicare__v1__application_review__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__application_review__pack
+                     (const Medicare__V1__ApplicationReview *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__application_review__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__application_review__pack_to_buffer
+                     (const Medicare__V1__ApplicationReview *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__application_review__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ApplicationReview *
+       medicare__v1__application_review__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ApplicationReview *)
+     protobuf_c_message_unpack (&medicare__v1__application_review__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__application_review__free_unpacked
+                     (Medicare__V1__ApplicationReview *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__application_review__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__service_agreement__init
+                     (Medicare__V1__ServiceAgreement         *message)
+{
+  static const Medicare__V1__ServiceAgreement init_value = MEDICARE__V1__SERVICE_AGREEMENT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__service_agreement__get_packed_size
+                     (const Medicare__V1__ServiceAgreement *message)
+{
+  assert(message->base.descriptor == &medicare__v1__service_agreement__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__service_agreement__pack
+                     (const Medicare__V1__ServiceAgreement *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__service_agreement__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__service_agreement__pack_to_buffer
+                     (const Medicare__V1__ServiceAgreement *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__service_agreement__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ServiceAgreement *
+       medicare__v1__service_agreement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ServiceAgreement *)
+     protobuf_c_message_unpack (&medicare__v1__service_agreement__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__service_agreement__free_unpacked
+                     (Medicare__V1__ServiceAgreement *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__service_agreement__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__apply_for_designation_request__init
+                     (Medicare__V1__ApplyForDesignationRequest         *message)
+{
+  static const Medicare__V1__ApplyForDesignationRequest init_value = MEDICARE__V1__APPLY_FOR_DESIGNATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__apply_for_designation_request__get_packed_size
+                     (const Medicare__V1__ApplyForDesignationRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__apply_for_designation_request__pack
+                     (const Medicare__V1__ApplyForDesignationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__apply_for_designation_request__pack_to_buffer
+                     (const Medicare__V1__ApplyForDesignationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ApplyForDesignationRequest *
+       medicare__v1__apply_for_designation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ApplyForDesignationRequest *)
+     protobuf_c_message_unpack (&medicare__v1__apply_for_designation_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__apply_for_designation_request__free_unpacked
+                     (Medicare__V1__ApplyForDesignationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__apply_for_designation_response__init
+                     (Medicare__V1__ApplyForDesignationResponse         *message)
+{
+  static const Medicare__V1__ApplyForDesignationResponse init_value = MEDICARE__V1__APPLY_FOR_DESIGNATION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__apply_for_designation_response__get_packed_size
+                     (const Medicare__V1__ApplyForDesignationResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__apply_for_designation_response__pack
+                     (const Medicare__V1__ApplyForDesignationResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__apply_for_designation_response__pack_to_buffer
+                     (const Medicare__V1__ApplyForDesignationResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ApplyForDesignationResponse *
+       medicare__v1__apply_for_designation_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ApplyForDesignationResponse *)
+     protobuf_c_message_unpack (&medicare__v1__apply_for_designation_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__apply_for_designation_response__free_unpacked
+                     (Medicare__V1__ApplyForDesignationResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__apply_for_designation_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__review_application_request__init
+                     (Medicare__V1__ReviewApplicationRequest         *message)
+{
+  static const Medicare__V1__ReviewApplicationRequest init_value = MEDICARE__V1__REVIEW_APPLICATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__review_application_request__get_packed_size
+                     (const Medicare__V1__ReviewApplicationRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__review_application_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__review_application_request__pack
+                     (const Medicare__V1__ReviewApplicationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__review_application_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__review_application_request__pack_to_buffer
+                     (const Medicare__V1__ReviewApplicationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__review_application_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ReviewApplicationRequest *
+       medicare__v1__review_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ReviewApplicationRequest *)
+     protobuf_c_message_unpack (&medicare__v1__review_application_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__review_application_request__free_unpacked
+                     (Medicare__V1__ReviewApplicationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__review_application_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__sign_agreement_request__init
+                     (Medicare__V1__SignAgreementRequest         *message)
+{
+  static const Medicare__V1__SignAgreementRequest init_value = MEDICARE__V1__SIGN_AGREEMENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__sign_agreement_request__get_packed_size
+                     (const Medicare__V1__SignAgreementRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreement_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__sign_agreement_request__pack
+                     (const Medicare__V1__SignAgreementRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreement_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__sign_agreement_request__pack_to_buffer
+                     (const Medicare__V1__SignAgreementRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreement_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SignAgreementRequest *
+       medicare__v1__sign_agreement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SignAgreementRequest *)
+     protobuf_c_message_unpack (&medicare__v1__sign_agreement_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__sign_agreement_request__free_unpacked
+                     (Medicare__V1__SignAgreementRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__sign_agreement_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__get_application_request__init
+                     (Medicare__V1__GetApplicationRequest         *message)
+{
+  static const Medicare__V1__GetApplicationRequest init_value = MEDICARE__V1__GET_APPLICATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__get_application_request__get_packed_size
+                     (const Medicare__V1__GetApplicationRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__get_application_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__get_application_request__pack
+                     (const Medicare__V1__GetApplicationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__get_application_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__get_application_request__pack_to_buffer
+                     (const Medicare__V1__GetApplicationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__get_application_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__GetApplicationRequest *
+       medicare__v1__get_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__GetApplicationRequest *)
+     protobuf_c_message_unpack (&medicare__v1__get_application_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__get_application_request__free_unpacked
+                     (Medicare__V1__GetApplicationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__get_application_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message)
 {
@@ -1528,7 +1888,7 @@ const ProtobufCMessageDescriptor medicare__v1__resolve_settlement_route_request_
   (ProtobufCMessageInit) medicare__v1__resolve_settlement_route_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_descriptors[6] =
+static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_descriptors[8] =
 {
   {
     "can_settle",
@@ -1602,19 +1962,45 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "scopes",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__SettlementRoute, n_scopes),
+    offsetof(Medicare__V1__SettlementRoute, scopes),
+    &medicare__v1__service_scope__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "agreement_no",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementRoute, agreement_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__settlement_route__field_indices_by_name[] = {
+  7,   /* field[7] = agreement_no */
   0,   /* field[0] = can_settle */
   4,   /* field[4] = designation_status */
   5,   /* field[5] = division_code */
   2,   /* field[2] = mode */
   3,   /* field[3] = refusal */
+  6,   /* field[6] = scopes */
   1,   /* field[1] = settle_via */
 };
 static const ProtobufCIntRange medicare__v1__settlement_route__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settlement_route__descriptor =
 {
@@ -1624,11 +2010,653 @@ const ProtobufCMessageDescriptor medicare__v1__settlement_route__descriptor =
   "Medicare__V1__SettlementRoute",
   "medicare.v1",
   sizeof(Medicare__V1__SettlementRoute),
-  6,
+  8,
   medicare__v1__settlement_route__field_descriptors,
   medicare__v1__settlement_route__field_indices_by_name,
   1,  medicare__v1__settlement_route__number_ranges,
   (ProtobufCMessageInit) medicare__v1__settlement_route__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__designation_application__field_descriptors[9] =
+{
+  {
+    "application_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, application_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "applicant",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, applicant),
+    &medicare__v1__applicant__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filed_by",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, filed_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filed_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, filed_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, status),
+    &medicare__v1__application_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remarks",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, remarks),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reviews",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__DesignationApplication, n_reviews),
+    offsetof(Medicare__V1__DesignationApplication, reviews),
+    &medicare__v1__application_review__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "agreement",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, agreement),
+    &medicare__v1__service_agreement__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__designation_application__field_indices_by_name[] = {
+  8,   /* field[8] = agreement */
+  2,   /* field[2] = applicant */
+  0,   /* field[0] = application_id */
+  4,   /* field[4] = filed_at */
+  3,   /* field[3] = filed_by */
+  1,   /* field[1] = fixmedins_code */
+  6,   /* field[6] = remarks */
+  7,   /* field[7] = reviews */
+  5,   /* field[5] = status */
+};
+static const ProtobufCIntRange medicare__v1__designation_application__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor medicare__v1__designation_application__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DesignationApplication",
+  "DesignationApplication",
+  "Medicare__V1__DesignationApplication",
+  "medicare.v1",
+  sizeof(Medicare__V1__DesignationApplication),
+  9,
+  medicare__v1__designation_application__field_descriptors,
+  medicare__v1__designation_application__field_indices_by_name,
+  1,  medicare__v1__designation_application__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__designation_application__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__application_review__field_descriptors[4] =
+{
+  {
+    "decision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ApplicationReview, decision),
+    &medicare__v1__review_decision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ApplicationReview, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ApplicationReview, by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ApplicationReview, at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__application_review__field_indices_by_name[] = {
+  3,   /* field[3] = at */
+  2,   /* field[2] = by */
+  0,   /* field[0] = decision */
+  1,   /* field[1] = reason */
+};
+static const ProtobufCIntRange medicare__v1__application_review__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__application_review__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ApplicationReview",
+  "ApplicationReview",
+  "Medicare__V1__ApplicationReview",
+  "medicare.v1",
+  sizeof(Medicare__V1__ApplicationReview),
+  4,
+  medicare__v1__application_review__field_descriptors,
+  medicare__v1__application_review__field_indices_by_name,
+  1,  medicare__v1__application_review__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__application_review__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__service_agreement__field_descriptors[8] =
+{
+  {
+    "agreement_no",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ServiceAgreement, agreement_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ServiceAgreement, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start_date",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ServiceAgreement, start_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end_date",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ServiceAgreement, end_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scopes",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__ServiceAgreement, n_scopes),
+    offsetof(Medicare__V1__ServiceAgreement, scopes),
+    &medicare__v1__service_scope__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_date",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ServiceAgreement, signed_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_by",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ServiceAgreement, signed_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "application_id",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ServiceAgreement, application_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__service_agreement__field_indices_by_name[] = {
+  0,   /* field[0] = agreement_no */
+  7,   /* field[7] = application_id */
+  3,   /* field[3] = end_date */
+  1,   /* field[1] = fixmedins_code */
+  4,   /* field[4] = scopes */
+  6,   /* field[6] = signed_by */
+  5,   /* field[5] = signed_date */
+  2,   /* field[2] = start_date */
+};
+static const ProtobufCIntRange medicare__v1__service_agreement__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor medicare__v1__service_agreement__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ServiceAgreement",
+  "ServiceAgreement",
+  "Medicare__V1__ServiceAgreement",
+  "medicare.v1",
+  sizeof(Medicare__V1__ServiceAgreement),
+  8,
+  medicare__v1__service_agreement__field_descriptors,
+  medicare__v1__service_agreement__field_indices_by_name,
+  1,  medicare__v1__service_agreement__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__service_agreement__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__apply_for_designation_request__field_descriptors[2] =
+{
+  {
+    "fixmedins_codes",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__ApplyForDesignationRequest, n_fixmedins_codes),
+    offsetof(Medicare__V1__ApplyForDesignationRequest, fixmedins_codes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "remarks",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ApplyForDesignationRequest, remarks),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__apply_for_designation_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_codes */
+  1,   /* field[1] = remarks */
+};
+static const ProtobufCIntRange medicare__v1__apply_for_designation_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__apply_for_designation_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ApplyForDesignationRequest",
+  "ApplyForDesignationRequest",
+  "Medicare__V1__ApplyForDesignationRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ApplyForDesignationRequest),
+  2,
+  medicare__v1__apply_for_designation_request__field_descriptors,
+  medicare__v1__apply_for_designation_request__field_indices_by_name,
+  1,  medicare__v1__apply_for_designation_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__apply_for_designation_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__apply_for_designation_response__field_descriptors[1] =
+{
+  {
+    "applications",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ApplyForDesignationResponse, n_applications),
+    offsetof(Medicare__V1__ApplyForDesignationResponse, applications),
+    &medicare__v1__designation_application__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__apply_for_designation_response__field_indices_by_name[] = {
+  0,   /* field[0] = applications */
+};
+static const ProtobufCIntRange medicare__v1__apply_for_designation_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__apply_for_designation_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ApplyForDesignationResponse",
+  "ApplyForDesignationResponse",
+  "Medicare__V1__ApplyForDesignationResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ApplyForDesignationResponse),
+  1,
+  medicare__v1__apply_for_designation_response__field_descriptors,
+  medicare__v1__apply_for_designation_response__field_indices_by_name,
+  1,  medicare__v1__apply_for_designation_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__apply_for_designation_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__review_application_request__field_descriptors[3] =
+{
+  {
+    "application_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewApplicationRequest, application_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decision",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewApplicationRequest, decision),
+    &medicare__v1__review_decision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewApplicationRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__review_application_request__field_indices_by_name[] = {
+  0,   /* field[0] = application_id */
+  1,   /* field[1] = decision */
+  2,   /* field[2] = reason */
+};
+static const ProtobufCIntRange medicare__v1__review_application_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__review_application_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReviewApplicationRequest",
+  "ReviewApplicationRequest",
+  "Medicare__V1__ReviewApplicationRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ReviewApplicationRequest),
+  3,
+  medicare__v1__review_application_request__field_descriptors,
+  medicare__v1__review_application_request__field_indices_by_name,
+  1,  medicare__v1__review_application_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__review_application_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__sign_agreement_request__field_descriptors[6] =
+{
+  {
+    "application_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignAgreementRequest, application_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "agreement_no",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignAgreementRequest, agreement_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start_date",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignAgreementRequest, start_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end_date",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignAgreementRequest, end_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scopes",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__SignAgreementRequest, n_scopes),
+    offsetof(Medicare__V1__SignAgreementRequest, scopes),
+    &medicare__v1__service_scope__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_date",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignAgreementRequest, signed_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__sign_agreement_request__field_indices_by_name[] = {
+  1,   /* field[1] = agreement_no */
+  0,   /* field[0] = application_id */
+  3,   /* field[3] = end_date */
+  4,   /* field[4] = scopes */
+  5,   /* field[5] = signed_date */
+  2,   /* field[2] = start_date */
+};
+static const ProtobufCIntRange medicare__v1__sign_agreement_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__sign_agreement_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SignAgreementRequest",
+  "SignAgreementRequest",
+  "Medicare__V1__SignAgreementRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__SignAgreementRequest),
+  6,
+  medicare__v1__sign_agreement_request__field_descriptors,
+  medicare__v1__sign_agreement_request__field_indices_by_name,
+  1,  medicare__v1__sign_agreement_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__sign_agreement_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__get_application_request__field_descriptors[1] =
+{
+  {
+    "application_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GetApplicationRequest, application_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__get_application_request__field_indices_by_name[] = {
+  0,   /* field[0] = application_id */
+};
+static const ProtobufCIntRange medicare__v1__get_application_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__get_application_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.GetApplicationRequest",
+  "GetApplicationRequest",
+  "Medicare__V1__GetApplicationRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__GetApplicationRequest),
+  1,
+  medicare__v1__get_application_request__field_descriptors,
+  medicare__v1__get_application_request__field_indices_by_name,
+  1,  medicare__v1__get_application_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__get_application_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor medicare__v1__coverage_request__field_descriptors[2] =
@@ -1983,21 +3011,169 @@ const ProtobufCEnumDescriptor medicare__v1__route_mode__descriptor =
   medicare__v1__route_mode__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[6] =
+static const ProtobufCEnumValue medicare__v1__application_status__enum_values_by_number[6] =
+{
+  { "APPLICATION_STATUS_UNSPECIFIED", "MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_UNSPECIFIED", 0 },
+  { "APPLICATION_STATUS_UNDER_REVIEW", "MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_UNDER_REVIEW", 1 },
+  { "APPLICATION_STATUS_RETURNED", "MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_RETURNED", 2 },
+  { "APPLICATION_STATUS_REFUSED", "MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_REFUSED", 3 },
+  { "APPLICATION_STATUS_APPROVED", "MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_APPROVED", 4 },
+  { "APPLICATION_STATUS_CONTRACTED", "MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_CONTRACTED", 5 },
+};
+static const ProtobufCIntRange medicare__v1__application_status__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex medicare__v1__application_status__enum_values_by_name[6] =
+{
+  { "APPLICATION_STATUS_APPROVED", 4 },
+  { "APPLICATION_STATUS_CONTRACTED", 5 },
+  { "APPLICATION_STATUS_REFUSED", 3 },
+  { "APPLICATION_STATUS_RETURNED", 2 },
+  { "APPLICATION_STATUS_UNDER_REVIEW", 1 },
+  { "APPLICATION_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__application_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ApplicationStatus",
+  "ApplicationStatus",
+  "Medicare__V1__ApplicationStatus",
+  "medicare.v1",
+  6,
+  medicare__v1__application_status__enum_values_by_number,
+  6,
+  medicare__v1__application_status__enum_values_by_name,
+  1,
+  medicare__v1__application_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__applicant__enum_values_by_number[5] =
+{
+  { "APPLICANT_UNSPECIFIED", "MEDICARE__V1__APPLICANT__APPLICANT_UNSPECIFIED", 0 },
+  { "APPLICANT_INSTITUTION", "MEDICARE__V1__APPLICANT__APPLICANT_INSTITUTION", 1 },
+  { "APPLICANT_CENTRE", "MEDICARE__V1__APPLICANT__APPLICANT_CENTRE", 2 },
+  { "APPLICANT_HEALTH_COMMISSION", "MEDICARE__V1__APPLICANT__APPLICANT_HEALTH_COMMISSION", 3 },
+  { "APPLICANT_BUREAU", "MEDICARE__V1__APPLICANT__APPLICANT_BUREAU", 4 },
+};
+static const ProtobufCIntRange medicare__v1__applicant__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__applicant__enum_values_by_name[5] =
+{
+  { "APPLICANT_BUREAU", 4 },
+  { "APPLICANT_CENTRE", 2 },
+  { "APPLICANT_HEALTH_COMMISSION", 3 },
+  { "APPLICANT_INSTITUTION", 1 },
+  { "APPLICANT_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__applicant__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.Applicant",
+  "Applicant",
+  "Medicare__V1__Applicant",
+  "medicare.v1",
+  5,
+  medicare__v1__applicant__enum_values_by_number,
+  5,
+  medicare__v1__applicant__enum_values_by_name,
+  1,
+  medicare__v1__applicant__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__review_decision__enum_values_by_number[4] =
+{
+  { "REVIEW_DECISION_UNSPECIFIED", "MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_UNSPECIFIED", 0 },
+  { "REVIEW_DECISION_APPROVE", "MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_APPROVE", 1 },
+  { "REVIEW_DECISION_RETURN", "MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_RETURN", 2 },
+  { "REVIEW_DECISION_REFUSE", "MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_REFUSE", 3 },
+};
+static const ProtobufCIntRange medicare__v1__review_decision__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__review_decision__enum_values_by_name[4] =
+{
+  { "REVIEW_DECISION_APPROVE", 1 },
+  { "REVIEW_DECISION_REFUSE", 3 },
+  { "REVIEW_DECISION_RETURN", 2 },
+  { "REVIEW_DECISION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__review_decision__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReviewDecision",
+  "ReviewDecision",
+  "Medicare__V1__ReviewDecision",
+  "medicare.v1",
+  4,
+  medicare__v1__review_decision__enum_values_by_number,
+  4,
+  medicare__v1__review_decision__enum_values_by_name,
+  1,
+  medicare__v1__review_decision__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__service_scope__enum_values_by_number[7] =
+{
+  { "SERVICE_SCOPE_UNSPECIFIED", "MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_UNSPECIFIED", 0 },
+  { "SERVICE_SCOPE_GENERAL_OUTPATIENT", "MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_GENERAL_OUTPATIENT", 1 },
+  { "SERVICE_SCOPE_CHRONIC_DRUGS", "MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_CHRONIC_DRUGS", 2 },
+  { "SERVICE_SCOPE_FAMILY_DOCTOR", "MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_FAMILY_DOCTOR", 3 },
+  { "SERVICE_SCOPE_TCM", "MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_TCM", 4 },
+  { "SERVICE_SCOPE_CROSS_REGION", "MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_CROSS_REGION", 5 },
+  { "SERVICE_SCOPE_MOBILE_PAYMENT", "MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_MOBILE_PAYMENT", 6 },
+};
+static const ProtobufCIntRange medicare__v1__service_scope__value_ranges[] = {
+{0, 0},{0, 7}
+};
+static const ProtobufCEnumValueIndex medicare__v1__service_scope__enum_values_by_name[7] =
+{
+  { "SERVICE_SCOPE_CHRONIC_DRUGS", 2 },
+  { "SERVICE_SCOPE_CROSS_REGION", 5 },
+  { "SERVICE_SCOPE_FAMILY_DOCTOR", 3 },
+  { "SERVICE_SCOPE_GENERAL_OUTPATIENT", 1 },
+  { "SERVICE_SCOPE_MOBILE_PAYMENT", 6 },
+  { "SERVICE_SCOPE_TCM", 4 },
+  { "SERVICE_SCOPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__service_scope__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ServiceScope",
+  "ServiceScope",
+  "Medicare__V1__ServiceScope",
+  "medicare.v1",
+  7,
+  medicare__v1__service_scope__enum_values_by_number,
+  7,
+  medicare__v1__service_scope__enum_values_by_name,
+  1,
+  medicare__v1__service_scope__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[10] =
 {
   { "UpsertDivisions", &medicare__v1__upsert_divisions_request__descriptor, &medicare__v1__upsert_divisions_response__descriptor },
   { "ImportInstitutions", &medicare__v1__import_institutions_request__descriptor, &medicare__v1__import_institutions_response__descriptor },
   { "GetInstitution", &medicare__v1__get_institution_request__descriptor, &medicare__v1__institution__descriptor },
   { "ChangeDesignation", &medicare__v1__change_designation_request__descriptor, &medicare__v1__institution__descriptor },
   { "ResolveSettlementRoute", &medicare__v1__resolve_settlement_route_request__descriptor, &medicare__v1__settlement_route__descriptor },
+  { "ApplyForDesignation", &medicare__v1__apply_for_designation_request__descriptor, &medicare__v1__apply_for_designation_response__descriptor },
+  { "ReviewApplication", &medicare__v1__review_application_request__descriptor, &medicare__v1__designation_application__descriptor },
+  { "SignAgreement", &medicare__v1__sign_agreement_request__descriptor, &medicare__v1__designation_application__descriptor },
+  { "GetApplication", &medicare__v1__get_application_request__descriptor, &medicare__v1__designation_application__descriptor },
   { "GetCoverage", &medicare__v1__coverage_request__descriptor, &medicare__v1__coverage__descriptor },
 };
 const unsigned medicare__v1__registry__method_indices_by_name[] = {
+  5,        /* ApplyForDesignation */
   3,        /* ChangeDesignation */
-  5,        /* GetCoverage */
+  8,        /* GetApplication */
+  9,        /* GetCoverage */
   2,        /* GetInstitution */
   1,        /* ImportInstitutions */
   4,        /* ResolveSettlementRoute */
+  6,        /* ReviewApplication */
+  7,        /* SignAgreement */
   0         /* UpsertDivisions */
 };
 const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
@@ -2007,7 +3183,7 @@ const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
   "Registry",
   "Medicare__V1__Registry",
   "medicare.v1",
-  6,
+  10,
   medicare__v1__registry__method_descriptors,
   medicare__v1__registry__method_indices_by_name
 };
@@ -2051,13 +3227,45 @@ void medicare__v1__registry__resolve_settlement_route(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__registry__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__registry__apply_for_designation(ProtobufCService *service,
+                                                   const Medicare__V1__ApplyForDesignationRequest *input,
+                                                   Medicare__V1__ApplyForDesignationResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__review_application(ProtobufCService *service,
+                                                const Medicare__V1__ReviewApplicationRequest *input,
+                                                Medicare__V1__DesignationApplication_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__sign_agreement(ProtobufCService *service,
+                                            const Medicare__V1__SignAgreementRequest *input,
+                                            Medicare__V1__DesignationApplication_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__get_application(ProtobufCService *service,
+                                             const Medicare__V1__GetApplicationRequest *input,
+                                             Medicare__V1__DesignationApplication_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
                                           Medicare__V1__Coverage_Closure closure,
                                           void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
                                    Medicare__V1__Registry_ServiceDestroy destroy)

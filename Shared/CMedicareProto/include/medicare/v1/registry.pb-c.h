@@ -28,6 +28,14 @@ typedef struct Medicare__V1__GetInstitutionRequest Medicare__V1__GetInstitutionR
 typedef struct Medicare__V1__ChangeDesignationRequest Medicare__V1__ChangeDesignationRequest;
 typedef struct Medicare__V1__ResolveSettlementRouteRequest Medicare__V1__ResolveSettlementRouteRequest;
 typedef struct Medicare__V1__SettlementRoute Medicare__V1__SettlementRoute;
+typedef struct Medicare__V1__DesignationApplication Medicare__V1__DesignationApplication;
+typedef struct Medicare__V1__ApplicationReview Medicare__V1__ApplicationReview;
+typedef struct Medicare__V1__ServiceAgreement Medicare__V1__ServiceAgreement;
+typedef struct Medicare__V1__ApplyForDesignationRequest Medicare__V1__ApplyForDesignationRequest;
+typedef struct Medicare__V1__ApplyForDesignationResponse Medicare__V1__ApplyForDesignationResponse;
+typedef struct Medicare__V1__ReviewApplicationRequest Medicare__V1__ReviewApplicationRequest;
+typedef struct Medicare__V1__SignAgreementRequest Medicare__V1__SignAgreementRequest;
+typedef struct Medicare__V1__GetApplicationRequest Medicare__V1__GetApplicationRequest;
 typedef struct Medicare__V1__CoverageRequest Medicare__V1__CoverageRequest;
 typedef struct Medicare__V1__Coverage Medicare__V1__Coverage;
 
@@ -158,6 +166,100 @@ typedef enum _Medicare__V1__RouteMode {
   MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_INTEGRATING = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__ROUTE_MODE)
 } Medicare__V1__RouteMode;
+/*
+ * Where an application for designation stands (定点申请, notice §二(三)).
+ */
+typedef enum _Medicare__V1__ApplicationStatus {
+  MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_UNSPECIFIED = 0,
+  /*
+   * filed, awaiting the county bureau (县级医保部门)
+   */
+  MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_UNDER_REVIEW = 1,
+  /*
+   * returned for correction: file a new application
+   */
+  MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_RETURNED = 2,
+  /*
+   * refused, with reasons
+   */
+  MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_REFUSED = 3,
+  /*
+   * approved: an agreement may be signed
+   */
+  MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_APPROVED = 4,
+  /*
+   * the service agreement is signed: the institution is designated
+   */
+  MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_CONTRACTED = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__APPLICATION_STATUS)
+} Medicare__V1__ApplicationStatus;
+/*
+ * Who filed an application.
+ */
+typedef enum _Medicare__V1__Applicant {
+  MEDICARE__V1__APPLICANT__APPLICANT_UNSPECIFIED = 0,
+  /*
+   * the clinic or centre for itself
+   */
+  MEDICARE__V1__APPLICANT__APPLICANT_INSTITUTION = 1,
+  /*
+   * a township centre for its village stations (Quzhou §九)
+   */
+  MEDICARE__V1__APPLICANT__APPLICANT_CENTRE = 2,
+  /*
+   * the health commission for a region's clinics (集中申请, notice §二(三))
+   */
+  MEDICARE__V1__APPLICANT__APPLICANT_HEALTH_COMMISSION = 3,
+  /*
+   * the medical-insurance bureau on an institution's behalf
+   */
+  MEDICARE__V1__APPLICANT__APPLICANT_BUREAU = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__APPLICANT)
+} Medicare__V1__Applicant;
+/*
+ * A county bureau's decision on an application.
+ */
+typedef enum _Medicare__V1__ReviewDecision {
+  MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_UNSPECIFIED = 0,
+  MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_APPROVE = 1,
+  /*
+   * return for correction (补正)
+   */
+  MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_RETURN = 2,
+  MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_REFUSE = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__REVIEW_DECISION)
+} Medicare__V1__ReviewDecision;
+/*
+ * What a service agreement (服务协议) covers (notice §二(一), §三).
+ */
+typedef enum _Medicare__V1__ServiceScope {
+  MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_UNSPECIFIED = 0,
+  /*
+   * 普通门诊统筹 (med_type 11 普通门诊, 12 门诊挂号, 13 急诊)
+   */
+  MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_GENERAL_OUTPATIENT = 1,
+  /*
+   * 两病 outpatient drugs (med_type 14 门诊慢特病)
+   */
+  MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_CHRONIC_DRUGS = 2,
+  /*
+   * 家庭医生签约服务
+   */
+  MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_FAMILY_DOCTOR = 3,
+  /*
+   * 中医药服务
+   */
+  MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_TCM = 4,
+  /*
+   * 异地就医直接结算 (异地联网)
+   */
+  MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_CROSS_REGION = 5,
+  /*
+   * 移动支付 for remote areas
+   */
+  MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_MOBILE_PAYMENT = 6
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SERVICE_SCOPE)
+} Medicare__V1__ServiceScope;
 
 /* --- messages --- */
 
@@ -383,10 +485,189 @@ struct  Medicare__V1__SettlementRoute
    */
   Medicare__V1__DesignationStatus designation_status;
   char *division_code;
+  /*
+   * What the settling institution's service agreement in force on the day covers; empty
+   * when it was designated without one on file (ChangeDesignation), which limits nothing.
+   */
+  size_t n_scopes;
+  Medicare__V1__ServiceScope *scopes;
+  char *agreement_no;
 };
 #define MEDICARE__V1__SETTLEMENT_ROUTE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settlement_route__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One application for designation, with its reviews and, once contracted, its agreement.
+ */
+struct  Medicare__V1__DesignationApplication
+{
+  ProtobufCMessage base;
+  /*
+   * "A" + 23 hex digits
+   */
+  char *application_id;
+  char *fixmedins_code;
+  Medicare__V1__Applicant applicant;
+  /*
+   * the filing caller's identity
+   */
+  char *filed_by;
+  /*
+   * ISO 8601
+   */
+  char *filed_at;
+  Medicare__V1__ApplicationStatus status;
+  /*
+   * the applicant's, at most 500 characters
+   */
+  char *remarks;
+  size_t n_reviews;
+  Medicare__V1__ApplicationReview **reviews;
+  /*
+   * set once CONTRACTED
+   */
+  Medicare__V1__ServiceAgreement *agreement;
+};
+#define MEDICARE__V1__DESIGNATION_APPLICATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__designation_application__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__APPLICANT__APPLICANT_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, NULL }
+
+
+struct  Medicare__V1__ApplicationReview
+{
+  ProtobufCMessage base;
+  Medicare__V1__ReviewDecision decision;
+  char *reason;
+  /*
+   * the reviewing caller's identity
+   */
+  char *by;
+  /*
+   * ISO 8601
+   */
+  char *at;
+};
+#define MEDICARE__V1__APPLICATION_REVIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__application_review__descriptor) \
+    , MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A signed service agreement (定点医药机构服务协议): the institution is designated from
+ * `start_date`, and may settle within `scopes` until `end_date`.
+ */
+struct  Medicare__V1__ServiceAgreement
+{
+  ProtobufCMessage base;
+  /*
+   * the bureau's number, 1-40 printable characters, unique
+   */
+  char *agreement_no;
+  char *fixmedins_code;
+  /*
+   * YYYY-MM-DD
+   */
+  char *start_date;
+  /*
+   * YYYY-MM-DD, on or after start_date
+   */
+  char *end_date;
+  size_t n_scopes;
+  Medicare__V1__ServiceScope *scopes;
+  /*
+   * YYYY-MM-DD
+   */
+  char *signed_date;
+  /*
+   * the signing caller's identity
+   */
+  char *signed_by;
+  char *application_id;
+};
+#define MEDICARE__V1__SERVICE_AGREEMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__service_agreement__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Applications for one or more institutions, one application each.
+ */
+struct  Medicare__V1__ApplyForDesignationRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1-5,000
+   */
+  size_t n_fixmedins_codes;
+  char **fixmedins_codes;
+  char *remarks;
+};
+#define MEDICARE__V1__APPLY_FOR_DESIGNATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__apply_for_designation_request__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ApplyForDesignationResponse
+{
+  ProtobufCMessage base;
+  size_t n_applications;
+  Medicare__V1__DesignationApplication **applications;
+};
+#define MEDICARE__V1__APPLY_FOR_DESIGNATION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__apply_for_designation_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Medicare__V1__ReviewApplicationRequest
+{
+  ProtobufCMessage base;
+  char *application_id;
+  Medicare__V1__ReviewDecision decision;
+  /*
+   * required to return or refuse; 1-500 characters
+   */
+  char *reason;
+};
+#define MEDICARE__V1__REVIEW_APPLICATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_application_request__descriptor) \
+    , (char *)protobuf_c_empty_string, MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__SignAgreementRequest
+{
+  ProtobufCMessage base;
+  /*
+   * an APPROVED application
+   */
+  char *application_id;
+  char *agreement_no;
+  char *start_date;
+  char *end_date;
+  /*
+   * 1 or more, each once
+   */
+  size_t n_scopes;
+  Medicare__V1__ServiceScope *scopes;
+  /*
+   * empty = today; not after start_date
+   */
+  char *signed_date;
+};
+#define MEDICARE__V1__SIGN_AGREEMENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sign_agreement_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__GetApplicationRequest
+{
+  ProtobufCMessage base;
+  char *application_id;
+};
+#define MEDICARE__V1__GET_APPLICATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__get_application_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__CoverageRequest
@@ -678,6 +959,158 @@ Medicare__V1__SettlementRoute *
 void   medicare__v1__settlement_route__free_unpacked
                      (Medicare__V1__SettlementRoute *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__DesignationApplication methods */
+void   medicare__v1__designation_application__init
+                     (Medicare__V1__DesignationApplication         *message);
+size_t medicare__v1__designation_application__get_packed_size
+                     (const Medicare__V1__DesignationApplication   *message);
+size_t medicare__v1__designation_application__pack
+                     (const Medicare__V1__DesignationApplication   *message,
+                      uint8_t             *out);
+size_t medicare__v1__designation_application__pack_to_buffer
+                     (const Medicare__V1__DesignationApplication   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DesignationApplication *
+       medicare__v1__designation_application__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__designation_application__free_unpacked
+                     (Medicare__V1__DesignationApplication *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ApplicationReview methods */
+void   medicare__v1__application_review__init
+                     (Medicare__V1__ApplicationReview         *message);
+size_t medicare__v1__application_review__get_packed_size
+                     (const Medicare__V1__ApplicationReview   *message);
+size_t medicare__v1__application_review__pack
+                     (const Medicare__V1__ApplicationReview   *message,
+                      uint8_t             *out);
+size_t medicare__v1__application_review__pack_to_buffer
+                     (const Medicare__V1__ApplicationReview   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ApplicationReview *
+       medicare__v1__application_review__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__application_review__free_unpacked
+                     (Medicare__V1__ApplicationReview *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ServiceAgreement methods */
+void   medicare__v1__service_agreement__init
+                     (Medicare__V1__ServiceAgreement         *message);
+size_t medicare__v1__service_agreement__get_packed_size
+                     (const Medicare__V1__ServiceAgreement   *message);
+size_t medicare__v1__service_agreement__pack
+                     (const Medicare__V1__ServiceAgreement   *message,
+                      uint8_t             *out);
+size_t medicare__v1__service_agreement__pack_to_buffer
+                     (const Medicare__V1__ServiceAgreement   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ServiceAgreement *
+       medicare__v1__service_agreement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__service_agreement__free_unpacked
+                     (Medicare__V1__ServiceAgreement *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ApplyForDesignationRequest methods */
+void   medicare__v1__apply_for_designation_request__init
+                     (Medicare__V1__ApplyForDesignationRequest         *message);
+size_t medicare__v1__apply_for_designation_request__get_packed_size
+                     (const Medicare__V1__ApplyForDesignationRequest   *message);
+size_t medicare__v1__apply_for_designation_request__pack
+                     (const Medicare__V1__ApplyForDesignationRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__apply_for_designation_request__pack_to_buffer
+                     (const Medicare__V1__ApplyForDesignationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ApplyForDesignationRequest *
+       medicare__v1__apply_for_designation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__apply_for_designation_request__free_unpacked
+                     (Medicare__V1__ApplyForDesignationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ApplyForDesignationResponse methods */
+void   medicare__v1__apply_for_designation_response__init
+                     (Medicare__V1__ApplyForDesignationResponse         *message);
+size_t medicare__v1__apply_for_designation_response__get_packed_size
+                     (const Medicare__V1__ApplyForDesignationResponse   *message);
+size_t medicare__v1__apply_for_designation_response__pack
+                     (const Medicare__V1__ApplyForDesignationResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__apply_for_designation_response__pack_to_buffer
+                     (const Medicare__V1__ApplyForDesignationResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ApplyForDesignationResponse *
+       medicare__v1__apply_for_designation_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__apply_for_designation_response__free_unpacked
+                     (Medicare__V1__ApplyForDesignationResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ReviewApplicationRequest methods */
+void   medicare__v1__review_application_request__init
+                     (Medicare__V1__ReviewApplicationRequest         *message);
+size_t medicare__v1__review_application_request__get_packed_size
+                     (const Medicare__V1__ReviewApplicationRequest   *message);
+size_t medicare__v1__review_application_request__pack
+                     (const Medicare__V1__ReviewApplicationRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__review_application_request__pack_to_buffer
+                     (const Medicare__V1__ReviewApplicationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ReviewApplicationRequest *
+       medicare__v1__review_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__review_application_request__free_unpacked
+                     (Medicare__V1__ReviewApplicationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__SignAgreementRequest methods */
+void   medicare__v1__sign_agreement_request__init
+                     (Medicare__V1__SignAgreementRequest         *message);
+size_t medicare__v1__sign_agreement_request__get_packed_size
+                     (const Medicare__V1__SignAgreementRequest   *message);
+size_t medicare__v1__sign_agreement_request__pack
+                     (const Medicare__V1__SignAgreementRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__sign_agreement_request__pack_to_buffer
+                     (const Medicare__V1__SignAgreementRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SignAgreementRequest *
+       medicare__v1__sign_agreement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__sign_agreement_request__free_unpacked
+                     (Medicare__V1__SignAgreementRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__GetApplicationRequest methods */
+void   medicare__v1__get_application_request__init
+                     (Medicare__V1__GetApplicationRequest         *message);
+size_t medicare__v1__get_application_request__get_packed_size
+                     (const Medicare__V1__GetApplicationRequest   *message);
+size_t medicare__v1__get_application_request__pack
+                     (const Medicare__V1__GetApplicationRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__get_application_request__pack_to_buffer
+                     (const Medicare__V1__GetApplicationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__GetApplicationRequest *
+       medicare__v1__get_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__get_application_request__free_unpacked
+                     (Medicare__V1__GetApplicationRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__CoverageRequest methods */
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message);
@@ -757,6 +1190,30 @@ typedef void (*Medicare__V1__ResolveSettlementRouteRequest_Closure)
 typedef void (*Medicare__V1__SettlementRoute_Closure)
                  (const Medicare__V1__SettlementRoute *message,
                   void *closure_data);
+typedef void (*Medicare__V1__DesignationApplication_Closure)
+                 (const Medicare__V1__DesignationApplication *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ApplicationReview_Closure)
+                 (const Medicare__V1__ApplicationReview *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ServiceAgreement_Closure)
+                 (const Medicare__V1__ServiceAgreement *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ApplyForDesignationRequest_Closure)
+                 (const Medicare__V1__ApplyForDesignationRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ApplyForDesignationResponse_Closure)
+                 (const Medicare__V1__ApplyForDesignationResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ReviewApplicationRequest_Closure)
+                 (const Medicare__V1__ReviewApplicationRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__SignAgreementRequest_Closure)
+                 (const Medicare__V1__SignAgreementRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__GetApplicationRequest_Closure)
+                 (const Medicare__V1__GetApplicationRequest *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__CoverageRequest_Closure)
                  (const Medicare__V1__CoverageRequest *message,
                   void *closure_data);
@@ -790,6 +1247,22 @@ struct Medicare__V1__Registry_Service
                                    const Medicare__V1__ResolveSettlementRouteRequest *input,
                                    Medicare__V1__SettlementRoute_Closure closure,
                                    void *closure_data);
+  void (*apply_for_designation)(Medicare__V1__Registry_Service *service,
+                                const Medicare__V1__ApplyForDesignationRequest *input,
+                                Medicare__V1__ApplyForDesignationResponse_Closure closure,
+                                void *closure_data);
+  void (*review_application)(Medicare__V1__Registry_Service *service,
+                             const Medicare__V1__ReviewApplicationRequest *input,
+                             Medicare__V1__DesignationApplication_Closure closure,
+                             void *closure_data);
+  void (*sign_agreement)(Medicare__V1__Registry_Service *service,
+                         const Medicare__V1__SignAgreementRequest *input,
+                         Medicare__V1__DesignationApplication_Closure closure,
+                         void *closure_data);
+  void (*get_application)(Medicare__V1__Registry_Service *service,
+                          const Medicare__V1__GetApplicationRequest *input,
+                          Medicare__V1__DesignationApplication_Closure closure,
+                          void *closure_data);
   void (*get_coverage)(Medicare__V1__Registry_Service *service,
                        const Medicare__V1__CoverageRequest *input,
                        Medicare__V1__Coverage_Closure closure,
@@ -807,6 +1280,10 @@ void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
       function_prefix__ ## get_institution,\
       function_prefix__ ## change_designation,\
       function_prefix__ ## resolve_settlement_route,\
+      function_prefix__ ## apply_for_designation,\
+      function_prefix__ ## review_application,\
+      function_prefix__ ## sign_agreement,\
+      function_prefix__ ## get_application,\
       function_prefix__ ## get_coverage  }
 void medicare__v1__registry__upsert_divisions(ProtobufCService *service,
                                               const Medicare__V1__UpsertDivisionsRequest *input,
@@ -828,6 +1305,22 @@ void medicare__v1__registry__resolve_settlement_route(ProtobufCService *service,
                                                       const Medicare__V1__ResolveSettlementRouteRequest *input,
                                                       Medicare__V1__SettlementRoute_Closure closure,
                                                       void *closure_data);
+void medicare__v1__registry__apply_for_designation(ProtobufCService *service,
+                                                   const Medicare__V1__ApplyForDesignationRequest *input,
+                                                   Medicare__V1__ApplyForDesignationResponse_Closure closure,
+                                                   void *closure_data);
+void medicare__v1__registry__review_application(ProtobufCService *service,
+                                                const Medicare__V1__ReviewApplicationRequest *input,
+                                                Medicare__V1__DesignationApplication_Closure closure,
+                                                void *closure_data);
+void medicare__v1__registry__sign_agreement(ProtobufCService *service,
+                                            const Medicare__V1__SignAgreementRequest *input,
+                                            Medicare__V1__DesignationApplication_Closure closure,
+                                            void *closure_data);
+void medicare__v1__registry__get_application(ProtobufCService *service,
+                                             const Medicare__V1__GetApplicationRequest *input,
+                                             Medicare__V1__DesignationApplication_Closure closure,
+                                             void *closure_data);
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
                                           Medicare__V1__Coverage_Closure closure,
@@ -841,6 +1334,10 @@ extern const ProtobufCEnumDescriptor    medicare__v1__designation_status__descri
 extern const ProtobufCEnumDescriptor    medicare__v1__designation_action__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__import_outcome__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__route_mode__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__application_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__applicant__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__review_decision__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__service_scope__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__division__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_response__descriptor;
@@ -854,6 +1351,14 @@ extern const ProtobufCMessageDescriptor medicare__v1__get_institution_request__d
 extern const ProtobufCMessageDescriptor medicare__v1__change_designation_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__resolve_settlement_route_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__settlement_route__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__designation_application__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__application_review__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__service_agreement__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__apply_for_designation_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__apply_for_designation_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__review_application_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__sign_agreement_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__get_application_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__registry__descriptor;

@@ -1,0 +1,288 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareRuntime
+import MedicareStore
+import MedicareWire
+
+// Designation as a workflow (notice §二(三); Quzhou §九): application -> county review ->
+// service agreement -> designated. Every step is a recorded row with the acting caller; the
+// agreement's scope is what routes carry to the gateway.
+
+extension RegistryStore {
+    /// The registry's tables for the workflow (migration 8) and their closed sets (9).
+    static let workflowMigrations: [Migration] = [
+        Migration(8, "designation applications, reviews and service agreements", sql: """
+            CREATE TABLE applications (application_id TEXT PRIMARY KEY, code TEXT NOT NULL, applicant TEXT NOT NULL, filed_by TEXT NOT NULL,
+                filed_at TEXT NOT NULL, status TEXT NOT NULL, remarks TEXT NOT NULL);
+            CREATE INDEX applications_code ON applications (code);
+            CREATE UNIQUE INDEX applications_open ON applications (code) WHERE status IN ('under_review', 'approved');
+            CREATE TABLE application_reviews (application_id TEXT NOT NULL, seq BIGINT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL,
+                by_whom TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (application_id, seq));
+            CREATE TABLE agreements (agreement_no TEXT PRIMARY KEY, code TEXT NOT NULL, application_id TEXT NOT NULL UNIQUE, start_date TEXT NOT NULL,
+                end_date TEXT NOT NULL, scopes TEXT NOT NULL, signed_date TEXT NOT NULL, signed_by TEXT NOT NULL);
+            CREATE INDEX agreements_code ON agreements (code, start_date)
+            """),
+        Migration.closedSets(9, "the workflow's closed sets hold only their codes", workflowSets),
+    ]
+
+    /// The workflow's closed-set columns as migration 9 fixed them.
+    static let workflowSets = [
+        ClosedSet("applications", "status", ["under_review", "returned", "refused", "approved", "contracted"]),
+        ClosedSet("applications", "applicant", ["institution", "centre", "health_commission", "bureau"]),
+        ClosedSet("application_reviews", "decision", ["approve", "return", "refuse"]),
+    ]
+
+    /// An institution as an application needs it.
+    struct Applying: Sendable {
+        let code: String
+        let parent: String
+        let division: String
+        let status: DesignationStatus
+    }
+
+    /// Files one application per code, all or none: each institution registered, `permit`ted
+    /// for the caller (it throws otherwise), neither designated nor suspended, and without an
+    /// application in progress.
+    func apply(
+        codes: [String], applicant: @escaping @Sendable (Applying) throws -> Applicant, by: String, remarks: String
+    ) async throws -> [DesignationApplication] {
+        try await database.write { tx in
+            var filed: [DesignationApplication] = []
+            let now = Date().formatted(.iso8601)
+            for (i, code) in codes.enumerated() {
+                let field = "fixmedins_codes[\(i)]"
+                guard let row = try await tx.queryOne("SELECT parent_code, division_code, designation_status FROM institutions WHERE code = $1", [.text(code)]) else {
+                    throw DomainError(.notFound, field: field, "no institution \(code)")
+                }
+                let institution = Applying(
+                    code: code, parent: try row.string("parent_code"), division: try row.string("division_code"), status: try row.code("designation_status")
+                )
+                let who = try applicant(institution)
+                guard institution.status == .notDesignated || institution.status == .terminated else {
+                    throw DomainError(.precondition, field: field, "\(code) is \(RegistryProvider.words(institution.status)); only an institution not designated or terminated applies")
+                }
+                if let open = try await tx.queryOne(
+                    "SELECT application_id, status FROM applications WHERE code = $1 AND status IN ('under_review', 'approved')", [.text(code)]
+                ) {
+                    throw DomainError(
+                        .conflict, field: field,
+                        "\(code) has application \(try open.string("application_id")) \(try open.string("status").replacingOccurrences(of: "_", with: " ")); it must be decided first"
+                    )
+                }
+                let application = DesignationApplication(
+                    applicationID: Self.newApplicationID(), fixmedinsCode: code, applicant: who, filedBy: by, filedAt: now, status: .underReview, remarks: remarks
+                )
+                try await tx.execute(
+                    "INSERT INTO applications (application_id, code, applicant, filed_by, filed_at, status, remarks) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    [.text(application.applicationID), .text(code), who.stored, .text(by), .text(now), ApplicationStatus.underReview.stored, .text(remarks)]
+                )
+                filed.append(application)
+            }
+            return filed
+        }
+    }
+
+    /// Records a county bureau's decision on an application under review.
+    func review(_ id: String, decision: ReviewDecision, reason: String, by: String) async throws -> DesignationApplication {
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await database.write { tx in
+            let status = try await Self.status(tx, id, lock: lock)
+            guard status == .underReview else {
+                throw DomainError(.precondition, field: "application_id", "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")), not under review")
+            }
+            let to: ApplicationStatus = switch decision {
+            case .approve: .approved
+            case .return: .returned
+            default: .refused
+            }
+            try await Self.record(tx, id, decision: decision, reason: reason, by: by, to: to)
+            return try await Self.application(tx, id)!
+        }
+    }
+
+    /// Signs an approved application's agreement: the agreement row, the institution
+    /// designated from its start (one designation event, audited), the application contracted.
+    func sign(_ id: String, agreement: ServiceAgreement, by: String) async throws -> DesignationApplication {
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await database.write { tx in
+            let status = try await Self.status(tx, id, lock: lock)
+            guard status == .approved else {
+                throw DomainError(.precondition, field: "application_id", "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")); only an approved one is signed")
+            }
+            guard let code = try await tx.queryOne("SELECT code FROM applications WHERE application_id = $1", [.text(id)])?.string("code") else {
+                throw DomainError(.notFound, field: "application_id", "no application \(id)")
+            }
+            if try await tx.queryOne("SELECT code FROM agreements WHERE agreement_no = $1", [.text(agreement.agreementNo)]) != nil {
+                throw DomainError(.conflict, field: "agreement_no", "agreement \(agreement.agreementNo) already exists")
+            }
+            try await tx.execute(
+                """
+                INSERT INTO agreements (agreement_no, code, application_id, start_date, end_date, scopes, signed_date, signed_by)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                """,
+                [.text(agreement.agreementNo), .text(code), .text(id), .text(agreement.startDate), .text(agreement.endDate),
+                 .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)]
+            )
+            _ = try await Self.changeDesignation(
+                tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate, lock: lock
+            )
+            try await Self.record(tx, id, decision: nil, reason: "agreement \(agreement.agreementNo)", by: by, to: .contracted)
+            return try await Self.application(tx, id)!
+        }
+    }
+
+    func application(_ id: String) async throws -> DesignationApplication? {
+        try await database.lookup { tx in try await Self.application(tx, id) }
+    }
+
+    /// The agreement in force for `code` on `day` (YYYY-MM-DD), the latest to start, if any.
+    func agreement(of code: String, on day: String) async throws -> (number: String, scopes: [ServiceScope])? {
+        try await database.lookup { tx in
+            guard let row = try await tx.queryOne(
+                "SELECT agreement_no, scopes FROM agreements WHERE code = $1 AND start_date <= $2 AND end_date >= $2 ORDER BY start_date DESC LIMIT 1",
+                [.text(code), .text(day)]
+            ) else { return nil }
+            return (try row.string("agreement_no"), try Self.scopes(try row.string("scopes")))
+        }
+    }
+
+    private static func scopes(_ stored: String) throws -> [ServiceScope] {
+        try stored.split(separator: ",").map { code in
+            guard let scope = ServiceScope.known.first(where: { $0.code == code }) else { throw StoreError.decoding("unknown service scope '\(code)'") }
+            return scope
+        }
+    }
+
+    private static func status(_ tx: any SQLTransaction, _ id: String, lock: String) async throws -> ApplicationStatus {
+        guard let row = try await tx.queryOne("SELECT status FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
+            throw DomainError(.notFound, field: "application_id", "no application \(id)")
+        }
+        return try row.code("status")
+    }
+
+    /// A review (or, with no decision, the signing) and the application's new status.
+    private static func record(_ tx: any SQLTransaction, _ id: String, decision: ReviewDecision?, reason: String, by: String, to: ApplicationStatus) async throws {
+        try await tx.execute("UPDATE applications SET status = $1 WHERE application_id = $2", [to.stored, .text(id)])
+        guard let decision else { return }
+        let seq = (try await tx.queryOne("SELECT COUNT(*) AS n FROM application_reviews WHERE application_id = $1", [.text(id)])?.int("n") ?? 0) + 1
+        try await tx.execute(
+            "INSERT INTO application_reviews (application_id, seq, decision, reason, by_whom, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            [.text(id), .integer(seq), decision.stored, .text(reason), .text(by), .text(Date().formatted(.iso8601))]
+        )
+    }
+
+    static func application(_ tx: any SQLTransaction, _ id: String) async throws -> DesignationApplication? {
+        guard let row = try await tx.queryOne("SELECT * FROM applications WHERE application_id = $1", [.text(id)]) else { return nil }
+        let reviews = try await tx.query("SELECT * FROM application_reviews WHERE application_id = $1 ORDER BY seq", [.text(id)]).map { r in
+            ApplicationReview(decision: try r.code("decision"), reason: try r.string("reason"), by: try r.string("by_whom"), at: try r.string("at"))
+        }
+        var application = DesignationApplication(
+            applicationID: id, fixmedinsCode: try row.string("code"), applicant: try row.code("applicant"), filedBy: try row.string("filed_by"),
+            filedAt: try row.string("filed_at"), status: try row.code("status"), remarks: try row.string("remarks"), reviews: reviews
+        )
+        if let a = try await tx.queryOne("SELECT * FROM agreements WHERE application_id = $1", [.text(id)]) {
+            application.agreement = ServiceAgreement(
+                agreementNo: try a.string("agreement_no"), fixmedinsCode: try a.string("code"), startDate: try a.string("start_date"),
+                endDate: try a.string("end_date"), scopes: try scopes(try a.string("scopes")), signedDate: try a.string("signed_date"),
+                signedBy: try a.string("signed_by"), applicationID: id
+            )
+        }
+        return application
+    }
+
+    /// "A" and 23 hex digits: milliseconds, then random.
+    static func newApplicationID() -> String {
+        let millis = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 16)
+        let random = String(UInt64.random(in: 0..<(1 << 44)), radix: 16)
+        return "A" + String(repeating: "0", count: max(0, 12 - millis.count)) + millis + String(repeating: "0", count: max(0, 11 - random.count)) + random
+    }
+}
+
+extension RegistryProvider {
+    /// See `Registry/ApplyForDesignation` in registry.proto. Who may apply for whom is the
+    /// acting caller's role: a clinic or centre for itself, a centre also for its village
+    /// stations (`parent_code`), the health commission's provincial system for its region,
+    /// the bureau (operators, services) for any.
+    public func applyForDesignation(_ request: ApplyForDesignationRequest, context: CallContext) async throws -> ApplyForDesignationResponse {
+        guard (1...Self.maxBatch).contains(request.fixmedinsCodes.count) else {
+            throw DomainError(field: "fixmedins_codes", "must name 1-\(Self.maxBatch) institutions, got \(request.fixmedinsCodes.count)")
+        }
+        guard request.remarks.count <= 500 else { throw DomainError(field: "remarks", "at most 500 characters") }
+        var codes: [String] = [], seen = Set<String>()
+        for (i, sent) in request.fixmedinsCodes.enumerated() {
+            let code = try InstitutionCode(sent, field: "fixmedins_codes[\(i)]").value
+            guard seen.insert(code).inserted else { throw DomainError(field: "fixmedins_codes[\(i)]", "\(code) appears twice") }
+            codes.append(code)
+        }
+        let caller = try context.actingCaller()
+        let applications = try await store.apply(codes: codes, applicant: { institution in try Self.applicant(caller, for: institution) },
+                                                 by: caller.description, remarks: request.remarks)
+        return ApplyForDesignationResponse(applications: applications)
+    }
+
+    /// Who `caller` is as the applicant for `institution`, or PERMISSION_DENIED (fails closed:
+    /// a role not listed applies for nothing).
+    static func applicant(_ caller: PeerIdentity, for institution: RegistryStore.Applying) throws -> Applicant {
+        switch caller.role {
+        case PeerIdentity.Role.clinic where caller.commonName == institution.code,
+             PeerIdentity.Role.townshipCentre where caller.commonName == institution.code:
+            return .institution
+        case PeerIdentity.Role.townshipCentre where caller.commonName == institution.parent:
+            return .centre
+        case PeerIdentity.Role.provinceSystem where caller.department == PeerIdentity.Department.healthCommission
+            && !caller.region.isEmpty && institution.division.hasPrefix(caller.region):
+            return .healthCommission
+        case PeerIdentity.Role.operator, PeerIdentity.Role.service:
+            return .bureau
+        default:
+            throw DomainError(.permissionDenied, field: "fixmedins_codes", "\(caller.role) '\(caller.commonName)' may not apply for \(institution.code)")
+        }
+    }
+
+    public func reviewApplication(_ request: ReviewApplicationRequest, context: CallContext) async throws -> DesignationApplication {
+        let id = try Self.applicationID(request.applicationID)
+        let decision = try request.decision.required("decision")
+        if decision != .approve { guard !request.reason.isEmpty else { throw DomainError(field: "reason", "is required to \(decision.code) an application") } }
+        guard request.reason.count <= 500 else { throw DomainError(field: "reason", "at most 500 characters") }
+        return try await store.review(id, decision: decision, reason: request.reason, by: try context.actingCaller().description)
+    }
+
+    public func signAgreement(_ request: SignAgreementRequest, context: CallContext) async throws -> DesignationApplication {
+        let id = try Self.applicationID(request.applicationID)
+        guard (1...40).contains(request.agreementNo.utf8.count), request.agreementNo.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw DomainError(field: "agreement_no", "must be 1-40 printable ASCII characters")
+        }
+        let start = try CivilDate(request.startDate, field: "start_date"), end = try CivilDate(request.endDate, field: "end_date")
+        guard start <= end else { throw DomainError(field: "end_date", "\(end) is before start_date \(start)") }
+        let signed = request.signedDate.isEmpty ? CivilDate.today() : try CivilDate(request.signedDate, field: "signed_date")
+        guard signed <= start else { throw DomainError(field: "signed_date", "\(signed) is after start_date \(start): an agreement is signed before it starts") }
+        guard !request.scopes.isEmpty else { throw DomainError(field: "scopes", "an agreement covers at least one service scope") }
+        var scopes: [ServiceScope] = []
+        for (i, scope) in request.scopes.enumerated() {
+            let known = try scope.required("scopes[\(i)]")
+            guard !scopes.contains(known) else { throw DomainError(field: "scopes[\(i)]", "\(known.code) appears twice") }
+            scopes.append(known)
+        }
+        let agreement = ServiceAgreement(
+            agreementNo: request.agreementNo, startDate: start.description, endDate: end.description, scopes: scopes, signedDate: signed.description
+        )
+        let application = try await store.sign(id, agreement: agreement, by: try context.actingCaller().description)
+        relay?.nudge()
+        return application
+    }
+
+    public func getApplication(_ request: GetApplicationRequest, context: CallContext) async throws -> DesignationApplication {
+        let id = try Self.applicationID(request.applicationID)
+        guard let application = try await store.application(id) else { throw DomainError(.notFound, field: "application_id", "no such application") }
+        return application
+    }
+
+    static func applicationID(_ value: String) throws -> String {
+        guard value.utf8.count == 24, value.hasPrefix("A"), value.utf8.dropFirst().allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            throw DomainError(field: "application_id", "must be A and 23 lower-case hex digits")
+        }
+        return value
+    }
+}
