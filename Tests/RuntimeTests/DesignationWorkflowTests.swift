@@ -101,3 +101,59 @@ struct DesignationWorkflowTests {
         await ops.close()
     }
 }
+
+@Suite("Work ledger and change feed through the gateway", .serialized)
+struct WorkLedgerStackTests {
+    @Test func suspensionsAndGapsAreInTheLedgerWithTheirReasonsAndTheFeedHasExactlyWhatChanged() async throws {
+        let stack = try await Stack()
+        defer { Task { await stack.stop() } }
+        try await stack.loadDemo()
+        let ops = try stack.client("operator")
+        let registry = RegistryClient(ops)
+        let province = RegistryClient(try stack.client("province-nhc-33"))
+        // The provincial system mirrors the registry: everything so far, then only changes.
+        var feed = try await province.listChanges(ListChangesRequest(region: "33"))
+        #expect(Set(feed.changes.map(\.fixmedinsCode)) == ["H33080200001", "H33080200101"] && !feed.more)
+        let cursor = feed.cursor
+        let outside = await #expect(throws: RPCError.self) { _ = try await province.listChanges(ListChangesRequest(region: "34")) }
+        #expect(DesignationWorkflowTests.code(outside) == .permissionDenied)
+
+        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "330802101202", name: "乙村")]))
+        _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
+            InstitutionRecord(fixmedinsCode: "H33080200102", fixmedinsName: "乙村卫生室", kind: .villageClinic, divisionCode: "330802101202",
+                              parentCode: "H33080200001", integrationMode: .notReady, licensedDoctors: 0, hasComputer: true, hasNetwork: true, recordVersion: 1),
+            InstitutionRecord(fixmedinsCode: "H33080200103", fixmedinsName: "丙村卫生室", kind: .villageClinic, divisionCode: "330802101202",
+                              parentCode: "H33080200001", integrationMode: .notReady, licensedDoctors: 1, hasComputer: false, hasNetwork: true, recordVersion: 1),
+        ]))
+        // A suspension takes effect on the next settle, and puts the clinic in the ledger.
+        let clinic = GatewayClient(try stack.client("clinic-H33080200101"))
+        _ = try await clinic.settle(stackClaim("L1"), options: keyed("l-1"))
+        _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .suspend, reason: "违规查处 2024-17"))
+        let suspended = await #expect(throws: RPCError.self) { _ = try await clinic.settle(stackClaim("L2", date: "2024-06-02"), options: keyed("l-2")) }
+        #expect(DesignationWorkflowTests.code(suspended) == .failedPrecondition && suspended?.message.contains("suspended") == true)
+
+        let ledger = try await registry.getWorkLedger(WorkLedgerRequest(region: "330802"))
+        let reasons = Dictionary(uniqueKeysWithValues: ledger.rows.map { ($0.fixmedinsCode, $0.reason) })
+        #expect(reasons == ["H33080200101": .suspended, "H33080200102": .noLicensedDoctor, "H33080200103": .noComputerOrNetwork], "\(reasons)")
+        #expect(ledger.clinics == 3 && ledger.counts.map(\.clinics).reduce(0, +) == 3)
+        #expect(ledger.byDivision.map(\.divisionCode) == ["330802101000"] && ledger.byDivision[0].clinics == 3)
+        // The county enters a plan and a note; a filter by reason finds the row.
+        let entered = try await registry.updateLedgerEntry(UpdateLedgerEntryRequest(
+            fixmedinsCode: "H33080200102", plan: "招聘乡村医生", responsibleUnit: "柯城区卫健局", targetDate: "2024-10-31", note: "已联系候选人"
+        ))
+        #expect(entered.plan == "招聘乡村医生" && entered.notes.map(\.text) == ["已联系候选人"] && entered.notes[0].by.contains("ops-console"))
+        let filtered = try await registry.getWorkLedger(WorkLedgerRequest(region: "330802", reason: .noLicensedDoctor))
+        #expect(filtered.rows.map(\.fixmedinsCode) == ["H33080200102"] && filtered.rows[0].targetDate == "2024-10-31")
+        let badDate = await #expect(throws: RPCError.self) {
+            _ = try await registry.updateLedgerEntry(UpdateLedgerEntryRequest(fixmedinsCode: "H33080200102", targetDate: "2024-13-01"))
+        }
+        #expect(DesignationWorkflowTests.code(badDate) == .invalidArgument && badDate?.message.hasPrefix("target_date") == true)
+
+        // The feed since the cursor: exactly the two imported clinics and the suspended one.
+        feed = try await province.listChanges(ListChangesRequest(after: cursor, region: "33"))
+        #expect(feed.changes.map(\.fixmedinsCode).sorted() == ["H33080200101", "H33080200102", "H33080200103"], "\(feed.changes)")
+        #expect(feed.changes.first { $0.fixmedinsCode == "H33080200101" }?.designationStatus == .suspended)
+        #expect(try await province.listChanges(ListChangesRequest(after: feed.cursor, region: "33")).changes.isEmpty)
+        await ops.close()
+    }
+}

@@ -37,7 +37,9 @@ public struct RegistryStore: Sendable {
         try await database.write { tx in
             var outcomes: [(outcome: ImportOutcome, reason: String)] = []
             let now = Date().formatted(.iso8601)
-            for r in records {
+            // A cursor for each record that may change (the change feed tolerates gaps).
+            let firstChange = records.isEmpty ? 0 : try await Self.reserveChanges(tx, records.count)
+            for (n, r) in records.enumerated() {
                 if r.kind == .villageClinic, !r.parentCode.isEmpty {
                     let parent = try await tx.queryOne("SELECT kind FROM institutions WHERE code = $1", [.text(r.parentCode)])
                     guard let parent, try parent.code("kind", as: InstitutionKind.self) == .townshipCentre else {
@@ -52,13 +54,14 @@ public struct RegistryStore: Sendable {
                     .text(r.fixmedinsCode), .text(r.fixmedinsName), r.kind.stored, .text(r.divisionCode), .text(r.parentCode),
                     r.kind == .villageClinic ? r.integrationMode.stored : .text(""),
                     .text(r.relationshipEnd), .integer(Int64(r.licensedDoctors)), .integer(r.hasComputer ? 1 : 0), .integer(r.hasNetwork ? 1 : 0),
-                    .integer(Int64(r.recordVersion)), .text(now),
+                    .integer(Int64(r.recordVersion)), .text(now), .integer(firstChange + Int64(n)),
                 ]
                 guard let existing else {
                     try await tx.execute(
                         """
                         INSERT INTO institutions (code, name, kind, division_code, parent_code, integration_mode, relationship_end, licensed_doctors,
-                        has_computer, has_network, record_version, updated_at, designation_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '\(DesignationStatus.notDesignated.code)')
+                        has_computer, has_network, record_version, updated_at, change_seq, changed_at, designation_status)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, '\(DesignationStatus.notDesignated.code)')
                         """, values
                     )
                     outcomes.append((.created, ""))
@@ -77,7 +80,8 @@ public struct RegistryStore: Sendable {
                     try await tx.execute(
                         """
                         UPDATE institutions SET name = $2, kind = $3, division_code = $4, parent_code = $5, integration_mode = $6, relationship_end = $7,
-                        licensed_doctors = $8, has_computer = $9, has_network = $10, record_version = $11, updated_at = $12 WHERE code = $1
+                        licensed_doctors = $8, has_computer = $9, has_network = $10, record_version = $11, updated_at = $12, change_seq = $13, changed_at = $12
+                        WHERE code = $1
                         """, values
                     )
                     outcomes.append((.updated, ""))
@@ -177,8 +181,11 @@ public struct RegistryStore: Sendable {
         if let previous = try last?.string("effective_date"), effective < previous {
             throw DomainError(field: "effective_date", "\(effective) is before the previous change of \(code), effective \(previous)")
         }
-        try await tx.execute("UPDATE institutions SET designation_status = $1 WHERE code = $2", [transition.to.stored, .text(code)])
         let at = Date().formatted(.iso8601)
+        try await tx.execute(
+            "UPDATE institutions SET designation_status = $1, change_seq = $2, changed_at = $3 WHERE code = $4",
+            [transition.to.stored, .integer(try await reserveChanges(tx, 1)), .text(at), .text(code)]
+        )
         try await tx.execute(
             "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             [.text(code), .integer(seq), from.stored, transition.to.stored, .text(reason), .text(at), .text(by), .text(effective)]

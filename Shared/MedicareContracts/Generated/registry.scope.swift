@@ -78,6 +78,56 @@ extension ApplyForDesignationResponse: ScopeKeyed {
     }
 }
 
+extension LedgerRow: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+        keys.append(ScopeKeyValue(.division, field: path + "division_code", value: divisionCode))
+    }
+}
+
+extension LedgerRollup: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "division_code", value: divisionCode))
+    }
+}
+
+extension WorkLedgerRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension WorkLedger: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in rows.enumerated() { value.scopeKeys("\(path)rows[\(i)].", into: &keys) }
+        for (i, value) in byDivision.enumerated() { value.scopeKeys("\(path)by_division[\(i)].", into: &keys) }
+    }
+}
+
+extension UpdateLedgerEntryRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ListChangesRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension InstitutionChange: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ListChangesResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in changes.enumerated() { value.scopeKeys("\(path)changes[\(i)].", into: &keys) }
+    }
+}
+
 extension CoverageRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))

@@ -46,12 +46,27 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "application_id: no such application"),
         answerKeys: { try DesignationApplication(decoding: $0).scopeKeys() }
     )
+    public static let getWorkLedger = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "GetWorkLedger",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try WorkLedgerRequest(decoding: $0).scopeKeys() }
+    )
+    public static let updateLedgerEntry = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "UpdateLedgerEntry",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        requestKeys: { try UpdateLedgerEntryRequest(decoding: $0).scopeKeys() }
+    )
+    public static let listChanges = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ListChanges",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try ListChangesRequest(decoding: $0).scopeKeys() }
+    )
     public static let getCoverage = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetCoverage",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getCoverage]
+    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, getCoverage]
 }
 
 /// `medicare.v1.Registry`: implement one async method per RPC, then register it with a router.
@@ -65,6 +80,9 @@ public protocol RegistryService: Sendable {
     func reviewApplication(_ request: ReviewApplicationRequest, context: CallContext) async throws -> DesignationApplication
     func signAgreement(_ request: SignAgreementRequest, context: CallContext) async throws -> DesignationApplication
     func getApplication(_ request: GetApplicationRequest, context: CallContext) async throws -> DesignationApplication
+    func getWorkLedger(_ request: WorkLedgerRequest, context: CallContext) async throws -> WorkLedger
+    func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, context: CallContext) async throws -> LedgerRow
+    func listChanges(_ request: ListChangesRequest, context: CallContext) async throws -> ListChangesResponse
     func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage
 }
 
@@ -97,6 +115,15 @@ extension RegistryService {
         }
         router.register(RegistryMethods.getApplication, request: GetApplicationRequest.self, response: DesignationApplication.self) { request, context in
             try await self.getApplication(request, context: context)
+        }
+        router.register(RegistryMethods.getWorkLedger, request: WorkLedgerRequest.self, response: WorkLedger.self) { request, context in
+            try await self.getWorkLedger(request, context: context)
+        }
+        router.register(RegistryMethods.updateLedgerEntry, request: UpdateLedgerEntryRequest.self, response: LedgerRow.self) { request, context in
+            try await self.updateLedgerEntry(request, context: context)
+        }
+        router.register(RegistryMethods.listChanges, request: ListChangesRequest.self, response: ListChangesResponse.self) { request, context in
+            try await self.listChanges(request, context: context)
         }
         router.register(RegistryMethods.getCoverage, request: CoverageRequest.self, response: Coverage.self) { request, context in
             try await self.getCoverage(request, context: context)
@@ -144,6 +171,18 @@ public struct RegistryClient: Sendable {
 
     public func getApplication(_ request: GetApplicationRequest, options: CallOptions = CallOptions()) async throws -> DesignationApplication {
         try await channel.unary(RegistryMethods.getApplication, request: request, response: DesignationApplication.self, options: options)
+    }
+
+    public func getWorkLedger(_ request: WorkLedgerRequest, options: CallOptions = CallOptions()) async throws -> WorkLedger {
+        try await channel.unary(RegistryMethods.getWorkLedger, request: request, response: WorkLedger.self, options: options)
+    }
+
+    public func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, options: CallOptions = CallOptions()) async throws -> LedgerRow {
+        try await channel.unary(RegistryMethods.updateLedgerEntry, request: request, response: LedgerRow.self, options: options)
+    }
+
+    public func listChanges(_ request: ListChangesRequest, options: CallOptions = CallOptions()) async throws -> ListChangesResponse {
+        try await channel.unary(RegistryMethods.listChanges, request: request, response: ListChangesResponse.self, options: options)
     }
 
     public func getCoverage(_ request: CoverageRequest, options: CallOptions = CallOptions()) async throws -> Coverage {

@@ -542,6 +542,84 @@ public enum ServiceScope: ProtoEnum {
     }
 }
 
+/// `medicare.v1.LedgerReason`. Why a village clinic is not (yet) under designated management, as the work ledger (工作台账, notice §二) files it; derived from the registry, in this order of precedence.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum LedgerReason: ProtoEnum {
+    case unspecified
+    case suspended
+    case terminated
+    case relationshipEnded
+    case underReview
+    case awaitingAgreement
+    case returned
+    case refused
+    case noLicensedDoctor
+    case noComputerOrNetwork
+    case notApplied
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .suspended
+        case 2: self = .terminated
+        case 3: self = .relationshipEnded
+        case 4: self = .underReview
+        case 5: self = .awaitingAgreement
+        case 6: self = .returned
+        case 7: self = .refused
+        case 8: self = .noLicensedDoctor
+        case 9: self = .noComputerOrNetwork
+        case 10: self = .notApplied
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .suspended: 1
+        case .terminated: 2
+        case .relationshipEnded: 3
+        case .underReview: 4
+        case .awaitingAgreement: 5
+        case .returned: 6
+        case .refused: 7
+        case .noLicensedDoctor: 8
+        case .noComputerOrNetwork: 9
+        case .notApplied: 10
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.LedgerReason" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [LedgerReason] = [.suspended, .terminated, .relationshipEnded, .underReview, .awaitingAgreement, .returned, .refused, .noLicensedDoctor, .noComputerOrNetwork, .notApplied]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .suspended: "suspended"
+        case .terminated: "terminated"
+        case .relationshipEnded: "relationship_ended"
+        case .underReview: "under_review"
+        case .awaitingAgreement: "awaiting_agreement"
+        case .returned: "returned"
+        case .refused: "refused"
+        case .noLicensedDoctor: "no_licensed_doctor"
+        case .noComputerOrNetwork: "no_computer_or_network"
+        case .notApplied: "not_applied"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.Division`
 public struct Division: WireMessage {
     public var code: String
@@ -1568,6 +1646,508 @@ extension GetApplicationRequest: CMessage {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.application_id = try arena.cString(self.applicationID, field: "medicare.v1.GetApplicationRequest.application_id")
+    }
+}
+
+/// `medicare.v1.LedgerRow`
+public struct LedgerRow: WireMessage {
+    public var fixmedinsCode: String
+    public var fixmedinsName: String
+    public var divisionCode: String
+    public var reason: LedgerReason
+    public var plan: String
+    public var responsibleUnit: String
+    public var targetDate: String
+    public var notes: [LedgerNote]
+
+    public init(fixmedinsCode: String = "", fixmedinsName: String = "", divisionCode: String = "", reason: LedgerReason = .init(), plan: String = "", responsibleUnit: String = "", targetDate: String = "", notes: [LedgerNote] = []) {
+        self.fixmedinsCode = fixmedinsCode
+        self.fixmedinsName = fixmedinsName
+        self.divisionCode = divisionCode
+        self.reason = reason
+        self.plan = plan
+        self.responsibleUnit = responsibleUnit
+        self.targetDate = targetDate
+        self.notes = notes
+    }
+
+    public static var protoName: String { "medicare.v1.LedgerRow" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension LedgerRow: CMessage {
+    typealias CStruct = Medicare__V1__LedgerRow
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__ledger_row__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__ledger_row__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__ledger_row__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__ledger_row__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.LedgerRow.fixmedins_code")
+        self.fixmedinsName = try arena.string(c.pointee.fixmedins_name, field: "medicare.v1.LedgerRow.fixmedins_name")
+        self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.LedgerRow.division_code")
+        self.reason = LedgerReason(rawValue: Int32(truncatingIfNeeded: c.pointee.reason.rawValue))
+        self.plan = try arena.string(c.pointee.plan, field: "medicare.v1.LedgerRow.plan")
+        self.responsibleUnit = try arena.string(c.pointee.responsible_unit, field: "medicare.v1.LedgerRow.responsible_unit")
+        self.targetDate = try arena.string(c.pointee.target_date, field: "medicare.v1.LedgerRow.target_date")
+        self.notes = try arena.messageArray(c.pointee.notes, c.pointee.n_notes, field: "medicare.v1.LedgerRow.notes", as: LedgerNote.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.LedgerRow.fixmedins_code")
+        c.pointee.fixmedins_name = try arena.cString(self.fixmedinsName, field: "medicare.v1.LedgerRow.fixmedins_name")
+        c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.LedgerRow.division_code")
+        c.pointee.reason = .init(rawValue: .init(truncatingIfNeeded: self.reason.rawValue))
+        c.pointee.plan = try arena.cString(self.plan, field: "medicare.v1.LedgerRow.plan")
+        c.pointee.responsible_unit = try arena.cString(self.responsibleUnit, field: "medicare.v1.LedgerRow.responsible_unit")
+        c.pointee.target_date = try arena.cString(self.targetDate, field: "medicare.v1.LedgerRow.target_date")
+        (c.pointee.n_notes, c.pointee.notes) = try arena.cMessageArray(self.notes)
+    }
+}
+
+/// `medicare.v1.LedgerNote`
+public struct LedgerNote: WireMessage {
+    public var text: String
+    public var by: String
+    public var at: String
+
+    public init(text: String = "", by: String = "", at: String = "") {
+        self.text = text
+        self.by = by
+        self.at = at
+    }
+
+    public static var protoName: String { "medicare.v1.LedgerNote" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension LedgerNote: CMessage {
+    typealias CStruct = Medicare__V1__LedgerNote
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__ledger_note__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__ledger_note__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__ledger_note__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__ledger_note__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.text = try arena.string(c.pointee.text, field: "medicare.v1.LedgerNote.text")
+        self.by = try arena.string(c.pointee.by, field: "medicare.v1.LedgerNote.by")
+        self.at = try arena.string(c.pointee.at, field: "medicare.v1.LedgerNote.at")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.text = try arena.cString(self.text, field: "medicare.v1.LedgerNote.text")
+        c.pointee.by = try arena.cString(self.by, field: "medicare.v1.LedgerNote.by")
+        c.pointee.at = try arena.cString(self.at, field: "medicare.v1.LedgerNote.at")
+    }
+}
+
+/// `medicare.v1.LedgerCount`
+public struct LedgerCount: WireMessage {
+    public var reason: LedgerReason
+    public var clinics: UInt32
+
+    public init(reason: LedgerReason = .init(), clinics: UInt32 = 0) {
+        self.reason = reason
+        self.clinics = clinics
+    }
+
+    public static var protoName: String { "medicare.v1.LedgerCount" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension LedgerCount: CMessage {
+    typealias CStruct = Medicare__V1__LedgerCount
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__ledger_count__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__ledger_count__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__ledger_count__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__ledger_count__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.reason = LedgerReason(rawValue: Int32(truncatingIfNeeded: c.pointee.reason.rawValue))
+        self.clinics = c.pointee.clinics
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.reason = .init(rawValue: .init(truncatingIfNeeded: self.reason.rawValue))
+        c.pointee.clinics = self.clinics
+    }
+}
+
+/// `medicare.v1.LedgerRollup`
+public struct LedgerRollup: WireMessage {
+    public var divisionCode: String
+    public var name: String
+    public var clinics: UInt32
+    public var counts: [LedgerCount]
+
+    public init(divisionCode: String = "", name: String = "", clinics: UInt32 = 0, counts: [LedgerCount] = []) {
+        self.divisionCode = divisionCode
+        self.name = name
+        self.clinics = clinics
+        self.counts = counts
+    }
+
+    public static var protoName: String { "medicare.v1.LedgerRollup" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension LedgerRollup: CMessage {
+    typealias CStruct = Medicare__V1__LedgerRollup
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__ledger_rollup__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__ledger_rollup__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__ledger_rollup__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__ledger_rollup__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.LedgerRollup.division_code")
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.LedgerRollup.name")
+        self.clinics = c.pointee.clinics
+        self.counts = try arena.messageArray(c.pointee.counts, c.pointee.n_counts, field: "medicare.v1.LedgerRollup.counts", as: LedgerCount.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.LedgerRollup.division_code")
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.LedgerRollup.name")
+        c.pointee.clinics = self.clinics
+        (c.pointee.n_counts, c.pointee.counts) = try arena.cMessageArray(self.counts)
+    }
+}
+
+/// `medicare.v1.WorkLedgerRequest`
+public struct WorkLedgerRequest: WireMessage {
+    public var region: String
+    public var reason: LedgerReason
+    public var after: String
+    public var pageSize: UInt32
+
+    public init(region: String = "", reason: LedgerReason = .init(), after: String = "", pageSize: UInt32 = 0) {
+        self.region = region
+        self.reason = reason
+        self.after = after
+        self.pageSize = pageSize
+    }
+
+    public static var protoName: String { "medicare.v1.WorkLedgerRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension WorkLedgerRequest: CMessage {
+    typealias CStruct = Medicare__V1__WorkLedgerRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__work_ledger_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__work_ledger_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__work_ledger_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__work_ledger_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.WorkLedgerRequest.region")
+        self.reason = LedgerReason(rawValue: Int32(truncatingIfNeeded: c.pointee.reason.rawValue))
+        self.after = try arena.string(c.pointee.after, field: "medicare.v1.WorkLedgerRequest.after")
+        self.pageSize = c.pointee.page_size
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.WorkLedgerRequest.region")
+        c.pointee.reason = .init(rawValue: .init(truncatingIfNeeded: self.reason.rawValue))
+        c.pointee.after = try arena.cString(self.after, field: "medicare.v1.WorkLedgerRequest.after")
+        c.pointee.page_size = self.pageSize
+    }
+}
+
+/// `medicare.v1.WorkLedger`
+public struct WorkLedger: WireMessage {
+    public var region: String
+    public var rows: [LedgerRow]
+    public var more: Bool
+    public var clinics: UInt32
+    public var counts: [LedgerCount]
+    public var byDivision: [LedgerRollup]
+
+    public init(region: String = "", rows: [LedgerRow] = [], more: Bool = false, clinics: UInt32 = 0, counts: [LedgerCount] = [], byDivision: [LedgerRollup] = []) {
+        self.region = region
+        self.rows = rows
+        self.more = more
+        self.clinics = clinics
+        self.counts = counts
+        self.byDivision = byDivision
+    }
+
+    public static var protoName: String { "medicare.v1.WorkLedger" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension WorkLedger: CMessage {
+    typealias CStruct = Medicare__V1__WorkLedger
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__work_ledger__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__work_ledger__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__work_ledger__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__work_ledger__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.WorkLedger.region")
+        self.rows = try arena.messageArray(c.pointee.rows, c.pointee.n_rows, field: "medicare.v1.WorkLedger.rows", as: LedgerRow.self)
+        self.more = c.pointee.more != 0
+        self.clinics = c.pointee.clinics
+        self.counts = try arena.messageArray(c.pointee.counts, c.pointee.n_counts, field: "medicare.v1.WorkLedger.counts", as: LedgerCount.self)
+        self.byDivision = try arena.messageArray(c.pointee.by_division, c.pointee.n_by_division, field: "medicare.v1.WorkLedger.by_division", as: LedgerRollup.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.WorkLedger.region")
+        (c.pointee.n_rows, c.pointee.rows) = try arena.cMessageArray(self.rows)
+        c.pointee.more = self.more ? 1 : 0
+        c.pointee.clinics = self.clinics
+        (c.pointee.n_counts, c.pointee.counts) = try arena.cMessageArray(self.counts)
+        (c.pointee.n_by_division, c.pointee.by_division) = try arena.cMessageArray(self.byDivision)
+    }
+}
+
+/// `medicare.v1.UpdateLedgerEntryRequest`
+public struct UpdateLedgerEntryRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var plan: String
+    public var responsibleUnit: String
+    public var targetDate: String
+    public var note: String
+
+    public init(fixmedinsCode: String = "", plan: String = "", responsibleUnit: String = "", targetDate: String = "", note: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.plan = plan
+        self.responsibleUnit = responsibleUnit
+        self.targetDate = targetDate
+        self.note = note
+    }
+
+    public static var protoName: String { "medicare.v1.UpdateLedgerEntryRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension UpdateLedgerEntryRequest: CMessage {
+    typealias CStruct = Medicare__V1__UpdateLedgerEntryRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__update_ledger_entry_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__update_ledger_entry_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__update_ledger_entry_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__update_ledger_entry_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.UpdateLedgerEntryRequest.fixmedins_code")
+        self.plan = try arena.string(c.pointee.plan, field: "medicare.v1.UpdateLedgerEntryRequest.plan")
+        self.responsibleUnit = try arena.string(c.pointee.responsible_unit, field: "medicare.v1.UpdateLedgerEntryRequest.responsible_unit")
+        self.targetDate = try arena.string(c.pointee.target_date, field: "medicare.v1.UpdateLedgerEntryRequest.target_date")
+        self.note = try arena.string(c.pointee.note, field: "medicare.v1.UpdateLedgerEntryRequest.note")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.UpdateLedgerEntryRequest.fixmedins_code")
+        c.pointee.plan = try arena.cString(self.plan, field: "medicare.v1.UpdateLedgerEntryRequest.plan")
+        c.pointee.responsible_unit = try arena.cString(self.responsibleUnit, field: "medicare.v1.UpdateLedgerEntryRequest.responsible_unit")
+        c.pointee.target_date = try arena.cString(self.targetDate, field: "medicare.v1.UpdateLedgerEntryRequest.target_date")
+        c.pointee.note = try arena.cString(self.note, field: "medicare.v1.UpdateLedgerEntryRequest.note")
+    }
+}
+
+/// `medicare.v1.ListChangesRequest`
+public struct ListChangesRequest: WireMessage {
+    public var after: UInt64
+    public var pageSize: UInt32
+    public var region: String
+
+    public init(after: UInt64 = 0, pageSize: UInt32 = 0, region: String = "") {
+        self.after = after
+        self.pageSize = pageSize
+        self.region = region
+    }
+
+    public static var protoName: String { "medicare.v1.ListChangesRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListChangesRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListChangesRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_changes_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_changes_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_changes_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_changes_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.after = c.pointee.after
+        self.pageSize = c.pointee.page_size
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.ListChangesRequest.region")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.after = self.after
+        c.pointee.page_size = self.pageSize
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.ListChangesRequest.region")
+    }
+}
+
+/// `medicare.v1.InstitutionChange`
+public struct InstitutionChange: WireMessage {
+    public var cursor: UInt64
+    public var fixmedinsCode: String
+    public var designationStatus: DesignationStatus
+    public var recordVersion: UInt64
+    public var changedAt: String
+
+    public init(cursor: UInt64 = 0, fixmedinsCode: String = "", designationStatus: DesignationStatus = .init(), recordVersion: UInt64 = 0, changedAt: String = "") {
+        self.cursor = cursor
+        self.fixmedinsCode = fixmedinsCode
+        self.designationStatus = designationStatus
+        self.recordVersion = recordVersion
+        self.changedAt = changedAt
+    }
+
+    public static var protoName: String { "medicare.v1.InstitutionChange" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension InstitutionChange: CMessage {
+    typealias CStruct = Medicare__V1__InstitutionChange
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__institution_change__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__institution_change__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__institution_change__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__institution_change__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.cursor = c.pointee.cursor
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.InstitutionChange.fixmedins_code")
+        self.designationStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.designation_status.rawValue))
+        self.recordVersion = c.pointee.record_version
+        self.changedAt = try arena.string(c.pointee.changed_at, field: "medicare.v1.InstitutionChange.changed_at")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.cursor = self.cursor
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.InstitutionChange.fixmedins_code")
+        c.pointee.designation_status = .init(rawValue: .init(truncatingIfNeeded: self.designationStatus.rawValue))
+        c.pointee.record_version = self.recordVersion
+        c.pointee.changed_at = try arena.cString(self.changedAt, field: "medicare.v1.InstitutionChange.changed_at")
+    }
+}
+
+/// `medicare.v1.ListChangesResponse`
+public struct ListChangesResponse: WireMessage {
+    public var changes: [InstitutionChange]
+    public var cursor: UInt64
+    public var more: Bool
+
+    public init(changes: [InstitutionChange] = [], cursor: UInt64 = 0, more: Bool = false) {
+        self.changes = changes
+        self.cursor = cursor
+        self.more = more
+    }
+
+    public static var protoName: String { "medicare.v1.ListChangesResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListChangesResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListChangesResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_changes_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_changes_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_changes_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_changes_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.changes = try arena.messageArray(c.pointee.changes, c.pointee.n_changes, field: "medicare.v1.ListChangesResponse.changes", as: InstitutionChange.self)
+        self.cursor = c.pointee.cursor
+        self.more = c.pointee.more != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_changes, c.pointee.changes) = try arena.cMessageArray(self.changes)
+        c.pointee.cursor = self.cursor
+        c.pointee.more = self.more ? 1 : 0
     }
 }
 

@@ -952,6 +952,456 @@ void   medicare__v1__get_application_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__get_application_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__ledger_row__init
+                     (Medicare__V1__LedgerRow         *message)
+{
+  static const Medicare__V1__LedgerRow init_value = MEDICARE__V1__LEDGER_ROW__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__ledger_row__get_packed_size
+                     (const Medicare__V1__LedgerRow *message)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_row__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__ledger_row__pack
+                     (const Medicare__V1__LedgerRow *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_row__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__ledger_row__pack_to_buffer
+                     (const Medicare__V1__LedgerRow *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_row__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__LedgerRow *
+       medicare__v1__ledger_row__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__LedgerRow *)
+     protobuf_c_message_unpack (&medicare__v1__ledger_row__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__ledger_row__free_unpacked
+                     (Medicare__V1__LedgerRow *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__ledger_row__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__ledger_note__init
+                     (Medicare__V1__LedgerNote         *message)
+{
+  static const Medicare__V1__LedgerNote init_value = MEDICARE__V1__LEDGER_NOTE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__ledger_note__get_packed_size
+                     (const Medicare__V1__LedgerNote *message)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_note__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__ledger_note__pack
+                     (const Medicare__V1__LedgerNote *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_note__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__ledger_note__pack_to_buffer
+                     (const Medicare__V1__LedgerNote *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_note__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__LedgerNote *
+       medicare__v1__ledger_note__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__LedgerNote *)
+     protobuf_c_message_unpack (&medicare__v1__ledger_note__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__ledger_note__free_unpacked
+                     (Medicare__V1__LedgerNote *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__ledger_note__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__ledger_count__init
+                     (Medicare__V1__LedgerCount         *message)
+{
+  static const Medicare__V1__LedgerCount init_value = MEDICARE__V1__LEDGER_COUNT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__ledger_count__get_packed_size
+                     (const Medicare__V1__LedgerCount *message)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_count__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__ledger_count__pack
+                     (const Medicare__V1__LedgerCount *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_count__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__ledger_count__pack_to_buffer
+                     (const Medicare__V1__LedgerCount *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_count__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__LedgerCount *
+       medicare__v1__ledger_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__LedgerCount *)
+     protobuf_c_message_unpack (&medicare__v1__ledger_count__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__ledger_count__free_unpacked
+                     (Medicare__V1__LedgerCount *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__ledger_count__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__ledger_rollup__init
+                     (Medicare__V1__LedgerRollup         *message)
+{
+  static const Medicare__V1__LedgerRollup init_value = MEDICARE__V1__LEDGER_ROLLUP__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__ledger_rollup__get_packed_size
+                     (const Medicare__V1__LedgerRollup *message)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_rollup__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__ledger_rollup__pack
+                     (const Medicare__V1__LedgerRollup *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_rollup__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__ledger_rollup__pack_to_buffer
+                     (const Medicare__V1__LedgerRollup *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__ledger_rollup__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__LedgerRollup *
+       medicare__v1__ledger_rollup__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__LedgerRollup *)
+     protobuf_c_message_unpack (&medicare__v1__ledger_rollup__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__ledger_rollup__free_unpacked
+                     (Medicare__V1__LedgerRollup *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__ledger_rollup__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__work_ledger_request__init
+                     (Medicare__V1__WorkLedgerRequest         *message)
+{
+  static const Medicare__V1__WorkLedgerRequest init_value = MEDICARE__V1__WORK_LEDGER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__work_ledger_request__get_packed_size
+                     (const Medicare__V1__WorkLedgerRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__work_ledger_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__work_ledger_request__pack
+                     (const Medicare__V1__WorkLedgerRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__work_ledger_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__work_ledger_request__pack_to_buffer
+                     (const Medicare__V1__WorkLedgerRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__work_ledger_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__WorkLedgerRequest *
+       medicare__v1__work_ledger_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__WorkLedgerRequest *)
+     protobuf_c_message_unpack (&medicare__v1__work_ledger_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__work_ledger_request__free_unpacked
+                     (Medicare__V1__WorkLedgerRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__work_ledger_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__work_ledger__init
+                     (Medicare__V1__WorkLedger         *message)
+{
+  static const Medicare__V1__WorkLedger init_value = MEDICARE__V1__WORK_LEDGER__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__work_ledger__get_packed_size
+                     (const Medicare__V1__WorkLedger *message)
+{
+  assert(message->base.descriptor == &medicare__v1__work_ledger__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__work_ledger__pack
+                     (const Medicare__V1__WorkLedger *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__work_ledger__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__work_ledger__pack_to_buffer
+                     (const Medicare__V1__WorkLedger *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__work_ledger__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__WorkLedger *
+       medicare__v1__work_ledger__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__WorkLedger *)
+     protobuf_c_message_unpack (&medicare__v1__work_ledger__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__work_ledger__free_unpacked
+                     (Medicare__V1__WorkLedger *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__work_ledger__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__update_ledger_entry_request__init
+                     (Medicare__V1__UpdateLedgerEntryRequest         *message)
+{
+  static const Medicare__V1__UpdateLedgerEntryRequest init_value = MEDICARE__V1__UPDATE_LEDGER_ENTRY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__update_ledger_entry_request__get_packed_size
+                     (const Medicare__V1__UpdateLedgerEntryRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__update_ledger_entry_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__update_ledger_entry_request__pack
+                     (const Medicare__V1__UpdateLedgerEntryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__update_ledger_entry_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__update_ledger_entry_request__pack_to_buffer
+                     (const Medicare__V1__UpdateLedgerEntryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__update_ledger_entry_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__UpdateLedgerEntryRequest *
+       medicare__v1__update_ledger_entry_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__UpdateLedgerEntryRequest *)
+     protobuf_c_message_unpack (&medicare__v1__update_ledger_entry_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__update_ledger_entry_request__free_unpacked
+                     (Medicare__V1__UpdateLedgerEntryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__update_ledger_entry_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_changes_request__init
+                     (Medicare__V1__ListChangesRequest         *message)
+{
+  static const Medicare__V1__ListChangesRequest init_value = MEDICARE__V1__LIST_CHANGES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_changes_request__get_packed_size
+                     (const Medicare__V1__ListChangesRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_changes_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_changes_request__pack
+                     (const Medicare__V1__ListChangesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_changes_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_changes_request__pack_to_buffer
+                     (const Medicare__V1__ListChangesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_changes_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListChangesRequest *
+       medicare__v1__list_changes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListChangesRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_changes_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_changes_request__free_unpacked
+                     (Medicare__V1__ListChangesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_changes_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__institution_change__init
+                     (Medicare__V1__InstitutionChange         *message)
+{
+  static const Medicare__V1__InstitutionChange init_value = MEDICARE__V1__INSTITUTION_CHANGE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__institution_change__get_packed_size
+                     (const Medicare__V1__InstitutionChange *message)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__institution_change__pack
+                     (const Medicare__V1__InstitutionChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__institution_change__pack_to_buffer
+                     (const Medicare__V1__InstitutionChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__InstitutionChange *
+       medicare__v1__institution_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__InstitutionChange *)
+     protobuf_c_message_unpack (&medicare__v1__institution_change__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__institution_change__free_unpacked
+                     (Medicare__V1__InstitutionChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__institution_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_changes_response__init
+                     (Medicare__V1__ListChangesResponse         *message)
+{
+  static const Medicare__V1__ListChangesResponse init_value = MEDICARE__V1__LIST_CHANGES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_changes_response__get_packed_size
+                     (const Medicare__V1__ListChangesResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_changes_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_changes_response__pack
+                     (const Medicare__V1__ListChangesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_changes_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_changes_response__pack_to_buffer
+                     (const Medicare__V1__ListChangesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_changes_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListChangesResponse *
+       medicare__v1__list_changes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListChangesResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_changes_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_changes_response__free_unpacked
+                     (Medicare__V1__ListChangesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_changes_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message)
 {
@@ -2659,6 +3109,815 @@ const ProtobufCMessageDescriptor medicare__v1__get_application_request__descript
   (ProtobufCMessageInit) medicare__v1__get_application_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__ledger_row__field_descriptors[8] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRow, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRow, fixmedins_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "division_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRow, division_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRow, reason),
+    &medicare__v1__ledger_reason__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRow, plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responsible_unit",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRow, responsible_unit),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_date",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRow, target_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notes",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__LedgerRow, n_notes),
+    offsetof(Medicare__V1__LedgerRow, notes),
+    &medicare__v1__ledger_note__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__ledger_row__field_indices_by_name[] = {
+  2,   /* field[2] = division_code */
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = fixmedins_name */
+  7,   /* field[7] = notes */
+  4,   /* field[4] = plan */
+  3,   /* field[3] = reason */
+  5,   /* field[5] = responsible_unit */
+  6,   /* field[6] = target_date */
+};
+static const ProtobufCIntRange medicare__v1__ledger_row__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor medicare__v1__ledger_row__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.LedgerRow",
+  "LedgerRow",
+  "Medicare__V1__LedgerRow",
+  "medicare.v1",
+  sizeof(Medicare__V1__LedgerRow),
+  8,
+  medicare__v1__ledger_row__field_descriptors,
+  medicare__v1__ledger_row__field_indices_by_name,
+  1,  medicare__v1__ledger_row__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__ledger_row__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__ledger_note__field_descriptors[3] =
+{
+  {
+    "text",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerNote, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerNote, by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerNote, at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__ledger_note__field_indices_by_name[] = {
+  2,   /* field[2] = at */
+  1,   /* field[1] = by */
+  0,   /* field[0] = text */
+};
+static const ProtobufCIntRange medicare__v1__ledger_note__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__ledger_note__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.LedgerNote",
+  "LedgerNote",
+  "Medicare__V1__LedgerNote",
+  "medicare.v1",
+  sizeof(Medicare__V1__LedgerNote),
+  3,
+  medicare__v1__ledger_note__field_descriptors,
+  medicare__v1__ledger_note__field_indices_by_name,
+  1,  medicare__v1__ledger_note__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__ledger_note__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__ledger_count__field_descriptors[2] =
+{
+  {
+    "reason",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerCount, reason),
+    &medicare__v1__ledger_reason__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clinics",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerCount, clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__ledger_count__field_indices_by_name[] = {
+  1,   /* field[1] = clinics */
+  0,   /* field[0] = reason */
+};
+static const ProtobufCIntRange medicare__v1__ledger_count__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__ledger_count__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.LedgerCount",
+  "LedgerCount",
+  "Medicare__V1__LedgerCount",
+  "medicare.v1",
+  sizeof(Medicare__V1__LedgerCount),
+  2,
+  medicare__v1__ledger_count__field_descriptors,
+  medicare__v1__ledger_count__field_indices_by_name,
+  1,  medicare__v1__ledger_count__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__ledger_count__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__ledger_rollup__field_descriptors[4] =
+{
+  {
+    "division_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRollup, division_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRollup, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clinics",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__LedgerRollup, clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "counts",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__LedgerRollup, n_counts),
+    offsetof(Medicare__V1__LedgerRollup, counts),
+    &medicare__v1__ledger_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__ledger_rollup__field_indices_by_name[] = {
+  2,   /* field[2] = clinics */
+  3,   /* field[3] = counts */
+  0,   /* field[0] = division_code */
+  1,   /* field[1] = name */
+};
+static const ProtobufCIntRange medicare__v1__ledger_rollup__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__ledger_rollup__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.LedgerRollup",
+  "LedgerRollup",
+  "Medicare__V1__LedgerRollup",
+  "medicare.v1",
+  sizeof(Medicare__V1__LedgerRollup),
+  4,
+  medicare__v1__ledger_rollup__field_descriptors,
+  medicare__v1__ledger_rollup__field_indices_by_name,
+  1,  medicare__v1__ledger_rollup__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__ledger_rollup__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__work_ledger_request__field_descriptors[4] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__WorkLedgerRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__WorkLedgerRequest, reason),
+    &medicare__v1__ledger_reason__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__WorkLedgerRequest, after),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__WorkLedgerRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__work_ledger_request__field_indices_by_name[] = {
+  2,   /* field[2] = after */
+  3,   /* field[3] = page_size */
+  1,   /* field[1] = reason */
+  0,   /* field[0] = region */
+};
+static const ProtobufCIntRange medicare__v1__work_ledger_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__work_ledger_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.WorkLedgerRequest",
+  "WorkLedgerRequest",
+  "Medicare__V1__WorkLedgerRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__WorkLedgerRequest),
+  4,
+  medicare__v1__work_ledger_request__field_descriptors,
+  medicare__v1__work_ledger_request__field_indices_by_name,
+  1,  medicare__v1__work_ledger_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__work_ledger_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__work_ledger__field_descriptors[6] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__WorkLedger, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__WorkLedger, n_rows),
+    offsetof(Medicare__V1__WorkLedger, rows),
+    &medicare__v1__ledger_row__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "more",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__WorkLedger, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clinics",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__WorkLedger, clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "counts",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__WorkLedger, n_counts),
+    offsetof(Medicare__V1__WorkLedger, counts),
+    &medicare__v1__ledger_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_division",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__WorkLedger, n_by_division),
+    offsetof(Medicare__V1__WorkLedger, by_division),
+    &medicare__v1__ledger_rollup__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__work_ledger__field_indices_by_name[] = {
+  5,   /* field[5] = by_division */
+  3,   /* field[3] = clinics */
+  4,   /* field[4] = counts */
+  2,   /* field[2] = more */
+  0,   /* field[0] = region */
+  1,   /* field[1] = rows */
+};
+static const ProtobufCIntRange medicare__v1__work_ledger__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__work_ledger__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.WorkLedger",
+  "WorkLedger",
+  "Medicare__V1__WorkLedger",
+  "medicare.v1",
+  sizeof(Medicare__V1__WorkLedger),
+  6,
+  medicare__v1__work_ledger__field_descriptors,
+  medicare__v1__work_ledger__field_indices_by_name,
+  1,  medicare__v1__work_ledger__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__work_ledger__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__update_ledger_entry_request__field_descriptors[5] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UpdateLedgerEntryRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UpdateLedgerEntryRequest, plan),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responsible_unit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UpdateLedgerEntryRequest, responsible_unit),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_date",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UpdateLedgerEntryRequest, target_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UpdateLedgerEntryRequest, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__update_ledger_entry_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  4,   /* field[4] = note */
+  1,   /* field[1] = plan */
+  2,   /* field[2] = responsible_unit */
+  3,   /* field[3] = target_date */
+};
+static const ProtobufCIntRange medicare__v1__update_ledger_entry_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__update_ledger_entry_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.UpdateLedgerEntryRequest",
+  "UpdateLedgerEntryRequest",
+  "Medicare__V1__UpdateLedgerEntryRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__UpdateLedgerEntryRequest),
+  5,
+  medicare__v1__update_ledger_entry_request__field_descriptors,
+  medicare__v1__update_ledger_entry_request__field_indices_by_name,
+  1,  medicare__v1__update_ledger_entry_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__update_ledger_entry_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_changes_request__field_descriptors[3] =
+{
+  {
+    "after",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListChangesRequest, after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListChangesRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListChangesRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_changes_request__field_indices_by_name[] = {
+  0,   /* field[0] = after */
+  1,   /* field[1] = page_size */
+  2,   /* field[2] = region */
+};
+static const ProtobufCIntRange medicare__v1__list_changes_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_changes_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListChangesRequest",
+  "ListChangesRequest",
+  "Medicare__V1__ListChangesRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListChangesRequest),
+  3,
+  medicare__v1__list_changes_request__field_descriptors,
+  medicare__v1__list_changes_request__field_indices_by_name,
+  1,  medicare__v1__list_changes_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_changes_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__institution_change__field_descriptors[5] =
+{
+  {
+    "cursor",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionChange, cursor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionChange, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "designation_status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionChange, designation_status),
+    &medicare__v1__designation_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "record_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionChange, record_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "changed_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionChange, changed_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__institution_change__field_indices_by_name[] = {
+  4,   /* field[4] = changed_at */
+  0,   /* field[0] = cursor */
+  2,   /* field[2] = designation_status */
+  1,   /* field[1] = fixmedins_code */
+  3,   /* field[3] = record_version */
+};
+static const ProtobufCIntRange medicare__v1__institution_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__institution_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.InstitutionChange",
+  "InstitutionChange",
+  "Medicare__V1__InstitutionChange",
+  "medicare.v1",
+  sizeof(Medicare__V1__InstitutionChange),
+  5,
+  medicare__v1__institution_change__field_descriptors,
+  medicare__v1__institution_change__field_indices_by_name,
+  1,  medicare__v1__institution_change__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__institution_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_changes_response__field_descriptors[3] =
+{
+  {
+    "changes",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListChangesResponse, n_changes),
+    offsetof(Medicare__V1__ListChangesResponse, changes),
+    &medicare__v1__institution_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cursor",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListChangesResponse, cursor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "more",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListChangesResponse, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_changes_response__field_indices_by_name[] = {
+  0,   /* field[0] = changes */
+  1,   /* field[1] = cursor */
+  2,   /* field[2] = more */
+};
+static const ProtobufCIntRange medicare__v1__list_changes_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_changes_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListChangesResponse",
+  "ListChangesResponse",
+  "Medicare__V1__ListChangesResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListChangesResponse),
+  3,
+  medicare__v1__list_changes_response__field_descriptors,
+  medicare__v1__list_changes_response__field_indices_by_name,
+  1,  medicare__v1__list_changes_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_changes_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__coverage_request__field_descriptors[2] =
 {
   {
@@ -3151,7 +4410,53 @@ const ProtobufCEnumDescriptor medicare__v1__service_scope__descriptor =
   medicare__v1__service_scope__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[10] =
+static const ProtobufCEnumValue medicare__v1__ledger_reason__enum_values_by_number[11] =
+{
+  { "LEDGER_REASON_UNSPECIFIED", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNSPECIFIED", 0 },
+  { "LEDGER_REASON_SUSPENDED", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_SUSPENDED", 1 },
+  { "LEDGER_REASON_TERMINATED", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_TERMINATED", 2 },
+  { "LEDGER_REASON_RELATIONSHIP_ENDED", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_RELATIONSHIP_ENDED", 3 },
+  { "LEDGER_REASON_UNDER_REVIEW", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNDER_REVIEW", 4 },
+  { "LEDGER_REASON_AWAITING_AGREEMENT", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_AWAITING_AGREEMENT", 5 },
+  { "LEDGER_REASON_RETURNED", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_RETURNED", 6 },
+  { "LEDGER_REASON_REFUSED", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_REFUSED", 7 },
+  { "LEDGER_REASON_NO_LICENSED_DOCTOR", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_NO_LICENSED_DOCTOR", 8 },
+  { "LEDGER_REASON_NO_COMPUTER_OR_NETWORK", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_NO_COMPUTER_OR_NETWORK", 9 },
+  { "LEDGER_REASON_NOT_APPLIED", "MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_NOT_APPLIED", 10 },
+};
+static const ProtobufCIntRange medicare__v1__ledger_reason__value_ranges[] = {
+{0, 0},{0, 11}
+};
+static const ProtobufCEnumValueIndex medicare__v1__ledger_reason__enum_values_by_name[11] =
+{
+  { "LEDGER_REASON_AWAITING_AGREEMENT", 5 },
+  { "LEDGER_REASON_NOT_APPLIED", 10 },
+  { "LEDGER_REASON_NO_COMPUTER_OR_NETWORK", 9 },
+  { "LEDGER_REASON_NO_LICENSED_DOCTOR", 8 },
+  { "LEDGER_REASON_REFUSED", 7 },
+  { "LEDGER_REASON_RELATIONSHIP_ENDED", 3 },
+  { "LEDGER_REASON_RETURNED", 6 },
+  { "LEDGER_REASON_SUSPENDED", 1 },
+  { "LEDGER_REASON_TERMINATED", 2 },
+  { "LEDGER_REASON_UNDER_REVIEW", 4 },
+  { "LEDGER_REASON_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__ledger_reason__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.LedgerReason",
+  "LedgerReason",
+  "Medicare__V1__LedgerReason",
+  "medicare.v1",
+  11,
+  medicare__v1__ledger_reason__enum_values_by_number,
+  11,
+  medicare__v1__ledger_reason__enum_values_by_name,
+  1,
+  medicare__v1__ledger_reason__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[13] =
 {
   { "UpsertDivisions", &medicare__v1__upsert_divisions_request__descriptor, &medicare__v1__upsert_divisions_response__descriptor },
   { "ImportInstitutions", &medicare__v1__import_institutions_request__descriptor, &medicare__v1__import_institutions_response__descriptor },
@@ -3162,18 +4467,24 @@ static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptor
   { "ReviewApplication", &medicare__v1__review_application_request__descriptor, &medicare__v1__designation_application__descriptor },
   { "SignAgreement", &medicare__v1__sign_agreement_request__descriptor, &medicare__v1__designation_application__descriptor },
   { "GetApplication", &medicare__v1__get_application_request__descriptor, &medicare__v1__designation_application__descriptor },
+  { "GetWorkLedger", &medicare__v1__work_ledger_request__descriptor, &medicare__v1__work_ledger__descriptor },
+  { "UpdateLedgerEntry", &medicare__v1__update_ledger_entry_request__descriptor, &medicare__v1__ledger_row__descriptor },
+  { "ListChanges", &medicare__v1__list_changes_request__descriptor, &medicare__v1__list_changes_response__descriptor },
   { "GetCoverage", &medicare__v1__coverage_request__descriptor, &medicare__v1__coverage__descriptor },
 };
 const unsigned medicare__v1__registry__method_indices_by_name[] = {
   5,        /* ApplyForDesignation */
   3,        /* ChangeDesignation */
   8,        /* GetApplication */
-  9,        /* GetCoverage */
+  12,        /* GetCoverage */
   2,        /* GetInstitution */
+  9,        /* GetWorkLedger */
   1,        /* ImportInstitutions */
+  11,        /* ListChanges */
   4,        /* ResolveSettlementRoute */
   6,        /* ReviewApplication */
   7,        /* SignAgreement */
+  10,        /* UpdateLedgerEntry */
   0         /* UpsertDivisions */
 };
 const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
@@ -3183,7 +4494,7 @@ const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
   "Registry",
   "Medicare__V1__Registry",
   "medicare.v1",
-  10,
+  13,
   medicare__v1__registry__method_descriptors,
   medicare__v1__registry__method_indices_by_name
 };
@@ -3259,13 +4570,37 @@ void medicare__v1__registry__get_application(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__registry__descriptor);
   service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__registry__get_work_ledger(ProtobufCService *service,
+                                             const Medicare__V1__WorkLedgerRequest *input,
+                                             Medicare__V1__WorkLedger_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__update_ledger_entry(ProtobufCService *service,
+                                                 const Medicare__V1__UpdateLedgerEntryRequest *input,
+                                                 Medicare__V1__LedgerRow_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__list_changes(ProtobufCService *service,
+                                          const Medicare__V1__ListChangesRequest *input,
+                                          Medicare__V1__ListChangesResponse_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
                                           Medicare__V1__Coverage_Closure closure,
                                           void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
                                    Medicare__V1__Registry_ServiceDestroy destroy)

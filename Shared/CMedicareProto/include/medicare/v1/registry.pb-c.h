@@ -36,6 +36,16 @@ typedef struct Medicare__V1__ApplyForDesignationResponse Medicare__V1__ApplyForD
 typedef struct Medicare__V1__ReviewApplicationRequest Medicare__V1__ReviewApplicationRequest;
 typedef struct Medicare__V1__SignAgreementRequest Medicare__V1__SignAgreementRequest;
 typedef struct Medicare__V1__GetApplicationRequest Medicare__V1__GetApplicationRequest;
+typedef struct Medicare__V1__LedgerRow Medicare__V1__LedgerRow;
+typedef struct Medicare__V1__LedgerNote Medicare__V1__LedgerNote;
+typedef struct Medicare__V1__LedgerCount Medicare__V1__LedgerCount;
+typedef struct Medicare__V1__LedgerRollup Medicare__V1__LedgerRollup;
+typedef struct Medicare__V1__WorkLedgerRequest Medicare__V1__WorkLedgerRequest;
+typedef struct Medicare__V1__WorkLedger Medicare__V1__WorkLedger;
+typedef struct Medicare__V1__UpdateLedgerEntryRequest Medicare__V1__UpdateLedgerEntryRequest;
+typedef struct Medicare__V1__ListChangesRequest Medicare__V1__ListChangesRequest;
+typedef struct Medicare__V1__InstitutionChange Medicare__V1__InstitutionChange;
+typedef struct Medicare__V1__ListChangesResponse Medicare__V1__ListChangesResponse;
 typedef struct Medicare__V1__CoverageRequest Medicare__V1__CoverageRequest;
 typedef struct Medicare__V1__Coverage Medicare__V1__Coverage;
 
@@ -260,6 +270,54 @@ typedef enum _Medicare__V1__ServiceScope {
   MEDICARE__V1__SERVICE_SCOPE__SERVICE_SCOPE_MOBILE_PAYMENT = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SERVICE_SCOPE)
 } Medicare__V1__ServiceScope;
+/*
+ * Why a village clinic is not (yet) under designated management, as the work ledger (工作台账,
+ * notice §二) files it; derived from the registry, in this order of precedence.
+ */
+typedef enum _Medicare__V1__LedgerReason {
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNSPECIFIED = 0,
+  /*
+   * its designation is suspended
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_SUSPENDED = 1,
+  /*
+   * its agreement was terminated
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_TERMINATED = 2,
+  /*
+   * integrating, and the temporary relationship has ended
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_RELATIONSHIP_ENDED = 3,
+  /*
+   * an application awaits the county bureau
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNDER_REVIEW = 4,
+  /*
+   * approved, no agreement signed yet
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_AWAITING_AGREEMENT = 5,
+  /*
+   * its last application was returned for correction
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_RETURNED = 6,
+  /*
+   * its last application was refused
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_REFUSED = 7,
+  /*
+   * no licensed village doctor on record
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_NO_LICENSED_DOCTOR = 8,
+  /*
+   * no computer or no network on record
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_NO_COMPUTER_OR_NETWORK = 9,
+  /*
+   * ready as far as the registry knows, not applied
+   */
+  MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_NOT_APPLIED = 10
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__LEDGER_REASON)
+} Medicare__V1__LedgerReason;
 
 /* --- messages --- */
 
@@ -668,6 +726,226 @@ struct  Medicare__V1__GetApplicationRequest
 #define MEDICARE__V1__GET_APPLICATION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__get_application_request__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+/*
+ * One clinic's row in the work ledger: what the registry says, and what the county entered.
+ */
+struct  Medicare__V1__LedgerRow
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  char *fixmedins_name;
+  char *division_code;
+  Medicare__V1__LedgerReason reason;
+  /*
+   * 整改计划, as entered
+   */
+  char *plan;
+  /*
+   * 责任单位
+   */
+  char *responsible_unit;
+  /*
+   * YYYY-MM-DD, or empty
+   */
+  char *target_date;
+  /*
+   * progress notes, oldest first (the latest 20)
+   */
+  size_t n_notes;
+  Medicare__V1__LedgerNote **notes;
+};
+#define MEDICARE__V1__LEDGER_ROW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__ledger_row__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Medicare__V1__LedgerNote
+{
+  ProtobufCMessage base;
+  char *text;
+  char *by;
+  char *at;
+};
+#define MEDICARE__V1__LEDGER_NOTE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__ledger_note__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__LedgerCount
+{
+  ProtobufCMessage base;
+  Medicare__V1__LedgerReason reason;
+  uint32_t clinics;
+};
+#define MEDICARE__V1__LEDGER_COUNT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__ledger_count__descriptor) \
+    , MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNSPECIFIED, 0 }
+
+
+/*
+ * One child division's ledger: its clinics not designated, by reason.
+ */
+struct  Medicare__V1__LedgerRollup
+{
+  ProtobufCMessage base;
+  char *division_code;
+  char *name;
+  uint32_t clinics;
+  size_t n_counts;
+  Medicare__V1__LedgerCount **counts;
+};
+#define MEDICARE__V1__LEDGER_ROLLUP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__ledger_rollup__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+struct  Medicare__V1__WorkLedgerRequest
+{
+  ProtobufCMessage base;
+  /*
+   * a division code prefix: 2, 4, 6, 9 or 12 digits
+   */
+  char *region;
+  /*
+   * only this reason; UNSPECIFIED = all
+   */
+  Medicare__V1__LedgerReason reason;
+  /*
+   * the last fixmedins_code of the previous page
+   */
+  char *after;
+  /*
+   * 1-1,000; 0 = 100
+   */
+  uint32_t page_size;
+};
+#define MEDICARE__V1__WORK_LEDGER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__work_ledger_request__descriptor) \
+    , (char *)protobuf_c_empty_string, MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__WorkLedger
+{
+  ProtobufCMessage base;
+  char *region;
+  /*
+   * in fixmedins_code order
+   */
+  size_t n_rows;
+  Medicare__V1__LedgerRow **rows;
+  /*
+   * another page follows `rows`' last code
+   */
+  protobuf_c_boolean more;
+  /*
+   * every clinic of the region in the ledger (whatever `reason`)
+   */
+  uint32_t clinics;
+  /*
+   * the region's, by reason
+   */
+  size_t n_counts;
+  Medicare__V1__LedgerCount **counts;
+  /*
+   * each child division's (city, county, township, village)
+   */
+  size_t n_by_division;
+  Medicare__V1__LedgerRollup **by_division;
+};
+#define MEDICARE__V1__WORK_LEDGER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__work_ledger__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0,NULL, 0,NULL }
+
+
+struct  Medicare__V1__UpdateLedgerEntryRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * empty leaves it as it is
+   */
+  char *plan;
+  /*
+   * empty leaves it as it is
+   */
+  char *responsible_unit;
+  /*
+   * YYYY-MM-DD; empty leaves it as it is
+   */
+  char *target_date;
+  /*
+   * a progress note to add; may be empty
+   */
+  char *note;
+};
+#define MEDICARE__V1__UPDATE_LEDGER_ENTRY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__update_ledger_entry_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Institutions changed since a cursor, for a provincial system mirroring the registry (总对总).
+ */
+struct  Medicare__V1__ListChangesRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the cursor of the previous page; 0 = from the start
+   */
+  uint64_t after;
+  /*
+   * 1-5,000; 0 = 1,000
+   */
+  uint32_t page_size;
+  /*
+   * only institutions whose division starts with it; empty = all
+   */
+  char *region;
+};
+#define MEDICARE__V1__LIST_CHANGES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_changes_request__descriptor) \
+    , 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__InstitutionChange
+{
+  ProtobufCMessage base;
+  /*
+   * increases with every change, in commit order
+   */
+  uint64_t cursor;
+  char *fixmedins_code;
+  Medicare__V1__DesignationStatus designation_status;
+  uint64_t record_version;
+  /*
+   * ISO 8601
+   */
+  char *changed_at;
+};
+#define MEDICARE__V1__INSTITUTION_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__institution_change__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ListChangesResponse
+{
+  ProtobufCMessage base;
+  /*
+   * each institution once, at its latest change
+   */
+  size_t n_changes;
+  Medicare__V1__InstitutionChange **changes;
+  /*
+   * pass as `after` for the next page (unchanged when none)
+   */
+  uint64_t cursor;
+  protobuf_c_boolean more;
+};
+#define MEDICARE__V1__LIST_CHANGES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_changes_response__descriptor) \
+    , 0,NULL, 0, 0 }
 
 
 struct  Medicare__V1__CoverageRequest
@@ -1111,6 +1389,196 @@ Medicare__V1__GetApplicationRequest *
 void   medicare__v1__get_application_request__free_unpacked
                      (Medicare__V1__GetApplicationRequest *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__LedgerRow methods */
+void   medicare__v1__ledger_row__init
+                     (Medicare__V1__LedgerRow         *message);
+size_t medicare__v1__ledger_row__get_packed_size
+                     (const Medicare__V1__LedgerRow   *message);
+size_t medicare__v1__ledger_row__pack
+                     (const Medicare__V1__LedgerRow   *message,
+                      uint8_t             *out);
+size_t medicare__v1__ledger_row__pack_to_buffer
+                     (const Medicare__V1__LedgerRow   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__LedgerRow *
+       medicare__v1__ledger_row__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__ledger_row__free_unpacked
+                     (Medicare__V1__LedgerRow *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__LedgerNote methods */
+void   medicare__v1__ledger_note__init
+                     (Medicare__V1__LedgerNote         *message);
+size_t medicare__v1__ledger_note__get_packed_size
+                     (const Medicare__V1__LedgerNote   *message);
+size_t medicare__v1__ledger_note__pack
+                     (const Medicare__V1__LedgerNote   *message,
+                      uint8_t             *out);
+size_t medicare__v1__ledger_note__pack_to_buffer
+                     (const Medicare__V1__LedgerNote   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__LedgerNote *
+       medicare__v1__ledger_note__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__ledger_note__free_unpacked
+                     (Medicare__V1__LedgerNote *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__LedgerCount methods */
+void   medicare__v1__ledger_count__init
+                     (Medicare__V1__LedgerCount         *message);
+size_t medicare__v1__ledger_count__get_packed_size
+                     (const Medicare__V1__LedgerCount   *message);
+size_t medicare__v1__ledger_count__pack
+                     (const Medicare__V1__LedgerCount   *message,
+                      uint8_t             *out);
+size_t medicare__v1__ledger_count__pack_to_buffer
+                     (const Medicare__V1__LedgerCount   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__LedgerCount *
+       medicare__v1__ledger_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__ledger_count__free_unpacked
+                     (Medicare__V1__LedgerCount *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__LedgerRollup methods */
+void   medicare__v1__ledger_rollup__init
+                     (Medicare__V1__LedgerRollup         *message);
+size_t medicare__v1__ledger_rollup__get_packed_size
+                     (const Medicare__V1__LedgerRollup   *message);
+size_t medicare__v1__ledger_rollup__pack
+                     (const Medicare__V1__LedgerRollup   *message,
+                      uint8_t             *out);
+size_t medicare__v1__ledger_rollup__pack_to_buffer
+                     (const Medicare__V1__LedgerRollup   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__LedgerRollup *
+       medicare__v1__ledger_rollup__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__ledger_rollup__free_unpacked
+                     (Medicare__V1__LedgerRollup *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__WorkLedgerRequest methods */
+void   medicare__v1__work_ledger_request__init
+                     (Medicare__V1__WorkLedgerRequest         *message);
+size_t medicare__v1__work_ledger_request__get_packed_size
+                     (const Medicare__V1__WorkLedgerRequest   *message);
+size_t medicare__v1__work_ledger_request__pack
+                     (const Medicare__V1__WorkLedgerRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__work_ledger_request__pack_to_buffer
+                     (const Medicare__V1__WorkLedgerRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__WorkLedgerRequest *
+       medicare__v1__work_ledger_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__work_ledger_request__free_unpacked
+                     (Medicare__V1__WorkLedgerRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__WorkLedger methods */
+void   medicare__v1__work_ledger__init
+                     (Medicare__V1__WorkLedger         *message);
+size_t medicare__v1__work_ledger__get_packed_size
+                     (const Medicare__V1__WorkLedger   *message);
+size_t medicare__v1__work_ledger__pack
+                     (const Medicare__V1__WorkLedger   *message,
+                      uint8_t             *out);
+size_t medicare__v1__work_ledger__pack_to_buffer
+                     (const Medicare__V1__WorkLedger   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__WorkLedger *
+       medicare__v1__work_ledger__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__work_ledger__free_unpacked
+                     (Medicare__V1__WorkLedger *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__UpdateLedgerEntryRequest methods */
+void   medicare__v1__update_ledger_entry_request__init
+                     (Medicare__V1__UpdateLedgerEntryRequest         *message);
+size_t medicare__v1__update_ledger_entry_request__get_packed_size
+                     (const Medicare__V1__UpdateLedgerEntryRequest   *message);
+size_t medicare__v1__update_ledger_entry_request__pack
+                     (const Medicare__V1__UpdateLedgerEntryRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__update_ledger_entry_request__pack_to_buffer
+                     (const Medicare__V1__UpdateLedgerEntryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__UpdateLedgerEntryRequest *
+       medicare__v1__update_ledger_entry_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__update_ledger_entry_request__free_unpacked
+                     (Medicare__V1__UpdateLedgerEntryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListChangesRequest methods */
+void   medicare__v1__list_changes_request__init
+                     (Medicare__V1__ListChangesRequest         *message);
+size_t medicare__v1__list_changes_request__get_packed_size
+                     (const Medicare__V1__ListChangesRequest   *message);
+size_t medicare__v1__list_changes_request__pack
+                     (const Medicare__V1__ListChangesRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_changes_request__pack_to_buffer
+                     (const Medicare__V1__ListChangesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListChangesRequest *
+       medicare__v1__list_changes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_changes_request__free_unpacked
+                     (Medicare__V1__ListChangesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__InstitutionChange methods */
+void   medicare__v1__institution_change__init
+                     (Medicare__V1__InstitutionChange         *message);
+size_t medicare__v1__institution_change__get_packed_size
+                     (const Medicare__V1__InstitutionChange   *message);
+size_t medicare__v1__institution_change__pack
+                     (const Medicare__V1__InstitutionChange   *message,
+                      uint8_t             *out);
+size_t medicare__v1__institution_change__pack_to_buffer
+                     (const Medicare__V1__InstitutionChange   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__InstitutionChange *
+       medicare__v1__institution_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__institution_change__free_unpacked
+                     (Medicare__V1__InstitutionChange *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListChangesResponse methods */
+void   medicare__v1__list_changes_response__init
+                     (Medicare__V1__ListChangesResponse         *message);
+size_t medicare__v1__list_changes_response__get_packed_size
+                     (const Medicare__V1__ListChangesResponse   *message);
+size_t medicare__v1__list_changes_response__pack
+                     (const Medicare__V1__ListChangesResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_changes_response__pack_to_buffer
+                     (const Medicare__V1__ListChangesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListChangesResponse *
+       medicare__v1__list_changes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_changes_response__free_unpacked
+                     (Medicare__V1__ListChangesResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__CoverageRequest methods */
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message);
@@ -1214,6 +1682,36 @@ typedef void (*Medicare__V1__SignAgreementRequest_Closure)
 typedef void (*Medicare__V1__GetApplicationRequest_Closure)
                  (const Medicare__V1__GetApplicationRequest *message,
                   void *closure_data);
+typedef void (*Medicare__V1__LedgerRow_Closure)
+                 (const Medicare__V1__LedgerRow *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__LedgerNote_Closure)
+                 (const Medicare__V1__LedgerNote *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__LedgerCount_Closure)
+                 (const Medicare__V1__LedgerCount *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__LedgerRollup_Closure)
+                 (const Medicare__V1__LedgerRollup *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__WorkLedgerRequest_Closure)
+                 (const Medicare__V1__WorkLedgerRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__WorkLedger_Closure)
+                 (const Medicare__V1__WorkLedger *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__UpdateLedgerEntryRequest_Closure)
+                 (const Medicare__V1__UpdateLedgerEntryRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListChangesRequest_Closure)
+                 (const Medicare__V1__ListChangesRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__InstitutionChange_Closure)
+                 (const Medicare__V1__InstitutionChange *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListChangesResponse_Closure)
+                 (const Medicare__V1__ListChangesResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__CoverageRequest_Closure)
                  (const Medicare__V1__CoverageRequest *message,
                   void *closure_data);
@@ -1263,6 +1761,18 @@ struct Medicare__V1__Registry_Service
                           const Medicare__V1__GetApplicationRequest *input,
                           Medicare__V1__DesignationApplication_Closure closure,
                           void *closure_data);
+  void (*get_work_ledger)(Medicare__V1__Registry_Service *service,
+                          const Medicare__V1__WorkLedgerRequest *input,
+                          Medicare__V1__WorkLedger_Closure closure,
+                          void *closure_data);
+  void (*update_ledger_entry)(Medicare__V1__Registry_Service *service,
+                              const Medicare__V1__UpdateLedgerEntryRequest *input,
+                              Medicare__V1__LedgerRow_Closure closure,
+                              void *closure_data);
+  void (*list_changes)(Medicare__V1__Registry_Service *service,
+                       const Medicare__V1__ListChangesRequest *input,
+                       Medicare__V1__ListChangesResponse_Closure closure,
+                       void *closure_data);
   void (*get_coverage)(Medicare__V1__Registry_Service *service,
                        const Medicare__V1__CoverageRequest *input,
                        Medicare__V1__Coverage_Closure closure,
@@ -1284,6 +1794,9 @@ void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
       function_prefix__ ## review_application,\
       function_prefix__ ## sign_agreement,\
       function_prefix__ ## get_application,\
+      function_prefix__ ## get_work_ledger,\
+      function_prefix__ ## update_ledger_entry,\
+      function_prefix__ ## list_changes,\
       function_prefix__ ## get_coverage  }
 void medicare__v1__registry__upsert_divisions(ProtobufCService *service,
                                               const Medicare__V1__UpsertDivisionsRequest *input,
@@ -1321,6 +1834,18 @@ void medicare__v1__registry__get_application(ProtobufCService *service,
                                              const Medicare__V1__GetApplicationRequest *input,
                                              Medicare__V1__DesignationApplication_Closure closure,
                                              void *closure_data);
+void medicare__v1__registry__get_work_ledger(ProtobufCService *service,
+                                             const Medicare__V1__WorkLedgerRequest *input,
+                                             Medicare__V1__WorkLedger_Closure closure,
+                                             void *closure_data);
+void medicare__v1__registry__update_ledger_entry(ProtobufCService *service,
+                                                 const Medicare__V1__UpdateLedgerEntryRequest *input,
+                                                 Medicare__V1__LedgerRow_Closure closure,
+                                                 void *closure_data);
+void medicare__v1__registry__list_changes(ProtobufCService *service,
+                                          const Medicare__V1__ListChangesRequest *input,
+                                          Medicare__V1__ListChangesResponse_Closure closure,
+                                          void *closure_data);
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
                                           Medicare__V1__Coverage_Closure closure,
@@ -1338,6 +1863,7 @@ extern const ProtobufCEnumDescriptor    medicare__v1__application_status__descri
 extern const ProtobufCEnumDescriptor    medicare__v1__applicant__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__review_decision__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__service_scope__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__ledger_reason__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__division__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_response__descriptor;
@@ -1359,6 +1885,16 @@ extern const ProtobufCMessageDescriptor medicare__v1__apply_for_designation_resp
 extern const ProtobufCMessageDescriptor medicare__v1__review_application_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__sign_agreement_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__get_application_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__ledger_row__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__ledger_note__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__ledger_count__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__ledger_rollup__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__work_ledger_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__work_ledger__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__update_ledger_entry_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_changes_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__institution_change__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_changes_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__registry__descriptor;
