@@ -11,8 +11,11 @@ import MedicareWire
 struct MedicareCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "medicare",
-        abstract: "Settle claims, import clinics, read coverage and profiles, load the demo, generate data, run load tests.",
-        subcommands: [Demo.self, ImportClinics.self, Settle.self, CoverageCommand.self, Profile.self, Generate.self, Load.self]
+        abstract: "Settle claims, import clinics, run the designation campaign (apply, review, agreement, ledger, changes), read coverage and profiles, load the demo, generate data, run load tests.",
+        subcommands: [
+            Demo.self, ImportClinics.self, Settle.self, CoverageCommand.self, Profile.self, Apply.self, Review.self, Agreement.self, ShowApplication.self,
+            Ledger.self, Changes.self, Generate.self, Load.self,
+        ]
     )
 }
 

@@ -157,3 +157,48 @@ struct WorkLedgerStackTests {
         await ops.close()
     }
 }
+
+@Suite("The campaign from the command line", .serialized)
+struct CampaignCLITests {
+    /// Runs `medicare ARGS --gateway ... --certs ... --json` and parses its JSON answer.
+    static func medicare(_ stack: Stack, _ arguments: [String], as identity: String = "operator") async throws -> [String: Any] {
+        let result = try await runCommand(
+            Executables.path("medicare"),
+            arguments + ["--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs", "--as", identity, "--json"]
+        )
+        #expect(result.status == 0, "medicare \(arguments): \(result.error)")
+        return try JSONSerialization.jsonObject(with: result.output) as? [String: Any] ?? [:]
+    }
+
+    @Test func applyReviewSignAndReadTheLedgerAndFeed() async throws {
+        let stack = try await Stack()
+        defer { Task { await stack.stop() } }
+        try await stack.loadDemo()
+        let ops = try stack.client("operator")
+        _ = try await RegistryClient(ops).importInstitutions(ImportInstitutionsRequest(records: [
+            InstitutionRecord(fixmedinsCode: "H33080200102", fixmedinsName: "乙村卫生室", kind: .villageClinic, divisionCode: "330802101201",
+                              parentCode: "H33080200001", integrationMode: .integrated, licensedDoctors: 1, hasComputer: true, hasNetwork: true, recordVersion: 1),
+        ]))
+        await ops.close()
+        let ledger = try await Self.medicare(stack, ["ledger", "330802"])
+        #expect((ledger["rows"] as? [[String: Any]])?.map { $0["reason"] as? String } == ["not_applied"], "\(ledger)")
+
+        let filed = try await Self.medicare(stack, ["apply", "H33080200102", "--remarks", "集中申请"], as: "province-nhc-33")
+        let id = try #require((filed["applications"] as? [[String: Any]])?.first?["application_id"] as? String)
+        #expect((filed["applications"] as? [[String: Any]])?.first?["applicant"] as? String == "health_commission")
+        let approved = try await Self.medicare(stack, ["review", id, "approve"])
+        #expect(approved["status"] as? String == "approved")
+        let signed = try await Self.medicare(stack, ["agreement", id, "--number", "QZ-2024-102", "--start", "2024-01-01", "--end", "2026-12-31",
+                                                     "--scopes", "general_outpatient,chronic_drugs", "--signed", "2023-12-01"])
+        #expect(signed["status"] as? String == "contracted" && (signed["agreement"] as? [String: Any])?["scopes"] as? [String] == ["general_outpatient", "chronic_drugs"])
+        let after = try await Self.medicare(stack, ["ledger", "330802"])
+        #expect(after["clinics"] as? Int == 0)
+        let feed = try await Self.medicare(stack, ["changes", "--region", "330802"])
+        let changed = (feed["changes"] as? [[String: Any]])?.first { $0["fixmedins_code"] as? String == "H33080200102" }
+        #expect(changed?["designation_status"] as? String == "designated")
+
+        // A bad value is refused before anything is sent, naming the option.
+        let bad = try await runCommand(Executables.path("medicare"), ["review", id, "approved", "--certs", "\(stack.folder)/certs"])
+        #expect(bad.status != 0 && bad.error.contains("decision must be one of approve, return, refuse"), "\(bad.error)")
+    }
+}
