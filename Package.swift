@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "MedicareDomain",
             path: "Shared/MedicareDomain",
-            resources: [.copy("Resources/zhejiang-2024.json")]
+            resources: [.copy("Resources/zhejiang-2024.json"), .copy("Resources/campaign-2024.json")]
         ),
 
         // MARK: wire

@@ -1,5 +1,6 @@
 import Foundation
 import MedicareContracts
+import MedicareDomain
 import MedicareRPC
 import MedicareTestSupport
 import MedicareWire
@@ -200,5 +201,76 @@ struct CampaignCLITests {
         // A bad value is refused before anything is sent, naming the option.
         let bad = try await runCommand(Executables.path("medicare"), ["review", id, "approved", "--certs", "\(stack.folder)/certs"])
         #expect(bad.status != 0 && bad.error.contains("decision must be one of approve, return, refuse"), "\(bad.error)")
+    }
+}
+
+@Suite("Integration relationships and coverage as of a day", .serialized)
+struct RelationshipStackTests {
+    /// The day the officials look from (the campaign is in the past of today's date).
+    static let asOf = "2025-07-01"
+
+    @Test func aRelationshipEndingYesterdayDropsTheClinicFromTodaysCoverageAndListsIt() async throws {
+        let stack = try await Stack()
+        defer { Task { await stack.stop() } }
+        try await stack.loadDemo()
+        let ops = try stack.client("operator")
+        let registry = RegistryClient(ops)
+        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [
+            Division(code: "330802101202", name: "乙村"), Division(code: "330802101203", name: "丙村"),
+        ]))
+        // Two integrating clinics: one whose relationship ended the day before `asOf`, one due
+        // 30 days after; one whose end is past the notice's integration deadline is refused.
+        let imported = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
+            InstitutionRecord(fixmedinsCode: "H33080200102", fixmedinsName: "乙村卫生室", kind: .villageClinic, divisionCode: "330802101202",
+                              parentCode: "H33080200001", integrationMode: .integrating, relationshipEnd: "2025-06-30", licensedDoctors: 1, recordVersion: 1),
+            InstitutionRecord(fixmedinsCode: "H33080200103", fixmedinsName: "丙村卫生室", kind: .villageClinic, divisionCode: "330802101203",
+                              parentCode: "H33080200001", integrationMode: .integrating, relationshipEnd: "2025-07-31", licensedDoctors: 1, recordVersion: 1),
+            InstitutionRecord(fixmedinsCode: "H33080200104", fixmedinsName: "丁村卫生室", kind: .villageClinic, divisionCode: "330802101203",
+                              parentCode: "H33080200001", integrationMode: .integrating, relationshipEnd: "2026-06-30", licensedDoctors: 1, recordVersion: 1),
+        ]))
+        #expect(imported.results.map(\.outcome) == [.created, .created, .rejected])
+        #expect(imported.results[2].reason.hasPrefix("relationship_end: 2026-06-30 is after the integration deadline 2025-12-31"), "\(imported.results[2].reason)")
+        for code in ["H33080200102", "H33080200103"] {
+            _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: code, action: .designate, reason: "纳入管理", effectiveDate: "2024-01-01"))
+        }
+
+        let relationships = try await registry.listRelationships(RelationshipsRequest(region: "330802", asOf: Self.asOf))
+        #expect(relationships.ended.map(\.fixmedinsCode) == ["H33080200102"] && relationships.ended[0].daysLeft == -1)
+        #expect(relationships.due.map(\.fixmedinsCode) == ["H33080200103"] && relationships.due[0].daysLeft == 30)
+        #expect(relationships.integrationDeadline == "2025-12-31" && relationships.noticeDays == 90)
+
+        // On that day the ended clinic's village is a gap; two days before, it was covered.
+        let then = try await registry.getCoverage(CoverageRequest(region: "330802", asOf: Self.asOf))
+        #expect(then.villages == 3 && then.covered == 2 && then.gaps.map(\.code) == ["330802101202"], "\(then)")
+        #expect(then.children.map(\.divisionCode) == ["330802101000"] && then.children[0].covered == 2 && then.targetDate == "2024-12-31")
+        #expect(then.daysToTarget < 0)
+        let before = try await registry.getCoverage(CoverageRequest(region: "330802", asOf: "2025-06-29"))
+        #expect(before.covered == 3 && before.gaps.isEmpty && before.asOf == "2025-06-29")
+        // Before any designation took effect, nothing was covered.
+        #expect(try await registry.getCoverage(CoverageRequest(region: "3308", asOf: "2023-12-31")).covered == 0)
+        // Today both relationships have ended (the deadline has passed): both are in the ledger.
+        let ledger = try await registry.getWorkLedger(WorkLedgerRequest(region: "330802"))
+        #expect(ledger.rows.map(\.reason) == [.relationshipEnded, .relationshipEnded])
+        await ops.close()
+    }
+
+    @Test func anIntegratingClinicsClaimsAreSubmittedByItsCentreNotByTheClinic() async throws {
+        let stack = try await Stack()
+        defer { Task { await stack.stop() } }
+        try await stack.loadDemo()
+        let ops = try stack.client("operator")
+        _ = try await RegistryClient(ops).importInstitutions(ImportInstitutionsRequest(records: [
+            InstitutionRecord(fixmedinsCode: "H33080200101", fixmedinsName: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201",
+                              parentCode: "H33080200001", integrationMode: .integrating, relationshipEnd: "2025-12-31", recordVersion: 2),
+        ]))
+        await ops.close()
+        var claim = stackClaim("I1", date: "2024-06-01")
+        let byClinic = await #expect(throws: RPCError.self) {
+            _ = try await GatewayClient(try stack.client("clinic-H33080200101")).settle(claim, options: keyed("i-1"))
+        }
+        #expect(byClinic?.code == .permissionDenied && byClinic?.message.contains("submitted by the centre") == true, "\(String(describing: byClinic))")
+        claim.claim?.mdtrtID = "I2"
+        let byCentre = try await GatewayClient(try stack.client("township-H33080200001")).settle(claim, options: keyed("i-2"))
+        #expect(byCentre.route?.mode == .integrating && byCentre.route?.settleVia == "H33080200001")
     }
 }

@@ -84,7 +84,9 @@ public struct GatewayProvider: GatewayService {
         options.metadata[Metadata.idempotencyKey] = key
         // A township centre settling for a clinic must be the clinic's settling centre.
         let centre = scope == .institution && clinic.value != caller ? caller : nil
-        if let refusal = Self.refusal(route: route, review: review, clinic: clinic, centre: centre, medType: claim.medType) {
+        // A clinic submitting its own claims (institution scope, the clinic's certificate).
+        let submitter = scope == .institution && context.peer.role == PeerIdentity.Role.clinic ? caller : nil
+        if let refusal = Self.refusal(route: route, review: review, clinic: clinic, centre: centre, medType: claim.medType, submitter: submitter) {
             // A retry whose answer was lost gets it, whatever today's checks say (a centre only
             // a settlement it settled).
             if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
@@ -113,11 +115,13 @@ public struct GatewayProvider: GatewayService {
     }
 
     /// Why the checks refuse a settle, if they do, in order: the registry's answer (unavailable,
-    /// not the settling centre, the route refused, the medical type outside the settling
-    /// agreement's service scope), then review's (unavailable, blocked). `byReview` when
+    /// not the settling centre, the route refused, an integrating clinic submitting its own
+    /// claim, the medical type outside the settling agreement's service scope), then review's
+    /// (unavailable, blocked). `byReview` when
     /// review decided it. Input errors were thrown before.
     static func refusal(
-        route: Result<SettlementRoute, RPCError>, review: Result<ReviewResponse, RPCError>, clinic: InstitutionCode, centre: String?, medType: MedType
+        route: Result<SettlementRoute, RPCError>, review: Result<ReviewResponse, RPCError>, clinic: InstitutionCode, centre: String?, medType: MedType,
+        submitter: String? = nil
     ) -> (error: RPCError, byReview: Bool)? {
         switch route {
         case .failure(let error):
@@ -126,6 +130,13 @@ public struct GatewayProvider: GatewayService {
             return (RPCError(code: .permissionDenied, message: "township centre \(centre ?? "") does not settle for \(clinic)"), false)
         case .success(let found) where !found.canSettle:
             return (RPCError(code: .failedPrecondition, message: "cannot settle at \(clinic): \(found.refusal)"), false)
+        case .success(let found) where found.mode == .integrating && submitter == clinic.value:
+            // Notice §二(二): under the temporary relationship the centre enters and uploads
+            // the clinic's claims (录入并上传); the clinic does not submit them itself.
+            return (RPCError(
+                code: .permissionDenied,
+                message: "\(clinic) is integrating under \(found.settleVia): its claims are submitted by the centre, not by the clinic"
+            ), false)
         case .success(let found) where !found.scopes.isEmpty && !found.scopes.contains(medType.serviceScope):
             let covered = found.scopes.map(\.code).joined(separator: ", ")
             return (RPCError(

@@ -1,4 +1,5 @@
 import MedicareContracts
+import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
 import MedicareStore
@@ -53,6 +54,8 @@ public enum RegistryDefinition {
     public static let keys = [
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
                   "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every designation change there."),
+        ConfigKey("campaign.file", default: "",
+                  "The campaign's dates (designation target, integration deadline, notice days) as versioned JSON; empty = the notice's, bundled."),
     ]
 
     public static let definition = ServiceDefinition(
@@ -66,7 +69,13 @@ public enum RegistryDefinition {
         context.runInBackground { await supervision.probeHealth(logger: context.logger) }
         context.runInBackground { await relay.run() }
         var router = RPCRouter()
-        RegistryProvider(store: store, relay: relay).register(with: &router)
+        let campaign: CampaignPolicy
+        do {
+            campaign = try CampaignPolicy.load(path: context.configuration.string("campaign.file"))
+        } catch {
+            throw StartupError("configuration key 'campaign.file' (\(context.configuration.source("campaign.file"))): \(error)")
+        }
+        RegistryProvider(store: store, relay: relay, campaign: campaign).register(with: &router)
         return router
     }
 }

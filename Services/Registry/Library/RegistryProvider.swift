@@ -11,9 +11,15 @@ public struct RegistryProvider: RegistryService {
     /// Told after each designation change, so that its audit record leaves the outbox at once.
     let relay: AuditRelay?
 
-    public init(store: RegistryStore, relay: AuditRelay? = nil) {
+    /// The campaign's dates (target, integration deadline, notice period) as versioned data.
+    let campaign: CampaignPolicy
+
+    /// A provider over `store`; `relay` is nudged after each designation change; `campaign`
+    /// is the bundled national one unless given.
+    public init(store: RegistryStore, relay: AuditRelay? = nil, campaign: CampaignPolicy = .national) {
         self.store = store
         self.relay = relay
+        self.campaign = campaign
     }
 
     public static let maxBatch = 5_000
@@ -38,9 +44,17 @@ public struct RegistryProvider: RegistryService {
         var accepted: [InstitutionRecord] = []
         var positions: [Int] = []
         var seen = Set<String>()
+        let today = CivilDate.today().description, deadline = campaign.version(on: today)
         for record in request.records {
             do {
                 try InstitutionRules.check(record)
+                // Notice §二(二): every temporary relationship ends by the integration deadline.
+                if record.kind == .villageClinic, record.integrationMode == .integrating, record.relationshipEnd > deadline.integrationDeadline {
+                    throw DomainError(
+                        field: "relationship_end",
+                        "\(record.relationshipEnd) is after the integration deadline \(deadline.integrationDeadline) (\(deadline.version)): a temporary relationship ends by then"
+                    )
+                }
                 guard seen.insert(record.fixmedinsCode).inserted else { throw DomainError(field: "fixmedins_code", "appears twice in this batch") }
                 positions.append(results.count)
                 accepted.append(record)
@@ -152,6 +166,29 @@ public struct RegistryProvider: RegistryService {
     public func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage {
         let region = try DivisionCode.validatePrefix(request.region)
         let maxGaps = request.maxGaps == 0 ? 100 : min(Int(request.maxGaps), 10_000)
-        return try await store.coverage(region: region, maxGaps: maxGaps)
+        let day = request.asOf.isEmpty ? CivilDate.today() : try CivilDate(request.asOf, field: "as_of")
+        let campaign = campaign.version(on: day.description)
+        var coverage = try await store.coverage(region: region, day: day.description, childLength: [2: 4, 4: 6, 6: 9, 9: 12][region.count], maxGaps: maxGaps)
+        coverage.targetDate = campaign.designationTarget
+        coverage.daysToTarget = Int32(day.days(to: try CivilDate(campaign.designationTarget, field: "campaign.designationTarget")))
+        coverage.campaignVersion = campaign.version
+        return coverage
+    }
+
+    public func listRelationships(_ request: RelationshipsRequest, context: CallContext) async throws -> RelationshipsResponse {
+        let region = try DivisionCode.validatePrefix(request.region)
+        let day = request.asOf.isEmpty ? CivilDate.today() : try CivilDate(request.asOf, field: "as_of")
+        let campaign = campaign.version(on: day.description)
+        let until = day.adding(days: campaign.relationshipNoticeDays)
+        var response = RelationshipsResponse(
+            asOf: day.description, integrationDeadline: campaign.integrationDeadline, noticeDays: UInt32(campaign.relationshipNoticeDays),
+            campaignVersion: campaign.version
+        )
+        for var relationship in try await store.relationships(region: region, until: until.description) {
+            guard let end = try? CivilDate(relationship.relationshipEnd, field: "relationship_end") else { continue }
+            relationship.daysLeft = Int32(day.days(to: end))
+            if end < day { response.ended.append(relationship) } else { response.due.append(relationship) }
+        }
+        return response
     }
 }

@@ -201,31 +201,74 @@ public struct RegistryStore: Sendable {
         return try await Self.institution(tx, code)!
     }
 
-    func coverage(region: String, maxGaps: Int) async throws -> Coverage {
+    /// 村村通 coverage of `region` as of `day` (YYYY-MM-DD): a clinic counts as designated when
+    /// the changes effective by then leave it designated and, integrating, its relationship
+    /// has not ended. Aggregated in SQL per village, then per child division (`childLength`
+    /// digits of the village code; nil for a village region).
+    func coverage(region: String, day: String, childLength: Int?, maxGaps: Int) async throws -> Coverage {
         try await database.read { tx in
-            let like = region + "%"
-            let (designated, clinic) = (DesignationStatus.designated.code, InstitutionKind.villageClinic.code)
-            let counts = try await tx.queryOne(
+            let perVillage = """
+                WITH clinics AS (
+                  SELECT i.division_code AS village,
+                    CASE WHEN (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) = 'designated'
+                      AND NOT (i.integration_mode = 'integrating' AND i.relationship_end < $2) THEN 1 ELSE 0 END AS ok
+                  FROM institutions i WHERE i.kind = 'village_clinic' AND i.division_code LIKE $1),
+                villages AS (SELECT village, COUNT(*) AS clinics, SUM(ok) AS designated FROM clinics GROUP BY village)
                 """
-                SELECT COUNT(DISTINCT division_code) AS villages, COUNT(*) AS clinics,
-                  COUNT(DISTINCT CASE WHEN designation_status = '\(designated)' THEN division_code END) AS covered,
-                  SUM(CASE WHEN designation_status = '\(designated)' THEN 1 ELSE 0 END) AS designated
-                FROM institutions WHERE kind = '\(clinic)' AND division_code LIKE $1
-                """, [.text(like)]
+            let binds: [SQLValue] = [.text(region + "%"), .text(day)]
+            let length = childLength ?? 12
+            let groups = try await tx.query(
+                perVillage + """
+                SELECT substr(village, 1, \(length)) AS child, COUNT(*) AS villages, SUM(CASE WHEN designated > 0 THEN 1 ELSE 0 END) AS covered,
+                  SUM(clinics) AS clinics, SUM(designated) AS designated FROM villages GROUP BY substr(village, 1, \(length)) ORDER BY child
+                """, binds
             )
             let gaps = try await tx.query(
+                perVillage + """
+                SELECT v.village AS code, COALESCE(d.name, '') AS name FROM villages v LEFT JOIN divisions d ON d.code = v.village
+                WHERE v.designated = 0 ORDER BY v.village LIMIT \(maxGaps)
+                """, binds
+            )
+            var coverage = Coverage(region: region, gaps: try gaps.map { Division(code: try $0.string("code"), name: try $0.string("name")) }, asOf: day)
+            var children: [DivisionCoverage] = []
+            for row in groups {
+                let child = DivisionCoverage(
+                    divisionCode: String(try row.string("child")).padding(toLength: 12, withPad: "0", startingAt: 0),
+                    villages: UInt32(try row.int("villages")), covered: UInt32(try row.int("covered")),
+                    clinics: UInt32(try row.int("clinics")), designatedClinics: UInt32(try row.int("designated"))
+                )
+                coverage.villages += child.villages
+                coverage.covered += child.covered
+                coverage.clinics += child.clinics
+                coverage.designatedClinics += child.designatedClinics
+                children.append(child)
+            }
+            if childLength != nil {
+                var binds: [SQLValue] = []
+                let filter = SQLPlaceholders.isIn("code", children.map { .text($0.divisionCode) }, dialect: self.database.dialect, binds: &binds)
+                let names = Dictionary(uniqueKeysWithValues: try await tx.query("SELECT code, name FROM divisions WHERE \(filter)", binds).map {
+                    (try $0.string("code"), try $0.string("name"))
+                })
+                coverage.children = children.map { var c = $0; c.name = names[c.divisionCode] ?? ""; return c }
+            }
+            return coverage
+        }
+    }
+
+    /// A region's integrating clinics whose temporary relationship ends on or before
+    /// `until`, soonest first.
+    func relationships(region: String, until: String) async throws -> [Relationship] {
+        try await database.read { tx in
+            try await tx.query(
                 """
-                SELECT i.division_code AS code, COALESCE(MAX(d.name), '') AS name FROM institutions i LEFT JOIN divisions d ON d.code = i.division_code
-                WHERE i.kind = '\(clinic)' AND i.division_code LIKE $1
-                GROUP BY i.division_code HAVING SUM(CASE WHEN i.designation_status = '\(designated)' THEN 1 ELSE 0 END) = 0
-                ORDER BY i.division_code LIMIT $2
-                """, [.text(like), .integer(Int64(maxGaps))]
-            )
-            return Coverage(
-                region: region, villages: UInt32(try counts?.int("villages") ?? 0), covered: UInt32(try counts?.int("covered") ?? 0),
-                clinics: UInt32(try counts?.int("clinics") ?? 0), designatedClinics: UInt32(try counts?.optionalInt("designated") ?? 0),
-                gaps: try gaps.map { Division(code: try $0.string("code"), name: try $0.string("name")) }
-            )
+                SELECT code, name, parent_code, relationship_end FROM institutions
+                WHERE kind = 'village_clinic' AND integration_mode = 'integrating' AND division_code LIKE $1 AND relationship_end <= $2
+                ORDER BY relationship_end, code
+                """, [.text(region + "%"), .text(until)]
+            ).map { row in
+                Relationship(fixmedinsCode: try row.string("code"), fixmedinsName: try row.string("name"), parentCode: try row.string("parent_code"),
+                             relationshipEnd: try row.string("relationship_end"))
+            }
         }
     }
 }

@@ -134,8 +134,35 @@ extension CoverageRequest: ScopeKeyed {
     }
 }
 
+extension DivisionCoverage: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "division_code", value: divisionCode))
+    }
+}
+
 extension Coverage: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in gaps.enumerated() { value.scopeKeys("\(path)gaps[\(i)].", into: &keys) }
+        for (i, value) in children.enumerated() { value.scopeKeys("\(path)children[\(i)].", into: &keys) }
+    }
+}
+
+extension RelationshipsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension Relationship: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+        keys.append(ScopeKeyValue(.institution, field: path + "parent_code", value: parentCode))
+    }
+}
+
+extension RelationshipsResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in due.enumerated() { value.scopeKeys("\(path)due[\(i)].", into: &keys) }
+        for (i, value) in ended.enumerated() { value.scopeKeys("\(path)ended[\(i)].", into: &keys) }
     }
 }

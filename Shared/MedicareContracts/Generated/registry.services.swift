@@ -61,12 +61,17 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try ListChangesRequest(decoding: $0).scopeKeys() }
     )
+    public static let listRelationships = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ListRelationships",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try RelationshipsRequest(decoding: $0).scopeKeys() }
+    )
     public static let getCoverage = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetCoverage",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, getCoverage]
+    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, listRelationships, getCoverage]
 }
 
 /// `medicare.v1.Registry`: implement one async method per RPC, then register it with a router.
@@ -83,6 +88,7 @@ public protocol RegistryService: Sendable {
     func getWorkLedger(_ request: WorkLedgerRequest, context: CallContext) async throws -> WorkLedger
     func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, context: CallContext) async throws -> LedgerRow
     func listChanges(_ request: ListChangesRequest, context: CallContext) async throws -> ListChangesResponse
+    func listRelationships(_ request: RelationshipsRequest, context: CallContext) async throws -> RelationshipsResponse
     func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage
 }
 
@@ -124,6 +130,9 @@ extension RegistryService {
         }
         router.register(RegistryMethods.listChanges, request: ListChangesRequest.self, response: ListChangesResponse.self) { request, context in
             try await self.listChanges(request, context: context)
+        }
+        router.register(RegistryMethods.listRelationships, request: RelationshipsRequest.self, response: RelationshipsResponse.self) { request, context in
+            try await self.listRelationships(request, context: context)
         }
         router.register(RegistryMethods.getCoverage, request: CoverageRequest.self, response: Coverage.self) { request, context in
             try await self.getCoverage(request, context: context)
@@ -183,6 +192,10 @@ public struct RegistryClient: Sendable {
 
     public func listChanges(_ request: ListChangesRequest, options: CallOptions = CallOptions()) async throws -> ListChangesResponse {
         try await channel.unary(RegistryMethods.listChanges, request: request, response: ListChangesResponse.self, options: options)
+    }
+
+    public func listRelationships(_ request: RelationshipsRequest, options: CallOptions = CallOptions()) async throws -> RelationshipsResponse {
+        try await channel.unary(RegistryMethods.listRelationships, request: request, response: RelationshipsResponse.self, options: options)
     }
 
     public func getCoverage(_ request: CoverageRequest, options: CallOptions = CallOptions()) async throws -> Coverage {

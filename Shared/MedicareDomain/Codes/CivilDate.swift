@@ -57,6 +57,22 @@ public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// The date `days` later (earlier when negative), by the Gregorian calendar.
+    public func adding(days: Int) -> CivilDate {
+        let calendar = Self.gregorian(in: TimeZone(identifier: "UTC")!)
+        let date = calendar.date(from: DateComponents(year: year, month: month, day: day))!
+        let c = calendar.dateComponents([.year, .month, .day], from: calendar.date(byAdding: .day, value: days, to: date)!)
+        return CivilDate(year: c.year!, month: c.month!, day: c.day!)
+    }
+
+    /// Days from `self` to `other` (negative when `other` is earlier).
+    public func days(to other: CivilDate) -> Int {
+        let calendar = Self.gregorian(in: TimeZone(identifier: "UTC")!)
+        let a = calendar.date(from: DateComponents(year: year, month: month, day: day))!
+        let b = calendar.date(from: DateComponents(year: other.year, month: other.month, day: other.day))!
+        return calendar.dateComponents([.day], from: a, to: b).day!
+    }
+
     /// The date as `YYYY-MM-DD`, zero-padded.
     public var description: String {
         func pad(_ n: Int, _ w: Int) -> String { String(repeating: "0", count: max(0, w - String(n).count)) + String(n) }

@@ -2155,10 +2155,12 @@ extension ListChangesResponse: CMessage {
 public struct CoverageRequest: WireMessage {
     public var region: String
     public var maxGaps: UInt32
+    public var asOf: String
 
-    public init(region: String = "", maxGaps: UInt32 = 0) {
+    public init(region: String = "", maxGaps: UInt32 = 0, asOf: String = "") {
         self.region = region
         self.maxGaps = maxGaps
+        self.asOf = asOf
     }
 
     public static var protoName: String { "medicare.v1.CoverageRequest" }
@@ -2184,11 +2186,70 @@ extension CoverageRequest: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.region = try arena.string(c.pointee.region, field: "medicare.v1.CoverageRequest.region")
         self.maxGaps = c.pointee.max_gaps
+        self.asOf = try arena.string(c.pointee.as_of, field: "medicare.v1.CoverageRequest.as_of")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.region = try arena.cString(self.region, field: "medicare.v1.CoverageRequest.region")
         c.pointee.max_gaps = self.maxGaps
+        c.pointee.as_of = try arena.cString(self.asOf, field: "medicare.v1.CoverageRequest.as_of")
+    }
+}
+
+/// `medicare.v1.DivisionCoverage`
+public struct DivisionCoverage: WireMessage {
+    public var divisionCode: String
+    public var name: String
+    public var villages: UInt32
+    public var covered: UInt32
+    public var clinics: UInt32
+    public var designatedClinics: UInt32
+
+    public init(divisionCode: String = "", name: String = "", villages: UInt32 = 0, covered: UInt32 = 0, clinics: UInt32 = 0, designatedClinics: UInt32 = 0) {
+        self.divisionCode = divisionCode
+        self.name = name
+        self.villages = villages
+        self.covered = covered
+        self.clinics = clinics
+        self.designatedClinics = designatedClinics
+    }
+
+    public static var protoName: String { "medicare.v1.DivisionCoverage" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DivisionCoverage: CMessage {
+    typealias CStruct = Medicare__V1__DivisionCoverage
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__division_coverage__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__division_coverage__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__division_coverage__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__division_coverage__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.DivisionCoverage.division_code")
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.DivisionCoverage.name")
+        self.villages = c.pointee.villages
+        self.covered = c.pointee.covered
+        self.clinics = c.pointee.clinics
+        self.designatedClinics = c.pointee.designated_clinics
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.DivisionCoverage.division_code")
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.DivisionCoverage.name")
+        c.pointee.villages = self.villages
+        c.pointee.covered = self.covered
+        c.pointee.clinics = self.clinics
+        c.pointee.designated_clinics = self.designatedClinics
     }
 }
 
@@ -2200,14 +2261,24 @@ public struct Coverage: WireMessage {
     public var clinics: UInt32
     public var designatedClinics: UInt32
     public var gaps: [Division]
+    public var asOf: String
+    public var children: [DivisionCoverage]
+    public var targetDate: String
+    public var daysToTarget: Int32
+    public var campaignVersion: String
 
-    public init(region: String = "", villages: UInt32 = 0, covered: UInt32 = 0, clinics: UInt32 = 0, designatedClinics: UInt32 = 0, gaps: [Division] = []) {
+    public init(region: String = "", villages: UInt32 = 0, covered: UInt32 = 0, clinics: UInt32 = 0, designatedClinics: UInt32 = 0, gaps: [Division] = [], asOf: String = "", children: [DivisionCoverage] = [], targetDate: String = "", daysToTarget: Int32 = 0, campaignVersion: String = "") {
         self.region = region
         self.villages = villages
         self.covered = covered
         self.clinics = clinics
         self.designatedClinics = designatedClinics
         self.gaps = gaps
+        self.asOf = asOf
+        self.children = children
+        self.targetDate = targetDate
+        self.daysToTarget = daysToTarget
+        self.campaignVersion = campaignVersion
     }
 
     public static var protoName: String { "medicare.v1.Coverage" }
@@ -2237,6 +2308,11 @@ extension Coverage: CMessage {
         self.clinics = c.pointee.clinics
         self.designatedClinics = c.pointee.designated_clinics
         self.gaps = try arena.messageArray(c.pointee.gaps, c.pointee.n_gaps, field: "medicare.v1.Coverage.gaps", as: Division.self)
+        self.asOf = try arena.string(c.pointee.as_of, field: "medicare.v1.Coverage.as_of")
+        self.children = try arena.messageArray(c.pointee.children, c.pointee.n_children, field: "medicare.v1.Coverage.children", as: DivisionCoverage.self)
+        self.targetDate = try arena.string(c.pointee.target_date, field: "medicare.v1.Coverage.target_date")
+        self.daysToTarget = c.pointee.days_to_target
+        self.campaignVersion = try arena.string(c.pointee.campaign_version, field: "medicare.v1.Coverage.campaign_version")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -2246,5 +2322,161 @@ extension Coverage: CMessage {
         c.pointee.clinics = self.clinics
         c.pointee.designated_clinics = self.designatedClinics
         (c.pointee.n_gaps, c.pointee.gaps) = try arena.cMessageArray(self.gaps)
+        c.pointee.as_of = try arena.cString(self.asOf, field: "medicare.v1.Coverage.as_of")
+        (c.pointee.n_children, c.pointee.children) = try arena.cMessageArray(self.children)
+        c.pointee.target_date = try arena.cString(self.targetDate, field: "medicare.v1.Coverage.target_date")
+        c.pointee.days_to_target = self.daysToTarget
+        c.pointee.campaign_version = try arena.cString(self.campaignVersion, field: "medicare.v1.Coverage.campaign_version")
+    }
+}
+
+/// `medicare.v1.RelationshipsRequest`
+public struct RelationshipsRequest: WireMessage {
+    public var region: String
+    public var asOf: String
+
+    public init(region: String = "", asOf: String = "") {
+        self.region = region
+        self.asOf = asOf
+    }
+
+    public static var protoName: String { "medicare.v1.RelationshipsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RelationshipsRequest: CMessage {
+    typealias CStruct = Medicare__V1__RelationshipsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__relationships_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__relationships_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__relationships_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__relationships_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.RelationshipsRequest.region")
+        self.asOf = try arena.string(c.pointee.as_of, field: "medicare.v1.RelationshipsRequest.as_of")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.RelationshipsRequest.region")
+        c.pointee.as_of = try arena.cString(self.asOf, field: "medicare.v1.RelationshipsRequest.as_of")
+    }
+}
+
+/// `medicare.v1.Relationship`
+public struct Relationship: WireMessage {
+    public var fixmedinsCode: String
+    public var fixmedinsName: String
+    public var parentCode: String
+    public var relationshipEnd: String
+    public var daysLeft: Int32
+
+    public init(fixmedinsCode: String = "", fixmedinsName: String = "", parentCode: String = "", relationshipEnd: String = "", daysLeft: Int32 = 0) {
+        self.fixmedinsCode = fixmedinsCode
+        self.fixmedinsName = fixmedinsName
+        self.parentCode = parentCode
+        self.relationshipEnd = relationshipEnd
+        self.daysLeft = daysLeft
+    }
+
+    public static var protoName: String { "medicare.v1.Relationship" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Relationship: CMessage {
+    typealias CStruct = Medicare__V1__Relationship
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__relationship__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__relationship__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__relationship__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__relationship__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.Relationship.fixmedins_code")
+        self.fixmedinsName = try arena.string(c.pointee.fixmedins_name, field: "medicare.v1.Relationship.fixmedins_name")
+        self.parentCode = try arena.string(c.pointee.parent_code, field: "medicare.v1.Relationship.parent_code")
+        self.relationshipEnd = try arena.string(c.pointee.relationship_end, field: "medicare.v1.Relationship.relationship_end")
+        self.daysLeft = c.pointee.days_left
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.Relationship.fixmedins_code")
+        c.pointee.fixmedins_name = try arena.cString(self.fixmedinsName, field: "medicare.v1.Relationship.fixmedins_name")
+        c.pointee.parent_code = try arena.cString(self.parentCode, field: "medicare.v1.Relationship.parent_code")
+        c.pointee.relationship_end = try arena.cString(self.relationshipEnd, field: "medicare.v1.Relationship.relationship_end")
+        c.pointee.days_left = self.daysLeft
+    }
+}
+
+/// `medicare.v1.RelationshipsResponse`
+public struct RelationshipsResponse: WireMessage {
+    public var asOf: String
+    public var integrationDeadline: String
+    public var noticeDays: UInt32
+    public var due: [Relationship]
+    public var ended: [Relationship]
+    public var campaignVersion: String
+
+    public init(asOf: String = "", integrationDeadline: String = "", noticeDays: UInt32 = 0, due: [Relationship] = [], ended: [Relationship] = [], campaignVersion: String = "") {
+        self.asOf = asOf
+        self.integrationDeadline = integrationDeadline
+        self.noticeDays = noticeDays
+        self.due = due
+        self.ended = ended
+        self.campaignVersion = campaignVersion
+    }
+
+    public static var protoName: String { "medicare.v1.RelationshipsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RelationshipsResponse: CMessage {
+    typealias CStruct = Medicare__V1__RelationshipsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__relationships_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__relationships_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__relationships_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__relationships_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.asOf = try arena.string(c.pointee.as_of, field: "medicare.v1.RelationshipsResponse.as_of")
+        self.integrationDeadline = try arena.string(c.pointee.integration_deadline, field: "medicare.v1.RelationshipsResponse.integration_deadline")
+        self.noticeDays = c.pointee.notice_days
+        self.due = try arena.messageArray(c.pointee.due, c.pointee.n_due, field: "medicare.v1.RelationshipsResponse.due", as: Relationship.self)
+        self.ended = try arena.messageArray(c.pointee.ended, c.pointee.n_ended, field: "medicare.v1.RelationshipsResponse.ended", as: Relationship.self)
+        self.campaignVersion = try arena.string(c.pointee.campaign_version, field: "medicare.v1.RelationshipsResponse.campaign_version")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.as_of = try arena.cString(self.asOf, field: "medicare.v1.RelationshipsResponse.as_of")
+        c.pointee.integration_deadline = try arena.cString(self.integrationDeadline, field: "medicare.v1.RelationshipsResponse.integration_deadline")
+        c.pointee.notice_days = self.noticeDays
+        (c.pointee.n_due, c.pointee.due) = try arena.cMessageArray(self.due)
+        (c.pointee.n_ended, c.pointee.ended) = try arena.cMessageArray(self.ended)
+        c.pointee.campaign_version = try arena.cString(self.campaignVersion, field: "medicare.v1.RelationshipsResponse.campaign_version")
     }
 }

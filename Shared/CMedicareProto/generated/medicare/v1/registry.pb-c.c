@@ -1447,6 +1447,51 @@ void   medicare__v1__coverage_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__coverage_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__division_coverage__init
+                     (Medicare__V1__DivisionCoverage         *message)
+{
+  static const Medicare__V1__DivisionCoverage init_value = MEDICARE__V1__DIVISION_COVERAGE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__division_coverage__get_packed_size
+                     (const Medicare__V1__DivisionCoverage *message)
+{
+  assert(message->base.descriptor == &medicare__v1__division_coverage__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__division_coverage__pack
+                     (const Medicare__V1__DivisionCoverage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__division_coverage__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__division_coverage__pack_to_buffer
+                     (const Medicare__V1__DivisionCoverage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__division_coverage__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DivisionCoverage *
+       medicare__v1__division_coverage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DivisionCoverage *)
+     protobuf_c_message_unpack (&medicare__v1__division_coverage__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__division_coverage__free_unpacked
+                     (Medicare__V1__DivisionCoverage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__division_coverage__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__coverage__init
                      (Medicare__V1__Coverage         *message)
 {
@@ -1490,6 +1535,141 @@ void   medicare__v1__coverage__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &medicare__v1__coverage__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__relationships_request__init
+                     (Medicare__V1__RelationshipsRequest         *message)
+{
+  static const Medicare__V1__RelationshipsRequest init_value = MEDICARE__V1__RELATIONSHIPS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__relationships_request__get_packed_size
+                     (const Medicare__V1__RelationshipsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__relationships_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__relationships_request__pack
+                     (const Medicare__V1__RelationshipsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__relationships_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__relationships_request__pack_to_buffer
+                     (const Medicare__V1__RelationshipsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__relationships_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RelationshipsRequest *
+       medicare__v1__relationships_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RelationshipsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__relationships_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__relationships_request__free_unpacked
+                     (Medicare__V1__RelationshipsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__relationships_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__relationship__init
+                     (Medicare__V1__Relationship         *message)
+{
+  static const Medicare__V1__Relationship init_value = MEDICARE__V1__RELATIONSHIP__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__relationship__get_packed_size
+                     (const Medicare__V1__Relationship *message)
+{
+  assert(message->base.descriptor == &medicare__v1__relationship__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__relationship__pack
+                     (const Medicare__V1__Relationship *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__relationship__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__relationship__pack_to_buffer
+                     (const Medicare__V1__Relationship *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__relationship__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Relationship *
+       medicare__v1__relationship__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Relationship *)
+     protobuf_c_message_unpack (&medicare__v1__relationship__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__relationship__free_unpacked
+                     (Medicare__V1__Relationship *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__relationship__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__relationships_response__init
+                     (Medicare__V1__RelationshipsResponse         *message)
+{
+  static const Medicare__V1__RelationshipsResponse init_value = MEDICARE__V1__RELATIONSHIPS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__relationships_response__get_packed_size
+                     (const Medicare__V1__RelationshipsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__relationships_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__relationships_response__pack
+                     (const Medicare__V1__RelationshipsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__relationships_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__relationships_response__pack_to_buffer
+                     (const Medicare__V1__RelationshipsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__relationships_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RelationshipsResponse *
+       medicare__v1__relationships_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RelationshipsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__relationships_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__relationships_response__free_unpacked
+                     (Medicare__V1__RelationshipsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__relationships_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 static const ProtobufCFieldDescriptor medicare__v1__division__field_descriptors[2] =
@@ -3918,7 +4098,7 @@ const ProtobufCMessageDescriptor medicare__v1__list_changes_response__descriptor
   (ProtobufCMessageInit) medicare__v1__list_changes_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__coverage_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__coverage_request__field_descriptors[3] =
 {
   {
     "region",
@@ -3944,15 +4124,28 @@ static const ProtobufCFieldDescriptor medicare__v1__coverage_request__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "as_of",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CoverageRequest, as_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__coverage_request__field_indices_by_name[] = {
+  2,   /* field[2] = as_of */
   1,   /* field[1] = max_gaps */
   0,   /* field[0] = region */
 };
 static const ProtobufCIntRange medicare__v1__coverage_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor =
 {
@@ -3962,14 +4155,117 @@ const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor =
   "Medicare__V1__CoverageRequest",
   "medicare.v1",
   sizeof(Medicare__V1__CoverageRequest),
-  2,
+  3,
   medicare__v1__coverage_request__field_descriptors,
   medicare__v1__coverage_request__field_indices_by_name,
   1,  medicare__v1__coverage_request__number_ranges,
   (ProtobufCMessageInit) medicare__v1__coverage_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__coverage__field_descriptors[6] =
+static const ProtobufCFieldDescriptor medicare__v1__division_coverage__field_descriptors[6] =
+{
+  {
+    "division_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DivisionCoverage, division_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DivisionCoverage, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "villages",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DivisionCoverage, villages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "covered",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DivisionCoverage, covered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clinics",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DivisionCoverage, clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "designated_clinics",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DivisionCoverage, designated_clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__division_coverage__field_indices_by_name[] = {
+  4,   /* field[4] = clinics */
+  3,   /* field[3] = covered */
+  5,   /* field[5] = designated_clinics */
+  0,   /* field[0] = division_code */
+  1,   /* field[1] = name */
+  2,   /* field[2] = villages */
+};
+static const ProtobufCIntRange medicare__v1__division_coverage__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__division_coverage__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DivisionCoverage",
+  "DivisionCoverage",
+  "Medicare__V1__DivisionCoverage",
+  "medicare.v1",
+  sizeof(Medicare__V1__DivisionCoverage),
+  6,
+  medicare__v1__division_coverage__field_descriptors,
+  medicare__v1__division_coverage__field_indices_by_name,
+  1,  medicare__v1__division_coverage__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__division_coverage__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__coverage__field_descriptors[11] =
 {
   {
     "region",
@@ -4043,19 +4339,84 @@ static const ProtobufCFieldDescriptor medicare__v1__coverage__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "as_of",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Coverage, as_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "children",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__Coverage, n_children),
+    offsetof(Medicare__V1__Coverage, children),
+    &medicare__v1__division_coverage__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target_date",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Coverage, target_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days_to_target",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Coverage, days_to_target),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "campaign_version",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Coverage, campaign_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__coverage__field_indices_by_name[] = {
+  6,   /* field[6] = as_of */
+  10,   /* field[10] = campaign_version */
+  7,   /* field[7] = children */
   3,   /* field[3] = clinics */
   2,   /* field[2] = covered */
+  9,   /* field[9] = days_to_target */
   4,   /* field[4] = designated_clinics */
   5,   /* field[5] = gaps */
   0,   /* field[0] = region */
+  8,   /* field[8] = target_date */
   1,   /* field[1] = villages */
 };
 static const ProtobufCIntRange medicare__v1__coverage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor =
 {
@@ -4065,11 +4426,255 @@ const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor =
   "Medicare__V1__Coverage",
   "medicare.v1",
   sizeof(Medicare__V1__Coverage),
-  6,
+  11,
   medicare__v1__coverage__field_descriptors,
   medicare__v1__coverage__field_indices_by_name,
   1,  medicare__v1__coverage__number_ranges,
   (ProtobufCMessageInit) medicare__v1__coverage__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__relationships_request__field_descriptors[2] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RelationshipsRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "as_of",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RelationshipsRequest, as_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__relationships_request__field_indices_by_name[] = {
+  1,   /* field[1] = as_of */
+  0,   /* field[0] = region */
+};
+static const ProtobufCIntRange medicare__v1__relationships_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__relationships_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RelationshipsRequest",
+  "RelationshipsRequest",
+  "Medicare__V1__RelationshipsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RelationshipsRequest),
+  2,
+  medicare__v1__relationships_request__field_descriptors,
+  medicare__v1__relationships_request__field_indices_by_name,
+  1,  medicare__v1__relationships_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__relationships_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__relationship__field_descriptors[5] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Relationship, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Relationship, fixmedins_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parent_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Relationship, parent_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "relationship_end",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Relationship, relationship_end),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days_left",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Relationship, days_left),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__relationship__field_indices_by_name[] = {
+  4,   /* field[4] = days_left */
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = fixmedins_name */
+  2,   /* field[2] = parent_code */
+  3,   /* field[3] = relationship_end */
+};
+static const ProtobufCIntRange medicare__v1__relationship__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__relationship__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Relationship",
+  "Relationship",
+  "Medicare__V1__Relationship",
+  "medicare.v1",
+  sizeof(Medicare__V1__Relationship),
+  5,
+  medicare__v1__relationship__field_descriptors,
+  medicare__v1__relationship__field_indices_by_name,
+  1,  medicare__v1__relationship__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__relationship__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__relationships_response__field_descriptors[6] =
+{
+  {
+    "as_of",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RelationshipsResponse, as_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "integration_deadline",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RelationshipsResponse, integration_deadline),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notice_days",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RelationshipsResponse, notice_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "due",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__RelationshipsResponse, n_due),
+    offsetof(Medicare__V1__RelationshipsResponse, due),
+    &medicare__v1__relationship__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__RelationshipsResponse, n_ended),
+    offsetof(Medicare__V1__RelationshipsResponse, ended),
+    &medicare__v1__relationship__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "campaign_version",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RelationshipsResponse, campaign_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__relationships_response__field_indices_by_name[] = {
+  0,   /* field[0] = as_of */
+  5,   /* field[5] = campaign_version */
+  3,   /* field[3] = due */
+  4,   /* field[4] = ended */
+  1,   /* field[1] = integration_deadline */
+  2,   /* field[2] = notice_days */
+};
+static const ProtobufCIntRange medicare__v1__relationships_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__relationships_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RelationshipsResponse",
+  "RelationshipsResponse",
+  "Medicare__V1__RelationshipsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__RelationshipsResponse),
+  6,
+  medicare__v1__relationships_response__field_descriptors,
+  medicare__v1__relationships_response__field_indices_by_name,
+  1,  medicare__v1__relationships_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__relationships_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue medicare__v1__institution_kind__enum_values_by_number[3] =
@@ -4456,7 +5061,7 @@ const ProtobufCEnumDescriptor medicare__v1__ledger_reason__descriptor =
   medicare__v1__ledger_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[13] =
+static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[14] =
 {
   { "UpsertDivisions", &medicare__v1__upsert_divisions_request__descriptor, &medicare__v1__upsert_divisions_response__descriptor },
   { "ImportInstitutions", &medicare__v1__import_institutions_request__descriptor, &medicare__v1__import_institutions_response__descriptor },
@@ -4470,17 +5075,19 @@ static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptor
   { "GetWorkLedger", &medicare__v1__work_ledger_request__descriptor, &medicare__v1__work_ledger__descriptor },
   { "UpdateLedgerEntry", &medicare__v1__update_ledger_entry_request__descriptor, &medicare__v1__ledger_row__descriptor },
   { "ListChanges", &medicare__v1__list_changes_request__descriptor, &medicare__v1__list_changes_response__descriptor },
+  { "ListRelationships", &medicare__v1__relationships_request__descriptor, &medicare__v1__relationships_response__descriptor },
   { "GetCoverage", &medicare__v1__coverage_request__descriptor, &medicare__v1__coverage__descriptor },
 };
 const unsigned medicare__v1__registry__method_indices_by_name[] = {
   5,        /* ApplyForDesignation */
   3,        /* ChangeDesignation */
   8,        /* GetApplication */
-  12,        /* GetCoverage */
+  13,        /* GetCoverage */
   2,        /* GetInstitution */
   9,        /* GetWorkLedger */
   1,        /* ImportInstitutions */
   11,        /* ListChanges */
+  12,        /* ListRelationships */
   4,        /* ResolveSettlementRoute */
   6,        /* ReviewApplication */
   7,        /* SignAgreement */
@@ -4494,7 +5101,7 @@ const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
   "Registry",
   "Medicare__V1__Registry",
   "medicare.v1",
-  13,
+  14,
   medicare__v1__registry__method_descriptors,
   medicare__v1__registry__method_indices_by_name
 };
@@ -4594,13 +5201,21 @@ void medicare__v1__registry__list_changes(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__registry__descriptor);
   service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__registry__list_relationships(ProtobufCService *service,
+                                                const Medicare__V1__RelationshipsRequest *input,
+                                                Medicare__V1__RelationshipsResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
                                           Medicare__V1__Coverage_Closure closure,
                                           void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
                                    Medicare__V1__Registry_ServiceDestroy destroy)

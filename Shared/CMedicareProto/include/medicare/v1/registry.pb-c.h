@@ -47,7 +47,11 @@ typedef struct Medicare__V1__ListChangesRequest Medicare__V1__ListChangesRequest
 typedef struct Medicare__V1__InstitutionChange Medicare__V1__InstitutionChange;
 typedef struct Medicare__V1__ListChangesResponse Medicare__V1__ListChangesResponse;
 typedef struct Medicare__V1__CoverageRequest Medicare__V1__CoverageRequest;
+typedef struct Medicare__V1__DivisionCoverage Medicare__V1__DivisionCoverage;
 typedef struct Medicare__V1__Coverage Medicare__V1__Coverage;
+typedef struct Medicare__V1__RelationshipsRequest Medicare__V1__RelationshipsRequest;
+typedef struct Medicare__V1__Relationship Medicare__V1__Relationship;
+typedef struct Medicare__V1__RelationshipsResponse Medicare__V1__RelationshipsResponse;
 
 
 /* --- enums --- */
@@ -959,12 +963,39 @@ struct  Medicare__V1__CoverageRequest
    * how many gap villages to list (default 100)
    */
   uint32_t max_gaps;
+  /*
+   * YYYY-MM-DD; empty = today
+   */
+  char *as_of;
 };
 #define MEDICARE__V1__COVERAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__coverage_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * One child division's coverage (a city of a province, a county of a city...).
+ */
+struct  Medicare__V1__DivisionCoverage
+{
+  ProtobufCMessage base;
+  char *division_code;
+  char *name;
+  uint32_t villages;
+  uint32_t covered;
+  uint32_t clinics;
+  uint32_t designated_clinics;
+};
+#define MEDICARE__V1__DIVISION_COVERAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__division_coverage__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+/*
+ * 村村通 as of a day: a clinic counts as designated only if it can settle that day (designated
+ * by the changes effective by then, and, when integrating, its temporary relationship not
+ * yet ended).
+ */
 struct  Medicare__V1__Coverage
 {
   ProtobufCMessage base;
@@ -974,7 +1005,7 @@ struct  Medicare__V1__Coverage
    */
   uint32_t villages;
   /*
-   * of those, villages with a designated clinic
+   * of those, villages with a clinic designated as of the day
    */
   uint32_t covered;
   uint32_t clinics;
@@ -984,10 +1015,85 @@ struct  Medicare__V1__Coverage
    */
   size_t n_gaps;
   Medicare__V1__Division **gaps;
+  char *as_of;
+  /*
+   * each child division's (none for a village)
+   */
+  size_t n_children;
+  Medicare__V1__DivisionCoverage **children;
+  /*
+   * the campaign's (notice §一: 2024-12-31)
+   */
+  char *target_date;
+  /*
+   * negative once the target date has passed
+   */
+  int32_t days_to_target;
+  char *campaign_version;
 };
 #define MEDICARE__V1__COVERAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__coverage__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__RelationshipsRequest
+{
+  ProtobufCMessage base;
+  char *region;
+  /*
+   * YYYY-MM-DD; empty = today
+   */
+  char *as_of;
+};
+#define MEDICARE__V1__RELATIONSHIPS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__relationships_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A village clinic's temporary management relationship with its township centre (notice §二(二)).
+ */
+struct  Medicare__V1__Relationship
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  char *fixmedins_name;
+  char *parent_code;
+  char *relationship_end;
+  /*
+   * negative once ended
+   */
+  int32_t days_left;
+};
+#define MEDICARE__V1__RELATIONSHIP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__relationship__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__RelationshipsResponse
+{
+  ProtobufCMessage base;
+  char *as_of;
+  /*
+   * the campaign's (2025-12-31)
+   */
+  char *integration_deadline;
+  uint32_t notice_days;
+  /*
+   * ending within notice_days, soonest first
+   */
+  size_t n_due;
+  Medicare__V1__Relationship **due;
+  /*
+   * already ended: these clinics cannot settle through the centre
+   */
+  size_t n_ended;
+  Medicare__V1__Relationship **ended;
+  char *campaign_version;
+};
+#define MEDICARE__V1__RELATIONSHIPS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__relationships_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /* Medicare__V1__Division methods */
@@ -1598,6 +1704,25 @@ Medicare__V1__CoverageRequest *
 void   medicare__v1__coverage_request__free_unpacked
                      (Medicare__V1__CoverageRequest *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__DivisionCoverage methods */
+void   medicare__v1__division_coverage__init
+                     (Medicare__V1__DivisionCoverage         *message);
+size_t medicare__v1__division_coverage__get_packed_size
+                     (const Medicare__V1__DivisionCoverage   *message);
+size_t medicare__v1__division_coverage__pack
+                     (const Medicare__V1__DivisionCoverage   *message,
+                      uint8_t             *out);
+size_t medicare__v1__division_coverage__pack_to_buffer
+                     (const Medicare__V1__DivisionCoverage   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DivisionCoverage *
+       medicare__v1__division_coverage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__division_coverage__free_unpacked
+                     (Medicare__V1__DivisionCoverage *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__Coverage methods */
 void   medicare__v1__coverage__init
                      (Medicare__V1__Coverage         *message);
@@ -1616,6 +1741,63 @@ Medicare__V1__Coverage *
                       const uint8_t       *data);
 void   medicare__v1__coverage__free_unpacked
                      (Medicare__V1__Coverage *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RelationshipsRequest methods */
+void   medicare__v1__relationships_request__init
+                     (Medicare__V1__RelationshipsRequest         *message);
+size_t medicare__v1__relationships_request__get_packed_size
+                     (const Medicare__V1__RelationshipsRequest   *message);
+size_t medicare__v1__relationships_request__pack
+                     (const Medicare__V1__RelationshipsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__relationships_request__pack_to_buffer
+                     (const Medicare__V1__RelationshipsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RelationshipsRequest *
+       medicare__v1__relationships_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__relationships_request__free_unpacked
+                     (Medicare__V1__RelationshipsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__Relationship methods */
+void   medicare__v1__relationship__init
+                     (Medicare__V1__Relationship         *message);
+size_t medicare__v1__relationship__get_packed_size
+                     (const Medicare__V1__Relationship   *message);
+size_t medicare__v1__relationship__pack
+                     (const Medicare__V1__Relationship   *message,
+                      uint8_t             *out);
+size_t medicare__v1__relationship__pack_to_buffer
+                     (const Medicare__V1__Relationship   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Relationship *
+       medicare__v1__relationship__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__relationship__free_unpacked
+                     (Medicare__V1__Relationship *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RelationshipsResponse methods */
+void   medicare__v1__relationships_response__init
+                     (Medicare__V1__RelationshipsResponse         *message);
+size_t medicare__v1__relationships_response__get_packed_size
+                     (const Medicare__V1__RelationshipsResponse   *message);
+size_t medicare__v1__relationships_response__pack
+                     (const Medicare__V1__RelationshipsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__relationships_response__pack_to_buffer
+                     (const Medicare__V1__RelationshipsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RelationshipsResponse *
+       medicare__v1__relationships_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__relationships_response__free_unpacked
+                     (Medicare__V1__RelationshipsResponse *message,
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
@@ -1715,8 +1897,20 @@ typedef void (*Medicare__V1__ListChangesResponse_Closure)
 typedef void (*Medicare__V1__CoverageRequest_Closure)
                  (const Medicare__V1__CoverageRequest *message,
                   void *closure_data);
+typedef void (*Medicare__V1__DivisionCoverage_Closure)
+                 (const Medicare__V1__DivisionCoverage *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__Coverage_Closure)
                  (const Medicare__V1__Coverage *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RelationshipsRequest_Closure)
+                 (const Medicare__V1__RelationshipsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__Relationship_Closure)
+                 (const Medicare__V1__Relationship *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RelationshipsResponse_Closure)
+                 (const Medicare__V1__RelationshipsResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1773,6 +1967,10 @@ struct Medicare__V1__Registry_Service
                        const Medicare__V1__ListChangesRequest *input,
                        Medicare__V1__ListChangesResponse_Closure closure,
                        void *closure_data);
+  void (*list_relationships)(Medicare__V1__Registry_Service *service,
+                             const Medicare__V1__RelationshipsRequest *input,
+                             Medicare__V1__RelationshipsResponse_Closure closure,
+                             void *closure_data);
   void (*get_coverage)(Medicare__V1__Registry_Service *service,
                        const Medicare__V1__CoverageRequest *input,
                        Medicare__V1__Coverage_Closure closure,
@@ -1797,6 +1995,7 @@ void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
       function_prefix__ ## get_work_ledger,\
       function_prefix__ ## update_ledger_entry,\
       function_prefix__ ## list_changes,\
+      function_prefix__ ## list_relationships,\
       function_prefix__ ## get_coverage  }
 void medicare__v1__registry__upsert_divisions(ProtobufCService *service,
                                               const Medicare__V1__UpsertDivisionsRequest *input,
@@ -1846,6 +2045,10 @@ void medicare__v1__registry__list_changes(ProtobufCService *service,
                                           const Medicare__V1__ListChangesRequest *input,
                                           Medicare__V1__ListChangesResponse_Closure closure,
                                           void *closure_data);
+void medicare__v1__registry__list_relationships(ProtobufCService *service,
+                                                const Medicare__V1__RelationshipsRequest *input,
+                                                Medicare__V1__RelationshipsResponse_Closure closure,
+                                                void *closure_data);
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
                                           Medicare__V1__Coverage_Closure closure,
@@ -1896,7 +2099,11 @@ extern const ProtobufCMessageDescriptor medicare__v1__list_changes_request__desc
 extern const ProtobufCMessageDescriptor medicare__v1__institution_change__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__list_changes_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__division_coverage__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__relationships_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__relationship__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__relationships_response__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__registry__descriptor;
 
 PROTOBUF_C__END_DECLS

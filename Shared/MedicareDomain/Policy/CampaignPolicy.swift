@@ -1,0 +1,84 @@
+import Foundation
+
+/// The campaign's dates as versioned data (the notice's; a province may publish its own):
+/// the target for bringing every eligible village clinic under designated management (notice
+/// §一: by 2024-12-31), the deadline for ending temporary management relationships (notice
+/// §二(二): integration completed by 2025-12-31), and how far ahead relationships falling due
+/// are listed. Loaded from JSON (`versions`, each with `effectiveFrom`); the version in
+/// force on a day is the latest whose `effectiveFrom` is on or before it.
+public struct CampaignPolicy: Codable, Sendable, Equatable {
+    /// One version of the campaign's dates.
+    public struct Version: Codable, Sendable, Equatable {
+        /// The version's name, cited in refusals ("national-2024.1").
+        public var version: String
+        /// YYYY-MM-DD from which it holds.
+        public var effectiveFrom: String
+        /// The document it comes from.
+        public var source: String
+        /// YYYY-MM-DD by which every eligible clinic should be under designated management.
+        public var designationTarget: String
+        /// YYYY-MM-DD on or before which every temporary management relationship ends.
+        public var integrationDeadline: String
+        /// Relationships ending within this many days are listed as due.
+        public var relationshipNoticeDays: Int
+    }
+
+    /// Every version, any order.
+    public var versions: [Version]
+
+    /// The bundled national campaign (notice: designation by 2024-12-31, integration by
+    /// 2025-12-31, relationships listed 90 days ahead). A build without its resource is a
+    /// broken build, not a runtime condition.
+    public static let national: CampaignPolicy = {
+        do { return try load(path: "") } catch { preconditionFailure("the bundled campaign-2024.json is missing or invalid: \(error)") }
+    }()
+
+    /// The version in force on `day` (YYYY-MM-DD); before the first, the first.
+    /// - Precondition: at least one version (``validate()``).
+    public func version(on day: String) -> Version {
+        versions.filter { $0.effectiveFrom <= day }.max { $0.effectiveFrom < $1.effectiveFrom }
+            ?? versions.min { $0.effectiveFrom < $1.effectiveFrom }!
+    }
+
+    /// Checks every version: dates well formed, a notice period of 1-366 days, at least one version.
+    /// - Throws: ``DomainError`` naming the version's field.
+    public func validate() throws(DomainError) {
+        guard !versions.isEmpty else { throw DomainError(field: "campaign.versions", "at least one version") }
+        for (i, v) in versions.enumerated() {
+            for (name, value) in [("effectiveFrom", v.effectiveFrom), ("designationTarget", v.designationTarget), ("integrationDeadline", v.integrationDeadline)] {
+                _ = try CivilDate(value, field: "campaign.versions[\(i)].\(name)")
+            }
+            guard (1...366).contains(v.relationshipNoticeDays) else {
+                throw DomainError(field: "campaign.versions[\(i)].relationshipNoticeDays", "must be 1-366")
+            }
+        }
+    }
+
+    /// Reads and validates a campaign file, or the bundled national one when `path` is empty.
+    /// - Throws: ``DomainError`` (`campaign.file`) when it cannot be read or is invalid.
+    public static func load(path: String) throws -> CampaignPolicy {
+        let data: Data
+        do {
+            if path.isEmpty {
+                guard let url = Bundle.module.url(forResource: "campaign-2024", withExtension: "json") else {
+                    throw DomainError(field: "campaign.file", "the bundled campaign file is missing from this build")
+                }
+                data = try Data(contentsOf: url)
+            } else {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            }
+        } catch let error as DomainError {
+            throw error
+        } catch {
+            throw DomainError(field: "campaign.file", "cannot read '\(path)': \(error.localizedDescription)")
+        }
+        let policy: CampaignPolicy
+        do {
+            policy = try JSONDecoder().decode(CampaignPolicy.self, from: data)
+        } catch {
+            throw DomainError(field: "campaign.file", "not a valid campaign file: \(error)")
+        }
+        try policy.validate()
+        return policy
+    }
+}
