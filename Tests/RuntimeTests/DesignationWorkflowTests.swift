@@ -274,3 +274,60 @@ struct RelationshipStackTests {
         #expect(byCentre.route?.mode == .integrating && byCentre.route?.settleVia == "H33080200001")
     }
 }
+
+@Suite("Liaisons, progress reports and the national view", .serialized)
+struct NationalViewStackTests {
+    @Test func provincesReportAndTheNationalViewRanksThemAndListsWhatIsOverdue() async throws {
+        let stack = try await Stack()
+        defer { Task { await stack.stop() } }
+        try await stack.loadDemo()
+        let ops = try stack.client("operator")
+        let registry = RegistryClient(ops)
+        // A second province with two villages, one covered.
+        _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [
+            Division(code: "340000000000", name: "安徽省"), Division(code: "341100000000", name: "滁州市"), Division(code: "341102000000", name: "琅琊区"),
+            Division(code: "341102001000", name: "某镇"), Division(code: "341102001201", name: "一村"), Division(code: "341102001202", name: "二村"),
+        ]))
+        _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
+            InstitutionRecord(fixmedinsCode: "H34110200001", fixmedinsName: "某镇卫生院", kind: .townshipCentre, divisionCode: "341102001000", recordVersion: 1),
+            InstitutionRecord(fixmedinsCode: "H34110200101", fixmedinsName: "一村卫生室", kind: .villageClinic, divisionCode: "341102001201",
+                              parentCode: "H34110200001", integrationMode: .notReady, licensedDoctors: 1, recordVersion: 1),
+            InstitutionRecord(fixmedinsCode: "H34110200102", fixmedinsName: "二村卫生室", kind: .villageClinic, divisionCode: "341102001202",
+                              parentCode: "H34110200001", integrationMode: .notReady, licensedDoctors: 1, recordVersion: 1),
+        ]))
+        _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H34110200101", action: .designate, reason: "协议签订", effectiveDate: "2024-01-01"))
+
+        // Zhejiang's health commission names its liaison and files the Q3 report (late today).
+        let province = RegistryClient(try stack.client("province-nhc-33"))
+        let liaison = try await province.registerLiaison(RegisterLiaisonRequest(liaison: Liaison(
+            province: "33", department: .healthCommission, name: "王联络", title: "基层卫生处", phone: "0571-8888 0000"
+        )))
+        #expect(liaison.registeredBy.contains("zj-village-clinic-system"))
+        let badPhone = await #expect(throws: RPCError.self) {
+            _ = try await province.registerLiaison(RegisterLiaisonRequest(liaison: Liaison(province: "33", department: .medicalInsurance, name: "李", phone: "call me")))
+        }
+        #expect(badPhone?.code == .invalidArgument && badPhone?.message.hasPrefix("liaison.phone") == true)
+        let elsewhere = await #expect(throws: RPCError.self) {
+            _ = try await province.fileProgressReport(FileProgressReportRequest(province: "34", period: "2024Q3", text: "进展"))
+        }
+        #expect(elsewhere?.code == .permissionDenied)
+        let report = try await province.fileProgressReport(FileProgressReportRequest(province: "33", period: "2024Q3", text: "第三季度进展：全省村卫生室纳入定点管理工作稳步推进。"))
+        #expect(report.villages == 1 && report.covered == 1 && report.ledgerClinics == 0 && report.late)
+        let unknown = await #expect(throws: RPCError.self) {
+            _ = try await province.fileProgressReport(FileProgressReportRequest(province: "33", period: "2025Q1", text: "x"))
+        }
+        #expect(unknown?.code == .invalidArgument && unknown?.message.contains("2024Q3, 2024Q4") == true)
+
+        let view = try await registry.getNationalView(NationalViewRequest(asOf: "2025-01-15"))
+        #expect(view.provinces.map(\.province) == ["33", "34"] && view.provinces.map(\.rank) == [1, 2])
+        #expect(view.provinces[0].shareBp == 10_000 && !view.provinces[0].slow && view.provinces[1].shareBp == 5_000 && view.provinces[1].slow)
+        #expect(view.provinces[0].name == "浙江省" && view.nationalShareBp == 6_666)
+        #expect(view.provinces[0].liaisonsMissing == [.medicalInsurance] && view.provinces[1].liaisonsMissing == [.medicalInsurance, .healthCommission])
+        #expect(view.provinces[0].reportsMissing == ["2024Q4"] && view.provinces[0].reportsFiled == ["2024Q3"])
+        #expect(view.provinces[1].reportsMissing == ["2024Q3", "2024Q4"])
+        // Before the liaisons' due date nothing is overdue.
+        let early = try await registry.getNationalView(NationalViewRequest(asOf: "2024-07-01"))
+        #expect(early.provinces.allSatisfy { $0.liaisonsMissing.isEmpty && $0.reportsMissing.isEmpty })
+        await ops.close()
+    }
+}

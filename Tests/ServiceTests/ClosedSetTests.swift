@@ -30,6 +30,7 @@ import Testing
         #expect(workflow["applications.status"] == Self.codes(ApplicationStatus.self))
         #expect(workflow["applications.applicant"] == Self.codes(Applicant.self))
         #expect(workflow["application_reviews.decision"] == Self.codes(ReviewDecision.self))
+        #expect(RegistryStore.reportingSets.first?.codes == Self.codes(LiaisonDepartment.self))
 
         let settlement = Dictionary(uniqueKeysWithValues: SettlementDefinition.closedSets.map { ("\($0.table).\($0.column)", $0.codes) })
         #expect(settlement["persons.insutype"] == Insutype.known.map { String($0.rawValue) })

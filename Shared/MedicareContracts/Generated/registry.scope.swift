@@ -128,6 +128,42 @@ extension ListChangesResponse: ScopeKeyed {
     }
 }
 
+extension Liaison: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "province", value: province))
+    }
+}
+
+extension RegisterLiaisonRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        liaison?.scopeKeys(path + "liaison.", into: &keys)
+    }
+}
+
+extension ProgressReport: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "province", value: province))
+    }
+}
+
+extension FileProgressReportRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "province", value: province))
+    }
+}
+
+extension ProvinceProgress: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "province", value: province))
+    }
+}
+
+extension NationalView: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in provinces.enumerated() { value.scopeKeys("\(path)provinces[\(i)].", into: &keys) }
+    }
+}
+
 extension CoverageRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))

@@ -61,6 +61,20 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try ListChangesRequest(decoding: $0).scopeKeys() }
     )
+    public static let registerLiaison = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "RegisterLiaison",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        requestKeys: { try RegisterLiaisonRequest(decoding: $0).scopeKeys() }
+    )
+    public static let fileProgressReport = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "FileProgressReport",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        requestKeys: { try FileProgressReportRequest(decoding: $0).scopeKeys() }
+    )
+    public static let getNationalView = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "GetNationalView",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .all)
+    )
     public static let listRelationships = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ListRelationships",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
@@ -71,7 +85,7 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, listRelationships, getCoverage]
+    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, registerLiaison, fileProgressReport, getNationalView, listRelationships, getCoverage]
 }
 
 /// `medicare.v1.Registry`: implement one async method per RPC, then register it with a router.
@@ -88,6 +102,9 @@ public protocol RegistryService: Sendable {
     func getWorkLedger(_ request: WorkLedgerRequest, context: CallContext) async throws -> WorkLedger
     func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, context: CallContext) async throws -> LedgerRow
     func listChanges(_ request: ListChangesRequest, context: CallContext) async throws -> ListChangesResponse
+    func registerLiaison(_ request: RegisterLiaisonRequest, context: CallContext) async throws -> Liaison
+    func fileProgressReport(_ request: FileProgressReportRequest, context: CallContext) async throws -> ProgressReport
+    func getNationalView(_ request: NationalViewRequest, context: CallContext) async throws -> NationalView
     func listRelationships(_ request: RelationshipsRequest, context: CallContext) async throws -> RelationshipsResponse
     func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage
 }
@@ -130,6 +147,15 @@ extension RegistryService {
         }
         router.register(RegistryMethods.listChanges, request: ListChangesRequest.self, response: ListChangesResponse.self) { request, context in
             try await self.listChanges(request, context: context)
+        }
+        router.register(RegistryMethods.registerLiaison, request: RegisterLiaisonRequest.self, response: Liaison.self) { request, context in
+            try await self.registerLiaison(request, context: context)
+        }
+        router.register(RegistryMethods.fileProgressReport, request: FileProgressReportRequest.self, response: ProgressReport.self) { request, context in
+            try await self.fileProgressReport(request, context: context)
+        }
+        router.register(RegistryMethods.getNationalView, request: NationalViewRequest.self, response: NationalView.self) { request, context in
+            try await self.getNationalView(request, context: context)
         }
         router.register(RegistryMethods.listRelationships, request: RelationshipsRequest.self, response: RelationshipsResponse.self) { request, context in
             try await self.listRelationships(request, context: context)
@@ -192,6 +218,18 @@ public struct RegistryClient: Sendable {
 
     public func listChanges(_ request: ListChangesRequest, options: CallOptions = CallOptions()) async throws -> ListChangesResponse {
         try await channel.unary(RegistryMethods.listChanges, request: request, response: ListChangesResponse.self, options: options)
+    }
+
+    public func registerLiaison(_ request: RegisterLiaisonRequest, options: CallOptions = CallOptions()) async throws -> Liaison {
+        try await channel.unary(RegistryMethods.registerLiaison, request: request, response: Liaison.self, options: options)
+    }
+
+    public func fileProgressReport(_ request: FileProgressReportRequest, options: CallOptions = CallOptions()) async throws -> ProgressReport {
+        try await channel.unary(RegistryMethods.fileProgressReport, request: request, response: ProgressReport.self, options: options)
+    }
+
+    public func getNationalView(_ request: NationalViewRequest, options: CallOptions = CallOptions()) async throws -> NationalView {
+        try await channel.unary(RegistryMethods.getNationalView, request: request, response: NationalView.self, options: options)
     }
 
     public func listRelationships(_ request: RelationshipsRequest, options: CallOptions = CallOptions()) async throws -> RelationshipsResponse {

@@ -21,6 +21,23 @@ public struct CampaignPolicy: Codable, Sendable, Equatable {
         public var integrationDeadline: String
         /// Relationships ending within this many days are listed as due.
         public var relationshipNoticeDays: Int
+        /// YYYY-MM-DD by which each province names its two liaisons (notice §五).
+        public var liaisonDue: String
+        /// The progress reports asked for: each period's name and due date (the last working
+        /// day of the quarter, notice §五).
+        public var reports: [Report]
+        /// A province is slow when its share of villages covered is below this (basis points)...
+        public var slowBelowShareBasisPoints: Int
+        /// ...or below the national share by more than this (basis points).
+        public var slowBelowNationalByBasisPoints: Int
+    }
+
+    /// A progress report the campaign asks for.
+    public struct Report: Codable, Sendable, Equatable {
+        /// Its name, as reports are filed under ("2024Q3").
+        public var period: String
+        /// YYYY-MM-DD it is due.
+        public var due: String
     }
 
     /// Every version, any order.
@@ -45,11 +62,18 @@ public struct CampaignPolicy: Codable, Sendable, Equatable {
     public func validate() throws(DomainError) {
         guard !versions.isEmpty else { throw DomainError(field: "campaign.versions", "at least one version") }
         for (i, v) in versions.enumerated() {
-            for (name, value) in [("effectiveFrom", v.effectiveFrom), ("designationTarget", v.designationTarget), ("integrationDeadline", v.integrationDeadline)] {
+            for (name, value) in [("effectiveFrom", v.effectiveFrom), ("designationTarget", v.designationTarget), ("integrationDeadline", v.integrationDeadline),
+                                  ("liaisonDue", v.liaisonDue)] + v.reports.map({ ("reports.\($0.period).due", $0.due) }) {
                 _ = try CivilDate(value, field: "campaign.versions[\(i)].\(name)")
             }
             guard (1...366).contains(v.relationshipNoticeDays) else {
                 throw DomainError(field: "campaign.versions[\(i)].relationshipNoticeDays", "must be 1-366")
+            }
+            guard (0...10_000).contains(v.slowBelowShareBasisPoints), (0...10_000).contains(v.slowBelowNationalByBasisPoints) else {
+                throw DomainError(field: "campaign.versions[\(i)].slowBelowShareBasisPoints", "basis points must be 0-10000")
+            }
+            for report in v.reports where report.period.isEmpty || report.period.count > 20 {
+                throw DomainError(field: "campaign.versions[\(i)].reports", "a period name is 1-20 characters")
             }
         }
     }

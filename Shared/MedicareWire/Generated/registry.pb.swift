@@ -620,6 +620,52 @@ public enum LedgerReason: ProtoEnum {
     }
 }
 
+/// `medicare.v1.LiaisonDepartment`. Which department a provincial liaison works for (notice §五: one each).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum LiaisonDepartment: ProtoEnum {
+    case unspecified
+    case medicalInsurance
+    case healthCommission
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .medicalInsurance
+        case 2: self = .healthCommission
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .medicalInsurance: 1
+        case .healthCommission: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.LiaisonDepartment" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [LiaisonDepartment] = [.medicalInsurance, .healthCommission]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .medicalInsurance: "medical_insurance"
+        case .healthCommission: "health_commission"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.Division`
 public struct Division: WireMessage {
     public var code: String
@@ -2148,6 +2194,401 @@ extension ListChangesResponse: CMessage {
         (c.pointee.n_changes, c.pointee.changes) = try arena.cMessageArray(self.changes)
         c.pointee.cursor = self.cursor
         c.pointee.more = self.more ? 1 : 0
+    }
+}
+
+/// `medicare.v1.Liaison`
+public struct Liaison: WireMessage {
+    public var province: String
+    public var department: LiaisonDepartment
+    public var name: String
+    public var title: String
+    public var phone: String
+    public var registeredAt: String
+    public var registeredBy: String
+
+    public init(province: String = "", department: LiaisonDepartment = .init(), name: String = "", title: String = "", phone: String = "", registeredAt: String = "", registeredBy: String = "") {
+        self.province = province
+        self.department = department
+        self.name = name
+        self.title = title
+        self.phone = phone
+        self.registeredAt = registeredAt
+        self.registeredBy = registeredBy
+    }
+
+    public static var protoName: String { "medicare.v1.Liaison" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Liaison: CMessage {
+    typealias CStruct = Medicare__V1__Liaison
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__liaison__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__liaison__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__liaison__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__liaison__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.province = try arena.string(c.pointee.province, field: "medicare.v1.Liaison.province")
+        self.department = LiaisonDepartment(rawValue: Int32(truncatingIfNeeded: c.pointee.department.rawValue))
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.Liaison.name")
+        self.title = try arena.string(c.pointee.title, field: "medicare.v1.Liaison.title")
+        self.phone = try arena.string(c.pointee.phone, field: "medicare.v1.Liaison.phone")
+        self.registeredAt = try arena.string(c.pointee.registered_at, field: "medicare.v1.Liaison.registered_at")
+        self.registeredBy = try arena.string(c.pointee.registered_by, field: "medicare.v1.Liaison.registered_by")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.province = try arena.cString(self.province, field: "medicare.v1.Liaison.province")
+        c.pointee.department = .init(rawValue: .init(truncatingIfNeeded: self.department.rawValue))
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.Liaison.name")
+        c.pointee.title = try arena.cString(self.title, field: "medicare.v1.Liaison.title")
+        c.pointee.phone = try arena.cString(self.phone, field: "medicare.v1.Liaison.phone")
+        c.pointee.registered_at = try arena.cString(self.registeredAt, field: "medicare.v1.Liaison.registered_at")
+        c.pointee.registered_by = try arena.cString(self.registeredBy, field: "medicare.v1.Liaison.registered_by")
+    }
+}
+
+/// `medicare.v1.RegisterLiaisonRequest`
+public struct RegisterLiaisonRequest: WireMessage {
+    public var liaison: Liaison?
+
+    public init(liaison: Liaison? = nil) {
+        self.liaison = liaison
+    }
+
+    public static var protoName: String { "medicare.v1.RegisterLiaisonRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RegisterLiaisonRequest: CMessage {
+    typealias CStruct = Medicare__V1__RegisterLiaisonRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__register_liaison_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__register_liaison_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__register_liaison_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__register_liaison_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let p = c.pointee.liaison { self.liaison = try Liaison(c: p, arena: arena) } else { self.liaison = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let v = self.liaison { c.pointee.liaison = try arena.cMessage(v) }
+    }
+}
+
+/// `medicare.v1.ProgressReport`
+public struct ProgressReport: WireMessage {
+    public var province: String
+    public var period: String
+    public var asOf: String
+    public var villages: UInt32
+    public var covered: UInt32
+    public var clinics: UInt32
+    public var designatedClinics: UInt32
+    public var ledgerClinics: UInt32
+    public var text: String
+    public var filedAt: String
+    public var filedBy: String
+    public var late: Bool
+
+    public init(province: String = "", period: String = "", asOf: String = "", villages: UInt32 = 0, covered: UInt32 = 0, clinics: UInt32 = 0, designatedClinics: UInt32 = 0, ledgerClinics: UInt32 = 0, text: String = "", filedAt: String = "", filedBy: String = "", late: Bool = false) {
+        self.province = province
+        self.period = period
+        self.asOf = asOf
+        self.villages = villages
+        self.covered = covered
+        self.clinics = clinics
+        self.designatedClinics = designatedClinics
+        self.ledgerClinics = ledgerClinics
+        self.text = text
+        self.filedAt = filedAt
+        self.filedBy = filedBy
+        self.late = late
+    }
+
+    public static var protoName: String { "medicare.v1.ProgressReport" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ProgressReport: CMessage {
+    typealias CStruct = Medicare__V1__ProgressReport
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__progress_report__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__progress_report__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__progress_report__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__progress_report__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.province = try arena.string(c.pointee.province, field: "medicare.v1.ProgressReport.province")
+        self.period = try arena.string(c.pointee.period, field: "medicare.v1.ProgressReport.period")
+        self.asOf = try arena.string(c.pointee.as_of, field: "medicare.v1.ProgressReport.as_of")
+        self.villages = c.pointee.villages
+        self.covered = c.pointee.covered
+        self.clinics = c.pointee.clinics
+        self.designatedClinics = c.pointee.designated_clinics
+        self.ledgerClinics = c.pointee.ledger_clinics
+        self.text = try arena.string(c.pointee.text, field: "medicare.v1.ProgressReport.text")
+        self.filedAt = try arena.string(c.pointee.filed_at, field: "medicare.v1.ProgressReport.filed_at")
+        self.filedBy = try arena.string(c.pointee.filed_by, field: "medicare.v1.ProgressReport.filed_by")
+        self.late = c.pointee.late != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.province = try arena.cString(self.province, field: "medicare.v1.ProgressReport.province")
+        c.pointee.period = try arena.cString(self.period, field: "medicare.v1.ProgressReport.period")
+        c.pointee.as_of = try arena.cString(self.asOf, field: "medicare.v1.ProgressReport.as_of")
+        c.pointee.villages = self.villages
+        c.pointee.covered = self.covered
+        c.pointee.clinics = self.clinics
+        c.pointee.designated_clinics = self.designatedClinics
+        c.pointee.ledger_clinics = self.ledgerClinics
+        c.pointee.text = try arena.cString(self.text, field: "medicare.v1.ProgressReport.text")
+        c.pointee.filed_at = try arena.cString(self.filedAt, field: "medicare.v1.ProgressReport.filed_at")
+        c.pointee.filed_by = try arena.cString(self.filedBy, field: "medicare.v1.ProgressReport.filed_by")
+        c.pointee.late = self.late ? 1 : 0
+    }
+}
+
+/// `medicare.v1.FileProgressReportRequest`
+public struct FileProgressReportRequest: WireMessage {
+    public var province: String
+    public var period: String
+    public var text: String
+
+    public init(province: String = "", period: String = "", text: String = "") {
+        self.province = province
+        self.period = period
+        self.text = text
+    }
+
+    public static var protoName: String { "medicare.v1.FileProgressReportRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension FileProgressReportRequest: CMessage {
+    typealias CStruct = Medicare__V1__FileProgressReportRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__file_progress_report_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__file_progress_report_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__file_progress_report_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__file_progress_report_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.province = try arena.string(c.pointee.province, field: "medicare.v1.FileProgressReportRequest.province")
+        self.period = try arena.string(c.pointee.period, field: "medicare.v1.FileProgressReportRequest.period")
+        self.text = try arena.string(c.pointee.text, field: "medicare.v1.FileProgressReportRequest.text")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.province = try arena.cString(self.province, field: "medicare.v1.FileProgressReportRequest.province")
+        c.pointee.period = try arena.cString(self.period, field: "medicare.v1.FileProgressReportRequest.period")
+        c.pointee.text = try arena.cString(self.text, field: "medicare.v1.FileProgressReportRequest.text")
+    }
+}
+
+/// `medicare.v1.NationalViewRequest`
+public struct NationalViewRequest: WireMessage {
+    public var asOf: String
+
+    public init(asOf: String = "") {
+        self.asOf = asOf
+    }
+
+    public static var protoName: String { "medicare.v1.NationalViewRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension NationalViewRequest: CMessage {
+    typealias CStruct = Medicare__V1__NationalViewRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__national_view_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__national_view_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__national_view_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__national_view_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.asOf = try arena.string(c.pointee.as_of, field: "medicare.v1.NationalViewRequest.as_of")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.as_of = try arena.cString(self.asOf, field: "medicare.v1.NationalViewRequest.as_of")
+    }
+}
+
+/// `medicare.v1.ProvinceProgress`
+public struct ProvinceProgress: WireMessage {
+    public var province: String
+    public var name: String
+    public var villages: UInt32
+    public var covered: UInt32
+    public var clinics: UInt32
+    public var designatedClinics: UInt32
+    public var shareBp: UInt32
+    public var rank: UInt32
+    public var slow: Bool
+    public var liaisonsMissing: [LiaisonDepartment]
+    public var reportsMissing: [String]
+    public var reportsFiled: [String]
+
+    public init(province: String = "", name: String = "", villages: UInt32 = 0, covered: UInt32 = 0, clinics: UInt32 = 0, designatedClinics: UInt32 = 0, shareBp: UInt32 = 0, rank: UInt32 = 0, slow: Bool = false, liaisonsMissing: [LiaisonDepartment] = [], reportsMissing: [String] = [], reportsFiled: [String] = []) {
+        self.province = province
+        self.name = name
+        self.villages = villages
+        self.covered = covered
+        self.clinics = clinics
+        self.designatedClinics = designatedClinics
+        self.shareBp = shareBp
+        self.rank = rank
+        self.slow = slow
+        self.liaisonsMissing = liaisonsMissing
+        self.reportsMissing = reportsMissing
+        self.reportsFiled = reportsFiled
+    }
+
+    public static var protoName: String { "medicare.v1.ProvinceProgress" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ProvinceProgress: CMessage {
+    typealias CStruct = Medicare__V1__ProvinceProgress
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__province_progress__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__province_progress__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__province_progress__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__province_progress__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.province = try arena.string(c.pointee.province, field: "medicare.v1.ProvinceProgress.province")
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.ProvinceProgress.name")
+        self.villages = c.pointee.villages
+        self.covered = c.pointee.covered
+        self.clinics = c.pointee.clinics
+        self.designatedClinics = c.pointee.designated_clinics
+        self.shareBp = c.pointee.share_bp
+        self.rank = c.pointee.rank
+        self.slow = c.pointee.slow != 0
+        self.liaisonsMissing = try arena.array(c.pointee.liaisons_missing, c.pointee.n_liaisons_missing, field: "medicare.v1.ProvinceProgress.liaisons_missing") { LiaisonDepartment(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.reportsMissing = try arena.stringArray(c.pointee.reports_missing, c.pointee.n_reports_missing, field: "medicare.v1.ProvinceProgress.reports_missing")
+        self.reportsFiled = try arena.stringArray(c.pointee.reports_filed, c.pointee.n_reports_filed, field: "medicare.v1.ProvinceProgress.reports_filed")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.province = try arena.cString(self.province, field: "medicare.v1.ProvinceProgress.province")
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.ProvinceProgress.name")
+        c.pointee.villages = self.villages
+        c.pointee.covered = self.covered
+        c.pointee.clinics = self.clinics
+        c.pointee.designated_clinics = self.designatedClinics
+        c.pointee.share_bp = self.shareBp
+        c.pointee.rank = self.rank
+        c.pointee.slow = self.slow ? 1 : 0
+        (c.pointee.n_liaisons_missing, c.pointee.liaisons_missing) = arena.cArray(self.liaisonsMissing) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        (c.pointee.n_reports_missing, c.pointee.reports_missing) = try arena.cStringArray(self.reportsMissing, field: "medicare.v1.ProvinceProgress.reports_missing")
+        (c.pointee.n_reports_filed, c.pointee.reports_filed) = try arena.cStringArray(self.reportsFiled, field: "medicare.v1.ProvinceProgress.reports_filed")
+    }
+}
+
+/// `medicare.v1.NationalView`
+public struct NationalView: WireMessage {
+    public var asOf: String
+    public var provinces: [ProvinceProgress]
+    public var nationalShareBp: UInt32
+    public var slowRule: String
+    public var campaignVersion: String
+
+    public init(asOf: String = "", provinces: [ProvinceProgress] = [], nationalShareBp: UInt32 = 0, slowRule: String = "", campaignVersion: String = "") {
+        self.asOf = asOf
+        self.provinces = provinces
+        self.nationalShareBp = nationalShareBp
+        self.slowRule = slowRule
+        self.campaignVersion = campaignVersion
+    }
+
+    public static var protoName: String { "medicare.v1.NationalView" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension NationalView: CMessage {
+    typealias CStruct = Medicare__V1__NationalView
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__national_view__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__national_view__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__national_view__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__national_view__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.asOf = try arena.string(c.pointee.as_of, field: "medicare.v1.NationalView.as_of")
+        self.provinces = try arena.messageArray(c.pointee.provinces, c.pointee.n_provinces, field: "medicare.v1.NationalView.provinces", as: ProvinceProgress.self)
+        self.nationalShareBp = c.pointee.national_share_bp
+        self.slowRule = try arena.string(c.pointee.slow_rule, field: "medicare.v1.NationalView.slow_rule")
+        self.campaignVersion = try arena.string(c.pointee.campaign_version, field: "medicare.v1.NationalView.campaign_version")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.as_of = try arena.cString(self.asOf, field: "medicare.v1.NationalView.as_of")
+        (c.pointee.n_provinces, c.pointee.provinces) = try arena.cMessageArray(self.provinces)
+        c.pointee.national_share_bp = self.nationalShareBp
+        c.pointee.slow_rule = try arena.cString(self.slowRule, field: "medicare.v1.NationalView.slow_rule")
+        c.pointee.campaign_version = try arena.cString(self.campaignVersion, field: "medicare.v1.NationalView.campaign_version")
     }
 }
 

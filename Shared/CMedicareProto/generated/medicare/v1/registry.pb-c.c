@@ -1402,6 +1402,321 @@ void   medicare__v1__list_changes_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__list_changes_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__liaison__init
+                     (Medicare__V1__Liaison         *message)
+{
+  static const Medicare__V1__Liaison init_value = MEDICARE__V1__LIAISON__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__liaison__get_packed_size
+                     (const Medicare__V1__Liaison *message)
+{
+  assert(message->base.descriptor == &medicare__v1__liaison__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__liaison__pack
+                     (const Medicare__V1__Liaison *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__liaison__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__liaison__pack_to_buffer
+                     (const Medicare__V1__Liaison *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__liaison__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Liaison *
+       medicare__v1__liaison__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Liaison *)
+     protobuf_c_message_unpack (&medicare__v1__liaison__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__liaison__free_unpacked
+                     (Medicare__V1__Liaison *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__liaison__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__register_liaison_request__init
+                     (Medicare__V1__RegisterLiaisonRequest         *message)
+{
+  static const Medicare__V1__RegisterLiaisonRequest init_value = MEDICARE__V1__REGISTER_LIAISON_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__register_liaison_request__get_packed_size
+                     (const Medicare__V1__RegisterLiaisonRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__register_liaison_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__register_liaison_request__pack
+                     (const Medicare__V1__RegisterLiaisonRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__register_liaison_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__register_liaison_request__pack_to_buffer
+                     (const Medicare__V1__RegisterLiaisonRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__register_liaison_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RegisterLiaisonRequest *
+       medicare__v1__register_liaison_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RegisterLiaisonRequest *)
+     protobuf_c_message_unpack (&medicare__v1__register_liaison_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__register_liaison_request__free_unpacked
+                     (Medicare__V1__RegisterLiaisonRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__register_liaison_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__progress_report__init
+                     (Medicare__V1__ProgressReport         *message)
+{
+  static const Medicare__V1__ProgressReport init_value = MEDICARE__V1__PROGRESS_REPORT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__progress_report__get_packed_size
+                     (const Medicare__V1__ProgressReport *message)
+{
+  assert(message->base.descriptor == &medicare__v1__progress_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__progress_report__pack
+                     (const Medicare__V1__ProgressReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__progress_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__progress_report__pack_to_buffer
+                     (const Medicare__V1__ProgressReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__progress_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ProgressReport *
+       medicare__v1__progress_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ProgressReport *)
+     protobuf_c_message_unpack (&medicare__v1__progress_report__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__progress_report__free_unpacked
+                     (Medicare__V1__ProgressReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__progress_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__file_progress_report_request__init
+                     (Medicare__V1__FileProgressReportRequest         *message)
+{
+  static const Medicare__V1__FileProgressReportRequest init_value = MEDICARE__V1__FILE_PROGRESS_REPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__file_progress_report_request__get_packed_size
+                     (const Medicare__V1__FileProgressReportRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__file_progress_report_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__file_progress_report_request__pack
+                     (const Medicare__V1__FileProgressReportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__file_progress_report_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__file_progress_report_request__pack_to_buffer
+                     (const Medicare__V1__FileProgressReportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__file_progress_report_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__FileProgressReportRequest *
+       medicare__v1__file_progress_report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__FileProgressReportRequest *)
+     protobuf_c_message_unpack (&medicare__v1__file_progress_report_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__file_progress_report_request__free_unpacked
+                     (Medicare__V1__FileProgressReportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__file_progress_report_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__national_view_request__init
+                     (Medicare__V1__NationalViewRequest         *message)
+{
+  static const Medicare__V1__NationalViewRequest init_value = MEDICARE__V1__NATIONAL_VIEW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__national_view_request__get_packed_size
+                     (const Medicare__V1__NationalViewRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__national_view_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__national_view_request__pack
+                     (const Medicare__V1__NationalViewRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__national_view_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__national_view_request__pack_to_buffer
+                     (const Medicare__V1__NationalViewRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__national_view_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__NationalViewRequest *
+       medicare__v1__national_view_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__NationalViewRequest *)
+     protobuf_c_message_unpack (&medicare__v1__national_view_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__national_view_request__free_unpacked
+                     (Medicare__V1__NationalViewRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__national_view_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__province_progress__init
+                     (Medicare__V1__ProvinceProgress         *message)
+{
+  static const Medicare__V1__ProvinceProgress init_value = MEDICARE__V1__PROVINCE_PROGRESS__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__province_progress__get_packed_size
+                     (const Medicare__V1__ProvinceProgress *message)
+{
+  assert(message->base.descriptor == &medicare__v1__province_progress__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__province_progress__pack
+                     (const Medicare__V1__ProvinceProgress *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__province_progress__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__province_progress__pack_to_buffer
+                     (const Medicare__V1__ProvinceProgress *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__province_progress__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ProvinceProgress *
+       medicare__v1__province_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ProvinceProgress *)
+     protobuf_c_message_unpack (&medicare__v1__province_progress__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__province_progress__free_unpacked
+                     (Medicare__V1__ProvinceProgress *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__province_progress__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__national_view__init
+                     (Medicare__V1__NationalView         *message)
+{
+  static const Medicare__V1__NationalView init_value = MEDICARE__V1__NATIONAL_VIEW__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__national_view__get_packed_size
+                     (const Medicare__V1__NationalView *message)
+{
+  assert(message->base.descriptor == &medicare__v1__national_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__national_view__pack
+                     (const Medicare__V1__NationalView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__national_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__national_view__pack_to_buffer
+                     (const Medicare__V1__NationalView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__national_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__NationalView *
+       medicare__v1__national_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__NationalView *)
+     protobuf_c_message_unpack (&medicare__v1__national_view__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__national_view__free_unpacked
+                     (Medicare__V1__NationalView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__national_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message)
 {
@@ -4098,6 +4413,714 @@ const ProtobufCMessageDescriptor medicare__v1__list_changes_response__descriptor
   (ProtobufCMessageInit) medicare__v1__list_changes_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__liaison__field_descriptors[7] =
+{
+  {
+    "province",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Liaison, province),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "department",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Liaison, department),
+    &medicare__v1__liaison_department__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Liaison, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "title",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Liaison, title),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "phone",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Liaison, phone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "registered_at",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Liaison, registered_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "registered_by",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Liaison, registered_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__liaison__field_indices_by_name[] = {
+  1,   /* field[1] = department */
+  2,   /* field[2] = name */
+  4,   /* field[4] = phone */
+  0,   /* field[0] = province */
+  5,   /* field[5] = registered_at */
+  6,   /* field[6] = registered_by */
+  3,   /* field[3] = title */
+};
+static const ProtobufCIntRange medicare__v1__liaison__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor medicare__v1__liaison__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Liaison",
+  "Liaison",
+  "Medicare__V1__Liaison",
+  "medicare.v1",
+  sizeof(Medicare__V1__Liaison),
+  7,
+  medicare__v1__liaison__field_descriptors,
+  medicare__v1__liaison__field_indices_by_name,
+  1,  medicare__v1__liaison__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__liaison__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__register_liaison_request__field_descriptors[1] =
+{
+  {
+    "liaison",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterLiaisonRequest, liaison),
+    &medicare__v1__liaison__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__register_liaison_request__field_indices_by_name[] = {
+  0,   /* field[0] = liaison */
+};
+static const ProtobufCIntRange medicare__v1__register_liaison_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__register_liaison_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RegisterLiaisonRequest",
+  "RegisterLiaisonRequest",
+  "Medicare__V1__RegisterLiaisonRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RegisterLiaisonRequest),
+  1,
+  medicare__v1__register_liaison_request__field_descriptors,
+  medicare__v1__register_liaison_request__field_indices_by_name,
+  1,  medicare__v1__register_liaison_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__register_liaison_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__progress_report__field_descriptors[12] =
+{
+  {
+    "province",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, province),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "as_of",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, as_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "villages",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, villages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "covered",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, covered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clinics",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "designated_clinics",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, designated_clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ledger_clinics",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, ledger_clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filed_at",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, filed_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filed_by",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, filed_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "late",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProgressReport, late),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__progress_report__field_indices_by_name[] = {
+  2,   /* field[2] = as_of */
+  5,   /* field[5] = clinics */
+  4,   /* field[4] = covered */
+  6,   /* field[6] = designated_clinics */
+  9,   /* field[9] = filed_at */
+  10,   /* field[10] = filed_by */
+  11,   /* field[11] = late */
+  7,   /* field[7] = ledger_clinics */
+  1,   /* field[1] = period */
+  0,   /* field[0] = province */
+  8,   /* field[8] = text */
+  3,   /* field[3] = villages */
+};
+static const ProtobufCIntRange medicare__v1__progress_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor medicare__v1__progress_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ProgressReport",
+  "ProgressReport",
+  "Medicare__V1__ProgressReport",
+  "medicare.v1",
+  sizeof(Medicare__V1__ProgressReport),
+  12,
+  medicare__v1__progress_report__field_descriptors,
+  medicare__v1__progress_report__field_indices_by_name,
+  1,  medicare__v1__progress_report__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__progress_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__file_progress_report_request__field_descriptors[3] =
+{
+  {
+    "province",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FileProgressReportRequest, province),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FileProgressReportRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FileProgressReportRequest, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__file_progress_report_request__field_indices_by_name[] = {
+  1,   /* field[1] = period */
+  0,   /* field[0] = province */
+  2,   /* field[2] = text */
+};
+static const ProtobufCIntRange medicare__v1__file_progress_report_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__file_progress_report_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.FileProgressReportRequest",
+  "FileProgressReportRequest",
+  "Medicare__V1__FileProgressReportRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__FileProgressReportRequest),
+  3,
+  medicare__v1__file_progress_report_request__field_descriptors,
+  medicare__v1__file_progress_report_request__field_indices_by_name,
+  1,  medicare__v1__file_progress_report_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__file_progress_report_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__national_view_request__field_descriptors[1] =
+{
+  {
+    "as_of",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__NationalViewRequest, as_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__national_view_request__field_indices_by_name[] = {
+  0,   /* field[0] = as_of */
+};
+static const ProtobufCIntRange medicare__v1__national_view_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__national_view_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.NationalViewRequest",
+  "NationalViewRequest",
+  "Medicare__V1__NationalViewRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__NationalViewRequest),
+  1,
+  medicare__v1__national_view_request__field_descriptors,
+  medicare__v1__national_view_request__field_indices_by_name,
+  1,  medicare__v1__national_view_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__national_view_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__province_progress__field_descriptors[12] =
+{
+  {
+    "province",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, province),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "villages",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, villages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "covered",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, covered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clinics",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "designated_clinics",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, designated_clinics),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "share_bp",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, share_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rank",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, rank),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slow",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ProvinceProgress, slow),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "liaisons_missing",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__ProvinceProgress, n_liaisons_missing),
+    offsetof(Medicare__V1__ProvinceProgress, liaisons_missing),
+    &medicare__v1__liaison_department__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reports_missing",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__ProvinceProgress, n_reports_missing),
+    offsetof(Medicare__V1__ProvinceProgress, reports_missing),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reports_filed",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__ProvinceProgress, n_reports_filed),
+    offsetof(Medicare__V1__ProvinceProgress, reports_filed),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__province_progress__field_indices_by_name[] = {
+  4,   /* field[4] = clinics */
+  3,   /* field[3] = covered */
+  5,   /* field[5] = designated_clinics */
+  9,   /* field[9] = liaisons_missing */
+  1,   /* field[1] = name */
+  0,   /* field[0] = province */
+  7,   /* field[7] = rank */
+  11,   /* field[11] = reports_filed */
+  10,   /* field[10] = reports_missing */
+  6,   /* field[6] = share_bp */
+  8,   /* field[8] = slow */
+  2,   /* field[2] = villages */
+};
+static const ProtobufCIntRange medicare__v1__province_progress__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor medicare__v1__province_progress__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ProvinceProgress",
+  "ProvinceProgress",
+  "Medicare__V1__ProvinceProgress",
+  "medicare.v1",
+  sizeof(Medicare__V1__ProvinceProgress),
+  12,
+  medicare__v1__province_progress__field_descriptors,
+  medicare__v1__province_progress__field_indices_by_name,
+  1,  medicare__v1__province_progress__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__province_progress__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__national_view__field_descriptors[5] =
+{
+  {
+    "as_of",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__NationalView, as_of),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "provinces",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__NationalView, n_provinces),
+    offsetof(Medicare__V1__NationalView, provinces),
+    &medicare__v1__province_progress__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "national_share_bp",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__NationalView, national_share_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slow_rule",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__NationalView, slow_rule),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "campaign_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__NationalView, campaign_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__national_view__field_indices_by_name[] = {
+  0,   /* field[0] = as_of */
+  4,   /* field[4] = campaign_version */
+  2,   /* field[2] = national_share_bp */
+  1,   /* field[1] = provinces */
+  3,   /* field[3] = slow_rule */
+};
+static const ProtobufCIntRange medicare__v1__national_view__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__national_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.NationalView",
+  "NationalView",
+  "Medicare__V1__NationalView",
+  "medicare.v1",
+  sizeof(Medicare__V1__NationalView),
+  5,
+  medicare__v1__national_view__field_descriptors,
+  medicare__v1__national_view__field_indices_by_name,
+  1,  medicare__v1__national_view__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__national_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__coverage_request__field_descriptors[3] =
 {
   {
@@ -5061,7 +6084,37 @@ const ProtobufCEnumDescriptor medicare__v1__ledger_reason__descriptor =
   medicare__v1__ledger_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[14] =
+static const ProtobufCEnumValue medicare__v1__liaison_department__enum_values_by_number[3] =
+{
+  { "LIAISON_DEPARTMENT_UNSPECIFIED", "MEDICARE__V1__LIAISON_DEPARTMENT__LIAISON_DEPARTMENT_UNSPECIFIED", 0 },
+  { "LIAISON_DEPARTMENT_MEDICAL_INSURANCE", "MEDICARE__V1__LIAISON_DEPARTMENT__LIAISON_DEPARTMENT_MEDICAL_INSURANCE", 1 },
+  { "LIAISON_DEPARTMENT_HEALTH_COMMISSION", "MEDICARE__V1__LIAISON_DEPARTMENT__LIAISON_DEPARTMENT_HEALTH_COMMISSION", 2 },
+};
+static const ProtobufCIntRange medicare__v1__liaison_department__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex medicare__v1__liaison_department__enum_values_by_name[3] =
+{
+  { "LIAISON_DEPARTMENT_HEALTH_COMMISSION", 2 },
+  { "LIAISON_DEPARTMENT_MEDICAL_INSURANCE", 1 },
+  { "LIAISON_DEPARTMENT_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__liaison_department__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.LiaisonDepartment",
+  "LiaisonDepartment",
+  "Medicare__V1__LiaisonDepartment",
+  "medicare.v1",
+  3,
+  medicare__v1__liaison_department__enum_values_by_number,
+  3,
+  medicare__v1__liaison_department__enum_values_by_name,
+  1,
+  medicare__v1__liaison_department__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[17] =
 {
   { "UpsertDivisions", &medicare__v1__upsert_divisions_request__descriptor, &medicare__v1__upsert_divisions_response__descriptor },
   { "ImportInstitutions", &medicare__v1__import_institutions_request__descriptor, &medicare__v1__import_institutions_response__descriptor },
@@ -5075,19 +6128,25 @@ static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptor
   { "GetWorkLedger", &medicare__v1__work_ledger_request__descriptor, &medicare__v1__work_ledger__descriptor },
   { "UpdateLedgerEntry", &medicare__v1__update_ledger_entry_request__descriptor, &medicare__v1__ledger_row__descriptor },
   { "ListChanges", &medicare__v1__list_changes_request__descriptor, &medicare__v1__list_changes_response__descriptor },
+  { "RegisterLiaison", &medicare__v1__register_liaison_request__descriptor, &medicare__v1__liaison__descriptor },
+  { "FileProgressReport", &medicare__v1__file_progress_report_request__descriptor, &medicare__v1__progress_report__descriptor },
+  { "GetNationalView", &medicare__v1__national_view_request__descriptor, &medicare__v1__national_view__descriptor },
   { "ListRelationships", &medicare__v1__relationships_request__descriptor, &medicare__v1__relationships_response__descriptor },
   { "GetCoverage", &medicare__v1__coverage_request__descriptor, &medicare__v1__coverage__descriptor },
 };
 const unsigned medicare__v1__registry__method_indices_by_name[] = {
   5,        /* ApplyForDesignation */
   3,        /* ChangeDesignation */
+  13,        /* FileProgressReport */
   8,        /* GetApplication */
-  13,        /* GetCoverage */
+  16,        /* GetCoverage */
   2,        /* GetInstitution */
+  14,        /* GetNationalView */
   9,        /* GetWorkLedger */
   1,        /* ImportInstitutions */
   11,        /* ListChanges */
-  12,        /* ListRelationships */
+  15,        /* ListRelationships */
+  12,        /* RegisterLiaison */
   4,        /* ResolveSettlementRoute */
   6,        /* ReviewApplication */
   7,        /* SignAgreement */
@@ -5101,7 +6160,7 @@ const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
   "Registry",
   "Medicare__V1__Registry",
   "medicare.v1",
-  14,
+  17,
   medicare__v1__registry__method_descriptors,
   medicare__v1__registry__method_indices_by_name
 };
@@ -5201,13 +6260,37 @@ void medicare__v1__registry__list_changes(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__registry__descriptor);
   service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__registry__register_liaison(ProtobufCService *service,
+                                              const Medicare__V1__RegisterLiaisonRequest *input,
+                                              Medicare__V1__Liaison_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__file_progress_report(ProtobufCService *service,
+                                                  const Medicare__V1__FileProgressReportRequest *input,
+                                                  Medicare__V1__ProgressReport_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__get_national_view(ProtobufCService *service,
+                                               const Medicare__V1__NationalViewRequest *input,
+                                               Medicare__V1__NationalView_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__registry__list_relationships(ProtobufCService *service,
                                                 const Medicare__V1__RelationshipsRequest *input,
                                                 Medicare__V1__RelationshipsResponse_Closure closure,
                                                 void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
@@ -5215,7 +6298,7 @@ void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
                                    Medicare__V1__Registry_ServiceDestroy destroy)

@@ -46,6 +46,13 @@ typedef struct Medicare__V1__UpdateLedgerEntryRequest Medicare__V1__UpdateLedger
 typedef struct Medicare__V1__ListChangesRequest Medicare__V1__ListChangesRequest;
 typedef struct Medicare__V1__InstitutionChange Medicare__V1__InstitutionChange;
 typedef struct Medicare__V1__ListChangesResponse Medicare__V1__ListChangesResponse;
+typedef struct Medicare__V1__Liaison Medicare__V1__Liaison;
+typedef struct Medicare__V1__RegisterLiaisonRequest Medicare__V1__RegisterLiaisonRequest;
+typedef struct Medicare__V1__ProgressReport Medicare__V1__ProgressReport;
+typedef struct Medicare__V1__FileProgressReportRequest Medicare__V1__FileProgressReportRequest;
+typedef struct Medicare__V1__NationalViewRequest Medicare__V1__NationalViewRequest;
+typedef struct Medicare__V1__ProvinceProgress Medicare__V1__ProvinceProgress;
+typedef struct Medicare__V1__NationalView Medicare__V1__NationalView;
 typedef struct Medicare__V1__CoverageRequest Medicare__V1__CoverageRequest;
 typedef struct Medicare__V1__DivisionCoverage Medicare__V1__DivisionCoverage;
 typedef struct Medicare__V1__Coverage Medicare__V1__Coverage;
@@ -322,6 +329,21 @@ typedef enum _Medicare__V1__LedgerReason {
   MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_NOT_APPLIED = 10
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__LEDGER_REASON)
 } Medicare__V1__LedgerReason;
+/*
+ * Which department a provincial liaison works for (notice §五: one each).
+ */
+typedef enum _Medicare__V1__LiaisonDepartment {
+  MEDICARE__V1__LIAISON_DEPARTMENT__LIAISON_DEPARTMENT_UNSPECIFIED = 0,
+  /*
+   * 医保部门
+   */
+  MEDICARE__V1__LIAISON_DEPARTMENT__LIAISON_DEPARTMENT_MEDICAL_INSURANCE = 1,
+  /*
+   * 卫生健康部门
+   */
+  MEDICARE__V1__LIAISON_DEPARTMENT__LIAISON_DEPARTMENT_HEALTH_COMMISSION = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__LIAISON_DEPARTMENT)
+} Medicare__V1__LiaisonDepartment;
 
 /* --- messages --- */
 
@@ -950,6 +972,172 @@ struct  Medicare__V1__ListChangesResponse
 #define MEDICARE__V1__LIST_CHANGES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_changes_response__descriptor) \
     , 0,NULL, 0, 0 }
+
+
+/*
+ * A province's liaison for the campaign (联络员, notice §五).
+ */
+struct  Medicare__V1__Liaison
+{
+  ProtobufCMessage base;
+  /*
+   * 2 digits
+   */
+  char *province;
+  Medicare__V1__LiaisonDepartment department;
+  char *name;
+  /*
+   * position, at most 50 characters
+   */
+  char *title;
+  /*
+   * 7-20 digits, spaces or dashes, optional "+"
+   */
+  char *phone;
+  char *registered_at;
+  char *registered_by;
+};
+#define MEDICARE__V1__LIAISON__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__liaison__descriptor) \
+    , (char *)protobuf_c_empty_string, MEDICARE__V1__LIAISON_DEPARTMENT__LIAISON_DEPARTMENT_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__RegisterLiaisonRequest
+{
+  ProtobufCMessage base;
+  /*
+   * replaces the province's liaison for that department
+   */
+  Medicare__V1__Liaison *liaison;
+};
+#define MEDICARE__V1__REGISTER_LIAISON_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__register_liaison_request__descriptor) \
+    , NULL }
+
+
+/*
+ * A province's quarterly progress report (进展情况, notice §五): the registry's figures as of
+ * the day it is filed, and the province's text.
+ */
+struct  Medicare__V1__ProgressReport
+{
+  ProtobufCMessage base;
+  char *province;
+  /*
+   * as the campaign names it: "2024Q3"
+   */
+  char *period;
+  /*
+   * the filing day
+   */
+  char *as_of;
+  uint32_t villages;
+  uint32_t covered;
+  uint32_t clinics;
+  uint32_t designated_clinics;
+  /*
+   * clinics not under designated management that day
+   */
+  uint32_t ledger_clinics;
+  char *text;
+  char *filed_at;
+  char *filed_by;
+  /*
+   * filed after the period's due date
+   */
+  protobuf_c_boolean late;
+};
+#define MEDICARE__V1__PROGRESS_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__progress_report__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__FileProgressReportRequest
+{
+  ProtobufCMessage base;
+  char *province;
+  char *period;
+  /*
+   * 1-5,000 characters
+   */
+  char *text;
+};
+#define MEDICARE__V1__FILE_PROGRESS_REPORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__file_progress_report_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__NationalViewRequest
+{
+  ProtobufCMessage base;
+  /*
+   * YYYY-MM-DD; empty = today
+   */
+  char *as_of;
+};
+#define MEDICARE__V1__NATIONAL_VIEW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__national_view_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ProvinceProgress
+{
+  ProtobufCMessage base;
+  char *province;
+  char *name;
+  uint32_t villages;
+  uint32_t covered;
+  uint32_t clinics;
+  uint32_t designated_clinics;
+  /*
+   * covered / villages, basis points
+   */
+  uint32_t share_bp;
+  /*
+   * 1 = the highest share
+   */
+  uint32_t rank;
+  /*
+   * by the campaign's rule (see NationalView.slow_rule)
+   */
+  protobuf_c_boolean slow;
+  /*
+   * overdue: no liaison after the due date
+   */
+  size_t n_liaisons_missing;
+  Medicare__V1__LiaisonDepartment *liaisons_missing;
+  /*
+   * periods overdue and not filed
+   */
+  size_t n_reports_missing;
+  char **reports_missing;
+  size_t n_reports_filed;
+  char **reports_filed;
+};
+#define MEDICARE__V1__PROVINCE_PROGRESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__province_progress__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * Every province's progress, ranked by coverage, with what is overdue.
+ */
+struct  Medicare__V1__NationalView
+{
+  ProtobufCMessage base;
+  char *as_of;
+  size_t n_provinces;
+  Medicare__V1__ProvinceProgress **provinces;
+  uint32_t national_share_bp;
+  /*
+   * the rule applied, in words
+   */
+  char *slow_rule;
+  char *campaign_version;
+};
+#define MEDICARE__V1__NATIONAL_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__national_view__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__CoverageRequest
@@ -1685,6 +1873,139 @@ Medicare__V1__ListChangesResponse *
 void   medicare__v1__list_changes_response__free_unpacked
                      (Medicare__V1__ListChangesResponse *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__Liaison methods */
+void   medicare__v1__liaison__init
+                     (Medicare__V1__Liaison         *message);
+size_t medicare__v1__liaison__get_packed_size
+                     (const Medicare__V1__Liaison   *message);
+size_t medicare__v1__liaison__pack
+                     (const Medicare__V1__Liaison   *message,
+                      uint8_t             *out);
+size_t medicare__v1__liaison__pack_to_buffer
+                     (const Medicare__V1__Liaison   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Liaison *
+       medicare__v1__liaison__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__liaison__free_unpacked
+                     (Medicare__V1__Liaison *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RegisterLiaisonRequest methods */
+void   medicare__v1__register_liaison_request__init
+                     (Medicare__V1__RegisterLiaisonRequest         *message);
+size_t medicare__v1__register_liaison_request__get_packed_size
+                     (const Medicare__V1__RegisterLiaisonRequest   *message);
+size_t medicare__v1__register_liaison_request__pack
+                     (const Medicare__V1__RegisterLiaisonRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__register_liaison_request__pack_to_buffer
+                     (const Medicare__V1__RegisterLiaisonRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RegisterLiaisonRequest *
+       medicare__v1__register_liaison_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__register_liaison_request__free_unpacked
+                     (Medicare__V1__RegisterLiaisonRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ProgressReport methods */
+void   medicare__v1__progress_report__init
+                     (Medicare__V1__ProgressReport         *message);
+size_t medicare__v1__progress_report__get_packed_size
+                     (const Medicare__V1__ProgressReport   *message);
+size_t medicare__v1__progress_report__pack
+                     (const Medicare__V1__ProgressReport   *message,
+                      uint8_t             *out);
+size_t medicare__v1__progress_report__pack_to_buffer
+                     (const Medicare__V1__ProgressReport   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ProgressReport *
+       medicare__v1__progress_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__progress_report__free_unpacked
+                     (Medicare__V1__ProgressReport *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__FileProgressReportRequest methods */
+void   medicare__v1__file_progress_report_request__init
+                     (Medicare__V1__FileProgressReportRequest         *message);
+size_t medicare__v1__file_progress_report_request__get_packed_size
+                     (const Medicare__V1__FileProgressReportRequest   *message);
+size_t medicare__v1__file_progress_report_request__pack
+                     (const Medicare__V1__FileProgressReportRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__file_progress_report_request__pack_to_buffer
+                     (const Medicare__V1__FileProgressReportRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__FileProgressReportRequest *
+       medicare__v1__file_progress_report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__file_progress_report_request__free_unpacked
+                     (Medicare__V1__FileProgressReportRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__NationalViewRequest methods */
+void   medicare__v1__national_view_request__init
+                     (Medicare__V1__NationalViewRequest         *message);
+size_t medicare__v1__national_view_request__get_packed_size
+                     (const Medicare__V1__NationalViewRequest   *message);
+size_t medicare__v1__national_view_request__pack
+                     (const Medicare__V1__NationalViewRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__national_view_request__pack_to_buffer
+                     (const Medicare__V1__NationalViewRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__NationalViewRequest *
+       medicare__v1__national_view_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__national_view_request__free_unpacked
+                     (Medicare__V1__NationalViewRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ProvinceProgress methods */
+void   medicare__v1__province_progress__init
+                     (Medicare__V1__ProvinceProgress         *message);
+size_t medicare__v1__province_progress__get_packed_size
+                     (const Medicare__V1__ProvinceProgress   *message);
+size_t medicare__v1__province_progress__pack
+                     (const Medicare__V1__ProvinceProgress   *message,
+                      uint8_t             *out);
+size_t medicare__v1__province_progress__pack_to_buffer
+                     (const Medicare__V1__ProvinceProgress   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ProvinceProgress *
+       medicare__v1__province_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__province_progress__free_unpacked
+                     (Medicare__V1__ProvinceProgress *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__NationalView methods */
+void   medicare__v1__national_view__init
+                     (Medicare__V1__NationalView         *message);
+size_t medicare__v1__national_view__get_packed_size
+                     (const Medicare__V1__NationalView   *message);
+size_t medicare__v1__national_view__pack
+                     (const Medicare__V1__NationalView   *message,
+                      uint8_t             *out);
+size_t medicare__v1__national_view__pack_to_buffer
+                     (const Medicare__V1__NationalView   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__NationalView *
+       medicare__v1__national_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__national_view__free_unpacked
+                     (Medicare__V1__NationalView *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__CoverageRequest methods */
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message);
@@ -1894,6 +2215,27 @@ typedef void (*Medicare__V1__InstitutionChange_Closure)
 typedef void (*Medicare__V1__ListChangesResponse_Closure)
                  (const Medicare__V1__ListChangesResponse *message,
                   void *closure_data);
+typedef void (*Medicare__V1__Liaison_Closure)
+                 (const Medicare__V1__Liaison *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RegisterLiaisonRequest_Closure)
+                 (const Medicare__V1__RegisterLiaisonRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ProgressReport_Closure)
+                 (const Medicare__V1__ProgressReport *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__FileProgressReportRequest_Closure)
+                 (const Medicare__V1__FileProgressReportRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__NationalViewRequest_Closure)
+                 (const Medicare__V1__NationalViewRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ProvinceProgress_Closure)
+                 (const Medicare__V1__ProvinceProgress *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__NationalView_Closure)
+                 (const Medicare__V1__NationalView *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__CoverageRequest_Closure)
                  (const Medicare__V1__CoverageRequest *message,
                   void *closure_data);
@@ -1967,6 +2309,18 @@ struct Medicare__V1__Registry_Service
                        const Medicare__V1__ListChangesRequest *input,
                        Medicare__V1__ListChangesResponse_Closure closure,
                        void *closure_data);
+  void (*register_liaison)(Medicare__V1__Registry_Service *service,
+                           const Medicare__V1__RegisterLiaisonRequest *input,
+                           Medicare__V1__Liaison_Closure closure,
+                           void *closure_data);
+  void (*file_progress_report)(Medicare__V1__Registry_Service *service,
+                               const Medicare__V1__FileProgressReportRequest *input,
+                               Medicare__V1__ProgressReport_Closure closure,
+                               void *closure_data);
+  void (*get_national_view)(Medicare__V1__Registry_Service *service,
+                            const Medicare__V1__NationalViewRequest *input,
+                            Medicare__V1__NationalView_Closure closure,
+                            void *closure_data);
   void (*list_relationships)(Medicare__V1__Registry_Service *service,
                              const Medicare__V1__RelationshipsRequest *input,
                              Medicare__V1__RelationshipsResponse_Closure closure,
@@ -1995,6 +2349,9 @@ void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
       function_prefix__ ## get_work_ledger,\
       function_prefix__ ## update_ledger_entry,\
       function_prefix__ ## list_changes,\
+      function_prefix__ ## register_liaison,\
+      function_prefix__ ## file_progress_report,\
+      function_prefix__ ## get_national_view,\
       function_prefix__ ## list_relationships,\
       function_prefix__ ## get_coverage  }
 void medicare__v1__registry__upsert_divisions(ProtobufCService *service,
@@ -2045,6 +2402,18 @@ void medicare__v1__registry__list_changes(ProtobufCService *service,
                                           const Medicare__V1__ListChangesRequest *input,
                                           Medicare__V1__ListChangesResponse_Closure closure,
                                           void *closure_data);
+void medicare__v1__registry__register_liaison(ProtobufCService *service,
+                                              const Medicare__V1__RegisterLiaisonRequest *input,
+                                              Medicare__V1__Liaison_Closure closure,
+                                              void *closure_data);
+void medicare__v1__registry__file_progress_report(ProtobufCService *service,
+                                                  const Medicare__V1__FileProgressReportRequest *input,
+                                                  Medicare__V1__ProgressReport_Closure closure,
+                                                  void *closure_data);
+void medicare__v1__registry__get_national_view(ProtobufCService *service,
+                                               const Medicare__V1__NationalViewRequest *input,
+                                               Medicare__V1__NationalView_Closure closure,
+                                               void *closure_data);
 void medicare__v1__registry__list_relationships(ProtobufCService *service,
                                                 const Medicare__V1__RelationshipsRequest *input,
                                                 Medicare__V1__RelationshipsResponse_Closure closure,
@@ -2067,6 +2436,7 @@ extern const ProtobufCEnumDescriptor    medicare__v1__applicant__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__review_decision__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__service_scope__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__ledger_reason__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__liaison_department__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__division__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_response__descriptor;
@@ -2098,6 +2468,13 @@ extern const ProtobufCMessageDescriptor medicare__v1__update_ledger_entry_reques
 extern const ProtobufCMessageDescriptor medicare__v1__list_changes_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__institution_change__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__list_changes_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__liaison__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__register_liaison_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__progress_report__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__file_progress_report_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__national_view_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__province_progress__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__national_view__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__division_coverage__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor;
