@@ -192,3 +192,93 @@ struct Changes: AsyncParsableCommand {
         }
     }
 }
+
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Liaisons, progress reports and the national view (notice §五).",
+        subcommands: [NationalViewCommand.self, FileReport.self, RegisterLiaisonCommand.self]
+    )
+}
+
+struct NationalViewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "national", abstract: "Every province ranked by coverage, the slow ones flagged, what is overdue.")
+    @OptionGroup var connection: Connection
+    @Option(help: "Day, YYYY-MM-DD (default today).") var asOf = ""
+
+    func run() async throws {
+        try await withRegistry(connection) { registry in
+            let view = try await registry.getNationalView(NationalViewRequest(asOf: asOf))
+            var lines = ["as of \(view.asOf): national share \(Double(view.nationalShareBp) / 100)% (\(view.campaignVersion); slow: \(view.slowRule))"]
+            lines += view.provinces.map { p in
+                var line = "\(p.rank). \(p.province) \(p.name) \(p.covered)/\(p.villages) villages (\(Double(p.shareBp) / 100)%)\(p.slow ? " SLOW" : "")"
+                if !p.liaisonsMissing.isEmpty { line += "; liaisons missing: \(p.liaisonsMissing.map(\.code).joined(separator: ", "))" }
+                if !p.reportsMissing.isEmpty { line += "; reports overdue: \(p.reportsMissing.joined(separator: ", "))" }
+                return line
+            }
+            emit(connection.json, lines.joined(separator: "\n"), [
+                "as_of": view.asOf, "national_share_bp": view.nationalShareBp, "slow_rule": view.slowRule, "campaign_version": view.campaignVersion,
+                "provinces": view.provinces.map {
+                    ["province": $0.province, "name": $0.name, "rank": $0.rank, "villages": $0.villages, "covered": $0.covered, "share_bp": $0.shareBp,
+                     "slow": $0.slow, "liaisons_missing": $0.liaisonsMissing.map(\.code), "reports_missing": $0.reportsMissing, "reports_filed": $0.reportsFiled] as [String: Any]
+                },
+            ])
+        }
+    }
+}
+
+struct FileReport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "file", abstract: "File a province's progress report for a period (2024Q3, 2024Q4).")
+    @OptionGroup var connection: Connection
+    @Argument(help: "Province, 2 digits.") var province: String
+    @Argument(help: "Period.") var period: String
+    @Option(help: "The report's text.") var text: String
+
+    func run() async throws {
+        try await withRegistry(connection) { registry in
+            let r = try await registry.fileProgressReport(FileProgressReportRequest(province: province, period: period, text: text))
+            emit(connection.json, "\(r.province) \(r.period) as of \(r.asOf): \(r.covered)/\(r.villages) villages, \(r.designatedClinics)/\(r.clinics) clinics, \(r.ledgerClinics) in the ledger\(r.late ? " (late)" : "")",
+                 ["province": r.province, "period": r.period, "as_of": r.asOf, "villages": r.villages, "covered": r.covered, "clinics": r.clinics,
+                  "designated_clinics": r.designatedClinics, "ledger_clinics": r.ledgerClinics, "late": r.late])
+        }
+    }
+}
+
+struct RegisterLiaisonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "liaison", abstract: "Register a province's liaison for a department.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "Province, 2 digits.") var province: String
+    @Argument(help: "medical_insurance or health_commission.") var department: String
+    @Option(help: "Name.") var name: String
+    @Option(help: "Position.") var title = ""
+    @Option(help: "Phone.") var phone: String
+
+    func run() async throws {
+        let dept = try closedSet(department, as: LiaisonDepartment.self, option: "department")
+        try await withRegistry(connection) { registry in
+            let l = try await registry.registerLiaison(RegisterLiaisonRequest(liaison: Liaison(province: province, department: dept, name: name, title: title, phone: phone)))
+            emit(connection.json, "\(l.province) \(l.department.code): \(l.name) \(l.title) \(l.phone), registered \(l.registeredAt)",
+                 ["province": l.province, "department": l.department.code, "name": l.name, "title": l.title, "phone": l.phone, "registered_at": l.registeredAt])
+        }
+    }
+}
+
+struct Relationships: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Temporary management relationships due within the notice period, and those ended.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "Region, a division code prefix.") var region: String
+    @Option(help: "Day, YYYY-MM-DD (default today).") var asOf = ""
+
+    func run() async throws {
+        try await withRegistry(connection) { registry in
+            let r = try await registry.listRelationships(RelationshipsRequest(region: region, asOf: asOf))
+            func line(_ x: Relationship) -> String { "  \(x.fixmedinsCode) \(x.fixmedinsName) with \(x.parentCode) ends \(x.relationshipEnd) (\(x.daysLeft) days)" }
+            let text = (["as of \(r.asOf) (deadline \(r.integrationDeadline), \(r.noticeDays) days' notice): \(r.due.count) due, \(r.ended.count) ended"]
+                + r.due.map(line) + r.ended.map(line)).joined(separator: "\n")
+            func object(_ x: Relationship) -> [String: Any] {
+                ["fixmedins_code": x.fixmedinsCode, "fixmedins_name": x.fixmedinsName, "parent_code": x.parentCode, "relationship_end": x.relationshipEnd, "days_left": x.daysLeft]
+            }
+            emit(connection.json, text, ["as_of": r.asOf, "integration_deadline": r.integrationDeadline, "notice_days": r.noticeDays,
+                                         "due": r.due.map(object), "ended": r.ended.map(object)])
+        }
+    }
+}

@@ -198,6 +198,14 @@ struct CampaignCLITests {
         let changed = (feed["changes"] as? [[String: Any]])?.first { $0["fixmedins_code"] as? String == "H33080200102" }
         #expect(changed?["designation_status"] as? String == "designated")
 
+        let national = try await Self.medicare(stack, ["report", "national", "--as-of", "2025-01-15"])
+        let zhejiang = (national["provinces"] as? [[String: Any]])?.first
+        #expect(zhejiang?["province"] as? String == "33" && zhejiang?["share_bp"] as? Int == 10_000 && zhejiang?["rank"] as? Int == 1, "\(national)")
+        let filed2 = try await Self.medicare(stack, ["report", "file", "33", "2024Q4", "--text", "年度进展"], as: "province-nhc-33")
+        #expect(filed2["period"] as? String == "2024Q4" && filed2["ledger_clinics"] as? Int == 0)
+        let relationships = try await Self.medicare(stack, ["relationships", "330802", "--as-of", "2025-07-01"])
+        #expect((relationships["due"] as? [Any])?.isEmpty == true && relationships["integration_deadline"] as? String == "2025-12-31")
+
         // A bad value is refused before anything is sent, naming the option.
         let bad = try await runCommand(Executables.path("medicare"), ["review", id, "approved", "--certs", "\(stack.folder)/certs"])
         #expect(bad.status != 0 && bad.error.contains("decision must be one of approve, return, refuse"), "\(bad.error)")
