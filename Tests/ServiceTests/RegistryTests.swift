@@ -81,6 +81,33 @@ struct RegistryTests {
         }
     }
 
+    /// A change of arrangement holds from its effective day: routes of earlier visits keep
+    /// the one in force then (a clinic moving from its centre's agreement to its own).
+    @Test(arguments: Engine.all)
+    func aChangeOfArrangementDoesNotRewriteEarlierRoutes(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre, clinic("H33080200101", village: "330802101201")]))
+            for code in ["H33080200001", "H33080200101"] {
+                _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: code, action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
+            }
+            var own = clinic("H33080200101", village: "330802101201", mode: .notReady, version: 2)
+            own.effectiveDate = "2025-01-01"
+            #expect(try await r.importInstitutions(ImportInstitutionsRequest(records: [own])).results.map(\.outcome) == [.updated])
+            let before = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101", onDate: "2024-06-01"))
+            #expect(before.canSettle && before.settleVia == "H33080200001" && before.mode == .integrated)
+            let after = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101", onDate: "2025-02-01"))
+            #expect(after.canSettle && after.settleVia == "H33080200101" && after.mode == .direct)
+            // A change dated before the last one is refused, naming the field.
+            var back = clinic("H33080200101", village: "330802101201", version: 3)
+            back.effectiveDate = "2024-12-01"
+            let refused = try await r.importInstitutions(ImportInstitutionsRequest(records: [back]))
+            #expect(refused.results[0].outcome == .rejected && refused.results[0].reason.hasPrefix("effective_date: 2024-12-01 is before"), "\(refused.results)")
+            var badDate = clinic("H33080200101", village: "330802101201", version: 4)
+            badDate.effectiveDate = "2025-02-30"
+            #expect(try await r.importInstitutions(ImportInstitutionsRequest(records: [badDate])).results[0].reason.hasPrefix("effective_date:"))
+        }
+    }
+
     @Test(arguments: Engine.all)
     func settlementRoutes(engine: Engine) async throws {
         try await withRegistry(engine: engine) { r in

@@ -44,6 +44,7 @@ enum InstitutionRules {
             throw DomainError(field: "record_version", "must be 1-\(maxRecordVersion), got \(r.recordVersion)")
         }
         guard r.licensedDoctors <= 1000 else { throw DomainError(field: "licensed_doctors", "is implausible (\(r.licensedDoctors))") }
+        if !r.effectiveDate.isEmpty { _ = try CivilDate(r.effectiveDate, field: "effective_date") }
     }
 
     /// The designation change an action makes: the statuses it may start from and the one it

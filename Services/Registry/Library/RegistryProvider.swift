@@ -63,7 +63,7 @@ public struct RegistryProvider: RegistryService {
                 results.append(ImportResult(fixmedinsCode: String(record.fixmedinsCode.prefix(20)), outcome: .rejected, reason: String("\(error)".prefix(300))))
             }
         }
-        let outcomes = try await store.importRecords(accepted)
+        let outcomes = try await store.importRecords(accepted, today: today)
         for (position, outcome) in zip(positions, outcomes) {
             results[position].outcome = outcome.outcome
             results[position].reason = outcome.reason

@@ -33,7 +33,7 @@ public struct RegistryStore: Sendable {
     /// record (created, updated, unchanged, stale, or rejected with a reason). A
     /// village clinic's parent must be a registered township centre (in the registry or
     /// earlier in the batch); the county was checked in ``InstitutionRules``.
-    func importRecords(_ records: [InstitutionRecord]) async throws -> [(outcome: ImportOutcome, reason: String)] {
+    func importRecords(_ records: [InstitutionRecord], today: String) async throws -> [(outcome: ImportOutcome, reason: String)] {
         try await database.write { tx in
             var outcomes: [(outcome: ImportOutcome, reason: String)] = []
             let now = Date().formatted(.iso8601)
@@ -56,6 +56,8 @@ public struct RegistryStore: Sendable {
                     .text(r.relationshipEnd), .integer(Int64(r.licensedDoctors)), .integer(r.hasComputer ? 1 : 0), .integer(r.hasNetwork ? 1 : 0),
                     .integer(Int64(r.recordVersion)), .text(now), .integer(firstChange + Int64(n)),
                 ]
+                // The arrangement routes follow (mode, parent, relationship end), dated.
+                let arrangement: [SQLValue] = [values[5], values[4], values[6]]
                 guard let existing else {
                     try await tx.execute(
                         """
@@ -64,6 +66,8 @@ public struct RegistryStore: Sendable {
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, '\(DesignationStatus.notDesignated.code)')
                         """, values
                     )
+                    // From the beginning: visits before the record's first push route by it too.
+                    try await Self.recordArrangement(tx, code: r.fixmedinsCode, seq: 1, arrangement, effective: "")
                     outcomes.append((.created, ""))
                     continue
                 }
@@ -77,6 +81,19 @@ public struct RegistryStore: Sendable {
                 } else if Int64(r.recordVersion) == version {
                     outcomes.append((.unchanged, ""))
                 } else {
+                    let before: [SQLValue] = [existing["integration_mode"], existing["parent_code"], existing["relationship_end"]]
+                    if before != arrangement {
+                        // A new arrangement holds from its effective day; earlier visits keep theirs.
+                        let effective = r.effectiveDate.isEmpty ? today : r.effectiveDate
+                        let last = try await tx.queryOne(
+                            "SELECT seq, effective_date FROM integration_history WHERE code = $1 ORDER BY seq DESC LIMIT 1", [.text(r.fixmedinsCode)]
+                        )
+                        if let previous = try last?.string("effective_date"), effective < previous {
+                            outcomes.append((.rejected, "effective_date: \(effective) is before the previous change of arrangement of \(r.fixmedinsCode), effective \(previous)"))
+                            continue
+                        }
+                        try await Self.recordArrangement(tx, code: r.fixmedinsCode, seq: (try last?.int("seq") ?? 0) + 1, arrangement, effective: effective)
+                    }
                     try await tx.execute(
                         """
                         UPDATE institutions SET name = $2, kind = $3, division_code = $4, parent_code = $5, integration_mode = $6, relationship_end = $7,
@@ -89,6 +106,25 @@ public struct RegistryStore: Sendable {
             }
             return outcomes
         }
+    }
+
+    static let arrangementMigrations: [Migration] = [
+        // Integration arrangements are dated, so that a change today does not rewrite the
+        // routes of earlier visits; today's arrangement of each institution holds from the start.
+        Migration(13, "dated integration arrangements", sql: """
+            CREATE TABLE integration_history (code TEXT NOT NULL, seq BIGINT NOT NULL, integration_mode TEXT NOT NULL, parent_code TEXT NOT NULL,
+                relationship_end TEXT NOT NULL, effective_date TEXT NOT NULL, PRIMARY KEY (code, seq));
+            INSERT INTO integration_history (code, seq, integration_mode, parent_code, relationship_end, effective_date)
+                SELECT code, 1, integration_mode, parent_code, relationship_end, '' FROM institutions
+            """),
+    ]
+
+    /// One dated arrangement (integration mode, parent, relationship end) of an institution.
+    static func recordArrangement(_ tx: any SQLTransaction, code: String, seq: Int64, _ arrangement: [SQLValue], effective: String) async throws {
+        try await tx.execute(
+            "INSERT INTO integration_history (code, seq, integration_mode, parent_code, relationship_end, effective_date) VALUES ($1, $2, $3, $4, $5, $6)",
+            [.text(code), .integer(seq)] + arrangement + [.text(effective)]
+        )
     }
 
     func institution(_ code: String) async throws -> Institution? {
@@ -128,17 +164,21 @@ public struct RegistryStore: Sendable {
     }
 
     /// What routing needs about a clinic and its centre on a day (YYYY-MM-DD), in one query:
-    /// their statuses now and on that day (the last change effective by then, or
+    /// the clinic's arrangement (integration mode, parent, relationship end) in force that
+    /// day, and their statuses now and on that day (the last change effective by then, or
     /// not designated before any).
     func routeFacts(_ code: String, on day: String) async throws -> RouteFacts? {
         try await database.lookup { tx in
             guard let row = try await tx.queryOne(
                 """
-                SELECT i.designation_status, i.kind, i.integration_mode, i.parent_code, i.relationship_end, i.division_code,
+                SELECT i.designation_status, i.kind, a.integration_mode, a.parent_code, a.relationship_end, i.division_code,
                   c.designation_status AS centre_status, c.kind AS centre_kind,
                   (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS status_then,
-                  (SELECT h.to_status FROM designation_history h WHERE h.code = i.parent_code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS centre_status_then
-                FROM institutions i LEFT JOIN institutions c ON c.code = i.parent_code WHERE i.code = $1
+                  (SELECT h.to_status FROM designation_history h WHERE h.code = a.parent_code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS centre_status_then
+                FROM institutions i
+                JOIN integration_history a ON a.code = i.code
+                  AND a.seq = (SELECT MAX(x.seq) FROM integration_history x WHERE x.code = i.code AND x.effective_date <= $2)
+                LEFT JOIN institutions c ON c.code = a.parent_code WHERE i.code = $1
                 """, [.text(code), .text(day)]
             ) else { return nil }
             return RouteFacts(

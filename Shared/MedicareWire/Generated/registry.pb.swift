@@ -794,8 +794,9 @@ public struct InstitutionRecord: WireMessage {
     public var hasComputer: Bool
     public var hasNetwork: Bool
     public var recordVersion: UInt64
+    public var effectiveDate: String
 
-    public init(fixmedinsCode: String = "", fixmedinsName: String = "", kind: InstitutionKind = .init(), divisionCode: String = "", parentCode: String = "", integrationMode: IntegrationMode = .init(), relationshipEnd: String = "", licensedDoctors: UInt32 = 0, hasComputer: Bool = false, hasNetwork: Bool = false, recordVersion: UInt64 = 0) {
+    public init(fixmedinsCode: String = "", fixmedinsName: String = "", kind: InstitutionKind = .init(), divisionCode: String = "", parentCode: String = "", integrationMode: IntegrationMode = .init(), relationshipEnd: String = "", licensedDoctors: UInt32 = 0, hasComputer: Bool = false, hasNetwork: Bool = false, recordVersion: UInt64 = 0, effectiveDate: String = "") {
         self.fixmedinsCode = fixmedinsCode
         self.fixmedinsName = fixmedinsName
         self.kind = kind
@@ -807,6 +808,7 @@ public struct InstitutionRecord: WireMessage {
         self.hasComputer = hasComputer
         self.hasNetwork = hasNetwork
         self.recordVersion = recordVersion
+        self.effectiveDate = effectiveDate
     }
 
     public static var protoName: String { "medicare.v1.InstitutionRecord" }
@@ -841,6 +843,7 @@ extension InstitutionRecord: CMessage {
         self.hasComputer = c.pointee.has_computer != 0
         self.hasNetwork = c.pointee.has_network != 0
         self.recordVersion = c.pointee.record_version
+        self.effectiveDate = try arena.string(c.pointee.effective_date, field: "medicare.v1.InstitutionRecord.effective_date")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -855,6 +858,7 @@ extension InstitutionRecord: CMessage {
         c.pointee.has_computer = self.hasComputer ? 1 : 0
         c.pointee.has_network = self.hasNetwork ? 1 : 0
         c.pointee.record_version = self.recordVersion
+        c.pointee.effective_date = try arena.cString(self.effectiveDate, field: "medicare.v1.InstitutionRecord.effective_date")
     }
 }
 

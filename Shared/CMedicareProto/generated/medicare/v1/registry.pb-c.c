@@ -2114,7 +2114,7 @@ const ProtobufCMessageDescriptor medicare__v1__upsert_divisions_response__descri
   (ProtobufCMessageInit) medicare__v1__upsert_divisions_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__institution_record__field_descriptors[11] =
+static const ProtobufCFieldDescriptor medicare__v1__institution_record__field_descriptors[12] =
 {
   {
     "fixmedins_code",
@@ -2248,9 +2248,22 @@ static const ProtobufCFieldDescriptor medicare__v1__institution_record__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_date",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionRecord, effective_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__institution_record__field_indices_by_name[] = {
   3,   /* field[3] = division_code */
+  11,   /* field[11] = effective_date */
   0,   /* field[0] = fixmedins_code */
   1,   /* field[1] = fixmedins_name */
   8,   /* field[8] = has_computer */
@@ -2265,7 +2278,7 @@ static const unsigned medicare__v1__institution_record__field_indices_by_name[] 
 static const ProtobufCIntRange medicare__v1__institution_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor medicare__v1__institution_record__descriptor =
 {
@@ -2275,7 +2288,7 @@ const ProtobufCMessageDescriptor medicare__v1__institution_record__descriptor =
   "Medicare__V1__InstitutionRecord",
   "medicare.v1",
   sizeof(Medicare__V1__InstitutionRecord),
-  11,
+  12,
   medicare__v1__institution_record__field_descriptors,
   medicare__v1__institution_record__field_indices_by_name,
   1,  medicare__v1__institution_record__number_ranges,

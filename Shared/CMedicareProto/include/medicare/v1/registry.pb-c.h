@@ -420,10 +420,16 @@ struct  Medicare__V1__InstitutionRecord
    * the source system's version; older never overwrites newer
    */
   uint64_t record_version;
+  /*
+   * From when a change of integration_mode, parent_code or relationship_end holds for
+   * routing, YYYY-MM-DD; empty = today. Routes for earlier visit days keep the arrangement in
+   * force then. Not before the institution's previous such change.
+   */
+  char *effective_date;
 };
 #define MEDICARE__V1__INSTITUTION_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__institution_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INTEGRATION_MODE__INTEGRATION_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ImportInstitutionsRequest
