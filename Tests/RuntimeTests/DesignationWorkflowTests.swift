@@ -23,7 +23,8 @@ struct DesignationWorkflowTests {
         // it re-enters only through a new application.
         _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: [
             InstitutionRecord(fixmedinsCode: "H33080200101", fixmedinsName: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201",
-                              parentCode: "H33080200001", integrationMode: .notReady, licensedDoctors: 1, hasComputer: true, hasNetwork: true, recordVersion: 2),
+                              parentCode: "H33080200001", integrationMode: .notReady, licensedDoctors: 1, hasComputer: true, hasNetwork: true, recordVersion: 2,
+                              effectiveDate: "2024-01-01"),
         ] + (3...7).map { n in
             InstitutionRecord(fixmedinsCode: "H3308020010\(n)", fixmedinsName: "村卫生室\(n)", kind: .villageClinic, divisionCode: "330802101201",
                               parentCode: "H33080200001", integrationMode: .integrated, licensedDoctors: 1, recordVersion: 1)
@@ -269,7 +270,7 @@ struct RelationshipStackTests {
         let ops = try stack.client("operator")
         _ = try await RegistryClient(ops).importInstitutions(ImportInstitutionsRequest(records: [
             InstitutionRecord(fixmedinsCode: "H33080200101", fixmedinsName: "甲村卫生室", kind: .villageClinic, divisionCode: "330802101201",
-                              parentCode: "H33080200001", integrationMode: .integrating, relationshipEnd: "2025-12-31", recordVersion: 2),
+                              parentCode: "H33080200001", integrationMode: .integrating, relationshipEnd: "2025-12-31", recordVersion: 2, effectiveDate: "2024-01-01"),
         ]))
         await ops.close()
         var claim = stackClaim("I1", date: "2024-06-01")
