@@ -340,3 +340,43 @@ struct NationalViewStackTests {
         await ops.close()
     }
 }
+
+@Suite("Price publicity through the gateway", .serialized)
+struct PricePublicityStackTests {
+    @Test func aClinicPublishesItsPricesNoneAboveTheReferenceAndAnyCallerReadsThem() async throws {
+        let stack = try await Stack()
+        defer { Task { await stack.stop() } }
+        try await stack.loadDemo()
+        let clinic = RegistryClient(try stack.client("clinic-H33080200101"))
+        let list = try await clinic.publishPriceList(PublishPriceListRequest(fixmedinsCode: "H33080200101", items: [
+            PriceItem(itemCode: "XA01AAA001", unitPrice: 45), PriceItem(itemCode: "F001", unitPrice: 1_000),
+        ]))
+        #expect(list.items.map(\.itemCode) == ["F001", "XA01AAA001"] && list.items[1].referencePrice == 50 && list.items[1].name.contains("阿莫西林"))
+        // Above the public-institution price: refused, naming the item; the list stays as it was.
+        let above = await #expect(throws: RPCError.self) {
+            _ = try await clinic.publishPriceList(PublishPriceListRequest(fixmedinsCode: "H33080200101", items: [
+                PriceItem(itemCode: "F001", unitPrice: 1_000), PriceItem(itemCode: "XB01ACB001", unitPrice: 300),
+            ]))
+        }
+        #expect(above?.code == .invalidArgument && above?.message.hasPrefix("items[1].unit_price: 300 fen for XB01ACB001") == true, "\(String(describing: above))")
+        let notMine = await #expect(throws: RPCError.self) {
+            _ = try await clinic.publishPriceList(PublishPriceListRequest(fixmedinsCode: "H33080200001", items: [PriceItem(itemCode: "F001", unitPrice: 900)]))
+        }
+        #expect(notMine?.code == .permissionDenied)
+        // Its township centre may publish for it.
+        let byCentre = try await RegistryClient(try stack.client("township-H33080200001")).publishPriceList(PublishPriceListRequest(
+            fixmedinsCode: "H33080200101", items: [PriceItem(itemCode: "XA01AAA001", unitPrice: 40)]
+        ))
+        #expect(byCentre.items.map(\.unitPrice) == [40] && byCentre.publishedBy.contains("H33080200001"))
+        // Anyone with a certificate reads it, whatever their role: the supervisor's rule does
+        // not list the method, the public rule does.
+        for caller in ["supervisor-33", "province-nhc-33", "clinic-H33080200101"] {
+            let read = try await RegistryClient(try stack.client(caller)).getPriceList(GetPriceListRequest(fixmedinsCode: "H33080200101"))
+            #expect(read.items.map(\.unitPrice) == [40], "\(caller)")
+        }
+        let none = await #expect(throws: RPCError.self) {
+            _ = try await RegistryClient(try stack.client("supervisor-33")).getPriceList(GetPriceListRequest(fixmedinsCode: "H33080200001"))
+        }
+        #expect(none?.code == .notFound)
+    }
+}

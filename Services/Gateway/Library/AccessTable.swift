@@ -29,13 +29,17 @@ public struct AccessTable: Codable, Sendable {
         return table
     }
 
-    /// The scope the caller has for the method, or `permissionDenied`.
+    /// The scope the caller has for the method, or `permissionDenied`: the first rule for the
+    /// caller's role (and department) decides; a method it does not list may still be granted
+    /// by a rule for role `*`, which holds for every authenticated caller (public methods, such
+    /// as a clinic's published prices).
     public func authorize(_ peer: PeerIdentity, _ method: String) throws(RPCError) -> Scope {
-        for rule in rules where rule.role == peer.role && (rule.department == nil || rule.department == peer.department) {
-            if rule.methods.contains(where: { $0 == method || ($0.hasSuffix("*") && method.hasPrefix($0.dropLast())) }) {
-                return Scope(rawValue: rule.scope) ?? .institution
-            }
-            break
+        func lists(_ rule: Rule) -> Bool { rule.methods.contains(where: { $0 == method || ($0.hasSuffix("*") && method.hasPrefix($0.dropLast())) }) }
+        if let rule = rules.first(where: { $0.role == peer.role && ($0.department == nil || $0.department == peer.department) }), lists(rule) {
+            return Scope(rawValue: rule.scope) ?? .institution
+        }
+        if let rule = rules.first(where: { $0.role == "*" && lists($0) }) {
+            return Scope(rawValue: rule.scope) ?? .institution
         }
         throw RPCError(code: .permissionDenied, message: "\(peer.role) '\(peer.commonName)' may not call \(method)")
     }

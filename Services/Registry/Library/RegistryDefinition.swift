@@ -38,7 +38,7 @@ public enum RegistryDefinition {
         AuditOutbox.claimMigration(6, table: "registry_audit_outbox"),
         AuditOutbox.datedMigration(7, table: "registry_audit_outbox"),
     ] + RegistryStore.workflowMigrations + RegistryStore.ledgerMigrations + RegistryStore.reportingMigrations
-        + RegistryStore.arrangementMigrations
+        + RegistryStore.arrangementMigrations + RegistryStore.priceMigrations
 
     /// The closed-set columns and their codes as migration 5 fixed them (a test compares them
     /// with the enums: a value added to one needs a migration that widens its check).
@@ -53,6 +53,7 @@ public enum RegistryDefinition {
     static let statuses = ["not_designated", "designated", "suspended", "terminated"]
 
     public static let keys = [
+        ServiceContext.policyFileKey,
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
                   "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every designation change there."),
         ConfigKey("campaign.file", default: "",
@@ -76,7 +77,7 @@ public enum RegistryDefinition {
         } catch {
             throw StartupError("configuration key 'campaign.file' (\(context.configuration.source("campaign.file"))): \(error)")
         }
-        RegistryProvider(store: store, relay: relay, campaign: campaign).register(with: &router)
+        RegistryProvider(store: store, relay: relay, campaign: campaign, policies: try context.policyBook()).register(with: &router)
         return router
     }
 }

@@ -14,12 +14,17 @@ public struct RegistryProvider: RegistryService {
     /// The campaign's dates (target, integration deadline, notice period) as versioned data.
     let campaign: CampaignPolicy
 
+    /// The catalogue price lists are checked against (the benefit policy file's), by code.
+    let catalogue: [String: CatalogueItem]
+
     /// A provider over `store`; `relay` is nudged after each designation change; `campaign`
-    /// is the bundled national one unless given.
-    public init(store: RegistryStore, relay: AuditRelay? = nil, campaign: CampaignPolicy = .national) {
+    /// is the bundled national one unless given; `policies` supplies the catalogue that
+    /// published prices are checked against (the bundled one unless given).
+    public init(store: RegistryStore, relay: AuditRelay? = nil, campaign: CampaignPolicy = .national, policies: PolicyBook? = nil) {
         self.store = store
         self.relay = relay
         self.campaign = campaign
+        self.catalogue = Dictionary(uniqueKeysWithValues: ((policies ?? (try? PolicyBook.bundled()))?.catalogue ?? []).map { ($0.code, $0) })
     }
 
     public static let maxBatch = 5_000

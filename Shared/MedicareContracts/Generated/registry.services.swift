@@ -61,6 +61,14 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try ListChangesRequest(decoding: $0).scopeKeys() }
     )
+    public static let publishPriceList = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "PublishPriceList",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .handler)
+    )
+    public static let getPriceList = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "GetPriceList",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+    )
     public static let registerLiaison = MethodDescriptor(
         service: "medicare.v1.Registry", method: "RegisterLiaison",
         policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
@@ -85,7 +93,7 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, registerLiaison, fileProgressReport, getNationalView, listRelationships, getCoverage]
+    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, publishPriceList, getPriceList, registerLiaison, fileProgressReport, getNationalView, listRelationships, getCoverage]
 }
 
 /// `medicare.v1.Registry`: implement one async method per RPC, then register it with a router.
@@ -102,6 +110,8 @@ public protocol RegistryService: Sendable {
     func getWorkLedger(_ request: WorkLedgerRequest, context: CallContext) async throws -> WorkLedger
     func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, context: CallContext) async throws -> LedgerRow
     func listChanges(_ request: ListChangesRequest, context: CallContext) async throws -> ListChangesResponse
+    func publishPriceList(_ request: PublishPriceListRequest, context: CallContext) async throws -> PriceList
+    func getPriceList(_ request: GetPriceListRequest, context: CallContext) async throws -> PriceList
     func registerLiaison(_ request: RegisterLiaisonRequest, context: CallContext) async throws -> Liaison
     func fileProgressReport(_ request: FileProgressReportRequest, context: CallContext) async throws -> ProgressReport
     func getNationalView(_ request: NationalViewRequest, context: CallContext) async throws -> NationalView
@@ -147,6 +157,12 @@ extension RegistryService {
         }
         router.register(RegistryMethods.listChanges, request: ListChangesRequest.self, response: ListChangesResponse.self) { request, context in
             try await self.listChanges(request, context: context)
+        }
+        router.register(RegistryMethods.publishPriceList, request: PublishPriceListRequest.self, response: PriceList.self) { request, context in
+            try await self.publishPriceList(request, context: context)
+        }
+        router.register(RegistryMethods.getPriceList, request: GetPriceListRequest.self, response: PriceList.self) { request, context in
+            try await self.getPriceList(request, context: context)
         }
         router.register(RegistryMethods.registerLiaison, request: RegisterLiaisonRequest.self, response: Liaison.self) { request, context in
             try await self.registerLiaison(request, context: context)
@@ -218,6 +234,14 @@ public struct RegistryClient: Sendable {
 
     public func listChanges(_ request: ListChangesRequest, options: CallOptions = CallOptions()) async throws -> ListChangesResponse {
         try await channel.unary(RegistryMethods.listChanges, request: request, response: ListChangesResponse.self, options: options)
+    }
+
+    public func publishPriceList(_ request: PublishPriceListRequest, options: CallOptions = CallOptions()) async throws -> PriceList {
+        try await channel.unary(RegistryMethods.publishPriceList, request: request, response: PriceList.self, options: options)
+    }
+
+    public func getPriceList(_ request: GetPriceListRequest, options: CallOptions = CallOptions()) async throws -> PriceList {
+        try await channel.unary(RegistryMethods.getPriceList, request: request, response: PriceList.self, options: options)
     }
 
     public func registerLiaison(_ request: RegisterLiaisonRequest, options: CallOptions = CallOptions()) async throws -> Liaison {

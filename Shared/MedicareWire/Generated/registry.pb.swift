@@ -2596,6 +2596,186 @@ extension NationalView: CMessage {
     }
 }
 
+/// `medicare.v1.PriceItem`
+public struct PriceItem: WireMessage {
+    public var itemCode: String
+    public var name: String
+    public var unitPrice: Int64
+    public var referencePrice: Int64
+
+    public init(itemCode: String = "", name: String = "", unitPrice: Int64 = 0, referencePrice: Int64 = 0) {
+        self.itemCode = itemCode
+        self.name = name
+        self.unitPrice = unitPrice
+        self.referencePrice = referencePrice
+    }
+
+    public static var protoName: String { "medicare.v1.PriceItem" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PriceItem: CMessage {
+    typealias CStruct = Medicare__V1__PriceItem
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__price_item__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__price_item__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__price_item__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__price_item__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.itemCode = try arena.string(c.pointee.item_code, field: "medicare.v1.PriceItem.item_code")
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.PriceItem.name")
+        self.unitPrice = c.pointee.unit_price
+        self.referencePrice = c.pointee.reference_price
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.item_code = try arena.cString(self.itemCode, field: "medicare.v1.PriceItem.item_code")
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.PriceItem.name")
+        c.pointee.unit_price = self.unitPrice
+        c.pointee.reference_price = self.referencePrice
+    }
+}
+
+/// `medicare.v1.PublishPriceListRequest`
+public struct PublishPriceListRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var items: [PriceItem]
+
+    public init(fixmedinsCode: String = "", items: [PriceItem] = []) {
+        self.fixmedinsCode = fixmedinsCode
+        self.items = items
+    }
+
+    public static var protoName: String { "medicare.v1.PublishPriceListRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PublishPriceListRequest: CMessage {
+    typealias CStruct = Medicare__V1__PublishPriceListRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__publish_price_list_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__publish_price_list_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__publish_price_list_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__publish_price_list_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.PublishPriceListRequest.fixmedins_code")
+        self.items = try arena.messageArray(c.pointee.items, c.pointee.n_items, field: "medicare.v1.PublishPriceListRequest.items", as: PriceItem.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.PublishPriceListRequest.fixmedins_code")
+        (c.pointee.n_items, c.pointee.items) = try arena.cMessageArray(self.items)
+    }
+}
+
+/// `medicare.v1.GetPriceListRequest`
+public struct GetPriceListRequest: WireMessage {
+    public var fixmedinsCode: String
+
+    public init(fixmedinsCode: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+    }
+
+    public static var protoName: String { "medicare.v1.GetPriceListRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension GetPriceListRequest: CMessage {
+    typealias CStruct = Medicare__V1__GetPriceListRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__get_price_list_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__get_price_list_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__get_price_list_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__get_price_list_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.GetPriceListRequest.fixmedins_code")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.GetPriceListRequest.fixmedins_code")
+    }
+}
+
+/// `medicare.v1.PriceList`
+public struct PriceList: WireMessage {
+    public var fixmedinsCode: String
+    public var fixmedinsName: String
+    public var items: [PriceItem]
+    public var publishedAt: String
+    public var publishedBy: String
+
+    public init(fixmedinsCode: String = "", fixmedinsName: String = "", items: [PriceItem] = [], publishedAt: String = "", publishedBy: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.fixmedinsName = fixmedinsName
+        self.items = items
+        self.publishedAt = publishedAt
+        self.publishedBy = publishedBy
+    }
+
+    public static var protoName: String { "medicare.v1.PriceList" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PriceList: CMessage {
+    typealias CStruct = Medicare__V1__PriceList
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__price_list__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__price_list__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__price_list__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__price_list__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.PriceList.fixmedins_code")
+        self.fixmedinsName = try arena.string(c.pointee.fixmedins_name, field: "medicare.v1.PriceList.fixmedins_name")
+        self.items = try arena.messageArray(c.pointee.items, c.pointee.n_items, field: "medicare.v1.PriceList.items", as: PriceItem.self)
+        self.publishedAt = try arena.string(c.pointee.published_at, field: "medicare.v1.PriceList.published_at")
+        self.publishedBy = try arena.string(c.pointee.published_by, field: "medicare.v1.PriceList.published_by")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.PriceList.fixmedins_code")
+        c.pointee.fixmedins_name = try arena.cString(self.fixmedinsName, field: "medicare.v1.PriceList.fixmedins_name")
+        (c.pointee.n_items, c.pointee.items) = try arena.cMessageArray(self.items)
+        c.pointee.published_at = try arena.cString(self.publishedAt, field: "medicare.v1.PriceList.published_at")
+        c.pointee.published_by = try arena.cString(self.publishedBy, field: "medicare.v1.PriceList.published_by")
+    }
+}
+
 /// `medicare.v1.CoverageRequest`
 public struct CoverageRequest: WireMessage {
     public var region: String

@@ -1717,6 +1717,186 @@ void   medicare__v1__national_view__free_unpacked
   assert(message->base.descriptor == &medicare__v1__national_view__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__price_item__init
+                     (Medicare__V1__PriceItem         *message)
+{
+  static const Medicare__V1__PriceItem init_value = MEDICARE__V1__PRICE_ITEM__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__price_item__get_packed_size
+                     (const Medicare__V1__PriceItem *message)
+{
+  assert(message->base.descriptor == &medicare__v1__price_item__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__price_item__pack
+                     (const Medicare__V1__PriceItem *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__price_item__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__price_item__pack_to_buffer
+                     (const Medicare__V1__PriceItem *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__price_item__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PriceItem *
+       medicare__v1__price_item__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PriceItem *)
+     protobuf_c_message_unpack (&medicare__v1__price_item__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__price_item__free_unpacked
+                     (Medicare__V1__PriceItem *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__price_item__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__publish_price_list_request__init
+                     (Medicare__V1__PublishPriceListRequest         *message)
+{
+  static const Medicare__V1__PublishPriceListRequest init_value = MEDICARE__V1__PUBLISH_PRICE_LIST_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__publish_price_list_request__get_packed_size
+                     (const Medicare__V1__PublishPriceListRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_price_list_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__publish_price_list_request__pack
+                     (const Medicare__V1__PublishPriceListRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_price_list_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__publish_price_list_request__pack_to_buffer
+                     (const Medicare__V1__PublishPriceListRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_price_list_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PublishPriceListRequest *
+       medicare__v1__publish_price_list_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PublishPriceListRequest *)
+     protobuf_c_message_unpack (&medicare__v1__publish_price_list_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__publish_price_list_request__free_unpacked
+                     (Medicare__V1__PublishPriceListRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__publish_price_list_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__get_price_list_request__init
+                     (Medicare__V1__GetPriceListRequest         *message)
+{
+  static const Medicare__V1__GetPriceListRequest init_value = MEDICARE__V1__GET_PRICE_LIST_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__get_price_list_request__get_packed_size
+                     (const Medicare__V1__GetPriceListRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__get_price_list_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__get_price_list_request__pack
+                     (const Medicare__V1__GetPriceListRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__get_price_list_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__get_price_list_request__pack_to_buffer
+                     (const Medicare__V1__GetPriceListRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__get_price_list_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__GetPriceListRequest *
+       medicare__v1__get_price_list_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__GetPriceListRequest *)
+     protobuf_c_message_unpack (&medicare__v1__get_price_list_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__get_price_list_request__free_unpacked
+                     (Medicare__V1__GetPriceListRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__get_price_list_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__price_list__init
+                     (Medicare__V1__PriceList         *message)
+{
+  static const Medicare__V1__PriceList init_value = MEDICARE__V1__PRICE_LIST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__price_list__get_packed_size
+                     (const Medicare__V1__PriceList *message)
+{
+  assert(message->base.descriptor == &medicare__v1__price_list__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__price_list__pack
+                     (const Medicare__V1__PriceList *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__price_list__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__price_list__pack_to_buffer
+                     (const Medicare__V1__PriceList *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__price_list__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PriceList *
+       medicare__v1__price_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PriceList *)
+     protobuf_c_message_unpack (&medicare__v1__price_list__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__price_list__free_unpacked
+                     (Medicare__V1__PriceList *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__price_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message)
 {
@@ -5134,6 +5314,262 @@ const ProtobufCMessageDescriptor medicare__v1__national_view__descriptor =
   (ProtobufCMessageInit) medicare__v1__national_view__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__price_item__field_descriptors[4] =
+{
+  {
+    "item_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceItem, item_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceItem, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unit_price",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceItem, unit_price),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reference_price",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceItem, reference_price),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__price_item__field_indices_by_name[] = {
+  0,   /* field[0] = item_code */
+  1,   /* field[1] = name */
+  3,   /* field[3] = reference_price */
+  2,   /* field[2] = unit_price */
+};
+static const ProtobufCIntRange medicare__v1__price_item__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__price_item__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PriceItem",
+  "PriceItem",
+  "Medicare__V1__PriceItem",
+  "medicare.v1",
+  sizeof(Medicare__V1__PriceItem),
+  4,
+  medicare__v1__price_item__field_descriptors,
+  medicare__v1__price_item__field_indices_by_name,
+  1,  medicare__v1__price_item__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__price_item__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__publish_price_list_request__field_descriptors[2] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishPriceListRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__PublishPriceListRequest, n_items),
+    offsetof(Medicare__V1__PublishPriceListRequest, items),
+    &medicare__v1__price_item__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__publish_price_list_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = items */
+};
+static const ProtobufCIntRange medicare__v1__publish_price_list_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__publish_price_list_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PublishPriceListRequest",
+  "PublishPriceListRequest",
+  "Medicare__V1__PublishPriceListRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__PublishPriceListRequest),
+  2,
+  medicare__v1__publish_price_list_request__field_descriptors,
+  medicare__v1__publish_price_list_request__field_indices_by_name,
+  1,  medicare__v1__publish_price_list_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__publish_price_list_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__get_price_list_request__field_descriptors[1] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GetPriceListRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__get_price_list_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+};
+static const ProtobufCIntRange medicare__v1__get_price_list_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__get_price_list_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.GetPriceListRequest",
+  "GetPriceListRequest",
+  "Medicare__V1__GetPriceListRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__GetPriceListRequest),
+  1,
+  medicare__v1__get_price_list_request__field_descriptors,
+  medicare__v1__get_price_list_request__field_indices_by_name,
+  1,  medicare__v1__get_price_list_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__get_price_list_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__price_list__field_descriptors[5] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceList, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceList, fixmedins_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__PriceList, n_items),
+    offsetof(Medicare__V1__PriceList, items),
+    &medicare__v1__price_item__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "published_at",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceList, published_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "published_by",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PriceList, published_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__price_list__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = fixmedins_name */
+  2,   /* field[2] = items */
+  3,   /* field[3] = published_at */
+  4,   /* field[4] = published_by */
+};
+static const ProtobufCIntRange medicare__v1__price_list__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__price_list__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PriceList",
+  "PriceList",
+  "Medicare__V1__PriceList",
+  "medicare.v1",
+  sizeof(Medicare__V1__PriceList),
+  5,
+  medicare__v1__price_list__field_descriptors,
+  medicare__v1__price_list__field_indices_by_name,
+  1,  medicare__v1__price_list__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__price_list__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__coverage_request__field_descriptors[3] =
 {
   {
@@ -6127,7 +6563,7 @@ const ProtobufCEnumDescriptor medicare__v1__liaison_department__descriptor =
   medicare__v1__liaison_department__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[17] =
+static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[19] =
 {
   { "UpsertDivisions", &medicare__v1__upsert_divisions_request__descriptor, &medicare__v1__upsert_divisions_response__descriptor },
   { "ImportInstitutions", &medicare__v1__import_institutions_request__descriptor, &medicare__v1__import_institutions_response__descriptor },
@@ -6141,6 +6577,8 @@ static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptor
   { "GetWorkLedger", &medicare__v1__work_ledger_request__descriptor, &medicare__v1__work_ledger__descriptor },
   { "UpdateLedgerEntry", &medicare__v1__update_ledger_entry_request__descriptor, &medicare__v1__ledger_row__descriptor },
   { "ListChanges", &medicare__v1__list_changes_request__descriptor, &medicare__v1__list_changes_response__descriptor },
+  { "PublishPriceList", &medicare__v1__publish_price_list_request__descriptor, &medicare__v1__price_list__descriptor },
+  { "GetPriceList", &medicare__v1__get_price_list_request__descriptor, &medicare__v1__price_list__descriptor },
   { "RegisterLiaison", &medicare__v1__register_liaison_request__descriptor, &medicare__v1__liaison__descriptor },
   { "FileProgressReport", &medicare__v1__file_progress_report_request__descriptor, &medicare__v1__progress_report__descriptor },
   { "GetNationalView", &medicare__v1__national_view_request__descriptor, &medicare__v1__national_view__descriptor },
@@ -6150,16 +6588,18 @@ static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptor
 const unsigned medicare__v1__registry__method_indices_by_name[] = {
   5,        /* ApplyForDesignation */
   3,        /* ChangeDesignation */
-  13,        /* FileProgressReport */
+  15,        /* FileProgressReport */
   8,        /* GetApplication */
-  16,        /* GetCoverage */
+  18,        /* GetCoverage */
   2,        /* GetInstitution */
-  14,        /* GetNationalView */
+  16,        /* GetNationalView */
+  13,        /* GetPriceList */
   9,        /* GetWorkLedger */
   1,        /* ImportInstitutions */
   11,        /* ListChanges */
-  15,        /* ListRelationships */
-  12,        /* RegisterLiaison */
+  17,        /* ListRelationships */
+  12,        /* PublishPriceList */
+  14,        /* RegisterLiaison */
   4,        /* ResolveSettlementRoute */
   6,        /* ReviewApplication */
   7,        /* SignAgreement */
@@ -6173,7 +6613,7 @@ const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
   "Registry",
   "Medicare__V1__Registry",
   "medicare.v1",
-  17,
+  19,
   medicare__v1__registry__method_descriptors,
   medicare__v1__registry__method_indices_by_name
 };
@@ -6273,13 +6713,29 @@ void medicare__v1__registry__list_changes(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__registry__descriptor);
   service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__registry__publish_price_list(ProtobufCService *service,
+                                                const Medicare__V1__PublishPriceListRequest *input,
+                                                Medicare__V1__PriceList_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__get_price_list(ProtobufCService *service,
+                                            const Medicare__V1__GetPriceListRequest *input,
+                                            Medicare__V1__PriceList_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__registry__register_liaison(ProtobufCService *service,
                                               const Medicare__V1__RegisterLiaisonRequest *input,
                                               Medicare__V1__Liaison_Closure closure,
                                               void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__file_progress_report(ProtobufCService *service,
                                                   const Medicare__V1__FileProgressReportRequest *input,
@@ -6287,7 +6743,7 @@ void medicare__v1__registry__file_progress_report(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__get_national_view(ProtobufCService *service,
                                                const Medicare__V1__NationalViewRequest *input,
@@ -6295,7 +6751,7 @@ void medicare__v1__registry__get_national_view(ProtobufCService *service,
                                                void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__list_relationships(ProtobufCService *service,
                                                 const Medicare__V1__RelationshipsRequest *input,
@@ -6303,7 +6759,7 @@ void medicare__v1__registry__list_relationships(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
@@ -6311,7 +6767,7 @@ void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
                                    Medicare__V1__Registry_ServiceDestroy destroy)

@@ -53,6 +53,10 @@ typedef struct Medicare__V1__FileProgressReportRequest Medicare__V1__FileProgres
 typedef struct Medicare__V1__NationalViewRequest Medicare__V1__NationalViewRequest;
 typedef struct Medicare__V1__ProvinceProgress Medicare__V1__ProvinceProgress;
 typedef struct Medicare__V1__NationalView Medicare__V1__NationalView;
+typedef struct Medicare__V1__PriceItem Medicare__V1__PriceItem;
+typedef struct Medicare__V1__PublishPriceListRequest Medicare__V1__PublishPriceListRequest;
+typedef struct Medicare__V1__GetPriceListRequest Medicare__V1__GetPriceListRequest;
+typedef struct Medicare__V1__PriceList Medicare__V1__PriceList;
 typedef struct Medicare__V1__CoverageRequest Medicare__V1__CoverageRequest;
 typedef struct Medicare__V1__DivisionCoverage Medicare__V1__DivisionCoverage;
 typedef struct Medicare__V1__Coverage Medicare__V1__Coverage;
@@ -1146,6 +1150,77 @@ struct  Medicare__V1__NationalView
     , (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * One priced item on a clinic's public price list (价格公示, notice §四).
+ */
+struct  Medicare__V1__PriceItem
+{
+  ProtobufCMessage base;
+  /*
+   * the catalogue code
+   */
+  char *item_code;
+  /*
+   * as the catalogue names it (filled in by the registry)
+   */
+  char *name;
+  /*
+   * fen per unit, 0-100,000,000
+   */
+  int64_t unit_price;
+  /*
+   * the public-institution reference price, fen (filled in)
+   */
+  int64_t reference_price;
+};
+#define MEDICARE__V1__PRICE_ITEM__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__price_item__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Medicare__V1__PublishPriceListRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * 1-2,000, each catalogue code once; replaces the list
+   */
+  size_t n_items;
+  Medicare__V1__PriceItem **items;
+};
+#define MEDICARE__V1__PUBLISH_PRICE_LIST_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__publish_price_list_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Medicare__V1__GetPriceListRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+};
+#define MEDICARE__V1__GET_PRICE_LIST_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__get_price_list_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__PriceList
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  char *fixmedins_name;
+  /*
+   * in item_code order
+   */
+  size_t n_items;
+  Medicare__V1__PriceItem **items;
+  char *published_at;
+  char *published_by;
+};
+#define MEDICARE__V1__PRICE_LIST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__price_list__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Medicare__V1__CoverageRequest
 {
   ProtobufCMessage base;
@@ -2012,6 +2087,82 @@ Medicare__V1__NationalView *
 void   medicare__v1__national_view__free_unpacked
                      (Medicare__V1__NationalView *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__PriceItem methods */
+void   medicare__v1__price_item__init
+                     (Medicare__V1__PriceItem         *message);
+size_t medicare__v1__price_item__get_packed_size
+                     (const Medicare__V1__PriceItem   *message);
+size_t medicare__v1__price_item__pack
+                     (const Medicare__V1__PriceItem   *message,
+                      uint8_t             *out);
+size_t medicare__v1__price_item__pack_to_buffer
+                     (const Medicare__V1__PriceItem   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PriceItem *
+       medicare__v1__price_item__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__price_item__free_unpacked
+                     (Medicare__V1__PriceItem *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PublishPriceListRequest methods */
+void   medicare__v1__publish_price_list_request__init
+                     (Medicare__V1__PublishPriceListRequest         *message);
+size_t medicare__v1__publish_price_list_request__get_packed_size
+                     (const Medicare__V1__PublishPriceListRequest   *message);
+size_t medicare__v1__publish_price_list_request__pack
+                     (const Medicare__V1__PublishPriceListRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__publish_price_list_request__pack_to_buffer
+                     (const Medicare__V1__PublishPriceListRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PublishPriceListRequest *
+       medicare__v1__publish_price_list_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__publish_price_list_request__free_unpacked
+                     (Medicare__V1__PublishPriceListRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__GetPriceListRequest methods */
+void   medicare__v1__get_price_list_request__init
+                     (Medicare__V1__GetPriceListRequest         *message);
+size_t medicare__v1__get_price_list_request__get_packed_size
+                     (const Medicare__V1__GetPriceListRequest   *message);
+size_t medicare__v1__get_price_list_request__pack
+                     (const Medicare__V1__GetPriceListRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__get_price_list_request__pack_to_buffer
+                     (const Medicare__V1__GetPriceListRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__GetPriceListRequest *
+       medicare__v1__get_price_list_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__get_price_list_request__free_unpacked
+                     (Medicare__V1__GetPriceListRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PriceList methods */
+void   medicare__v1__price_list__init
+                     (Medicare__V1__PriceList         *message);
+size_t medicare__v1__price_list__get_packed_size
+                     (const Medicare__V1__PriceList   *message);
+size_t medicare__v1__price_list__pack
+                     (const Medicare__V1__PriceList   *message,
+                      uint8_t             *out);
+size_t medicare__v1__price_list__pack_to_buffer
+                     (const Medicare__V1__PriceList   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PriceList *
+       medicare__v1__price_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__price_list__free_unpacked
+                     (Medicare__V1__PriceList *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__CoverageRequest methods */
 void   medicare__v1__coverage_request__init
                      (Medicare__V1__CoverageRequest         *message);
@@ -2242,6 +2393,18 @@ typedef void (*Medicare__V1__ProvinceProgress_Closure)
 typedef void (*Medicare__V1__NationalView_Closure)
                  (const Medicare__V1__NationalView *message,
                   void *closure_data);
+typedef void (*Medicare__V1__PriceItem_Closure)
+                 (const Medicare__V1__PriceItem *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PublishPriceListRequest_Closure)
+                 (const Medicare__V1__PublishPriceListRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__GetPriceListRequest_Closure)
+                 (const Medicare__V1__GetPriceListRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PriceList_Closure)
+                 (const Medicare__V1__PriceList *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__CoverageRequest_Closure)
                  (const Medicare__V1__CoverageRequest *message,
                   void *closure_data);
@@ -2315,6 +2478,14 @@ struct Medicare__V1__Registry_Service
                        const Medicare__V1__ListChangesRequest *input,
                        Medicare__V1__ListChangesResponse_Closure closure,
                        void *closure_data);
+  void (*publish_price_list)(Medicare__V1__Registry_Service *service,
+                             const Medicare__V1__PublishPriceListRequest *input,
+                             Medicare__V1__PriceList_Closure closure,
+                             void *closure_data);
+  void (*get_price_list)(Medicare__V1__Registry_Service *service,
+                         const Medicare__V1__GetPriceListRequest *input,
+                         Medicare__V1__PriceList_Closure closure,
+                         void *closure_data);
   void (*register_liaison)(Medicare__V1__Registry_Service *service,
                            const Medicare__V1__RegisterLiaisonRequest *input,
                            Medicare__V1__Liaison_Closure closure,
@@ -2355,6 +2526,8 @@ void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
       function_prefix__ ## get_work_ledger,\
       function_prefix__ ## update_ledger_entry,\
       function_prefix__ ## list_changes,\
+      function_prefix__ ## publish_price_list,\
+      function_prefix__ ## get_price_list,\
       function_prefix__ ## register_liaison,\
       function_prefix__ ## file_progress_report,\
       function_prefix__ ## get_national_view,\
@@ -2408,6 +2581,14 @@ void medicare__v1__registry__list_changes(ProtobufCService *service,
                                           const Medicare__V1__ListChangesRequest *input,
                                           Medicare__V1__ListChangesResponse_Closure closure,
                                           void *closure_data);
+void medicare__v1__registry__publish_price_list(ProtobufCService *service,
+                                                const Medicare__V1__PublishPriceListRequest *input,
+                                                Medicare__V1__PriceList_Closure closure,
+                                                void *closure_data);
+void medicare__v1__registry__get_price_list(ProtobufCService *service,
+                                            const Medicare__V1__GetPriceListRequest *input,
+                                            Medicare__V1__PriceList_Closure closure,
+                                            void *closure_data);
 void medicare__v1__registry__register_liaison(ProtobufCService *service,
                                               const Medicare__V1__RegisterLiaisonRequest *input,
                                               Medicare__V1__Liaison_Closure closure,
@@ -2481,6 +2662,10 @@ extern const ProtobufCMessageDescriptor medicare__v1__file_progress_report_reque
 extern const ProtobufCMessageDescriptor medicare__v1__national_view_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__province_progress__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__national_view__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__price_item__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__publish_price_list_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__get_price_list_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__price_list__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__division_coverage__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor;
