@@ -110,17 +110,23 @@ struct CoverageCommand: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Argument(help: "Division code prefix: 2, 4, 6, 9 or 12 digits.") var region: String
     @Option(help: "Gap villages to list (0 = none).") var gaps: UInt32 = 20
+    @Option(help: "Day, YYYY-MM-DD (default today): only clinics that could settle that day count.") var asOf = ""
 
     func run() async throws {
         let client = try connection.client()
         defer { Task { await client.close() } }
         do {
-            let c = try await RegistryClient(client).getCoverage(CoverageRequest(region: region, maxGaps: max(gaps, 1)))
+            let c = try await RegistryClient(client).getCoverage(CoverageRequest(region: region, maxGaps: max(gaps, 1), asOf: asOf))
                 .with { if gaps == 0 { $0.gaps = [] } }
             let share = c.villages == 0 ? 0 : Double(c.covered) * 100 / Double(c.villages)
             let gapLines = c.gaps.map { "  gap: \($0.code) \($0.name)" }.joined(separator: "\n")
-            emit(connection.json, "region \(c.region): \(c.covered)/\(c.villages) villages covered (\(String(format: "%.1f", share))%), \(c.designatedClinics)/\(c.clinics) clinics designated\(gapLines.isEmpty ? "" : "\n" + gapLines)",
-                 ["region": c.region, "villages": c.villages, "covered": c.covered, "clinics": c.clinics, "designated_clinics": c.designatedClinics,
+            let childLines = c.children.map { "  \($0.divisionCode) \($0.name): \($0.covered)/\($0.villages) villages, \($0.designatedClinics)/\($0.clinics) clinics" }
+            emit(connection.json, "region \(c.region) as of \(c.asOf): \(c.covered)/\(c.villages) villages covered (\(String(format: "%.1f", share))%), \(c.designatedClinics)/\(c.clinics) clinics designated; target \(c.targetDate) (\(c.daysToTarget) days)"
+                    + (childLines.isEmpty ? "" : "\n" + childLines.joined(separator: "\n")) + (gapLines.isEmpty ? "" : "\n" + gapLines),
+                 ["region": c.region, "as_of": c.asOf, "villages": c.villages, "covered": c.covered, "clinics": c.clinics, "designated_clinics": c.designatedClinics,
+                  "target_date": c.targetDate, "days_to_target": c.daysToTarget,
+                  "children": c.children.map { ["division_code": $0.divisionCode, "name": $0.name, "villages": $0.villages, "covered": $0.covered,
+                                                "clinics": $0.clinics, "designated_clinics": $0.designatedClinics] as [String: Any] },
                   "gaps": c.gaps.map { ["code": $0.code, "name": $0.name] }])
         } catch {
             throw fail(error)

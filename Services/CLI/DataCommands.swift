@@ -7,14 +7,17 @@ import MedicareWire
 import SwiftCSV
 
 /// Loads synthetic data through the gateway: divisions, institutions, designations and
-/// insured persons. At nation scale it imports institutions only (designating 580,000
-/// clinics is a day's work for the bureaus, not a demo's).
+/// insured persons. Designations are direct changes (ChangeDesignation) unless `--campaign`
+/// walks each through the workflow in batches of 5,000: application, approval and a signed
+/// service agreement. At nation scale only `--campaign` designates (580,000 single changes
+/// are a day's calls).
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Load a synthetic county, province or nation through the gateway.")
     @OptionGroup var connection: Connection
     @Option(help: "county, province or nation.") var scale = "county"
     @Option(help: "Insured persons to load (in county 330802).") var persons = 2_000
     @Option(help: "Records per import batch.") var batch = 2_000
+    @Flag(help: "Designate through the workflow: apply, approve and sign agreements in batches of 5,000.") var campaign = false
 
     func run() async throws {
         guard let scale = Synthetic.Scale(rawValue: scale) else { throw ValidationError("--scale must be county, province or nation") }
@@ -25,6 +28,22 @@ struct Demo: AsyncParsableCommand {
         let start = ContinuousClock.now
         var divisions: [Division] = [], records: [InstitutionRecord] = []
         var imported = 0, rejected = 0, designated = 0
+        var applying: [String] = []
+        /// Applies for, approves and signs agreements for the institutions waiting, 5,000 at a time.
+        func designateThroughTheWorkflow(force: Bool) async throws {
+            while applying.count >= 5_000 || (force && !applying.isEmpty) {
+                let codes = Array(applying.prefix(5_000))
+                applying.removeFirst(codes.count)
+                let filed = try await registry.applyForDesignation(ApplyForDesignationRequest(fixmedinsCodes: codes, remarks: "demo"), options: options)
+                let ids = filed.applications.map(\.applicationID)
+                _ = try await registry.reviewApplications(ReviewApplicationsRequest(applicationIds: ids, decision: .approve), options: options)
+                _ = try await registry.signAgreements(SignAgreementsRequest(agreements: filed.applications.map {
+                    SignAgreementRequest(applicationID: $0.applicationID, agreementNo: "AG-\($0.fixmedinsCode)", startDate: "2024-01-01", endDate: "2026-12-31",
+                                         scopes: [.generalOutpatient, .chronicDrugs], signedDate: "2023-12-15")
+                }), options: options)
+                designated += codes.count
+            }
+        }
         func flush(force: Bool) async throws {
             while divisions.count >= batch || (force && !divisions.isEmpty) {
                 let chunk = Array(divisions.prefix(batch))
@@ -45,7 +64,13 @@ struct Demo: AsyncParsableCommand {
                 divisions += data.divisions
                 records += data.institutions
                 try await flush(force: false)
-                if scale != .nation {
+                if campaign {
+                    applying += data.designated
+                    if applying.count >= 5_000 {
+                        try await flush(force: true)
+                        try await designateThroughTheWorkflow(force: false)
+                    }
+                } else if scale != .nation {
                     try await flush(force: true)
                     for code in data.designated {
                         do {
@@ -57,6 +82,7 @@ struct Demo: AsyncParsableCommand {
                 if n % 50 == 49 { FileHandle.standardError.write(Data("\r\(n + 1)/\(synthetic.counties.count) counties, \(imported) institutions".utf8)) }
             }
             try await flush(force: true)
+            try await designateThroughTheWorkflow(force: true)
             if persons > 0 {
                 let settlement = SettlementClient(client)
                 let all = synthetic.persons(county: "330802", count: persons)

@@ -172,6 +172,29 @@ struct CampaignCLITests {
         return try JSONSerialization.jsonObject(with: result.output) as? [String: Any] ?? [:]
     }
 
+    /// A county designated through the workflow in batches (apply, approve, sign together):
+    /// the designated clinics cover their villages, the rest are in the ledger as not applied.
+    @Test func aCountyDesignatedThroughTheWorkflowInBatches() async throws {
+        let stack = try await Stack()
+        defer { Task { await stack.stop() } }
+        let demo = try await Self.medicare(stack, ["demo", "--scale", "county", "--persons", "0", "--campaign"])
+        let designated = try #require(demo["designated"] as? Int)
+        #expect(designated > 100, "\(demo)")
+        let ledger = try await Self.medicare(stack, ["ledger", "330802", "--limit", "1000"])
+        let reasons = Set(((ledger["rows"] as? [[String: Any]]) ?? []).compactMap { $0["reason"] as? String })
+        // Nothing is left mid-workflow; what remains is what the synthetic county did not apply
+        // for (and, past the integration deadline, integrating clinics whose relationship ended).
+        #expect(!reasons.isEmpty && reasons.isSubset(of: ["not_applied", "no_licensed_doctor", "no_computer_or_network", "relationship_ended"]),
+                "\(ledger["counts"] ?? "")")
+        let coverage = try await Self.medicare(stack, ["coverage", "330802", "--as-of", "2024-06-01"])
+        #expect((coverage["covered"] as? Int ?? 0) > 0)
+        // The batch signing put every designation in the audit chain.
+        let ops = try stack.client("operator")
+        let chain = try await stack.auditChain(reaches: 0, client: ops)
+        #expect(chain.intact)
+        await ops.close()
+    }
+
     @Test func applyReviewSignAndReadTheLedgerAndFeed() async throws {
         let stack = try await Stack()
         defer { Task { await stack.stop() } }

@@ -84,52 +84,62 @@ extension RegistryStore {
         }
     }
 
-    /// Records a county bureau's decision on an application under review.
-    func review(_ id: String, decision: ReviewDecision, reason: String, by: String) async throws -> DesignationApplication {
+    /// Records a county bureau's decision on applications under review, all or none.
+    /// `field(i)` names the i-th application's field in errors ("application_id").
+    func review(_ ids: [String], decision: ReviewDecision, reason: String, by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
-            let status = try await Self.status(tx, id, lock: lock)
-            guard status == .underReview else {
-                throw DomainError(.precondition, field: "application_id", "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")), not under review")
+            var decided: [DesignationApplication] = []
+            for (i, id) in ids.enumerated() {
+                let status = try await Self.status(tx, id, lock: lock, field: field(i))
+                guard status == .underReview else {
+                    throw DomainError(.precondition, field: field(i), "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")), not under review")
+                }
+                let to: ApplicationStatus = switch decision {
+                case .approve: .approved
+                case .return: .returned
+                default: .refused
+                }
+                try await Self.record(tx, id, decision: decision, reason: reason, by: by, to: to)
+                decided.append(try await Self.application(tx, id)!)
             }
-            let to: ApplicationStatus = switch decision {
-            case .approve: .approved
-            case .return: .returned
-            default: .refused
-            }
-            try await Self.record(tx, id, decision: decision, reason: reason, by: by, to: to)
-            return try await Self.application(tx, id)!
+            return decided
         }
     }
 
-    /// Signs an approved application's agreement: the agreement row, the institution
-    /// designated from its start (one designation event, audited), the application contracted.
-    func sign(_ id: String, agreement: ServiceAgreement, by: String) async throws -> DesignationApplication {
+    /// Signs approved applications' agreements, all or none: each agreement row, the
+    /// institution designated from its start (one designation event, audited), the
+    /// application contracted. `field(i)` prefixes the i-th agreement's fields in errors.
+    func sign(_ agreements: [(id: String, agreement: ServiceAgreement)], by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
-            let status = try await Self.status(tx, id, lock: lock)
-            guard status == .approved else {
-                throw DomainError(.precondition, field: "application_id", "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")); only an approved one is signed")
+            var signed: [DesignationApplication] = []
+            for (i, (id, agreement)) in agreements.enumerated() {
+                let status = try await Self.status(tx, id, lock: lock, field: field(i) + "application_id")
+                guard status == .approved else {
+                    throw DomainError(.precondition, field: field(i) + "application_id", "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")); only an approved one is signed")
+                }
+                guard let code = try await tx.queryOne("SELECT code FROM applications WHERE application_id = $1", [.text(id)])?.string("code") else {
+                    throw DomainError(.notFound, field: field(i) + "application_id", "no application \(id)")
+                }
+                if try await tx.queryOne("SELECT code FROM agreements WHERE agreement_no = $1", [.text(agreement.agreementNo)]) != nil {
+                    throw DomainError(.conflict, field: field(i) + "agreement_no", "agreement \(agreement.agreementNo) already exists")
+                }
+                try await tx.execute(
+                    """
+                    INSERT INTO agreements (agreement_no, code, application_id, start_date, end_date, scopes, signed_date, signed_by)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    """,
+                    [.text(agreement.agreementNo), .text(code), .text(id), .text(agreement.startDate), .text(agreement.endDate),
+                     .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)]
+                )
+                _ = try await Self.changeDesignation(
+                    tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate, lock: lock
+                )
+                try await Self.record(tx, id, decision: nil, reason: "agreement \(agreement.agreementNo)", by: by, to: .contracted)
+                signed.append(try await Self.application(tx, id)!)
             }
-            guard let code = try await tx.queryOne("SELECT code FROM applications WHERE application_id = $1", [.text(id)])?.string("code") else {
-                throw DomainError(.notFound, field: "application_id", "no application \(id)")
-            }
-            if try await tx.queryOne("SELECT code FROM agreements WHERE agreement_no = $1", [.text(agreement.agreementNo)]) != nil {
-                throw DomainError(.conflict, field: "agreement_no", "agreement \(agreement.agreementNo) already exists")
-            }
-            try await tx.execute(
-                """
-                INSERT INTO agreements (agreement_no, code, application_id, start_date, end_date, scopes, signed_date, signed_by)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                """,
-                [.text(agreement.agreementNo), .text(code), .text(id), .text(agreement.startDate), .text(agreement.endDate),
-                 .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)]
-            )
-            _ = try await Self.changeDesignation(
-                tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate, lock: lock
-            )
-            try await Self.record(tx, id, decision: nil, reason: "agreement \(agreement.agreementNo)", by: by, to: .contracted)
-            return try await Self.application(tx, id)!
+            return signed
         }
     }
 
@@ -155,9 +165,9 @@ extension RegistryStore {
         }
     }
 
-    private static func status(_ tx: any SQLTransaction, _ id: String, lock: String) async throws -> ApplicationStatus {
+    private static func status(_ tx: any SQLTransaction, _ id: String, lock: String, field: String) async throws -> ApplicationStatus {
         guard let row = try await tx.queryOne("SELECT status FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
-            throw DomainError(.notFound, field: "application_id", "no application \(id)")
+            throw DomainError(.notFound, field: field, "no application \(id)")
         }
         return try row.code("status")
     }
@@ -242,46 +252,88 @@ extension RegistryProvider {
     }
 
     public func reviewApplication(_ request: ReviewApplicationRequest, context: CallContext) async throws -> DesignationApplication {
-        let id = try Self.applicationID(request.applicationID)
-        let decision = try request.decision.required("decision")
-        if decision != .approve { guard !request.reason.isEmpty else { throw DomainError(field: "reason", "is required to \(decision.code) an application") } }
-        guard request.reason.count <= 500 else { throw DomainError(field: "reason", "at most 500 characters") }
-        return try await store.review(id, decision: decision, reason: request.reason, by: try context.actingCaller().description)
+        let id = try Self.applicationID(request.applicationID, field: "application_id")
+        let decision = try Self.checkDecision(request.decision, reason: request.reason)
+        return try await store.review([id], decision: decision, reason: request.reason, by: try context.actingCaller().description) { _ in "application_id" }[0]
+    }
+
+    public func reviewApplications(_ request: ReviewApplicationsRequest, context: CallContext) async throws -> ReviewApplicationsResponse {
+        guard (1...Self.maxBatch).contains(request.applicationIds.count) else {
+            throw DomainError(field: "application_ids", "must name 1-\(Self.maxBatch) applications, got \(request.applicationIds.count)")
+        }
+        var seen = Set<String>()
+        let ids = try request.applicationIds.enumerated().map { i, id in
+            let valid = try Self.applicationID(id, field: "application_ids[\(i)]")
+            guard seen.insert(valid).inserted else { throw DomainError(field: "application_ids[\(i)]", "\(valid) appears twice") }
+            return valid
+        }
+        let decision = try Self.checkDecision(request.decision, reason: request.reason)
+        return ReviewApplicationsResponse(applications: try await store.review(
+            ids, decision: decision, reason: request.reason, by: try context.actingCaller().description
+        ) { "application_ids[\($0)]" })
+    }
+
+    private static func checkDecision(_ sent: ReviewDecision, reason: String) throws -> ReviewDecision {
+        let decision = try sent.required("decision")
+        if decision != .approve { guard !reason.isEmpty else { throw DomainError(field: "reason", "is required to \(decision.code) an application") } }
+        guard reason.count <= 500 else { throw DomainError(field: "reason", "at most 500 characters") }
+        return decision
     }
 
     public func signAgreement(_ request: SignAgreementRequest, context: CallContext) async throws -> DesignationApplication {
-        let id = try Self.applicationID(request.applicationID)
-        guard (1...40).contains(request.agreementNo.utf8.count), request.agreementNo.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
-            throw DomainError(field: "agreement_no", "must be 1-40 printable ASCII characters")
+        let agreement = try Self.agreement(request, prefix: "")
+        let signed = try await store.sign([agreement], by: try context.actingCaller().description) { _ in "" }
+        relay?.nudge()
+        return signed[0]
+    }
+
+    public func signAgreements(_ request: SignAgreementsRequest, context: CallContext) async throws -> SignAgreementsResponse {
+        guard (1...Self.maxBatch).contains(request.agreements.count) else {
+            throw DomainError(field: "agreements", "must hold 1-\(Self.maxBatch) agreements, got \(request.agreements.count)")
         }
-        let start = try CivilDate(request.startDate, field: "start_date"), end = try CivilDate(request.endDate, field: "end_date")
-        guard start <= end else { throw DomainError(field: "end_date", "\(end) is before start_date \(start)") }
-        let signed = request.signedDate.isEmpty ? CivilDate.today() : try CivilDate(request.signedDate, field: "signed_date")
-        guard signed <= start else { throw DomainError(field: "signed_date", "\(signed) is after start_date \(start): an agreement is signed before it starts") }
-        guard !request.scopes.isEmpty else { throw DomainError(field: "scopes", "an agreement covers at least one service scope") }
+        var numbers = Set<String>(), ids = Set<String>()
+        let agreements = try request.agreements.enumerated().map { i, sent in
+            let agreement = try Self.agreement(sent, prefix: "agreements[\(i)].")
+            guard numbers.insert(agreement.agreement.agreementNo).inserted else { throw DomainError(field: "agreements[\(i)].agreement_no", "appears twice") }
+            guard ids.insert(agreement.id).inserted else { throw DomainError(field: "agreements[\(i)].application_id", "appears twice") }
+            return agreement
+        }
+        let signed = try await store.sign(agreements, by: try context.actingCaller().description) { "agreements[\($0)]." }
+        relay?.nudge()
+        return SignAgreementsResponse(applications: signed)
+    }
+
+    /// A signing request checked: its application and agreement, fields named under `prefix`.
+    private static func agreement(_ request: SignAgreementRequest, prefix: String) throws -> (id: String, agreement: ServiceAgreement) {
+        let id = try Self.applicationID(request.applicationID, field: prefix + "application_id")
+        guard (1...40).contains(request.agreementNo.utf8.count), request.agreementNo.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw DomainError(field: prefix + "agreement_no", "must be 1-40 printable ASCII characters")
+        }
+        let start = try CivilDate(request.startDate, field: prefix + "start_date"), end = try CivilDate(request.endDate, field: prefix + "end_date")
+        guard start <= end else { throw DomainError(field: prefix + "end_date", "\(end) is before start_date \(start)") }
+        let signed = request.signedDate.isEmpty ? CivilDate.today() : try CivilDate(request.signedDate, field: prefix + "signed_date")
+        guard signed <= start else { throw DomainError(field: prefix + "signed_date", "\(signed) is after start_date \(start): an agreement is signed before it starts") }
+        guard !request.scopes.isEmpty else { throw DomainError(field: prefix + "scopes", "an agreement covers at least one service scope") }
         var scopes: [ServiceScope] = []
         for (i, scope) in request.scopes.enumerated() {
-            let known = try scope.required("scopes[\(i)]")
-            guard !scopes.contains(known) else { throw DomainError(field: "scopes[\(i)]", "\(known.code) appears twice") }
+            let known = try scope.required(prefix + "scopes[\(i)]")
+            guard !scopes.contains(known) else { throw DomainError(field: prefix + "scopes[\(i)]", "\(known.code) appears twice") }
             scopes.append(known)
         }
-        let agreement = ServiceAgreement(
+        return (id, ServiceAgreement(
             agreementNo: request.agreementNo, startDate: start.description, endDate: end.description, scopes: scopes, signedDate: signed.description
-        )
-        let application = try await store.sign(id, agreement: agreement, by: try context.actingCaller().description)
-        relay?.nudge()
-        return application
+        ))
     }
 
     public func getApplication(_ request: GetApplicationRequest, context: CallContext) async throws -> DesignationApplication {
-        let id = try Self.applicationID(request.applicationID)
+        let id = try Self.applicationID(request.applicationID, field: "application_id")
         guard let application = try await store.application(id) else { throw DomainError(.notFound, field: "application_id", "no such application") }
         return application
     }
 
-    static func applicationID(_ value: String) throws -> String {
+    static func applicationID(_ value: String, field: String) throws -> String {
         guard value.utf8.count == 24, value.hasPrefix("A"), value.utf8.dropFirst().allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-            throw DomainError(field: "application_id", "must be A and 23 lower-case hex digits")
+            throw DomainError(field: field, "must be A and 23 lower-case hex digits")
         }
         return value
     }

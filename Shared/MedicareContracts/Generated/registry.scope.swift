@@ -78,6 +78,18 @@ extension ApplyForDesignationResponse: ScopeKeyed {
     }
 }
 
+extension ReviewApplicationsResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in applications.enumerated() { value.scopeKeys("\(path)applications[\(i)].", into: &keys) }
+    }
+}
+
+extension SignAgreementsResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in applications.enumerated() { value.scopeKeys("\(path)applications[\(i)].", into: &keys) }
+    }
+}
+
 extension LedgerRow: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))

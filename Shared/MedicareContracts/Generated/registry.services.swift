@@ -41,6 +41,14 @@ public enum RegistryMethods {
         service: "medicare.v1.Registry", method: "SignAgreement",
         policy: MethodPolicy(idempotency: .unknown, callerScope: .all, invalidatesRoutes: true)
     )
+    public static let reviewApplications = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "ReviewApplications",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all)
+    )
+    public static let signAgreements = MethodDescriptor(
+        service: "medicare.v1.Registry", method: "SignAgreements",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all, invalidatesRoutes: true)
+    )
     public static let getApplication = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetApplication",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "application_id: no such application"),
@@ -93,7 +101,7 @@ public enum RegistryMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, getApplication, getWorkLedger, updateLedgerEntry, listChanges, publishPriceList, getPriceList, registerLiaison, fileProgressReport, getNationalView, listRelationships, getCoverage]
+    public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, reviewApplications, signAgreements, getApplication, getWorkLedger, updateLedgerEntry, listChanges, publishPriceList, getPriceList, registerLiaison, fileProgressReport, getNationalView, listRelationships, getCoverage]
 }
 
 /// `medicare.v1.Registry`: implement one async method per RPC, then register it with a router.
@@ -106,6 +114,8 @@ public protocol RegistryService: Sendable {
     func applyForDesignation(_ request: ApplyForDesignationRequest, context: CallContext) async throws -> ApplyForDesignationResponse
     func reviewApplication(_ request: ReviewApplicationRequest, context: CallContext) async throws -> DesignationApplication
     func signAgreement(_ request: SignAgreementRequest, context: CallContext) async throws -> DesignationApplication
+    func reviewApplications(_ request: ReviewApplicationsRequest, context: CallContext) async throws -> ReviewApplicationsResponse
+    func signAgreements(_ request: SignAgreementsRequest, context: CallContext) async throws -> SignAgreementsResponse
     func getApplication(_ request: GetApplicationRequest, context: CallContext) async throws -> DesignationApplication
     func getWorkLedger(_ request: WorkLedgerRequest, context: CallContext) async throws -> WorkLedger
     func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, context: CallContext) async throws -> LedgerRow
@@ -145,6 +155,12 @@ extension RegistryService {
         }
         router.register(RegistryMethods.signAgreement, request: SignAgreementRequest.self, response: DesignationApplication.self) { request, context in
             try await self.signAgreement(request, context: context)
+        }
+        router.register(RegistryMethods.reviewApplications, request: ReviewApplicationsRequest.self, response: ReviewApplicationsResponse.self) { request, context in
+            try await self.reviewApplications(request, context: context)
+        }
+        router.register(RegistryMethods.signAgreements, request: SignAgreementsRequest.self, response: SignAgreementsResponse.self) { request, context in
+            try await self.signAgreements(request, context: context)
         }
         router.register(RegistryMethods.getApplication, request: GetApplicationRequest.self, response: DesignationApplication.self) { request, context in
             try await self.getApplication(request, context: context)
@@ -218,6 +234,14 @@ public struct RegistryClient: Sendable {
 
     public func signAgreement(_ request: SignAgreementRequest, options: CallOptions = CallOptions()) async throws -> DesignationApplication {
         try await channel.unary(RegistryMethods.signAgreement, request: request, response: DesignationApplication.self, options: options)
+    }
+
+    public func reviewApplications(_ request: ReviewApplicationsRequest, options: CallOptions = CallOptions()) async throws -> ReviewApplicationsResponse {
+        try await channel.unary(RegistryMethods.reviewApplications, request: request, response: ReviewApplicationsResponse.self, options: options)
+    }
+
+    public func signAgreements(_ request: SignAgreementsRequest, options: CallOptions = CallOptions()) async throws -> SignAgreementsResponse {
+        try await channel.unary(RegistryMethods.signAgreements, request: request, response: SignAgreementsResponse.self, options: options)
     }
 
     public func getApplication(_ request: GetApplicationRequest, options: CallOptions = CallOptions()) async throws -> DesignationApplication {

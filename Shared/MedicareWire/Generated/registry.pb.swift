@@ -1662,6 +1662,162 @@ extension SignAgreementRequest: CMessage {
     }
 }
 
+/// `medicare.v1.ReviewApplicationsRequest`
+public struct ReviewApplicationsRequest: WireMessage {
+    public var applicationIds: [String]
+    public var decision: ReviewDecision
+    public var reason: String
+
+    public init(applicationIds: [String] = [], decision: ReviewDecision = .init(), reason: String = "") {
+        self.applicationIds = applicationIds
+        self.decision = decision
+        self.reason = reason
+    }
+
+    public static var protoName: String { "medicare.v1.ReviewApplicationsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ReviewApplicationsRequest: CMessage {
+    typealias CStruct = Medicare__V1__ReviewApplicationsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__review_applications_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__review_applications_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__review_applications_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__review_applications_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applicationIds = try arena.stringArray(c.pointee.application_ids, c.pointee.n_application_ids, field: "medicare.v1.ReviewApplicationsRequest.application_ids")
+        self.decision = ReviewDecision(rawValue: Int32(truncatingIfNeeded: c.pointee.decision.rawValue))
+        self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.ReviewApplicationsRequest.reason")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_application_ids, c.pointee.application_ids) = try arena.cStringArray(self.applicationIds, field: "medicare.v1.ReviewApplicationsRequest.application_ids")
+        c.pointee.decision = .init(rawValue: .init(truncatingIfNeeded: self.decision.rawValue))
+        c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.ReviewApplicationsRequest.reason")
+    }
+}
+
+/// `medicare.v1.ReviewApplicationsResponse`
+public struct ReviewApplicationsResponse: WireMessage {
+    public var applications: [DesignationApplication]
+
+    public init(applications: [DesignationApplication] = []) {
+        self.applications = applications
+    }
+
+    public static var protoName: String { "medicare.v1.ReviewApplicationsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ReviewApplicationsResponse: CMessage {
+    typealias CStruct = Medicare__V1__ReviewApplicationsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__review_applications_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__review_applications_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__review_applications_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__review_applications_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applications = try arena.messageArray(c.pointee.applications, c.pointee.n_applications, field: "medicare.v1.ReviewApplicationsResponse.applications", as: DesignationApplication.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_applications, c.pointee.applications) = try arena.cMessageArray(self.applications)
+    }
+}
+
+/// `medicare.v1.SignAgreementsRequest`
+public struct SignAgreementsRequest: WireMessage {
+    public var agreements: [SignAgreementRequest]
+
+    public init(agreements: [SignAgreementRequest] = []) {
+        self.agreements = agreements
+    }
+
+    public static var protoName: String { "medicare.v1.SignAgreementsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SignAgreementsRequest: CMessage {
+    typealias CStruct = Medicare__V1__SignAgreementsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__sign_agreements_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__sign_agreements_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__sign_agreements_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__sign_agreements_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.agreements = try arena.messageArray(c.pointee.agreements, c.pointee.n_agreements, field: "medicare.v1.SignAgreementsRequest.agreements", as: SignAgreementRequest.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_agreements, c.pointee.agreements) = try arena.cMessageArray(self.agreements)
+    }
+}
+
+/// `medicare.v1.SignAgreementsResponse`
+public struct SignAgreementsResponse: WireMessage {
+    public var applications: [DesignationApplication]
+
+    public init(applications: [DesignationApplication] = []) {
+        self.applications = applications
+    }
+
+    public static var protoName: String { "medicare.v1.SignAgreementsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SignAgreementsResponse: CMessage {
+    typealias CStruct = Medicare__V1__SignAgreementsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__sign_agreements_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__sign_agreements_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__sign_agreements_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__sign_agreements_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.applications = try arena.messageArray(c.pointee.applications, c.pointee.n_applications, field: "medicare.v1.SignAgreementsResponse.applications", as: DesignationApplication.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_applications, c.pointee.applications) = try arena.cMessageArray(self.applications)
+    }
+}
+
 /// `medicare.v1.GetApplicationRequest`
 public struct GetApplicationRequest: WireMessage {
     public var applicationID: String

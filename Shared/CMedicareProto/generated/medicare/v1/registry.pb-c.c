@@ -907,6 +907,186 @@ void   medicare__v1__sign_agreement_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__sign_agreement_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__review_applications_request__init
+                     (Medicare__V1__ReviewApplicationsRequest         *message)
+{
+  static const Medicare__V1__ReviewApplicationsRequest init_value = MEDICARE__V1__REVIEW_APPLICATIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__review_applications_request__get_packed_size
+                     (const Medicare__V1__ReviewApplicationsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__review_applications_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__review_applications_request__pack
+                     (const Medicare__V1__ReviewApplicationsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__review_applications_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__review_applications_request__pack_to_buffer
+                     (const Medicare__V1__ReviewApplicationsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__review_applications_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ReviewApplicationsRequest *
+       medicare__v1__review_applications_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ReviewApplicationsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__review_applications_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__review_applications_request__free_unpacked
+                     (Medicare__V1__ReviewApplicationsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__review_applications_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__review_applications_response__init
+                     (Medicare__V1__ReviewApplicationsResponse         *message)
+{
+  static const Medicare__V1__ReviewApplicationsResponse init_value = MEDICARE__V1__REVIEW_APPLICATIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__review_applications_response__get_packed_size
+                     (const Medicare__V1__ReviewApplicationsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__review_applications_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__review_applications_response__pack
+                     (const Medicare__V1__ReviewApplicationsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__review_applications_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__review_applications_response__pack_to_buffer
+                     (const Medicare__V1__ReviewApplicationsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__review_applications_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ReviewApplicationsResponse *
+       medicare__v1__review_applications_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ReviewApplicationsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__review_applications_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__review_applications_response__free_unpacked
+                     (Medicare__V1__ReviewApplicationsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__review_applications_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__sign_agreements_request__init
+                     (Medicare__V1__SignAgreementsRequest         *message)
+{
+  static const Medicare__V1__SignAgreementsRequest init_value = MEDICARE__V1__SIGN_AGREEMENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__sign_agreements_request__get_packed_size
+                     (const Medicare__V1__SignAgreementsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__sign_agreements_request__pack
+                     (const Medicare__V1__SignAgreementsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__sign_agreements_request__pack_to_buffer
+                     (const Medicare__V1__SignAgreementsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SignAgreementsRequest *
+       medicare__v1__sign_agreements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SignAgreementsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__sign_agreements_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__sign_agreements_request__free_unpacked
+                     (Medicare__V1__SignAgreementsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__sign_agreements_response__init
+                     (Medicare__V1__SignAgreementsResponse         *message)
+{
+  static const Medicare__V1__SignAgreementsResponse init_value = MEDICARE__V1__SIGN_AGREEMENTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__sign_agreements_response__get_packed_size
+                     (const Medicare__V1__SignAgreementsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__sign_agreements_response__pack
+                     (const Medicare__V1__SignAgreementsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__sign_agreements_response__pack_to_buffer
+                     (const Medicare__V1__SignAgreementsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SignAgreementsResponse *
+       medicare__v1__sign_agreements_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SignAgreementsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__sign_agreements_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__sign_agreements_response__free_unpacked
+                     (Medicare__V1__SignAgreementsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__sign_agreements_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__get_application_request__init
                      (Medicare__V1__GetApplicationRequest         *message)
 {
@@ -3759,6 +3939,184 @@ const ProtobufCMessageDescriptor medicare__v1__sign_agreement_request__descripto
   (ProtobufCMessageInit) medicare__v1__sign_agreement_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__review_applications_request__field_descriptors[3] =
+{
+  {
+    "application_ids",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__ReviewApplicationsRequest, n_application_ids),
+    offsetof(Medicare__V1__ReviewApplicationsRequest, application_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decision",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewApplicationsRequest, decision),
+    &medicare__v1__review_decision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewApplicationsRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__review_applications_request__field_indices_by_name[] = {
+  0,   /* field[0] = application_ids */
+  1,   /* field[1] = decision */
+  2,   /* field[2] = reason */
+};
+static const ProtobufCIntRange medicare__v1__review_applications_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__review_applications_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReviewApplicationsRequest",
+  "ReviewApplicationsRequest",
+  "Medicare__V1__ReviewApplicationsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ReviewApplicationsRequest),
+  3,
+  medicare__v1__review_applications_request__field_descriptors,
+  medicare__v1__review_applications_request__field_indices_by_name,
+  1,  medicare__v1__review_applications_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__review_applications_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__review_applications_response__field_descriptors[1] =
+{
+  {
+    "applications",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ReviewApplicationsResponse, n_applications),
+    offsetof(Medicare__V1__ReviewApplicationsResponse, applications),
+    &medicare__v1__designation_application__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__review_applications_response__field_indices_by_name[] = {
+  0,   /* field[0] = applications */
+};
+static const ProtobufCIntRange medicare__v1__review_applications_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__review_applications_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReviewApplicationsResponse",
+  "ReviewApplicationsResponse",
+  "Medicare__V1__ReviewApplicationsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ReviewApplicationsResponse),
+  1,
+  medicare__v1__review_applications_response__field_descriptors,
+  medicare__v1__review_applications_response__field_indices_by_name,
+  1,  medicare__v1__review_applications_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__review_applications_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__sign_agreements_request__field_descriptors[1] =
+{
+  {
+    "agreements",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__SignAgreementsRequest, n_agreements),
+    offsetof(Medicare__V1__SignAgreementsRequest, agreements),
+    &medicare__v1__sign_agreement_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__sign_agreements_request__field_indices_by_name[] = {
+  0,   /* field[0] = agreements */
+};
+static const ProtobufCIntRange medicare__v1__sign_agreements_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__sign_agreements_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SignAgreementsRequest",
+  "SignAgreementsRequest",
+  "Medicare__V1__SignAgreementsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__SignAgreementsRequest),
+  1,
+  medicare__v1__sign_agreements_request__field_descriptors,
+  medicare__v1__sign_agreements_request__field_indices_by_name,
+  1,  medicare__v1__sign_agreements_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__sign_agreements_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__sign_agreements_response__field_descriptors[1] =
+{
+  {
+    "applications",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__SignAgreementsResponse, n_applications),
+    offsetof(Medicare__V1__SignAgreementsResponse, applications),
+    &medicare__v1__designation_application__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__sign_agreements_response__field_indices_by_name[] = {
+  0,   /* field[0] = applications */
+};
+static const ProtobufCIntRange medicare__v1__sign_agreements_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__sign_agreements_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SignAgreementsResponse",
+  "SignAgreementsResponse",
+  "Medicare__V1__SignAgreementsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__SignAgreementsResponse),
+  1,
+  medicare__v1__sign_agreements_response__field_descriptors,
+  medicare__v1__sign_agreements_response__field_indices_by_name,
+  1,  medicare__v1__sign_agreements_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__sign_agreements_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__get_application_request__field_descriptors[1] =
 {
   {
@@ -6563,7 +6921,7 @@ const ProtobufCEnumDescriptor medicare__v1__liaison_department__descriptor =
   medicare__v1__liaison_department__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[19] =
+static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptors[21] =
 {
   { "UpsertDivisions", &medicare__v1__upsert_divisions_request__descriptor, &medicare__v1__upsert_divisions_response__descriptor },
   { "ImportInstitutions", &medicare__v1__import_institutions_request__descriptor, &medicare__v1__import_institutions_response__descriptor },
@@ -6573,6 +6931,8 @@ static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptor
   { "ApplyForDesignation", &medicare__v1__apply_for_designation_request__descriptor, &medicare__v1__apply_for_designation_response__descriptor },
   { "ReviewApplication", &medicare__v1__review_application_request__descriptor, &medicare__v1__designation_application__descriptor },
   { "SignAgreement", &medicare__v1__sign_agreement_request__descriptor, &medicare__v1__designation_application__descriptor },
+  { "ReviewApplications", &medicare__v1__review_applications_request__descriptor, &medicare__v1__review_applications_response__descriptor },
+  { "SignAgreements", &medicare__v1__sign_agreements_request__descriptor, &medicare__v1__sign_agreements_response__descriptor },
   { "GetApplication", &medicare__v1__get_application_request__descriptor, &medicare__v1__designation_application__descriptor },
   { "GetWorkLedger", &medicare__v1__work_ledger_request__descriptor, &medicare__v1__work_ledger__descriptor },
   { "UpdateLedgerEntry", &medicare__v1__update_ledger_entry_request__descriptor, &medicare__v1__ledger_row__descriptor },
@@ -6588,22 +6948,24 @@ static const ProtobufCMethodDescriptor medicare__v1__registry__method_descriptor
 const unsigned medicare__v1__registry__method_indices_by_name[] = {
   5,        /* ApplyForDesignation */
   3,        /* ChangeDesignation */
-  15,        /* FileProgressReport */
-  8,        /* GetApplication */
-  18,        /* GetCoverage */
+  17,        /* FileProgressReport */
+  10,        /* GetApplication */
+  20,        /* GetCoverage */
   2,        /* GetInstitution */
-  16,        /* GetNationalView */
-  13,        /* GetPriceList */
-  9,        /* GetWorkLedger */
+  18,        /* GetNationalView */
+  15,        /* GetPriceList */
+  11,        /* GetWorkLedger */
   1,        /* ImportInstitutions */
-  11,        /* ListChanges */
-  17,        /* ListRelationships */
-  12,        /* PublishPriceList */
-  14,        /* RegisterLiaison */
+  13,        /* ListChanges */
+  19,        /* ListRelationships */
+  14,        /* PublishPriceList */
+  16,        /* RegisterLiaison */
   4,        /* ResolveSettlementRoute */
   6,        /* ReviewApplication */
+  8,        /* ReviewApplications */
   7,        /* SignAgreement */
-  10,        /* UpdateLedgerEntry */
+  9,        /* SignAgreements */
+  12,        /* UpdateLedgerEntry */
   0         /* UpsertDivisions */
 };
 const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
@@ -6613,7 +6975,7 @@ const ProtobufCServiceDescriptor medicare__v1__registry__descriptor =
   "Registry",
   "Medicare__V1__Registry",
   "medicare.v1",
-  19,
+  21,
   medicare__v1__registry__method_descriptors,
   medicare__v1__registry__method_indices_by_name
 };
@@ -6681,13 +7043,29 @@ void medicare__v1__registry__sign_agreement(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__registry__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__registry__review_applications(ProtobufCService *service,
+                                                 const Medicare__V1__ReviewApplicationsRequest *input,
+                                                 Medicare__V1__ReviewApplicationsResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__registry__sign_agreements(ProtobufCService *service,
+                                             const Medicare__V1__SignAgreementsRequest *input,
+                                             Medicare__V1__SignAgreementsResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__registry__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__registry__get_application(ProtobufCService *service,
                                              const Medicare__V1__GetApplicationRequest *input,
                                              Medicare__V1__DesignationApplication_Closure closure,
                                              void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__get_work_ledger(ProtobufCService *service,
                                              const Medicare__V1__WorkLedgerRequest *input,
@@ -6695,7 +7073,7 @@ void medicare__v1__registry__get_work_ledger(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__update_ledger_entry(ProtobufCService *service,
                                                  const Medicare__V1__UpdateLedgerEntryRequest *input,
@@ -6703,7 +7081,7 @@ void medicare__v1__registry__update_ledger_entry(ProtobufCService *service,
                                                  void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__list_changes(ProtobufCService *service,
                                           const Medicare__V1__ListChangesRequest *input,
@@ -6711,7 +7089,7 @@ void medicare__v1__registry__list_changes(ProtobufCService *service,
                                           void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__publish_price_list(ProtobufCService *service,
                                                 const Medicare__V1__PublishPriceListRequest *input,
@@ -6719,7 +7097,7 @@ void medicare__v1__registry__publish_price_list(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__get_price_list(ProtobufCService *service,
                                             const Medicare__V1__GetPriceListRequest *input,
@@ -6727,7 +7105,7 @@ void medicare__v1__registry__get_price_list(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__register_liaison(ProtobufCService *service,
                                               const Medicare__V1__RegisterLiaisonRequest *input,
@@ -6735,7 +7113,7 @@ void medicare__v1__registry__register_liaison(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__file_progress_report(ProtobufCService *service,
                                                   const Medicare__V1__FileProgressReportRequest *input,
@@ -6743,7 +7121,7 @@ void medicare__v1__registry__file_progress_report(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__get_national_view(ProtobufCService *service,
                                                const Medicare__V1__NationalViewRequest *input,
@@ -6751,7 +7129,7 @@ void medicare__v1__registry__get_national_view(ProtobufCService *service,
                                                void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__list_relationships(ProtobufCService *service,
                                                 const Medicare__V1__RelationshipsRequest *input,
@@ -6759,7 +7137,7 @@ void medicare__v1__registry__list_relationships(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           const Medicare__V1__CoverageRequest *input,
@@ -6767,7 +7145,7 @@ void medicare__v1__registry__get_coverage(ProtobufCService *service,
                                           void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__registry__descriptor);
-  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
                                    Medicare__V1__Registry_ServiceDestroy destroy)

@@ -35,6 +35,10 @@ typedef struct Medicare__V1__ApplyForDesignationRequest Medicare__V1__ApplyForDe
 typedef struct Medicare__V1__ApplyForDesignationResponse Medicare__V1__ApplyForDesignationResponse;
 typedef struct Medicare__V1__ReviewApplicationRequest Medicare__V1__ReviewApplicationRequest;
 typedef struct Medicare__V1__SignAgreementRequest Medicare__V1__SignAgreementRequest;
+typedef struct Medicare__V1__ReviewApplicationsRequest Medicare__V1__ReviewApplicationsRequest;
+typedef struct Medicare__V1__ReviewApplicationsResponse Medicare__V1__ReviewApplicationsResponse;
+typedef struct Medicare__V1__SignAgreementsRequest Medicare__V1__SignAgreementsRequest;
+typedef struct Medicare__V1__SignAgreementsResponse Medicare__V1__SignAgreementsResponse;
 typedef struct Medicare__V1__GetApplicationRequest Medicare__V1__GetApplicationRequest;
 typedef struct Medicare__V1__LedgerRow Medicare__V1__LedgerRow;
 typedef struct Medicare__V1__LedgerNote Medicare__V1__LedgerNote;
@@ -752,6 +756,70 @@ struct  Medicare__V1__SignAgreementRequest
 #define MEDICARE__V1__SIGN_AGREEMENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sign_agreement_request__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * The same decision on several applications (a county reviewing a batch filed together).
+ */
+struct  Medicare__V1__ReviewApplicationsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1-5,000, each once
+   */
+  size_t n_application_ids;
+  char **application_ids;
+  Medicare__V1__ReviewDecision decision;
+  char *reason;
+};
+#define MEDICARE__V1__REVIEW_APPLICATIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_applications_request__descriptor) \
+    , 0,NULL, MEDICARE__V1__REVIEW_DECISION__REVIEW_DECISION_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ReviewApplicationsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * in request order
+   */
+  size_t n_applications;
+  Medicare__V1__DesignationApplication **applications;
+};
+#define MEDICARE__V1__REVIEW_APPLICATIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_applications_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Several agreements signed together (集中签约).
+ */
+struct  Medicare__V1__SignAgreementsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1-5,000
+   */
+  size_t n_agreements;
+  Medicare__V1__SignAgreementRequest **agreements;
+};
+#define MEDICARE__V1__SIGN_AGREEMENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sign_agreements_request__descriptor) \
+    , 0,NULL }
+
+
+struct  Medicare__V1__SignAgreementsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * in request order
+   */
+  size_t n_applications;
+  Medicare__V1__DesignationApplication **applications;
+};
+#define MEDICARE__V1__SIGN_AGREEMENTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sign_agreements_response__descriptor) \
+    , 0,NULL }
 
 
 struct  Medicare__V1__GetApplicationRequest
@@ -1745,6 +1813,82 @@ Medicare__V1__SignAgreementRequest *
 void   medicare__v1__sign_agreement_request__free_unpacked
                      (Medicare__V1__SignAgreementRequest *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__ReviewApplicationsRequest methods */
+void   medicare__v1__review_applications_request__init
+                     (Medicare__V1__ReviewApplicationsRequest         *message);
+size_t medicare__v1__review_applications_request__get_packed_size
+                     (const Medicare__V1__ReviewApplicationsRequest   *message);
+size_t medicare__v1__review_applications_request__pack
+                     (const Medicare__V1__ReviewApplicationsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__review_applications_request__pack_to_buffer
+                     (const Medicare__V1__ReviewApplicationsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ReviewApplicationsRequest *
+       medicare__v1__review_applications_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__review_applications_request__free_unpacked
+                     (Medicare__V1__ReviewApplicationsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ReviewApplicationsResponse methods */
+void   medicare__v1__review_applications_response__init
+                     (Medicare__V1__ReviewApplicationsResponse         *message);
+size_t medicare__v1__review_applications_response__get_packed_size
+                     (const Medicare__V1__ReviewApplicationsResponse   *message);
+size_t medicare__v1__review_applications_response__pack
+                     (const Medicare__V1__ReviewApplicationsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__review_applications_response__pack_to_buffer
+                     (const Medicare__V1__ReviewApplicationsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ReviewApplicationsResponse *
+       medicare__v1__review_applications_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__review_applications_response__free_unpacked
+                     (Medicare__V1__ReviewApplicationsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__SignAgreementsRequest methods */
+void   medicare__v1__sign_agreements_request__init
+                     (Medicare__V1__SignAgreementsRequest         *message);
+size_t medicare__v1__sign_agreements_request__get_packed_size
+                     (const Medicare__V1__SignAgreementsRequest   *message);
+size_t medicare__v1__sign_agreements_request__pack
+                     (const Medicare__V1__SignAgreementsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__sign_agreements_request__pack_to_buffer
+                     (const Medicare__V1__SignAgreementsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SignAgreementsRequest *
+       medicare__v1__sign_agreements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__sign_agreements_request__free_unpacked
+                     (Medicare__V1__SignAgreementsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__SignAgreementsResponse methods */
+void   medicare__v1__sign_agreements_response__init
+                     (Medicare__V1__SignAgreementsResponse         *message);
+size_t medicare__v1__sign_agreements_response__get_packed_size
+                     (const Medicare__V1__SignAgreementsResponse   *message);
+size_t medicare__v1__sign_agreements_response__pack
+                     (const Medicare__V1__SignAgreementsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__sign_agreements_response__pack_to_buffer
+                     (const Medicare__V1__SignAgreementsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SignAgreementsResponse *
+       medicare__v1__sign_agreements_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__sign_agreements_response__free_unpacked
+                     (Medicare__V1__SignAgreementsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__GetApplicationRequest methods */
 void   medicare__v1__get_application_request__init
                      (Medicare__V1__GetApplicationRequest         *message);
@@ -2339,6 +2483,18 @@ typedef void (*Medicare__V1__ReviewApplicationRequest_Closure)
 typedef void (*Medicare__V1__SignAgreementRequest_Closure)
                  (const Medicare__V1__SignAgreementRequest *message,
                   void *closure_data);
+typedef void (*Medicare__V1__ReviewApplicationsRequest_Closure)
+                 (const Medicare__V1__ReviewApplicationsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ReviewApplicationsResponse_Closure)
+                 (const Medicare__V1__ReviewApplicationsResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__SignAgreementsRequest_Closure)
+                 (const Medicare__V1__SignAgreementsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__SignAgreementsResponse_Closure)
+                 (const Medicare__V1__SignAgreementsResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__GetApplicationRequest_Closure)
                  (const Medicare__V1__GetApplicationRequest *message,
                   void *closure_data);
@@ -2462,6 +2618,14 @@ struct Medicare__V1__Registry_Service
                          const Medicare__V1__SignAgreementRequest *input,
                          Medicare__V1__DesignationApplication_Closure closure,
                          void *closure_data);
+  void (*review_applications)(Medicare__V1__Registry_Service *service,
+                              const Medicare__V1__ReviewApplicationsRequest *input,
+                              Medicare__V1__ReviewApplicationsResponse_Closure closure,
+                              void *closure_data);
+  void (*sign_agreements)(Medicare__V1__Registry_Service *service,
+                          const Medicare__V1__SignAgreementsRequest *input,
+                          Medicare__V1__SignAgreementsResponse_Closure closure,
+                          void *closure_data);
   void (*get_application)(Medicare__V1__Registry_Service *service,
                           const Medicare__V1__GetApplicationRequest *input,
                           Medicare__V1__DesignationApplication_Closure closure,
@@ -2522,6 +2686,8 @@ void medicare__v1__registry__init (Medicare__V1__Registry_Service *service,
       function_prefix__ ## apply_for_designation,\
       function_prefix__ ## review_application,\
       function_prefix__ ## sign_agreement,\
+      function_prefix__ ## review_applications,\
+      function_prefix__ ## sign_agreements,\
       function_prefix__ ## get_application,\
       function_prefix__ ## get_work_ledger,\
       function_prefix__ ## update_ledger_entry,\
@@ -2565,6 +2731,14 @@ void medicare__v1__registry__sign_agreement(ProtobufCService *service,
                                             const Medicare__V1__SignAgreementRequest *input,
                                             Medicare__V1__DesignationApplication_Closure closure,
                                             void *closure_data);
+void medicare__v1__registry__review_applications(ProtobufCService *service,
+                                                 const Medicare__V1__ReviewApplicationsRequest *input,
+                                                 Medicare__V1__ReviewApplicationsResponse_Closure closure,
+                                                 void *closure_data);
+void medicare__v1__registry__sign_agreements(ProtobufCService *service,
+                                             const Medicare__V1__SignAgreementsRequest *input,
+                                             Medicare__V1__SignAgreementsResponse_Closure closure,
+                                             void *closure_data);
 void medicare__v1__registry__get_application(ProtobufCService *service,
                                              const Medicare__V1__GetApplicationRequest *input,
                                              Medicare__V1__DesignationApplication_Closure closure,
@@ -2644,6 +2818,10 @@ extern const ProtobufCMessageDescriptor medicare__v1__apply_for_designation_requ
 extern const ProtobufCMessageDescriptor medicare__v1__apply_for_designation_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_application_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__sign_agreement_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__review_applications_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__review_applications_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__sign_agreements_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__sign_agreements_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__get_application_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__ledger_row__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__ledger_note__descriptor;
