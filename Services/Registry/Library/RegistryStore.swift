@@ -119,6 +119,16 @@ public struct RegistryStore: Sendable {
             """),
     ]
 
+    static let statusMigrations: [Migration] = [
+        // When an institution's current status took effect ('' before any change): coverage
+        // as of a later day need not read its history.
+        Migration(15, "when the current designation status took effect", sql: """
+            ALTER TABLE institutions ADD COLUMN designation_effective TEXT NOT NULL DEFAULT '';
+            UPDATE institutions SET designation_effective = COALESCE(
+              (SELECT h.effective_date FROM designation_history h WHERE h.code = institutions.code ORDER BY h.seq DESC LIMIT 1), '')
+            """),
+    ]
+
     /// One dated arrangement (integration mode, parent, relationship end) of an institution.
     static func recordArrangement(_ tx: any SQLTransaction, code: String, seq: Int64, _ arrangement: [SQLValue], effective: String) async throws {
         try await tx.execute(
@@ -223,8 +233,8 @@ public struct RegistryStore: Sendable {
         }
         let at = Date().formatted(.iso8601)
         try await tx.execute(
-            "UPDATE institutions SET designation_status = $1, change_seq = $2, changed_at = $3 WHERE code = $4",
-            [transition.to.stored, .integer(try await reserveChanges(tx, 1)), .text(at), .text(code)]
+            "UPDATE institutions SET designation_status = $1, change_seq = $2, changed_at = $3, designation_effective = $4 WHERE code = $5",
+            [transition.to.stored, .integer(try await reserveChanges(tx, 1)), .text(at), .text(effective), .text(code)]
         )
         try await tx.execute(
             "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -243,14 +253,16 @@ public struct RegistryStore: Sendable {
 
     /// 村村通 coverage of `region` as of `day` (YYYY-MM-DD): a clinic counts as designated when
     /// the changes effective by then leave it designated and, integrating, its relationship
-    /// has not ended. Aggregated in SQL per village, then per child division (`childLength`
+    /// has not ended. Its history is read only when its last change takes effect after the
+    /// day (`designation_effective`); otherwise its status now is its status then. Aggregated in SQL per village, then per child division (`childLength`
     /// digits of the village code; nil for a village region).
     func coverage(region: String, day: String, childLength: Int?, maxGaps: Int) async throws -> Coverage {
         try await database.read { tx in
             let perVillage = """
                 WITH clinics AS (
                   SELECT i.division_code AS village,
-                    CASE WHEN (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) = 'designated'
+                    CASE WHEN (CASE WHEN i.designation_effective <= $2 THEN i.designation_status
+                               ELSE (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) END) = 'designated'
                       AND NOT (i.integration_mode = 'integrating' AND i.relationship_end < $2) THEN 1 ELSE 0 END AS ok
                   FROM institutions i WHERE i.kind = 'village_clinic' AND i.division_code LIKE $1),
                 villages AS (SELECT village, COUNT(*) AS clinics, SUM(ok) AS designated FROM clinics GROUP BY village)
