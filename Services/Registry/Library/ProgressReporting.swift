@@ -95,7 +95,7 @@ extension RegistryProvider {
         guard let asked = version.reports.first(where: { $0.period == request.period }) else {
             throw DomainError(field: "period", "\(quoted(request.period)) is not a period \(version.version) asks for (\(version.reports.map(\.period).joined(separator: ", ")))")
         }
-        let figures = try await store.coverage(region: province, day: today.description, childLength: nil, maxGaps: 1)
+        let figures = try await store.coverage(region: province, day: today.description, childLength: nil, maxGaps: 0)
         let report = ProgressReport(
             province: province, period: asked.period, asOf: today.description, villages: figures.villages, covered: figures.covered,
             clinics: figures.clinics, designatedClinics: figures.designatedClinics, ledgerClinics: figures.clinics - figures.designatedClinics,
@@ -108,7 +108,7 @@ extension RegistryProvider {
     public func getNationalView(_ request: NationalViewRequest, context: CallContext) async throws -> NationalView {
         let day = request.asOf.isEmpty ? CivilDate.today().description : try CivilDate(request.asOf, field: "as_of").description
         let version = campaign.version(on: day)
-        let coverage = try await store.coverage(region: "", day: day, childLength: 2, maxGaps: 1)
+        let coverage = try await store.coverage(region: "", day: day, childLength: 2, maxGaps: 0)
         let (liaisons, reports) = try await store.reporting()
         let national = coverage.villages == 0 ? 0 : Int(UInt64(coverage.covered) * 10_000 / UInt64(coverage.villages))
         var provinces = coverage.children.map { c -> ProvinceProgress in

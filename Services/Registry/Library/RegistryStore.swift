@@ -275,7 +275,7 @@ public struct RegistryStore: Sendable {
                   SUM(clinics) AS clinics, SUM(designated) AS designated FROM villages GROUP BY substr(village, 1, \(length)) ORDER BY child
                 """, binds
             )
-            let gaps = try await tx.query(
+            let gaps = maxGaps == 0 ? [] : try await tx.query(
                 perVillage + """
                 SELECT v.village AS code, COALESCE(d.name, '') AS name FROM villages v LEFT JOIN divisions d ON d.code = v.village
                 WHERE v.designated = 0 ORDER BY v.village LIMIT \(maxGaps)
