@@ -69,6 +69,20 @@ final class Stack: @unchecked Sendable {
     }
 }
 
+/// A fresh stack (with the demo county unless `loadDemo` is false) for `body`, stopped and
+/// awaited when `body` ends, however it ends, so that no test's processes outlive it.
+func withDemoStack(loadDemo: Bool = true, _ body: (Stack) async throws -> Void) async throws {
+    let stack = try await Stack()
+    do {
+        if loadDemo { try await stack.loadDemo() }
+        try await body(stack)
+    } catch {
+        await stack.stop()
+        throw error
+    }
+    await stack.stop()
+}
+
 func stackClaim(_ id: String, person: Int = 0, date: String = "2024-06-01", lines: [(String, Int64, Int64)] = [("F001", 1, 1000), ("XA01AAA001", 20, 50)]) -> GatewaySettleRequest {
     GatewaySettleRequest(claim: Claim(
         mdtrtID: id, psnNo: "P\(person)", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: date,
