@@ -282,3 +282,32 @@ struct Relationships: AsyncParsableCommand {
         }
     }
 }
+
+struct Prices: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A clinic's published price list (价格公示); with --set, publish a new one.",
+        discussion: "medicare prices H33080200101   medicare prices H33080200101 --set XA01AAA001=45 --set F001=1000"
+    )
+    @OptionGroup var connection: Connection
+    @Argument(help: "Institution code.") var code: String
+    @Option(help: "ITEM_CODE=PRICE_IN_FEN, once per item: replaces the list.") var set: [String] = []
+
+    func run() async throws {
+        let items = try set.map { pair -> PriceItem in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let price = Int64(parts[1]) else { throw ValidationError("--set must be ITEM_CODE=PRICE_IN_FEN, got '\(pair)'") }
+            return PriceItem(itemCode: String(parts[0]), unitPrice: price)
+        }
+        try await withRegistry(connection) { registry in
+            let list = items.isEmpty
+                ? try await registry.getPriceList(GetPriceListRequest(fixmedinsCode: code))
+                : try await registry.publishPriceList(PublishPriceListRequest(fixmedinsCode: code, items: items))
+            let lines = ["\(list.fixmedinsCode) \(list.fixmedinsName), published \(list.publishedAt) by \(list.publishedBy)"]
+                + list.items.map { "  \($0.itemCode) \($0.name): \(yuan($0.unitPrice)) (reference \(yuan($0.referencePrice)))" }
+            emit(connection.json, lines.joined(separator: "\n"), [
+                "fixmedins_code": list.fixmedinsCode, "fixmedins_name": list.fixmedinsName, "published_at": list.publishedAt, "published_by": list.publishedBy,
+                "items": list.items.map { ["item_code": $0.itemCode, "name": $0.name, "unit_price": $0.unitPrice, "reference_price": $0.referencePrice] as [String: Any] },
+            ])
+        }
+    }
+}

@@ -223,6 +223,10 @@ struct CampaignCLITests {
             #expect(zhejiang?["province"] as? String == "33" && zhejiang?["share_bp"] as? Int == 10_000 && zhejiang?["rank"] as? Int == 1, "\(national)")
             let filed2 = try await Self.medicare(stack, ["report", "file", "33", "2024Q4", "--text", "年度进展"], as: "province-nhc-33")
             #expect(filed2["period"] as? String == "2024Q4" && filed2["ledger_clinics"] as? Int == 0)
+            let published = try await Self.medicare(stack, ["prices", "H33080200101", "--set", "XA01AAA001=45", "--set", "F001=1000"], as: "clinic-H33080200101")
+            #expect((published["items"] as? [[String: Any]])?.map { $0["unit_price"] as? Int } == [1000, 45], "\(published)")
+            let read = try await Self.medicare(stack, ["prices", "H33080200101"], as: "supervisor-33")
+            #expect((read["items"] as? [[String: Any]])?.count == 2)
             let relationships = try await Self.medicare(stack, ["relationships", "330802", "--as-of", "2025-07-01"])
             #expect((relationships["due"] as? [Any])?.isEmpty == true && relationships["integration_deadline"] as? String == "2025-12-31")
 
@@ -271,6 +275,8 @@ struct RelationshipStackTests {
             #expect(then.villages == 3 && then.covered == 2 && then.gaps.map(\.code) == ["330802101202"], "\(then)")
             #expect(then.children.map(\.divisionCode) == ["330802101000"] && then.children[0].covered == 2 && then.targetDate == "2024-12-31")
             #expect(then.daysToTarget < 0)
+            // The gap village lists its clinic with the ledger's reason.
+            #expect(then.gapVillages.map(\.code) == ["330802101202"] && then.gapVillages[0].clinics.map(\.reason) == [.relationshipEnded])
             let before = try await registry.getCoverage(CoverageRequest(region: "330802", asOf: "2025-06-29"))
             #expect(before.covered == 3 && before.gaps.isEmpty && before.asOf == "2025-06-29")
             // Before any designation took effect, nothing was covered.

@@ -174,6 +174,12 @@ public struct RegistryProvider: RegistryService {
         let day = request.asOf.isEmpty ? CivilDate.today() : try CivilDate(request.asOf, field: "as_of")
         let campaign = campaign.version(on: day.description)
         var coverage = try await store.coverage(region: region, day: day.description, childLength: [2: 4, 4: 6, 6: 9, 9: 12][region.count], maxGaps: maxGaps)
+        // The gap villages' clinics with the ledger's reasons (as of today: why they are not in).
+        let clinics = try await store.ledgerClinics(villages: coverage.gaps.map(\.code), today: CivilDate.today().description)
+        let byVillage = Dictionary(grouping: clinics, by: \.division)
+        coverage.gapVillages = coverage.gaps.map { gap in
+            GapVillage(code: gap.code, name: gap.name, clinics: (byVillage[gap.code] ?? []).map { Self.row($0, nil) })
+        }
         coverage.targetDate = campaign.designationTarget
         coverage.daysToTarget = Int32(day.days(to: try CivilDate(campaign.designationTarget, field: "campaign.designationTarget")))
         coverage.campaignVersion = campaign.version

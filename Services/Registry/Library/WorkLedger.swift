@@ -69,6 +69,17 @@ extension RegistryStore {
         }
     }
 
+    /// The village clinics of `villages` (12-digit codes) with their ledger reasons on `today`.
+    func ledgerClinics(villages: [String], today: String) async throws -> [LedgerFacts] {
+        guard !villages.isEmpty else { return [] }
+        let dialect = database.dialect
+        return try await database.read { tx in
+            var binds: [SQLValue] = []
+            let filter = SQLPlaceholders.isIn("i.division_code", villages.map { .text($0) }, dialect: dialect, binds: &binds)
+            return try await tx.query(Self.ledgerQuery + " AND \(filter) ORDER BY i.code", binds).map { try Self.facts($0, today: today) }
+        }
+    }
+
     static let ledgerQuery = """
         SELECT i.code, i.name, i.division_code, i.designation_status, i.integration_mode, i.relationship_end, i.licensed_doctors, i.has_computer,
           i.has_network, (SELECT a.status FROM applications a WHERE a.code = i.code ORDER BY a.filed_at DESC, a.application_id DESC LIMIT 1) AS application

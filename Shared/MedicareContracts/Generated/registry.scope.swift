@@ -210,6 +210,14 @@ extension Coverage: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in gaps.enumerated() { value.scopeKeys("\(path)gaps[\(i)].", into: &keys) }
         for (i, value) in children.enumerated() { value.scopeKeys("\(path)children[\(i)].", into: &keys) }
+        for (i, value) in gapVillages.enumerated() { value.scopeKeys("\(path)gap_villages[\(i)].", into: &keys) }
+    }
+}
+
+extension GapVillage: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "code", value: code))
+        for (i, value) in clinics.enumerated() { value.scopeKeys("\(path)clinics[\(i)].", into: &keys) }
     }
 }
 

@@ -3047,8 +3047,9 @@ public struct Coverage: WireMessage {
     public var targetDate: String
     public var daysToTarget: Int32
     public var campaignVersion: String
+    public var gapVillages: [GapVillage]
 
-    public init(region: String = "", villages: UInt32 = 0, covered: UInt32 = 0, clinics: UInt32 = 0, designatedClinics: UInt32 = 0, gaps: [Division] = [], asOf: String = "", children: [DivisionCoverage] = [], targetDate: String = "", daysToTarget: Int32 = 0, campaignVersion: String = "") {
+    public init(region: String = "", villages: UInt32 = 0, covered: UInt32 = 0, clinics: UInt32 = 0, designatedClinics: UInt32 = 0, gaps: [Division] = [], asOf: String = "", children: [DivisionCoverage] = [], targetDate: String = "", daysToTarget: Int32 = 0, campaignVersion: String = "", gapVillages: [GapVillage] = []) {
         self.region = region
         self.villages = villages
         self.covered = covered
@@ -3060,6 +3061,7 @@ public struct Coverage: WireMessage {
         self.targetDate = targetDate
         self.daysToTarget = daysToTarget
         self.campaignVersion = campaignVersion
+        self.gapVillages = gapVillages
     }
 
     public static var protoName: String { "medicare.v1.Coverage" }
@@ -3094,6 +3096,7 @@ extension Coverage: CMessage {
         self.targetDate = try arena.string(c.pointee.target_date, field: "medicare.v1.Coverage.target_date")
         self.daysToTarget = c.pointee.days_to_target
         self.campaignVersion = try arena.string(c.pointee.campaign_version, field: "medicare.v1.Coverage.campaign_version")
+        self.gapVillages = try arena.messageArray(c.pointee.gap_villages, c.pointee.n_gap_villages, field: "medicare.v1.Coverage.gap_villages", as: GapVillage.self)
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -3108,6 +3111,52 @@ extension Coverage: CMessage {
         c.pointee.target_date = try arena.cString(self.targetDate, field: "medicare.v1.Coverage.target_date")
         c.pointee.days_to_target = self.daysToTarget
         c.pointee.campaign_version = try arena.cString(self.campaignVersion, field: "medicare.v1.Coverage.campaign_version")
+        (c.pointee.n_gap_villages, c.pointee.gap_villages) = try arena.cMessageArray(self.gapVillages)
+    }
+}
+
+/// `medicare.v1.GapVillage`
+public struct GapVillage: WireMessage {
+    public var code: String
+    public var name: String
+    public var clinics: [LedgerRow]
+
+    public init(code: String = "", name: String = "", clinics: [LedgerRow] = []) {
+        self.code = code
+        self.name = name
+        self.clinics = clinics
+    }
+
+    public static var protoName: String { "medicare.v1.GapVillage" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension GapVillage: CMessage {
+    typealias CStruct = Medicare__V1__GapVillage
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__gap_village__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__gap_village__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__gap_village__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__gap_village__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.code = try arena.string(c.pointee.code, field: "medicare.v1.GapVillage.code")
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.GapVillage.name")
+        self.clinics = try arena.messageArray(c.pointee.clinics, c.pointee.n_clinics, field: "medicare.v1.GapVillage.clinics", as: LedgerRow.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.code = try arena.cString(self.code, field: "medicare.v1.GapVillage.code")
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.GapVillage.name")
+        (c.pointee.n_clinics, c.pointee.clinics) = try arena.cMessageArray(self.clinics)
     }
 }
 

@@ -2212,6 +2212,51 @@ void   medicare__v1__coverage__free_unpacked
   assert(message->base.descriptor == &medicare__v1__coverage__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__gap_village__init
+                     (Medicare__V1__GapVillage         *message)
+{
+  static const Medicare__V1__GapVillage init_value = MEDICARE__V1__GAP_VILLAGE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__gap_village__get_packed_size
+                     (const Medicare__V1__GapVillage *message)
+{
+  assert(message->base.descriptor == &medicare__v1__gap_village__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__gap_village__pack
+                     (const Medicare__V1__GapVillage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__gap_village__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__gap_village__pack_to_buffer
+                     (const Medicare__V1__GapVillage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__gap_village__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__GapVillage *
+       medicare__v1__gap_village__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__GapVillage *)
+     protobuf_c_message_unpack (&medicare__v1__gap_village__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__gap_village__free_unpacked
+                     (Medicare__V1__GapVillage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__gap_village__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__relationships_request__init
                      (Medicare__V1__RelationshipsRequest         *message)
 {
@@ -6095,7 +6140,7 @@ const ProtobufCMessageDescriptor medicare__v1__division_coverage__descriptor =
   (ProtobufCMessageInit) medicare__v1__division_coverage__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__coverage__field_descriptors[11] =
+static const ProtobufCFieldDescriptor medicare__v1__coverage__field_descriptors[12] =
 {
   {
     "region",
@@ -6229,6 +6274,18 @@ static const ProtobufCFieldDescriptor medicare__v1__coverage__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "gap_villages",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__Coverage, n_gap_villages),
+    offsetof(Medicare__V1__Coverage, gap_villages),
+    &medicare__v1__gap_village__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__coverage__field_indices_by_name[] = {
   6,   /* field[6] = as_of */
@@ -6238,6 +6295,7 @@ static const unsigned medicare__v1__coverage__field_indices_by_name[] = {
   2,   /* field[2] = covered */
   9,   /* field[9] = days_to_target */
   4,   /* field[4] = designated_clinics */
+  11,   /* field[11] = gap_villages */
   5,   /* field[5] = gaps */
   0,   /* field[0] = region */
   8,   /* field[8] = target_date */
@@ -6246,7 +6304,7 @@ static const unsigned medicare__v1__coverage__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__coverage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor =
 {
@@ -6256,11 +6314,75 @@ const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor =
   "Medicare__V1__Coverage",
   "medicare.v1",
   sizeof(Medicare__V1__Coverage),
-  11,
+  12,
   medicare__v1__coverage__field_descriptors,
   medicare__v1__coverage__field_indices_by_name,
   1,  medicare__v1__coverage__number_ranges,
   (ProtobufCMessageInit) medicare__v1__coverage__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__gap_village__field_descriptors[3] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GapVillage, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GapVillage, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clinics",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__GapVillage, n_clinics),
+    offsetof(Medicare__V1__GapVillage, clinics),
+    &medicare__v1__ledger_row__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__gap_village__field_indices_by_name[] = {
+  2,   /* field[2] = clinics */
+  0,   /* field[0] = code */
+  1,   /* field[1] = name */
+};
+static const ProtobufCIntRange medicare__v1__gap_village__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__gap_village__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.GapVillage",
+  "GapVillage",
+  "Medicare__V1__GapVillage",
+  "medicare.v1",
+  sizeof(Medicare__V1__GapVillage),
+  3,
+  medicare__v1__gap_village__field_descriptors,
+  medicare__v1__gap_village__field_indices_by_name,
+  1,  medicare__v1__gap_village__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__gap_village__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor medicare__v1__relationships_request__field_descriptors[2] =

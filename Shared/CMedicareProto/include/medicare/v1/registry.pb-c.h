@@ -64,6 +64,7 @@ typedef struct Medicare__V1__PriceList Medicare__V1__PriceList;
 typedef struct Medicare__V1__CoverageRequest Medicare__V1__CoverageRequest;
 typedef struct Medicare__V1__DivisionCoverage Medicare__V1__DivisionCoverage;
 typedef struct Medicare__V1__Coverage Medicare__V1__Coverage;
+typedef struct Medicare__V1__GapVillage Medicare__V1__GapVillage;
 typedef struct Medicare__V1__RelationshipsRequest Medicare__V1__RelationshipsRequest;
 typedef struct Medicare__V1__Relationship Medicare__V1__Relationship;
 typedef struct Medicare__V1__RelationshipsResponse Medicare__V1__RelationshipsResponse;
@@ -1367,10 +1368,31 @@ struct  Medicare__V1__Coverage
    */
   int32_t days_to_target;
   char *campaign_version;
+  /*
+   * the gaps again, each with its clinics' ledger reasons (today's)
+   */
+  size_t n_gap_villages;
+  Medicare__V1__GapVillage **gap_villages;
 };
 #define MEDICARE__V1__COVERAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__coverage__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+/*
+ * A village with clinics but none designated, and why, as the work ledger files its clinics.
+ */
+struct  Medicare__V1__GapVillage
+{
+  ProtobufCMessage base;
+  char *code;
+  char *name;
+  size_t n_clinics;
+  Medicare__V1__LedgerRow **clinics;
+};
+#define MEDICARE__V1__GAP_VILLAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__gap_village__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Medicare__V1__RelationshipsRequest
@@ -2364,6 +2386,25 @@ Medicare__V1__Coverage *
 void   medicare__v1__coverage__free_unpacked
                      (Medicare__V1__Coverage *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__GapVillage methods */
+void   medicare__v1__gap_village__init
+                     (Medicare__V1__GapVillage         *message);
+size_t medicare__v1__gap_village__get_packed_size
+                     (const Medicare__V1__GapVillage   *message);
+size_t medicare__v1__gap_village__pack
+                     (const Medicare__V1__GapVillage   *message,
+                      uint8_t             *out);
+size_t medicare__v1__gap_village__pack_to_buffer
+                     (const Medicare__V1__GapVillage   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__GapVillage *
+       medicare__v1__gap_village__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__gap_village__free_unpacked
+                     (Medicare__V1__GapVillage *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__RelationshipsRequest methods */
 void   medicare__v1__relationships_request__init
                      (Medicare__V1__RelationshipsRequest         *message);
@@ -2569,6 +2610,9 @@ typedef void (*Medicare__V1__DivisionCoverage_Closure)
                   void *closure_data);
 typedef void (*Medicare__V1__Coverage_Closure)
                  (const Medicare__V1__Coverage *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__GapVillage_Closure)
+                 (const Medicare__V1__GapVillage *message,
                   void *closure_data);
 typedef void (*Medicare__V1__RelationshipsRequest_Closure)
                  (const Medicare__V1__RelationshipsRequest *message,
@@ -2847,6 +2891,7 @@ extern const ProtobufCMessageDescriptor medicare__v1__price_list__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__division_coverage__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__coverage__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__gap_village__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__relationships_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__relationship__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__relationships_response__descriptor;
