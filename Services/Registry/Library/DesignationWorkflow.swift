@@ -115,12 +115,12 @@ extension RegistryStore {
         return try await database.write { tx in
             var signed: [DesignationApplication] = []
             for (i, (id, agreement)) in agreements.enumerated() {
-                let status = try await Self.status(tx, id, lock: lock, field: field(i) + "application_id")
+                guard let row = try await tx.queryOne("SELECT status, code FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
+                    throw DomainError(.notFound, field: field(i) + "application_id", "no application \(id)")
+                }
+                let status = try row.code("status", as: ApplicationStatus.self), code = try row.string("code")
                 guard status == .approved else {
                     throw DomainError(.precondition, field: field(i) + "application_id", "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")); only an approved one is signed")
-                }
-                guard let code = try await tx.queryOne("SELECT code FROM applications WHERE application_id = $1", [.text(id)])?.string("code") else {
-                    throw DomainError(.notFound, field: field(i) + "application_id", "no application \(id)")
                 }
                 if try await tx.queryOne("SELECT code FROM agreements WHERE agreement_no = $1", [.text(agreement.agreementNo)]) != nil {
                     throw DomainError(.conflict, field: field(i) + "agreement_no", "agreement \(agreement.agreementNo) already exists")
@@ -133,8 +133,9 @@ extension RegistryStore {
                     [.text(agreement.agreementNo), .text(code), .text(id), .text(agreement.startDate), .text(agreement.endDate),
                      .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)]
                 )
-                _ = try await Self.changeDesignation(
-                    tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate, lock: lock
+                try await Self.changeDesignation(
+                    tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate, lock: lock,
+                    returning: false
                 )
                 try await Self.record(tx, id, decision: nil, reason: "agreement \(agreement.agreementNo)", by: by, to: .contracted)
                 signed.append(try await Self.application(tx, id)!)

@@ -207,15 +207,17 @@ public struct RegistryStore: Sendable {
     func changeDesignation(code: String, action: DesignationAction, reason: String, by: String, effective: String) async throws -> Institution {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
-            try await Self.changeDesignation(tx, code: code, action: action, reason: reason, by: by, effective: effective, lock: lock)
+            try await Self.changeDesignation(tx, code: code, action: action, reason: reason, by: by, effective: effective, lock: lock)!
         }
     }
 
     /// ``changeDesignation(code:action:reason:by:effective:)`` inside `tx`, with its event and
     /// its audit record.
+    @discardableResult
     static func changeDesignation(
-        _ tx: any SQLTransaction, code: String, action: DesignationAction, reason: String, by: String, effective: String, lock: String
-    ) async throws -> Institution {
+        _ tx: any SQLTransaction, code: String, action: DesignationAction, reason: String, by: String, effective: String, lock: String,
+        returning: Bool = true
+    ) async throws -> Institution? {
         guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
             throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
         }
@@ -248,7 +250,7 @@ public struct RegistryStore: Sendable {
             "INSERT INTO registry_audit_outbox (subject, kind, record, created_ms) VALUES ($1, '\(AuditKind.designation.code)', $2, $3)",
             [.text("\(code)#\(seq)"), .blob(try record.encodedBytes()), .integer(AuditOutbox.nowMillis())]
         )
-        return try await Self.institution(tx, code)!
+        return returning ? try await Self.institution(tx, code) : nil
     }
 
     /// 村村通 coverage of `region` as of `day` (YYYY-MM-DD): a clinic counts as designated when
