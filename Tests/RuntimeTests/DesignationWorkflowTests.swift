@@ -338,6 +338,10 @@ struct NationalViewStackTests {
                 _ = try await province.registerLiaison(RegisterLiaisonRequest(liaison: Liaison(province: "33", department: .medicalInsurance, name: "李", phone: "call me")))
             }
             #expect(badPhone?.code == .invalidArgument && badPhone?.message.hasPrefix("liaison.phone") == true)
+            let othersLiaison = await #expect(throws: RPCError.self) {
+                _ = try await province.registerLiaison(RegisterLiaisonRequest(liaison: Liaison(province: "33", department: .medicalInsurance, name: "李", phone: "0571-1234567")))
+            }
+            #expect(othersLiaison?.code == .permissionDenied)
             let elsewhere = await #expect(throws: RPCError.self) {
                 _ = try await province.fileProgressReport(FileProgressReportRequest(province: "34", period: "2024Q3", text: "进展"))
             }

@@ -81,6 +81,30 @@ struct RegistryTests {
         }
     }
 
+    /// An institution settles only under an agreement in force: once its agreement has
+    /// lapsed, its routes are refused (and within it, the route names the agreement's scopes).
+    @Test(arguments: Engine.all)
+    func aLapsedAgreementRefusesTheRoute(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre, clinic("H33080200103", village: "330802101203", mode: .notReady)]))
+            let filed = try await r.applyForDesignation(ApplyForDesignationRequest(fixmedinsCodes: ["H33080200103"]))
+            let id = filed.applications[0].applicationID
+            _ = try await r.reviewApplications(ReviewApplicationsRequest(applicationIds: [id], decision: .approve))
+            _ = try await r.signAgreements(SignAgreementsRequest(agreements: [SignAgreementRequest(
+                applicationID: id, agreementNo: "QZ-2024-103", startDate: "2024-01-01", endDate: "2024-12-31", scopes: [.generalOutpatient], signedDate: "2023-12-01"
+            )]))
+            let within = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200103", onDate: "2024-06-01"))
+            #expect(within.canSettle && within.agreementNo == "QZ-2024-103" && within.scopes == [.generalOutpatient])
+            let lapsed = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200103", onDate: "2025-01-05"))
+            #expect(!lapsed.canSettle && lapsed.refusal == "the service agreement QZ-2024-103 of H33080200103 ended on 2024-12-31", "\(lapsed.refusal)")
+            // A batch naming an application twice is refused before anything is signed.
+            let twice = await #expect(throws: RPCError.self) {
+                _ = try await r.reviewApplications(ReviewApplicationsRequest(applicationIds: [id, id], decision: .approve))
+            }
+            #expect(twice?.code == .invalidArgument && twice?.message.hasPrefix("application_ids[1]") == true)
+        }
+    }
+
     /// A change of arrangement holds from its effective day: routes of earlier visits keep
     /// the one in force then (a clinic moving from its centre's agreement to its own).
     @Test(arguments: Engine.all)

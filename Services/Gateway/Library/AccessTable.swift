@@ -38,7 +38,7 @@ public struct AccessTable: Codable, Sendable {
         if let rule = rules.first(where: { $0.role == peer.role && ($0.department == nil || $0.department == peer.department) }), lists(rule) {
             return Scope(rawValue: rule.scope) ?? .institution
         }
-        if let rule = rules.first(where: { $0.role == "*" && lists($0) }) {
+        if let rule = rules.first(where: { $0.role == "*" && ($0.department == nil || $0.department == peer.department) && lists($0) }) {
             return Scope(rawValue: rule.scope) ?? .institution
         }
         throw RPCError(code: .permissionDenied, message: "\(peer.role) '\(peer.commonName)' may not call \(method)")

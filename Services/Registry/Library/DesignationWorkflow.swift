@@ -89,6 +89,8 @@ extension RegistryStore {
     func review(_ ids: [String], decision: ReviewDecision, reason: String, by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
+            // The change counter first (see changeDesignation): one lock order for every write.
+            _ = try await Self.reserveChanges(tx, 0)
             var decided: [DesignationApplication] = []
             for (i, id) in ids.enumerated() {
                 let status = try await Self.status(tx, id, lock: lock, field: field(i))
@@ -113,6 +115,7 @@ extension RegistryStore {
     func sign(_ agreements: [(id: String, agreement: ServiceAgreement)], by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
+            _ = try await Self.reserveChanges(tx, 0)
             var signed: [DesignationApplication] = []
             for (i, (id, agreement)) in agreements.enumerated() {
                 guard let row = try await tx.queryOne("SELECT status, code FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
@@ -148,14 +151,16 @@ extension RegistryStore {
         try await database.lookup { tx in try await Self.application(tx, id) }
     }
 
-    /// The agreement in force for `code` on `day` (YYYY-MM-DD), the latest to start, if any.
-    func agreement(of code: String, on day: String) async throws -> (number: String, scopes: [ServiceScope])? {
+    /// The latest agreement of `code` to start on or before `day` (YYYY-MM-DD), with its end:
+    /// the one a visit that day falls under, or, when it ended before the day, the one that
+    /// lapsed; nil when none had started.
+    func agreement(of code: String, on day: String) async throws -> (number: String, end: String, scopes: [ServiceScope])? {
         try await database.lookup { tx in
             guard let row = try await tx.queryOne(
-                "SELECT agreement_no, scopes FROM agreements WHERE code = $1 AND start_date <= $2 AND end_date >= $2 ORDER BY start_date DESC LIMIT 1",
+                "SELECT agreement_no, end_date, scopes FROM agreements WHERE code = $1 AND start_date <= $2 ORDER BY start_date DESC LIMIT 1",
                 [.text(code), .text(day)]
             ) else { return nil }
-            return (try row.string("agreement_no"), try Self.scopes(try row.string("scopes")))
+            return (try row.string("agreement_no"), try row.string("end_date"), try Self.scopes(try row.string("scopes")))
         }
     }
 
@@ -228,9 +233,14 @@ extension RegistryProvider {
             codes.append(code)
         }
         let caller = try context.actingCaller()
-        let applications = try await store.apply(codes: codes, applicant: { institution in try Self.applicant(caller, for: institution) },
-                                                 by: caller.description, remarks: request.remarks)
-        return ApplyForDesignationResponse(applications: applications)
+        do {
+            let applications = try await store.apply(codes: codes, applicant: { institution in try Self.applicant(caller, for: institution) },
+                                                     by: caller.description, remarks: request.remarks)
+            return ApplyForDesignationResponse(applications: applications)
+        } catch StoreError.constraint {
+            // Another application for one of them was filed at the same moment (applications_open).
+            throw DomainError(.conflict, field: "fixmedins_codes", "an application for one of these institutions was filed at the same moment; nothing was filed")
+        }
     }
 
     /// Who `caller` is as the applicant for `institution`, or PERMISSION_DENIED (fails closed:
@@ -283,7 +293,7 @@ extension RegistryProvider {
 
     public func signAgreement(_ request: SignAgreementRequest, context: CallContext) async throws -> DesignationApplication {
         let agreement = try Self.agreement(request, prefix: "")
-        let signed = try await store.sign([agreement], by: try context.actingCaller().description) { _ in "" }
+        let signed = try await Self.unique { try await store.sign([agreement], by: try context.actingCaller().description) { _ in "" } }
         relay?.nudge()
         return signed[0]
     }
@@ -299,9 +309,19 @@ extension RegistryProvider {
             guard ids.insert(agreement.id).inserted else { throw DomainError(field: "agreements[\(i)].application_id", "appears twice") }
             return agreement
         }
-        let signed = try await store.sign(agreements, by: try context.actingCaller().description) { "agreements[\($0)]." }
+        let signed = try await Self.unique { try await store.sign(agreements, by: try context.actingCaller().description) { "agreements[\($0)]." } }
         relay?.nudge()
         return SignAgreementsResponse(applications: signed)
+    }
+
+    /// `body`, with a unique index refusing it (an agreement number signed at the same moment
+    /// elsewhere) answered ALREADY_EXISTS instead of INTERNAL; nothing was signed.
+    private static func unique<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch StoreError.constraint {
+            throw DomainError(.conflict, field: "agreement_no", "an agreement with this number was signed at the same moment; nothing was signed")
+        }
     }
 
     /// A signing request checked: its application and agreement, fields named under `prefix`.

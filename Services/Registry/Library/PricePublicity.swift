@@ -22,14 +22,16 @@ extension RegistryStore {
     func publish(code: String, items: [(String, Int64)], by: String) async throws -> String {
         let at = Date().formatted(.iso8601)
         try await database.write { tx in
-            try await tx.execute("DELETE FROM price_lists WHERE code = $1", [.text(code)])
-            try await tx.insert(into: "price_lists", columns: ["code", "item_code", "unit_price"], rows: items.map { [.text(code), .text($0.0), .integer($0.1)] })
+            // The head first: it locks the clinic's list, so two publications replace it one
+            // after the other instead of colliding on its rows.
             try await tx.execute(
                 """
                 INSERT INTO price_list_heads (code, published_at, published_by) VALUES ($1, $2, $3)
                 ON CONFLICT (code) DO UPDATE SET published_at = excluded.published_at, published_by = excluded.published_by
                 """, [.text(code), .text(at), .text(by)]
             )
+            try await tx.execute("DELETE FROM price_lists WHERE code = $1", [.text(code)])
+            try await tx.insert(into: "price_lists", columns: ["code", "item_code", "unit_price"], rows: items.map { [.text(code), .text($0.0), .integer($0.1)] })
         }
         return at
     }

@@ -81,8 +81,14 @@ extension RegistryProvider {
         guard (7...20).contains(phone.count), phone.enumerated().allSatisfy({ i, c in (c >= 48 && c <= 57) || c == 32 || c == 45 || (i == 0 && c == 43) }) else {
             throw DomainError(field: "liaison.phone", "must be 7-20 digits, spaces or dashes (a leading + allowed)")
         }
+        let caller = try context.actingCaller()
+        // Each department names its own: the health commission's systems only the health
+        // commission's liaison (the bureau's operators may register either).
+        if caller.department == PeerIdentity.Department.healthCommission, liaison.department != .healthCommission {
+            throw DomainError(.permissionDenied, field: "liaison.department", "\(caller.role) '\(caller.commonName)' of the health commission registers only its own liaison")
+        }
         liaison.registeredAt = Date().formatted(.iso8601)
-        liaison.registeredBy = try context.actingCaller().description
+        liaison.registeredBy = caller.description
         try await store.register(liaison)
         return liaison
     }

@@ -157,11 +157,17 @@ public struct RegistryProvider: RegistryService {
 
     /// The route with the scopes of the settling institution's agreement in force on `date`
     /// (none on file: designated without one, which limits nothing).
+    /// An institution with an agreement on file settles only under one in force on the day:
+    /// a lapsed agreement refuses the route (renewal is a new agreement), whatever the status.
     private func withAgreement(_ route: SettlementRoute, on date: String) async throws -> SettlementRoute {
         guard route.canSettle, let agreement = try await store.agreement(of: route.settleVia, on: date) else { return route }
         var route = route
         route.agreementNo = agreement.number
         route.scopes = agreement.scopes
+        if agreement.end < date {
+            route.canSettle = false
+            route.refusal = "the service agreement \(agreement.number) of \(route.settleVia) ended on \(agreement.end)"
+        }
         return route
     }
 

@@ -218,6 +218,9 @@ public struct RegistryStore: Sendable {
         _ tx: any SQLTransaction, code: String, action: DesignationAction, reason: String, by: String, effective: String, lock: String,
         returning: Bool = true
     ) async throws -> Institution? {
+        // The change counter first, as every registry write that changes institutions takes
+        // it (imports, designation changes, signatures): one lock order, no deadlocks.
+        let change = try await reserveChanges(tx, 1)
         guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
             throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
         }
@@ -236,7 +239,7 @@ public struct RegistryStore: Sendable {
         let at = Date().formatted(.iso8601)
         try await tx.execute(
             "UPDATE institutions SET designation_status = $1, change_seq = $2, changed_at = $3, designation_effective = $4 WHERE code = $5",
-            [transition.to.stored, .integer(try await reserveChanges(tx, 1)), .text(at), .text(effective), .text(code)]
+            [transition.to.stored, .integer(change), .text(at), .text(effective), .text(code)]
         )
         try await tx.execute(
             "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -31,7 +31,8 @@ extension RegistryStore {
         guard let row = try await tx.queryOne(
             "UPDATE registry_meta SET value = CAST(CAST(value AS BIGINT) + $1 AS TEXT) WHERE key = 'change_seq' RETURNING value", [.integer(Int64(count))]
         ) else { throw StoreError.decoding("registry_meta has no change_seq") }
-        return Int64(try row.string("value"))! - Int64(count) + 1
+        guard let value = Int64(try row.string("value")) else { throw StoreError.decoding("registry_meta's change_seq is not a number") }
+        return value - Int64(count) + 1
     }
 
     /// Institutions changed after cursor `after`, at most `limit`, in cursor order.
