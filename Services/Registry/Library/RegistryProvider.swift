@@ -53,6 +53,11 @@ public struct RegistryProvider: RegistryService {
         for record in request.records {
             do {
                 try InstitutionRules.check(record)
+                // An arrangement holds from a day that has come: a future one would change
+                // today's record before its day (send it when it takes effect).
+                if record.effectiveDate > today {
+                    throw DomainError(field: "effective_date", "\(record.effectiveDate) is after today (\(today)); send the change when it takes effect")
+                }
                 // Notice §二(二): every temporary relationship ends by the integration deadline.
                 if record.kind == .villageClinic, record.integrationMode == .integrating, record.relationshipEnd > deadline.integrationDeadline {
                     throw DomainError(
@@ -192,6 +197,9 @@ public struct RegistryProvider: RegistryService {
         return coverage
     }
 
+    /// Most relationships one answer lists (due and ended together).
+    static let maxRelationships = 5_000
+
     public func listRelationships(_ request: RelationshipsRequest, context: CallContext) async throws -> RelationshipsResponse {
         let region = try DivisionCode.validatePrefix(request.region)
         let day = request.asOf.isEmpty ? CivilDate.today() : try CivilDate(request.asOf, field: "as_of")
@@ -201,7 +209,9 @@ public struct RegistryProvider: RegistryService {
             asOf: day.description, integrationDeadline: campaign.integrationDeadline, noticeDays: UInt32(campaign.relationshipNoticeDays),
             campaignVersion: campaign.version
         )
-        for var relationship in try await store.relationships(region: region, until: until.description) {
+        let found = try await store.relationships(region: region, until: until.description, limit: Self.maxRelationships + 1)
+        response.truncated = found.count > Self.maxRelationships
+        for var relationship in found.prefix(Self.maxRelationships) {
             guard let end = try? CivilDate(relationship.relationshipEnd, field: "relationship_end") else { continue }
             relationship.daysLeft = Int32(day.days(to: end))
             if end < day { response.ended.append(relationship) } else { response.due.append(relationship) }

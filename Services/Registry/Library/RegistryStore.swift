@@ -314,14 +314,14 @@ public struct RegistryStore: Sendable {
 
     /// A region's integrating clinics whose temporary relationship ends on or before
     /// `until`, soonest first.
-    func relationships(region: String, until: String) async throws -> [Relationship] {
+    func relationships(region: String, until: String, limit: Int) async throws -> [Relationship] {
         try await database.read { tx in
             try await tx.query(
                 """
                 SELECT code, name, parent_code, relationship_end FROM institutions
                 WHERE kind = 'village_clinic' AND integration_mode = 'integrating' AND division_code LIKE $1 AND relationship_end <= $2
-                ORDER BY relationship_end, code
-                """, [.text(region + "%"), .text(until)]
+                ORDER BY relationship_end DESC, code LIMIT $3
+                """, [.text(region + "%"), .text(until), .integer(Int64(limit))]
             ).map { row in
                 Relationship(fixmedinsCode: try row.string("code"), fixmedinsName: try row.string("name"), parentCode: try row.string("parent_code"),
                              relationshipEnd: try row.string("relationship_end"))

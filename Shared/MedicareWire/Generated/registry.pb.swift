@@ -3262,14 +3262,16 @@ public struct RelationshipsResponse: WireMessage {
     public var due: [Relationship]
     public var ended: [Relationship]
     public var campaignVersion: String
+    public var truncated: Bool
 
-    public init(asOf: String = "", integrationDeadline: String = "", noticeDays: UInt32 = 0, due: [Relationship] = [], ended: [Relationship] = [], campaignVersion: String = "") {
+    public init(asOf: String = "", integrationDeadline: String = "", noticeDays: UInt32 = 0, due: [Relationship] = [], ended: [Relationship] = [], campaignVersion: String = "", truncated: Bool = false) {
         self.asOf = asOf
         self.integrationDeadline = integrationDeadline
         self.noticeDays = noticeDays
         self.due = due
         self.ended = ended
         self.campaignVersion = campaignVersion
+        self.truncated = truncated
     }
 
     public static var protoName: String { "medicare.v1.RelationshipsResponse" }
@@ -3299,6 +3301,7 @@ extension RelationshipsResponse: CMessage {
         self.due = try arena.messageArray(c.pointee.due, c.pointee.n_due, field: "medicare.v1.RelationshipsResponse.due", as: Relationship.self)
         self.ended = try arena.messageArray(c.pointee.ended, c.pointee.n_ended, field: "medicare.v1.RelationshipsResponse.ended", as: Relationship.self)
         self.campaignVersion = try arena.string(c.pointee.campaign_version, field: "medicare.v1.RelationshipsResponse.campaign_version")
+        self.truncated = c.pointee.truncated != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -3308,5 +3311,6 @@ extension RelationshipsResponse: CMessage {
         (c.pointee.n_due, c.pointee.due) = try arena.cMessageArray(self.due)
         (c.pointee.n_ended, c.pointee.ended) = try arena.cMessageArray(self.ended)
         c.pointee.campaign_version = try arena.cString(self.campaignVersion, field: "medicare.v1.RelationshipsResponse.campaign_version")
+        c.pointee.truncated = self.truncated ? 1 : 0
     }
 }

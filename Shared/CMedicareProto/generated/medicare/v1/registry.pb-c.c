@@ -6526,7 +6526,7 @@ const ProtobufCMessageDescriptor medicare__v1__relationship__descriptor =
   (ProtobufCMessageInit) medicare__v1__relationship__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__relationships_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor medicare__v1__relationships_response__field_descriptors[7] =
 {
   {
     "as_of",
@@ -6600,6 +6600,18 @@ static const ProtobufCFieldDescriptor medicare__v1__relationships_response__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "truncated",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RelationshipsResponse, truncated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__relationships_response__field_indices_by_name[] = {
   0,   /* field[0] = as_of */
@@ -6608,11 +6620,12 @@ static const unsigned medicare__v1__relationships_response__field_indices_by_nam
   4,   /* field[4] = ended */
   1,   /* field[1] = integration_deadline */
   2,   /* field[2] = notice_days */
+  6,   /* field[6] = truncated */
 };
 static const ProtobufCIntRange medicare__v1__relationships_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor medicare__v1__relationships_response__descriptor =
 {
@@ -6622,7 +6635,7 @@ const ProtobufCMessageDescriptor medicare__v1__relationships_response__descripto
   "Medicare__V1__RelationshipsResponse",
   "medicare.v1",
   sizeof(Medicare__V1__RelationshipsResponse),
-  6,
+  7,
   medicare__v1__relationships_response__field_descriptors,
   medicare__v1__relationships_response__field_indices_by_name,
   1,  medicare__v1__relationships_response__number_ranges,

@@ -432,7 +432,7 @@ struct  Medicare__V1__InstitutionRecord
   /*
    * From when a change of integration_mode, parent_code or relationship_end holds for
    * routing, YYYY-MM-DD; empty = today. Routes for earlier visit days keep the arrangement in
-   * force then. Not before the institution's previous such change.
+   * force then. Not before the institution's previous such change, nor after today.
    */
   char *effective_date;
 };
@@ -1439,20 +1439,24 @@ struct  Medicare__V1__RelationshipsResponse
   char *integration_deadline;
   uint32_t notice_days;
   /*
-   * ending within notice_days, soonest first
+   * ending within notice_days, latest first
    */
   size_t n_due;
   Medicare__V1__Relationship **due;
   /*
-   * already ended: these clinics cannot settle through the centre
+   * already ended, the most recent first: these clinics cannot settle through the centre
    */
   size_t n_ended;
   Medicare__V1__Relationship **ended;
   char *campaign_version;
+  /*
+   * more than 5,000 in all: the earliest-ended are left out; ask per county
+   */
+  protobuf_c_boolean truncated;
 };
 #define MEDICARE__V1__RELATIONSHIPS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__relationships_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 /* Medicare__V1__Division methods */
