@@ -126,6 +126,9 @@ struct RegistryTests {
             back.effectiveDate = "2024-12-01"
             let refused = try await r.importInstitutions(ImportInstitutionsRequest(records: [back]))
             #expect(refused.results[0].outcome == .rejected && refused.results[0].reason.hasPrefix("effective_date: 2024-12-01 is before"), "\(refused.results)")
+            var future = clinic("H33080200101", village: "330802101201", version: 4)
+            future.effectiveDate = "2199-01-01"
+            #expect(try await r.importInstitutions(ImportInstitutionsRequest(records: [future])).results[0].reason.hasPrefix("effective_date: 2199-01-01 is after today"))
             var badDate = clinic("H33080200101", village: "330802101201", version: 4)
             badDate.effectiveDate = "2025-02-30"
             #expect(try await r.importInstitutions(ImportInstitutionsRequest(records: [badDate])).results[0].reason.hasPrefix("effective_date:"))
