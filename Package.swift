@@ -141,7 +141,14 @@ let package = Package(
         // MARK: services: a library each (handlers, stores) and a thin executable
         .target(name: "RegistryService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Registry/Library"),
         .executableTarget(name: "Registry", dependencies: ["RegistryService"], path: "Services/Registry/Main"),
-        .target(name: "SettlementService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Settlement/Library"),
+        .target(
+            name: "SettlementService",
+            dependencies: [
+                "MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Services/Settlement/Library"
+        ),
         .executableTarget(name: "Settlement", dependencies: ["SettlementService"], path: "Services/Settlement/Main"),
         .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Supervision/Library"),
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),

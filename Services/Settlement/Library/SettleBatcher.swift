@@ -1,4 +1,5 @@
 import MedicareWire
+import Metrics
 import Synchronization
 
 /// Posts concurrent settle requests together on PostgreSQL, the way SQLite's writer commits
@@ -55,6 +56,9 @@ final class SettleBatcher: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Claims per posting transaction (`medicare_settlement_batch_size`): how much the
+    /// batching gathers; near 1 under light load, growing with the queue.
+    private let batchSize = Recorder(label: "medicare_settlement_batch_size")
     private let writers: Int
     private let post: @Sendable ([PendingSettle]) async -> [Outcome]
 
@@ -88,6 +92,7 @@ final class SettleBatcher: Sendable {
     /// Takes batches until the queue is empty.
     private func write() async {
         while let batch = next() {
+            batchSize.record(batch.count)
             let outcomes = await post(batch.map(\.request))
             for (waiter, outcome) in zip(batch, outcomes) { waiter.answer(outcome) }
         }
