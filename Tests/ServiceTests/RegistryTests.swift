@@ -121,6 +121,17 @@ struct RegistryTests {
             #expect(before.canSettle && before.settleVia == "H33080200001" && before.mode == .integrated)
             let after = try await r.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: "H33080200101", onDate: "2025-02-01"))
             #expect(after.canSettle && after.settleVia == "H33080200101" && after.mode == .direct)
+            // Coverage as of a day follows the arrangement of that day too: integrating with a
+            // relationship ended by 2024-03-01, then (from 2025-01-01) on its own agreement.
+            var ended = clinic("H33080200102", village: "330802101202", mode: .integrating, end: "2024-03-01", version: 1)
+            ended.effectiveDate = "2024-01-01"
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [ended]))
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200102", action: .designate, reason: "signed", effectiveDate: "2024-01-01"))
+            var own2 = clinic("H33080200102", village: "330802101202", mode: .notReady, version: 2)
+            own2.effectiveDate = "2025-01-01"
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [own2]))
+            #expect(try await r.getCoverage(CoverageRequest(region: "330802101202", asOf: "2024-06-01")).covered == 0)
+            #expect(try await r.getCoverage(CoverageRequest(region: "330802101202", asOf: "2025-06-01")).covered == 1)
             // A change dated before the last one is refused, naming the field.
             var back = clinic("H33080200101", village: "330802101201", version: 3)
             back.effectiveDate = "2024-12-01"

@@ -93,6 +93,7 @@ public struct RegistryStore: Sendable {
                             continue
                         }
                         try await Self.recordArrangement(tx, code: r.fixmedinsCode, seq: (try last?.int("seq") ?? 0) + 1, arrangement, effective: effective)
+                        try await tx.execute("UPDATE institutions SET arrangement_effective = $1 WHERE code = $2", [.text(effective), .text(r.fixmedinsCode)])
                     }
                     try await tx.execute(
                         """
@@ -126,6 +127,13 @@ public struct RegistryStore: Sendable {
             ALTER TABLE institutions ADD COLUMN designation_effective TEXT NOT NULL DEFAULT '';
             UPDATE institutions SET designation_effective = COALESCE(
               (SELECT h.effective_date FROM designation_history h WHERE h.code = institutions.code ORDER BY h.seq DESC LIMIT 1), '')
+            """),
+        // Likewise for the arrangement: coverage as of an earlier day reads the history only
+        // for institutions whose arrangement changed after it.
+        Migration(16, "when the current integration arrangement took effect", sql: """
+            ALTER TABLE institutions ADD COLUMN arrangement_effective TEXT NOT NULL DEFAULT '';
+            UPDATE institutions SET arrangement_effective = COALESCE(
+              (SELECT a.effective_date FROM integration_history a WHERE a.code = institutions.code ORDER BY a.seq DESC LIMIT 1), '')
             """),
     ]
 
@@ -258,8 +266,9 @@ public struct RegistryStore: Sendable {
 
     /// 村村通 coverage of `region` as of `day` (YYYY-MM-DD): a clinic counts as designated when
     /// the changes effective by then leave it designated and, integrating, its relationship
-    /// has not ended. Its history is read only when its last change takes effect after the
-    /// day (`designation_effective`); otherwise its status now is its status then. Aggregated in SQL per village, then per child division (`childLength`
+    /// has not ended, by the arrangement in force that day. Its histories are read only when
+    /// its last change takes effect after the day (`designation_effective`,
+    /// `arrangement_effective`); otherwise what holds now held then. Aggregated in SQL per village, then per child division (`childLength`
     /// digits of the village code; nil for a village region).
     func coverage(region: String, day: String, childLength: Int?, maxGaps: Int) async throws -> Coverage {
         try await database.read { tx in
@@ -268,7 +277,9 @@ public struct RegistryStore: Sendable {
                   SELECT i.division_code AS village,
                     CASE WHEN (CASE WHEN i.designation_effective <= $2 THEN i.designation_status
                                ELSE (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) END) = 'designated'
-                      AND NOT (i.integration_mode = 'integrating' AND i.relationship_end < $2) THEN 1 ELSE 0 END AS ok
+                      AND NOT (CASE WHEN i.arrangement_effective <= $2 THEN i.integration_mode = 'integrating' AND i.relationship_end < $2
+                               ELSE (SELECT a.integration_mode = 'integrating' AND a.relationship_end < $2 FROM integration_history a
+                                     WHERE a.code = i.code AND a.effective_date <= $2 ORDER BY a.seq DESC LIMIT 1) END) THEN 1 ELSE 0 END AS ok
                   FROM institutions i WHERE i.kind = 'village_clinic' AND i.division_code LIKE $1),
                 villages AS (SELECT village, COUNT(*) AS clinics, SUM(ok) AS designated FROM clinics GROUP BY village)
                 """
