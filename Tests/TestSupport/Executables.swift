@@ -59,6 +59,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// Whether the process has not exited yet.
+    public var isRunning: Bool { process.isRunning }
+
     /// Waits for exit and returns the status, with everything the process wrote collected
     /// (the readability handlers may not have run for its last writes when it exits: what
     /// they left is read to the end here).

@@ -24,7 +24,15 @@ struct MultiProcessTests {
         let (child, port) = try await startEcho()
         let client = try client(port: port)
         let echo = EchoClient(client)
-        #expect(try await echo.echo(EchoMessage(text: "跨进程")).text == "跨进程")
+        // Seen once in a full parallel run: "connection refused" 4 s after the child said it
+        // was listening. Should it recur, the child's own words say why.
+        do {
+            #expect(try await echo.echo(EchoMessage(text: "跨进程")).text == "跨进程")
+        } catch {
+            Issue.record("first call to the echo child on port \(port) failed: \(error); child running: \(child.isRunning); stderr: \(child.standardError.suffix(2000))")
+            child.signal(SIGKILL)
+            return
+        }
         #expect(try await HealthClient(client).check(HealthCheckRequest()).server == "echo")
 
         let inFlight = (0..<8).map { i in Task { try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 600)) } }
