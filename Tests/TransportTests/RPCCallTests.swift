@@ -173,13 +173,27 @@ struct RPCCallTests {
         try await withTestServer(maxConcurrentCalls: 2) { server in
             let client = try server.client()
             let echo = EchoClient(client)
-            let slow = (0..<2).map { i in Task { try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 400)) } }
+            // The two calls hold their slots far longer than a busy machine could stall (they
+            // are cancelled once the third is refused), so the third always finds both taken.
+            let slow = (0..<2).map { i in Task { try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 10_000)) } }
             #expect(await server.probe.eventually { $0.started == 2 })
             let error = await #expect(throws: RPCError.self) { _ = try await echo.echo(EchoMessage(number: 3)) }
             #expect(error?.code == .resourceExhausted)
             #expect(error?.message == "too many calls in flight on this connection (limit 2)")
-            for task in slow { _ = try await task.value }
-            #expect(try await echo.echo(EchoMessage(number: 4)).number == 4)
+            for task in slow { task.cancel() }
+            for task in slow { _ = await task.result }
+            // Their slots are free again once the server has seen them cancelled (the slot is
+            // released just after the handler notices: a refusal in between is retried).
+            #expect(await server.probe.eventually { $0.cancelled == 2 })
+            var fourth: EchoMessage?
+            for _ in 0..<100 where fourth == nil {
+                do {
+                    fourth = try await echo.echo(EchoMessage(number: 4))
+                } catch let error as RPCError where error.code == .resourceExhausted {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            #expect(fourth?.number == 4)
             await client.close()
         }
     }
