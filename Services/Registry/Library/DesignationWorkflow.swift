@@ -27,6 +27,11 @@ extension RegistryStore {
         Migration.closedSets(9, "the workflow's closed sets hold only their codes", workflowSets),
     ]
 
+    /// Who filed an application, as an institution (migration 17).
+    static let filerMigrations: [Migration] = [
+        Migration(17, "the institution that filed an application", sql: "ALTER TABLE applications ADD COLUMN filer_code TEXT NOT NULL DEFAULT ''"),
+    ]
+
     /// The workflow's closed-set columns as migration 9 fixed them.
     static let workflowSets = [
         ClosedSet("applications", "status", ["under_review", "returned", "refused", "approved", "contracted"]),
@@ -46,7 +51,7 @@ extension RegistryStore {
     /// for the caller (it throws otherwise), neither designated nor suspended, and without an
     /// application in progress.
     func apply(
-        codes: [String], applicant: @escaping @Sendable (Applying) throws -> Applicant, by: String, remarks: String
+        codes: [String], applicant: @escaping @Sendable (Applying) throws -> Applicant, by: String, filer: String, remarks: String
     ) async throws -> [DesignationApplication] {
         try await database.write { tx in
             var filed: [DesignationApplication] = []
@@ -72,11 +77,12 @@ extension RegistryStore {
                     )
                 }
                 let application = DesignationApplication(
-                    applicationID: Self.newApplicationID(), fixmedinsCode: code, applicant: who, filedBy: by, filedAt: now, status: .underReview, remarks: remarks
+                    applicationID: Self.newApplicationID(), fixmedinsCode: code, applicant: who, filedBy: by, filedAt: now, status: .underReview, remarks: remarks,
+                    filerCode: filer
                 )
                 try await tx.execute(
-                    "INSERT INTO applications (application_id, code, applicant, filed_by, filed_at, status, remarks) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    [.text(application.applicationID), .text(code), who.stored, .text(by), .text(now), ApplicationStatus.underReview.stored, .text(remarks)]
+                    "INSERT INTO applications (application_id, code, applicant, filed_by, filed_at, status, remarks, filer_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    [.text(application.applicationID), .text(code), who.stored, .text(by), .text(now), ApplicationStatus.underReview.stored, .text(remarks), .text(filer)]
                 )
                 filed.append(application)
             }
@@ -196,7 +202,8 @@ extension RegistryStore {
         }
         var application = DesignationApplication(
             applicationID: id, fixmedinsCode: try row.string("code"), applicant: try row.code("applicant"), filedBy: try row.string("filed_by"),
-            filedAt: try row.string("filed_at"), status: try row.code("status"), remarks: try row.string("remarks"), reviews: reviews
+            filedAt: try row.string("filed_at"), status: try row.code("status"), remarks: try row.string("remarks"), reviews: reviews,
+            filerCode: try row.string("filer_code")
         )
         if let a = try await tx.queryOne("SELECT * FROM agreements WHERE application_id = $1", [.text(id)]) {
             application.agreement = ServiceAgreement(
@@ -235,12 +242,17 @@ extension RegistryProvider {
         let caller = try context.actingCaller()
         do {
             let applications = try await store.apply(codes: codes, applicant: { institution in try Self.applicant(caller, for: institution) },
-                                                     by: caller.description, remarks: request.remarks)
+                                                     by: caller.description, filer: Self.institutionOf(caller), remarks: request.remarks)
             return ApplyForDesignationResponse(applications: applications)
         } catch StoreError.constraint {
             // Another application for one of them was filed at the same moment (applications_open).
             throw DomainError(.conflict, field: "fixmedins_codes", "an application for one of these institutions was filed at the same moment; nothing was filed")
         }
+    }
+
+    /// The caller's institution code when it is a clinic or a township centre, else "".
+    static func institutionOf(_ caller: PeerIdentity) -> String {
+        caller.role == PeerIdentity.Role.clinic || caller.role == PeerIdentity.Role.townshipCentre ? caller.commonName : ""
     }
 
     /// Who `caller` is as the applicant for `institution`, or PERMISSION_DENIED (fails closed:

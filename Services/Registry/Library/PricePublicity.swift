@@ -78,7 +78,9 @@ extension RegistryProvider {
             }
             items.append((item.itemCode, item.unitPrice))
         }
-        let at = try await store.publish(code: code, items: items.sorted { $0.0 < $1.0 }, by: caller.description)
+        // Public, so the list names the publishing institution, not the person or system.
+        let publisher = Self.institutionOf(caller)
+        let at = try await store.publish(code: code, items: items.sorted { $0.0 < $1.0 }, by: publisher.isEmpty ? "bureau" : publisher)
         return try await priceList(GetPriceListRequest(fixmedinsCode: code), context: context).with(publishedAt: at)
     }
 

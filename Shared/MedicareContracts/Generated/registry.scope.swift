@@ -57,6 +57,7 @@ extension DesignationApplication: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
         agreement?.scopeKeys(path + "agreement.", into: &keys)
+        keys.append(ScopeKeyValue(.institution, field: path + "filer_code", value: filerCode))
     }
 }
 

@@ -1310,8 +1310,9 @@ public struct DesignationApplication: WireMessage {
     public var remarks: String
     public var reviews: [ApplicationReview]
     public var agreement: ServiceAgreement?
+    public var filerCode: String
 
-    public init(applicationID: String = "", fixmedinsCode: String = "", applicant: Applicant = .init(), filedBy: String = "", filedAt: String = "", status: ApplicationStatus = .init(), remarks: String = "", reviews: [ApplicationReview] = [], agreement: ServiceAgreement? = nil) {
+    public init(applicationID: String = "", fixmedinsCode: String = "", applicant: Applicant = .init(), filedBy: String = "", filedAt: String = "", status: ApplicationStatus = .init(), remarks: String = "", reviews: [ApplicationReview] = [], agreement: ServiceAgreement? = nil, filerCode: String = "") {
         self.applicationID = applicationID
         self.fixmedinsCode = fixmedinsCode
         self.applicant = applicant
@@ -1321,6 +1322,7 @@ public struct DesignationApplication: WireMessage {
         self.remarks = remarks
         self.reviews = reviews
         self.agreement = agreement
+        self.filerCode = filerCode
     }
 
     public static var protoName: String { "medicare.v1.DesignationApplication" }
@@ -1353,6 +1355,7 @@ extension DesignationApplication: CMessage {
         self.remarks = try arena.string(c.pointee.remarks, field: "medicare.v1.DesignationApplication.remarks")
         self.reviews = try arena.messageArray(c.pointee.reviews, c.pointee.n_reviews, field: "medicare.v1.DesignationApplication.reviews", as: ApplicationReview.self)
         if let p = c.pointee.agreement { self.agreement = try ServiceAgreement(c: p, arena: arena) } else { self.agreement = nil }
+        self.filerCode = try arena.string(c.pointee.filer_code, field: "medicare.v1.DesignationApplication.filer_code")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -1365,6 +1368,7 @@ extension DesignationApplication: CMessage {
         c.pointee.remarks = try arena.cString(self.remarks, field: "medicare.v1.DesignationApplication.remarks")
         (c.pointee.n_reviews, c.pointee.reviews) = try arena.cMessageArray(self.reviews)
         if let v = self.agreement { c.pointee.agreement = try arena.cMessage(v) }
+        c.pointee.filer_code = try arena.cString(self.filerCode, field: "medicare.v1.DesignationApplication.filer_code")
     }
 }
 

@@ -3380,7 +3380,7 @@ const ProtobufCMessageDescriptor medicare__v1__settlement_route__descriptor =
   (ProtobufCMessageInit) medicare__v1__settlement_route__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__designation_application__field_descriptors[9] =
+static const ProtobufCFieldDescriptor medicare__v1__designation_application__field_descriptors[10] =
 {
   {
     "application_id",
@@ -3490,6 +3490,18 @@ static const ProtobufCFieldDescriptor medicare__v1__designation_application__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "filer_code",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationApplication, filer_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__designation_application__field_indices_by_name[] = {
   8,   /* field[8] = agreement */
@@ -3497,6 +3509,7 @@ static const unsigned medicare__v1__designation_application__field_indices_by_na
   0,   /* field[0] = application_id */
   4,   /* field[4] = filed_at */
   3,   /* field[3] = filed_by */
+  9,   /* field[9] = filer_code */
   1,   /* field[1] = fixmedins_code */
   6,   /* field[6] = remarks */
   7,   /* field[7] = reviews */
@@ -3505,7 +3518,7 @@ static const unsigned medicare__v1__designation_application__field_indices_by_na
 static const ProtobufCIntRange medicare__v1__designation_application__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor medicare__v1__designation_application__descriptor =
 {
@@ -3515,7 +3528,7 @@ const ProtobufCMessageDescriptor medicare__v1__designation_application__descript
   "Medicare__V1__DesignationApplication",
   "medicare.v1",
   sizeof(Medicare__V1__DesignationApplication),
-  9,
+  10,
   medicare__v1__designation_application__field_descriptors,
   medicare__v1__designation_application__field_indices_by_name,
   1,  medicare__v1__designation_application__number_ranges,

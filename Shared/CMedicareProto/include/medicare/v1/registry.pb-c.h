@@ -628,10 +628,15 @@ struct  Medicare__V1__DesignationApplication
    * set once CONTRACTED
    */
   Medicare__V1__ServiceAgreement *agreement;
+  /*
+   * The institution that filed it (a clinic for itself, a township centre for its station);
+   * empty when the health commission or the bureau filed it. It may read the application too.
+   */
+  char *filer_code;
 };
 #define MEDICARE__V1__DESIGNATION_APPLICATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__designation_application__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__APPLICANT__APPLICANT_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__APPLICANT__APPLICANT_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__APPLICATION_STATUS__APPLICATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ApplicationReview
@@ -1283,6 +1288,9 @@ struct  Medicare__V1__PriceList
   size_t n_items;
   Medicare__V1__PriceItem **items;
   char *published_at;
+  /*
+   * the publishing institution's code, or "bureau"
+   */
   char *published_by;
 };
 #define MEDICARE__V1__PRICE_LIST__INIT \
