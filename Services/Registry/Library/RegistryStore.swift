@@ -187,18 +187,32 @@ public struct RegistryStore: Sendable {
     /// not designated before any).
     func routeFacts(_ code: String, on day: String) async throws -> RouteFacts? {
         try await database.lookup { tx in
-            guard let row = try await tx.queryOne(
+            // The arrangement in force now held on the day unless it changed after it (the
+            // common case: the plain row); otherwise the dated one, from the history. Two
+            // simple statements plan far cheaper on PostgreSQL than one with both.
+            let statuses = """
+                (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS status_then,
+                (SELECT h.to_status FROM designation_history h WHERE h.code = c.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS centre_status_then
+                """
+            guard var row = try await tx.queryOne(
+                """
+                SELECT i.designation_status, i.kind, i.integration_mode, i.parent_code, i.relationship_end, i.division_code, i.arrangement_effective,
+                  c.designation_status AS centre_status, c.kind AS centre_kind, \(statuses)
+                FROM institutions i LEFT JOIN institutions c ON c.code = i.parent_code WHERE i.code = $1
+                """, [.text(code), .text(day)]
+            ) else { return nil }
+            if try row.string("arrangement_effective") > day, let dated = try await tx.queryOne(
                 """
                 SELECT i.designation_status, i.kind, a.integration_mode, a.parent_code, a.relationship_end, i.division_code,
-                  c.designation_status AS centre_status, c.kind AS centre_kind,
-                  (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS status_then,
-                  (SELECT h.to_status FROM designation_history h WHERE h.code = a.parent_code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS centre_status_then
+                  c.designation_status AS centre_status, c.kind AS centre_kind, \(statuses)
                 FROM institutions i
                 JOIN integration_history a ON a.code = i.code
                   AND a.seq = (SELECT MAX(x.seq) FROM integration_history x WHERE x.code = i.code AND x.effective_date <= $2)
                 LEFT JOIN institutions c ON c.code = a.parent_code WHERE i.code = $1
                 """, [.text(code), .text(day)]
-            ) else { return nil }
+            ) {
+                row = dated
+            }
             return RouteFacts(
                 status: try row.code("designation_status"), kind: try row.code("kind"), mode: try row.code("integration_mode"),
                 parent: try row.string("parent_code"), relationshipEnd: try row.string("relationship_end"),
