@@ -36,7 +36,7 @@ struct VisitKey: Hashable, Sendable {
 }
 
 /// A posting already stored, or made earlier in the same batch, that a request may replay.
-private struct Prior {
+struct Prior {
     let setlID: String
     let digest: String
     let answer: () throws -> SettlementResult
@@ -140,21 +140,9 @@ extension SettlementStore {
         let now = Date().formatted(.iso8601)
         for (index, request) in requests.enumerated() {
             outcomes[index] = Result {
-                if let prior = byKey[request.identity.scopedKey] {
-                    guard prior.digest == request.identity.digest else {
-                        throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
-                    }
-                    return try prior.answer()
-                }
                 let claim = request.claim
-                if let prior = byVisit[request.visit] {
-                    guard prior.digest == request.identity.digest else {
-                        throw DomainError(
-                            .conflict, field: "claim.mdtrt_id",
-                            "visit \(claim.claim.mdtrtID) at \(claim.clinic) is already settled as \(prior.setlID) with a different claim; reverse it before settling a corrected one"
-                        )
-                    }
-                    return try prior.answer()
+                if let replayed = try Self.replayed(byKey: byKey[request.identity.scopedKey], byVisit: byVisit[request.visit], request.identity, claim: claim) {
+                    return replayed
                 }
                 guard let person = persons[claim.claim.psnNo] else {
                     throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
@@ -224,6 +212,29 @@ extension SettlementStore {
             )
         }
         return outcomes.map { $0! }
+    }
+
+    /// The answer to a request that repeats a stored posting, or nil when it is new, by the
+    /// rules of ``replay(_:_:claim:)``: its key's posting first (the same claim replays it,
+    /// another is FAILED_PRECONDITION on `idempotency-key`), then the visit's live one (the
+    /// same claim replays it, another is ALREADY_EXISTS naming its `setl_id`).
+    static func replayed(byKey: Prior?, byVisit: Prior?, _ identity: SettleIdentity, claim: ValidatedClaim) throws -> SettlementResult? {
+        if let prior = byKey {
+            guard prior.digest == identity.digest else {
+                throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
+            }
+            return try prior.answer()
+        }
+        if let prior = byVisit {
+            guard prior.digest == identity.digest else {
+                throw DomainError(
+                    .conflict, field: "claim.mdtrt_id",
+                    "visit \(claim.claim.mdtrtID) at \(claim.clinic) is already settled as \(prior.setlID) with a different claim; reverse it before settling a corrected one"
+                )
+            }
+            return try prior.answer()
+        }
+        return nil
     }
 
     static let settlementColumns = [

@@ -110,22 +110,9 @@ public struct SettlementStore: Sendable {
             """,
             [.text(identity.scopedKey), .text(claim.clinic.value), .text(claim.claim.mdtrtID)]
         )
-        if let row = try rows.first(where: { try $0.string("idempotency_key") == identity.scopedKey }) {
-            guard try row.string("claim_digest") == identity.digest else {
-                throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
-            }
-            return try stored(row)
-        }
-        if let row = rows.first {
-            guard try row.string("claim_digest") == identity.digest else {
-                throw DomainError(
-                    .conflict, field: "claim.mdtrt_id",
-                    "visit \(claim.claim.mdtrtID) at \(claim.clinic) is already settled as \(try row.string("setl_id")) with a different claim; reverse it before settling a corrected one"
-                )
-            }
-            return try stored(row)
-        }
-        return nil
+        let key = try rows.first { try $0.string("idempotency_key") == identity.scopedKey }
+        let visit = try rows.first { try $0.string("idempotency_key") != identity.scopedKey }
+        return try replayed(byKey: try key.map(Prior.init(row:)), byVisit: try visit.map(Prior.init(row:)), identity, claim: claim)
     }
 
     static func stored(_ row: SQLRow) throws -> SettlementResult {
