@@ -327,15 +327,8 @@ struct PostgresTransaction: SQLTransaction {
             }
         }
         guard let first = values.first else { return .text }
-        guard let kind = kind(first) else { return nil }
-        return values.allSatisfy({ Self.sameKind($0, kind) }) ? kind : nil
-    }
-
-    private static func sameKind(_ value: SQLValue, _ kind: ArrayKind) -> Bool {
-        switch (value, kind) {
-        case (.integer, .integer), (.real, .real), (.text, .text), (.blob, .blob): true
-        default: false
-        }
+        guard let firstKind = kind(first), values.allSatisfy({ kind($0) == firstKind }) else { return nil }
+        return firstKind
     }
 
     /// The store-unavailable error for a failure that is no fault of the statement: the
