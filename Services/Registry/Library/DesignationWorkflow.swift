@@ -95,8 +95,7 @@ extension RegistryStore {
     func review(_ ids: [String], decision: ReviewDecision, reason: String, by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
-            // The change counter first (see changeDesignation): one lock order for every write.
-            _ = try await Self.reserveChanges(tx, 0)
+            try await Self.lockChanges(tx)
             var decided: [DesignationApplication] = []
             for (i, id) in ids.enumerated() {
                 let status = try await Self.status(tx, id, lock: lock, field: field(i))
@@ -121,7 +120,7 @@ extension RegistryStore {
     func sign(_ agreements: [(id: String, agreement: ServiceAgreement)], by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.write { tx in
-            _ = try await Self.reserveChanges(tx, 0)
+            try await Self.lockChanges(tx)
             var signed: [DesignationApplication] = []
             for (i, (id, agreement)) in agreements.enumerated() {
                 guard let row = try await tx.queryOne("SELECT status, code FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {

@@ -114,7 +114,7 @@ extension RegistryProvider {
     public func getNationalView(_ request: NationalViewRequest, context: CallContext) async throws -> NationalView {
         let day = request.asOf.isEmpty ? CivilDate.today().description : try CivilDate(request.asOf, field: "as_of").description
         let version = campaign.version(on: day)
-        let coverage = try await store.coverage(region: "", day: day, childLength: 2, maxGaps: 0)
+        let coverage = try await store.namedCoverage(region: "", day: day, childLength: 2, maxGaps: 0)
         let (liaisons, reports) = try await store.reporting()
         let national = coverage.villages == 0 ? 0 : Int(UInt64(coverage.covered) * 10_000 / UInt64(coverage.villages))
         var provinces = coverage.children.map { c -> ProvinceProgress in

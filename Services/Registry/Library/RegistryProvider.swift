@@ -184,7 +184,7 @@ public struct RegistryProvider: RegistryService {
         let maxGaps = request.maxGaps == 0 ? 100 : min(Int(request.maxGaps), 10_000)
         let day = request.asOf.isEmpty ? CivilDate.today() : try CivilDate(request.asOf, field: "as_of")
         let campaign = campaign.version(on: day.description)
-        var coverage = try await store.coverage(region: region, day: day.description, childLength: [2: 4, 4: 6, 6: 9, 9: 12][region.count], maxGaps: maxGaps)
+        var coverage = try await store.namedCoverage(region: region, day: day.description, childLength: [2: 4, 4: 6, 6: 9, 9: 12][region.count], maxGaps: maxGaps)
         // The gap villages' clinics with the ledger's reasons (as of today: why they are not in).
         let clinics = try await store.ledgerClinics(villages: coverage.gaps.map(\.code), today: CivilDate.today().description)
         let byVillage = Dictionary(grouping: clinics, by: \.division)

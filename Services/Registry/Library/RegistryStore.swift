@@ -283,7 +283,8 @@ public struct RegistryStore: Sendable {
     /// has not ended, by the arrangement in force that day. Its histories are read only when
     /// its last change takes effect after the day (`designation_effective`,
     /// `arrangement_effective`); otherwise what holds now held then. Aggregated in SQL per village, then per child division (`childLength`
-    /// digits of the village code; nil for a village region).
+    /// digits of the village code; nil for a village region), children without names
+    /// (``divisionNames(_:)``).
     func coverage(region: String, day: String, childLength: Int?, maxGaps: Int) async throws -> Coverage {
         try await database.read { tx in
             let perVillage = """
@@ -325,14 +326,7 @@ public struct RegistryStore: Sendable {
                 coverage.designatedClinics += child.designatedClinics
                 children.append(child)
             }
-            if childLength != nil {
-                var binds: [SQLValue] = []
-                let filter = SQLPlaceholders.isIn("code", children.map { .text($0.divisionCode) }, dialect: self.database.dialect, binds: &binds)
-                let names = Dictionary(uniqueKeysWithValues: try await tx.query("SELECT code, name FROM divisions WHERE \(filter)", binds).map {
-                    (try $0.string("code"), try $0.string("name"))
-                })
-                coverage.children = children.map { var c = $0; c.name = names[c.divisionCode] ?? ""; return c }
-            }
+            if childLength != nil { coverage.children = children }
             return coverage
         }
     }

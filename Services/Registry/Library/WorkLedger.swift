@@ -35,6 +35,13 @@ extension RegistryStore {
         return value - Int64(count) + 1
     }
 
+    /// Takes the change counter's lock first thing in a transaction that will change
+    /// institutions or applications: every such registry write takes it before any other
+    /// row, so they cannot deadlock each other on PostgreSQL.
+    static func lockChanges(_ tx: any SQLTransaction) async throws {
+        _ = try await reserveChanges(tx, 0)
+    }
+
     /// Institutions changed after cursor `after`, at most `limit`, in cursor order.
     func changes(after: Int64, region: String, limit: Int) async throws -> [InstitutionChange] {
         try await database.read { tx in
@@ -114,6 +121,14 @@ extension RegistryStore {
             }
             return out
         }
+    }
+
+    /// ``coverage(region:day:childLength:maxGaps:)`` with each child division's name.
+    func namedCoverage(region: String, day: String, childLength: Int?, maxGaps: Int) async throws -> Coverage {
+        var coverage = try await self.coverage(region: region, day: day, childLength: childLength, maxGaps: maxGaps)
+        let names = try await divisionNames(coverage.children.map(\.divisionCode))
+        for i in coverage.children.indices { coverage.children[i].name = names[coverage.children[i].divisionCode] ?? "" }
+        return coverage
     }
 
     /// Names of divisions by code.
