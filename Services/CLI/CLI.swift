@@ -113,10 +113,8 @@ struct CoverageCommand: AsyncParsableCommand {
     @Option(help: "Day, YYYY-MM-DD (default today): only clinics that could settle that day count.") var asOf = ""
 
     func run() async throws {
-        let client = try connection.client()
-        defer { Task { await client.close() } }
-        do {
-            let c = try await RegistryClient(client).getCoverage(CoverageRequest(region: region, maxGaps: max(gaps, 1), asOf: asOf))
+        try await withRegistry(connection) { registry in
+            let c = try await registry.getCoverage(CoverageRequest(region: region, maxGaps: max(gaps, 1), asOf: asOf))
                 .with { if gaps == 0 { $0.gaps = [] } }
             let share = c.villages == 0 ? 0 : Double(c.covered) * 100 / Double(c.villages)
             let gapLines = c.gaps.map { "  gap: \($0.code) \($0.name)" }.joined(separator: "\n")
@@ -128,8 +126,6 @@ struct CoverageCommand: AsyncParsableCommand {
                   "children": c.children.map { ["division_code": $0.divisionCode, "name": $0.name, "villages": $0.villages, "covered": $0.covered,
                                                 "clinics": $0.clinics, "designated_clinics": $0.designatedClinics] as [String: Any] },
                   "gaps": c.gaps.map { ["code": $0.code, "name": $0.name] }])
-        } catch {
-            throw fail(error)
         }
     }
 }
@@ -141,9 +137,7 @@ struct Profile: AsyncParsableCommand {
     @Option(help: "Day, YYYY-MM-DD (default today).") var date = ""
 
     func run() async throws {
-        let client = try connection.client()
-        defer { Task { await client.close() } }
-        do {
+        try await withGateway(connection) { client in
             let p = try await GatewayClient(client).getInstitutionProfile(InstitutionProfileRequest(fixmedinsCode: code, date: date))
             let r = p.institution?.record
             let sources = p.sources.map { "\($0.source)=\($0.code)" }.joined(separator: " ")
@@ -154,8 +148,6 @@ struct Profile: AsyncParsableCommand {
                 """, ["code": code, "name": r?.fixmedinsName ?? "", "designation_status": p.institution?.designationStatus.code ?? "",
                       "settlements": p.totals?.settlements ?? 0, "medfee_sumamt": p.totals?.medfeeSumamt ?? 0,
                       "sources": p.sources.map { ["source": $0.source.code, "code": $0.code.code, "message": $0.message] }])
-        } catch {
-            throw fail(error)
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MedicareContracts
 import MedicareRPC
+import MedicareTransport
 import MedicareWire
 
 // The designation campaign from the command line: apply, review, sign, the work ledger and
@@ -9,14 +10,19 @@ import MedicareWire
 // GetApplication, GetWorkLedger, UpdateLedgerEntry, ListChanges).
 
 /// Runs `body` with a gateway client, closing it after; a failed call exits 1 with one line.
-func withRegistry(_ connection: Connection, _ body: (RegistryClient) async throws -> Void) async throws {
+func withGateway(_ connection: Connection, _ body: (RPCClient) async throws -> Void) async throws {
     let client = try connection.client()
     defer { Task { await client.close() } }
     do {
-        try await body(RegistryClient(client))
+        try await body(client)
     } catch {
         throw fail(error)
     }
+}
+
+/// ``withGateway(_:_:)`` with the registry's client.
+func withRegistry(_ connection: Connection, _ body: (RegistryClient) async throws -> Void) async throws {
+    try await withGateway(connection) { try await body(RegistryClient($0)) }
 }
 
 extension DesignationApplication {
