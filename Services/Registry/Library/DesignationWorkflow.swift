@@ -273,12 +273,14 @@ extension RegistryProvider {
         }
     }
 
+    /// `Registry/ReviewApplication`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func reviewApplication(_ request: ReviewApplicationRequest, context: CallContext) async throws -> DesignationApplication {
         let id = try Self.applicationID(request.applicationID, field: "application_id")
         let decision = try Self.checkDecision(request.decision, reason: request.reason)
         return try await store.review([id], decision: decision, reason: request.reason, by: try context.actingCaller().description) { _ in "application_id" }[0]
     }
 
+    /// `Registry/ReviewApplications`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func reviewApplications(_ request: ReviewApplicationsRequest, context: CallContext) async throws -> ReviewApplicationsResponse {
         guard (1...Self.maxBatch).contains(request.applicationIds.count) else {
             throw DomainError(field: "application_ids", "must name 1-\(Self.maxBatch) applications, got \(request.applicationIds.count)")
@@ -302,6 +304,7 @@ extension RegistryProvider {
         return decision
     }
 
+    /// `Registry/SignAgreement`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func signAgreement(_ request: SignAgreementRequest, context: CallContext) async throws -> DesignationApplication {
         let agreement = try Self.agreement(request, prefix: "")
         let signed = try await Self.unique { try await store.sign([agreement], by: try context.actingCaller().description) { _ in "" } }
@@ -309,6 +312,7 @@ extension RegistryProvider {
         return signed[0]
     }
 
+    /// `Registry/SignAgreements`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func signAgreements(_ request: SignAgreementsRequest, context: CallContext) async throws -> SignAgreementsResponse {
         guard (1...Self.maxBatch).contains(request.agreements.count) else {
             throw DomainError(field: "agreements", "must hold 1-\(Self.maxBatch) agreements, got \(request.agreements.count)")
@@ -357,6 +361,7 @@ extension RegistryProvider {
         ))
     }
 
+    /// `Registry/GetApplication`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func getApplication(_ request: GetApplicationRequest, context: CallContext) async throws -> DesignationApplication {
         let id = try Self.applicationID(request.applicationID, field: "application_id")
         guard let application = try await store.application(id) else { throw DomainError(.notFound, field: "application_id", "no such application") }

@@ -49,6 +49,7 @@ extension RegistryStore {
 }
 
 extension RegistryProvider {
+    /// `Registry/PublishPriceList`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func publishPriceList(_ request: PublishPriceListRequest, context: CallContext) async throws -> PriceList {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code").value
         guard (1...2_000).contains(request.items.count) else { throw DomainError(field: "items", "must hold 1-2000 items, got \(request.items.count)") }
@@ -84,6 +85,7 @@ extension RegistryProvider {
         return try await priceList(GetPriceListRequest(fixmedinsCode: code), context: context).with(publishedAt: at)
     }
 
+    /// `Registry/GetPriceList`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func getPriceList(_ request: GetPriceListRequest, context: CallContext) async throws -> PriceList {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code").value
         guard let institution = try await store.institution(code), let list = try await store.priceList(code) else {

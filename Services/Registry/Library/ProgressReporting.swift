@@ -71,6 +71,7 @@ extension RegistryStore {
 }
 
 extension RegistryProvider {
+    /// `Registry/RegisterLiaison`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func registerLiaison(_ request: RegisterLiaisonRequest, context: CallContext) async throws -> Liaison {
         guard var liaison = request.liaison else { throw DomainError(field: "liaison", "is required") }
         liaison.province = try Self.province(liaison.province, field: "liaison.province")
@@ -93,6 +94,7 @@ extension RegistryProvider {
         return liaison
     }
 
+    /// `Registry/FileProgressReport`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func fileProgressReport(_ request: FileProgressReportRequest, context: CallContext) async throws -> ProgressReport {
         let province = try Self.province(request.province, field: "province")
         guard (1...5_000).contains(request.text.count) else { throw DomainError(field: "text", "must be 1-5000 characters") }
@@ -111,6 +113,7 @@ extension RegistryProvider {
         return report
     }
 
+    /// `Registry/GetNationalView`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func getNationalView(_ request: NationalViewRequest, context: CallContext) async throws -> NationalView {
         let day = request.asOf.isEmpty ? CivilDate.today().description : try CivilDate(request.asOf, field: "as_of").description
         let version = campaign.version(on: day)

@@ -29,6 +29,7 @@ public struct RegistryProvider: RegistryService {
 
     public static let maxBatch = 5_000
 
+    /// `Registry/UpsertDivisions`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func upsertDivisions(_ request: UpsertDivisionsRequest, context: CallContext) async throws -> UpsertDivisionsResponse {
         guard request.divisions.count <= Self.maxBatch else { throw DomainError(field: "divisions", "at most \(Self.maxBatch) per call") }
         var valid: [(DivisionCode, String)] = []
@@ -41,6 +42,7 @@ public struct RegistryProvider: RegistryService {
         return UpsertDivisionsResponse(upserted: UInt32(valid.count))
     }
 
+    /// `Registry/ImportInstitutions`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func importInstitutions(_ request: ImportInstitutionsRequest, context: CallContext) async throws -> ImportInstitutionsResponse {
         guard request.records.count <= Self.maxBatch else {
             throw DomainError(field: "records", "at most \(Self.maxBatch) records per batch; send a province as several batches")
@@ -94,12 +96,14 @@ public struct RegistryProvider: RegistryService {
         return response
     }
 
+    /// `Registry/GetInstitution`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func getInstitution(_ request: GetInstitutionRequest, context: CallContext) async throws -> Institution {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
         guard let institution = try await store.institution(code.value) else { throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)") }
         return institution
     }
 
+    /// `Registry/ChangeDesignation`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func changeDesignation(_ request: ChangeDesignationRequest, context: CallContext) async throws -> Institution {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
         guard !request.reason.isEmpty, request.reason.count <= 500 else { throw DomainError(field: "reason", "must be 1-500 characters") }
@@ -112,6 +116,7 @@ public struct RegistryProvider: RegistryService {
         return institution
     }
 
+    /// `Registry/ResolveSettlementRoute`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func resolveSettlementRoute(_ request: ResolveSettlementRouteRequest, context: CallContext) async throws -> SettlementRoute {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
         let date = request.onDate.isEmpty ? CivilDate.today().description : try CivilDate(request.onDate, field: "on_date").description
@@ -179,6 +184,7 @@ public struct RegistryProvider: RegistryService {
     /// A status as words in a refusal ("not designated").
     static func words(_ status: DesignationStatus) -> String { status.code.replacingOccurrences(of: "_", with: " ") }
 
+    /// `Registry/GetCoverage`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage {
         let region = try DivisionCode.validatePrefix(request.region)
         let maxGaps = request.maxGaps == 0 ? 100 : min(Int(request.maxGaps), 10_000)
@@ -200,6 +206,7 @@ public struct RegistryProvider: RegistryService {
     /// Most relationships one answer lists (due and ended together).
     static let maxRelationships = 5_000
 
+    /// `Registry/ListRelationships`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func listRelationships(_ request: RelationshipsRequest, context: CallContext) async throws -> RelationshipsResponse {
         let region = try DivisionCode.validatePrefix(request.region)
         let day = request.asOf.isEmpty ? CivilDate.today() : try CivilDate(request.asOf, field: "as_of")

@@ -203,6 +203,7 @@ extension InstitutionRules {
 }
 
 extension RegistryProvider {
+    /// `Registry/GetWorkLedger`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func getWorkLedger(_ request: WorkLedgerRequest, context: CallContext) async throws -> WorkLedger {
         let region = try DivisionCode.validatePrefix(request.region)
         let only = request.reason == .unspecified ? nil : try request.reason.required("reason")
@@ -230,6 +231,7 @@ extension RegistryProvider {
         return ledger
     }
 
+    /// `Registry/UpdateLedgerEntry`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, context: CallContext) async throws -> LedgerRow {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code").value
         guard request.plan.count <= 500 else { throw DomainError(field: "plan", "at most 500 characters") }
@@ -246,6 +248,7 @@ extension RegistryProvider {
         return Self.row(facts, try await store.ledgerEntries([code])[code])
     }
 
+    /// `Registry/ListChanges`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func listChanges(_ request: ListChangesRequest, context: CallContext) async throws -> ListChangesResponse {
         guard request.pageSize <= 5_000 else { throw DomainError(field: "page_size", "at most 5000, got \(request.pageSize)") }
         let region = request.region.isEmpty ? "" : try DivisionCode.validatePrefix(request.region)
