@@ -69,7 +69,7 @@ let package = Package(
         ),
         .target(
             name: "MedicareContracts",
-            dependencies: ["MedicareWire", "MedicareRPC"],
+            dependencies: ["MedicareWire", "MedicareRPC", "MedicareDomain"],
             path: "Shared/MedicareContracts"
         ),
 
@@ -150,7 +150,10 @@ let package = Package(
             path: "Services/Settlement/Library"
         ),
         .executableTarget(name: "Settlement", dependencies: ["SettlementService"], path: "Services/Settlement/Main"),
-        .target(name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"], path: "Services/Supervision/Library"),
+        .target(
+            name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"],
+            path: "Services/Supervision/Library", resources: [.copy("Resources/rules-zhejiang-2024.json")]
+        ),
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),
         .target(
             name: "GatewayService", dependencies: [

@@ -20,7 +20,7 @@ fi
 
 # The whole-stack suites (four processes each, started and stopped per test) run after the
 # others, not beside them: on two cores they starved the transport's timing-bound tests.
-stacks='StackTests|DesignationWorkflowTests|WorkLedgerStackTests|CampaignCLITests|RelationshipStackTests|NationalViewStackTests|PricePublicityStackTests'
+stacks='StackTests|SupervisionStackTests|DesignationWorkflowTests|WorkLedgerStackTests|CampaignCLITests|RelationshipStackTests|NationalViewStackTests|PricePublicityStackTests'
 if [[ $# -eq 0 ]]; then
     echo "== tests"
     swift test --skip-build --skip "$stacks"

@@ -68,7 +68,7 @@ enum ServiceBench {
         let runner = Task { try await db.run() }
         try await Migrator.migrate(db, service: "supervision", migrations: SupervisionDefinition.migrations, logger: logger)
         var router = RPCRouter()
-        SupervisionProvider(store: SupervisionStore(database: db), catalogue: book.catalogue).register(with: &router)
+        try await SupervisionProvider.bundled(store: SupervisionStore(database: db), catalogue: book.catalogue).register(with: &router)
         let supervision = SupervisionClient(InProcessChannel(router: router, peer: PeerIdentity(commonName: "bench", role: "service"), logger: logger))
         var reviews: [Double] = []
         for n in 0..<5_000 {

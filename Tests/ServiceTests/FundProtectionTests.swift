@@ -399,7 +399,7 @@ struct AuditTrailTests {
         try await withDatabase(.sqlite) { db in
             try await Migrator.migrate(db, service: "supervision", migrations: SupervisionDefinition.migrations, logger: quietLogger)
             var router = RPCRouter()
-            SupervisionProvider(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue, checkpointer: checkpointer).register(with: &router)
+            try await SupervisionProvider.bundled(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue, checkpointer: checkpointer).register(with: &router)
             let supervision = SupervisionClient(InProcessChannel(router: router, peer: Callers.gateway, logger: quietLogger))
             func record(_ ids: [String]) async throws -> RecordBatchResponse {
                 try await supervision.recordBatch(RecordBatchRequest(records: ids.map { RecordRequest(settlement: SettlementResult(setlID: $0, status: .settled)) }))
@@ -435,7 +435,7 @@ struct AuditTrailTests {
     @Test func eachServiceChainsOnlyItsOwnDecisions() throws {
         let registry = PeerIdentity(commonName: "registry", department: "nhsa", role: "service")
         let settlement = PeerIdentity(commonName: "settlement", department: "nhsa", role: "service")
-        let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: .settled))
+        let posting = SupervisionStore.Recordable.posting(SettlementResult(setlID: "S1", status: .settled), nil)
         let designation = SupervisionStore.Recordable.designation(DesignationRecord(fixmedinsCode: "H33080200101", n: 1, event: DesignationEvent(toStatus: .designated)))
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(posting, caller: registry) }
         #expect(throws: DomainError.self) { try SupervisionProvider.mayRecord(designation, caller: settlement) }

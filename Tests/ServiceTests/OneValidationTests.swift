@@ -41,7 +41,7 @@ import Testing
                     var registry = RPCRouter(), settlement = RPCRouter(), supervision = RPCRouter()
                     RegistryProvider(store: RegistryStore(database: registryDB)).register(with: &registry)
                     SettlementProvider(store: SettlementStore(database: settlementDB), policies: try PolicyBook.bundled()).register(with: &settlement)
-                    SupervisionProvider(store: SupervisionStore(database: supervisionDB), catalogue: try PolicyBook.bundled().catalogue).register(with: &supervision)
+                    try await SupervisionProvider.bundled(store: SupervisionStore(database: supervisionDB), catalogue: try PolicyBook.bundled().catalogue).register(with: &supervision)
                     let service = PeerIdentity(commonName: "gateway", department: "nhsa", role: "service")
                     let settlementChannel = InProcessChannel(router: settlement, peer: service, logger: quietLogger)
                     let gateway = GatewayDefinition.makeRouter(

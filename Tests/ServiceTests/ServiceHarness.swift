@@ -13,12 +13,12 @@ import MedicareTestSupport
 func withService<T: Sendable>(
     _ name: String, engine: Engine = .sqlite, migrations: [Migration],
     peer: PeerIdentity = PeerIdentity(commonName: "ops", department: "nhsa", role: "operator", region: "33"),
-    router: @escaping @Sendable (any SQLDatabase) throws -> RPCRouter,
+    router: @escaping @Sendable (any SQLDatabase) async throws -> RPCRouter,
     _ body: @escaping @Sendable (InProcessChannel, any SQLDatabase) async throws -> T
 ) async throws -> T {
     try await withDatabase(engine) { db in
         try await Migrator.migrate(db, service: name, migrations: migrations, logger: quietLogger)
-        let channel = InProcessChannel(router: try router(db), peer: peer, logger: quietLogger)
+        let channel = InProcessChannel(router: try await router(db), peer: peer, logger: quietLogger)
         return try await body(channel, db)
     }
 }

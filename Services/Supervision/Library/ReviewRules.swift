@@ -1,162 +1,262 @@
+import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareWire
 
-/// What every review rule sees: the claim (validated and canonical), the clinic's status if
-/// the caller gave it, and the catalogue in force. Amounts are fen.
+/// One earlier visit of the insured person, as the history rules see it: settled (from the
+/// audit relay) or reviewed in the last minute and not blocked (not yet relayed).
+public struct PastVisit: Hashable, Sendable {
+    public let fixmedinsCode: String
+    public let mdtrtID: String
+    /// YYYY-MM-DD.
+    public let visitDate: String
+
+    public init(fixmedinsCode: String, mdtrtID: String, visitDate: String) {
+        self.fixmedinsCode = fixmedinsCode
+        self.mdtrtID = mdtrtID
+        self.visitDate = visitDate
+    }
+}
+
+/// What every rule sees: the claim (validated and canonical), the clinic's status if the
+/// caller gave it, the catalogue in force and the person's earlier visits. Amounts are fen.
 public struct ReviewInput: Sendable {
     public let claim: Claim
     public let designationStatus: DesignationStatus
     public let catalogue: [String: CatalogueItem]
+    /// The person's earlier visits in the rule set's history window (``CompiledRuleSet/historyDays``).
+    public let history: [PastVisit]
     /// The claim's total (quantity x unit price over its lines), fen.
     public let total: Int64
-    /// The diagnoses' ICD-10 categories (first three characters).
-    public let categories: [String]
-    /// Each line with its position and catalogue item (lines not in the catalogue left out),
-    /// looked up once for every rule.
-    let cataloguedLines: [(index: Int, line: FeeLine, item: CatalogueItem)]
+    /// The visit day.
+    let visitDay: CivilDate
+    /// Whole years of age on the visit day, and 性别 (gend), from the resident ID; nil when
+    /// the claim names the person by psn_no alone (the age and gend rules then do not judge).
+    let age: Int?
+    let gend: Gend?
 
-    public init(_ request: ReviewRequest, catalogue: [String: CatalogueItem]) {
+    public init(_ request: ReviewRequest, catalogue: [String: CatalogueItem], history: [PastVisit] = []) throws(DomainError) {
         let claim = request.claim ?? Claim()
         self.claim = claim
         designationStatus = request.designationStatus
         self.catalogue = catalogue
+        self.history = history
         total = claim.lines.reduce(Int64(0)) { $0 &+ Self.amount($1) }
-        categories = claim.diagnoses.map { String($0.prefix(3)).uppercased() }
-        cataloguedLines = claim.lines.enumerated().compactMap { i, line in catalogue[line.itemCode].map { (i, line, $0) } }
+        visitDay = try CivilDate(claim.visitDate, field: "claim.visit_date")
+        if claim.certno.isEmpty {
+            age = nil
+            gend = nil
+        } else {
+            let id = try ResidentID(claim.certno, field: "claim.certno")
+            let birth = id.birth
+            age = visitDay.year - birth.year - ((visitDay.month, visitDay.day) < (birth.month, birth.day) ? 1 : 0)
+            gend = id.gender == "1" ? .male : .female
+        }
     }
 
     static func amount(_ line: FeeLine) -> Int64 { line.quantity.multipliedReportingOverflow(by: line.unitPrice).partialValue }
 }
 
-/// One rule of the smart review (智能审核, notice §三): its id and version, what it checks and
-/// where the rule comes from; given a claim, the findings it makes, each explaining itself
-/// (verdict, evidence, amount at issue in fen, the item concerned).
-public protocol ReviewRule: Sendable {
-    var id: String { get }
-    var name: String { get }
-    /// The rule's source: the notice's or the national specification's section.
-    var source: String { get }
-    func findings(_ input: ReviewInput) -> [Finding]
-}
+/// A published rule set ready to run: its rules with their dates parsed and their scopes as
+/// sets. Built once when the set is loaded (``init(_:seq:)``), then shared by every review.
+public struct CompiledRuleSet: Sendable {
+    public let set: RuleSet
+    public let effectiveFrom: CivilDate
+    /// Publication order (later sets win over earlier ones with the same effective_from).
+    public let seq: Int64
+    let rules: [CompiledRule]
+    /// How many days of a person's visits the history rules need (0: none reads history).
+    public let historyDays: Int
 
-extension ReviewRule {
-    func finding(_ verdict: Verdict, _ evidence: String, amount: Int64, item: String = "") -> Finding {
-        Finding(ruleID: id, ruleVersion: ReviewRules.version, verdict: verdict, evidence: evidence, amountAtIssue: amount, itemCode: item)
+    public init(_ set: RuleSet, seq: Int64) throws(DomainError) {
+        self.set = set
+        self.seq = seq
+        effectiveFrom = try CivilDate(set.effectiveFrom, field: "rule_set.effective_from")
+        var rules: [CompiledRule] = []
+        for (i, rule) in set.rules.enumerated() { rules.append(try CompiledRule(rule, field: "rule_set.rules[\(i)]")) }
+        self.rules = rules
+        historyDays = rules.filter { $0.rule.kind == .visitFrequency || $0.rule.kind == .manyInstitutions }.map { Int($0.params.periodDays) }.max() ?? 0
     }
-}
 
-/// R001: only a designated institution's visits are paid.
-struct NotDesignated: ReviewRule {
-    let id = "R001", name = "institution not designated or suspended", source = "notice §二: settlement only under a service agreement (定点协议)"
-    func findings(_ input: ReviewInput) -> [Finding] {
-        guard input.designationStatus != .unspecified, input.designationStatus != .designated else { return [] }
-        return [finding(.block, "\(input.claim.fixmedinsCode) is \(input.designationStatus.code.replacingOccurrences(of: "_", with: " "))", amount: input.total)]
+    /// Runs every rule whose dates and scope fit the claim; the verdict is the worst
+    /// finding's (BLOCK over FLAG over WARN), PASS when there is none. Reads and writes nothing.
+    public func evaluate(_ input: ReviewInput) -> ReviewResponse {
+        var findings: [Finding] = []
+        var evaluated: UInt32 = 0
+        for rule in rules where rule.applies(to: input) {
+            evaluated += 1
+            findings += rule.findings(input)
+        }
+        let verdict = findings.map(\.verdict).max(by: { Self.rank($0) < Self.rank($1) }) ?? .pass
+        return ReviewResponse(verdict: verdict, findings: findings, rulesEvaluated: evaluated, ruleSetVersion: set.version)
     }
-}
 
-/// R002: a unit price above the item's reference price; the excess is at issue.
-struct AboveReferencePrice: ReviewRule {
-    let id = "R002", name = "price above the reference price", source = "notice §三 (智能审核): prices within the published limits"
-    func findings(_ input: ReviewInput) -> [Finding] {
-        input.cataloguedLines.compactMap { i, line, item in
-            guard line.unitPrice > item.referencePrice else { return nil }
-            let excess = (line.unitPrice - item.referencePrice).multipliedReportingOverflow(by: line.quantity).partialValue
-            return finding(.warn, "lines[\(i)]: \(line.unitPrice) fen > reference \(item.referencePrice) fen", amount: excess, item: item.code)
+    /// PASS < WARN < FLAG < BLOCK.
+    static func rank(_ verdict: Verdict) -> Int {
+        switch verdict {
+        case .block: 3
+        case .flag: 2
+        case .warn: 1
+        default: 0
         }
     }
 }
 
-/// R003 within one claim: the same item billed twice for the day. Across claims it is
-/// settlement's, in the posting's transaction (two claims sent together cannot both pass it).
-struct BilledTwice: ReviewRule {
-    let id = "R003", name = "same item billed twice in one claim (across claims: refused by settlement)", source = "notice §三: duplicate billing (重复收费)"
+/// One rule of a set, its dates parsed and its parameters checked for its kind.
+struct CompiledRule: Sendable {
+    let rule: ReviewRule
+    let params: RuleParams
+    let from: CivilDate
+    let to: CivilDate?
+    let medTypes: Set<MedType>
+
+    init(_ rule: ReviewRule, field: String) throws(DomainError) {
+        self.rule = rule
+        params = rule.params ?? RuleParams()
+        from = try CivilDate(rule.effectiveFrom, field: "\(field).effective_from")
+        to = rule.effectiveTo.isEmpty ? nil : try CivilDate(rule.effectiveTo, field: "\(field).effective_to")
+        medTypes = Set(rule.scope?.medTypes ?? [])
+    }
+
+    /// In force on the visit day, for the clinic's region and the visit's medical type.
+    func applies(to input: ReviewInput) -> Bool {
+        guard from <= input.visitDay, to.map({ input.visitDay < $0 }) ?? true else { return false }
+        if let regions = rule.scope?.regions, !regions.isEmpty {
+            let county = input.claim.fixmedinsCode.dropFirst()
+            guard regions.contains(where: { county.hasPrefix($0) }) else { return false }
+        }
+        return medTypes.isEmpty || medTypes.contains(input.claim.medType)
+    }
+
+    /// Whether the rule concerns a catalogue code: `items` lists codes or code prefixes.
+    func concerns(_ code: String) -> Bool { params.items.isEmpty || params.items.contains { code.hasPrefix($0) } }
+
+    func hasDiagnosis(_ input: ReviewInput) -> Bool {
+        input.claim.diagnoses.contains { diagnosis in params.diagnoses.contains { diagnosis.uppercased().hasPrefix($0.uppercased()) } }
+    }
+
+    /// The distinct visits in the window (the visit day and the period_days - 1 days before),
+    /// this one included, at this institution only if `same_institution`.
+    func visitsInWindow(_ input: ReviewInput, sameInstitution: Bool) -> Set<PastVisit> {
+        let first = input.visitDay.adding(days: -(Int(params.periodDays) - 1)).description, last = input.claim.visitDate
+        var visits = Set(input.history.filter { $0.visitDate >= first && $0.visitDate <= last })
+        visits.insert(PastVisit(fixmedinsCode: input.claim.fixmedinsCode, mdtrtID: input.claim.mdtrtID, visitDate: last))
+        if sameInstitution { visits = visits.filter { $0.fixmedinsCode == input.claim.fixmedinsCode } }
+        return visits
+    }
+
+    func finding(_ values: [String: String], amount: Int64, item: String = "") -> Finding {
+        Finding(
+            ruleID: rule.ruleID, ruleVersion: String(rule.version), verdict: rule.verdict, evidence: RuleMessage.render(rule.message, values),
+            amountAtIssue: amount, itemCode: item, ruleName: rule.name, severity: rule.severity, source: rule.source
+        )
+    }
+
+    /// Each line with its position and catalogue item, for the lines the rule concerns.
+    func lines(_ input: ReviewInput) -> [(index: Int, line: FeeLine, item: CatalogueItem?)] {
+        input.claim.lines.enumerated().compactMap { i, line in concerns(line.itemCode) ? (i, line, input.catalogue[line.itemCode]) : nil }
+    }
+
     func findings(_ input: ReviewInput) -> [Finding] {
-        var seen = Set<String>()
-        return input.cataloguedLines.compactMap { i, line, item in
-            guard seen.insert(item.code).inserted else {
-                return finding(.block, "lines[\(i)]: \(item.code) already billed to \(input.claim.psnNo) on \(input.claim.visitDate)",
-                               amount: ReviewInput.amount(line), item: item.code)
+        let claim = input.claim
+        let base = ["fixmedins_code": claim.fixmedinsCode, "psn_no": claim.psnNo, "visit_date": claim.visitDate]
+        func with(_ extra: [String: String]) -> [String: String] { base.merging(extra) { $1 } }
+        switch rule.kind {
+        case .notDesignated:
+            guard input.designationStatus != .unspecified, input.designationStatus != .designated else { return [] }
+            return [finding(with(["status": input.designationStatus.code]), amount: input.total)]
+        case .aboveReferencePrice:
+            return lines(input).compactMap { i, line, item in
+                guard let item, line.unitPrice > item.referencePrice else { return nil }
+                let excess = (line.unitPrice - item.referencePrice).multipliedReportingOverflow(by: line.quantity).partialValue
+                return finding(with(["line": "\(i)", "item": item.code, "price": "\(line.unitPrice)", "reference": "\(item.referencePrice)"]), amount: excess, item: item.code)
             }
-            return nil
-        }
-    }
-}
-
-/// R004: quantity or days of supply over the item's limit.
-struct OverLimit: ReviewRule {
-    let id = "R004", name = "quantity or days of supply over the item's limit", source = "notice §三: rational prescribing (合理用药)"
-    func findings(_ input: ReviewInput) -> [Finding] {
-        input.cataloguedLines.flatMap { i, line, item -> [Finding] in
-            var found: [Finding] = []
-            if let max = item.maxQuantity, line.quantity > max {
-                found.append(finding(.block, "lines[\(i)]: quantity \(line.quantity) > limit \(max)", amount: (line.quantity - max) &* line.unitPrice, item: item.code))
+        case .outsideCatalogue:
+            return lines(input).compactMap { i, line, item in
+                guard item == nil else { return nil }
+                return finding(with(["line": "\(i)", "item": String(line.itemCode.prefix(40))]), amount: ReviewInput.amount(line), item: line.itemCode)
             }
-            if let max = item.maxDays, Int64(line.days) > max {
-                found.append(finding(.block, "lines[\(i)]: \(line.days) days of supply > limit \(max)", amount: ReviewInput.amount(line), item: item.code))
+        case .quantityLimit:
+            return lines(input).compactMap { i, line, item in
+                guard let limit = params.maxQuantity > 0 ? params.maxQuantity : item?.maxQuantity, line.quantity > limit else { return nil }
+                return finding(with(["line": "\(i)", "item": line.itemCode, "quantity": "\(line.quantity)", "limit": "\(limit)"]),
+                               amount: (line.quantity - limit).multipliedReportingOverflow(by: line.unitPrice).partialValue, item: line.itemCode)
             }
-            return found
+        case .daysLimit:
+            return lines(input).compactMap { i, line, item in
+                guard let limit = params.maxDays > 0 ? Int64(params.maxDays) : item?.maxDays, Int64(line.days) > limit else { return nil }
+                return finding(with(["line": "\(i)", "item": line.itemCode, "days": "\(line.days)", "limit": "\(limit)"]), amount: ReviewInput.amount(line), item: line.itemCode)
+            }
+        case .amountLimit:
+            let amount = lines(input).reduce(Int64(0)) { $0 &+ ReviewInput.amount($1.line) }
+            guard amount > params.maxAmount else { return [] }
+            return [finding(with(["amount": "\(amount)", "limit": "\(params.maxAmount)"]), amount: amount - params.maxAmount)]
+        case .duplicateItem:
+            var seen = Set<String>()
+            return lines(input).compactMap { i, line, _ in
+                if seen.insert(line.itemCode).inserted { return nil }
+                return finding(with(["line": "\(i)", "item": line.itemCode]), amount: ReviewInput.amount(line), item: line.itemCode)
+            }
+        case .visitFrequency:
+            let visits = visitsInWindow(input, sameInstitution: params.sameInstitution)
+            guard visits.count > Int(params.maxVisits) else { return [] }
+            return [finding(with(["visits": "\(visits.count)", "limit": "\(params.maxVisits)", "period_days": "\(params.periodDays)"]), amount: input.total)]
+        case .manyInstitutions:
+            let institutions = Set(visitsInWindow(input, sameInstitution: false).map(\.fixmedinsCode))
+            guard institutions.count > Int(params.maxInstitutions) else { return [] }
+            return [finding(with(["institutions": "\(institutions.count)", "limit": "\(params.maxInstitutions)", "period_days": "\(params.periodDays)"]),
+                            amount: input.total)]
+        case .ageRestriction:
+            guard let age = input.age else { return [] }
+            let young = params.minAge > 0 && age < Int(params.minAge), old = params.maxAge > 0 && age > Int(params.maxAge)
+            guard young || old else { return [] }
+            return lines(input).map { i, line, _ in
+                finding(with(["line": "\(i)", "item": line.itemCode, "age": "\(age)", "limit": young ? "\(params.minAge)" : "\(params.maxAge)"]),
+                        amount: ReviewInput.amount(line), item: line.itemCode)
+            }
+        case .gendRestriction:
+            guard let gend = input.gend, gend != params.gend else { return [] }
+            return lines(input).map { i, line, _ in
+                finding(with(["line": "\(i)", "item": line.itemCode, "gend": gend.code]), amount: ReviewInput.amount(line), item: line.itemCode)
+            }
+        case .diagnosisRequired:
+            guard !hasDiagnosis(input) else { return [] }
+            let diagnoses = params.diagnoses.joined(separator: "/")
+            if !params.medTypes.isEmpty {
+                guard params.medTypes.contains(claim.medType) else { return [] }
+                return [finding(with(["diagnoses": diagnoses, "item": ""]), amount: input.total)]
+            }
+            return lines(input).map { i, line, _ in
+                finding(with(["line": "\(i)", "item": line.itemCode, "diagnoses": diagnoses]), amount: ReviewInput.amount(line), item: line.itemCode)
+            }
+        case .unspecified, .unrecognized:
+            return []
         }
     }
 }
 
-/// The ICD-10 categories of the two diseases (两病) whose outpatient drugs the fund covers.
-enum ChronicDiagnoses {
-    static let categories = ["hypertension": ["I10", "I11", "I12", "I13", "I15"], "diabetes": ["E10", "E11", "E12", "E13", "E14"]]
-}
-
-/// R005: a 两病 drug without a diagnosis of its disease.
-struct ChronicDrugWithoutDiagnosis: ReviewRule {
-    let id = "R005", name = "两病 drug without a hypertension or diabetes diagnosis", source = "notice §三; 两病门诊用药保障 (医保发〔2019〕54号)"
-    func findings(_ input: ReviewInput) -> [Finding] {
-        input.cataloguedLines.compactMap { i, line, item in
-            guard let condition = item.chronicCondition, let codes = ChronicDiagnoses.categories[condition],
-                  !input.categories.contains(where: codes.contains) else { return nil }
-            return finding(.block, "lines[\(i)]: \(item.code) is a \(condition) drug but no diagnosis \(codes.joined(separator: "/")) is given",
-                           amount: ReviewInput.amount(line), item: item.code)
-        }
-    }
-}
-
-/// R007: an item the catalogue does not list.
-struct OutsideCatalogue: ReviewRule {
-    let id = "R007", name = "item outside the catalogue", source = "notice §三: items within the medical-insurance catalogue (医保目录)"
-    func findings(_ input: ReviewInput) -> [Finding] {
-        input.claim.lines.enumerated().compactMap { i, line in
-            guard input.catalogue[line.itemCode] == nil else { return nil }
-            return finding(.block, "lines[\(i)]: \(line.itemCode.prefix(40)) is not in the catalogue", amount: ReviewInput.amount(line), item: line.itemCode)
-        }
-    }
-}
-
-/// R008: the chronic-disease outpatient benefit (higher ratio, no deductible) is for the
-/// diseases it covers: a visit coded so must carry one of their diagnoses.
-struct ChronicVisitWithoutDiagnosis: ReviewRule {
-    let id = "R008", name = "chronic outpatient visit without a chronic (两病) diagnosis", source = "national code list 医疗类别 14 (门诊慢特病)"
-    func findings(_ input: ReviewInput) -> [Finding] {
-        let covered = ChronicDiagnoses.categories.values.joined()
-        guard input.claim.medType == .chronicOutpatient, !input.categories.contains(where: covered.contains) else { return [] }
-        return [finding(.block, "med_type 14 (chronic outpatient) without a hypertension or diabetes diagnosis", amount: input.total)]
-    }
-}
-
-/// The smart review rules (智能审核), version 2024.1. R006 (a malformed identity number) was
-/// retired: a claim is validated before any rule runs (``Claim/validated()``), and a malformed
-/// `certno` is INVALID_ARGUMENT on every path, not a finding on one.
-public enum ReviewRules {
-    public static let version = "2024.1"
-
-    public static let rules: [any ReviewRule] = [
-        NotDesignated(), AboveReferencePrice(), BilledTwice(), OverLimit(), ChronicDrugWithoutDiagnosis(), OutsideCatalogue(),
-        ChronicVisitWithoutDiagnosis(),
+/// A rule's message template: `{name}` placeholders filled from the finding's values.
+enum RuleMessage {
+    /// Every placeholder a template may use.
+    static let placeholders: Set<String> = [
+        "item", "line", "quantity", "limit", "price", "reference", "days", "amount", "age", "gend", "diagnoses", "visits",
+        "institutions", "period_days", "status", "fixmedins_code", "psn_no", "visit_date",
     ]
 
-    /// Evaluates every rule against the claim alone; the verdict is the worst finding's (a
-    /// pass when there is none). Reads and writes nothing.
-    public static func evaluate(_ request: ReviewRequest, catalogue: [String: CatalogueItem]) -> ReviewResponse {
-        let input = ReviewInput(request, catalogue: catalogue)
-        let findings = rules.flatMap { $0.findings(input) }
-        let verdict: Verdict = findings.contains { $0.verdict == .block } ? .block : findings.isEmpty ? .pass : .warn
-        return ReviewResponse(verdict: verdict, findings: findings, rulesEvaluated: UInt32(rules.count))
+    /// The placeholders named in a template, in order.
+    static func names(in template: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            names.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+
+    static func render(_ template: String, _ values: [String: String]) -> String {
+        var text = template
+        for name in names(in: template) { text = text.replacingOccurrences(of: "{\(name)}", with: values[name] ?? "") }
+        return text
     }
 }

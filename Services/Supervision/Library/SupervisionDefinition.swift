@@ -1,3 +1,4 @@
+import Foundation
 import MedicareContracts
 import MedicareCrypto
 import MedicareDomain
@@ -49,6 +50,19 @@ public enum SupervisionDefinition {
         Migration(8, "one record per posting and designation change", sql: """
             CREATE UNIQUE INDEX audit_once ON audit (subject, kind) WHERE kind IN ('settlement', 'reversal', 'designation')
             """),
+        // Review rules are versioned data (issue 14): each published set is kept whole (the
+        // encoded RuleSet) under its version, in publication order.
+        Migration(9, "published review rule sets", sql: """
+            CREATE TABLE rule_sets (seq BIGINT PRIMARY KEY, version TEXT NOT NULL UNIQUE, effective_from TEXT NOT NULL, published_at TEXT NOT NULL,
+                published_by TEXT NOT NULL, content BYTEA NOT NULL)
+            """),
+        // The persons' settled visits, fed by the audit relay's postings, for the history
+        // rules (visit frequency, many institutions): read by person and day.
+        Migration(10, "settled visits for the history rules", sql: """
+            CREATE TABLE visits (setl_id TEXT PRIMARY KEY, psn_no TEXT NOT NULL, fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL,
+                visit_date TEXT NOT NULL);
+            CREATE INDEX visits_person_day ON visits (psn_no, visit_date, fixmedins_code, mdtrt_id)
+            """),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them
@@ -62,6 +76,11 @@ public enum SupervisionDefinition {
         ConfigKey("audit.signing-key", default: "",
                   "SM2 private key (PEM) that signs the audit chain's checkpoints, kept outside the database; empty = <tls.certs>/audit-signing.key (made when missing)."),
         ConfigKey("audit.checkpoint-seconds", default: "1", "Least time between two signed checkpoints of the chain's head."),
+        ConfigKey("review.rules-file", default: "",
+                  "A review rule set (JSON, docs/supervision.md) published at start-up when no set of its version is; empty = the bundled Zhejiang/Quzhou 2024 set. Later sets are published through Supervision/PublishRuleSet."),
+        ConfigKey("review.recent-seconds", default: "60",
+                  "How long a reviewed, unblocked visit counts in the person's history before its posting arrives through the audit relay (0 = settled visits only)."),
+        ConfigKey("review.refresh-ms", default: "2000", "How often a replica looks for rule sets published through another replica."),
     ]
 
     public static let definition = ServiceDefinition(
@@ -83,7 +102,26 @@ public enum SupervisionDefinition {
         } catch {
             throw StartupError("configuration key 'audit.signing-key' (\(keyPath)): \(error)")
         }
-        SupervisionProvider(store: store, catalogue: book.catalogue, checkpointer: checkpointer).register(with: &router)
+        let rules = RuleBook()
+        let rulesFile = context.configuration.string("review.rules-file")
+        do {
+            let seed = rulesFile.isEmpty ? try RuleBook.bundled() : try RuleBook.load(contentsOf: URL(fileURLWithPath: rulesFile))
+            if try await store.ruleSets().contains(where: { $0.set.version == seed.version }) == false {
+                _ = try await store.publish(seed, by: "review.rules-file")
+            }
+            try await rules.refresh(from: store)
+        } catch let error as DomainError {
+            throw StartupError("configuration key 'review.rules-file' (\(context.configuration.source("review.rules-file"))): \(error.field): \(error.message)")
+        }
+        let refresh = Duration.milliseconds(try context.configuration.int("review.refresh-ms", in: 100...600_000))
+        context.runInBackground {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: refresh)
+                do { try await rules.refresh(from: store) } catch { context.logger.warning("rule sets not refreshed", metadata: ["error": "\(error)"]) }
+            }
+        }
+        let recent = RecentVisits(window: .seconds(try context.configuration.int("review.recent-seconds", in: 0...3_600)))
+        SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer).register(with: &router)
         SupervisionReportsProvider(store: store).register(with: &router)
         return router
     }

@@ -4,32 +4,99 @@ import MedicareRPC
 import MedicareRuntime
 import MedicareWire
 
-/// medicare.v1.Supervision (3101 review).
+/// medicare.v1.Supervision (3101 review, the rule sets, the audit chain).
 public struct SupervisionProvider: SupervisionService {
     let store: SupervisionStore
     let catalogue: [String: CatalogueItem]
+    /// The published rule sets, compiled.
+    let rules: RuleBook
+    /// Visits reviewed here whose postings the relay has not delivered yet.
+    let recent: RecentVisits
     /// Signs the chain's head at intervals (nil: no checkpoints, and none can be verified).
     let checkpointer: AuditCheckpointer?
 
-    public init(store: SupervisionStore, catalogue: [CatalogueItem], checkpointer: AuditCheckpointer? = nil) {
+    public init(store: SupervisionStore, catalogue: [CatalogueItem], rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil) {
         self.store = store
         self.catalogue = Dictionary(uniqueKeysWithValues: catalogue.map { ($0.code, $0) })
+        self.rules = rules
+        self.recent = recent
         self.checkpointer = checkpointer
     }
 
-    /// 3101: evaluates every rule and answers the findings. A pure check of the claim itself:
-    /// it reads and writes nothing (the same item billed to a person on a day by another
-    /// settlement, R003 across claims, is refused by settlement in the posting's transaction,
-    /// where two claims sent together cannot both pass it)
-    /// (a block that refuses a settlement is recorded with ``recordBlock(_:context:)``).
-    /// INVALID_ARGUMENT, naming the field, for a claim out of form (``Claim/validated()``).
+    /// A provider over `store` with the bundled rule set (``RuleBook/bundled()``) published
+    /// and loaded: for tests, benchmarks and tools that run supervision in process.
+    public static func bundled(
+        store: SupervisionStore, catalogue: [CatalogueItem], checkpointer: AuditCheckpointer? = nil, recentWindow: Duration = .seconds(60)
+    ) async throws -> SupervisionProvider {
+        let rules = RuleBook()
+        _ = try await store.publish(try RuleBook.bundled(), by: "bundled")
+        try await rules.refresh(from: store)
+        return SupervisionProvider(store: store, catalogue: catalogue, rules: rules, recent: RecentVisits(window: recentWindow), checkpointer: checkpointer)
+    }
+
+    /// 3101: runs the rule set in force on the visit day (``RuleBook/inForce(on:)``) and
+    /// answers every finding, the set's version and the worst verdict. Reads the person's
+    /// settled visits when a history rule is in force, and the visits reviewed here in the
+    /// last `review.recent-seconds`; remembers this visit among them unless it is blocked.
+    /// The same item billed to a person on a day by another settlement is refused by
+    /// settlement in the posting's transaction, where two claims sent together cannot both
+    /// pass it (a block that refuses a settlement is recorded with ``recordBlock(_:context:)``).
+    /// Errors: INVALID_ARGUMENT naming the field for a claim out of form (``Claim/validated()``);
+    /// FAILED_PRECONDITION when no rule set is in force on the visit day.
     public func review(_ request: ReviewRequest, context: CallContext) async throws -> ReviewResponse {
         var request = request
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
-        request.claim = try Self.canonical(claim)
+        let canonical = try Self.canonical(claim)
+        request.claim = canonical
         // Optional here (zero: not given); anything else must be a declared status.
         if request.designationStatus != .unspecified { _ = try request.designationStatus.required("designation_status") }
-        return ReviewRules.evaluate(request, catalogue: catalogue)
+        let day = try CivilDate(canonical.visitDate, field: "claim.visit_date")
+        guard let set = rules.inForce(on: day) else {
+            throw DomainError(.precondition, field: "claim.visit_date", "no review rule set is in force on \(canonical.visitDate)")
+        }
+        var history: [PastVisit] = []
+        if set.historyDays > 0 {
+            let first = day.adding(days: -(set.historyDays - 1)).description
+            history = try await store.visits(psnNo: canonical.psnNo, from: first, to: canonical.visitDate)
+            history += recent.visits(of: canonical.psnNo)
+        }
+        let response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history))
+        if set.historyDays > 0, response.verdict != .block {
+            recent.remember(psnNo: canonical.psnNo, PastVisit(fixmedinsCode: canonical.fixmedinsCode, mdtrtID: canonical.mdtrtID, visitDate: canonical.visitDate))
+        }
+        return response
+    }
+
+    /// Checks a rule set whole (``RuleBook/validated(_:)``) and publishes it; the book is
+    /// reloaded at once here and within `review.refresh-ms` on other replicas.
+    public func publishRuleSet(_ request: PublishRuleSetRequest, context: CallContext) async throws -> PublishRuleSetResponse {
+        guard let sent = request.ruleSet else { throw DomainError(field: "rule_set", "is required") }
+        let set = try RuleBook.validated(sent)
+        let (stored, replay) = try await store.publish(set, by: String(try context.actingCaller().description.prefix(200)))
+        try await rules.refresh(from: store)
+        return PublishRuleSetResponse(ruleSet: stored, replay: replay)
+    }
+
+    /// A rule set by version, or the one in force on `date` (today when empty).
+    public func getRuleSet(_ request: GetRuleSetRequest, context: CallContext) async throws -> RuleSet {
+        if !request.version.isEmpty {
+            guard let found = rules.all.last(where: { $0.set.version == request.version }) else {
+                throw DomainError(.notFound, field: "version", "no rule set \(request.version.prefix(64)) is published")
+            }
+            return found.set
+        }
+        let day = request.date.isEmpty ? CivilDate.today() : try CivilDate(request.date, field: "date")
+        guard let set = rules.inForce(on: day) else { throw DomainError(.notFound, field: "date", "no rule set is in force on \(day)") }
+        return set.set
+    }
+
+    /// Every published version, oldest first, without rules.
+    public func listRuleSets(_ request: ListRuleSetsRequest, context: CallContext) async throws -> ListRuleSetsResponse {
+        ListRuleSetsResponse(ruleSets: rules.all.sorted { $0.seq < $1.seq }.map { compiled in
+            var set = compiled.set
+            set.rules = []
+            return set
+        })
     }
 
     /// The claim checked and canonical (``Claim/validated()``): the same refusal as every
@@ -54,7 +121,17 @@ public struct SupervisionProvider: SupervisionService {
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {
         let recordable = try Self.recordable(request)
         try Self.mayRecord(recordable, caller: context.peer)
-        return try await store.record(batch: [recordable])[0]
+        let record = try await store.record(batch: [recordable])[0]
+        forgetRecent([recordable])
+        return record
+    }
+
+    /// The visits just chained leave the recent-review memory: the store's history has them now.
+    func forgetRecent(_ recorded: [SupervisionStore.Recordable]) {
+        recent.forget(recorded.compactMap { item in
+            guard case .posting(let settlement, _) = item else { return nil }
+            return (settlement.psnNo, PastVisit(fixmedinsCode: settlement.fixmedinsCode, mdtrtID: settlement.mdtrtID, visitDate: ""))
+        })
     }
 
     /// Each service chains only its own decisions: settlement its postings, the registry its
@@ -85,6 +162,7 @@ public struct SupervisionProvider: SupervisionService {
             }
         }
         let records = valid.isEmpty ? [] : try await store.record(batch: valid)
+        forgetRecent(valid)
         let head = records.max { $0.seq < $1.seq }
         return RecordBatchResponse(records: records, rejected: rejected, checkpoint: checkpointer?.after(head: head))
     }
@@ -104,7 +182,7 @@ public struct SupervisionProvider: SupervisionService {
         guard settlement.status == .settled || settlement.status == .reversed else {
             throw DomainError(field: "settlement.status", "must be settled or reversed")
         }
-        return .posting(settlement)
+        return .posting(settlement, request.claim)
     }
 
     /// Re-walks the chain; see ``SupervisionStore/verify(checkpoints:postings:checkpointer:)``.

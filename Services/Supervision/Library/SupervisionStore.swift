@@ -1,6 +1,7 @@
 import Foundation
 import MedicareContracts
 import MedicareCrypto
+import MedicareDomain
 import MedicareRuntime
 import MedicareStore
 import MedicareWire
@@ -73,30 +74,90 @@ public struct SupervisionStore: Sendable {
         }
     }
 
+    // MARK: review history and rule sets
+
+    /// The person's settled visits (not reversed) with a visit day in `from...to` (YYYY-MM-DD),
+    /// at most 1,000, newest first (index `visits_person_day`).
+    func visits(psnNo: String, from: String, to: String) async throws -> [PastVisit] {
+        try await database.read { tx in
+            try await tx.query(
+                "SELECT fixmedins_code, mdtrt_id, visit_date FROM visits WHERE psn_no = $1 AND visit_date >= $2 AND visit_date <= $3 ORDER BY visit_date DESC LIMIT 1000",
+                [.text(psnNo), .text(from), .text(to)]
+            ).map { row throws(StoreError) in
+                PastVisit(fixmedinsCode: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"), visitDate: try row.string("visit_date"))
+            }
+        }
+    }
+
+    /// The highest publication number of a rule set (0: none published).
+    func latestRuleSetSeq() async throws -> Int64 {
+        try await database.read { tx in try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) AS seq FROM rule_sets", [])?.int("seq") ?? 0 }
+    }
+
+    /// Every published rule set with its publication number, in publication order.
+    func ruleSets() async throws -> [(seq: Int64, set: RuleSet)] {
+        try await database.read { tx in
+            try await tx.query("SELECT seq, content FROM rule_sets ORDER BY seq", []).map { row in
+                (try row.int("seq"), try RuleSet(decoding: try row.blob("content")))
+            }
+        }
+    }
+
+    /// Stores a validated rule set under its version with the next publication number. The
+    /// same version with the same rules is a replay (the stored set answered); the version
+    /// with other rules is ALREADY_EXISTS.
+    func publish(_ set: RuleSet, by caller: String) async throws -> (set: RuleSet, replay: Bool) {
+        let postgres = database.dialect == .postgres
+        return try await database.write { tx in
+            if postgres { try await tx.execute("LOCK TABLE rule_sets IN EXCLUSIVE MODE", []) }
+            if let row = try await tx.queryOne("SELECT content FROM rule_sets WHERE version = $1", [.text(set.version)]) {
+                let stored = try RuleSet(decoding: try row.blob("content"))
+                var comparable = stored
+                comparable.publishedAt = ""
+                comparable.publishedBy = ""
+                guard try comparable.encodedBytes() == set.encodedBytes() else {
+                    throw DomainError(.conflict, field: "rule_set.version", "\(set.version) is published with other rules: publish the change under a new version")
+                }
+                return (stored, true)
+            }
+            var published = set
+            published.publishedAt = Date().formatted(.iso8601)
+            published.publishedBy = caller
+            let seq = (try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM rule_sets", [])?.int("seq")) ?? 1
+            try await tx.execute(
+                "INSERT INTO rule_sets (seq, version, effective_from, published_at, published_by, content) VALUES ($1, $2, $3, $4, $5, $6)",
+                [.integer(seq), .text(published.version), .text(published.effectiveFrom), .text(published.publishedAt), .text(caller),
+                 .blob(try published.encodedBytes())]
+            )
+            return (published, false)
+        }
+    }
+
     /// One decision to chain, with its kind and subject.
     package enum Recordable: Sendable {
-        /// A settlement or reversal (subject: its `setl_id`).
-        case posting(SettlementResult)
+        /// A settlement or reversal (subject: its `setl_id`), with the settled claim when the
+        /// relay sends it (its visit goes into the history the review rules read).
+        case posting(SettlementResult, Claim?)
         /// A designation change from the registry (subject: "<code>#<n>").
         case designation(DesignationRecord)
 
         var kind: AuditKind {
             switch self {
-            case .posting(let settlement): settlement.status == .reversed ? .reversal : .settlement
+            case .posting(let settlement, _): settlement.status == .reversed ? .reversal : .settlement
             case .designation: .designation
             }
         }
 
         var subject: String {
             switch self {
-            case .posting(let settlement): settlement.setlID
+            case .posting(let settlement, _): settlement.setlID
             case .designation(let record): "\(record.fixmedinsCode)#\(record.n)"
             }
         }
 
         func content() throws -> [UInt8] {
             switch self {
-            case .posting(let settlement): try settlement.encodedBytes()
+            case .posting(let settlement, _): try settlement.encodedBytes()
             case .designation(let record): try record.encodedBytes()
             }
         }
@@ -122,6 +183,8 @@ public struct SupervisionStore: Sendable {
             let at = Date().formatted(.iso8601)
             var records: [AuditRecord] = []
             var fresh: [(AuditRecord, [UInt8])] = []
+            var visits: [[SQLValue]] = []
+            var reversed: [String] = []
             records.reserveCapacity(batch.count)
             for (item, content) in zip(batch, contents) {
                 let key = "\(item.kind.code)\t\(item.subject)"
@@ -136,6 +199,24 @@ public struct SupervisionStore: Sendable {
                 linked[key] = record
                 records.append(record)
                 fresh.append((record, content))
+                if case .posting(let settlement, let claim) = item {
+                    if settlement.status == .reversed {
+                        reversed.append(settlement.setlID)
+                    } else {
+                        visits.append([.text(settlement.setlID), .text(settlement.psnNo), .text(settlement.fixmedinsCode), .text(settlement.mdtrtID),
+                                       .text(claim.map(\.visitDate) ?? settlement.setlDate)])
+                    }
+                }
+            }
+            // The history the review rules read: a settled visit in, a reversed one out.
+            if !visits.isEmpty {
+                try await tx.insert(into: "visits", columns: ["setl_id", "psn_no", "fixmedins_code", "mdtrt_id", "visit_date"], rows: visits,
+                                    tail: "ON CONFLICT (setl_id) DO NOTHING")
+            }
+            for start in stride(from: 0, to: reversed.count, by: 500) {
+                var binds: [SQLValue] = []
+                let chunk = reversed[start..<min(start + 500, reversed.count)].map { SQLValue.text($0) }
+                try await tx.execute("DELETE FROM visits WHERE \(SQLPlaceholders.isIn("setl_id", chunk, dialect: database.dialect, binds: &binds))", binds)
             }
             for start in stride(from: 0, to: fresh.count, by: 100) {
                 let rows = fresh[start..<min(start + 100, fresh.count)]

@@ -22,11 +22,23 @@ public enum SupervisionMethods {
         service: "medicare.v1.Supervision", method: "RecordBlock",
         policy: MethodPolicy(idempotency: .idempotent, callerScope: .all, servedVia: "medicare.v1.Gateway/Settle")
     )
+    public static let publishRuleSet = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "PublishRuleSet",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all)
+    )
+    public static let getRuleSet = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "GetRuleSet",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+    )
+    public static let listRuleSets = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "ListRuleSets",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+    )
     public static let verifyAudit = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "VerifyAudit",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
     )
-    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, verifyAudit]
+    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, verifyAudit]
 }
 
 /// `medicare.v1.Supervision`: implement one async method per RPC, then register it with a router.
@@ -35,6 +47,9 @@ public protocol SupervisionService: Sendable {
     func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord
     func recordBatch(_ request: RecordBatchRequest, context: CallContext) async throws -> RecordBatchResponse
     func recordBlock(_ request: RecordBlockRequest, context: CallContext) async throws -> AuditRecord
+    func publishRuleSet(_ request: PublishRuleSetRequest, context: CallContext) async throws -> PublishRuleSetResponse
+    func getRuleSet(_ request: GetRuleSetRequest, context: CallContext) async throws -> RuleSet
+    func listRuleSets(_ request: ListRuleSetsRequest, context: CallContext) async throws -> ListRuleSetsResponse
     func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse
 }
 
@@ -52,6 +67,15 @@ extension SupervisionService {
         }
         router.register(SupervisionMethods.recordBlock, request: RecordBlockRequest.self, response: AuditRecord.self) { request, context in
             try await self.recordBlock(request, context: context)
+        }
+        router.register(SupervisionMethods.publishRuleSet, request: PublishRuleSetRequest.self, response: PublishRuleSetResponse.self) { request, context in
+            try await self.publishRuleSet(request, context: context)
+        }
+        router.register(SupervisionMethods.getRuleSet, request: GetRuleSetRequest.self, response: RuleSet.self) { request, context in
+            try await self.getRuleSet(request, context: context)
+        }
+        router.register(SupervisionMethods.listRuleSets, request: ListRuleSetsRequest.self, response: ListRuleSetsResponse.self) { request, context in
+            try await self.listRuleSets(request, context: context)
         }
         router.register(SupervisionMethods.verifyAudit, request: VerifyAuditRequest.self, response: VerifyAuditResponse.self) { request, context in
             try await self.verifyAudit(request, context: context)
@@ -79,6 +103,18 @@ public struct SupervisionClient: Sendable {
 
     public func recordBlock(_ request: RecordBlockRequest, options: CallOptions = CallOptions()) async throws -> AuditRecord {
         try await channel.unary(SupervisionMethods.recordBlock, request: request, response: AuditRecord.self, options: options)
+    }
+
+    public func publishRuleSet(_ request: PublishRuleSetRequest, options: CallOptions = CallOptions()) async throws -> PublishRuleSetResponse {
+        try await channel.unary(SupervisionMethods.publishRuleSet, request: request, response: PublishRuleSetResponse.self, options: options)
+    }
+
+    public func getRuleSet(_ request: GetRuleSetRequest, options: CallOptions = CallOptions()) async throws -> RuleSet {
+        try await channel.unary(SupervisionMethods.getRuleSet, request: request, response: RuleSet.self, options: options)
+    }
+
+    public func listRuleSets(_ request: ListRuleSetsRequest, options: CallOptions = CallOptions()) async throws -> ListRuleSetsResponse {
+        try await channel.unary(SupervisionMethods.listRuleSets, request: request, response: ListRuleSetsResponse.self, options: options)
     }
 
     public func verifyAudit(_ request: VerifyAuditRequest, options: CallOptions = CallOptions()) async throws -> VerifyAuditResponse {

@@ -12,6 +12,7 @@ public enum Verdict: ProtoEnum {
     case pass
     case warn
     case block
+    case flag
     case unrecognized(Int32)
 
     public init(rawValue: Int32) {
@@ -20,6 +21,7 @@ public enum Verdict: ProtoEnum {
         case 1: self = .pass
         case 2: self = .warn
         case 3: self = .block
+        case 4: self = .flag
         default: self = .unrecognized(rawValue)
         }
     }
@@ -32,6 +34,7 @@ public enum Verdict: ProtoEnum {
         case .pass: 1
         case .warn: 2
         case .block: 3
+        case .flag: 4
         case .unrecognized(let value): value
         }
     }
@@ -39,7 +42,7 @@ public enum Verdict: ProtoEnum {
     public static var protoName: String { "medicare.v1.Verdict" }
 
     /// Every value this build knows except the zero value, in declaration order.
-    public static let known: [Verdict] = [.pass, .warn, .block]
+    public static let known: [Verdict] = [.pass, .warn, .block, .flag]
 
     /// The value's name without the enum's prefix, lower case: a stable code for text forms.
     public var code: String {
@@ -48,6 +51,143 @@ public enum Verdict: ProtoEnum {
         case .pass: "pass"
         case .warn: "warn"
         case .block: "block"
+        case .flag: "flag"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.RuleKind`. What a review rule checks (智能审核, notice §三). Each kind reads the parameters named beside it (RuleParams); a rule set naming a kind without them is refused at publication.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum RuleKind: ProtoEnum {
+    case unspecified
+    case notDesignated
+    case aboveReferencePrice
+    case outsideCatalogue
+    case quantityLimit
+    case daysLimit
+    case amountLimit
+    case duplicateItem
+    case visitFrequency
+    case ageRestriction
+    case gendRestriction
+    case diagnosisRequired
+    case manyInstitutions
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .notDesignated
+        case 2: self = .aboveReferencePrice
+        case 3: self = .outsideCatalogue
+        case 4: self = .quantityLimit
+        case 5: self = .daysLimit
+        case 6: self = .amountLimit
+        case 7: self = .duplicateItem
+        case 8: self = .visitFrequency
+        case 9: self = .ageRestriction
+        case 10: self = .gendRestriction
+        case 11: self = .diagnosisRequired
+        case 12: self = .manyInstitutions
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .notDesignated: 1
+        case .aboveReferencePrice: 2
+        case .outsideCatalogue: 3
+        case .quantityLimit: 4
+        case .daysLimit: 5
+        case .amountLimit: 6
+        case .duplicateItem: 7
+        case .visitFrequency: 8
+        case .ageRestriction: 9
+        case .gendRestriction: 10
+        case .diagnosisRequired: 11
+        case .manyInstitutions: 12
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.RuleKind" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .notDesignated: "not_designated"
+        case .aboveReferencePrice: "above_reference_price"
+        case .outsideCatalogue: "outside_catalogue"
+        case .quantityLimit: "quantity_limit"
+        case .daysLimit: "days_limit"
+        case .amountLimit: "amount_limit"
+        case .duplicateItem: "duplicate_item"
+        case .visitFrequency: "visit_frequency"
+        case .ageRestriction: "age_restriction"
+        case .gendRestriction: "gend_restriction"
+        case .diagnosisRequired: "diagnosis_required"
+        case .manyInstitutions: "many_institutions"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.Severity`. How serious a finding is, for reviewers' queues and inspection planning.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum Severity: ProtoEnum {
+    case unspecified
+    case low
+    case medium
+    case high
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .low
+        case 2: self = .medium
+        case 3: self = .high
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .low: 1
+        case .medium: 2
+        case .high: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.Severity" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [Severity] = [.low, .medium, .high]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .low: "low"
+        case .medium: "medium"
+        case .high: "high"
         case .unrecognized(let value): String(value)
         }
     }
@@ -107,6 +247,460 @@ public enum AuditKind: ProtoEnum {
     }
 }
 
+/// `medicare.v1.RuleScope`
+public struct RuleScope: WireMessage {
+    public var regions: [String]
+    public var medTypes: [MedType]
+
+    public init(regions: [String] = [], medTypes: [MedType] = []) {
+        self.regions = regions
+        self.medTypes = medTypes
+    }
+
+    public static var protoName: String { "medicare.v1.RuleScope" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RuleScope: CMessage {
+    typealias CStruct = Medicare__V1__RuleScope
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__rule_scope__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__rule_scope__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__rule_scope__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__rule_scope__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.regions = try arena.stringArray(c.pointee.regions, c.pointee.n_regions, field: "medicare.v1.RuleScope.regions")
+        self.medTypes = try arena.array(c.pointee.med_types, c.pointee.n_med_types, field: "medicare.v1.RuleScope.med_types") { MedType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_regions, c.pointee.regions) = try arena.cStringArray(self.regions, field: "medicare.v1.RuleScope.regions")
+        (c.pointee.n_med_types, c.pointee.med_types) = arena.cArray(self.medTypes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+    }
+}
+
+/// `medicare.v1.RuleParams`
+public struct RuleParams: WireMessage {
+    public var items: [String]
+    public var maxQuantity: Int64
+    public var maxDays: UInt32
+    public var maxAmount: Int64
+    public var minAge: UInt32
+    public var maxAge: UInt32
+    public var gend: Gend
+    public var diagnoses: [String]
+    public var maxVisits: UInt32
+    public var periodDays: UInt32
+    public var sameInstitution: Bool
+    public var maxInstitutions: UInt32
+    public var medTypes: [MedType]
+
+    public init(items: [String] = [], maxQuantity: Int64 = 0, maxDays: UInt32 = 0, maxAmount: Int64 = 0, minAge: UInt32 = 0, maxAge: UInt32 = 0, gend: Gend = .init(), diagnoses: [String] = [], maxVisits: UInt32 = 0, periodDays: UInt32 = 0, sameInstitution: Bool = false, maxInstitutions: UInt32 = 0, medTypes: [MedType] = []) {
+        self.items = items
+        self.maxQuantity = maxQuantity
+        self.maxDays = maxDays
+        self.maxAmount = maxAmount
+        self.minAge = minAge
+        self.maxAge = maxAge
+        self.gend = gend
+        self.diagnoses = diagnoses
+        self.maxVisits = maxVisits
+        self.periodDays = periodDays
+        self.sameInstitution = sameInstitution
+        self.maxInstitutions = maxInstitutions
+        self.medTypes = medTypes
+    }
+
+    public static var protoName: String { "medicare.v1.RuleParams" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RuleParams: CMessage {
+    typealias CStruct = Medicare__V1__RuleParams
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__rule_params__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__rule_params__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__rule_params__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__rule_params__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.items = try arena.stringArray(c.pointee.items, c.pointee.n_items, field: "medicare.v1.RuleParams.items")
+        self.maxQuantity = c.pointee.max_quantity
+        self.maxDays = c.pointee.max_days
+        self.maxAmount = c.pointee.max_amount
+        self.minAge = c.pointee.min_age
+        self.maxAge = c.pointee.max_age
+        self.gend = Gend(rawValue: Int32(truncatingIfNeeded: c.pointee.gend.rawValue))
+        self.diagnoses = try arena.stringArray(c.pointee.diagnoses, c.pointee.n_diagnoses, field: "medicare.v1.RuleParams.diagnoses")
+        self.maxVisits = c.pointee.max_visits
+        self.periodDays = c.pointee.period_days
+        self.sameInstitution = c.pointee.same_institution != 0
+        self.maxInstitutions = c.pointee.max_institutions
+        self.medTypes = try arena.array(c.pointee.med_types, c.pointee.n_med_types, field: "medicare.v1.RuleParams.med_types") { MedType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_items, c.pointee.items) = try arena.cStringArray(self.items, field: "medicare.v1.RuleParams.items")
+        c.pointee.max_quantity = self.maxQuantity
+        c.pointee.max_days = self.maxDays
+        c.pointee.max_amount = self.maxAmount
+        c.pointee.min_age = self.minAge
+        c.pointee.max_age = self.maxAge
+        c.pointee.gend = .init(rawValue: .init(truncatingIfNeeded: self.gend.rawValue))
+        (c.pointee.n_diagnoses, c.pointee.diagnoses) = try arena.cStringArray(self.diagnoses, field: "medicare.v1.RuleParams.diagnoses")
+        c.pointee.max_visits = self.maxVisits
+        c.pointee.period_days = self.periodDays
+        c.pointee.same_institution = self.sameInstitution ? 1 : 0
+        c.pointee.max_institutions = self.maxInstitutions
+        (c.pointee.n_med_types, c.pointee.med_types) = arena.cArray(self.medTypes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+    }
+}
+
+/// `medicare.v1.ReviewRule`
+public struct ReviewRule: WireMessage {
+    public var ruleID: String
+    public var version: UInt32
+    public var name: String
+    public var kind: RuleKind
+    public var verdict: Verdict
+    public var severity: Severity
+    public var effectiveFrom: String
+    public var effectiveTo: String
+    public var scope: RuleScope?
+    public var params: RuleParams?
+    public var message: String
+    public var source: String
+
+    public init(ruleID: String = "", version: UInt32 = 0, name: String = "", kind: RuleKind = .init(), verdict: Verdict = .init(), severity: Severity = .init(), effectiveFrom: String = "", effectiveTo: String = "", scope: RuleScope? = nil, params: RuleParams? = nil, message: String = "", source: String = "") {
+        self.ruleID = ruleID
+        self.version = version
+        self.name = name
+        self.kind = kind
+        self.verdict = verdict
+        self.severity = severity
+        self.effectiveFrom = effectiveFrom
+        self.effectiveTo = effectiveTo
+        self.scope = scope
+        self.params = params
+        self.message = message
+        self.source = source
+    }
+
+    public static var protoName: String { "medicare.v1.ReviewRule" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ReviewRule: CMessage {
+    typealias CStruct = Medicare__V1__ReviewRule
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__review_rule__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__review_rule__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__review_rule__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__review_rule__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.ruleID = try arena.string(c.pointee.rule_id, field: "medicare.v1.ReviewRule.rule_id")
+        self.version = c.pointee.version
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.ReviewRule.name")
+        self.kind = RuleKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.verdict = Verdict(rawValue: Int32(truncatingIfNeeded: c.pointee.verdict.rawValue))
+        self.severity = Severity(rawValue: Int32(truncatingIfNeeded: c.pointee.severity.rawValue))
+        self.effectiveFrom = try arena.string(c.pointee.effective_from, field: "medicare.v1.ReviewRule.effective_from")
+        self.effectiveTo = try arena.string(c.pointee.effective_to, field: "medicare.v1.ReviewRule.effective_to")
+        if let p = c.pointee.scope { self.scope = try RuleScope(c: p, arena: arena) } else { self.scope = nil }
+        if let p = c.pointee.params { self.params = try RuleParams(c: p, arena: arena) } else { self.params = nil }
+        self.message = try arena.string(c.pointee.message, field: "medicare.v1.ReviewRule.message")
+        self.source = try arena.string(c.pointee.source, field: "medicare.v1.ReviewRule.source")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.rule_id = try arena.cString(self.ruleID, field: "medicare.v1.ReviewRule.rule_id")
+        c.pointee.version = self.version
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.ReviewRule.name")
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.verdict = .init(rawValue: .init(truncatingIfNeeded: self.verdict.rawValue))
+        c.pointee.severity = .init(rawValue: .init(truncatingIfNeeded: self.severity.rawValue))
+        c.pointee.effective_from = try arena.cString(self.effectiveFrom, field: "medicare.v1.ReviewRule.effective_from")
+        c.pointee.effective_to = try arena.cString(self.effectiveTo, field: "medicare.v1.ReviewRule.effective_to")
+        if let v = self.scope { c.pointee.scope = try arena.cMessage(v) }
+        if let v = self.params { c.pointee.params = try arena.cMessage(v) }
+        c.pointee.message = try arena.cString(self.message, field: "medicare.v1.ReviewRule.message")
+        c.pointee.source = try arena.cString(self.source, field: "medicare.v1.ReviewRule.source")
+    }
+}
+
+/// `medicare.v1.RuleSet`
+public struct RuleSet: WireMessage {
+    public var version: String
+    public var name: String
+    public var effectiveFrom: String
+    public var rules: [ReviewRule]
+    public var publishedAt: String
+    public var publishedBy: String
+
+    public init(version: String = "", name: String = "", effectiveFrom: String = "", rules: [ReviewRule] = [], publishedAt: String = "", publishedBy: String = "") {
+        self.version = version
+        self.name = name
+        self.effectiveFrom = effectiveFrom
+        self.rules = rules
+        self.publishedAt = publishedAt
+        self.publishedBy = publishedBy
+    }
+
+    public static var protoName: String { "medicare.v1.RuleSet" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RuleSet: CMessage {
+    typealias CStruct = Medicare__V1__RuleSet
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__rule_set__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__rule_set__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__rule_set__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__rule_set__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.version = try arena.string(c.pointee.version, field: "medicare.v1.RuleSet.version")
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.RuleSet.name")
+        self.effectiveFrom = try arena.string(c.pointee.effective_from, field: "medicare.v1.RuleSet.effective_from")
+        self.rules = try arena.messageArray(c.pointee.rules, c.pointee.n_rules, field: "medicare.v1.RuleSet.rules", as: ReviewRule.self)
+        self.publishedAt = try arena.string(c.pointee.published_at, field: "medicare.v1.RuleSet.published_at")
+        self.publishedBy = try arena.string(c.pointee.published_by, field: "medicare.v1.RuleSet.published_by")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.version = try arena.cString(self.version, field: "medicare.v1.RuleSet.version")
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.RuleSet.name")
+        c.pointee.effective_from = try arena.cString(self.effectiveFrom, field: "medicare.v1.RuleSet.effective_from")
+        (c.pointee.n_rules, c.pointee.rules) = try arena.cMessageArray(self.rules)
+        c.pointee.published_at = try arena.cString(self.publishedAt, field: "medicare.v1.RuleSet.published_at")
+        c.pointee.published_by = try arena.cString(self.publishedBy, field: "medicare.v1.RuleSet.published_by")
+    }
+}
+
+/// `medicare.v1.PublishRuleSetRequest`
+public struct PublishRuleSetRequest: WireMessage {
+    public var ruleSet: RuleSet?
+
+    public init(ruleSet: RuleSet? = nil) {
+        self.ruleSet = ruleSet
+    }
+
+    public static var protoName: String { "medicare.v1.PublishRuleSetRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PublishRuleSetRequest: CMessage {
+    typealias CStruct = Medicare__V1__PublishRuleSetRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__publish_rule_set_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__publish_rule_set_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__publish_rule_set_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__publish_rule_set_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let p = c.pointee.rule_set { self.ruleSet = try RuleSet(c: p, arena: arena) } else { self.ruleSet = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let v = self.ruleSet { c.pointee.rule_set = try arena.cMessage(v) }
+    }
+}
+
+/// `medicare.v1.PublishRuleSetResponse`
+public struct PublishRuleSetResponse: WireMessage {
+    public var ruleSet: RuleSet?
+    public var replay: Bool
+
+    public init(ruleSet: RuleSet? = nil, replay: Bool = false) {
+        self.ruleSet = ruleSet
+        self.replay = replay
+    }
+
+    public static var protoName: String { "medicare.v1.PublishRuleSetResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PublishRuleSetResponse: CMessage {
+    typealias CStruct = Medicare__V1__PublishRuleSetResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__publish_rule_set_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__publish_rule_set_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__publish_rule_set_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__publish_rule_set_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let p = c.pointee.rule_set { self.ruleSet = try RuleSet(c: p, arena: arena) } else { self.ruleSet = nil }
+        self.replay = c.pointee.replay != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let v = self.ruleSet { c.pointee.rule_set = try arena.cMessage(v) }
+        c.pointee.replay = self.replay ? 1 : 0
+    }
+}
+
+/// `medicare.v1.GetRuleSetRequest`
+public struct GetRuleSetRequest: WireMessage {
+    public var version: String
+    public var date: String
+
+    public init(version: String = "", date: String = "") {
+        self.version = version
+        self.date = date
+    }
+
+    public static var protoName: String { "medicare.v1.GetRuleSetRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension GetRuleSetRequest: CMessage {
+    typealias CStruct = Medicare__V1__GetRuleSetRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__get_rule_set_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__get_rule_set_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__get_rule_set_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__get_rule_set_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.version = try arena.string(c.pointee.version, field: "medicare.v1.GetRuleSetRequest.version")
+        self.date = try arena.string(c.pointee.date, field: "medicare.v1.GetRuleSetRequest.date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.version = try arena.cString(self.version, field: "medicare.v1.GetRuleSetRequest.version")
+        c.pointee.date = try arena.cString(self.date, field: "medicare.v1.GetRuleSetRequest.date")
+    }
+}
+
+/// `medicare.v1.ListRuleSetsRequest`
+public struct ListRuleSetsRequest: WireMessage {
+
+    public init() {
+    }
+
+    public static var protoName: String { "medicare.v1.ListRuleSetsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListRuleSetsRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListRuleSetsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_rule_sets_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_rule_sets_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_rule_sets_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_rule_sets_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.init()
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+    }
+}
+
+/// `medicare.v1.ListRuleSetsResponse`
+public struct ListRuleSetsResponse: WireMessage {
+    public var ruleSets: [RuleSet]
+
+    public init(ruleSets: [RuleSet] = []) {
+        self.ruleSets = ruleSets
+    }
+
+    public static var protoName: String { "medicare.v1.ListRuleSetsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListRuleSetsResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListRuleSetsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_rule_sets_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_rule_sets_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_rule_sets_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_rule_sets_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.ruleSets = try arena.messageArray(c.pointee.rule_sets, c.pointee.n_rule_sets, field: "medicare.v1.ListRuleSetsResponse.rule_sets", as: RuleSet.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_rule_sets, c.pointee.rule_sets) = try arena.cMessageArray(self.ruleSets)
+    }
+}
+
 /// `medicare.v1.ReviewRequest`
 public struct ReviewRequest: WireMessage {
     public var claim: Claim?
@@ -156,14 +750,20 @@ public struct Finding: WireMessage {
     public var evidence: String
     public var amountAtIssue: Int64
     public var itemCode: String
+    public var ruleName: String
+    public var severity: Severity
+    public var source: String
 
-    public init(ruleID: String = "", ruleVersion: String = "", verdict: Verdict = .init(), evidence: String = "", amountAtIssue: Int64 = 0, itemCode: String = "") {
+    public init(ruleID: String = "", ruleVersion: String = "", verdict: Verdict = .init(), evidence: String = "", amountAtIssue: Int64 = 0, itemCode: String = "", ruleName: String = "", severity: Severity = .init(), source: String = "") {
         self.ruleID = ruleID
         self.ruleVersion = ruleVersion
         self.verdict = verdict
         self.evidence = evidence
         self.amountAtIssue = amountAtIssue
         self.itemCode = itemCode
+        self.ruleName = ruleName
+        self.severity = severity
+        self.source = source
     }
 
     public static var protoName: String { "medicare.v1.Finding" }
@@ -193,6 +793,9 @@ extension Finding: CMessage {
         self.evidence = try arena.string(c.pointee.evidence, field: "medicare.v1.Finding.evidence")
         self.amountAtIssue = c.pointee.amount_at_issue
         self.itemCode = try arena.string(c.pointee.item_code, field: "medicare.v1.Finding.item_code")
+        self.ruleName = try arena.string(c.pointee.rule_name, field: "medicare.v1.Finding.rule_name")
+        self.severity = Severity(rawValue: Int32(truncatingIfNeeded: c.pointee.severity.rawValue))
+        self.source = try arena.string(c.pointee.source, field: "medicare.v1.Finding.source")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -202,6 +805,9 @@ extension Finding: CMessage {
         c.pointee.evidence = try arena.cString(self.evidence, field: "medicare.v1.Finding.evidence")
         c.pointee.amount_at_issue = self.amountAtIssue
         c.pointee.item_code = try arena.cString(self.itemCode, field: "medicare.v1.Finding.item_code")
+        c.pointee.rule_name = try arena.cString(self.ruleName, field: "medicare.v1.Finding.rule_name")
+        c.pointee.severity = .init(rawValue: .init(truncatingIfNeeded: self.severity.rawValue))
+        c.pointee.source = try arena.cString(self.source, field: "medicare.v1.Finding.source")
     }
 }
 
@@ -210,11 +816,13 @@ public struct ReviewResponse: WireMessage {
     public var verdict: Verdict
     public var findings: [Finding]
     public var rulesEvaluated: UInt32
+    public var ruleSetVersion: String
 
-    public init(verdict: Verdict = .init(), findings: [Finding] = [], rulesEvaluated: UInt32 = 0) {
+    public init(verdict: Verdict = .init(), findings: [Finding] = [], rulesEvaluated: UInt32 = 0, ruleSetVersion: String = "") {
         self.verdict = verdict
         self.findings = findings
         self.rulesEvaluated = rulesEvaluated
+        self.ruleSetVersion = ruleSetVersion
     }
 
     public static var protoName: String { "medicare.v1.ReviewResponse" }
@@ -241,12 +849,14 @@ extension ReviewResponse: CMessage {
         self.verdict = Verdict(rawValue: Int32(truncatingIfNeeded: c.pointee.verdict.rawValue))
         self.findings = try arena.messageArray(c.pointee.findings, c.pointee.n_findings, field: "medicare.v1.ReviewResponse.findings", as: Finding.self)
         self.rulesEvaluated = c.pointee.rules_evaluated
+        self.ruleSetVersion = try arena.string(c.pointee.rule_set_version, field: "medicare.v1.ReviewResponse.rule_set_version")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.verdict = .init(rawValue: .init(truncatingIfNeeded: self.verdict.rawValue))
         (c.pointee.n_findings, c.pointee.findings) = try arena.cMessageArray(self.findings)
         c.pointee.rules_evaluated = self.rulesEvaluated
+        c.pointee.rule_set_version = try arena.cString(self.ruleSetVersion, field: "medicare.v1.ReviewResponse.rule_set_version")
     }
 }
 

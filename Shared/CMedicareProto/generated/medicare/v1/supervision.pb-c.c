@@ -7,6 +7,411 @@
 #endif
 
 #include "medicare/v1/supervision.pb-c.h"
+void   medicare__v1__rule_scope__init
+                     (Medicare__V1__RuleScope         *message)
+{
+  static const Medicare__V1__RuleScope init_value = MEDICARE__V1__RULE_SCOPE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__rule_scope__get_packed_size
+                     (const Medicare__V1__RuleScope *message)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_scope__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__rule_scope__pack
+                     (const Medicare__V1__RuleScope *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_scope__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__rule_scope__pack_to_buffer
+                     (const Medicare__V1__RuleScope *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_scope__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RuleScope *
+       medicare__v1__rule_scope__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RuleScope *)
+     protobuf_c_message_unpack (&medicare__v1__rule_scope__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__rule_scope__free_unpacked
+                     (Medicare__V1__RuleScope *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__rule_scope__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__rule_params__init
+                     (Medicare__V1__RuleParams         *message)
+{
+  static const Medicare__V1__RuleParams init_value = MEDICARE__V1__RULE_PARAMS__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__rule_params__get_packed_size
+                     (const Medicare__V1__RuleParams *message)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_params__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__rule_params__pack
+                     (const Medicare__V1__RuleParams *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_params__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__rule_params__pack_to_buffer
+                     (const Medicare__V1__RuleParams *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_params__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RuleParams *
+       medicare__v1__rule_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RuleParams *)
+     protobuf_c_message_unpack (&medicare__v1__rule_params__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__rule_params__free_unpacked
+                     (Medicare__V1__RuleParams *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__rule_params__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__review_rule__init
+                     (Medicare__V1__ReviewRule         *message)
+{
+  static const Medicare__V1__ReviewRule init_value = MEDICARE__V1__REVIEW_RULE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__review_rule__get_packed_size
+                     (const Medicare__V1__ReviewRule *message)
+{
+  assert(message->base.descriptor == &medicare__v1__review_rule__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__review_rule__pack
+                     (const Medicare__V1__ReviewRule *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__review_rule__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__review_rule__pack_to_buffer
+                     (const Medicare__V1__ReviewRule *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__review_rule__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ReviewRule *
+       medicare__v1__review_rule__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ReviewRule *)
+     protobuf_c_message_unpack (&medicare__v1__review_rule__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__review_rule__free_unpacked
+                     (Medicare__V1__ReviewRule *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__review_rule__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__rule_set__init
+                     (Medicare__V1__RuleSet         *message)
+{
+  static const Medicare__V1__RuleSet init_value = MEDICARE__V1__RULE_SET__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__rule_set__get_packed_size
+                     (const Medicare__V1__RuleSet *message)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_set__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__rule_set__pack
+                     (const Medicare__V1__RuleSet *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_set__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__rule_set__pack_to_buffer
+                     (const Medicare__V1__RuleSet *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__rule_set__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RuleSet *
+       medicare__v1__rule_set__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RuleSet *)
+     protobuf_c_message_unpack (&medicare__v1__rule_set__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__rule_set__free_unpacked
+                     (Medicare__V1__RuleSet *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__rule_set__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__publish_rule_set_request__init
+                     (Medicare__V1__PublishRuleSetRequest         *message)
+{
+  static const Medicare__V1__PublishRuleSetRequest init_value = MEDICARE__V1__PUBLISH_RULE_SET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__publish_rule_set_request__get_packed_size
+                     (const Medicare__V1__PublishRuleSetRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__publish_rule_set_request__pack
+                     (const Medicare__V1__PublishRuleSetRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__publish_rule_set_request__pack_to_buffer
+                     (const Medicare__V1__PublishRuleSetRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PublishRuleSetRequest *
+       medicare__v1__publish_rule_set_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PublishRuleSetRequest *)
+     protobuf_c_message_unpack (&medicare__v1__publish_rule_set_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__publish_rule_set_request__free_unpacked
+                     (Medicare__V1__PublishRuleSetRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__publish_rule_set_response__init
+                     (Medicare__V1__PublishRuleSetResponse         *message)
+{
+  static const Medicare__V1__PublishRuleSetResponse init_value = MEDICARE__V1__PUBLISH_RULE_SET_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__publish_rule_set_response__get_packed_size
+                     (const Medicare__V1__PublishRuleSetResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__publish_rule_set_response__pack
+                     (const Medicare__V1__PublishRuleSetResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__publish_rule_set_response__pack_to_buffer
+                     (const Medicare__V1__PublishRuleSetResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PublishRuleSetResponse *
+       medicare__v1__publish_rule_set_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PublishRuleSetResponse *)
+     protobuf_c_message_unpack (&medicare__v1__publish_rule_set_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__publish_rule_set_response__free_unpacked
+                     (Medicare__V1__PublishRuleSetResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__publish_rule_set_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__get_rule_set_request__init
+                     (Medicare__V1__GetRuleSetRequest         *message)
+{
+  static const Medicare__V1__GetRuleSetRequest init_value = MEDICARE__V1__GET_RULE_SET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__get_rule_set_request__get_packed_size
+                     (const Medicare__V1__GetRuleSetRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__get_rule_set_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__get_rule_set_request__pack
+                     (const Medicare__V1__GetRuleSetRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__get_rule_set_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__get_rule_set_request__pack_to_buffer
+                     (const Medicare__V1__GetRuleSetRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__get_rule_set_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__GetRuleSetRequest *
+       medicare__v1__get_rule_set_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__GetRuleSetRequest *)
+     protobuf_c_message_unpack (&medicare__v1__get_rule_set_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__get_rule_set_request__free_unpacked
+                     (Medicare__V1__GetRuleSetRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__get_rule_set_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_rule_sets_request__init
+                     (Medicare__V1__ListRuleSetsRequest         *message)
+{
+  static const Medicare__V1__ListRuleSetsRequest init_value = MEDICARE__V1__LIST_RULE_SETS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_rule_sets_request__get_packed_size
+                     (const Medicare__V1__ListRuleSetsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_rule_sets_request__pack
+                     (const Medicare__V1__ListRuleSetsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_rule_sets_request__pack_to_buffer
+                     (const Medicare__V1__ListRuleSetsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListRuleSetsRequest *
+       medicare__v1__list_rule_sets_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListRuleSetsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_rule_sets_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_rule_sets_request__free_unpacked
+                     (Medicare__V1__ListRuleSetsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_rule_sets_response__init
+                     (Medicare__V1__ListRuleSetsResponse         *message)
+{
+  static const Medicare__V1__ListRuleSetsResponse init_value = MEDICARE__V1__LIST_RULE_SETS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_rule_sets_response__get_packed_size
+                     (const Medicare__V1__ListRuleSetsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_rule_sets_response__pack
+                     (const Medicare__V1__ListRuleSetsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_rule_sets_response__pack_to_buffer
+                     (const Medicare__V1__ListRuleSetsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListRuleSetsResponse *
+       medicare__v1__list_rule_sets_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListRuleSetsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_rule_sets_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_rule_sets_response__free_unpacked
+                     (Medicare__V1__ListRuleSetsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_rule_sets_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__review_request__init
                      (Medicare__V1__ReviewRequest         *message)
 {
@@ -637,6 +1042,731 @@ void   medicare__v1__review_stats__free_unpacked
   assert(message->base.descriptor == &medicare__v1__review_stats__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor medicare__v1__rule_scope__field_descriptors[2] =
+{
+  {
+    "regions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__RuleScope, n_regions),
+    offsetof(Medicare__V1__RuleScope, regions),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "med_types",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__RuleScope, n_med_types),
+    offsetof(Medicare__V1__RuleScope, med_types),
+    &medicare__v1__med_type__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__rule_scope__field_indices_by_name[] = {
+  1,   /* field[1] = med_types */
+  0,   /* field[0] = regions */
+};
+static const ProtobufCIntRange medicare__v1__rule_scope__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RuleScope",
+  "RuleScope",
+  "Medicare__V1__RuleScope",
+  "medicare.v1",
+  sizeof(Medicare__V1__RuleScope),
+  2,
+  medicare__v1__rule_scope__field_descriptors,
+  medicare__v1__rule_scope__field_indices_by_name,
+  1,  medicare__v1__rule_scope__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__rule_scope__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descriptors[13] =
+{
+  {
+    "items",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__RuleParams, n_items),
+    offsetof(Medicare__V1__RuleParams, items),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_quantity",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, max_quantity),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_days",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, max_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_amount",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, max_amount),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_age",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, min_age),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_age",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, max_age),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gend",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, gend),
+    &medicare__v1__gend__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "diagnoses",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__RuleParams, n_diagnoses),
+    offsetof(Medicare__V1__RuleParams, diagnoses),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_visits",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, max_visits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period_days",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, period_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "same_institution",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, same_institution),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_institutions",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, max_institutions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "med_types",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__RuleParams, n_med_types),
+    offsetof(Medicare__V1__RuleParams, med_types),
+    &medicare__v1__med_type__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__rule_params__field_indices_by_name[] = {
+  7,   /* field[7] = diagnoses */
+  6,   /* field[6] = gend */
+  0,   /* field[0] = items */
+  5,   /* field[5] = max_age */
+  3,   /* field[3] = max_amount */
+  2,   /* field[2] = max_days */
+  11,   /* field[11] = max_institutions */
+  1,   /* field[1] = max_quantity */
+  8,   /* field[8] = max_visits */
+  12,   /* field[12] = med_types */
+  4,   /* field[4] = min_age */
+  9,   /* field[9] = period_days */
+  10,   /* field[10] = same_institution */
+};
+static const ProtobufCIntRange medicare__v1__rule_params__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 13 }
+};
+const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RuleParams",
+  "RuleParams",
+  "Medicare__V1__RuleParams",
+  "medicare.v1",
+  sizeof(Medicare__V1__RuleParams),
+  13,
+  medicare__v1__rule_params__field_descriptors,
+  medicare__v1__rule_params__field_indices_by_name,
+  1,  medicare__v1__rule_params__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__rule_params__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__review_rule__field_descriptors[12] =
+{
+  {
+    "rule_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, rule_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, kind),
+    &medicare__v1__rule_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "verdict",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, verdict),
+    &medicare__v1__verdict__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "severity",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, severity),
+    &medicare__v1__severity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_from",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, effective_from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_to",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, effective_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scope",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, scope),
+    &medicare__v1__rule_scope__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, params),
+    &medicare__v1__rule_params__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRule, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__review_rule__field_indices_by_name[] = {
+  6,   /* field[6] = effective_from */
+  7,   /* field[7] = effective_to */
+  3,   /* field[3] = kind */
+  10,   /* field[10] = message */
+  2,   /* field[2] = name */
+  9,   /* field[9] = params */
+  0,   /* field[0] = rule_id */
+  8,   /* field[8] = scope */
+  5,   /* field[5] = severity */
+  11,   /* field[11] = source */
+  4,   /* field[4] = verdict */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange medicare__v1__review_rule__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor medicare__v1__review_rule__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReviewRule",
+  "ReviewRule",
+  "Medicare__V1__ReviewRule",
+  "medicare.v1",
+  sizeof(Medicare__V1__ReviewRule),
+  12,
+  medicare__v1__review_rule__field_descriptors,
+  medicare__v1__review_rule__field_indices_by_name,
+  1,  medicare__v1__review_rule__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__review_rule__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__rule_set__field_descriptors[6] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleSet, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleSet, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_from",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleSet, effective_from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rules",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__RuleSet, n_rules),
+    offsetof(Medicare__V1__RuleSet, rules),
+    &medicare__v1__review_rule__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "published_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleSet, published_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "published_by",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleSet, published_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__rule_set__field_indices_by_name[] = {
+  2,   /* field[2] = effective_from */
+  1,   /* field[1] = name */
+  4,   /* field[4] = published_at */
+  5,   /* field[5] = published_by */
+  3,   /* field[3] = rules */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange medicare__v1__rule_set__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__rule_set__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RuleSet",
+  "RuleSet",
+  "Medicare__V1__RuleSet",
+  "medicare.v1",
+  sizeof(Medicare__V1__RuleSet),
+  6,
+  medicare__v1__rule_set__field_descriptors,
+  medicare__v1__rule_set__field_indices_by_name,
+  1,  medicare__v1__rule_set__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__rule_set__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__publish_rule_set_request__field_descriptors[1] =
+{
+  {
+    "rule_set",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishRuleSetRequest, rule_set),
+    &medicare__v1__rule_set__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__publish_rule_set_request__field_indices_by_name[] = {
+  0,   /* field[0] = rule_set */
+};
+static const ProtobufCIntRange medicare__v1__publish_rule_set_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__publish_rule_set_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PublishRuleSetRequest",
+  "PublishRuleSetRequest",
+  "Medicare__V1__PublishRuleSetRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__PublishRuleSetRequest),
+  1,
+  medicare__v1__publish_rule_set_request__field_descriptors,
+  medicare__v1__publish_rule_set_request__field_indices_by_name,
+  1,  medicare__v1__publish_rule_set_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__publish_rule_set_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__publish_rule_set_response__field_descriptors[2] =
+{
+  {
+    "rule_set",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishRuleSetResponse, rule_set),
+    &medicare__v1__rule_set__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishRuleSetResponse, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__publish_rule_set_response__field_indices_by_name[] = {
+  1,   /* field[1] = replay */
+  0,   /* field[0] = rule_set */
+};
+static const ProtobufCIntRange medicare__v1__publish_rule_set_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__publish_rule_set_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PublishRuleSetResponse",
+  "PublishRuleSetResponse",
+  "Medicare__V1__PublishRuleSetResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__PublishRuleSetResponse),
+  2,
+  medicare__v1__publish_rule_set_response__field_descriptors,
+  medicare__v1__publish_rule_set_response__field_indices_by_name,
+  1,  medicare__v1__publish_rule_set_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__publish_rule_set_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__get_rule_set_request__field_descriptors[2] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GetRuleSetRequest, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "date",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GetRuleSetRequest, date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__get_rule_set_request__field_indices_by_name[] = {
+  1,   /* field[1] = date */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange medicare__v1__get_rule_set_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__get_rule_set_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.GetRuleSetRequest",
+  "GetRuleSetRequest",
+  "Medicare__V1__GetRuleSetRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__GetRuleSetRequest),
+  2,
+  medicare__v1__get_rule_set_request__field_descriptors,
+  medicare__v1__get_rule_set_request__field_indices_by_name,
+  1,  medicare__v1__get_rule_set_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__get_rule_set_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define medicare__v1__list_rule_sets_request__field_descriptors NULL
+#define medicare__v1__list_rule_sets_request__field_indices_by_name NULL
+#define medicare__v1__list_rule_sets_request__number_ranges NULL
+const ProtobufCMessageDescriptor medicare__v1__list_rule_sets_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListRuleSetsRequest",
+  "ListRuleSetsRequest",
+  "Medicare__V1__ListRuleSetsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListRuleSetsRequest),
+  0,
+  medicare__v1__list_rule_sets_request__field_descriptors,
+  medicare__v1__list_rule_sets_request__field_indices_by_name,
+  0,  medicare__v1__list_rule_sets_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_rule_sets_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_rule_sets_response__field_descriptors[1] =
+{
+  {
+    "rule_sets",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListRuleSetsResponse, n_rule_sets),
+    offsetof(Medicare__V1__ListRuleSetsResponse, rule_sets),
+    &medicare__v1__rule_set__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_rule_sets_response__field_indices_by_name[] = {
+  0,   /* field[0] = rule_sets */
+};
+static const ProtobufCIntRange medicare__v1__list_rule_sets_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_rule_sets_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListRuleSetsResponse",
+  "ListRuleSetsResponse",
+  "Medicare__V1__ListRuleSetsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListRuleSetsResponse),
+  1,
+  medicare__v1__list_rule_sets_response__field_descriptors,
+  medicare__v1__list_rule_sets_response__field_indices_by_name,
+  1,  medicare__v1__list_rule_sets_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_rule_sets_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__review_request__field_descriptors[2] =
 {
   {
@@ -688,7 +1818,7 @@ const ProtobufCMessageDescriptor medicare__v1__review_request__descriptor =
   (ProtobufCMessageInit) medicare__v1__review_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__finding__field_descriptors[6] =
+static const ProtobufCFieldDescriptor medicare__v1__finding__field_descriptors[9] =
 {
   {
     "rule_id",
@@ -762,19 +1892,58 @@ static const ProtobufCFieldDescriptor medicare__v1__finding__field_descriptors[6
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rule_name",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Finding, rule_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "severity",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Finding, severity),
+    &medicare__v1__severity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Finding, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__finding__field_indices_by_name[] = {
   4,   /* field[4] = amount_at_issue */
   3,   /* field[3] = evidence */
   5,   /* field[5] = item_code */
   0,   /* field[0] = rule_id */
+  6,   /* field[6] = rule_name */
   1,   /* field[1] = rule_version */
+  7,   /* field[7] = severity */
+  8,   /* field[8] = source */
   2,   /* field[2] = verdict */
 };
 static const ProtobufCIntRange medicare__v1__finding__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor medicare__v1__finding__descriptor =
 {
@@ -784,14 +1953,14 @@ const ProtobufCMessageDescriptor medicare__v1__finding__descriptor =
   "Medicare__V1__Finding",
   "medicare.v1",
   sizeof(Medicare__V1__Finding),
-  6,
+  9,
   medicare__v1__finding__field_descriptors,
   medicare__v1__finding__field_indices_by_name,
   1,  medicare__v1__finding__number_ranges,
   (ProtobufCMessageInit) medicare__v1__finding__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__review_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor medicare__v1__review_response__field_descriptors[4] =
 {
   {
     "verdict",
@@ -829,16 +1998,29 @@ static const ProtobufCFieldDescriptor medicare__v1__review_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rule_set_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewResponse, rule_set_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__review_response__field_indices_by_name[] = {
   1,   /* field[1] = findings */
+  3,   /* field[3] = rule_set_version */
   2,   /* field[2] = rules_evaluated */
   0,   /* field[0] = verdict */
 };
 static const ProtobufCIntRange medicare__v1__review_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor =
 {
@@ -848,7 +2030,7 @@ const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor =
   "Medicare__V1__ReviewResponse",
   "medicare.v1",
   sizeof(Medicare__V1__ReviewResponse),
-  3,
+  4,
   medicare__v1__review_response__field_descriptors,
   medicare__v1__review_response__field_indices_by_name,
   1,  medicare__v1__review_response__number_ranges,
@@ -1546,19 +2728,21 @@ const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor =
   (ProtobufCMessageInit) medicare__v1__review_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue medicare__v1__verdict__enum_values_by_number[4] =
+static const ProtobufCEnumValue medicare__v1__verdict__enum_values_by_number[5] =
 {
   { "VERDICT_UNSPECIFIED", "MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED", 0 },
   { "VERDICT_PASS", "MEDICARE__V1__VERDICT__VERDICT_PASS", 1 },
   { "VERDICT_WARN", "MEDICARE__V1__VERDICT__VERDICT_WARN", 2 },
   { "VERDICT_BLOCK", "MEDICARE__V1__VERDICT__VERDICT_BLOCK", 3 },
+  { "VERDICT_FLAG", "MEDICARE__V1__VERDICT__VERDICT_FLAG", 4 },
 };
 static const ProtobufCIntRange medicare__v1__verdict__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex medicare__v1__verdict__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex medicare__v1__verdict__enum_values_by_name[5] =
 {
   { "VERDICT_BLOCK", 3 },
+  { "VERDICT_FLAG", 4 },
   { "VERDICT_PASS", 1 },
   { "VERDICT_UNSPECIFIED", 0 },
   { "VERDICT_WARN", 2 },
@@ -1570,12 +2754,94 @@ const ProtobufCEnumDescriptor medicare__v1__verdict__descriptor =
   "Verdict",
   "Medicare__V1__Verdict",
   "medicare.v1",
-  4,
+  5,
   medicare__v1__verdict__enum_values_by_number,
-  4,
+  5,
   medicare__v1__verdict__enum_values_by_name,
   1,
   medicare__v1__verdict__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[13] =
+{
+  { "RULE_KIND_UNSPECIFIED", "MEDICARE__V1__RULE_KIND__RULE_KIND_UNSPECIFIED", 0 },
+  { "RULE_KIND_NOT_DESIGNATED", "MEDICARE__V1__RULE_KIND__RULE_KIND_NOT_DESIGNATED", 1 },
+  { "RULE_KIND_ABOVE_REFERENCE_PRICE", "MEDICARE__V1__RULE_KIND__RULE_KIND_ABOVE_REFERENCE_PRICE", 2 },
+  { "RULE_KIND_OUTSIDE_CATALOGUE", "MEDICARE__V1__RULE_KIND__RULE_KIND_OUTSIDE_CATALOGUE", 3 },
+  { "RULE_KIND_QUANTITY_LIMIT", "MEDICARE__V1__RULE_KIND__RULE_KIND_QUANTITY_LIMIT", 4 },
+  { "RULE_KIND_DAYS_LIMIT", "MEDICARE__V1__RULE_KIND__RULE_KIND_DAYS_LIMIT", 5 },
+  { "RULE_KIND_AMOUNT_LIMIT", "MEDICARE__V1__RULE_KIND__RULE_KIND_AMOUNT_LIMIT", 6 },
+  { "RULE_KIND_DUPLICATE_ITEM", "MEDICARE__V1__RULE_KIND__RULE_KIND_DUPLICATE_ITEM", 7 },
+  { "RULE_KIND_VISIT_FREQUENCY", "MEDICARE__V1__RULE_KIND__RULE_KIND_VISIT_FREQUENCY", 8 },
+  { "RULE_KIND_AGE_RESTRICTION", "MEDICARE__V1__RULE_KIND__RULE_KIND_AGE_RESTRICTION", 9 },
+  { "RULE_KIND_GEND_RESTRICTION", "MEDICARE__V1__RULE_KIND__RULE_KIND_GEND_RESTRICTION", 10 },
+  { "RULE_KIND_DIAGNOSIS_REQUIRED", "MEDICARE__V1__RULE_KIND__RULE_KIND_DIAGNOSIS_REQUIRED", 11 },
+  { "RULE_KIND_MANY_INSTITUTIONS", "MEDICARE__V1__RULE_KIND__RULE_KIND_MANY_INSTITUTIONS", 12 },
+};
+static const ProtobufCIntRange medicare__v1__rule_kind__value_ranges[] = {
+{0, 0},{0, 13}
+};
+static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_name[13] =
+{
+  { "RULE_KIND_ABOVE_REFERENCE_PRICE", 2 },
+  { "RULE_KIND_AGE_RESTRICTION", 9 },
+  { "RULE_KIND_AMOUNT_LIMIT", 6 },
+  { "RULE_KIND_DAYS_LIMIT", 5 },
+  { "RULE_KIND_DIAGNOSIS_REQUIRED", 11 },
+  { "RULE_KIND_DUPLICATE_ITEM", 7 },
+  { "RULE_KIND_GEND_RESTRICTION", 10 },
+  { "RULE_KIND_MANY_INSTITUTIONS", 12 },
+  { "RULE_KIND_NOT_DESIGNATED", 1 },
+  { "RULE_KIND_OUTSIDE_CATALOGUE", 3 },
+  { "RULE_KIND_QUANTITY_LIMIT", 4 },
+  { "RULE_KIND_UNSPECIFIED", 0 },
+  { "RULE_KIND_VISIT_FREQUENCY", 8 },
+};
+const ProtobufCEnumDescriptor medicare__v1__rule_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.RuleKind",
+  "RuleKind",
+  "Medicare__V1__RuleKind",
+  "medicare.v1",
+  13,
+  medicare__v1__rule_kind__enum_values_by_number,
+  13,
+  medicare__v1__rule_kind__enum_values_by_name,
+  1,
+  medicare__v1__rule_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__severity__enum_values_by_number[4] =
+{
+  { "SEVERITY_UNSPECIFIED", "MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED", 0 },
+  { "SEVERITY_LOW", "MEDICARE__V1__SEVERITY__SEVERITY_LOW", 1 },
+  { "SEVERITY_MEDIUM", "MEDICARE__V1__SEVERITY__SEVERITY_MEDIUM", 2 },
+  { "SEVERITY_HIGH", "MEDICARE__V1__SEVERITY__SEVERITY_HIGH", 3 },
+};
+static const ProtobufCIntRange medicare__v1__severity__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__severity__enum_values_by_name[4] =
+{
+  { "SEVERITY_HIGH", 3 },
+  { "SEVERITY_LOW", 1 },
+  { "SEVERITY_MEDIUM", 2 },
+  { "SEVERITY_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__severity__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.Severity",
+  "Severity",
+  "Medicare__V1__Severity",
+  "medicare.v1",
+  4,
+  medicare__v1__severity__enum_values_by_number,
+  4,
+  medicare__v1__severity__enum_values_by_name,
+  1,
+  medicare__v1__severity__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue medicare__v1__audit_kind__enum_values_by_number[5] =
@@ -1612,20 +2878,26 @@ const ProtobufCEnumDescriptor medicare__v1__audit_kind__descriptor =
   medicare__v1__audit_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[5] =
+static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[8] =
 {
   { "Review", &medicare__v1__review_request__descriptor, &medicare__v1__review_response__descriptor },
   { "Record", &medicare__v1__record_request__descriptor, &medicare__v1__audit_record__descriptor },
   { "RecordBatch", &medicare__v1__record_batch_request__descriptor, &medicare__v1__record_batch_response__descriptor },
   { "RecordBlock", &medicare__v1__record_block_request__descriptor, &medicare__v1__audit_record__descriptor },
+  { "PublishRuleSet", &medicare__v1__publish_rule_set_request__descriptor, &medicare__v1__publish_rule_set_response__descriptor },
+  { "GetRuleSet", &medicare__v1__get_rule_set_request__descriptor, &medicare__v1__rule_set__descriptor },
+  { "ListRuleSets", &medicare__v1__list_rule_sets_request__descriptor, &medicare__v1__list_rule_sets_response__descriptor },
   { "VerifyAudit", &medicare__v1__verify_audit_request__descriptor, &medicare__v1__verify_audit_response__descriptor },
 };
 const unsigned medicare__v1__supervision__method_indices_by_name[] = {
+  5,        /* GetRuleSet */
+  6,        /* ListRuleSets */
+  4,        /* PublishRuleSet */
   1,        /* Record */
   2,        /* RecordBatch */
   3,        /* RecordBlock */
   0,        /* Review */
-  4         /* VerifyAudit */
+  7         /* VerifyAudit */
 };
 const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
 {
@@ -1634,7 +2906,7 @@ const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
   "Supervision",
   "Medicare__V1__Supervision",
   "medicare.v1",
-  5,
+  8,
   medicare__v1__supervision__method_descriptors,
   medicare__v1__supervision__method_indices_by_name
 };
@@ -1670,13 +2942,37 @@ void medicare__v1__supervision__record_block(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__supervision__publish_rule_set(ProtobufCService *service,
+                                                 const Medicare__V1__PublishRuleSetRequest *input,
+                                                 Medicare__V1__PublishRuleSetResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__get_rule_set(ProtobufCService *service,
+                                             const Medicare__V1__GetRuleSetRequest *input,
+                                             Medicare__V1__RuleSet_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__list_rule_sets(ProtobufCService *service,
+                                               const Medicare__V1__ListRuleSetsRequest *input,
+                                               Medicare__V1__ListRuleSetsResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
                                              void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
                                       Medicare__V1__Supervision_ServiceDestroy destroy)

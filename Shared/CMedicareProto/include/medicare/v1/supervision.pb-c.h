@@ -18,6 +18,15 @@ PROTOBUF_C__BEGIN_DECLS
 #include "medicare/v1/registry.pb-c.h"
 #include "medicare/v1/settlement.pb-c.h"
 
+typedef struct Medicare__V1__RuleScope Medicare__V1__RuleScope;
+typedef struct Medicare__V1__RuleParams Medicare__V1__RuleParams;
+typedef struct Medicare__V1__ReviewRule Medicare__V1__ReviewRule;
+typedef struct Medicare__V1__RuleSet Medicare__V1__RuleSet;
+typedef struct Medicare__V1__PublishRuleSetRequest Medicare__V1__PublishRuleSetRequest;
+typedef struct Medicare__V1__PublishRuleSetResponse Medicare__V1__PublishRuleSetResponse;
+typedef struct Medicare__V1__GetRuleSetRequest Medicare__V1__GetRuleSetRequest;
+typedef struct Medicare__V1__ListRuleSetsRequest Medicare__V1__ListRuleSetsRequest;
+typedef struct Medicare__V1__ListRuleSetsResponse Medicare__V1__ListRuleSetsResponse;
 typedef struct Medicare__V1__ReviewRequest Medicare__V1__ReviewRequest;
 typedef struct Medicare__V1__Finding Medicare__V1__Finding;
 typedef struct Medicare__V1__ReviewResponse Medicare__V1__ReviewResponse;
@@ -49,9 +58,79 @@ typedef enum _Medicare__V1__Verdict {
   /*
    * refuses the settlement
    */
-  MEDICARE__V1__VERDICT__VERDICT_BLOCK = 3
+  MEDICARE__V1__VERDICT__VERDICT_BLOCK = 3,
+  /*
+   * settles; queued for a reviewer (事后审核), between WARN and BLOCK
+   */
+  MEDICARE__V1__VERDICT__VERDICT_FLAG = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__VERDICT)
 } Medicare__V1__Verdict;
+/*
+ * What a review rule checks (智能审核, notice §三). Each kind reads the parameters named beside
+ * it (RuleParams); a rule set naming a kind without them is refused at publication.
+ */
+typedef enum _Medicare__V1__RuleKind {
+  MEDICARE__V1__RULE_KIND__RULE_KIND_UNSPECIFIED = 0,
+  /*
+   * the clinic's status, when the caller gives it, is not designated
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_NOT_DESIGNATED = 1,
+  /*
+   * a unit price above the catalogue's reference price (限价)
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_ABOVE_REFERENCE_PRICE = 2,
+  /*
+   * an item the catalogue does not list
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_OUTSIDE_CATALOGUE = 3,
+  /*
+   * units per line over max_quantity (0: the catalogue item's limit)
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_QUANTITY_LIMIT = 4,
+  /*
+   * days of supply over max_days (0: the catalogue item's limit)
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_DAYS_LIMIT = 5,
+  /*
+   * the claim's amount for `items` (all when empty) over max_amount
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_AMOUNT_LIMIT = 6,
+  /*
+   * the same item twice in one claim (重复收费)
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_DUPLICATE_ITEM = 7,
+  /*
+   * more than max_visits visits of a person within period_days
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_VISIT_FREQUENCY = 8,
+  /*
+   * `items` for a person younger than min_age or older than max_age
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_AGE_RESTRICTION = 9,
+  /*
+   * `items` for a person not of `gend` (from the resident ID)
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_GEND_RESTRICTION = 10,
+  /*
+   * `items` (or `med_types`' visits) without one of `diagnoses`
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_DIAGNOSIS_REQUIRED = 11,
+  /*
+   * a person at more than max_institutions institutions within period_days
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_MANY_INSTITUTIONS = 12
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__RULE_KIND)
+} Medicare__V1__RuleKind;
+/*
+ * How serious a finding is, for reviewers' queues and inspection planning.
+ */
+typedef enum _Medicare__V1__Severity {
+  MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED = 0,
+  MEDICARE__V1__SEVERITY__SEVERITY_LOW = 1,
+  MEDICARE__V1__SEVERITY__SEVERITY_MEDIUM = 2,
+  MEDICARE__V1__SEVERITY__SEVERITY_HIGH = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SEVERITY)
+} Medicare__V1__Severity;
 /*
  * What an audit-chain record is about.
  */
@@ -77,6 +156,236 @@ typedef enum _Medicare__V1__AuditKind {
 } Medicare__V1__AuditKind;
 
 /* --- messages --- */
+
+/*
+ * Where a rule applies; an empty list means every value.
+ */
+struct  Medicare__V1__RuleScope
+{
+  ProtobufCMessage base;
+  /*
+   * division prefixes of the clinic's county ("33", "3308")
+   */
+  size_t n_regions;
+  char **regions;
+  size_t n_med_types;
+  Medicare__V1__MedType *med_types;
+};
+#define MEDICARE__V1__RULE_SCOPE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rule_scope__descriptor) \
+    , 0,NULL, 0,NULL }
+
+
+/*
+ * A rule's parameters: each kind reads its own (RuleKind); zero means not given.
+ */
+struct  Medicare__V1__RuleParams
+{
+  ProtobufCMessage base;
+  /*
+   * catalogue codes or code prefixes; empty = every item
+   */
+  size_t n_items;
+  char **items;
+  /*
+   * units per line
+   */
+  int64_t max_quantity;
+  /*
+   * days of supply per line
+   */
+  uint32_t max_days;
+  /*
+   * fen per claim
+   */
+  int64_t max_amount;
+  /*
+   * whole years on the visit day
+   */
+  uint32_t min_age;
+  uint32_t max_age;
+  /*
+   * the only sex the items are for
+   */
+  Medicare__V1__Gend gend;
+  /*
+   * ICD-10 code prefixes ("I10", "E11")
+   */
+  size_t n_diagnoses;
+  char **diagnoses;
+  /*
+   * distinct visits (fixmedins_code, mdtrt_id), this one included
+   */
+  uint32_t max_visits;
+  /*
+   * the window: the visit day and the period_days - 1 days before it
+   */
+  uint32_t period_days;
+  /*
+   * VISIT_FREQUENCY: count visits at this claim's institution only
+   */
+  protobuf_c_boolean same_institution;
+  uint32_t max_institutions;
+  /*
+   * DIAGNOSIS_REQUIRED: visits of these types need a diagnosis
+   */
+  size_t n_med_types;
+  Medicare__V1__MedType *med_types;
+};
+#define MEDICARE__V1__RULE_PARAMS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rule_params__descriptor) \
+    , 0,NULL, 0, 0, 0, 0, 0, MEDICARE__V1__GEND__GEND_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, 0,NULL }
+
+
+/*
+ * One rule of a rule set: versioned data, not code. The message is a template whose
+ * placeholders ({item}, {line}, {quantity}, {limit}, {price}, {reference}, {days}, {amount},
+ * {age}, {gend}, {diagnoses}, {visits}, {institutions}, {period_days}, {status},
+ * {fixmedins_code}, {psn_no}, {visit_date}) are filled from the finding's evidence.
+ */
+struct  Medicare__V1__ReviewRule
+{
+  ProtobufCMessage base;
+  /*
+   * "R001": stable across versions
+   */
+  char *rule_id;
+  /*
+   * 1, 2, ...: a changed rule gets a new version
+   */
+  uint32_t version;
+  char *name;
+  Medicare__V1__RuleKind kind;
+  /*
+   * PASS is not a verdict a rule can have
+   */
+  Medicare__V1__Verdict verdict;
+  Medicare__V1__Severity severity;
+  /*
+   * YYYY-MM-DD, the first visit day it applies to
+   */
+  char *effective_from;
+  /*
+   * YYYY-MM-DD, the first day it no longer applies; empty = open
+   */
+  char *effective_to;
+  Medicare__V1__RuleScope *scope;
+  Medicare__V1__RuleParams *params;
+  /*
+   * the finding's evidence, a template (above)
+   */
+  char *message;
+  /*
+   * where the rule comes from: the notice's section, a national document
+   */
+  char *source;
+};
+#define MEDICARE__V1__REVIEW_RULE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_rule__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, MEDICARE__V1__RULE_KIND__RULE_KIND_UNSPECIFIED, MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A published rule set: a review runs the newest set (by effective_from, then publication)
+ * in force on the claim's visit day, and every rule in it whose own dates and scope fit.
+ */
+struct  Medicare__V1__RuleSet
+{
+  ProtobufCMessage base;
+  /*
+   * "zj-2024.1": unique, never reused for other content
+   */
+  char *version;
+  char *name;
+  /*
+   * YYYY-MM-DD
+   */
+  char *effective_from;
+  /*
+   * at most 1,000, each rule_id once
+   */
+  size_t n_rules;
+  Medicare__V1__ReviewRule **rules;
+  /*
+   * set by supervision (ISO 8601)
+   */
+  char *published_at;
+  /*
+   * set by supervision: the caller's certificate name
+   */
+  char *published_by;
+};
+#define MEDICARE__V1__RULE_SET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rule_set__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__PublishRuleSetRequest
+{
+  ProtobufCMessage base;
+  Medicare__V1__RuleSet *rule_set;
+};
+#define MEDICARE__V1__PUBLISH_RULE_SET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__publish_rule_set_request__descriptor) \
+    , NULL }
+
+
+struct  Medicare__V1__PublishRuleSetResponse
+{
+  ProtobufCMessage base;
+  /*
+   * as stored, with published_at and published_by
+   */
+  Medicare__V1__RuleSet *rule_set;
+  /*
+   * the same version with the same rules was already published
+   */
+  protobuf_c_boolean replay;
+};
+#define MEDICARE__V1__PUBLISH_RULE_SET_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__publish_rule_set_response__descriptor) \
+    , NULL, 0 }
+
+
+struct  Medicare__V1__GetRuleSetRequest
+{
+  ProtobufCMessage base;
+  /*
+   * a version; empty = the set in force on `date`
+   */
+  char *version;
+  /*
+   * YYYY-MM-DD; empty = today
+   */
+  char *date;
+};
+#define MEDICARE__V1__GET_RULE_SET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__get_rule_set_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ListRuleSetsRequest
+{
+  ProtobufCMessage base;
+};
+#define MEDICARE__V1__LIST_RULE_SETS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_rule_sets_request__descriptor) \
+     }
+
+
+struct  Medicare__V1__ListRuleSetsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * every version, oldest first, without their rules
+   */
+  size_t n_rule_sets;
+  Medicare__V1__RuleSet **rule_sets;
+};
+#define MEDICARE__V1__LIST_RULE_SETS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_rule_sets_response__descriptor) \
+    , 0,NULL }
+
 
 /*
  * Review is a pure check: it writes nothing. A block that stops a settlement is recorded by
@@ -112,10 +421,16 @@ struct  Medicare__V1__Finding
    */
   int64_t amount_at_issue;
   char *item_code;
+  char *rule_name;
+  Medicare__V1__Severity severity;
+  /*
+   * the rule's source (its RuleSet entry's)
+   */
+  char *source;
 };
 #define MEDICARE__V1__FINDING__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__finding__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ReviewResponse
@@ -131,10 +446,14 @@ struct  Medicare__V1__ReviewResponse
   size_t n_findings;
   Medicare__V1__Finding **findings;
   uint32_t rules_evaluated;
+  /*
+   * the rule set the review ran
+   */
+  char *rule_set_version;
 };
 #define MEDICARE__V1__REVIEW_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_response__descriptor) \
-    , MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, 0,NULL, 0 }
+    , MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, 0,NULL, 0, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -338,6 +657,177 @@ struct  Medicare__V1__ReviewStats
     , 0 }
 
 
+/* Medicare__V1__RuleScope methods */
+void   medicare__v1__rule_scope__init
+                     (Medicare__V1__RuleScope         *message);
+size_t medicare__v1__rule_scope__get_packed_size
+                     (const Medicare__V1__RuleScope   *message);
+size_t medicare__v1__rule_scope__pack
+                     (const Medicare__V1__RuleScope   *message,
+                      uint8_t             *out);
+size_t medicare__v1__rule_scope__pack_to_buffer
+                     (const Medicare__V1__RuleScope   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RuleScope *
+       medicare__v1__rule_scope__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__rule_scope__free_unpacked
+                     (Medicare__V1__RuleScope *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RuleParams methods */
+void   medicare__v1__rule_params__init
+                     (Medicare__V1__RuleParams         *message);
+size_t medicare__v1__rule_params__get_packed_size
+                     (const Medicare__V1__RuleParams   *message);
+size_t medicare__v1__rule_params__pack
+                     (const Medicare__V1__RuleParams   *message,
+                      uint8_t             *out);
+size_t medicare__v1__rule_params__pack_to_buffer
+                     (const Medicare__V1__RuleParams   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RuleParams *
+       medicare__v1__rule_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__rule_params__free_unpacked
+                     (Medicare__V1__RuleParams *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ReviewRule methods */
+void   medicare__v1__review_rule__init
+                     (Medicare__V1__ReviewRule         *message);
+size_t medicare__v1__review_rule__get_packed_size
+                     (const Medicare__V1__ReviewRule   *message);
+size_t medicare__v1__review_rule__pack
+                     (const Medicare__V1__ReviewRule   *message,
+                      uint8_t             *out);
+size_t medicare__v1__review_rule__pack_to_buffer
+                     (const Medicare__V1__ReviewRule   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ReviewRule *
+       medicare__v1__review_rule__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__review_rule__free_unpacked
+                     (Medicare__V1__ReviewRule *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RuleSet methods */
+void   medicare__v1__rule_set__init
+                     (Medicare__V1__RuleSet         *message);
+size_t medicare__v1__rule_set__get_packed_size
+                     (const Medicare__V1__RuleSet   *message);
+size_t medicare__v1__rule_set__pack
+                     (const Medicare__V1__RuleSet   *message,
+                      uint8_t             *out);
+size_t medicare__v1__rule_set__pack_to_buffer
+                     (const Medicare__V1__RuleSet   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RuleSet *
+       medicare__v1__rule_set__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__rule_set__free_unpacked
+                     (Medicare__V1__RuleSet *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PublishRuleSetRequest methods */
+void   medicare__v1__publish_rule_set_request__init
+                     (Medicare__V1__PublishRuleSetRequest         *message);
+size_t medicare__v1__publish_rule_set_request__get_packed_size
+                     (const Medicare__V1__PublishRuleSetRequest   *message);
+size_t medicare__v1__publish_rule_set_request__pack
+                     (const Medicare__V1__PublishRuleSetRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__publish_rule_set_request__pack_to_buffer
+                     (const Medicare__V1__PublishRuleSetRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PublishRuleSetRequest *
+       medicare__v1__publish_rule_set_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__publish_rule_set_request__free_unpacked
+                     (Medicare__V1__PublishRuleSetRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PublishRuleSetResponse methods */
+void   medicare__v1__publish_rule_set_response__init
+                     (Medicare__V1__PublishRuleSetResponse         *message);
+size_t medicare__v1__publish_rule_set_response__get_packed_size
+                     (const Medicare__V1__PublishRuleSetResponse   *message);
+size_t medicare__v1__publish_rule_set_response__pack
+                     (const Medicare__V1__PublishRuleSetResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__publish_rule_set_response__pack_to_buffer
+                     (const Medicare__V1__PublishRuleSetResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PublishRuleSetResponse *
+       medicare__v1__publish_rule_set_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__publish_rule_set_response__free_unpacked
+                     (Medicare__V1__PublishRuleSetResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__GetRuleSetRequest methods */
+void   medicare__v1__get_rule_set_request__init
+                     (Medicare__V1__GetRuleSetRequest         *message);
+size_t medicare__v1__get_rule_set_request__get_packed_size
+                     (const Medicare__V1__GetRuleSetRequest   *message);
+size_t medicare__v1__get_rule_set_request__pack
+                     (const Medicare__V1__GetRuleSetRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__get_rule_set_request__pack_to_buffer
+                     (const Medicare__V1__GetRuleSetRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__GetRuleSetRequest *
+       medicare__v1__get_rule_set_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__get_rule_set_request__free_unpacked
+                     (Medicare__V1__GetRuleSetRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListRuleSetsRequest methods */
+void   medicare__v1__list_rule_sets_request__init
+                     (Medicare__V1__ListRuleSetsRequest         *message);
+size_t medicare__v1__list_rule_sets_request__get_packed_size
+                     (const Medicare__V1__ListRuleSetsRequest   *message);
+size_t medicare__v1__list_rule_sets_request__pack
+                     (const Medicare__V1__ListRuleSetsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_rule_sets_request__pack_to_buffer
+                     (const Medicare__V1__ListRuleSetsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListRuleSetsRequest *
+       medicare__v1__list_rule_sets_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_rule_sets_request__free_unpacked
+                     (Medicare__V1__ListRuleSetsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListRuleSetsResponse methods */
+void   medicare__v1__list_rule_sets_response__init
+                     (Medicare__V1__ListRuleSetsResponse         *message);
+size_t medicare__v1__list_rule_sets_response__get_packed_size
+                     (const Medicare__V1__ListRuleSetsResponse   *message);
+size_t medicare__v1__list_rule_sets_response__pack
+                     (const Medicare__V1__ListRuleSetsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_rule_sets_response__pack_to_buffer
+                     (const Medicare__V1__ListRuleSetsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListRuleSetsResponse *
+       medicare__v1__list_rule_sets_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_rule_sets_response__free_unpacked
+                     (Medicare__V1__ListRuleSetsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__ReviewRequest methods */
 void   medicare__v1__review_request__init
                      (Medicare__V1__ReviewRequest         *message);
@@ -606,6 +1096,33 @@ void   medicare__v1__review_stats__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Medicare__V1__RuleScope_Closure)
+                 (const Medicare__V1__RuleScope *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RuleParams_Closure)
+                 (const Medicare__V1__RuleParams *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ReviewRule_Closure)
+                 (const Medicare__V1__ReviewRule *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RuleSet_Closure)
+                 (const Medicare__V1__RuleSet *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PublishRuleSetRequest_Closure)
+                 (const Medicare__V1__PublishRuleSetRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PublishRuleSetResponse_Closure)
+                 (const Medicare__V1__PublishRuleSetResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__GetRuleSetRequest_Closure)
+                 (const Medicare__V1__GetRuleSetRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListRuleSetsRequest_Closure)
+                 (const Medicare__V1__ListRuleSetsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListRuleSetsResponse_Closure)
+                 (const Medicare__V1__ListRuleSetsResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__ReviewRequest_Closure)
                  (const Medicare__V1__ReviewRequest *message,
                   void *closure_data);
@@ -671,6 +1188,18 @@ struct Medicare__V1__Supervision_Service
                        const Medicare__V1__RecordBlockRequest *input,
                        Medicare__V1__AuditRecord_Closure closure,
                        void *closure_data);
+  void (*publish_rule_set)(Medicare__V1__Supervision_Service *service,
+                           const Medicare__V1__PublishRuleSetRequest *input,
+                           Medicare__V1__PublishRuleSetResponse_Closure closure,
+                           void *closure_data);
+  void (*get_rule_set)(Medicare__V1__Supervision_Service *service,
+                       const Medicare__V1__GetRuleSetRequest *input,
+                       Medicare__V1__RuleSet_Closure closure,
+                       void *closure_data);
+  void (*list_rule_sets)(Medicare__V1__Supervision_Service *service,
+                         const Medicare__V1__ListRuleSetsRequest *input,
+                         Medicare__V1__ListRuleSetsResponse_Closure closure,
+                         void *closure_data);
   void (*verify_audit)(Medicare__V1__Supervision_Service *service,
                        const Medicare__V1__VerifyAuditRequest *input,
                        Medicare__V1__VerifyAuditResponse_Closure closure,
@@ -687,6 +1216,9 @@ void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service
       function_prefix__ ## record,\
       function_prefix__ ## record_batch,\
       function_prefix__ ## record_block,\
+      function_prefix__ ## publish_rule_set,\
+      function_prefix__ ## get_rule_set,\
+      function_prefix__ ## list_rule_sets,\
       function_prefix__ ## verify_audit  }
 void medicare__v1__supervision__review(ProtobufCService *service,
                                        const Medicare__V1__ReviewRequest *input,
@@ -704,6 +1236,18 @@ void medicare__v1__supervision__record_block(ProtobufCService *service,
                                              const Medicare__V1__RecordBlockRequest *input,
                                              Medicare__V1__AuditRecord_Closure closure,
                                              void *closure_data);
+void medicare__v1__supervision__publish_rule_set(ProtobufCService *service,
+                                                 const Medicare__V1__PublishRuleSetRequest *input,
+                                                 Medicare__V1__PublishRuleSetResponse_Closure closure,
+                                                 void *closure_data);
+void medicare__v1__supervision__get_rule_set(ProtobufCService *service,
+                                             const Medicare__V1__GetRuleSetRequest *input,
+                                             Medicare__V1__RuleSet_Closure closure,
+                                             void *closure_data);
+void medicare__v1__supervision__list_rule_sets(ProtobufCService *service,
+                                               const Medicare__V1__ListRuleSetsRequest *input,
+                                               Medicare__V1__ListRuleSetsResponse_Closure closure,
+                                               void *closure_data);
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
@@ -733,7 +1277,18 @@ void medicare__v1__supervision_reports__get_review_stats(ProtobufCService *servi
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    medicare__v1__verdict__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__rule_kind__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__severity__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__audit_kind__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__review_rule__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__rule_set__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__publish_rule_set_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__publish_rule_set_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__get_rule_set_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_rule_sets_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_rule_sets_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__finding__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor;

@@ -1,0 +1,214 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareWire
+import Synchronization
+
+/// The published review rule sets (智能审核规则库), kept in supervision's store and compiled
+/// in memory: a review asks for the set in force on its visit day (``inForce(on:)``).
+/// Publishing through any replica reaches the others at their next ``refresh(from:)`` (every
+/// few seconds), with no restart.
+public final class RuleBook: Sendable {
+    private let sets = Mutex<[CompiledRuleSet]>([])
+
+    public init() {}
+
+    /// Every loaded set, in (effective_from, seq) order.
+    public var all: [CompiledRuleSet] { sets.withLock { $0 } }
+
+    /// The newest set in force on `day`: the latest effective_from on or before it, the latest
+    /// published among equals. nil when none is.
+    public func inForce(on day: CivilDate) -> CompiledRuleSet? {
+        sets.withLock { sets in sets.last { $0.effectiveFrom <= day } }
+    }
+
+    /// Replaces the loaded sets with the store's when it holds more than are loaded.
+    public func refresh(from store: SupervisionStore) async throws {
+        let loaded = sets.withLock { $0.map(\.seq).max() ?? 0 }
+        guard try await store.latestRuleSetSeq() > loaded else { return }
+        install(try await store.ruleSets())
+    }
+
+    func install(_ stored: [(seq: Int64, set: RuleSet)]) {
+        let compiled = stored.compactMap { try? CompiledRuleSet($0.set, seq: $0.seq) }
+        sets.withLock { $0 = compiled.sorted { ($0.effectiveFrom, $0.seq) < ($1.effectiveFrom, $1.seq) } }
+    }
+
+    /// A set as sent for publication, checked whole: every error names its field
+    /// (`rule_set.rules[3].params.max_quantity`). Answers the set with the publication fields
+    /// cleared (supervision sets them).
+    public static func validated(_ sent: RuleSet) throws(DomainError) -> RuleSet {
+        var set = sent
+        set.publishedAt = ""
+        set.publishedBy = ""
+        guard (1...64).contains(set.version.utf8.count),
+              set.version.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 46 || $0 == 45 || $0 == 95 })
+        else { throw DomainError(field: "rule_set.version", "must be 1-64 letters, digits, '.', '-' or '_'") }
+        guard (1...200).contains(set.name.count) else { throw DomainError(field: "rule_set.name", "must be 1-200 characters") }
+        _ = try CivilDate(set.effectiveFrom, field: "rule_set.effective_from")
+        guard (1...1_000).contains(set.rules.count) else { throw DomainError(field: "rule_set.rules", "must hold 1-1000 rules") }
+        var ids = Set<String>()
+        for (i, rule) in set.rules.enumerated() {
+            let field = "rule_set.rules[\(i)]"
+            try validate(rule, field: field)
+            guard ids.insert(rule.ruleID).inserted else { throw DomainError(field: "\(field).rule_id", "\(rule.ruleID) appears twice") }
+        }
+        return set
+    }
+
+    /// Which parameters each kind reads; any other given is an error (a rule whose author
+    /// expected a parameter to act must not run without it).
+    static let parametersRead: [RuleKind: Set<String>] = [
+        .notDesignated: [], .outsideCatalogue: ["items"], .aboveReferencePrice: ["items"], .duplicateItem: ["items"],
+        .quantityLimit: ["items", "max_quantity"], .daysLimit: ["items", "max_days"], .amountLimit: ["items", "max_amount"],
+        .visitFrequency: ["max_visits", "period_days", "same_institution"], .manyInstitutions: ["max_institutions", "period_days"],
+        .ageRestriction: ["items", "min_age", "max_age"], .gendRestriction: ["items", "gend"],
+        .diagnosisRequired: ["items", "diagnoses", "med_types"],
+    ]
+
+    static func validate(_ rule: ReviewRule, field: String) throws(DomainError) {
+        guard (1...16).contains(rule.ruleID.utf8.count),
+              rule.ruleID.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || $0 == 45 || $0 == 95 })
+        else { throw DomainError(field: "\(field).rule_id", "must be 1-16 capital letters, digits, '-' or '_'") }
+        guard rule.version >= 1 else { throw DomainError(field: "\(field).version", "must be 1 or more") }
+        guard (1...200).contains(rule.name.count) else { throw DomainError(field: "\(field).name", "must be 1-200 characters") }
+        let kind = try rule.kind.required("\(field).kind")
+        guard try rule.verdict.required("\(field).verdict") != .pass else { throw DomainError(field: "\(field).verdict", "must be warn, flag or block") }
+        _ = try rule.severity.required("\(field).severity")
+        let from = try CivilDate(rule.effectiveFrom, field: "\(field).effective_from")
+        if !rule.effectiveTo.isEmpty {
+            guard try CivilDate(rule.effectiveTo, field: "\(field).effective_to") > from else {
+                throw DomainError(field: "\(field).effective_to", "must be after effective_from")
+            }
+        }
+        guard (1...500).contains(rule.message.count) else { throw DomainError(field: "\(field).message", "must be 1-500 characters") }
+        for name in RuleMessage.names(in: rule.message) where !RuleMessage.placeholders.contains(name) {
+            throw DomainError(field: "\(field).message", "{\(name.prefix(40))} is not a placeholder; known: \(RuleMessage.placeholders.sorted().joined(separator: ", "))")
+        }
+        guard (1...500).contains(rule.source.count) else { throw DomainError(field: "\(field).source", "must name the rule's source (1-500 characters)") }
+        if let scope = rule.scope {
+            guard scope.regions.count <= 100 else { throw DomainError(field: "\(field).scope.regions", "at most 100") }
+            for (j, region) in scope.regions.enumerated()
+            where !(1...6).contains(region.utf8.count) || !region.utf8.allSatisfy({ (48...57).contains($0) }) {
+                throw DomainError(field: "\(field).scope.regions[\(j)]", "must be 1-6 digits of a division code")
+            }
+            for (j, type) in scope.medTypes.enumerated() { _ = try type.required("\(field).scope.med_types[\(j)]") }
+        }
+        let p = rule.params ?? RuleParams()
+        let given: [(String, Bool)] = [
+            ("items", !p.items.isEmpty), ("max_quantity", p.maxQuantity != 0), ("max_days", p.maxDays != 0), ("max_amount", p.maxAmount != 0),
+            ("min_age", p.minAge != 0), ("max_age", p.maxAge != 0), ("gend", p.gend.rawValue != 0), ("diagnoses", !p.diagnoses.isEmpty),
+            ("max_visits", p.maxVisits != 0), ("period_days", p.periodDays != 0), ("same_institution", p.sameInstitution),
+            ("max_institutions", p.maxInstitutions != 0), ("med_types", !p.medTypes.isEmpty),
+        ]
+        let read = parametersRead[kind] ?? []
+        for (name, isGiven) in given where isGiven && !read.contains(name) {
+            throw DomainError(field: "\(field).params.\(name)", "is not read by kind \(kind.code)")
+        }
+        guard p.items.count <= 1_000 else { throw DomainError(field: "\(field).params.items", "at most 1000") }
+        for (j, item) in p.items.enumerated() where !(1...40).contains(item.utf8.count) || item.contains(where: \.isWhitespace) {
+            throw DomainError(field: "\(field).params.items[\(j)]", "must be a code or code prefix of 1-40 characters")
+        }
+        guard p.diagnoses.count <= 200 else { throw DomainError(field: "\(field).params.diagnoses", "at most 200") }
+        for (j, code) in p.diagnoses.enumerated()
+        where !(1...8).contains(code.utf8.count) || !code.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || $0 == 46 }) {
+            throw DomainError(field: "\(field).params.diagnoses[\(j)]", "must be an ICD-10 code or prefix (capital letters, digits, '.')")
+        }
+        for (j, type) in p.medTypes.enumerated() { _ = try type.required("\(field).params.med_types[\(j)]") }
+        switch kind {
+        case .amountLimit where p.maxAmount <= 0:
+            throw DomainError(field: "\(field).params.max_amount", "is required (fen, above 0)")
+        case .visitFrequency where p.maxVisits == 0, .manyInstitutions where p.maxInstitutions == 0:
+            throw DomainError(field: "\(field).params.\(kind == .visitFrequency ? "max_visits" : "max_institutions")", "is required (1 or more)")
+        case .visitFrequency where !(1...366).contains(p.periodDays), .manyInstitutions where !(1...366).contains(p.periodDays):
+            throw DomainError(field: "\(field).params.period_days", "is required: 1-366 days")
+        case .ageRestriction where p.minAge == 0 && p.maxAge == 0:
+            throw DomainError(field: "\(field).params.min_age", "min_age or max_age is required")
+        case .ageRestriction where p.maxAge != 0 && p.maxAge < p.minAge:
+            throw DomainError(field: "\(field).params.max_age", "must not be below min_age")
+        case .ageRestriction where p.items.isEmpty, .gendRestriction where p.items.isEmpty:
+            throw DomainError(field: "\(field).params.items", "is required: the items restricted")
+        case .gendRestriction where p.gend != .male && p.gend != .female:
+            throw DomainError(field: "\(field).params.gend", "must be male or female")
+        case .diagnosisRequired where p.diagnoses.isEmpty:
+            throw DomainError(field: "\(field).params.diagnoses", "is required")
+        case .diagnosisRequired where p.items.isEmpty == p.medTypes.isEmpty:
+            throw DomainError(field: "\(field).params.items", "give items or med_types (the visits that need a diagnosis), not both")
+        default:
+            return
+        }
+    }
+
+    /// The bundled Zhejiang/Quzhou 2024 rule set (`Resources/rules-zhejiang-2024.json`).
+    public static func bundled() throws -> RuleSet {
+        guard let url = Bundle.module.url(forResource: "rules-zhejiang-2024", withExtension: "json") else {
+            throw DomainError(field: "review.rules-file", "the bundled rule set is missing")
+        }
+        return try load(contentsOf: url)
+    }
+
+    /// A rule set document (``RuleSet/init(json:)``), validated.
+    public static func load(contentsOf url: URL) throws -> RuleSet {
+        try validated(try RuleSet(json: try Data(contentsOf: url)))
+    }
+}
+
+/// The visits reviewed on this replica in the last `window` and not blocked: the history
+/// rules count them until the audit relay has delivered their postings (about a tenth of a
+/// second behind), so that a burst of visits sent together cannot each see an empty history.
+/// Keyed by psn_no; bounded (oldest persons dropped beyond `capacity`).
+public final class RecentVisits: Sendable {
+    private struct State {
+        var visits: [String: [(visit: PastVisit, at: ContinuousClock.Instant)]] = [:]
+        var order: [(psnNo: String, at: ContinuousClock.Instant)] = []
+        var head = 0
+    }
+
+    private let state = Mutex(State())
+    let window: Duration
+    let capacity: Int
+
+    public init(window: Duration, capacity: Int = 200_000) {
+        self.window = window
+        self.capacity = capacity
+    }
+
+    /// The person's visits seen within the window.
+    public func visits(of psnNo: String) -> [PastVisit] {
+        let now = ContinuousClock.now
+        return state.withLock { state in (state.visits[psnNo] ?? []).filter { now - $0.at < window }.map(\.visit) }
+    }
+
+    /// Forgets the visits whose postings have arrived (settled: the store has them; reversed:
+    /// they no longer count).
+    public func forget(_ postings: [(psnNo: String, visit: PastVisit)]) {
+        guard window > .zero, !postings.isEmpty else { return }
+        state.withLock { state in
+            for (psnNo, visit) in postings where state.visits[psnNo] != nil {
+                state.visits[psnNo]?.removeAll { $0.visit.fixmedinsCode == visit.fixmedinsCode && $0.visit.mdtrtID == visit.mdtrtID }
+                if state.visits[psnNo]?.isEmpty == true { state.visits[psnNo] = nil }
+            }
+        }
+    }
+
+    /// Remembers a visit for the window; expired entries are dropped as new ones arrive.
+    public func remember(psnNo: String, _ visit: PastVisit) {
+        guard window > .zero else { return }
+        let now = ContinuousClock.now
+        state.withLock { state in
+            while state.head < state.order.count, now - state.order[state.head].at >= window || state.order.count - state.head >= capacity {
+                let expired = state.order[state.head].psnNo
+                state.visits[expired]?.removeAll { now - $0.at >= window }
+                if state.visits[expired]?.isEmpty == true || state.order.count - state.head >= capacity { state.visits[expired] = nil }
+                state.head += 1
+            }
+            if state.head > 4_096, state.head * 2 > state.order.count {
+                state.order.removeFirst(state.head)
+                state.head = 0
+            }
+            state.visits[psnNo, default: []].removeAll { $0.visit == visit }
+            state.visits[psnNo, default: []].append((visit, now))
+            state.order.append((psnNo, now))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareTestSupport
+import MedicareWire
+import Testing
+
+/// Smart review as versioned data (notice §三; issue 14), walked through the gateway with the
+/// real callers' certificates: every shipped rule fires on a claim made for it and not on a
+/// clean one, and a rule set published through the service changes the next settle.
+@Suite("Review rules through the gateway", .serialized)
+struct SupervisionStackTests {
+    /// A claim of the demo clinic on 2024-06-01 for demo person `person` (lines: item, units, unit
+    /// price in fen, days of supply).
+    static func claim(_ id: String, person: Int? = nil, certno: String = "", clinic: String = "H33080200101", medType: MedType = .generalOutpatient,
+                      diagnoses: [String] = [], _ lines: [(String, Int64, Int64, UInt32)]) -> Claim {
+        // Each visit its own person unless named: the history rules count a person's visits.
+        Claim(mdtrtID: id, psnNo: person.map { "P\($0)" } ?? "Q\(id)", certno: certno, fixmedinsCode: clinic, medType: medType, visitDate: "2024-06-01", diagnoses: diagnoses,
+              lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2, days: $0.3) })
+    }
+
+    static func id(_ first17: String) -> String { first17 + String(ResidentID.checkCharacter(first17)) }
+
+    /// For each shipped rule: a claim made for it, sent to Supervision/Review through the
+    /// gateway; the rule is among the findings with its set, version, verdict and source, and
+    /// the clean twin (the same claim without the fault) passes.
+    @Test func eachShippedRuleFiresOnAClaimMadeForItAndNotOnACleanOne() async throws {
+        try await withDemoStack { stack in
+            let ops = try stack.client("operator")
+            let supervision = SupervisionClient(ops)
+            let adult = Self.id("33080219700101001"), child = Self.id("33080220200101001"), woman = Self.id("33080219800101002")
+            let clean = [("F001", Int64(1), Int64(1000), UInt32(0)), ("XA01AAA001", 20, 50, 5)]
+            let full: [(String, Int64, Int64, UInt32)] = [
+                ("F002", 3, 800, 0), ("C001", 3, 300, 0), ("XG04CAM001", 30, 150, 30), ("XA01AAA001", 60, 50, 7), ("XB01ACB001", 60, 250, 30), ("F001", 1, 1000, 0),
+                ("XC07ABA001", 90, 120, 30), ("XA10BAA001", 180, 30, 30), ("XN02BEC001", 40, 200, 10),
+            ]
+            let cases: [(rule: String, faulty: ReviewRequest, clean: ReviewRequest)] = [
+                ("R001", ReviewRequest(claim: Self.claim("A1", clean), designationStatus: .suspended), ReviewRequest(claim: Self.claim("A1", clean), designationStatus: .designated)),
+                ("R002", ReviewRequest(claim: Self.claim("A2", [("XA01AAA001", 20, 60, 5)])), ReviewRequest(claim: Self.claim("A2", [("XA01AAA001", 20, 50, 5)]))),
+                ("R003", ReviewRequest(claim: Self.claim("A3", clean + [("F001", 1, 1000, 0)])), ReviewRequest(claim: Self.claim("A3", clean))),
+                ("R004", ReviewRequest(claim: Self.claim("A4", [("XA01AAA001", 70, 50, 5)])), ReviewRequest(claim: Self.claim("A4", [("XA01AAA001", 60, 50, 5)]))),
+                ("R005", ReviewRequest(claim: Self.claim("A5", diagnoses: ["J06"], [("XC07ABA001", 30, 120, 30)])),
+                 ReviewRequest(claim: Self.claim("A5", diagnoses: ["I10"], [("XC07ABA001", 30, 120, 30)]))),
+                ("R006", ReviewRequest(claim: Self.claim("A6", diagnoses: ["J06"], [("XA10BAA001", 60, 30, 30)])),
+                 ReviewRequest(claim: Self.claim("A6", diagnoses: ["E11.9"], [("XA10BAA001", 60, 30, 30)]))),
+                ("R007", ReviewRequest(claim: Self.claim("A7", clean + [("ZZ999", 1, 100, 0)])), ReviewRequest(claim: Self.claim("A7", clean))),
+                ("R008", ReviewRequest(claim: Self.claim("A8", medType: .chronicOutpatient, diagnoses: ["J06"], clean)),
+                 ReviewRequest(claim: Self.claim("A8", medType: .chronicOutpatient, diagnoses: ["I10"], clean))),
+                ("R009", ReviewRequest(claim: Self.claim("A9", [("XA01AAA001", 20, 50, 10)])), ReviewRequest(claim: Self.claim("A9", [("XA01AAA001", 20, 50, 7)]))),
+                ("R011", ReviewRequest(claim: Self.claim("A11", certno: child, [("XB01ACB001", 60, 250, 30)])),
+                 ReviewRequest(claim: Self.claim("A11", certno: adult, [("XB01ACB001", 60, 250, 30)]))),
+                ("R012", ReviewRequest(claim: Self.claim("A12", certno: woman, [("XG04CAM001", 30, 150, 30)])),
+                 ReviewRequest(claim: Self.claim("A12", certno: adult, [("XG04CAM001", 30, 150, 30)]))),
+                ("R013", ReviewRequest(claim: Self.claim("A13", diagnoses: ["I10", "E11.9"], full)),
+                 ReviewRequest(claim: Self.claim("A13", diagnoses: ["I10", "E11.9"], Array(full.dropLast())))),
+            ]
+            for (rule, faulty, twin) in cases {
+                let found = try await supervision.review(faulty)
+                let finding = try #require(found.findings.first { $0.ruleID == rule }, "\(rule): \(found.findings)")
+                #expect(found.ruleSetVersion == "zj-2024.1" && finding.ruleVersion == "1" && !finding.source.isEmpty && finding.amountAtIssue > 0, "\(rule)")
+                #expect(found.verdict == finding.verdict && !finding.evidence.contains("{"), "\(rule): \(found)")
+                let passed = try await supervision.review(twin)
+                #expect(passed.verdict == .pass && passed.findings.isEmpty, "\(rule)'s clean twin: \(passed.findings)")
+            }
+
+            // The history rules, through settles of the demo clinic (R010) and reviews (R014).
+            let gateway = GatewayClient(try stack.client("clinic-H33080200101"))
+            // (Other items each time: the same item twice in a day is settlement's R003.)
+            for (n, item) in [(1, ("F001", Int64(1), Int64(1000), UInt32(0))), (2, ("XA01AAA001", 20, 50, 5))] {
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("V\(n)", person: 7, [item])), options: keyed("v-\(n)"))
+            }
+            let third = await #expect(throws: RPCError.self) {
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("V3", person: 7, [("C001", 1, 300, 0)])), options: keyed("v-3"))
+            }
+            #expect((third as? RPCError)?.code == .failedPrecondition && (third as? RPCError)?.message.contains("R010") == true, "\(String(describing: third))")
+            // Reviewed at three other institutions that day: the fourth is flagged (R014).
+            for (n, clinic) in ["H33080200102", "H33080200103"].enumerated() {
+                #expect(try await supervision.review(ReviewRequest(claim: Self.claim("W\(n)", person: 8, clinic: clinic, clean))).verdict == .pass)
+            }
+            _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("W9", person: 8, [("F001", 1, 1000, 0)])), options: keyed("w-9"))
+            let fourth = try await supervision.review(ReviewRequest(claim: Self.claim("W4", person: 8, clinic: "H33080200104", clean)))
+            #expect(fourth.verdict == .flag && fourth.findings.map(\.ruleID) == ["R014"], "\(fourth.findings)")
+            await ops.close()
+        }
+    }
+
+    /// A changed rule is published through the gateway by the bureau's operator and the very
+    /// next settle runs it, with no restart; nobody else may publish.
+    @Test func aRulePublishedThroughTheGatewayTakesEffectOnTheNextSettle() async throws {
+        try await withDemoStack { stack in
+            let clinicClient = try stack.client("clinic-H33080200101")
+            let gateway = GatewayClient(clinicClient)
+            let lines: [(String, Int64, Int64, UInt32)] = [("F001", 1, 1000, 0), ("XA01AAA001", 20, 50, 5)]
+            let first = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P1", person: 3, lines)), options: keyed("p-1"))
+            #expect(first.review?.verdict == .pass && first.review?.ruleSetVersion == "zj-2024.1")
+
+            let ops = SupervisionClient(try stack.client("operator"))
+            var set = try await ops.getRuleSet(GetRuleSetRequest(date: "2024-06-01"))
+            #expect(set.version == "zj-2024.1" && set.publishedBy == "review.rules-file" && set.rules.count == 14)
+            set.version = "zj-2024.2"
+            let r004 = try #require(set.rules.firstIndex { $0.ruleID == "R004" })
+            set.rules[r004].version = 2
+            set.rules[r004].params = RuleParams(items: ["XA01"], maxQuantity: 12)
+            // Nobody but the bureau's operators publishes rules: fails closed for a clinic and a supervisor.
+            for caller in ["clinic-H33080200101", "supervisor-33"] {
+                let refused = await #expect(throws: RPCError.self) {
+                    _ = try await SupervisionClient(try stack.client(caller)).publishRuleSet(PublishRuleSetRequest(ruleSet: set))
+                }
+                #expect((refused as? RPCError)?.code == .permissionDenied, "\(caller): \(String(describing: refused))")
+            }
+            let published = try await ops.publishRuleSet(PublishRuleSetRequest(ruleSet: set))
+            #expect(published.ruleSet?.publishedBy.contains("operator") == true && !published.replay, "\(published)")
+
+            let refused = await #expect(throws: RPCError.self) {
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P2", person: 4, lines)), options: keyed("p-2"))
+            }
+            #expect((refused as? RPCError)?.message.contains("R004") == true, "\(String(describing: refused))")
+            let within = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P3", person: 5, [("F001", 1, 1000, 0), ("XA01AAA001", 12, 50, 5)])),
+                                                  options: keyed("p-3"))
+            #expect(within.review?.ruleSetVersion == "zj-2024.2" && within.review?.verdict == .pass)
+            #expect(try await ops.listRuleSets(ListRuleSetsRequest()).ruleSets.map(\.version) == ["zj-2024.1", "zj-2024.2"])
+            await clinicClient.close()
+        }
+    }
+}
