@@ -123,4 +123,30 @@ struct SupervisionStackTests {
             await clinicClient.close()
         }
     }
+
+    /// The rule sets from the command line: export the set in force, change it, publish it
+    /// under a new version; a typo in the document is refused naming its path.
+    @Test func rulesAreExportedChangedAndPublishedFromTheCommandLine() async throws {
+        try await withDemoStack(loadDemo: false) { stack in
+            var document = try await CampaignCLITests.medicare(stack, ["rules", "show", "--date", "2024-06-01", "--export"])
+            #expect(document["version"] as? String == "zj-2024.1" && (document["rules"] as? [Any])?.count == 14)
+            document["version"] = "zj-2024.2"
+            document["effective_from"] = "2024-07-01"
+            let file = stack.folder + "/rules.json"
+            try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file))
+            let published = try await CampaignCLITests.medicare(stack, ["rules", "publish", file])
+            #expect(published["version"] as? String == "zj-2024.2" && published["replay"] as? Bool == false && published["rules"] as? Int == 14)
+            let list = try await CampaignCLITests.medicare(stack, ["rules", "list"])
+            #expect((list["rule_sets"] as? [[String: Any]])?.compactMap { $0["version"] as? String } == ["zj-2024.1", "zj-2024.2"])
+
+            var rules = try #require(document["rules"] as? [[String: Any]])
+            rules[0]["verdikt"] = "block"
+            document["rules"] = rules
+            document["version"] = "zj-2024.3"
+            try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file))
+            let typo = try await runCommand(Executables.path("medicare"), ["rules", "publish", file, "--gateway", "127.0.0.1:\(stack.gateway.rpcPort)",
+                                                                             "--certs", "\(stack.folder)/certs", "--as", "operator"])
+            #expect(typo.status != 0 && typo.error.contains("rules[0].verdikt"), "\(typo.error)")
+        }
+    }
 }
