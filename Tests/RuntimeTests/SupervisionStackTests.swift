@@ -74,13 +74,25 @@ struct SupervisionStackTests {
                 _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("V3", person: 7, [("C001", 1, 300, 0)])), options: keyed("v-3"))
             }
             #expect((third as? RPCError)?.code == .failedPrecondition && (third as? RPCError)?.message.contains("R010") == true, "\(String(describing: third))")
-            // Reviewed at three other institutions that day: the fourth is flagged (R014).
-            for (n, clinic) in ["H33080200102", "H33080200103"].enumerated() {
-                #expect(try await supervision.review(ReviewRequest(claim: Self.claim("W\(n)", person: 8, clinic: clinic, clean))).verdict == .pass)
+            // Settled at three institutions that day: the fourth is flagged (R014), and settles.
+            let registry = RegistryClient(ops)
+            _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: (2...4).map { n in
+                InstitutionRecord(fixmedinsCode: "H3308020010\(n)", fixmedinsName: "村卫生室\(n)", kind: .villageClinic, divisionCode: "330802101201",
+                                  parentCode: "H33080200001", integrationMode: .integrated, licensedDoctors: 1, recordVersion: 1)
+            }))
+            for n in 2...4 {
+                _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H3308020010\(n)", action: .designate, reason: "agreement signed",
+                                                                                  effectiveDate: "2024-01-01"))
             }
-            _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("W9", person: 8, [("F001", 1, 1000, 0)])), options: keyed("w-9"))
-            let fourth = try await supervision.review(ReviewRequest(claim: Self.claim("W4", person: 8, clinic: "H33080200104", clean)))
-            #expect(fourth.verdict == .flag && fourth.findings.map(\.ruleID) == ["R014"], "\(fourth.findings)")
+            let bureau = GatewayClient(ops)
+            let items = [("F001", Int64(1), Int64(1000), UInt32(0)), ("XA01AAA001", 20, 50, 5), ("XN02BEC001", 1, 200, 1)]
+            for (n, clinic) in ["H33080200101", "H33080200102", "H33080200103"].enumerated() {
+                let settled = try await bureau.settle(GatewaySettleRequest(claim: Self.claim("W\(n)", person: 8, clinic: clinic, [items[n]])), options: keyed("w-\(n)"))
+                #expect(settled.review?.verdict == .pass)
+            }
+            let fourth = try await bureau.settle(GatewaySettleRequest(claim: Self.claim("W4", person: 8, clinic: "H33080200104", [("C001", 1, 300, 0)])), options: keyed("w-4"))
+            #expect(fourth.review?.verdict == .flag && fourth.review?.findings.map(\.ruleID) == ["R014"] && fourth.settlement?.status == .settled,
+                    "\(String(describing: fourth.review))")
             await ops.close()
         }
     }

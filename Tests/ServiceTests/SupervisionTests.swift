@@ -10,9 +10,10 @@ import MedicareTestSupport
 import Testing
 
 func withSupervision<T: Sendable>(
-    engine: Engine = .sqlite, _ body: @escaping @Sendable (SupervisionClient, any SQLDatabase) async throws -> T
+    engine: Engine = .sqlite, peer: PeerIdentity = PeerIdentity(commonName: "ops", department: "nhsa", role: "operator", region: "33"),
+    _ body: @escaping @Sendable (SupervisionClient, any SQLDatabase) async throws -> T
 ) async throws -> T {
-    try await withService("supervision", engine: engine, migrations: SupervisionDefinition.migrations, router: { db in
+    try await withService("supervision", engine: engine, migrations: SupervisionDefinition.migrations, peer: peer, router: { db in
         var router = RPCRouter()
         try await SupervisionProvider.bundled(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue).register(with: &router)
         return router
@@ -89,12 +90,27 @@ struct SupervisionTests {
             set.version = "zj-2024.2"
             set.rules[3].params = RuleParams(maxQuantity: 10, maxDays: 3)
             await #expect(throws: RPCError.self) { try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)) }
-            do { _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)) } catch let error as RPCError {
+            do { _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)); Issue.record("accepted: \(set.rules[3])") } catch let error as RPCError {
                 #expect(error.code == .invalidArgument && error.message.contains("rule_set.rules[3].params.max_days"), "\(error)")
             }
+            // Accepted, a rule that could never fire: a limit below zero, a code no claim has,
+            // a visit type claims do not have.
+            for (params, field) in [
+                (RuleParams(maxQuantity: -1), "rule_set.rules[3].params.max_quantity"), (RuleParams(items: ["xa01"]), "rule_set.rules[3].params.items[0]"),
+            ] {
+                set.rules[3].params = params
+                do { _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)); Issue.record("accepted: \(set.rules[3])") } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument && error.message.contains(field), "\(error)")
+                }
+            }
             set.rules[3].params = RuleParams(maxQuantity: 10)
+            set.rules[3].scope = RuleScope(medTypes: [.emergency])
+            do { _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)); Issue.record("accepted: \(set.rules[3])") } catch let error as RPCError {
+                #expect(error.code == .invalidArgument && error.message.contains("rule_set.rules[3].scope.med_types[0]"), "\(error)")
+            }
+            set.rules[3].scope = nil
             set.rules[3].message = "{item} over {limt}"
-            do { _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)) } catch let error as RPCError {
+            do { _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)); Issue.record("accepted: \(set.rules[3])") } catch let error as RPCError {
                 #expect(error.code == .invalidArgument && error.message.contains("rule_set.rules[3].message"), "\(error)")
             }
         }
@@ -136,31 +152,56 @@ struct SupervisionTests {
     }
 
     /// One person's visits at one clinic in a day: the third is refused (R010), counting the
-    /// settled visits the relay delivered and, before that, the visits just reviewed; a
-    /// reversed visit no longer counts. Another clinic's visits do not count for R010, but
-    /// a fourth institution in a day is flagged (R014).
+    /// settled visits the relay delivered and, before that, the visits of settling reviews
+    /// (the gateway's 2207); a reversed visit no longer counts, nor does a pre-settlement or
+    /// what-if review. Another clinic's visits do not count for R010, but a fourth
+    /// institution in a day is flagged (R014).
     @Test(arguments: Engine.all)
-    func visitHistoryRulesCountSettledAndJustReviewedVisits(engine: Engine) async throws {
-        try await withSupervision(engine: engine) { s, _ in
+    func visitHistoryRulesCountSettledAndSettlingVisits(engine: Engine) async throws {
+        try await withSupervision(engine: engine, peer: PeerIdentity(commonName: "gateway", department: "nhsa", role: "service")) { s, _ in
             func settle(_ id: String, clinic: String = "H33080200101") async throws {
                 let claim = review([("F001", 1, 1000, 0)], mdtrtID: id, clinic: clinic).claim!
                 _ = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S-\(id)", mdtrtID: id, psnNo: "P001", fixmedinsCode: clinic, status: .settled), claim: claim))
             }
+            func settling(_ id: String, clinic: String = "H33080200101") -> ReviewRequest {
+                var request = review([("F001", 1, 1000, 0)], mdtrtID: id, clinic: clinic)
+                request.settling = true
+                return request
+            }
             try await settle("M1")
             try await settle("M2")
-            let third = try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "M3"))
+            let third = try await s.review(settling("M3"))
             #expect(third.verdict == .block && third.findings.map(\.ruleID) == ["R010"], "\(third.findings)")
             // A settled visit asked again is not a new visit.
-            #expect(try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "M2")).verdict == .pass)
+            #expect(try await s.review(settling("M2")).verdict == .pass)
             _ = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S-M2", mdtrtID: "M2", psnNo: "P001", fixmedinsCode: "H33080200101", status: .reversed)))
-            #expect(try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "M3")).verdict == .pass)
-            // M3 was just reviewed (not blocked): it counts before its posting arrives.
-            #expect(try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "M4")).verdict == .block)
+            // Pre-settlement: reads only.
+            #expect(try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "M5")).verdict == .pass)
+            #expect(try await s.review(settling("M3")).verdict == .pass)
+            // M3 is settling (not blocked): it counts before its posting arrives.
+            #expect(try await s.review(settling("M4")).verdict == .block)
             // Other clinics: R010 does not count them; the fourth institution is flagged.
             try await settle("N1", clinic: "H33080200102")
-            #expect(try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "N2", clinic: "H33080200103")).verdict == .pass)
-            let fourth = try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "N3", clinic: "H33080200104"))
+            #expect(try await s.review(settling("N2", clinic: "H33080200103")).verdict == .pass)
+            let fourth = try await s.review(settling("N3", clinic: "H33080200104"))
             #expect(fourth.verdict == .flag && fourth.findings.map(\.ruleID) == ["R014"], "\(fourth.findings)")
+        }
+    }
+
+    /// Two settling reviews of one person at once cannot both pass a limit the other fills.
+    @Test func concurrentSettlingReviewsOfOnePersonCountEachOther() async throws {
+        try await withSupervision(peer: PeerIdentity(commonName: "gateway", department: "nhsa", role: "service")) { s, _ in
+            let verdicts = try await withThrowingTaskGroup(of: Verdict.self) { group in
+                for n in 0..<8 {
+                    group.addTask {
+                        var request = review([("F001", 1, 1000, 0)], mdtrtID: "C\(n)")
+                        request.settling = true
+                        return try await s.review(request).verdict
+                    }
+                }
+                return try await group.reduce(into: [Verdict]()) { $0.append($1) }
+            }
+            #expect(verdicts.filter { $0 == .pass }.count == 2 && verdicts.filter { $0 == .block }.count == 6, "\(verdicts)")
         }
     }
 

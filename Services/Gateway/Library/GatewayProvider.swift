@@ -72,7 +72,7 @@ public struct GatewayProvider: GatewayService {
         let downstream = CallOptions.propagating(context)
         let submitted = claim
         async let routeResult = Self.attempt { try await self.route(clinic: submitted.fixmedinsCode, date: submitted.visitDate, options: downstream) }
-        async let reviewResult = Self.attempt { try await supervision.review(ReviewRequest(claim: submitted), options: downstream) }
+        async let reviewResult = Self.attempt { try await supervision.review(ReviewRequest(claim: submitted, settling: !request.preSettle), options: downstream) }
         let checksStart = ContinuousClock.now
         let (route, review) = await (routeResult, reviewResult)
         checksTime.record(since: checksStart)

@@ -13,6 +13,15 @@ public final class RuleBook: Sendable {
 
     public init() {}
 
+    /// A book of the given sets, validated, in memory only (benchmarks and tools; the service
+    /// loads its book from the store with ``refresh(from:)``).
+    public convenience init(sets: [RuleSet]) throws(DomainError) {
+        self.init()
+        var compiled: [(seq: Int64, set: RuleSet)] = []
+        for (i, set) in sets.enumerated() { compiled.append((Int64(i + 1), try Self.validated(set))) }
+        install(compiled)
+    }
+
     /// Every loaded set, in (effective_from, seq) order.
     public var all: [CompiledRuleSet] { sets.withLock { $0 } }
 
@@ -29,9 +38,15 @@ public final class RuleBook: Sendable {
         install(try await store.ruleSets())
     }
 
+    /// Installs a snapshot of the store's sets unless the book already holds a newer one (two
+    /// refreshes overlapping must not put an older snapshot back).
     func install(_ stored: [(seq: Int64, set: RuleSet)]) {
-        let compiled = stored.compactMap { try? CompiledRuleSet($0.set, seq: $0.seq) }
-        sets.withLock { $0 = compiled.sorted { ($0.effectiveFrom, $0.seq) < ($1.effectiveFrom, $1.seq) } }
+        let compiled = stored.compactMap { try? CompiledRuleSet($0.set, seq: $0.seq) }.sorted { ($0.effectiveFrom, $0.seq) < ($1.effectiveFrom, $1.seq) }
+        let newest = compiled.map(\.seq).max() ?? 0
+        sets.withLock { sets in
+            guard newest >= (sets.map(\.seq).max() ?? 0) else { return }
+            sets = compiled
+        }
     }
 
     /// A set as sent for publication, checked whole: every error names its field
@@ -50,11 +65,14 @@ public final class RuleBook: Sendable {
         var ids = Set<String>()
         for (i, rule) in set.rules.enumerated() {
             let field = "rule_set.rules[\(i)]"
-            try validate(rule, field: field)
+            try validate(rule, field: field, setFrom: try CivilDate(set.effectiveFrom, field: "rule_set.effective_from"))
             guard ids.insert(rule.ruleID).inserted else { throw DomainError(field: "\(field).rule_id", "\(rule.ruleID) appears twice") }
         }
         return set
     }
+
+    /// The most past visits of a person a review reads (``SupervisionStore/visits(psnNo:from:to:)``).
+    public static let maxHistory = 1_000
 
     /// Which parameters each kind reads; any other given is an error (a rule whose author
     /// expected a parameter to act must not run without it).
@@ -66,7 +84,17 @@ public final class RuleBook: Sendable {
         .diagnosisRequired: ["items", "diagnoses", "med_types"],
     ]
 
-    static func validate(_ rule: ReviewRule, field: String) throws(DomainError) {
+    /// The visit types a claim can have (``BenefitPolicy/visitTypes``): a rule scoped to any
+    /// other would never run.
+    static let claimMedTypes: Set<MedType> = [.generalOutpatient, .chronicOutpatient]
+
+    static func medType(_ type: MedType, field: String) throws(DomainError) {
+        guard claimMedTypes.contains(type) else {
+            throw DomainError(field: field, "must be one of \(claimMedTypes.map(\.code).sorted().joined(separator: ", ")) (the visit types claims have)")
+        }
+    }
+
+    static func validate(_ rule: ReviewRule, field: String, setFrom: CivilDate) throws(DomainError) {
         guard (1...16).contains(rule.ruleID.utf8.count),
               rule.ruleID.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || $0 == 45 || $0 == 95 })
         else { throw DomainError(field: "\(field).rule_id", "must be 1-16 capital letters, digits, '-' or '_'") }
@@ -77,8 +105,9 @@ public final class RuleBook: Sendable {
         _ = try rule.severity.required("\(field).severity")
         let from = try CivilDate(rule.effectiveFrom, field: "\(field).effective_from")
         if !rule.effectiveTo.isEmpty {
-            guard try CivilDate(rule.effectiveTo, field: "\(field).effective_to") > from else {
-                throw DomainError(field: "\(field).effective_to", "must be after effective_from")
+            let to = try CivilDate(rule.effectiveTo, field: "\(field).effective_to")
+            guard to > from, to > setFrom else {
+                throw DomainError(field: "\(field).effective_to", "must be after effective_from and after the set's effective_from (or the rule is never in force)")
             }
         }
         guard (1...500).contains(rule.message.count) else { throw DomainError(field: "\(field).message", "must be 1-500 characters") }
@@ -92,7 +121,7 @@ public final class RuleBook: Sendable {
             where !(1...6).contains(region.utf8.count) || !region.utf8.allSatisfy({ (48...57).contains($0) }) {
                 throw DomainError(field: "\(field).scope.regions[\(j)]", "must be 1-6 digits of a division code")
             }
-            for (j, type) in scope.medTypes.enumerated() { _ = try type.required("\(field).scope.med_types[\(j)]") }
+            for (j, type) in scope.medTypes.enumerated() { try medType(type, field: "\(field).scope.med_types[\(j)]") }
         }
         let p = rule.params ?? RuleParams()
         let given: [(String, Bool)] = [
@@ -106,15 +135,25 @@ public final class RuleBook: Sendable {
             throw DomainError(field: "\(field).params.\(name)", "is not read by kind \(kind.code)")
         }
         guard p.items.count <= 1_000 else { throw DomainError(field: "\(field).params.items", "at most 1000") }
-        for (j, item) in p.items.enumerated() where !(1...40).contains(item.utf8.count) || item.contains(where: \.isWhitespace) {
-            throw DomainError(field: "\(field).params.items[\(j)]", "must be a code or code prefix of 1-40 characters")
-        }
+        // In the claims' own form (ItemCode), or the prefix could never match a claim's code.
+        for (j, item) in p.items.enumerated() { _ = try ItemCode(item, field: "\(field).params.items[\(j)]") }
         guard p.diagnoses.count <= 200 else { throw DomainError(field: "\(field).params.diagnoses", "at most 200") }
-        for (j, code) in p.diagnoses.enumerated()
-        where !(1...8).contains(code.utf8.count) || !code.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || $0 == 46 }) {
-            throw DomainError(field: "\(field).params.diagnoses[\(j)]", "must be an ICD-10 code or prefix (capital letters, digits, '.')")
+        for (j, code) in p.diagnoses.enumerated() {
+            let u = Array(code.utf8)
+            guard (3...8).contains(u.count), (65...90).contains(u[0]), (48...57).contains(u[1]), (48...57).contains(u[2]),
+                  u.dropFirst(3).allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || $0 == 46 })
+            else { throw DomainError(field: "\(field).params.diagnoses[\(j)]", "must be an ICD-10 code or prefix: a capital letter and two digits first (I10, E11.9)") }
         }
-        for (j, type) in p.medTypes.enumerated() { _ = try type.required("\(field).params.med_types[\(j)]") }
+        for (j, type) in p.medTypes.enumerated() { try medType(type, field: "\(field).params.med_types[\(j)]") }
+        // Within what a claim can reach, or the rule could never fire.
+        let bounds: [(String, Int64, ClosedRange<Int64>)] = [
+            ("max_quantity", p.maxQuantity, 0...Claim.maxQuantity), ("max_days", Int64(p.maxDays), 0...Int64(Claim.maxDays)),
+            ("max_amount", p.maxAmount, 0...Claim.maxUnitPrice * Claim.maxQuantity), ("min_age", Int64(p.minAge), 0...150), ("max_age", Int64(p.maxAge), 0...150),
+            ("max_visits", Int64(p.maxVisits), 0...Int64(maxHistory - 1)), ("max_institutions", Int64(p.maxInstitutions), 0...Int64(maxHistory - 1)),
+        ]
+        for (name, value, range) in bounds where !range.contains(value) {
+            throw DomainError(field: "\(field).params.\(name)", "must be \(range.lowerBound)-\(range.upperBound), got \(value)")
+        }
         switch kind {
         case .amountLimit where p.maxAmount <= 0:
             throw DomainError(field: "\(field).params.max_amount", "is required (fen, above 0)")
@@ -153,15 +192,36 @@ public final class RuleBook: Sendable {
     }
 }
 
-/// The visits reviewed on this replica in the last `window` and not blocked: the history
-/// rules count them until the audit relay has delivered their postings (about a tenth of a
-/// second behind), so that a burst of visits sent together cannot each see an empty history.
-/// Keyed by psn_no; bounded (oldest persons dropped beyond `capacity`).
+/// The visits of settling reviews on this replica in the last `window`, not blocked: the
+/// history rules count them until the audit relay has delivered their postings (about a
+/// tenth of a second behind), so that a burst of visits sent together cannot each see an
+/// empty history. Keyed by psn_no; bounded (the oldest entries dropped beyond `capacity`).
 public final class RecentVisits: Sendable {
     private struct State {
         var visits: [String: [(visit: PastVisit, at: ContinuousClock.Instant)]] = [:]
         var order: [(psnNo: String, at: ContinuousClock.Instant)] = []
         var head = 0
+
+        func seen(_ psnNo: String, now: ContinuousClock.Instant, window: Duration) -> [PastVisit] {
+            (visits[psnNo] ?? []).filter { now - $0.at < window }.map(\.visit)
+        }
+
+        mutating func remember(_ psnNo: String, _ visit: PastVisit, now: ContinuousClock.Instant, window: Duration, capacity: Int) {
+            while head < order.count, now - order[head].at >= window || order.count - head >= capacity {
+                let oldest = order[head].psnNo
+                let full = order.count - head >= capacity
+                visits[oldest]?.removeAll { now - $0.at >= window || (full && $0.at <= order[head].at) }
+                if visits[oldest]?.isEmpty == true { visits[oldest] = nil }
+                head += 1
+            }
+            if head > 4_096, head * 2 > order.count {
+                order.removeFirst(head)
+                head = 0
+            }
+            visits[psnNo, default: []].removeAll { $0.visit.fixmedinsCode == visit.fixmedinsCode && $0.visit.mdtrtID == visit.mdtrtID }
+            visits[psnNo, default: []].append((visit, now))
+            order.append((psnNo, now))
+        }
     }
 
     private let state = Mutex(State())
@@ -176,11 +236,23 @@ public final class RecentVisits: Sendable {
     /// The person's visits seen within the window.
     public func visits(of psnNo: String) -> [PastVisit] {
         let now = ContinuousClock.now
-        return state.withLock { state in (state.visits[psnNo] ?? []).filter { now - $0.at < window }.map(\.visit) }
+        return state.withLock { $0.seen(psnNo, now: now, window: window) }
     }
 
-    /// Forgets the visits whose postings have arrived (settled: the store has them; reversed:
-    /// they no longer count).
+    /// The person's visits seen within the window, and `visit` remembered among them, under
+    /// one lock: two reviews of one person at once cannot both see the other missing. A
+    /// review that then blocks its visit takes it back with ``forget(_:)``.
+    public func visits(of psnNo: String, remembering visit: PastVisit) -> [PastVisit] {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            let seen = state.seen(psnNo, now: now, window: window)
+            if window > .zero { state.remember(psnNo, visit, now: now, window: window, capacity: capacity) }
+            return seen
+        }
+    }
+
+    /// Forgets visits: those whose postings have arrived (settled: the store has them;
+    /// reversed: they no longer count) and those their review blocked.
     public func forget(_ postings: [(psnNo: String, visit: PastVisit)]) {
         guard window > .zero, !postings.isEmpty else { return }
         state.withLock { state in
@@ -188,27 +260,6 @@ public final class RecentVisits: Sendable {
                 state.visits[psnNo]?.removeAll { $0.visit.fixmedinsCode == visit.fixmedinsCode && $0.visit.mdtrtID == visit.mdtrtID }
                 if state.visits[psnNo]?.isEmpty == true { state.visits[psnNo] = nil }
             }
-        }
-    }
-
-    /// Remembers a visit for the window; expired entries are dropped as new ones arrive.
-    public func remember(psnNo: String, _ visit: PastVisit) {
-        guard window > .zero else { return }
-        let now = ContinuousClock.now
-        state.withLock { state in
-            while state.head < state.order.count, now - state.order[state.head].at >= window || state.order.count - state.head >= capacity {
-                let expired = state.order[state.head].psnNo
-                state.visits[expired]?.removeAll { now - $0.at >= window }
-                if state.visits[expired]?.isEmpty == true || state.order.count - state.head >= capacity { state.visits[expired] = nil }
-                state.head += 1
-            }
-            if state.head > 4_096, state.head * 2 > state.order.count {
-                state.order.removeFirst(state.head)
-                state.head = 0
-            }
-            state.visits[psnNo, default: []].removeAll { $0.visit == visit }
-            state.visits[psnNo, default: []].append((visit, now))
-            state.order.append((psnNo, now))
         }
     }
 }

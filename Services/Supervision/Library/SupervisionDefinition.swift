@@ -105,9 +105,21 @@ public enum SupervisionDefinition {
         let rules = RuleBook()
         let rulesFile = context.configuration.string("review.rules-file")
         do {
+            // The bundled set seeds an empty book only (a newer release's bundled set must not
+            // supersede what the bureau published); a configured file is published when its
+            // version is not yet, and a version published with other rules is only reported.
             let seed = rulesFile.isEmpty ? try RuleBook.bundled() : try RuleBook.load(contentsOf: URL(fileURLWithPath: rulesFile))
-            if try await store.ruleSets().contains(where: { $0.set.version == seed.version }) == false {
+            let stored = try await store.ruleSets()
+            if stored.isEmpty || (!rulesFile.isEmpty && !stored.contains { $0.set.version == seed.version }) {
                 _ = try await store.publish(seed, by: "review.rules-file")
+            } else if let same = stored.first(where: { $0.set.version == seed.version }) {
+                var published = same.set
+                published.publishedAt = ""
+                published.publishedBy = ""
+                if published != seed {
+                    context.logger.warning("review.rules-file holds other rules than the published set of its version: the published set stays; publish a change under a new version",
+                                           metadata: ["version": "\(seed.version)"])
+                }
             }
             try await rules.refresh(from: store)
         } catch let error as DomainError {

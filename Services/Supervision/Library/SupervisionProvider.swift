@@ -23,6 +23,9 @@ public struct SupervisionProvider: SupervisionService {
         self.checkpointer = checkpointer
     }
 
+    /// The most findings a review answers (the worst verdict is kept whatever is cut).
+    public static let maxFindings = 1_000
+
     /// A provider over `store` with the bundled rule set (``RuleBook/bundled()``) published
     /// and loaded: for tests, benchmarks and tools that run supervision in process.
     public static func bundled(
@@ -55,14 +58,20 @@ public struct SupervisionProvider: SupervisionService {
             throw DomainError(.precondition, field: "claim.visit_date", "no review rule set is in force on \(canonical.visitDate)")
         }
         var history: [PastVisit] = []
+        // A settling review (the gateway's 2207) counts its visit at once, until its posting
+        // arrives or the window passes; other reviews (pre-settlement, a supervisor's) only read.
+        let settling = request.settling && context.peer.role == PeerIdentity.Role.service
+        let visit = PastVisit(fixmedinsCode: canonical.fixmedinsCode, mdtrtID: canonical.mdtrtID, visitDate: canonical.visitDate)
         if set.historyDays > 0 {
             let first = day.adding(days: -(set.historyDays - 1)).description
             history = try await store.visits(psnNo: canonical.psnNo, from: first, to: canonical.visitDate)
-            history += recent.visits(of: canonical.psnNo)
+            history += settling ? recent.visits(of: canonical.psnNo, remembering: visit) : recent.visits(of: canonical.psnNo)
         }
-        let response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history))
-        if set.historyDays > 0, response.verdict != .block {
-            recent.remember(psnNo: canonical.psnNo, PastVisit(fixmedinsCode: canonical.fixmedinsCode, mdtrtID: canonical.mdtrtID, visitDate: canonical.visitDate))
+        var response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history))
+        if settling, set.historyDays > 0, response.verdict == .block { recent.forget([(canonical.psnNo, visit)]) }
+        if response.findings.count > Self.maxFindings {
+            response.findings.removeLast(response.findings.count - Self.maxFindings)
+            response.findingsTruncated = true
         }
         return response
     }
@@ -111,7 +120,7 @@ public struct SupervisionProvider: SupervisionService {
         guard let sent = request.claim else { throw DomainError(field: "claim", "is required") }
         let claim = try Self.canonical(sent)
         guard let review = request.review, review.verdict == .block else { throw DomainError(field: "review.verdict", "must be block") }
-        guard review.findings.count <= 5_000 else { throw DomainError(field: "review.findings", "at most 5000") }
+        guard review.findings.count <= Self.maxFindings else { throw DomainError(field: "review.findings", "at most \(Self.maxFindings)") }
         let rules = Set(review.findings.filter { $0.verdict == .block }.map { String($0.ruleID.prefix(8)) }).sorted().joined(separator: ",")
         var canonical = request
         canonical.claim = claim

@@ -24,7 +24,7 @@ public enum SupervisionMethods {
     )
     public static let publishRuleSet = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "PublishRuleSet",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all)
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all, onlyCallers: ["gateway"])
     )
     public static let getRuleSet = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "GetRuleSet",

@@ -705,10 +705,12 @@ extension ListRuleSetsResponse: CMessage {
 public struct ReviewRequest: WireMessage {
     public var claim: Claim?
     public var designationStatus: DesignationStatus
+    public var settling: Bool
 
-    public init(claim: Claim? = nil, designationStatus: DesignationStatus = .init()) {
+    public init(claim: Claim? = nil, designationStatus: DesignationStatus = .init(), settling: Bool = false) {
         self.claim = claim
         self.designationStatus = designationStatus
+        self.settling = settling
     }
 
     public static var protoName: String { "medicare.v1.ReviewRequest" }
@@ -734,11 +736,13 @@ extension ReviewRequest: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
         self.designationStatus = DesignationStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.designation_status.rawValue))
+        self.settling = c.pointee.settling != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
         c.pointee.designation_status = .init(rawValue: .init(truncatingIfNeeded: self.designationStatus.rawValue))
+        c.pointee.settling = self.settling ? 1 : 0
     }
 }
 
@@ -817,12 +821,14 @@ public struct ReviewResponse: WireMessage {
     public var findings: [Finding]
     public var rulesEvaluated: UInt32
     public var ruleSetVersion: String
+    public var findingsTruncated: Bool
 
-    public init(verdict: Verdict = .init(), findings: [Finding] = [], rulesEvaluated: UInt32 = 0, ruleSetVersion: String = "") {
+    public init(verdict: Verdict = .init(), findings: [Finding] = [], rulesEvaluated: UInt32 = 0, ruleSetVersion: String = "", findingsTruncated: Bool = false) {
         self.verdict = verdict
         self.findings = findings
         self.rulesEvaluated = rulesEvaluated
         self.ruleSetVersion = ruleSetVersion
+        self.findingsTruncated = findingsTruncated
     }
 
     public static var protoName: String { "medicare.v1.ReviewResponse" }
@@ -850,6 +856,7 @@ extension ReviewResponse: CMessage {
         self.findings = try arena.messageArray(c.pointee.findings, c.pointee.n_findings, field: "medicare.v1.ReviewResponse.findings", as: Finding.self)
         self.rulesEvaluated = c.pointee.rules_evaluated
         self.ruleSetVersion = try arena.string(c.pointee.rule_set_version, field: "medicare.v1.ReviewResponse.rule_set_version")
+        self.findingsTruncated = c.pointee.findings_truncated != 0
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -857,6 +864,7 @@ extension ReviewResponse: CMessage {
         (c.pointee.n_findings, c.pointee.findings) = try arena.cMessageArray(self.findings)
         c.pointee.rules_evaluated = self.rulesEvaluated
         c.pointee.rule_set_version = try arena.cString(self.ruleSetVersion, field: "medicare.v1.ReviewResponse.rule_set_version")
+        c.pointee.findings_truncated = self.findingsTruncated ? 1 : 0
     }
 }
 

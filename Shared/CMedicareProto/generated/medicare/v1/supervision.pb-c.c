@@ -1767,7 +1767,7 @@ const ProtobufCMessageDescriptor medicare__v1__list_rule_sets_response__descript
   (ProtobufCMessageInit) medicare__v1__list_rule_sets_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__review_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__review_request__field_descriptors[3] =
 {
   {
     "claim",
@@ -1793,15 +1793,28 @@ static const ProtobufCFieldDescriptor medicare__v1__review_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "settling",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewRequest, settling),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__review_request__field_indices_by_name[] = {
   0,   /* field[0] = claim */
   1,   /* field[1] = designation_status */
+  2,   /* field[2] = settling */
 };
 static const ProtobufCIntRange medicare__v1__review_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor medicare__v1__review_request__descriptor =
 {
@@ -1811,7 +1824,7 @@ const ProtobufCMessageDescriptor medicare__v1__review_request__descriptor =
   "Medicare__V1__ReviewRequest",
   "medicare.v1",
   sizeof(Medicare__V1__ReviewRequest),
-  2,
+  3,
   medicare__v1__review_request__field_descriptors,
   medicare__v1__review_request__field_indices_by_name,
   1,  medicare__v1__review_request__number_ranges,
@@ -1960,7 +1973,7 @@ const ProtobufCMessageDescriptor medicare__v1__finding__descriptor =
   (ProtobufCMessageInit) medicare__v1__finding__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__review_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor medicare__v1__review_response__field_descriptors[5] =
 {
   {
     "verdict",
@@ -2010,9 +2023,22 @@ static const ProtobufCFieldDescriptor medicare__v1__review_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "findings_truncated",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ReviewResponse, findings_truncated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__review_response__field_indices_by_name[] = {
   1,   /* field[1] = findings */
+  4,   /* field[4] = findings_truncated */
   3,   /* field[3] = rule_set_version */
   2,   /* field[2] = rules_evaluated */
   0,   /* field[0] = verdict */
@@ -2020,7 +2046,7 @@ static const unsigned medicare__v1__review_response__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__review_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor =
 {
@@ -2030,7 +2056,7 @@ const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor =
   "Medicare__V1__ReviewResponse",
   "medicare.v1",
   sizeof(Medicare__V1__ReviewResponse),
-  4,
+  5,
   medicare__v1__review_response__field_descriptors,
   medicare__v1__review_response__field_indices_by_name,
   1,  medicare__v1__review_response__number_ranges,

@@ -60,7 +60,7 @@ typedef enum _Medicare__V1__Verdict {
    */
   MEDICARE__V1__VERDICT__VERDICT_BLOCK = 3,
   /*
-   * settles; queued for a reviewer (事后审核), between WARN and BLOCK
+   * settles; marked for post-settlement review (事后审核), between WARN and BLOCK
    */
   MEDICARE__V1__VERDICT__VERDICT_FLAG = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__VERDICT)
@@ -400,10 +400,16 @@ struct  Medicare__V1__ReviewRequest
    * the one place the zero value is accepted: the registry's route decides designation.
    */
   Medicare__V1__DesignationStatus designation_status;
+  /*
+   * Set by the gateway's Settle (2207), from a service only: the visit counts in the person's
+   * history at once (for the visit-frequency rules) until its posting arrives through the
+   * audit relay or review.recent-seconds pass; a pre-settlement or what-if review only reads.
+   */
+  protobuf_c_boolean settling;
 };
 #define MEDICARE__V1__REVIEW_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_request__descriptor) \
-    , NULL, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED }
+    , NULL, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, 0 }
 
 
 struct  Medicare__V1__Finding
@@ -450,10 +456,14 @@ struct  Medicare__V1__ReviewResponse
    * the rule set the review ran
    */
   char *rule_set_version;
+  /*
+   * more than 1,000 findings: the first 1,000 are answered (the verdict counts them all)
+   */
+  protobuf_c_boolean findings_truncated;
 };
 #define MEDICARE__V1__REVIEW_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__review_response__descriptor) \
-    , MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, 0,NULL, 0, (char *)protobuf_c_empty_string }
+    , MEDICARE__V1__VERDICT__VERDICT_UNSPECIFIED, 0,NULL, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
