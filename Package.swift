@@ -151,7 +151,10 @@ let package = Package(
         ),
         .executableTarget(name: "Settlement", dependencies: ["SettlementService"], path: "Services/Settlement/Main"),
         .target(
-            name: "SupervisionService", dependencies: ["MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport"],
+            name: "SupervisionService", dependencies: [
+                "MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             path: "Services/Supervision/Library", resources: [.copy("Resources/rules-zhejiang-2024.json")]
         ),
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),

@@ -51,7 +51,8 @@ extension RuleSet {
                     maxAmount: try p.int64("max_amount"), minAge: try p.uint32("min_age"), maxAge: try p.uint32("max_age"),
                     gend: try p.code("gend"), diagnoses: try p.strings("diagnoses"), maxVisits: try p.uint32("max_visits"),
                     periodDays: try p.uint32("period_days"), sameInstitution: try p.bool("same_institution"),
-                    maxInstitutions: try p.uint32("max_institutions"), medTypes: try p.codes("med_types")
+                    maxInstitutions: try p.uint32("max_institutions"), medTypes: try p.codes("med_types"), maxPersons: try p.uint32("max_persons"),
+                    windowMinutes: try p.uint32("window_minutes")
                 )
                 try p.finish("RuleParams")
             }
@@ -115,6 +116,8 @@ extension RuleSet {
                 put(&d, "same_institution", p.sameInstitution)
                 put(&d, "max_institutions", p.maxInstitutions)
                 put(&d, "med_types", codes(p.medTypes))
+                put(&d, "max_persons", p.maxPersons)
+                put(&d, "window_minutes", p.windowMinutes)
                 put(&r, "params", d)
             }
             return r

@@ -109,7 +109,7 @@ struct SupervisionStackTests {
 
             let ops = SupervisionClient(try stack.client("operator"))
             var set = try await ops.getRuleSet(GetRuleSetRequest(date: "2024-06-01"))
-            #expect(set.version == "zj-2024.1" && set.publishedBy == "review.rules-file" && set.rules.count == 14)
+            #expect(set.version == "zj-2024.1" && set.publishedBy == "review.rules-file" && set.rules.count == 15)
             set.version = "zj-2024.2"
             let r004 = try #require(set.rules.firstIndex { $0.ruleID == "R004" })
             set.rules[r004].version = 2
@@ -141,13 +141,13 @@ struct SupervisionStackTests {
     @Test func rulesAreExportedChangedAndPublishedFromTheCommandLine() async throws {
         try await withDemoStack(loadDemo: false) { stack in
             var document = try await CampaignCLITests.medicare(stack, ["rules", "show", "--date", "2024-06-01", "--export"])
-            #expect(document["version"] as? String == "zj-2024.1" && (document["rules"] as? [Any])?.count == 14)
+            #expect(document["version"] as? String == "zj-2024.1" && (document["rules"] as? [Any])?.count == 15)
             document["version"] = "zj-2024.2"
             document["effective_from"] = "2024-07-01"
             let file = stack.folder + "/rules.json"
             try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file))
             let published = try await CampaignCLITests.medicare(stack, ["rules", "publish", file])
-            #expect(published["version"] as? String == "zj-2024.2" && published["replay"] as? Bool == false && published["rules"] as? Int == 14)
+            #expect(published["version"] as? String == "zj-2024.2" && published["replay"] as? Bool == false && published["rules"] as? Int == 15)
             let list = try await CampaignCLITests.medicare(stack, ["rules", "list"])
             #expect((list["rule_sets"] as? [[String: Any]])?.compactMap { $0["version"] as? String } == ["zj-2024.1", "zj-2024.2"])
 
@@ -159,6 +159,34 @@ struct SupervisionStackTests {
             let typo = try await runCommand(Executables.path("medicare"), ["rules", "publish", file, "--gateway", "127.0.0.1:\(stack.gateway.rpcPort)",
                                                                              "--certs", "\(stack.folder)/certs", "--as", "operator"])
             #expect(typo.status != 0 && typo.error.contains("rules[0].verdikt"), "\(typo.error)")
+        }
+    }
+
+    /// A burst of claims at one clinic (21 persons in seconds) raises a monitoring alert from
+    /// the settlement stream within 5 s, listed for the province's supervisor.
+    @Test func aBurstOfClaimsAtOneClinicRaisesAnAlertWithinFiveSeconds() async throws {
+        try await withDemoStack { stack in
+            let clinicClient = try stack.client("clinic-H33080200101")
+            let gateway = GatewayClient(clinicClient)
+            let start = ContinuousClock.now
+            for n in 0..<21 {
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("B\(n)", person: 100 + n, [("F001", 1, 1000, 0)])), options: keyed("b-\(n)"))
+            }
+            let supervisor = SupervisionClient(try stack.client("supervisor-33"))
+            var alerts: [Alert] = []
+            while alerts.isEmpty, ContinuousClock.now - start < .seconds(30) {
+                alerts = try await supervisor.listAlerts(ListAlertsRequest(region: "33")).alerts
+                if alerts.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let raisedAfter = ContinuousClock.now - start
+            let alert = try #require(alerts.first)
+            #expect(alerts.count == 1 && alert.ruleID == "R015" && alert.fixmedinsCode == "H33080200101" && alert.persons == 21 && alert.amount == 21_000)
+            // Wide margin: the 21 settles themselves take part of it on a slow machine.
+            #expect(raisedAfter < .seconds(5), "raised \(raisedAfter) after the burst began")
+            // A supervisor sees only its region.
+            let elsewhere = await #expect(throws: RPCError.self) { _ = try await supervisor.listAlerts(ListAlertsRequest(region: "11")) }
+            #expect((elsewhere as? RPCError)?.code == .permissionDenied, "\(String(describing: elsewhere))")
+            await clinicClient.close()
         }
     }
 }

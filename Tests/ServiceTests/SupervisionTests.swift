@@ -68,7 +68,7 @@ struct SupervisionTests {
     /// The shipped set: every rule cites its source, and its document reads back to the same set.
     @Test func theBundledRuleSetCitesEveryRulesSourceAndRoundTrips() throws {
         let set = try RuleBook.bundled()
-        #expect(set.rules.count == 14 && set.rules.allSatisfy { !$0.source.isEmpty && !$0.name.isEmpty && $0.version >= 1 })
+        #expect(set.rules.count == 15 && set.rules.allSatisfy { !$0.source.isEmpty && !$0.name.isEmpty && $0.version >= 1 })
         #expect(try RuleSet(json: set.json()) == set)
     }
 
@@ -203,6 +203,34 @@ struct SupervisionTests {
             }
             #expect(verdicts.filter { $0 == .pass }.count == 2 && verdicts.filter { $0 == .block }.count == 6, "\(verdicts)")
         }
+    }
+
+    /// R015 on the settlement stream: the 21st distinct person at one clinic within ten
+    /// minutes raises one alert with its evidence; the clinic is quiet for the window, the
+    /// window slides, repeats of a posting and reversals do not count, other clinics are apart.
+    @Test func aBurstOfPersonsAtOneClinicRaisesOneAlertPerWindow() throws {
+        let set = try CompiledRuleSet(try RuleBook.bundled(), seq: 1)
+        let monitor = InstitutionMonitor()
+        let start = ContinuousClock.now
+        func posting(_ n: Int, clinic: String = "H33080200101", status: SettlementStatus = .settled) -> SettlementResult {
+            SettlementResult(setlID: "S\(clinic)-\(n)", mdtrtID: "M\(n)", psnNo: "P\(n)", fixmedinsCode: clinic, medfeeSumamt: 2000, status: status)
+        }
+        // Spread over 9 minutes: all in one window. Repeats and reversals add nothing.
+        var alerts: [Alert] = []
+        for n in 0..<20 {
+            alerts += monitor.observe([posting(n), posting(n), posting(n + 100, status: .reversed)], set: set, now: start + .seconds(n * 27))
+        }
+        #expect(alerts.isEmpty)
+        alerts = monitor.observe([posting(20)], set: set, now: start + .seconds(540))
+        let alert = try #require(alerts.first)
+        #expect(alerts.count == 1 && alert.ruleID == "R015" && alert.ruleSetVersion == "zj-2024.1" && alert.persons == 21 && alert.settlements == 21)
+        #expect(alert.amount == 42_000 && alert.severity == .high && alert.evidence.contains("21 persons") && !alert.evidence.contains("{"), "\(alert.evidence)")
+        // Quiet for the window at that clinic; another clinic is counted apart.
+        #expect(monitor.observe((21..<60).map { posting($0) }, set: set, now: start + .seconds(600)).isEmpty)
+        #expect(monitor.observe((0..<21).map { posting($0, clinic: "H33080200102") }, set: set, now: start + .seconds(600)).count == 1)
+        // Persons spread over more than the window never fire.
+        let slow = InstitutionMonitor()
+        for n in 0..<40 { #expect(slow.observe([posting(n)], set: set, now: start + .seconds(n * 31)).isEmpty) }
     }
 
     @Test func twoBingDrugWithItsDiagnosisPasses() async throws {

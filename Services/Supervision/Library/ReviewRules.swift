@@ -83,7 +83,7 @@ public struct CompiledRuleSet: Sendable {
     public func evaluate(_ input: ReviewInput) -> ReviewResponse {
         var findings: [Finding] = []
         var evaluated: UInt32 = 0
-        for rule in rules where rule.applies(to: input) {
+        for rule in rules where !rule.isMonitoring && rule.applies(to: input) {
             evaluated += 1
             findings += rule.findings(input)
         }
@@ -117,6 +117,9 @@ struct CompiledRule: Sendable {
         to = rule.effectiveTo.isEmpty ? nil : try CivilDate(rule.effectiveTo, field: "\(field).effective_to")
         medTypes = Set(rule.scope?.medTypes ?? [])
     }
+
+    /// A monitoring rule: run on the settlement stream (``InstitutionMonitor``), not in review.
+    var isMonitoring: Bool { rule.kind == .institutionBurst }
 
     /// In force on the visit day, for the clinic's region and the visit's medical type.
     func applies(to input: ReviewInput) -> Bool {
@@ -229,7 +232,7 @@ struct CompiledRule: Sendable {
             return lines(input).map { i, line, _ in
                 finding(with(["line": "\(i)", "item": line.itemCode, "diagnoses": diagnoses]), amount: ReviewInput.amount(line), item: line.itemCode)
             }
-        case .unspecified, .unrecognized:
+        case .institutionBurst, .unspecified, .unrecognized:
             return []
         }
     }
@@ -240,7 +243,7 @@ enum RuleMessage {
     /// Every placeholder a template may use.
     static let placeholders: Set<String> = [
         "item", "line", "quantity", "limit", "price", "reference", "days", "amount", "age", "gend", "diagnoses", "visits",
-        "institutions", "period_days", "status", "fixmedins_code", "psn_no", "visit_date",
+        "institutions", "period_days", "status", "fixmedins_code", "psn_no", "visit_date", "persons", "settlements", "window_minutes",
     ]
 
     /// The placeholders named in a template, in order.

@@ -81,7 +81,7 @@ public final class RuleBook: Sendable {
         .quantityLimit: ["items", "max_quantity"], .daysLimit: ["items", "max_days"], .amountLimit: ["items", "max_amount"],
         .visitFrequency: ["max_visits", "period_days", "same_institution"], .manyInstitutions: ["max_institutions", "period_days"],
         .ageRestriction: ["items", "min_age", "max_age"], .gendRestriction: ["items", "gend"],
-        .diagnosisRequired: ["items", "diagnoses", "med_types"],
+        .diagnosisRequired: ["items", "diagnoses", "med_types"], .institutionBurst: ["max_persons", "window_minutes"],
     ]
 
     /// The visit types a claim can have (``BenefitPolicy/visitTypes``): a rule scoped to any
@@ -128,7 +128,8 @@ public final class RuleBook: Sendable {
             ("items", !p.items.isEmpty), ("max_quantity", p.maxQuantity != 0), ("max_days", p.maxDays != 0), ("max_amount", p.maxAmount != 0),
             ("min_age", p.minAge != 0), ("max_age", p.maxAge != 0), ("gend", p.gend.rawValue != 0), ("diagnoses", !p.diagnoses.isEmpty),
             ("max_visits", p.maxVisits != 0), ("period_days", p.periodDays != 0), ("same_institution", p.sameInstitution),
-            ("max_institutions", p.maxInstitutions != 0), ("med_types", !p.medTypes.isEmpty),
+            ("max_institutions", p.maxInstitutions != 0), ("med_types", !p.medTypes.isEmpty), ("max_persons", p.maxPersons != 0),
+            ("window_minutes", p.windowMinutes != 0),
         ]
         let read = parametersRead[kind] ?? []
         for (name, isGiven) in given where isGiven && !read.contains(name) {
@@ -150,6 +151,7 @@ public final class RuleBook: Sendable {
             ("max_quantity", p.maxQuantity, 0...Claim.maxQuantity), ("max_days", Int64(p.maxDays), 0...Int64(Claim.maxDays)),
             ("max_amount", p.maxAmount, 0...Claim.maxUnitPrice * Claim.maxQuantity), ("min_age", Int64(p.minAge), 0...150), ("max_age", Int64(p.maxAge), 0...150),
             ("max_visits", Int64(p.maxVisits), 0...Int64(maxHistory - 1)), ("max_institutions", Int64(p.maxInstitutions), 0...Int64(maxHistory - 1)),
+            ("max_persons", Int64(p.maxPersons), 0...Int64(InstitutionMonitor.maxPersons)), ("window_minutes", Int64(p.windowMinutes), 0...1_440),
         ]
         for (name, value, range) in bounds where !range.contains(value) {
             throw DomainError(field: "\(field).params.\(name)", "must be \(range.lowerBound)-\(range.upperBound), got \(value)")
@@ -169,6 +171,10 @@ public final class RuleBook: Sendable {
             throw DomainError(field: "\(field).params.items", "is required: the items restricted")
         case .gendRestriction where p.gend != .male && p.gend != .female:
             throw DomainError(field: "\(field).params.gend", "must be male or female")
+        case .institutionBurst where p.maxPersons == 0:
+            throw DomainError(field: "\(field).params.max_persons", "is required (1 or more)")
+        case .institutionBurst where p.windowMinutes == 0:
+            throw DomainError(field: "\(field).params.window_minutes", "is required: 1-1440 minutes")
         case .diagnosisRequired where p.diagnoses.isEmpty:
             throw DomainError(field: "\(field).params.diagnoses", "is required")
         case .diagnosisRequired where p.items.isEmpty == p.medTypes.isEmpty:

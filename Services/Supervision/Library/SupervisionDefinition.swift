@@ -63,6 +63,12 @@ public enum SupervisionDefinition {
                 visit_date TEXT NOT NULL);
             CREATE INDEX visits_person_day ON visits (psn_no, visit_date, fixmedins_code, mdtrt_id)
             """),
+        // Real-time monitoring's alerts, numbered in the order raised, read by region.
+        Migration(11, "monitoring alerts", sql: """
+            CREATE TABLE alerts (alert_id BIGINT PRIMARY KEY, fixmedins_code TEXT NOT NULL, rule_id TEXT NOT NULL, raised_at TEXT NOT NULL,
+                content BYTEA NOT NULL);
+            CREATE INDEX alerts_institution ON alerts (fixmedins_code, alert_id)
+            """),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them

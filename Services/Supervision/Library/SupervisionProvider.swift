@@ -1,4 +1,5 @@
 import MedicareContracts
+import Metrics
 import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
@@ -14,6 +15,10 @@ public struct SupervisionProvider: SupervisionService {
     let recent: RecentVisits
     /// Signs the chain's head at intervals (nil: no checkpoints, and none can be verified).
     let checkpointer: AuditCheckpointer?
+    /// Real-time monitoring over the postings recorded here.
+    let monitor = InstitutionMonitor()
+    let raised = Counter(label: "medicare_supervision_alerts_total")
+    let monitorFailures = Counter(label: "medicare_supervision_monitor_failures_total")
 
     public init(store: SupervisionStore, catalogue: [CatalogueItem], rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil) {
         self.store = store
@@ -132,7 +137,41 @@ public struct SupervisionProvider: SupervisionService {
         try Self.mayRecord(recordable, caller: context.peer)
         let record = try await store.record(batch: [recordable])[0]
         forgetRecent([recordable])
+        await watch([recordable], context: context)
         return record
+    }
+
+    /// Real-time monitoring: the postings just chained go through the monitoring rules of the
+    /// set in force today; the alerts they raise are stored (``listAlerts(_:context:)``) and
+    /// counted (`medicare_supervision_alerts_total`). A failure to store them is logged and
+    /// counted, never the relay's failure (the chain already holds the postings).
+    func watch(_ recorded: [SupervisionStore.Recordable], context: CallContext) async {
+        guard let set = rules.inForce(on: CivilDate.today()) else { return }
+        let postings = recorded.compactMap { item -> SettlementResult? in
+            guard case .posting(let settlement, _) = item else { return nil }
+            return settlement
+        }
+        let alerts = monitor.observe(postings, set: set)
+        guard !alerts.isEmpty else { return }
+        do {
+            for alert in try await store.raise(alerts) {
+                raised.increment()
+                context.logger.notice("monitoring alert", metadata: ["alert": "\(alert.alertID)", "rule": "\(alert.ruleID)", "fixmedins_code": "\(alert.fixmedinsCode)"])
+            }
+        } catch {
+            monitorFailures.increment()
+            context.logger.error("monitoring alerts not stored", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Alerts in a region after a cursor, oldest first. INVALID_ARGUMENT for a region that is
+    /// not 0-6 digits or a limit over 1,000.
+    public func listAlerts(_ request: ListAlertsRequest, context: CallContext) async throws -> ListAlertsResponse {
+        guard request.region.utf8.count <= 6, request.region.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw DomainError(field: "region", "must be up to 6 digits of the county code")
+        }
+        guard request.limit <= 1_000 else { throw DomainError(field: "limit", "at most 1000") }
+        return ListAlertsResponse(alerts: try await store.alerts(region: request.region, after: request.after, limit: request.limit == 0 ? 100 : Int(request.limit)))
     }
 
     /// The visits just chained leave the recent-review memory: the store's history has them now.
@@ -172,6 +211,7 @@ public struct SupervisionProvider: SupervisionService {
         }
         let records = valid.isEmpty ? [] : try await store.record(batch: valid)
         forgetRecent(valid)
+        await watch(valid, context: context)
         let head = records.max { $0.seq < $1.seq }
         return RecordBatchResponse(records: records, rejected: rejected, checkpoint: checkpointer?.after(head: head))
     }

@@ -79,13 +79,45 @@ public struct SupervisionStore: Sendable {
     /// The person's settled visits (not reversed) with a visit day in `from...to` (YYYY-MM-DD),
     /// at most 1,000, newest first (index `visits_person_day`).
     func visits(psnNo: String, from: String, to: String) async throws -> [PastVisit] {
-        try await database.read { tx in
+        // A few rows by index (a person's window): on the caller's thread (``SQLDatabase/lookup(_:)``).
+        try await database.lookup { tx in
             try await tx.query(
                 "SELECT fixmedins_code, mdtrt_id, visit_date FROM visits WHERE psn_no = $1 AND visit_date >= $2 AND visit_date <= $3 ORDER BY visit_date DESC LIMIT 1000",
                 [.text(psnNo), .text(from), .text(to)]
             ).map { row throws(StoreError) in
                 PastVisit(fixmedinsCode: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"), visitDate: try row.string("visit_date"))
             }
+        }
+    }
+
+    /// Numbers and stores alerts (in the order given), answering them with their ids.
+    func raise(_ alerts: [Alert]) async throws -> [Alert] {
+        guard !alerts.isEmpty else { return [] }
+        let postgres = database.dialect == .postgres
+        return try await database.write { tx in
+            if postgres { try await tx.execute("LOCK TABLE alerts IN EXCLUSIVE MODE", []) }
+            var next = (try await tx.queryOne("SELECT COALESCE(MAX(alert_id), 0) AS n FROM alerts", [])?.int("n") ?? 0)
+            var raised: [Alert] = []
+            var rows: [[SQLValue]] = []
+            for var alert in alerts {
+                next += 1
+                alert.alertID = UInt64(next)
+                rows.append([.integer(next), .text(alert.fixmedinsCode), .text(alert.ruleID), .text(alert.raisedAt), .blob(try alert.encodedBytes())])
+                raised.append(alert)
+            }
+            try await tx.insert(into: "alerts", columns: ["alert_id", "fixmedins_code", "rule_id", "raised_at", "content"], rows: rows, tail: "")
+            return raised
+        }
+    }
+
+    /// Alerts at institutions of a region (a prefix of the county digits; empty = all) after
+    /// `after`, oldest first, at most `limit`.
+    func alerts(region: String, after: UInt64, limit: Int) async throws -> [Alert] {
+        try await database.read { tx in
+            try await tx.query(
+                "SELECT content FROM alerts WHERE alert_id > $1 AND fixmedins_code >= $2 AND fixmedins_code < $3 ORDER BY alert_id LIMIT $4",
+                [.integer(Int64(min(after, UInt64(Int64.max)))), .text("H" + region), .text("H" + region + "~"), .integer(Int64(limit))]
+            ).map { row in try Alert(decoding: try row.blob("content")) }
         }
     }
 

@@ -3,6 +3,24 @@
 public import MedicareRPC
 public import MedicareWire
 
+extension Alert: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ListAlertsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension ListAlertsResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in alerts.enumerated() { value.scopeKeys("\(path)alerts[\(i)].", into: &keys) }
+    }
+}
+
 extension ReviewRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         claim?.scopeKeys(path + "claim.", into: &keys)

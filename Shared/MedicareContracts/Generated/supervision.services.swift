@@ -34,11 +34,16 @@ public enum SupervisionMethods {
         service: "medicare.v1.Supervision", method: "ListRuleSets",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
     )
+    public static let listAlerts = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "ListAlerts",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try ListAlertsRequest(decoding: $0).scopeKeys() }
+    )
     public static let verifyAudit = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "VerifyAudit",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
     )
-    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, verifyAudit]
+    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, listAlerts, verifyAudit]
 }
 
 /// `medicare.v1.Supervision`: implement one async method per RPC, then register it with a router.
@@ -50,6 +55,7 @@ public protocol SupervisionService: Sendable {
     func publishRuleSet(_ request: PublishRuleSetRequest, context: CallContext) async throws -> PublishRuleSetResponse
     func getRuleSet(_ request: GetRuleSetRequest, context: CallContext) async throws -> RuleSet
     func listRuleSets(_ request: ListRuleSetsRequest, context: CallContext) async throws -> ListRuleSetsResponse
+    func listAlerts(_ request: ListAlertsRequest, context: CallContext) async throws -> ListAlertsResponse
     func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse
 }
 
@@ -76,6 +82,9 @@ extension SupervisionService {
         }
         router.register(SupervisionMethods.listRuleSets, request: ListRuleSetsRequest.self, response: ListRuleSetsResponse.self) { request, context in
             try await self.listRuleSets(request, context: context)
+        }
+        router.register(SupervisionMethods.listAlerts, request: ListAlertsRequest.self, response: ListAlertsResponse.self) { request, context in
+            try await self.listAlerts(request, context: context)
         }
         router.register(SupervisionMethods.verifyAudit, request: VerifyAuditRequest.self, response: VerifyAuditResponse.self) { request, context in
             try await self.verifyAudit(request, context: context)
@@ -115,6 +124,10 @@ public struct SupervisionClient: Sendable {
 
     public func listRuleSets(_ request: ListRuleSetsRequest, options: CallOptions = CallOptions()) async throws -> ListRuleSetsResponse {
         try await channel.unary(SupervisionMethods.listRuleSets, request: request, response: ListRuleSetsResponse.self, options: options)
+    }
+
+    public func listAlerts(_ request: ListAlertsRequest, options: CallOptions = CallOptions()) async throws -> ListAlertsResponse {
+        try await channel.unary(SupervisionMethods.listAlerts, request: request, response: ListAlertsResponse.self, options: options)
     }
 
     public func verifyAudit(_ request: VerifyAuditRequest, options: CallOptions = CallOptions()) async throws -> VerifyAuditResponse {

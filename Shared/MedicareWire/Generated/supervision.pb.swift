@@ -75,6 +75,8 @@ public enum RuleKind: ProtoEnum {
     case gendRestriction
     case diagnosisRequired
     case manyInstitutions
+    /// Real-time monitoring (实时监控), not review: run on the settlement stream (the audit relay's postings) as it arrives, raising an Alert, at most one per institution and window.
+    case institutionBurst
     case unrecognized(Int32)
 
     public init(rawValue: Int32) {
@@ -92,6 +94,7 @@ public enum RuleKind: ProtoEnum {
         case 10: self = .gendRestriction
         case 11: self = .diagnosisRequired
         case 12: self = .manyInstitutions
+        case 13: self = .institutionBurst
         default: self = .unrecognized(rawValue)
         }
     }
@@ -113,6 +116,7 @@ public enum RuleKind: ProtoEnum {
         case .gendRestriction: 10
         case .diagnosisRequired: 11
         case .manyInstitutions: 12
+        case .institutionBurst: 13
         case .unrecognized(let value): value
         }
     }
@@ -120,7 +124,7 @@ public enum RuleKind: ProtoEnum {
     public static var protoName: String { "medicare.v1.RuleKind" }
 
     /// Every value this build knows except the zero value, in declaration order.
-    public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions]
+    public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions, .institutionBurst]
 
     /// The value's name without the enum's prefix, lower case: a stable code for text forms.
     public var code: String {
@@ -138,6 +142,7 @@ public enum RuleKind: ProtoEnum {
         case .gendRestriction: "gend_restriction"
         case .diagnosisRequired: "diagnosis_required"
         case .manyInstitutions: "many_institutions"
+        case .institutionBurst: "institution_burst"
         case .unrecognized(let value): String(value)
         }
     }
@@ -303,8 +308,10 @@ public struct RuleParams: WireMessage {
     public var sameInstitution: Bool
     public var maxInstitutions: UInt32
     public var medTypes: [MedType]
+    public var maxPersons: UInt32
+    public var windowMinutes: UInt32
 
-    public init(items: [String] = [], maxQuantity: Int64 = 0, maxDays: UInt32 = 0, maxAmount: Int64 = 0, minAge: UInt32 = 0, maxAge: UInt32 = 0, gend: Gend = .init(), diagnoses: [String] = [], maxVisits: UInt32 = 0, periodDays: UInt32 = 0, sameInstitution: Bool = false, maxInstitutions: UInt32 = 0, medTypes: [MedType] = []) {
+    public init(items: [String] = [], maxQuantity: Int64 = 0, maxDays: UInt32 = 0, maxAmount: Int64 = 0, minAge: UInt32 = 0, maxAge: UInt32 = 0, gend: Gend = .init(), diagnoses: [String] = [], maxVisits: UInt32 = 0, periodDays: UInt32 = 0, sameInstitution: Bool = false, maxInstitutions: UInt32 = 0, medTypes: [MedType] = [], maxPersons: UInt32 = 0, windowMinutes: UInt32 = 0) {
         self.items = items
         self.maxQuantity = maxQuantity
         self.maxDays = maxDays
@@ -318,6 +325,8 @@ public struct RuleParams: WireMessage {
         self.sameInstitution = sameInstitution
         self.maxInstitutions = maxInstitutions
         self.medTypes = medTypes
+        self.maxPersons = maxPersons
+        self.windowMinutes = windowMinutes
     }
 
     public static var protoName: String { "medicare.v1.RuleParams" }
@@ -354,6 +363,8 @@ extension RuleParams: CMessage {
         self.sameInstitution = c.pointee.same_institution != 0
         self.maxInstitutions = c.pointee.max_institutions
         self.medTypes = try arena.array(c.pointee.med_types, c.pointee.n_med_types, field: "medicare.v1.RuleParams.med_types") { MedType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.maxPersons = c.pointee.max_persons
+        self.windowMinutes = c.pointee.window_minutes
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -370,6 +381,171 @@ extension RuleParams: CMessage {
         c.pointee.same_institution = self.sameInstitution ? 1 : 0
         c.pointee.max_institutions = self.maxInstitutions
         (c.pointee.n_med_types, c.pointee.med_types) = arena.cArray(self.medTypes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        c.pointee.max_persons = self.maxPersons
+        c.pointee.window_minutes = self.windowMinutes
+    }
+}
+
+/// `medicare.v1.Alert`
+public struct Alert: WireMessage {
+    public var alertID: UInt64
+    public var ruleID: String
+    public var ruleVersion: UInt32
+    public var ruleSetVersion: String
+    public var severity: Severity
+    public var fixmedinsCode: String
+    public var raisedAt: String
+    public var evidence: String
+    public var persons: UInt32
+    public var settlements: UInt32
+    public var amount: Int64
+    public var windowStart: String
+
+    public init(alertID: UInt64 = 0, ruleID: String = "", ruleVersion: UInt32 = 0, ruleSetVersion: String = "", severity: Severity = .init(), fixmedinsCode: String = "", raisedAt: String = "", evidence: String = "", persons: UInt32 = 0, settlements: UInt32 = 0, amount: Int64 = 0, windowStart: String = "") {
+        self.alertID = alertID
+        self.ruleID = ruleID
+        self.ruleVersion = ruleVersion
+        self.ruleSetVersion = ruleSetVersion
+        self.severity = severity
+        self.fixmedinsCode = fixmedinsCode
+        self.raisedAt = raisedAt
+        self.evidence = evidence
+        self.persons = persons
+        self.settlements = settlements
+        self.amount = amount
+        self.windowStart = windowStart
+    }
+
+    public static var protoName: String { "medicare.v1.Alert" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Alert: CMessage {
+    typealias CStruct = Medicare__V1__Alert
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__alert__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__alert__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__alert__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__alert__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.alertID = c.pointee.alert_id
+        self.ruleID = try arena.string(c.pointee.rule_id, field: "medicare.v1.Alert.rule_id")
+        self.ruleVersion = c.pointee.rule_version
+        self.ruleSetVersion = try arena.string(c.pointee.rule_set_version, field: "medicare.v1.Alert.rule_set_version")
+        self.severity = Severity(rawValue: Int32(truncatingIfNeeded: c.pointee.severity.rawValue))
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.Alert.fixmedins_code")
+        self.raisedAt = try arena.string(c.pointee.raised_at, field: "medicare.v1.Alert.raised_at")
+        self.evidence = try arena.string(c.pointee.evidence, field: "medicare.v1.Alert.evidence")
+        self.persons = c.pointee.persons
+        self.settlements = c.pointee.settlements
+        self.amount = c.pointee.amount
+        self.windowStart = try arena.string(c.pointee.window_start, field: "medicare.v1.Alert.window_start")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.alert_id = self.alertID
+        c.pointee.rule_id = try arena.cString(self.ruleID, field: "medicare.v1.Alert.rule_id")
+        c.pointee.rule_version = self.ruleVersion
+        c.pointee.rule_set_version = try arena.cString(self.ruleSetVersion, field: "medicare.v1.Alert.rule_set_version")
+        c.pointee.severity = .init(rawValue: .init(truncatingIfNeeded: self.severity.rawValue))
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.Alert.fixmedins_code")
+        c.pointee.raised_at = try arena.cString(self.raisedAt, field: "medicare.v1.Alert.raised_at")
+        c.pointee.evidence = try arena.cString(self.evidence, field: "medicare.v1.Alert.evidence")
+        c.pointee.persons = self.persons
+        c.pointee.settlements = self.settlements
+        c.pointee.amount = self.amount
+        c.pointee.window_start = try arena.cString(self.windowStart, field: "medicare.v1.Alert.window_start")
+    }
+}
+
+/// `medicare.v1.ListAlertsRequest`
+public struct ListAlertsRequest: WireMessage {
+    public var region: String
+    public var after: UInt64
+    public var limit: UInt32
+
+    public init(region: String = "", after: UInt64 = 0, limit: UInt32 = 0) {
+        self.region = region
+        self.after = after
+        self.limit = limit
+    }
+
+    public static var protoName: String { "medicare.v1.ListAlertsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListAlertsRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListAlertsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_alerts_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_alerts_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_alerts_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_alerts_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.ListAlertsRequest.region")
+        self.after = c.pointee.after
+        self.limit = c.pointee.limit
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.ListAlertsRequest.region")
+        c.pointee.after = self.after
+        c.pointee.limit = self.limit
+    }
+}
+
+/// `medicare.v1.ListAlertsResponse`
+public struct ListAlertsResponse: WireMessage {
+    public var alerts: [Alert]
+
+    public init(alerts: [Alert] = []) {
+        self.alerts = alerts
+    }
+
+    public static var protoName: String { "medicare.v1.ListAlertsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListAlertsResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListAlertsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_alerts_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_alerts_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_alerts_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_alerts_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.alerts = try arena.messageArray(c.pointee.alerts, c.pointee.n_alerts, field: "medicare.v1.ListAlertsResponse.alerts", as: Alert.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_alerts, c.pointee.alerts) = try arena.cMessageArray(self.alerts)
     }
 }
 

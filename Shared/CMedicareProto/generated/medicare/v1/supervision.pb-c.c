@@ -97,6 +97,141 @@ void   medicare__v1__rule_params__free_unpacked
   assert(message->base.descriptor == &medicare__v1__rule_params__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__alert__init
+                     (Medicare__V1__Alert         *message)
+{
+  static const Medicare__V1__Alert init_value = MEDICARE__V1__ALERT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__alert__get_packed_size
+                     (const Medicare__V1__Alert *message)
+{
+  assert(message->base.descriptor == &medicare__v1__alert__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__alert__pack
+                     (const Medicare__V1__Alert *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__alert__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__alert__pack_to_buffer
+                     (const Medicare__V1__Alert *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__alert__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Alert *
+       medicare__v1__alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Alert *)
+     protobuf_c_message_unpack (&medicare__v1__alert__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__alert__free_unpacked
+                     (Medicare__V1__Alert *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__alert__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_alerts_request__init
+                     (Medicare__V1__ListAlertsRequest         *message)
+{
+  static const Medicare__V1__ListAlertsRequest init_value = MEDICARE__V1__LIST_ALERTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_alerts_request__get_packed_size
+                     (const Medicare__V1__ListAlertsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_alerts_request__pack
+                     (const Medicare__V1__ListAlertsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_alerts_request__pack_to_buffer
+                     (const Medicare__V1__ListAlertsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListAlertsRequest *
+       medicare__v1__list_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListAlertsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_alerts_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_alerts_request__free_unpacked
+                     (Medicare__V1__ListAlertsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_alerts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_alerts_response__init
+                     (Medicare__V1__ListAlertsResponse         *message)
+{
+  static const Medicare__V1__ListAlertsResponse init_value = MEDICARE__V1__LIST_ALERTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_alerts_response__get_packed_size
+                     (const Medicare__V1__ListAlertsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_alerts_response__pack
+                     (const Medicare__V1__ListAlertsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_alerts_response__pack_to_buffer
+                     (const Medicare__V1__ListAlertsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListAlertsResponse *
+       medicare__v1__list_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListAlertsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_alerts_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_alerts_response__free_unpacked
+                     (Medicare__V1__ListAlertsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_alerts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__review_rule__init
                      (Medicare__V1__ReviewRule         *message)
 {
@@ -1093,7 +1228,7 @@ const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor =
   (ProtobufCMessageInit) medicare__v1__rule_scope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descriptors[13] =
+static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descriptors[15] =
 {
   {
     "items",
@@ -1251,6 +1386,30 @@ static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_persons",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, max_persons),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window_minutes",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, window_minutes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__rule_params__field_indices_by_name[] = {
   7,   /* field[7] = diagnoses */
@@ -1260,17 +1419,19 @@ static const unsigned medicare__v1__rule_params__field_indices_by_name[] = {
   3,   /* field[3] = max_amount */
   2,   /* field[2] = max_days */
   11,   /* field[11] = max_institutions */
+  13,   /* field[13] = max_persons */
   1,   /* field[1] = max_quantity */
   8,   /* field[8] = max_visits */
   12,   /* field[12] = med_types */
   4,   /* field[4] = min_age */
   9,   /* field[9] = period_days */
   10,   /* field[10] = same_institution */
+  14,   /* field[14] = window_minutes */
 };
 static const ProtobufCIntRange medicare__v1__rule_params__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor =
 {
@@ -1280,11 +1441,294 @@ const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor =
   "Medicare__V1__RuleParams",
   "medicare.v1",
   sizeof(Medicare__V1__RuleParams),
-  13,
+  15,
   medicare__v1__rule_params__field_descriptors,
   medicare__v1__rule_params__field_indices_by_name,
   1,  medicare__v1__rule_params__number_ranges,
   (ProtobufCMessageInit) medicare__v1__rule_params__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__alert__field_descriptors[12] =
+{
+  {
+    "alert_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, alert_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rule_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, rule_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rule_version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, rule_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rule_set_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, rule_set_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "severity",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, severity),
+    &medicare__v1__severity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raised_at",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, raised_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evidence",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, evidence),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "persons",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, persons),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "settlements",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, settlements),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, amount),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window_start",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, window_start),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__alert__field_indices_by_name[] = {
+  0,   /* field[0] = alert_id */
+  10,   /* field[10] = amount */
+  7,   /* field[7] = evidence */
+  5,   /* field[5] = fixmedins_code */
+  8,   /* field[8] = persons */
+  6,   /* field[6] = raised_at */
+  1,   /* field[1] = rule_id */
+  3,   /* field[3] = rule_set_version */
+  2,   /* field[2] = rule_version */
+  9,   /* field[9] = settlements */
+  4,   /* field[4] = severity */
+  11,   /* field[11] = window_start */
+};
+static const ProtobufCIntRange medicare__v1__alert__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor medicare__v1__alert__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Alert",
+  "Alert",
+  "Medicare__V1__Alert",
+  "medicare.v1",
+  sizeof(Medicare__V1__Alert),
+  12,
+  medicare__v1__alert__field_descriptors,
+  medicare__v1__alert__field_indices_by_name,
+  1,  medicare__v1__alert__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__alert__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_alerts_request__field_descriptors[3] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListAlertsRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListAlertsRequest, after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListAlertsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_alerts_request__field_indices_by_name[] = {
+  1,   /* field[1] = after */
+  2,   /* field[2] = limit */
+  0,   /* field[0] = region */
+};
+static const ProtobufCIntRange medicare__v1__list_alerts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_alerts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListAlertsRequest",
+  "ListAlertsRequest",
+  "Medicare__V1__ListAlertsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListAlertsRequest),
+  3,
+  medicare__v1__list_alerts_request__field_descriptors,
+  medicare__v1__list_alerts_request__field_indices_by_name,
+  1,  medicare__v1__list_alerts_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_alerts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_alerts_response__field_descriptors[1] =
+{
+  {
+    "alerts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListAlertsResponse, n_alerts),
+    offsetof(Medicare__V1__ListAlertsResponse, alerts),
+    &medicare__v1__alert__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_alerts_response__field_indices_by_name[] = {
+  0,   /* field[0] = alerts */
+};
+static const ProtobufCIntRange medicare__v1__list_alerts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_alerts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListAlertsResponse",
+  "ListAlertsResponse",
+  "Medicare__V1__ListAlertsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListAlertsResponse),
+  1,
+  medicare__v1__list_alerts_response__field_descriptors,
+  medicare__v1__list_alerts_response__field_indices_by_name,
+  1,  medicare__v1__list_alerts_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_alerts_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor medicare__v1__review_rule__field_descriptors[12] =
@@ -2788,7 +3232,7 @@ const ProtobufCEnumDescriptor medicare__v1__verdict__descriptor =
   medicare__v1__verdict__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[13] =
+static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[14] =
 {
   { "RULE_KIND_UNSPECIFIED", "MEDICARE__V1__RULE_KIND__RULE_KIND_UNSPECIFIED", 0 },
   { "RULE_KIND_NOT_DESIGNATED", "MEDICARE__V1__RULE_KIND__RULE_KIND_NOT_DESIGNATED", 1 },
@@ -2803,11 +3247,12 @@ static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[1
   { "RULE_KIND_GEND_RESTRICTION", "MEDICARE__V1__RULE_KIND__RULE_KIND_GEND_RESTRICTION", 10 },
   { "RULE_KIND_DIAGNOSIS_REQUIRED", "MEDICARE__V1__RULE_KIND__RULE_KIND_DIAGNOSIS_REQUIRED", 11 },
   { "RULE_KIND_MANY_INSTITUTIONS", "MEDICARE__V1__RULE_KIND__RULE_KIND_MANY_INSTITUTIONS", 12 },
+  { "RULE_KIND_INSTITUTION_BURST", "MEDICARE__V1__RULE_KIND__RULE_KIND_INSTITUTION_BURST", 13 },
 };
 static const ProtobufCIntRange medicare__v1__rule_kind__value_ranges[] = {
-{0, 0},{0, 13}
+{0, 0},{0, 14}
 };
-static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_name[13] =
+static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_name[14] =
 {
   { "RULE_KIND_ABOVE_REFERENCE_PRICE", 2 },
   { "RULE_KIND_AGE_RESTRICTION", 9 },
@@ -2816,6 +3261,7 @@ static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_nam
   { "RULE_KIND_DIAGNOSIS_REQUIRED", 11 },
   { "RULE_KIND_DUPLICATE_ITEM", 7 },
   { "RULE_KIND_GEND_RESTRICTION", 10 },
+  { "RULE_KIND_INSTITUTION_BURST", 13 },
   { "RULE_KIND_MANY_INSTITUTIONS", 12 },
   { "RULE_KIND_NOT_DESIGNATED", 1 },
   { "RULE_KIND_OUTSIDE_CATALOGUE", 3 },
@@ -2830,9 +3276,9 @@ const ProtobufCEnumDescriptor medicare__v1__rule_kind__descriptor =
   "RuleKind",
   "Medicare__V1__RuleKind",
   "medicare.v1",
-  13,
+  14,
   medicare__v1__rule_kind__enum_values_by_number,
-  13,
+  14,
   medicare__v1__rule_kind__enum_values_by_name,
   1,
   medicare__v1__rule_kind__value_ranges,
@@ -2904,7 +3350,7 @@ const ProtobufCEnumDescriptor medicare__v1__audit_kind__descriptor =
   medicare__v1__audit_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[8] =
+static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[9] =
 {
   { "Review", &medicare__v1__review_request__descriptor, &medicare__v1__review_response__descriptor },
   { "Record", &medicare__v1__record_request__descriptor, &medicare__v1__audit_record__descriptor },
@@ -2913,17 +3359,19 @@ static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descrip
   { "PublishRuleSet", &medicare__v1__publish_rule_set_request__descriptor, &medicare__v1__publish_rule_set_response__descriptor },
   { "GetRuleSet", &medicare__v1__get_rule_set_request__descriptor, &medicare__v1__rule_set__descriptor },
   { "ListRuleSets", &medicare__v1__list_rule_sets_request__descriptor, &medicare__v1__list_rule_sets_response__descriptor },
+  { "ListAlerts", &medicare__v1__list_alerts_request__descriptor, &medicare__v1__list_alerts_response__descriptor },
   { "VerifyAudit", &medicare__v1__verify_audit_request__descriptor, &medicare__v1__verify_audit_response__descriptor },
 };
 const unsigned medicare__v1__supervision__method_indices_by_name[] = {
   5,        /* GetRuleSet */
+  7,        /* ListAlerts */
   6,        /* ListRuleSets */
   4,        /* PublishRuleSet */
   1,        /* Record */
   2,        /* RecordBatch */
   3,        /* RecordBlock */
   0,        /* Review */
-  7         /* VerifyAudit */
+  8         /* VerifyAudit */
 };
 const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
 {
@@ -2932,7 +3380,7 @@ const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
   "Supervision",
   "Medicare__V1__Supervision",
   "medicare.v1",
-  8,
+  9,
   medicare__v1__supervision__method_descriptors,
   medicare__v1__supervision__method_indices_by_name
 };
@@ -2992,13 +3440,21 @@ void medicare__v1__supervision__list_rule_sets(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__supervision__list_alerts(ProtobufCService *service,
+                                            const Medicare__V1__ListAlertsRequest *input,
+                                            Medicare__V1__ListAlertsResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
                                              void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
                                       Medicare__V1__Supervision_ServiceDestroy destroy)

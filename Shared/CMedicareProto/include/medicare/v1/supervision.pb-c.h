@@ -20,6 +20,9 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Medicare__V1__RuleScope Medicare__V1__RuleScope;
 typedef struct Medicare__V1__RuleParams Medicare__V1__RuleParams;
+typedef struct Medicare__V1__Alert Medicare__V1__Alert;
+typedef struct Medicare__V1__ListAlertsRequest Medicare__V1__ListAlertsRequest;
+typedef struct Medicare__V1__ListAlertsResponse Medicare__V1__ListAlertsResponse;
 typedef struct Medicare__V1__ReviewRule Medicare__V1__ReviewRule;
 typedef struct Medicare__V1__RuleSet Medicare__V1__RuleSet;
 typedef struct Medicare__V1__PublishRuleSetRequest Medicare__V1__PublishRuleSetRequest;
@@ -118,7 +121,15 @@ typedef enum _Medicare__V1__RuleKind {
   /*
    * a person at more than max_institutions institutions within period_days
    */
-  MEDICARE__V1__RULE_KIND__RULE_KIND_MANY_INSTITUTIONS = 12
+  MEDICARE__V1__RULE_KIND__RULE_KIND_MANY_INSTITUTIONS = 12,
+  /*
+   * Real-time monitoring (实时监控), not review: run on the settlement stream (the audit relay's
+   * postings) as it arrives, raising an Alert, at most one per institution and window.
+   */
+  /*
+   * more than max_persons distinct persons settled at one institution within window_minutes
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_INSTITUTION_BURST = 13
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__RULE_KIND)
 } Medicare__V1__RuleKind;
 /*
@@ -231,10 +242,99 @@ struct  Medicare__V1__RuleParams
    */
   size_t n_med_types;
   Medicare__V1__MedType *med_types;
+  /*
+   * INSTITUTION_BURST: distinct persons (psn_no)
+   */
+  uint32_t max_persons;
+  /*
+   * INSTITUTION_BURST: the sliding window, 1-1440 minutes
+   */
+  uint32_t window_minutes;
 };
 #define MEDICARE__V1__RULE_PARAMS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rule_params__descriptor) \
-    , 0,NULL, 0, 0, 0, 0, 0, MEDICARE__V1__GEND__GEND_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, 0,NULL }
+    , 0,NULL, 0, 0, 0, 0, 0, MEDICARE__V1__GEND__GEND_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, 0,NULL, 0, 0 }
+
+
+/*
+ * A monitoring alert (实时监控预警): a monitoring rule that fired on the settlement stream,
+ * with its evidence, for follow-up (a compliance check, an inspection, a case).
+ */
+struct  Medicare__V1__Alert
+{
+  ProtobufCMessage base;
+  /*
+   * 1, 2, ...: in the order raised
+   */
+  uint64_t alert_id;
+  char *rule_id;
+  uint32_t rule_version;
+  char *rule_set_version;
+  Medicare__V1__Severity severity;
+  char *fixmedins_code;
+  /*
+   * ISO 8601
+   */
+  char *raised_at;
+  /*
+   * the rule's message, filled
+   */
+  char *evidence;
+  /*
+   * distinct persons in the window
+   */
+  uint32_t persons;
+  /*
+   * settlements in the window
+   */
+  uint32_t settlements;
+  /*
+   * their total medical fees, fen
+   */
+  int64_t amount;
+  /*
+   * ISO 8601: the first settlement counted
+   */
+  char *window_start;
+};
+#define MEDICARE__V1__ALERT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__alert__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ListAlertsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * a prefix of institutions' county digits ("33", "330802")
+   */
+  char *region;
+  /*
+   * alert_id: only later alerts (0: from the first)
+   */
+  uint64_t after;
+  /*
+   * 1-1000; 0 = 100
+   */
+  uint32_t limit;
+};
+#define MEDICARE__V1__LIST_ALERTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_alerts_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Medicare__V1__ListAlertsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * oldest first
+   */
+  size_t n_alerts;
+  Medicare__V1__Alert **alerts;
+};
+#define MEDICARE__V1__LIST_ALERTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_alerts_response__descriptor) \
+    , 0,NULL }
 
 
 /*
@@ -705,6 +805,63 @@ Medicare__V1__RuleParams *
 void   medicare__v1__rule_params__free_unpacked
                      (Medicare__V1__RuleParams *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__Alert methods */
+void   medicare__v1__alert__init
+                     (Medicare__V1__Alert         *message);
+size_t medicare__v1__alert__get_packed_size
+                     (const Medicare__V1__Alert   *message);
+size_t medicare__v1__alert__pack
+                     (const Medicare__V1__Alert   *message,
+                      uint8_t             *out);
+size_t medicare__v1__alert__pack_to_buffer
+                     (const Medicare__V1__Alert   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Alert *
+       medicare__v1__alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__alert__free_unpacked
+                     (Medicare__V1__Alert *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListAlertsRequest methods */
+void   medicare__v1__list_alerts_request__init
+                     (Medicare__V1__ListAlertsRequest         *message);
+size_t medicare__v1__list_alerts_request__get_packed_size
+                     (const Medicare__V1__ListAlertsRequest   *message);
+size_t medicare__v1__list_alerts_request__pack
+                     (const Medicare__V1__ListAlertsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_alerts_request__pack_to_buffer
+                     (const Medicare__V1__ListAlertsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListAlertsRequest *
+       medicare__v1__list_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_alerts_request__free_unpacked
+                     (Medicare__V1__ListAlertsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListAlertsResponse methods */
+void   medicare__v1__list_alerts_response__init
+                     (Medicare__V1__ListAlertsResponse         *message);
+size_t medicare__v1__list_alerts_response__get_packed_size
+                     (const Medicare__V1__ListAlertsResponse   *message);
+size_t medicare__v1__list_alerts_response__pack
+                     (const Medicare__V1__ListAlertsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_alerts_response__pack_to_buffer
+                     (const Medicare__V1__ListAlertsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListAlertsResponse *
+       medicare__v1__list_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_alerts_response__free_unpacked
+                     (Medicare__V1__ListAlertsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__ReviewRule methods */
 void   medicare__v1__review_rule__init
                      (Medicare__V1__ReviewRule         *message);
@@ -1112,6 +1269,15 @@ typedef void (*Medicare__V1__RuleScope_Closure)
 typedef void (*Medicare__V1__RuleParams_Closure)
                  (const Medicare__V1__RuleParams *message,
                   void *closure_data);
+typedef void (*Medicare__V1__Alert_Closure)
+                 (const Medicare__V1__Alert *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListAlertsRequest_Closure)
+                 (const Medicare__V1__ListAlertsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListAlertsResponse_Closure)
+                 (const Medicare__V1__ListAlertsResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__ReviewRule_Closure)
                  (const Medicare__V1__ReviewRule *message,
                   void *closure_data);
@@ -1210,6 +1376,10 @@ struct Medicare__V1__Supervision_Service
                          const Medicare__V1__ListRuleSetsRequest *input,
                          Medicare__V1__ListRuleSetsResponse_Closure closure,
                          void *closure_data);
+  void (*list_alerts)(Medicare__V1__Supervision_Service *service,
+                      const Medicare__V1__ListAlertsRequest *input,
+                      Medicare__V1__ListAlertsResponse_Closure closure,
+                      void *closure_data);
   void (*verify_audit)(Medicare__V1__Supervision_Service *service,
                        const Medicare__V1__VerifyAuditRequest *input,
                        Medicare__V1__VerifyAuditResponse_Closure closure,
@@ -1229,6 +1399,7 @@ void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service
       function_prefix__ ## publish_rule_set,\
       function_prefix__ ## get_rule_set,\
       function_prefix__ ## list_rule_sets,\
+      function_prefix__ ## list_alerts,\
       function_prefix__ ## verify_audit  }
 void medicare__v1__supervision__review(ProtobufCService *service,
                                        const Medicare__V1__ReviewRequest *input,
@@ -1258,6 +1429,10 @@ void medicare__v1__supervision__list_rule_sets(ProtobufCService *service,
                                                const Medicare__V1__ListRuleSetsRequest *input,
                                                Medicare__V1__ListRuleSetsResponse_Closure closure,
                                                void *closure_data);
+void medicare__v1__supervision__list_alerts(ProtobufCService *service,
+                                            const Medicare__V1__ListAlertsRequest *input,
+                                            Medicare__V1__ListAlertsResponse_Closure closure,
+                                            void *closure_data);
 void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
@@ -1292,6 +1467,9 @@ extern const ProtobufCEnumDescriptor    medicare__v1__severity__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__audit_kind__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__alert__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_alerts_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_alerts_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_rule__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__rule_set__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__publish_rule_set_request__descriptor;
