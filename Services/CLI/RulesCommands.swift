@@ -78,3 +78,28 @@ struct Rules: AsyncParsableCommand {
         }
     }
 }
+
+/// `medicare alerts`: real-time monitoring's alerts (实时监控预警) for a region.
+struct Alerts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Monitoring alerts raised in a region, oldest first; pass the last printed id as --after next time.",
+        discussion: "medicare alerts 33   medicare alerts 330802 --after 120 --limit 50"
+    )
+    @OptionGroup var connection: Connection
+    @Argument(help: "Region: a prefix of the county code (33, 330802).") var region: String
+    @Option(help: "Only alerts after this alert_id.") var after: UInt64 = 0
+    @Option(help: "At most this many (1-1000).") var limit: UInt32 = 100
+
+    func run() async throws {
+        try await withGateway(connection) { client in
+            let alerts = try await SupervisionClient(client).listAlerts(ListAlertsRequest(region: region, after: after, limit: limit)).alerts
+            emit(connection.json, alerts.isEmpty ? "no alerts" : alerts.map {
+                "#\($0.alertID) \($0.raisedAt) \($0.ruleID) v\($0.ruleVersion) \($0.severity.code) \($0.fixmedinsCode): \($0.evidence)"
+            }.joined(separator: "\n"), ["alerts": alerts.map {
+                ["alert_id": $0.alertID, "rule_id": $0.ruleID, "rule_version": $0.ruleVersion, "rule_set_version": $0.ruleSetVersion, "severity": $0.severity.code,
+                 "fixmedins_code": $0.fixmedinsCode, "raised_at": $0.raisedAt, "evidence": $0.evidence, "persons": $0.persons, "settlements": $0.settlements,
+                 "amount": $0.amount, "window_start": $0.windowStart] as [String: Any]
+            }])
+        }
+    }
+}

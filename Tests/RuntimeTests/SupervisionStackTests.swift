@@ -186,6 +186,8 @@ struct SupervisionStackTests {
             // A supervisor sees only its region.
             let elsewhere = await #expect(throws: RPCError.self) { _ = try await supervisor.listAlerts(ListAlertsRequest(region: "11")) }
             #expect((elsewhere as? RPCError)?.code == .permissionDenied, "\(String(describing: elsewhere))")
+            let listed = try await CampaignCLITests.medicare(stack, ["alerts", "33"], as: "supervisor-33")
+            #expect((listed["alerts"] as? [[String: Any]])?.first?["rule_id"] as? String == "R015", "\(listed)")
             await clinicClient.close()
         }
     }
