@@ -44,8 +44,9 @@ public struct SupervisionProvider: SupervisionService {
 
     /// 3101: runs the rule set in force on the visit day (``RuleBook/inForce(on:)``) and
     /// answers every finding, the set's version and the worst verdict. Reads the person's
-    /// settled visits when a history rule is in force, and the visits reviewed here in the
-    /// last `review.recent-seconds`; remembers this visit among them unless it is blocked.
+    /// settled visits when a history rule is in force, and the settling visits reviewed here
+    /// in the last `review.recent-seconds`; a settling review (`settling`, from a service: the
+    /// gateway's 2207) remembers its visit among them unless it is blocked.
     /// The same item billed to a person on a day by another settlement is refused by
     /// settlement in the posting's transaction, where two claims sent together cannot both
     /// pass it (a block that refuses a settlement is recorded with ``recordBlock(_:context:)``).
