@@ -67,16 +67,12 @@ public struct SettlementProvider: SettlementService {
     public func verifyIdentity(_ request: VerifyIdentityRequest, context: CallContext) async throws -> VerifyIdentityResponse {
         let id = try ResidentID(request.certno, field: "certno")
         guard let person = try await store.person(certno: id.value) else {
-            return VerifyIdentityResponse(valid: false, reason: "not insured", birthday: id.birthDate, gend: Self.gend(id))
+            return VerifyIdentityResponse(valid: false, reason: "not insured", birthday: id.birthDate, gend: id.gend)
         }
         let enrolled = person.psnInsuStas == .enrolled
         return VerifyIdentityResponse(
-            person: person, valid: enrolled, reason: enrolled ? "" : "enrolment is \(person.psnInsuStas)", birthday: id.birthDate, gend: Self.gend(id)
+            person: person, valid: enrolled, reason: enrolled ? "" : "enrolment is \(person.psnInsuStas)", birthday: id.birthDate, gend: id.gend
         )
-    }
-
-    /// The sex a resident ID encodes (its 17th digit: odd male, even female), as `gend`.
-    static func gend(_ id: ResidentID) -> Gend { id.gender == "1" ? .male : .female
     }
 
     public func preSettle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {

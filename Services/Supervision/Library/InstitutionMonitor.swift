@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// In memory on each supervision replica, bounded: at most ``maxPersons`` + 1 settlements are
 /// kept per institution and rule (enough to tell "more than max_persons"), and at most
-/// ``maxInstitutions`` institutions (the least recently active are dropped beyond that).
+/// ``maxInstitutions`` institution-rule windows (beyond that the least recently active tenth
+/// is dropped).
 public final class InstitutionMonitor: Sendable {
     /// The largest `max_persons` a rule may set.
     public static let maxPersons = 10_000
@@ -32,26 +33,21 @@ public final class InstitutionMonitor: Sendable {
         var lastActive: ContinuousClock.Instant
     }
 
-    /// What a fired rule reports, before the store numbers it.
-    public struct Firing: Sendable {
-        public var alert: Alert
-    }
-
     private let watches = Mutex<[String: Watch]>([:])
 
     public init() {}
 
     /// Observes settled postings (reversals and repeats of a setl_id already seen are ignored)
-    /// and answers the alerts the set's monitoring rules raise. `now` is injectable for tests.
+    /// and answers the alerts the set's monitoring rules raise, unnumbered (`alert_id` 0: the
+    /// store numbers them), amounts in fen, times ISO 8601. `now` and `wall` are injectable for
+    /// tests. Throws nothing; an empty answer when the set has no monitoring rule.
     public func observe(_ postings: [SettlementResult], set: CompiledRuleSet, now: ContinuousClock.Instant = .now, wall: Date = Date()) -> [Alert] {
         let monitoring = set.rules.filter(\.isMonitoring)
         guard !monitoring.isEmpty else { return [] }
         var alerts: [Alert] = []
         watches.withLock { watches in
             for posting in postings where posting.status == .settled {
-                let county = posting.fixmedinsCode.dropFirst()
-                for rule in monitoring {
-                    if let regions = rule.rule.scope?.regions, !regions.isEmpty, !regions.contains(where: { county.hasPrefix($0) }) { continue }
+                for rule in monitoring where rule.covers(posting.fixmedinsCode) {
                     let key = "\(rule.rule.ruleID)\t\(posting.fixmedinsCode)"
                     var watch = watches[key] ?? Watch(lastActive: now)
                     let window = Duration.seconds(Int64(rule.params.windowMinutes) * 60)
@@ -77,8 +73,9 @@ public final class InstitutionMonitor: Sendable {
                     watches[key] = watch
                 }
             }
+            // Beyond the bound, the least recently active tenth goes at once (not one sort per batch).
             if watches.count > Self.maxInstitutions {
-                let oldest = watches.sorted { $0.value.lastActive < $1.value.lastActive }.prefix(watches.count - Self.maxInstitutions).map(\.key)
+                let oldest = watches.sorted { $0.value.lastActive < $1.value.lastActive }.prefix(watches.count - Self.maxInstitutions * 9 / 10).map(\.key)
                 for key in oldest { watches[key] = nil }
             }
         }

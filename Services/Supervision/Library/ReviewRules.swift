@@ -23,11 +23,13 @@ public struct PastVisit: Hashable, Sendable {
 public struct ReviewInput: Sendable {
     public let claim: Claim
     public let designationStatus: DesignationStatus
-    public let catalogue: [String: CatalogueItem]
     /// The person's earlier visits in the rule set's history window (``CompiledRuleSet/historyDays``).
     public let history: [PastVisit]
     /// The claim's total (quantity x unit price over its lines), fen.
     public let total: Int64
+    /// Each line with its position and catalogue item (nil: not in the catalogue), looked up
+    /// once for every rule.
+    let lines: [(index: Int, line: FeeLine, item: CatalogueItem?)]
     /// The visit day.
     let visitDay: CivilDate
     /// Whole years of age on the visit day, and 性别 (gend), from the resident ID; nil when
@@ -35,23 +37,21 @@ public struct ReviewInput: Sendable {
     let age: Int?
     let gend: Gend?
 
+    /// - Parameters: `request` with a claim already validated (``Claim/validated()``), the
+    ///   catalogue by code, the person's earlier visits.
+    /// - Throws: ``DomainError`` naming `claim.visit_date` or `claim.certno` when they are out
+    ///   of form (never for a validated claim).
     public init(_ request: ReviewRequest, catalogue: [String: CatalogueItem], history: [PastVisit] = []) throws(DomainError) {
         let claim = request.claim ?? Claim()
         self.claim = claim
         designationStatus = request.designationStatus
-        self.catalogue = catalogue
         self.history = history
         total = claim.lines.reduce(Int64(0)) { $0 &+ Self.amount($1) }
+        lines = claim.lines.enumerated().map { ($0, $1, catalogue[$1.itemCode]) }
         visitDay = try CivilDate(claim.visitDate, field: "claim.visit_date")
-        if claim.certno.isEmpty {
-            age = nil
-            gend = nil
-        } else {
-            let id = try ResidentID(claim.certno, field: "claim.certno")
-            let birth = id.birth
-            age = visitDay.year - birth.year - ((visitDay.month, visitDay.day) < (birth.month, birth.day) ? 1 : 0)
-            gend = id.gender == "1" ? .male : .female
-        }
+        let id = claim.certno.isEmpty ? nil : try ResidentID(claim.certno, field: "claim.certno")
+        age = id?.age(on: visitDay)
+        gend = id?.gend
     }
 
     static func amount(_ line: FeeLine) -> Int64 { line.quantity.multipliedReportingOverflow(by: line.unitPrice).partialValue }
@@ -68,6 +68,8 @@ public struct CompiledRuleSet: Sendable {
     /// How many days of a person's visits the history rules need (0: none reads history).
     public let historyDays: Int
 
+    /// Compiles a validated set (``RuleBook/validated(_:)``) published as number `seq`.
+    /// Throws ``DomainError`` naming a date out of form (never for a validated set).
     public init(_ set: RuleSet, seq: Int64) throws(DomainError) {
         self.set = set
         self.seq = seq
@@ -124,18 +126,22 @@ struct CompiledRule: Sendable {
     /// In force on the visit day, for the clinic's region and the visit's medical type.
     func applies(to input: ReviewInput) -> Bool {
         guard from <= input.visitDay, to.map({ input.visitDay < $0 }) ?? true else { return false }
-        if let regions = rule.scope?.regions, !regions.isEmpty {
-            let county = input.claim.fixmedinsCode.dropFirst()
-            guard regions.contains(where: { county.hasPrefix($0) }) else { return false }
-        }
-        return medTypes.isEmpty || medTypes.contains(input.claim.medType)
+        return covers(input.claim.fixmedinsCode) && (medTypes.isEmpty || medTypes.contains(input.claim.medType))
+    }
+
+    /// Whether the rule's regions (prefixes of the county digits; none: all) hold an institution.
+    func covers(_ fixmedinsCode: String) -> Bool {
+        guard let regions = rule.scope?.regions, !regions.isEmpty else { return true }
+        let county = fixmedinsCode.dropFirst()
+        return regions.contains { county.hasPrefix($0) }
     }
 
     /// Whether the rule concerns a catalogue code: `items` lists codes or code prefixes.
     func concerns(_ code: String) -> Bool { params.items.isEmpty || params.items.contains { code.hasPrefix($0) } }
 
     func hasDiagnosis(_ input: ReviewInput) -> Bool {
-        input.claim.diagnoses.contains { diagnosis in params.diagnoses.contains { diagnosis.uppercased().hasPrefix($0.uppercased()) } }
+        // Both sides upper case: the claim's by validation, the rule's by publication.
+        input.claim.diagnoses.contains { diagnosis in params.diagnoses.contains { diagnosis.hasPrefix($0) } }
     }
 
     /// The distinct visits in the window (the visit day and the period_days - 1 days before),
@@ -155,9 +161,9 @@ struct CompiledRule: Sendable {
         )
     }
 
-    /// Each line with its position and catalogue item, for the lines the rule concerns.
+    /// The lines the rule concerns, with their positions and catalogue items.
     func lines(_ input: ReviewInput) -> [(index: Int, line: FeeLine, item: CatalogueItem?)] {
-        input.claim.lines.enumerated().compactMap { i, line in concerns(line.itemCode) ? (i, line, input.catalogue[line.itemCode]) : nil }
+        params.items.isEmpty ? input.lines : input.lines.filter { concerns($0.line.itemCode) }
     }
 
     func findings(_ input: ReviewInput) -> [Finding] {

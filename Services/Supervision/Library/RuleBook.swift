@@ -14,7 +14,8 @@ public final class RuleBook: Sendable {
     public init() {}
 
     /// A book of the given sets, validated, in memory only (benchmarks and tools; the service
-    /// loads its book from the store with ``refresh(from:)``).
+    /// loads its book from the store with ``refresh(from:)``), published in the order given.
+    /// Throws ``DomainError`` naming the first field out of form (``validated(_:)``).
     public convenience init(sets: [RuleSet]) throws(DomainError) {
         self.init()
         var compiled: [(seq: Int64, set: RuleSet)] = []
@@ -31,7 +32,8 @@ public final class RuleBook: Sendable {
         sets.withLock { sets in sets.last { $0.effectiveFrom <= day } }
     }
 
-    /// Replaces the loaded sets with the store's when it holds more than are loaded.
+    /// Replaces the loaded sets with the store's when it holds more than are loaded (one
+    /// query when nothing was published since). Throws the store's error (``StoreError``).
     public func refresh(from store: SupervisionStore) async throws {
         let loaded = sets.withLock { $0.map(\.seq).max() ?? 0 }
         guard try await store.latestRuleSetSeq() > loaded else { return }
@@ -117,9 +119,9 @@ public final class RuleBook: Sendable {
         guard (1...500).contains(rule.source.count) else { throw DomainError(field: "\(field).source", "must name the rule's source (1-500 characters)") }
         if let scope = rule.scope {
             guard scope.regions.count <= 100 else { throw DomainError(field: "\(field).scope.regions", "at most 100") }
-            for (j, region) in scope.regions.enumerated()
-            where !(1...6).contains(region.utf8.count) || !region.utf8.allSatisfy({ (48...57).contains($0) }) {
-                throw DomainError(field: "\(field).scope.regions[\(j)]", "must be 1-6 digits of a division code")
+            for (j, region) in scope.regions.enumerated() {
+                let field = "\(field).scope.regions[\(j)]"
+                guard !(try SupervisionStore.countyPrefix(region, field: field)).isEmpty else { throw DomainError(field: field, "must not be empty") }
             }
             for (j, type) in scope.medTypes.enumerated() { try medType(type, field: "\(field).scope.med_types[\(j)]") }
         }
@@ -184,7 +186,8 @@ public final class RuleBook: Sendable {
         }
     }
 
-    /// The bundled Zhejiang/Quzhou 2024 rule set (`Resources/rules-zhejiang-2024.json`).
+    /// The bundled Zhejiang/Quzhou 2024 rule set (`Resources/rules-zhejiang-2024.json`),
+    /// validated. Throws ``DomainError`` if the resource is missing or out of form.
     public static func bundled() throws -> RuleSet {
         guard let url = Bundle.module.url(forResource: "rules-zhejiang-2024", withExtension: "json") else {
             throw DomainError(field: "review.rules-file", "the bundled rule set is missing")
@@ -192,7 +195,8 @@ public final class RuleBook: Sendable {
         return try load(contentsOf: url)
     }
 
-    /// A rule set document (``RuleSet/init(json:)``), validated.
+    /// A rule set document (``RuleSet/init(json:)``), validated. Throws the file's read error,
+    /// or ``DomainError`` naming the first field out of form.
     public static func load(contentsOf url: URL) throws -> RuleSet {
         try validated(try RuleSet(json: try Data(contentsOf: url)))
     }
@@ -234,36 +238,33 @@ public final class RecentVisits: Sendable {
     let window: Duration
     let capacity: Int
 
+    /// - Parameters: `window`, how long a visit counts (zero: none is remembered); `capacity`,
+    ///   the most visits held at once.
     public init(window: Duration, capacity: Int = 200_000) {
         self.window = window
         self.capacity = capacity
     }
 
-    /// The person's visits seen within the window.
-    public func visits(of psnNo: String) -> [PastVisit] {
-        let now = ContinuousClock.now
-        return state.withLock { $0.seen(psnNo, now: now, window: window) }
-    }
-
-    /// The person's visits seen within the window, and `visit` remembered among them, under
-    /// one lock: two reviews of one person at once cannot both see the other missing. A
-    /// review that then blocks its visit takes it back with ``forget(_:)``.
-    public func visits(of psnNo: String, remembering visit: PastVisit) -> [PastVisit] {
+    /// The person's visits seen within the window; with `visit`, that visit is remembered
+    /// among them under the same lock, so two reviews of one person at once cannot both see
+    /// the other missing (a review that then blocks its visit takes it back with ``forget(_:)``).
+    public func visits(of psnNo: String, remembering visit: PastVisit? = nil) -> [PastVisit] {
         let now = ContinuousClock.now
         return state.withLock { state in
             let seen = state.seen(psnNo, now: now, window: window)
-            if window > .zero { state.remember(psnNo, visit, now: now, window: window, capacity: capacity) }
+            if let visit, window > .zero { state.remember(psnNo, visit, now: now, window: window, capacity: capacity) }
             return seen
         }
     }
 
-    /// Forgets visits: those whose postings have arrived (settled: the store has them;
-    /// reversed: they no longer count) and those their review blocked.
-    public func forget(_ postings: [(psnNo: String, visit: PastVisit)]) {
-        guard window > .zero, !postings.isEmpty else { return }
+    /// Forgets visits by institution and visit number (any day): those whose postings have
+    /// arrived (settled: the store has them; reversed: they no longer count) and those their
+    /// review blocked.
+    public func forget(_ visits: [(psnNo: String, fixmedinsCode: String, mdtrtID: String)]) {
+        guard window > .zero, !visits.isEmpty else { return }
         state.withLock { state in
-            for (psnNo, visit) in postings where state.visits[psnNo] != nil {
-                state.visits[psnNo]?.removeAll { $0.visit.fixmedinsCode == visit.fixmedinsCode && $0.visit.mdtrtID == visit.mdtrtID }
+            for (psnNo, fixmedinsCode, mdtrtID) in visits where state.visits[psnNo] != nil {
+                state.visits[psnNo]?.removeAll { $0.visit.fixmedinsCode == fixmedinsCode && $0.visit.mdtrtID == mdtrtID }
                 if state.visits[psnNo]?.isEmpty == true { state.visits[psnNo] = nil }
             }
         }

@@ -71,10 +71,10 @@ public struct SupervisionProvider: SupervisionService {
         if set.historyDays > 0 {
             let first = day.adding(days: -(set.historyDays - 1)).description
             history = try await store.visits(psnNo: canonical.psnNo, from: first, to: canonical.visitDate)
-            history += settling ? recent.visits(of: canonical.psnNo, remembering: visit) : recent.visits(of: canonical.psnNo)
+            history += recent.visits(of: canonical.psnNo, remembering: settling ? visit : nil)
         }
         var response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history))
-        if settling, set.historyDays > 0, response.verdict == .block { recent.forget([(canonical.psnNo, visit)]) }
+        if settling, set.historyDays > 0, response.verdict == .block { recent.forget([(canonical.psnNo, visit.fixmedinsCode, visit.mdtrtID)]) }
         if response.findings.count > Self.maxFindings {
             response.findings.removeLast(response.findings.count - Self.maxFindings)
             response.findingsTruncated = true
@@ -137,21 +137,22 @@ public struct SupervisionProvider: SupervisionService {
         let recordable = try Self.recordable(request)
         try Self.mayRecord(recordable, caller: context.peer)
         let record = try await store.record(batch: [recordable])[0]
-        forgetRecent([recordable])
-        await watch([recordable], context: context)
+        await chained([recordable], context: context)
         return record
     }
 
-    /// Real-time monitoring: the postings just chained go through the monitoring rules of the
-    /// set in force today; the alerts they raise are stored (``listAlerts(_:context:)``) and
-    /// counted (`medicare_supervision_alerts_total`). A failure to store them is logged and
+    /// After postings are chained: their visits leave the settling-review memory (the store's
+    /// history has them now), and they go through real-time monitoring, the monitoring rules
+    /// of the set in force today; the alerts raised are stored (``listAlerts(_:context:)``) and
+    /// counted (`medicare_supervision_alerts_total`). A failure to store alerts is logged and
     /// counted, never the relay's failure (the chain already holds the postings).
-    func watch(_ recorded: [SupervisionStore.Recordable], context: CallContext) async {
-        guard let set = rules.inForce(on: CivilDate.today()) else { return }
+    func chained(_ recorded: [SupervisionStore.Recordable], context: CallContext) async {
         let postings = recorded.compactMap { item -> SettlementResult? in
             guard case .posting(let settlement, _) = item else { return nil }
             return settlement
         }
+        recent.forget(postings.map { ($0.psnNo, $0.fixmedinsCode, $0.mdtrtID) })
+        guard let set = rules.inForce(on: CivilDate.today()) else { return }
         let alerts = monitor.observe(postings, set: set)
         guard !alerts.isEmpty else { return }
         do {
@@ -168,19 +169,9 @@ public struct SupervisionProvider: SupervisionService {
     /// Alerts in a region after a cursor, oldest first. INVALID_ARGUMENT for a region that is
     /// not 0-6 digits or a limit over 1,000.
     public func listAlerts(_ request: ListAlertsRequest, context: CallContext) async throws -> ListAlertsResponse {
-        guard request.region.utf8.count <= 6, request.region.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-            throw DomainError(field: "region", "must be up to 6 digits of the county code")
-        }
+        let region = try SupervisionStore.countyPrefix(request.region, field: "region")
         guard request.limit <= 1_000 else { throw DomainError(field: "limit", "at most 1000") }
-        return ListAlertsResponse(alerts: try await store.alerts(region: request.region, after: request.after, limit: request.limit == 0 ? 100 : Int(request.limit)))
-    }
-
-    /// The visits just chained leave the recent-review memory: the store's history has them now.
-    func forgetRecent(_ recorded: [SupervisionStore.Recordable]) {
-        recent.forget(recorded.compactMap { item in
-            guard case .posting(let settlement, _) = item else { return nil }
-            return (settlement.psnNo, PastVisit(fixmedinsCode: settlement.fixmedinsCode, mdtrtID: settlement.mdtrtID, visitDate: ""))
-        })
+        return ListAlertsResponse(alerts: try await store.alerts(region: region, after: request.after, limit: request.limit == 0 ? 100 : Int(request.limit)))
     }
 
     /// Each service chains only its own decisions: settlement its postings, the registry its
@@ -211,8 +202,7 @@ public struct SupervisionProvider: SupervisionService {
             }
         }
         let records = valid.isEmpty ? [] : try await store.record(batch: valid)
-        forgetRecent(valid)
-        await watch(valid, context: context)
+        await chained(valid, context: context)
         let head = records.max { $0.seq < $1.seq }
         return RecordBatchResponse(records: records, rejected: rejected, checkpoint: checkpointer?.after(head: head))
     }
@@ -252,9 +242,7 @@ public struct SupervisionReportsProvider: SupervisionReportsService {
 
     public func getReviewStats(_ request: ReviewStatsRequest, context: CallContext) async throws -> ReviewStats {
         let date = try CivilDate(request.date, field: "date").description
-        guard request.region.utf8.count <= 6, request.region.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-            throw DomainError(field: "region", "must be up to 6 digits of the county code")
-        }
-        return ReviewStats(blocked: UInt32(try await store.blockedCount(region: request.region, date: date)))
+        let region = try SupervisionStore.countyPrefix(request.region, field: "region")
+        return ReviewStats(blocked: UInt32(try await store.blockedCount(region: region, date: date)))
     }
 }

@@ -67,10 +67,23 @@ public struct SupervisionStore: Sendable {
         return AuditRecord(seq: UInt64(seq), kind: kind, subject: subject, prevHash: previous, hash: hash, at: at)
     }
 
+    /// A region as supervision's reads take it: up to 6 digits, a prefix of the county digits
+    /// of institution codes (empty: all). INVALID_ARGUMENT naming `field` otherwise.
+    static func countyPrefix(_ text: String, field: String) throws(DomainError) -> String {
+        guard text.utf8.count <= 6, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw DomainError(field: field, "must be up to 6 digits of the county code")
+        }
+        return text
+    }
+
+    /// The bounds of the institution codes ("H" + county + serial) in a county prefix, as the
+    /// two binds of `fixmedins_code >= $n AND fixmedins_code < $n+1`.
+    static func institutions(in region: String) -> [SQLValue] { [.text("H" + region), .text("H" + region + "~")] }
+
     func blockedCount(region: String, date: String) async throws -> Int64 {
         try await database.read { tx in
             try await tx.queryOne("SELECT COUNT(*) AS n FROM blocked_reviews WHERE visit_date = $1 AND fixmedins_code >= $2 AND fixmedins_code < $3",
-                                  [.text(date), .text("H" + region), .text("H" + region + "~")])?.int("n") ?? 0
+                                  [.text(date)] + Self.institutions(in: region))?.int("n") ?? 0
         }
     }
 
@@ -116,7 +129,7 @@ public struct SupervisionStore: Sendable {
         try await database.read { tx in
             try await tx.query(
                 "SELECT content FROM alerts WHERE alert_id > $1 AND fixmedins_code >= $2 AND fixmedins_code < $3 ORDER BY alert_id LIMIT $4",
-                [.integer(Int64(min(after, UInt64(Int64.max)))), .text("H" + region), .text("H" + region + "~"), .integer(Int64(limit))]
+                [.integer(Int64(min(after, UInt64(Int64.max))))] + Self.institutions(in: region) + [.integer(Int64(limit))]
             ).map { row in try Alert(decoding: try row.blob("content")) }
         }
     }

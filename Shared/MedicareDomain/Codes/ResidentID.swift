@@ -47,6 +47,12 @@ public struct ResidentID: Hashable, Sendable, CustomStringConvertible {
         return "\(String(c[6..<10]))-\(String(c[10..<12]))-\(String(c[12..<14]))"
     }
 
+    /// Whole years of age on `day` (the birthday counted on its day; negative before birth).
+    public func age(on day: CivilDate) -> Int {
+        let birth = self.birth
+        return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day) ? 1 : 0)
+    }
+
     /// "1" male, "2" female (the national gender codes).
     public var gender: String { Int(String(Array(value)[16]))! % 2 == 1 ? "1" : "2" }
 
