@@ -1,6 +1,7 @@
 import MedicareContracts
 import MedicareWire
 import MedicareRPC
+import MedicareStore
 import RegistryService
 import MedicareTestSupport
 import Testing
@@ -22,6 +23,36 @@ func clinic(_ code: String, village: String, mode: IntegrationMode = .integrated
 
 @Suite("Registry")
 struct RegistryTests {
+    /// Institutions there before the change feed existed each get their own cursor, so paging
+    /// one at a time lists every one of them (all sharing cursor 1, the second page skipped them).
+    @Test(arguments: Engine.all)
+    func institutionsFromBeforeTheFeedArePagedOneByOne(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            try await Migrator.migrate(db, service: "registry", migrations: RegistryDefinition.migrations.filter { $0.version < 10 }, logger: quietLogger)
+            try await db.write { tx in
+                for n in 1...4 {
+                    try await tx.execute("""
+                        INSERT INTO institutions (code, name, kind, division_code, parent_code, integration_mode, relationship_end, licensed_doctors,
+                            has_computer, has_network, record_version, designation_status, updated_at)
+                        VALUES ($1, 'clinic', 'village_clinic', '330802101201', '', '', '', 1, 1, 1, 1, 'not_designated', '2024-01-01')
+                        """, [.text("H3308020010\(n)")])
+                }
+            }
+            try await Migrator.migrate(db, service: "registry", migrations: RegistryDefinition.migrations, logger: quietLogger)
+            var router = RPCRouter()
+            RegistryProvider(store: RegistryStore(database: db)).register(with: &router)
+            let registry = RegistryClient(InProcessChannel(router: router, peer: PeerIdentity(commonName: "ops", department: "nhsa", role: "operator"), logger: quietLogger))
+            var seen: [String] = [], cursor: UInt64 = 0
+            for _ in 0..<6 {
+                let page = try await registry.listChanges(ListChangesRequest(after: cursor, pageSize: 1))
+                seen += page.changes.map(\.fixmedinsCode)
+                cursor = page.cursor
+                if !page.more { break }
+            }
+            #expect(seen == (1...4).map { "H3308020010\($0)" }, "\(seen)")
+        }
+    }
+
     @Test(arguments: Engine.all)
     func importIsIdempotentByRecordVersionWithAResultPerRecord(engine: Engine) async throws {
         try await withRegistry(engine: engine) { r in

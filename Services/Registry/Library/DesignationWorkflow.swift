@@ -156,26 +156,6 @@ extension RegistryStore {
         try await database.lookup { tx in try await Self.application(tx, id) }
     }
 
-    /// The latest agreement of `code` to start on or before `day` (YYYY-MM-DD), with its end:
-    /// the one a visit that day falls under, or, when it ended before the day, the one that
-    /// lapsed; nil when none had started.
-    func agreement(of code: String, on day: String) async throws -> (number: String, end: String, scopes: [ServiceScope])? {
-        try await database.lookup { tx in
-            guard let row = try await tx.queryOne(
-                "SELECT agreement_no, end_date, scopes FROM agreements WHERE code = $1 AND start_date <= $2 ORDER BY start_date DESC LIMIT 1",
-                [.text(code), .text(day)]
-            ) else { return nil }
-            return (try row.string("agreement_no"), try row.string("end_date"), try Self.scopes(try row.string("scopes")))
-        }
-    }
-
-    private static func scopes(_ stored: String) throws -> [ServiceScope] {
-        try stored.split(separator: ",").map { code in
-            guard let scope = ServiceScope.known.first(where: { $0.code == code }) else { throw StoreError.decoding("unknown service scope '\(code)'") }
-            return scope
-        }
-    }
-
     private static func status(_ tx: any SQLTransaction, _ id: String, lock: String, field: String) async throws -> ApplicationStatus {
         guard let row = try await tx.queryOne("SELECT status FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
             throw DomainError(.notFound, field: field, "no application \(id)")
@@ -207,7 +187,7 @@ extension RegistryStore {
         if let a = try await tx.queryOne("SELECT * FROM agreements WHERE application_id = $1", [.text(id)]) {
             application.agreement = ServiceAgreement(
                 agreementNo: try a.string("agreement_no"), fixmedinsCode: try a.string("code"), startDate: try a.string("start_date"),
-                endDate: try a.string("end_date"), scopes: try scopes(try a.string("scopes")), signedDate: try a.string("signed_date"),
+                endDate: try a.string("end_date"), scopes: try Agreement.scopes(try a.string("scopes")), signedDate: try a.string("signed_date"),
                 signedBy: try a.string("signed_by"), applicationID: id
             )
         }

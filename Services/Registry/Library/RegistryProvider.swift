@@ -137,7 +137,7 @@ public struct RegistryProvider: RegistryService {
             route.canSettle = true
             route.settleVia = code.value
             route.mode = .direct
-            return try await withAgreement(route, on: date)
+            return Self.withAgreement(route, facts.agreement, on: date)
         }
         if facts.mode == .integrating, facts.relationshipEnd < date {
             route.refusal = "the temporary relationship of \(code) with \(facts.parent) ended on \(facts.relationshipEnd)"
@@ -162,15 +162,16 @@ public struct RegistryProvider: RegistryService {
         route.canSettle = true
         route.settleVia = facts.parent
         route.mode = facts.mode == .integrated ? .integrated : .integrating
-        return try await withAgreement(route, on: date)
+        return Self.withAgreement(route, facts.centreAgreement, on: date)
     }
 
     /// The route with the scopes of the settling institution's agreement in force on `date`
     /// (none on file: designated without one, which limits nothing).
     /// An institution with an agreement on file settles only under one in force on the day:
     /// a lapsed agreement refuses the route (renewal is a new agreement), whatever the status.
-    private func withAgreement(_ route: SettlementRoute, on date: String) async throws -> SettlementRoute {
-        guard route.canSettle, let agreement = try await store.agreement(of: route.settleVia, on: date) else { return route }
+    /// (The agreement comes with the route's facts, in the same query.)
+    private static func withAgreement(_ route: SettlementRoute, _ agreement: RegistryStore.Agreement?, on date: String) -> SettlementRoute {
+        guard route.canSettle, let agreement else { return route }
         var route = route
         route.agreementNo = agreement.number
         route.scopes = agreement.scopes

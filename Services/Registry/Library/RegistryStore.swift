@@ -179,6 +179,36 @@ public struct RegistryStore: Sendable {
         /// The clinic's and the centre's status on the route's day.
         var statusThen: DesignationStatus
         var centreStatusThen: DesignationStatus
+        /// The latest service agreement of the clinic and of its centre started on or before
+        /// the route's day (nil: none on file).
+        var agreement: Agreement?
+        var centreAgreement: Agreement?
+    }
+
+    /// A service agreement as routing reads it: number, last day (YYYY-MM-DD) and scopes.
+    struct Agreement: Sendable {
+        var number: String
+        var end: String
+        var scopes: [ServiceScope]
+
+        /// From `agreement_no \t end_date \t scopes` (one column, so that the route's one
+        /// query can carry it); nil for NULL.
+        init?(packed: String?) throws {
+            guard let packed else { return nil }
+            let parts = packed.split(separator: "\t", omittingEmptySubsequences: false)
+            guard parts.count == 3 else { throw StoreError.decoding("an agreement row is not number, end and scopes") }
+            number = String(parts[0])
+            end = String(parts[1])
+            scopes = try Self.scopes(String(parts[2]))
+        }
+
+        /// Scopes as stored: their codes, comma-separated.
+        static func scopes(_ stored: String) throws -> [ServiceScope] {
+            try stored.split(separator: ",").map { code in
+                guard let scope = ServiceScope(code: String(code)) else { throw StoreError.decoding("unknown service scope '\(code)'") }
+                return scope
+            }
+        }
     }
 
     /// What routing needs about a clinic and its centre on a day (YYYY-MM-DD), in one query:
@@ -192,7 +222,11 @@ public struct RegistryStore: Sendable {
             // simple statements plan far cheaper on PostgreSQL than one with both.
             let statuses = """
                 (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS status_then,
-                (SELECT h.to_status FROM designation_history h WHERE h.code = c.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS centre_status_then
+                (SELECT h.to_status FROM designation_history h WHERE h.code = c.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) AS centre_status_then,
+                (SELECT g.agreement_no || '	' || g.end_date || '	' || g.scopes FROM agreements g
+                  WHERE g.code = i.code AND g.start_date <= $2 ORDER BY g.start_date DESC LIMIT 1) AS agreement,
+                (SELECT g.agreement_no || '	' || g.end_date || '	' || g.scopes FROM agreements g
+                  WHERE g.code = c.code AND g.start_date <= $2 ORDER BY g.start_date DESC LIMIT 1) AS centre_agreement
                 """
             guard var row = try await tx.queryOne(
                 """
@@ -219,7 +253,9 @@ public struct RegistryStore: Sendable {
                 division: try row.string("division_code"), centreStatus: try row.optionalCode("centre_status"),
                 centreKind: try row.optionalCode("centre_kind"),
                 statusThen: try row.optionalCode("status_then") ?? .notDesignated,
-                centreStatusThen: try row.optionalCode("centre_status_then") ?? .notDesignated
+                centreStatusThen: try row.optionalCode("centre_status_then") ?? .notDesignated,
+                agreement: try Agreement(packed: try row.optionalString("agreement")),
+                centreAgreement: try Agreement(packed: try row.optionalString("centre_agreement"))
             )
         }
     }

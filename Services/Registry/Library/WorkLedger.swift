@@ -24,6 +24,21 @@ extension RegistryStore {
             """),
     ]
 
+    static let changeCursorMigrations: [Migration] = [
+        // Migration 10 gave every institution already there the one cursor 1, and the feed
+        // pages by cursor alone: a page boundary inside those rows skipped the rest. Each
+        // gets its own cursor after the counter (a mirror that read them sees them again:
+        // the feed may repeat, never skip), and the counter moves past them.
+        Migration(18, "one change cursor per institution", sql: """
+            UPDATE institutions SET change_seq = m.base + r.n
+                FROM (SELECT code, ROW_NUMBER() OVER (ORDER BY code) AS n FROM institutions WHERE change_seq = 1) AS r,
+                     (SELECT CAST(value AS BIGINT) AS base FROM registry_meta WHERE key = 'change_seq') AS m
+                WHERE institutions.code = r.code;
+            UPDATE registry_meta SET value = CAST((SELECT MAX(change_seq) FROM institutions) AS TEXT)
+                WHERE key = 'change_seq' AND (SELECT MAX(change_seq) FROM institutions) > CAST(value AS BIGINT)
+            """),
+    ]
+
     /// Reserves `count` cursor values for changes made in `tx` and returns the first. The
     /// counter's row stays locked until `tx` commits (on PostgreSQL), so cursors are handed
     /// out in commit order and a reader paging by cursor never skips a change.
