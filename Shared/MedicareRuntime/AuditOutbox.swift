@@ -39,9 +39,15 @@ public struct AuditOutbox: Sendable {
         Migration(version, "outbox rows dated", sql: "ALTER TABLE \(table) ADD COLUMN created_ms BIGINT")
     }
 
-    /// Sequence numbers in groups of at most 500 (one statement each).
-    static func chunks(_ seqs: [Int64]) -> [ArraySlice<Int64>] {
-        stride(from: 0, to: seqs.count, by: 500).map { seqs[$0..<min($0 + 500, seqs.count)] }
+    /// Runs `sql` once per group of at most 10,000 sequence numbers (every relay batch is one
+    /// group), its `{seqs}` replaced by the ``SQLPlaceholders/isIn(_:_:dialect:binds:)``
+    /// predicate on `seq`: one array bind and the same text whatever the count on PostgreSQL.
+    static func forEachGroup(_ tx: any SQLTransaction, _ seqs: [Int64], _ sql: String) async throws {
+        for start in stride(from: 0, to: seqs.count, by: 10_000) {
+            var binds: [SQLValue] = []
+            let predicate = SQLPlaceholders.isIn("seq", seqs[start..<min(start + 10_000, seqs.count)].map { .integer($0) }, dialect: tx.dialect, binds: &binds)
+            try await tx.execute(sql.replacingOccurrences(of: "{seqs}", with: predicate), binds)
+        }
     }
 
     /// Now in Unix milliseconds, as `created_ms` holds it.
@@ -107,9 +113,7 @@ public struct AuditOutbox: Sendable {
     public func release(_ seqs: [Int64]) async throws {
         guard database.dialect == .postgres, !seqs.isEmpty else { return }
         try await database.write { [outbox] tx in
-            for chunk in Self.chunks(seqs) {
-                try await tx.execute("UPDATE \(outbox) SET claimed_until = NULL WHERE seq IN (\(SQLPlaceholders.list(chunk.count)))", chunk.map { .integer($0) })
-            }
+            try await Self.forEachGroup(tx, seqs, "UPDATE \(outbox) SET claimed_until = NULL WHERE {seqs}")
         }
     }
 
@@ -124,10 +128,8 @@ public struct AuditOutbox: Sendable {
                     [.integer(Int64(checkpoint.seq)), .text(checkpoint.hash), .text(checkpoint.at), .blob(checkpoint.signature)]
                 )
             }
-            // One statement per 500 rows, not one per row: on PostgreSQL each is a round trip.
-            for chunk in Self.chunks(delivered) {
-                try await tx.execute("DELETE FROM \(outbox) WHERE seq IN (\(SQLPlaceholders.list(chunk.count)))", chunk.map { .integer($0) })
-            }
+            // One statement for the batch, not one per row: on PostgreSQL each is a round trip.
+            try await Self.forEachGroup(tx, delivered, "DELETE FROM \(outbox) WHERE {seqs}")
             for (seq, reason) in rejected {
                 try await tx.execute("UPDATE \(outbox) SET rejected = $1 WHERE seq = $2", [.text(String(reason.prefix(500))), .integer(seq)])
             }

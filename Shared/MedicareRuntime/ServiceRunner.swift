@@ -236,22 +236,14 @@ extension ServiceContext {
     /// `/readyz`'s question: does the store answer a trivial query within 2 s? nil when it
     /// does, else why not (PostgreSQL unreachable: the circuit fails it at once).
     static func storeReadiness(_ store: any SQLDatabase) async -> String? {
-        await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                do {
-                    _ = try await store.lookup { try await $0.queryOne("SELECT 1 AS one") }
-                    return nil
-                } catch {
-                    return "store unavailable"
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return "store did not answer within 2 s"
-            }
-            let first = await group.next() ?? "store unavailable"
-            group.cancelAll()
-            return first
+        struct NoAnswer: Error {}
+        do {
+            _ = try await withinDeadline(.seconds(2), orThrow: { NoAnswer() }) { try await store.lookup { try await $0.queryOne("SELECT 1 AS one") } }
+            return nil
+        } catch is NoAnswer {
+            return "store did not answer within 2 s"
+        } catch {
+            return "store unavailable"
         }
     }
 }

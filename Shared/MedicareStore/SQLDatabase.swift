@@ -1,6 +1,8 @@
 /// Runs statements inside a transaction. SQL uses `$1`, `$2`, ... placeholders on both
 /// engines; rows come back with their column names.
 public protocol SQLTransaction: Sendable {
+    /// The engine's dialect (what ``SQLDialect/forUpdate`` and ``SQLPlaceholders`` ask).
+    var dialect: SQLDialect { get }
     /// Runs one statement with `$1`, `$2`, ... bound to `binds` and returns its rows.
     /// - Throws: ``StoreError`` (`constraint` for a unique or primary-key violation, `statement`
     ///   for other refusals, `resources` when the engine cannot work now).
@@ -70,6 +72,10 @@ public enum SQLDialect: String, Sendable {
     case sqlite
     /// PostgreSQL's dialect.
     case postgres
+
+    /// The row-lock clause a `SELECT` ends with to lock what it reads until commit: ` FOR
+    /// UPDATE` on PostgreSQL; empty on SQLite, whose single writer already serialises writes.
+    public var forUpdate: String { self == .postgres ? " FOR UPDATE" : "" }
 }
 
 /// A database a service's store runs on: embedded SQLite or PostgreSQL.

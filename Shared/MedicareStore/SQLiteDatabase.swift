@@ -243,6 +243,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
 /// Statements on one SQLite connection, run synchronously on its owner's thread.
 struct SQLiteTransaction: SQLTransaction {
     let connection: SQLiteConnection
+    var dialect: SQLDialect { .sqlite }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         try connection.query(sql, binds)

@@ -93,9 +93,9 @@ extension RegistryStore {
     /// Records a county bureau's decision on applications under review, all or none.
     /// `field(i)` names the i-th application's field in errors ("application_id").
     func review(_ ids: [String], decision: ReviewDecision, reason: String, by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
-        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
-        return try await database.write { tx in
+        try await database.write { tx in
             try await Self.lockChanges(tx)
+            let lock = tx.dialect.forUpdate
             var decided: [DesignationApplication] = []
             for (i, id) in ids.enumerated() {
                 let status = try await Self.status(tx, id, lock: lock, field: field(i))
@@ -118,9 +118,11 @@ extension RegistryStore {
     /// institution designated from its start (one designation event, audited), the
     /// application contracted. `field(i)` prefixes the i-th agreement's fields in errors.
     func sign(_ agreements: [(id: String, agreement: ServiceAgreement)], by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
-        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
-        return try await database.write { tx in
-            try await Self.lockChanges(tx)
+        try await database.write { tx in
+            // The change counter first (the lock every institution-changing write takes first),
+            // one cursor per agreement's designation.
+            let firstChange = try await Self.reserveChanges(tx, agreements.count)
+            let lock = tx.dialect.forUpdate
             var signed: [DesignationApplication] = []
             for (i, (id, agreement)) in agreements.enumerated() {
                 guard let row = try await tx.queryOne("SELECT status, code FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
@@ -142,9 +144,9 @@ extension RegistryStore {
                      .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)]
                 )
                 try await Self.changeDesignation(
-                    tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate, lock: lock,
-                    returning: false
-                )
+                    tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate,
+                    change: firstChange + Int64(i), lock: lock
+                ) { own in field(i) + (own == "effective_date" ? "start_date" : "application_id") }
                 try await Self.record(tx, id, decision: nil, reason: "agreement \(agreement.agreementNo)", by: by, to: .contracted)
                 signed.append(try await Self.application(tx, id)!)
             }

@@ -263,36 +263,41 @@ public struct RegistryStore: Sendable {
     /// Changes an institution's designation, taking effect on `effective` (YYYY-MM-DD), which
     /// may not precede the previous change's: the history is a sequence of periods.
     func changeDesignation(code: String, action: DesignationAction, reason: String, by: String, effective: String) async throws -> Institution {
-        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
-        return try await database.write { tx in
-            try await Self.changeDesignation(tx, code: code, action: action, reason: reason, by: by, effective: effective, lock: lock)!
+        try await database.write { tx in
+            // The change counter first, as every registry write that changes institutions takes
+            // it (imports, designation changes, signatures): one lock order, no deadlocks.
+            let change = try await Self.reserveChanges(tx, 1)
+            try await Self.changeDesignation(tx, code: code, action: action, reason: reason, by: by, effective: effective, change: change, lock: tx.dialect.forUpdate)
+            guard let institution = try await Self.institution(tx, code) else { throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)") }
+            return institution
         }
     }
 
     /// ``changeDesignation(code:action:reason:by:effective:)`` inside `tx`, with its event and
-    /// its audit record.
-    @discardableResult
+    /// its audit record, under change cursor `change` (reserved by the caller, who took the
+    /// counter's lock before anything else). `field` names the caller's fields in errors, from
+    /// this step's own (`fixmedins_code`, `action`, `effective_date`): signing an agreement
+    /// names `agreements[3].start_date`. Errors: NOT_FOUND (no institution),
+    /// FAILED_PRECONDITION (the action does not apply to its status), INVALID_ARGUMENT (the
+    /// date precedes the previous change's).
     static func changeDesignation(
-        _ tx: any SQLTransaction, code: String, action: DesignationAction, reason: String, by: String, effective: String, lock: String,
-        returning: Bool = true
-    ) async throws -> Institution? {
-        // The change counter first, as every registry write that changes institutions takes
-        // it (imports, designation changes, signatures): one lock order, no deadlocks.
-        let change = try await reserveChanges(tx, 1)
+        _ tx: any SQLTransaction, code: String, action: DesignationAction, reason: String, by: String, effective: String, change: Int64, lock: String,
+        field: (String) -> String = { $0 }
+    ) async throws {
         guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
-            throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
+            throw DomainError(.notFound, field: field("fixmedins_code"), "no institution \(code)")
         }
         let from = try row.code("designation_status", as: DesignationStatus.self)
         let transition = try InstitutionRules.transition(action)
         guard transition.from.contains(from) else {
-            throw DomainError(.precondition, field: "action", "cannot \(action) \(code): it is \(from)")
+            throw DomainError(.precondition, field: field("action"), "cannot \(action) \(code): it is \(from)")
         }
         let last = try await tx.queryOne(
             "SELECT seq, effective_date FROM designation_history WHERE code = $1 ORDER BY seq DESC LIMIT 1", [.text(code)]
         )
         let seq = (try last?.int("seq") ?? 0) + 1
         if let previous = try last?.string("effective_date"), effective < previous {
-            throw DomainError(field: "effective_date", "\(effective) is before the previous change of \(code), effective \(previous)")
+            throw DomainError(field: field("effective_date"), "\(effective) is before the previous change of \(code), effective \(previous)")
         }
         let at = Date().formatted(.iso8601)
         try await tx.execute(
@@ -311,7 +316,6 @@ public struct RegistryStore: Sendable {
             "INSERT INTO registry_audit_outbox (subject, kind, record, created_ms) VALUES ($1, '\(AuditKind.designation.code)', $2, $3)",
             [.text("\(code)#\(seq)"), .blob(try record.encodedBytes()), .integer(AuditOutbox.nowMillis())]
         )
-        return returning ? try await Self.institution(tx, code) : nil
     }
 
     /// 村村通 coverage of `region` as of `day` (YYYY-MM-DD): a clinic counts as designated when

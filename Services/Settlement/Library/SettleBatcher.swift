@@ -5,7 +5,7 @@ import Synchronization
 /// Posts concurrent settle requests together on PostgreSQL, the way SQLite's writer commits
 /// concurrent writes together: a request joins a queue, and up to `writers` tasks each take
 /// what has queued (up to ``maxClaims`` claims or ``maxLines`` fee lines) and post it in one
-/// transaction (``SettlementStore/post(_:_:dialect:)``), so that round trips, statements and
+/// transaction (``SettlementStore/post(_:_:)``), so that round trips, statements and
 /// commit flushes are paid per batch rather than per settlement. Under light load a request
 /// finds a writer free and goes alone, without waiting for company.
 ///

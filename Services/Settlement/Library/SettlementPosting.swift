@@ -75,12 +75,13 @@ extension SettlementStore {
     ///
     /// A replica racing for the same key or visit fails a unique index (``StoreError/constraint(sql:message:)``
     /// thrown, nothing kept): the caller then posts the requests one by one.
-    static func post(_ tx: any SQLTransaction, _ requests: [PendingSettle], dialect: SQLDialect) async throws -> [Result<SettlementResult, any Error>] {
+    static func post(_ tx: any SQLTransaction, _ requests: [PendingSettle]) async throws -> [Result<SettlementResult, any Error>] {
+        let dialect = tx.dialect
         var outcomes = [Result<SettlementResult, any Error>?](repeating: nil, count: requests.count)
 
         // 1. The persons, locked in `psn_no` order. Whoever posted for them before has
         // committed by now, so what follows reads everything that concerns them.
-        let lock = dialect == .postgres ? " FOR UPDATE" : ""
+        let lock = dialect.forUpdate
         var persons: [String: InsuredPerson] = [:]
         var who: [SQLValue] = []
         let whoFilter = SQLPlaceholders.isIn("psn_no", Set(requests.map(\.claim.claim.psnNo)).sorted().map { .text($0) }, dialect: dialect, binds: &who)
@@ -148,7 +149,7 @@ extension SettlementStore {
                     throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
                 }
                 let accumulatorKey = AccumulatorKey(request)
-                var result = try request.settling.result(person: person, accumulator: accumulators[accumulatorKey] ?? Accumulator(deductibleUsed: 0, fundPaid: 0))
+                var result = try request.settling.result(person: person, accumulator: accumulators[accumulatorKey] ?? .zero)
                 let visitDay = claim.visitDate.description
                 if let item = request.items.first(where: { billed.contains(BilledKey(psnNo: person.psnNo, day: visitDay, item: $0)) }) {
                     throw Self.duplicate(item: item, claim: claim)
@@ -170,8 +171,8 @@ extension SettlementStore {
                 ledgerRows += ledger(txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
                 auditRows.append(auditRow(setlID: result.setlID, kind: .settlement, settlement: resultBytes, claim: request.claimBytes))
                 // What the next request for the same person sees.
-                accumulators[accumulatorKey, default: Accumulator(deductibleUsed: 0, fundPaid: 0)].add(result)
-                accumulatorDeltas[accumulatorKey, default: Accumulator(deductibleUsed: 0, fundPaid: 0)].add(result)
+                accumulators[accumulatorKey, default: .zero].add(result)
+                accumulatorDeltas[accumulatorKey, default: .zero].add(result)
                 if result.acctPay > 0 {
                     persons[person.psnNo]?.accountBalance -= result.acctPay
                     accountDeltas[person.psnNo, default: 0] += result.acctPay
@@ -203,13 +204,25 @@ extension SettlementStore {
         ])
         if !accountDeltas.isEmpty {
             let deltas = accountDeltas.sorted { $0.key < $1.key }
-            try await tx.execute(
-                """
-                UPDATE persons SET account_balance = account_balance - v.column2
-                FROM (VALUES \(SQLPlaceholders.rows(deltas.count, width: 2))) AS v WHERE persons.psn_no = v.column1
-                """,
-                deltas.flatMap { psnNo, amount -> [SQLValue] in [.text(psnNo), .integer(amount)] }
-            )
+            switch dialect {
+            case .postgres:
+                // Two array binds: the same statement text whatever the batch's size.
+                try await tx.execute(
+                    """
+                    UPDATE persons SET account_balance = account_balance - v.amount
+                    FROM unnest($1::text[], $2::bigint[]) AS v(psn_no, amount) WHERE persons.psn_no = v.psn_no
+                    """,
+                    [.list(deltas.map { .text($0.key) }), .list(deltas.map { .integer($0.value) })]
+                )
+            case .sqlite:
+                try await tx.execute(
+                    """
+                    UPDATE persons SET account_balance = account_balance - v.column2
+                    FROM (VALUES \(SQLPlaceholders.rows(deltas.count, width: 2))) AS v WHERE persons.psn_no = v.column1
+                    """,
+                    deltas.flatMap { psnNo, amount -> [SQLValue] in [.text(psnNo), .integer(amount)] }
+                )
+            }
         }
         return outcomes.map { $0! }
     }

@@ -28,9 +28,13 @@ public struct SettlementStore: Sendable {
         self.batcher = batcher
     }
 
+    /// A person's year for a medical type: deductible used and fund paid so far, fen.
     struct Accumulator: Sendable {
         var deductibleUsed: Int64
         var fundPaid: Int64
+
+        /// Nothing used or paid yet.
+        static let zero = Accumulator(deductibleUsed: 0, fundPaid: 0)
     }
 
     public func importPersons(_ persons: [InsuredPerson]) async throws {
@@ -138,7 +142,7 @@ public struct SettlementStore: Sendable {
     /// another live settlement) is checked in this same transaction, so that two claims sent
     /// together cannot both pass it. What to post is `settling`'s decision, made inside the
     /// transaction from the person's locked state; the store persists it (see
-    /// ``post(_:_:dialect:)``). On PostgreSQL concurrent requests are posted together, several
+    /// ``post(_:_:)``). On PostgreSQL concurrent requests are posted together, several
     /// per transaction (``SettleBatcher``); SQLite's writer already commits concurrent writes
     /// together.
     /// `claimBytes`: the claim as its audit record carries it (``ValidatedClaim/encodedWithoutRoute()``).
@@ -150,10 +154,6 @@ public struct SettlementStore: Sendable {
         return try await settleAlone(request)
     }
 
-    /// Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
-    /// already serialises transactions.
-    var lock: String { database.dialect == .postgres ? " FOR UPDATE" : "" }
-
     /// Posts requests together; when a replica raced one of them to a key or visit (a unique
     /// index refused the batch, nothing kept), each is posted on its own instead.
     func settleTogether(_ requests: [PendingSettle]) async -> [Result<SettlementResult, any Error>] {
@@ -162,7 +162,7 @@ public struct SettlementStore: Sendable {
         }
         guard requests.count > 1 else { return [await alone(requests[0])] }
         do {
-            return try await database.write { [dialect = database.dialect] tx in try await Self.post(tx, requests, dialect: dialect) }
+            return try await database.write { tx in try await Self.post(tx, requests) }
         } catch StoreError.constraint {
             var outcomes: [Result<SettlementResult, any Error>] = []
             for request in requests { outcomes.append(await alone(request)) }
@@ -173,24 +173,18 @@ public struct SettlementStore: Sendable {
     }
 
     /// Posts one request in its own transaction. A unique index that refuses it means a
-    /// replica raced it (the winner is replayed) or R003 (an item already billed).
+    /// replica raced it to the key or the visit: the winner is replayed. (Duplicate billing
+    /// never reaches the index: ``post(_:_:)`` reads the person's billed items after taking
+    /// the person's lock, which every writer of them holds.)
     func settleAlone(_ request: PendingSettle) async throws -> SettlementResult {
         do {
-            return try await database.write { [dialect = database.dialect] tx in try await Self.post(tx, [request], dialect: dialect)[0].get() }
+            return try await database.write { tx in try await Self.post(tx, [request])[0].get() }
         } catch let error as StoreError {
             guard case .constraint = error else { throw error }
-            let claim = request.claim, items = request.items
+            let claim = request.claim
             // The transaction that lost sees the winner's row now.
-            let winner = try await database.lookup { tx in try await Self.replay(tx, request.identity, claim: claim) }
-            if let winner { return winner }
-            let billed = try await database.lookup { tx in
-                try await tx.queryOne(
-                    "SELECT item_code FROM billed_items WHERE psn_no = $1 AND visit_date = $2 AND item_code IN (\(SQLPlaceholders.list(items.count, from: 3))) LIMIT 1",
-                    [.text(claim.claim.psnNo), .text(claim.visitDate.description)] + items.map { .text($0) }
-                )?.string("item_code")
-            }
-            guard let billed else { throw error }  // nothing explains it: not the caller's doing
-            throw Self.duplicate(item: billed, claim: claim)
+            guard let winner = try await database.lookup({ tx in try await Self.replay(tx, request.identity, claim: claim) }) else { throw error }
+            return winner
         }
     }
 
@@ -205,9 +199,11 @@ public struct SettlementStore: Sendable {
     /// the same `setl_id` gets the stored answer (marked as a replay); for another `setl_id`
     /// it is refused without naming it. The reversal counts on `day`, the day it happens.
     func reverse(scope: String, key: String, setlID: String, reason: String, day: String) async throws -> ReverseResponse {
-        let lock = self.lock
         let scopedKey = scope + " " + key
         return try await database.write { tx in
+            // Row locks on PostgreSQL, where replicas write concurrently; SQLite's single writer
+            // already serialises transactions.
+            let lock = tx.dialect.forUpdate
             if let existing = try await tx.queryOne("SELECT reversal_id, setl_id FROM reversals WHERE idempotency_key = $1", [.text(scopedKey)]) {
                 guard try existing.string("setl_id") == setlID else {
                     throw DomainError(.precondition, field: "idempotency-key", "was already used for a different request; a new request needs a new key")
