@@ -2,7 +2,8 @@ import Foundation
 import MedicareRPC
 
 /// Who may call what, and within which scope: configuration (a JSON file), not code.
-/// The first rule matching the caller's role (and department, when given) decides.
+/// The first rule matching the caller's role (and department, when given) decides; a method
+/// it does not list may still be granted by a rule for role `*` (see ``authorize(_:_:)``).
 public struct AccessTable: Codable, Sendable {
     public struct Rule: Codable, Sendable {
         public var role: String

@@ -121,7 +121,7 @@ public struct GatewayProvider: GatewayService {
     /// review decided it. Input errors were thrown before.
     static func refusal(
         route: Result<SettlementRoute, RPCError>, review: Result<ReviewResponse, RPCError>, clinic: InstitutionCode, centre: String?, medType: MedType,
-        submitter: String? = nil
+        submitter: String?
     ) -> (error: RPCError, byReview: Bool)? {
         switch route {
         case .failure(let error):

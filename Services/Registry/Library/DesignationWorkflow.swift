@@ -73,11 +73,11 @@ extension RegistryStore {
                 ) {
                     throw DomainError(
                         .conflict, field: field,
-                        "\(code) has application \(try open.string("application_id")) \(try open.string("status").replacingOccurrences(of: "_", with: " ")); it must be decided first"
+                        "\(code) has application \(try open.string("application_id")) \(RegistryProvider.words(try open.code("status", as: ApplicationStatus.self))); it must be decided first"
                     )
                 }
                 let application = DesignationApplication(
-                    applicationID: Self.newApplicationID(), fixmedinsCode: code, applicant: who, filedBy: by, filedAt: now, status: .underReview, remarks: remarks,
+                    applicationID: timeOrderedID(prefix: "A"), fixmedinsCode: code, applicant: who, filedBy: by, filedAt: now, status: .underReview, remarks: remarks,
                     filerCode: filer
                 )
                 try await tx.execute(
@@ -100,7 +100,7 @@ extension RegistryStore {
             for (i, id) in ids.enumerated() {
                 let status = try await Self.status(tx, id, lock: lock, field: field(i))
                 guard status == .underReview else {
-                    throw DomainError(.precondition, field: field(i), "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")), not under review")
+                    throw DomainError(.precondition, field: field(i), "application \(id) is \(RegistryProvider.words(status)), not under review")
                 }
                 let to: ApplicationStatus = switch decision {
                 case .approve: .approved
@@ -130,7 +130,7 @@ extension RegistryStore {
                 }
                 let status = try row.code("status", as: ApplicationStatus.self), code = try row.string("code")
                 guard status == .approved else {
-                    throw DomainError(.precondition, field: field(i) + "application_id", "application \(id) is \(status.code.replacingOccurrences(of: "_", with: " ")); only an approved one is signed")
+                    throw DomainError(.precondition, field: field(i) + "application_id", "application \(id) is \(RegistryProvider.words(status)); only an approved one is signed")
                 }
                 if try await tx.queryOne("SELECT code FROM agreements WHERE agreement_no = $1", [.text(agreement.agreementNo)]) != nil {
                     throw DomainError(.conflict, field: field(i) + "agreement_no", "agreement \(agreement.agreementNo) already exists")
@@ -194,13 +194,6 @@ extension RegistryStore {
             )
         }
         return application
-    }
-
-    /// "A" and 23 hex digits: milliseconds, then random.
-    static func newApplicationID() -> String {
-        let millis = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 16)
-        let random = String(UInt64.random(in: 0..<(1 << 44)), radix: 16)
-        return "A" + String(repeating: "0", count: max(0, 12 - millis.count)) + millis + String(repeating: "0", count: max(0, 11 - random.count)) + random
     }
 }
 

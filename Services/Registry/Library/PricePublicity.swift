@@ -81,8 +81,10 @@ extension RegistryProvider {
         }
         // Public, so the list names the publishing institution, not the person or system.
         let publisher = Self.institutionOf(caller)
-        let at = try await store.publish(code: code, items: items.sorted { $0.0 < $1.0 }, by: publisher.isEmpty ? "bureau" : publisher)
-        return try await priceList(GetPriceListRequest(fixmedinsCode: code), context: context).with(publishedAt: at)
+        let by = publisher.isEmpty ? "bureau" : publisher
+        let sorted = items.sorted { $0.0 < $1.0 }
+        let at = try await store.publish(code: code, items: sorted, by: by)
+        return priceList(code, name: institution.record?.fixmedinsName ?? "", items: sorted, at: at, by: by)
     }
 
     /// `Registry/GetPriceList`: what it takes, answers and refuses is documented on the RPC in registry.proto.
@@ -91,22 +93,15 @@ extension RegistryProvider {
         guard let institution = try await store.institution(code), let list = try await store.priceList(code) else {
             throw DomainError(.notFound, field: "fixmedins_code", "\(code) has published no price list")
         }
-        return PriceList(
-            fixmedinsCode: code, fixmedinsName: institution.record?.fixmedinsName ?? "",
-            items: list.items.map { PriceItem(itemCode: $0.0, name: catalogue[$0.0]?.name ?? "", unitPrice: $0.1, referencePrice: catalogue[$0.0]?.referencePrice ?? 0) },
-            publishedAt: list.at, publishedBy: list.by
+        return priceList(code, name: institution.record?.fixmedinsName ?? "", items: list.items, at: list.at, by: list.by)
+    }
+
+    /// A published list as answered: each item with its catalogue name and reference price (fen).
+    private func priceList(_ code: String, name: String, items: [(String, Int64)], at: String, by: String) -> PriceList {
+        PriceList(
+            fixmedinsCode: code, fixmedinsName: name,
+            items: items.map { PriceItem(itemCode: $0.0, name: catalogue[$0.0]?.name ?? "", unitPrice: $0.1, referencePrice: catalogue[$0.0]?.referencePrice ?? 0) },
+            publishedAt: at, publishedBy: by
         )
-    }
-
-    private func priceList(_ request: GetPriceListRequest, context: CallContext) async throws -> PriceList {
-        try await getPriceList(request, context: context)
-    }
-}
-
-extension PriceList {
-    fileprivate func with(publishedAt: String) -> PriceList {
-        var copy = self
-        copy.publishedAt = publishedAt
-        return copy
     }
 }

@@ -27,6 +27,8 @@ public struct RegistryProvider: RegistryService {
         self.catalogue = Dictionary(uniqueKeysWithValues: ((policies ?? (try? PolicyBook.bundled()))?.catalogue ?? []).map { ($0.code, $0) })
     }
 
+    /// The most records, divisions, applications or agreements one batch call takes; more is
+    /// INVALID_ARGUMENT naming the list.
     public static let maxBatch = 5_000
 
     /// `Registry/UpsertDivisions`: what it takes, answers and refuses is documented on the RPC in registry.proto.
@@ -182,8 +184,8 @@ public struct RegistryProvider: RegistryService {
         return route
     }
 
-    /// A status as words in a refusal ("not designated").
-    static func words(_ status: DesignationStatus) -> String { status.code.replacingOccurrences(of: "_", with: " ") }
+    /// A closed-set value as words in a refusal ("not designated", "under review").
+    static func words(_ value: some ProtoEnum) -> String { value.code.replacingOccurrences(of: "_", with: " ") }
 
     /// `Registry/GetCoverage`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func getCoverage(_ request: CoverageRequest, context: CallContext) async throws -> Coverage {
@@ -191,7 +193,7 @@ public struct RegistryProvider: RegistryService {
         let maxGaps = request.maxGaps == 0 ? 100 : min(Int(request.maxGaps), 10_000)
         let day = request.asOf.isEmpty ? CivilDate.today() : try CivilDate(request.asOf, field: "as_of")
         let campaign = campaign.version(on: day.description)
-        var coverage = try await store.namedCoverage(region: region, day: day.description, childLength: [2: 4, 4: 6, 6: 9, 9: 12][region.count], maxGaps: maxGaps)
+        var coverage = try await store.namedCoverage(region: region, day: day.description, childLength: DivisionCode.Level.childDigits(under: region.count), maxGaps: maxGaps)
         // The gap villages' clinics with the ledger's reasons (as of today: why they are not in).
         let clinics = try await store.ledgerClinics(villages: coverage.gaps.map(\.code), today: CivilDate.today().description)
         let byVillage = Dictionary(grouping: clinics, by: \.division)

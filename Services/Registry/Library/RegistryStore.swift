@@ -372,7 +372,7 @@ public struct RegistryStore: Sendable {
     }
 
     /// A region's integrating clinics whose temporary relationship ends on or before
-    /// `until`, soonest first.
+    /// `until`, latest end first (those still running before those ended long ago).
     func relationships(region: String, until: String, limit: Int) async throws -> [Relationship] {
         try await database.read { tx in
             try await tx.query(

@@ -230,7 +230,7 @@ extension RegistryProvider {
         var ledger = WorkLedger(region: region, clinics: UInt32(all.count))
         ledger.counts = Self.counts(all)
         // Each child division's counts: the next level's code, padded to 12 digits.
-        if let child = [2: 4, 4: 6, 6: 9, 9: 12][region.count] {
+        if let child = DivisionCode.Level.childDigits(under: region.count) {
             let groups = Dictionary(grouping: all) { String($0.division.prefix(child)).padding(toLength: 12, withPad: "0", startingAt: 0) }
             let names = try await store.divisionNames(Array(groups.keys))
             ledger.byDivision = groups.keys.sorted().map { code in

@@ -154,7 +154,7 @@ extension SettlementStore {
                 if let item = request.items.first(where: { billed.contains(BilledKey(psnNo: person.psnNo, day: visitDay, item: $0)) }) {
                     throw Self.duplicate(item: item, claim: claim)
                 }
-                result.setlID = Self.newID(prefix: "S")
+                result.setlID = timeOrderedID(prefix: "S")
                 result.status = .settled
                 result.setlDate = request.identity.day
                 let resultBytes = try result.encodedBytes()

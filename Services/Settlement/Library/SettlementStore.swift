@@ -228,7 +228,7 @@ public struct SettlementStore: Sendable {
             // The person before the accumulators, in the order settle takes them (no deadlock).
             if !lock.isEmpty { _ = try await tx.queryOne("SELECT psn_no FROM persons WHERE psn_no = $1\(lock)", [.text(try row.string("psn_no"))]) }
             var result = try SettlementResult(decoding: row.blob("result"))
-            let reversalID = Self.newID(prefix: "R")
+            let reversalID = timeOrderedID(prefix: "R")
             try await tx.insert(into: "ledger", columns: Self.ledgerColumns, rows: Self.ledger(txn: reversalID, setlID: setlID, result: result, reverse: true))
             try await tx.execute(
                 "UPDATE accumulators SET deductible_used = deductible_used - $1, fund_paid = fund_paid - $2 WHERE psn_no = $3 AND year = $4 AND visit_type = $5",
@@ -296,15 +296,6 @@ public struct SettlementStore: Sendable {
 
     /// See ``AuditOutbox/backlog()``.
     public func auditBacklog() async throws -> (pending: Int64, rejected: Int64) { try await outbox.backlog() }
-
-    /// A unique id that sorts by creation time: 12 hex digits of milliseconds, then 11
-    /// random ones. New rows land beside each other in the primary-key and ledger indexes,
-    /// so that a group commit writes a few pages instead of one per settlement.
-    static func newID(prefix: String) -> String {
-        let millis = UInt64(Date().timeIntervalSince1970 * 1000)
-        let random = UInt64.random(in: 0..<(1 << 44))
-        return prefix + String(millis, radix: 16).leftPadded(to: 12) + String(random, radix: 16).leftPadded(to: 11)
-    }
 
     public func settlement(_ setlID: String) async throws -> SettlementResult? {
         try await database.lookup { tx in
@@ -413,8 +404,3 @@ public struct SettlementStore: Sendable {
     }
 }
 
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

@@ -8,6 +8,14 @@ public struct DivisionCode: Hashable, Sendable, Comparable, CustomStringConverti
         case province = 2, city = 4, county = 6, township = 9, village = 12
         /// Orders levels from the broadest (province) to the most specific (village).
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+
+        /// The digits of a prefix's child divisions: 4 under a 2-digit province prefix, 6
+        /// under a city, 9 under a county, 12 under a township; nil under a village (no
+        /// children) or for a length that is no level.
+        public static func childDigits(under prefixLength: Int) -> Int? {
+            guard let level = Level(rawValue: prefixLength), level != .village else { return nil }
+            return [Level.province, .city, .county, .township, .village].first { $0 > level }?.rawValue
+        }
     }
 
     /// The 12 ASCII digits of the code, as sent.

@@ -1,3 +1,4 @@
+import Foundation
 /// Identifiers that enter the system from outside callers, each parsed once at the edge into
 /// its one canonical form and stored and compared only in that form. Anything not strictly in
 /// the format (signs, spaces, full-width digits, control characters) is refused naming the
@@ -131,4 +132,14 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The key, as sent.
     public var description: String { value }
+}
+
+/// A unique id that sorts by creation time: `prefix`, 12 hex digits of Unix milliseconds,
+/// then 11 random hex digits (44 bits). New rows land beside each other in the primary-key
+/// index, so that a group commit writes a few pages instead of one per row. Used for
+/// `setl_id` ("S..."), reversal ids ("R...") and application ids ("A...").
+public func timeOrderedID(prefix: String) -> String {
+    func padded(_ text: String, _ width: Int) -> String { String(repeating: "0", count: max(0, width - text.count)) + text }
+    let millis = UInt64(Date().timeIntervalSince1970 * 1000)
+    return prefix + padded(String(millis, radix: 16), 12) + padded(String(UInt64.random(in: 0..<(1 << 44)), radix: 16), 11)
 }

@@ -542,7 +542,7 @@ public enum ServiceScope: ProtoEnum {
     }
 }
 
-/// `medicare.v1.LedgerReason`. Why a village clinic is not (yet) under designated management, as the work ledger (工作台账, notice §二) files it; derived from the registry, in this order of precedence.
+/// `medicare.v1.LedgerReason`. Why a village clinic is not (yet) under designated management, as the work ledger (工作台账, notice §二) files it; derived from the registry. When several hold, the first of: suspended, under review, awaiting agreement, terminated, relationship ended, returned, refused, no licensed doctor, no computer or network, not applied (an application in progress says more about where the clinic stands than the status it left).
 ///
 /// A value a newer peer sends that this build does not know decodes as `unrecognized` and
 /// survives a round trip; validation refuses it, as it refuses the zero value.

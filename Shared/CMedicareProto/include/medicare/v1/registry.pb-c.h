@@ -292,7 +292,10 @@ typedef enum _Medicare__V1__ServiceScope {
 } Medicare__V1__ServiceScope;
 /*
  * Why a village clinic is not (yet) under designated management, as the work ledger (工作台账,
- * notice §二) files it; derived from the registry, in this order of precedence.
+ * notice §二) files it; derived from the registry. When several hold, the first of: suspended,
+ * under review, awaiting agreement, terminated, relationship ended, returned, refused, no
+ * licensed doctor, no computer or network, not applied (an application in progress says more
+ * about where the clinic stands than the status it left).
  */
 typedef enum _Medicare__V1__LedgerReason {
   MEDICARE__V1__LEDGER_REASON__LEDGER_REASON_UNSPECIFIED = 0,
@@ -590,6 +593,9 @@ struct  Medicare__V1__SettlementRoute
    */
   size_t n_scopes;
   Medicare__V1__ServiceScope *scopes;
+  /*
+   * that agreement's number; empty when none is on file
+   */
   char *agreement_no;
 };
 #define MEDICARE__V1__SETTLEMENT_ROUTE__INIT \
