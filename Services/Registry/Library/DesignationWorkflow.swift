@@ -47,45 +47,52 @@ extension RegistryStore {
         let status: DesignationStatus
     }
 
-    /// Files one application per code, all or none: each institution registered, `permit`ted
-    /// for the caller (it throws otherwise), neither designated nor suspended, and without an
-    /// application in progress.
+    /// Files one application per code (the codes distinct), all or none: each institution
+    /// registered, `permit`ted for the caller (it throws otherwise), neither designated nor
+    /// suspended, and without an application in progress. A handful of statements whatever
+    /// the count: the institutions and their open applications read at once, one insert.
     func apply(
         codes: [String], applicant: @escaping @Sendable (Applying) throws -> Applicant, by: String, filer: String, remarks: String
     ) async throws -> [DesignationApplication] {
         try await database.write { tx in
+            // The change counter first, the lock every workflow write takes before its rows.
+            try await Self.lockChanges(tx)
+            var binds: [SQLValue] = []
+            let named = SQLPlaceholders.isIn("code", codes.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+            var institutions: [String: Applying] = [:]
+            for row in try await tx.query("SELECT code, parent_code, division_code, designation_status FROM institutions WHERE \(named)", binds) {
+                let code = try row.string("code")
+                institutions[code] = Applying(
+                    code: code, parent: try row.string("parent_code"), division: try row.string("division_code"), status: try row.code("designation_status")
+                )
+            }
+            var open: [String: (id: String, status: ApplicationStatus)] = [:]
+            for row in try await tx.query("SELECT code, application_id, status FROM applications WHERE status IN ('under_review', 'approved') AND \(named)", binds) {
+                open[try row.string("code")] = (try row.string("application_id"), try row.code("status"))
+            }
             var filed: [DesignationApplication] = []
             let now = Date().formatted(.iso8601)
             for (i, code) in codes.enumerated() {
                 let field = "fixmedins_codes[\(i)]"
-                guard let row = try await tx.queryOne("SELECT parent_code, division_code, designation_status FROM institutions WHERE code = $1", [.text(code)]) else {
-                    throw DomainError(.notFound, field: field, "no institution \(code)")
-                }
-                let institution = Applying(
-                    code: code, parent: try row.string("parent_code"), division: try row.string("division_code"), status: try row.code("designation_status")
-                )
+                guard let institution = institutions[code] else { throw DomainError(.notFound, field: field, "no institution \(code)") }
                 let who = try applicant(institution)
                 guard institution.status == .notDesignated || institution.status == .terminated else {
                     throw DomainError(.precondition, field: field, "\(code) is \(RegistryProvider.words(institution.status)); only an institution not designated or terminated applies")
                 }
-                if let open = try await tx.queryOne(
-                    "SELECT application_id, status FROM applications WHERE code = $1 AND status IN ('under_review', 'approved')", [.text(code)]
-                ) {
-                    throw DomainError(
-                        .conflict, field: field,
-                        "\(code) has application \(try open.string("application_id")) \(RegistryProvider.words(try open.code("status", as: ApplicationStatus.self))); it must be decided first"
-                    )
+                if let (id, status) = open[code] {
+                    throw DomainError(.conflict, field: field, "\(code) has application \(id) \(RegistryProvider.words(status)); it must be decided first")
                 }
-                let application = DesignationApplication(
+                filed.append(DesignationApplication(
                     applicationID: timeOrderedID(prefix: "A"), fixmedinsCode: code, applicant: who, filedBy: by, filedAt: now, status: .underReview, remarks: remarks,
                     filerCode: filer
-                )
-                try await tx.execute(
-                    "INSERT INTO applications (application_id, code, applicant, filed_by, filed_at, status, remarks, filer_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    [.text(application.applicationID), .text(code), who.stored, .text(by), .text(now), ApplicationStatus.underReview.stored, .text(remarks), .text(filer)]
-                )
-                filed.append(application)
+                ))
             }
+            try await tx.insert(
+                into: "applications", columns: ["application_id", "code", "applicant", "filed_by", "filed_at", "status", "remarks", "filer_code"],
+                rows: filed.map { a in
+                    [.text(a.applicationID), .text(a.fixmedinsCode), a.applicant.stored, .text(by), .text(now), ApplicationStatus.underReview.stored, .text(remarks), .text(filer)]
+                }
+            )
             return filed
         }
     }
@@ -96,7 +103,6 @@ extension RegistryStore {
         try await database.write { tx in
             try await Self.lockChanges(tx)
             let lock = tx.dialect.forUpdate
-            var decided: [DesignationApplication] = []
             for (i, id) in ids.enumerated() {
                 let status = try await Self.status(tx, id, lock: lock, field: field(i))
                 guard status == .underReview else {
@@ -108,9 +114,9 @@ extension RegistryStore {
                 default: .refused
                 }
                 try await Self.record(tx, id, decision: decision, reason: reason, by: by, to: to)
-                decided.append(try await Self.application(tx, id)!)
             }
-            return decided
+            let decided = try await Self.applications(tx, ids)
+            return ids.compactMap { decided[$0] }
         }
     }
 
@@ -123,7 +129,6 @@ extension RegistryStore {
             // one cursor per agreement's designation.
             let firstChange = try await Self.reserveChanges(tx, agreements.count)
             let lock = tx.dialect.forUpdate
-            var signed: [DesignationApplication] = []
             for (i, (id, agreement)) in agreements.enumerated() {
                 guard let row = try await tx.queryOne("SELECT status, code FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
                     throw DomainError(.notFound, field: field(i) + "application_id", "no application \(id)")
@@ -148,9 +153,9 @@ extension RegistryStore {
                     change: firstChange + Int64(i), lock: lock
                 ) { own in field(i) + (own == "effective_date" ? "start_date" : "application_id") }
                 try await Self.record(tx, id, decision: nil, reason: "agreement \(agreement.agreementNo)", by: by, to: .contracted)
-                signed.append(try await Self.application(tx, id)!)
             }
-            return signed
+            let signed = try await Self.applications(tx, agreements.map(\.id))
+            return agreements.compactMap { signed[$0.id] }
         }
     }
 
@@ -177,23 +182,39 @@ extension RegistryStore {
     }
 
     static func application(_ tx: any SQLTransaction, _ id: String) async throws -> DesignationApplication? {
-        guard let row = try await tx.queryOne("SELECT * FROM applications WHERE application_id = $1", [.text(id)]) else { return nil }
-        let reviews = try await tx.query("SELECT * FROM application_reviews WHERE application_id = $1 ORDER BY seq", [.text(id)]).map { r in
-            ApplicationReview(decision: try r.code("decision"), reason: try r.string("reason"), by: try r.string("by_whom"), at: try r.string("at"))
+        try await applications(tx, [id])[id]
+    }
+
+    /// Applications by id with their reviews (in order) and agreements, in three queries
+    /// whatever the count (ids not found are left out).
+    static func applications(_ tx: any SQLTransaction, _ ids: [String]) async throws -> [String: DesignationApplication] {
+        var binds: [SQLValue] = []
+        let named = SQLPlaceholders.isIn("application_id", ids.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+        var reviews: [String: [ApplicationReview]] = [:]
+        for r in try await tx.query("SELECT * FROM application_reviews WHERE \(named) ORDER BY application_id, seq", binds) {
+            reviews[try r.string("application_id"), default: []].append(
+                ApplicationReview(decision: try r.code("decision"), reason: try r.string("reason"), by: try r.string("by_whom"), at: try r.string("at"))
+            )
         }
-        var application = DesignationApplication(
-            applicationID: id, fixmedinsCode: try row.string("code"), applicant: try row.code("applicant"), filedBy: try row.string("filed_by"),
-            filedAt: try row.string("filed_at"), status: try row.code("status"), remarks: try row.string("remarks"), reviews: reviews,
-            filerCode: try row.string("filer_code")
-        )
-        if let a = try await tx.queryOne("SELECT * FROM agreements WHERE application_id = $1", [.text(id)]) {
-            application.agreement = ServiceAgreement(
+        var agreements: [String: ServiceAgreement] = [:]
+        for a in try await tx.query("SELECT * FROM agreements WHERE \(named)", binds) {
+            let id = try a.string("application_id")
+            agreements[id] = ServiceAgreement(
                 agreementNo: try a.string("agreement_no"), fixmedinsCode: try a.string("code"), startDate: try a.string("start_date"),
                 endDate: try a.string("end_date"), scopes: try Agreement.scopes(try a.string("scopes")), signedDate: try a.string("signed_date"),
                 signedBy: try a.string("signed_by"), applicationID: id
             )
         }
-        return application
+        var found: [String: DesignationApplication] = [:]
+        for row in try await tx.query("SELECT * FROM applications WHERE \(named)", binds) {
+            let id = try row.string("application_id")
+            found[id] = DesignationApplication(
+                applicationID: id, fixmedinsCode: try row.string("code"), applicant: try row.code("applicant"), filedBy: try row.string("filed_by"),
+                filedAt: try row.string("filed_at"), status: try row.code("status"), remarks: try row.string("remarks"), reviews: reviews[id] ?? [],
+                agreement: agreements[id], filerCode: try row.string("filer_code")
+            )
+        }
+        return found
     }
 }
 
