@@ -2,8 +2,8 @@
 # The whole stack on each storage engine in one run, the same load on each: SQLite (the
 # embedded default, one settlement), then one PostgreSQL 15 with one and with two settlement
 # replicas, all services on it. For each: settles/s and latency at 64 in flight
-# (`medicare load --mix settle=1`), the CPU every process spent per settlement (services,
-# PostgreSQL's backends and the load generator, from /proc), and the audit relay's mean lag.
+# (`medicare load --mix settle=1`), the CPU the stack's processes spent per settlement
+# (services, PostgreSQL's backends and the load generator, from /proc), and the audit relay's mean lag.
 # The SQLite row is the baseline the PostgreSQL rows are compared with.
 #
 #   scripts/bench-engines.sh [SECONDS]        # release build first: swift build -c release
@@ -29,13 +29,17 @@ trap 'stop_stack; rm -rf "$work"' EXIT
 "$bin/medicare-certs" -o "$work/certs" >/dev/null
 export MEDICARE_RPC_EVENT_LOOPS=1
 
-# CPU seconds (user + system) of every process, keyed by pid, as JSON.
+# CPU seconds (user + system) of the stack's processes (the services, the load generator and
+# PostgreSQL's), keyed by pid, as JSON: nothing else running on the machine is counted.
 cpu_snapshot() {
     python3 - "$1" <<'EOF'
 import json, os, sys
 tick = os.sysconf('SC_CLK_TCK'); out = {}
+ours = {'registry', 'settlement', 'supervision', 'gateway', 'medicare', 'postgres'}
 for pid in filter(str.isdigit, os.listdir('/proc')):
-    try: stat = open(f'/proc/{pid}/stat').read()
+    try:
+        if open(f'/proc/{pid}/comm').read().strip() not in ours: continue
+        stat = open(f'/proc/{pid}/stat').read()
     except OSError: continue
     fields = stat[stat.rindex(')') + 2:].split()
     out[pid] = (int(fields[11]) + int(fields[12])) / tick

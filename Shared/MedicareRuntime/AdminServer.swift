@@ -21,6 +21,8 @@ public final class AdminServer: Service {
     private let bound: @Sendable (SocketAddress) -> Void
 
     /// What `/readyz` asks: nil when ready, else why not (one line, for the response body).
+    /// It bounds its own time (the server waits for its answer; see
+    /// `ServiceContext.storeReadiness`, 2 s).
     public typealias Readiness = @Sendable () async -> String?
 
     /// Makes the server; it listens once ``run()`` runs. `health` answers `/healthz` (true: 200

@@ -49,7 +49,7 @@ public final class AuditRelay: Sendable {
     private let lag: Metrics.Timer
 
     /// `service` names the metrics: `medicare_<service>_audit_relayed_total`,
-    /// `_rejected_total`, `_delivery_seconds`, `_backlog`.
+    /// `_rejected_total`, `_delivery_seconds`, `_backlog`, `_lag_seconds`.
     public init(
         outbox: AuditOutbox, supervision: any RPCChannel, logger: Logger, service: String = "settlement", batchLimit: Int = 512,
         batchBytes: Int = 1 << 20, maxRecordBytes: Int = (4 << 20) - (64 << 10), pace: Duration = .milliseconds(50)

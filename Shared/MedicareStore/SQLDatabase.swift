@@ -14,11 +14,17 @@ public protocol SQLTransaction: Sendable {
     /// Inserts `rows` (each `columns.count` values, in `columns` order) into `table`, `tail`
     /// (an `ON CONFLICT ...` clause) after the rows, in as few statements as the engine
     /// allows: multi-row `VALUES` on SQLite, one `unnest` of arrays on PostgreSQL. Rows must
-    /// not conflict with each other on `tail`'s key.
+    /// not conflict with each other on `tail`'s key. No rows: nothing is run.
+    /// - Throws: ``StoreError`` as ``query(_:_:)`` (`constraint` when a row breaks a unique
+    ///   index `tail` does not handle; the statement then inserted nothing).
     func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws
     /// Runs several inserts, as few statements as the engine allows: one each on SQLite, one
     /// statement for all on PostgreSQL (data-modifying `WITH`, a round trip and a plan for
     /// all). The inserts must be independent of each other (none reads what another writes).
+    /// On PostgreSQL an insert whose columns cannot be arrays (a NULL, mixed kinds) runs on
+    /// its own with `VALUES`, before the combined statement.
+    /// - Throws: ``StoreError`` as ``query(_:_:)``; on PostgreSQL a `constraint` from any part
+    ///   fails the whole combined statement (the transaction is then to be rolled back).
     func insert(_ inserts: [SQLInsert]) async throws
 }
 

@@ -2,9 +2,11 @@
 /// `IN` lists and multi-row inserts, so that many values go in one statement (one round trip
 /// on PostgreSQL) rather than one statement each.
 public enum SQLPlaceholders {
-    /// `$first, $first+1, ...`, `count` of them (`count` ≥ 1).
+    /// `$first, $first+1, ...`, `count` of them (`count` ≥ 1: `IN ()` is no SQL; for a list
+    /// that may be empty use ``isIn(_:_:dialect:binds:)``).
     public static func list(_ count: Int, from first: Int = 1) -> String {
-        (first..<(first + count)).map { "$\($0)" }.joined(separator: ", ")
+        precondition(count >= 1, "an empty placeholder list")
+        return (first..<(first + count)).map { "$\($0)" }.joined(separator: ", ")
     }
 
     /// `count` parenthesised rows of `width` consecutive placeholders each, numbered from

@@ -123,4 +123,43 @@ struct ConcurrentSettleTests {
             #expect(ledger.balanced && ledger.problems.isEmpty && ledger.settlements == 30, "\(ledger)")
         }
     }
+
+    /// Two replicas racing the same visit numbers at one clinic for two different persons
+    /// (the persons' locks do not order them, so on PostgreSQL the visit's unique index
+    /// decides): each visit is settled once, the other claim refused as ALREADY_EXISTS, the
+    /// rest of a batch that lost such a race still posted, and the ledger balances.
+    @Test(arguments: Engine.all)
+    func replicasRacingOneVisitForTwoPersonsSettleItOnce(engine: Engine) async throws {
+        try await withCallers(engine: engine) { callers in
+            var other = RPCRouter()
+            SettlementProvider(store: SettlementStore(database: callers.db), policies: try PolicyBook.bundled()).register(with: &other)
+            let replicas = [callers.client("H33080200101"), Callers(router: other, db: callers.db).client("H33080200101")]
+            let answers = await withTaskGroup(of: (String, Answer).self) { group in
+                for visit in 0..<30 {
+                    for (r, replica) in replicas.enumerated() {
+                        let date = String(format: "2024-%02d-%02d", 3 + visit / 28, 1 + visit % 28)
+                        let request = r == 0 ? claim("TWO\(visit)", date: date, [("XA01AAA001", 2, 50)]) : claim("TWO\(visit)", person: hangzhou, date: date, [("XA01AAA001", 3, 50)])
+                        group.addTask {
+                            do {
+                                return ("TWO\(visit)", .settled(try await replica.settle(request, options: keyed("two-\(visit)-\(r)"))))
+                            } catch let error as RPCError {
+                                return ("TWO\(visit)", .refused(error.code, error.message))
+                            } catch {
+                                return ("TWO\(visit)", .refused(.unknown, "\(error)"))
+                            }
+                        }
+                    }
+                }
+                var answers: [String: [Answer]] = [:]
+                for await (visit, answer) in group { answers[visit, default: []].append(answer) }
+                return answers
+            }
+            #expect(answers.count == 30)
+            for (visit, pair) in answers {
+                #expect(pair.compactMap(\.result).count == 1 && pair.compactMap(\.code) == [.alreadyExists], "\(visit): \(pair)")
+            }
+            let ledger = try await replicas[0].checkLedger(LedgerCheckRequest())
+            #expect(ledger.balanced && ledger.problems.isEmpty && ledger.settlements == 30, "\(ledger)")
+        }
+    }
 }

@@ -20,31 +20,41 @@ final class SettleBatcher: Sendable {
 
     typealias Outcome = Result<SettlementResult, any Error>
 
-    /// One request waiting for its answer; answered once (by its batch, or by cancellation).
+    /// One request waiting for its answer; answered once (by its batch, or by cancellation),
+    /// whichever comes first, even before its continuation is in place.
     private final class Waiter: Sendable {
+        private struct Slot {
+            var continuation: CheckedContinuation<SettlementResult, any Error>?
+            /// The answer, once decided: delivered when the continuation arrives if it was not yet there.
+            var outcome: Outcome?
+        }
+
         let request: PendingSettle
-        private let continuation = Mutex<CheckedContinuation<SettlementResult, any Error>?>(nil)
-        private let answered = Atomic<Bool>(false)
+        private let slot = Mutex(Slot())
 
         init(_ request: PendingSettle) { self.request = request }
 
+        /// Puts the continuation in place; false when the request was answered before (it
+        /// was cancelled): the continuation is resumed with that answer at once.
         func wait(_ continuation: CheckedContinuation<SettlementResult, any Error>) -> Bool {
-            self.continuation.withLock { $0 = continuation }
-            // Cancelled before the continuation was in place: answer now.
-            if answered.load(ordering: .acquiring) {
-                answer(.failure(CancellationError()), force: true)
-                return false
+            let early = slot.withLock { slot -> Outcome? in
+                if slot.outcome == nil { slot.continuation = continuation }
+                return slot.outcome
             }
-            return true
+            guard let early else { return true }
+            continuation.resume(with: early)
+            return false
         }
 
-        var isAnswered: Bool { answered.load(ordering: .acquiring) }
+        var isAnswered: Bool { slot.withLock { $0.outcome != nil } }
 
-        func answer(_ outcome: Outcome, force: Bool = false) {
-            if !force { guard answered.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return } }
-            let continuation = self.continuation.withLock { slot -> CheckedContinuation<SettlementResult, any Error>? in
-                defer { slot = nil }
-                return slot
+        /// Answers once; later answers are ignored.
+        func answer(_ outcome: Outcome) {
+            let continuation = slot.withLock { slot -> CheckedContinuation<SettlementResult, any Error>? in
+                guard slot.outcome == nil else { return nil }
+                slot.outcome = outcome
+                defer { slot.continuation = nil }
+                return slot.continuation
             }
             continuation?.resume(with: outcome)
         }

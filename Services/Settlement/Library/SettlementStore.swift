@@ -16,7 +16,8 @@ public struct SettlementStore: Sendable {
     let batcher: SettleBatcher?
 
     /// A store on `database`; on PostgreSQL, settle requests are posted together by up to
-    /// `writers` transactions at a time (see ``SettleBatcher``).
+    /// `writers` transactions at a time (see ``SettleBatcher``; below 1 counts as 1, and the
+    /// configuration key `store.settle-writers` allows 1-16).
     public init(database: any SQLDatabase, writers: Int = 1) {
         self.database = database
         let alone = SettlementStore(database: database, batcher: nil)
