@@ -81,27 +81,7 @@ public struct CampaignPolicy: Codable, Sendable, Equatable {
     /// Reads and validates a campaign file, or the bundled national one when `path` is empty.
     /// - Throws: ``DomainError`` (`campaign.file`) when it cannot be read or is invalid.
     public static func load(path: String) throws -> CampaignPolicy {
-        let data: Data
-        do {
-            if path.isEmpty {
-                guard let url = Bundle.module.url(forResource: "campaign-2024", withExtension: "json") else {
-                    throw DomainError(field: "campaign.file", "the bundled campaign file is missing from this build")
-                }
-                data = try Data(contentsOf: url)
-            } else {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            }
-        } catch let error as DomainError {
-            throw error
-        } catch {
-            throw DomainError(field: "campaign.file", "cannot read '\(path)': \(error.localizedDescription)")
-        }
-        let policy: CampaignPolicy
-        do {
-            policy = try JSONDecoder().decode(CampaignPolicy.self, from: data)
-        } catch {
-            throw DomainError(field: "campaign.file", "not a valid campaign file: \(error)")
-        }
+        let policy = try DataFile.read(CampaignPolicy.self, path: path, bundled: "campaign-2024", key: "campaign.file", kind: "campaign file")
         try policy.validate()
         return policy
     }
