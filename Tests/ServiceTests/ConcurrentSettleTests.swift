@@ -93,16 +93,21 @@ struct ConcurrentSettleTests {
         }
     }
 
+    /// The demo clinic's clients of two settlement replicas over one database.
+    static func twoReplicas(_ callers: Callers) throws -> [SettlementClient] {
+        var other = RPCRouter()
+        SettlementProvider(store: SettlementStore(database: callers.db), policies: try PolicyBook.bundled()).register(with: &other)
+        return [callers.client("H33080200101"), Callers(router: other, db: callers.db).client("H33080200101")]
+    }
+
     /// Two replicas over one database, each posting its own batches, racing for the same
-    /// visits under different keys (a HIS retrying through the other replica): a batch that
-    /// loses a race to a unique index is posted again request by request, and every visit
-    /// is posted once, the loser replaying the winner.
+    /// visits of one person under different keys (a HIS retrying through the other replica):
+    /// the later waits on the person's lock and replays what the earlier posted, so every
+    /// visit is posted once.
     @Test(arguments: Engine.all)
     func replicasRacingForTheSameVisitsPostEachOnce(engine: Engine) async throws {
         try await withCallers(engine: engine) { callers in
-            var other = RPCRouter()
-            SettlementProvider(store: SettlementStore(database: callers.db), policies: try PolicyBook.bundled()).register(with: &other)
-            let replicas = [callers.client("H33080200101"), Callers(router: other, db: callers.db).client("H33080200101")]
+            let replicas = try Self.twoReplicas(callers)
             let results = try await withThrowingTaskGroup(of: SettlementResult.self) { group in
                 for visit in 0..<30 {
                     for (r, replica) in replicas.enumerated() {
@@ -131,9 +136,7 @@ struct ConcurrentSettleTests {
     @Test(arguments: Engine.all)
     func replicasRacingOneVisitForTwoPersonsSettleItOnce(engine: Engine) async throws {
         try await withCallers(engine: engine) { callers in
-            var other = RPCRouter()
-            SettlementProvider(store: SettlementStore(database: callers.db), policies: try PolicyBook.bundled()).register(with: &other)
-            let replicas = [callers.client("H33080200101"), Callers(router: other, db: callers.db).client("H33080200101")]
+            let replicas = try Self.twoReplicas(callers)
             let answers = await withTaskGroup(of: (String, Answer).self) { group in
                 for visit in 0..<30 {
                     for (r, replica) in replicas.enumerated() {
