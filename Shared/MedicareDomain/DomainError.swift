@@ -3,7 +3,8 @@
 public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Which kind of refusal this is; the service layer maps it to a status: `invalid` to
     /// INVALID_ARGUMENT, `notFound` to NOT_FOUND, `precondition` to FAILED_PRECONDITION,
-    /// `conflict` to ALREADY_EXISTS, `permissionDenied` to PERMISSION_DENIED.
+    /// `conflict` to ALREADY_EXISTS, `permissionDenied` to PERMISSION_DENIED, `exhausted` to
+    /// RESOURCE_EXHAUSTED.
     public enum Kind: Sendable, Hashable {
         /// The input itself is wrong: a format, a range, an unknown code.
         case invalid
@@ -16,6 +17,8 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The caller may not do this to what it names (a clinic applying for another's
         /// designation): decided by the domain, where only it knows who owns what.
         case permissionDenied
+        /// The request asks for more than a bound allows (a batch over too many claims).
+        case exhausted
     }
 
     /// Which kind of refusal this is (decides the wire status).

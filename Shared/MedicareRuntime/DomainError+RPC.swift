@@ -13,6 +13,7 @@ extension DomainError: RPCErrorConvertible {
         case .precondition: RPCError(code: .failedPrecondition, message: description)
         case .conflict: RPCError(code: .alreadyExists, message: description)
         case .permissionDenied: RPCError(code: .permissionDenied, message: description)
+        case .exhausted: RPCError(code: .resourceExhausted, message: description)
         }
     }
 }

@@ -56,6 +56,21 @@ public struct Migration: Sendable {
     }
 }
 
+extension Migration {
+    /// A migration that replaces the checks ``closedSets(_:_:_:before:)`` made on the sets'
+    /// columns with checks for their new codes (a value added to an enum).
+    public static func widenedClosedSets(_ version: Int64, _ name: String, _ sets: [ClosedSet]) -> Migration {
+        let created = closedSets(version, name, sets)
+        var sqlite: [String] = [], postgres: [String] = []
+        for set in sets {
+            let id = "\(set.table)_\(set.column)"
+            sqlite += ["DROP TRIGGER IF EXISTS \(id)_insert", "DROP TRIGGER IF EXISTS \(id)_update"]
+            postgres.append("ALTER TABLE \(set.table) DROP CONSTRAINT IF EXISTS \(id)_codes")
+        }
+        return Migration(version, name, steps: sqlite + created.steps, postgres: postgres + (created.postgresSteps ?? created.steps))
+    }
+}
+
 /// A closed set's column and the codes it may hold (see ``Migration/closedSets(_:_:_:before:)``).
 public struct ClosedSet: Sendable, Equatable {
     /// The table holding the column.

@@ -19,9 +19,14 @@ final class Stack: @unchecked Sendable {
     /// `deadRegistryReplica`: also list a registry replica that is not running, first.
     init(deadRegistryReplica: Int? = nil) async throws {
         folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
-        supervision = try await RunningService.start("supervision", folder: folder)
-        registry = try await RunningService.start("registry", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
-        settlement = try await RunningService.start("settlement", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
+        // Supervision applies cases' actions in the registry and settlement, whose relays deliver
+        // to it: its port is chosen first (the relays retry until it listens).
+        let supervisionPort = try Executables.unusedPort()
+        registry = try await RunningService.start("registry", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervisionPort)"])
+        settlement = try await RunningService.start("settlement", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervisionPort)"])
+        supervision = try await RunningService.start("supervision", folder: folder, port: supervisionPort, extra: [
+            "--upstream.registry", "127.0.0.1:\(registry.rpcPort)", "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
+        ])
         let registries = (deadRegistryReplica.map { ["127.0.0.1:\($0)"] } ?? []) + ["127.0.0.1:\(registry.rpcPort)"]
         gateway = try await RunningService.start("gateway", folder: folder, extra: [
             "--upstream.registry", registries.joined(separator: ","), "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
@@ -45,7 +50,9 @@ final class Stack: @unchecked Sendable {
 
     /// Restarts supervision on its port and data (after it was killed).
     func restartSupervision() async throws {
-        supervision = try await RunningService.start("supervision", folder: folder, port: supervision.rpcPort)
+        supervision = try await RunningService.start("supervision", folder: folder, port: supervision.rpcPort, extra: [
+            "--upstream.registry", "127.0.0.1:\(registry.rpcPort)", "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
+        ])
     }
 
     /// Waits (up to 15 s: the relay backs off while supervision is away) until supervision's
@@ -351,8 +358,7 @@ extension StackTests {
 
     @Test func aReplicaThatIsDownIsSkipped() async throws {
         // A port nothing listens on: its replica fails health checks and connects.
-        let socket = try ChildProcess("/usr/bin/env", ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
-        let deadPort = try #require(Int(try await socket.waitForLine(prefix: "")))
+        let deadPort = try Executables.unusedPort()
         let stack = try await Stack(deadRegistryReplica: deadPort)
         try await stack.loadDemo()
         let ops = try stack.client("operator")

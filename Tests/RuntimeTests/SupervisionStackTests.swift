@@ -73,7 +73,7 @@ struct SupervisionStackTests {
             let third = await #expect(throws: RPCError.self) {
                 _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("V3", person: 7, [("C001", 1, 300, 0)])), options: keyed("v-3"))
             }
-            #expect((third as? RPCError)?.code == .failedPrecondition && (third as? RPCError)?.message.contains("R010") == true, "\(String(describing: third))")
+            #expect(third?.code == .failedPrecondition && third?.message.contains("R010") == true, "\(String(describing: third))")
             // Settled at three institutions that day: the fourth is flagged (R014), and settles.
             let registry = RegistryClient(ops)
             _ = try await registry.importInstitutions(ImportInstitutionsRequest(records: (2...4).map { n in
@@ -119,7 +119,7 @@ struct SupervisionStackTests {
                 let refused = await #expect(throws: RPCError.self) {
                     _ = try await SupervisionClient(try stack.client(caller)).publishRuleSet(PublishRuleSetRequest(ruleSet: set))
                 }
-                #expect((refused as? RPCError)?.code == .permissionDenied, "\(caller): \(String(describing: refused))")
+                #expect(refused?.code == .permissionDenied, "\(caller): \(String(describing: refused))")
             }
             let published = try await ops.publishRuleSet(PublishRuleSetRequest(ruleSet: set))
             #expect(published.ruleSet?.publishedBy.contains("operator") == true && !published.replay, "\(published)")
@@ -127,7 +127,7 @@ struct SupervisionStackTests {
             let refused = await #expect(throws: RPCError.self) {
                 _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P2", person: 4, lines)), options: keyed("p-2"))
             }
-            #expect((refused as? RPCError)?.message.contains("R004") == true, "\(String(describing: refused))")
+            #expect(refused?.message.contains("R004") == true, "\(String(describing: refused))")
             let within = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P3", person: 5, [("F001", 1, 1000, 0), ("XA01AAA001", 12, 50, 5)])),
                                                   options: keyed("p-3"))
             #expect(within.review?.ruleSetVersion == "zj-2024.2" && within.review?.verdict == .pass)
@@ -185,10 +185,119 @@ struct SupervisionStackTests {
             #expect(raisedAfter < .seconds(5), "raised \(raisedAfter) after the burst began")
             // A supervisor sees only its region.
             let elsewhere = await #expect(throws: RPCError.self) { _ = try await supervisor.listAlerts(ListAlertsRequest(region: "11")) }
-            #expect((elsewhere as? RPCError)?.code == .permissionDenied, "\(String(describing: elsewhere))")
+            #expect(elsewhere?.code == .permissionDenied, "\(String(describing: elsewhere))")
             let listed = try await CampaignCLITests.medicare(stack, ["alerts", "33"], as: "supervisor-33")
             #expect((listed["alerts"] as? [[String: Any]])?.first?["rule_id"] as? String == "R015", "\(listed)")
             await clinicClient.close()
+        }
+    }
+
+    /// After settlement (事后审核) and beyond: a post-settlement batch samples the day's settled
+    /// claims (by amount, at random) and queues what the rules find for a reviewer, once; an
+    /// inspector's finding and a confirmed one open a case whose recovery is posted in
+    /// settlement's ledger and whose suspension (applied in the registry, the case as the
+    /// reason) stops the clinic's next settle. All through the gateway, as the county's
+    /// supervisor; every step chained.
+    @Test func aPostSettlementBatchAndAnInspectionCaseEndInARecoveryAndASuspension() async throws {
+        try await withDemoStack { stack in
+            let clinicClient = try stack.client("clinic-H33080200101")
+            let gateway = GatewayClient(clinicClient)
+            for n in 0..<6 {
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("S\(n)", person: 150 + n, [("F001", 1, 1000, 0)])), options: keyed("s-\(n)"))
+            }
+            let full: [(String, Int64, Int64, UInt32)] = [
+                ("F002", 3, 800, 0), ("C001", 3, 300, 0), ("XG04CAM001", 30, 150, 30), ("XA01AAA001", 60, 50, 7), ("XB01ACB001", 60, 250, 30),
+                ("F001", 1, 1000, 0), ("XC07ABA001", 90, 120, 30), ("XA10BAA001", 180, 30, 30), ("XN02BEC001", 40, 200, 10),
+            ]
+            let large = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("S9", person: 159, diagnoses: ["I10", "E11.9"], full)), options: keyed("s-9"))
+            #expect(large.review?.verdict == .flag && large.review?.findings.map(\.ruleID) == ["R013"], "\(String(describing: large.review))")
+            let ops = try stack.client("operator")
+            _ = try await stack.auditChain(reaches: 7, client: ops)
+
+            let supervisorClient = try stack.client("supervisor-33")
+            let supervisor = SupervisionClient(supervisorClient)
+            // Sampled by amount: the one claim over 500 yuan, found again by R013.
+            let batch = try await supervisor.runPostReview(RunPostReviewRequest(region: "330802", from: "2024-06-01", to: "2024-06-01",
+                                                                                sampling: Sampling(aboveAmount: 50_000)))
+            #expect(batch.examined == 7 && batch.sampled == 1 && batch.findings == 1 && batch.batchID > 0 && batch.runBy.contains("supervisor"), "\(batch)")
+            // Every claim, at random: nothing new (a rule's finding on a claim is queued once).
+            let all = try await supervisor.runPostReview(RunPostReviewRequest(region: "330802", from: "2024-06-01", to: "2024-06-01",
+                                                                              sampling: Sampling(randomBp: 10_000, seed: 7)))
+            #expect(all.examined == 7 && all.sampled == 7 && all.findings == 0, "\(all)")
+            let badSampling = await #expect(throws: RPCError.self) {
+                _ = try await supervisor.runPostReview(RunPostReviewRequest(region: "330802", from: "2024-06-01", to: "2024-06-01", sampling: Sampling()))
+            }
+            #expect(badSampling?.code == .invalidArgument && badSampling?.message.hasPrefix("sampling") == true)
+            let queued = try await supervisor.listFindings(ListFindingsRequest(region: "33", statuses: [.open]))
+            let r013 = try #require(queued.findings.first, "\(queued)")
+            #expect(queued.findings.count == 1 && r013.finding?.ruleID == "R013" && r013.sampleReason == .aboveAmount && r013.setlID == large.settlement?.setlID)
+            let tooMuch = await #expect(throws: RPCError.self) {
+                _ = try await supervisor.decideFinding(DecideFindingRequest(findingID: r013.findingID, fixmedinsCode: "H33080200101", decision: .confirm,
+                                                                            amountToRecover: (r013.finding?.amountAtIssue ?? 0) + 1, note: "over"))
+            }
+            #expect(tooMuch?.message.hasPrefix("amount_to_recover") == true, "\(String(describing: tooMuch))")
+            let confirmed = try await supervisor.decideFinding(DecideFindingRequest(findingID: r013.findingID, fixmedinsCode: "H33080200101", decision: .confirm,
+                                                                                    amountToRecover: 1_000, note: "the consultation fee was billed twice"))
+            #expect(confirmed.status == .confirmed && confirmed.amountToRecover == 1_000 && confirmed.decidedBy.contains("supervisor"))
+            let flipped = await #expect(throws: RPCError.self) {
+                _ = try await supervisor.decideFinding(DecideFindingRequest(findingID: r013.findingID, fixmedinsCode: "H33080200101", decision: .dismiss, note: "no"))
+            }
+            #expect(flipped?.code == .failedPrecondition)
+
+            // A compliance check (履约核查) of the clinic: findings only while it is in progress.
+            let inspection = try await supervisor.planInspection(PlanInspectionRequest(
+                kind: .complianceCheck, title: "2024 年度履约核查", region: "330802", fixmedinsCodes: ["H33080200101"], plannedFrom: "2024-07-01", plannedTo: "2024-07-31"
+            ))
+            let finding = RecordInspectionFindingRequest(inspectionID: inspection.inspectionID, fixmedinsCode: "H33080200101", evidence: "处方与药品出库记录不符",
+                                                         amountAtIssue: 5_000, severity: .high, basis: "服务协议第十二条")
+            let early = await #expect(throws: RPCError.self) { _ = try await supervisor.recordInspectionFinding(finding) }
+            #expect(early?.code == .failedPrecondition, "\(String(describing: early))")
+            _ = try await supervisor.advanceInspection(AdvanceInspectionRequest(inspectionID: inspection.inspectionID, region: "330802", toStatus: .inProgress))
+            let found = try await supervisor.recordInspectionFinding(finding)
+            #expect(found.status == .confirmed && found.amountToRecover == 5_000 && found.source == .inspection)
+
+            // The case: recovery into settlement's ledger, then suspension through the registry.
+            let opened = try await supervisor.openCase(OpenCaseRequest(fixmedinsCode: "H33080200101", findingIds: [found.findingID, confirmed.findingID],
+                                                                      summary: "虚记药品与重复收费"))
+            #expect(opened.status == .open && opened.amountToRecover == 6_000)
+            let twice = await #expect(throws: RPCError.self) {
+                _ = try await supervisor.openCase(OpenCaseRequest(fixmedinsCode: "H33080200101", findingIds: [found.findingID], summary: "again"))
+            }
+            #expect(twice?.code == .failedPrecondition)
+            let recovered = try await supervisor.takeCaseAction(TakeCaseActionRequest(caseID: opened.caseID, fixmedinsCode: "H33080200101", kind: .recovery,
+                                                                                      amount: 6_000, reason: "追回违规费用"))
+            #expect(recovered.actions.last?.state == .applied, "\(recovered.actions)")
+            let account = try await SettlementClient(supervisorClient).getInstitutionAccount(InstitutionAccountRequest(fixmedinsCode: "H33080200101"))
+            #expect(account.receivable == 6_000 && account.receivables.first?.actionRef == "case-\(opened.caseID)-1", "\(account)")
+            #expect(try await SettlementClient(ops).checkLedger(LedgerCheckRequest()).balanced)
+
+            let today = CivilDate.today().description
+            var before = Self.claim("T1", person: 161, [("F001", 1, 1000, 0)])
+            before.visitDate = today
+            _ = try await gateway.settle(GatewaySettleRequest(claim: before), options: keyed("t-1"))
+            let suspended = try await supervisor.takeCaseAction(TakeCaseActionRequest(caseID: opened.caseID, fixmedinsCode: "H33080200101", kind: .suspension,
+                                                                                      reason: "暂停医保服务协议三个月"))
+            #expect(suspended.actions.last?.state == .applied, "\(suspended.actions)")
+            var after = Self.claim("T2", person: 162, [("F001", 1, 1000, 0)])
+            after.visitDate = today
+            let stopped = await #expect(throws: RPCError.self) { _ = try await gateway.settle(GatewaySettleRequest(claim: after), options: keyed("t-2")) }
+            #expect(stopped?.code == .failedPrecondition, "\(String(describing: stopped))")
+            let institution = try await RegistryClient(ops).getInstitution(GetInstitutionRequest(fixmedinsCode: "H33080200101"))
+            #expect(institution.designationStatus == .suspended && institution.history.last?.reason.hasPrefix("[case-\(opened.caseID)-2]") == true
+                    && institution.history.last?.by.contains("supervisor") == true, "\(String(describing: institution.history.last))")
+
+            let closed = try await supervisor.closeCase(CloseCaseRequest(caseID: opened.caseID, fixmedinsCode: "H33080200101", conclusion: "追回 60 元，暂停协议"))
+            #expect(closed.status == .closed && closed.actions.count == 2)
+            // Clinics do not run supervision's work; the chain holds every step and stays intact.
+            let refused = await #expect(throws: RPCError.self) {
+                _ = try await SupervisionClient(clinicClient).listCases(ListCasesRequest(region: "330802"))
+            }
+            #expect(refused?.code == .permissionDenied)
+            #expect(try await supervisor.listCases(ListCasesRequest(region: "33")).cases.map(\.caseID) == [opened.caseID])
+            #expect(try await SupervisionClient(ops).verifyAudit(VerifyAuditRequest()).intact)
+            await supervisorClient.close()
+            await clinicClient.close()
+            await ops.close()
         }
     }
 }

@@ -227,7 +227,7 @@ extension RegistryProvider {
         guard (1...Self.maxBatch).contains(request.fixmedinsCodes.count) else {
             throw DomainError(field: "fixmedins_codes", "must name 1-\(Self.maxBatch) institutions, got \(request.fixmedinsCodes.count)")
         }
-        guard request.remarks.count <= 500 else { throw DomainError(field: "remarks", "at most 500 characters") }
+        try FreeText.checked(request.remarks, field: "remarks", required: false)
         var codes: [String] = [], seen = Set<String>()
         for (i, sent) in request.fixmedinsCodes.enumerated() {
             let code = try InstitutionCode(sent, field: "fixmedins_codes[\(i)]").value
@@ -296,7 +296,7 @@ extension RegistryProvider {
     private static func checkDecision(_ sent: ReviewDecision, reason: String) throws -> ReviewDecision {
         let decision = try sent.required("decision")
         if decision != .approve { guard !reason.isEmpty else { throw DomainError(field: "reason", "is required to \(decision.code) an application") } }
-        guard reason.count <= 500 else { throw DomainError(field: "reason", "at most 500 characters") }
+        try FreeText.checked(reason, field: "reason", required: false)
         return decision
     }
 

@@ -108,7 +108,7 @@ public struct RegistryProvider: RegistryService {
     /// `Registry/ChangeDesignation`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func changeDesignation(_ request: ChangeDesignationRequest, context: CallContext) async throws -> Institution {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code")
-        guard !request.reason.isEmpty, request.reason.count <= 500 else { throw DomainError(field: "reason", "must be 1-500 characters") }
+        try FreeText.checked(request.reason, field: "reason")
         // Who acted: the caller the gateway forwards for, not the gateway.
         let effective = request.effectiveDate.isEmpty ? CivilDate.today().description : try CivilDate(request.effectiveDate, field: "effective_date").description
         let institution = try await store.changeDesignation(

@@ -249,9 +249,9 @@ extension RegistryProvider {
     /// `Registry/UpdateLedgerEntry`: what it takes, answers and refuses is documented on the RPC in registry.proto.
     public func updateLedgerEntry(_ request: UpdateLedgerEntryRequest, context: CallContext) async throws -> LedgerRow {
         let code = try InstitutionCode(request.fixmedinsCode, field: "fixmedins_code").value
-        guard request.plan.count <= 500 else { throw DomainError(field: "plan", "at most 500 characters") }
+        try FreeText.checked(request.plan, field: "plan", required: false)
         guard request.responsibleUnit.count <= 100 else { throw DomainError(field: "responsible_unit", "at most 100 characters") }
-        guard request.note.count <= 500 else { throw DomainError(field: "note", "at most 500 characters") }
+        try FreeText.checked(request.note, field: "note", required: false)
         let target = request.targetDate.isEmpty ? "" : try CivilDate(request.targetDate, field: "target_date").description
         guard !(request.plan.isEmpty && request.responsibleUnit.isEmpty && target.isEmpty && request.note.isEmpty) else {
             throw DomainError(field: "plan", "give a plan, responsible_unit, target_date or note")

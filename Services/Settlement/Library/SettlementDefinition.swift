@@ -58,6 +58,13 @@ public enum SettlementDefinition {
         // Replicas' relays split the outbox (see AuditOutbox.pending).
         AuditOutbox.claimMigration(8, table: "audit_outbox"),
         AuditOutbox.datedMigration(9, table: "audit_outbox"),
+        // Supervision's case actions (issue 14): recoveries owed by institutions and payments
+        // withheld from them, once per action (its ref), beside their ledger transactions.
+        Migration(10, "recoveries and withholdings", sql: """
+            CREATE TABLE receivables (action_ref TEXT PRIMARY KEY, fixmedins_code TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('recovery', 'withholding')),
+                amount BIGINT NOT NULL, content BYTEA NOT NULL, posted_at TEXT NOT NULL);
+            CREATE INDEX receivables_institution ON receivables (fixmedins_code, posted_at)
+            """),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them

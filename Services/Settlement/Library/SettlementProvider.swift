@@ -116,7 +116,7 @@ public struct SettlementProvider: SettlementService {
         guard !request.setlID.isEmpty, request.setlID.utf8.count <= 64, request.setlID.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
             throw DomainError(field: "setl_id", "must be 1-64 printable ASCII characters")
         }
-        guard request.reason.count <= 500 else { throw DomainError(field: "reason", "at most 500 characters") }
+        try FreeText.checked(request.reason, field: "reason", required: false)
         let response = try await store.reverse(
             scope: try context.actingCaller().idempotencyScope, key: key, setlID: request.setlID, reason: request.reason, day: today().description
         )

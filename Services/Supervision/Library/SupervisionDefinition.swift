@@ -44,7 +44,7 @@ public enum SupervisionDefinition {
             DROP TABLE billed_lines
             """),
         // The chain's kinds: the text is part of each record's hash, so it never changes.
-        Migration.closedSets(7, "closed sets hold only their codes", closedSets),
+        Migration.closedSets(7, "closed sets hold only their codes", [ClosedSet("audit", "kind", ["settlement", "reversal", "review_block", "designation"])]),
         // Exactly one record per posting and per designation change, whatever the relays or
         // replicas do (review blocks may repeat for other rules: not included).
         Migration(8, "one record per posting and designation change", sql: """
@@ -69,12 +69,35 @@ public enum SupervisionDefinition {
                 content BYTEA NOT NULL);
             CREATE INDEX alerts_institution ON alerts (fixmedins_code, alert_id)
             """),
+        // Supervision's own steps (batches, findings, inspections, cases) are chained too.
+        Migration.widenedClosedSets(12, "the chain holds supervision's steps", closedSets),
+        // Post-settlement review reads the settled claims (the relay's record, kept with the
+        // visit, by day and institution); findings, batches, inspections and cases are kept
+        // whole (their encoded message) beside the columns they are found by; a case action
+        // to apply in the registry or settlement waits in case_actions_pending until it is.
+        Migration(13, "post-settlement review, inspections and cases", sql: """
+            ALTER TABLE visits ADD COLUMN medfee_sumamt BIGINT NOT NULL DEFAULT 0;
+            ALTER TABLE visits ADD COLUMN diagnosis TEXT NOT NULL DEFAULT '';
+            ALTER TABLE visits ADD COLUMN record BYTEA;
+            CREATE INDEX visits_day_institution ON visits (visit_date, fixmedins_code);
+            CREATE TABLE review_batches (batch_id BIGINT PRIMARY KEY, region TEXT NOT NULL, content BYTEA NOT NULL);
+            CREATE TABLE findings (finding_id BIGINT PRIMARY KEY, fixmedins_code TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('open', 'confirmed', 'dismissed')), batch_id BIGINT NOT NULL, inspection_id BIGINT NOT NULL,
+                case_id BIGINT NOT NULL, once_key TEXT UNIQUE, content BYTEA NOT NULL);
+            CREATE INDEX findings_institution ON findings (fixmedins_code, finding_id);
+            CREATE TABLE inspections (inspection_id BIGINT PRIMARY KEY, region TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('planned', 'in_progress', 'closed')), content BYTEA NOT NULL);
+            CREATE TABLE cases (case_id BIGINT PRIMARY KEY, fixmedins_code TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+                content BYTEA NOT NULL);
+            CREATE INDEX cases_institution ON cases (fixmedins_code, case_id);
+            CREATE TABLE case_actions_pending (case_id BIGINT NOT NULL, n BIGINT NOT NULL, acting TEXT NOT NULL, PRIMARY KEY (case_id, n))
+            """),
     ]
 
-    /// The closed-set columns and their codes as migration 7 fixed them (a test compares them
+    /// The closed-set columns and their codes as the latest migration fixed them (12) (a test compares them
     /// with the enums: a value added to one needs a migration that widens its check).
     static let closedSets = [
-        ClosedSet("audit", "kind", ["settlement", "reversal", "review_block", "designation"]),
+        ClosedSet("audit", "kind", ["settlement", "reversal", "review_block", "designation", "supervision"]),
     ]
 
     public static let keys = [
@@ -87,6 +110,10 @@ public enum SupervisionDefinition {
         ConfigKey("review.recent-seconds", default: "60",
                   "How long a reviewed, unblocked visit counts in the person's history before its posting arrives through the audit relay (0 = settled visits only)."),
         ConfigKey("review.refresh-ms", default: "2000", "How often a replica looks for rule sets published through another replica."),
+        ConfigKey("upstream.registry", default: "127.0.0.1:7101",
+                  "Registry replicas, HOST:PORT[,HOST:PORT...]: where a case's suspension or termination is applied."),
+        ConfigKey("upstream.settlement", default: "127.0.0.1:7102",
+                  "Settlement replicas, HOST:PORT[,HOST:PORT...]: where a case's recovery or withholding is posted."),
     ]
 
     public static let definition = ServiceDefinition(
@@ -139,7 +166,14 @@ public enum SupervisionDefinition {
             }
         }
         let recent = RecentVisits(window: .seconds(try context.configuration.int("review.recent-seconds", in: 0...3_600)))
-        SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer).register(with: &router)
+        let registry = try UpstreamPool(name: "registry", addresses: context.configuration.string("upstream.registry"), tls: context.settings.tls, logger: context.logger)
+        let settlement = try UpstreamPool(
+            name: "settlement", addresses: context.configuration.string("upstream.settlement"), tls: context.settings.tls, logger: context.logger
+        )
+        let actions = CaseActionApplier(store: store, registry: registry, settlement: settlement, logger: context.logger)
+        context.runInBackground { await actions.run() }
+        SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer, actions: actions)
+            .register(with: &router)
         SupervisionReportsProvider(store: store).register(with: &router)
         return router
     }

@@ -19,9 +19,15 @@ public struct SupervisionProvider: SupervisionService {
     let monitor = InstitutionMonitor()
     let raised = Counter(label: "medicare_supervision_alerts_total")
     let monitorFailures = Counter(label: "medicare_supervision_monitor_failures_total")
+    /// Applies case actions in the registry and settlement (nil: they stay pending).
+    let actions: CaseActionApplier?
 
-    public init(store: SupervisionStore, catalogue: [CatalogueItem], rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil) {
+    public init(
+        store: SupervisionStore, catalogue: [CatalogueItem], rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil,
+        actions: CaseActionApplier? = nil
+    ) {
         self.store = store
+        self.actions = actions
         self.catalogue = Dictionary(uniqueKeysWithValues: catalogue.map { ($0.code, $0) })
         self.rules = rules
         self.recent = recent

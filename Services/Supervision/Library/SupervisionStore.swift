@@ -248,14 +248,17 @@ public struct SupervisionStore: Sendable {
                     if settlement.status == .reversed {
                         reversed.append(settlement.setlID)
                     } else {
+                        // The whole record (settlement and claim) for post-settlement review.
+                        let kept = try claim.map { try RecordRequest(settlement: settlement, claim: $0).encodedBytes() }
                         visits.append([.text(settlement.setlID), .text(settlement.psnNo), .text(settlement.fixmedinsCode), .text(settlement.mdtrtID),
-                                       .text(claim.map(\.visitDate) ?? settlement.setlDate)])
+                                       .text(claim.map(\.visitDate) ?? settlement.setlDate), .integer(settlement.medfeeSumamt),
+                                       .text(claim?.diagnoses.first.map { String($0.prefix(16)) } ?? ""), kept.map { .blob($0) } ?? .null])
                     }
                 }
             }
             // The history the review rules read: a settled visit in, a reversed one out.
             if !visits.isEmpty {
-                try await tx.insert(into: "visits", columns: ["setl_id", "psn_no", "fixmedins_code", "mdtrt_id", "visit_date"], rows: visits,
+                try await tx.insert(into: "visits", columns: ["setl_id", "psn_no", "fixmedins_code", "mdtrt_id", "visit_date", "medfee_sumamt", "diagnosis", "record"], rows: visits,
                                     tail: "ON CONFLICT (setl_id) DO NOTHING")
             }
             for start in stride(from: 0, to: reversed.count, by: 500) {

@@ -17,12 +17,12 @@ public enum RegistryMethods {
     )
     public static let getInstitution = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetInstitution",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway", "supervision"]),
         requestKeys: { try GetInstitutionRequest(decoding: $0).scopeKeys() }
     )
     public static let changeDesignation = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ChangeDesignation",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .all, invalidatesRoutes: true)
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .all, invalidatesRoutes: true, onlyCallers: ["gateway", "supervision"])
     )
     public static let resolveSettlementRoute = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ResolveSettlementRoute",

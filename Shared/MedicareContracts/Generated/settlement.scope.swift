@@ -40,6 +40,31 @@ extension ListSettlementsResponse: ScopeKeyed {
     }
 }
 
+extension Receivable: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension PostReceivableRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        receivable?.scopeKeys(path + "receivable.", into: &keys)
+    }
+}
+
+extension InstitutionAccountRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension InstitutionAccount: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+        for (i, value) in receivables.enumerated() { value.scopeKeys("\(path)receivables[\(i)].", into: &keys) }
+    }
+}
+
 extension DayTotalsRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "institution", value: institution))

@@ -47,7 +47,16 @@ public enum SettlementMethods {
         service: "medicare.v1.Settlement", method: "GetAuditEvidence",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence]
+    public static let postReceivable = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "PostReceivable",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all, onlyCallers: ["supervision"])
+    )
+    public static let getInstitutionAccount = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "GetInstitutionAccount",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try InstitutionAccountRequest(decoding: $0).scopeKeys() }
+    )
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount]
 }
 
 /// `medicare.v1.Settlement`: implement one async method per RPC, then register it with a router.
@@ -62,6 +71,8 @@ public protocol SettlementService: Sendable {
     func checkLedger(_ request: LedgerCheckRequest, context: CallContext) async throws -> LedgerCheckResponse
     func listSettlements(_ request: ListSettlementsRequest, context: CallContext) async throws -> ListSettlementsResponse
     func getAuditEvidence(_ request: AuditEvidenceRequest, context: CallContext) async throws -> AuditEvidence
+    func postReceivable(_ request: PostReceivableRequest, context: CallContext) async throws -> Receivable
+    func getInstitutionAccount(_ request: InstitutionAccountRequest, context: CallContext) async throws -> InstitutionAccount
 }
 
 extension SettlementService {
@@ -96,6 +107,12 @@ extension SettlementService {
         }
         router.register(SettlementMethods.getAuditEvidence, request: AuditEvidenceRequest.self, response: AuditEvidence.self) { request, context in
             try await self.getAuditEvidence(request, context: context)
+        }
+        router.register(SettlementMethods.postReceivable, request: PostReceivableRequest.self, response: Receivable.self) { request, context in
+            try await self.postReceivable(request, context: context)
+        }
+        router.register(SettlementMethods.getInstitutionAccount, request: InstitutionAccountRequest.self, response: InstitutionAccount.self) { request, context in
+            try await self.getInstitutionAccount(request, context: context)
         }
     }
 }
@@ -144,6 +161,14 @@ public struct SettlementClient: Sendable {
 
     public func getAuditEvidence(_ request: AuditEvidenceRequest, options: CallOptions = CallOptions()) async throws -> AuditEvidence {
         try await channel.unary(SettlementMethods.getAuditEvidence, request: request, response: AuditEvidence.self, options: options)
+    }
+
+    public func postReceivable(_ request: PostReceivableRequest, options: CallOptions = CallOptions()) async throws -> Receivable {
+        try await channel.unary(SettlementMethods.postReceivable, request: request, response: Receivable.self, options: options)
+    }
+
+    public func getInstitutionAccount(_ request: InstitutionAccountRequest, options: CallOptions = CallOptions()) async throws -> InstitutionAccount {
+        try await channel.unary(SettlementMethods.getInstitutionAccount, request: request, response: InstitutionAccount.self, options: options)
     }
 }
 

@@ -46,6 +46,120 @@ extension RecordBlockRequest: ScopeKeyed {
     }
 }
 
+extension RunPostReviewRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension PostReviewBatch: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension CaseFinding: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ListFindingsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension ListFindingsResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in findings.enumerated() { value.scopeKeys("\(path)findings[\(i)].", into: &keys) }
+    }
+}
+
+extension DecideFindingRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension Inspection: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension PlanInspectionRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension AdvanceInspectionRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension RecordInspectionFindingRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ListInspectionsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension ListInspectionsResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in inspections.enumerated() { value.scopeKeys("\(path)inspections[\(i)].", into: &keys) }
+    }
+}
+
+extension SupervisionCase: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension OpenCaseRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension TakeCaseActionRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension GetCaseRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension CloseCaseRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ListCasesRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension ListCasesResponse: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in cases.enumerated() { value.scopeKeys("\(path)cases[\(i)].", into: &keys) }
+    }
+}
+
 extension ReviewStatsRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))

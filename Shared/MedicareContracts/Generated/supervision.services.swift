@@ -43,7 +43,67 @@ public enum SupervisionMethods {
         service: "medicare.v1.Supervision", method: "VerifyAudit",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
     )
-    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, listAlerts, verifyAudit]
+    public static let runPostReview = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "RunPostReview",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        requestKeys: { try RunPostReviewRequest(decoding: $0).scopeKeys() }
+    )
+    public static let listFindings = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "ListFindings",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try ListFindingsRequest(decoding: $0).scopeKeys() }
+    )
+    public static let decideFinding = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "DecideFinding",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        requestKeys: { try DecideFindingRequest(decoding: $0).scopeKeys() }
+    )
+    public static let planInspection = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "PlanInspection",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        requestKeys: { try PlanInspectionRequest(decoding: $0).scopeKeys() }
+    )
+    public static let advanceInspection = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "AdvanceInspection",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        requestKeys: { try AdvanceInspectionRequest(decoding: $0).scopeKeys() }
+    )
+    public static let recordInspectionFinding = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "RecordInspectionFinding",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        requestKeys: { try RecordInspectionFindingRequest(decoding: $0).scopeKeys() }
+    )
+    public static let listInspections = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "ListInspections",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try ListInspectionsRequest(decoding: $0).scopeKeys() }
+    )
+    public static let openCase = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "OpenCase",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        requestKeys: { try OpenCaseRequest(decoding: $0).scopeKeys() }
+    )
+    public static let takeCaseAction = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "TakeCaseAction",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, invalidatesRoutes: true),
+        requestKeys: { try TakeCaseActionRequest(decoding: $0).scopeKeys() }
+    )
+    public static let getCase = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "GetCase",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try GetCaseRequest(decoding: $0).scopeKeys() }
+    )
+    public static let closeCase = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "CloseCase",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        requestKeys: { try CloseCaseRequest(decoding: $0).scopeKeys() }
+    )
+    public static let listCases = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "ListCases",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        requestKeys: { try ListCasesRequest(decoding: $0).scopeKeys() }
+    )
+    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, listAlerts, verifyAudit, runPostReview, listFindings, decideFinding, planInspection, advanceInspection, recordInspectionFinding, listInspections, openCase, takeCaseAction, getCase, closeCase, listCases]
 }
 
 /// `medicare.v1.Supervision`: implement one async method per RPC, then register it with a router.
@@ -57,6 +117,18 @@ public protocol SupervisionService: Sendable {
     func listRuleSets(_ request: ListRuleSetsRequest, context: CallContext) async throws -> ListRuleSetsResponse
     func listAlerts(_ request: ListAlertsRequest, context: CallContext) async throws -> ListAlertsResponse
     func verifyAudit(_ request: VerifyAuditRequest, context: CallContext) async throws -> VerifyAuditResponse
+    func runPostReview(_ request: RunPostReviewRequest, context: CallContext) async throws -> PostReviewBatch
+    func listFindings(_ request: ListFindingsRequest, context: CallContext) async throws -> ListFindingsResponse
+    func decideFinding(_ request: DecideFindingRequest, context: CallContext) async throws -> CaseFinding
+    func planInspection(_ request: PlanInspectionRequest, context: CallContext) async throws -> Inspection
+    func advanceInspection(_ request: AdvanceInspectionRequest, context: CallContext) async throws -> Inspection
+    func recordInspectionFinding(_ request: RecordInspectionFindingRequest, context: CallContext) async throws -> CaseFinding
+    func listInspections(_ request: ListInspectionsRequest, context: CallContext) async throws -> ListInspectionsResponse
+    func openCase(_ request: OpenCaseRequest, context: CallContext) async throws -> SupervisionCase
+    func takeCaseAction(_ request: TakeCaseActionRequest, context: CallContext) async throws -> SupervisionCase
+    func getCase(_ request: GetCaseRequest, context: CallContext) async throws -> SupervisionCase
+    func closeCase(_ request: CloseCaseRequest, context: CallContext) async throws -> SupervisionCase
+    func listCases(_ request: ListCasesRequest, context: CallContext) async throws -> ListCasesResponse
 }
 
 extension SupervisionService {
@@ -88,6 +160,42 @@ extension SupervisionService {
         }
         router.register(SupervisionMethods.verifyAudit, request: VerifyAuditRequest.self, response: VerifyAuditResponse.self) { request, context in
             try await self.verifyAudit(request, context: context)
+        }
+        router.register(SupervisionMethods.runPostReview, request: RunPostReviewRequest.self, response: PostReviewBatch.self) { request, context in
+            try await self.runPostReview(request, context: context)
+        }
+        router.register(SupervisionMethods.listFindings, request: ListFindingsRequest.self, response: ListFindingsResponse.self) { request, context in
+            try await self.listFindings(request, context: context)
+        }
+        router.register(SupervisionMethods.decideFinding, request: DecideFindingRequest.self, response: CaseFinding.self) { request, context in
+            try await self.decideFinding(request, context: context)
+        }
+        router.register(SupervisionMethods.planInspection, request: PlanInspectionRequest.self, response: Inspection.self) { request, context in
+            try await self.planInspection(request, context: context)
+        }
+        router.register(SupervisionMethods.advanceInspection, request: AdvanceInspectionRequest.self, response: Inspection.self) { request, context in
+            try await self.advanceInspection(request, context: context)
+        }
+        router.register(SupervisionMethods.recordInspectionFinding, request: RecordInspectionFindingRequest.self, response: CaseFinding.self) { request, context in
+            try await self.recordInspectionFinding(request, context: context)
+        }
+        router.register(SupervisionMethods.listInspections, request: ListInspectionsRequest.self, response: ListInspectionsResponse.self) { request, context in
+            try await self.listInspections(request, context: context)
+        }
+        router.register(SupervisionMethods.openCase, request: OpenCaseRequest.self, response: SupervisionCase.self) { request, context in
+            try await self.openCase(request, context: context)
+        }
+        router.register(SupervisionMethods.takeCaseAction, request: TakeCaseActionRequest.self, response: SupervisionCase.self) { request, context in
+            try await self.takeCaseAction(request, context: context)
+        }
+        router.register(SupervisionMethods.getCase, request: GetCaseRequest.self, response: SupervisionCase.self) { request, context in
+            try await self.getCase(request, context: context)
+        }
+        router.register(SupervisionMethods.closeCase, request: CloseCaseRequest.self, response: SupervisionCase.self) { request, context in
+            try await self.closeCase(request, context: context)
+        }
+        router.register(SupervisionMethods.listCases, request: ListCasesRequest.self, response: ListCasesResponse.self) { request, context in
+            try await self.listCases(request, context: context)
         }
     }
 }
@@ -132,6 +240,54 @@ public struct SupervisionClient: Sendable {
 
     public func verifyAudit(_ request: VerifyAuditRequest, options: CallOptions = CallOptions()) async throws -> VerifyAuditResponse {
         try await channel.unary(SupervisionMethods.verifyAudit, request: request, response: VerifyAuditResponse.self, options: options)
+    }
+
+    public func runPostReview(_ request: RunPostReviewRequest, options: CallOptions = CallOptions()) async throws -> PostReviewBatch {
+        try await channel.unary(SupervisionMethods.runPostReview, request: request, response: PostReviewBatch.self, options: options)
+    }
+
+    public func listFindings(_ request: ListFindingsRequest, options: CallOptions = CallOptions()) async throws -> ListFindingsResponse {
+        try await channel.unary(SupervisionMethods.listFindings, request: request, response: ListFindingsResponse.self, options: options)
+    }
+
+    public func decideFinding(_ request: DecideFindingRequest, options: CallOptions = CallOptions()) async throws -> CaseFinding {
+        try await channel.unary(SupervisionMethods.decideFinding, request: request, response: CaseFinding.self, options: options)
+    }
+
+    public func planInspection(_ request: PlanInspectionRequest, options: CallOptions = CallOptions()) async throws -> Inspection {
+        try await channel.unary(SupervisionMethods.planInspection, request: request, response: Inspection.self, options: options)
+    }
+
+    public func advanceInspection(_ request: AdvanceInspectionRequest, options: CallOptions = CallOptions()) async throws -> Inspection {
+        try await channel.unary(SupervisionMethods.advanceInspection, request: request, response: Inspection.self, options: options)
+    }
+
+    public func recordInspectionFinding(_ request: RecordInspectionFindingRequest, options: CallOptions = CallOptions()) async throws -> CaseFinding {
+        try await channel.unary(SupervisionMethods.recordInspectionFinding, request: request, response: CaseFinding.self, options: options)
+    }
+
+    public func listInspections(_ request: ListInspectionsRequest, options: CallOptions = CallOptions()) async throws -> ListInspectionsResponse {
+        try await channel.unary(SupervisionMethods.listInspections, request: request, response: ListInspectionsResponse.self, options: options)
+    }
+
+    public func openCase(_ request: OpenCaseRequest, options: CallOptions = CallOptions()) async throws -> SupervisionCase {
+        try await channel.unary(SupervisionMethods.openCase, request: request, response: SupervisionCase.self, options: options)
+    }
+
+    public func takeCaseAction(_ request: TakeCaseActionRequest, options: CallOptions = CallOptions()) async throws -> SupervisionCase {
+        try await channel.unary(SupervisionMethods.takeCaseAction, request: request, response: SupervisionCase.self, options: options)
+    }
+
+    public func getCase(_ request: GetCaseRequest, options: CallOptions = CallOptions()) async throws -> SupervisionCase {
+        try await channel.unary(SupervisionMethods.getCase, request: request, response: SupervisionCase.self, options: options)
+    }
+
+    public func closeCase(_ request: CloseCaseRequest, options: CallOptions = CallOptions()) async throws -> SupervisionCase {
+        try await channel.unary(SupervisionMethods.closeCase, request: request, response: SupervisionCase.self, options: options)
+    }
+
+    public func listCases(_ request: ListCasesRequest, options: CallOptions = CallOptions()) async throws -> ListCasesResponse {
+        try await channel.unary(SupervisionMethods.listCases, request: request, response: ListCasesResponse.self, options: options)
     }
 }
 

@@ -323,6 +323,54 @@ public enum SettlementStatus: ProtoEnum {
     }
 }
 
+/// `medicare.v1.ReceivableKind`. What supervision's case action owes or holds against an institution (issue 14: 追回, 暂扣).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ReceivableKind: ProtoEnum {
+    case unspecified
+    /// 追回: fund money the institution must pay back, netted when institutions are paid. Ledger: debit institution:receivable:<code>, credit fund:recovered.
+    case recovery
+    /// 暂扣: part of what the fund owes the institution held back against its next payment. Ledger: debit institution:payable:<code>, credit institution:withheld:<code>.
+    case withholding
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .recovery
+        case 2: self = .withholding
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .recovery: 1
+        case .withholding: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ReceivableKind" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ReceivableKind] = [.recovery, .withholding]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .recovery: "recovery"
+        case .withholding: "withholding"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.InsuredPerson`
 public struct InsuredPerson: WireMessage {
     public var psnNo: String
@@ -1273,6 +1321,194 @@ extension GetSettlementRequest: CMessage {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.setl_id = try arena.cString(self.setlID, field: "medicare.v1.GetSettlementRequest.setl_id")
+    }
+}
+
+/// `medicare.v1.Receivable`
+public struct Receivable: WireMessage {
+    public var actionRef: String
+    public var fixmedinsCode: String
+    public var kind: ReceivableKind
+    public var amount: Int64
+    public var reason: String
+    public var postedAt: String
+    public var postedBy: String
+    public var replay: Bool
+
+    public init(actionRef: String = "", fixmedinsCode: String = "", kind: ReceivableKind = .init(), amount: Int64 = 0, reason: String = "", postedAt: String = "", postedBy: String = "", replay: Bool = false) {
+        self.actionRef = actionRef
+        self.fixmedinsCode = fixmedinsCode
+        self.kind = kind
+        self.amount = amount
+        self.reason = reason
+        self.postedAt = postedAt
+        self.postedBy = postedBy
+        self.replay = replay
+    }
+
+    public static var protoName: String { "medicare.v1.Receivable" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Receivable: CMessage {
+    typealias CStruct = Medicare__V1__Receivable
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__receivable__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__receivable__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__receivable__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__receivable__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.actionRef = try arena.string(c.pointee.action_ref, field: "medicare.v1.Receivable.action_ref")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.Receivable.fixmedins_code")
+        self.kind = ReceivableKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.amount = c.pointee.amount
+        self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.Receivable.reason")
+        self.postedAt = try arena.string(c.pointee.posted_at, field: "medicare.v1.Receivable.posted_at")
+        self.postedBy = try arena.string(c.pointee.posted_by, field: "medicare.v1.Receivable.posted_by")
+        self.replay = c.pointee.replay != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.action_ref = try arena.cString(self.actionRef, field: "medicare.v1.Receivable.action_ref")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.Receivable.fixmedins_code")
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.amount = self.amount
+        c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.Receivable.reason")
+        c.pointee.posted_at = try arena.cString(self.postedAt, field: "medicare.v1.Receivable.posted_at")
+        c.pointee.posted_by = try arena.cString(self.postedBy, field: "medicare.v1.Receivable.posted_by")
+        c.pointee.replay = self.replay ? 1 : 0
+    }
+}
+
+/// `medicare.v1.PostReceivableRequest`
+public struct PostReceivableRequest: WireMessage {
+    public var receivable: Receivable?
+
+    public init(receivable: Receivable? = nil) {
+        self.receivable = receivable
+    }
+
+    public static var protoName: String { "medicare.v1.PostReceivableRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PostReceivableRequest: CMessage {
+    typealias CStruct = Medicare__V1__PostReceivableRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__post_receivable_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__post_receivable_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__post_receivable_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__post_receivable_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let p = c.pointee.receivable { self.receivable = try Receivable(c: p, arena: arena) } else { self.receivable = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        if let v = self.receivable { c.pointee.receivable = try arena.cMessage(v) }
+    }
+}
+
+/// `medicare.v1.InstitutionAccountRequest`
+public struct InstitutionAccountRequest: WireMessage {
+    public var fixmedinsCode: String
+
+    public init(fixmedinsCode: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+    }
+
+    public static var protoName: String { "medicare.v1.InstitutionAccountRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension InstitutionAccountRequest: CMessage {
+    typealias CStruct = Medicare__V1__InstitutionAccountRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__institution_account_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__institution_account_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__institution_account_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__institution_account_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.InstitutionAccountRequest.fixmedins_code")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.InstitutionAccountRequest.fixmedins_code")
+    }
+}
+
+/// `medicare.v1.InstitutionAccount`
+public struct InstitutionAccount: WireMessage {
+    public var fixmedinsCode: String
+    public var receivable: Int64
+    public var withheld: Int64
+    public var receivables: [Receivable]
+
+    public init(fixmedinsCode: String = "", receivable: Int64 = 0, withheld: Int64 = 0, receivables: [Receivable] = []) {
+        self.fixmedinsCode = fixmedinsCode
+        self.receivable = receivable
+        self.withheld = withheld
+        self.receivables = receivables
+    }
+
+    public static var protoName: String { "medicare.v1.InstitutionAccount" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension InstitutionAccount: CMessage {
+    typealias CStruct = Medicare__V1__InstitutionAccount
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__institution_account__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__institution_account__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__institution_account__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__institution_account__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.InstitutionAccount.fixmedins_code")
+        self.receivable = c.pointee.receivable
+        self.withheld = c.pointee.withheld
+        self.receivables = try arena.messageArray(c.pointee.receivables, c.pointee.n_receivables, field: "medicare.v1.InstitutionAccount.receivables", as: Receivable.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.InstitutionAccount.fixmedins_code")
+        c.pointee.receivable = self.receivable
+        c.pointee.withheld = self.withheld
+        (c.pointee.n_receivables, c.pointee.receivables) = try arena.cMessageArray(self.receivables)
     }
 }
 

@@ -208,6 +208,8 @@ public enum AuditKind: ProtoEnum {
     case reversal
     case reviewBlock
     case designation
+    /// A step of supervision's own work (post-settlement batches, findings, inspections, cases and their actions), subject "batch:<id>", "finding:<id>", "inspection:<id>", "case:<id>"; content the object as it stands after the step (who acted is in it).
+    case supervision
     case unrecognized(Int32)
 
     public init(rawValue: Int32) {
@@ -217,6 +219,7 @@ public enum AuditKind: ProtoEnum {
         case 2: self = .reversal
         case 3: self = .reviewBlock
         case 4: self = .designation
+        case 5: self = .supervision
         default: self = .unrecognized(rawValue)
         }
     }
@@ -230,6 +233,7 @@ public enum AuditKind: ProtoEnum {
         case .reversal: 2
         case .reviewBlock: 3
         case .designation: 4
+        case .supervision: 5
         case .unrecognized(let value): value
         }
     }
@@ -237,7 +241,7 @@ public enum AuditKind: ProtoEnum {
     public static var protoName: String { "medicare.v1.AuditKind" }
 
     /// Every value this build knows except the zero value, in declaration order.
-    public static let known: [AuditKind] = [.settlement, .reversal, .reviewBlock, .designation]
+    public static let known: [AuditKind] = [.settlement, .reversal, .reviewBlock, .designation, .supervision]
 
     /// The value's name without the enum's prefix, lower case: a stable code for text forms.
     public var code: String {
@@ -247,6 +251,461 @@ public enum AuditKind: ProtoEnum {
         case .reversal: "reversal"
         case .reviewBlock: "review_block"
         case .designation: "designation"
+        case .supervision: "supervision"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.SampleReason`. Why a claim was sampled (the first that applies, in this order).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum SampleReason: ProtoEnum {
+    case unspecified
+    case aboveAmount
+    case deviation
+    case random
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .aboveAmount
+        case 2: self = .deviation
+        case 3: self = .random
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .aboveAmount: 1
+        case .deviation: 2
+        case .random: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.SampleReason" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [SampleReason] = [.aboveAmount, .deviation, .random]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .aboveAmount: "above_amount"
+        case .deviation: "deviation"
+        case .random: "random"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.FindingSource`. Where a finding comes from.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum FindingSource: ProtoEnum {
+    case unspecified
+    case postReview
+    case inspection
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .postReview
+        case 2: self = .inspection
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .postReview: 1
+        case .inspection: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.FindingSource" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [FindingSource] = [.postReview, .inspection]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .postReview: "post_review"
+        case .inspection: "inspection"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.FindingStatus`. Where a finding stands in the reviewer's queue.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum FindingStatus: ProtoEnum {
+    case unspecified
+    case open
+    case confirmed
+    case dismissed
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .open
+        case 2: self = .confirmed
+        case 3: self = .dismissed
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .open: 1
+        case .confirmed: 2
+        case .dismissed: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.FindingStatus" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [FindingStatus] = [.open, .confirmed, .dismissed]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .open: "open"
+        case .confirmed: "confirmed"
+        case .dismissed: "dismissed"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.FindingDecision`.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum FindingDecision: ProtoEnum {
+    case unspecified
+    case confirm
+    case dismiss
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .confirm
+        case 2: self = .dismiss
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .confirm: 1
+        case .dismiss: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.FindingDecision" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [FindingDecision] = [.confirm, .dismiss]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .confirm: "confirm"
+        case .dismiss: "dismiss"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.InspectionKind`. 履约核查, 重点巡查, 专项检查 (notice §三).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum InspectionKind: ProtoEnum {
+    case unspecified
+    case complianceCheck
+    case keyInspection
+    case specialInspection
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .complianceCheck
+        case 2: self = .keyInspection
+        case 3: self = .specialInspection
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .complianceCheck: 1
+        case .keyInspection: 2
+        case .specialInspection: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.InspectionKind" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [InspectionKind] = [.complianceCheck, .keyInspection, .specialInspection]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .complianceCheck: "compliance_check"
+        case .keyInspection: "key_inspection"
+        case .specialInspection: "special_inspection"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.InspectionStatus`.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum InspectionStatus: ProtoEnum {
+    case unspecified
+    case planned
+    case inProgress
+    case closed
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .planned
+        case 2: self = .inProgress
+        case 3: self = .closed
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .planned: 1
+        case .inProgress: 2
+        case .closed: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.InspectionStatus" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [InspectionStatus] = [.planned, .inProgress, .closed]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .planned: "planned"
+        case .inProgress: "in_progress"
+        case .closed: "closed"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.CaseStatus`.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum CaseStatus: ProtoEnum {
+    case unspecified
+    case open
+    case closed
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .open
+        case 2: self = .closed
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .open: 1
+        case .closed: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.CaseStatus" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [CaseStatus] = [.open, .closed]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .open: "open"
+        case .closed: "closed"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.CaseActionKind`. What a case ends in, by the agreement's terms (协议处理).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum CaseActionKind: ProtoEnum {
+    case unspecified
+    case warning
+    case interview
+    case recovery
+    case withholding
+    case suspension
+    case termination
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .warning
+        case 2: self = .interview
+        case 3: self = .recovery
+        case 4: self = .withholding
+        case 5: self = .suspension
+        case 6: self = .termination
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .warning: 1
+        case .interview: 2
+        case .recovery: 3
+        case .withholding: 4
+        case .suspension: 5
+        case .termination: 6
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.CaseActionKind" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [CaseActionKind] = [.warning, .interview, .recovery, .withholding, .suspension, .termination]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .warning: "warning"
+        case .interview: "interview"
+        case .recovery: "recovery"
+        case .withholding: "withholding"
+        case .suspension: "suspension"
+        case .termination: "termination"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.ActionState`.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ActionState: ProtoEnum {
+    case unspecified
+    case recorded
+    case pending
+    case applied
+    case refused
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .recorded
+        case 2: self = .pending
+        case 3: self = .applied
+        case 4: self = .refused
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .recorded: 1
+        case .pending: 2
+        case .applied: 3
+        case .refused: 4
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ActionState" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ActionState] = [.recorded, .pending, .applied, .refused]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .recorded: "recorded"
+        case .pending: "pending"
+        case .applied: "applied"
+        case .refused: "refused"
         case .unrecognized(let value): String(value)
         }
     }
@@ -1454,6 +1913,1191 @@ extension VerifyAuditResponse: CMessage {
         c.pointee.checkpoints_verified = self.checkpointsVerified
         c.pointee.postings_compared = self.postingsCompared ? 1 : 0
         c.pointee.postings = self.postings
+    }
+}
+
+/// `medicare.v1.Sampling`
+public struct Sampling: WireMessage {
+    public var randomBp: UInt32
+    public var aboveAmount: Int64
+    public var deviationBp: UInt32
+    public var seed: UInt64
+
+    public init(randomBp: UInt32 = 0, aboveAmount: Int64 = 0, deviationBp: UInt32 = 0, seed: UInt64 = 0) {
+        self.randomBp = randomBp
+        self.aboveAmount = aboveAmount
+        self.deviationBp = deviationBp
+        self.seed = seed
+    }
+
+    public static var protoName: String { "medicare.v1.Sampling" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Sampling: CMessage {
+    typealias CStruct = Medicare__V1__Sampling
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__sampling__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__sampling__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__sampling__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__sampling__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.randomBp = c.pointee.random_bp
+        self.aboveAmount = c.pointee.above_amount
+        self.deviationBp = c.pointee.deviation_bp
+        self.seed = c.pointee.seed
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.random_bp = self.randomBp
+        c.pointee.above_amount = self.aboveAmount
+        c.pointee.deviation_bp = self.deviationBp
+        c.pointee.seed = self.seed
+    }
+}
+
+/// `medicare.v1.RunPostReviewRequest`
+public struct RunPostReviewRequest: WireMessage {
+    public var region: String
+    public var from: String
+    public var to: String
+    public var sampling: Sampling?
+
+    public init(region: String = "", from: String = "", to: String = "", sampling: Sampling? = nil) {
+        self.region = region
+        self.from = from
+        self.to = to
+        self.sampling = sampling
+    }
+
+    public static var protoName: String { "medicare.v1.RunPostReviewRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RunPostReviewRequest: CMessage {
+    typealias CStruct = Medicare__V1__RunPostReviewRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__run_post_review_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__run_post_review_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__run_post_review_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__run_post_review_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.RunPostReviewRequest.region")
+        self.from = try arena.string(c.pointee.from, field: "medicare.v1.RunPostReviewRequest.from")
+        self.to = try arena.string(c.pointee.to, field: "medicare.v1.RunPostReviewRequest.to")
+        if let p = c.pointee.sampling { self.sampling = try Sampling(c: p, arena: arena) } else { self.sampling = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.RunPostReviewRequest.region")
+        c.pointee.from = try arena.cString(self.from, field: "medicare.v1.RunPostReviewRequest.from")
+        c.pointee.to = try arena.cString(self.to, field: "medicare.v1.RunPostReviewRequest.to")
+        if let v = self.sampling { c.pointee.sampling = try arena.cMessage(v) }
+    }
+}
+
+/// `medicare.v1.PostReviewBatch`
+public struct PostReviewBatch: WireMessage {
+    public var batchID: UInt64
+    public var region: String
+    public var from: String
+    public var to: String
+    public var sampling: Sampling?
+    public var examined: UInt32
+    public var sampled: UInt32
+    public var findings: UInt32
+    public var runAt: String
+    public var runBy: String
+
+    public init(batchID: UInt64 = 0, region: String = "", from: String = "", to: String = "", sampling: Sampling? = nil, examined: UInt32 = 0, sampled: UInt32 = 0, findings: UInt32 = 0, runAt: String = "", runBy: String = "") {
+        self.batchID = batchID
+        self.region = region
+        self.from = from
+        self.to = to
+        self.sampling = sampling
+        self.examined = examined
+        self.sampled = sampled
+        self.findings = findings
+        self.runAt = runAt
+        self.runBy = runBy
+    }
+
+    public static var protoName: String { "medicare.v1.PostReviewBatch" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PostReviewBatch: CMessage {
+    typealias CStruct = Medicare__V1__PostReviewBatch
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__post_review_batch__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__post_review_batch__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__post_review_batch__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__post_review_batch__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.batchID = c.pointee.batch_id
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.PostReviewBatch.region")
+        self.from = try arena.string(c.pointee.from, field: "medicare.v1.PostReviewBatch.from")
+        self.to = try arena.string(c.pointee.to, field: "medicare.v1.PostReviewBatch.to")
+        if let p = c.pointee.sampling { self.sampling = try Sampling(c: p, arena: arena) } else { self.sampling = nil }
+        self.examined = c.pointee.examined
+        self.sampled = c.pointee.sampled
+        self.findings = c.pointee.findings
+        self.runAt = try arena.string(c.pointee.run_at, field: "medicare.v1.PostReviewBatch.run_at")
+        self.runBy = try arena.string(c.pointee.run_by, field: "medicare.v1.PostReviewBatch.run_by")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.batch_id = self.batchID
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.PostReviewBatch.region")
+        c.pointee.from = try arena.cString(self.from, field: "medicare.v1.PostReviewBatch.from")
+        c.pointee.to = try arena.cString(self.to, field: "medicare.v1.PostReviewBatch.to")
+        if let v = self.sampling { c.pointee.sampling = try arena.cMessage(v) }
+        c.pointee.examined = self.examined
+        c.pointee.sampled = self.sampled
+        c.pointee.findings = self.findings
+        c.pointee.run_at = try arena.cString(self.runAt, field: "medicare.v1.PostReviewBatch.run_at")
+        c.pointee.run_by = try arena.cString(self.runBy, field: "medicare.v1.PostReviewBatch.run_by")
+    }
+}
+
+/// `medicare.v1.CaseFinding`
+public struct CaseFinding: WireMessage {
+    public var findingID: UInt64
+    public var source: FindingSource
+    public var batchID: UInt64
+    public var inspectionID: UInt64
+    public var fixmedinsCode: String
+    public var setlID: String
+    public var psnNo: String
+    public var visitDate: String
+    public var finding: Finding?
+    public var sampleReason: SampleReason
+    public var status: FindingStatus
+    public var amountToRecover: Int64
+    public var decidedBy: String
+    public var decidedAt: String
+    public var note: String
+    public var caseID: UInt64
+    public var foundAt: String
+
+    public init(findingID: UInt64 = 0, source: FindingSource = .init(), batchID: UInt64 = 0, inspectionID: UInt64 = 0, fixmedinsCode: String = "", setlID: String = "", psnNo: String = "", visitDate: String = "", finding: Finding? = nil, sampleReason: SampleReason = .init(), status: FindingStatus = .init(), amountToRecover: Int64 = 0, decidedBy: String = "", decidedAt: String = "", note: String = "", caseID: UInt64 = 0, foundAt: String = "") {
+        self.findingID = findingID
+        self.source = source
+        self.batchID = batchID
+        self.inspectionID = inspectionID
+        self.fixmedinsCode = fixmedinsCode
+        self.setlID = setlID
+        self.psnNo = psnNo
+        self.visitDate = visitDate
+        self.finding = finding
+        self.sampleReason = sampleReason
+        self.status = status
+        self.amountToRecover = amountToRecover
+        self.decidedBy = decidedBy
+        self.decidedAt = decidedAt
+        self.note = note
+        self.caseID = caseID
+        self.foundAt = foundAt
+    }
+
+    public static var protoName: String { "medicare.v1.CaseFinding" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension CaseFinding: CMessage {
+    typealias CStruct = Medicare__V1__CaseFinding
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__case_finding__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__case_finding__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__case_finding__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__case_finding__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.findingID = c.pointee.finding_id
+        self.source = FindingSource(rawValue: Int32(truncatingIfNeeded: c.pointee.source.rawValue))
+        self.batchID = c.pointee.batch_id
+        self.inspectionID = c.pointee.inspection_id
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.CaseFinding.fixmedins_code")
+        self.setlID = try arena.string(c.pointee.setl_id, field: "medicare.v1.CaseFinding.setl_id")
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.CaseFinding.psn_no")
+        self.visitDate = try arena.string(c.pointee.visit_date, field: "medicare.v1.CaseFinding.visit_date")
+        if let p = c.pointee.finding { self.finding = try Finding(c: p, arena: arena) } else { self.finding = nil }
+        self.sampleReason = SampleReason(rawValue: Int32(truncatingIfNeeded: c.pointee.sample_reason.rawValue))
+        self.status = FindingStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        self.amountToRecover = c.pointee.amount_to_recover
+        self.decidedBy = try arena.string(c.pointee.decided_by, field: "medicare.v1.CaseFinding.decided_by")
+        self.decidedAt = try arena.string(c.pointee.decided_at, field: "medicare.v1.CaseFinding.decided_at")
+        self.note = try arena.string(c.pointee.note, field: "medicare.v1.CaseFinding.note")
+        self.caseID = c.pointee.case_id
+        self.foundAt = try arena.string(c.pointee.found_at, field: "medicare.v1.CaseFinding.found_at")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.finding_id = self.findingID
+        c.pointee.source = .init(rawValue: .init(truncatingIfNeeded: self.source.rawValue))
+        c.pointee.batch_id = self.batchID
+        c.pointee.inspection_id = self.inspectionID
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.CaseFinding.fixmedins_code")
+        c.pointee.setl_id = try arena.cString(self.setlID, field: "medicare.v1.CaseFinding.setl_id")
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.CaseFinding.psn_no")
+        c.pointee.visit_date = try arena.cString(self.visitDate, field: "medicare.v1.CaseFinding.visit_date")
+        if let v = self.finding { c.pointee.finding = try arena.cMessage(v) }
+        c.pointee.sample_reason = .init(rawValue: .init(truncatingIfNeeded: self.sampleReason.rawValue))
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        c.pointee.amount_to_recover = self.amountToRecover
+        c.pointee.decided_by = try arena.cString(self.decidedBy, field: "medicare.v1.CaseFinding.decided_by")
+        c.pointee.decided_at = try arena.cString(self.decidedAt, field: "medicare.v1.CaseFinding.decided_at")
+        c.pointee.note = try arena.cString(self.note, field: "medicare.v1.CaseFinding.note")
+        c.pointee.case_id = self.caseID
+        c.pointee.found_at = try arena.cString(self.foundAt, field: "medicare.v1.CaseFinding.found_at")
+    }
+}
+
+/// `medicare.v1.ListFindingsRequest`
+public struct ListFindingsRequest: WireMessage {
+    public var region: String
+    public var statuses: [FindingStatus]
+    public var batchID: UInt64
+    public var inspectionID: UInt64
+    public var after: UInt64
+    public var limit: UInt32
+
+    public init(region: String = "", statuses: [FindingStatus] = [], batchID: UInt64 = 0, inspectionID: UInt64 = 0, after: UInt64 = 0, limit: UInt32 = 0) {
+        self.region = region
+        self.statuses = statuses
+        self.batchID = batchID
+        self.inspectionID = inspectionID
+        self.after = after
+        self.limit = limit
+    }
+
+    public static var protoName: String { "medicare.v1.ListFindingsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListFindingsRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListFindingsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_findings_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_findings_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_findings_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_findings_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.ListFindingsRequest.region")
+        self.statuses = try arena.array(c.pointee.statuses, c.pointee.n_statuses, field: "medicare.v1.ListFindingsRequest.statuses") { FindingStatus(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.batchID = c.pointee.batch_id
+        self.inspectionID = c.pointee.inspection_id
+        self.after = c.pointee.after
+        self.limit = c.pointee.limit
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.ListFindingsRequest.region")
+        (c.pointee.n_statuses, c.pointee.statuses) = arena.cArray(self.statuses) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        c.pointee.batch_id = self.batchID
+        c.pointee.inspection_id = self.inspectionID
+        c.pointee.after = self.after
+        c.pointee.limit = self.limit
+    }
+}
+
+/// `medicare.v1.ListFindingsResponse`
+public struct ListFindingsResponse: WireMessage {
+    public var findings: [CaseFinding]
+
+    public init(findings: [CaseFinding] = []) {
+        self.findings = findings
+    }
+
+    public static var protoName: String { "medicare.v1.ListFindingsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListFindingsResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListFindingsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_findings_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_findings_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_findings_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_findings_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.findings = try arena.messageArray(c.pointee.findings, c.pointee.n_findings, field: "medicare.v1.ListFindingsResponse.findings", as: CaseFinding.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_findings, c.pointee.findings) = try arena.cMessageArray(self.findings)
+    }
+}
+
+/// `medicare.v1.DecideFindingRequest`
+public struct DecideFindingRequest: WireMessage {
+    public var findingID: UInt64
+    public var fixmedinsCode: String
+    public var decision: FindingDecision
+    public var amountToRecover: Int64
+    public var note: String
+
+    public init(findingID: UInt64 = 0, fixmedinsCode: String = "", decision: FindingDecision = .init(), amountToRecover: Int64 = 0, note: String = "") {
+        self.findingID = findingID
+        self.fixmedinsCode = fixmedinsCode
+        self.decision = decision
+        self.amountToRecover = amountToRecover
+        self.note = note
+    }
+
+    public static var protoName: String { "medicare.v1.DecideFindingRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DecideFindingRequest: CMessage {
+    typealias CStruct = Medicare__V1__DecideFindingRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__decide_finding_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__decide_finding_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__decide_finding_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__decide_finding_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.findingID = c.pointee.finding_id
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.DecideFindingRequest.fixmedins_code")
+        self.decision = FindingDecision(rawValue: Int32(truncatingIfNeeded: c.pointee.decision.rawValue))
+        self.amountToRecover = c.pointee.amount_to_recover
+        self.note = try arena.string(c.pointee.note, field: "medicare.v1.DecideFindingRequest.note")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.finding_id = self.findingID
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.DecideFindingRequest.fixmedins_code")
+        c.pointee.decision = .init(rawValue: .init(truncatingIfNeeded: self.decision.rawValue))
+        c.pointee.amount_to_recover = self.amountToRecover
+        c.pointee.note = try arena.cString(self.note, field: "medicare.v1.DecideFindingRequest.note")
+    }
+}
+
+/// `medicare.v1.Inspection`
+public struct Inspection: WireMessage {
+    public var inspectionID: UInt64
+    public var kind: InspectionKind
+    public var title: String
+    public var region: String
+    public var fixmedinsCodes: [String]
+    public var plannedFrom: String
+    public var plannedTo: String
+    public var status: InspectionStatus
+    public var plannedBy: String
+    public var plannedAt: String
+    public var startedAt: String
+    public var closedAt: String
+    public var conclusion: String
+    public var findings: UInt32
+
+    public init(inspectionID: UInt64 = 0, kind: InspectionKind = .init(), title: String = "", region: String = "", fixmedinsCodes: [String] = [], plannedFrom: String = "", plannedTo: String = "", status: InspectionStatus = .init(), plannedBy: String = "", plannedAt: String = "", startedAt: String = "", closedAt: String = "", conclusion: String = "", findings: UInt32 = 0) {
+        self.inspectionID = inspectionID
+        self.kind = kind
+        self.title = title
+        self.region = region
+        self.fixmedinsCodes = fixmedinsCodes
+        self.plannedFrom = plannedFrom
+        self.plannedTo = plannedTo
+        self.status = status
+        self.plannedBy = plannedBy
+        self.plannedAt = plannedAt
+        self.startedAt = startedAt
+        self.closedAt = closedAt
+        self.conclusion = conclusion
+        self.findings = findings
+    }
+
+    public static var protoName: String { "medicare.v1.Inspection" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Inspection: CMessage {
+    typealias CStruct = Medicare__V1__Inspection
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__inspection__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__inspection__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__inspection__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__inspection__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.inspectionID = c.pointee.inspection_id
+        self.kind = InspectionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.title = try arena.string(c.pointee.title, field: "medicare.v1.Inspection.title")
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.Inspection.region")
+        self.fixmedinsCodes = try arena.stringArray(c.pointee.fixmedins_codes, c.pointee.n_fixmedins_codes, field: "medicare.v1.Inspection.fixmedins_codes")
+        self.plannedFrom = try arena.string(c.pointee.planned_from, field: "medicare.v1.Inspection.planned_from")
+        self.plannedTo = try arena.string(c.pointee.planned_to, field: "medicare.v1.Inspection.planned_to")
+        self.status = InspectionStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        self.plannedBy = try arena.string(c.pointee.planned_by, field: "medicare.v1.Inspection.planned_by")
+        self.plannedAt = try arena.string(c.pointee.planned_at, field: "medicare.v1.Inspection.planned_at")
+        self.startedAt = try arena.string(c.pointee.started_at, field: "medicare.v1.Inspection.started_at")
+        self.closedAt = try arena.string(c.pointee.closed_at, field: "medicare.v1.Inspection.closed_at")
+        self.conclusion = try arena.string(c.pointee.conclusion, field: "medicare.v1.Inspection.conclusion")
+        self.findings = c.pointee.findings
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.inspection_id = self.inspectionID
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.title = try arena.cString(self.title, field: "medicare.v1.Inspection.title")
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.Inspection.region")
+        (c.pointee.n_fixmedins_codes, c.pointee.fixmedins_codes) = try arena.cStringArray(self.fixmedinsCodes, field: "medicare.v1.Inspection.fixmedins_codes")
+        c.pointee.planned_from = try arena.cString(self.plannedFrom, field: "medicare.v1.Inspection.planned_from")
+        c.pointee.planned_to = try arena.cString(self.plannedTo, field: "medicare.v1.Inspection.planned_to")
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        c.pointee.planned_by = try arena.cString(self.plannedBy, field: "medicare.v1.Inspection.planned_by")
+        c.pointee.planned_at = try arena.cString(self.plannedAt, field: "medicare.v1.Inspection.planned_at")
+        c.pointee.started_at = try arena.cString(self.startedAt, field: "medicare.v1.Inspection.started_at")
+        c.pointee.closed_at = try arena.cString(self.closedAt, field: "medicare.v1.Inspection.closed_at")
+        c.pointee.conclusion = try arena.cString(self.conclusion, field: "medicare.v1.Inspection.conclusion")
+        c.pointee.findings = self.findings
+    }
+}
+
+/// `medicare.v1.PlanInspectionRequest`
+public struct PlanInspectionRequest: WireMessage {
+    public var kind: InspectionKind
+    public var title: String
+    public var region: String
+    public var fixmedinsCodes: [String]
+    public var plannedFrom: String
+    public var plannedTo: String
+
+    public init(kind: InspectionKind = .init(), title: String = "", region: String = "", fixmedinsCodes: [String] = [], plannedFrom: String = "", plannedTo: String = "") {
+        self.kind = kind
+        self.title = title
+        self.region = region
+        self.fixmedinsCodes = fixmedinsCodes
+        self.plannedFrom = plannedFrom
+        self.plannedTo = plannedTo
+    }
+
+    public static var protoName: String { "medicare.v1.PlanInspectionRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PlanInspectionRequest: CMessage {
+    typealias CStruct = Medicare__V1__PlanInspectionRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__plan_inspection_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__plan_inspection_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__plan_inspection_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__plan_inspection_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.kind = InspectionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.title = try arena.string(c.pointee.title, field: "medicare.v1.PlanInspectionRequest.title")
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.PlanInspectionRequest.region")
+        self.fixmedinsCodes = try arena.stringArray(c.pointee.fixmedins_codes, c.pointee.n_fixmedins_codes, field: "medicare.v1.PlanInspectionRequest.fixmedins_codes")
+        self.plannedFrom = try arena.string(c.pointee.planned_from, field: "medicare.v1.PlanInspectionRequest.planned_from")
+        self.plannedTo = try arena.string(c.pointee.planned_to, field: "medicare.v1.PlanInspectionRequest.planned_to")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.title = try arena.cString(self.title, field: "medicare.v1.PlanInspectionRequest.title")
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.PlanInspectionRequest.region")
+        (c.pointee.n_fixmedins_codes, c.pointee.fixmedins_codes) = try arena.cStringArray(self.fixmedinsCodes, field: "medicare.v1.PlanInspectionRequest.fixmedins_codes")
+        c.pointee.planned_from = try arena.cString(self.plannedFrom, field: "medicare.v1.PlanInspectionRequest.planned_from")
+        c.pointee.planned_to = try arena.cString(self.plannedTo, field: "medicare.v1.PlanInspectionRequest.planned_to")
+    }
+}
+
+/// `medicare.v1.AdvanceInspectionRequest`
+public struct AdvanceInspectionRequest: WireMessage {
+    public var inspectionID: UInt64
+    public var region: String
+    public var toStatus: InspectionStatus
+    public var conclusion: String
+
+    public init(inspectionID: UInt64 = 0, region: String = "", toStatus: InspectionStatus = .init(), conclusion: String = "") {
+        self.inspectionID = inspectionID
+        self.region = region
+        self.toStatus = toStatus
+        self.conclusion = conclusion
+    }
+
+    public static var protoName: String { "medicare.v1.AdvanceInspectionRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension AdvanceInspectionRequest: CMessage {
+    typealias CStruct = Medicare__V1__AdvanceInspectionRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__advance_inspection_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__advance_inspection_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__advance_inspection_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__advance_inspection_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.inspectionID = c.pointee.inspection_id
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.AdvanceInspectionRequest.region")
+        self.toStatus = InspectionStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.to_status.rawValue))
+        self.conclusion = try arena.string(c.pointee.conclusion, field: "medicare.v1.AdvanceInspectionRequest.conclusion")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.inspection_id = self.inspectionID
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.AdvanceInspectionRequest.region")
+        c.pointee.to_status = .init(rawValue: .init(truncatingIfNeeded: self.toStatus.rawValue))
+        c.pointee.conclusion = try arena.cString(self.conclusion, field: "medicare.v1.AdvanceInspectionRequest.conclusion")
+    }
+}
+
+/// `medicare.v1.RecordInspectionFindingRequest`
+public struct RecordInspectionFindingRequest: WireMessage {
+    public var inspectionID: UInt64
+    public var fixmedinsCode: String
+    public var evidence: String
+    public var amountAtIssue: Int64
+    public var severity: Severity
+    public var basis: String
+    public var setlID: String
+
+    public init(inspectionID: UInt64 = 0, fixmedinsCode: String = "", evidence: String = "", amountAtIssue: Int64 = 0, severity: Severity = .init(), basis: String = "", setlID: String = "") {
+        self.inspectionID = inspectionID
+        self.fixmedinsCode = fixmedinsCode
+        self.evidence = evidence
+        self.amountAtIssue = amountAtIssue
+        self.severity = severity
+        self.basis = basis
+        self.setlID = setlID
+    }
+
+    public static var protoName: String { "medicare.v1.RecordInspectionFindingRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RecordInspectionFindingRequest: CMessage {
+    typealias CStruct = Medicare__V1__RecordInspectionFindingRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__record_inspection_finding_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__record_inspection_finding_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__record_inspection_finding_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__record_inspection_finding_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.inspectionID = c.pointee.inspection_id
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.RecordInspectionFindingRequest.fixmedins_code")
+        self.evidence = try arena.string(c.pointee.evidence, field: "medicare.v1.RecordInspectionFindingRequest.evidence")
+        self.amountAtIssue = c.pointee.amount_at_issue
+        self.severity = Severity(rawValue: Int32(truncatingIfNeeded: c.pointee.severity.rawValue))
+        self.basis = try arena.string(c.pointee.basis, field: "medicare.v1.RecordInspectionFindingRequest.basis")
+        self.setlID = try arena.string(c.pointee.setl_id, field: "medicare.v1.RecordInspectionFindingRequest.setl_id")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.inspection_id = self.inspectionID
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.RecordInspectionFindingRequest.fixmedins_code")
+        c.pointee.evidence = try arena.cString(self.evidence, field: "medicare.v1.RecordInspectionFindingRequest.evidence")
+        c.pointee.amount_at_issue = self.amountAtIssue
+        c.pointee.severity = .init(rawValue: .init(truncatingIfNeeded: self.severity.rawValue))
+        c.pointee.basis = try arena.cString(self.basis, field: "medicare.v1.RecordInspectionFindingRequest.basis")
+        c.pointee.setl_id = try arena.cString(self.setlID, field: "medicare.v1.RecordInspectionFindingRequest.setl_id")
+    }
+}
+
+/// `medicare.v1.ListInspectionsRequest`
+public struct ListInspectionsRequest: WireMessage {
+    public var region: String
+    public var after: UInt64
+    public var limit: UInt32
+
+    public init(region: String = "", after: UInt64 = 0, limit: UInt32 = 0) {
+        self.region = region
+        self.after = after
+        self.limit = limit
+    }
+
+    public static var protoName: String { "medicare.v1.ListInspectionsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListInspectionsRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListInspectionsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_inspections_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_inspections_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_inspections_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_inspections_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.ListInspectionsRequest.region")
+        self.after = c.pointee.after
+        self.limit = c.pointee.limit
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.ListInspectionsRequest.region")
+        c.pointee.after = self.after
+        c.pointee.limit = self.limit
+    }
+}
+
+/// `medicare.v1.ListInspectionsResponse`
+public struct ListInspectionsResponse: WireMessage {
+    public var inspections: [Inspection]
+
+    public init(inspections: [Inspection] = []) {
+        self.inspections = inspections
+    }
+
+    public static var protoName: String { "medicare.v1.ListInspectionsResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListInspectionsResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListInspectionsResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_inspections_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_inspections_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_inspections_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_inspections_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.inspections = try arena.messageArray(c.pointee.inspections, c.pointee.n_inspections, field: "medicare.v1.ListInspectionsResponse.inspections", as: Inspection.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_inspections, c.pointee.inspections) = try arena.cMessageArray(self.inspections)
+    }
+}
+
+/// `medicare.v1.CaseAction`
+public struct CaseAction: WireMessage {
+    public var n: UInt32
+    public var kind: CaseActionKind
+    public var amount: Int64
+    public var reason: String
+    public var effectiveDate: String
+    public var state: ActionState
+    public var takenBy: String
+    public var takenAt: String
+    public var appliedAt: String
+    public var outcome: String
+
+    public init(n: UInt32 = 0, kind: CaseActionKind = .init(), amount: Int64 = 0, reason: String = "", effectiveDate: String = "", state: ActionState = .init(), takenBy: String = "", takenAt: String = "", appliedAt: String = "", outcome: String = "") {
+        self.n = n
+        self.kind = kind
+        self.amount = amount
+        self.reason = reason
+        self.effectiveDate = effectiveDate
+        self.state = state
+        self.takenBy = takenBy
+        self.takenAt = takenAt
+        self.appliedAt = appliedAt
+        self.outcome = outcome
+    }
+
+    public static var protoName: String { "medicare.v1.CaseAction" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension CaseAction: CMessage {
+    typealias CStruct = Medicare__V1__CaseAction
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__case_action__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__case_action__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__case_action__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__case_action__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.n = c.pointee.n
+        self.kind = CaseActionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.amount = c.pointee.amount
+        self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.CaseAction.reason")
+        self.effectiveDate = try arena.string(c.pointee.effective_date, field: "medicare.v1.CaseAction.effective_date")
+        self.state = ActionState(rawValue: Int32(truncatingIfNeeded: c.pointee.state.rawValue))
+        self.takenBy = try arena.string(c.pointee.taken_by, field: "medicare.v1.CaseAction.taken_by")
+        self.takenAt = try arena.string(c.pointee.taken_at, field: "medicare.v1.CaseAction.taken_at")
+        self.appliedAt = try arena.string(c.pointee.applied_at, field: "medicare.v1.CaseAction.applied_at")
+        self.outcome = try arena.string(c.pointee.outcome, field: "medicare.v1.CaseAction.outcome")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.n = self.n
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.amount = self.amount
+        c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.CaseAction.reason")
+        c.pointee.effective_date = try arena.cString(self.effectiveDate, field: "medicare.v1.CaseAction.effective_date")
+        c.pointee.state = .init(rawValue: .init(truncatingIfNeeded: self.state.rawValue))
+        c.pointee.taken_by = try arena.cString(self.takenBy, field: "medicare.v1.CaseAction.taken_by")
+        c.pointee.taken_at = try arena.cString(self.takenAt, field: "medicare.v1.CaseAction.taken_at")
+        c.pointee.applied_at = try arena.cString(self.appliedAt, field: "medicare.v1.CaseAction.applied_at")
+        c.pointee.outcome = try arena.cString(self.outcome, field: "medicare.v1.CaseAction.outcome")
+    }
+}
+
+/// `medicare.v1.SupervisionCase`
+public struct SupervisionCase: WireMessage {
+    public var caseID: UInt64
+    public var fixmedinsCode: String
+    public var status: CaseStatus
+    public var summary: String
+    public var findingIds: [UInt64]
+    public var alertID: UInt64
+    public var amountToRecover: Int64
+    public var openedBy: String
+    public var openedAt: String
+    public var closedAt: String
+    public var conclusion: String
+    public var actions: [CaseAction]
+
+    public init(caseID: UInt64 = 0, fixmedinsCode: String = "", status: CaseStatus = .init(), summary: String = "", findingIds: [UInt64] = [], alertID: UInt64 = 0, amountToRecover: Int64 = 0, openedBy: String = "", openedAt: String = "", closedAt: String = "", conclusion: String = "", actions: [CaseAction] = []) {
+        self.caseID = caseID
+        self.fixmedinsCode = fixmedinsCode
+        self.status = status
+        self.summary = summary
+        self.findingIds = findingIds
+        self.alertID = alertID
+        self.amountToRecover = amountToRecover
+        self.openedBy = openedBy
+        self.openedAt = openedAt
+        self.closedAt = closedAt
+        self.conclusion = conclusion
+        self.actions = actions
+    }
+
+    public static var protoName: String { "medicare.v1.SupervisionCase" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SupervisionCase: CMessage {
+    typealias CStruct = Medicare__V1__SupervisionCase
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__supervision_case__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__supervision_case__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__supervision_case__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__supervision_case__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.caseID = c.pointee.case_id
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.SupervisionCase.fixmedins_code")
+        self.status = CaseStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        self.summary = try arena.string(c.pointee.summary, field: "medicare.v1.SupervisionCase.summary")
+        self.findingIds = try arena.array(c.pointee.finding_ids, c.pointee.n_finding_ids, field: "medicare.v1.SupervisionCase.finding_ids") { $0 }
+        self.alertID = c.pointee.alert_id
+        self.amountToRecover = c.pointee.amount_to_recover
+        self.openedBy = try arena.string(c.pointee.opened_by, field: "medicare.v1.SupervisionCase.opened_by")
+        self.openedAt = try arena.string(c.pointee.opened_at, field: "medicare.v1.SupervisionCase.opened_at")
+        self.closedAt = try arena.string(c.pointee.closed_at, field: "medicare.v1.SupervisionCase.closed_at")
+        self.conclusion = try arena.string(c.pointee.conclusion, field: "medicare.v1.SupervisionCase.conclusion")
+        self.actions = try arena.messageArray(c.pointee.actions, c.pointee.n_actions, field: "medicare.v1.SupervisionCase.actions", as: CaseAction.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.case_id = self.caseID
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.SupervisionCase.fixmedins_code")
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        c.pointee.summary = try arena.cString(self.summary, field: "medicare.v1.SupervisionCase.summary")
+        (c.pointee.n_finding_ids, c.pointee.finding_ids) = arena.cArray(self.findingIds) { $0 }
+        c.pointee.alert_id = self.alertID
+        c.pointee.amount_to_recover = self.amountToRecover
+        c.pointee.opened_by = try arena.cString(self.openedBy, field: "medicare.v1.SupervisionCase.opened_by")
+        c.pointee.opened_at = try arena.cString(self.openedAt, field: "medicare.v1.SupervisionCase.opened_at")
+        c.pointee.closed_at = try arena.cString(self.closedAt, field: "medicare.v1.SupervisionCase.closed_at")
+        c.pointee.conclusion = try arena.cString(self.conclusion, field: "medicare.v1.SupervisionCase.conclusion")
+        (c.pointee.n_actions, c.pointee.actions) = try arena.cMessageArray(self.actions)
+    }
+}
+
+/// `medicare.v1.OpenCaseRequest`
+public struct OpenCaseRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var findingIds: [UInt64]
+    public var alertID: UInt64
+    public var summary: String
+
+    public init(fixmedinsCode: String = "", findingIds: [UInt64] = [], alertID: UInt64 = 0, summary: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.findingIds = findingIds
+        self.alertID = alertID
+        self.summary = summary
+    }
+
+    public static var protoName: String { "medicare.v1.OpenCaseRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension OpenCaseRequest: CMessage {
+    typealias CStruct = Medicare__V1__OpenCaseRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__open_case_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__open_case_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__open_case_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__open_case_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.OpenCaseRequest.fixmedins_code")
+        self.findingIds = try arena.array(c.pointee.finding_ids, c.pointee.n_finding_ids, field: "medicare.v1.OpenCaseRequest.finding_ids") { $0 }
+        self.alertID = c.pointee.alert_id
+        self.summary = try arena.string(c.pointee.summary, field: "medicare.v1.OpenCaseRequest.summary")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.OpenCaseRequest.fixmedins_code")
+        (c.pointee.n_finding_ids, c.pointee.finding_ids) = arena.cArray(self.findingIds) { $0 }
+        c.pointee.alert_id = self.alertID
+        c.pointee.summary = try arena.cString(self.summary, field: "medicare.v1.OpenCaseRequest.summary")
+    }
+}
+
+/// `medicare.v1.TakeCaseActionRequest`
+public struct TakeCaseActionRequest: WireMessage {
+    public var caseID: UInt64
+    public var fixmedinsCode: String
+    public var kind: CaseActionKind
+    public var amount: Int64
+    public var reason: String
+    public var effectiveDate: String
+
+    public init(caseID: UInt64 = 0, fixmedinsCode: String = "", kind: CaseActionKind = .init(), amount: Int64 = 0, reason: String = "", effectiveDate: String = "") {
+        self.caseID = caseID
+        self.fixmedinsCode = fixmedinsCode
+        self.kind = kind
+        self.amount = amount
+        self.reason = reason
+        self.effectiveDate = effectiveDate
+    }
+
+    public static var protoName: String { "medicare.v1.TakeCaseActionRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension TakeCaseActionRequest: CMessage {
+    typealias CStruct = Medicare__V1__TakeCaseActionRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__take_case_action_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__take_case_action_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__take_case_action_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__take_case_action_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.caseID = c.pointee.case_id
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.TakeCaseActionRequest.fixmedins_code")
+        self.kind = CaseActionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.amount = c.pointee.amount
+        self.reason = try arena.string(c.pointee.reason, field: "medicare.v1.TakeCaseActionRequest.reason")
+        self.effectiveDate = try arena.string(c.pointee.effective_date, field: "medicare.v1.TakeCaseActionRequest.effective_date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.case_id = self.caseID
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.TakeCaseActionRequest.fixmedins_code")
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.amount = self.amount
+        c.pointee.reason = try arena.cString(self.reason, field: "medicare.v1.TakeCaseActionRequest.reason")
+        c.pointee.effective_date = try arena.cString(self.effectiveDate, field: "medicare.v1.TakeCaseActionRequest.effective_date")
+    }
+}
+
+/// `medicare.v1.GetCaseRequest`
+public struct GetCaseRequest: WireMessage {
+    public var caseID: UInt64
+    public var fixmedinsCode: String
+
+    public init(caseID: UInt64 = 0, fixmedinsCode: String = "") {
+        self.caseID = caseID
+        self.fixmedinsCode = fixmedinsCode
+    }
+
+    public static var protoName: String { "medicare.v1.GetCaseRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension GetCaseRequest: CMessage {
+    typealias CStruct = Medicare__V1__GetCaseRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__get_case_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__get_case_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__get_case_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__get_case_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.caseID = c.pointee.case_id
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.GetCaseRequest.fixmedins_code")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.case_id = self.caseID
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.GetCaseRequest.fixmedins_code")
+    }
+}
+
+/// `medicare.v1.CloseCaseRequest`
+public struct CloseCaseRequest: WireMessage {
+    public var caseID: UInt64
+    public var fixmedinsCode: String
+    public var conclusion: String
+
+    public init(caseID: UInt64 = 0, fixmedinsCode: String = "", conclusion: String = "") {
+        self.caseID = caseID
+        self.fixmedinsCode = fixmedinsCode
+        self.conclusion = conclusion
+    }
+
+    public static var protoName: String { "medicare.v1.CloseCaseRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension CloseCaseRequest: CMessage {
+    typealias CStruct = Medicare__V1__CloseCaseRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__close_case_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__close_case_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__close_case_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__close_case_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.caseID = c.pointee.case_id
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.CloseCaseRequest.fixmedins_code")
+        self.conclusion = try arena.string(c.pointee.conclusion, field: "medicare.v1.CloseCaseRequest.conclusion")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.case_id = self.caseID
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.CloseCaseRequest.fixmedins_code")
+        c.pointee.conclusion = try arena.cString(self.conclusion, field: "medicare.v1.CloseCaseRequest.conclusion")
+    }
+}
+
+/// `medicare.v1.ListCasesRequest`
+public struct ListCasesRequest: WireMessage {
+    public var region: String
+    public var after: UInt64
+    public var limit: UInt32
+
+    public init(region: String = "", after: UInt64 = 0, limit: UInt32 = 0) {
+        self.region = region
+        self.after = after
+        self.limit = limit
+    }
+
+    public static var protoName: String { "medicare.v1.ListCasesRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListCasesRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListCasesRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_cases_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_cases_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_cases_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_cases_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.ListCasesRequest.region")
+        self.after = c.pointee.after
+        self.limit = c.pointee.limit
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.ListCasesRequest.region")
+        c.pointee.after = self.after
+        c.pointee.limit = self.limit
+    }
+}
+
+/// `medicare.v1.ListCasesResponse`
+public struct ListCasesResponse: WireMessage {
+    public var cases: [SupervisionCase]
+
+    public init(cases: [SupervisionCase] = []) {
+        self.cases = cases
+    }
+
+    public static var protoName: String { "medicare.v1.ListCasesResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListCasesResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListCasesResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_cases_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_cases_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_cases_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_cases_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.cases = try arena.messageArray(c.pointee.cases, c.pointee.n_cases, field: "medicare.v1.ListCasesResponse.cases", as: SupervisionCase.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_cases, c.pointee.cases) = try arena.cMessageArray(self.cases)
     }
 }
 

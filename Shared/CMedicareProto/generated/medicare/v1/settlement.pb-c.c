@@ -862,6 +862,186 @@ void   medicare__v1__get_settlement_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__get_settlement_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__receivable__init
+                     (Medicare__V1__Receivable         *message)
+{
+  static const Medicare__V1__Receivable init_value = MEDICARE__V1__RECEIVABLE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__receivable__get_packed_size
+                     (const Medicare__V1__Receivable *message)
+{
+  assert(message->base.descriptor == &medicare__v1__receivable__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__receivable__pack
+                     (const Medicare__V1__Receivable *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__receivable__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__receivable__pack_to_buffer
+                     (const Medicare__V1__Receivable *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__receivable__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Receivable *
+       medicare__v1__receivable__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Receivable *)
+     protobuf_c_message_unpack (&medicare__v1__receivable__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__receivable__free_unpacked
+                     (Medicare__V1__Receivable *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__receivable__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__post_receivable_request__init
+                     (Medicare__V1__PostReceivableRequest         *message)
+{
+  static const Medicare__V1__PostReceivableRequest init_value = MEDICARE__V1__POST_RECEIVABLE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__post_receivable_request__get_packed_size
+                     (const Medicare__V1__PostReceivableRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__post_receivable_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__post_receivable_request__pack
+                     (const Medicare__V1__PostReceivableRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__post_receivable_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__post_receivable_request__pack_to_buffer
+                     (const Medicare__V1__PostReceivableRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__post_receivable_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PostReceivableRequest *
+       medicare__v1__post_receivable_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PostReceivableRequest *)
+     protobuf_c_message_unpack (&medicare__v1__post_receivable_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__post_receivable_request__free_unpacked
+                     (Medicare__V1__PostReceivableRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__post_receivable_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__institution_account_request__init
+                     (Medicare__V1__InstitutionAccountRequest         *message)
+{
+  static const Medicare__V1__InstitutionAccountRequest init_value = MEDICARE__V1__INSTITUTION_ACCOUNT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__institution_account_request__get_packed_size
+                     (const Medicare__V1__InstitutionAccountRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_account_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__institution_account_request__pack
+                     (const Medicare__V1__InstitutionAccountRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_account_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__institution_account_request__pack_to_buffer
+                     (const Medicare__V1__InstitutionAccountRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_account_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__InstitutionAccountRequest *
+       medicare__v1__institution_account_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__InstitutionAccountRequest *)
+     protobuf_c_message_unpack (&medicare__v1__institution_account_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__institution_account_request__free_unpacked
+                     (Medicare__V1__InstitutionAccountRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__institution_account_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__institution_account__init
+                     (Medicare__V1__InstitutionAccount         *message)
+{
+  static const Medicare__V1__InstitutionAccount init_value = MEDICARE__V1__INSTITUTION_ACCOUNT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__institution_account__get_packed_size
+                     (const Medicare__V1__InstitutionAccount *message)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_account__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__institution_account__pack
+                     (const Medicare__V1__InstitutionAccount *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_account__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__institution_account__pack_to_buffer
+                     (const Medicare__V1__InstitutionAccount *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__institution_account__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__InstitutionAccount *
+       medicare__v1__institution_account__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__InstitutionAccount *)
+     protobuf_c_message_unpack (&medicare__v1__institution_account__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__institution_account__free_unpacked
+                     (Medicare__V1__InstitutionAccount *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__institution_account__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__day_totals_request__init
                      (Medicare__V1__DayTotalsRequest         *message)
 {
@@ -2466,6 +2646,288 @@ const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descripto
   (ProtobufCMessageInit) medicare__v1__get_settlement_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__receivable__field_descriptors[8] =
+{
+  {
+    "action_ref",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, action_ref),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, kind),
+    &medicare__v1__receivable_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, amount),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "posted_at",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, posted_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "posted_by",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, posted_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__receivable__field_indices_by_name[] = {
+  0,   /* field[0] = action_ref */
+  3,   /* field[3] = amount */
+  1,   /* field[1] = fixmedins_code */
+  2,   /* field[2] = kind */
+  5,   /* field[5] = posted_at */
+  6,   /* field[6] = posted_by */
+  4,   /* field[4] = reason */
+  7,   /* field[7] = replay */
+};
+static const ProtobufCIntRange medicare__v1__receivable__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor medicare__v1__receivable__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Receivable",
+  "Receivable",
+  "Medicare__V1__Receivable",
+  "medicare.v1",
+  sizeof(Medicare__V1__Receivable),
+  8,
+  medicare__v1__receivable__field_descriptors,
+  medicare__v1__receivable__field_indices_by_name,
+  1,  medicare__v1__receivable__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__receivable__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__post_receivable_request__field_descriptors[1] =
+{
+  {
+    "receivable",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReceivableRequest, receivable),
+    &medicare__v1__receivable__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__post_receivable_request__field_indices_by_name[] = {
+  0,   /* field[0] = receivable */
+};
+static const ProtobufCIntRange medicare__v1__post_receivable_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__post_receivable_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PostReceivableRequest",
+  "PostReceivableRequest",
+  "Medicare__V1__PostReceivableRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__PostReceivableRequest),
+  1,
+  medicare__v1__post_receivable_request__field_descriptors,
+  medicare__v1__post_receivable_request__field_indices_by_name,
+  1,  medicare__v1__post_receivable_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__post_receivable_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__institution_account_request__field_descriptors[1] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionAccountRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__institution_account_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+};
+static const ProtobufCIntRange medicare__v1__institution_account_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__institution_account_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.InstitutionAccountRequest",
+  "InstitutionAccountRequest",
+  "Medicare__V1__InstitutionAccountRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__InstitutionAccountRequest),
+  1,
+  medicare__v1__institution_account_request__field_descriptors,
+  medicare__v1__institution_account_request__field_indices_by_name,
+  1,  medicare__v1__institution_account_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__institution_account_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__institution_account__field_descriptors[4] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionAccount, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "receivable",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionAccount, receivable),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "withheld",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InstitutionAccount, withheld),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "receivables",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__InstitutionAccount, n_receivables),
+    offsetof(Medicare__V1__InstitutionAccount, receivables),
+    &medicare__v1__receivable__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__institution_account__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = receivable */
+  3,   /* field[3] = receivables */
+  2,   /* field[2] = withheld */
+};
+static const ProtobufCIntRange medicare__v1__institution_account__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__institution_account__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.InstitutionAccount",
+  "InstitutionAccount",
+  "Medicare__V1__InstitutionAccount",
+  "medicare.v1",
+  sizeof(Medicare__V1__InstitutionAccount),
+  4,
+  medicare__v1__institution_account__field_descriptors,
+  medicare__v1__institution_account__field_indices_by_name,
+  1,  medicare__v1__institution_account__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__institution_account__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__day_totals_request__field_descriptors[3] =
 {
   {
@@ -2835,7 +3297,37 @@ const ProtobufCEnumDescriptor medicare__v1__settlement_status__descriptor =
   medicare__v1__settlement_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[10] =
+static const ProtobufCEnumValue medicare__v1__receivable_kind__enum_values_by_number[3] =
+{
+  { "RECEIVABLE_KIND_UNSPECIFIED", "MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED", 0 },
+  { "RECEIVABLE_KIND_RECOVERY", "MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_RECOVERY", 1 },
+  { "RECEIVABLE_KIND_WITHHOLDING", "MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_WITHHOLDING", 2 },
+};
+static const ProtobufCIntRange medicare__v1__receivable_kind__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex medicare__v1__receivable_kind__enum_values_by_name[3] =
+{
+  { "RECEIVABLE_KIND_RECOVERY", 1 },
+  { "RECEIVABLE_KIND_UNSPECIFIED", 0 },
+  { "RECEIVABLE_KIND_WITHHOLDING", 2 },
+};
+const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ReceivableKind",
+  "ReceivableKind",
+  "Medicare__V1__ReceivableKind",
+  "medicare.v1",
+  3,
+  medicare__v1__receivable_kind__enum_values_by_number,
+  3,
+  medicare__v1__receivable_kind__enum_values_by_name,
+  1,
+  medicare__v1__receivable_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[12] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -2847,13 +3339,17 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "CheckLedger", &medicare__v1__ledger_check_request__descriptor, &medicare__v1__ledger_check_response__descriptor },
   { "ListSettlements", &medicare__v1__list_settlements_request__descriptor, &medicare__v1__list_settlements_response__descriptor },
   { "GetAuditEvidence", &medicare__v1__audit_evidence_request__descriptor, &medicare__v1__audit_evidence__descriptor },
+  { "PostReceivable", &medicare__v1__post_receivable_request__descriptor, &medicare__v1__receivable__descriptor },
+  { "GetInstitutionAccount", &medicare__v1__institution_account_request__descriptor, &medicare__v1__institution_account__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   7,        /* CheckLedger */
   9,        /* GetAuditEvidence */
+  11,        /* GetInstitutionAccount */
   6,        /* GetSettlement */
   0,        /* ImportPersons */
   8,        /* ListSettlements */
+  10,        /* PostReceivable */
   2,        /* PreSettle */
   4,        /* Replay */
   5,        /* Reverse */
@@ -2867,7 +3363,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  10,
+  12,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -2950,6 +3446,22 @@ void medicare__v1__settlement__get_audit_evidence(ProtobufCService *service,
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__post_receivable(ProtobufCService *service,
+                                               const Medicare__V1__PostReceivableRequest *input,
+                                               Medicare__V1__Receivable_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__get_institution_account(ProtobufCService *service,
+                                                       const Medicare__V1__InstitutionAccountRequest *input,
+                                                       Medicare__V1__InstitutionAccount_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -1087,6 +1087,951 @@ void   medicare__v1__verify_audit_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__verify_audit_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__sampling__init
+                     (Medicare__V1__Sampling         *message)
+{
+  static const Medicare__V1__Sampling init_value = MEDICARE__V1__SAMPLING__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__sampling__get_packed_size
+                     (const Medicare__V1__Sampling *message)
+{
+  assert(message->base.descriptor == &medicare__v1__sampling__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__sampling__pack
+                     (const Medicare__V1__Sampling *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__sampling__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__sampling__pack_to_buffer
+                     (const Medicare__V1__Sampling *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__sampling__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Sampling *
+       medicare__v1__sampling__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Sampling *)
+     protobuf_c_message_unpack (&medicare__v1__sampling__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__sampling__free_unpacked
+                     (Medicare__V1__Sampling *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__sampling__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__run_post_review_request__init
+                     (Medicare__V1__RunPostReviewRequest         *message)
+{
+  static const Medicare__V1__RunPostReviewRequest init_value = MEDICARE__V1__RUN_POST_REVIEW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__run_post_review_request__get_packed_size
+                     (const Medicare__V1__RunPostReviewRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__run_post_review_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__run_post_review_request__pack
+                     (const Medicare__V1__RunPostReviewRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__run_post_review_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__run_post_review_request__pack_to_buffer
+                     (const Medicare__V1__RunPostReviewRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__run_post_review_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RunPostReviewRequest *
+       medicare__v1__run_post_review_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RunPostReviewRequest *)
+     protobuf_c_message_unpack (&medicare__v1__run_post_review_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__run_post_review_request__free_unpacked
+                     (Medicare__V1__RunPostReviewRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__run_post_review_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__post_review_batch__init
+                     (Medicare__V1__PostReviewBatch         *message)
+{
+  static const Medicare__V1__PostReviewBatch init_value = MEDICARE__V1__POST_REVIEW_BATCH__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__post_review_batch__get_packed_size
+                     (const Medicare__V1__PostReviewBatch *message)
+{
+  assert(message->base.descriptor == &medicare__v1__post_review_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__post_review_batch__pack
+                     (const Medicare__V1__PostReviewBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__post_review_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__post_review_batch__pack_to_buffer
+                     (const Medicare__V1__PostReviewBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__post_review_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PostReviewBatch *
+       medicare__v1__post_review_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PostReviewBatch *)
+     protobuf_c_message_unpack (&medicare__v1__post_review_batch__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__post_review_batch__free_unpacked
+                     (Medicare__V1__PostReviewBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__post_review_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__case_finding__init
+                     (Medicare__V1__CaseFinding         *message)
+{
+  static const Medicare__V1__CaseFinding init_value = MEDICARE__V1__CASE_FINDING__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__case_finding__get_packed_size
+                     (const Medicare__V1__CaseFinding *message)
+{
+  assert(message->base.descriptor == &medicare__v1__case_finding__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__case_finding__pack
+                     (const Medicare__V1__CaseFinding *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__case_finding__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__case_finding__pack_to_buffer
+                     (const Medicare__V1__CaseFinding *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__case_finding__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__CaseFinding *
+       medicare__v1__case_finding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__CaseFinding *)
+     protobuf_c_message_unpack (&medicare__v1__case_finding__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__case_finding__free_unpacked
+                     (Medicare__V1__CaseFinding *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__case_finding__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_findings_request__init
+                     (Medicare__V1__ListFindingsRequest         *message)
+{
+  static const Medicare__V1__ListFindingsRequest init_value = MEDICARE__V1__LIST_FINDINGS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_findings_request__get_packed_size
+                     (const Medicare__V1__ListFindingsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_findings_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_findings_request__pack
+                     (const Medicare__V1__ListFindingsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_findings_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_findings_request__pack_to_buffer
+                     (const Medicare__V1__ListFindingsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_findings_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListFindingsRequest *
+       medicare__v1__list_findings_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListFindingsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_findings_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_findings_request__free_unpacked
+                     (Medicare__V1__ListFindingsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_findings_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_findings_response__init
+                     (Medicare__V1__ListFindingsResponse         *message)
+{
+  static const Medicare__V1__ListFindingsResponse init_value = MEDICARE__V1__LIST_FINDINGS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_findings_response__get_packed_size
+                     (const Medicare__V1__ListFindingsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_findings_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_findings_response__pack
+                     (const Medicare__V1__ListFindingsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_findings_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_findings_response__pack_to_buffer
+                     (const Medicare__V1__ListFindingsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_findings_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListFindingsResponse *
+       medicare__v1__list_findings_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListFindingsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_findings_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_findings_response__free_unpacked
+                     (Medicare__V1__ListFindingsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_findings_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__decide_finding_request__init
+                     (Medicare__V1__DecideFindingRequest         *message)
+{
+  static const Medicare__V1__DecideFindingRequest init_value = MEDICARE__V1__DECIDE_FINDING_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__decide_finding_request__get_packed_size
+                     (const Medicare__V1__DecideFindingRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__decide_finding_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__decide_finding_request__pack
+                     (const Medicare__V1__DecideFindingRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__decide_finding_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__decide_finding_request__pack_to_buffer
+                     (const Medicare__V1__DecideFindingRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__decide_finding_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DecideFindingRequest *
+       medicare__v1__decide_finding_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DecideFindingRequest *)
+     protobuf_c_message_unpack (&medicare__v1__decide_finding_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__decide_finding_request__free_unpacked
+                     (Medicare__V1__DecideFindingRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__decide_finding_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__inspection__init
+                     (Medicare__V1__Inspection         *message)
+{
+  static const Medicare__V1__Inspection init_value = MEDICARE__V1__INSPECTION__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__inspection__get_packed_size
+                     (const Medicare__V1__Inspection *message)
+{
+  assert(message->base.descriptor == &medicare__v1__inspection__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__inspection__pack
+                     (const Medicare__V1__Inspection *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__inspection__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__inspection__pack_to_buffer
+                     (const Medicare__V1__Inspection *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__inspection__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Inspection *
+       medicare__v1__inspection__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Inspection *)
+     protobuf_c_message_unpack (&medicare__v1__inspection__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__inspection__free_unpacked
+                     (Medicare__V1__Inspection *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__inspection__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__plan_inspection_request__init
+                     (Medicare__V1__PlanInspectionRequest         *message)
+{
+  static const Medicare__V1__PlanInspectionRequest init_value = MEDICARE__V1__PLAN_INSPECTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__plan_inspection_request__get_packed_size
+                     (const Medicare__V1__PlanInspectionRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__plan_inspection_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__plan_inspection_request__pack
+                     (const Medicare__V1__PlanInspectionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__plan_inspection_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__plan_inspection_request__pack_to_buffer
+                     (const Medicare__V1__PlanInspectionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__plan_inspection_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PlanInspectionRequest *
+       medicare__v1__plan_inspection_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PlanInspectionRequest *)
+     protobuf_c_message_unpack (&medicare__v1__plan_inspection_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__plan_inspection_request__free_unpacked
+                     (Medicare__V1__PlanInspectionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__plan_inspection_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__advance_inspection_request__init
+                     (Medicare__V1__AdvanceInspectionRequest         *message)
+{
+  static const Medicare__V1__AdvanceInspectionRequest init_value = MEDICARE__V1__ADVANCE_INSPECTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__advance_inspection_request__get_packed_size
+                     (const Medicare__V1__AdvanceInspectionRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__advance_inspection_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__advance_inspection_request__pack
+                     (const Medicare__V1__AdvanceInspectionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__advance_inspection_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__advance_inspection_request__pack_to_buffer
+                     (const Medicare__V1__AdvanceInspectionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__advance_inspection_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__AdvanceInspectionRequest *
+       medicare__v1__advance_inspection_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__AdvanceInspectionRequest *)
+     protobuf_c_message_unpack (&medicare__v1__advance_inspection_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__advance_inspection_request__free_unpacked
+                     (Medicare__V1__AdvanceInspectionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__advance_inspection_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__record_inspection_finding_request__init
+                     (Medicare__V1__RecordInspectionFindingRequest         *message)
+{
+  static const Medicare__V1__RecordInspectionFindingRequest init_value = MEDICARE__V1__RECORD_INSPECTION_FINDING_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__record_inspection_finding_request__get_packed_size
+                     (const Medicare__V1__RecordInspectionFindingRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__record_inspection_finding_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__record_inspection_finding_request__pack
+                     (const Medicare__V1__RecordInspectionFindingRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__record_inspection_finding_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__record_inspection_finding_request__pack_to_buffer
+                     (const Medicare__V1__RecordInspectionFindingRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__record_inspection_finding_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RecordInspectionFindingRequest *
+       medicare__v1__record_inspection_finding_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RecordInspectionFindingRequest *)
+     protobuf_c_message_unpack (&medicare__v1__record_inspection_finding_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__record_inspection_finding_request__free_unpacked
+                     (Medicare__V1__RecordInspectionFindingRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__record_inspection_finding_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_inspections_request__init
+                     (Medicare__V1__ListInspectionsRequest         *message)
+{
+  static const Medicare__V1__ListInspectionsRequest init_value = MEDICARE__V1__LIST_INSPECTIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_inspections_request__get_packed_size
+                     (const Medicare__V1__ListInspectionsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_inspections_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_inspections_request__pack
+                     (const Medicare__V1__ListInspectionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_inspections_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_inspections_request__pack_to_buffer
+                     (const Medicare__V1__ListInspectionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_inspections_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListInspectionsRequest *
+       medicare__v1__list_inspections_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListInspectionsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_inspections_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_inspections_request__free_unpacked
+                     (Medicare__V1__ListInspectionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_inspections_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_inspections_response__init
+                     (Medicare__V1__ListInspectionsResponse         *message)
+{
+  static const Medicare__V1__ListInspectionsResponse init_value = MEDICARE__V1__LIST_INSPECTIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_inspections_response__get_packed_size
+                     (const Medicare__V1__ListInspectionsResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_inspections_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_inspections_response__pack
+                     (const Medicare__V1__ListInspectionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_inspections_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_inspections_response__pack_to_buffer
+                     (const Medicare__V1__ListInspectionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_inspections_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListInspectionsResponse *
+       medicare__v1__list_inspections_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListInspectionsResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_inspections_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_inspections_response__free_unpacked
+                     (Medicare__V1__ListInspectionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_inspections_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__case_action__init
+                     (Medicare__V1__CaseAction         *message)
+{
+  static const Medicare__V1__CaseAction init_value = MEDICARE__V1__CASE_ACTION__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__case_action__get_packed_size
+                     (const Medicare__V1__CaseAction *message)
+{
+  assert(message->base.descriptor == &medicare__v1__case_action__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__case_action__pack
+                     (const Medicare__V1__CaseAction *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__case_action__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__case_action__pack_to_buffer
+                     (const Medicare__V1__CaseAction *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__case_action__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__CaseAction *
+       medicare__v1__case_action__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__CaseAction *)
+     protobuf_c_message_unpack (&medicare__v1__case_action__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__case_action__free_unpacked
+                     (Medicare__V1__CaseAction *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__case_action__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__supervision_case__init
+                     (Medicare__V1__SupervisionCase         *message)
+{
+  static const Medicare__V1__SupervisionCase init_value = MEDICARE__V1__SUPERVISION_CASE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__supervision_case__get_packed_size
+                     (const Medicare__V1__SupervisionCase *message)
+{
+  assert(message->base.descriptor == &medicare__v1__supervision_case__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__supervision_case__pack
+                     (const Medicare__V1__SupervisionCase *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__supervision_case__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__supervision_case__pack_to_buffer
+                     (const Medicare__V1__SupervisionCase *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__supervision_case__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SupervisionCase *
+       medicare__v1__supervision_case__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SupervisionCase *)
+     protobuf_c_message_unpack (&medicare__v1__supervision_case__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__supervision_case__free_unpacked
+                     (Medicare__V1__SupervisionCase *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__supervision_case__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__open_case_request__init
+                     (Medicare__V1__OpenCaseRequest         *message)
+{
+  static const Medicare__V1__OpenCaseRequest init_value = MEDICARE__V1__OPEN_CASE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__open_case_request__get_packed_size
+                     (const Medicare__V1__OpenCaseRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__open_case_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__open_case_request__pack
+                     (const Medicare__V1__OpenCaseRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__open_case_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__open_case_request__pack_to_buffer
+                     (const Medicare__V1__OpenCaseRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__open_case_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__OpenCaseRequest *
+       medicare__v1__open_case_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__OpenCaseRequest *)
+     protobuf_c_message_unpack (&medicare__v1__open_case_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__open_case_request__free_unpacked
+                     (Medicare__V1__OpenCaseRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__open_case_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__take_case_action_request__init
+                     (Medicare__V1__TakeCaseActionRequest         *message)
+{
+  static const Medicare__V1__TakeCaseActionRequest init_value = MEDICARE__V1__TAKE_CASE_ACTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__take_case_action_request__get_packed_size
+                     (const Medicare__V1__TakeCaseActionRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__take_case_action_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__take_case_action_request__pack
+                     (const Medicare__V1__TakeCaseActionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__take_case_action_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__take_case_action_request__pack_to_buffer
+                     (const Medicare__V1__TakeCaseActionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__take_case_action_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__TakeCaseActionRequest *
+       medicare__v1__take_case_action_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__TakeCaseActionRequest *)
+     protobuf_c_message_unpack (&medicare__v1__take_case_action_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__take_case_action_request__free_unpacked
+                     (Medicare__V1__TakeCaseActionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__take_case_action_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__get_case_request__init
+                     (Medicare__V1__GetCaseRequest         *message)
+{
+  static const Medicare__V1__GetCaseRequest init_value = MEDICARE__V1__GET_CASE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__get_case_request__get_packed_size
+                     (const Medicare__V1__GetCaseRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__get_case_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__get_case_request__pack
+                     (const Medicare__V1__GetCaseRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__get_case_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__get_case_request__pack_to_buffer
+                     (const Medicare__V1__GetCaseRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__get_case_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__GetCaseRequest *
+       medicare__v1__get_case_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__GetCaseRequest *)
+     protobuf_c_message_unpack (&medicare__v1__get_case_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__get_case_request__free_unpacked
+                     (Medicare__V1__GetCaseRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__get_case_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__close_case_request__init
+                     (Medicare__V1__CloseCaseRequest         *message)
+{
+  static const Medicare__V1__CloseCaseRequest init_value = MEDICARE__V1__CLOSE_CASE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__close_case_request__get_packed_size
+                     (const Medicare__V1__CloseCaseRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__close_case_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__close_case_request__pack
+                     (const Medicare__V1__CloseCaseRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__close_case_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__close_case_request__pack_to_buffer
+                     (const Medicare__V1__CloseCaseRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__close_case_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__CloseCaseRequest *
+       medicare__v1__close_case_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__CloseCaseRequest *)
+     protobuf_c_message_unpack (&medicare__v1__close_case_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__close_case_request__free_unpacked
+                     (Medicare__V1__CloseCaseRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__close_case_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_cases_request__init
+                     (Medicare__V1__ListCasesRequest         *message)
+{
+  static const Medicare__V1__ListCasesRequest init_value = MEDICARE__V1__LIST_CASES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_cases_request__get_packed_size
+                     (const Medicare__V1__ListCasesRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_cases_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_cases_request__pack
+                     (const Medicare__V1__ListCasesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_cases_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_cases_request__pack_to_buffer
+                     (const Medicare__V1__ListCasesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_cases_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListCasesRequest *
+       medicare__v1__list_cases_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListCasesRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_cases_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_cases_request__free_unpacked
+                     (Medicare__V1__ListCasesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_cases_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_cases_response__init
+                     (Medicare__V1__ListCasesResponse         *message)
+{
+  static const Medicare__V1__ListCasesResponse init_value = MEDICARE__V1__LIST_CASES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_cases_response__get_packed_size
+                     (const Medicare__V1__ListCasesResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_cases_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_cases_response__pack
+                     (const Medicare__V1__ListCasesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_cases_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_cases_response__pack_to_buffer
+                     (const Medicare__V1__ListCasesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_cases_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListCasesResponse *
+       medicare__v1__list_cases_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListCasesResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_cases_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_cases_response__free_unpacked
+                     (Medicare__V1__ListCasesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_cases_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__review_stats_request__init
                      (Medicare__V1__ReviewStatsRequest         *message)
 {
@@ -3109,6 +4054,2130 @@ const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor
   (ProtobufCMessageInit) medicare__v1__verify_audit_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__sampling__field_descriptors[4] =
+{
+  {
+    "random_bp",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Sampling, random_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "above_amount",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Sampling, above_amount),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deviation_bp",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Sampling, deviation_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Sampling, seed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__sampling__field_indices_by_name[] = {
+  1,   /* field[1] = above_amount */
+  2,   /* field[2] = deviation_bp */
+  0,   /* field[0] = random_bp */
+  3,   /* field[3] = seed */
+};
+static const ProtobufCIntRange medicare__v1__sampling__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__sampling__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Sampling",
+  "Sampling",
+  "Medicare__V1__Sampling",
+  "medicare.v1",
+  sizeof(Medicare__V1__Sampling),
+  4,
+  medicare__v1__sampling__field_descriptors,
+  medicare__v1__sampling__field_indices_by_name,
+  1,  medicare__v1__sampling__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__sampling__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__run_post_review_request__field_descriptors[4] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RunPostReviewRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RunPostReviewRequest, from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RunPostReviewRequest, to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sampling",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RunPostReviewRequest, sampling),
+    &medicare__v1__sampling__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__run_post_review_request__field_indices_by_name[] = {
+  1,   /* field[1] = from */
+  0,   /* field[0] = region */
+  3,   /* field[3] = sampling */
+  2,   /* field[2] = to */
+};
+static const ProtobufCIntRange medicare__v1__run_post_review_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__run_post_review_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RunPostReviewRequest",
+  "RunPostReviewRequest",
+  "Medicare__V1__RunPostReviewRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RunPostReviewRequest),
+  4,
+  medicare__v1__run_post_review_request__field_descriptors,
+  medicare__v1__run_post_review_request__field_indices_by_name,
+  1,  medicare__v1__run_post_review_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__run_post_review_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__post_review_batch__field_descriptors[10] =
+{
+  {
+    "batch_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, batch_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sampling",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, sampling),
+    &medicare__v1__sampling__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "examined",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, examined),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sampled",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, sampled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "findings",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, findings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "run_at",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, run_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "run_by",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PostReviewBatch, run_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__post_review_batch__field_indices_by_name[] = {
+  0,   /* field[0] = batch_id */
+  5,   /* field[5] = examined */
+  7,   /* field[7] = findings */
+  2,   /* field[2] = from */
+  1,   /* field[1] = region */
+  8,   /* field[8] = run_at */
+  9,   /* field[9] = run_by */
+  6,   /* field[6] = sampled */
+  4,   /* field[4] = sampling */
+  3,   /* field[3] = to */
+};
+static const ProtobufCIntRange medicare__v1__post_review_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor medicare__v1__post_review_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PostReviewBatch",
+  "PostReviewBatch",
+  "Medicare__V1__PostReviewBatch",
+  "medicare.v1",
+  sizeof(Medicare__V1__PostReviewBatch),
+  10,
+  medicare__v1__post_review_batch__field_descriptors,
+  medicare__v1__post_review_batch__field_indices_by_name,
+  1,  medicare__v1__post_review_batch__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__post_review_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__case_finding__field_descriptors[17] =
+{
+  {
+    "finding_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, finding_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, source),
+    &medicare__v1__finding_source__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batch_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, batch_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inspection_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, inspection_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "setl_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, setl_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psn_no",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "visit_date",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, visit_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finding",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, finding),
+    &medicare__v1__finding__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sample_reason",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, sample_reason),
+    &medicare__v1__sample_reason__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, status),
+    &medicare__v1__finding_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount_to_recover",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, amount_to_recover),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decided_by",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, decided_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decided_at",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, decided_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "case_id",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, case_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "found_at",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseFinding, found_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__case_finding__field_indices_by_name[] = {
+  11,   /* field[11] = amount_to_recover */
+  2,   /* field[2] = batch_id */
+  15,   /* field[15] = case_id */
+  13,   /* field[13] = decided_at */
+  12,   /* field[12] = decided_by */
+  8,   /* field[8] = finding */
+  0,   /* field[0] = finding_id */
+  4,   /* field[4] = fixmedins_code */
+  16,   /* field[16] = found_at */
+  3,   /* field[3] = inspection_id */
+  14,   /* field[14] = note */
+  6,   /* field[6] = psn_no */
+  9,   /* field[9] = sample_reason */
+  5,   /* field[5] = setl_id */
+  1,   /* field[1] = source */
+  10,   /* field[10] = status */
+  7,   /* field[7] = visit_date */
+};
+static const ProtobufCIntRange medicare__v1__case_finding__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 17 }
+};
+const ProtobufCMessageDescriptor medicare__v1__case_finding__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.CaseFinding",
+  "CaseFinding",
+  "Medicare__V1__CaseFinding",
+  "medicare.v1",
+  sizeof(Medicare__V1__CaseFinding),
+  17,
+  medicare__v1__case_finding__field_descriptors,
+  medicare__v1__case_finding__field_indices_by_name,
+  1,  medicare__v1__case_finding__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__case_finding__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_findings_request__field_descriptors[6] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListFindingsRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statuses",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__ListFindingsRequest, n_statuses),
+    offsetof(Medicare__V1__ListFindingsRequest, statuses),
+    &medicare__v1__finding_status__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batch_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListFindingsRequest, batch_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inspection_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListFindingsRequest, inspection_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListFindingsRequest, after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListFindingsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_findings_request__field_indices_by_name[] = {
+  4,   /* field[4] = after */
+  2,   /* field[2] = batch_id */
+  3,   /* field[3] = inspection_id */
+  5,   /* field[5] = limit */
+  0,   /* field[0] = region */
+  1,   /* field[1] = statuses */
+};
+static const ProtobufCIntRange medicare__v1__list_findings_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_findings_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListFindingsRequest",
+  "ListFindingsRequest",
+  "Medicare__V1__ListFindingsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListFindingsRequest),
+  6,
+  medicare__v1__list_findings_request__field_descriptors,
+  medicare__v1__list_findings_request__field_indices_by_name,
+  1,  medicare__v1__list_findings_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_findings_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_findings_response__field_descriptors[1] =
+{
+  {
+    "findings",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListFindingsResponse, n_findings),
+    offsetof(Medicare__V1__ListFindingsResponse, findings),
+    &medicare__v1__case_finding__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_findings_response__field_indices_by_name[] = {
+  0,   /* field[0] = findings */
+};
+static const ProtobufCIntRange medicare__v1__list_findings_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_findings_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListFindingsResponse",
+  "ListFindingsResponse",
+  "Medicare__V1__ListFindingsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListFindingsResponse),
+  1,
+  medicare__v1__list_findings_response__field_descriptors,
+  medicare__v1__list_findings_response__field_indices_by_name,
+  1,  medicare__v1__list_findings_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_findings_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__decide_finding_request__field_descriptors[5] =
+{
+  {
+    "finding_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DecideFindingRequest, finding_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DecideFindingRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DecideFindingRequest, decision),
+    &medicare__v1__finding_decision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount_to_recover",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DecideFindingRequest, amount_to_recover),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DecideFindingRequest, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__decide_finding_request__field_indices_by_name[] = {
+  3,   /* field[3] = amount_to_recover */
+  2,   /* field[2] = decision */
+  0,   /* field[0] = finding_id */
+  1,   /* field[1] = fixmedins_code */
+  4,   /* field[4] = note */
+};
+static const ProtobufCIntRange medicare__v1__decide_finding_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__decide_finding_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DecideFindingRequest",
+  "DecideFindingRequest",
+  "Medicare__V1__DecideFindingRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__DecideFindingRequest),
+  5,
+  medicare__v1__decide_finding_request__field_descriptors,
+  medicare__v1__decide_finding_request__field_indices_by_name,
+  1,  medicare__v1__decide_finding_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__decide_finding_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__inspection__field_descriptors[14] =
+{
+  {
+    "inspection_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, inspection_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, kind),
+    &medicare__v1__inspection_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "title",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, title),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_codes",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__Inspection, n_fixmedins_codes),
+    offsetof(Medicare__V1__Inspection, fixmedins_codes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "planned_from",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, planned_from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "planned_to",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, planned_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, status),
+    &medicare__v1__inspection_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "planned_by",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, planned_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "planned_at",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, planned_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_at",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, started_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed_at",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, closed_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conclusion",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, conclusion),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "findings",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Inspection, findings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__inspection__field_indices_by_name[] = {
+  11,   /* field[11] = closed_at */
+  12,   /* field[12] = conclusion */
+  13,   /* field[13] = findings */
+  4,   /* field[4] = fixmedins_codes */
+  0,   /* field[0] = inspection_id */
+  1,   /* field[1] = kind */
+  9,   /* field[9] = planned_at */
+  8,   /* field[8] = planned_by */
+  5,   /* field[5] = planned_from */
+  6,   /* field[6] = planned_to */
+  3,   /* field[3] = region */
+  10,   /* field[10] = started_at */
+  7,   /* field[7] = status */
+  2,   /* field[2] = title */
+};
+static const ProtobufCIntRange medicare__v1__inspection__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 14 }
+};
+const ProtobufCMessageDescriptor medicare__v1__inspection__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Inspection",
+  "Inspection",
+  "Medicare__V1__Inspection",
+  "medicare.v1",
+  sizeof(Medicare__V1__Inspection),
+  14,
+  medicare__v1__inspection__field_descriptors,
+  medicare__v1__inspection__field_indices_by_name,
+  1,  medicare__v1__inspection__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__inspection__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__plan_inspection_request__field_descriptors[6] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PlanInspectionRequest, kind),
+    &medicare__v1__inspection_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "title",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PlanInspectionRequest, title),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PlanInspectionRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_codes",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__PlanInspectionRequest, n_fixmedins_codes),
+    offsetof(Medicare__V1__PlanInspectionRequest, fixmedins_codes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "planned_from",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PlanInspectionRequest, planned_from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "planned_to",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PlanInspectionRequest, planned_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__plan_inspection_request__field_indices_by_name[] = {
+  3,   /* field[3] = fixmedins_codes */
+  0,   /* field[0] = kind */
+  4,   /* field[4] = planned_from */
+  5,   /* field[5] = planned_to */
+  2,   /* field[2] = region */
+  1,   /* field[1] = title */
+};
+static const ProtobufCIntRange medicare__v1__plan_inspection_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__plan_inspection_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PlanInspectionRequest",
+  "PlanInspectionRequest",
+  "Medicare__V1__PlanInspectionRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__PlanInspectionRequest),
+  6,
+  medicare__v1__plan_inspection_request__field_descriptors,
+  medicare__v1__plan_inspection_request__field_indices_by_name,
+  1,  medicare__v1__plan_inspection_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__plan_inspection_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__advance_inspection_request__field_descriptors[4] =
+{
+  {
+    "inspection_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__AdvanceInspectionRequest, inspection_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__AdvanceInspectionRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__AdvanceInspectionRequest, to_status),
+    &medicare__v1__inspection_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conclusion",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__AdvanceInspectionRequest, conclusion),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__advance_inspection_request__field_indices_by_name[] = {
+  3,   /* field[3] = conclusion */
+  0,   /* field[0] = inspection_id */
+  1,   /* field[1] = region */
+  2,   /* field[2] = to_status */
+};
+static const ProtobufCIntRange medicare__v1__advance_inspection_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__advance_inspection_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.AdvanceInspectionRequest",
+  "AdvanceInspectionRequest",
+  "Medicare__V1__AdvanceInspectionRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__AdvanceInspectionRequest),
+  4,
+  medicare__v1__advance_inspection_request__field_descriptors,
+  medicare__v1__advance_inspection_request__field_indices_by_name,
+  1,  medicare__v1__advance_inspection_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__advance_inspection_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__record_inspection_finding_request__field_descriptors[7] =
+{
+  {
+    "inspection_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordInspectionFindingRequest, inspection_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordInspectionFindingRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evidence",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordInspectionFindingRequest, evidence),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount_at_issue",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordInspectionFindingRequest, amount_at_issue),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "severity",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordInspectionFindingRequest, severity),
+    &medicare__v1__severity__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "basis",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordInspectionFindingRequest, basis),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "setl_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordInspectionFindingRequest, setl_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__record_inspection_finding_request__field_indices_by_name[] = {
+  3,   /* field[3] = amount_at_issue */
+  5,   /* field[5] = basis */
+  2,   /* field[2] = evidence */
+  1,   /* field[1] = fixmedins_code */
+  0,   /* field[0] = inspection_id */
+  6,   /* field[6] = setl_id */
+  4,   /* field[4] = severity */
+};
+static const ProtobufCIntRange medicare__v1__record_inspection_finding_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor medicare__v1__record_inspection_finding_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RecordInspectionFindingRequest",
+  "RecordInspectionFindingRequest",
+  "Medicare__V1__RecordInspectionFindingRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RecordInspectionFindingRequest),
+  7,
+  medicare__v1__record_inspection_finding_request__field_descriptors,
+  medicare__v1__record_inspection_finding_request__field_indices_by_name,
+  1,  medicare__v1__record_inspection_finding_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__record_inspection_finding_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_inspections_request__field_descriptors[3] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListInspectionsRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListInspectionsRequest, after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListInspectionsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_inspections_request__field_indices_by_name[] = {
+  1,   /* field[1] = after */
+  2,   /* field[2] = limit */
+  0,   /* field[0] = region */
+};
+static const ProtobufCIntRange medicare__v1__list_inspections_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_inspections_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListInspectionsRequest",
+  "ListInspectionsRequest",
+  "Medicare__V1__ListInspectionsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListInspectionsRequest),
+  3,
+  medicare__v1__list_inspections_request__field_descriptors,
+  medicare__v1__list_inspections_request__field_indices_by_name,
+  1,  medicare__v1__list_inspections_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_inspections_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_inspections_response__field_descriptors[1] =
+{
+  {
+    "inspections",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListInspectionsResponse, n_inspections),
+    offsetof(Medicare__V1__ListInspectionsResponse, inspections),
+    &medicare__v1__inspection__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_inspections_response__field_indices_by_name[] = {
+  0,   /* field[0] = inspections */
+};
+static const ProtobufCIntRange medicare__v1__list_inspections_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_inspections_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListInspectionsResponse",
+  "ListInspectionsResponse",
+  "Medicare__V1__ListInspectionsResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListInspectionsResponse),
+  1,
+  medicare__v1__list_inspections_response__field_descriptors,
+  medicare__v1__list_inspections_response__field_indices_by_name,
+  1,  medicare__v1__list_inspections_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_inspections_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__case_action__field_descriptors[10] =
+{
+  {
+    "n",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, n),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, kind),
+    &medicare__v1__case_action_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, amount),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_date",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, effective_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, state),
+    &medicare__v1__action_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "taken_by",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, taken_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "taken_at",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, taken_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "applied_at",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, applied_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outcome",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, outcome),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__case_action__field_indices_by_name[] = {
+  2,   /* field[2] = amount */
+  8,   /* field[8] = applied_at */
+  4,   /* field[4] = effective_date */
+  1,   /* field[1] = kind */
+  0,   /* field[0] = n */
+  9,   /* field[9] = outcome */
+  3,   /* field[3] = reason */
+  5,   /* field[5] = state */
+  7,   /* field[7] = taken_at */
+  6,   /* field[6] = taken_by */
+};
+static const ProtobufCIntRange medicare__v1__case_action__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor medicare__v1__case_action__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.CaseAction",
+  "CaseAction",
+  "Medicare__V1__CaseAction",
+  "medicare.v1",
+  sizeof(Medicare__V1__CaseAction),
+  10,
+  medicare__v1__case_action__field_descriptors,
+  medicare__v1__case_action__field_indices_by_name,
+  1,  medicare__v1__case_action__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__case_action__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__supervision_case__field_descriptors[12] =
+{
+  {
+    "case_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, case_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, status),
+    &medicare__v1__case_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "summary",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finding_ids",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Medicare__V1__SupervisionCase, n_finding_ids),
+    offsetof(Medicare__V1__SupervisionCase, finding_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alert_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, alert_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount_to_recover",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, amount_to_recover),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opened_by",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, opened_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opened_at",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, opened_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed_at",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, closed_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conclusion",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SupervisionCase, conclusion),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "actions",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__SupervisionCase, n_actions),
+    offsetof(Medicare__V1__SupervisionCase, actions),
+    &medicare__v1__case_action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__supervision_case__field_indices_by_name[] = {
+  11,   /* field[11] = actions */
+  5,   /* field[5] = alert_id */
+  6,   /* field[6] = amount_to_recover */
+  0,   /* field[0] = case_id */
+  9,   /* field[9] = closed_at */
+  10,   /* field[10] = conclusion */
+  4,   /* field[4] = finding_ids */
+  1,   /* field[1] = fixmedins_code */
+  8,   /* field[8] = opened_at */
+  7,   /* field[7] = opened_by */
+  2,   /* field[2] = status */
+  3,   /* field[3] = summary */
+};
+static const ProtobufCIntRange medicare__v1__supervision_case__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor medicare__v1__supervision_case__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SupervisionCase",
+  "SupervisionCase",
+  "Medicare__V1__SupervisionCase",
+  "medicare.v1",
+  sizeof(Medicare__V1__SupervisionCase),
+  12,
+  medicare__v1__supervision_case__field_descriptors,
+  medicare__v1__supervision_case__field_indices_by_name,
+  1,  medicare__v1__supervision_case__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__supervision_case__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__open_case_request__field_descriptors[4] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OpenCaseRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finding_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Medicare__V1__OpenCaseRequest, n_finding_ids),
+    offsetof(Medicare__V1__OpenCaseRequest, finding_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alert_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OpenCaseRequest, alert_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "summary",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OpenCaseRequest, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__open_case_request__field_indices_by_name[] = {
+  2,   /* field[2] = alert_id */
+  1,   /* field[1] = finding_ids */
+  0,   /* field[0] = fixmedins_code */
+  3,   /* field[3] = summary */
+};
+static const ProtobufCIntRange medicare__v1__open_case_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__open_case_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.OpenCaseRequest",
+  "OpenCaseRequest",
+  "Medicare__V1__OpenCaseRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__OpenCaseRequest),
+  4,
+  medicare__v1__open_case_request__field_descriptors,
+  medicare__v1__open_case_request__field_indices_by_name,
+  1,  medicare__v1__open_case_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__open_case_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__take_case_action_request__field_descriptors[6] =
+{
+  {
+    "case_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__TakeCaseActionRequest, case_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__TakeCaseActionRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__TakeCaseActionRequest, kind),
+    &medicare__v1__case_action_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__TakeCaseActionRequest, amount),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__TakeCaseActionRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_date",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__TakeCaseActionRequest, effective_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__take_case_action_request__field_indices_by_name[] = {
+  3,   /* field[3] = amount */
+  0,   /* field[0] = case_id */
+  5,   /* field[5] = effective_date */
+  1,   /* field[1] = fixmedins_code */
+  2,   /* field[2] = kind */
+  4,   /* field[4] = reason */
+};
+static const ProtobufCIntRange medicare__v1__take_case_action_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__take_case_action_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.TakeCaseActionRequest",
+  "TakeCaseActionRequest",
+  "Medicare__V1__TakeCaseActionRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__TakeCaseActionRequest),
+  6,
+  medicare__v1__take_case_action_request__field_descriptors,
+  medicare__v1__take_case_action_request__field_indices_by_name,
+  1,  medicare__v1__take_case_action_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__take_case_action_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__get_case_request__field_descriptors[2] =
+{
+  {
+    "case_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GetCaseRequest, case_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GetCaseRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__get_case_request__field_indices_by_name[] = {
+  0,   /* field[0] = case_id */
+  1,   /* field[1] = fixmedins_code */
+};
+static const ProtobufCIntRange medicare__v1__get_case_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__get_case_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.GetCaseRequest",
+  "GetCaseRequest",
+  "Medicare__V1__GetCaseRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__GetCaseRequest),
+  2,
+  medicare__v1__get_case_request__field_descriptors,
+  medicare__v1__get_case_request__field_indices_by_name,
+  1,  medicare__v1__get_case_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__get_case_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__close_case_request__field_descriptors[3] =
+{
+  {
+    "case_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CloseCaseRequest, case_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CloseCaseRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conclusion",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CloseCaseRequest, conclusion),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__close_case_request__field_indices_by_name[] = {
+  0,   /* field[0] = case_id */
+  2,   /* field[2] = conclusion */
+  1,   /* field[1] = fixmedins_code */
+};
+static const ProtobufCIntRange medicare__v1__close_case_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__close_case_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.CloseCaseRequest",
+  "CloseCaseRequest",
+  "Medicare__V1__CloseCaseRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__CloseCaseRequest),
+  3,
+  medicare__v1__close_case_request__field_descriptors,
+  medicare__v1__close_case_request__field_indices_by_name,
+  1,  medicare__v1__close_case_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__close_case_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_cases_request__field_descriptors[3] =
+{
+  {
+    "region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListCasesRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListCasesRequest, after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListCasesRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_cases_request__field_indices_by_name[] = {
+  1,   /* field[1] = after */
+  2,   /* field[2] = limit */
+  0,   /* field[0] = region */
+};
+static const ProtobufCIntRange medicare__v1__list_cases_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_cases_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListCasesRequest",
+  "ListCasesRequest",
+  "Medicare__V1__ListCasesRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListCasesRequest),
+  3,
+  medicare__v1__list_cases_request__field_descriptors,
+  medicare__v1__list_cases_request__field_indices_by_name,
+  1,  medicare__v1__list_cases_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_cases_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_cases_response__field_descriptors[1] =
+{
+  {
+    "cases",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListCasesResponse, n_cases),
+    offsetof(Medicare__V1__ListCasesResponse, cases),
+    &medicare__v1__supervision_case__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_cases_response__field_indices_by_name[] = {
+  0,   /* field[0] = cases */
+};
+static const ProtobufCIntRange medicare__v1__list_cases_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_cases_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListCasesResponse",
+  "ListCasesResponse",
+  "Medicare__V1__ListCasesResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListCasesResponse),
+  1,
+  medicare__v1__list_cases_response__field_descriptors,
+  medicare__v1__list_cases_response__field_indices_by_name,
+  1,  medicare__v1__list_cases_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_cases_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__review_stats_request__field_descriptors[2] =
 {
   {
@@ -3316,23 +6385,25 @@ const ProtobufCEnumDescriptor medicare__v1__severity__descriptor =
   medicare__v1__severity__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue medicare__v1__audit_kind__enum_values_by_number[5] =
+static const ProtobufCEnumValue medicare__v1__audit_kind__enum_values_by_number[6] =
 {
   { "AUDIT_KIND_UNSPECIFIED", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_UNSPECIFIED", 0 },
   { "AUDIT_KIND_SETTLEMENT", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_SETTLEMENT", 1 },
   { "AUDIT_KIND_REVERSAL", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_REVERSAL", 2 },
   { "AUDIT_KIND_REVIEW_BLOCK", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_REVIEW_BLOCK", 3 },
   { "AUDIT_KIND_DESIGNATION", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_DESIGNATION", 4 },
+  { "AUDIT_KIND_SUPERVISION", "MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_SUPERVISION", 5 },
 };
 static const ProtobufCIntRange medicare__v1__audit_kind__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex medicare__v1__audit_kind__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex medicare__v1__audit_kind__enum_values_by_name[6] =
 {
   { "AUDIT_KIND_DESIGNATION", 4 },
   { "AUDIT_KIND_REVERSAL", 2 },
   { "AUDIT_KIND_REVIEW_BLOCK", 3 },
   { "AUDIT_KIND_SETTLEMENT", 1 },
+  { "AUDIT_KIND_SUPERVISION", 5 },
   { "AUDIT_KIND_UNSPECIFIED", 0 },
 };
 const ProtobufCEnumDescriptor medicare__v1__audit_kind__descriptor =
@@ -3342,15 +6413,305 @@ const ProtobufCEnumDescriptor medicare__v1__audit_kind__descriptor =
   "AuditKind",
   "Medicare__V1__AuditKind",
   "medicare.v1",
-  5,
+  6,
   medicare__v1__audit_kind__enum_values_by_number,
-  5,
+  6,
   medicare__v1__audit_kind__enum_values_by_name,
   1,
   medicare__v1__audit_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[9] =
+static const ProtobufCEnumValue medicare__v1__sample_reason__enum_values_by_number[4] =
+{
+  { "SAMPLE_REASON_UNSPECIFIED", "MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_UNSPECIFIED", 0 },
+  { "SAMPLE_REASON_ABOVE_AMOUNT", "MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_ABOVE_AMOUNT", 1 },
+  { "SAMPLE_REASON_DEVIATION", "MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_DEVIATION", 2 },
+  { "SAMPLE_REASON_RANDOM", "MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_RANDOM", 3 },
+};
+static const ProtobufCIntRange medicare__v1__sample_reason__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__sample_reason__enum_values_by_name[4] =
+{
+  { "SAMPLE_REASON_ABOVE_AMOUNT", 1 },
+  { "SAMPLE_REASON_DEVIATION", 2 },
+  { "SAMPLE_REASON_RANDOM", 3 },
+  { "SAMPLE_REASON_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__sample_reason__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.SampleReason",
+  "SampleReason",
+  "Medicare__V1__SampleReason",
+  "medicare.v1",
+  4,
+  medicare__v1__sample_reason__enum_values_by_number,
+  4,
+  medicare__v1__sample_reason__enum_values_by_name,
+  1,
+  medicare__v1__sample_reason__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__finding_source__enum_values_by_number[3] =
+{
+  { "FINDING_SOURCE_UNSPECIFIED", "MEDICARE__V1__FINDING_SOURCE__FINDING_SOURCE_UNSPECIFIED", 0 },
+  { "FINDING_SOURCE_POST_REVIEW", "MEDICARE__V1__FINDING_SOURCE__FINDING_SOURCE_POST_REVIEW", 1 },
+  { "FINDING_SOURCE_INSPECTION", "MEDICARE__V1__FINDING_SOURCE__FINDING_SOURCE_INSPECTION", 2 },
+};
+static const ProtobufCIntRange medicare__v1__finding_source__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex medicare__v1__finding_source__enum_values_by_name[3] =
+{
+  { "FINDING_SOURCE_INSPECTION", 2 },
+  { "FINDING_SOURCE_POST_REVIEW", 1 },
+  { "FINDING_SOURCE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__finding_source__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.FindingSource",
+  "FindingSource",
+  "Medicare__V1__FindingSource",
+  "medicare.v1",
+  3,
+  medicare__v1__finding_source__enum_values_by_number,
+  3,
+  medicare__v1__finding_source__enum_values_by_name,
+  1,
+  medicare__v1__finding_source__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__finding_status__enum_values_by_number[4] =
+{
+  { "FINDING_STATUS_UNSPECIFIED", "MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_UNSPECIFIED", 0 },
+  { "FINDING_STATUS_OPEN", "MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_OPEN", 1 },
+  { "FINDING_STATUS_CONFIRMED", "MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_CONFIRMED", 2 },
+  { "FINDING_STATUS_DISMISSED", "MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_DISMISSED", 3 },
+};
+static const ProtobufCIntRange medicare__v1__finding_status__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__finding_status__enum_values_by_name[4] =
+{
+  { "FINDING_STATUS_CONFIRMED", 2 },
+  { "FINDING_STATUS_DISMISSED", 3 },
+  { "FINDING_STATUS_OPEN", 1 },
+  { "FINDING_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__finding_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.FindingStatus",
+  "FindingStatus",
+  "Medicare__V1__FindingStatus",
+  "medicare.v1",
+  4,
+  medicare__v1__finding_status__enum_values_by_number,
+  4,
+  medicare__v1__finding_status__enum_values_by_name,
+  1,
+  medicare__v1__finding_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__finding_decision__enum_values_by_number[3] =
+{
+  { "FINDING_DECISION_UNSPECIFIED", "MEDICARE__V1__FINDING_DECISION__FINDING_DECISION_UNSPECIFIED", 0 },
+  { "FINDING_DECISION_CONFIRM", "MEDICARE__V1__FINDING_DECISION__FINDING_DECISION_CONFIRM", 1 },
+  { "FINDING_DECISION_DISMISS", "MEDICARE__V1__FINDING_DECISION__FINDING_DECISION_DISMISS", 2 },
+};
+static const ProtobufCIntRange medicare__v1__finding_decision__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex medicare__v1__finding_decision__enum_values_by_name[3] =
+{
+  { "FINDING_DECISION_CONFIRM", 1 },
+  { "FINDING_DECISION_DISMISS", 2 },
+  { "FINDING_DECISION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__finding_decision__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.FindingDecision",
+  "FindingDecision",
+  "Medicare__V1__FindingDecision",
+  "medicare.v1",
+  3,
+  medicare__v1__finding_decision__enum_values_by_number,
+  3,
+  medicare__v1__finding_decision__enum_values_by_name,
+  1,
+  medicare__v1__finding_decision__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__inspection_kind__enum_values_by_number[4] =
+{
+  { "INSPECTION_KIND_UNSPECIFIED", "MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_UNSPECIFIED", 0 },
+  { "INSPECTION_KIND_COMPLIANCE_CHECK", "MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_COMPLIANCE_CHECK", 1 },
+  { "INSPECTION_KIND_KEY_INSPECTION", "MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_KEY_INSPECTION", 2 },
+  { "INSPECTION_KIND_SPECIAL_INSPECTION", "MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_SPECIAL_INSPECTION", 3 },
+};
+static const ProtobufCIntRange medicare__v1__inspection_kind__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__inspection_kind__enum_values_by_name[4] =
+{
+  { "INSPECTION_KIND_COMPLIANCE_CHECK", 1 },
+  { "INSPECTION_KIND_KEY_INSPECTION", 2 },
+  { "INSPECTION_KIND_SPECIAL_INSPECTION", 3 },
+  { "INSPECTION_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__inspection_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.InspectionKind",
+  "InspectionKind",
+  "Medicare__V1__InspectionKind",
+  "medicare.v1",
+  4,
+  medicare__v1__inspection_kind__enum_values_by_number,
+  4,
+  medicare__v1__inspection_kind__enum_values_by_name,
+  1,
+  medicare__v1__inspection_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__inspection_status__enum_values_by_number[4] =
+{
+  { "INSPECTION_STATUS_UNSPECIFIED", "MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_UNSPECIFIED", 0 },
+  { "INSPECTION_STATUS_PLANNED", "MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_PLANNED", 1 },
+  { "INSPECTION_STATUS_IN_PROGRESS", "MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_IN_PROGRESS", 2 },
+  { "INSPECTION_STATUS_CLOSED", "MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_CLOSED", 3 },
+};
+static const ProtobufCIntRange medicare__v1__inspection_status__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__inspection_status__enum_values_by_name[4] =
+{
+  { "INSPECTION_STATUS_CLOSED", 3 },
+  { "INSPECTION_STATUS_IN_PROGRESS", 2 },
+  { "INSPECTION_STATUS_PLANNED", 1 },
+  { "INSPECTION_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__inspection_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.InspectionStatus",
+  "InspectionStatus",
+  "Medicare__V1__InspectionStatus",
+  "medicare.v1",
+  4,
+  medicare__v1__inspection_status__enum_values_by_number,
+  4,
+  medicare__v1__inspection_status__enum_values_by_name,
+  1,
+  medicare__v1__inspection_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__case_status__enum_values_by_number[3] =
+{
+  { "CASE_STATUS_UNSPECIFIED", "MEDICARE__V1__CASE_STATUS__CASE_STATUS_UNSPECIFIED", 0 },
+  { "CASE_STATUS_OPEN", "MEDICARE__V1__CASE_STATUS__CASE_STATUS_OPEN", 1 },
+  { "CASE_STATUS_CLOSED", "MEDICARE__V1__CASE_STATUS__CASE_STATUS_CLOSED", 2 },
+};
+static const ProtobufCIntRange medicare__v1__case_status__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex medicare__v1__case_status__enum_values_by_name[3] =
+{
+  { "CASE_STATUS_CLOSED", 2 },
+  { "CASE_STATUS_OPEN", 1 },
+  { "CASE_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__case_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.CaseStatus",
+  "CaseStatus",
+  "Medicare__V1__CaseStatus",
+  "medicare.v1",
+  3,
+  medicare__v1__case_status__enum_values_by_number,
+  3,
+  medicare__v1__case_status__enum_values_by_name,
+  1,
+  medicare__v1__case_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__case_action_kind__enum_values_by_number[7] =
+{
+  { "CASE_ACTION_KIND_UNSPECIFIED", "MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED", 0 },
+  { "CASE_ACTION_KIND_WARNING", "MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_WARNING", 1 },
+  { "CASE_ACTION_KIND_INTERVIEW", "MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_INTERVIEW", 2 },
+  { "CASE_ACTION_KIND_RECOVERY", "MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_RECOVERY", 3 },
+  { "CASE_ACTION_KIND_WITHHOLDING", "MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_WITHHOLDING", 4 },
+  { "CASE_ACTION_KIND_SUSPENSION", "MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_SUSPENSION", 5 },
+  { "CASE_ACTION_KIND_TERMINATION", "MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_TERMINATION", 6 },
+};
+static const ProtobufCIntRange medicare__v1__case_action_kind__value_ranges[] = {
+{0, 0},{0, 7}
+};
+static const ProtobufCEnumValueIndex medicare__v1__case_action_kind__enum_values_by_name[7] =
+{
+  { "CASE_ACTION_KIND_INTERVIEW", 2 },
+  { "CASE_ACTION_KIND_RECOVERY", 3 },
+  { "CASE_ACTION_KIND_SUSPENSION", 5 },
+  { "CASE_ACTION_KIND_TERMINATION", 6 },
+  { "CASE_ACTION_KIND_UNSPECIFIED", 0 },
+  { "CASE_ACTION_KIND_WARNING", 1 },
+  { "CASE_ACTION_KIND_WITHHOLDING", 4 },
+};
+const ProtobufCEnumDescriptor medicare__v1__case_action_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.CaseActionKind",
+  "CaseActionKind",
+  "Medicare__V1__CaseActionKind",
+  "medicare.v1",
+  7,
+  medicare__v1__case_action_kind__enum_values_by_number,
+  7,
+  medicare__v1__case_action_kind__enum_values_by_name,
+  1,
+  medicare__v1__case_action_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__action_state__enum_values_by_number[5] =
+{
+  { "ACTION_STATE_UNSPECIFIED", "MEDICARE__V1__ACTION_STATE__ACTION_STATE_UNSPECIFIED", 0 },
+  { "ACTION_STATE_RECORDED", "MEDICARE__V1__ACTION_STATE__ACTION_STATE_RECORDED", 1 },
+  { "ACTION_STATE_PENDING", "MEDICARE__V1__ACTION_STATE__ACTION_STATE_PENDING", 2 },
+  { "ACTION_STATE_APPLIED", "MEDICARE__V1__ACTION_STATE__ACTION_STATE_APPLIED", 3 },
+  { "ACTION_STATE_REFUSED", "MEDICARE__V1__ACTION_STATE__ACTION_STATE_REFUSED", 4 },
+};
+static const ProtobufCIntRange medicare__v1__action_state__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__action_state__enum_values_by_name[5] =
+{
+  { "ACTION_STATE_APPLIED", 3 },
+  { "ACTION_STATE_PENDING", 2 },
+  { "ACTION_STATE_RECORDED", 1 },
+  { "ACTION_STATE_REFUSED", 4 },
+  { "ACTION_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__action_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ActionState",
+  "ActionState",
+  "Medicare__V1__ActionState",
+  "medicare.v1",
+  5,
+  medicare__v1__action_state__enum_values_by_number,
+  5,
+  medicare__v1__action_state__enum_values_by_name,
+  1,
+  medicare__v1__action_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[21] =
 {
   { "Review", &medicare__v1__review_request__descriptor, &medicare__v1__review_response__descriptor },
   { "Record", &medicare__v1__record_request__descriptor, &medicare__v1__audit_record__descriptor },
@@ -3361,16 +6722,40 @@ static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descrip
   { "ListRuleSets", &medicare__v1__list_rule_sets_request__descriptor, &medicare__v1__list_rule_sets_response__descriptor },
   { "ListAlerts", &medicare__v1__list_alerts_request__descriptor, &medicare__v1__list_alerts_response__descriptor },
   { "VerifyAudit", &medicare__v1__verify_audit_request__descriptor, &medicare__v1__verify_audit_response__descriptor },
+  { "RunPostReview", &medicare__v1__run_post_review_request__descriptor, &medicare__v1__post_review_batch__descriptor },
+  { "ListFindings", &medicare__v1__list_findings_request__descriptor, &medicare__v1__list_findings_response__descriptor },
+  { "DecideFinding", &medicare__v1__decide_finding_request__descriptor, &medicare__v1__case_finding__descriptor },
+  { "PlanInspection", &medicare__v1__plan_inspection_request__descriptor, &medicare__v1__inspection__descriptor },
+  { "AdvanceInspection", &medicare__v1__advance_inspection_request__descriptor, &medicare__v1__inspection__descriptor },
+  { "RecordInspectionFinding", &medicare__v1__record_inspection_finding_request__descriptor, &medicare__v1__case_finding__descriptor },
+  { "ListInspections", &medicare__v1__list_inspections_request__descriptor, &medicare__v1__list_inspections_response__descriptor },
+  { "OpenCase", &medicare__v1__open_case_request__descriptor, &medicare__v1__supervision_case__descriptor },
+  { "TakeCaseAction", &medicare__v1__take_case_action_request__descriptor, &medicare__v1__supervision_case__descriptor },
+  { "GetCase", &medicare__v1__get_case_request__descriptor, &medicare__v1__supervision_case__descriptor },
+  { "CloseCase", &medicare__v1__close_case_request__descriptor, &medicare__v1__supervision_case__descriptor },
+  { "ListCases", &medicare__v1__list_cases_request__descriptor, &medicare__v1__list_cases_response__descriptor },
 };
 const unsigned medicare__v1__supervision__method_indices_by_name[] = {
+  13,        /* AdvanceInspection */
+  19,        /* CloseCase */
+  11,        /* DecideFinding */
+  18,        /* GetCase */
   5,        /* GetRuleSet */
   7,        /* ListAlerts */
+  20,        /* ListCases */
+  10,        /* ListFindings */
+  15,        /* ListInspections */
   6,        /* ListRuleSets */
+  16,        /* OpenCase */
+  12,        /* PlanInspection */
   4,        /* PublishRuleSet */
   1,        /* Record */
   2,        /* RecordBatch */
   3,        /* RecordBlock */
+  14,        /* RecordInspectionFinding */
   0,        /* Review */
+  9,        /* RunPostReview */
+  17,        /* TakeCaseAction */
   8         /* VerifyAudit */
 };
 const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
@@ -3380,7 +6765,7 @@ const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
   "Supervision",
   "Medicare__V1__Supervision",
   "medicare.v1",
-  9,
+  21,
   medicare__v1__supervision__method_descriptors,
   medicare__v1__supervision__method_indices_by_name
 };
@@ -3455,6 +6840,102 @@ void medicare__v1__supervision__verify_audit(ProtobufCService *service,
 {
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
   service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__run_post_review(ProtobufCService *service,
+                                                const Medicare__V1__RunPostReviewRequest *input,
+                                                Medicare__V1__PostReviewBatch_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__list_findings(ProtobufCService *service,
+                                              const Medicare__V1__ListFindingsRequest *input,
+                                              Medicare__V1__ListFindingsResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__decide_finding(ProtobufCService *service,
+                                               const Medicare__V1__DecideFindingRequest *input,
+                                               Medicare__V1__CaseFinding_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__plan_inspection(ProtobufCService *service,
+                                                const Medicare__V1__PlanInspectionRequest *input,
+                                                Medicare__V1__Inspection_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__advance_inspection(ProtobufCService *service,
+                                                   const Medicare__V1__AdvanceInspectionRequest *input,
+                                                   Medicare__V1__Inspection_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__record_inspection_finding(ProtobufCService *service,
+                                                          const Medicare__V1__RecordInspectionFindingRequest *input,
+                                                          Medicare__V1__CaseFinding_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__list_inspections(ProtobufCService *service,
+                                                 const Medicare__V1__ListInspectionsRequest *input,
+                                                 Medicare__V1__ListInspectionsResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__open_case(ProtobufCService *service,
+                                          const Medicare__V1__OpenCaseRequest *input,
+                                          Medicare__V1__SupervisionCase_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__take_case_action(ProtobufCService *service,
+                                                 const Medicare__V1__TakeCaseActionRequest *input,
+                                                 Medicare__V1__SupervisionCase_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__get_case(ProtobufCService *service,
+                                         const Medicare__V1__GetCaseRequest *input,
+                                         Medicare__V1__SupervisionCase_Closure closure,
+                                         void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__close_case(ProtobufCService *service,
+                                           const Medicare__V1__CloseCaseRequest *input,
+                                           Medicare__V1__SupervisionCase_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__list_cases(ProtobufCService *service,
+                                           const Medicare__V1__ListCasesRequest *input,
+                                           Medicare__V1__ListCasesResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
                                       Medicare__V1__Supervision_ServiceDestroy destroy)

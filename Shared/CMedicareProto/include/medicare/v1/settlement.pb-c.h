@@ -35,6 +35,10 @@ typedef struct Medicare__V1__AuditEvidence Medicare__V1__AuditEvidence;
 typedef struct Medicare__V1__ListSettlementsRequest Medicare__V1__ListSettlementsRequest;
 typedef struct Medicare__V1__ListSettlementsResponse Medicare__V1__ListSettlementsResponse;
 typedef struct Medicare__V1__GetSettlementRequest Medicare__V1__GetSettlementRequest;
+typedef struct Medicare__V1__Receivable Medicare__V1__Receivable;
+typedef struct Medicare__V1__PostReceivableRequest Medicare__V1__PostReceivableRequest;
+typedef struct Medicare__V1__InstitutionAccountRequest Medicare__V1__InstitutionAccountRequest;
+typedef struct Medicare__V1__InstitutionAccount Medicare__V1__InstitutionAccount;
 typedef struct Medicare__V1__DayTotalsRequest Medicare__V1__DayTotalsRequest;
 typedef struct Medicare__V1__DayTotals Medicare__V1__DayTotals;
 
@@ -173,6 +177,23 @@ typedef enum _Medicare__V1__SettlementStatus {
   MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_REVERSED = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SETTLEMENT_STATUS)
 } Medicare__V1__SettlementStatus;
+/*
+ * What supervision's case action owes or holds against an institution (issue 14: 追回, 暂扣).
+ */
+typedef enum _Medicare__V1__ReceivableKind {
+  MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED = 0,
+  /*
+   * 追回: fund money the institution must pay back, netted when institutions are paid.
+   * Ledger: debit institution:receivable:<code>, credit fund:recovered.
+   */
+  MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_RECOVERY = 1,
+  /*
+   * 暂扣: part of what the fund owes the institution held back against its next payment.
+   * Ledger: debit institution:payable:<code>, credit institution:withheld:<code>.
+   */
+  MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_WITHHOLDING = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__RECEIVABLE_KIND)
+} Medicare__V1__ReceivableKind;
 
 /* --- messages --- */
 
@@ -580,6 +601,90 @@ struct  Medicare__V1__GetSettlementRequest
 #define MEDICARE__V1__GET_SETTLEMENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__get_settlement_request__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+/*
+ * One recovery or withholding posted in the ledger for a supervision case's action.
+ */
+struct  Medicare__V1__Receivable
+{
+  ProtobufCMessage base;
+  /*
+   * supervision's action ("case 12 action 3"): posted once per ref
+   */
+  char *action_ref;
+  char *fixmedins_code;
+  Medicare__V1__ReceivableKind kind;
+  /*
+   * fen, 1 to 10^12
+   */
+  int64_t amount;
+  char *reason;
+  /*
+   * ISO 8601, set by settlement
+   */
+  char *posted_at;
+  /*
+   * the acting caller, set by settlement
+   */
+  char *posted_by;
+  /*
+   * the ref was posted before: the stored posting is answered
+   */
+  protobuf_c_boolean replay;
+};
+#define MEDICARE__V1__RECEIVABLE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__receivable__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__PostReceivableRequest
+{
+  ProtobufCMessage base;
+  /*
+   * posted_at, posted_by and replay are set by settlement
+   */
+  Medicare__V1__Receivable *receivable;
+};
+#define MEDICARE__V1__POST_RECEIVABLE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__post_receivable_request__descriptor) \
+    , NULL }
+
+
+struct  Medicare__V1__InstitutionAccountRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+};
+#define MEDICARE__V1__INSTITUTION_ACCOUNT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__institution_account_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * What supervision's actions have posted against an institution.
+ */
+struct  Medicare__V1__InstitutionAccount
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * recoveries owed by the institution, fen
+   */
+  int64_t receivable;
+  /*
+   * payments held back, fen
+   */
+  int64_t withheld;
+  /*
+   * oldest first, at most the latest 1,000
+   */
+  size_t n_receivables;
+  Medicare__V1__Receivable **receivables;
+};
+#define MEDICARE__V1__INSTITUTION_ACCOUNT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__institution_account__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0,NULL }
 
 
 /*
@@ -992,6 +1097,82 @@ Medicare__V1__GetSettlementRequest *
 void   medicare__v1__get_settlement_request__free_unpacked
                      (Medicare__V1__GetSettlementRequest *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__Receivable methods */
+void   medicare__v1__receivable__init
+                     (Medicare__V1__Receivable         *message);
+size_t medicare__v1__receivable__get_packed_size
+                     (const Medicare__V1__Receivable   *message);
+size_t medicare__v1__receivable__pack
+                     (const Medicare__V1__Receivable   *message,
+                      uint8_t             *out);
+size_t medicare__v1__receivable__pack_to_buffer
+                     (const Medicare__V1__Receivable   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Receivable *
+       medicare__v1__receivable__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__receivable__free_unpacked
+                     (Medicare__V1__Receivable *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PostReceivableRequest methods */
+void   medicare__v1__post_receivable_request__init
+                     (Medicare__V1__PostReceivableRequest         *message);
+size_t medicare__v1__post_receivable_request__get_packed_size
+                     (const Medicare__V1__PostReceivableRequest   *message);
+size_t medicare__v1__post_receivable_request__pack
+                     (const Medicare__V1__PostReceivableRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__post_receivable_request__pack_to_buffer
+                     (const Medicare__V1__PostReceivableRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PostReceivableRequest *
+       medicare__v1__post_receivable_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__post_receivable_request__free_unpacked
+                     (Medicare__V1__PostReceivableRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__InstitutionAccountRequest methods */
+void   medicare__v1__institution_account_request__init
+                     (Medicare__V1__InstitutionAccountRequest         *message);
+size_t medicare__v1__institution_account_request__get_packed_size
+                     (const Medicare__V1__InstitutionAccountRequest   *message);
+size_t medicare__v1__institution_account_request__pack
+                     (const Medicare__V1__InstitutionAccountRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__institution_account_request__pack_to_buffer
+                     (const Medicare__V1__InstitutionAccountRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__InstitutionAccountRequest *
+       medicare__v1__institution_account_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__institution_account_request__free_unpacked
+                     (Medicare__V1__InstitutionAccountRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__InstitutionAccount methods */
+void   medicare__v1__institution_account__init
+                     (Medicare__V1__InstitutionAccount         *message);
+size_t medicare__v1__institution_account__get_packed_size
+                     (const Medicare__V1__InstitutionAccount   *message);
+size_t medicare__v1__institution_account__pack
+                     (const Medicare__V1__InstitutionAccount   *message,
+                      uint8_t             *out);
+size_t medicare__v1__institution_account__pack_to_buffer
+                     (const Medicare__V1__InstitutionAccount   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__InstitutionAccount *
+       medicare__v1__institution_account__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__institution_account__free_unpacked
+                     (Medicare__V1__InstitutionAccount *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__DayTotalsRequest methods */
 void   medicare__v1__day_totals_request__init
                      (Medicare__V1__DayTotalsRequest         *message);
@@ -1089,6 +1270,18 @@ typedef void (*Medicare__V1__ListSettlementsResponse_Closure)
 typedef void (*Medicare__V1__GetSettlementRequest_Closure)
                  (const Medicare__V1__GetSettlementRequest *message,
                   void *closure_data);
+typedef void (*Medicare__V1__Receivable_Closure)
+                 (const Medicare__V1__Receivable *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PostReceivableRequest_Closure)
+                 (const Medicare__V1__PostReceivableRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__InstitutionAccountRequest_Closure)
+                 (const Medicare__V1__InstitutionAccountRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__InstitutionAccount_Closure)
+                 (const Medicare__V1__InstitutionAccount *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__DayTotalsRequest_Closure)
                  (const Medicare__V1__DayTotalsRequest *message,
                   void *closure_data);
@@ -1142,6 +1335,14 @@ struct Medicare__V1__Settlement_Service
                              const Medicare__V1__AuditEvidenceRequest *input,
                              Medicare__V1__AuditEvidence_Closure closure,
                              void *closure_data);
+  void (*post_receivable)(Medicare__V1__Settlement_Service *service,
+                          const Medicare__V1__PostReceivableRequest *input,
+                          Medicare__V1__Receivable_Closure closure,
+                          void *closure_data);
+  void (*get_institution_account)(Medicare__V1__Settlement_Service *service,
+                                  const Medicare__V1__InstitutionAccountRequest *input,
+                                  Medicare__V1__InstitutionAccount_Closure closure,
+                                  void *closure_data);
 };
 typedef void (*Medicare__V1__Settlement_ServiceDestroy)(Medicare__V1__Settlement_Service *);
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
@@ -1159,7 +1360,9 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## get_settlement,\
       function_prefix__ ## check_ledger,\
       function_prefix__ ## list_settlements,\
-      function_prefix__ ## get_audit_evidence  }
+      function_prefix__ ## get_audit_evidence,\
+      function_prefix__ ## post_receivable,\
+      function_prefix__ ## get_institution_account  }
 void medicare__v1__settlement__import_persons(ProtobufCService *service,
                                               const Medicare__V1__ImportPersonsRequest *input,
                                               Medicare__V1__ImportPersonsResponse_Closure closure,
@@ -1200,6 +1403,14 @@ void medicare__v1__settlement__get_audit_evidence(ProtobufCService *service,
                                                   const Medicare__V1__AuditEvidenceRequest *input,
                                                   Medicare__V1__AuditEvidence_Closure closure,
                                                   void *closure_data);
+void medicare__v1__settlement__post_receivable(ProtobufCService *service,
+                                               const Medicare__V1__PostReceivableRequest *input,
+                                               Medicare__V1__Receivable_Closure closure,
+                                               void *closure_data);
+void medicare__v1__settlement__get_institution_account(ProtobufCService *service,
+                                                       const Medicare__V1__InstitutionAccountRequest *input,
+                                                       Medicare__V1__InstitutionAccount_Closure closure,
+                                                       void *closure_data);
 typedef struct Medicare__V1__SettlementReports_Service Medicare__V1__SettlementReports_Service;
 struct Medicare__V1__SettlementReports_Service
 {
@@ -1230,6 +1441,7 @@ extern const ProtobufCEnumDescriptor    medicare__v1__gend__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__med_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__chrgitm_lv__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__settlement_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__receivable_kind__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_response__descriptor;
@@ -1249,6 +1461,10 @@ extern const ProtobufCMessageDescriptor medicare__v1__audit_evidence__descriptor
 extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__receivable__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__post_receivable_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__institution_account_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__institution_account__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__day_totals_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor;

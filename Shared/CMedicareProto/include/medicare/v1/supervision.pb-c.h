@@ -42,6 +42,27 @@ typedef struct Medicare__V1__RecordBatchResponse Medicare__V1__RecordBatchRespon
 typedef struct Medicare__V1__RecordBlockRequest Medicare__V1__RecordBlockRequest;
 typedef struct Medicare__V1__VerifyAuditRequest Medicare__V1__VerifyAuditRequest;
 typedef struct Medicare__V1__VerifyAuditResponse Medicare__V1__VerifyAuditResponse;
+typedef struct Medicare__V1__Sampling Medicare__V1__Sampling;
+typedef struct Medicare__V1__RunPostReviewRequest Medicare__V1__RunPostReviewRequest;
+typedef struct Medicare__V1__PostReviewBatch Medicare__V1__PostReviewBatch;
+typedef struct Medicare__V1__CaseFinding Medicare__V1__CaseFinding;
+typedef struct Medicare__V1__ListFindingsRequest Medicare__V1__ListFindingsRequest;
+typedef struct Medicare__V1__ListFindingsResponse Medicare__V1__ListFindingsResponse;
+typedef struct Medicare__V1__DecideFindingRequest Medicare__V1__DecideFindingRequest;
+typedef struct Medicare__V1__Inspection Medicare__V1__Inspection;
+typedef struct Medicare__V1__PlanInspectionRequest Medicare__V1__PlanInspectionRequest;
+typedef struct Medicare__V1__AdvanceInspectionRequest Medicare__V1__AdvanceInspectionRequest;
+typedef struct Medicare__V1__RecordInspectionFindingRequest Medicare__V1__RecordInspectionFindingRequest;
+typedef struct Medicare__V1__ListInspectionsRequest Medicare__V1__ListInspectionsRequest;
+typedef struct Medicare__V1__ListInspectionsResponse Medicare__V1__ListInspectionsResponse;
+typedef struct Medicare__V1__CaseAction Medicare__V1__CaseAction;
+typedef struct Medicare__V1__SupervisionCase Medicare__V1__SupervisionCase;
+typedef struct Medicare__V1__OpenCaseRequest Medicare__V1__OpenCaseRequest;
+typedef struct Medicare__V1__TakeCaseActionRequest Medicare__V1__TakeCaseActionRequest;
+typedef struct Medicare__V1__GetCaseRequest Medicare__V1__GetCaseRequest;
+typedef struct Medicare__V1__CloseCaseRequest Medicare__V1__CloseCaseRequest;
+typedef struct Medicare__V1__ListCasesRequest Medicare__V1__ListCasesRequest;
+typedef struct Medicare__V1__ListCasesResponse Medicare__V1__ListCasesResponse;
 typedef struct Medicare__V1__ReviewStatsRequest Medicare__V1__ReviewStatsRequest;
 typedef struct Medicare__V1__ReviewStats Medicare__V1__ReviewStats;
 
@@ -162,9 +183,148 @@ typedef enum _Medicare__V1__AuditKind {
   /*
    * subject: "<code>#<n>"
    */
-  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_DESIGNATION = 4
+  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_DESIGNATION = 4,
+  /*
+   * A step of supervision's own work (post-settlement batches, findings, inspections, cases
+   * and their actions), subject "batch:<id>", "finding:<id>", "inspection:<id>", "case:<id>";
+   * content the object as it stands after the step (who acted is in it).
+   */
+  MEDICARE__V1__AUDIT_KIND__AUDIT_KIND_SUPERVISION = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__AUDIT_KIND)
 } Medicare__V1__AuditKind;
+/*
+ * Why a claim was sampled (the first that applies, in this order).
+ */
+typedef enum _Medicare__V1__SampleReason {
+  MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_UNSPECIFIED = 0,
+  MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_ABOVE_AMOUNT = 1,
+  MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_DEVIATION = 2,
+  MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_RANDOM = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SAMPLE_REASON)
+} Medicare__V1__SampleReason;
+/*
+ * Where a finding comes from.
+ */
+typedef enum _Medicare__V1__FindingSource {
+  MEDICARE__V1__FINDING_SOURCE__FINDING_SOURCE_UNSPECIFIED = 0,
+  /*
+   * a post-settlement batch's rule
+   */
+  MEDICARE__V1__FINDING_SOURCE__FINDING_SOURCE_POST_REVIEW = 1,
+  /*
+   * an inspector's, in a compliance check or inspection
+   */
+  MEDICARE__V1__FINDING_SOURCE__FINDING_SOURCE_INSPECTION = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__FINDING_SOURCE)
+} Medicare__V1__FindingSource;
+/*
+ * Where a finding stands in the reviewer's queue.
+ */
+typedef enum _Medicare__V1__FindingStatus {
+  MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_UNSPECIFIED = 0,
+  /*
+   * awaits a reviewer (post-review findings start here)
+   */
+  MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_OPEN = 1,
+  /*
+   * a violation, with an amount to recover (an inspector's findings start here)
+   */
+  MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_CONFIRMED = 2,
+  /*
+   * not a violation
+   */
+  MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_DISMISSED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__FINDING_STATUS)
+} Medicare__V1__FindingStatus;
+typedef enum _Medicare__V1__FindingDecision {
+  MEDICARE__V1__FINDING_DECISION__FINDING_DECISION_UNSPECIFIED = 0,
+  MEDICARE__V1__FINDING_DECISION__FINDING_DECISION_CONFIRM = 1,
+  MEDICARE__V1__FINDING_DECISION__FINDING_DECISION_DISMISS = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__FINDING_DECISION)
+} Medicare__V1__FindingDecision;
+/*
+ * 履约核查, 重点巡查, 专项检查 (notice §三).
+ */
+typedef enum _Medicare__V1__InspectionKind {
+  MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_UNSPECIFIED = 0,
+  /*
+   * 履约核查: against the service agreement
+   */
+  MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_COMPLIANCE_CHECK = 1,
+  /*
+   * 重点巡查
+   */
+  MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_KEY_INSPECTION = 2,
+  /*
+   * 专项检查
+   */
+  MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_SPECIAL_INSPECTION = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__INSPECTION_KIND)
+} Medicare__V1__InspectionKind;
+typedef enum _Medicare__V1__InspectionStatus {
+  MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_UNSPECIFIED = 0,
+  MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_PLANNED = 1,
+  /*
+   * findings are recorded only now
+   */
+  MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_IN_PROGRESS = 2,
+  MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_CLOSED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__INSPECTION_STATUS)
+} Medicare__V1__InspectionStatus;
+typedef enum _Medicare__V1__CaseStatus {
+  MEDICARE__V1__CASE_STATUS__CASE_STATUS_UNSPECIFIED = 0,
+  MEDICARE__V1__CASE_STATUS__CASE_STATUS_OPEN = 1,
+  MEDICARE__V1__CASE_STATUS__CASE_STATUS_CLOSED = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__CASE_STATUS)
+} Medicare__V1__CaseStatus;
+/*
+ * What a case ends in, by the agreement's terms (协议处理).
+ */
+typedef enum _Medicare__V1__CaseActionKind {
+  MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED = 0,
+  /*
+   * 警告 / 通报: recorded
+   */
+  MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_WARNING = 1,
+  /*
+   * 约谈: recorded
+   */
+  MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_INTERVIEW = 2,
+  /*
+   * 追回: a receivable in settlement's ledger
+   */
+  MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_RECOVERY = 3,
+  /*
+   * 暂扣: held against the next payment in settlement's ledger
+   */
+  MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_WITHHOLDING = 4,
+  /*
+   * 暂停协议: the registry suspends the designation
+   */
+  MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_SUSPENSION = 5,
+  /*
+   * 解除协议: the registry terminates it
+   */
+  MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_TERMINATION = 6
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__CASE_ACTION_KIND)
+} Medicare__V1__CaseActionKind;
+typedef enum _Medicare__V1__ActionState {
+  MEDICARE__V1__ACTION_STATE__ACTION_STATE_UNSPECIFIED = 0,
+  /*
+   * nothing to apply elsewhere (warning, interview)
+   */
+  MEDICARE__V1__ACTION_STATE__ACTION_STATE_RECORDED = 1,
+  /*
+   * kept; being applied in the registry or settlement (retried until it is)
+   */
+  MEDICARE__V1__ACTION_STATE__ACTION_STATE_PENDING = 2,
+  MEDICARE__V1__ACTION_STATE__ACTION_STATE_APPLIED = 3,
+  /*
+   * the registry or settlement refused it for good (outcome says why)
+   */
+  MEDICARE__V1__ACTION_STATE__ACTION_STATE_REFUSED = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__ACTION_STATE)
+} Medicare__V1__ActionState;
 
 /* --- messages --- */
 
@@ -740,6 +900,503 @@ struct  Medicare__V1__VerifyAuditResponse
     , 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
+/*
+ * How a post-settlement batch samples the settled claims of its period (抽样), as claims
+ * reviewers do: any of the three picks a claim; zero turns one off.
+ */
+struct  Medicare__V1__Sampling
+{
+  ProtobufCMessage base;
+  /*
+   * a random share of the claims, basis points (0-10000; 10000 = every claim)
+   */
+  uint32_t random_bp;
+  /*
+   * every claim whose medfee_sumamt is at least this, fen (0: none)
+   */
+  int64_t above_amount;
+  /*
+   * Every claim further than this from the average medfee_sumamt of the period's claims with
+   * the same first diagnosis (at least 5 of them), basis points of that average (0: none).
+   */
+  uint32_t deviation_bp;
+  /*
+   * the random draw's seed: the same seed over the same claims draws the same ones
+   */
+  uint64_t seed;
+};
+#define MEDICARE__V1__SAMPLING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sampling__descriptor) \
+    , 0, 0, 0, 0 }
+
+
+struct  Medicare__V1__RunPostReviewRequest
+{
+  ProtobufCMessage base;
+  /*
+   * county digits prefix ("3308", "330802"), 2-6 digits
+   */
+  char *region;
+  /*
+   * visit days, YYYY-MM-DD, inclusive; at most 92 days
+   */
+  char *from;
+  char *to;
+  /*
+   * at least one way of sampling
+   */
+  Medicare__V1__Sampling *sampling;
+};
+#define MEDICARE__V1__RUN_POST_REVIEW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__run_post_review_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * A post-settlement review batch as it ran: the settled, unreversed claims of the period in
+ * the region, sampled, each sampled claim re-reviewed with the rule set in force on its visit
+ * day and the person's history as it is now.
+ */
+struct  Medicare__V1__PostReviewBatch
+{
+  ProtobufCMessage base;
+  uint64_t batch_id;
+  char *region;
+  char *from;
+  char *to;
+  Medicare__V1__Sampling *sampling;
+  /*
+   * claims in the period (at most 200,000 a batch)
+   */
+  uint32_t examined;
+  uint32_t sampled;
+  /*
+   * new findings (a rule already found on a claim by an earlier batch is not found again)
+   */
+  uint32_t findings;
+  char *run_at;
+  char *run_by;
+};
+#define MEDICARE__V1__POST_REVIEW_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__post_review_batch__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A finding for follow-up: a post-settlement rule that fired on a settled claim, or an
+ * inspector's finding at an institution.
+ */
+struct  Medicare__V1__CaseFinding
+{
+  ProtobufCMessage base;
+  uint64_t finding_id;
+  Medicare__V1__FindingSource source;
+  /*
+   * POST_REVIEW: the batch
+   */
+  uint64_t batch_id;
+  /*
+   * INSPECTION: the inspection
+   */
+  uint64_t inspection_id;
+  char *fixmedins_code;
+  /*
+   * the settled claim (optional for an inspector's)
+   */
+  char *setl_id;
+  char *psn_no;
+  char *visit_date;
+  /*
+   * the rule's finding; an inspector's has rule_id empty
+   */
+  Medicare__V1__Finding *finding;
+  /*
+   * POST_REVIEW: why the claim was sampled
+   */
+  Medicare__V1__SampleReason sample_reason;
+  Medicare__V1__FindingStatus status;
+  /*
+   * fen: set when confirmed (at most the amount at issue)
+   */
+  int64_t amount_to_recover;
+  char *decided_by;
+  char *decided_at;
+  char *note;
+  /*
+   * the case it is part of (0: none yet)
+   */
+  uint64_t case_id;
+  char *found_at;
+};
+#define MEDICARE__V1__CASE_FINDING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__case_finding__descriptor) \
+    , 0, MEDICARE__V1__FINDING_SOURCE__FINDING_SOURCE_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, MEDICARE__V1__SAMPLE_REASON__SAMPLE_REASON_UNSPECIFIED, MEDICARE__V1__FINDING_STATUS__FINDING_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ListFindingsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * county digits prefix; a scoped caller's must lie in its region
+   */
+  char *region;
+  /*
+   * empty = every status
+   */
+  size_t n_statuses;
+  Medicare__V1__FindingStatus *statuses;
+  /*
+   * 0 = any
+   */
+  uint64_t batch_id;
+  /*
+   * 0 = any
+   */
+  uint64_t inspection_id;
+  /*
+   * finding_id cursor
+   */
+  uint64_t after;
+  /*
+   * 1-1000; 0 = 100
+   */
+  uint32_t limit;
+};
+#define MEDICARE__V1__LIST_FINDINGS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_findings_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0 }
+
+
+struct  Medicare__V1__ListFindingsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * by finding_id
+   */
+  size_t n_findings;
+  Medicare__V1__CaseFinding **findings;
+};
+#define MEDICARE__V1__LIST_FINDINGS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_findings_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Medicare__V1__DecideFindingRequest
+{
+  ProtobufCMessage base;
+  uint64_t finding_id;
+  /*
+   * the finding's institution (confines scoped callers)
+   */
+  char *fixmedins_code;
+  Medicare__V1__FindingDecision decision;
+  /*
+   * CONFIRM: fen, 0 to the finding's amount at issue
+   */
+  int64_t amount_to_recover;
+  /*
+   * required, at most 500 characters
+   */
+  char *note;
+};
+#define MEDICARE__V1__DECIDE_FINDING_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__decide_finding_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__FINDING_DECISION__FINDING_DECISION_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__Inspection
+{
+  ProtobufCMessage base;
+  uint64_t inspection_id;
+  Medicare__V1__InspectionKind kind;
+  char *title;
+  /*
+   * county digits prefix of the institutions inspected
+   */
+  char *region;
+  /*
+   * 1-1000, each inside `region`
+   */
+  size_t n_fixmedins_codes;
+  char **fixmedins_codes;
+  /*
+   * YYYY-MM-DD
+   */
+  char *planned_from;
+  char *planned_to;
+  Medicare__V1__InspectionStatus status;
+  char *planned_by;
+  char *planned_at;
+  char *started_at;
+  char *closed_at;
+  char *conclusion;
+  uint32_t findings;
+};
+#define MEDICARE__V1__INSPECTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__inspection__descriptor) \
+    , 0, MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__PlanInspectionRequest
+{
+  ProtobufCMessage base;
+  Medicare__V1__InspectionKind kind;
+  char *title;
+  char *region;
+  size_t n_fixmedins_codes;
+  char **fixmedins_codes;
+  char *planned_from;
+  char *planned_to;
+};
+#define MEDICARE__V1__PLAN_INSPECTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__plan_inspection_request__descriptor) \
+    , MEDICARE__V1__INSPECTION_KIND__INSPECTION_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__AdvanceInspectionRequest
+{
+  ProtobufCMessage base;
+  uint64_t inspection_id;
+  /*
+   * the inspection's region (confines scoped callers)
+   */
+  char *region;
+  /*
+   * IN_PROGRESS from PLANNED, CLOSED from IN_PROGRESS
+   */
+  Medicare__V1__InspectionStatus to_status;
+  /*
+   * required to close
+   */
+  char *conclusion;
+};
+#define MEDICARE__V1__ADVANCE_INSPECTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__advance_inspection_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__INSPECTION_STATUS__INSPECTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__RecordInspectionFindingRequest
+{
+  ProtobufCMessage base;
+  uint64_t inspection_id;
+  /*
+   * one of the inspection's
+   */
+  char *fixmedins_code;
+  /*
+   * what was found, 1-2000 characters
+   */
+  char *evidence;
+  /*
+   * fen
+   */
+  int64_t amount_at_issue;
+  Medicare__V1__Severity severity;
+  /*
+   * the agreement clause or norm breached (协议第十二条)
+   */
+  char *basis;
+  /*
+   * optional: a settlement it concerns
+   */
+  char *setl_id;
+};
+#define MEDICARE__V1__RECORD_INSPECTION_FINDING_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__record_inspection_finding_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ListInspectionsRequest
+{
+  ProtobufCMessage base;
+  char *region;
+  uint64_t after;
+  /*
+   * 1-1000; 0 = 100
+   */
+  uint32_t limit;
+};
+#define MEDICARE__V1__LIST_INSPECTIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_inspections_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Medicare__V1__ListInspectionsResponse
+{
+  ProtobufCMessage base;
+  size_t n_inspections;
+  Medicare__V1__Inspection **inspections;
+};
+#define MEDICARE__V1__LIST_INSPECTIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_inspections_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Medicare__V1__CaseAction
+{
+  ProtobufCMessage base;
+  /*
+   * 1, 2, ...: the action's place in its case
+   */
+  uint32_t n;
+  Medicare__V1__CaseActionKind kind;
+  /*
+   * RECOVERY, WITHHOLDING: fen
+   */
+  int64_t amount;
+  char *reason;
+  /*
+   * SUSPENSION, TERMINATION: YYYY-MM-DD (empty = today)
+   */
+  char *effective_date;
+  Medicare__V1__ActionState state;
+  char *taken_by;
+  char *taken_at;
+  char *applied_at;
+  /*
+   * what the registry or settlement answered
+   */
+  char *outcome;
+};
+#define MEDICARE__V1__CASE_ACTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__case_action__descriptor) \
+    , 0, MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__ACTION_STATE__ACTION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__SupervisionCase
+{
+  ProtobufCMessage base;
+  uint64_t case_id;
+  char *fixmedins_code;
+  Medicare__V1__CaseStatus status;
+  char *summary;
+  size_t n_finding_ids;
+  uint64_t *finding_ids;
+  /*
+   * the confirmed alert it was opened on (0: none)
+   */
+  uint64_t alert_id;
+  /*
+   * the confirmed findings' amounts, fen
+   */
+  int64_t amount_to_recover;
+  char *opened_by;
+  char *opened_at;
+  char *closed_at;
+  char *conclusion;
+  size_t n_actions;
+  Medicare__V1__CaseAction **actions;
+};
+#define MEDICARE__V1__SUPERVISION_CASE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__supervision_case__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__CASE_STATUS__CASE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Medicare__V1__OpenCaseRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * confirmed findings at the institution, in no other case (up to 1,000)
+   */
+  size_t n_finding_ids;
+  uint64_t *finding_ids;
+  /*
+   * or (and) an alert at the institution
+   */
+  uint64_t alert_id;
+  /*
+   * 1-500 characters
+   */
+  char *summary;
+};
+#define MEDICARE__V1__OPEN_CASE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__open_case_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__TakeCaseActionRequest
+{
+  ProtobufCMessage base;
+  uint64_t case_id;
+  /*
+   * the case's institution
+   */
+  char *fixmedins_code;
+  Medicare__V1__CaseActionKind kind;
+  /*
+   * RECOVERY, WITHHOLDING: fen, 1 to 10^12; others 0
+   */
+  int64_t amount;
+  /*
+   * 1-500 characters
+   */
+  char *reason;
+  /*
+   * SUSPENSION, TERMINATION only
+   */
+  char *effective_date;
+};
+#define MEDICARE__V1__TAKE_CASE_ACTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__take_case_action_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__GetCaseRequest
+{
+  ProtobufCMessage base;
+  uint64_t case_id;
+  char *fixmedins_code;
+};
+#define MEDICARE__V1__GET_CASE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__get_case_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__CloseCaseRequest
+{
+  ProtobufCMessage base;
+  uint64_t case_id;
+  char *fixmedins_code;
+  /*
+   * 1-2000 characters
+   */
+  char *conclusion;
+};
+#define MEDICARE__V1__CLOSE_CASE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__close_case_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ListCasesRequest
+{
+  ProtobufCMessage base;
+  char *region;
+  uint64_t after;
+  /*
+   * 1-1000; 0 = 100
+   */
+  uint32_t limit;
+};
+#define MEDICARE__V1__LIST_CASES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_cases_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Medicare__V1__ListCasesResponse
+{
+  ProtobufCMessage base;
+  /*
+   * without their actions
+   */
+  size_t n_cases;
+  Medicare__V1__SupervisionCase **cases;
+};
+#define MEDICARE__V1__LIST_CASES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_cases_response__descriptor) \
+    , 0,NULL }
+
+
 struct  Medicare__V1__ReviewStatsRequest
 {
   ProtobufCMessage base;
@@ -1223,6 +1880,405 @@ Medicare__V1__VerifyAuditResponse *
 void   medicare__v1__verify_audit_response__free_unpacked
                      (Medicare__V1__VerifyAuditResponse *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__Sampling methods */
+void   medicare__v1__sampling__init
+                     (Medicare__V1__Sampling         *message);
+size_t medicare__v1__sampling__get_packed_size
+                     (const Medicare__V1__Sampling   *message);
+size_t medicare__v1__sampling__pack
+                     (const Medicare__V1__Sampling   *message,
+                      uint8_t             *out);
+size_t medicare__v1__sampling__pack_to_buffer
+                     (const Medicare__V1__Sampling   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Sampling *
+       medicare__v1__sampling__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__sampling__free_unpacked
+                     (Medicare__V1__Sampling *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RunPostReviewRequest methods */
+void   medicare__v1__run_post_review_request__init
+                     (Medicare__V1__RunPostReviewRequest         *message);
+size_t medicare__v1__run_post_review_request__get_packed_size
+                     (const Medicare__V1__RunPostReviewRequest   *message);
+size_t medicare__v1__run_post_review_request__pack
+                     (const Medicare__V1__RunPostReviewRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__run_post_review_request__pack_to_buffer
+                     (const Medicare__V1__RunPostReviewRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RunPostReviewRequest *
+       medicare__v1__run_post_review_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__run_post_review_request__free_unpacked
+                     (Medicare__V1__RunPostReviewRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PostReviewBatch methods */
+void   medicare__v1__post_review_batch__init
+                     (Medicare__V1__PostReviewBatch         *message);
+size_t medicare__v1__post_review_batch__get_packed_size
+                     (const Medicare__V1__PostReviewBatch   *message);
+size_t medicare__v1__post_review_batch__pack
+                     (const Medicare__V1__PostReviewBatch   *message,
+                      uint8_t             *out);
+size_t medicare__v1__post_review_batch__pack_to_buffer
+                     (const Medicare__V1__PostReviewBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PostReviewBatch *
+       medicare__v1__post_review_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__post_review_batch__free_unpacked
+                     (Medicare__V1__PostReviewBatch *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__CaseFinding methods */
+void   medicare__v1__case_finding__init
+                     (Medicare__V1__CaseFinding         *message);
+size_t medicare__v1__case_finding__get_packed_size
+                     (const Medicare__V1__CaseFinding   *message);
+size_t medicare__v1__case_finding__pack
+                     (const Medicare__V1__CaseFinding   *message,
+                      uint8_t             *out);
+size_t medicare__v1__case_finding__pack_to_buffer
+                     (const Medicare__V1__CaseFinding   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__CaseFinding *
+       medicare__v1__case_finding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__case_finding__free_unpacked
+                     (Medicare__V1__CaseFinding *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListFindingsRequest methods */
+void   medicare__v1__list_findings_request__init
+                     (Medicare__V1__ListFindingsRequest         *message);
+size_t medicare__v1__list_findings_request__get_packed_size
+                     (const Medicare__V1__ListFindingsRequest   *message);
+size_t medicare__v1__list_findings_request__pack
+                     (const Medicare__V1__ListFindingsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_findings_request__pack_to_buffer
+                     (const Medicare__V1__ListFindingsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListFindingsRequest *
+       medicare__v1__list_findings_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_findings_request__free_unpacked
+                     (Medicare__V1__ListFindingsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListFindingsResponse methods */
+void   medicare__v1__list_findings_response__init
+                     (Medicare__V1__ListFindingsResponse         *message);
+size_t medicare__v1__list_findings_response__get_packed_size
+                     (const Medicare__V1__ListFindingsResponse   *message);
+size_t medicare__v1__list_findings_response__pack
+                     (const Medicare__V1__ListFindingsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_findings_response__pack_to_buffer
+                     (const Medicare__V1__ListFindingsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListFindingsResponse *
+       medicare__v1__list_findings_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_findings_response__free_unpacked
+                     (Medicare__V1__ListFindingsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__DecideFindingRequest methods */
+void   medicare__v1__decide_finding_request__init
+                     (Medicare__V1__DecideFindingRequest         *message);
+size_t medicare__v1__decide_finding_request__get_packed_size
+                     (const Medicare__V1__DecideFindingRequest   *message);
+size_t medicare__v1__decide_finding_request__pack
+                     (const Medicare__V1__DecideFindingRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__decide_finding_request__pack_to_buffer
+                     (const Medicare__V1__DecideFindingRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DecideFindingRequest *
+       medicare__v1__decide_finding_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__decide_finding_request__free_unpacked
+                     (Medicare__V1__DecideFindingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__Inspection methods */
+void   medicare__v1__inspection__init
+                     (Medicare__V1__Inspection         *message);
+size_t medicare__v1__inspection__get_packed_size
+                     (const Medicare__V1__Inspection   *message);
+size_t medicare__v1__inspection__pack
+                     (const Medicare__V1__Inspection   *message,
+                      uint8_t             *out);
+size_t medicare__v1__inspection__pack_to_buffer
+                     (const Medicare__V1__Inspection   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Inspection *
+       medicare__v1__inspection__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__inspection__free_unpacked
+                     (Medicare__V1__Inspection *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PlanInspectionRequest methods */
+void   medicare__v1__plan_inspection_request__init
+                     (Medicare__V1__PlanInspectionRequest         *message);
+size_t medicare__v1__plan_inspection_request__get_packed_size
+                     (const Medicare__V1__PlanInspectionRequest   *message);
+size_t medicare__v1__plan_inspection_request__pack
+                     (const Medicare__V1__PlanInspectionRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__plan_inspection_request__pack_to_buffer
+                     (const Medicare__V1__PlanInspectionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PlanInspectionRequest *
+       medicare__v1__plan_inspection_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__plan_inspection_request__free_unpacked
+                     (Medicare__V1__PlanInspectionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__AdvanceInspectionRequest methods */
+void   medicare__v1__advance_inspection_request__init
+                     (Medicare__V1__AdvanceInspectionRequest         *message);
+size_t medicare__v1__advance_inspection_request__get_packed_size
+                     (const Medicare__V1__AdvanceInspectionRequest   *message);
+size_t medicare__v1__advance_inspection_request__pack
+                     (const Medicare__V1__AdvanceInspectionRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__advance_inspection_request__pack_to_buffer
+                     (const Medicare__V1__AdvanceInspectionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__AdvanceInspectionRequest *
+       medicare__v1__advance_inspection_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__advance_inspection_request__free_unpacked
+                     (Medicare__V1__AdvanceInspectionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RecordInspectionFindingRequest methods */
+void   medicare__v1__record_inspection_finding_request__init
+                     (Medicare__V1__RecordInspectionFindingRequest         *message);
+size_t medicare__v1__record_inspection_finding_request__get_packed_size
+                     (const Medicare__V1__RecordInspectionFindingRequest   *message);
+size_t medicare__v1__record_inspection_finding_request__pack
+                     (const Medicare__V1__RecordInspectionFindingRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__record_inspection_finding_request__pack_to_buffer
+                     (const Medicare__V1__RecordInspectionFindingRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RecordInspectionFindingRequest *
+       medicare__v1__record_inspection_finding_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__record_inspection_finding_request__free_unpacked
+                     (Medicare__V1__RecordInspectionFindingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListInspectionsRequest methods */
+void   medicare__v1__list_inspections_request__init
+                     (Medicare__V1__ListInspectionsRequest         *message);
+size_t medicare__v1__list_inspections_request__get_packed_size
+                     (const Medicare__V1__ListInspectionsRequest   *message);
+size_t medicare__v1__list_inspections_request__pack
+                     (const Medicare__V1__ListInspectionsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_inspections_request__pack_to_buffer
+                     (const Medicare__V1__ListInspectionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListInspectionsRequest *
+       medicare__v1__list_inspections_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_inspections_request__free_unpacked
+                     (Medicare__V1__ListInspectionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListInspectionsResponse methods */
+void   medicare__v1__list_inspections_response__init
+                     (Medicare__V1__ListInspectionsResponse         *message);
+size_t medicare__v1__list_inspections_response__get_packed_size
+                     (const Medicare__V1__ListInspectionsResponse   *message);
+size_t medicare__v1__list_inspections_response__pack
+                     (const Medicare__V1__ListInspectionsResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_inspections_response__pack_to_buffer
+                     (const Medicare__V1__ListInspectionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListInspectionsResponse *
+       medicare__v1__list_inspections_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_inspections_response__free_unpacked
+                     (Medicare__V1__ListInspectionsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__CaseAction methods */
+void   medicare__v1__case_action__init
+                     (Medicare__V1__CaseAction         *message);
+size_t medicare__v1__case_action__get_packed_size
+                     (const Medicare__V1__CaseAction   *message);
+size_t medicare__v1__case_action__pack
+                     (const Medicare__V1__CaseAction   *message,
+                      uint8_t             *out);
+size_t medicare__v1__case_action__pack_to_buffer
+                     (const Medicare__V1__CaseAction   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__CaseAction *
+       medicare__v1__case_action__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__case_action__free_unpacked
+                     (Medicare__V1__CaseAction *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__SupervisionCase methods */
+void   medicare__v1__supervision_case__init
+                     (Medicare__V1__SupervisionCase         *message);
+size_t medicare__v1__supervision_case__get_packed_size
+                     (const Medicare__V1__SupervisionCase   *message);
+size_t medicare__v1__supervision_case__pack
+                     (const Medicare__V1__SupervisionCase   *message,
+                      uint8_t             *out);
+size_t medicare__v1__supervision_case__pack_to_buffer
+                     (const Medicare__V1__SupervisionCase   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SupervisionCase *
+       medicare__v1__supervision_case__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__supervision_case__free_unpacked
+                     (Medicare__V1__SupervisionCase *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__OpenCaseRequest methods */
+void   medicare__v1__open_case_request__init
+                     (Medicare__V1__OpenCaseRequest         *message);
+size_t medicare__v1__open_case_request__get_packed_size
+                     (const Medicare__V1__OpenCaseRequest   *message);
+size_t medicare__v1__open_case_request__pack
+                     (const Medicare__V1__OpenCaseRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__open_case_request__pack_to_buffer
+                     (const Medicare__V1__OpenCaseRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__OpenCaseRequest *
+       medicare__v1__open_case_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__open_case_request__free_unpacked
+                     (Medicare__V1__OpenCaseRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__TakeCaseActionRequest methods */
+void   medicare__v1__take_case_action_request__init
+                     (Medicare__V1__TakeCaseActionRequest         *message);
+size_t medicare__v1__take_case_action_request__get_packed_size
+                     (const Medicare__V1__TakeCaseActionRequest   *message);
+size_t medicare__v1__take_case_action_request__pack
+                     (const Medicare__V1__TakeCaseActionRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__take_case_action_request__pack_to_buffer
+                     (const Medicare__V1__TakeCaseActionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__TakeCaseActionRequest *
+       medicare__v1__take_case_action_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__take_case_action_request__free_unpacked
+                     (Medicare__V1__TakeCaseActionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__GetCaseRequest methods */
+void   medicare__v1__get_case_request__init
+                     (Medicare__V1__GetCaseRequest         *message);
+size_t medicare__v1__get_case_request__get_packed_size
+                     (const Medicare__V1__GetCaseRequest   *message);
+size_t medicare__v1__get_case_request__pack
+                     (const Medicare__V1__GetCaseRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__get_case_request__pack_to_buffer
+                     (const Medicare__V1__GetCaseRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__GetCaseRequest *
+       medicare__v1__get_case_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__get_case_request__free_unpacked
+                     (Medicare__V1__GetCaseRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__CloseCaseRequest methods */
+void   medicare__v1__close_case_request__init
+                     (Medicare__V1__CloseCaseRequest         *message);
+size_t medicare__v1__close_case_request__get_packed_size
+                     (const Medicare__V1__CloseCaseRequest   *message);
+size_t medicare__v1__close_case_request__pack
+                     (const Medicare__V1__CloseCaseRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__close_case_request__pack_to_buffer
+                     (const Medicare__V1__CloseCaseRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__CloseCaseRequest *
+       medicare__v1__close_case_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__close_case_request__free_unpacked
+                     (Medicare__V1__CloseCaseRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListCasesRequest methods */
+void   medicare__v1__list_cases_request__init
+                     (Medicare__V1__ListCasesRequest         *message);
+size_t medicare__v1__list_cases_request__get_packed_size
+                     (const Medicare__V1__ListCasesRequest   *message);
+size_t medicare__v1__list_cases_request__pack
+                     (const Medicare__V1__ListCasesRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_cases_request__pack_to_buffer
+                     (const Medicare__V1__ListCasesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListCasesRequest *
+       medicare__v1__list_cases_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_cases_request__free_unpacked
+                     (Medicare__V1__ListCasesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListCasesResponse methods */
+void   medicare__v1__list_cases_response__init
+                     (Medicare__V1__ListCasesResponse         *message);
+size_t medicare__v1__list_cases_response__get_packed_size
+                     (const Medicare__V1__ListCasesResponse   *message);
+size_t medicare__v1__list_cases_response__pack
+                     (const Medicare__V1__ListCasesResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_cases_response__pack_to_buffer
+                     (const Medicare__V1__ListCasesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListCasesResponse *
+       medicare__v1__list_cases_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_cases_response__free_unpacked
+                     (Medicare__V1__ListCasesResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__ReviewStatsRequest methods */
 void   medicare__v1__review_stats_request__init
                      (Medicare__V1__ReviewStatsRequest         *message);
@@ -1335,6 +2391,69 @@ typedef void (*Medicare__V1__VerifyAuditRequest_Closure)
 typedef void (*Medicare__V1__VerifyAuditResponse_Closure)
                  (const Medicare__V1__VerifyAuditResponse *message,
                   void *closure_data);
+typedef void (*Medicare__V1__Sampling_Closure)
+                 (const Medicare__V1__Sampling *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RunPostReviewRequest_Closure)
+                 (const Medicare__V1__RunPostReviewRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PostReviewBatch_Closure)
+                 (const Medicare__V1__PostReviewBatch *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__CaseFinding_Closure)
+                 (const Medicare__V1__CaseFinding *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListFindingsRequest_Closure)
+                 (const Medicare__V1__ListFindingsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListFindingsResponse_Closure)
+                 (const Medicare__V1__ListFindingsResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__DecideFindingRequest_Closure)
+                 (const Medicare__V1__DecideFindingRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__Inspection_Closure)
+                 (const Medicare__V1__Inspection *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PlanInspectionRequest_Closure)
+                 (const Medicare__V1__PlanInspectionRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__AdvanceInspectionRequest_Closure)
+                 (const Medicare__V1__AdvanceInspectionRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RecordInspectionFindingRequest_Closure)
+                 (const Medicare__V1__RecordInspectionFindingRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListInspectionsRequest_Closure)
+                 (const Medicare__V1__ListInspectionsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListInspectionsResponse_Closure)
+                 (const Medicare__V1__ListInspectionsResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__CaseAction_Closure)
+                 (const Medicare__V1__CaseAction *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__SupervisionCase_Closure)
+                 (const Medicare__V1__SupervisionCase *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__OpenCaseRequest_Closure)
+                 (const Medicare__V1__OpenCaseRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__TakeCaseActionRequest_Closure)
+                 (const Medicare__V1__TakeCaseActionRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__GetCaseRequest_Closure)
+                 (const Medicare__V1__GetCaseRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__CloseCaseRequest_Closure)
+                 (const Medicare__V1__CloseCaseRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListCasesRequest_Closure)
+                 (const Medicare__V1__ListCasesRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListCasesResponse_Closure)
+                 (const Medicare__V1__ListCasesResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__ReviewStatsRequest_Closure)
                  (const Medicare__V1__ReviewStatsRequest *message,
                   void *closure_data);
@@ -1384,6 +2503,54 @@ struct Medicare__V1__Supervision_Service
                        const Medicare__V1__VerifyAuditRequest *input,
                        Medicare__V1__VerifyAuditResponse_Closure closure,
                        void *closure_data);
+  void (*run_post_review)(Medicare__V1__Supervision_Service *service,
+                          const Medicare__V1__RunPostReviewRequest *input,
+                          Medicare__V1__PostReviewBatch_Closure closure,
+                          void *closure_data);
+  void (*list_findings)(Medicare__V1__Supervision_Service *service,
+                        const Medicare__V1__ListFindingsRequest *input,
+                        Medicare__V1__ListFindingsResponse_Closure closure,
+                        void *closure_data);
+  void (*decide_finding)(Medicare__V1__Supervision_Service *service,
+                         const Medicare__V1__DecideFindingRequest *input,
+                         Medicare__V1__CaseFinding_Closure closure,
+                         void *closure_data);
+  void (*plan_inspection)(Medicare__V1__Supervision_Service *service,
+                          const Medicare__V1__PlanInspectionRequest *input,
+                          Medicare__V1__Inspection_Closure closure,
+                          void *closure_data);
+  void (*advance_inspection)(Medicare__V1__Supervision_Service *service,
+                             const Medicare__V1__AdvanceInspectionRequest *input,
+                             Medicare__V1__Inspection_Closure closure,
+                             void *closure_data);
+  void (*record_inspection_finding)(Medicare__V1__Supervision_Service *service,
+                                    const Medicare__V1__RecordInspectionFindingRequest *input,
+                                    Medicare__V1__CaseFinding_Closure closure,
+                                    void *closure_data);
+  void (*list_inspections)(Medicare__V1__Supervision_Service *service,
+                           const Medicare__V1__ListInspectionsRequest *input,
+                           Medicare__V1__ListInspectionsResponse_Closure closure,
+                           void *closure_data);
+  void (*open_case)(Medicare__V1__Supervision_Service *service,
+                    const Medicare__V1__OpenCaseRequest *input,
+                    Medicare__V1__SupervisionCase_Closure closure,
+                    void *closure_data);
+  void (*take_case_action)(Medicare__V1__Supervision_Service *service,
+                           const Medicare__V1__TakeCaseActionRequest *input,
+                           Medicare__V1__SupervisionCase_Closure closure,
+                           void *closure_data);
+  void (*get_case)(Medicare__V1__Supervision_Service *service,
+                   const Medicare__V1__GetCaseRequest *input,
+                   Medicare__V1__SupervisionCase_Closure closure,
+                   void *closure_data);
+  void (*close_case)(Medicare__V1__Supervision_Service *service,
+                     const Medicare__V1__CloseCaseRequest *input,
+                     Medicare__V1__SupervisionCase_Closure closure,
+                     void *closure_data);
+  void (*list_cases)(Medicare__V1__Supervision_Service *service,
+                     const Medicare__V1__ListCasesRequest *input,
+                     Medicare__V1__ListCasesResponse_Closure closure,
+                     void *closure_data);
 };
 typedef void (*Medicare__V1__Supervision_ServiceDestroy)(Medicare__V1__Supervision_Service *);
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
@@ -1400,7 +2567,19 @@ void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service
       function_prefix__ ## get_rule_set,\
       function_prefix__ ## list_rule_sets,\
       function_prefix__ ## list_alerts,\
-      function_prefix__ ## verify_audit  }
+      function_prefix__ ## verify_audit,\
+      function_prefix__ ## run_post_review,\
+      function_prefix__ ## list_findings,\
+      function_prefix__ ## decide_finding,\
+      function_prefix__ ## plan_inspection,\
+      function_prefix__ ## advance_inspection,\
+      function_prefix__ ## record_inspection_finding,\
+      function_prefix__ ## list_inspections,\
+      function_prefix__ ## open_case,\
+      function_prefix__ ## take_case_action,\
+      function_prefix__ ## get_case,\
+      function_prefix__ ## close_case,\
+      function_prefix__ ## list_cases  }
 void medicare__v1__supervision__review(ProtobufCService *service,
                                        const Medicare__V1__ReviewRequest *input,
                                        Medicare__V1__ReviewResponse_Closure closure,
@@ -1437,6 +2616,54 @@ void medicare__v1__supervision__verify_audit(ProtobufCService *service,
                                              const Medicare__V1__VerifyAuditRequest *input,
                                              Medicare__V1__VerifyAuditResponse_Closure closure,
                                              void *closure_data);
+void medicare__v1__supervision__run_post_review(ProtobufCService *service,
+                                                const Medicare__V1__RunPostReviewRequest *input,
+                                                Medicare__V1__PostReviewBatch_Closure closure,
+                                                void *closure_data);
+void medicare__v1__supervision__list_findings(ProtobufCService *service,
+                                              const Medicare__V1__ListFindingsRequest *input,
+                                              Medicare__V1__ListFindingsResponse_Closure closure,
+                                              void *closure_data);
+void medicare__v1__supervision__decide_finding(ProtobufCService *service,
+                                               const Medicare__V1__DecideFindingRequest *input,
+                                               Medicare__V1__CaseFinding_Closure closure,
+                                               void *closure_data);
+void medicare__v1__supervision__plan_inspection(ProtobufCService *service,
+                                                const Medicare__V1__PlanInspectionRequest *input,
+                                                Medicare__V1__Inspection_Closure closure,
+                                                void *closure_data);
+void medicare__v1__supervision__advance_inspection(ProtobufCService *service,
+                                                   const Medicare__V1__AdvanceInspectionRequest *input,
+                                                   Medicare__V1__Inspection_Closure closure,
+                                                   void *closure_data);
+void medicare__v1__supervision__record_inspection_finding(ProtobufCService *service,
+                                                          const Medicare__V1__RecordInspectionFindingRequest *input,
+                                                          Medicare__V1__CaseFinding_Closure closure,
+                                                          void *closure_data);
+void medicare__v1__supervision__list_inspections(ProtobufCService *service,
+                                                 const Medicare__V1__ListInspectionsRequest *input,
+                                                 Medicare__V1__ListInspectionsResponse_Closure closure,
+                                                 void *closure_data);
+void medicare__v1__supervision__open_case(ProtobufCService *service,
+                                          const Medicare__V1__OpenCaseRequest *input,
+                                          Medicare__V1__SupervisionCase_Closure closure,
+                                          void *closure_data);
+void medicare__v1__supervision__take_case_action(ProtobufCService *service,
+                                                 const Medicare__V1__TakeCaseActionRequest *input,
+                                                 Medicare__V1__SupervisionCase_Closure closure,
+                                                 void *closure_data);
+void medicare__v1__supervision__get_case(ProtobufCService *service,
+                                         const Medicare__V1__GetCaseRequest *input,
+                                         Medicare__V1__SupervisionCase_Closure closure,
+                                         void *closure_data);
+void medicare__v1__supervision__close_case(ProtobufCService *service,
+                                           const Medicare__V1__CloseCaseRequest *input,
+                                           Medicare__V1__SupervisionCase_Closure closure,
+                                           void *closure_data);
+void medicare__v1__supervision__list_cases(ProtobufCService *service,
+                                           const Medicare__V1__ListCasesRequest *input,
+                                           Medicare__V1__ListCasesResponse_Closure closure,
+                                           void *closure_data);
 typedef struct Medicare__V1__SupervisionReports_Service Medicare__V1__SupervisionReports_Service;
 struct Medicare__V1__SupervisionReports_Service
 {
@@ -1465,6 +2692,15 @@ extern const ProtobufCEnumDescriptor    medicare__v1__verdict__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__rule_kind__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__severity__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__audit_kind__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__sample_reason__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__finding_source__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__finding_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__finding_decision__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__inspection_kind__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__inspection_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__case_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__case_action_kind__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__action_state__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__alert__descriptor;
@@ -1489,6 +2725,27 @@ extern const ProtobufCMessageDescriptor medicare__v1__record_batch_response__des
 extern const ProtobufCMessageDescriptor medicare__v1__record_block_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__verify_audit_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__sampling__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__run_post_review_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__post_review_batch__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__case_finding__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_findings_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_findings_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__decide_finding_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__inspection__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__plan_inspection_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__advance_inspection_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__record_inspection_finding_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_inspections_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_inspections_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__case_action__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__supervision_case__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__open_case_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__take_case_action_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__get_case_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__close_case_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_cases_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_cases_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_stats_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor;
