@@ -12,7 +12,7 @@ struct Rules: AsyncParsableCommand {
         discussion: """
             medicare rules list
             medicare rules show                       the set in force today (--date, --version for others)
-            medicare rules show --version zj-2024.1 --export > rules.json
+            medicare rules show --version zj-2024.2 --export > rules.json
             medicare rules publish rules.json         a changed set, under a new "version"
             """,
         subcommands: [List.self, Show.self, Publish.self]

@@ -52,7 +52,8 @@ extension RuleSet {
                     gend: try p.code("gend"), diagnoses: try p.strings("diagnoses"), maxVisits: try p.uint32("max_visits"),
                     periodDays: try p.uint32("period_days"), sameInstitution: try p.bool("same_institution"),
                     maxInstitutions: try p.uint32("max_institutions"), medTypes: try p.codes("med_types"), maxPersons: try p.uint32("max_persons"),
-                    windowMinutes: try p.uint32("window_minutes")
+                    windowMinutes: try p.uint32("window_minutes"), openMinute: try p.uint32("open_minute"), closeMinute: try p.uint32("close_minute"),
+                    spikeRatioBp: try p.uint32("spike_ratio_bp"), baselineDays: try p.uint32("baseline_days"), minSettlements: try p.uint32("min_settlements")
                 )
                 try p.finish("RuleParams")
             }
@@ -118,6 +119,11 @@ extension RuleSet {
                 put(&d, "med_types", codes(p.medTypes))
                 put(&d, "max_persons", p.maxPersons)
                 put(&d, "window_minutes", p.windowMinutes)
+                put(&d, "open_minute", p.openMinute)
+                put(&d, "close_minute", p.closeMinute)
+                put(&d, "spike_ratio_bp", p.spikeRatioBp)
+                put(&d, "baseline_days", p.baselineDays)
+                put(&d, "min_settlements", p.minSettlements)
                 put(&r, "params", d)
             }
             return r

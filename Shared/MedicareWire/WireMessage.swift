@@ -73,6 +73,19 @@ extension ByteBuffer {
         }
         writeBytes(bytes)
     }
+
+    /// Appends a varint field (`int64`, `uint64`, `bool`, an enum) `number` holding `value`
+    /// (a negative `int64` as protobuf writes it: ten bytes, two's complement).
+    public mutating func writeProtobufField(_ number: UInt32, varint value: Int64) {
+        for field in [UInt64(number) << 3, UInt64(bitPattern: value)] {  // wire type 0: varint
+            var rest = field
+            while rest >= 0x80 {
+                writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
+                rest >>= 7
+            }
+            writeInteger(UInt8(rest))
+        }
+    }
 }
 
 /// A proto enum as the generator maps it: one Swift case per declared value, plus

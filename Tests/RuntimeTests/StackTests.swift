@@ -17,7 +17,8 @@ final class Stack: @unchecked Sendable {
     var gateway: RunningService
 
     /// `deadRegistryReplica`: also list a registry replica that is not running, first.
-    init(deadRegistryReplica: Int? = nil) async throws {
+    /// `supervisionExtra`: more arguments for supervision (a time zone).
+    init(deadRegistryReplica: Int? = nil, supervisionExtra: [String] = []) async throws {
         folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
         // Supervision applies cases' actions in the registry and settlement, whose relays deliver
         // to it: its port is chosen first (the relays retry until it listens).
@@ -26,7 +27,7 @@ final class Stack: @unchecked Sendable {
         settlement = try await RunningService.start("settlement", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervisionPort)"])
         supervision = try await RunningService.start("supervision", folder: folder, port: supervisionPort, extra: [
             "--upstream.registry", "127.0.0.1:\(registry.rpcPort)", "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
-        ])
+        ] + supervisionExtra)
         let registries = (deadRegistryReplica.map { ["127.0.0.1:\($0)"] } ?? []) + ["127.0.0.1:\(registry.rpcPort)"]
         gateway = try await RunningService.start("gateway", folder: folder, extra: [
             "--upstream.registry", registries.joined(separator: ","), "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",

@@ -15,7 +15,8 @@ func withSupervision<T: Sendable>(
 ) async throws -> T {
     try await withService("supervision", engine: engine, migrations: SupervisionDefinition.migrations, peer: peer, router: { db in
         var router = RPCRouter()
-        try await SupervisionProvider.bundled(store: SupervisionStore(database: db), catalogue: try PolicyBook.bundled().catalogue).register(with: &router)
+        let catalogue = try PolicyBook.bundled().catalogue
+        try await SupervisionProvider.bundled(store: SupervisionStore(database: db, catalogue: catalogue), catalogue: catalogue).register(with: &router)
         return router
     }) { channel, db in try await body(SupervisionClient(channel), db) }
 }
@@ -33,7 +34,7 @@ struct SupervisionTests {
     @Test func aCleanClaimPasses() async throws {
         try await withSupervision { s, _ in
             let r = try await s.review(review([("XA01AAA001", 20, 50, 5), ("F001", 1, 1000, 0)]))
-            #expect(r.verdict == .pass && r.findings.isEmpty && r.rulesEvaluated == 14 && r.ruleSetVersion == "zj-2024.1", "\(r)")
+            #expect(r.verdict == .pass && r.findings.isEmpty && r.rulesEvaluated == 14 && r.ruleSetVersion == "zj-2024.2", "\(r)")
         }
     }
 
@@ -60,7 +61,7 @@ struct SupervisionTests {
             let r = try await s.review(request)
             let finding = try #require(r.findings.first { $0.ruleID == rule }, "\(r.findings)")
             #expect(finding.verdict == verdict && finding.amountAtIssue == amount && finding.ruleVersion == "1" && !finding.evidence.contains("{"))
-            #expect(!finding.source.isEmpty && !finding.ruleName.isEmpty && finding.severity != .unspecified && r.ruleSetVersion == "zj-2024.1")
+            #expect(!finding.source.isEmpty && !finding.ruleName.isEmpty && finding.severity != .unspecified && r.ruleSetVersion == "zj-2024.2")
             #expect(r.verdict == verdict, "\(r.findings)")
         }
     }
@@ -68,7 +69,7 @@ struct SupervisionTests {
     /// The shipped set: every rule cites its source, and its document reads back to the same set.
     @Test func theBundledRuleSetCitesEveryRulesSourceAndRoundTrips() throws {
         let set = try RuleBook.bundled()
-        #expect(set.rules.count == 15 && set.rules.allSatisfy { !$0.source.isEmpty && !$0.name.isEmpty && $0.version >= 1 })
+        #expect(set.rules.count == 18 && set.rules.allSatisfy { !$0.source.isEmpty && !$0.name.isEmpty && $0.version >= 1 })
         #expect(try RuleSet(json: set.json()) == set)
     }
 
@@ -87,7 +88,7 @@ struct SupervisionTests {
     @Test func aRuleSetIsCheckedWholeBeforeItIsPublished() async throws {
         try await withSupervision { s, _ in
             var set = try RuleBook.bundled()
-            set.version = "zj-2024.2"
+            set.version = "zj-2024.3"
             set.rules[3].params = RuleParams(maxQuantity: 10, maxDays: 3)
             await #expect(throws: RPCError.self) { try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)) }
             do { _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)); Issue.record("accepted: \(set.rules[3])") } catch let error as RPCError {
@@ -124,7 +125,7 @@ struct SupervisionTests {
             let claim = review([("XA01AAA001", 20, 50, 5)])
             #expect(try await s.review(claim).verdict == .pass)
             var set = try RuleBook.bundled()
-            set.version = "zj-2024.2"
+            set.version = "zj-2024.3"
             set.effectiveFrom = "2024-05-01"
             let quantity = try #require(set.rules.firstIndex { $0.ruleID == "R004" })
             set.rules[quantity].version = 2
@@ -133,12 +134,12 @@ struct SupervisionTests {
             #expect(!published.replay && published.ruleSet?.publishedBy.contains("ops") == true && !(published.ruleSet?.publishedAt.isEmpty ?? true))
             #expect(try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)).replay)
             let r = try await s.review(claim)
-            #expect(r.ruleSetVersion == "zj-2024.2" && r.verdict == .block)
+            #expect(r.ruleSetVersion == "zj-2024.3" && r.verdict == .block)
             #expect(r.findings.first?.ruleID == "R004" && r.findings.first?.ruleVersion == "2" && r.findings.first?.amountAtIssue == 400)
             // A visit before the new set's day still runs the old one.
             var earlier = claim
             earlier.claim?.visitDate = "2024-04-30"
-            #expect(try await s.review(earlier).ruleSetVersion == "zj-2024.1")
+            #expect(try await s.review(earlier).ruleSetVersion == "zj-2024.2")
             set.rules[quantity].params = RuleParams(items: ["XA01"], maxQuantity: 13)
             do {
                 _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set))
@@ -146,8 +147,8 @@ struct SupervisionTests {
             } catch let error as RPCError {
                 #expect(error.code == .alreadyExists, "\(error)")
             }
-            #expect(try await s.listRuleSets(ListRuleSetsRequest()).ruleSets.map(\.version) == ["zj-2024.1", "zj-2024.2"])
-            #expect(try await s.getRuleSet(GetRuleSetRequest(date: "2024-04-30")).version == "zj-2024.1")
+            #expect(try await s.listRuleSets(ListRuleSetsRequest()).ruleSets.map(\.version) == ["zj-2024.2", "zj-2024.3"])
+            #expect(try await s.getRuleSet(GetRuleSetRequest(date: "2024-04-30")).version == "zj-2024.2")
         }
     }
 
@@ -212,8 +213,11 @@ struct SupervisionTests {
         let set = try CompiledRuleSet(try RuleBook.bundled(), seq: 1)
         let monitor = InstitutionMonitor()
         let start = ContinuousClock.now
-        func posting(_ n: Int, clinic: String = "H33080200101", status: SettlementStatus = .settled) -> SettlementResult {
-            SettlementResult(setlID: "S\(clinic)-\(n)", mdtrtID: "M\(n)", psnNo: "P\(n)", fixmedinsCode: clinic, medfeeSumamt: 2000, status: status)
+        // Posted at 10:00 on a working day, inside the opening hours R016 watches.
+        let morning = CivilDate.gregorian(in: .current).date(from: DateComponents(year: 2024, month: 6, day: 3, hour: 10))!
+        func posting(_ n: Int, clinic: String = "H33080200101", status: SettlementStatus = .settled) -> InstitutionMonitor.Posting {
+            InstitutionMonitor.Posting(SettlementResult(setlID: "S\(clinic)-\(n)", mdtrtID: "M\(n)", psnNo: "P\(n)", fixmedinsCode: clinic, medfeeSumamt: 2000,
+                                                        status: status), postedAt: morning)
         }
         // Spread over 9 minutes: all in one window. Repeats and reversals add nothing.
         var alerts: [Alert] = []
@@ -223,7 +227,7 @@ struct SupervisionTests {
         #expect(alerts.isEmpty)
         alerts = monitor.observe([posting(20)], set: set, now: start + .seconds(540))
         let alert = try #require(alerts.first)
-        #expect(alerts.count == 1 && alert.ruleID == "R015" && alert.ruleSetVersion == "zj-2024.1" && alert.persons == 21 && alert.settlements == 21)
+        #expect(alerts.count == 1 && alert.ruleID == "R015" && alert.ruleSetVersion == "zj-2024.2" && alert.persons == 21 && alert.settlements == 21)
         #expect(alert.amount == 42_000 && alert.severity == .high && alert.evidence.contains("21 persons") && !alert.evidence.contains("{"), "\(alert.evidence)")
         // Quiet for the window at that clinic; another clinic is counted apart.
         #expect(monitor.observe((21..<60).map { posting($0) }, set: set, now: start + .seconds(600)).isEmpty)
@@ -282,4 +286,123 @@ struct SupervisionTests {
 
 enum SupervisionTestVectors {
     static var abc: String { SM3.hex(SM3.digest(Array("abc".utf8))) }
+}
+
+extension SupervisionTests {
+
+    /// The window kinds on their own: six persons at night (R016, the clinic's 07:00-21:00),
+    /// one person at three clinics within the hour (R017); by day and at two clinics, nothing.
+    @Test func nightSettlementsAndOnePersonAtManyClinicsRaiseAlerts() throws {
+        let set = try CompiledRuleSet(try RuleBook.bundled(), seq: 1)
+        let calendar = CivilDate.gregorian(in: .current)
+        let night = calendar.date(from: DateComponents(year: 2024, month: 6, day: 3, hour: 2, minute: 30))!
+        let day = calendar.date(from: DateComponents(year: 2024, month: 6, day: 3, hour: 9))!
+        func posting(_ n: Int, person: Int, clinic: String = "H33080200101", at: Date) -> InstitutionMonitor.Posting {
+            InstitutionMonitor.Posting(SettlementResult(setlID: "S\(n)", mdtrtID: "M\(n)", psnNo: "P\(person)", fixmedinsCode: clinic, medfeeSumamt: 1000,
+                                                        status: .settled), postedAt: at)
+        }
+        let monitor = InstitutionMonitor()
+        #expect(monitor.observe((0..<6).map { posting($0, person: $0, at: day) }, set: set).isEmpty)
+        #expect(monitor.observe((10..<15).map { posting($0, person: $0, at: night) }, set: set).isEmpty)
+        let atNight = monitor.observe([posting(15, person: 15, at: night)], set: set)
+        #expect(atNight.map(\.ruleID) == ["R016"] && atNight.first?.persons == 6 && atNight.first?.evidence.contains("07:00-21:00") == true, "\(atNight)")
+        let twoClinics = monitor.observe([posting(20, person: 99, at: day), posting(21, person: 99, clinic: "H33080200102", at: day)], set: set)
+        #expect(twoClinics.isEmpty)
+        let third = monitor.observe([posting(22, person: 99, clinic: "H33080200103", at: day)], set: set)
+        #expect(third.map(\.ruleID) == ["R017"] && third.first?.psnNo == "P99" && third.first?.institutions == 3, "\(third)")
+    }
+
+    /// A rule of a monitoring kind must say what it watches: refused naming the parameter.
+    @Test func monitoringRulesNeedTheirParameters() throws {
+        var set = try RuleBook.bundled()
+        let r016 = try #require(set.rules.firstIndex { $0.ruleID == "R016" })
+        set.rules[r016].params?.closeMinute = 400
+        #expect(throws: DomainError(field: "rule_set.rules[\(r016)].params.close_minute", "is required, after open_minute (minutes after midnight, 1-1440)")) {
+            try RuleBook.validated(set)
+        }
+        set = try RuleBook.bundled()
+        let r018 = try #require(set.rules.firstIndex { $0.ruleID == "R018" })
+        set.rules[r018].params?.spikeRatioBp = 9_000
+        #expect(throws: DomainError(field: "rule_set.rules[\(r018)].params.spike_ratio_bp", "is required, above 10000 (a day above the average)")) {
+            try RuleBook.validated(set)
+        }
+        set.rules[r018].params?.spikeRatioBp = 30_000
+        set.rules[r018].params?.maxPersons = 3
+        #expect(throws: DomainError(field: "rule_set.rules[\(r018)].params.max_persons", "is not read by kind volume_spike")) { try RuleBook.validated(set) }
+    }
+
+    /// Post-settlement review, findings, inspections, cases and the oversight view on each
+    /// engine (in process, no registry or settlement behind: applied actions stay pending).
+    @Test(arguments: Engine.all)
+    func postReviewInspectionsAndCasesOnEachEngine(engine: Engine) async throws {
+        try await withSupervision(engine: engine) { s, _ in
+            let claims = (0..<12).map { n in
+                Claim(mdtrtID: "V\(n)", psnNo: "P\(n)", certno: quzhou.certno, fixmedinsCode: n < 10 ? "H33080200101" : "H33080200201", medType: .generalOutpatient,
+                      visitDate: "2024-06-01", diagnoses: ["J06"], lines: n == 0
+                        ? [FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 60, days: 5), FeeLine(itemCode: "F002", quantity: 1, unitPrice: 900)]
+                        : [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
+            }
+            let records = claims.enumerated().map { n, claim in
+                RecordRequest(settlement: SettlementResult(setlID: "S\(n)", mdtrtID: claim.mdtrtID, psnNo: claim.psnNo, fixmedinsCode: claim.fixmedinsCode,
+                                                           settleVia: "H33080200001", medfeeSumamt: n == 0 ? 2_100 : 1_000, fundPaySumamt: 600, status: .settled,
+                                                           setlDate: "2024-06-02"), claim: claim, postedMs: 1)
+            }
+            let chained = try await s.recordBatch(RecordBatchRequest(records: records))
+            #expect(chained.records.count == 12 && chained.rejected.isEmpty)
+            // By amount: the one claim over 20 yuan; two lines above the reference (R002, a line each), both queued.
+            let batch = try await s.runPostReview(RunPostReviewRequest(region: "330802", from: "2024-06-01", to: "2024-06-01", sampling: Sampling(aboveAmount: 2_000)))
+            #expect(batch.examined == 12 && batch.sampled == 1 && batch.findings == 2, "\(batch)")
+            let far = try await s.runPostReview(RunPostReviewRequest(region: "330802", from: "2024-06-01", to: "2024-06-01", sampling: Sampling(deviationBp: 5_000)))
+            #expect(far.examined == 12 && far.sampled == 1 && far.findings == 0, "\(far)")
+            let queued = try await s.listFindings(ListFindingsRequest(region: "33", statuses: [.open]))
+            #expect(queued.findings.map(\.finding?.ruleID) == ["R002", "R002"] && Set(queued.findings.map(\.finding?.itemCode)) == ["XA01AAA001", "F002"], "\(queued)")
+            let confirmed = try await s.decideFinding(DecideFindingRequest(findingID: queued.findings[0].findingID, fixmedinsCode: "H33080200101", decision: .confirm,
+                                                                           amountToRecover: queued.findings[0].finding?.amountAtIssue ?? 0, note: "above the reference price"))
+            let elsewhere = await #expect(throws: RPCError.self) {
+                _ = try await s.decideFinding(DecideFindingRequest(findingID: queued.findings[1].findingID, fixmedinsCode: "H33080200201", decision: .dismiss, note: "x"))
+            }
+            #expect(elsewhere?.code == .notFound)
+
+            let inspection = try await s.planInspection(PlanInspectionRequest(kind: .keyInspection, title: "重点巡查", region: "330802",
+                                                                              fixmedinsCodes: ["H33080200101"], plannedFrom: "2024-07-01", plannedTo: "2024-07-02"))
+            _ = try await s.advanceInspection(AdvanceInspectionRequest(inspectionID: inspection.inspectionID, region: "33", toStatus: .inProgress))
+            let outside = await #expect(throws: RPCError.self) {
+                _ = try await s.recordInspectionFinding(RecordInspectionFindingRequest(inspectionID: inspection.inspectionID, fixmedinsCode: "H33080200201",
+                                                                                     evidence: "x", amountAtIssue: 1, severity: .low, basis: "协议"))
+            }
+            #expect(outside?.code == .notFound)
+            let found = try await s.recordInspectionFinding(RecordInspectionFindingRequest(inspectionID: inspection.inspectionID, fixmedinsCode: "H33080200101",
+                                                                                          evidence: "账实不符", amountAtIssue: 3_000, severity: .high, basis: "协议第十二条"))
+            let early = await #expect(throws: RPCError.self) {
+                _ = try await s.advanceInspection(AdvanceInspectionRequest(inspectionID: inspection.inspectionID, region: "33", toStatus: .closed))
+            }
+            #expect(early?.message.hasPrefix("conclusion") == true)
+            let opened = try await s.openCase(OpenCaseRequest(fixmedinsCode: "H33080200101", findingIds: [found.findingID, confirmed.findingID], summary: "违规收费"))
+            #expect(opened.amountToRecover == 3_000 + confirmed.amountToRecover)
+            let warned = try await s.takeCaseAction(TakeCaseActionRequest(caseID: opened.caseID, fixmedinsCode: "H33080200101", kind: .warning, reason: "警告"),
+                                                    options: keyed("w"))
+            #expect(warned.actions.map(\.state) == [.recorded])
+            // Nothing behind to apply it: kept pending, and the case cannot close.
+            let recovery = try await s.takeCaseAction(TakeCaseActionRequest(caseID: opened.caseID, fixmedinsCode: "H33080200101", kind: .recovery, amount: 3_000,
+                                                                            reason: "追回"), options: keyed("r"))
+            #expect(recovery.actions.map(\.state) == [.recorded, .pending])
+            let pending = await #expect(throws: RPCError.self) {
+                _ = try await s.closeCase(CloseCaseRequest(caseID: opened.caseID, fixmedinsCode: "H33080200101", conclusion: "done"))
+            }
+            #expect(pending?.code == .failedPrecondition)
+            #expect(try await s.listCases(ListCasesRequest(region: "330802")).cases.map(\.caseID) == [opened.caseID])
+
+            let view = try await s.getOversightView(OversightRequest(centre: "H33080200001", from: "2024-06-02", to: "2024-06-02", limit: 1))
+            let first = try #require(view.clinics.first)
+            #expect(view.more && first.fixmedinsCode == "H33080200101" && first.settlements == 10 && first.drugVisits == 1 && first.antibioticShareBp == 10_000)
+            #expect(first.injectionShareBp == 1_000 && first.confirmedFindings == 2 && first.openFindings == 1 && view.total?.settlements == 12, "\(view)")
+            // A reversal leaves the day's counts.
+            var reversed = records[0].settlement!
+            reversed.status = .reversed
+            _ = try await s.recordBatch(RecordBatchRequest(records: [RecordRequest(settlement: reversed)]))
+            let after = try await s.getOversightView(OversightRequest(region: "330802", from: "2024-06-02", to: "2024-06-02"))
+            #expect(after.clinics.first?.settlements == 9 && after.clinics.first?.drugVisits == 0 && after.total?.settlements == 11, "\(after)")
+            #expect(try await s.verifyAudit(VerifyAuditRequest()).intact)
+        }
+    }
 }

@@ -31,6 +31,12 @@ struct CodecRoundTripTests {
         let whole = try RecordRequest(settlement: result, claim: claim).encodedBytes()
         #expect(Array(framed.readableBytesView) == whole)
         #expect(try RecordRequest(decoding: framed) == RecordRequest(settlement: result, claim: claim))
+        // A varint field after them, as protoc-c writes it (a one-byte and a ten-byte value).
+        for value: Int64 in [5, 1_767_225_600_123, -1] {
+            var withTime = framed
+            withTime.writeProtobufField(4, varint: value)
+            #expect(Array(withTime.readableBytesView) == (try RecordRequest(settlement: result, claim: claim, postedMs: value).encodedBytes()))
+        }
     }
 
     @Test func emptyMessageEncodesToNothingAndBack() throws {

@@ -15,7 +15,7 @@ extension SettlementStore {
     /// part of what the fund owes it to held (debit `institution:payable:<code>`, credit
     /// `institution:withheld:<code>`).
     static func entries(of receivable: Receivable) -> [LedgerEntry] {
-        let code = receivable.fixmedinsCode
+        let code = receivable.payee.isEmpty ? receivable.fixmedinsCode : receivable.payee
         switch receivable.kind {
         case .withholding:
             return [LedgerEntry(account: "institution:payable:\(code)", debit: receivable.amount, credit: 0),
@@ -30,19 +30,25 @@ extension SettlementStore {
     /// the ref was posted with the same content; ALREADY_EXISTS when with other content.
     func post(_ receivable: Receivable) async throws -> Receivable {
         try await database.write { tx in
-            if let row = try await tx.queryOne("SELECT content FROM receivables WHERE action_ref = $1", [.text(receivable.actionRef)]) {
+            // Inserted unless the ref is there (two replicas posting one ref at once: one
+            // inserts, the other reads what it stored).
+            let inserted = try await tx.query(
+                """
+                INSERT INTO receivables (action_ref, fixmedins_code, kind, amount, content, posted_at) VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (action_ref) DO NOTHING RETURNING action_ref
+                """,
+                [.text(receivable.actionRef), .text(receivable.fixmedinsCode), receivable.kind.stored, .integer(receivable.amount),
+                 .blob(try receivable.encodedBytes()), .text(receivable.postedAt)]
+            )
+            if inserted.isEmpty, let row = try await tx.queryOne("SELECT content FROM receivables WHERE action_ref = $1", [.text(receivable.actionRef)]) {
                 var stored = try Receivable(decoding: try row.blob("content"))
-                guard stored.fixmedinsCode == receivable.fixmedinsCode, stored.kind == receivable.kind, stored.amount == receivable.amount else {
+                guard stored.fixmedinsCode == receivable.fixmedinsCode, stored.payee == receivable.payee, stored.kind == receivable.kind,
+                      stored.amount == receivable.amount else {
                     throw DomainError(.conflict, field: "receivable.action_ref", "\(receivable.actionRef.prefix(64)) was posted with another institution, kind or amount")
                 }
                 stored.replay = true
                 return stored
             }
-            try await tx.execute(
-                "INSERT INTO receivables (action_ref, fixmedins_code, kind, amount, content, posted_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                [.text(receivable.actionRef), .text(receivable.fixmedinsCode), receivable.kind.stored, .integer(receivable.amount),
-                 .blob(try receivable.encodedBytes()), .text(receivable.postedAt)]
-            )
             let txn = "R:" + receivable.actionRef
             try await tx.insert(into: "ledger", columns: Self.ledgerColumns, rows: Self.entries(of: receivable).enumerated().map { line, entry in
                 [.text(txn), .integer(Int64(line + 1)), .text(""), .text(entry.account), .integer(entry.debit), .integer(entry.credit)]
@@ -79,6 +85,7 @@ extension SettlementProvider {
             throw DomainError(field: "receivable.action_ref", "must be 1-64 printable ASCII characters")
         }
         _ = try InstitutionCode(receivable.fixmedinsCode, field: "receivable.fixmedins_code")
+        if !receivable.payee.isEmpty { _ = try InstitutionCode(receivable.payee, field: "receivable.payee") }
         _ = try receivable.kind.required("receivable.kind")
         guard (1...1_000_000_000_000).contains(receivable.amount) else {
             throw DomainError(field: "receivable.amount", "must be 1 to 10^12 fen, got \(receivable.amount)")

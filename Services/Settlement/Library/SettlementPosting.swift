@@ -265,12 +265,14 @@ extension SettlementStore {
     }
 
     /// An audit outbox row (``auditColumns``): an encoded `RecordRequest` (settlement = 1,
-    /// claim = 2) made from the already encoded parts.
+    /// claim = 2, posted_ms = 4: now) made from the already encoded parts.
     static func auditRow(setlID: String, kind: AuditKind, settlement: [UInt8], claim: [UInt8]? = nil) -> [SQLValue] {
         var record = ByteBuffer()
+        let now = AuditOutbox.nowMillis()
         record.writeProtobufField(1, bytes: settlement)
         if let claim { record.writeProtobufField(2, bytes: claim) }
-        return [.text(setlID), kind.stored, .blob(Array(record.readableBytesView)), .integer(AuditOutbox.nowMillis())]
+        record.writeProtobufField(4, varint: now)
+        return [.text(setlID), kind.stored, .blob(Array(record.readableBytesView)), .integer(now)]
     }
 }
 

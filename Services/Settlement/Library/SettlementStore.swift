@@ -334,8 +334,10 @@ public struct SettlementStore: Sendable {
         case .region(let region):
             // A range, not LIKE, so that the (setl_date, fixmedins_code) index serves it.
             filters = [" AND s.fixmedins_code >= $2 AND s.fixmedins_code < $3"]
-            binds.append(.text("H" + region))
-            binds.append(.text("H" + region + "~"))
+            // Bounds of digits and letters only: they hold under any collation (DivisionCode.textRange).
+            let range = DivisionCode.textRange(prefix: region)
+            binds.append(.text("H" + range.lower))
+            binds.append(.text("H" + range.upper))
         }
         let queries = filters.flatMap { [(posted + $0, Int64(1)), (reversed + $0, Int64(-1))] }, finalBinds = binds
         return try await database.read { tx in

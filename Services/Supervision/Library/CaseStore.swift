@@ -1,5 +1,6 @@
 import Foundation
 import MedicareContracts
+import MedicareCrypto
 import MedicareDomain
 import MedicareRuntime
 import MedicareStore
@@ -52,6 +53,9 @@ extension SupervisionStore {
         }
     }
 
+    /// The most actions one case takes (each is chained with the whole case).
+    static let maxActions = 100
+
     /// The next number in `table`'s `column` (1, 2, ...). PostgreSQL: the table is locked
     /// until commit, so that replicas number one after another.
     static func nextNumber(_ tx: any SQLTransaction, _ table: String, _ column: String) async throws -> UInt64 {
@@ -101,8 +105,12 @@ extension SupervisionStore {
 
     static let findingColumns = ["finding_id", "fixmedins_code", "status", "batch_id", "inspection_id", "case_id", "once_key", "content"]
 
-    /// A post-review finding is made once per settlement and rule.
-    static func onceKey(_ finding: CaseFinding) -> String { "\(finding.setlID)/\(finding.finding?.ruleID ?? "")" }
+    /// A post-review finding is made once per settlement, rule, item and evidence (a rule
+    /// that fires per line, such as a price above the reference, finds each line).
+    static func onceKey(_ finding: CaseFinding) -> String {
+        let found = finding.finding ?? Finding()
+        return "\(finding.setlID)/\(found.ruleID)/\(found.itemCode)/" + SM3.hex(SM3.digest(Array(found.evidence.utf8))).prefix(16)
+    }
 
     /// Findings of institutions in `region` after `after`, by id, filtered.
     func findings(region: String, statuses: [FindingStatus], batchID: UInt64, inspectionID: UInt64, after: UInt64, limit: Int) async throws -> [CaseFinding] {
@@ -138,7 +146,12 @@ extension SupervisionStore {
         try await database.write { tx in
             var finding = try await Self.finding(tx, id, at: code, field: "finding_id")
             let status: FindingStatus = decision == .confirm ? .confirmed : .dismissed
-            if finding.status == status { return finding }
+            if finding.status == status {
+                guard decision == .dismiss || finding.amountToRecover == amount else {
+                    throw DomainError(.precondition, field: "amount_to_recover", "finding \(id) is confirmed already, with \(finding.amountToRecover) fen to recover")
+                }
+                return finding
+            }
             guard finding.status == .open else {
                 throw DomainError(.precondition, field: "decision", "finding \(id) is \(finding.status.code) already")
             }
@@ -209,9 +222,12 @@ extension SupervisionStore {
     /// Records an inspector's finding (CONFIRMED) in an inspection in progress.
     func record(_ finding: CaseFinding, inspection id: UInt64) async throws -> CaseFinding {
         try await database.write { tx in
-            var inspection = try await Self.inspection(tx, id, inside: "")
-            guard inspection.fixmedinsCodes.contains(finding.fixmedinsCode) else {
-                throw DomainError(.notFound, field: "fixmedins_code", "\(finding.fixmedinsCode) is not among inspection \(id)'s institutions")
+            // Found only when it covers the institution (whose region the caller may act in):
+            // another region's inspection answers as one that does not exist.
+            guard let row = try await tx.queryOne("SELECT content FROM inspections WHERE inspection_id = $1" + tx.dialect.forUpdate,
+                                                  [.integer(Int64(min(id, UInt64(Int64.max))))]),
+                  case var inspection = try Inspection(decoding: try row.blob("content")), inspection.fixmedinsCodes.contains(finding.fixmedinsCode) else {
+                throw DomainError(.notFound, field: "inspection_id", "no inspection \(id) of \(finding.fixmedinsCode)")
             }
             guard inspection.status == .inProgress else {
                 throw DomainError(.precondition, field: "inspection_id", "inspection \(id) is \(inspection.status.code): findings are recorded while it is in progress")
@@ -233,7 +249,7 @@ extension SupervisionStore {
         try await database.read { tx in
             try await tx.query(
                 "SELECT content FROM inspections WHERE inspection_id > $1 AND region >= $2 AND region < $3 ORDER BY inspection_id LIMIT $4",
-                [.integer(Int64(min(after, UInt64(Int64.max)))), .text(region), .text(region + "~"), .integer(Int64(limit))]
+                [.integer(Int64(min(after, UInt64(Int64.max)))), .text(region), .text(DivisionCode.textRange(prefix: region).upper), .integer(Int64(limit))]
             ).map { try Inspection(decoding: try $0.blob("content")) }
         }
     }
@@ -255,6 +271,7 @@ extension SupervisionStore {
                 finding.caseID = opened.caseID
                 opened.amountToRecover += finding.amountToRecover
                 try await Self.save(tx, finding: finding)
+                try await Self.chainStep(tx, subject: "finding:\(id)", finding)
             }
             if sent.alertID > 0 {
                 guard try await tx.queryOne("SELECT alert_id FROM alerts WHERE alert_id = $1 AND fixmedins_code = $2",
@@ -294,6 +311,16 @@ extension SupervisionStore {
         try await database.write { tx in
             var taken = try await Self.supervisionCase(tx, id, at: code)
             guard taken.status == .open else { throw DomainError(.precondition, field: "case_id", "case \(id) is closed") }
+            guard taken.actions.count < Self.maxActions else {
+                throw DomainError(.precondition, field: "case_id", "case \(id) has \(Self.maxActions) actions, the most a case takes: close it and open another")
+            }
+            // A retry under the same key: the case as it stands (the same action, or refused).
+            if let earlier = taken.actions.first(where: { $0.requestDigest == action.requestDigest }) {
+                guard earlier.kind == action.kind, earlier.amount == action.amount, earlier.reason == action.reason, earlier.effectiveDate == action.effectiveDate else {
+                    throw DomainError(.precondition, field: "idempotency-key", "was used for action \(earlier.n) (\(earlier.kind.code)) of case \(id)")
+                }
+                return taken
+            }
             var action = action
             action.n = UInt32(taken.actions.count + 1)
             taken.actions.append(action)
@@ -346,6 +373,13 @@ extension SupervisionStore {
             closed.closedAt = Date().formatted(.iso8601)
             try await Self.save(tx, case: closed)
             return closed
+        }
+    }
+
+    /// Who settles for a clinic (its township centre, or itself), as its latest counted day says.
+    func settleVia(_ code: String) async throws -> String? {
+        try await database.read { tx in
+            try await tx.queryOne("SELECT settle_via FROM institution_days WHERE fixmedins_code = $1 ORDER BY day DESC LIMIT 1", [.text(code)])?.string("settle_via")
         }
     }
 

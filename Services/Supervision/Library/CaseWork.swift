@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MedicareContracts
+import MedicareCrypto
 import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
@@ -47,7 +48,9 @@ extension SupervisionProvider {
         try FreeText.checked(request.basis, field: "basis", max: 200)
         let severity = try request.severity.required("severity")
         guard (0...1_000_000_000_000).contains(request.amountAtIssue) else { throw DomainError(field: "amount_at_issue", "must be 0 to 10^12 fen") }
-        guard request.setlID.utf8.count <= 64 else { throw DomainError(field: "setl_id", "at most 64 characters") }
+        guard request.setlID.utf8.count <= 64, request.setlID.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw DomainError(field: "setl_id", "at most 64 printable ASCII characters")
+        }
         let by = try Self.acting(context), now = Date().formatted(.iso8601)
         return try await store.record(CaseFinding(
             source: .inspection, inspectionID: request.inspectionID, fixmedinsCode: code.value, setlID: request.setlID,
@@ -97,12 +100,17 @@ extension SupervisionProvider {
         }
         let applies = moves || designation
         let acting = try context.actingCaller()
+        guard let key = context.idempotencyKey, !key.isEmpty else {
+            throw DomainError(field: "idempotency-key", "metadata 'idempotency-key' is required so that a retry does not take the action twice")
+        }
+        let digest = SM3.hex(SM3.digest(Array("\(acting.idempotencyScope)\t\(try IdempotencyKey(key).value)".utf8))).prefix(32)
         var taken = try await store.take(
             CaseAction(kind: kind, amount: request.amount, reason: request.reason, effectiveDate: request.effectiveDate,
-                       state: applies ? .pending : .recorded, takenBy: String(acting.description.prefix(200)), takenAt: Date().formatted(.iso8601)),
+                       state: applies ? .pending : .recorded, takenBy: String(acting.description.prefix(200)), takenAt: Date().formatted(.iso8601),
+                       requestDigest: String(digest)),
             case: request.caseID, at: code.value, acting: acting.actingCallerValue
         )
-        if applies, let applier = actions, let action = taken.actions.last {
+        if applies, let applier = actions, let action = taken.actions.first(where: { $0.requestDigest == digest }), action.state == .pending {
             // Within the caller's time, less a margin for the answer (the applier retries the rest).
             let budget = min(Duration.seconds(5), (context.deadline.map { ContinuousClock.now.duration(to: $0) } ?? .seconds(5)) - .milliseconds(500))
             if budget > .zero {
@@ -199,16 +207,21 @@ public final class CaseActionApplier: Sendable {
     }
 
     /// A refusal that a retry would only repeat.
+    /// (Not PERMISSION_DENIED: a registry or settlement older than supervision, not yet
+    /// granting it the method, is retried until it does.)
     static func isFinal(_ code: RPCError.Code) -> Bool {
-        [.invalidArgument, .notFound, .failedPrecondition, .alreadyExists, .permissionDenied, .outOfRange].contains(code)
+        [.invalidArgument, .notFound, .failedPrecondition, .alreadyExists].contains(code)
     }
 
     private func perform(_ action: CaseAction, ref: String, case id: UInt64, at code: String, options: CallOptions) async throws -> String {
         let reason = "[\(ref)] case \(id): \(action.reason)"
         switch action.kind {
         case .recovery, .withholding:
+            // Netted from, or held against, what the institution settling for the clinic is paid.
+            let payee = try await store.settleVia(code) ?? code
             let posted = try await settlement.postReceivable(PostReceivableRequest(receivable: Receivable(
-                actionRef: ref, fixmedinsCode: code, kind: action.kind == .recovery ? .recovery : .withholding, amount: action.amount, reason: reason
+                actionRef: ref, fixmedinsCode: code, kind: action.kind == .recovery ? .recovery : .withholding, amount: action.amount, reason: reason,
+                payee: payee
             )), options: options)
             return "posted in settlement's ledger at \(posted.postedAt): \(posted.kind.code) of \(posted.amount) fen"
         case .suspension, .termination:

@@ -81,6 +81,10 @@ extension SupervisionProvider {
                 ))
             }
         }
+        // A caller gone (its deadline passed) does not learn of the batch: nothing is kept.
+        if let deadline = context.deadline, ContinuousClock.now >= deadline {
+            throw RPCError(code: .deadlineExceeded, message: "the batch ran past the call's deadline and was not kept: a shorter period or a smaller region")
+        }
         let batch = PostReviewBatch(
             region: region, from: from.description, to: to.description, sampling: sampling, examined: UInt32(claims.count), sampled: UInt32(reasons.count),
             runAt: now, runBy: String(try context.actingCaller().description.prefix(200))
@@ -93,6 +97,7 @@ extension SupervisionProvider {
         let region = try SupervisionStore.countyPrefix(request.region, field: "region")
         for (i, status) in request.statuses.enumerated() { _ = try status.required("statuses[\(i)]") }
         guard request.statuses.count <= 3 else { throw DomainError(field: "statuses", "at most 3") }
+        guard request.limit <= 200 else { throw DomainError(field: "limit", "at most 200") }
         return ListFindingsResponse(findings: try await store.findings(
             region: region, statuses: request.statuses, batchID: request.batchID, inspectionID: request.inspectionID, after: request.after,
             limit: try Self.pageSize(request.limit)
@@ -113,5 +118,18 @@ extension SupervisionProvider {
     static func pageSize(_ limit: UInt32) throws(DomainError) -> Int {
         guard limit <= 1_000 else { throw DomainError(field: "limit", "at most 1000") }
         return limit == 0 ? 100 : Int(limit)
+    }
+
+    /// Supervision/GetOversightView: documented on the RPC in supervision.proto.
+    public func getOversightView(_ request: OversightRequest, context: CallContext) async throws -> OversightView {
+        guard request.centre.isEmpty != request.region.isEmpty else { throw DomainError(field: "centre", "give a township centre or a region, one of them") }
+        let centre = request.centre.isEmpty ? nil : try InstitutionCode(request.centre, field: "centre").value
+        let region = try SupervisionStore.countyPrefix(request.region, field: "region")
+        if centre == nil, region.count < 2 { throw DomainError(field: "region", "must be 2-6 digits of the county code") }
+        let from = try CivilDate(request.from, field: "from"), to = try CivilDate(request.to, field: "to")
+        guard from <= to, from.days(to: to) < PostReview.maxDays else { throw DomainError(field: "to", "must be on or after from and at most \(PostReview.maxDays) days on") }
+        if !request.after.isEmpty { _ = try InstitutionCode(request.after, field: "after") }
+        return try await store.oversight(centre: centre, region: region, from: from.description, to: to.description, after: request.after,
+                                         limit: try Self.pageSize(request.limit))
     }
 }

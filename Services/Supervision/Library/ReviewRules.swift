@@ -121,7 +121,7 @@ struct CompiledRule: Sendable {
     }
 
     /// A monitoring rule: run on the settlement stream (``InstitutionMonitor``), not in review.
-    var isMonitoring: Bool { rule.kind == .institutionBurst }
+    var isMonitoring: Bool { [.institutionBurst, .outsideHours, .personBurst, .volumeSpike].contains(rule.kind) }
 
     /// In force on the visit day, for the clinic's region and the visit's medical type.
     func applies(to input: ReviewInput) -> Bool {
@@ -238,7 +238,7 @@ struct CompiledRule: Sendable {
             return lines(input).map { i, line, _ in
                 finding(with(["line": "\(i)", "item": line.itemCode, "diagnoses": diagnoses]), amount: ReviewInput.amount(line), item: line.itemCode)
             }
-        case .institutionBurst, .unspecified, .unrecognized:
+        case .institutionBurst, .outsideHours, .personBurst, .volumeSpike, .unspecified, .unrecognized:
             return []
         }
     }
@@ -250,6 +250,7 @@ enum RuleMessage {
     static let placeholders: Set<String> = [
         "item", "line", "quantity", "limit", "price", "reference", "days", "amount", "age", "gend", "diagnoses", "visits",
         "institutions", "period_days", "status", "fixmedins_code", "psn_no", "visit_date", "persons", "settlements", "window_minutes",
+        "open", "close", "baseline", "ratio",
     ]
 
     /// The placeholders named in a template, in order.

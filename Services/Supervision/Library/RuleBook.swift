@@ -84,6 +84,8 @@ public final class RuleBook: Sendable {
         .visitFrequency: ["max_visits", "period_days", "same_institution"], .manyInstitutions: ["max_institutions", "period_days"],
         .ageRestriction: ["items", "min_age", "max_age"], .gendRestriction: ["items", "gend"],
         .diagnosisRequired: ["items", "diagnoses", "med_types"], .institutionBurst: ["max_persons", "window_minutes"],
+        .outsideHours: ["max_persons", "window_minutes", "open_minute", "close_minute"], .personBurst: ["max_institutions", "window_minutes"],
+        .volumeSpike: ["spike_ratio_bp", "baseline_days", "min_settlements"],
     ]
 
     /// The visit types a claim can have (``BenefitPolicy/visitTypes``): a rule scoped to any
@@ -131,7 +133,8 @@ public final class RuleBook: Sendable {
             ("min_age", p.minAge != 0), ("max_age", p.maxAge != 0), ("gend", p.gend.rawValue != 0), ("diagnoses", !p.diagnoses.isEmpty),
             ("max_visits", p.maxVisits != 0), ("period_days", p.periodDays != 0), ("same_institution", p.sameInstitution),
             ("max_institutions", p.maxInstitutions != 0), ("med_types", !p.medTypes.isEmpty), ("max_persons", p.maxPersons != 0),
-            ("window_minutes", p.windowMinutes != 0),
+            ("window_minutes", p.windowMinutes != 0), ("open_minute", p.openMinute != 0), ("close_minute", p.closeMinute != 0),
+            ("spike_ratio_bp", p.spikeRatioBp != 0), ("baseline_days", p.baselineDays != 0), ("min_settlements", p.minSettlements != 0),
         ]
         let read = parametersRead[kind] ?? []
         for (name, isGiven) in given where isGiven && !read.contains(name) {
@@ -154,6 +157,9 @@ public final class RuleBook: Sendable {
             ("max_amount", p.maxAmount, 0...Claim.maxUnitPrice * Claim.maxQuantity), ("min_age", Int64(p.minAge), 0...150), ("max_age", Int64(p.maxAge), 0...150),
             ("max_visits", Int64(p.maxVisits), 0...Int64(maxHistory - 1)), ("max_institutions", Int64(p.maxInstitutions), 0...Int64(maxHistory - 1)),
             ("max_persons", Int64(p.maxPersons), 0...Int64(InstitutionMonitor.maxPersons)), ("window_minutes", Int64(p.windowMinutes), 0...1_440),
+            ("open_minute", Int64(p.openMinute), 0...1_439), ("close_minute", Int64(p.closeMinute), 0...1_440),
+            ("spike_ratio_bp", Int64(p.spikeRatioBp), 0...1_000_000), ("baseline_days", Int64(p.baselineDays), 0...Int64(InstitutionMonitor.maxBaselineDays)),
+            ("min_settlements", Int64(p.minSettlements), 0...1_000_000),
         ]
         for (name, value, range) in bounds where !range.contains(value) {
             throw DomainError(field: "\(field).params.\(name)", "must be \(range.lowerBound)-\(range.upperBound), got \(value)")
@@ -173,10 +179,20 @@ public final class RuleBook: Sendable {
             throw DomainError(field: "\(field).params.items", "is required: the items restricted")
         case .gendRestriction where p.gend != .male && p.gend != .female:
             throw DomainError(field: "\(field).params.gend", "must be male or female")
-        case .institutionBurst where p.maxPersons == 0:
+        case .institutionBurst where p.maxPersons == 0, .outsideHours where p.maxPersons == 0:
             throw DomainError(field: "\(field).params.max_persons", "is required (1 or more)")
-        case .institutionBurst where p.windowMinutes == 0:
+        case .institutionBurst where p.windowMinutes == 0, .outsideHours where p.windowMinutes == 0, .personBurst where p.windowMinutes == 0:
             throw DomainError(field: "\(field).params.window_minutes", "is required: 1-1440 minutes")
+        case .outsideHours where p.closeMinute <= p.openMinute:
+            throw DomainError(field: "\(field).params.close_minute", "is required, after open_minute (minutes after midnight, 1-1440)")
+        case .personBurst where p.maxInstitutions == 0:
+            throw DomainError(field: "\(field).params.max_institutions", "is required (1 or more)")
+        case .volumeSpike where p.spikeRatioBp <= 10_000:
+            throw DomainError(field: "\(field).params.spike_ratio_bp", "is required, above 10000 (a day above the average)")
+        case .volumeSpike where p.baselineDays < 7:
+            throw DomainError(field: "\(field).params.baseline_days", "is required: 7-\(InstitutionMonitor.maxBaselineDays) days")
+        case .volumeSpike where p.minSettlements == 0:
+            throw DomainError(field: "\(field).params.min_settlements", "is required (1 or more)")
         case .diagnosisRequired where p.diagnoses.isEmpty:
             throw DomainError(field: "\(field).params.diagnoses", "is required")
         case .diagnosisRequired where p.items.isEmpty == p.medTypes.isEmpty:

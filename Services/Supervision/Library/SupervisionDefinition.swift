@@ -92,6 +92,14 @@ public enum SupervisionDefinition {
             CREATE INDEX cases_institution ON cases (fixmedins_code, case_id);
             CREATE TABLE case_actions_pending (case_id BIGINT NOT NULL, n BIGINT NOT NULL, acting TEXT NOT NULL, PRIMARY KEY (case_id, n))
             """),
+        // Each institution's business days (setl_date), counted as postings are chained: the
+        // volume-spike baseline and the oversight views' settlements and prescribing statistics.
+        Migration(14, "institutions' days", sql: """
+            CREATE TABLE institution_days (fixmedins_code TEXT NOT NULL, day TEXT NOT NULL, settle_via TEXT NOT NULL, settlements BIGINT NOT NULL,
+                medfee_sumamt BIGINT NOT NULL, fund_pay_sumamt BIGINT NOT NULL, drug_visits BIGINT NOT NULL, drug_lines BIGINT NOT NULL,
+                antibiotic_visits BIGINT NOT NULL, injection_visits BIGINT NOT NULL, vbp_lines BIGINT NOT NULL, PRIMARY KEY (fixmedins_code, day));
+            CREATE INDEX institution_days_via ON institution_days (settle_via, day)
+            """),
     ]
 
     /// The closed-set columns and their codes as the latest migration fixed them (12) (a test compares them
@@ -101,7 +109,7 @@ public enum SupervisionDefinition {
     ]
 
     public static let keys = [
-        ServiceContext.policyFileKey,
+        ServiceContext.policyFileKey, ServiceContext.timeZoneKey,
         ConfigKey("audit.signing-key", default: "",
                   "SM2 private key (PEM) that signs the audit chain's checkpoints, kept outside the database; empty = <tls.certs>/audit-signing.key (made when missing)."),
         ConfigKey("audit.checkpoint-seconds", default: "1", "Least time between two signed checkpoints of the chain's head."),
@@ -121,7 +129,7 @@ public enum SupervisionDefinition {
     ) { context in
         let book = try context.policyBook()
         var router = RPCRouter()
-        let store = SupervisionStore(database: context.store)
+        let store = SupervisionStore(database: context.store, catalogue: book.catalogue)
         let configured = context.configuration.string("audit.signing-key")
         let keyPath = configured.isEmpty ? context.configuration.string("tls.certs") + "/audit-signing.key" : configured
         let checkpointer: AuditCheckpointer
@@ -172,7 +180,8 @@ public enum SupervisionDefinition {
         )
         let actions = CaseActionApplier(store: store, registry: registry, settlement: settlement, logger: context.logger)
         context.runInBackground { await actions.run() }
-        SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer, actions: actions)
+        SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer, actions: actions,
+                            timeZone: try context.businessTimeZone())
             .register(with: &router)
         SupervisionReportsProvider(store: store).register(with: &router)
         return router

@@ -1,3 +1,4 @@
+import Foundation
 import MedicareContracts
 import Metrics
 import MedicareDomain
@@ -16,18 +17,21 @@ public struct SupervisionProvider: SupervisionService {
     /// Signs the chain's head at intervals (nil: no checkpoints, and none can be verified).
     let checkpointer: AuditCheckpointer?
     /// Real-time monitoring over the postings recorded here.
-    let monitor = InstitutionMonitor()
+    let monitor: InstitutionMonitor
     let raised = Counter(label: "medicare_supervision_alerts_total")
+    /// From a posting to its monitoring (the relay's delay included): the oldest of each batch.
+    let monitorLag = Metrics.Timer(label: "medicare_supervision_monitor_lag_seconds")
     let monitorFailures = Counter(label: "medicare_supervision_monitor_failures_total")
     /// Applies case actions in the registry and settlement (nil: they stay pending).
     let actions: CaseActionApplier?
 
     public init(
         store: SupervisionStore, catalogue: [CatalogueItem], rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil,
-        actions: CaseActionApplier? = nil
+        actions: CaseActionApplier? = nil, timeZone: TimeZone = .current
     ) {
         self.store = store
         self.actions = actions
+        self.monitor = InstitutionMonitor(timeZone: timeZone)
         self.catalogue = Dictionary(uniqueKeysWithValues: catalogue.map { ($0.code, $0) })
         self.rules = rules
         self.recent = recent
@@ -142,26 +146,38 @@ public struct SupervisionProvider: SupervisionService {
     public func record(_ request: RecordRequest, context: CallContext) async throws -> AuditRecord {
         let recordable = try Self.recordable(request)
         try Self.mayRecord(recordable, caller: context.peer)
-        let record = try await store.record(batch: [recordable])[0]
-        await chained([recordable], context: context)
+        let recorded = try await store.recordCounting(batch: [recordable])
+        let record = recorded.records[0]
+        await chained([recordable], days: recorded.days, context: context)
         return record
     }
 
     /// After postings are chained: their visits leave the settling-review memory (the store's
     /// history has them now), and they go through real-time monitoring, the monitoring rules
-    /// of the set in force today; the alerts raised are stored (``listAlerts(_:context:)``) and
-    /// counted (`medicare_supervision_alerts_total`). A failure to store alerts is logged and
-    /// counted, never the relay's failure (the chain already holds the postings).
-    func chained(_ recorded: [SupervisionStore.Recordable], context: CallContext) async {
-        let postings = recorded.compactMap { item -> SettlementResult? in
-            guard case .posting(let settlement, _) = item else { return nil }
-            return settlement
+    /// of the set in force today: the window kinds over the postings, the volume spikes over
+    /// the institutions' day counts the batch moved (`days`). The alerts raised are stored
+    /// (``listAlerts(_:context:)``) and counted (`medicare_supervision_alerts_total`); the time
+    /// from the oldest posting to here is `medicare_supervision_monitor_lag_seconds`. A failure
+    /// to store alerts is logged and counted, never the relay's failure (the chain already
+    /// holds the postings).
+    func chained(_ recorded: [SupervisionStore.Recordable], days: [InstitutionDay], context: CallContext) async {
+        let now = Date()
+        let postings = recorded.compactMap { item -> InstitutionMonitor.Posting? in
+            guard case .posting(let settlement, _, let postedMs) = item else { return nil }
+            return InstitutionMonitor.Posting(settlement, postedAt: postedMs > 0 ? Date(timeIntervalSince1970: Double(postedMs) / 1000) : now)
         }
-        recent.forget(postings.map { ($0.psnNo, $0.fixmedinsCode, $0.mdtrtID) })
+        recent.forget(postings.map { ($0.settlement.psnNo, $0.settlement.fixmedinsCode, $0.settlement.mdtrtID) })
         guard let set = rules.inForce(on: CivilDate.today()) else { return }
-        let alerts = monitor.observe(postings, set: set)
-        guard !alerts.isEmpty else { return }
+        var alerts = monitor.observe(postings, set: set, wall: now)
         do {
+            for day in days {
+                guard let date = try? CivilDate(day.day, field: "setl_date") else { continue }
+                alerts += try await monitor.spike((day.fixmedinsCode, day.day, day.settlements), set: set, wall: now) { baselineDays in
+                    try await store.baseline(day.fixmedinsCode, before: date, days: baselineDays)
+                }
+            }
+            if let oldest = postings.map(\.postedAt).min() { monitorLag.recordMilliseconds(max(0, Int64(Date().timeIntervalSince(oldest) * 1000))) }
+            guard !alerts.isEmpty else { return }
             for alert in try await store.raise(alerts) {
                 raised.increment()
                 context.logger.notice("monitoring alert", metadata: ["alert": "\(alert.alertID)", "rule": "\(alert.ruleID)", "fixmedins_code": "\(alert.fixmedinsCode)"])
@@ -207,8 +223,9 @@ public struct SupervisionProvider: SupervisionService {
                 rejected.append(RejectedRecord(index: UInt32(i), reason: "records[\(i)].\(error.field): \(error.message)"))
             }
         }
-        let records = valid.isEmpty ? [] : try await store.record(batch: valid)
-        await chained(valid, context: context)
+        let recorded: (records: [AuditRecord], days: [InstitutionDay]) = valid.isEmpty ? ([], []) : try await store.recordCounting(batch: valid)
+        let records = recorded.records
+        await chained(valid, days: recorded.days, context: context)
         let head = records.max { $0.seq < $1.seq }
         return RecordBatchResponse(records: records, rejected: rejected, checkpoint: checkpointer?.after(head: head))
     }
@@ -228,7 +245,8 @@ public struct SupervisionProvider: SupervisionService {
         guard settlement.status == .settled || settlement.status == .reversed else {
             throw DomainError(field: "settlement.status", "must be settled or reversed")
         }
-        return .posting(settlement, request.claim)
+        guard request.postedMs >= 0 else { throw DomainError(field: "posted_ms", "must not be negative") }
+        return .posting(settlement, request.claim, postedMs: request.postedMs)
     }
 
     /// Re-walks the chain; see ``SupervisionStore/verify(checkpoints:postings:checkpointer:)``.

@@ -9,8 +9,13 @@ import MedicareWire
 /// Review blocks and the audit chain, on either engine.
 public struct SupervisionStore: Sendable {
     public let database: any SQLDatabase
+    /// The catalogue the day counts classify claim lines by (drugs, antibiotics, injections, 集采).
+    let catalogue: [String: CatalogueItem]
 
-    public init(database: any SQLDatabase) { self.database = database }
+    public init(database: any SQLDatabase, catalogue: [CatalogueItem] = []) {
+        self.database = database
+        self.catalogue = Dictionary(catalogue.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 
     /// Counts a block in the day's statistics and chains it (kind REVIEW_BLOCK, subject
     /// "<fixmedins_code>/<mdtrt_id>", content the encoded RecordBlockRequest), in one transaction.
@@ -78,7 +83,10 @@ public struct SupervisionStore: Sendable {
 
     /// The bounds of the institution codes ("H" + county + serial) in a county prefix, as the
     /// two binds of `fixmedins_code >= $n AND fixmedins_code < $n+1`.
-    static func institutions(in region: String) -> [SQLValue] { [.text("H" + region), .text("H" + region + "~")] }
+    static func institutions(in region: String) -> [SQLValue] {
+        let range = DivisionCode.textRange(prefix: region)
+        return [.text("H" + range.lower), .text("H" + range.upper)]
+    }
 
     func blockedCount(region: String, date: String) async throws -> Int64 {
         try await database.read { tx in
@@ -182,27 +190,27 @@ public struct SupervisionStore: Sendable {
     package enum Recordable: Sendable {
         /// A settlement or reversal (subject: its `setl_id`), with the settled claim when the
         /// relay sends it (its visit goes into the history the review rules read).
-        case posting(SettlementResult, Claim?)
+        case posting(SettlementResult, Claim?, postedMs: Int64 = 0)
         /// A designation change from the registry (subject: "<code>#<n>").
         case designation(DesignationRecord)
 
         var kind: AuditKind {
             switch self {
-            case .posting(let settlement, _): settlement.status == .reversed ? .reversal : .settlement
+            case .posting(let settlement, _, _): settlement.status == .reversed ? .reversal : .settlement
             case .designation: .designation
             }
         }
 
         var subject: String {
             switch self {
-            case .posting(let settlement, _): settlement.setlID
+            case .posting(let settlement, _, _): settlement.setlID
             case .designation(let record): "\(record.fixmedinsCode)#\(record.n)"
             }
         }
 
         func content() throws -> [UInt8] {
             switch self {
-            case .posting(let settlement, _): try settlement.encodedBytes()
+            case .posting(let settlement, _, _): try settlement.encodedBytes()
             case .designation(let record): try record.encodedBytes()
             }
         }
@@ -210,7 +218,11 @@ public struct SupervisionStore: Sendable {
 
     /// Appends decisions to the chain, in order, in one transaction. Idempotent: a decision
     /// already chained (a redelivery) is answered with the link already made.
-    func record(batch: [Recordable]) async throws -> [AuditRecord] {
+    func record(batch: [Recordable]) async throws -> [AuditRecord] { try await recordCounting(batch: batch).records }
+
+    /// ``record(batch:)``, also answering the day counts the new postings moved (each
+    /// institution's settlements on their business day, every replica's included).
+    func recordCounting(batch: [Recordable]) async throws -> (records: [AuditRecord], days: [InstitutionDay]) {
         let contents = try batch.map { try $0.content() }
         let postgres = database.dialect == .postgres
         return try await database.write { tx in
@@ -230,6 +242,7 @@ public struct SupervisionStore: Sendable {
             var fresh: [(AuditRecord, [UInt8])] = []
             var visits: [[SQLValue]] = []
             var reversed: [String] = []
+            var days: [InstitutionDay.Key: DayStats] = [:]
             records.reserveCapacity(batch.count)
             for (item, content) in zip(batch, contents) {
                 let key = "\(item.kind.code)\t\(item.subject)"
@@ -244,10 +257,11 @@ public struct SupervisionStore: Sendable {
                 linked[key] = record
                 records.append(record)
                 fresh.append((record, content))
-                if case .posting(let settlement, let claim) = item {
+                if case .posting(let settlement, let claim, _) = item {
                     if settlement.status == .reversed {
                         reversed.append(settlement.setlID)
                     } else {
+                        if let claim { days[InstitutionDay.Key(settlement), default: DayStats()].add(DayStats(settlement, claim, catalogue: catalogue)) }
                         // The whole record (settlement and claim) for post-settlement review.
                         let kept = try claim.map { try RecordRequest(settlement: settlement, claim: $0).encodedBytes() }
                         visits.append([.text(settlement.setlID), .text(settlement.psnNo), .text(settlement.fixmedinsCode), .text(settlement.mdtrtID),
@@ -264,8 +278,16 @@ public struct SupervisionStore: Sendable {
             for start in stride(from: 0, to: reversed.count, by: 500) {
                 var binds: [SQLValue] = []
                 let chunk = reversed[start..<min(start + 500, reversed.count)].map { SQLValue.text($0) }
-                try await tx.execute("DELETE FROM visits WHERE \(SQLPlaceholders.isIn("setl_id", chunk, dialect: database.dialect, binds: &binds))", binds)
+                let predicate = SQLPlaceholders.isIn("setl_id", chunk, dialect: database.dialect, binds: &binds)
+                // A reversed visit leaves its day's counts (as its settlement entered them).
+                for row in try await tx.query("SELECT record FROM visits WHERE \(predicate) AND record IS NOT NULL", binds) {
+                    let kept = try RecordRequest(decoding: try row.blob("record"))
+                    guard let settlement = kept.settlement, let claim = kept.claim else { continue }
+                    days[InstitutionDay.Key(settlement), default: DayStats()].add(DayStats(settlement, claim, catalogue: catalogue).negated)
+                }
+                try await tx.execute("DELETE FROM visits WHERE \(predicate)", binds)
             }
+            let counted = try await Self.count(tx, days)
             for start in stride(from: 0, to: fresh.count, by: 100) {
                 let rows = fresh[start..<min(start + 100, fresh.count)]
                 let binds: [SQLValue] = rows.flatMap { record, content -> [SQLValue] in
@@ -279,7 +301,7 @@ public struct SupervisionStore: Sendable {
             if !fresh.isEmpty {
                 try await tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", [.integer(seq), .text(previous)])
             }
-            return records
+            return (records, counted)
         }
     }
 

@@ -43,6 +43,7 @@ extension ListSettlementsResponse: ScopeKeyed {
 extension Receivable: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+        keys.append(ScopeKeyValue(.institution, field: path + "payee", value: payee))
     }
 }
 

@@ -160,6 +160,26 @@ extension ListCasesResponse: ScopeKeyed {
     }
 }
 
+extension OversightRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "centre", value: centre))
+        keys.append(ScopeKeyValue(.division, field: path + "region", value: region))
+    }
+}
+
+extension ClinicOversight: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension OversightView: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in clinics.enumerated() { value.scopeKeys("\(path)clinics[\(i)].", into: &keys) }
+        total?.scopeKeys(path + "total.", into: &keys)
+    }
+}
+
 extension ReviewStatsRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.division, field: path + "region", value: region))

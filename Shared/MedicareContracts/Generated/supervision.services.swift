@@ -45,65 +45,70 @@ public enum SupervisionMethods {
     )
     public static let runPostReview = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "RunPostReview",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try RunPostReviewRequest(decoding: $0).scopeKeys() }
     )
     public static let listFindings = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListFindings",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try ListFindingsRequest(decoding: $0).scopeKeys() }
     )
     public static let decideFinding = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "DecideFinding",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try DecideFindingRequest(decoding: $0).scopeKeys() }
     )
     public static let planInspection = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "PlanInspection",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try PlanInspectionRequest(decoding: $0).scopeKeys() }
     )
     public static let advanceInspection = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "AdvanceInspection",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try AdvanceInspectionRequest(decoding: $0).scopeKeys() }
     )
     public static let recordInspectionFinding = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "RecordInspectionFinding",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try RecordInspectionFindingRequest(decoding: $0).scopeKeys() }
     )
     public static let listInspections = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListInspections",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try ListInspectionsRequest(decoding: $0).scopeKeys() }
     )
     public static let openCase = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "OpenCase",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try OpenCaseRequest(decoding: $0).scopeKeys() }
     )
     public static let takeCaseAction = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "TakeCaseAction",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, invalidatesRoutes: true),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, invalidatesRoutes: true, keyed: true, onlyCallers: ["gateway"]),
         requestKeys: { try TakeCaseActionRequest(decoding: $0).scopeKeys() }
     )
     public static let getCase = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "GetCase",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try GetCaseRequest(decoding: $0).scopeKeys() }
     )
     public static let closeCase = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "CloseCase",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try CloseCaseRequest(decoding: $0).scopeKeys() }
     )
     public static let listCases = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListCases",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
         requestKeys: { try ListCasesRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, listAlerts, verifyAudit, runPostReview, listFindings, decideFinding, planInspection, advanceInspection, recordInspectionFinding, listInspections, openCase, takeCaseAction, getCase, closeCase, listCases]
+    public static let getOversightView = MethodDescriptor(
+        service: "medicare.v1.Supervision", method: "GetOversightView",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
+        requestKeys: { try OversightRequest(decoding: $0).scopeKeys() }
+    )
+    public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, listAlerts, verifyAudit, runPostReview, listFindings, decideFinding, planInspection, advanceInspection, recordInspectionFinding, listInspections, openCase, takeCaseAction, getCase, closeCase, listCases, getOversightView]
 }
 
 /// `medicare.v1.Supervision`: implement one async method per RPC, then register it with a router.
@@ -129,6 +134,7 @@ public protocol SupervisionService: Sendable {
     func getCase(_ request: GetCaseRequest, context: CallContext) async throws -> SupervisionCase
     func closeCase(_ request: CloseCaseRequest, context: CallContext) async throws -> SupervisionCase
     func listCases(_ request: ListCasesRequest, context: CallContext) async throws -> ListCasesResponse
+    func getOversightView(_ request: OversightRequest, context: CallContext) async throws -> OversightView
 }
 
 extension SupervisionService {
@@ -196,6 +202,9 @@ extension SupervisionService {
         }
         router.register(SupervisionMethods.listCases, request: ListCasesRequest.self, response: ListCasesResponse.self) { request, context in
             try await self.listCases(request, context: context)
+        }
+        router.register(SupervisionMethods.getOversightView, request: OversightRequest.self, response: OversightView.self) { request, context in
+            try await self.getOversightView(request, context: context)
         }
     }
 }
@@ -288,6 +297,10 @@ public struct SupervisionClient: Sendable {
 
     public func listCases(_ request: ListCasesRequest, options: CallOptions = CallOptions()) async throws -> ListCasesResponse {
         try await channel.unary(SupervisionMethods.listCases, request: request, response: ListCasesResponse.self, options: options)
+    }
+
+    public func getOversightView(_ request: OversightRequest, options: CallOptions = CallOptions()) async throws -> OversightView {
+        try await channel.unary(SupervisionMethods.getOversightView, request: request, response: OversightView.self, options: options)
     }
 }
 

@@ -68,6 +68,19 @@ public struct DivisionCode: Hashable, Sendable, Comparable, CustomStringConverti
         return text
     }
 
+    /// The half-open text range `lower..<upper` holding exactly the digit strings that start
+    /// with `prefix` (digits only, possibly empty): `"3308"` gives `"3308"..<"3309"`, `"39"`
+    /// gives `"39"..<"40"`, and all nines or empty end at `"A"`. Unlike an upper bound of
+    /// `prefix + "~"`, it holds under any collation a database may compare text with (a
+    /// PostgreSQL database created with `en_US.utf8` ignores punctuation at the first level,
+    /// so `"3308~"` sorts before `"330802"`): only digits and letters are compared.
+    public static func textRange(prefix: String) -> (lower: String, upper: String) {
+        var digits = Array(prefix.utf8)
+        while let last = digits.last, last == UInt8(ascii: "9") { digits.removeLast() }
+        guard let last = digits.popLast() else { return (prefix, "A") }
+        return (prefix, String(decoding: digits + [last + 1], as: UTF8.self))
+    }
+
     /// The 12-digit code.
     public var description: String { value }
     /// Orders codes as text (which, for equal-length digit strings, is numeric order).

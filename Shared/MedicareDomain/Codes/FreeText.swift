@@ -9,7 +9,8 @@ public enum FreeText {
         if required, text.allSatisfy(\.isWhitespace) {
             throw DomainError(field: field, "is required (1-\(max) characters)")
         }
-        guard text.count <= max else { throw DomainError(field: field, "at most \(max) characters, got \(text.count)") }
+        // Characters as people count them, and bytes (combining marks make long characters).
+        guard text.count <= max, text.utf8.count <= max * 4 else { throw DomainError(field: field, "at most \(max) characters, got \(text.count)") }
         guard !text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7f }) else {
             throw DomainError(field: field, "must not hold control characters")
         }

@@ -61,6 +61,16 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
     public var maxDays: Int64?
     /// "hypertension" or "diabetes" for 两病 drugs, which need the matching diagnosis.
     public var chronicCondition: String?
+    /// Prescribing statistics (合理用药, notice §三): an antibacterial drug (抗菌药物).
+    public var antibiotic: Bool?
+    /// Given by injection or infusion (注射、输液), a drug or the service itself.
+    public var injection: Bool?
+    /// A product of national or provincial volume-based procurement (集采).
+    public var vbp: Bool?
+
+    /// A drug (western medicine X…, Chinese patent medicine Z…, the national drug codes'
+    /// first letter), as prescribing statistics count them.
+    public var isDrug: Bool { code.hasPrefix("X") || code.hasPrefix("Z") }
 }
 
 /// Every policy version and the catalogue, as loaded from a policy file.

@@ -329,9 +329,9 @@ public enum SettlementStatus: ProtoEnum {
 /// survives a round trip; validation refuses it, as it refuses the zero value.
 public enum ReceivableKind: ProtoEnum {
     case unspecified
-    /// 追回: fund money the institution must pay back, netted when institutions are paid. Ledger: debit institution:receivable:<code>, credit fund:recovered.
+    /// 追回: fund money the institution must pay back, to be netted from the payee's next payment (payment and its netting: the reconciliation to come, issue 13). Ledger: debit institution:receivable:<payee>, credit fund:recovered.
     case recovery
-    /// 暂扣: part of what the fund owes the institution held back against its next payment. Ledger: debit institution:payable:<code>, credit institution:withheld:<code>.
+    /// 暂扣: part of what the fund owes the payee held back against its next payment. Ledger: debit institution:payable:<payee>, credit institution:withheld:<payee>.
     case withholding
     case unrecognized(Int32)
 
@@ -1334,8 +1334,9 @@ public struct Receivable: WireMessage {
     public var postedAt: String
     public var postedBy: String
     public var replay: Bool
+    public var payee: String
 
-    public init(actionRef: String = "", fixmedinsCode: String = "", kind: ReceivableKind = .init(), amount: Int64 = 0, reason: String = "", postedAt: String = "", postedBy: String = "", replay: Bool = false) {
+    public init(actionRef: String = "", fixmedinsCode: String = "", kind: ReceivableKind = .init(), amount: Int64 = 0, reason: String = "", postedAt: String = "", postedBy: String = "", replay: Bool = false, payee: String = "") {
         self.actionRef = actionRef
         self.fixmedinsCode = fixmedinsCode
         self.kind = kind
@@ -1344,6 +1345,7 @@ public struct Receivable: WireMessage {
         self.postedAt = postedAt
         self.postedBy = postedBy
         self.replay = replay
+        self.payee = payee
     }
 
     public static var protoName: String { "medicare.v1.Receivable" }
@@ -1375,6 +1377,7 @@ extension Receivable: CMessage {
         self.postedAt = try arena.string(c.pointee.posted_at, field: "medicare.v1.Receivable.posted_at")
         self.postedBy = try arena.string(c.pointee.posted_by, field: "medicare.v1.Receivable.posted_by")
         self.replay = c.pointee.replay != 0
+        self.payee = try arena.string(c.pointee.payee, field: "medicare.v1.Receivable.payee")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -1386,6 +1389,7 @@ extension Receivable: CMessage {
         c.pointee.posted_at = try arena.cString(self.postedAt, field: "medicare.v1.Receivable.posted_at")
         c.pointee.posted_by = try arena.cString(self.postedBy, field: "medicare.v1.Receivable.posted_by")
         c.pointee.replay = self.replay ? 1 : 0
+        c.pointee.payee = try arena.cString(self.payee, field: "medicare.v1.Receivable.payee")
     }
 }
 

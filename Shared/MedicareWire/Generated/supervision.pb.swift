@@ -77,6 +77,12 @@ public enum RuleKind: ProtoEnum {
     case manyInstitutions
     /// Real-time monitoring (实时监控), not review: run on the settlement stream (the audit relay's postings) as it arrives, raising an Alert, at most one per institution and window.
     case institutionBurst
+    /// More than max_persons distinct persons settled at one institution outside its opening hours (open_minute to close_minute, the business time zone) within window_minutes.
+    case outsideHours
+    /// One person settled at more than max_institutions institutions within window_minutes (冒名就医).
+    case personBurst
+    /// An institution's settlements today above spike_ratio_bp of its average day over the baseline_days before (days it settled nothing count as zero), and at least min_settlements.
+    case volumeSpike
     case unrecognized(Int32)
 
     public init(rawValue: Int32) {
@@ -95,6 +101,9 @@ public enum RuleKind: ProtoEnum {
         case 11: self = .diagnosisRequired
         case 12: self = .manyInstitutions
         case 13: self = .institutionBurst
+        case 14: self = .outsideHours
+        case 15: self = .personBurst
+        case 16: self = .volumeSpike
         default: self = .unrecognized(rawValue)
         }
     }
@@ -117,6 +126,9 @@ public enum RuleKind: ProtoEnum {
         case .diagnosisRequired: 11
         case .manyInstitutions: 12
         case .institutionBurst: 13
+        case .outsideHours: 14
+        case .personBurst: 15
+        case .volumeSpike: 16
         case .unrecognized(let value): value
         }
     }
@@ -124,7 +136,7 @@ public enum RuleKind: ProtoEnum {
     public static var protoName: String { "medicare.v1.RuleKind" }
 
     /// Every value this build knows except the zero value, in declaration order.
-    public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions, .institutionBurst]
+    public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions, .institutionBurst, .outsideHours, .personBurst, .volumeSpike]
 
     /// The value's name without the enum's prefix, lower case: a stable code for text forms.
     public var code: String {
@@ -143,6 +155,9 @@ public enum RuleKind: ProtoEnum {
         case .diagnosisRequired: "diagnosis_required"
         case .manyInstitutions: "many_institutions"
         case .institutionBurst: "institution_burst"
+        case .outsideHours: "outside_hours"
+        case .personBurst: "person_burst"
+        case .volumeSpike: "volume_spike"
         case .unrecognized(let value): String(value)
         }
     }
@@ -769,8 +784,13 @@ public struct RuleParams: WireMessage {
     public var medTypes: [MedType]
     public var maxPersons: UInt32
     public var windowMinutes: UInt32
+    public var openMinute: UInt32
+    public var closeMinute: UInt32
+    public var spikeRatioBp: UInt32
+    public var baselineDays: UInt32
+    public var minSettlements: UInt32
 
-    public init(items: [String] = [], maxQuantity: Int64 = 0, maxDays: UInt32 = 0, maxAmount: Int64 = 0, minAge: UInt32 = 0, maxAge: UInt32 = 0, gend: Gend = .init(), diagnoses: [String] = [], maxVisits: UInt32 = 0, periodDays: UInt32 = 0, sameInstitution: Bool = false, maxInstitutions: UInt32 = 0, medTypes: [MedType] = [], maxPersons: UInt32 = 0, windowMinutes: UInt32 = 0) {
+    public init(items: [String] = [], maxQuantity: Int64 = 0, maxDays: UInt32 = 0, maxAmount: Int64 = 0, minAge: UInt32 = 0, maxAge: UInt32 = 0, gend: Gend = .init(), diagnoses: [String] = [], maxVisits: UInt32 = 0, periodDays: UInt32 = 0, sameInstitution: Bool = false, maxInstitutions: UInt32 = 0, medTypes: [MedType] = [], maxPersons: UInt32 = 0, windowMinutes: UInt32 = 0, openMinute: UInt32 = 0, closeMinute: UInt32 = 0, spikeRatioBp: UInt32 = 0, baselineDays: UInt32 = 0, minSettlements: UInt32 = 0) {
         self.items = items
         self.maxQuantity = maxQuantity
         self.maxDays = maxDays
@@ -786,6 +806,11 @@ public struct RuleParams: WireMessage {
         self.medTypes = medTypes
         self.maxPersons = maxPersons
         self.windowMinutes = windowMinutes
+        self.openMinute = openMinute
+        self.closeMinute = closeMinute
+        self.spikeRatioBp = spikeRatioBp
+        self.baselineDays = baselineDays
+        self.minSettlements = minSettlements
     }
 
     public static var protoName: String { "medicare.v1.RuleParams" }
@@ -824,6 +849,11 @@ extension RuleParams: CMessage {
         self.medTypes = try arena.array(c.pointee.med_types, c.pointee.n_med_types, field: "medicare.v1.RuleParams.med_types") { MedType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
         self.maxPersons = c.pointee.max_persons
         self.windowMinutes = c.pointee.window_minutes
+        self.openMinute = c.pointee.open_minute
+        self.closeMinute = c.pointee.close_minute
+        self.spikeRatioBp = c.pointee.spike_ratio_bp
+        self.baselineDays = c.pointee.baseline_days
+        self.minSettlements = c.pointee.min_settlements
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -842,6 +872,11 @@ extension RuleParams: CMessage {
         (c.pointee.n_med_types, c.pointee.med_types) = arena.cArray(self.medTypes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
         c.pointee.max_persons = self.maxPersons
         c.pointee.window_minutes = self.windowMinutes
+        c.pointee.open_minute = self.openMinute
+        c.pointee.close_minute = self.closeMinute
+        c.pointee.spike_ratio_bp = self.spikeRatioBp
+        c.pointee.baseline_days = self.baselineDays
+        c.pointee.min_settlements = self.minSettlements
     }
 }
 
@@ -859,8 +894,11 @@ public struct Alert: WireMessage {
     public var settlements: UInt32
     public var amount: Int64
     public var windowStart: String
+    public var psnNo: String
+    public var institutions: UInt32
+    public var baseline: UInt32
 
-    public init(alertID: UInt64 = 0, ruleID: String = "", ruleVersion: UInt32 = 0, ruleSetVersion: String = "", severity: Severity = .init(), fixmedinsCode: String = "", raisedAt: String = "", evidence: String = "", persons: UInt32 = 0, settlements: UInt32 = 0, amount: Int64 = 0, windowStart: String = "") {
+    public init(alertID: UInt64 = 0, ruleID: String = "", ruleVersion: UInt32 = 0, ruleSetVersion: String = "", severity: Severity = .init(), fixmedinsCode: String = "", raisedAt: String = "", evidence: String = "", persons: UInt32 = 0, settlements: UInt32 = 0, amount: Int64 = 0, windowStart: String = "", psnNo: String = "", institutions: UInt32 = 0, baseline: UInt32 = 0) {
         self.alertID = alertID
         self.ruleID = ruleID
         self.ruleVersion = ruleVersion
@@ -873,6 +911,9 @@ public struct Alert: WireMessage {
         self.settlements = settlements
         self.amount = amount
         self.windowStart = windowStart
+        self.psnNo = psnNo
+        self.institutions = institutions
+        self.baseline = baseline
     }
 
     public static var protoName: String { "medicare.v1.Alert" }
@@ -908,6 +949,9 @@ extension Alert: CMessage {
         self.settlements = c.pointee.settlements
         self.amount = c.pointee.amount
         self.windowStart = try arena.string(c.pointee.window_start, field: "medicare.v1.Alert.window_start")
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.Alert.psn_no")
+        self.institutions = c.pointee.institutions
+        self.baseline = c.pointee.baseline
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -923,6 +967,9 @@ extension Alert: CMessage {
         c.pointee.settlements = self.settlements
         c.pointee.amount = self.amount
         c.pointee.window_start = try arena.cString(self.windowStart, field: "medicare.v1.Alert.window_start")
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.Alert.psn_no")
+        c.pointee.institutions = self.institutions
+        c.pointee.baseline = self.baseline
     }
 }
 
@@ -1508,11 +1555,13 @@ public struct RecordRequest: WireMessage {
     public var settlement: SettlementResult?
     public var claim: Claim?
     public var designation: DesignationRecord?
+    public var postedMs: Int64
 
-    public init(settlement: SettlementResult? = nil, claim: Claim? = nil, designation: DesignationRecord? = nil) {
+    public init(settlement: SettlementResult? = nil, claim: Claim? = nil, designation: DesignationRecord? = nil, postedMs: Int64 = 0) {
         self.settlement = settlement
         self.claim = claim
         self.designation = designation
+        self.postedMs = postedMs
     }
 
     public static var protoName: String { "medicare.v1.RecordRequest" }
@@ -1539,12 +1588,14 @@ extension RecordRequest: CMessage {
         if let p = c.pointee.settlement { self.settlement = try SettlementResult(c: p, arena: arena) } else { self.settlement = nil }
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
         if let p = c.pointee.designation { self.designation = try DesignationRecord(c: p, arena: arena) } else { self.designation = nil }
+        self.postedMs = c.pointee.posted_ms
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.settlement { c.pointee.settlement = try arena.cMessage(v) }
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
         if let v = self.designation { c.pointee.designation = try arena.cMessage(v) }
+        c.pointee.posted_ms = self.postedMs
     }
 }
 
@@ -2685,8 +2736,9 @@ public struct CaseAction: WireMessage {
     public var takenAt: String
     public var appliedAt: String
     public var outcome: String
+    public var requestDigest: String
 
-    public init(n: UInt32 = 0, kind: CaseActionKind = .init(), amount: Int64 = 0, reason: String = "", effectiveDate: String = "", state: ActionState = .init(), takenBy: String = "", takenAt: String = "", appliedAt: String = "", outcome: String = "") {
+    public init(n: UInt32 = 0, kind: CaseActionKind = .init(), amount: Int64 = 0, reason: String = "", effectiveDate: String = "", state: ActionState = .init(), takenBy: String = "", takenAt: String = "", appliedAt: String = "", outcome: String = "", requestDigest: String = "") {
         self.n = n
         self.kind = kind
         self.amount = amount
@@ -2697,6 +2749,7 @@ public struct CaseAction: WireMessage {
         self.takenAt = takenAt
         self.appliedAt = appliedAt
         self.outcome = outcome
+        self.requestDigest = requestDigest
     }
 
     public static var protoName: String { "medicare.v1.CaseAction" }
@@ -2730,6 +2783,7 @@ extension CaseAction: CMessage {
         self.takenAt = try arena.string(c.pointee.taken_at, field: "medicare.v1.CaseAction.taken_at")
         self.appliedAt = try arena.string(c.pointee.applied_at, field: "medicare.v1.CaseAction.applied_at")
         self.outcome = try arena.string(c.pointee.outcome, field: "medicare.v1.CaseAction.outcome")
+        self.requestDigest = try arena.string(c.pointee.request_digest, field: "medicare.v1.CaseAction.request_digest")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -2743,6 +2797,7 @@ extension CaseAction: CMessage {
         c.pointee.taken_at = try arena.cString(self.takenAt, field: "medicare.v1.CaseAction.taken_at")
         c.pointee.applied_at = try arena.cString(self.appliedAt, field: "medicare.v1.CaseAction.applied_at")
         c.pointee.outcome = try arena.cString(self.outcome, field: "medicare.v1.CaseAction.outcome")
+        c.pointee.request_digest = try arena.cString(self.requestDigest, field: "medicare.v1.CaseAction.request_digest")
     }
 }
 
@@ -3098,6 +3153,197 @@ extension ListCasesResponse: CMessage {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         (c.pointee.n_cases, c.pointee.cases) = try arena.cMessageArray(self.cases)
+    }
+}
+
+/// `medicare.v1.OversightRequest`
+public struct OversightRequest: WireMessage {
+    public var centre: String
+    public var region: String
+    public var from: String
+    public var to: String
+    public var after: String
+    public var limit: UInt32
+
+    public init(centre: String = "", region: String = "", from: String = "", to: String = "", after: String = "", limit: UInt32 = 0) {
+        self.centre = centre
+        self.region = region
+        self.from = from
+        self.to = to
+        self.after = after
+        self.limit = limit
+    }
+
+    public static var protoName: String { "medicare.v1.OversightRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension OversightRequest: CMessage {
+    typealias CStruct = Medicare__V1__OversightRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__oversight_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__oversight_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__oversight_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__oversight_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.centre = try arena.string(c.pointee.centre, field: "medicare.v1.OversightRequest.centre")
+        self.region = try arena.string(c.pointee.region, field: "medicare.v1.OversightRequest.region")
+        self.from = try arena.string(c.pointee.from, field: "medicare.v1.OversightRequest.from")
+        self.to = try arena.string(c.pointee.to, field: "medicare.v1.OversightRequest.to")
+        self.after = try arena.string(c.pointee.after, field: "medicare.v1.OversightRequest.after")
+        self.limit = c.pointee.limit
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.centre = try arena.cString(self.centre, field: "medicare.v1.OversightRequest.centre")
+        c.pointee.region = try arena.cString(self.region, field: "medicare.v1.OversightRequest.region")
+        c.pointee.from = try arena.cString(self.from, field: "medicare.v1.OversightRequest.from")
+        c.pointee.to = try arena.cString(self.to, field: "medicare.v1.OversightRequest.to")
+        c.pointee.after = try arena.cString(self.after, field: "medicare.v1.OversightRequest.after")
+        c.pointee.limit = self.limit
+    }
+}
+
+/// `medicare.v1.ClinicOversight`
+public struct ClinicOversight: WireMessage {
+    public var fixmedinsCode: String
+    public var settleVia: String
+    public var settlements: Int32
+    public var medfeeSumamt: Int64
+    public var fundPaySumamt: Int64
+    public var drugVisits: Int32
+    public var itemsPerPrescriptionCenti: UInt32
+    public var antibioticShareBp: UInt32
+    public var injectionShareBp: UInt32
+    public var vbpShareBp: UInt32
+    public var openFindings: UInt32
+    public var confirmedFindings: UInt32
+    public var alerts: UInt32
+    public var amountToRecover: Int64
+
+    public init(fixmedinsCode: String = "", settleVia: String = "", settlements: Int32 = 0, medfeeSumamt: Int64 = 0, fundPaySumamt: Int64 = 0, drugVisits: Int32 = 0, itemsPerPrescriptionCenti: UInt32 = 0, antibioticShareBp: UInt32 = 0, injectionShareBp: UInt32 = 0, vbpShareBp: UInt32 = 0, openFindings: UInt32 = 0, confirmedFindings: UInt32 = 0, alerts: UInt32 = 0, amountToRecover: Int64 = 0) {
+        self.fixmedinsCode = fixmedinsCode
+        self.settleVia = settleVia
+        self.settlements = settlements
+        self.medfeeSumamt = medfeeSumamt
+        self.fundPaySumamt = fundPaySumamt
+        self.drugVisits = drugVisits
+        self.itemsPerPrescriptionCenti = itemsPerPrescriptionCenti
+        self.antibioticShareBp = antibioticShareBp
+        self.injectionShareBp = injectionShareBp
+        self.vbpShareBp = vbpShareBp
+        self.openFindings = openFindings
+        self.confirmedFindings = confirmedFindings
+        self.alerts = alerts
+        self.amountToRecover = amountToRecover
+    }
+
+    public static var protoName: String { "medicare.v1.ClinicOversight" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ClinicOversight: CMessage {
+    typealias CStruct = Medicare__V1__ClinicOversight
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__clinic_oversight__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__clinic_oversight__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__clinic_oversight__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__clinic_oversight__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.ClinicOversight.fixmedins_code")
+        self.settleVia = try arena.string(c.pointee.settle_via, field: "medicare.v1.ClinicOversight.settle_via")
+        self.settlements = c.pointee.settlements
+        self.medfeeSumamt = c.pointee.medfee_sumamt
+        self.fundPaySumamt = c.pointee.fund_pay_sumamt
+        self.drugVisits = c.pointee.drug_visits
+        self.itemsPerPrescriptionCenti = c.pointee.items_per_prescription_centi
+        self.antibioticShareBp = c.pointee.antibiotic_share_bp
+        self.injectionShareBp = c.pointee.injection_share_bp
+        self.vbpShareBp = c.pointee.vbp_share_bp
+        self.openFindings = c.pointee.open_findings
+        self.confirmedFindings = c.pointee.confirmed_findings
+        self.alerts = c.pointee.alerts
+        self.amountToRecover = c.pointee.amount_to_recover
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.ClinicOversight.fixmedins_code")
+        c.pointee.settle_via = try arena.cString(self.settleVia, field: "medicare.v1.ClinicOversight.settle_via")
+        c.pointee.settlements = self.settlements
+        c.pointee.medfee_sumamt = self.medfeeSumamt
+        c.pointee.fund_pay_sumamt = self.fundPaySumamt
+        c.pointee.drug_visits = self.drugVisits
+        c.pointee.items_per_prescription_centi = self.itemsPerPrescriptionCenti
+        c.pointee.antibiotic_share_bp = self.antibioticShareBp
+        c.pointee.injection_share_bp = self.injectionShareBp
+        c.pointee.vbp_share_bp = self.vbpShareBp
+        c.pointee.open_findings = self.openFindings
+        c.pointee.confirmed_findings = self.confirmedFindings
+        c.pointee.alerts = self.alerts
+        c.pointee.amount_to_recover = self.amountToRecover
+    }
+}
+
+/// `medicare.v1.OversightView`
+public struct OversightView: WireMessage {
+    public var clinics: [ClinicOversight]
+    public var total: ClinicOversight?
+    public var more: Bool
+
+    public init(clinics: [ClinicOversight] = [], total: ClinicOversight? = nil, more: Bool = false) {
+        self.clinics = clinics
+        self.total = total
+        self.more = more
+    }
+
+    public static var protoName: String { "medicare.v1.OversightView" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension OversightView: CMessage {
+    typealias CStruct = Medicare__V1__OversightView
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__oversight_view__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__oversight_view__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__oversight_view__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__oversight_view__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.clinics = try arena.messageArray(c.pointee.clinics, c.pointee.n_clinics, field: "medicare.v1.OversightView.clinics", as: ClinicOversight.self)
+        if let p = c.pointee.total { self.total = try ClinicOversight(c: p, arena: arena) } else { self.total = nil }
+        self.more = c.pointee.more != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_clinics, c.pointee.clinics) = try arena.cMessageArray(self.clinics)
+        if let v = self.total { c.pointee.total = try arena.cMessage(v) }
+        c.pointee.more = self.more ? 1 : 0
     }
 }
 

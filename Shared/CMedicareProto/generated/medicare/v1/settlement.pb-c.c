@@ -2646,7 +2646,7 @@ const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descripto
   (ProtobufCMessageInit) medicare__v1__get_settlement_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__receivable__field_descriptors[8] =
+static const ProtobufCFieldDescriptor medicare__v1__receivable__field_descriptors[9] =
 {
   {
     "action_ref",
@@ -2744,12 +2744,25 @@ static const ProtobufCFieldDescriptor medicare__v1__receivable__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "payee",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Receivable, payee),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__receivable__field_indices_by_name[] = {
   0,   /* field[0] = action_ref */
   3,   /* field[3] = amount */
   1,   /* field[1] = fixmedins_code */
   2,   /* field[2] = kind */
+  8,   /* field[8] = payee */
   5,   /* field[5] = posted_at */
   6,   /* field[6] = posted_by */
   4,   /* field[4] = reason */
@@ -2758,7 +2771,7 @@ static const unsigned medicare__v1__receivable__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__receivable__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor medicare__v1__receivable__descriptor =
 {
@@ -2768,7 +2781,7 @@ const ProtobufCMessageDescriptor medicare__v1__receivable__descriptor =
   "Medicare__V1__Receivable",
   "medicare.v1",
   sizeof(Medicare__V1__Receivable),
-  8,
+  9,
   medicare__v1__receivable__field_descriptors,
   medicare__v1__receivable__field_indices_by_name,
   1,  medicare__v1__receivable__number_ranges,

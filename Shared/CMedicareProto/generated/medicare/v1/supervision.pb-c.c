@@ -2032,6 +2032,141 @@ void   medicare__v1__list_cases_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__list_cases_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__oversight_request__init
+                     (Medicare__V1__OversightRequest         *message)
+{
+  static const Medicare__V1__OversightRequest init_value = MEDICARE__V1__OVERSIGHT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__oversight_request__get_packed_size
+                     (const Medicare__V1__OversightRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__oversight_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__oversight_request__pack
+                     (const Medicare__V1__OversightRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__oversight_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__oversight_request__pack_to_buffer
+                     (const Medicare__V1__OversightRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__oversight_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__OversightRequest *
+       medicare__v1__oversight_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__OversightRequest *)
+     protobuf_c_message_unpack (&medicare__v1__oversight_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__oversight_request__free_unpacked
+                     (Medicare__V1__OversightRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__oversight_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__clinic_oversight__init
+                     (Medicare__V1__ClinicOversight         *message)
+{
+  static const Medicare__V1__ClinicOversight init_value = MEDICARE__V1__CLINIC_OVERSIGHT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__clinic_oversight__get_packed_size
+                     (const Medicare__V1__ClinicOversight *message)
+{
+  assert(message->base.descriptor == &medicare__v1__clinic_oversight__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__clinic_oversight__pack
+                     (const Medicare__V1__ClinicOversight *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__clinic_oversight__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__clinic_oversight__pack_to_buffer
+                     (const Medicare__V1__ClinicOversight *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__clinic_oversight__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ClinicOversight *
+       medicare__v1__clinic_oversight__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ClinicOversight *)
+     protobuf_c_message_unpack (&medicare__v1__clinic_oversight__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__clinic_oversight__free_unpacked
+                     (Medicare__V1__ClinicOversight *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__clinic_oversight__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__oversight_view__init
+                     (Medicare__V1__OversightView         *message)
+{
+  static const Medicare__V1__OversightView init_value = MEDICARE__V1__OVERSIGHT_VIEW__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__oversight_view__get_packed_size
+                     (const Medicare__V1__OversightView *message)
+{
+  assert(message->base.descriptor == &medicare__v1__oversight_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__oversight_view__pack
+                     (const Medicare__V1__OversightView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__oversight_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__oversight_view__pack_to_buffer
+                     (const Medicare__V1__OversightView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__oversight_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__OversightView *
+       medicare__v1__oversight_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__OversightView *)
+     protobuf_c_message_unpack (&medicare__v1__oversight_view__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__oversight_view__free_unpacked
+                     (Medicare__V1__OversightView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__oversight_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__review_stats_request__init
                      (Medicare__V1__ReviewStatsRequest         *message)
 {
@@ -2173,7 +2308,7 @@ const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor =
   (ProtobufCMessageInit) medicare__v1__rule_scope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descriptors[15] =
+static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descriptors[20] =
 {
   {
     "items",
@@ -2355,8 +2490,70 @@ static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "open_minute",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, open_minute),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "close_minute",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, close_minute),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "spike_ratio_bp",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, spike_ratio_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "baseline_days",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, baseline_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_settlements",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RuleParams, min_settlements),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__rule_params__field_indices_by_name[] = {
+  18,   /* field[18] = baseline_days */
+  16,   /* field[16] = close_minute */
   7,   /* field[7] = diagnoses */
   6,   /* field[6] = gend */
   0,   /* field[0] = items */
@@ -2369,14 +2566,17 @@ static const unsigned medicare__v1__rule_params__field_indices_by_name[] = {
   8,   /* field[8] = max_visits */
   12,   /* field[12] = med_types */
   4,   /* field[4] = min_age */
+  19,   /* field[19] = min_settlements */
+  15,   /* field[15] = open_minute */
   9,   /* field[9] = period_days */
   10,   /* field[10] = same_institution */
+  17,   /* field[17] = spike_ratio_bp */
   14,   /* field[14] = window_minutes */
 };
 static const ProtobufCIntRange medicare__v1__rule_params__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor =
 {
@@ -2386,14 +2586,14 @@ const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor =
   "Medicare__V1__RuleParams",
   "medicare.v1",
   sizeof(Medicare__V1__RuleParams),
-  15,
+  20,
   medicare__v1__rule_params__field_descriptors,
   medicare__v1__rule_params__field_indices_by_name,
   1,  medicare__v1__rule_params__number_ranges,
   (ProtobufCMessageInit) medicare__v1__rule_params__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__alert__field_descriptors[12] =
+static const ProtobufCFieldDescriptor medicare__v1__alert__field_descriptors[15] =
 {
   {
     "alert_id",
@@ -2539,13 +2739,52 @@ static const ProtobufCFieldDescriptor medicare__v1__alert__field_descriptors[12]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "psn_no",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "institutions",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, institutions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "baseline",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Alert, baseline),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__alert__field_indices_by_name[] = {
   0,   /* field[0] = alert_id */
   10,   /* field[10] = amount */
+  14,   /* field[14] = baseline */
   7,   /* field[7] = evidence */
   5,   /* field[5] = fixmedins_code */
+  13,   /* field[13] = institutions */
   8,   /* field[8] = persons */
+  12,   /* field[12] = psn_no */
   6,   /* field[6] = raised_at */
   1,   /* field[1] = rule_id */
   3,   /* field[3] = rule_set_version */
@@ -2557,7 +2796,7 @@ static const unsigned medicare__v1__alert__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__alert__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor medicare__v1__alert__descriptor =
 {
@@ -2567,7 +2806,7 @@ const ProtobufCMessageDescriptor medicare__v1__alert__descriptor =
   "Medicare__V1__Alert",
   "medicare.v1",
   sizeof(Medicare__V1__Alert),
-  12,
+  15,
   medicare__v1__alert__field_descriptors,
   medicare__v1__alert__field_indices_by_name,
   1,  medicare__v1__alert__number_ranges,
@@ -3452,7 +3691,7 @@ const ProtobufCMessageDescriptor medicare__v1__review_response__descriptor =
   (ProtobufCMessageInit) medicare__v1__review_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__record_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor medicare__v1__record_request__field_descriptors[4] =
 {
   {
     "settlement",
@@ -3490,16 +3729,29 @@ static const ProtobufCFieldDescriptor medicare__v1__record_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "posted_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RecordRequest, posted_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__record_request__field_indices_by_name[] = {
   1,   /* field[1] = claim */
   2,   /* field[2] = designation */
+  3,   /* field[3] = posted_ms */
   0,   /* field[0] = settlement */
 };
 static const ProtobufCIntRange medicare__v1__record_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor =
 {
@@ -3509,7 +3761,7 @@ const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor =
   "Medicare__V1__RecordRequest",
   "medicare.v1",
   sizeof(Medicare__V1__RecordRequest),
-  3,
+  4,
   medicare__v1__record_request__field_descriptors,
   medicare__v1__record_request__field_indices_by_name,
   1,  medicare__v1__record_request__number_ranges,
@@ -5445,7 +5697,7 @@ const ProtobufCMessageDescriptor medicare__v1__list_inspections_response__descri
   (ProtobufCMessageInit) medicare__v1__list_inspections_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__case_action__field_descriptors[10] =
+static const ProtobufCFieldDescriptor medicare__v1__case_action__field_descriptors[11] =
 {
   {
     "n",
@@ -5567,6 +5819,18 @@ static const ProtobufCFieldDescriptor medicare__v1__case_action__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "request_digest",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, request_digest),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__case_action__field_indices_by_name[] = {
   2,   /* field[2] = amount */
@@ -5576,6 +5840,7 @@ static const unsigned medicare__v1__case_action__field_indices_by_name[] = {
   0,   /* field[0] = n */
   9,   /* field[9] = outcome */
   3,   /* field[3] = reason */
+  10,   /* field[10] = request_digest */
   5,   /* field[5] = state */
   7,   /* field[7] = taken_at */
   6,   /* field[6] = taken_by */
@@ -5583,7 +5848,7 @@ static const unsigned medicare__v1__case_action__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__case_action__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor medicare__v1__case_action__descriptor =
 {
@@ -5593,7 +5858,7 @@ const ProtobufCMessageDescriptor medicare__v1__case_action__descriptor =
   "Medicare__V1__CaseAction",
   "medicare.v1",
   sizeof(Medicare__V1__CaseAction),
-  10,
+  11,
   medicare__v1__case_action__field_descriptors,
   medicare__v1__case_action__field_indices_by_name,
   1,  medicare__v1__case_action__number_ranges,
@@ -6178,6 +6443,380 @@ const ProtobufCMessageDescriptor medicare__v1__list_cases_response__descriptor =
   (ProtobufCMessageInit) medicare__v1__list_cases_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__oversight_request__field_descriptors[6] =
+{
+  {
+    "centre",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightRequest, centre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "region",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightRequest, region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightRequest, from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightRequest, to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightRequest, after),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__oversight_request__field_indices_by_name[] = {
+  4,   /* field[4] = after */
+  0,   /* field[0] = centre */
+  2,   /* field[2] = from */
+  5,   /* field[5] = limit */
+  1,   /* field[1] = region */
+  3,   /* field[3] = to */
+};
+static const ProtobufCIntRange medicare__v1__oversight_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__oversight_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.OversightRequest",
+  "OversightRequest",
+  "Medicare__V1__OversightRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__OversightRequest),
+  6,
+  medicare__v1__oversight_request__field_descriptors,
+  medicare__v1__oversight_request__field_indices_by_name,
+  1,  medicare__v1__oversight_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__oversight_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__clinic_oversight__field_descriptors[14] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "settle_via",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, settle_via),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "settlements",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, settlements),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "medfee_sumamt",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, medfee_sumamt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fund_pay_sumamt",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, fund_pay_sumamt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "drug_visits",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, drug_visits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items_per_prescription_centi",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, items_per_prescription_centi),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "antibiotic_share_bp",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, antibiotic_share_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "injection_share_bp",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, injection_share_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "vbp_share_bp",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, vbp_share_bp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_findings",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, open_findings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "confirmed_findings",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, confirmed_findings),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alerts",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, alerts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "amount_to_recover",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ClinicOversight, amount_to_recover),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__clinic_oversight__field_indices_by_name[] = {
+  12,   /* field[12] = alerts */
+  13,   /* field[13] = amount_to_recover */
+  7,   /* field[7] = antibiotic_share_bp */
+  11,   /* field[11] = confirmed_findings */
+  5,   /* field[5] = drug_visits */
+  0,   /* field[0] = fixmedins_code */
+  4,   /* field[4] = fund_pay_sumamt */
+  8,   /* field[8] = injection_share_bp */
+  6,   /* field[6] = items_per_prescription_centi */
+  3,   /* field[3] = medfee_sumamt */
+  10,   /* field[10] = open_findings */
+  1,   /* field[1] = settle_via */
+  2,   /* field[2] = settlements */
+  9,   /* field[9] = vbp_share_bp */
+};
+static const ProtobufCIntRange medicare__v1__clinic_oversight__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 14 }
+};
+const ProtobufCMessageDescriptor medicare__v1__clinic_oversight__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ClinicOversight",
+  "ClinicOversight",
+  "Medicare__V1__ClinicOversight",
+  "medicare.v1",
+  sizeof(Medicare__V1__ClinicOversight),
+  14,
+  medicare__v1__clinic_oversight__field_descriptors,
+  medicare__v1__clinic_oversight__field_indices_by_name,
+  1,  medicare__v1__clinic_oversight__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__clinic_oversight__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__oversight_view__field_descriptors[3] =
+{
+  {
+    "clinics",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__OversightView, n_clinics),
+    offsetof(Medicare__V1__OversightView, clinics),
+    &medicare__v1__clinic_oversight__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightView, total),
+    &medicare__v1__clinic_oversight__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "more",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__OversightView, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__oversight_view__field_indices_by_name[] = {
+  0,   /* field[0] = clinics */
+  2,   /* field[2] = more */
+  1,   /* field[1] = total */
+};
+static const ProtobufCIntRange medicare__v1__oversight_view__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__oversight_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.OversightView",
+  "OversightView",
+  "Medicare__V1__OversightView",
+  "medicare.v1",
+  sizeof(Medicare__V1__OversightView),
+  3,
+  medicare__v1__oversight_view__field_descriptors,
+  medicare__v1__oversight_view__field_indices_by_name,
+  1,  medicare__v1__oversight_view__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__oversight_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__review_stats_request__field_descriptors[2] =
 {
   {
@@ -6301,7 +6940,7 @@ const ProtobufCEnumDescriptor medicare__v1__verdict__descriptor =
   medicare__v1__verdict__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[14] =
+static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[17] =
 {
   { "RULE_KIND_UNSPECIFIED", "MEDICARE__V1__RULE_KIND__RULE_KIND_UNSPECIFIED", 0 },
   { "RULE_KIND_NOT_DESIGNATED", "MEDICARE__V1__RULE_KIND__RULE_KIND_NOT_DESIGNATED", 1 },
@@ -6317,11 +6956,14 @@ static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[1
   { "RULE_KIND_DIAGNOSIS_REQUIRED", "MEDICARE__V1__RULE_KIND__RULE_KIND_DIAGNOSIS_REQUIRED", 11 },
   { "RULE_KIND_MANY_INSTITUTIONS", "MEDICARE__V1__RULE_KIND__RULE_KIND_MANY_INSTITUTIONS", 12 },
   { "RULE_KIND_INSTITUTION_BURST", "MEDICARE__V1__RULE_KIND__RULE_KIND_INSTITUTION_BURST", 13 },
+  { "RULE_KIND_OUTSIDE_HOURS", "MEDICARE__V1__RULE_KIND__RULE_KIND_OUTSIDE_HOURS", 14 },
+  { "RULE_KIND_PERSON_BURST", "MEDICARE__V1__RULE_KIND__RULE_KIND_PERSON_BURST", 15 },
+  { "RULE_KIND_VOLUME_SPIKE", "MEDICARE__V1__RULE_KIND__RULE_KIND_VOLUME_SPIKE", 16 },
 };
 static const ProtobufCIntRange medicare__v1__rule_kind__value_ranges[] = {
-{0, 0},{0, 14}
+{0, 0},{0, 17}
 };
-static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_name[14] =
+static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_name[17] =
 {
   { "RULE_KIND_ABOVE_REFERENCE_PRICE", 2 },
   { "RULE_KIND_AGE_RESTRICTION", 9 },
@@ -6334,9 +6976,12 @@ static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_nam
   { "RULE_KIND_MANY_INSTITUTIONS", 12 },
   { "RULE_KIND_NOT_DESIGNATED", 1 },
   { "RULE_KIND_OUTSIDE_CATALOGUE", 3 },
+  { "RULE_KIND_OUTSIDE_HOURS", 14 },
+  { "RULE_KIND_PERSON_BURST", 15 },
   { "RULE_KIND_QUANTITY_LIMIT", 4 },
   { "RULE_KIND_UNSPECIFIED", 0 },
   { "RULE_KIND_VISIT_FREQUENCY", 8 },
+  { "RULE_KIND_VOLUME_SPIKE", 16 },
 };
 const ProtobufCEnumDescriptor medicare__v1__rule_kind__descriptor =
 {
@@ -6345,9 +6990,9 @@ const ProtobufCEnumDescriptor medicare__v1__rule_kind__descriptor =
   "RuleKind",
   "Medicare__V1__RuleKind",
   "medicare.v1",
-  14,
+  17,
   medicare__v1__rule_kind__enum_values_by_number,
-  14,
+  17,
   medicare__v1__rule_kind__enum_values_by_name,
   1,
   medicare__v1__rule_kind__value_ranges,
@@ -6711,7 +7356,7 @@ const ProtobufCEnumDescriptor medicare__v1__action_state__descriptor =
   medicare__v1__action_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[21] =
+static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descriptors[22] =
 {
   { "Review", &medicare__v1__review_request__descriptor, &medicare__v1__review_response__descriptor },
   { "Record", &medicare__v1__record_request__descriptor, &medicare__v1__audit_record__descriptor },
@@ -6734,12 +7379,14 @@ static const ProtobufCMethodDescriptor medicare__v1__supervision__method_descrip
   { "GetCase", &medicare__v1__get_case_request__descriptor, &medicare__v1__supervision_case__descriptor },
   { "CloseCase", &medicare__v1__close_case_request__descriptor, &medicare__v1__supervision_case__descriptor },
   { "ListCases", &medicare__v1__list_cases_request__descriptor, &medicare__v1__list_cases_response__descriptor },
+  { "GetOversightView", &medicare__v1__oversight_request__descriptor, &medicare__v1__oversight_view__descriptor },
 };
 const unsigned medicare__v1__supervision__method_indices_by_name[] = {
   13,        /* AdvanceInspection */
   19,        /* CloseCase */
   11,        /* DecideFinding */
   18,        /* GetCase */
+  21,        /* GetOversightView */
   5,        /* GetRuleSet */
   7,        /* ListAlerts */
   20,        /* ListCases */
@@ -6765,7 +7412,7 @@ const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor =
   "Supervision",
   "Medicare__V1__Supervision",
   "medicare.v1",
-  21,
+  22,
   medicare__v1__supervision__method_descriptors,
   medicare__v1__supervision__method_indices_by_name
 };
@@ -6936,6 +7583,14 @@ void medicare__v1__supervision__list_cases(ProtobufCService *service,
 {
   assert(service->descriptor == &medicare__v1__supervision__descriptor);
   service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__supervision__get_oversight_view(ProtobufCService *service,
+                                                   const Medicare__V1__OversightRequest *input,
+                                                   Medicare__V1__OversightView_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__supervision__descriptor);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
                                       Medicare__V1__Supervision_ServiceDestroy destroy)

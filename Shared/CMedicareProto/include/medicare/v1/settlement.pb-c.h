@@ -183,13 +183,14 @@ typedef enum _Medicare__V1__SettlementStatus {
 typedef enum _Medicare__V1__ReceivableKind {
   MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED = 0,
   /*
-   * 追回: fund money the institution must pay back, netted when institutions are paid.
-   * Ledger: debit institution:receivable:<code>, credit fund:recovered.
+   * 追回: fund money the institution must pay back, to be netted from the payee's next
+   * payment (payment and its netting: the reconciliation to come, issue 13).
+   * Ledger: debit institution:receivable:<payee>, credit fund:recovered.
    */
   MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_RECOVERY = 1,
   /*
-   * 暂扣: part of what the fund owes the institution held back against its next payment.
-   * Ledger: debit institution:payable:<code>, credit institution:withheld:<code>.
+   * 暂扣: part of what the fund owes the payee held back against its next payment.
+   * Ledger: debit institution:payable:<payee>, credit institution:withheld:<payee>.
    */
   MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_WITHHOLDING = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__RECEIVABLE_KIND)
@@ -632,10 +633,15 @@ struct  Medicare__V1__Receivable
    * the ref was posted before: the stored posting is answered
    */
   protobuf_c_boolean replay;
+  /*
+   * The institution paid for the clinic's settlements (settle_via: its township centre, or
+   * itself; empty = fixmedins_code): the ledger accounts are the payee's.
+   */
+  char *payee;
 };
 #define MEDICARE__V1__RECEIVABLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__receivable__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__PostReceivableRequest

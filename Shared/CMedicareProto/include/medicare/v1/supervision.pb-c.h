@@ -63,6 +63,9 @@ typedef struct Medicare__V1__GetCaseRequest Medicare__V1__GetCaseRequest;
 typedef struct Medicare__V1__CloseCaseRequest Medicare__V1__CloseCaseRequest;
 typedef struct Medicare__V1__ListCasesRequest Medicare__V1__ListCasesRequest;
 typedef struct Medicare__V1__ListCasesResponse Medicare__V1__ListCasesResponse;
+typedef struct Medicare__V1__OversightRequest Medicare__V1__OversightRequest;
+typedef struct Medicare__V1__ClinicOversight Medicare__V1__ClinicOversight;
+typedef struct Medicare__V1__OversightView Medicare__V1__OversightView;
 typedef struct Medicare__V1__ReviewStatsRequest Medicare__V1__ReviewStatsRequest;
 typedef struct Medicare__V1__ReviewStats Medicare__V1__ReviewStats;
 
@@ -150,7 +153,21 @@ typedef enum _Medicare__V1__RuleKind {
   /*
    * more than max_persons distinct persons settled at one institution within window_minutes
    */
-  MEDICARE__V1__RULE_KIND__RULE_KIND_INSTITUTION_BURST = 13
+  MEDICARE__V1__RULE_KIND__RULE_KIND_INSTITUTION_BURST = 13,
+  /*
+   * More than max_persons distinct persons settled at one institution outside its opening
+   * hours (open_minute to close_minute, the business time zone) within window_minutes.
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_OUTSIDE_HOURS = 14,
+  /*
+   * One person settled at more than max_institutions institutions within window_minutes (冒名就医).
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_PERSON_BURST = 15,
+  /*
+   * An institution's settlements today above spike_ratio_bp of its average day over the
+   * baseline_days before (days it settled nothing count as zero), and at least min_settlements.
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_VOLUME_SPIKE = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__RULE_KIND)
 } Medicare__V1__RuleKind;
 /*
@@ -407,13 +424,33 @@ struct  Medicare__V1__RuleParams
    */
   uint32_t max_persons;
   /*
-   * INSTITUTION_BURST: the sliding window, 1-1440 minutes
+   * INSTITUTION_BURST, OUTSIDE_HOURS, PERSON_BURST: the sliding window, 1-1440 minutes
    */
   uint32_t window_minutes;
+  /*
+   * OUTSIDE_HOURS: minutes after midnight the institution opens (0-1439)
+   */
+  uint32_t open_minute;
+  /*
+   * OUTSIDE_HOURS: minutes after midnight it closes (1-1440, after open_minute)
+   */
+  uint32_t close_minute;
+  /*
+   * VOLUME_SPIKE: basis points of the baseline day (30000 = three times)
+   */
+  uint32_t spike_ratio_bp;
+  /*
+   * VOLUME_SPIKE: the days before today the baseline averages (7-92)
+   */
+  uint32_t baseline_days;
+  /*
+   * VOLUME_SPIKE: the least settlements today that can be a spike
+   */
+  uint32_t min_settlements;
 };
 #define MEDICARE__V1__RULE_PARAMS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rule_params__descriptor) \
-    , 0,NULL, 0, 0, 0, 0, 0, MEDICARE__V1__GEND__GEND_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, 0,NULL, 0, 0 }
+    , 0,NULL, 0, 0, 0, 0, 0, MEDICARE__V1__GEND__GEND_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -456,10 +493,22 @@ struct  Medicare__V1__Alert
    * ISO 8601: the first settlement counted
    */
   char *window_start;
+  /*
+   * PERSON_BURST: the person
+   */
+  char *psn_no;
+  /*
+   * PERSON_BURST: distinct institutions in the window
+   */
+  uint32_t institutions;
+  /*
+   * VOLUME_SPIKE: the institution's average settlements a day over the baseline
+   */
+  uint32_t baseline;
 };
 #define MEDICARE__V1__ALERT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__alert__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, MEDICARE__V1__SEVERITY__SEVERITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Medicare__V1__ListAlertsRequest
@@ -739,10 +788,15 @@ struct  Medicare__V1__RecordRequest
    * instead of settlement and claim
    */
   Medicare__V1__DesignationRecord *designation;
+  /*
+   * When the decision was made, Unix milliseconds (0: not given): real-time monitoring's lag
+   * (medicare_supervision_monitor_lag_seconds) and the hour the opening-hours rule reads.
+   */
+  int64_t posted_ms;
 };
 #define MEDICARE__V1__RECORD_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__record_request__descriptor) \
-    , NULL, NULL, NULL }
+    , NULL, NULL, NULL, 0 }
 
 
 /*
@@ -1058,7 +1112,7 @@ struct  Medicare__V1__ListFindingsRequest
    */
   uint64_t after;
   /*
-   * 1-1000; 0 = 100
+   * 1-200; 0 = 100 (a finding may hold 2,000 characters of evidence)
    */
   uint32_t limit;
 };
@@ -1257,10 +1311,15 @@ struct  Medicare__V1__CaseAction
    * what the registry or settlement answered
    */
   char *outcome;
+  /*
+   * A digest of the caller and the idempotency key it was taken under: a retry under the same
+   * key answers the case as it stands instead of taking the action twice.
+   */
+  char *request_digest;
 };
 #define MEDICARE__V1__CASE_ACTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__case_action__descriptor) \
-    , 0, MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__ACTION_STATE__ACTION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__ACTION_STATE__ACTION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__SupervisionCase
@@ -1329,7 +1388,7 @@ struct  Medicare__V1__TakeCaseActionRequest
    */
   int64_t amount;
   /*
-   * 1-500 characters
+   * 1-400 characters (the registry's reason adds the case's ref)
    */
   char *reason;
   /*
@@ -1395,6 +1454,126 @@ struct  Medicare__V1__ListCasesResponse
 #define MEDICARE__V1__LIST_CASES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_cases_response__descriptor) \
     , 0,NULL }
+
+
+struct  Medicare__V1__OversightRequest
+{
+  ProtobufCMessage base;
+  /*
+   * A township centre: its own settlements and those of the clinics it settles for (a
+   * centre's certificate may name only itself).
+   */
+  char *centre;
+  /*
+   * Or every institution of a region (county digits prefix, 2-6 digits): a county bureau, a
+   * health commission.
+   */
+  char *region;
+  /*
+   * business days money moved (setl_date), YYYY-MM-DD, at most 92 days
+   */
+  char *from;
+  char *to;
+  /*
+   * fixmedins_code cursor: clinics after it
+   */
+  char *after;
+  /*
+   * 1-1000 clinics; 0 = 100
+   */
+  uint32_t limit;
+};
+#define MEDICARE__V1__OVERSIGHT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__oversight_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * One clinic's settlements, prescribing statistics and supervision record over the period.
+ * Shares are of the period's visits net of reversals, in basis points.
+ */
+struct  Medicare__V1__ClinicOversight
+{
+  ProtobufCMessage base;
+  /*
+   * empty in the total
+   */
+  char *fixmedins_code;
+  /*
+   * who settled for it (its centre, or itself)
+   */
+  char *settle_via;
+  /*
+   * net of reversals
+   */
+  int32_t settlements;
+  /*
+   * fen
+   */
+  int64_t medfee_sumamt;
+  /*
+   * fen
+   */
+  int64_t fund_pay_sumamt;
+  /*
+   * visits with at least one drug (a prescription)
+   */
+  int32_t drug_visits;
+  /*
+   * drug lines per prescription, in hundredths (250 = 2.5)
+   */
+  uint32_t items_per_prescription_centi;
+  /*
+   * prescriptions with an antibacterial drug (抗菌药物使用率)
+   */
+  uint32_t antibiotic_share_bp;
+  /*
+   * visits with an injection or infusion (注射/输液率)
+   */
+  uint32_t injection_share_bp;
+  /*
+   * drug lines of volume-based procurement products (集采)
+   */
+  uint32_t vbp_share_bp;
+  /*
+   * findings awaiting a reviewer (any date)
+   */
+  uint32_t open_findings;
+  uint32_t confirmed_findings;
+  /*
+   * monitoring alerts (any date)
+   */
+  uint32_t alerts;
+  /*
+   * confirmed findings' amounts, fen
+   */
+  int64_t amount_to_recover;
+};
+#define MEDICARE__V1__CLINIC_OVERSIGHT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__clinic_oversight__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Medicare__V1__OversightView
+{
+  ProtobufCMessage base;
+  /*
+   * by fixmedins_code, after the cursor
+   */
+  size_t n_clinics;
+  Medicare__V1__ClinicOversight **clinics;
+  /*
+   * over every clinic selected, not only this page
+   */
+  Medicare__V1__ClinicOversight *total;
+  /*
+   * clinics after this page
+   */
+  protobuf_c_boolean more;
+};
+#define MEDICARE__V1__OVERSIGHT_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__oversight_view__descriptor) \
+    , 0,NULL, NULL, 0 }
 
 
 struct  Medicare__V1__ReviewStatsRequest
@@ -2279,6 +2458,63 @@ Medicare__V1__ListCasesResponse *
 void   medicare__v1__list_cases_response__free_unpacked
                      (Medicare__V1__ListCasesResponse *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__OversightRequest methods */
+void   medicare__v1__oversight_request__init
+                     (Medicare__V1__OversightRequest         *message);
+size_t medicare__v1__oversight_request__get_packed_size
+                     (const Medicare__V1__OversightRequest   *message);
+size_t medicare__v1__oversight_request__pack
+                     (const Medicare__V1__OversightRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__oversight_request__pack_to_buffer
+                     (const Medicare__V1__OversightRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__OversightRequest *
+       medicare__v1__oversight_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__oversight_request__free_unpacked
+                     (Medicare__V1__OversightRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ClinicOversight methods */
+void   medicare__v1__clinic_oversight__init
+                     (Medicare__V1__ClinicOversight         *message);
+size_t medicare__v1__clinic_oversight__get_packed_size
+                     (const Medicare__V1__ClinicOversight   *message);
+size_t medicare__v1__clinic_oversight__pack
+                     (const Medicare__V1__ClinicOversight   *message,
+                      uint8_t             *out);
+size_t medicare__v1__clinic_oversight__pack_to_buffer
+                     (const Medicare__V1__ClinicOversight   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ClinicOversight *
+       medicare__v1__clinic_oversight__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__clinic_oversight__free_unpacked
+                     (Medicare__V1__ClinicOversight *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__OversightView methods */
+void   medicare__v1__oversight_view__init
+                     (Medicare__V1__OversightView         *message);
+size_t medicare__v1__oversight_view__get_packed_size
+                     (const Medicare__V1__OversightView   *message);
+size_t medicare__v1__oversight_view__pack
+                     (const Medicare__V1__OversightView   *message,
+                      uint8_t             *out);
+size_t medicare__v1__oversight_view__pack_to_buffer
+                     (const Medicare__V1__OversightView   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__OversightView *
+       medicare__v1__oversight_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__oversight_view__free_unpacked
+                     (Medicare__V1__OversightView *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__ReviewStatsRequest methods */
 void   medicare__v1__review_stats_request__init
                      (Medicare__V1__ReviewStatsRequest         *message);
@@ -2454,6 +2690,15 @@ typedef void (*Medicare__V1__ListCasesRequest_Closure)
 typedef void (*Medicare__V1__ListCasesResponse_Closure)
                  (const Medicare__V1__ListCasesResponse *message,
                   void *closure_data);
+typedef void (*Medicare__V1__OversightRequest_Closure)
+                 (const Medicare__V1__OversightRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ClinicOversight_Closure)
+                 (const Medicare__V1__ClinicOversight *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__OversightView_Closure)
+                 (const Medicare__V1__OversightView *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__ReviewStatsRequest_Closure)
                  (const Medicare__V1__ReviewStatsRequest *message,
                   void *closure_data);
@@ -2551,6 +2796,10 @@ struct Medicare__V1__Supervision_Service
                      const Medicare__V1__ListCasesRequest *input,
                      Medicare__V1__ListCasesResponse_Closure closure,
                      void *closure_data);
+  void (*get_oversight_view)(Medicare__V1__Supervision_Service *service,
+                             const Medicare__V1__OversightRequest *input,
+                             Medicare__V1__OversightView_Closure closure,
+                             void *closure_data);
 };
 typedef void (*Medicare__V1__Supervision_ServiceDestroy)(Medicare__V1__Supervision_Service *);
 void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service,
@@ -2579,7 +2828,8 @@ void medicare__v1__supervision__init (Medicare__V1__Supervision_Service *service
       function_prefix__ ## take_case_action,\
       function_prefix__ ## get_case,\
       function_prefix__ ## close_case,\
-      function_prefix__ ## list_cases  }
+      function_prefix__ ## list_cases,\
+      function_prefix__ ## get_oversight_view  }
 void medicare__v1__supervision__review(ProtobufCService *service,
                                        const Medicare__V1__ReviewRequest *input,
                                        Medicare__V1__ReviewResponse_Closure closure,
@@ -2664,6 +2914,10 @@ void medicare__v1__supervision__list_cases(ProtobufCService *service,
                                            const Medicare__V1__ListCasesRequest *input,
                                            Medicare__V1__ListCasesResponse_Closure closure,
                                            void *closure_data);
+void medicare__v1__supervision__get_oversight_view(ProtobufCService *service,
+                                                   const Medicare__V1__OversightRequest *input,
+                                                   Medicare__V1__OversightView_Closure closure,
+                                                   void *closure_data);
 typedef struct Medicare__V1__SupervisionReports_Service Medicare__V1__SupervisionReports_Service;
 struct Medicare__V1__SupervisionReports_Service
 {
@@ -2746,6 +3000,9 @@ extern const ProtobufCMessageDescriptor medicare__v1__get_case_request__descript
 extern const ProtobufCMessageDescriptor medicare__v1__close_case_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__list_cases_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__list_cases_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__oversight_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__clinic_oversight__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__oversight_view__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_stats_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__review_stats__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__supervision__descriptor;
