@@ -3,7 +3,9 @@
 # embedded default, one settlement), then one PostgreSQL 15 with one and with two settlement
 # replicas, all services on it. For each: settles/s and latency at 64 in flight
 # (`medicare load --mix settle=1`), the CPU the stack's processes spent per settlement
-# (services, PostgreSQL's backends and the load generator, from /proc), and the audit relay's mean lag.
+# (services, PostgreSQL's backends and the load generator, from /proc), the audit relay's mean
+# lag, and real-time monitoring's mean lag behind the postings (supervision's
+# medicare_supervision_monitor_lag_seconds: it stays bounded when monitoring keeps up).
 # The SQLite row is the baseline the PostgreSQL rows are compared with.
 #
 #   scripts/bench-engines.sh [SECONDS]        # release build first: swift build -c release
@@ -90,15 +92,22 @@ for line in sys.stdin:
     if line.startswith("medicare_settlement_audit_lag_seconds_sum"): s += float(line.split()[1])
     if line.startswith("medicare_settlement_audit_lag_seconds_count"): c += float(line.split()[1])
 print(f"{1000 * s / c:.0f}" if c else "-")')
-    python3 - "$label" "$work" "$lag" <<'EOF' >>"$work/results.txt"
+    local monitor
+    monitor=$(curl -s "localhost:9103/metrics" | python3 -c '
+import sys; s = c = 0.0
+for line in sys.stdin:
+    if line.startswith("medicare_supervision_monitor_lag_seconds_sum"): s += float(line.split()[1])
+    if line.startswith("medicare_supervision_monitor_lag_seconds_count"): c += float(line.split()[1])
+print(f"{1000 * s / c:.0f}" if c else "-")')
+    python3 - "$label" "$work" "$lag" "$monitor" <<'EOF' >>"$work/results.txt"
 import json, sys
-label, work, lag = sys.argv[1:4]
+label, work, lag, monitor = sys.argv[1:5]
 before, after = json.load(open(f'{work}/before.json')), json.load(open(f'{work}/after.json'))
 lines = open(f'{work}/load.txt').read().split('\n')
 fields = lines[0].split(); loadgen = float(lines[1].split()[1])
 ok, rate, p50, p99 = int(fields[1]), float(fields[2]), float(fields[3]), float(fields[5])
 cpu = sum(v - before.get(pid, 0.0) for pid, v in after.items()) + loadgen
-print(json.dumps(dict(label=label, ok=ok, rate=rate, p50=p50, p99=p99, cpu_ms=1000 * cpu / max(ok, 1), lag_ms=lag)))
+print(json.dumps(dict(label=label, ok=ok, rate=rate, p50=p50, p99=p99, cpu_ms=1000 * cpu / max(ok, 1), lag_ms=lag, monitor_ms=monitor)))
 EOF
     stop_stack
 }
@@ -111,8 +120,8 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 base = rows[0]
 print(f"whole stack, {sys.argv[2]} s at 64 in flight, settle only; baseline: {base['label']}")
-print(f"{'engine':12s} {'settles/s':>10s} {'vs base':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/settle':>14s} {'vs base':>8s} {'relay lag ms':>13s}")
+print(f"{'engine':12s} {'settles/s':>10s} {'vs base':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/settle':>14s} {'vs base':>8s} {'relay lag ms':>13s} {'monitor lag ms':>15s}")
 for r in rows:
     print(f"{r['label']:12s} {r['rate']:10.0f} {r['rate'] / base['rate']:7.2f}x {r['p50']:8.1f} {r['p99']:8.1f} {r['cpu_ms']:14.3f} "
-          f"{r['cpu_ms'] / base['cpu_ms']:7.2f}x {r['lag_ms']:>13s}")
+          f"{r['cpu_ms'] / base['cpu_ms']:7.2f}x {r['lag_ms']:>13s} {r['monitor_ms']:>15s}")
 EOF

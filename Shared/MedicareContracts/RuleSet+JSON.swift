@@ -42,7 +42,8 @@ extension RuleSet {
             rule.message = try reader.string("message")
             rule.source = try reader.string("source")
             if var scope = try reader.object("scope") {
-                rule.scope = RuleScope(regions: try scope.strings("regions"), medTypes: try scope.codes("med_types"))
+                rule.scope = RuleScope(regions: try scope.strings("regions"), medTypes: try scope.codes("med_types"),
+                                       institutionKinds: try scope.codes("institution_kinds"), insutypes: try scope.codes("insutypes"))
                 try scope.finish("RuleScope")
             }
             if var p = try reader.object("params") {
@@ -53,7 +54,8 @@ extension RuleSet {
                     periodDays: try p.uint32("period_days"), sameInstitution: try p.bool("same_institution"),
                     maxInstitutions: try p.uint32("max_institutions"), medTypes: try p.codes("med_types"), maxPersons: try p.uint32("max_persons"),
                     windowMinutes: try p.uint32("window_minutes"), openMinute: try p.uint32("open_minute"), closeMinute: try p.uint32("close_minute"),
-                    spikeRatioBp: try p.uint32("spike_ratio_bp"), baselineDays: try p.uint32("baseline_days"), minSettlements: try p.uint32("min_settlements")
+                    spikeRatioBp: try p.uint32("spike_ratio_bp"), baselineDays: try p.uint32("baseline_days"), minSettlements: try p.uint32("min_settlements"),
+                    institutionKinds: try p.codes("institution_kinds")
                 )
                 try p.finish("RuleParams")
             }
@@ -100,6 +102,8 @@ extension RuleSet {
                 var s: [String: Any] = [:]
                 put(&s, "regions", scope.regions)
                 put(&s, "med_types", codes(scope.medTypes))
+                put(&s, "institution_kinds", codes(scope.institutionKinds))
+                put(&s, "insutypes", codes(scope.insutypes))
                 put(&r, "scope", s)
             }
             if let p = rule.params {
@@ -124,6 +128,7 @@ extension RuleSet {
                 put(&d, "spike_ratio_bp", p.spikeRatioBp)
                 put(&d, "baseline_days", p.baselineDays)
                 put(&d, "min_settlements", p.minSettlements)
+                put(&d, "institution_kinds", codes(p.institutionKinds))
                 put(&r, "params", d)
             }
             return r

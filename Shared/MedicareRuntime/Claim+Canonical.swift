@@ -60,6 +60,8 @@ extension Claim {
         guard BenefitPolicy.visitTypes.contains(medType.code) else {
             throw DomainError(field: "claim.med_type", "\(medType.rawValue) (\(medType)) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)")
         }
+        // Optional (zero: not stated); anything else must be a declared code.
+        if insutype.rawValue != 0 { _ = try insutype.required("claim.insutype") }
         guard diagnoses.count <= DiagnosisCode.maxPerClaim else {
             throw DomainError(field: "claim.diagnoses", "at most \(DiagnosisCode.maxPerClaim) diagnoses, got \(diagnoses.count)")
         }

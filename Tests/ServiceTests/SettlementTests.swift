@@ -47,6 +47,24 @@ struct SettlementTests {
         }
     }
 
+    /// 2207's insutype, when the HIS states it, must be the person's: 390 for a resident
+    /// settles, 310 is refused naming the field, an undeclared number is out of form.
+    @Test func aStatedInsutypeMustBeThePersons() async throws {
+        try await withSettlement { s in
+            var stated = claim("V9", [("XA01AAA001", 20, 50)])
+            stated.claim?.insutype = .residentBasic
+            let settled = try await s.settle(stated, options: keyed("i1"))
+            #expect(settled.hifpPay == 600)
+            var wrong = claim("V10", [("XA01AAA001", 20, 50)])
+            wrong.claim?.insutype = .employeeBasic
+            let refused = await #expect(throws: RPCError.self) { _ = try await s.settle(wrong, options: keyed("i2")) }
+            #expect(refused?.code == .failedPrecondition && refused?.message.hasPrefix("claim.insutype") == true, "\(String(describing: refused))")
+            wrong.claim?.insutype = Insutype(rawValue: 999)
+            let unknown = await #expect(throws: RPCError.self) { _ = try await s.settle(wrong, options: keyed("i3")) }
+            #expect(unknown?.code == .invalidArgument && unknown?.message.hasPrefix("claim.insutype") == true, "\(String(describing: unknown))")
+        }
+    }
+
     @Test func categoryBDrugWithFirstSelfPay() async throws {
         try await withSettlement { s in
             // 10 x 2.50 = 25.00; first self-pay 10% = 2.50; scope 22.50; fund 60% = 13.50; cash 25.00 - 13.50 = 11.50.

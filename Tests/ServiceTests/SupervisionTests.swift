@@ -34,7 +34,7 @@ struct SupervisionTests {
     @Test func aCleanClaimPasses() async throws {
         try await withSupervision { s, _ in
             let r = try await s.review(review([("XA01AAA001", 20, 50, 5), ("F001", 1, 1000, 0)]))
-            #expect(r.verdict == .pass && r.findings.isEmpty && r.rulesEvaluated == 14 && r.ruleSetVersion == "zj-2024.2", "\(r)")
+            #expect(r.verdict == .pass && r.findings.isEmpty && r.rulesEvaluated == 15 && r.ruleSetVersion == "zj-2024.2", "\(r)")
         }
     }
 
@@ -69,7 +69,7 @@ struct SupervisionTests {
     /// The shipped set: every rule cites its source, and its document reads back to the same set.
     @Test func theBundledRuleSetCitesEveryRulesSourceAndRoundTrips() throws {
         let set = try RuleBook.bundled()
-        #expect(set.rules.count == 18 && set.rules.allSatisfy { !$0.source.isEmpty && !$0.name.isEmpty && $0.version >= 1 })
+        #expect(set.rules.count == 19 && set.rules.allSatisfy { !$0.source.isEmpty && !$0.name.isEmpty && $0.version >= 1 })
         #expect(try RuleSet(json: set.json()) == set)
     }
 
@@ -403,6 +403,24 @@ extension SupervisionTests {
             let after = try await s.getOversightView(OversightRequest(region: "330802", from: "2024-06-02", to: "2024-06-02"))
             #expect(after.clinics.first?.settlements == 9 && after.clinics.first?.drugVisits == 0 && after.total?.settlements == 11, "\(after)")
             #expect(try await s.verifyAudit(VerifyAuditRequest()).intact)
+        }
+    }
+
+    /// R019 judges by the clinic's kind, which the registry's designation records tell: unknown,
+    /// nothing; a village clinic, blocked; a township centre, passes.
+    @Test func aRestrictedAntibioticIsBlockedAtAVillageClinicOnceItsKindIsKnown() async throws {
+        try await withSupervision { s, _ in
+            let line = [("XJ01DDA001", Int64(2), Int64(450), UInt32(2))]
+            #expect(try await s.review(review(line)).verdict == .pass)
+            let records = [("H33080200101", InstitutionKind.villageClinic), ("H33080200001", .townshipCentre)].map { code, kind in
+                RecordRequest(designation: DesignationRecord(fixmedinsCode: code, n: 1, event: DesignationEvent(fromStatus: .notDesignated, toStatus: .designated,
+                                                                                                              reason: "agreement", at: "2024-01-01T00:00:00Z", by: "ops", effectiveDate: "2024-01-01"),
+                                                             kind: kind))
+            }
+            _ = try await s.recordBatch(RecordBatchRequest(records: records))
+            let blocked = try await s.review(review(line))
+            #expect(blocked.verdict == .block && blocked.findings.map(\.ruleID) == ["R019"] && blocked.findings[0].evidence.contains("village_clinic"), "\(blocked)")
+            #expect(try await s.review(review(line, clinic: "H33080200001")).verdict == .pass)
         }
     }
 }

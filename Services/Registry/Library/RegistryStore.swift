@@ -300,17 +300,19 @@ public struct RegistryStore: Sendable {
             throw DomainError(field: field("effective_date"), "\(effective) is before the previous change of \(code), effective \(previous)")
         }
         let at = Date().formatted(.iso8601)
-        try await tx.execute(
-            "UPDATE institutions SET designation_status = $1, change_seq = $2, changed_at = $3, designation_effective = $4 WHERE code = $5",
+        // Its kind goes with the record: supervision's review rules scope by it.
+        let kind = try await tx.queryOne(
+            "UPDATE institutions SET designation_status = $1, change_seq = $2, changed_at = $3, designation_effective = $4 WHERE code = $5 RETURNING kind",
             [transition.to.stored, .integer(change), .text(at), .text(effective), .text(code)]
-        )
+        )?.code("kind", as: InstitutionKind.self) ?? .unspecified
         try await tx.execute(
             "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             [.text(code), .integer(seq), from.stored, transition.to.stored, .text(reason), .text(at), .text(by), .text(effective)]
         )
         // The decision's audit record, in the same transaction (delivered by the relay).
         let record = RecordRequest(designation: DesignationRecord(
-            fixmedinsCode: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective)
+            fixmedinsCode: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective),
+            kind: kind
         ))
         try await tx.execute(
             "INSERT INTO registry_audit_outbox (subject, kind, record, created_ms) VALUES ($1, '\(AuditKind.designation.code)', $2, $3)",

@@ -13,11 +13,15 @@ struct Settling: Sendable {
     /// The split of the claim for `person` with `accumulator` (deductible used and fund paid
     /// this year for the claim's medical type), by the benefit policy of the person's insured
     /// region (`insu_admdvs`) in force on the visit day. Errors: FAILED_PRECONDITION (not
-    /// enrolled; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
+    /// enrolled; a stated insutype not the person's; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
     /// person's; a visit before the person's birth).
     func result(person: InsuredPerson, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
         guard person.psnInsuStas == .enrolled else {
             throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.psnInsuStas))")
+        }
+        // A stated insurance type must be the person's (2207's insutype).
+        guard claim.claim.insutype.rawValue == 0 || claim.claim.insutype == person.insutype else {
+            throw DomainError(.precondition, field: "claim.insutype", "\(claim.claim.insutype.rawValue) is not person \(person.psnNo)'s insurance type (\(person.insutype.rawValue))")
         }
         if let certno = claim.certno, certno.value != person.certno {
             throw DomainError(field: "claim.certno", "does not match person \(person.psnNo)")

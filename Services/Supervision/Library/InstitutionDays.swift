@@ -4,6 +4,7 @@ import MedicareDomain
 import MedicareRuntime
 import MedicareStore
 import MedicareWire
+import Synchronization
 
 /// What one settled visit adds to its institution's day (migration 14, `institution_days`):
 /// money and the prescribing statistics the notice's §三 asks township centres to watch
@@ -201,5 +202,48 @@ extension SupervisionStore {
             antibioticShareBp: share(s.antibioticVisits, s.drugVisits), injectionShareBp: share(s.injectionVisits, s.settlements),
             vbpShareBp: share(s.vbpLines, s.drugLines)
         )
+    }
+}
+
+/// Each institution's kind (level), as the registry's designation records tell supervision
+/// (migration 15, `institution_kinds`): the review rules' scope by kind and level
+/// restrictions read it from memory. Loaded whole at start (a province's institutions: tens
+/// of thousands of short entries), then by the records' chain position after a cursor, on
+/// every replica at the rule sets' refresh.
+public final class InstitutionKinds: Sendable {
+    private struct State {
+        var kinds: [String: InstitutionKind] = [:]
+        var cursor: Int64 = 0
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The institution's kind, when a designation record has told it.
+    public func kind(of code: String) -> InstitutionKind? { state.withLock { $0.kinds[code] } }
+
+    /// Reads the kinds recorded since the last refresh.
+    public func refresh(from store: SupervisionStore) async throws {
+        let after = state.withLock { $0.cursor }
+        let (kinds, cursor) = try await store.institutionKinds(after: after)
+        state.withLock { state in
+            for (code, kind) in kinds { state.kinds[code] = kind }
+            state.cursor = max(state.cursor, cursor)
+        }
+    }
+}
+
+extension SupervisionStore {
+    /// Institutions' kinds recorded after chain position `after`, and the newest position.
+    func institutionKinds(after: Int64) async throws -> ([(String, InstitutionKind)], Int64) {
+        try await database.read { tx in
+            var newest = after
+            let rows = try await tx.query("SELECT fixmedins_code, kind, seq FROM institution_kinds WHERE seq > $1 ORDER BY seq", [.integer(after)])
+            let kinds = try rows.map { row -> (String, InstitutionKind) in
+                newest = max(newest, try row.int("seq"))
+                return (try row.string("fixmedins_code"), try row.code("kind", as: InstitutionKind.self))
+            }
+            return (kinds, newest)
+        }
     }
 }

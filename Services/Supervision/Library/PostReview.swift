@@ -73,7 +73,8 @@ extension SupervisionProvider {
             if set.historyDays > 0 {
                 history = try await store.visits(psnNo: claim.psnNo, from: day.adding(days: -(set.historyDays - 1)).description, to: claim.visitDate)
             }
-            let review = set.evaluate(try ReviewInput(ReviewRequest(claim: claim), catalogue: catalogue, history: history))
+            let review = set.evaluate(try ReviewInput(ReviewRequest(claim: claim), catalogue: catalogue, history: history,
+                                                      institutionKind: kinds.kind(of: claim.fixmedinsCode)))
             for finding in review.findings.prefix(Self.maxFindings) {
                 findings.append(CaseFinding(
                     source: .postReview, fixmedinsCode: claim.fixmedinsCode, setlID: settlement.setlID, psnNo: claim.psnNo, visitDate: claim.visitDate,

@@ -36,12 +36,18 @@ public struct ReviewInput: Sendable {
     /// the claim names the person by psn_no alone (the age and gend rules then do not judge).
     let age: Int?
     let gend: Gend?
+    /// The clinic's kind (level) as the registry's designation records told supervision; nil
+    /// when none has (the scope and level rules then do not judge).
+    let institutionKind: InstitutionKind?
 
     /// - Parameters: `request` with a claim already validated (``Claim/validated()``), the
     ///   catalogue by code, the person's earlier visits.
     /// - Throws: ``DomainError`` naming `claim.visit_date` or `claim.certno` when they are out
     ///   of form (never for a validated claim).
-    public init(_ request: ReviewRequest, catalogue: [String: CatalogueItem], history: [PastVisit] = []) throws(DomainError) {
+    public init(
+        _ request: ReviewRequest, catalogue: [String: CatalogueItem], history: [PastVisit] = [], institutionKind: InstitutionKind? = nil
+    ) throws(DomainError) {
+        self.institutionKind = institutionKind
         let claim = request.claim ?? Claim()
         self.claim = claim
         designationStatus = request.designationStatus
@@ -111,8 +117,12 @@ struct CompiledRule: Sendable {
     let from: CivilDate
     let to: CivilDate?
     let medTypes: Set<MedType>
+    let institutionKinds: Set<InstitutionKind>
+    let insutypes: Set<Insutype>
 
     init(_ rule: ReviewRule, field: String) throws(DomainError) {
+        institutionKinds = Set(rule.scope?.institutionKinds ?? [])
+        insutypes = Set(rule.scope?.insutypes ?? [])
         self.rule = rule
         params = rule.params ?? RuleParams()
         from = try CivilDate(rule.effectiveFrom, field: "\(field).effective_from")
@@ -123,9 +133,13 @@ struct CompiledRule: Sendable {
     /// A monitoring rule: run on the settlement stream (``InstitutionMonitor``), not in review.
     var isMonitoring: Bool { [.institutionBurst, .outsideHours, .personBurst, .volumeSpike].contains(rule.kind) }
 
-    /// In force on the visit day, for the clinic's region and the visit's medical type.
+    /// In force on the visit day, for the clinic's region and kind (a rule scoped by kind
+    /// skips a clinic of unknown kind), the visit's medical type and the claim's insurance
+    /// type (a claim stating none is reviewed by every rule: the stricter review).
     func applies(to input: ReviewInput) -> Bool {
         guard from <= input.visitDay, to.map({ input.visitDay < $0 }) ?? true else { return false }
+        if !institutionKinds.isEmpty { guard let kind = input.institutionKind, institutionKinds.contains(kind) else { return false } }
+        if !insutypes.isEmpty, input.claim.insutype.rawValue != 0, !insutypes.contains(input.claim.insutype) { return false }
         return covers(input.claim.fixmedinsCode) && (medTypes.isEmpty || medTypes.contains(input.claim.medType))
     }
 
@@ -238,6 +252,11 @@ struct CompiledRule: Sendable {
             return lines(input).map { i, line, _ in
                 finding(with(["line": "\(i)", "item": line.itemCode, "diagnoses": diagnoses]), amount: ReviewInput.amount(line), item: line.itemCode)
             }
+        case .levelRestriction:
+            guard let kind = input.institutionKind, kind.isKnown, !params.institutionKinds.contains(kind) else { return [] }
+            return lines(input).map { i, line, _ in
+                finding(with(["line": "\(i)", "item": line.itemCode, "kind": kind.code]), amount: ReviewInput.amount(line), item: line.itemCode)
+            }
         case .institutionBurst, .outsideHours, .personBurst, .volumeSpike, .unspecified, .unrecognized:
             return []
         }
@@ -250,7 +269,7 @@ enum RuleMessage {
     static let placeholders: Set<String> = [
         "item", "line", "quantity", "limit", "price", "reference", "days", "amount", "age", "gend", "diagnoses", "visits",
         "institutions", "period_days", "status", "fixmedins_code", "psn_no", "visit_date", "persons", "settlements", "window_minutes",
-        "open", "close", "baseline", "ratio",
+        "open", "close", "baseline", "ratio", "kind",
     ]
 
     /// The placeholders named in a template, in order.

@@ -85,7 +85,7 @@ public final class RuleBook: Sendable {
         .ageRestriction: ["items", "min_age", "max_age"], .gendRestriction: ["items", "gend"],
         .diagnosisRequired: ["items", "diagnoses", "med_types"], .institutionBurst: ["max_persons", "window_minutes"],
         .outsideHours: ["max_persons", "window_minutes", "open_minute", "close_minute"], .personBurst: ["max_institutions", "window_minutes"],
-        .volumeSpike: ["spike_ratio_bp", "baseline_days", "min_settlements"],
+        .volumeSpike: ["spike_ratio_bp", "baseline_days", "min_settlements"], .levelRestriction: ["items", "institution_kinds"],
     ]
 
     /// The visit types a claim can have (``BenefitPolicy/visitTypes``): a rule scoped to any
@@ -126,6 +126,8 @@ public final class RuleBook: Sendable {
                 guard !(try SupervisionStore.countyPrefix(region, field: field)).isEmpty else { throw DomainError(field: field, "must not be empty") }
             }
             for (j, type) in scope.medTypes.enumerated() { try medType(type, field: "\(field).scope.med_types[\(j)]") }
+            for (j, kind) in scope.institutionKinds.enumerated() { _ = try kind.required("\(field).scope.institution_kinds[\(j)]") }
+            for (j, type) in scope.insutypes.enumerated() { _ = try type.required("\(field).scope.insutypes[\(j)]") }
         }
         let p = rule.params ?? RuleParams()
         let given: [(String, Bool)] = [
@@ -135,6 +137,7 @@ public final class RuleBook: Sendable {
             ("max_institutions", p.maxInstitutions != 0), ("med_types", !p.medTypes.isEmpty), ("max_persons", p.maxPersons != 0),
             ("window_minutes", p.windowMinutes != 0), ("open_minute", p.openMinute != 0), ("close_minute", p.closeMinute != 0),
             ("spike_ratio_bp", p.spikeRatioBp != 0), ("baseline_days", p.baselineDays != 0), ("min_settlements", p.minSettlements != 0),
+            ("institution_kinds", !p.institutionKinds.isEmpty),
         ]
         let read = parametersRead[kind] ?? []
         for (name, isGiven) in given where isGiven && !read.contains(name) {
@@ -151,6 +154,7 @@ public final class RuleBook: Sendable {
             else { throw DomainError(field: "\(field).params.diagnoses[\(j)]", "must be an ICD-10 code or prefix: a capital letter and two digits first (I10, E11.9)") }
         }
         for (j, type) in p.medTypes.enumerated() { try medType(type, field: "\(field).params.med_types[\(j)]") }
+        for (j, kind) in p.institutionKinds.enumerated() { _ = try kind.required("\(field).params.institution_kinds[\(j)]") }
         // Within what a claim can reach, or the rule could never fire.
         let bounds: [(String, Int64, ClosedRange<Int64>)] = [
             ("max_quantity", p.maxQuantity, 0...Claim.maxQuantity), ("max_days", Int64(p.maxDays), 0...Int64(Claim.maxDays)),
@@ -193,6 +197,10 @@ public final class RuleBook: Sendable {
             throw DomainError(field: "\(field).params.baseline_days", "is required: 7-\(InstitutionMonitor.maxBaselineDays) days")
         case .volumeSpike where p.minSettlements == 0:
             throw DomainError(field: "\(field).params.min_settlements", "is required (1 or more)")
+        case .levelRestriction where p.items.isEmpty:
+            throw DomainError(field: "\(field).params.items", "is required: the items restricted")
+        case .levelRestriction where p.institutionKinds.isEmpty:
+            throw DomainError(field: "\(field).params.institution_kinds", "is required: the kinds of institution that may bill the items")
         case .diagnosisRequired where p.diagnoses.isEmpty:
             throw DomainError(field: "\(field).params.diagnoses", "is required")
         case .diagnosisRequired where p.items.isEmpty == p.medTypes.isEmpty:

@@ -100,6 +100,13 @@ public enum SupervisionDefinition {
                 antibiotic_visits BIGINT NOT NULL, injection_visits BIGINT NOT NULL, vbp_lines BIGINT NOT NULL, PRIMARY KEY (fixmedins_code, day));
             CREATE INDEX institution_days_via ON institution_days (settle_via, day)
             """),
+        // Each institution's kind (level) from the registry's designation records, by the
+        // record's chain position (replicas read what is new after a cursor).
+        Migration(15, "institutions' kinds", sql: """
+            CREATE TABLE institution_kinds (fixmedins_code TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('township_centre', 'village_clinic')),
+                seq BIGINT NOT NULL);
+            CREATE INDEX institution_kinds_seq ON institution_kinds (seq)
+            """),
     ]
 
     /// The closed-set columns and their codes as the latest migration fixed them (12) (a test compares them
@@ -144,6 +151,7 @@ public enum SupervisionDefinition {
             throw StartupError("configuration key 'audit.signing-key' (\(keyPath)): \(error)")
         }
         let rules = RuleBook()
+        let kinds = InstitutionKinds()
         let rulesFile = context.configuration.string("review.rules-file")
         do {
             // The bundled set seeds an empty book only (a newer release's bundled set must not
@@ -163,6 +171,7 @@ public enum SupervisionDefinition {
                 }
             }
             try await rules.refresh(from: store)
+            try await kinds.refresh(from: store)
         } catch let error as DomainError {
             throw StartupError("configuration key 'review.rules-file' (\(context.configuration.source("review.rules-file"))): \(error.field): \(error.message)")
         }
@@ -170,7 +179,12 @@ public enum SupervisionDefinition {
         context.runInBackground {
             while !Task.isCancelled {
                 try? await Task.sleep(for: refresh)
-                do { try await rules.refresh(from: store) } catch { context.logger.warning("rule sets not refreshed", metadata: ["error": "\(error)"]) }
+                do {
+                    try await rules.refresh(from: store)
+                    try await kinds.refresh(from: store)
+                } catch {
+                    context.logger.warning("rule sets or institutions' kinds not refreshed", metadata: ["error": "\(error)"])
+                }
             }
         }
         let recent = RecentVisits(window: .seconds(try context.configuration.int("review.recent-seconds", in: 0...3_600)))
@@ -181,7 +195,7 @@ public enum SupervisionDefinition {
         let actions = CaseActionApplier(store: store, registry: registry, settlement: settlement, logger: context.logger)
         context.runInBackground { await actions.run() }
         SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer, actions: actions,
-                            timeZone: try context.businessTimeZone())
+                            timeZone: try context.businessTimeZone(), kinds: kinds)
             .register(with: &router)
         SupervisionReportsProvider(store: store).register(with: &router)
         return router

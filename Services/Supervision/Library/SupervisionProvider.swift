@@ -24,12 +24,15 @@ public struct SupervisionProvider: SupervisionService {
     let monitorFailures = Counter(label: "medicare_supervision_monitor_failures_total")
     /// Applies case actions in the registry and settlement (nil: they stay pending).
     let actions: CaseActionApplier?
+    /// Institutions' kinds (levels), for the rules scoped by kind and level restrictions.
+    let kinds: InstitutionKinds
 
     public init(
         store: SupervisionStore, catalogue: [CatalogueItem], rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil,
-        actions: CaseActionApplier? = nil, timeZone: TimeZone = .current
+        actions: CaseActionApplier? = nil, timeZone: TimeZone = .current, kinds: InstitutionKinds = InstitutionKinds()
     ) {
         self.store = store
+        self.kinds = kinds
         self.actions = actions
         self.monitor = InstitutionMonitor(timeZone: timeZone)
         self.catalogue = Dictionary(uniqueKeysWithValues: catalogue.map { ($0.code, $0) })
@@ -83,7 +86,7 @@ public struct SupervisionProvider: SupervisionService {
             history = try await store.visits(psnNo: canonical.psnNo, from: first, to: canonical.visitDate)
             history += recent.visits(of: canonical.psnNo, remembering: settling ? visit : nil)
         }
-        var response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history))
+        var response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history, institutionKind: kinds.kind(of: canonical.fixmedinsCode)))
         if settling, set.historyDays > 0, response.verdict == .block { recent.forget([(canonical.psnNo, visit.fixmedinsCode, visit.mdtrtID)]) }
         if response.findings.count > Self.maxFindings {
             response.findings.removeLast(response.findings.count - Self.maxFindings)
@@ -148,6 +151,7 @@ public struct SupervisionProvider: SupervisionService {
         try Self.mayRecord(recordable, caller: context.peer)
         let recorded = try await store.recordCounting(batch: [recordable])
         let record = recorded.records[0]
+        if case .designation = recordable { try? await kinds.refresh(from: store) }
         await chained([recordable], days: recorded.days, context: context)
         return record
     }
@@ -225,6 +229,7 @@ public struct SupervisionProvider: SupervisionService {
         }
         let recorded: (records: [AuditRecord], days: [InstitutionDay]) = valid.isEmpty ? ([], []) : try await store.recordCounting(batch: valid)
         let records = recorded.records
+        if valid.contains(where: { if case .designation = $0 { true } else { false } }) { try? await kinds.refresh(from: store) }
         await chained(valid, days: recorded.days, context: context)
         let head = records.max { $0.seq < $1.seq }
         return RecordBatchResponse(records: records, rejected: rejected, checkpoint: checkpointer?.after(head: head))

@@ -243,6 +243,7 @@ public struct SupervisionStore: Sendable {
             var visits: [[SQLValue]] = []
             var reversed: [String] = []
             var days: [InstitutionDay.Key: DayStats] = [:]
+            var kinds: [String: (InstitutionKind, Int64)] = [:]
             records.reserveCapacity(batch.count)
             for (item, content) in zip(batch, contents) {
                 let key = "\(item.kind.code)\t\(item.subject)"
@@ -257,6 +258,9 @@ public struct SupervisionStore: Sendable {
                 linked[key] = record
                 records.append(record)
                 fresh.append((record, content))
+                if case .designation(let designation) = item, designation.kind.isKnown {
+                    kinds[designation.fixmedinsCode] = (designation.kind, seq)
+                }
                 if case .posting(let settlement, let claim, _) = item {
                     if settlement.status == .reversed {
                         reversed.append(settlement.setlID)
@@ -288,6 +292,11 @@ public struct SupervisionStore: Sendable {
                 try await tx.execute("DELETE FROM visits WHERE \(predicate)", binds)
             }
             let counted = try await Self.count(tx, days)
+            if !kinds.isEmpty {
+                let rows = kinds.sorted { $0.key < $1.key }.map { code, value -> [SQLValue] in [.text(code), value.0.stored, .integer(value.1)] }
+                try await tx.insert(into: "institution_kinds", columns: ["fixmedins_code", "kind", "seq"], rows: rows,
+                                    tail: "ON CONFLICT (fixmedins_code) DO UPDATE SET kind = excluded.kind, seq = excluded.seq")
+            }
             for start in stride(from: 0, to: fresh.count, by: 100) {
                 let rows = fresh[start..<min(start + 100, fresh.count)]
                 let binds: [SQLValue] = rows.flatMap { record, content -> [SQLValue] in

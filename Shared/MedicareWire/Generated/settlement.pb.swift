@@ -657,8 +657,9 @@ public struct Claim: WireMessage {
     public var diagnoses: [String]
     public var lines: [FeeLine]
     public var useAccount: Bool
+    public var insutype: Insutype
 
-    public init(mdtrtID: String = "", psnNo: String = "", certno: String = "", fixmedinsCode: String = "", settleVia: String = "", medType: MedType = .init(), visitDate: String = "", diagnoses: [String] = [], lines: [FeeLine] = [], useAccount: Bool = false) {
+    public init(mdtrtID: String = "", psnNo: String = "", certno: String = "", fixmedinsCode: String = "", settleVia: String = "", medType: MedType = .init(), visitDate: String = "", diagnoses: [String] = [], lines: [FeeLine] = [], useAccount: Bool = false, insutype: Insutype = .init()) {
         self.mdtrtID = mdtrtID
         self.psnNo = psnNo
         self.certno = certno
@@ -669,6 +670,7 @@ public struct Claim: WireMessage {
         self.diagnoses = diagnoses
         self.lines = lines
         self.useAccount = useAccount
+        self.insutype = insutype
     }
 
     public static var protoName: String { "medicare.v1.Claim" }
@@ -702,6 +704,7 @@ extension Claim: CMessage {
         self.diagnoses = try arena.stringArray(c.pointee.diagnoses, c.pointee.n_diagnoses, field: "medicare.v1.Claim.diagnoses")
         self.lines = try arena.messageArray(c.pointee.lines, c.pointee.n_lines, field: "medicare.v1.Claim.lines", as: FeeLine.self)
         self.useAccount = c.pointee.use_account != 0
+        self.insutype = Insutype(rawValue: Int32(truncatingIfNeeded: c.pointee.insutype.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -715,6 +718,7 @@ extension Claim: CMessage {
         (c.pointee.n_diagnoses, c.pointee.diagnoses) = try arena.cStringArray(self.diagnoses, field: "medicare.v1.Claim.diagnoses")
         (c.pointee.n_lines, c.pointee.lines) = try arena.cMessageArray(self.lines)
         c.pointee.use_account = self.useAccount ? 1 : 0
+        c.pointee.insutype = .init(rawValue: .init(truncatingIfNeeded: self.insutype.rawValue))
     }
 }
 

@@ -83,6 +83,8 @@ public enum RuleKind: ProtoEnum {
     case personBurst
     /// An institution's settlements today above spike_ratio_bp of its average day over the baseline_days before (days it settled nothing count as zero), and at least min_settlements.
     case volumeSpike
+    /// `items` billed by an institution whose kind (level) is not among institution_kinds, the kinds allowed to bill them (an unknown kind is not judged).
+    case levelRestriction
     case unrecognized(Int32)
 
     public init(rawValue: Int32) {
@@ -104,6 +106,7 @@ public enum RuleKind: ProtoEnum {
         case 14: self = .outsideHours
         case 15: self = .personBurst
         case 16: self = .volumeSpike
+        case 17: self = .levelRestriction
         default: self = .unrecognized(rawValue)
         }
     }
@@ -129,6 +132,7 @@ public enum RuleKind: ProtoEnum {
         case .outsideHours: 14
         case .personBurst: 15
         case .volumeSpike: 16
+        case .levelRestriction: 17
         case .unrecognized(let value): value
         }
     }
@@ -136,7 +140,7 @@ public enum RuleKind: ProtoEnum {
     public static var protoName: String { "medicare.v1.RuleKind" }
 
     /// Every value this build knows except the zero value, in declaration order.
-    public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions, .institutionBurst, .outsideHours, .personBurst, .volumeSpike]
+    public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions, .institutionBurst, .outsideHours, .personBurst, .volumeSpike, .levelRestriction]
 
     /// The value's name without the enum's prefix, lower case: a stable code for text forms.
     public var code: String {
@@ -158,6 +162,7 @@ public enum RuleKind: ProtoEnum {
         case .outsideHours: "outside_hours"
         case .personBurst: "person_burst"
         case .volumeSpike: "volume_spike"
+        case .levelRestriction: "level_restriction"
         case .unrecognized(let value): String(value)
         }
     }
@@ -730,10 +735,14 @@ public enum ActionState: ProtoEnum {
 public struct RuleScope: WireMessage {
     public var regions: [String]
     public var medTypes: [MedType]
+    public var institutionKinds: [InstitutionKind]
+    public var insutypes: [Insutype]
 
-    public init(regions: [String] = [], medTypes: [MedType] = []) {
+    public init(regions: [String] = [], medTypes: [MedType] = [], institutionKinds: [InstitutionKind] = [], insutypes: [Insutype] = []) {
         self.regions = regions
         self.medTypes = medTypes
+        self.institutionKinds = institutionKinds
+        self.insutypes = insutypes
     }
 
     public static var protoName: String { "medicare.v1.RuleScope" }
@@ -759,11 +768,15 @@ extension RuleScope: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.regions = try arena.stringArray(c.pointee.regions, c.pointee.n_regions, field: "medicare.v1.RuleScope.regions")
         self.medTypes = try arena.array(c.pointee.med_types, c.pointee.n_med_types, field: "medicare.v1.RuleScope.med_types") { MedType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.institutionKinds = try arena.array(c.pointee.institution_kinds, c.pointee.n_institution_kinds, field: "medicare.v1.RuleScope.institution_kinds") { InstitutionKind(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        self.insutypes = try arena.array(c.pointee.insutypes, c.pointee.n_insutypes, field: "medicare.v1.RuleScope.insutypes") { Insutype(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         (c.pointee.n_regions, c.pointee.regions) = try arena.cStringArray(self.regions, field: "medicare.v1.RuleScope.regions")
         (c.pointee.n_med_types, c.pointee.med_types) = arena.cArray(self.medTypes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        (c.pointee.n_institution_kinds, c.pointee.institution_kinds) = arena.cArray(self.institutionKinds) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
+        (c.pointee.n_insutypes, c.pointee.insutypes) = arena.cArray(self.insutypes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
     }
 }
 
@@ -789,8 +802,9 @@ public struct RuleParams: WireMessage {
     public var spikeRatioBp: UInt32
     public var baselineDays: UInt32
     public var minSettlements: UInt32
+    public var institutionKinds: [InstitutionKind]
 
-    public init(items: [String] = [], maxQuantity: Int64 = 0, maxDays: UInt32 = 0, maxAmount: Int64 = 0, minAge: UInt32 = 0, maxAge: UInt32 = 0, gend: Gend = .init(), diagnoses: [String] = [], maxVisits: UInt32 = 0, periodDays: UInt32 = 0, sameInstitution: Bool = false, maxInstitutions: UInt32 = 0, medTypes: [MedType] = [], maxPersons: UInt32 = 0, windowMinutes: UInt32 = 0, openMinute: UInt32 = 0, closeMinute: UInt32 = 0, spikeRatioBp: UInt32 = 0, baselineDays: UInt32 = 0, minSettlements: UInt32 = 0) {
+    public init(items: [String] = [], maxQuantity: Int64 = 0, maxDays: UInt32 = 0, maxAmount: Int64 = 0, minAge: UInt32 = 0, maxAge: UInt32 = 0, gend: Gend = .init(), diagnoses: [String] = [], maxVisits: UInt32 = 0, periodDays: UInt32 = 0, sameInstitution: Bool = false, maxInstitutions: UInt32 = 0, medTypes: [MedType] = [], maxPersons: UInt32 = 0, windowMinutes: UInt32 = 0, openMinute: UInt32 = 0, closeMinute: UInt32 = 0, spikeRatioBp: UInt32 = 0, baselineDays: UInt32 = 0, minSettlements: UInt32 = 0, institutionKinds: [InstitutionKind] = []) {
         self.items = items
         self.maxQuantity = maxQuantity
         self.maxDays = maxDays
@@ -811,6 +825,7 @@ public struct RuleParams: WireMessage {
         self.spikeRatioBp = spikeRatioBp
         self.baselineDays = baselineDays
         self.minSettlements = minSettlements
+        self.institutionKinds = institutionKinds
     }
 
     public static var protoName: String { "medicare.v1.RuleParams" }
@@ -854,6 +869,7 @@ extension RuleParams: CMessage {
         self.spikeRatioBp = c.pointee.spike_ratio_bp
         self.baselineDays = c.pointee.baseline_days
         self.minSettlements = c.pointee.min_settlements
+        self.institutionKinds = try arena.array(c.pointee.institution_kinds, c.pointee.n_institution_kinds, field: "medicare.v1.RuleParams.institution_kinds") { InstitutionKind(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -877,6 +893,7 @@ extension RuleParams: CMessage {
         c.pointee.spike_ratio_bp = self.spikeRatioBp
         c.pointee.baseline_days = self.baselineDays
         c.pointee.min_settlements = self.minSettlements
+        (c.pointee.n_institution_kinds, c.pointee.institution_kinds) = arena.cArray(self.institutionKinds) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
     }
 }
 
@@ -1604,11 +1621,13 @@ public struct DesignationRecord: WireMessage {
     public var fixmedinsCode: String
     public var n: UInt64
     public var event: DesignationEvent?
+    public var kind: InstitutionKind
 
-    public init(fixmedinsCode: String = "", n: UInt64 = 0, event: DesignationEvent? = nil) {
+    public init(fixmedinsCode: String = "", n: UInt64 = 0, event: DesignationEvent? = nil, kind: InstitutionKind = .init()) {
         self.fixmedinsCode = fixmedinsCode
         self.n = n
         self.event = event
+        self.kind = kind
     }
 
     public static var protoName: String { "medicare.v1.DesignationRecord" }
@@ -1635,12 +1654,14 @@ extension DesignationRecord: CMessage {
         self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.DesignationRecord.fixmedins_code")
         self.n = c.pointee.n
         if let p = c.pointee.event { self.event = try DesignationEvent(c: p, arena: arena) } else { self.event = nil }
+        self.kind = InstitutionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.DesignationRecord.fixmedins_code")
         c.pointee.n = self.n
         if let v = self.event { c.pointee.event = try arena.cMessage(v) }
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
     }
 }
 

@@ -1529,7 +1529,7 @@ const ProtobufCMessageDescriptor medicare__v1__fee_line__descriptor =
   (ProtobufCMessageInit) medicare__v1__fee_line__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__claim__field_descriptors[10] =
+static const ProtobufCFieldDescriptor medicare__v1__claim__field_descriptors[11] =
 {
   {
     "mdtrt_id",
@@ -1651,11 +1651,24 @@ static const ProtobufCFieldDescriptor medicare__v1__claim__field_descriptors[10]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "insutype",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Claim, insutype),
+    &medicare__v1__insutype__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__claim__field_indices_by_name[] = {
   2,   /* field[2] = certno */
   7,   /* field[7] = diagnoses */
   3,   /* field[3] = fixmedins_code */
+  10,   /* field[10] = insutype */
   8,   /* field[8] = lines */
   0,   /* field[0] = mdtrt_id */
   5,   /* field[5] = med_type */
@@ -1667,7 +1680,7 @@ static const unsigned medicare__v1__claim__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__claim__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor medicare__v1__claim__descriptor =
 {
@@ -1677,7 +1690,7 @@ const ProtobufCMessageDescriptor medicare__v1__claim__descriptor =
   "Medicare__V1__Claim",
   "medicare.v1",
   sizeof(Medicare__V1__Claim),
-  10,
+  11,
   medicare__v1__claim__field_descriptors,
   medicare__v1__claim__field_indices_by_name,
   1,  medicare__v1__claim__number_ranges,

@@ -2257,7 +2257,7 @@ void   medicare__v1__review_stats__free_unpacked
   assert(message->base.descriptor == &medicare__v1__review_stats__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor medicare__v1__rule_scope__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__rule_scope__field_descriptors[4] =
 {
   {
     "regions",
@@ -2283,15 +2283,41 @@ static const ProtobufCFieldDescriptor medicare__v1__rule_scope__field_descriptor
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "institution_kinds",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__RuleScope, n_institution_kinds),
+    offsetof(Medicare__V1__RuleScope, institution_kinds),
+    &medicare__v1__institution_kind__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "insutypes",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__RuleScope, n_insutypes),
+    offsetof(Medicare__V1__RuleScope, insutypes),
+    &medicare__v1__insutype__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__rule_scope__field_indices_by_name[] = {
+  2,   /* field[2] = institution_kinds */
+  3,   /* field[3] = insutypes */
   1,   /* field[1] = med_types */
   0,   /* field[0] = regions */
 };
 static const ProtobufCIntRange medicare__v1__rule_scope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor =
 {
@@ -2301,14 +2327,14 @@ const ProtobufCMessageDescriptor medicare__v1__rule_scope__descriptor =
   "Medicare__V1__RuleScope",
   "medicare.v1",
   sizeof(Medicare__V1__RuleScope),
-  2,
+  4,
   medicare__v1__rule_scope__field_descriptors,
   medicare__v1__rule_scope__field_indices_by_name,
   1,  medicare__v1__rule_scope__number_ranges,
   (ProtobufCMessageInit) medicare__v1__rule_scope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descriptors[20] =
+static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descriptors[21] =
 {
   {
     "items",
@@ -2550,12 +2576,25 @@ static const ProtobufCFieldDescriptor medicare__v1__rule_params__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "institution_kinds",
+    21,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Medicare__V1__RuleParams, n_institution_kinds),
+    offsetof(Medicare__V1__RuleParams, institution_kinds),
+    &medicare__v1__institution_kind__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__rule_params__field_indices_by_name[] = {
   18,   /* field[18] = baseline_days */
   16,   /* field[16] = close_minute */
   7,   /* field[7] = diagnoses */
   6,   /* field[6] = gend */
+  20,   /* field[20] = institution_kinds */
   0,   /* field[0] = items */
   5,   /* field[5] = max_age */
   3,   /* field[3] = max_amount */
@@ -2576,7 +2615,7 @@ static const unsigned medicare__v1__rule_params__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__rule_params__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 20 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor =
 {
@@ -2586,7 +2625,7 @@ const ProtobufCMessageDescriptor medicare__v1__rule_params__descriptor =
   "Medicare__V1__RuleParams",
   "medicare.v1",
   sizeof(Medicare__V1__RuleParams),
-  20,
+  21,
   medicare__v1__rule_params__field_descriptors,
   medicare__v1__rule_params__field_indices_by_name,
   1,  medicare__v1__rule_params__number_ranges,
@@ -3768,7 +3807,7 @@ const ProtobufCMessageDescriptor medicare__v1__record_request__descriptor =
   (ProtobufCMessageInit) medicare__v1__record_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__designation_record__field_descriptors[3] =
+static const ProtobufCFieldDescriptor medicare__v1__designation_record__field_descriptors[4] =
 {
   {
     "fixmedins_code",
@@ -3806,16 +3845,29 @@ static const ProtobufCFieldDescriptor medicare__v1__designation_record__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kind",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DesignationRecord, kind),
+    &medicare__v1__institution_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__designation_record__field_indices_by_name[] = {
   2,   /* field[2] = event */
   0,   /* field[0] = fixmedins_code */
+  3,   /* field[3] = kind */
   1,   /* field[1] = n */
 };
 static const ProtobufCIntRange medicare__v1__designation_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor medicare__v1__designation_record__descriptor =
 {
@@ -3825,7 +3877,7 @@ const ProtobufCMessageDescriptor medicare__v1__designation_record__descriptor =
   "Medicare__V1__DesignationRecord",
   "medicare.v1",
   sizeof(Medicare__V1__DesignationRecord),
-  3,
+  4,
   medicare__v1__designation_record__field_descriptors,
   medicare__v1__designation_record__field_indices_by_name,
   1,  medicare__v1__designation_record__number_ranges,
@@ -6940,7 +6992,7 @@ const ProtobufCEnumDescriptor medicare__v1__verdict__descriptor =
   medicare__v1__verdict__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[17] =
+static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[18] =
 {
   { "RULE_KIND_UNSPECIFIED", "MEDICARE__V1__RULE_KIND__RULE_KIND_UNSPECIFIED", 0 },
   { "RULE_KIND_NOT_DESIGNATED", "MEDICARE__V1__RULE_KIND__RULE_KIND_NOT_DESIGNATED", 1 },
@@ -6959,11 +7011,12 @@ static const ProtobufCEnumValue medicare__v1__rule_kind__enum_values_by_number[1
   { "RULE_KIND_OUTSIDE_HOURS", "MEDICARE__V1__RULE_KIND__RULE_KIND_OUTSIDE_HOURS", 14 },
   { "RULE_KIND_PERSON_BURST", "MEDICARE__V1__RULE_KIND__RULE_KIND_PERSON_BURST", 15 },
   { "RULE_KIND_VOLUME_SPIKE", "MEDICARE__V1__RULE_KIND__RULE_KIND_VOLUME_SPIKE", 16 },
+  { "RULE_KIND_LEVEL_RESTRICTION", "MEDICARE__V1__RULE_KIND__RULE_KIND_LEVEL_RESTRICTION", 17 },
 };
 static const ProtobufCIntRange medicare__v1__rule_kind__value_ranges[] = {
-{0, 0},{0, 17}
+{0, 0},{0, 18}
 };
-static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_name[17] =
+static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_name[18] =
 {
   { "RULE_KIND_ABOVE_REFERENCE_PRICE", 2 },
   { "RULE_KIND_AGE_RESTRICTION", 9 },
@@ -6973,6 +7026,7 @@ static const ProtobufCEnumValueIndex medicare__v1__rule_kind__enum_values_by_nam
   { "RULE_KIND_DUPLICATE_ITEM", 7 },
   { "RULE_KIND_GEND_RESTRICTION", 10 },
   { "RULE_KIND_INSTITUTION_BURST", 13 },
+  { "RULE_KIND_LEVEL_RESTRICTION", 17 },
   { "RULE_KIND_MANY_INSTITUTIONS", 12 },
   { "RULE_KIND_NOT_DESIGNATED", 1 },
   { "RULE_KIND_OUTSIDE_CATALOGUE", 3 },
@@ -6990,9 +7044,9 @@ const ProtobufCEnumDescriptor medicare__v1__rule_kind__descriptor =
   "RuleKind",
   "Medicare__V1__RuleKind",
   "medicare.v1",
-  17,
+  18,
   medicare__v1__rule_kind__enum_values_by_number,
-  17,
+  18,
   medicare__v1__rule_kind__enum_values_by_name,
   1,
   medicare__v1__rule_kind__value_ranges,

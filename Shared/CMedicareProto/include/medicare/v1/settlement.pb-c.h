@@ -347,10 +347,16 @@ struct  Medicare__V1__Claim
    * pay the self-paid part from the personal account
    */
   protobuf_c_boolean use_account;
+  /*
+   * The person's insurance type as the HIS states it (2207's insutype); UNSPECIFIED = not
+   * stated. Settlement refuses one that is not the person's (FAILED_PRECONDITION); review
+   * rules scoped by insurance type read it.
+   */
+  Medicare__V1__Insutype insutype;
 };
 #define MEDICARE__V1__CLAIM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__claim__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED }
 
 
 struct  Medicare__V1__LineResult

@@ -167,7 +167,12 @@ typedef enum _Medicare__V1__RuleKind {
    * An institution's settlements today above spike_ratio_bp of its average day over the
    * baseline_days before (days it settled nothing count as zero), and at least min_settlements.
    */
-  MEDICARE__V1__RULE_KIND__RULE_KIND_VOLUME_SPIKE = 16
+  MEDICARE__V1__RULE_KIND__RULE_KIND_VOLUME_SPIKE = 16,
+  /*
+   * `items` billed by an institution whose kind (level) is not among institution_kinds, the
+   * kinds allowed to bill them (an unknown kind is not judged).
+   */
+  MEDICARE__V1__RULE_KIND__RULE_KIND_LEVEL_RESTRICTION = 17
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__RULE_KIND)
 } Medicare__V1__RuleKind;
 /*
@@ -358,10 +363,22 @@ struct  Medicare__V1__RuleScope
   char **regions;
   size_t n_med_types;
   Medicare__V1__MedType *med_types;
+  /*
+   * The institution's kinds (levels): the rule applies only to institutions known to be of
+   * one (supervision learns each kind from the registry's designation records).
+   */
+  size_t n_institution_kinds;
+  Medicare__V1__InstitutionKind *institution_kinds;
+  /*
+   * Insurance types: the rule applies to claims stating one of them, and to claims stating
+   * none (2207's insutype; the stricter review when it is not said).
+   */
+  size_t n_insutypes;
+  Medicare__V1__Insutype *insutypes;
 };
 #define MEDICARE__V1__RULE_SCOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rule_scope__descriptor) \
-    , 0,NULL, 0,NULL }
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 /*
@@ -447,10 +464,15 @@ struct  Medicare__V1__RuleParams
    * VOLUME_SPIKE: the least settlements today that can be a spike
    */
   uint32_t min_settlements;
+  /*
+   * LEVEL_RESTRICTION: the kinds that may bill the items
+   */
+  size_t n_institution_kinds;
+  Medicare__V1__InstitutionKind *institution_kinds;
 };
 #define MEDICARE__V1__RULE_PARAMS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__rule_params__descriptor) \
-    , 0,NULL, 0, 0, 0, 0, 0, MEDICARE__V1__GEND__GEND_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0 }
+    , 0,NULL, 0, 0, 0, 0, 0, MEDICARE__V1__GEND__GEND_UNSPECIFIED, 0,NULL, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0,NULL }
 
 
 /*
@@ -809,10 +831,15 @@ struct  Medicare__V1__DesignationRecord
   char *fixmedins_code;
   uint64_t n;
   Medicare__V1__DesignationEvent *event;
+  /*
+   * The institution's kind (its level, for the review rules' scope and level restrictions);
+   * UNSPECIFIED in records from before it was sent.
+   */
+  Medicare__V1__InstitutionKind kind;
 };
 #define MEDICARE__V1__DESIGNATION_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__designation_record__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, NULL }
+    , (char *)protobuf_c_empty_string, 0, NULL, MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED }
 
 
 struct  Medicare__V1__AuditRecord
