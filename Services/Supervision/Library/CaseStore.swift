@@ -56,6 +56,18 @@ extension SupervisionStore {
     /// The most actions one case takes (each is chained with the whole case).
     static let maxActions = 100
 
+    /// An id from a request as a bind (ids above Int64's range match nothing).
+    static func number(_ id: UInt64) -> SQLValue { .integer(Int64(min(id, UInt64(Int64.max)))) }
+
+    /// Inserts a new object kept whole (its id, the column it is found by, its status, its
+    /// encoding) and chains it as created.
+    static func insert(_ tx: any SQLTransaction, _ object: some WireMessage, into table: String, id: (column: String, value: UInt64),
+                       key: (column: String, value: String), status: SQLValue, subject: String) async throws {
+        try await tx.execute("INSERT INTO \(table) (\(id.column), \(key.column), status, content) VALUES ($1, $2, $3, $4)",
+                             [number(id.value), .text(key.value), status, .blob(try object.encodedBytes())])
+        try await chainStep(tx, subject: "\(subject):\(id.value)", object)
+    }
+
     /// The next number in `table`'s `column` (1, 2, ...). PostgreSQL: the table is locked
     /// until commit, so that replicas number one after another.
     static func nextNumber(_ tx: any SQLTransaction, _ table: String, _ column: String) async throws -> UInt64 {
@@ -116,9 +128,9 @@ extension SupervisionStore {
     func findings(region: String, statuses: [FindingStatus], batchID: UInt64, inspectionID: UInt64, after: UInt64, limit: Int) async throws -> [CaseFinding] {
         try await database.read { tx in
             var sql = "SELECT content FROM findings WHERE finding_id > $1 AND fixmedins_code >= $2 AND fixmedins_code < $3"
-            var binds: [SQLValue] = [.integer(Int64(min(after, UInt64(Int64.max))))] + Self.institutions(in: region)
-            if batchID > 0 { binds.append(.integer(Int64(min(batchID, UInt64(Int64.max))))); sql += " AND batch_id = $\(binds.count)" }
-            if inspectionID > 0 { binds.append(.integer(Int64(min(inspectionID, UInt64(Int64.max))))); sql += " AND inspection_id = $\(binds.count)" }
+            var binds: [SQLValue] = [Self.number(after)] + Self.institutions(in: region)
+            if batchID > 0 { binds.append(Self.number(batchID)); sql += " AND batch_id = $\(binds.count)" }
+            if inspectionID > 0 { binds.append(Self.number(inspectionID)); sql += " AND inspection_id = $\(binds.count)" }
             if !statuses.isEmpty {
                 sql += " AND status IN (" + statuses.map { status in binds.append(status.stored); return "$\(binds.count)" }.joined(separator: ", ") + ")"
             }
@@ -130,7 +142,7 @@ extension SupervisionStore {
     /// A finding at `code`, read for update in `tx`; NOT_FOUND naming `field` otherwise.
     static func finding(_ tx: any SQLTransaction, _ id: UInt64, at code: String, field: String) async throws -> CaseFinding {
         guard let row = try await tx.queryOne("SELECT content FROM findings WHERE finding_id = $1 AND fixmedins_code = $2" + tx.dialect.forUpdate,
-                                              [.integer(Int64(min(id, UInt64(Int64.max)))), .text(code)]) else {
+                                              [Self.number(id), .text(code)]) else {
             throw DomainError(.notFound, field: field, "no finding \(id) at \(code)")
         }
         return try CaseFinding(decoding: try row.blob("content"))
@@ -176,9 +188,8 @@ extension SupervisionStore {
         try await database.write { tx in
             var inspection = inspection
             inspection.inspectionID = try await Self.nextNumber(tx, "inspections", "inspection_id")
-            try await tx.execute("INSERT INTO inspections (inspection_id, region, status, content) VALUES ($1, $2, $3, $4)",
-                                 [.integer(Int64(inspection.inspectionID)), .text(inspection.region), inspection.status.stored, .blob(try inspection.encodedBytes())])
-            try await Self.chainStep(tx, subject: "inspection:\(inspection.inspectionID)", inspection)
+            try await Self.insert(tx, inspection, into: "inspections", id: ("inspection_id", inspection.inspectionID), key: ("region", inspection.region),
+                                  status: inspection.status.stored, subject: "inspection")
             return inspection
         }
     }
@@ -186,7 +197,7 @@ extension SupervisionStore {
     /// An inspection whose region lies inside `region` (the caller's confinement), read for update.
     static func inspection(_ tx: any SQLTransaction, _ id: UInt64, inside region: String) async throws -> Inspection {
         guard let row = try await tx.queryOne("SELECT content FROM inspections WHERE inspection_id = $1" + tx.dialect.forUpdate,
-                                              [.integer(Int64(min(id, UInt64(Int64.max))))]),
+                                              [Self.number(id)]),
               case let inspection = try Inspection(decoding: try row.blob("content")), inspection.region.hasPrefix(region) else {
             throw DomainError(.notFound, field: "inspection_id", "no inspection \(id) in region \(region)")
         }
@@ -225,7 +236,7 @@ extension SupervisionStore {
             // Found only when it covers the institution (whose region the caller may act in):
             // another region's inspection answers as one that does not exist.
             guard let row = try await tx.queryOne("SELECT content FROM inspections WHERE inspection_id = $1" + tx.dialect.forUpdate,
-                                                  [.integer(Int64(min(id, UInt64(Int64.max))))]),
+                                                  [Self.number(id)]),
                   case var inspection = try Inspection(decoding: try row.blob("content")), inspection.fixmedinsCodes.contains(finding.fixmedinsCode) else {
                 throw DomainError(.notFound, field: "inspection_id", "no inspection \(id) of \(finding.fixmedinsCode)")
             }
@@ -249,7 +260,7 @@ extension SupervisionStore {
         try await database.read { tx in
             try await tx.query(
                 "SELECT content FROM inspections WHERE inspection_id > $1 AND region >= $2 AND region < $3 ORDER BY inspection_id LIMIT $4",
-                [.integer(Int64(min(after, UInt64(Int64.max)))), .text(region), .text(DivisionCode.textRange(prefix: region).upper), .integer(Int64(limit))]
+                [Self.number(after), .text(region), .text(DivisionCode.textRange(prefix: region).upper), .integer(Int64(limit))]
             ).map { try Inspection(decoding: try $0.blob("content")) }
         }
     }
@@ -275,13 +286,12 @@ extension SupervisionStore {
             }
             if sent.alertID > 0 {
                 guard try await tx.queryOne("SELECT alert_id FROM alerts WHERE alert_id = $1 AND fixmedins_code = $2",
-                                            [.integer(Int64(min(sent.alertID, UInt64(Int64.max)))), .text(sent.fixmedinsCode)]) != nil else {
+                                            [Self.number(sent.alertID), .text(sent.fixmedinsCode)]) != nil else {
                     throw DomainError(.notFound, field: "alert_id", "no alert \(sent.alertID) at \(sent.fixmedinsCode)")
                 }
             }
-            try await tx.execute("INSERT INTO cases (case_id, fixmedins_code, status, content) VALUES ($1, $2, $3, $4)",
-                                 [.integer(Int64(opened.caseID)), .text(opened.fixmedinsCode), opened.status.stored, .blob(try opened.encodedBytes())])
-            try await Self.chainStep(tx, subject: "case:\(opened.caseID)", opened)
+            try await Self.insert(tx, opened, into: "cases", id: ("case_id", opened.caseID), key: ("fixmedins_code", opened.fixmedinsCode),
+                                  status: opened.status.stored, subject: "case")
             return opened
         }
     }
@@ -289,7 +299,7 @@ extension SupervisionStore {
     /// A case at `code`, read for update in `tx`; NOT_FOUND otherwise.
     static func supervisionCase(_ tx: any SQLTransaction, _ id: UInt64, at code: String) async throws -> SupervisionCase {
         guard let row = try await tx.queryOne("SELECT content FROM cases WHERE case_id = $1 AND fixmedins_code = $2" + tx.dialect.forUpdate,
-                                              [.integer(Int64(min(id, UInt64(Int64.max)))), .text(code)]) else {
+                                              [Self.number(id), .text(code)]) else {
             throw DomainError(.notFound, field: "case_id", "no case \(id) at \(code)")
         }
         return try SupervisionCase(decoding: try row.blob("content"))
@@ -387,7 +397,7 @@ extension SupervisionStore {
         try await database.read { tx in
             try await tx.query(
                 "SELECT content FROM cases WHERE case_id > $1 AND fixmedins_code >= $2 AND fixmedins_code < $3 ORDER BY case_id LIMIT $4",
-                [.integer(Int64(min(after, UInt64(Int64.max))))] + Self.institutions(in: region) + [.integer(Int64(limit))]
+                [Self.number(after)] + Self.institutions(in: region) + [.integer(Int64(limit))]
             ).map { row in
                 var listed = try SupervisionCase(decoding: try row.blob("content"))
                 listed.actions = []

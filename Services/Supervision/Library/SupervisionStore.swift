@@ -137,7 +137,7 @@ public struct SupervisionStore: Sendable {
         try await database.read { tx in
             try await tx.query(
                 "SELECT content FROM alerts WHERE alert_id > $1 AND fixmedins_code >= $2 AND fixmedins_code < $3 ORDER BY alert_id LIMIT $4",
-                [.integer(Int64(min(after, UInt64(Int64.max))))] + Self.institutions(in: region) + [.integer(Int64(limit))]
+                [Self.number(after)] + Self.institutions(in: region) + [.integer(Int64(limit))]
             ).map { row in try Alert(decoding: try row.blob("content")) }
         }
     }
