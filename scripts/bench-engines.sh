@@ -10,11 +10,14 @@
 #
 #   scripts/bench-engines.sh [SECONDS]        # release build first: swift build -c release
 #
+# BENCH_BIN=.build/debug runs other executables; KEEP_WORK=1 keeps the work folder (logs,
+# databases) for a look after a failure.
+#
 # Linux only (reads /proc). Ports 7100-7112 and 9100-9112 must be free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
-bin=.build/release
+bin=${BENCH_BIN:-.build/release}
 for tool in registry settlement supervision gateway medicare medicare-certs; do
     [[ -x $bin/$tool ]] || { echo "bench-engines: $bin/$tool is missing: swift build -c release" >&2; exit 2; }
 done
@@ -27,7 +30,7 @@ stop_stack() {
     pids=()
     if [[ -n $pg_dir ]]; then scripts/postgres.sh stop "$pg_dir"; pg_dir=""; fi
 }
-trap 'stop_stack; rm -rf "$work"' EXIT
+trap 'stop_stack; [[ -n ${KEEP_WORK:-} ]] || rm -rf "$work"' EXIT
 "$bin/medicare-certs" -o "$work/certs" >/dev/null
 export MEDICARE_RPC_EVENT_LOOPS=1
 
@@ -40,11 +43,12 @@ tick = os.sysconf('SC_CLK_TCK'); out = {}
 ours = {'registry', 'settlement', 'supervision', 'gateway', 'medicare', 'postgres'}
 for pid in filter(str.isdigit, os.listdir('/proc')):
     try:
-        if open(f'/proc/{pid}/comm').read().strip() not in ours: continue
+        comm = open(f'/proc/{pid}/comm').read().strip()
+        if comm not in ours: continue
         stat = open(f'/proc/{pid}/stat').read()
     except OSError: continue
     fields = stat[stat.rindex(')') + 2:].split()
-    out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    out[pid] = [comm, (int(fields[11]) + int(fields[12])) / tick]
 json.dump(out, open(sys.argv[1], 'w'))
 EOF
 }
@@ -106,8 +110,13 @@ before, after = json.load(open(f'{work}/before.json')), json.load(open(f'{work}/
 lines = open(f'{work}/load.txt').read().split('\n')
 fields = lines[0].split(); loadgen = float(lines[1].split()[1])
 ok, rate, p50, p99 = int(fields[1]), float(fields[2]), float(fields[3]), float(fields[5])
-cpu = sum(v - before.get(pid, 0.0) for pid, v in after.items()) + loadgen
-print(json.dumps(dict(label=label, ok=ok, rate=rate, p50=p50, p99=p99, cpu_ms=1000 * cpu / max(ok, 1), lag_ms=lag, monitor_ms=monitor)))
+by = {}
+for pid, (comm, v) in after.items():
+    by[comm] = by.get(comm, 0.0) + v - (before.get(pid, [comm, 0.0])[1])
+by['medicare'] = by.get('medicare', 0.0) + loadgen
+cpu = sum(by.values())
+per = {k: round(1000 * v / max(ok, 1), 3) for k, v in sorted(by.items())}
+print(json.dumps(dict(label=label, ok=ok, rate=rate, p50=p50, p99=p99, cpu_ms=1000 * cpu / max(ok, 1), lag_ms=lag, monitor_ms=monitor, per=per)))
 EOF
     stop_stack
 }
@@ -124,4 +133,7 @@ print(f"{'engine':12s} {'settles/s':>10s} {'vs base':>8s} {'p50 ms':>8s} {'p99 m
 for r in rows:
     print(f"{r['label']:12s} {r['rate']:10.0f} {r['rate'] / base['rate']:7.2f}x {r['p50']:8.1f} {r['p99']:8.1f} {r['cpu_ms']:14.3f} "
           f"{r['cpu_ms'] / base['cpu_ms']:7.2f}x {r['lag_ms']:>13s} {r['monitor_ms']:>15s}")
+print("CPU ms per settlement by process (medicare: the load generator):")
+for r in rows:
+    print(f"{r['label']:12s} " + "  ".join(f"{k} {v:.3f}" for k, v in r['per'].items()))
 EOF
