@@ -354,6 +354,12 @@ class Gen:
             out.extend("        " + line for line in self.descriptor_args(f, s, m))
             out.append("    )")
         out.append(f"    public static let all: [MethodDescriptor] = [{', '.join(method_name(m.name) for m in s.method)}]")
+        out.append("    /// Every method with its request and response types, for calls in JSON (`medicare call`).")
+        out.append("    public static let json: [JSONMethod] = [")
+        for m in s.method:
+            req, resp = self.swift_name(m.input_type), self.swift_name(m.output_type)
+            out.append(f"        JSONMethod({ident(method_name(m.name))}, {req}.self, {resp}.self),")
+        out.append("    ]")
         out.append("}")
         out.append("")
         out.append(f"/// `{full}`: implement one async method per RPC, then register it with a router.")
@@ -385,6 +391,45 @@ class Gen:
             out.append(f"    public func {ident(method_name(m.name))}(_ request: {req}, options: CallOptions = CallOptions()) async throws -> {resp} {{")
             out.append(f"        try await channel.unary({name}Methods.{method_name(m.name)}, request: request, response: {resp}.self, options: options)")
             out.append("    }")
+        out.append("}")
+        return "\n".join(out)
+
+    # ---------------------------------------------------------------- JSON
+    READS = {"string": "string", "bool": "bool", "bytes": "bytes", "enum": "code", "message": "message"}
+    READS_REPEATED = {"string": "strings", "bool": "bools", "bytes": "bytesList", "enum": "codes", "message": "messages"}
+    TYPE_NAMES = {F.TYPE_INT32: "int32", F.TYPE_SINT32: "int32", F.TYPE_SFIXED32: "int32", F.TYPE_INT64: "int64",
+                  F.TYPE_SINT64: "int64", F.TYPE_SFIXED64: "int64", F.TYPE_UINT32: "uint32", F.TYPE_FIXED32: "uint32",
+                  F.TYPE_UINT64: "uint64", F.TYPE_FIXED64: "uint64", F.TYPE_FLOAT: "float", F.TYPE_DOUBLE: "double",
+                  F.TYPE_BOOL: "bool", F.TYPE_STRING: "string", F.TYPE_BYTES: "bytes"}
+
+    def json_swift(self, f, m):
+        """The message's JSON form (Shared/MedicareContracts/JSONMessage.swift): keys are the
+        proto's field names, read strictly, zero values left out when written."""
+        full = f".{f.package}.{m.name}"
+        out = [f"extension {m.name}: JSONMessage {{",
+               "    public init(json reader: inout JSONReader) throws(DomainError) {",
+               "        self.init()"]
+        shape = []
+        for fld in m.field:
+            t, _, kind = self.field_info(full, fld)
+            rep = fld.label == F.LABEL_REPEATED
+            sw = ident(camel(fld.name))
+            if kind == "scalar":
+                read = ("reals" if rep else "real") if t in ("Float", "Double") else ("integers" if rep else "integer")
+            else:
+                read = (self.READS_REPEATED if rep else self.READS)[kind]
+            out.append(f"        self.{sw} = try reader.{read}(\"{fld.name}\")")
+            tname = fld.type_name[1:] if kind in ("enum", "message") else self.TYPE_NAMES[fld.type]
+            shape.append(f"JSONField(\"{fld.name}\", \"{tname}\"" + (", repeated: true)" if rep else ")"))
+        out.append(f"        try reader.finish(\"{full[1:]}\")")
+        out.append("    }")
+        out.append("")
+        out.append("    public func json(into writer: inout JSONWriter) {")
+        for fld in m.field:
+            out.append(f"        writer.put(\"{fld.name}\", self.{ident(camel(fld.name))})")
+        out.append("    }")
+        out.append("")
+        out.append(f"    public static let jsonFields: [JSONField] = [{', '.join(shape)}]")
         out.append("}")
         return "\n".join(out)
 
@@ -538,6 +583,12 @@ class Gen:
                 parts.append(self.message_swift(f, m))
                 parts.append("")
             (wire_dir / f"{stem}.pb.swift").write_text("\n".join(parts).rstrip() + "\n")
+            if f.message_type:
+                jparts = [header.format(src=f"Proto/{fname}"), "public import MedicareDomain", "public import MedicareWire", ""]
+                for m in f.message_type:
+                    jparts.append(self.json_swift(f, m))
+                    jparts.append("")
+                (contracts_dir / f"{stem}.json.swift").write_text("\n".join(jparts).rstrip() + "\n")
             if f.service:
                 sparts = [header.format(src=f"Proto/{fname}"),
                           "public import MedicareRPC", "public import MedicareWire", ""]
@@ -545,6 +596,12 @@ class Gen:
                     sparts.append(self.service_swift(f, s))
                     sparts.append("")
                 (contracts_dir / f"{stem}.services.swift").write_text("\n".join(sparts).rstrip() + "\n")
+        services = [s.name for fname in targets if fname != OPTIONS_FILE for s in self.files[fname].service]
+        (contracts_dir / "methods.json.swift").write_text("\n".join([
+            header.format(src="Proto/"), "/// Every service's methods, for calls in JSON (`medicare call`, `medicare describe`).",
+            "public enum JSONMethods {",
+            "    public static let all: [JSONMethod] = " + " + ".join(f"{n}Methods.json" for n in services),
+            "}", ""]))
 
 
 def stripped(fds, opts):

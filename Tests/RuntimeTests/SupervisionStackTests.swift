@@ -200,6 +200,17 @@ struct SupervisionStackTests {
             #expect(elsewhere?.code == .permissionDenied, "\(String(describing: elsewhere))")
             let listed = try await CampaignCLITests.medicare(stack, ["alerts", "33"], as: "supervisor-33")
             #expect((listed["alerts"] as? [[String: Any]])?.first?["rule_id"] as? String == "R015", "\(listed)")
+            // Any method from the command line, in JSON: the request read strictly (a typo is
+            // named), the answer in the same form.
+            let called = try await CampaignCLITests.medicare(stack, ["call", "Supervision/ListAlerts", "--data", #"{"region": "33", "limit": 5}"#], as: "supervisor-33")
+            #expect(((called["alerts"] as? [[String: Any]]) ?? []).contains { $0["rule_id"] as? String == "R015" && $0["severity"] as? String == "high" }, "\(called)")
+            let reach = ["--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs", "--as", "supervisor-33"]
+            let typo = try await runCommand(Executables.path("medicare"), ["call", "Supervision/ListAlerts", "--data", #"{"regoin": "33"}"#] + reach)
+            #expect(typo.status == 1 && typo.error.contains("regoin: is not a field of medicare.v1.ListAlertsRequest"), "\(typo.error)")
+            let described = try await runCommand(Executables.path("medicare"), ["describe", "Supervision/TakeCaseAction", "--json"])
+            let shape = try JSONSerialization.jsonObject(with: described.output) as? [String: Any] ?? [:]
+            #expect((shape["request_fields"] as? [[String: Any]])?.contains { $0["name"] as? String == "kind" && $0["type"] as? String == "medicare.v1.CaseActionKind" } == true,
+                    "\(shape)")
             await clinicClient.close()
         }
     }

@@ -10,6 +10,10 @@ public enum EchoMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, diagnostic: true)
     )
     public static let all: [MethodDescriptor] = [echo]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(echo, EchoMessage.self, EchoMessage.self),
+    ]
 }
 
 /// `medicare.v1.Echo`: implement one async method per RPC, then register it with a router.

@@ -27,6 +27,14 @@ public enum GatewayMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
     )
     public static let all: [MethodDescriptor] = [settle, reverse, getInstitutionProfile, getRegionDashboard, verifyAuditTrail]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(settle, GatewaySettleRequest.self, GatewaySettleResponse.self),
+        JSONMethod(reverse, GatewayReverseRequest.self, ReverseResponse.self),
+        JSONMethod(getInstitutionProfile, InstitutionProfileRequest.self, InstitutionProfile.self),
+        JSONMethod(getRegionDashboard, RegionDashboardRequest.self, RegionDashboard.self),
+        JSONMethod(verifyAuditTrail, VerifyAuditTrailRequest.self, VerifyAuditResponse.self),
+    ]
 }
 
 /// `medicare.v1.Gateway`: implement one async method per RPC, then register it with a router.

@@ -10,6 +10,10 @@ public enum HealthMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, diagnostic: true)
     )
     public static let all: [MethodDescriptor] = [check]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(check, HealthCheckRequest.self, HealthCheckResponse.self),
+    ]
 }
 
 /// `medicare.v1.Health`: implement one async method per RPC, then register it with a router.

@@ -102,6 +102,30 @@ public enum RegistryMethods {
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, reviewApplications, signAgreements, getApplication, getWorkLedger, updateLedgerEntry, listChanges, publishPriceList, getPriceList, registerLiaison, fileProgressReport, getNationalView, listRelationships, getCoverage]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(upsertDivisions, UpsertDivisionsRequest.self, UpsertDivisionsResponse.self),
+        JSONMethod(importInstitutions, ImportInstitutionsRequest.self, ImportInstitutionsResponse.self),
+        JSONMethod(getInstitution, GetInstitutionRequest.self, Institution.self),
+        JSONMethod(changeDesignation, ChangeDesignationRequest.self, Institution.self),
+        JSONMethod(resolveSettlementRoute, ResolveSettlementRouteRequest.self, SettlementRoute.self),
+        JSONMethod(applyForDesignation, ApplyForDesignationRequest.self, ApplyForDesignationResponse.self),
+        JSONMethod(reviewApplication, ReviewApplicationRequest.self, DesignationApplication.self),
+        JSONMethod(signAgreement, SignAgreementRequest.self, DesignationApplication.self),
+        JSONMethod(reviewApplications, ReviewApplicationsRequest.self, ReviewApplicationsResponse.self),
+        JSONMethod(signAgreements, SignAgreementsRequest.self, SignAgreementsResponse.self),
+        JSONMethod(getApplication, GetApplicationRequest.self, DesignationApplication.self),
+        JSONMethod(getWorkLedger, WorkLedgerRequest.self, WorkLedger.self),
+        JSONMethod(updateLedgerEntry, UpdateLedgerEntryRequest.self, LedgerRow.self),
+        JSONMethod(listChanges, ListChangesRequest.self, ListChangesResponse.self),
+        JSONMethod(publishPriceList, PublishPriceListRequest.self, PriceList.self),
+        JSONMethod(getPriceList, GetPriceListRequest.self, PriceList.self),
+        JSONMethod(registerLiaison, RegisterLiaisonRequest.self, Liaison.self),
+        JSONMethod(fileProgressReport, FileProgressReportRequest.self, ProgressReport.self),
+        JSONMethod(getNationalView, NationalViewRequest.self, NationalView.self),
+        JSONMethod(listRelationships, RelationshipsRequest.self, RelationshipsResponse.self),
+        JSONMethod(getCoverage, CoverageRequest.self, Coverage.self),
+    ]
 }
 
 /// `medicare.v1.Registry`: implement one async method per RPC, then register it with a router.

@@ -57,6 +57,21 @@ public enum SettlementMethods {
         requestKeys: { try InstitutionAccountRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(importPersons, ImportPersonsRequest.self, ImportPersonsResponse.self),
+        JSONMethod(verifyIdentity, VerifyIdentityRequest.self, VerifyIdentityResponse.self),
+        JSONMethod(preSettle, SettleRequest.self, SettlementResult.self),
+        JSONMethod(settle, SettleRequest.self, SettlementResult.self),
+        JSONMethod(replay, SettleRequest.self, SettlementResult.self),
+        JSONMethod(reverse, ReverseRequest.self, ReverseResponse.self),
+        JSONMethod(getSettlement, GetSettlementRequest.self, SettlementResult.self),
+        JSONMethod(checkLedger, LedgerCheckRequest.self, LedgerCheckResponse.self),
+        JSONMethod(listSettlements, ListSettlementsRequest.self, ListSettlementsResponse.self),
+        JSONMethod(getAuditEvidence, AuditEvidenceRequest.self, AuditEvidence.self),
+        JSONMethod(postReceivable, PostReceivableRequest.self, Receivable.self),
+        JSONMethod(getInstitutionAccount, InstitutionAccountRequest.self, InstitutionAccount.self),
+    ]
 }
 
 /// `medicare.v1.Settlement`: implement one async method per RPC, then register it with a router.
@@ -180,6 +195,10 @@ public enum SettlementReportsMethods {
         requestKeys: { try DayTotalsRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [getDayTotals]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(getDayTotals, DayTotalsRequest.self, DayTotals.self),
+    ]
 }
 
 /// `medicare.v1.SettlementReports`: implement one async method per RPC, then register it with a router.

@@ -109,6 +109,31 @@ public enum SupervisionMethods {
         requestKeys: { try OversightRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, listAlerts, verifyAudit, runPostReview, listFindings, decideFinding, planInspection, advanceInspection, recordInspectionFinding, listInspections, openCase, takeCaseAction, getCase, closeCase, listCases, getOversightView]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(review, ReviewRequest.self, ReviewResponse.self),
+        JSONMethod(record, RecordRequest.self, AuditRecord.self),
+        JSONMethod(recordBatch, RecordBatchRequest.self, RecordBatchResponse.self),
+        JSONMethod(recordBlock, RecordBlockRequest.self, AuditRecord.self),
+        JSONMethod(publishRuleSet, PublishRuleSetRequest.self, PublishRuleSetResponse.self),
+        JSONMethod(getRuleSet, GetRuleSetRequest.self, RuleSet.self),
+        JSONMethod(listRuleSets, ListRuleSetsRequest.self, ListRuleSetsResponse.self),
+        JSONMethod(listAlerts, ListAlertsRequest.self, ListAlertsResponse.self),
+        JSONMethod(verifyAudit, VerifyAuditRequest.self, VerifyAuditResponse.self),
+        JSONMethod(runPostReview, RunPostReviewRequest.self, PostReviewBatch.self),
+        JSONMethod(listFindings, ListFindingsRequest.self, ListFindingsResponse.self),
+        JSONMethod(decideFinding, DecideFindingRequest.self, CaseFinding.self),
+        JSONMethod(planInspection, PlanInspectionRequest.self, Inspection.self),
+        JSONMethod(advanceInspection, AdvanceInspectionRequest.self, Inspection.self),
+        JSONMethod(recordInspectionFinding, RecordInspectionFindingRequest.self, CaseFinding.self),
+        JSONMethod(listInspections, ListInspectionsRequest.self, ListInspectionsResponse.self),
+        JSONMethod(openCase, OpenCaseRequest.self, SupervisionCase.self),
+        JSONMethod(takeCaseAction, TakeCaseActionRequest.self, SupervisionCase.self),
+        JSONMethod(getCase, GetCaseRequest.self, SupervisionCase.self),
+        JSONMethod(closeCase, CloseCaseRequest.self, SupervisionCase.self),
+        JSONMethod(listCases, ListCasesRequest.self, ListCasesResponse.self),
+        JSONMethod(getOversightView, OversightRequest.self, OversightView.self),
+    ]
 }
 
 /// `medicare.v1.Supervision`: implement one async method per RPC, then register it with a router.
@@ -312,6 +337,10 @@ public enum SupervisionReportsMethods {
         requestKeys: { try ReviewStatsRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [getReviewStats]
+    /// Every method with its request and response types, for calls in JSON (`medicare call`).
+    public static let json: [JSONMethod] = [
+        JSONMethod(getReviewStats, ReviewStatsRequest.self, ReviewStats.self),
+    ]
 }
 
 /// `medicare.v1.SupervisionReports`: implement one async method per RPC, then register it with a router.
