@@ -183,7 +183,7 @@ let package = Package(
         .executableTarget(
             name: "MedicareCerts",
             dependencies: [
-                "MedicareTransport",
+                "MedicareTransport", "MedicareRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Certs"

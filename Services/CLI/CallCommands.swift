@@ -93,3 +93,19 @@ struct Describe: AsyncParsableCommand {
               "response_fields": found.responseFields.map { ["name": $0.name, "type": $0.type, "repeated": $0.repeated] }])
     }
 }
+
+/// `medicare health`: whether the gateway serves, and its release.
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "health", abstract: "Ask the gateway whether it serves (Health/Check); exit 1 unless it does.")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        var serving = false
+        try await withGateway(connection) { client in
+            let answer = try await HealthClient(client).check(HealthCheckRequest())
+            emit(connection.json, "\(answer.server) \(answer.version): \(answer.status.code)", answer.jsonObject)
+            serving = answer.status == .serving
+        }
+        if !serving { throw ExitCode(1) }
+    }
+}

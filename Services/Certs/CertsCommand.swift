@@ -1,4 +1,5 @@
 import ArgumentParser
+import MedicareRPC
 import MedicareTransport
 
 /// Creates the development PKI: a CA, a certificate per service and sample callers.
@@ -6,7 +7,8 @@ import MedicareTransport
 struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "medicare-certs",
-        abstract: "Create a development CA and certificates for every service and sample caller."
+        abstract: "Create a development CA and certificates for every service and sample caller.",
+        version: MedicareRelease.version
     )
 
     @Option(name: .shortAndLong, help: "Folder to write into.")

@@ -65,6 +65,9 @@ public struct ServiceContext: Sendable {
 /// Runs a ``ServiceDefinition`` as a process: configuration, logging, metrics, store, RPC and
 /// admin servers, and graceful shutdown on SIGTERM or SIGINT.
 public enum ServiceRunner {
+    /// The release this executable reports (`--version`, `Health/Check`'s `version`).
+    public static var version: String { MedicareRelease.version }
+
     /// The whole `main` of a service executable: exits 0 after a clean stop, 78 on a
     /// configuration error, 1 on any other failure, always with one line saying why.
     public static func main(_ definition: ServiceDefinition) async -> Never {
@@ -87,6 +90,10 @@ public enum ServiceRunner {
     /// - Throws: ``StartupError`` for bad configuration or a store, port or certificate that
     ///   cannot be used; otherwise what the service group throws.
     public static func run(_ definition: ServiceDefinition, arguments: [String], environment: [String: String]) async throws {
+        if arguments.contains("--version") {
+            Console.line("\(definition.name) \(version)")
+            return
+        }
         if arguments.contains("--help") || arguments.contains("-h") {
             Console.line("usage: \(definition.name) [--config FILE] [--KEY VALUE ...]\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: definition.keys))")
             return
@@ -175,7 +182,7 @@ final class RPCService: Service {
                 configuration: RPCServerConfiguration(
                     host: settings.rpcHost, port: settings.rpcPort, tls: settings.tls, maxFrameSize: settings.maxFrameSize,
                     maxConcurrentCallsPerConnection: settings.maxCallsPerConnection, drainTimeout: settings.drainTimeout,
-                    serverName: definition.name, version: "0.1.0"
+                    serverName: definition.name, version: MedicareRelease.version
                 ),
                 router: router, logger: context.logger
             )

@@ -1,3 +1,5 @@
+import MedicareRPC
+
 /// How an RPC server listens and what it allows.
 public struct RPCServerConfiguration: Sendable {
     /// The address to listen on (default 127.0.0.1).
@@ -29,7 +31,7 @@ public struct RPCServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, maxFrameSize: Int = 4 << 20,
         maxConcurrentCallsPerConnection: Int = 1024, maxTimeout: Duration = .seconds(3600), inlineRequestMaxBytes: Int = 64 << 10,
-        drainTimeout: Duration = .seconds(30), serverName: String = "medicare", version: String = "0.1.0"
+        drainTimeout: Duration = .seconds(30), serverName: String = "medicare", version: String = MedicareRelease.version
     ) {
         self.host = host
         self.port = port
