@@ -201,6 +201,8 @@ class Gen:
         lines.append("")
         lines.append(f"    public static var protoName: String {{ \"{f.package}.{name}\" }}")
         lines.append("")
+        lines.append(f"    public static var valueNamePrefix: String {{ \"{prefix}\" }}")
+        lines.append("")
         lines.append("    /// Every value this build knows except the zero value, in declaration order.")
         lines.append(f"    public static let known: [{name}] = [{', '.join('.' + c for c, n, _ in cases if n != cases[0][1])}]")
         lines.append("")

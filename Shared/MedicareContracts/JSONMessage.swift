@@ -171,7 +171,7 @@ public struct JSONReader {
     static func code<E: ProtoEnum>(_ value: Any, _ path: String) throws(DomainError) -> E {
         if let text = value as? String {
             if let code = E(code: text) { return code }
-            if let named = E.known.first(where: { text.hasSuffix("_" + $0.code.uppercased()) && text == text.uppercased() }) { return named }
+            if let named = E.known.first(where: { text == E.valueNamePrefix + $0.code.uppercased() }) { return named }
         } else if let number = value as? NSNumber, !isBool(number), let raw = Int32(exactly: number.doubleValue) {
             let decoded = E(rawValue: raw)
             if decoded.isKnown || raw == 0 { return decoded }
@@ -213,15 +213,19 @@ public struct JSONWriter {
 
     public mutating func put(_ key: String, _ value: String) { if !value.isEmpty { object[key] = value } }
     public mutating func put(_ key: String, _ value: Bool) { if value { object[key] = true } }
-    public mutating func put<T: FixedWidthInteger>(_ key: String, _ value: T) { if value != 0 { object[key] = NSNumber(value: Int64(truncatingIfNeeded: value)) } }
-    public mutating func put(_ key: String, _ value: UInt64) { if value != 0 { object[key] = NSNumber(value: value) } }
+    /// A number; past 2^53 (where a JSON number loses digits) a string of digits, as the reader takes it.
+    static func number<T: FixedWidthInteger>(_ value: T) -> Any {
+        value.magnitude > 9_007_199_254_740_992 ? String(value) : NSNumber(value: Int64(truncatingIfNeeded: value))
+    }
+
+    public mutating func put<T: FixedWidthInteger>(_ key: String, _ value: T) { if value != 0 { object[key] = Self.number(value) } }
     public mutating func put<T: BinaryFloatingPoint>(_ key: String, _ value: T) { if value != 0 { object[key] = Double(value) } }
     public mutating func put(_ key: String, _ value: [UInt8]) { if !value.isEmpty { object[key] = Data(value).base64EncodedString() } }
     public mutating func put<E: ProtoEnum>(_ key: String, _ value: E) { if value.rawValue != 0 { object[key] = value.code } }
     public mutating func put<M: JSONMessage>(_ key: String, _ value: M?) { if let value { object[key] = value.jsonObject } }
     public mutating func put(_ key: String, _ values: [String]) { if !values.isEmpty { object[key] = values } }
     public mutating func put(_ key: String, _ values: [Bool]) { if !values.isEmpty { object[key] = values } }
-    public mutating func put<T: FixedWidthInteger>(_ key: String, _ values: [T]) { if !values.isEmpty { object[key] = values.map { NSNumber(value: Int64(truncatingIfNeeded: $0)) } } }
+    public mutating func put<T: FixedWidthInteger>(_ key: String, _ values: [T]) { if !values.isEmpty { object[key] = values.map(Self.number) } }
     public mutating func put<T: BinaryFloatingPoint>(_ key: String, _ values: [T]) { if !values.isEmpty { object[key] = values.map { Double($0) } } }
     public mutating func put(_ key: String, _ values: [[UInt8]]) { if !values.isEmpty { object[key] = values.map { Data($0).base64EncodedString() } } }
     public mutating func put<E: ProtoEnum>(_ key: String, _ values: [E]) { if !values.isEmpty { object[key] = values.map(\.code) } }

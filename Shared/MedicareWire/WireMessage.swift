@@ -101,6 +101,9 @@ public protocol ProtoEnum: RawRepresentable, Hashable, Sendable, CustomStringCon
     static var protoName: String { get }
     /// Every declared value except the zero value.
     static var known: [Self] { get }
+    /// The prefix every value's proto name has before its code, upper case
+    /// (`MED_TYPE_` for `MED_TYPE_GENERAL_OUTPATIENT`); empty when the names have none.
+    static var valueNamePrefix: String { get }
     /// The value's name without the enum's prefix, lower case (`not_designated`); the number
     /// for an unrecognized value.
     var code: String { get }

@@ -365,11 +365,10 @@ struct SupervisionStackTests {
         throw RPCError(code: .notFound, message: "no \(rule) alert within 10 s")
     }
 
-    /// The monitoring rules that read the clock and the day counts, through a stack whose
-    /// supervision keeps a business time zone in which it is now 03:00: six persons settled
-    /// at night raise R016; thirty settlements on a clinic's first day (a baseline of zero)
-    /// raise R018, once.
-    @Test func settlementsAtNightAndADayAboveTheBaselineRaiseAlerts() async throws {
+    /// The monitoring rule that reads the clock, through a stack whose supervision keeps a
+    /// business time zone in which it is now 03:00: six persons settled at night raise R016.
+    /// (R018, a day above the clinic's baseline, needs weeks of counts: SupervisionTests.)
+    @Test func settlementsAtNightRaiseAnAlert() async throws {
         let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
         var offset = (3 - hour + 24) % 24
         if offset > 14 { offset -= 24 }
@@ -379,17 +378,11 @@ struct SupervisionStackTests {
             try await stack.loadDemo()
             let clinicClient = try stack.client("clinic-H33080200101")
             let gateway = GatewayClient(clinicClient)
-            for n in 0..<30 {
+            for n in 0..<6 {
                 _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("N\(n)", person: 170 + n, [("F001", 1, 1000, 0)])), options: keyed("n-\(n)"))
             }
             let night = try await Self.alert("R016", stack: stack)
             #expect(night.fixmedinsCode == "H33080200101" && night.persons == 6 && night.evidence.contains("07:00-21:00"), "\(night)")
-            let spike = try await Self.alert("R018", stack: stack)
-            #expect(spike.fixmedinsCode == "H33080200101" && spike.settlements == 30 && spike.baseline == 0, "\(spike)")
-            _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("N30", person: 60, [("F001", 1, 1000, 0)])), options: keyed("n-30"))
-            try await Task.sleep(for: .milliseconds(500))
-            let alerts = try await SupervisionClient(try stack.client("operator")).listAlerts(ListAlertsRequest(region: "33")).alerts
-            #expect(alerts.filter { $0.ruleID == "R018" }.count == 1, "\(alerts.map(\.ruleID))")
             await clinicClient.close()
         } catch {
             await stack.stop()

@@ -212,29 +212,30 @@ struct SupervisionTests {
     @Test func aBurstOfPersonsAtOneClinicRaisesOneAlertPerWindow() throws {
         let set = try CompiledRuleSet(try RuleBook.bundled(), seq: 1)
         let monitor = InstitutionMonitor()
-        let start = ContinuousClock.now
-        // Posted at 10:00 on a working day, inside the opening hours R016 watches.
+        // From 10:00 on a working day, inside the opening hours R016 watches; windows slide on
+        // the postings' own times.
         let morning = CivilDate.gregorian(in: .current).date(from: DateComponents(year: 2024, month: 6, day: 3, hour: 10))!
-        func posting(_ n: Int, clinic: String = "H33080200101", status: SettlementStatus = .settled) -> InstitutionMonitor.Posting {
+        func posting(_ n: Int, at seconds: Int, clinic: String = "H33080200101", status: SettlementStatus = .settled) -> InstitutionMonitor.Posting {
             InstitutionMonitor.Posting(SettlementResult(setlID: "S\(clinic)-\(n)", mdtrtID: "M\(n)", psnNo: "P\(n)", fixmedinsCode: clinic, medfeeSumamt: 2000,
-                                                        status: status), postedAt: morning)
+                                                        status: status), postedAt: morning.addingTimeInterval(TimeInterval(seconds)))
         }
         // Spread over 9 minutes: all in one window. Repeats and reversals add nothing.
         var alerts: [Alert] = []
         for n in 0..<20 {
-            alerts += monitor.observe([posting(n), posting(n), posting(n + 100, status: .reversed)], set: set, now: start + .seconds(n * 27))
+            alerts += monitor.observe([posting(n, at: n * 27), posting(n, at: n * 27), posting(n + 100, at: n * 27, status: .reversed)], set: set)
         }
         #expect(alerts.isEmpty)
-        alerts = monitor.observe([posting(20)], set: set, now: start + .seconds(540))
+        alerts = monitor.observe([posting(20, at: 540)], set: set)
         let alert = try #require(alerts.first)
         #expect(alerts.count == 1 && alert.ruleID == "R015" && alert.ruleSetVersion == "zj-2024.2" && alert.persons == 21 && alert.settlements == 21)
         #expect(alert.amount == 42_000 && alert.severity == .high && alert.evidence.contains("21 persons") && !alert.evidence.contains("{"), "\(alert.evidence)")
         // Quiet for the window at that clinic; another clinic is counted apart.
-        #expect(monitor.observe((21..<60).map { posting($0) }, set: set, now: start + .seconds(600)).isEmpty)
-        #expect(monitor.observe((0..<21).map { posting($0, clinic: "H33080200102") }, set: set, now: start + .seconds(600)).count == 1)
-        // Persons spread over more than the window never fire.
+        #expect(monitor.observe((21..<60).map { posting($0, at: 600) }, set: set).isEmpty)
+        #expect(monitor.observe((0..<21).map { posting($0, at: 600, clinic: "H33080200102") }, set: set).count == 1)
+        // Persons spread over more than the window never fire, however late they are delivered
+        // (a backlog after an outage arrives at once).
         let slow = InstitutionMonitor()
-        for n in 0..<40 { #expect(slow.observe([posting(n)], set: set, now: start + .seconds(n * 31)).isEmpty) }
+        #expect(slow.observe((0..<40).map { posting($0, at: $0 * 31) }, set: set).isEmpty)
     }
 
     @Test func twoBingDrugWithItsDiagnosisPasses() async throws {
@@ -421,6 +422,33 @@ extension SupervisionTests {
             let blocked = try await s.review(review(line))
             #expect(blocked.verdict == .block && blocked.findings.map(\.ruleID) == ["R019"] && blocked.findings[0].evidence.contains("village_clinic"), "\(blocked)")
             #expect(try await s.review(review(line, clinic: "H33080200001")).verdict == .pass)
+        }
+    }
+
+    /// R018 against the clinic's own counts: 28 days of one settlement a day, then 30 in a day
+    /// raise one alert (3 times its average and at least 30); a clinic without weeks of counts
+    /// has no baseline and raises none; the store keeps a spike once, whoever raises it again.
+    @Test func aDayAboveTheClinicsBaselineRaisesOneAlert() async throws {
+        try await withSupervision { s, db in
+            func record(_ n: Int, clinic: String, day: String) -> RecordRequest {
+                let claim = Claim(mdtrtID: "V\(n)", psnNo: "P\(n)", fixmedinsCode: clinic, medType: .generalOutpatient, visitDate: day,
+                                  lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
+                return RecordRequest(settlement: SettlementResult(setlID: "S\(clinic)-\(n)", mdtrtID: claim.mdtrtID, psnNo: claim.psnNo, fixmedinsCode: clinic,
+                                                                  medfeeSumamt: 1000, status: .settled, setlDate: day), claim: claim)
+            }
+            let history = (1...28).map { record($0, clinic: "H33080200101", day: CivilDate(year: 2024, month: 6, day: 1).adding(days: -$0).description) }
+            _ = try await s.recordBatch(RecordBatchRequest(records: history))
+            let today = (100..<130).map { record($0, clinic: "H33080200101", day: "2024-06-01") }
+            let newcomer = (200..<240).map { record($0, clinic: "H33080200102", day: "2024-06-01") }
+            for chunk in stride(from: 0, to: 30, by: 10) {
+                _ = try await s.recordBatch(RecordBatchRequest(records: Array(today[chunk..<chunk + 10]) + Array(newcomer[chunk..<chunk + 10])))
+            }
+            let spikes = try await s.listAlerts(ListAlertsRequest(region: "33")).alerts.filter { $0.ruleID == "R018" }
+            #expect(spikes.count == 1 && spikes.first?.fixmedinsCode == "H33080200101" && spikes.first?.settlements == 30 && spikes.first?.baseline == 1,
+                    "\(spikes)")
+            let store = SupervisionStore(database: db)
+            let again = try await store.raise([(spikes[0], "R018\tH33080200101\t2024-06-01")])
+            #expect(again.isEmpty)
         }
     }
 }

@@ -40,7 +40,10 @@ extension SettlementStore {
                 [.text(receivable.actionRef), .text(receivable.fixmedinsCode), receivable.kind.stored, .integer(receivable.amount),
                  .blob(try receivable.encodedBytes()), .text(receivable.postedAt)]
             )
-            if inserted.isEmpty, let row = try await tx.queryOne("SELECT content FROM receivables WHERE action_ref = $1", [.text(receivable.actionRef)]) {
+            if inserted.isEmpty {
+                guard let row = try await tx.queryOne("SELECT content FROM receivables WHERE action_ref = $1", [.text(receivable.actionRef)]) else {
+                    throw StoreError.decoding("receivable \(receivable.actionRef.prefix(64)) was neither inserted nor found")
+                }
                 var stored = try Receivable(decoding: try row.blob("content"))
                 guard stored.fixmedinsCode == receivable.fixmedinsCode, stored.payee == receivable.payee, stored.kind == receivable.kind,
                       stored.amount == receivable.amount else {

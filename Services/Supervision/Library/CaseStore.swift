@@ -102,7 +102,7 @@ extension SupervisionStore {
                 finding.batchID = batch.batchID
                 next += 1
                 rows.append([.integer(Int64(finding.findingID)), .text(finding.fixmedinsCode), finding.status.stored, .integer(Int64(batch.batchID)), .integer(0),
-                             .integer(0), .text(Self.onceKey(finding)), .blob(try finding.encodedBytes())])
+                             .integer(0), .text(Self.onceKey(finding)), .blob(try finding.encodedBytes()), .integer(finding.amountToRecover)])
             }
             for start in stride(from: 0, to: rows.count, by: 100) {
                 try await tx.insert(into: "findings", columns: Self.findingColumns, rows: Array(rows[start..<min(start + 100, rows.count)]), tail: "")
@@ -115,7 +115,7 @@ extension SupervisionStore {
         }
     }
 
-    static let findingColumns = ["finding_id", "fixmedins_code", "status", "batch_id", "inspection_id", "case_id", "once_key", "content"]
+    static let findingColumns = ["finding_id", "fixmedins_code", "status", "batch_id", "inspection_id", "case_id", "once_key", "content", "amount_to_recover"]
 
     /// A post-review finding is made once per settlement, rule, item and evidence (a rule
     /// that fires per line, such as a price above the reference, finds each line).
@@ -149,8 +149,9 @@ extension SupervisionStore {
     }
 
     static func save(_ tx: any SQLTransaction, finding: CaseFinding) async throws {
-        try await tx.execute("UPDATE findings SET status = $1, case_id = $2, content = $3 WHERE finding_id = $4",
-                             [finding.status.stored, .integer(Int64(finding.caseID)), .blob(try finding.encodedBytes()), .integer(Int64(finding.findingID))])
+        try await tx.execute("UPDATE findings SET status = $1, case_id = $2, content = $3, amount_to_recover = $4 WHERE finding_id = $5",
+                             [finding.status.stored, .integer(Int64(finding.caseID)), .blob(try finding.encodedBytes()), .integer(finding.amountToRecover),
+                              .integer(Int64(finding.findingID))])
     }
 
     /// Confirms or dismisses an open finding (the same decision again answers it as it stands).
@@ -247,7 +248,7 @@ extension SupervisionStore {
             finding.findingID = try await Self.nextNumber(tx, "findings", "finding_id")
             try await tx.insert(into: "findings", columns: Self.findingColumns, rows: [[
                 .integer(Int64(finding.findingID)), .text(finding.fixmedinsCode), finding.status.stored, .integer(0), .integer(Int64(id)), .integer(0), .null,
-                .blob(try finding.encodedBytes()),
+                .blob(try finding.encodedBytes()), .integer(finding.amountToRecover),
             ]], tail: "")
             try await Self.chainStep(tx, subject: "finding:\(finding.findingID)", finding)
             inspection.findings += 1
@@ -320,16 +321,17 @@ extension SupervisionStore {
     func take(_ action: CaseAction, case id: UInt64, at code: String, acting: String) async throws -> SupervisionCase {
         try await database.write { tx in
             var taken = try await Self.supervisionCase(tx, id, at: code)
-            guard taken.status == .open else { throw DomainError(.precondition, field: "case_id", "case \(id) is closed") }
-            guard taken.actions.count < Self.maxActions else {
-                throw DomainError(.precondition, field: "case_id", "case \(id) has \(Self.maxActions) actions, the most a case takes: close it and open another")
-            }
-            // A retry under the same key: the case as it stands (the same action, or refused).
+            // A retry under the same key: the case as it stands (the same action, or refused),
+            // even once the case is closed or full.
             if let earlier = taken.actions.first(where: { $0.requestDigest == action.requestDigest }) {
                 guard earlier.kind == action.kind, earlier.amount == action.amount, earlier.reason == action.reason, earlier.effectiveDate == action.effectiveDate else {
                     throw DomainError(.precondition, field: "idempotency-key", "was used for action \(earlier.n) (\(earlier.kind.code)) of case \(id)")
                 }
                 return taken
+            }
+            guard taken.status == .open else { throw DomainError(.precondition, field: "case_id", "case \(id) is closed") }
+            guard taken.actions.count < Self.maxActions else {
+                throw DomainError(.precondition, field: "case_id", "case \(id) has \(Self.maxActions) actions, the most a case takes: close it and open another")
             }
             var action = action
             action.n = UInt32(taken.actions.count + 1)

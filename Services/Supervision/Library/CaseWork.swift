@@ -104,10 +104,13 @@ extension SupervisionProvider {
             throw DomainError(field: "idempotency-key", "metadata 'idempotency-key' is required so that a retry does not take the action twice")
         }
         let digest = SM3.hex(SM3.digest(Array("\(acting.idempotencyScope)\t\(try IdempotencyKey(key).value)".utf8))).prefix(32)
+        // Netted from, or held against, what the institution settling for the clinic is paid:
+        // fixed now, so that every retry posts the same receivable.
+        let payee = moves ? try await store.settleVia(code.value) ?? code.value : ""
         var taken = try await store.take(
             CaseAction(kind: kind, amount: request.amount, reason: request.reason, effectiveDate: request.effectiveDate,
                        state: applies ? .pending : .recorded, takenBy: String(acting.description.prefix(200)), takenAt: Date().formatted(.iso8601),
-                       requestDigest: String(digest)),
+                       requestDigest: String(digest), payee: payee),
             case: request.caseID, at: code.value, acting: acting.actingCallerValue
         )
         if applies, let applier = actions, let action = taken.actions.first(where: { $0.requestDigest == digest }), action.state == .pending {
@@ -217,8 +220,7 @@ public final class CaseActionApplier: Sendable {
         let reason = "[\(ref)] case \(id): \(action.reason)"
         switch action.kind {
         case .recovery, .withholding:
-            // Netted from, or held against, what the institution settling for the clinic is paid.
-            let payee = try await store.settleVia(code) ?? code
+            let payee = action.payee.isEmpty ? code : action.payee
             let posted = try await settlement.postReceivable(PostReceivableRequest(receivable: Receivable(
                 actionRef: ref, fixmedinsCode: code, kind: action.kind == .recovery ? .recovery : .withholding, amount: action.amount, reason: reason,
                 payee: payee

@@ -21,6 +21,9 @@ struct DayStats: Sendable, Equatable {
     var injectionVisits: Int64 = 0
     /// Drug lines of volume-based procurement (集采) products.
     var vbpLines: Int64 = 0
+    /// Who settled for the clinic (its centre, or itself): the latest settlement's, kept with
+    /// the day (not summed).
+    var settleVia = ""
 
     init() {}
 
@@ -28,6 +31,7 @@ struct DayStats: Sendable, Equatable {
     /// counts as a drug by its code, and as nothing else).
     init(_ settlement: SettlementResult, _ claim: Claim, catalogue: [String: CatalogueItem]) {
         settlements = 1
+        settleVia = settlement.settleVia.isEmpty ? settlement.fixmedinsCode : settlement.settleVia
         medfeeSumamt = settlement.medfeeSumamt
         fundPaySumamt = settlement.fundPaySumamt
         var antibiotic = false, injection = false
@@ -44,7 +48,9 @@ struct DayStats: Sendable, Equatable {
         injectionVisits = injection ? 1 : 0
     }
 
+    /// Sums the counts; a settlement's `settleVia` replaces the one kept (a reversal's does not).
     mutating func add(_ other: DayStats) {
+        if other.settlements > 0 || settleVia.isEmpty { settleVia = other.settleVia }
         settlements += other.settlements
         medfeeSumamt &+= other.medfeeSumamt
         fundPaySumamt &+= other.fundPaySumamt
@@ -58,6 +64,7 @@ struct DayStats: Sendable, Equatable {
     var negated: DayStats {
         var n = DayStats()
         n.add(self)
+        n.settleVia = settleVia
         n.settlements = -n.settlements; n.medfeeSumamt = -n.medfeeSumamt; n.fundPaySumamt = -n.fundPaySumamt; n.drugVisits = -n.drugVisits
         n.drugLines = -n.drugLines; n.antibioticVisits = -n.antibioticVisits; n.injectionVisits = -n.injectionVisits; n.vbpLines = -n.vbpLines
         return n
@@ -80,16 +87,15 @@ public struct InstitutionDay: Sendable, Equatable {
     public let day: String
     public let settlements: Int64
 
+    /// A clinic's business day the money moved (`setl_date`): the table's key, so that one
+    /// batch upserts each row once (PostgreSQL refuses a row twice in one statement).
     struct Key: Hashable, Sendable {
         let fixmedinsCode: String
         let day: String
-        let settleVia: String
 
-        /// The clinic's business day the money moved (`setl_date`), and who settled for it.
         init(_ settlement: SettlementResult) {
             fixmedinsCode = settlement.fixmedinsCode
             day = settlement.setlDate
-            settleVia = settlement.settleVia.isEmpty ? settlement.fixmedinsCode : settlement.settleVia
         }
     }
 }
@@ -105,7 +111,7 @@ extension SupervisionStore {
         for start in stride(from: 0, to: ordered.count, by: 100) {
             let chunk = ordered[start..<min(start + 100, ordered.count)]
             let binds: [SQLValue] = chunk.flatMap { key, stats -> [SQLValue] in
-                [.text(key.fixmedinsCode), .text(key.day), .text(key.settleVia)] + stats.values.map { .integer($0) }
+                [.text(key.fixmedinsCode), .text(key.day), .text(stats.settleVia)] + stats.values.map { .integer($0) }
             }
             let rows = try await tx.query(
                 """
@@ -122,14 +128,18 @@ extension SupervisionStore {
     }
 
     /// An institution's average settlements a day over the `days` days before `day` (days
-    /// it settled nothing count as zero).
-    func baseline(_ code: String, before day: CivilDate, days: Int) async throws -> Double {
-        try await database.lookup { tx in
-            let total = try await tx.queryOne(
-                "SELECT COALESCE(SUM(settlements), 0) AS n FROM institution_days WHERE fixmedins_code = $1 AND day >= $2 AND day < $3",
-                [.text(code), .text(day.adding(days: -days).description), .text(day.description)]
-            )?.int("n") ?? 0
-            return Double(total) / Double(days)
+    /// it settled nothing count as zero); nil when its counts do not reach back that far (a
+    /// new clinic, or counts younger than the window: there is no baseline yet).
+    func baseline(_ code: String, before day: CivilDate, days: Int) async throws -> Double? {
+        let start = day.adding(days: -days).description
+        return try await database.lookup { tx in
+            guard let row = try await tx.queryOne(
+                """
+                SELECT COALESCE(SUM(CASE WHEN day >= $2 THEN settlements ELSE 0 END), 0) AS n, MIN(day) AS first
+                FROM institution_days WHERE fixmedins_code = $1 AND day < $3
+                """, [.text(code), .text(start), .text(day.description)]
+            ), let first = try row.optionalString("first"), first <= start else { return nil }
+            return Double(try row.int("n")) / Double(days)
         }
     }
 
@@ -149,8 +159,9 @@ extension SupervisionStore {
             }
             let sums = DayStats.columns.map { "SUM(\($0)) AS \($0)" }.joined(separator: ", ")
             var view = OversightView()
-            // SUM over no rows is NULL: a selection without days totals zero.
-            if let row = try await tx.queryOne("SELECT \(sums) FROM institution_days WHERE \(selection)", binds) {
+            // The whole selection's total on the first page only (SUM over no rows is NULL:
+            // a selection without days totals zero).
+            if after.isEmpty, let row = try await tx.queryOne("SELECT \(sums) FROM institution_days WHERE \(selection)", binds) {
                 view.total = Self.oversight(code: "", via: "", try? DayStats(row: row))
             }
             let page = try await tx.query(
@@ -171,17 +182,16 @@ extension SupervisionStore {
             if !order.isEmpty {
                 var fb: [SQLValue] = []
                 let predicate = SQLPlaceholders.isIn("fixmedins_code", order.map { .text($0) }, dialect: tx.dialect, binds: &fb)
-                for row in try await tx.query("SELECT fixmedins_code, status, COUNT(*) AS n FROM findings WHERE \(predicate) GROUP BY fixmedins_code, status", fb) {
+                let counts = "SELECT fixmedins_code, status, COUNT(*) AS n, SUM(amount_to_recover) AS amount FROM findings WHERE \(predicate) GROUP BY fixmedins_code, status"
+                for row in try await tx.query(counts, fb) {
                     let code = try row.string("fixmedins_code"), n = UInt32(clamping: try row.int("n"))
                     switch try row.code("status", as: FindingStatus.self) {
                     case .open: clinics[code]?.openFindings += n
-                    case .confirmed: clinics[code]?.confirmedFindings += n
+                    case .confirmed:
+                        clinics[code]?.confirmedFindings += n
+                        clinics[code]?.amountToRecover += try row.optionalInt("amount") ?? 0
                     default: break
                     }
-                }
-                for row in try await tx.query("SELECT content FROM findings WHERE \(predicate) AND status = 'confirmed'", fb) {
-                    let finding = try CaseFinding(decoding: try row.blob("content"))
-                    clinics[finding.fixmedinsCode]?.amountToRecover += finding.amountToRecover
                 }
                 for row in try await tx.query("SELECT fixmedins_code, COUNT(*) AS n FROM alerts WHERE \(predicate) GROUP BY fixmedins_code", fb) {
                     clinics[try row.string("fixmedins_code")]?.alerts = UInt32(clamping: try row.int("n"))
@@ -212,7 +222,8 @@ extension SupervisionStore {
 /// every replica at the rule sets' refresh.
 public final class InstitutionKinds: Sendable {
     private struct State {
-        var kinds: [String: InstitutionKind] = [:]
+        /// Each institution's kind with the chain position that told it.
+        var kinds: [String: (kind: InstitutionKind, seq: Int64)] = [:]
         var cursor: Int64 = 0
     }
     private let state = Mutex(State())
@@ -220,14 +231,15 @@ public final class InstitutionKinds: Sendable {
     public init() {}
 
     /// The institution's kind, when a designation record has told it.
-    public func kind(of code: String) -> InstitutionKind? { state.withLock { $0.kinds[code] } }
+    public func kind(of code: String) -> InstitutionKind? { state.withLock { $0.kinds[code]?.kind } }
 
     /// Reads the kinds recorded since the last refresh.
     public func refresh(from store: SupervisionStore) async throws {
         let after = state.withLock { $0.cursor }
         let (kinds, cursor) = try await store.institutionKinds(after: after)
+        // Two refreshes at once may finish in either order: a value applies only over an older one.
         state.withLock { state in
-            for (code, kind) in kinds { state.kinds[code] = kind }
+            for (code, kind, seq) in kinds where (state.kinds[code]?.seq ?? -1) < seq { state.kinds[code] = (kind, seq) }
             state.cursor = max(state.cursor, cursor)
         }
     }
@@ -235,13 +247,14 @@ public final class InstitutionKinds: Sendable {
 
 extension SupervisionStore {
     /// Institutions' kinds recorded after chain position `after`, and the newest position.
-    func institutionKinds(after: Int64) async throws -> ([(String, InstitutionKind)], Int64) {
+    func institutionKinds(after: Int64) async throws -> ([(String, InstitutionKind, Int64)], Int64) {
         try await database.read { tx in
             var newest = after
             let rows = try await tx.query("SELECT fixmedins_code, kind, seq FROM institution_kinds WHERE seq > $1 ORDER BY seq", [.integer(after)])
-            let kinds = try rows.map { row -> (String, InstitutionKind) in
-                newest = max(newest, try row.int("seq"))
-                return (try row.string("fixmedins_code"), try row.code("kind", as: InstitutionKind.self))
+            let kinds = try rows.map { row -> (String, InstitutionKind, Int64) in
+                let seq = try row.int("seq")
+                newest = max(newest, seq)
+                return (try row.string("fixmedins_code"), try row.code("kind", as: InstitutionKind.self), seq)
             }
             return (kinds, newest)
         }

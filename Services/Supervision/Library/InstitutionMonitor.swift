@@ -18,16 +18,21 @@ import Synchronization
 ///   average day over the `baseline_days` before (``spike(_:set:baseline:)``, from the day
 ///   counts supervision keeps in its store, so it survives restarts and sums every replica).
 ///
-/// At most one alert per key (institution or person), rule and window (for a spike: day).
-/// The windows are in memory on each replica, bounded: at most ``maxPersons`` + 1 settlements
-/// per key and rule, and at most ``maxInstitutions`` windows (beyond that the least recently
-/// active tenth is dropped). With several supervision replicas each sees the postings its
-/// relays deliver: a burst split across replicas may go unseen by the window kinds.
+/// At most one alert per key (institution or person), rule and window (for a spike: day; the
+/// store keeps spikes once across replicas and restarts). Windows slide on the postings' own
+/// times (`posted_ms`), so a backlog delivered late is judged as it happened. They are in
+/// memory on each replica, bounded: at most ``maxPersons`` + 1 settlements per key and rule,
+/// at most ``maxInstitutions`` institution windows and ``maxPeople`` person windows (expired
+/// ones go first, then the least recently active tenth). With several supervision replicas
+/// each sees the postings its relays deliver: a burst split across replicas may go unseen by
+/// the window kinds.
 public final class InstitutionMonitor: Sendable {
     /// The largest `max_persons` a rule may set.
     public static let maxPersons = 10_000
-    /// Windows (institutions or persons, per rule) watched at once.
+    /// Institution windows (per rule) watched at once.
     public static let maxInstitutions = 100_000
+    /// Person windows (per rule) watched at once: a province's hour of distinct persons.
+    public static let maxPeople = 1_000_000
     /// The longest baseline a volume-spike rule may average.
     public static let maxBaselineDays = 92
 
@@ -44,7 +49,6 @@ public final class InstitutionMonitor: Sendable {
     }
 
     struct Seen {
-        var at: ContinuousClock.Instant
         var wall: Date
         var psnNo: String
         var fixmedinsCode: String
@@ -54,13 +58,22 @@ public final class InstitutionMonitor: Sendable {
 
     struct Watch {
         var events: [Seen] = []
-        var quietUntil: ContinuousClock.Instant?
-        var lastActive: ContinuousClock.Instant
+        var quietUntil: Date?
+        /// The latest posting's time, and when the window empties without another.
+        var lastActive: Date
+        var expires: Date
     }
 
-    private let watches = Mutex<[String: Watch]>([:])
-    /// Volume spikes already raised: "rule\tinstitution\tday".
+    private struct Windows {
+        var institutions: [String: Watch] = [:]
+        var people: [String: Watch] = [:]
+    }
+
+    private let windows = Mutex(Windows())
+    /// Volume spikes raised here, and baselines read, by "rule\tinstitution\tday" and
+    /// "institution\tday\tdays": earlier days' counts do not change during a day.
     private let spiked = Mutex<Set<String>>([])
+    private let baselines = Mutex<[String: Double?]>([:])
     let calendar: Calendar
 
     /// `timeZone`: the business time zone the opening hours are in.
@@ -70,14 +83,15 @@ public final class InstitutionMonitor: Sendable {
 
     /// Observes settled postings (reversals and repeats of a setl_id already seen are ignored)
     /// with the window kinds and answers the alerts raised, unnumbered (`alert_id` 0: the
-    /// store numbers them), amounts in fen, times ISO 8601. `now` and `wall` are injectable for
-    /// tests. Throws nothing; an empty answer when the set has no window rule.
-    public func observe(_ postings: [Posting], set: CompiledRuleSet, now: ContinuousClock.Instant = .now, wall: Date = Date()) -> [Alert] {
+    /// store numbers them), amounts in fen, times ISO 8601 (`wall`: when raised). Throws
+    /// nothing; an empty answer when the set has no window rule.
+    public func observe(_ postings: [Posting], set: CompiledRuleSet, wall: Date = Date()) -> [Alert] {
         let monitoring = set.rules.filter { $0.isMonitoring && $0.rule.kind != .volumeSpike }
         guard !monitoring.isEmpty else { return [] }
         var alerts: [Alert] = []
-        watches.withLock { watches in
+        windows.withLock { windows in
             for posting in postings where posting.settlement.status == .settled {
+                let now = posting.postedAt
                 let settlement = posting.settlement
                 for rule in monitoring where rule.covers(settlement.fixmedinsCode) {
                     let p = rule.params
@@ -88,34 +102,46 @@ public final class InstitutionMonitor: Sendable {
                     }
                     let byPerson = rule.rule.kind == .personBurst
                     let key = "\(rule.rule.ruleID)\t\(byPerson ? settlement.psnNo : settlement.fixmedinsCode)"
-                    var watch = watches[key] ?? Watch(lastActive: now)
-                    let window = Duration.seconds(Int64(p.windowMinutes) * 60)
-                    watch.lastActive = now
-                    watch.events.removeAll { now - $0.at >= window }
-                    guard !watch.events.contains(where: { $0.setlID == settlement.setlID }) else { watches[key] = watch; continue }
-                    watch.events.append(Seen(at: now, wall: posting.postedAt, psnNo: settlement.psnNo, fixmedinsCode: settlement.fixmedinsCode,
+                    let window = TimeInterval(p.windowMinutes) * 60
+                    var watch = (byPerson ? windows.people[key] : windows.institutions[key]) ?? Watch(lastActive: now, expires: now)
+                    watch.lastActive = max(watch.lastActive, now)
+                    watch.expires = watch.lastActive.addingTimeInterval(window)
+                    watch.events.removeAll { watch.lastActive.timeIntervalSince($0.wall) >= window }
+                    guard !watch.events.contains(where: { $0.setlID == settlement.setlID }) else {
+                        if byPerson { windows.people[key] = watch } else { windows.institutions[key] = watch }
+                        continue
+                    }
+                    watch.events.append(Seen(wall: now, psnNo: settlement.psnNo, fixmedinsCode: settlement.fixmedinsCode,
                                              setlID: settlement.setlID, amount: settlement.medfeeSumamt))
                     let limit = Int(byPerson ? p.maxInstitutions : p.maxPersons)
                     if watch.events.count > Self.maxPersons + 1 { watch.events.removeFirst(watch.events.count - Self.maxPersons - 1) }
                     let distinct = byPerson ? Set(watch.events.map(\.fixmedinsCode)).count : Set(watch.events.map(\.psnNo)).count
                     if distinct > limit, watch.quietUntil.map({ now >= $0 }) ?? true {
                         alerts.append(alert(rule, set: set, posting: settlement, events: watch.events, distinct: distinct, byPerson: byPerson, wall: wall))
-                        watch.quietUntil = now + window
+                        watch.quietUntil = now.addingTimeInterval(window)
+                        watch.expires = max(watch.expires, now.addingTimeInterval(window))
                         watch.events.removeAll()
                     } else if !byPerson, watch.events.count > limit + 1 {
                         // Enough to tell "more than max_persons" (a person's window keeps more: it counts institutions).
                         watch.events.removeFirst(watch.events.count - limit - 1)
                     }
-                    watches[key] = watch
+                    if byPerson { windows.people[key] = watch } else { windows.institutions[key] = watch }
                 }
             }
-            // Beyond the bound, the least recently active tenth goes at once (not one sort per batch).
-            if watches.count > Self.maxInstitutions {
-                let oldest = watches.sorted { $0.value.lastActive < $1.value.lastActive }.prefix(watches.count - Self.maxInstitutions * 9 / 10).map(\.key)
-                for key in oldest { watches[key] = nil }
-            }
+            Self.bound(&windows.institutions, Self.maxInstitutions)
+            Self.bound(&windows.people, Self.maxPeople)
         }
         return alerts
+    }
+
+    /// Beyond `limit`, the windows that have emptied go, then (if still over) the least
+    /// recently active tenth: once per overflow, not once per batch.
+    static func bound(_ watches: inout [String: Watch], _ limit: Int) {
+        guard watches.count > limit, let latest = watches.values.map(\.lastActive).max() else { return }
+        watches = watches.filter { $0.value.expires > latest }
+        guard watches.count > limit * 9 / 10 else { return }
+        let oldest = watches.sorted { $0.value.lastActive < $1.value.lastActive }.prefix(watches.count - limit * 9 / 10).map(\.key)
+        for key in oldest { watches[key] = nil }
     }
 
     private func alert(_ rule: CompiledRule, set: CompiledRuleSet, posting: SettlementResult, events: [Seen], distinct: Int, byPerson: Bool, wall: Date) -> Alert {
@@ -141,30 +167,41 @@ public final class InstitutionMonitor: Sendable {
 
     /// The volume-spike rules of `set` that fire on an institution's day count (`settlements`
     /// on `day`, every replica's postings included) against `baseline` (its average day over
-    /// the rule's `baseline_days` before; asked only when the count could be a spike), at
-    /// most once per rule, institution and day.
+    /// the rule's `baseline_days` before, nil while its counts do not reach that far back;
+    /// asked once per institution and day, when the count could be a spike), at most once per
+    /// rule, institution and day here. Each alert comes with its key (`rule\tinstitution\tday`),
+    /// by which the store keeps it once across replicas and restarts.
     public func spike(
         _ day: (fixmedinsCode: String, day: String, settlements: Int64), set: CompiledRuleSet, wall: Date = Date(),
-        baseline: (_ days: Int) async throws -> Double
-    ) async rethrows -> [Alert] {
-        var alerts: [Alert] = []
+        baseline: (_ days: Int) async throws -> Double?
+    ) async rethrows -> [(alert: Alert, onceKey: String)] {
+        var alerts: [(Alert, String)] = []
         for rule in set.rules where rule.rule.kind == .volumeSpike && rule.covers(day.fixmedinsCode) {
             let p = rule.params
             let key = "\(rule.rule.ruleID)\t\(day.fixmedinsCode)\t\(day.day)"
             guard day.settlements >= Int64(p.minSettlements), !spiked.withLock({ $0.contains(key) }) else { continue }
-            let average = try await baseline(Int(p.baselineDays))
-            // settlements > ratio × average, in basis points.
-            guard Double(day.settlements) * 10_000 > Double(p.spikeRatioBp) * average, spiked.withLock({ $0.insert(key).inserted }) else { continue }
-            spiked.withLock { if $0.count > Self.maxInstitutions { $0.removeAll() } }
+            let cacheKey = "\(day.fixmedinsCode)\t\(day.day)\t\(p.baselineDays)"
+            let average: Double?
+            if let cached = baselines.withLock({ $0[cacheKey] }) {
+                average = cached
+            } else {
+                average = try await baseline(Int(p.baselineDays))
+                baselines.withLock { $0[cacheKey] = average }
+            }
+            // settlements > ratio × average, in basis points; no baseline, no spike.
+            guard let average, Double(day.settlements) * 10_000 > Double(p.spikeRatioBp) * average, spiked.withLock({ $0.insert(key).inserted }) else { continue }
+            // Bounded: the memory of older days goes first (the store keeps the alert once anyway).
+            spiked.withLock { keys in if keys.count > Self.maxInstitutions { keys = keys.filter { $0.hasSuffix("\t" + day.day) } } }
+            baselines.withLock { cache in if cache.count > Self.maxInstitutions { cache = cache.filter { $0.key.contains("\t" + day.day + "\t") } } }
             let rounded = UInt32(min(average.rounded(), Double(UInt32.max)))
             let values = ["fixmedins_code": day.fixmedinsCode, "settlements": "\(day.settlements)", "baseline": "\(rounded)",
                           "ratio": String(format: "%.1f", average > 0 ? Double(day.settlements) / average : 0), "limit": "\(p.spikeRatioBp)",
                           "days": "\(p.baselineDays)", "visit_date": day.day]
-            alerts.append(Alert(
+            alerts.append((Alert(
                 ruleID: rule.rule.ruleID, ruleVersion: rule.rule.version, ruleSetVersion: set.set.version, severity: rule.rule.severity,
                 fixmedinsCode: day.fixmedinsCode, raisedAt: wall.formatted(.iso8601), evidence: RuleMessage.render(rule.rule.message, values),
                 settlements: UInt32(clamping: day.settlements), windowStart: day.day, baseline: rounded
-            ))
+            ), key))
         }
         return alerts
     }

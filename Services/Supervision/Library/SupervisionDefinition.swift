@@ -107,6 +107,13 @@ public enum SupervisionDefinition {
                 seq BIGINT NOT NULL);
             CREATE INDEX institution_kinds_seq ON institution_kinds (seq)
             """),
+        // An alert raised once per key (a volume spike: rule, institution, day) whatever the
+        // replicas or restarts; a confirmed finding's amount summed in SQL by the oversight view.
+        Migration(16, "alerts once, findings' amounts", sql: """
+            ALTER TABLE alerts ADD COLUMN once_key TEXT;
+            CREATE UNIQUE INDEX alerts_once ON alerts (once_key);
+            ALTER TABLE findings ADD COLUMN amount_to_recover BIGINT NOT NULL DEFAULT 0
+            """),
     ]
 
     /// The closed-set columns and their codes as the latest migration fixed them (12) (a test compares them

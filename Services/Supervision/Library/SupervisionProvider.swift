@@ -172,13 +172,13 @@ public struct SupervisionProvider: SupervisionService {
         }
         recent.forget(postings.map { ($0.settlement.psnNo, $0.settlement.fixmedinsCode, $0.settlement.mdtrtID) })
         guard let set = rules.inForce(on: CivilDate.today()) else { return }
-        var alerts = monitor.observe(postings, set: set, wall: now)
+        var alerts: [(alert: Alert, onceKey: String?)] = monitor.observe(postings, set: set, wall: now).map { ($0, nil) }
         do {
             for day in days {
                 guard let date = try? CivilDate(day.day, field: "setl_date") else { continue }
                 alerts += try await monitor.spike((day.fixmedinsCode, day.day, day.settlements), set: set, wall: now) { baselineDays in
                     try await store.baseline(day.fixmedinsCode, before: date, days: baselineDays)
-                }
+                }.map { ($0.alert, $0.onceKey) }
             }
             if let oldest = postings.map(\.postedAt).min() { monitorLag.recordMilliseconds(max(0, Int64(Date().timeIntervalSince(oldest) * 1000))) }
             guard !alerts.isEmpty else { return }

@@ -111,22 +111,36 @@ public struct SupervisionStore: Sendable {
         }
     }
 
-    /// Numbers and stores alerts (in the order given), answering them with their ids.
-    func raise(_ alerts: [Alert]) async throws -> [Alert] {
+    /// Numbers and stores alerts (in the order given), answering those stored with their ids;
+    /// an alert whose once-key is stored already (a spike another replica, or this one before
+    /// a restart, raised) is left out.
+    package func raise(_ alerts: [(alert: Alert, onceKey: String?)]) async throws -> [Alert] {
         guard !alerts.isEmpty else { return [] }
         let postgres = database.dialect == .postgres
         return try await database.write { tx in
             if postgres { try await tx.execute("LOCK TABLE alerts IN EXCLUSIVE MODE", []) }
+            var known = Set<String>()
+            let keys = alerts.compactMap(\.onceKey)
+            if !keys.isEmpty {
+                var binds: [SQLValue] = []
+                let predicate = SQLPlaceholders.isIn("once_key", keys.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+                for row in try await tx.query("SELECT once_key FROM alerts WHERE \(predicate)", binds) { known.insert(try row.string("once_key")) }
+            }
             var next = (try await tx.queryOne("SELECT COALESCE(MAX(alert_id), 0) AS n FROM alerts", [])?.int("n") ?? 0)
             var raised: [Alert] = []
             var rows: [[SQLValue]] = []
-            for var alert in alerts {
+            for (sent, onceKey) in alerts {
+                if let onceKey { guard known.insert(onceKey).inserted else { continue } }
+                var alert = sent
                 next += 1
                 alert.alertID = UInt64(next)
-                rows.append([.integer(next), .text(alert.fixmedinsCode), .text(alert.ruleID), .text(alert.raisedAt), .blob(try alert.encodedBytes())])
+                rows.append([.integer(next), .text(alert.fixmedinsCode), .text(alert.ruleID), .text(alert.raisedAt), .blob(try alert.encodedBytes()),
+                             onceKey.map { .text($0) } ?? .null])
                 raised.append(alert)
             }
-            try await tx.insert(into: "alerts", columns: ["alert_id", "fixmedins_code", "rule_id", "raised_at", "content"], rows: rows, tail: "")
+            if !rows.isEmpty {
+                try await tx.insert(into: "alerts", columns: ["alert_id", "fixmedins_code", "rule_id", "raised_at", "content", "once_key"], rows: rows, tail: "")
+            }
             return raised
         }
     }

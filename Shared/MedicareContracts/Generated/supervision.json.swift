@@ -857,6 +857,7 @@ extension CaseAction: JSONMessage {
         self.appliedAt = try reader.string("applied_at")
         self.outcome = try reader.string("outcome")
         self.requestDigest = try reader.string("request_digest")
+        self.payee = try reader.string("payee")
         try reader.finish("medicare.v1.CaseAction")
     }
 
@@ -872,9 +873,10 @@ extension CaseAction: JSONMessage {
         writer.put("applied_at", self.appliedAt)
         writer.put("outcome", self.outcome)
         writer.put("request_digest", self.requestDigest)
+        writer.put("payee", self.payee)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("n", "uint32"), JSONField("kind", "medicare.v1.CaseActionKind"), JSONField("amount", "int64"), JSONField("reason", "string"), JSONField("effective_date", "string"), JSONField("state", "medicare.v1.ActionState"), JSONField("taken_by", "string"), JSONField("taken_at", "string"), JSONField("applied_at", "string"), JSONField("outcome", "string"), JSONField("request_digest", "string")]
+    public static let jsonFields: [JSONField] = [JSONField("n", "uint32"), JSONField("kind", "medicare.v1.CaseActionKind"), JSONField("amount", "int64"), JSONField("reason", "string"), JSONField("effective_date", "string"), JSONField("state", "medicare.v1.ActionState"), JSONField("taken_by", "string"), JSONField("taken_at", "string"), JSONField("applied_at", "string"), JSONField("outcome", "string"), JSONField("request_digest", "string"), JSONField("payee", "string")]
 }
 
 extension SupervisionCase: JSONMessage {

@@ -38,6 +38,8 @@ public enum Source: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.Source" }
 
+    public static var valueNamePrefix: String { "SOURCE_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [Source] = [.registry, .settlement, .supervision]
 

@@ -35,6 +35,8 @@ public enum ServingStatus: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.ServingStatus" }
 
+    public static var valueNamePrefix: String { "SERVING_STATUS_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ServingStatus] = [.serving, .notServing]
 

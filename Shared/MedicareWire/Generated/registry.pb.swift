@@ -35,6 +35,8 @@ public enum InstitutionKind: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.InstitutionKind" }
 
+    public static var valueNamePrefix: String { "INSTITUTION_KIND_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [InstitutionKind] = [.townshipCentre, .villageClinic]
 
@@ -86,6 +88,8 @@ public enum IntegrationMode: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.IntegrationMode" }
+
+    public static var valueNamePrefix: String { "INTEGRATION_MODE_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [IntegrationMode] = [.integrated, .integrating, .notReady]
@@ -140,6 +144,8 @@ public enum DesignationStatus: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.DesignationStatus" }
 
+    public static var valueNamePrefix: String { "DESIGNATION_STATUS_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [DesignationStatus] = [.notDesignated, .designated, .suspended, .terminated]
 
@@ -193,6 +199,8 @@ public enum DesignationAction: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.DesignationAction" }
+
+    public static var valueNamePrefix: String { "DESIGNATION_ACTION_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [DesignationAction] = [.designate, .suspend, .restore, .terminate]
@@ -251,6 +259,8 @@ public enum ImportOutcome: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.ImportOutcome" }
 
+    public static var valueNamePrefix: String { "IMPORT_OUTCOME_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ImportOutcome] = [.created, .updated, .unchanged, .stale, .rejected]
 
@@ -302,6 +312,8 @@ public enum RouteMode: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.RouteMode" }
+
+    public static var valueNamePrefix: String { "ROUTE_MODE_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [RouteMode] = [.direct, .integrated, .integrating]
@@ -359,6 +371,8 @@ public enum ApplicationStatus: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.ApplicationStatus" }
 
+    public static var valueNamePrefix: String { "APPLICATION_STATUS_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ApplicationStatus] = [.underReview, .returned, .refused, .approved, .contracted]
 
@@ -414,6 +428,8 @@ public enum Applicant: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.Applicant" }
 
+    public static var valueNamePrefix: String { "APPLICANT_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [Applicant] = [.institution, .centre, .healthCommission, .bureau]
 
@@ -464,6 +480,8 @@ public enum ReviewDecision: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.ReviewDecision" }
+
+    public static var valueNamePrefix: String { "REVIEW_DECISION_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ReviewDecision] = [.approve, .`return`, .refuse]
@@ -523,6 +541,8 @@ public enum ServiceScope: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.ServiceScope" }
+
+    public static var valueNamePrefix: String { "SERVICE_SCOPE_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ServiceScope] = [.generalOutpatient, .chronicDrugs, .familyDoctor, .tcm, .crossRegion, .mobilePayment]
@@ -598,6 +618,8 @@ public enum LedgerReason: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.LedgerReason" }
 
+    public static var valueNamePrefix: String { "LEDGER_REASON_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [LedgerReason] = [.suspended, .terminated, .relationshipEnded, .underReview, .awaitingAgreement, .returned, .refused, .noLicensedDoctor, .noComputerOrNetwork, .notApplied]
 
@@ -651,6 +673,8 @@ public enum LiaisonDepartment: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.LiaisonDepartment" }
+
+    public static var valueNamePrefix: String { "LIAISON_DEPARTMENT_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [LiaisonDepartment] = [.medicalInsurance, .healthCommission]

@@ -47,6 +47,8 @@ public enum FrameKind: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.FrameKind" }
 
+    public static var valueNamePrefix: String { "FRAME_KIND_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [FrameKind] = [.request, .response, .cancel, .ping, .pong, .goaway]
 
@@ -138,6 +140,8 @@ public enum StatusCode: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.StatusCode" }
+
+    public static var valueNamePrefix: String { "STATUS_CODE_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [StatusCode] = [.cancelled, .unknown, .invalidArgument, .deadlineExceeded, .notFound, .alreadyExists, .permissionDenied, .resourceExhausted, .failedPrecondition, .aborted, .outOfRange, .unimplemented, .`internal`, .unavailable, .dataLoss, .unauthenticated]

@@ -50,6 +50,8 @@ public enum Insutype: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.Insutype" }
 
+    public static var valueNamePrefix: String { "INSUTYPE_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [Insutype] = [.employeeBasic, .civilServantSubsidy, .largeExpenseSubsidy, .retireeSupport, .residentBasic, .residentCriticalIllness, .maternity]
 
@@ -104,6 +106,8 @@ public enum PsnInsuStas: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.PsnInsuStas" }
 
+    public static var valueNamePrefix: String { "PSN_INSU_STAS_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [PsnInsuStas] = [.enrolled, .suspended, .terminated]
 
@@ -153,6 +157,8 @@ public enum Gend: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.Gend" }
+
+    public static var valueNamePrefix: String { "GEND_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [Gend] = [.male, .female, .notStated]
@@ -207,6 +213,8 @@ public enum MedType: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.MedType" }
 
+    public static var valueNamePrefix: String { "MED_TYPE_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [MedType] = [.generalOutpatient, .outpatientRegistration, .emergency, .chronicOutpatient]
 
@@ -258,6 +266,8 @@ public enum ChrgitmLv: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.ChrgitmLv" }
 
+    public static var valueNamePrefix: String { "CHRGITM_LV_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ChrgitmLv] = [.classA, .classB, .classC]
 
@@ -308,6 +318,8 @@ public enum SettlementStatus: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.SettlementStatus" }
 
+    public static var valueNamePrefix: String { "SETTLEMENT_STATUS_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [SettlementStatus] = [.presettled, .settled, .reversed]
 
@@ -356,6 +368,8 @@ public enum ReceivableKind: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.ReceivableKind" }
+
+    public static var valueNamePrefix: String { "RECEIVABLE_KIND_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ReceivableKind] = [.recovery, .withholding]

@@ -41,6 +41,8 @@ public enum Verdict: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.Verdict" }
 
+    public static var valueNamePrefix: String { "VERDICT_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [Verdict] = [.pass, .warn, .block, .flag]
 
@@ -139,6 +141,8 @@ public enum RuleKind: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.RuleKind" }
 
+    public static var valueNamePrefix: String { "RULE_KIND_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [RuleKind] = [.notDesignated, .aboveReferencePrice, .outsideCatalogue, .quantityLimit, .daysLimit, .amountLimit, .duplicateItem, .visitFrequency, .ageRestriction, .gendRestriction, .diagnosisRequired, .manyInstitutions, .institutionBurst, .outsideHours, .personBurst, .volumeSpike, .levelRestriction]
 
@@ -203,6 +207,8 @@ public enum Severity: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.Severity" }
 
+    public static var valueNamePrefix: String { "SEVERITY_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [Severity] = [.low, .medium, .high]
 
@@ -260,6 +266,8 @@ public enum AuditKind: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.AuditKind" }
 
+    public static var valueNamePrefix: String { "AUDIT_KIND_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [AuditKind] = [.settlement, .reversal, .reviewBlock, .designation, .supervision]
 
@@ -312,6 +320,8 @@ public enum SampleReason: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.SampleReason" }
 
+    public static var valueNamePrefix: String { "SAMPLE_REASON_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [SampleReason] = [.aboveAmount, .deviation, .random]
 
@@ -358,6 +368,8 @@ public enum FindingSource: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.FindingSource" }
+
+    public static var valueNamePrefix: String { "FINDING_SOURCE_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [FindingSource] = [.postReview, .inspection]
@@ -408,6 +420,8 @@ public enum FindingStatus: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.FindingStatus" }
 
+    public static var valueNamePrefix: String { "FINDING_STATUS_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [FindingStatus] = [.open, .confirmed, .dismissed]
 
@@ -454,6 +468,8 @@ public enum FindingDecision: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.FindingDecision" }
+
+    public static var valueNamePrefix: String { "FINDING_DECISION_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [FindingDecision] = [.confirm, .dismiss]
@@ -503,6 +519,8 @@ public enum InspectionKind: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.InspectionKind" }
+
+    public static var valueNamePrefix: String { "INSPECTION_KIND_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [InspectionKind] = [.complianceCheck, .keyInspection, .specialInspection]
@@ -554,6 +572,8 @@ public enum InspectionStatus: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.InspectionStatus" }
 
+    public static var valueNamePrefix: String { "INSPECTION_STATUS_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [InspectionStatus] = [.planned, .inProgress, .closed]
 
@@ -600,6 +620,8 @@ public enum CaseStatus: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.CaseStatus" }
+
+    public static var valueNamePrefix: String { "CASE_STATUS_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [CaseStatus] = [.open, .closed]
@@ -659,6 +681,8 @@ public enum CaseActionKind: ProtoEnum {
 
     public static var protoName: String { "medicare.v1.CaseActionKind" }
 
+    public static var valueNamePrefix: String { "CASE_ACTION_KIND_" }
+
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [CaseActionKind] = [.warning, .interview, .recovery, .withholding, .suspension, .termination]
 
@@ -714,6 +738,8 @@ public enum ActionState: ProtoEnum {
     }
 
     public static var protoName: String { "medicare.v1.ActionState" }
+
+    public static var valueNamePrefix: String { "ACTION_STATE_" }
 
     /// Every value this build knows except the zero value, in declaration order.
     public static let known: [ActionState] = [.recorded, .pending, .applied, .refused]
@@ -2758,8 +2784,9 @@ public struct CaseAction: WireMessage {
     public var appliedAt: String
     public var outcome: String
     public var requestDigest: String
+    public var payee: String
 
-    public init(n: UInt32 = 0, kind: CaseActionKind = .init(), amount: Int64 = 0, reason: String = "", effectiveDate: String = "", state: ActionState = .init(), takenBy: String = "", takenAt: String = "", appliedAt: String = "", outcome: String = "", requestDigest: String = "") {
+    public init(n: UInt32 = 0, kind: CaseActionKind = .init(), amount: Int64 = 0, reason: String = "", effectiveDate: String = "", state: ActionState = .init(), takenBy: String = "", takenAt: String = "", appliedAt: String = "", outcome: String = "", requestDigest: String = "", payee: String = "") {
         self.n = n
         self.kind = kind
         self.amount = amount
@@ -2771,6 +2798,7 @@ public struct CaseAction: WireMessage {
         self.appliedAt = appliedAt
         self.outcome = outcome
         self.requestDigest = requestDigest
+        self.payee = payee
     }
 
     public static var protoName: String { "medicare.v1.CaseAction" }
@@ -2805,6 +2833,7 @@ extension CaseAction: CMessage {
         self.appliedAt = try arena.string(c.pointee.applied_at, field: "medicare.v1.CaseAction.applied_at")
         self.outcome = try arena.string(c.pointee.outcome, field: "medicare.v1.CaseAction.outcome")
         self.requestDigest = try arena.string(c.pointee.request_digest, field: "medicare.v1.CaseAction.request_digest")
+        self.payee = try arena.string(c.pointee.payee, field: "medicare.v1.CaseAction.payee")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -2819,6 +2848,7 @@ extension CaseAction: CMessage {
         c.pointee.applied_at = try arena.cString(self.appliedAt, field: "medicare.v1.CaseAction.applied_at")
         c.pointee.outcome = try arena.cString(self.outcome, field: "medicare.v1.CaseAction.outcome")
         c.pointee.request_digest = try arena.cString(self.requestDigest, field: "medicare.v1.CaseAction.request_digest")
+        c.pointee.payee = try arena.cString(self.payee, field: "medicare.v1.CaseAction.payee")
     }
 }
 

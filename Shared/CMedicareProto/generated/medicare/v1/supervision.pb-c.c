@@ -5749,7 +5749,7 @@ const ProtobufCMessageDescriptor medicare__v1__list_inspections_response__descri
   (ProtobufCMessageInit) medicare__v1__list_inspections_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__case_action__field_descriptors[11] =
+static const ProtobufCFieldDescriptor medicare__v1__case_action__field_descriptors[12] =
 {
   {
     "n",
@@ -5883,6 +5883,18 @@ static const ProtobufCFieldDescriptor medicare__v1__case_action__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "payee",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CaseAction, payee),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__case_action__field_indices_by_name[] = {
   2,   /* field[2] = amount */
@@ -5891,6 +5903,7 @@ static const unsigned medicare__v1__case_action__field_indices_by_name[] = {
   1,   /* field[1] = kind */
   0,   /* field[0] = n */
   9,   /* field[9] = outcome */
+  11,   /* field[11] = payee */
   3,   /* field[3] = reason */
   10,   /* field[10] = request_digest */
   5,   /* field[5] = state */
@@ -5900,7 +5913,7 @@ static const unsigned medicare__v1__case_action__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__case_action__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor medicare__v1__case_action__descriptor =
 {
@@ -5910,7 +5923,7 @@ const ProtobufCMessageDescriptor medicare__v1__case_action__descriptor =
   "Medicare__V1__CaseAction",
   "medicare.v1",
   sizeof(Medicare__V1__CaseAction),
-  11,
+  12,
   medicare__v1__case_action__field_descriptors,
   medicare__v1__case_action__field_indices_by_name,
   1,  medicare__v1__case_action__number_ranges,

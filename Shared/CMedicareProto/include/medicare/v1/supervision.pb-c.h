@@ -1343,10 +1343,15 @@ struct  Medicare__V1__CaseAction
    * key answers the case as it stands instead of taking the action twice.
    */
   char *request_digest;
+  /*
+   * RECOVERY, WITHHOLDING: the institution paid for the clinic's settlements when the action
+   * was taken (its township centre, or itself), fixed then so that every retry posts alike.
+   */
+  char *payee;
 };
 #define MEDICARE__V1__CASE_ACTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__case_action__descriptor) \
-    , 0, MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__ACTION_STATE__ACTION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, MEDICARE__V1__CASE_ACTION_KIND__CASE_ACTION_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__ACTION_STATE__ACTION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__SupervisionCase
