@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The designation campaign at nation scale (issue 12): a release stack on the embedded
+# default (SQLite) loads the synthetic nation (31 provinces, about 580,000 clinics) through
+# the gateway and designates it through the workflow (apply, approve, sign in batches:
+# `medicare demo --scale nation --campaign --persons 0`), then asks for the national view
+# (Registry/GetNationalView, `medicare report national`) several times. Prints the load's
+# seconds and rate and each view's seconds; the county load in the same run is the baseline.
+#
+#   scripts/bench-campaign.sh [VIEWS]        # release build first: swift build -c release
+#
+# Ports 7200-7203 and 9200-9203 must be free. KEEP_WORK=1 keeps the work folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+views=${1:-5}
+bin=${BENCH_BIN:-.build/release}
+for tool in registry settlement supervision gateway medicare medicare-certs; do
+    [[ -x $bin/$tool ]] || { echo "bench-campaign: $bin/$tool is missing: swift build -c release" >&2; exit 2; }
+done
+work=$(mktemp -d /tmp/bench-campaign.XXXXXX)
+pids=()
+stop_stack() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    pids=()
+}
+trap 'stop_stack; [[ -n ${KEEP_WORK:-} ]] || rm -rf "$work"' EXIT
+"$bin/medicare-certs" -o "$work/certs" >/dev/null
+export MEDICARE_RPC_EVENT_LOOPS=1
+
+up() { # name rpc-port admin-port folder extra...
+    local name=$1 rpc=$2 admin=$3 dir=$4; shift 4
+    "$bin/$name" --tls.certs "$work/certs" --store.url "sqlite:$dir/$name.sqlite" --rpc.port "$rpc" --admin.port "$admin" "$@" \
+        >"$dir/$name.out" 2>"$dir/$name.log" &
+    pids+=($!)
+    for _ in $(seq 1 150); do grep -q "rpc listening" "$dir/$name.out" 2>/dev/null && return 0; sleep 0.1; done
+    echo "bench-campaign: $name did not start:" >&2; tail -5 "$dir/$name.log" >&2; exit 1
+}
+
+run() { # scale
+    local scale=$1 dir="$work/$1"
+    mkdir -p "$dir"
+    up registry 7201 9201 "$dir" --upstream.supervision 127.0.0.1:7203
+    up supervision 7203 9203 "$dir" --upstream.registry 127.0.0.1:7201 --upstream.settlement 127.0.0.1:7202
+    up settlement 7202 9202 "$dir" --upstream.supervision 127.0.0.1:7203
+    up gateway 7200 9200 "$dir" --upstream.registry 127.0.0.1:7201 --upstream.settlement 127.0.0.1:7202 --upstream.supervision 127.0.0.1:7203
+    local m=("$bin/medicare")
+    "${m[@]}" demo --scale "$scale" --campaign --persons 0 --gateway 127.0.0.1:7200 --certs "$work/certs" --json >"$dir/demo.json"
+    python3 - "$scale" "$dir/demo.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[2]))
+print(f"{sys.argv[1]:7s} load: {d['institutions']} institutions, {d['designated']} designated through the workflow in {d['seconds']:.1f} s ({d['designated'] / d['seconds']:.0f} designations/s)")
+PY
+    for i in $(seq 1 "$views"); do
+        local start end
+        start=$(date +%s.%N)
+        "${m[@]}" report national --as-of 2025-01-15 --gateway 127.0.0.1:7200 --certs "$work/certs" --json >"$dir/view.json"
+        end=$(date +%s.%N)
+        python3 -c "import sys; print(f'{sys.argv[1]:7s} national view {sys.argv[2]}: {float(sys.argv[4]) - float(sys.argv[3]):.2f} s (the CLI process included)')" "$scale" "$i" "$start" "$end"
+    done
+    # The registry's own time for the view (medicare_rpc_duration_seconds), without the CLI and the gateway.
+    curl -s localhost:9201/metrics | python3 -c '
+import sys; s = c = 0.0
+for line in sys.stdin:
+    if line.startswith("medicare_rpc_duration_seconds_sum") and "GetNationalView" in line: s = float(line.split()[-1])
+    if line.startswith("medicare_rpc_duration_seconds_count") and "GetNationalView" in line: c = float(line.split()[-1])
+print(f"        registry time per national view: {s / c:.3f} s (mean of {c:.0f})" if c else "        registry time: -")'
+    stop_stack
+}
+
+run county
+run nation
