@@ -374,6 +374,13 @@ struct NationalViewStackTests {
             // Before the liaisons' due date nothing is overdue.
             let early = try await registry.getNationalView(NationalViewRequest(asOf: "2024-07-01"))
             #expect(early.provinces.count == view.provinces.count && early.provinces.allSatisfy { $0.liaisonsMissing.isEmpty && $0.reportsMissing.isEmpty })
+            // The view's coverage is kept between calls until the registry changes: a suspension
+            // and a renamed province show at once.
+            _ = try await registry.changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H34110200101", action: .suspend, reason: "暂停", effectiveDate: "2025-01-01"))
+            _ = try await registry.upsertDivisions(UpsertDivisionsRequest(divisions: [Division(code: "340000000000", name: "安徽")]))
+            let after = try await registry.getNationalView(NationalViewRequest(asOf: "2025-01-15"))
+            let anhui = after.provinces.first { $0.province == "34" }
+            #expect(anhui?.covered == 0 && anhui?.name == "安徽", "\(after.provinces)")
             await ops.close()
         }
     }

@@ -8,6 +8,9 @@ import MedicareWire
 /// The registry's data on either engine.
 public struct RegistryStore: Sendable {
     public let database: any SQLDatabase
+    /// Coverage computed over whole regions (the national view reads every clinic), kept
+    /// until the registry's change number moves (``namedCoverage(region:day:childLength:maxGaps:)``).
+    let coverageCache = CoverageCache()
 
     public init(database: any SQLDatabase) { self.database = database }
 
@@ -26,6 +29,9 @@ public struct RegistryStore: Sendable {
                     [.text(code.value), .text(name), .integer(Int64(code.level.rawValue))]
                 )
             }
+            // Names are part of coverage answers: the change number moves (no institution
+            // row carries it, so the change feed just skips it).
+            _ = try await Self.reserveChanges(tx, 1)
         }
     }
 

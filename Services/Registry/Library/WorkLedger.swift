@@ -5,6 +5,7 @@ import MedicareRPC
 import MedicareRuntime
 import MedicareStore
 import MedicareWire
+import Synchronization
 
 // The work ledger (工作台账, notice §二): every village clinic not under designated
 // management, why (derived from the registry), and the county's plan and progress notes;
@@ -140,10 +141,24 @@ extension RegistryStore {
 
     /// ``coverage(region:day:childLength:maxGaps:)`` with each child division's name.
     func namedCoverage(region: String, day: String, childLength: Int?, maxGaps: Int) async throws -> Coverage {
+        // The registry's change number first: a write committed after it makes the next call
+        // recompute, and one committed before is in what is computed now.
+        let version = try await changeNumber()
+        let key = "\(region)|\(day)|\(childLength ?? 0)|\(maxGaps)"
+        if let cached = coverageCache.coverage(key, at: version) { return cached }
         var coverage = try await self.coverage(region: region, day: day, childLength: childLength, maxGaps: maxGaps)
         let names = try await divisionNames(coverage.children.map(\.divisionCode))
         for i in coverage.children.indices { coverage.children[i].name = names[coverage.children[i].divisionCode] ?? "" }
+        coverageCache.keep(coverage, key, at: version)
         return coverage
+    }
+
+    /// The registry's change number (registry_meta's change_seq): every institution write and
+    /// division upsert advances it.
+    func changeNumber() async throws -> Int64 {
+        try await database.lookup { tx in
+            Int64(try await tx.queryOne("SELECT value FROM registry_meta WHERE key = 'change_seq'", [])?.string("value") ?? "0") ?? 0
+        }
     }
 
     /// Names of divisions by code.
@@ -284,5 +299,23 @@ extension RegistryProvider {
             plan: (try? entry?.entry?.string("plan")) ?? "", responsibleUnit: (try? entry?.entry?.string("responsible_unit")) ?? "",
             targetDate: (try? entry?.entry?.string("target_date")) ?? "", notes: entry?.notes ?? []
         )
+    }
+}
+
+/// Coverage answers by region, day and grouping with the change number they were computed at:
+/// one entry is good until any institution or division changes. Bounded (64 answers; the
+/// whole cache is dropped beyond).
+final class CoverageCache: Sendable {
+    private let entries = Mutex<[String: (version: Int64, coverage: Coverage)]>([:])
+
+    func coverage(_ key: String, at version: Int64) -> Coverage? {
+        entries.withLock { entries in entries[key].flatMap { $0.version == version ? $0.coverage : nil } }
+    }
+
+    func keep(_ coverage: Coverage, _ key: String, at version: Int64) {
+        entries.withLock { entries in
+            if entries.count >= 64 { entries.removeAll() }
+            entries[key] = (version, coverage)
+        }
     }
 }
