@@ -45,16 +45,37 @@ public struct RegistryStore: Sendable {
             let now = Date().formatted(.iso8601)
             // A cursor for each record that may change (the change feed tolerates gaps).
             let firstChange = records.isEmpty ? 0 : try await Self.reserveChanges(tx, records.count)
+            // What the batch needs to know, in two reads instead of two per record: the rows of
+            // its codes, and the kinds of the parents it names (a parent created earlier in the
+            // batch is added as it is created).
+            var existingRows: [String: SQLRow] = [:]
+            var kinds: [String: InstitutionKind] = [:]
+            let codes = Array(Set(records.map(\.fixmedinsCode)))
+            let parents = Array(Set(records.filter { $0.kind == .villageClinic && !$0.parentCode.isEmpty }.map(\.parentCode)))
+            for start in stride(from: 0, to: codes.count, by: 1_000) {
+                var binds: [SQLValue] = []
+                let predicate = SQLPlaceholders.isIn("code", codes[start..<min(start + 1_000, codes.count)].map { .text($0) }, dialect: tx.dialect, binds: &binds)
+                for row in try await tx.query("SELECT * FROM institutions WHERE \(predicate)", binds) { existingRows[try row.string("code")] = row }
+            }
+            for start in stride(from: 0, to: parents.count, by: 1_000) {
+                var binds: [SQLValue] = []
+                let predicate = SQLPlaceholders.isIn("code", parents[start..<min(start + 1_000, parents.count)].map { .text($0) }, dialect: tx.dialect, binds: &binds)
+                for row in try await tx.query("SELECT code, kind FROM institutions WHERE \(predicate)", binds) {
+                    kinds[try row.string("code")] = try row.code("kind", as: InstitutionKind.self)
+                }
+            }
+            // New institutions and their first arrangements, inserted many rows at a time at the end.
+            var created: [[SQLValue]] = [], arrangements: [[SQLValue]] = []
             for (n, r) in records.enumerated() {
                 if r.kind == .villageClinic, !r.parentCode.isEmpty {
-                    let parent = try await tx.queryOne("SELECT kind FROM institutions WHERE code = $1", [.text(r.parentCode)])
-                    guard let parent, try parent.code("kind", as: InstitutionKind.self) == .townshipCentre else {
+                    let parent = kinds[r.parentCode]
+                    guard parent == .townshipCentre else {
                         let why = parent == nil ? "is not registered" : "is not a township centre"
                         outcomes.append((.rejected, "parent_code: \(r.parentCode) \(why); a clinic settles through its township centre"))
                         continue
                     }
                 }
-                let existing = try await tx.queryOne("SELECT * FROM institutions WHERE code = $1", [.text(r.fixmedinsCode)])
+                let existing = existingRows[r.fixmedinsCode]
                 let values: [SQLValue] = [
                     // A township centre's integration mode is not read (InstitutionRules): kept empty.
                     .text(r.fixmedinsCode), .text(r.fixmedinsName), r.kind.stored, .text(r.divisionCode), .text(r.parentCode),
@@ -65,15 +86,10 @@ public struct RegistryStore: Sendable {
                 // The arrangement routes follow (mode, parent, relationship end), dated.
                 let arrangement: [SQLValue] = [values[5], values[4], values[6]]
                 guard let existing else {
-                    try await tx.execute(
-                        """
-                        INSERT INTO institutions (code, name, kind, division_code, parent_code, integration_mode, relationship_end, licensed_doctors,
-                        has_computer, has_network, record_version, updated_at, change_seq, changed_at, designation_status)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, '\(DesignationStatus.notDesignated.code)')
-                        """, values
-                    )
+                    created.append(values + [values[11], DesignationStatus.notDesignated.stored])
                     // From the beginning: visits before the record's first push route by it too.
-                    try await Self.recordArrangement(tx, code: r.fixmedinsCode, seq: 1, arrangement, effective: "")
+                    arrangements.append([.text(r.fixmedinsCode), .integer(1)] + arrangement + [.text("")])
+                    kinds[r.fixmedinsCode] = r.kind
                     outcomes.append((.created, ""))
                     continue
                 }
@@ -111,9 +127,20 @@ public struct RegistryStore: Sendable {
                     outcomes.append((.updated, ""))
                 }
             }
+            try await tx.insert([
+                SQLInsert(into: "institutions", columns: Self.institutionColumns, rows: created),
+                SQLInsert(into: "integration_history", columns: ["code", "seq", "integration_mode", "parent_code", "relationship_end", "effective_date"],
+                          rows: arrangements),
+            ])
             return outcomes
         }
     }
+
+    /// The columns a new institution is inserted with, in the order `importRecords` builds them.
+    static let institutionColumns = [
+        "code", "name", "kind", "division_code", "parent_code", "integration_mode", "relationship_end", "licensed_doctors", "has_computer",
+        "has_network", "record_version", "updated_at", "change_seq", "changed_at", "designation_status",
+    ]
 
     static let arrangementMigrations: [Migration] = [
         // Integration arrangements are dated, so that a change today does not rewrite the
