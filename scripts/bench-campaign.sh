@@ -44,7 +44,7 @@ run() { # scale
     up settlement 7202 9202 "$dir" --upstream.supervision 127.0.0.1:7203
     up gateway 7200 9200 "$dir" --upstream.registry 127.0.0.1:7201 --upstream.settlement 127.0.0.1:7202 --upstream.supervision 127.0.0.1:7203
     local m=("$bin/medicare")
-    "${m[@]}" demo --scale "$scale" --campaign --persons 0 --gateway 127.0.0.1:7200 --certs "$work/certs" --json >"$dir/demo.json"
+    "${m[@]}" demo --scale "$scale" --campaign --persons 0 --gateway 127.0.0.1:7200 --certs "$work/certs" --json >"$dir/demo.json" 2>"$dir/demo.err"
     python3 - "$scale" "$dir/demo.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[2]))
