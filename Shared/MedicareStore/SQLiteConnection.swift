@@ -177,12 +177,21 @@ final class SQLiteConnection: @unchecked Sendable {
             i += 1
         }
         guard !places.isEmpty else { return sql }
-        if places.enumerated().allSatisfy({ $0.offset + 1 == $0.element.number }) {
-            for place in places.reversed() { bytes.replaceSubrange(place.start..<place.end, with: [UInt8(ascii: "?")]) }
-        } else {
+        guard places.enumerated().allSatisfy({ $0.offset + 1 == $0.element.number }) else {
             for place in places { bytes[place.start] = UInt8(ascii: "?") }
+            return String(decoding: bytes, as: UTF8.self)
         }
-        return String(decoding: bytes, as: UTF8.self)
+        // One pass: the text between parameters copied, each parameter a plain `?`.
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var from = 0
+        for place in places {
+            out.append(contentsOf: bytes[from..<place.start])
+            out.append(UInt8(ascii: "?"))
+            from = place.end
+        }
+        out.append(contentsOf: bytes[from...])
+        return String(decoding: out, as: UTF8.self)
     }
 
     private func classify(sql: String, status: Int32, message: String) -> StoreError {
