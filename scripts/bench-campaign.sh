@@ -12,37 +12,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 views=${1:-5}
-bin=${BENCH_BIN:-.build/release}
-for tool in registry settlement supervision gateway medicare medicare-certs; do
-    [[ -x $bin/$tool ]] || { echo "bench-campaign: $bin/$tool is missing: swift build -c release" >&2; exit 2; }
-done
-work=$(mktemp -d /tmp/bench-campaign.XXXXXX)
-pids=()
-stop_stack() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    pids=()
-}
-trap 'stop_stack; [[ -n ${KEEP_WORK:-} ]] || rm -rf "$work"' EXIT
-"$bin/medicare-certs" -o "$work/certs" >/dev/null
-export MEDICARE_RPC_EVENT_LOOPS=1
-
-up() { # name rpc-port admin-port folder extra...
-    local name=$1 rpc=$2 admin=$3 dir=$4; shift 4
-    "$bin/$name" --tls.certs "$work/certs" --store.url "sqlite:$dir/$name.sqlite" --rpc.port "$rpc" --admin.port "$admin" "$@" \
-        >"$dir/$name.out" 2>"$dir/$name.log" &
-    pids+=($!)
-    for _ in $(seq 1 150); do grep -q "rpc listening" "$dir/$name.out" 2>/dev/null && return 0; sleep 0.1; done
-    echo "bench-campaign: $name did not start:" >&2; tail -5 "$dir/$name.log" >&2; exit 1
-}
+name=bench-campaign
+source scripts/bench-stack.sh
 
 run() { # scale
     local scale=$1 dir="$work/$1"
     mkdir -p "$dir"
-    up registry 7201 9201 "$dir" --upstream.supervision 127.0.0.1:7203
-    up supervision 7203 9203 "$dir" --upstream.registry 127.0.0.1:7201 --upstream.settlement 127.0.0.1:7202
-    up settlement 7202 9202 "$dir" --upstream.supervision 127.0.0.1:7203
-    up gateway 7200 9200 "$dir" --upstream.registry 127.0.0.1:7201 --upstream.settlement 127.0.0.1:7202 --upstream.supervision 127.0.0.1:7203
+    up registry 7201 9201 "sqlite:$dir/registry.sqlite" "$dir" --upstream.supervision 127.0.0.1:7203
+    up supervision 7203 9203 "sqlite:$dir/supervision.sqlite" "$dir" --upstream.registry 127.0.0.1:7201 --upstream.settlement 127.0.0.1:7202
+    up settlement 7202 9202 "sqlite:$dir/settlement.sqlite" "$dir" --upstream.supervision 127.0.0.1:7203
+    up gateway 7200 9200 "sqlite:$dir/gateway.sqlite" "$dir" --upstream.registry 127.0.0.1:7201 --upstream.settlement 127.0.0.1:7202 --upstream.supervision 127.0.0.1:7203
     local m=("$bin/medicare")
     "${m[@]}" demo --scale "$scale" --campaign --persons 0 --gateway 127.0.0.1:7200 --certs "$work/certs" --json >"$dir/demo.json" 2>"$dir/demo.err"
     python3 - "$scale" "$dir/demo.json" <<'PY'

@@ -17,22 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
-bin=${BENCH_BIN:-.build/release}
-for tool in registry settlement supervision gateway medicare medicare-certs; do
-    [[ -x $bin/$tool ]] || { echo "bench-engines: $bin/$tool is missing: swift build -c release" >&2; exit 2; }
-done
-work=$(mktemp -d /tmp/bench-engines.XXXXXX)
-pids=()
+name=bench-engines
 pg_dir=""
-stop_stack() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    pids=()
-    if [[ -n $pg_dir ]]; then scripts/postgres.sh stop "$pg_dir"; pg_dir=""; fi
-}
-trap 'stop_stack; [[ -n ${KEEP_WORK:-} ]] || rm -rf "$work"' EXIT
-"$bin/medicare-certs" -o "$work/certs" >/dev/null
-export MEDICARE_RPC_EVENT_LOOPS=1
+stop_more() { if [[ -n $pg_dir ]]; then scripts/postgres.sh stop "$pg_dir"; pg_dir=""; fi; }
+source scripts/bench-stack.sh
 
 # CPU seconds (user + system) of the stack's processes (the services, the load generator and
 # PostgreSQL's), keyed by pid, as JSON: nothing else running on the machine is counted.
@@ -53,15 +41,6 @@ json.dump(out, open(sys.argv[1], 'w'))
 EOF
 }
 
-up() { # name rpc-port admin-port store-url extra...
-    local name=$1 rpc=$2 admin=$3 url=$4; shift 4
-    "$bin/$name" --tls.certs "$work/certs" --store.url "$url" --rpc.port "$rpc" --admin.port "$admin" "$@" \
-        >"$work/$name-$rpc.out" 2>"$work/$name-$rpc.log" &
-    pids+=($!)
-    for _ in $(seq 1 150); do grep -q "rpc listening" "$work/$name-$rpc.out" 2>/dev/null && return 0; sleep 0.1; done
-    echo "bench-engines: $name did not start:" >&2; tail -5 "$work/$name-$rpc.log" >&2; exit 1
-}
-
 run() { # label engine replicas
     local label=$1 engine=$2 replicas=$3 url settlements="" i
     if [[ $engine == postgres ]]; then
@@ -70,13 +49,13 @@ run() { # label engine replicas
         url=$MEDICARE_TEST_POSTGRES_URL
     fi
     store() { if [[ $engine == postgres ]]; then echo "$url"; else echo "sqlite:$work/$label-$1.sqlite"; fi; }
-    up registry 7101 9101 "$(store registry)" --upstream.supervision 127.0.0.1:7103
-    up supervision 7103 9103 "$(store supervision)"
+    up registry 7101 9101 "$(store registry)" "$work" --upstream.supervision 127.0.0.1:7103
+    up supervision 7103 9103 "$(store supervision)" "$work"
     for i in $(seq 1 "$replicas"); do
-        up settlement $((7110 + i)) $((9110 + i)) "$(store settlement)" --upstream.supervision 127.0.0.1:7103
+        up settlement $((7110 + i)) $((9110 + i)) "$(store settlement)" "$work" --upstream.supervision 127.0.0.1:7103
         settlements+=",127.0.0.1:$((7110 + i))"
     done
-    up gateway 7100 9100 "$(store gateway)" --upstream.registry 127.0.0.1:7101 \
+    up gateway 7100 9100 "$(store gateway)" "$work" --upstream.registry 127.0.0.1:7101 \
         --upstream.settlement "${settlements#,}" --upstream.supervision 127.0.0.1:7103
     "$bin/medicare" demo --gateway 127.0.0.1:7100 --certs "$work/certs" >/dev/null 2>&1 || { echo "bench-engines: demo failed" >&2; exit 1; }
     cpu_snapshot "$work/before.json"

@@ -83,8 +83,11 @@ public struct SupervisionProvider: SupervisionService {
         let visit = PastVisit(fixmedinsCode: canonical.fixmedinsCode, mdtrtID: canonical.mdtrtID, visitDate: canonical.visitDate)
         if set.historyDays > 0 {
             let first = day.adding(days: -(set.historyDays - 1)).description
-            history = try await store.visits(psnNo: canonical.psnNo, from: first, to: canonical.visitDate)
-            history += recent.visits(of: canonical.psnNo, remembering: settling ? visit : nil)
+            // Memory first, then the store: a visit leaves memory only after its posting is
+            // committed, so one missing from the memory read is in the store read that follows
+            // (the other order lost a visit whose posting was chained between the two reads).
+            history = recent.visits(of: canonical.psnNo, remembering: settling ? visit : nil)
+            history += try await store.visits(psnNo: canonical.psnNo, from: first, to: canonical.visitDate)
         }
         var response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history, institutionKind: kinds.kind(of: canonical.fixmedinsCode)))
         if settling, set.historyDays > 0, response.verdict == .block { recent.forget([(canonical.psnNo, visit.fixmedinsCode, visit.mdtrtID)]) }
