@@ -4,6 +4,7 @@ import MedicareContracts
 import MedicareRPC
 import MedicareTransport
 import MedicareWire
+import Synchronization
 import Testing
 
 /// The real `medicare-echo` executable in its own process, reached over real sockets.
@@ -35,8 +36,18 @@ struct MultiProcessTests {
         }
         #expect(try await HealthClient(client).check(HealthCheckRequest()).server == "echo")
 
-        let inFlight = (0..<8).map { i in Task { try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 600)) } }
-        try await Task.sleep(for: .milliseconds(200))
+        // Every call on the wire before SIGTERM: each task says when it starts, and the calls
+        // (2 s each) are given a second more to be sent (a loaded CI run once started one after
+        // the SIGTERM, on a new connection the draining child refused).
+        let started = StartedCount()
+        let inFlight = (0..<8).map { i in
+            Task {
+                started.count.withLock { $0 += 1 }
+                return try await echo.echo(EchoMessage(number: Int64(i), delayMillis: 2_000))
+            }
+        }
+        while started.count.withLock({ $0 }) < 8 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(1_000))
         child.signal(SIGTERM)
         for (i, task) in inFlight.enumerated() {
             #expect(try await task.value.number == Int64(i), "call \(i) in flight at SIGTERM must complete")
@@ -106,4 +117,9 @@ enum CodecSample {
         text: "村卫生室 H33080200001", number: -9_007_199_254_740_993, blob: [0, 1, 2, 255], tags: ["甲", "乙", "", "丙"],
         children: [EchoMessage(text: "child", number: 1), EchoMessage(tags: ["x"])], flag: true, ratio: 0.65, delayMillis: 7
     )
+}
+
+/// How many of a test's tasks have started, shared with them.
+private final class StartedCount: Sendable {
+    let count = Mutex(0)
 }
