@@ -44,8 +44,10 @@ start() {
     echo "$name did not start in 10 s"; stop
 }
 
-start registry --upstream.supervision 127.0.0.1:7103
+# Supervision first: the registry's and settlement's audit relays deliver to it (it reaches
+# them only when a case's action applies, by then they are up).
 start supervision
+start registry --upstream.supervision 127.0.0.1:7103
 start settlement --upstream.supervision 127.0.0.1:7103
 start gateway
 

@@ -22,8 +22,8 @@ struct MedicareCLI: AsyncParsableCommand {
 
 /// Where the gateway is and who we are.
 struct Connection: ParsableArguments {
-    @Option(help: "The gateway, HOST:PORT.") var gateway = "127.0.0.1:7100"
-    @Option(help: "Certificate folder.") var certs = "certs"
+    @Option(help: "The gateway, HOST:PORT (default: MEDICARE_GATEWAY, else 127.0.0.1:7100).") var gateway = ProcessInfo.processInfo.environment["MEDICARE_GATEWAY"] ?? "127.0.0.1:7100"
+    @Option(help: "Certificate folder (default: MEDICARE_CERTS, else certs).") var certs = ProcessInfo.processInfo.environment["MEDICARE_CERTS"] ?? "certs"
     @Option(name: .customLong("as"), help: "Certificate name to call as (operator, clinic-H33080200101, province-nhc-33, ...).") var identity = "operator"
     @Flag(help: "Print JSON instead of text.") var json = false
 
@@ -95,11 +95,11 @@ struct Settle: AsyncParsableCommand {
             let r = try await GatewayClient(client).settle(request, options: CallOptions(timeout: .seconds(30), metadata: [Metadata.idempotencyKey: key ?? claim.mdtrt_id]))
             let s = r.settlement ?? SettlementResult()
             emit(connection.json, """
-                \(pre ? "pre-settled" : "settled") \(s.setlID) via \(s.settleVia) (\(s.policyVersion))
+                \(pre ? "pre-settled" : "settled") \(s.setlID) via \(s.settleVia) (\(s.policyVersion))\(r.replay ? ", a replay: this visit was settled before and nothing new was paid" : "")
                   total \(yuan(s.medfeeSumamt))  fund \(yuan(s.fundPaySumamt))  account \(yuan(s.acctPay))  cash \(yuan(s.psnCashPay))  deductible \(yuan(s.actPayDedc))
                 """, ["setl_id": s.setlID, "settle_via": s.settleVia, "medfee_sumamt": s.medfeeSumamt, "fund_pay_sumamt": s.fundPaySumamt,
                       "hifp_pay": s.hifpPay, "acct_pay": s.acctPay, "psn_cash_pay": s.psnCashPay, "act_pay_dedc": s.actPayDedc,
-                      "policy_version": s.policyVersion, "review": r.review?.verdict.code ?? ""])
+                      "policy_version": s.policyVersion, "review": r.review?.verdict.code ?? "", "replay": r.replay])
         } catch {
             throw fail(error)
         }

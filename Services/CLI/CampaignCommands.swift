@@ -11,7 +11,12 @@ import MedicareWire
 
 /// Runs `body` with a gateway client, closing it after; a failed call exits 1 with one line.
 func withGateway(_ connection: Connection, _ body: (RPCClient) async throws -> Void) async throws {
-    let client = try connection.client()
+    let client: RPCClient
+    do {
+        client = try connection.client()
+    } catch {
+        throw fail(error)  // one line, as every other failure (not the usage text)
+    }
     defer { Task { await client.close() } }
     do {
         try await body(client)

@@ -141,7 +141,13 @@ public struct JSONReader {
         return try Self.integer(value, field(key))
     }
 
-    public mutating func integers<T: FixedWidthInteger>(_ key: String) throws(DomainError) -> [T] { try list(key, "whole numbers", Self.integer) }
+    public mutating func integers<T: FixedWidthInteger>(_ key: String) throws(DomainError) -> [T] {
+        guard let value = take(key) else { return [] }
+        guard let items = value as? [Any] else { throw DomainError(field: field(key), "must be a list of whole numbers") }
+        var out: [T] = []
+        for (i, item) in items.enumerated() { out.append(try Self.integer(item, "\(field(key))[\(i)]")) }
+        return out
+    }
 
     static func real<T: BinaryFloatingPoint>(_ value: Any, _ path: String) throws(DomainError) -> T {
         guard let number = value as? NSNumber, !isBool(number) else { throw DomainError(field: path, "must be a number") }
@@ -153,7 +159,13 @@ public struct JSONReader {
         return try Self.real(value, field(key))
     }
 
-    public mutating func reals<T: BinaryFloatingPoint>(_ key: String) throws(DomainError) -> [T] { try list(key, "numbers", Self.real) }
+    public mutating func reals<T: BinaryFloatingPoint>(_ key: String) throws(DomainError) -> [T] {
+        guard let value = take(key) else { return [] }
+        guard let items = value as? [Any] else { throw DomainError(field: field(key), "must be a list of numbers") }
+        var out: [T] = []
+        for (i, item) in items.enumerated() { out.append(try Self.real(item, "\(field(key))[\(i)]")) }
+        return out
+    }
 
     static func bytes(_ value: Any, _ path: String) throws(DomainError) -> [UInt8] {
         guard let text = value as? String, let data = Data(base64Encoded: text) else { throw DomainError(field: path, "must be base64") }
@@ -225,7 +237,12 @@ public struct JSONWriter {
     public mutating func put<M: JSONMessage>(_ key: String, _ value: M?) { if let value { object[key] = value.jsonObject } }
     public mutating func put(_ key: String, _ values: [String]) { if !values.isEmpty { object[key] = values } }
     public mutating func put(_ key: String, _ values: [Bool]) { if !values.isEmpty { object[key] = values } }
-    public mutating func put<T: FixedWidthInteger>(_ key: String, _ values: [T]) { if !values.isEmpty { object[key] = values.map(Self.number) } }
+    public mutating func put<T: FixedWidthInteger>(_ key: String, _ values: [T]) {
+        guard !values.isEmpty else { return }
+        var out: [Any] = []
+        for value in values { out.append(Self.number(value)) }
+        object[key] = out
+    }
     public mutating func put<T: BinaryFloatingPoint>(_ key: String, _ values: [T]) { if !values.isEmpty { object[key] = values.map { Double($0) } } }
     public mutating func put(_ key: String, _ values: [[UInt8]]) { if !values.isEmpty { object[key] = values.map { Data($0).base64EncodedString() } } }
     public mutating func put<E: ProtoEnum>(_ key: String, _ values: [E]) { if !values.isEmpty { object[key] = values.map(\.code) } }
