@@ -102,11 +102,17 @@ public struct JSONReader {
         return text
     }
 
+    // Each reader below takes the value at `key` (a field's proto name) and strikes it off:
+    // absent or null answers the zero value (an empty list for the plural forms); a value of
+    // another JSON type is a DomainError naming the path (`lines[2].quantity`).
+
+    /// A string field.
     public mutating func string(_ key: String) throws(DomainError) -> String {
         guard let value = take(key) else { return "" }
         return try Self.string(value, field(key))
     }
 
+    /// A repeated string field.
     public mutating func strings(_ key: String) throws(DomainError) -> [String] { try list(key, "strings", Self.string) }
 
     /// JSON's true and false: Foundation parses them into NSNumbers of type char ("c"), which
@@ -118,11 +124,13 @@ public struct JSONReader {
         return number.boolValue
     }
 
+    /// A bool field: JSON true or false only.
     public mutating func bool(_ key: String) throws(DomainError) -> Bool {
         guard let value = take(key) else { return false }
         return try Self.bool(value, field(key))
     }
 
+    /// A repeated bool field.
     public mutating func bools(_ key: String) throws(DomainError) -> [Bool] { try list(key, "true or false", Self.bool) }
 
     /// A whole number of `T`: a JSON number exactly representable (up to 2^53), or, for a
@@ -136,11 +144,13 @@ public struct JSONReader {
         throw DomainError(field: path, "must be a whole number in \(T.min)...\(T.max)")
     }
 
+    /// An integer field of `T`'s range (a number, or for 64 bits a string of digits).
     public mutating func integer<T: FixedWidthInteger>(_ key: String) throws(DomainError) -> T {
         guard let value = take(key) else { return 0 }
         return try Self.integer(value, field(key))
     }
 
+    /// A repeated integer field.
     public mutating func integers<T: FixedWidthInteger>(_ key: String) throws(DomainError) -> [T] {
         guard let value = take(key) else { return [] }
         guard let items = value as? [Any] else { throw DomainError(field: field(key), "must be a list of whole numbers") }
@@ -154,11 +164,13 @@ public struct JSONReader {
         return T(number.doubleValue)
     }
 
+    /// A float or double field: any JSON number.
     public mutating func real<T: BinaryFloatingPoint>(_ key: String) throws(DomainError) -> T {
         guard let value = take(key) else { return 0 }
         return try Self.real(value, field(key))
     }
 
+    /// A repeated float or double field.
     public mutating func reals<T: BinaryFloatingPoint>(_ key: String) throws(DomainError) -> [T] {
         guard let value = take(key) else { return [] }
         guard let items = value as? [Any] else { throw DomainError(field: field(key), "must be a list of numbers") }
@@ -172,11 +184,13 @@ public struct JSONReader {
         return Array(data)
     }
 
+    /// A bytes field: base64 text.
     public mutating func bytes(_ key: String) throws(DomainError) -> [UInt8] {
         guard let value = take(key) else { return [] }
         return try Self.bytes(value, field(key))
     }
 
+    /// A repeated bytes field.
     public mutating func bytesList(_ key: String) throws(DomainError) -> [[UInt8]] { try list(key, "base64 strings", Self.bytes) }
 
     /// A closed set's value: its code, its number or its proto name.
@@ -191,19 +205,23 @@ public struct JSONReader {
         throw DomainError(field: path, "must be one of \(E.known.map(\.code).joined(separator: ", "))")
     }
 
+    /// An enum field: its code, number or proto name.
     public mutating func code<E: ProtoEnum>(_ key: String) throws(DomainError) -> E {
         guard let value = take(key) else { return E() }
         return try Self.code(value, field(key))
     }
 
+    /// A repeated enum field.
     public mutating func codes<E: ProtoEnum>(_ key: String) throws(DomainError) -> [E] { try list(key, "codes", Self.code) }
 
+    /// A message field (nil when absent), read strictly in turn.
     public mutating func message<M: JSONMessage>(_ key: String) throws(DomainError) -> M? {
         guard let value = take(key) else { return nil }
         var reader = try JSONReader(value, path: field(key))
         return try M(json: &reader)
     }
 
+    /// A repeated message field.
     public mutating func messages<M: JSONMessage>(_ key: String) throws(DomainError) -> [M] {
         try list(key, "objects") { item, path throws(DomainError) in
             var reader = try JSONReader(item, path: path)
@@ -222,6 +240,10 @@ public struct JSONWriter {
     public private(set) var object: [String: Any] = [:]
 
     public init() {}
+
+    // Each `put` writes a field under its proto name unless it holds the zero value (empty,
+    // false, 0, the enum's zero, nil): strings as text, integers as numbers (strings past
+    // 2^53), bytes as base64, enums as codes, messages as objects, repeated fields as arrays.
 
     public mutating func put(_ key: String, _ value: String) { if !value.isEmpty { object[key] = value } }
     public mutating func put(_ key: String, _ value: Bool) { if value { object[key] = true } }

@@ -65,6 +65,10 @@ public struct CallContext: Sendable {
         return acting
     }
 
+    /// ``actingCaller()`` as a record keeps it (who published, decided, posted): its
+    /// description, at most 200 characters. Throws as ``actingCaller()``.
+    public func actingName() throws(RPCError) -> String { String(try actingCaller().description.prefix(200)) }
+
     /// Only a medical-insurance service certificate may say whom it acts for.
     static func believesActingCaller(_ peer: PeerIdentity) -> Bool {
         peer.role == PeerIdentity.Role.service && peer.department == PeerIdentity.Department.medicalInsurance

@@ -90,12 +90,12 @@ extension SettlementProvider {
         _ = try InstitutionCode(receivable.fixmedinsCode, field: "receivable.fixmedins_code")
         if !receivable.payee.isEmpty { _ = try InstitutionCode(receivable.payee, field: "receivable.payee") }
         _ = try receivable.kind.required("receivable.kind")
-        guard (1...1_000_000_000_000).contains(receivable.amount) else {
+        guard (1...Receivable.maxAmount).contains(receivable.amount) else {
             throw DomainError(field: "receivable.amount", "must be 1 to 10^12 fen, got \(receivable.amount)")
         }
         try FreeText.checked(receivable.reason, field: "receivable.reason")
         receivable.postedAt = Date().formatted(.iso8601)
-        receivable.postedBy = String(try context.actingCaller().description.prefix(200))
+        receivable.postedBy = try context.actingName()
         receivable.replay = false
         return try await store.post(receivable)
     }

@@ -14,8 +14,7 @@ extension SupervisionProvider {
     public func planInspection(_ request: PlanInspectionRequest, context: CallContext) async throws -> Inspection {
         let kind = try request.kind.required("kind")
         try FreeText.checked(request.title, field: "title", max: 200)
-        let region = try SupervisionStore.countyPrefix(request.region, field: "region")
-        guard region.count >= 2 else { throw DomainError(field: "region", "must be 2-6 digits of the county code") }
+        let region = try SupervisionStore.countyPrefix(request.region, field: "region", atLeast: 2)
         guard (1...1_000).contains(request.fixmedinsCodes.count) else { throw DomainError(field: "fixmedins_codes", "must name 1-1000 institutions") }
         var seen = Set<String>()
         for (i, code) in request.fixmedinsCodes.enumerated() {
@@ -28,7 +27,7 @@ extension SupervisionProvider {
         guard from <= to else { throw DomainError(field: "planned_to", "must be on or after planned_from") }
         return try await store.plan(Inspection(
             kind: kind, title: request.title, region: region, fixmedinsCodes: request.fixmedinsCodes, plannedFrom: from.description, plannedTo: to.description,
-            status: .planned, plannedBy: try Self.acting(context), plannedAt: Date().formatted(.iso8601)
+            status: .planned, plannedBy: try context.actingName(), plannedAt: Date().formatted(.iso8601)
         ))
     }
 
@@ -47,11 +46,11 @@ extension SupervisionProvider {
         try FreeText.checked(request.evidence, field: "evidence", max: 2_000)
         try FreeText.checked(request.basis, field: "basis", max: 200)
         let severity = try request.severity.required("severity")
-        guard (0...1_000_000_000_000).contains(request.amountAtIssue) else { throw DomainError(field: "amount_at_issue", "must be 0 to 10^12 fen") }
+        guard (0...Receivable.maxAmount).contains(request.amountAtIssue) else { throw DomainError(field: "amount_at_issue", "must be 0 to 10^12 fen") }
         guard request.setlID.utf8.count <= 64, request.setlID.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
             throw DomainError(field: "setl_id", "at most 64 printable ASCII characters")
         }
-        let by = try Self.acting(context), now = Date().formatted(.iso8601)
+        let by = try context.actingName(), now = Date().formatted(.iso8601)
         return try await store.record(CaseFinding(
             source: .inspection, inspectionID: request.inspectionID, fixmedinsCode: code.value, setlID: request.setlID,
             finding: Finding(verdict: .flag, evidence: request.evidence, amountAtIssue: request.amountAtIssue, severity: severity, source: request.basis),
@@ -75,7 +74,7 @@ extension SupervisionProvider {
         guard !request.findingIds.isEmpty || request.alertID > 0 else { throw DomainError(field: "finding_ids", "a case opens on findings or an alert") }
         return try await store.open(SupervisionCase(
             fixmedinsCode: code.value, status: .open, summary: request.summary, findingIds: request.findingIds, alertID: request.alertID,
-            openedBy: try Self.acting(context), openedAt: Date().formatted(.iso8601)
+            openedBy: try context.actingName(), openedAt: Date().formatted(.iso8601)
         ))
     }
 
@@ -89,7 +88,7 @@ extension SupervisionProvider {
         try FreeText.checked(request.reason, field: "reason", max: 400)
         let moves = kind == .recovery || kind == .withholding
         if moves {
-            guard (1...1_000_000_000_000).contains(request.amount) else { throw DomainError(field: "amount", "must be 1 to 10^12 fen for \(kind.code)") }
+            guard (1...Receivable.maxAmount).contains(request.amount) else { throw DomainError(field: "amount", "must be 1 to 10^12 fen for \(kind.code)") }
         } else if request.amount != 0 {
             throw DomainError(field: "amount", "only recovery and withholding take an amount")
         }
@@ -109,7 +108,7 @@ extension SupervisionProvider {
         let payee = moves ? try await store.settleVia(code.value) ?? code.value : ""
         var taken = try await store.take(
             CaseAction(kind: kind, amount: request.amount, reason: request.reason, effectiveDate: request.effectiveDate,
-                       state: applies ? .pending : .recorded, takenBy: String(acting.description.prefix(200)), takenAt: Date().formatted(.iso8601),
+                       state: applies ? .pending : .recorded, takenBy: try context.actingName(), takenAt: Date().formatted(.iso8601),
                        requestDigest: String(digest), payee: payee),
             case: request.caseID, at: code.value, acting: acting.actingCallerValue
         )
@@ -143,8 +142,6 @@ extension SupervisionProvider {
         ))
     }
 
-    /// Who acts, as steps record it: the caller the gateway forwards for.
-    static func acting(_ context: CallContext) throws -> String { String(try context.actingCaller().description.prefix(200)) }
 }
 
 /// Applies case actions where they take effect: recovery and withholding in settlement's

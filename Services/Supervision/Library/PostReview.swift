@@ -8,8 +8,16 @@ import MedicareWire
 /// Post-settlement review (事后审核, notice §三; issue 14): sampling as claims reviewers do it,
 /// then the sampled claims reviewed again, their findings queued for a reviewer.
 public enum PostReview {
-    /// The longest period one batch covers, days.
+    /// The longest period one batch (or oversight view) covers, days.
     public static let maxDays = 92
+
+    /// `from` and `to` (YYYY-MM-DD, inclusive) as a period of at most ``maxDays``.
+    /// INVALID_ARGUMENT naming `from` or `to` otherwise.
+    static func period(_ from: String, _ to: String) throws(DomainError) -> (from: CivilDate, to: CivilDate) {
+        let first = try CivilDate(from, field: "from"), last = try CivilDate(to, field: "to")
+        guard first <= last, first.days(to: last) < maxDays else { throw DomainError(field: "to", "must be on or after from and at most \(maxDays) days on") }
+        return (first, last)
+    }
 
     /// Why a claim is sampled, if it is (``SampleReason``: above the amount first, then far
     /// from its diagnosis's average, then the random draw). `averages` holds each first
@@ -47,12 +55,8 @@ public enum PostReview {
 extension SupervisionProvider {
     /// Supervision/RunPostReview: documented on the RPC in supervision.proto.
     public func runPostReview(_ request: RunPostReviewRequest, context: CallContext) async throws -> PostReviewBatch {
-        let region = try SupervisionStore.countyPrefix(request.region, field: "region")
-        guard region.count >= 2 else { throw DomainError(field: "region", "must be 2-6 digits of the county code") }
-        let from = try CivilDate(request.from, field: "from"), to = try CivilDate(request.to, field: "to")
-        guard from <= to, from.days(to: to) < PostReview.maxDays else {
-            throw DomainError(field: "to", "must be on or after from and at most \(PostReview.maxDays) days on")
-        }
+        let region = try SupervisionStore.countyPrefix(request.region, field: "region", atLeast: 2)
+        let (from, to) = try PostReview.period(request.from, request.to)
         let sampling = request.sampling ?? Sampling()
         guard sampling.randomBp <= 10_000 else { throw DomainError(field: "sampling.random_bp", "must be 0-10000 basis points, got \(sampling.randomBp)") }
         guard sampling.aboveAmount >= 0 else { throw DomainError(field: "sampling.above_amount", "must not be negative") }
@@ -71,7 +75,7 @@ extension SupervisionProvider {
                   let set = rules.inForce(on: day) else { continue }
             var history: [PastVisit] = []
             if set.historyDays > 0 {
-                history = try await store.visits(psnNo: claim.psnNo, from: day.adding(days: -(set.historyDays - 1)).description, to: claim.visitDate)
+                history = try await store.visits(psnNo: claim.psnNo, from: set.historyStart(endingOn: day).description, to: claim.visitDate)
             }
             let review = set.evaluate(try ReviewInput(ReviewRequest(claim: claim), catalogue: catalogue, history: history,
                                                       institutionKind: kinds.kind(of: claim.fixmedinsCode)))
@@ -88,7 +92,7 @@ extension SupervisionProvider {
         }
         let batch = PostReviewBatch(
             region: region, from: from.description, to: to.description, sampling: sampling, examined: UInt32(claims.count), sampled: UInt32(reasons.count),
-            runAt: now, runBy: String(try context.actingCaller().description.prefix(200))
+            runAt: now, runBy: try context.actingName()
         )
         return try await store.storeBatch(batch, findings: findings)
     }
@@ -112,7 +116,7 @@ extension SupervisionProvider {
         try FreeText.checked(request.note, field: "note")
         if decision == .dismiss, request.amountToRecover != 0 { throw DomainError(field: "amount_to_recover", "must be 0 to dismiss") }
         return try await store.decide(request.findingID, at: code.value, decision: decision, amount: request.amountToRecover, note: request.note,
-                                      by: String(try context.actingCaller().description.prefix(200)))
+                                      by: try context.actingName())
     }
 
     /// A list's `limit`: 1-1000, 0 meaning 100; INVALID_ARGUMENT above.
@@ -125,10 +129,8 @@ extension SupervisionProvider {
     public func getOversightView(_ request: OversightRequest, context: CallContext) async throws -> OversightView {
         guard request.centre.isEmpty != request.region.isEmpty else { throw DomainError(field: "centre", "give a township centre or a region, one of them") }
         let centre = request.centre.isEmpty ? nil : try InstitutionCode(request.centre, field: "centre").value
-        let region = try SupervisionStore.countyPrefix(request.region, field: "region")
-        if centre == nil, region.count < 2 { throw DomainError(field: "region", "must be 2-6 digits of the county code") }
-        let from = try CivilDate(request.from, field: "from"), to = try CivilDate(request.to, field: "to")
-        guard from <= to, from.days(to: to) < PostReview.maxDays else { throw DomainError(field: "to", "must be on or after from and at most \(PostReview.maxDays) days on") }
+        let region = try SupervisionStore.countyPrefix(request.region, field: "region", atLeast: centre == nil ? 2 : 0)
+        let (from, to) = try PostReview.period(request.from, request.to)
         if !request.after.isEmpty { _ = try InstitutionCode(request.after, field: "after") }
         return try await store.oversight(centre: centre, region: region, from: from.description, to: to.description, after: request.after,
                                          limit: try Self.pageSize(request.limit))

@@ -74,6 +74,9 @@ public struct CompiledRuleSet: Sendable {
     /// How many days of a person's visits the history rules need (0: none reads history).
     public let historyDays: Int
 
+    /// The first day of the history window ending on `day` (`historyDays` days in all).
+    public func historyStart(endingOn day: CivilDate) -> CivilDate { day.adding(days: -(historyDays - 1)) }
+
     /// Compiles a validated set (``RuleBook/validated(_:)``) published as number `seq`.
     /// Throws ``DomainError`` naming a date out of form (never for a validated set).
     public init(_ set: RuleSet, seq: Int64) throws(DomainError) {

@@ -82,7 +82,7 @@ public struct SupervisionProvider: SupervisionService {
         let settling = request.settling && context.peer.role == PeerIdentity.Role.service
         let visit = PastVisit(fixmedinsCode: canonical.fixmedinsCode, mdtrtID: canonical.mdtrtID, visitDate: canonical.visitDate)
         if set.historyDays > 0 {
-            let first = day.adding(days: -(set.historyDays - 1)).description
+            let first = set.historyStart(endingOn: day).description
             // Memory first, then the store: a visit leaves memory only after its posting is
             // committed, so one missing from the memory read is in the store read that follows
             // (the other order lost a visit whose posting was chained between the two reads).
@@ -103,7 +103,7 @@ public struct SupervisionProvider: SupervisionService {
     public func publishRuleSet(_ request: PublishRuleSetRequest, context: CallContext) async throws -> PublishRuleSetResponse {
         guard let sent = request.ruleSet else { throw DomainError(field: "rule_set", "is required") }
         let set = try RuleBook.validated(sent)
-        let (stored, replay) = try await store.publish(set, by: String(try context.actingCaller().description.prefix(200)))
+        let (stored, replay) = try await store.publish(set, by: try context.actingName())
         try await rules.refresh(from: store)
         return PublishRuleSetResponse(ruleSet: stored, replay: replay)
     }

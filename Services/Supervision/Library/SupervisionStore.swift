@@ -72,11 +72,12 @@ public struct SupervisionStore: Sendable {
         return AuditRecord(seq: UInt64(seq), kind: kind, subject: subject, prevHash: previous, hash: hash, at: at)
     }
 
-    /// A region as supervision's reads take it: up to 6 digits, a prefix of the county digits
-    /// of institution codes (empty: all). INVALID_ARGUMENT naming `field` otherwise.
-    static func countyPrefix(_ text: String, field: String) throws(DomainError) -> String {
-        guard text.utf8.count <= 6, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-            throw DomainError(field: field, "must be up to 6 digits of the county code")
+    /// A region as supervision's reads take it: `atLeast` (0: empty = all) to 6 digits, a
+    /// prefix of the county digits of institution codes. INVALID_ARGUMENT naming `field`
+    /// otherwise.
+    static func countyPrefix(_ text: String, field: String, atLeast: Int = 0) throws(DomainError) -> String {
+        guard (atLeast...6).contains(text.utf8.count), text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw DomainError(field: field, atLeast == 0 ? "must be up to 6 digits of the county code" : "must be \(atLeast)-6 digits of the county code")
         }
         return text
     }
