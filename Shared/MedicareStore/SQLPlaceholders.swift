@@ -30,6 +30,27 @@ public enum SQLPlaceholders {
             return "\(column) IN (\(list(values.count, from: first)))"
         }
     }
+    /// A relation named `v` holding `rows`, one value per column of `columns` (a name and its
+    /// PostgreSQL type, `text` or `bigint`), for set-wise statements such as
+    /// `UPDATE t SET a = v.a FROM <relation> WHERE t.k = v.k`: on PostgreSQL one array bind per
+    /// column (`unnest`, the same text for any count), on SQLite a multi-row `VALUES` with the
+    /// columns named. Its binds are appended to `binds`; `rows` must not be empty.
+    public static func relation(_ columns: [(name: String, type: String)], rows: [[SQLValue]], dialect: SQLDialect, binds: inout [SQLValue]) -> String {
+        precondition(!rows.isEmpty, "an empty relation")
+        switch dialect {
+        case .postgres:
+            let arrays = columns.indices.map { c -> String in
+                binds.append(.list(rows.map { $0[c] }))
+                return "$\(binds.count)::\(columns[c].type)[]"
+            }
+            return "unnest(\(arrays.joined(separator: ", "))) AS v(\(columns.map(\.name).joined(separator: ", ")))"
+        case .sqlite:
+            let first = binds.count + 1
+            binds += rows.flatMap { $0 }
+            let named = columns.enumerated().map { "column\($0.offset + 1) AS \($0.element.name)" }.joined(separator: ", ")
+            return "(SELECT \(named) FROM (VALUES \(Self.rows(rows.count, width: columns.count, from: first)))) AS v"
+        }
+    }
 }
 
 extension SQLTransaction {

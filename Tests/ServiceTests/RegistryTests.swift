@@ -1,4 +1,5 @@
 import MedicareContracts
+import MedicareDomain
 import MedicareWire
 import MedicareRPC
 import MedicareStore
@@ -136,6 +137,60 @@ struct RegistryTests {
         }
     }
 
+    /// Batches are all or none, and decided in order: a review naming one application not
+    /// under review decides none; a signing whose third agreement number is taken signs none;
+    /// then the batch signs, each institution gets its own change cursor, and an institution
+    /// terminated and signed again continues its history (events 1, 2, 3).
+    @Test(arguments: Engine.all)
+    func batchesOfReviewsAndSignaturesAreAllOrNone(engine: Engine) async throws {
+        try await withRegistry(engine: engine) { r in
+            let codes = ["H33080200101", "H33080200102", "H33080200103"]
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [centre] + codes.enumerated().map { clinic($1, village: "33080210120\($0 + 1)") }))
+            let ids = try await r.applyForDesignation(ApplyForDesignationRequest(fixmedinsCodes: codes)).applications.map(\.applicationID)
+            _ = try await r.reviewApplications(ReviewApplicationsRequest(applicationIds: [ids[1]], decision: .approve))
+            let mixed = await #expect(throws: RPCError.self) {
+                _ = try await r.reviewApplications(ReviewApplicationsRequest(applicationIds: [ids[0], ids[1], ids[2]], decision: .approve))
+            }
+            #expect(mixed?.code == .failedPrecondition && mixed?.message.hasPrefix("application_ids[1]: application \(ids[1]) is approved") == true, "\(String(describing: mixed))")
+            #expect(try await r.getApplication(GetApplicationRequest(applicationID: ids[0])).status == .underReview)
+            _ = try await r.reviewApplications(ReviewApplicationsRequest(applicationIds: [ids[0], ids[2]], decision: .approve))
+            func agreements(_ numbers: [String]) -> SignAgreementsRequest {
+                SignAgreementsRequest(agreements: zip(ids, numbers).map { id, number in
+                    SignAgreementRequest(applicationID: id, agreementNo: number, startDate: "2024-01-01", endDate: "2026-12-31", scopes: [.generalOutpatient], signedDate: "2023-12-01")
+                })
+            }
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [clinic("H33080200104", village: "330802101204")]))
+            let other = try await r.applyForDesignation(ApplyForDesignationRequest(fixmedinsCodes: ["H33080200104"])).applications[0].applicationID
+            _ = try await r.reviewApplication(ReviewApplicationRequest(applicationID: other, decision: .approve))
+            _ = try await r.signAgreement(SignAgreementRequest(
+                applicationID: other, agreementNo: "QZ-TAKEN", startDate: "2024-01-01", endDate: "2026-12-31", scopes: [.generalOutpatient], signedDate: "2023-12-01"
+            ))
+            let taken = await #expect(throws: RPCError.self) { _ = try await r.signAgreements(agreements(["QZ-1", "QZ-2", "QZ-TAKEN"])) }
+            #expect(taken?.code == .alreadyExists && taken?.message.hasPrefix("agreements[2].agreement_no") == true, "\(String(describing: taken))")
+            for code in codes { #expect(try await r.getInstitution(GetInstitutionRequest(fixmedinsCode: code)).designationStatus == .notDesignated) }
+            let before = try await r.listChanges(ListChangesRequest(after: 0, pageSize: 100)).cursor
+            let signed = try await r.signAgreements(agreements(["QZ-1", "QZ-2", "QZ-3"]))
+            #expect(signed.applications.map(\.status) == [.contracted, .contracted, .contracted])
+            #expect(signed.applications.map { $0.agreement?.agreementNo } == ["QZ-1", "QZ-2", "QZ-3"])
+            let changed = try await r.listChanges(ListChangesRequest(after: before, pageSize: 100)).changes
+            #expect(changed.map(\.fixmedinsCode) == codes && Set(changed.map(\.cursor)).count == 3, "\(changed)")
+            _ = try await r.changeDesignation(ChangeDesignationRequest(fixmedinsCode: codes[0], action: .terminate, reason: "test", effectiveDate: "2024-06-01"))
+            let again = try await r.applyForDesignation(ApplyForDesignationRequest(fixmedinsCodes: [codes[0]])).applications[0].applicationID
+            _ = try await r.reviewApplications(ReviewApplicationsRequest(applicationIds: [again], decision: .approve))
+            let early = await #expect(throws: RPCError.self) {
+                _ = try await r.signAgreements(SignAgreementsRequest(agreements: [SignAgreementRequest(
+                    applicationID: again, agreementNo: "QZ-1B", startDate: "2024-05-01", endDate: "2026-12-31", scopes: [.generalOutpatient], signedDate: "2024-04-01"
+                )]))
+            }
+            #expect(early?.code == .invalidArgument && early?.message.hasPrefix("agreements[0].start_date: 2024-05-01 is before the previous change") == true, "\(String(describing: early))")
+            _ = try await r.signAgreements(SignAgreementsRequest(agreements: [SignAgreementRequest(
+                applicationID: again, agreementNo: "QZ-1B", startDate: "2024-07-01", endDate: "2026-12-31", scopes: [.generalOutpatient], signedDate: "2024-06-15"
+            )]))
+            let history = try await r.getInstitution(GetInstitutionRequest(fixmedinsCode: codes[0])).history
+            #expect(history.map(\.toStatus) == [.designated, .terminated, .designated] && history.map(\.effectiveDate) == ["2024-01-01", "2024-06-01", "2024-07-01"], "\(history)")
+        }
+    }
+
     /// A change of arrangement holds from its effective day: routes of earlier visits keep
     /// the one in force then (a clinic moving from its centre's agreement to its own).
     @Test(arguments: Engine.all)
@@ -222,6 +277,15 @@ struct RegistryTests {
             let coverage = try await r.getCoverage(CoverageRequest(region: "330802"))
             #expect(coverage.villages == 3 && coverage.covered == 2 && coverage.clinics == 4 && coverage.designatedClinics == 2)
             #expect(coverage.gaps == [Division(code: "330802101202", name: "乙村")])
+            // A designated clinic that moves village takes its count along (the per-village
+            // counts follow every write), and as of yesterday neither designation had taken effect.
+            _ = try await r.importInstitutions(ImportInstitutionsRequest(records: [clinic("H33080200101", village: "330802101202", version: 2)]))
+            let moved = try await r.getCoverage(CoverageRequest(region: "330802"))
+            #expect(moved.villages == 3 && moved.covered == 2 && moved.clinics == 4 && moved.designatedClinics == 2)
+            #expect(moved.gaps == [Division(code: "330802101201", name: "甲村")])
+            let yesterday = CivilDate.today().adding(days: -1).description
+            let before = try await r.getCoverage(CoverageRequest(region: "33", asOf: yesterday))
+            #expect(before.villages == 3 && before.covered == 0 && before.clinics == 4 && before.designatedClinics == 0, "\(before)")
             let error = await #expect(throws: RPCError.self) { _ = try await r.getCoverage(CoverageRequest(region: "3308021")) }
             #expect(error?.code == .invalidArgument && error?.message == "region: '3308021' is not a division code prefix of 2, 4, 6, 9 or 12 digits")
         }

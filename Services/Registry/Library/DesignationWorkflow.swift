@@ -98,23 +98,24 @@ extension RegistryStore {
     }
 
     /// Records a county bureau's decision on applications under review, all or none.
-    /// `field(i)` names the i-th application's field in errors ("application_id").
+    /// `field(i)` names the i-th application's field in errors ("application_id"). Set-wise:
+    /// the applications and their review counts read at once, one update, one insert.
     func review(_ ids: [String], decision: ReviewDecision, reason: String, by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         try await database.write { tx in
             try await Self.lockChanges(tx)
-            let lock = tx.dialect.forUpdate
+            let statuses = try await Self.statuses(tx, ids)
             for (i, id) in ids.enumerated() {
-                let status = try await Self.status(tx, id, lock: lock, field: field(i))
+                guard let status = statuses[id] else { throw DomainError(.notFound, field: field(i), "no application \(id)") }
                 guard status == .underReview else {
                     throw DomainError(.precondition, field: field(i), "application \(id) is \(RegistryProvider.words(status)), not under review")
                 }
-                let to: ApplicationStatus = switch decision {
-                case .approve: .approved
-                case .return: .returned
-                default: .refused
-                }
-                try await Self.record(tx, id, decision: decision, reason: reason, by: by, to: to)
             }
+            let to: ApplicationStatus = switch decision {
+            case .approve: .approved
+            case .return: .returned
+            default: .refused
+            }
+            try await Self.record(tx, ids, decision: decision, reason: reason, by: by, to: to)
             let decided = try await Self.applications(tx, ids)
             return ids.compactMap { decided[$0] }
         }
@@ -123,39 +124,45 @@ extension RegistryStore {
     /// Signs approved applications' agreements, all or none: each agreement row, the
     /// institution designated from its start (one designation event, audited), the
     /// application contracted. `field(i)` prefixes the i-th agreement's fields in errors.
+    /// Set-wise (a campaign signs 5,000 at a time): the applications, the agreement numbers
+    /// taken and the institutions read at once, then multi-row writes.
     func sign(_ agreements: [(id: String, agreement: ServiceAgreement)], by: String, field: @escaping @Sendable (Int) -> String) async throws -> [DesignationApplication] {
         try await database.write { tx in
             // The change counter first (the lock every institution-changing write takes first),
             // one cursor per agreement's designation.
             let firstChange = try await Self.reserveChanges(tx, agreements.count)
-            let lock = tx.dialect.forUpdate
+            let ids = agreements.map(\.id)
+            var binds: [SQLValue] = []
+            let named = SQLPlaceholders.isIn("application_id", ids.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+            var applications: [String: (status: ApplicationStatus, code: String)] = [:]
+            for row in try await tx.query("SELECT application_id, status, code FROM applications WHERE \(named)\(tx.dialect.forUpdate)", binds) {
+                applications[try row.string("application_id")] = (try row.code("status"), try row.string("code"))
+            }
+            var numberBinds: [SQLValue] = []
+            let numbers = SQLPlaceholders.isIn("agreement_no", agreements.map { .text($0.agreement.agreementNo) }, dialect: tx.dialect, binds: &numberBinds)
+            let taken = Set(try await tx.query("SELECT agreement_no FROM agreements WHERE \(numbers)", numberBinds).map { try $0.string("agreement_no") })
+            var rows: [[SQLValue]] = [], changes: [DesignationChange] = []
             for (i, (id, agreement)) in agreements.enumerated() {
-                guard let row = try await tx.queryOne("SELECT status, code FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
-                    throw DomainError(.notFound, field: field(i) + "application_id", "no application \(id)")
-                }
-                let status = try row.code("status", as: ApplicationStatus.self), code = try row.string("code")
+                guard let (status, code) = applications[id] else { throw DomainError(.notFound, field: field(i) + "application_id", "no application \(id)") }
                 guard status == .approved else {
                     throw DomainError(.precondition, field: field(i) + "application_id", "application \(id) is \(RegistryProvider.words(status)); only an approved one is signed")
                 }
-                if try await tx.queryOne("SELECT code FROM agreements WHERE agreement_no = $1", [.text(agreement.agreementNo)]) != nil {
+                guard !taken.contains(agreement.agreementNo) else {
                     throw DomainError(.conflict, field: field(i) + "agreement_no", "agreement \(agreement.agreementNo) already exists")
                 }
-                try await tx.execute(
-                    """
-                    INSERT INTO agreements (agreement_no, code, application_id, start_date, end_date, scopes, signed_date, signed_by)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    """,
-                    [.text(agreement.agreementNo), .text(code), .text(id), .text(agreement.startDate), .text(agreement.endDate),
-                     .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)]
-                )
-                try await Self.changeDesignation(
-                    tx, code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", by: by, effective: agreement.startDate,
-                    change: firstChange + Int64(i), lock: lock
-                ) { own in field(i) + (own == "effective_date" ? "start_date" : "application_id") }
-                try await Self.record(tx, id, decision: nil, reason: "agreement \(agreement.agreementNo)", by: by, to: .contracted)
+                rows.append([.text(agreement.agreementNo), .text(code), .text(id), .text(agreement.startDate), .text(agreement.endDate),
+                             .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)])
+                changes.append(DesignationChange(
+                    code: code, action: .designate, reason: "service agreement \(agreement.agreementNo) signed", effective: agreement.startDate
+                ) { own in field(i) + (own == "effective_date" ? "start_date" : "application_id") })
             }
-            let signed = try await Self.applications(tx, agreements.map(\.id))
-            return agreements.compactMap { signed[$0.id] }
+            try await tx.insert(
+                into: "agreements", columns: ["agreement_no", "code", "application_id", "start_date", "end_date", "scopes", "signed_date", "signed_by"], rows: rows
+            )
+            try await Self.changeDesignations(tx, changes, by: by, firstChange: firstChange, lock: tx.dialect.forUpdate)
+            try await Self.record(tx, ids, decision: nil, reason: "", by: by, to: .contracted)
+            let signed = try await Self.applications(tx, ids)
+            return ids.compactMap { signed[$0] }
         }
     }
 
@@ -163,21 +170,34 @@ extension RegistryStore {
         try await database.lookup { tx in try await Self.application(tx, id) }
     }
 
-    private static func status(_ tx: any SQLTransaction, _ id: String, lock: String, field: String) async throws -> ApplicationStatus {
-        guard let row = try await tx.queryOne("SELECT status FROM applications WHERE application_id = $1\(lock)", [.text(id)]) else {
-            throw DomainError(.notFound, field: field, "no application \(id)")
+    /// The applications' statuses by id, locked until commit on PostgreSQL (ids not found are left out).
+    private static func statuses(_ tx: any SQLTransaction, _ ids: [String]) async throws -> [String: ApplicationStatus] {
+        var binds: [SQLValue] = []
+        let named = SQLPlaceholders.isIn("application_id", ids.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+        var found: [String: ApplicationStatus] = [:]
+        for row in try await tx.query("SELECT application_id, status FROM applications WHERE \(named)\(tx.dialect.forUpdate)", binds) {
+            found[try row.string("application_id")] = try row.code("status")
         }
-        return try row.code("status")
+        return found
     }
 
-    /// A review (or, with no decision, the signing) and the application's new status.
-    private static func record(_ tx: any SQLTransaction, _ id: String, decision: ReviewDecision?, reason: String, by: String, to: ApplicationStatus) async throws {
-        try await tx.execute("UPDATE applications SET status = $1 WHERE application_id = $2", [to.stored, .text(id)])
+    /// The applications' new status and, with a decision, each one's review (numbered after
+    /// its earlier ones): one update and one insert whatever the count.
+    private static func record(_ tx: any SQLTransaction, _ ids: [String], decision: ReviewDecision?, reason: String, by: String, to: ApplicationStatus) async throws {
+        var binds: [SQLValue] = [to.stored]
+        let named = SQLPlaceholders.isIn("application_id", ids.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+        try await tx.execute("UPDATE applications SET status = $1 WHERE \(named)", binds)
         guard let decision else { return }
-        let seq = (try await tx.queryOne("SELECT COUNT(*) AS n FROM application_reviews WHERE application_id = $1", [.text(id)])?.int("n") ?? 0) + 1
-        try await tx.execute(
-            "INSERT INTO application_reviews (application_id, seq, decision, reason, by_whom, at) VALUES ($1, $2, $3, $4, $5, $6)",
-            [.text(id), .integer(seq), decision.stored, .text(reason), .text(by), .text(Date().formatted(.iso8601))]
+        var countBinds: [SQLValue] = []
+        let counted = SQLPlaceholders.isIn("application_id", ids.map { .text($0) }, dialect: tx.dialect, binds: &countBinds)
+        var earlier: [String: Int64] = [:]
+        for row in try await tx.query("SELECT application_id, COUNT(*) AS n FROM application_reviews WHERE \(counted) GROUP BY application_id", countBinds) {
+            earlier[try row.string("application_id")] = try row.int("n")
+        }
+        let at = Date().formatted(.iso8601)
+        try await tx.insert(
+            into: "application_reviews", columns: ["application_id", "seq", "decision", "reason", "by_whom", "at"],
+            rows: ids.map { [.text($0), .integer((earlier[$0] ?? 0) + 1), decision.stored, .text(reason), .text(by), .text(at)] }
         )
     }
 

@@ -39,7 +39,7 @@ public enum RegistryDefinition {
         AuditOutbox.datedMigration(7, table: "registry_audit_outbox"),
     ] + RegistryStore.workflowMigrations + RegistryStore.ledgerMigrations + RegistryStore.reportingMigrations
         + RegistryStore.arrangementMigrations + RegistryStore.priceMigrations
-        + RegistryStore.statusMigrations + RegistryStore.filerMigrations + RegistryStore.changeCursorMigrations
+        + RegistryStore.statusMigrations + RegistryStore.filerMigrations + RegistryStore.changeCursorMigrations + RegistryStore.villageCountMigrations
 
     /// The closed-set columns and their codes as migration 5 fixed them (a test compares them
     /// with the enums: a value added to one needs a migration that widens its check).

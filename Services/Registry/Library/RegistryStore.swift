@@ -170,6 +170,87 @@ public struct RegistryStore: Sendable {
             """),
     ]
 
+    /// Each village's clinics and designated clinics, kept by triggers on `institutions` (any
+    /// insert, delete, or change of kind, village or status, whichever path writes it), so
+    /// that coverage reads one row per village instead of every clinic (migration 19). Rows
+    /// whose clinics all left stay, at zero.
+    static let villageCountMigrations: [Migration] = [
+        Migration(
+            19, "each village's clinics and designated clinics",
+            steps: [
+                "CREATE TABLE village_counts (village TEXT PRIMARY KEY, clinics BIGINT NOT NULL, designated BIGINT NOT NULL)",
+                villageCountsBackfill,
+                """
+                CREATE TRIGGER village_counts_insert AFTER INSERT ON institutions WHEN NEW.kind = 'village_clinic' BEGIN
+                  INSERT INTO village_counts (village, clinics, designated) VALUES (NEW.division_code, 1, NEW.designation_status = 'designated')
+                    ON CONFLICT (village) DO UPDATE SET clinics = clinics + 1, designated = designated + excluded.designated;
+                END
+                """,
+                """
+                CREATE TRIGGER village_counts_delete AFTER DELETE ON institutions WHEN OLD.kind = 'village_clinic' BEGIN
+                  UPDATE village_counts SET clinics = clinics - 1, designated = designated - (OLD.designation_status = 'designated') WHERE village = OLD.division_code;
+                END
+                """,
+                """
+                CREATE TRIGGER village_counts_update AFTER UPDATE OF kind, division_code, designation_status ON institutions
+                WHEN OLD.kind IS NOT NEW.kind OR OLD.division_code IS NOT NEW.division_code OR OLD.designation_status IS NOT NEW.designation_status BEGIN
+                  UPDATE village_counts SET clinics = clinics - 1, designated = designated - (OLD.designation_status = 'designated')
+                    WHERE village = OLD.division_code AND OLD.kind = 'village_clinic';
+                  INSERT INTO village_counts (village, clinics, designated) SELECT NEW.division_code, 1, NEW.designation_status = 'designated'
+                    WHERE NEW.kind = 'village_clinic'
+                    ON CONFLICT (village) DO UPDATE SET clinics = clinics + 1, designated = designated + excluded.designated;
+                END
+                """,
+            ] + coverageExceptionIndexes,
+            postgres: [
+                "CREATE TABLE village_counts (village TEXT PRIMARY KEY, clinics BIGINT NOT NULL, designated BIGINT NOT NULL)",
+                villageCountsBackfill,
+                """
+                CREATE FUNCTION village_counts_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.kind = 'village_clinic' THEN
+                    UPDATE village_counts SET clinics = clinics - 1, designated = designated - (CASE WHEN OLD.designation_status = 'designated' THEN 1 ELSE 0 END)
+                      WHERE village = OLD.division_code;
+                  END IF;
+                  IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.kind = 'village_clinic' THEN
+                    INSERT INTO village_counts (village, clinics, designated)
+                      VALUES (NEW.division_code, 1, CASE WHEN NEW.designation_status = 'designated' THEN 1 ELSE 0 END)
+                      ON CONFLICT (village) DO UPDATE SET clinics = village_counts.clinics + 1, designated = village_counts.designated + excluded.designated;
+                  END IF;
+                  RETURN NULL;
+                END $$
+                """,
+                "CREATE TRIGGER village_counts_insert_delete AFTER INSERT OR DELETE ON institutions FOR EACH ROW EXECUTE FUNCTION village_counts_keep()",
+                """
+                CREATE TRIGGER village_counts_update AFTER UPDATE OF kind, division_code, designation_status ON institutions FOR EACH ROW
+                  WHEN (OLD.kind IS DISTINCT FROM NEW.kind OR OLD.division_code IS DISTINCT FROM NEW.division_code
+                        OR OLD.designation_status IS DISTINCT FROM NEW.designation_status)
+                  EXECUTE FUNCTION village_counts_keep()
+                """,
+            ] + coverageExceptionIndexes
+        ),
+    ]
+
+    /// Migration 19's first counts, from the institutions already there.
+    static let villageCountsBackfill = """
+        INSERT INTO village_counts (village, clinics, designated)
+          SELECT division_code, COUNT(*), SUM(CASE WHEN designation_status = 'designated' THEN 1 ELSE 0 END) FROM institutions
+          WHERE kind = 'village_clinic' GROUP BY division_code
+        """
+
+    /// The clinics whose coverage as of a day the counts cannot answer
+    /// (``coverage(region:day:childLength:maxGaps:)``) are found by index: a designation or
+    /// arrangement change effective after the day, or a designated integrating clinic whose
+    /// relationship ended before it.
+    static let coverageExceptionIndexes = [
+        "CREATE INDEX institutions_designation_effective ON institutions (designation_effective)",
+        "CREATE INDEX institutions_arrangement_effective ON institutions (arrangement_effective)",
+        """
+        CREATE INDEX institutions_relationships_ended ON institutions (relationship_end)
+          WHERE integration_mode = 'integrating' AND designation_status = 'designated'
+        """,
+    ]
+
     /// One dated arrangement (integration mode, parent, relationship end) of an institution.
     static func recordArrangement(_ tx: any SQLTransaction, code: String, seq: Int64, _ arrangement: [SQLValue], effective: String) async throws {
         try await tx.execute(
@@ -309,71 +390,129 @@ public struct RegistryStore: Sendable {
     /// ``changeDesignation(code:action:reason:by:effective:)`` inside `tx`, with its event and
     /// its audit record, under change cursor `change` (reserved by the caller, who took the
     /// counter's lock before anything else). `field` names the caller's fields in errors, from
-    /// this step's own (`fixmedins_code`, `action`, `effective_date`): signing an agreement
-    /// names `agreements[3].start_date`. Errors: NOT_FOUND (no institution),
-    /// FAILED_PRECONDITION (the action does not apply to its status), INVALID_ARGUMENT (the
-    /// date precedes the previous change's).
+    /// this step's own (`fixmedins_code`, `action`, `effective_date`). Errors as
+    /// ``changeDesignations(_:_:by:firstChange:lock:)``.
     static func changeDesignation(
         _ tx: any SQLTransaction, code: String, action: DesignationAction, reason: String, by: String, effective: String, change: Int64, lock: String,
-        field: (String) -> String = { $0 }
+        field: @escaping @Sendable (String) -> String = { $0 }
     ) async throws {
-        guard let row = try await tx.queryOne("SELECT designation_status FROM institutions WHERE code = $1\(lock)", [.text(code)]) else {
-            throw DomainError(.notFound, field: field("fixmedins_code"), "no institution \(code)")
-        }
-        let from = try row.code("designation_status", as: DesignationStatus.self)
-        let transition = try InstitutionRules.transition(action)
-        guard transition.from.contains(from) else {
-            throw DomainError(.precondition, field: field("action"), "cannot \(action) \(code): it is \(from)")
-        }
-        let last = try await tx.queryOne(
-            "SELECT seq, effective_date FROM designation_history WHERE code = $1 ORDER BY seq DESC LIMIT 1", [.text(code)]
+        try await changeDesignations(
+            tx, [DesignationChange(code: code, action: action, reason: reason, effective: effective, field: field)], by: by, firstChange: change, lock: lock
         )
-        let seq = (try last?.int("seq") ?? 0) + 1
-        if let previous = try last?.string("effective_date"), effective < previous {
-            throw DomainError(field: field("effective_date"), "\(effective) is before the previous change of \(code), effective \(previous)")
+    }
+
+    /// One designation change as ``changeDesignations(_:_:by:firstChange:lock:)`` takes it.
+    struct DesignationChange: Sendable {
+        let code: String
+        let action: DesignationAction
+        let reason: String
+        /// YYYY-MM-DD.
+        let effective: String
+        /// Names the caller's field in errors from this step's own (`fixmedins_code`,
+        /// `action`, `effective_date`): signing an agreement names `agreements[3].start_date`.
+        let field: @Sendable (String) -> String
+    }
+
+    /// Applies `changes` in order inside `tx`, all or none, each with its event
+    /// (`designation_history`) and its audit record (the outbox, delivered by the relay);
+    /// the i-th takes change cursor `firstChange + i` (reserved by the caller, who took the
+    /// counter's lock before anything else). Set-wise: the institutions and their last events
+    /// read in two queries, then one update and two multi-row inserts, whatever the count (a
+    /// campaign signs 5,000 at a time). An effective date may not precede the institution's
+    /// previous change's: the history is a sequence of periods. Errors: NOT_FOUND (no
+    /// institution), FAILED_PRECONDITION (the action does not apply to its status at that
+    /// point), INVALID_ARGUMENT (the date precedes the previous change's).
+    static func changeDesignations(_ tx: any SQLTransaction, _ changes: [DesignationChange], by: String, firstChange: Int64, lock: String) async throws {
+        guard !changes.isEmpty else { return }
+        var binds: [SQLValue] = []
+        let named = SQLPlaceholders.isIn("code", Set(changes.map(\.code)).map { .text($0) }, dialect: tx.dialect, binds: &binds)
+        var state: [String: (status: DesignationStatus, kind: InstitutionKind, seq: Int64, effective: String?)] = [:]
+        for row in try await tx.query("SELECT code, designation_status, kind FROM institutions WHERE \(named)\(lock)", binds) {
+            state[try row.string("code")] = (try row.code("designation_status"), try row.code("kind"), 0, nil)
         }
-        let at = Date().formatted(.iso8601)
-        // Its kind goes with the record: supervision's review rules scope by it.
-        let kind = try await tx.queryOne(
-            "UPDATE institutions SET designation_status = $1, change_seq = $2, changed_at = $3, designation_effective = $4 WHERE code = $5 RETURNING kind",
-            [transition.to.stored, .integer(change), .text(at), .text(effective), .text(code)]
-        )?.code("kind", as: InstitutionKind.self) ?? .unspecified
+        for row in try await tx.query(
+            "SELECT h.code, h.seq, h.effective_date FROM designation_history h WHERE h.\(named) AND h.seq = (SELECT MAX(x.seq) FROM designation_history x WHERE x.code = h.code)",
+            binds
+        ) {
+            let code = try row.string("code")
+            state[code]?.seq = try row.int("seq")
+            state[code]?.effective = try row.string("effective_date")
+        }
+        let at = Date().formatted(.iso8601), nowMillis = AuditOutbox.nowMillis()
+        var history: [[SQLValue]] = [], outbox: [[SQLValue]] = [], updated: [String: [SQLValue]] = [:]
+        for (i, change) in changes.enumerated() {
+            guard var now = state[change.code] else { throw DomainError(.notFound, field: change.field("fixmedins_code"), "no institution \(change.code)") }
+            let transition = try InstitutionRules.transition(change.action)
+            guard transition.from.contains(now.status) else {
+                throw DomainError(.precondition, field: change.field("action"), "cannot \(change.action) \(change.code): it is \(now.status)")
+            }
+            if let previous = now.effective, change.effective < previous {
+                throw DomainError(field: change.field("effective_date"), "\(change.effective) is before the previous change of \(change.code), effective \(previous)")
+            }
+            now.seq += 1
+            history.append([.text(change.code), .integer(now.seq), now.status.stored, transition.to.stored, .text(change.reason), .text(at), .text(by), .text(change.effective)])
+            // The decision's audit record, in the same transaction; its kind goes with it
+            // (supervision's review rules scope by it).
+            let record = RecordRequest(designation: DesignationRecord(
+                fixmedinsCode: change.code, n: UInt64(now.seq),
+                event: DesignationEvent(fromStatus: now.status, toStatus: transition.to, reason: change.reason, at: at, by: by, effectiveDate: change.effective),
+                kind: now.kind
+            ))
+            outbox.append([.text("\(change.code)#\(now.seq)"), .text(AuditKind.designation.code), .blob(try record.encodedBytes()), .integer(nowMillis)])
+            now.status = transition.to
+            now.effective = change.effective
+            state[change.code] = now
+            updated[change.code] = [.text(change.code), transition.to.stored, .integer(firstChange + Int64(i)), .text(change.effective)]
+        }
+        var updateBinds: [SQLValue] = [.text(at)]
+        let relation = SQLPlaceholders.relation(
+            [("code", "text"), ("status", "text"), ("change", "bigint"), ("effective", "text")], rows: Array(updated.values), dialect: tx.dialect, binds: &updateBinds
+        )
         try await tx.execute(
-            "INSERT INTO designation_history (code, seq, from_status, to_status, reason, at, by_whom, effective_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [.text(code), .integer(seq), from.stored, transition.to.stored, .text(reason), .text(at), .text(by), .text(effective)]
+            """
+            UPDATE institutions SET designation_status = v.status, change_seq = v.change, changed_at = $1, designation_effective = v.effective
+            FROM \(relation) WHERE institutions.code = v.code
+            """, updateBinds
         )
-        // The decision's audit record, in the same transaction (delivered by the relay).
-        let record = RecordRequest(designation: DesignationRecord(
-            fixmedinsCode: code, n: UInt64(seq), event: DesignationEvent(fromStatus: from, toStatus: transition.to, reason: reason, at: at, by: by, effectiveDate: effective),
-            kind: kind
-        ))
-        try await tx.execute(
-            "INSERT INTO registry_audit_outbox (subject, kind, record, created_ms) VALUES ($1, '\(AuditKind.designation.code)', $2, $3)",
-            [.text("\(code)#\(seq)"), .blob(try record.encodedBytes()), .integer(AuditOutbox.nowMillis())]
+        try await tx.insert(
+            into: "designation_history", columns: ["code", "seq", "from_status", "to_status", "reason", "at", "by_whom", "effective_date"], rows: history
         )
+        try await tx.insert(into: "registry_audit_outbox", columns: ["subject", "kind", "record", "created_ms"], rows: outbox)
     }
 
     /// 村村通 coverage of `region` as of `day` (YYYY-MM-DD): a clinic counts as designated when
     /// the changes effective by then leave it designated and, integrating, its relationship
-    /// has not ended, by the arrangement in force that day. Its histories are read only when
-    /// its last change takes effect after the day (`designation_effective`,
-    /// `arrangement_effective`); otherwise what holds now held then. Aggregated in SQL per village, then per child division (`childLength`
+    /// has not ended, by the arrangement in force that day. Read from the per-village counts
+    /// (`village_counts`, which count a clinic by its current status), corrected by the few
+    /// clinics they cannot answer for that day, found by index: a designation or arrangement
+    /// change effective after the day (their histories say what held then), or a designated
+    /// integrating clinic whose relationship ended before it. So a national view reads one
+    /// row per village, not one per clinic. Aggregated per child division (`childLength`
     /// digits of the village code; nil for a village region), children without names
     /// (``divisionNames(_:)``).
     func coverage(region: String, day: String, childLength: Int?, maxGaps: Int) async throws -> Coverage {
         try await database.read { tx in
+            let (lower, upper) = DivisionCode.textRange(prefix: region)
             let perVillage = """
-                WITH clinics AS (
-                  SELECT i.division_code AS village,
-                    CASE WHEN (CASE WHEN i.designation_effective <= $2 THEN i.designation_status
+                WITH exceptional AS (
+                  SELECT code FROM institutions WHERE designation_effective > $2
+                  UNION SELECT code FROM institutions WHERE arrangement_effective > $2
+                  UNION SELECT code FROM institutions WHERE relationship_end < $2 AND integration_mode = 'integrating' AND designation_status = 'designated'),
+                deltas AS (
+                  SELECT i.division_code AS village, SUM(
+                    (CASE WHEN (CASE WHEN i.designation_effective <= $2 THEN i.designation_status
                                ELSE (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) END) = 'designated'
                       AND NOT (CASE WHEN i.arrangement_effective <= $2 THEN i.integration_mode = 'integrating' AND i.relationship_end < $2
                                ELSE (SELECT a.integration_mode = 'integrating' AND a.relationship_end < $2 FROM integration_history a
-                                     WHERE a.code = i.code AND a.effective_date <= $2 ORDER BY a.seq DESC LIMIT 1) END) THEN 1 ELSE 0 END AS ok
-                  FROM institutions i WHERE i.kind = 'village_clinic' AND i.division_code LIKE $1),
-                villages AS (SELECT village, COUNT(*) AS clinics, SUM(ok) AS designated FROM clinics GROUP BY village)
+                                     WHERE a.code = i.code AND a.effective_date <= $2 ORDER BY a.seq DESC LIMIT 1) END) THEN 1 ELSE 0 END)
+                    - (CASE WHEN i.designation_status = 'designated' THEN 1 ELSE 0 END)) AS delta
+                  FROM exceptional x JOIN institutions i ON i.code = x.code
+                  WHERE i.kind = 'village_clinic' AND i.division_code >= $1 AND i.division_code < $3 GROUP BY i.division_code),
+                villages AS (
+                  SELECT c.village, c.clinics, c.designated + COALESCE(d.delta, 0) AS designated FROM village_counts c LEFT JOIN deltas d ON d.village = c.village
+                  WHERE c.village >= $1 AND c.village < $3 AND c.clinics > 0)
                 """
-            let binds: [SQLValue] = [.text(region + "%"), .text(day)]
+            let binds: [SQLValue] = [.text(lower), .text(day), .text(upper)]
             let length = childLength ?? 12
             let groups = try await tx.query(
                 perVillage + """
