@@ -16,7 +16,7 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Option(help: "county, province or nation.") var scale = "county"
     @Option(help: "Insured persons to load (in county 330802).") var persons = 2_000
-    @Option(help: "Records per import batch.") var batch = 2_000
+    @Option(help: "Records per import batch (at most 5,000).") var batch = 5_000
     @Flag(help: "Designate through the workflow: apply, approve and sign agreements in batches of 5,000.") var campaign = false
 
     func run() async throws {
@@ -29,19 +29,30 @@ struct Demo: AsyncParsableCommand {
         var divisions: [Division] = [], records: [InstitutionRecord] = []
         var imported = 0, rejected = 0, designated = 0
         var applying: [String] = []
-        /// Applies for, approves and signs agreements for the institutions waiting, 5,000 at a time.
+        /// The batch being designated while the next counties import (at most one in flight:
+        /// the registry's single writer takes them in turn, and the calls' other work overlaps).
+        var inFlight: Task<Int, any Error>?
+        /// Applies for, approves and signs agreements for the institutions waiting, 5,000 at a
+        /// time, each batch after the one before it; the last is awaited with `force`.
         func designateThroughTheWorkflow(force: Bool) async throws {
             while applying.count >= 5_000 || (force && !applying.isEmpty) {
                 let codes = Array(applying.prefix(5_000))
                 applying.removeFirst(codes.count)
-                let filed = try await registry.applyForDesignation(ApplyForDesignationRequest(fixmedinsCodes: codes, remarks: "demo"), options: options)
-                let ids = filed.applications.map(\.applicationID)
-                _ = try await registry.reviewApplications(ReviewApplicationsRequest(applicationIds: ids, decision: .approve), options: options)
-                _ = try await registry.signAgreements(SignAgreementsRequest(agreements: filed.applications.map {
-                    SignAgreementRequest(applicationID: $0.applicationID, agreementNo: "AG-\($0.fixmedinsCode)", startDate: "2024-01-01", endDate: "2026-12-31",
-                                         scopes: [.generalOutpatient, .chronicDrugs], signedDate: "2023-12-15")
-                }), options: options)
-                designated += codes.count
+                if let previous = inFlight { designated += try await previous.value }
+                inFlight = Task {
+                    let filed = try await registry.applyForDesignation(ApplyForDesignationRequest(fixmedinsCodes: codes, remarks: "demo"), options: options)
+                    let ids = filed.applications.map(\.applicationID)
+                    _ = try await registry.reviewApplications(ReviewApplicationsRequest(applicationIds: ids, decision: .approve), options: options)
+                    _ = try await registry.signAgreements(SignAgreementsRequest(agreements: filed.applications.map {
+                        SignAgreementRequest(applicationID: $0.applicationID, agreementNo: "AG-\($0.fixmedinsCode)", startDate: "2024-01-01", endDate: "2026-12-31",
+                                             scopes: [.generalOutpatient, .chronicDrugs], signedDate: "2023-12-15")
+                    }), options: options)
+                    return codes.count
+                }
+            }
+            if force, let last = inFlight {
+                inFlight = nil
+                designated += try await last.value
             }
         }
         func flush(force: Bool) async throws {

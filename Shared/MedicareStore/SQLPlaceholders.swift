@@ -6,13 +6,35 @@ public enum SQLPlaceholders {
     /// that may be empty use ``isIn(_:_:dialect:binds:)``).
     public static func list(_ count: Int, from first: Int = 1) -> String {
         precondition(count >= 1, "an empty placeholder list")
-        return (first..<(first + count)).map { "$\($0)" }.joined(separator: ", ")
+        var text = ""
+        text.reserveCapacity(count * 8)
+        for n in first..<(first + count) {
+            if n != first { text += ", " }
+            text += "$"
+            text += String(n)
+        }
+        return text
     }
 
     /// `count` parenthesised rows of `width` consecutive placeholders each, numbered from
     /// `first`: `($1, $2), ($3, $4)` for 2 rows of width 2.
     public static func rows(_ count: Int, width: Int, from first: Int = 1) -> String {
-        (0..<count).map { "(" + list(width, from: first + $0 * width) + ")" }.joined(separator: ", ")
+        // Built in one buffer: a 5,000-row insert has 40,000 placeholders, and building them
+        // as strings joined twice was a tenth of a registry writer's time.
+        var text = ""
+        text.reserveCapacity(count * (width * 8 + 4))
+        var n = first
+        for row in 0..<count {
+            text += row == 0 ? "(" : ", ("
+            for column in 0..<width {
+                if column > 0 { text += ", " }
+                text += "$"
+                text += String(n)
+                n += 1
+            }
+            text += ")"
+        }
+        return text
     }
 
     /// A predicate that `column` is one of `values`, its binds appended to `binds`: on

@@ -30,7 +30,11 @@ final class SQLiteConnection: @unchecked Sendable {
     /// some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, ...), savepoints and all.
     var inTransaction: Bool { db.map { sqlite3_get_autocommit($0) == 0 } ?? false }
 
+    /// Configures the library once, before its first connection opens.
+    private static let configured: Void = { _ = mc_sqlite_configure() }()
+
     init(path: String, readOnly: Bool) throws(StoreError) {
+        Self.configured
         self.path = path
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         var handle: OpaquePointer?
@@ -157,17 +161,37 @@ final class SQLiteConnection: @unchecked Sendable {
     /// parsed in time quadratic in their number (a registry import of 5,000 institutions spent
     /// 70% of its time there). When the statement's parameters are `$1, $2, ...` each once and
     /// in order (every generated batch), they become plain `?`, which SQLite numbers as it
-    /// meets them without a lookup; otherwise `?N` (the same value by number). Quoted text is
-    /// left as it is.
+    /// meets them without a lookup; otherwise `?N` (the same value by number). Quoted text,
+    /// quoted names and comments are left as they are (an apostrophe in a comment once hid
+    /// every parameter after it, and the statement bound the wrong values).
     static func numbered(_ sql: String) -> String {
         var bytes = Array(sql.utf8)
-        var quoted = false
         var places: [(start: Int, end: Int, number: Int)] = []
         var i = 0
+        /// The index just past the end of what starts at `i` and is not SQL to look into:
+        /// quoted text or a quoted name ('' or "" inside them close and reopen), a `--` comment
+        /// to the line's end, a `/* */` comment; or nil.
+        func skipped(_ i: Int) -> Int? {
+            let byte = bytes[i], next = i + 1 < bytes.count ? bytes[i + 1] : 0
+            if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+                return (bytes[(i + 1)...].firstIndex(of: byte) ?? bytes.count - 1) + 1
+            }
+            if byte == UInt8(ascii: "-"), next == UInt8(ascii: "-") {
+                return bytes[(i + 2)...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            }
+            if byte == UInt8(ascii: "/"), next == UInt8(ascii: "*") {
+                var end = i + 2
+                while end + 1 < bytes.count, !(bytes[end] == UInt8(ascii: "*") && bytes[end + 1] == UInt8(ascii: "/")) { end += 1 }
+                return min(end + 2, bytes.count)
+            }
+            return nil
+        }
         while i < bytes.count {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "'") { quoted.toggle() }  // '' inside a literal toggles twice
-            if byte == UInt8(ascii: "$"), !quoted, i + 1 < bytes.count, (48...57).contains(bytes[i + 1]) {
+            if let end = skipped(i) {
+                i = end
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "$"), i + 1 < bytes.count, (48...57).contains(bytes[i + 1]) {
                 var end = i + 1, number = 0
                 while end < bytes.count, (48...57).contains(bytes[end]) { number = number * 10 + Int(bytes[end] - 48); end += 1 }
                 places.append((i, end, number))

@@ -32,6 +32,17 @@ struct StoreEngineTests {
         try await withDatabase(engine) { db in
             try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
             let row = try await db.read { try await $0.queryOne("SELECT $2 AS b, $1 AS a, $2 AS c, 'cost $1' AS text", [.text("one"), .text("two")]) }
+            // Comments and quoted names are not SQL to look into either: an apostrophe in a
+            // comment, or a `$1` in one, leaves the parameters after it as they are.
+            let commented = try await db.read {
+                try await $0.queryOne(
+                    """
+                    -- the region's code, then $9 (not a parameter)
+                    SELECT $2 AS "b's", /* it's $1 */ $1 AS a, 'it''s' AS text
+                    """, [.text("one"), .text("two")]
+                )
+            }
+            #expect(try commented?.string("b's") == "two" && commented?.string("a") == "one" && commented?.string("text") == "it's")
             #expect(try row?.string("a") == "one" && row?.string("b") == "two" && row?.string("c") == "two" && row?.string("text") == "cost $1")
             let rows = (1...4_000).map { n -> [SQLValue] in [.integer(Int64(n)), .text("o\(n)"), .integer(Int64(n))] }
             try await db.write { try await $0.insert(into: "accounts", columns: ["id", "owner", "balance"], rows: rows) }

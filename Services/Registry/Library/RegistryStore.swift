@@ -498,6 +498,8 @@ public struct RegistryStore: Sendable {
                   SELECT code FROM institutions WHERE designation_effective > $2
                   UNION SELECT code FROM institutions WHERE arrangement_effective > $2
                   UNION SELECT code FROM institutions WHERE relationship_end < $2 AND integration_mode = 'integrating' AND designation_status = 'designated'),
+                -- Driven by the few exceptional clinics (a region predicate here would make
+                -- SQLite scan the region's clinics instead); the join below keeps the region.
                 deltas AS (
                   SELECT i.division_code AS village, SUM(
                     (CASE WHEN (CASE WHEN i.designation_effective <= $2 THEN i.designation_status
@@ -507,7 +509,7 @@ public struct RegistryStore: Sendable {
                                      WHERE a.code = i.code AND a.effective_date <= $2 ORDER BY a.seq DESC LIMIT 1) END) THEN 1 ELSE 0 END)
                     - (CASE WHEN i.designation_status = 'designated' THEN 1 ELSE 0 END)) AS delta
                   FROM exceptional x JOIN institutions i ON i.code = x.code
-                  WHERE i.kind = 'village_clinic' AND i.division_code >= $1 AND i.division_code < $3 GROUP BY i.division_code),
+                  WHERE i.kind = 'village_clinic' GROUP BY i.division_code),
                 villages AS (
                   SELECT c.village, c.clinics, c.designated + COALESCE(d.delta, 0) AS designated FROM village_counts c LEFT JOIN deltas d ON d.village = c.village
                   WHERE c.village >= $1 AND c.village < $3 AND c.clinics > 0)
