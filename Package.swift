@@ -29,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        // CSV for the CLI's imports (quoted fields, CRLF line ends from spreadsheet exports).
+        // CSV for the data files (RFC 4180: quoted fields, CRLF line ends from spreadsheet exports).
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
@@ -71,6 +71,13 @@ let package = Package(
             name: "MedicareContracts",
             dependencies: ["MedicareWire", "MedicareRPC", "MedicareDomain"],
             path: "Shared/MedicareContracts"
+        ),
+
+        // MARK: data files as people export them (CSV per RFC 4180 through SwiftCSV; UTF-8 or GBK)
+        .target(
+            name: "MedicareFiles",
+            dependencies: ["MedicareContracts", "MedicareWire", .product(name: "SwiftCSV", package: "SwiftCSV")],
+            path: "Shared/MedicareFiles"
         ),
 
         // MARK: transport: framing, OpenSSL mutual TLS, connections
@@ -173,7 +180,7 @@ let package = Package(
             dependencies: [
                 "MedicareTransport", "MedicareContracts", "MedicareRPC", "MedicareWire", "MedicareDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "SwiftCSV", package: "SwiftCSV"),
+                "MedicareFiles",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -225,6 +232,11 @@ let package = Package(
         ),
 
         // MARK: tests
+        .testTarget(
+            name: "FileTests",
+            dependencies: ["MedicareFiles", "MedicareContracts", "MedicareWire"],
+            path: "Tests/FileTests"
+        ),
         .testTarget(
             name: "WireTests",
             dependencies: ["MedicareWire"],

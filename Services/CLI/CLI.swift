@@ -14,7 +14,7 @@ struct MedicareCLI: AsyncParsableCommand {
         abstract: "Settle claims, import clinics, run the designation campaign (apply, review, agreement, ledger, changes), keep the review rule sets, read coverage and profiles, load the demo, generate data, run load tests.",
         version: MedicareRelease.version,
         subcommands: [
-            Demo.self, ImportClinics.self, Settle.self, CoverageCommand.self, Profile.self, Apply.self, Review.self, Agreement.self, ShowApplication.self,
+            Demo.self, Import.self, ImportClinics.self, Settle.self, CoverageCommand.self, Profile.self, Apply.self, Review.self, Agreement.self, ShowApplication.self,
             Ledger.self, Changes.self, Relationships.self, Report.self, Prices.self, Rules.self, Alerts.self, Generate.self, Load.self, Call.self, Describe.self, HealthCommand.self,
         ]
     )

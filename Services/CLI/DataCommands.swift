@@ -4,7 +4,7 @@ import MedicareContracts
 import MedicareRPC
 import MedicareTransport
 import MedicareWire
-import SwiftCSV
+import MedicareFiles
 
 /// Loads synthetic data through the gateway: divisions, institutions, designations and
 /// insured persons. Designations are direct changes (ChangeDesignation) unless `--campaign`
@@ -112,59 +112,158 @@ struct Demo: AsyncParsableCommand {
     }
 }
 
-/// Imports institutions from a CSV file in batches, printing the per-record problems.
-struct ImportClinics: AsyncParsableCommand {
+/// Imports a data file (the generator's, or one exported from a spreadsheet or the health
+/// commission's system) through the gateway in batches: CSV per RFC 4180, UTF-8 or GBK,
+/// columns by header name (`RecordFiles`). Every refused record is printed with its number
+/// and why, whether the file or the service refused it; the exit status is 2 when any was
+/// (1 for an error that stopped the import).
+struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import-clinics",
-        abstract: "Import clinics from CSV: fixmedins_code,fixmedins_name,kind,division_code,parent_code,integration_mode,relationship_end,licensed_doctors,has_computer,has_network,record_version"
+        abstract: "Import institutions, divisions or insured persons from CSV (RFC 4180; UTF-8 or GBK; columns by header name).",
+        discussion: """
+            institutions: fixmedins_code, fixmedins_name, kind, division_code, licensed_doctors, has_computer, has_network, record_version
+                          [parent_code, integration_mode, relationship_end]
+            divisions:    code, name
+            persons:      psn_no, certno, name, insutype, insu_admdvs, psn_insu_stas, account_balance (fen)
+            Exit status: 0 all imported, 2 some records refused (each printed), 1 the import stopped.
+            """
     )
     @OptionGroup var connection: Connection
+    @Argument(help: "institutions, divisions or persons.") var kind: String
     @Argument(help: "CSV file with a header line.") var file: String
-    @Option(help: "Records per batch.") var batch = 2_000
+    @Option(help: "auto (UTF-8, else GBK), utf-8 or gbk.") var encoding = "auto"
+    @Option(help: "Records per call (at most 5,000).") var batch = 2_000
 
     func run() async throws {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
-        // LF or CRLF line ends, quoted fields, a byte-order mark: what spreadsheets write.
-        let rows: [[String]]
+        try await Self.importFile(kind: kind, file: file, encoding: encoding, batch: batch, connection: connection)
+    }
+
+    static func importFile(kind: String, file: String, encoding: String, batch: Int, connection: Connection) async throws {
+        guard (1...5_000).contains(batch) else { throw ValidationError("--batch must be 1-5000") }
+        guard let encoding = TextEncoding(rawValue: encoding.lowercased()) else { throw ValidationError("--encoding must be auto, utf-8 or gbk") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        /// Sends the file's records with `client`, by kind.
+        let send: @Sendable (RPCClient) async throws -> ImportReport
         do {
-            rows = try EnumeratedCSV(string: text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, delimiter: .comma, loadColumns: false).rows
-        } catch {
-            throw ValidationError("\(file): not CSV: \(error)")
-        }
-        var records: [InstitutionRecord] = []
-        for (n, f) in rows.enumerated() where !(f.count == 1 && f[0].isEmpty) {
-            guard f.count == 11, let doctors = UInt32(f[7]), let version = UInt64(f[10]) else {
-                throw ValidationError("\(file):\(n + 2): expected 11 fields with numeric licensed_doctors and record_version")
+            let table = try CSVTable(bytes: Array(data), encoding: encoding)
+            switch kind {
+            case "institutions", "clinics":
+                let parsed = try RecordFiles.institutions(table)
+                send = { client in try await institutions(parsed, RegistryClient(client), file: file, batch: batch) }
+            case "divisions":
+                let parsed = try RecordFiles.divisions(table)
+                send = { client in
+                    try await allOrNone(parsed, batch: batch, field: "divisions", key: \.code) { chunk in
+                        _ = try await RegistryClient(client).upsertDivisions(UpsertDivisionsRequest(divisions: chunk), options: CallOptions(timeout: .seconds(120)))
+                    }
+                }
+            case "persons":
+                let parsed = try RecordFiles.persons(table)
+                send = { client in
+                    try await allOrNone(parsed, batch: batch, field: "persons", key: \.psnNo) { chunk in
+                        _ = try await SettlementClient(client).importPersons(ImportPersonsRequest(persons: chunk), options: CallOptions(timeout: .seconds(120)))
+                    }
+                }
+            default:
+                throw ValidationError("KIND must be institutions, divisions or persons, got '\(kind)'")
             }
-            // Closed sets travel as their codes in the file (kind township_centre or village_clinic;
-            // integration_mode integrated, integrating, not_ready, or empty for a centre).
-            guard let kind = InstitutionKind(code: f[2]) else {
-                throw ValidationError("\(file):\(n + 2): kind '\(f[2].prefix(30))' is not \(InstitutionKind.known.map(\.code).joined(separator: " or "))")
-            }
-            guard f[5].isEmpty || IntegrationMode(code: f[5]) != nil else {
-                throw ValidationError("\(file):\(n + 2): integration_mode '\(f[5].prefix(30))' is not \(IntegrationMode.known.map(\.code).joined(separator: ", ")) or empty")
-            }
-            records.append(InstitutionRecord(fixmedinsCode: f[0], fixmedinsName: f[1], kind: kind, divisionCode: f[3], parentCode: f[4], integrationMode: IntegrationMode(code: f[5]) ?? .unspecified,
-                                             relationshipEnd: f[6], licensedDoctors: doctors, hasComputer: f[8] == "1" || f[8] == "true",
-                                             hasNetwork: f[9] == "1" || f[9] == "true", recordVersion: version))
+        } catch let error as FileError {
+            throw ValidationError("\(file): \(error.message)")
         }
         let client = try connection.client()
-        var totals = (created: 0, updated: 0, unchanged: 0, stale: 0, rejected: 0)
+        let report: ImportReport
         do {
-            for chunk in stride(from: 0, to: records.count, by: batch) {
-                let r = try await RegistryClient(client).importInstitutions(
-                    ImportInstitutionsRequest(sessionID: file, records: Array(records[chunk..<min(chunk + batch, records.count)])),
-                    options: CallOptions(timeout: .seconds(120)))
-                totals.created += Int(r.created); totals.updated += Int(r.updated); totals.unchanged += Int(r.unchanged)
-                totals.stale += Int(r.stale); totals.rejected += Int(r.rejected)
-                for result in r.results where result.outcome == .rejected && !connection.json { Console.line("rejected \(result.fixmedinsCode): \(result.reason)") }
-            }
+            report = try await send(client)
         } catch {
+            await client.close()
             throw fail(error)
         }
-        emit(connection.json, "created \(totals.created), updated \(totals.updated), unchanged \(totals.unchanged), stale \(totals.stale), rejected \(totals.rejected)",
-             ["created": totals.created, "updated": totals.updated, "unchanged": totals.unchanged, "stale": totals.stale, "rejected": totals.rejected])
         await client.close()
+        if !connection.json {
+            for r in report.rejections { Console.line("\(file): record \(r.record)\(r.key.isEmpty ? "" : " (\(r.key))"): \(r.reason)") }
+        }
+        var object = report.counts.mapValues { $0 as Any }
+        object["rejected"] = report.rejections.count
+        object["rejections"] = report.rejections.map { ["record": $0.record, "key": $0.key, "reason": $0.reason] as [String: Any] }
+        emit(connection.json, report.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ", rejected \(report.rejections.count)", object)
+        if !report.rejections.isEmpty { throw ExitCode(2) }
+    }
+
+    /// What an import did: counts by outcome, and every record refused.
+    struct ImportReport {
+        var counts: [String: Int] = [:]
+        var rejections: [Rejection] = []
+    }
+
+    /// Institutions, whose import answers each record's outcome (created, updated, unchanged,
+    /// stale, rejected with its reason).
+    static func institutions(_ parsed: ParsedRecords<InstitutionRecord>, _ registry: RegistryClient, file: String, batch: Int) async throws -> ImportReport {
+        var report = ImportReport(counts: ["created": 0, "updated": 0, "unchanged": 0, "stale": 0], rejections: parsed.rejections)
+        for start in stride(from: 0, to: parsed.records.count, by: batch) {
+            let chunk = parsed.records[start..<min(start + batch, parsed.records.count)]
+            let result = try await registry.importInstitutions(
+                ImportInstitutionsRequest(sessionID: file, records: chunk.map(\.message)), options: CallOptions(timeout: .seconds(120))
+            )
+            for (sent, outcome) in zip(chunk, result.results) {
+                switch outcome.outcome {
+                case .rejected: report.rejections.append(Rejection(record: sent.record, key: sent.message.fixmedinsCode, reason: outcome.reason))
+                case let other: report.counts[other.code, default: 0] += 1
+                }
+            }
+        }
+        report.rejections.sort { $0.record < $1.record }
+        return report
+    }
+
+    /// Records whose import method takes a batch all or none, refusing it with the first bad
+    /// record's field (`divisions[3].code: ...`): that record is set aside as refused and the
+    /// rest of its batch sent again, so every good record is imported (at most 100 records
+    /// refused by the service per batch; beyond that the rest of the batch is refused unsent).
+    static func allOrNone<Message: Sendable>(
+        _ parsed: ParsedRecords<Message>, batch: Int, field: String, key: (Message) -> String, send: ([Message]) async throws -> Void
+    ) async throws -> ImportReport {
+        var report = ImportReport(counts: ["imported": 0], rejections: parsed.rejections)
+        for start in stride(from: 0, to: parsed.records.count, by: batch) {
+            var chunk = Array(parsed.records[start..<min(start + batch, parsed.records.count)])
+            var refused = 0
+            while !chunk.isEmpty {
+                do {
+                    try await send(chunk.map(\.message))
+                    report.counts["imported", default: 0] += chunk.count
+                    break
+                } catch let error as RPCError where error.code == .invalidArgument || error.code == .notFound || error.code == .failedPrecondition {
+                    guard let (i, reason) = Self.refused(error.message, field: field), chunk.indices.contains(i), refused < 100 else { throw error }
+                    let record = chunk.remove(at: i)
+                    report.rejections.append(Rejection(record: record.record, key: key(record.message), reason: reason))
+                    refused += 1
+                }
+            }
+        }
+        report.rejections.sort { $0.record < $1.record }
+        return report
+    }
+
+    /// Which record of the batch a refusal `FIELD[i].name: why` names, and the refusal as
+    /// the record's own (`name: why`).
+    static func refused(_ message: String, field: String) -> (index: Int, reason: String)? {
+        guard message.hasPrefix(field + "["), let close = message.firstIndex(of: "]"),
+              let i = Int(message[message.index(message.startIndex, offsetBy: field.count + 1)..<close]) else { return nil }
+        let rest = message[message.index(after: close)...]
+        return (i, String(rest.hasPrefix(".") ? rest.dropFirst() : rest.hasPrefix(": ") ? rest.dropFirst(2) : rest))
+    }
+}
+
+/// `medicare import-clinics FILE`: `medicare import institutions FILE`, kept for the scripts
+/// that call it so.
+struct ImportClinics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "import-clinics", abstract: "Import institutions from CSV: medicare import institutions FILE.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "CSV file with a header line.") var file: String
+    @Option(help: "auto (UTF-8, else GBK), utf-8 or gbk.") var encoding = "auto"
+    @Option(help: "Records per call (at most 5,000).") var batch = 2_000
+
+    func run() async throws {
+        try await Import.importFile(kind: "institutions", file: file, encoding: encoding, batch: batch, connection: connection)
     }
 }
 
@@ -184,18 +283,24 @@ struct Generate: AsyncParsableCommand {
               let people = FileHandle(forWritingAtPath: create("\(output)/persons.csv")) else {
             throw ValidationError("cannot write into \(output)")
         }
-        institutions.write(Data("fixmedins_code,fixmedins_name,kind,division_code,parent_code,integration_mode,relationship_end,licensed_doctors,has_computer,has_network,record_version\n".utf8))
-        divisions.write(Data("code,name\n".utf8))
-        people.write(Data("psn_no,certno,name,insutype,insu_admdvs,status,account_balance\n".utf8))
+        institutions.write(Data(CSVWriter.line([
+            "fixmedins_code", "fixmedins_name", "kind", "division_code", "parent_code", "integration_mode", "relationship_end",
+            "licensed_doctors", "has_computer", "has_network", "record_version",
+        ]).utf8))
+        divisions.write(Data(CSVWriter.line(RecordFiles.divisionColumns.required).utf8))
+        people.write(Data(CSVWriter.line(RecordFiles.personColumns.required).utf8))
         var counts = (divisions: 0, institutions: 0, persons: 0)
         for county in synthetic.counties {
             let data = synthetic.county(county)
-            divisions.write(Data(data.divisions.map { "\($0.code),\($0.name)\n" }.joined().utf8))
+            divisions.write(Data(data.divisions.map { CSVWriter.line([$0.code, $0.name]) }.joined().utf8))
             institutions.write(Data(data.institutions.map { r in
-                "\(r.fixmedinsCode),\(r.fixmedinsName),\(r.kind.code),\(r.divisionCode),\(r.parentCode),\(r.integrationMode == .unspecified ? "" : r.integrationMode.code),\(r.relationshipEnd),\(r.licensedDoctors),\(r.hasComputer ? 1 : 0),\(r.hasNetwork ? 1 : 0),\(r.recordVersion)\n"
+                CSVWriter.line([r.fixmedinsCode, r.fixmedinsName, r.kind.code, r.divisionCode, r.parentCode, r.integrationMode == .unspecified ? "" : r.integrationMode.code,
+                                r.relationshipEnd, String(r.licensedDoctors), r.hasComputer ? "1" : "0", r.hasNetwork ? "1" : "0", String(r.recordVersion)])
             }.joined().utf8))
             let persons = synthetic.persons(county: county, count: self.persons)
-            people.write(Data(persons.map { "\($0.psnNo),\($0.certno),\($0.name),\($0.insutype.rawValue),\($0.insuAdmdvs),\($0.psnInsuStas.code),\($0.accountBalance)\n" }.joined().utf8))
+            people.write(Data(persons.map {
+                CSVWriter.line([$0.psnNo, $0.certno, $0.name, String($0.insutype.rawValue), $0.insuAdmdvs, $0.psnInsuStas.code, String($0.accountBalance)])
+            }.joined().utf8))
             counts.divisions += data.divisions.count
             counts.institutions += data.institutions.count
             counts.persons += persons.count

@@ -1,0 +1,66 @@
+import Foundation
+import MedicareContracts
+import MedicareTestSupport
+import MedicareWire
+import Testing
+
+/// `medicare import` through the gateway, with files as people export them: each refused
+/// record is reported with its number and the exit status is 2, and every good record lands.
+@Suite("Data files imported from the command line", .serialized)
+struct FileImportCLITests {
+    static func medicare(_ stack: Stack, _ arguments: [String]) async throws -> (status: Int32, json: [String: Any], error: String) {
+        let result = try await runCommand(
+            Executables.path("medicare"),
+            arguments + ["--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs", "--json"]
+        )
+        return (result.status, (try? JSONSerialization.jsonObject(with: result.output) as? [String: Any]) ?? [:], result.error)
+    }
+
+    @Test func divisionsInstitutionsAndPersonsFromExportedFiles() async throws {
+        try await withDemoStack(loadDemo: false) { stack in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("medicare-import-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+
+            // Divisions, UTF-8 with a byte-order mark and CRLF; the fourth is malformed, and the
+            // service's refusal of it is reported as that record's while the others land.
+            let divisions = "\u{FEFF}code,name\r\n330000000000,浙江省\r\n330800000000,衢州市\r\n330802000000,柯城区\r\n33080A101000,坏\r\n"
+                + "330802101000,航埠镇\r\n330802101201,\"甲村, 东\"\r\n"
+            _ = FileManager.default.createFile(atPath: "\(folder)/divisions.csv", contents: Data(divisions.utf8))
+            let d = try await Self.medicare(stack, ["import", "divisions", "\(folder)/divisions.csv"])
+            #expect(d.status == 2, "\(d.error)")
+            #expect(d.json["imported"] as? Int == 5 && d.json["rejected"] as? Int == 1, "\(d.json)")
+            let refusal = (d.json["rejections"] as? [[String: Any]])?.first
+            #expect(refusal?["record"] as? Int == 4 && refusal?["key"] as? String == "33080A101000" && (refusal?["reason"] as? String)?.hasPrefix("code: ") == true, "\(String(describing: refusal))")
+
+            // Institutions in GBK with the columns in another order, a quoted name, and one
+            // record whose licensed_doctors is not a number.
+            var gbk = Array("record_version,fixmedins_code,kind,division_code,fixmedins_name,licensed_doctors,has_computer,has_network,parent_code,integration_mode\r\n".utf8)
+            gbk += Array("1,H33080200001,township_centre,330802101000,".utf8) + [186, 189, 178, 186, 213, 242, 206, 192, 201, 250, 212, 186] + Array(",5,1,1,,\r\n".utf8)
+            gbk += Array("1,H33080200101,village_clinic,330802101201,\"".utf8) + [188, 215, 180, 229, 206, 192, 201, 250, 202, 210, 44, 32, 182, 171]
+                + Array("\",2,1,1,H33080200001,integrated\r\n".utf8)
+            gbk += Array("1,H33080200102,village_clinic,330802101201,x,two,1,1,H33080200001,integrated\r\n".utf8)
+            _ = FileManager.default.createFile(atPath: "\(folder)/institutions.csv", contents: Data(gbk))
+            let i = try await Self.medicare(stack, ["import", "institutions", "\(folder)/institutions.csv"])
+            #expect(i.status == 2 && i.json["created"] as? Int == 2 && i.json["rejected"] as? Int == 1, "\(i.json) \(i.error)")
+            let bad = (i.json["rejections"] as? [[String: Any]])?.first
+            #expect(bad?["record"] as? Int == 3 && bad?["key"] as? String == "H33080200102" && (bad?["reason"] as? String)?.hasPrefix("licensed_doctors:") == true)
+            let ops = try stack.client("operator")
+            let clinic = try await RegistryClient(ops).getInstitution(GetInstitutionRequest(fixmedinsCode: "H33080200101"))
+            #expect(clinic.record?.fixmedinsName == "甲村卫生室, 东" && clinic.record?.parentCode == "H33080200001")
+            await ops.close()
+
+            // Persons as the generator writes them: all land, exit 0.
+            let persons = "psn_no,certno,name,insutype,insu_admdvs,psn_insu_stas,account_balance\r\n"
+                + "P330802000001,330802195001010012,张三,390,330802,enrolled,12000\r\n"
+            _ = FileManager.default.createFile(atPath: "\(folder)/persons.csv", contents: Data(persons.utf8))
+            let p = try await Self.medicare(stack, ["import", "persons", "\(folder)/persons.csv"])
+            #expect(p.status == 0 && p.json["imported"] as? Int == 1, "\(p.json) \(p.error)")
+
+            // A header that names no known column refuses the file before anything is sent.
+            _ = FileManager.default.createFile(atPath: "\(folder)/wrong.csv", contents: Data("code,nom\r\n330802101202,乙村\r\n".utf8))
+            let wrong = try await Self.medicare(stack, ["import", "divisions", "\(folder)/wrong.csv"])
+            #expect(wrong.status != 0 && wrong.status != 2 && wrong.error.contains("header column 'nom' is not one of code, name"), "\(wrong.error)")
+        }
+    }
+}
