@@ -103,6 +103,8 @@ let package = Package(
                 "MedicareContracts",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // HTTP/1.1 for the JSON bridge (JSONBridgeServer), over the same OpenSSL TLS.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Shared/MedicareTransport"

@@ -22,25 +22,38 @@ public struct ServiceDefinition: Sendable {
     public let migrations: [Migration]
     /// Configuration keys of the service's own, beside the common ``ServiceSettings`` ones.
     public let extraKeys: [ConfigKey]
+    /// The default port of the JSON bridge (``JSONBridgeServer``: the methods as HTTPS + JSON,
+    /// same mutual TLS and router), or nil for a service that has none (the backends, which
+    /// outside callers do not reach).
+    public let bridgePort: Int?
     /// Builds the service's router (its methods and interceptors) once the store is open; the
     /// runner adds the echo method, metrics and ``ServiceAccess``.
     public let makeRouter: @Sendable (ServiceContext) async throws -> RPCRouter
 
     /// Makes a definition.
     public init(
-        name: String, rpcPort: Int, adminPort: Int, migrations: [Migration], extraKeys: [ConfigKey] = [],
+        name: String, rpcPort: Int, adminPort: Int, bridgePort: Int? = nil, migrations: [Migration], extraKeys: [ConfigKey] = [],
         makeRouter: @escaping @Sendable (ServiceContext) async throws -> RPCRouter
     ) {
         self.name = name
         self.rpcPort = rpcPort
         self.adminPort = adminPort
+        self.bridgePort = bridgePort
         self.migrations = migrations
         self.extraKeys = extraKeys
         self.makeRouter = makeRouter
     }
 
-    /// Every key the service reads: the common ones with its ports, then ``extraKeys``.
-    public var keys: [ConfigKey] { ServiceSettings.keys(service: name, rpcPort: rpcPort, adminPort: adminPort) + extraKeys }
+    /// Every key the service reads: the common ones with its ports, `bridge.port` when it has
+    /// a bridge, then ``extraKeys``.
+    public var keys: [ConfigKey] {
+        ServiceSettings.keys(service: name, rpcPort: rpcPort, adminPort: adminPort)
+            + (bridgePort.map {
+                [ConfigKey("bridge.port", default: String($0), "The JSON bridge's HTTPS port (mutual TLS, docs/bridge.md) on rpc.host; 0 = any free port."),
+                 ConfigKey("bridge.enabled", default: "true", "Whether the JSON bridge listens: true or false.")]
+            } ?? [])
+            + extraKeys
+    }
 }
 
 /// What a service's handlers are built from.
@@ -194,13 +207,31 @@ final class RPCService: Service {
         self.server.value = server
         ServiceRunner.announce("\(definition.name) rpc listening on \(server.localAddress.ipAddress ?? "?"):\(server.localAddress.port ?? 0)")
         let drain = settings.drainTimeout
+        var bridge: JSONBridgeServer?
+        if definition.bridgePort != nil, try context.configuration.oneOf("bridge.enabled", ["true", "false"]) == "true" {
+            let port = try context.configuration.int("bridge.port", in: 0...65_535)
+            do {
+                bridge = try await JSONBridgeServer.start(
+                    host: settings.rpcHost, port: port, tls: settings.tls, router: router,
+                    limits: JSONBridgeServer.Limits(maxBodyBytes: settings.maxFrameSize), logger: context.logger
+                )
+            } catch {
+                await server.shutdownGracefully(timeout: .zero)
+                throw StartupError("cannot listen for the JSON bridge on \(settings.rpcHost):\(port): \(error)", configuration: false)
+            }
+            ServiceRunner.announce("\(definition.name) json bridge listening on \(bridge?.localAddress.ipAddress ?? "?"):\(bridge?.localAddress.port ?? 0)")
+        }
         let background = context.background.value
         try await withThrowingTaskGroup(of: Void.self) { group in
             for work in background { group.addTask { await work() } }
             try await withGracefulShutdownHandler {
                 try await server.run()
-            } onGracefulShutdown: {
-                Task { await server.shutdownGracefully(timeout: drain) }
+            } onGracefulShutdown: { [bridge] in
+                Task {
+                    async let bridgeDrained: Void? = bridge?.shutdownGracefully(timeout: drain)
+                    await server.shutdownGracefully(timeout: drain)
+                    _ = await bridgeDrained
+                }
             }
             group.cancelAll()
         }

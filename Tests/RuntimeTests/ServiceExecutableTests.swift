@@ -19,18 +19,23 @@ struct RunningService {
     let child: ChildProcess
     let rpcPort: Int
     let adminPort: Int
+    /// The gateway's JSON bridge port (any free one), 0 for the backends.
+    var bridgePort = 0
 
     static func start(_ name: String, folder: String? = nil, port: Int = 0, extra: [String] = []) async throws -> RunningService {
         let folder = folder ?? NSTemporaryDirectory() + "svc-\(name)-\(UUID().uuidString.prefix(8))"
         try DevCertificates.ensure(in: "\(folder)/certs")
         let child = try ChildProcess(
-            Executables.path(name), ["--rpc.port", "\(port)", "--admin.port", "0", "--rpc.drain-seconds", "10"] + extra, directory: folder
+            Executables.path(name), ["--rpc.port", "\(port)", "--admin.port", "0", "--rpc.drain-seconds", "10"]
+                + (name == "gateway" ? ["--bridge.port", "0"] : []) + extra, directory: folder
         )
         let rpc = try await child.waitForLine(prefix: "\(name) rpc listening on ")
+        let bridge = name == "gateway" ? try await child.waitForLine(prefix: "\(name) json bridge listening on ") : ":0"
         let admin = try await child.waitForLine(prefix: "\(name) admin listening on ")
         return RunningService(
             name: name, folder: folder, child: child,
-            rpcPort: Int(rpc.split(separator: ":").last!)!, adminPort: Int(admin.split(separator: ":").last!)!
+            rpcPort: Int(rpc.split(separator: ":").last!)!, adminPort: Int(admin.split(separator: ":").last!)!,
+            bridgePort: Int(bridge.split(separator: ":").last!)!
         )
     }
 

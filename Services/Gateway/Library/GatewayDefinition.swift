@@ -29,7 +29,7 @@ public enum GatewayDefinition {
     ]
 
     public static let definition = ServiceDefinition(
-        name: "gateway", rpcPort: 7100, adminPort: 9100, migrations: migrations, extraKeys: keys
+        name: "gateway", rpcPort: 7100, adminPort: 9100, bridgePort: 7180, migrations: migrations, extraKeys: keys
     ) { context in
         let config = context.configuration
         let access: AccessTable
