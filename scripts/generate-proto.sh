@@ -2,7 +2,8 @@
 # Regenerates everything derived from Proto/: protoc-c's C code (committed under
 # Shared/CMedicareProto), the typed Swift side (Shared/MedicareWire/Generated,
 # Shared/MedicareContracts/Generated) and docs/transactions.md (from the methods' options and
-# comments; its opening text is scripts/transactions-head.md).
+# comments; its opening text is scripts/transactions-head.md) and docs/openapi.json (the JSON
+# bridge's methods and message forms).
 #
 #   scripts/generate-proto.sh          write the generated files
 #   scripts/generate-proto.sh --check  fail if the committed files differ from a fresh run
@@ -45,6 +46,7 @@ targets=(
     "$work/wire:Shared/MedicareWire/Generated"
     "$work/contracts:Shared/MedicareContracts/Generated"
     "$work/docs/transactions.md:docs/transactions.md"
+    "$work/docs/openapi.json:docs/openapi.json"
 )
 
 if [[ "${1:-}" == "--check" ]]; then

@@ -2,13 +2,14 @@
 # Installs what building, running and testing need on a fresh Debian or Ubuntu machine, and
 # nothing when it is all there already: protobuf-c and protoc (code generation and the
 # C codec), OpenSSL and SQLite headers, PostgreSQL (the tests' second engine), and Python's
-# protobuf, cryptography, jsonschema and pyyaml (interop tests, the compose check, the cases).
+# protobuf, cryptography, jsonschema, pyyaml and openapi-spec-validator (interop tests, the
+# compose check, the cases, the OpenAPI check, clients/python), and curl (the bridge's tests).
 # Swift itself is expected on PATH or at /opt/swift/usr/bin.
 #
 #   scripts/prerequisites.sh          (scripts/run.sh and scripts/test.sh call it)
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev openssl postgresql python3-pip)
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev openssl postgresql python3-pip curl)
 need=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
@@ -24,10 +25,10 @@ if ((${#need[@]})); then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-if ! python3 -c "import google.protobuf, cryptography, jsonschema, yaml" 2>/dev/null; then
-    echo "== installing Python protobuf, cryptography, jsonschema, pyyaml"
-    python3 -m pip install -q protobuf cryptography jsonschema pyyaml 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages protobuf cryptography jsonschema pyyaml
+python=(protobuf cryptography jsonschema pyyaml openapi-spec-validator)
+if ! python3 -c "import google.protobuf, cryptography, jsonschema, yaml, openapi_spec_validator" 2>/dev/null; then
+    echo "== installing Python ${python[*]}"
+    python3 -m pip install -q "${python[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${python[@]}"
 fi
 
 if ! command -v swift >/dev/null; then

@@ -12,6 +12,7 @@ and writes:
   - one <file>.scope.swift per .proto whose messages name regions or institutions (fields
     marked `scope_key`, directly or through a nested message): how to list those values;
   - docs/transactions.md, the table of every method and what it is, from the same options;
+  - docs/openapi.json, the JSON bridge's methods and message forms as OpenAPI 3.1;
   - the descriptor set again with our options stripped, for protoc-c (which never sees them).
 
 Nothing here is hand-written per message: a new message or service needs only
@@ -562,6 +563,95 @@ class Gen:
         head = (Path(__file__).parent / "transactions-head.md").read_text()
         return head.rstrip() + "\n\n| method | national transaction | retry | caller scope | notes | what it does |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
 
+    # ---------------------------------------------------------------- OpenAPI
+    def openapi_json(self, targets):
+        """docs/openapi.json: the JSON bridge (JSONBridgeServer) as OpenAPI 3.1, every method a
+        POST of its request's JSON form (JSONMessage's rules) answering its response's."""
+        import json
+        ints64 = {F.TYPE_INT64, F.TYPE_SINT64, F.TYPE_SFIXED64, F.TYPE_UINT64, F.TYPE_FIXED64}
+        ints = {F.TYPE_INT32: "int32", F.TYPE_SINT32: "int32", F.TYPE_SFIXED32: "int32", F.TYPE_UINT32: "int32", F.TYPE_FIXED32: "int32"}
+        schemas = {"Error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string", "description": "gRPC status name in snake case: invalid_argument, not_found, permission_denied, ..."},
+            "message": {"type": "string", "description": "what was wrong, naming the field first (claim.lines[2].quantity: ...)"}}}}
+
+        def enum_values(e):
+            upper = "".join(("_" + ch if ch.isupper() and i else ch) for i, ch in enumerate(e.name)).upper() + "_"
+            prefix = upper if all(v.name.startswith(upper) for v in e.value) else ""
+            return [(v.name[len(prefix):].lower(), v.number) for v in e.value if v.number != 0]
+
+        def field_schema(fld):
+            if fld.type == F.TYPE_MESSAGE:
+                one = {"$ref": "#/components/schemas/" + fld.type_name.rsplit(".", 1)[1]}
+            elif fld.type == F.TYPE_ENUM:
+                f, e = self.enums[fld.type_name]
+                values = enum_values(e)
+                one = {"description": f"{e.name}: its code, or its number", "oneOf": [
+                    {"type": "string", "enum": [c for c, _ in values]}, {"type": "integer", "enum": [n for _, n in values]}]}
+            elif fld.type in ints64:
+                one = {"type": ["integer", "string"], "format": "int64", "description": "a number, or a string of digits (past 2^53)"}
+            elif fld.type in ints:
+                one = {"type": "integer", "format": ints[fld.type]}
+            elif fld.type in (F.TYPE_FLOAT, F.TYPE_DOUBLE):
+                one = {"type": "number"}
+            elif fld.type == F.TYPE_BOOL:
+                one = {"type": "boolean"}
+            elif fld.type == F.TYPE_BYTES:
+                one = {"type": "string", "contentEncoding": "base64"}
+            else:
+                one = {"type": "string"}
+            return {"type": "array", "items": one} if fld.label == F.LABEL_REPEATED else one
+
+        for full, (f, m) in sorted(self.messages.items()):
+            if f.name == OPTIONS_FILE:
+                continue
+            doc = self.comment(f, [4, list(f.message_type).index(m)])
+            schema = {"type": "object", "additionalProperties": False,
+                      "properties": {fld.name: field_schema(fld) for fld in m.field}}
+            if doc:
+                schema["description"] = doc
+            schemas[m.name] = schema
+        paths = {}
+        for fname in targets:
+            f = self.files[fname]
+            for si, sv in enumerate(f.service):
+                if sv.name in ("Health", "Echo"):
+                    continue  # served by every RPC port itself, not through the bridge
+                for mi, m in enumerate(sv.method):
+                    p = self.policy(m)
+                    if p.diagnostic:
+                        continue
+                    doc = self.comment(f, [6, si, 2, mi])
+                    facts = []
+                    if p.national_code:
+                        facts.append(f"National transaction {p.national_code} {p.national_name}.".replace("  ", " "))
+                    facts.append({"noSideEffects": "Reads only.", "idempotent": "Idempotent.", "unknown": "Not retried by the gateway."}[self.idempotency(m)])
+                    if p.keyed:
+                        facts.append("Runs once per Idempotency-Key (required).")
+                    params = [{"name": "Idempotency-Key", "in": "header", "required": bool(p.keyed), "schema": {"type": "string"},
+                               "description": "the call's idempotency key (metadata idempotency-key)"},
+                              {"name": "X-Trace-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+                              {"name": "X-Timeout-Ms", "in": "header", "required": False, "schema": {"type": "integer", "minimum": 1},
+                               "description": "the call's deadline in milliseconds (at most the server's longest)"}]
+                    error = {"description": "an error: the gRPC code's HTTP status (400, 401, 403, 404, 409, 429, 501, 503, 504, 500)",
+                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    paths[f"/v1/{sv.name}/{m.name}"] = {"post": {
+                        "operationId": f"{sv.name}_{m.name}", "tags": [sv.name], "summary": f"{f.package}.{sv.name}/{m.name}",
+                        "description": (doc + " " if doc else "") + " ".join(facts), "parameters": params,
+                        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/" + m.input_type.rsplit(".", 1)[1]}}}},
+                        "responses": {"200": {"description": "the answer", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/" + m.output_type.rsplit(".", 1)[1]}}}}, "default": error}}}
+        document = {
+            "openapi": "3.1.0",
+            "info": {"title": "Medicare JSON bridge", "version": "v1",
+                     "description": "Every public method as HTTPS + JSON, with the caller's client certificate (mutual TLS). "
+                                    "Generated by scripts/protogen_swift.py from Proto/; see docs/bridge.md."},
+            "servers": [{"url": "https://127.0.0.1:7180"}],
+            "security": [{"clientCertificate": []}],
+            "paths": paths,
+            "components": {"schemas": schemas, "securitySchemes": {"clientCertificate": {"type": "mutualTLS"}}},
+        }
+        return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
     def run(self, targets, wire_dir, contracts_dir):
         header = "// Generated by scripts/protogen_swift.py from {src}. DO NOT EDIT.\n"
         for fname in targets:
@@ -644,6 +734,7 @@ def main():
     gen = Gen(fds, opts)
     gen.run(targets, Path(sys.argv[2]), Path(sys.argv[3]))
     Path(sys.argv[4]).write_text(gen.transactions_md(targets))
+    Path(sys.argv[4]).with_name("openapi.json").write_text(gen.openapi_json(targets))
     Path(sys.argv[5]).write_bytes(stripped(fds, opts).SerializeToString())
 
 

@@ -8,6 +8,7 @@ scripts/prerequisites.sh
 
 echo "== generated code is fresh"
 scripts/generate-proto.sh --check
+python3 -m openapi_spec_validator docs/openapi.json
 
 echo "== build"
 swift build --build-tests
@@ -20,7 +21,7 @@ fi
 
 # The whole-stack suites (four processes each, started and stopped per test) run after the
 # others, not beside them: on two cores they starved the transport's timing-bound tests.
-stacks='StackTests|SupervisionStackTests|DesignationWorkflowTests|WorkLedgerStackTests|CampaignCLITests|RelationshipStackTests|NationalViewStackTests|PricePublicityStackTests'
+stacks='StackTests|SupervisionStackTests|DesignationWorkflowTests|WorkLedgerStackTests|CampaignCLITests|RelationshipStackTests|NationalViewStackTests|PricePublicityStackTests|FileImportCLITests|JSONBridgeTests'
 if [[ $# -eq 0 ]]; then
     echo "== tests"
     swift test --skip-build --skip "$stacks"
