@@ -22,12 +22,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mapfile -t protos < <(cd Proto && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
 
-mkdir -p "$work/c" "$work/include" "$work/wire" "$work/contracts" "$work/py" "$work/docs"
+mkdir -p "$work/c" "$work/include" "$work/wire" "$work/contracts" "$work/py" "$work/docs" "$work/python"
 # Our method and field options (Proto/medicare/v1/options.proto) are for the Swift generator
 # and the docs only: it reads them, then hands protoc-c the same descriptors without them.
 options=medicare/v1/options.proto
 protoc -IProto --include_imports --include_source_info --descriptor_set_out="$work/set.pb" "${protos[@]}"
 protoc -IProto --python_out="$work/py" "$options"
+# The Python client's messages (clients/python), stock protoc output for every proto.
+protoc -IProto --python_out="$work/python" "${protos[@]}"
 PYTHONPATH="$work/py" python3 scripts/protogen_swift.py "$work/set.pb" "$work/wire" "$work/contracts" \
     "$work/docs/transactions.md" "$work/c-set.pb" "${protos[@]}"
 mapfile -t wire_protos < <(printf '%s\n' "${protos[@]}" | grep -vx "$options")
@@ -47,6 +49,7 @@ targets=(
     "$work/contracts:Shared/MedicareContracts/Generated"
     "$work/docs/transactions.md:docs/transactions.md"
     "$work/docs/openapi.json:docs/openapi.json"
+    "$work/python/medicare:clients/python/medicare"
 )
 
 if [[ "${1:-}" == "--check" ]]; then

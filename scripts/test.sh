@@ -9,6 +9,8 @@ scripts/prerequisites.sh
 echo "== generated code is fresh"
 scripts/generate-proto.sh --check
 python3 -m openapi_spec_validator docs/openapi.json
+echo "== the Python client's own tests"
+python3 -m unittest discover -s clients/python/tests
 
 echo "== build"
 swift build --build-tests

@@ -69,6 +69,29 @@ struct JSONBridgeTests {
         }
     }
 
+    /// An HIS vendor's Python, with only `clients/python` (stock protobuf, Python's ssl) over
+    /// the framed protocol: settle, the same settle again (the stored answer), reverse, profile.
+    @Test func thePythonClientSettlesReversesAndReadsTheProfile() async throws {
+        try await withDemoStack { stack in
+            let root = Executables.repositoryRoot.path
+            let result = try await runCommand("/usr/bin/env", [
+                "python3", "\(root)/clients/python/examples/settle_reverse_profile.py", "--port", "\(stack.gateway.rpcPort)",
+                "--certs", "\(stack.folder)/certs", "--name", "clinic-H33080200101", "--psn-no", "P8", "--mdtrt-id", "MD-PY-0001",
+            ])
+            #expect(result.status == 0, "\(result.error)")
+            let steps = String(decoding: result.output, as: UTF8.self).split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(steps.map { $0["step"] as? String } == ["settle", "settle again", "reverse", "profile"], "\(steps)")
+            guard steps.count == 4 else { return }
+            let setlID = steps[0]["setl_id"] as? String
+            #expect(setlID != nil && steps[0]["medfee_sumamt"] as? Int == 1000 && steps[0]["replay"] as? Bool == false)
+            #expect(steps[1]["setl_id"] as? String == setlID && steps[1]["replay"] as? Bool == true)
+            #expect(steps[2]["setl_id"] as? String == setlID && (steps[2]["reversal_id"] as? String)?.isEmpty == false)
+            #expect(steps[3]["fixmedins_code"] as? String == "H33080200101" && steps[3]["fixmedins_name"] as? String == "甲村卫生室")
+        }
+    }
+
     /// Without a client certificate the TLS handshake fails: nothing is served.
     @Test func noClientCertificateNoAnswer() async throws {
         try await withDemoStack(loadDemo: false) { stack in
