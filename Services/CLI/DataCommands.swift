@@ -202,7 +202,7 @@ struct Import: AsyncParsableCommand {
         for start in stride(from: 0, to: parsed.records.count, by: batch) {
             let chunk = parsed.records[start..<min(start + batch, parsed.records.count)]
             let result = try await registry.importInstitutions(
-                ImportInstitutionsRequest(sessionID: file, records: chunk.map(\.message)), options: CallOptions(timeout: .seconds(120))
+                ImportInstitutionsRequest(sessionID: String(URL(fileURLWithPath: file).lastPathComponent.prefix(100)), records: chunk.map(\.message)), options: CallOptions(timeout: .seconds(120))
             )
             for (sent, outcome) in zip(chunk, result.results) {
                 switch outcome.outcome {

@@ -1,4 +1,5 @@
 @testable import GatewayService
+import Foundation
 import MedicareContracts
 import MedicareRPC
 import MedicareWire
@@ -108,4 +109,17 @@ import Testing
         #expect(SettlementMethods.settle.policy.mayRetry(hasIdempotencyKey: true))
         #expect(RegistryMethods.importInstitutions.policy.mayRetry(hasIdempotencyKey: false))
     }
+
+    /// The access table's scopes are a closed set: a table naming another refuses to load
+    /// (the gateway does not start), instead of reading it as some default.
+    @Test func anAccessTableWithAnUnknownScopeDoesNotLoad() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(UUID().uuidString).json").path
+        let table = #"{"rules": [{"role": "clinic", "methods": ["medicare.v1.Gateway/Settle"], "scope": "everything"}]}"#
+        _ = FileManager.default.createFile(atPath: path, contents: Data(table.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: DecodingError.self) { _ = try AccessTable.load(path: path) }
+        let bundled = try AccessTable.load(path: "")
+        #expect(bundled.rules.contains { $0.role == "clinic" && $0.scope == .institution })
+    }
 }
+

@@ -11,8 +11,9 @@ public struct AccessTable: Codable, Sendable {
         /// Full method names; a trailing `*` matches a prefix.
         public var methods: [String]
         /// "all", "region" (the caller's ST region), or "institution" (the caller's own code and
-        /// its clinics): how much of the data the caller reaches (see ``AccessScope``).
-        public var scope: String
+        /// its clinics): how much of the data the caller reaches (see ``AccessScope``). Any
+        /// other value refuses the whole table when it loads.
+        public var scope: AccessScope
     }
 
     public typealias Scope = AccessScope
@@ -23,11 +24,7 @@ public struct AccessTable: Codable, Sendable {
         let data = path.isEmpty
             ? try Data(contentsOf: Bundle.module.url(forResource: "access", withExtension: "json")!)
             : try Data(contentsOf: URL(fileURLWithPath: path))
-        let table = try JSONDecoder().decode(AccessTable.self, from: data)
-        for rule in table.rules where Scope(rawValue: rule.scope) == nil {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "rule for role '\(rule.role)' has unknown scope '\(rule.scope)'"))
-        }
-        return table
+        return try JSONDecoder().decode(AccessTable.self, from: data)
     }
 
     /// The scope the caller has for the method, or `permissionDenied`: the first rule for the
@@ -37,10 +34,10 @@ public struct AccessTable: Codable, Sendable {
     public func authorize(_ peer: PeerIdentity, _ method: String) throws(RPCError) -> Scope {
         func lists(_ rule: Rule) -> Bool { rule.methods.contains(where: { $0 == method || ($0.hasSuffix("*") && method.hasPrefix($0.dropLast())) }) }
         if let rule = rules.first(where: { $0.role == peer.role && ($0.department == nil || $0.department == peer.department) }), lists(rule) {
-            return Scope(rawValue: rule.scope) ?? .institution
+            return rule.scope
         }
         if let rule = rules.first(where: { $0.role == "*" && ($0.department == nil || $0.department == peer.department) && lists($0) }) {
-            return Scope(rawValue: rule.scope) ?? .institution
+            return rule.scope
         }
         throw RPCError(code: .permissionDenied, message: "\(peer.role) '\(peer.commonName)' may not call \(method)")
     }

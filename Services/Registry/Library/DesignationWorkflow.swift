@@ -67,7 +67,7 @@ extension RegistryStore {
                 )
             }
             var open: [String: (id: String, status: ApplicationStatus)] = [:]
-            for row in try await tx.query("SELECT code, application_id, status FROM applications WHERE status IN ('under_review', 'approved') AND \(named)", binds) {
+            for row in try await tx.query("SELECT code, application_id, status FROM applications WHERE status IN ('\(ApplicationStatus.underReview.code)', '\(ApplicationStatus.approved.code)') AND \(named)", binds) {
                 open[try row.string("code")] = (try row.string("application_id"), try row.code("status"))
             }
             var filed: [DesignationApplication] = []

@@ -49,6 +49,7 @@ public struct RegistryProvider: RegistryService {
         guard request.records.count <= Self.maxBatch else {
             throw DomainError(field: "records", "at most \(Self.maxBatch) records per batch; send a province as several batches")
         }
+        _ = try FreeText.checked(request.sessionID, field: "session_id", max: 100, required: false)
         var results: [ImportResult] = []
         var accepted: [InstitutionRecord] = []
         var positions: [Int] = []

@@ -170,6 +170,11 @@ public struct RegistryStore: Sendable {
             """),
     ]
 
+    /// Closed-set codes that live queries name in their SQL text (the enums' stable codes, so
+    /// the compiler checks the names; a migration keeps the literals of its day).
+    static let designated = DesignationStatus.designated.code, integrating = IntegrationMode.integrating.code,
+               villageClinic = InstitutionKind.villageClinic.code
+
     /// Each village's clinics and designated clinics, kept by triggers on `institutions` (any
     /// insert, delete, or change of kind, village or status, whichever path writes it), so
     /// that coverage reads one row per village instead of every clinic (migration 19). Rows
@@ -497,19 +502,19 @@ public struct RegistryStore: Sendable {
                 WITH exceptional AS (
                   SELECT code FROM institutions WHERE designation_effective > $2
                   UNION SELECT code FROM institutions WHERE arrangement_effective > $2
-                  UNION SELECT code FROM institutions WHERE relationship_end < $2 AND integration_mode = 'integrating' AND designation_status = 'designated'),
+                  UNION SELECT code FROM institutions WHERE relationship_end < $2 AND integration_mode = '\(Self.integrating)' AND designation_status = '\(Self.designated)'),
                 -- Driven by the few exceptional clinics (a region predicate here would make
                 -- SQLite scan the region's clinics instead); the join below keeps the region.
                 deltas AS (
                   SELECT i.division_code AS village, SUM(
                     (CASE WHEN (CASE WHEN i.designation_effective <= $2 THEN i.designation_status
-                               ELSE (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) END) = 'designated'
-                      AND NOT (CASE WHEN i.arrangement_effective <= $2 THEN i.integration_mode = 'integrating' AND i.relationship_end < $2
-                               ELSE (SELECT a.integration_mode = 'integrating' AND a.relationship_end < $2 FROM integration_history a
+                               ELSE (SELECT h.to_status FROM designation_history h WHERE h.code = i.code AND h.effective_date <= $2 ORDER BY h.seq DESC LIMIT 1) END) = '\(Self.designated)'
+                      AND NOT (CASE WHEN i.arrangement_effective <= $2 THEN i.integration_mode = '\(Self.integrating)' AND i.relationship_end < $2
+                               ELSE (SELECT a.integration_mode = '\(Self.integrating)' AND a.relationship_end < $2 FROM integration_history a
                                      WHERE a.code = i.code AND a.effective_date <= $2 ORDER BY a.seq DESC LIMIT 1) END) THEN 1 ELSE 0 END)
-                    - (CASE WHEN i.designation_status = 'designated' THEN 1 ELSE 0 END)) AS delta
+                    - (CASE WHEN i.designation_status = '\(Self.designated)' THEN 1 ELSE 0 END)) AS delta
                   FROM exceptional x JOIN institutions i ON i.code = x.code
-                  WHERE i.kind = 'village_clinic' GROUP BY i.division_code),
+                  WHERE i.kind = '\(Self.villageClinic)' GROUP BY i.division_code),
                 villages AS (
                   SELECT c.village, c.clinics, c.designated + COALESCE(d.delta, 0) AS designated FROM village_counts c LEFT JOIN deltas d ON d.village = c.village
                   WHERE c.village >= $1 AND c.village < $3 AND c.clinics > 0)
@@ -554,7 +559,7 @@ public struct RegistryStore: Sendable {
             try await tx.query(
                 """
                 SELECT code, name, parent_code, relationship_end FROM institutions
-                WHERE kind = 'village_clinic' AND integration_mode = 'integrating' AND division_code LIKE $1 AND relationship_end <= $2
+                WHERE kind = '\(Self.villageClinic)' AND integration_mode = '\(Self.integrating)' AND division_code LIKE $1 AND relationship_end <= $2
                 ORDER BY relationship_end DESC, code LIMIT $3
                 """, [.text(region + "%"), .text(until), .integer(Int64(limit))]
             ).map { row in

@@ -107,7 +107,7 @@ extension RegistryStore {
     static let ledgerQuery = """
         SELECT i.code, i.name, i.division_code, i.designation_status, i.integration_mode, i.relationship_end, i.licensed_doctors, i.has_computer,
           i.has_network, (SELECT a.status FROM applications a WHERE a.code = i.code ORDER BY a.filed_at DESC, a.application_id DESC LIMIT 1) AS application
-        FROM institutions i WHERE i.kind = 'village_clinic'
+        FROM institutions i WHERE i.kind = '\(villageClinic)'
         """
 
     static func facts(_ row: SQLRow, today: String) throws -> LedgerFacts {

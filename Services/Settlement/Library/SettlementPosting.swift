@@ -109,7 +109,7 @@ extension SettlementStore {
             let rows = try await tx.query(
                 """
                 SELECT 1 AS part, idempotency_key AS t1, setl_id AS t2, claim_digest AS t3, status AS t4, fixmedins_code AS t5, mdtrt_id AS t6, result,
-                  0 AS n1, 0 AS n2, 0 AS n3 FROM settlements WHERE \(keys) OR (status = 'settled' AND \(visits))
+                  0 AS n1, 0 AS n2, 0 AS n3 FROM settlements WHERE \(keys) OR (status = '\(SettlementStatus.settled.code)' AND \(visits))
                 UNION ALL SELECT 2, psn_no, visit_type, '', '', '', '', NULL, year, deductible_used, fund_paid FROM accumulators WHERE \(accumulatorsOf)
                 UNION ALL SELECT 3, psn_no, visit_date, item_code, '', '', '', NULL, 0, 0, 0 FROM billed_items WHERE \(days) AND \(billedTo) AND \(items)
                 """,

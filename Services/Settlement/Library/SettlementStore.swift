@@ -111,7 +111,7 @@ public struct SettlementStore: Sendable {
         let rows = try await tx.query(
             """
             SELECT idempotency_key, setl_id, claim_digest, status, result FROM settlements
-            WHERE idempotency_key = $1 OR (fixmedins_code = $2 AND mdtrt_id = $3 AND status = 'settled')
+            WHERE idempotency_key = $1 OR (fixmedins_code = $2 AND mdtrt_id = $3 AND status = '\(SettlementStatus.settled.code)')
             """,
             [.text(identity.scopedKey), .text(claim.clinic.value), .text(claim.claim.mdtrtID)]
         )
@@ -238,7 +238,7 @@ public struct SettlementStore: Sendable {
             if result.acctPay > 0 {
                 try await tx.execute("UPDATE persons SET account_balance = account_balance + $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(result.psnNo)])
             }
-            try await tx.execute("UPDATE settlements SET status = 'reversed' WHERE setl_id = $1", [.text(setlID)])
+            try await tx.execute("UPDATE settlements SET status = $1 WHERE setl_id = $2", [SettlementStatus.reversed.stored, .text(setlID)])
             // By the table's key (no index on setl_id to keep up on every posting).
             for item in Set(result.lines.map(\.itemCode)) {
                 try await tx.execute(
@@ -388,8 +388,8 @@ public struct SettlementStore: Sendable {
             let mismatches = try await tx.query(
                 """
                 SELECT a.psn_no, a.year, a.visit_type, a.fund_paid, a.deductible_used,
-                  COALESCE((SELECT SUM(s.hifp_pay) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = 'settled'), 0) AS paid,
-                  COALESCE((SELECT SUM(s.act_pay_dedc) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = 'settled'), 0) AS dedc
+                  COALESCE((SELECT SUM(s.hifp_pay) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = '\(SettlementStatus.settled.code)'), 0) AS paid,
+                  COALESCE((SELECT SUM(s.act_pay_dedc) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = '\(SettlementStatus.settled.code)'), 0) AS dedc
                 FROM accumulators a
                 """, []
             )
@@ -397,7 +397,7 @@ public struct SettlementStore: Sendable {
                 response.problems.append("accumulators of \(try row.string("psn_no")) \(try row.int("year")) \(try row.string("visit_type")) do not match the settlements")
             }
             let fund = try await tx.queryOne("SELECT COALESCE(SUM(debit) - SUM(credit), 0) AS net FROM ledger WHERE account = 'fund:pooling'", [])
-            let live = try await tx.queryOne("SELECT COALESCE(SUM(hifp_pay), 0) AS paid FROM settlements WHERE status = 'settled'", [])
+            let live = try await tx.queryOne("SELECT COALESCE(SUM(hifp_pay), 0) AS paid FROM settlements WHERE status = '\(SettlementStatus.settled.code)'", [])
             if try fund?.int("net") != live?.int("paid") { response.problems.append("the pooling fund's ledger does not match live settlements") }
             response.settlements = UInt32(try await tx.queryOne("SELECT COUNT(*) AS n FROM settlements", [])?.int("n") ?? 0)
             response.reversals = UInt32(try await tx.queryOne("SELECT COUNT(*) AS n FROM reversals", [])?.int("n") ?? 0)
