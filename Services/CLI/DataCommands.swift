@@ -141,7 +141,7 @@ struct Import: AsyncParsableCommand {
     static func importFile(kind: String, file: String, encoding: String, batch: Int, connection: Connection) async throws {
         guard (1...5_000).contains(batch) else { throw ValidationError("--batch must be 1-5000") }
         guard let encoding = TextEncoding(rawValue: encoding.lowercased()) else { throw ValidationError("--encoding must be auto, utf-8 or gbk") }
-        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw fail(ValidationError("cannot read \(file)")) }
         /// Sends the file's records with `client`, by kind.
         let send: @Sendable (RPCClient) async throws -> ImportReport
         do {
@@ -168,7 +168,7 @@ struct Import: AsyncParsableCommand {
                 throw ValidationError("KIND must be institutions, divisions or persons, got '\(kind)'")
             }
         } catch let error as FileError {
-            throw ValidationError("\(file): \(error.message)")
+            throw fail(ValidationError("\(file): \(error.message)"))
         }
         let client = try connection.client()
         let report: ImportReport
@@ -232,10 +232,16 @@ struct Import: AsyncParsableCommand {
                     report.counts["imported", default: 0] += chunk.count
                     break
                 } catch let error as RPCError where error.code == .invalidArgument || error.code == .notFound || error.code == .failedPrecondition {
-                    guard let (i, reason) = Self.refused(error.message, field: field), chunk.indices.contains(i), refused < 100 else { throw error }
+                    guard let (i, reason) = Self.refused(error.message, field: field), chunk.indices.contains(i) else { throw error }
                     let record = chunk.remove(at: i)
                     report.rejections.append(Rejection(record: record.record, key: key(record.message), reason: reason))
                     refused += 1
+                    if refused == 100 {
+                        for unsent in chunk {
+                            report.rejections.append(Rejection(record: unsent.record, key: key(unsent.message), reason: "not sent: 100 records of its batch were refused"))
+                        }
+                        break
+                    }
                 }
             }
         }

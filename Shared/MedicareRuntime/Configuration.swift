@@ -16,6 +16,19 @@ public struct ConfigKey: Sendable, Hashable {
         self.help = help
     }
 
+    /// What a key's value is, as its default says: a whole number (`7101`), yes or no
+    /// (`true`), or text. A configuration file must give the key a JSON value of that kind.
+    public enum Kind: Sendable {
+        case integer, boolean, text
+    }
+
+    /// The key's kind, from its default value.
+    public var kind: Kind {
+        if Int(defaultValue) != nil { return .integer }
+        if defaultValue == "true" || defaultValue == "false" { return .boolean }
+        return .text
+    }
+
     /// `rpc.max-frame-bytes` -> `MEDICARE_RPC_MAX_FRAME_BYTES`.
     public var environmentName: String {
         "MEDICARE_" + name.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 }.map(String.init).joined()
@@ -35,8 +48,12 @@ public struct Configuration: Sendable {
     /// names), then each key's environment variable, then the `--KEY VALUE` / `--KEY=VALUE` flags,
     /// each overriding the one before.
     /// - Throws: ``StartupError`` (configuration) for an argument that is not a flag, a flag
-    ///   without a value, an unreadable or non-object file, or an unknown key in the file or
-    ///   flags (suggesting the nearest declared one). Unknown environment variables are ignored.
+    ///   without a value, an unreadable or non-object file, a file value of the wrong JSON kind
+    ///   (a port must be a number: `true` or `"7101"` is refused), or an unknown key in the
+    ///   file, flags or environment (suggesting the nearest declared one). In the environment,
+    ///   a `MEDICARE_*` variable is unknown when it is neither one of this service's keys nor in
+    ///   ``sharedEnvironment`` (another service's key, or a tool's), so that a typo such as
+    ///   `MEDICARE_RPC_PROT` stops start-up instead of being silently ignored.
     public init(keys: [ConfigKey], arguments: [String], environment: [String: String]) throws(StartupError) {
         self.keys = keys
         let known = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
@@ -75,9 +92,14 @@ public struct Configuration: Sendable {
                 throw StartupError("the configuration file '\(configFile)' is not a JSON object")
             }
             for (name, value) in Self.flatten(object) {
-                guard known[name] != nil else { throw StartupError(Self.unknown(name, in: "file \(configFile)", keys: keys)) }
-                values[name] = (value, "file \(configFile)")
+                guard let key = known[name] else { throw StartupError(Self.unknown(name, in: "file \(configFile)", keys: keys)) }
+                values[name] = (try Self.text(value, for: key, in: configFile), "file \(configFile)")
             }
+        }
+        let ours = Set(keys.map(\.environmentName))
+        for variable in environment.keys.sorted() where variable.hasPrefix("MEDICARE_") && !ours.contains(variable) && !Self.sharedEnvironment.contains(variable) {
+            let near = keys.min { Self.distance($0.environmentName, variable) < Self.distance($1.environmentName, variable) }
+            throw StartupError("unknown environment variable \(variable)" + (near.map { "; did you mean \($0.environmentName) (\($0.name))?" } ?? ""))
         }
         for key in keys {
             if let value = environment[key.environmentName] { values[key.name] = (value, "environment \(key.environmentName)") }
@@ -130,14 +152,51 @@ public struct Configuration: Sendable {
         return "unknown configuration key '\(name)' (from \(source))" + (near.map { "; did you mean '\($0)'?" } ?? "")
     }
 
-    private static func flatten(_ object: [String: Any], prefix: String = "") -> [(String, String)] {
-        object.flatMap { key, value -> [(String, String)] in
+    /// `MEDICARE_*` variables a service accepts without declaring them: the other services'
+    /// keys (one environment file may serve the whole stack), and the tools' own variables
+    /// (the CLI's, the scripts' and the tests'). A test keeps it equal to the services' keys.
+    public static let sharedEnvironment: Set<String> = [
+        // the configuration file itself
+        "MEDICARE_CONFIG",
+        // the other services' keys
+        "MEDICARE_UPSTREAM_REGISTRY", "MEDICARE_UPSTREAM_SETTLEMENT", "MEDICARE_UPSTREAM_SUPERVISION", "MEDICARE_CAMPAIGN_FILE",
+        "MEDICARE_ACCESS_FILE", "MEDICARE_GATEWAY_MAX_CALLS_PER_CALLER", "MEDICARE_GATEWAY_ROUTE_CACHE_MS", "MEDICARE_BRIDGE_PORT",
+        "MEDICARE_BRIDGE_ENABLED", "MEDICARE_STORE_SETTLE_WRITERS", "MEDICARE_POLICY_FILE", "MEDICARE_AUDIT_SIGNING_KEY",
+        "MEDICARE_AUDIT_CHECKPOINT_SECONDS", "MEDICARE_REVIEW_RULES_FILE", "MEDICARE_REVIEW_RECENT_SECONDS", "MEDICARE_REVIEW_REFRESH_MS",
+        "MEDICARE_BUSINESS_TIME_ZONE", "MEDICARE_STORE_PASSWORD",
+        // the tools': the CLI, scripts and tests
+        "MEDICARE_CERTS", "MEDICARE_GATEWAY", "MEDICARE_DATA", "MEDICARE_TEST_POSTGRES_URL", "MEDICARE_PG_DIR", "MEDICARE_PG_SETTINGS",
+        "MEDICARE_SKIP_POSTGRES", "MEDICARE_REPLICA_STACK",
+    ]
+
+    /// A file value as text, if it is of the key's kind. Errors name the key and the file.
+    private static func text(_ value: Any, for key: ConfigKey, in file: String) throws(StartupError) -> String {
+        let number = value as? NSNumber, isBool = number.map { String(cString: $0.objCType) == "c" } ?? false
+        switch key.kind {
+        case .integer:
+            if let number, !isBool, let whole = Int(exactly: number.doubleValue) { return String(whole) }
+            throw StartupError("configuration key '\(key.name)' (file \(file)) must be a JSON whole number; got \(describe(value))")
+        case .boolean:
+            if let number, isBool { return number.boolValue ? "true" : "false" }
+            throw StartupError("configuration key '\(key.name)' (file \(file)) must be JSON true or false; got \(describe(value))")
+        case .text:
+            if let text = value as? String { return text }
+            throw StartupError("configuration key '\(key.name)' (file \(file)) must be a JSON string; got \(describe(value))")
+        }
+    }
+
+    private static func describe(_ value: Any) -> String {
+        if let number = value as? NSNumber { return String(cString: number.objCType) == "c" ? (number.boolValue ? "true" : "false") : number.stringValue }
+        if let text = value as? String { return "\"\(text.prefix(60))\"" }
+        if value is NSNull { return "null" }
+        return value is [Any] ? "an array" : "\(type(of: value))"
+    }
+
+    private static func flatten(_ object: [String: Any], prefix: String = "") -> [(String, Any)] {
+        object.flatMap { key, value -> [(String, Any)] in
             let name = prefix.isEmpty ? key : "\(prefix).\(key)"
-            switch value {
-            case let nested as [String: Any]: return flatten(nested, prefix: name)
-            case let number as NSNumber: return [(name, number.stringValue)]
-            default: return [(name, "\(value)")]
-            }
+            if let nested = value as? [String: Any] { return flatten(nested, prefix: name) }
+            return [(name, value)]
         }
     }
 

@@ -224,8 +224,10 @@ final class RPCService: Service {
         let background = context.background.value
         try await withThrowingTaskGroup(of: Void.self) { group in
             for work in background { group.addTask { await work() } }
-            try await withGracefulShutdownHandler {
+            try await withGracefulShutdownHandler { [bridge] in
                 try await server.run()
+                // The bridge's calls use the store too: it stays open until they are answered.
+                await bridge?.run()
             } onGracefulShutdown: { [bridge] in
                 Task {
                     async let bridgeDrained: Void? = bridge?.shutdownGracefully(timeout: drain)

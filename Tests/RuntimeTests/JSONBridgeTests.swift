@@ -62,6 +62,15 @@ struct JSONBridgeTests {
             let unkeyed = try await Self.curl(stack, "/v1/Gateway/Settle", body: Self.claim)
             #expect(unkeyed.status == 400 && (unkeyed.json["message"] as? String)?.contains("idempotency-key") == true, "\(unkeyed)")
 
+            // Only JSON is taken: a form post (what a hostile page can make a browser send
+            // with the clinic's certificate, without asking first) is refused, unserved.
+            let form = try await runCommand("/usr/bin/curl", [
+                "--silent", "--cacert", "\(stack.folder)/certs/ca.pem", "--cert", "\(stack.folder)/certs/clinic-H33080200101.pem",
+                "--key", "\(stack.folder)/certs/clinic-H33080200101.key", "--write-out", "\n%{http_code}", "--data", #"{"fixmedins_code": "H33080200101"}"#,
+                "https://localhost:\(stack.gateway.bridgePort)/v1/Gateway/GetInstitutionProfile",
+            ])
+            #expect(String(decoding: form.output, as: UTF8.self).hasSuffix("\n415"), "\(String(decoding: form.output, as: UTF8.self))")
+
             // The methods as the bridge serves them.
             let methods = try await Self.curl(stack, "/v1/methods")
             let paths = (methods.json["methods"] as? [[String: Any]])?.compactMap { $0["path"] as? String } ?? []

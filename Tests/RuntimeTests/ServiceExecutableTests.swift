@@ -121,6 +121,25 @@ struct ServiceExecutableTests {
         #expect(child.standardError.contains(message), "\(child.standardError)")
     }
 
+    /// Values are typed (a JSON `true` is not a port, a number is not a URL) and a
+    /// misspelt `MEDICARE_*` variable stops start-up like a misspelt flag.
+    @Test(arguments: [
+        (#"{"rpc": {"port": true}}"#, [String: String](), "configuration key 'rpc.port' (file registry.json) must be a JSON whole number; got true"),
+        (#"{"rpc": {"port": "7101"}}"#, [:], "configuration key 'rpc.port' (file registry.json) must be a JSON whole number; got \"7101\""),
+        (#"{"store": {"url": 5}}"#, [:], "configuration key 'store.url' (file registry.json) must be a JSON string; got 5"),
+        ("{}", ["MEDICARE_RPC_PROT": "7101"], "unknown environment variable MEDICARE_RPC_PROT; did you mean MEDICARE_RPC_PORT (rpc.port)?"),
+    ])
+    func strictlyTypedFileValuesAndNoUnknownVariables(file: String, environment: [String: String], message: String) async throws {
+        let folder = NSTemporaryDirectory() + "cfgstrict-\(UUID().uuidString.prefix(8))"
+        try DevCertificates.ensure(in: "\(folder)/certs")
+        try Data(file.utf8).write(to: URL(fileURLWithPath: "\(folder)/registry.json"))
+        let child = try ChildProcess(
+            Executables.path("registry"), ["--config", "registry.json", "--admin.port", "0"], environment: environment, directory: folder
+        )
+        #expect(try await child.wait() == 78)
+        #expect(child.standardError.contains(message), "\(child.standardError)")
+    }
+
     @Test func configurationFileAndEnvironmentAreRead() async throws {
         let folder = NSTemporaryDirectory() + "cfgfile-\(UUID().uuidString.prefix(8))"
         try DevCertificates.ensure(in: "\(folder)/certs")

@@ -143,13 +143,21 @@ extension RegistryStore {
             let taken = Set(try await tx.query("SELECT agreement_no FROM agreements WHERE \(numbers)", numberBinds).map { try $0.string("agreement_no") })
             var rows: [[SQLValue]] = [], changes: [DesignationChange] = []
             for (i, (id, agreement)) in agreements.enumerated() {
-                guard let (status, code) = applications[id] else { throw DomainError(.notFound, field: field(i) + "application_id", "no application \(id)") }
-                guard status == .approved else {
-                    throw DomainError(.precondition, field: field(i) + "application_id", "application \(id) is \(RegistryProvider.words(status)); only an approved one is signed")
+                let refusal: DomainError? = if let (status, _) = applications[id] {
+                    status != .approved
+                        ? DomainError(.precondition, field: field(i) + "application_id", "application \(id) is \(RegistryProvider.words(status)); only an approved one is signed")
+                        : taken.contains(agreement.agreementNo)
+                        ? DomainError(.conflict, field: field(i) + "agreement_no", "agreement \(agreement.agreementNo) already exists") : nil
+                } else {
+                    DomainError(.notFound, field: field(i) + "application_id", "no application \(id)")
                 }
-                guard !taken.contains(agreement.agreementNo) else {
-                    throw DomainError(.conflict, field: field(i) + "agreement_no", "agreement \(agreement.agreementNo) already exists")
+                if let refusal {
+                    // Agreements are judged in order, each whole: an earlier one whose
+                    // designation does not apply is the error to answer.
+                    _ = try await Self.planDesignations(tx, changes, by: by, firstChange: firstChange, lock: tx.dialect.forUpdate)
+                    throw refusal
                 }
+                let code = applications[id]!.code
                 rows.append([.text(agreement.agreementNo), .text(code), .text(id), .text(agreement.startDate), .text(agreement.endDate),
                              .text(agreement.scopes.map(\.code).joined(separator: ",")), .text(agreement.signedDate), .text(by)])
                 changes.append(DesignationChange(

@@ -428,7 +428,22 @@ public struct RegistryStore: Sendable {
     /// institution), FAILED_PRECONDITION (the action does not apply to its status at that
     /// point), INVALID_ARGUMENT (the date precedes the previous change's).
     static func changeDesignations(_ tx: any SQLTransaction, _ changes: [DesignationChange], by: String, firstChange: Int64, lock: String) async throws {
-        guard !changes.isEmpty else { return }
+        try await apply(tx, try await planDesignations(tx, changes, by: by, firstChange: firstChange, lock: lock))
+    }
+
+    /// What ``changeDesignations(_:_:by:firstChange:lock:)`` writes, decided: the rows of the
+    /// history, the outbox and the institutions' new statuses.
+    struct DesignationPlan: Sendable {
+        var at = ""
+        var history: [[SQLValue]] = []
+        var outbox: [[SQLValue]] = []
+        var updated: [String: [SQLValue]] = [:]
+    }
+
+    /// Reads and checks `changes` in order (the first that does not apply throws, as
+    /// ``changeDesignations(_:_:by:firstChange:lock:)`` documents) and returns what to write.
+    static func planDesignations(_ tx: any SQLTransaction, _ changes: [DesignationChange], by: String, firstChange: Int64, lock: String) async throws -> DesignationPlan {
+        guard !changes.isEmpty else { return DesignationPlan() }
         var binds: [SQLValue] = []
         let named = SQLPlaceholders.isIn("code", Set(changes.map(\.code)).map { .text($0) }, dialect: tx.dialect, binds: &binds)
         var state: [String: (status: DesignationStatus, kind: InstitutionKind, seq: Int64, effective: String?)] = [:]
@@ -444,7 +459,7 @@ public struct RegistryStore: Sendable {
             state[code]?.effective = try row.string("effective_date")
         }
         let at = Date().formatted(.iso8601), nowMillis = AuditOutbox.nowMillis()
-        var history: [[SQLValue]] = [], outbox: [[SQLValue]] = [], updated: [String: [SQLValue]] = [:]
+        var plan = DesignationPlan(at: at)
         for (i, change) in changes.enumerated() {
             guard var now = state[change.code] else { throw DomainError(.notFound, field: change.field("fixmedins_code"), "no institution \(change.code)") }
             let transition = try InstitutionRules.transition(change.action)
@@ -455,7 +470,7 @@ public struct RegistryStore: Sendable {
                 throw DomainError(field: change.field("effective_date"), "\(change.effective) is before the previous change of \(change.code), effective \(previous)")
             }
             now.seq += 1
-            history.append([.text(change.code), .integer(now.seq), now.status.stored, transition.to.stored, .text(change.reason), .text(at), .text(by), .text(change.effective)])
+            plan.history.append([.text(change.code), .integer(now.seq), now.status.stored, transition.to.stored, .text(change.reason), .text(at), .text(by), .text(change.effective)])
             // The decision's audit record, in the same transaction; its kind goes with it
             // (supervision's review rules scope by it).
             let record = RecordRequest(designation: DesignationRecord(
@@ -463,15 +478,21 @@ public struct RegistryStore: Sendable {
                 event: DesignationEvent(fromStatus: now.status, toStatus: transition.to, reason: change.reason, at: at, by: by, effectiveDate: change.effective),
                 kind: now.kind
             ))
-            outbox.append([.text("\(change.code)#\(now.seq)"), .text(AuditKind.designation.code), .blob(try record.encodedBytes()), .integer(nowMillis)])
+            plan.outbox.append([.text("\(change.code)#\(now.seq)"), .text(AuditKind.designation.code), .blob(try record.encodedBytes()), .integer(nowMillis)])
             now.status = transition.to
             now.effective = change.effective
             state[change.code] = now
-            updated[change.code] = [.text(change.code), transition.to.stored, .integer(firstChange + Int64(i)), .text(change.effective)]
+            plan.updated[change.code] = [.text(change.code), transition.to.stored, .integer(firstChange + Int64(i)), .text(change.effective)]
         }
-        var updateBinds: [SQLValue] = [.text(at)]
+        return plan
+    }
+
+    /// Writes a plan: one update of the institutions, two multi-row inserts.
+    static func apply(_ tx: any SQLTransaction, _ plan: DesignationPlan) async throws {
+        guard !plan.updated.isEmpty else { return }
+        var updateBinds: [SQLValue] = [.text(plan.at)]
         let relation = SQLPlaceholders.relation(
-            [("code", "text"), ("status", "text"), ("change", "bigint"), ("effective", "text")], rows: Array(updated.values), dialect: tx.dialect, binds: &updateBinds
+            [("code", "text"), ("status", "text"), ("change", "bigint"), ("effective", "text")], rows: Array(plan.updated.values), dialect: tx.dialect, binds: &updateBinds
         )
         try await tx.execute(
             """
@@ -480,9 +501,9 @@ public struct RegistryStore: Sendable {
             """, updateBinds
         )
         try await tx.insert(
-            into: "designation_history", columns: ["code", "seq", "from_status", "to_status", "reason", "at", "by_whom", "effective_date"], rows: history
+            into: "designation_history", columns: ["code", "seq", "from_status", "to_status", "reason", "at", "by_whom", "effective_date"], rows: plan.history
         )
-        try await tx.insert(into: "registry_audit_outbox", columns: ["subject", "kind", "record", "created_ms"], rows: outbox)
+        try await tx.insert(into: "registry_audit_outbox", columns: ["subject", "kind", "record", "created_ms"], rows: plan.outbox)
     }
 
     /// 村村通 coverage of `region` as of `day` (YYYY-MM-DD): a clinic counts as designated when

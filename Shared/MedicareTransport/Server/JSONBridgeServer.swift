@@ -27,7 +27,7 @@ public final class JSONBridgeServer: Sendable {
     /// The address the bridge listens on (with the port actually bound).
     public let localAddress: SocketAddress
     private let listener: any Channel
-    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let connections: BridgeConnections
 
     /// What bounds a bridge connection.
     public struct Limits: Sendable {
@@ -45,10 +45,11 @@ public final class JSONBridgeServer: Sendable {
         }
     }
 
-    private init(listener: any Channel) throws {
+    private init(listener: any Channel, connections: BridgeConnections) throws {
         guard let address = listener.localAddress else { throw ChannelError.inappropriateOperationForState }
         self.listener = listener
         self.localAddress = address
+        self.connections = connections
     }
 
     /// Binds `host:port` and serves `router`'s methods that have a JSON form, each call made
@@ -59,7 +60,8 @@ public final class JSONBridgeServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> JSONBridgeServer {
         let tlsContext = try TLSContext(configuration: tls, isServer: true)
-        let tracked = Mutex<JSONBridgeServer?>(nil)
+        // Tracked from the first accepted connection, so that shutdown reaches every one.
+        let connections = BridgeConnections()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -72,34 +74,58 @@ public final class JSONBridgeServer: Sendable {
                     )
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(JSONBridgeHandler(router: router, limits: limits, logger: logger))
-                    tracked.withLock { $0?.track(channel) }
+                    connections.track(channel)
                 }
             }
             .bind(host: host, port: port)
             .get()
-        let server = try JSONBridgeServer(listener: listener)
-        tracked.withLock { $0 = server }
+        let server = try JSONBridgeServer(listener: listener, connections: connections)
         logger.info("json bridge listening", metadata: ["net.address": "\(server.localAddress)"])
         return server
     }
 
-    /// Stops accepting and waits up to `timeout` for the calls in progress to be answered,
-    /// then closes every connection.
+    /// Stops accepting and waits up to `timeout` for the calls in progress to be answered
+    /// (each connection closes once its call is answered; an idle one at once), then closes
+    /// what is still open, which cancels the calls still running.
     public func shutdownGracefully(timeout: Duration) async {
         try? await listener.close()
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline, connections.withLock({ $0.values.contains { $0.isActive } }) {
-            for channel in connections.withLock({ Array($0.values) }) { channel.pipeline.fireUserInboundEventTriggered(DrainConnection()) }
-            try? await Task.sleep(for: .milliseconds(50))
+        for channel in connections.open { channel.pipeline.fireUserInboundEventTriggered(DrainConnection()) }
+        while ContinuousClock.now < deadline, !connections.open.isEmpty {
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        for channel in connections.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+        for channel in connections.open { channel.close(promise: nil) }
     }
 
-    fileprivate func track(_ channel: any Channel) {
+    /// Waits until the bridge has stopped listening and every connection has closed (after
+    /// ``shutdownGracefully(timeout:)``), so that what it serves with (the store) outlives its calls.
+    /// Cancelling the waiting task closes everything at once.
+    public func run() async {
+        await withTaskCancellationHandler {
+            try? await listener.closeFuture.get()
+            while true {
+                let open = connections.open
+                if open.isEmpty { return }
+                for channel in open { try? await channel.closeFuture.get() }
+            }
+        } onCancel: {
+            listener.close(promise: nil)
+            for channel in connections.open { channel.close(promise: nil) }
+        }
+    }
+}
+
+/// The bridge's open connections.
+final class BridgeConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    var open: [any Channel] { channels.withLock { Array($0.values) } }
+
+    func track(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
-        connections.withLock { $0[id] = channel }
+        channels.withLock { $0[id] = channel }
         channel.closeFuture.whenComplete { [weak self] _ in
-            self?.connections.withLock { _ = $0.removeValue(forKey: id) }
+            self?.channels.withLock { _ = $0.removeValue(forKey: id) }
         }
     }
 }
@@ -119,11 +145,19 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var tooLarge = false
     private var inFlight = false
     private var draining = false
+    /// The call being made, cancelled if the connection closes first.
+    private var call: Task<Void, Never>?
 
     init(router: RPCRouter, limits: JSONBridgeServer.Limits, logger: Logger) {
         self.router = router
         self.limits = limits
         self.logger = logger
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        call?.cancel()
+        call = nil
+        context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -165,12 +199,15 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, request: Data) {
-        let keepAlive = head.isKeepAlive && !draining
+        let keepAlive = head.isKeepAlive, bodyless = head.method == .HEAD
+        func send(_ status: HTTPResponseStatus, _ error: RPCError, allow: Bool = false) {
+            write(context: context, keepAlive: keepAlive, bodyless: bodyless, status, Self.error(error), allow: allow)
+        }
         if tooLarge {
-            return write(context: context, keepAlive: keepAlive, .payloadTooLarge, Self.error(RPCError(code: .resourceExhausted, message: "the request body is larger than \(limits.maxBodyBytes) bytes")))
+            return send(.payloadTooLarge, RPCError(code: .resourceExhausted, message: "the request body is larger than \(limits.maxBodyBytes) bytes"))
         }
         guard let peer else {
-            return write(context: context, keepAlive: keepAlive, .unauthorized, Self.error(RPCError(code: .unauthenticated, message: "no verified client certificate")))
+            return send(.unauthorized, RPCError(code: .unauthenticated, message: "no verified client certificate"))
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         if head.method == .GET, path == "/v1/methods" {
@@ -178,14 +215,21 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
                 ["method": m.descriptor.fullName, "path": "/v1/" + m.descriptor.fullName.dropFirst("medicare.v1.".count), "request": m.requestType,
                  "response": m.responseType]
             }
-            return write(context: context, keepAlive: keepAlive, .ok, (try? JSONSerialization.data(withJSONObject: ["methods": methods], options: [.sortedKeys])) ?? Data())
+            let list = (try? JSONSerialization.data(withJSONObject: ["methods": methods], options: [.sortedKeys])) ?? Data()
+            return write(context: context, keepAlive: keepAlive, bodyless: false, .ok, list)
         }
         guard head.method == .POST else {
-            return write(context: context, keepAlive: keepAlive, .methodNotAllowed, Self.error(RPCError(code: .unimplemented, message: "\(head.method) is not served: POST /v1/{Service}/{Method}, GET /v1/methods")))
+            return send(.methodNotAllowed, RPCError(code: .unimplemented, message: "\(head.method) is not served: POST /v1/{Service}/{Method}, GET /v1/methods"), allow: true)
+        }
+        // JSON only: a browser cannot send it cross-site without asking first (a CORS
+        // preflight), so a page cannot make a clinic's browser call with its certificate.
+        let type = head.headers.first(name: "content-type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard type == "application/json" else {
+            return send(.unsupportedMediaType, RPCError(code: .invalidArgument, message: "Content-Type: must be application/json"))
         }
         let name = path.hasPrefix("/v1/") ? String(path.dropFirst(4)) : String(path.dropFirst())
         guard let method = JSONMethod.named(name), name.contains("/"), router.route(for: method.descriptor.fullName) != nil else {
-            return write(context: context, keepAlive: keepAlive, .notFound, Self.error(RPCError(code: .unimplemented, message: "no method '\(name.prefix(200))': GET /v1/methods lists them")))
+            return send(.notFound, RPCError(code: .unimplemented, message: "no method '\(name.prefix(200))': GET /v1/methods lists them"))
         }
         var options = CallOptions()
         if let key = head.headers.first(name: "idempotency-key") { options.metadata[Metadata.idempotencyKey] = key }
@@ -193,12 +237,12 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
         var timeout = limits.maxTimeout
         if let sent = head.headers.first(name: "x-timeout-ms") {
             guard let ms = Int64(sent), ms > 0 else {
-                return write(context: context, keepAlive: keepAlive, .badRequest, Self.error(RPCError(code: .invalidArgument, message: "X-Timeout-Ms: must be a whole number of milliseconds > 0")))
+                return send(.badRequest, RPCError(code: .invalidArgument, message: "X-Timeout-Ms: must be a whole number of milliseconds > 0"))
             }
             timeout = min(timeout, .milliseconds(ms))
         }
         options.timeout = timeout
-        Self.dispatch(
+        call = Self.dispatch(
             method, channel: InProcessChannel(router: router, peer: peer, logger: logger), json: request.isEmpty ? Data("{}".utf8) : request,
             options: options, logger: logger, eventLoop: context.eventLoop, keepAlive: keepAlive,
             reply: NIOLoopBound(JSONBridgeReply(handler: self, context: context), eventLoop: context.eventLoop)
@@ -209,10 +253,15 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private static func dispatch(
         _ method: JSONMethod, channel: InProcessChannel, json: Data, options: CallOptions, logger: Logger, eventLoop: any EventLoop, keepAlive: Bool,
         reply: NIOLoopBound<JSONBridgeReply>
-    ) {
+    ) -> Task<Void, Never> {
         Task {
             let (status, answer) = await call(method, channel: channel, json: json, options: options, logger: logger)
-            eventLoop.execute { reply.value.handler.write(context: reply.value.context, keepAlive: keepAlive, status, answer) }
+            eventLoop.execute {
+                let (handler, context) = (reply.value.handler, reply.value.context)
+                handler.call = nil
+                guard context.channel.isActive else { return }
+                handler.write(context: context, keepAlive: keepAlive, bodyless: false, status, answer)
+            }
         }
     }
 
@@ -232,15 +281,21 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    fileprivate func write(context: ChannelHandlerContext, keepAlive: Bool, _ status: HTTPResponseStatus, _ json: Data) {
+    /// Writes one response. The connection is kept open when the request asked for it and the
+    /// bridge is not draining (decided now, not when the request came: a drain that began
+    /// during the call closes the connection after this answer, and says so).
+    fileprivate func write(context: ChannelHandlerContext, keepAlive: Bool, bodyless: Bool, _ status: HTTPResponseStatus, _ json: Data, allow: Bool = false) {
+        let keepAlive = keepAlive && !draining
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json; charset=utf-8")
         headers.add(name: "content-length", value: String(json.count))
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: json)))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if allow { headers.add(name: "allow", value: "POST, GET") }
+        // Before the end is written: writing it hands the pipeline's next queued request in.
         inFlight = false
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        if !bodyless { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: json)))), promise: nil) }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive { done.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) } }
     }
 

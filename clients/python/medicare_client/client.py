@@ -88,17 +88,30 @@ class Client:
             frame = rpc_pb2.Frame(call_id=call_id, kind=rpc_pb2.FRAME_KIND_REQUEST, method=method,
                                   timeout_micros=int(seconds * 1_000_000) if seconds else 0, metadata=metadata,
                                   payload=request.SerializeToString())
-            for attempt in (1, 2):
-                if self.sock is None:
-                    self._connect()
-                try:
-                    self._send(frame)
+            try:
+                for attempt in (1, 2):
+                    if self.sock is None:
+                        self._connect()
+                    # The socket waits a little longer than the server, which answers
+                    # DEADLINE_EXCEEDED itself at the deadline.
+                    self.sock.settimeout(seconds + 5 if seconds else None)
+                    try:
+                        self._send(frame)
+                    except (ConnectionError, ssl.SSLEOFError):
+                        # Not sent (a connection the server had closed): safe to send again.
+                        self.close()
+                        if attempt == 2 or self.host is None:
+                            raise
+                        continue
+                    # Sent: never sent again, the server may have acted on it.
                     answer = self._receive_answer(call_id)
                     break
-                except (EOFError, ConnectionError, ssl.SSLEOFError):
-                    self.close()
-                    if attempt == 2 or self.host is None:
-                        raise
+            except RPCError:
+                raise
+            except BaseException:
+                # A timeout or a broken connection can leave half a frame unread.
+                self.close()
+                raise
         if answer.status_code != rpc_pb2.STATUS_CODE_OK:
             raise RPCError(answer.status_code, answer.status_message)
         response = response_type()

@@ -44,6 +44,9 @@ class ClientTests(unittest.TestCase):
             seen["request"] = request
             for frame in answer(request):
                 write_frame(theirs, frame)
+                if frame.kind == rpc_pb2.FRAME_KIND_PING:
+                    seen["pong"] = read_frame(theirs)
+            theirs.close()
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
@@ -62,6 +65,8 @@ class ClientTests(unittest.TestCase):
         claim = settlement_pb2.Claim(mdtrt_id="MD1", psn_no="P7", fixmedins_code="H33080200101")
         response = client.service("Gateway").Settle(gateway_pb2.GatewaySettleRequest(claim=claim), idempotency_key="MD1", timeout=5)
         thread.join(2)
+        client.close()
+        self.assertEqual((seen["pong"].kind, seen["pong"].call_id), (rpc_pb2.FRAME_KIND_PONG, 99))
         request = seen["request"]
         self.assertEqual(request.kind, rpc_pb2.FRAME_KIND_REQUEST)
         self.assertEqual(request.method, "medicare.v1.Gateway/Settle")
@@ -82,12 +87,16 @@ class ClientTests(unittest.TestCase):
         with self.assertRaises(RPCError) as raised:
             client.service("Gateway").GetInstitutionProfile(gateway_pb2.InstitutionProfileRequest(fixmedins_code="H33080200102"))
         thread.join(2)
+        client.close()
         self.assertEqual(raised.exception.code, "permission_denied")
         self.assertEqual(raised.exception.number, 7)
         self.assertEqual(raised.exception.message, "clinic may not read H33080200102")
 
     def test_stubs_know_every_method_from_the_descriptors(self):
-        client = Client.over(socket.socketpair()[0])
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(theirs.close)
+        client = Client.over(ours)
         settle = client.service("Gateway").Settle
         self.assertIs(settle.request_type, gateway_pb2.GatewaySettleRequest)
         with self.assertRaises(AttributeError):
