@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "supervision", targets: ["Supervision"]),
         .executable(name: "gateway", targets: ["Gateway"]),
         .executable(name: "medicare", targets: ["MedicareCLI"]),
+        .executable(name: "console", targets: ["Console"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -31,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // CSV for the data files (RFC 4180: quoted fields, CRLF line ends from spreadsheet exports).
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        // The operator console: HTTP serving and server-rendered pages (Mustache escapes HTML).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: domain: codes, money, policy, benefit rules (pure Swift)
@@ -207,6 +211,17 @@ let package = Package(
             ],
             path: "Services/Echo"
         ),
+        // MARK: the operator console (a gateway caller with its own certificate)
+        .target(
+            name: "ConsoleService",
+            dependencies: [
+                "GatewayService", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareRPC", "MedicareRuntime", "MedicareTransport", "MedicareWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            path: "Services/Console/Library"
+        ),
+        .executableTarget(name: "Console", dependencies: ["ConsoleService"], path: "Services/Console/Main"),
         .executableTarget(
             name: "RPCBench",
             dependencies: [
@@ -262,7 +277,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["MedicareRuntime", "MedicareTransport", "MedicareContracts", "MedicareStore", "MedicareTestSupport", "MedicareDomain", "MedicareWire", "MedicareRPC"],
+            dependencies: ["MedicareRuntime", "MedicareTransport", "MedicareContracts", "MedicareStore", "MedicareTestSupport", "MedicareDomain", "MedicareWire", "MedicareRPC", "MedicareCrypto"],
             path: "Tests/RuntimeTests"
         ),
         .testTarget(

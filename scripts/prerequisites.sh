@@ -3,13 +3,14 @@
 # nothing when it is all there already: protobuf-c and protoc (code generation and the
 # C codec), OpenSSL and SQLite headers, PostgreSQL (the tests' second engine), and Python's
 # protobuf, cryptography, jsonschema, pyyaml and openapi-spec-validator (interop tests, the
-# compose check, the cases, the OpenAPI check, clients/python), and curl (the bridge's tests).
+# compose check, the cases, the OpenAPI check, clients/python, the console's browser driver),
+# curl (the bridge's tests), and Chromium with CJK fonts (the console's tests and screenshots).
 # Swift itself is expected on PATH or at /opt/swift/usr/bin.
 #
 #   scripts/prerequisites.sh          (scripts/run.sh and scripts/test.sh call it)
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev openssl postgresql python3-pip curl)
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev openssl postgresql python3-pip curl chromium fonts-noto-cjk)
 need=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
@@ -25,8 +26,8 @@ if ((${#need[@]})); then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-python=(protobuf cryptography jsonschema pyyaml openapi-spec-validator)
-if ! python3 -c "import google.protobuf, cryptography, jsonschema, yaml, openapi_spec_validator" 2>/dev/null; then
+python=(protobuf cryptography jsonschema pyyaml openapi-spec-validator websocket-client)
+if ! python3 -c "import google.protobuf, cryptography, jsonschema, yaml, openapi_spec_validator, websocket" 2>/dev/null; then
     echo "== installing Python ${python[*]}"
     python3 -m pip install -q "${python[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${python[@]}"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the whole stack on this machine on the embedded default (SQLite): builds in
 # release, makes development certificates if missing, starts registry, settlement,
-# supervision and the gateway, loads a synthetic demo county once, prints the endpoints.
+# supervision, the gateway and the operator console, loads a synthetic demo county once,
+# prints the endpoints (and, the first time, the console's password for user `ops`).
 # Ctrl-C stops everything cleanly.
 #
 #   MEDICARE_DATA=data MEDICARE_CERTS=certs scripts/run.sh
@@ -51,6 +52,19 @@ start registry --upstream.supervision 127.0.0.1:7103
 start settlement --upstream.supervision 127.0.0.1:7103
 start gateway
 
+# The operator console (docs/console.md): user `ops` (operator, Zhejiang) with a password made
+# here the first time, kept only as its hash in the users file.
+if [[ ! -f "$data/console-users.json" ]]; then
+    password=$(openssl rand -hex 8)
+    hash=$(printf '%s\n' "$password" | "$bin/console" --hash-password)
+    printf '{"users": [{"name": "ops", "role": "operator", "department": "nhsa", "region": "33", "password": "%s"}]}\n' "$hash" >"$data/console-users.json"
+    echo "$password" >"$data/console-password.txt"
+    chmod 600 "$data/console-password.txt" "$data/console-users.json"
+fi
+"$bin/console" --tls.certs "$certs" --console.users "$data/console-users.json" >"$data/logs/console.out" 2>"$data/logs/console.log" &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q "console listening" "$data/logs/console.out" 2>/dev/null && break; sleep 0.1; done
+
 if [[ ! -f "$data/.demo-loaded" ]]; then
     echo "loading the demo county (330802)..."
     "$bin/medicare" demo --certs "$certs" && touch "$data/.demo-loaded"
@@ -63,6 +77,8 @@ medicare is running (data in $data/, logs in $data/logs/):
   registry     127.0.0.1:7101                                     admin http://127.0.0.1:9101/metrics
   settlement   127.0.0.1:7102                                     admin http://127.0.0.1:9102/metrics
   supervision  127.0.0.1:7103                                     admin http://127.0.0.1:9103/metrics
+  JSON bridge  https://127.0.0.1:7180  (mTLS; docs/bridge.md)
+  console      http://127.0.0.1:7190  user ops, password in $data/console-password.txt
 
 try:
   $bin/medicare coverage 330802

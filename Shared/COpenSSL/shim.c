@@ -406,3 +406,12 @@ int mc_sm2_verify(const char *key_pem, const void *data, size_t len, const unsig
     ERR_clear_error();
     return rc;
 }
+
+int mc_pbkdf2_sha256(const char *password, size_t password_len, const unsigned char *salt, size_t salt_len, int iterations,
+                     unsigned char *out, size_t out_len) {
+    return PKCS5_PBKDF2_HMAC(password, (int)password_len, salt, (int)salt_len, iterations, EVP_sha256(), (int)out_len, out) == 1 ? 0 : -1;
+}
+
+int mc_random(unsigned char *out, size_t len) {
+    return RAND_bytes(out, (int)len) == 1 ? 0 : -1;
+}

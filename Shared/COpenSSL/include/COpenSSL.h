@@ -72,4 +72,10 @@ int mc_sm2_public(const char *key_pem, char **public_pem);
 int mc_sm2_sign(const char *key_pem, const void *data, size_t len, unsigned char *sig, size_t cap, size_t *siglen);
 int mc_sm2_verify(const char *key_pem, const void *data, size_t len, const unsigned char *sig, size_t siglen);
 
+/* PBKDF2-HMAC-SHA256 of a password (passwords at rest). 0 on success. */
+int mc_pbkdf2_sha256(const char *password, size_t password_len, const unsigned char *salt, size_t salt_len, int iterations,
+                     unsigned char *out, size_t out_len);
+/* Cryptographically secure random bytes (RAND_bytes). 0 on success. */
+int mc_random(unsigned char *out, size_t len);
+
 #endif
