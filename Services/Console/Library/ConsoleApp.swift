@@ -110,11 +110,23 @@ public struct ConsoleApp: Sendable {
         }
     }
 
+    /// A region page: the region asked (``region(_:_:)``), the user authorized for `method`
+    /// there, then `body`; an error becomes the page's message with its status.
+    func regionPage(
+        _ request: Request, _ session: ConsoleSessions.Session, _ method: MethodDescriptor, _ body: (String) async throws -> Response
+    ) async -> Response {
+        do {
+            let region = try region(request, session.user)
+            try authorize(session.user, method, region: region)
+            return try await body(region)
+        } catch {
+            return failure(request, session, error)
+        }
+    }
+
     func overview(_ request: Request, _ session: ConsoleSessions.Session) async throws -> Response {
         let user = session.user
-        do {
-            let region = try region(request, user)
-            try authorize(user, RegistryMethods.getCoverage, region: region)
+        return await regionPage(request, session, RegistryMethods.getCoverage) { region in
             let registry = RegistryClient(gateway)
             let coverage = try await registry.getCoverage(CoverageRequest(region: region, maxGaps: 50))
             func share(_ covered: UInt32, _ villages: UInt32) -> Double { villages == 0 ? 0 : Double(covered) / Double(villages) }
@@ -138,17 +150,13 @@ public struct ConsoleApp: Sendable {
                 "share": Self.percent(share(coverage.covered, coverage.villages)), "clinics": coverage.clinics, "designatedClinics": coverage.designatedClinics,
                 "children": children, "gaps": coverage.gaps.map { ["code": $0.code, "name": $0.name] }, "hasGaps": !coverage.gaps.isEmpty,
                 "parent": Self.parent(of: region, limit: user.region) ?? "",
-                "progressChart": Charts.line(points, target: (1, "2024-12-31 " + (words["progress"].map { _ in "100%" } ?? "")), title: words["progress"] ?? ""),
+                "progressChart": Charts.line(points, target: (1, "2024-12-31 100%"), title: words["progress"] ?? ""),
             ])
-        } catch {
-            return failure(request, session, error)
         }
     }
 
     func ledger(_ request: Request, _ session: ConsoleSessions.Session) async throws -> Response {
-        do {
-            let region = try region(request, session.user)
-            try authorize(session.user, RegistryMethods.getWorkLedger, region: region)
+        await regionPage(request, session, RegistryMethods.getWorkLedger) { region in
             let ledger = try await RegistryClient(gateway).getWorkLedger(WorkLedgerRequest(region: region, pageSize: 200))
             return page(request, template: "ledger", user: session, values: [
                 "region": region, "clinics": ledger.clinics,
@@ -156,15 +164,11 @@ public struct ConsoleApp: Sendable {
                 "rows": ledger.rows.map { ["code": $0.fixmedinsCode, "name": $0.fixmedinsName, "division": $0.divisionCode, "reason": $0.reason.code,
                                            "plan": $0.plan, "unit": $0.responsibleUnit, "targetDate": $0.targetDate] },
             ])
-        } catch {
-            return failure(request, session, error)
         }
     }
 
     func settlements(_ request: Request, _ session: ConsoleSessions.Session) async throws -> Response {
-        do {
-            let region = try region(request, session.user)
-            try authorize(session.user, SettlementReportsMethods.getDayTotals, region: region)
+        await regionPage(request, session, SettlementReportsMethods.getDayTotals) { region in
             let settlement = SettlementReportsClient(gateway)
             let today = CivilDate.today()
             var days: [[String: Any]] = [], fund: [(label: String, value: Double)] = []
@@ -179,15 +183,11 @@ public struct ConsoleApp: Sendable {
             return page(request, template: "settlements", user: session, values: [
                 "region": region, "days": days.reversed(), "fundChart": Charts.bars(fund, title: words["fund"] ?? "", unit: "¥"),
             ])
-        } catch {
-            return failure(request, session, error)
         }
     }
 
     func supervision(_ request: Request, _ session: ConsoleSessions.Session) async throws -> Response {
-        do {
-            let region = try region(request, session.user)
-            try authorize(session.user, SupervisionMethods.listAlerts, region: region)
+        await regionPage(request, session, SupervisionMethods.listAlerts) { region in
             let supervision = SupervisionClient(gateway)
             let alerts = try await supervision.listAlerts(ListAlertsRequest(region: region, limit: 100))
             // Cases and review statistics are kept per county: asked of a wider region, they are left out.
@@ -208,8 +208,6 @@ public struct ConsoleApp: Sendable {
                 "cases": cases.map { ["id": $0.caseID, "code": $0.fixmedinsCode, "status": $0.status.code, "summary": $0.summary] },
                 "blockedChart": blocked.isEmpty ? "" : Charts.bars(blocked, title: words["blocked"] ?? "", unit: ""),
             ])
-        } catch {
-            return failure(request, session, error)
         }
     }
 
