@@ -4,13 +4,14 @@
 # C codec), OpenSSL and SQLite headers, PostgreSQL (the tests' second engine), and Python's
 # protobuf, cryptography, jsonschema, pyyaml and openapi-spec-validator (interop tests, the
 # compose check, the cases, the OpenAPI check, clients/python, the console's browser driver),
-# curl (the bridge's tests), and Chromium with CJK fonts (the console's tests and screenshots).
+# curl (the bridge's tests), Chromium with CJK fonts (the console's tests and screenshots),
+# and Prometheus's promtool (the metrics, rules and configuration checks).
 # Swift itself is expected on PATH or at /opt/swift/usr/bin.
 #
 #   scripts/prerequisites.sh          (scripts/run.sh and scripts/test.sh call it)
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev openssl postgresql python3-pip curl chromium fonts-noto-cjk)
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev openssl postgresql python3-pip curl chromium fonts-noto-cjk prometheus)
 need=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
@@ -23,7 +24,7 @@ if ((${#need[@]})); then
     fi
     echo "== installing ${need[*]}"
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 python=(protobuf cryptography jsonschema pyyaml openapi-spec-validator websocket-client)

@@ -15,6 +15,7 @@ public final class AdminServer: Service {
     private let host: String
     private let port: Int
     private let registry: PrometheusCollectorRegistry
+    private let service: String
     private let health: @Sendable () -> Bool
     private let readiness: Readiness
     private let logger: Logger
@@ -29,10 +30,11 @@ public final class AdminServer: Service {
     /// "ok", false: 503 "draining"); `readiness` answers `/readyz` (nil: 200 "ready", else
     /// 503 with its reason); `bound` is told the address actually bound (port 0 picks one).
     public init(
-        host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
+        host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger, service: String = "medicare",
         health: @escaping @Sendable () -> Bool, readiness: @escaping Readiness = { nil },
         bound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
+        self.service = service
         self.host = host
         self.port = port
         self.registry = registry
@@ -46,7 +48,7 @@ public final class AdminServer: Service {
     /// the listening socket.
     /// - Throws: ``StartupError`` (not a configuration error) when the address cannot be bound.
     public func run() async throws {
-        let registry = self.registry, health = self.health, readiness = self.readiness
+        let registry = self.registry, health = self.health, readiness = self.readiness, service = self.service
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -54,7 +56,7 @@ public final class AdminServer: Service {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, health: health, readiness: readiness))
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, service: service, health: health, readiness: readiness))
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -80,12 +82,14 @@ private final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let registry: PrometheusCollectorRegistry
+    private let service: String
     private let health: @Sendable () -> Bool
     private let readiness: AdminServer.Readiness
     private var head: HTTPRequestHead?
 
-    init(registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> Bool, readiness: @escaping AdminServer.Readiness) {
+    init(registry: PrometheusCollectorRegistry, service: String, health: @escaping @Sendable () -> Bool, readiness: @escaping AdminServer.Readiness) {
         self.registry = registry
+        self.service = service
         self.health = health
         self.readiness = readiness
     }
@@ -113,9 +117,7 @@ private final class AdminHandler: ChannelInboundHandler {
             let (status, contentType, body): (HTTPResponseStatus, String, [UInt8])
             switch (head.method, path) {
             case (.GET, "/metrics"):
-                var bytes: [UInt8] = []
-                registry.emit(into: &bytes)
-                (status, contentType, body) = (.ok, "text/plain; version=0.0.4", bytes)
+                (status, contentType, body) = (.ok, "text/plain; version=0.0.4", MetricsExposition.render(registry, service: service))
             case (.GET, "/healthz"):
                 let serving = health()
                 (status, contentType, body) = (serving ? .ok : .serviceUnavailable, "text/plain", Array((serving ? "ok\n" : "draining\n").utf8))

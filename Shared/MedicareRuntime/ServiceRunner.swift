@@ -126,7 +126,14 @@ public enum ServiceRunner {
         logger[metadataKey: "service"] = "\(definition.name)"
 
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Stages take tens of microseconds to a few milliseconds: buckets from 50 µs.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2_500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .milliseconds(2_500), .seconds(5), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(factory)
 
         let store: any SQLDatabase & Service
         do {
@@ -137,10 +144,11 @@ public enum ServiceRunner {
         } catch {
             throw StartupError("cannot open the store (\(configuration.source("store.url"))): \(error)", configuration: false)
         }
+        StoreHealth.reportAvailable()
         let context = ServiceContext(configuration: configuration, settings: settings, store: store, logger: logger)
         let rpc = RPCService(definition: definition, context: context)
         let admin = AdminServer(
-            host: settings.adminHost, port: settings.adminPort, registry: registry, logger: logger,
+            host: settings.adminHost, port: settings.adminPort, registry: registry, logger: logger, service: definition.name,
             health: { rpc.isServing },
             readiness: { await ServiceContext.storeReadiness(store) },
             bound: { address in announce("\(definition.name) admin listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)") }

@@ -118,6 +118,12 @@ public enum StoreHealth {
         if !starved { recordSuccess() }
     }
 
+    /// Reports the store available (0) so that the gauge is there from the start, before any
+    /// failure: alerts and dashboards query it.
+    public static func reportAvailable() {
+        if !state.withLock({ $0.unavailable }) { gauge.record(0) }
+    }
+
     /// A commit went through: the store works again.
     static func recordSuccess() {
         let was = state.withLock { state in

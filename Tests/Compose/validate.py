@@ -20,9 +20,16 @@ for name in ["registry", "settlement", "supervision", "gateway", "postgres"]:
 for name in ["registry", "settlement", "supervision", "gateway"]:
     if services[name]["command"][0] != name:
         sys.exit(f"compose.yaml: service '{name}' does not run its executable")
-published = [n for n, s in services.items() if s.get("ports")]
+# Only the gateway is published to the network; the "ops" profile's tools (Prometheus, Grafana)
+# only on the host's loopback.
+def loopback_only(service):
+    return all(str(port).startswith("127.0.0.1:") for port in service.get("ports", []))
+published = [n for n, s in services.items() if s.get("ports") and not ("ops" in s.get("profiles", []) and loopback_only(s))]
 if published != ["gateway"]:
-    sys.exit(f"compose.yaml: only the gateway may publish ports, not {published}")
+    sys.exit(f"compose.yaml: only the gateway may publish ports (ops tools on 127.0.0.1 only), not {published}")
+for name in ["prometheus", "grafana"]:
+    if services.get(name, {}).get("profiles") != ["ops"]:
+        sys.exit(f"compose.yaml: '{name}' belongs to the ops profile")
 dockerfile = (root / "Dockerfile").read_text()
 for product in ["registry", "settlement", "supervision", "gateway"]:
     if f"--product {product}" not in dockerfile:

@@ -70,6 +70,17 @@ struct ServiceExecutableTests {
         let (_, metrics) = try await service.get("/metrics")
         #expect(metrics.contains("medicare_rpc_calls_total{method=\"medicare.v1.Health/Check\",code=\"ok\"} 1"), "\(metrics.prefix(2000))")
         #expect(metrics.contains("medicare_store_commit_seconds"))
+        // What operations run on: every family has its help, the process and the build are
+        // there, and Prometheus's own checker has nothing to say.
+        let families = metrics.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.compactMap { $0.split(separator: " ").dropFirst(2).first }
+        let helped = Set(metrics.split(separator: "\n").filter { $0.hasPrefix("# HELP ") }.compactMap { $0.split(separator: " ").dropFirst(2).first })
+        #expect(!families.isEmpty && families.allSatisfy { helped.contains($0) }, "without help: \(families.filter { !helped.contains($0) })")
+        #expect(metrics.contains("medicare_build_info{service=\"\(name)\",version=") && metrics.contains("process_cpu_seconds_total")
+            && metrics.contains("process_resident_memory_bytes") && metrics.contains("process_open_fds"))
+        #expect(metrics.contains("le=\"0.00025\""), "sub-millisecond buckets")
+        let promtool = try await runCommand("/usr/bin/env", ["promtool", "check", "metrics"], input: Data(metrics.utf8))
+        #expect(promtool.status == 0 && promtool.error.isEmpty && promtool.output.isEmpty,
+                "promtool: \(String(decoding: promtool.output, as: UTF8.self)) \(promtool.error)")
         #expect(FileManager.default.fileExists(atPath: "\(service.folder)/data/\(name).sqlite"))
 
         let echo = EchoClient(client)

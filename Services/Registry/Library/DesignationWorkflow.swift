@@ -333,6 +333,7 @@ extension RegistryProvider {
         let agreement = try Self.agreement(request, prefix: "")
         let signed = try await Self.unique { try await store.sign([agreement], by: try context.actingCaller().description) { _ in "" } }
         relay?.nudge()
+        Self.countDesignations(to: .designated, 1)
         return signed[0]
     }
 
@@ -350,6 +351,7 @@ extension RegistryProvider {
         }
         let signed = try await Self.unique { try await store.sign(agreements, by: try context.actingCaller().description) { "agreements[\($0)]." } }
         relay?.nudge()
+        Self.countDesignations(to: .designated, signed.count)
         return SignAgreementsResponse(applications: signed)
     }
 

@@ -1,3 +1,4 @@
+import Metrics
 import Foundation
 import MedicareContracts
 import MedicareDomain
@@ -116,6 +117,7 @@ public struct RegistryProvider: RegistryService {
             code: code.value, action: try request.action.required("action"), reason: request.reason, by: context.actor.description, effective: effective
         )
         relay?.nudge()
+        Self.countDesignations(to: institution.designationStatus, 1)
         return institution
     }
 
@@ -228,5 +230,12 @@ public struct RegistryProvider: RegistryService {
             if end < day { response.ended.append(relationship) } else { response.due.append(relationship) }
         }
         return response
+    }
+}
+
+extension RegistryProvider {
+    /// `medicare_registry_designation_changes_total{to_status}`: designation changes made.
+    static func countDesignations(to status: DesignationStatus, _ count: Int) {
+        Counter(label: "medicare_registry_designation_changes_total", dimensions: [("to_status", status.code)]).increment(by: count)
     }
 }

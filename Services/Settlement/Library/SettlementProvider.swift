@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
@@ -97,7 +98,14 @@ public struct SettlementProvider: SettlementService {
             digest: ValidatedClaim.digest(of: bytes), day: today().description
         )
         let result = try await store.settle(identity, settling: Settling(claim: claim, policies: policies), claimBytes: bytes)
-        if !result.replay { relay?.nudge() }
+        if !result.replay {
+            relay?.nudge()
+            // Business metrics, by the clinic's county (its code's 6 digits): bounded by the
+            // nation's counties, never by persons or visits.
+            let county = String(claim.clinic.value.dropFirst().prefix(6))
+            Counter(label: "medicare_settlement_settled_total", dimensions: [("region", county), ("med_type", claim.claim.medType.code)]).increment()
+            Counter(label: "medicare_settlement_fund_paid_fen_total", dimensions: [("region", county)]).increment(by: max(0, result.fundPaySumamt))
+        }
         return result
     }
 
@@ -120,7 +128,10 @@ public struct SettlementProvider: SettlementService {
         let response = try await store.reverse(
             scope: try context.actingCaller().idempotencyScope, key: key, setlID: request.setlID, reason: request.reason, day: today().description
         )
-        if !response.replay { relay?.nudge() }
+        if !response.replay {
+            relay?.nudge()
+            Counter(label: "medicare_settlement_reversed_total").increment()
+        }
         return response
     }
 

@@ -91,6 +91,12 @@ public struct SupervisionProvider: SupervisionService {
         }
         var response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history, institutionKind: kinds.kind(of: canonical.fixmedinsCode)))
         if settling, set.historyDays > 0, response.verdict == .block { recent.forget([(canonical.psnNo, visit.fixmedinsCode, visit.mdtrtID)]) }
+        // Review outcomes by rule (bounded by the rule set, never by claims).
+        Counter(label: "medicare_supervision_review_total", dimensions: [("outcome", response.verdict == .unspecified ? "pass" : response.verdict.code)]).increment()
+        for rule in Set(response.findings.map { "\($0.ruleID)\t\($0.verdict.code)" }) {
+            let parts = rule.split(separator: "\t", omittingEmptySubsequences: false)
+            Counter(label: "medicare_supervision_review_findings_total", dimensions: [("rule", String(parts[0].prefix(16))), ("verdict", String(parts[1]))]).increment()
+        }
         if response.findings.count > Self.maxFindings {
             response.findings.removeLast(response.findings.count - Self.maxFindings)
             response.findingsTruncated = true
