@@ -178,6 +178,7 @@ let package = Package(
             name: "GatewayService", dependencies: [
                 "MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport",
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/Gateway/Library", resources: [.copy("Resources/access.json")]
         ),

@@ -9,7 +9,7 @@ public struct CallContext: Sendable {
     /// The verified caller.
     public let peer: PeerIdentity
     /// The call's validated metadata (trace id, idempotency key, acting caller).
-    public let metadata: Metadata
+    public private(set) var metadata: Metadata
     /// When the caller stops waiting; the server cancels the handler then.
     public let deadline: ContinuousClock.Instant?
     /// The part of the data the caller may touch, as the gateway's access check granted it for
@@ -44,6 +44,14 @@ public struct CallContext: Sendable {
 
     /// The metadata `trace-id`, if the caller sent one.
     public var traceID: String? { metadata[Metadata.traceID] }
+
+    /// This context with `traceID` as its trace id (the gateway mints one for a caller that
+    /// sent none, so that every service's log lines for the call share it).
+    public func tracing(_ traceID: String) -> CallContext {
+        var copy = self
+        copy.metadata[Metadata.traceID] = traceID
+        return copy
+    }
 
     /// Who is acting: the caller a service forwards for (metadata `acting-caller`, believed
     /// only when the verified peer is a `service` certificate), else the verified peer itself.

@@ -73,6 +73,14 @@ public struct ServiceContext: Sendable {
     public func runInBackground(_ work: @escaping @Sendable () async -> Void) {
         background.value.append(work)
     }
+
+    let readinessChecks = LockedValue<[@Sendable () async -> String?]>([])
+
+    /// A check `/readyz` makes after the store's: nil when ready, else why not (the gateway:
+    /// a backend without a serving replica).
+    public func addReadinessCheck(_ check: @escaping @Sendable () async -> String?) {
+        readinessChecks.value.append(check)
+    }
 }
 
 /// Runs a ``ServiceDefinition`` as a process: configuration, logging, metrics, store, RPC and
@@ -117,7 +125,13 @@ public enum ServiceRunner {
         if let loops = settings.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
 
         let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        let json = settings.logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
@@ -150,7 +164,11 @@ public enum ServiceRunner {
         let admin = AdminServer(
             host: settings.adminHost, port: settings.adminPort, registry: registry, logger: logger, service: definition.name,
             health: { rpc.isServing },
-            readiness: { await ServiceContext.storeReadiness(store) },
+            readiness: {
+                if let reason = await ServiceContext.storeReadiness(store) { return reason }
+                for check in context.readinessChecks.value { if let reason = await check() { return reason } }
+                return nil
+            },
             bound: { address in announce("\(definition.name) admin listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)") }
         )
         // Stopped in reverse order: admin, then the RPC server drains, then the store

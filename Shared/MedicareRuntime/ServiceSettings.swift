@@ -37,6 +37,9 @@ public struct ServiceSettings: Sendable {
     public var storeConnectTimeout: Duration
     /// `log.level`: one of trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    /// `log.format`: `text` (one readable line each) or `json` (one JSON object each, for a
+    /// log pipeline: ``JSONLogHandler``).
+    public var logFormat: String
     /// The services that may call this one directly (`access.callers`); nil at the gateway.
     public var accessCallers: Set<String>?
 
@@ -62,6 +65,7 @@ public struct ServiceSettings: Sendable {
             ConfigKey("store.statement-timeout-ms", default: "5000", "PostgreSQL: the server cancels a statement running longer (statement_timeout)."),
             ConfigKey("store.connect-timeout-ms", default: "3000", "PostgreSQL: how long opening a connection may take."),
             ConfigKey("log.level", default: "info", "trace, debug, info, notice, warning, error or critical."),
+            ConfigKey("log.format", default: "text", "text, or json: one JSON object per line with time, level, label, message and metadata (trace.id, rpc.method, ...)."),
             ConfigKey("access.callers", default: ["gateway": "*", "supervision": "gateway,settlement,registry"][service] ?? "gateway",
                       "Services (certificate CN, role service, O=nhsa) that may call this one directly, comma separated; * = the gateway's own access table decides (gateway only)."),
         ]
@@ -97,5 +101,6 @@ public struct ServiceSettings: Sendable {
         }
         accessCallers = callers == "*" ? nil : Set(callers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         logLevel = try config.oneOf("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        logFormat = try config.oneOf("log.format", ["text", "json"])
     }
 }

@@ -77,6 +77,9 @@ public final class UpstreamPool: RPCChannel {
     }
 
     /// Probes every replica's health method every `interval`; runs until cancelled.
+    /// Whether some replica answered its last health probe as serving.
+    public var anyHealthy: Bool { healthy.contains { $0.value.load(ordering: .relaxed) } }
+
     public func probeHealth(every interval: Duration = .seconds(2), logger: Logger) async {
         while !Task.isCancelled {
             for (index, client) in clients.enumerated() {

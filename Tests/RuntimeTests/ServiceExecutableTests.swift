@@ -66,7 +66,12 @@ struct ServiceExecutableTests {
         let (status, body) = try await service.get("/healthz")
         #expect(status == 200 && body == "ok\n")
         let (readyStatus, readyBody) = try await service.get("/readyz")
-        #expect(readyStatus == 200 && readyBody == "ready\n")
+        if name == "gateway" {
+            // Alone, the gateway has no backend to forward to: alive, not ready, and it says why.
+            #expect(readyStatus == 503 && readyBody == "no serving replica of registry, settlement, supervision\n", "\(readyBody)")
+        } else {
+            #expect(readyStatus == 200 && readyBody == "ready\n")
+        }
         let (_, metrics) = try await service.get("/metrics")
         #expect(metrics.contains("medicare_rpc_calls_total{method=\"medicare.v1.Health/Check\",code=\"ok\"} 1"), "\(metrics.prefix(2000))")
         #expect(metrics.contains("medicare_store_commit_seconds"))
@@ -149,6 +154,30 @@ struct ServiceExecutableTests {
         )
         #expect(try await child.wait() == 78)
         #expect(child.standardError.contains(message), "\(child.standardError)")
+    }
+
+    /// `log.format json`: one JSON object per line; a refused call is logged at notice with
+    /// the caller and a trace id the gateway minted (the caller sent none); SIGHUP reloads the
+    /// access table without a restart.
+    @Test func jsonLogsCarryAMintedTraceIdAndRefusalsAtNotice() async throws {
+        let gateway = try await RunningService.start("gateway", extra: ["--log.format", "json", "--log.level", "notice"])
+        let clinic = try RPCClient(
+            configuration: RPCClientConfiguration(host: "127.0.0.1", port: gateway.rpcPort, tls: .devCertificates(in: "\(gateway.folder)/certs", name: "clinic-H33080200101")),
+            logger: Logger(label: "test")
+        )
+        let refused = await #expect(throws: RPCError.self) { _ = try await RegistryClient(clinic).importInstitutions(ImportInstitutionsRequest()) }
+        #expect(refused?.code == .permissionDenied)
+        gateway.child.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        await clinic.close()
+        gateway.child.signal(SIGTERM)
+        _ = try await gateway.child.wait()
+        let lines = gateway.child.standardError.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!lines.isEmpty && lines.allSatisfy { $0 != nil }, "not JSON: \(gateway.child.standardError.prefix(500))")
+        let refusal = lines.compactMap { $0 }.first { $0["message"] as? String == "call refused" }
+        #expect(refusal?["level"] as? String == "notice" && (refusal?["rpc.caller"] as? String)?.contains("H33080200101") == true)
+        #expect((refusal?["trace.id"] as? String)?.count == 32, "\(String(describing: refusal))")
+        #expect(lines.compactMap { $0 }.contains { $0["message"] as? String == "access table reloaded" })
     }
 
     @Test func configurationFileAndEnvironmentAreRead() async throws {

@@ -9,6 +9,7 @@ import MedicareTransport
 import MedicareWire
 import NIOCore
 import Synchronization
+import UnixSignals
 
 /// The gateway: the one mutual-TLS entry for outside callers. It authorizes every call
 /// against the access table, forwards each backend method to its service's replicas, and
@@ -45,10 +46,28 @@ public enum GatewayDefinition {
         for pool in [registry, settlement, supervision] {
             context.runInBackground { await pool.probeHealth(logger: context.logger) }
         }
+        // Ready only while every backend has a serving replica (/readyz says which has none).
+        context.addReadinessCheck {
+            let down = [registry, settlement, supervision].filter { !$0.anyHealthy }.map(\.name)
+            return down.isEmpty ? nil : "no serving replica of \(down.joined(separator: ", "))"
+        }
+        // SIGHUP reads the access table again; a table that does not load leaves the one in force.
+        let tables = AccessTables(access)
+        let path = config.string("access.file"), logger = context.logger
+        context.runInBackground {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    tables.replace(try AccessTable.load(path: path))
+                    logger.notice("access table reloaded", metadata: ["access.file": "\(path.isEmpty ? "bundled" : path)"])
+                } catch {
+                    logger.error("access table not reloaded; the one in force stays", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         return makeRouter(
             access: access, registry: registry, settlement: settlement, supervision: supervision,
             maxCallsPerCaller: try config.int("gateway.max-calls-per-caller", in: 1...100_000),
-            routeCacheTTL: .milliseconds(try config.int("gateway.route-cache-ms", in: 0...3_600_000))
+            routeCacheTTL: .milliseconds(try config.int("gateway.route-cache-ms", in: 0...3_600_000)), tables: tables
         )
     }
 
@@ -58,7 +77,7 @@ public enum GatewayDefinition {
     /// whether outside callers may call it at all) is its descriptor's policy, from the proto.
     public static func makeRouter(
         access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, maxCallsPerCaller: Int,
-        routeCacheTTL: Duration = .zero
+        routeCacheTTL: Duration = .zero, tables: AccessTables? = nil
     ) -> RPCRouter {
         var router = RPCRouter()
         let routes = RouteCache(ttl: routeCacheTTL)
@@ -79,7 +98,7 @@ public enum GatewayDefinition {
                 })
             }
         }
-        router.intercept(with: GatewayAccess(access: access))
+        router.intercept(with: GatewayAccess(tables: tables ?? AccessTables(access)))
         router.intercept(with: CallerLimit(limit: maxCallsPerCaller))
         return router
     }
@@ -93,13 +112,36 @@ public enum GatewayDefinition {
 /// method the table does not grant, or whose policy does not say how to confine a scoped
 /// caller, is refused. Handlers read the granted scope from the context.
 struct GatewayAccess: RPCInterceptor {
-    let access: AccessTable
+    let tables: AccessTables
+
+    init(access: AccessTable) { tables = AccessTables(access) }
+    init(tables: AccessTables) { self.tables = tables }
 
     func intercept(
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {
+        // A trace id for every call: the caller's, or one minted here that the backends log too.
+        let context = context.traceID == nil ? context.tracing(Self.newTraceID()) : context
+        do {
+            return try await authorized(request, context: context, next: next)
+        } catch let error as RPCError where error.code == .permissionDenied {
+            // Refusals are what an operator looks for: logged with who asked, at notice.
+            context.logger.notice("call refused", metadata: ["rpc.caller": "\(context.peer)", "rpc.reason": "\(error.message.prefix(300))"])
+            throw error
+        }
+    }
+
+    /// 16 random bytes as hex (W3C trace-context's trace-id form).
+    static func newTraceID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+    }
+
+    private func authorized(
+        _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
+    ) async throws -> ByteBuffer {
         let method = context.method
-        let scope = try access.authorize(context.peer, method.fullName)
+        let scope = try tables.current.authorize(context.peer, method.fullName)
         // Whom a call acts for is the gateway's to say to the backends, from the caller's
         // certificate; no outside caller (a service certificate included) may claim it.
         guard context.metadata[Metadata.actingCaller] == nil else {
@@ -228,4 +270,20 @@ struct CallerLimit: RPCInterceptor {
         }
         return try await next(request, context)
     }
+}
+
+/// The access table in force, replaced whole when its file is read again (SIGHUP): a call
+/// is judged by the table of the moment it arrives; calls in flight are not dropped.
+public final class AccessTables: Sendable {
+    private let table: Mutex<AccessTable>
+
+    public init(_ table: AccessTable) { self.table = Mutex(table) }
+
+    public var current: AccessTable { table.withLock { $0 } }
+
+    public func replace(_ new: AccessTable) { table.withLock { $0 = new } }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
