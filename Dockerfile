@@ -10,14 +10,18 @@ COPY Benchmarks Benchmarks
 COPY Proto Proto
 COPY Tests Tests
 RUN swift build -c release --static-swift-stdlib \
-    --product registry --product settlement --product supervision --product gateway --product medicare --product medicare-certs \
- && mkdir /out && for p in registry settlement supervision gateway medicare medicare-certs; do cp .build/release/$p /out/; done \
- && cp -r .build/release/*.resources /out/ 2>/dev/null || true
+    --product registry --product settlement --product supervision --product gateway --product console --product medicare --product medicare-certs \
+ && mkdir /out && for p in registry settlement supervision gateway console medicare medicare-certs; do cp .build/release/$p /out/; done \
+ && ls -d .build/release/*.resources >/dev/null \
+ && cp -r .build/release/*.resources /out/
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libprotobuf-c1 libssl3 libsqlite3-0 ca-certificates && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/medicare medicare && mkdir -p /var/lib/medicare && chown medicare /var/lib/medicare
+# A fixed, non-root UID/GID (10001): mounted certificates and keys must be readable by it
+# (for example `chgrp -R 10001 certs && chmod 0640 certs/*.key`); curl is for the health checks.
+RUN apt-get update && apt-get install -y --no-install-recommends libprotobuf-c1 libssl3 libsqlite3-0 ca-certificates curl && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 medicare \
+ && useradd --system --uid 10001 --gid 10001 --home /var/lib/medicare medicare && mkdir -p /var/lib/medicare && chown 10001:10001 /var/lib/medicare
 COPY --from=build /out/ /usr/local/bin/
-USER medicare
+USER 10001:10001
 WORKDIR /var/lib/medicare
-EXPOSE 7100 7101 7102 7103 9100 9101 9102 9103
+EXPOSE 7100 7101 7102 7103 7180 7190 9100 9101 9102 9103

@@ -35,3 +35,19 @@ for product in ["registry", "settlement", "supervision", "gateway"]:
     if f"--product {product}" not in dockerfile:
         sys.exit(f"Dockerfile does not build {product}")
 print("compose.yaml is valid")
+
+# A first `docker compose up` must run: every service checks its own health, the gateway
+# waits for healthy backends, and the image builds without hiding a failed step.
+for name in ["registry", "settlement", "settlement-2", "supervision", "supervision-2", "gateway"]:
+    if "healthcheck" not in services[name]:
+        sys.exit(f"compose.yaml: '{name}' has no health check")
+gateway_needs = services["gateway"].get("depends_on", {})
+for name in ["postgres", "registry", "settlement", "supervision"]:
+    if not isinstance(gateway_needs, dict) or gateway_needs.get(name, {}).get("condition") != "service_healthy":
+        sys.exit(f"compose.yaml: the gateway must wait for a healthy '{name}'")
+dockerfile = (root / "Dockerfile").read_text()
+if "|| true" in dockerfile:
+    sys.exit("Dockerfile: '|| true' hides a failed build step")
+if "USER 10001:10001" not in dockerfile:
+    sys.exit("Dockerfile: the runtime image must run as the fixed non-root UID 10001")
+print("ok: health checks, start order and the Dockerfile")
