@@ -200,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "MedicareCerts",
             dependencies: [
-                "MedicareTransport", "MedicareRPC",
+                "MedicareTransport", "MedicareRPC", "MedicareDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/Certs"

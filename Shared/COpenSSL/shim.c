@@ -415,3 +415,68 @@ int mc_pbkdf2_sha256(const char *password, size_t password_len, const unsigned c
 int mc_random(unsigned char *out, size_t len) {
     return RAND_bytes(out, (int)len) == 1 ? 0 : -1;
 }
+
+int mc_cert_sign_csr(const char *ca_key_pem, const char *ca_cert_pem, const char *csr_pem, const char *cn, const char *o,
+                     const char *ou, const char *st, const char *san, long not_after_seconds, char **cert_pem, char *err, size_t errlen) {
+    int ok = 0;
+    EVP_PKEY *ca_key = NULL, *key = NULL;
+    X509 *ca_cert = NULL, *cert = NULL;
+    X509_REQ *req = NULL;
+    BIO *bio = NULL;
+    ERR_clear_error();
+    *cert_pem = NULL;
+    bio = BIO_new_mem_buf(ca_key_pem, -1);
+    ca_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(ca_cert_pem, -1);
+    ca_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(csr_pem, -1);
+    req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    bio = NULL;
+    if (!ca_key || !ca_cert) { fail(err, errlen, "cannot read the CA key or certificate"); goto done; }
+    if (!req) { fail(err, errlen, "not a PEM certificate signing request"); goto done; }
+    key = X509_REQ_get_pubkey(req);
+    /* The request must be signed by the key it carries: whoever sent it holds that key. */
+    if (!key || X509_REQ_verify(req, key) != 1) { fail(err, errlen, "the request's signature does not verify"); goto done; }
+    cert = X509_new();
+    if (!cert) { fail(err, errlen, "out of memory"); goto done; }
+    X509_set_version(cert, 2);
+    unsigned char serial[16];
+    RAND_bytes(serial, sizeof serial);
+    serial[0] &= 0x7f;
+    BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
+    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
+    BN_free(bn);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert), not_after_seconds);
+    X509_set_pubkey(cert, key);
+    /* The identity is the issuer's to state, never the request's subject. */
+    X509_NAME *name = X509_get_subject_name(cert);
+    if (!add_name(name, "ST", st) || !add_name(name, "O", o) || !add_name(name, "OU", ou) || !add_name(name, "CN", cn)) {
+        fail(err, errlen, "invalid subject field"); goto done;
+    }
+    X509_set_issuer_name(cert, X509_get_subject_name(ca_cert));
+    if (!add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
+        !add_ext(cert, ca_cert, NID_key_usage, "critical,digitalSignature") ||
+        !add_ext(cert, ca_cert, NID_ext_key_usage, "serverAuth,clientAuth") ||
+        !add_ext(cert, ca_cert, NID_subject_key_identifier, "hash") ||
+        !add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always")) {
+        fail(err, errlen, "cannot add extensions"); goto done;
+    }
+    if (san && *san && !add_ext(cert, ca_cert, NID_subject_alt_name, san)) { fail(err, errlen, "invalid subjectAltName"); goto done; }
+    if (!X509_sign(cert, ca_key, EVP_sha256())) { fail(err, errlen, "cannot sign the certificate"); goto done; }
+    bio = BIO_new(BIO_s_mem());
+    if (!PEM_write_bio_X509(bio, cert)) { fail(err, errlen, "cannot write the certificate"); goto done; }
+    *cert_pem = bio_string(bio);
+    ok = *cert_pem != NULL;
+done:
+    BIO_free(bio);
+    X509_REQ_free(req);
+    X509_free(cert);
+    X509_free(ca_cert);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(ca_key);
+    return ok ? 0 : -1;
+}

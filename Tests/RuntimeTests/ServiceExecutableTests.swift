@@ -180,6 +180,45 @@ struct ServiceExecutableTests {
         #expect(lines.compactMap { $0 }.contains { $0["message"] as? String == "access table reloaded" })
     }
 
+    /// A new clinic's certificate, issued with `medicare-certs issue` (a new key, then for a
+    /// CSR whose key never leaves the clinic), is accepted by a service; the CA's key is not in
+    /// the folder services mount.
+    @Test func certificatesIssuedForANewClinicAreAccepted() async throws {
+        let service = try await RunningService.start("registry")
+        let certs = "\(service.folder)/certs"
+        #expect(!FileManager.default.fileExists(atPath: "\(certs)/ca.key") && FileManager.default.fileExists(atPath: "\(certs)-ca/ca.key"))
+        let issued = try await runCommand(Executables.path("medicare-certs"), ["issue", "--role", "clinic", "--code", "H33080200105", "--region", "330802", "-o", certs])
+        #expect(issued.status == 0, "\(issued.error)")
+        // The clinic makes its own key and request; the CA signs it with the identity it states.
+        let request = try await runCommand("/usr/bin/env", [
+            "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=whoever/OU=operator",
+            "-keyout", "\(certs)/clinic-H33080200106.key", "-out", "\(service.folder)/request.pem",
+        ])
+        #expect(request.status == 0, "\(request.error)")
+        let signed = try await runCommand(Executables.path("medicare-certs"), [
+            "issue", "--role", "clinic", "--code", "H33080200106", "--region", "330802", "--csr", "\(service.folder)/request.pem", "-o", certs,
+        ])
+        #expect(signed.status == 0, "\(signed.error)")
+        let subject = try await runCommand("/usr/bin/env", ["openssl", "x509", "-noout", "-subject", "-in", "\(certs)/clinic-H33080200106.pem"])
+        let text = String(decoding: subject.output, as: UTF8.self)
+        #expect(text.contains("CN = H33080200106") && text.contains("OU = clinic") && !text.contains("operator"), "\(text)")
+        for name in ["clinic-H33080200105", "clinic-H33080200106"] {
+            let client = try RPCClient(
+                configuration: RPCClientConfiguration(host: "127.0.0.1", port: service.rpcPort, tls: .devCertificates(in: certs, name: name)), logger: Logger(label: "test")
+            )
+            // Authenticated as the clinic the certificate names (a backend then refuses clinics:
+            // they call through the gateway), not refused at the handshake.
+            let answer = await #expect(throws: RPCError.self) { _ = try await HealthClient(client).check(HealthCheckRequest()) }
+            let code = name.dropFirst("clinic-".count)
+            #expect(answer?.code == .permissionDenied && answer?.message.hasPrefix("clinic '\(code)' of 'nhc'") == true, "\(String(describing: answer))")
+            await client.close()
+        }
+        let refused = try await runCommand(Executables.path("medicare-certs"), ["issue", "--role", "clinic", "--code", "H33080200107", "--region", "330803", "-o", certs])
+        #expect(refused.status != 0 && refused.error.contains("--region"), "\(refused.error)")
+        service.child.signal(SIGTERM)
+        _ = try await service.child.wait()
+    }
+
     @Test func configurationFileAndEnvironmentAreRead() async throws {
         let folder = NSTemporaryDirectory() + "cfgfile-\(UUID().uuidString.prefix(8))"
         try DevCertificates.ensure(in: "\(folder)/certs")

@@ -56,6 +56,11 @@ int mc_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *c
                   const char *ou, const char *st, const char *san, int is_ca,
                   long not_before_seconds, long not_after_seconds, char **key_pem, char **cert_pem,
                   char *err, size_t errlen);
+/* Signs a PEM certificate signing request with the CA: the request's signature must verify
+ * (its sender holds the key), and the subject is the one given here, never the request's.
+ * 0 on success, *cert_pem to be freed with mc_free. */
+int mc_cert_sign_csr(const char *ca_key_pem, const char *ca_cert_pem, const char *csr_pem, const char *cn, const char *o,
+                     const char *ou, const char *st, const char *san, long not_after_seconds, char **cert_pem, char *err, size_t errlen);
 void mc_free(void *pointer);
 
 /* SM3 digest (GB/T 32905) through EVP; 0 on success. */

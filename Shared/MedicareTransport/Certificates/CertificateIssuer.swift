@@ -82,6 +82,24 @@ public enum CertificateIssuer {
         return Issued(keyPEM: String(cString: keyOut), certificatePEM: String(cString: certOut))
     }
 
+    /// A certificate for the key in `csrPEM` (a PEM certificate signing request, whose own
+    /// signature must verify), signed by `ca`, with `subject`'s identity (the request's
+    /// subject is ignored: the issuer states who the holder is). Returns the certificate, PEM.
+    public static func sign(csrPEM: String, as subject: Subject, by ca: Issued) throws -> String {
+        var certOut: UnsafeMutablePointer<CChar>?
+        var error = [CChar](repeating: 0, count: 1024)
+        let san = subject.alternativeNames.joined(separator: ",")
+        let status = mc_cert_sign_csr(
+            ca.keyPEM, ca.certificatePEM, csrPEM, subject.commonName, subject.department, subject.role, subject.region,
+            san.isEmpty ? nil : san, Int(subject.notAfter.components.seconds), &certOut, &error, error.count
+        )
+        defer { mc_free(certOut) }
+        guard status == 0, let certOut else {
+            throw IssueError(description: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return String(cString: certOut)
+    }
+
     /// Writes `name.key` (mode 0600) and `name.pem` into `folder`.
     public static func write(_ issued: Issued, name: String, into folder: String) throws {
         let fm = FileManager.default

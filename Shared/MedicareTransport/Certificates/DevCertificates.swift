@@ -52,22 +52,43 @@ public enum DevCertificates {
         return peers
     }
 
-    /// Creates the CA (unless `ca.pem` and `ca.key` exist) and every missing peer certificate.
+    /// Where the CA's private key of `folder` is kept: a sibling folder (`certs` → `certs-ca`),
+    /// so that the folder services mount holds the CA's certificate (their trust root) but not
+    /// its key. `medicare-certs issue` reads it from there.
+    public static func caFolder(for folder: String) -> String {
+        let trimmed = folder.hasSuffix("/") ? String(folder.dropLast()) : folder
+        return trimmed + "-ca"
+    }
+
+    /// The CA of `folder`: its key from ``caFolder(for:)`` (or, from an older layout, beside
+    /// the certificates), its certificate from `folder/ca.pem`; nil when there is none.
+    public static func authority(of folder: String, caFolder: String? = nil) throws -> CertificateIssuer.Issued? {
+        let fm = FileManager.default
+        let caCert = "\(folder)/ca.pem"
+        let keys = ["\(caFolder ?? Self.caFolder(for: folder))/ca.key", "\(folder)/ca.key"]
+        guard fm.fileExists(atPath: caCert), let key = keys.first(where: { fm.fileExists(atPath: $0) }) else { return nil }
+        return CertificateIssuer.Issued(keyPEM: try String(contentsOfFile: key, encoding: .utf8), certificatePEM: try String(contentsOfFile: caCert, encoding: .utf8))
+    }
+
+    /// Creates the CA (unless it exists: ``authority(of:caFolder:)``) and every missing peer
+    /// certificate. The CA's key goes to ``caFolder(for:)``, apart from what services mount.
     /// Returns the names written.
     @discardableResult
     public static func ensure(in folder: String, extraHosts: [String] = [], force: Bool = false) throws -> [String] {
         let fm = FileManager.default
-        let caKey = "\(folder)/ca.key", caCert = "\(folder)/ca.pem"
         var written: [String] = []
         let ca: CertificateIssuer.Issued
-        if !force, fm.fileExists(atPath: caKey), fm.fileExists(atPath: caCert) {
-            ca = CertificateIssuer.Issued(
-                keyPEM: try String(contentsOfFile: caKey, encoding: .utf8),
-                certificatePEM: try String(contentsOfFile: caCert, encoding: .utf8)
-            )
+        if !force, let existing = try authority(of: folder) {
+            ca = existing
         } else {
             ca = try CertificateIssuer.certificateAuthority(commonName: "Medicare Development CA")
-            try CertificateIssuer.write(ca, name: "ca", into: folder)
+            let apart = caFolder(for: folder)
+            try CertificateIssuer.write(ca, name: "ca", into: apart)
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: apart)
+            try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            _ = try? fm.removeItem(atPath: "\(folder)/ca.key")
+            _ = try? fm.removeItem(atPath: "\(folder)/ca.pem")
+            try Data(ca.certificatePEM.utf8).write(to: URL(fileURLWithPath: "\(folder)/ca.pem"))
             written.append("ca")
         }
         for peer in peers(extraHosts: extraHosts) {

@@ -8,10 +8,7 @@ enum TestPKI {
         let folder = NSTemporaryDirectory() + "medicare-pki-\(getpid())-\(UUID().uuidString.prefix(8))"
         do {
             try DevCertificates.ensure(in: folder)
-            let ca = CertificateIssuer.Issued(
-                keyPEM: try String(contentsOfFile: "\(folder)/ca.key", encoding: .utf8),
-                certificatePEM: try String(contentsOfFile: "\(folder)/ca.pem", encoding: .utf8)
-            )
+            guard let ca = try DevCertificates.authority(of: folder) else { fatalError("no CA in \(folder)") }
             // A client whose certificate expired yesterday.
             try CertificateIssuer.write(
                 try CertificateIssuer.issue(.init(
