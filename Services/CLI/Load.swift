@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Histogram
+import MedicareFiles
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
@@ -12,7 +13,10 @@ import Synchronization
 /// A load generator against the gateway: a mix of settle, review and profile reads at a
 /// fixed concurrency or a fixed arrival rate, bounded by count and time, with a live
 /// progress line and, at the end, throughput, latency percentiles per operation and errors
-/// by code. Expects the demo county (`medicare demo`).
+/// by code; with `--report PREFIX`, the same as PREFIX.json, the latency distribution as
+/// PREFIX.csv (RFC 4180) and a plot of it as PREFIX.svg. At a fixed rate, a call's latency is
+/// measured from the moment it was due, not from when it was sent: a server that falls behind
+/// shows the wait it caused (no coordinated omission). Expects the demo county (`medicare demo`).
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Load-test the gateway with settle, review and read calls.")
     @OptionGroup var connection: Connection
@@ -24,6 +28,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Insured persons loaded by the demo.") var persons = 2_000
     @Option(help: "Connections to the gateway, as separate callers would open; calls are spread over them.") var connections = 4
     @Option(help: "Event-loop threads for the connections (0 = one per core); one keeps the load generator from crowding a small machine it shares with the stack.") var eventLoops = 1
+    @Option(help: "Write the report as PREFIX.json, the latency distribution as PREFIX.csv and its plot as PREFIX.svg.") var report = ""
 
     enum Operation: String, CaseIterable { case settle, review, read }
 
@@ -93,12 +98,14 @@ struct Load: AsyncParsableCommand {
                     while ContinuousClock.now < end {
                         let n = stats.tickets.add(1, ordering: .relaxed).newValue
                         if limit > 0, n > limit { return }
+                        var t0 = ContinuousClock.now
                         if let interval {
                             let due = start + interval * n
                             if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
+                            // From when the call was due: a late start is latency the caller saw.
+                            t0 = due
                         }
                         let op = Self.pick(weights, n)
-                        let t0 = ContinuousClock.now
                         var failure: RPCError?
                         do {
                             switch op {
@@ -137,6 +144,69 @@ struct Load: AsyncParsableCommand {
         }
         for (key, n) in state.errors.sorted(by: { $0.key < $1.key }) { Console.line("errors: \(key): \(n) (first: \(state.firstMessages[key] ?? ""))") }
         for client in clients { await client.close() }
+        if !report.isEmpty { try writeReport(state, seconds: seconds) }
+    }
+
+    /// The percentiles the report's distribution lists.
+    static let percentiles: [Double] = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100]
+
+    /// PREFIX.json (the run and its figures), PREFIX.csv (operation, percentile, latency) and
+    /// PREFIX.svg (latency against percentile, per operation).
+    func writeReport(_ state: Stats.State, seconds: Double) throws {
+        var operations: [[String: Any]] = [], rows = [CSVWriter.line(["operation", "percentile", "latency_ms"])]
+        var curves: [(String, [(Double, Double)])] = []
+        for op in Operation.allCases {
+            guard let h = state.histograms[op] else { continue }
+            let points = Self.percentiles.map { ($0, Double(h.valueAtPercentile($0)) / 1000) }
+            operations.append([
+                "operation": op.rawValue, "ok": h.totalCount, "ok_per_second": Double(h.totalCount) / seconds,
+                "latency_ms": Dictionary(uniqueKeysWithValues: points.map { (String(format: "p%g", $0.0), $0.1) }),
+            ])
+            rows += points.map { CSVWriter.line([op.rawValue, String(format: "%g", $0.0), String(format: "%.3f", $0.1)]) }
+            curves.append((op.rawValue, points))
+        }
+        let summary: [String: Any] = [
+            "concurrency": concurrency, "rate_per_second": rate, "mix": mix, "connections": connections, "seconds": seconds, "calls": state.calls,
+            "latency_from": rate > 0 ? "scheduled time" : "send time", "operations": operations,
+            "errors": state.errors.map { ["kind": $0.key, "count": $0.value, "first_message": state.firstMessages[$0.key] ?? ""] as [String: Any] },
+        ]
+        do {
+            try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: report + ".json"))
+            try Data(rows.joined().utf8).write(to: URL(fileURLWithPath: report + ".csv"))
+            try Data(Self.plot(curves, title: "latency by percentile: \(concurrency) in flight\(rate > 0 ? ", \(rate)/s" : "")").utf8)
+                .write(to: URL(fileURLWithPath: report + ".svg"))
+        } catch {
+            throw fail(ValidationError("cannot write the report \(report).json/.csv/.svg: \((error as NSError).localizedDescription)"))
+        }
+        Console.line("report: \(report).json, \(report).csv, \(report).svg")
+    }
+
+    /// Latency (ms, logarithmic) against percentile (spaced by nines: 0, 90, 99, 99.9, ...),
+    /// one line per operation.
+    static func plot(_ curves: [(String, [(Double, Double)])], title: String) -> String {
+        let width = 760.0, height = 420.0, left = 64.0, right = 120.0, top = 36.0, bottom = 48.0
+        func nines(_ p: Double) -> Double { p >= 100 ? 5 : min(5, -log10(max(1e-5, 1 - p / 100))) }
+        let maxLatency = max(curves.flatMap { $0.1.map(\.1) }.max() ?? 1, 0.01), minLatency = max(0.01, min(curves.flatMap { $0.1.map(\.1) }.filter { $0 > 0 }.min() ?? 0.01, maxLatency))
+        let low = floor(log10(minLatency)), high = ceil(log10(maxLatency)) + (minLatency == maxLatency ? 1 : 0)
+        func x(_ p: Double) -> Double { left + (width - left - right) * nines(p) / 5 }
+        func y(_ ms: Double) -> Double { top + (height - top - bottom) * (1 - (log10(max(ms, minLatency)) - low) / max(high - low, 1)) }
+        let colours = ["#1f6feb", "#2da44e", "#cf222e"]
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
+        svg += "<text x=\"\(left)\" y=\"20\" font-size=\"14\">\(title)</text>"
+        for decade in stride(from: low, through: high, by: 1) {
+            let v = pow(10, decade)
+            svg += "<line x1=\"\(left)\" y1=\"\(y(v))\" x2=\"\(width - right)\" y2=\"\(y(v))\" stroke=\"#ddd\"/><text x=\"\(left - 6)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(String(format: "%g", v)) ms</text>"
+        }
+        for p in [0.0, 90, 99, 99.9, 99.99] {
+            svg += "<line x1=\"\(x(p))\" y1=\"\(top)\" x2=\"\(x(p))\" y2=\"\(height - bottom)\" stroke=\"#eee\"/><text x=\"\(x(p))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">p\(String(format: "%g", p))</text>"
+        }
+        for (i, curve) in curves.enumerated() {
+            let colour = colours[i % colours.count]
+            let path = curve.1.filter { $0.0 < 100 }.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(x($0.element.0)),\(y($0.element.1))" }.joined(separator: " ")
+            svg += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
+            svg += "<text x=\"\(width - right + 8)\" y=\"\(top + 16 + Double(i) * 16)\" fill=\"\(colour)\">\(curve.0)</text>"
+        }
+        return svg + "</svg>\n"
     }
 
     /// A claim at a designated demo clinic for a person and day no other claim uses, so that

@@ -64,3 +64,34 @@ struct FileImportCLITests {
         }
     }
 }
+
+/// `medicare load --report`: the run's figures as JSON, the latency distribution as CSV and
+/// its plot as SVG; at a fixed rate, latency counts from each call's scheduled time.
+@Suite("Load generator report", .serialized)
+struct LoadReportTests {
+    @Test func aFixedRateRunWritesItsReport() async throws {
+        try await withDemoStack(loadDemo: false) { stack in
+            // The load generator's claims are the synthetic county's (`medicare demo`).
+            let demo = try await runCommand(Executables.path("medicare"), [
+                "demo", "--persons", "200", "--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs",
+            ], timeout: .seconds(120))
+            #expect(demo.status == 0, "\(demo.error)")
+            let prefix = NSTemporaryDirectory() + "load-\(UUID().uuidString.prefix(8))"
+            let run = try await runCommand(Executables.path("medicare"), [
+                "load", "--rate", "100", "--duration", "2", "--concurrency", "8", "--persons", "200", "--mix", "settle=1,read=1",
+                "--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs", "--report", prefix,
+            ], timeout: .seconds(60))
+            #expect(run.status == 0, "\(run.error)")
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: prefix + ".json"))) as? [String: Any]
+            #expect(json?["latency_from"] as? String == "scheduled time" && (json?["calls"] as? Int ?? 0) > 50, "\(String(describing: json))")
+            let operations = json?["operations"] as? [[String: Any]] ?? []
+            #expect(Set(operations.compactMap { $0["operation"] as? String }) == ["settle", "read"], "\(operations)")
+            #expect(((operations.first?["latency_ms"] as? [String: Any])?["p99"] as? Double ?? 0) > 0)
+            let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8)
+            #expect(csv.hasPrefix("operation,percentile,latency_ms\r\n") && csv.contains("\r\nsettle,99,"), "\(csv.prefix(200))")
+            let svg = try String(contentsOfFile: prefix + ".svg", encoding: .utf8)
+            #expect(svg.hasPrefix("<svg") && svg.contains("<path") && svg.contains(">settle</text>"))
+            for suffix in [".json", ".csv", ".svg"] { try? FileManager.default.removeItem(atPath: prefix + suffix) }
+        }
+    }
+}
