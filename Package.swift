@@ -162,6 +162,7 @@ let package = Package(
             dependencies: [
                 "MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport",
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/Settlement/Library"
         ),

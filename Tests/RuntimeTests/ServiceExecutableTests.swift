@@ -219,6 +219,32 @@ struct ServiceExecutableTests {
         _ = try await service.child.wait()
     }
 
+    /// SIGHUP reads settlement's policy file again: a broken file leaves the policy in force
+    /// (and says so), a good one replaces it; the service serves throughout.
+    @Test func settlementReloadsItsPolicyOnSIGHUP() async throws {
+        let folder = NSTemporaryDirectory() + "policy-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let bundled = Executables.repositoryRoot.appendingPathComponent("Shared/MedicareDomain/Resources/zhejiang-2024.json")
+        try FileManager.default.copyItem(atPath: bundled.path, toPath: "\(folder)/policy.json")
+        let settlement = try await RunningService.start("settlement", folder: folder, extra: ["--policy.file", "policy.json", "--log.format", "json"])
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(folder)/policy.json"))
+        settlement.child.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(400))
+        try FileManager.default.removeItem(atPath: "\(folder)/policy.json")
+        try FileManager.default.copyItem(atPath: bundled.path, toPath: "\(folder)/policy.json")
+        settlement.child.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(400))
+        let client = try settlement.client()
+        #expect(try await HealthClient(client).check(HealthCheckRequest()).status == .serving)
+        await client.close()
+        settlement.child.signal(SIGTERM)
+        _ = try await settlement.child.wait()
+        let messages = settlement.child.standardError.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["message"] as? String
+        }
+        #expect(messages.contains("benefit policy not reloaded; the one in force stays") && messages.contains("benefit policy reloaded"), "\(messages)")
+    }
+
     @Test func configurationFileAndEnvironmentAreRead() async throws {
         let folder = NSTemporaryDirectory() + "cfgfile-\(UUID().uuidString.prefix(8))"
         try DevCertificates.ensure(in: "\(folder)/certs")

@@ -1,4 +1,5 @@
 import Foundation
+import UnixSignals
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
@@ -120,8 +121,20 @@ public enum SettlementDefinition {
         let relay = AuditRelay(outbox: store.outbox, supervision: supervision, logger: context.logger)
         context.runInBackground { await supervision.probeHealth(logger: context.logger) }
         context.runInBackground { await relay.run() }
+        // SIGHUP reads policy.file again; a file that does not load leaves the policy in force.
+        let policy = PolicyHolder(book), logger = context.logger
+        context.runInBackground {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    policy.replace(try context.policyBook())
+                    logger.notice("benefit policy reloaded", metadata: ["policy.file": "\(context.configuration.string("policy.file"))"])
+                } catch {
+                    logger.error("benefit policy not reloaded; the one in force stays", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         var router = RPCRouter()
-        SettlementProvider(store: store, policies: book, relay: relay, timeZone: try context.businessTimeZone()).register(with: &router)
+        SettlementProvider(store: store, policy: policy, relay: relay, timeZone: try context.businessTimeZone()).register(with: &router)
         SettlementReportsProvider(store: store).register(with: &router)
         return router
     }

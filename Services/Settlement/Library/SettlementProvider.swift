@@ -10,19 +10,25 @@ import MedicareWire
 /// medicare.v1.Settlement: 1101 identity, 2206 pre-settlement, 2207 settlement, 2208 reversal.
 public struct SettlementProvider: SettlementService {
     let store: SettlementStore
-    let policies: PolicyBook
-    let catalogue: [String: CatalogueItem]
+    /// The benefit policy and catalogue in force (replaced whole on SIGHUP: ``PolicyHolder``).
+    let policy: PolicyHolder
+    var policies: PolicyBook { policy.current.book }
+    var catalogue: [String: CatalogueItem] { policy.current.catalogue }
     /// Told after each posting, so that its audit record leaves the outbox at once.
     let relay: AuditRelay?
     /// The calendar of the business day money is counted on (`business.time-zone`).
     let calendar: Calendar
 
     public init(store: SettlementStore, policies: PolicyBook, relay: AuditRelay? = nil, timeZone: TimeZone = .current) {
+        self.init(store: store, policy: PolicyHolder(policies), relay: relay, timeZone: timeZone)
+    }
+
+    /// A provider whose policy can be replaced while it serves (`policy.replace`).
+    public init(store: SettlementStore, policy: PolicyHolder, relay: AuditRelay? = nil, timeZone: TimeZone = .current) {
         self.store = store
-        self.policies = policies
+        self.policy = policy
         self.relay = relay
         self.calendar = CivilDate.gregorian(in: timeZone)
-        self.catalogue = Dictionary(uniqueKeysWithValues: policies.catalogue.map { ($0.code, $0) })
     }
 
     /// Adds or updates insured persons by `psn_no`, at most 10,000 per call, all or none.
@@ -177,5 +183,33 @@ public struct SettlementProvider: SettlementService {
     private func validated(_ request: SettleRequest) throws -> ValidatedClaim {
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
         return try ValidatedClaim(claim, catalogue: catalogue, today: today())
+    }
+}
+
+import Synchronization
+
+/// The benefit policy book and its catalogue by code, replaced whole when the policy file is
+/// read again (SIGHUP): a call uses the book of the moment it reads it; none is dropped. The
+/// book's versions carry their own effective dates, so a reload changes what applies from
+/// those dates, not settlements already posted.
+public final class PolicyHolder: Sendable {
+    public struct Current: Sendable {
+        public let book: PolicyBook
+        public let catalogue: [String: CatalogueItem]
+    }
+
+    private let state: Mutex<Current>
+
+    public init(_ book: PolicyBook) { state = Mutex(Self.current(book)) }
+
+    public var current: Current { state.withLock { $0 } }
+
+    public func replace(_ book: PolicyBook) {
+        let next = Self.current(book)
+        state.withLock { $0 = next }
+    }
+
+    static func current(_ book: PolicyBook) -> Current {
+        Current(book: book, catalogue: Dictionary(book.catalogue.map { ($0.code, $0) }, uniquingKeysWith: { _, last in last }))
     }
 }
