@@ -95,3 +95,26 @@ struct LoadReportTests {
         }
     }
 }
+
+/// A verb per method, its fields as flags: every public method from the command line.
+@Suite("A CLI verb for every method", .serialized)
+struct MethodVerbTests {
+    @Test func methodsAsVerbsWithTheirFieldsAsFlags() async throws {
+        try await withDemoStack { stack in
+            let common = ["--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs"]
+            let text = try await runCommand(Executables.path("medicare"), ["registry", "get-institution", "--fixmedins-code", "H33080200101"] + common)
+            let shown = String(decoding: text.output, as: UTF8.self)
+            #expect(text.status == 0 && shown.contains("record.fixmedins_code: H33080200101") && shown.contains("designation_status: designated"), "\(shown) \(text.error)")
+            let json = try await runCommand(Executables.path("medicare"), ["settlement-reports", "get-day-totals", "--region", "330802", "--date", "2024-06-01", "--json"] + common)
+            #expect(json.status == 0 && (try? JSONSerialization.jsonObject(with: json.output)) is [String: Any], "\(json.error)")
+            let repeated = try await runCommand(Executables.path("medicare"), [
+                "registry", "apply-for-designation", "--fixmedins-codes", "H33080200101,H33080200001", "--json",
+            ] + common)
+            #expect(repeated.status == 1 && repeated.error.contains("failed_precondition: fixmedins_codes[0]"), "\(repeated.error)")
+            let typo = try await runCommand(Executables.path("medicare"), ["registry", "get-institution", "--fixmedins-cod", "H33080200101"] + common)
+            #expect(typo.status != 0 && typo.error.contains("--fixmedins-cod: not a field of medicare.v1.GetInstitutionRequest"), "\(typo.error)")
+            let unknown = try await runCommand(Executables.path("medicare"), ["supervision", "no-such-thing"] + common)
+            #expect(unknown.status != 0 && unknown.error.contains("Supervision has no method no-such-thing"), "\(unknown.error)")
+        }
+    }
+}
