@@ -20,7 +20,7 @@ struct CertsCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Create the CA (its key in FOLDER-ca/, apart from what services mount) and every service's and sample caller's certificate."
+            abstract: "Create the CA and every service's and sample caller's certificate (--ca-dir keeps the CA's key apart from what services mount)."
         )
 
         @Option(name: .shortAndLong, help: "Folder to write into.")
@@ -32,13 +32,16 @@ struct CertsCommand: ParsableCommand {
         @Flag(help: "Replace existing files, including the CA.")
         var force = false
 
+        @Option(help: "Keep the CA's key in this folder, not beside the certificates (a deployment: services mount the certificate folder, never this one).")
+        var caDir = ""
+
         func run() throws {
             do {
-                let written = try DevCertificates.ensure(in: output, extraHosts: host, force: force)
+                let written = try DevCertificates.ensure(in: output, caFolder: caDir.isEmpty ? nil : caDir, extraHosts: host, force: force)
                 if written.isEmpty {
                     Console.line("certificates in \(output) already exist; nothing written (use --force to replace them)")
                 } else {
-                    Console.line("wrote \(written.count) certificates to \(output) (the CA's key in \(DevCertificates.caFolder(for: output))): \(written.joined(separator: ", "))")
+                    Console.line("wrote \(written.count) certificates to \(output)\(caDir.isEmpty ? "" : " (the CA's key in \(caDir))"): \(written.joined(separator: ", "))")
                 }
             } catch {
                 throw ValidationError("cannot create certificates in \(output): \(error)")
@@ -64,7 +67,7 @@ struct CertsCommand: ParsableCommand {
         @Option(help: "nhsa (medical insurance) or nhc (health commission); default nhc for institutions and province systems, nhsa otherwise.") var department = ""
         @Option(help: "A PEM certificate signing request: the holder keeps its key; only the certificate is written.") var csr = ""
         @Option(name: .shortAndLong, help: "Folder to write NAME.pem (and NAME.key without --csr) into.") var output = "certs"
-        @Option(help: "Where the CA's key is (default OUTPUT-ca).") var caFolder = ""
+        @Option(help: "Where the CA's key is (default: beside the certificates, else OUTPUT-ca).") var caFolder = ""
         @Option(help: "Days the certificate is valid (1-825).") var days = 825
 
         func run() throws {
@@ -89,7 +92,7 @@ struct CertsCommand: ParsableCommand {
             guard [PeerIdentity.Department.healthCommission, PeerIdentity.Department.medicalInsurance].contains(dept) else { throw ValidationError("--department must be nhsa or nhc") }
             guard (1...825).contains(days) else { throw ValidationError("--days must be 1-825") }
             guard let ca = try DevCertificates.authority(of: output, caFolder: caFolder.isEmpty ? nil : caFolder) else {
-                throw ValidationError("no CA: \(output)/ca.pem and its key in \(caFolder.isEmpty ? DevCertificates.caFolder(for: output) : caFolder)/ca.key")
+                throw ValidationError("no CA: \(output)/ca.pem and its key (in \(caFolder.isEmpty ? "\(output) or \(DevCertificates.caFolder(for: output))" : caFolder))")
             }
             let subject = CertificateIssuer.Subject(commonName: code, department: dept, role: ouRole, region: region, notAfter: .seconds(days * 86_400))
             let name = institution ? "\(role == "clinic" ? "clinic" : "township")-\(code)" : "\(role)-\(code)"

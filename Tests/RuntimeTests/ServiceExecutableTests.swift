@@ -184,10 +184,16 @@ struct ServiceExecutableTests {
     /// CSR whose key never leaves the clinic), is accepted by a service; the CA's key is not in
     /// the folder services mount.
     @Test func certificatesIssuedForANewClinicAreAccepted() async throws {
-        let service = try await RunningService.start("registry")
-        let certs = "\(service.folder)/certs"
+        // A deployment's layout: the CA's key apart from the folder services mount.
+        let folder = NSTemporaryDirectory() + "issue-\(UUID().uuidString.prefix(8))"
+        let certs = "\(folder)/certs"
+        let created = try await runCommand(Executables.path("medicare-certs"), ["create", "-o", certs, "--ca-dir", "\(certs)-ca"])
+        #expect(created.status == 0, "\(created.error)")
         #expect(!FileManager.default.fileExists(atPath: "\(certs)/ca.key") && FileManager.default.fileExists(atPath: "\(certs)-ca/ca.key"))
-        let issued = try await runCommand(Executables.path("medicare-certs"), ["issue", "--role", "clinic", "--code", "H33080200105", "--region", "330802", "-o", certs])
+        let service = try await RunningService.start("registry", folder: folder)
+        let issued = try await runCommand(Executables.path("medicare-certs"), [
+            "issue", "--role", "clinic", "--code", "H33080200105", "--region", "330802", "-o", certs, "--ca-folder", "\(certs)-ca",
+        ])
         #expect(issued.status == 0, "\(issued.error)")
         // The clinic makes its own key and request; the CA signs it with the identity it states.
         let request = try await runCommand("/usr/bin/env", [
@@ -197,6 +203,7 @@ struct ServiceExecutableTests {
         #expect(request.status == 0, "\(request.error)")
         let signed = try await runCommand(Executables.path("medicare-certs"), [
             "issue", "--role", "clinic", "--code", "H33080200106", "--region", "330802", "--csr", "\(service.folder)/request.pem", "-o", certs,
+            "--ca-folder", "\(certs)-ca",
         ])
         #expect(signed.status == 0, "\(signed.error)")
         let subject = try await runCommand("/usr/bin/env", ["openssl", "x509", "-noout", "-subject", "-in", "\(certs)/clinic-H33080200106.pem"])
@@ -213,7 +220,9 @@ struct ServiceExecutableTests {
             #expect(answer?.code == .permissionDenied && answer?.message.hasPrefix("clinic '\(code)' of 'nhc'") == true, "\(String(describing: answer))")
             await client.close()
         }
-        let refused = try await runCommand(Executables.path("medicare-certs"), ["issue", "--role", "clinic", "--code", "H33080200107", "--region", "330803", "-o", certs])
+        let refused = try await runCommand(Executables.path("medicare-certs"), [
+            "issue", "--role", "clinic", "--code", "H33080200107", "--region", "330803", "-o", certs, "--ca-folder", "\(certs)-ca",
+        ])
         #expect(refused.status != 0 && refused.error.contains("--region"), "\(refused.error)")
         service.child.signal(SIGTERM)
         _ = try await service.child.wait()

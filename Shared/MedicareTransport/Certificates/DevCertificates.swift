@@ -52,43 +52,47 @@ public enum DevCertificates {
         return peers
     }
 
-    /// Where the CA's private key of `folder` is kept: a sibling folder (`certs` → `certs-ca`),
-    /// so that the folder services mount holds the CA's certificate (their trust root) but not
-    /// its key. `medicare-certs issue` reads it from there.
+    /// The sibling folder a CA's key may be kept in, apart from `folder` (`certs` → `certs-ca`):
+    /// what `medicare-certs create --ca-dir` suggests for a deployment, so that the folder
+    /// services mount holds the CA's certificate (their trust root) but not its key.
     public static func caFolder(for folder: String) -> String {
         let trimmed = folder.hasSuffix("/") ? String(folder.dropLast()) : folder
         return trimmed + "-ca"
     }
 
-    /// The CA of `folder`: its key from ``caFolder(for:)`` (or, from an older layout, beside
-    /// the certificates), its certificate from `folder/ca.pem`; nil when there is none.
+    /// The CA of `folder`: its certificate from `folder/ca.pem`, its key from `caFolder` when
+    /// given, else beside the certificates, else in ``caFolder(for:)``; nil when there is none.
     public static func authority(of folder: String, caFolder: String? = nil) throws -> CertificateIssuer.Issued? {
         let fm = FileManager.default
         let caCert = "\(folder)/ca.pem"
-        let keys = ["\(caFolder ?? Self.caFolder(for: folder))/ca.key", "\(folder)/ca.key"]
+        let keys = caFolder.map { ["\($0)/ca.key"] } ?? ["\(folder)/ca.key", "\(Self.caFolder(for: folder))/ca.key"]
         guard fm.fileExists(atPath: caCert), let key = keys.first(where: { fm.fileExists(atPath: $0) }) else { return nil }
         return CertificateIssuer.Issued(keyPEM: try String(contentsOfFile: key, encoding: .utf8), certificatePEM: try String(contentsOfFile: caCert, encoding: .utf8))
     }
 
     /// Creates the CA (unless it exists: ``authority(of:caFolder:)``) and every missing peer
-    /// certificate. The CA's key goes to ``caFolder(for:)``, apart from what services mount.
-    /// Returns the names written.
+    /// certificate. The CA's key goes to `caFolder` when given (apart from what services mount:
+    /// a deployment), else beside the certificates (a development folder, which tools and tests
+    /// use to mint callers). Returns the names written.
     @discardableResult
-    public static func ensure(in folder: String, extraHosts: [String] = [], force: Bool = false) throws -> [String] {
+    public static func ensure(in folder: String, caFolder: String? = nil, extraHosts: [String] = [], force: Bool = false) throws -> [String] {
         let fm = FileManager.default
         var written: [String] = []
         let ca: CertificateIssuer.Issued
-        if !force, let existing = try authority(of: folder) {
+        if !force, let existing = try authority(of: folder, caFolder: caFolder) {
             ca = existing
         } else {
             ca = try CertificateIssuer.certificateAuthority(commonName: "Medicare Development CA")
-            let apart = caFolder(for: folder)
-            try CertificateIssuer.write(ca, name: "ca", into: apart)
-            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: apart)
             try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            _ = try? fm.removeItem(atPath: "\(folder)/ca.key")
-            _ = try? fm.removeItem(atPath: "\(folder)/ca.pem")
-            try Data(ca.certificatePEM.utf8).write(to: URL(fileURLWithPath: "\(folder)/ca.pem"))
+            if let apart = caFolder {
+                try CertificateIssuer.write(ca, name: "ca", into: apart)
+                try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: apart)
+                _ = try? fm.removeItem(atPath: "\(folder)/ca.key")
+                _ = try? fm.removeItem(atPath: "\(folder)/ca.pem")
+                try Data(ca.certificatePEM.utf8).write(to: URL(fileURLWithPath: "\(folder)/ca.pem"))
+            } else {
+                try CertificateIssuer.write(ca, name: "ca", into: folder)
+            }
             written.append("ca")
         }
         for peer in peers(extraHosts: extraHosts) {
