@@ -51,9 +51,10 @@ public struct Configuration: Sendable {
     ///   without a value, an unreadable or non-object file, a file value of the wrong JSON kind
     ///   (a port must be a number: `true` or `"7101"` is refused), or an unknown key in the
     ///   file, flags or environment (suggesting the nearest declared one). In the environment,
-    ///   a `MEDICARE_*` variable is unknown when it is neither one of this service's keys nor in
-    ///   ``sharedEnvironment`` (another service's key, or a tool's), so that a typo such as
-    ///   `MEDICARE_RPC_PROT` stops start-up instead of being silently ignored.
+    ///   a `MEDICARE_*` variable within two edits of one of this service's keys, and neither
+    ///   one of them nor in ``sharedEnvironment`` (another service's key, or a tool's), is a
+    ///   misspelling and stops start-up (`MEDICARE_RPC_PROT`); one that is nobody's key (a
+    ///   test harness's `MEDICARE_BIN`) is left alone.
     public init(keys: [ConfigKey], arguments: [String], environment: [String: String]) throws(StartupError) {
         self.keys = keys
         let known = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
@@ -98,8 +99,11 @@ public struct Configuration: Sendable {
         }
         let ours = Set(keys.map(\.environmentName))
         for variable in environment.keys.sorted() where variable.hasPrefix("MEDICARE_") && !ours.contains(variable) && !Self.sharedEnvironment.contains(variable) {
-            let near = keys.min { Self.distance($0.environmentName, variable) < Self.distance($1.environmentName, variable) }
-            throw StartupError("unknown environment variable \(variable)" + (near.map { "; did you mean \($0.environmentName) (\($0.name))?" } ?? ""))
+            // A misspelt key (within two edits of one) stops start-up; a variable that is
+            // nobody's key (a harness's, a script's) is not ours to judge.
+            guard let near = keys.min(by: { Self.distance($0.environmentName, variable) < Self.distance($1.environmentName, variable) }),
+                  Self.distance(near.environmentName, variable) <= 2 else { continue }
+            throw StartupError("unknown environment variable \(variable); did you mean \(near.environmentName) (\(near.name))?")
         }
         for key in keys {
             if let value = environment[key.environmentName] { values[key.name] = (value, "environment \(key.environmentName)") }
@@ -166,7 +170,7 @@ public struct Configuration: Sendable {
         "MEDICARE_BUSINESS_TIME_ZONE", "MEDICARE_STORE_PASSWORD",
         // the tools': the CLI, scripts and tests
         "MEDICARE_CERTS", "MEDICARE_GATEWAY", "MEDICARE_DATA", "MEDICARE_TEST_POSTGRES_URL", "MEDICARE_PG_DIR", "MEDICARE_PG_SETTINGS",
-        "MEDICARE_SKIP_POSTGRES", "MEDICARE_REPLICA_STACK",
+        "MEDICARE_SKIP_POSTGRES", "MEDICARE_REPLICA_STACK", "MEDICARE_BIN", "MEDICARE_PROTO",
     ]
 
     /// A file value as text, if it is of the key's kind. Errors name the key and the file.

@@ -143,7 +143,7 @@ struct ServiceExecutableTests {
         (#"{"rpc": {"port": true}}"#, [String: String](), "configuration key 'rpc.port' (file registry.json) must be a JSON whole number; got true"),
         (#"{"rpc": {"port": "7101"}}"#, [:], "configuration key 'rpc.port' (file registry.json) must be a JSON whole number; got \"7101\""),
         (#"{"store": {"url": 5}}"#, [:], "configuration key 'store.url' (file registry.json) must be a JSON string; got 5"),
-        ("{}", ["MEDICARE_RPC_PROT": "7101"], "unknown environment variable MEDICARE_RPC_PROT; did you mean MEDICARE_RPC_PORT (rpc.port)?"),
+        ("{}", ["MEDICARE_RPC_PROT": "7101", "MEDICARE_SOMETHING_ELSE": "a harness's own"], "unknown environment variable MEDICARE_RPC_PROT; did you mean MEDICARE_RPC_PORT (rpc.port)?"),
     ])
     func strictlyTypedFileValuesAndNoUnknownVariables(file: String, environment: [String: String], message: String) async throws {
         let folder = NSTemporaryDirectory() + "cfgstrict-\(UUID().uuidString.prefix(8))"
@@ -260,7 +260,7 @@ struct ServiceExecutableTests {
         try Data(#"{"rpc": {"port": 0}, "admin": {"port": 0}, "store": {"url": "sqlite:state/db.sqlite"}}"#.utf8)
             .write(to: URL(fileURLWithPath: "\(folder)/settlement.json"))
         let child = try ChildProcess(
-            Executables.path("settlement"), ["--config", "settlement.json"], environment: ["MEDICARE_LOG_LEVEL": "debug"], directory: folder
+            Executables.path("settlement"), ["--config", "settlement.json"], environment: ["MEDICARE_LOG_LEVEL": "debug", "MEDICARE_HARNESS_DIR": "/tmp"], directory: folder
         )
         _ = try await child.waitForLine(prefix: "settlement rpc listening on ")
         #expect(FileManager.default.fileExists(atPath: "\(folder)/state/db.sqlite"))

@@ -12,7 +12,7 @@ import Testing
     static let definitions = [RegistryDefinition.definition, SettlementDefinition.definition, SupervisionDefinition.definition, GatewayDefinition.definition]
     static let tools: Set<String> = [
         "MEDICARE_CONFIG", "MEDICARE_STORE_PASSWORD", "MEDICARE_CERTS", "MEDICARE_GATEWAY", "MEDICARE_DATA", "MEDICARE_TEST_POSTGRES_URL",
-        "MEDICARE_PG_DIR", "MEDICARE_PG_SETTINGS", "MEDICARE_SKIP_POSTGRES", "MEDICARE_REPLICA_STACK",
+        "MEDICARE_PG_DIR", "MEDICARE_PG_SETTINGS", "MEDICARE_SKIP_POSTGRES", "MEDICARE_REPLICA_STACK", "MEDICARE_BIN", "MEDICARE_PROTO",
     ]
 
     @Test func sharedVariablesAreTheOtherServicesKeysAndTheTools() {
