@@ -50,7 +50,7 @@ start() {
 start supervision
 start registry --upstream.supervision 127.0.0.1:7103
 start settlement --upstream.supervision 127.0.0.1:7103
-start gateway
+start gateway --bridge.enabled true
 
 # The operator console (docs/console.md): user `ops` (operator, Zhejiang) with a password made
 # here the first time, kept only as its hash in the users file.

@@ -50,7 +50,7 @@ public struct ServiceDefinition: Sendable {
         ServiceSettings.keys(service: name, rpcPort: rpcPort, adminPort: adminPort)
             + (bridgePort.map {
                 [ConfigKey("bridge.port", default: String($0), "The JSON bridge's HTTPS port (mutual TLS, docs/bridge.md) on rpc.host; 0 = any free port."),
-                 ConfigKey("bridge.enabled", default: "true", "Whether the JSON bridge listens: true or false.")]
+                 ConfigKey("bridge.enabled", default: "false", "Whether the JSON bridge listens: true or false (off unless asked for: scripts/run.sh and compose.yaml turn it on).")]
             } ?? [])
             + extraKeys
     }

@@ -27,7 +27,7 @@ struct RunningService {
         try DevCertificates.ensure(in: "\(folder)/certs")
         let child = try ChildProcess(
             Executables.path(name), ["--rpc.port", "\(port)", "--admin.port", "0", "--rpc.drain-seconds", "10"]
-                + (name == "gateway" ? ["--bridge.port", "0"] : []) + extra, directory: folder
+                + (name == "gateway" ? ["--bridge.enabled", "true", "--bridge.port", "0"] : []) + extra, directory: folder
         )
         let rpc = try await child.waitForLine(prefix: "\(name) rpc listening on ")
         let bridge = name == "gateway" ? try await child.waitForLine(prefix: "\(name) json bridge listening on ") : ":0"
