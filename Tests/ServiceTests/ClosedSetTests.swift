@@ -1,3 +1,4 @@
+import Foundation
 import MedicareContracts
 import MedicareRPC
 import MedicareRuntime
@@ -42,6 +43,32 @@ import Testing
         #expect(settlement["audit_outbox.kind"] == [AuditKind.settlement.code, AuditKind.reversal.code])
 
         #expect(SupervisionDefinition.closedSets.first { $0.table == "audit" && $0.column == "kind" }?.codes == Self.codes(AuditKind.self))
+    }
+
+    /// Closed sets checked inline in a table's definition (`kind TEXT NOT NULL CHECK (kind IN
+    /// (...))`) list exactly their enum's codes too: read from the migrations' own SQL, so a
+    /// table added later with such a check is compared as soon as it is named here, and one
+    /// not named here fails.
+    @Test func inlineChecksListTheirEnumsCodes() throws {
+        let expected: [String: [String]] = [
+            "receivables.kind": Self.codes(ReceivableKind.self),
+            "findings.status": Self.codes(FindingStatus.self),
+            "inspections.status": Self.codes(InspectionStatus.self),
+            "cases.status": Self.codes(CaseStatus.self),
+            "institution_kinds.kind": Self.codes(InstitutionKind.self),
+        ]
+        let migrations = RegistryDefinition.migrations + SettlementDefinition.migrations + SupervisionDefinition.migrations
+        let table = try Regex(#"CREATE TABLE (\w+) \("#), check = try Regex(#"(\w+) TEXT NOT NULL CHECK \((\w+) IN \(([^)]*)\)\)"#)
+        var found: [String: [String]] = [:]
+        for step in migrations.flatMap({ $0.steps + ($0.postgresSteps ?? []) }) {
+            guard let created = step.firstMatch(of: table), let name = created.output[1].substring else { continue }
+            for match in step.matches(of: check) {
+                guard let column = match.output[1].substring, let codes = match.output[3].substring else { continue }
+                found["\(name).\(column)"] = codes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
+            }
+        }
+        #expect(Set(found.keys) == Set(expected.keys), "inline checks: \(found.keys.sorted())")
+        for (column, codes) in expected { #expect(found[column] == codes, "\(column): \(found[column] ?? []) against \(codes)") }
     }
 
     /// The database itself refuses another value, whoever writes it.
