@@ -47,15 +47,35 @@ public final class ChildProcess: @unchecked Sendable {
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = output
         process.standardError = errors
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.stdoutText += String(decoding: data, as: UTF8.self) }
-        }
-        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.stderrText += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        // Each pipe read by a thread of its own until the child closes it. Not Foundation's
+        // readabilityHandler: its dispatch source could outlive the handle it reads, and a
+        // closed descriptor under it crashed the test process in libdispatch.
+        let open = self.openPipes
+        Self.drain(output, done: { open.decrement() }) { [weak self] data in self?.lock.withLock { self?.stdoutText += String(decoding: data, as: UTF8.self) } }
+        Self.drain(errors, done: { open.decrement() }) { [weak self] data in self?.lock.withLock { self?.stderrText += String(decoding: data, as: UTF8.self) } }
+    }
+
+    /// The pipes whose reader has not reached their end yet.
+    private let openPipes = Countdown(2)
+
+    /// Reads `pipe` on a thread of its own until its end, handing each read to `sink`, then
+    /// calls `done`; the thread keeps the pipe open until then.
+    static func drain(_ pipe: Pipe, done: @escaping @Sendable () -> Void, _ sink: @escaping @Sendable (Data) -> Void) {
+        let held = UncheckedBox(pipe)
+        let thread = Thread {
+            defer { done() }
+            let fd = held.value.fileHandleForReading.fileDescriptor
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = read(fd, &buffer, buffer.count)
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { break }
+                sink(Data(buffer[0..<n]))
+            }
+            _ = held
+        }
+        thread.start()
     }
 
     public var standardOutput: String { lock.withLock { stdoutText } }
@@ -80,8 +100,7 @@ public final class ChildProcess: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
 
     /// Waits for exit and returns the status, with everything the process wrote collected
-    /// (the readability handlers may not have run for its last writes when it exits: what
-    /// they left is read to the end here).
+    /// (the readers are waited for to reach the pipes' ends).
     public func wait(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
@@ -94,16 +113,12 @@ public final class ChildProcess: @unchecked Sendable {
 
     private var drained = false
 
+    /// After exit, waits (up to 5 s) for the readers to reach the pipes' ends, so that all the
+    /// child wrote is in ``standardOutput`` and ``standardError``.
     private func drainAfterExit() {
         guard lock.withLock({ () -> Bool in defer { drained = true }; return !drained }) else { return }
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
-        let restOut = readAvailable(output.fileHandleForReading)
-        let restErr = readAvailable(errors.fileHandleForReading)
-        lock.withLock {
-            stdoutText += String(decoding: restOut, as: UTF8.self)
-            stderrText += String(decoding: restErr, as: UTF8.self)
-        }
+        let deadline = Date().addingTimeInterval(5)
+        while openPipes.value > 0, Date() < deadline { usleep(5_000) }
     }
 
     deinit {
@@ -127,20 +142,20 @@ public func runCommand(
     process.standardError = err
     process.standardInput = inp
     let collected = Collected()
-    out.fileHandleForReading.readabilityHandler = { collected.append(out: $0.availableData) }
-    err.fileHandleForReading.readabilityHandler = { collected.append(err: $0.availableData) }
     try process.run()
+    // The pipes are read here, without blocking, while the process runs (no readability
+    // handler: see ChildProcess.drain), so a chatty child never fills them.
     if let input { try inp.fileHandleForWriting.write(contentsOf: input) }
     try await Task.sleep(for: closeInputAfter)
     try? inp.fileHandleForWriting.close()
     let deadline = ContinuousClock.now + timeout
     while process.isRunning {
         if ContinuousClock.now > deadline { process.terminate() }
+        collected.append(out: readAvailable(out.fileHandleForReading))
+        collected.append(err: readAvailable(err.fileHandleForReading))
         try await Task.sleep(for: .milliseconds(20))
     }
-    out.fileHandleForReading.readabilityHandler = nil
-    err.fileHandleForReading.readabilityHandler = nil
-    // What the handlers had not read when the process exited.
+    // What was left when the process exited.
     collected.append(out: readAvailable(out.fileHandleForReading))
     collected.append(err: readAvailable(err.fileHandleForReading))
     return (process.terminationStatus, collected.output, String(decoding: collected.errors, as: UTF8.self))
@@ -170,4 +185,19 @@ func readAvailable(_ handle: FileHandle) -> Data {
         data.append(contentsOf: buffer[0..<n])
     }
     return data
+}
+
+/// A value handed to a thread that only that thread uses.
+final class UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// A count that threads bring down to zero.
+final class Countdown: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count: Int
+    init(_ count: Int) { self.count = count }
+    func decrement() { lock.withLock { count -= 1 } }
+    var value: Int { lock.withLock { count } }
 }
