@@ -16,8 +16,8 @@ struct MedicareCLI: AsyncParsableCommand {
         subcommands: [
             Demo.self, Import.self, ImportClinics.self, Settle.self, CoverageCommand.self, Profile.self, Apply.self, Review.self, Agreement.self, ShowApplication.self,
             Ledger.self, Changes.self, Relationships.self, Report.self, Prices.self, Rules.self, Alerts.self, Generate.self, Load.self, Call.self, Describe.self, HealthCommand.self,
-            RegistryMethodsCommand.self, SettlementMethodsCommand.self, SettlementReportsMethodsCommand.self, SupervisionMethodsCommand.self,
-            SupervisionReportsMethodsCommand.self, GatewayMethodsCommand.self,
+            ServiceVerbs<RegistryVerbs>.self, ServiceVerbs<SettlementVerbs>.self, ServiceVerbs<SettlementReportsVerbs>.self,
+            ServiceVerbs<SupervisionVerbs>.self, ServiceVerbs<SupervisionReportsVerbs>.self, ServiceVerbs<GatewayVerbs>.self,
         ]
     )
 }

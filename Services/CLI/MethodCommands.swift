@@ -113,72 +113,46 @@ enum MethodCommand {
     }
 }
 
-/// One subcommand per service, each with one verb per method.
-protocol ServiceMethodsCommand: AsyncParsableCommand {
-    static var service: String { get }
-    var connection: Connection { get }
-    var method: String { get }
-    var fields: [String] { get }
+/// A service whose methods are verbs: its proto name and an example for `--help`.
+protocol VerbService {
+    static var name: String { get }
+    static var example: String { get }
 }
 
-extension ServiceMethodsCommand {
-    func run() async throws { try await MethodCommand.run(service: Self.service, method: method, arguments: fields, connection: connection) }
-
-    static func abstract(_ example: String) -> CommandConfiguration {
-        CommandConfiguration(
-            commandName: MethodCommand.kebab(service),
-            abstract: "Call a \(service) method, its fields as flags: \(example)",
-            discussion: "Methods: " + JSONMethods.all.filter { $0.descriptor.fullName.hasPrefix("medicare.v1.\(service)/") }
-                .map { MethodCommand.kebab(String($0.descriptor.fullName.split(separator: "/").last ?? "")) }.joined(separator: ", ")
-                + ". Fields: medicare describe \(service)/METHOD. --key K for keyed methods, --json for JSON."
+/// One subcommand per service (`ServiceVerbs<Registry>` is `medicare registry`), each with
+/// one verb per method.
+struct ServiceVerbs<Service: VerbService>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        let verbs = JSONMethods.all.filter { $0.descriptor.fullName.hasPrefix("medicare.v1.\(Service.name)/") }
+            .map { MethodCommand.kebab(String($0.descriptor.fullName.split(separator: "/").last ?? "")) }
+        return CommandConfiguration(
+            commandName: MethodCommand.kebab(Service.name),
+            abstract: "Call a \(Service.name) method, its fields as flags: \(Service.example)",
+            discussion: "Methods: \(verbs.joined(separator: ", ")). Fields: medicare describe \(Service.name)/METHOD. --key K for keyed methods, --json for JSON."
         )
     }
+    @OptionGroup var connection: Connection
+    @Argument(help: "The method, in kebab-case (get-institution) or as in the proto.") var method: String
+    @Argument(parsing: .captureForPassthrough, help: "Its fields: --name value ...") var fields: [String] = []
+
+    func run() async throws { try await MethodCommand.run(service: Service.name, method: method, arguments: fields, connection: connection) }
 }
 
-struct RegistryMethodsCommand: ServiceMethodsCommand {
-    static let service = "Registry"
-    static let configuration = abstract("medicare registry get-institution --fixmedins-code H33080200101")
-    @OptionGroup var connection: Connection
-    @Argument(help: "The method (get-institution).") var method: String
-    @Argument(parsing: .captureForPassthrough, help: "Its fields: --name value ...") var fields: [String] = []
+enum RegistryVerbs: VerbService {
+    static let name = "Registry", example = "medicare registry get-institution --fixmedins-code H33080200101"
 }
-
-struct SettlementMethodsCommand: ServiceMethodsCommand {
-    static let service = "Settlement"
-    static let configuration = abstract("medicare settlement get-settlement --setl-id S...")
-    @OptionGroup var connection: Connection
-    @Argument(help: "The method (get-settlement).") var method: String
-    @Argument(parsing: .captureForPassthrough, help: "Its fields: --name value ...") var fields: [String] = []
+enum SettlementVerbs: VerbService {
+    static let name = "Settlement", example = "medicare settlement get-settlement --setl-id S..."
 }
-
-struct SettlementReportsMethodsCommand: ServiceMethodsCommand {
-    static let service = "SettlementReports"
-    static let configuration = abstract("medicare settlement-reports get-day-totals --region 330802 --date 2024-06-01")
-    @OptionGroup var connection: Connection
-    @Argument(help: "The method (get-day-totals).") var method: String
-    @Argument(parsing: .captureForPassthrough, help: "Its fields: --name value ...") var fields: [String] = []
+enum SettlementReportsVerbs: VerbService {
+    static let name = "SettlementReports", example = "medicare settlement-reports get-day-totals --region 330802 --date 2024-06-01"
 }
-
-struct SupervisionMethodsCommand: ServiceMethodsCommand {
-    static let service = "Supervision"
-    static let configuration = abstract("medicare supervision list-alerts --region 330802 --limit 10")
-    @OptionGroup var connection: Connection
-    @Argument(help: "The method (list-alerts).") var method: String
-    @Argument(parsing: .captureForPassthrough, help: "Its fields: --name value ...") var fields: [String] = []
+enum SupervisionVerbs: VerbService {
+    static let name = "Supervision", example = "medicare supervision list-alerts --region 330802 --limit 10"
 }
-
-struct SupervisionReportsMethodsCommand: ServiceMethodsCommand {
-    static let service = "SupervisionReports"
-    static let configuration = abstract("medicare supervision-reports get-review-stats --region 330802 --date 2024-06-01")
-    @OptionGroup var connection: Connection
-    @Argument(help: "The method (get-review-stats).") var method: String
-    @Argument(parsing: .captureForPassthrough, help: "Its fields: --name value ...") var fields: [String] = []
+enum SupervisionReportsVerbs: VerbService {
+    static let name = "SupervisionReports", example = "medicare supervision-reports get-review-stats --region 330802 --date 2024-06-01"
 }
-
-struct GatewayMethodsCommand: ServiceMethodsCommand {
-    static let service = "Gateway"
-    static let configuration = abstract("medicare gateway verify-audit-trail")
-    @OptionGroup var connection: Connection
-    @Argument(help: "The method (verify-audit-trail).") var method: String
-    @Argument(parsing: .captureForPassthrough, help: "Its fields: --name value ...") var fields: [String] = []
+enum GatewayVerbs: VerbService {
+    static let name = "Gateway", example = "medicare gateway verify-audit-trail"
 }

@@ -199,31 +199,24 @@ static int add_name(X509_NAME *name, const char *field, const char *value) {
     return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, (const unsigned char *)value, -1, -1, 0);
 }
 
-int mc_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *cn, const char *o,
-                  const char *ou, const char *st, const char *san, int is_ca,
-                  long not_before_seconds, long not_after_seconds, char **key_pem, char **cert_pem,
-                  char *err, size_t errlen) {
-    int ok = 0;
-    EVP_PKEY *key = NULL, *ca_key = NULL;
-    X509 *cert = NULL, *ca_cert = NULL;
-    BIO *bio = NULL;
-    ERR_clear_error();
-    *key_pem = NULL;
-    *cert_pem = NULL;
+/* The CA's key and certificate from PEM; 0 on success. */
+static int read_ca(const char *key_pem, const char *cert_pem, EVP_PKEY **key, X509 **cert) {
+    BIO *bio = BIO_new_mem_buf(key_pem, -1);
+    *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(cert_pem, -1);
+    *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    return *key && *cert ? 0 : -1;
+}
 
-    if (ca_key_pem && ca_cert_pem) {
-        bio = BIO_new_mem_buf(ca_key_pem, -1);
-        ca_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-        BIO_free(bio);
-        bio = BIO_new_mem_buf(ca_cert_pem, -1);
-        ca_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-        BIO_free(bio);
-        bio = NULL;
-        if (!ca_key || !ca_cert) { fail(err, errlen, "cannot read the CA key or certificate"); goto done; }
-    }
-    key = EVP_EC_gen("P-256");
-    cert = X509_new();
-    if (!key || !cert) { fail(err, errlen, "cannot generate a key"); goto done; }
+/* A new certificate for `key`: version 3, a random 127-bit serial, validity relative to now,
+ * subject ST/O/OU/CN (empty fields left out), issued by `issuer` (itself when NULL). NULL
+ * when a subject field is invalid. */
+static X509 *new_certificate(EVP_PKEY *key, X509 *issuer, const char *st, const char *o, const char *ou, const char *cn,
+                             long not_before_seconds, long not_after_seconds) {
+    X509 *cert = X509_new();
+    if (!cert) return NULL;
     X509_set_version(cert, 2);
     unsigned char serial[16];
     RAND_bytes(serial, sizeof serial);
@@ -236,28 +229,51 @@ int mc_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *c
     X509_set_pubkey(cert, key);
     X509_NAME *name = X509_get_subject_name(cert);
     if (!add_name(name, "ST", st) || !add_name(name, "O", o) || !add_name(name, "OU", ou) || !add_name(name, "CN", cn)) {
-        fail(err, errlen, "invalid subject field"); goto done;
+        X509_free(cert);
+        return NULL;
     }
+    X509_set_issuer_name(cert, X509_get_subject_name(issuer ? issuer : cert));
+    return cert;
+}
+
+/* A peer's extensions (client and server authentication), signed by `issuer`; 1 on success. */
+static int add_leaf_extensions(X509 *cert, X509 *issuer, const char *san) {
+    return add_ext(cert, issuer, NID_basic_constraints, "critical,CA:FALSE") &&
+           add_ext(cert, issuer, NID_key_usage, "critical,digitalSignature") &&
+           add_ext(cert, issuer, NID_ext_key_usage, "serverAuth,clientAuth") &&
+           add_ext(cert, issuer, NID_subject_key_identifier, "hash") &&
+           (issuer == cert || add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always")) &&
+           (!san || !*san || add_ext(cert, issuer, NID_subject_alt_name, san));
+}
+
+int mc_cert_issue(const char *ca_key_pem, const char *ca_cert_pem, const char *cn, const char *o,
+                  const char *ou, const char *st, const char *san, int is_ca,
+                  long not_before_seconds, long not_after_seconds, char **key_pem, char **cert_pem,
+                  char *err, size_t errlen) {
+    int ok = 0;
+    EVP_PKEY *key = NULL, *ca_key = NULL;
+    X509 *cert = NULL, *ca_cert = NULL;
+    BIO *bio = NULL;
+    ERR_clear_error();
+    *key_pem = NULL;
+    *cert_pem = NULL;
+
+    if (ca_key_pem && ca_cert_pem && read_ca(ca_key_pem, ca_cert_pem, &ca_key, &ca_cert) != 0) {
+        fail(err, errlen, "cannot read the CA key or certificate"); goto done;
+    }
+    key = EVP_EC_gen("P-256");
+    if (!key) { fail(err, errlen, "cannot generate a key"); goto done; }
+    cert = new_certificate(key, ca_cert, st, o, ou, cn, not_before_seconds, not_after_seconds);
+    if (!cert) { fail(err, errlen, "invalid subject field"); goto done; }
     X509 *issuer = ca_cert ? ca_cert : cert;
-    X509_set_issuer_name(cert, X509_get_subject_name(issuer));
     if (is_ca) {
         if (!add_ext(cert, issuer, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
-            !add_ext(cert, issuer, NID_key_usage, "critical,keyCertSign,cRLSign")) {
+            !add_ext(cert, issuer, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+            !add_ext(cert, issuer, NID_subject_key_identifier, "hash")) {
             fail(err, errlen, "cannot add CA extensions"); goto done;
         }
-    } else {
-        if (!add_ext(cert, issuer, NID_basic_constraints, "critical,CA:FALSE") ||
-            !add_ext(cert, issuer, NID_key_usage, "critical,digitalSignature") ||
-            !add_ext(cert, issuer, NID_ext_key_usage, "serverAuth,clientAuth")) {
-            fail(err, errlen, "cannot add extensions"); goto done;
-        }
-    }
-    if (!add_ext(cert, issuer, NID_subject_key_identifier, "hash")) { fail(err, errlen, "cannot add the key identifier"); goto done; }
-    if (ca_cert && !add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always")) {
-        fail(err, errlen, "cannot add the authority key identifier"); goto done;
-    }
-    if (san && *san && !add_ext(cert, issuer, NID_subject_alt_name, san)) {
-        fail(err, errlen, "invalid subjectAltName"); goto done;
+    } else if (!add_leaf_extensions(cert, issuer, san)) {
+        fail(err, errlen, "cannot add extensions (or an invalid subjectAltName)"); goto done;
     }
     if (!X509_sign(cert, ca_key ? ca_key : key, EVP_sha256())) { fail(err, errlen, "cannot sign the certificate"); goto done; }
 
@@ -425,47 +441,19 @@ int mc_cert_sign_csr(const char *ca_key_pem, const char *ca_cert_pem, const char
     BIO *bio = NULL;
     ERR_clear_error();
     *cert_pem = NULL;
-    bio = BIO_new_mem_buf(ca_key_pem, -1);
-    ca_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    bio = BIO_new_mem_buf(ca_cert_pem, -1);
-    ca_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
+    if (read_ca(ca_key_pem, ca_cert_pem, &ca_key, &ca_cert) != 0) { fail(err, errlen, "cannot read the CA key or certificate"); goto done; }
     bio = BIO_new_mem_buf(csr_pem, -1);
     req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
     BIO_free(bio);
     bio = NULL;
-    if (!ca_key || !ca_cert) { fail(err, errlen, "cannot read the CA key or certificate"); goto done; }
     if (!req) { fail(err, errlen, "not a PEM certificate signing request"); goto done; }
     key = X509_REQ_get_pubkey(req);
     /* The request must be signed by the key it carries: whoever sent it holds that key. */
     if (!key || X509_REQ_verify(req, key) != 1) { fail(err, errlen, "the request's signature does not verify"); goto done; }
-    cert = X509_new();
-    if (!cert) { fail(err, errlen, "out of memory"); goto done; }
-    X509_set_version(cert, 2);
-    unsigned char serial[16];
-    RAND_bytes(serial, sizeof serial);
-    serial[0] &= 0x7f;
-    BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
-    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
-    BN_free(bn);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert), not_after_seconds);
-    X509_set_pubkey(cert, key);
     /* The identity is the issuer's to state, never the request's subject. */
-    X509_NAME *name = X509_get_subject_name(cert);
-    if (!add_name(name, "ST", st) || !add_name(name, "O", o) || !add_name(name, "OU", ou) || !add_name(name, "CN", cn)) {
-        fail(err, errlen, "invalid subject field"); goto done;
-    }
-    X509_set_issuer_name(cert, X509_get_subject_name(ca_cert));
-    if (!add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(cert, ca_cert, NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(cert, ca_cert, NID_ext_key_usage, "serverAuth,clientAuth") ||
-        !add_ext(cert, ca_cert, NID_subject_key_identifier, "hash") ||
-        !add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always")) {
-        fail(err, errlen, "cannot add extensions"); goto done;
-    }
-    if (san && *san && !add_ext(cert, ca_cert, NID_subject_alt_name, san)) { fail(err, errlen, "invalid subjectAltName"); goto done; }
+    cert = new_certificate(key, ca_cert, st, o, ou, cn, -3600, not_after_seconds);
+    if (!cert) { fail(err, errlen, "invalid subject field"); goto done; }
+    if (!add_leaf_extensions(cert, ca_cert, san)) { fail(err, errlen, "cannot add extensions (or an invalid subjectAltName)"); goto done; }
     if (!X509_sign(cert, ca_key, EVP_sha256())) { fail(err, errlen, "cannot sign the certificate"); goto done; }
     bio = BIO_new(BIO_s_mem());
     if (!PEM_write_bio_X509(bio, cert)) { fail(err, errlen, "cannot write the certificate"); goto done; }

@@ -26,7 +26,7 @@ if arguments.contains("--version") {
     exit(0)
 }
 if arguments.contains("--help") || arguments.contains("-h") {
-    print("usage: console [--config FILE] [--KEY VALUE ...] | console --hash-password < password\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: keys))")
+    Console.line("usage: console [--config FILE] [--KEY VALUE ...] | console --hash-password < password\n\nKeys (flag, environment variable, default):\n\(Configuration.help(for: keys))")
     exit(0)
 }
 if arguments == ["--hash-password"] {
