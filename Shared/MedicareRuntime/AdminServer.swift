@@ -114,10 +114,17 @@ private final class AdminHandler: ChannelInboundHandler {
                 }
                 return
             }
+            if head.method == .GET, path == "/metrics" {
+                // Rendered off the event loop: it reads /proc (file I/O) and every family.
+                let context = NIOLoopBound(context, eventLoop: context.eventLoop), handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let registry = self.registry, service = self.service
+                context.value.eventLoop.makeFutureWithTask { MetricsExposition.render(registry, service: service) }.whenSuccess { body in
+                    handler.value.respond(context.value, head: head, status: .ok, contentType: "text/plain; version=0.0.4", body: body)
+                }
+                return
+            }
             let (status, contentType, body): (HTTPResponseStatus, String, [UInt8])
             switch (head.method, path) {
-            case (.GET, "/metrics"):
-                (status, contentType, body) = (.ok, "text/plain; version=0.0.4", MetricsExposition.render(registry, service: service))
             case (.GET, "/healthz"):
                 let serving = health()
                 (status, contentType, body) = (serving ? .ok : .serviceUnavailable, "text/plain", Array((serving ? "ok\n" : "draining\n").utf8))
