@@ -154,7 +154,6 @@ let package = Package(
         // MARK: services: a library each (handlers, stores) and a thin executable
         .target(name: "RegistryService", dependencies: [
             "MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport",
-            .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Services/Registry/Library"),
         .executableTarget(name: "Registry", dependencies: ["RegistryService"], path: "Services/Registry/Main"),
         .target(

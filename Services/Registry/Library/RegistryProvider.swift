@@ -1,4 +1,3 @@
-import Metrics
 import Foundation
 import MedicareContracts
 import MedicareDomain
@@ -236,6 +235,8 @@ public struct RegistryProvider: RegistryService {
 extension RegistryProvider {
     /// `medicare_registry_designation_changes_total{to_status}`: designation changes made.
     static func countDesignations(to status: DesignationStatus, _ count: Int) {
-        Counter(label: "medicare_registry_designation_changes_total", dimensions: [("to_status", status.code)]).increment(by: count)
+        designationChanges.increment(status.code, by: Int64(count))
     }
+
+    static let designationChanges = CounterFamily("medicare_registry_designation_changes_total", dimensions: ["to_status"])
 }

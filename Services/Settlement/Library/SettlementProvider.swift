@@ -12,8 +12,10 @@ public struct SettlementProvider: SettlementService {
     let store: SettlementStore
     /// The benefit policy and catalogue in force (replaced whole on SIGHUP: ``PolicyHolder``).
     let policy: PolicyHolder
-    var policies: PolicyBook { policy.current.book }
-    var catalogue: [String: CatalogueItem] { policy.current.catalogue }
+
+    static let settled = CounterFamily("medicare_settlement_settled_total", dimensions: ["region", "med_type"])
+    static let fundPaid = CounterFamily("medicare_settlement_fund_paid_fen_total", dimensions: ["region"])
+    static let reversed = CounterFamily("medicare_settlement_reversed_total")
     /// Told after each posting, so that its audit record leaves the outbox at once.
     let relay: AuditRelay?
     /// The calendar of the business day money is counted on (`business.time-zone`).
@@ -83,12 +85,14 @@ public struct SettlementProvider: SettlementService {
     }
 
     public func preSettle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
-        let claim = try validated(request)
+        // One policy for the whole call: a reload meanwhile applies to the next.
+        let current = policy.current
+        let claim = try validated(request, current.catalogue)
         guard let person = try await store.person(psnNo: claim.claim.psnNo) else {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
         let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: claim.claim.medType.code)
-        var result = try Settling(claim: claim, policies: policies).result(person: person, accumulator: accumulator)
+        var result = try Settling(claim: claim, policies: current.book).result(person: person, accumulator: accumulator)
         result.status = .presettled
         return result
     }
@@ -97,27 +101,28 @@ public struct SettlementProvider: SettlementService {
     /// ``SettlementStore/replay(_:_:claim:)``), so a retry is answered even if the person or
     /// the claim would now be refused. Keys are scoped to the acting caller.
     public func settle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
-        let claim = try validated(request)
+        let current = policy.current
+        let claim = try validated(request, current.catalogue)
         let bytes = try claim.encodedWithoutRoute()
         let identity = SettlementStore.SettleIdentity(
             scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context),
             digest: ValidatedClaim.digest(of: bytes), day: today().description
         )
-        let result = try await store.settle(identity, settling: Settling(claim: claim, policies: policies), claimBytes: bytes)
+        let result = try await store.settle(identity, settling: Settling(claim: claim, policies: current.book), claimBytes: bytes)
         if !result.replay {
             relay?.nudge()
             // Business metrics, by the clinic's county (its code's 6 digits): bounded by the
             // nation's counties, never by persons or visits.
             let county = String(claim.clinic.value.dropFirst().prefix(6))
-            Counter(label: "medicare_settlement_settled_total", dimensions: [("region", county), ("med_type", claim.claim.medType.code)]).increment()
-            Counter(label: "medicare_settlement_fund_paid_fen_total", dimensions: [("region", county)]).increment(by: max(0, result.fundPaySumamt))
+            Self.settled.increment(county, claim.claim.medType.code)
+            Self.fundPaid.increment(county, by: max(0, result.fundPaySumamt))
         }
         return result
     }
 
     /// The stored answer for a settle, posting nothing (see ``SettlementStore/replay(_:claim:)``).
     public func replay(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
-        let claim = try validated(request)
+        let claim = try validated(request, policy.current.catalogue)
         let identity = SettlementStore.SettleIdentity(
             scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context), digest: ValidatedClaim.digest(of: try claim.encodedWithoutRoute()), day: today().description
         )
@@ -136,7 +141,7 @@ public struct SettlementProvider: SettlementService {
         )
         if !response.replay {
             relay?.nudge()
-            Counter(label: "medicare_settlement_reversed_total").increment()
+            Self.reversed.increment()
         }
         return response
     }
@@ -180,7 +185,7 @@ public struct SettlementProvider: SettlementService {
 
     func today() -> CivilDate { CivilDate.today(calendar: calendar) }
 
-    private func validated(_ request: SettleRequest) throws -> ValidatedClaim {
+    private func validated(_ request: SettleRequest, _ catalogue: [String: CatalogueItem]) throws -> ValidatedClaim {
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
         return try ValidatedClaim(claim, catalogue: catalogue, today: today())
     }

@@ -19,6 +19,8 @@ public struct SupervisionProvider: SupervisionService {
     /// Real-time monitoring over the postings recorded here.
     let monitor: InstitutionMonitor
     let raised = Counter(label: "medicare_supervision_alerts_total")
+    static let reviewed = CounterFamily("medicare_supervision_review_total", dimensions: ["outcome"])
+    static let findingsByRule = CounterFamily("medicare_supervision_review_findings_total", dimensions: ["rule", "verdict"])
     /// From a posting to its monitoring (the relay's delay included): the oldest of each batch.
     let monitorLag = Metrics.Timer(label: "medicare_supervision_monitor_lag_seconds")
     let monitorFailures = Counter(label: "medicare_supervision_monitor_failures_total")
@@ -92,10 +94,10 @@ public struct SupervisionProvider: SupervisionService {
         var response = set.evaluate(try ReviewInput(request, catalogue: catalogue, history: history, institutionKind: kinds.kind(of: canonical.fixmedinsCode)))
         if settling, set.historyDays > 0, response.verdict == .block { recent.forget([(canonical.psnNo, visit.fixmedinsCode, visit.mdtrtID)]) }
         // Review outcomes by rule (bounded by the rule set, never by claims).
-        Counter(label: "medicare_supervision_review_total", dimensions: [("outcome", response.verdict == .unspecified ? "pass" : response.verdict.code)]).increment()
-        for rule in Set(response.findings.map { "\($0.ruleID)\t\($0.verdict.code)" }) {
-            let parts = rule.split(separator: "\t", omittingEmptySubsequences: false)
-            Counter(label: "medicare_supervision_review_findings_total", dimensions: [("rule", String(parts[0].prefix(16))), ("verdict", String(parts[1]))]).increment()
+        Self.reviewed.increment(response.verdict == .unspecified ? "pass" : response.verdict.code)
+        var counted = Set<[String]>()
+        for finding in response.findings where counted.insert([finding.ruleID, finding.verdict.code]).inserted {
+            Self.findingsByRule.increment(String(finding.ruleID.prefix(16)), finding.verdict.code)
         }
         if response.findings.count > Self.maxFindings {
             response.findings.removeLast(response.findings.count - Self.maxFindings)
