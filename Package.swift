@@ -176,7 +176,7 @@ let package = Package(
         .executableTarget(name: "Supervision", dependencies: ["SupervisionService"], path: "Services/Supervision/Main"),
         .target(
             name: "GatewayService", dependencies: [
-                "MedicareRuntime", "MedicareContracts", "MedicareDomain", "MedicareStore", "MedicareTransport",
+                "MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

@@ -7,14 +7,17 @@ public enum PasswordHash {
     /// Iterations for new hashes (OWASP's 2023 figure for PBKDF2-HMAC-SHA256 is 600,000).
     public static let iterations = 600_000
 
-    /// A new hash of `password` with a fresh random salt.
+    /// A new hash of `password` (its UTF-8 bytes) with a fresh 16-byte random salt, in the
+    /// form above. Costs `iterations` rounds of HMAC-SHA256 on the calling thread (a login's
+    /// work, deliberately). Traps if OpenSSL fails.
     public static func make(_ password: String, iterations: Int = iterations) -> String {
         let salt = SecureRandom.bytes(16)
         return "pbkdf2-sha256$\(iterations)$\(SM3.hex(salt))$\(SM3.hex(derive(password, salt: salt, iterations: iterations)))"
     }
 
-    /// Whether `password` matches `stored` (compared in constant time); false for a stored
-    /// form that is not this one's.
+    /// Whether `password` matches `stored` (compared in constant time). False for a stored
+    /// form that is not this one's: another prefix, iterations outside 1,000-10,000,000, salt
+    /// or hash not hex, a hash not 32 bytes. Costs the stored iterations on the calling thread.
     public static func verify(_ password: String, against stored: String) -> Bool {
         let parts = stored.split(separator: "$", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "pbkdf2-sha256", let iterations = Int(parts[1]), (1_000...10_000_000).contains(iterations),

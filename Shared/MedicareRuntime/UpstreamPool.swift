@@ -76,10 +76,11 @@ public final class UpstreamPool: RPCChannel {
         throw RPCError(code: .unavailable, message: "\(name) is unavailable" + (last.map { ": \($0.message)" } ?? ""), cause: cause)
     }
 
-    /// Probes every replica's health method every `interval`; runs until cancelled.
-    /// Whether some replica answered its last health probe as serving.
+    /// Whether some replica answered its last health probe as serving (false before the first
+    /// probe has answered).
     public var anyHealthy: Bool { healthy.contains { $0.value.load(ordering: .relaxed) } }
 
+    /// Probes every replica's health method every `interval`; runs until cancelled.
     public func probeHealth(every interval: Duration = .seconds(2), logger: Logger) async {
         while !Task.isCancelled {
             for (index, client) in clients.enumerated() {

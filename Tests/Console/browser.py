@@ -138,12 +138,13 @@ def main():
         b.go(f"{args.url}/?region=33")
         text = b.text()
         check("覆盖概览" in text and "定点进度" in text, "the overview shows coverage and progress, in Chinese")
+        check(b.evaluate("document.querySelectorAll('#coverage table a').length") >= 1, "the province's table lists its cities, each a link")
         check(b.evaluate("document.querySelectorAll('#progress svg path').length") >= 1, "the progress chart is an SVG line")
         b.screenshot(os.path.join(args.screenshots, "overview-province.png"))
         b.go(f"{args.url}/?region={args.region}")
-        text = b.text()
-        check("柯城区" in text or args.region in text, f"drilling down to {args.region} shows its townships")
-        check(b.evaluate("document.querySelectorAll('#coverage table tr').length") >= 2, "the drill-down table lists child divisions")
+        links = b.evaluate("Array.from(document.querySelectorAll('#coverage table a')).map(a => a.getAttribute('href'))") or []
+        check(len(links) >= 1 and all(re.fullmatch(rf"/\?region={args.region}\d{{3}}", link) for link in links),
+              f"drilling down to {args.region} lists its townships, each a link one level down ({links[:3]})")
         b.screenshot(os.path.join(args.screenshots, "overview-county.png"))
         b.go(f"{args.url}/?region={args.region}&lang=en")
         check("Coverage" in b.text() and "Designation progress" in b.text(), "English is available")

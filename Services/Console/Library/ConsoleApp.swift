@@ -24,6 +24,10 @@ public struct ConsoleApp: Sendable {
     public let sessions: ConsoleSessions
     let templates: MustacheLibrary
 
+    /// A console calling `gateway` (a channel with the console's own certificate), judging
+    /// users by `access` (the gateway's table), signing in `users`, each sign-in lasting
+    /// `sessionLifetime`. Throws Mustache's parse error if a page template is malformed (a
+    /// defect of this build, caught by its tests).
     public init(gateway: any RPCChannel, access: AccessTable, users: ConsoleUsers, sessionLifetime: Duration = .seconds(8 * 3600)) throws {
         self.gateway = gateway
         self.access = access
@@ -32,7 +36,16 @@ public struct ConsoleApp: Sendable {
         templates = try Templates.library()
     }
 
-    /// The console's routes.
+    /// The console's routes, each answering HTML (`text/html; charset=utf-8`):
+    /// - `GET /login`, `POST /login` (form `name`, `password`: 303 to `/` with the session
+    ///   cookie, or 401 with the form again), `POST /logout` (form `form_token`);
+    /// - `GET /`, `/ledger`, `/settlements`, `/supervision` (`?region=` a division prefix of 2,
+    ///   4, 6, 9 or 12 digits, default the user's; `?lang=en|zh`);
+    /// - `GET /actions`, `POST /actions/designation|reverse|check-ledger|verify-audit` (form
+    ///   `form_token` and the action's fields).
+    /// Without a session every page answers 303 to `/login`. A refusal answers its page with
+    /// the reason: 403 (the access table, or a form without the session's token), 400 (a
+    /// field), 404 (not found), 502 (the gateway or a service did not answer).
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/login") { request, _ in self.page(request, template: "login", user: nil, values: [:]) }

@@ -3,9 +3,10 @@ import MedicareCrypto
 import MedicareRPC
 import Synchronization
 
-/// A console user, from the users file: who they are to the access table (role, department,
-/// region: the same fields a certificate carries), and their password hash
-/// (`PasswordHash`'s form).
+/// A console user, from the users file: who they are to the access table, as a certificate's
+/// subject says it (`role`: operator, supervisor, ... as in the access table; `department`:
+/// nhsa or nhc; `region`: the division code prefix they act for, "" for all), and their
+/// password hash (`PasswordHash`'s form, never the password).
 public struct ConsoleUser: Codable, Sendable, Equatable {
     public var name: String
     public var role: String

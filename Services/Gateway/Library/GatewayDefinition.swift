@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MedicareContracts
+import MedicareCrypto
 import MedicareDomain
 import MedicareRPC
 import MedicareRuntime
@@ -114,7 +115,6 @@ public enum GatewayDefinition {
 struct GatewayAccess: RPCInterceptor {
     let tables: AccessTables
 
-    init(access: AccessTable) { tables = AccessTables(access) }
     init(tables: AccessTables) { self.tables = tables }
 
     func intercept(
@@ -131,11 +131,8 @@ struct GatewayAccess: RPCInterceptor {
         }
     }
 
-    /// 16 random bytes as hex (W3C trace-context's trace-id form).
-    static func newTraceID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
-    }
+    /// 16 random bytes as 32 hex digits (W3C trace-context's trace-id form).
+    static func newTraceID() -> String { SecureRandom.token(16) }
 
     private func authorized(
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
@@ -282,8 +279,4 @@ public final class AccessTables: Sendable {
     public var current: AccessTable { table.withLock { $0 } }
 
     public func replace(_ new: AccessTable) { table.withLock { $0 = new } }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

@@ -84,7 +84,10 @@ public enum CertificateIssuer {
 
     /// A certificate for the key in `csrPEM` (a PEM certificate signing request, whose own
     /// signature must verify), signed by `ca`, with `subject`'s identity (the request's
-    /// subject is ignored: the issuer states who the holder is). Returns the certificate, PEM.
+    /// subject is ignored: the issuer states who the holder is) and alternative names, valid
+    /// from an hour ago (clock skew) to `subject.notAfter` from now. Returns the certificate,
+    /// PEM. Throws ``IssueError`` with OpenSSL's reason: the CA unreadable, not a PEM request,
+    /// its signature not verifying, a subject field or alternative name invalid.
     public static func sign(csrPEM: String, as subject: Subject, by ca: Issued) throws -> String {
         var certOut: UnsafeMutablePointer<CChar>?
         var error = [CChar](repeating: 0, count: 1024)

@@ -62,6 +62,7 @@ public final class JSONBridgeServer: Sendable {
         let tlsContext = try TLSContext(configuration: tls, isServer: true)
         // Tracked from the first accepted connection, so that shutdown reaches every one.
         let connections = BridgeConnections()
+        let methods = BridgeMethods(router: router)
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -69,11 +70,11 @@ public final class JSONBridgeServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        IdleStateHandler(readTimeout: TimeAmount.nanoseconds(Int64(limits.idleTimeout.components.seconds) * 1_000_000_000)),
+                        IdleStateHandler(readTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)),
                         OpenSSLHandler(context: tlsContext, serverHostname: nil, allowHalfClosure: false)
                     )
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(JSONBridgeHandler(router: router, limits: limits, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(JSONBridgeHandler(router: router, methods: methods, limits: limits, logger: logger))
                     connections.track(channel)
                 }
             }
@@ -137,6 +138,7 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let router: RPCRouter
+    private let methods: BridgeMethods
     private let limits: JSONBridgeServer.Limits
     private let logger: Logger
     private var peer: PeerIdentity?
@@ -148,8 +150,9 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The call being made, cancelled if the connection closes first.
     private var call: Task<Void, Never>?
 
-    init(router: RPCRouter, limits: JSONBridgeServer.Limits, logger: Logger) {
+    init(router: RPCRouter, methods: BridgeMethods, limits: JSONBridgeServer.Limits, logger: Logger) {
         self.router = router
+        self.methods = methods
         self.limits = limits
         self.logger = logger
     }
@@ -211,12 +214,7 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         if head.method == .GET, path == "/v1/methods" {
-            let methods = JSONMethods.all.filter { router.route(for: $0.descriptor.fullName) != nil }.map { m -> [String: Any] in
-                ["method": m.descriptor.fullName, "path": "/v1/" + m.descriptor.fullName.dropFirst("medicare.v1.".count), "request": m.requestType,
-                 "response": m.responseType]
-            }
-            let list = (try? JSONSerialization.data(withJSONObject: ["methods": methods], options: [.sortedKeys])) ?? Data()
-            return write(context: context, keepAlive: keepAlive, bodyless: false, .ok, list)
+            return write(context: context, keepAlive: keepAlive, bodyless: false, .ok, methods.list)
         }
         guard head.method == .POST else {
             return send(.methodNotAllowed, RPCError(code: .unimplemented, message: "\(head.method) is not served: POST /v1/{Service}/{Method}, GET /v1/methods"), allow: true)
@@ -228,7 +226,7 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
             return send(.unsupportedMediaType, RPCError(code: .invalidArgument, message: "Content-Type: must be application/json"))
         }
         let name = path.hasPrefix("/v1/") ? String(path.dropFirst(4)) : String(path.dropFirst())
-        guard let method = JSONMethod.named(name), name.contains("/"), router.route(for: method.descriptor.fullName) != nil else {
+        guard let method = methods.byPath[name] else {
             return send(.notFound, RPCError(code: .unimplemented, message: "no method '\(name.prefix(200))': GET /v1/methods lists them"))
         }
         var options = CallOptions()
@@ -326,4 +324,27 @@ final class JSONBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
 struct JSONBridgeReply {
     let handler: JSONBridgeHandler
     let context: ChannelHandlerContext
+}
+
+/// The methods a bridge serves (those of its router with a JSON form), found once when it
+/// starts: by path (`Gateway/Settle`, `medicare.v1.Gateway/Settle`), and as `GET /v1/methods`
+/// answers them.
+struct BridgeMethods: Sendable {
+    let byPath: [String: JSONMethod]
+    let list: Data
+
+    init(router: RPCRouter) {
+        let served = JSONMethods.all.filter { router.route(for: $0.descriptor.fullName) != nil }
+        var byPath: [String: JSONMethod] = [:]
+        for method in served {
+            byPath[method.descriptor.fullName] = method
+            byPath[String(method.descriptor.fullName.dropFirst("medicare.v1.".count))] = method
+        }
+        self.byPath = byPath
+        let rows = served.map { m -> [String: Any] in
+            ["method": m.descriptor.fullName, "path": "/v1/" + m.descriptor.fullName.dropFirst("medicare.v1.".count), "request": m.requestType,
+             "response": m.responseType]
+        }
+        list = (try? JSONSerialization.data(withJSONObject: ["methods": rows], options: [.sortedKeys])) ?? Data()
+    }
 }
