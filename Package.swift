@@ -147,6 +147,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Shared/MedicareRuntime"
         ),
@@ -161,7 +162,6 @@ let package = Package(
             dependencies: [
                 "MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport",
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/Settlement/Library"
         ),
@@ -178,7 +178,6 @@ let package = Package(
             name: "GatewayService", dependencies: [
                 "MedicareRuntime", "MedicareContracts", "MedicareCrypto", "MedicareDomain", "MedicareStore", "MedicareTransport",
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/Gateway/Library", resources: [.copy("Resources/access.json")]
         ),

@@ -10,7 +10,6 @@ import MedicareTransport
 import MedicareWire
 import NIOCore
 import Synchronization
-import UnixSignals
 
 /// The gateway: the one mutual-TLS entry for outside callers. It authorizes every call
 /// against the access table, forwards each backend method to its service's replicas, and
@@ -54,17 +53,8 @@ public enum GatewayDefinition {
         }
         // SIGHUP reads the access table again; a table that does not load leaves the one in force.
         let tables = AccessTables(access)
-        let path = config.string("access.file"), logger = context.logger
-        context.runInBackground {
-            for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                do {
-                    tables.replace(try AccessTable.load(path: path))
-                    logger.notice("access table reloaded", metadata: ["access.file": "\(path.isEmpty ? "bundled" : path)"])
-                } catch {
-                    logger.error("access table not reloaded; the one in force stays", metadata: ["error": "\(error)"])
-                }
-            }
-        }
+        let path = config.string("access.file")
+        context.reloadOnHangup(tables, what: "access table") { try AccessTable.load(path: path) }
         return makeRouter(
             access: access, registry: registry, settlement: settlement, supervision: supervision,
             maxCallsPerCaller: try config.int("gateway.max-calls-per-caller", in: 1...100_000),
@@ -271,12 +261,4 @@ struct CallerLimit: RPCInterceptor {
 
 /// The access table in force, replaced whole when its file is read again (SIGHUP): a call
 /// is judged by the table of the moment it arrives; calls in flight are not dropped.
-public final class AccessTables: Sendable {
-    private let table: Mutex<AccessTable>
-
-    public init(_ table: AccessTable) { self.table = Mutex(table) }
-
-    public var current: AccessTable { table.withLock { $0 } }
-
-    public func replace(_ new: AccessTable) { table.withLock { $0 = new } }
-}
+public typealias AccessTables = Reloadable<AccessTable>

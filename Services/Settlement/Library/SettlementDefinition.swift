@@ -1,5 +1,4 @@
 import Foundation
-import UnixSignals
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
@@ -122,17 +121,8 @@ public enum SettlementDefinition {
         context.runInBackground { await supervision.probeHealth(logger: context.logger) }
         context.runInBackground { await relay.run() }
         // SIGHUP reads policy.file again; a file that does not load leaves the policy in force.
-        let policy = PolicyHolder(book), logger = context.logger
-        context.runInBackground {
-            for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                do {
-                    policy.replace(try context.policyBook())
-                    logger.notice("benefit policy reloaded", metadata: ["policy.file": "\(context.configuration.string("policy.file"))"])
-                } catch {
-                    logger.error("benefit policy not reloaded; the one in force stays", metadata: ["error": "\(error)"])
-                }
-            }
-        }
+        let policy = PolicyHolder(PolicyHolder.current(book))
+        context.reloadOnHangup(policy, what: "benefit policy") { PolicyHolder.current(try context.policyBook()) }
         var router = RPCRouter()
         SettlementProvider(store: store, policy: policy, relay: relay, timeZone: try context.businessTimeZone()).register(with: &router)
         SettlementReportsProvider(store: store).register(with: &router)

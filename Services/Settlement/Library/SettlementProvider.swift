@@ -22,7 +22,7 @@ public struct SettlementProvider: SettlementService {
     let calendar: Calendar
 
     public init(store: SettlementStore, policies: PolicyBook, relay: AuditRelay? = nil, timeZone: TimeZone = .current) {
-        self.init(store: store, policy: PolicyHolder(policies), relay: relay, timeZone: timeZone)
+        self.init(store: store, policy: PolicyHolder(PolicyHolder.current(policies)), relay: relay, timeZone: timeZone)
     }
 
     /// A provider whose policy can be replaced while it serves (`policy.replace`).
@@ -191,30 +191,22 @@ public struct SettlementProvider: SettlementService {
     }
 }
 
-import Synchronization
 
 /// The benefit policy book and its catalogue by code, replaced whole when the policy file is
-/// read again (SIGHUP): a call uses the book of the moment it reads it; none is dropped. The
-/// book's versions carry their own effective dates, so a reload changes what applies from
-/// those dates, not settlements already posted.
-public final class PolicyHolder: Sendable {
-    public struct Current: Sendable {
-        public let book: PolicyBook
-        public let catalogue: [String: CatalogueItem]
-    }
+/// read again (SIGHUP): a call reads it once and uses that book throughout. The book's
+/// versions carry their own effective dates, so a reload changes what applies from those
+/// dates, not settlements already posted.
+public typealias PolicyHolder = Reloadable<PolicyInForce>
 
-    private let state: Mutex<Current>
+/// A policy book with its catalogue by code.
+public struct PolicyInForce: Sendable {
+    public let book: PolicyBook
+    public let catalogue: [String: CatalogueItem]
+}
 
-    public init(_ book: PolicyBook) { state = Mutex(Self.current(book)) }
-
-    public var current: Current { state.withLock { $0 } }
-
-    public func replace(_ book: PolicyBook) {
-        let next = Self.current(book)
-        state.withLock { $0 = next }
-    }
-
-    static func current(_ book: PolicyBook) -> Current {
-        Current(book: book, catalogue: Dictionary(book.catalogue.map { ($0.code, $0) }, uniquingKeysWith: { _, last in last }))
+extension Reloadable where Value == PolicyInForce {
+    /// `book` with its catalogue indexed by code.
+    public static func current(_ book: PolicyBook) -> PolicyInForce {
+        PolicyInForce(book: book, catalogue: Dictionary(book.catalogue.map { ($0.code, $0) }, uniquingKeysWith: { _, last in last }))
     }
 }
