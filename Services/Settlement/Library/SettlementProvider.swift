@@ -122,7 +122,8 @@ public struct SettlementProvider: SettlementService {
 
     /// The stored answer for a settle, posting nothing (see ``SettlementStore/replay(_:claim:)``).
     public func replay(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
-        let claim = try validated(request, policy.current.catalogue)
+        let current = policy.current
+        let claim = try validated(request, current.catalogue)
         let identity = SettlementStore.SettleIdentity(
             scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context), digest: ValidatedClaim.digest(of: try claim.encodedWithoutRoute()), day: today().description
         )
