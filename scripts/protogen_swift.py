@@ -475,6 +475,8 @@ class Gen:
             args.append("diagnostic: true")
         if p.not_found:
             args.append(f"notFound: \"{p.not_found}\"")
+        if p.roles:
+            args.append("roles: [" + ", ".join(f'\"{r}\"' for r in p.roles) + "]")
         req, resp = m.input_type, m.output_type
         if scope == "request" and req not in self.keyed:
             sys.exit(f"{full}: caller_scope REQUEST, but {req[1:]} has no scope_key field")
@@ -554,6 +556,8 @@ class Gen:
                         notes.append(f"outside callers: through `{p.served_via}`")
                     if p.only_callers:
                         notes.append("callers: " + ", ".join(p.only_callers))
+                    if p.roles:
+                        notes.append("roles: " + ", ".join("every caller" if r == "*" else r for r in p.roles))
                     if p.invalidates_routes:
                         notes.append("clears cached routes")
                     if p.diagnostic:

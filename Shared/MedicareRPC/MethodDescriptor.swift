@@ -99,12 +99,17 @@ public struct MethodPolicy: Sendable, Equatable {
     /// For ``CallerScope/answer``: the NOT_FOUND message for something that does not exist,
     /// answered word for word for something outside the caller's part.
     public var notFound: String
+    /// The outside callers' roles (certificate OU) granted the method, `*` for every
+    /// authenticated caller; the gateway's access table gives each role its scope and may add
+    /// or withdraw grants. Empty: only the roles the table grants everything (service, operator).
+    public var roles: Set<String>
 
-    /// Makes a policy; the defaults fail closed (not retried, callers of scope "all" only).
+    /// Makes a policy; the defaults fail closed (not retried, callers of scope "all" only, no
+    /// role granted).
     public init(
         idempotency: Idempotency = .unknown, callerScope: CallerScope = .all, invalidatesRoutes: Bool = false,
         nationalCode: String? = nil, servedVia: String? = nil, keyed: Bool = false, onlyCallers: Set<String> = [],
-        diagnostic: Bool = false, notFound: String = ""
+        diagnostic: Bool = false, notFound: String = "", roles: Set<String> = []
     ) {
         self.idempotency = idempotency
         self.callerScope = callerScope
@@ -115,6 +120,7 @@ public struct MethodPolicy: Sendable, Equatable {
         self.onlyCallers = onlyCallers
         self.diagnostic = diagnostic
         self.notFound = notFound
+        self.roles = roles
     }
 
     /// Whether a call may be sent again (to another replica) after it may have reached one:

@@ -42,15 +42,14 @@ public struct Migration: Sendable {
     public static func closedSets(_ version: Int64, _ name: String, _ sets: [ClosedSet], before: [String] = []) -> Migration {
         var sqlite = before, postgres = before
         for set in sets {
-            let list = set.codes.map { "'\($0)'" }.joined(separator: ", ")
             let id = "\(set.table)_\(set.column)"
             for (event, when) in [("INSERT", "INSERT"), ("UPDATE", "UPDATE OF \(set.column)")] {
                 sqlite.append("""
-                    CREATE TRIGGER \(id)_\(event.lowercased()) BEFORE \(when) ON \(set.table) WHEN NEW.\(set.column) NOT IN (\(list))
+                    CREATE TRIGGER \(id)_\(event.lowercased()) BEFORE \(when) ON \(set.table) WHEN NOT (\(set.condition("NEW.\(set.column)")))
                     BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: \(id)_codes'); END
                     """)
             }
-            postgres.append("ALTER TABLE \(set.table) ADD CONSTRAINT \(id)_codes CHECK (\(set.column) IN (\(list)))")
+            postgres.append("ALTER TABLE \(set.table) ADD CONSTRAINT \(id)_codes CHECK (\(set.condition(set.column)))")
         }
         return Migration(version, name, steps: sqlite, postgres: postgres)
     }
@@ -79,12 +78,26 @@ public struct ClosedSet: Sendable, Equatable {
     public let column: String
     /// Every code the column may hold ('' where "not given" is stored).
     public let codes: [String]
+    /// The column holds a set of codes, comma-separated ("general_outpatient,tcm"): at least
+    /// one, each among `codes`.
+    public let separated: Bool
 
-    /// A closed set for `table`.`column` with the codes it may hold.
-    public init(_ table: String, _ column: String, _ codes: [String]) {
+    /// A closed set for `table`.`column` with the codes it may hold (one, or with `separated`
+    /// a non-empty comma-separated list of them).
+    public init(_ table: String, _ column: String, _ codes: [String], separated: Bool = false) {
         self.table = table
         self.column = column
         self.codes = codes
+        self.separated = separated
+    }
+
+    /// The SQL condition (the same on both engines) that `value` holds only the set's codes.
+    /// A list is checked by replacing each `,code,` in `,value,` with `,`: one comma is left
+    /// exactly when the list is its codes, one or more, none empty (an empty element, an empty
+    /// list or a code twice in a row leaves more).
+    func condition(_ value: String) -> String {
+        guard separated else { return "\(value) IN (\(codes.map { "'\($0)'" }.joined(separator: ", ")))" }
+        return codes.reduce("',' || \(value) || ','") { "replace(\($0), ',\($1),', ',')" } + " = ','"
     }
 }
 

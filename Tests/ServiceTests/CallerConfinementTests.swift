@@ -121,5 +121,33 @@ import Testing
         let bundled = try AccessTable.load(path: "")
         #expect(bundled.rules.contains { $0.role == "clinic" && $0.scope == .institution })
     }
-}
 
+    /// Grants come from the methods' own policies: a clinic may settle but not review, a
+    /// supervisor of department nhsa may review but one of another department may not; the
+    /// table may add a method to a role and withdraw one; every role a proto names is a role
+    /// the bundled table knows (a misspelt role in a proto would grant nobody).
+    @Test func methodsGrantTheirRolesAndTheTableGivesScopesAddsAndWithdraws() throws {
+        let bundled = try AccessTable.load(path: "")
+        #expect(try bundled.authorize(Self.clinic, GatewayMethods.settle) == .institution)
+        #expect(throws: RPCError.self) { _ = try bundled.authorize(Self.clinic, SupervisionMethods.review) }
+        #expect(try bundled.authorize(Self.supervisor, SupervisionMethods.review) == .region)
+        let elsewhere = PeerIdentity(commonName: "x", department: "nhc", role: "supervisor", region: "3308")
+        #expect(throws: RPCError.self) { _ = try bundled.authorize(elsewhere, SupervisionMethods.review) }
+        // Every authenticated caller reads published prices.
+        #expect(try bundled.authorize(elsewhere, RegistryMethods.getPriceList) == .all)
+        let site = AccessTable(rules: [
+            AccessTable.Rule(role: "clinic", methods: ["medicare.v1.Supervision/ListAlerts"], except: ["medicare.v1.Gateway/Reverse"], scope: .institution),
+        ])
+        #expect(try site.authorize(Self.clinic, SupervisionMethods.listAlerts) == .institution)
+        #expect(try site.authorize(Self.clinic, GatewayMethods.settle) == .institution)
+        #expect(throws: RPCError.self) { _ = try site.authorize(Self.clinic, GatewayMethods.reverse) }
+        let known = Set(bundled.rules.map(\.role))
+        let every = GatewayMethods.all + RegistryMethods.all + SettlementMethods.all + SettlementReportsMethods.all
+            + SupervisionMethods.all + SupervisionReportsMethods.all + HealthMethods.all + EchoMethods.all
+        for method in every {
+            #expect(method.policy.roles.isSubset(of: known), "\(method): \(method.policy.roles.subtracting(known))")
+            // A method served only through a composite grants no outside role.
+            if method.policy.servedVia != nil { #expect(method.policy.roles.isEmpty, "\(method)") }
+        }
+    }
+}

@@ -27,6 +27,10 @@ import Testing
             #expect(registry[column] == Self.codes(DesignationStatus.self), "\(column)")
         }
         #expect(registry["registry_audit_outbox.kind"] == [AuditKind.designation.code])
+        let later = Dictionary(uniqueKeysWithValues: RegistryDefinition.laterSets.map { ("\($0.table).\($0.column)", $0.codes) })
+        #expect(later["integration_history.integration_mode"] == [""] + Self.codes(IntegrationMode.self))
+        #expect(later["agreements.scopes"] == Self.codes(ServiceScope.self))
+        #expect(RegistryDefinition.laterSets.map(\.separated) == [false, true])
         let workflow = Dictionary(uniqueKeysWithValues: RegistryStore.workflowSets.map { ("\($0.table).\($0.column)", $0.codes) })
         #expect(workflow["applications.status"] == Self.codes(ApplicationStatus.self))
         #expect(workflow["applications.applicant"] == Self.codes(Applicant.self))
@@ -87,6 +91,18 @@ import Testing
             }
             await #expect(throws: StoreError.self) {
                 try await db.write { tx in try await tx.execute("UPDATE institutions SET designation_status = 'approved' WHERE code = 'H33080200001'", []) }
+            }
+            // A list of codes: each must be one, and there must be one.
+            let agreement = """
+                INSERT INTO agreements (agreement_no, code, application_id, start_date, end_date, scopes, signed_date, signed_by)
+                VALUES ($1, 'H33080200001', $1, '2024-01-01', '2026-12-31', $2, '2024-01-01', 'op')
+                """
+            try await db.write { tx in try await tx.execute(agreement, [.text("Z1"), .text("general_outpatient,tcm")]) }
+            try await db.write { tx in try await tx.execute(agreement, [.text("Z2"), .text("chronic_drugs")]) }
+            for scopes in ["", "general", "general_outpatient,,tcm", "tcm,general_outpatients", ",tcm", "tcm,"] {
+                await #expect(throws: StoreError.self, "\(scopes)") {
+                    try await db.write { tx in try await tx.execute(agreement, [.text("Z3"), .text(scopes)]) }
+                }
             }
         }
     }

@@ -111,7 +111,7 @@ public struct ConsoleApp: Sendable {
 
     /// Checks the user may call `method` for `region` (the access table's scope for their role).
     func authorize(_ user: ConsoleUser, _ method: MethodDescriptor, region: String?) throws(RPCError) {
-        let scope = try access.authorize(user.identity, method.fullName)
+        let scope = try access.authorize(user.identity, method)
         switch scope {
         case .all: return
         case .region:

@@ -128,7 +128,7 @@ struct GatewayAccess: RPCInterceptor {
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer
     ) async throws -> ByteBuffer {
         let method = context.method
-        let scope = try tables.current.authorize(context.peer, method.fullName)
+        let scope = try tables.current.authorize(context.peer, method)
         // Whom a call acts for is the gateway's to say to the backends, from the caller's
         // certificate; no outside caller (a service certificate included) may claim it.
         guard context.metadata[Metadata.actingCaller] == nil else {

@@ -40,6 +40,7 @@ public enum RegistryDefinition {
     ] + RegistryStore.workflowMigrations + RegistryStore.ledgerMigrations + RegistryStore.reportingMigrations
         + RegistryStore.arrangementMigrations + RegistryStore.priceMigrations
         + RegistryStore.statusMigrations + RegistryStore.filerMigrations + RegistryStore.changeCursorMigrations + RegistryStore.villageCountMigrations
+        + [Migration.closedSets(20, "dated arrangements and agreements' scopes hold only their codes", laterSets)]
 
     /// The closed-set columns and their codes as migration 5 fixed them (a test compares them
     /// with the enums: a value added to one needs a migration that widens its check).
@@ -52,6 +53,12 @@ public enum RegistryDefinition {
         ClosedSet("registry_audit_outbox", "kind", ["designation"]),
     ]
     static let statuses = ["not_designated", "designated", "suspended", "terminated"]
+    /// Closed sets checked from migration 20: the dated arrangements' modes (migration 13) and
+    /// an agreement's service scopes, a comma-separated list (migration 9).
+    static let laterSets = [
+        ClosedSet("integration_history", "integration_mode", ["", "integrated", "integrating", "not_ready"]),
+        ClosedSet("agreements", "scopes", ["general_outpatient", "chronic_drugs", "family_doctor", "tcm", "cross_region", "mobile_payment"], separated: true),
+    ]
 
     public static let keys = [
         ServiceContext.policyFileKey,

@@ -7,24 +7,24 @@ public import MedicareWire
 public enum GatewayMethods {
     public static let settle = MethodDescriptor(
         service: "medicare.v1.Gateway", method: "Settle",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler, nationalCode: "2207", keyed: true)
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler, nationalCode: "2207", keyed: true, roles: ["township-centre", "clinic"])
     )
     public static let reverse = MethodDescriptor(
         service: "medicare.v1.Gateway", method: "Reverse",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler, nationalCode: "2208", keyed: true)
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler, nationalCode: "2208", keyed: true, roles: ["township-centre", "clinic"])
     )
     public static let getInstitutionProfile = MethodDescriptor(
         service: "medicare.v1.Gateway", method: "GetInstitutionProfile",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .handler)
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .handler, roles: ["supervisor", "township-centre", "clinic"])
     )
     public static let getRegionDashboard = MethodDescriptor(
         service: "medicare.v1.Gateway", method: "GetRegionDashboard",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor"]),
         requestKeys: { try RegionDashboardRequest(decoding: $0).scopeKeys() }
     )
     public static let verifyAuditTrail = MethodDescriptor(
         service: "medicare.v1.Gateway", method: "VerifyAuditTrail",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, roles: ["supervisor"])
     )
     public static let all: [MethodDescriptor] = [settle, reverse, getInstitutionProfile, getRegionDashboard, verifyAuditTrail]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).

@@ -7,7 +7,7 @@ public import MedicareWire
 public enum HealthMethods {
     public static let check = MethodDescriptor(
         service: "medicare.v1.Health", method: "Check",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, diagnostic: true)
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, diagnostic: true, roles: ["supervisor", "province-system", "township-centre", "clinic"])
     )
     public static let all: [MethodDescriptor] = [check]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).

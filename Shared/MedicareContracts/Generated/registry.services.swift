@@ -7,17 +7,17 @@ public import MedicareWire
 public enum RegistryMethods {
     public static let upsertDivisions = MethodDescriptor(
         service: "medicare.v1.Registry", method: "UpsertDivisions",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, invalidatesRoutes: true),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, invalidatesRoutes: true, roles: ["province-system"]),
         requestKeys: { try UpsertDivisionsRequest(decoding: $0).scopeKeys() }
     )
     public static let importInstitutions = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ImportInstitutions",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, invalidatesRoutes: true),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, invalidatesRoutes: true, roles: ["province-system"]),
         requestKeys: { try ImportInstitutionsRequest(decoding: $0).scopeKeys() }
     )
     public static let getInstitution = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetInstitution",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway", "supervision"]),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway", "supervision"], roles: ["supervisor", "province-system"]),
         requestKeys: { try GetInstitutionRequest(decoding: $0).scopeKeys() }
     )
     public static let changeDesignation = MethodDescriptor(
@@ -26,12 +26,12 @@ public enum RegistryMethods {
     )
     public static let resolveSettlementRoute = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ResolveSettlementRoute",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "province-system"]),
         requestKeys: { try ResolveSettlementRouteRequest(decoding: $0).scopeKeys() }
     )
     public static let applyForDesignation = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ApplyForDesignation",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler)
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .handler, roles: ["province-system", "township-centre", "clinic"])
     )
     public static let reviewApplication = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ReviewApplication",
@@ -51,12 +51,12 @@ public enum RegistryMethods {
     )
     public static let getApplication = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetApplication",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "application_id: no such application"),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "application_id: no such application", roles: ["supervisor", "province-system", "township-centre", "clinic"]),
         answerKeys: { try DesignationApplication(decoding: $0).scopeKeys() }
     )
     public static let getWorkLedger = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetWorkLedger",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "province-system"]),
         requestKeys: { try WorkLedgerRequest(decoding: $0).scopeKeys() }
     )
     public static let updateLedgerEntry = MethodDescriptor(
@@ -66,25 +66,25 @@ public enum RegistryMethods {
     )
     public static let listChanges = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ListChanges",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["province-system"]),
         requestKeys: { try ListChangesRequest(decoding: $0).scopeKeys() }
     )
     public static let publishPriceList = MethodDescriptor(
         service: "medicare.v1.Registry", method: "PublishPriceList",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .handler)
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .handler, roles: ["township-centre", "clinic"])
     )
     public static let getPriceList = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetPriceList",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, roles: ["*"])
     )
     public static let registerLiaison = MethodDescriptor(
         service: "medicare.v1.Registry", method: "RegisterLiaison",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, roles: ["province-system"]),
         requestKeys: { try RegisterLiaisonRequest(decoding: $0).scopeKeys() }
     )
     public static let fileProgressReport = MethodDescriptor(
         service: "medicare.v1.Registry", method: "FileProgressReport",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, roles: ["province-system"]),
         requestKeys: { try FileProgressReportRequest(decoding: $0).scopeKeys() }
     )
     public static let getNationalView = MethodDescriptor(
@@ -93,12 +93,12 @@ public enum RegistryMethods {
     )
     public static let listRelationships = MethodDescriptor(
         service: "medicare.v1.Registry", method: "ListRelationships",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "province-system"]),
         requestKeys: { try RelationshipsRequest(decoding: $0).scopeKeys() }
     )
     public static let getCoverage = MethodDescriptor(
         service: "medicare.v1.Registry", method: "GetCoverage",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "province-system"]),
         requestKeys: { try CoverageRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [upsertDivisions, importInstitutions, getInstitution, changeDesignation, resolveSettlementRoute, applyForDesignation, reviewApplication, signAgreement, reviewApplications, signAgreements, getApplication, getWorkLedger, updateLedgerEntry, listChanges, publishPriceList, getPriceList, registerLiaison, fileProgressReport, getNationalView, listRelationships, getCoverage]

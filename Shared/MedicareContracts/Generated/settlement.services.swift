@@ -11,7 +11,7 @@ public enum SettlementMethods {
     )
     public static let verifyIdentity = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "VerifyIdentity",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "1101")
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "1101", roles: ["township-centre", "clinic"])
     )
     public static let preSettle = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "PreSettle",
@@ -31,12 +31,12 @@ public enum SettlementMethods {
     )
     public static let getSettlement = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "GetSettlement",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "setl_id: no such settlement"),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .answer, notFound: "setl_id: no such settlement", roles: ["supervisor"]),
         answerKeys: { try SettlementResult(decoding: $0).scopeKeys() }
     )
     public static let checkLedger = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "CheckLedger",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "3201")
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "3201", roles: ["supervisor"])
     )
     public static let listSettlements = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "ListSettlements",
@@ -53,7 +53,7 @@ public enum SettlementMethods {
     )
     public static let getInstitutionAccount = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "GetInstitutionAccount",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor"]),
         requestKeys: { try InstitutionAccountRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount]
@@ -191,7 +191,7 @@ public struct SettlementClient: Sendable {
 public enum SettlementReportsMethods {
     public static let getDayTotals = MethodDescriptor(
         service: "medicare.v1.SettlementReports", method: "GetDayTotals",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, nationalCode: "3201"),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, nationalCode: "3201", roles: ["supervisor"]),
         requestKeys: { try DayTotalsRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [getDayTotals]

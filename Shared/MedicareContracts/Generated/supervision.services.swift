@@ -7,7 +7,7 @@ public import MedicareWire
 public enum SupervisionMethods {
     public static let review = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "Review",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, nationalCode: "3101"),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, nationalCode: "3101", roles: ["supervisor"]),
         requestKeys: { try ReviewRequest(decoding: $0).scopeKeys() }
     )
     public static let record = MethodDescriptor(
@@ -28,84 +28,84 @@ public enum SupervisionMethods {
     )
     public static let getRuleSet = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "GetRuleSet",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, roles: ["supervisor"])
     )
     public static let listRuleSets = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListRuleSets",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, roles: ["supervisor"])
     )
     public static let listAlerts = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListAlerts",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor"]),
         requestKeys: { try ListAlertsRequest(decoding: $0).scopeKeys() }
     )
     public static let verifyAudit = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "VerifyAudit",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any)
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, roles: ["supervisor"])
     )
     public static let runPostReview = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "RunPostReview",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try RunPostReviewRequest(decoding: $0).scopeKeys() }
     )
     public static let listFindings = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListFindings",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor", "province-system"]),
         requestKeys: { try ListFindingsRequest(decoding: $0).scopeKeys() }
     )
     public static let decideFinding = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "DecideFinding",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try DecideFindingRequest(decoding: $0).scopeKeys() }
     )
     public static let planInspection = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "PlanInspection",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try PlanInspectionRequest(decoding: $0).scopeKeys() }
     )
     public static let advanceInspection = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "AdvanceInspection",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try AdvanceInspectionRequest(decoding: $0).scopeKeys() }
     )
     public static let recordInspectionFinding = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "RecordInspectionFinding",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try RecordInspectionFindingRequest(decoding: $0).scopeKeys() }
     )
     public static let listInspections = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListInspections",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try ListInspectionsRequest(decoding: $0).scopeKeys() }
     )
     public static let openCase = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "OpenCase",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try OpenCaseRequest(decoding: $0).scopeKeys() }
     )
     public static let takeCaseAction = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "TakeCaseAction",
-        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, invalidatesRoutes: true, keyed: true, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, invalidatesRoutes: true, keyed: true, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try TakeCaseActionRequest(decoding: $0).scopeKeys() }
     )
     public static let getCase = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "GetCase",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try GetCaseRequest(decoding: $0).scopeKeys() }
     )
     public static let closeCase = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "CloseCase",
-        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try CloseCaseRequest(decoding: $0).scopeKeys() }
     )
     public static let listCases = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "ListCases",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor"]),
         requestKeys: { try ListCasesRequest(decoding: $0).scopeKeys() }
     )
     public static let getOversightView = MethodDescriptor(
         service: "medicare.v1.Supervision", method: "GetOversightView",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"]),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, onlyCallers: ["gateway"], roles: ["supervisor", "province-system", "township-centre"]),
         requestKeys: { try OversightRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [review, record, recordBatch, recordBlock, publishRuleSet, getRuleSet, listRuleSets, listAlerts, verifyAudit, runPostReview, listFindings, decideFinding, planInspection, advanceInspection, recordInspectionFinding, listInspections, openCase, takeCaseAction, getCase, closeCase, listCases, getOversightView]
@@ -333,7 +333,7 @@ public struct SupervisionClient: Sendable {
 public enum SupervisionReportsMethods {
     public static let getReviewStats = MethodDescriptor(
         service: "medicare.v1.SupervisionReports", method: "GetReviewStats",
-        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request),
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor"]),
         requestKeys: { try ReviewStatsRequest(decoding: $0).scopeKeys() }
     )
     public static let all: [MethodDescriptor] = [getReviewStats]

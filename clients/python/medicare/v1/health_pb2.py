@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from medicare.v1 import options_pb2 as medicare_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18medicare/v1/health.proto\x12\x0bmedicare.v1\x1a\x19medicare/v1/options.proto\"%\n\x12HealthCheckRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"b\n\x13HealthCheckResponse\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.medicare.v1.ServingStatus\x12\x0e\n\x06server\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t*g\n\rServingStatus\x12\x1a\n\x16SERVING_STATUS_UNKNOWN\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\x32\x61\n\x06Health\x12W\n\x05\x43heck\x12\x1f.medicare.v1.HealthCheckRequest\x1a .medicare.v1.HealthCheckResponse\"\x0b\x90\x02\x01\xea\xc7\x18\x04\x08\x03\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18medicare/v1/health.proto\x12\x0bmedicare.v1\x1a\x19medicare/v1/options.proto\"%\n\x12HealthCheckRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"b\n\x13HealthCheckResponse\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.medicare.v1.ServingStatus\x12\x0e\n\x06server\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t*g\n\rServingStatus\x12\x1a\n\x16SERVING_STATUS_UNKNOWN\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\x32\x98\x01\n\x06Health\x12\x8d\x01\n\x05\x43heck\x12\x1f.medicare.v1.HealthCheckRequest\x1a .medicare.v1.HealthCheckResponse\"A\x90\x02\x01\xea\xc7\x18:\x08\x03\x38\x01R\nsupervisorR\x0fprovince-systemR\x0ftownship-centreR\x06\x63linicb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'medicare.v1.health_pb2', globals())
@@ -22,13 +22,13 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _HEALTH.methods_by_name['Check']._options = None
-  _HEALTH.methods_by_name['Check']._serialized_options = b'\220\002\001\352\307\030\004\010\0038\001'
+  _HEALTH.methods_by_name['Check']._serialized_options = b'\220\002\001\352\307\030:\010\0038\001R\nsupervisorR\017province-systemR\017township-centreR\006clinic'
   _SERVINGSTATUS._serialized_start=207
   _SERVINGSTATUS._serialized_end=310
   _HEALTHCHECKREQUEST._serialized_start=68
   _HEALTHCHECKREQUEST._serialized_end=105
   _HEALTHCHECKRESPONSE._serialized_start=107
   _HEALTHCHECKRESPONSE._serialized_end=205
-  _HEALTH._serialized_start=312
-  _HEALTH._serialized_end=409
+  _HEALTH._serialized_start=313
+  _HEALTH._serialized_end=465
 # @@protoc_insertion_point(module_scope)

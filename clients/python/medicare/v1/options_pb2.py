@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19medicare/v1/options.proto\x12\x0bmedicare.v1\x1a google/protobuf/descriptor.proto\"\xe8\x01\n\x0cMethodPolicy\x12.\n\x0c\x63\x61ller_scope\x18\x01 \x01(\x0e\x32\x18.medicare.v1.CallerScope\x12\x1a\n\x12invalidates_routes\x18\x02 \x01(\x08\x12\x15\n\rnational_code\x18\x03 \x01(\t\x12\x12\n\nserved_via\x18\x04 \x01(\t\x12\r\n\x05keyed\x18\x05 \x01(\x08\x12\x14\n\x0conly_callers\x18\x06 \x03(\t\x12\x12\n\ndiagnostic\x18\x07 \x01(\x08\x12\x15\n\rnational_name\x18\x08 \x01(\t\x12\x11\n\tnot_found\x18\t \x01(\t*\x8e\x01\n\x0b\x43\x61llerScope\x12\x1c\n\x18\x43\x41LLER_SCOPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41LLER_SCOPE_REQUEST\x10\x01\x12\x17\n\x13\x43\x41LLER_SCOPE_ANSWER\x10\x02\x12\x14\n\x10\x43\x41LLER_SCOPE_ANY\x10\x03\x12\x18\n\x14\x43\x41LLER_SCOPE_HANDLER\x10\x04*X\n\x08ScopeKey\x12\x19\n\x15SCOPE_KEY_UNSPECIFIED\x10\x00\x12\x16\n\x12SCOPE_KEY_DIVISION\x10\x01\x12\x19\n\x15SCOPE_KEY_INSTITUTION\x10\x02:K\n\x06policy\x12\x1e.google.protobuf.MethodOptions\x18\xfd\x88\x03 \x01(\x0b\x32\x19.medicare.v1.MethodPolicy:I\n\tscope_key\x12\x1d.google.protobuf.FieldOptions\x18\xfd\x88\x03 \x01(\x0e\x32\x15.medicare.v1.ScopeKey:2\n\topen_text\x12\x1d.google.protobuf.FieldOptions\x18\xfe\x88\x03 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19medicare/v1/options.proto\x12\x0bmedicare.v1\x1a google/protobuf/descriptor.proto\"\xf7\x01\n\x0cMethodPolicy\x12.\n\x0c\x63\x61ller_scope\x18\x01 \x01(\x0e\x32\x18.medicare.v1.CallerScope\x12\x1a\n\x12invalidates_routes\x18\x02 \x01(\x08\x12\x15\n\rnational_code\x18\x03 \x01(\t\x12\x12\n\nserved_via\x18\x04 \x01(\t\x12\r\n\x05keyed\x18\x05 \x01(\x08\x12\x14\n\x0conly_callers\x18\x06 \x03(\t\x12\x12\n\ndiagnostic\x18\x07 \x01(\x08\x12\x15\n\rnational_name\x18\x08 \x01(\t\x12\x11\n\tnot_found\x18\t \x01(\t\x12\r\n\x05roles\x18\n \x03(\t*\x8e\x01\n\x0b\x43\x61llerScope\x12\x1c\n\x18\x43\x41LLER_SCOPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41LLER_SCOPE_REQUEST\x10\x01\x12\x17\n\x13\x43\x41LLER_SCOPE_ANSWER\x10\x02\x12\x14\n\x10\x43\x41LLER_SCOPE_ANY\x10\x03\x12\x18\n\x14\x43\x41LLER_SCOPE_HANDLER\x10\x04*X\n\x08ScopeKey\x12\x19\n\x15SCOPE_KEY_UNSPECIFIED\x10\x00\x12\x16\n\x12SCOPE_KEY_DIVISION\x10\x01\x12\x19\n\x15SCOPE_KEY_INSTITUTION\x10\x02:K\n\x06policy\x12\x1e.google.protobuf.MethodOptions\x18\xfd\x88\x03 \x01(\x0b\x32\x19.medicare.v1.MethodPolicy:I\n\tscope_key\x12\x1d.google.protobuf.FieldOptions\x18\xfd\x88\x03 \x01(\x0e\x32\x15.medicare.v1.ScopeKey:2\n\topen_text\x12\x1d.google.protobuf.FieldOptions\x18\xfe\x88\x03 \x01(\x08\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'medicare.v1.options_pb2', globals())
@@ -24,10 +24,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   google_dot_protobuf_dot_descriptor__pb2.FieldOptions.RegisterExtension(open_text)
 
   DESCRIPTOR._options = None
-  _CALLERSCOPE._serialized_start=312
-  _CALLERSCOPE._serialized_end=454
-  _SCOPEKEY._serialized_start=456
-  _SCOPEKEY._serialized_end=544
+  _CALLERSCOPE._serialized_start=327
+  _CALLERSCOPE._serialized_end=469
+  _SCOPEKEY._serialized_start=471
+  _SCOPEKEY._serialized_end=559
   _METHODPOLICY._serialized_start=77
-  _METHODPOLICY._serialized_end=309
+  _METHODPOLICY._serialized_end=324
 # @@protoc_insertion_point(module_scope)
