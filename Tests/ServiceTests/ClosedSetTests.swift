@@ -37,7 +37,7 @@ import Testing
         #expect(workflow["application_reviews.decision"] == Self.codes(ReviewDecision.self))
         #expect(RegistryStore.reportingSets.first?.codes == Self.codes(LiaisonDepartment.self))
 
-        let settlement = Dictionary(uniqueKeysWithValues: SettlementDefinition.closedSets.map { ("\($0.table).\($0.column)", $0.codes) })
+        let settlement = Dictionary(uniqueKeysWithValues: SettlementStore.closedSets.map { ("\($0.table).\($0.column)", $0.codes) })
         #expect(settlement["persons.insutype"] == Insutype.known.map { String($0.rawValue) })
         #expect(settlement["persons.status"] == Self.codes(PsnInsuStas.self))
         #expect(settlement["accumulators.visit_type"] == Self.codes(MedType.self))

@@ -1,0 +1,100 @@
+import MedicareRuntime
+import MedicareStore
+
+/// The settlement store's schema, owned by the store: a method that needs a table adds its
+/// migration here, beside the SQL that reads and writes it.
+extension SettlementStore {
+    /// Every schema step, in order; the service applies them at start-up (``Migrator``).
+    public static let migrations: [Migration] = [
+        Migration(1, "service metadata", sql: "CREATE TABLE settlement_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+        Migration(2, "persons, settlements, ledger", sql: """
+            CREATE TABLE persons (psn_no TEXT PRIMARY KEY, certno TEXT NOT NULL UNIQUE, name TEXT NOT NULL, insutype TEXT NOT NULL,
+                insu_admdvs TEXT NOT NULL, status TEXT NOT NULL, account_balance BIGINT NOT NULL);
+            CREATE TABLE accumulators (psn_no TEXT NOT NULL, year BIGINT NOT NULL, visit_type TEXT NOT NULL,
+                deductible_used BIGINT NOT NULL, fund_paid BIGINT NOT NULL, PRIMARY KEY (psn_no, year, visit_type));
+            CREATE TABLE settlements (setl_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, mdtrt_id TEXT NOT NULL,
+                psn_no TEXT NOT NULL, fixmedins_code TEXT NOT NULL, settle_via TEXT NOT NULL, visit_type TEXT NOT NULL,
+                year BIGINT NOT NULL, setl_date TEXT NOT NULL, medfee_sumamt BIGINT NOT NULL, act_pay_dedc BIGINT NOT NULL,
+                hifp_pay BIGINT NOT NULL, acct_pay BIGINT NOT NULL, psn_cash_pay BIGINT NOT NULL, status TEXT NOT NULL,
+                result BYTEA NOT NULL, created_at TEXT NOT NULL);
+            CREATE INDEX settlements_institution_day ON settlements (settle_via, setl_date);
+            CREATE INDEX settlements_person_year ON settlements (psn_no, year, visit_type);
+            CREATE TABLE reversals (reversal_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, setl_id TEXT NOT NULL UNIQUE,
+                reason TEXT NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE ledger (txn_id TEXT NOT NULL, line BIGINT NOT NULL, setl_id TEXT NOT NULL, account TEXT NOT NULL,
+                debit BIGINT NOT NULL, credit BIGINT NOT NULL, PRIMARY KEY (txn_id, line))
+            """),
+        Migration(3, "day indexes for totals by clinic, settling centre and region", sql: """
+            DROP INDEX settlements_institution_day;
+            CREATE INDEX settlements_day_clinic ON settlements (setl_date, fixmedins_code);
+            CREATE INDEX settlements_day_via ON settlements (setl_date, settle_via)
+            """),
+        // Written in the settlement's own transaction, delivered to supervision by the audit
+        // relay, deleted once supervision has it: no settlement without its audit record.
+        Migration(4, "audit outbox",
+                  sql: "CREATE TABLE audit_outbox (seq INTEGER PRIMARY KEY, setl_id TEXT NOT NULL, kind TEXT NOT NULL, record BYTEA NOT NULL, rejected TEXT)",
+                  postgres: """
+                      CREATE TABLE audit_outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, setl_id TEXT NOT NULL, kind TEXT NOT NULL,
+                          record BYTEA NOT NULL, rejected TEXT)
+                      """),
+        // Fund protection: idempotency keys scoped to their caller (stored as "scope key"),
+        // at most one live settlement per visit, the claim's digest to tell a retry from a
+        // different request, R003 checked in the posting's transaction (billed_items: one
+        // clustered B-tree on SQLite, its key the rule itself), and money counted on the day it
+        // moved (setl_date, rev_date) with the visit day kept apart. Rows from before keep their
+        // keys; their day becomes the day they were created (UTC). Keys lead with what new rows
+        // share, a visit number (HIS numbers are mostly dated or sequential) and a visit day
+        // (mostly today), so that a group commit dirties few pages.
+        Migration(5, "visit uniqueness, scoped keys, billed items, money by the day it moved",
+                  sql: fundProtection + billedItems + " WITHOUT ROWID", postgres: fundProtection + billedItems),
+        // Supervision's signed checkpoints, kept here, outside its store (see audit.proto).
+        Migration(6, "audit checkpoints", sql: """
+            CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL)
+            """),
+        Migration.closedSets(7, "closed sets hold only their codes", closedSets),
+        // Replicas' relays split the outbox (see AuditOutbox.pending).
+        AuditOutbox.claimMigration(8, table: "audit_outbox"),
+        AuditOutbox.datedMigration(9, table: "audit_outbox"),
+        // Supervision's case actions (issue 14): recoveries owed by institutions and payments
+        // withheld from them, once per action (its ref), beside their ledger transactions.
+        Migration(10, "recoveries and withholdings", sql: """
+            CREATE TABLE receivables (action_ref TEXT PRIMARY KEY, fixmedins_code TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('recovery', 'withholding')),
+                amount BIGINT NOT NULL, content BYTEA NOT NULL, posted_at TEXT NOT NULL);
+            CREATE INDEX receivables_institution ON receivables (fixmedins_code, posted_at)
+            """),
+    ]
+
+    /// The closed-set columns and their codes as migration 7 fixed them (a test compares them
+    /// with the enums: a value added to one needs a migration that widens its check). Medical
+    /// types are the benefit policy's keys; insutype is stored as its national number.
+    static let closedSets = [
+        ClosedSet("persons", "insutype", ["310", "320", "330", "340", "390", "392", "510"]),
+        ClosedSet("persons", "status", ["enrolled", "suspended", "terminated"]),
+        ClosedSet("accumulators", "visit_type", medTypes),
+        ClosedSet("settlements", "visit_type", medTypes),
+        ClosedSet("settlements", "status", ["settled", "reversed"]),
+        ClosedSet("audit_outbox", "kind", ["settlement", "reversal"]),
+    ]
+    static let medTypes = ["general_outpatient", "outpatient_registration", "emergency", "chronic_outpatient"]
+
+    /// Migration 5's statements common to both engines (see its comment).
+    static let fundProtection = """
+            ALTER TABLE settlements ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN claim_digest TEXT NOT NULL DEFAULT '';
+            ALTER TABLE settlements ADD COLUMN visit_date TEXT NOT NULL DEFAULT '';
+            UPDATE settlements SET visit_date = setl_date, setl_date = substr(created_at, 1, 10);
+            CREATE UNIQUE INDEX settlements_live_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'settled';
+            ALTER TABLE reversals ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+            ALTER TABLE reversals ADD COLUMN rev_date TEXT NOT NULL DEFAULT '';
+            UPDATE reversals SET rev_date = substr(created_at, 1, 10);
+            CREATE INDEX reversals_day ON reversals (rev_date);
+            UPDATE persons SET certno = upper(certno) WHERE certno <> upper(certno);
+
+        """
+
+    /// R003's table: its key is the rule (clustered on SQLite with WITHOUT ROWID).
+    static let billedItems = """
+        CREATE TABLE billed_items (psn_no TEXT NOT NULL, visit_date TEXT NOT NULL, item_code TEXT NOT NULL, setl_id TEXT NOT NULL,
+            PRIMARY KEY (visit_date, psn_no, item_code))
+        """
+}
