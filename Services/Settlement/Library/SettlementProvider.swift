@@ -84,6 +84,23 @@ public struct SettlementProvider: SettlementService {
         )
     }
 
+    /// 9001 签到: the operator's sign-in for the business day, recorded once per institution,
+    /// operator and day (a second call that day answers the first's number and time).
+    /// - Throws: ``DomainError`` (`INVALID_ARGUMENT`) naming fixmedins_code, opter_no,
+    ///   opter_name, mac or ip when one is out of form.
+    public func signIn(_ request: SignInRequest, context: CallContext) async throws -> SignInResponse {
+        let signIn = OperatorSignIn(
+            signNo: timeOrderedID(prefix: "G"), fixmedinsCode: try InstitutionCode(request.fixmedinsCode).value,
+            opterNo: try FreeText.checked(request.opterNo, field: "opter_no", max: 30),
+            opterName: try FreeText.checked(request.opterName, field: "opter_name", max: 50),
+            signDate: today().description, signedAt: Date().formatted(.iso8601),
+            mac: try FreeText.checked(request.mac, field: "mac", max: 20, required: false),
+            ip: try FreeText.checked(request.ip, field: "ip", max: 45, required: false)
+        )
+        let recorded = try await store.signIn(signIn)
+        return SignInResponse(signNo: recorded.signNo, signTime: recorded.signedAt, signDate: recorded.signDate)
+    }
+
     public func preSettle(_ request: SettleRequest, context: CallContext) async throws -> SettlementResult {
         // One policy for the whole call: a reload meanwhile applies to the next.
         let current = policy.current
@@ -210,4 +227,22 @@ extension Reloadable where Value == PolicyInForce {
     public static func current(_ book: PolicyBook) -> PolicyInForce {
         PolicyInForce(book: book, catalogue: Dictionary(book.catalogue.map { ($0.code, $0) }, uniquingKeysWith: { _, last in last }))
     }
+}
+
+/// An operator's sign-in (9001) for a business day, as the provider decides it and the store
+/// keeps it: `signNo` and `signedAt` are the day's first sign-in's.
+struct OperatorSignIn: Sendable, Equatable {
+    /// 签到编号: "G" and 23 hex digits (``timeOrderedID(prefix:)``).
+    var signNo: String
+    var fixmedinsCode: String
+    /// The operator's number at the institution (1-30 characters) and name (1-50).
+    var opterNo: String
+    var opterName: String
+    /// The business day, YYYY-MM-DD.
+    var signDate: String
+    /// When it was recorded, ISO 8601 UTC.
+    var signedAt: String
+    /// The terminal's addresses as the HIS sends them ('' when not sent).
+    var mac: String
+    var ip: String
 }

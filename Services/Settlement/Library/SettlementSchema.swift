@@ -62,6 +62,11 @@ extension SettlementStore {
                 amount BIGINT NOT NULL, content BYTEA NOT NULL, posted_at TEXT NOT NULL);
             CREATE INDEX receivables_institution ON receivables (fixmedins_code, posted_at)
             """),
+        // 9001: one sign-in per institution, operator and business day.
+        Migration(11, "operators' sign-ins", sql: """
+            CREATE TABLE sign_ins (sign_no TEXT PRIMARY KEY, fixmedins_code TEXT NOT NULL, opter_no TEXT NOT NULL, opter_name TEXT NOT NULL,
+                sign_date TEXT NOT NULL, signed_at TEXT NOT NULL, mac TEXT NOT NULL, ip TEXT NOT NULL, UNIQUE (fixmedins_code, opter_no, sign_date))
+            """),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them

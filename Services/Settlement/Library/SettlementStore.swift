@@ -53,6 +53,32 @@ public struct SettlementStore: Sendable {
         }
     }
 
+    /// Records an operator's sign-in for its day, unless one is recorded for the same
+    /// institution, operator and day: then that one is answered (its number and time), so a
+    /// retry or a second terminal gets the day's number.
+    func signIn(_ signIn: OperatorSignIn) async throws -> OperatorSignIn {
+        try await database.write { tx in
+            try await tx.execute(
+                """
+                INSERT INTO sign_ins (sign_no, fixmedins_code, opter_no, opter_name, sign_date, signed_at, mac, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (fixmedins_code, opter_no, sign_date) DO NOTHING
+                """,
+                [.text(signIn.signNo), .text(signIn.fixmedinsCode), .text(signIn.opterNo), .text(signIn.opterName), .text(signIn.signDate),
+                 .text(signIn.signedAt), .text(signIn.mac), .text(signIn.ip)]
+            )
+            let row = try await tx.queryOne(
+                "SELECT sign_no, signed_at FROM sign_ins WHERE fixmedins_code = $1 AND opter_no = $2 AND sign_date = $3",
+                [.text(signIn.fixmedinsCode), .text(signIn.opterNo), .text(signIn.signDate)]
+            )
+            var recorded = signIn
+            if let row {
+                recorded.signNo = try row.string("sign_no")
+                recorded.signedAt = try row.string("signed_at")
+            }
+            return recorded
+        }
+    }
+
     public func person(certno: String) async throws -> InsuredPerson? {
         try await database.lookup { tx in
             try await tx.queryOne("SELECT * FROM persons WHERE certno = $1", [.text(certno)]).map(Self.person)

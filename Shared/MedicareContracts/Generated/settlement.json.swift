@@ -381,6 +381,46 @@ extension ListSettlementsResponse: JSONMessage {
     public static let jsonFields: [JSONField] = [JSONField("settlements", "medicare.v1.SettlementResult", repeated: true), JSONField("more", "bool")]
 }
 
+extension SignInRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.opterNo = try reader.string("opter_no")
+        self.opterName = try reader.string("opter_name")
+        self.mac = try reader.string("mac")
+        self.ip = try reader.string("ip")
+        try reader.finish("medicare.v1.SignInRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("opter_no", self.opterNo)
+        writer.put("opter_name", self.opterName)
+        writer.put("mac", self.mac)
+        writer.put("ip", self.ip)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("opter_no", "string"), JSONField("opter_name", "string"), JSONField("mac", "string"), JSONField("ip", "string")]
+}
+
+extension SignInResponse: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.signNo = try reader.string("sign_no")
+        self.signTime = try reader.string("sign_time")
+        self.signDate = try reader.string("sign_date")
+        try reader.finish("medicare.v1.SignInResponse")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("sign_no", self.signNo)
+        writer.put("sign_time", self.signTime)
+        writer.put("sign_date", self.signDate)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("sign_no", "string"), JSONField("sign_time", "string"), JSONField("sign_date", "string")]
+}
+
 extension GetSettlementRequest: JSONMessage {
     public init(json reader: inout JSONReader) throws(DomainError) {
         self.init()

@@ -56,7 +56,12 @@ public enum SettlementMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor"]),
         requestKeys: { try InstitutionAccountRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount]
+    public static let signIn = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "SignIn",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "9001", roles: ["township-centre", "clinic"]),
+        requestKeys: { try SignInRequest(decoding: $0).scopeKeys() }
+    )
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).
     public static let json: [JSONMethod] = [
         JSONMethod(importPersons, ImportPersonsRequest.self, ImportPersonsResponse.self),
@@ -71,6 +76,7 @@ public enum SettlementMethods {
         JSONMethod(getAuditEvidence, AuditEvidenceRequest.self, AuditEvidence.self),
         JSONMethod(postReceivable, PostReceivableRequest.self, Receivable.self),
         JSONMethod(getInstitutionAccount, InstitutionAccountRequest.self, InstitutionAccount.self),
+        JSONMethod(signIn, SignInRequest.self, SignInResponse.self),
     ]
 }
 
@@ -88,6 +94,7 @@ public protocol SettlementService: Sendable {
     func getAuditEvidence(_ request: AuditEvidenceRequest, context: CallContext) async throws -> AuditEvidence
     func postReceivable(_ request: PostReceivableRequest, context: CallContext) async throws -> Receivable
     func getInstitutionAccount(_ request: InstitutionAccountRequest, context: CallContext) async throws -> InstitutionAccount
+    func signIn(_ request: SignInRequest, context: CallContext) async throws -> SignInResponse
 }
 
 extension SettlementService {
@@ -128,6 +135,9 @@ extension SettlementService {
         }
         router.register(SettlementMethods.getInstitutionAccount, request: InstitutionAccountRequest.self, response: InstitutionAccount.self) { request, context in
             try await self.getInstitutionAccount(request, context: context)
+        }
+        router.register(SettlementMethods.signIn, request: SignInRequest.self, response: SignInResponse.self) { request, context in
+            try await self.signIn(request, context: context)
         }
     }
 }
@@ -184,6 +194,10 @@ public struct SettlementClient: Sendable {
 
     public func getInstitutionAccount(_ request: InstitutionAccountRequest, options: CallOptions = CallOptions()) async throws -> InstitutionAccount {
         try await channel.unary(SettlementMethods.getInstitutionAccount, request: request, response: InstitutionAccount.self, options: options)
+    }
+
+    public func signIn(_ request: SignInRequest, options: CallOptions = CallOptions()) async throws -> SignInResponse {
+        try await channel.unary(SettlementMethods.signIn, request: request, response: SignInResponse.self, options: options)
     }
 }
 

@@ -1305,6 +1305,104 @@ extension ListSettlementsResponse: CMessage {
     }
 }
 
+/// `medicare.v1.SignInRequest`
+public struct SignInRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var opterNo: String
+    public var opterName: String
+    public var mac: String
+    public var ip: String
+
+    public init(fixmedinsCode: String = "", opterNo: String = "", opterName: String = "", mac: String = "", ip: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.opterNo = opterNo
+        self.opterName = opterName
+        self.mac = mac
+        self.ip = ip
+    }
+
+    public static var protoName: String { "medicare.v1.SignInRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SignInRequest: CMessage {
+    typealias CStruct = Medicare__V1__SignInRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__sign_in_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__sign_in_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__sign_in_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__sign_in_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.SignInRequest.fixmedins_code")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.SignInRequest.opter_no")
+        self.opterName = try arena.string(c.pointee.opter_name, field: "medicare.v1.SignInRequest.opter_name")
+        self.mac = try arena.string(c.pointee.mac, field: "medicare.v1.SignInRequest.mac")
+        self.ip = try arena.string(c.pointee.ip, field: "medicare.v1.SignInRequest.ip")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.SignInRequest.fixmedins_code")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.SignInRequest.opter_no")
+        c.pointee.opter_name = try arena.cString(self.opterName, field: "medicare.v1.SignInRequest.opter_name")
+        c.pointee.mac = try arena.cString(self.mac, field: "medicare.v1.SignInRequest.mac")
+        c.pointee.ip = try arena.cString(self.ip, field: "medicare.v1.SignInRequest.ip")
+    }
+}
+
+/// `medicare.v1.SignInResponse`
+public struct SignInResponse: WireMessage {
+    public var signNo: String
+    public var signTime: String
+    public var signDate: String
+
+    public init(signNo: String = "", signTime: String = "", signDate: String = "") {
+        self.signNo = signNo
+        self.signTime = signTime
+        self.signDate = signDate
+    }
+
+    public static var protoName: String { "medicare.v1.SignInResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SignInResponse: CMessage {
+    typealias CStruct = Medicare__V1__SignInResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__sign_in_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__sign_in_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__sign_in_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__sign_in_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.signNo = try arena.string(c.pointee.sign_no, field: "medicare.v1.SignInResponse.sign_no")
+        self.signTime = try arena.string(c.pointee.sign_time, field: "medicare.v1.SignInResponse.sign_time")
+        self.signDate = try arena.string(c.pointee.sign_date, field: "medicare.v1.SignInResponse.sign_date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.sign_no = try arena.cString(self.signNo, field: "medicare.v1.SignInResponse.sign_no")
+        c.pointee.sign_time = try arena.cString(self.signTime, field: "medicare.v1.SignInResponse.sign_time")
+        c.pointee.sign_date = try arena.cString(self.signDate, field: "medicare.v1.SignInResponse.sign_date")
+    }
+}
+
 /// `medicare.v1.GetSettlementRequest`
 public struct GetSettlementRequest: WireMessage {
     public var setlID: String

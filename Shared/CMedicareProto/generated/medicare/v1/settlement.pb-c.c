@@ -817,6 +817,96 @@ void   medicare__v1__list_settlements_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__list_settlements_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__sign_in_request__init
+                     (Medicare__V1__SignInRequest         *message)
+{
+  static const Medicare__V1__SignInRequest init_value = MEDICARE__V1__SIGN_IN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__sign_in_request__get_packed_size
+                     (const Medicare__V1__SignInRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_in_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__sign_in_request__pack
+                     (const Medicare__V1__SignInRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_in_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__sign_in_request__pack_to_buffer
+                     (const Medicare__V1__SignInRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_in_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SignInRequest *
+       medicare__v1__sign_in_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SignInRequest *)
+     protobuf_c_message_unpack (&medicare__v1__sign_in_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__sign_in_request__free_unpacked
+                     (Medicare__V1__SignInRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__sign_in_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__sign_in_response__init
+                     (Medicare__V1__SignInResponse         *message)
+{
+  static const Medicare__V1__SignInResponse init_value = MEDICARE__V1__SIGN_IN_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__sign_in_response__get_packed_size
+                     (const Medicare__V1__SignInResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_in_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__sign_in_response__pack
+                     (const Medicare__V1__SignInResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_in_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__sign_in_response__pack_to_buffer
+                     (const Medicare__V1__SignInResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__sign_in_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SignInResponse *
+       medicare__v1__sign_in_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SignInResponse *)
+     protobuf_c_message_unpack (&medicare__v1__sign_in_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__sign_in_response__free_unpacked
+                     (Medicare__V1__SignInResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__sign_in_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__get_settlement_request__init
                      (Medicare__V1__GetSettlementRequest         *message)
 {
@@ -2621,6 +2711,160 @@ const ProtobufCMessageDescriptor medicare__v1__list_settlements_response__descri
   (ProtobufCMessageInit) medicare__v1__list_settlements_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__sign_in_request__field_descriptors[5] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInRequest, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInRequest, opter_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mac",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInRequest, mac),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ip",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInRequest, ip),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__sign_in_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  4,   /* field[4] = ip */
+  3,   /* field[3] = mac */
+  2,   /* field[2] = opter_name */
+  1,   /* field[1] = opter_no */
+};
+static const ProtobufCIntRange medicare__v1__sign_in_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__sign_in_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SignInRequest",
+  "SignInRequest",
+  "Medicare__V1__SignInRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__SignInRequest),
+  5,
+  medicare__v1__sign_in_request__field_descriptors,
+  medicare__v1__sign_in_request__field_indices_by_name,
+  1,  medicare__v1__sign_in_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__sign_in_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__sign_in_response__field_descriptors[3] =
+{
+  {
+    "sign_no",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInResponse, sign_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sign_time",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInResponse, sign_time),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sign_date",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SignInResponse, sign_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__sign_in_response__field_indices_by_name[] = {
+  2,   /* field[2] = sign_date */
+  0,   /* field[0] = sign_no */
+  1,   /* field[1] = sign_time */
+};
+static const ProtobufCIntRange medicare__v1__sign_in_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__sign_in_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SignInResponse",
+  "SignInResponse",
+  "Medicare__V1__SignInResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__SignInResponse),
+  3,
+  medicare__v1__sign_in_response__field_descriptors,
+  medicare__v1__sign_in_response__field_indices_by_name,
+  1,  medicare__v1__sign_in_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__sign_in_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__get_settlement_request__field_descriptors[1] =
 {
   {
@@ -3353,7 +3597,7 @@ const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
   medicare__v1__receivable_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[12] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[13] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -3367,6 +3611,7 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "GetAuditEvidence", &medicare__v1__audit_evidence_request__descriptor, &medicare__v1__audit_evidence__descriptor },
   { "PostReceivable", &medicare__v1__post_receivable_request__descriptor, &medicare__v1__receivable__descriptor },
   { "GetInstitutionAccount", &medicare__v1__institution_account_request__descriptor, &medicare__v1__institution_account__descriptor },
+  { "SignIn", &medicare__v1__sign_in_request__descriptor, &medicare__v1__sign_in_response__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   7,        /* CheckLedger */
@@ -3380,6 +3625,7 @@ const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   4,        /* Replay */
   5,        /* Reverse */
   3,        /* Settle */
+  12,        /* SignIn */
   1         /* VerifyIdentity */
 };
 const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
@@ -3389,7 +3635,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  12,
+  13,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -3488,6 +3734,14 @@ void medicare__v1__settlement__get_institution_account(ProtobufCService *service
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__sign_in(ProtobufCService *service,
+                                       const Medicare__V1__SignInRequest *input,
+                                       Medicare__V1__SignInResponse_Closure closure,
+                                       void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

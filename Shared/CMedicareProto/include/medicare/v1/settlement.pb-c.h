@@ -34,6 +34,8 @@ typedef struct Medicare__V1__AuditEvidenceRequest Medicare__V1__AuditEvidenceReq
 typedef struct Medicare__V1__AuditEvidence Medicare__V1__AuditEvidence;
 typedef struct Medicare__V1__ListSettlementsRequest Medicare__V1__ListSettlementsRequest;
 typedef struct Medicare__V1__ListSettlementsResponse Medicare__V1__ListSettlementsResponse;
+typedef struct Medicare__V1__SignInRequest Medicare__V1__SignInRequest;
+typedef struct Medicare__V1__SignInResponse Medicare__V1__SignInResponse;
 typedef struct Medicare__V1__GetSettlementRequest Medicare__V1__GetSettlementRequest;
 typedef struct Medicare__V1__Receivable Medicare__V1__Receivable;
 typedef struct Medicare__V1__PostReceivableRequest Medicare__V1__PostReceivableRequest;
@@ -600,6 +602,59 @@ struct  Medicare__V1__ListSettlementsResponse
     , 0,NULL, 0 }
 
 
+/*
+ * 9001 签到: an institution's operator signs in for the business day.
+ */
+struct  Medicare__V1__SignInRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the institution signing in
+   */
+  char *fixmedins_code;
+  /*
+   * the operator's number at the institution, 1-30 characters
+   */
+  char *opter_no;
+  /*
+   * the operator's name, 1-50 characters
+   */
+  char *opter_name;
+  /*
+   * the terminal's MAC address as 9001 sends it; optional, at most 20 characters
+   */
+  char *mac;
+  /*
+   * the terminal's IP address; optional, at most 45 characters
+   */
+  char *ip;
+};
+#define MEDICARE__V1__SIGN_IN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sign_in_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__SignInResponse
+{
+  ProtobufCMessage base;
+  /*
+   * 签到编号: "G" + 23 hex digits, ordered by time
+   */
+  char *sign_no;
+  /*
+   * when the day's sign-in was first recorded, ISO 8601 UTC
+   */
+  char *sign_time;
+  /*
+   * the business day it holds for, YYYY-MM-DD
+   */
+  char *sign_date;
+};
+#define MEDICARE__V1__SIGN_IN_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sign_in_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Medicare__V1__GetSettlementRequest
 {
   ProtobufCMessage base;
@@ -1090,6 +1145,44 @@ Medicare__V1__ListSettlementsResponse *
 void   medicare__v1__list_settlements_response__free_unpacked
                      (Medicare__V1__ListSettlementsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__SignInRequest methods */
+void   medicare__v1__sign_in_request__init
+                     (Medicare__V1__SignInRequest         *message);
+size_t medicare__v1__sign_in_request__get_packed_size
+                     (const Medicare__V1__SignInRequest   *message);
+size_t medicare__v1__sign_in_request__pack
+                     (const Medicare__V1__SignInRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__sign_in_request__pack_to_buffer
+                     (const Medicare__V1__SignInRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SignInRequest *
+       medicare__v1__sign_in_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__sign_in_request__free_unpacked
+                     (Medicare__V1__SignInRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__SignInResponse methods */
+void   medicare__v1__sign_in_response__init
+                     (Medicare__V1__SignInResponse         *message);
+size_t medicare__v1__sign_in_response__get_packed_size
+                     (const Medicare__V1__SignInResponse   *message);
+size_t medicare__v1__sign_in_response__pack
+                     (const Medicare__V1__SignInResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__sign_in_response__pack_to_buffer
+                     (const Medicare__V1__SignInResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SignInResponse *
+       medicare__v1__sign_in_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__sign_in_response__free_unpacked
+                     (Medicare__V1__SignInResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__GetSettlementRequest methods */
 void   medicare__v1__get_settlement_request__init
                      (Medicare__V1__GetSettlementRequest         *message);
@@ -1279,6 +1372,12 @@ typedef void (*Medicare__V1__ListSettlementsRequest_Closure)
 typedef void (*Medicare__V1__ListSettlementsResponse_Closure)
                  (const Medicare__V1__ListSettlementsResponse *message,
                   void *closure_data);
+typedef void (*Medicare__V1__SignInRequest_Closure)
+                 (const Medicare__V1__SignInRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__SignInResponse_Closure)
+                 (const Medicare__V1__SignInResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__GetSettlementRequest_Closure)
                  (const Medicare__V1__GetSettlementRequest *message,
                   void *closure_data);
@@ -1355,6 +1454,10 @@ struct Medicare__V1__Settlement_Service
                                   const Medicare__V1__InstitutionAccountRequest *input,
                                   Medicare__V1__InstitutionAccount_Closure closure,
                                   void *closure_data);
+  void (*sign_in)(Medicare__V1__Settlement_Service *service,
+                  const Medicare__V1__SignInRequest *input,
+                  Medicare__V1__SignInResponse_Closure closure,
+                  void *closure_data);
 };
 typedef void (*Medicare__V1__Settlement_ServiceDestroy)(Medicare__V1__Settlement_Service *);
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
@@ -1374,7 +1477,8 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## list_settlements,\
       function_prefix__ ## get_audit_evidence,\
       function_prefix__ ## post_receivable,\
-      function_prefix__ ## get_institution_account  }
+      function_prefix__ ## get_institution_account,\
+      function_prefix__ ## sign_in  }
 void medicare__v1__settlement__import_persons(ProtobufCService *service,
                                               const Medicare__V1__ImportPersonsRequest *input,
                                               Medicare__V1__ImportPersonsResponse_Closure closure,
@@ -1423,6 +1527,10 @@ void medicare__v1__settlement__get_institution_account(ProtobufCService *service
                                                        const Medicare__V1__InstitutionAccountRequest *input,
                                                        Medicare__V1__InstitutionAccount_Closure closure,
                                                        void *closure_data);
+void medicare__v1__settlement__sign_in(ProtobufCService *service,
+                                       const Medicare__V1__SignInRequest *input,
+                                       Medicare__V1__SignInResponse_Closure closure,
+                                       void *closure_data);
 typedef struct Medicare__V1__SettlementReports_Service Medicare__V1__SettlementReports_Service;
 struct Medicare__V1__SettlementReports_Service
 {
@@ -1472,6 +1580,8 @@ extern const ProtobufCMessageDescriptor medicare__v1__audit_evidence_request__de
 extern const ProtobufCMessageDescriptor medicare__v1__audit_evidence__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__sign_in_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__sign_in_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__receivable__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__post_receivable_request__descriptor;

@@ -1,0 +1,59 @@
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareStore
+import MedicareTestSupport
+import MedicareWire
+import SettlementService
+import Testing
+@testable import GatewayService
+
+/// 9001 签到 through the gateway: a clinic signs in for itself, once a day (the same number
+/// again), not for another institution; roles the method is not for are refused; each bad
+/// field is named.
+@Suite struct SignInTests {
+    @Test(arguments: Engine.all)
+    func aClinicsOperatorSignsInOnceADayThroughTheGateway(engine: Engine) async throws {
+        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
+            var router = RPCRouter()
+            SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
+            return router
+        }) { settlement, db in
+            let unused = InProcessChannel(router: RPCRouter(), peer: settlement.peer, logger: quietLogger)
+            let gateway = GatewayDefinition.makeRouter(
+                access: try AccessTable.load(path: ""), registry: unused, settlement: settlement, supervision: unused, maxCallsPerCaller: 100
+            )
+            func client(_ peer: PeerIdentity) -> SettlementClient { SettlementClient(InProcessChannel(router: gateway, peer: peer, logger: quietLogger)) }
+            let clinic = client(PeerIdentity(commonName: "H33080200101", department: "nhc", role: "clinic", region: "330802"))
+            let request = SignInRequest(fixmedinsCode: "H33080200101", opterNo: "D001", opterName: "赵医生", mac: "00-1A-2B-3C-4D-5E", ip: "10.0.0.8")
+
+            let first = try await clinic.signIn(request)
+            #expect(first.signNo.count == 24 && first.signNo.hasPrefix("G") && first.signDate.count == 10 && !first.signTime.isEmpty)
+            let again = try await clinic.signIn(request)
+            #expect(again == first)
+            var other = request
+            other.opterNo = "D002"
+            #expect(try await clinic.signIn(other).signNo != first.signNo)
+            let rows = try await db.read { tx in try await tx.query("SELECT sign_no FROM sign_ins", []) }
+            #expect(rows.count == 2)
+
+            var elsewhere = request
+            elsewhere.fixmedinsCode = "H33080200102"
+            let refused = await #expect(throws: RPCError.self) { _ = try await clinic.signIn(elsewhere) }
+            #expect(refused?.code == .permissionDenied)
+            let supervisor = client(PeerIdentity(commonName: "zj", department: "nhsa", role: "supervisor", region: "33"))
+            #expect(await #expect(throws: RPCError.self) { _ = try await supervisor.signIn(request) }?.code == .permissionDenied)
+
+            let bad: [(String, (inout SignInRequest) -> Void)] = [
+                ("opter_no", { $0.opterNo = "" }), ("opter_name", { $0.opterName = String(repeating: "名", count: 51) }),
+                ("mac", { $0.mac = "00\u{1}" }), ("ip", { $0.ip = String(repeating: "1", count: 46) }),
+            ]
+            for (field, change) in bad {
+                var changed = request
+                change(&changed)
+                let error = await #expect(throws: RPCError.self, "\(field)") { _ = try await clinic.signIn(changed) }
+                #expect(error?.code == .invalidArgument && error?.message.hasPrefix(field + ":") == true, "\(String(describing: error))")
+            }
+        }
+    }
+}
