@@ -10,8 +10,9 @@
 #
 #   scripts/bench-engines.sh [SECONDS]        # release build first: swift build -c release
 #
-# BENCH_BIN=.build/debug runs other executables; KEEP_WORK=1 keeps the work folder (logs,
-# databases) for a look after a failure.
+# BENCH_BIN=.build/debug runs other executables; BENCH_ENGINES="sqlite postgres-1" runs only
+# those rows (the first is the baseline); KEEP_WORK=1 keeps the work folder (logs, databases)
+# for a look after a failure.
 #
 # Linux only (reads /proc). Ports 7100-7112 and 9100-9112 must be free.
 set -euo pipefail
@@ -100,9 +101,13 @@ EOF
     stop_stack
 }
 
-run "sqlite" sqlite 1
-run "postgres-1" postgres 1
-run "postgres-2" postgres 2
+for row in ${BENCH_ENGINES:-sqlite postgres-1 postgres-2}; do
+    case $row in
+        sqlite) run "sqlite" sqlite 1 ;;
+        postgres-1|postgres-2) run "$row" postgres "${row#postgres-}" ;;
+        *) echo "bench-engines: BENCH_ENGINES names sqlite, postgres-1 or postgres-2, not $row" >&2; exit 2 ;;
+    esac
+done
 python3 - "$work/results.txt" "$secs" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

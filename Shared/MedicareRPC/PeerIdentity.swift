@@ -42,6 +42,41 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
     /// institution, its code). Two institutions may use the same key.
     public var idempotencyScope: String { "\(role):\(commonName)" }
 
+    /// How a caller stands toward an institution: the one rule every handler that acts for an
+    /// institution applies (a designation application, a price list, a centre's view of its
+    /// clinics), so that they cannot drift apart. Fails closed: a caller in no listed relation
+    /// stands ``none``.
+    public enum Standing: Sendable, Equatable {
+        /// The institution itself: a clinic's or township centre's certificate whose CN is the code.
+        case itself
+        /// Its township centre: under 乡村一体化管理 a centre acts for the village clinics it
+        /// manages (notice §二; the registry's `parent_code`).
+        case itsCentre
+        /// The health commission's provincial system, for an institution in its region (`ST`).
+        case healthCommission
+        /// The medical-insurance bureau: its operators and this system's services.
+        case bureau
+        /// None of these.
+        case none
+    }
+
+    /// How this caller stands toward the institution `code`, whose township centre is `parent`
+    /// ('' or nil: none known) and whose division (village or township code) is `division`.
+    public func standing(toward code: String, parent: String? = nil, division: String? = nil) -> Standing {
+        switch role {
+        case Role.clinic where commonName == code, Role.townshipCentre where commonName == code:
+            return .itself
+        case Role.townshipCentre where !(parent ?? "").isEmpty && commonName == parent:
+            return .itsCentre
+        case Role.provinceSystem where department == Department.healthCommission && !region.isEmpty && (division ?? "").hasPrefix(region):
+            return .healthCommission
+        case Role.operator, Role.service:
+            return .bureau
+        default:
+            return .none
+        }
+    }
+
     /// The certificate `O` values this system knows.
     public enum Department {
         /// The national healthcare security administration (medical insurance).

@@ -119,3 +119,25 @@ public struct UpstreamUnavailable: Error, CustomStringConvertible {
 final class HealthFlag: Sendable {
     let value = Atomic<Bool>(true)
 }
+
+extension ServiceContext {
+    /// The replicas of the upstream service `name`, from the configuration key
+    /// `upstream.<name>` (HOST:PORT[,HOST:PORT...]), with this service's TLS identity. When
+    /// `probed`, each replica's `Health/Check` is probed in the background while the service
+    /// serves, so that calls go to replicas that answered last.
+    /// - Throws: ``StartupError`` when the key holds no address or a malformed one.
+    public func upstream(_ name: String, probed: Bool = true) throws -> UpstreamPool {
+        let pool = try UpstreamPool(name: name, addresses: configuration.string("upstream.\(name)"), tls: settings.tls, logger: logger)
+        if probed { runInBackground { await pool.probeHealth(logger: logger) } }
+        return pool
+    }
+
+    /// An audit relay from `outbox` to the supervision replicas (`upstream.supervision`, probed),
+    /// running in the background while the service serves; tell it after each commit
+    /// (``AuditRelay/nudge()``) so that records leave at once.
+    public func auditRelay(_ outbox: AuditOutbox, service: String) throws -> AuditRelay {
+        let relay = AuditRelay(outbox: outbox, supervision: try upstream("supervision"), logger: logger, service: service)
+        runInBackground { await relay.run() }
+        return relay
+    }
+}

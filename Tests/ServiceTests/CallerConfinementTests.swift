@@ -150,4 +150,25 @@ import Testing
             if method.policy.servedVia != nil { #expect(method.policy.roles.isEmpty, "\(method)") }
         }
     }
+
+    /// Who acts for an institution is one rule (``PeerIdentity/standing(toward:parent:division:)``),
+    /// shared by applications, price lists and a centre's view of its clinics.
+    @Test func standingTowardAnInstitution() {
+        let clinic = "H33080200101", centre = "H33080200001", village = "330802101201"
+        func peer(_ role: String, _ name: String, department: String = "nhc", region: String = "") -> PeerIdentity {
+            PeerIdentity(commonName: name, department: department, role: role, region: region)
+        }
+        #expect(peer("clinic", clinic).standing(toward: clinic, parent: centre) == .itself)
+        #expect(peer("clinic", "H33080200102").standing(toward: clinic, parent: centre) == .none)
+        // A clinic named as another's parent is still no centre.
+        #expect(peer("clinic", centre).standing(toward: clinic, parent: centre) == .none)
+        #expect(peer("township-centre", centre).standing(toward: clinic, parent: centre) == .itsCentre)
+        #expect(peer("township-centre", centre).standing(toward: clinic, parent: "") == .none)
+        #expect(peer("township-centre", centre).standing(toward: centre) == .itself)
+        #expect(peer("province-system", "zj", region: "33").standing(toward: clinic, division: village) == .healthCommission)
+        #expect(peer("province-system", "bj", region: "11").standing(toward: clinic, division: village) == .none)
+        #expect(peer("province-system", "zj", department: "nhsa", region: "33").standing(toward: clinic, division: village) == .none)
+        #expect(peer("operator", "ops", department: "nhsa").standing(toward: clinic) == .bureau)
+        #expect(peer("supervisor", "zj", department: "nhsa", region: "33").standing(toward: clinic, division: village) == .none)
+    }
 }

@@ -39,13 +39,7 @@ public enum GatewayDefinition {
         } catch {
             throw StartupError("configuration key 'access.file' (\(config.source("access.file"))): \(error)")
         }
-        let tls = context.settings.tls
-        let registry = try UpstreamPool(name: "registry", addresses: config.string("upstream.registry"), tls: tls, logger: context.logger)
-        let settlement = try UpstreamPool(name: "settlement", addresses: config.string("upstream.settlement"), tls: tls, logger: context.logger)
-        let supervision = try UpstreamPool(name: "supervision", addresses: config.string("upstream.supervision"), tls: tls, logger: context.logger)
-        for pool in [registry, settlement, supervision] {
-            context.runInBackground { await pool.probeHealth(logger: context.logger) }
-        }
+        let registry = try context.upstream("registry"), settlement = try context.upstream("settlement"), supervision = try context.upstream("supervision")
         // Ready only while every backend has a serving replica (/readyz says which has none).
         context.addReadinessCheck {
             let down = [registry, settlement, supervision].filter { !$0.anyHealthy }.map(\.name)

@@ -226,8 +226,8 @@ public struct GatewayProvider: GatewayService {
         // sees only itself.
         if scope == .institution, code.value != context.peer.commonName {
             switch i {
-            case .success(let found) where found.record?.parentCode == context.peer.commonName
-                && found.record?.kind == .villageClinic && context.peer.role == PeerIdentity.Role.townshipCentre:
+            case .success(let found) where found.record?.kind == .villageClinic
+                && context.peer.standing(toward: code.value, parent: found.record?.parentCode) == .itsCentre:
                 break
             case .failure(let error) where error.code == .unavailable || error.code == .deadlineExceeded:
                 throw RPCError(code: .unavailable, message: "cannot check that \(code) is \(context.peer.commonName)'s clinic now: the registry did not answer")

@@ -281,18 +281,12 @@ extension RegistryProvider {
     /// Who `caller` is as the applicant for `institution`, or PERMISSION_DENIED (fails closed:
     /// a role not listed applies for nothing).
     static func applicant(_ caller: PeerIdentity, for institution: RegistryStore.Applying) throws -> Applicant {
-        switch caller.role {
-        case PeerIdentity.Role.clinic where caller.commonName == institution.code,
-             PeerIdentity.Role.townshipCentre where caller.commonName == institution.code:
-            return .institution
-        case PeerIdentity.Role.townshipCentre where caller.commonName == institution.parent:
-            return .centre
-        case PeerIdentity.Role.provinceSystem where caller.department == PeerIdentity.Department.healthCommission
-            && !caller.region.isEmpty && institution.division.hasPrefix(caller.region):
-            return .healthCommission
-        case PeerIdentity.Role.operator, PeerIdentity.Role.service:
-            return .bureau
-        default:
+        switch caller.standing(toward: institution.code, parent: institution.parent, division: institution.division) {
+        case .itself: return .institution
+        case .itsCentre: return .centre
+        case .healthCommission: return .healthCommission
+        case .bureau: return .bureau
+        case .none:
             throw DomainError(.permissionDenied, field: "fixmedins_codes", "\(caller.role) '\(caller.commonName)' may not apply for \(institution.code)")
         }
     }

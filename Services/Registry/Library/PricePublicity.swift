@@ -56,13 +56,8 @@ extension RegistryProvider {
         guard let institution = try await store.institution(code) else { throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)") }
         // The clinic for itself, its township centre for it, or the bureau.
         let caller = try context.actingCaller()
-        let allowed = switch caller.role {
-        case PeerIdentity.Role.clinic, PeerIdentity.Role.townshipCentre:
-            caller.commonName == code || caller.commonName == institution.record?.parentCode
-        case PeerIdentity.Role.operator, PeerIdentity.Role.service: true
-        default: false
-        }
-        guard allowed else { throw DomainError(.permissionDenied, field: "fixmedins_code", "\(caller.role) '\(caller.commonName)' may not publish \(code)'s prices") }
+        let standing = caller.standing(toward: code, parent: institution.record?.parentCode)
+        guard standing == .itself || standing == .itsCentre || standing == .bureau else { throw DomainError(.permissionDenied, field: "fixmedins_code", "\(caller.role) '\(caller.commonName)' may not publish \(code)'s prices") }
         var items: [(String, Int64)] = [], seen = Set<String>()
         for (i, item) in request.items.enumerated() {
             let field = "items[\(i)]"

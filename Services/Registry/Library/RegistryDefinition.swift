@@ -72,12 +72,7 @@ public enum RegistryDefinition {
         name: "registry", rpcPort: 7101, adminPort: 9101, migrations: migrations, extraKeys: keys
     ) { context in
         let store = RegistryStore(database: context.store)
-        let supervision = try UpstreamPool(
-            name: "supervision", addresses: context.configuration.string("upstream.supervision"), tls: context.settings.tls, logger: context.logger
-        )
-        let relay = AuditRelay(outbox: AuditOutbox(database: context.store, tablePrefix: "registry_"), supervision: supervision, logger: context.logger, service: "registry")
-        context.runInBackground { await supervision.probeHealth(logger: context.logger) }
-        context.runInBackground { await relay.run() }
+        let relay = try context.auditRelay(AuditOutbox(database: context.store, tablePrefix: "registry_"), service: "registry")
         var router = RPCRouter()
         let campaign: CampaignPolicy
         do {

@@ -24,12 +24,7 @@ public enum SettlementDefinition {
     ) { context in
         let book = try context.policyBook()
         let store = SettlementStore(database: context.store, writers: try context.configuration.int("store.settle-writers", in: 1...16))
-        let supervision = try UpstreamPool(
-            name: "supervision", addresses: context.configuration.string("upstream.supervision"), tls: context.settings.tls, logger: context.logger
-        )
-        let relay = AuditRelay(outbox: store.outbox, supervision: supervision, logger: context.logger)
-        context.runInBackground { await supervision.probeHealth(logger: context.logger) }
-        context.runInBackground { await relay.run() }
+        let relay = try context.auditRelay(store.outbox, service: "settlement")
         // SIGHUP reads policy.file again; a file that does not load leaves the policy in force.
         let policy = PolicyHolder(PolicyHolder.current(book))
         context.reloadOnHangup(policy, what: "benefit policy") { PolicyHolder.current(try context.policyBook()) }

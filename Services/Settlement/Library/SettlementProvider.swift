@@ -231,18 +231,11 @@ extension Reloadable where Value == PolicyInForce {
 
 /// An operator's sign-in (9001) for a business day, as the provider decides it and the store
 /// keeps it: `signNo` and `signedAt` are the day's first sign-in's.
+///
+/// - `signNo`: 签到编号, "G" and 23 hex digits (``timeOrderedID(prefix:)``);
+/// - `opterNo`, `opterName`: the operator's number at the institution (1-30 characters) and name (1-50);
+/// - `signDate`: the business day, YYYY-MM-DD; `signedAt`: when it was recorded, ISO 8601 UTC;
+/// - `mac`, `ip`: the terminal's addresses as the HIS sends them ('' when not sent).
 struct OperatorSignIn: Sendable, Equatable {
-    /// 签到编号: "G" and 23 hex digits (``timeOrderedID(prefix:)``).
-    var signNo: String
-    var fixmedinsCode: String
-    /// The operator's number at the institution (1-30 characters) and name (1-50).
-    var opterNo: String
-    var opterName: String
-    /// The business day, YYYY-MM-DD.
-    var signDate: String
-    /// When it was recorded, ISO 8601 UTC.
-    var signedAt: String
-    /// The terminal's addresses as the HIS sends them ('' when not sent).
-    var mac: String
-    var ip: String
+    var signNo, fixmedinsCode, opterNo, opterName, signDate, signedAt, mac, ip: String
 }

@@ -195,10 +195,7 @@ public enum SupervisionDefinition {
             }
         }
         let recent = RecentVisits(window: .seconds(try context.configuration.int("review.recent-seconds", in: 0...3_600)))
-        let registry = try UpstreamPool(name: "registry", addresses: context.configuration.string("upstream.registry"), tls: context.settings.tls, logger: context.logger)
-        let settlement = try UpstreamPool(
-            name: "settlement", addresses: context.configuration.string("upstream.settlement"), tls: context.settings.tls, logger: context.logger
-        )
+        let registry = try context.upstream("registry", probed: false), settlement = try context.upstream("settlement", probed: false)
         let actions = CaseActionApplier(store: store, registry: registry, settlement: settlement, logger: context.logger)
         context.runInBackground { await actions.run() }
         SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer, actions: actions,
