@@ -565,7 +565,17 @@ class Gen:
                     doc = self.comment(f, [6, si, 2, mi]).replace("|", "\\|")
                     rows.append(f"| `{full}` | {national} | {retry} | {scope} | {'; '.join(notes)} | {doc} |")
         head = (Path(__file__).parent / "transactions-head.md").read_text()
-        return head.rstrip() + "\n\n| method | national transaction | retry | caller scope | notes | what it does |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        # Every string field that stays a string, by message: what the generator let through
+        # (a common open-set name, or marked open_text). Every other field of a closed set is an enum.
+        strings = []
+        for full, (f, m) in sorted(self.messages.items(), key=lambda kv: kv[1][1].name):
+            names = [fld.name for fld in m.field if fld.type == F.TYPE_STRING]
+            if names:
+                strings.append(f"- `{m.name}`: " + ", ".join(f"`{n}`" for n in names))
+        return (head.rstrip() + "\n\n| method | national transaction | retry | caller scope | notes | what it does |\n|---|---|---|---|---|---|\n"
+                + "\n".join(rows) + "\n\n## Fields that stay strings\n\n"
+                + "Identifiers and codes of open sets, dates and times, hashes and free text; every closed set is an enum "
+                + "(scripts/protogen_swift.py stops on any other string field).\n\n" + "\n".join(strings) + "\n")
 
     # ---------------------------------------------------------------- OpenAPI
     def openapi_json(self, targets):
