@@ -72,22 +72,34 @@ extension Claim {
         guard (1...Self.maxLines).contains(lines.count) else {
             throw DomainError(field: "claim.lines", "must hold 1-\(Self.maxLines) fee lines, got \(lines.count)")
         }
-        for (i, line) in lines.enumerated() {
-            claim.lines[i].itemCode = try ItemCode(line.itemCode, field: "claim.lines[\(i)].item_code").value
-            guard (1...Self.maxQuantity).contains(line.quantity) else {
-                throw DomainError(field: "claim.lines[\(i)].quantity", "must be 1-\(Self.maxQuantity), got \(line.quantity)")
-            }
-            guard (0...Self.maxUnitPrice).contains(line.unitPrice) else {
-                throw DomainError(field: "claim.lines[\(i)].unit_price", "must be 0-\(Self.maxUnitPrice) fen, got \(line.unitPrice)")
-            }
-            guard line.days <= Self.maxDays else {
-                throw DomainError(field: "claim.lines[\(i)].days", "must be 0-\(Self.maxDays), got \(line.days)")
-            }
-            let (amount, overflow) = line.quantity.multipliedReportingOverflow(by: line.unitPrice)
-            guard !overflow, amount <= BenefitCalculator.maxTotal else {
-                throw DomainError(field: "claim.lines[\(i)]", "quantity x unit_price exceeds \(BenefitCalculator.maxTotal) fen")
-            }
-        }
+        for (i, line) in lines.enumerated() { claim.lines[i] = try line.checked("claim.lines[\(i)]") }
         return CheckedClaim(claim: claim, clinic: clinic, settleVia: via, visitDate: date, certno: id)
+    }
+}
+
+extension FeeLine {
+    /// The line within a claim's bounds, its item code in canonical form: a catalogue-form
+    /// `item_code`, quantity 1-``Claim/maxQuantity``, unit price 0-``Claim/maxUnitPrice`` fen,
+    /// days 0-``Claim/maxDays``, quantity x unit price within ``BenefitCalculator/maxTotal``.
+    /// `field` is the line's path (`claim.lines[2]`); `names` are its fields' names where they
+    /// arrive under others (2204's fee details: `med_list_codg`, `cnt`, `pric`).
+    /// - Throws: ``DomainError`` (`invalid`) naming the first field out of bounds.
+    public func checked(
+        _ field: String, names: (itemCode: String, quantity: String, unitPrice: String) = ("item_code", "quantity", "unit_price")
+    ) throws(DomainError) -> FeeLine {
+        var line = self
+        line.itemCode = try ItemCode(itemCode, field: "\(field).\(names.itemCode)").value
+        guard (1...Claim.maxQuantity).contains(quantity) else {
+            throw DomainError(field: "\(field).\(names.quantity)", "must be 1-\(Claim.maxQuantity), got \(quantity)")
+        }
+        guard (0...Claim.maxUnitPrice).contains(unitPrice) else {
+            throw DomainError(field: "\(field).\(names.unitPrice)", "must be 0-\(Claim.maxUnitPrice) fen, got \(unitPrice)")
+        }
+        guard days <= Claim.maxDays else { throw DomainError(field: "\(field).days", "must be 0-\(Claim.maxDays), got \(days)") }
+        let (amount, overflow) = quantity.multipliedReportingOverflow(by: unitPrice)
+        guard !overflow, amount <= BenefitCalculator.maxTotal else {
+            throw DomainError(field: field, "\(names.quantity) x \(names.unitPrice) exceeds \(BenefitCalculator.maxTotal) fen")
+        }
+        return line
     }
 }

@@ -9,7 +9,7 @@ import MedicareWire
 import Testing
 
 /// The whole stack as a province runs it when one machine is not enough: two replicas each of
-/// settlement and supervision, one registry and one gateway, all over one PostgreSQL (the
+/// the registry, settlement and supervision, and one gateway, all over one PostgreSQL (the
 /// test server scripts/test.sh starts), under concurrent load, with one settlement replica
 /// killed and restarted and PostgreSQL itself crashed and brought back.
 @Suite("Whole stack: replicas on PostgreSQL", .serialized)
@@ -54,11 +54,13 @@ struct ReplicaStackTests {
                             try await RunningService.start("supervision", folder: folder, extra: store)]
         let supervisionList = supervisions.map { "127.0.0.1:\($0.rpcPort)" }.joined(separator: ",")
         let relay = ["--upstream.supervision", supervisionList]
-        let registry = try await RunningService.start("registry", folder: folder, extra: store + relay)
+        // Two registries: the demo's imports and designation campaign go to both, round-robin.
+        let registries = [try await RunningService.start("registry", folder: folder, extra: store + relay),
+                          try await RunningService.start("registry", folder: folder, extra: store + relay)]
         var settlements = [try await RunningService.start("settlement", folder: folder, extra: store + relay),
                            try await RunningService.start("settlement", folder: folder, extra: store + relay)]
         let gatewayService = try await RunningService.start("gateway", folder: folder, extra: [
-            "--upstream.registry", "127.0.0.1:\(registry.rpcPort)",
+            "--upstream.registry", registries.map { "127.0.0.1:\($0.rpcPort)" }.joined(separator: ","),
             "--upstream.settlement", settlements.map { "127.0.0.1:\($0.rpcPort)" }.joined(separator: ","),
             "--upstream.supervision", supervisionList,
         ])
@@ -126,15 +128,15 @@ struct ReplicaStackTests {
                 "\(trail.reason): \(trail.postings) records for \(ledger.settlements) settlements")
 
         // No call is left in flight anywhere once the load is over.
-        for service in [gatewayService, registry] + settlements + supervisions {
+        for service in [gatewayService] + registries + settlements + supervisions {
             let (_, metrics) = try await service.get("/metrics")
             let inFlight = metrics.split(separator: "\n").filter { $0.hasPrefix("medicare_rpc_in_flight") }
             #expect(inFlight.allSatisfy { $0.hasSuffix(" 0") || $0.hasSuffix(" 0.0") }, "\(service.name): \(inFlight)")
         }
         await clinic.close()
         await ops.close()
-        for service in [gatewayService, registry] + settlements + supervisions { service.child.signal(SIGTERM) }
-        for service in [gatewayService, registry] + settlements + supervisions { _ = try? await service.child.wait() }
+        for service in [gatewayService] + registries + settlements + supervisions { service.child.signal(SIGTERM) }
+        for service in [gatewayService] + registries + settlements + supervisions { _ = try? await service.child.wait() }
     }
 }
 

@@ -114,7 +114,7 @@ import Testing
     /// (the gateway does not start), instead of reading it as some default.
     @Test func anAccessTableWithAnUnknownScopeDoesNotLoad() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(UUID().uuidString).json").path
-        let table = #"{"rules": [{"role": "clinic", "methods": ["medicare.v1.Gateway/Settle"], "scope": "everything"}]}"#
+        let table = #"{"format": 2, "rules": [{"role": "clinic", "methods": ["medicare.v1.Gateway/Settle"], "scope": "everything"}]}"#
         _ = FileManager.default.createFile(atPath: path, contents: Data(table.utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: DecodingError.self) { _ = try AccessTable.load(path: path) }
@@ -141,6 +141,19 @@ import Testing
         #expect(try site.authorize(Self.clinic, SupervisionMethods.listAlerts) == .institution)
         #expect(try site.authorize(Self.clinic, GatewayMethods.settle) == .institution)
         #expect(throws: RPCError.self) { _ = try site.authorize(Self.clinic, GatewayMethods.reverse) }
+        // Withdrawn from a role, a public method stays withdrawn for it.
+        let noPrices = AccessTable(rules: [
+            AccessTable.Rule(role: "clinic", except: ["medicare.v1.Registry/GetPriceList"], scope: .institution),
+            AccessTable.Rule(role: "*", scope: .all),
+        ])
+        #expect(throws: RPCError.self) { _ = try noPrices.authorize(Self.clinic, RegistryMethods.getPriceList) }
+        #expect(try noPrices.authorize(elsewhere, RegistryMethods.getPriceList) == .all)
+        // A table of the earlier format with a narrowed list for an outside role is refused,
+        // not silently widened to what the protos grant.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(UUID().uuidString).json").path
+        _ = FileManager.default.createFile(atPath: path, contents: Data(#"{"rules": [{"role": "clinic", "methods": ["medicare.v1.Gateway/Settle"], "scope": "institution"}]}"#.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: AccessTable.FormatError.self) { _ = try AccessTable.load(path: path) }
         let known = Set(bundled.rules.map(\.role))
         let every = GatewayMethods.all + RegistryMethods.all + SettlementMethods.all + SettlementReportsMethods.all
             + SupervisionMethods.all + SupervisionReportsMethods.all + HealthMethods.all + EchoMethods.all

@@ -45,6 +45,11 @@ import Testing
         // Pre-settlements are never stored.
         #expect(settlement["settlements.status"] == [SettlementStatus.settled.code, SettlementStatus.reversed.code])
         #expect(settlement["audit_outbox.kind"] == [AuditKind.settlement.code, AuditKind.reversal.code])
+        let visits = Dictionary(uniqueKeysWithValues: SettlementStore.visitSets.map { ("\($0.table).\($0.column)", $0.codes) })
+        #expect(visits["visits.insutype"] == Insutype.known.map { String($0.rawValue) })
+        #expect(visits["visits.med_type"] == Self.codes(MedType.self))
+        // Settling and reversing are the settlements' own rows, not stored events.
+        #expect(visits["visit_events.kind"] == Self.codes(VisitEventKind.self).filter { $0 != "settled" && $0 != "reversed" })
 
         #expect(SupervisionDefinition.closedSets.first { $0.table == "audit" && $0.column == "kind" }?.codes == Self.codes(AuditKind.self))
     }

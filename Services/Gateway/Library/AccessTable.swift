@@ -46,26 +46,54 @@ public struct AccessTable: Codable, Sendable {
         /// Whether this rule grants the method: named by its policy's roles or by `methods`, and
         /// not withdrawn by `except`.
         func grants(_ method: MethodDescriptor) -> Bool {
-            func matches(_ patterns: [String]) -> Bool {
-                patterns.contains { $0 == method.fullName || ($0.hasSuffix("*") && method.fullName.hasPrefix($0.dropLast())) }
-            }
-            return (method.policy.roles.contains(role) || matches(methods)) && !matches(except)
+            (method.policy.roles.contains(role) || Self.matches(methods, method)) && !withdraws(method)
+        }
+
+        /// Whether `except` names the method.
+        func withdraws(_ method: MethodDescriptor) -> Bool { Self.matches(except, method) }
+
+        static func matches(_ patterns: [String], _ method: MethodDescriptor) -> Bool {
+            patterns.contains { $0 == method.fullName || ($0.hasSuffix("*") && method.fullName.hasPrefix($0.dropLast())) }
         }
     }
 
     public typealias Scope = AccessScope
 
     public var rules: [Rule]
+    /// The table's format: 2 since the methods name their roles. A file without it is of the
+    /// format before, whose `methods` lists were the whole grant: loading one that lists
+    /// methods for an outside role would widen that role to what the protos now grant, so it
+    /// is refused (``load(path:)``).
+    public var format: Int?
 
-    /// Makes a table of rules.
-    public init(rules: [Rule]) { self.rules = rules }
+    /// Makes a table of rules (format 2).
+    public init(rules: [Rule]) {
+        self.rules = rules
+        self.format = 2
+    }
 
     /// Reads the table from a JSON file, or the bundled default when `path` is empty.
+    /// - Throws: a `DecodingError` for a malformed table or an unknown scope; ``FormatError``
+    ///   for a table of the earlier format that lists methods for an outside role.
     public static func load(path: String) throws -> AccessTable {
         let data = path.isEmpty
             ? try Data(contentsOf: Bundle.module.url(forResource: "access", withExtension: "json")!)
             : try Data(contentsOf: URL(fileURLWithPath: path))
-        return try JSONDecoder().decode(AccessTable.self, from: data)
+        let table = try JSONDecoder().decode(AccessTable.self, from: data)
+        let narrowed = table.rules.filter { $0.methods != ["*"] && !$0.methods.isEmpty }.map(\.role)
+        guard table.format == 2 || narrowed.isEmpty else { throw FormatError(roles: narrowed) }
+        return table
+    }
+
+    /// An access table of the format before methods named their roles, with method lists for
+    /// outside roles: under format 2 they would only add to what the protos grant.
+    public struct FormatError: Error, CustomStringConvertible {
+        /// The roles whose rules list methods.
+        public let roles: [String]
+        public var description: String {
+            "the table has no \"format\": 2, and its rules for \(roles.joined(separator: ", ")) list methods: methods now name the roles "
+                + "they are for (docs/transactions.md), and a rule's methods add to them; say \"format\": 2 and turn a narrowed list into \"except\""
+        }
     }
 
     /// The scope the caller has for the method, or `permissionDenied`: the first rule for the
@@ -73,8 +101,11 @@ public struct AccessTable: Codable, Sendable {
     /// by a rule for role `*`, which holds for every authenticated caller (public methods, such
     /// as a clinic's published prices).
     public func authorize(_ peer: PeerIdentity, _ method: MethodDescriptor) throws(RPCError) -> Scope {
-        if let rule = rules.first(where: { $0.role == peer.role && ($0.department == nil || $0.department == peer.department) }), rule.grants(method) {
-            return rule.scope
+        let own = rules.first { $0.role == peer.role && ($0.department == nil || $0.department == peer.department) }
+        if let own, own.grants(method) { return own.scope }
+        // Withdrawn from the role: not granted back by the rule for every caller either.
+        if let own, own.withdraws(method) {
+            throw RPCError(code: .permissionDenied, message: "\(peer.role) '\(peer.commonName)' may not call \(method.fullName)")
         }
         if let rule = rules.first(where: { $0.role == "*" && ($0.department == nil || $0.department == peer.department) && $0.grants(method) }) {
             return rule.scope

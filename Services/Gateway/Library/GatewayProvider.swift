@@ -45,7 +45,16 @@ public struct GatewayProvider: GatewayService {
     /// check or settlement did not answer; nothing was posted, retry with the same key).
     public func settle(_ request: GatewaySettleRequest, context: CallContext) async throws -> GatewaySettleResponse {
         let scope = try context.grantedScope()
-        guard let sent = request.claim else { throw DomainError(field: "claim", "is required") }
+        let sent: Claim
+        switch (request.claim, request.visit) {
+        case (let claim?, nil): sent = claim
+        case (nil, let visit?):
+            // A visit registered through 2201: its uploaded diagnoses and details make the claim
+            // (an institution-scoped caller reaches only its own visits: checked on the claim below).
+            sent = try await settlement.getVisit(visit, options: .propagating(context)).claim ?? Claim()
+        case (.some, .some): throw DomainError(field: "visit", "give a claim or a visit, not both")
+        case (nil, nil): throw DomainError(field: "claim", "is required (or a visit registered through 2201)")
+        }
         // The one validation every path runs: a claim out of form is refused here exactly as
         // review and settlement would refuse it, before either is asked.
         let checked = try sent.checked()

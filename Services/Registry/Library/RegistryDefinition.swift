@@ -54,7 +54,7 @@ public enum RegistryDefinition {
     ]
     static let statuses = ["not_designated", "designated", "suspended", "terminated"]
     /// Closed sets checked from migration 20: the dated arrangements' modes (migration 13) and
-    /// an agreement's service scopes, a comma-separated list (migration 9).
+    /// an agreement's service scopes, a comma-separated list (migration 8).
     static let laterSets = [
         ClosedSet("integration_history", "integration_mode", ["", "integrated", "integrating", "not_ready"]),
         ClosedSet("agreements", "scopes", ["general_outpatient", "chronic_drugs", "family_doctor", "tcm", "cross_region", "mobile_payment"], separated: true),

@@ -70,11 +70,11 @@ public struct SettlementStore: Sendable {
                 "SELECT sign_no, signed_at FROM sign_ins WHERE fixmedins_code = $1 AND opter_no = $2 AND sign_date = $3",
                 [.text(signIn.fixmedinsCode), .text(signIn.opterNo), .text(signIn.signDate)]
             )
+            // The insert, or the row it yielded to, is there: the unique key waits for the other's commit.
+            guard let row else { throw StoreError.decoding("sign_ins: the day's sign-in of \(signIn.opterNo) at \(signIn.fixmedinsCode) is missing") }
             var recorded = signIn
-            if let row {
-                recorded.signNo = try row.string("sign_no")
-                recorded.signedAt = try row.string("signed_at")
-            }
+            recorded.signNo = try row.string("sign_no")
+            recorded.signedAt = try row.string("signed_at")
             return recorded
         }
     }

@@ -8,15 +8,17 @@ extension GatewaySettleRequest: JSONMessage {
         self.init()
         self.claim = try reader.message("claim")
         self.preSettle = try reader.bool("pre_settle")
+        self.visit = try reader.message("visit")
         try reader.finish("medicare.v1.GatewaySettleRequest")
     }
 
     public func json(into writer: inout JSONWriter) {
         writer.put("claim", self.claim)
         writer.put("pre_settle", self.preSettle)
+        writer.put("visit", self.visit)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("claim", "medicare.v1.Claim"), JSONField("pre_settle", "bool")]
+    public static let jsonFields: [JSONField] = [JSONField("claim", "medicare.v1.Claim"), JSONField("pre_settle", "bool"), JSONField("visit", "medicare.v1.VisitRef")]
 }
 
 extension GatewaySettleResponse: JSONMessage {

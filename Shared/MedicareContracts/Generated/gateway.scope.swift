@@ -6,6 +6,7 @@ public import MedicareWire
 extension GatewaySettleRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         claim?.scopeKeys(path + "claim.", into: &keys)
+        visit?.scopeKeys(path + "visit.", into: &keys)
     }
 }
 

@@ -421,6 +421,198 @@ extension SignInResponse: JSONMessage {
     public static let jsonFields: [JSONField] = [JSONField("sign_no", "string"), JSONField("sign_time", "string"), JSONField("sign_date", "string")]
 }
 
+extension VisitEvent: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.kind = try reader.code("kind")
+        self.at = try reader.string("at")
+        self.opterNo = try reader.string("opter_no")
+        self.detail = try reader.string("detail")
+        try reader.finish("medicare.v1.VisitEvent")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("kind", self.kind)
+        writer.put("at", self.at)
+        writer.put("opter_no", self.opterNo)
+        writer.put("detail", self.detail)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("kind", "medicare.v1.VisitEventKind"), JSONField("at", "string"), JSONField("opter_no", "string"), JSONField("detail", "string")]
+}
+
+extension FeeDetail: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.feedetlSn = try reader.string("feedetl_sn")
+        self.medListCodg = try reader.string("med_list_codg")
+        self.medinsListCodg = try reader.string("medins_list_codg")
+        self.cnt = try reader.integer("cnt")
+        self.pric = try reader.integer("pric")
+        self.bilgDrCodg = try reader.string("bilg_dr_codg")
+        self.days = try reader.integer("days")
+        try reader.finish("medicare.v1.FeeDetail")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("feedetl_sn", self.feedetlSn)
+        writer.put("med_list_codg", self.medListCodg)
+        writer.put("medins_list_codg", self.medinsListCodg)
+        writer.put("cnt", self.cnt)
+        writer.put("pric", self.pric)
+        writer.put("bilg_dr_codg", self.bilgDrCodg)
+        writer.put("days", self.days)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("feedetl_sn", "string"), JSONField("med_list_codg", "string"), JSONField("medins_list_codg", "string"), JSONField("cnt", "int64"), JSONField("pric", "int64"), JSONField("bilg_dr_codg", "string"), JSONField("days", "uint32")]
+}
+
+extension RegisterVisitRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.iptOtpNo = try reader.string("ipt_otp_no")
+        self.psnNo = try reader.string("psn_no")
+        self.insutype = try reader.code("insutype")
+        self.medType = try reader.code("med_type")
+        self.begntime = try reader.string("begntime")
+        self.atddrNo = try reader.string("atddr_no")
+        self.opterNo = try reader.string("opter_no")
+        try reader.finish("medicare.v1.RegisterVisitRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("ipt_otp_no", self.iptOtpNo)
+        writer.put("psn_no", self.psnNo)
+        writer.put("insutype", self.insutype)
+        writer.put("med_type", self.medType)
+        writer.put("begntime", self.begntime)
+        writer.put("atddr_no", self.atddrNo)
+        writer.put("opter_no", self.opterNo)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("ipt_otp_no", "string"), JSONField("psn_no", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("med_type", "medicare.v1.MedType"), JSONField("begntime", "string"), JSONField("atddr_no", "string"), JSONField("opter_no", "string")]
+}
+
+extension Visit: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.mdtrtID = try reader.string("mdtrt_id")
+        self.iptOtpNo = try reader.string("ipt_otp_no")
+        self.psnNo = try reader.string("psn_no")
+        self.insutype = try reader.code("insutype")
+        self.medType = try reader.code("med_type")
+        self.begntime = try reader.string("begntime")
+        self.atddrNo = try reader.string("atddr_no")
+        self.diagnoses = try reader.strings("diagnoses")
+        self.details = try reader.messages("details")
+        self.status = try reader.code("status")
+        self.setlID = try reader.string("setl_id")
+        self.history = try reader.messages("history")
+        self.replay = try reader.bool("replay")
+        self.claim = try reader.message("claim")
+        try reader.finish("medicare.v1.Visit")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("mdtrt_id", self.mdtrtID)
+        writer.put("ipt_otp_no", self.iptOtpNo)
+        writer.put("psn_no", self.psnNo)
+        writer.put("insutype", self.insutype)
+        writer.put("med_type", self.medType)
+        writer.put("begntime", self.begntime)
+        writer.put("atddr_no", self.atddrNo)
+        writer.put("diagnoses", self.diagnoses)
+        writer.put("details", self.details)
+        writer.put("status", self.status)
+        writer.put("setl_id", self.setlID)
+        writer.put("history", self.history)
+        writer.put("replay", self.replay)
+        writer.put("claim", self.claim)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mdtrt_id", "string"), JSONField("ipt_otp_no", "string"), JSONField("psn_no", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("med_type", "medicare.v1.MedType"), JSONField("begntime", "string"), JSONField("atddr_no", "string"), JSONField("diagnoses", "string", repeated: true), JSONField("details", "medicare.v1.FeeDetail", repeated: true), JSONField("status", "medicare.v1.VisitStatus"), JSONField("setl_id", "string"), JSONField("history", "medicare.v1.VisitEvent", repeated: true), JSONField("replay", "bool"), JSONField("claim", "medicare.v1.Claim")]
+}
+
+extension UploadDiagnosesRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.mdtrtID = try reader.string("mdtrt_id")
+        self.diagnoses = try reader.strings("diagnoses")
+        self.opterNo = try reader.string("opter_no")
+        try reader.finish("medicare.v1.UploadDiagnosesRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("mdtrt_id", self.mdtrtID)
+        writer.put("diagnoses", self.diagnoses)
+        writer.put("opter_no", self.opterNo)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mdtrt_id", "string"), JSONField("diagnoses", "string", repeated: true), JSONField("opter_no", "string")]
+}
+
+extension UploadFeeDetailsRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.mdtrtID = try reader.string("mdtrt_id")
+        self.details = try reader.messages("details")
+        self.opterNo = try reader.string("opter_no")
+        try reader.finish("medicare.v1.UploadFeeDetailsRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("mdtrt_id", self.mdtrtID)
+        writer.put("details", self.details)
+        writer.put("opter_no", self.opterNo)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mdtrt_id", "string"), JSONField("details", "medicare.v1.FeeDetail", repeated: true), JSONField("opter_no", "string")]
+}
+
+extension UndoFeeDetailsRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.mdtrtID = try reader.string("mdtrt_id")
+        self.feedetlSns = try reader.strings("feedetl_sns")
+        self.opterNo = try reader.string("opter_no")
+        try reader.finish("medicare.v1.UndoFeeDetailsRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("mdtrt_id", self.mdtrtID)
+        writer.put("feedetl_sns", self.feedetlSns)
+        writer.put("opter_no", self.opterNo)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mdtrt_id", "string"), JSONField("feedetl_sns", "string", repeated: true), JSONField("opter_no", "string")]
+}
+
+extension VisitRef: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.mdtrtID = try reader.string("mdtrt_id")
+        try reader.finish("medicare.v1.VisitRef")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("mdtrt_id", self.mdtrtID)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mdtrt_id", "string")]
+}
+
 extension GetSettlementRequest: JSONMessage {
     public init(json reader: inout JSONReader) throws(DomainError) {
         self.init()

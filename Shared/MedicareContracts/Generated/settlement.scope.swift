@@ -46,6 +46,43 @@ extension SignInRequest: ScopeKeyed {
     }
 }
 
+extension RegisterVisitRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension Visit: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+        claim?.scopeKeys(path + "claim.", into: &keys)
+    }
+}
+
+extension UploadDiagnosesRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension UploadFeeDetailsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension UndoFeeDetailsRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension VisitRef: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
 extension Receivable: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))

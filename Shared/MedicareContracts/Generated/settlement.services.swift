@@ -61,7 +61,32 @@ public enum SettlementMethods {
         policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "9001", roles: ["township-centre", "clinic"]),
         requestKeys: { try SignInRequest(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn]
+    public static let registerVisit = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "RegisterVisit",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "2201", roles: ["township-centre", "clinic"]),
+        requestKeys: { try RegisterVisitRequest(decoding: $0).scopeKeys() }
+    )
+    public static let uploadDiagnoses = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "UploadDiagnoses",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "2203", roles: ["township-centre", "clinic"]),
+        requestKeys: { try UploadDiagnosesRequest(decoding: $0).scopeKeys() }
+    )
+    public static let uploadFeeDetails = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "UploadFeeDetails",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "2204", roles: ["township-centre", "clinic"]),
+        requestKeys: { try UploadFeeDetailsRequest(decoding: $0).scopeKeys() }
+    )
+    public static let undoFeeDetails = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "UndoFeeDetails",
+        policy: MethodPolicy(idempotency: .unknown, callerScope: .request, nationalCode: "2205", roles: ["township-centre", "clinic"]),
+        requestKeys: { try UndoFeeDetailsRequest(decoding: $0).scopeKeys() }
+    )
+    public static let getVisit = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "GetVisit",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "township-centre", "clinic"]),
+        requestKeys: { try VisitRef(decoding: $0).scopeKeys() }
+    )
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, getVisit]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).
     public static let json: [JSONMethod] = [
         JSONMethod(importPersons, ImportPersonsRequest.self, ImportPersonsResponse.self),
@@ -77,6 +102,11 @@ public enum SettlementMethods {
         JSONMethod(postReceivable, PostReceivableRequest.self, Receivable.self),
         JSONMethod(getInstitutionAccount, InstitutionAccountRequest.self, InstitutionAccount.self),
         JSONMethod(signIn, SignInRequest.self, SignInResponse.self),
+        JSONMethod(registerVisit, RegisterVisitRequest.self, Visit.self),
+        JSONMethod(uploadDiagnoses, UploadDiagnosesRequest.self, Visit.self),
+        JSONMethod(uploadFeeDetails, UploadFeeDetailsRequest.self, Visit.self),
+        JSONMethod(undoFeeDetails, UndoFeeDetailsRequest.self, Visit.self),
+        JSONMethod(getVisit, VisitRef.self, Visit.self),
     ]
 }
 
@@ -95,6 +125,11 @@ public protocol SettlementService: Sendable {
     func postReceivable(_ request: PostReceivableRequest, context: CallContext) async throws -> Receivable
     func getInstitutionAccount(_ request: InstitutionAccountRequest, context: CallContext) async throws -> InstitutionAccount
     func signIn(_ request: SignInRequest, context: CallContext) async throws -> SignInResponse
+    func registerVisit(_ request: RegisterVisitRequest, context: CallContext) async throws -> Visit
+    func uploadDiagnoses(_ request: UploadDiagnosesRequest, context: CallContext) async throws -> Visit
+    func uploadFeeDetails(_ request: UploadFeeDetailsRequest, context: CallContext) async throws -> Visit
+    func undoFeeDetails(_ request: UndoFeeDetailsRequest, context: CallContext) async throws -> Visit
+    func getVisit(_ request: VisitRef, context: CallContext) async throws -> Visit
 }
 
 extension SettlementService {
@@ -138,6 +173,21 @@ extension SettlementService {
         }
         router.register(SettlementMethods.signIn, request: SignInRequest.self, response: SignInResponse.self) { request, context in
             try await self.signIn(request, context: context)
+        }
+        router.register(SettlementMethods.registerVisit, request: RegisterVisitRequest.self, response: Visit.self) { request, context in
+            try await self.registerVisit(request, context: context)
+        }
+        router.register(SettlementMethods.uploadDiagnoses, request: UploadDiagnosesRequest.self, response: Visit.self) { request, context in
+            try await self.uploadDiagnoses(request, context: context)
+        }
+        router.register(SettlementMethods.uploadFeeDetails, request: UploadFeeDetailsRequest.self, response: Visit.self) { request, context in
+            try await self.uploadFeeDetails(request, context: context)
+        }
+        router.register(SettlementMethods.undoFeeDetails, request: UndoFeeDetailsRequest.self, response: Visit.self) { request, context in
+            try await self.undoFeeDetails(request, context: context)
+        }
+        router.register(SettlementMethods.getVisit, request: VisitRef.self, response: Visit.self) { request, context in
+            try await self.getVisit(request, context: context)
         }
     }
 }
@@ -198,6 +248,26 @@ public struct SettlementClient: Sendable {
 
     public func signIn(_ request: SignInRequest, options: CallOptions = CallOptions()) async throws -> SignInResponse {
         try await channel.unary(SettlementMethods.signIn, request: request, response: SignInResponse.self, options: options)
+    }
+
+    public func registerVisit(_ request: RegisterVisitRequest, options: CallOptions = CallOptions()) async throws -> Visit {
+        try await channel.unary(SettlementMethods.registerVisit, request: request, response: Visit.self, options: options)
+    }
+
+    public func uploadDiagnoses(_ request: UploadDiagnosesRequest, options: CallOptions = CallOptions()) async throws -> Visit {
+        try await channel.unary(SettlementMethods.uploadDiagnoses, request: request, response: Visit.self, options: options)
+    }
+
+    public func uploadFeeDetails(_ request: UploadFeeDetailsRequest, options: CallOptions = CallOptions()) async throws -> Visit {
+        try await channel.unary(SettlementMethods.uploadFeeDetails, request: request, response: Visit.self, options: options)
+    }
+
+    public func undoFeeDetails(_ request: UndoFeeDetailsRequest, options: CallOptions = CallOptions()) async throws -> Visit {
+        try await channel.unary(SettlementMethods.undoFeeDetails, request: request, response: Visit.self, options: options)
+    }
+
+    public func getVisit(_ request: VisitRef, options: CallOptions = CallOptions()) async throws -> Visit {
+        try await channel.unary(SettlementMethods.getVisit, request: request, response: Visit.self, options: options)
     }
 }
 

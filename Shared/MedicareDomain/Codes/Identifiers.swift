@@ -50,15 +50,40 @@ public struct VisitID: Hashable, Sendable, CustomStringConvertible {
     /// Parses 1-64 ASCII letters, digits, `-` and `_`, keeping the text as sent.
     /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else.
     public init(_ text: String, field: String = "mdtrt_id") throws(DomainError) {
-        let u = text.utf8
-        guard (1...Self.maxLength).contains(u.count),
-              u.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) || isASCIILower($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }) else {
+        guard HISNumber.holds(text, maxLength: Self.maxLength) else {
             throw DomainError(field: field, "must be 1-\(Self.maxLength) ASCII letters, digits, '-' or '_'")
         }
         value = text
     }
 
     /// The visit number (mdtrt_id), as sent.
+    public var description: String { value }
+}
+
+/// A number an institution's HIS gives its own records: 门诊号 `ipt_otp_no` (2201), 费用明细
+/// 流水号 `feedetl_sn` (2204): 1-30 ASCII letters, digits, `-` and `_`, kept as sent.
+public struct HISNumber: Hashable, Sendable, CustomStringConvertible {
+    /// The longest number accepted, in characters (the national fields' length).
+    public static let maxLength = 30
+    /// The number, as sent.
+    public let value: String
+
+    /// Parses 1-30 ASCII letters, digits, `-` and `_`, keeping the text as sent.
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else.
+    public init(_ text: String, field: String) throws(DomainError) {
+        guard Self.holds(text, maxLength: Self.maxLength) else {
+            throw DomainError(field: field, "\(quoted(text)) must be 1-\(Self.maxLength) ASCII letters, digits, '-' or '_'")
+        }
+        value = text
+    }
+
+    /// Whether `text` is 1-`maxLength` ASCII letters, digits, `-` and `_`.
+    static func holds(_ text: String, maxLength: Int) -> Bool {
+        (1...maxLength).contains(text.utf8.count)
+            && text.utf8.allSatisfy { isASCIIDigit($0) || isASCIIUpper($0) || isASCIILower($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+    }
+
+    /// The number, as sent.
     public var description: String { value }
 }
 

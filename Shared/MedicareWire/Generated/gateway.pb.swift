@@ -59,10 +59,12 @@ public enum Source: ProtoEnum {
 public struct GatewaySettleRequest: WireMessage {
     public var claim: Claim?
     public var preSettle: Bool
+    public var visit: VisitRef?
 
-    public init(claim: Claim? = nil, preSettle: Bool = false) {
+    public init(claim: Claim? = nil, preSettle: Bool = false, visit: VisitRef? = nil) {
         self.claim = claim
         self.preSettle = preSettle
+        self.visit = visit
     }
 
     public static var protoName: String { "medicare.v1.GatewaySettleRequest" }
@@ -88,11 +90,13 @@ extension GatewaySettleRequest: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
         self.preSettle = c.pointee.pre_settle != 0
+        if let p = c.pointee.visit { self.visit = try VisitRef(c: p, arena: arena) } else { self.visit = nil }
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
         c.pointee.pre_settle = self.preSettle ? 1 : 0
+        if let v = self.visit { c.pointee.visit = try arena.cMessage(v) }
     }
 }
 

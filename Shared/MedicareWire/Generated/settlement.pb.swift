@@ -335,6 +335,122 @@ public enum SettlementStatus: ProtoEnum {
     }
 }
 
+/// `medicare.v1.VisitStatus`. Where an outpatient visit registered through 2201 stands. Its settlement and reversal are the visit's settlements' (2207, 2208): a visit with a live settlement is SETTLED; one whose settlements are all reversed is REVERSED (and may be changed and settled again).
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum VisitStatus: ProtoEnum {
+    case unspecified
+    case registered
+    case settled
+    case reversed
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .registered
+        case 2: self = .settled
+        case 3: self = .reversed
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .registered: 1
+        case .settled: 2
+        case .reversed: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.VisitStatus" }
+
+    public static var valueNamePrefix: String { "VISIT_STATUS_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [VisitStatus] = [.registered, .settled, .reversed]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .registered: "registered"
+        case .settled: "settled"
+        case .reversed: "reversed"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.VisitEventKind`. One step in a visit's history.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum VisitEventKind: ProtoEnum {
+    case unspecified
+    case registered
+    case diagnosesUploaded
+    case detailsUploaded
+    case detailsUndone
+    case settled
+    case reversed
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .registered
+        case 2: self = .diagnosesUploaded
+        case 3: self = .detailsUploaded
+        case 4: self = .detailsUndone
+        case 5: self = .settled
+        case 6: self = .reversed
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .registered: 1
+        case .diagnosesUploaded: 2
+        case .detailsUploaded: 3
+        case .detailsUndone: 4
+        case .settled: 5
+        case .reversed: 6
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.VisitEventKind" }
+
+    public static var valueNamePrefix: String { "VISIT_EVENT_KIND_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [VisitEventKind] = [.registered, .diagnosesUploaded, .detailsUploaded, .detailsUndone, .settled, .reversed]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .registered: "registered"
+        case .diagnosesUploaded: "diagnoses_uploaded"
+        case .detailsUploaded: "details_uploaded"
+        case .detailsUndone: "details_undone"
+        case .settled: "settled"
+        case .reversed: "reversed"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.ReceivableKind`. What supervision's case action owes or holds against an institution (issue 14: 追回, 暂扣).
 ///
 /// A value a newer peer sends that this build does not know decodes as `unrecognized` and
@@ -1400,6 +1516,462 @@ extension SignInResponse: CMessage {
         c.pointee.sign_no = try arena.cString(self.signNo, field: "medicare.v1.SignInResponse.sign_no")
         c.pointee.sign_time = try arena.cString(self.signTime, field: "medicare.v1.SignInResponse.sign_time")
         c.pointee.sign_date = try arena.cString(self.signDate, field: "medicare.v1.SignInResponse.sign_date")
+    }
+}
+
+/// `medicare.v1.VisitEvent`
+public struct VisitEvent: WireMessage {
+    public var kind: VisitEventKind
+    public var at: String
+    public var opterNo: String
+    public var detail: String
+
+    public init(kind: VisitEventKind = .init(), at: String = "", opterNo: String = "", detail: String = "") {
+        self.kind = kind
+        self.at = at
+        self.opterNo = opterNo
+        self.detail = detail
+    }
+
+    public static var protoName: String { "medicare.v1.VisitEvent" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension VisitEvent: CMessage {
+    typealias CStruct = Medicare__V1__VisitEvent
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__visit_event__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__visit_event__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__visit_event__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__visit_event__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.kind = VisitEventKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.at = try arena.string(c.pointee.at, field: "medicare.v1.VisitEvent.at")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.VisitEvent.opter_no")
+        self.detail = try arena.string(c.pointee.detail, field: "medicare.v1.VisitEvent.detail")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.at = try arena.cString(self.at, field: "medicare.v1.VisitEvent.at")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.VisitEvent.opter_no")
+        c.pointee.detail = try arena.cString(self.detail, field: "medicare.v1.VisitEvent.detail")
+    }
+}
+
+/// `medicare.v1.FeeDetail`
+public struct FeeDetail: WireMessage {
+    public var feedetlSn: String
+    public var medListCodg: String
+    public var medinsListCodg: String
+    public var cnt: Int64
+    public var pric: Int64
+    public var bilgDrCodg: String
+    public var days: UInt32
+
+    public init(feedetlSn: String = "", medListCodg: String = "", medinsListCodg: String = "", cnt: Int64 = 0, pric: Int64 = 0, bilgDrCodg: String = "", days: UInt32 = 0) {
+        self.feedetlSn = feedetlSn
+        self.medListCodg = medListCodg
+        self.medinsListCodg = medinsListCodg
+        self.cnt = cnt
+        self.pric = pric
+        self.bilgDrCodg = bilgDrCodg
+        self.days = days
+    }
+
+    public static var protoName: String { "medicare.v1.FeeDetail" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension FeeDetail: CMessage {
+    typealias CStruct = Medicare__V1__FeeDetail
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__fee_detail__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__fee_detail__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__fee_detail__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__fee_detail__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.feedetlSn = try arena.string(c.pointee.feedetl_sn, field: "medicare.v1.FeeDetail.feedetl_sn")
+        self.medListCodg = try arena.string(c.pointee.med_list_codg, field: "medicare.v1.FeeDetail.med_list_codg")
+        self.medinsListCodg = try arena.string(c.pointee.medins_list_codg, field: "medicare.v1.FeeDetail.medins_list_codg")
+        self.cnt = c.pointee.cnt
+        self.pric = c.pointee.pric
+        self.bilgDrCodg = try arena.string(c.pointee.bilg_dr_codg, field: "medicare.v1.FeeDetail.bilg_dr_codg")
+        self.days = c.pointee.days
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.feedetl_sn = try arena.cString(self.feedetlSn, field: "medicare.v1.FeeDetail.feedetl_sn")
+        c.pointee.med_list_codg = try arena.cString(self.medListCodg, field: "medicare.v1.FeeDetail.med_list_codg")
+        c.pointee.medins_list_codg = try arena.cString(self.medinsListCodg, field: "medicare.v1.FeeDetail.medins_list_codg")
+        c.pointee.cnt = self.cnt
+        c.pointee.pric = self.pric
+        c.pointee.bilg_dr_codg = try arena.cString(self.bilgDrCodg, field: "medicare.v1.FeeDetail.bilg_dr_codg")
+        c.pointee.days = self.days
+    }
+}
+
+/// `medicare.v1.RegisterVisitRequest`
+public struct RegisterVisitRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var iptOtpNo: String
+    public var psnNo: String
+    public var insutype: Insutype
+    public var medType: MedType
+    public var begntime: String
+    public var atddrNo: String
+    public var opterNo: String
+
+    public init(fixmedinsCode: String = "", iptOtpNo: String = "", psnNo: String = "", insutype: Insutype = .init(), medType: MedType = .init(), begntime: String = "", atddrNo: String = "", opterNo: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.iptOtpNo = iptOtpNo
+        self.psnNo = psnNo
+        self.insutype = insutype
+        self.medType = medType
+        self.begntime = begntime
+        self.atddrNo = atddrNo
+        self.opterNo = opterNo
+    }
+
+    public static var protoName: String { "medicare.v1.RegisterVisitRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RegisterVisitRequest: CMessage {
+    typealias CStruct = Medicare__V1__RegisterVisitRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__register_visit_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__register_visit_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__register_visit_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__register_visit_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.RegisterVisitRequest.fixmedins_code")
+        self.iptOtpNo = try arena.string(c.pointee.ipt_otp_no, field: "medicare.v1.RegisterVisitRequest.ipt_otp_no")
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.RegisterVisitRequest.psn_no")
+        self.insutype = Insutype(rawValue: Int32(truncatingIfNeeded: c.pointee.insutype.rawValue))
+        self.medType = MedType(rawValue: Int32(truncatingIfNeeded: c.pointee.med_type.rawValue))
+        self.begntime = try arena.string(c.pointee.begntime, field: "medicare.v1.RegisterVisitRequest.begntime")
+        self.atddrNo = try arena.string(c.pointee.atddr_no, field: "medicare.v1.RegisterVisitRequest.atddr_no")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.RegisterVisitRequest.opter_no")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.RegisterVisitRequest.fixmedins_code")
+        c.pointee.ipt_otp_no = try arena.cString(self.iptOtpNo, field: "medicare.v1.RegisterVisitRequest.ipt_otp_no")
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.RegisterVisitRequest.psn_no")
+        c.pointee.insutype = .init(rawValue: .init(truncatingIfNeeded: self.insutype.rawValue))
+        c.pointee.med_type = .init(rawValue: .init(truncatingIfNeeded: self.medType.rawValue))
+        c.pointee.begntime = try arena.cString(self.begntime, field: "medicare.v1.RegisterVisitRequest.begntime")
+        c.pointee.atddr_no = try arena.cString(self.atddrNo, field: "medicare.v1.RegisterVisitRequest.atddr_no")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.RegisterVisitRequest.opter_no")
+    }
+}
+
+/// `medicare.v1.Visit`
+public struct Visit: WireMessage {
+    public var fixmedinsCode: String
+    public var mdtrtID: String
+    public var iptOtpNo: String
+    public var psnNo: String
+    public var insutype: Insutype
+    public var medType: MedType
+    public var begntime: String
+    public var atddrNo: String
+    public var diagnoses: [String]
+    public var details: [FeeDetail]
+    public var status: VisitStatus
+    public var setlID: String
+    public var history: [VisitEvent]
+    public var replay: Bool
+    public var claim: Claim?
+
+    public init(fixmedinsCode: String = "", mdtrtID: String = "", iptOtpNo: String = "", psnNo: String = "", insutype: Insutype = .init(), medType: MedType = .init(), begntime: String = "", atddrNo: String = "", diagnoses: [String] = [], details: [FeeDetail] = [], status: VisitStatus = .init(), setlID: String = "", history: [VisitEvent] = [], replay: Bool = false, claim: Claim? = nil) {
+        self.fixmedinsCode = fixmedinsCode
+        self.mdtrtID = mdtrtID
+        self.iptOtpNo = iptOtpNo
+        self.psnNo = psnNo
+        self.insutype = insutype
+        self.medType = medType
+        self.begntime = begntime
+        self.atddrNo = atddrNo
+        self.diagnoses = diagnoses
+        self.details = details
+        self.status = status
+        self.setlID = setlID
+        self.history = history
+        self.replay = replay
+        self.claim = claim
+    }
+
+    public static var protoName: String { "medicare.v1.Visit" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Visit: CMessage {
+    typealias CStruct = Medicare__V1__Visit
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__visit__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__visit__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__visit__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__visit__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.Visit.fixmedins_code")
+        self.mdtrtID = try arena.string(c.pointee.mdtrt_id, field: "medicare.v1.Visit.mdtrt_id")
+        self.iptOtpNo = try arena.string(c.pointee.ipt_otp_no, field: "medicare.v1.Visit.ipt_otp_no")
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.Visit.psn_no")
+        self.insutype = Insutype(rawValue: Int32(truncatingIfNeeded: c.pointee.insutype.rawValue))
+        self.medType = MedType(rawValue: Int32(truncatingIfNeeded: c.pointee.med_type.rawValue))
+        self.begntime = try arena.string(c.pointee.begntime, field: "medicare.v1.Visit.begntime")
+        self.atddrNo = try arena.string(c.pointee.atddr_no, field: "medicare.v1.Visit.atddr_no")
+        self.diagnoses = try arena.stringArray(c.pointee.diagnoses, c.pointee.n_diagnoses, field: "medicare.v1.Visit.diagnoses")
+        self.details = try arena.messageArray(c.pointee.details, c.pointee.n_details, field: "medicare.v1.Visit.details", as: FeeDetail.self)
+        self.status = VisitStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        self.setlID = try arena.string(c.pointee.setl_id, field: "medicare.v1.Visit.setl_id")
+        self.history = try arena.messageArray(c.pointee.history, c.pointee.n_history, field: "medicare.v1.Visit.history", as: VisitEvent.self)
+        self.replay = c.pointee.replay != 0
+        if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.Visit.fixmedins_code")
+        c.pointee.mdtrt_id = try arena.cString(self.mdtrtID, field: "medicare.v1.Visit.mdtrt_id")
+        c.pointee.ipt_otp_no = try arena.cString(self.iptOtpNo, field: "medicare.v1.Visit.ipt_otp_no")
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.Visit.psn_no")
+        c.pointee.insutype = .init(rawValue: .init(truncatingIfNeeded: self.insutype.rawValue))
+        c.pointee.med_type = .init(rawValue: .init(truncatingIfNeeded: self.medType.rawValue))
+        c.pointee.begntime = try arena.cString(self.begntime, field: "medicare.v1.Visit.begntime")
+        c.pointee.atddr_no = try arena.cString(self.atddrNo, field: "medicare.v1.Visit.atddr_no")
+        (c.pointee.n_diagnoses, c.pointee.diagnoses) = try arena.cStringArray(self.diagnoses, field: "medicare.v1.Visit.diagnoses")
+        (c.pointee.n_details, c.pointee.details) = try arena.cMessageArray(self.details)
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
+        c.pointee.setl_id = try arena.cString(self.setlID, field: "medicare.v1.Visit.setl_id")
+        (c.pointee.n_history, c.pointee.history) = try arena.cMessageArray(self.history)
+        c.pointee.replay = self.replay ? 1 : 0
+        if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
+    }
+}
+
+/// `medicare.v1.UploadDiagnosesRequest`
+public struct UploadDiagnosesRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var mdtrtID: String
+    public var diagnoses: [String]
+    public var opterNo: String
+
+    public init(fixmedinsCode: String = "", mdtrtID: String = "", diagnoses: [String] = [], opterNo: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.mdtrtID = mdtrtID
+        self.diagnoses = diagnoses
+        self.opterNo = opterNo
+    }
+
+    public static var protoName: String { "medicare.v1.UploadDiagnosesRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension UploadDiagnosesRequest: CMessage {
+    typealias CStruct = Medicare__V1__UploadDiagnosesRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__upload_diagnoses_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__upload_diagnoses_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__upload_diagnoses_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__upload_diagnoses_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.UploadDiagnosesRequest.fixmedins_code")
+        self.mdtrtID = try arena.string(c.pointee.mdtrt_id, field: "medicare.v1.UploadDiagnosesRequest.mdtrt_id")
+        self.diagnoses = try arena.stringArray(c.pointee.diagnoses, c.pointee.n_diagnoses, field: "medicare.v1.UploadDiagnosesRequest.diagnoses")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.UploadDiagnosesRequest.opter_no")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.UploadDiagnosesRequest.fixmedins_code")
+        c.pointee.mdtrt_id = try arena.cString(self.mdtrtID, field: "medicare.v1.UploadDiagnosesRequest.mdtrt_id")
+        (c.pointee.n_diagnoses, c.pointee.diagnoses) = try arena.cStringArray(self.diagnoses, field: "medicare.v1.UploadDiagnosesRequest.diagnoses")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.UploadDiagnosesRequest.opter_no")
+    }
+}
+
+/// `medicare.v1.UploadFeeDetailsRequest`
+public struct UploadFeeDetailsRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var mdtrtID: String
+    public var details: [FeeDetail]
+    public var opterNo: String
+
+    public init(fixmedinsCode: String = "", mdtrtID: String = "", details: [FeeDetail] = [], opterNo: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.mdtrtID = mdtrtID
+        self.details = details
+        self.opterNo = opterNo
+    }
+
+    public static var protoName: String { "medicare.v1.UploadFeeDetailsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension UploadFeeDetailsRequest: CMessage {
+    typealias CStruct = Medicare__V1__UploadFeeDetailsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__upload_fee_details_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__upload_fee_details_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__upload_fee_details_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__upload_fee_details_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.UploadFeeDetailsRequest.fixmedins_code")
+        self.mdtrtID = try arena.string(c.pointee.mdtrt_id, field: "medicare.v1.UploadFeeDetailsRequest.mdtrt_id")
+        self.details = try arena.messageArray(c.pointee.details, c.pointee.n_details, field: "medicare.v1.UploadFeeDetailsRequest.details", as: FeeDetail.self)
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.UploadFeeDetailsRequest.opter_no")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.UploadFeeDetailsRequest.fixmedins_code")
+        c.pointee.mdtrt_id = try arena.cString(self.mdtrtID, field: "medicare.v1.UploadFeeDetailsRequest.mdtrt_id")
+        (c.pointee.n_details, c.pointee.details) = try arena.cMessageArray(self.details)
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.UploadFeeDetailsRequest.opter_no")
+    }
+}
+
+/// `medicare.v1.UndoFeeDetailsRequest`
+public struct UndoFeeDetailsRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var mdtrtID: String
+    public var feedetlSns: [String]
+    public var opterNo: String
+
+    public init(fixmedinsCode: String = "", mdtrtID: String = "", feedetlSns: [String] = [], opterNo: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.mdtrtID = mdtrtID
+        self.feedetlSns = feedetlSns
+        self.opterNo = opterNo
+    }
+
+    public static var protoName: String { "medicare.v1.UndoFeeDetailsRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension UndoFeeDetailsRequest: CMessage {
+    typealias CStruct = Medicare__V1__UndoFeeDetailsRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__undo_fee_details_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__undo_fee_details_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__undo_fee_details_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__undo_fee_details_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.UndoFeeDetailsRequest.fixmedins_code")
+        self.mdtrtID = try arena.string(c.pointee.mdtrt_id, field: "medicare.v1.UndoFeeDetailsRequest.mdtrt_id")
+        self.feedetlSns = try arena.stringArray(c.pointee.feedetl_sns, c.pointee.n_feedetl_sns, field: "medicare.v1.UndoFeeDetailsRequest.feedetl_sns")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.UndoFeeDetailsRequest.opter_no")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.UndoFeeDetailsRequest.fixmedins_code")
+        c.pointee.mdtrt_id = try arena.cString(self.mdtrtID, field: "medicare.v1.UndoFeeDetailsRequest.mdtrt_id")
+        (c.pointee.n_feedetl_sns, c.pointee.feedetl_sns) = try arena.cStringArray(self.feedetlSns, field: "medicare.v1.UndoFeeDetailsRequest.feedetl_sns")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.UndoFeeDetailsRequest.opter_no")
+    }
+}
+
+/// `medicare.v1.VisitRef`
+public struct VisitRef: WireMessage {
+    public var fixmedinsCode: String
+    public var mdtrtID: String
+
+    public init(fixmedinsCode: String = "", mdtrtID: String = "") {
+        self.fixmedinsCode = fixmedinsCode
+        self.mdtrtID = mdtrtID
+    }
+
+    public static var protoName: String { "medicare.v1.VisitRef" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension VisitRef: CMessage {
+    typealias CStruct = Medicare__V1__VisitRef
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__visit_ref__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__visit_ref__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__visit_ref__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__visit_ref__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.VisitRef.fixmedins_code")
+        self.mdtrtID = try arena.string(c.pointee.mdtrt_id, field: "medicare.v1.VisitRef.mdtrt_id")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.VisitRef.fixmedins_code")
+        c.pointee.mdtrt_id = try arena.cString(self.mdtrtID, field: "medicare.v1.VisitRef.mdtrt_id")
     }
 }
 

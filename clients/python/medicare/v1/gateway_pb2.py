@@ -18,7 +18,7 @@ from medicare.v1 import settlement_pb2 as medicare_dot_v1_dot_settlement__pb2
 from medicare.v1 import supervision_pb2 as medicare_dot_v1_dot_supervision__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19medicare/v1/gateway.proto\x12\x0bmedicare.v1\x1a\x19medicare/v1/options.proto\x1a\x1amedicare/v1/registry.proto\x1a\x15medicare/v1/rpc.proto\x1a\x1cmedicare/v1/settlement.proto\x1a\x1dmedicare/v1/supervision.proto\"M\n\x14GatewaySettleRequest\x12!\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x12.medicare.v1.Claim\x12\x12\n\npre_settle\x18\x02 \x01(\x08\"\xc1\x01\n\x15GatewaySettleResponse\x12\x31\n\nsettlement\x18\x01 \x01(\x0b\x32\x1d.medicare.v1.SettlementResult\x12+\n\x05route\x18\x02 \x01(\x0b\x32\x1c.medicare.v1.SettlementRoute\x12+\n\x06review\x18\x03 \x01(\x0b\x32\x1b.medicare.v1.ReviewResponse\x12\x0e\n\x06replay\x18\x05 \x01(\x08J\x04\x08\x04\x10\x05R\x05\x61udit\"8\n\x15GatewayReverseRequest\x12\x0f\n\x07setl_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"k\n\x0cSourceStatus\x12#\n\x06source\x18\x01 \x01(\x0e\x32\x13.medicare.v1.Source\x12%\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x17.medicare.v1.StatusCode\x12\x0f\n\x07message\x18\x03 \x01(\t\"G\n\x19InstitutionProfileRequest\x12\x1c\n\x0e\x66ixmedins_code\x18\x01 \x01(\tB\x04\xe8\xc7\x18\x02\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\xc2\x01\n\x12InstitutionProfile\x12-\n\x0binstitution\x18\x01 \x01(\x0b\x32\x18.medicare.v1.Institution\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.medicare.v1.DayTotals\x12)\n\x07reviews\x18\x03 \x01(\x0b\x32\x18.medicare.v1.ReviewStats\x12*\n\x07sources\x18\x04 \x03(\x0b\x32\x19.medicare.v1.SourceStatus\"<\n\x16RegionDashboardRequest\x12\x14\n\x06region\x18\x01 \x01(\tB\x04\xe8\xc7\x18\x01\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\xb9\x01\n\x0fRegionDashboard\x12\'\n\x08\x63overage\x18\x01 \x01(\x0b\x32\x15.medicare.v1.Coverage\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.medicare.v1.DayTotals\x12)\n\x07reviews\x18\x03 \x01(\x0b\x32\x18.medicare.v1.ReviewStats\x12*\n\x07sources\x18\x04 \x03(\x0b\x32\x19.medicare.v1.SourceStatus\"\x19\n\x17VerifyAuditTrailRequest*d\n\x06Source\x12\x16\n\x12SOURCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSOURCE_REGISTRY\x10\x01\x12\x15\n\x11SOURCE_SETTLEMENT\x10\x02\x12\x16\n\x12SOURCE_SUPERVISION\x10\x03\x32\xb4\x05\n\x07Gateway\x12\xa7\x01\n\x06Settle\x12!.medicare.v1.GatewaySettleRequest\x1a\".medicare.v1.GatewaySettleResponse\"V\xea\xc7\x18R\x08\x04\x1a\x04\x32\x32\x30\x37(\x01\x42-\xe9\x97\xa8\xe8\xaf\x8a\xe7\xbb\x93\xe7\xae\x97 (2206 \xe9\xa2\x84\xe7\xbb\x93\xe7\xae\x97 with pre_settle)R\x0ftownship-centreR\x06\x63linic\x12\x88\x01\n\x07Reverse\x12\".medicare.v1.GatewayReverseRequest\x1a\x1c.medicare.v1.ReverseResponse\";\xea\xc7\x18\x37\x08\x04\x1a\x04\x32\x32\x30\x38(\x01\x42\x12\xe9\x97\xa8\xe8\xaf\x8a\xe7\xbb\x93\xe7\xae\x97\xe6\x92\xa4\xe9\x94\x80R\x0ftownship-centreR\x06\x63linic\x12\x90\x01\n\x15GetInstitutionProfile\x12&.medicare.v1.InstitutionProfileRequest\x1a\x1f.medicare.v1.InstitutionProfile\".\x90\x02\x01\xea\xc7\x18\'\x08\x04R\nsupervisorR\x0ftownship-centreR\x06\x63linic\x12n\n\x12GetRegionDashboard\x12#.medicare.v1.RegionDashboardRequest\x1a\x1c.medicare.v1.RegionDashboard\"\x15\x90\x02\x01\xea\xc7\x18\x0e\x08\x01R\nsupervisor\x12q\n\x10VerifyAuditTrail\x12$.medicare.v1.VerifyAuditTrailRequest\x1a .medicare.v1.VerifyAuditResponse\"\x15\x90\x02\x01\xea\xc7\x18\x0e\x08\x03R\nsupervisorb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19medicare/v1/gateway.proto\x12\x0bmedicare.v1\x1a\x19medicare/v1/options.proto\x1a\x1amedicare/v1/registry.proto\x1a\x15medicare/v1/rpc.proto\x1a\x1cmedicare/v1/settlement.proto\x1a\x1dmedicare/v1/supervision.proto\"s\n\x14GatewaySettleRequest\x12!\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x12.medicare.v1.Claim\x12\x12\n\npre_settle\x18\x02 \x01(\x08\x12$\n\x05visit\x18\x03 \x01(\x0b\x32\x15.medicare.v1.VisitRef\"\xc1\x01\n\x15GatewaySettleResponse\x12\x31\n\nsettlement\x18\x01 \x01(\x0b\x32\x1d.medicare.v1.SettlementResult\x12+\n\x05route\x18\x02 \x01(\x0b\x32\x1c.medicare.v1.SettlementRoute\x12+\n\x06review\x18\x03 \x01(\x0b\x32\x1b.medicare.v1.ReviewResponse\x12\x0e\n\x06replay\x18\x05 \x01(\x08J\x04\x08\x04\x10\x05R\x05\x61udit\"8\n\x15GatewayReverseRequest\x12\x0f\n\x07setl_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"k\n\x0cSourceStatus\x12#\n\x06source\x18\x01 \x01(\x0e\x32\x13.medicare.v1.Source\x12%\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x17.medicare.v1.StatusCode\x12\x0f\n\x07message\x18\x03 \x01(\t\"G\n\x19InstitutionProfileRequest\x12\x1c\n\x0e\x66ixmedins_code\x18\x01 \x01(\tB\x04\xe8\xc7\x18\x02\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\xc2\x01\n\x12InstitutionProfile\x12-\n\x0binstitution\x18\x01 \x01(\x0b\x32\x18.medicare.v1.Institution\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.medicare.v1.DayTotals\x12)\n\x07reviews\x18\x03 \x01(\x0b\x32\x18.medicare.v1.ReviewStats\x12*\n\x07sources\x18\x04 \x03(\x0b\x32\x19.medicare.v1.SourceStatus\"<\n\x16RegionDashboardRequest\x12\x14\n\x06region\x18\x01 \x01(\tB\x04\xe8\xc7\x18\x01\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\xb9\x01\n\x0fRegionDashboard\x12\'\n\x08\x63overage\x18\x01 \x01(\x0b\x32\x15.medicare.v1.Coverage\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.medicare.v1.DayTotals\x12)\n\x07reviews\x18\x03 \x01(\x0b\x32\x18.medicare.v1.ReviewStats\x12*\n\x07sources\x18\x04 \x03(\x0b\x32\x19.medicare.v1.SourceStatus\"\x19\n\x17VerifyAuditTrailRequest*d\n\x06Source\x12\x16\n\x12SOURCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSOURCE_REGISTRY\x10\x01\x12\x15\n\x11SOURCE_SETTLEMENT\x10\x02\x12\x16\n\x12SOURCE_SUPERVISION\x10\x03\x32\xb4\x05\n\x07Gateway\x12\xa7\x01\n\x06Settle\x12!.medicare.v1.GatewaySettleRequest\x1a\".medicare.v1.GatewaySettleResponse\"V\xea\xc7\x18R\x08\x04\x1a\x04\x32\x32\x30\x37(\x01\x42-\xe9\x97\xa8\xe8\xaf\x8a\xe7\xbb\x93\xe7\xae\x97 (2206 \xe9\xa2\x84\xe7\xbb\x93\xe7\xae\x97 with pre_settle)R\x0ftownship-centreR\x06\x63linic\x12\x88\x01\n\x07Reverse\x12\".medicare.v1.GatewayReverseRequest\x1a\x1c.medicare.v1.ReverseResponse\";\xea\xc7\x18\x37\x08\x04\x1a\x04\x32\x32\x30\x38(\x01\x42\x12\xe9\x97\xa8\xe8\xaf\x8a\xe7\xbb\x93\xe7\xae\x97\xe6\x92\xa4\xe9\x94\x80R\x0ftownship-centreR\x06\x63linic\x12\x90\x01\n\x15GetInstitutionProfile\x12&.medicare.v1.InstitutionProfileRequest\x1a\x1f.medicare.v1.InstitutionProfile\".\x90\x02\x01\xea\xc7\x18\'\x08\x04R\nsupervisorR\x0ftownship-centreR\x06\x63linic\x12n\n\x12GetRegionDashboard\x12#.medicare.v1.RegionDashboardRequest\x1a\x1c.medicare.v1.RegionDashboard\"\x15\x90\x02\x01\xea\xc7\x18\x0e\x08\x01R\nsupervisor\x12q\n\x10VerifyAuditTrail\x12$.medicare.v1.VerifyAuditTrailRequest\x1a .medicare.v1.VerifyAuditResponse\"\x15\x90\x02\x01\xea\xc7\x18\x0e\x08\x03R\nsupervisorb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'medicare.v1.gateway_pb2', globals())
@@ -39,26 +39,26 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _GATEWAY.methods_by_name['GetRegionDashboard']._serialized_options = b'\220\002\001\352\307\030\016\010\001R\nsupervisor'
   _GATEWAY.methods_by_name['VerifyAuditTrail']._options = None
   _GATEWAY.methods_by_name['VerifyAuditTrail']._serialized_options = b'\220\002\001\352\307\030\016\010\003R\nsupervisor'
-  _SOURCE._serialized_start=1170
-  _SOURCE._serialized_end=1270
+  _SOURCE._serialized_start=1208
+  _SOURCE._serialized_end=1308
   _GATEWAYSETTLEREQUEST._serialized_start=181
-  _GATEWAYSETTLEREQUEST._serialized_end=258
-  _GATEWAYSETTLERESPONSE._serialized_start=261
-  _GATEWAYSETTLERESPONSE._serialized_end=454
-  _GATEWAYREVERSEREQUEST._serialized_start=456
-  _GATEWAYREVERSEREQUEST._serialized_end=512
-  _SOURCESTATUS._serialized_start=514
-  _SOURCESTATUS._serialized_end=621
-  _INSTITUTIONPROFILEREQUEST._serialized_start=623
-  _INSTITUTIONPROFILEREQUEST._serialized_end=694
-  _INSTITUTIONPROFILE._serialized_start=697
-  _INSTITUTIONPROFILE._serialized_end=891
-  _REGIONDASHBOARDREQUEST._serialized_start=893
-  _REGIONDASHBOARDREQUEST._serialized_end=953
-  _REGIONDASHBOARD._serialized_start=956
-  _REGIONDASHBOARD._serialized_end=1141
-  _VERIFYAUDITTRAILREQUEST._serialized_start=1143
-  _VERIFYAUDITTRAILREQUEST._serialized_end=1168
-  _GATEWAY._serialized_start=1273
-  _GATEWAY._serialized_end=1965
+  _GATEWAYSETTLEREQUEST._serialized_end=296
+  _GATEWAYSETTLERESPONSE._serialized_start=299
+  _GATEWAYSETTLERESPONSE._serialized_end=492
+  _GATEWAYREVERSEREQUEST._serialized_start=494
+  _GATEWAYREVERSEREQUEST._serialized_end=550
+  _SOURCESTATUS._serialized_start=552
+  _SOURCESTATUS._serialized_end=659
+  _INSTITUTIONPROFILEREQUEST._serialized_start=661
+  _INSTITUTIONPROFILEREQUEST._serialized_end=732
+  _INSTITUTIONPROFILE._serialized_start=735
+  _INSTITUTIONPROFILE._serialized_end=929
+  _REGIONDASHBOARDREQUEST._serialized_start=931
+  _REGIONDASHBOARDREQUEST._serialized_end=991
+  _REGIONDASHBOARD._serialized_start=994
+  _REGIONDASHBOARD._serialized_end=1179
+  _VERIFYAUDITTRAILREQUEST._serialized_start=1181
+  _VERIFYAUDITTRAILREQUEST._serialized_end=1206
+  _GATEWAY._serialized_start=1311
+  _GATEWAY._serialized_end=2003
 # @@protoc_insertion_point(module_scope)

@@ -412,7 +412,7 @@ void   medicare__v1__verify_audit_trail_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__verify_audit_trail_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_request__field_descriptors[3] =
 {
   {
     "claim",
@@ -438,15 +438,28 @@ static const ProtobufCFieldDescriptor medicare__v1__gateway_settle_request__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "visit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__GatewaySettleRequest, visit),
+    &medicare__v1__visit_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__gateway_settle_request__field_indices_by_name[] = {
   0,   /* field[0] = claim */
   1,   /* field[1] = pre_settle */
+  2,   /* field[2] = visit */
 };
 static const ProtobufCIntRange medicare__v1__gateway_settle_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor medicare__v1__gateway_settle_request__descriptor =
 {
@@ -456,7 +469,7 @@ const ProtobufCMessageDescriptor medicare__v1__gateway_settle_request__descripto
   "Medicare__V1__GatewaySettleRequest",
   "medicare.v1",
   sizeof(Medicare__V1__GatewaySettleRequest),
-  2,
+  3,
   medicare__v1__gateway_settle_request__field_descriptors,
   medicare__v1__gateway_settle_request__field_indices_by_name,
   1,  medicare__v1__gateway_settle_request__number_ranges,

@@ -907,6 +907,366 @@ void   medicare__v1__sign_in_response__free_unpacked
   assert(message->base.descriptor == &medicare__v1__sign_in_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__visit_event__init
+                     (Medicare__V1__VisitEvent         *message)
+{
+  static const Medicare__V1__VisitEvent init_value = MEDICARE__V1__VISIT_EVENT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__visit_event__get_packed_size
+                     (const Medicare__V1__VisitEvent *message)
+{
+  assert(message->base.descriptor == &medicare__v1__visit_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__visit_event__pack
+                     (const Medicare__V1__VisitEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__visit_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__visit_event__pack_to_buffer
+                     (const Medicare__V1__VisitEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__visit_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__VisitEvent *
+       medicare__v1__visit_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__VisitEvent *)
+     protobuf_c_message_unpack (&medicare__v1__visit_event__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__visit_event__free_unpacked
+                     (Medicare__V1__VisitEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__visit_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__fee_detail__init
+                     (Medicare__V1__FeeDetail         *message)
+{
+  static const Medicare__V1__FeeDetail init_value = MEDICARE__V1__FEE_DETAIL__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__fee_detail__get_packed_size
+                     (const Medicare__V1__FeeDetail *message)
+{
+  assert(message->base.descriptor == &medicare__v1__fee_detail__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__fee_detail__pack
+                     (const Medicare__V1__FeeDetail *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__fee_detail__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__fee_detail__pack_to_buffer
+                     (const Medicare__V1__FeeDetail *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__fee_detail__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__FeeDetail *
+       medicare__v1__fee_detail__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__FeeDetail *)
+     protobuf_c_message_unpack (&medicare__v1__fee_detail__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__fee_detail__free_unpacked
+                     (Medicare__V1__FeeDetail *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__fee_detail__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__register_visit_request__init
+                     (Medicare__V1__RegisterVisitRequest         *message)
+{
+  static const Medicare__V1__RegisterVisitRequest init_value = MEDICARE__V1__REGISTER_VISIT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__register_visit_request__get_packed_size
+                     (const Medicare__V1__RegisterVisitRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__register_visit_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__register_visit_request__pack
+                     (const Medicare__V1__RegisterVisitRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__register_visit_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__register_visit_request__pack_to_buffer
+                     (const Medicare__V1__RegisterVisitRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__register_visit_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RegisterVisitRequest *
+       medicare__v1__register_visit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RegisterVisitRequest *)
+     protobuf_c_message_unpack (&medicare__v1__register_visit_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__register_visit_request__free_unpacked
+                     (Medicare__V1__RegisterVisitRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__register_visit_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__visit__init
+                     (Medicare__V1__Visit         *message)
+{
+  static const Medicare__V1__Visit init_value = MEDICARE__V1__VISIT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__visit__get_packed_size
+                     (const Medicare__V1__Visit *message)
+{
+  assert(message->base.descriptor == &medicare__v1__visit__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__visit__pack
+                     (const Medicare__V1__Visit *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__visit__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__visit__pack_to_buffer
+                     (const Medicare__V1__Visit *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__visit__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Visit *
+       medicare__v1__visit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Visit *)
+     protobuf_c_message_unpack (&medicare__v1__visit__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__visit__free_unpacked
+                     (Medicare__V1__Visit *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__visit__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__upload_diagnoses_request__init
+                     (Medicare__V1__UploadDiagnosesRequest         *message)
+{
+  static const Medicare__V1__UploadDiagnosesRequest init_value = MEDICARE__V1__UPLOAD_DIAGNOSES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__upload_diagnoses_request__get_packed_size
+                     (const Medicare__V1__UploadDiagnosesRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__upload_diagnoses_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__upload_diagnoses_request__pack
+                     (const Medicare__V1__UploadDiagnosesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__upload_diagnoses_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__upload_diagnoses_request__pack_to_buffer
+                     (const Medicare__V1__UploadDiagnosesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__upload_diagnoses_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__UploadDiagnosesRequest *
+       medicare__v1__upload_diagnoses_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__UploadDiagnosesRequest *)
+     protobuf_c_message_unpack (&medicare__v1__upload_diagnoses_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__upload_diagnoses_request__free_unpacked
+                     (Medicare__V1__UploadDiagnosesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__upload_diagnoses_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__upload_fee_details_request__init
+                     (Medicare__V1__UploadFeeDetailsRequest         *message)
+{
+  static const Medicare__V1__UploadFeeDetailsRequest init_value = MEDICARE__V1__UPLOAD_FEE_DETAILS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__upload_fee_details_request__get_packed_size
+                     (const Medicare__V1__UploadFeeDetailsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__upload_fee_details_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__upload_fee_details_request__pack
+                     (const Medicare__V1__UploadFeeDetailsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__upload_fee_details_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__upload_fee_details_request__pack_to_buffer
+                     (const Medicare__V1__UploadFeeDetailsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__upload_fee_details_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__UploadFeeDetailsRequest *
+       medicare__v1__upload_fee_details_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__UploadFeeDetailsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__upload_fee_details_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__upload_fee_details_request__free_unpacked
+                     (Medicare__V1__UploadFeeDetailsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__upload_fee_details_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__undo_fee_details_request__init
+                     (Medicare__V1__UndoFeeDetailsRequest         *message)
+{
+  static const Medicare__V1__UndoFeeDetailsRequest init_value = MEDICARE__V1__UNDO_FEE_DETAILS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__undo_fee_details_request__get_packed_size
+                     (const Medicare__V1__UndoFeeDetailsRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__undo_fee_details_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__undo_fee_details_request__pack
+                     (const Medicare__V1__UndoFeeDetailsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__undo_fee_details_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__undo_fee_details_request__pack_to_buffer
+                     (const Medicare__V1__UndoFeeDetailsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__undo_fee_details_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__UndoFeeDetailsRequest *
+       medicare__v1__undo_fee_details_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__UndoFeeDetailsRequest *)
+     protobuf_c_message_unpack (&medicare__v1__undo_fee_details_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__undo_fee_details_request__free_unpacked
+                     (Medicare__V1__UndoFeeDetailsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__undo_fee_details_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__visit_ref__init
+                     (Medicare__V1__VisitRef         *message)
+{
+  static const Medicare__V1__VisitRef init_value = MEDICARE__V1__VISIT_REF__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__visit_ref__get_packed_size
+                     (const Medicare__V1__VisitRef *message)
+{
+  assert(message->base.descriptor == &medicare__v1__visit_ref__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__visit_ref__pack
+                     (const Medicare__V1__VisitRef *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__visit_ref__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__visit_ref__pack_to_buffer
+                     (const Medicare__V1__VisitRef *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__visit_ref__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__VisitRef *
+       medicare__v1__visit_ref__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__VisitRef *)
+     protobuf_c_message_unpack (&medicare__v1__visit_ref__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__visit_ref__free_unpacked
+                     (Medicare__V1__VisitRef *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__visit_ref__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__get_settlement_request__init
                      (Medicare__V1__GetSettlementRequest         *message)
 {
@@ -2865,6 +3225,830 @@ const ProtobufCMessageDescriptor medicare__v1__sign_in_response__descriptor =
   (ProtobufCMessageInit) medicare__v1__sign_in_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__visit_event__field_descriptors[4] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VisitEvent, kind),
+    &medicare__v1__visit_event_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VisitEvent, at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VisitEvent, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "detail",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VisitEvent, detail),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__visit_event__field_indices_by_name[] = {
+  1,   /* field[1] = at */
+  3,   /* field[3] = detail */
+  0,   /* field[0] = kind */
+  2,   /* field[2] = opter_no */
+};
+static const ProtobufCIntRange medicare__v1__visit_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__visit_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.VisitEvent",
+  "VisitEvent",
+  "Medicare__V1__VisitEvent",
+  "medicare.v1",
+  sizeof(Medicare__V1__VisitEvent),
+  4,
+  medicare__v1__visit_event__field_descriptors,
+  medicare__v1__visit_event__field_indices_by_name,
+  1,  medicare__v1__visit_event__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__visit_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__fee_detail__field_descriptors[7] =
+{
+  {
+    "feedetl_sn",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FeeDetail, feedetl_sn),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "med_list_codg",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FeeDetail, med_list_codg),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "medins_list_codg",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FeeDetail, medins_list_codg),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cnt",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FeeDetail, cnt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pric",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FeeDetail, pric),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bilg_dr_codg",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FeeDetail, bilg_dr_codg),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FeeDetail, days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__fee_detail__field_indices_by_name[] = {
+  5,   /* field[5] = bilg_dr_codg */
+  3,   /* field[3] = cnt */
+  6,   /* field[6] = days */
+  0,   /* field[0] = feedetl_sn */
+  1,   /* field[1] = med_list_codg */
+  2,   /* field[2] = medins_list_codg */
+  4,   /* field[4] = pric */
+};
+static const ProtobufCIntRange medicare__v1__fee_detail__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor medicare__v1__fee_detail__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.FeeDetail",
+  "FeeDetail",
+  "Medicare__V1__FeeDetail",
+  "medicare.v1",
+  sizeof(Medicare__V1__FeeDetail),
+  7,
+  medicare__v1__fee_detail__field_descriptors,
+  medicare__v1__fee_detail__field_indices_by_name,
+  1,  medicare__v1__fee_detail__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__fee_detail__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__register_visit_request__field_descriptors[8] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ipt_otp_no",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, ipt_otp_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psn_no",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "insutype",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, insutype),
+    &medicare__v1__insutype__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "med_type",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, med_type),
+    &medicare__v1__med_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "begntime",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, begntime),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "atddr_no",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, atddr_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__register_visit_request__field_indices_by_name[] = {
+  6,   /* field[6] = atddr_no */
+  5,   /* field[5] = begntime */
+  0,   /* field[0] = fixmedins_code */
+  3,   /* field[3] = insutype */
+  1,   /* field[1] = ipt_otp_no */
+  4,   /* field[4] = med_type */
+  7,   /* field[7] = opter_no */
+  2,   /* field[2] = psn_no */
+};
+static const ProtobufCIntRange medicare__v1__register_visit_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RegisterVisitRequest",
+  "RegisterVisitRequest",
+  "Medicare__V1__RegisterVisitRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RegisterVisitRequest),
+  8,
+  medicare__v1__register_visit_request__field_descriptors,
+  medicare__v1__register_visit_request__field_indices_by_name,
+  1,  medicare__v1__register_visit_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__register_visit_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__visit__field_descriptors[15] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mdtrt_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, mdtrt_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ipt_otp_no",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, ipt_otp_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psn_no",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "insutype",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, insutype),
+    &medicare__v1__insutype__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "med_type",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, med_type),
+    &medicare__v1__med_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "begntime",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, begntime),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "atddr_no",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, atddr_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "diagnoses",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__Visit, n_diagnoses),
+    offsetof(Medicare__V1__Visit, diagnoses),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "details",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__Visit, n_details),
+    offsetof(Medicare__V1__Visit, details),
+    &medicare__v1__fee_detail__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, status),
+    &medicare__v1__visit_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "setl_id",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, setl_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__Visit, n_history),
+    offsetof(Medicare__V1__Visit, history),
+    &medicare__v1__visit_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "claim",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, claim),
+    &medicare__v1__claim__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__visit__field_indices_by_name[] = {
+  7,   /* field[7] = atddr_no */
+  6,   /* field[6] = begntime */
+  14,   /* field[14] = claim */
+  9,   /* field[9] = details */
+  8,   /* field[8] = diagnoses */
+  0,   /* field[0] = fixmedins_code */
+  12,   /* field[12] = history */
+  4,   /* field[4] = insutype */
+  2,   /* field[2] = ipt_otp_no */
+  1,   /* field[1] = mdtrt_id */
+  5,   /* field[5] = med_type */
+  3,   /* field[3] = psn_no */
+  13,   /* field[13] = replay */
+  11,   /* field[11] = setl_id */
+  10,   /* field[10] = status */
+};
+static const ProtobufCIntRange medicare__v1__visit__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 15 }
+};
+const ProtobufCMessageDescriptor medicare__v1__visit__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Visit",
+  "Visit",
+  "Medicare__V1__Visit",
+  "medicare.v1",
+  sizeof(Medicare__V1__Visit),
+  15,
+  medicare__v1__visit__field_descriptors,
+  medicare__v1__visit__field_indices_by_name,
+  1,  medicare__v1__visit__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__visit__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__upload_diagnoses_request__field_descriptors[4] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UploadDiagnosesRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mdtrt_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UploadDiagnosesRequest, mdtrt_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "diagnoses",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__UploadDiagnosesRequest, n_diagnoses),
+    offsetof(Medicare__V1__UploadDiagnosesRequest, diagnoses),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UploadDiagnosesRequest, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__upload_diagnoses_request__field_indices_by_name[] = {
+  2,   /* field[2] = diagnoses */
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = mdtrt_id */
+  3,   /* field[3] = opter_no */
+};
+static const ProtobufCIntRange medicare__v1__upload_diagnoses_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__upload_diagnoses_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.UploadDiagnosesRequest",
+  "UploadDiagnosesRequest",
+  "Medicare__V1__UploadDiagnosesRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__UploadDiagnosesRequest),
+  4,
+  medicare__v1__upload_diagnoses_request__field_descriptors,
+  medicare__v1__upload_diagnoses_request__field_indices_by_name,
+  1,  medicare__v1__upload_diagnoses_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__upload_diagnoses_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__upload_fee_details_request__field_descriptors[4] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UploadFeeDetailsRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mdtrt_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UploadFeeDetailsRequest, mdtrt_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "details",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__UploadFeeDetailsRequest, n_details),
+    offsetof(Medicare__V1__UploadFeeDetailsRequest, details),
+    &medicare__v1__fee_detail__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UploadFeeDetailsRequest, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__upload_fee_details_request__field_indices_by_name[] = {
+  2,   /* field[2] = details */
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = mdtrt_id */
+  3,   /* field[3] = opter_no */
+};
+static const ProtobufCIntRange medicare__v1__upload_fee_details_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__upload_fee_details_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.UploadFeeDetailsRequest",
+  "UploadFeeDetailsRequest",
+  "Medicare__V1__UploadFeeDetailsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__UploadFeeDetailsRequest),
+  4,
+  medicare__v1__upload_fee_details_request__field_descriptors,
+  medicare__v1__upload_fee_details_request__field_indices_by_name,
+  1,  medicare__v1__upload_fee_details_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__upload_fee_details_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__undo_fee_details_request__field_descriptors[4] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UndoFeeDetailsRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mdtrt_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UndoFeeDetailsRequest, mdtrt_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feedetl_sns",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__UndoFeeDetailsRequest, n_feedetl_sns),
+    offsetof(Medicare__V1__UndoFeeDetailsRequest, feedetl_sns),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UndoFeeDetailsRequest, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__undo_fee_details_request__field_indices_by_name[] = {
+  2,   /* field[2] = feedetl_sns */
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = mdtrt_id */
+  3,   /* field[3] = opter_no */
+};
+static const ProtobufCIntRange medicare__v1__undo_fee_details_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__undo_fee_details_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.UndoFeeDetailsRequest",
+  "UndoFeeDetailsRequest",
+  "Medicare__V1__UndoFeeDetailsRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__UndoFeeDetailsRequest),
+  4,
+  medicare__v1__undo_fee_details_request__field_descriptors,
+  medicare__v1__undo_fee_details_request__field_indices_by_name,
+  1,  medicare__v1__undo_fee_details_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__undo_fee_details_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__visit_ref__field_descriptors[2] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VisitRef, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mdtrt_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__VisitRef, mdtrt_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__visit_ref__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = mdtrt_id */
+};
+static const ProtobufCIntRange medicare__v1__visit_ref__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__visit_ref__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.VisitRef",
+  "VisitRef",
+  "Medicare__V1__VisitRef",
+  "medicare.v1",
+  sizeof(Medicare__V1__VisitRef),
+  2,
+  medicare__v1__visit_ref__field_descriptors,
+  medicare__v1__visit_ref__field_indices_by_name,
+  1,  medicare__v1__visit_ref__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__visit_ref__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__get_settlement_request__field_descriptors[1] =
 {
   {
@@ -3567,6 +4751,76 @@ const ProtobufCEnumDescriptor medicare__v1__settlement_status__descriptor =
   medicare__v1__settlement_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue medicare__v1__visit_status__enum_values_by_number[4] =
+{
+  { "VISIT_STATUS_UNSPECIFIED", "MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_UNSPECIFIED", 0 },
+  { "VISIT_STATUS_REGISTERED", "MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_REGISTERED", 1 },
+  { "VISIT_STATUS_SETTLED", "MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_SETTLED", 2 },
+  { "VISIT_STATUS_REVERSED", "MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_REVERSED", 3 },
+};
+static const ProtobufCIntRange medicare__v1__visit_status__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__visit_status__enum_values_by_name[4] =
+{
+  { "VISIT_STATUS_REGISTERED", 1 },
+  { "VISIT_STATUS_REVERSED", 3 },
+  { "VISIT_STATUS_SETTLED", 2 },
+  { "VISIT_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__visit_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.VisitStatus",
+  "VisitStatus",
+  "Medicare__V1__VisitStatus",
+  "medicare.v1",
+  4,
+  medicare__v1__visit_status__enum_values_by_number,
+  4,
+  medicare__v1__visit_status__enum_values_by_name,
+  1,
+  medicare__v1__visit_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__visit_event_kind__enum_values_by_number[7] =
+{
+  { "VISIT_EVENT_KIND_UNSPECIFIED", "MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_UNSPECIFIED", 0 },
+  { "VISIT_EVENT_KIND_REGISTERED", "MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_REGISTERED", 1 },
+  { "VISIT_EVENT_KIND_DIAGNOSES_UPLOADED", "MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_DIAGNOSES_UPLOADED", 2 },
+  { "VISIT_EVENT_KIND_DETAILS_UPLOADED", "MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_DETAILS_UPLOADED", 3 },
+  { "VISIT_EVENT_KIND_DETAILS_UNDONE", "MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_DETAILS_UNDONE", 4 },
+  { "VISIT_EVENT_KIND_SETTLED", "MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_SETTLED", 5 },
+  { "VISIT_EVENT_KIND_REVERSED", "MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_REVERSED", 6 },
+};
+static const ProtobufCIntRange medicare__v1__visit_event_kind__value_ranges[] = {
+{0, 0},{0, 7}
+};
+static const ProtobufCEnumValueIndex medicare__v1__visit_event_kind__enum_values_by_name[7] =
+{
+  { "VISIT_EVENT_KIND_DETAILS_UNDONE", 4 },
+  { "VISIT_EVENT_KIND_DETAILS_UPLOADED", 3 },
+  { "VISIT_EVENT_KIND_DIAGNOSES_UPLOADED", 2 },
+  { "VISIT_EVENT_KIND_REGISTERED", 1 },
+  { "VISIT_EVENT_KIND_REVERSED", 6 },
+  { "VISIT_EVENT_KIND_SETTLED", 5 },
+  { "VISIT_EVENT_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__visit_event_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.VisitEventKind",
+  "VisitEventKind",
+  "Medicare__V1__VisitEventKind",
+  "medicare.v1",
+  7,
+  medicare__v1__visit_event_kind__enum_values_by_number,
+  7,
+  medicare__v1__visit_event_kind__enum_values_by_name,
+  1,
+  medicare__v1__visit_event_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue medicare__v1__receivable_kind__enum_values_by_number[3] =
 {
   { "RECEIVABLE_KIND_UNSPECIFIED", "MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED", 0 },
@@ -3597,7 +4851,7 @@ const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
   medicare__v1__receivable_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[13] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[18] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -3612,20 +4866,30 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "PostReceivable", &medicare__v1__post_receivable_request__descriptor, &medicare__v1__receivable__descriptor },
   { "GetInstitutionAccount", &medicare__v1__institution_account_request__descriptor, &medicare__v1__institution_account__descriptor },
   { "SignIn", &medicare__v1__sign_in_request__descriptor, &medicare__v1__sign_in_response__descriptor },
+  { "RegisterVisit", &medicare__v1__register_visit_request__descriptor, &medicare__v1__visit__descriptor },
+  { "UploadDiagnoses", &medicare__v1__upload_diagnoses_request__descriptor, &medicare__v1__visit__descriptor },
+  { "UploadFeeDetails", &medicare__v1__upload_fee_details_request__descriptor, &medicare__v1__visit__descriptor },
+  { "UndoFeeDetails", &medicare__v1__undo_fee_details_request__descriptor, &medicare__v1__visit__descriptor },
+  { "GetVisit", &medicare__v1__visit_ref__descriptor, &medicare__v1__visit__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   7,        /* CheckLedger */
   9,        /* GetAuditEvidence */
   11,        /* GetInstitutionAccount */
   6,        /* GetSettlement */
+  17,        /* GetVisit */
   0,        /* ImportPersons */
   8,        /* ListSettlements */
   10,        /* PostReceivable */
   2,        /* PreSettle */
+  13,        /* RegisterVisit */
   4,        /* Replay */
   5,        /* Reverse */
   3,        /* Settle */
   12,        /* SignIn */
+  16,        /* UndoFeeDetails */
+  14,        /* UploadDiagnoses */
+  15,        /* UploadFeeDetails */
   1         /* VerifyIdentity */
 };
 const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
@@ -3635,7 +4899,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  13,
+  18,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -3742,6 +5006,46 @@ void medicare__v1__settlement__sign_in(ProtobufCService *service,
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__register_visit(ProtobufCService *service,
+                                              const Medicare__V1__RegisterVisitRequest *input,
+                                              Medicare__V1__Visit_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__upload_diagnoses(ProtobufCService *service,
+                                                const Medicare__V1__UploadDiagnosesRequest *input,
+                                                Medicare__V1__Visit_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__upload_fee_details(ProtobufCService *service,
+                                                  const Medicare__V1__UploadFeeDetailsRequest *input,
+                                                  Medicare__V1__Visit_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__undo_fee_details(ProtobufCService *service,
+                                                const Medicare__V1__UndoFeeDetailsRequest *input,
+                                                Medicare__V1__Visit_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__get_visit(ProtobufCService *service,
+                                         const Medicare__V1__VisitRef *input,
+                                         Medicare__V1__Visit_Closure closure,
+                                         void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -56,10 +56,15 @@ struct  Medicare__V1__GatewaySettleRequest
    * 2206: calculate only, post nothing
    */
   protobuf_c_boolean pre_settle;
+  /*
+   * Instead of `claim`: a visit registered through 2201, settled with the diagnoses and fee
+   * details uploaded for it (2203/2204). Give one of the two.
+   */
+  Medicare__V1__VisitRef *visit;
 };
 #define MEDICARE__V1__GATEWAY_SETTLE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__gateway_settle_request__descriptor) \
-    , NULL, 0 }
+    , NULL, 0, NULL }
 
 
 struct  Medicare__V1__GatewaySettleResponse

@@ -36,6 +36,14 @@ typedef struct Medicare__V1__ListSettlementsRequest Medicare__V1__ListSettlement
 typedef struct Medicare__V1__ListSettlementsResponse Medicare__V1__ListSettlementsResponse;
 typedef struct Medicare__V1__SignInRequest Medicare__V1__SignInRequest;
 typedef struct Medicare__V1__SignInResponse Medicare__V1__SignInResponse;
+typedef struct Medicare__V1__VisitEvent Medicare__V1__VisitEvent;
+typedef struct Medicare__V1__FeeDetail Medicare__V1__FeeDetail;
+typedef struct Medicare__V1__RegisterVisitRequest Medicare__V1__RegisterVisitRequest;
+typedef struct Medicare__V1__Visit Medicare__V1__Visit;
+typedef struct Medicare__V1__UploadDiagnosesRequest Medicare__V1__UploadDiagnosesRequest;
+typedef struct Medicare__V1__UploadFeeDetailsRequest Medicare__V1__UploadFeeDetailsRequest;
+typedef struct Medicare__V1__UndoFeeDetailsRequest Medicare__V1__UndoFeeDetailsRequest;
+typedef struct Medicare__V1__VisitRef Medicare__V1__VisitRef;
 typedef struct Medicare__V1__GetSettlementRequest Medicare__V1__GetSettlementRequest;
 typedef struct Medicare__V1__Receivable Medicare__V1__Receivable;
 typedef struct Medicare__V1__PostReceivableRequest Medicare__V1__PostReceivableRequest;
@@ -179,6 +187,58 @@ typedef enum _Medicare__V1__SettlementStatus {
   MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_REVERSED = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__SETTLEMENT_STATUS)
 } Medicare__V1__SettlementStatus;
+/*
+ * Where an outpatient visit registered through 2201 stands. Its settlement and reversal are
+ * the visit's settlements' (2207, 2208): a visit with a live settlement is SETTLED; one whose
+ * settlements are all reversed is REVERSED (and may be changed and settled again).
+ */
+typedef enum _Medicare__V1__VisitStatus {
+  MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_UNSPECIFIED = 0,
+  /*
+   * 2201 done; diagnoses and fee details may be uploaded and undone
+   */
+  MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_REGISTERED = 1,
+  /*
+   * 2207 posted; details are frozen until 2208
+   */
+  MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_SETTLED = 2,
+  /*
+   * 2208 reversed its last settlement; details may change again
+   */
+  MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_REVERSED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__VISIT_STATUS)
+} Medicare__V1__VisitStatus;
+/*
+ * One step in a visit's history.
+ */
+typedef enum _Medicare__V1__VisitEventKind {
+  MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_UNSPECIFIED = 0,
+  /*
+   * 2201 门诊挂号
+   */
+  MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_REGISTERED = 1,
+  /*
+   * 2203 就诊信息上传
+   */
+  MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_DIAGNOSES_UPLOADED = 2,
+  /*
+   * 2204 费用明细上传
+   */
+  MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_DETAILS_UPLOADED = 3,
+  /*
+   * 2205 费用明细撤销
+   */
+  MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_DETAILS_UNDONE = 4,
+  /*
+   * 2207 门诊结算
+   */
+  MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_SETTLED = 5,
+  /*
+   * 2208 门诊结算撤销
+   */
+  MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_REVERSED = 6
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__VISIT_EVENT_KIND)
+} Medicare__V1__VisitEventKind;
 /*
  * What supervision's case action owes or holds against an institution (issue 14: 追回, 暂扣).
  */
@@ -653,6 +713,228 @@ struct  Medicare__V1__SignInResponse
 #define MEDICARE__V1__SIGN_IN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__sign_in_response__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__VisitEvent
+{
+  ProtobufCMessage base;
+  Medicare__V1__VisitEventKind kind;
+  /*
+   * ISO 8601 UTC
+   */
+  char *at;
+  /*
+   * the operator (for 2207/2208: the calling institution)
+   */
+  char *opter_no;
+  /*
+   * what changed: the serial numbers, the setl_id
+   */
+  char *detail;
+};
+#define MEDICARE__V1__VISIT_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__visit_event__descriptor) \
+    , MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One fee detail of a visit (2204's feedetail), money in fen.
+ */
+struct  Medicare__V1__FeeDetail
+{
+  ProtobufCMessage base;
+  /*
+   * 费用明细流水号: 1-30 letters, digits, '-' or '_', unique in the visit
+   */
+  char *feedetl_sn;
+  /*
+   * 医疗目录编码: the national code, a catalogue item
+   */
+  char *med_list_codg;
+  /*
+   * 医药机构目录编码: the clinic's own code, 1-30 characters
+   */
+  char *medins_list_codg;
+  /*
+   * units, 1-100,000
+   */
+  int64_t cnt;
+  /*
+   * fen per unit, 0-100,000,000 (the national field is yuan; here fen)
+   */
+  int64_t pric;
+  /*
+   * 开单医生编码: the prescribing doctor, 1-30 characters
+   */
+  char *bilg_dr_codg;
+  /*
+   * days of supply (drugs), 0-366
+   */
+  uint32_t days;
+};
+#define MEDICARE__V1__FEE_DETAIL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__fee_detail__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * 2201 门诊挂号: a visit registered by the clinic's HIS; settlement numbers it (mdtrt_id).
+ */
+struct  Medicare__V1__RegisterVisitRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * 门诊号: the HIS's number, 1-30 characters, once per institution
+   */
+  char *ipt_otp_no;
+  char *psn_no;
+  /*
+   * the insurance the visit settles under (the person's)
+   */
+  Medicare__V1__Insutype insutype;
+  /*
+   * 11 general outpatient or 14 chronic outpatient
+   */
+  Medicare__V1__MedType med_type;
+  /*
+   * the visit day, YYYY-MM-DD (2201 sends a time; the day is what settles)
+   */
+  char *begntime;
+  /*
+   * 主诊医师编码: the attending doctor, 1-30 characters
+   */
+  char *atddr_no;
+  /*
+   * the operator, signed in today (9001)
+   */
+  char *opter_no;
+};
+#define MEDICARE__V1__REGISTER_VISIT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__register_visit_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A visit: where it stands, what was uploaded, and its history.
+ */
+struct  Medicare__V1__Visit
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * "M" + 23 hex digits, numbered by settlement
+   */
+  char *mdtrt_id;
+  char *ipt_otp_no;
+  char *psn_no;
+  Medicare__V1__Insutype insutype;
+  Medicare__V1__MedType med_type;
+  char *begntime;
+  char *atddr_no;
+  /*
+   * ICD-10, as last uploaded (2203)
+   */
+  size_t n_diagnoses;
+  char **diagnoses;
+  /*
+   * in upload order
+   */
+  size_t n_details;
+  Medicare__V1__FeeDetail **details;
+  Medicare__V1__VisitStatus status;
+  /*
+   * the live settlement when SETTLED, the last reversed one when REVERSED
+   */
+  char *setl_id;
+  size_t n_history;
+  Medicare__V1__VisitEvent **history;
+  /*
+   * 2201 answered from before: the same ipt_otp_no with the same content
+   */
+  protobuf_c_boolean replay;
+  /*
+   * the claim these details make: what Gateway/Settle settles for the visit
+   */
+  Medicare__V1__Claim *claim;
+};
+#define MEDICARE__V1__VISIT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__visit__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0, NULL }
+
+
+/*
+ * 2203 就诊信息上传: the visit's diagnoses (they replace those uploaded before).
+ */
+struct  Medicare__V1__UploadDiagnosesRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  char *mdtrt_id;
+  /*
+   * 1-20 ICD-10 codes
+   */
+  size_t n_diagnoses;
+  char **diagnoses;
+  char *opter_no;
+};
+#define MEDICARE__V1__UPLOAD_DIAGNOSES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__upload_diagnoses_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * 2204 费用明细上传: a batch of fee details (several batches make a visit's details).
+ */
+struct  Medicare__V1__UploadFeeDetailsRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  char *mdtrt_id;
+  /*
+   * 1-500 per batch; at most 500 on a visit
+   */
+  size_t n_details;
+  Medicare__V1__FeeDetail **details;
+  char *opter_no;
+};
+#define MEDICARE__V1__UPLOAD_FEE_DETAILS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__upload_fee_details_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * 2205 费用明细撤销: fee details not yet settled taken back.
+ */
+struct  Medicare__V1__UndoFeeDetailsRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  char *mdtrt_id;
+  /*
+   * empty = all (2205's "0000")
+   */
+  size_t n_feedetl_sns;
+  char **feedetl_sns;
+  char *opter_no;
+};
+#define MEDICARE__V1__UNDO_FEE_DETAILS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__undo_fee_details_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A visit named by its institution and number.
+ */
+struct  Medicare__V1__VisitRef
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  char *mdtrt_id;
+};
+#define MEDICARE__V1__VISIT_REF__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__visit_ref__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__GetSettlementRequest
@@ -1183,6 +1465,158 @@ Medicare__V1__SignInResponse *
 void   medicare__v1__sign_in_response__free_unpacked
                      (Medicare__V1__SignInResponse *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__VisitEvent methods */
+void   medicare__v1__visit_event__init
+                     (Medicare__V1__VisitEvent         *message);
+size_t medicare__v1__visit_event__get_packed_size
+                     (const Medicare__V1__VisitEvent   *message);
+size_t medicare__v1__visit_event__pack
+                     (const Medicare__V1__VisitEvent   *message,
+                      uint8_t             *out);
+size_t medicare__v1__visit_event__pack_to_buffer
+                     (const Medicare__V1__VisitEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__VisitEvent *
+       medicare__v1__visit_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__visit_event__free_unpacked
+                     (Medicare__V1__VisitEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__FeeDetail methods */
+void   medicare__v1__fee_detail__init
+                     (Medicare__V1__FeeDetail         *message);
+size_t medicare__v1__fee_detail__get_packed_size
+                     (const Medicare__V1__FeeDetail   *message);
+size_t medicare__v1__fee_detail__pack
+                     (const Medicare__V1__FeeDetail   *message,
+                      uint8_t             *out);
+size_t medicare__v1__fee_detail__pack_to_buffer
+                     (const Medicare__V1__FeeDetail   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__FeeDetail *
+       medicare__v1__fee_detail__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__fee_detail__free_unpacked
+                     (Medicare__V1__FeeDetail *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__RegisterVisitRequest methods */
+void   medicare__v1__register_visit_request__init
+                     (Medicare__V1__RegisterVisitRequest         *message);
+size_t medicare__v1__register_visit_request__get_packed_size
+                     (const Medicare__V1__RegisterVisitRequest   *message);
+size_t medicare__v1__register_visit_request__pack
+                     (const Medicare__V1__RegisterVisitRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__register_visit_request__pack_to_buffer
+                     (const Medicare__V1__RegisterVisitRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RegisterVisitRequest *
+       medicare__v1__register_visit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__register_visit_request__free_unpacked
+                     (Medicare__V1__RegisterVisitRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__Visit methods */
+void   medicare__v1__visit__init
+                     (Medicare__V1__Visit         *message);
+size_t medicare__v1__visit__get_packed_size
+                     (const Medicare__V1__Visit   *message);
+size_t medicare__v1__visit__pack
+                     (const Medicare__V1__Visit   *message,
+                      uint8_t             *out);
+size_t medicare__v1__visit__pack_to_buffer
+                     (const Medicare__V1__Visit   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Visit *
+       medicare__v1__visit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__visit__free_unpacked
+                     (Medicare__V1__Visit *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__UploadDiagnosesRequest methods */
+void   medicare__v1__upload_diagnoses_request__init
+                     (Medicare__V1__UploadDiagnosesRequest         *message);
+size_t medicare__v1__upload_diagnoses_request__get_packed_size
+                     (const Medicare__V1__UploadDiagnosesRequest   *message);
+size_t medicare__v1__upload_diagnoses_request__pack
+                     (const Medicare__V1__UploadDiagnosesRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__upload_diagnoses_request__pack_to_buffer
+                     (const Medicare__V1__UploadDiagnosesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__UploadDiagnosesRequest *
+       medicare__v1__upload_diagnoses_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__upload_diagnoses_request__free_unpacked
+                     (Medicare__V1__UploadDiagnosesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__UploadFeeDetailsRequest methods */
+void   medicare__v1__upload_fee_details_request__init
+                     (Medicare__V1__UploadFeeDetailsRequest         *message);
+size_t medicare__v1__upload_fee_details_request__get_packed_size
+                     (const Medicare__V1__UploadFeeDetailsRequest   *message);
+size_t medicare__v1__upload_fee_details_request__pack
+                     (const Medicare__V1__UploadFeeDetailsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__upload_fee_details_request__pack_to_buffer
+                     (const Medicare__V1__UploadFeeDetailsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__UploadFeeDetailsRequest *
+       medicare__v1__upload_fee_details_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__upload_fee_details_request__free_unpacked
+                     (Medicare__V1__UploadFeeDetailsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__UndoFeeDetailsRequest methods */
+void   medicare__v1__undo_fee_details_request__init
+                     (Medicare__V1__UndoFeeDetailsRequest         *message);
+size_t medicare__v1__undo_fee_details_request__get_packed_size
+                     (const Medicare__V1__UndoFeeDetailsRequest   *message);
+size_t medicare__v1__undo_fee_details_request__pack
+                     (const Medicare__V1__UndoFeeDetailsRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__undo_fee_details_request__pack_to_buffer
+                     (const Medicare__V1__UndoFeeDetailsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__UndoFeeDetailsRequest *
+       medicare__v1__undo_fee_details_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__undo_fee_details_request__free_unpacked
+                     (Medicare__V1__UndoFeeDetailsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__VisitRef methods */
+void   medicare__v1__visit_ref__init
+                     (Medicare__V1__VisitRef         *message);
+size_t medicare__v1__visit_ref__get_packed_size
+                     (const Medicare__V1__VisitRef   *message);
+size_t medicare__v1__visit_ref__pack
+                     (const Medicare__V1__VisitRef   *message,
+                      uint8_t             *out);
+size_t medicare__v1__visit_ref__pack_to_buffer
+                     (const Medicare__V1__VisitRef   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__VisitRef *
+       medicare__v1__visit_ref__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__visit_ref__free_unpacked
+                     (Medicare__V1__VisitRef *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__GetSettlementRequest methods */
 void   medicare__v1__get_settlement_request__init
                      (Medicare__V1__GetSettlementRequest         *message);
@@ -1378,6 +1812,30 @@ typedef void (*Medicare__V1__SignInRequest_Closure)
 typedef void (*Medicare__V1__SignInResponse_Closure)
                  (const Medicare__V1__SignInResponse *message,
                   void *closure_data);
+typedef void (*Medicare__V1__VisitEvent_Closure)
+                 (const Medicare__V1__VisitEvent *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__FeeDetail_Closure)
+                 (const Medicare__V1__FeeDetail *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__RegisterVisitRequest_Closure)
+                 (const Medicare__V1__RegisterVisitRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__Visit_Closure)
+                 (const Medicare__V1__Visit *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__UploadDiagnosesRequest_Closure)
+                 (const Medicare__V1__UploadDiagnosesRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__UploadFeeDetailsRequest_Closure)
+                 (const Medicare__V1__UploadFeeDetailsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__UndoFeeDetailsRequest_Closure)
+                 (const Medicare__V1__UndoFeeDetailsRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__VisitRef_Closure)
+                 (const Medicare__V1__VisitRef *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__GetSettlementRequest_Closure)
                  (const Medicare__V1__GetSettlementRequest *message,
                   void *closure_data);
@@ -1458,6 +1916,26 @@ struct Medicare__V1__Settlement_Service
                   const Medicare__V1__SignInRequest *input,
                   Medicare__V1__SignInResponse_Closure closure,
                   void *closure_data);
+  void (*register_visit)(Medicare__V1__Settlement_Service *service,
+                         const Medicare__V1__RegisterVisitRequest *input,
+                         Medicare__V1__Visit_Closure closure,
+                         void *closure_data);
+  void (*upload_diagnoses)(Medicare__V1__Settlement_Service *service,
+                           const Medicare__V1__UploadDiagnosesRequest *input,
+                           Medicare__V1__Visit_Closure closure,
+                           void *closure_data);
+  void (*upload_fee_details)(Medicare__V1__Settlement_Service *service,
+                             const Medicare__V1__UploadFeeDetailsRequest *input,
+                             Medicare__V1__Visit_Closure closure,
+                             void *closure_data);
+  void (*undo_fee_details)(Medicare__V1__Settlement_Service *service,
+                           const Medicare__V1__UndoFeeDetailsRequest *input,
+                           Medicare__V1__Visit_Closure closure,
+                           void *closure_data);
+  void (*get_visit)(Medicare__V1__Settlement_Service *service,
+                    const Medicare__V1__VisitRef *input,
+                    Medicare__V1__Visit_Closure closure,
+                    void *closure_data);
 };
 typedef void (*Medicare__V1__Settlement_ServiceDestroy)(Medicare__V1__Settlement_Service *);
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
@@ -1478,7 +1956,12 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## get_audit_evidence,\
       function_prefix__ ## post_receivable,\
       function_prefix__ ## get_institution_account,\
-      function_prefix__ ## sign_in  }
+      function_prefix__ ## sign_in,\
+      function_prefix__ ## register_visit,\
+      function_prefix__ ## upload_diagnoses,\
+      function_prefix__ ## upload_fee_details,\
+      function_prefix__ ## undo_fee_details,\
+      function_prefix__ ## get_visit  }
 void medicare__v1__settlement__import_persons(ProtobufCService *service,
                                               const Medicare__V1__ImportPersonsRequest *input,
                                               Medicare__V1__ImportPersonsResponse_Closure closure,
@@ -1531,6 +2014,26 @@ void medicare__v1__settlement__sign_in(ProtobufCService *service,
                                        const Medicare__V1__SignInRequest *input,
                                        Medicare__V1__SignInResponse_Closure closure,
                                        void *closure_data);
+void medicare__v1__settlement__register_visit(ProtobufCService *service,
+                                              const Medicare__V1__RegisterVisitRequest *input,
+                                              Medicare__V1__Visit_Closure closure,
+                                              void *closure_data);
+void medicare__v1__settlement__upload_diagnoses(ProtobufCService *service,
+                                                const Medicare__V1__UploadDiagnosesRequest *input,
+                                                Medicare__V1__Visit_Closure closure,
+                                                void *closure_data);
+void medicare__v1__settlement__upload_fee_details(ProtobufCService *service,
+                                                  const Medicare__V1__UploadFeeDetailsRequest *input,
+                                                  Medicare__V1__Visit_Closure closure,
+                                                  void *closure_data);
+void medicare__v1__settlement__undo_fee_details(ProtobufCService *service,
+                                                const Medicare__V1__UndoFeeDetailsRequest *input,
+                                                Medicare__V1__Visit_Closure closure,
+                                                void *closure_data);
+void medicare__v1__settlement__get_visit(ProtobufCService *service,
+                                         const Medicare__V1__VisitRef *input,
+                                         Medicare__V1__Visit_Closure closure,
+                                         void *closure_data);
 typedef struct Medicare__V1__SettlementReports_Service Medicare__V1__SettlementReports_Service;
 struct Medicare__V1__SettlementReports_Service
 {
@@ -1561,6 +2064,8 @@ extern const ProtobufCEnumDescriptor    medicare__v1__gend__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__med_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__chrgitm_lv__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__settlement_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__visit_status__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__visit_event_kind__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__receivable_kind__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_request__descriptor;
@@ -1582,6 +2087,14 @@ extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_request__
 extern const ProtobufCMessageDescriptor medicare__v1__list_settlements_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__sign_in_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__sign_in_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__visit_event__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__fee_detail__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__visit__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__upload_diagnoses_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__upload_fee_details_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__undo_fee_details_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__visit_ref__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__get_settlement_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__receivable__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__post_receivable_request__descriptor;

@@ -1,0 +1,144 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareRuntime
+import MedicareWire
+
+/// The national outpatient flow before settlement (2201 register, 2203 diagnoses, 2204 fee
+/// details, 2205 undo), each step by an operator signed in that day (9001). Settlement and
+/// reversal of a visit are Gateway/Settle with `visit` and Gateway/Reverse: the same checks
+/// and posting as a claim sent whole. What each method takes, answers and refuses is
+/// documented on its RPC in settlement.proto.
+extension SettlementProvider {
+    /// `Settlement/RegisterVisit` (2201).
+    public func registerVisit(_ request: RegisterVisitRequest, context: CallContext) async throws -> Visit {
+        let medType = try request.medType.required("med_type")
+        guard BenefitPolicy.visitTypes.contains(medType.code) else {
+            throw DomainError(field: "med_type", "\(medType.rawValue) (\(medType)) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)")
+        }
+        let visit = VisitRecord(
+            fixmedinsCode: try InstitutionCode(request.fixmedinsCode).value, mdtrtID: timeOrderedID(prefix: "M"),
+            iptOtpNo: try HISNumber(request.iptOtpNo, field: "ipt_otp_no").value, psnNo: try PersonNumber(request.psnNo).value,
+            insutype: try request.insutype.required("insutype"), medType: medType,
+            begntime: try CivilDate(request.begntime, field: "begntime").description, atddrNo: try FreeText.checked(request.atddrNo, field: "atddr_no", max: 30)
+        )
+        let actor = try actor(request.opterNo)
+        guard let person = try await store.person(psnNo: visit.psnNo) else { throw DomainError(.notFound, field: "psn_no", "no insured person \(visit.psnNo)") }
+        guard person.psnInsuStas == .enrolled else { throw DomainError(.precondition, field: "psn_no", "\(visit.psnNo)'s enrolment is \(person.psnInsuStas)") }
+        guard person.insutype == visit.insutype else {
+            throw DomainError(.precondition, field: "insutype", "\(visit.psnNo) is insured under \(person.insutype.rawValue), not \(visit.insutype.rawValue)")
+        }
+        let (stored, replay) = try await store.registerVisit(visit, by: actor)
+        guard var answer = try await store.visitState(stored.fixmedinsCode, stored.mdtrtID) else {
+            throw DomainError(.notFound, field: "mdtrt_id", "no visit \(stored.mdtrtID)")
+        }
+        answer.replay = replay
+        return answer
+    }
+
+    /// `Settlement/UploadDiagnoses` (2203).
+    public func uploadDiagnoses(_ request: UploadDiagnosesRequest, context: CallContext) async throws -> Visit {
+        let (code, visitID) = (try InstitutionCode(request.fixmedinsCode).value, try VisitID(request.mdtrtID).value)
+        guard (1...DiagnosisCode.maxPerClaim).contains(request.diagnoses.count) else {
+            throw DomainError(field: "diagnoses", "must hold 1-\(DiagnosisCode.maxPerClaim) ICD-10 codes, got \(request.diagnoses.count)")
+        }
+        var diagnoses: [String] = []
+        for (i, text) in request.diagnoses.enumerated() { diagnoses.append(try DiagnosisCode(text, field: "diagnoses[\(i)]").value) }
+        let uploaded = diagnoses
+        _ = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+            guard visit.diagnoses != uploaded else { return nil }
+            visit.diagnoses = uploaded
+            return VisitChange(kind: .diagnosesUploaded, detail: uploaded.joined(separator: ","))
+        }
+        return try await answer(code, visitID)
+    }
+
+    /// `Settlement/UploadFeeDetails` (2204).
+    public func uploadFeeDetails(_ request: UploadFeeDetailsRequest, context: CallContext) async throws -> Visit {
+        let (code, visitID) = (try InstitutionCode(request.fixmedinsCode).value, try VisitID(request.mdtrtID).value)
+        guard (1...Claim.maxLines).contains(request.details.count) else {
+            throw DomainError(field: "details", "must hold 1-\(Claim.maxLines) fee details, got \(request.details.count)")
+        }
+        let catalogue = policy.current.catalogue
+        var batch: [FeeDetail] = [], numbers = Set<String>()
+        for (i, sent) in request.details.enumerated() {
+            let field = "details[\(i)]"
+            var detail = sent
+            detail.feedetlSn = try HISNumber(sent.feedetlSn, field: "\(field).feedetl_sn").value
+            guard numbers.insert(detail.feedetlSn).inserted else { throw DomainError(field: "\(field).feedetl_sn", "\(detail.feedetlSn) appears twice") }
+            // The bounds of a claim's fee line (the details become the visit's claim lines).
+            detail.medListCodg = try FeeLine(itemCode: sent.medListCodg, quantity: sent.cnt, unitPrice: sent.pric, days: sent.days)
+                .checked(field, names: ("med_list_codg", "cnt", "pric")).itemCode
+            guard catalogue[detail.medListCodg] != nil else {
+                throw DomainError(.precondition, field: "\(field).med_list_codg", "\(detail.medListCodg) is not in the catalogue")
+            }
+            detail.medinsListCodg = try FreeText.checked(sent.medinsListCodg, field: "\(field).medins_list_codg", max: 30)
+            detail.bilgDrCodg = try FreeText.checked(sent.bilgDrCodg, field: "\(field).bilg_dr_codg", max: 30)
+            batch.append(detail)
+        }
+        let uploaded = batch
+        _ = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+            let existing = Dictionary(uniqueKeysWithValues: visit.details.map { ($0.feedetlSn, $0) })
+            var added: [String] = []
+            for (i, detail) in uploaded.enumerated() {
+                if let had = existing[detail.feedetlSn] {
+                    guard had == detail else {
+                        throw DomainError(.conflict, field: "details[\(i)].feedetl_sn", "\(detail.feedetlSn) was uploaded with other content: undo it first (2205)")
+                    }
+                    continue
+                }
+                visit.details.append(detail)
+                added.append(detail.feedetlSn)
+            }
+            guard visit.details.count <= Claim.maxLines else {
+                throw DomainError(.precondition, field: "details", "a visit holds at most \(Claim.maxLines) fee details; this batch makes \(visit.details.count)")
+            }
+            return added.isEmpty ? nil : VisitChange(kind: .detailsUploaded, detail: added.joined(separator: ","))
+        }
+        return try await answer(code, visitID)
+    }
+
+    /// `Settlement/UndoFeeDetails` (2205).
+    public func undoFeeDetails(_ request: UndoFeeDetailsRequest, context: CallContext) async throws -> Visit {
+        let (code, visitID) = (try InstitutionCode(request.fixmedinsCode).value, try VisitID(request.mdtrtID).value)
+        guard request.feedetlSns.count <= Claim.maxLines else { throw DomainError(field: "feedetl_sns", "at most \(Claim.maxLines)") }
+        var named: [String] = []
+        for (i, sn) in request.feedetlSns.enumerated() { named.append(try HISNumber(sn, field: "feedetl_sns[\(i)]").value) }
+        let undo = named
+        _ = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+            let present = Set(visit.details.map(\.feedetlSn))
+            for (i, sn) in undo.enumerated() where !present.contains(sn) {
+                throw DomainError(.notFound, field: "feedetl_sns[\(i)]", "visit \(visit.mdtrtID) has no fee detail \(sn)")
+            }
+            let gone = undo.isEmpty ? visit.details.map(\.feedetlSn) : undo
+            guard !gone.isEmpty else { return nil }
+            visit.details.removeAll { gone.contains($0.feedetlSn) }
+            return VisitChange(kind: .detailsUndone, detail: gone.joined(separator: ","))
+        }
+        return try await answer(code, visitID)
+    }
+
+    /// `Settlement/GetVisit`.
+    public func getVisit(_ request: VisitRef, context: CallContext) async throws -> Visit {
+        try await answer(try InstitutionCode(request.fixmedinsCode).value, try VisitID(request.mdtrtID).value)
+    }
+
+    /// The visit as stored, with the claim its details make.
+    private func answer(_ code: String, _ visitID: String) async throws -> Visit {
+        guard var visit = try await store.visitState(code, visitID) else {
+            throw DomainError(.notFound, field: "mdtrt_id", "no visit \(visitID) at \(code)")
+        }
+        visit.claim = Claim(
+            mdtrtID: visit.mdtrtID, psnNo: visit.psnNo, fixmedinsCode: visit.fixmedinsCode, medType: visit.medType, visitDate: visit.begntime,
+            diagnoses: visit.diagnoses, lines: visit.details.map { FeeLine(itemCode: $0.medListCodg, quantity: $0.cnt, unitPrice: $0.pric, days: $0.days) },
+            insutype: visit.insutype
+        )
+        return visit
+    }
+
+    /// The operator acting now, on today's business day.
+    private func actor(_ opterNo: String) throws -> VisitActor {
+        VisitActor(opterNo: try FreeText.checked(opterNo, field: "opter_no", max: 30), day: today().description, at: Date().formatted(.iso8601))
+    }
+}

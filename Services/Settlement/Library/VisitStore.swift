@@ -1,0 +1,203 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareRuntime
+import MedicareStore
+import MedicareWire
+
+/// An outpatient visit as the store keeps it (2201-2205): what the provider decided, never
+/// parsed again. Its settlements are the settlements table's, found by the visit's key.
+struct VisitRecord: Sendable, Equatable {
+    var fixmedinsCode, mdtrtID, iptOtpNo, psnNo: String
+    var insutype: Insutype
+    var medType: MedType
+    /// The visit day, YYYY-MM-DD; the attending doctor's code.
+    var begntime, atddrNo: String
+    var diagnoses: [String] = []
+    var details: [FeeDetail] = []
+
+    /// Registration's own fields (not diagnoses or details) are the same.
+    func sameRegistration(as other: VisitRecord) -> Bool {
+        (iptOtpNo, psnNo, insutype, medType, begntime, atddrNo) == (other.iptOtpNo, other.psnNo, other.insutype, other.medType, other.begntime, other.atddrNo)
+    }
+}
+
+/// Who changes a visit and when: the operator (signed in that business day, 9001) and the time.
+struct VisitActor: Sendable {
+    var opterNo: String
+    /// The business day (for the sign-in) and the instant, ISO 8601 UTC.
+    var day: String, at: String
+}
+
+/// What a change to a visit's diagnoses or details did, for its history.
+struct VisitChange: Sendable {
+    var kind: VisitEventKind
+    var detail: String
+}
+
+extension SettlementStore {
+    /// Visits' closed sets (migration 13).
+    static let visitSets = [
+        ClosedSet("visits", "insutype", ["310", "320", "330", "340", "390", "392", "510"]),
+        ClosedSet("visits", "med_type", medTypes),
+        ClosedSet("visit_events", "kind", ["registered", "diagnoses_uploaded", "details_uploaded", "details_undone"]),
+    ]
+
+    /// Registers a visit unless its institution has one of the same `ipt_otp_no`: then that
+    /// visit is answered, with `replay` when its registration is the same.
+    /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that day;
+    ///   (`conflict`) when the number was registered with other content.
+    func registerVisit(_ visit: VisitRecord, by actor: VisitActor) async throws -> (VisitRecord, replay: Bool) {
+        try await database.write { tx in
+            try await Self.requireSignIn(tx, visit.fixmedinsCode, actor)
+            try await tx.execute(
+                """
+                INSERT INTO visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '') ON CONFLICT (fixmedins_code, ipt_otp_no) DO NOTHING
+                """,
+                [.text(visit.fixmedinsCode), .text(visit.mdtrtID), .text(visit.iptOtpNo), .text(visit.psnNo), .text(String(visit.insutype.rawValue)),
+                 visit.medType.stored, .text(visit.begntime), .text(visit.atddrNo)]
+            )
+            guard let row = try await tx.queryOne("SELECT mdtrt_id FROM visits WHERE fixmedins_code = $1 AND ipt_otp_no = $2",
+                                                  [.text(visit.fixmedinsCode), .text(visit.iptOtpNo)]),
+                  let stored = try await Self.visit(tx, visit.fixmedinsCode, try row.string("mdtrt_id"), lock: false)
+            else { throw StoreError.decoding("visits: the registration of \(visit.iptOtpNo) is missing") }
+            if stored.mdtrtID != visit.mdtrtID {
+                guard stored.sameRegistration(as: visit) else {
+                    throw DomainError(.conflict, field: "ipt_otp_no", "\(visit.iptOtpNo) is registered as visit \(stored.mdtrtID) with other content")
+                }
+                return (stored, true)
+            }
+            try await Self.record(tx, visit, VisitChange(kind: .registered, detail: visit.iptOtpNo), actor)
+            return (stored, false)
+        }
+    }
+
+    /// Changes a visit's diagnoses or details in one transaction: the operator must have
+    /// signed in, the visit must exist and have no live settlement; `change` decides on the
+    /// visit as stored and returns what it did (nil: nothing, nothing is written).
+    /// - Throws: ``DomainError`` (`notFound` for `mdtrt_id`, `precondition` for a settled
+    ///   visit or an operator not signed in), and whatever `change` throws.
+    func changeVisit(
+        _ fixmedinsCode: String, _ mdtrtID: String, by actor: VisitActor,
+        _ change: @escaping @Sendable (inout VisitRecord) throws -> VisitChange?
+    ) async throws -> VisitRecord {
+        try await database.write { tx in
+            try await Self.requireSignIn(tx, fixmedinsCode, actor)
+            guard var visit = try await Self.visit(tx, fixmedinsCode, mdtrtID, lock: true) else {
+                throw DomainError(.notFound, field: "mdtrt_id", "no visit \(mdtrtID) at \(fixmedinsCode)")
+            }
+            if let live = try await tx.queryOne(
+                "SELECT setl_id FROM settlements WHERE mdtrt_id = $1 AND fixmedins_code = $2 AND status = 'settled'", [.text(mdtrtID), .text(fixmedinsCode)]
+            ) {
+                throw DomainError(.precondition, field: "mdtrt_id", "visit \(mdtrtID) is settled (\(try live.string("setl_id"))): reverse it first (2208)")
+            }
+            let before = visit
+            guard let done = try change(&visit) else { return visit }
+            if visit.diagnoses != before.diagnoses {
+                try await tx.execute("UPDATE visits SET diagnoses = $3 WHERE fixmedins_code = $1 AND mdtrt_id = $2",
+                                     [.text(fixmedinsCode), .text(mdtrtID), .text(visit.diagnoses.joined(separator: ","))])
+            }
+            let kept = Set(visit.details.map(\.feedetlSn))
+            for gone in before.details where !kept.contains(gone.feedetlSn) {
+                try await tx.execute("DELETE FROM visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 AND feedetl_sn = $3",
+                                     [.text(fixmedinsCode), .text(mdtrtID), .text(gone.feedetlSn)])
+            }
+            let had = Set(before.details.map(\.feedetlSn))
+            var seq = try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) AS seq FROM visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2",
+                                            [.text(fixmedinsCode), .text(mdtrtID)])?.int("seq") ?? 0
+            let added = visit.details.filter { !had.contains($0.feedetlSn) }.map { d -> [SQLValue] in
+                seq += 1
+                return [.text(fixmedinsCode), .text(mdtrtID), .text(d.feedetlSn), .integer(seq), .text(d.medListCodg), .text(d.medinsListCodg),
+                        .integer(d.cnt), .integer(d.pric), .text(d.bilgDrCodg), .integer(Int64(d.days))]
+            }
+            try await tx.insert(into: "visit_details", columns: ["fixmedins_code", "mdtrt_id", "feedetl_sn", "seq", "med_list_codg", "medins_list_codg",
+                                                                 "cnt", "pric", "bilg_dr_codg", "days"], rows: added, tail: "")
+            try await Self.record(tx, visit, done, actor)
+            return visit
+        }
+    }
+
+    /// A visit with its diagnoses and details, and its status and history (with its
+    /// settlements and their reversals), or nil.
+    func visitState(_ fixmedinsCode: String, _ mdtrtID: String) async throws -> Visit? {
+        try await database.read { tx in
+            guard let record = try await Self.visit(tx, fixmedinsCode, mdtrtID, lock: false) else { return nil }
+            var visit = Visit(
+                fixmedinsCode: record.fixmedinsCode, mdtrtID: record.mdtrtID, iptOtpNo: record.iptOtpNo, psnNo: record.psnNo, insutype: record.insutype,
+                medType: record.medType, begntime: record.begntime, atddrNo: record.atddrNo, diagnoses: record.diagnoses, details: record.details,
+                status: .registered
+            )
+            var events: [VisitEvent] = []
+            for row in try await tx.query(
+                "SELECT kind, at, opter_no, detail FROM visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
+            ) {
+                events.append(VisitEvent(kind: try row.code("kind"), at: try row.string("at"), opterNo: try row.string("opter_no"), detail: try row.string("detail")))
+            }
+            // The live settlement (its partial unique index) and the reversed ones (theirs).
+            for status in [SettlementStatus.reversed, .settled] {
+                for row in try await tx.query(
+                    """
+                    SELECT s.setl_id, s.created_at, s.caller, r.created_at AS reversed_at, r.caller AS reversed_by FROM settlements s
+                    LEFT JOIN reversals r ON r.setl_id = s.setl_id WHERE s.mdtrt_id = $1 AND s.fixmedins_code = $2 AND s.status = $3
+                    """, [.text(mdtrtID), .text(fixmedinsCode), .text(status.code)]
+                ) {
+                    let setlID = try row.string("setl_id")
+                    events.append(VisitEvent(kind: .settled, at: try row.string("created_at"), opterNo: try row.string("caller"), detail: setlID))
+                    if let at = try row.optionalString("reversed_at") {
+                        events.append(VisitEvent(kind: .reversed, at: at, opterNo: try row.optionalString("reversed_by") ?? "", detail: setlID))
+                    }
+                    visit.setlID = setlID
+                    visit.status = status == .settled ? .settled : .reversed
+                }
+            }
+            visit.history = events.sorted { $0.at < $1.at }
+            return visit
+        }
+    }
+
+    /// The visit's row, diagnoses and details (locked for the transaction on PostgreSQL when
+    /// `lock`), or nil.
+    private static func visit(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ mdtrtID: String, lock: Bool) async throws -> VisitRecord? {
+        guard let row = try await tx.queryOne(
+            "SELECT * FROM visits WHERE fixmedins_code = $1 AND mdtrt_id = $2" + (lock ? tx.dialect.forUpdate : ""), [.text(fixmedinsCode), .text(mdtrtID)]
+        ) else { return nil }
+        let diagnoses = try row.string("diagnoses")
+        var visit = VisitRecord(
+            fixmedinsCode: fixmedinsCode, mdtrtID: mdtrtID, iptOtpNo: try row.string("ipt_otp_no"), psnNo: try row.string("psn_no"),
+            insutype: Insutype(rawValue: Int32(try row.string("insutype")) ?? 0), medType: try row.code("med_type"),
+            begntime: try row.string("begntime"), atddrNo: try row.string("atddr_no"),
+            diagnoses: diagnoses.isEmpty ? [] : diagnoses.split(separator: ",").map(String.init)
+        )
+        for d in try await tx.query(
+            "SELECT * FROM visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
+        ) {
+            visit.details.append(FeeDetail(
+                feedetlSn: try d.string("feedetl_sn"), medListCodg: try d.string("med_list_codg"), medinsListCodg: try d.string("medins_list_codg"),
+                cnt: try d.int("cnt"), pric: try d.int("pric"), bilgDrCodg: try d.string("bilg_dr_codg"), days: UInt32(clamping: try d.int("days"))
+            ))
+        }
+        return visit
+    }
+
+    /// Refuses an operator without a sign-in (9001) at the institution on the actor's day.
+    private static func requireSignIn(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ actor: VisitActor) async throws {
+        guard try await tx.queryOne(
+            "SELECT sign_no FROM sign_ins WHERE fixmedins_code = $1 AND opter_no = $2 AND sign_date = $3",
+            [.text(fixmedinsCode), .text(actor.opterNo), .text(actor.day)]
+        ) != nil else {
+            throw DomainError(.precondition, field: "opter_no", "\(quoted(actor.opterNo)) has not signed in at \(fixmedinsCode) on \(actor.day) (9001)")
+        }
+    }
+
+    /// Appends an event to the visit's history.
+    private static func record(_ tx: any SQLTransaction, _ visit: VisitRecord, _ change: VisitChange, _ actor: VisitActor) async throws {
+        try await tx.execute(
+            """
+            INSERT INTO visit_events (fixmedins_code, mdtrt_id, seq, kind, at, opter_no, detail)
+            SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2
+            """,
+            [.text(visit.fixmedinsCode), .text(visit.mdtrtID), change.kind.stored, .text(actor.at), .text(actor.opterNo), .text(String(change.detail.prefix(500)))]
+        )
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import MedicareContracts
+import MedicareRPC
+import MedicareTestSupport
+import MedicareWire
+import Testing
+
+/// A clinic's HIS session as the national flow runs it, through the gateway over mutual TLS:
+/// 9001 sign in, 2201 register, 2203 diagnoses, 2204 fee details in two batches, 2205 undo
+/// one, 2206 pre-settle, 2207 settle, 2208 reverse; the visit's status and history follow.
+@Suite("HIS session", .serialized)
+struct HISSessionTests {
+    @Test func signInRegisterUploadUndoPreSettleSettleReverse() async throws {
+        try await withDemoStack { stack in
+            let clinic = try stack.client("clinic-H33080200101")
+            let settlement = SettlementClient(clinic), gateway = GatewayClient(clinic)
+            let code = "H33080200101"
+            _ = try await settlement.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生"))
+
+            let registration = RegisterVisitRequest(
+                fixmedinsCode: code, iptOtpNo: "OP-20240601-1", psnNo: "P3", insutype: .residentBasic, medType: .generalOutpatient,
+                begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001"
+            )
+            let visit = try await settlement.registerVisit(registration)
+            #expect(visit.mdtrtID.hasPrefix("M") && visit.status == .registered && !visit.replay)
+            // The HIS retries its registration: the same visit.
+            let again = try await settlement.registerVisit(registration)
+            #expect(again.mdtrtID == visit.mdtrtID && again.replay)
+            // An operator who has not signed in today is refused, naming the field.
+            var stranger = registration
+            stranger.iptOtpNo = "OP-20240601-2"
+            stranger.opterNo = "D999"
+            let refused = await #expect(throws: RPCError.self) { _ = try await settlement.registerVisit(stranger) }
+            #expect(refused?.code == .failedPrecondition && refused?.message.hasPrefix("opter_no:") == true)
+
+            let ref = VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
+            _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: "D001"))
+            func detail(_ sn: String, _ item: String, _ own: String, _ cnt: Int64, _ pric: Int64) -> FeeDetail {
+                FeeDetail(feedetlSn: sn, medListCodg: item, medinsListCodg: own, cnt: cnt, pric: pric, bilgDrCodg: "DR01", days: 1)
+            }
+            _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(
+                fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [detail("1", "F001", "GH01", 1, 1000)], opterNo: "D001"))
+            let second = UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
+                detail("2", "XA01AAA001", "YP0007", 20, 50), detail("3", "XA01AAA001", "YP0007", 5, 50),
+            ], opterNo: "D001")
+            _ = try await settlement.uploadFeeDetails(second)
+            // The same batch again changes nothing; a number reused for other content is refused.
+            #expect(try await settlement.uploadFeeDetails(second).details.count == 3)
+            var changed = second
+            changed.details[0].cnt = 21
+            #expect(await #expect(throws: RPCError.self) { _ = try await settlement.uploadFeeDetails(changed) }?.code == .alreadyExists)
+            let undone = try await settlement.undoFeeDetails(UndoFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, feedetlSns: ["3"], opterNo: "D001"))
+            #expect(undone.details.map(\.feedetlSn) == ["1", "2"])
+
+            // 2206 then 2207 by reference to the visit: 10.00 + 20 x 0.50 = 20.00, all 甲; Quzhou 60%.
+            let preview = try await gateway.settle(GatewaySettleRequest(preSettle: true, visit: ref))
+            #expect(preview.settlement?.hifpPay == 1200 && preview.settlement?.setlID == "")
+            #expect(try await settlement.getVisit(ref).status == .registered)
+            let settled = try await gateway.settle(GatewaySettleRequest(visit: ref), options: keyed("his-1"))
+            let setlID = try #require(settled.settlement?.setlID)
+            #expect(settled.settlement?.hifpPay == 1200 && settled.settlement?.psnCashPay == 800 && settled.settlement?.mdtrtID == visit.mdtrtID)
+            let after = try await settlement.getVisit(ref)
+            #expect(after.status == .settled && after.setlID == setlID)
+            // Frozen while settled.
+            let frozen = await #expect(throws: RPCError.self) {
+                _ = try await settlement.undoFeeDetails(UndoFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, opterNo: "D001"))
+            }
+            #expect(frozen?.code == .failedPrecondition)
+
+            _ = try await gateway.reverse(GatewayReverseRequest(setlID: setlID, reason: "patient returned the drugs"), options: keyed("his-2"))
+            let reversed = try await settlement.getVisit(ref)
+            #expect(reversed.status == .reversed && reversed.setlID == setlID)
+            #expect(reversed.history.map(\.kind) == [.registered, .diagnosesUploaded, .detailsUploaded, .detailsUploaded, .detailsUndone, .settled, .reversed],
+                    "\(reversed.history.map(\.kind))")
+            #expect(reversed.history.first?.opterNo == "D001")
+
+            // Another institution's visit is not this clinic's to read or settle.
+            let elsewhere = VisitRef(fixmedinsCode: "H33080200102", mdtrtID: visit.mdtrtID)
+            #expect(await #expect(throws: RPCError.self) { _ = try await settlement.getVisit(elsewhere) }?.code == .permissionDenied)
+            await clinic.close()
+        }
+    }
+}
