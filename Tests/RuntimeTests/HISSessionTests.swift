@@ -80,4 +80,25 @@ struct HISSessionTests {
             await clinic.close()
         }
     }
+
+    /// The same session by an HIS vendor's Python with only `clients/python` (generated from
+    /// `Proto/`, stock protobuf, Python's ssl).
+    @Test func thePythonClientRunsTheSameSession() async throws {
+        try await withDemoStack { stack in
+            let root = Executables.repositoryRoot.path
+            let result = try await runCommand("/usr/bin/env", [
+                "python3", "\(root)/clients/python/examples/his_session.py", "--port", "\(stack.gateway.rpcPort)",
+                "--certs", "\(stack.folder)/certs", "--name", "clinic-H33080200101", "--psn-no", "P9", "--ipt-otp-no", "OP-PY-1",
+            ])
+            #expect(result.status == 0, "\(result.error)")
+            let steps = String(decoding: result.output, as: UTF8.self).split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(steps.map { $0["step"] as? String } == ["9001", "2201", "2203", "2204", "2204", "2205", "2206", "2207", "2208", "visit"], "\(steps)")
+            guard steps.count == 10 else { return }
+            #expect(steps[5]["details"] as? Int == 2 && steps[6]["hifp_pay"] as? Int == 1200 && steps[7]["psn_cash_pay"] as? Int == 800)
+            #expect(steps[9]["status"] as? String == "VISIT_STATUS_REVERSED")
+            #expect((steps[9]["history"] as? [String])?.last == "VISIT_EVENT_KIND_REVERSED")
+        }
+    }
 }
