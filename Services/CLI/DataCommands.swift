@@ -100,6 +100,14 @@ struct Demo: AsyncParsableCommand {
                 for chunk in stride(from: 0, to: all.count, by: batch) {
                     _ = try await settlement.importPersons(ImportPersonsRequest(persons: Array(all[chunk..<min(chunk + batch, all.count)])), options: options)
                 }
+                // Two doctors at each of the county's institutions (DR01, DR02), for its visits (2201, 2204).
+                let doctors = synthetic.county("330802").institutions.flatMap { record in
+                    [Practitioner(fixmedinsCode: record.fixmedinsCode, drCode: "DR01", drName: "乡村医生甲", pracType: .villageDoctor, active: true),
+                     Practitioner(fixmedinsCode: record.fixmedinsCode, drCode: "DR02", drName: "执业助理医师乙", pracType: .assistantPhysician, active: true)]
+                }
+                for chunk in stride(from: 0, to: doctors.count, by: batch) {
+                    _ = try await settlement.importPractitioners(ImportPractitionersRequest(practitioners: Array(doctors[chunk..<min(chunk + batch, doctors.count)])), options: options)
+                }
             }
         } catch {
             throw fail(error)

@@ -33,6 +33,13 @@ struct HISSessionTests {
             let refused = await #expect(throws: RPCError.self) { _ = try await settlement.registerVisit(stranger) }
             #expect(refused?.code == .failedPrecondition && refused?.message.hasPrefix("opter_no:") == true)
 
+            // A doctor not registered with the clinic is refused, naming the field.
+            var unknownDoctor = registration
+            unknownDoctor.iptOtpNo = "OP-20240601-3"
+            unknownDoctor.atddrNo = "DR99"
+            let notOurs = await #expect(throws: RPCError.self) { _ = try await settlement.registerVisit(unknownDoctor) }
+            #expect(notOurs?.code == .failedPrecondition && notOurs?.message.hasPrefix("atddr_no:") == true, "\(String(describing: notOurs))")
+
             let ref = VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
             _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: "D001"))
             func detail(_ sn: String, _ item: String, _ own: String, _ cnt: Int64, _ pric: Int64) -> FeeDetail {
@@ -49,6 +56,10 @@ struct HISSessionTests {
             var changed = second
             changed.details[0].cnt = 21
             #expect(await #expect(throws: RPCError.self) { _ = try await settlement.uploadFeeDetails(changed) }?.code == .alreadyExists)
+            var strangerDoctor = second
+            strangerDoctor.details = [FeeDetail(feedetlSn: "9", medListCodg: "F001", medinsListCodg: "GH01", cnt: 1, pric: 1000, bilgDrCodg: "DR77")]
+            let prescriber = await #expect(throws: RPCError.self) { _ = try await settlement.uploadFeeDetails(strangerDoctor) }
+            #expect(prescriber?.code == .failedPrecondition && prescriber?.message.hasPrefix("details[0].bilg_dr_codg:") == true)
             let undone = try await settlement.undoFeeDetails(UndoFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, feedetlSns: ["3"], opterNo: "D001"))
             #expect(undone.details.map(\.feedetlSn) == ["1", "2"])
 

@@ -452,6 +452,10 @@ struct StackClients {
                                  insuAdmdvs: "330802", psnInsuStas: .enrolled, accountBalance: 0)
         }
         _ = try await SettlementClient(ops).importPersons(ImportPersonsRequest(persons: persons))
+        _ = try await SettlementClient(ops).importPractitioners(ImportPractitionersRequest(practitioners: ["H33080200001", "H33080200101"].flatMap { code in
+            [Practitioner(fixmedinsCode: code, drCode: "DR01", drName: "赵医生", pracType: .villageDoctor, active: true),
+             Practitioner(fixmedinsCode: code, drCode: "DR02", drName: "钱医生", pracType: .assistantPhysician, active: true)]
+        }))
         await ops.close()
     }
 }

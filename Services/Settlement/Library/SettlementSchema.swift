@@ -83,6 +83,12 @@ extension SettlementStore {
             CREATE INDEX settlements_reversed_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'reversed'
             """),
         Migration.closedSets(13, "visits' closed sets hold only their codes", visitSets),
+        // The doctors a visit may name (2201 atddr_no, 2204 bilg_dr_codg).
+        Migration(14, "practitioners", sql: """
+            CREATE TABLE practitioners (fixmedins_code TEXT NOT NULL, dr_code TEXT NOT NULL, dr_name TEXT NOT NULL, prac_type TEXT NOT NULL,
+                active BIGINT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (fixmedins_code, dr_code))
+            """),
+        Migration.closedSets(15, "practitioners' types hold only their codes", [ClosedSet("practitioners", "prac_type", ["physician", "assistant_physician", "village_doctor"])]),
     ]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them

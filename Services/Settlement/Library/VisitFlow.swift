@@ -29,6 +29,7 @@ extension SettlementProvider {
         guard person.insutype == visit.insutype else {
             throw DomainError(.precondition, field: "insutype", "\(visit.psnNo) is insured under \(person.insutype.rawValue), not \(visit.insutype.rawValue)")
         }
+        try await store.requirePractitioners(visit.fixmedinsCode, [("atddr_no", visit.atddrNo)])
         let (stored, replay) = try await store.registerVisit(visit, by: actor)
         guard var answer = try await store.visitState(stored.fixmedinsCode, stored.mdtrtID) else {
             throw DomainError(.notFound, field: "mdtrt_id", "no visit \(stored.mdtrtID)")
@@ -78,6 +79,7 @@ extension SettlementProvider {
             batch.append(detail)
         }
         let uploaded = batch
+        try await store.requirePractitioners(code, uploaded.enumerated().map { ("details[\($0)].bilg_dr_codg", $1.bilgDrCodg) })
         _ = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             let existing = Dictionary(uniqueKeysWithValues: visit.details.map { ($0.feedetlSn, $0) })
             var added: [String] = []
@@ -117,6 +119,26 @@ extension SettlementProvider {
             return VisitChange(kind: .detailsUndone, detail: gone.joined(separator: ","))
         }
         return try await answer(code, visitID)
+    }
+
+    /// `Settlement/ImportPractitioners`.
+    public func importPractitioners(_ request: ImportPractitionersRequest, context: CallContext) async throws -> ImportPractitionersResponse {
+        guard (1...5_000).contains(request.practitioners.count) else {
+            throw DomainError(field: "practitioners", "must hold 1-5000 practitioners, got \(request.practitioners.count)")
+        }
+        var checked: [Practitioner] = [], seen = Set<String>()
+        for (i, sent) in request.practitioners.enumerated() {
+            let field = "practitioners[\(i)]"
+            var p = sent
+            p.fixmedinsCode = try InstitutionCode(sent.fixmedinsCode, field: "\(field).fixmedins_code").value
+            p.drCode = try HISNumber(sent.drCode, field: "\(field).dr_code").value
+            guard seen.insert(p.fixmedinsCode + "/" + p.drCode).inserted else { throw DomainError(field: "\(field).dr_code", "\(p.drCode) at \(p.fixmedinsCode) appears twice") }
+            p.drName = try FreeText.checked(sent.drName, field: "\(field).dr_name", max: 50)
+            p.pracType = try sent.pracType.required("\(field).prac_type")
+            checked.append(p)
+        }
+        try await store.importPractitioners(checked)
+        return ImportPractitionersResponse(imported: UInt32(checked.count))
     }
 
     /// `Settlement/GetVisit`.

@@ -94,6 +94,7 @@ extension SettlementStore {
             }
             let before = visit
             guard let done = try change(&visit) else { return visit }
+
             if visit.diagnoses != before.diagnoses {
                 try await tx.execute("UPDATE visits SET diagnoses = $3 WHERE fixmedins_code = $1 AND mdtrt_id = $2",
                                      [.text(fixmedinsCode), .text(mdtrtID), .text(visit.diagnoses.joined(separator: ","))])
@@ -178,6 +179,39 @@ extension SettlementStore {
             ))
         }
         return visit
+    }
+
+    /// Adds or updates practitioners by institution and code, all in one transaction.
+    func importPractitioners(_ practitioners: [Practitioner]) async throws {
+        let at = Date().formatted(.iso8601)
+        try await database.write { tx in
+            try await tx.insert(
+                into: "practitioners", columns: ["fixmedins_code", "dr_code", "dr_name", "prac_type", "active", "updated_at"],
+                rows: practitioners.map { [.text($0.fixmedinsCode), .text($0.drCode), .text($0.drName), $0.pracType.stored, .integer($0.active ? 1 : 0), .text(at)] },
+                tail: """
+                    ON CONFLICT (fixmedins_code, dr_code) DO UPDATE SET dr_name = excluded.dr_name, prac_type = excluded.prac_type,
+                    active = excluded.active, updated_at = excluded.updated_at
+                    """
+            )
+        }
+    }
+
+    /// Refuses a doctor's code that is not an active practitioner of the institution, naming
+    /// the field that sent it (the first such). Read before the visit's write: a doctor
+    /// leaving at that moment is the one race it allows.
+    /// - Throws: ``DomainError`` (`precondition`) naming the field.
+    func requirePractitioners(_ fixmedinsCode: String, _ named: [(field: String, code: String)]) async throws {
+        let codes = Array(Set(named.map(\.code)))
+        guard !codes.isEmpty else { return }
+        let known = try await database.lookup { tx in
+            Set(try await tx.query(
+                "SELECT dr_code FROM practitioners WHERE fixmedins_code = $1 AND active = 1 AND dr_code IN (\(SQLPlaceholders.list(codes.count, from: 2)))",
+                [.text(fixmedinsCode)] + codes.map { .text($0) }
+            ).map { try $0.string("dr_code") })
+        }
+        if let unknown = named.first(where: { !known.contains($0.code) }) {
+            throw DomainError(.precondition, field: unknown.field, "\(quoted(unknown.code)) is not a practitioner registered at \(fixmedinsCode)")
+        }
     }
 
     /// Refuses an operator without a sign-in (9001) at the institution on the actor's day.

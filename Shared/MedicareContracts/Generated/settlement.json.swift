@@ -467,6 +467,56 @@ extension FeeDetail: JSONMessage {
     public static let jsonFields: [JSONField] = [JSONField("feedetl_sn", "string"), JSONField("med_list_codg", "string"), JSONField("medins_list_codg", "string"), JSONField("cnt", "int64"), JSONField("pric", "int64"), JSONField("bilg_dr_codg", "string"), JSONField("days", "uint32")]
 }
 
+extension Practitioner: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.drCode = try reader.string("dr_code")
+        self.drName = try reader.string("dr_name")
+        self.pracType = try reader.code("prac_type")
+        self.active = try reader.bool("active")
+        try reader.finish("medicare.v1.Practitioner")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("dr_code", self.drCode)
+        writer.put("dr_name", self.drName)
+        writer.put("prac_type", self.pracType)
+        writer.put("active", self.active)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("dr_code", "string"), JSONField("dr_name", "string"), JSONField("prac_type", "medicare.v1.PracticeType"), JSONField("active", "bool")]
+}
+
+extension ImportPractitionersRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.practitioners = try reader.messages("practitioners")
+        try reader.finish("medicare.v1.ImportPractitionersRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("practitioners", self.practitioners)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("practitioners", "medicare.v1.Practitioner", repeated: true)]
+}
+
+extension ImportPractitionersResponse: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.imported = try reader.integer("imported")
+        try reader.finish("medicare.v1.ImportPractitionersResponse")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("imported", self.imported)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("imported", "uint32")]
+}
+
 extension RegisterVisitRequest: JSONMessage {
     public init(json reader: inout JSONReader) throws(DomainError) {
         self.init()

@@ -46,6 +46,18 @@ extension SignInRequest: ScopeKeyed {
     }
 }
 
+extension Practitioner: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ImportPractitionersRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in practitioners.enumerated() { value.scopeKeys("\(path)practitioners[\(i)].", into: &keys) }
+    }
+}
+
 extension RegisterVisitRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))

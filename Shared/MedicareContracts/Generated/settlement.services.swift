@@ -81,12 +81,17 @@ public enum SettlementMethods {
         policy: MethodPolicy(idempotency: .unknown, callerScope: .request, nationalCode: "2205", roles: ["township-centre", "clinic"]),
         requestKeys: { try UndoFeeDetailsRequest(decoding: $0).scopeKeys() }
     )
+    public static let importPractitioners = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "ImportPractitioners",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, roles: ["province-system"]),
+        requestKeys: { try ImportPractitionersRequest(decoding: $0).scopeKeys() }
+    )
     public static let getVisit = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "GetVisit",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "township-centre", "clinic"]),
         requestKeys: { try VisitRef(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, getVisit]
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, importPractitioners, getVisit]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).
     public static let json: [JSONMethod] = [
         JSONMethod(importPersons, ImportPersonsRequest.self, ImportPersonsResponse.self),
@@ -106,6 +111,7 @@ public enum SettlementMethods {
         JSONMethod(uploadDiagnoses, UploadDiagnosesRequest.self, Visit.self),
         JSONMethod(uploadFeeDetails, UploadFeeDetailsRequest.self, Visit.self),
         JSONMethod(undoFeeDetails, UndoFeeDetailsRequest.self, Visit.self),
+        JSONMethod(importPractitioners, ImportPractitionersRequest.self, ImportPractitionersResponse.self),
         JSONMethod(getVisit, VisitRef.self, Visit.self),
     ]
 }
@@ -129,6 +135,7 @@ public protocol SettlementService: Sendable {
     func uploadDiagnoses(_ request: UploadDiagnosesRequest, context: CallContext) async throws -> Visit
     func uploadFeeDetails(_ request: UploadFeeDetailsRequest, context: CallContext) async throws -> Visit
     func undoFeeDetails(_ request: UndoFeeDetailsRequest, context: CallContext) async throws -> Visit
+    func importPractitioners(_ request: ImportPractitionersRequest, context: CallContext) async throws -> ImportPractitionersResponse
     func getVisit(_ request: VisitRef, context: CallContext) async throws -> Visit
 }
 
@@ -185,6 +192,9 @@ extension SettlementService {
         }
         router.register(SettlementMethods.undoFeeDetails, request: UndoFeeDetailsRequest.self, response: Visit.self) { request, context in
             try await self.undoFeeDetails(request, context: context)
+        }
+        router.register(SettlementMethods.importPractitioners, request: ImportPractitionersRequest.self, response: ImportPractitionersResponse.self) { request, context in
+            try await self.importPractitioners(request, context: context)
         }
         router.register(SettlementMethods.getVisit, request: VisitRef.self, response: Visit.self) { request, context in
             try await self.getVisit(request, context: context)
@@ -264,6 +274,10 @@ public struct SettlementClient: Sendable {
 
     public func undoFeeDetails(_ request: UndoFeeDetailsRequest, options: CallOptions = CallOptions()) async throws -> Visit {
         try await channel.unary(SettlementMethods.undoFeeDetails, request: request, response: Visit.self, options: options)
+    }
+
+    public func importPractitioners(_ request: ImportPractitionersRequest, options: CallOptions = CallOptions()) async throws -> ImportPractitionersResponse {
+        try await channel.unary(SettlementMethods.importPractitioners, request: request, response: ImportPractitionersResponse.self, options: options)
     }
 
     public func getVisit(_ request: VisitRef, options: CallOptions = CallOptions()) async throws -> Visit {

@@ -451,6 +451,58 @@ public enum VisitEventKind: ProtoEnum {
     }
 }
 
+/// `medicare.v1.PracticeType`. 执业类别: how a practitioner at a village clinic or township centre is licensed.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum PracticeType: ProtoEnum {
+    case unspecified
+    case physician
+    case assistantPhysician
+    case villageDoctor
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .physician
+        case 2: self = .assistantPhysician
+        case 3: self = .villageDoctor
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .physician: 1
+        case .assistantPhysician: 2
+        case .villageDoctor: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.PracticeType" }
+
+    public static var valueNamePrefix: String { "PRACTICE_TYPE_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [PracticeType] = [.physician, .assistantPhysician, .villageDoctor]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .physician: "physician"
+        case .assistantPhysician: "assistant_physician"
+        case .villageDoctor: "village_doctor"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.ReceivableKind`. What supervision's case action owes or holds against an institution (issue 14: 追回, 暂扣).
 ///
 /// A value a newer peer sends that this build does not know decodes as `unrecognized` and
@@ -1626,6 +1678,133 @@ extension FeeDetail: CMessage {
         c.pointee.pric = self.pric
         c.pointee.bilg_dr_codg = try arena.cString(self.bilgDrCodg, field: "medicare.v1.FeeDetail.bilg_dr_codg")
         c.pointee.days = self.days
+    }
+}
+
+/// `medicare.v1.Practitioner`
+public struct Practitioner: WireMessage {
+    public var fixmedinsCode: String
+    public var drCode: String
+    public var drName: String
+    public var pracType: PracticeType
+    public var active: Bool
+
+    public init(fixmedinsCode: String = "", drCode: String = "", drName: String = "", pracType: PracticeType = .init(), active: Bool = false) {
+        self.fixmedinsCode = fixmedinsCode
+        self.drCode = drCode
+        self.drName = drName
+        self.pracType = pracType
+        self.active = active
+    }
+
+    public static var protoName: String { "medicare.v1.Practitioner" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension Practitioner: CMessage {
+    typealias CStruct = Medicare__V1__Practitioner
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__practitioner__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__practitioner__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__practitioner__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__practitioner__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.Practitioner.fixmedins_code")
+        self.drCode = try arena.string(c.pointee.dr_code, field: "medicare.v1.Practitioner.dr_code")
+        self.drName = try arena.string(c.pointee.dr_name, field: "medicare.v1.Practitioner.dr_name")
+        self.pracType = PracticeType(rawValue: Int32(truncatingIfNeeded: c.pointee.prac_type.rawValue))
+        self.active = c.pointee.active != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.Practitioner.fixmedins_code")
+        c.pointee.dr_code = try arena.cString(self.drCode, field: "medicare.v1.Practitioner.dr_code")
+        c.pointee.dr_name = try arena.cString(self.drName, field: "medicare.v1.Practitioner.dr_name")
+        c.pointee.prac_type = .init(rawValue: .init(truncatingIfNeeded: self.pracType.rawValue))
+        c.pointee.active = self.active ? 1 : 0
+    }
+}
+
+/// `medicare.v1.ImportPractitionersRequest`
+public struct ImportPractitionersRequest: WireMessage {
+    public var practitioners: [Practitioner]
+
+    public init(practitioners: [Practitioner] = []) {
+        self.practitioners = practitioners
+    }
+
+    public static var protoName: String { "medicare.v1.ImportPractitionersRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ImportPractitionersRequest: CMessage {
+    typealias CStruct = Medicare__V1__ImportPractitionersRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__import_practitioners_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__import_practitioners_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__import_practitioners_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__import_practitioners_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.practitioners = try arena.messageArray(c.pointee.practitioners, c.pointee.n_practitioners, field: "medicare.v1.ImportPractitionersRequest.practitioners", as: Practitioner.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_practitioners, c.pointee.practitioners) = try arena.cMessageArray(self.practitioners)
+    }
+}
+
+/// `medicare.v1.ImportPractitionersResponse`
+public struct ImportPractitionersResponse: WireMessage {
+    public var imported: UInt32
+
+    public init(imported: UInt32 = 0) {
+        self.imported = imported
+    }
+
+    public static var protoName: String { "medicare.v1.ImportPractitionersResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ImportPractitionersResponse: CMessage {
+    typealias CStruct = Medicare__V1__ImportPractitionersResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__import_practitioners_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__import_practitioners_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__import_practitioners_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__import_practitioners_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.imported = c.pointee.imported
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.imported = self.imported
     }
 }
 

@@ -997,6 +997,141 @@ void   medicare__v1__fee_detail__free_unpacked
   assert(message->base.descriptor == &medicare__v1__fee_detail__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__practitioner__init
+                     (Medicare__V1__Practitioner         *message)
+{
+  static const Medicare__V1__Practitioner init_value = MEDICARE__V1__PRACTITIONER__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__practitioner__get_packed_size
+                     (const Medicare__V1__Practitioner *message)
+{
+  assert(message->base.descriptor == &medicare__v1__practitioner__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__practitioner__pack
+                     (const Medicare__V1__Practitioner *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__practitioner__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__practitioner__pack_to_buffer
+                     (const Medicare__V1__Practitioner *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__practitioner__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__Practitioner *
+       medicare__v1__practitioner__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__Practitioner *)
+     protobuf_c_message_unpack (&medicare__v1__practitioner__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__practitioner__free_unpacked
+                     (Medicare__V1__Practitioner *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__practitioner__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__import_practitioners_request__init
+                     (Medicare__V1__ImportPractitionersRequest         *message)
+{
+  static const Medicare__V1__ImportPractitionersRequest init_value = MEDICARE__V1__IMPORT_PRACTITIONERS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__import_practitioners_request__get_packed_size
+                     (const Medicare__V1__ImportPractitionersRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__import_practitioners_request__pack
+                     (const Medicare__V1__ImportPractitionersRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__import_practitioners_request__pack_to_buffer
+                     (const Medicare__V1__ImportPractitionersRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ImportPractitionersRequest *
+       medicare__v1__import_practitioners_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ImportPractitionersRequest *)
+     protobuf_c_message_unpack (&medicare__v1__import_practitioners_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__import_practitioners_request__free_unpacked
+                     (Medicare__V1__ImportPractitionersRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__import_practitioners_response__init
+                     (Medicare__V1__ImportPractitionersResponse         *message)
+{
+  static const Medicare__V1__ImportPractitionersResponse init_value = MEDICARE__V1__IMPORT_PRACTITIONERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__import_practitioners_response__get_packed_size
+                     (const Medicare__V1__ImportPractitionersResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__import_practitioners_response__pack
+                     (const Medicare__V1__ImportPractitionersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__import_practitioners_response__pack_to_buffer
+                     (const Medicare__V1__ImportPractitionersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ImportPractitionersResponse *
+       medicare__v1__import_practitioners_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ImportPractitionersResponse *)
+     protobuf_c_message_unpack (&medicare__v1__import_practitioners_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__import_practitioners_response__free_unpacked
+                     (Medicare__V1__ImportPractitionersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__import_practitioners_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__register_visit_request__init
                      (Medicare__V1__RegisterVisitRequest         *message)
 {
@@ -3418,6 +3553,172 @@ const ProtobufCMessageDescriptor medicare__v1__fee_detail__descriptor =
   (ProtobufCMessageInit) medicare__v1__fee_detail__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__practitioner__field_descriptors[5] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Practitioner, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dr_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Practitioner, dr_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dr_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Practitioner, dr_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prac_type",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Practitioner, prac_type),
+    &medicare__v1__practice_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Practitioner, active),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__practitioner__field_indices_by_name[] = {
+  4,   /* field[4] = active */
+  1,   /* field[1] = dr_code */
+  2,   /* field[2] = dr_name */
+  0,   /* field[0] = fixmedins_code */
+  3,   /* field[3] = prac_type */
+};
+static const ProtobufCIntRange medicare__v1__practitioner__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__practitioner__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.Practitioner",
+  "Practitioner",
+  "Medicare__V1__Practitioner",
+  "medicare.v1",
+  sizeof(Medicare__V1__Practitioner),
+  5,
+  medicare__v1__practitioner__field_descriptors,
+  medicare__v1__practitioner__field_indices_by_name,
+  1,  medicare__v1__practitioner__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__practitioner__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__import_practitioners_request__field_descriptors[1] =
+{
+  {
+    "practitioners",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ImportPractitionersRequest, n_practitioners),
+    offsetof(Medicare__V1__ImportPractitionersRequest, practitioners),
+    &medicare__v1__practitioner__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__import_practitioners_request__field_indices_by_name[] = {
+  0,   /* field[0] = practitioners */
+};
+static const ProtobufCIntRange medicare__v1__import_practitioners_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__import_practitioners_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ImportPractitionersRequest",
+  "ImportPractitionersRequest",
+  "Medicare__V1__ImportPractitionersRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ImportPractitionersRequest),
+  1,
+  medicare__v1__import_practitioners_request__field_descriptors,
+  medicare__v1__import_practitioners_request__field_indices_by_name,
+  1,  medicare__v1__import_practitioners_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__import_practitioners_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__import_practitioners_response__field_descriptors[1] =
+{
+  {
+    "imported",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ImportPractitionersResponse, imported),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__import_practitioners_response__field_indices_by_name[] = {
+  0,   /* field[0] = imported */
+};
+static const ProtobufCIntRange medicare__v1__import_practitioners_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__import_practitioners_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ImportPractitionersResponse",
+  "ImportPractitionersResponse",
+  "Medicare__V1__ImportPractitionersResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ImportPractitionersResponse),
+  1,
+  medicare__v1__import_practitioners_response__field_descriptors,
+  medicare__v1__import_practitioners_response__field_indices_by_name,
+  1,  medicare__v1__import_practitioners_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__import_practitioners_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__register_visit_request__field_descriptors[8] =
 {
   {
@@ -4821,6 +5122,38 @@ const ProtobufCEnumDescriptor medicare__v1__visit_event_kind__descriptor =
   medicare__v1__visit_event_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue medicare__v1__practice_type__enum_values_by_number[4] =
+{
+  { "PRACTICE_TYPE_UNSPECIFIED", "MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_UNSPECIFIED", 0 },
+  { "PRACTICE_TYPE_PHYSICIAN", "MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_PHYSICIAN", 1 },
+  { "PRACTICE_TYPE_ASSISTANT_PHYSICIAN", "MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_ASSISTANT_PHYSICIAN", 2 },
+  { "PRACTICE_TYPE_VILLAGE_DOCTOR", "MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_VILLAGE_DOCTOR", 3 },
+};
+static const ProtobufCIntRange medicare__v1__practice_type__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__practice_type__enum_values_by_name[4] =
+{
+  { "PRACTICE_TYPE_ASSISTANT_PHYSICIAN", 2 },
+  { "PRACTICE_TYPE_PHYSICIAN", 1 },
+  { "PRACTICE_TYPE_UNSPECIFIED", 0 },
+  { "PRACTICE_TYPE_VILLAGE_DOCTOR", 3 },
+};
+const ProtobufCEnumDescriptor medicare__v1__practice_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.PracticeType",
+  "PracticeType",
+  "Medicare__V1__PracticeType",
+  "medicare.v1",
+  4,
+  medicare__v1__practice_type__enum_values_by_number,
+  4,
+  medicare__v1__practice_type__enum_values_by_name,
+  1,
+  medicare__v1__practice_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue medicare__v1__receivable_kind__enum_values_by_number[3] =
 {
   { "RECEIVABLE_KIND_UNSPECIFIED", "MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_UNSPECIFIED", 0 },
@@ -4851,7 +5184,7 @@ const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
   medicare__v1__receivable_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[18] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[19] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -4870,6 +5203,7 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "UploadDiagnoses", &medicare__v1__upload_diagnoses_request__descriptor, &medicare__v1__visit__descriptor },
   { "UploadFeeDetails", &medicare__v1__upload_fee_details_request__descriptor, &medicare__v1__visit__descriptor },
   { "UndoFeeDetails", &medicare__v1__undo_fee_details_request__descriptor, &medicare__v1__visit__descriptor },
+  { "ImportPractitioners", &medicare__v1__import_practitioners_request__descriptor, &medicare__v1__import_practitioners_response__descriptor },
   { "GetVisit", &medicare__v1__visit_ref__descriptor, &medicare__v1__visit__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
@@ -4877,8 +5211,9 @@ const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   9,        /* GetAuditEvidence */
   11,        /* GetInstitutionAccount */
   6,        /* GetSettlement */
-  17,        /* GetVisit */
+  18,        /* GetVisit */
   0,        /* ImportPersons */
+  17,        /* ImportPractitioners */
   8,        /* ListSettlements */
   10,        /* PostReceivable */
   2,        /* PreSettle */
@@ -4899,7 +5234,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  18,
+  19,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -5039,13 +5374,21 @@ void medicare__v1__settlement__undo_fee_details(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__settlement__import_practitioners(ProtobufCService *service,
+                                                    const Medicare__V1__ImportPractitionersRequest *input,
+                                                    Medicare__V1__ImportPractitionersResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__settlement__get_visit(ProtobufCService *service,
                                          const Medicare__V1__VisitRef *input,
                                          Medicare__V1__Visit_Closure closure,
                                          void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -38,6 +38,9 @@ typedef struct Medicare__V1__SignInRequest Medicare__V1__SignInRequest;
 typedef struct Medicare__V1__SignInResponse Medicare__V1__SignInResponse;
 typedef struct Medicare__V1__VisitEvent Medicare__V1__VisitEvent;
 typedef struct Medicare__V1__FeeDetail Medicare__V1__FeeDetail;
+typedef struct Medicare__V1__Practitioner Medicare__V1__Practitioner;
+typedef struct Medicare__V1__ImportPractitionersRequest Medicare__V1__ImportPractitionersRequest;
+typedef struct Medicare__V1__ImportPractitionersResponse Medicare__V1__ImportPractitionersResponse;
 typedef struct Medicare__V1__RegisterVisitRequest Medicare__V1__RegisterVisitRequest;
 typedef struct Medicare__V1__Visit Medicare__V1__Visit;
 typedef struct Medicare__V1__UploadDiagnosesRequest Medicare__V1__UploadDiagnosesRequest;
@@ -239,6 +242,25 @@ typedef enum _Medicare__V1__VisitEventKind {
   MEDICARE__V1__VISIT_EVENT_KIND__VISIT_EVENT_KIND_REVERSED = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__VISIT_EVENT_KIND)
 } Medicare__V1__VisitEventKind;
+/*
+ * 执业类别: how a practitioner at a village clinic or township centre is licensed.
+ */
+typedef enum _Medicare__V1__PracticeType {
+  MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_UNSPECIFIED = 0,
+  /*
+   * 执业医师
+   */
+  MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_PHYSICIAN = 1,
+  /*
+   * 执业助理医师
+   */
+  MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_ASSISTANT_PHYSICIAN = 2,
+  /*
+   * 乡村医生
+   */
+  MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_VILLAGE_DOCTOR = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__PRACTICE_TYPE)
+} Medicare__V1__PracticeType;
 /*
  * What supervision's case action owes or holds against an institution (issue 14: 追回, 暂扣).
  */
@@ -775,6 +797,57 @@ struct  Medicare__V1__FeeDetail
 #define MEDICARE__V1__FEE_DETAIL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__fee_detail__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * A doctor registered with an institution: the only codes its visits may name as attending
+ * (2201 atddr_no) or prescribing (2204 bilg_dr_codg) doctor.
+ */
+struct  Medicare__V1__Practitioner
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * 医保医师代码, as the HIS sends it: 1-30 letters, digits, '-' or '_'
+   */
+  char *dr_code;
+  /*
+   * 1-50 characters
+   */
+  char *dr_name;
+  Medicare__V1__PracticeType prac_type;
+  /*
+   * false: no longer practises there; the code is refused from then on
+   */
+  protobuf_c_boolean active;
+};
+#define MEDICARE__V1__PRACTITIONER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__practitioner__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__PRACTICE_TYPE__PRACTICE_TYPE_UNSPECIFIED, 0 }
+
+
+struct  Medicare__V1__ImportPractitionersRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1-5,000
+   */
+  size_t n_practitioners;
+  Medicare__V1__Practitioner **practitioners;
+};
+#define MEDICARE__V1__IMPORT_PRACTITIONERS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__import_practitioners_request__descriptor) \
+    , 0,NULL }
+
+
+struct  Medicare__V1__ImportPractitionersResponse
+{
+  ProtobufCMessage base;
+  uint32_t imported;
+};
+#define MEDICARE__V1__IMPORT_PRACTITIONERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__import_practitioners_response__descriptor) \
+    , 0 }
 
 
 /*
@@ -1503,6 +1576,63 @@ Medicare__V1__FeeDetail *
 void   medicare__v1__fee_detail__free_unpacked
                      (Medicare__V1__FeeDetail *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__Practitioner methods */
+void   medicare__v1__practitioner__init
+                     (Medicare__V1__Practitioner         *message);
+size_t medicare__v1__practitioner__get_packed_size
+                     (const Medicare__V1__Practitioner   *message);
+size_t medicare__v1__practitioner__pack
+                     (const Medicare__V1__Practitioner   *message,
+                      uint8_t             *out);
+size_t medicare__v1__practitioner__pack_to_buffer
+                     (const Medicare__V1__Practitioner   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__Practitioner *
+       medicare__v1__practitioner__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__practitioner__free_unpacked
+                     (Medicare__V1__Practitioner *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ImportPractitionersRequest methods */
+void   medicare__v1__import_practitioners_request__init
+                     (Medicare__V1__ImportPractitionersRequest         *message);
+size_t medicare__v1__import_practitioners_request__get_packed_size
+                     (const Medicare__V1__ImportPractitionersRequest   *message);
+size_t medicare__v1__import_practitioners_request__pack
+                     (const Medicare__V1__ImportPractitionersRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__import_practitioners_request__pack_to_buffer
+                     (const Medicare__V1__ImportPractitionersRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ImportPractitionersRequest *
+       medicare__v1__import_practitioners_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__import_practitioners_request__free_unpacked
+                     (Medicare__V1__ImportPractitionersRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ImportPractitionersResponse methods */
+void   medicare__v1__import_practitioners_response__init
+                     (Medicare__V1__ImportPractitionersResponse         *message);
+size_t medicare__v1__import_practitioners_response__get_packed_size
+                     (const Medicare__V1__ImportPractitionersResponse   *message);
+size_t medicare__v1__import_practitioners_response__pack
+                     (const Medicare__V1__ImportPractitionersResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__import_practitioners_response__pack_to_buffer
+                     (const Medicare__V1__ImportPractitionersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ImportPractitionersResponse *
+       medicare__v1__import_practitioners_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__import_practitioners_response__free_unpacked
+                     (Medicare__V1__ImportPractitionersResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__RegisterVisitRequest methods */
 void   medicare__v1__register_visit_request__init
                      (Medicare__V1__RegisterVisitRequest         *message);
@@ -1818,6 +1948,15 @@ typedef void (*Medicare__V1__VisitEvent_Closure)
 typedef void (*Medicare__V1__FeeDetail_Closure)
                  (const Medicare__V1__FeeDetail *message,
                   void *closure_data);
+typedef void (*Medicare__V1__Practitioner_Closure)
+                 (const Medicare__V1__Practitioner *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ImportPractitionersRequest_Closure)
+                 (const Medicare__V1__ImportPractitionersRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ImportPractitionersResponse_Closure)
+                 (const Medicare__V1__ImportPractitionersResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__RegisterVisitRequest_Closure)
                  (const Medicare__V1__RegisterVisitRequest *message,
                   void *closure_data);
@@ -1932,6 +2071,10 @@ struct Medicare__V1__Settlement_Service
                            const Medicare__V1__UndoFeeDetailsRequest *input,
                            Medicare__V1__Visit_Closure closure,
                            void *closure_data);
+  void (*import_practitioners)(Medicare__V1__Settlement_Service *service,
+                               const Medicare__V1__ImportPractitionersRequest *input,
+                               Medicare__V1__ImportPractitionersResponse_Closure closure,
+                               void *closure_data);
   void (*get_visit)(Medicare__V1__Settlement_Service *service,
                     const Medicare__V1__VisitRef *input,
                     Medicare__V1__Visit_Closure closure,
@@ -1961,6 +2104,7 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## upload_diagnoses,\
       function_prefix__ ## upload_fee_details,\
       function_prefix__ ## undo_fee_details,\
+      function_prefix__ ## import_practitioners,\
       function_prefix__ ## get_visit  }
 void medicare__v1__settlement__import_persons(ProtobufCService *service,
                                               const Medicare__V1__ImportPersonsRequest *input,
@@ -2030,6 +2174,10 @@ void medicare__v1__settlement__undo_fee_details(ProtobufCService *service,
                                                 const Medicare__V1__UndoFeeDetailsRequest *input,
                                                 Medicare__V1__Visit_Closure closure,
                                                 void *closure_data);
+void medicare__v1__settlement__import_practitioners(ProtobufCService *service,
+                                                    const Medicare__V1__ImportPractitionersRequest *input,
+                                                    Medicare__V1__ImportPractitionersResponse_Closure closure,
+                                                    void *closure_data);
 void medicare__v1__settlement__get_visit(ProtobufCService *service,
                                          const Medicare__V1__VisitRef *input,
                                          Medicare__V1__Visit_Closure closure,
@@ -2066,6 +2214,7 @@ extern const ProtobufCEnumDescriptor    medicare__v1__chrgitm_lv__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__settlement_status__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__visit_status__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__visit_event_kind__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__practice_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__receivable_kind__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_request__descriptor;
@@ -2089,6 +2238,9 @@ extern const ProtobufCMessageDescriptor medicare__v1__sign_in_request__descripto
 extern const ProtobufCMessageDescriptor medicare__v1__sign_in_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__visit_event__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__fee_detail__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__practitioner__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__import_practitioners_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__import_practitioners_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__visit__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upload_diagnoses_request__descriptor;
