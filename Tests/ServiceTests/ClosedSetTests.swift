@@ -46,12 +46,12 @@ import Testing
         #expect(settlement["settlements.status"] == [SettlementStatus.settled.code, SettlementStatus.reversed.code])
         #expect(settlement["audit_outbox.kind"] == [AuditKind.settlement.code, AuditKind.reversal.code])
         let visits = Dictionary(uniqueKeysWithValues: SettlementStore.visitSets.map { ("\($0.table).\($0.column)", $0.codes) })
-        #expect(visits["visits.insutype"] == Insutype.known.map { String($0.rawValue) })
-        #expect(visits["visits.med_type"] == Self.codes(MedType.self))
+        #expect(visits["outpatient_visits.insutype"] == Insutype.known.map { String($0.rawValue) })
+        #expect(visits["outpatient_visits.med_type"] == Self.codes(MedType.self))
         #expect(SettlementStore.migrations.last?.steps.joined().contains("'physician', 'assistant_physician', 'village_doctor'") == true)
         #expect(Self.codes(PracticeType.self) == ["physician", "assistant_physician", "village_doctor"])
         // Settling and reversing are the settlements' own rows, not stored events.
-        #expect(visits["visit_events.kind"] == Self.codes(VisitEventKind.self).filter { $0 != "settled" && $0 != "reversed" })
+        #expect(visits["outpatient_visit_events.kind"] == Self.codes(VisitEventKind.self).filter { $0 != "settled" && $0 != "reversed" })
 
         #expect(SupervisionDefinition.closedSets.first { $0.table == "audit" && $0.column == "kind" }?.codes == Self.codes(AuditKind.self))
     }
@@ -112,5 +112,25 @@ import Testing
                 }
             }
         }
+    }
+}
+
+/// Services may share one PostgreSQL database (replicas over it: the replica stack runs so),
+/// where tables, indexes and triggers share one namespace: no two services may create the same name.
+@Suite struct SchemaNameTests {
+    @Test func noTwoServicesCreateTheSameTableIndexOrTrigger() throws {
+        let created = try Regex(#"CREATE (?:UNIQUE )?(?:TABLE|INDEX|TRIGGER) (?:IF NOT EXISTS )?(\w+)"#)
+        var owner: [String: String] = [:]
+        for (service, migrations) in [("registry", RegistryDefinition.migrations), ("settlement", SettlementDefinition.migrations),
+                                      ("supervision", SupervisionDefinition.migrations)] {
+            for step in migrations.flatMap({ $0.steps + ($0.postgresSteps ?? []) }) {
+                for match in step.matches(of: created) {
+                    guard let name = match.output[1].substring.map(String.init) else { continue }
+                    if let other = owner[name], other != service { Issue.record("\(name) is created by \(other) and \(service)") }
+                    owner[name] = service
+                }
+            }
+        }
+        #expect(owner["outpatient_visits"] == "settlement" && owner["visits"] == "supervision")
     }
 }

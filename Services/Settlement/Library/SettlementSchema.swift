@@ -72,13 +72,13 @@ extension SettlementStore {
         // settlements_live_visit, reversed ones by settlements_reversed_visit (a settle adds
         // no entry to it: only a reversal, rare, does).
         Migration(12, "outpatient visits", sql: """
-            CREATE TABLE visits (fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, ipt_otp_no TEXT NOT NULL, psn_no TEXT NOT NULL,
+            CREATE TABLE outpatient_visits (fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, ipt_otp_no TEXT NOT NULL, psn_no TEXT NOT NULL,
                 insutype TEXT NOT NULL, med_type TEXT NOT NULL, begntime TEXT NOT NULL, atddr_no TEXT NOT NULL, diagnoses TEXT NOT NULL,
                 PRIMARY KEY (fixmedins_code, mdtrt_id), UNIQUE (fixmedins_code, ipt_otp_no));
-            CREATE TABLE visit_details (fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, feedetl_sn TEXT NOT NULL, seq BIGINT NOT NULL,
+            CREATE TABLE outpatient_visit_details (fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, feedetl_sn TEXT NOT NULL, seq BIGINT NOT NULL,
                 med_list_codg TEXT NOT NULL, medins_list_codg TEXT NOT NULL, cnt BIGINT NOT NULL, pric BIGINT NOT NULL, bilg_dr_codg TEXT NOT NULL,
                 days BIGINT NOT NULL, PRIMARY KEY (fixmedins_code, mdtrt_id, feedetl_sn));
-            CREATE TABLE visit_events (fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL,
+            CREATE TABLE outpatient_visit_events (fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL,
                 opter_no TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (fixmedins_code, mdtrt_id, seq));
             CREATE INDEX settlements_reversed_visit ON settlements (mdtrt_id, fixmedins_code) WHERE status = 'reversed'
             """),

@@ -38,9 +38,9 @@ struct VisitChange: Sendable {
 extension SettlementStore {
     /// Visits' closed sets (migration 13).
     static let visitSets = [
-        ClosedSet("visits", "insutype", ["310", "320", "330", "340", "390", "392", "510"]),
-        ClosedSet("visits", "med_type", medTypes),
-        ClosedSet("visit_events", "kind", ["registered", "diagnoses_uploaded", "details_uploaded", "details_undone"]),
+        ClosedSet("outpatient_visits", "insutype", ["310", "320", "330", "340", "390", "392", "510"]),
+        ClosedSet("outpatient_visits", "med_type", medTypes),
+        ClosedSet("outpatient_visit_events", "kind", ["registered", "diagnoses_uploaded", "details_uploaded", "details_undone"]),
     ]
 
     /// Registers a visit unless its institution has one of the same `ipt_otp_no`: then that
@@ -52,13 +52,13 @@ extension SettlementStore {
             try await Self.requireSignIn(tx, visit.fixmedinsCode, actor)
             try await tx.execute(
                 """
-                INSERT INTO visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses)
+                INSERT INTO outpatient_visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '') ON CONFLICT (fixmedins_code, ipt_otp_no) DO NOTHING
                 """,
                 [.text(visit.fixmedinsCode), .text(visit.mdtrtID), .text(visit.iptOtpNo), .text(visit.psnNo), .text(String(visit.insutype.rawValue)),
                  visit.medType.stored, .text(visit.begntime), .text(visit.atddrNo)]
             )
-            guard let row = try await tx.queryOne("SELECT mdtrt_id FROM visits WHERE fixmedins_code = $1 AND ipt_otp_no = $2",
+            guard let row = try await tx.queryOne("SELECT mdtrt_id FROM outpatient_visits WHERE fixmedins_code = $1 AND ipt_otp_no = $2",
                                                   [.text(visit.fixmedinsCode), .text(visit.iptOtpNo)]),
                   let stored = try await Self.visit(tx, visit.fixmedinsCode, try row.string("mdtrt_id"), lock: false)
             else { throw StoreError.decoding("visits: the registration of \(visit.iptOtpNo) is missing") }
@@ -96,23 +96,23 @@ extension SettlementStore {
             guard let done = try change(&visit) else { return visit }
 
             if visit.diagnoses != before.diagnoses {
-                try await tx.execute("UPDATE visits SET diagnoses = $3 WHERE fixmedins_code = $1 AND mdtrt_id = $2",
+                try await tx.execute("UPDATE outpatient_visits SET diagnoses = $3 WHERE fixmedins_code = $1 AND mdtrt_id = $2",
                                      [.text(fixmedinsCode), .text(mdtrtID), .text(visit.diagnoses.joined(separator: ","))])
             }
             let kept = Set(visit.details.map(\.feedetlSn))
             for gone in before.details where !kept.contains(gone.feedetlSn) {
-                try await tx.execute("DELETE FROM visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 AND feedetl_sn = $3",
+                try await tx.execute("DELETE FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 AND feedetl_sn = $3",
                                      [.text(fixmedinsCode), .text(mdtrtID), .text(gone.feedetlSn)])
             }
             let had = Set(before.details.map(\.feedetlSn))
-            var seq = try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) AS seq FROM visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2",
+            var seq = try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) AS seq FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2",
                                             [.text(fixmedinsCode), .text(mdtrtID)])?.int("seq") ?? 0
             let added = visit.details.filter { !had.contains($0.feedetlSn) }.map { d -> [SQLValue] in
                 seq += 1
                 return [.text(fixmedinsCode), .text(mdtrtID), .text(d.feedetlSn), .integer(seq), .text(d.medListCodg), .text(d.medinsListCodg),
                         .integer(d.cnt), .integer(d.pric), .text(d.bilgDrCodg), .integer(Int64(d.days))]
             }
-            try await tx.insert(into: "visit_details", columns: ["fixmedins_code", "mdtrt_id", "feedetl_sn", "seq", "med_list_codg", "medins_list_codg",
+            try await tx.insert(into: "outpatient_visit_details", columns: ["fixmedins_code", "mdtrt_id", "feedetl_sn", "seq", "med_list_codg", "medins_list_codg",
                                                                  "cnt", "pric", "bilg_dr_codg", "days"], rows: added, tail: "")
             try await Self.record(tx, visit, done, actor)
             return visit
@@ -131,7 +131,7 @@ extension SettlementStore {
             )
             var events: [VisitEvent] = []
             for row in try await tx.query(
-                "SELECT kind, at, opter_no, detail FROM visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
+                "SELECT kind, at, opter_no, detail FROM outpatient_visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
             ) {
                 events.append(VisitEvent(kind: try row.code("kind"), at: try row.string("at"), opterNo: try row.string("opter_no"), detail: try row.string("detail")))
             }
@@ -161,7 +161,7 @@ extension SettlementStore {
     /// `lock`), or nil.
     private static func visit(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ mdtrtID: String, lock: Bool) async throws -> VisitRecord? {
         guard let row = try await tx.queryOne(
-            "SELECT * FROM visits WHERE fixmedins_code = $1 AND mdtrt_id = $2" + (lock ? tx.dialect.forUpdate : ""), [.text(fixmedinsCode), .text(mdtrtID)]
+            "SELECT * FROM outpatient_visits WHERE fixmedins_code = $1 AND mdtrt_id = $2" + (lock ? tx.dialect.forUpdate : ""), [.text(fixmedinsCode), .text(mdtrtID)]
         ) else { return nil }
         let diagnoses = try row.string("diagnoses")
         var visit = VisitRecord(
@@ -171,7 +171,7 @@ extension SettlementStore {
             diagnoses: diagnoses.isEmpty ? [] : diagnoses.split(separator: ",").map(String.init)
         )
         for d in try await tx.query(
-            "SELECT * FROM visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
+            "SELECT * FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
         ) {
             visit.details.append(FeeDetail(
                 feedetlSn: try d.string("feedetl_sn"), medListCodg: try d.string("med_list_codg"), medinsListCodg: try d.string("medins_list_codg"),
@@ -228,8 +228,8 @@ extension SettlementStore {
     private static func record(_ tx: any SQLTransaction, _ visit: VisitRecord, _ change: VisitChange, _ actor: VisitActor) async throws {
         try await tx.execute(
             """
-            INSERT INTO visit_events (fixmedins_code, mdtrt_id, seq, kind, at, opter_no, detail)
-            SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2
+            INSERT INTO outpatient_visit_events (fixmedins_code, mdtrt_id, seq, kind, at, opter_no, detail)
+            SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM outpatient_visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2
             """,
             [.text(visit.fixmedinsCode), .text(visit.mdtrtID), change.kind.stored, .text(actor.at), .text(actor.opterNo), .text(String(change.detail.prefix(500)))]
         )
