@@ -10,7 +10,9 @@
 #
 #   scripts/bench-engines.sh [SECONDS]        # release build first: swift build -c release
 #
-# BENCH_BIN=.build/debug runs other executables; BENCH_ENGINES="sqlite postgres-1" runs only
+# BENCH_MIX=visit=1 loads the national visit flow instead (each visit four calls: register,
+# diagnoses, details, settle; the figures are then visits). BENCH_BIN=.build/debug runs other
+# executables; BENCH_ENGINES="sqlite postgres-1" runs only
 # those rows (the first is the baseline); KEEP_WORK=1 keeps the work folder (logs, databases)
 # for a look after a failure.
 #
@@ -61,10 +63,10 @@ run() { # label engine replicas
     "$bin/medicare" demo --gateway 127.0.0.1:7100 --certs "$work/certs" >/dev/null 2>&1 || { echo "bench-engines: demo failed" >&2; exit 1; }
     cpu_snapshot "$work/before.json"
     /usr/bin/env python3 - "$bin/medicare" "$work" "$secs" >"$work/load.txt" <<'EOF'
-import resource, subprocess, sys
+import os, resource, subprocess, sys
 medicare, work, secs = sys.argv[1:4]
 out = subprocess.run([medicare, 'load', '--gateway', '127.0.0.1:7100', '--certs', f'{work}/certs', '--concurrency', '64',
-                      '--duration', secs, '--mix', 'settle=1'], capture_output=True, text=True).stdout
+                      '--duration', secs, '--mix', os.environ.get('BENCH_MIX', 'settle=1')], capture_output=True, text=True).stdout
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(out.strip().splitlines()[-1]); print(f"loadgen {usage.ru_utime + usage.ru_stime}")
 EOF
@@ -109,11 +111,12 @@ for row in ${BENCH_ENGINES:-sqlite postgres-1 postgres-2}; do
     esac
 done
 python3 - "$work/results.txt" "$secs" <<'EOF'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 base = rows[0]
-print(f"whole stack, {sys.argv[2]} s at 64 in flight, settle only; baseline: {base['label']}")
-print(f"{'engine':12s} {'settles/s':>10s} {'vs base':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/settle':>14s} {'vs base':>8s} {'relay lag ms':>13s} {'monitor lag ms':>15s}")
+unit = "visit" if os.environ.get("BENCH_MIX", "settle=1") == "visit=1" else "settle"
+print(f"whole stack, {sys.argv[2]} s at 64 in flight, {os.environ.get('BENCH_MIX', 'settle=1')}; baseline: {base['label']}")
+print(f"{'engine':12s} {unit + 's/s':>10s} {'vs base':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/' + unit:>14s} {'vs base':>8s} {'relay lag ms':>13s} {'monitor lag ms':>15s}")
 for r in rows:
     print(f"{r['label']:12s} {r['rate']:10.0f} {r['rate'] / base['rate']:7.2f}x {r['p50']:8.1f} {r['p99']:8.1f} {r['cpu_ms']:14.3f} "
           f"{r['cpu_ms'] / base['cpu_ms']:7.2f}x {r['lag_ms']:>13s} {r['monitor_ms']:>15s}")

@@ -24,13 +24,16 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Seconds to run.") var duration = 30.0
     @Option(help: "Stop after this many calls (0 = no limit).") var count = 0
     @Option(help: "Fixed arrival rate in calls/s (0 = as fast as the concurrency allows).") var rate = 0.0
-    @Option(help: "Weights: settle=8,review=1,read=1.") var mix = "settle=8,review=1,read=1"
+    @Option(help: "Weights: settle=8,review=1,read=1 (also visit: register, diagnoses, details, settle).") var mix = "settle=8,review=1,read=1"
     @Option(help: "Insured persons loaded by the demo.") var persons = 2_000
     @Option(help: "Connections to the gateway, as separate callers would open; calls are spread over them.") var connections = 4
     @Option(help: "Event-loop threads for the connections (0 = one per core); one keeps the load generator from crowding a small machine it shares with the stack.") var eventLoops = 1
     @Option(help: "Write the report as PREFIX.json, the latency distribution as PREFIX.csv and its plot as PREFIX.svg.") var report = ""
 
-    enum Operation: String, CaseIterable { case settle, review, read }
+    /// `settle`: one Gateway/Settle of a whole claim; `review`; `read` (a profile); `visit`:
+    /// the national flow, four calls timed as one: 2201 register, 2203 diagnoses, 2204 fee
+    /// details, 2207 settle by reference (the operator signed in at every clinic first).
+    enum Operation: String, CaseIterable { case settle, review, read, visit }
 
     final class Stats: Sendable {
         struct State {
@@ -80,6 +83,13 @@ struct Load: AsyncParsableCommand {
         // settlement refuses it as R003) or a visit number twice (it answers a replay).
         let offset = Int((runStamp / 60) % UInt64(Self.visitDays.count * persons / 250_000 + 1)) * 250_000
 
+        // The visit flow's operator, signed in for today at every clinic it visits (9001).
+        if weights.contains(where: { $0.0 == .visit && $0.1 > 0 }) {
+            let settlement = SettlementClient(clients[0])
+            for clinic in clinics {
+                _ = try await settlement.signIn(SignInRequest(fixmedinsCode: clinic, opterNo: Self.operatorNo, opterName: "load"), options: CallOptions(timeout: .seconds(10)))
+            }
+        }
         let progress = Task {
             var last = 0
             while !Task.isCancelled {
@@ -93,7 +103,7 @@ struct Load: AsyncParsableCommand {
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {
                 let client = clients[worker % clients.count]
-                let gateway = GatewayClient(client), supervision = SupervisionClient(client)
+                let gateway = GatewayClient(client), supervision = SupervisionClient(client), settlement = SettlementClient(client)
                 group.addTask {
                     while ContinuousClock.now < end {
                         let n = stats.tickets.add(1, ordering: .relaxed).newValue
@@ -120,6 +130,10 @@ struct Load: AsyncParsableCommand {
                             case .read:
                                 _ = try await gateway.getInstitutionProfile(InstitutionProfileRequest(fixmedinsCode: clinics[n % clinics.count], date: "2024-06-01"),
                                                                             options: CallOptions(timeout: .seconds(10)))
+                            case .visit:
+                                let k = stats.claims.add(1, ordering: .relaxed).newValue + offset
+                                try await Self.visit(Self.claim(k, persons: persons, clinics: clinics, run: runStamp), settlement: settlement, gateway: gateway,
+                                                     key: keyPrefix + String(k))
                             }
                         } catch {
                             failure = RPCError(mapping: error)
@@ -207,6 +221,33 @@ struct Load: AsyncParsableCommand {
             svg += "<text x=\"\(width - right + 8)\" y=\"\(top + 16 + Double(i) * 16)\" fill=\"\(colour)\">\(curve.0)</text>"
         }
         return svg + "</svg>\n"
+    }
+
+    /// The operator the visit flow signs in (9001) and names on every step.
+    static let operatorNo = "LOAD01"
+
+    /// One visit through the national flow: 2201 register (the claim's visit number as the
+    /// HIS's ipt_otp_no; the demo's persons numbered i are employees when i is a multiple of
+    /// 3), 2203 diagnoses, 2204 the claim's lines as fee details (prescribed by the demo's
+    /// DR01), 2207 settle by reference.
+    static func visit(_ claim: Claim, settlement: SettlementClient, gateway: GatewayClient, key: String) async throws {
+        let options = CallOptions(timeout: .seconds(10))
+        let person = Int(claim.psnNo.suffix(7)) ?? 0
+        let visit = try await settlement.registerVisit(RegisterVisitRequest(
+            fixmedinsCode: claim.fixmedinsCode, iptOtpNo: claim.mdtrtID, psnNo: claim.psnNo, insutype: person % 3 == 0 ? .employeeBasic : .residentBasic,
+            medType: claim.medType, begntime: claim.visitDate, atddrNo: "DR01", opterNo: operatorNo
+        ), options: options)
+        _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(
+            fixmedinsCode: claim.fixmedinsCode, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: operatorNo), options: options)
+        _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(
+            fixmedinsCode: claim.fixmedinsCode, mdtrtID: visit.mdtrtID,
+            details: claim.lines.enumerated().map { i, line in
+                FeeDetail(feedetlSn: String(i + 1), medListCodg: line.itemCode, medinsListCodg: "H-" + line.itemCode, cnt: line.quantity, pric: line.unitPrice,
+                          bilgDrCodg: "DR01", days: line.days)
+            },
+            opterNo: operatorNo), options: options)
+        _ = try await gateway.settle(GatewaySettleRequest(visit: VisitRef(fixmedinsCode: claim.fixmedinsCode, mdtrtID: visit.mdtrtID)),
+                                     options: CallOptions(timeout: .seconds(10), metadata: [Metadata.idempotencyKey: key]))
     }
 
     /// A claim at a designated demo clinic for a person and day no other claim uses, so that

@@ -78,14 +78,16 @@ struct LoadReportTests {
             #expect(demo.status == 0, "\(demo.error)")
             let prefix = NSTemporaryDirectory() + "load-\(UUID().uuidString.prefix(8))"
             let run = try await runCommand(Executables.path("medicare"), [
-                "load", "--rate", "100", "--duration", "2", "--concurrency", "8", "--persons", "200", "--mix", "settle=1,read=1",
+                "load", "--rate", "100", "--duration", "2", "--concurrency", "8", "--persons", "200", "--mix", "settle=1,read=1,visit=1",
                 "--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs", "--report", prefix,
             ], timeout: .seconds(60))
             #expect(run.status == 0, "\(run.error)")
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: prefix + ".json"))) as? [String: Any]
             #expect(json?["latency_from"] as? String == "scheduled time" && (json?["calls"] as? Int ?? 0) > 50, "\(String(describing: json))")
             let operations = json?["operations"] as? [[String: Any]] ?? []
-            #expect(Set(operations.compactMap { $0["operation"] as? String }) == ["settle", "read"], "\(operations)")
+            #expect(Set(operations.compactMap { $0["operation"] as? String }) == ["settle", "read", "visit"], "\(operations)")
+            // The national flow's visits (register, diagnoses, details, settle by reference) all pass.
+            #expect((json?["errors"] as? [Any])?.isEmpty == true, "\(String(describing: json?["errors"]))")
             #expect(((operations.first?["latency_ms"] as? [String: Any])?["p99"] as? Double ?? 0) > 0)
             let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8)
             #expect(csv.hasPrefix("operation,percentile,latency_ms\r\n") && csv.contains("\r\nsettle,99,"), "\(csv.prefix(200))")
