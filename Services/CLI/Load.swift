@@ -235,7 +235,8 @@ struct Load: AsyncParsableCommand {
         let person = Int(claim.psnNo.suffix(7)) ?? 0
         let visit = try await settlement.registerVisit(RegisterVisitRequest(
             fixmedinsCode: claim.fixmedinsCode, iptOtpNo: claim.mdtrtID, psnNo: claim.psnNo, insutype: person % 3 == 0 ? .employeeBasic : .residentBasic,
-            medType: claim.medType, begntime: claim.visitDate, atddrNo: "DR01", opterNo: operatorNo
+            medType: claim.medType, begntime: claim.visitDate, atddrNo: "DR01", opterNo: operatorNo,
+            mdtrtCertType: .socialSecurityCard, mdtrtCertNo: "A" + claim.psnNo
         ), options: options)
         _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(
             fixmedinsCode: claim.fixmedinsCode, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: operatorNo), options: options)

@@ -1,5 +1,6 @@
 import Foundation
 import MedicareContracts
+import MedicareDomain
 import MedicareRPC
 import MedicareTestSupport
 import MedicareWire
@@ -17,9 +18,11 @@ struct HISSessionTests {
             let code = "H33080200101"
             _ = try await settlement.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生"))
 
+            // P3 presents the resident ID the demo registered for it (02).
+            let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1953, 1, 4, 1)
             let registration = RegisterVisitRequest(
                 fixmedinsCode: code, iptOtpNo: "OP-20240601-1", psnNo: "P3", insutype: .residentBasic, medType: .generalOutpatient,
-                begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001"
+                begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .idCard, mdtrtCertNo: first17 + String(ResidentID.checkCharacter(first17))
             )
             let visit = try await settlement.registerVisit(registration)
             #expect(visit.mdtrtID.hasPrefix("M") && visit.status == .registered && !visit.replay)
@@ -33,6 +36,17 @@ struct HISSessionTests {
             let refused = await #expect(throws: RPCError.self) { _ = try await settlement.registerVisit(stranger) }
             #expect(refused?.code == .failedPrecondition && refused?.message.hasPrefix("opter_no:") == true)
 
+            #expect(visit.mdtrtCertType == .idCard && visit.mdtrtCertNo == registration.mdtrtCertNo)
+            // Another person's resident ID, or no certificate type, is refused, naming the field.
+            var someoneElse = registration
+            someoneElse.iptOtpNo = "OP-20240601-4"
+            let other17 = "330802" + String(format: "%04d%02d%02d%03d", 1954, 1, 5, 1)
+            someoneElse.mdtrtCertNo = other17 + String(ResidentID.checkCharacter(other17))
+            let wrongID = await #expect(throws: RPCError.self) { _ = try await settlement.registerVisit(someoneElse) }
+            #expect(wrongID?.code == .failedPrecondition && wrongID?.message.hasPrefix("mdtrt_cert_no:") == true, "\(String(describing: wrongID))")
+            someoneElse.mdtrtCertType = .unspecified
+            let noType = await #expect(throws: RPCError.self) { _ = try await settlement.registerVisit(someoneElse) }
+            #expect(noType?.code == .invalidArgument && noType?.message.hasPrefix("mdtrt_cert_type:") == true)
             // A doctor not registered with the clinic is refused, naming the field.
             var unknownDoctor = registration
             unknownDoctor.iptOtpNo = "OP-20240601-3"

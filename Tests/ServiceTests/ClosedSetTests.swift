@@ -48,8 +48,8 @@ import Testing
         let visits = Dictionary(uniqueKeysWithValues: SettlementStore.visitSets.map { ("\($0.table).\($0.column)", $0.codes) })
         #expect(visits["outpatient_visits.insutype"] == Insutype.known.map { String($0.rawValue) })
         #expect(visits["outpatient_visits.med_type"] == Self.codes(MedType.self))
-        #expect(SettlementStore.migrations.last?.steps.joined().contains("'physician', 'assistant_physician', 'village_doctor'") == true)
-        #expect(Self.codes(PracticeType.self) == ["physician", "assistant_physician", "village_doctor"])
+        #expect(SettlementStore.practitionerSets.first?.codes == Self.codes(PracticeType.self))
+        #expect(SettlementStore.certificateSets.first?.codes == Self.codes(MdtrtCertType.self))
         // Settling and reversing are the settlements' own rows, not stored events.
         #expect(visits["outpatient_visit_events.kind"] == Self.codes(VisitEventKind.self).filter { $0 != "settled" && $0 != "reversed" })
 

@@ -88,8 +88,18 @@ extension SettlementStore {
             CREATE TABLE practitioners (fixmedins_code TEXT NOT NULL, dr_code TEXT NOT NULL, dr_name TEXT NOT NULL, prac_type TEXT NOT NULL,
                 active BIGINT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (fixmedins_code, dr_code))
             """),
-        Migration.closedSets(15, "practitioners' types hold only their codes", [ClosedSet("practitioners", "prac_type", ["physician", "assistant_physician", "village_doctor"])]),
+        Migration.closedSets(15, "practitioners' types hold only their codes", practitionerSets),
+        // What the person presented at the visit (2201's mdtrt_cert_type and mdtrt_cert_no).
+        Migration(16, "visits' certificates", sql: """
+            ALTER TABLE outpatient_visits ADD COLUMN mdtrt_cert_type TEXT NOT NULL DEFAULT 'id_card';
+            ALTER TABLE outpatient_visits ADD COLUMN mdtrt_cert_no TEXT NOT NULL DEFAULT ''
+            """),
+        Migration.closedSets(17, "visits' certificate types hold only their codes", certificateSets),
     ]
+
+    /// Closed sets of migrations 15 and 17 (a test compares them with the enums).
+    static let practitionerSets = [ClosedSet("practitioners", "prac_type", ["physician", "assistant_physician", "village_doctor"])]
+    static let certificateSets = [ClosedSet("outpatient_visits", "mdtrt_cert_type", ["ecard", "id_card", "social_security_card"])]
 
     /// The closed-set columns and their codes as migration 7 fixed them (a test compares them
     /// with the enums: a value added to one needs a migration that widens its check). Medical

@@ -23,14 +23,21 @@ extension SettlementProvider {
             insutype: try request.insutype.required("insutype"), medType: medType,
             begntime: try CivilDate(request.begntime, field: "begntime").description, atddrNo: try FreeText.checked(request.atddrNo, field: "atddr_no", max: 30)
         )
+        var presented = visit
+        presented.mdtrtCertType = try request.mdtrtCertType.required("mdtrt_cert_type")
+        let id = presented.mdtrtCertType == .idCard ? try ResidentID(request.mdtrtCertNo, field: "mdtrt_cert_no") : nil
+        presented.mdtrtCertNo = try id?.value ?? FreeText.checked(request.mdtrtCertNo, field: "mdtrt_cert_no", max: 50)
         let actor = try actor(request.opterNo)
         guard let person = try await store.person(psnNo: visit.psnNo) else { throw DomainError(.notFound, field: "psn_no", "no insured person \(visit.psnNo)") }
+        if let id, id.value != person.certno {
+            throw DomainError(.precondition, field: "mdtrt_cert_no", "the resident ID presented is not \(visit.psnNo)'s")
+        }
         guard person.psnInsuStas == .enrolled else { throw DomainError(.precondition, field: "psn_no", "\(visit.psnNo)'s enrolment is \(person.psnInsuStas)") }
         guard person.insutype == visit.insutype else {
             throw DomainError(.precondition, field: "insutype", "\(visit.psnNo) is insured under \(person.insutype.rawValue), not \(visit.insutype.rawValue)")
         }
         try await store.requirePractitioners(visit.fixmedinsCode, [("atddr_no", visit.atddrNo)])
-        let (stored, replay) = try await store.registerVisit(visit, by: actor)
+        let (stored, replay) = try await store.registerVisit(presented, by: actor)
         guard var answer = try await store.visitState(stored.fixmedinsCode, stored.mdtrtID) else {
             throw DomainError(.notFound, field: "mdtrt_id", "no visit \(stored.mdtrtID)")
         }

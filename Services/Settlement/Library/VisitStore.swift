@@ -13,12 +13,16 @@ struct VisitRecord: Sendable, Equatable {
     var medType: MedType
     /// The visit day, YYYY-MM-DD; the attending doctor's code.
     var begntime, atddrNo: String
+    /// What the person presented (2201): its type and number.
+    var mdtrtCertType: MdtrtCertType = .idCard
+    var mdtrtCertNo = ""
     var diagnoses: [String] = []
     var details: [FeeDetail] = []
 
     /// Registration's own fields (not diagnoses or details) are the same.
     func sameRegistration(as other: VisitRecord) -> Bool {
         (iptOtpNo, psnNo, insutype, medType, begntime, atddrNo) == (other.iptOtpNo, other.psnNo, other.insutype, other.medType, other.begntime, other.atddrNo)
+            && (mdtrtCertType, mdtrtCertNo) == (other.mdtrtCertType, other.mdtrtCertNo)
     }
 }
 
@@ -52,11 +56,12 @@ extension SettlementStore {
             try await Self.requireSignIn(tx, visit.fixmedinsCode, actor)
             try await tx.execute(
                 """
-                INSERT INTO outpatient_visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '') ON CONFLICT (fixmedins_code, ipt_otp_no) DO NOTHING
+                INSERT INTO outpatient_visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses,
+                    mdtrt_cert_type, mdtrt_cert_no)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10) ON CONFLICT (fixmedins_code, ipt_otp_no) DO NOTHING
                 """,
                 [.text(visit.fixmedinsCode), .text(visit.mdtrtID), .text(visit.iptOtpNo), .text(visit.psnNo), .text(String(visit.insutype.rawValue)),
-                 visit.medType.stored, .text(visit.begntime), .text(visit.atddrNo)]
+                 visit.medType.stored, .text(visit.begntime), .text(visit.atddrNo), visit.mdtrtCertType.stored, .text(visit.mdtrtCertNo)]
             )
             guard let row = try await tx.queryOne("SELECT mdtrt_id FROM outpatient_visits WHERE fixmedins_code = $1 AND ipt_otp_no = $2",
                                                   [.text(visit.fixmedinsCode), .text(visit.iptOtpNo)]),
@@ -127,7 +132,7 @@ extension SettlementStore {
             var visit = Visit(
                 fixmedinsCode: record.fixmedinsCode, mdtrtID: record.mdtrtID, iptOtpNo: record.iptOtpNo, psnNo: record.psnNo, insutype: record.insutype,
                 medType: record.medType, begntime: record.begntime, atddrNo: record.atddrNo, diagnoses: record.diagnoses, details: record.details,
-                status: .registered
+                status: .registered, mdtrtCertType: record.mdtrtCertType, mdtrtCertNo: record.mdtrtCertNo
             )
             var events: [VisitEvent] = []
             for row in try await tx.query(
@@ -168,6 +173,7 @@ extension SettlementStore {
             fixmedinsCode: fixmedinsCode, mdtrtID: mdtrtID, iptOtpNo: try row.string("ipt_otp_no"), psnNo: try row.string("psn_no"),
             insutype: Insutype(rawValue: Int32(try row.string("insutype")) ?? 0), medType: try row.code("med_type"),
             begntime: try row.string("begntime"), atddrNo: try row.string("atddr_no"),
+            mdtrtCertType: try row.code("mdtrt_cert_type"), mdtrtCertNo: try row.string("mdtrt_cert_no"),
             diagnoses: diagnoses.isEmpty ? [] : diagnoses.split(separator: ",").map(String.init)
         )
         for d in try await tx.query(

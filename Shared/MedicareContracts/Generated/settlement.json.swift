@@ -528,6 +528,8 @@ extension RegisterVisitRequest: JSONMessage {
         self.begntime = try reader.string("begntime")
         self.atddrNo = try reader.string("atddr_no")
         self.opterNo = try reader.string("opter_no")
+        self.mdtrtCertType = try reader.code("mdtrt_cert_type")
+        self.mdtrtCertNo = try reader.string("mdtrt_cert_no")
         try reader.finish("medicare.v1.RegisterVisitRequest")
     }
 
@@ -540,9 +542,11 @@ extension RegisterVisitRequest: JSONMessage {
         writer.put("begntime", self.begntime)
         writer.put("atddr_no", self.atddrNo)
         writer.put("opter_no", self.opterNo)
+        writer.put("mdtrt_cert_type", self.mdtrtCertType)
+        writer.put("mdtrt_cert_no", self.mdtrtCertNo)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("ipt_otp_no", "string"), JSONField("psn_no", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("med_type", "medicare.v1.MedType"), JSONField("begntime", "string"), JSONField("atddr_no", "string"), JSONField("opter_no", "string")]
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("ipt_otp_no", "string"), JSONField("psn_no", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("med_type", "medicare.v1.MedType"), JSONField("begntime", "string"), JSONField("atddr_no", "string"), JSONField("opter_no", "string"), JSONField("mdtrt_cert_type", "medicare.v1.MdtrtCertType"), JSONField("mdtrt_cert_no", "string")]
 }
 
 extension Visit: JSONMessage {
@@ -563,6 +567,8 @@ extension Visit: JSONMessage {
         self.history = try reader.messages("history")
         self.replay = try reader.bool("replay")
         self.claim = try reader.message("claim")
+        self.mdtrtCertType = try reader.code("mdtrt_cert_type")
+        self.mdtrtCertNo = try reader.string("mdtrt_cert_no")
         try reader.finish("medicare.v1.Visit")
     }
 
@@ -582,9 +588,11 @@ extension Visit: JSONMessage {
         writer.put("history", self.history)
         writer.put("replay", self.replay)
         writer.put("claim", self.claim)
+        writer.put("mdtrt_cert_type", self.mdtrtCertType)
+        writer.put("mdtrt_cert_no", self.mdtrtCertNo)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mdtrt_id", "string"), JSONField("ipt_otp_no", "string"), JSONField("psn_no", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("med_type", "medicare.v1.MedType"), JSONField("begntime", "string"), JSONField("atddr_no", "string"), JSONField("diagnoses", "string", repeated: true), JSONField("details", "medicare.v1.FeeDetail", repeated: true), JSONField("status", "medicare.v1.VisitStatus"), JSONField("setl_id", "string"), JSONField("history", "medicare.v1.VisitEvent", repeated: true), JSONField("replay", "bool"), JSONField("claim", "medicare.v1.Claim")]
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mdtrt_id", "string"), JSONField("ipt_otp_no", "string"), JSONField("psn_no", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("med_type", "medicare.v1.MedType"), JSONField("begntime", "string"), JSONField("atddr_no", "string"), JSONField("diagnoses", "string", repeated: true), JSONField("details", "medicare.v1.FeeDetail", repeated: true), JSONField("status", "medicare.v1.VisitStatus"), JSONField("setl_id", "string"), JSONField("history", "medicare.v1.VisitEvent", repeated: true), JSONField("replay", "bool"), JSONField("claim", "medicare.v1.Claim"), JSONField("mdtrt_cert_type", "medicare.v1.MdtrtCertType"), JSONField("mdtrt_cert_no", "string")]
 }
 
 extension UploadDiagnosesRequest: JSONMessage {

@@ -231,6 +231,58 @@ public enum MedType: ProtoEnum {
     }
 }
 
+/// `medicare.v1.MdtrtCertType`. 就诊凭证类型 (mdtrt_cert_type), the national code list: what the person presented at the visit.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum MdtrtCertType: ProtoEnum {
+    case unspecified
+    case ecard
+    case idCard
+    case socialSecurityCard
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .ecard
+        case 2: self = .idCard
+        case 3: self = .socialSecurityCard
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .ecard: 1
+        case .idCard: 2
+        case .socialSecurityCard: 3
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.MdtrtCertType" }
+
+    public static var valueNamePrefix: String { "MDTRT_CERT_TYPE_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [MdtrtCertType] = [.ecard, .idCard, .socialSecurityCard]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .ecard: "ecard"
+        case .idCard: "id_card"
+        case .socialSecurityCard: "social_security_card"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.ChrgitmLv`. 收费项目等级 (chrgitm_lv), the national code list (01 甲类, 02 乙类, 03 丙类).
 ///
 /// A value a newer peer sends that this build does not know decodes as `unrecognized` and
@@ -1818,8 +1870,10 @@ public struct RegisterVisitRequest: WireMessage {
     public var begntime: String
     public var atddrNo: String
     public var opterNo: String
+    public var mdtrtCertType: MdtrtCertType
+    public var mdtrtCertNo: String
 
-    public init(fixmedinsCode: String = "", iptOtpNo: String = "", psnNo: String = "", insutype: Insutype = .init(), medType: MedType = .init(), begntime: String = "", atddrNo: String = "", opterNo: String = "") {
+    public init(fixmedinsCode: String = "", iptOtpNo: String = "", psnNo: String = "", insutype: Insutype = .init(), medType: MedType = .init(), begntime: String = "", atddrNo: String = "", opterNo: String = "", mdtrtCertType: MdtrtCertType = .init(), mdtrtCertNo: String = "") {
         self.fixmedinsCode = fixmedinsCode
         self.iptOtpNo = iptOtpNo
         self.psnNo = psnNo
@@ -1828,6 +1882,8 @@ public struct RegisterVisitRequest: WireMessage {
         self.begntime = begntime
         self.atddrNo = atddrNo
         self.opterNo = opterNo
+        self.mdtrtCertType = mdtrtCertType
+        self.mdtrtCertNo = mdtrtCertNo
     }
 
     public static var protoName: String { "medicare.v1.RegisterVisitRequest" }
@@ -1859,6 +1915,8 @@ extension RegisterVisitRequest: CMessage {
         self.begntime = try arena.string(c.pointee.begntime, field: "medicare.v1.RegisterVisitRequest.begntime")
         self.atddrNo = try arena.string(c.pointee.atddr_no, field: "medicare.v1.RegisterVisitRequest.atddr_no")
         self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.RegisterVisitRequest.opter_no")
+        self.mdtrtCertType = MdtrtCertType(rawValue: Int32(truncatingIfNeeded: c.pointee.mdtrt_cert_type.rawValue))
+        self.mdtrtCertNo = try arena.string(c.pointee.mdtrt_cert_no, field: "medicare.v1.RegisterVisitRequest.mdtrt_cert_no")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -1870,6 +1928,8 @@ extension RegisterVisitRequest: CMessage {
         c.pointee.begntime = try arena.cString(self.begntime, field: "medicare.v1.RegisterVisitRequest.begntime")
         c.pointee.atddr_no = try arena.cString(self.atddrNo, field: "medicare.v1.RegisterVisitRequest.atddr_no")
         c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.RegisterVisitRequest.opter_no")
+        c.pointee.mdtrt_cert_type = .init(rawValue: .init(truncatingIfNeeded: self.mdtrtCertType.rawValue))
+        c.pointee.mdtrt_cert_no = try arena.cString(self.mdtrtCertNo, field: "medicare.v1.RegisterVisitRequest.mdtrt_cert_no")
     }
 }
 
@@ -1890,8 +1950,10 @@ public struct Visit: WireMessage {
     public var history: [VisitEvent]
     public var replay: Bool
     public var claim: Claim?
+    public var mdtrtCertType: MdtrtCertType
+    public var mdtrtCertNo: String
 
-    public init(fixmedinsCode: String = "", mdtrtID: String = "", iptOtpNo: String = "", psnNo: String = "", insutype: Insutype = .init(), medType: MedType = .init(), begntime: String = "", atddrNo: String = "", diagnoses: [String] = [], details: [FeeDetail] = [], status: VisitStatus = .init(), setlID: String = "", history: [VisitEvent] = [], replay: Bool = false, claim: Claim? = nil) {
+    public init(fixmedinsCode: String = "", mdtrtID: String = "", iptOtpNo: String = "", psnNo: String = "", insutype: Insutype = .init(), medType: MedType = .init(), begntime: String = "", atddrNo: String = "", diagnoses: [String] = [], details: [FeeDetail] = [], status: VisitStatus = .init(), setlID: String = "", history: [VisitEvent] = [], replay: Bool = false, claim: Claim? = nil, mdtrtCertType: MdtrtCertType = .init(), mdtrtCertNo: String = "") {
         self.fixmedinsCode = fixmedinsCode
         self.mdtrtID = mdtrtID
         self.iptOtpNo = iptOtpNo
@@ -1907,6 +1969,8 @@ public struct Visit: WireMessage {
         self.history = history
         self.replay = replay
         self.claim = claim
+        self.mdtrtCertType = mdtrtCertType
+        self.mdtrtCertNo = mdtrtCertNo
     }
 
     public static var protoName: String { "medicare.v1.Visit" }
@@ -1945,6 +2009,8 @@ extension Visit: CMessage {
         self.history = try arena.messageArray(c.pointee.history, c.pointee.n_history, field: "medicare.v1.Visit.history", as: VisitEvent.self)
         self.replay = c.pointee.replay != 0
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
+        self.mdtrtCertType = MdtrtCertType(rawValue: Int32(truncatingIfNeeded: c.pointee.mdtrt_cert_type.rawValue))
+        self.mdtrtCertNo = try arena.string(c.pointee.mdtrt_cert_no, field: "medicare.v1.Visit.mdtrt_cert_no")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -1963,6 +2029,8 @@ extension Visit: CMessage {
         (c.pointee.n_history, c.pointee.history) = try arena.cMessageArray(self.history)
         c.pointee.replay = self.replay ? 1 : 0
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
+        c.pointee.mdtrt_cert_type = .init(rawValue: .init(truncatingIfNeeded: self.mdtrtCertType.rawValue))
+        c.pointee.mdtrt_cert_no = try arena.cString(self.mdtrtCertNo, field: "medicare.v1.Visit.mdtrt_cert_no")
     }
 }
 

@@ -40,7 +40,8 @@ def main():
             step("9001", sign_no=signed.sign_no)
             visit = settlement.RegisterVisit(settlement_pb2.RegisterVisitRequest(
                 fixmedins_code=args.clinic, ipt_otp_no=args.ipt_otp_no, psn_no=args.psn_no, insutype=settlement_pb2.INSUTYPE_RESIDENT_BASIC,
-                med_type=settlement_pb2.MED_TYPE_GENERAL_OUTPATIENT, begntime="2024-06-01", atddr_no="DR01", opter_no=args.opter_no))
+                med_type=settlement_pb2.MED_TYPE_GENERAL_OUTPATIENT, begntime="2024-06-01", atddr_no="DR01", opter_no=args.opter_no,
+                mdtrt_cert_type=settlement_pb2.MDTRT_CERT_TYPE_SOCIAL_SECURITY_CARD, mdtrt_cert_no="A33080200" + args.psn_no))
             step("2201", mdtrt_id=visit.mdtrt_id)
             ref = settlement_pb2.VisitRef(fixmedins_code=args.clinic, mdtrt_id=visit.mdtrt_id)
             settlement.UploadDiagnoses(settlement_pb2.UploadDiagnosesRequest(

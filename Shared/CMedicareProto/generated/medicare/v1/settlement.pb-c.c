@@ -3719,7 +3719,7 @@ const ProtobufCMessageDescriptor medicare__v1__import_practitioners_response__de
   (ProtobufCMessageInit) medicare__v1__import_practitioners_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__register_visit_request__field_descriptors[8] =
+static const ProtobufCFieldDescriptor medicare__v1__register_visit_request__field_descriptors[10] =
 {
   {
     "fixmedins_code",
@@ -3817,6 +3817,30 @@ static const ProtobufCFieldDescriptor medicare__v1__register_visit_request__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mdtrt_cert_type",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, mdtrt_cert_type),
+    &medicare__v1__mdtrt_cert_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mdtrt_cert_no",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegisterVisitRequest, mdtrt_cert_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__register_visit_request__field_indices_by_name[] = {
   6,   /* field[6] = atddr_no */
@@ -3824,6 +3848,8 @@ static const unsigned medicare__v1__register_visit_request__field_indices_by_nam
   0,   /* field[0] = fixmedins_code */
   3,   /* field[3] = insutype */
   1,   /* field[1] = ipt_otp_no */
+  9,   /* field[9] = mdtrt_cert_no */
+  8,   /* field[8] = mdtrt_cert_type */
   4,   /* field[4] = med_type */
   7,   /* field[7] = opter_no */
   2,   /* field[2] = psn_no */
@@ -3831,7 +3857,7 @@ static const unsigned medicare__v1__register_visit_request__field_indices_by_nam
 static const ProtobufCIntRange medicare__v1__register_visit_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descriptor =
 {
@@ -3841,14 +3867,14 @@ const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descripto
   "Medicare__V1__RegisterVisitRequest",
   "medicare.v1",
   sizeof(Medicare__V1__RegisterVisitRequest),
-  8,
+  10,
   medicare__v1__register_visit_request__field_descriptors,
   medicare__v1__register_visit_request__field_indices_by_name,
   1,  medicare__v1__register_visit_request__number_ranges,
   (ProtobufCMessageInit) medicare__v1__register_visit_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__visit__field_descriptors[15] =
+static const ProtobufCFieldDescriptor medicare__v1__visit__field_descriptors[17] =
 {
   {
     "fixmedins_code",
@@ -4030,6 +4056,30 @@ static const ProtobufCFieldDescriptor medicare__v1__visit__field_descriptors[15]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mdtrt_cert_type",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, mdtrt_cert_type),
+    &medicare__v1__mdtrt_cert_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mdtrt_cert_no",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__Visit, mdtrt_cert_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__visit__field_indices_by_name[] = {
   7,   /* field[7] = atddr_no */
@@ -4041,6 +4091,8 @@ static const unsigned medicare__v1__visit__field_indices_by_name[] = {
   12,   /* field[12] = history */
   4,   /* field[4] = insutype */
   2,   /* field[2] = ipt_otp_no */
+  16,   /* field[16] = mdtrt_cert_no */
+  15,   /* field[15] = mdtrt_cert_type */
   1,   /* field[1] = mdtrt_id */
   5,   /* field[5] = med_type */
   3,   /* field[3] = psn_no */
@@ -4051,7 +4103,7 @@ static const unsigned medicare__v1__visit__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__visit__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor medicare__v1__visit__descriptor =
 {
@@ -4061,7 +4113,7 @@ const ProtobufCMessageDescriptor medicare__v1__visit__descriptor =
   "Medicare__V1__Visit",
   "medicare.v1",
   sizeof(Medicare__V1__Visit),
-  15,
+  17,
   medicare__v1__visit__field_descriptors,
   medicare__v1__visit__field_indices_by_name,
   1,  medicare__v1__visit__number_ranges,
@@ -4986,6 +5038,38 @@ const ProtobufCEnumDescriptor medicare__v1__med_type__descriptor =
   medicare__v1__med_type__enum_values_by_name,
   2,
   medicare__v1__med_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__mdtrt_cert_type__enum_values_by_number[4] =
+{
+  { "MDTRT_CERT_TYPE_UNSPECIFIED", "MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_UNSPECIFIED", 0 },
+  { "MDTRT_CERT_TYPE_ECARD", "MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_ECARD", 1 },
+  { "MDTRT_CERT_TYPE_ID_CARD", "MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_ID_CARD", 2 },
+  { "MDTRT_CERT_TYPE_SOCIAL_SECURITY_CARD", "MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_SOCIAL_SECURITY_CARD", 3 },
+};
+static const ProtobufCIntRange medicare__v1__mdtrt_cert_type__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex medicare__v1__mdtrt_cert_type__enum_values_by_name[4] =
+{
+  { "MDTRT_CERT_TYPE_ECARD", 1 },
+  { "MDTRT_CERT_TYPE_ID_CARD", 2 },
+  { "MDTRT_CERT_TYPE_SOCIAL_SECURITY_CARD", 3 },
+  { "MDTRT_CERT_TYPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__mdtrt_cert_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.MdtrtCertType",
+  "MdtrtCertType",
+  "Medicare__V1__MdtrtCertType",
+  "medicare.v1",
+  4,
+  medicare__v1__mdtrt_cert_type__enum_values_by_number,
+  4,
+  medicare__v1__mdtrt_cert_type__enum_values_by_name,
+  1,
+  medicare__v1__mdtrt_cert_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue medicare__v1__chrgitm_lv__enum_values_by_number[4] =

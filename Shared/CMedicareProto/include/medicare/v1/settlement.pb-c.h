@@ -153,6 +153,25 @@ typedef enum _Medicare__V1__MedType {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__MED_TYPE)
 } Medicare__V1__MedType;
 /*
+ * 就诊凭证类型 (mdtrt_cert_type), the national code list: what the person presented at the visit.
+ */
+typedef enum _Medicare__V1__MdtrtCertType {
+  MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_UNSPECIFIED = 0,
+  /*
+   * 01 医保电子凭证: the voucher's token
+   */
+  MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_ECARD = 1,
+  /*
+   * 02 居民身份证: the 18-digit resident ID
+   */
+  MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_ID_CARD = 2,
+  /*
+   * 03 社会保障卡: the card number
+   */
+  MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_SOCIAL_SECURITY_CARD = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__MDTRT_CERT_TYPE)
+} Medicare__V1__MdtrtCertType;
+/*
  * 收费项目等级 (chrgitm_lv), the national code list (01 甲类, 02 乙类, 03 丙类).
  */
 typedef enum _Medicare__V1__ChrgitmLv {
@@ -882,10 +901,20 @@ struct  Medicare__V1__RegisterVisitRequest
    * the operator, signed in today (9001)
    */
   char *opter_no;
+  /*
+   * what the person presented
+   */
+  Medicare__V1__MdtrtCertType mdtrt_cert_type;
+  /*
+   * 就诊凭证编号: with 02 the person's resident ID (checked against psn_no's); with 01 the
+   * voucher's token and with 03 the card number, 1-50 characters, kept as presented (the
+   * national platform's voucher service and the card system vouch for them, not this one).
+   */
+  char *mdtrt_cert_no;
 };
 #define MEDICARE__V1__REGISTER_VISIT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__register_visit_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -930,10 +959,12 @@ struct  Medicare__V1__Visit
    * the claim these details make: what Gateway/Settle settles for the visit
    */
   Medicare__V1__Claim *claim;
+  Medicare__V1__MdtrtCertType mdtrt_cert_type;
+  char *mdtrt_cert_no;
 };
 #define MEDICARE__V1__VISIT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__visit__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, MEDICARE__V1__VISIT_STATUS__VISIT_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, 0, NULL, MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -2210,6 +2241,7 @@ extern const ProtobufCEnumDescriptor    medicare__v1__insutype__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__psn_insu_stas__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__gend__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__med_type__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__mdtrt_cert_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__chrgitm_lv__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__settlement_status__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__visit_status__descriptor;
