@@ -54,12 +54,12 @@ extension SettlementProvider {
         var diagnoses: [String] = []
         for (i, text) in request.diagnoses.enumerated() { diagnoses.append(try DiagnosisCode(text, field: "diagnoses[\(i)]").value) }
         let uploaded = diagnoses
-        _ = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+        let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             guard visit.diagnoses != uploaded else { return nil }
             visit.diagnoses = uploaded
             return VisitChange(kind: .diagnosesUploaded, detail: uploaded.joined(separator: ","))
         }
-        return try await answer(code, visitID)
+        return changed.answer
     }
 
     /// `Settlement/UploadFeeDetails` (2204).
@@ -87,7 +87,7 @@ extension SettlementProvider {
         }
         let uploaded = batch
         try await store.requirePractitioners(code, uploaded.enumerated().map { ("details[\($0)].bilg_dr_codg", $1.bilgDrCodg) })
-        _ = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+        let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             let existing = Dictionary(uniqueKeysWithValues: visit.details.map { ($0.feedetlSn, $0) })
             var added: [String] = []
             for (i, detail) in uploaded.enumerated() {
@@ -105,7 +105,7 @@ extension SettlementProvider {
             }
             return added.isEmpty ? nil : VisitChange(kind: .detailsUploaded, detail: added.joined(separator: ","))
         }
-        return try await answer(code, visitID)
+        return changed.answer
     }
 
     /// `Settlement/UndoFeeDetails` (2205).
@@ -115,7 +115,7 @@ extension SettlementProvider {
         var named: [String] = []
         for (i, sn) in request.feedetlSns.enumerated() { named.append(try HISNumber(sn, field: "feedetl_sns[\(i)]").value) }
         let undo = named
-        _ = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+        let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             let present = Set(visit.details.map(\.feedetlSn))
             for (i, sn) in undo.enumerated() where !present.contains(sn) {
                 throw DomainError(.notFound, field: "feedetl_sns[\(i)]", "visit \(visit.mdtrtID) has no fee detail \(sn)")
@@ -125,7 +125,7 @@ extension SettlementProvider {
             visit.details.removeAll { gone.contains($0.feedetlSn) }
             return VisitChange(kind: .detailsUndone, detail: gone.joined(separator: ","))
         }
-        return try await answer(code, visitID)
+        return changed.answer
     }
 
     /// `Settlement/ImportPractitioners`.
@@ -153,16 +153,11 @@ extension SettlementProvider {
         try await answer(try InstitutionCode(request.fixmedinsCode).value, try VisitID(request.mdtrtID).value)
     }
 
-    /// The visit as stored, with the claim its details make.
+    /// The visit as stored, with its status, history and the claim its details make.
     private func answer(_ code: String, _ visitID: String) async throws -> Visit {
-        guard var visit = try await store.visitState(code, visitID) else {
+        guard let visit = try await store.visitState(code, visitID) else {
             throw DomainError(.notFound, field: "mdtrt_id", "no visit \(visitID) at \(code)")
         }
-        visit.claim = Claim(
-            mdtrtID: visit.mdtrtID, psnNo: visit.psnNo, fixmedinsCode: visit.fixmedinsCode, medType: visit.medType, visitDate: visit.begntime,
-            diagnoses: visit.diagnoses, lines: visit.details.map { FeeLine(itemCode: $0.medListCodg, quantity: $0.cnt, unitPrice: $0.pric, days: $0.days) },
-            insutype: visit.insutype
-        )
         return visit
     }
 

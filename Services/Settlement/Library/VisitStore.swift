@@ -26,6 +26,25 @@ struct VisitRecord: Sendable, Equatable {
     }
 }
 
+extension VisitRecord {
+    /// The visit as answered on the wire: registration, diagnoses and details as they stand,
+    /// status REGISTERED (a change is refused once settled: ``SettlementStore/visitState(_:_:)``
+    /// adds the status and history from the settlements), and the claim they make, which is
+    /// what Gateway/Settle settles for the visit.
+    var answer: Visit {
+        var visit = Visit(
+            fixmedinsCode: fixmedinsCode, mdtrtID: mdtrtID, iptOtpNo: iptOtpNo, psnNo: psnNo, insutype: insutype, medType: medType,
+            begntime: begntime, atddrNo: atddrNo, diagnoses: diagnoses, details: details, status: .registered,
+            mdtrtCertType: mdtrtCertType, mdtrtCertNo: mdtrtCertNo
+        )
+        visit.claim = Claim(
+            mdtrtID: mdtrtID, psnNo: psnNo, fixmedinsCode: fixmedinsCode, medType: medType, visitDate: begntime, diagnoses: diagnoses,
+            lines: details.map { FeeLine(itemCode: $0.medListCodg, quantity: $0.cnt, unitPrice: $0.pric, days: $0.days) }, insutype: insutype
+        )
+        return visit
+    }
+}
+
 /// Who changes a visit and when: the operator (signed in that business day, 9001) and the time.
 struct VisitActor: Sendable {
     var opterNo: String
@@ -129,11 +148,7 @@ extension SettlementStore {
     func visitState(_ fixmedinsCode: String, _ mdtrtID: String) async throws -> Visit? {
         try await database.read { tx in
             guard let record = try await Self.visit(tx, fixmedinsCode, mdtrtID, lock: false) else { return nil }
-            var visit = Visit(
-                fixmedinsCode: record.fixmedinsCode, mdtrtID: record.mdtrtID, iptOtpNo: record.iptOtpNo, psnNo: record.psnNo, insutype: record.insutype,
-                medType: record.medType, begntime: record.begntime, atddrNo: record.atddrNo, diagnoses: record.diagnoses, details: record.details,
-                status: .registered, mdtrtCertType: record.mdtrtCertType, mdtrtCertNo: record.mdtrtCertNo
-            )
+            var visit = record.answer
             var events: [VisitEvent] = []
             for row in try await tx.query(
                 "SELECT kind, at, opter_no, detail FROM outpatient_visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]

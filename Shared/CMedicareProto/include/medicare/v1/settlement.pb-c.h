@@ -949,6 +949,9 @@ struct  Medicare__V1__Visit
    * the live settlement when SETTLED, the last reversed one when REVERSED
    */
   char *setl_id;
+  /*
+   * GetVisit and RegisterVisit; the answers to 2203-2205 leave it out
+   */
   size_t n_history;
   Medicare__V1__VisitEvent **history;
   /*
