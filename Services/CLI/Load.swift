@@ -70,6 +70,21 @@ struct Load: AsyncParsableCommand {
         if eventLoops > 0 { NIOSingletons.groupLoopCountSuggestion = eventLoops }
         let clients = try (0..<connections).map { _ in try connection.client() }
         let stats = Stats()
+        // The visit flow's operator, signed in for today at every clinic it visits (9001),
+        // before the clock starts, 16 at a time.
+        if weights.contains(where: { $0.0 == .visit && $0.1 > 0 }) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (i, clinic) in clinics.enumerated() {
+                    if i >= 16 { try await group.next() }
+                    let settlement = SettlementClient(clients[i % clients.count])
+                    group.addTask {
+                        _ = try await settlement.signIn(SignInRequest(fixmedinsCode: clinic, opterNo: Self.operatorNo, opterName: "load"),
+                                                        options: CallOptions(timeout: .seconds(30)))
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
         let start = ContinuousClock.now
         let end = start + .milliseconds(Int64(duration * 1000))
         let limit = count
@@ -83,13 +98,6 @@ struct Load: AsyncParsableCommand {
         // settlement refuses it as R003) or a visit number twice (it answers a replay).
         let offset = Int((runStamp / 60) % UInt64(Self.visitDays.count * persons / 250_000 + 1)) * 250_000
 
-        // The visit flow's operator, signed in for today at every clinic it visits (9001).
-        if weights.contains(where: { $0.0 == .visit && $0.1 > 0 }) {
-            let settlement = SettlementClient(clients[0])
-            for clinic in clinics {
-                _ = try await settlement.signIn(SignInRequest(fixmedinsCode: clinic, opterNo: Self.operatorNo, opterName: "load"), options: CallOptions(timeout: .seconds(10)))
-            }
-        }
         let progress = Task {
             var last = 0
             while !Task.isCancelled {

@@ -64,7 +64,7 @@ class Browser:
             answer = json.loads(self.ws.recv())
             if answer.get("id") == self.ids:
                 if "error" in answer:
-                    sys.exit(f"FAILED: {method}: {answer['error']}")
+                    raise CDPError(f"{method}: {answer['error']}")
                 return answer.get("result", {})
 
     def wait_loaded(self, timeout=30):
@@ -93,11 +93,22 @@ class Browser:
     def run_and_wait_for_new_page(self, script, timeout=60):
         """Runs `script`, which navigates, and waits until the new page has loaded (the old one
         is marked first, so that its own `complete` state is not taken for the new one's)."""
-        self.evaluate("window.__old_page = true;" + script)
+        # The script navigates: Chromium may answer its evaluation, or a check made while the
+        # page changes, with "Inspected target navigated or closed". That is the navigation
+        # under way, not a failure: look again.
+        try:
+            self.evaluate("window.__old_page = true;" + script)
+        except CDPError as error:
+            if "navigated" not in str(error):
+                raise
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if self.evaluate("window.__old_page === undefined && document.readyState === 'complete'"):
-                return
+            try:
+                if self.evaluate("window.__old_page === undefined && document.readyState === 'complete'"):
+                    return
+            except CDPError as error:
+                if "navigated" not in str(error) and "context" not in str(error):
+                    raise
             time.sleep(0.1)
         sys.exit("FAILED: the next page did not load")
 
@@ -113,6 +124,10 @@ class Browser:
             self.process.kill()
             self.process.wait()
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class CDPError(Exception):
+    """Chromium's DevTools protocol answered a command with an error."""
 
 
 def main():
@@ -186,6 +201,8 @@ def main():
             check("无权限" in b.text(), "a user whose role may not change designations is refused by the access table")
             b.go(f"{args.url}/?region=34")
             check("无权限" in b.text(), "a region-scoped user cannot see another province")
+    except CDPError as error:
+        sys.exit(f"FAILED: {error}")
     finally:
         b.close()
 

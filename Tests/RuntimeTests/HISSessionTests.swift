@@ -102,6 +102,18 @@ struct HISSessionTests {
             // Another institution's visit is not this clinic's to read or settle.
             let elsewhere = VisitRef(fixmedinsCode: "H33080200102", mdtrtID: visit.mdtrtID)
             #expect(await #expect(throws: RPCError.self) { _ = try await settlement.getVisit(elsewhere) }?.code == .permissionDenied)
+            // Nor to settle by reference: refused before the visit is read (a clinic learns
+            // nothing of whether it exists there).
+            let notHers = await #expect(throws: RPCError.self) {
+                _ = try await gateway.settle(GatewaySettleRequest(visit: elsewhere), options: keyed("his-3"))
+            }
+            #expect(notHers?.code == .permissionDenied, "\(String(describing: notHers))")
+            // A visit day after today is out of form.
+            var future = registration
+            future.iptOtpNo = "OP-20991231-1"
+            future.begntime = "2099-12-31"
+            let tooLate = await #expect(throws: RPCError.self) { _ = try await settlement.registerVisit(future) }
+            #expect(tooLate?.code == .invalidArgument && tooLate?.message.hasPrefix("begntime:") == true)
             await clinic.close()
         }
     }

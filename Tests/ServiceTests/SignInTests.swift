@@ -4,7 +4,7 @@ import MedicareRPC
 import MedicareStore
 import MedicareTestSupport
 import MedicareWire
-import SettlementService
+@testable import SettlementService
 import Testing
 @testable import GatewayService
 
@@ -55,5 +55,18 @@ import Testing
                 #expect(error?.code == .invalidArgument && error?.message.hasPrefix(field + ":") == true, "\(String(describing: error))")
             }
         }
+    }
+}
+
+/// A visit's history keeps what each step did within a bounded text.
+@Suite struct VisitHistoryDetailTests {
+    @Test func aLongListOfNumbersIsKeptAsItsCountAndTheNumbersThatFitWhole() {
+        #expect(SettlementStore.eventDetail("1,2,3") == "1,2,3")
+        let numbers = (1...500).map { "FEEDETAIL-\($0)" }
+        let kept = SettlementStore.eventDetail(numbers.joined(separator: ","))
+        #expect(kept.count <= 500 && kept.hasPrefix("500: FEEDETAIL-1,FEEDETAIL-2,") && kept.hasSuffix("…"))
+        // No number is cut in the middle.
+        let listed = kept.dropFirst(5).dropLast().split(separator: ",")
+        #expect(listed.allSatisfy { numbers.contains(String($0)) })
     }
 }

@@ -45,12 +45,28 @@ public struct GatewayProvider: GatewayService {
     /// check or settlement did not answer; nothing was posted, retry with the same key).
     public func settle(_ request: GatewaySettleRequest, context: CallContext) async throws -> GatewaySettleResponse {
         let scope = try context.grantedScope()
+        let caller = context.peer.commonName
+        /// The caller's scope on the institution a claim or visit names.
+        func confine(_ code: String, _ field: String) throws {
+            switch scope {
+            case .all: break
+            case .region: try CallerConfinement.institution(code, field, region: context.peer.region)
+            case .institution:
+                // A clinic settles its own visits; a township centre its own and, once the route
+                // says it settles for the clinic, its clinics'.
+                if context.peer.role != PeerIdentity.Role.townshipCentre, code != caller {
+                    throw RPCError(code: .permissionDenied, message: "\(context.peer.role) \(caller) may settle only its own claims")
+                }
+            }
+        }
         let sent: Claim
         switch (request.claim, request.visit) {
         case (let claim?, nil): sent = claim
         case (nil, let visit?):
-            // A visit registered through 2201: its uploaded diagnoses and details make the claim
-            // (an institution-scoped caller reaches only its own visits: checked on the claim below).
+            // A visit registered through 2201: its uploaded diagnoses and details make the claim.
+            // The caller is confined before the visit is read, so that whether another
+            // institution's visit exists, or what it holds, is not its to learn.
+            try confine(try InstitutionCode(visit.fixmedinsCode, field: "visit.fixmedins_code").value, "visit.fixmedins_code")
             sent = try await settlement.getVisit(visit, options: .propagating(context)).claim ?? Claim()
         case (.some, .some): throw DomainError(field: "visit", "give a claim or a visit, not both")
         case (nil, nil): throw DomainError(field: "claim", "is required (or a visit registered through 2201)")
@@ -67,17 +83,7 @@ public struct GatewayProvider: GatewayService {
             }
             _ = try IdempotencyKey(key)
         }
-        let caller = context.peer.commonName
-        switch scope {
-        case .all: break
-        case .region: try CallerConfinement.institution(clinic.value, "claim.fixmedins_code", region: context.peer.region)
-        case .institution:
-            // A clinic settles its own visits; a township centre its own and, once the route
-            // says it settles for the clinic, its clinics'.
-            if context.peer.role != PeerIdentity.Role.townshipCentre, clinic.value != caller {
-                throw RPCError(code: .permissionDenied, message: "\(context.peer.role) \(caller) may settle only its own claims")
-            }
-        }
+        try confine(clinic.value, "claim.fixmedins_code")
         let downstream = CallOptions.propagating(context)
         let submitted = claim
         async let routeResult = Self.attempt { try await self.route(clinic: submitted.fixmedinsCode, date: submitted.visitDate, options: downstream) }

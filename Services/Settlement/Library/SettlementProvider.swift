@@ -91,7 +91,7 @@ public struct SettlementProvider: SettlementService {
     public func signIn(_ request: SignInRequest, context: CallContext) async throws -> SignInResponse {
         let signIn = OperatorSignIn(
             signNo: timeOrderedID(prefix: "G"), fixmedinsCode: try InstitutionCode(request.fixmedinsCode).value,
-            opterNo: try FreeText.checked(request.opterNo, field: "opter_no", max: 30),
+            opterNo: try HISNumber(request.opterNo, field: "opter_no").value,
             opterName: try FreeText.checked(request.opterName, field: "opter_name", max: 50),
             signDate: today().description, signedAt: Date().formatted(.iso8601),
             mac: try FreeText.checked(request.mac, field: "mac", max: 20, required: false),

@@ -21,8 +21,9 @@ extension SettlementProvider {
             fixmedinsCode: try InstitutionCode(request.fixmedinsCode).value, mdtrtID: timeOrderedID(prefix: "M"),
             iptOtpNo: try HISNumber(request.iptOtpNo, field: "ipt_otp_no").value, psnNo: try PersonNumber(request.psnNo).value,
             insutype: try request.insutype.required("insutype"), medType: medType,
-            begntime: try CivilDate(request.begntime, field: "begntime").description, atddrNo: try FreeText.checked(request.atddrNo, field: "atddr_no", max: 30)
+            begntime: try CivilDate(request.begntime, field: "begntime").description, atddrNo: try HISNumber(request.atddrNo, field: "atddr_no").value
         )
+        guard visit.begntime <= today().description else { throw DomainError(field: "begntime", "\(visit.begntime) is in the future") }
         var presented = visit
         presented.mdtrtCertType = try request.mdtrtCertType.required("mdtrt_cert_type")
         let id = presented.mdtrtCertType == .idCard ? try ResidentID(request.mdtrtCertNo, field: "mdtrt_cert_no") : nil
@@ -52,7 +53,11 @@ extension SettlementProvider {
             throw DomainError(field: "diagnoses", "must hold 1-\(DiagnosisCode.maxPerClaim) ICD-10 codes, got \(request.diagnoses.count)")
         }
         var diagnoses: [String] = []
-        for (i, text) in request.diagnoses.enumerated() { diagnoses.append(try DiagnosisCode(text, field: "diagnoses[\(i)]").value) }
+        for (i, text) in request.diagnoses.enumerated() {
+            let code = try DiagnosisCode(text, field: "diagnoses[\(i)]").value
+            guard !diagnoses.contains(code) else { throw DomainError(field: "diagnoses[\(i)]", "\(code) appears twice") }
+            diagnoses.append(code)
+        }
         let uploaded = diagnoses
         let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             guard visit.diagnoses != uploaded else { return nil }
@@ -82,7 +87,7 @@ extension SettlementProvider {
                 throw DomainError(.precondition, field: "\(field).med_list_codg", "\(detail.medListCodg) is not in the catalogue")
             }
             detail.medinsListCodg = try FreeText.checked(sent.medinsListCodg, field: "\(field).medins_list_codg", max: 30)
-            detail.bilgDrCodg = try FreeText.checked(sent.bilgDrCodg, field: "\(field).bilg_dr_codg", max: 30)
+            detail.bilgDrCodg = try HISNumber(sent.bilgDrCodg, field: "\(field).bilg_dr_codg").value
             batch.append(detail)
         }
         let uploaded = batch
@@ -113,7 +118,11 @@ extension SettlementProvider {
         let (code, visitID) = (try InstitutionCode(request.fixmedinsCode).value, try VisitID(request.mdtrtID).value)
         guard request.feedetlSns.count <= Claim.maxLines else { throw DomainError(field: "feedetl_sns", "at most \(Claim.maxLines)") }
         var named: [String] = []
-        for (i, sn) in request.feedetlSns.enumerated() { named.append(try HISNumber(sn, field: "feedetl_sns[\(i)]").value) }
+        for (i, sn) in request.feedetlSns.enumerated() {
+            let number = try HISNumber(sn, field: "feedetl_sns[\(i)]").value
+            guard !named.contains(number) else { throw DomainError(field: "feedetl_sns[\(i)]", "\(number) appears twice") }
+            named.append(number)
+        }
         let undo = named
         let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             let present = Set(visit.details.map(\.feedetlSn))
@@ -163,6 +172,6 @@ extension SettlementProvider {
 
     /// The operator acting now, on today's business day.
     private func actor(_ opterNo: String) throws -> VisitActor {
-        VisitActor(opterNo: try FreeText.checked(opterNo, field: "opter_no", max: 30), day: today().description, at: Date().formatted(.iso8601))
+        VisitActor(opterNo: try HISNumber(opterNo, field: "opter_no").value, day: today().description, at: Date().formatted(.iso8601))
     }
 }

@@ -161,6 +161,7 @@ extension SettlementStore {
                     """
                     SELECT s.setl_id, s.created_at, s.caller, r.created_at AS reversed_at, r.caller AS reversed_by FROM settlements s
                     LEFT JOIN reversals r ON r.setl_id = s.setl_id WHERE s.mdtrt_id = $1 AND s.fixmedins_code = $2 AND s.status = $3
+                    ORDER BY s.created_at, s.setl_id
                     """, [.text(mdtrtID), .text(fixmedinsCode), .text(status.code)]
                 ) {
                     let setlID = try row.string("setl_id")
@@ -172,7 +173,9 @@ extension SettlementStore {
                     visit.status = status == .settled ? .settled : .reversed
                 }
             }
-            visit.history = events.sorted { $0.at < $1.at }
+            // By time; at the same instant, in the order read (the visit's own events by seq,
+            // then its settlements'): a stable order, whatever the sort.
+            visit.history = events.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
             return visit
         }
     }
@@ -245,6 +248,19 @@ extension SettlementStore {
         }
     }
 
+    /// An event's detail as kept: whole up to 500 characters; a longer list of numbers as its
+    /// count and the numbers that fit whole.
+    static func eventDetail(_ detail: String) -> String {
+        guard detail.count > 500 else { return detail }
+        let numbers = detail.split(separator: ",")
+        var kept = "\(numbers.count): "
+        for (i, number) in numbers.enumerated() {
+            guard kept.count + number.count + 4 <= 500 else { kept += "…"; break }
+            kept += (i == 0 ? "" : ",") + number
+        }
+        return kept
+    }
+
     /// Appends an event to the visit's history.
     private static func record(_ tx: any SQLTransaction, _ visit: VisitRecord, _ change: VisitChange, _ actor: VisitActor) async throws {
         try await tx.execute(
@@ -252,7 +268,7 @@ extension SettlementStore {
             INSERT INTO outpatient_visit_events (fixmedins_code, mdtrt_id, seq, kind, at, opter_no, detail)
             SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM outpatient_visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2
             """,
-            [.text(visit.fixmedinsCode), .text(visit.mdtrtID), change.kind.stored, .text(actor.at), .text(actor.opterNo), .text(String(change.detail.prefix(500)))]
+            [.text(visit.fixmedinsCode), .text(visit.mdtrtID), change.kind.stored, .text(actor.at), .text(actor.opterNo), .text(Self.eventDetail(change.detail))]
         )
     }
 }

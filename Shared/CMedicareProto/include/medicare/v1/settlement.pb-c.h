@@ -714,7 +714,7 @@ struct  Medicare__V1__SignInRequest
    */
   char *fixmedins_code;
   /*
-   * the operator's number at the institution, 1-30 characters
+   * the operator's number at the institution, 1-30 letters, digits, '-' or '_'
    */
   char *opter_no;
   /*
@@ -805,7 +805,7 @@ struct  Medicare__V1__FeeDetail
    */
   int64_t pric;
   /*
-   * 开单医生编码: the prescribing doctor, 1-30 characters
+   * 开单医生编码: the prescribing doctor, a practitioner registered there (1-30 letters, digits, '-' or '_')
    */
   char *bilg_dr_codg;
   /*
@@ -890,11 +890,11 @@ struct  Medicare__V1__RegisterVisitRequest
    */
   Medicare__V1__MedType med_type;
   /*
-   * the visit day, YYYY-MM-DD (2201 sends a time; the day is what settles)
+   * the visit day, YYYY-MM-DD, not after today (2201 sends a time; the day is what settles)
    */
   char *begntime;
   /*
-   * 主诊医师编码: the attending doctor, 1-30 characters
+   * 主诊医师编码: the attending doctor, a practitioner registered there (1-30 letters, digits, '-' or '_')
    */
   char *atddr_no;
   /*
@@ -979,7 +979,7 @@ struct  Medicare__V1__UploadDiagnosesRequest
   char *fixmedins_code;
   char *mdtrt_id;
   /*
-   * 1-20 ICD-10 codes
+   * 1-20 ICD-10 codes, each once
    */
   size_t n_diagnoses;
   char **diagnoses;
@@ -1019,7 +1019,7 @@ struct  Medicare__V1__UndoFeeDetailsRequest
   char *fixmedins_code;
   char *mdtrt_id;
   /*
-   * empty = all (2205's "0000")
+   * each once; empty = all (2205's "0000")
    */
   size_t n_feedetl_sns;
   char **feedetl_sns;
