@@ -21,13 +21,17 @@ final class Stack: @unchecked Sendable {
     init(deadRegistryReplica: Int? = nil, supervisionExtra: [String] = []) async throws {
         folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
         // Supervision applies cases' actions in the registry and settlement, whose relays deliver
-        // to it: its port is chosen first (the relays retry until it listens).
-        let supervisionPort = try Executables.unusedPort()
-        registry = try await RunningService.start("registry", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervisionPort)"])
-        settlement = try await RunningService.start("settlement", folder: folder, extra: ["--upstream.supervision", "127.0.0.1:\(supervisionPort)"])
-        supervision = try await RunningService.start("supervision", folder: folder, port: supervisionPort, extra: [
-            "--upstream.registry", "127.0.0.1:\(registry.rpcPort)", "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",
+        // to it. It starts first, listening on a port of the system's choosing, with the ports
+        // the registry and settlement will listen on: it calls them only for a case's action.
+        // (Started the other way round, the relays' connection attempts to a port nobody
+        // listened on yet could, walking the ephemeral range, connect the port to itself —
+        // TCP's simultaneous open — and supervision then could not bind it: seen in CI.)
+        let registryPort = try Executables.unusedPort(), settlementPort = try Executables.unusedPort()
+        supervision = try await RunningService.start("supervision", folder: folder, extra: [
+            "--upstream.registry", "127.0.0.1:\(registryPort)", "--upstream.settlement", "127.0.0.1:\(settlementPort)",
         ] + supervisionExtra)
+        registry = try await RunningService.start("registry", folder: folder, port: registryPort, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
+        settlement = try await RunningService.start("settlement", folder: folder, port: settlementPort, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
         let registries = (deadRegistryReplica.map { ["127.0.0.1:\($0)"] } ?? []) + ["127.0.0.1:\(registry.rpcPort)"]
         gateway = try await RunningService.start("gateway", folder: folder, extra: [
             "--upstream.registry", registries.joined(separator: ","), "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",

@@ -52,13 +52,7 @@ extension SettlementProvider {
         guard (1...DiagnosisCode.maxPerClaim).contains(request.diagnoses.count) else {
             throw DomainError(field: "diagnoses", "must hold 1-\(DiagnosisCode.maxPerClaim) ICD-10 codes, got \(request.diagnoses.count)")
         }
-        var diagnoses: [String] = []
-        for (i, text) in request.diagnoses.enumerated() {
-            let code = try DiagnosisCode(text, field: "diagnoses[\(i)]").value
-            guard !diagnoses.contains(code) else { throw DomainError(field: "diagnoses[\(i)]", "\(code) appears twice") }
-            diagnoses.append(code)
-        }
-        let uploaded = diagnoses
+        let uploaded = try Self.distinct(request.diagnoses, "diagnoses") { try DiagnosisCode($0, field: $1).value }
         let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             guard visit.diagnoses != uploaded else { return nil }
             visit.diagnoses = uploaded
@@ -117,13 +111,7 @@ extension SettlementProvider {
     public func undoFeeDetails(_ request: UndoFeeDetailsRequest, context: CallContext) async throws -> Visit {
         let (code, visitID) = (try InstitutionCode(request.fixmedinsCode).value, try VisitID(request.mdtrtID).value)
         guard request.feedetlSns.count <= Claim.maxLines else { throw DomainError(field: "feedetl_sns", "at most \(Claim.maxLines)") }
-        var named: [String] = []
-        for (i, sn) in request.feedetlSns.enumerated() {
-            let number = try HISNumber(sn, field: "feedetl_sns[\(i)]").value
-            guard !named.contains(number) else { throw DomainError(field: "feedetl_sns[\(i)]", "\(number) appears twice") }
-            named.append(number)
-        }
-        let undo = named
+        let undo = try Self.distinct(request.feedetlSns, "feedetl_sns") { try HISNumber($0, field: $1).value }
         let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
             let present = Set(visit.details.map(\.feedetlSn))
             for (i, sn) in undo.enumerated() where !present.contains(sn) {
@@ -168,6 +156,18 @@ extension SettlementProvider {
             throw DomainError(.notFound, field: "mdtrt_id", "no visit \(visitID) at \(code)")
         }
         return visit
+    }
+
+    /// Each of `values` parsed by `parse` (given the element's field, `name[i]`), each once.
+    /// - Throws: the first parse error, or ``DomainError`` (`invalid`) naming a repeated one.
+    static func distinct(_ values: [String], _ name: String, _ parse: (String, String) throws -> String) throws -> [String] {
+        var parsed: [String] = []
+        for (i, value) in values.enumerated() {
+            let one = try parse(value, "\(name)[\(i)]")
+            guard !parsed.contains(one) else { throw DomainError(field: "\(name)[\(i)]", "\(one) appears twice") }
+            parsed.append(one)
+        }
+        return parsed
     }
 
     /// The operator acting now, on today's business day.
