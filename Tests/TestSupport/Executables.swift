@@ -13,21 +13,38 @@ public enum Executables {
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// A loopback TCP port nothing listens on now (the kernel's pick, released at once): for a
-    /// service that others must be told of before it starts, or a replica that is down.
+    /// A loopback TCP port nothing listens on now, for a service that others must be told of
+    /// before it starts, or a replica that is down. It is chosen below the kernel's ephemeral
+    /// range (`ip_local_port_range`): a port from that range may, before the service binds it,
+    /// be taken as the source port of some connection on the machine (parallel suites make
+    /// many), or even be connected to itself by a client retrying it (TCP simultaneous open);
+    /// both failed CI runs with "Address already in use". A random port below the range that
+    /// binds now is taken by nothing but another test's pick.
     public static func unusedPort() throws -> Int {
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        let ephemeralStart = range?.first ?? 32_768
+        let low = 20_000, high = max(low + 1_000, ephemeralStart)
+        for _ in 0..<200 {
+            let port = Int.random(in: low..<high)
+            if bindable(port) { return port }
+        }
+        throw CocoaError(.fileReadUnknown)
+    }
+
+    /// Whether a loopback TCP socket can bind `port` now (released at once).
+    static func bindable(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CocoaError(.fileReadUnknown) }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 }
         }
-        guard bound else { throw CocoaError(.fileReadUnknown) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
