@@ -46,17 +46,19 @@ public enum RegistryDefinition {
     /// with the enums: a value added to one needs a migration that widens its check).
     static let closedSets = [
         ClosedSet("institutions", "kind", ["township_centre", "village_clinic"]),
-        ClosedSet("institutions", "integration_mode", ["", "integrated", "integrating", "not_ready"]),
+        ClosedSet("institutions", "integration_mode", integrationModes),
         ClosedSet("institutions", "designation_status", statuses),
         ClosedSet("designation_history", "from_status", statuses),
         ClosedSet("designation_history", "to_status", statuses),
         ClosedSet("registry_audit_outbox", "kind", ["designation"]),
     ]
     static let statuses = ["not_designated", "designated", "suspended", "terminated"]
+    /// Integration modes as stored ('' for a township centre, whose mode is not read).
+    static let integrationModes = ["", "integrated", "integrating", "not_ready"]
     /// Closed sets checked from migration 20: the dated arrangements' modes (migration 13) and
     /// an agreement's service scopes, a comma-separated list (migration 8).
     static let laterSets = [
-        ClosedSet("integration_history", "integration_mode", ["", "integrated", "integrating", "not_ready"]),
+        ClosedSet("integration_history", "integration_mode", integrationModes),
         ClosedSet("agreements", "scopes", ["general_outpatient", "chronic_drugs", "family_doctor", "tcm", "cross_region", "mobile_payment"], separated: true),
     ]
 

@@ -105,13 +105,15 @@ extension SettlementStore {
     /// with the enums: a value added to one needs a migration that widens its check). Medical
     /// types are the benefit policy's keys; insutype is stored as its national number.
     static let closedSets = [
-        ClosedSet("persons", "insutype", ["310", "320", "330", "340", "390", "392", "510"]),
+        ClosedSet("persons", "insutype", insutypes),
         ClosedSet("persons", "status", ["enrolled", "suspended", "terminated"]),
         ClosedSet("accumulators", "visit_type", medTypes),
         ClosedSet("settlements", "visit_type", medTypes),
         ClosedSet("settlements", "status", ["settled", "reversed"]),
         ClosedSet("audit_outbox", "kind", ["settlement", "reversal"]),
     ]
+    /// Insurance types as stored: their national numbers (险种类型).
+    static let insutypes = ["310", "320", "330", "340", "390", "392", "510"]
     static let medTypes = ["general_outpatient", "outpatient_registration", "emergency", "chronic_outpatient"]
 
     /// Migration 5's statements common to both engines (see its comment).

@@ -61,7 +61,7 @@ struct VisitChange: Sendable {
 extension SettlementStore {
     /// Visits' closed sets (migration 13).
     static let visitSets = [
-        ClosedSet("outpatient_visits", "insutype", ["310", "320", "330", "340", "390", "392", "510"]),
+        ClosedSet("outpatient_visits", "insutype", insutypes),
         ClosedSet("outpatient_visits", "med_type", medTypes),
         ClosedSet("outpatient_visit_events", "kind", ["registered", "diagnoses_uploaded", "details_uploaded", "details_undone"]),
     ]
