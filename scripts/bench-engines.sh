@@ -14,7 +14,8 @@
 # diagnoses, details, settle; the figures are then visits). BENCH_BIN=.build/debug runs other
 # executables; BENCH_ENGINES="sqlite postgres-1" runs only
 # those rows (the first is the baseline); KEEP_WORK=1 keeps the work folder (logs, databases)
-# for a look after a failure.
+# for a look after a failure. MEDICARE_PG_SETTINGS="-c shared_preload_libraries=pg_stat_statements"
+# prints, for each PostgreSQL row, the statements that took the server's time.
 #
 # Linux only (reads /proc). Ports 7100-7112 and 9100-9112 must be free.
 set -euo pipefail
@@ -71,6 +72,11 @@ usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(out.strip().splitlines()[-1]); print(f"loadgen {usage.ru_utime + usage.ru_stime}")
 EOF
     cpu_snapshot "$work/after.json"
+    if [[ $engine == postgres && ${MEDICARE_PG_SETTINGS:-} == *pg_stat_statements* ]]; then
+        psql -X -q "$url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+            -c "SELECT calls, round(total_exec_time) AS ms, round(total_exec_time * 1000 / calls) AS us_per_call, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+                FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30" >&2
+    fi
     local lag
     lag=$(for i in $(seq 1 "$replicas"); do curl -s "localhost:$((9110 + i))/metrics"; done | python3 -c '
 import sys; s = c = 0.0

@@ -93,7 +93,12 @@ public struct AuditOutbox: Sendable {
         }
         let lease = Int64(Self.claimLease.components.seconds)
         return try await database.write { [outbox] tx in
-            try await tx.query(
+            // By the primary key in `seq` order, never a scan of the table: delivered rows are
+            // deleted, and until autovacuum comes (a minute or more) a sequential scan reads
+            // every one of them, a cost growing with the delivery rate. The planner, counting
+            // the few live rows, would choose that scan.
+            try await tx.execute("SELECT set_config('enable_seqscan', 'off', true)", [])
+            return try await tx.query(
                 """
                 UPDATE \(outbox) SET claimed_until = now() + make_interval(secs => $2) WHERE seq IN (
                   SELECT seq FROM \(outbox) WHERE rejected IS NULL AND (claimed_until IS NULL OR claimed_until < now())

@@ -8,7 +8,7 @@ import SettlementService
 import Testing
 
 /// Many settle requests at once, as a busy county's clinics send them. On PostgreSQL they are
-/// posted together, several per transaction (SettleBatcher); on SQLite the writer commits
+/// posted together, several per transaction (a Coalescer); on SQLite the writer commits
 /// them together. Whatever shares a transaction, each request must be answered as if it had
 /// been posted alone, one after another.
 @Suite("Concurrent settlements: each answered as if alone")

@@ -103,16 +103,24 @@ extension SettlementStore {
             let visits = SQLPlaceholders.isIn("mdtrt_id", Set(requests.map(\.visit.mdtrtID)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
             let found = persons.keys.sorted().map { SQLValue.text($0) }
             let accumulatorsOf = SQLPlaceholders.isIn("psn_no", found, dialect: dialect, binds: &binds)
-            let billedTo = SQLPlaceholders.isIn("psn_no", found, dialect: dialect, binds: &binds)
-            let days = SQLPlaceholders.isIn("visit_date", Set(requests.map { $0.claim.visitDate.description }).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
-            let items = SQLPlaceholders.isIn("item_code", Set(requests.flatMap(\.items)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
+            // Exactly the (day, person, item) keys the requests bill, probed by primary key: a
+            // filter by days, persons and items apart would read every item billed on those
+            // days, a cost growing with the province's daily volume.
+            let wanted = Set(requests.filter { persons[$0.claim.claim.psnNo] != nil }.flatMap { request in
+                request.items.map { BilledKey(psnNo: request.claim.claim.psnNo, day: request.claim.visitDate.description, item: $0) }
+            }).sorted { ($0.day, $0.psnNo, $0.item) < ($1.day, $1.psnNo, $1.item) }
+            let billedPart = wanted.isEmpty ? "" : """
+
+                UNION ALL SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL, 0, 0, 0 FROM billed_items b JOIN \(SQLPlaceholders.relation(
+                  [("visit_date", "text"), ("psn_no", "text"), ("item_code", "text")], rows: wanted.map { [.text($0.day), .text($0.psnNo), .text($0.item)] },
+                  dialect: dialect, binds: &binds)) ON b.visit_date = v.visit_date AND b.psn_no = v.psn_no AND b.item_code = v.item_code
+                """
             let rows = try await tx.query(
                 """
                 SELECT 1 AS part, idempotency_key AS t1, setl_id AS t2, claim_digest AS t3, status AS t4, fixmedins_code AS t5, mdtrt_id AS t6, result,
                   0 AS n1, 0 AS n2, 0 AS n3 FROM settlements WHERE \(keys) OR (status = '\(SettlementStatus.settled.code)' AND \(visits))
                 UNION ALL SELECT 2, psn_no, visit_type, '', '', '', '', NULL, year, deductible_used, fund_paid FROM accumulators WHERE \(accumulatorsOf)
-                UNION ALL SELECT 3, psn_no, visit_date, item_code, '', '', '', NULL, 0, 0, 0 FROM billed_items WHERE \(days) AND \(billedTo) AND \(items)
-                """,
+                """ + billedPart,
                 binds
             )
             for row in rows {

@@ -13,18 +13,27 @@ import NIOCore
 public struct SettlementStore: Sendable {
     public let database: any SQLDatabase
     /// Groups concurrent settle requests into shared transactions (PostgreSQL only).
-    let batcher: SettleBatcher?
+    let batcher: Coalescer<PendingSettle, SettlementResult>?
+
+    /// Most claims in one posting transaction on PostgreSQL.
+    static let batchClaims = 64
+    /// Most fee lines in one posting transaction on PostgreSQL (a claim holds at most 500).
+    static let batchLines = 2_000
 
     /// A store on `database`; on PostgreSQL, settle requests are posted together by up to
-    /// `writers` transactions at a time (see ``SettleBatcher``; below 1 counts as 1, and the
-    /// configuration key `store.settle-writers` allows 1-16).
+    /// `writers` transactions at a time (a ``Coalescer`` of at most ``batchClaims`` claims and
+    /// ``batchLines`` fee lines, its batch sizes recorded as `medicare_settlement_batch_size`;
+    /// below 1 counts as 1, and the configuration key `store.settle-writers` allows 1-16).
     public init(database: any SQLDatabase, writers: Int = 1) {
         self.database = database
         let alone = SettlementStore(database: database, batcher: nil)
-        self.batcher = database.dialect == .postgres ? SettleBatcher(writers: writers) { await alone.settleTogether($0) } : nil
+        self.batcher = database.dialect == .postgres
+            ? Coalescer(metric: "medicare_settlement_batch_size", runners: writers, maxCount: Self.batchClaims, maxWeight: Self.batchLines,
+                        weight: { $0.claim.lines.count }) { await alone.settleTogether($0) }
+            : nil
     }
 
-    private init(database: any SQLDatabase, batcher: SettleBatcher?) {
+    private init(database: any SQLDatabase, batcher: Coalescer<PendingSettle, SettlementResult>?) {
         self.database = database
         self.batcher = batcher
     }
@@ -170,7 +179,7 @@ public struct SettlementStore: Sendable {
     /// together cannot both pass it. What to post is `settling`'s decision, made inside the
     /// transaction from the person's locked state; the store persists it (see
     /// ``post(_:_:)``). On PostgreSQL concurrent requests are posted together, several
-    /// per transaction (``SettleBatcher``); SQLite's writer already commits concurrent writes
+    /// per transaction (a ``Coalescer``); SQLite's writer already commits concurrent writes
     /// together.
     /// `claimBytes`: the claim as its audit record carries it (``ValidatedClaim/encodedWithoutRoute()``).
     func settle(

@@ -12,9 +12,19 @@ public struct SupervisionStore: Sendable {
     /// The catalogue the day counts classify claim lines by (drugs, antibiotics, injections, 集采).
     let catalogue: [String: CatalogueItem]
 
+    /// Concurrent reviews' history reads, one statement for many persons (PostgreSQL only).
+    let histories: Coalescer<HistoryWindow, [PastVisit]>?
+
     public init(database: any SQLDatabase, catalogue: [CatalogueItem] = []) {
         self.database = database
         self.catalogue = Dictionary(catalogue.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+        // On PostgreSQL each read is a round trip, parsed, planned and answered by the server,
+        // and every settlement's review makes one: the reviews waiting at once share one.
+        histories = database.dialect == .postgres
+            ? Coalescer(metric: "medicare_supervision_history_batch_size", runners: 2, maxCount: 256) { windows in
+                do { return try await Self.visits(database, windows).map { .success($0) } } catch { return windows.map { _ in .failure(error) } }
+            }
+            : nil
     }
 
     /// Counts a block in the day's statistics and chains it (kind REVIEW_BLOCK, subject
@@ -98,17 +108,60 @@ public struct SupervisionStore: Sendable {
 
     // MARK: review history and rule sets
 
+    /// A person's days to read the history of: visit days in `from...to` (YYYY-MM-DD).
+    struct HistoryWindow: Sendable {
+        let psnNo: String
+        let from: String
+        let to: String
+    }
+
     /// The person's settled visits (not reversed) with a visit day in `from...to` (YYYY-MM-DD),
-    /// at most 1,000, newest first (index `visits_person_day`).
+    /// at most 1,000, newest first (index `visits_person_day`). On PostgreSQL the reads of
+    /// reviews running at once go together, one statement for all (``histories``).
     func visits(psnNo: String, from: String, to: String) async throws -> [PastVisit] {
-        // A few rows by index (a person's window): on the caller's thread (``SQLDatabase/lookup(_:)``).
-        try await database.lookup { tx in
-            try await tx.query(
-                "SELECT fixmedins_code, mdtrt_id, visit_date FROM visits WHERE psn_no = $1 AND visit_date >= $2 AND visit_date <= $3 ORDER BY visit_date DESC LIMIT 1000",
-                [.text(psnNo), .text(from), .text(to)]
-            ).map { row throws(StoreError) in
-                PastVisit(fixmedinsCode: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"), visitDate: try row.string("visit_date"))
+        let window = HistoryWindow(psnNo: psnNo, from: from, to: to)
+        if let histories { return try await histories.submit(window) }
+        return try await Self.visits(database, [window])[0]
+    }
+
+    /// Each window's visits, in the order of `windows`, in one statement: on PostgreSQL a
+    /// lateral join over the windows as arrays (each window an index range scan, whatever the
+    /// planner knows of the table), on SQLite a plain read on the caller's thread
+    /// (``SQLDatabase/lookup(_:)``).
+    static func visits(_ database: any SQLDatabase, _ windows: [HistoryWindow]) async throws -> [[PastVisit]] {
+        @Sendable func visit(_ row: SQLRow) throws(StoreError) -> PastVisit {
+            PastVisit(fixmedinsCode: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"), visitDate: try row.string("visit_date"))
+        }
+        guard database.dialect == .postgres else {
+            return try await database.lookup { tx in
+                var found: [[PastVisit]] = []
+                for window in windows {
+                    found.append(try await tx.query(
+                        "SELECT fixmedins_code, mdtrt_id, visit_date FROM visits WHERE psn_no = $1 AND visit_date >= $2 AND visit_date <= $3 ORDER BY visit_date DESC LIMIT 1000",
+                        [.text(window.psnNo), .text(window.from), .text(window.to)]
+                    ).map(visit))
+                }
+                return found
             }
+        }
+        return try await database.read { tx in
+            var found = [[PastVisit]](repeating: [], count: windows.count)
+            let rows = try await tx.query(
+                """
+                SELECT w.i, v.fixmedins_code, v.mdtrt_id, v.visit_date
+                FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS w(psn_no, first, last, i)
+                CROSS JOIN LATERAL (SELECT fixmedins_code, mdtrt_id, visit_date FROM visits
+                  WHERE psn_no = w.psn_no AND visit_date >= w.first AND visit_date <= w.last ORDER BY visit_date DESC LIMIT 1000) v
+                ORDER BY w.i, v.visit_date DESC
+                """,
+                [.list(windows.map { .text($0.psnNo) }), .list(windows.map { .text($0.from) }), .list(windows.map { .text($0.to) })]
+            )
+            for row in rows {
+                let index = Int(try row.int("i")) - 1
+                guard found.indices.contains(index) else { throw StoreError.decoding("history row for window \(index + 1) of \(windows.count)") }
+                found[index].append(try visit(row))
+            }
+            return found
         }
     }
 
@@ -336,8 +389,11 @@ public struct SupervisionStore: Sendable {
         var found: [String: AuditRecord] = [:]
         for start in stride(from: 0, to: subjects.count, by: 500) {
             let chunk = Array(subjects[start..<min(start + 500, subjects.count)])
-            let list = SQLPlaceholders.list(chunk.count)
-            for row in try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE subject IN (\(list))", chunk.map { .text($0) }) {
+            var binds: [SQLValue] = []
+            // One array bind on PostgreSQL: the same statement text (parsed and planned
+            // cheaply) whatever the batch's size.
+            let predicate = SQLPlaceholders.isIn("subject", chunk.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+            for row in try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE \(predicate)", binds) {
                 let kind = try row.code("kind", as: AuditKind.self), subject = try row.string("subject"), seq = UInt64(try row.int("seq"))
                 let key = "\(kind.code)\t\(subject)"
                 guard (found[key]?.seq ?? 0) < seq else { continue }
