@@ -99,28 +99,31 @@ extension SettlementStore {
         var billed = Set<BilledKey>()
         do {
             var binds: [SQLValue] = []
-            let keys = SQLPlaceholders.isIn("idempotency_key", requests.map { .text($0.identity.scopedKey) }, dialect: dialect, binds: &binds)
-            let visits = SQLPlaceholders.isIn("mdtrt_id", Set(requests.map(\.visit.mdtrtID)).sorted().map { .text($0) }, dialect: dialect, binds: &binds)
-            let found = persons.keys.sorted().map { SQLValue.text($0) }
-            let accumulatorsOf = SQLPlaceholders.isIn("psn_no", found, dialect: dialect, binds: &binds)
+            let text = { (values: [String]) in values.map { [SQLValue.text($0)] } }
+            let keyProbe = SQLPlaceholders.probe(
+                "settlements", as: "s", by: [("idempotency_key", "text")], keys: text(requests.map(\.identity.scopedKey)), dialect: dialect, binds: &binds)
+            let visitProbe = SQLPlaceholders.probe(
+                "settlements", as: "s", by: [("mdtrt_id", "text")], keys: text(Set(requests.map(\.visit.mdtrtID)).sorted()),
+                also: "status = '\(SettlementStatus.settled.code)'", dialect: dialect, binds: &binds)
+            let found = persons.keys.sorted()
+            let accumulatorsOf = SQLPlaceholders.probe("accumulators", as: "a", by: [("psn_no", "text")], keys: text(found), dialect: dialect, binds: &binds)
             // Exactly the (day, person, item) keys the requests bill, probed by primary key: a
             // filter by days, persons and items apart would read every item billed on those
             // days, a cost growing with the province's daily volume.
             let wanted = Set(requests.filter { persons[$0.claim.claim.psnNo] != nil }.flatMap { request in
                 request.items.map { BilledKey(psnNo: request.claim.claim.psnNo, day: request.claim.visitDate.description, item: $0) }
             }).sorted { ($0.day, $0.psnNo, $0.item) < ($1.day, $1.psnNo, $1.item) }
-            let billedPart = wanted.isEmpty ? "" : """
-
-                UNION ALL SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL, 0, 0, 0 FROM billed_items b JOIN \(SQLPlaceholders.relation(
-                  [("visit_date", "text"), ("psn_no", "text"), ("item_code", "text")], rows: wanted.map { [.text($0.day), .text($0.psnNo), .text($0.item)] },
-                  dialect: dialect, binds: &binds)) ON b.visit_date = v.visit_date AND b.psn_no = v.psn_no AND b.item_code = v.item_code
-                """
+            let billedTo = SQLPlaceholders.probe(
+                "billed_items", as: "b", by: [("visit_date", "text"), ("psn_no", "text"), ("item_code", "text")],
+                keys: wanted.map { [.text($0.day), .text($0.psnNo), .text($0.item)] }, dialect: dialect, binds: &binds)
+            let posting = "s.idempotency_key AS t1, s.setl_id AS t2, s.claim_digest AS t3, s.status AS t4, s.fixmedins_code AS t5, s.mdtrt_id AS t6, s.result"
             let rows = try await tx.query(
                 """
-                SELECT 1 AS part, idempotency_key AS t1, setl_id AS t2, claim_digest AS t3, status AS t4, fixmedins_code AS t5, mdtrt_id AS t6, result,
-                  0 AS n1, 0 AS n2, 0 AS n3 FROM settlements WHERE \(keys) OR (status = '\(SettlementStatus.settled.code)' AND \(visits))
-                UNION ALL SELECT 2, psn_no, visit_type, '', '', '', '', NULL, year, deductible_used, fund_paid FROM accumulators WHERE \(accumulatorsOf)
-                """ + billedPart,
+                SELECT 1 AS part, \(posting), 0 AS n1, 0 AS n2, 0 AS n3 \(keyProbe)
+                UNION ALL SELECT 1, \(posting), 0, 0, 0 \(visitProbe)
+                UNION ALL SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL, a.year, a.deductible_used, a.fund_paid \(accumulatorsOf)
+                UNION ALL SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL, 0, 0, 0 \(billedTo)
+                """,
                 binds
             )
             for row in rows {

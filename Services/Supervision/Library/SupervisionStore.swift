@@ -390,10 +390,10 @@ public struct SupervisionStore: Sendable {
         for start in stride(from: 0, to: subjects.count, by: 500) {
             let chunk = Array(subjects[start..<min(start + 500, subjects.count)])
             var binds: [SQLValue] = []
-            // One array bind on PostgreSQL: the same statement text (parsed and planned
-            // cheaply) whatever the batch's size.
-            let predicate = SQLPlaceholders.isIn("subject", chunk.map { .text($0) }, dialect: tx.dialect, binds: &binds)
-            for row in try await tx.query("SELECT seq, kind, subject, prev_hash, hash, at FROM audit WHERE \(predicate)", binds) {
+            // By index whatever the planner knows of the chain, and on PostgreSQL the same
+            // statement text whatever the batch's size.
+            let links = SQLPlaceholders.probe("audit", as: "a", by: [("subject", "text")], keys: chunk.map { [.text($0)] }, dialect: tx.dialect, binds: &binds)
+            for row in try await tx.query("SELECT a.seq, a.kind, a.subject, a.prev_hash, a.hash, a.at \(links)", binds) {
                 let kind = try row.code("kind", as: AuditKind.self), subject = try row.string("subject"), seq = UInt64(try row.int("seq"))
                 let key = "\(kind.code)\t\(subject)"
                 guard (found[key]?.seq ?? 0) < seq else { continue }
