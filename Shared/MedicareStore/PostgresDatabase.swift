@@ -219,28 +219,39 @@ struct PostgresTransaction: SQLTransaction {
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         var bindings = PostgresBindings(capacity: binds.count)
+        // The kinds bound, one letter each: with the text, what a prepared statement is for
+        // (its parameters' types are fixed when it is prepared).
+        var kinds = ""
+        kinds.reserveCapacity(binds.count)
         for (i, value) in binds.enumerated() {
             switch value {
-            case .null: bindings.appendNull()
-            case .integer(let v): bindings.append(v)
-            case .real(let v): bindings.append(v)
-            case .text(let v): bindings.append(v)
-            case .blob(let v): bindings.append(ByteBuffer(bytes: v))
+            case .null: bindings.appendNull(); kinds += "n"
+            case .integer(let v): bindings.append(v); kinds += "i"
+            case .real(let v): bindings.append(v); kinds += "r"
+            case .text(let v): bindings.append(v); kinds += "t"
+            case .blob(let v): bindings.append(ByteBuffer(bytes: v)); kinds += "b"
             case .list(let values):
                 guard let kind = Self.arrayKind(values) else {
                     throw StoreError.statement(sql: sql, code: 0, message: "array at $\(i + 1) mixes kinds or holds NULL")
                 }
                 switch kind {
-                case .integer: bindings.append(values.map { value -> Int64 in if case .integer(let v) = value { v } else { 0 } })
-                case .real: bindings.append(values.map { value -> Double in if case .real(let v) = value { v } else { 0 } })
-                case .blob: bindings.append(values.map { value -> ByteBuffer in if case .blob(let v) = value { ByteBuffer(bytes: v) } else { ByteBuffer() } })
-                case .text: bindings.append(values.map { value -> String in if case .text(let v) = value { v } else { "" } })
+                case .integer: bindings.append(values.map { value -> Int64 in if case .integer(let v) = value { v } else { 0 } }); kinds += "I"
+                case .real: bindings.append(values.map { value -> Double in if case .real(let v) = value { v } else { 0 } }); kinds += "R"
+                case .blob: bindings.append(values.map { value -> ByteBuffer in if case .blob(let v) = value { ByteBuffer(bytes: v) } else { ByteBuffer() } }); kinds += "B"
+                case .text: bindings.append(values.map { value -> String in if case .text(let v) = value { v } else { "" } }); kinds += "T"
                 }
             }
         }
-        let rows: PostgresRowSequence
+        var out: [SQLRow] = []
         do {
-            rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            if let name = StatementCache.shared.name(sql: sql, kinds: kinds) {
+                let rows = try await PreparedText.$current.withValue(PreparedText(name: name, sql: sql)) {
+                    try await connection.execute(PreparedText.Statement(bindings: bindings), logger: logger)
+                }
+                for try await row in rows { out.append(try Self.row(row)) }
+            } else {
+                for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { out.append(try Self.row(row)) }
+            }
         } catch let error as PSQLError {
             if let unavailable = Self.classify(error, sql: sql) { throw unavailable }
             let message = error.serverInfo?[.message] ?? "\(error.code)"
@@ -249,17 +260,17 @@ struct PostgresTransaction: SQLTransaction {
             if state == "40001" || state == "40P01" { throw StoreError.conflict("PostgreSQL \(state ?? ""): \(message) in: \(sql.prefix(200))") }
             throw StoreError.statement(sql: sql, code: 0, message: message)
         }
-        var out: [SQLRow] = []
-        for try await row in rows {
-            var columns: [String] = []
-            var values: [SQLValue] = []
-            for cell in row {
-                columns.append(cell.columnName)
-                values.append(try Self.value(cell))
-            }
-            out.append(SQLRow(columns: columns, values: values))
-        }
         return out
+    }
+
+    private static func row(_ row: PostgresRow) throws -> SQLRow {
+        var columns: [String] = []
+        var values: [SQLValue] = []
+        for cell in row {
+            columns.append(cell.columnName)
+            values.append(try value(cell))
+        }
+        return SQLRow(columns: columns, values: values)
     }
 
     func execute(_ sql: String, _ binds: [SQLValue]) async throws {
@@ -346,5 +357,64 @@ struct PostgresTransaction: SQLTransaction {
         case .numeric: return .text("\(try cell.decode(Decimal.self))")
         default: return .text(try cell.decode(String.self))
         }
+    }
+}
+
+/// Which statements are run as server-side prepared statements: a text (with the kinds of
+/// its binds) the second time this process runs it, up to ``capacity`` texts, the way
+/// pgjdbc's `prepareThreshold` does. A prepared statement is parsed once per connection and,
+/// after a few runs, planned once (PostgreSQL's generic plan), where an unnamed one is
+/// parsed and planned on every run: for the settle path's statements, each run with a new
+/// batch of arrays, that was a large part of the server's time. Texts run once (migrations,
+/// statements whose text grows with their data) stay unnamed and cost nothing here.
+final class StatementCache: Sendable {
+    static let shared = StatementCache()
+    /// Most texts prepared; later ones run unnamed.
+    static let capacity = 512
+    /// Most texts counted while waiting for a second run; past it the counts start over.
+    static let counted = 4_096
+
+    private struct State {
+        var names: [String: String] = [:]
+        var seen: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// The prepared statement's name for `sql` bound with `kinds`, or nil to run it unnamed.
+    func name(sql: String, kinds: String) -> String? {
+        let key = kinds + "\u{0}" + sql
+        return state.withLock { state -> String? in
+            if let name = state.names[key] { return name }
+            guard state.names.count < Self.capacity else { return nil }
+            guard state.seen.remove(key) != nil else {
+                if state.seen.count >= Self.counted { state.seen.removeAll(keepingCapacity: true) }
+                state.seen.insert(key)
+                return nil
+            }
+            let name = "medicare_\(state.names.count + 1)"
+            state.names[key] = name
+            return name
+        }
+    }
+}
+
+/// The statement being run, for postgres-nio's prepared statements, whose name and text are
+/// static requirements of a type (``PostgresPreparedStatement``): ``Statement`` reads them
+/// from this task-local value, which the caller binds around the one `execute` call (postgres-nio
+/// reads them there, before and after the server answers, in the calling task).
+struct PreparedText: Sendable {
+    let name: String
+    let sql: String
+
+    @TaskLocal static var current = PreparedText(name: "", sql: "")
+
+    struct Statement: PostgresPreparedStatement {
+        typealias Row = PostgresRow
+        static var name: String { PreparedText.current.name }
+        static var sql: String { PreparedText.current.sql }
+        let bindings: PostgresBindings
+        func makeBindings() throws -> PostgresBindings { bindings }
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 }
