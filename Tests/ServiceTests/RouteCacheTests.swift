@@ -10,12 +10,28 @@ import Testing
     @Test func aRouteIsReusedUntilItExpires() {
         let cache = RouteCache(ttl: .seconds(1))
         let start = ContinuousClock.now
-        let (missing, generation) = cache.lookup(key, now: start)
+        let (missing, generation, _) = cache.lookup(key, now: start)
         #expect(missing == nil)
         cache.store(route, for: key, generation: generation, now: start)
         #expect(cache.lookup(key, now: start + .milliseconds(999)).route == route)
         #expect(cache.lookup(key, now: start + .seconds(1)).route == nil)
         #expect(cache.count == 0)
+    }
+
+    @Test func aRouteInTheLastTenthOfItsLifeIsAnsweredAndRefreshedByOneLookup() {
+        let cache = RouteCache(ttl: .seconds(1))
+        let start = ContinuousClock.now
+        cache.store(route, for: key, generation: cache.lookup(key, now: start).generation, now: start)
+        #expect(cache.lookup(key, now: start + .milliseconds(899)).refresh == false)
+        let due = cache.lookup(key, now: start + .milliseconds(900))
+        #expect(due.route == route && due.refresh)
+        // Others meanwhile are answered without a second refresh.
+        let other = cache.lookup(key, now: start + .milliseconds(950))
+        #expect(other.route == route && !other.refresh)
+        // The refreshed route lives a whole TTL from its fetch; the old one never outlives its own.
+        cache.store(route, for: key, generation: due.generation, now: start + .milliseconds(960))
+        #expect(cache.lookup(key, now: start + .milliseconds(1_900)).route == route)
+        #expect(cache.lookup(key, now: start + .milliseconds(1_960)).route == nil)
     }
 
     @Test func aRegistryWriteForgetsRoutesAndOneResolvedDuringItIsNotKept() {

@@ -187,11 +187,26 @@ public struct GatewayProvider: GatewayService {
     }
 
     /// The registry's route for a clinic on a day, from the cache when it is fresh (a cache
-    /// with no TTL holds nothing, so every call asks the registry).
+    /// with no TTL holds nothing, so every call asks the registry). A cached route in the last
+    /// tenth of its life is answered and fetched again in the background (``RouteCache``), bounded by
+    /// ``routeRefreshTimeout``; a refresh that fails leaves the entry to expire.
+    static let routeRefreshTimeout: Duration = .seconds(2)
+
     func route(clinic: String, date: String, options: CallOptions) async throws -> SettlementRoute {
         let key = RouteCache.Key(clinic: clinic, date: date)
-        let (cached, generation) = routes.lookup(key)
-        if let cached { return cached }
+        let (cached, generation, refresh) = routes.lookup(key)
+        if let cached {
+            if refresh {
+                let (registry, routes) = (self.registry, self.routes)
+                Task {
+                    let request = ResolveSettlementRouteRequest(fixmedinsCode: clinic, onDate: date)
+                    if let route = try? await registry.resolveSettlementRoute(request, options: CallOptions(timeout: Self.routeRefreshTimeout)) {
+                        routes.store(route, for: key, generation: generation)
+                    }
+                }
+            }
+            return cached
+        }
         let route = try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: clinic, onDate: date), options: options)
         routes.store(route, for: key, generation: generation)
         return route

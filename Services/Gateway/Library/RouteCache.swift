@@ -9,6 +9,11 @@ import Synchronization
 /// says `invalidates_routes`: import, designation change, divisions) empties the cache when it completes, and a route resolved while such
 /// a write was in flight is not kept. A write made through another gateway replica is seen
 /// here once the entry expires (`ttl`). A zero `ttl` turns the cache off.
+///
+/// Refresh ahead: in the last tenth of an entry's `ttl`, the next lookup still answers it
+/// and is told to fetch it again in the background (one lookup per entry), so that a clinic
+/// that keeps settling keeps a fresh entry and its claims do not wait on the registry when the
+/// entry would have expired. No route is answered older than `ttl`.
 final class RouteCache: Sendable {
     struct Key: Hashable, Sendable {
         let clinic: String
@@ -18,6 +23,9 @@ final class RouteCache: Sendable {
     private struct Entry {
         let route: SettlementRoute
         let expires: ContinuousClock.Instant
+        /// From when a lookup asks for a refresh.
+        let refreshFrom: ContinuousClock.Instant
+        var refreshing = false
     }
 
     private struct State {
@@ -36,14 +44,21 @@ final class RouteCache: Sendable {
 
     var isEnabled: Bool { ttl > .zero }
 
-    /// A fresh route, or the generation to hand back to `store` with the route fetched instead.
-    func lookup(_ key: Key, now: ContinuousClock.Instant = .now) -> (route: SettlementRoute?, generation: UInt64) {
+    /// A fresh route, or the generation to hand back to `store` with the route fetched
+    /// instead; `refresh` is true for the one lookup that should fetch a route in the last tenth of its
+    /// life again (and `store` it under `generation`) while the cached one is answered.
+    func lookup(_ key: Key, now: ContinuousClock.Instant = .now) -> (route: SettlementRoute?, generation: UInt64, refresh: Bool) {
         state.withLock { state in
-            if let entry = state.entries[key] {
-                if entry.expires > now { return (entry.route, state.generation) }
+            if var entry = state.entries[key] {
+                if entry.expires > now {
+                    guard now >= entry.refreshFrom, !entry.refreshing else { return (entry.route, state.generation, false) }
+                    entry.refreshing = true
+                    state.entries[key] = entry
+                    return (entry.route, state.generation, true)
+                }
                 state.entries[key] = nil
             }
-            return (nil, state.generation)
+            return (nil, state.generation, false)
         }
     }
 
@@ -54,7 +69,7 @@ final class RouteCache: Sendable {
         state.withLock { state in
             guard state.generation == generation else { return }
             if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
-            state.entries[key] = Entry(route: route, expires: now + ttl)
+            state.entries[key] = Entry(route: route, expires: now + ttl, refreshFrom: now + ttl * 9 / 10)
         }
     }
 

@@ -63,9 +63,10 @@ extension SettlementStore {
     /// on its own: its settlement (new or replayed) or the error that refused it (a refused
     /// request writes nothing; the others still post). The work is done in a fixed number of
     /// statements whatever the batch's size: the persons are locked first (in `psn_no` order,
-    /// so that concurrent batches cannot deadlock); one statement then reads the stored
-    /// settlements the requests could replay, the persons' accumulators and their already
-    /// billed items (R003), all committed by earlier holders of those locks; the splits are
+    /// so that concurrent batches cannot deadlock); then what the requests could replay, the
+    /// persons' accumulators and their already billed items (R003) are read, all committed by
+    /// earlier holders of those locks (on PostgreSQL the lock and the reads are one round trip,
+    /// the function `settlement_batch_read` of migration 18); the splits are
     /// decided in memory, each seeing the accumulators and account balances the earlier ones
     /// left; then settlements, billed items, ledger entries, accumulators and audit records
     /// are written (one statement on PostgreSQL), and account balances if any were used. Everything that writes a person's accumulators, balance or billed items
@@ -81,53 +82,69 @@ extension SettlementStore {
 
         // 1. The persons, locked in `psn_no` order. Whoever posted for them before has
         // committed by now, so what follows reads everything that concerns them.
-        let lock = dialect.forUpdate
+        // 2. Then, read after the locks are held: the postings the requests could replay (by
+        // key, and live by visit number; the clinic is matched here), the persons'
+        // accumulators, and what they were already billed on the visit days (only holders of
+        // the person's lock change the last two). One round trip on PostgreSQL (the function
+        // of migration 18), two statements on SQLite.
         var persons: [String: InsuredPerson] = [:]
-        var who: [SQLValue] = []
-        let whoFilter = SQLPlaceholders.isIn("psn_no", Set(requests.map(\.claim.claim.psnNo)).sorted().map { .text($0) }, dialect: dialect, binds: &who)
-        for row in try await tx.query("SELECT * FROM persons WHERE \(whoFilter) ORDER BY psn_no\(lock)", who) {
-            let person = try Self.person(row)
-            persons[person.psnNo] = person
-        }
-
-        // 2. In one statement, now that the persons' earlier writers have committed: the
-        // postings the requests could replay (by key, and live by visit number; the clinic is
-        // matched here), the persons' accumulators, and what they were already billed on the
-        // visit days (only holders of the person's lock change the last two).
         var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
         var accumulators: [AccumulatorKey: Accumulator] = [:]
         var billed = Set<BilledKey>()
         do {
-            var binds: [SQLValue] = []
-            let text = { (values: [String]) in values.map { [SQLValue.text($0)] } }
-            let keyProbe = SQLPlaceholders.probe(
-                "settlements", as: "s", by: [("idempotency_key", "text")], keys: text(requests.map(\.identity.scopedKey)), dialect: dialect, binds: &binds)
-            let visitProbe = SQLPlaceholders.probe(
-                "settlements", as: "s", by: [("mdtrt_id", "text")], keys: text(Set(requests.map(\.visit.mdtrtID)).sorted()),
-                also: "status = '\(SettlementStatus.settled.code)'", dialect: dialect, binds: &binds)
-            let found = persons.keys.sorted()
-            let accumulatorsOf = SQLPlaceholders.probe("accumulators", as: "a", by: [("psn_no", "text")], keys: text(found), dialect: dialect, binds: &binds)
+            let who = Set(requests.map(\.claim.claim.psnNo)).sorted()
+            let keys = requests.map(\.identity.scopedKey)
+            let visits = Set(requests.map(\.visit.mdtrtID)).sorted()
             // Exactly the (day, person, item) keys the requests bill, probed by primary key: a
             // filter by days, persons and items apart would read every item billed on those
             // days, a cost growing with the province's daily volume.
-            let wanted = Set(requests.filter { persons[$0.claim.claim.psnNo] != nil }.flatMap { request in
+            let wanted = Set(requests.flatMap { request in
                 request.items.map { BilledKey(psnNo: request.claim.claim.psnNo, day: request.claim.visitDate.description, item: $0) }
             }).sorted { ($0.day, $0.psnNo, $0.item) < ($1.day, $1.psnNo, $1.item) }
-            let billedTo = SQLPlaceholders.probe(
-                "billed_items", as: "b", by: [("visit_date", "text"), ("psn_no", "text"), ("item_code", "text")],
-                keys: wanted.map { [.text($0.day), .text($0.psnNo), .text($0.item)] }, dialect: dialect, binds: &binds)
-            let posting = "s.idempotency_key AS t1, s.setl_id AS t2, s.claim_digest AS t3, s.status AS t4, s.fixmedins_code AS t5, s.mdtrt_id AS t6, s.result"
-            let rows = try await tx.query(
-                """
-                SELECT 1 AS part, \(posting), 0 AS n1, 0 AS n2, 0 AS n3 \(keyProbe)
-                UNION ALL SELECT 1, \(posting), 0, 0, 0 \(visitProbe)
-                UNION ALL SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL, a.year, a.deductible_used, a.fund_paid \(accumulatorsOf)
-                UNION ALL SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL, 0, 0, 0 \(billedTo)
-                """,
-                binds
-            )
+            let text = { (values: [String]) in SQLValue.list(values.map { .text($0) }) }
+            var rows: [SQLRow]
+            switch dialect {
+            case .postgres:
+                rows = try await tx.query(
+                    "SELECT * FROM settlement_batch_read($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
+                    [text(keys), text(visits), text(who), text(wanted.map(\.day)), text(wanted.map(\.psnNo)), text(wanted.map(\.item))]
+                )
+            case .sqlite:
+                var binds: [SQLValue] = []
+                let lockable = SQLPlaceholders.isIn("psn_no", who.map { .text($0) }, dialect: dialect, binds: &binds)
+                rows = try await tx.query(
+                    """
+                    SELECT 0 AS part, psn_no AS t1, certno AS t2, name AS t3, insutype AS t4, insu_admdvs AS t5, status AS t6, NULL AS result,
+                      account_balance AS n1, 0 AS n2, 0 AS n3 FROM persons WHERE \(lockable) ORDER BY psn_no
+                    """, binds)
+                binds = []
+                let one = { (values: [String]) in values.map { [SQLValue.text($0)] } }
+                let keyProbe = SQLPlaceholders.probe("settlements", as: "s", by: [("idempotency_key", "text")], keys: one(keys), dialect: dialect, binds: &binds)
+                let visitProbe = SQLPlaceholders.probe(
+                    "settlements", as: "s", by: [("mdtrt_id", "text")], keys: one(visits), also: "status = '\(SettlementStatus.settled.code)'", dialect: dialect, binds: &binds)
+                let accumulatorsOf = SQLPlaceholders.probe("accumulators", as: "a", by: [("psn_no", "text")], keys: one(who), dialect: dialect, binds: &binds)
+                let billedTo = SQLPlaceholders.probe(
+                    "billed_items", as: "b", by: [("visit_date", "text"), ("psn_no", "text"), ("item_code", "text")],
+                    keys: wanted.map { [.text($0.day), .text($0.psnNo), .text($0.item)] }, dialect: dialect, binds: &binds)
+                let posting = "s.idempotency_key AS t1, s.setl_id AS t2, s.claim_digest AS t3, s.status AS t4, s.fixmedins_code AS t5, s.mdtrt_id AS t6, s.result"
+                rows += try await tx.query(
+                    """
+                    SELECT 1 AS part, \(posting), 0 AS n1, 0 AS n2, 0 AS n3 \(keyProbe)
+                    UNION ALL SELECT 1, \(posting), 0, 0, 0 \(visitProbe)
+                    UNION ALL SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL, a.year, a.deductible_used, a.fund_paid \(accumulatorsOf)
+                    UNION ALL SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL, 0, 0, 0 \(billedTo)
+                    """,
+                    binds
+                )
+            }
             for row in rows {
                 switch try row.int("part") {
+                case 0:
+                    let person = try Self.person(SQLRow(
+                        columns: ["psn_no", "certno", "name", "insutype", "insu_admdvs", "status", "account_balance"],
+                        values: [row["t1"], row["t2"], row["t3"], row["t4"], row["t5"], row["t6"], row["n1"]]
+                    ))
+                    persons[person.psnNo] = person
                 case 1:
                     let posting = SQLRow(
                         columns: ["setl_id", "claim_digest", "status", "result"], values: [row["t2"], row["t3"], row["t4"], row["result"]]

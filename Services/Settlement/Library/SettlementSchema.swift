@@ -95,7 +95,42 @@ extension SettlementStore {
             ALTER TABLE outpatient_visits ADD COLUMN mdtrt_cert_no TEXT NOT NULL DEFAULT ''
             """),
         Migration.closedSets(17, "visits' certificate types hold only their codes", certificateSets),
+        // PostgreSQL: a posting batch's persons locked and what it reads, in one round trip
+        // (SettlementStore.post); nothing on SQLite, whose single writer needs no lock.
+        Migration(18, "one round trip to lock and read a posting batch", steps: [], postgres: [batchRead]),
     ]
+
+    /// The function behind ``SettlementStore/post(_:_:)``'s first round trip on PostgreSQL:
+    /// the persons locked in `psn_no` order (part 0), then, each part read with a snapshot
+    /// taken after the locks are held (a VOLATILE function takes a new one for every query, as
+    /// the separate statements it replaces did under READ COMMITTED), the postings the
+    /// requests could replay by key or live visit (part 1), the persons' accumulators (part
+    /// 2) and the (day, person, item) keys already billed (part 3, R003). Every key is probed
+    /// by index (a lateral probe each), whatever the planner knows of the tables.
+    static let batchRead = """
+        CREATE FUNCTION settlement_batch_read(keys text[], visits text[], who text[], days text[], psns text[], items text[])
+        RETURNS TABLE (part int, t1 text, t2 text, t3 text, t4 text, t5 text, t6 text, result bytea, n1 bigint, n2 bigint, n3 bigint)
+        LANGUAGE plpgsql VOLATILE AS $$
+        #variable_conflict use_column
+        BEGIN
+            RETURN QUERY SELECT 0, p.psn_no, p.certno, p.name, p.insutype, p.insu_admdvs, p.status, NULL::bytea, p.account_balance, 0::bigint, 0::bigint
+                FROM persons p WHERE p.psn_no = ANY(who) ORDER BY p.psn_no FOR UPDATE;
+            RETURN QUERY
+                SELECT 1, s.idempotency_key, s.setl_id, s.claim_digest, s.status, s.fixmedins_code, s.mdtrt_id, s.result, 0::bigint, 0::bigint, 0::bigint
+                    FROM unnest(keys) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM settlements x WHERE x.idempotency_key = k.k0 OFFSET 0) s
+                UNION ALL
+                SELECT 1, s.idempotency_key, s.setl_id, s.claim_digest, s.status, s.fixmedins_code, s.mdtrt_id, s.result, 0::bigint, 0::bigint, 0::bigint
+                    FROM unnest(visits) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM settlements x WHERE x.mdtrt_id = k.k0 AND x.status = 'settled' OFFSET 0) s
+                UNION ALL
+                SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL::bytea, a.year, a.deductible_used, a.fund_paid
+                    FROM unnest(who) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM accumulators x WHERE x.psn_no = k.k0 OFFSET 0) a
+                UNION ALL
+                SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint
+                    FROM unnest(days, psns, items) AS k(k0, k1, k2)
+                    CROSS JOIN LATERAL (SELECT * FROM billed_items x WHERE x.visit_date = k.k0 AND x.psn_no = k.k1 AND x.item_code = k.k2 OFFSET 0) b;
+        END
+        $$
+        """
 
     /// Closed sets of migrations 15 and 17 (a test compares them with the enums).
     static let practitionerSets = [ClosedSet("practitioners", "prac_type", ["physician", "assistant_physician", "village_doctor"])]
