@@ -61,7 +61,8 @@ public enum SQLPlaceholders {
     /// might choose to run as a scan of a table it has no statistics for yet, as a young or
     /// fast-growing table's are); on SQLite `column IN (...)` for one column, a join with the
     /// keys' `VALUES` for several. The statement's text does not depend on the number of keys on
-    /// PostgreSQL. No keys read nothing. Binds are appended to `binds`.
+    /// PostgreSQL. No keys read nothing. Binds are appended to `binds`. `alias` must not be
+    /// `k` or `v` (the keys' own names).
     public static func probe(
         _ table: String, as alias: String, by columns: [(name: String, type: String)], keys: [[SQLValue]], also: String = "",
         dialect: SQLDialect, binds: inout [SQLValue]

@@ -118,6 +118,48 @@ struct HISSessionTests {
         }
     }
 
+    /// A registered visit is settled only with the details it holds when the posting commits:
+    /// details uploaded after the visit was read make the claim read before stale (the race of
+    /// 2204 against 2207), and a whole claim that borrows a registered visit's number with
+    /// other lines is not the visit's; both are refused in the posting's transaction, naming
+    /// `claim.mdtrt_id`, and the visit settles by reference with what it holds.
+    @Test func aRegisteredVisitIsSettledOnlyWithTheDetailsItHolds() async throws {
+        try await withDemoStack { stack in
+            let clinic = try stack.client("clinic-H33080200101")
+            let settlement = SettlementClient(clinic), gateway = GatewayClient(clinic)
+            let code = "H33080200101"
+            _ = try await settlement.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生"))
+            let visit = try await settlement.registerVisit(RegisterVisitRequest(
+                fixmedinsCode: code, iptOtpNo: "OP-RACE-1", psnNo: "P5", insutype: .residentBasic, medType: .generalOutpatient,
+                begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-TOKEN-0001"
+            ))
+            let ref = VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
+            _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: "D001"))
+            func upload(_ sn: String, _ item: String, _ own: String, _ cnt: Int64, _ pric: Int64) async throws {
+                _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
+                    FeeDetail(feedetlSn: sn, medListCodg: item, medinsListCodg: own, cnt: cnt, pric: pric, bilgDrCodg: "DR01", days: 1),
+                ], opterNo: "D001"))
+            }
+            try await upload("1", "XA01AAA001", "YP0007", 10, 50)
+            // What an HIS (or the gateway) read, then another batch lands before the settle.
+            let read = try #require(try await settlement.getVisit(ref).claim)
+            try await upload("2", "F001", "GH01", 1, 1000)
+            let stale = await #expect(throws: RPCError.self) { _ = try await gateway.settle(GatewaySettleRequest(claim: read), options: keyed("race-1")) }
+            #expect(stale?.code == .failedPrecondition && stale?.message.hasPrefix("claim.mdtrt_id:") == true, "\(String(describing: stale))")
+            // A whole claim under the visit's number with lines of its own is not the visit's.
+            var borrowed = read
+            borrowed.lines = [FeeLine(itemCode: "XA01AAA001", quantity: 3, unitPrice: 50, days: 1)]
+            let foreign = await #expect(throws: RPCError.self) { _ = try await gateway.settle(GatewaySettleRequest(claim: borrowed), options: keyed("race-2")) }
+            #expect(foreign?.code == .failedPrecondition && foreign?.message.hasPrefix("claim.mdtrt_id:") == true, "\(String(describing: foreign))")
+            #expect(try await settlement.getVisit(ref).status == .registered)
+            // By reference it settles what it holds: 10 x 0.50 + 10.00 = 15.00.
+            let settled = try await gateway.settle(GatewaySettleRequest(visit: ref), options: keyed("race-3"))
+            #expect(settled.settlement?.medfeeSumamt == 1500 && settled.settlement?.mdtrtID == visit.mdtrtID)
+            #expect(try await settlement.getVisit(ref).status == .settled)
+            await clinic.close()
+        }
+    }
+
     /// The same session by an HIS vendor's Python with only `clients/python` (generated from
     /// `Proto/`, stock protobuf, Python's ssl).
     @Test func thePythonClientRunsTheSameSession() async throws {

@@ -91,8 +91,10 @@ extension SettlementStore {
         var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
         var accumulators: [AccumulatorKey: Accumulator] = [:]
         var billed = Set<BilledKey>()
+        var registered: [VisitKey: String] = [:]
         do {
             let who = Set(requests.map(\.claim.claim.psnNo)).sorted()
+            let settled = Set(requests.map(\.visit)).sorted { ($0.clinic, $0.mdtrtID) < ($1.clinic, $1.mdtrtID) }
             let keys = requests.map(\.identity.scopedKey)
             let visits = Set(requests.map(\.visit.mdtrtID)).sorted()
             // Exactly the (day, person, item) keys the requests bill, probed by primary key: a
@@ -106,8 +108,9 @@ extension SettlementStore {
             switch dialect {
             case .postgres:
                 rows = try await tx.query(
-                    "SELECT * FROM settlement_batch_read($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
-                    [text(keys), text(visits), text(who), text(wanted.map(\.day)), text(wanted.map(\.psnNo)), text(wanted.map(\.item))]
+                    "SELECT * FROM settlement_batch_read($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+                    [text(keys), text(visits), text(who), text(wanted.map(\.day)), text(wanted.map(\.psnNo)), text(wanted.map(\.item)),
+                     text(settled.map(\.clinic)), text(settled.map(\.mdtrtID))]
                 )
             case .sqlite:
                 var binds: [SQLValue] = []
@@ -117,6 +120,12 @@ extension SettlementStore {
                     SELECT 0 AS part, psn_no AS t1, certno AS t2, name AS t3, insutype AS t4, insu_admdvs AS t5, status AS t6, NULL AS result,
                       account_balance AS n1, 0 AS n2, 0 AS n3 FROM persons WHERE \(lockable) ORDER BY psn_no
                     """, binds)
+                binds = []
+                rows += try await tx.query(
+                    "SELECT 4 AS part, o.fixmedins_code AS t1, o.mdtrt_id AS t2, o.claim_digest AS t3 "
+                        + SQLPlaceholders.probe("outpatient_visits", as: "o", by: [("fixmedins_code", "text"), ("mdtrt_id", "text")],
+                                                keys: settled.map { [.text($0.clinic), .text($0.mdtrtID)] }, dialect: dialect, binds: &binds),
+                    binds)
                 binds = []
                 let one = { (values: [String]) in values.map { [SQLValue.text($0)] } }
                 let keyProbe = SQLPlaceholders.probe("settlements", as: "s", by: [("idempotency_key", "text")], keys: one(keys), dialect: dialect, binds: &binds)
@@ -154,6 +163,8 @@ extension SettlementStore {
                     if try posting.code("status", as: SettlementStatus.self) == .settled {
                         byVisit[VisitKey(clinic: try row.string("t5"), mdtrtID: try row.string("t6"))] = prior
                     }
+                case 4:
+                    registered[VisitKey(clinic: try row.string("t1"), mdtrtID: try row.string("t2"))] = try row.string("t3")
                 case 2:
                     let key = AccumulatorKey(psnNo: try row.string("t1"), year: try row.int("n1"), medType: try row.string("t2"))
                     accumulators[key] = Accumulator(deductibleUsed: try row.int("n2"), fundPaid: try row.int("n3"))
@@ -172,6 +183,14 @@ extension SettlementStore {
                 let claim = request.claim
                 if let replayed = try Self.replayed(byKey: byKey[request.identity.scopedKey], byVisit: byVisit[request.visit], request.identity, claim: claim) {
                     return replayed
+                }
+                // A visit registered through 2201 is settled only with the details it holds now.
+                if let digest = registered[request.visit], digest != request.identity.digest {
+                    throw DomainError(
+                        .precondition, field: "claim.mdtrt_id",
+                        "visit \(claim.claim.mdtrtID) at \(claim.clinic) was registered through 2201 and holds other details than this claim "
+                            + "(they changed since it was read, or it is not the visit's): settle it by reference (Gateway/Settle visit) with its details as they stand"
+                    )
                 }
                 guard let person = persons[claim.claim.psnNo] else {
                     throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")

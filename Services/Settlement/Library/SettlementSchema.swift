@@ -95,26 +95,38 @@ extension SettlementStore {
             ALTER TABLE outpatient_visits ADD COLUMN mdtrt_cert_no TEXT NOT NULL DEFAULT ''
             """),
         Migration.closedSets(17, "visits' certificate types hold only their codes", certificateSets),
-        // PostgreSQL: a posting batch's persons locked and what it reads, in one round trip
-        // (SettlementStore.post); nothing on SQLite, whose single writer needs no lock.
-        Migration(18, "one round trip to lock and read a posting batch", steps: [], postgres: [batchRead]),
+        // The digest of the claim a registered visit's details make (VisitStore.claimDigest):
+        // a settle of the visit's number must carry it, checked in the posting's transaction.
+        // On PostgreSQL also a posting batch's persons and visits locked and what it reads, in
+        // one round trip (SettlementStore.post); SQLite's single writer needs no lock.
+        Migration(18, "registered visits' claim digests; one round trip to lock and read a posting batch", steps: [
+            "ALTER TABLE outpatient_visits ADD COLUMN claim_digest TEXT NOT NULL DEFAULT ''",
+        ], postgres: [
+            "ALTER TABLE outpatient_visits ADD COLUMN claim_digest TEXT NOT NULL DEFAULT ''",
+            batchRead,
+        ]),
     ]
 
     /// The function behind ``SettlementStore/post(_:_:)``'s first round trip on PostgreSQL:
-    /// the persons locked in `psn_no` order (part 0), then, each part read with a snapshot
+    /// the persons locked in `psn_no` order (part 0), the registered visits the requests
+    /// settle locked with the digests their settles must carry (part 4), then, each part read with a snapshot
     /// taken after the locks are held (a VOLATILE function takes a new one for every query, as
     /// the separate statements it replaces did under READ COMMITTED), the postings the
     /// requests could replay by key or live visit (part 1), the persons' accumulators (part
     /// 2) and the (day, person, item) keys already billed (part 3, R003). Every key is probed
     /// by index (a lateral probe each), whatever the planner knows of the tables.
     static let batchRead = """
-        CREATE FUNCTION settlement_batch_read(keys text[], visits text[], who text[], days text[], psns text[], items text[])
+        CREATE FUNCTION settlement_batch_read(keys text[], visits text[], who text[], days text[], psns text[], items text[], vclinics text[], vids text[])
         RETURNS TABLE (part int, t1 text, t2 text, t3 text, t4 text, t5 text, t6 text, result bytea, n1 bigint, n2 bigint, n3 bigint)
         LANGUAGE plpgsql VOLATILE AS $$
         #variable_conflict use_column
         BEGIN
             RETURN QUERY SELECT 0, p.psn_no, p.certno, p.name, p.insutype, p.insu_admdvs, p.status, NULL::bytea, p.account_balance, 0::bigint, 0::bigint
                 FROM persons p WHERE p.psn_no = ANY(who) ORDER BY p.psn_no FOR UPDATE;
+            -- Locked in the order given (the caller sorts the pairs), each by its key.
+            RETURN QUERY SELECT 4, v.fixmedins_code, v.mdtrt_id, v.claim_digest, '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint
+                FROM unnest(vclinics, vids) AS k(k0, k1)
+                CROSS JOIN LATERAL (SELECT * FROM outpatient_visits x WHERE x.fixmedins_code = k.k0 AND x.mdtrt_id = k.k1 OFFSET 0) v FOR UPDATE OF v;
             RETURN QUERY
                 SELECT 1, s.idempotency_key, s.setl_id, s.claim_digest, s.status, s.fixmedins_code, s.mdtrt_id, s.result, 0::bigint, 0::bigint, 0::bigint
                     FROM unnest(keys) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM settlements x WHERE x.idempotency_key = k.k0 OFFSET 0) s

@@ -264,11 +264,29 @@ extension SettlementStore {
     /// Appends an event to the visit's history.
     private static func record(_ tx: any SQLTransaction, _ visit: VisitRecord, _ change: VisitChange, _ actor: VisitActor) async throws {
         try await tx.execute(
+            "UPDATE outpatient_visits SET claim_digest = $3 WHERE fixmedins_code = $1 AND mdtrt_id = $2",
+            [.text(visit.fixmedinsCode), .text(visit.mdtrtID), .text(claimDigest(visit))]
+        )
+        try await tx.execute(
             """
             INSERT INTO outpatient_visit_events (fixmedins_code, mdtrt_id, seq, kind, at, opter_no, detail)
             SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM outpatient_visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2
             """,
             [.text(visit.fixmedinsCode), .text(visit.mdtrtID), change.kind.stored, .text(actor.at), .text(actor.opterNo), .text(Self.eventDetail(change.detail))]
         )
+    }
+
+    /// The digest a settle of this visit must carry (``SettleIdentity/digest``): that of the
+    /// claim its diagnoses and details make as they stand (``VisitRecord/answer``), in
+    /// canonical form without its route, as settlement digests the claim the gateway sends
+    /// for the visit. Empty while the details do not make a claim (none uploaded yet), which
+    /// no settle matches. The posting compares it (``post(_:_:)``), so that a visit is settled
+    /// only with the details it holds when its posting commits.
+    static func claimDigest(_ visit: VisitRecord) -> String {
+        guard var claim = visit.answer.claim, let checked = try? claim.checked() else { return "" }
+        claim = checked.claim
+        claim.settleVia = ""
+        guard let bytes = try? claim.encodedBytes() else { return "" }
+        return ValidatedClaim.digest(of: bytes)
     }
 }
