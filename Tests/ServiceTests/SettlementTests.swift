@@ -23,10 +23,12 @@ func claim(_ id: String, person: InsuredPerson = quzhou, visit: MedType = .gener
     ))
 }
 
-func withSettlement<T: Sendable>(engine: Engine = .sqlite, _ body: @escaping @Sendable (SettlementClient) async throws -> T) async throws -> T {
+func withSettlement<T: Sendable>(
+    engine: Engine = .sqlite, policies: PolicyBook? = nil, _ body: @escaping @Sendable (SettlementClient) async throws -> T
+) async throws -> T {
     try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
         var router = RPCRouter()
-        SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
+        SettlementProvider(store: SettlementStore(database: db), policies: try policies ?? PolicyBook.bundled()).register(with: &router)
         return router
     }) { channel, _ in
         let client = SettlementClient(channel)
@@ -44,6 +46,44 @@ struct SettlementTests {
             #expect(r.medfeeSumamt == 1000 && r.inscpScpAmt == 1000 && r.preselfpayAmt == 0)
             #expect(r.hifpPay == 600 && r.fundPaySumamt == 600 && r.psnCashPay == 400 && r.acctPay == 0)
             #expect(r.policyVersion == "quzhou-2024.1" && r.poolPropSelfpay == 6000 && !r.setlID.isEmpty)
+        }
+    }
+
+    /// Policy is keyed by insurance type as well as region: a Quzhou employee settles under the
+    /// Quzhou employees' policy, a Quzhou resident under the Quzhou policy for every type, a
+    /// Hangzhou employee under Zhejiang's employees' policy; the most specific region wins
+    /// over a named type, and the result names the version. A policy naming a type that is no
+    /// national insurance type number is refused, naming the field.
+    @Test func policyIsChosenByRegionAndInsuranceType() async throws {
+        var book = try PolicyBook.bundled()
+        let quzhouAll = try #require(book.policies.first { $0.version == "quzhou-2024.1" })
+        var employees = quzhouAll
+        employees.version = "quzhou-employees-test"
+        employees.insutypes = ["310"]
+        employees.poolingRatio["general_outpatient"] = 7_000
+        var zhejiangEmployees = try #require(book.policies.first { $0.version == "zhejiang-2024.1" })
+        zhejiangEmployees.version = "zhejiang-employees-test"
+        zhejiangEmployees.insutypes = ["310"]
+        zhejiangEmployees.annualDeductible["general_outpatient"] = 10_000
+        book.policies += [employees, zhejiangEmployees]
+        try book.validate()
+        var wrong = employees
+        wrong.insutypes = ["311"]
+        let refused = #expect(throws: DomainError.self) { try wrong.validate() }
+        #expect(refused?.field == "quzhou-employees-test.insutypes[0]", "\(String(describing: refused))")
+        let worker = InsuredPerson(psnNo: "P004", certno: residentID("33080219750505005"), name: "赵六", insutype: .employeeBasic, insuAdmdvs: "330802",
+                                   psnInsuStas: .enrolled, accountBalance: 0)
+        try await withSettlement(policies: book) { s in
+            _ = try await s.importPersons(ImportPersonsRequest(persons: [worker]))
+            // 20 x 0.50 = 10.00 in scope. Resident: 60% = 6.00. Employee: 70% = 7.00.
+            let resident = try await s.settle(claim("VT1", [("XA01AAA001", 20, 50)]), options: keyed("t1"))
+            #expect(resident.hifpPay == 600 && resident.policyVersion == "quzhou-2024.1")
+            let employee = try await s.settle(claim("VT2", person: worker, [("XA01AAA001", 20, 50)]), options: keyed("t2"))
+            #expect(employee.hifpPay == 700 && employee.psnCashPay == 300 && employee.policyVersion == "quzhou-employees-test")
+            // Hangzhou employee: Zhejiang's employees' policy, deductible 100.00 then 50%:
+            // 10.00 + 100 x 1.20 = 130.00; 100.00 to the deductible, 30.00 x 50% = 15.00.
+            let hz = try await s.settle(claim("VT3", person: hangzhou, [("F001", 1, 1000), ("XC07ABA001", 100, 120)]), options: keyed("t3"))
+            #expect(hz.actPayDedc == 10_000 && hz.hifpPay == 1_500 && hz.policyVersion == "zhejiang-employees-test")
         }
     }
 
@@ -202,7 +242,7 @@ struct SettlementTests {
         (claim("B5", visit: .unspecified, [("XA01AAA001", 1, 50)]), "claim.med_type: is required: one of general_outpatient (11), outpatient_registration (12), emergency (13), chronic_outpatient (14)"),
         (SettleRequest(claim: Claim(mdtrtID: "B6", psnNo: "P001", fixmedinsCode: "H3308", medType: .generalOutpatient, visitDate: "2024-06-01",
                                     lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])), "claim.fixmedins_code: 'H3308' is not an institution code (H followed by 11 digits)"),
-        (claim("B7", date: "2023-06-01", [("XA01AAA001", 1, 50)]), "claim.visit_date: no benefit policy covers region 330802 on 2023-06-01"),
+        (claim("B7", date: "2023-06-01", [("XA01AAA001", 1, 50)]), "claim.visit_date: no benefit policy covers region 330802 and insurance type 390 on 2023-06-01"),
     ])
     func badClaimsAreRefusedNamingTheField(request: SettleRequest, message: String) async throws {
         try await withSettlement { s in

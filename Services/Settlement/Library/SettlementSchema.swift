@@ -1,3 +1,4 @@
+import MedicareDomain
 import MedicareRuntime
 import MedicareStore
 
@@ -160,7 +161,7 @@ extension SettlementStore {
         ClosedSet("audit_outbox", "kind", ["settlement", "reversal"]),
     ]
     /// Insurance types as stored: their national numbers (险种类型).
-    static let insutypes = ["310", "320", "330", "340", "390", "392", "510"]
+    static let insutypes = BenefitPolicy.insutypeNumbers.sorted().map(String.init)
     static let medTypes = ["general_outpatient", "outpatient_registration", "emergency", "chronic_outpatient"]
 
     /// Migration 5's statements common to both engines (see its comment).

@@ -12,7 +12,8 @@ struct Settling: Sendable {
 
     /// The split of the claim for `person` with `accumulator` (deductible used and fund paid
     /// this year for the claim's medical type), by the benefit policy of the person's insured
-    /// region (`insu_admdvs`) in force on the visit day. Errors: FAILED_PRECONDITION (not
+    /// region (`insu_admdvs`) and insurance type in force on the visit day
+    /// (``PolicyBook/policy(region:insutype:on:)``). Errors: FAILED_PRECONDITION (not
     /// enrolled; a stated insutype not the person's; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
     /// person's; a visit before the person's birth).
     func result(person: InsuredPerson, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
@@ -30,7 +31,7 @@ struct Settling: Sendable {
         if let id = try? ResidentID(person.certno), claim.visitDate < id.birth {
             throw DomainError(field: "claim.visit_date", "\(claim.visitDate) is before the person's birth")
         }
-        let policy = try policies.policy(region: person.insuAdmdvs, on: claim.visitDate.description)
+        let policy = try policies.policy(region: person.insuAdmdvs, insutype: person.insutype.rawValue, on: claim.visitDate.description)
         let output = try BenefitCalculator.calculate(
             .init(
                 lines: claim.lines, visitType: claim.claim.medType.code, useAccount: claim.claim.useAccount,

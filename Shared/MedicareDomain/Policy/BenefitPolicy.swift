@@ -3,6 +3,10 @@
 public struct BenefitPolicy: Codable, Sendable, Hashable {
     /// The division-code prefix it applies to ("3308" Quzhou, "33" Zhejiang).
     public var region: String
+    /// The insurance types (险种类型, their national numbers: "310" employees' basic, "390"
+    /// residents' basic, ...) it applies to; absent or empty, every type. Employees' and
+    /// residents' schemes set their own deductibles, ratios and ceilings.
+    public var insutypes: [String]?
     /// The policy's version name; error fields start with it.
     public var version: String
     /// YYYY-MM-DD, inclusive.
@@ -22,11 +26,25 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
     /// What happens to a price above the reference price: "cap" (the excess is self-paid) or "refuse".
     public var priceCap: String
 
+    /// The national insurance type numbers a policy may name (险种类型).
+    public static let insutypeNumbers: Set<Int32> = [310, 320, 330, 340, 390, 392, 510]
+
+    /// Whether it applies to the insurance type numbered `insutype` (every type when it names none).
+    public func covers(insutype: Int32) -> Bool {
+        guard let insutypes, !insutypes.isEmpty else { return true }
+        return insutypes.contains(String(insutype))
+    }
+
     /// The visit types every policy must price: `general_outpatient` and `chronic_outpatient`.
     public static let visitTypes = ["general_outpatient", "chronic_outpatient"]
 
     /// Checks the policy is complete and sane; the error names the field.
     public func validate() throws(DomainError) {
+        for (i, code) in (insutypes ?? []).enumerated() {
+            guard let number = Int32(code), Self.insutypeNumbers.contains(number) else {
+                throw DomainError(field: "\(version).insutypes[\(i)]", "\(code) is not a national insurance type number (310, 320, 330, 340, 390, 392, 510)")
+            }
+        }
         guard ["cap", "refuse"].contains(priceCap) else { throw DomainError(field: "\(version).priceCap", "must be cap or refuse") }
         for type in Self.visitTypes {
             guard let ratio = poolingRatio[type], (0...10_000).contains(ratio) else {
@@ -86,12 +104,20 @@ public struct PolicyBook: Codable, Sendable {
         self.catalogue = catalogue
     }
 
-    /// The policy for an insured region on a date: the most specific region prefix whose
-    /// effective period contains the date.
-    public func policy(region: String, on date: String) throws(DomainError) -> BenefitPolicy {
-        let matching = policies.filter { region.hasPrefix($0.region) && $0.effectiveFrom <= date && ($0.effectiveTo.map { date < $0 } ?? true) }
-        guard let best = matching.max(by: { ($0.region.count, $0.effectiveFrom) < ($1.region.count, $1.effectiveFrom) }) else {
-            throw DomainError(.precondition, field: "claim.visit_date", "no benefit policy covers region \(region) on \(date)")
+    /// The policy for an insured region and insurance type (its national number) on a date:
+    /// of those whose region prefixes `region`, whose types include `insutype` (or that name
+    /// none) and whose effective period contains the date, the most specific region first,
+    /// then one naming the type over one for every type, then the latest to take effect.
+    /// - Throws: ``DomainError`` (`precondition`, `claim.visit_date`) when none covers them.
+    public func policy(region: String, insutype: Int32, on date: String) throws(DomainError) -> BenefitPolicy {
+        let matching = policies.filter {
+            region.hasPrefix($0.region) && $0.covers(insutype: insutype) && $0.effectiveFrom <= date && ($0.effectiveTo.map { date < $0 } ?? true)
+        }
+        func rank(_ policy: BenefitPolicy) -> (Int, Int, String) {
+            (policy.region.count, (policy.insutypes ?? []).isEmpty ? 0 : 1, policy.effectiveFrom)
+        }
+        guard let best = matching.max(by: { rank($0) < rank($1) }) else {
+            throw DomainError(.precondition, field: "claim.visit_date", "no benefit policy covers region \(region) and insurance type \(insutype) on \(date)")
         }
         return best
     }
