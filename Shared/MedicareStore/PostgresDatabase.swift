@@ -131,7 +131,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
         defer { commitTime.record(since: start) }
         do {
             let result = try await client.withTransaction(logger: logger) { connection in
-                try await body(PostgresTransaction(connection: connection, logger: self.logger))
+                try await body(PostgresTransaction(connection: connection, logger: self.logger, transactional: true))
             }
             StoreHealth.recordSuccess()
             return result
@@ -156,7 +156,7 @@ public final class PostgresDatabase: SQLDatabase, Service {
         try await guarded {
             do {
                 return try await self.client.withConnection { connection in
-                    try await body(PostgresTransaction(connection: connection, logger: self.logger))
+                    try await body(PostgresTransaction(connection: connection, logger: self.logger, transactional: false))
                 }
             } catch let error as PSQLError {
                 // no connection could be had
@@ -215,6 +215,8 @@ public final class PostgresDatabase: SQLDatabase, Service {
 struct PostgresTransaction: SQLTransaction {
     let connection: PostgresConnection
     let logger: Logger
+    /// Inside BEGIN ... COMMIT (a statement that fails aborts it), or statements on their own.
+    let transactional: Bool
     var dialect: SQLDialect { .postgres }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
@@ -245,10 +247,29 @@ struct PostgresTransaction: SQLTransaction {
         var out: [SQLRow] = []
         do {
             if let name = StatementCache.shared.name(sql: sql, kinds: kinds) {
-                let rows = try await PreparedText.$current.withValue(PreparedText(name: name, sql: sql)) {
-                    try await connection.execute(PreparedText.Statement(bindings: bindings), logger: logger)
+                do {
+                    let rows = try await PreparedText.$current.withValue(PreparedText(name: name, sql: sql)) {
+                        try await connection.execute(PreparedText.Statement(bindings: bindings), logger: logger)
+                    }
+                    for try await row in rows { out.append(try Self.row(row)) }
+                } catch let error as PSQLError where StatementCache.retires(error) {
+                    // postgres-nio keeps a failed preparation's error for the name on that
+                    // connection, and a prepared statement whose table changed shape (a
+                    // migration by a newer replica) fails with 0A000 until prepared again: the
+                    // name is retired, so the text is prepared afresh under a new one. Alone,
+                    // the statement runs again at once, unnamed; in a transaction (aborted by
+                    // the failure) the transaction is run again (a conflict).
+                    StatementCache.shared.retire(sql: sql, kinds: kinds)
+                    guard transactional else {
+                        out = []
+                        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { out.append(try Self.row(row)) }
+                        return out
+                    }
+                    if let state = error.serverInfo?[.sqlState], state == "0A000" || state == "26000" {
+                        throw StoreError.conflict("PostgreSQL \(state): a prepared statement to prepare again")
+                    }
+                    throw error
                 }
-                for try await row in rows { out.append(try Self.row(row)) }
             } else {
                 for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { out.append(try Self.row(row)) }
             }
@@ -377,6 +398,8 @@ final class StatementCache: Sendable {
     private struct State {
         var names: [String: String] = [:]
         var seen: Set<String> = []
+        /// Names handed out so far: a retired name is never given again.
+        var issued = 0
     }
 
     private let state = Mutex(State())
@@ -392,10 +415,29 @@ final class StatementCache: Sendable {
                 state.seen.insert(key)
                 return nil
             }
-            let name = "medicare_\(state.names.count + 1)"
+            state.issued += 1
+            let name = "medicare_\(state.issued)"
             state.names[key] = name
             return name
         }
+    }
+
+    /// Forgets the name of `sql` bound with `kinds`: the next runs are unnamed, then prepared
+    /// under a new name.
+    func retire(sql: String, kinds: String) {
+        let key = kinds + "\u{0}" + sql
+        _ = state.withLock { $0.names.removeValue(forKey: key) }
+    }
+
+    /// Whether a failure of a prepared statement retires its name: any server error but an
+    /// integrity violation (class 23, the statement's own outcome, such as a replica's race
+    /// to a unique key), since postgres-nio answers a name whose preparation failed (a
+    /// timeout, a deadlock, a lock queued behind a migration) with that error for as long as
+    /// the connection lives; and 0A000 ("cached plan must not change result type") and 26000
+    /// (no such prepared statement), which preparing again cures.
+    static func retires(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return !state.hasPrefix("23")
     }
 }
 

@@ -118,7 +118,9 @@ final class SQLiteConnection: @unchecked Sendable {
             guard status == SQLITE_ROW else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
             let count = sqlite3_column_count(statement)
             if columns == nil {
-                if prepared.columns == nil { prepared.columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) } }
+                // SQLite prepares a cached statement again when the schema changed (a column
+                // added under `SELECT *`): the names are read again when the count moved.
+                if prepared.columns?.count != Int(count) { prepared.columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) } }
                 columns = prepared.columns
             }
             var values: [SQLValue] = []

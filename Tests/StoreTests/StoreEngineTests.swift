@@ -14,6 +14,38 @@ private struct Refused: Error {}
 
 @Suite("Store engines")
 struct StoreEngineTests {
+    /// A statement run often is prepared (PostgreSQL); when its table changes shape under it
+    /// (a newer replica's migration: "cached plan must not change result type"), it is
+    /// prepared again instead of failing on that connection for good: a statement on its own
+    /// runs again at once, a transaction is run again. Each connection of the pool is
+    /// exercised by running more reads than it holds at once.
+    @Test(arguments: Engine.all)
+    func aPreparedStatementSurvivesItsTableChangingShape(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            _ = try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            try await db.write { try await $0.execute("INSERT INTO accounts (id, owner, balance) VALUES (1, 'a', 10)", []) }
+            let select = "SELECT * FROM accounts WHERE id = $1"
+            func readAll() async throws {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<8 { group.addTask { try await db.read { try await $0.query(select, [.integer(1)]).count } } }
+                    for try await count in group { #expect(count == 1) }
+                }
+            }
+            try await readAll()
+            try await readAll()
+            try await db.write { try await $0.execute("ALTER TABLE accounts ADD COLUMN note TEXT", []) }
+            try await readAll()
+            let written = try await db.write { tx -> Int in
+                let rows = try await tx.query(select, [.integer(1)])
+                try await tx.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 1", [])
+                return rows.count
+            }
+            #expect(written == 1)
+            let row = try #require(try await db.read { try await $0.queryOne(select, [.integer(1)]) })
+            #expect(try row.int("balance") == 11 && row.columns.contains("note"))
+        }
+    }
+
     @Test(arguments: Engine.all)
     func migrationsApplyOnceAndAreRecorded(engine: Engine) async throws {
         try await withDatabase(engine) { db in

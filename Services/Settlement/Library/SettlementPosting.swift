@@ -122,7 +122,7 @@ extension SettlementStore {
                     """, binds)
                 binds = []
                 rows += try await tx.query(
-                    "SELECT 4 AS part, o.fixmedins_code AS t1, o.mdtrt_id AS t2, o.claim_digest AS t3 "
+                    "SELECT 4 AS part, o.fixmedins_code AS t1, o.mdtrt_id AS t2 "
                         + SQLPlaceholders.probe("outpatient_visits", as: "o", by: [("fixmedins_code", "text"), ("mdtrt_id", "text")],
                                                 keys: settled.map { [.text($0.clinic), .text($0.mdtrtID)] }, dialect: dialect, binds: &binds),
                     binds)
@@ -164,7 +164,7 @@ extension SettlementStore {
                         byVisit[VisitKey(clinic: try row.string("t5"), mdtrtID: try row.string("t6"))] = prior
                     }
                 case 4:
-                    registered[VisitKey(clinic: try row.string("t1"), mdtrtID: try row.string("t2"))] = try row.string("t3")
+                    registered[VisitKey(clinic: try row.string("t1"), mdtrtID: try row.string("t2"))] = ""
                 case 2:
                     let key = AccumulatorKey(psnNo: try row.string("t1"), year: try row.int("n1"), medType: try row.string("t2"))
                     accumulators[key] = Accumulator(deductibleUsed: try row.int("n2"), fundPaid: try row.int("n3"))
@@ -172,6 +172,11 @@ extension SettlementStore {
                     billed.insert(BilledKey(psnNo: try row.string("t1"), day: try row.string("t2"), item: try row.string("t3")))
                 }
             }
+        }
+
+        // The registered visits' claims as their details stand now, under the visits' locks.
+        for (key, visit) in try await Self.visits(tx, registered.keys.sorted { ($0.clinic, $0.mdtrtID) < ($1.clinic, $1.mdtrtID) }) {
+            registered[key] = Self.claimDigest(visit)
         }
 
         // 3. Each request decided in order, seeing what the earlier ones posted.

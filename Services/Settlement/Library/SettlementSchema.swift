@@ -96,21 +96,16 @@ extension SettlementStore {
             ALTER TABLE outpatient_visits ADD COLUMN mdtrt_cert_no TEXT NOT NULL DEFAULT ''
             """),
         Migration.closedSets(17, "visits' certificate types hold only their codes", certificateSets),
-        // The digest of the claim a registered visit's details make (VisitStore.claimDigest):
-        // a settle of the visit's number must carry it, checked in the posting's transaction.
-        // On PostgreSQL also a posting batch's persons and visits locked and what it reads, in
-        // one round trip (SettlementStore.post); SQLite's single writer needs no lock.
-        Migration(18, "registered visits' claim digests; one round trip to lock and read a posting batch", steps: [
-            "ALTER TABLE outpatient_visits ADD COLUMN claim_digest TEXT NOT NULL DEFAULT ''",
-        ], postgres: [
-            "ALTER TABLE outpatient_visits ADD COLUMN claim_digest TEXT NOT NULL DEFAULT ''",
-            batchRead,
-        ]),
+        // PostgreSQL: a posting batch's persons and registered visits locked and what it
+        // reads, in one round trip (SettlementStore.post); nothing on SQLite, whose single
+        // writer needs no lock.
+        Migration(18, "one round trip to lock and read a posting batch", steps: [], postgres: [batchRead]),
     ]
 
     /// The function behind ``SettlementStore/post(_:_:)``'s first round trip on PostgreSQL:
     /// the persons locked in `psn_no` order (part 0), the registered visits the requests
-    /// settle locked with the digests their settles must carry (part 4), then, each part read with a snapshot
+    /// settle locked (part 4: their details are then read to check each settle against them),
+    /// then, each part read with a snapshot
     /// taken after the locks are held (a VOLATILE function takes a new one for every query, as
     /// the separate statements it replaces did under READ COMMITTED), the postings the
     /// requests could replay by key or live visit (part 1), the persons' accumulators (part
@@ -125,7 +120,7 @@ extension SettlementStore {
             RETURN QUERY SELECT 0, p.psn_no, p.certno, p.name, p.insutype, p.insu_admdvs, p.status, NULL::bytea, p.account_balance, 0::bigint, 0::bigint
                 FROM persons p WHERE p.psn_no = ANY(who) ORDER BY p.psn_no FOR UPDATE;
             -- Locked in the order given (the caller sorts the pairs), each by its key.
-            RETURN QUERY SELECT 4, v.fixmedins_code, v.mdtrt_id, v.claim_digest, '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint
+            RETURN QUERY SELECT 4, v.fixmedins_code, v.mdtrt_id, '', '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint
                 FROM unnest(vclinics, vids) AS k(k0, k1)
                 CROSS JOIN LATERAL (SELECT * FROM outpatient_visits x WHERE x.fixmedins_code = k.k0 AND x.mdtrt_id = k.k1 OFFSET 0) v FOR UPDATE OF v;
             RETURN QUERY

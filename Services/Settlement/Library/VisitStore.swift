@@ -186,23 +186,51 @@ extension SettlementStore {
         guard let row = try await tx.queryOne(
             "SELECT * FROM outpatient_visits WHERE fixmedins_code = $1 AND mdtrt_id = $2" + (lock ? tx.dialect.forUpdate : ""), [.text(fixmedinsCode), .text(mdtrtID)]
         ) else { return nil }
+        var visit = try record(row)
+        for d in try await tx.query(
+            "SELECT * FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
+        ) {
+            visit.details.append(try detail(d))
+        }
+        return visit
+    }
+
+    /// The registered visits among `keys`, with their diagnoses and details, in two statements
+    /// whatever their number (each key probed by index); visits not registered are absent.
+    static func visits(_ tx: any SQLTransaction, _ keys: [VisitKey]) async throws -> [VisitKey: VisitRecord] {
+        guard !keys.isEmpty else { return [:] }
+        let pairs = keys.map { [SQLValue.text($0.clinic), .text($0.mdtrtID)] }
+        let columns = [("fixmedins_code", "text"), ("mdtrt_id", "text")]
+        var binds: [SQLValue] = []
+        var found: [VisitKey: VisitRecord] = [:]
+        for row in try await tx.query("SELECT o.* " + SQLPlaceholders.probe("outpatient_visits", as: "o", by: columns, keys: pairs, dialect: tx.dialect, binds: &binds), binds) {
+            let visit = try record(row)
+            found[VisitKey(clinic: visit.fixmedinsCode, mdtrtID: visit.mdtrtID)] = visit
+        }
+        binds = []
+        let details = SQLPlaceholders.probe("outpatient_visit_details", as: "d", by: columns, keys: pairs, dialect: tx.dialect, binds: &binds)
+        for row in try await tx.query("SELECT d.* \(details) ORDER BY d.fixmedins_code, d.mdtrt_id, d.seq", binds) {
+            found[VisitKey(clinic: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"))]?.details.append(try detail(row))
+        }
+        return found
+    }
+
+    private static func record(_ row: SQLRow) throws -> VisitRecord {
         let diagnoses = try row.string("diagnoses")
-        var visit = VisitRecord(
-            fixmedinsCode: fixmedinsCode, mdtrtID: mdtrtID, iptOtpNo: try row.string("ipt_otp_no"), psnNo: try row.string("psn_no"),
+        return VisitRecord(
+            fixmedinsCode: try row.string("fixmedins_code"), mdtrtID: try row.string("mdtrt_id"), iptOtpNo: try row.string("ipt_otp_no"), psnNo: try row.string("psn_no"),
             insutype: Insutype(rawValue: Int32(try row.string("insutype")) ?? 0), medType: try row.code("med_type"),
             begntime: try row.string("begntime"), atddrNo: try row.string("atddr_no"),
             mdtrtCertType: try row.code("mdtrt_cert_type"), mdtrtCertNo: try row.string("mdtrt_cert_no"),
             diagnoses: diagnoses.isEmpty ? [] : diagnoses.split(separator: ",").map(String.init)
         )
-        for d in try await tx.query(
-            "SELECT * FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
-        ) {
-            visit.details.append(FeeDetail(
-                feedetlSn: try d.string("feedetl_sn"), medListCodg: try d.string("med_list_codg"), medinsListCodg: try d.string("medins_list_codg"),
-                cnt: try d.int("cnt"), pric: try d.int("pric"), bilgDrCodg: try d.string("bilg_dr_codg"), days: UInt32(clamping: try d.int("days"))
-            ))
-        }
-        return visit
+    }
+
+    private static func detail(_ d: SQLRow) throws -> FeeDetail {
+        FeeDetail(
+            feedetlSn: try d.string("feedetl_sn"), medListCodg: try d.string("med_list_codg"), medinsListCodg: try d.string("medins_list_codg"),
+            cnt: try d.int("cnt"), pric: try d.int("pric"), bilgDrCodg: try d.string("bilg_dr_codg"), days: UInt32(clamping: try d.int("days"))
+        )
     }
 
     /// Adds or updates practitioners by institution and code, all in one transaction.
@@ -264,10 +292,6 @@ extension SettlementStore {
     /// Appends an event to the visit's history.
     private static func record(_ tx: any SQLTransaction, _ visit: VisitRecord, _ change: VisitChange, _ actor: VisitActor) async throws {
         try await tx.execute(
-            "UPDATE outpatient_visits SET claim_digest = $3 WHERE fixmedins_code = $1 AND mdtrt_id = $2",
-            [.text(visit.fixmedinsCode), .text(visit.mdtrtID), .text(claimDigest(visit))]
-        )
-        try await tx.execute(
             """
             INSERT INTO outpatient_visit_events (fixmedins_code, mdtrt_id, seq, kind, at, opter_no, detail)
             SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM outpatient_visit_events WHERE fixmedins_code = $1 AND mdtrt_id = $2
@@ -280,8 +304,8 @@ extension SettlementStore {
     /// claim its diagnoses and details make as they stand (``VisitRecord/answer``), in
     /// canonical form without its route, as settlement digests the claim the gateway sends
     /// for the visit. Empty while the details do not make a claim (none uploaded yet), which
-    /// no settle matches. The posting compares it (``post(_:_:)``), so that a visit is settled
-    /// only with the details it holds when its posting commits.
+    /// no settle matches. The posting computes it from the visit it has locked and compares
+    /// (``post(_:_:)``), so that a visit is settled only with the details it holds then.
     static func claimDigest(_ visit: VisitRecord) -> String {
         guard var claim = visit.answer.claim, let checked = try? claim.checked() else { return "" }
         claim = checked.claim
