@@ -2,6 +2,7 @@ import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareTransport
 import MedicareTestSupport
 import MedicareWire
 import Testing
@@ -11,12 +12,20 @@ import Testing
 /// one, 2206 pre-settle, 2207 settle, 2208 reverse; the visit's status and history follow.
 @Suite("HIS session", .serialized)
 struct HISSessionTests {
+    static let code = "H33080200101"
+
+    /// The demo clinic's connection, its settlement and gateway clients, operator D001 signed in (9001).
+    static func signedIn(_ stack: Stack) async throws -> (RPCClient, SettlementClient, GatewayClient) {
+        let clinic = try stack.client("clinic-\(code)")
+        let settlement = SettlementClient(clinic)
+        _ = try await settlement.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生"))
+        return (clinic, settlement, GatewayClient(clinic))
+    }
+
     @Test func signInRegisterUploadUndoPreSettleSettleReverse() async throws {
         try await withDemoStack { stack in
-            let clinic = try stack.client("clinic-H33080200101")
-            let settlement = SettlementClient(clinic), gateway = GatewayClient(clinic)
-            let code = "H33080200101"
-            _ = try await settlement.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生"))
+            let (clinic, settlement, gateway) = try await Self.signedIn(stack)
+            let code = Self.code
 
             // P3 presents the resident ID the demo registered for it (02).
             let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1953, 1, 4, 1)
@@ -125,10 +134,8 @@ struct HISSessionTests {
     /// `claim.mdtrt_id`, and the visit settles by reference with what it holds.
     @Test func aRegisteredVisitIsSettledOnlyWithTheDetailsItHolds() async throws {
         try await withDemoStack { stack in
-            let clinic = try stack.client("clinic-H33080200101")
-            let settlement = SettlementClient(clinic), gateway = GatewayClient(clinic)
-            let code = "H33080200101"
-            _ = try await settlement.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生"))
+            let (clinic, settlement, gateway) = try await Self.signedIn(stack)
+            let code = Self.code
             let visit = try await settlement.registerVisit(RegisterVisitRequest(
                 fixmedinsCode: code, iptOtpNo: "OP-RACE-1", psnNo: "P5", insutype: .residentBasic, medType: .generalOutpatient,
                 begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-TOKEN-0001"
