@@ -39,6 +39,13 @@ public struct AuditOutbox: Sendable {
         Migration(version, "outbox rows dated", sql: "ALTER TABLE \(table) ADD COLUMN created_ms BIGINT")
     }
 
+    /// An index of the rows still to deliver, in `seq` order, for a service's migrations: a
+    /// claim (``pending(limit:)``) reads from the lowest of them, never walking the rejected
+    /// rows, which are kept (set aside with their reason) and would otherwise grow its cost.
+    public static func pendingIndexMigration(_ version: Int64, table: String) -> Migration {
+        Migration(version, "outbox rows to deliver indexed", sql: "CREATE INDEX \(table)_pending ON \(table) (seq) WHERE rejected IS NULL")
+    }
+
     /// Runs `sql` once per group of at most 10,000 sequence numbers (every relay batch is one
     /// group), its `{seqs}` replaced by the ``SQLPlaceholders/isIn(_:_:dialect:binds:)``
     /// predicate on `seq`: one array bind and the same text whatever the count on PostgreSQL.

@@ -40,7 +40,8 @@ public enum RegistryDefinition {
     ] + RegistryStore.workflowMigrations + RegistryStore.ledgerMigrations + RegistryStore.reportingMigrations
         + RegistryStore.arrangementMigrations + RegistryStore.priceMigrations
         + RegistryStore.statusMigrations + RegistryStore.filerMigrations + RegistryStore.changeCursorMigrations + RegistryStore.villageCountMigrations
-        + [Migration.closedSets(20, "dated arrangements and agreements' scopes hold only their codes", laterSets)]
+        + [Migration.closedSets(20, "dated arrangements and agreements' scopes hold only their codes", laterSets),
+           AuditOutbox.pendingIndexMigration(21, table: "registry_audit_outbox")]
 
     /// The closed-set columns and their codes as migration 5 fixed them (a test compares them
     /// with the enums: a value added to one needs a migration that widens its check).

@@ -100,6 +100,7 @@ extension SettlementStore {
         // reads, in one round trip (SettlementStore.post); nothing on SQLite, whose single
         // writer needs no lock.
         Migration(18, "one round trip to lock and read a posting batch", steps: [], postgres: [batchRead]),
+        AuditOutbox.pendingIndexMigration(19, table: "audit_outbox"),
     ]
 
     /// The function behind ``SettlementStore/post(_:_:)``'s first round trip on PostgreSQL:
