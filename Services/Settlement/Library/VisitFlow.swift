@@ -39,10 +39,17 @@ extension SettlementProvider {
         }
         try await store.requirePractitioners(visit.fixmedinsCode, [("atddr_no", visit.atddrNo)])
         let (stored, replay) = try await store.registerVisit(presented, by: actor)
+        guard replay else {
+            // Registered just now: nothing has happened to it but its registration, so the
+            // answer is made here rather than read back (five statements fewer a visit).
+            var answer = stored.answer
+            answer.history = [VisitEvent(kind: .registered, at: actor.at, opterNo: actor.opterNo, detail: SettlementStore.eventDetail(stored.iptOtpNo))]
+            return answer
+        }
         guard var answer = try await store.visitState(stored.fixmedinsCode, stored.mdtrtID) else {
             throw DomainError(.notFound, field: "mdtrt_id", "no visit \(stored.mdtrtID)")
         }
-        answer.replay = replay
+        answer.replay = true
         return answer
     }
 

@@ -155,23 +155,24 @@ extension SettlementStore {
             ) {
                 events.append(VisitEvent(kind: try row.code("kind"), at: try row.string("at"), opterNo: try row.string("opter_no"), detail: try row.string("detail")))
             }
-            // The live settlement (its partial unique index) and the reversed ones (theirs).
-            for status in [SettlementStatus.reversed, .settled] {
-                for row in try await tx.query(
-                    """
-                    SELECT s.setl_id, s.created_at, s.caller, r.created_at AS reversed_at, r.caller AS reversed_by FROM settlements s
-                    LEFT JOIN reversals r ON r.setl_id = s.setl_id WHERE s.mdtrt_id = $1 AND s.fixmedins_code = $2 AND s.status = $3
-                    ORDER BY s.created_at, s.setl_id
-                    """, [.text(mdtrtID), .text(fixmedinsCode), .text(status.code)]
-                ) {
-                    let setlID = try row.string("setl_id")
-                    events.append(VisitEvent(kind: .settled, at: try row.string("created_at"), opterNo: try row.string("caller"), detail: setlID))
-                    if let at = try row.optionalString("reversed_at") {
-                        events.append(VisitEvent(kind: .reversed, at: at, opterNo: try row.optionalString("reversed_by") ?? "", detail: setlID))
-                    }
-                    visit.setlID = setlID
-                    visit.status = status == .settled ? .settled : .reversed
+            // The reversed settlements (their partial index), then the live one (its partial
+            // unique index), in one statement: each branch keeps its own index.
+            let settlements = { (status: SettlementStatus, part: Int) in
+                """
+                SELECT \(part) AS part, s.setl_id AS setl_id, s.created_at AS created_at, s.caller AS caller, r.created_at AS reversed_at, r.caller AS reversed_by FROM settlements s
+                LEFT JOIN reversals r ON r.setl_id = s.setl_id WHERE s.mdtrt_id = $1 AND s.fixmedins_code = $2 AND s.status = '\(status.code)'
+                """
+            }
+            for row in try await tx.query(
+                settlements(.reversed, 1) + " UNION ALL " + settlements(.settled, 2) + " ORDER BY part, created_at, setl_id", [.text(mdtrtID), .text(fixmedinsCode)]
+            ) {
+                let setlID = try row.string("setl_id")
+                events.append(VisitEvent(kind: .settled, at: try row.string("created_at"), opterNo: try row.string("caller"), detail: setlID))
+                if let at = try row.optionalString("reversed_at") {
+                    events.append(VisitEvent(kind: .reversed, at: at, opterNo: try row.optionalString("reversed_by") ?? "", detail: setlID))
                 }
+                visit.setlID = setlID
+                visit.status = try row.int("part") == 2 ? .settled : .reversed
             }
             // By time; at the same instant, in the order read (the visit's own events by seq,
             // then its settlements'): a stable order, whatever the sort.
