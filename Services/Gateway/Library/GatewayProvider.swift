@@ -194,21 +194,23 @@ public struct GatewayProvider: GatewayService {
 
     func route(clinic: String, date: String, options: CallOptions) async throws -> SettlementRoute {
         let key = RouteCache.Key(clinic: clinic, date: date)
-        let (cached, generation, refresh) = routes.lookup(key)
+        // A route's life counts from when it was asked for, not from when the answer came.
+        let asked = ContinuousClock.now
+        let (cached, generation, refresh) = routes.lookup(key, now: asked)
         if let cached {
             if refresh {
                 let (registry, routes) = (self.registry, self.routes)
                 Task {
                     let request = ResolveSettlementRouteRequest(fixmedinsCode: clinic, onDate: date)
                     if let route = try? await registry.resolveSettlementRoute(request, options: CallOptions(timeout: Self.routeRefreshTimeout)) {
-                        routes.store(route, for: key, generation: generation)
+                        routes.store(route, for: key, generation: generation, now: asked)
                     }
                 }
             }
             return cached
         }
         let route = try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: clinic, onDate: date), options: options)
-        routes.store(route, for: key, generation: generation)
+        routes.store(route, for: key, generation: generation, now: asked)
         return route
     }
 
