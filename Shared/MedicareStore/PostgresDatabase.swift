@@ -244,34 +244,34 @@ struct PostgresTransaction: SQLTransaction {
                 }
             }
         }
-        var out: [SQLRow] = []
+        let key = StatementCache.Key(kinds: kinds, sql: sql)
+        func unnamed() async throws -> [SQLRow] {
+            var out: [SQLRow] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { out.append(try Self.row(row)) }
+            return out
+        }
         do {
-            if let name = StatementCache.shared.name(sql: sql, kinds: kinds) {
-                do {
-                    let rows = try await PreparedText.$current.withValue(PreparedText(name: name, sql: sql)) {
-                        try await connection.execute(PreparedText.Statement(bindings: bindings), logger: logger)
-                    }
-                    for try await row in rows { out.append(try Self.row(row)) }
-                } catch let error as PSQLError where StatementCache.retires(error) {
-                    // postgres-nio keeps a failed preparation's error for the name on that
-                    // connection, and a prepared statement whose table changed shape (a
-                    // migration by a newer replica) fails with 0A000 until prepared again: the
-                    // name is retired, so the text is prepared afresh under a new one. Alone,
-                    // the statement runs again at once, unnamed; in a transaction (aborted by
-                    // the failure) the transaction is run again (a conflict).
-                    StatementCache.shared.retire(sql: sql, kinds: kinds)
-                    guard transactional else {
-                        out = []
-                        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { out.append(try Self.row(row)) }
-                        return out
-                    }
-                    if let state = error.serverInfo?[.sqlState], state == "0A000" || state == "26000" {
-                        throw StoreError.conflict("PostgreSQL \(state): a prepared statement to prepare again")
-                    }
-                    throw error
+            guard let name = StatementCache.shared.name(for: key) else { return try await unnamed() }
+            do {
+                let rows = try await PreparedText.$current.withValue(PreparedText(name: name, sql: sql)) {
+                    try await connection.execute(PreparedText.Statement(bindings: bindings), logger: logger)
                 }
-            } else {
-                for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { out.append(try Self.row(row)) }
+                var out: [SQLRow] = []
+                for try await row in rows { out.append(try Self.row(row)) }
+                return out
+            } catch let error as PSQLError where StatementCache.retires(error) {
+                // postgres-nio keeps a failed preparation's error for the name on that
+                // connection, and a prepared statement whose table changed shape (a migration
+                // by a newer replica) fails with 0A000 until prepared again: the name is
+                // retired, so the text is prepared afresh under a new one. Alone, the
+                // statement runs again at once, unnamed; in a transaction (aborted by the
+                // failure) the transaction is run again (a conflict).
+                StatementCache.shared.retire(key)
+                guard transactional else { return try await unnamed() }
+                if let state = error.serverInfo?[.sqlState], state == "0A000" || state == "26000" {
+                    throw StoreError.conflict("PostgreSQL \(state): a prepared statement to prepare again")
+                }
+                throw error
             }
         } catch let error as PSQLError {
             if let unavailable = Self.classify(error, sql: sql) { throw unavailable }
@@ -281,7 +281,6 @@ struct PostgresTransaction: SQLTransaction {
             if state == "40001" || state == "40P01" { throw StoreError.conflict("PostgreSQL \(state ?? ""): \(message) in: \(sql.prefix(200))") }
             throw StoreError.statement(sql: sql, code: 0, message: message)
         }
-        return out
     }
 
     private static func row(_ row: PostgresRow) throws -> SQLRow {
@@ -395,19 +394,24 @@ final class StatementCache: Sendable {
     /// Most texts counted while waiting for a second run; past it the counts start over.
     static let counted = 4_096
 
+    /// A statement's text and the kinds of its binds (one letter each).
+    struct Key: Hashable, Sendable {
+        let kinds: String
+        let sql: String
+    }
+
     private struct State {
-        var names: [String: String] = [:]
-        var seen: Set<String> = []
+        var names: [Key: String] = [:]
+        var seen: Set<Key> = []
         /// Names handed out so far: a retired name is never given again.
         var issued = 0
     }
 
     private let state = Mutex(State())
 
-    /// The prepared statement's name for `sql` bound with `kinds`, or nil to run it unnamed.
-    func name(sql: String, kinds: String) -> String? {
-        let key = kinds + "\u{0}" + sql
-        return state.withLock { state -> String? in
+    /// The prepared statement's name for `key`, or nil to run it unnamed.
+    func name(for key: Key) -> String? {
+        state.withLock { state -> String? in
             if let name = state.names[key] { return name }
             guard state.names.count < Self.capacity else { return nil }
             guard state.seen.remove(key) != nil else {
@@ -422,10 +426,8 @@ final class StatementCache: Sendable {
         }
     }
 
-    /// Forgets the name of `sql` bound with `kinds`: the next runs are unnamed, then prepared
-    /// under a new name.
-    func retire(sql: String, kinds: String) {
-        let key = kinds + "\u{0}" + sql
+    /// Forgets the name of `key`: the next runs are unnamed, then prepared under a new name.
+    func retire(_ key: Key) {
         _ = state.withLock { $0.names.removeValue(forKey: key) }
     }
 

@@ -56,35 +56,31 @@ public enum SQLPlaceholders {
     /// `alias`, whose `columns` equal one of `keys` (one value per column) and that meet
     /// `also` (SQL over the table's own columns, or empty), each key looked up by index
     /// whatever the planner knows of the table: on PostgreSQL a lateral probe per key over
-    /// the keys as arrays (`unnest(...) AS k CROSS JOIN LATERAL (SELECT * FROM table WHERE
+    /// the keys as arrays (`unnest(...) AS v CROSS JOIN LATERAL (SELECT * FROM table WHERE
     /// ... OFFSET 0)`: the `OFFSET` keeps the planner from turning the probes into a join it
     /// might choose to run as a scan of a table it has no statistics for yet, as a young or
     /// fast-growing table's are); on SQLite `column IN (...)` for one column, a join with the
     /// keys' `VALUES` for several. The statement's text does not depend on the number of keys on
     /// PostgreSQL. No keys read nothing. Binds are appended to `binds`. `alias` must not be
-    /// `k` or `v` (the keys' own names).
+    /// `v` (the keys' own name).
     public static func probe(
         _ table: String, as alias: String, by columns: [(name: String, type: String)], keys: [[SQLValue]], also: String = "",
         dialect: SQLDialect, binds: inout [SQLValue]
     ) -> String {
         let extra = also.isEmpty ? "" : " AND \(also)"
         guard !keys.isEmpty else { return "FROM \(table) AS \(alias) WHERE FALSE" }
+        if dialect == .sqlite, columns.count == 1 {
+            return "FROM \(table) AS \(alias) WHERE \(isIn("\(alias).\(columns[0].name)", keys.map { $0[0] }, dialect: dialect, binds: &binds))\(extra)"
+        }
+        // The keys as the relation `v` (``relation(_:rows:dialect:binds:)``), its columns named as the table's.
+        let keyed = relation(columns, rows: keys, dialect: dialect, binds: &binds)
         switch dialect {
         case .postgres:
-            let arrays = columns.indices.map { c -> String in
-                binds.append(.list(keys.map { $0[c] }))
-                return "$\(binds.count)::\(columns[c].type)[]"
-            }
-            let names = columns.indices.map { "k\($0)" }
-            let match = zip(columns, names).map { "\($0.name) = k.\($1)" }.joined(separator: " AND ")
-            return "FROM unnest(\(arrays.joined(separator: ", "))) AS k(\(names.joined(separator: ", "))) "
-                + "CROSS JOIN LATERAL (SELECT * FROM \(table) WHERE \(match)\(extra) OFFSET 0) AS \(alias)"
+            let match = columns.map { "\($0.name) = v.\($0.name)" }.joined(separator: " AND ")
+            return "FROM \(keyed) CROSS JOIN LATERAL (SELECT * FROM \(table) WHERE \(match)\(extra) OFFSET 0) AS \(alias)"
         case .sqlite:
-            if columns.count == 1 {
-                return "FROM \(table) AS \(alias) WHERE \(isIn("\(alias).\(columns[0].name)", keys.map { $0[0] }, dialect: dialect, binds: &binds))\(extra)"
-            }
             let match = columns.map { "\(alias).\($0.name) = v.\($0.name)" }.joined(separator: " AND ")
-            return "FROM \(relation(columns, rows: keys, dialect: dialect, binds: &binds)) JOIN \(table) AS \(alias) ON \(match)\(extra)"
+            return "FROM \(keyed) JOIN \(table) AS \(alias) ON \(match)\(extra)"
         }
     }
 

@@ -48,6 +48,12 @@ public struct ValidatedClaim: Sendable {
     /// from a different request, and the same bytes go to the audit record (the settlement
     /// beside it names the route). A retry whose route changed in between is the same claim.
     public func encodedWithoutRoute() throws -> [UInt8] {
+        try Self.encodedWithoutRoute(claim)
+    }
+
+    /// `claim` (in canonical form, ``Claim/checked()``'s) encoded without `settle_via`: the
+    /// bytes ``encodedWithoutRoute()`` gives for the claim validated from it.
+    public static func encodedWithoutRoute(_ claim: Claim) throws -> [UInt8] {
         var bare = claim
         bare.settleVia = ""
         return try bare.encodedBytes()

@@ -91,7 +91,7 @@ extension SettlementStore {
         var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
         var accumulators: [AccumulatorKey: Accumulator] = [:]
         var billed = Set<BilledKey>()
-        var registered: [VisitKey: String] = [:]
+        var locked: [VisitKey] = []
         do {
             let who = Set(requests.map(\.claim.claim.psnNo)).sorted()
             let settled = Set(requests.map(\.visit)).sorted { ($0.clinic, $0.mdtrtID) < ($1.clinic, $1.mdtrtID) }
@@ -164,7 +164,7 @@ extension SettlementStore {
                         byVisit[VisitKey(clinic: try row.string("t5"), mdtrtID: try row.string("t6"))] = prior
                     }
                 case 4:
-                    registered[VisitKey(clinic: try row.string("t1"), mdtrtID: try row.string("t2"))] = ""
+                    locked.append(VisitKey(clinic: try row.string("t1"), mdtrtID: try row.string("t2")))
                 case 2:
                     let key = AccumulatorKey(psnNo: try row.string("t1"), year: try row.int("n1"), medType: try row.string("t2"))
                     accumulators[key] = Accumulator(deductibleUsed: try row.int("n2"), fundPaid: try row.int("n3"))
@@ -175,9 +175,7 @@ extension SettlementStore {
         }
 
         // The registered visits' claims as their details stand now, under the visits' locks.
-        for (key, visit) in try await Self.visits(tx, registered.keys.sorted { ($0.clinic, $0.mdtrtID) < ($1.clinic, $1.mdtrtID) }) {
-            registered[key] = Self.claimDigest(visit)
-        }
+        let registered = try await Self.visits(tx, locked).mapValues(Self.claimDigest)
 
         // 3. Each request decided in order, seeing what the earlier ones posted.
         var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []

@@ -308,10 +308,8 @@ extension SettlementStore {
     /// no settle matches. The posting computes it from the visit it has locked and compares
     /// (``post(_:_:)``), so that a visit is settled only with the details it holds then.
     static func claimDigest(_ visit: VisitRecord) -> String {
-        guard var claim = visit.answer.claim, let checked = try? claim.checked() else { return "" }
-        claim = checked.claim
-        claim.settleVia = ""
-        guard let bytes = try? claim.encodedBytes() else { return "" }
+        guard let claim = visit.answer.claim, let checked = try? claim.checked(),
+              let bytes = try? ValidatedClaim.encodedWithoutRoute(checked.claim) else { return "" }
         return ValidatedClaim.digest(of: bytes)
     }
 }
