@@ -42,7 +42,7 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
     public func validate() throws(DomainError) {
         for (i, code) in (insutypes ?? []).enumerated() {
             guard let number = Int32(code), Self.insutypeNumbers.contains(number) else {
-                throw DomainError(field: "\(version).insutypes[\(i)]", "\(code) is not a national insurance type number (310, 320, 330, 340, 390, 392, 510)")
+                throw DomainError(field: "\(version).insutypes[\(i)]", "\(code) is not a national insurance type number (\(Self.insutypeNumbers.sorted().map(String.init).joined(separator: ", ")))")
             }
         }
         guard ["cap", "refuse"].contains(priceCap) else { throw DomainError(field: "\(version).priceCap", "must be cap or refuse") }
