@@ -18,12 +18,12 @@ import Testing
         #expect(cache.count == 0)
     }
 
-    @Test func aRouteInTheLastTenthOfItsLifeIsAnsweredAndRefreshedByOneLookup() {
+    @Test func aRouteInTheSecondHalfOfItsLifeIsAnsweredAndRefreshedByOneLookup() {
         let cache = RouteCache(ttl: .seconds(1))
         let start = ContinuousClock.now
         cache.store(route, for: key, generation: cache.lookup(key, now: start).generation, now: start)
-        #expect(cache.lookup(key, now: start + .milliseconds(899)).refresh == false)
-        let due = cache.lookup(key, now: start + .milliseconds(900))
+        #expect(cache.lookup(key, now: start + .milliseconds(499)).refresh == false)
+        let due = cache.lookup(key, now: start + .milliseconds(500))
         #expect(due.route == route && due.refresh)
         // Others meanwhile are answered without a second refresh.
         let other = cache.lookup(key, now: start + .milliseconds(950))

@@ -96,42 +96,66 @@ public final class InstitutionMonitor: Sendable {
                 for rule in monitoring where rule.covers(settlement.fixmedinsCode) {
                     let p = rule.params
                     if rule.rule.kind == .outsideHours {
-                        let parts = calendar.dateComponents([.hour, .minute], from: posting.postedAt)
-                        let minute = UInt32((parts.hour ?? 0) * 60 + (parts.minute ?? 0))
+                        let minute = minuteOfDay(posting.postedAt)
                         guard minute < p.openMinute || minute >= p.closeMinute else { continue }
                     }
                     let byPerson = rule.rule.kind == .personBurst
                     let key = "\(rule.rule.ruleID)\t\(byPerson ? settlement.psnNo : settlement.fixmedinsCode)"
-                    let window = TimeInterval(p.windowMinutes) * 60
-                    var watch = (byPerson ? windows.people[key] : windows.institutions[key]) ?? Watch(lastActive: now, expires: now)
-                    watch.lastActive = max(watch.lastActive, now)
-                    watch.expires = watch.lastActive.addingTimeInterval(window)
-                    watch.events.removeAll { watch.lastActive.timeIntervalSince($0.wall) >= window }
-                    guard !watch.events.contains(where: { $0.setlID == settlement.setlID }) else {
-                        if byPerson { windows.people[key] = watch } else { windows.institutions[key] = watch }
-                        continue
-                    }
-                    watch.events.append(Seen(wall: now, psnNo: settlement.psnNo, fixmedinsCode: settlement.fixmedinsCode,
-                                             setlID: settlement.setlID, amount: settlement.medfeeSumamt))
-                    let limit = Int(byPerson ? p.maxInstitutions : p.maxPersons)
-                    if watch.events.count > Self.maxPersons + 1 { watch.events.removeFirst(watch.events.count - Self.maxPersons - 1) }
-                    let distinct = byPerson ? Set(watch.events.map(\.fixmedinsCode)).count : Set(watch.events.map(\.psnNo)).count
-                    if distinct > limit, watch.quietUntil.map({ now >= $0 }) ?? true {
-                        alerts.append(alert(rule, set: set, posting: settlement, events: watch.events, distinct: distinct, byPerson: byPerson, wall: wall))
-                        watch.quietUntil = now.addingTimeInterval(window)
-                        watch.expires = max(watch.expires, now.addingTimeInterval(window))
-                        watch.events.removeAll()
-                    } else if !byPerson, watch.events.count > limit + 1 {
-                        // Enough to tell "more than max_persons" (a person's window keeps more: it counts institutions).
-                        watch.events.removeFirst(watch.events.count - limit - 1)
-                    }
-                    if byPerson { windows.people[key] = watch } else { windows.institutions[key] = watch }
+                    // Mutated in place (the dictionary's own storage), so that a window's events
+                    // are not copied for every posting.
+                    let fresh = Watch(lastActive: now, expires: now)
+                    let alert: Alert? = byPerson
+                        ? Self.see(settlement, at: now, in: &windows.people[key, default: fresh], rule: rule, byPerson: true) { events, distinct in
+                            self.alert(rule, set: set, posting: settlement, events: events, distinct: distinct, byPerson: true, wall: wall)
+                        }
+                        : Self.see(settlement, at: now, in: &windows.institutions[key, default: fresh], rule: rule, byPerson: false) { events, distinct in
+                            self.alert(rule, set: set, posting: settlement, events: events, distinct: distinct, byPerson: false, wall: wall)
+                        }
+                    if let alert { alerts.append(alert) }
                 }
             }
             Self.bound(&windows.institutions, Self.maxInstitutions)
             Self.bound(&windows.people, Self.maxPeople)
         }
         return alerts
+    }
+
+    /// Adds one settlement to a rule's window for a key and answers the alert it raises, if
+    /// any (`raise` gets the window's events and the distinct count).
+    private static func see(
+        _ settlement: SettlementResult, at now: Date, in watch: inout Watch, rule: CompiledRule, byPerson: Bool,
+        raise: ([Seen], Int) -> Alert
+    ) -> Alert? {
+        let p = rule.params
+        let window = TimeInterval(p.windowMinutes) * 60
+        watch.lastActive = max(watch.lastActive, now)
+        watch.expires = watch.lastActive.addingTimeInterval(window)
+        let lastActive = watch.lastActive
+        watch.events.removeAll { lastActive.timeIntervalSince($0.wall) >= window }
+        guard !watch.events.contains(where: { $0.setlID == settlement.setlID }) else { return nil }
+        watch.events.append(Seen(wall: now, psnNo: settlement.psnNo, fixmedinsCode: settlement.fixmedinsCode,
+                                 setlID: settlement.setlID, amount: settlement.medfeeSumamt))
+        let limit = Int(byPerson ? p.maxInstitutions : p.maxPersons)
+        if watch.events.count > maxPersons + 1 { watch.events.removeFirst(watch.events.count - maxPersons - 1) }
+        let distinct = byPerson ? Set(watch.events.map(\.fixmedinsCode)).count : Set(watch.events.map(\.psnNo)).count
+        if distinct > limit, watch.quietUntil.map({ now >= $0 }) ?? true {
+            let alert = raise(watch.events, distinct)
+            watch.quietUntil = now.addingTimeInterval(window)
+            watch.expires = max(watch.expires, now.addingTimeInterval(window))
+            watch.events.removeAll()
+            return alert
+        }
+        if !byPerson, watch.events.count > limit + 1 {
+            // Enough to tell "more than max_persons" (a person's window keeps more: it counts institutions).
+            watch.events.removeFirst(watch.events.count - limit - 1)
+        }
+        return nil
+    }
+
+    /// Minutes after midnight of `date` in the business time zone (its offset at that instant).
+    func minuteOfDay(_ date: Date) -> UInt32 {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down)) + calendar.timeZone.secondsFromGMT(for: date)
+        return UInt32(((seconds % 86_400) + 86_400) % 86_400 / 60)
     }
 
     /// Beyond `limit`, the windows that have emptied go, then (if still over) the least

@@ -134,7 +134,12 @@ struct CompiledRule: Sendable {
     }
 
     /// A monitoring rule: run on the settlement stream (``InstitutionMonitor``), not in review.
-    var isMonitoring: Bool { [.institutionBurst, .outsideHours, .personBurst, .volumeSpike].contains(rule.kind) }
+    var isMonitoring: Bool {
+        switch rule.kind {
+        case .institutionBurst, .outsideHours, .personBurst, .volumeSpike: true
+        default: false
+        }
+    }
 
     /// In force on the visit day, for the clinic's region and kind (a rule scoped by kind
     /// skips a clinic of unknown kind), the visit's medical type and the claim's insurance
@@ -165,7 +170,8 @@ struct CompiledRule: Sendable {
     /// this one included, at this institution only if `same_institution`.
     func visitsInWindow(_ input: ReviewInput, sameInstitution: Bool) -> Set<PastVisit> {
         let first = input.visitDay.adding(days: -(Int(params.periodDays) - 1)).description, last = input.claim.visitDate
-        var visits = Set(input.history.filter { $0.visitDate >= first && $0.visitDate <= last })
+        var visits = Set<PastVisit>(minimumCapacity: input.history.count + 1)
+        for visit in input.history where visit.visitDate >= first && visit.visitDate <= last { visits.insert(visit) }
         visits.insert(PastVisit(fixmedinsCode: input.claim.fixmedinsCode, mdtrtID: input.claim.mdtrtID, visitDate: last))
         if sameInstitution { visits = visits.filter { $0.fixmedinsCode == input.claim.fixmedinsCode } }
         return visits
@@ -185,8 +191,10 @@ struct CompiledRule: Sendable {
 
     func findings(_ input: ReviewInput) -> [Finding] {
         let claim = input.claim
-        let base = ["fixmedins_code": claim.fixmedinsCode, "psn_no": claim.psnNo, "visit_date": claim.visitDate]
-        func with(_ extra: [String: String]) -> [String: String] { base.merging(extra) { $1 } }
+        // The values every finding's message may use, made only for a finding (most rules find nothing).
+        func with(_ extra: [String: String]) -> [String: String] {
+            extra.merging(["fixmedins_code": claim.fixmedinsCode, "psn_no": claim.psnNo, "visit_date": claim.visitDate]) { own, _ in own }
+        }
         switch rule.kind {
         case .notDesignated:
             guard input.designationStatus != .unspecified, input.designationStatus != .designated else { return [] }

@@ -1,0 +1,37 @@
+import Foundation
+import MedicareDomain
+import Testing
+
+@Suite struct CivilDateTests {
+    /// Every day the parser accepts (1900-2200), checked against Foundation's Gregorian
+    /// calendar: the integer day arithmetic review relies on must be the calendar's own.
+    @Test func dayArithmeticMatchesTheGregorianCalendarOnEveryAcceptedDay() throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let epoch = calendar.date(from: DateComponents(year: 1970, month: 1, day: 1))!
+        var date = CivilDate(year: 1900, month: 1, day: 1)
+        var foundation = calendar.date(from: DateComponents(year: 1900, month: 1, day: 1))!
+        var checked = 0
+        while date.year <= 2200 {
+            let c = calendar.dateComponents([.year, .month, .day], from: foundation)
+            #expect(date == CivilDate(year: c.year!, month: c.month!, day: c.day!), "\(date)")
+            #expect(date.dayNumber == calendar.dateComponents([.day], from: epoch, to: foundation).day!)
+            #expect(CivilDate(dayNumber: date.dayNumber) == date)
+            date = date.adding(days: 1)
+            foundation = calendar.date(byAdding: .day, value: 1, to: foundation)!
+            checked += 1
+        }
+        #expect(checked == 109_938)
+    }
+
+    @Test func windowsAcrossMonthsYearsAndLeapDays() throws {
+        let leap = try CivilDate("2024-02-28", field: "d")
+        #expect(leap.adding(days: 1).description == "2024-02-29")
+        #expect(leap.adding(days: 2).description == "2024-03-01")
+        #expect(try CivilDate("1900-02-28", field: "d").adding(days: 1).description == "1900-03-01")
+        #expect(try CivilDate("2000-02-28", field: "d").adding(days: 1).description == "2000-02-29")
+        #expect(try CivilDate("2025-01-01", field: "d").adding(days: -1).description == "2024-12-31")
+        #expect(try CivilDate("2024-06-01", field: "d").days(to: CivilDate("2024-05-02", field: "d")) == -30)
+        #expect(try CivilDate("2024-01-01", field: "d").days(to: CivilDate("2025-01-01", field: "d")) == 366)
+    }
+}
