@@ -6,7 +6,9 @@
 # (services, PostgreSQL's backends and the load generator, from /proc), the audit relay's mean
 # lag, and real-time monitoring's mean lag behind the postings (supervision's
 # medicare_supervision_monitor_lag_seconds: it stays bounded when monitoring keeps up).
-# The SQLite row is the baseline the PostgreSQL rows are compared with.
+# The SQLite row is the baseline the PostgreSQL rows are compared with. Each load first runs
+# BENCH_WARMUP seconds (default 3) that are not counted, neither calls nor CPU: the figures are
+# the steady state, not connections opening, caches filling and statements being prepared.
 #
 #   scripts/bench-engines.sh [SECONDS]        # release build first: swift build -c release
 #
@@ -26,25 +28,6 @@ pg_dir=""
 stop_more() { if [[ -n $pg_dir ]]; then scripts/postgres.sh stop "$pg_dir"; pg_dir=""; fi; }
 source scripts/bench-stack.sh
 
-# CPU seconds (user + system) of the stack's processes (the services, the load generator and
-# PostgreSQL's), keyed by pid, as JSON: nothing else running on the machine is counted.
-cpu_snapshot() {
-    python3 - "$1" <<'EOF'
-import json, os, sys
-tick = os.sysconf('SC_CLK_TCK'); out = {}
-ours = {'registry', 'settlement', 'supervision', 'gateway', 'medicare', 'postgres'}
-for pid in filter(str.isdigit, os.listdir('/proc')):
-    try:
-        comm = open(f'/proc/{pid}/comm').read().strip()
-        if comm not in ours: continue
-        stat = open(f'/proc/{pid}/stat').read()
-    except OSError: continue
-    fields = stat[stat.rindex(')') + 2:].split()
-    out[pid] = [comm, (int(fields[11]) + int(fields[12])) / tick]
-json.dump(out, open(sys.argv[1], 'w'))
-EOF
-}
-
 run() { # label engine replicas
     local label=$1 engine=$2 replicas=$3 url settlements="" i
     if [[ $engine == postgres ]]; then
@@ -62,16 +45,25 @@ run() { # label engine replicas
     up gateway 7100 9100 "$(store gateway)" "$work" --upstream.registry 127.0.0.1:7101 \
         --upstream.settlement "${settlements#,}" --upstream.supervision 127.0.0.1:7103
     "$bin/medicare" demo --gateway 127.0.0.1:7100 --certs "$work/certs" >/dev/null 2>&1 || { echo "bench-engines: demo failed" >&2; exit 1; }
-    cpu_snapshot "$work/before.json"
-    /usr/bin/env python3 - "$bin/medicare" "$work" "$secs" >"$work/load.txt" <<'EOF'
-import os, resource, subprocess, sys
-medicare, work, secs = sys.argv[1:4]
-out = subprocess.run([medicare, 'load', '--gateway', '127.0.0.1:7100', '--certs', f'{work}/certs', '--concurrency', '64',
-                      '--duration', secs, '--mix', os.environ.get('BENCH_MIX', 'settle=1')], capture_output=True, text=True).stdout
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(out.strip().splitlines()[-1]); print(f"loadgen {usage.ru_utime + usage.ru_stime}")
+    # The load runs BENCH_WARMUP seconds (default 3) before it counts, and the CPU is counted
+    # from then: connections, route caches and prepared statements warm up first.
+    /usr/bin/env python3 - "$bin/medicare" "$work" "$secs" "${BENCH_WARMUP:-3}" >"$work/load.txt" <<'EOF'
+import os, subprocess, sys, time
+medicare, work, secs, warmup = sys.argv[1:5]
+with open(f'{work}/load.out', 'w') as output:
+    load = subprocess.Popen([medicare, 'load', '--gateway', '127.0.0.1:7100', '--certs', f'{work}/certs', '--concurrency', '64',
+                             '--warmup', warmup, '--duration', secs, '--mix', os.environ.get('BENCH_MIX', 'settle=1')],
+                            stdout=output, stderr=subprocess.DEVNULL)
+time.sleep(float(warmup))
+subprocess.run(['python3', 'scripts/cpu-snapshot.py', f'{work}/before.json'], check=True)
+stat = open(f'/proc/{load.pid}/stat').read()
+warm = sum(int(f) for f in stat[stat.rindex(')') + 2:].split()[11:13]) / os.sysconf('SC_CLK_TCK')
+_, status, usage = os.wait4(load.pid, 0)
+out = open(f'{work}/load.out').read()
+print(out.strip().splitlines()[-1]); print(f"loadgen {usage.ru_utime + usage.ru_stime - warm}")
+sys.exit(os.waitstatus_to_exitcode(status))
 EOF
-    cpu_snapshot "$work/after.json"
+    python3 scripts/cpu-snapshot.py "$work/after.json"
     if [[ $engine == postgres && ${MEDICARE_PG_SETTINGS:-} == *pg_stat_statements* ]]; then
         psql -X -q "$url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
             -c "SELECT calls, round(total_exec_time) AS ms, round(total_exec_time * 1000 / calls) AS us_per_call, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query

@@ -22,6 +22,7 @@ struct Load: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Option(help: "Calls in flight.") var concurrency = 64
     @Option(help: "Seconds to run.") var duration = 30.0
+    @Option(help: "Seconds of load before the measured run, not counted (connections, caches and prepared statements warm up).") var warmup = 0.0
     @Option(help: "Stop after this many calls (0 = no limit).") var count = 0
     @Option(help: "Fixed arrival rate in calls/s (0 = as fast as the concurrency allows).") var rate = 0.0
     @Option(help: "Weights: settle=8,review=1,read=1 (also visit: register, diagnoses, details, settle).") var mix = "settle=8,review=1,read=1"
@@ -47,7 +48,9 @@ struct Load: AsyncParsableCommand {
         let claims = Atomic<Int>(0)
         let tickets = Atomic<Int>(0)
 
-        func record(_ op: Operation, micros: UInt64, error: RPCError?) {
+        /// `counted`: false for a call that started during the warm-up (a failure is counted whenever it happens).
+        func record(_ op: Operation, micros: UInt64, error: RPCError?, counted: Bool = true) {
+            guard counted || error != nil else { return }
             state.withLock { s in
                 s.calls += 1
                 if let error {
@@ -85,8 +88,11 @@ struct Load: AsyncParsableCommand {
                 try await group.waitForAll()
             }
         }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         let start = ContinuousClock.now
-        let end = start + .milliseconds(Int64(duration * 1000))
+        // Calls that start before `measured` load the stack but are not in the figures.
+        let measured = start + .milliseconds(Int64(warmup * 1000))
+        let end = measured + .milliseconds(Int64(duration * 1000))
         let limit = count
         let interval = rate > 0 ? Duration.nanoseconds(Int64(1e9 / rate)) : nil
         let persons = self.persons
@@ -147,17 +153,19 @@ struct Load: AsyncParsableCommand {
                             failure = RPCError(mapping: error)
                         }
                         let d = ContinuousClock.now - t0
-                        stats.record(op, micros: UInt64(d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000), error: failure)
+                        stats.record(op, micros: UInt64(d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000), error: failure,
+                                     counted: t0 >= measured)
                     }
                 }
             }
         }
         progress.cancel()
         await progress.value
-        let elapsed = ContinuousClock.now - start
+        let elapsed = ContinuousClock.now - measured
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let state = stats.state.withLock { $0 }
-        Console.line("\nload: \(concurrency) in flight\(rate > 0 ? ", \(rate)/s arrival" : ""), \(String(format: "%.1f", seconds)) s, \(state.calls) calls")
+        Console.line("\nload: \(concurrency) in flight\(rate > 0 ? ", \(rate)/s arrival" : ""), \(String(format: "%.1f", seconds)) s, \(state.calls) calls"
+                     + (warmup > 0 ? " (after \(String(format: "%.1f", warmup)) s of warm-up, not counted)" : ""))
         Console.line("operation        ok     ok/s   p50 ms   p90 ms   p99 ms p99.9 ms")
         for op in Operation.allCases {
             guard let h = state.histograms[op] else { continue }
