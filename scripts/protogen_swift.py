@@ -93,7 +93,7 @@ OPTIONS_FILE = "medicare/v1/options.proto"
 FREE_TEXT = {
     # identifiers and codes from open sets: persons, visits, settlements, institutions,
     # divisions, catalogue items, ICD-10 codes, rules and versions, calls and keys
-    "psn_no", "certno", "mdtrt_id", "setl_id", "reversal_id", "fixmedins_code", "fixmedins_name", "settle_via",
+    "psn_no", "certno", "mdtrt_id", "setl_id", "reversal_id", "fixmedins_code", "fixmedins_name", "settle_via", "ide_fixmedins_no",
     "code", "parent_code", "division_code", "institution", "region", "insu_admdvs", "item_code", "diagnoses",
     "rule_id", "rule_version", "policy_version", "session_id", "subject", "pending", "key", "service", "method",
     "server", "version", "by",

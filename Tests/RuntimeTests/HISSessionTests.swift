@@ -167,6 +167,47 @@ struct HISSessionTests {
         }
     }
 
+    /// 2503 and a family-doctor contract through the gateway, then a chronic outpatient visit
+    /// (2201 med_type 14) settled by reference: 65% at the contracted clinic (notice 003 §六),
+    /// 30 x 1.20 = 36.00 yuan of a 两病 drug → fund 23.40. A person without a registered
+    /// condition is refused, naming med_type; a clinic registers only for itself.
+    @Test func aRegisteredChronicConditionAtTheContractedClinicSettlesAtSixtyFivePercent() async throws {
+        try await withDemoStack { stack in
+            let (clinic, settlement, gateway) = try await Self.signedIn(stack)
+            let code = Self.code
+            let registered = try await settlement.registerChronicCondition(ChronicRegistration(
+                psnNo: "P11", opspDiseCode: "I10", opspDiseName: "高血压", ideFixmedinsNo: code, diagDrCodg: "DR01", begndate: "2024-01-01", opterNo: "D001"))
+            #expect(registered.trtDclaDetlSn.hasPrefix("D") && !registered.replay)
+            _ = try await settlement.signFamilyDoctorContract(FamilyDoctorContract(psnNo: "P11", fixmedinsCode: code, drCode: "DR01", begndate: "2024-01-01", opterNo: "D001"))
+            let elsewhere = await #expect(throws: RPCError.self) {
+                _ = try await settlement.registerChronicCondition(ChronicRegistration(
+                    psnNo: "P11", opspDiseCode: "E11", opspDiseName: "糖尿病", ideFixmedinsNo: "H33080200102", diagDrCodg: "DR01", begndate: "2024-01-01", opterNo: "D001"))
+            }
+            #expect(elsewhere?.code == .permissionDenied)
+
+            func chronicVisit(_ psnNo: String, _ number: String) async throws -> VisitRef {
+                let visit = try await settlement.registerVisit(RegisterVisitRequest(
+                    fixmedinsCode: code, iptOtpNo: number, psnNo: psnNo, insutype: .residentBasic, medType: .chronicOutpatient,
+                    begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-" + number))
+                _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["I10"], opterNo: "D001"))
+                _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
+                    FeeDetail(feedetlSn: "1", medListCodg: "XC07ABA001", medinsListCodg: "YP0101", cnt: 30, pric: 120, bilgDrCodg: "DR01", days: 30),
+                ], opterNo: "D001"))
+                return VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
+            }
+            let settled = try await gateway.settle(GatewaySettleRequest(visit: try await chronicVisit("P11", "OP-CH-1")), options: keyed("ch-1"))
+            #expect(settled.settlement?.settledAs == .chronicOutpatient && settled.settlement?.hifpPay == 2_340 && settled.settlement?.poolPropSelfpay == 6_500,
+                    "\(String(describing: settled.settlement))")
+            let unregistered = await #expect(throws: RPCError.self) {
+                _ = try await gateway.settle(GatewaySettleRequest(visit: try await chronicVisit("P12", "OP-CH-2")), options: keyed("ch-2"))
+            }
+            #expect(unregistered?.code == .failedPrecondition && unregistered?.message.hasPrefix("claim.med_type:") == true, "\(String(describing: unregistered))")
+            let standing = try await settlement.getChronicStanding(ChronicStandingRequest(psnNo: "P11", date: "2024-06-01"))
+            #expect(standing.registrations.count == 1 && standing.contract?.drCode == "DR01")
+            await clinic.close()
+        }
+    }
+
     /// The same session by an HIS vendor's Python with only `clients/python` (generated from
     /// `Proto/`, stock protobuf, Python's ssl).
     @Test func thePythonClientRunsTheSameSession() async throws {

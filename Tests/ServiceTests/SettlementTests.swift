@@ -163,14 +163,6 @@ struct SettlementTests {
         }
     }
 
-    @Test func chronicDiseaseVisitAtSixtyFivePercent() async throws {
-        try await withSettlement { s in
-            // 30 x 1.20 = 36.00; chronic outpatient 65% = 23.40; cash 12.60.
-            let r = try await s.settle(claim("VCH", visit: .chronicOutpatient, [("XC07ABA001", 30, 120)], diagnoses: ["I10"]), options: keyed("kch"))
-            #expect(r.hifpPay == 2_340 && r.psnCashPay == 1_260 && r.poolPropSelfpay == 6_500)
-        }
-    }
-
     @Test(arguments: Engine.all)
     func reversalRestoresTheAccumulatorsAndIsRefusedTwice(engine: Engine) async throws {
         try await withSettlement(engine: engine) { s in

@@ -176,6 +176,10 @@ extension SettlementStore {
 
         // The registered visits' claims as their details stand now, under the visits' locks.
         let registered = try await Self.visits(tx, locked).mapValues(Self.claimDigest)
+        // Chronic claims' persons' 2503 registrations and family-doctor contracts: one more
+        // statement, only for a batch that holds a chronic claim (they decide its terms).
+        let chronic = try await Self.chronicRecords(
+            tx, of: Set(requests.filter { $0.claim.claim.medType == .chronicOutpatient }.map(\.claim.claim.psnNo)).sorted())
 
         // 3. Each request decided in order, seeing what the earlier ones posted.
         var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []
@@ -198,9 +202,12 @@ extension SettlementStore {
                 guard let person = persons[claim.claim.psnNo] else {
                     throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
                 }
-                let accumulatorKey = AccumulatorKey(request)
-                var result = try request.settling.result(person: person, accumulator: accumulators[accumulatorKey] ?? .zero)
                 let visitDay = claim.visitDate.description
+                let standing = ChronicStandingOnDay(
+                    registrations: chronic.registrations[person.psnNo] ?? [], contracts: chronic.contracts[person.psnNo] ?? [], on: visitDay)
+                let settledAs = try standing.settledAs(claim)
+                let accumulatorKey = AccumulatorKey(psnNo: person.psnNo, year: Int64(claim.visitDate.year), medType: settledAs.code)
+                var result = try request.settling.result(person: person, settledAs: settledAs, accumulator: accumulators[accumulatorKey] ?? .zero)
                 if let item = request.items.first(where: { billed.contains(BilledKey(psnNo: person.psnNo, day: visitDay, item: $0)) }) {
                     throw Self.duplicate(item: item, claim: claim)
                 }
@@ -210,7 +217,7 @@ extension SettlementStore {
                 let resultBytes = try result.encodedBytes()
                 settlementRows.append([
                     .text(result.setlID), .text(request.identity.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode),
-                    .text(result.settleVia), .text(claim.claim.medType.code), .integer(accumulatorKey.year), .text(request.identity.day),
+                    .text(result.settleVia), .text(settledAs.code), .integer(accumulatorKey.year), .text(request.identity.day),
                     .integer(result.medfeeSumamt), .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
                     SettlementStatus.settled.stored, .blob(resultBytes), .text(now), .text(request.identity.scope), .text(request.identity.digest), .text(visitDay),
                 ])
@@ -336,10 +343,6 @@ struct AccumulatorKey: Hashable, Comparable, Sendable {
         self.psnNo = psnNo
         self.year = year
         self.medType = medType
-    }
-
-    init(_ request: PendingSettle) {
-        self.init(psnNo: request.claim.claim.psnNo, year: Int64(request.claim.visitDate.year), medType: request.claim.claim.medType.code)
     }
 
     static func < (a: Self, b: Self) -> Bool { (a.psnNo, a.year, a.medType) < (b.psnNo, b.year, b.medType) }

@@ -108,8 +108,15 @@ public struct SettlementProvider: SettlementService {
         guard let person = try await store.person(psnNo: claim.claim.psnNo) else {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
-        let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: claim.claim.medType.code)
-        var result = try Settling(claim: claim, policies: current.book).result(person: person, accumulator: accumulator)
+        var standing = ChronicStandingOnDay.none
+        if claim.claim.medType == .chronicOutpatient {
+            let records = try await store.chronicRecords(of: [person.psnNo])
+            standing = ChronicStandingOnDay(
+                registrations: records.registrations[person.psnNo] ?? [], contracts: records.contracts[person.psnNo] ?? [], on: claim.visitDate.description)
+        }
+        let settledAs = try standing.settledAs(claim)
+        let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: settledAs.code)
+        var result = try Settling(claim: claim, policies: current.book).result(person: person, settledAs: settledAs, accumulator: accumulator)
         result.status = .presettled
         return result
     }

@@ -101,6 +101,15 @@ extension SettlementStore {
         // writer needs no lock.
         Migration(18, "one round trip to lock and read a posting batch", steps: [], postgres: [batchRead]),
         AuditOutbox.pendingIndexMigration(19, table: "audit_outbox"),
+        // 2503 chronic registrations and family-doctor contracts (ChronicCare.swift); enddate
+        // '' is open. Both are read by psn_no (the leading column of their keys).
+        Migration(20, "chronic registrations and family-doctor contracts", sql: """
+            CREATE TABLE chronic_registrations (trt_dcla_detl_sn TEXT PRIMARY KEY, psn_no TEXT NOT NULL, opsp_dise_code TEXT NOT NULL,
+                opsp_dise_name TEXT NOT NULL, ide_fixmedins_no TEXT NOT NULL, diag_dr_codg TEXT NOT NULL, begndate TEXT NOT NULL, enddate TEXT NOT NULL,
+                opter_no TEXT NOT NULL, registered_at TEXT NOT NULL, UNIQUE (psn_no, opsp_dise_code, begndate));
+            CREATE TABLE family_doctor_contracts (psn_no TEXT NOT NULL, begndate TEXT NOT NULL, fixmedins_code TEXT NOT NULL, dr_code TEXT NOT NULL,
+                enddate TEXT NOT NULL, opter_no TEXT NOT NULL, signed_at TEXT NOT NULL, PRIMARY KEY (psn_no, begndate))
+            """),
     ]
 
     /// The function behind ``SettlementStore/post(_:_:)``'s first round trip on PostgreSQL:

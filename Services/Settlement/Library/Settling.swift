@@ -10,13 +10,15 @@ struct Settling: Sendable {
     let claim: ValidatedClaim
     let policies: PolicyBook
 
-    /// The split of the claim for `person` with `accumulator` (deductible used and fund paid
-    /// this year for the claim's medical type), by the benefit policy of the person's insured
-    /// region (`insu_admdvs`) and insurance type in force on the visit day
+    /// The split of the claim for `person` on the terms of `settledAs` (the claim's medical
+    /// type, or general outpatient for a chronic claim away from the contracted institution:
+    /// ``ChronicStandingOnDay/settledAs(_:)``) with `accumulator` (deductible used and fund
+    /// paid this year on those terms), by the benefit policy of the person's insured region
+    /// (`insu_admdvs`) and insurance type in force on the visit day
     /// (``PolicyBook/policy(region:insutype:on:)``). Errors: FAILED_PRECONDITION (not
     /// enrolled; a stated insutype not the person's; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
     /// person's; a visit before the person's birth).
-    func result(person: InsuredPerson, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
+    func result(person: InsuredPerson, settledAs: MedType, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
         guard person.psnInsuStas == .enrolled else {
             throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.psnInsuStas))")
         }
@@ -34,7 +36,7 @@ struct Settling: Sendable {
         let policy = try policies.policy(region: person.insuAdmdvs, insutype: person.insutype.rawValue, on: claim.visitDate.description)
         let output = try BenefitCalculator.calculate(
             .init(
-                lines: claim.lines, visitType: claim.claim.medType.code, useAccount: claim.claim.useAccount,
+                lines: claim.lines, visitType: settledAs.code, useAccount: claim.claim.useAccount,
                 accountBalance: person.accountBalance, deductibleUsed: accumulator.deductibleUsed, fundPaidThisYear: accumulator.fundPaid
             ),
             policy: policy
@@ -48,7 +50,8 @@ struct Settling: Sendable {
             lines: output.lines.map {
                 LineResult(itemCode: $0.itemCode, chrgitmLv: Self.chrgitmLv($0.category), amount: $0.amount, overlmtSelfpay: $0.overLimitSelfPay,
                            fulamtOwnpayAmt: $0.fullOwnPay, preselfpayAmt: $0.firstSelfPay, inscpScpAmt: $0.inScope)
-            }
+            },
+            settledAs: settledAs
         )
     }
 

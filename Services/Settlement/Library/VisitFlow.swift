@@ -178,7 +178,7 @@ extension SettlementProvider {
     }
 
     /// The operator acting now, on today's business day.
-    private func actor(_ opterNo: String) throws -> VisitActor {
+    func actor(_ opterNo: String) throws -> VisitActor {
         VisitActor(opterNo: try HISNumber(opterNo, field: "opter_no").value, day: today().description, at: Date().formatted(.iso8601))
     }
 }

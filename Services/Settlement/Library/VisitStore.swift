@@ -268,7 +268,7 @@ extension SettlementStore {
     }
 
     /// Refuses an operator without a sign-in (9001) at the institution on the actor's day.
-    private static func requireSignIn(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ actor: VisitActor) async throws {
+    static func requireSignIn(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ actor: VisitActor) async throws {
         guard try await tx.queryOne(
             "SELECT sign_no FROM sign_ins WHERE fixmedins_code = $1 AND opter_no = $2 AND sign_date = $3",
             [.text(fixmedinsCode), .text(actor.opterNo), .text(actor.day)]

@@ -198,6 +198,7 @@ extension SettlementResult: JSONMessage {
         self.status = try reader.code("status")
         self.replay = try reader.bool("replay")
         self.setlDate = try reader.string("setl_date")
+        self.settledAs = try reader.code("settled_as")
         try reader.finish("medicare.v1.SettlementResult")
     }
 
@@ -224,9 +225,10 @@ extension SettlementResult: JSONMessage {
         writer.put("status", self.status)
         writer.put("replay", self.replay)
         writer.put("setl_date", self.setlDate)
+        writer.put("settled_as", self.settledAs)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("setl_id", "string"), JSONField("mdtrt_id", "string"), JSONField("psn_no", "string"), JSONField("fixmedins_code", "string"), JSONField("settle_via", "string"), JSONField("medfee_sumamt", "int64"), JSONField("fulamt_ownpay_amt", "int64"), JSONField("overlmt_selfpay", "int64"), JSONField("preselfpay_amt", "int64"), JSONField("inscp_scp_amt", "int64"), JSONField("act_pay_dedc", "int64"), JSONField("hifp_pay", "int64"), JSONField("pool_prop_selfpay", "int64"), JSONField("fund_pay_sumamt", "int64"), JSONField("acct_pay", "int64"), JSONField("psn_cash_pay", "int64"), JSONField("over_ceiling", "int64"), JSONField("policy_version", "string"), JSONField("lines", "medicare.v1.LineResult", repeated: true), JSONField("status", "medicare.v1.SettlementStatus"), JSONField("replay", "bool"), JSONField("setl_date", "string")]
+    public static let jsonFields: [JSONField] = [JSONField("setl_id", "string"), JSONField("mdtrt_id", "string"), JSONField("psn_no", "string"), JSONField("fixmedins_code", "string"), JSONField("settle_via", "string"), JSONField("medfee_sumamt", "int64"), JSONField("fulamt_ownpay_amt", "int64"), JSONField("overlmt_selfpay", "int64"), JSONField("preselfpay_amt", "int64"), JSONField("inscp_scp_amt", "int64"), JSONField("act_pay_dedc", "int64"), JSONField("hifp_pay", "int64"), JSONField("pool_prop_selfpay", "int64"), JSONField("fund_pay_sumamt", "int64"), JSONField("acct_pay", "int64"), JSONField("psn_cash_pay", "int64"), JSONField("over_ceiling", "int64"), JSONField("policy_version", "string"), JSONField("lines", "medicare.v1.LineResult", repeated: true), JSONField("status", "medicare.v1.SettlementStatus"), JSONField("replay", "bool"), JSONField("setl_date", "string"), JSONField("settled_as", "medicare.v1.MedType")]
 }
 
 extension SettleRequest: JSONMessage {
@@ -547,6 +549,100 @@ extension RegisterVisitRequest: JSONMessage {
     }
 
     public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("ipt_otp_no", "string"), JSONField("psn_no", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("med_type", "medicare.v1.MedType"), JSONField("begntime", "string"), JSONField("atddr_no", "string"), JSONField("opter_no", "string"), JSONField("mdtrt_cert_type", "medicare.v1.MdtrtCertType"), JSONField("mdtrt_cert_no", "string")]
+}
+
+extension ChronicRegistration: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.psnNo = try reader.string("psn_no")
+        self.opspDiseCode = try reader.string("opsp_dise_code")
+        self.opspDiseName = try reader.string("opsp_dise_name")
+        self.ideFixmedinsNo = try reader.string("ide_fixmedins_no")
+        self.diagDrCodg = try reader.string("diag_dr_codg")
+        self.begndate = try reader.string("begndate")
+        self.enddate = try reader.string("enddate")
+        self.opterNo = try reader.string("opter_no")
+        self.trtDclaDetlSn = try reader.string("trt_dcla_detl_sn")
+        self.registeredAt = try reader.string("registered_at")
+        self.replay = try reader.bool("replay")
+        try reader.finish("medicare.v1.ChronicRegistration")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("psn_no", self.psnNo)
+        writer.put("opsp_dise_code", self.opspDiseCode)
+        writer.put("opsp_dise_name", self.opspDiseName)
+        writer.put("ide_fixmedins_no", self.ideFixmedinsNo)
+        writer.put("diag_dr_codg", self.diagDrCodg)
+        writer.put("begndate", self.begndate)
+        writer.put("enddate", self.enddate)
+        writer.put("opter_no", self.opterNo)
+        writer.put("trt_dcla_detl_sn", self.trtDclaDetlSn)
+        writer.put("registered_at", self.registeredAt)
+        writer.put("replay", self.replay)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("opsp_dise_code", "string"), JSONField("opsp_dise_name", "string"), JSONField("ide_fixmedins_no", "string"), JSONField("diag_dr_codg", "string"), JSONField("begndate", "string"), JSONField("enddate", "string"), JSONField("opter_no", "string"), JSONField("trt_dcla_detl_sn", "string"), JSONField("registered_at", "string"), JSONField("replay", "bool")]
+}
+
+extension FamilyDoctorContract: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.psnNo = try reader.string("psn_no")
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.drCode = try reader.string("dr_code")
+        self.begndate = try reader.string("begndate")
+        self.enddate = try reader.string("enddate")
+        self.opterNo = try reader.string("opter_no")
+        self.signedAt = try reader.string("signed_at")
+        self.replay = try reader.bool("replay")
+        try reader.finish("medicare.v1.FamilyDoctorContract")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("psn_no", self.psnNo)
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("dr_code", self.drCode)
+        writer.put("begndate", self.begndate)
+        writer.put("enddate", self.enddate)
+        writer.put("opter_no", self.opterNo)
+        writer.put("signed_at", self.signedAt)
+        writer.put("replay", self.replay)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("fixmedins_code", "string"), JSONField("dr_code", "string"), JSONField("begndate", "string"), JSONField("enddate", "string"), JSONField("opter_no", "string"), JSONField("signed_at", "string"), JSONField("replay", "bool")]
+}
+
+extension ChronicStandingRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.psnNo = try reader.string("psn_no")
+        self.date = try reader.string("date")
+        try reader.finish("medicare.v1.ChronicStandingRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("psn_no", self.psnNo)
+        writer.put("date", self.date)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("date", "string")]
+}
+
+extension ChronicStanding: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.registrations = try reader.messages("registrations")
+        self.contract = try reader.message("contract")
+        try reader.finish("medicare.v1.ChronicStanding")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("registrations", self.registrations)
+        writer.put("contract", self.contract)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("registrations", "medicare.v1.ChronicRegistration", repeated: true), JSONField("contract", "medicare.v1.FamilyDoctorContract")]
 }
 
 extension Visit: JSONMessage {

@@ -64,6 +64,25 @@ extension RegisterVisitRequest: ScopeKeyed {
     }
 }
 
+extension ChronicRegistration: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "ide_fixmedins_no", value: ideFixmedinsNo))
+    }
+}
+
+extension FamilyDoctorContract: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension ChronicStanding: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        for (i, value) in registrations.enumerated() { value.scopeKeys("\(path)registrations[\(i)].", into: &keys) }
+        contract?.scopeKeys(path + "contract.", into: &keys)
+    }
+}
+
 extension Visit: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))

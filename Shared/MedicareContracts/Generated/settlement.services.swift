@@ -86,12 +86,26 @@ public enum SettlementMethods {
         policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, roles: ["province-system"]),
         requestKeys: { try ImportPractitionersRequest(decoding: $0).scopeKeys() }
     )
+    public static let registerChronicCondition = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "RegisterChronicCondition",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "2503", roles: ["township-centre", "clinic"]),
+        requestKeys: { try ChronicRegistration(decoding: $0).scopeKeys() }
+    )
+    public static let signFamilyDoctorContract = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "SignFamilyDoctorContract",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, roles: ["township-centre", "clinic"]),
+        requestKeys: { try FamilyDoctorContract(decoding: $0).scopeKeys() }
+    )
+    public static let getChronicStanding = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "GetChronicStanding",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "5301", roles: ["township-centre", "clinic", "supervisor"])
+    )
     public static let getVisit = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "GetVisit",
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "township-centre", "clinic"]),
         requestKeys: { try VisitRef(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, importPractitioners, getVisit]
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, importPractitioners, registerChronicCondition, signFamilyDoctorContract, getChronicStanding, getVisit]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).
     public static let json: [JSONMethod] = [
         JSONMethod(importPersons, ImportPersonsRequest.self, ImportPersonsResponse.self),
@@ -112,6 +126,9 @@ public enum SettlementMethods {
         JSONMethod(uploadFeeDetails, UploadFeeDetailsRequest.self, Visit.self),
         JSONMethod(undoFeeDetails, UndoFeeDetailsRequest.self, Visit.self),
         JSONMethod(importPractitioners, ImportPractitionersRequest.self, ImportPractitionersResponse.self),
+        JSONMethod(registerChronicCondition, ChronicRegistration.self, ChronicRegistration.self),
+        JSONMethod(signFamilyDoctorContract, FamilyDoctorContract.self, FamilyDoctorContract.self),
+        JSONMethod(getChronicStanding, ChronicStandingRequest.self, ChronicStanding.self),
         JSONMethod(getVisit, VisitRef.self, Visit.self),
     ]
 }
@@ -136,6 +153,9 @@ public protocol SettlementService: Sendable {
     func uploadFeeDetails(_ request: UploadFeeDetailsRequest, context: CallContext) async throws -> Visit
     func undoFeeDetails(_ request: UndoFeeDetailsRequest, context: CallContext) async throws -> Visit
     func importPractitioners(_ request: ImportPractitionersRequest, context: CallContext) async throws -> ImportPractitionersResponse
+    func registerChronicCondition(_ request: ChronicRegistration, context: CallContext) async throws -> ChronicRegistration
+    func signFamilyDoctorContract(_ request: FamilyDoctorContract, context: CallContext) async throws -> FamilyDoctorContract
+    func getChronicStanding(_ request: ChronicStandingRequest, context: CallContext) async throws -> ChronicStanding
     func getVisit(_ request: VisitRef, context: CallContext) async throws -> Visit
 }
 
@@ -195,6 +215,15 @@ extension SettlementService {
         }
         router.register(SettlementMethods.importPractitioners, request: ImportPractitionersRequest.self, response: ImportPractitionersResponse.self) { request, context in
             try await self.importPractitioners(request, context: context)
+        }
+        router.register(SettlementMethods.registerChronicCondition, request: ChronicRegistration.self, response: ChronicRegistration.self) { request, context in
+            try await self.registerChronicCondition(request, context: context)
+        }
+        router.register(SettlementMethods.signFamilyDoctorContract, request: FamilyDoctorContract.self, response: FamilyDoctorContract.self) { request, context in
+            try await self.signFamilyDoctorContract(request, context: context)
+        }
+        router.register(SettlementMethods.getChronicStanding, request: ChronicStandingRequest.self, response: ChronicStanding.self) { request, context in
+            try await self.getChronicStanding(request, context: context)
         }
         router.register(SettlementMethods.getVisit, request: VisitRef.self, response: Visit.self) { request, context in
             try await self.getVisit(request, context: context)
@@ -278,6 +307,18 @@ public struct SettlementClient: Sendable {
 
     public func importPractitioners(_ request: ImportPractitionersRequest, options: CallOptions = CallOptions()) async throws -> ImportPractitionersResponse {
         try await channel.unary(SettlementMethods.importPractitioners, request: request, response: ImportPractitionersResponse.self, options: options)
+    }
+
+    public func registerChronicCondition(_ request: ChronicRegistration, options: CallOptions = CallOptions()) async throws -> ChronicRegistration {
+        try await channel.unary(SettlementMethods.registerChronicCondition, request: request, response: ChronicRegistration.self, options: options)
+    }
+
+    public func signFamilyDoctorContract(_ request: FamilyDoctorContract, options: CallOptions = CallOptions()) async throws -> FamilyDoctorContract {
+        try await channel.unary(SettlementMethods.signFamilyDoctorContract, request: request, response: FamilyDoctorContract.self, options: options)
+    }
+
+    public func getChronicStanding(_ request: ChronicStandingRequest, options: CallOptions = CallOptions()) async throws -> ChronicStanding {
+        try await channel.unary(SettlementMethods.getChronicStanding, request: request, response: ChronicStanding.self, options: options)
     }
 
     public func getVisit(_ request: VisitRef, options: CallOptions = CallOptions()) async throws -> Visit {

@@ -1041,8 +1041,9 @@ public struct SettlementResult: WireMessage {
     public var status: SettlementStatus
     public var replay: Bool
     public var setlDate: String
+    public var settledAs: MedType
 
-    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: SettlementStatus = .init(), replay: Bool = false, setlDate: String = "") {
+    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: SettlementStatus = .init(), replay: Bool = false, setlDate: String = "", settledAs: MedType = .init()) {
         self.setlID = setlID
         self.mdtrtID = mdtrtID
         self.psnNo = psnNo
@@ -1065,6 +1066,7 @@ public struct SettlementResult: WireMessage {
         self.status = status
         self.replay = replay
         self.setlDate = setlDate
+        self.settledAs = settledAs
     }
 
     public static var protoName: String { "medicare.v1.SettlementResult" }
@@ -1110,6 +1112,7 @@ extension SettlementResult: CMessage {
         self.status = SettlementStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
         self.replay = c.pointee.replay != 0
         self.setlDate = try arena.string(c.pointee.setl_date, field: "medicare.v1.SettlementResult.setl_date")
+        self.settledAs = MedType(rawValue: Int32(truncatingIfNeeded: c.pointee.settled_as.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -1135,6 +1138,7 @@ extension SettlementResult: CMessage {
         c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
         c.pointee.replay = self.replay ? 1 : 0
         c.pointee.setl_date = try arena.cString(self.setlDate, field: "medicare.v1.SettlementResult.setl_date")
+        c.pointee.settled_as = .init(rawValue: .init(truncatingIfNeeded: self.settledAs.rawValue))
     }
 }
 
@@ -1930,6 +1934,230 @@ extension RegisterVisitRequest: CMessage {
         c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.RegisterVisitRequest.opter_no")
         c.pointee.mdtrt_cert_type = .init(rawValue: .init(truncatingIfNeeded: self.mdtrtCertType.rawValue))
         c.pointee.mdtrt_cert_no = try arena.cString(self.mdtrtCertNo, field: "medicare.v1.RegisterVisitRequest.mdtrt_cert_no")
+    }
+}
+
+/// `medicare.v1.ChronicRegistration`
+public struct ChronicRegistration: WireMessage {
+    public var psnNo: String
+    public var opspDiseCode: String
+    public var opspDiseName: String
+    public var ideFixmedinsNo: String
+    public var diagDrCodg: String
+    public var begndate: String
+    public var enddate: String
+    public var opterNo: String
+    public var trtDclaDetlSn: String
+    public var registeredAt: String
+    public var replay: Bool
+
+    public init(psnNo: String = "", opspDiseCode: String = "", opspDiseName: String = "", ideFixmedinsNo: String = "", diagDrCodg: String = "", begndate: String = "", enddate: String = "", opterNo: String = "", trtDclaDetlSn: String = "", registeredAt: String = "", replay: Bool = false) {
+        self.psnNo = psnNo
+        self.opspDiseCode = opspDiseCode
+        self.opspDiseName = opspDiseName
+        self.ideFixmedinsNo = ideFixmedinsNo
+        self.diagDrCodg = diagDrCodg
+        self.begndate = begndate
+        self.enddate = enddate
+        self.opterNo = opterNo
+        self.trtDclaDetlSn = trtDclaDetlSn
+        self.registeredAt = registeredAt
+        self.replay = replay
+    }
+
+    public static var protoName: String { "medicare.v1.ChronicRegistration" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ChronicRegistration: CMessage {
+    typealias CStruct = Medicare__V1__ChronicRegistration
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__chronic_registration__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__chronic_registration__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__chronic_registration__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__chronic_registration__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.ChronicRegistration.psn_no")
+        self.opspDiseCode = try arena.string(c.pointee.opsp_dise_code, field: "medicare.v1.ChronicRegistration.opsp_dise_code")
+        self.opspDiseName = try arena.string(c.pointee.opsp_dise_name, field: "medicare.v1.ChronicRegistration.opsp_dise_name")
+        self.ideFixmedinsNo = try arena.string(c.pointee.ide_fixmedins_no, field: "medicare.v1.ChronicRegistration.ide_fixmedins_no")
+        self.diagDrCodg = try arena.string(c.pointee.diag_dr_codg, field: "medicare.v1.ChronicRegistration.diag_dr_codg")
+        self.begndate = try arena.string(c.pointee.begndate, field: "medicare.v1.ChronicRegistration.begndate")
+        self.enddate = try arena.string(c.pointee.enddate, field: "medicare.v1.ChronicRegistration.enddate")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.ChronicRegistration.opter_no")
+        self.trtDclaDetlSn = try arena.string(c.pointee.trt_dcla_detl_sn, field: "medicare.v1.ChronicRegistration.trt_dcla_detl_sn")
+        self.registeredAt = try arena.string(c.pointee.registered_at, field: "medicare.v1.ChronicRegistration.registered_at")
+        self.replay = c.pointee.replay != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.ChronicRegistration.psn_no")
+        c.pointee.opsp_dise_code = try arena.cString(self.opspDiseCode, field: "medicare.v1.ChronicRegistration.opsp_dise_code")
+        c.pointee.opsp_dise_name = try arena.cString(self.opspDiseName, field: "medicare.v1.ChronicRegistration.opsp_dise_name")
+        c.pointee.ide_fixmedins_no = try arena.cString(self.ideFixmedinsNo, field: "medicare.v1.ChronicRegistration.ide_fixmedins_no")
+        c.pointee.diag_dr_codg = try arena.cString(self.diagDrCodg, field: "medicare.v1.ChronicRegistration.diag_dr_codg")
+        c.pointee.begndate = try arena.cString(self.begndate, field: "medicare.v1.ChronicRegistration.begndate")
+        c.pointee.enddate = try arena.cString(self.enddate, field: "medicare.v1.ChronicRegistration.enddate")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.ChronicRegistration.opter_no")
+        c.pointee.trt_dcla_detl_sn = try arena.cString(self.trtDclaDetlSn, field: "medicare.v1.ChronicRegistration.trt_dcla_detl_sn")
+        c.pointee.registered_at = try arena.cString(self.registeredAt, field: "medicare.v1.ChronicRegistration.registered_at")
+        c.pointee.replay = self.replay ? 1 : 0
+    }
+}
+
+/// `medicare.v1.FamilyDoctorContract`
+public struct FamilyDoctorContract: WireMessage {
+    public var psnNo: String
+    public var fixmedinsCode: String
+    public var drCode: String
+    public var begndate: String
+    public var enddate: String
+    public var opterNo: String
+    public var signedAt: String
+    public var replay: Bool
+
+    public init(psnNo: String = "", fixmedinsCode: String = "", drCode: String = "", begndate: String = "", enddate: String = "", opterNo: String = "", signedAt: String = "", replay: Bool = false) {
+        self.psnNo = psnNo
+        self.fixmedinsCode = fixmedinsCode
+        self.drCode = drCode
+        self.begndate = begndate
+        self.enddate = enddate
+        self.opterNo = opterNo
+        self.signedAt = signedAt
+        self.replay = replay
+    }
+
+    public static var protoName: String { "medicare.v1.FamilyDoctorContract" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension FamilyDoctorContract: CMessage {
+    typealias CStruct = Medicare__V1__FamilyDoctorContract
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__family_doctor_contract__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__family_doctor_contract__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__family_doctor_contract__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__family_doctor_contract__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.FamilyDoctorContract.psn_no")
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.FamilyDoctorContract.fixmedins_code")
+        self.drCode = try arena.string(c.pointee.dr_code, field: "medicare.v1.FamilyDoctorContract.dr_code")
+        self.begndate = try arena.string(c.pointee.begndate, field: "medicare.v1.FamilyDoctorContract.begndate")
+        self.enddate = try arena.string(c.pointee.enddate, field: "medicare.v1.FamilyDoctorContract.enddate")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.FamilyDoctorContract.opter_no")
+        self.signedAt = try arena.string(c.pointee.signed_at, field: "medicare.v1.FamilyDoctorContract.signed_at")
+        self.replay = c.pointee.replay != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.FamilyDoctorContract.psn_no")
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.FamilyDoctorContract.fixmedins_code")
+        c.pointee.dr_code = try arena.cString(self.drCode, field: "medicare.v1.FamilyDoctorContract.dr_code")
+        c.pointee.begndate = try arena.cString(self.begndate, field: "medicare.v1.FamilyDoctorContract.begndate")
+        c.pointee.enddate = try arena.cString(self.enddate, field: "medicare.v1.FamilyDoctorContract.enddate")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.FamilyDoctorContract.opter_no")
+        c.pointee.signed_at = try arena.cString(self.signedAt, field: "medicare.v1.FamilyDoctorContract.signed_at")
+        c.pointee.replay = self.replay ? 1 : 0
+    }
+}
+
+/// `medicare.v1.ChronicStandingRequest`
+public struct ChronicStandingRequest: WireMessage {
+    public var psnNo: String
+    public var date: String
+
+    public init(psnNo: String = "", date: String = "") {
+        self.psnNo = psnNo
+        self.date = date
+    }
+
+    public static var protoName: String { "medicare.v1.ChronicStandingRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ChronicStandingRequest: CMessage {
+    typealias CStruct = Medicare__V1__ChronicStandingRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__chronic_standing_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__chronic_standing_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__chronic_standing_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__chronic_standing_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.ChronicStandingRequest.psn_no")
+        self.date = try arena.string(c.pointee.date, field: "medicare.v1.ChronicStandingRequest.date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.ChronicStandingRequest.psn_no")
+        c.pointee.date = try arena.cString(self.date, field: "medicare.v1.ChronicStandingRequest.date")
+    }
+}
+
+/// `medicare.v1.ChronicStanding`
+public struct ChronicStanding: WireMessage {
+    public var registrations: [ChronicRegistration]
+    public var contract: FamilyDoctorContract?
+
+    public init(registrations: [ChronicRegistration] = [], contract: FamilyDoctorContract? = nil) {
+        self.registrations = registrations
+        self.contract = contract
+    }
+
+    public static var protoName: String { "medicare.v1.ChronicStanding" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ChronicStanding: CMessage {
+    typealias CStruct = Medicare__V1__ChronicStanding
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__chronic_standing__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__chronic_standing__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__chronic_standing__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__chronic_standing__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.registrations = try arena.messageArray(c.pointee.registrations, c.pointee.n_registrations, field: "medicare.v1.ChronicStanding.registrations", as: ChronicRegistration.self)
+        if let p = c.pointee.contract { self.contract = try FamilyDoctorContract(c: p, arena: arena) } else { self.contract = nil }
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_registrations, c.pointee.registrations) = try arena.cMessageArray(self.registrations)
+        if let v = self.contract { c.pointee.contract = try arena.cMessage(v) }
     }
 }
 

@@ -1177,6 +1177,186 @@ void   medicare__v1__register_visit_request__free_unpacked
   assert(message->base.descriptor == &medicare__v1__register_visit_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__chronic_registration__init
+                     (Medicare__V1__ChronicRegistration         *message)
+{
+  static const Medicare__V1__ChronicRegistration init_value = MEDICARE__V1__CHRONIC_REGISTRATION__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__chronic_registration__get_packed_size
+                     (const Medicare__V1__ChronicRegistration *message)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_registration__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__chronic_registration__pack
+                     (const Medicare__V1__ChronicRegistration *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_registration__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__chronic_registration__pack_to_buffer
+                     (const Medicare__V1__ChronicRegistration *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_registration__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ChronicRegistration *
+       medicare__v1__chronic_registration__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ChronicRegistration *)
+     protobuf_c_message_unpack (&medicare__v1__chronic_registration__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__chronic_registration__free_unpacked
+                     (Medicare__V1__ChronicRegistration *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__chronic_registration__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__family_doctor_contract__init
+                     (Medicare__V1__FamilyDoctorContract         *message)
+{
+  static const Medicare__V1__FamilyDoctorContract init_value = MEDICARE__V1__FAMILY_DOCTOR_CONTRACT__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__family_doctor_contract__get_packed_size
+                     (const Medicare__V1__FamilyDoctorContract *message)
+{
+  assert(message->base.descriptor == &medicare__v1__family_doctor_contract__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__family_doctor_contract__pack
+                     (const Medicare__V1__FamilyDoctorContract *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__family_doctor_contract__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__family_doctor_contract__pack_to_buffer
+                     (const Medicare__V1__FamilyDoctorContract *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__family_doctor_contract__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__FamilyDoctorContract *
+       medicare__v1__family_doctor_contract__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__FamilyDoctorContract *)
+     protobuf_c_message_unpack (&medicare__v1__family_doctor_contract__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__family_doctor_contract__free_unpacked
+                     (Medicare__V1__FamilyDoctorContract *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__family_doctor_contract__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__chronic_standing_request__init
+                     (Medicare__V1__ChronicStandingRequest         *message)
+{
+  static const Medicare__V1__ChronicStandingRequest init_value = MEDICARE__V1__CHRONIC_STANDING_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__chronic_standing_request__get_packed_size
+                     (const Medicare__V1__ChronicStandingRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_standing_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__chronic_standing_request__pack
+                     (const Medicare__V1__ChronicStandingRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_standing_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__chronic_standing_request__pack_to_buffer
+                     (const Medicare__V1__ChronicStandingRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_standing_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ChronicStandingRequest *
+       medicare__v1__chronic_standing_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ChronicStandingRequest *)
+     protobuf_c_message_unpack (&medicare__v1__chronic_standing_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__chronic_standing_request__free_unpacked
+                     (Medicare__V1__ChronicStandingRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__chronic_standing_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__chronic_standing__init
+                     (Medicare__V1__ChronicStanding         *message)
+{
+  static const Medicare__V1__ChronicStanding init_value = MEDICARE__V1__CHRONIC_STANDING__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__chronic_standing__get_packed_size
+                     (const Medicare__V1__ChronicStanding *message)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_standing__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__chronic_standing__pack
+                     (const Medicare__V1__ChronicStanding *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_standing__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__chronic_standing__pack_to_buffer
+                     (const Medicare__V1__ChronicStanding *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__chronic_standing__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ChronicStanding *
+       medicare__v1__chronic_standing__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ChronicStanding *)
+     protobuf_c_message_unpack (&medicare__v1__chronic_standing__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__chronic_standing__free_unpacked
+                     (Medicare__V1__ChronicStanding *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__chronic_standing__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__visit__init
                      (Medicare__V1__Visit         *message)
 {
@@ -2398,7 +2578,7 @@ const ProtobufCMessageDescriptor medicare__v1__line_result__descriptor =
   (ProtobufCMessageInit) medicare__v1__line_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_descriptors[22] =
+static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_descriptors[23] =
 {
   {
     "setl_id",
@@ -2664,6 +2844,18 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "settled_as",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementResult, settled_as),
+    &medicare__v1__med_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__settlement_result__field_indices_by_name[] = {
   14,   /* field[14] = acct_pay */
@@ -2687,12 +2879,13 @@ static const unsigned medicare__v1__settlement_result__field_indices_by_name[] =
   21,   /* field[21] = setl_date */
   0,   /* field[0] = setl_id */
   4,   /* field[4] = settle_via */
+  22,   /* field[22] = settled_as */
   19,   /* field[19] = status */
 };
 static const ProtobufCIntRange medicare__v1__settlement_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 22 }
+  { 0, 23 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor =
 {
@@ -2702,7 +2895,7 @@ const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor =
   "Medicare__V1__SettlementResult",
   "medicare.v1",
   sizeof(Medicare__V1__SettlementResult),
-  22,
+  23,
   medicare__v1__settlement_result__field_descriptors,
   medicare__v1__settlement_result__field_indices_by_name,
   1,  medicare__v1__settlement_result__number_ranges,
@@ -3872,6 +4065,405 @@ const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descripto
   medicare__v1__register_visit_request__field_indices_by_name,
   1,  medicare__v1__register_visit_request__number_ranges,
   (ProtobufCMessageInit) medicare__v1__register_visit_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__chronic_registration__field_descriptors[11] =
+{
+  {
+    "psn_no",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opsp_dise_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, opsp_dise_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opsp_dise_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, opsp_dise_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ide_fixmedins_no",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, ide_fixmedins_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "diag_dr_codg",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, diag_dr_codg),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "begndate",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, begndate),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "enddate",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, enddate),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trt_dcla_detl_sn",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, trt_dcla_detl_sn),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "registered_at",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, registered_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicRegistration, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__chronic_registration__field_indices_by_name[] = {
+  5,   /* field[5] = begndate */
+  4,   /* field[4] = diag_dr_codg */
+  6,   /* field[6] = enddate */
+  3,   /* field[3] = ide_fixmedins_no */
+  1,   /* field[1] = opsp_dise_code */
+  2,   /* field[2] = opsp_dise_name */
+  7,   /* field[7] = opter_no */
+  0,   /* field[0] = psn_no */
+  9,   /* field[9] = registered_at */
+  10,   /* field[10] = replay */
+  8,   /* field[8] = trt_dcla_detl_sn */
+};
+static const ProtobufCIntRange medicare__v1__chronic_registration__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor medicare__v1__chronic_registration__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ChronicRegistration",
+  "ChronicRegistration",
+  "Medicare__V1__ChronicRegistration",
+  "medicare.v1",
+  sizeof(Medicare__V1__ChronicRegistration),
+  11,
+  medicare__v1__chronic_registration__field_descriptors,
+  medicare__v1__chronic_registration__field_indices_by_name,
+  1,  medicare__v1__chronic_registration__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__chronic_registration__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__family_doctor_contract__field_descriptors[8] =
+{
+  {
+    "psn_no",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fixmedins_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dr_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, dr_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "begndate",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, begndate),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "enddate",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, enddate),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_at",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, signed_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__FamilyDoctorContract, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__family_doctor_contract__field_indices_by_name[] = {
+  3,   /* field[3] = begndate */
+  2,   /* field[2] = dr_code */
+  4,   /* field[4] = enddate */
+  1,   /* field[1] = fixmedins_code */
+  5,   /* field[5] = opter_no */
+  0,   /* field[0] = psn_no */
+  7,   /* field[7] = replay */
+  6,   /* field[6] = signed_at */
+};
+static const ProtobufCIntRange medicare__v1__family_doctor_contract__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor medicare__v1__family_doctor_contract__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.FamilyDoctorContract",
+  "FamilyDoctorContract",
+  "Medicare__V1__FamilyDoctorContract",
+  "medicare.v1",
+  sizeof(Medicare__V1__FamilyDoctorContract),
+  8,
+  medicare__v1__family_doctor_contract__field_descriptors,
+  medicare__v1__family_doctor_contract__field_indices_by_name,
+  1,  medicare__v1__family_doctor_contract__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__family_doctor_contract__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__chronic_standing_request__field_descriptors[2] =
+{
+  {
+    "psn_no",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicStandingRequest, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "date",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicStandingRequest, date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__chronic_standing_request__field_indices_by_name[] = {
+  1,   /* field[1] = date */
+  0,   /* field[0] = psn_no */
+};
+static const ProtobufCIntRange medicare__v1__chronic_standing_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__chronic_standing_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ChronicStandingRequest",
+  "ChronicStandingRequest",
+  "Medicare__V1__ChronicStandingRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ChronicStandingRequest),
+  2,
+  medicare__v1__chronic_standing_request__field_descriptors,
+  medicare__v1__chronic_standing_request__field_indices_by_name,
+  1,  medicare__v1__chronic_standing_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__chronic_standing_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__chronic_standing__field_descriptors[2] =
+{
+  {
+    "registrations",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ChronicStanding, n_registrations),
+    offsetof(Medicare__V1__ChronicStanding, registrations),
+    &medicare__v1__chronic_registration__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "contract",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicStanding, contract),
+    &medicare__v1__family_doctor_contract__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__chronic_standing__field_indices_by_name[] = {
+  1,   /* field[1] = contract */
+  0,   /* field[0] = registrations */
+};
+static const ProtobufCIntRange medicare__v1__chronic_standing__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__chronic_standing__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ChronicStanding",
+  "ChronicStanding",
+  "Medicare__V1__ChronicStanding",
+  "medicare.v1",
+  sizeof(Medicare__V1__ChronicStanding),
+  2,
+  medicare__v1__chronic_standing__field_descriptors,
+  medicare__v1__chronic_standing__field_indices_by_name,
+  1,  medicare__v1__chronic_standing__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__chronic_standing__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor medicare__v1__visit__field_descriptors[17] =
@@ -5268,7 +5860,7 @@ const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
   medicare__v1__receivable_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[19] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[22] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -5288,23 +5880,29 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "UploadFeeDetails", &medicare__v1__upload_fee_details_request__descriptor, &medicare__v1__visit__descriptor },
   { "UndoFeeDetails", &medicare__v1__undo_fee_details_request__descriptor, &medicare__v1__visit__descriptor },
   { "ImportPractitioners", &medicare__v1__import_practitioners_request__descriptor, &medicare__v1__import_practitioners_response__descriptor },
+  { "RegisterChronicCondition", &medicare__v1__chronic_registration__descriptor, &medicare__v1__chronic_registration__descriptor },
+  { "SignFamilyDoctorContract", &medicare__v1__family_doctor_contract__descriptor, &medicare__v1__family_doctor_contract__descriptor },
+  { "GetChronicStanding", &medicare__v1__chronic_standing_request__descriptor, &medicare__v1__chronic_standing__descriptor },
   { "GetVisit", &medicare__v1__visit_ref__descriptor, &medicare__v1__visit__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   7,        /* CheckLedger */
   9,        /* GetAuditEvidence */
+  20,        /* GetChronicStanding */
   11,        /* GetInstitutionAccount */
   6,        /* GetSettlement */
-  18,        /* GetVisit */
+  21,        /* GetVisit */
   0,        /* ImportPersons */
   17,        /* ImportPractitioners */
   8,        /* ListSettlements */
   10,        /* PostReceivable */
   2,        /* PreSettle */
+  18,        /* RegisterChronicCondition */
   13,        /* RegisterVisit */
   4,        /* Replay */
   5,        /* Reverse */
   3,        /* Settle */
+  19,        /* SignFamilyDoctorContract */
   12,        /* SignIn */
   16,        /* UndoFeeDetails */
   14,        /* UploadDiagnoses */
@@ -5318,7 +5916,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  19,
+  22,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -5466,13 +6064,37 @@ void medicare__v1__settlement__import_practitioners(ProtobufCService *service,
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__settlement__register_chronic_condition(ProtobufCService *service,
+                                                          const Medicare__V1__ChronicRegistration *input,
+                                                          Medicare__V1__ChronicRegistration_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__sign_family_doctor_contract(ProtobufCService *service,
+                                                           const Medicare__V1__FamilyDoctorContract *input,
+                                                           Medicare__V1__FamilyDoctorContract_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__get_chronic_standing(ProtobufCService *service,
+                                                    const Medicare__V1__ChronicStandingRequest *input,
+                                                    Medicare__V1__ChronicStanding_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__settlement__get_visit(ProtobufCService *service,
                                          const Medicare__V1__VisitRef *input,
                                          Medicare__V1__Visit_Closure closure,
                                          void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -42,6 +42,10 @@ typedef struct Medicare__V1__Practitioner Medicare__V1__Practitioner;
 typedef struct Medicare__V1__ImportPractitionersRequest Medicare__V1__ImportPractitionersRequest;
 typedef struct Medicare__V1__ImportPractitionersResponse Medicare__V1__ImportPractitionersResponse;
 typedef struct Medicare__V1__RegisterVisitRequest Medicare__V1__RegisterVisitRequest;
+typedef struct Medicare__V1__ChronicRegistration Medicare__V1__ChronicRegistration;
+typedef struct Medicare__V1__FamilyDoctorContract Medicare__V1__FamilyDoctorContract;
+typedef struct Medicare__V1__ChronicStandingRequest Medicare__V1__ChronicStandingRequest;
+typedef struct Medicare__V1__ChronicStanding Medicare__V1__ChronicStanding;
 typedef struct Medicare__V1__Visit Medicare__V1__Visit;
 typedef struct Medicare__V1__UploadDiagnosesRequest Medicare__V1__UploadDiagnosesRequest;
 typedef struct Medicare__V1__UploadFeeDetailsRequest Medicare__V1__UploadFeeDetailsRequest;
@@ -554,10 +558,16 @@ struct  Medicare__V1__SettlementResult
    * the business day the money moved (YYYY-MM-DD, settlement's time zone)
    */
   char *setl_date;
+  /*
+   * The medical type whose terms (deductible, ratio, ceiling, accumulators) the split used:
+   * the claim's own, except that a chronic outpatient claim away from the person's contracted
+   * institution is settled on general outpatient terms (notice 003 §六).
+   */
+  Medicare__V1__MedType settled_as;
 };
 #define MEDICARE__V1__SETTLEMENT_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settlement_result__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED }
 
 
 struct  Medicare__V1__SettleRequest
@@ -915,6 +925,134 @@ struct  Medicare__V1__RegisterVisitRequest
 #define MEDICARE__V1__REGISTER_VISIT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__register_visit_request__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__MDTRT_CERT_TYPE__MDTRT_CERT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+/*
+ * 2503 门诊慢特病备案: a person's chronic or special outpatient condition (慢特病), certified
+ * by a doctor of a designated institution and in force from begndate to enddate. A chronic
+ * outpatient claim (med_type 14) is settled only for a condition registered and in force on
+ * its visit day, and on chronic terms only at the person's contracted institution (see
+ * FamilyDoctorContract; notice 003 §六).
+ */
+struct  Medicare__V1__ChronicRegistration
+{
+  ProtobufCMessage base;
+  char *psn_no;
+  /*
+   * The condition: an ICD-10 (national insurance version) code or category; a claim's
+   * diagnosis under it matches (I10 covers I10 and I10.x00). Upper-cased.
+   */
+  char *opsp_dise_code;
+  /*
+   * 病种名称, 1-100 characters
+   */
+  char *opsp_dise_name;
+  /*
+   * 鉴定定点医药机构编号: the designated institution whose doctor certified it (the caller's own).
+   */
+  char *ide_fixmedins_no;
+  /*
+   * 诊断医师编码: a practitioner registered (and active) there
+   */
+  char *diag_dr_codg;
+  /*
+   * first day in force, YYYY-MM-DD
+   */
+  char *begndate;
+  /*
+   * last day in force, YYYY-MM-DD; empty: open
+   */
+  char *enddate;
+  /*
+   * the operator, signed in today (9001)
+   */
+  char *opter_no;
+  /*
+   * Answered: 待遇申报明细流水号 ("D" + 23 hex digits, ordered by time), when it was recorded
+   * (ISO 8601 UTC), and whether this answer is the stored one for a repeated request.
+   */
+  char *trt_dcla_detl_sn;
+  char *registered_at;
+  protobuf_c_boolean replay;
+};
+#define MEDICARE__V1__CHRONIC_REGISTRATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__chronic_registration__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * 家庭医生签约: a person's contract with a family doctor of a primary institution (a township
+ * health centre or a village clinic), in force from begndate to enddate. The contract in force
+ * on a day is the one that began latest on or before it. Notice 003 §六: a registered chronic
+ * condition is reimbursed at the chronic outpatient ratio (not below 65%) at the contracted
+ * primary institution; elsewhere a chronic claim is settled on general outpatient terms.
+ */
+struct  Medicare__V1__FamilyDoctorContract
+{
+  ProtobufCMessage base;
+  char *psn_no;
+  /*
+   * the contracted institution (the caller's own)
+   */
+  char *fixmedins_code;
+  /*
+   * the family doctor: a practitioner registered (and active) there
+   */
+  char *dr_code;
+  /*
+   * first day in force, YYYY-MM-DD
+   */
+  char *begndate;
+  /*
+   * last day in force, YYYY-MM-DD; empty: open
+   */
+  char *enddate;
+  /*
+   * the operator, signed in today (9001)
+   */
+  char *opter_no;
+  /*
+   * answered: when it was recorded, ISO 8601 UTC
+   */
+  char *signed_at;
+  /*
+   * answered: the stored contract for a repeated request
+   */
+  protobuf_c_boolean replay;
+};
+#define MEDICARE__V1__FAMILY_DOCTOR_CONTRACT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__family_doctor_contract__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * A person's standing for chronic outpatient care on a day: the registrations in force and
+ * the contract in force (absent when none).
+ */
+struct  Medicare__V1__ChronicStandingRequest
+{
+  ProtobufCMessage base;
+  char *psn_no;
+  /*
+   * YYYY-MM-DD; empty: today (business time zone)
+   */
+  char *date;
+};
+#define MEDICARE__V1__CHRONIC_STANDING_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__chronic_standing_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__ChronicStanding
+{
+  ProtobufCMessage base;
+  size_t n_registrations;
+  Medicare__V1__ChronicRegistration **registrations;
+  Medicare__V1__FamilyDoctorContract *contract;
+};
+#define MEDICARE__V1__CHRONIC_STANDING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__chronic_standing__descriptor) \
+    , 0,NULL, NULL }
 
 
 /*
@@ -1686,6 +1824,82 @@ Medicare__V1__RegisterVisitRequest *
 void   medicare__v1__register_visit_request__free_unpacked
                      (Medicare__V1__RegisterVisitRequest *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__ChronicRegistration methods */
+void   medicare__v1__chronic_registration__init
+                     (Medicare__V1__ChronicRegistration         *message);
+size_t medicare__v1__chronic_registration__get_packed_size
+                     (const Medicare__V1__ChronicRegistration   *message);
+size_t medicare__v1__chronic_registration__pack
+                     (const Medicare__V1__ChronicRegistration   *message,
+                      uint8_t             *out);
+size_t medicare__v1__chronic_registration__pack_to_buffer
+                     (const Medicare__V1__ChronicRegistration   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ChronicRegistration *
+       medicare__v1__chronic_registration__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__chronic_registration__free_unpacked
+                     (Medicare__V1__ChronicRegistration *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__FamilyDoctorContract methods */
+void   medicare__v1__family_doctor_contract__init
+                     (Medicare__V1__FamilyDoctorContract         *message);
+size_t medicare__v1__family_doctor_contract__get_packed_size
+                     (const Medicare__V1__FamilyDoctorContract   *message);
+size_t medicare__v1__family_doctor_contract__pack
+                     (const Medicare__V1__FamilyDoctorContract   *message,
+                      uint8_t             *out);
+size_t medicare__v1__family_doctor_contract__pack_to_buffer
+                     (const Medicare__V1__FamilyDoctorContract   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__FamilyDoctorContract *
+       medicare__v1__family_doctor_contract__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__family_doctor_contract__free_unpacked
+                     (Medicare__V1__FamilyDoctorContract *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ChronicStandingRequest methods */
+void   medicare__v1__chronic_standing_request__init
+                     (Medicare__V1__ChronicStandingRequest         *message);
+size_t medicare__v1__chronic_standing_request__get_packed_size
+                     (const Medicare__V1__ChronicStandingRequest   *message);
+size_t medicare__v1__chronic_standing_request__pack
+                     (const Medicare__V1__ChronicStandingRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__chronic_standing_request__pack_to_buffer
+                     (const Medicare__V1__ChronicStandingRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ChronicStandingRequest *
+       medicare__v1__chronic_standing_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__chronic_standing_request__free_unpacked
+                     (Medicare__V1__ChronicStandingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ChronicStanding methods */
+void   medicare__v1__chronic_standing__init
+                     (Medicare__V1__ChronicStanding         *message);
+size_t medicare__v1__chronic_standing__get_packed_size
+                     (const Medicare__V1__ChronicStanding   *message);
+size_t medicare__v1__chronic_standing__pack
+                     (const Medicare__V1__ChronicStanding   *message,
+                      uint8_t             *out);
+size_t medicare__v1__chronic_standing__pack_to_buffer
+                     (const Medicare__V1__ChronicStanding   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ChronicStanding *
+       medicare__v1__chronic_standing__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__chronic_standing__free_unpacked
+                     (Medicare__V1__ChronicStanding *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__Visit methods */
 void   medicare__v1__visit__init
                      (Medicare__V1__Visit         *message);
@@ -1994,6 +2208,18 @@ typedef void (*Medicare__V1__ImportPractitionersResponse_Closure)
 typedef void (*Medicare__V1__RegisterVisitRequest_Closure)
                  (const Medicare__V1__RegisterVisitRequest *message,
                   void *closure_data);
+typedef void (*Medicare__V1__ChronicRegistration_Closure)
+                 (const Medicare__V1__ChronicRegistration *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__FamilyDoctorContract_Closure)
+                 (const Medicare__V1__FamilyDoctorContract *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ChronicStandingRequest_Closure)
+                 (const Medicare__V1__ChronicStandingRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ChronicStanding_Closure)
+                 (const Medicare__V1__ChronicStanding *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__Visit_Closure)
                  (const Medicare__V1__Visit *message,
                   void *closure_data);
@@ -2109,6 +2335,18 @@ struct Medicare__V1__Settlement_Service
                                const Medicare__V1__ImportPractitionersRequest *input,
                                Medicare__V1__ImportPractitionersResponse_Closure closure,
                                void *closure_data);
+  void (*register_chronic_condition)(Medicare__V1__Settlement_Service *service,
+                                     const Medicare__V1__ChronicRegistration *input,
+                                     Medicare__V1__ChronicRegistration_Closure closure,
+                                     void *closure_data);
+  void (*sign_family_doctor_contract)(Medicare__V1__Settlement_Service *service,
+                                      const Medicare__V1__FamilyDoctorContract *input,
+                                      Medicare__V1__FamilyDoctorContract_Closure closure,
+                                      void *closure_data);
+  void (*get_chronic_standing)(Medicare__V1__Settlement_Service *service,
+                               const Medicare__V1__ChronicStandingRequest *input,
+                               Medicare__V1__ChronicStanding_Closure closure,
+                               void *closure_data);
   void (*get_visit)(Medicare__V1__Settlement_Service *service,
                     const Medicare__V1__VisitRef *input,
                     Medicare__V1__Visit_Closure closure,
@@ -2139,6 +2377,9 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## upload_fee_details,\
       function_prefix__ ## undo_fee_details,\
       function_prefix__ ## import_practitioners,\
+      function_prefix__ ## register_chronic_condition,\
+      function_prefix__ ## sign_family_doctor_contract,\
+      function_prefix__ ## get_chronic_standing,\
       function_prefix__ ## get_visit  }
 void medicare__v1__settlement__import_persons(ProtobufCService *service,
                                               const Medicare__V1__ImportPersonsRequest *input,
@@ -2212,6 +2453,18 @@ void medicare__v1__settlement__import_practitioners(ProtobufCService *service,
                                                     const Medicare__V1__ImportPractitionersRequest *input,
                                                     Medicare__V1__ImportPractitionersResponse_Closure closure,
                                                     void *closure_data);
+void medicare__v1__settlement__register_chronic_condition(ProtobufCService *service,
+                                                          const Medicare__V1__ChronicRegistration *input,
+                                                          Medicare__V1__ChronicRegistration_Closure closure,
+                                                          void *closure_data);
+void medicare__v1__settlement__sign_family_doctor_contract(ProtobufCService *service,
+                                                           const Medicare__V1__FamilyDoctorContract *input,
+                                                           Medicare__V1__FamilyDoctorContract_Closure closure,
+                                                           void *closure_data);
+void medicare__v1__settlement__get_chronic_standing(ProtobufCService *service,
+                                                    const Medicare__V1__ChronicStandingRequest *input,
+                                                    Medicare__V1__ChronicStanding_Closure closure,
+                                                    void *closure_data);
 void medicare__v1__settlement__get_visit(ProtobufCService *service,
                                          const Medicare__V1__VisitRef *input,
                                          Medicare__V1__Visit_Closure closure,
@@ -2277,6 +2530,10 @@ extern const ProtobufCMessageDescriptor medicare__v1__practitioner__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_practitioners_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_practitioners_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__chronic_registration__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__family_doctor_contract__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__chronic_standing_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__chronic_standing__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__visit__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upload_diagnoses_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__upload_fee_details_request__descriptor;

@@ -1,0 +1,256 @@
+import Foundation
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareStore
+import MedicareWire
+
+/// What a person holds on a visit day that decides how a chronic outpatient claim (med_type
+/// 14) is settled: the conditions registered through 2503 and in force, and the primary
+/// institution of the family-doctor contract in force.
+///
+/// Notice 003 §六 (衢州, 提高签约服务保障): a registered chronic condition treated at the
+/// contracted primary institution is reimbursed at the chronic outpatient ratio (not below
+/// 65%, the policy's `chronic_outpatient` terms); elsewhere, or without a contract, the claim is
+/// settled on general outpatient terms. A chronic claim for a condition not registered is
+/// refused, as the national platform refuses 门诊慢特病 without 备案.
+struct ChronicStandingOnDay: Sendable, Equatable {
+    /// The registered conditions in force (opsp_dise_code: ICD-10 codes or categories).
+    var conditions: [String] = []
+    /// The contracted institution (fixmedins_code) in force, if any.
+    var contractedInstitution: String?
+
+    static let none = ChronicStandingOnDay()
+
+    /// The medical type whose terms settle `claim` (``SettlementResult/settledAs``): the claim's
+    /// own for a general outpatient claim; for a chronic one, chronic terms at the contracted
+    /// institution (the clinic itself, or the township centre it settles through: 乡村一体化,
+    /// the centre's family-doctor teams include its village doctors), general terms elsewhere.
+    /// - Throws: ``DomainError`` (`precondition`, `claim.med_type`) for a chronic claim none of
+    ///   whose diagnoses falls under a registered condition in force.
+    func settledAs(_ claim: ValidatedClaim) throws(DomainError) -> MedType {
+        let medType = claim.claim.medType
+        guard medType == .chronicOutpatient else { return medType }
+        guard claim.claim.diagnoses.contains(where: { diagnosis in conditions.contains { Self.covers($0, diagnosis) } }) else {
+            throw DomainError(
+                .precondition, field: "claim.med_type",
+                "person \(claim.claim.psnNo) has no chronic condition registered (2503) and in force on \(claim.visitDate) for the claim's diagnoses "
+                    + "\(claim.claim.diagnoses.joined(separator: ", ")): settle it as general outpatient (11), or register the condition first"
+            )
+        }
+        guard let contracted = contractedInstitution, contracted == claim.clinic.value || contracted == claim.settleVia.value else {
+            return .generalOutpatient
+        }
+        return .chronicOutpatient
+    }
+
+    /// Whether a registered condition covers a diagnosis: the same code, or the diagnosis is
+    /// a subdivision of it (`I10` covers `I10.X00`; `E11.9` does not cover `E11`).
+    static func covers(_ condition: String, _ diagnosis: String) -> Bool {
+        diagnosis == condition || (diagnosis.hasPrefix(condition) && diagnosis.dropFirst(condition.count).first == "." && !condition.contains("."))
+    }
+
+    /// The standing on `day` from a person's registrations and contracts as stored (any days).
+    init(registrations: [ChronicRegistration], contracts: [FamilyDoctorContract], on day: String) {
+        conditions = registrations.filter { Self.inForce($0.begndate, $0.enddate, on: day) }.map(\.opspDiseCode)
+        contractedInstitution = Self.contract(contracts, on: day)?.fixmedinsCode
+    }
+
+    init(conditions: [String] = [], contractedInstitution: String? = nil) {
+        self.conditions = conditions
+        self.contractedInstitution = contractedInstitution
+    }
+
+    /// The contract in force on `day`: of those in force, the one that began latest.
+    static func contract(_ contracts: [FamilyDoctorContract], on day: String) -> FamilyDoctorContract? {
+        contracts.filter { inForce($0.begndate, $0.enddate, on: day) }.max { $0.begndate < $1.begndate }
+    }
+
+    /// From `begndate` through `enddate` (inclusive; empty: open), dates as YYYY-MM-DD.
+    static func inForce(_ begndate: String, _ enddate: String, on day: String) -> Bool {
+        begndate <= day && (enddate.isEmpty || day <= enddate)
+    }
+}
+
+/// 2503 registrations and family-doctor contracts. What each method takes, answers and
+/// refuses is documented on its RPC in settlement.proto.
+extension SettlementProvider {
+    /// `Settlement/RegisterChronicCondition` (2503).
+    public func registerChronicCondition(_ request: ChronicRegistration, context: CallContext) async throws -> ChronicRegistration {
+        let institution = try InstitutionCode(request.ideFixmedinsNo, field: "ide_fixmedins_no").value
+        var registration = ChronicRegistration(
+            psnNo: try PersonNumber(request.psnNo).value, opspDiseCode: try DiagnosisCode(request.opspDiseCode, field: "opsp_dise_code").value,
+            opspDiseName: try FreeText.checked(request.opspDiseName, field: "opsp_dise_name", max: 100), ideFixmedinsNo: institution,
+            diagDrCodg: try HISNumber(request.diagDrCodg, field: "diag_dr_codg").value
+        )
+        (registration.begndate, registration.enddate) = try Self.period(request.begndate, request.enddate)
+        let actor = try actor(request.opterNo)
+        registration.opterNo = actor.opterNo
+        try await requireEnrolled(registration.psnNo)
+        try await store.requirePractitioners(institution, [("diag_dr_codg", registration.diagDrCodg)])
+        registration.trtDclaDetlSn = timeOrderedID(prefix: "D")
+        registration.registeredAt = actor.at
+        return try await store.registerChronicCondition(registration, by: actor)
+    }
+
+    /// `Settlement/SignFamilyDoctorContract`.
+    public func signFamilyDoctorContract(_ request: FamilyDoctorContract, context: CallContext) async throws -> FamilyDoctorContract {
+        var contract = FamilyDoctorContract(
+            psnNo: try PersonNumber(request.psnNo).value, fixmedinsCode: try InstitutionCode(request.fixmedinsCode).value,
+            drCode: try HISNumber(request.drCode, field: "dr_code").value
+        )
+        (contract.begndate, contract.enddate) = try Self.period(request.begndate, request.enddate)
+        let actor = try actor(request.opterNo)
+        contract.opterNo = actor.opterNo
+        try await requireEnrolled(contract.psnNo)
+        try await store.requirePractitioners(contract.fixmedinsCode, [("dr_code", contract.drCode)])
+        contract.signedAt = actor.at
+        return try await store.signFamilyDoctorContract(contract, by: actor)
+    }
+
+    /// `Settlement/GetChronicStanding`.
+    public func getChronicStanding(_ request: ChronicStandingRequest, context: CallContext) async throws -> ChronicStanding {
+        let psnNo = try PersonNumber(request.psnNo).value
+        let day = request.date.isEmpty ? today().description : try CivilDate(request.date, field: "date").description
+        guard try await store.person(psnNo: psnNo) != nil else { throw DomainError(.notFound, field: "psn_no", "no insured person \(psnNo)") }
+        let (registrations, contracts) = try await store.chronicRecords(of: [psnNo])
+        return ChronicStanding(
+            registrations: (registrations[psnNo] ?? []).filter { ChronicStandingOnDay.inForce($0.begndate, $0.enddate, on: day) },
+            contract: ChronicStandingOnDay.contract(contracts[psnNo] ?? [], on: day)
+        )
+    }
+
+    /// A period's first and last day (YYYY-MM-DD; the last may be empty: open), the last not
+    /// before the first.
+    static func period(_ begndate: String, _ enddate: String) throws(DomainError) -> (String, String) {
+        let first = try CivilDate(begndate, field: "begndate")
+        guard !enddate.isEmpty else { return (first.description, "") }
+        let last = try CivilDate(enddate, field: "enddate")
+        guard first <= last else { throw DomainError(field: "enddate", "\(last) is before begndate \(first)") }
+        return (first.description, last.description)
+    }
+
+    private func requireEnrolled(_ psnNo: String) async throws {
+        guard let person = try await store.person(psnNo: psnNo) else { throw DomainError(.notFound, field: "psn_no", "no insured person \(psnNo)") }
+        guard person.psnInsuStas == .enrolled else { throw DomainError(.precondition, field: "psn_no", "\(psnNo)'s enrolment is \(person.psnInsuStas)") }
+    }
+}
+
+extension SettlementStore {
+    /// Records a registration unless the person has one of the same condition from the same
+    /// day: that one is answered, with `replay` when its content is the same.
+    /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that
+    ///   day at the institution; (`conflict`) when the person, condition and day are
+    ///   registered with other content.
+    func registerChronicCondition(_ registration: ChronicRegistration, by actor: VisitActor) async throws -> ChronicRegistration {
+        try await database.write { tx in
+            try await Self.requireSignIn(tx, registration.ideFixmedinsNo, actor)
+            let r = registration
+            try await tx.execute(
+                """
+                INSERT INTO chronic_registrations (trt_dcla_detl_sn, psn_no, opsp_dise_code, opsp_dise_name, ide_fixmedins_no, diag_dr_codg,
+                    begndate, enddate, opter_no, registered_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (psn_no, opsp_dise_code, begndate) DO NOTHING
+                """,
+                [.text(r.trtDclaDetlSn), .text(r.psnNo), .text(r.opspDiseCode), .text(r.opspDiseName), .text(r.ideFixmedinsNo), .text(r.diagDrCodg),
+                 .text(r.begndate), .text(r.enddate), .text(r.opterNo), .text(r.registeredAt)]
+            )
+            guard let row = try await tx.queryOne(
+                "SELECT * FROM chronic_registrations WHERE psn_no = $1 AND opsp_dise_code = $2 AND begndate = $3",
+                [.text(r.psnNo), .text(r.opspDiseCode), .text(r.begndate)]
+            ) else { throw StoreError.decoding("chronic_registrations: the registration of \(r.psnNo) \(r.opspDiseCode) is missing") }
+            var stored = try Self.registration(row)
+            guard stored.trtDclaDetlSn != r.trtDclaDetlSn else { return stored }
+            guard (stored.opspDiseName, stored.ideFixmedinsNo, stored.diagDrCodg, stored.enddate) == (r.opspDiseName, r.ideFixmedinsNo, r.diagDrCodg, r.enddate) else {
+                throw DomainError(
+                    .conflict, field: "opsp_dise_code",
+                    "\(r.psnNo)'s \(r.opspDiseCode) from \(r.begndate) is registered as \(stored.trtDclaDetlSn) with other content"
+                )
+            }
+            stored.replay = true
+            return stored
+        }
+    }
+
+    /// Records a contract unless the person has one from the same day: that one is answered,
+    /// with `replay` when its content is the same.
+    /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that
+    ///   day at the institution; (`conflict`) when the person has a contract from that day
+    ///   with other content.
+    func signFamilyDoctorContract(_ contract: FamilyDoctorContract, by actor: VisitActor) async throws -> FamilyDoctorContract {
+        try await database.write { tx in
+            try await Self.requireSignIn(tx, contract.fixmedinsCode, actor)
+            let c = contract
+            let inserted = try await tx.queryOne(
+                """
+                INSERT INTO family_doctor_contracts (psn_no, begndate, fixmedins_code, dr_code, enddate, opter_no, signed_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (psn_no, begndate) DO NOTHING RETURNING psn_no
+                """,
+                [.text(c.psnNo), .text(c.begndate), .text(c.fixmedinsCode), .text(c.drCode), .text(c.enddate), .text(c.opterNo), .text(c.signedAt)]
+            )
+            guard inserted == nil else { return c }
+            guard let row = try await tx.queryOne("SELECT * FROM family_doctor_contracts WHERE psn_no = $1 AND begndate = $2", [.text(c.psnNo), .text(c.begndate)])
+            else { throw StoreError.decoding("family_doctor_contracts: the contract of \(c.psnNo) from \(c.begndate) is missing") }
+            var stored = try Self.contract(row)
+            guard (stored.fixmedinsCode, stored.drCode, stored.enddate) == (c.fixmedinsCode, c.drCode, c.enddate) else {
+                throw DomainError(.conflict, field: "begndate", "\(c.psnNo) has a contract from \(c.begndate) with other content (\(stored.fixmedinsCode), \(stored.drCode))")
+            }
+            stored.replay = true
+            return stored
+        }
+    }
+
+    /// Every registration and contract of the persons (any days), by person, read in one
+    /// statement (``chronicRecords(_:of:)`` inside a posting's transaction).
+    func chronicRecords(of persons: [String]) async throws -> (registrations: [String: [ChronicRegistration]], contracts: [String: [FamilyDoctorContract]]) {
+        try await database.lookup { tx in try await Self.chronicRecords(tx, of: persons) }
+    }
+
+    static func chronicRecords(_ tx: any SQLTransaction, of persons: [String]) async throws
+        -> (registrations: [String: [ChronicRegistration]], contracts: [String: [FamilyDoctorContract]])
+    {
+        guard !persons.isEmpty else { return ([:], [:]) }
+        var binds: [SQLValue] = []
+        let registered = SQLPlaceholders.isIn("psn_no", persons.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+        let contracted = SQLPlaceholders.isIn("psn_no", persons.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+        // One statement, both tables: t1-t3 are the registration's condition and institution or
+        // the contract's institution and doctor.
+        let rows = try await tx.query(
+            """
+            SELECT 0 AS part, psn_no, trt_dcla_detl_sn AS t1, opsp_dise_code AS t2, opsp_dise_name AS t3, ide_fixmedins_no AS t4, diag_dr_codg AS t5,
+              begndate, enddate, opter_no, registered_at AS at FROM chronic_registrations WHERE \(registered)
+            UNION ALL SELECT 1, psn_no, fixmedins_code, dr_code, '', '', '', begndate, enddate, opter_no, signed_at FROM family_doctor_contracts WHERE \(contracted)
+            """, binds)
+        var registrations: [String: [ChronicRegistration]] = [:], contracts: [String: [FamilyDoctorContract]] = [:]
+        for row in rows {
+            let psnNo = try row.string("psn_no")
+            if try row.int("part") == 0 {
+                registrations[psnNo, default: []].append(ChronicRegistration(
+                    psnNo: psnNo, opspDiseCode: try row.string("t2"), opspDiseName: try row.string("t3"), ideFixmedinsNo: try row.string("t4"),
+                    diagDrCodg: try row.string("t5"), begndate: try row.string("begndate"), enddate: try row.string("enddate"),
+                    opterNo: try row.string("opter_no"), trtDclaDetlSn: try row.string("t1"), registeredAt: try row.string("at")))
+            } else {
+                contracts[psnNo, default: []].append(FamilyDoctorContract(
+                    psnNo: psnNo, fixmedinsCode: try row.string("t1"), drCode: try row.string("t2"), begndate: try row.string("begndate"),
+                    enddate: try row.string("enddate"), opterNo: try row.string("opter_no"), signedAt: try row.string("at")))
+            }
+        }
+        return (registrations, contracts)
+    }
+
+    static func registration(_ row: SQLRow) throws -> ChronicRegistration {
+        ChronicRegistration(
+            psnNo: try row.string("psn_no"), opspDiseCode: try row.string("opsp_dise_code"), opspDiseName: try row.string("opsp_dise_name"),
+            ideFixmedinsNo: try row.string("ide_fixmedins_no"), diagDrCodg: try row.string("diag_dr_codg"), begndate: try row.string("begndate"),
+            enddate: try row.string("enddate"), opterNo: try row.string("opter_no"), trtDclaDetlSn: try row.string("trt_dcla_detl_sn"),
+            registeredAt: try row.string("registered_at")
+        )
+    }
+
+    static func contract(_ row: SQLRow) throws -> FamilyDoctorContract {
+        FamilyDoctorContract(
+            psnNo: try row.string("psn_no"), fixmedinsCode: try row.string("fixmedins_code"), drCode: try row.string("dr_code"),
+            begndate: try row.string("begndate"), enddate: try row.string("enddate"), opterNo: try row.string("opter_no"), signedAt: try row.string("signed_at")
+        )
+    }
+}

@@ -1,0 +1,169 @@
+import MedicareContracts
+import MedicareDomain
+import MedicareRPC
+import MedicareStore
+import MedicareTestSupport
+import MedicareWire
+@testable import SettlementService
+import Testing
+@testable import GatewayService
+
+/// 2503 chronic registrations and family-doctor contracts, and what they do to a chronic
+/// outpatient claim (notice 003 §六): refused without a registered condition in force for its
+/// diagnoses; 65% (quzhou-2024.1's chronic terms) at the contracted institution; general terms
+/// (60%, the general accumulators) elsewhere or without a contract. Hand-computed: 30 x 1.20 =
+/// 36.00 yuan of a category 甲 drug, all in scope, no deductible in Quzhou.
+@Suite struct ChronicCareTests {
+    static let clinic = "H33080200101", centre = "H33080200001", other = "H33080200102"
+
+    /// A settlement behind an in-process gateway, with DR01 registered at the clinic, the
+    /// centre and another clinic, and operator D001 signed in at each: `body` gets the clinic's
+    /// client through the gateway and settlement's own (for settles, as the gateway makes them).
+    func withChronicCare(_ engine: Engine, _ body: @escaping @Sendable (SettlementClient, SettlementClient) async throws -> Void) async throws {
+        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
+            var router = RPCRouter()
+            SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
+            return router
+        }) { settlement, _ in
+            let unused = InProcessChannel(router: RPCRouter(), peer: settlement.peer, logger: quietLogger)
+            let gateway = GatewayDefinition.makeRouter(
+                access: try AccessTable.load(path: ""), registry: unused, settlement: settlement, supervision: unused, maxCallsPerCaller: 100
+            )
+            let direct = SettlementClient(settlement)
+            _ = try await direct.importPersons(ImportPersonsRequest(persons: [quzhou, hangzhou, suspended]))
+            _ = try await direct.importPractitioners(ImportPractitionersRequest(practitioners: [Self.clinic, Self.centre, Self.other].map {
+                Practitioner(fixmedinsCode: $0, drCode: "DR01", drName: "赵医生", pracType: .villageDoctor, active: true)
+            }))
+            for code in [Self.clinic, Self.centre, Self.other] { _ = try await direct.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生")) }
+            let clinic = SettlementClient(InProcessChannel(
+                router: gateway, peer: PeerIdentity(commonName: Self.clinic, department: "nhc", role: "clinic", region: "330802"), logger: quietLogger))
+            try await body(clinic, direct)
+        }
+    }
+
+    func registration(_ code: String = "I10", name: String = "高血压", at institution: String = clinic, from: String = "2024-01-01", to: String = "") -> ChronicRegistration {
+        ChronicRegistration(psnNo: quzhou.psnNo, opspDiseCode: code, opspDiseName: name, ideFixmedinsNo: institution, diagDrCodg: "DR01",
+                            begndate: from, enddate: to, opterNo: "D001")
+    }
+
+    func contract(at institution: String = clinic, from: String, to: String = "") -> FamilyDoctorContract {
+        FamilyDoctorContract(psnNo: quzhou.psnNo, fixmedinsCode: institution, drCode: "DR01", begndate: from, enddate: to, opterNo: "D001")
+    }
+
+    func chronicClaim(_ id: String, date: String, diagnoses: [String] = ["I10"], clinic: String = clinic) -> SettleRequest {
+        var request = claim(id, visit: .chronicOutpatient, date: date, [("XC07ABA001", 30, 120)], diagnoses: diagnoses)
+        request.claim?.fixmedinsCode = clinic
+        return request
+    }
+
+    func refusal(_ call: () async throws -> Void) async -> RPCError? {
+        await #expect(throws: RPCError.self) { try await call() }
+    }
+
+    @Test(arguments: Engine.all)
+    func aChronicClaimIsSettledAtSixtyFivePercentOnlyForARegisteredConditionAtTheContractedInstitution(engine: Engine) async throws {
+        try await withChronicCare(engine) { clinic, settlement in
+            // No registration yet: refused, naming med_type; nothing is posted.
+            let unregistered = await refusal { _ = try await settlement.settle(chronicClaim("C0", date: "2024-06-01"), options: keyed("c0")) }
+            #expect(unregistered?.code == .failedPrecondition && unregistered?.message.hasPrefix("claim.med_type: ") == true, "\(String(describing: unregistered))")
+
+            let registered = try await clinic.registerChronicCondition(registration())
+            #expect(registered.trtDclaDetlSn.hasPrefix("D") && registered.trtDclaDetlSn.count == 24 && !registered.replay && registered.opspDiseCode == "I10")
+
+            // Registered, no contract: general outpatient terms, 60% = 21.60, on the general accumulators.
+            let general = try await settlement.settle(chronicClaim("C1", date: "2024-06-01"), options: keyed("c1"))
+            #expect(general.settledAs == .generalOutpatient && general.hifpPay == 2_160 && general.psnCashPay == 1_440 && general.poolPropSelfpay == 6_000)
+
+            // Contracted with the clinic from 2024-06-02: 65% = 23.40 there; a diagnosis under the
+            // registered category (I10.X00) matches.
+            _ = try await clinic.signFamilyDoctorContract(contract(from: "2024-06-02"))
+            let preSettled = try await settlement.preSettle(chronicClaim("C2", date: "2024-06-02", diagnoses: ["I10.x00"]))
+            let chronic = try await settlement.settle(chronicClaim("C2", date: "2024-06-02", diagnoses: ["I10.x00"]), options: keyed("c2"))
+            #expect(chronic.settledAs == .chronicOutpatient && chronic.hifpPay == 2_340 && chronic.psnCashPay == 1_260 && chronic.poolPropSelfpay == 6_500)
+            #expect(preSettled.settledAs == chronic.settledAs && preSettled.hifpPay == chronic.hifpPay && preSettled.status == .presettled)
+            // Before the contract began, and at another clinic: general terms.
+            let before = try await settlement.settle(chronicClaim("C3", date: "2024-05-31"), options: keyed("c3"))
+            let away = try await settlement.settle(chronicClaim("C4", date: "2024-06-03", clinic: Self.other), options: keyed("c4"))
+            #expect(before.settledAs == .generalOutpatient && before.hifpPay == 2_160)
+            #expect(away.settledAs == .generalOutpatient && away.hifpPay == 2_160)
+            // A diagnosis the registration does not cover: refused.
+            let uncovered = await refusal { _ = try await settlement.settle(chronicClaim("C5", date: "2024-06-04", diagnoses: ["E11"]), options: keyed("c5")) }
+            #expect(uncovered?.code == .failedPrecondition && uncovered?.message.hasPrefix("claim.med_type: ") == true)
+
+            // Reversing a chronic claim settled on general terms restores the general accumulators:
+            // the ledger still balances with every accumulator equal to its postings.
+            _ = try await settlement.reverse(ReverseRequest(setlID: away.setlID, reason: "test"), options: keyed("r4"))
+            let ledger = try await settlement.checkLedger(LedgerCheckRequest())
+            #expect(ledger.balanced && ledger.problems.isEmpty, "\(ledger.problems)")
+
+            // The standing on a day: the registration and the contract in force.
+            let standing = try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: "2024-06-02"))
+            #expect(standing.registrations.map(\.trtDclaDetlSn) == [registered.trtDclaDetlSn] && standing.contract?.fixmedinsCode == Self.clinic)
+            #expect(try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: "2024-06-01")).contract == nil)
+        }
+    }
+
+    /// A contract with the township centre the clinic settles through counts at the clinic
+    /// (乡村一体化); the contract in force is the one that began latest; a registration that
+    /// has ended no longer counts.
+    @Test(arguments: Engine.all)
+    func theContractInForceAndTheRegistrationsInForceDecide(engine: Engine) async throws {
+        try await withChronicCare(engine) { clinic, settlement in
+            _ = try await clinic.registerChronicCondition(registration())
+            _ = try await clinic.registerChronicCondition(registration("E11", name: "2型糖尿病", to: "2024-03-31"))
+            _ = try await settlement.signFamilyDoctorContract(contract(at: Self.centre, from: "2024-01-01"))
+            _ = try await settlement.signFamilyDoctorContract(contract(at: Self.other, from: "2024-07-01"))
+            let viaCentre = try await settlement.settle(chronicClaim("D1", date: "2024-06-01"), options: keyed("d1"))
+            #expect(viaCentre.settledAs == .chronicOutpatient && viaCentre.hifpPay == 2_340)
+            // From July the contract is with another clinic: general terms here.
+            let july = try await settlement.settle(chronicClaim("D2", date: "2024-07-01"), options: keyed("d2"))
+            #expect(july.settledAs == .generalOutpatient && july.hifpPay == 2_160)
+            // E11 ended on 2024-03-31: in force in March, not in June.
+            let march = try await settlement.settle(chronicClaim("D3", date: "2024-03-31", diagnoses: ["E11.9"]), options: keyed("d3"))
+            #expect(march.settledAs == .chronicOutpatient)
+            let ended = await refusal { _ = try await settlement.settle(chronicClaim("D4", date: "2024-06-02", diagnoses: ["E11.9"]), options: keyed("d4")) }
+            #expect(ended?.code == .failedPrecondition)
+        }
+    }
+
+    /// Repeats answer the stored record; other content under the same key, bad fields, unknown
+    /// doctors, operators not signed in and other institutions are refused, each naming its field.
+    @Test(arguments: Engine.all)
+    func registrationsAndContractsAreOnceEachAndCheckedField(engine: Engine) async throws {
+        try await withChronicCare(engine) { clinic, settlement in
+            let first = try await clinic.registerChronicCondition(registration())
+            let again = try await clinic.registerChronicCondition(registration())
+            #expect(again.replay && again.trtDclaDetlSn == first.trtDclaDetlSn && again.registeredAt == first.registeredAt)
+            let renamed = await refusal { _ = try await clinic.registerChronicCondition(registration(name: "原发性高血压")) }
+            #expect(renamed?.code == .alreadyExists && renamed?.message.hasPrefix("opsp_dise_code: ") == true)
+            let signed = try await clinic.signFamilyDoctorContract(contract(from: "2024-01-01"))
+            #expect(!signed.replay && !signed.signedAt.isEmpty)
+            #expect(try await clinic.signFamilyDoctorContract(contract(from: "2024-01-01")).replay)
+            let changed = await refusal { _ = try await clinic.signFamilyDoctorContract(contract(from: "2024-01-01", to: "2024-12-31")) }
+            #expect(changed?.code == .alreadyExists && changed?.message.hasPrefix("begndate: ") == true)
+
+            var badCode = registration(); badCode.opspDiseCode = "高血压"
+            var unknownDoctor = registration(); unknownDoctor.diagDrCodg = "DR99"
+            var notSignedIn = registration(); notSignedIn.opterNo = "D002"
+            let backwards = registration(from: "2024-06-01", to: "2024-05-31")
+            var nobody = registration(); nobody.psnNo = "P999"
+            var notEnrolled = registration(); notEnrolled.psnNo = suspended.psnNo
+            for (request, code, field) in [
+                (badCode, RPCError.Code.invalidArgument, "opsp_dise_code"), (unknownDoctor, .failedPrecondition, "diag_dr_codg"),
+                (notSignedIn, .failedPrecondition, "opter_no"), (backwards, .invalidArgument, "enddate"), (nobody, .notFound, "psn_no"),
+                (notEnrolled, .failedPrecondition, "psn_no"),
+            ] {
+                let error = await refusal { _ = try await clinic.registerChronicCondition(request) }
+                #expect(error?.code == code && error?.message.hasPrefix("\(field): ") == true, "\(field): \(String(describing: error))")
+            }
+            // A clinic registers and contracts only for itself.
+            let elsewhere = await refusal { _ = try await clinic.registerChronicCondition(registration(at: Self.other)) }
+            #expect(elsewhere?.code == .permissionDenied)
+            let contractElsewhere = await refusal { _ = try await clinic.signFamilyDoctorContract(contract(at: Self.centre, from: "2024-02-01")) }
+            #expect(contractElsewhere?.code == .permissionDenied)
+            // Another institution's registration is still the person's, read by anyone who may.
+            _ = try await settlement.registerChronicCondition(registration("E11", name: "2型糖尿病", at: Self.other))
+            #expect(try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: "2024-06-01")).registrations.count == 2)
+        }
+    }
+}
