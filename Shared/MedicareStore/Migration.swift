@@ -28,7 +28,8 @@ public struct Migration: Sendable {
         self.postgresSteps = postgres
     }
 
-    static func split(_ sql: String) -> [String] {
+    /// SQL text as statements: split at each `;`, trimmed, empty ones dropped.
+    public static func split(_ sql: String) -> [String] {
         sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 

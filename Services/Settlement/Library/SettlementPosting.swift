@@ -118,7 +118,7 @@ extension SettlementStore {
                 rows = try await tx.query(
                     """
                     SELECT 0 AS part, psn_no AS t1, certno AS t2, name AS t3, insutype AS t4, insu_admdvs AS t5, status AS t6, NULL AS result,
-                      account_balance AS n1, 0 AS n2, 0 AS n3 FROM persons WHERE \(lockable) ORDER BY psn_no
+                      account_balance AS n1, cvlserv_flag AS n2, psn_idet_type AS n3 FROM persons WHERE \(lockable) ORDER BY psn_no
                     """, binds)
                 binds = []
                 rows += try await tx.query(
@@ -138,10 +138,11 @@ extension SettlementStore {
                 let posting = "s.idempotency_key AS t1, s.setl_id AS t2, s.claim_digest AS t3, s.status AS t4, s.fixmedins_code AS t5, s.mdtrt_id AS t6, s.result"
                 rows += try await tx.query(
                     """
-                    SELECT 1 AS part, \(posting), 0 AS n1, 0 AS n2, 0 AS n3 \(keyProbe)
-                    UNION ALL SELECT 1, \(posting), 0, 0, 0 \(visitProbe)
-                    UNION ALL SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL, a.year, a.deductible_used, a.fund_paid \(accumulatorsOf)
-                    UNION ALL SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL, 0, 0, 0 \(billedTo)
+                    SELECT 1 AS part, \(posting), 0 AS n1, 0 AS n2, 0 AS n3, 0 AS n4, 0 AS n5, 0 AS n6, 0 AS n7 \(keyProbe)
+                    UNION ALL SELECT 1, \(posting), 0, 0, 0, 0, 0, 0, 0 \(visitProbe)
+                    UNION ALL SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL, a.year, a.deductible_used, a.fund_paid, a.borne, a.hifmi_paid,
+                      a.cvlserv_paid, a.maf_paid \(accumulatorsOf)
+                    UNION ALL SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL, 0, 0, 0, 0, 0, 0, 0 \(billedTo)
                     """,
                     binds
                 )
@@ -150,8 +151,8 @@ extension SettlementStore {
                 switch try row.int("part") {
                 case 0:
                     let person = try Self.person(SQLRow(
-                        columns: ["psn_no", "certno", "name", "insutype", "insu_admdvs", "status", "account_balance"],
-                        values: [row["t1"], row["t2"], row["t3"], row["t4"], row["t5"], row["t6"], row["n1"]]
+                        columns: ["psn_no", "certno", "name", "insutype", "insu_admdvs", "status", "account_balance", "cvlserv_flag", "psn_idet_type"],
+                        values: [row["t1"], row["t2"], row["t3"], row["t4"], row["t5"], row["t6"], row["n1"], row["n2"], row["n3"]]
                     ))
                     persons[person.psnNo] = person
                 case 1:
@@ -167,7 +168,9 @@ extension SettlementStore {
                     locked.append(VisitKey(clinic: try row.string("t1"), mdtrtID: try row.string("t2")))
                 case 2:
                     let key = AccumulatorKey(psnNo: try row.string("t1"), year: try row.int("n1"), medType: try row.string("t2"))
-                    accumulators[key] = Accumulator(deductibleUsed: try row.int("n2"), fundPaid: try row.int("n3"))
+                    accumulators[key] = Accumulator(
+                        deductibleUsed: try row.int("n2"), fundPaid: try row.int("n3"), borne: try row.int("n4"), hifmiPaid: try row.int("n5"),
+                        cvlservPaid: try row.int("n6"), mafPaid: try row.int("n7"))
                 default:
                     billed.insert(BilledKey(psnNo: try row.string("t1"), day: try row.string("t2"), item: try row.string("t3")))
                 }
@@ -207,7 +210,9 @@ extension SettlementStore {
                     registrations: chronic.registrations[person.psnNo] ?? [], contracts: chronic.contracts[person.psnNo] ?? [], on: visitDay)
                 let settledAs = try standing.settledAs(claim)
                 let accumulatorKey = AccumulatorKey(psnNo: person.psnNo, year: Int64(claim.visitDate.year), medType: settledAs.code)
-                var result = try request.settling.result(person: person, settledAs: settledAs, accumulator: accumulators[accumulatorKey] ?? .zero)
+                var result = try request.settling.result(
+                    person: person, settledAs: settledAs, accumulator: accumulators[accumulatorKey] ?? .zero,
+                    year: Accumulator.year(of: accumulators.lazy.filter { $0.key.psnNo == person.psnNo && $0.key.year == accumulatorKey.year }.map(\.value)))
                 if let item = request.items.first(where: { billed.contains(BilledKey(psnNo: person.psnNo, day: visitDay, item: $0)) }) {
                     throw Self.duplicate(item: item, claim: claim)
                 }
@@ -220,6 +225,7 @@ extension SettlementStore {
                     .text(result.settleVia), .text(settledAs.code), .integer(accumulatorKey.year), .text(request.identity.day),
                     .integer(result.medfeeSumamt), .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
                     SettlementStatus.settled.stored, .blob(resultBytes), .text(now), .text(request.identity.scope), .text(request.identity.digest), .text(visitDay),
+                    .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay), .integer(result.mafPay),
                 ])
                 for item in request.items {
                     billed.insert(BilledKey(psnNo: person.psnNo, day: visitDay, item: item))
@@ -248,13 +254,16 @@ extension SettlementStore {
             SQLInsert(into: "billed_items", columns: ["psn_no", "visit_date", "item_code", "setl_id"], rows: billedRows),
             SQLInsert(into: "ledger", columns: ledgerColumns, rows: ledgerRows),
             SQLInsert(
-                into: "accumulators", columns: ["psn_no", "year", "visit_type", "deductible_used", "fund_paid"],
+                into: "accumulators", columns: ["psn_no", "year", "visit_type", "deductible_used", "fund_paid", "borne", "hifmi_paid", "cvlserv_paid", "maf_paid"],
                 rows: accumulatorDeltas.sorted { $0.key < $1.key }.map { key, delta in
-                    [.text(key.psnNo), .integer(key.year), .text(key.medType), .integer(delta.deductibleUsed), .integer(delta.fundPaid)]
+                    [.text(key.psnNo), .integer(key.year), .text(key.medType), .integer(delta.deductibleUsed), .integer(delta.fundPaid),
+                     .integer(delta.borne), .integer(delta.hifmiPaid), .integer(delta.cvlservPaid), .integer(delta.mafPaid)]
                 },
                 tail: """
                     ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
-                    fund_paid = accumulators.fund_paid + excluded.fund_paid
+                    fund_paid = accumulators.fund_paid + excluded.fund_paid, borne = accumulators.borne + excluded.borne,
+                    hifmi_paid = accumulators.hifmi_paid + excluded.hifmi_paid, cvlserv_paid = accumulators.cvlserv_paid + excluded.cvlserv_paid,
+                    maf_paid = accumulators.maf_paid + excluded.maf_paid
                     """
             ),
             SQLInsert(into: "audit_outbox", columns: auditColumns, rows: auditRows),
@@ -310,6 +319,7 @@ extension SettlementStore {
     static let settlementColumns = [
         "setl_id", "idempotency_key", "mdtrt_id", "psn_no", "fixmedins_code", "settle_via", "visit_type", "year", "setl_date", "medfee_sumamt",
         "act_pay_dedc", "hifp_pay", "acct_pay", "psn_cash_pay", "status", "result", "created_at", "caller", "claim_digest", "visit_date",
+        "borne", "hifmi_pay", "cvlserv_pay", "maf_pay",
     ]
     static let ledgerColumns = ["txn_id", "line", "setl_id", "account", "debit", "credit"]
     static let auditColumns = ["setl_id", "kind", "record", "created_ms"]
@@ -355,9 +365,33 @@ private struct BilledKey: Hashable {
 }
 
 extension SettlementStore.Accumulator {
-    /// Counts a settlement's deductible and fund pay.
+    /// Counts a settlement's deductible, pooling pay, the in-scope amount it left borne and
+    /// what the funds beyond pooling paid.
     mutating func add(_ result: SettlementResult) {
         deductibleUsed += result.actPayDedc
         fundPaid += result.hifpPay
+        borne += result.borne
+        hifmiPaid += result.hifmiPay
+        cvlservPaid += result.cvlservPay
+        mafPaid += result.mafPay
     }
+
+    /// A person's year for the funds that count by year, not visit type: the sum of its
+    /// accumulators of every visit type.
+    static func year(of accumulators: some Sequence<Self>) -> Self {
+        accumulators.reduce(.zero) { sum, a in
+            var sum = sum
+            sum.borne += a.borne
+            sum.hifmiPaid += a.hifmiPaid
+            sum.cvlservPaid += a.cvlservPaid
+            sum.mafPaid += a.mafPaid
+            return sum
+        }
+    }
+}
+
+extension SettlementResult {
+    /// The in-scope amount the person bore after basic pooling (合规个人负担): serious
+    /// illness's base, fen.
+    var borne: Int64 { inscpScpAmt - hifpPay }
 }

@@ -115,8 +115,8 @@ public struct SettlementProvider: SettlementService {
                 registrations: records.registrations[person.psnNo] ?? [], contracts: records.contracts[person.psnNo] ?? [], on: claim.visitDate.description)
         }
         let settledAs = try standing.settledAs(claim)
-        let accumulator = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: settledAs.code)
-        var result = try Settling(claim: claim, policies: current.book).result(person: person, settledAs: settledAs, accumulator: accumulator)
+        let (accumulator, year) = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: settledAs.code)
+        var result = try Settling(claim: claim, policies: current.book).result(person: person, settledAs: settledAs, accumulator: accumulator, year: year)
         result.status = .presettled
         return result
     }

@@ -110,7 +110,27 @@ extension SettlementStore {
             CREATE TABLE family_doctor_contracts (psn_no TEXT NOT NULL, begndate TEXT NOT NULL, fixmedins_code TEXT NOT NULL, dr_code TEXT NOT NULL,
                 enddate TEXT NOT NULL, opter_no TEXT NOT NULL, signed_at TEXT NOT NULL, PRIMARY KEY (psn_no, begndate))
             """),
+        // The funds beyond basic pooling: who is eligible (persons), what each settlement paid
+        // from them and bore (settlements), and this year's totals per person and visit type
+        // (accumulators; a fund's year is the sum over the person's visit types). PostgreSQL's
+        // batch read answers the new columns (n2-n7): the function is made again.
+        Migration(21, "serious illness, civil-servant subsidy and medical assistance", steps: Migration.split(fundColumns), postgres: Migration.split(fundColumns) + [
+            "DROP FUNCTION settlement_batch_read(text[], text[], text[], text[], text[], text[], text[], text[])", batchRead,
+        ]),
     ]
+
+    static let fundColumns = """
+        ALTER TABLE persons ADD COLUMN cvlserv_flag BIGINT NOT NULL DEFAULT 0 CHECK (cvlserv_flag IN (0, 1));
+        ALTER TABLE persons ADD COLUMN psn_idet_type BIGINT NOT NULL DEFAULT 0 CHECK (psn_idet_type BETWEEN 0 AND 4);
+        ALTER TABLE settlements ADD COLUMN borne BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE settlements ADD COLUMN hifmi_pay BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE settlements ADD COLUMN cvlserv_pay BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE settlements ADD COLUMN maf_pay BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE accumulators ADD COLUMN borne BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE accumulators ADD COLUMN hifmi_paid BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE accumulators ADD COLUMN cvlserv_paid BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE accumulators ADD COLUMN maf_paid BIGINT NOT NULL DEFAULT 0
+        """
 
     /// The function behind ``SettlementStore/post(_:_:)``'s first round trip on PostgreSQL:
     /// the persons locked in `psn_no` order (part 0), the registered visits the requests
@@ -120,30 +140,40 @@ extension SettlementStore {
     /// the separate statements it replaces did under READ COMMITTED), the postings the
     /// requests could replay by key or live visit (part 1), the persons' accumulators (part
     /// 2) and the (day, person, item) keys already billed (part 3, R003). Every key is probed
-    /// by index (a lateral probe each), whatever the planner knows of the tables.
+    /// by index (a lateral probe each), whatever the planner knows of the tables. Numbers:
+    /// a person's account balance, civil-servant flag and assistance category (n1-n3); an
+    /// accumulator's year, deductible used, pooling paid, amount borne and serious illness,
+    /// civil-servant subsidy and medical assistance paid (n1-n7). Migration 18 made it with
+    /// n1-n3 only (this text is what it runs on a new database, where 21 follows at once);
+    /// 21 makes it again.
     static let batchRead = """
         CREATE FUNCTION settlement_batch_read(keys text[], visits text[], who text[], days text[], psns text[], items text[], vclinics text[], vids text[])
-        RETURNS TABLE (part int, t1 text, t2 text, t3 text, t4 text, t5 text, t6 text, result bytea, n1 bigint, n2 bigint, n3 bigint)
+        RETURNS TABLE (part int, t1 text, t2 text, t3 text, t4 text, t5 text, t6 text, result bytea, n1 bigint, n2 bigint, n3 bigint,
+                       n4 bigint, n5 bigint, n6 bigint, n7 bigint)
         LANGUAGE plpgsql VOLATILE AS $$
         #variable_conflict use_column
         BEGIN
-            RETURN QUERY SELECT 0, p.psn_no, p.certno, p.name, p.insutype, p.insu_admdvs, p.status, NULL::bytea, p.account_balance, 0::bigint, 0::bigint
+            RETURN QUERY SELECT 0, p.psn_no, p.certno, p.name, p.insutype, p.insu_admdvs, p.status, NULL::bytea, p.account_balance, p.cvlserv_flag,
+                    p.psn_idet_type, 0::bigint, 0::bigint, 0::bigint, 0::bigint
                 FROM persons p WHERE p.psn_no = ANY(who) ORDER BY p.psn_no FOR UPDATE;
             -- Locked in the order given (the caller sorts the pairs), each by its key.
-            RETURN QUERY SELECT 4, v.fixmedins_code, v.mdtrt_id, '', '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint
+            RETURN QUERY SELECT 4, v.fixmedins_code, v.mdtrt_id, '', '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint
                 FROM unnest(vclinics, vids) AS k(k0, k1)
                 CROSS JOIN LATERAL (SELECT * FROM outpatient_visits x WHERE x.fixmedins_code = k.k0 AND x.mdtrt_id = k.k1 OFFSET 0) v FOR UPDATE OF v;
             RETURN QUERY
-                SELECT 1, s.idempotency_key, s.setl_id, s.claim_digest, s.status, s.fixmedins_code, s.mdtrt_id, s.result, 0::bigint, 0::bigint, 0::bigint
+                SELECT 1, s.idempotency_key, s.setl_id, s.claim_digest, s.status, s.fixmedins_code, s.mdtrt_id, s.result, 0::bigint, 0::bigint, 0::bigint,
+                        0::bigint, 0::bigint, 0::bigint, 0::bigint
                     FROM unnest(keys) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM settlements x WHERE x.idempotency_key = k.k0 OFFSET 0) s
                 UNION ALL
-                SELECT 1, s.idempotency_key, s.setl_id, s.claim_digest, s.status, s.fixmedins_code, s.mdtrt_id, s.result, 0::bigint, 0::bigint, 0::bigint
+                SELECT 1, s.idempotency_key, s.setl_id, s.claim_digest, s.status, s.fixmedins_code, s.mdtrt_id, s.result, 0::bigint, 0::bigint, 0::bigint,
+                        0::bigint, 0::bigint, 0::bigint, 0::bigint
                     FROM unnest(visits) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM settlements x WHERE x.mdtrt_id = k.k0 AND x.status = 'settled' OFFSET 0) s
                 UNION ALL
-                SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL::bytea, a.year, a.deductible_used, a.fund_paid
+                SELECT 2, a.psn_no, a.visit_type, '', '', '', '', NULL::bytea, a.year, a.deductible_used, a.fund_paid,
+                        a.borne, a.hifmi_paid, a.cvlserv_paid, a.maf_paid
                     FROM unnest(who) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM accumulators x WHERE x.psn_no = k.k0 OFFSET 0) a
                 UNION ALL
-                SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint
+                SELECT 3, b.psn_no, b.visit_date, b.item_code, '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint
                     FROM unnest(days, psns, items) AS k(k0, k1, k2)
                     CROSS JOIN LATERAL (SELECT * FROM billed_items x WHERE x.visit_date = k.k0 AND x.psn_no = k.k1 AND x.item_code = k.k2 OFFSET 0) b;
         END

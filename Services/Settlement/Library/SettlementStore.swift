@@ -39,9 +39,17 @@ public struct SettlementStore: Sendable {
     }
 
     /// A person's year for a medical type: deductible used and fund paid so far, fen.
+    /// A person's year on one visit type's terms, fen: deductible used and pooling paid; the
+    /// in-scope amount left borne after pooling and what serious illness, the civil-servant
+    /// subsidy and medical assistance paid (those funds count the year over every visit type:
+    /// ``year(of:)``).
     struct Accumulator: Sendable {
         var deductibleUsed: Int64
         var fundPaid: Int64
+        var borne: Int64 = 0
+        var hifmiPaid: Int64 = 0
+        var cvlservPaid: Int64 = 0
+        var mafPaid: Int64 = 0
 
         /// Nothing used or paid yet.
         static let zero = Accumulator(deductibleUsed: 0, fundPaid: 0)
@@ -52,11 +60,14 @@ public struct SettlementStore: Sendable {
             for p in persons {
                 try await tx.execute(
                     """
-                    INSERT INTO persons (psn_no, certno, name, insutype, insu_admdvs, status, account_balance) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    INSERT INTO persons (psn_no, certno, name, insutype, insu_admdvs, status, account_balance, cvlserv_flag, psn_idet_type)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                     ON CONFLICT (psn_no) DO UPDATE SET certno = excluded.certno, name = excluded.name, insutype = excluded.insutype,
-                    insu_admdvs = excluded.insu_admdvs, status = excluded.status, account_balance = excluded.account_balance
+                    insu_admdvs = excluded.insu_admdvs, status = excluded.status, account_balance = excluded.account_balance,
+                    cvlserv_flag = excluded.cvlserv_flag, psn_idet_type = excluded.psn_idet_type
                     """,
-                    [.text(p.psnNo), .text(p.certno), .text(p.name), .text(String(p.insutype.rawValue)), .text(p.insuAdmdvs), p.psnInsuStas.stored, .integer(p.accountBalance)]
+                    [.text(p.psnNo), .text(p.certno), .text(p.name), .text(String(p.insutype.rawValue)), .text(p.insuAdmdvs), p.psnInsuStas.stored,
+                     .integer(p.accountBalance), .integer(p.cvlservFlag ? 1 : 0), .integer(Int64(p.psnIdetType.rawValue))]
                 )
             }
         }
@@ -100,14 +111,20 @@ public struct SettlementStore: Sendable {
         }
     }
 
-    /// A person's year-to-date accumulators for a visit type (zero when none yet), unlocked.
-    func accumulator(psnNo: String, year: Int64, visitType: String) async throws -> Accumulator {
+    /// A person's year-to-date accumulators for a visit type and, for the funds that count by
+    /// year, over every visit type (zero when none yet), unlocked.
+    func accumulator(psnNo: String, year: Int64, visitType: String) async throws -> (Accumulator, year: Accumulator) {
         try await database.lookup { tx in
-            let row = try await tx.queryOne(
-                "SELECT deductible_used, fund_paid FROM accumulators WHERE psn_no = $1 AND year = $2 AND visit_type = $3",
-                [.text(psnNo), .integer(year), .text(visitType)]
-            )
-            return Accumulator(deductibleUsed: try row?.int("deductible_used") ?? 0, fundPaid: try row?.int("fund_paid") ?? 0)
+            var byType: [String: Accumulator] = [:]
+            for row in try await tx.query(
+                "SELECT visit_type, deductible_used, fund_paid, borne, hifmi_paid, cvlserv_paid, maf_paid FROM accumulators WHERE psn_no = $1 AND year = $2",
+                [.text(psnNo), .integer(year)]
+            ) {
+                byType[try row.string("visit_type")] = Accumulator(
+                    deductibleUsed: try row.int("deductible_used"), fundPaid: try row.int("fund_paid"), borne: try row.int("borne"),
+                    hifmiPaid: try row.int("hifmi_paid"), cvlservPaid: try row.int("cvlserv_paid"), mafPaid: try row.int("maf_paid"))
+            }
+            return (byType[visitType] ?? .zero, Accumulator.year(of: byType.values))
         }
     }
 
@@ -116,7 +133,8 @@ public struct SettlementStore: Sendable {
             psnNo: try row.string("psn_no"), certno: try row.string("certno"), name: try row.string("name"),
             // insutype is kept as its national code (310), status as the stable code ("enrolled").
             insutype: Insutype(rawValue: Int32(try row.string("insutype")) ?? 0), insuAdmdvs: try row.string("insu_admdvs"), psnInsuStas: try row.code("status"),
-            accountBalance: try row.int("account_balance")
+            accountBalance: try row.int("account_balance"), cvlservFlag: try row.int("cvlserv_flag") == 1,
+            psnIdetType: PsnIdetType(rawValue: Int32(truncatingIfNeeded: try row.int("psn_idet_type")))
         )
     }
 
@@ -267,8 +285,13 @@ public struct SettlementStore: Sendable {
             let reversalID = timeOrderedID(prefix: "R")
             try await tx.insert(into: "ledger", columns: Self.ledgerColumns, rows: Self.ledger(txn: reversalID, setlID: setlID, result: result, reverse: true))
             try await tx.execute(
-                "UPDATE accumulators SET deductible_used = deductible_used - $1, fund_paid = fund_paid - $2 WHERE psn_no = $3 AND year = $4 AND visit_type = $5",
-                [.integer(result.actPayDedc), .integer(result.hifpPay), .text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
+                """
+                UPDATE accumulators SET deductible_used = deductible_used - $1, fund_paid = fund_paid - $2, borne = borne - $3, hifmi_paid = hifmi_paid - $4,
+                  cvlserv_paid = cvlserv_paid - $5, maf_paid = maf_paid - $6
+                WHERE psn_no = $7 AND year = $8 AND visit_type = $9
+                """,
+                [.integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay),
+                 .integer(result.mafPay), .text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
             )
             if result.acctPay > 0 {
                 try await tx.execute("UPDATE persons SET account_balance = account_balance + $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(result.psnNo)])
@@ -355,7 +378,8 @@ public struct SettlementStore: Sendable {
     /// One business day's totals, by the day the money moved (settlements by `setl_date`,
     /// reversals by `rev_date`, of settlements from any day), sums net of the reversals.
     func dayTotals(on day: CivilDate, scope: TotalsScope) async throws -> DayTotals {
-        let sums = "COUNT(*) AS n, SUM(s.medfee_sumamt) AS medfee, SUM(s.hifp_pay) AS fund, SUM(s.acct_pay) AS acct, SUM(s.psn_cash_pay) AS cash"
+        let sums = "COUNT(*) AS n, SUM(s.medfee_sumamt) AS medfee, SUM(s.hifp_pay + s.hifmi_pay + s.cvlserv_pay + s.maf_pay) AS fund, SUM(s.acct_pay) AS acct, "
+            + "SUM(s.psn_cash_pay) AS cash"
         let posted = "SELECT \(sums) FROM settlements s WHERE s.setl_date = $1"
         let reversed = "SELECT \(sums) FROM reversals r JOIN settlements s ON s.setl_id = r.setl_id WHERE r.rev_date = $1"
         var filters: [String] = [""]
@@ -420,20 +444,28 @@ public struct SettlementStore: Sendable {
             for row in try await tx.query("SELECT txn_id FROM ledger GROUP BY txn_id HAVING SUM(debit) <> SUM(credit)", []) {
                 response.problems.append("transaction \(try row.string("txn_id")) does not balance")
             }
+            // Each accumulator equals the sums over the live settlements it counts.
+            let counted = ["deductible_used": "act_pay_dedc", "fund_paid": "hifp_pay", "borne": "borne", "hifmi_paid": "hifmi_pay",
+                           "cvlserv_paid": "cvlserv_pay", "maf_paid": "maf_pay"].sorted { $0.key < $1.key }
             let mismatches = try await tx.query(
                 """
-                SELECT a.psn_no, a.year, a.visit_type, a.fund_paid, a.deductible_used,
-                  COALESCE((SELECT SUM(s.hifp_pay) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = '\(SettlementStatus.settled.code)'), 0) AS paid,
-                  COALESCE((SELECT SUM(s.act_pay_dedc) FROM settlements s WHERE s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type AND s.status = '\(SettlementStatus.settled.code)'), 0) AS dedc
-                FROM accumulators a
+                SELECT a.psn_no, a.year, a.visit_type, \(counted.map { "a.\($0.key)" }.joined(separator: ", ")),
+                  \(counted.map { "COALESCE(s.\($0.value), 0) AS s_\($0.key)" }.joined(separator: ", "))
+                FROM accumulators a LEFT JOIN (
+                  SELECT psn_no, year, visit_type, \(counted.map { "SUM(\($0.value)) AS \($0.value)" }.joined(separator: ", ")) FROM settlements
+                  WHERE status = '\(SettlementStatus.settled.code)' GROUP BY psn_no, year, visit_type
+                ) s ON s.psn_no = a.psn_no AND s.year = a.year AND s.visit_type = a.visit_type
                 """, []
             )
-            for row in mismatches where try row.int("fund_paid") != row.int("paid") || row.int("deductible_used") != row.int("dedc") {
+            for row in mismatches where try counted.contains(where: { try row.int($0.key) != row.int("s_\($0.key)") }) {
                 response.problems.append("accumulators of \(try row.string("psn_no")) \(try row.int("year")) \(try row.string("visit_type")) do not match the settlements")
             }
-            let fund = try await tx.queryOne("SELECT COALESCE(SUM(debit) - SUM(credit), 0) AS net FROM ledger WHERE account = 'fund:pooling'", [])
-            let live = try await tx.queryOne("SELECT COALESCE(SUM(hifp_pay), 0) AS paid FROM settlements WHERE status = '\(SettlementStatus.settled.code)'", [])
-            if try fund?.int("net") != live?.int("paid") { response.problems.append("the pooling fund's ledger does not match live settlements") }
+            // Each fund's ledger account equals what live settlements paid from it.
+            for (account, column) in LedgerEntry.fundAccounts {
+                let fund = try await tx.queryOne("SELECT COALESCE(SUM(debit) - SUM(credit), 0) AS net FROM ledger WHERE account = $1", [.text(account)])
+                let live = try await tx.queryOne("SELECT COALESCE(SUM(\(column)), 0) AS paid FROM settlements WHERE status = '\(SettlementStatus.settled.code)'", [])
+                if try fund?.int("net") != live?.int("paid") { response.problems.append("the ledger's \(account) does not match live settlements") }
+            }
             response.settlements = UInt32(try await tx.queryOne("SELECT COUNT(*) AS n FROM settlements", [])?.int("n") ?? 0)
             response.reversals = UInt32(try await tx.queryOne("SELECT COUNT(*) AS n FROM reversals", [])?.int("n") ?? 0)
             response.balanced = response.totalDebits == response.totalCredits && response.problems.isEmpty

@@ -18,7 +18,10 @@ struct Settling: Sendable {
     /// (``PolicyBook/policy(region:insutype:on:)``). Errors: FAILED_PRECONDITION (not
     /// enrolled; a stated insutype not the person's; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
     /// person's; a visit before the person's birth).
-    func result(person: InsuredPerson, settledAs: MedType, accumulator: SettlementStore.Accumulator) throws -> SettlementResult {
+    /// `year`: the person's accumulators of this year over every visit type
+    /// (``SettlementStore/Accumulator/year(of:)``), for serious illness, the civil-servant
+    /// subsidy and medical assistance, which count by year.
+    func result(person: InsuredPerson, settledAs: MedType, accumulator: SettlementStore.Accumulator, year: SettlementStore.Accumulator) throws -> SettlementResult {
         guard person.psnInsuStas == .enrolled else {
             throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.psnInsuStas))")
         }
@@ -37,7 +40,11 @@ struct Settling: Sendable {
         let output = try BenefitCalculator.calculate(
             .init(
                 lines: claim.lines, visitType: settledAs.code, useAccount: claim.claim.useAccount,
-                accountBalance: person.accountBalance, deductibleUsed: accumulator.deductibleUsed, fundPaidThisYear: accumulator.fundPaid
+                accountBalance: person.accountBalance, deductibleUsed: accumulator.deductibleUsed, fundPaidThisYear: accumulator.fundPaid,
+                beyond: .init(
+                    civilServant: person.cvlservFlag, assistanceCategory: person.psnIdetType == .unspecified ? nil : person.psnIdetType.code,
+                    borneThisYear: year.borne, seriousIllnessPaid: year.hifmiPaid, civilServantPaid: year.cvlservPaid, assistancePaid: year.mafPaid
+                )
             ),
             policy: policy
         )
@@ -51,8 +58,24 @@ struct Settling: Sendable {
                 LineResult(itemCode: $0.itemCode, chrgitmLv: Self.chrgitmLv($0.category), amount: $0.amount, overlmtSelfpay: $0.overLimitSelfPay,
                            fulamtOwnpayAmt: $0.fullOwnPay, preselfpayAmt: $0.firstSelfPay, inscpScpAmt: $0.inScope)
             },
-            settledAs: settledAs
+            settledAs: settledAs, hifmiPay: output.hifmiPay, cvlservPay: output.cvlservPay, mafPay: output.mafPay,
+            setldetail: Self.setldetail(output, insutype: person.insutype)
         )
+    }
+
+    /// 2207's setldetail: each fund that paid, in payment order, typed by the scheme the person
+    /// is insured under (an employee's pooling and large-expense subsidy, a resident's basic
+    /// and serious-illness funds).
+    static func setldetail(_ output: BenefitCalculator.Output, insutype: Insutype) -> [SetlDetail] {
+        let employee = insutype == .employeeBasic || insutype == .civilServantSubsidy || insutype == .largeExpenseSubsidy || insutype == .retireeSupport
+        let paid: [(FundPayType, Int64)] = [
+            (employee ? .employeePooling : .residentPooling, output.hifpPay),
+            (employee ? .largeExpenseSubsidy : .residentSeriousIllness, output.hifmiPay),
+            (.civilServantSubsidy, output.cvlservPay),
+            (.medicalAssistance, output.mafPay),
+            (.employeeAccount, output.acctPay),
+        ]
+        return paid.filter { $0.1 != 0 }.map { SetlDetail(fundPayType: $0.0, fundPayamt: $0.1) }
     }
 
     /// The catalogue's category (甲 "A", 乙 "B", 丙 "C") as the national 收费项目等级 code.
@@ -72,13 +95,22 @@ struct LedgerEntry: Sendable, Equatable {
     let debit: Int64
     let credit: Int64
 
-    /// A settlement's entries: the pooling fund, the person's account and their cash pay the
+    /// Each fund's ledger account and the settlements column that holds what it paid.
+    static let fundAccounts = [
+        ("fund:pooling", "hifp_pay"), ("fund:serious_illness", "hifmi_pay"), ("fund:civil_servant", "cvlserv_pay"), ("fund:medical_assistance", "maf_pay"),
+    ]
+
+    /// A settlement's entries: each fund (pooling, serious illness, civil-servant subsidy,
+    /// medical assistance: ``fundAccounts``), the person's account and their cash pay the
     /// settling institution (`settle_via`) the total; a reversal the same entries mirrored.
     /// Zero lines are left out. Debits equal credits by construction (the split's parts add
     /// up to `medfee_sumamt`, which ``BenefitCalculator`` guarantees).
     static func entries(of result: SettlementResult, reverse: Bool) -> [LedgerEntry] {
         let lines: [(String, Int64, Int64)] = [
             ("fund:pooling", result.hifpPay, 0),
+            ("fund:serious_illness", result.hifmiPay, 0),
+            ("fund:civil_servant", result.cvlservPay, 0),
+            ("fund:medical_assistance", result.mafPay, 0),
             ("person:account:\(result.psnNo)", result.acctPay, 0),
             ("person:cash:\(result.psnNo)", result.psnCashPay, 0),
             ("institution:payable:\(result.settleVia)", 0, result.medfeeSumamt),

@@ -13,6 +13,8 @@ extension InsuredPerson: JSONMessage {
         self.insuAdmdvs = try reader.string("insu_admdvs")
         self.psnInsuStas = try reader.code("psn_insu_stas")
         self.accountBalance = try reader.integer("account_balance")
+        self.cvlservFlag = try reader.bool("cvlserv_flag")
+        self.psnIdetType = try reader.code("psn_idet_type")
         try reader.finish("medicare.v1.InsuredPerson")
     }
 
@@ -24,9 +26,11 @@ extension InsuredPerson: JSONMessage {
         writer.put("insu_admdvs", self.insuAdmdvs)
         writer.put("psn_insu_stas", self.psnInsuStas)
         writer.put("account_balance", self.accountBalance)
+        writer.put("cvlserv_flag", self.cvlservFlag)
+        writer.put("psn_idet_type", self.psnIdetType)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("certno", "string"), JSONField("name", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("insu_admdvs", "string"), JSONField("psn_insu_stas", "medicare.v1.PsnInsuStas"), JSONField("account_balance", "int64")]
+    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("certno", "string"), JSONField("name", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("insu_admdvs", "string"), JSONField("psn_insu_stas", "medicare.v1.PsnInsuStas"), JSONField("account_balance", "int64"), JSONField("cvlserv_flag", "bool"), JSONField("psn_idet_type", "medicare.v1.PsnIdetType")]
 }
 
 extension ImportPersonsRequest: JSONMessage {
@@ -199,6 +203,10 @@ extension SettlementResult: JSONMessage {
         self.replay = try reader.bool("replay")
         self.setlDate = try reader.string("setl_date")
         self.settledAs = try reader.code("settled_as")
+        self.hifmiPay = try reader.integer("hifmi_pay")
+        self.cvlservPay = try reader.integer("cvlserv_pay")
+        self.mafPay = try reader.integer("maf_pay")
+        self.setldetail = try reader.messages("setldetail")
         try reader.finish("medicare.v1.SettlementResult")
     }
 
@@ -226,9 +234,29 @@ extension SettlementResult: JSONMessage {
         writer.put("replay", self.replay)
         writer.put("setl_date", self.setlDate)
         writer.put("settled_as", self.settledAs)
+        writer.put("hifmi_pay", self.hifmiPay)
+        writer.put("cvlserv_pay", self.cvlservPay)
+        writer.put("maf_pay", self.mafPay)
+        writer.put("setldetail", self.setldetail)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("setl_id", "string"), JSONField("mdtrt_id", "string"), JSONField("psn_no", "string"), JSONField("fixmedins_code", "string"), JSONField("settle_via", "string"), JSONField("medfee_sumamt", "int64"), JSONField("fulamt_ownpay_amt", "int64"), JSONField("overlmt_selfpay", "int64"), JSONField("preselfpay_amt", "int64"), JSONField("inscp_scp_amt", "int64"), JSONField("act_pay_dedc", "int64"), JSONField("hifp_pay", "int64"), JSONField("pool_prop_selfpay", "int64"), JSONField("fund_pay_sumamt", "int64"), JSONField("acct_pay", "int64"), JSONField("psn_cash_pay", "int64"), JSONField("over_ceiling", "int64"), JSONField("policy_version", "string"), JSONField("lines", "medicare.v1.LineResult", repeated: true), JSONField("status", "medicare.v1.SettlementStatus"), JSONField("replay", "bool"), JSONField("setl_date", "string"), JSONField("settled_as", "medicare.v1.MedType")]
+    public static let jsonFields: [JSONField] = [JSONField("setl_id", "string"), JSONField("mdtrt_id", "string"), JSONField("psn_no", "string"), JSONField("fixmedins_code", "string"), JSONField("settle_via", "string"), JSONField("medfee_sumamt", "int64"), JSONField("fulamt_ownpay_amt", "int64"), JSONField("overlmt_selfpay", "int64"), JSONField("preselfpay_amt", "int64"), JSONField("inscp_scp_amt", "int64"), JSONField("act_pay_dedc", "int64"), JSONField("hifp_pay", "int64"), JSONField("pool_prop_selfpay", "int64"), JSONField("fund_pay_sumamt", "int64"), JSONField("acct_pay", "int64"), JSONField("psn_cash_pay", "int64"), JSONField("over_ceiling", "int64"), JSONField("policy_version", "string"), JSONField("lines", "medicare.v1.LineResult", repeated: true), JSONField("status", "medicare.v1.SettlementStatus"), JSONField("replay", "bool"), JSONField("setl_date", "string"), JSONField("settled_as", "medicare.v1.MedType"), JSONField("hifmi_pay", "int64"), JSONField("cvlserv_pay", "int64"), JSONField("maf_pay", "int64"), JSONField("setldetail", "medicare.v1.SetlDetail", repeated: true)]
+}
+
+extension SetlDetail: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fundPayType = try reader.code("fund_pay_type")
+        self.fundPayamt = try reader.integer("fund_payamt")
+        try reader.finish("medicare.v1.SetlDetail")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fund_pay_type", self.fundPayType)
+        writer.put("fund_payamt", self.fundPayamt)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fund_pay_type", "medicare.v1.FundPayType"), JSONField("fund_payamt", "int64")]
 }
 
 extension SettleRequest: JSONMessage {

@@ -34,15 +34,44 @@ public enum BenefitCalculator {
         public var deductibleUsed: Int64
         /// Pooling fund already paid this year for this visit type, fen.
         public var fundPaidThisYear: Int64
+        /// The funds beyond pooling: what the person is and has had from them this year.
+        public var beyond: Beyond
 
         /// Makes an input from the claim's lines and visit type and the person's account and accumulators.
-        public init(lines: [Line], visitType: String, useAccount: Bool, accountBalance: Int64, deductibleUsed: Int64, fundPaidThisYear: Int64) {
+        public init(lines: [Line], visitType: String, useAccount: Bool, accountBalance: Int64, deductibleUsed: Int64, fundPaidThisYear: Int64,
+                    beyond: Beyond = Beyond()) {
             self.lines = lines
             self.visitType = visitType
             self.useAccount = useAccount
             self.accountBalance = accountBalance
             self.deductibleUsed = deductibleUsed
             self.fundPaidThisYear = fundPaidThisYear
+            self.beyond = beyond
+        }
+    }
+
+    /// The person's standing with the funds beyond basic pooling, and this year's totals
+    /// (every visit type together), fen.
+    public struct Beyond: Sendable, Hashable {
+        /// 公务员 (`cvlserv_flag`): the civil-servant subsidy applies.
+        public var civilServant = false
+        /// The assistance category (``BenefitPolicy/assistanceCategories``), nil for none.
+        public var assistanceCategory: String?
+        /// In-scope amounts borne after basic pooling this year (合规个人负担), serious illness's base.
+        public var borneThisYear: Int64 = 0
+        /// Paid this year by serious illness, the civil-servant subsidy and medical assistance.
+        public var seriousIllnessPaid: Int64 = 0
+        public var civilServantPaid: Int64 = 0
+        public var assistancePaid: Int64 = 0
+
+        public init(civilServant: Bool = false, assistanceCategory: String? = nil, borneThisYear: Int64 = 0, seriousIllnessPaid: Int64 = 0,
+                    civilServantPaid: Int64 = 0, assistancePaid: Int64 = 0) {
+            self.civilServant = civilServant
+            self.assistanceCategory = assistanceCategory
+            self.borneThisYear = borneThisYear
+            self.seriousIllnessPaid = seriousIllnessPaid
+            self.civilServantPaid = civilServantPaid
+            self.assistancePaid = assistancePaid
         }
     }
 
@@ -88,10 +117,20 @@ public enum BenefitCalculator {
         public var overCeiling: Int64 = 0
         /// Personal account pay (acct_pay), fen.
         public var acctPay: Int64 = 0
-        /// Cash paid by the person (psn_cash_pay), fen: medfee_sumamt - hifp_pay - acct_pay.
+        /// Cash paid by the person (psn_cash_pay), fen: medfee_sumamt - fund_pay_sumamt - acct_pay.
         public var psnCashPay: Int64 = 0
-        /// Total fund pay (fund_pay_sumamt), fen; only the pooling fund pays here, so it equals `hifpPay`.
-        public var fundPaySumamt: Int64 { hifpPay }
+        /// The in-scope amount the person bears after basic pooling (合规个人负担: in scope less
+        /// `hifp_pay`), fen: serious illness's base, added to the year's total.
+        public var borne: Int64 = 0
+        /// Serious-illness insurance pay (hifmi_pay), fen.
+        public var hifmiPay: Int64 = 0
+        /// Civil-servant medical subsidy pay (cvlserv_pay), fen.
+        public var cvlservPay: Int64 = 0
+        /// Medical assistance pay (maf_pay), fen.
+        public var mafPay: Int64 = 0
+        /// Total fund pay (fund_pay_sumamt), fen: pooling, serious illness, civil-servant subsidy
+        /// and medical assistance.
+        public var fundPaySumamt: Int64 { hifpPay + hifmiPay + cvlservPay + mafPay }
     }
 
     /// The largest claim total accepted, fen (10 billion yuan): far above any real claim,
@@ -102,8 +141,12 @@ public enum BenefitCalculator {
     /// when `policy.priceCap` is "cap"; category "C" is fully self-paid; "A" and "B" lose their
     /// first self-pay share and the rest is in scope. Over the claim: the deductible left this
     /// year comes off the in-scope amount, the pooling ratio applies to the rest (rounded once),
-    /// the annual ceiling limits fund pay, and the personal account pays the self-paid part when
-    /// asked and allowed for the visit type, up to its balance. Money in fen, ratios in basis points.
+    /// the annual ceiling limits fund pay; then serious illness (on this year's borne total above
+    /// its threshold), the civil-servant subsidy and medical assistance each pay their ratio of
+    /// what the earlier funds left borne, up to their annual ceilings (policy sections
+    /// `seriousIllness`, `civilServant`, `medicalAssistance`); and the personal account pays the
+    /// self-paid part when asked and allowed for the visit type, up to its balance. Money in
+    /// fen, ratios in basis points.
     /// - Throws: ``DomainError`` `invalid` for an unknown visit type (`visit_type`), no lines,
     ///   a non-positive quantity, a negative unit price, or a line or claim total above
     ///   ``maxTotal``; `precondition` for a unit price above the reference price when
@@ -155,7 +198,23 @@ public enum BenefitCalculator {
         let room = max(0, (policy.annualCeiling[input.visitType] ?? 0) - input.fundPaidThisYear)
         out.hifpPay = min(fund, room)
         out.overCeiling = fund - out.hifpPay
-        let selfPaid = out.medfeeSumamt - out.hifpPay
+        // The funds beyond pooling, in the national order, each on what the earlier left borne.
+        let beyond = input.beyond
+        out.borne = out.inscpScpAmt - out.hifpPay
+        if let terms = policy.seriousIllness {
+            // Only the part of this year's borne total above the threshold (crossed, perhaps,
+            // inside this claim).
+            let before = max(0, beyond.borneThisYear), threshold = terms.threshold ?? 0
+            let above = max(0, before + out.borne - max(threshold, before))
+            out.hifmiPay = min(share(above, terms.ratio), max(0, terms.ceiling - beyond.seriousIllnessPaid))
+        }
+        if beyond.civilServant, let terms = policy.civilServant {
+            out.cvlservPay = min(share(out.borne - out.hifmiPay, terms.ratio), max(0, terms.ceiling - beyond.civilServantPaid))
+        }
+        if let category = beyond.assistanceCategory, let terms = policy.medicalAssistance?[category] {
+            out.mafPay = min(share(out.borne - out.hifmiPay - out.cvlservPay, terms.ratio), max(0, terms.ceiling - beyond.assistancePaid))
+        }
+        let selfPaid = out.medfeeSumamt - out.fundPaySumamt
         let accountAllowed = input.useAccount && policy.accountVisitTypes.contains(input.visitType)
         out.acctPay = accountAllowed ? min(selfPaid, max(0, input.accountBalance)) : 0
         out.psnCashPay = selfPaid - out.acctPay

@@ -25,6 +25,45 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
     public var accountVisitTypes: [String]
     /// What happens to a price above the reference price: "cap" (the excess is self-paid) or "refuse".
     public var priceCap: String
+    /// 大病保险 (residents' serious-illness insurance; employees' 大额医疗费用补助): pays
+    /// `ratio` of the in-scope amount the person bears after basic pooling (合规个人负担), on the
+    /// part of this year's total of it above `threshold`, up to `ceiling` a year. Absent: not paid.
+    public var seriousIllness: FundTerms?
+    /// 公务员医疗补助 (civil-servant medical subsidy, for persons with `cvlserv_flag`): `ratio` of
+    /// the in-scope amount still borne after basic pooling and serious illness, up to `ceiling`
+    /// a year. Absent: not paid.
+    public var civilServant: FundTerms?
+    /// 医疗救助 (medical assistance) by the person's assistance category (`psn_idet_type`'s
+    /// code: `extreme_poverty` 特困, `subsistence` 低保, `marginal` 低保边缘,
+    /// `poverty_monitored` 防返贫监测): `ratio` of the in-scope amount still borne after every
+    /// insurance fund, up to `ceiling` a year. A category it does not name gets none.
+    public var medicalAssistance: [String: FundTerms]?
+
+    /// One fund's terms beyond basic pooling. Money in fen, the ratio in basis points.
+    public struct FundTerms: Codable, Sendable, Hashable {
+        /// This year's total of the amount the fund pays on, below which it pays nothing, fen
+        /// (serious illness only; 0 elsewhere).
+        public var threshold: Int64?
+        /// The share of the amount it pays on, basis points.
+        public var ratio: Int64
+        /// The most it pays a person in a year, fen.
+        public var ceiling: Int64
+
+        public init(threshold: Int64? = nil, ratio: Int64, ceiling: Int64) {
+            self.threshold = threshold
+            self.ratio = ratio
+            self.ceiling = ceiling
+        }
+
+        func validate(_ field: String) throws(DomainError) {
+            guard (0...10_000).contains(ratio) else { throw DomainError(field: "\(field).ratio", "must be 0...10000 basis points") }
+            guard ceiling >= 0 else { throw DomainError(field: "\(field).ceiling", "must not be negative") }
+            guard (threshold ?? 0) >= 0 else { throw DomainError(field: "\(field).threshold", "must not be negative") }
+        }
+    }
+
+    /// The assistance categories a policy's `medicalAssistance` may name.
+    public static let assistanceCategories: Set<String> = ["extreme_poverty", "subsistence", "marginal", "poverty_monitored"]
 
     /// The national insurance type numbers a policy may name (险种类型).
     public static let insutypeNumbers: Set<Int32> = [310, 320, 330, 340, 390, 392, 510]
@@ -57,6 +96,14 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
             guard let ratio = firstSelfPay[category], (0...10_000).contains(ratio) else {
                 throw DomainError(field: "\(version).firstSelfPay.\(category)", "must be 0...10000 basis points")
             }
+        }
+        try seriousIllness?.validate("\(version).seriousIllness")
+        try civilServant?.validate("\(version).civilServant")
+        for (category, terms) in medicalAssistance ?? [:] {
+            guard Self.assistanceCategories.contains(category) else {
+                throw DomainError(field: "\(version).medicalAssistance.\(category)", "is not an assistance category (\(Self.assistanceCategories.sorted().joined(separator: ", ")))")
+            }
+            try terms.validate("\(version).medicalAssistance.\(category)")
         }
         _ = try CivilDate(effectiveFrom, field: "\(version).effectiveFrom")
         if let effectiveTo { _ = try CivilDate(effectiveTo, field: "\(version).effectiveTo") }

@@ -71,6 +71,130 @@ public enum Insutype: ProtoEnum {
     }
 }
 
+/// `medicare.v1.FundPayType`. 基金支付类型 (fund_pay_type), the national code list for a settlement's fund details (setldetail): the number is the national code.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum FundPayType: ProtoEnum {
+    case unspecified
+    case employeePooling
+    case employeeAccount
+    case civilServantSubsidy
+    case largeExpenseSubsidy
+    case residentPooling
+    case residentSeriousIllness
+    case medicalAssistance
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 310100: self = .employeePooling
+        case 310200: self = .employeeAccount
+        case 320100: self = .civilServantSubsidy
+        case 330100: self = .largeExpenseSubsidy
+        case 390100: self = .residentPooling
+        case 390200: self = .residentSeriousIllness
+        case 610100: self = .medicalAssistance
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .employeePooling: 310100
+        case .employeeAccount: 310200
+        case .civilServantSubsidy: 320100
+        case .largeExpenseSubsidy: 330100
+        case .residentPooling: 390100
+        case .residentSeriousIllness: 390200
+        case .medicalAssistance: 610100
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.FundPayType" }
+
+    public static var valueNamePrefix: String { "FUND_PAY_TYPE_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [FundPayType] = [.employeePooling, .employeeAccount, .civilServantSubsidy, .largeExpenseSubsidy, .residentPooling, .residentSeriousIllness, .medicalAssistance]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .employeePooling: "employee_pooling"
+        case .employeeAccount: "employee_account"
+        case .civilServantSubsidy: "civil_servant_subsidy"
+        case .largeExpenseSubsidy: "large_expense_subsidy"
+        case .residentPooling: "resident_pooling"
+        case .residentSeriousIllness: "resident_serious_illness"
+        case .medicalAssistance: "medical_assistance"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.PsnIdetType`. 人员身份类别 (psn_idet_type) as medical assistance (医疗救助) sees it: the categories it aids. Unspecified: none of them.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum PsnIdetType: ProtoEnum {
+    case unspecified
+    case extremePoverty
+    case subsistence
+    case marginal
+    case povertyMonitored
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .extremePoverty
+        case 2: self = .subsistence
+        case 3: self = .marginal
+        case 4: self = .povertyMonitored
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .extremePoverty: 1
+        case .subsistence: 2
+        case .marginal: 3
+        case .povertyMonitored: 4
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.PsnIdetType" }
+
+    public static var valueNamePrefix: String { "PSN_IDET_TYPE_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [PsnIdetType] = [.extremePoverty, .subsistence, .marginal, .povertyMonitored]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .extremePoverty: "extreme_poverty"
+        case .subsistence: "subsistence"
+        case .marginal: "marginal"
+        case .povertyMonitored: "poverty_monitored"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.PsnInsuStas`. 参保状态 (psn_insu_stas), the national code list.
 ///
 /// A value a newer peer sends that this build does not know decodes as `unrecognized` and
@@ -614,8 +738,10 @@ public struct InsuredPerson: WireMessage {
     public var insuAdmdvs: String
     public var psnInsuStas: PsnInsuStas
     public var accountBalance: Int64
+    public var cvlservFlag: Bool
+    public var psnIdetType: PsnIdetType
 
-    public init(psnNo: String = "", certno: String = "", name: String = "", insutype: Insutype = .init(), insuAdmdvs: String = "", psnInsuStas: PsnInsuStas = .init(), accountBalance: Int64 = 0) {
+    public init(psnNo: String = "", certno: String = "", name: String = "", insutype: Insutype = .init(), insuAdmdvs: String = "", psnInsuStas: PsnInsuStas = .init(), accountBalance: Int64 = 0, cvlservFlag: Bool = false, psnIdetType: PsnIdetType = .init()) {
         self.psnNo = psnNo
         self.certno = certno
         self.name = name
@@ -623,6 +749,8 @@ public struct InsuredPerson: WireMessage {
         self.insuAdmdvs = insuAdmdvs
         self.psnInsuStas = psnInsuStas
         self.accountBalance = accountBalance
+        self.cvlservFlag = cvlservFlag
+        self.psnIdetType = psnIdetType
     }
 
     public static var protoName: String { "medicare.v1.InsuredPerson" }
@@ -653,6 +781,8 @@ extension InsuredPerson: CMessage {
         self.insuAdmdvs = try arena.string(c.pointee.insu_admdvs, field: "medicare.v1.InsuredPerson.insu_admdvs")
         self.psnInsuStas = PsnInsuStas(rawValue: Int32(truncatingIfNeeded: c.pointee.psn_insu_stas.rawValue))
         self.accountBalance = c.pointee.account_balance
+        self.cvlservFlag = c.pointee.cvlserv_flag != 0
+        self.psnIdetType = PsnIdetType(rawValue: Int32(truncatingIfNeeded: c.pointee.psn_idet_type.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -663,6 +793,8 @@ extension InsuredPerson: CMessage {
         c.pointee.insu_admdvs = try arena.cString(self.insuAdmdvs, field: "medicare.v1.InsuredPerson.insu_admdvs")
         c.pointee.psn_insu_stas = .init(rawValue: .init(truncatingIfNeeded: self.psnInsuStas.rawValue))
         c.pointee.account_balance = self.accountBalance
+        c.pointee.cvlserv_flag = self.cvlservFlag ? 1 : 0
+        c.pointee.psn_idet_type = .init(rawValue: .init(truncatingIfNeeded: self.psnIdetType.rawValue))
     }
 }
 
@@ -1042,8 +1174,12 @@ public struct SettlementResult: WireMessage {
     public var replay: Bool
     public var setlDate: String
     public var settledAs: MedType
+    public var hifmiPay: Int64
+    public var cvlservPay: Int64
+    public var mafPay: Int64
+    public var setldetail: [SetlDetail]
 
-    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: SettlementStatus = .init(), replay: Bool = false, setlDate: String = "", settledAs: MedType = .init()) {
+    public init(setlID: String = "", mdtrtID: String = "", psnNo: String = "", fixmedinsCode: String = "", settleVia: String = "", medfeeSumamt: Int64 = 0, fulamtOwnpayAmt: Int64 = 0, overlmtSelfpay: Int64 = 0, preselfpayAmt: Int64 = 0, inscpScpAmt: Int64 = 0, actPayDedc: Int64 = 0, hifpPay: Int64 = 0, poolPropSelfpay: Int64 = 0, fundPaySumamt: Int64 = 0, acctPay: Int64 = 0, psnCashPay: Int64 = 0, overCeiling: Int64 = 0, policyVersion: String = "", lines: [LineResult] = [], status: SettlementStatus = .init(), replay: Bool = false, setlDate: String = "", settledAs: MedType = .init(), hifmiPay: Int64 = 0, cvlservPay: Int64 = 0, mafPay: Int64 = 0, setldetail: [SetlDetail] = []) {
         self.setlID = setlID
         self.mdtrtID = mdtrtID
         self.psnNo = psnNo
@@ -1067,6 +1203,10 @@ public struct SettlementResult: WireMessage {
         self.replay = replay
         self.setlDate = setlDate
         self.settledAs = settledAs
+        self.hifmiPay = hifmiPay
+        self.cvlservPay = cvlservPay
+        self.mafPay = mafPay
+        self.setldetail = setldetail
     }
 
     public static var protoName: String { "medicare.v1.SettlementResult" }
@@ -1113,6 +1253,10 @@ extension SettlementResult: CMessage {
         self.replay = c.pointee.replay != 0
         self.setlDate = try arena.string(c.pointee.setl_date, field: "medicare.v1.SettlementResult.setl_date")
         self.settledAs = MedType(rawValue: Int32(truncatingIfNeeded: c.pointee.settled_as.rawValue))
+        self.hifmiPay = c.pointee.hifmi_pay
+        self.cvlservPay = c.pointee.cvlserv_pay
+        self.mafPay = c.pointee.maf_pay
+        self.setldetail = try arena.messageArray(c.pointee.setldetail, c.pointee.n_setldetail, field: "medicare.v1.SettlementResult.setldetail", as: SetlDetail.self)
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -1139,6 +1283,51 @@ extension SettlementResult: CMessage {
         c.pointee.replay = self.replay ? 1 : 0
         c.pointee.setl_date = try arena.cString(self.setlDate, field: "medicare.v1.SettlementResult.setl_date")
         c.pointee.settled_as = .init(rawValue: .init(truncatingIfNeeded: self.settledAs.rawValue))
+        c.pointee.hifmi_pay = self.hifmiPay
+        c.pointee.cvlserv_pay = self.cvlservPay
+        c.pointee.maf_pay = self.mafPay
+        (c.pointee.n_setldetail, c.pointee.setldetail) = try arena.cMessageArray(self.setldetail)
+    }
+}
+
+/// `medicare.v1.SetlDetail`
+public struct SetlDetail: WireMessage {
+    public var fundPayType: FundPayType
+    public var fundPayamt: Int64
+
+    public init(fundPayType: FundPayType = .init(), fundPayamt: Int64 = 0) {
+        self.fundPayType = fundPayType
+        self.fundPayamt = fundPayamt
+    }
+
+    public static var protoName: String { "medicare.v1.SetlDetail" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SetlDetail: CMessage {
+    typealias CStruct = Medicare__V1__SetlDetail
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__setl_detail__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__setl_detail__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__setl_detail__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__setl_detail__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fundPayType = FundPayType(rawValue: Int32(truncatingIfNeeded: c.pointee.fund_pay_type.rawValue))
+        self.fundPayamt = c.pointee.fund_payamt
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fund_pay_type = .init(rawValue: .init(truncatingIfNeeded: self.fundPayType.rawValue))
+        c.pointee.fund_payamt = self.fundPayamt
     }
 }
 

@@ -412,6 +412,51 @@ void   medicare__v1__settlement_result__free_unpacked
   assert(message->base.descriptor == &medicare__v1__settlement_result__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__setl_detail__init
+                     (Medicare__V1__SetlDetail         *message)
+{
+  static const Medicare__V1__SetlDetail init_value = MEDICARE__V1__SETL_DETAIL__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__setl_detail__get_packed_size
+                     (const Medicare__V1__SetlDetail *message)
+{
+  assert(message->base.descriptor == &medicare__v1__setl_detail__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__setl_detail__pack
+                     (const Medicare__V1__SetlDetail *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__setl_detail__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__setl_detail__pack_to_buffer
+                     (const Medicare__V1__SetlDetail *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__setl_detail__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SetlDetail *
+       medicare__v1__setl_detail__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SetlDetail *)
+     protobuf_c_message_unpack (&medicare__v1__setl_detail__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__setl_detail__free_unpacked
+                     (Medicare__V1__SetlDetail *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__setl_detail__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__settle_request__init
                      (Medicare__V1__SettleRequest         *message)
 {
@@ -1897,7 +1942,7 @@ void   medicare__v1__day_totals__free_unpacked
   assert(message->base.descriptor == &medicare__v1__day_totals__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descriptors[7] =
+static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descriptors[9] =
 {
   {
     "psn_no",
@@ -1983,20 +2028,46 @@ static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cvlserv_flag",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InsuredPerson, cvlserv_flag),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psn_idet_type",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InsuredPerson, psn_idet_type),
+    &medicare__v1__psn_idet_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__insured_person__field_indices_by_name[] = {
   6,   /* field[6] = account_balance */
   1,   /* field[1] = certno */
+  7,   /* field[7] = cvlserv_flag */
   4,   /* field[4] = insu_admdvs */
   3,   /* field[3] = insutype */
   2,   /* field[2] = name */
+  8,   /* field[8] = psn_idet_type */
   5,   /* field[5] = psn_insu_stas */
   0,   /* field[0] = psn_no */
 };
 static const ProtobufCIntRange medicare__v1__insured_person__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor =
 {
@@ -2006,7 +2077,7 @@ const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor =
   "Medicare__V1__InsuredPerson",
   "medicare.v1",
   sizeof(Medicare__V1__InsuredPerson),
-  7,
+  9,
   medicare__v1__insured_person__field_descriptors,
   medicare__v1__insured_person__field_indices_by_name,
   1,  medicare__v1__insured_person__number_ranges,
@@ -2578,7 +2649,7 @@ const ProtobufCMessageDescriptor medicare__v1__line_result__descriptor =
   (ProtobufCMessageInit) medicare__v1__line_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_descriptors[23] =
+static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_descriptors[27] =
 {
   {
     "setl_id",
@@ -2856,16 +2927,67 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_result__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hifmi_pay",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementResult, hifmi_pay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cvlserv_pay",
+    25,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementResult, cvlserv_pay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "maf_pay",
+    26,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementResult, maf_pay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "setldetail",
+    27,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__SettlementResult, n_setldetail),
+    offsetof(Medicare__V1__SettlementResult, setldetail),
+    &medicare__v1__setl_detail__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__settlement_result__field_indices_by_name[] = {
   14,   /* field[14] = acct_pay */
   10,   /* field[10] = act_pay_dedc */
+  24,   /* field[24] = cvlserv_pay */
   3,   /* field[3] = fixmedins_code */
   6,   /* field[6] = fulamt_ownpay_amt */
   13,   /* field[13] = fund_pay_sumamt */
+  23,   /* field[23] = hifmi_pay */
   11,   /* field[11] = hifp_pay */
   9,   /* field[9] = inscp_scp_amt */
   18,   /* field[18] = lines */
+  25,   /* field[25] = maf_pay */
   1,   /* field[1] = mdtrt_id */
   5,   /* field[5] = medfee_sumamt */
   16,   /* field[16] = over_ceiling */
@@ -2878,6 +3000,7 @@ static const unsigned medicare__v1__settlement_result__field_indices_by_name[] =
   20,   /* field[20] = replay */
   21,   /* field[21] = setl_date */
   0,   /* field[0] = setl_id */
+  26,   /* field[26] = setldetail */
   4,   /* field[4] = settle_via */
   22,   /* field[22] = settled_as */
   19,   /* field[19] = status */
@@ -2885,7 +3008,7 @@ static const unsigned medicare__v1__settlement_result__field_indices_by_name[] =
 static const ProtobufCIntRange medicare__v1__settlement_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 23 }
+  { 0, 27 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor =
 {
@@ -2895,11 +3018,62 @@ const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor =
   "Medicare__V1__SettlementResult",
   "medicare.v1",
   sizeof(Medicare__V1__SettlementResult),
-  23,
+  27,
   medicare__v1__settlement_result__field_descriptors,
   medicare__v1__settlement_result__field_indices_by_name,
   1,  medicare__v1__settlement_result__number_ranges,
   (ProtobufCMessageInit) medicare__v1__settlement_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__setl_detail__field_descriptors[2] =
+{
+  {
+    "fund_pay_type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SetlDetail, fund_pay_type),
+    &medicare__v1__fund_pay_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fund_payamt",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SetlDetail, fund_payamt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__setl_detail__field_indices_by_name[] = {
+  0,   /* field[0] = fund_pay_type */
+  1,   /* field[1] = fund_payamt */
+};
+static const ProtobufCIntRange medicare__v1__setl_detail__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__setl_detail__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SetlDetail",
+  "SetlDetail",
+  "Medicare__V1__SetlDetail",
+  "medicare.v1",
+  sizeof(Medicare__V1__SetlDetail),
+  2,
+  medicare__v1__setl_detail__field_descriptors,
+  medicare__v1__setl_detail__field_indices_by_name,
+  1,  medicare__v1__setl_detail__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__setl_detail__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descriptors[1] =
@@ -5532,6 +5706,80 @@ const ProtobufCEnumDescriptor medicare__v1__insutype__descriptor =
   medicare__v1__insutype__enum_values_by_name,
   8,
   medicare__v1__insutype__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__fund_pay_type__enum_values_by_number[8] =
+{
+  { "FUND_PAY_TYPE_UNSPECIFIED", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_UNSPECIFIED", 0 },
+  { "FUND_PAY_TYPE_EMPLOYEE_POOLING", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_EMPLOYEE_POOLING", 310100 },
+  { "FUND_PAY_TYPE_EMPLOYEE_ACCOUNT", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_EMPLOYEE_ACCOUNT", 310200 },
+  { "FUND_PAY_TYPE_CIVIL_SERVANT_SUBSIDY", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_CIVIL_SERVANT_SUBSIDY", 320100 },
+  { "FUND_PAY_TYPE_LARGE_EXPENSE_SUBSIDY", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_LARGE_EXPENSE_SUBSIDY", 330100 },
+  { "FUND_PAY_TYPE_RESIDENT_POOLING", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_RESIDENT_POOLING", 390100 },
+  { "FUND_PAY_TYPE_RESIDENT_SERIOUS_ILLNESS", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_RESIDENT_SERIOUS_ILLNESS", 390200 },
+  { "FUND_PAY_TYPE_MEDICAL_ASSISTANCE", "MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_MEDICAL_ASSISTANCE", 610100 },
+};
+static const ProtobufCIntRange medicare__v1__fund_pay_type__value_ranges[] = {
+{0, 0},{310100, 1},{310200, 2},{320100, 3},{330100, 4},{390100, 5},{390200, 6},{610100, 7},{0, 8}
+};
+static const ProtobufCEnumValueIndex medicare__v1__fund_pay_type__enum_values_by_name[8] =
+{
+  { "FUND_PAY_TYPE_CIVIL_SERVANT_SUBSIDY", 3 },
+  { "FUND_PAY_TYPE_EMPLOYEE_ACCOUNT", 2 },
+  { "FUND_PAY_TYPE_EMPLOYEE_POOLING", 1 },
+  { "FUND_PAY_TYPE_LARGE_EXPENSE_SUBSIDY", 4 },
+  { "FUND_PAY_TYPE_MEDICAL_ASSISTANCE", 7 },
+  { "FUND_PAY_TYPE_RESIDENT_POOLING", 5 },
+  { "FUND_PAY_TYPE_RESIDENT_SERIOUS_ILLNESS", 6 },
+  { "FUND_PAY_TYPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__fund_pay_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.FundPayType",
+  "FundPayType",
+  "Medicare__V1__FundPayType",
+  "medicare.v1",
+  8,
+  medicare__v1__fund_pay_type__enum_values_by_number,
+  8,
+  medicare__v1__fund_pay_type__enum_values_by_name,
+  8,
+  medicare__v1__fund_pay_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__psn_idet_type__enum_values_by_number[5] =
+{
+  { "PSN_IDET_TYPE_UNSPECIFIED", "MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_UNSPECIFIED", 0 },
+  { "PSN_IDET_TYPE_EXTREME_POVERTY", "MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_EXTREME_POVERTY", 1 },
+  { "PSN_IDET_TYPE_SUBSISTENCE", "MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_SUBSISTENCE", 2 },
+  { "PSN_IDET_TYPE_MARGINAL", "MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_MARGINAL", 3 },
+  { "PSN_IDET_TYPE_POVERTY_MONITORED", "MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_POVERTY_MONITORED", 4 },
+};
+static const ProtobufCIntRange medicare__v1__psn_idet_type__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__psn_idet_type__enum_values_by_name[5] =
+{
+  { "PSN_IDET_TYPE_EXTREME_POVERTY", 1 },
+  { "PSN_IDET_TYPE_MARGINAL", 3 },
+  { "PSN_IDET_TYPE_POVERTY_MONITORED", 4 },
+  { "PSN_IDET_TYPE_SUBSISTENCE", 2 },
+  { "PSN_IDET_TYPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__psn_idet_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.PsnIdetType",
+  "PsnIdetType",
+  "Medicare__V1__PsnIdetType",
+  "medicare.v1",
+  5,
+  medicare__v1__psn_idet_type__enum_values_by_number,
+  5,
+  medicare__v1__psn_idet_type__enum_values_by_name,
+  1,
+  medicare__v1__psn_idet_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue medicare__v1__psn_insu_stas__enum_values_by_number[4] =

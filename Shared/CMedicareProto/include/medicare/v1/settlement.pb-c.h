@@ -25,6 +25,7 @@ typedef struct Medicare__V1__FeeLine Medicare__V1__FeeLine;
 typedef struct Medicare__V1__Claim Medicare__V1__Claim;
 typedef struct Medicare__V1__LineResult Medicare__V1__LineResult;
 typedef struct Medicare__V1__SettlementResult Medicare__V1__SettlementResult;
+typedef struct Medicare__V1__SetlDetail Medicare__V1__SetlDetail;
 typedef struct Medicare__V1__SettleRequest Medicare__V1__SettleRequest;
 typedef struct Medicare__V1__ReverseRequest Medicare__V1__ReverseRequest;
 typedef struct Medicare__V1__ReverseResponse Medicare__V1__ReverseResponse;
@@ -97,6 +98,66 @@ typedef enum _Medicare__V1__Insutype {
   MEDICARE__V1__INSUTYPE__INSUTYPE_MATERNITY = 510
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__INSUTYPE)
 } Medicare__V1__Insutype;
+/*
+ * 基金支付类型 (fund_pay_type), the national code list for a settlement's fund details
+ * (setldetail): the number is the national code.
+ */
+typedef enum _Medicare__V1__FundPayType {
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_UNSPECIFIED = 0,
+  /*
+   * 职工基本医疗保险统筹基金
+   */
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_EMPLOYEE_POOLING = 310100,
+  /*
+   * 职工基本医疗保险个人账户基金
+   */
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_EMPLOYEE_ACCOUNT = 310200,
+  /*
+   * 公务员医疗补助资金
+   */
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_CIVIL_SERVANT_SUBSIDY = 320100,
+  /*
+   * 职工大额医疗费用补助基金
+   */
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_LARGE_EXPENSE_SUBSIDY = 330100,
+  /*
+   * 城乡居民基本医疗保险基金
+   */
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_RESIDENT_POOLING = 390100,
+  /*
+   * 城乡居民大病医疗保险资金
+   */
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_RESIDENT_SERIOUS_ILLNESS = 390200,
+  /*
+   * 医疗救助基金
+   */
+  MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_MEDICAL_ASSISTANCE = 610100
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__FUND_PAY_TYPE)
+} Medicare__V1__FundPayType;
+/*
+ * 人员身份类别 (psn_idet_type) as medical assistance (医疗救助) sees it: the categories it
+ * aids. Unspecified: none of them.
+ */
+typedef enum _Medicare__V1__PsnIdetType {
+  MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_UNSPECIFIED = 0,
+  /*
+   * 特困供养人员
+   */
+  MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_EXTREME_POVERTY = 1,
+  /*
+   * 最低生活保障对象 (低保)
+   */
+  MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_SUBSISTENCE = 2,
+  /*
+   * 低保边缘家庭成员
+   */
+  MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_MARGINAL = 3,
+  /*
+   * 防止返贫监测对象
+   */
+  MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_POVERTY_MONITORED = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__PSN_IDET_TYPE)
+} Medicare__V1__PsnIdetType;
 /*
  * 参保状态 (psn_insu_stas), the national code list.
  */
@@ -327,10 +388,18 @@ struct  Medicare__V1__InsuredPerson
    * personal account, fen
    */
   int64_t account_balance;
+  /*
+   * 公务员标志: the civil-servant medical subsidy applies
+   */
+  protobuf_c_boolean cvlserv_flag;
+  /*
+   * the medical-assistance category, if any
+   */
+  Medicare__V1__PsnIdetType psn_idet_type;
 };
 #define MEDICARE__V1__INSURED_PERSON__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__insured_person__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED, 0, 0, MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_UNSPECIFIED }
 
 
 struct  Medicare__V1__ImportPersonsRequest
@@ -564,10 +633,42 @@ struct  Medicare__V1__SettlementResult
    * institution is settled on general outpatient terms (notice 003 §六).
    */
   Medicare__V1__MedType settled_as;
+  /*
+   * The funds beyond basic pooling, fen (each by the policy's section for it; 0 when it has
+   * none or the person is not eligible): serious illness (大病保险; for employees 大额医疗费用补助),
+   * the civil-servant subsidy, medical assistance. fund_pay_sumamt = hifp_pay + hifmi_pay +
+   * cvlserv_pay + maf_pay; psn_cash_pay = medfee_sumamt - fund_pay_sumamt - acct_pay.
+   */
+  int64_t hifmi_pay;
+  int64_t cvlserv_pay;
+  int64_t maf_pay;
+  /*
+   * Each fund that paid, with its national type and amount (2207's setldetail), the personal
+   * account included; in payment order.
+   */
+  size_t n_setldetail;
+  Medicare__V1__SetlDetail **setldetail;
 };
 #define MEDICARE__V1__SETTLEMENT_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settlement_result__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, MEDICARE__V1__SETTLEMENT_STATUS__SETTLEMENT_STATUS_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, MEDICARE__V1__MED_TYPE__MED_TYPE_UNSPECIFIED, 0, 0, 0, 0,NULL }
+
+
+/*
+ * One fund's payment in a settlement (2207 setldetail).
+ */
+struct  Medicare__V1__SetlDetail
+{
+  ProtobufCMessage base;
+  Medicare__V1__FundPayType fund_pay_type;
+  /*
+   * fen
+   */
+  int64_t fund_payamt;
+};
+#define MEDICARE__V1__SETL_DETAIL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__setl_detail__descriptor) \
+    , MEDICARE__V1__FUND_PAY_TYPE__FUND_PAY_TYPE_UNSPECIFIED, 0 }
 
 
 struct  Medicare__V1__SettleRequest
@@ -1501,6 +1602,25 @@ Medicare__V1__SettlementResult *
 void   medicare__v1__settlement_result__free_unpacked
                      (Medicare__V1__SettlementResult *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__SetlDetail methods */
+void   medicare__v1__setl_detail__init
+                     (Medicare__V1__SetlDetail         *message);
+size_t medicare__v1__setl_detail__get_packed_size
+                     (const Medicare__V1__SetlDetail   *message);
+size_t medicare__v1__setl_detail__pack
+                     (const Medicare__V1__SetlDetail   *message,
+                      uint8_t             *out);
+size_t medicare__v1__setl_detail__pack_to_buffer
+                     (const Medicare__V1__SetlDetail   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SetlDetail *
+       medicare__v1__setl_detail__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__setl_detail__free_unpacked
+                     (Medicare__V1__SetlDetail *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__SettleRequest methods */
 void   medicare__v1__settle_request__init
                      (Medicare__V1__SettleRequest         *message);
@@ -2157,6 +2277,9 @@ typedef void (*Medicare__V1__LineResult_Closure)
 typedef void (*Medicare__V1__SettlementResult_Closure)
                  (const Medicare__V1__SettlementResult *message,
                   void *closure_data);
+typedef void (*Medicare__V1__SetlDetail_Closure)
+                 (const Medicare__V1__SetlDetail *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__SettleRequest_Closure)
                  (const Medicare__V1__SettleRequest *message,
                   void *closure_data);
@@ -2494,6 +2617,8 @@ void medicare__v1__settlement_reports__get_day_totals(ProtobufCService *service,
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    medicare__v1__insutype__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__fund_pay_type__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__psn_idet_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__psn_insu_stas__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__gend__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__med_type__descriptor;
@@ -2513,6 +2638,7 @@ extern const ProtobufCMessageDescriptor medicare__v1__fee_line__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__claim__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__line_result__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__settlement_result__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__setl_detail__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__settle_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__reverse_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__reverse_response__descriptor;
