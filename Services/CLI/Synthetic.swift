@@ -75,7 +75,9 @@ struct Synthetic {
             return InsuredPerson(
                 psnNo: "P\(county)\(String(format: "%07d", i))", certno: first17 + String(ResidentID.checkCharacter(first17)),
                 name: "参保人\(i)", insutype: i % 3 == 0 ? .employeeBasic : .residentBasic, insuAdmdvs: county, psnInsuStas: .enrolled,
-                accountBalance: i % 3 == 0 ? 50_000 : 0
+                accountBalance: i % 3 == 0 ? 50_000 : 0,
+                // Residents aided by medical assistance, a few in each category.
+                psnIdetType: i % 3 == 0 ? .unspecified : i % 97 == 1 ? .extremePoverty : i % 17 == 1 ? .subsistence : i % 41 == 1 ? .marginal : .unspecified
             )
         }
     }

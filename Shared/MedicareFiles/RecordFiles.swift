@@ -47,7 +47,7 @@ public enum RecordFiles {
     /// psn_insu_stas (1 insured, 2 suspended, 4 terminated, or its name), account_balance
     /// (fen, a whole number).
     public static let personColumns = (
-        required: ["psn_no", "certno", "name", "insutype", "insu_admdvs", "psn_insu_stas", "account_balance"], optional: [String]()
+        required: ["psn_no", "certno", "name", "insutype", "insu_admdvs", "psn_insu_stas", "account_balance"], optional: ["cvlserv_flag", "psn_idet_type"]
     )
 
     /// The institutions of `table`. Errors: ``FileError/format(_:)`` for the header.
@@ -78,7 +78,9 @@ public enum RecordFiles {
         return read(table, key: { c.field("psn_no", of: $0) }) { f in
             InsuredPerson(
                 psnNo: f.text("psn_no"), certno: f.text("certno"), name: f.text("name"), insutype: try f.code("insutype"),
-                insuAdmdvs: f.text("insu_admdvs"), psnInsuStas: try f.code("psn_insu_stas"), accountBalance: try f.number("account_balance")
+                insuAdmdvs: f.text("insu_admdvs"), psnInsuStas: try f.code("psn_insu_stas"), accountBalance: try f.number("account_balance"),
+                cvlservFlag: f.text("cvlserv_flag").isEmpty ? false : try f.yesNo("cvlserv_flag"),
+                psnIdetType: f.text("psn_idet_type").isEmpty ? .unspecified : try f.code("psn_idet_type")
             )
         } fields: { Fields(columns: c, record: $0) }
     }

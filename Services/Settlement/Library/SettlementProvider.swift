@@ -58,6 +58,13 @@ public struct SettlementProvider: SettlementService {
             guard (0...1_000_000_000).contains(sent.accountBalance) else {
                 throw DomainError(field: "persons[\(i)].account_balance", "must be 0-1000000000 fen")
             }
+            // 公务员医疗补助 supplements employees' basic insurance.
+            guard !sent.cvlservFlag || insutype == .employeeBasic else {
+                throw DomainError(field: "persons[\(i)].cvlserv_flag", "the civil-servant subsidy supplements employees' insurance (310), not \(insutype.rawValue)")
+            }
+            guard sent.psnIdetType == .unspecified || sent.psnIdetType.isKnown else {
+                throw DomainError(field: "persons[\(i)].psn_idet_type", "\(sent.psnIdetType.rawValue) is not an assistance category (1-4)")
+            }
             persons.append(person)
         }
         var certnos = Set<String>(), numbers = Set<String>()

@@ -206,13 +206,13 @@ public enum BenefitCalculator {
             // inside this claim).
             let before = max(0, beyond.borneThisYear), threshold = terms.threshold ?? 0
             let above = max(0, before + out.borne - max(threshold, before))
-            out.hifmiPay = min(share(above, terms.ratio), max(0, terms.ceiling - beyond.seriousIllnessPaid))
+            out.hifmiPay = min(share(above, terms.ratio), terms.room(after: beyond.seriousIllnessPaid))
         }
         if beyond.civilServant, let terms = policy.civilServant {
-            out.cvlservPay = min(share(out.borne - out.hifmiPay, terms.ratio), max(0, terms.ceiling - beyond.civilServantPaid))
+            out.cvlservPay = min(share(out.borne - out.hifmiPay, terms.ratio), terms.room(after: beyond.civilServantPaid))
         }
         if let category = beyond.assistanceCategory, let terms = policy.medicalAssistance?[category] {
-            out.mafPay = min(share(out.borne - out.hifmiPay - out.cvlservPay, terms.ratio), max(0, terms.ceiling - beyond.assistancePaid))
+            out.mafPay = min(share(out.borne - out.hifmiPay - out.cvlservPay, terms.ratio), terms.room(after: beyond.assistancePaid))
         }
         let selfPaid = out.medfeeSumamt - out.fundPaySumamt
         let accountAllowed = input.useAccount && policy.accountVisitTypes.contains(input.visitType)

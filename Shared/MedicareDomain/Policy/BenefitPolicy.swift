@@ -46,18 +46,22 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
         public var threshold: Int64?
         /// The share of the amount it pays on, basis points.
         public var ratio: Int64
-        /// The most it pays a person in a year, fen.
-        public var ceiling: Int64
+        /// The most it pays a person in a year, fen; absent: no ceiling (不设封顶线).
+        public var ceiling: Int64?
 
-        public init(threshold: Int64? = nil, ratio: Int64, ceiling: Int64) {
+        /// Makes terms; money in fen, the ratio in basis points.
+        public init(threshold: Int64? = nil, ratio: Int64, ceiling: Int64?) {
             self.threshold = threshold
             self.ratio = ratio
             self.ceiling = ceiling
         }
 
+        /// What is left of the ceiling after `paid` this year (unbounded without one).
+        public func room(after paid: Int64) -> Int64 { ceiling.map { max(0, $0 - paid) } ?? .max }
+
         func validate(_ field: String) throws(DomainError) {
             guard (0...10_000).contains(ratio) else { throw DomainError(field: "\(field).ratio", "must be 0...10000 basis points") }
-            guard ceiling >= 0 else { throw DomainError(field: "\(field).ceiling", "must not be negative") }
+            guard (ceiling ?? 0) >= 0 else { throw DomainError(field: "\(field).ceiling", "must not be negative") }
             guard (threshold ?? 0) >= 0 else { throw DomainError(field: "\(field).threshold", "must not be negative") }
         }
     }
