@@ -290,7 +290,8 @@ public struct SettlementStore: Sendable {
                   cvlserv_paid = cvlserv_paid - $5, maf_paid = maf_paid - $6
                 WHERE psn_no = $7 AND year = $8 AND visit_type = $9
                 """,
-                [.integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay),
+                // `borne` as the settlement's row counted it (0 for one posted before migration 21).
+                [.integer(result.actPayDedc), .integer(result.hifpPay), .integer(try row.int("borne")), .integer(result.hifmiPay), .integer(result.cvlservPay),
                  .integer(result.mafPay), .text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
             )
             if result.acctPay > 0 {
