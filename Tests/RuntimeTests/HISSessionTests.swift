@@ -208,6 +208,42 @@ struct HISSessionTests {
         }
     }
 
+    /// Policy keyed by institution level, end to end: with a policy file that gives Quzhou's
+    /// village clinics 70% (and leaves township centres on quzhou-2024.1's 60%), a claim at the
+    /// village clinic is settled under the clinic-level version, because the gateway passes
+    /// on the clinic's kind from the registry's route; one at the township centre is not.
+    @Test func aPolicyForVillageClinicsAppliesToTheirClaimsOnly() async throws {
+        let folder = NSTemporaryDirectory() + "levels-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var book = try PolicyBook.bundled()
+        var clinics = try #require(book.policies.first { $0.version == "quzhou-2024.1" })
+        clinics.version = "quzhou-2024.1-village"
+        clinics.institutionKinds = ["village_clinic"]
+        clinics.poolingRatio["general_outpatient"] = 7_000
+        book.policies.append(clinics)
+        try JSONEncoder().encode(book).write(to: URL(fileURLWithPath: "\(folder)/policy.json"))
+        let stack = try await Stack(settlementExtra: ["--policy.file", "\(folder)/policy.json"])
+        do {
+            try await stack.loadDemo()
+            // F001 10.00 + 20 x 0.50 = 20.00, all 甲 in scope.
+            let clinic = try stack.client("clinic-\(Self.code)")
+            let atClinic = try await GatewayClient(clinic).settle(stackClaim("LV1"), options: keyed("lv-1"))
+            #expect(atClinic.settlement?.policyVersion == "quzhou-2024.1-village" && atClinic.settlement?.hifpPay == 1_400, "\(String(describing: atClinic.settlement))")
+            let centreCode = "H33080200001"
+            let centre = try stack.client("township-\(centreCode)")
+            var request = stackClaim("LV2", person: 1)
+            request.claim?.fixmedinsCode = centreCode
+            let atCentre = try await GatewayClient(centre).settle(request, options: keyed("lv-2"))
+            #expect(atCentre.settlement?.policyVersion == "quzhou-2024.1" && atCentre.settlement?.hifpPay == 1_200, "\(String(describing: atCentre.settlement))")
+            await clinic.close()
+            await centre.close()
+        } catch {
+            await stack.stop()
+            throw error
+        }
+        await stack.stop()
+    }
+
     /// The same session by an HIS vendor's Python with only `clients/python` (generated from
     /// `Proto/`, stock protobuf, Python's ssl).
     @Test func thePythonClientRunsTheSameSession() async throws {

@@ -17,8 +17,9 @@ final class Stack: @unchecked Sendable {
     var gateway: RunningService
 
     /// `deadRegistryReplica`: also list a registry replica that is not running, first.
-    /// `supervisionExtra`: more arguments for supervision (a time zone).
-    init(deadRegistryReplica: Int? = nil, supervisionExtra: [String] = []) async throws {
+    /// `supervisionExtra`, `settlementExtra`: more arguments for supervision (a time zone) and
+    /// settlement (a policy file).
+    init(deadRegistryReplica: Int? = nil, supervisionExtra: [String] = [], settlementExtra: [String] = []) async throws {
         folder = NSTemporaryDirectory() + "stack-\(UUID().uuidString.prefix(8))"
         // Supervision applies cases' actions in the registry and settlement, whose relays deliver
         // to it. It starts first, listening on a port of the system's choosing, with the ports
@@ -31,7 +32,8 @@ final class Stack: @unchecked Sendable {
             "--upstream.registry", "127.0.0.1:\(registryPort)", "--upstream.settlement", "127.0.0.1:\(settlementPort)",
         ] + supervisionExtra)
         registry = try await RunningService.start("registry", folder: folder, port: registryPort, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
-        settlement = try await RunningService.start("settlement", folder: folder, port: settlementPort, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"])
+        settlement = try await RunningService.start(
+            "settlement", folder: folder, port: settlementPort, extra: ["--upstream.supervision", "127.0.0.1:\(supervision.rpcPort)"] + settlementExtra)
         let registries = (deadRegistryReplica.map { ["127.0.0.1:\($0)"] } ?? []) + ["127.0.0.1:\(registry.rpcPort)"]
         gateway = try await RunningService.start("gateway", folder: folder, extra: [
             "--upstream.registry", registries.joined(separator: ","), "--upstream.settlement", "127.0.0.1:\(settlement.rpcPort)",

@@ -87,6 +87,34 @@ struct SettlementTests {
         }
     }
 
+    /// Policy keyed by institution level: a policy for village clinics applies to a claim
+    /// whose route says village clinic, not to a township centre's or one whose level is not
+    /// known (only policies for every level apply then); an unknown level is refused, named.
+    @Test func policyIsChosenByInstitutionLevel() async throws {
+        var book = try PolicyBook.bundled()
+        var village = try #require(book.policies.first { $0.version == "quzhou-2024.1" })
+        village.version = "quzhou-village-test"
+        village.institutionKinds = ["village_clinic"]
+        village.poolingRatio["general_outpatient"] = 7_000
+        book.policies.append(village)
+        var wrong = village
+        wrong.institutionKinds = ["hospital"]
+        let refused = #expect(throws: DomainError.self) { try wrong.validate() }
+        #expect(refused?.field == "quzhou-village-test.institutionKinds[0]", "\(String(describing: refused))")
+        try await withSettlement(policies: book) { s in
+            func settle(_ id: String, day: String, _ kind: InstitutionKind) async throws -> SettlementResult {
+                var request = claim(id, date: day, [("XA01AAA001", 20, 50)])
+                request.fixmedinsKind = kind
+                return try await s.settle(request, options: keyed(id))
+            }
+            let clinic = try await settle("VL1", day: "2024-06-01", .villageClinic)
+            #expect(clinic.hifpPay == 700 && clinic.policyVersion == "quzhou-village-test")
+            let centre = try await settle("VL2", day: "2024-06-02", .townshipCentre)
+            let unknown = try await settle("VL3", day: "2024-06-03", .unspecified)
+            #expect(centre.hifpPay == 600 && centre.policyVersion == "quzhou-2024.1" && unknown.policyVersion == "quzhou-2024.1")
+        }
+    }
+
     /// 2207's insutype, when the HIS states it, must be the person's: 390 for a resident
     /// settles, 310 is refused naming the field, an undeclared number is out of form.
     @Test func aStatedInsutypeMustBeThePersons() async throws {

@@ -120,11 +120,11 @@ public struct GatewayProvider: GatewayService {
         guard case .success(let settledRoute) = route, case .success(let reviewed) = review else { throw RPCError(code: .internal, message: "internal error") }
         claim.settleVia = settledRoute.settleVia
         if request.preSettle {
-            let result = try await settlement.preSettle(SettleRequest(claim: claim), options: downstream)
+            let result = try await settlement.preSettle(SettleRequest(claim: claim, fixmedinsKind: settledRoute.kind), options: downstream)
             return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed)
         }
         let settleStart = ContinuousClock.now
-        let result = try await settlement.settle(SettleRequest(claim: claim), options: options)
+        let result = try await settlement.settle(SettleRequest(claim: claim, fixmedinsKind: settledRoute.kind), options: options)
         settleTime.record(since: settleStart)
         return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, replay: result.replay)
     }

@@ -127,7 +127,7 @@ public struct RegistryProvider: RegistryService {
         guard let facts = try await store.routeFacts(code.value, on: date) else {
             throw DomainError(.notFound, field: "fixmedins_code", "no institution \(code)")
         }
-        var route = SettlementRoute(designationStatus: facts.status, divisionCode: facts.division)
+        var route = SettlementRoute(designationStatus: facts.status, divisionCode: facts.division, kind: facts.kind)
         guard facts.status == .designated else {
             route.refusal = "\(code) is \(Self.words(facts.status))"
             return route

@@ -123,7 +123,7 @@ public struct SettlementProvider: SettlementService {
         }
         let settledAs = try standing.settledAs(claim)
         let (accumulator, year) = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: settledAs.code)
-        var result = try Settling(claim: claim, policies: current.book).result(person: person, settledAs: settledAs, accumulator: accumulator, year: year)
+        var result = try Settling(claim: claim, policies: current.book, institutionKind: request.fixmedinsKind).result(person: person, settledAs: settledAs, accumulator: accumulator, year: year)
         result.status = .presettled
         return result
     }
@@ -139,7 +139,7 @@ public struct SettlementProvider: SettlementService {
             scope: try context.actingCaller().idempotencyScope, key: try idempotencyKey(context),
             digest: ValidatedClaim.digest(of: bytes), day: today().description
         )
-        let result = try await store.settle(identity, settling: Settling(claim: claim, policies: current.book), claimBytes: bytes)
+        let result = try await store.settle(identity, settling: Settling(claim: claim, policies: current.book, institutionKind: request.fixmedinsKind), claimBytes: bytes)
         if !result.replay {
             relay?.nudge()
             // Business metrics, by the clinic's county (its code's 6 digits): bounded by the

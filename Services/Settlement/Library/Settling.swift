@@ -9,13 +9,15 @@ import MedicareWire
 struct Settling: Sendable {
     let claim: ValidatedClaim
     let policies: PolicyBook
+    /// The clinic's kind (level) from the registry's route (``SettleRequest/fixmedinsKind``).
+    var institutionKind: InstitutionKind = .unspecified
 
     /// The split of the claim for `person` on the terms of `settledAs` (the claim's medical
     /// type, or general outpatient for a chronic claim away from the contracted institution:
     /// ``ChronicStandingOnDay/settledAs(_:)``) with `accumulator` (deductible used and fund
     /// paid this year on those terms), by the benefit policy of the person's insured region
-    /// (`insu_admdvs`) and insurance type in force on the visit day
-    /// (``PolicyBook/policy(region:insutype:on:)``). Errors: FAILED_PRECONDITION (not
+    /// (`insu_admdvs`), insurance type and the clinic's level in force on the visit day
+    /// (``PolicyBook/policy(region:insutype:institutionKind:on:)``). Errors: FAILED_PRECONDITION (not
     /// enrolled; a stated insutype not the person's; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
     /// person's; a visit before the person's birth).
     /// `year`: the person's accumulators of this year over every visit type
@@ -36,7 +38,9 @@ struct Settling: Sendable {
         if let id = try? ResidentID(person.certno), claim.visitDate < id.birth {
             throw DomainError(field: "claim.visit_date", "\(claim.visitDate) is before the person's birth")
         }
-        let policy = try policies.policy(region: person.insuAdmdvs, insutype: person.insutype.rawValue, on: claim.visitDate.description)
+        let policy = try policies.policy(
+            region: person.insuAdmdvs, insutype: person.insutype.rawValue, institutionKind: institutionKind == .unspecified ? nil : institutionKind.code,
+            on: claim.visitDate.description)
         let output = try BenefitCalculator.calculate(
             .init(
                 lines: claim.lines, visitType: settledAs.code, useAccount: claim.claim.useAccount,

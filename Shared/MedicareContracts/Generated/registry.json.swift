@@ -244,6 +244,7 @@ extension SettlementRoute: JSONMessage {
         self.divisionCode = try reader.string("division_code")
         self.scopes = try reader.codes("scopes")
         self.agreementNo = try reader.string("agreement_no")
+        self.kind = try reader.code("kind")
         try reader.finish("medicare.v1.SettlementRoute")
     }
 
@@ -256,9 +257,10 @@ extension SettlementRoute: JSONMessage {
         writer.put("division_code", self.divisionCode)
         writer.put("scopes", self.scopes)
         writer.put("agreement_no", self.agreementNo)
+        writer.put("kind", self.kind)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("can_settle", "bool"), JSONField("settle_via", "string"), JSONField("mode", "medicare.v1.RouteMode"), JSONField("refusal", "string"), JSONField("designation_status", "medicare.v1.DesignationStatus"), JSONField("division_code", "string"), JSONField("scopes", "medicare.v1.ServiceScope", repeated: true), JSONField("agreement_no", "string")]
+    public static let jsonFields: [JSONField] = [JSONField("can_settle", "bool"), JSONField("settle_via", "string"), JSONField("mode", "medicare.v1.RouteMode"), JSONField("refusal", "string"), JSONField("designation_status", "medicare.v1.DesignationStatus"), JSONField("division_code", "string"), JSONField("scopes", "medicare.v1.ServiceScope", repeated: true), JSONField("agreement_no", "string"), JSONField("kind", "medicare.v1.InstitutionKind")]
 }
 
 extension DesignationApplication: JSONMessage {

@@ -263,14 +263,16 @@ extension SettleRequest: JSONMessage {
     public init(json reader: inout JSONReader) throws(DomainError) {
         self.init()
         self.claim = try reader.message("claim")
+        self.fixmedinsKind = try reader.code("fixmedins_kind")
         try reader.finish("medicare.v1.SettleRequest")
     }
 
     public func json(into writer: inout JSONWriter) {
         writer.put("claim", self.claim)
+        writer.put("fixmedins_kind", self.fixmedinsKind)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("claim", "medicare.v1.Claim")]
+    public static let jsonFields: [JSONField] = [JSONField("claim", "medicare.v1.Claim"), JSONField("fixmedins_kind", "medicare.v1.InstitutionKind")]
 }
 
 extension ReverseRequest: JSONMessage {

@@ -7,6 +7,9 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
     /// residents' basic, ...) it applies to; absent or empty, every type. Employees' and
     /// residents' schemes set their own deductibles, ratios and ceilings.
     public var insutypes: [String]?
+    /// The institution levels (kinds: `township_centre` 乡镇卫生院, `village_clinic` 村卫生室)
+    /// it applies to; absent or empty, every level.
+    public var institutionKinds: [String]?
     /// The policy's version name; error fields start with it.
     public var version: String
     /// YYYY-MM-DD, inclusive.
@@ -78,6 +81,16 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
         return insutypes.contains(String(insutype))
     }
 
+    /// The institution kinds a policy may name.
+    public static let institutionKindCodes: Set<String> = ["township_centre", "village_clinic"]
+
+    /// Whether it applies to an institution of the kind `kind` (its code; nil: not known, which
+    /// only a policy for every level covers).
+    public func covers(institutionKind kind: String?) -> Bool {
+        guard let kinds = institutionKinds, !kinds.isEmpty else { return true }
+        return kind.map(kinds.contains) ?? false
+    }
+
     /// The visit types every policy must price: `general_outpatient` and `chronic_outpatient`.
     public static let visitTypes = ["general_outpatient", "chronic_outpatient"]
 
@@ -87,6 +100,9 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
             guard let number = Int32(code), Self.insutypeNumbers.contains(number) else {
                 throw DomainError(field: "\(version).insutypes[\(i)]", "\(code) is not a national insurance type number (\(Self.insutypeNumbers.sorted().map(String.init).joined(separator: ", ")))")
             }
+        }
+        for (i, kind) in (institutionKinds ?? []).enumerated() where !Self.institutionKindCodes.contains(kind) {
+            throw DomainError(field: "\(version).institutionKinds[\(i)]", "\(kind) is not an institution kind (\(Self.institutionKindCodes.sorted().joined(separator: ", ")))")
         }
         guard ["cap", "refuse"].contains(priceCap) else { throw DomainError(field: "\(version).priceCap", "must be cap or refuse") }
         for type in Self.visitTypes {
@@ -155,17 +171,20 @@ public struct PolicyBook: Codable, Sendable {
         self.catalogue = catalogue
     }
 
-    /// The policy for an insured region and insurance type (its national number) on a date:
-    /// of those whose region prefixes `region`, whose types include `insutype` (or that name
-    /// none) and whose effective period contains the date, the most specific region first,
-    /// then one naming the type over one for every type, then the latest to take effect.
+    /// The policy for an insured region, insurance type (its national number) and institution
+    /// level (its kind's code; nil: not known) on a date: of those whose region prefixes
+    /// `region`, whose types include `insutype` (or that name none), whose levels include the
+    /// institution's (or that name none) and whose effective period contains the date, the most
+    /// specific region first, then one naming the type over one for every type, then one
+    /// naming the level, then the latest to take effect.
     /// - Throws: ``DomainError`` (`precondition`, `claim.visit_date`) when none covers them.
-    public func policy(region: String, insutype: Int32, on date: String) throws(DomainError) -> BenefitPolicy {
+    public func policy(region: String, insutype: Int32, institutionKind: String? = nil, on date: String) throws(DomainError) -> BenefitPolicy {
         let matching = policies.filter {
-            region.hasPrefix($0.region) && $0.covers(insutype: insutype) && $0.effectiveFrom <= date && ($0.effectiveTo.map { date < $0 } ?? true)
+            region.hasPrefix($0.region) && $0.covers(insutype: insutype) && $0.covers(institutionKind: institutionKind) && $0.effectiveFrom <= date
+                && ($0.effectiveTo.map { date < $0 } ?? true)
         }
-        func rank(_ policy: BenefitPolicy) -> (Int, Int, String) {
-            (policy.region.count, (policy.insutypes ?? []).isEmpty ? 0 : 1, policy.effectiveFrom)
+        func rank(_ policy: BenefitPolicy) -> (Int, Int, Int, String) {
+            (policy.region.count, (policy.insutypes ?? []).isEmpty ? 0 : 1, (policy.institutionKinds ?? []).isEmpty ? 0 : 1, policy.effectiveFrom)
         }
         guard let best = matching.max(by: { rank($0) < rank($1) }) else {
             throw DomainError(.precondition, field: "claim.visit_date", "no benefit policy covers region \(region) and insurance type \(insutype) on \(date)")

@@ -1268,8 +1268,9 @@ public struct SettlementRoute: WireMessage {
     public var divisionCode: String
     public var scopes: [ServiceScope]
     public var agreementNo: String
+    public var kind: InstitutionKind
 
-    public init(canSettle: Bool = false, settleVia: String = "", mode: RouteMode = .init(), refusal: String = "", designationStatus: DesignationStatus = .init(), divisionCode: String = "", scopes: [ServiceScope] = [], agreementNo: String = "") {
+    public init(canSettle: Bool = false, settleVia: String = "", mode: RouteMode = .init(), refusal: String = "", designationStatus: DesignationStatus = .init(), divisionCode: String = "", scopes: [ServiceScope] = [], agreementNo: String = "", kind: InstitutionKind = .init()) {
         self.canSettle = canSettle
         self.settleVia = settleVia
         self.mode = mode
@@ -1278,6 +1279,7 @@ public struct SettlementRoute: WireMessage {
         self.divisionCode = divisionCode
         self.scopes = scopes
         self.agreementNo = agreementNo
+        self.kind = kind
     }
 
     public static var protoName: String { "medicare.v1.SettlementRoute" }
@@ -1309,6 +1311,7 @@ extension SettlementRoute: CMessage {
         self.divisionCode = try arena.string(c.pointee.division_code, field: "medicare.v1.SettlementRoute.division_code")
         self.scopes = try arena.array(c.pointee.scopes, c.pointee.n_scopes, field: "medicare.v1.SettlementRoute.scopes") { ServiceScope(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
         self.agreementNo = try arena.string(c.pointee.agreement_no, field: "medicare.v1.SettlementRoute.agreement_no")
+        self.kind = InstitutionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -1320,6 +1323,7 @@ extension SettlementRoute: CMessage {
         c.pointee.division_code = try arena.cString(self.divisionCode, field: "medicare.v1.SettlementRoute.division_code")
         (c.pointee.n_scopes, c.pointee.scopes) = arena.cArray(self.scopes) { .init(rawValue: .init(truncatingIfNeeded: $0.rawValue)) }
         c.pointee.agreement_no = try arena.cString(self.agreementNo, field: "medicare.v1.SettlementRoute.agreement_no")
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
     }
 }
 

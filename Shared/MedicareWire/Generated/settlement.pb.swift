@@ -1334,9 +1334,11 @@ extension SetlDetail: CMessage {
 /// `medicare.v1.SettleRequest`
 public struct SettleRequest: WireMessage {
     public var claim: Claim?
+    public var fixmedinsKind: InstitutionKind
 
-    public init(claim: Claim? = nil) {
+    public init(claim: Claim? = nil, fixmedinsKind: InstitutionKind = .init()) {
         self.claim = claim
+        self.fixmedinsKind = fixmedinsKind
     }
 
     public static var protoName: String { "medicare.v1.SettleRequest" }
@@ -1361,10 +1363,12 @@ extension SettleRequest: CMessage {
 
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let p = c.pointee.claim { self.claim = try Claim(c: p, arena: arena) } else { self.claim = nil }
+        self.fixmedinsKind = InstitutionKind(rawValue: Int32(truncatingIfNeeded: c.pointee.fixmedins_kind.rawValue))
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         if let v = self.claim { c.pointee.claim = try arena.cMessage(v) }
+        c.pointee.fixmedins_kind = .init(rawValue: .init(truncatingIfNeeded: self.fixmedinsKind.rawValue))
     }
 }
 

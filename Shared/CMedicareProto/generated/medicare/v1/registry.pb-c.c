@@ -3251,7 +3251,7 @@ const ProtobufCMessageDescriptor medicare__v1__resolve_settlement_route_request_
   (ProtobufCMessageInit) medicare__v1__resolve_settlement_route_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_descriptors[8] =
+static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_descriptors[9] =
 {
   {
     "can_settle",
@@ -3349,12 +3349,25 @@ static const ProtobufCFieldDescriptor medicare__v1__settlement_route__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kind",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettlementRoute, kind),
+    &medicare__v1__institution_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__settlement_route__field_indices_by_name[] = {
   7,   /* field[7] = agreement_no */
   0,   /* field[0] = can_settle */
   4,   /* field[4] = designation_status */
   5,   /* field[5] = division_code */
+  8,   /* field[8] = kind */
   2,   /* field[2] = mode */
   3,   /* field[3] = refusal */
   6,   /* field[6] = scopes */
@@ -3363,7 +3376,7 @@ static const unsigned medicare__v1__settlement_route__field_indices_by_name[] = 
 static const ProtobufCIntRange medicare__v1__settlement_route__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settlement_route__descriptor =
 {
@@ -3373,7 +3386,7 @@ const ProtobufCMessageDescriptor medicare__v1__settlement_route__descriptor =
   "Medicare__V1__SettlementRoute",
   "medicare.v1",
   sizeof(Medicare__V1__SettlementRoute),
-  8,
+  9,
   medicare__v1__settlement_route__field_descriptors,
   medicare__v1__settlement_route__field_indices_by_name,
   1,  medicare__v1__settlement_route__number_ranges,

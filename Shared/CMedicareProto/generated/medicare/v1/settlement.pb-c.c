@@ -3076,7 +3076,7 @@ const ProtobufCMessageDescriptor medicare__v1__setl_detail__descriptor =
   (ProtobufCMessageInit) medicare__v1__setl_detail__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descriptors[2] =
 {
   {
     "claim",
@@ -3090,14 +3090,28 @@ static const ProtobufCFieldDescriptor medicare__v1__settle_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fixmedins_kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SettleRequest, fixmedins_kind),
+    &medicare__v1__institution_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__settle_request__field_indices_by_name[] = {
   0,   /* field[0] = claim */
+  1,   /* field[1] = fixmedins_kind */
 };
-static const ProtobufCIntRange medicare__v1__settle_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange medicare__v1__settle_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 3, 1 },
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor medicare__v1__settle_request__descriptor =
 {
@@ -3107,10 +3121,10 @@ const ProtobufCMessageDescriptor medicare__v1__settle_request__descriptor =
   "Medicare__V1__SettleRequest",
   "medicare.v1",
   sizeof(Medicare__V1__SettleRequest),
-  1,
+  2,
   medicare__v1__settle_request__field_descriptors,
   medicare__v1__settle_request__field_indices_by_name,
-  1,  medicare__v1__settle_request__number_ranges,
+  2,  medicare__v1__settle_request__number_ranges,
   (ProtobufCMessageInit) medicare__v1__settle_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -597,10 +597,14 @@ struct  Medicare__V1__SettlementRoute
    * that agreement's number; empty when none is on file
    */
   char *agreement_no;
+  /*
+   * the clinic's kind (its level, for the benefit policy)
+   */
+  Medicare__V1__InstitutionKind kind;
 };
 #define MEDICARE__V1__SETTLEMENT_ROUTE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settlement_route__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, MEDICARE__V1__ROUTE_MODE__ROUTE_MODE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__DESIGNATION_STATUS__DESIGNATION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED }
 
 
 /*

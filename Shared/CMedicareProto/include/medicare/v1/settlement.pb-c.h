@@ -15,6 +15,7 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "medicare/v1/audit.pb-c.h"
+#include "medicare/v1/registry.pb-c.h"
 
 typedef struct Medicare__V1__InsuredPerson Medicare__V1__InsuredPerson;
 typedef struct Medicare__V1__ImportPersonsRequest Medicare__V1__ImportPersonsRequest;
@@ -678,10 +679,16 @@ struct  Medicare__V1__SettleRequest
    * the idempotency key travels in metadata "idempotency-key"
    */
   Medicare__V1__Claim *claim;
+  /*
+   * The clinic's kind (level) as the registry's route gave it (the gateway sets it, as it
+   * sets claim.settle_via): a policy may be for one institution level. Unspecified: only
+   * policies for every level apply.
+   */
+  Medicare__V1__InstitutionKind fixmedins_kind;
 };
 #define MEDICARE__V1__SETTLE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__settle_request__descriptor) \
-    , NULL }
+    , NULL, MEDICARE__V1__INSTITUTION_KIND__INSTITUTION_KIND_UNSPECIFIED }
 
 
 struct  Medicare__V1__ReverseRequest
