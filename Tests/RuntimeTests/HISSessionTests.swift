@@ -175,20 +175,22 @@ struct HISSessionTests {
         try await withDemoStack { stack in
             let (clinic, settlement, gateway) = try await Self.signedIn(stack)
             let code = Self.code
+            // Registrations and contracts begin within a year of today; the visit is recent.
+            func day(_ n: Int) -> String { CivilDate.today(in: TimeZone(identifier: "Asia/Shanghai")!).adding(days: n).description }
             let registered = try await settlement.registerChronicCondition(ChronicRegistration(
-                psnNo: "P11", opspDiseCode: "I10", opspDiseName: "高血压", ideFixmedinsNo: code, diagDrCodg: "DR01", begndate: "2024-01-01", opterNo: "D001"))
+                psnNo: "P11", opspDiseCode: "I10", opspDiseName: "高血压", ideFixmedinsNo: code, diagDrCodg: "DR01", begndate: day(-300), opterNo: "D001"))
             #expect(registered.trtDclaDetlSn.hasPrefix("D") && !registered.replay)
-            _ = try await settlement.signFamilyDoctorContract(FamilyDoctorContract(psnNo: "P11", fixmedinsCode: code, drCode: "DR01", begndate: "2024-01-01", opterNo: "D001"))
+            _ = try await settlement.signFamilyDoctorContract(FamilyDoctorContract(psnNo: "P11", fixmedinsCode: code, drCode: "DR01", begndate: day(-300), opterNo: "D001"))
             let elsewhere = await #expect(throws: RPCError.self) {
                 _ = try await settlement.registerChronicCondition(ChronicRegistration(
-                    psnNo: "P11", opspDiseCode: "E11", opspDiseName: "糖尿病", ideFixmedinsNo: "H33080200102", diagDrCodg: "DR01", begndate: "2024-01-01", opterNo: "D001"))
+                    psnNo: "P11", opspDiseCode: "E11", opspDiseName: "糖尿病", ideFixmedinsNo: "H33080200102", diagDrCodg: "DR01", begndate: day(-300), opterNo: "D001"))
             }
             #expect(elsewhere?.code == .permissionDenied)
 
             func chronicVisit(_ psnNo: String, _ number: String) async throws -> VisitRef {
                 let visit = try await settlement.registerVisit(RegisterVisitRequest(
                     fixmedinsCode: code, iptOtpNo: number, psnNo: psnNo, insutype: .residentBasic, medType: .chronicOutpatient,
-                    begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-" + number))
+                    begntime: day(-10), atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-" + number))
                 _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["I10"], opterNo: "D001"))
                 _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
                     FeeDetail(feedetlSn: "1", medListCodg: "XC07ABA001", medinsListCodg: "YP0101", cnt: 30, pric: 120, bilgDrCodg: "DR01", days: 30),
@@ -202,7 +204,9 @@ struct HISSessionTests {
                 _ = try await gateway.settle(GatewaySettleRequest(visit: try await chronicVisit("P12", "OP-CH-2")), options: keyed("ch-2"))
             }
             #expect(unregistered?.code == .failedPrecondition && unregistered?.message.hasPrefix("claim.med_type:") == true, "\(String(describing: unregistered))")
-            let standing = try await settlement.getChronicStanding(ChronicStandingRequest(psnNo: "P11", date: "2024-06-01"))
+            let first17 = "330802" + String(format: "%04d%02d%02d%03d", 1961, 1, 12, 1)
+            let standing = try await settlement.getChronicStanding(ChronicStandingRequest(
+                psnNo: "P11", date: day(-10), certno: first17 + String(ResidentID.checkCharacter(first17))))
             #expect(standing.registrations.count == 1 && standing.contract?.drCode == "DR01")
             await clinic.close()
         }

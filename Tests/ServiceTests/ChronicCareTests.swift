@@ -1,3 +1,4 @@
+import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
@@ -16,6 +17,10 @@ import Testing
 @Suite struct ChronicCareTests {
     static let clinic = "H33080200101", centre = "H33080200001", other = "H33080200102"
 
+    /// A day `n` days from today (registrations and contracts begin within a year of today).
+    static func d(_ n: Int) -> String { CivilDate.today(in: TimeZone(identifier: "Asia/Shanghai")!).adding(days: n).description }
+    func d(_ n: Int) -> String { Self.d(n) }
+
     /// A settlement behind an in-process gateway, with DR01 registered at the clinic, the
     /// centre and another clinic, and operator D001 signed in at each: `body` gets the clinic's
     /// client through the gateway and settlement's own (for settles, as the gateway makes them).
@@ -31,8 +36,9 @@ import Testing
             )
             let direct = SettlementClient(settlement)
             _ = try await direct.importPersons(ImportPersonsRequest(persons: [quzhou, hangzhou, suspended]))
-            _ = try await direct.importPractitioners(ImportPractitionersRequest(practitioners: [Self.clinic, Self.centre, Self.other].map {
-                Practitioner(fixmedinsCode: $0, drCode: "DR01", drName: "赵医生", pracType: .villageDoctor, active: true)
+            _ = try await direct.importPractitioners(ImportPractitionersRequest(practitioners: [Self.clinic, Self.centre, Self.other].flatMap {
+                [Practitioner(fixmedinsCode: $0, drCode: "DR01", drName: "赵医生", pracType: .villageDoctor, active: true),
+                 Practitioner(fixmedinsCode: $0, drCode: "DR02", drName: "钱医生", pracType: .villageDoctor, active: true)]
             }))
             for code in [Self.clinic, Self.centre, Self.other] { _ = try await direct.signIn(SignInRequest(fixmedinsCode: code, opterNo: "D001", opterName: "赵医生")) }
             let clinic = SettlementClient(InProcessChannel(
@@ -41,7 +47,7 @@ import Testing
         }
     }
 
-    func registration(_ code: String = "I10", name: String = "高血压", at institution: String = clinic, from: String = "2024-01-01", to: String = "") -> ChronicRegistration {
+    func registration(_ code: String = "I10", name: String = "高血压", at institution: String = clinic, from: String = d(-300), to: String = "") -> ChronicRegistration {
         ChronicRegistration(psnNo: quzhou.psnNo, opspDiseCode: code, opspDiseName: name, ideFixmedinsNo: institution, diagDrCodg: "DR01",
                             begndate: from, enddate: to, opterNo: "D001")
     }
@@ -64,30 +70,30 @@ import Testing
     func aChronicClaimIsSettledAtSixtyFivePercentOnlyForARegisteredConditionAtTheContractedInstitution(engine: Engine) async throws {
         try await withChronicCare(engine) { clinic, settlement in
             // No registration yet: refused, naming med_type; nothing is posted.
-            let unregistered = await refusal { _ = try await settlement.settle(chronicClaim("C0", date: "2024-06-01"), options: keyed("c0")) }
+            let unregistered = await refusal { _ = try await settlement.settle(chronicClaim("C0", date: d(-200)), options: keyed("c0")) }
             #expect(unregistered?.code == .failedPrecondition && unregistered?.message.hasPrefix("claim.med_type: ") == true, "\(String(describing: unregistered))")
 
             let registered = try await clinic.registerChronicCondition(registration())
             #expect(registered.trtDclaDetlSn.hasPrefix("D") && registered.trtDclaDetlSn.count == 24 && !registered.replay && registered.opspDiseCode == "I10")
 
             // Registered, no contract: general outpatient terms, 60% = 21.60, on the general accumulators.
-            let general = try await settlement.settle(chronicClaim("C1", date: "2024-06-01"), options: keyed("c1"))
+            let general = try await settlement.settle(chronicClaim("C1", date: d(-200)), options: keyed("c1"))
             #expect(general.settledAs == .generalOutpatient && general.hifpPay == 2_160 && general.psnCashPay == 1_440 && general.poolPropSelfpay == 6_000)
 
             // Contracted with the clinic from 2024-06-02: 65% = 23.40 there; a diagnosis under the
             // registered category (I10.X00) matches.
-            _ = try await clinic.signFamilyDoctorContract(contract(from: "2024-06-02"))
-            let preSettled = try await settlement.preSettle(chronicClaim("C2", date: "2024-06-02", diagnoses: ["I10.x00"]))
-            let chronic = try await settlement.settle(chronicClaim("C2", date: "2024-06-02", diagnoses: ["I10.x00"]), options: keyed("c2"))
+            _ = try await clinic.signFamilyDoctorContract(contract(from: d(-199)))
+            let preSettled = try await settlement.preSettle(chronicClaim("C2", date: d(-199), diagnoses: ["I10.x00"]))
+            let chronic = try await settlement.settle(chronicClaim("C2", date: d(-199), diagnoses: ["I10.x00"]), options: keyed("c2"))
             #expect(chronic.settledAs == .chronicOutpatient && chronic.hifpPay == 2_340 && chronic.psnCashPay == 1_260 && chronic.poolPropSelfpay == 6_500)
             #expect(preSettled.settledAs == chronic.settledAs && preSettled.hifpPay == chronic.hifpPay && preSettled.status == .presettled)
             // Before the contract began, and at another clinic: general terms.
-            let before = try await settlement.settle(chronicClaim("C3", date: "2024-05-31"), options: keyed("c3"))
-            let away = try await settlement.settle(chronicClaim("C4", date: "2024-06-03", clinic: Self.other), options: keyed("c4"))
+            let before = try await settlement.settle(chronicClaim("C3", date: d(-201)), options: keyed("c3"))
+            let away = try await settlement.settle(chronicClaim("C4", date: d(-198), clinic: Self.other), options: keyed("c4"))
             #expect(before.settledAs == .generalOutpatient && before.hifpPay == 2_160)
             #expect(away.settledAs == .generalOutpatient && away.hifpPay == 2_160)
             // A diagnosis the registration does not cover: refused.
-            let uncovered = await refusal { _ = try await settlement.settle(chronicClaim("C5", date: "2024-06-04", diagnoses: ["E11"]), options: keyed("c5")) }
+            let uncovered = await refusal { _ = try await settlement.settle(chronicClaim("C5", date: d(-197), diagnoses: ["E11"]), options: keyed("c5")) }
             #expect(uncovered?.code == .failedPrecondition && uncovered?.message.hasPrefix("claim.med_type: ") == true)
 
             // Reversing a chronic claim settled on general terms restores the general accumulators:
@@ -97,32 +103,41 @@ import Testing
             #expect(ledger.balanced && ledger.problems.isEmpty, "\(ledger.problems)")
 
             // The standing on a day: the registration and the contract in force.
-            let standing = try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: "2024-06-02"))
+            let standing = try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: d(-199), certno: quzhou.certno))
             #expect(standing.registrations.map(\.trtDclaDetlSn) == [registered.trtDclaDetlSn] && standing.contract?.fixmedinsCode == Self.clinic)
-            #expect(try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: "2024-06-01")).contract == nil)
+            #expect(try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: d(-200), certno: quzhou.certno)).contract == nil)
         }
     }
 
     /// A contract with the township centre the clinic settles through counts at the clinic
-    /// (乡村一体化); the contract in force is the one that began latest; a registration that
-    /// has ended no longer counts.
+    /// (乡村一体化); one contract at a time: another institution's waits until the first is
+    /// ended by its institution; a registration that has ended no longer counts.
     @Test(arguments: Engine.all)
     func theContractInForceAndTheRegistrationsInForceDecide(engine: Engine) async throws {
         try await withChronicCare(engine) { clinic, settlement in
             _ = try await clinic.registerChronicCondition(registration())
-            _ = try await clinic.registerChronicCondition(registration("E11", name: "2型糖尿病", to: "2024-03-31"))
-            _ = try await settlement.signFamilyDoctorContract(contract(at: Self.centre, from: "2024-01-01"))
-            _ = try await settlement.signFamilyDoctorContract(contract(at: Self.other, from: "2024-07-01"))
-            let viaCentre = try await settlement.settle(chronicClaim("D1", date: "2024-06-01"), options: keyed("d1"))
+            _ = try await clinic.registerChronicCondition(registration("E11", name: "2型糖尿病", to: d(-250)))
+            _ = try await settlement.signFamilyDoctorContract(contract(at: Self.centre, from: d(-300)))
+            // Another clinic may not contract the person while the centre's contract holds.
+            let overlapping = await refusal { _ = try await settlement.signFamilyDoctorContract(contract(at: Self.other, from: d(-100))) }
+            #expect(overlapping?.code == .failedPrecondition && overlapping?.message.hasPrefix("begndate: ") == true, "\(String(describing: overlapping))")
+            // The centre ends it (the same contract with an end date); then the other clinic may.
+            let ended = try await settlement.signFamilyDoctorContract(contract(at: Self.centre, from: d(-300), to: d(-101)))
+            #expect(ended.enddate == d(-101) && !ended.replay)
+            let later = await refusal { _ = try await settlement.signFamilyDoctorContract(contract(at: Self.centre, from: d(-300), to: d(-50))) }
+            #expect(later?.code == .alreadyExists && later?.message.hasPrefix("enddate: ") == true)
+            _ = try await settlement.signFamilyDoctorContract(contract(at: Self.other, from: d(-100)))
+
+            let viaCentre = try await settlement.settle(chronicClaim("D1", date: d(-200)), options: keyed("d1"))
             #expect(viaCentre.settledAs == .chronicOutpatient && viaCentre.hifpPay == 2_340)
-            // From July the contract is with another clinic: general terms here.
-            let july = try await settlement.settle(chronicClaim("D2", date: "2024-07-01"), options: keyed("d2"))
-            #expect(july.settledAs == .generalOutpatient && july.hifpPay == 2_160)
-            // E11 ended on 2024-03-31: in force in March, not in June.
-            let march = try await settlement.settle(chronicClaim("D3", date: "2024-03-31", diagnoses: ["E11.9"]), options: keyed("d3"))
-            #expect(march.settledAs == .chronicOutpatient)
-            let ended = await refusal { _ = try await settlement.settle(chronicClaim("D4", date: "2024-06-02", diagnoses: ["E11.9"]), options: keyed("d4")) }
-            #expect(ended?.code == .failedPrecondition)
+            // Since the other clinic's contract began: general terms here.
+            let after = try await settlement.settle(chronicClaim("D2", date: d(-90)), options: keyed("d2"))
+            #expect(after.settledAs == .generalOutpatient && after.hifpPay == 2_160)
+            // E11 ended d(-250): in force then, not after.
+            let then = try await settlement.settle(chronicClaim("D3", date: d(-260), diagnoses: ["E11.9"]), options: keyed("d3"))
+            #expect(then.settledAs == .chronicOutpatient)
+            let ended2 = await refusal { _ = try await settlement.settle(chronicClaim("D4", date: d(-199), diagnoses: ["E11.9"]), options: keyed("d4")) }
+            #expect(ended2?.code == .failedPrecondition)
         }
     }
 
@@ -136,21 +151,27 @@ import Testing
             #expect(again.replay && again.trtDclaDetlSn == first.trtDclaDetlSn && again.registeredAt == first.registeredAt)
             let renamed = await refusal { _ = try await clinic.registerChronicCondition(registration(name: "原发性高血压")) }
             #expect(renamed?.code == .alreadyExists && renamed?.message.hasPrefix("opsp_dise_code: ") == true)
-            let signed = try await clinic.signFamilyDoctorContract(contract(from: "2024-01-01"))
+            let signed = try await clinic.signFamilyDoctorContract(contract(from: d(-300)))
             #expect(!signed.replay && !signed.signedAt.isEmpty)
-            #expect(try await clinic.signFamilyDoctorContract(contract(from: "2024-01-01")).replay)
-            let changed = await refusal { _ = try await clinic.signFamilyDoctorContract(contract(from: "2024-01-01", to: "2024-12-31")) }
+            #expect(try await clinic.signFamilyDoctorContract(contract(from: d(-300))).replay)
+            var otherDoctor = contract(from: d(-300))
+            otherDoctor.drCode = "DR02"
+            let changed = await refusal { _ = try await clinic.signFamilyDoctorContract(otherDoctor) }
             #expect(changed?.code == .alreadyExists && changed?.message.hasPrefix("begndate: ") == true)
+            let longAgo = await refusal { _ = try await clinic.signFamilyDoctorContract(contract(from: d(-400))) }
+            #expect(longAgo?.code == .invalidArgument && longAgo?.message.hasPrefix("begndate: ") == true)
 
             var badCode = registration(); badCode.opspDiseCode = "高血压"
             var unknownDoctor = registration(); unknownDoctor.diagDrCodg = "DR99"
             var notSignedIn = registration(); notSignedIn.opterNo = "D002"
-            let backwards = registration(from: "2024-06-01", to: "2024-05-31")
+            let backwards = registration(from: d(-10), to: d(-20))
+            let tooEarly = registration(from: d(-400))
             var nobody = registration(); nobody.psnNo = "P999"
             var notEnrolled = registration(); notEnrolled.psnNo = suspended.psnNo
             for (request, code, field) in [
                 (badCode, RPCError.Code.invalidArgument, "opsp_dise_code"), (unknownDoctor, .failedPrecondition, "diag_dr_codg"),
-                (notSignedIn, .failedPrecondition, "opter_no"), (backwards, .invalidArgument, "enddate"), (nobody, .notFound, "psn_no"),
+                (notSignedIn, .failedPrecondition, "opter_no"), (backwards, .invalidArgument, "enddate"), (tooEarly, .invalidArgument, "begndate"),
+                (nobody, .notFound, "psn_no"),
                 (notEnrolled, .failedPrecondition, "psn_no"),
             ] {
                 let error = await refusal { _ = try await clinic.registerChronicCondition(request) }
@@ -159,11 +180,14 @@ import Testing
             // A clinic registers and contracts only for itself.
             let elsewhere = await refusal { _ = try await clinic.registerChronicCondition(registration(at: Self.other)) }
             #expect(elsewhere?.code == .permissionDenied)
-            let contractElsewhere = await refusal { _ = try await clinic.signFamilyDoctorContract(contract(at: Self.centre, from: "2024-02-01")) }
+            let contractElsewhere = await refusal { _ = try await clinic.signFamilyDoctorContract(contract(at: Self.centre, from: d(-200))) }
             #expect(contractElsewhere?.code == .permissionDenied)
             // Another institution's registration is still the person's, read by anyone who may.
             _ = try await settlement.registerChronicCondition(registration("E11", name: "2型糖尿病", at: Self.other))
-            #expect(try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: "2024-06-01")).registrations.count == 2)
+            #expect(try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, date: d(-1), certno: quzhou.certno)).registrations.count == 2)
+            // The standing holds diagnoses: not for a resident ID that is not the person's.
+            let wrongID = await refusal { _ = try await clinic.getChronicStanding(ChronicStandingRequest(psnNo: quzhou.psnNo, certno: hangzhou.certno)) }
+            #expect(wrongID?.code == .notFound)
         }
     }
 }

@@ -17,7 +17,8 @@ import Testing
     static let terms: BenefitPolicy = {
         var policy = try! PolicyBook.bundled().policies.first { $0.version == "quzhou-2024.1" }!
         policy.version = "funds-test.1"
-        policy.effectiveFrom = "2024-05-01"  // after quzhou-2024.1, so that it is the one in force
+        policy.effectiveFrom = "2024-05-01"  // after quzhou-2024.1 (and its employees' version), so that it is the one in force
+        policy.insutypes = ["310", "390"]
         policy.seriousIllness = .init(threshold: 100_000, ratio: 6_000, ceiling: 50_000)
         policy.civilServant = .init(ratio: 5_000, ceiling: 30_000)
         policy.medicalAssistance = ["subsistence": .init(ratio: 7_000, ceiling: 20_000), "extreme_poverty": .init(ratio: 10_000, ceiling: 1_000_000)]

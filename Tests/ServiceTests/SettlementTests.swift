@@ -56,8 +56,10 @@ struct SettlementTests {
     /// national insurance type number is refused, naming the field.
     @Test func policyIsChosenByRegionAndInsuranceType() async throws {
         var book = try PolicyBook.bundled()
-        let quzhouAll = try #require(book.policies.first { $0.version == "quzhou-2024.1" })
-        var employees = quzhouAll
+        // Quzhou's employees have their own shipped version (without residents' serious
+        // illness); this one, later, replaces it.
+        var employees = try #require(book.policies.first { $0.version == "quzhou-2024.1-employees" })
+        employees.effectiveFrom = "2024-04-01"
         employees.version = "quzhou-employees-test"
         employees.insutypes = ["310"]
         employees.poolingRatio["general_outpatient"] = 7_000

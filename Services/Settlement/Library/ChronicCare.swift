@@ -83,7 +83,7 @@ extension SettlementProvider {
             opspDiseName: try FreeText.checked(request.opspDiseName, field: "opsp_dise_name", max: 100), ideFixmedinsNo: institution,
             diagDrCodg: try HISNumber(request.diagDrCodg, field: "diag_dr_codg").value
         )
-        (registration.begndate, registration.enddate) = try Self.period(request.begndate, request.enddate)
+        (registration.begndate, registration.enddate) = try Self.period(request.begndate, request.enddate, today: today())
         let actor = try actor(request.opterNo)
         registration.opterNo = actor.opterNo
         try await requireEnrolled(registration.psnNo)
@@ -99,7 +99,7 @@ extension SettlementProvider {
             psnNo: try PersonNumber(request.psnNo).value, fixmedinsCode: try InstitutionCode(request.fixmedinsCode).value,
             drCode: try HISNumber(request.drCode, field: "dr_code").value
         )
-        (contract.begndate, contract.enddate) = try Self.period(request.begndate, request.enddate)
+        (contract.begndate, contract.enddate) = try Self.period(request.begndate, request.enddate, today: today())
         let actor = try actor(request.opterNo)
         contract.opterNo = actor.opterNo
         try await requireEnrolled(contract.psnNo)
@@ -111,19 +111,30 @@ extension SettlementProvider {
     /// `Settlement/GetChronicStanding`.
     public func getChronicStanding(_ request: ChronicStandingRequest, context: CallContext) async throws -> ChronicStanding {
         let psnNo = try PersonNumber(request.psnNo).value
+        let certno = try ResidentID(request.certno, field: "certno").value
         let day = request.date.isEmpty ? today().description : try CivilDate(request.date, field: "date").description
-        guard try await store.person(psnNo: psnNo) != nil else { throw DomainError(.notFound, field: "psn_no", "no insured person \(psnNo)") }
-        let (registrations, contracts) = try await store.chronicRecords(of: [psnNo])
+        // The answer holds the person's diagnoses: only for the ID the person presents.
+        guard let person = try await store.person(psnNo: psnNo), person.certno == certno else {
+            throw DomainError(.notFound, field: "psn_no", "no insured person \(psnNo) with that certno")
+        }
+        let (registrations, contracts) = try await store.chronicRecords(of: [psnNo], from: day, through: day)
         return ChronicStanding(
             registrations: (registrations[psnNo] ?? []).filter { ChronicStandingOnDay.inForce($0.begndate, $0.enddate, on: day) },
             contract: ChronicStandingOnDay.contract(contracts[psnNo] ?? [], on: day)
         )
     }
 
-    /// A period's first and last day (YYYY-MM-DD; the last may be empty: open), the last not
-    /// before the first.
-    static func period(_ begndate: String, _ enddate: String) throws(DomainError) -> (String, String) {
+    /// How far from today a registration or contract may begin: a year back (a condition
+    /// certified earlier), 90 days ahead.
+    static let beginsWithin = (before: 366, after: 90)
+
+    /// A period's first and last day (YYYY-MM-DD; the last may be empty: open), the first
+    /// within ``beginsWithin`` of `today`, the last not before the first.
+    static func period(_ begndate: String, _ enddate: String, today: CivilDate) throws(DomainError) -> (String, String) {
         let first = try CivilDate(begndate, field: "begndate")
+        guard today.adding(days: -beginsWithin.before) <= first, first <= today.adding(days: beginsWithin.after) else {
+            throw DomainError(field: "begndate", "\(first) is more than \(beginsWithin.before) days before or \(beginsWithin.after) days after today (\(today))")
+        }
         guard !enddate.isEmpty else { return (first.description, "") }
         let last = try CivilDate(enddate, field: "enddate")
         guard first <= last else { throw DomainError(field: "enddate", "\(last) is before begndate \(first)") }
@@ -146,6 +157,10 @@ extension SettlementStore {
         try await database.write { tx in
             try await Self.requireSignIn(tx, registration.ideFixmedinsNo, actor)
             let r = registration
+            let existing = try await tx.queryOne(
+                "SELECT trt_dcla_detl_sn FROM chronic_registrations WHERE psn_no = $1 AND opsp_dise_code = $2 AND begndate = $3",
+                [.text(r.psnNo), .text(r.opspDiseCode), .text(r.begndate)])
+            if existing == nil { try await Self.requireRoom(tx, "chronic_registrations", r.psnNo, Self.maxRegistrations, "registrations") }
             try await tx.execute(
                 """
                 INSERT INTO chronic_registrations (trt_dcla_detl_sn, psn_no, opsp_dise_code, opsp_dise_name, ide_fixmedins_no, diag_dr_codg,
@@ -181,45 +196,84 @@ extension SettlementStore {
         try await database.write { tx in
             try await Self.requireSignIn(tx, contract.fixmedinsCode, actor)
             let c = contract
-            let inserted = try await tx.queryOne(
+            // The person locked (on PostgreSQL, where replicas write at once; SQLite's one writer
+            // already does), so that two signings for one person are decided one after the other.
+            if !tx.dialect.forUpdate.isEmpty { _ = try await tx.queryOne("SELECT psn_no FROM persons WHERE psn_no = $1 FOR UPDATE", [.text(c.psnNo)]) }
+            let held = try await tx.query("SELECT * FROM family_doctor_contracts WHERE psn_no = $1 ORDER BY begndate", [.text(c.psnNo)]).map(Self.contract)
+            if var stored = held.first(where: { $0.begndate == c.begndate }) {
+                guard stored.fixmedinsCode == c.fixmedinsCode, stored.drCode == c.drCode else {
+                    throw DomainError(.conflict, field: "begndate", "\(c.psnNo) has another contract from \(c.begndate)")
+                }
+                if stored.enddate == c.enddate {
+                    stored.replay = true
+                    return stored
+                }
+                // Ending it (or ending it sooner): the institution that holds it says when.
+                guard !c.enddate.isEmpty, stored.enddate.isEmpty || c.enddate < stored.enddate else {
+                    throw DomainError(.conflict, field: "enddate", "the contract from \(c.begndate) ends \(stored.enddate.isEmpty ? "never" : stored.enddate): it may only be ended sooner")
+                }
+                try await tx.execute("UPDATE family_doctor_contracts SET enddate = $1 WHERE psn_no = $2 AND begndate = $3", [.text(c.enddate), .text(c.psnNo), .text(c.begndate)])
+                stored.enddate = c.enddate
+                return stored
+            }
+            // One contract at a time: another institution's, in force on a day of this one, must end first.
+            let last = c.enddate.isEmpty ? "9999-12-31" : c.enddate
+            if let other = held.first(where: { $0.fixmedinsCode != c.fixmedinsCode && $0.begndate <= last && ($0.enddate.isEmpty || $0.enddate >= c.begndate) }) {
+                throw DomainError(
+                    .precondition, field: "begndate",
+                    "\(c.psnNo) has another institution's contract in force from \(other.begndate)\(other.enddate.isEmpty ? "" : " to \(other.enddate)"): it must end first"
+                )
+            }
+            guard held.count < Self.maxContracts else {
+                throw DomainError(.precondition, field: "psn_no", "\(c.psnNo) holds \(Self.maxContracts) contracts already")
+            }
+            try await tx.execute(
                 """
                 INSERT INTO family_doctor_contracts (psn_no, begndate, fixmedins_code, dr_code, enddate, opter_no, signed_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (psn_no, begndate) DO NOTHING RETURNING psn_no
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
                 """,
                 [.text(c.psnNo), .text(c.begndate), .text(c.fixmedinsCode), .text(c.drCode), .text(c.enddate), .text(c.opterNo), .text(c.signedAt)]
             )
-            guard inserted == nil else { return c }
-            guard let row = try await tx.queryOne("SELECT * FROM family_doctor_contracts WHERE psn_no = $1 AND begndate = $2", [.text(c.psnNo), .text(c.begndate)])
-            else { throw StoreError.decoding("family_doctor_contracts: the contract of \(c.psnNo) from \(c.begndate) is missing") }
-            var stored = try Self.contract(row)
-            guard (stored.fixmedinsCode, stored.drCode, stored.enddate) == (c.fixmedinsCode, c.drCode, c.enddate) else {
-                throw DomainError(.conflict, field: "begndate", "\(c.psnNo) has a contract from \(c.begndate) with other content (\(stored.fixmedinsCode), \(stored.drCode))")
-            }
-            stored.replay = true
-            return stored
+            return c
         }
+    }
+
+    /// The most registrations (2503) and family-doctor contracts a person may hold: what a
+    /// posting reads for a chronic claim's person stays bounded.
+    static let maxRegistrations = 50, maxContracts = 20
+
+    /// Refuses a record for a person who holds `limit` of them already.
+    static func requireRoom(_ tx: any SQLTransaction, _ table: String, _ psnNo: String, _ limit: Int, _ what: String) async throws {
+        let held = try await tx.queryOne("SELECT COUNT(*) AS n FROM \(table) WHERE psn_no = $1", [.text(psnNo)])?.int("n") ?? 0
+        guard held < limit else { throw DomainError(.precondition, field: "psn_no", "\(psnNo) holds \(limit) \(what) already") }
     }
 
     /// Every registration and contract of the persons (any days), by person, read in one
     /// statement (``chronicRecords(_:of:)`` inside a posting's transaction).
-    func chronicRecords(of persons: [String]) async throws -> (registrations: [String: [ChronicRegistration]], contracts: [String: [FamilyDoctorContract]]) {
-        try await database.lookup { tx in try await Self.chronicRecords(tx, of: persons) }
+    func chronicRecords(of persons: [String], from first: String, through last: String) async throws
+        -> (registrations: [String: [ChronicRegistration]], contracts: [String: [FamilyDoctorContract]])
+    {
+        try await database.lookup { tx in try await Self.chronicRecords(tx, of: persons, from: first, through: last) }
     }
 
-    static func chronicRecords(_ tx: any SQLTransaction, of persons: [String]) async throws
+    /// The persons' registrations and contracts in force on some day from `first` through
+    /// `last` (YYYY-MM-DD), by person, in one statement.
+    static func chronicRecords(_ tx: any SQLTransaction, of persons: [String], from first: String, through last: String) async throws
         -> (registrations: [String: [ChronicRegistration]], contracts: [String: [FamilyDoctorContract]])
     {
         guard !persons.isEmpty else { return ([:], [:]) }
-        var binds: [SQLValue] = []
+        var binds: [SQLValue] = [.text(first), .text(last)]
         let registered = SQLPlaceholders.isIn("psn_no", persons.map { .text($0) }, dialect: tx.dialect, binds: &binds)
         let contracted = SQLPlaceholders.isIn("psn_no", persons.map { .text($0) }, dialect: tx.dialect, binds: &binds)
+        let during = "begndate <= $2 AND (enddate = '' OR enddate >= $1)"
         // One statement, both tables: t1-t3 are the registration's condition and institution or
         // the contract's institution and doctor.
         let rows = try await tx.query(
             """
             SELECT 0 AS part, psn_no, trt_dcla_detl_sn AS t1, opsp_dise_code AS t2, opsp_dise_name AS t3, ide_fixmedins_no AS t4, diag_dr_codg AS t5,
-              begndate, enddate, opter_no, registered_at AS at FROM chronic_registrations WHERE \(registered)
-            UNION ALL SELECT 1, psn_no, fixmedins_code, dr_code, '', '', '', begndate, enddate, opter_no, signed_at FROM family_doctor_contracts WHERE \(contracted)
+              begndate, enddate, opter_no, registered_at AS at FROM chronic_registrations WHERE \(registered) AND \(during)
+            UNION ALL SELECT 1, psn_no, fixmedins_code, dr_code, '', '', '', begndate, enddate, opter_no, signed_at FROM family_doctor_contracts
+              WHERE \(contracted) AND \(during)
             """, binds)
         var registrations: [String: [ChronicRegistration]] = [:], contracts: [String: [FamilyDoctorContract]] = [:]
         for row in rows {

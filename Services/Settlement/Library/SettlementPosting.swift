@@ -181,8 +181,10 @@ extension SettlementStore {
         let registered = try await Self.visits(tx, locked).mapValues(Self.claimDigest)
         // Chronic claims' persons' 2503 registrations and family-doctor contracts: one more
         // statement, only for a batch that holds a chronic claim (they decide its terms).
+        let chronicClaims = requests.filter { $0.claim.claim.medType == .chronicOutpatient }
+        let chronicDays = chronicClaims.map(\.claim.visitDate.description)
         let chronic = try await Self.chronicRecords(
-            tx, of: Set(requests.filter { $0.claim.claim.medType == .chronicOutpatient }.map(\.claim.claim.psnNo)).sorted())
+            tx, of: Set(chronicClaims.map(\.claim.claim.psnNo)).sorted(), from: chronicDays.min() ?? "", through: chronicDays.max() ?? "")
 
         // 3. Each request decided in order, seeing what the earlier ones posted.
         var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []

@@ -117,7 +117,7 @@ public struct SettlementProvider: SettlementService {
         }
         var standing = ChronicStandingOnDay.none
         if claim.claim.medType == .chronicOutpatient {
-            let records = try await store.chronicRecords(of: [person.psnNo])
+            let records = try await store.chronicRecords(of: [person.psnNo], from: claim.visitDate.description, through: claim.visitDate.description)
             standing = ChronicStandingOnDay(
                 registrations: records.registrations[person.psnNo] ?? [], contracts: records.contracts[person.psnNo] ?? [], on: claim.visitDate.description)
         }

@@ -648,15 +648,17 @@ extension ChronicStandingRequest: JSONMessage {
         self.init()
         self.psnNo = try reader.string("psn_no")
         self.date = try reader.string("date")
+        self.certno = try reader.string("certno")
         try reader.finish("medicare.v1.ChronicStandingRequest")
     }
 
     public func json(into writer: inout JSONWriter) {
         writer.put("psn_no", self.psnNo)
         writer.put("date", self.date)
+        writer.put("certno", self.certno)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("date", "string")]
+    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("date", "string"), JSONField("certno", "string")]
 }
 
 extension ChronicStanding: JSONMessage {

@@ -119,6 +119,11 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
         }
         try seriousIllness?.validate("\(version).seriousIllness")
         try civilServant?.validate("\(version).civilServant")
+        // Only serious illness counts the year up to a threshold; elsewhere one would be ignored.
+        if civilServant?.threshold != nil { throw DomainError(field: "\(version).civilServant.threshold", "only seriousIllness has a threshold") }
+        for (category, terms) in medicalAssistance ?? [:] where terms.threshold != nil {
+            throw DomainError(field: "\(version).medicalAssistance.\(category).threshold", "only seriousIllness has a threshold")
+        }
         for (category, terms) in medicalAssistance ?? [:] {
             guard Self.assistanceCategories.contains(category) else {
                 throw DomainError(field: "\(version).medicalAssistance.\(category)", "is not an assistance category (\(Self.assistanceCategories.sorted().joined(separator: ", ")))")

@@ -2276,10 +2276,12 @@ extension FamilyDoctorContract: CMessage {
 public struct ChronicStandingRequest: WireMessage {
     public var psnNo: String
     public var date: String
+    public var certno: String
 
-    public init(psnNo: String = "", date: String = "") {
+    public init(psnNo: String = "", date: String = "", certno: String = "") {
         self.psnNo = psnNo
         self.date = date
+        self.certno = certno
     }
 
     public static var protoName: String { "medicare.v1.ChronicStandingRequest" }
@@ -2305,11 +2307,13 @@ extension ChronicStandingRequest: CMessage {
     init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
         self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.ChronicStandingRequest.psn_no")
         self.date = try arena.string(c.pointee.date, field: "medicare.v1.ChronicStandingRequest.date")
+        self.certno = try arena.string(c.pointee.certno, field: "medicare.v1.ChronicStandingRequest.certno")
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
         c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.ChronicStandingRequest.psn_no")
         c.pointee.date = try arena.cString(self.date, field: "medicare.v1.ChronicStandingRequest.date")
+        c.pointee.certno = try arena.cString(self.certno, field: "medicare.v1.ChronicStandingRequest.certno")
     }
 }
 

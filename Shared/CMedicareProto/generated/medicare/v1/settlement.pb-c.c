@@ -4552,7 +4552,7 @@ const ProtobufCMessageDescriptor medicare__v1__family_doctor_contract__descripto
   (ProtobufCMessageInit) medicare__v1__family_doctor_contract__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor medicare__v1__chronic_standing_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor medicare__v1__chronic_standing_request__field_descriptors[3] =
 {
   {
     "psn_no",
@@ -4578,15 +4578,28 @@ static const ProtobufCFieldDescriptor medicare__v1__chronic_standing_request__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "certno",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ChronicStandingRequest, certno),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__chronic_standing_request__field_indices_by_name[] = {
+  2,   /* field[2] = certno */
   1,   /* field[1] = date */
   0,   /* field[0] = psn_no */
 };
 static const ProtobufCIntRange medicare__v1__chronic_standing_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor medicare__v1__chronic_standing_request__descriptor =
 {
@@ -4596,7 +4609,7 @@ const ProtobufCMessageDescriptor medicare__v1__chronic_standing_request__descrip
   "Medicare__V1__ChronicStandingRequest",
   "medicare.v1",
   sizeof(Medicare__V1__ChronicStandingRequest),
-  2,
+  3,
   medicare__v1__chronic_standing_request__field_descriptors,
   medicare__v1__chronic_standing_request__field_indices_by_name,
   1,  medicare__v1__chronic_standing_request__number_ranges,

@@ -1145,10 +1145,14 @@ struct  Medicare__V1__ChronicStandingRequest
    * YYYY-MM-DD; empty: today (business time zone)
    */
   char *date;
+  /*
+   * the person's resident ID, as presented: required (the answer holds diagnoses)
+   */
+  char *certno;
 };
 #define MEDICARE__V1__CHRONIC_STANDING_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__chronic_standing_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Medicare__V1__ChronicStanding
