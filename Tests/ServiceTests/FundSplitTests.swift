@@ -117,6 +117,41 @@ import Testing
         }
     }
 
+    /// A settlement posted before the funds (migration 21) counts toward this year's serious
+    /// illness once settlement starts: its borne amount is read from its stored result and
+    /// added to the person's accumulators, once, so that the next claim crosses the threshold
+    /// where it should.
+    @Test(arguments: Engine.all)
+    func anOlderSettlementCountsTowardTheThresholdAfterTheUpgrade(engine: Engine) async throws {
+        var policies = try PolicyBook.bundled()
+        policies.policies.append(Self.terms)
+        let book = policies
+        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
+            var router = RPCRouter()
+            SettlementProvider(store: SettlementStore(database: db), policies: book).register(with: &router)
+            return router
+        }) { channel, db in
+            let s = SettlementClient(channel)
+            _ = try await s.importPersons(ImportPersonsRequest(persons: [Self.plain]))
+            // 2,500.00 in scope: pooling 1,500.00, borne 1,000.00 (the threshold, not above it).
+            let old = try await settle(s, Self.plain, "U1", day: 1, [("XA01AAA001", 5_000, 50)])
+            #expect(old.hifmiPay == 0)
+            // As it would stand had it been posted before migration 21.
+            try await db.write { tx in
+                try await tx.execute("UPDATE settlements SET borne = NULL WHERE setl_id = $1", [.text(old.setlID)])
+                try await tx.execute("UPDATE accumulators SET borne = 0 WHERE psn_no = $1", [.text(Self.plain.psnNo)])
+            }
+            let store = SettlementStore(database: db)
+            #expect(try await store.countBorneOfOlderSettlements(thisYear: 2024) == 1)
+            #expect(try await store.countBorneOfOlderSettlements(thisYear: 2024) == 0)
+            // 500.00: pooling 300.00, borne 200.00, all above the threshold now: 60% = 120.00.
+            let next = try await settle(s, Self.plain, "U2", day: 2, [("XA01AAA001", 1_000, 50)])
+            #expect(next.hifmiPay == 12_000, "\(next)")
+            let ledger = try await s.checkLedger(LedgerCheckRequest())
+            #expect(ledger.balanced && ledger.problems.isEmpty, "\(ledger.problems)")
+        }
+    }
+
     /// A fund section out of bounds, or assistance for a category that does not exist, is
     /// refused when the policy loads, naming the field.
     @Test func fundTermsAreCheckedWhenThePolicyLoads() throws {

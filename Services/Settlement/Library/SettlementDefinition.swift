@@ -24,6 +24,10 @@ public enum SettlementDefinition {
     ) { context in
         let book = try context.policyBook()
         let store = SettlementStore(database: context.store, writers: try context.configuration.int("store.settle-writers", in: 1...16))
+        // Settlements posted before the funds beyond pooling (migration 21) count toward this
+        // year's serious-illness threshold too.
+        let counted = try await store.countBorneOfOlderSettlements(thisYear: CivilDate.today(in: try context.businessTimeZone()).year)
+        if counted > 0 { context.logger.notice("older settlements counted toward serious illness", metadata: ["settlements": "\(counted)"]) }
         let relay = try context.auditRelay(store.outbox, service: "settlement")
         // SIGHUP reads policy.file again; a file that does not load leaves the policy in force.
         let policy = PolicyHolder(PolicyHolder.current(book))

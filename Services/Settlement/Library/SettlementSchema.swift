@@ -113,7 +113,9 @@ extension SettlementStore {
         // The funds beyond basic pooling: who is eligible (persons), what each settlement paid
         // from them and bore (settlements), and this year's totals per person and visit type
         // (accumulators; a fund's year is the sum over the person's visit types). PostgreSQL's
-        // batch read answers the new columns (n2-n7): the function is made again.
+        // batch read answers the new columns (n2-n7): the function is made again. An older
+        // settlement's `borne` is NULL until SettlementStore.countBorneOfOlderSettlements
+        // reads it from its result (at start, before serving).
         Migration(21, "serious illness, civil-servant subsidy and medical assistance", steps: Migration.split(fundColumns), postgres: Migration.split(fundColumns) + [
             "DROP FUNCTION settlement_batch_read(text[], text[], text[], text[], text[], text[], text[], text[])", batchRead,
         ]),
@@ -122,7 +124,7 @@ extension SettlementStore {
     static let fundColumns = """
         ALTER TABLE persons ADD COLUMN cvlserv_flag BIGINT NOT NULL DEFAULT 0 CHECK (cvlserv_flag IN (0, 1));
         ALTER TABLE persons ADD COLUMN psn_idet_type BIGINT NOT NULL DEFAULT 0 CHECK (psn_idet_type BETWEEN 0 AND 4);
-        ALTER TABLE settlements ADD COLUMN borne BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE settlements ADD COLUMN borne BIGINT;
         ALTER TABLE settlements ADD COLUMN hifmi_pay BIGINT NOT NULL DEFAULT 0;
         ALTER TABLE settlements ADD COLUMN cvlserv_pay BIGINT NOT NULL DEFAULT 0;
         ALTER TABLE settlements ADD COLUMN maf_pay BIGINT NOT NULL DEFAULT 0;

@@ -290,8 +290,9 @@ public struct SettlementStore: Sendable {
                   cvlserv_paid = cvlserv_paid - $5, maf_paid = maf_paid - $6
                 WHERE psn_no = $7 AND year = $8 AND visit_type = $9
                 """,
-                // `borne` as the settlement's row counted it (0 for one posted before migration 21).
-                [.integer(result.actPayDedc), .integer(result.hifpPay), .integer(try row.int("borne")), .integer(result.hifmiPay), .integer(result.cvlservPay),
+                // `borne` as the settlement's row counted it (none for one posted before migration 21
+                // that ``countBorneOfOlderSettlements()`` has not reached).
+                [.integer(result.actPayDedc), .integer(result.hifpPay), .integer(try row.optionalInt("borne") ?? 0), .integer(result.hifmiPay), .integer(result.cvlservPay),
                  .integer(result.mafPay), .text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
             )
             if result.acctPay > 0 {
@@ -363,6 +364,44 @@ public struct SettlementStore: Sendable {
             var result = try SettlementResult(decoding: row.blob("result"))
             result.status = try row.code("status")
             return result
+        }
+    }
+
+    /// Counts the amount borne after pooling (serious illness's base) of settlements posted
+    /// before migration 21, this year's and last year's, from their stored results, and adds
+    /// it to their persons' accumulators, so that the year's total toward the threshold holds
+    /// what they bore before the upgrade. A page of 1,000 rows a transaction; each row once
+    /// (a replica doing the same at once takes the rows the other has not). Returns how many.
+    @discardableResult
+    public func countBorneOfOlderSettlements(thisYear: Int) async throws -> Int {
+        var last = "", counted = 0
+        while true {
+            let page = try await database.read { [last] tx in
+                try await tx.query(
+                    "SELECT setl_id, psn_no, year, visit_type, status, result FROM settlements WHERE setl_id > $1 AND borne IS NULL AND year >= $2 ORDER BY setl_id LIMIT 1000",
+                    [.text(last), .integer(Int64(thisYear - 1))]
+                )
+            }
+            guard let end = page.last else { return counted }
+            last = try end.string("setl_id")
+            let rows = try page.map { row in
+                let result = try SettlementResult(decoding: row.blob("result"))
+                return (setlID: try row.string("setl_id"), psnNo: try row.string("psn_no"), year: try row.int("year"), visitType: try row.string("visit_type"),
+                        settled: try row.code("status", as: SettlementStatus.self) == .settled, borne: result.borne)
+            }
+            counted += try await database.write { tx in
+                var done = 0
+                for row in rows {
+                    guard try await tx.queryOne("UPDATE settlements SET borne = $1 WHERE setl_id = $2 AND borne IS NULL RETURNING setl_id",
+                                                [.integer(row.borne), .text(row.setlID)]) != nil else { continue }
+                    if row.settled {
+                        try await tx.execute("UPDATE accumulators SET borne = borne + $1 WHERE psn_no = $2 AND year = $3 AND visit_type = $4",
+                                             [.integer(row.borne), .text(row.psnNo), .integer(row.year), .text(row.visitType)])
+                    }
+                    done += 1
+                }
+                return done
+            }
         }
     }
 
