@@ -17,8 +17,9 @@ import Testing
 @Suite struct ChronicCareTests {
     static let clinic = "H33080200101", centre = "H33080200001", other = "H33080200102"
 
-    /// A day `n` days from today (registrations and contracts begin within a year of today).
-    static func d(_ n: Int) -> String { CivilDate.today(in: TimeZone(identifier: "Asia/Shanghai")!).adding(days: n).description }
+    /// A day `n` days from today in the provider's time zone (the process's: registrations and
+    /// contracts begin within a year of today, and a revocation ends one yesterday).
+    static func d(_ n: Int) -> String { CivilDate.today(in: .current).adding(days: n).description }
     func d(_ n: Int) -> String { Self.d(n) }
 
     /// A settlement behind an in-process gateway, with DR01 registered at the clinic, the
@@ -138,6 +139,29 @@ import Testing
             #expect(then.settledAs == .chronicOutpatient)
             let ended2 = await refusal { _ = try await settlement.settle(chronicClaim("D4", date: d(-199), diagnoses: ["E11.9"]), options: keyed("d4")) }
             #expect(ended2?.code == .failedPrecondition)
+        }
+    }
+
+    /// 2504: the registering institution revokes a registration; from today a chronic claim
+    /// for it is refused, one from before still settles under it; a second revoke answers the
+    /// first; another institution cannot revoke it.
+    @Test(arguments: Engine.all)
+    func aRevokedRegistrationNoLongerCountsFromToday(engine: Engine) async throws {
+        try await withChronicCare(engine) { clinic, settlement in
+            let registered = try await clinic.registerChronicCondition(registration())
+            _ = try await clinic.signFamilyDoctorContract(contract(from: d(-300)))
+            let revoke = RevokeChronicRegistrationRequest(psnNo: quzhou.psnNo, trtDclaDetlSn: registered.trtDclaDetlSn, ideFixmedinsNo: Self.clinic, opterNo: "D001")
+            var elsewhere = revoke
+            elsewhere.ideFixmedinsNo = Self.other
+            let notTheirs = await refusal { _ = try await settlement.revokeChronicRegistration(elsewhere) }
+            #expect(notTheirs?.code == .notFound && notTheirs?.message.hasPrefix("trt_dcla_detl_sn: ") == true)
+            let revoked = try await clinic.revokeChronicRegistration(revoke)
+            #expect(revoked.enddate == d(-1) && !revoked.replay)
+            #expect(try await clinic.revokeChronicRegistration(revoke).replay)
+            let before = try await settlement.settle(chronicClaim("E1", date: d(-2)), options: keyed("e1"))
+            #expect(before.settledAs == .chronicOutpatient)
+            let after = await refusal { _ = try await settlement.settle(chronicClaim("E2", date: d(0)), options: keyed("e2")) }
+            #expect(after?.code == .failedPrecondition && after?.message.hasPrefix("claim.med_type: ") == true)
         }
     }
 

@@ -93,6 +93,15 @@ extension SettlementProvider {
         return try await store.registerChronicCondition(registration, by: actor)
     }
 
+    /// `Settlement/RevokeChronicRegistration` (2504).
+    public func revokeChronicRegistration(_ request: RevokeChronicRegistrationRequest, context: CallContext) async throws -> ChronicRegistration {
+        let psnNo = try PersonNumber(request.psnNo).value
+        let institution = try InstitutionCode(request.ideFixmedinsNo, field: "ide_fixmedins_no").value
+        let number = try HISNumber(request.trtDclaDetlSn, field: "trt_dcla_detl_sn").value
+        let actor = try actor(request.opterNo)
+        return try await store.revokeChronicRegistration(number, of: psnNo, by: institution, yesterday: today().adding(days: -1).description, actor: actor)
+    }
+
     /// `Settlement/SignFamilyDoctorContract`.
     public func signFamilyDoctorContract(_ request: FamilyDoctorContract, context: CallContext) async throws -> FamilyDoctorContract {
         var contract = FamilyDoctorContract(
@@ -184,6 +193,29 @@ extension SettlementStore {
             }
             stored.replay = true
             return stored
+        }
+    }
+
+    /// Ends a registration yesterday (one not yet begun then never takes effect), unless it ended before today
+    /// already: then it is answered as it stands, with `replay`.
+    /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that day
+    ///   at the institution; (`notFound`) for no such registration of the person by the institution.
+    func revokeChronicRegistration(_ number: String, of psnNo: String, by institution: String, yesterday: String, actor: VisitActor) async throws -> ChronicRegistration {
+        try await database.write { tx in
+            try await Self.requireSignIn(tx, institution, actor)
+            guard let row = try await tx.queryOne(
+                "SELECT * FROM chronic_registrations WHERE trt_dcla_detl_sn = $1 AND psn_no = $2 AND ide_fixmedins_no = $3\(tx.dialect.forUpdate)",
+                [.text(number), .text(psnNo), .text(institution)]
+            ) else { throw DomainError(.notFound, field: "trt_dcla_detl_sn", "no registration \(number) of \(psnNo) by \(institution)") }
+            var registration = try Self.registration(row)
+            if !registration.enddate.isEmpty, registration.enddate <= yesterday {
+                registration.replay = true
+                return registration
+            }
+            // One not yet begun gets an empty period: it never takes effect.
+            try await tx.execute("UPDATE chronic_registrations SET enddate = $1 WHERE trt_dcla_detl_sn = $2", [.text(yesterday), .text(number)])
+            registration.enddate = yesterday
+            return registration
         }
     }
 

@@ -643,6 +643,26 @@ extension FamilyDoctorContract: JSONMessage {
     public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("fixmedins_code", "string"), JSONField("dr_code", "string"), JSONField("begndate", "string"), JSONField("enddate", "string"), JSONField("opter_no", "string"), JSONField("signed_at", "string"), JSONField("replay", "bool")]
 }
 
+extension RevokeChronicRegistrationRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.psnNo = try reader.string("psn_no")
+        self.trtDclaDetlSn = try reader.string("trt_dcla_detl_sn")
+        self.ideFixmedinsNo = try reader.string("ide_fixmedins_no")
+        self.opterNo = try reader.string("opter_no")
+        try reader.finish("medicare.v1.RevokeChronicRegistrationRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("psn_no", self.psnNo)
+        writer.put("trt_dcla_detl_sn", self.trtDclaDetlSn)
+        writer.put("ide_fixmedins_no", self.ideFixmedinsNo)
+        writer.put("opter_no", self.opterNo)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("trt_dcla_detl_sn", "string"), JSONField("ide_fixmedins_no", "string"), JSONField("opter_no", "string")]
+}
+
 extension ChronicStandingRequest: JSONMessage {
     public init(json reader: inout JSONReader) throws(DomainError) {
         self.init()

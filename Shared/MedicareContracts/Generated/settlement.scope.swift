@@ -76,6 +76,12 @@ extension FamilyDoctorContract: ScopeKeyed {
     }
 }
 
+extension RevokeChronicRegistrationRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "ide_fixmedins_no", value: ideFixmedinsNo))
+    }
+}
+
 extension ChronicStanding: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         for (i, value) in registrations.enumerated() { value.scopeKeys("\(path)registrations[\(i)].", into: &keys) }

@@ -91,6 +91,11 @@ public enum SettlementMethods {
         policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "2503", roles: ["township-centre", "clinic"]),
         requestKeys: { try ChronicRegistration(decoding: $0).scopeKeys() }
     )
+    public static let revokeChronicRegistration = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "RevokeChronicRegistration",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "2504", roles: ["township-centre", "clinic"]),
+        requestKeys: { try RevokeChronicRegistrationRequest(decoding: $0).scopeKeys() }
+    )
     public static let signFamilyDoctorContract = MethodDescriptor(
         service: "medicare.v1.Settlement", method: "SignFamilyDoctorContract",
         policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, roles: ["township-centre", "clinic"]),
@@ -105,7 +110,7 @@ public enum SettlementMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "township-centre", "clinic"]),
         requestKeys: { try VisitRef(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, importPractitioners, registerChronicCondition, signFamilyDoctorContract, getChronicStanding, getVisit]
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, importPractitioners, registerChronicCondition, revokeChronicRegistration, signFamilyDoctorContract, getChronicStanding, getVisit]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).
     public static let json: [JSONMethod] = [
         JSONMethod(importPersons, ImportPersonsRequest.self, ImportPersonsResponse.self),
@@ -127,6 +132,7 @@ public enum SettlementMethods {
         JSONMethod(undoFeeDetails, UndoFeeDetailsRequest.self, Visit.self),
         JSONMethod(importPractitioners, ImportPractitionersRequest.self, ImportPractitionersResponse.self),
         JSONMethod(registerChronicCondition, ChronicRegistration.self, ChronicRegistration.self),
+        JSONMethod(revokeChronicRegistration, RevokeChronicRegistrationRequest.self, ChronicRegistration.self),
         JSONMethod(signFamilyDoctorContract, FamilyDoctorContract.self, FamilyDoctorContract.self),
         JSONMethod(getChronicStanding, ChronicStandingRequest.self, ChronicStanding.self),
         JSONMethod(getVisit, VisitRef.self, Visit.self),
@@ -154,6 +160,7 @@ public protocol SettlementService: Sendable {
     func undoFeeDetails(_ request: UndoFeeDetailsRequest, context: CallContext) async throws -> Visit
     func importPractitioners(_ request: ImportPractitionersRequest, context: CallContext) async throws -> ImportPractitionersResponse
     func registerChronicCondition(_ request: ChronicRegistration, context: CallContext) async throws -> ChronicRegistration
+    func revokeChronicRegistration(_ request: RevokeChronicRegistrationRequest, context: CallContext) async throws -> ChronicRegistration
     func signFamilyDoctorContract(_ request: FamilyDoctorContract, context: CallContext) async throws -> FamilyDoctorContract
     func getChronicStanding(_ request: ChronicStandingRequest, context: CallContext) async throws -> ChronicStanding
     func getVisit(_ request: VisitRef, context: CallContext) async throws -> Visit
@@ -218,6 +225,9 @@ extension SettlementService {
         }
         router.register(SettlementMethods.registerChronicCondition, request: ChronicRegistration.self, response: ChronicRegistration.self) { request, context in
             try await self.registerChronicCondition(request, context: context)
+        }
+        router.register(SettlementMethods.revokeChronicRegistration, request: RevokeChronicRegistrationRequest.self, response: ChronicRegistration.self) { request, context in
+            try await self.revokeChronicRegistration(request, context: context)
         }
         router.register(SettlementMethods.signFamilyDoctorContract, request: FamilyDoctorContract.self, response: FamilyDoctorContract.self) { request, context in
             try await self.signFamilyDoctorContract(request, context: context)
@@ -311,6 +321,10 @@ public struct SettlementClient: Sendable {
 
     public func registerChronicCondition(_ request: ChronicRegistration, options: CallOptions = CallOptions()) async throws -> ChronicRegistration {
         try await channel.unary(SettlementMethods.registerChronicCondition, request: request, response: ChronicRegistration.self, options: options)
+    }
+
+    public func revokeChronicRegistration(_ request: RevokeChronicRegistrationRequest, options: CallOptions = CallOptions()) async throws -> ChronicRegistration {
+        try await channel.unary(SettlementMethods.revokeChronicRegistration, request: request, response: ChronicRegistration.self, options: options)
     }
 
     public func signFamilyDoctorContract(_ request: FamilyDoctorContract, options: CallOptions = CallOptions()) async throws -> FamilyDoctorContract {

@@ -2272,6 +2272,55 @@ extension FamilyDoctorContract: CMessage {
     }
 }
 
+/// `medicare.v1.RevokeChronicRegistrationRequest`
+public struct RevokeChronicRegistrationRequest: WireMessage {
+    public var psnNo: String
+    public var trtDclaDetlSn: String
+    public var ideFixmedinsNo: String
+    public var opterNo: String
+
+    public init(psnNo: String = "", trtDclaDetlSn: String = "", ideFixmedinsNo: String = "", opterNo: String = "") {
+        self.psnNo = psnNo
+        self.trtDclaDetlSn = trtDclaDetlSn
+        self.ideFixmedinsNo = ideFixmedinsNo
+        self.opterNo = opterNo
+    }
+
+    public static var protoName: String { "medicare.v1.RevokeChronicRegistrationRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RevokeChronicRegistrationRequest: CMessage {
+    typealias CStruct = Medicare__V1__RevokeChronicRegistrationRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__revoke_chronic_registration_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__revoke_chronic_registration_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__revoke_chronic_registration_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__revoke_chronic_registration_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.psnNo = try arena.string(c.pointee.psn_no, field: "medicare.v1.RevokeChronicRegistrationRequest.psn_no")
+        self.trtDclaDetlSn = try arena.string(c.pointee.trt_dcla_detl_sn, field: "medicare.v1.RevokeChronicRegistrationRequest.trt_dcla_detl_sn")
+        self.ideFixmedinsNo = try arena.string(c.pointee.ide_fixmedins_no, field: "medicare.v1.RevokeChronicRegistrationRequest.ide_fixmedins_no")
+        self.opterNo = try arena.string(c.pointee.opter_no, field: "medicare.v1.RevokeChronicRegistrationRequest.opter_no")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.psn_no = try arena.cString(self.psnNo, field: "medicare.v1.RevokeChronicRegistrationRequest.psn_no")
+        c.pointee.trt_dcla_detl_sn = try arena.cString(self.trtDclaDetlSn, field: "medicare.v1.RevokeChronicRegistrationRequest.trt_dcla_detl_sn")
+        c.pointee.ide_fixmedins_no = try arena.cString(self.ideFixmedinsNo, field: "medicare.v1.RevokeChronicRegistrationRequest.ide_fixmedins_no")
+        c.pointee.opter_no = try arena.cString(self.opterNo, field: "medicare.v1.RevokeChronicRegistrationRequest.opter_no")
+    }
+}
+
 /// `medicare.v1.ChronicStandingRequest`
 public struct ChronicStandingRequest: WireMessage {
     public var psnNo: String

@@ -1312,6 +1312,51 @@ void   medicare__v1__family_doctor_contract__free_unpacked
   assert(message->base.descriptor == &medicare__v1__family_doctor_contract__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__revoke_chronic_registration_request__init
+                     (Medicare__V1__RevokeChronicRegistrationRequest         *message)
+{
+  static const Medicare__V1__RevokeChronicRegistrationRequest init_value = MEDICARE__V1__REVOKE_CHRONIC_REGISTRATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__revoke_chronic_registration_request__get_packed_size
+                     (const Medicare__V1__RevokeChronicRegistrationRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__revoke_chronic_registration_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__revoke_chronic_registration_request__pack
+                     (const Medicare__V1__RevokeChronicRegistrationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__revoke_chronic_registration_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__revoke_chronic_registration_request__pack_to_buffer
+                     (const Medicare__V1__RevokeChronicRegistrationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__revoke_chronic_registration_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RevokeChronicRegistrationRequest *
+       medicare__v1__revoke_chronic_registration_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RevokeChronicRegistrationRequest *)
+     protobuf_c_message_unpack (&medicare__v1__revoke_chronic_registration_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__revoke_chronic_registration_request__free_unpacked
+                     (Medicare__V1__RevokeChronicRegistrationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__revoke_chronic_registration_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__chronic_standing_request__init
                      (Medicare__V1__ChronicStandingRequest         *message)
 {
@@ -4552,6 +4597,83 @@ const ProtobufCMessageDescriptor medicare__v1__family_doctor_contract__descripto
   (ProtobufCMessageInit) medicare__v1__family_doctor_contract__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__revoke_chronic_registration_request__field_descriptors[4] =
+{
+  {
+    "psn_no",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RevokeChronicRegistrationRequest, psn_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trt_dcla_detl_sn",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RevokeChronicRegistrationRequest, trt_dcla_detl_sn),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ide_fixmedins_no",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RevokeChronicRegistrationRequest, ide_fixmedins_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "opter_no",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RevokeChronicRegistrationRequest, opter_no),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__revoke_chronic_registration_request__field_indices_by_name[] = {
+  2,   /* field[2] = ide_fixmedins_no */
+  3,   /* field[3] = opter_no */
+  0,   /* field[0] = psn_no */
+  1,   /* field[1] = trt_dcla_detl_sn */
+};
+static const ProtobufCIntRange medicare__v1__revoke_chronic_registration_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__revoke_chronic_registration_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RevokeChronicRegistrationRequest",
+  "RevokeChronicRegistrationRequest",
+  "Medicare__V1__RevokeChronicRegistrationRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__RevokeChronicRegistrationRequest),
+  4,
+  medicare__v1__revoke_chronic_registration_request__field_descriptors,
+  medicare__v1__revoke_chronic_registration_request__field_indices_by_name,
+  1,  medicare__v1__revoke_chronic_registration_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__revoke_chronic_registration_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__chronic_standing_request__field_descriptors[3] =
 {
   {
@@ -6135,7 +6257,7 @@ const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
   medicare__v1__receivable_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[22] =
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[23] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -6156,6 +6278,7 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "UndoFeeDetails", &medicare__v1__undo_fee_details_request__descriptor, &medicare__v1__visit__descriptor },
   { "ImportPractitioners", &medicare__v1__import_practitioners_request__descriptor, &medicare__v1__import_practitioners_response__descriptor },
   { "RegisterChronicCondition", &medicare__v1__chronic_registration__descriptor, &medicare__v1__chronic_registration__descriptor },
+  { "RevokeChronicRegistration", &medicare__v1__revoke_chronic_registration_request__descriptor, &medicare__v1__chronic_registration__descriptor },
   { "SignFamilyDoctorContract", &medicare__v1__family_doctor_contract__descriptor, &medicare__v1__family_doctor_contract__descriptor },
   { "GetChronicStanding", &medicare__v1__chronic_standing_request__descriptor, &medicare__v1__chronic_standing__descriptor },
   { "GetVisit", &medicare__v1__visit_ref__descriptor, &medicare__v1__visit__descriptor },
@@ -6163,10 +6286,10 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   7,        /* CheckLedger */
   9,        /* GetAuditEvidence */
-  20,        /* GetChronicStanding */
+  21,        /* GetChronicStanding */
   11,        /* GetInstitutionAccount */
   6,        /* GetSettlement */
-  21,        /* GetVisit */
+  22,        /* GetVisit */
   0,        /* ImportPersons */
   17,        /* ImportPractitioners */
   8,        /* ListSettlements */
@@ -6176,8 +6299,9 @@ const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   13,        /* RegisterVisit */
   4,        /* Replay */
   5,        /* Reverse */
+  19,        /* RevokeChronicRegistration */
   3,        /* Settle */
-  19,        /* SignFamilyDoctorContract */
+  20,        /* SignFamilyDoctorContract */
   12,        /* SignIn */
   16,        /* UndoFeeDetails */
   14,        /* UploadDiagnoses */
@@ -6191,7 +6315,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  22,
+  23,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -6347,13 +6471,21 @@ void medicare__v1__settlement__register_chronic_condition(ProtobufCService *serv
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void medicare__v1__settlement__revoke_chronic_registration(ProtobufCService *service,
+                                                           const Medicare__V1__RevokeChronicRegistrationRequest *input,
+                                                           Medicare__V1__ChronicRegistration_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void medicare__v1__settlement__sign_family_doctor_contract(ProtobufCService *service,
                                                            const Medicare__V1__FamilyDoctorContract *input,
                                                            Medicare__V1__FamilyDoctorContract_Closure closure,
                                                            void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__get_chronic_standing(ProtobufCService *service,
                                                     const Medicare__V1__ChronicStandingRequest *input,
@@ -6361,7 +6493,7 @@ void medicare__v1__settlement__get_chronic_standing(ProtobufCService *service,
                                                     void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__get_visit(ProtobufCService *service,
                                          const Medicare__V1__VisitRef *input,
@@ -6369,7 +6501,7 @@ void medicare__v1__settlement__get_visit(ProtobufCService *service,
                                          void *closure_data)
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
-  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -46,6 +46,7 @@ typedef struct Medicare__V1__ImportPractitionersResponse Medicare__V1__ImportPra
 typedef struct Medicare__V1__RegisterVisitRequest Medicare__V1__RegisterVisitRequest;
 typedef struct Medicare__V1__ChronicRegistration Medicare__V1__ChronicRegistration;
 typedef struct Medicare__V1__FamilyDoctorContract Medicare__V1__FamilyDoctorContract;
+typedef struct Medicare__V1__RevokeChronicRegistrationRequest Medicare__V1__RevokeChronicRegistrationRequest;
 typedef struct Medicare__V1__ChronicStandingRequest Medicare__V1__ChronicStandingRequest;
 typedef struct Medicare__V1__ChronicStanding Medicare__V1__ChronicStanding;
 typedef struct Medicare__V1__Visit Medicare__V1__Visit;
@@ -1134,6 +1135,31 @@ struct  Medicare__V1__FamilyDoctorContract
 
 
 /*
+ * 2504 人员慢特病备案撤销: the registering institution withdraws a registration.
+ */
+struct  Medicare__V1__RevokeChronicRegistrationRequest
+{
+  ProtobufCMessage base;
+  char *psn_no;
+  /*
+   * the registration's number (2503's answer)
+   */
+  char *trt_dcla_detl_sn;
+  /*
+   * the institution that registered it (the caller's own)
+   */
+  char *ide_fixmedins_no;
+  /*
+   * the operator, signed in today (9001)
+   */
+  char *opter_no;
+};
+#define MEDICARE__V1__REVOKE_CHRONIC_REGISTRATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__revoke_chronic_registration_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
  * A person's standing for chronic outpatient care on a day: the registrations in force and
  * the contract in force (absent when none).
  */
@@ -1993,6 +2019,25 @@ Medicare__V1__FamilyDoctorContract *
 void   medicare__v1__family_doctor_contract__free_unpacked
                      (Medicare__V1__FamilyDoctorContract *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__RevokeChronicRegistrationRequest methods */
+void   medicare__v1__revoke_chronic_registration_request__init
+                     (Medicare__V1__RevokeChronicRegistrationRequest         *message);
+size_t medicare__v1__revoke_chronic_registration_request__get_packed_size
+                     (const Medicare__V1__RevokeChronicRegistrationRequest   *message);
+size_t medicare__v1__revoke_chronic_registration_request__pack
+                     (const Medicare__V1__RevokeChronicRegistrationRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__revoke_chronic_registration_request__pack_to_buffer
+                     (const Medicare__V1__RevokeChronicRegistrationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RevokeChronicRegistrationRequest *
+       medicare__v1__revoke_chronic_registration_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__revoke_chronic_registration_request__free_unpacked
+                     (Medicare__V1__RevokeChronicRegistrationRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__ChronicStandingRequest methods */
 void   medicare__v1__chronic_standing_request__init
                      (Medicare__V1__ChronicStandingRequest         *message);
@@ -2348,6 +2393,9 @@ typedef void (*Medicare__V1__ChronicRegistration_Closure)
 typedef void (*Medicare__V1__FamilyDoctorContract_Closure)
                  (const Medicare__V1__FamilyDoctorContract *message,
                   void *closure_data);
+typedef void (*Medicare__V1__RevokeChronicRegistrationRequest_Closure)
+                 (const Medicare__V1__RevokeChronicRegistrationRequest *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__ChronicStandingRequest_Closure)
                  (const Medicare__V1__ChronicStandingRequest *message,
                   void *closure_data);
@@ -2473,6 +2521,10 @@ struct Medicare__V1__Settlement_Service
                                      const Medicare__V1__ChronicRegistration *input,
                                      Medicare__V1__ChronicRegistration_Closure closure,
                                      void *closure_data);
+  void (*revoke_chronic_registration)(Medicare__V1__Settlement_Service *service,
+                                      const Medicare__V1__RevokeChronicRegistrationRequest *input,
+                                      Medicare__V1__ChronicRegistration_Closure closure,
+                                      void *closure_data);
   void (*sign_family_doctor_contract)(Medicare__V1__Settlement_Service *service,
                                       const Medicare__V1__FamilyDoctorContract *input,
                                       Medicare__V1__FamilyDoctorContract_Closure closure,
@@ -2512,6 +2564,7 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## undo_fee_details,\
       function_prefix__ ## import_practitioners,\
       function_prefix__ ## register_chronic_condition,\
+      function_prefix__ ## revoke_chronic_registration,\
       function_prefix__ ## sign_family_doctor_contract,\
       function_prefix__ ## get_chronic_standing,\
       function_prefix__ ## get_visit  }
@@ -2591,6 +2644,10 @@ void medicare__v1__settlement__register_chronic_condition(ProtobufCService *serv
                                                           const Medicare__V1__ChronicRegistration *input,
                                                           Medicare__V1__ChronicRegistration_Closure closure,
                                                           void *closure_data);
+void medicare__v1__settlement__revoke_chronic_registration(ProtobufCService *service,
+                                                           const Medicare__V1__RevokeChronicRegistrationRequest *input,
+                                                           Medicare__V1__ChronicRegistration_Closure closure,
+                                                           void *closure_data);
 void medicare__v1__settlement__sign_family_doctor_contract(ProtobufCService *service,
                                                            const Medicare__V1__FamilyDoctorContract *input,
                                                            Medicare__V1__FamilyDoctorContract_Closure closure,
@@ -2669,6 +2726,7 @@ extern const ProtobufCMessageDescriptor medicare__v1__import_practitioners_respo
 extern const ProtobufCMessageDescriptor medicare__v1__register_visit_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__chronic_registration__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__family_doctor_contract__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__revoke_chronic_registration_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__chronic_standing_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__chronic_standing__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__visit__descriptor;
