@@ -20,8 +20,6 @@ struct ChronicStandingOnDay: Sendable, Equatable {
     /// The contracted institution (fixmedins_code) in force, if any.
     var contractedInstitution: String?
 
-    static let none = ChronicStandingOnDay()
-
     /// The medical type whose terms settle `claim` (``SettlementResult/settledAs``): the claim's
     /// own for a general outpatient claim; for a chronic one, chronic terms at the contracted
     /// institution (the clinic itself, or the township centre it settles through: 乡村一体化,
@@ -50,17 +48,6 @@ struct ChronicStandingOnDay: Sendable, Equatable {
         diagnosis == condition || (diagnosis.hasPrefix(condition) && diagnosis.dropFirst(condition.count).first == "." && !condition.contains("."))
     }
 
-    /// The standing on `day` from a person's registrations and contracts as stored (any days).
-    init(registrations: [ChronicRegistration], contracts: [FamilyDoctorContract], on day: String) {
-        conditions = registrations.filter { Self.inForce($0.begndate, $0.enddate, on: day) }.map(\.opspDiseCode)
-        contractedInstitution = Self.contract(contracts, on: day)?.fixmedinsCode
-    }
-
-    init(conditions: [String] = [], contractedInstitution: String? = nil) {
-        self.conditions = conditions
-        self.contractedInstitution = contractedInstitution
-    }
-
     /// The contract in force on `day`: of those in force, the one that began latest.
     static func contract(_ contracts: [FamilyDoctorContract], on day: String) -> FamilyDoctorContract? {
         contracts.filter { inForce($0.begndate, $0.enddate, on: day) }.max { $0.begndate < $1.begndate }
@@ -69,6 +56,15 @@ struct ChronicStandingOnDay: Sendable, Equatable {
     /// From `begndate` through `enddate` (inclusive; empty: open), dates as YYYY-MM-DD.
     static func inForce(_ begndate: String, _ enddate: String, on day: String) -> Bool {
         begndate <= day && (enddate.isEmpty || day <= enddate)
+    }
+}
+
+extension ChronicStandingOnDay {
+    /// The standing on `day` from a person's registrations and contracts as stored (any days).
+    init(registrations: [ChronicRegistration], contracts: [FamilyDoctorContract], on day: String) {
+        self.init(
+            conditions: registrations.filter { Self.inForce($0.begndate, $0.enddate, on: day) }.map(\.opspDiseCode),
+            contractedInstitution: Self.contract(contracts, on: day)?.fixmedinsCode)
     }
 }
 
@@ -126,11 +122,9 @@ extension SettlementProvider {
         guard let person = try await store.person(psnNo: psnNo), person.certno == certno else {
             throw DomainError(.notFound, field: "psn_no", "no insured person \(psnNo) with that certno")
         }
+        // Read already limited to those in force on the day.
         let (registrations, contracts) = try await store.chronicRecords(of: [psnNo], from: day, through: day)
-        return ChronicStanding(
-            registrations: (registrations[psnNo] ?? []).filter { ChronicStandingOnDay.inForce($0.begndate, $0.enddate, on: day) },
-            contract: ChronicStandingOnDay.contract(contracts[psnNo] ?? [], on: day)
-        )
+        return ChronicStanding(registrations: registrations[psnNo] ?? [], contract: ChronicStandingOnDay.contract(contracts[psnNo] ?? [], on: day))
     }
 
     /// How far from today a registration or contract may begin: a year back (a condition
@@ -280,8 +274,17 @@ extension SettlementStore {
         guard held < limit else { throw DomainError(.precondition, field: "psn_no", "\(psnNo) holds \(limit) \(what) already") }
     }
 
-    /// Every registration and contract of the persons (any days), by person, read in one
-    /// statement (``chronicRecords(_:of:)`` inside a posting's transaction).
+    /// The standing on `day` of a person, for a claim of medical type `medType` (read only for
+    /// a chronic claim: a general one needs none).
+    func chronicStanding(of psnNo: String, on day: String, for medType: MedType) async throws -> ChronicStandingOnDay {
+        guard medType == .chronicOutpatient else { return ChronicStandingOnDay() }
+        let records = try await chronicRecords(of: [psnNo], from: day, through: day)
+        return ChronicStandingOnDay(registrations: records.registrations[psnNo] ?? [], contracts: records.contracts[psnNo] ?? [], on: day)
+    }
+
+    /// The persons' registrations and contracts in force on some day from `first` through
+    /// `last` (YYYY-MM-DD), by person, in one statement (``chronicRecords(_:of:from:through:)``
+    /// inside a posting's transaction).
     func chronicRecords(of persons: [String], from first: String, through last: String) async throws
         -> (registrations: [String: [ChronicRegistration]], contracts: [String: [FamilyDoctorContract]])
     {

@@ -256,17 +256,9 @@ extension SettlementStore {
             SQLInsert(into: "billed_items", columns: ["psn_no", "visit_date", "item_code", "setl_id"], rows: billedRows),
             SQLInsert(into: "ledger", columns: ledgerColumns, rows: ledgerRows),
             SQLInsert(
-                into: "accumulators", columns: ["psn_no", "year", "visit_type", "deductible_used", "fund_paid", "borne", "hifmi_paid", "cvlserv_paid", "maf_paid"],
-                rows: accumulatorDeltas.sorted { $0.key < $1.key }.map { key, delta in
-                    [.text(key.psnNo), .integer(key.year), .text(key.medType), .integer(delta.deductibleUsed), .integer(delta.fundPaid),
-                     .integer(delta.borne), .integer(delta.hifmiPaid), .integer(delta.cvlservPaid), .integer(delta.mafPaid)]
-                },
-                tail: """
-                    ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET deductible_used = accumulators.deductible_used + excluded.deductible_used,
-                    fund_paid = accumulators.fund_paid + excluded.fund_paid, borne = accumulators.borne + excluded.borne,
-                    hifmi_paid = accumulators.hifmi_paid + excluded.hifmi_paid, cvlserv_paid = accumulators.cvlserv_paid + excluded.cvlserv_paid,
-                    maf_paid = accumulators.maf_paid + excluded.maf_paid
-                    """
+                into: "accumulators", columns: ["psn_no", "year", "visit_type"] + Accumulator.counts.map(\.column),
+                rows: accumulatorDeltas.sorted { $0.key < $1.key }.map { key, delta in [.text(key.psnNo), .integer(key.year), .text(key.medType)] + delta.values },
+                tail: Accumulator.addedOnConflict
             ),
             SQLInsert(into: "audit_outbox", columns: auditColumns, rows: auditRows),
         ])
@@ -367,28 +359,45 @@ private struct BilledKey: Hashable {
 }
 
 extension SettlementStore.Accumulator {
-    /// Counts a settlement's deductible, pooling pay, the in-scope amount it left borne and
-    /// what the funds beyond pooling paid.
-    mutating func add(_ result: SettlementResult) {
-        deductibleUsed += result.actPayDedc
-        fundPaid += result.hifpPay
-        borne += result.borne
-        hifmiPaid += result.hifmiPay
-        cvlservPaid += result.cvlservPay
-        mafPaid += result.mafPay
+    /// What an accumulator counts: each of its columns, the settlements column whose live
+    /// rows it sums (``SettlementStore/checkLedger()``), and its field here.
+    static let counts: [(column: String, settlement: String, amount: WritableKeyPath<Self, Int64> & Sendable)] = [
+        ("deductible_used", "act_pay_dedc", \.deductibleUsed), ("fund_paid", "hifp_pay", \.fundPaid), ("borne", "borne", \.borne),
+        ("hifmi_paid", "hifmi_pay", \.hifmiPaid), ("cvlserv_paid", "cvlserv_pay", \.cvlservPaid), ("maf_paid", "maf_pay", \.mafPaid),
+    ]
+
+    /// The upsert's tail that adds a row's amounts to the accumulator already there.
+    static let addedOnConflict = "ON CONFLICT (psn_no, year, visit_type) DO UPDATE SET "
+        + counts.map { "\($0.column) = accumulators.\($0.column) + excluded.\($0.column)" }.joined(separator: ", ")
+
+    /// What a settlement counts: its deductible, pooling pay, the in-scope amount it left borne
+    /// (`borne`: as its row holds it, when given) and what the funds beyond pooling paid.
+    init(_ result: SettlementResult, borne: Int64? = nil) {
+        self.init(deductibleUsed: result.actPayDedc, fundPaid: result.hifpPay, borne: borne ?? result.borne, hifmiPaid: result.hifmiPay,
+                  cvlservPaid: result.cvlservPay, mafPaid: result.mafPay)
     }
 
-    /// A person's year for the funds that count by year, not visit type: the sum of its
-    /// accumulators of every visit type.
+    /// An accumulator from a row holding ``counts``' columns.
+    init(row: SQLRow) throws {
+        self = .zero
+        for count in Self.counts { self[keyPath: count.amount] = try row.int(count.column) }
+    }
+
+    /// The amounts in ``counts``' order, as binds.
+    var values: [SQLValue] { Self.counts.map { .integer(self[keyPath: $0.amount]) } }
+
+    /// Adds another's amounts.
+    mutating func add(_ other: Self) {
+        for count in Self.counts { self[keyPath: count.amount] += other[keyPath: count.amount] }
+    }
+
+    /// Counts a settlement.
+    mutating func add(_ result: SettlementResult) { add(Self(result)) }
+
+    /// A person's year over every visit type: the sum of its accumulators (the funds beyond
+    /// pooling read it; they count by year, not visit type).
     static func year(of accumulators: some Sequence<Self>) -> Self {
-        accumulators.reduce(.zero) { sum, a in
-            var sum = sum
-            sum.borne += a.borne
-            sum.hifmiPaid += a.hifmiPaid
-            sum.cvlservPaid += a.cvlservPaid
-            sum.mafPaid += a.mafPaid
-            return sum
-        }
+        accumulators.reduce(into: .zero) { $0.add($1) }
     }
 }
 

@@ -115,12 +115,7 @@ public struct SettlementProvider: SettlementService {
         guard let person = try await store.person(psnNo: claim.claim.psnNo) else {
             throw DomainError(.notFound, field: "claim.psn_no", "no insured person \(claim.claim.psnNo)")
         }
-        var standing = ChronicStandingOnDay.none
-        if claim.claim.medType == .chronicOutpatient {
-            let records = try await store.chronicRecords(of: [person.psnNo], from: claim.visitDate.description, through: claim.visitDate.description)
-            standing = ChronicStandingOnDay(
-                registrations: records.registrations[person.psnNo] ?? [], contracts: records.contracts[person.psnNo] ?? [], on: claim.visitDate.description)
-        }
+        let standing = try await store.chronicStanding(of: person.psnNo, on: claim.visitDate.description, for: claim.claim.medType)
         let settledAs = try standing.settledAs(claim)
         let (accumulator, year) = try await store.accumulator(psnNo: person.psnNo, year: Int64(claim.visitDate.year), visitType: settledAs.code)
         var result = try Settling(claim: claim, policies: current.book, institutionKind: request.fixmedinsKind).result(person: person, settledAs: settledAs, accumulator: accumulator, year: year)

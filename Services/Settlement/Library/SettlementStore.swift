@@ -284,16 +284,14 @@ public struct SettlementStore: Sendable {
             var result = try SettlementResult(decoding: row.blob("result"))
             let reversalID = timeOrderedID(prefix: "R")
             try await tx.insert(into: "ledger", columns: Self.ledgerColumns, rows: Self.ledger(txn: reversalID, setlID: setlID, result: result, reverse: true))
+            // What the posting counted, `borne` as its row holds it (none for one posted before
+            // migration 21 that ``countBorneOfOlderSettlements(thisYear:)`` has not reached).
+            let counted = Accumulator(result, borne: try row.optionalInt("borne") ?? 0)
+            let n = Accumulator.counts.count
             try await tx.execute(
-                """
-                UPDATE accumulators SET deductible_used = deductible_used - $1, fund_paid = fund_paid - $2, borne = borne - $3, hifmi_paid = hifmi_paid - $4,
-                  cvlserv_paid = cvlserv_paid - $5, maf_paid = maf_paid - $6
-                WHERE psn_no = $7 AND year = $8 AND visit_type = $9
-                """,
-                // `borne` as the settlement's row counted it (none for one posted before migration 21
-                // that ``countBorneOfOlderSettlements()`` has not reached).
-                [.integer(result.actPayDedc), .integer(result.hifpPay), .integer(try row.optionalInt("borne") ?? 0), .integer(result.hifmiPay), .integer(result.cvlservPay),
-                 .integer(result.mafPay), .text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
+                "UPDATE accumulators SET \(Accumulator.counts.enumerated().map { "\($1.column) = \($1.column) - $\($0 + 1)" }.joined(separator: ", ")) "
+                    + "WHERE psn_no = $\(n + 1) AND year = $\(n + 2) AND visit_type = $\(n + 3)",
+                counted.values + [.text(result.psnNo), .integer(try row.int("year")), .text(try row.string("visit_type"))]
             )
             if result.acctPay > 0 {
                 try await tx.execute("UPDATE persons SET account_balance = account_balance + $1 WHERE psn_no = $2", [.integer(result.acctPay), .text(result.psnNo)])
@@ -485,8 +483,7 @@ public struct SettlementStore: Sendable {
                 response.problems.append("transaction \(try row.string("txn_id")) does not balance")
             }
             // Each accumulator equals the sums over the live settlements it counts.
-            let counted = ["deductible_used": "act_pay_dedc", "fund_paid": "hifp_pay", "borne": "borne", "hifmi_paid": "hifmi_pay",
-                           "cvlserv_paid": "cvlserv_pay", "maf_paid": "maf_pay"].sorted { $0.key < $1.key }
+            let counted = Accumulator.counts.map { (key: $0.column, value: $0.settlement) }
             let mismatches = try await tx.query(
                 """
                 SELECT a.psn_no, a.year, a.visit_type, \(counted.map { "a.\($0.key)" }.joined(separator: ", ")),
@@ -501,7 +498,7 @@ public struct SettlementStore: Sendable {
                 response.problems.append("accumulators of \(try row.string("psn_no")) \(try row.int("year")) \(try row.string("visit_type")) do not match the settlements")
             }
             // Each fund's ledger account equals what live settlements paid from it.
-            for (account, column) in LedgerEntry.fundAccounts {
+            for (account, column, _) in LedgerEntry.funds {
                 let fund = try await tx.queryOne("SELECT COALESCE(SUM(debit) - SUM(credit), 0) AS net FROM ledger WHERE account = $1", [.text(account)])
                 let live = try await tx.queryOne("SELECT COALESCE(SUM(\(column)), 0) AS paid FROM settlements WHERE status = '\(SettlementStatus.settled.code)'", [])
                 if try fund?.int("net") != live?.int("paid") { response.problems.append("the ledger's \(account) does not match live settlements") }

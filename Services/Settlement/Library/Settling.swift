@@ -99,22 +99,20 @@ struct LedgerEntry: Sendable, Equatable {
     let debit: Int64
     let credit: Int64
 
-    /// Each fund's ledger account and the settlements column that holds what it paid.
-    static let fundAccounts = [
-        ("fund:pooling", "hifp_pay"), ("fund:serious_illness", "hifmi_pay"), ("fund:civil_servant", "cvlserv_pay"), ("fund:medical_assistance", "maf_pay"),
+    /// Each fund's ledger account, the settlements column that holds what it paid, and where a
+    /// result says it.
+    static let funds: [(account: String, column: String, paid: KeyPath<SettlementResult, Int64> & Sendable)] = [
+        ("fund:pooling", "hifp_pay", \.hifpPay), ("fund:serious_illness", "hifmi_pay", \.hifmiPay),
+        ("fund:civil_servant", "cvlserv_pay", \.cvlservPay), ("fund:medical_assistance", "maf_pay", \.mafPay),
     ]
 
     /// A settlement's entries: each fund (pooling, serious illness, civil-servant subsidy,
-    /// medical assistance: ``fundAccounts``), the person's account and their cash pay the
+    /// medical assistance: ``funds``), the person's account and their cash pay the
     /// settling institution (`settle_via`) the total; a reversal the same entries mirrored.
     /// Zero lines are left out. Debits equal credits by construction (the split's parts add
     /// up to `medfee_sumamt`, which ``BenefitCalculator`` guarantees).
     static func entries(of result: SettlementResult, reverse: Bool) -> [LedgerEntry] {
-        let lines: [(String, Int64, Int64)] = [
-            ("fund:pooling", result.hifpPay, 0),
-            ("fund:serious_illness", result.hifmiPay, 0),
-            ("fund:civil_servant", result.cvlservPay, 0),
-            ("fund:medical_assistance", result.mafPay, 0),
+        let lines: [(String, Int64, Int64)] = funds.map { ($0.account, result[keyPath: $0.paid], 0) } + [
             ("person:account:\(result.psnNo)", result.acctPay, 0),
             ("person:cash:\(result.psnNo)", result.psnCashPay, 0),
             ("institution:payable:\(result.settleVia)", 0, result.medfeeSumamt),

@@ -103,15 +103,12 @@ public final class InstitutionMonitor: Sendable {
                     let key = "\(rule.rule.ruleID)\t\(byPerson ? settlement.psnNo : settlement.fixmedinsCode)"
                     // Mutated in place (the dictionary's own storage), so that a window's events
                     // are not copied for every posting.
-                    let fresh = Watch(lastActive: now, expires: now)
-                    let alert: Alert? = byPerson
-                        ? Self.see(settlement, at: now, in: &windows.people[key, default: fresh], rule: rule, byPerson: true) { events, distinct in
-                            self.alert(rule, set: set, posting: settlement, events: events, distinct: distinct, byPerson: true, wall: wall)
-                        }
-                        : Self.see(settlement, at: now, in: &windows.institutions[key, default: fresh], rule: rule, byPerson: false) { events, distinct in
-                            self.alert(rule, set: set, posting: settlement, events: events, distinct: distinct, byPerson: false, wall: wall)
-                        }
-                    if let alert { alerts.append(alert) }
+                    let watches: WritableKeyPath<Windows, [String: Watch]> = byPerson ? \.people : \.institutions
+                    let raised = Self.see(settlement, at: now, in: &windows[keyPath: watches][key, default: Watch(lastActive: now, expires: now)],
+                                          rule: rule, byPerson: byPerson) { events, distinct in
+                        self.alert(rule, set: set, posting: settlement, events: events, distinct: distinct, byPerson: byPerson, wall: wall)
+                    }
+                    if let raised { alerts.append(raised) }
                 }
             }
             Self.bound(&windows.institutions, Self.maxInstitutions)

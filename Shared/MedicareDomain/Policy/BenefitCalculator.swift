@@ -59,11 +59,14 @@ public enum BenefitCalculator {
         public var assistanceCategory: String?
         /// In-scope amounts borne after basic pooling this year (合规个人负担), serious illness's base.
         public var borneThisYear: Int64 = 0
-        /// Paid this year by serious illness, the civil-servant subsidy and medical assistance.
+        /// Paid this year by serious illness (against its annual ceiling), fen.
         public var seriousIllnessPaid: Int64 = 0
+        /// Paid this year by the civil-servant subsidy, fen.
         public var civilServantPaid: Int64 = 0
+        /// Paid this year by medical assistance, fen.
         public var assistancePaid: Int64 = 0
 
+        /// Makes a standing; amounts in fen (nothing yet, by default).
         public init(civilServant: Bool = false, assistanceCategory: String? = nil, borneThisYear: Int64 = 0, seriousIllnessPaid: Int64 = 0,
                     civilServantPaid: Int64 = 0, assistancePaid: Int64 = 0) {
             self.civilServant = civilServant
