@@ -23,7 +23,7 @@ fi
 
 # The whole-stack suites (four processes each, started and stopped per test) run after the
 # others, not beside them: on two cores they starved the transport's timing-bound tests.
-stacks='StackTests|SupervisionStackTests|DesignationWorkflowTests|WorkLedgerStackTests|CampaignCLITests|RelationshipStackTests|NationalViewStackTests|PricePublicityStackTests|FileImportCLITests|JSONBridgeTests|ConsoleTests|OpsTests|LoadReportTests|MethodVerbTests|HISSessionTests'
+stacks='StackTests|SupervisionStackTests|DesignationWorkflowTests|WorkLedgerStackTests|CampaignCLITests|RelationshipStackTests|NationalViewStackTests|PricePublicityStackTests|FileImportCLITests|JSONBridgeTests|ConsoleTests|OpsTests|LoadReportTests|MethodVerbTests|HISSessionTests|PublicationTests'
 if [[ $# -eq 0 ]]; then
     echo "== tests"
     swift test --skip-build --skip "$stacks"

@@ -54,8 +54,8 @@ enum ServiceBench {
                 let request = SettleRequest(claim: Claim(
                     mdtrtID: "M\(worker)-\(n)", psnNo: "P\(k % persons.count)", fixmedinsCode: "H33080200101",
                     settleVia: "H33080200001", medType: .generalOutpatient, visitDate: date,
-                    lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50),
-                            FeeLine(itemCode: "XB01ACB001", quantity: 10, unitPrice: 250)]
+                    lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XJ01CAA040A001010100001", quantity: 20, unitPrice: 50),
+                            FeeLine(itemCode: "XC10AAA056B001020100004", quantity: 10, unitPrice: 250)]
                 ))
                 _ = try await client.settle(request, options: CallOptions(metadata: [Metadata.idempotencyKey: "k\(worker)-\(n)"]))
             }
@@ -102,7 +102,7 @@ enum ServiceBench {
         for n in 0..<10_000 {
             let request = ReviewRequest(claim: Claim(
                 mdtrtID: "R\(n)", psnNo: "P\(n)", certno: persons[n].certno, fixmedinsCode: "H33080200101", medType: .generalOutpatient,
-                visitDate: "2024-06-02", lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
+                visitDate: "2024-06-02", lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XJ01CAA040A001010100001", quantity: 20, unitPrice: 50, days: 5)]
             ), designationStatus: .designated)
             for (client, into) in n % 2 == 0 ? [(baseline, 0), (measured, 1)] : [(measured, 1), (baseline, 0)] {
                 let start = ContinuousClock.now

@@ -297,7 +297,7 @@ struct Relationships: AsyncParsableCommand {
 struct Prices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A clinic's published price list (价格公示); with --set, publish a new one.",
-        discussion: "medicare prices H33080200101   medicare prices H33080200101 --set XA01AAA001=45 --set F001=1000"
+        discussion: "medicare prices H33080200101   medicare prices H33080200101 --set XJ01CAA040A001010100001=45 --set 001102000050000=1000"
     )
     @OptionGroup var connection: Connection
     @Argument(help: "Institution code.") var code: String

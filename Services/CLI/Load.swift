@@ -275,7 +275,7 @@ struct Load: AsyncParsableCommand {
         return Claim(
             mdtrtID: "L\(run)-\(k)", psnNo: "P330802" + String(repeating: "0", count: max(0, 7 - person.count)) + person,
             fixmedinsCode: clinics[k % clinics.count], medType: .generalOutpatient, visitDate: visitDays[day % visitDays.count],
-            lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)]
+            lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000), FeeLine(itemCode: "XJ01CAA040A001010100001", quantity: 20, unitPrice: 50, days: 5)]
         )
     }
 

@@ -34,4 +34,11 @@ extension ServiceContext {
             }
         }
     }
+
+    /// On each SIGHUP while the service runs, runs `body` (which logs what it did).
+    public func onHangup(_ body: @escaping @Sendable () async -> Void) {
+        runInBackground {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) { await body() }
+        }
+    }
 }

@@ -32,7 +32,7 @@ struct ConsoleTests {
             var options = CallOptions()
             options.metadata[Metadata.idempotencyKey] = "console-demo-1"
             let claim = Claim(mdtrtID: "MD-CONSOLE-1", psnNo: "P3308020000001", fixmedinsCode: clinic, medType: .generalOutpatient, visitDate: CivilDate.today().description,
-                              diagnoses: ["J06.9"], lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
+                              diagnoses: ["J06.9"], lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000)])
             let settled = try? await GatewayClient(ops).settle(GatewaySettleRequest(claim: claim), options: options)
             #expect(settled != nil)
             await ops.close()

@@ -233,7 +233,7 @@ struct CampaignCLITests {
             #expect(zhejiang?["province"] as? String == "33" && zhejiang?["share_bp"] as? Int == 10_000 && zhejiang?["rank"] as? Int == 1, "\(national)")
             let filed2 = try await Self.medicare(stack, ["report", "file", "33", "2024Q4", "--text", "年度进展"], as: "province-nhc-33")
             #expect(filed2["period"] as? String == "2024Q4" && filed2["ledger_clinics"] as? Int == 0)
-            let published = try await Self.medicare(stack, ["prices", "H33080200101", "--set", "XA01AAA001=45", "--set", "F001=1000"], as: "clinic-H33080200101")
+            let published = try await Self.medicare(stack, ["prices", "H33080200101", "--set", "XJ01CAA040A001010100001=45", "--set", "001102000050000=1000"], as: "clinic-H33080200101")
             #expect((published["items"] as? [[String: Any]])?.map { $0["unit_price"] as? Int } == [1000, 45], "\(published)")
             let read = try await Self.medicare(stack, ["prices", "H33080200101"], as: "supervisor-33")
             #expect((read["items"] as? [[String: Any]])?.count == 2)
@@ -392,23 +392,23 @@ struct PricePublicityStackTests {
         try await withDemoStack { stack in
             let clinic = RegistryClient(try stack.client("clinic-H33080200101"))
             let list = try await clinic.publishPriceList(PublishPriceListRequest(fixmedinsCode: "H33080200101", items: [
-                PriceItem(itemCode: "XA01AAA001", unitPrice: 45), PriceItem(itemCode: "F001", unitPrice: 1_000),
+                PriceItem(itemCode: "XJ01CAA040A001010100001", unitPrice: 45), PriceItem(itemCode: "001102000050000", unitPrice: 1_000),
             ]))
-            #expect(list.items.map(\.itemCode) == ["F001", "XA01AAA001"] && list.items[1].referencePrice == 50 && list.items[1].name.contains("阿莫西林"))
+            #expect(list.items.map(\.itemCode) == ["001102000050000", "XJ01CAA040A001010100001"] && list.items[1].referencePrice == 50 && list.items[1].name.contains("阿莫西林"))
             // Above the public-institution price: refused, naming the item; the list stays as it was.
             let above = await #expect(throws: RPCError.self) {
                 _ = try await clinic.publishPriceList(PublishPriceListRequest(fixmedinsCode: "H33080200101", items: [
-                    PriceItem(itemCode: "F001", unitPrice: 1_000), PriceItem(itemCode: "XB01ACB001", unitPrice: 300),
+                    PriceItem(itemCode: "001102000050000", unitPrice: 1_000), PriceItem(itemCode: "XC10AAA056B001020100004", unitPrice: 300),
                 ]))
             }
-            #expect(above?.code == .invalidArgument && above?.message.hasPrefix("items[1].unit_price: 300 fen for XB01ACB001") == true, "\(String(describing: above))")
+            #expect(above?.code == .invalidArgument && above?.message.hasPrefix("items[1].unit_price: 300 fen for XC10AAA056B001020100004") == true, "\(String(describing: above))")
             let notMine = await #expect(throws: RPCError.self) {
-                _ = try await clinic.publishPriceList(PublishPriceListRequest(fixmedinsCode: "H33080200001", items: [PriceItem(itemCode: "F001", unitPrice: 900)]))
+                _ = try await clinic.publishPriceList(PublishPriceListRequest(fixmedinsCode: "H33080200001", items: [PriceItem(itemCode: "001102000050000", unitPrice: 900)]))
             }
             #expect(notMine?.code == .permissionDenied)
             // Its township centre may publish for it.
             let byCentre = try await RegistryClient(try stack.client("township-H33080200001")).publishPriceList(PublishPriceListRequest(
-                fixmedinsCode: "H33080200101", items: [PriceItem(itemCode: "XA01AAA001", unitPrice: 40)]
+                fixmedinsCode: "H33080200101", items: [PriceItem(itemCode: "XJ01CAA040A001010100001", unitPrice: 40)]
             ))
             #expect(byCentre.items.map(\.unitPrice) == [40] && byCentre.publishedBy == "H33080200001")
             // Anyone with a certificate reads it, whatever their role: the supervisor's rule does

@@ -69,9 +69,9 @@ struct HISSessionTests {
                 FeeDetail(feedetlSn: sn, medListCodg: item, medinsListCodg: own, cnt: cnt, pric: pric, bilgDrCodg: "DR01", days: 1)
             }
             _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(
-                fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [detail("1", "F001", "GH01", 1, 1000)], opterNo: "D001"))
+                fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [detail("1", "001102000050000", "GH01", 1, 1000)], opterNo: "D001"))
             let second = UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
-                detail("2", "XA01AAA001", "YP0007", 20, 50), detail("3", "XA01AAA001", "YP0007", 5, 50),
+                detail("2", "XJ01CAA040A001010100001", "YP0007", 20, 50), detail("3", "XJ01CAA040A001010100001", "YP0007", 5, 50),
             ], opterNo: "D001")
             _ = try await settlement.uploadFeeDetails(second)
             // The same batch again changes nothing; a number reused for other content is refused.
@@ -80,7 +80,7 @@ struct HISSessionTests {
             changed.details[0].cnt = 21
             #expect(await #expect(throws: RPCError.self) { _ = try await settlement.uploadFeeDetails(changed) }?.code == .alreadyExists)
             var strangerDoctor = second
-            strangerDoctor.details = [FeeDetail(feedetlSn: "9", medListCodg: "F001", medinsListCodg: "GH01", cnt: 1, pric: 1000, bilgDrCodg: "DR77")]
+            strangerDoctor.details = [FeeDetail(feedetlSn: "9", medListCodg: "001102000050000", medinsListCodg: "GH01", cnt: 1, pric: 1000, bilgDrCodg: "DR77")]
             let prescriber = await #expect(throws: RPCError.self) { _ = try await settlement.uploadFeeDetails(strangerDoctor) }
             #expect(prescriber?.code == .failedPrecondition && prescriber?.message.hasPrefix("details[0].bilg_dr_codg:") == true)
             let undone = try await settlement.undoFeeDetails(UndoFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, feedetlSns: ["3"], opterNo: "D001"))
@@ -147,15 +147,15 @@ struct HISSessionTests {
                     FeeDetail(feedetlSn: sn, medListCodg: item, medinsListCodg: own, cnt: cnt, pric: pric, bilgDrCodg: "DR01", days: 1),
                 ], opterNo: "D001"))
             }
-            try await upload("1", "XA01AAA001", "YP0007", 10, 50)
+            try await upload("1", "XJ01CAA040A001010100001", "YP0007", 10, 50)
             // What an HIS (or the gateway) read, then another batch lands before the settle.
             let read = try #require(try await settlement.getVisit(ref).claim)
-            try await upload("2", "F001", "GH01", 1, 1000)
+            try await upload("2", "001102000050000", "GH01", 1, 1000)
             let stale = await #expect(throws: RPCError.self) { _ = try await gateway.settle(GatewaySettleRequest(claim: read), options: keyed("race-1")) }
             #expect(stale?.code == .failedPrecondition && stale?.message.hasPrefix("claim.mdtrt_id:") == true, "\(String(describing: stale))")
             // A whole claim under the visit's number with lines of its own is not the visit's.
             var borrowed = read
-            borrowed.lines = [FeeLine(itemCode: "XA01AAA001", quantity: 3, unitPrice: 50, days: 1)]
+            borrowed.lines = [FeeLine(itemCode: "XJ01CAA040A001010100001", quantity: 3, unitPrice: 50, days: 1)]
             let foreign = await #expect(throws: RPCError.self) { _ = try await gateway.settle(GatewaySettleRequest(claim: borrowed), options: keyed("race-2")) }
             #expect(foreign?.code == .failedPrecondition && foreign?.message.hasPrefix("claim.mdtrt_id:") == true, "\(String(describing: foreign))")
             #expect(try await settlement.getVisit(ref).status == .registered)
@@ -193,7 +193,7 @@ struct HISSessionTests {
                     begntime: day(-10), atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-" + number))
                 _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["I10"], opterNo: "D001"))
                 _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
-                    FeeDetail(feedetlSn: "1", medListCodg: "XC07ABA001", medinsListCodg: "YP0101", cnt: 30, pric: 120, bilgDrCodg: "DR01", days: 30),
+                    FeeDetail(feedetlSn: "1", medListCodg: "XC08CAX052B002010100002", medinsListCodg: "YP0101", cnt: 30, pric: 120, bilgDrCodg: "DR01", days: 30),
                 ], opterNo: "D001"))
                 return VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
             }
@@ -229,7 +229,7 @@ struct HISSessionTests {
         let stack = try await Stack(settlementExtra: ["--policy.file", "\(folder)/policy.json"])
         do {
             try await stack.loadDemo()
-            // F001 10.00 + 20 x 0.50 = 20.00, all 甲 in scope.
+            // 001102000050000 10.00 + 20 x 0.50 = 20.00, all 甲 in scope.
             let clinic = try stack.client("clinic-\(Self.code)")
             let atClinic = try await GatewayClient(clinic).settle(stackClaim("LV1"), options: keyed("lv-1"))
             #expect(atClinic.settlement?.policyVersion == "quzhou-2024.1-village" && atClinic.settlement?.hifpPay == 1_400, "\(String(describing: atClinic.settlement))")

@@ -27,7 +27,7 @@ struct JSONBridgeTests {
 
     static let claim = """
         {"claim": {"mdtrt_id": "MD-BRIDGE-0001", "psn_no": "P7", "fixmedins_code": "H33080200101", "med_type": "general_outpatient",
-          "visit_date": "2024-06-01", "diagnoses": ["J06.9"], "lines": [{"item_code": "F001", "quantity": 1, "unit_price": 1000}]}}
+          "visit_date": "2024-06-01", "diagnoses": ["J06.9"], "lines": [{"item_code": "001102000050000", "quantity": 1, "unit_price": 1000}]}}
         """
 
     @Test func curlSettlesReversesAndReadsTheProfile() async throws {

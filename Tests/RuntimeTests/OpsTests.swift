@@ -26,7 +26,7 @@ struct OpsTests {
             await clinic.close()
             let ops = try stack.client("operator")
             // A price far above the reference price: a review finding (R002).
-            var dear = stackClaim("MD-OPS-2", person: 12, lines: [("F001", 1, 9_999_999)]).claim!
+            var dear = stackClaim("MD-OPS-2", person: 12, lines: [("001102000050000", 1, 9_999_999)]).claim!
             dear.fixmedinsCode = "H33080200101"
             _ = try await SupervisionClient(ops).review(ReviewRequest(claim: dear))
             _ = try await RegistryClient(ops).changeDesignation(ChangeDesignationRequest(fixmedinsCode: "H33080200101", action: .suspend, reason: "ops test"))

@@ -97,7 +97,7 @@ func withDemoStack(loadDemo: Bool = true, _ body: (Stack) async throws -> Void) 
     await stack.stop()
 }
 
-func stackClaim(_ id: String, person: Int = 0, date: String = "2024-06-01", lines: [(String, Int64, Int64)] = [("F001", 1, 1000), ("XA01AAA001", 20, 50)]) -> GatewaySettleRequest {
+func stackClaim(_ id: String, person: Int = 0, date: String = "2024-06-01", lines: [(String, Int64, Int64)] = [("001102000050000", 1, 1000), ("XJ01CAA040A001010100001", 20, 50)]) -> GatewaySettleRequest {
     GatewaySettleRequest(claim: Claim(
         mdtrtID: id, psnNo: "P\(person)", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: date,
         lines: lines.map { FeeLine(itemCode: $0.0, quantity: $0.1, unitPrice: $0.2, days: 1) }
@@ -151,7 +151,7 @@ struct StackTests {
 
         // A blocked claim: 70 capsules exceed the item's limit of 60.
         let blocked = await #expect(throws: RPCError.self) {
-            _ = try await gateway.settle(stackClaim("M2", lines: [("XA01AAA001", 70, 50)]), options: keyed("k-2"))
+            _ = try await gateway.settle(stackClaim("M2", lines: [("XJ01CAA040A001010100001", 70, 50)]), options: keyed("k-2"))
         }
         #expect(blocked?.code == .failedPrecondition && blocked?.message.hasPrefix("claim blocked by review: R004") == true, "\(String(describing: blocked))")
         #expect(try await SettlementClient(ops).checkLedger(LedgerCheckRequest()).settlements == 1)

@@ -30,31 +30,31 @@ struct SupervisionStackTests {
             let ops = try stack.client("operator")
             let supervision = SupervisionClient(ops)
             let adult = Self.id("33080219700101001"), child = Self.id("33080220200101001"), woman = Self.id("33080219800101002")
-            let clean = [("F001", Int64(1), Int64(1000), UInt32(0)), ("XA01AAA001", 20, 50, 5)]
+            let clean = [("001102000050000", Int64(1), Int64(1000), UInt32(0)), ("XJ01CAA040A001010100001", 20, 50, 5)]
             let full: [(String, Int64, Int64, UInt32)] = [
-                ("F002", 3, 800, 0), ("C001", 3, 300, 0), ("XG04CAM001", 30, 150, 30), ("XA01AAA001", 60, 50, 7), ("XB01ACB001", 60, 250, 30), ("F001", 1, 1000, 0),
-                ("XC07ABA001", 90, 120, 30), ("XA10BAA001", 180, 30, 30), ("XN02BEC001", 40, 200, 10),
+                ("001204000060000", 3, 800, 0), ("C02030100151001000100000001", 3, 300, 0), ("XG04CAT022A002010100007", 30, 150, 30), ("XJ01CAA040A001010100001", 60, 50, 7), ("XC10AAA056B001020100004", 60, 250, 30), ("001102000050000", 1, 1000, 0),
+                ("XC08CAX052B002010100002", 90, 120, 30), ("XA10BAE032B001010100003", 180, 30, 30), ("XM01AEB011A002010100005", 40, 200, 10),
             ]
             let cases: [(rule: String, faulty: ReviewRequest, clean: ReviewRequest)] = [
                 ("R001", ReviewRequest(claim: Self.claim("A1", clean), designationStatus: .suspended), ReviewRequest(claim: Self.claim("A1", clean), designationStatus: .designated)),
-                ("R002", ReviewRequest(claim: Self.claim("A2", [("XA01AAA001", 20, 60, 5)])), ReviewRequest(claim: Self.claim("A2", [("XA01AAA001", 20, 50, 5)]))),
-                ("R003", ReviewRequest(claim: Self.claim("A3", clean + [("F001", 1, 1000, 0)])), ReviewRequest(claim: Self.claim("A3", clean))),
-                ("R004", ReviewRequest(claim: Self.claim("A4", [("XA01AAA001", 70, 50, 5)])), ReviewRequest(claim: Self.claim("A4", [("XA01AAA001", 60, 50, 5)]))),
-                ("R005", ReviewRequest(claim: Self.claim("A5", diagnoses: ["J06"], [("XC07ABA001", 30, 120, 30)])),
-                 ReviewRequest(claim: Self.claim("A5", diagnoses: ["I10"], [("XC07ABA001", 30, 120, 30)]))),
-                ("R006", ReviewRequest(claim: Self.claim("A6", diagnoses: ["J06"], [("XA10BAA001", 60, 30, 30)])),
-                 ReviewRequest(claim: Self.claim("A6", diagnoses: ["E11.9"], [("XA10BAA001", 60, 30, 30)]))),
+                ("R002", ReviewRequest(claim: Self.claim("A2", [("XJ01CAA040A001010100001", 20, 60, 5)])), ReviewRequest(claim: Self.claim("A2", [("XJ01CAA040A001010100001", 20, 50, 5)]))),
+                ("R003", ReviewRequest(claim: Self.claim("A3", clean + [("001102000050000", 1, 1000, 0)])), ReviewRequest(claim: Self.claim("A3", clean))),
+                ("R004", ReviewRequest(claim: Self.claim("A4", [("XJ01CAA040A001010100001", 70, 50, 5)])), ReviewRequest(claim: Self.claim("A4", [("XJ01CAA040A001010100001", 60, 50, 5)]))),
+                ("R005", ReviewRequest(claim: Self.claim("A5", diagnoses: ["J06"], [("XC08CAX052B002010100002", 30, 120, 30)])),
+                 ReviewRequest(claim: Self.claim("A5", diagnoses: ["I10"], [("XC08CAX052B002010100002", 30, 120, 30)]))),
+                ("R006", ReviewRequest(claim: Self.claim("A6", diagnoses: ["J06"], [("XA10BAE032B001010100003", 60, 30, 30)])),
+                 ReviewRequest(claim: Self.claim("A6", diagnoses: ["E11.9"], [("XA10BAE032B001010100003", 60, 30, 30)]))),
                 ("R007", ReviewRequest(claim: Self.claim("A7", clean + [("ZZ999", 1, 100, 0)])), ReviewRequest(claim: Self.claim("A7", clean))),
                 ("R008", ReviewRequest(claim: Self.claim("A8", medType: .chronicOutpatient, diagnoses: ["J06"], clean)),
                  ReviewRequest(claim: Self.claim("A8", medType: .chronicOutpatient, diagnoses: ["I10"], clean))),
-                ("R009", ReviewRequest(claim: Self.claim("A9", [("XA01AAA001", 20, 50, 10)])), ReviewRequest(claim: Self.claim("A9", [("XA01AAA001", 20, 50, 7)]))),
-                ("R011", ReviewRequest(claim: Self.claim("A11", certno: child, [("XB01ACB001", 60, 250, 30)])),
-                 ReviewRequest(claim: Self.claim("A11", certno: adult, [("XB01ACB001", 60, 250, 30)]))),
-                ("R012", ReviewRequest(claim: Self.claim("A12", certno: woman, [("XG04CAM001", 30, 150, 30)])),
-                 ReviewRequest(claim: Self.claim("A12", certno: adult, [("XG04CAM001", 30, 150, 30)]))),
+                ("R009", ReviewRequest(claim: Self.claim("A9", [("XJ01CAA040A001010100001", 20, 50, 10)])), ReviewRequest(claim: Self.claim("A9", [("XJ01CAA040A001010100001", 20, 50, 7)]))),
+                ("R011", ReviewRequest(claim: Self.claim("A11", certno: child, [("XC10AAA056B001020100004", 60, 250, 30)])),
+                 ReviewRequest(claim: Self.claim("A11", certno: adult, [("XC10AAA056B001020100004", 60, 250, 30)]))),
+                ("R012", ReviewRequest(claim: Self.claim("A12", certno: woman, [("XG04CAT022A002010100007", 30, 150, 30)])),
+                 ReviewRequest(claim: Self.claim("A12", certno: adult, [("XG04CAT022A002010100007", 30, 150, 30)]))),
                 // A village clinic (the registry's designation record told supervision its kind); its township centre may.
-                ("R019", ReviewRequest(claim: Self.claim("A19", [("XJ01DDA001", 2, 450, 2)])),
-                 ReviewRequest(claim: Self.claim("A19", clinic: "H33080200001", [("XJ01DDA001", 2, 450, 2)]))),
+                ("R019", ReviewRequest(claim: Self.claim("A19", [("XJ01DDT044E001010100006", 2, 450, 2)])),
+                 ReviewRequest(claim: Self.claim("A19", clinic: "H33080200001", [("XJ01DDT044E001010100006", 2, 450, 2)]))),
                 ("R013", ReviewRequest(claim: Self.claim("A13", diagnoses: ["I10", "E11.9"], full)),
                  ReviewRequest(claim: Self.claim("A13", diagnoses: ["I10", "E11.9"], Array(full.dropLast())))),
             ]
@@ -74,11 +74,11 @@ struct SupervisionStackTests {
             // The history rules, through settles of the demo clinic (R010) and reviews (R014).
             let gateway = GatewayClient(try stack.client("clinic-H33080200101"))
             // (Other items each time: the same item twice in a day is settlement's R003.)
-            for (n, item) in [(1, ("F001", Int64(1), Int64(1000), UInt32(0))), (2, ("XA01AAA001", 20, 50, 5))] {
+            for (n, item) in [(1, ("001102000050000", Int64(1), Int64(1000), UInt32(0))), (2, ("XJ01CAA040A001010100001", 20, 50, 5))] {
                 _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("V\(n)", person: 7, [item])), options: keyed("v-\(n)"))
             }
             let third = await #expect(throws: RPCError.self) {
-                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("V3", person: 7, [("C001", 1, 300, 0)])), options: keyed("v-3"))
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("V3", person: 7, [("C02030100151001000100000001", 1, 300, 0)])), options: keyed("v-3"))
             }
             #expect(third?.code == .failedPrecondition && third?.message.contains("R010") == true, "\(String(describing: third))")
             // Settled at three institutions that day: the fourth is flagged (R014), and settles.
@@ -92,12 +92,12 @@ struct SupervisionStackTests {
                                                                                   effectiveDate: "2024-01-01"))
             }
             let bureau = GatewayClient(ops)
-            let items = [("F001", Int64(1), Int64(1000), UInt32(0)), ("XA01AAA001", 20, 50, 5), ("XN02BEC001", 1, 200, 1)]
+            let items = [("001102000050000", Int64(1), Int64(1000), UInt32(0)), ("XJ01CAA040A001010100001", 20, 50, 5), ("XM01AEB011A002010100005", 1, 200, 1)]
             for (n, clinic) in ["H33080200101", "H33080200102", "H33080200103"].enumerated() {
                 let settled = try await bureau.settle(GatewaySettleRequest(claim: Self.claim("W\(n)", person: 8, clinic: clinic, [items[n]])), options: keyed("w-\(n)"))
                 #expect(settled.review?.verdict == .pass)
             }
-            let fourth = try await bureau.settle(GatewaySettleRequest(claim: Self.claim("W4", person: 8, clinic: "H33080200104", [("C001", 1, 300, 0)])), options: keyed("w-4"))
+            let fourth = try await bureau.settle(GatewaySettleRequest(claim: Self.claim("W4", person: 8, clinic: "H33080200104", [("C02030100151001000100000001", 1, 300, 0)])), options: keyed("w-4"))
             #expect(fourth.review?.verdict == .flag && fourth.review?.findings.map(\.ruleID) == ["R014"] && fourth.settlement?.status == .settled,
                     "\(String(describing: fourth.review))")
             // And in real time: one person at more than two clinics within the hour (R017).
@@ -113,7 +113,7 @@ struct SupervisionStackTests {
         try await withDemoStack { stack in
             let clinicClient = try stack.client("clinic-H33080200101")
             let gateway = GatewayClient(clinicClient)
-            let lines: [(String, Int64, Int64, UInt32)] = [("F001", 1, 1000, 0), ("XA01AAA001", 20, 50, 5)]
+            let lines: [(String, Int64, Int64, UInt32)] = [("001102000050000", 1, 1000, 0), ("XJ01CAA040A001010100001", 20, 50, 5)]
             let first = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P1", person: 3, lines)), options: keyed("p-1"))
             #expect(first.review?.verdict == .pass && first.review?.ruleSetVersion == "zj-2024.2")
 
@@ -123,7 +123,7 @@ struct SupervisionStackTests {
             set.version = "zj-2024.3"
             let r004 = try #require(set.rules.firstIndex { $0.ruleID == "R004" })
             set.rules[r004].version = 2
-            set.rules[r004].params = RuleParams(items: ["XA01"], maxQuantity: 12)
+            set.rules[r004].params = RuleParams(items: ["XJ01CA"], maxQuantity: 12)
             // Nobody but the bureau's operators publishes rules: fails closed for a clinic and a supervisor.
             for caller in ["clinic-H33080200101", "supervisor-33"] {
                 let refused = await #expect(throws: RPCError.self) {
@@ -138,7 +138,7 @@ struct SupervisionStackTests {
                 _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P2", person: 4, lines)), options: keyed("p-2"))
             }
             #expect(refused?.message.contains("R004") == true, "\(String(describing: refused))")
-            let within = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P3", person: 5, [("F001", 1, 1000, 0), ("XA01AAA001", 12, 50, 5)])),
+            let within = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("P3", person: 5, [("001102000050000", 1, 1000, 0), ("XJ01CAA040A001010100001", 12, 50, 5)])),
                                                   options: keyed("p-3"))
             #expect(within.review?.ruleSetVersion == "zj-2024.3" && within.review?.verdict == .pass)
             #expect(try await ops.listRuleSets(ListRuleSetsRequest()).ruleSets.map(\.version) == ["zj-2024.2", "zj-2024.3"])
@@ -180,7 +180,7 @@ struct SupervisionStackTests {
             let gateway = GatewayClient(clinicClient)
             let start = ContinuousClock.now
             for n in 0..<21 {
-                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("B\(n)", person: 100 + n, [("F001", 1, 1000, 0)])), options: keyed("b-\(n)"))
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("B\(n)", person: 100 + n, [("001102000050000", 1, 1000, 0)])), options: keyed("b-\(n)"))
             }
             let supervisor = SupervisionClient(try stack.client("supervisor-33"))
             var alerts: [Alert] = []
@@ -227,11 +227,11 @@ struct SupervisionStackTests {
             let clinicClient = try stack.client("clinic-H33080200101")
             let gateway = GatewayClient(clinicClient)
             for n in 0..<6 {
-                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("S\(n)", person: 150 + n, [("F001", 1, 1000, 0)])), options: keyed("s-\(n)"))
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("S\(n)", person: 150 + n, [("001102000050000", 1, 1000, 0)])), options: keyed("s-\(n)"))
             }
             let full: [(String, Int64, Int64, UInt32)] = [
-                ("F002", 3, 800, 0), ("C001", 3, 300, 0), ("XG04CAM001", 30, 150, 30), ("XA01AAA001", 60, 50, 7), ("XB01ACB001", 60, 250, 30),
-                ("F001", 1, 1000, 0), ("XC07ABA001", 90, 120, 30), ("XA10BAA001", 180, 30, 30), ("XN02BEC001", 40, 200, 10),
+                ("001204000060000", 3, 800, 0), ("C02030100151001000100000001", 3, 300, 0), ("XG04CAT022A002010100007", 30, 150, 30), ("XJ01CAA040A001010100001", 60, 50, 7), ("XC10AAA056B001020100004", 60, 250, 30),
+                ("001102000050000", 1, 1000, 0), ("XC08CAX052B002010100002", 90, 120, 30), ("XA10BAE032B001010100003", 180, 30, 30), ("XM01AEB011A002010100005", 40, 200, 10),
             ]
             let large = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("S9", person: 159, diagnoses: ["I10", "E11.9"], full)), options: keyed("s-9"))
             #expect(large.review?.verdict == .flag && large.review?.findings.map(\.ruleID) == ["R013"], "\(String(describing: large.review))")
@@ -306,13 +306,13 @@ struct SupervisionStackTests {
             #expect(try await SettlementClient(ops).checkLedger(LedgerCheckRequest()).balanced)
 
             let today = CivilDate.today().description
-            var before = Self.claim("T1", person: 161, [("F001", 1, 1000, 0)])
+            var before = Self.claim("T1", person: 161, [("001102000050000", 1, 1000, 0)])
             before.visitDate = today
             _ = try await gateway.settle(GatewaySettleRequest(claim: before), options: keyed("t-1"))
             let suspended = try await supervisor.takeCaseAction(TakeCaseActionRequest(caseID: opened.caseID, fixmedinsCode: "H33080200101", kind: .suspension,
                                                                                       reason: "暂停医保服务协议三个月"), options: keyed("case-suspension"))
             #expect(suspended.actions.last?.state == .applied, "\(suspended.actions)")
-            var after = Self.claim("T2", person: 162, [("F001", 1, 1000, 0)])
+            var after = Self.claim("T2", person: 162, [("001102000050000", 1, 1000, 0)])
             after.visitDate = today
             let stopped = await #expect(throws: RPCError.self) { _ = try await gateway.settle(GatewaySettleRequest(claim: after), options: keyed("t-2")) }
             #expect(stopped?.code == .failedPrecondition, "\(String(describing: stopped))")
@@ -380,7 +380,7 @@ struct SupervisionStackTests {
             let clinicClient = try stack.client("clinic-H33080200101")
             let gateway = GatewayClient(clinicClient)
             for n in 0..<6 {
-                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("N\(n)", person: 170 + n, [("F001", 1, 1000, 0)])), options: keyed("n-\(n)"))
+                _ = try await gateway.settle(GatewaySettleRequest(claim: Self.claim("N\(n)", person: 170 + n, [("001102000050000", 1, 1000, 0)])), options: keyed("n-\(n)"))
             }
             let night = try await Self.alert("R016", stack: stack)
             #expect(night.fixmedinsCode == "H33080200101" && night.persons == 6 && night.evidence.contains("07:00-21:00"), "\(night)")

@@ -26,11 +26,11 @@ struct AuditRelayTests {
                 let settlement = SettlementClient(channel)
                 let store = SettlementStore(database: db)
                 _ = try await settlement.importPersons(ImportPersonsRequest(persons: [quzhou, hangzhou]))
-                let first = try await settlement.settle(claim("A1", [("F001", 1, 1000)]), options: keyed("a1"))
-                _ = try await settlement.settle(claim("A2", person: hangzhou, [("F001", 1, 1000)]), options: keyed("a2"))
+                let first = try await settlement.settle(claim("A1", [("001102000050000", 1, 1000)]), options: keyed("a1"))
+                _ = try await settlement.settle(claim("A2", person: hangzhou, [("001102000050000", 1, 1000)]), options: keyed("a2"))
                 _ = try await settlement.reverse(ReverseRequest(setlID: first.setlID, reason: "test"), options: keyed("r1"))
                 // A retried settle posts nothing, so it queues no second record.
-                _ = try await settlement.settle(claim("A1", [("F001", 1, 1000)]), options: keyed("a1"))
+                _ = try await settlement.settle(claim("A1", [("001102000050000", 1, 1000)]), options: keyed("a1"))
                 #expect(try await store.auditBacklog() == (pending: 3, rejected: 0))
                 #expect(try await store.auditSpan() == 3)
                 // Each row is dated, so that the relay can report how long records wait (its lag).
@@ -56,7 +56,7 @@ struct AuditRelayTests {
                 #expect(chain.intact && chain.records == 3)
                 // The chain holds the settlement, the second one, then the reversal; review
                 // judges a same-day claim by itself (R003 across claims is settlement's).
-                var again = ReviewRequest(claim: claim("A3", [("F001", 1, 1000)]).claim)
+                var again = ReviewRequest(claim: claim("A3", [("001102000050000", 1, 1000)]).claim)
                 again.claim?.fixmedinsCode = "H33080200101"
                 #expect(try await supervision.review(again).verdict == .pass)
             }
@@ -83,7 +83,7 @@ struct AuditRelayTests {
     func aReversalDeliveredBeforeItsSettlementChainsBoth(engine: Engine) async throws {
         try await withSupervision(engine: engine) { supervision, _ in
             let claim = Claim(mdtrtID: "M9", psnNo: "P001", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: "2024-06-01",
-                              lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
+                              lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000)])
             let settled = SettlementResult(setlID: "S9", mdtrtID: "M9", psnNo: "P001", medfeeSumamt: 1000, status: .settled)
             var reversed = settled
             reversed.status = .reversed

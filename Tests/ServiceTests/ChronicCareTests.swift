@@ -58,7 +58,7 @@ import Testing
     }
 
     func chronicClaim(_ id: String, date: String, diagnoses: [String] = ["I10"], clinic: String = clinic) -> SettleRequest {
-        var request = claim(id, visit: .chronicOutpatient, date: date, [("XC07ABA001", 30, 120)], diagnoses: diagnoses)
+        var request = claim(id, visit: .chronicOutpatient, date: date, [("XC08CAX052B002010100002", 30, 120)], diagnoses: diagnoses)
         request.claim?.fixmedinsCode = clinic
         return request
     }

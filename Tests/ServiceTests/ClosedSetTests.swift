@@ -67,6 +67,7 @@ import Testing
             "inspections.status": Self.codes(InspectionStatus.self),
             "cases.status": Self.codes(CaseStatus.self),
             "institution_kinds.kind": Self.codes(InstitutionKind.self),
+            "publications.kind": ["policy", "catalogue"],
         ]
         let migrations = RegistryDefinition.migrations + SettlementDefinition.migrations + SupervisionDefinition.migrations
         let table = try Regex(#"CREATE TABLE (\w+) \("#), check = try Regex(#"(\w+) TEXT NOT NULL CHECK \((\w+) IN \(([^)]*)\)\)"#)

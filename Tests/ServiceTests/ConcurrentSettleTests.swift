@@ -29,23 +29,23 @@ struct ConcurrentSettleTests {
             var requests: [(tag: String, key: String, request: SettleRequest)] = []
             // One person's visits on 20 days: the accumulators must add up across a batch.
             for day in 1...20 {
-                requests.append(("days", "d\(day)", claim("D\(day)", date: String(format: "2024-06-%02d", day), [("XA01AAA001", 20, 50), ("F001", 1, 1_000)])))
+                requests.append(("days", "d\(day)", claim("D\(day)", date: String(format: "2024-06-%02d", day), [("XJ01CAA040A001010100001", 20, 50), ("001102000050000", 1, 1_000)])))
             }
             // Another person paying from their account on 8 days: the balance carries over.
             for day in 1...8 {
-                requests.append(("account", "a\(day)", claim("A\(day)", person: hangzhou, date: String(format: "2024-05-%02d", day), [("XB01ACB001", 10, 250)], account: true)))
+                requests.append(("account", "a\(day)", claim("A\(day)", person: hangzhou, date: String(format: "2024-05-%02d", day), [("XC10AAA056B001020100004", 10, 250)], account: true)))
             }
             // One visit sent four times under four keys: posted once.
-            for copy in 1...4 { requests.append(("visit", "v\(copy)", claim("SAME-VISIT", date: "2024-07-02", [("XA01AAA001", 5, 50)]))) }
+            for copy in 1...4 { requests.append(("visit", "v\(copy)", claim("SAME-VISIT", date: "2024-07-02", [("XJ01CAA040A001010100001", 5, 50)]))) }
             // One key for two different claims: one is posted, the other refused.
-            requests.append(("key", "same-key", claim("K1", date: "2024-07-03", [("XA01AAA001", 5, 50)])))
-            requests.append(("key", "same-key", claim("K2", date: "2024-07-04", [("XA01AAA001", 5, 50)])))
+            requests.append(("key", "same-key", claim("K1", date: "2024-07-03", [("XJ01CAA040A001010100001", 5, 50)])))
+            requests.append(("key", "same-key", claim("K2", date: "2024-07-04", [("XJ01CAA040A001010100001", 5, 50)])))
             // The same item for the same person on one day in two visits: R003 refuses one.
-            requests.append(("r003", "r1", claim("R1", date: "2024-07-05", [("XB01ACB001", 1, 250)])))
-            requests.append(("r003", "r2", claim("R2", date: "2024-07-05", [("XB01ACB001", 2, 250)])))
+            requests.append(("r003", "r1", claim("R1", date: "2024-07-05", [("XC10AAA056B001020100004", 1, 250)])))
+            requests.append(("r003", "r2", claim("R2", date: "2024-07-05", [("XC10AAA056B001020100004", 2, 250)])))
             // Refused persons do not disturb the others.
-            requests.append(("suspended", "s1", claim("S1", person: suspended, date: "2024-07-06", [("XA01AAA001", 1, 50)])))
-            var unknown = claim("U1", date: "2024-07-07", [("XA01AAA001", 1, 50)])
+            requests.append(("suspended", "s1", claim("S1", person: suspended, date: "2024-07-06", [("XJ01CAA040A001010100001", 1, 50)])))
+            var unknown = claim("U1", date: "2024-07-07", [("XJ01CAA040A001010100001", 1, 50)])
             unknown.claim?.psnNo = "P999"
             unknown.claim?.certno = ""
             requests.append(("unknown", "u1", unknown))
@@ -111,7 +111,7 @@ struct ConcurrentSettleTests {
             let results = try await withThrowingTaskGroup(of: SettlementResult.self) { group in
                 for visit in 0..<30 {
                     for (r, replica) in replicas.enumerated() {
-                        let request = claim("RACE\(visit)", date: String(format: "2024-%02d-%02d", 3 + visit / 28, 1 + visit % 28), [("XA01AAA001", 2, 50)])
+                        let request = claim("RACE\(visit)", date: String(format: "2024-%02d-%02d", 3 + visit / 28, 1 + visit % 28), [("XJ01CAA040A001010100001", 2, 50)])
                         group.addTask { try await replica.settle(request, options: keyed("race-\(visit)-\(r)")) }
                     }
                 }
@@ -141,7 +141,7 @@ struct ConcurrentSettleTests {
                 for visit in 0..<30 {
                     for (r, replica) in replicas.enumerated() {
                         let date = String(format: "2024-%02d-%02d", 3 + visit / 28, 1 + visit % 28)
-                        let request = r == 0 ? claim("TWO\(visit)", date: date, [("XA01AAA001", 2, 50)]) : claim("TWO\(visit)", person: hangzhou, date: date, [("XA01AAA001", 3, 50)])
+                        let request = r == 0 ? claim("TWO\(visit)", date: date, [("XJ01CAA040A001010100001", 2, 50)]) : claim("TWO\(visit)", person: hangzhou, date: date, [("XJ01CAA040A001010100001", 3, 50)])
                         group.addTask {
                             do {
                                 return ("TWO\(visit)", .settled(try await replica.settle(request, options: keyed("two-\(visit)-\(r)"))))

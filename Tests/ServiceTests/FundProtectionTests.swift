@@ -68,19 +68,19 @@ struct ExactlyOnceTests {
     func aVisitIsSettledOnceWhateverTheKey(engine: Engine) async throws {
         try await withCallers(engine: engine) { callers in
             let clinic = callers.client("H33080200101")
-            let first = try await clinic.settle(claim("V1", [("XA01AAA001", 20, 50)]), options: keyed("his-msg-1"))
+            let first = try await clinic.settle(claim("V1", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("his-msg-1"))
             #expect(!first.replay)
             // The HIS retries after a timeout with a fresh message number: the first answer.
-            let retried = try await clinic.settle(claim("V1", [("XA01AAA001", 20, 50)]), options: keyed("his-msg-2"))
+            let retried = try await clinic.settle(claim("V1", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("his-msg-2"))
             #expect(retried.replay && retried.setlID == first.setlID)
             // The same visit with a different claim: refused, naming the live settlement.
             let changed = await #expect(throws: RPCError.self) {
-                _ = try await clinic.settle(claim("V1", [("XA01AAA001", 30, 50)]), options: keyed("his-msg-3"))
+                _ = try await clinic.settle(claim("V1", [("XJ01CAA040A001010100001", 30, 50)]), options: keyed("his-msg-3"))
             }
             #expect(changed?.code == .alreadyExists && changed?.message.contains(first.setlID) == true, "\(String(describing: changed))")
             // Once reversed, a corrected claim for the visit may be settled.
             _ = try await clinic.reverse(ReverseRequest(setlID: first.setlID, reason: "corrected"), options: keyed("rev-1"))
-            let corrected = try await clinic.settle(claim("V1", [("XA01AAA001", 30, 50)]), options: keyed("his-msg-4"))
+            let corrected = try await clinic.settle(claim("V1", [("XJ01CAA040A001010100001", 30, 50)]), options: keyed("his-msg-4"))
             #expect(!corrected.replay && corrected.setlID != first.setlID)
             let ledger = try await callers.client("H33080200101").checkLedger(LedgerCheckRequest())
             #expect(ledger.balanced && ledger.settlements == 2 && ledger.reversals == 1, "\(ledger.problems)")
@@ -91,14 +91,14 @@ struct ExactlyOnceTests {
     func keysAreScopedToTheirCaller(engine: Engine) async throws {
         try await withCallers(engine: engine) { callers in
             let a = callers.client("H33080200101"), b = callers.client("H33080200102")
-            let mine = try await a.settle(atClinic(claim("MD7", [("XA01AAA001", 20, 50)]), "H33080200101"), options: keyed("MD7"))
+            let mine = try await a.settle(atClinic(claim("MD7", [("XJ01CAA040A001010100001", 20, 50)]), "H33080200101"), options: keyed("MD7"))
             // Clinic B's own visit that happens to carry the same number, under the same key:
             // B's settlement, not A's.
-            let theirs = try await b.settle(atClinic(claim("MD7", person: hangzhou, [("F001", 1, 1000)]), "H33080200102"), options: keyed("MD7"))
+            let theirs = try await b.settle(atClinic(claim("MD7", person: hangzhou, [("001102000050000", 1, 1000)]), "H33080200102"), options: keyed("MD7"))
             #expect(!theirs.replay && theirs.setlID != mine.setlID && theirs.fixmedinsCode == "H33080200102" && theirs.psnNo == "P002")
             // B reusing its key for another visit: refused without naming what the key was used for.
             let reused = await #expect(throws: RPCError.self) {
-                _ = try await b.settle(atClinic(claim("OTHER9", person: hangzhou, date: "2024-06-02", [("F001", 1, 1000)]), "H33080200102"), options: keyed("MD7"))
+                _ = try await b.settle(atClinic(claim("OTHER9", person: hangzhou, date: "2024-06-02", [("001102000050000", 1, 1000)]), "H33080200102"), options: keyed("MD7"))
             }
             #expect(reused?.code == .failedPrecondition && reused?.message.contains("MD7") == false && reused?.message.contains(mine.setlID) == false)
             // Reversal keys too: B's key does not answer with A's reversal.
@@ -112,17 +112,17 @@ struct ExactlyOnceTests {
     @Test func aRetryIsAnsweredBeforeAnythingIsRechecked() async throws {
         try await withCallers { callers in
             let clinic = callers.client("H33080200101")
-            let first = try await clinic.settle(claim("VP", [("XA01AAA001", 20, 50)]), options: keyed("kp"))
+            let first = try await clinic.settle(claim("VP", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("kp"))
             // Replay-only (what the gateway asks when a check now refuses): the stored answer.
-            let stored = try await clinic.replay(SettleRequest(claim: claim("VP", [("XA01AAA001", 20, 50)]).claim), options: keyed("kp-other"))
+            let stored = try await clinic.replay(SettleRequest(claim: claim("VP", [("XJ01CAA040A001010100001", 20, 50)]).claim), options: keyed("kp-other"))
             #expect(stored.replay && stored.setlID == first.setlID)
             // The person is suspended in between: the retry still gets its answer.
             var now = quzhou
             now.psnInsuStas = .suspended
             _ = try await clinic.importPersons(ImportPersonsRequest(persons: [now]))
-            #expect(try await clinic.settle(claim("VP", [("XA01AAA001", 20, 50)]), options: keyed("kp")).setlID == first.setlID)
+            #expect(try await clinic.settle(claim("VP", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("kp")).setlID == first.setlID)
             let nothing = await #expect(throws: RPCError.self) {
-                _ = try await clinic.replay(SettleRequest(claim: claim("VNEW", [("F001", 1, 1000)]).claim), options: keyed("kn"))
+                _ = try await clinic.replay(SettleRequest(claim: claim("VNEW", [("001102000050000", 1, 1000)]).claim), options: keyed("kn"))
             }
             #expect(nothing?.code == .notFound)
             #expect(try await clinic.checkLedger(LedgerCheckRequest()).settlements == 1)
@@ -137,7 +137,7 @@ struct ExactlyOnceTests {
                 for i in 0..<12 {
                     group.addTask {
                         do {
-                            _ = try await clinic.settle(claim("D\(i)", [("XA01AAA001", 10, 50)]), options: keyed("d\(i)"))
+                            _ = try await clinic.settle(claim("D\(i)", [("XJ01CAA040A001010100001", 10, 50)]), options: keyed("d\(i)"))
                             return nil
                         } catch let error as RPCError {
                             return error.code
@@ -192,7 +192,7 @@ struct CanonicalInputTests {
             }
             #expect(twice?.code == .failedPrecondition)
             // A claim carrying either spelling is the person's.
-            var request = claim("VX", [("F001", 1, 1000)])
+            var request = claim("VX", [("001102000050000", 1, 1000)])
             request.claim?.psnNo = "p100"
             request.claim?.certno = lower
             let result = try await s.preSettle(request)
@@ -207,11 +207,11 @@ struct CanonicalInputTests {
     }
 
     @Test(arguments: [
-        (claim("F1", date: "2099-01-01", [("F001", 1, 1000)]), "claim.visit_date"),
-        (claim("F2", person: quzhou, date: "2024-06-01", [("F001", 1, 1000)], diagnoses: Array(repeating: "I10", count: 21)), "claim.diagnoses"),
-        (claim("F3", [("F001", 1, 1000)], diagnoses: [String(repeating: "J", count: 4000)]), "claim.diagnoses[0]"),
-        (claim("F4 ", [("F001", 1, 1000)]), "claim.mdtrt_id"),
-        (claim("F5", [("F001", 1, 1000_000_000)]), "claim.lines[0].unit_price"),
+        (claim("F1", date: "2099-01-01", [("001102000050000", 1, 1000)]), "claim.visit_date"),
+        (claim("F2", person: quzhou, date: "2024-06-01", [("001102000050000", 1, 1000)], diagnoses: Array(repeating: "I10", count: 21)), "claim.diagnoses"),
+        (claim("F3", [("001102000050000", 1, 1000)], diagnoses: [String(repeating: "J", count: 4000)]), "claim.diagnoses[0]"),
+        (claim("F4 ", [("001102000050000", 1, 1000)]), "claim.mdtrt_id"),
+        (claim("F5", [("001102000050000", 1, 1000_000_000)]), "claim.lines[0].unit_price"),
         (claim("F6", [("f001", 1, 1000)]), "claim.lines[0].item_code"),
     ])
     func implausibleClaimsAreRefusedNamingTheField(request: SettleRequest, field: String) async throws {
@@ -228,7 +228,7 @@ struct CanonicalInputTests {
             _ = try await s.importPersons(ImportPersonsRequest(persons: [
                 InsuredPerson(psnNo: "PBABY", certno: residentID("33080220250101001"), name: "婴儿", insutype: .residentBasic, insuAdmdvs: "330802", psnInsuStas: .enrolled),
             ]))
-            var request = claim("VB1", date: "2024-06-01", [("F001", 1, 1000)])
+            var request = claim("VB1", date: "2024-06-01", [("001102000050000", 1, 1000)])
             request.claim?.psnNo = "PBABY"
             request.claim?.certno = ""
             let error = await #expect(throws: RPCError.self) { _ = try await s.settle(request, options: keyed("baby")) }
@@ -249,7 +249,7 @@ struct DayTotalsTests {
             }(), peer: Callers.gateway, logger: quietLogger))
             let s = callers.client("H33080200101")
             let today = CivilDate.today().description
-            let settled = try await s.settle(claim("VD", date: "2024-06-14", [("F001", 1, 1000)]), options: keyed("kd"))
+            let settled = try await s.settle(claim("VD", date: "2024-06-14", [("001102000050000", 1, 1000)]), options: keyed("kd"))
             #expect(settled.setlDate == today)
             let day = try await reports.getDayTotals(DayTotalsRequest(institution: "H33080200101", date: today))
             #expect(day.settlements == 1 && day.medfeeSumamt == 1000 && day.reversed == 0)
@@ -357,7 +357,7 @@ struct AuditTrailTests {
         try await withSupervision { supervision, db in
             let blocked = ReviewRequest(claim: Claim(
                 mdtrtID: "B1", psnNo: "P001", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: "2024-06-01",
-                lines: [FeeLine(itemCode: "XA01AAA001", quantity: 70, unitPrice: 50)]
+                lines: [FeeLine(itemCode: "XJ01CAA040A001010100001", quantity: 70, unitPrice: 50)]
             ))
             let verdict = try await supervision.review(blocked)
             #expect(verdict.verdict == .block)

@@ -11,7 +11,7 @@ import Testing
 /// insurance type; general outpatient: no deductible, pooling 60%, ceiling 2,000.00 yuan;
 /// serious illness 60% of the year's borne amount above 1,000.00 yuan, at most 500.00 a year;
 /// civil-servant subsidy 50%, at most 300.00; medical assistance: 低保 70% up to 200.00,
-/// 特困 100% up to 10,000.00). Amoxicillin (XA01AAA001, 甲) at its reference price of 0.50
+/// 特困 100% up to 10,000.00). Amoxicillin (XJ01CAA040A001010100001, 甲) at its reference price of 0.50
 /// yuan, so that a line is all in scope.
 @Suite struct FundSplitTests {
     static let terms: BenefitPolicy = {
@@ -57,25 +57,25 @@ import Testing
     func seriousIllnessPaysAboveItsThresholdUpToItsCeiling(engine: Engine) async throws {
         try await withFunds(engine) { s in
             // 500.00 in scope: pooling 300.00, borne 200.00 (the year: 200.00 < 1,000.00).
-            let first = try await settle(s, Self.plain, "S1", day: 1, [("XA01AAA001", 1_000, 50)])
+            let first = try await settle(s, Self.plain, "S1", day: 1, [("XJ01CAA040A001010100001", 1_000, 50)])
             #expect(first.hifpPay == 30_000 && first.hifmiPay == 0 && first.psnCashPay == 20_000 && first.policyVersion == "funds-test.1")
             #expect(first.setldetail == [SetlDetail(fundPayType: .residentPooling, fundPayamt: 30_000)])
             // 2,500.00: pooling 1,500.00, borne 1,000.00; the year reaches 1,200.00, 200.00 above
             // the threshold: serious illness 60% = 120.00; cash 880.00.
-            let second = try await settle(s, Self.plain, "S2", day: 2, [("XA01AAA001", 5_000, 50)])
+            let second = try await settle(s, Self.plain, "S2", day: 2, [("XJ01CAA040A001010100001", 5_000, 50)])
             #expect(second.hifpPay == 150_000 && second.hifmiPay == 12_000 && second.psnCashPay == 88_000 && second.fundPaySumamt == 162_000)
             #expect(second.setldetail == [SetlDetail(fundPayType: .residentPooling, fundPayamt: 150_000),
                                           SetlDetail(fundPayType: .residentSeriousIllness, fundPayamt: 12_000)])
             // 1,000.00: pooling's ceiling leaves 200.00 of its 600.00 (400.00 over); borne 800.00,
             // all above the threshold: 60% = 480.00, but the ceiling leaves 380.00; cash 420.00.
-            let third = try await settle(s, Self.plain, "S3", day: 3, [("XA01AAA001", 2_000, 50)])
+            let third = try await settle(s, Self.plain, "S3", day: 3, [("XJ01CAA040A001010100001", 2_000, 50)])
             #expect(third.hifpPay == 20_000 && third.overCeiling == 40_000 && third.hifmiPay == 38_000 && third.psnCashPay == 42_000)
             // Nothing more this year from either fund.
-            let fourth = try await settle(s, Self.plain, "S4", day: 4, [("XA01AAA001", 100, 50)])
+            let fourth = try await settle(s, Self.plain, "S4", day: 4, [("XJ01CAA040A001010100001", 100, 50)])
             #expect(fourth.hifpPay == 0 && fourth.hifmiPay == 0 && fourth.psnCashPay == 5_000)
             // Reversing the third gives its room back: the same claim again pays the same.
             _ = try await s.reverse(ReverseRequest(setlID: third.setlID, reason: "test"), options: keyed("r3"))
-            let again = try await settle(s, Self.plain, "S5", day: 5, [("XA01AAA001", 2_000, 50)])
+            let again = try await settle(s, Self.plain, "S5", day: 5, [("XJ01CAA040A001010100001", 2_000, 50)])
             #expect(again.hifpPay == 20_000 && again.hifmiPay == 38_000 && again.psnCashPay == 42_000)
             let ledger = try await s.checkLedger(LedgerCheckRequest())
             #expect(ledger.balanced && ledger.problems.isEmpty, "\(ledger.problems)")
@@ -89,24 +89,24 @@ import Testing
     func assistanceAndTheCivilServantSubsidyPayWhatInsuranceLeftBorne(engine: Engine) async throws {
         try await withFunds(engine) { s in
             // 低保: 500.00 in scope, pooling 300.00, borne 200.00: assistance 70% = 140.00; cash 60.00.
-            let aided = try await settle(s, Self.subsistence, "A1", day: 1, [("XA01AAA001", 1_000, 50)])
+            let aided = try await settle(s, Self.subsistence, "A1", day: 1, [("XJ01CAA040A001010100001", 1_000, 50)])
             #expect(aided.hifpPay == 30_000 && aided.mafPay == 14_000 && aided.psnCashPay == 6_000)
             #expect(aided.setldetail.map(\.fundPayType) == [.residentPooling, .medicalAssistance])
             // The next claim: 140.00 again, but 60.00 is left of the 200.00 ceiling; cash 140.00.
-            let capped = try await settle(s, Self.subsistence, "A2", day: 2, [("XA01AAA001", 1_000, 50)])
+            let capped = try await settle(s, Self.subsistence, "A2", day: 2, [("XJ01CAA040A001010100001", 1_000, 50)])
             #expect(capped.mafPay == 6_000 && capped.psnCashPay == 14_000)
             // 特困: 100% of the borne 200.00; the 丙 drug (20 x 2.00 = 40.00) stays the person's.
-            let poorest = try await settle(s, Self.poorest, "A3", day: 1, [("XA01AAA001", 1_000, 50), ("XN02BEC001", 20, 200)])
+            let poorest = try await settle(s, Self.poorest, "A3", day: 1, [("XJ01CAA040A001010100001", 1_000, 50), ("XM01AEB011A002010100005", 20, 200)])
             #expect(poorest.hifpPay == 30_000 && poorest.mafPay == 20_000 && poorest.fulamtOwnpayAmt == 4_000 && poorest.psnCashPay == 4_000)
             // A civil servant (employee): pooling 300.00, subsidy 50% of the borne 200.00 = 100.00,
             // the account 40.00 of the rest, cash 60.00; the employees' fund types.
-            let servant = try await settle(s, Self.servant, "A4", day: 1, [("XA01AAA001", 1_000, 50)], account: true)
+            let servant = try await settle(s, Self.servant, "A4", day: 1, [("XJ01CAA040A001010100001", 1_000, 50)], account: true)
             #expect(servant.hifpPay == 30_000 && servant.cvlservPay == 10_000 && servant.acctPay == 4_000 && servant.psnCashPay == 6_000)
             #expect(servant.setldetail == [SetlDetail(fundPayType: .employeePooling, fundPayamt: 30_000),
                                            SetlDetail(fundPayType: .civilServantSubsidy, fundPayamt: 10_000),
                                            SetlDetail(fundPayType: .employeeAccount, fundPayamt: 4_000)])
             // In no category and no flag: pooling only.
-            let plain = try await settle(s, Self.plain, "A5", day: 1, [("XA01AAA001", 1_000, 50)])
+            let plain = try await settle(s, Self.plain, "A5", day: 1, [("XJ01CAA040A001010100001", 1_000, 50)])
             #expect(plain.mafPay == 0 && plain.cvlservPay == 0 && plain.psnCashPay == 20_000)
             // Every result adds up: the funds, the account and cash make the total.
             for r in [aided, capped, poorest, servant, plain] {
@@ -134,7 +134,7 @@ import Testing
             let s = SettlementClient(channel)
             _ = try await s.importPersons(ImportPersonsRequest(persons: [Self.plain]))
             // 2,500.00 in scope: pooling 1,500.00, borne 1,000.00 (the threshold, not above it).
-            let old = try await settle(s, Self.plain, "U1", day: 1, [("XA01AAA001", 5_000, 50)])
+            let old = try await settle(s, Self.plain, "U1", day: 1, [("XJ01CAA040A001010100001", 5_000, 50)])
             #expect(old.hifmiPay == 0)
             // As it would stand had it been posted before migration 21.
             try await db.write { tx in
@@ -145,7 +145,7 @@ import Testing
             #expect(try await store.countBorneOfOlderSettlements(thisYear: 2024) == 1)
             #expect(try await store.countBorneOfOlderSettlements(thisYear: 2024) == 0)
             // 500.00: pooling 300.00, borne 200.00, all above the threshold now: 60% = 120.00.
-            let next = try await settle(s, Self.plain, "U2", day: 2, [("XA01AAA001", 1_000, 50)])
+            let next = try await settle(s, Self.plain, "U2", day: 2, [("XJ01CAA040A001010100001", 1_000, 50)])
             #expect(next.hifmiPay == 12_000, "\(next)")
             let ledger = try await s.checkLedger(LedgerCheckRequest())
             #expect(ledger.balanced && ledger.problems.isEmpty, "\(ledger.problems)")

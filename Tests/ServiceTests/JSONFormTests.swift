@@ -9,7 +9,7 @@ import Testing
 struct JSONFormTests {
     @Test func aClaimRoundTripsWithTheProtosFieldNamesAndCodes() throws {
         let claim = Claim(mdtrtID: "M1", psnNo: "P1", fixmedinsCode: "H33080200101", medType: .chronicOutpatient, visitDate: "2024-06-01",
-                          diagnoses: ["I10"], lines: [FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 50, days: 5)], useAccount: true,
+                          diagnoses: ["I10"], lines: [FeeLine(itemCode: "XJ01CAA040A001010100001", quantity: 20, unitPrice: 50, days: 5)], useAccount: true,
                           insutype: .residentBasic)
         let object = claim.jsonObject
         #expect(object["mdtrt_id"] as? String == "M1" && object["med_type"] as? String == "chronic_outpatient" && object["use_account"] as? Bool == true)

@@ -15,7 +15,7 @@ import Testing
 @Suite struct OneValidationTests {
     static let good = Claim(
         mdtrtID: "V1", psnNo: "P001", fixmedinsCode: "H33080200101", medType: .generalOutpatient, visitDate: "2024-06-01",
-        diagnoses: ["J06.9"], lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)]
+        diagnoses: ["J06.9"], lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000)]
     )
 
     static let bad: [(field: String, change: @Sendable (inout Claim) -> Void)] = [

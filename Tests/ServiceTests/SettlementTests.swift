@@ -42,7 +42,7 @@ struct SettlementTests {
     @Test func categoryADrug() async throws {
         try await withSettlement { s in
             // 20 x 0.50 = 10.00 yuan, all in scope; fund 60% = 6.00; cash 4.00.
-            let r = try await s.settle(claim("V1", [("XA01AAA001", 20, 50)]), options: keyed("k1"))
+            let r = try await s.settle(claim("V1", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("k1"))
             #expect(r.medfeeSumamt == 1000 && r.inscpScpAmt == 1000 && r.preselfpayAmt == 0)
             #expect(r.hifpPay == 600 && r.fundPaySumamt == 600 && r.psnCashPay == 400 && r.acctPay == 0)
             #expect(r.policyVersion == "quzhou-2024.1" && r.poolPropSelfpay == 6000 && !r.setlID.isEmpty)
@@ -78,13 +78,13 @@ struct SettlementTests {
         try await withSettlement(policies: book) { s in
             _ = try await s.importPersons(ImportPersonsRequest(persons: [worker]))
             // 20 x 0.50 = 10.00 in scope. Resident: 60% = 6.00. Employee: 70% = 7.00.
-            let resident = try await s.settle(claim("VT1", [("XA01AAA001", 20, 50)]), options: keyed("t1"))
+            let resident = try await s.settle(claim("VT1", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("t1"))
             #expect(resident.hifpPay == 600 && resident.policyVersion == "quzhou-2024.1")
-            let employee = try await s.settle(claim("VT2", person: worker, [("XA01AAA001", 20, 50)]), options: keyed("t2"))
+            let employee = try await s.settle(claim("VT2", person: worker, [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("t2"))
             #expect(employee.hifpPay == 700 && employee.psnCashPay == 300 && employee.policyVersion == "quzhou-employees-test")
             // Hangzhou employee: Zhejiang's employees' policy, deductible 100.00 then 50%:
             // 10.00 + 100 x 1.20 = 130.00; 100.00 to the deductible, 30.00 x 50% = 15.00.
-            let hz = try await s.settle(claim("VT3", person: hangzhou, [("F001", 1, 1000), ("XC07ABA001", 100, 120)]), options: keyed("t3"))
+            let hz = try await s.settle(claim("VT3", person: hangzhou, [("001102000050000", 1, 1000), ("XC08CAX052B002010100002", 100, 120)]), options: keyed("t3"))
             #expect(hz.actPayDedc == 10_000 && hz.hifpPay == 1_500 && hz.policyVersion == "zhejiang-employees-test")
         }
     }
@@ -105,7 +105,7 @@ struct SettlementTests {
         #expect(refused?.field == "quzhou-village-test.institutionKinds[0]", "\(String(describing: refused))")
         try await withSettlement(policies: book) { s in
             func settle(_ id: String, day: String, _ kind: InstitutionKind) async throws -> SettlementResult {
-                var request = claim(id, date: day, [("XA01AAA001", 20, 50)])
+                var request = claim(id, date: day, [("XJ01CAA040A001010100001", 20, 50)])
                 request.fixmedinsKind = kind
                 return try await s.settle(request, options: keyed(id))
             }
@@ -121,11 +121,11 @@ struct SettlementTests {
     /// settles, 310 is refused naming the field, an undeclared number is out of form.
     @Test func aStatedInsutypeMustBeThePersons() async throws {
         try await withSettlement { s in
-            var stated = claim("V9", [("XA01AAA001", 20, 50)])
+            var stated = claim("V9", [("XJ01CAA040A001010100001", 20, 50)])
             stated.claim?.insutype = .residentBasic
             let settled = try await s.settle(stated, options: keyed("i1"))
             #expect(settled.hifpPay == 600)
-            var wrong = claim("V10", [("XA01AAA001", 20, 50)])
+            var wrong = claim("V10", [("XJ01CAA040A001010100001", 20, 50)])
             wrong.claim?.insutype = .employeeBasic
             let refused = await #expect(throws: RPCError.self) { _ = try await s.settle(wrong, options: keyed("i2")) }
             #expect(refused?.code == .failedPrecondition && refused?.message.hasPrefix("claim.insutype") == true, "\(String(describing: refused))")
@@ -138,7 +138,7 @@ struct SettlementTests {
     @Test func categoryBDrugWithFirstSelfPay() async throws {
         try await withSettlement { s in
             // 10 x 2.50 = 25.00; first self-pay 10% = 2.50; scope 22.50; fund 60% = 13.50; cash 25.00 - 13.50 = 11.50.
-            let r = try await s.settle(claim("V2", [("XB01ACB001", 10, 250)]), options: keyed("k2"))
+            let r = try await s.settle(claim("V2", [("XC10AAA056B001020100004", 10, 250)]), options: keyed("k2"))
             #expect(r.medfeeSumamt == 2500 && r.preselfpayAmt == 250 && r.inscpScpAmt == 2250)
             #expect(r.hifpPay == 1350 && r.psnCashPay == 1150)
         }
@@ -147,7 +147,7 @@ struct SettlementTests {
     @Test func categoryCItemIsFullySelfPaid() async throws {
         try await withSettlement { s in
             // 2 x 2.00 = 4.00, 丙: all own pay, nothing from the fund.
-            let r = try await s.settle(claim("V3", [("XN02BEC001", 2, 200)]), options: keyed("k3"))
+            let r = try await s.settle(claim("V3", [("XM01AEB011A002010100005", 2, 200)]), options: keyed("k3"))
             #expect(r.fulamtOwnpayAmt == 400 && r.inscpScpAmt == 0 && r.hifpPay == 0 && r.psnCashPay == 400)
         }
     }
@@ -156,7 +156,7 @@ struct SettlementTests {
         try await withSettlement { s in
             // 10 x 0.60 = 6.00 against a reference of 0.50: 1.00 over the limit, self-paid;
             // 5.00 in scope; fund 60% = 3.00; cash 6.00 - 3.00 = 3.00.
-            let r = try await s.settle(claim("V4", [("XA01AAA001", 10, 60)]), options: keyed("k4"))
+            let r = try await s.settle(claim("V4", [("XJ01CAA040A001010100001", 10, 60)]), options: keyed("k4"))
             #expect(r.medfeeSumamt == 600 && r.overlmtSelfpay == 100 && r.inscpScpAmt == 500 && r.hifpPay == 300 && r.psnCashPay == 300)
         }
     }
@@ -165,15 +165,15 @@ struct SettlementTests {
         try await withSettlement { s in
             // Hangzhou: deductible 300.00, ratio 50%.
             // Claim A: 10.00 + 100 x 1.20 = 130.00 in scope, all deductible: fund 0, cash 130.00.
-            let a = try await s.settle(claim("VA", person: hangzhou, [("F001", 1, 1000), ("XC07ABA001", 100, 120)]), options: keyed("ka"))
+            let a = try await s.settle(claim("VA", person: hangzhou, [("001102000050000", 1, 1000), ("XC08CAX052B002010100002", 100, 120)]), options: keyed("ka"))
             #expect(a.medfeeSumamt == 13_000 && a.actPayDedc == 13_000 && a.hifpPay == 0 && a.psnCashPay == 13_000)
             // Claim B: 200 x 1.20 = 240.00; 170.00 of deductible left: dedc 170.00; 70.00 pooled at
             // 50% = 35.00 fund; self 205.00: account (100.00 balance) 100.00, cash 105.00.
-            let b = try await s.settle(claim("VB", person: hangzhou, date: "2024-06-02", [("XC07ABA001", 200, 120)], account: true), options: keyed("kb"))
+            let b = try await s.settle(claim("VB", person: hangzhou, date: "2024-06-02", [("XC08CAX052B002010100002", 200, 120)], account: true), options: keyed("kb"))
             #expect(b.actPayDedc == 17_000 && b.hifpPay == 3_500 && b.acctPay == 10_000 && b.psnCashPay == 10_500)
             #expect(b.policyVersion == "zhejiang-2024.1")
             // Claim C: deductible exhausted: 10.00 at 50% = 5.00 fund; account empty, cash 5.00.
-            let c = try await s.settle(claim("VC", person: hangzhou, date: "2024-06-03", [("F001", 1, 1000)], account: true), options: keyed("kc"))
+            let c = try await s.settle(claim("VC", person: hangzhou, date: "2024-06-03", [("001102000050000", 1, 1000)], account: true), options: keyed("kc"))
             #expect(c.actPayDedc == 0 && c.hifpPay == 500 && c.acctPay == 0 && c.psnCashPay == 500)
         }
     }
@@ -181,14 +181,14 @@ struct SettlementTests {
     @Test func annualCeilingCrossedInsideOneClaim() async throws {
         try await withSettlement { s in
             // Claim 1: 6000 x 0.50 = 3,000.00; fund 60% = 1,800.00 (ceiling 2,000.00).
-            let first = try await s.settle(claim("VX1", [("XA01AAA001", 6000, 50)]), options: keyed("kx1"))
+            let first = try await s.settle(claim("VX1", [("XJ01CAA040A001010100001", 6000, 50)]), options: keyed("kx1"))
             #expect(first.hifpPay == 180_000)
             // Claim 2: 10.00 + 1000 x 0.50 = 510.00; 60% = 306.00 but only 200.00 of the ceiling
             // is left: fund 200.00, 106.00 over the ceiling, cash 310.00.
-            let second = try await s.settle(claim("VX2", date: "2024-06-02", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]), options: keyed("kx2"))
+            let second = try await s.settle(claim("VX2", date: "2024-06-02", [("001102000050000", 1, 1000), ("XJ01CAA040A001010100001", 1000, 50)]), options: keyed("kx2"))
             #expect(second.hifpPay == 20_000 && second.overCeiling == 10_600 && second.psnCashPay == 31_000)
             // Claim 3: the ceiling is reached: no fund pay at all.
-            let third = try await s.settle(claim("VX3", date: "2024-06-03", [("F001", 1, 1000)]), options: keyed("kx3"))
+            let third = try await s.settle(claim("VX3", date: "2024-06-03", [("001102000050000", 1, 1000)]), options: keyed("kx3"))
             #expect(third.hifpPay == 0 && third.overCeiling == 600 && third.psnCashPay == 1000)
         }
     }
@@ -196,8 +196,8 @@ struct SettlementTests {
     @Test(arguments: Engine.all)
     func reversalRestoresTheAccumulatorsAndIsRefusedTwice(engine: Engine) async throws {
         try await withSettlement(engine: engine) { s in
-            _ = try await s.settle(claim("VR1", [("XA01AAA001", 6000, 50)]), options: keyed("kr1"))  // fund 1,800.00
-            let second = try await s.settle(claim("VR2", date: "2024-06-02", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]), options: keyed("kr2"))
+            _ = try await s.settle(claim("VR1", [("XJ01CAA040A001010100001", 6000, 50)]), options: keyed("kr1"))  // fund 1,800.00
+            let second = try await s.settle(claim("VR2", date: "2024-06-02", [("001102000050000", 1, 1000), ("XJ01CAA040A001010100001", 1000, 50)]), options: keyed("kr2"))
             #expect(second.hifpPay == 20_000)
             let reversal = try await s.reverse(ReverseRequest(setlID: second.setlID, reason: "wrong patient"), options: keyed("rev-1"))
             #expect(reversal.original?.status == .reversed)
@@ -209,7 +209,7 @@ struct SettlementTests {
             }
             #expect(error?.code == .failedPrecondition && error?.message.contains("already reversed") == true)
             // The ceiling room is back: the same claim again gets 200.00 from the fund.
-            let again = try await s.preSettle(claim("VR3", [("F001", 1, 1000), ("XA01AAA001", 1000, 50)]))
+            let again = try await s.preSettle(claim("VR3", [("001102000050000", 1, 1000), ("XJ01CAA040A001010100001", 1000, 50)]))
             #expect(again.hifpPay == 20_000)
             let ledger = try await s.checkLedger(LedgerCheckRequest())
             #expect(ledger.balanced && ledger.problems.isEmpty && ledger.settlements == 2 && ledger.reversals == 1, "\(ledger.problems)")
@@ -220,8 +220,8 @@ struct SettlementTests {
     @Test(arguments: Engine.all)
     func aRetriedSettleReturnsTheFirstAnswerAndPostsNothingNew(engine: Engine) async throws {
         try await withSettlement(engine: engine) { s in
-            let first = try await s.settle(claim("VI", [("XA01AAA001", 20, 50)]), options: keyed("same"))
-            let retried = try await s.settle(claim("VI", [("XA01AAA001", 20, 50)]), options: keyed("same"))
+            let first = try await s.settle(claim("VI", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("same"))
+            let retried = try await s.settle(claim("VI", [("XJ01CAA040A001010100001", 20, 50)]), options: keyed("same"))
             // The stored answer, marked as a replay.
             var unmarked = retried
             unmarked.replay = false
@@ -229,10 +229,10 @@ struct SettlementTests {
             let ledger = try await s.checkLedger(LedgerCheckRequest())
             #expect(ledger.settlements == 1 && ledger.totalDebits == 1000 && ledger.balanced)
             let reused = await #expect(throws: RPCError.self) {
-                _ = try await s.settle(claim("OTHER", [("XA01AAA001", 1, 50)]), options: keyed("same"))
+                _ = try await s.settle(claim("OTHER", [("XJ01CAA040A001010100001", 1, 50)]), options: keyed("same"))
             }
             #expect(reused?.code == .failedPrecondition)
-            let noKey = await #expect(throws: RPCError.self) { _ = try await s.settle(claim("VK", [("F001", 1, 1000)])) }
+            let noKey = await #expect(throws: RPCError.self) { _ = try await s.settle(claim("VK", [("001102000050000", 1, 1000)])) }
             #expect(noKey?.code == .invalidArgument && noKey?.message.contains("idempotency-key") == true)
         }
     }
@@ -244,7 +244,7 @@ struct SettlementTests {
                 for i in 0..<64 {
                     // One person, a day each (the same item twice on one day is R003).
                     let date = "2024-\(6 + i / 28 < 10 ? "0" : "")\(6 + i / 28)-\(1 + i % 28 < 10 ? "0" : "")\(1 + i % 28)"
-                    group.addTask { _ = try await s.settle(claim("VC\(i)", date: date, [("XA01AAA001", 6000, 50)]), options: keyed("c\(i)")) }
+                    group.addTask { _ = try await s.settle(claim("VC\(i)", date: date, [("XJ01CAA040A001010100001", 6000, 50)]), options: keyed("c\(i)")) }
                 }
                 try await group.waitForAll()
             }
@@ -256,15 +256,15 @@ struct SettlementTests {
     }
 
     @Test(arguments: [
-        (claim("B1", [("XA01AAA001", -1, 50)]), "claim.lines[0].quantity: must be 1-100000, got -1"),
+        (claim("B1", [("XJ01CAA040A001010100001", -1, 50)]), "claim.lines[0].quantity: must be 1-100000, got -1"),
         (claim("B2", [("NOPE", 1, 50)]), "claim.lines[0].item_code: 'NOPE' is not in the catalogue"),
-        (claim("B3", [("XA01AAA001", 100_000, 100_000_000)]), "claim.lines[0]: quantity x unit_price exceeds 1000000000000 fen"),
-        (claim("B4", date: "2024-02-30", [("XA01AAA001", 1, 50)]), "claim.visit_date: '2024-02-30' is not a date (YYYY-MM-DD)"),
-        (claim("B5", visit: .emergency, [("XA01AAA001", 1, 50)]), "claim.med_type: 13 (emergency) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)"),
-        (claim("B5", visit: .unspecified, [("XA01AAA001", 1, 50)]), "claim.med_type: is required: one of general_outpatient (11), outpatient_registration (12), emergency (13), chronic_outpatient (14)"),
+        (claim("B3", [("XJ01CAA040A001010100001", 100_000, 100_000_000)]), "claim.lines[0]: quantity x unit_price exceeds 1000000000000 fen"),
+        (claim("B4", date: "2024-02-30", [("XJ01CAA040A001010100001", 1, 50)]), "claim.visit_date: '2024-02-30' is not a date (YYYY-MM-DD)"),
+        (claim("B5", visit: .emergency, [("XJ01CAA040A001010100001", 1, 50)]), "claim.med_type: 13 (emergency) is not settled at a village clinic: 11 (general outpatient) or 14 (chronic outpatient)"),
+        (claim("B5", visit: .unspecified, [("XJ01CAA040A001010100001", 1, 50)]), "claim.med_type: is required: one of general_outpatient (11), outpatient_registration (12), emergency (13), chronic_outpatient (14)"),
         (SettleRequest(claim: Claim(mdtrtID: "B6", psnNo: "P001", fixmedinsCode: "H3308", medType: .generalOutpatient, visitDate: "2024-06-01",
-                                    lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])), "claim.fixmedins_code: 'H3308' is not an institution code (H followed by 11 digits)"),
-        (claim("B7", date: "2023-06-01", [("XA01AAA001", 1, 50)]), "claim.visit_date: no benefit policy covers region 330802 and insurance type 390 on 2023-06-01"),
+                                    lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000)])), "claim.fixmedins_code: 'H3308' is not an institution code (H followed by 11 digits)"),
+        (claim("B7", date: "2023-06-01", [("XJ01CAA040A001010100001", 1, 50)]), "claim.visit_date: no benefit policy covers region 330802 and insurance type 390 on 2023-06-01"),
     ])
     func badClaimsAreRefusedNamingTheField(request: SettleRequest, message: String) async throws {
         try await withSettlement { s in
@@ -282,7 +282,7 @@ struct SettlementTests {
     @Test func suspendedPersonCannotSettle() async throws {
         try await withSettlement { s in
             let error = await #expect(throws: RPCError.self) {
-                _ = try await s.settle(claim("VS", person: suspended, [("F001", 1, 1000)]), options: keyed("ks"))
+                _ = try await s.settle(claim("VS", person: suspended, [("001102000050000", 1, 1000)]), options: keyed("ks"))
             }
             #expect(error?.code == .failedPrecondition)
         }

@@ -33,27 +33,27 @@ private func review(_ lines: [(String, Int64, Int64, UInt32)], status: Designati
 struct SupervisionTests {
     @Test func aCleanClaimPasses() async throws {
         try await withSupervision { s, _ in
-            let r = try await s.review(review([("XA01AAA001", 20, 50, 5), ("F001", 1, 1000, 0)]))
+            let r = try await s.review(review([("XJ01CAA040A001010100001", 20, 50, 5), ("001102000050000", 1, 1000, 0)]))
             #expect(r.verdict == .pass && r.findings.isEmpty && r.rulesEvaluated == 15 && r.ruleSetVersion == "zj-2024.2", "\(r)")
         }
     }
 
     @Test(arguments: [
-        (review([("F001", 1, 1000, 0)], status: .suspended), "R001", Verdict.block, Int64(1000)),
-        (review([("XA01AAA001", 10, 60, 5)]), "R002", .warn, Int64(100)),
-        (review([("F001", 1, 1000, 0), ("F001", 1, 1000, 0)]), "R003", .block, Int64(1000)),
-        (review([("XA01AAA001", 70, 50, 5)]), "R004", .block, Int64(500)),
-        (review([("XA01AAA001", 10, 50, 10)]), "R009", .block, Int64(500)),
-        (review([("XC07ABA001", 30, 120, 30)], diagnoses: ["J06"]), "R005", .block, Int64(3600)),
-        (review([("XA10BAA001", 60, 30, 30)], diagnoses: ["J06"]), "R006", .block, Int64(1800)),
+        (review([("001102000050000", 1, 1000, 0)], status: .suspended), "R001", Verdict.block, Int64(1000)),
+        (review([("XJ01CAA040A001010100001", 10, 60, 5)]), "R002", .warn, Int64(100)),
+        (review([("001102000050000", 1, 1000, 0), ("001102000050000", 1, 1000, 0)]), "R003", .block, Int64(1000)),
+        (review([("XJ01CAA040A001010100001", 70, 50, 5)]), "R004", .block, Int64(500)),
+        (review([("XJ01CAA040A001010100001", 10, 50, 10)]), "R009", .block, Int64(500)),
+        (review([("XC08CAX052B002010100002", 30, 120, 30)], diagnoses: ["J06"]), "R005", .block, Int64(3600)),
+        (review([("XA10BAE032B001010100003", 60, 30, 30)], diagnoses: ["J06"]), "R006", .block, Int64(1800)),
         (review([("ZZ999", 1, 1000, 0)]), "R007", .block, Int64(1000)),
-        (review([("F001", 1, 1000, 0)], visit: .chronicOutpatient, diagnoses: ["J06.9"]), "R008", .block, Int64(1000)),
+        (review([("001102000050000", 1, 1000, 0)], visit: .chronicOutpatient, diagnoses: ["J06.9"]), "R008", .block, Int64(1000)),
         // A four-year-old paid sixty statin tablets (issue 14).
-        (review([("XB01ACB001", 60, 250, 30)], certno: residentID("33080220200101001")), "R011", .block, Int64(15000)),
-        (review([("XG04CAM001", 30, 150, 30)], certno: residentID("33080219800101002")), "R012", .block, Int64(4500)),
+        (review([("XC10AAA056B001020100004", 60, 250, 30)], certno: residentID("33080220200101001")), "R011", .block, Int64(15000)),
+        (review([("XG04CAT022A002010100007", 30, 150, 30)], certno: residentID("33080219800101002")), "R012", .block, Int64(4500)),
         // Every item at its limits and reference prices: 510 yuan, over the 500 of R013.
-        (review([("F002", 3, 800, 0), ("C001", 3, 300, 0), ("XG04CAM001", 30, 150, 30), ("XA01AAA001", 60, 50, 7), ("XB01ACB001", 60, 250, 30), ("F001", 1, 1000, 0),
-                 ("XC07ABA001", 90, 120, 30), ("XA10BAA001", 180, 30, 30), ("XN02BEC001", 40, 200, 10)], diagnoses: ["I10", "E11.9"]),
+        (review([("001204000060000", 3, 800, 0), ("C02030100151001000100000001", 3, 300, 0), ("XG04CAT022A002010100007", 30, 150, 30), ("XJ01CAA040A001010100001", 60, 50, 7), ("XC10AAA056B001020100004", 60, 250, 30), ("001102000050000", 1, 1000, 0),
+                 ("XC08CAX052B002010100002", 90, 120, 30), ("XA10BAE032B001010100003", 180, 30, 30), ("XM01AEB011A002010100005", 40, 200, 10)], diagnoses: ["I10", "E11.9"]),
          "R013", .flag, Int64(1000)),
     ])
     func eachRuleExplainsItself(request: ReviewRequest, rule: String, verdict: Verdict, amount: Int64) async throws {
@@ -122,14 +122,14 @@ struct SupervisionTests {
     @Test(arguments: Engine.all)
     func aPublishedRuleSetTakesEffectOnTheNextReview(engine: Engine) async throws {
         try await withSupervision(engine: engine) { s, _ in
-            let claim = review([("XA01AAA001", 20, 50, 5)])
+            let claim = review([("XJ01CAA040A001010100001", 20, 50, 5)])
             #expect(try await s.review(claim).verdict == .pass)
             var set = try RuleBook.bundled()
             set.version = "zj-2024.3"
             set.effectiveFrom = "2024-05-01"
             let quantity = try #require(set.rules.firstIndex { $0.ruleID == "R004" })
             set.rules[quantity].version = 2
-            set.rules[quantity].params = RuleParams(items: ["XA01"], maxQuantity: 12)
+            set.rules[quantity].params = RuleParams(items: ["XJ01CA"], maxQuantity: 12)
             let published = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set))
             #expect(!published.replay && published.ruleSet?.publishedBy.contains("ops") == true && !(published.ruleSet?.publishedAt.isEmpty ?? true))
             #expect(try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set)).replay)
@@ -140,7 +140,7 @@ struct SupervisionTests {
             var earlier = claim
             earlier.claim?.visitDate = "2024-04-30"
             #expect(try await s.review(earlier).ruleSetVersion == "zj-2024.2")
-            set.rules[quantity].params = RuleParams(items: ["XA01"], maxQuantity: 13)
+            set.rules[quantity].params = RuleParams(items: ["XJ01CA"], maxQuantity: 13)
             do {
                 _ = try await s.publishRuleSet(PublishRuleSetRequest(ruleSet: set))
                 Issue.record("a version republished with other rules")
@@ -161,11 +161,11 @@ struct SupervisionTests {
     func visitHistoryRulesCountSettledAndSettlingVisits(engine: Engine) async throws {
         try await withSupervision(engine: engine, peer: PeerIdentity(commonName: "gateway", department: "nhsa", role: "service")) { s, _ in
             func settle(_ id: String, clinic: String = "H33080200101") async throws {
-                let claim = review([("F001", 1, 1000, 0)], mdtrtID: id, clinic: clinic).claim!
+                let claim = review([("001102000050000", 1, 1000, 0)], mdtrtID: id, clinic: clinic).claim!
                 _ = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S-\(id)", mdtrtID: id, psnNo: "P001", fixmedinsCode: clinic, status: .settled), claim: claim))
             }
             func settling(_ id: String, clinic: String = "H33080200101") -> ReviewRequest {
-                var request = review([("F001", 1, 1000, 0)], mdtrtID: id, clinic: clinic)
+                var request = review([("001102000050000", 1, 1000, 0)], mdtrtID: id, clinic: clinic)
                 request.settling = true
                 return request
             }
@@ -177,7 +177,7 @@ struct SupervisionTests {
             #expect(try await s.review(settling("M2")).verdict == .pass)
             _ = try await s.record(RecordRequest(settlement: SettlementResult(setlID: "S-M2", mdtrtID: "M2", psnNo: "P001", fixmedinsCode: "H33080200101", status: .reversed)))
             // Pre-settlement: reads only.
-            #expect(try await s.review(review([("F001", 1, 1000, 0)], mdtrtID: "M5")).verdict == .pass)
+            #expect(try await s.review(review([("001102000050000", 1, 1000, 0)], mdtrtID: "M5")).verdict == .pass)
             #expect(try await s.review(settling("M3")).verdict == .pass)
             // M3 is settling (not blocked): it counts before its posting arrives.
             #expect(try await s.review(settling("M4")).verdict == .block)
@@ -195,7 +195,7 @@ struct SupervisionTests {
             let verdicts = try await withThrowingTaskGroup(of: Verdict.self) { group in
                 for n in 0..<8 {
                     group.addTask {
-                        var request = review([("F001", 1, 1000, 0)], mdtrtID: "C\(n)")
+                        var request = review([("001102000050000", 1, 1000, 0)], mdtrtID: "C\(n)")
                         request.settling = true
                         return try await s.review(request).verdict
                     }
@@ -240,7 +240,7 @@ struct SupervisionTests {
 
     @Test func twoBingDrugWithItsDiagnosisPasses() async throws {
         try await withSupervision { s, _ in
-            let r = try await s.review(review([("XC07ABA001", 30, 120, 30)], diagnoses: ["I10.x01"]))
+            let r = try await s.review(review([("XC08CAX052B002010100002", 30, 120, 30)], diagnoses: ["I10.x01"]))
             #expect(r.verdict == .pass)
         }
     }
@@ -248,15 +248,15 @@ struct SupervisionTests {
     @Test(arguments: Engine.all)
     func reviewJudgesTheClaimAloneAndRecordingBillsNothing(engine: Engine) async throws {
         try await withSupervision(engine: engine) { s, _ in
-            let claim = review([("F001", 1, 1000, 0)]).claim!
+            let claim = review([("001102000050000", 1, 1000, 0)]).claim!
             let settled = SettlementResult(setlID: "S1", mdtrtID: "M1", psnNo: "P001", medfeeSumamt: 1000, status: .settled)
             _ = try await s.record(RecordRequest(settlement: settled, claim: claim))
             // Another visit that day passes review: settlement refuses it (R003) atomically.
-            var other = review([("F001", 1, 1000, 0)])
+            var other = review([("001102000050000", 1, 1000, 0)])
             other.claim?.mdtrtID = "M2"
             #expect(try await s.review(other).verdict == .pass)
             // Within one claim the same item twice is still R003 here.
-            let twice = try await s.review(review([("F001", 1, 1000, 0), ("F001", 1, 1000, 0)]))
+            let twice = try await s.review(review([("001102000050000", 1, 1000, 0), ("001102000050000", 1, 1000, 0)]))
             #expect(twice.verdict == .block && twice.findings.first?.ruleID == "R003")
         }
     }
@@ -340,8 +340,8 @@ extension SupervisionTests {
             let claims = (0..<12).map { n in
                 Claim(mdtrtID: "V\(n)", psnNo: "P\(n)", certno: quzhou.certno, fixmedinsCode: n < 10 ? "H33080200101" : "H33080200201", medType: .generalOutpatient,
                       visitDate: "2024-06-01", diagnoses: ["J06"], lines: n == 0
-                        ? [FeeLine(itemCode: "XA01AAA001", quantity: 20, unitPrice: 60, days: 5), FeeLine(itemCode: "F002", quantity: 1, unitPrice: 900)]
-                        : [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
+                        ? [FeeLine(itemCode: "XJ01CAA040A001010100001", quantity: 20, unitPrice: 60, days: 5), FeeLine(itemCode: "001204000060000", quantity: 1, unitPrice: 900)]
+                        : [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000)])
             }
             let records = claims.enumerated().map { n, claim in
                 RecordRequest(settlement: SettlementResult(setlID: "S\(n)", mdtrtID: claim.mdtrtID, psnNo: claim.psnNo, fixmedinsCode: claim.fixmedinsCode,
@@ -356,7 +356,7 @@ extension SupervisionTests {
             let far = try await s.runPostReview(RunPostReviewRequest(region: "330802", from: "2024-06-01", to: "2024-06-01", sampling: Sampling(deviationBp: 5_000)))
             #expect(far.examined == 12 && far.sampled == 1 && far.findings == 0, "\(far)")
             let queued = try await s.listFindings(ListFindingsRequest(region: "33", statuses: [.open]))
-            #expect(queued.findings.map(\.finding?.ruleID) == ["R002", "R002"] && Set(queued.findings.map(\.finding?.itemCode)) == ["XA01AAA001", "F002"], "\(queued)")
+            #expect(queued.findings.map(\.finding?.ruleID) == ["R002", "R002"] && Set(queued.findings.map(\.finding?.itemCode)) == ["XJ01CAA040A001010100001", "001204000060000"], "\(queued)")
             let confirmed = try await s.decideFinding(DecideFindingRequest(findingID: queued.findings[0].findingID, fixmedinsCode: "H33080200101", decision: .confirm,
                                                                            amountToRecover: queued.findings[0].finding?.amountAtIssue ?? 0, note: "above the reference price"))
             let elsewhere = await #expect(throws: RPCError.self) {
@@ -411,7 +411,7 @@ extension SupervisionTests {
     /// nothing; a village clinic, blocked; a township centre, passes.
     @Test func aRestrictedAntibioticIsBlockedAtAVillageClinicOnceItsKindIsKnown() async throws {
         try await withSupervision { s, _ in
-            let line = [("XJ01DDA001", Int64(2), Int64(450), UInt32(2))]
+            let line = [("XJ01DDT044E001010100006", Int64(2), Int64(450), UInt32(2))]
             #expect(try await s.review(review(line)).verdict == .pass)
             let records = [("H33080200101", InstitutionKind.villageClinic), ("H33080200001", .townshipCentre)].map { code, kind in
                 RecordRequest(designation: DesignationRecord(fixmedinsCode: code, n: 1, event: DesignationEvent(fromStatus: .notDesignated, toStatus: .designated,
@@ -432,7 +432,7 @@ extension SupervisionTests {
         try await withSupervision { s, db in
             func record(_ n: Int, clinic: String, day: String) -> RecordRequest {
                 let claim = Claim(mdtrtID: "V\(n)", psnNo: "P\(n)", fixmedinsCode: clinic, medType: .generalOutpatient, visitDate: day,
-                                  lines: [FeeLine(itemCode: "F001", quantity: 1, unitPrice: 1000)])
+                                  lines: [FeeLine(itemCode: "001102000050000", quantity: 1, unitPrice: 1000)])
                 return RecordRequest(settlement: SettlementResult(setlID: "S\(clinic)-\(n)", mdtrtID: claim.mdtrtID, psnNo: claim.psnNo, fixmedinsCode: clinic,
                                                                   medfeeSumamt: 1000, status: .settled, setlDate: day), claim: claim)
             }

@@ -8,7 +8,8 @@ import MedicareWire
 /// A claim settlement can calculate: checked and canonical (``Claim/validated()``, the one
 /// validation every path runs), its visit no later than today (the business day) and no
 /// earlier than the person's birth (checked against the person in ``SettlementProvider``) or
-/// the first benefit policy, and its lines resolved against the catalogue. An item not in the
+/// the first benefit policy, and its lines resolved against the catalogue records in force on the visit day, priced at
+/// the treating clinic's regional reference price. An item not in the
 /// catalogue is `FAILED_PRECONDITION` (the code is well formed; the catalogue does not list
 /// it), as review's R007 block is through the gateway.
 public struct ValidatedClaim: Sendable {
@@ -21,7 +22,7 @@ public struct ValidatedClaim: Sendable {
     /// The resident ID on the claim, when given.
     public let certno: ResidentID?
 
-    public init(_ claim: Claim, catalogue: [String: CatalogueItem], today: CivilDate) throws(DomainError) {
+    public init(_ claim: Claim, catalogue: Catalogue, today: CivilDate) throws(DomainError) {
         let checked = try claim.checked()
         let canonical = checked.claim
         certno = checked.certno
@@ -34,10 +35,12 @@ public struct ValidatedClaim: Sendable {
         var lines: [BenefitCalculator.Line] = []
         lines.reserveCapacity(canonical.lines.count)
         for (i, line) in canonical.lines.enumerated() {
-            guard let item = catalogue[line.itemCode] else {
-                throw DomainError(.precondition, field: "claim.lines[\(i)].item_code", "\(quoted(line.itemCode)) is not in the catalogue")
+            guard let item = catalogue.item(line.itemCode, on: visitDate.description) else {
+                let why = catalogue[line.itemCode] == nil ? "is not in the catalogue" : "is not in the catalogue on \(visitDate)"
+                throw DomainError(.precondition, field: "claim.lines[\(i)].item_code", "\(quoted(line.itemCode, max: 30)) \(why)")
             }
-            lines.append(BenefitCalculator.Line(item: item, quantity: line.quantity, unitPrice: line.unitPrice))
+            // The treatment region's reference price (the clinic's county digits).
+            lines.append(BenefitCalculator.Line(item: item.priced(inCounty: clinic.county), quantity: line.quantity, unitPrice: line.unitPrice))
         }
         self.claim = canonical
         self.lines = lines

@@ -15,6 +15,8 @@ public enum SettlementDefinition {
         ServiceContext.policyFileKey, ServiceContext.timeZoneKey,
         ConfigKey("upstream.supervision", default: "127.0.0.1:7103",
                   "Supervision replicas, HOST:PORT[,HOST:PORT...]: the audit relay delivers every posting's record there."),
+        ConfigKey("policy.refresh-ms", default: "2000",
+                  "How often a replica looks for policy and catalogue versions published through Settlement/PublishPolicy and ImportCatalogue (any replica)."),
         ConfigKey("store.settle-writers", default: "1",
                   "PostgreSQL: settle transactions in flight per replica; concurrent settles wait and are posted together (1-16)."),
     ]
@@ -29,9 +31,48 @@ public enum SettlementDefinition {
         let counted = try await store.countBorneOfOlderSettlements(thisYear: CivilDate.today(in: try context.businessTimeZone()).year)
         if counted > 0 { context.logger.notice("older settlements counted toward serious illness", metadata: ["settlements": "\(counted)"]) }
         let relay = try context.auditRelay(store.outbox, service: "settlement")
-        // SIGHUP reads policy.file again; a file that does not load leaves the policy in force.
-        let policy = PolicyHolder(PolicyHolder.current(book))
-        context.reloadOnHangup(policy, what: "benefit policy") { PolicyHolder.current(try context.policyBook()) }
+        // The policy file (or the bundled book) seeds what the store has not published; the
+        // store's publications are the policy in force, on every replica alike.
+        let source = context.configuration.string("policy.file").isEmpty ? "bundled" : "policy.file"
+        let logger = context.logger
+        @Sendable func seed(_ book: PolicyBook) async throws {
+            let seeded = try await store.seed(from: book, source: source)
+            if !seeded.policies.isEmpty || seeded.records > 0 {
+                logger.notice("policy file published", metadata: ["policies": "\(seeded.policies)", "catalogue_records": "\(seeded.records)"])
+            }
+        }
+        try await seed(book)
+        let skipped: @Sendable (String, Error) -> Void = { version, error in
+            logger.error("a published policy does not decode and is skipped", metadata: ["version": "\(version)", "error": "\(error)"])
+        }
+        let policy = PolicyHolder(try await PolicyHolder.current(book).refreshed(from: store, skipped: skipped))
+        let refresh = Duration.milliseconds(try context.configuration.int("policy.refresh-ms", in: 100...600_000))
+        context.runInBackground {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: refresh)
+                do {
+                    let now = policy.current
+                    let next = try await now.refreshed(from: store, skipped: skipped)
+                    if next.revision != now.revision {
+                        policy.replace(next)
+                        logger.notice("publications applied", metadata: ["revision": "\(next.revision)", "catalogue_codes": "\(next.catalogue.count)"])
+                    }
+                } catch {
+                    logger.warning("publications not refreshed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        // SIGHUP reads policy.file again and publishes what it holds that is new; a file that
+        // does not load leaves the policy in force.
+        context.onHangup {
+            do {
+                try await seed(try context.policyBook())
+                policy.replace(try await policy.current.refreshed(from: store, skipped: skipped))
+                logger.notice("benefit policy reloaded")
+            } catch {
+                logger.error("benefit policy not reloaded; the one in force stays", metadata: ["error": "\(error)"])
+            }
+        }
         var router = RPCRouter()
         SettlementProvider(store: store, policy: policy, relay: relay, timeZone: try context.businessTimeZone()).register(with: &router)
         SettlementReportsProvider(store: store).register(with: &router)

@@ -212,29 +212,34 @@ public struct SettlementProvider: SettlementService {
 
     func today() -> CivilDate { CivilDate.today(calendar: calendar) }
 
-    private func validated(_ request: SettleRequest, _ catalogue: [String: CatalogueItem]) throws -> ValidatedClaim {
+    private func validated(_ request: SettleRequest, _ catalogue: Catalogue) throws -> ValidatedClaim {
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
         return try ValidatedClaim(claim, catalogue: catalogue, today: today())
     }
 }
 
 
-/// The benefit policy book and its catalogue by code, replaced whole when the policy file is
-/// read again (SIGHUP): a call reads it once and uses that book throughout. The book's
-/// versions carry their own effective dates, so a reload changes what applies from those
-/// dates, not settlements already posted.
+/// The benefit policy book and the catalogue in force, replaced whole when a publication
+/// lands (``PolicyInForce/refreshed(from:skipped:)``, every `policy.refresh-ms`) or the policy
+/// file is read again (SIGHUP): a call reads it once and uses that book throughout. The
+/// book's versions carry their own effective dates, so a publication changes what applies
+/// from those dates, not settlements already posted.
 public typealias PolicyHolder = Reloadable<PolicyInForce>
 
-/// A policy book with its catalogue by code.
+/// A policy book with the catalogue in force, at a publication revision.
 public struct PolicyInForce: Sendable {
+    /// The benefit policy versions (its `catalogue` is empty: see ``catalogue``).
     public let book: PolicyBook
-    public let catalogue: [String: CatalogueItem]
+    /// Every catalogue record, by code and period.
+    public let catalogue: Catalogue
+    /// The publication revision it holds (0: the file's book, nothing published yet).
+    public let revision: Int64
 }
 
 extension Reloadable where Value == PolicyInForce {
-    /// `book` with its catalogue indexed by code.
+    /// `book` with its catalogue indexed by code, at revision 0.
     public static func current(_ book: PolicyBook) -> PolicyInForce {
-        PolicyInForce(book: book, catalogue: Dictionary(book.catalogue.map { ($0.code, $0) }, uniquingKeysWith: { _, last in last }))
+        PolicyInForce(book: PolicyBook(policies: book.policies, catalogue: []), catalogue: Catalogue(book.catalogue), revision: 0)
     }
 }
 

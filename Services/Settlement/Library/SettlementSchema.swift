@@ -119,6 +119,7 @@ extension SettlementStore {
         Migration(21, "serious illness, civil-servant subsidy and medical assistance", steps: Migration.split(fundColumns), postgres: Migration.split(fundColumns) + [
             "DROP FUNCTION settlement_batch_read(text[], text[], text[], text[], text[], text[], text[], text[])", batchRead,
         ]),
+        Migration(22, "policy and catalogue publications, institutions' catalogue mappings (3301)", sql: publicationsSQL),
     ]
 
     static let fundColumns = """

@@ -75,19 +75,32 @@ extension SettlementProvider {
             throw DomainError(field: "details", "must hold 1-\(Claim.maxLines) fee details, got \(request.details.count)")
         }
         let catalogue = policy.current.catalogue
+        let ownCodes = try request.details.enumerated().map { i, sent throws(DomainError) in
+            try FreeText.checked(sent.medinsListCodg, field: "details[\(i)].medins_list_codg", max: 30)
+        }
+        // 3301: a code the institution mapped names its national code (which may then be left out).
+        let mapped = try await store.mappedCodes(code, Array(Set(ownCodes)))
         var batch: [FeeDetail] = [], numbers = Set<String>()
         for (i, sent) in request.details.enumerated() {
             let field = "details[\(i)]"
             var detail = sent
             detail.feedetlSn = try HISNumber(sent.feedetlSn, field: "\(field).feedetl_sn").value
             guard numbers.insert(detail.feedetlSn).inserted else { throw DomainError(field: "\(field).feedetl_sn", "\(detail.feedetlSn) appears twice") }
+            detail.medinsListCodg = ownCodes[i]
+            if let national = mapped[ownCodes[i]] {
+                guard sent.medListCodg.isEmpty || sent.medListCodg == national else {
+                    throw DomainError(.precondition, field: "\(field).med_list_codg", "\(quoted(sent.medListCodg, max: 30)) is not the code \(ownCodes[i]) is mapped to (3301): \(national)")
+                }
+                detail.medListCodg = national
+            } else if sent.medListCodg.isEmpty {
+                throw DomainError(.precondition, field: "\(field).med_list_codg", "is required: \(quoted(ownCodes[i], max: 30)) is not mapped to a national code (3301)")
+            }
             // The bounds of a claim's fee line (the details become the visit's claim lines).
-            detail.medListCodg = try FeeLine(itemCode: sent.medListCodg, quantity: sent.cnt, unitPrice: sent.pric, days: sent.days)
+            detail.medListCodg = try FeeLine(itemCode: detail.medListCodg, quantity: sent.cnt, unitPrice: sent.pric, days: sent.days)
                 .checked(field, names: ("med_list_codg", "cnt", "pric")).itemCode
             guard catalogue[detail.medListCodg] != nil else {
                 throw DomainError(.precondition, field: "\(field).med_list_codg", "\(detail.medListCodg) is not in the catalogue")
             }
-            detail.medinsListCodg = try FreeText.checked(sent.medinsListCodg, field: "\(field).medins_list_codg", max: 30)
             detail.bilgDrCodg = try HISNumber(sent.bilgDrCodg, field: "\(field).bilg_dr_codg").value
             batch.append(detail)
         }

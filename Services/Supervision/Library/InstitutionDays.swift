@@ -29,7 +29,7 @@ struct DayStats: Sendable, Equatable {
 
     /// One settled visit, its lines classified by the catalogue (an item it does not list
     /// counts as a drug by its code, and as nothing else).
-    init(_ settlement: SettlementResult, _ claim: Claim, catalogue: [String: CatalogueItem]) {
+    init(_ settlement: SettlementResult, _ claim: Claim, catalogue: Catalogue) {
         settlements = 1
         settleVia = settlement.settleVia.isEmpty ? settlement.fixmedinsCode : settlement.settleVia
         medfeeSumamt = settlement.medfeeSumamt

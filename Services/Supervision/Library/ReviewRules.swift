@@ -41,11 +41,11 @@ public struct ReviewInput: Sendable {
     let institutionKind: InstitutionKind?
 
     /// - Parameters: `request` with a claim already validated (``Claim/validated()``), the
-    ///   catalogue by code, the person's earlier visits.
+    ///   catalogue, the person's earlier visits.
     /// - Throws: ``DomainError`` naming `claim.visit_date` or `claim.certno` when they are out
     ///   of form (never for a validated claim).
     public init(
-        _ request: ReviewRequest, catalogue: [String: CatalogueItem], history: [PastVisit] = [], institutionKind: InstitutionKind? = nil
+        _ request: ReviewRequest, catalogue: Catalogue, history: [PastVisit] = [], institutionKind: InstitutionKind? = nil
     ) throws(DomainError) {
         self.institutionKind = institutionKind
         let claim = request.claim ?? Claim()
@@ -53,8 +53,11 @@ public struct ReviewInput: Sendable {
         designationStatus = request.designationStatus
         self.history = history
         total = claim.lines.reduce(Int64(0)) { $0 &+ Self.amount($1) }
-        lines = claim.lines.enumerated().map { ($0, $1, catalogue[$1.itemCode]) }
         visitDay = try CivilDate(claim.visitDate, field: "claim.visit_date")
+        // The record in force on the visit day, at the treating clinic's regional price (as
+        // settlement prices it).
+        let county = String(claim.fixmedinsCode.dropFirst().prefix(6)), day = claim.visitDate
+        lines = claim.lines.enumerated().map { ($0, $1, catalogue.item($1.itemCode, on: day)?.priced(inCounty: county)) }
         let id = claim.certno.isEmpty ? nil : try ResidentID(claim.certno, field: "claim.certno")
         age = id?.age(on: visitDay)
         gend = id?.gend

@@ -143,7 +143,8 @@ public enum SupervisionDefinition {
     ) { context in
         let book = try context.policyBook()
         var router = RPCRouter()
-        let store = SupervisionStore(database: context.store, catalogue: book.catalogue)
+        let catalogue = CatalogueHolder(Catalogue(book.catalogue))
+        let store = SupervisionStore(database: context.store, catalogue: catalogue)
         let configured = context.configuration.string("audit.signing-key")
         let keyPath = configured.isEmpty ? context.configuration.string("tls.certs") + "/audit-signing.key" : configured
         let checkpointer: AuditCheckpointer
@@ -196,9 +197,28 @@ public enum SupervisionDefinition {
         }
         let recent = RecentVisits(window: .seconds(try context.configuration.int("review.recent-seconds", in: 0...3_600)))
         let registry = try context.upstream("registry", probed: false), settlement = try context.upstream("settlement", probed: false)
+        // The catalogue settlement publishes, at the same revision as settlement's replicas.
+        let feed = CatalogueFeed(catalogue, settlement: settlement)
+        context.runInBackground {
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    let held = catalogue.current.revision
+                    if try await feed.refresh() != held {
+                        context.logger.notice("catalogue applied", metadata: ["revision": "\(catalogue.current.revision)", "codes": "\(catalogue.current.count)"])
+                    }
+                    failures = 0
+                } catch {
+                    failures += 1
+                    // Settlement starting after supervision is normal: say so once it lasts.
+                    if failures == 5 { context.logger.warning("catalogue not refreshed from settlement", metadata: ["error": "\(error)"]) }
+                }
+                try? await Task.sleep(for: refresh)
+            }
+        }
         let actions = CaseActionApplier(store: store, registry: registry, settlement: settlement, logger: context.logger)
         context.runInBackground { await actions.run() }
-        SupervisionProvider(store: store, catalogue: book.catalogue, rules: rules, recent: recent, checkpointer: checkpointer, actions: actions,
+        SupervisionProvider(store: store, catalogue: catalogue, rules: rules, recent: recent, checkpointer: checkpointer, actions: actions,
                             timeZone: try context.businessTimeZone(), kinds: kinds)
             .register(with: &router)
         SupervisionReportsProvider(store: store).register(with: &router)

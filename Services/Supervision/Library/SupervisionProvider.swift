@@ -9,7 +9,9 @@ import MedicareWire
 /// medicare.v1.Supervision (3101 review, the rule sets, the audit chain).
 public struct SupervisionProvider: SupervisionService {
     let store: SupervisionStore
-    let catalogue: [String: CatalogueItem]
+    let catalogueHolder: CatalogueHolder
+    /// The catalogue in force (read once per review).
+    var catalogue: Catalogue { catalogueHolder.current }
     /// The published rule sets, compiled.
     let rules: RuleBook
     /// Visits reviewed here whose postings the relay has not delivered yet.
@@ -33,11 +35,21 @@ public struct SupervisionProvider: SupervisionService {
         store: SupervisionStore, catalogue: [CatalogueItem], rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil,
         actions: CaseActionApplier? = nil, timeZone: TimeZone = .current, kinds: InstitutionKinds = InstitutionKinds()
     ) {
+        self.init(store: store, catalogue: CatalogueHolder(Catalogue(catalogue)), rules: rules, recent: recent, checkpointer: checkpointer,
+                  actions: actions, timeZone: timeZone, kinds: kinds)
+    }
+
+    /// A provider whose catalogue is replaced while it serves (``CatalogueHolder``, refreshed
+    /// from settlement's publications).
+    public init(
+        store: SupervisionStore, catalogue: CatalogueHolder, rules: RuleBook, recent: RecentVisits, checkpointer: AuditCheckpointer? = nil,
+        actions: CaseActionApplier? = nil, timeZone: TimeZone = .current, kinds: InstitutionKinds = InstitutionKinds()
+    ) {
         self.store = store
         self.kinds = kinds
         self.actions = actions
         self.monitor = InstitutionMonitor(timeZone: timeZone)
-        self.catalogue = Dictionary(uniqueKeysWithValues: catalogue.map { ($0.code, $0) })
+        self.catalogueHolder = catalogue
         self.rules = rules
         self.recent = recent
         self.checkpointer = checkpointer

@@ -10,14 +10,21 @@ import MedicareWire
 public struct SupervisionStore: Sendable {
     public let database: any SQLDatabase
     /// The catalogue the day counts classify claim lines by (drugs, antibiotics, injections, 集采).
-    let catalogue: [String: CatalogueItem]
+    let catalogueHolder: CatalogueHolder
+    var catalogue: Catalogue { catalogueHolder.current }
 
     /// Concurrent reviews' history reads, one statement for many persons (PostgreSQL only).
     let histories: Coalescer<HistoryWindow, [PastVisit]>?
 
     public init(database: any SQLDatabase, catalogue: [CatalogueItem] = []) {
+        self.init(database: database, catalogue: CatalogueHolder(Catalogue(catalogue)))
+    }
+
+    /// A store whose day counts read the catalogue in force in `catalogue` (replaced as
+    /// settlement publishes versions: ``CatalogueHolder``).
+    public init(database: any SQLDatabase, catalogue: CatalogueHolder) {
         self.database = database
-        self.catalogue = Dictionary(catalogue.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+        self.catalogueHolder = catalogue
         // On PostgreSQL each read is a round trip, parsed, planned and answered by the server,
         // and every settlement's review makes one: the reviews waiting at once share one.
         histories = database.dialect == .postgres

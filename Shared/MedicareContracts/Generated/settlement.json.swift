@@ -911,6 +911,300 @@ extension InstitutionAccount: JSONMessage {
     public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("receivable", "int64"), JSONField("withheld", "int64"), JSONField("receivables", "medicare.v1.Receivable", repeated: true)]
 }
 
+extension RegionalPrice: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.admdvs = try reader.string("admdvs")
+        self.pricUplmtAmt = try reader.integer("pric_uplmt_amt")
+        try reader.finish("medicare.v1.RegionalPrice")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("admdvs", self.admdvs)
+        writer.put("pric_uplmt_amt", self.pricUplmtAmt)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("admdvs", "string"), JSONField("pric_uplmt_amt", "int64")]
+}
+
+extension SelfpayProp: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.basisPoints = try reader.integer("basis_points")
+        try reader.finish("medicare.v1.SelfpayProp")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("basis_points", self.basisPoints)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("basis_points", "int64")]
+}
+
+extension CatalogueRecord: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.medListCodg = try reader.string("med_list_codg")
+        self.listType = try reader.code("list_type")
+        self.name = try reader.string("name")
+        self.chrgitmLv = try reader.code("chrgitm_lv")
+        self.selfpayProp = try reader.message("selfpay_prop")
+        self.pricUplmtAmt = try reader.integer("pric_uplmt_amt")
+        self.regionalPrices = try reader.messages("regional_prices")
+        self.begndate = try reader.string("begndate")
+        self.enddate = try reader.string("enddate")
+        self.maxQty = try reader.integer("max_qty")
+        self.maxDays = try reader.integer("max_days")
+        self.chronicCondition = try reader.code("chronic_condition")
+        self.antibiotic = try reader.bool("antibiotic")
+        self.injection = try reader.bool("injection")
+        self.vbp = try reader.bool("vbp")
+        try reader.finish("medicare.v1.CatalogueRecord")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("med_list_codg", self.medListCodg)
+        writer.put("list_type", self.listType)
+        writer.put("name", self.name)
+        writer.put("chrgitm_lv", self.chrgitmLv)
+        writer.put("selfpay_prop", self.selfpayProp)
+        writer.put("pric_uplmt_amt", self.pricUplmtAmt)
+        writer.put("regional_prices", self.regionalPrices)
+        writer.put("begndate", self.begndate)
+        writer.put("enddate", self.enddate)
+        writer.put("max_qty", self.maxQty)
+        writer.put("max_days", self.maxDays)
+        writer.put("chronic_condition", self.chronicCondition)
+        writer.put("antibiotic", self.antibiotic)
+        writer.put("injection", self.injection)
+        writer.put("vbp", self.vbp)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("med_list_codg", "string"), JSONField("list_type", "medicare.v1.ListType"), JSONField("name", "string"), JSONField("chrgitm_lv", "medicare.v1.ChrgitmLv"), JSONField("selfpay_prop", "medicare.v1.SelfpayProp"), JSONField("pric_uplmt_amt", "int64"), JSONField("regional_prices", "medicare.v1.RegionalPrice", repeated: true), JSONField("begndate", "string"), JSONField("enddate", "string"), JSONField("max_qty", "int64"), JSONField("max_days", "int64"), JSONField("chronic_condition", "medicare.v1.ChronicCondition"), JSONField("antibiotic", "bool"), JSONField("injection", "bool"), JSONField("vbp", "bool")]
+}
+
+extension ImportCatalogueRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.ver = try reader.string("ver")
+        self.records = try reader.messages("records")
+        self.last = try reader.bool("last")
+        try reader.finish("medicare.v1.ImportCatalogueRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("ver", self.ver)
+        writer.put("records", self.records)
+        writer.put("last", self.last)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("ver", "string"), JSONField("records", "medicare.v1.CatalogueRecord", repeated: true), JSONField("last", "bool")]
+}
+
+extension ImportCatalogueResponse: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.ver = try reader.string("ver")
+        self.staged = try reader.integer("staged")
+        self.revision = try reader.integer("revision")
+        self.replay = try reader.bool("replay")
+        try reader.finish("medicare.v1.ImportCatalogueResponse")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("ver", self.ver)
+        writer.put("staged", self.staged)
+        writer.put("revision", self.revision)
+        writer.put("replay", self.replay)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("ver", "string"), JSONField("staged", "uint32"), JSONField("revision", "int64"), JSONField("replay", "bool")]
+}
+
+extension DownloadCatalogueRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.afterRevision = try reader.integer("after_revision")
+        self.uptoRevision = try reader.integer("upto_revision")
+        self.afterCode = try reader.string("after_code")
+        self.limit = try reader.integer("limit")
+        try reader.finish("medicare.v1.DownloadCatalogueRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("after_revision", self.afterRevision)
+        writer.put("upto_revision", self.uptoRevision)
+        writer.put("after_code", self.afterCode)
+        writer.put("limit", self.limit)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("after_revision", "int64"), JSONField("upto_revision", "int64"), JSONField("after_code", "string"), JSONField("limit", "uint32")]
+}
+
+extension DownloadCatalogueResponse: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.revision = try reader.integer("revision")
+        self.records = try reader.messages("records")
+        self.nextCode = try reader.string("next_code")
+        self.more = try reader.bool("more")
+        try reader.finish("medicare.v1.DownloadCatalogueResponse")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("revision", self.revision)
+        writer.put("records", self.records)
+        writer.put("next_code", self.nextCode)
+        writer.put("more", self.more)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("revision", "int64"), JSONField("records", "medicare.v1.CatalogueRecord", repeated: true), JSONField("next_code", "string"), JSONField("more", "bool")]
+}
+
+extension CatalogueMapping: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.medinsListCodg = try reader.string("medins_list_codg")
+        self.medListCodg = try reader.string("med_list_codg")
+        self.medinsListName = try reader.string("medins_list_name")
+        try reader.finish("medicare.v1.CatalogueMapping")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("medins_list_codg", self.medinsListCodg)
+        writer.put("med_list_codg", self.medListCodg)
+        writer.put("medins_list_name", self.medinsListName)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("medins_list_codg", "string"), JSONField("med_list_codg", "string"), JSONField("medins_list_name", "string")]
+}
+
+extension MapCatalogueCodesRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.mappings = try reader.messages("mappings")
+        try reader.finish("medicare.v1.MapCatalogueCodesRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("mappings", self.mappings)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("mappings", "medicare.v1.CatalogueMapping", repeated: true)]
+}
+
+extension MapCatalogueCodesResponse: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.mapped = try reader.integer("mapped")
+        try reader.finish("medicare.v1.MapCatalogueCodesResponse")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("mapped", self.mapped)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("mapped", "uint32")]
+}
+
+extension UnmapCatalogueCodesRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.fixmedinsCode = try reader.string("fixmedins_code")
+        self.medinsListCodgs = try reader.strings("medins_list_codgs")
+        try reader.finish("medicare.v1.UnmapCatalogueCodesRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("fixmedins_code", self.fixmedinsCode)
+        writer.put("medins_list_codgs", self.medinsListCodgs)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("fixmedins_code", "string"), JSONField("medins_list_codgs", "string", repeated: true)]
+}
+
+extension UnmapCatalogueCodesResponse: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.unmapped = try reader.integer("unmapped")
+        try reader.finish("medicare.v1.UnmapCatalogueCodesResponse")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("unmapped", self.unmapped)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("unmapped", "uint32")]
+}
+
+extension PublishPolicyRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.policyJson = try reader.string("policy_json")
+        try reader.finish("medicare.v1.PublishPolicyRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("policy_json", self.policyJson)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("policy_json", "string")]
+}
+
+extension PublishedPolicy: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.version = try reader.string("version")
+        self.policyJson = try reader.string("policy_json")
+        self.revision = try reader.integer("revision")
+        self.publishedAt = try reader.string("published_at")
+        self.publishedBy = try reader.string("published_by")
+        self.replay = try reader.bool("replay")
+        try reader.finish("medicare.v1.PublishedPolicy")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("version", self.version)
+        writer.put("policy_json", self.policyJson)
+        writer.put("revision", self.revision)
+        writer.put("published_at", self.publishedAt)
+        writer.put("published_by", self.publishedBy)
+        writer.put("replay", self.replay)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("version", "string"), JSONField("policy_json", "string"), JSONField("revision", "int64"), JSONField("published_at", "string"), JSONField("published_by", "string"), JSONField("replay", "bool")]
+}
+
+extension ListPoliciesRequest: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        try reader.finish("medicare.v1.ListPoliciesRequest")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+    }
+
+    public static let jsonFields: [JSONField] = []
+}
+
+extension ListPoliciesResponse: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.policies = try reader.messages("policies")
+        self.revision = try reader.integer("revision")
+        try reader.finish("medicare.v1.ListPoliciesResponse")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("policies", self.policies)
+        writer.put("revision", self.revision)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("policies", "medicare.v1.PublishedPolicy", repeated: true), JSONField("revision", "int64")]
+}
+
 extension DayTotalsRequest: JSONMessage {
     public init(json reader: inout JSONReader) throws(DomainError) {
         self.init()

@@ -146,6 +146,18 @@ extension InstitutionAccount: ScopeKeyed {
     }
 }
 
+extension MapCatalogueCodesRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
+extension UnmapCatalogueCodesRequest: ScopeKeyed {
+    public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
+        keys.append(ScopeKeyValue(.institution, field: path + "fixmedins_code", value: fixmedinsCode))
+    }
+}
+
 extension DayTotalsRequest: ScopeKeyed {
     public func scopeKeys(_ path: String, into keys: inout [ScopeKeyValue]) {
         keys.append(ScopeKeyValue(.institution, field: path + "institution", value: institution))

@@ -110,7 +110,33 @@ public enum SettlementMethods {
         policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .request, roles: ["supervisor", "township-centre", "clinic"]),
         requestKeys: { try VisitRef(decoding: $0).scopeKeys() }
     )
-    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, importPractitioners, registerChronicCondition, revokeChronicRegistration, signFamilyDoctorContract, getChronicStanding, getVisit]
+    public static let importCatalogue = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "ImportCatalogue",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all)
+    )
+    public static let downloadCatalogue = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "DownloadCatalogue",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, nationalCode: "1301", onlyCallers: ["gateway", "supervision"], roles: ["township-centre", "clinic", "supervisor"])
+    )
+    public static let mapCatalogueCodes = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "MapCatalogueCodes",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "3301", roles: ["township-centre", "clinic"]),
+        requestKeys: { try MapCatalogueCodesRequest(decoding: $0).scopeKeys() }
+    )
+    public static let unmapCatalogueCodes = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "UnmapCatalogueCodes",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .request, nationalCode: "3302", roles: ["township-centre", "clinic"]),
+        requestKeys: { try UnmapCatalogueCodesRequest(decoding: $0).scopeKeys() }
+    )
+    public static let publishPolicy = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "PublishPolicy",
+        policy: MethodPolicy(idempotency: .idempotent, callerScope: .all)
+    )
+    public static let listPolicies = MethodDescriptor(
+        service: "medicare.v1.Settlement", method: "ListPolicies",
+        policy: MethodPolicy(idempotency: .noSideEffects, callerScope: .any, onlyCallers: ["gateway", "supervision"], roles: ["supervisor", "township-centre", "clinic"])
+    )
+    public static let all: [MethodDescriptor] = [importPersons, verifyIdentity, preSettle, settle, replay, reverse, getSettlement, checkLedger, listSettlements, getAuditEvidence, postReceivable, getInstitutionAccount, signIn, registerVisit, uploadDiagnoses, uploadFeeDetails, undoFeeDetails, importPractitioners, registerChronicCondition, revokeChronicRegistration, signFamilyDoctorContract, getChronicStanding, getVisit, importCatalogue, downloadCatalogue, mapCatalogueCodes, unmapCatalogueCodes, publishPolicy, listPolicies]
     /// Every method with its request and response types, for calls in JSON (`medicare call`).
     public static let json: [JSONMethod] = [
         JSONMethod(importPersons, ImportPersonsRequest.self, ImportPersonsResponse.self),
@@ -136,6 +162,12 @@ public enum SettlementMethods {
         JSONMethod(signFamilyDoctorContract, FamilyDoctorContract.self, FamilyDoctorContract.self),
         JSONMethod(getChronicStanding, ChronicStandingRequest.self, ChronicStanding.self),
         JSONMethod(getVisit, VisitRef.self, Visit.self),
+        JSONMethod(importCatalogue, ImportCatalogueRequest.self, ImportCatalogueResponse.self),
+        JSONMethod(downloadCatalogue, DownloadCatalogueRequest.self, DownloadCatalogueResponse.self),
+        JSONMethod(mapCatalogueCodes, MapCatalogueCodesRequest.self, MapCatalogueCodesResponse.self),
+        JSONMethod(unmapCatalogueCodes, UnmapCatalogueCodesRequest.self, UnmapCatalogueCodesResponse.self),
+        JSONMethod(publishPolicy, PublishPolicyRequest.self, PublishedPolicy.self),
+        JSONMethod(listPolicies, ListPoliciesRequest.self, ListPoliciesResponse.self),
     ]
 }
 
@@ -164,6 +196,12 @@ public protocol SettlementService: Sendable {
     func signFamilyDoctorContract(_ request: FamilyDoctorContract, context: CallContext) async throws -> FamilyDoctorContract
     func getChronicStanding(_ request: ChronicStandingRequest, context: CallContext) async throws -> ChronicStanding
     func getVisit(_ request: VisitRef, context: CallContext) async throws -> Visit
+    func importCatalogue(_ request: ImportCatalogueRequest, context: CallContext) async throws -> ImportCatalogueResponse
+    func downloadCatalogue(_ request: DownloadCatalogueRequest, context: CallContext) async throws -> DownloadCatalogueResponse
+    func mapCatalogueCodes(_ request: MapCatalogueCodesRequest, context: CallContext) async throws -> MapCatalogueCodesResponse
+    func unmapCatalogueCodes(_ request: UnmapCatalogueCodesRequest, context: CallContext) async throws -> UnmapCatalogueCodesResponse
+    func publishPolicy(_ request: PublishPolicyRequest, context: CallContext) async throws -> PublishedPolicy
+    func listPolicies(_ request: ListPoliciesRequest, context: CallContext) async throws -> ListPoliciesResponse
 }
 
 extension SettlementService {
@@ -237,6 +275,24 @@ extension SettlementService {
         }
         router.register(SettlementMethods.getVisit, request: VisitRef.self, response: Visit.self) { request, context in
             try await self.getVisit(request, context: context)
+        }
+        router.register(SettlementMethods.importCatalogue, request: ImportCatalogueRequest.self, response: ImportCatalogueResponse.self) { request, context in
+            try await self.importCatalogue(request, context: context)
+        }
+        router.register(SettlementMethods.downloadCatalogue, request: DownloadCatalogueRequest.self, response: DownloadCatalogueResponse.self) { request, context in
+            try await self.downloadCatalogue(request, context: context)
+        }
+        router.register(SettlementMethods.mapCatalogueCodes, request: MapCatalogueCodesRequest.self, response: MapCatalogueCodesResponse.self) { request, context in
+            try await self.mapCatalogueCodes(request, context: context)
+        }
+        router.register(SettlementMethods.unmapCatalogueCodes, request: UnmapCatalogueCodesRequest.self, response: UnmapCatalogueCodesResponse.self) { request, context in
+            try await self.unmapCatalogueCodes(request, context: context)
+        }
+        router.register(SettlementMethods.publishPolicy, request: PublishPolicyRequest.self, response: PublishedPolicy.self) { request, context in
+            try await self.publishPolicy(request, context: context)
+        }
+        router.register(SettlementMethods.listPolicies, request: ListPoliciesRequest.self, response: ListPoliciesResponse.self) { request, context in
+            try await self.listPolicies(request, context: context)
         }
     }
 }
@@ -337,6 +393,30 @@ public struct SettlementClient: Sendable {
 
     public func getVisit(_ request: VisitRef, options: CallOptions = CallOptions()) async throws -> Visit {
         try await channel.unary(SettlementMethods.getVisit, request: request, response: Visit.self, options: options)
+    }
+
+    public func importCatalogue(_ request: ImportCatalogueRequest, options: CallOptions = CallOptions()) async throws -> ImportCatalogueResponse {
+        try await channel.unary(SettlementMethods.importCatalogue, request: request, response: ImportCatalogueResponse.self, options: options)
+    }
+
+    public func downloadCatalogue(_ request: DownloadCatalogueRequest, options: CallOptions = CallOptions()) async throws -> DownloadCatalogueResponse {
+        try await channel.unary(SettlementMethods.downloadCatalogue, request: request, response: DownloadCatalogueResponse.self, options: options)
+    }
+
+    public func mapCatalogueCodes(_ request: MapCatalogueCodesRequest, options: CallOptions = CallOptions()) async throws -> MapCatalogueCodesResponse {
+        try await channel.unary(SettlementMethods.mapCatalogueCodes, request: request, response: MapCatalogueCodesResponse.self, options: options)
+    }
+
+    public func unmapCatalogueCodes(_ request: UnmapCatalogueCodesRequest, options: CallOptions = CallOptions()) async throws -> UnmapCatalogueCodesResponse {
+        try await channel.unary(SettlementMethods.unmapCatalogueCodes, request: request, response: UnmapCatalogueCodesResponse.self, options: options)
+    }
+
+    public func publishPolicy(_ request: PublishPolicyRequest, options: CallOptions = CallOptions()) async throws -> PublishedPolicy {
+        try await channel.unary(SettlementMethods.publishPolicy, request: request, response: PublishedPolicy.self, options: options)
+    }
+
+    public func listPolicies(_ request: ListPoliciesRequest, options: CallOptions = CallOptions()) async throws -> ListPoliciesResponse {
+        try await channel.unary(SettlementMethods.listPolicies, request: request, response: ListPoliciesResponse.self, options: options)
     }
 }
 

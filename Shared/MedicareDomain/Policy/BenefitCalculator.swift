@@ -4,7 +4,8 @@
 public enum BenefitCalculator {
     /// One fee line of a claim: a catalogue item, how many units and the price charged per unit.
     public struct Line: Sendable {
-        /// The catalogue item billed, with its category and reference price.
+        /// The catalogue record billed, with its category, its own first self-pay ratio if any
+        /// and the reference price where the visit took place (``CatalogueItem/priced(inCounty:)``).
         public var item: CatalogueItem
         /// Units billed; must be positive.
         public var quantity: Int64
@@ -184,7 +185,7 @@ public enum BenefitCalculator {
             case "C":
                 result.fullOwnPay = allowed
             default:
-                result.firstSelfPay = share(allowed, policy.firstSelfPay[line.item.category] ?? 0)
+                result.firstSelfPay = share(allowed, line.item.selfPayRatio ?? policy.firstSelfPay[line.item.category] ?? 0)
                 result.inScope = allowed - result.firstSelfPay
             }
             out.lines.append(result)

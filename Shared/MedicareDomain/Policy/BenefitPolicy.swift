@@ -135,34 +135,6 @@ public struct BenefitPolicy: Codable, Sendable, Hashable {
     }
 }
 
-/// A catalogue item (drug, service or consumable) with its category and reference price.
-public struct CatalogueItem: Codable, Sendable, Hashable {
-    /// The catalogue code (医保目录编码).
-    public var code: String
-    /// The item's name.
-    public var name: String
-    /// "A" 甲, "B" 乙, "C" 丙.
-    public var category: String
-    /// The public-institution reference price per unit, fen.
-    public var referencePrice: Int64
-    /// Most units per claim line, and most days of supply; nil = no limit.
-    public var maxQuantity: Int64?
-    /// Most days of supply per claim line; nil = no limit.
-    public var maxDays: Int64?
-    /// "hypertension" or "diabetes" for 两病 drugs, which need the matching diagnosis.
-    public var chronicCondition: String?
-    /// Prescribing statistics (合理用药, notice §三): an antibacterial drug (抗菌药物).
-    public var antibiotic: Bool?
-    /// Given by injection or infusion (注射、输液), a drug or the service itself.
-    public var injection: Bool?
-    /// A product of national or provincial volume-based procurement (集采).
-    public var vbp: Bool?
-
-    /// A drug (western medicine X…, Chinese patent medicine Z…, the national drug codes'
-    /// first letter), as prescribing statistics count them.
-    public var isDrug: Bool { code.hasPrefix("X") || code.hasPrefix("Z") }
-}
-
 /// Every policy version and the catalogue, as loaded from a policy file.
 public struct PolicyBook: Codable, Sendable {
     /// Every policy version, for all regions and periods.
@@ -197,16 +169,15 @@ public struct PolicyBook: Codable, Sendable {
         return best
     }
 
-    /// Validates every policy (``BenefitPolicy/validate()``) and the catalogue: each code once,
-    /// category "A", "B" or "C", a non-negative reference price.
+    /// Validates every policy (``BenefitPolicy/validate()``) and the catalogue: each code and
+    /// begndate once, each record valid (``CatalogueItem/validate(_:)``).
     /// - Throws: ``DomainError`` (`invalid`) naming the policy or catalogue field at fault.
     public func validate() throws(DomainError) {
         for policy in policies { try policy.validate() }
         var seen = Set<String>()
         for item in catalogue {
-            guard seen.insert(item.code).inserted else { throw DomainError(field: "catalogue.\(item.code)", "appears twice") }
-            guard ["A", "B", "C"].contains(item.category) else { throw DomainError(field: "catalogue.\(item.code).category", "must be A, B or C") }
-            guard item.referencePrice >= 0 else { throw DomainError(field: "catalogue.\(item.code).referencePrice", "is negative") }
+            guard seen.insert("\(item.code) \(item.begndate ?? "")").inserted else { throw DomainError(field: "catalogue.\(item.code)", "appears twice") }
+            try item.validate("catalogue.\(item.code)")
         }
     }
 }

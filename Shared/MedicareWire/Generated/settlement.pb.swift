@@ -729,6 +729,110 @@ public enum ReceivableKind: ProtoEnum {
     }
 }
 
+/// `medicare.v1.ListType`. 目录类别 (list_type), the national code list of catalogue parts: the number is the code.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ListType: ProtoEnum {
+    case unspecified
+    case drug
+    case herbal
+    case service
+    case consumable
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 101: self = .drug
+        case 102: self = .herbal
+        case 201: self = .service
+        case 301: self = .consumable
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .drug: 101
+        case .herbal: 102
+        case .service: 201
+        case .consumable: 301
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ListType" }
+
+    public static var valueNamePrefix: String { "LIST_TYPE_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ListType] = [.drug, .herbal, .service, .consumable]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .drug: "drug"
+        case .herbal: "herbal"
+        case .service: "service"
+        case .consumable: "consumable"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
+/// `medicare.v1.ChronicCondition`. 两病 (hypertension and diabetes outpatient drugs): a drug for one needs its diagnosis.
+///
+/// A value a newer peer sends that this build does not know decodes as `unrecognized` and
+/// survives a round trip; validation refuses it, as it refuses the zero value.
+public enum ChronicCondition: ProtoEnum {
+    case unspecified
+    case hypertension
+    case diabetes
+    case unrecognized(Int32)
+
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .hypertension
+        case 2: self = .diabetes
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    public init() { self = .unspecified }
+
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .hypertension: 1
+        case .diabetes: 2
+        case .unrecognized(let value): value
+        }
+    }
+
+    public static var protoName: String { "medicare.v1.ChronicCondition" }
+
+    public static var valueNamePrefix: String { "CHRONIC_CONDITION_" }
+
+    /// Every value this build knows except the zero value, in declaration order.
+    public static let known: [ChronicCondition] = [.hypertension, .diabetes]
+
+    /// The value's name without the enum's prefix, lower case: a stable code for text forms.
+    public var code: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .hypertension: "hypertension"
+        case .diabetes: "diabetes"
+        case .unrecognized(let value): String(value)
+        }
+    }
+}
+
 /// `medicare.v1.InsuredPerson`
 public struct InsuredPerson: WireMessage {
     public var psnNo: String
@@ -2922,6 +3026,739 @@ extension InstitutionAccount: CMessage {
         c.pointee.receivable = self.receivable
         c.pointee.withheld = self.withheld
         (c.pointee.n_receivables, c.pointee.receivables) = try arena.cMessageArray(self.receivables)
+    }
+}
+
+/// `medicare.v1.RegionalPrice`
+public struct RegionalPrice: WireMessage {
+    public var admdvs: String
+    public var pricUplmtAmt: Int64
+
+    public init(admdvs: String = "", pricUplmtAmt: Int64 = 0) {
+        self.admdvs = admdvs
+        self.pricUplmtAmt = pricUplmtAmt
+    }
+
+    public static var protoName: String { "medicare.v1.RegionalPrice" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension RegionalPrice: CMessage {
+    typealias CStruct = Medicare__V1__RegionalPrice
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__regional_price__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__regional_price__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__regional_price__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__regional_price__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.admdvs = try arena.string(c.pointee.admdvs, field: "medicare.v1.RegionalPrice.admdvs")
+        self.pricUplmtAmt = c.pointee.pric_uplmt_amt
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.admdvs = try arena.cString(self.admdvs, field: "medicare.v1.RegionalPrice.admdvs")
+        c.pointee.pric_uplmt_amt = self.pricUplmtAmt
+    }
+}
+
+/// `medicare.v1.SelfpayProp`
+public struct SelfpayProp: WireMessage {
+    public var basisPoints: Int64
+
+    public init(basisPoints: Int64 = 0) {
+        self.basisPoints = basisPoints
+    }
+
+    public static var protoName: String { "medicare.v1.SelfpayProp" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension SelfpayProp: CMessage {
+    typealias CStruct = Medicare__V1__SelfpayProp
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__selfpay_prop__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__selfpay_prop__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__selfpay_prop__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__selfpay_prop__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.basisPoints = c.pointee.basis_points
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.basis_points = self.basisPoints
+    }
+}
+
+/// `medicare.v1.CatalogueRecord`
+public struct CatalogueRecord: WireMessage {
+    public var medListCodg: String
+    public var listType: ListType
+    public var name: String
+    public var chrgitmLv: ChrgitmLv
+    public var selfpayProp: SelfpayProp?
+    public var pricUplmtAmt: Int64
+    public var regionalPrices: [RegionalPrice]
+    public var begndate: String
+    public var enddate: String
+    public var maxQty: Int64
+    public var maxDays: Int64
+    public var chronicCondition: ChronicCondition
+    public var antibiotic: Bool
+    public var injection: Bool
+    public var vbp: Bool
+
+    public init(medListCodg: String = "", listType: ListType = .init(), name: String = "", chrgitmLv: ChrgitmLv = .init(), selfpayProp: SelfpayProp? = nil, pricUplmtAmt: Int64 = 0, regionalPrices: [RegionalPrice] = [], begndate: String = "", enddate: String = "", maxQty: Int64 = 0, maxDays: Int64 = 0, chronicCondition: ChronicCondition = .init(), antibiotic: Bool = false, injection: Bool = false, vbp: Bool = false) {
+        self.medListCodg = medListCodg
+        self.listType = listType
+        self.name = name
+        self.chrgitmLv = chrgitmLv
+        self.selfpayProp = selfpayProp
+        self.pricUplmtAmt = pricUplmtAmt
+        self.regionalPrices = regionalPrices
+        self.begndate = begndate
+        self.enddate = enddate
+        self.maxQty = maxQty
+        self.maxDays = maxDays
+        self.chronicCondition = chronicCondition
+        self.antibiotic = antibiotic
+        self.injection = injection
+        self.vbp = vbp
+    }
+
+    public static var protoName: String { "medicare.v1.CatalogueRecord" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension CatalogueRecord: CMessage {
+    typealias CStruct = Medicare__V1__CatalogueRecord
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__catalogue_record__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__catalogue_record__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__catalogue_record__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__catalogue_record__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.medListCodg = try arena.string(c.pointee.med_list_codg, field: "medicare.v1.CatalogueRecord.med_list_codg")
+        self.listType = ListType(rawValue: Int32(truncatingIfNeeded: c.pointee.list_type.rawValue))
+        self.name = try arena.string(c.pointee.name, field: "medicare.v1.CatalogueRecord.name")
+        self.chrgitmLv = ChrgitmLv(rawValue: Int32(truncatingIfNeeded: c.pointee.chrgitm_lv.rawValue))
+        if let p = c.pointee.selfpay_prop { self.selfpayProp = try SelfpayProp(c: p, arena: arena) } else { self.selfpayProp = nil }
+        self.pricUplmtAmt = c.pointee.pric_uplmt_amt
+        self.regionalPrices = try arena.messageArray(c.pointee.regional_prices, c.pointee.n_regional_prices, field: "medicare.v1.CatalogueRecord.regional_prices", as: RegionalPrice.self)
+        self.begndate = try arena.string(c.pointee.begndate, field: "medicare.v1.CatalogueRecord.begndate")
+        self.enddate = try arena.string(c.pointee.enddate, field: "medicare.v1.CatalogueRecord.enddate")
+        self.maxQty = c.pointee.max_qty
+        self.maxDays = c.pointee.max_days
+        self.chronicCondition = ChronicCondition(rawValue: Int32(truncatingIfNeeded: c.pointee.chronic_condition.rawValue))
+        self.antibiotic = c.pointee.antibiotic != 0
+        self.injection = c.pointee.injection != 0
+        self.vbp = c.pointee.vbp != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.med_list_codg = try arena.cString(self.medListCodg, field: "medicare.v1.CatalogueRecord.med_list_codg")
+        c.pointee.list_type = .init(rawValue: .init(truncatingIfNeeded: self.listType.rawValue))
+        c.pointee.name = try arena.cString(self.name, field: "medicare.v1.CatalogueRecord.name")
+        c.pointee.chrgitm_lv = .init(rawValue: .init(truncatingIfNeeded: self.chrgitmLv.rawValue))
+        if let v = self.selfpayProp { c.pointee.selfpay_prop = try arena.cMessage(v) }
+        c.pointee.pric_uplmt_amt = self.pricUplmtAmt
+        (c.pointee.n_regional_prices, c.pointee.regional_prices) = try arena.cMessageArray(self.regionalPrices)
+        c.pointee.begndate = try arena.cString(self.begndate, field: "medicare.v1.CatalogueRecord.begndate")
+        c.pointee.enddate = try arena.cString(self.enddate, field: "medicare.v1.CatalogueRecord.enddate")
+        c.pointee.max_qty = self.maxQty
+        c.pointee.max_days = self.maxDays
+        c.pointee.chronic_condition = .init(rawValue: .init(truncatingIfNeeded: self.chronicCondition.rawValue))
+        c.pointee.antibiotic = self.antibiotic ? 1 : 0
+        c.pointee.injection = self.injection ? 1 : 0
+        c.pointee.vbp = self.vbp ? 1 : 0
+    }
+}
+
+/// `medicare.v1.ImportCatalogueRequest`
+public struct ImportCatalogueRequest: WireMessage {
+    public var ver: String
+    public var records: [CatalogueRecord]
+    public var last: Bool
+
+    public init(ver: String = "", records: [CatalogueRecord] = [], last: Bool = false) {
+        self.ver = ver
+        self.records = records
+        self.last = last
+    }
+
+    public static var protoName: String { "medicare.v1.ImportCatalogueRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ImportCatalogueRequest: CMessage {
+    typealias CStruct = Medicare__V1__ImportCatalogueRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__import_catalogue_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__import_catalogue_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__import_catalogue_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__import_catalogue_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.ver = try arena.string(c.pointee.ver, field: "medicare.v1.ImportCatalogueRequest.ver")
+        self.records = try arena.messageArray(c.pointee.records, c.pointee.n_records, field: "medicare.v1.ImportCatalogueRequest.records", as: CatalogueRecord.self)
+        self.last = c.pointee.last != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.ver = try arena.cString(self.ver, field: "medicare.v1.ImportCatalogueRequest.ver")
+        (c.pointee.n_records, c.pointee.records) = try arena.cMessageArray(self.records)
+        c.pointee.last = self.last ? 1 : 0
+    }
+}
+
+/// `medicare.v1.ImportCatalogueResponse`
+public struct ImportCatalogueResponse: WireMessage {
+    public var ver: String
+    public var staged: UInt32
+    public var revision: Int64
+    public var replay: Bool
+
+    public init(ver: String = "", staged: UInt32 = 0, revision: Int64 = 0, replay: Bool = false) {
+        self.ver = ver
+        self.staged = staged
+        self.revision = revision
+        self.replay = replay
+    }
+
+    public static var protoName: String { "medicare.v1.ImportCatalogueResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ImportCatalogueResponse: CMessage {
+    typealias CStruct = Medicare__V1__ImportCatalogueResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__import_catalogue_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__import_catalogue_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__import_catalogue_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__import_catalogue_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.ver = try arena.string(c.pointee.ver, field: "medicare.v1.ImportCatalogueResponse.ver")
+        self.staged = c.pointee.staged
+        self.revision = c.pointee.revision
+        self.replay = c.pointee.replay != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.ver = try arena.cString(self.ver, field: "medicare.v1.ImportCatalogueResponse.ver")
+        c.pointee.staged = self.staged
+        c.pointee.revision = self.revision
+        c.pointee.replay = self.replay ? 1 : 0
+    }
+}
+
+/// `medicare.v1.DownloadCatalogueRequest`
+public struct DownloadCatalogueRequest: WireMessage {
+    public var afterRevision: Int64
+    public var uptoRevision: Int64
+    public var afterCode: String
+    public var limit: UInt32
+
+    public init(afterRevision: Int64 = 0, uptoRevision: Int64 = 0, afterCode: String = "", limit: UInt32 = 0) {
+        self.afterRevision = afterRevision
+        self.uptoRevision = uptoRevision
+        self.afterCode = afterCode
+        self.limit = limit
+    }
+
+    public static var protoName: String { "medicare.v1.DownloadCatalogueRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DownloadCatalogueRequest: CMessage {
+    typealias CStruct = Medicare__V1__DownloadCatalogueRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__download_catalogue_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__download_catalogue_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__download_catalogue_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__download_catalogue_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.afterRevision = c.pointee.after_revision
+        self.uptoRevision = c.pointee.upto_revision
+        self.afterCode = try arena.string(c.pointee.after_code, field: "medicare.v1.DownloadCatalogueRequest.after_code")
+        self.limit = c.pointee.limit
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.after_revision = self.afterRevision
+        c.pointee.upto_revision = self.uptoRevision
+        c.pointee.after_code = try arena.cString(self.afterCode, field: "medicare.v1.DownloadCatalogueRequest.after_code")
+        c.pointee.limit = self.limit
+    }
+}
+
+/// `medicare.v1.DownloadCatalogueResponse`
+public struct DownloadCatalogueResponse: WireMessage {
+    public var revision: Int64
+    public var records: [CatalogueRecord]
+    public var nextCode: String
+    public var more: Bool
+
+    public init(revision: Int64 = 0, records: [CatalogueRecord] = [], nextCode: String = "", more: Bool = false) {
+        self.revision = revision
+        self.records = records
+        self.nextCode = nextCode
+        self.more = more
+    }
+
+    public static var protoName: String { "medicare.v1.DownloadCatalogueResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension DownloadCatalogueResponse: CMessage {
+    typealias CStruct = Medicare__V1__DownloadCatalogueResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__download_catalogue_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__download_catalogue_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__download_catalogue_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__download_catalogue_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.revision = c.pointee.revision
+        self.records = try arena.messageArray(c.pointee.records, c.pointee.n_records, field: "medicare.v1.DownloadCatalogueResponse.records", as: CatalogueRecord.self)
+        self.nextCode = try arena.string(c.pointee.next_code, field: "medicare.v1.DownloadCatalogueResponse.next_code")
+        self.more = c.pointee.more != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.revision = self.revision
+        (c.pointee.n_records, c.pointee.records) = try arena.cMessageArray(self.records)
+        c.pointee.next_code = try arena.cString(self.nextCode, field: "medicare.v1.DownloadCatalogueResponse.next_code")
+        c.pointee.more = self.more ? 1 : 0
+    }
+}
+
+/// `medicare.v1.CatalogueMapping`
+public struct CatalogueMapping: WireMessage {
+    public var medinsListCodg: String
+    public var medListCodg: String
+    public var medinsListName: String
+
+    public init(medinsListCodg: String = "", medListCodg: String = "", medinsListName: String = "") {
+        self.medinsListCodg = medinsListCodg
+        self.medListCodg = medListCodg
+        self.medinsListName = medinsListName
+    }
+
+    public static var protoName: String { "medicare.v1.CatalogueMapping" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension CatalogueMapping: CMessage {
+    typealias CStruct = Medicare__V1__CatalogueMapping
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__catalogue_mapping__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__catalogue_mapping__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__catalogue_mapping__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__catalogue_mapping__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.medinsListCodg = try arena.string(c.pointee.medins_list_codg, field: "medicare.v1.CatalogueMapping.medins_list_codg")
+        self.medListCodg = try arena.string(c.pointee.med_list_codg, field: "medicare.v1.CatalogueMapping.med_list_codg")
+        self.medinsListName = try arena.string(c.pointee.medins_list_name, field: "medicare.v1.CatalogueMapping.medins_list_name")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.medins_list_codg = try arena.cString(self.medinsListCodg, field: "medicare.v1.CatalogueMapping.medins_list_codg")
+        c.pointee.med_list_codg = try arena.cString(self.medListCodg, field: "medicare.v1.CatalogueMapping.med_list_codg")
+        c.pointee.medins_list_name = try arena.cString(self.medinsListName, field: "medicare.v1.CatalogueMapping.medins_list_name")
+    }
+}
+
+/// `medicare.v1.MapCatalogueCodesRequest`
+public struct MapCatalogueCodesRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var mappings: [CatalogueMapping]
+
+    public init(fixmedinsCode: String = "", mappings: [CatalogueMapping] = []) {
+        self.fixmedinsCode = fixmedinsCode
+        self.mappings = mappings
+    }
+
+    public static var protoName: String { "medicare.v1.MapCatalogueCodesRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension MapCatalogueCodesRequest: CMessage {
+    typealias CStruct = Medicare__V1__MapCatalogueCodesRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__map_catalogue_codes_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__map_catalogue_codes_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__map_catalogue_codes_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__map_catalogue_codes_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.MapCatalogueCodesRequest.fixmedins_code")
+        self.mappings = try arena.messageArray(c.pointee.mappings, c.pointee.n_mappings, field: "medicare.v1.MapCatalogueCodesRequest.mappings", as: CatalogueMapping.self)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.MapCatalogueCodesRequest.fixmedins_code")
+        (c.pointee.n_mappings, c.pointee.mappings) = try arena.cMessageArray(self.mappings)
+    }
+}
+
+/// `medicare.v1.MapCatalogueCodesResponse`
+public struct MapCatalogueCodesResponse: WireMessage {
+    public var mapped: UInt32
+
+    public init(mapped: UInt32 = 0) {
+        self.mapped = mapped
+    }
+
+    public static var protoName: String { "medicare.v1.MapCatalogueCodesResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension MapCatalogueCodesResponse: CMessage {
+    typealias CStruct = Medicare__V1__MapCatalogueCodesResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__map_catalogue_codes_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__map_catalogue_codes_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__map_catalogue_codes_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__map_catalogue_codes_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.mapped = c.pointee.mapped
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.mapped = self.mapped
+    }
+}
+
+/// `medicare.v1.UnmapCatalogueCodesRequest`
+public struct UnmapCatalogueCodesRequest: WireMessage {
+    public var fixmedinsCode: String
+    public var medinsListCodgs: [String]
+
+    public init(fixmedinsCode: String = "", medinsListCodgs: [String] = []) {
+        self.fixmedinsCode = fixmedinsCode
+        self.medinsListCodgs = medinsListCodgs
+    }
+
+    public static var protoName: String { "medicare.v1.UnmapCatalogueCodesRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension UnmapCatalogueCodesRequest: CMessage {
+    typealias CStruct = Medicare__V1__UnmapCatalogueCodesRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__unmap_catalogue_codes_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__unmap_catalogue_codes_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__unmap_catalogue_codes_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__unmap_catalogue_codes_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.fixmedinsCode = try arena.string(c.pointee.fixmedins_code, field: "medicare.v1.UnmapCatalogueCodesRequest.fixmedins_code")
+        self.medinsListCodgs = try arena.stringArray(c.pointee.medins_list_codgs, c.pointee.n_medins_list_codgs, field: "medicare.v1.UnmapCatalogueCodesRequest.medins_list_codgs")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.fixmedins_code = try arena.cString(self.fixmedinsCode, field: "medicare.v1.UnmapCatalogueCodesRequest.fixmedins_code")
+        (c.pointee.n_medins_list_codgs, c.pointee.medins_list_codgs) = try arena.cStringArray(self.medinsListCodgs, field: "medicare.v1.UnmapCatalogueCodesRequest.medins_list_codgs")
+    }
+}
+
+/// `medicare.v1.UnmapCatalogueCodesResponse`
+public struct UnmapCatalogueCodesResponse: WireMessage {
+    public var unmapped: UInt32
+
+    public init(unmapped: UInt32 = 0) {
+        self.unmapped = unmapped
+    }
+
+    public static var protoName: String { "medicare.v1.UnmapCatalogueCodesResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension UnmapCatalogueCodesResponse: CMessage {
+    typealias CStruct = Medicare__V1__UnmapCatalogueCodesResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__unmap_catalogue_codes_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__unmap_catalogue_codes_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__unmap_catalogue_codes_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__unmap_catalogue_codes_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.unmapped = c.pointee.unmapped
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.unmapped = self.unmapped
+    }
+}
+
+/// `medicare.v1.PublishPolicyRequest`
+public struct PublishPolicyRequest: WireMessage {
+    public var policyJson: String
+
+    public init(policyJson: String = "") {
+        self.policyJson = policyJson
+    }
+
+    public static var protoName: String { "medicare.v1.PublishPolicyRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PublishPolicyRequest: CMessage {
+    typealias CStruct = Medicare__V1__PublishPolicyRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__publish_policy_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__publish_policy_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__publish_policy_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__publish_policy_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.policyJson = try arena.string(c.pointee.policy_json, field: "medicare.v1.PublishPolicyRequest.policy_json")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.policy_json = try arena.cString(self.policyJson, field: "medicare.v1.PublishPolicyRequest.policy_json")
+    }
+}
+
+/// `medicare.v1.PublishedPolicy`
+public struct PublishedPolicy: WireMessage {
+    public var version: String
+    public var policyJson: String
+    public var revision: Int64
+    public var publishedAt: String
+    public var publishedBy: String
+    public var replay: Bool
+
+    public init(version: String = "", policyJson: String = "", revision: Int64 = 0, publishedAt: String = "", publishedBy: String = "", replay: Bool = false) {
+        self.version = version
+        self.policyJson = policyJson
+        self.revision = revision
+        self.publishedAt = publishedAt
+        self.publishedBy = publishedBy
+        self.replay = replay
+    }
+
+    public static var protoName: String { "medicare.v1.PublishedPolicy" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension PublishedPolicy: CMessage {
+    typealias CStruct = Medicare__V1__PublishedPolicy
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__published_policy__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__published_policy__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__published_policy__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__published_policy__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.version = try arena.string(c.pointee.version, field: "medicare.v1.PublishedPolicy.version")
+        self.policyJson = try arena.string(c.pointee.policy_json, field: "medicare.v1.PublishedPolicy.policy_json")
+        self.revision = c.pointee.revision
+        self.publishedAt = try arena.string(c.pointee.published_at, field: "medicare.v1.PublishedPolicy.published_at")
+        self.publishedBy = try arena.string(c.pointee.published_by, field: "medicare.v1.PublishedPolicy.published_by")
+        self.replay = c.pointee.replay != 0
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.version = try arena.cString(self.version, field: "medicare.v1.PublishedPolicy.version")
+        c.pointee.policy_json = try arena.cString(self.policyJson, field: "medicare.v1.PublishedPolicy.policy_json")
+        c.pointee.revision = self.revision
+        c.pointee.published_at = try arena.cString(self.publishedAt, field: "medicare.v1.PublishedPolicy.published_at")
+        c.pointee.published_by = try arena.cString(self.publishedBy, field: "medicare.v1.PublishedPolicy.published_by")
+        c.pointee.replay = self.replay ? 1 : 0
+    }
+}
+
+/// `medicare.v1.ListPoliciesRequest`
+public struct ListPoliciesRequest: WireMessage {
+
+    public init() {
+    }
+
+    public static var protoName: String { "medicare.v1.ListPoliciesRequest" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListPoliciesRequest: CMessage {
+    typealias CStruct = Medicare__V1__ListPoliciesRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_policies_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_policies_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_policies_request__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_policies_request__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.init()
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+    }
+}
+
+/// `medicare.v1.ListPoliciesResponse`
+public struct ListPoliciesResponse: WireMessage {
+    public var policies: [PublishedPolicy]
+    public var revision: Int64
+
+    public init(policies: [PublishedPolicy] = [], revision: Int64 = 0) {
+        self.policies = policies
+        self.revision = revision
+    }
+
+    public static var protoName: String { "medicare.v1.ListPoliciesResponse" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension ListPoliciesResponse: CMessage {
+    typealias CStruct = Medicare__V1__ListPoliciesResponse
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__list_policies_response__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__list_policies_response__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__list_policies_response__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__list_policies_response__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.policies = try arena.messageArray(c.pointee.policies, c.pointee.n_policies, field: "medicare.v1.ListPoliciesResponse.policies", as: PublishedPolicy.self)
+        self.revision = c.pointee.revision
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        (c.pointee.n_policies, c.pointee.policies) = try arena.cMessageArray(self.policies)
+        c.pointee.revision = self.revision
     }
 }
 

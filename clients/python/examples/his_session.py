@@ -50,7 +50,7 @@ def main():
 
             def detail(sn, item, own, cnt, pric):
                 return settlement_pb2.FeeDetail(feedetl_sn=sn, med_list_codg=item, medins_list_codg=own, cnt=cnt, pric=pric, bilg_dr_codg="DR01")
-            for batch in ([detail("1", "F001", "GH01", 1, 1000)], [detail("2", "XA01AAA001", "YP0007", 20, 50), detail("3", "XA01AAA001", "YP0007", 5, 50)]):
+            for batch in ([detail("1", "001102000050000", "GH01", 1, 1000)], [detail("2", "XJ01CAA040A001010100001", "YP0007", 20, 50), detail("3", "XJ01CAA040A001010100001", "YP0007", 5, 50)]):
                 uploaded = settlement.UploadFeeDetails(settlement_pb2.UploadFeeDetailsRequest(
                     fixmedins_code=args.clinic, mdtrt_id=visit.mdtrt_id, details=batch, opter_no=args.opter_no))
                 step("2204", details=len(uploaded.details))

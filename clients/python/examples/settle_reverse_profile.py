@@ -30,7 +30,7 @@ def main():
     claim = settlement_pb2.Claim(
         mdtrt_id=args.mdtrt_id, psn_no=args.psn_no, fixmedins_code=args.clinic, med_type=settlement_pb2.MED_TYPE_GENERAL_OUTPATIENT,
         visit_date="2024-06-01", diagnoses=["J06.9"],
-        lines=[settlement_pb2.FeeLine(item_code="F001", quantity=1, unit_price=1000)],
+        lines=[settlement_pb2.FeeLine(item_code="001102000050000", quantity=1, unit_price=1000)],
     )
     try:
         with Client(host=args.host, port=args.port, certs=args.certs, name=args.name) as client:

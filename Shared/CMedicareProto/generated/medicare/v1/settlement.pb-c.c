@@ -1897,6 +1897,726 @@ void   medicare__v1__institution_account__free_unpacked
   assert(message->base.descriptor == &medicare__v1__institution_account__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   medicare__v1__regional_price__init
+                     (Medicare__V1__RegionalPrice         *message)
+{
+  static const Medicare__V1__RegionalPrice init_value = MEDICARE__V1__REGIONAL_PRICE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__regional_price__get_packed_size
+                     (const Medicare__V1__RegionalPrice *message)
+{
+  assert(message->base.descriptor == &medicare__v1__regional_price__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__regional_price__pack
+                     (const Medicare__V1__RegionalPrice *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__regional_price__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__regional_price__pack_to_buffer
+                     (const Medicare__V1__RegionalPrice *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__regional_price__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__RegionalPrice *
+       medicare__v1__regional_price__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__RegionalPrice *)
+     protobuf_c_message_unpack (&medicare__v1__regional_price__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__regional_price__free_unpacked
+                     (Medicare__V1__RegionalPrice *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__regional_price__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__selfpay_prop__init
+                     (Medicare__V1__SelfpayProp         *message)
+{
+  static const Medicare__V1__SelfpayProp init_value = MEDICARE__V1__SELFPAY_PROP__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__selfpay_prop__get_packed_size
+                     (const Medicare__V1__SelfpayProp *message)
+{
+  assert(message->base.descriptor == &medicare__v1__selfpay_prop__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__selfpay_prop__pack
+                     (const Medicare__V1__SelfpayProp *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__selfpay_prop__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__selfpay_prop__pack_to_buffer
+                     (const Medicare__V1__SelfpayProp *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__selfpay_prop__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__SelfpayProp *
+       medicare__v1__selfpay_prop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__SelfpayProp *)
+     protobuf_c_message_unpack (&medicare__v1__selfpay_prop__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__selfpay_prop__free_unpacked
+                     (Medicare__V1__SelfpayProp *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__selfpay_prop__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__catalogue_record__init
+                     (Medicare__V1__CatalogueRecord         *message)
+{
+  static const Medicare__V1__CatalogueRecord init_value = MEDICARE__V1__CATALOGUE_RECORD__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__catalogue_record__get_packed_size
+                     (const Medicare__V1__CatalogueRecord *message)
+{
+  assert(message->base.descriptor == &medicare__v1__catalogue_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__catalogue_record__pack
+                     (const Medicare__V1__CatalogueRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__catalogue_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__catalogue_record__pack_to_buffer
+                     (const Medicare__V1__CatalogueRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__catalogue_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__CatalogueRecord *
+       medicare__v1__catalogue_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__CatalogueRecord *)
+     protobuf_c_message_unpack (&medicare__v1__catalogue_record__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__catalogue_record__free_unpacked
+                     (Medicare__V1__CatalogueRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__catalogue_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__import_catalogue_request__init
+                     (Medicare__V1__ImportCatalogueRequest         *message)
+{
+  static const Medicare__V1__ImportCatalogueRequest init_value = MEDICARE__V1__IMPORT_CATALOGUE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__import_catalogue_request__get_packed_size
+                     (const Medicare__V1__ImportCatalogueRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__import_catalogue_request__pack
+                     (const Medicare__V1__ImportCatalogueRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__import_catalogue_request__pack_to_buffer
+                     (const Medicare__V1__ImportCatalogueRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ImportCatalogueRequest *
+       medicare__v1__import_catalogue_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ImportCatalogueRequest *)
+     protobuf_c_message_unpack (&medicare__v1__import_catalogue_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__import_catalogue_request__free_unpacked
+                     (Medicare__V1__ImportCatalogueRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__import_catalogue_response__init
+                     (Medicare__V1__ImportCatalogueResponse         *message)
+{
+  static const Medicare__V1__ImportCatalogueResponse init_value = MEDICARE__V1__IMPORT_CATALOGUE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__import_catalogue_response__get_packed_size
+                     (const Medicare__V1__ImportCatalogueResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__import_catalogue_response__pack
+                     (const Medicare__V1__ImportCatalogueResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__import_catalogue_response__pack_to_buffer
+                     (const Medicare__V1__ImportCatalogueResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ImportCatalogueResponse *
+       medicare__v1__import_catalogue_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ImportCatalogueResponse *)
+     protobuf_c_message_unpack (&medicare__v1__import_catalogue_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__import_catalogue_response__free_unpacked
+                     (Medicare__V1__ImportCatalogueResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__import_catalogue_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__download_catalogue_request__init
+                     (Medicare__V1__DownloadCatalogueRequest         *message)
+{
+  static const Medicare__V1__DownloadCatalogueRequest init_value = MEDICARE__V1__DOWNLOAD_CATALOGUE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__download_catalogue_request__get_packed_size
+                     (const Medicare__V1__DownloadCatalogueRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__download_catalogue_request__pack
+                     (const Medicare__V1__DownloadCatalogueRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__download_catalogue_request__pack_to_buffer
+                     (const Medicare__V1__DownloadCatalogueRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DownloadCatalogueRequest *
+       medicare__v1__download_catalogue_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DownloadCatalogueRequest *)
+     protobuf_c_message_unpack (&medicare__v1__download_catalogue_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__download_catalogue_request__free_unpacked
+                     (Medicare__V1__DownloadCatalogueRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__download_catalogue_response__init
+                     (Medicare__V1__DownloadCatalogueResponse         *message)
+{
+  static const Medicare__V1__DownloadCatalogueResponse init_value = MEDICARE__V1__DOWNLOAD_CATALOGUE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__download_catalogue_response__get_packed_size
+                     (const Medicare__V1__DownloadCatalogueResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__download_catalogue_response__pack
+                     (const Medicare__V1__DownloadCatalogueResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__download_catalogue_response__pack_to_buffer
+                     (const Medicare__V1__DownloadCatalogueResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__DownloadCatalogueResponse *
+       medicare__v1__download_catalogue_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__DownloadCatalogueResponse *)
+     protobuf_c_message_unpack (&medicare__v1__download_catalogue_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__download_catalogue_response__free_unpacked
+                     (Medicare__V1__DownloadCatalogueResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__download_catalogue_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__catalogue_mapping__init
+                     (Medicare__V1__CatalogueMapping         *message)
+{
+  static const Medicare__V1__CatalogueMapping init_value = MEDICARE__V1__CATALOGUE_MAPPING__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__catalogue_mapping__get_packed_size
+                     (const Medicare__V1__CatalogueMapping *message)
+{
+  assert(message->base.descriptor == &medicare__v1__catalogue_mapping__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__catalogue_mapping__pack
+                     (const Medicare__V1__CatalogueMapping *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__catalogue_mapping__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__catalogue_mapping__pack_to_buffer
+                     (const Medicare__V1__CatalogueMapping *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__catalogue_mapping__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__CatalogueMapping *
+       medicare__v1__catalogue_mapping__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__CatalogueMapping *)
+     protobuf_c_message_unpack (&medicare__v1__catalogue_mapping__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__catalogue_mapping__free_unpacked
+                     (Medicare__V1__CatalogueMapping *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__catalogue_mapping__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__map_catalogue_codes_request__init
+                     (Medicare__V1__MapCatalogueCodesRequest         *message)
+{
+  static const Medicare__V1__MapCatalogueCodesRequest init_value = MEDICARE__V1__MAP_CATALOGUE_CODES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__map_catalogue_codes_request__get_packed_size
+                     (const Medicare__V1__MapCatalogueCodesRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__map_catalogue_codes_request__pack
+                     (const Medicare__V1__MapCatalogueCodesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__map_catalogue_codes_request__pack_to_buffer
+                     (const Medicare__V1__MapCatalogueCodesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__MapCatalogueCodesRequest *
+       medicare__v1__map_catalogue_codes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__MapCatalogueCodesRequest *)
+     protobuf_c_message_unpack (&medicare__v1__map_catalogue_codes_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__map_catalogue_codes_request__free_unpacked
+                     (Medicare__V1__MapCatalogueCodesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__map_catalogue_codes_response__init
+                     (Medicare__V1__MapCatalogueCodesResponse         *message)
+{
+  static const Medicare__V1__MapCatalogueCodesResponse init_value = MEDICARE__V1__MAP_CATALOGUE_CODES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__map_catalogue_codes_response__get_packed_size
+                     (const Medicare__V1__MapCatalogueCodesResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__map_catalogue_codes_response__pack
+                     (const Medicare__V1__MapCatalogueCodesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__map_catalogue_codes_response__pack_to_buffer
+                     (const Medicare__V1__MapCatalogueCodesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__MapCatalogueCodesResponse *
+       medicare__v1__map_catalogue_codes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__MapCatalogueCodesResponse *)
+     protobuf_c_message_unpack (&medicare__v1__map_catalogue_codes_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__map_catalogue_codes_response__free_unpacked
+                     (Medicare__V1__MapCatalogueCodesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__map_catalogue_codes_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__unmap_catalogue_codes_request__init
+                     (Medicare__V1__UnmapCatalogueCodesRequest         *message)
+{
+  static const Medicare__V1__UnmapCatalogueCodesRequest init_value = MEDICARE__V1__UNMAP_CATALOGUE_CODES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__unmap_catalogue_codes_request__get_packed_size
+                     (const Medicare__V1__UnmapCatalogueCodesRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__unmap_catalogue_codes_request__pack
+                     (const Medicare__V1__UnmapCatalogueCodesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__unmap_catalogue_codes_request__pack_to_buffer
+                     (const Medicare__V1__UnmapCatalogueCodesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__UnmapCatalogueCodesRequest *
+       medicare__v1__unmap_catalogue_codes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__UnmapCatalogueCodesRequest *)
+     protobuf_c_message_unpack (&medicare__v1__unmap_catalogue_codes_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__unmap_catalogue_codes_request__free_unpacked
+                     (Medicare__V1__UnmapCatalogueCodesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__unmap_catalogue_codes_response__init
+                     (Medicare__V1__UnmapCatalogueCodesResponse         *message)
+{
+  static const Medicare__V1__UnmapCatalogueCodesResponse init_value = MEDICARE__V1__UNMAP_CATALOGUE_CODES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__unmap_catalogue_codes_response__get_packed_size
+                     (const Medicare__V1__UnmapCatalogueCodesResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__unmap_catalogue_codes_response__pack
+                     (const Medicare__V1__UnmapCatalogueCodesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__unmap_catalogue_codes_response__pack_to_buffer
+                     (const Medicare__V1__UnmapCatalogueCodesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__UnmapCatalogueCodesResponse *
+       medicare__v1__unmap_catalogue_codes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__UnmapCatalogueCodesResponse *)
+     protobuf_c_message_unpack (&medicare__v1__unmap_catalogue_codes_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__unmap_catalogue_codes_response__free_unpacked
+                     (Medicare__V1__UnmapCatalogueCodesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__unmap_catalogue_codes_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__publish_policy_request__init
+                     (Medicare__V1__PublishPolicyRequest         *message)
+{
+  static const Medicare__V1__PublishPolicyRequest init_value = MEDICARE__V1__PUBLISH_POLICY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__publish_policy_request__get_packed_size
+                     (const Medicare__V1__PublishPolicyRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_policy_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__publish_policy_request__pack
+                     (const Medicare__V1__PublishPolicyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_policy_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__publish_policy_request__pack_to_buffer
+                     (const Medicare__V1__PublishPolicyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__publish_policy_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PublishPolicyRequest *
+       medicare__v1__publish_policy_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PublishPolicyRequest *)
+     protobuf_c_message_unpack (&medicare__v1__publish_policy_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__publish_policy_request__free_unpacked
+                     (Medicare__V1__PublishPolicyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__publish_policy_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__published_policy__init
+                     (Medicare__V1__PublishedPolicy         *message)
+{
+  static const Medicare__V1__PublishedPolicy init_value = MEDICARE__V1__PUBLISHED_POLICY__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__published_policy__get_packed_size
+                     (const Medicare__V1__PublishedPolicy *message)
+{
+  assert(message->base.descriptor == &medicare__v1__published_policy__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__published_policy__pack
+                     (const Medicare__V1__PublishedPolicy *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__published_policy__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__published_policy__pack_to_buffer
+                     (const Medicare__V1__PublishedPolicy *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__published_policy__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__PublishedPolicy *
+       medicare__v1__published_policy__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__PublishedPolicy *)
+     protobuf_c_message_unpack (&medicare__v1__published_policy__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__published_policy__free_unpacked
+                     (Medicare__V1__PublishedPolicy *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__published_policy__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_policies_request__init
+                     (Medicare__V1__ListPoliciesRequest         *message)
+{
+  static const Medicare__V1__ListPoliciesRequest init_value = MEDICARE__V1__LIST_POLICIES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_policies_request__get_packed_size
+                     (const Medicare__V1__ListPoliciesRequest *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_policies_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_policies_request__pack
+                     (const Medicare__V1__ListPoliciesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_policies_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_policies_request__pack_to_buffer
+                     (const Medicare__V1__ListPoliciesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_policies_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListPoliciesRequest *
+       medicare__v1__list_policies_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListPoliciesRequest *)
+     protobuf_c_message_unpack (&medicare__v1__list_policies_request__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_policies_request__free_unpacked
+                     (Medicare__V1__ListPoliciesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_policies_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   medicare__v1__list_policies_response__init
+                     (Medicare__V1__ListPoliciesResponse         *message)
+{
+  static const Medicare__V1__ListPoliciesResponse init_value = MEDICARE__V1__LIST_POLICIES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__list_policies_response__get_packed_size
+                     (const Medicare__V1__ListPoliciesResponse *message)
+{
+  assert(message->base.descriptor == &medicare__v1__list_policies_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__list_policies_response__pack
+                     (const Medicare__V1__ListPoliciesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__list_policies_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__list_policies_response__pack_to_buffer
+                     (const Medicare__V1__ListPoliciesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__list_policies_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__ListPoliciesResponse *
+       medicare__v1__list_policies_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__ListPoliciesResponse *)
+     protobuf_c_message_unpack (&medicare__v1__list_policies_response__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__list_policies_response__free_unpacked
+                     (Medicare__V1__ListPoliciesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__list_policies_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__day_totals_request__init
                      (Medicare__V1__DayTotalsRequest         *message)
 {
@@ -5650,6 +6370,1062 @@ const ProtobufCMessageDescriptor medicare__v1__institution_account__descriptor =
   (ProtobufCMessageInit) medicare__v1__institution_account__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor medicare__v1__regional_price__field_descriptors[2] =
+{
+  {
+    "admdvs",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegionalPrice, admdvs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pric_uplmt_amt",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__RegionalPrice, pric_uplmt_amt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__regional_price__field_indices_by_name[] = {
+  0,   /* field[0] = admdvs */
+  1,   /* field[1] = pric_uplmt_amt */
+};
+static const ProtobufCIntRange medicare__v1__regional_price__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__regional_price__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.RegionalPrice",
+  "RegionalPrice",
+  "Medicare__V1__RegionalPrice",
+  "medicare.v1",
+  sizeof(Medicare__V1__RegionalPrice),
+  2,
+  medicare__v1__regional_price__field_descriptors,
+  medicare__v1__regional_price__field_indices_by_name,
+  1,  medicare__v1__regional_price__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__regional_price__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__selfpay_prop__field_descriptors[1] =
+{
+  {
+    "basis_points",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__SelfpayProp, basis_points),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__selfpay_prop__field_indices_by_name[] = {
+  0,   /* field[0] = basis_points */
+};
+static const ProtobufCIntRange medicare__v1__selfpay_prop__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__selfpay_prop__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.SelfpayProp",
+  "SelfpayProp",
+  "Medicare__V1__SelfpayProp",
+  "medicare.v1",
+  sizeof(Medicare__V1__SelfpayProp),
+  1,
+  medicare__v1__selfpay_prop__field_descriptors,
+  medicare__v1__selfpay_prop__field_indices_by_name,
+  1,  medicare__v1__selfpay_prop__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__selfpay_prop__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__catalogue_record__field_descriptors[15] =
+{
+  {
+    "med_list_codg",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, med_list_codg),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "list_type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, list_type),
+    &medicare__v1__list_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chrgitm_lv",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, chrgitm_lv),
+    &medicare__v1__chrgitm_lv__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "selfpay_prop",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, selfpay_prop),
+    &medicare__v1__selfpay_prop__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pric_uplmt_amt",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, pric_uplmt_amt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "regional_prices",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__CatalogueRecord, n_regional_prices),
+    offsetof(Medicare__V1__CatalogueRecord, regional_prices),
+    &medicare__v1__regional_price__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "begndate",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, begndate),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "enddate",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, enddate),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_qty",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, max_qty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_days",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, max_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chronic_condition",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, chronic_condition),
+    &medicare__v1__chronic_condition__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "antibiotic",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, antibiotic),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "injection",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, injection),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "vbp",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueRecord, vbp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__catalogue_record__field_indices_by_name[] = {
+  12,   /* field[12] = antibiotic */
+  7,   /* field[7] = begndate */
+  3,   /* field[3] = chrgitm_lv */
+  11,   /* field[11] = chronic_condition */
+  8,   /* field[8] = enddate */
+  13,   /* field[13] = injection */
+  1,   /* field[1] = list_type */
+  10,   /* field[10] = max_days */
+  9,   /* field[9] = max_qty */
+  0,   /* field[0] = med_list_codg */
+  2,   /* field[2] = name */
+  5,   /* field[5] = pric_uplmt_amt */
+  6,   /* field[6] = regional_prices */
+  4,   /* field[4] = selfpay_prop */
+  14,   /* field[14] = vbp */
+};
+static const ProtobufCIntRange medicare__v1__catalogue_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 15 }
+};
+const ProtobufCMessageDescriptor medicare__v1__catalogue_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.CatalogueRecord",
+  "CatalogueRecord",
+  "Medicare__V1__CatalogueRecord",
+  "medicare.v1",
+  sizeof(Medicare__V1__CatalogueRecord),
+  15,
+  medicare__v1__catalogue_record__field_descriptors,
+  medicare__v1__catalogue_record__field_indices_by_name,
+  1,  medicare__v1__catalogue_record__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__catalogue_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__import_catalogue_request__field_descriptors[3] =
+{
+  {
+    "ver",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ImportCatalogueRequest, ver),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ImportCatalogueRequest, n_records),
+    offsetof(Medicare__V1__ImportCatalogueRequest, records),
+    &medicare__v1__catalogue_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ImportCatalogueRequest, last),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__import_catalogue_request__field_indices_by_name[] = {
+  2,   /* field[2] = last */
+  1,   /* field[1] = records */
+  0,   /* field[0] = ver */
+};
+static const ProtobufCIntRange medicare__v1__import_catalogue_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__import_catalogue_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ImportCatalogueRequest",
+  "ImportCatalogueRequest",
+  "Medicare__V1__ImportCatalogueRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ImportCatalogueRequest),
+  3,
+  medicare__v1__import_catalogue_request__field_descriptors,
+  medicare__v1__import_catalogue_request__field_indices_by_name,
+  1,  medicare__v1__import_catalogue_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__import_catalogue_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__import_catalogue_response__field_descriptors[4] =
+{
+  {
+    "ver",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ImportCatalogueResponse, ver),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "staged",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ImportCatalogueResponse, staged),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ImportCatalogueResponse, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ImportCatalogueResponse, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__import_catalogue_response__field_indices_by_name[] = {
+  3,   /* field[3] = replay */
+  2,   /* field[2] = revision */
+  1,   /* field[1] = staged */
+  0,   /* field[0] = ver */
+};
+static const ProtobufCIntRange medicare__v1__import_catalogue_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__import_catalogue_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ImportCatalogueResponse",
+  "ImportCatalogueResponse",
+  "Medicare__V1__ImportCatalogueResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ImportCatalogueResponse),
+  4,
+  medicare__v1__import_catalogue_response__field_descriptors,
+  medicare__v1__import_catalogue_response__field_indices_by_name,
+  1,  medicare__v1__import_catalogue_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__import_catalogue_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__download_catalogue_request__field_descriptors[4] =
+{
+  {
+    "after_revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DownloadCatalogueRequest, after_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "upto_revision",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DownloadCatalogueRequest, upto_revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DownloadCatalogueRequest, after_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DownloadCatalogueRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__download_catalogue_request__field_indices_by_name[] = {
+  2,   /* field[2] = after_code */
+  0,   /* field[0] = after_revision */
+  3,   /* field[3] = limit */
+  1,   /* field[1] = upto_revision */
+};
+static const ProtobufCIntRange medicare__v1__download_catalogue_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__download_catalogue_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DownloadCatalogueRequest",
+  "DownloadCatalogueRequest",
+  "Medicare__V1__DownloadCatalogueRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__DownloadCatalogueRequest),
+  4,
+  medicare__v1__download_catalogue_request__field_descriptors,
+  medicare__v1__download_catalogue_request__field_indices_by_name,
+  1,  medicare__v1__download_catalogue_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__download_catalogue_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__download_catalogue_response__field_descriptors[4] =
+{
+  {
+    "revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DownloadCatalogueResponse, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__DownloadCatalogueResponse, n_records),
+    offsetof(Medicare__V1__DownloadCatalogueResponse, records),
+    &medicare__v1__catalogue_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_code",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DownloadCatalogueResponse, next_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "more",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__DownloadCatalogueResponse, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__download_catalogue_response__field_indices_by_name[] = {
+  3,   /* field[3] = more */
+  2,   /* field[2] = next_code */
+  1,   /* field[1] = records */
+  0,   /* field[0] = revision */
+};
+static const ProtobufCIntRange medicare__v1__download_catalogue_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor medicare__v1__download_catalogue_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.DownloadCatalogueResponse",
+  "DownloadCatalogueResponse",
+  "Medicare__V1__DownloadCatalogueResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__DownloadCatalogueResponse),
+  4,
+  medicare__v1__download_catalogue_response__field_descriptors,
+  medicare__v1__download_catalogue_response__field_indices_by_name,
+  1,  medicare__v1__download_catalogue_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__download_catalogue_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__catalogue_mapping__field_descriptors[3] =
+{
+  {
+    "medins_list_codg",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueMapping, medins_list_codg),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "med_list_codg",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueMapping, med_list_codg),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "medins_list_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__CatalogueMapping, medins_list_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__catalogue_mapping__field_indices_by_name[] = {
+  1,   /* field[1] = med_list_codg */
+  0,   /* field[0] = medins_list_codg */
+  2,   /* field[2] = medins_list_name */
+};
+static const ProtobufCIntRange medicare__v1__catalogue_mapping__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor medicare__v1__catalogue_mapping__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.CatalogueMapping",
+  "CatalogueMapping",
+  "Medicare__V1__CatalogueMapping",
+  "medicare.v1",
+  sizeof(Medicare__V1__CatalogueMapping),
+  3,
+  medicare__v1__catalogue_mapping__field_descriptors,
+  medicare__v1__catalogue_mapping__field_indices_by_name,
+  1,  medicare__v1__catalogue_mapping__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__catalogue_mapping__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__map_catalogue_codes_request__field_descriptors[2] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__MapCatalogueCodesRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mappings",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__MapCatalogueCodesRequest, n_mappings),
+    offsetof(Medicare__V1__MapCatalogueCodesRequest, mappings),
+    &medicare__v1__catalogue_mapping__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__map_catalogue_codes_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = mappings */
+};
+static const ProtobufCIntRange medicare__v1__map_catalogue_codes_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__map_catalogue_codes_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.MapCatalogueCodesRequest",
+  "MapCatalogueCodesRequest",
+  "Medicare__V1__MapCatalogueCodesRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__MapCatalogueCodesRequest),
+  2,
+  medicare__v1__map_catalogue_codes_request__field_descriptors,
+  medicare__v1__map_catalogue_codes_request__field_indices_by_name,
+  1,  medicare__v1__map_catalogue_codes_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__map_catalogue_codes_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__map_catalogue_codes_response__field_descriptors[1] =
+{
+  {
+    "mapped",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__MapCatalogueCodesResponse, mapped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__map_catalogue_codes_response__field_indices_by_name[] = {
+  0,   /* field[0] = mapped */
+};
+static const ProtobufCIntRange medicare__v1__map_catalogue_codes_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__map_catalogue_codes_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.MapCatalogueCodesResponse",
+  "MapCatalogueCodesResponse",
+  "Medicare__V1__MapCatalogueCodesResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__MapCatalogueCodesResponse),
+  1,
+  medicare__v1__map_catalogue_codes_response__field_descriptors,
+  medicare__v1__map_catalogue_codes_response__field_indices_by_name,
+  1,  medicare__v1__map_catalogue_codes_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__map_catalogue_codes_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__unmap_catalogue_codes_request__field_descriptors[2] =
+{
+  {
+    "fixmedins_code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UnmapCatalogueCodesRequest, fixmedins_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "medins_list_codgs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Medicare__V1__UnmapCatalogueCodesRequest, n_medins_list_codgs),
+    offsetof(Medicare__V1__UnmapCatalogueCodesRequest, medins_list_codgs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__unmap_catalogue_codes_request__field_indices_by_name[] = {
+  0,   /* field[0] = fixmedins_code */
+  1,   /* field[1] = medins_list_codgs */
+};
+static const ProtobufCIntRange medicare__v1__unmap_catalogue_codes_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__unmap_catalogue_codes_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.UnmapCatalogueCodesRequest",
+  "UnmapCatalogueCodesRequest",
+  "Medicare__V1__UnmapCatalogueCodesRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__UnmapCatalogueCodesRequest),
+  2,
+  medicare__v1__unmap_catalogue_codes_request__field_descriptors,
+  medicare__v1__unmap_catalogue_codes_request__field_indices_by_name,
+  1,  medicare__v1__unmap_catalogue_codes_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__unmap_catalogue_codes_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__unmap_catalogue_codes_response__field_descriptors[1] =
+{
+  {
+    "unmapped",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__UnmapCatalogueCodesResponse, unmapped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__unmap_catalogue_codes_response__field_indices_by_name[] = {
+  0,   /* field[0] = unmapped */
+};
+static const ProtobufCIntRange medicare__v1__unmap_catalogue_codes_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__unmap_catalogue_codes_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.UnmapCatalogueCodesResponse",
+  "UnmapCatalogueCodesResponse",
+  "Medicare__V1__UnmapCatalogueCodesResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__UnmapCatalogueCodesResponse),
+  1,
+  medicare__v1__unmap_catalogue_codes_response__field_descriptors,
+  medicare__v1__unmap_catalogue_codes_response__field_indices_by_name,
+  1,  medicare__v1__unmap_catalogue_codes_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__unmap_catalogue_codes_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__publish_policy_request__field_descriptors[1] =
+{
+  {
+    "policy_json",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishPolicyRequest, policy_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__publish_policy_request__field_indices_by_name[] = {
+  0,   /* field[0] = policy_json */
+};
+static const ProtobufCIntRange medicare__v1__publish_policy_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor medicare__v1__publish_policy_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PublishPolicyRequest",
+  "PublishPolicyRequest",
+  "Medicare__V1__PublishPolicyRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__PublishPolicyRequest),
+  1,
+  medicare__v1__publish_policy_request__field_descriptors,
+  medicare__v1__publish_policy_request__field_indices_by_name,
+  1,  medicare__v1__publish_policy_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__publish_policy_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__published_policy__field_descriptors[6] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishedPolicy, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "policy_json",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishedPolicy, policy_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishedPolicy, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "published_at",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishedPolicy, published_at),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "published_by",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishedPolicy, published_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replay",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__PublishedPolicy, replay),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__published_policy__field_indices_by_name[] = {
+  1,   /* field[1] = policy_json */
+  3,   /* field[3] = published_at */
+  4,   /* field[4] = published_by */
+  5,   /* field[5] = replay */
+  2,   /* field[2] = revision */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange medicare__v1__published_policy__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor medicare__v1__published_policy__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.PublishedPolicy",
+  "PublishedPolicy",
+  "Medicare__V1__PublishedPolicy",
+  "medicare.v1",
+  sizeof(Medicare__V1__PublishedPolicy),
+  6,
+  medicare__v1__published_policy__field_descriptors,
+  medicare__v1__published_policy__field_indices_by_name,
+  1,  medicare__v1__published_policy__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__published_policy__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define medicare__v1__list_policies_request__field_descriptors NULL
+#define medicare__v1__list_policies_request__field_indices_by_name NULL
+#define medicare__v1__list_policies_request__number_ranges NULL
+const ProtobufCMessageDescriptor medicare__v1__list_policies_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListPoliciesRequest",
+  "ListPoliciesRequest",
+  "Medicare__V1__ListPoliciesRequest",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListPoliciesRequest),
+  0,
+  medicare__v1__list_policies_request__field_descriptors,
+  medicare__v1__list_policies_request__field_indices_by_name,
+  0,  medicare__v1__list_policies_request__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_policies_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__list_policies_response__field_descriptors[2] =
+{
+  {
+    "policies",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__ListPoliciesResponse, n_policies),
+    offsetof(Medicare__V1__ListPoliciesResponse, policies),
+    &medicare__v1__published_policy__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revision",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__ListPoliciesResponse, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__list_policies_response__field_indices_by_name[] = {
+  0,   /* field[0] = policies */
+  1,   /* field[1] = revision */
+};
+static const ProtobufCIntRange medicare__v1__list_policies_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor medicare__v1__list_policies_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListPoliciesResponse",
+  "ListPoliciesResponse",
+  "Medicare__V1__ListPoliciesResponse",
+  "medicare.v1",
+  sizeof(Medicare__V1__ListPoliciesResponse),
+  2,
+  medicare__v1__list_policies_response__field_descriptors,
+  medicare__v1__list_policies_response__field_indices_by_name,
+  1,  medicare__v1__list_policies_response__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__list_policies_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor medicare__v1__day_totals_request__field_descriptors[3] =
 {
   {
@@ -6257,7 +8033,71 @@ const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
   medicare__v1__receivable_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[23] =
+static const ProtobufCEnumValue medicare__v1__list_type__enum_values_by_number[5] =
+{
+  { "LIST_TYPE_UNSPECIFIED", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_UNSPECIFIED", 0 },
+  { "LIST_TYPE_DRUG", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_DRUG", 101 },
+  { "LIST_TYPE_HERBAL", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_HERBAL", 102 },
+  { "LIST_TYPE_SERVICE", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_SERVICE", 201 },
+  { "LIST_TYPE_CONSUMABLE", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_CONSUMABLE", 301 },
+};
+static const ProtobufCIntRange medicare__v1__list_type__value_ranges[] = {
+{0, 0},{101, 1},{201, 3},{301, 4},{0, 5}
+};
+static const ProtobufCEnumValueIndex medicare__v1__list_type__enum_values_by_name[5] =
+{
+  { "LIST_TYPE_CONSUMABLE", 4 },
+  { "LIST_TYPE_DRUG", 1 },
+  { "LIST_TYPE_HERBAL", 2 },
+  { "LIST_TYPE_SERVICE", 3 },
+  { "LIST_TYPE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__list_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ListType",
+  "ListType",
+  "Medicare__V1__ListType",
+  "medicare.v1",
+  5,
+  medicare__v1__list_type__enum_values_by_number,
+  5,
+  medicare__v1__list_type__enum_values_by_name,
+  4,
+  medicare__v1__list_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue medicare__v1__chronic_condition__enum_values_by_number[3] =
+{
+  { "CHRONIC_CONDITION_UNSPECIFIED", "MEDICARE__V1__CHRONIC_CONDITION__CHRONIC_CONDITION_UNSPECIFIED", 0 },
+  { "CHRONIC_CONDITION_HYPERTENSION", "MEDICARE__V1__CHRONIC_CONDITION__CHRONIC_CONDITION_HYPERTENSION", 1 },
+  { "CHRONIC_CONDITION_DIABETES", "MEDICARE__V1__CHRONIC_CONDITION__CHRONIC_CONDITION_DIABETES", 2 },
+};
+static const ProtobufCIntRange medicare__v1__chronic_condition__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex medicare__v1__chronic_condition__enum_values_by_name[3] =
+{
+  { "CHRONIC_CONDITION_DIABETES", 2 },
+  { "CHRONIC_CONDITION_HYPERTENSION", 1 },
+  { "CHRONIC_CONDITION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor medicare__v1__chronic_condition__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "medicare.v1.ChronicCondition",
+  "ChronicCondition",
+  "Medicare__V1__ChronicCondition",
+  "medicare.v1",
+  3,
+  medicare__v1__chronic_condition__enum_values_by_number,
+  3,
+  medicare__v1__chronic_condition__enum_values_by_name,
+  1,
+  medicare__v1__chronic_condition__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descriptors[29] =
 {
   { "ImportPersons", &medicare__v1__import_persons_request__descriptor, &medicare__v1__import_persons_response__descriptor },
   { "VerifyIdentity", &medicare__v1__verify_identity_request__descriptor, &medicare__v1__verify_identity_response__descriptor },
@@ -6282,19 +8122,30 @@ static const ProtobufCMethodDescriptor medicare__v1__settlement__method_descript
   { "SignFamilyDoctorContract", &medicare__v1__family_doctor_contract__descriptor, &medicare__v1__family_doctor_contract__descriptor },
   { "GetChronicStanding", &medicare__v1__chronic_standing_request__descriptor, &medicare__v1__chronic_standing__descriptor },
   { "GetVisit", &medicare__v1__visit_ref__descriptor, &medicare__v1__visit__descriptor },
+  { "ImportCatalogue", &medicare__v1__import_catalogue_request__descriptor, &medicare__v1__import_catalogue_response__descriptor },
+  { "DownloadCatalogue", &medicare__v1__download_catalogue_request__descriptor, &medicare__v1__download_catalogue_response__descriptor },
+  { "MapCatalogueCodes", &medicare__v1__map_catalogue_codes_request__descriptor, &medicare__v1__map_catalogue_codes_response__descriptor },
+  { "UnmapCatalogueCodes", &medicare__v1__unmap_catalogue_codes_request__descriptor, &medicare__v1__unmap_catalogue_codes_response__descriptor },
+  { "PublishPolicy", &medicare__v1__publish_policy_request__descriptor, &medicare__v1__published_policy__descriptor },
+  { "ListPolicies", &medicare__v1__list_policies_request__descriptor, &medicare__v1__list_policies_response__descriptor },
 };
 const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   7,        /* CheckLedger */
+  24,        /* DownloadCatalogue */
   9,        /* GetAuditEvidence */
   21,        /* GetChronicStanding */
   11,        /* GetInstitutionAccount */
   6,        /* GetSettlement */
   22,        /* GetVisit */
+  23,        /* ImportCatalogue */
   0,        /* ImportPersons */
   17,        /* ImportPractitioners */
+  28,        /* ListPolicies */
   8,        /* ListSettlements */
+  25,        /* MapCatalogueCodes */
   10,        /* PostReceivable */
   2,        /* PreSettle */
+  27,        /* PublishPolicy */
   18,        /* RegisterChronicCondition */
   13,        /* RegisterVisit */
   4,        /* Replay */
@@ -6304,6 +8155,7 @@ const unsigned medicare__v1__settlement__method_indices_by_name[] = {
   20,        /* SignFamilyDoctorContract */
   12,        /* SignIn */
   16,        /* UndoFeeDetails */
+  26,        /* UnmapCatalogueCodes */
   14,        /* UploadDiagnoses */
   15,        /* UploadFeeDetails */
   1         /* VerifyIdentity */
@@ -6315,7 +8167,7 @@ const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor =
   "Settlement",
   "Medicare__V1__Settlement",
   "medicare.v1",
-  23,
+  29,
   medicare__v1__settlement__method_descriptors,
   medicare__v1__settlement__method_indices_by_name
 };
@@ -6502,6 +8354,54 @@ void medicare__v1__settlement__get_visit(ProtobufCService *service,
 {
   assert(service->descriptor == &medicare__v1__settlement__descriptor);
   service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__import_catalogue(ProtobufCService *service,
+                                                const Medicare__V1__ImportCatalogueRequest *input,
+                                                Medicare__V1__ImportCatalogueResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__download_catalogue(ProtobufCService *service,
+                                                  const Medicare__V1__DownloadCatalogueRequest *input,
+                                                  Medicare__V1__DownloadCatalogueResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__map_catalogue_codes(ProtobufCService *service,
+                                                   const Medicare__V1__MapCatalogueCodesRequest *input,
+                                                   Medicare__V1__MapCatalogueCodesResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__unmap_catalogue_codes(ProtobufCService *service,
+                                                     const Medicare__V1__UnmapCatalogueCodesRequest *input,
+                                                     Medicare__V1__UnmapCatalogueCodesResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__publish_policy(ProtobufCService *service,
+                                              const Medicare__V1__PublishPolicyRequest *input,
+                                              Medicare__V1__PublishedPolicy_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void medicare__v1__settlement__list_policies(ProtobufCService *service,
+                                             const Medicare__V1__ListPoliciesRequest *input,
+                                             Medicare__V1__ListPoliciesResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &medicare__v1__settlement__descriptor);
+  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
                                      Medicare__V1__Settlement_ServiceDestroy destroy)

@@ -59,6 +59,22 @@ typedef struct Medicare__V1__Receivable Medicare__V1__Receivable;
 typedef struct Medicare__V1__PostReceivableRequest Medicare__V1__PostReceivableRequest;
 typedef struct Medicare__V1__InstitutionAccountRequest Medicare__V1__InstitutionAccountRequest;
 typedef struct Medicare__V1__InstitutionAccount Medicare__V1__InstitutionAccount;
+typedef struct Medicare__V1__RegionalPrice Medicare__V1__RegionalPrice;
+typedef struct Medicare__V1__SelfpayProp Medicare__V1__SelfpayProp;
+typedef struct Medicare__V1__CatalogueRecord Medicare__V1__CatalogueRecord;
+typedef struct Medicare__V1__ImportCatalogueRequest Medicare__V1__ImportCatalogueRequest;
+typedef struct Medicare__V1__ImportCatalogueResponse Medicare__V1__ImportCatalogueResponse;
+typedef struct Medicare__V1__DownloadCatalogueRequest Medicare__V1__DownloadCatalogueRequest;
+typedef struct Medicare__V1__DownloadCatalogueResponse Medicare__V1__DownloadCatalogueResponse;
+typedef struct Medicare__V1__CatalogueMapping Medicare__V1__CatalogueMapping;
+typedef struct Medicare__V1__MapCatalogueCodesRequest Medicare__V1__MapCatalogueCodesRequest;
+typedef struct Medicare__V1__MapCatalogueCodesResponse Medicare__V1__MapCatalogueCodesResponse;
+typedef struct Medicare__V1__UnmapCatalogueCodesRequest Medicare__V1__UnmapCatalogueCodesRequest;
+typedef struct Medicare__V1__UnmapCatalogueCodesResponse Medicare__V1__UnmapCatalogueCodesResponse;
+typedef struct Medicare__V1__PublishPolicyRequest Medicare__V1__PublishPolicyRequest;
+typedef struct Medicare__V1__PublishedPolicy Medicare__V1__PublishedPolicy;
+typedef struct Medicare__V1__ListPoliciesRequest Medicare__V1__ListPoliciesRequest;
+typedef struct Medicare__V1__ListPoliciesResponse Medicare__V1__ListPoliciesResponse;
 typedef struct Medicare__V1__DayTotalsRequest Medicare__V1__DayTotalsRequest;
 typedef struct Medicare__V1__DayTotals Medicare__V1__DayTotals;
 
@@ -365,6 +381,47 @@ typedef enum _Medicare__V1__ReceivableKind {
   MEDICARE__V1__RECEIVABLE_KIND__RECEIVABLE_KIND_WITHHOLDING = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__RECEIVABLE_KIND)
 } Medicare__V1__ReceivableKind;
+/*
+ * 目录类别 (list_type), the national code list of catalogue parts: the number is the code.
+ */
+typedef enum _Medicare__V1__ListType {
+  MEDICARE__V1__LIST_TYPE__LIST_TYPE_UNSPECIFIED = 0,
+  /*
+   * 西药中成药: 23-character codes, X or Z first
+   */
+  MEDICARE__V1__LIST_TYPE__LIST_TYPE_DRUG = 101,
+  /*
+   * 中药饮片: T and 9-22 letters or digits
+   */
+  MEDICARE__V1__LIST_TYPE__LIST_TYPE_HERBAL = 102,
+  /*
+   * 医疗服务项目: 15 digits
+   */
+  MEDICARE__V1__LIST_TYPE__LIST_TYPE_SERVICE = 201,
+  /*
+   * 医用耗材: 27 characters, C and 26 digits
+   */
+  MEDICARE__V1__LIST_TYPE__LIST_TYPE_CONSUMABLE = 301
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__LIST_TYPE)
+} Medicare__V1__ListType;
+/*
+ * 两病 (hypertension and diabetes outpatient drugs): a drug for one needs its diagnosis.
+ */
+typedef enum _Medicare__V1__ChronicCondition {
+  /*
+   * none
+   */
+  MEDICARE__V1__CHRONIC_CONDITION__CHRONIC_CONDITION_UNSPECIFIED = 0,
+  /*
+   * 高血压
+   */
+  MEDICARE__V1__CHRONIC_CONDITION__CHRONIC_CONDITION_HYPERTENSION = 1,
+  /*
+   * 糖尿病
+   */
+  MEDICARE__V1__CHRONIC_CONDITION__CHRONIC_CONDITION_DIABETES = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__CHRONIC_CONDITION)
+} Medicare__V1__ChronicCondition;
 
 /* --- messages --- */
 
@@ -1420,6 +1477,374 @@ struct  Medicare__V1__InstitutionAccount
 
 
 /*
+ * A reference price (限价) in a treatment region: the most specific prefix of the treating
+ * institution's county applies.
+ */
+struct  Medicare__V1__RegionalPrice
+{
+  ProtobufCMessage base;
+  /*
+   * a division-code prefix, 2-6 digits ("3308" Quzhou)
+   */
+  char *admdvs;
+  /*
+   * fen per unit, 0-100,000,000
+   */
+  int64_t pric_uplmt_amt;
+};
+#define MEDICARE__V1__REGIONAL_PRICE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__regional_price__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * An item's own first self-pay ratio (先行自付比例), replacing the policy's for its category.
+ */
+struct  Medicare__V1__SelfpayProp
+{
+  ProtobufCMessage base;
+  /*
+   * 0-10,000
+   */
+  int64_t basis_points;
+};
+#define MEDICARE__V1__SELFPAY_PROP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__selfpay_prop__descriptor) \
+    , 0 }
+
+
+/*
+ * One catalogue record (a row of the 1301–1306 downloads): a drug product, service item or
+ * consumable for a period. A code may hold several records, one per begndate; a later version's
+ * record of the same code and begndate replaces the earlier one.
+ */
+struct  Medicare__V1__CatalogueRecord
+{
+  ProtobufCMessage base;
+  /*
+   * 医疗目录编码: the national code, in its list type's form
+   */
+  char *med_list_codg;
+  /*
+   * unspecified: the one the code's form says
+   */
+  Medicare__V1__ListType list_type;
+  /*
+   * 1-200 characters
+   */
+  char *name;
+  /*
+   * 甲/乙/丙, required
+   */
+  Medicare__V1__ChrgitmLv chrgitm_lv;
+  /*
+   * absent: the policy's ratio for the category
+   */
+  Medicare__V1__SelfpayProp *selfpay_prop;
+  /*
+   * 医保支付限价 where no regional price applies, fen per unit, 0-100,000,000
+   */
+  int64_t pric_uplmt_amt;
+  /*
+   * at most 64
+   */
+  size_t n_regional_prices;
+  Medicare__V1__RegionalPrice **regional_prices;
+  /*
+   * YYYY-MM-DD, first day; empty: always
+   */
+  char *begndate;
+  /*
+   * YYYY-MM-DD, last day (inclusive); empty: open-ended
+   */
+  char *enddate;
+  /*
+   * most units per claim line; 0: no limit
+   */
+  int64_t max_qty;
+  /*
+   * most days of supply per claim line; 0: no limit
+   */
+  int64_t max_days;
+  Medicare__V1__ChronicCondition chronic_condition;
+  /*
+   * 抗菌药物 (prescribing statistics, notice §三)
+   */
+  protobuf_c_boolean antibiotic;
+  /*
+   * given by injection or infusion
+   */
+  protobuf_c_boolean injection;
+  /*
+   * 集采: a volume-based procurement product
+   */
+  protobuf_c_boolean vbp;
+};
+#define MEDICARE__V1__CATALOGUE_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__catalogue_record__descriptor) \
+    , (char *)protobuf_c_empty_string, MEDICARE__V1__LIST_TYPE__LIST_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__CHRGITM_LV__CHRGITM_LV_UNSPECIFIED, NULL, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, MEDICARE__V1__CHRONIC_CONDITION__CHRONIC_CONDITION_UNSPECIFIED, 0, 0, 0 }
+
+
+/*
+ * A catalogue version imported in one call or a stream of calls (1301–1321-style versions):
+ * records are staged under `ver` until the call with `last` publishes the whole version at
+ * once; settlement (every replica) and supervision apply it within seconds, without a restart.
+ */
+struct  Medicare__V1__ImportCatalogueRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the version's name: 1-64 letters, digits, '.', '-' or '_'
+   */
+  char *ver;
+  /*
+   * 0-5,000 per call; a code and begndate once per version
+   */
+  size_t n_records;
+  Medicare__V1__CatalogueRecord **records;
+  /*
+   * publish the version with this call
+   */
+  protobuf_c_boolean last;
+};
+#define MEDICARE__V1__IMPORT_CATALOGUE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__import_catalogue_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+struct  Medicare__V1__ImportCatalogueResponse
+{
+  ProtobufCMessage base;
+  char *ver;
+  /*
+   * records the version holds so far
+   */
+  uint32_t staged;
+  /*
+   * once published: the publication revision (increases with each publication); 0 while staged
+   */
+  int64_t revision;
+  /*
+   * the version was already published with these records
+   */
+  protobuf_c_boolean replay;
+};
+#define MEDICARE__V1__IMPORT_CATALOGUE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__import_catalogue_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+/*
+ * 1301–1306-style download: the records of the versions published after `after_revision`, by
+ * code, a page at a time. Page with the same `upto_revision` (the first page's `revision`).
+ */
+struct  Medicare__V1__DownloadCatalogueRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the revision the caller holds; 0: the whole catalogue
+   */
+  int64_t after_revision;
+  /*
+   * 0: the latest; later pages: the first page's revision
+   */
+  int64_t upto_revision;
+  /*
+   * the previous page's next_code; empty: from the start
+   */
+  char *after_code;
+  /*
+   * records per page, 1-5,000; 0: 1,000
+   */
+  uint32_t limit;
+};
+#define MEDICARE__V1__DOWNLOAD_CATALOGUE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__download_catalogue_request__descriptor) \
+    , 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__DownloadCatalogueResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the revision the records bring the caller to
+   */
+  int64_t revision;
+  /*
+   * by code, then by version (apply in order)
+   */
+  size_t n_records;
+  Medicare__V1__CatalogueRecord **records;
+  /*
+   * the after_code of the next page
+   */
+  char *next_code;
+  /*
+   * another page follows
+   */
+  protobuf_c_boolean more;
+};
+#define MEDICARE__V1__DOWNLOAD_CATALOGUE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__download_catalogue_response__descriptor) \
+    , 0, 0,NULL, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * 3301 目录对照: the clinic's own code mapped to a national one.
+ */
+struct  Medicare__V1__CatalogueMapping
+{
+  ProtobufCMessage base;
+  /*
+   * 医药机构目录编码: 1-30 characters
+   */
+  char *medins_list_codg;
+  /*
+   * the national code, in the catalogue
+   */
+  char *med_list_codg;
+  /*
+   * the clinic's name for it, 0-200 characters
+   */
+  char *medins_list_name;
+};
+#define MEDICARE__V1__CATALOGUE_MAPPING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__catalogue_mapping__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__MapCatalogueCodesRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * 1-5,000; each medins_list_codg once
+   */
+  size_t n_mappings;
+  Medicare__V1__CatalogueMapping **mappings;
+};
+#define MEDICARE__V1__MAP_CATALOGUE_CODES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__map_catalogue_codes_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Medicare__V1__MapCatalogueCodesResponse
+{
+  ProtobufCMessage base;
+  uint32_t mapped;
+};
+#define MEDICARE__V1__MAP_CATALOGUE_CODES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__map_catalogue_codes_response__descriptor) \
+    , 0 }
+
+
+/*
+ * 3302 目录对照撤销.
+ */
+struct  Medicare__V1__UnmapCatalogueCodesRequest
+{
+  ProtobufCMessage base;
+  char *fixmedins_code;
+  /*
+   * 1-5,000
+   */
+  size_t n_medins_list_codgs;
+  char **medins_list_codgs;
+};
+#define MEDICARE__V1__UNMAP_CATALOGUE_CODES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__unmap_catalogue_codes_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Medicare__V1__UnmapCatalogueCodesResponse
+{
+  ProtobufCMessage base;
+  /*
+   * how many were mapped (the rest were not: no error)
+   */
+  uint32_t unmapped;
+};
+#define MEDICARE__V1__UNMAP_CATALOGUE_CODES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__unmap_catalogue_codes_response__descriptor) \
+    , 0 }
+
+
+/*
+ * A benefit policy version published through the service (see docs/settlement.md for the
+ * document: region, insutypes, institutionKinds, effectiveFrom, ratios in basis points, money
+ * in fen).
+ */
+struct  Medicare__V1__PublishPolicyRequest
+{
+  ProtobufCMessage base;
+  /*
+   * one BenefitPolicy as JSON, at most 64 KiB
+   */
+  char *policy_json;
+};
+#define MEDICARE__V1__PUBLISH_POLICY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__publish_policy_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Medicare__V1__PublishedPolicy
+{
+  ProtobufCMessage base;
+  char *version;
+  /*
+   * as stored (keys sorted)
+   */
+  char *policy_json;
+  /*
+   * the publication revision
+   */
+  int64_t revision;
+  /*
+   * ISO 8601 UTC
+   */
+  char *published_at;
+  /*
+   * the caller's certificate name, or the configuration key that seeded it
+   */
+  char *published_by;
+  /*
+   * the same version with the same content was already published
+   */
+  protobuf_c_boolean replay;
+};
+#define MEDICARE__V1__PUBLISHED_POLICY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__published_policy__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Medicare__V1__ListPoliciesRequest
+{
+  ProtobufCMessage base;
+};
+#define MEDICARE__V1__LIST_POLICIES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_policies_request__descriptor) \
+     }
+
+
+struct  Medicare__V1__ListPoliciesResponse
+{
+  ProtobufCMessage base;
+  /*
+   * by revision
+   */
+  size_t n_policies;
+  Medicare__V1__PublishedPolicy **policies;
+  /*
+   * the latest publication revision (policies and catalogue)
+   */
+  int64_t revision;
+};
+#define MEDICARE__V1__LIST_POLICIES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__list_policies_response__descriptor) \
+    , 0,NULL, 0 }
+
+
+/*
  * Day totals for reconciliation (3201) and dashboards: money is counted on the business day it
  * moved (settlement time, reversal time), never on the visit date, so a closed day never changes.
  */
@@ -2266,6 +2691,310 @@ Medicare__V1__InstitutionAccount *
 void   medicare__v1__institution_account__free_unpacked
                      (Medicare__V1__InstitutionAccount *message,
                       ProtobufCAllocator *allocator);
+/* Medicare__V1__RegionalPrice methods */
+void   medicare__v1__regional_price__init
+                     (Medicare__V1__RegionalPrice         *message);
+size_t medicare__v1__regional_price__get_packed_size
+                     (const Medicare__V1__RegionalPrice   *message);
+size_t medicare__v1__regional_price__pack
+                     (const Medicare__V1__RegionalPrice   *message,
+                      uint8_t             *out);
+size_t medicare__v1__regional_price__pack_to_buffer
+                     (const Medicare__V1__RegionalPrice   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__RegionalPrice *
+       medicare__v1__regional_price__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__regional_price__free_unpacked
+                     (Medicare__V1__RegionalPrice *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__SelfpayProp methods */
+void   medicare__v1__selfpay_prop__init
+                     (Medicare__V1__SelfpayProp         *message);
+size_t medicare__v1__selfpay_prop__get_packed_size
+                     (const Medicare__V1__SelfpayProp   *message);
+size_t medicare__v1__selfpay_prop__pack
+                     (const Medicare__V1__SelfpayProp   *message,
+                      uint8_t             *out);
+size_t medicare__v1__selfpay_prop__pack_to_buffer
+                     (const Medicare__V1__SelfpayProp   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__SelfpayProp *
+       medicare__v1__selfpay_prop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__selfpay_prop__free_unpacked
+                     (Medicare__V1__SelfpayProp *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__CatalogueRecord methods */
+void   medicare__v1__catalogue_record__init
+                     (Medicare__V1__CatalogueRecord         *message);
+size_t medicare__v1__catalogue_record__get_packed_size
+                     (const Medicare__V1__CatalogueRecord   *message);
+size_t medicare__v1__catalogue_record__pack
+                     (const Medicare__V1__CatalogueRecord   *message,
+                      uint8_t             *out);
+size_t medicare__v1__catalogue_record__pack_to_buffer
+                     (const Medicare__V1__CatalogueRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__CatalogueRecord *
+       medicare__v1__catalogue_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__catalogue_record__free_unpacked
+                     (Medicare__V1__CatalogueRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ImportCatalogueRequest methods */
+void   medicare__v1__import_catalogue_request__init
+                     (Medicare__V1__ImportCatalogueRequest         *message);
+size_t medicare__v1__import_catalogue_request__get_packed_size
+                     (const Medicare__V1__ImportCatalogueRequest   *message);
+size_t medicare__v1__import_catalogue_request__pack
+                     (const Medicare__V1__ImportCatalogueRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__import_catalogue_request__pack_to_buffer
+                     (const Medicare__V1__ImportCatalogueRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ImportCatalogueRequest *
+       medicare__v1__import_catalogue_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__import_catalogue_request__free_unpacked
+                     (Medicare__V1__ImportCatalogueRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ImportCatalogueResponse methods */
+void   medicare__v1__import_catalogue_response__init
+                     (Medicare__V1__ImportCatalogueResponse         *message);
+size_t medicare__v1__import_catalogue_response__get_packed_size
+                     (const Medicare__V1__ImportCatalogueResponse   *message);
+size_t medicare__v1__import_catalogue_response__pack
+                     (const Medicare__V1__ImportCatalogueResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__import_catalogue_response__pack_to_buffer
+                     (const Medicare__V1__ImportCatalogueResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ImportCatalogueResponse *
+       medicare__v1__import_catalogue_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__import_catalogue_response__free_unpacked
+                     (Medicare__V1__ImportCatalogueResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__DownloadCatalogueRequest methods */
+void   medicare__v1__download_catalogue_request__init
+                     (Medicare__V1__DownloadCatalogueRequest         *message);
+size_t medicare__v1__download_catalogue_request__get_packed_size
+                     (const Medicare__V1__DownloadCatalogueRequest   *message);
+size_t medicare__v1__download_catalogue_request__pack
+                     (const Medicare__V1__DownloadCatalogueRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__download_catalogue_request__pack_to_buffer
+                     (const Medicare__V1__DownloadCatalogueRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DownloadCatalogueRequest *
+       medicare__v1__download_catalogue_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__download_catalogue_request__free_unpacked
+                     (Medicare__V1__DownloadCatalogueRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__DownloadCatalogueResponse methods */
+void   medicare__v1__download_catalogue_response__init
+                     (Medicare__V1__DownloadCatalogueResponse         *message);
+size_t medicare__v1__download_catalogue_response__get_packed_size
+                     (const Medicare__V1__DownloadCatalogueResponse   *message);
+size_t medicare__v1__download_catalogue_response__pack
+                     (const Medicare__V1__DownloadCatalogueResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__download_catalogue_response__pack_to_buffer
+                     (const Medicare__V1__DownloadCatalogueResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__DownloadCatalogueResponse *
+       medicare__v1__download_catalogue_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__download_catalogue_response__free_unpacked
+                     (Medicare__V1__DownloadCatalogueResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__CatalogueMapping methods */
+void   medicare__v1__catalogue_mapping__init
+                     (Medicare__V1__CatalogueMapping         *message);
+size_t medicare__v1__catalogue_mapping__get_packed_size
+                     (const Medicare__V1__CatalogueMapping   *message);
+size_t medicare__v1__catalogue_mapping__pack
+                     (const Medicare__V1__CatalogueMapping   *message,
+                      uint8_t             *out);
+size_t medicare__v1__catalogue_mapping__pack_to_buffer
+                     (const Medicare__V1__CatalogueMapping   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__CatalogueMapping *
+       medicare__v1__catalogue_mapping__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__catalogue_mapping__free_unpacked
+                     (Medicare__V1__CatalogueMapping *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__MapCatalogueCodesRequest methods */
+void   medicare__v1__map_catalogue_codes_request__init
+                     (Medicare__V1__MapCatalogueCodesRequest         *message);
+size_t medicare__v1__map_catalogue_codes_request__get_packed_size
+                     (const Medicare__V1__MapCatalogueCodesRequest   *message);
+size_t medicare__v1__map_catalogue_codes_request__pack
+                     (const Medicare__V1__MapCatalogueCodesRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__map_catalogue_codes_request__pack_to_buffer
+                     (const Medicare__V1__MapCatalogueCodesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__MapCatalogueCodesRequest *
+       medicare__v1__map_catalogue_codes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__map_catalogue_codes_request__free_unpacked
+                     (Medicare__V1__MapCatalogueCodesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__MapCatalogueCodesResponse methods */
+void   medicare__v1__map_catalogue_codes_response__init
+                     (Medicare__V1__MapCatalogueCodesResponse         *message);
+size_t medicare__v1__map_catalogue_codes_response__get_packed_size
+                     (const Medicare__V1__MapCatalogueCodesResponse   *message);
+size_t medicare__v1__map_catalogue_codes_response__pack
+                     (const Medicare__V1__MapCatalogueCodesResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__map_catalogue_codes_response__pack_to_buffer
+                     (const Medicare__V1__MapCatalogueCodesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__MapCatalogueCodesResponse *
+       medicare__v1__map_catalogue_codes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__map_catalogue_codes_response__free_unpacked
+                     (Medicare__V1__MapCatalogueCodesResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__UnmapCatalogueCodesRequest methods */
+void   medicare__v1__unmap_catalogue_codes_request__init
+                     (Medicare__V1__UnmapCatalogueCodesRequest         *message);
+size_t medicare__v1__unmap_catalogue_codes_request__get_packed_size
+                     (const Medicare__V1__UnmapCatalogueCodesRequest   *message);
+size_t medicare__v1__unmap_catalogue_codes_request__pack
+                     (const Medicare__V1__UnmapCatalogueCodesRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__unmap_catalogue_codes_request__pack_to_buffer
+                     (const Medicare__V1__UnmapCatalogueCodesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__UnmapCatalogueCodesRequest *
+       medicare__v1__unmap_catalogue_codes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__unmap_catalogue_codes_request__free_unpacked
+                     (Medicare__V1__UnmapCatalogueCodesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__UnmapCatalogueCodesResponse methods */
+void   medicare__v1__unmap_catalogue_codes_response__init
+                     (Medicare__V1__UnmapCatalogueCodesResponse         *message);
+size_t medicare__v1__unmap_catalogue_codes_response__get_packed_size
+                     (const Medicare__V1__UnmapCatalogueCodesResponse   *message);
+size_t medicare__v1__unmap_catalogue_codes_response__pack
+                     (const Medicare__V1__UnmapCatalogueCodesResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__unmap_catalogue_codes_response__pack_to_buffer
+                     (const Medicare__V1__UnmapCatalogueCodesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__UnmapCatalogueCodesResponse *
+       medicare__v1__unmap_catalogue_codes_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__unmap_catalogue_codes_response__free_unpacked
+                     (Medicare__V1__UnmapCatalogueCodesResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PublishPolicyRequest methods */
+void   medicare__v1__publish_policy_request__init
+                     (Medicare__V1__PublishPolicyRequest         *message);
+size_t medicare__v1__publish_policy_request__get_packed_size
+                     (const Medicare__V1__PublishPolicyRequest   *message);
+size_t medicare__v1__publish_policy_request__pack
+                     (const Medicare__V1__PublishPolicyRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__publish_policy_request__pack_to_buffer
+                     (const Medicare__V1__PublishPolicyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PublishPolicyRequest *
+       medicare__v1__publish_policy_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__publish_policy_request__free_unpacked
+                     (Medicare__V1__PublishPolicyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__PublishedPolicy methods */
+void   medicare__v1__published_policy__init
+                     (Medicare__V1__PublishedPolicy         *message);
+size_t medicare__v1__published_policy__get_packed_size
+                     (const Medicare__V1__PublishedPolicy   *message);
+size_t medicare__v1__published_policy__pack
+                     (const Medicare__V1__PublishedPolicy   *message,
+                      uint8_t             *out);
+size_t medicare__v1__published_policy__pack_to_buffer
+                     (const Medicare__V1__PublishedPolicy   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__PublishedPolicy *
+       medicare__v1__published_policy__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__published_policy__free_unpacked
+                     (Medicare__V1__PublishedPolicy *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListPoliciesRequest methods */
+void   medicare__v1__list_policies_request__init
+                     (Medicare__V1__ListPoliciesRequest         *message);
+size_t medicare__v1__list_policies_request__get_packed_size
+                     (const Medicare__V1__ListPoliciesRequest   *message);
+size_t medicare__v1__list_policies_request__pack
+                     (const Medicare__V1__ListPoliciesRequest   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_policies_request__pack_to_buffer
+                     (const Medicare__V1__ListPoliciesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListPoliciesRequest *
+       medicare__v1__list_policies_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_policies_request__free_unpacked
+                     (Medicare__V1__ListPoliciesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Medicare__V1__ListPoliciesResponse methods */
+void   medicare__v1__list_policies_response__init
+                     (Medicare__V1__ListPoliciesResponse         *message);
+size_t medicare__v1__list_policies_response__get_packed_size
+                     (const Medicare__V1__ListPoliciesResponse   *message);
+size_t medicare__v1__list_policies_response__pack
+                     (const Medicare__V1__ListPoliciesResponse   *message,
+                      uint8_t             *out);
+size_t medicare__v1__list_policies_response__pack_to_buffer
+                     (const Medicare__V1__ListPoliciesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__ListPoliciesResponse *
+       medicare__v1__list_policies_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__list_policies_response__free_unpacked
+                     (Medicare__V1__ListPoliciesResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__DayTotalsRequest methods */
 void   medicare__v1__day_totals_request__init
                      (Medicare__V1__DayTotalsRequest         *message);
@@ -2432,6 +3161,54 @@ typedef void (*Medicare__V1__InstitutionAccountRequest_Closure)
 typedef void (*Medicare__V1__InstitutionAccount_Closure)
                  (const Medicare__V1__InstitutionAccount *message,
                   void *closure_data);
+typedef void (*Medicare__V1__RegionalPrice_Closure)
+                 (const Medicare__V1__RegionalPrice *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__SelfpayProp_Closure)
+                 (const Medicare__V1__SelfpayProp *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__CatalogueRecord_Closure)
+                 (const Medicare__V1__CatalogueRecord *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ImportCatalogueRequest_Closure)
+                 (const Medicare__V1__ImportCatalogueRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ImportCatalogueResponse_Closure)
+                 (const Medicare__V1__ImportCatalogueResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__DownloadCatalogueRequest_Closure)
+                 (const Medicare__V1__DownloadCatalogueRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__DownloadCatalogueResponse_Closure)
+                 (const Medicare__V1__DownloadCatalogueResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__CatalogueMapping_Closure)
+                 (const Medicare__V1__CatalogueMapping *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__MapCatalogueCodesRequest_Closure)
+                 (const Medicare__V1__MapCatalogueCodesRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__MapCatalogueCodesResponse_Closure)
+                 (const Medicare__V1__MapCatalogueCodesResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__UnmapCatalogueCodesRequest_Closure)
+                 (const Medicare__V1__UnmapCatalogueCodesRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__UnmapCatalogueCodesResponse_Closure)
+                 (const Medicare__V1__UnmapCatalogueCodesResponse *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PublishPolicyRequest_Closure)
+                 (const Medicare__V1__PublishPolicyRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__PublishedPolicy_Closure)
+                 (const Medicare__V1__PublishedPolicy *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListPoliciesRequest_Closure)
+                 (const Medicare__V1__ListPoliciesRequest *message,
+                  void *closure_data);
+typedef void (*Medicare__V1__ListPoliciesResponse_Closure)
+                 (const Medicare__V1__ListPoliciesResponse *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__DayTotalsRequest_Closure)
                  (const Medicare__V1__DayTotalsRequest *message,
                   void *closure_data);
@@ -2537,6 +3314,30 @@ struct Medicare__V1__Settlement_Service
                     const Medicare__V1__VisitRef *input,
                     Medicare__V1__Visit_Closure closure,
                     void *closure_data);
+  void (*import_catalogue)(Medicare__V1__Settlement_Service *service,
+                           const Medicare__V1__ImportCatalogueRequest *input,
+                           Medicare__V1__ImportCatalogueResponse_Closure closure,
+                           void *closure_data);
+  void (*download_catalogue)(Medicare__V1__Settlement_Service *service,
+                             const Medicare__V1__DownloadCatalogueRequest *input,
+                             Medicare__V1__DownloadCatalogueResponse_Closure closure,
+                             void *closure_data);
+  void (*map_catalogue_codes)(Medicare__V1__Settlement_Service *service,
+                              const Medicare__V1__MapCatalogueCodesRequest *input,
+                              Medicare__V1__MapCatalogueCodesResponse_Closure closure,
+                              void *closure_data);
+  void (*unmap_catalogue_codes)(Medicare__V1__Settlement_Service *service,
+                                const Medicare__V1__UnmapCatalogueCodesRequest *input,
+                                Medicare__V1__UnmapCatalogueCodesResponse_Closure closure,
+                                void *closure_data);
+  void (*publish_policy)(Medicare__V1__Settlement_Service *service,
+                         const Medicare__V1__PublishPolicyRequest *input,
+                         Medicare__V1__PublishedPolicy_Closure closure,
+                         void *closure_data);
+  void (*list_policies)(Medicare__V1__Settlement_Service *service,
+                        const Medicare__V1__ListPoliciesRequest *input,
+                        Medicare__V1__ListPoliciesResponse_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Medicare__V1__Settlement_ServiceDestroy)(Medicare__V1__Settlement_Service *);
 void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
@@ -2567,7 +3368,13 @@ void medicare__v1__settlement__init (Medicare__V1__Settlement_Service *service,
       function_prefix__ ## revoke_chronic_registration,\
       function_prefix__ ## sign_family_doctor_contract,\
       function_prefix__ ## get_chronic_standing,\
-      function_prefix__ ## get_visit  }
+      function_prefix__ ## get_visit,\
+      function_prefix__ ## import_catalogue,\
+      function_prefix__ ## download_catalogue,\
+      function_prefix__ ## map_catalogue_codes,\
+      function_prefix__ ## unmap_catalogue_codes,\
+      function_prefix__ ## publish_policy,\
+      function_prefix__ ## list_policies  }
 void medicare__v1__settlement__import_persons(ProtobufCService *service,
                                               const Medicare__V1__ImportPersonsRequest *input,
                                               Medicare__V1__ImportPersonsResponse_Closure closure,
@@ -2660,6 +3467,30 @@ void medicare__v1__settlement__get_visit(ProtobufCService *service,
                                          const Medicare__V1__VisitRef *input,
                                          Medicare__V1__Visit_Closure closure,
                                          void *closure_data);
+void medicare__v1__settlement__import_catalogue(ProtobufCService *service,
+                                                const Medicare__V1__ImportCatalogueRequest *input,
+                                                Medicare__V1__ImportCatalogueResponse_Closure closure,
+                                                void *closure_data);
+void medicare__v1__settlement__download_catalogue(ProtobufCService *service,
+                                                  const Medicare__V1__DownloadCatalogueRequest *input,
+                                                  Medicare__V1__DownloadCatalogueResponse_Closure closure,
+                                                  void *closure_data);
+void medicare__v1__settlement__map_catalogue_codes(ProtobufCService *service,
+                                                   const Medicare__V1__MapCatalogueCodesRequest *input,
+                                                   Medicare__V1__MapCatalogueCodesResponse_Closure closure,
+                                                   void *closure_data);
+void medicare__v1__settlement__unmap_catalogue_codes(ProtobufCService *service,
+                                                     const Medicare__V1__UnmapCatalogueCodesRequest *input,
+                                                     Medicare__V1__UnmapCatalogueCodesResponse_Closure closure,
+                                                     void *closure_data);
+void medicare__v1__settlement__publish_policy(ProtobufCService *service,
+                                              const Medicare__V1__PublishPolicyRequest *input,
+                                              Medicare__V1__PublishedPolicy_Closure closure,
+                                              void *closure_data);
+void medicare__v1__settlement__list_policies(ProtobufCService *service,
+                                             const Medicare__V1__ListPoliciesRequest *input,
+                                             Medicare__V1__ListPoliciesResponse_Closure closure,
+                                             void *closure_data);
 typedef struct Medicare__V1__SettlementReports_Service Medicare__V1__SettlementReports_Service;
 struct Medicare__V1__SettlementReports_Service
 {
@@ -2697,6 +3528,8 @@ extern const ProtobufCEnumDescriptor    medicare__v1__visit_status__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__visit_event_kind__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__practice_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__receivable_kind__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__list_type__descriptor;
+extern const ProtobufCEnumDescriptor    medicare__v1__chronic_condition__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_response__descriptor;
@@ -2739,6 +3572,22 @@ extern const ProtobufCMessageDescriptor medicare__v1__receivable__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__post_receivable_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__institution_account_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__institution_account__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__regional_price__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__selfpay_prop__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__catalogue_record__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__import_catalogue_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__import_catalogue_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__download_catalogue_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__download_catalogue_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__catalogue_mapping__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__map_catalogue_codes_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__map_catalogue_codes_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__unmap_catalogue_codes_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__unmap_catalogue_codes_response__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__publish_policy_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__published_policy__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_policies_request__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__list_policies_response__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__day_totals_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__day_totals__descriptor;
 extern const ProtobufCServiceDescriptor medicare__v1__settlement__descriptor;
