@@ -248,7 +248,8 @@ extension SettlementStore {
             if !published.replay { policies.append(policy.version) }
         }
         let current = Catalogue(try await published(after: 0).records)
-        let changed = book.catalogue.filter { current.record($0.code, begndate: $0.begndate) != $0 }
+        // Compared in wire form: a stored record names its list type where the file may leave it to the code.
+        let changed = book.catalogue.filter { item in current.record(item.code, begndate: item.begndate).map(CatalogueRecord.init) != CatalogueRecord(item) }
         guard !changed.isEmpty else { return (policies, 0) }
         let ver = "\(source)-r\(try await latestRevision() + 1)"
         _ = try await importCatalogue(ver: ver, records: changed, last: true, by: source)
