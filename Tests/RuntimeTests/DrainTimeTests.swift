@@ -21,7 +21,14 @@ struct DrainTimeTests {
         let held = Task { try await echo.echo(EchoMessage(text: "held", delayMillis: 60_000), options: CallOptions(timeout: .seconds(90))) }
         // a short call that finishes within the drain time is answered normally
         let short = Task { try await echo.echo(EchoMessage(text: "short", delayMillis: 800), options: CallOptions(timeout: .seconds(90))) }
-        try await Task.sleep(for: .milliseconds(400))
+        // Both calls in flight on the server before SIGTERM (a fixed sleep lost the race on a
+        // loaded run: the process stopped before they arrived and they were refused).
+        for _ in 0..<200 {
+            let (_, metrics) = try await service.get("/metrics")
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("medicare_rpc_in_flight ") }
+            if let value = line?.split(separator: " ").last.flatMap({ Double($0) }), value >= 2 { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
         let signalled = ContinuousClock.now
         service.child.signal(SIGTERM)
 

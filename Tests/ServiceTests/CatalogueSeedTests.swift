@@ -23,7 +23,11 @@ struct CatalogueSeedTests {
             #expect(first.policies.count == book.policies.count && first.records == book.catalogue.count)
             let loaded = try await PolicyHolder.current(book).refreshed(from: store)
             let again = try await store.seed(from: book, source: "bundled")
-            #expect(again.policies.isEmpty && again.records == 0, "\(again)")
+            #expect(again.policies.isEmpty && again.records == 0 && again.differing.isEmpty, "\(again)")
+            var changedPolicy = book
+            changedPolicy.policies[0].poolingRatio["general_outpatient"] = 5500
+            let refused = try await store.seed(from: changedPolicy, source: "bundled")
+            #expect(refused.differing == [book.policies[0].version] && refused.policies.isEmpty)
             #expect(try await store.latestRevision() == loaded.revision)
 
             // A new price from 2025 for one drug: one record more, the old period kept.

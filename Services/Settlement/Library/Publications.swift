@@ -240,8 +240,15 @@ extension SettlementStore {
     /// published (by `source`, the configuration key), and the catalogue records that differ
     /// from the published ones, as one catalogue version named after `source` and the
     /// revision. Answers what it published (policy versions, catalogue records).
-    func seed(from book: PolicyBook, source: String) async throws -> (policies: [String], records: Int) {
-        let stored = Set(try await publishedPolicies().map(\.version))
+    /// `differing` names the file's versions already published with other content: the
+    /// published ones stay (a change is published under a new version).
+    func seed(from book: PolicyBook, source: String) async throws -> (policies: [String], records: Int, differing: [String]) {
+        let storedBodies = Dictionary(try await publishedPolicies().map { ($0.version, $0.policyJson) }, uniquingKeysWith: { a, _ in a })
+        let stored = Set(storedBodies.keys)
+        var differing: [String] = []
+        for policy in book.policies {
+            if let body = storedBodies[policy.version], body != (try SettlementProvider.canonicalJSON(policy)) { differing.append(policy.version) }
+        }
         var policies: [String] = []
         for policy in book.policies where !stored.contains(policy.version) {
             let published = try await publishPolicy(policy, body: try SettlementProvider.canonicalJSON(policy), by: source)
@@ -250,10 +257,10 @@ extension SettlementStore {
         let current = Catalogue(try await published(after: 0).records)
         // Compared in wire form: a stored record names its list type where the file may leave it to the code.
         let changed = book.catalogue.filter { item in current.record(item.code, begndate: item.begndate).map(CatalogueRecord.init) != CatalogueRecord(item) }
-        guard !changed.isEmpty else { return (policies, 0) }
+        guard !changed.isEmpty else { return (policies, 0, differing) }
         let ver = "\(source)-r\(try await latestRevision() + 1)"
         _ = try await importCatalogue(ver: ver, records: changed, last: true, by: source)
-        return (policies, changed.count)
+        return (policies, changed.count, differing)
     }
 }
 

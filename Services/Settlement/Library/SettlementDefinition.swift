@@ -37,6 +37,10 @@ public enum SettlementDefinition {
         let logger = context.logger
         @Sendable func seed(_ book: PolicyBook) async throws {
             let seeded = try await store.seed(from: book, source: source)
+            if !seeded.differing.isEmpty {
+                logger.warning("the policy file holds other content than the published version: the published one stays; publish a change under a new version",
+                               metadata: ["versions": "\(seeded.differing)"])
+            }
             if !seeded.policies.isEmpty || seeded.records > 0 {
                 logger.notice("policy file published", metadata: ["policies": "\(seeded.policies)", "catalogue_records": "\(seeded.records)"])
             }
