@@ -40,6 +40,15 @@ struct CatalogueSeedTests {
             #expect(next.revision > loaded.revision)
             #expect(next.catalogue.item(dearer.code, on: "2024-06-01")?.referencePrice == dearer.referencePrice - 7)
             #expect(next.catalogue.item(dearer.code, on: "2025-03-01")?.referencePrice == dearer.referencePrice)
+            // Paged one record at a time, a code's two records still arrive together, none lost.
+            var codes: [String] = [], after = ""
+            while true {
+                let page = try await store.downloadCatalogue(after: 0, upto: next.revision, afterCode: after, limit: 1)
+                codes += page.records.map(\.medListCodg)
+                guard page.more else { break }
+                after = page.next
+            }
+            #expect(codes.count == book.catalogue.count && codes.filter { $0 == dearer.code }.count == 2, "\(codes)")
         }
     }
 

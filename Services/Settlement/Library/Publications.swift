@@ -151,25 +151,28 @@ extension SettlementStore {
     /// published in (after, upto], codes after `afterCode`, at most `limit` (a code's records
     /// are never split across pages), by code then revision.
     func downloadCatalogue(after: Int64, upto: Int64, afterCode: String, limit: Int) async throws -> (records: [CatalogueRecord], next: String, more: Bool) {
+        let select = """
+            SELECT r.code, r.body FROM catalogue_records r JOIN publications p ON p.seq = r.seq
+            WHERE p.revision > $1 AND p.revision <= $2 AND r.code
+            """
         let rows = try await database.read { tx in
-            try await tx.query(
-                """
-                SELECT r.code, r.body FROM catalogue_records r JOIN publications p ON p.seq = r.seq
-                WHERE p.revision > $1 AND p.revision <= $2 AND r.code > $3 ORDER BY r.code, p.revision LIMIT $4
-                """,
-                [.integer(after), .integer(upto), .text(afterCode), .integer(Int64(limit + 1))]
+            var rows = try await tx.query(
+                select + " > $3 ORDER BY r.code, p.revision LIMIT $4", [.integer(after), .integer(upto), .text(afterCode), .integer(Int64(limit + 1))]
             ).map { (code: try $0.string("code"), body: try $0.blob("body")) }
+            // Keep a code's records together: drop the last code's when the page cuts it, or,
+            // when the page is that one code, read all of it (a code holds a few records).
+            if rows.count > limit, rows[limit].code == rows[limit - 1].code {
+                let cut = rows[limit - 1].code
+                rows.removeAll { $0.code == cut }
+                if rows.isEmpty {
+                    rows = try await tx.query(select + " = $3 ORDER BY p.revision", [.integer(after), .integer(upto), .text(cut)])
+                        .map { (code: try $0.string("code"), body: try $0.blob("body")) }
+                }
+                return (rows, true)
+            }
+            return (Array(rows.prefix(limit)), rows.count > limit)
         }
-        var page = rows
-        var more = false
-        if rows.count > limit {
-            more = true
-            page = Array(rows.prefix(limit))
-            // Keep a code's records together: drop the last code's when the page cuts it.
-            let cut = page.last!.code
-            if rows[limit].code == cut, page.first!.code != cut { page.removeAll { $0.code == cut } }
-        }
-        return (try page.map { try CatalogueRecord(decoding: $0.body) }, page.last?.code ?? afterCode, more)
+        return (try rows.0.map { try CatalogueRecord(decoding: $0.body) }, rows.0.last?.code ?? afterCode, rows.1)
     }
 
     /// Adds or replaces an institution's 3301 mappings, all in one transaction.
@@ -267,7 +270,7 @@ extension SettlementStore {
 extension SettlementProvider {
     /// `Settlement/ImportCatalogue`.
     public func importCatalogue(_ request: ImportCatalogueRequest, context: CallContext) async throws -> ImportCatalogueResponse {
-        let ver = try Self.versionName(request.ver, field: "ver")
+        let ver = try VersionName(request.ver, field: "ver").value
         guard request.records.count <= 5_000 else { throw DomainError(field: "records", "at most 5,000 per call, got \(request.records.count)") }
         var seen = Set<String>()
         var items: [CatalogueItem] = []
@@ -346,7 +349,7 @@ extension SettlementProvider {
         } catch {
             throw DomainError(field: "policy_json", "is not a benefit policy document (JSON)")
         }
-        _ = try Self.versionName(policy.version, field: "policy_json.version")
+        _ = try VersionName(policy.version, field: "policy_json.version")
         try policy.validate()
         let from = try CivilDate(policy.effectiveFrom, field: "\(policy.version).effectiveFrom")
         let body = try Self.canonicalJSON(policy)
@@ -373,13 +376,5 @@ extension SettlementProvider {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(policy), as: UTF8.self)
-    }
-
-    /// A version name: 1-64 letters, digits, '.', '-' or '_'.
-    static func versionName(_ text: String, field: String) throws(DomainError) -> String {
-        guard (1...64).contains(text.utf8.count),
-              text.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 46 || $0 == 45 || $0 == 95 })
-        else { throw DomainError(field: field, "must be 1-64 letters, digits, '.', '-' or '_'") }
-        return text
     }
 }

@@ -58,9 +58,7 @@ public final class RuleBook: Sendable {
         var set = sent
         set.publishedAt = ""
         set.publishedBy = ""
-        guard (1...64).contains(set.version.utf8.count),
-              set.version.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 46 || $0 == 45 || $0 == 95 })
-        else { throw DomainError(field: "rule_set.version", "must be 1-64 letters, digits, '.', '-' or '_'") }
+        _ = try VersionName(set.version, field: "rule_set.version")
         guard (1...200).contains(set.name.count) else { throw DomainError(field: "rule_set.name", "must be 1-200 characters") }
         _ = try CivilDate(set.effectiveFrom, field: "rule_set.effective_from")
         guard (1...1_000).contains(set.rules.count) else { throw DomainError(field: "rule_set.rules", "must hold 1-1000 rules") }

@@ -168,3 +168,18 @@ public func timeOrderedID(prefix: String) -> String {
     let millis = UInt64(Date().timeIntervalSince1970 * 1000)
     return prefix + padded(String(millis, radix: 16), 12) + padded(String(UInt64.random(in: 0..<(1 << 44)), radix: 16), 11)
 }
+
+/// A published version's name (a rule set's, a benefit policy's, a catalogue version's):
+/// 1-64 ASCII letters, digits, '.', '-' or '_'.
+public struct VersionName: Hashable, Sendable {
+    /// The name as sent.
+    public let value: String
+
+    /// - Throws: ``DomainError`` (`invalid`) naming `field` for anything else.
+    public init(_ text: String, field: String) throws(DomainError) {
+        guard (1...64).contains(text.utf8.count),
+              text.utf8.allSatisfy({ isASCIIDigit($0) || isASCIIUpper($0) || (97...122).contains($0) || $0 == 46 || $0 == 45 || $0 == 95 })
+        else { throw DomainError(field: field, "must be 1-64 letters, digits, '.', '-' or '_'") }
+        value = text
+    }
+}
