@@ -94,11 +94,11 @@ FREE_TEXT = {
     # identifiers and codes from open sets: persons, visits, settlements, institutions,
     # divisions, catalogue items, ICD-10 codes, rules and versions, calls and keys
     "psn_no", "certno", "mdtrt_id", "setl_id", "reversal_id", "fixmedins_code", "fixmedins_name", "settle_via", "ide_fixmedins_no",
-    "code", "parent_code", "division_code", "institution", "region", "insu_admdvs", "item_code", "diagnoses",
+    "code", "parent_code", "division_code", "institution", "region", "insu_admdvs", "insuplc_admdvs", "item_code", "diagnoses",
     "rule_id", "rule_version", "policy_version", "session_id", "subject", "pending", "key", "service", "method",
     "server", "version", "by",
     # dates and times (YYYY-MM-DD, ISO 8601)
-    "at", "birthday", "date", "on_date", "effective_date", "relationship_end", "setl_date", "visit_date",
+    "at", "birthday", "date", "on_date", "effective_date", "relationship_end", "setl_date", "visit_date", "psn_insu_date", "paus_insu_date",
     # hashes and digests (hex)
     "hash", "prev_hash", "digest",
     # free text: names, reasons, messages, evidence; metadata values; the echo test message

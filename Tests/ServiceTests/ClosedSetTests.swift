@@ -68,6 +68,8 @@ import Testing
             "cases.status": Self.codes(CaseStatus.self),
             "institution_kinds.kind": Self.codes(InstitutionKind.self),
             "publications.kind": ["policy", "catalogue"],
+            "insurance_records.insutype": Insutype.known.map { String($0.rawValue) },
+            "insurance_records.status": Self.codes(PsnInsuStas.self),
         ]
         let migrations = RegistryDefinition.migrations + SettlementDefinition.migrations + SupervisionDefinition.migrations
         let table = try Regex(#"CREATE TABLE (\w+) \("#), check = try Regex(#"(\w+) TEXT NOT NULL CHECK \((\w+) IN \(([^)]*)\)\)"#)

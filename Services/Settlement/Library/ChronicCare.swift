@@ -146,7 +146,7 @@ extension SettlementProvider {
 
     private func requireEnrolled(_ psnNo: String) async throws {
         guard let person = try await store.person(psnNo: psnNo) else { throw DomainError(.notFound, field: "psn_no", "no insured person \(psnNo)") }
-        guard person.psnInsuStas == .enrolled else { throw DomainError(.precondition, field: "psn_no", "\(psnNo)'s enrolment is \(person.psnInsuStas)") }
+        _ = try person.enrolled(on: today().description, field: "psn_no", insutypeField: "insutype")
     }
 }
 

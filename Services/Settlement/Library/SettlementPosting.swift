@@ -86,8 +86,8 @@ extension SettlementStore {
         // key, and live by visit number; the clinic is matched here), the persons'
         // accumulators, and what they were already billed on the visit days (only holders of
         // the person's lock change the last two). One round trip on PostgreSQL (the function
-        // of migration 18), two statements on SQLite.
-        var persons: [String: InsuredPerson] = [:]
+        // of migration 18, with the insurance records since 23), four statements on SQLite.
+        var persons: [String: InsuredPerson] = [:], records: [String: [InsuInfo]] = [:]
         var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
         var accumulators: [AccumulatorKey: Accumulator] = [:]
         var billed = Set<BilledKey>()
@@ -120,6 +120,11 @@ extension SettlementStore {
                     SELECT 0 AS part, psn_no AS t1, certno AS t2, name AS t3, insutype AS t4, insu_admdvs AS t5, status AS t6, NULL AS result,
                       account_balance AS n1, cvlserv_flag AS n2, psn_idet_type AS n3 FROM persons WHERE \(lockable) ORDER BY psn_no
                     """, binds)
+                binds = []
+                rows += try await tx.query(
+                    "SELECT 5 AS part, r.psn_no AS t1, r.insutype AS t2, r.insuplc_admdvs AS t3, r.status AS t4, r.psn_insu_date AS t5, r.paus_insu_date AS t6 "
+                        + SQLPlaceholders.probe("insurance_records", as: "r", by: [("psn_no", "text")], keys: who.map { [.text($0)] }, dialect: dialect, binds: &binds),
+                    binds)
                 binds = []
                 rows += try await tx.query(
                     "SELECT 4 AS part, o.fixmedins_code AS t1, o.mdtrt_id AS t2 "
@@ -164,6 +169,10 @@ extension SettlementStore {
                     if try posting.code("status", as: SettlementStatus.self) == .settled {
                         byVisit[VisitKey(clinic: try row.string("t5"), mdtrtID: try row.string("t6"))] = prior
                     }
+                case 5:
+                    records[try row.string("t1"), default: []].append(try Self.insuranceRecord(SQLRow(
+                        columns: ["insutype", "insuplc_admdvs", "status", "psn_insu_date", "paus_insu_date"],
+                        values: [row["t2"], row["t3"], row["t4"], row["t5"], row["t6"]])))
                 case 4:
                     locked.append(VisitKey(clinic: try row.string("t1"), mdtrtID: try row.string("t2")))
                 case 2:
@@ -174,6 +183,10 @@ extension SettlementStore {
                 default:
                     billed.insert(BilledKey(psnNo: try row.string("t1"), day: try row.string("t2"), item: try row.string("t3")))
                 }
+            }
+            for (psnNo, held) in records { persons[psnNo]?.insuinfo = held.sorted { $0.psnInsuDate > $1.psnInsuDate } }
+            for (psnNo, person) in persons where person.insuinfo.isEmpty {
+                persons[psnNo]?.insuinfo = [InsuInfo(insutype: person.insutype, insuplcAdmdvs: person.insuAdmdvs, psnInsuStas: person.psnInsuStas)]
             }
         }
 

@@ -33,40 +33,16 @@ public struct SettlementProvider: SettlementService {
         self.calendar = CivilDate.gregorian(in: timeZone)
     }
 
-    /// Adds or updates insured persons by `psn_no`, at most 10,000 per call, all or none.
-    /// Every identifier is stored in its canonical form (upper-case `X` in `certno`), so one
+    /// Adds or updates insured persons by `psn_no`, at most 10,000 per call, all or none; a
+    /// person's insurance records (`insuinfo`, or one running record from the flat fields)
+    /// replace those held (``InsuredPerson/forImport(_:at:)`` checks them). Every identifier is stored in its canonical form (upper-case `X` in `certno`), so one
     /// resident ID is one person: an ID already registered to another `psn_no` is refused
     /// (`FAILED_PRECONDITION`), as is any field out of format (`INVALID_ARGUMENT`, naming it).
     public func importPersons(_ request: ImportPersonsRequest, context: CallContext) async throws -> ImportPersonsResponse {
         guard request.persons.count <= 10_000 else { throw DomainError(field: "persons", "at most 10000 per call") }
         var persons: [InsuredPerson] = []
         persons.reserveCapacity(request.persons.count)
-        for (i, sent) in request.persons.enumerated() {
-            var person = sent
-            person.psnNo = try PersonNumber(sent.psnNo, field: "persons[\(i)].psn_no").value
-            person.certno = try ResidentID(sent.certno, field: "persons[\(i)].certno").value
-            guard !sent.name.isEmpty, sent.name.count <= 50 else { throw DomainError(field: "persons[\(i)].name", "must be 1-50 characters") }
-            // A person's primary insurance: employee basic (310) or urban-rural resident basic (390).
-            let insutype = try sent.insutype.required("persons[\(i)].insutype")
-            guard insutype == .employeeBasic || insutype == .residentBasic else {
-                throw DomainError(field: "persons[\(i)].insutype", "\(insutype.rawValue) is supplementary: a person's primary insutype is 310 or 390")
-            }
-            guard sent.insuAdmdvs.utf8.count == 6, sent.insuAdmdvs.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-                throw DomainError(field: "persons[\(i)].insu_admdvs", "must be 6 digits")
-            }
-            _ = try sent.psnInsuStas.required("persons[\(i)].psn_insu_stas")
-            guard (0...1_000_000_000).contains(sent.accountBalance) else {
-                throw DomainError(field: "persons[\(i)].account_balance", "must be 0-1000000000 fen")
-            }
-            // 公务员医疗补助 supplements employees' basic insurance.
-            guard !sent.cvlservFlag || insutype == .employeeBasic else {
-                throw DomainError(field: "persons[\(i)].cvlserv_flag", "the civil-servant subsidy supplements employees' insurance (310), not \(insutype.rawValue)")
-            }
-            guard sent.psnIdetType == .unspecified || sent.psnIdetType.isKnown else {
-                throw DomainError(field: "persons[\(i)].psn_idet_type", "\(sent.psnIdetType.rawValue) is not an assistance category (1-4)")
-            }
-            persons.append(person)
-        }
+        for (i, sent) in request.persons.enumerated() { persons.append(try InsuredPerson.forImport(sent, at: i)) }
         var certnos = Set<String>(), numbers = Set<String>()
         for (i, person) in persons.enumerated() {
             guard certnos.insert(person.certno).inserted else { throw DomainError(field: "persons[\(i)].certno", "appears twice in this batch") }
@@ -80,14 +56,20 @@ public struct SettlementProvider: SettlementService {
         return ImportPersonsResponse(imported: UInt32(persons.count))
     }
 
+    /// 1101: the person behind a resident ID with their insurance records; the flat fields
+    /// are the basic insurance in force today (``InsuredPerson/inForce(on:insutype:)``).
     public func verifyIdentity(_ request: VerifyIdentityRequest, context: CallContext) async throws -> VerifyIdentityResponse {
         let id = try ResidentID(request.certno, field: "certno")
         guard let person = try await store.person(certno: id.value) else {
             return VerifyIdentityResponse(valid: false, reason: "not insured", birthday: id.birthDate, gend: id.gend)
         }
-        let enrolled = person.psnInsuStas == .enrolled
+        let day = today().description
+        guard let current = person.inForce(on: day) else {
+            return VerifyIdentityResponse(person: person, valid: false, reason: "no basic insurance in force on \(day)", birthday: id.birthDate, gend: id.gend)
+        }
+        let enrolled = current.psnInsuStas == .enrolled
         return VerifyIdentityResponse(
-            person: person, valid: enrolled, reason: enrolled ? "" : "enrolment is \(person.psnInsuStas)", birthday: id.birthDate, gend: id.gend
+            person: current, valid: enrolled, reason: enrolled ? "" : "enrolment is \(current.psnInsuStas.code)", birthday: id.birthDate, gend: id.gend
         )
     }
 

@@ -120,7 +120,20 @@ extension SettlementStore {
             "DROP FUNCTION settlement_batch_read(text[], text[], text[], text[], text[], text[], text[], text[])", batchRead,
         ]),
         Migration(22, "policy and catalogue publications, institutions' catalogue mappings (3301)", sql: publicationsSQL),
+        // A person's insurance over time (1101's insuinfo); what each person held so far
+        // becomes one running record. The posting read returns them (part 5).
+        Migration(23, "insured persons' insurance records over time", steps: Migration.split(insuranceRecordsSQL), postgres: Migration.split(insuranceRecordsSQL) + [
+            "DROP FUNCTION settlement_batch_read(text[], text[], text[], text[], text[], text[], text[], text[])", batchRead,
+        ]),
     ]
+
+    static let insuranceRecordsSQL = """
+        CREATE TABLE insurance_records (psn_no TEXT NOT NULL REFERENCES persons (psn_no), insutype TEXT NOT NULL CHECK (insutype IN (\(insutypes.map { "'\($0)'" }.joined(separator: ", ")))),
+            insuplc_admdvs TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('enrolled', 'suspended', 'terminated')),
+            psn_insu_date TEXT NOT NULL, paus_insu_date TEXT NOT NULL, PRIMARY KEY (psn_no, insutype, psn_insu_date));
+        INSERT INTO insurance_records (psn_no, insutype, insuplc_admdvs, status, psn_insu_date, paus_insu_date)
+            SELECT psn_no, insutype, insu_admdvs, status, '', '' FROM persons
+        """
 
     static let fundColumns = """
         ALTER TABLE persons ADD COLUMN cvlserv_flag BIGINT NOT NULL DEFAULT 0 CHECK (cvlserv_flag IN (0, 1));
@@ -141,14 +154,15 @@ extension SettlementStore {
     /// then, each part read with a snapshot
     /// taken after the locks are held (a VOLATILE function takes a new one for every query, as
     /// the separate statements it replaces did under READ COMMITTED), the postings the
-    /// requests could replay by key or live visit (part 1), the persons' accumulators (part
+    /// requests could replay by key or live visit (part 1), the persons' insurance records
+    /// (part 5, migration 23), the persons' accumulators (part
     /// 2) and the (day, person, item) keys already billed (part 3, R003). Every key is probed
     /// by index (a lateral probe each), whatever the planner knows of the tables. Numbers:
     /// a person's account balance, civil-servant flag and assistance category (n1-n3); an
     /// accumulator's year, deductible used, pooling paid, amount borne and serious illness,
     /// civil-servant subsidy and medical assistance paid (n1-n7). Migration 18 made it with
-    /// n1-n3 only (this text is what it runs on a new database, where 21 follows at once);
-    /// 21 makes it again.
+    /// n1-n3 only (this text is what it runs on a new database, where 21 and 23 follow at
+    /// once); 21 makes it again, and 23 with part 5.
     static let batchRead = """
         CREATE FUNCTION settlement_batch_read(keys text[], visits text[], who text[], days text[], psns text[], items text[], vclinics text[], vids text[])
         RETURNS TABLE (part int, t1 text, t2 text, t3 text, t4 text, t5 text, t6 text, result bytea, n1 bigint, n2 bigint, n3 bigint,
@@ -159,6 +173,10 @@ extension SettlementStore {
             RETURN QUERY SELECT 0, p.psn_no, p.certno, p.name, p.insutype, p.insu_admdvs, p.status, NULL::bytea, p.account_balance, p.cvlserv_flag,
                     p.psn_idet_type, 0::bigint, 0::bigint, 0::bigint, 0::bigint
                 FROM persons p WHERE p.psn_no = ANY(who) ORDER BY p.psn_no FOR UPDATE;
+            -- The persons' insurance records (after their locks: an import holds the same lock).
+            RETURN QUERY SELECT 5, r.psn_no, r.insutype, r.insuplc_admdvs, r.status, r.psn_insu_date, r.paus_insu_date, NULL::bytea, 0::bigint, 0::bigint,
+                    0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint
+                FROM unnest(who) AS k(k0) CROSS JOIN LATERAL (SELECT * FROM insurance_records x WHERE x.psn_no = k.k0 OFFSET 0) r;
             -- Locked in the order given (the caller sorts the pairs), each by its key.
             RETURN QUERY SELECT 4, v.fixmedins_code, v.mdtrt_id, '', '', '', '', NULL::bytea, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint
                 FROM unnest(vclinics, vids) AS k(k0, k1)

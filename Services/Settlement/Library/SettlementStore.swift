@@ -69,6 +69,15 @@ public struct SettlementStore: Sendable {
                     [.text(p.psnNo), .text(p.certno), .text(p.name), .text(String(p.insutype.rawValue)), .text(p.insuAdmdvs), p.psnInsuStas.stored,
                      .integer(p.accountBalance), .integer(p.cvlservFlag ? 1 : 0), .integer(Int64(p.psnIdetType.rawValue))]
                 )
+                // The records given replace those held (the flat columns above summarize the newest basic one).
+                try await tx.execute("DELETE FROM insurance_records WHERE psn_no = $1", [.text(p.psnNo)])
+                var binds: [SQLValue] = []
+                for r in p.insuinfo {
+                    binds += [.text(p.psnNo), .text(String(r.insutype.rawValue)), .text(r.insuplcAdmdvs), r.psnInsuStas.stored, .text(r.psnInsuDate), .text(r.pausInsuDate)]
+                }
+                try await tx.execute(
+                    "INSERT INTO insurance_records (psn_no, insutype, insuplc_admdvs, status, psn_insu_date, paus_insu_date) VALUES \(SQLPlaceholders.rows(p.insuinfo.count, width: 6))",
+                    binds)
             }
         }
     }
@@ -99,16 +108,37 @@ public struct SettlementStore: Sendable {
         }
     }
 
+    /// The person with a resident ID and all their insurance records (newest first), or nil.
     public func person(certno: String) async throws -> InsuredPerson? {
         try await database.lookup { tx in
-            try await tx.queryOne("SELECT * FROM persons WHERE certno = $1", [.text(certno)]).map(Self.person)
+            guard var person = try await tx.queryOne("SELECT * FROM persons WHERE certno = $1", [.text(certno)]).map(Self.person) else { return nil }
+            person.insuinfo = try await Self.insuranceRecords(of: person, tx)
+            return person
         }
     }
 
+    /// The person numbered `psnNo` and all their insurance records (newest first), or nil.
     public func person(psnNo: String) async throws -> InsuredPerson? {
         try await database.lookup { tx in
-            try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1", [.text(psnNo)]).map(Self.person)
+            guard var person = try await tx.queryOne("SELECT * FROM persons WHERE psn_no = $1", [.text(psnNo)]).map(Self.person) else { return nil }
+            person.insuinfo = try await Self.insuranceRecords(of: person, tx)
+            return person
         }
+    }
+
+    /// A person's insurance records, newest first; one running record made of the flat
+    /// columns for a person stored without any.
+    static func insuranceRecords(of person: InsuredPerson, _ tx: any SQLTransaction) async throws -> [InsuInfo] {
+        let records = try await tx.query(
+            "SELECT * FROM insurance_records WHERE psn_no = $1 ORDER BY psn_insu_date DESC", [.text(person.psnNo)]
+        ).map(insuranceRecord)
+        return records.isEmpty ? [InsuInfo(insutype: person.insutype, insuplcAdmdvs: person.insuAdmdvs, psnInsuStas: person.psnInsuStas)] : records
+    }
+
+    static func insuranceRecord(_ row: SQLRow) throws -> InsuInfo {
+        InsuInfo(
+            insutype: Insutype(rawValue: Int32(try row.string("insutype")) ?? 0), insuplcAdmdvs: try row.string("insuplc_admdvs"),
+            psnInsuStas: try row.code("status"), psnInsuDate: try row.string("psn_insu_date"), pausInsuDate: try row.string("paus_insu_date"))
     }
 
     /// A person's year-to-date accumulators for a visit type and, for the funds that count by

@@ -15,22 +15,19 @@ struct Settling: Sendable {
     /// The split of the claim for `person` on the terms of `settledAs` (the claim's medical
     /// type, or general outpatient for a chronic claim away from the contracted institution:
     /// ``ChronicStandingOnDay/settledAs(_:)``) with `accumulator` (deductible used and fund
-    /// paid this year on those terms), by the benefit policy of the person's insured region
-    /// (`insu_admdvs`), insurance type and the clinic's level in force on the visit day
-    /// (``PolicyBook/policy(region:insutype:institutionKind:on:)``). Errors: FAILED_PRECONDITION (not
-    /// enrolled; a stated insutype not the person's; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
+    /// paid this year on those terms), by the benefit policy of the insured region and
+    /// insurance type of the person's record in force on the visit day
+    /// (``InsuredPerson/enrolled(on:insutype:field:insutypeField:)``) and the clinic's level in force on the visit day
+    /// (``PolicyBook/policy(region:insutype:institutionKind:on:)``). Errors: FAILED_PRECONDITION (no
+    /// record in force that day or not enrolled in it; a stated insutype the person does not hold that day; no policy covers the region and day), INVALID_ARGUMENT (`certno` is not the
     /// person's; a visit before the person's birth).
     /// `year`: the person's accumulators of this year over every visit type
     /// (``SettlementStore/Accumulator/year(of:)``), for serious illness, the civil-servant
     /// subsidy and medical assistance, which count by year.
-    func result(person: InsuredPerson, settledAs: MedType, accumulator: SettlementStore.Accumulator, year: SettlementStore.Accumulator) throws -> SettlementResult {
-        guard person.psnInsuStas == .enrolled else {
-            throw DomainError(.precondition, field: "claim.psn_no", "person \(person.psnNo) is not enrolled (\(person.psnInsuStas))")
-        }
-        // A stated insurance type must be the person's (2207's insutype).
-        guard claim.claim.insutype.rawValue == 0 || claim.claim.insutype == person.insutype else {
-            throw DomainError(.precondition, field: "claim.insutype", "\(claim.claim.insutype.rawValue) is not person \(person.psnNo)'s insurance type (\(person.insutype.rawValue))")
-        }
+    func result(person held: InsuredPerson, settledAs: MedType, accumulator: SettlementStore.Accumulator, year: SettlementStore.Accumulator) throws -> SettlementResult {
+        // The insurance record in force on the visit day, of the stated type (2207's insutype)
+        // or the basic one: its type and insured region choose the policy.
+        let person = try held.enrolled(on: claim.visitDate.description, insutype: claim.claim.insutype, field: "claim.psn_no", insutypeField: "claim.insutype")
         if let certno = claim.certno, certno.value != person.certno {
             throw DomainError(field: "claim.certno", "does not match person \(person.psnNo)")
         }

@@ -33,10 +33,8 @@ extension SettlementProvider {
         if let id, id.value != person.certno {
             throw DomainError(.precondition, field: "mdtrt_cert_no", "the resident ID presented is not \(visit.psnNo)'s")
         }
-        guard person.psnInsuStas == .enrolled else { throw DomainError(.precondition, field: "psn_no", "\(visit.psnNo)'s enrolment is \(person.psnInsuStas)") }
-        guard person.insutype == visit.insutype else {
-            throw DomainError(.precondition, field: "insutype", "\(visit.psnNo) is insured under \(person.insutype.rawValue), not \(visit.insutype.rawValue)")
-        }
+        // The record in force on the visit day must be of the stated type and enrolled.
+        _ = try person.enrolled(on: visit.begntime, insutype: visit.insutype, field: "psn_no", insutypeField: "insutype")
         try await store.requirePractitioners(visit.fixmedinsCode, [("atddr_no", visit.atddrNo)])
         let (stored, replay) = try await store.registerVisit(presented, by: actor)
         guard replay else {

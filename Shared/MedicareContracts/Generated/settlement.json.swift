@@ -3,6 +3,28 @@
 public import MedicareDomain
 public import MedicareWire
 
+extension InsuInfo: JSONMessage {
+    public init(json reader: inout JSONReader) throws(DomainError) {
+        self.init()
+        self.insutype = try reader.code("insutype")
+        self.insuplcAdmdvs = try reader.string("insuplc_admdvs")
+        self.psnInsuStas = try reader.code("psn_insu_stas")
+        self.psnInsuDate = try reader.string("psn_insu_date")
+        self.pausInsuDate = try reader.string("paus_insu_date")
+        try reader.finish("medicare.v1.InsuInfo")
+    }
+
+    public func json(into writer: inout JSONWriter) {
+        writer.put("insutype", self.insutype)
+        writer.put("insuplc_admdvs", self.insuplcAdmdvs)
+        writer.put("psn_insu_stas", self.psnInsuStas)
+        writer.put("psn_insu_date", self.psnInsuDate)
+        writer.put("paus_insu_date", self.pausInsuDate)
+    }
+
+    public static let jsonFields: [JSONField] = [JSONField("insutype", "medicare.v1.Insutype"), JSONField("insuplc_admdvs", "string"), JSONField("psn_insu_stas", "medicare.v1.PsnInsuStas"), JSONField("psn_insu_date", "string"), JSONField("paus_insu_date", "string")]
+}
+
 extension InsuredPerson: JSONMessage {
     public init(json reader: inout JSONReader) throws(DomainError) {
         self.init()
@@ -15,6 +37,7 @@ extension InsuredPerson: JSONMessage {
         self.accountBalance = try reader.integer("account_balance")
         self.cvlservFlag = try reader.bool("cvlserv_flag")
         self.psnIdetType = try reader.code("psn_idet_type")
+        self.insuinfo = try reader.messages("insuinfo")
         try reader.finish("medicare.v1.InsuredPerson")
     }
 
@@ -28,9 +51,10 @@ extension InsuredPerson: JSONMessage {
         writer.put("account_balance", self.accountBalance)
         writer.put("cvlserv_flag", self.cvlservFlag)
         writer.put("psn_idet_type", self.psnIdetType)
+        writer.put("insuinfo", self.insuinfo)
     }
 
-    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("certno", "string"), JSONField("name", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("insu_admdvs", "string"), JSONField("psn_insu_stas", "medicare.v1.PsnInsuStas"), JSONField("account_balance", "int64"), JSONField("cvlserv_flag", "bool"), JSONField("psn_idet_type", "medicare.v1.PsnIdetType")]
+    public static let jsonFields: [JSONField] = [JSONField("psn_no", "string"), JSONField("certno", "string"), JSONField("name", "string"), JSONField("insutype", "medicare.v1.Insutype"), JSONField("insu_admdvs", "string"), JSONField("psn_insu_stas", "medicare.v1.PsnInsuStas"), JSONField("account_balance", "int64"), JSONField("cvlserv_flag", "bool"), JSONField("psn_idet_type", "medicare.v1.PsnIdetType"), JSONField("insuinfo", "medicare.v1.InsuInfo", repeated: true)]
 }
 
 extension ImportPersonsRequest: JSONMessage {

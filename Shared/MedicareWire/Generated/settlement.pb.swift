@@ -833,6 +833,59 @@ public enum ChronicCondition: ProtoEnum {
     }
 }
 
+/// `medicare.v1.InsuInfo`
+public struct InsuInfo: WireMessage {
+    public var insutype: Insutype
+    public var insuplcAdmdvs: String
+    public var psnInsuStas: PsnInsuStas
+    public var psnInsuDate: String
+    public var pausInsuDate: String
+
+    public init(insutype: Insutype = .init(), insuplcAdmdvs: String = "", psnInsuStas: PsnInsuStas = .init(), psnInsuDate: String = "", pausInsuDate: String = "") {
+        self.insutype = insutype
+        self.insuplcAdmdvs = insuplcAdmdvs
+        self.psnInsuStas = psnInsuStas
+        self.psnInsuDate = psnInsuDate
+        self.pausInsuDate = pausInsuDate
+    }
+
+    public static var protoName: String { "medicare.v1.InsuInfo" }
+
+    public func encode(into buffer: inout ByteBuffer) throws(WireError) {
+        try WireCodec.encode(self, into: &buffer)
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try WireCodec.decode(Self.self, from: bytes)
+    }
+}
+
+extension InsuInfo: CMessage {
+    typealias CStruct = Medicare__V1__InsuInfo
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { medicare__v1__insu_info__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { medicare__v1__insu_info__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int { medicare__v1__insu_info__pack(c, out) }
+    static func cUnpack(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        medicare__v1__insu_info__unpack(allocator, count, bytes)
+    }
+
+    init(c: UnsafePointer<CStruct>, arena: WireArena) throws(WireError) {
+        self.insutype = Insutype(rawValue: Int32(truncatingIfNeeded: c.pointee.insutype.rawValue))
+        self.insuplcAdmdvs = try arena.string(c.pointee.insuplc_admdvs, field: "medicare.v1.InsuInfo.insuplc_admdvs")
+        self.psnInsuStas = PsnInsuStas(rawValue: Int32(truncatingIfNeeded: c.pointee.psn_insu_stas.rawValue))
+        self.psnInsuDate = try arena.string(c.pointee.psn_insu_date, field: "medicare.v1.InsuInfo.psn_insu_date")
+        self.pausInsuDate = try arena.string(c.pointee.paus_insu_date, field: "medicare.v1.InsuInfo.paus_insu_date")
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
+        c.pointee.insutype = .init(rawValue: .init(truncatingIfNeeded: self.insutype.rawValue))
+        c.pointee.insuplc_admdvs = try arena.cString(self.insuplcAdmdvs, field: "medicare.v1.InsuInfo.insuplc_admdvs")
+        c.pointee.psn_insu_stas = .init(rawValue: .init(truncatingIfNeeded: self.psnInsuStas.rawValue))
+        c.pointee.psn_insu_date = try arena.cString(self.psnInsuDate, field: "medicare.v1.InsuInfo.psn_insu_date")
+        c.pointee.paus_insu_date = try arena.cString(self.pausInsuDate, field: "medicare.v1.InsuInfo.paus_insu_date")
+    }
+}
+
 /// `medicare.v1.InsuredPerson`
 public struct InsuredPerson: WireMessage {
     public var psnNo: String
@@ -844,8 +897,9 @@ public struct InsuredPerson: WireMessage {
     public var accountBalance: Int64
     public var cvlservFlag: Bool
     public var psnIdetType: PsnIdetType
+    public var insuinfo: [InsuInfo]
 
-    public init(psnNo: String = "", certno: String = "", name: String = "", insutype: Insutype = .init(), insuAdmdvs: String = "", psnInsuStas: PsnInsuStas = .init(), accountBalance: Int64 = 0, cvlservFlag: Bool = false, psnIdetType: PsnIdetType = .init()) {
+    public init(psnNo: String = "", certno: String = "", name: String = "", insutype: Insutype = .init(), insuAdmdvs: String = "", psnInsuStas: PsnInsuStas = .init(), accountBalance: Int64 = 0, cvlservFlag: Bool = false, psnIdetType: PsnIdetType = .init(), insuinfo: [InsuInfo] = []) {
         self.psnNo = psnNo
         self.certno = certno
         self.name = name
@@ -855,6 +909,7 @@ public struct InsuredPerson: WireMessage {
         self.accountBalance = accountBalance
         self.cvlservFlag = cvlservFlag
         self.psnIdetType = psnIdetType
+        self.insuinfo = insuinfo
     }
 
     public static var protoName: String { "medicare.v1.InsuredPerson" }
@@ -887,6 +942,7 @@ extension InsuredPerson: CMessage {
         self.accountBalance = c.pointee.account_balance
         self.cvlservFlag = c.pointee.cvlserv_flag != 0
         self.psnIdetType = PsnIdetType(rawValue: Int32(truncatingIfNeeded: c.pointee.psn_idet_type.rawValue))
+        self.insuinfo = try arena.messageArray(c.pointee.insuinfo, c.pointee.n_insuinfo, field: "medicare.v1.InsuredPerson.insuinfo", as: InsuInfo.self)
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, arena: WireArena) throws(WireError) {
@@ -899,6 +955,7 @@ extension InsuredPerson: CMessage {
         c.pointee.account_balance = self.accountBalance
         c.pointee.cvlserv_flag = self.cvlservFlag ? 1 : 0
         c.pointee.psn_idet_type = .init(rawValue: .init(truncatingIfNeeded: self.psnIdetType.rawValue))
+        (c.pointee.n_insuinfo, c.pointee.insuinfo) = try arena.cMessageArray(self.insuinfo)
     }
 }
 

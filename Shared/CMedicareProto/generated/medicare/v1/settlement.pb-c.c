@@ -7,6 +7,51 @@
 #endif
 
 #include "medicare/v1/settlement.pb-c.h"
+void   medicare__v1__insu_info__init
+                     (Medicare__V1__InsuInfo         *message)
+{
+  static const Medicare__V1__InsuInfo init_value = MEDICARE__V1__INSU_INFO__INIT;
+  *message = init_value;
+}
+size_t medicare__v1__insu_info__get_packed_size
+                     (const Medicare__V1__InsuInfo *message)
+{
+  assert(message->base.descriptor == &medicare__v1__insu_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t medicare__v1__insu_info__pack
+                     (const Medicare__V1__InsuInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &medicare__v1__insu_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t medicare__v1__insu_info__pack_to_buffer
+                     (const Medicare__V1__InsuInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &medicare__v1__insu_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Medicare__V1__InsuInfo *
+       medicare__v1__insu_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Medicare__V1__InsuInfo *)
+     protobuf_c_message_unpack (&medicare__v1__insu_info__descriptor,
+                                allocator, len, data);
+}
+void   medicare__v1__insu_info__free_unpacked
+                     (Medicare__V1__InsuInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &medicare__v1__insu_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   medicare__v1__insured_person__init
                      (Medicare__V1__InsuredPerson         *message)
 {
@@ -2707,7 +2752,97 @@ void   medicare__v1__day_totals__free_unpacked
   assert(message->base.descriptor == &medicare__v1__day_totals__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descriptors[9] =
+static const ProtobufCFieldDescriptor medicare__v1__insu_info__field_descriptors[5] =
+{
+  {
+    "insutype",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InsuInfo, insutype),
+    &medicare__v1__insutype__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "insuplc_admdvs",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InsuInfo, insuplc_admdvs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psn_insu_stas",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InsuInfo, psn_insu_stas),
+    &medicare__v1__psn_insu_stas__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psn_insu_date",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InsuInfo, psn_insu_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "paus_insu_date",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Medicare__V1__InsuInfo, paus_insu_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned medicare__v1__insu_info__field_indices_by_name[] = {
+  1,   /* field[1] = insuplc_admdvs */
+  0,   /* field[0] = insutype */
+  4,   /* field[4] = paus_insu_date */
+  3,   /* field[3] = psn_insu_date */
+  2,   /* field[2] = psn_insu_stas */
+};
+static const ProtobufCIntRange medicare__v1__insu_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor medicare__v1__insu_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "medicare.v1.InsuInfo",
+  "InsuInfo",
+  "Medicare__V1__InsuInfo",
+  "medicare.v1",
+  sizeof(Medicare__V1__InsuInfo),
+  5,
+  medicare__v1__insu_info__field_descriptors,
+  medicare__v1__insu_info__field_indices_by_name,
+  1,  medicare__v1__insu_info__number_ranges,
+  (ProtobufCMessageInit) medicare__v1__insu_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descriptors[10] =
 {
   {
     "psn_no",
@@ -2817,12 +2952,25 @@ static const ProtobufCFieldDescriptor medicare__v1__insured_person__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "insuinfo",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Medicare__V1__InsuredPerson, n_insuinfo),
+    offsetof(Medicare__V1__InsuredPerson, insuinfo),
+    &medicare__v1__insu_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned medicare__v1__insured_person__field_indices_by_name[] = {
   6,   /* field[6] = account_balance */
   1,   /* field[1] = certno */
   7,   /* field[7] = cvlserv_flag */
   4,   /* field[4] = insu_admdvs */
+  9,   /* field[9] = insuinfo */
   3,   /* field[3] = insutype */
   2,   /* field[2] = name */
   8,   /* field[8] = psn_idet_type */
@@ -2832,7 +2980,7 @@ static const unsigned medicare__v1__insured_person__field_indices_by_name[] = {
 static const ProtobufCIntRange medicare__v1__insured_person__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor =
 {
@@ -2842,7 +2990,7 @@ const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor =
   "Medicare__V1__InsuredPerson",
   "medicare.v1",
   sizeof(Medicare__V1__InsuredPerson),
-  9,
+  10,
   medicare__v1__insured_person__field_descriptors,
   medicare__v1__insured_person__field_indices_by_name,
   1,  medicare__v1__insured_person__number_ranges,

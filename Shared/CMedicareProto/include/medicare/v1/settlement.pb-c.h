@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 #include "medicare/v1/audit.pb-c.h"
 #include "medicare/v1/registry.pb-c.h"
 
+typedef struct Medicare__V1__InsuInfo Medicare__V1__InsuInfo;
 typedef struct Medicare__V1__InsuredPerson Medicare__V1__InsuredPerson;
 typedef struct Medicare__V1__ImportPersonsRequest Medicare__V1__ImportPersonsRequest;
 typedef struct Medicare__V1__ImportPersonsResponse Medicare__V1__ImportPersonsResponse;
@@ -425,6 +426,46 @@ typedef enum _Medicare__V1__ChronicCondition {
 
 /* --- messages --- */
 
+/*
+ * One of a person's insurance records (1101's insuinfo): an insurance type held in an insured
+ * region over a period. It covers the days from psn_insu_date up to, not including,
+ * paus_insu_date (the day it stopped); an empty psn_insu_date is a record from before records
+ * were kept, an empty paus_insu_date one still running. A person holds at most one basic
+ * insurance (310 employee or 390 resident) on any day (重复参保 is refused), and the records
+ * of one type never overlap.
+ */
+struct  Medicare__V1__InsuInfo
+{
+  ProtobufCMessage base;
+  Medicare__V1__Insutype insutype;
+  /*
+   * insured region (参保地), 6 digits
+   */
+  char *insuplc_admdvs;
+  /*
+   * the record's status over its period
+   */
+  Medicare__V1__PsnInsuStas psn_insu_stas;
+  /*
+   * YYYY-MM-DD, the first day covered; empty: since before records
+   */
+  char *psn_insu_date;
+  /*
+   * YYYY-MM-DD, the first day no longer covered; empty: running
+   */
+  char *paus_insu_date;
+};
+#define MEDICARE__V1__INSU_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__insu_info__descriptor) \
+    , MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * An insured person. On import the insurance is given either by the flat fields (one running
+ * record: insutype, insu_admdvs, psn_insu_stas) or by insuinfo (the whole history, replacing
+ * what was held), not both. On the way out the flat fields are the record in force on the day
+ * asked (1101: today; a visit: its day) and insuinfo is the whole history, newest first.
+ */
 struct  Medicare__V1__InsuredPerson
 {
   ProtobufCMessage base;
@@ -455,10 +496,15 @@ struct  Medicare__V1__InsuredPerson
    * the medical-assistance category, if any
    */
   Medicare__V1__PsnIdetType psn_idet_type;
+  /*
+   * the person's insurance records, at most 20
+   */
+  size_t n_insuinfo;
+  Medicare__V1__InsuInfo **insuinfo;
 };
 #define MEDICARE__V1__INSURED_PERSON__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&medicare__v1__insured_person__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED, 0, 0, MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MEDICARE__V1__INSUTYPE__INSUTYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, MEDICARE__V1__PSN_INSU_STAS__PSN_INSU_STAS_UNSPECIFIED, 0, 0, MEDICARE__V1__PSN_IDET_TYPE__PSN_IDET_TYPE_UNSPECIFIED, 0,NULL }
 
 
 struct  Medicare__V1__ImportPersonsRequest
@@ -1893,6 +1939,25 @@ struct  Medicare__V1__DayTotals
     , 0, 0, 0, 0, 0, 0 }
 
 
+/* Medicare__V1__InsuInfo methods */
+void   medicare__v1__insu_info__init
+                     (Medicare__V1__InsuInfo         *message);
+size_t medicare__v1__insu_info__get_packed_size
+                     (const Medicare__V1__InsuInfo   *message);
+size_t medicare__v1__insu_info__pack
+                     (const Medicare__V1__InsuInfo   *message,
+                      uint8_t             *out);
+size_t medicare__v1__insu_info__pack_to_buffer
+                     (const Medicare__V1__InsuInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Medicare__V1__InsuInfo *
+       medicare__v1__insu_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   medicare__v1__insu_info__free_unpacked
+                     (Medicare__V1__InsuInfo *message,
+                      ProtobufCAllocator *allocator);
 /* Medicare__V1__InsuredPerson methods */
 void   medicare__v1__insured_person__init
                      (Medicare__V1__InsuredPerson         *message);
@@ -3035,6 +3100,9 @@ void   medicare__v1__day_totals__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Medicare__V1__InsuInfo_Closure)
+                 (const Medicare__V1__InsuInfo *message,
+                  void *closure_data);
 typedef void (*Medicare__V1__InsuredPerson_Closure)
                  (const Medicare__V1__InsuredPerson *message,
                   void *closure_data);
@@ -3530,6 +3598,7 @@ extern const ProtobufCEnumDescriptor    medicare__v1__practice_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__receivable_kind__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__list_type__descriptor;
 extern const ProtobufCEnumDescriptor    medicare__v1__chronic_condition__descriptor;
+extern const ProtobufCMessageDescriptor medicare__v1__insu_info__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__insured_person__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_request__descriptor;
 extern const ProtobufCMessageDescriptor medicare__v1__import_persons_response__descriptor;
