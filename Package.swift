@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "codec-bench", targets: ["CodecBench"]),
         .executable(name: "store-bench", targets: ["StoreBench"]),
         .executable(name: "service-bench", targets: ["ServiceBench"]),
+        .executable(name: "province-bench", targets: ["ProvinceBench"]),
         .executable(name: "registry", targets: ["Registry"]),
         .executable(name: "settlement", targets: ["Settlement"]),
         .executable(name: "supervision", targets: ["Supervision"]),
@@ -244,6 +245,12 @@ let package = Package(
             name: "ServiceBench",
             dependencies: ["SettlementService", "SupervisionService", "MedicareStore", "MedicareDomain", "MedicareRPC", "MedicareContracts", "MedicareWire"],
             path: "Benchmarks/ServiceBench"
+        ),
+        .executableTarget(
+            name: "ProvinceBench",
+            dependencies: ["SettlementService", "MedicareStore", "MedicareDomain", "MedicareContracts", "MedicareWire",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ProvinceBench"
         ),
         .executableTarget(
             name: "CodecBench",

@@ -96,9 +96,11 @@ struct Demo: AsyncParsableCommand {
             try await designateThroughTheWorkflow(force: true)
             if persons > 0 {
                 let settlement = SettlementClient(client)
-                let all = synthetic.persons(county: "330802", count: persons)
-                for chunk in stride(from: 0, to: all.count, by: batch) {
-                    _ = try await settlement.importPersons(ImportPersonsRequest(persons: Array(all[chunk..<min(chunk + batch, all.count)])), options: options)
+                // Made a batch at a time: a province's ten million need not all be in memory.
+                for chunk in stride(from: 0, to: persons, by: batch) {
+                    let some = synthetic.persons(county: "330802", chunk..<min(chunk + batch, persons))
+                    _ = try await settlement.importPersons(ImportPersonsRequest(persons: some), options: options)
+                    if chunk % 500_000 == 0 && chunk > 0 { FileHandle.standardError.write(Data("\r\(chunk) persons".utf8)) }
                 }
                 // Two doctors at each of the county's institutions (DR01, DR02), for its visits (2201, 2204).
                 let doctors = synthetic.county("330802").institutions.flatMap { record in
@@ -312,8 +314,10 @@ struct Generate: AsyncParsableCommand {
                                 r.relationshipEnd, String(r.licensedDoctors), r.hasComputer ? "1" : "0", r.hasNetwork ? "1" : "0", String(r.recordVersion)])
             }.joined().utf8))
             let persons = synthetic.persons(county: county, count: self.persons)
+            // A CSV row holds one insurance record: the person's newest (the file's flat form).
             people.write(Data(persons.map {
-                CSVWriter.line([$0.psnNo, $0.certno, $0.name, String($0.insutype.rawValue), $0.insuAdmdvs, $0.psnInsuStas.code, String($0.accountBalance)])
+                let newest = $0.insuinfo.first ?? InsuInfo()
+                return CSVWriter.line([$0.psnNo, $0.certno, $0.name, String(newest.insutype.rawValue), newest.insuplcAdmdvs, newest.psnInsuStas.code, String($0.accountBalance)])
             }.joined().utf8))
             counts.divisions += data.divisions.count
             counts.institutions += data.institutions.count

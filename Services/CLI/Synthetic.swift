@@ -68,16 +68,34 @@ struct Synthetic {
         return data
     }
 
-    /// Insured persons of a county, registered there (参保地 = the county).
-    func persons(county: String, count: Int) -> [InsuredPerson] {
-        (0..<count).map { i in
+    /// A synthetic person's insurance history: every third an employee since 2021, who was a
+    /// resident before; the others residents since the year they enrolled (2015-2020), one in
+    /// eleven of them after a year's pause (2019, suspended).
+    static func records(county: String, _ i: Int) -> [InsuInfo] {
+        let since = "\(2015 + i % 6)-01-01"
+        if i % 3 == 0 {
+            return [InsuInfo(insutype: .employeeBasic, insuplcAdmdvs: county, psnInsuStas: .enrolled, psnInsuDate: "2021-01-01"),
+                    InsuInfo(insutype: .residentBasic, insuplcAdmdvs: county, psnInsuStas: .enrolled, psnInsuDate: "2015-01-01", pausInsuDate: "2021-01-01")]
+        }
+        guard i % 11 == 1 else { return [InsuInfo(insutype: .residentBasic, insuplcAdmdvs: county, psnInsuStas: .enrolled, psnInsuDate: since)] }
+        return [InsuInfo(insutype: .residentBasic, insuplcAdmdvs: county, psnInsuStas: .enrolled, psnInsuDate: "2020-01-01"),
+                InsuInfo(insutype: .residentBasic, insuplcAdmdvs: county, psnInsuStas: .suspended, psnInsuDate: "2019-01-01", pausInsuDate: "2020-01-01"),
+                InsuInfo(insutype: .residentBasic, insuplcAdmdvs: county, psnInsuStas: .enrolled, psnInsuDate: "2015-01-01", pausInsuDate: "2019-01-01")]
+    }
+
+    /// Insured persons of a county, registered there (参保地 = the county), with their records.
+    func persons(county: String, count: Int) -> [InsuredPerson] { persons(county: county, 0..<count) }
+
+    /// The county's persons numbered `range` (the same as ``persons(county:count:)`` gives them).
+    func persons(county: String, _ range: Range<Int>) -> [InsuredPerson] {
+        range.map { i in
             let first17 = county + String(format: "%04d%02d%02d%03d", 1940 + i % 70, 1 + (i / 70) % 12, 1 + (i / 840) % 28, 1 + i / 23_520)
             return InsuredPerson(
                 psnNo: "P\(county)\(String(format: "%07d", i))", certno: first17 + String(ResidentID.checkCharacter(first17)),
-                name: "参保人\(i)", insutype: i % 3 == 0 ? .employeeBasic : .residentBasic, insuAdmdvs: county, psnInsuStas: .enrolled,
-                accountBalance: i % 3 == 0 ? 50_000 : 0,
+                name: "参保人\(i)", accountBalance: i % 3 == 0 ? 50_000 : 0,
                 // Residents aided by medical assistance, a few in each category.
-                psnIdetType: i % 3 == 0 ? .unspecified : i % 97 == 1 ? .extremePoverty : i % 17 == 1 ? .subsistence : i % 41 == 1 ? .marginal : .unspecified
+                psnIdetType: i % 3 == 0 ? .unspecified : i % 97 == 1 ? .extremePoverty : i % 17 == 1 ? .subsistence : i % 41 == 1 ? .marginal : .unspecified,
+                insuinfo: Self.records(county: county, i)
             )
         }
     }

@@ -123,3 +123,39 @@ import Testing
         }
     }
 }
+
+/// A legacy system's past settlements (``SettlementStore/loadHistory(_:)``) are stored as a
+/// posting stores them: the ledger balances with them, R003 sees their billed items, and the
+/// year's accumulators carry on from them.
+@Suite struct HistoryTests {
+    @Test(arguments: Engine.all)
+    func pastSettlementsCountAsPostedOnes(engine: Engine) async throws {
+        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
+            var router = RPCRouter()
+            SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
+            return router
+        }) { channel, db in
+            let s = SettlementClient(channel)
+            _ = try await s.importPersons(ImportPersonsRequest(persons: [quzhou]))
+            // 1,900.00 yuan of pooling already paid in 2024 (Quzhou's general ceiling is 2,000.00).
+            let past = SettlementResult(
+                setlID: "HS00000000001", mdtrtID: "HM00000000001", psnNo: quzhou.psnNo, fixmedinsCode: "H33080200101", settleVia: "H33080200001",
+                medfeeSumamt: 400_000, inscpScpAmt: 400_000, hifpPay: 190_000, poolPropSelfpay: 6_000, fundPaySumamt: 190_000, psnCashPay: 210_000,
+                policyVersion: "quzhou-2024.1", status: .settled, setlDate: "2024-05-02", settledAs: .generalOutpatient,
+                setldetail: [SetlDetail(fundPayType: .residentPooling, fundPayamt: 190_000)])
+            try await SettlementStore(database: db).loadHistory([
+                PastSettlement(result: past, visitDate: "2024-05-02", items: ["XJ01CAA040A001010100001"], scopedKey: "legacy HS00000000001", createdAt: "2024-05-02T09:00:00Z"),
+            ])
+            let ledger = try await s.checkLedger(LedgerCheckRequest())
+            #expect(ledger.balanced && ledger.settlements == 1, "\(ledger)")
+            // The same item for the same person on that day: R003.
+            let duplicate = await #expect(throws: RPCError.self) {
+                _ = try await s.settle(claim("N1", date: "2024-05-02", [("XJ01CAA040A001010100001", 10, 50)]), options: keyed("n1"))
+            }
+            #expect(duplicate?.code == .failedPrecondition, "\(String(describing: duplicate))")
+            // 500.00 in scope would pay 300.00; the ceiling leaves 100.00.
+            let next = try await s.settle(claim("N2", date: "2024-06-01", [("XJ01CAA040A001010100001", 1_000, 50)]), options: keyed("n2"))
+            #expect(next.hifpPay == 10_000 && next.overCeiling == 20_000, "\(next)")
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import MedicareContracts
+import MedicareDomain
+import MedicareRuntime
+import MedicareStore
+import MedicareWire
+
+/// A settlement made before this system: a legacy system's history migrated into the store
+/// (and the province-scale benchmark's 20 million past settlements). It is stored exactly as
+/// a posting stores one: its settlement row, its billed items (R003 sees them), its balanced
+/// ledger entries and the person's accumulators for its year and medical type. It is not
+/// relayed to supervision's audit chain: the chain starts with this system's own postings.
+public struct PastSettlement: Sendable {
+    /// The settlement as 2207 answered it: `setl_id`, `mdtrt_id`, `psn_no`, the institutions,
+    /// every amount in fen, `settled_as` and `setl_date`; status is stored as settled.
+    public var result: SettlementResult
+    /// The visit day (YYYY-MM-DD); its year keys the accumulators.
+    public var visitDate: String
+    /// The national codes billed (``SettlementStore`` keeps one billed item per code and day).
+    public var items: [String]
+    /// The idempotency key as stored: the acting caller's scope and the key.
+    public var scopedKey: String
+    /// When it was posted (ISO 8601).
+    public var createdAt: String
+
+    public init(result: SettlementResult, visitDate: String, items: [String], scopedKey: String, createdAt: String) {
+        (self.result, self.visitDate, self.items, self.scopedKey, self.createdAt) = (result, visitDate, items, scopedKey, createdAt)
+    }
+}
+
+extension SettlementStore {
+    /// Stores `past` in one write transaction, as postings store settlements (see
+    /// ``PastSettlement``); all or none.
+    /// - Throws: ``StoreError/constraint(_:)`` when a `setl_id`, key, live visit or billed
+    ///   (day, person, code) is already stored; ``DomainError`` when a visit date is out of form.
+    public func loadHistory(_ past: [PastSettlement]) async throws {
+        var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = []
+        var accumulators: [AccumulatorKey: Accumulator] = [:]
+        for p in past {
+            var result = p.result
+            result.status = .settled
+            let year = Int64(try CivilDate(p.visitDate, field: "visit_date").year)
+            let settledAs = result.settledAs.rawValue == 0 ? MedType.generalOutpatient : result.settledAs
+            settlementRows.append([
+                .text(result.setlID), .text(p.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode),
+                .text(result.settleVia), .text(settledAs.code), .integer(year), .text(result.setlDate),
+                .integer(result.medfeeSumamt), .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
+                SettlementStatus.settled.stored, .blob(try result.encodedBytes()), .text(p.createdAt), .text(""), .text(""), .text(p.visitDate),
+                .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay), .integer(result.mafPay),
+            ])
+            billedRows += p.items.map { [.text(result.psnNo), .text(p.visitDate), .text($0), .text(result.setlID)] }
+            ledgerRows += Self.ledger(txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
+            accumulators[AccumulatorKey(psnNo: result.psnNo, year: year, medType: settledAs.code), default: .zero].add(result)
+        }
+        let inserts = [
+            SQLInsert(into: "settlements", columns: Self.settlementColumns, rows: settlementRows),
+            SQLInsert(into: "billed_items", columns: ["psn_no", "visit_date", "item_code", "setl_id"], rows: billedRows),
+            SQLInsert(into: "ledger", columns: Self.ledgerColumns, rows: ledgerRows),
+            SQLInsert(
+                into: "accumulators", columns: ["psn_no", "year", "visit_type"] + Accumulator.counts.map(\.column),
+                rows: accumulators.sorted { $0.key < $1.key }.map { key, delta in [.text(key.psnNo), .integer(key.year), .text(key.medType)] + delta.values },
+                tail: Accumulator.addedOnConflict
+            ),
+        ]
+        try await database.write { tx in try await tx.insert(inserts) }
+    }
+}
