@@ -6,7 +6,7 @@
 #
 # Load, each step timed:
 #   1. the full synthetic catalogue (scripts/generate-catalogue.py: 60,000 drugs, 10,000
-#      services, 50,000 consumables) published by settlement at start-up, with the stack up;
+#      services, 50,000 consumables, 30,000 diagnoses) published by settlement at start-up;
 #   2. the demo's institutions and PROVINCE_PERSONS insured persons (default 10,000,000) with
 #      their insurance records, imported through the gateway (ImportPersons, 5,000 a call);
 #   3. PROVINCE_PER_PERSON past settlements per person (default 2: 20,000,000) written into the
@@ -87,7 +87,7 @@ def row(text):
 big, small = row(sys.argv[9]), row(sys.argv[10])
 total = catalogue + persons_s + history + restart
 print(f"province load ({size} on disk): {total / 60:.1f} min in all")
-print(f"  catalogue (120,010 records) published, stack up   {catalogue:8.1f} s")
+print(f"  catalogue (150,048 records) published, stack up   {catalogue:8.1f} s")
 print(f"  institutions and {persons:,} persons with records  {persons_s:8.1f} s  ({persons / max(persons_s, 0.001):,.0f} persons/s)")
 print(f"  {persons * per:,} past settlements                  {history:8.1f} s  ({persons * per / max(history, 0.001):,.0f} settlements/s)")
 print(f"  settlement restarted on it                        {restart:8.1f} s")

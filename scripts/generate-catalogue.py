@@ -4,11 +4,12 @@
 Writes a policy file (docs/settlement.md): the bundled policies and a catalogue of drug
 products, medical service items and consumables with codes in the national forms
 (drugs 23 characters: X/Z, the ATC level-4 class, generic name, dosage form, specification,
-product; services 15 digits; consumables 27 characters: C and 26 digits), categories
+product; services 15 digits; consumables 27 characters: C and 26 digits) and the disease list
+(ICD-10, the national insurance version's form: E11.900, E11.900X001; list type 901), categories
 甲/乙/丙, reference prices in fen with Quzhou regional prices for part of them, item-specific
 first self-pay ratios for part of the 乙类 consumables, and effective dates.
 
-    scripts/generate-catalogue.py --drugs 60000 --services 10000 --consumables 50000 > catalogue.json
+    scripts/generate-catalogue.py --drugs 60000 --services 10000 --consumables 50000 --diseases 30000 > catalogue.json
     settlement --policy.file catalogue.json       # published as a catalogue version at start-up
 
 The same seed gives the same file. Standard library only.
@@ -82,17 +83,35 @@ def consumable(rng, i):
     return item
 
 
+# ICD-10 chapters' letters (U is reserved) and a few category names for the synthetic diagnoses.
+LETTERS = "ABCDEFGHIJKLMNOPQRSTVWXYZ"
+DISEASE_NAMES = ["感染", "炎", "综合征", "损伤", "功能障碍", "肿物", "畸形", "中毒"]
+
+
+def disease(rng, i):
+    """A diagnosis of the disease list: a category (letter, 2 digits), a subcategory and the
+    insurance version's 2 digits, and for every later round an X and 3 digits."""
+    i -= 1
+    letter, category, sub, ext = LETTERS[i % 25], (i // 25) % 100, (i // 2_500) % 10, i // 25_000
+    code = f"{letter}{category:02d}.{sub}00" + (f"X{ext:03d}" if ext else "")
+    item = {"code": code, "name": f"{letter}{category:02d}类{DISEASE_NAMES[i % len(DISEASE_NAMES)]}", "listType": "901"}
+    if rng.random() < 0.02:
+        item["begndate"] = "2025-01-01"
+    return item
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--drugs", type=int, default=60_000)
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--consumables", type=int, default=50_000)
+    parser.add_argument("--diseases", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     bundled = json.loads((Path(__file__).resolve().parent.parent / "Shared/MedicareDomain/Resources/zhejiang-2024.json").read_text())
     catalogue, seen = list(bundled["catalogue"]), {item["code"] for item in bundled["catalogue"]}
-    for count, make in ((args.drugs, drug), (args.services, service), (args.consumables, consumable)):
+    for count, make in ((args.drugs, drug), (args.services, service), (args.consumables, consumable), (args.diseases, disease)):
         made = 0
         i = 0
         while made < count:

@@ -7,18 +7,20 @@ extension CatalogueRecord {
     /// with every error naming the wire field under `field` (`records[3].med_list_codg`).
     /// - Throws: ``DomainError`` (`invalid`).
     public func item(_ field: String) throws(DomainError) -> CatalogueItem {
+        let listType: String?
+        switch self.listType {
+        case .unspecified: listType = nil
+        case .drug, .herbal, .service, .consumable, .disease: listType = String(self.listType.rawValue)
+        case .unrecognized(let n): throw DomainError(field: "\(field).list_type", "\(n) is not a list type")
+        }
         let category: String
         switch chrgitmLv {
         case .classA: category = "A"
         case .classB: category = "B"
         case .classC: category = "C"
+        // A disease record has none (CatalogueItem.validate refuses one given).
+        case .unspecified where self.listType == .disease: category = ""
         default: throw DomainError(field: "\(field).chrgitm_lv", "is required: CHRGITM_LV_CLASS_A, _B or _C")
-        }
-        let listType: String?
-        switch self.listType {
-        case .unspecified: listType = nil
-        case .drug, .herbal, .service, .consumable: listType = String(self.listType.rawValue)
-        case .unrecognized(let n): throw DomainError(field: "\(field).list_type", "\(n) is not a national list type")
         }
         guard regionalPrices.count <= 64 else { throw DomainError(field: "\(field).regional_prices", "at most 64, got \(regionalPrices.count)") }
         var prices: [String: Int64] = [:]
@@ -37,7 +39,8 @@ extension CatalogueRecord {
         case .unrecognized(let n): throw DomainError(field: "\(field).chronic_condition", "\(n) is not a condition")
         }
         let item = CatalogueItem(
-            code: medListCodg, name: name, category: category, referencePrice: pricUplmtAmt, listType: listType,
+            // Diagnoses in upper case, as claims carry them (I10.x00 is I10.X00).
+            code: self.listType == .disease ? medListCodg.uppercased() : medListCodg, name: name, category: category, referencePrice: pricUplmtAmt, listType: listType,
             selfPayRatio: selfpayProp?.basisPoints, regionalPrices: prices.isEmpty ? nil : prices,
             begndate: begndate.isEmpty ? nil : begndate, enddate: enddate.isEmpty ? nil : enddate,
             maxQuantity: maxQty == 0 ? nil : maxQty, maxDays: maxDays == 0 ? nil : maxDays, chronicCondition: condition,
@@ -64,7 +67,7 @@ extension CatalogueRecord {
         self.init(
             medListCodg: item.code, listType: item.resolvedListType.map { ListType(rawValue: Int32($0.rawValue)!) } ?? .unspecified,
             name: item.name,
-            chrgitmLv: item.category == "A" ? .classA : item.category == "B" ? .classB : .classC,
+            chrgitmLv: item.category == "A" ? .classA : item.category == "B" ? .classB : item.category == "C" ? .classC : .unspecified,
             selfpayProp: item.selfPayRatio.map { SelfpayProp(basisPoints: $0) }, pricUplmtAmt: item.referencePrice,
             regionalPrices: (item.regionalPrices ?? [:]).sorted { $0.key < $1.key }.map { RegionalPrice(admdvs: $0.key, pricUplmtAmt: $0.value) },
             begndate: item.begndate ?? "", enddate: item.enddate ?? "", maxQty: item.maxQuantity ?? 0, maxDays: item.maxDays ?? 0,

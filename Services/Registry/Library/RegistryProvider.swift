@@ -24,7 +24,8 @@ public struct RegistryProvider: RegistryService {
         self.store = store
         self.relay = relay
         self.campaign = campaign
-        self.catalogue = Dictionary(uniqueKeysWithValues: ((policies ?? (try? PolicyBook.bundled()))?.catalogue ?? []).map { ($0.code, $0) })
+        // Billable items only: the disease list has nothing to publicize.
+        self.catalogue = Dictionary(uniqueKeysWithValues: ((policies ?? (try? PolicyBook.bundled()))?.catalogue ?? []).filter { !$0.isDisease }.map { ($0.code, $0) })
     }
 
     /// The most records, divisions, applications or agreements one batch call takes; more is

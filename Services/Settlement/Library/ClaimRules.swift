@@ -9,7 +9,8 @@ import MedicareWire
 /// validation every path runs), its visit no later than today (the business day) and no
 /// earlier than the person's birth (checked against the person in ``SettlementProvider``) or
 /// the first benefit policy, and its lines resolved against the catalogue records in force on the visit day, priced at
-/// the treating clinic's regional reference price. An item not in the
+/// the treating clinic's regional reference price, and its diagnoses in the disease list in
+/// force that day (when the catalogue holds one). An item or diagnosis not in the
 /// catalogue is `FAILED_PRECONDITION` (the code is well formed; the catalogue does not list
 /// it), as review's R007 block is through the gateway.
 public struct ValidatedClaim: Sendable {
@@ -32,11 +33,13 @@ public struct ValidatedClaim: Sendable {
         guard visitDate <= today else {
             throw DomainError(field: "claim.visit_date", "\(visitDate) is after today (\(today)): a visit is settled on or after its day")
         }
+        try Self.requireListed(canonical.diagnoses, in: catalogue, on: visitDate.description, field: "claim.diagnoses")
         var lines: [BenefitCalculator.Line] = []
         lines.reserveCapacity(canonical.lines.count)
         for (i, line) in canonical.lines.enumerated() {
-            guard let item = catalogue.item(line.itemCode, on: visitDate.description) else {
-                let why = catalogue[line.itemCode] == nil ? "is not in the catalogue" : "is not in the catalogue on \(visitDate)"
+            guard let item = catalogue.item(line.itemCode, on: visitDate.description), !item.isDisease else {
+                let why = catalogue[line.itemCode]?.isDisease == true ? "is a diagnosis of the disease list, not a billable item"
+                    : catalogue[line.itemCode] == nil ? "is not in the catalogue" : "is not in the catalogue on \(visitDate)"
                 throw DomainError(.precondition, field: "claim.lines[\(i)].item_code", "\(quoted(line.itemCode, max: 30)) \(why)")
             }
             // The treatment region's reference price (the clinic's county digits).
@@ -44,6 +47,19 @@ public struct ValidatedClaim: Sendable {
         }
         self.claim = canonical
         self.lines = lines
+    }
+
+    /// Checks that each diagnosis (canonical, upper case) is in the catalogue's disease list
+    /// in force on `day`, when it holds one (``Catalogue/diseaseCount``); without a list only
+    /// the codes' form is checked (``DiagnosisCode``).
+    /// - Throws: ``DomainError`` (`FAILED_PRECONDITION`) naming `field[i]`: the code is well
+    ///   formed, the list does not hold it that day.
+    public static func requireListed(_ diagnoses: [String], in catalogue: Catalogue, on day: String, field: String) throws(DomainError) {
+        guard catalogue.diseaseCount > 0 else { return }
+        for (i, code) in diagnoses.enumerated() where catalogue.diagnosis(code, on: day) == nil {
+            let why = catalogue[code]?.isDisease == true ? "is not in the disease list on \(day)" : "is not in the disease list (医保疾病诊断分类与代码)"
+            throw DomainError(.precondition, field: "\(field)[\(i)]", "\(quoted(code, max: 30)) \(why)")
+        }
     }
 
     /// What makes two settle requests "the same claim": the canonical claim without the route

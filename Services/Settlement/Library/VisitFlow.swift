@@ -58,7 +58,10 @@ extension SettlementProvider {
             throw DomainError(field: "diagnoses", "must hold 1-\(DiagnosisCode.maxPerClaim) ICD-10 codes, got \(request.diagnoses.count)")
         }
         let uploaded = try Self.distinct(request.diagnoses, "diagnoses") { try DiagnosisCode($0, field: $1).value }
+        let catalogue = policy.current.catalogue
         let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+            // In the disease list on the visit's day (when the catalogue holds one).
+            try ValidatedClaim.requireListed(uploaded, in: catalogue, on: visit.begntime, field: "diagnoses")
             guard visit.diagnoses != uploaded else { return nil }
             visit.diagnoses = uploaded
             return VisitChange(kind: .diagnosesUploaded, detail: uploaded.joined(separator: ","))

@@ -110,21 +110,22 @@ public struct ItemCode: Hashable, Sendable, CustomStringConvertible {
     public var description: String { value }
 }
 
-/// An ICD-10 diagnosis code: a letter, two digits, and optionally a dot and 1-4 letters or
-/// digits (`I10`, `E11.9`, `J06.900`); stored in upper case.
+/// An ICD-10 diagnosis code: a letter, two digits, and optionally a dot and 1-7 letters or
+/// digits (`I10`, `E11.9`, `J06.900`), which holds the national medical-insurance version's
+/// extended codes (医保疾病诊断分类与代码: `I10.x00`, `E11.900x001`); stored in upper case.
 public struct DiagnosisCode: Hashable, Sendable, CustomStringConvertible {
     /// At most this many diagnoses on one claim.
     public static let maxPerClaim = 20
     /// The diagnosis code in upper case (`I10`, `E11.9`).
     public let value: String
 
-    /// Parses an ICD-10 code (3-8 characters: a letter, two digits, optionally `.` and 1-4 letters
-    /// or digits), upper-casing ASCII letters first.
+    /// Parses an ICD-10 code (3-11 characters: a letter, two digits, optionally `.` and 1-7
+    /// letters or digits), upper-casing ASCII letters first.
     /// - Throws: ``DomainError`` (`invalid`) naming `field` when the text is not in that form.
     public init(_ text: String, field: String = "diagnoses") throws(DomainError) {
         let u = Array(text.utf8).map { isASCIILower($0) ? $0 - 32 : $0 }
         let valid: Bool = {
-            guard u.count >= 3, u.count <= 8, isASCIIUpper(u[0]), isASCIIDigit(u[1]), isASCIIDigit(u[2]) else { return false }
+            guard u.count >= 3, u.count <= 11, isASCIIUpper(u[0]), isASCIIDigit(u[1]), isASCIIDigit(u[2]) else { return false }
             if u.count == 3 { return true }
             guard u[3] == UInt8(ascii: "."), u.count >= 5 else { return false }
             return u[4...].allSatisfy { isASCIIDigit($0) || isASCIIUpper($0) }

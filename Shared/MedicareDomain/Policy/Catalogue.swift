@@ -63,6 +63,28 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
         self.vbp = vbp
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case code, name, category, referencePrice, maxQuantity, maxDays, chronicCondition, antibiotic, injection, vbp, listType, selfPayRatio
+        case regionalPrices, begndate, enddate
+    }
+
+    /// Decodes a file's record; `category` and `referencePrice` may be left out (a disease
+    /// record has neither: ``validate(_:)`` requires them of every other).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            code: try c.decode(String.self, forKey: .code), name: try c.decode(String.self, forKey: .name),
+            category: try c.decodeIfPresent(String.self, forKey: .category) ?? "",
+            referencePrice: try c.decodeIfPresent(Int64.self, forKey: .referencePrice) ?? 0,
+            listType: try c.decodeIfPresent(String.self, forKey: .listType), selfPayRatio: try c.decodeIfPresent(Int64.self, forKey: .selfPayRatio),
+            regionalPrices: try c.decodeIfPresent([String: Int64].self, forKey: .regionalPrices),
+            begndate: try c.decodeIfPresent(String.self, forKey: .begndate), enddate: try c.decodeIfPresent(String.self, forKey: .enddate),
+            maxQuantity: try c.decodeIfPresent(Int64.self, forKey: .maxQuantity), maxDays: try c.decodeIfPresent(Int64.self, forKey: .maxDays),
+            chronicCondition: try c.decodeIfPresent(String.self, forKey: .chronicCondition),
+            antibiotic: try c.decodeIfPresent(Bool.self, forKey: .antibiotic), injection: try c.decodeIfPresent(Bool.self, forKey: .injection),
+            vbp: try c.decodeIfPresent(Bool.self, forKey: .vbp))
+    }
+
     /// A drug (western medicine X…, Chinese patent medicine Z…, the national drug codes'
     /// first letter), as prescribing statistics count them.
     public var isDrug: Bool { code.hasPrefix("X") || code.hasPrefix("Z") }
@@ -80,6 +102,12 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
         /// 医用耗材: 27 characters, `C`, the category (2+2+2 digits), the generic name (5), the
         /// material (3), the feature (4) and the product (8).
         case consumable = "301"
+        /// The disease list (医保疾病诊断分类与代码, the national insurance version of ICD-10):
+        /// ICD-10 codes in upper case (``DiagnosisCode``: `I10`, `E11.900`, `I10.X00X001`).
+        /// Not a national `list_type`: the national platform downloads the disease list apart
+        /// (1307); here it is versioned and published with the catalogue under this number.
+        /// A disease record has a name and dates only: no category, price or limits.
+        case disease = "901"
 
         /// Whether `code` has this list type's form.
         public func admits(_ code: String) -> Bool {
@@ -90,9 +118,13 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
             case .herbal: return (10...23).contains(u.count) && alnum && u[0] == UInt8(ascii: "T")
             case .service: return u.count == 15 && u.allSatisfy(isASCIIDigit)
             case .consumable: return u.count == 27 && u[0] == UInt8(ascii: "C") && u.dropFirst().allSatisfy(isASCIIDigit)
+            case .disease: return (try? DiagnosisCode(code))?.value == code
             }
         }
     }
+
+    /// A record of the disease list (``ListType/disease``), not a billable item.
+    public var isDisease: Bool { resolvedListType == .disease }
 
     /// The list type the code's form says, nil when it has none of the national forms.
     public var inferredListType: ListType? { ListType.allCases.first { $0.admits(code) } }
@@ -134,17 +166,30 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
     /// form with begndate ≤ enddate, a known chronic condition.
     /// - Throws: ``DomainError`` (`invalid`).
     public func validate(_ field: String) throws(DomainError) {
-        _ = try ItemCode(code, field: "\(field).code")
         if let listType {
             guard let type = ListType(rawValue: listType) else {
-                throw DomainError(field: "\(field).listType", "\(quoted(listType)) is not a national list type (101, 102, 201, 301)")
+                throw DomainError(field: "\(field).listType", "\(quoted(listType)) is not a list type (101, 102, 201, 301; 901 the disease list)")
             }
-            guard type.admits(code) else { throw DomainError(field: "\(field).code", "\(code) is not in the form of list type \(listType)") }
-        } else if inferredListType == nil {
-            throw DomainError(field: "\(field).code", "\(code) has none of the national code forms (drug 23, service 15, consumable 27 characters)")
+            if type != .disease { _ = try ItemCode(code, field: "\(field).code") }
+            guard type.admits(code) else { throw DomainError(field: "\(field).code", "\(quoted(code, max: 60)) is not in the form of list type \(listType)") }
+        } else {
+            _ = try ItemCode(code, field: "\(field).code")
+            guard inferredListType != nil else {
+                throw DomainError(field: "\(field).code", "\(code) has none of the national code forms (drug 23, service 15, consumable 27 characters)")
+            }
         }
         guard (1...200).contains(name.count) else { throw DomainError(field: "\(field).name", "must be 1-200 characters") }
-        guard ["A", "B", "C"].contains(category) else { throw DomainError(field: "\(field).category", "must be A, B or C") }
+        if isDisease {
+            // A diagnosis: a name and a period, nothing to price.
+            guard category.isEmpty else { throw DomainError(field: "\(field).category", "a disease record has no category") }
+            guard referencePrice == 0, selfPayRatio == nil, regionalPrices == nil else {
+                throw DomainError(field: "\(field).referencePrice", "a disease record has no price or self-pay ratio")
+            }
+            guard maxQuantity == nil, maxDays == nil, chronicCondition == nil, antibiotic == nil, injection == nil, vbp == nil else {
+                throw DomainError(field: "\(field).maxQuantity", "a disease record has no limits or drug flags")
+            }
+        }
+        guard isDisease || ["A", "B", "C"].contains(category) else { throw DomainError(field: "\(field).category", "must be A, B or C") }
         guard (0...100_000_000).contains(referencePrice) else { throw DomainError(field: "\(field).referencePrice", "must be 0-100000000 fen") }
         if let selfPayRatio, !(0...10_000).contains(selfPayRatio) { throw DomainError(field: "\(field).selfPayRatio", "must be 0...10000 basis points") }
         for (prefix, price) in regionalPrices ?? [:] {
@@ -181,6 +226,16 @@ public struct Catalogue: Sendable {
     /// How many codes it lists.
     public var count: Int { records.count }
 
+    /// How many of them are diagnoses (the disease list, ``CatalogueItem/ListType/disease``):
+    /// with none, a claim's diagnoses are checked for their form only.
+    public private(set) var diseaseCount = 0
+
+    /// The disease-list record of `code` in force on `day`, nil when the list does not hold it then.
+    public func diagnosis(_ code: String, on day: String) -> CatalogueItem? {
+        guard let item = item(code, on: day), item.isDisease else { return nil }
+        return item
+    }
+
     /// The code's latest record (by begndate), whatever the day; nil when it does not list it.
     public subscript(code: String) -> CatalogueItem? { records[code]?.last }
 
@@ -199,6 +254,7 @@ public struct Catalogue: Sendable {
     public mutating func apply(_ items: [CatalogueItem], revision: Int64) {
         for item in items {
             var list = records[item.code, default: []]
+            if list.isEmpty && item.isDisease { diseaseCount += 1 }
             if let at = list.firstIndex(where: { $0.begndate == item.begndate }) {
                 list[at] = item
             } else {

@@ -739,6 +739,8 @@ public enum ListType: ProtoEnum {
     case herbal
     case service
     case consumable
+    /// The disease list (医保疾病诊断分类与代码, ICD-10 national insurance version): codes like I10, E11.900, I10.X00X001 (upper case). Not a national list_type: the national platform downloads it apart (1307); here it is versioned with the catalogue. A disease record has a name and dates only (chrgitm_lv unspecified, no prices or limits). Once the catalogue holds a disease list, a claim's diagnoses must be in it on the visit day.
+    case disease
     case unrecognized(Int32)
 
     public init(rawValue: Int32) {
@@ -748,6 +750,7 @@ public enum ListType: ProtoEnum {
         case 102: self = .herbal
         case 201: self = .service
         case 301: self = .consumable
+        case 901: self = .disease
         default: self = .unrecognized(rawValue)
         }
     }
@@ -761,6 +764,7 @@ public enum ListType: ProtoEnum {
         case .herbal: 102
         case .service: 201
         case .consumable: 301
+        case .disease: 901
         case .unrecognized(let value): value
         }
     }
@@ -770,7 +774,7 @@ public enum ListType: ProtoEnum {
     public static var valueNamePrefix: String { "LIST_TYPE_" }
 
     /// Every value this build knows except the zero value, in declaration order.
-    public static let known: [ListType] = [.drug, .herbal, .service, .consumable]
+    public static let known: [ListType] = [.drug, .herbal, .service, .consumable, .disease]
 
     /// The value's name without the enum's prefix, lower case: a stable code for text forms.
     public var code: String {
@@ -780,6 +784,7 @@ public enum ListType: ProtoEnum {
         case .herbal: "herbal"
         case .service: "service"
         case .consumable: "consumable"
+        case .disease: "disease"
         case .unrecognized(let value): String(value)
         }
     }

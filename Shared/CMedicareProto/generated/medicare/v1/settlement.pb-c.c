@@ -8181,20 +8181,22 @@ const ProtobufCEnumDescriptor medicare__v1__receivable_kind__descriptor =
   medicare__v1__receivable_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue medicare__v1__list_type__enum_values_by_number[5] =
+static const ProtobufCEnumValue medicare__v1__list_type__enum_values_by_number[6] =
 {
   { "LIST_TYPE_UNSPECIFIED", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_UNSPECIFIED", 0 },
   { "LIST_TYPE_DRUG", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_DRUG", 101 },
   { "LIST_TYPE_HERBAL", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_HERBAL", 102 },
   { "LIST_TYPE_SERVICE", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_SERVICE", 201 },
   { "LIST_TYPE_CONSUMABLE", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_CONSUMABLE", 301 },
+  { "LIST_TYPE_DISEASE", "MEDICARE__V1__LIST_TYPE__LIST_TYPE_DISEASE", 901 },
 };
 static const ProtobufCIntRange medicare__v1__list_type__value_ranges[] = {
-{0, 0},{101, 1},{201, 3},{301, 4},{0, 5}
+{0, 0},{101, 1},{201, 3},{301, 4},{901, 5},{0, 6}
 };
-static const ProtobufCEnumValueIndex medicare__v1__list_type__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex medicare__v1__list_type__enum_values_by_name[6] =
 {
   { "LIST_TYPE_CONSUMABLE", 4 },
+  { "LIST_TYPE_DISEASE", 5 },
   { "LIST_TYPE_DRUG", 1 },
   { "LIST_TYPE_HERBAL", 2 },
   { "LIST_TYPE_SERVICE", 3 },
@@ -8207,11 +8209,11 @@ const ProtobufCEnumDescriptor medicare__v1__list_type__descriptor =
   "ListType",
   "Medicare__V1__ListType",
   "medicare.v1",
-  5,
+  6,
   medicare__v1__list_type__enum_values_by_number,
-  5,
+  6,
   medicare__v1__list_type__enum_values_by_name,
-  4,
+  5,
   medicare__v1__list_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

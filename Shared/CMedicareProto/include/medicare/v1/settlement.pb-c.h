@@ -402,7 +402,15 @@ typedef enum _Medicare__V1__ListType {
   /*
    * 医用耗材: 27 characters, C and 26 digits
    */
-  MEDICARE__V1__LIST_TYPE__LIST_TYPE_CONSUMABLE = 301
+  MEDICARE__V1__LIST_TYPE__LIST_TYPE_CONSUMABLE = 301,
+  /*
+   * The disease list (医保疾病诊断分类与代码, ICD-10 national insurance version): codes like I10,
+   * E11.900, I10.X00X001 (upper case). Not a national list_type: the national platform
+   * downloads it apart (1307); here it is versioned with the catalogue. A disease record has a
+   * name and dates only (chrgitm_lv unspecified, no prices or limits). Once the catalogue
+   * holds a disease list, a claim's diagnoses must be in it on the visit day.
+   */
+  MEDICARE__V1__LIST_TYPE__LIST_TYPE_DISEASE = 901
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(MEDICARE__V1__LIST_TYPE)
 } Medicare__V1__ListType;
 /*
