@@ -291,7 +291,10 @@ extension SettlementProvider {
         guard request.afterRevision >= 0 else { throw DomainError(field: "after_revision", "must not be negative") }
         guard request.uptoRevision >= 0 else { throw DomainError(field: "upto_revision", "must not be negative") }
         guard request.limit <= 5_000 else { throw DomainError(field: "limit", "must be 1-5,000 (0: 1,000), got \(request.limit)") }
-        if !request.afterCode.isEmpty { _ = try ItemCode(request.afterCode, field: "after_code") }
+        // An item's code or a diagnosis (the disease list pages with the rest).
+        if !request.afterCode.isEmpty, (try? DiagnosisCode(request.afterCode))?.value != request.afterCode {
+            _ = try ItemCode(request.afterCode, field: "after_code")
+        }
         let latest = try await store.latestRevision()
         guard request.uptoRevision <= latest else {
             throw DomainError(.precondition, field: "upto_revision", "\(request.uptoRevision) is not published yet (latest \(latest))")
@@ -316,8 +319,9 @@ extension SettlementProvider {
             mapping.medinsListCodg = try FreeText.checked(sent.medinsListCodg, field: "\(field).medins_list_codg", max: 30)
             guard seen.insert(mapping.medinsListCodg).inserted else { throw DomainError(field: "\(field).medins_list_codg", "\(quoted(mapping.medinsListCodg)) appears twice") }
             mapping.medListCodg = try ItemCode(sent.medListCodg, field: "\(field).med_list_codg").value
-            guard catalogue[mapping.medListCodg] != nil else {
-                throw DomainError(.precondition, field: "\(field).med_list_codg", "\(mapping.medListCodg) is not in the catalogue")
+            guard let listed = catalogue[mapping.medListCodg], !listed.isDisease else {
+                let why = catalogue[mapping.medListCodg] == nil ? "is not in the catalogue" : "is a diagnosis of the disease list, not a billable item"
+                throw DomainError(.precondition, field: "\(field).med_list_codg", "\(mapping.medListCodg) \(why)")
             }
             mapping.medinsListName = try FreeText.checked(sent.medinsListName, field: "\(field).medins_list_name", max: 200, required: false)
             checked.append(mapping)
