@@ -108,6 +108,13 @@ struct PublicationTests {
                 ], opterNo: "D001"))
             }
             #expect(mismatch?.code == .failedPrecondition && mismatch?.message.hasPrefix("details[0].med_list_codg:") == true, "\(String(describing: mismatch))")
+            // A diagnosis of the disease list is not a fee detail (E11 has an item code's form too).
+            let diagnosis = await #expect(throws: RPCError.self) {
+                _ = try await clinic.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: Self.clinic, mdtrtID: visit.mdtrtID, details: [
+                    FeeDetail(feedetlSn: "3", medListCodg: "E11", medinsListCodg: "DX-E11", cnt: 1, pric: 50, bilgDrCodg: "DR01"),
+                ], opterNo: "D001"))
+            }
+            #expect(diagnosis?.code == .failedPrecondition && diagnosis?.message.contains("is a diagnosis") == true, "\(String(describing: diagnosis))")
             #expect(try await clinic.unmapCatalogueCodes(UnmapCatalogueCodesRequest(fixmedinsCode: Self.clinic, medinsListCodgs: ["YP-ENALAPRIL", "NONE"])).unmapped == 1)
 
             // A policy version for the county from today: published once, never retroactively.

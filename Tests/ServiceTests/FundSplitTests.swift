@@ -50,6 +50,29 @@ import Testing
         }
     }
 
+    /// The civil-servant subsidy follows the employee record in force on the visit day: a
+    /// former civil servant now insured as a resident has none, whatever the person's flag.
+    @Test(arguments: Engine.all)
+    func theCivilServantSubsidyNeedsTheEmployeeRecordInForce(engine: Engine) async throws {
+        try await withFunds(engine) { s in
+            var former = Self.person(9, civilServant: true)
+            (former.insutype, former.insuAdmdvs, former.psnInsuStas) = (.unspecified, "", .unspecified)
+            former.insuinfo = [
+                InsuInfo(insutype: .employeeBasic, insuplcAdmdvs: "330802", psnInsuStas: .enrolled, psnInsuDate: "2020-01-01", pausInsuDate: "2024-06-05"),
+                InsuInfo(insutype: .residentBasic, insuplcAdmdvs: "330802", psnInsuStas: .enrolled, psnInsuDate: "2024-06-05"),
+            ]
+            _ = try await s.importPersons(ImportPersonsRequest(persons: [former]))
+            var employee = former
+            employee.insutype = .employeeBasic
+            let before = try await settle(s, employee, "C1", day: 4, [("XJ01CAA040A001010100001", 1_000, 50)])
+            #expect(before.cvlservPay > 0, "\(before)")
+            var resident = former
+            resident.insutype = .residentBasic
+            let after = try await settle(s, resident, "C2", day: 6, [("XJ01CAA040A001010100001", 1_000, 50)])
+            #expect(after.cvlservPay == 0 && after.setldetail.map(\.fundPayType) == [.residentPooling], "\(after)")
+        }
+    }
+
     /// Serious illness: nothing below the threshold; the threshold crossed inside a claim pays
     /// on the part above it; the annual ceiling crossed inside a claim pays up to it. The
     /// ledger's funds, the accumulators and a reversal all agree.

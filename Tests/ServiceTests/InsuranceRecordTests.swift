@@ -48,6 +48,9 @@ import Testing
             // Stating 310 for a day of the resident record is refused, naming the field.
             let wrongType = await #expect(throws: RPCError.self) { _ = try await presettle(s, Self.mover, on: "2024-03-15", stating: .employeeBasic) }
             #expect(wrongType?.code == .failedPrecondition && wrongType?.message.hasPrefix("claim.insutype") == true, "\(String(describing: wrongType))")
+            // A supplementary type is not what a visit settles under.
+            let supplementary = await #expect(throws: RPCError.self) { _ = try await presettle(s, Self.mover, on: "2024-06-01", stating: .largeExpenseSubsidy) }
+            #expect(supplementary?.code == .failedPrecondition && supplementary?.message.hasPrefix("claim.insutype") == true, "\(String(describing: supplementary))")
             // Before the first record: not insured that day.
             let uncovered = await #expect(throws: RPCError.self) { _ = try await presettle(s, Self.mover, on: "2019-12-31") }
             #expect(uncovered?.code == .failedPrecondition && uncovered?.message.hasPrefix("claim.psn_no") == true
@@ -92,10 +95,10 @@ import Testing
             // Employee from 2024-04-01 while the resident record runs to 2024-05-01: 重复参保.
             var doubled = Self.mover
             doubled.insuinfo[0].pausInsuDate = "2024-05-01"
-            #expect(await refusal(doubled).hasPrefix("persons[1].insuinfo[1]: overlaps insuinfo[0]"))
+            #expect(await refusal(doubled).hasPrefix("persons[1].insuinfo[1].psn_insu_date: overlaps insuinfo[0]"))
             var sameType = Self.lapsed
             sameType.insuinfo[1].psnInsuDate = "2024-04-01"
-            #expect(await refusal(sameType).hasPrefix("persons[1].insuinfo[1]: overlaps insuinfo[0], a record of the same type"))
+            #expect(await refusal(sameType).hasPrefix("persons[1].insuinfo[1].psn_insu_date: overlaps insuinfo[0], a record of the same type"))
             var backwards = Self.mover
             backwards.insuinfo[0].pausInsuDate = "2019-06-01"
             #expect(await refusal(backwards).hasPrefix("persons[1].insuinfo[0].paus_insu_date"))

@@ -47,7 +47,8 @@ extension SettlementStore {
                 SettlementStatus.settled.stored, .blob(try result.encodedBytes()), .text(p.createdAt), .text(""), .text(""), .text(p.visitDate),
                 .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay), .integer(result.mafPay),
             ])
-            billedRows += p.items.map { [.text(result.psnNo), .text(p.visitDate), .text($0), .text(result.setlID)] }
+            var billedCodes = Set<String>()
+            billedRows += p.items.filter { billedCodes.insert($0).inserted }.map { [.text(result.psnNo), .text(p.visitDate), .text($0), .text(result.setlID)] }
             ledgerRows += Self.ledger(txn: result.setlID, setlID: result.setlID, result: result, reverse: false)
             accumulators[AccumulatorKey(psnNo: result.psnNo, year: year, medType: settledAs.code), default: .zero].add(result)
         }

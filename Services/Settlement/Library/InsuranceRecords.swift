@@ -34,8 +34,8 @@ extension InsuredPerson {
             records = [InsuInfo(insutype: sent.insutype, insuplcAdmdvs: sent.insuAdmdvs, psnInsuStas: sent.psnInsuStas)]
             try check(records[0], field: field, flat: true)
         } else {
-            guard sent.insutype.rawValue == 0, sent.insuAdmdvs.isEmpty, sent.psnInsuStas.rawValue == 0 else {
-                throw DomainError(field: "\(field).insutype", "give the insurance as insuinfo records or as the flat fields (insutype, insu_admdvs, psn_insu_stas), not both")
+            for (name, given) in [("insutype", sent.insutype.rawValue != 0), ("insu_admdvs", !sent.insuAdmdvs.isEmpty), ("psn_insu_stas", sent.psnInsuStas.rawValue != 0)] where given {
+                throw DomainError(field: "\(field).\(name)", "give the insurance as insuinfo records or as the flat fields (insutype, insu_admdvs, psn_insu_stas), not both")
             }
             guard sent.insuinfo.count <= maxInsuranceRecords else {
                 throw DomainError(field: "\(field).insuinfo", "at most \(maxInsuranceRecords) records, got \(sent.insuinfo.count)")
@@ -44,11 +44,12 @@ extension InsuredPerson {
             for (j, record) in records.enumerated() { try check(record, field: "\(field).insuinfo[\(j)]", flat: false) }
             for j in records.indices {
                 for k in records.indices where k < j && overlap(records[j], records[k]) {
+                    // Named by the record's period (its start): that is what overlaps.
                     if records[j].insutype == records[k].insutype {
-                        throw DomainError(field: "\(field).insuinfo[\(j)]", "overlaps insuinfo[\(k)], a record of the same type \(records[j].insutype.rawValue)")
+                        throw DomainError(field: "\(field).insuinfo[\(j)].psn_insu_date", "overlaps insuinfo[\(k)], a record of the same type \(records[j].insutype.rawValue)")
                     }
                     if isBasic(records[j].insutype) && isBasic(records[k].insutype) {
-                        throw DomainError(field: "\(field).insuinfo[\(j)]", "overlaps insuinfo[\(k)]: one basic insurance (310 or 390) at a time (重复参保)")
+                        throw DomainError(field: "\(field).insuinfo[\(j)].psn_insu_date", "overlaps insuinfo[\(k)]: one basic insurance (310 or 390) at a time (重复参保)")
                     }
                 }
             }
@@ -87,11 +88,16 @@ extension InsuredPerson {
     }
 
     /// ``inForce(on:insutype:)`` enrolled, or the precondition failure that refuses the visit:
-    /// no record of the stated (or a basic) type covers the day, or the one that does is not
-    /// `enrolled`.
+    /// a stated type that is not basic (310, 390), no record of the stated (or a basic) type
+    /// covers the day, or the one that does is not `enrolled`.
     /// - Throws: ``DomainError`` (`FAILED_PRECONDITION`) naming `field` (psn_no), or
     ///   `insutypeField` when a stated type is not held that day.
     func enrolled(on day: String, insutype stated: Insutype = .unspecified, field: String, insutypeField: String) throws -> InsuredPerson {
+        // A visit settles under a basic insurance; the others supplement it (their funds follow
+        // from the basic record and the person's flags).
+        guard stated.rawValue == 0 || Self.isBasic(stated) else {
+            throw DomainError(.precondition, field: insutypeField, "\(stated.rawValue) is supplementary: a visit settles under a basic insurance (310 or 390)")
+        }
         guard let person = inForce(on: day, insutype: stated) else {
             if stated.rawValue != 0, inForce(on: day) != nil {
                 let held = inForce(on: day)?.insutype.rawValue ?? 0

@@ -55,6 +55,9 @@ public struct SettlementStore: Sendable {
         static let zero = Accumulator(deductibleUsed: 0, fundPaid: 0)
     }
 
+    /// Upserts `persons` (checked: ``InsuredPerson/forImport(_:at:)``) by `psn_no` in one
+    /// transaction, each person's insurance records replacing those held.
+    /// - Throws: ``StoreError/constraint(_:)`` when a `certno` belongs to another `psn_no`.
     public func importPersons(_ persons: [InsuredPerson]) async throws {
         try await database.write { tx in
             for p in persons {
@@ -71,6 +74,7 @@ public struct SettlementStore: Sendable {
                 )
                 // The records given replace those held (the flat columns above summarize the newest basic one).
                 try await tx.execute("DELETE FROM insurance_records WHERE psn_no = $1", [.text(p.psnNo)])
+                guard !p.insuinfo.isEmpty else { continue }
                 var binds: [SQLValue] = []
                 for r in p.insuinfo {
                     binds += [.text(p.psnNo), .text(String(r.insutype.rawValue)), .text(r.insuplcAdmdvs), r.psnInsuStas.stored, .text(r.psnInsuDate), .text(r.pausInsuDate)]

@@ -43,7 +43,7 @@ struct Settling: Sendable {
                 lines: claim.lines, visitType: settledAs.code, useAccount: claim.claim.useAccount,
                 accountBalance: person.accountBalance, deductibleUsed: accumulator.deductibleUsed, fundPaidThisYear: accumulator.fundPaid,
                 beyond: .init(
-                    civilServant: person.cvlservFlag, assistanceCategory: person.psnIdetType == .unspecified ? nil : person.psnIdetType.code,
+                    civilServant: person.cvlservFlag && person.insutype == .employeeBasic, assistanceCategory: person.psnIdetType == .unspecified ? nil : person.psnIdetType.code,
                     borneThisYear: year.borne, seriousIllnessPaid: year.hifmiPaid, civilServantPaid: year.cvlservPaid, assistancePaid: year.mafPaid
                 )
             ),

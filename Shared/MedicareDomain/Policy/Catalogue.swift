@@ -182,11 +182,13 @@ public struct CatalogueItem: Codable, Sendable, Hashable {
         if isDisease {
             // A diagnosis: a name and a period, nothing to price.
             guard category.isEmpty else { throw DomainError(field: "\(field).category", "a disease record has no category") }
-            guard referencePrice == 0, selfPayRatio == nil, regionalPrices == nil else {
-                throw DomainError(field: "\(field).referencePrice", "a disease record has no price or self-pay ratio")
-            }
-            guard maxQuantity == nil, maxDays == nil, chronicCondition == nil, antibiotic == nil, injection == nil, vbp == nil else {
-                throw DomainError(field: "\(field).maxQuantity", "a disease record has no limits or drug flags")
+            let given: [(String, Bool)] = [
+                ("referencePrice", referencePrice != 0), ("selfPayRatio", selfPayRatio != nil), ("regionalPrices", regionalPrices != nil),
+                ("maxQuantity", maxQuantity != nil), ("maxDays", maxDays != nil), ("chronicCondition", chronicCondition != nil),
+                ("antibiotic", antibiotic != nil), ("injection", injection != nil), ("vbp", vbp != nil),
+            ]
+            for (name, isGiven) in given where isGiven {
+                throw DomainError(field: "\(field).\(name)", "a disease record has a name and dates only: no prices, ratios, limits or drug flags")
             }
         }
         guard isDisease || ["A", "B", "C"].contains(category) else { throw DomainError(field: "\(field).category", "must be A, B or C") }
