@@ -70,6 +70,7 @@ cat "$big/history.out" >&2
 t=$(now)
 settlement_up "$big" --policy.file "$work/catalogue.json"
 restart_s=$(since "$t")
+sleep 3  # the gateway's reconnection backoff (2 s) after settlement went away
 big_row=$(visits "$big" "$persons")
 size=$(du -sh "$big" | cut -f1)
 stop_stack

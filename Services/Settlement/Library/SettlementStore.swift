@@ -59,30 +59,36 @@ public struct SettlementStore: Sendable {
     /// transaction, each person's insurance records replacing those held.
     /// - Throws: ``StoreError/constraint(_:)`` when a `certno` belongs to another `psn_no`.
     public func importPersons(_ persons: [InsuredPerson]) async throws {
+        // A few statements for the whole batch, not three a person: a province is ten million.
+        let personRows = persons.map { p -> [SQLValue] in
+            [.text(p.psnNo), .text(p.certno), .text(p.name), .text(String(p.insutype.rawValue)), .text(p.insuAdmdvs), p.psnInsuStas.stored,
+             .integer(p.accountBalance), .integer(p.cvlservFlag ? 1 : 0), .integer(Int64(p.psnIdetType.rawValue))]
+        }
+        let recordRows = persons.flatMap { p in
+            p.insuinfo.map { r -> [SQLValue] in
+                [.text(p.psnNo), .text(String(r.insutype.rawValue)), .text(r.insuplcAdmdvs), r.psnInsuStas.stored, .text(r.psnInsuDate), .text(r.pausInsuDate)]
+            }
+        }
+        let dialect = database.dialect
         try await database.write { tx in
-            for p in persons {
-                try await tx.execute(
-                    """
-                    INSERT INTO persons (psn_no, certno, name, insutype, insu_admdvs, status, account_balance, cvlserv_flag, psn_idet_type)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            try await tx.insertValues(
+                into: "persons",
+                columns: ["psn_no", "certno", "name", "insutype", "insu_admdvs", "status", "account_balance", "cvlserv_flag", "psn_idet_type"],
+                rows: personRows,
+                tail: """
                     ON CONFLICT (psn_no) DO UPDATE SET certno = excluded.certno, name = excluded.name, insutype = excluded.insutype,
                     insu_admdvs = excluded.insu_admdvs, status = excluded.status, account_balance = excluded.account_balance,
                     cvlserv_flag = excluded.cvlserv_flag, psn_idet_type = excluded.psn_idet_type
-                    """,
-                    [.text(p.psnNo), .text(p.certno), .text(p.name), .text(String(p.insutype.rawValue)), .text(p.insuAdmdvs), p.psnInsuStas.stored,
-                     .integer(p.accountBalance), .integer(p.cvlservFlag ? 1 : 0), .integer(Int64(p.psnIdetType.rawValue))]
-                )
-                // The records given replace those held (the flat columns above summarize the newest basic one).
-                try await tx.execute("DELETE FROM insurance_records WHERE psn_no = $1", [.text(p.psnNo)])
-                guard !p.insuinfo.isEmpty else { continue }
+                    """
+            )
+            // The records given replace those held (the flat columns above summarize the newest basic one).
+            for start in stride(from: 0, to: persons.count, by: 5_000) {
                 var binds: [SQLValue] = []
-                for r in p.insuinfo {
-                    binds += [.text(p.psnNo), .text(String(r.insutype.rawValue)), .text(r.insuplcAdmdvs), r.psnInsuStas.stored, .text(r.psnInsuDate), .text(r.pausInsuDate)]
-                }
-                try await tx.execute(
-                    "INSERT INTO insurance_records (psn_no, insutype, insuplc_admdvs, status, psn_insu_date, paus_insu_date) VALUES \(SQLPlaceholders.rows(p.insuinfo.count, width: 6))",
-                    binds)
+                let these = SQLPlaceholders.isIn("psn_no", persons[start..<min(start + 5_000, persons.count)].map { .text($0.psnNo) }, dialect: dialect, binds: &binds)
+                try await tx.execute("DELETE FROM insurance_records WHERE \(these)", binds)
             }
+            try await tx.insertValues(
+                into: "insurance_records", columns: ["psn_no", "insutype", "insuplc_admdvs", "status", "psn_insu_date", "paus_insu_date"], rows: recordRows)
         }
     }
 
