@@ -42,6 +42,8 @@ settlement_up() { # folder [args...]
     local dir=$1; shift
     up settlement 7111 9111 "sqlite:$dir/settlement.sqlite" "$dir" --upstream.supervision 127.0.0.1:7103 "$@"
 }
+# The province's settlement with a page cache its millions of rows need (store.cache-mb).
+big_cache=(--store.cache-mb "${PROVINCE_CACHE_MB:-1024}")
 visits() { # folder persons -> "visits/s p50 p99 ok"
     "$bin/medicare" load --gateway 127.0.0.1:7100 --certs "$work/certs" --concurrency 64 --warmup 3 --duration "$secs" \
         --mix visit=1 --persons "$2" >"$1/load.out" 2>"$1/load.err" || { echo "$name: load failed:" >&2; tail -5 "$1/load.err" >&2; exit 1; }
@@ -52,7 +54,7 @@ big=$work/province
 mkdir -p "$big"
 python3 scripts/generate-catalogue.py >"$work/catalogue.json" 2>/dev/null
 t=$(now)
-stack "$big" --policy.file "$work/catalogue.json"
+stack "$big" --policy.file "$work/catalogue.json" "${big_cache[@]}"
 catalogue_s=$(since "$t")
 echo "$name: stack up with the catalogue published in $catalogue_s s" >&2
 t=$(now)
@@ -68,7 +70,7 @@ t=$(now)
 history_s=$(since "$t")
 cat "$big/history.out" >&2
 t=$(now)
-settlement_up "$big" --policy.file "$work/catalogue.json"
+settlement_up "$big" --policy.file "$work/catalogue.json" "${big_cache[@]}"
 restart_s=$(since "$t")
 sleep 3  # the gateway's reconnection backoff (2 s) after settlement went away
 big_row=$(visits "$big" "$persons")

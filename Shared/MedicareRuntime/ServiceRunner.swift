@@ -152,7 +152,7 @@ public enum ServiceRunner {
         let store: any SQLDatabase & Service
         do {
             store = try settings.store.open(
-                readers: settings.storeReaders, maxBatch: settings.storeMaxBatch, maxConnections: settings.storeMaxConnections,
+                readers: settings.storeReaders, maxBatch: settings.storeMaxBatch, cacheMiB: settings.storeCacheMiB, maxConnections: settings.storeMaxConnections,
                 statementTimeout: settings.storeStatementTimeout, connectTimeout: settings.storeConnectTimeout, logger: logger
             )
         } catch {

@@ -29,6 +29,8 @@ public struct ServiceSettings: Sendable {
     public var storeReaders: Int
     /// `store.max-batch`: most SQLite transactions committed together, 1-10000.
     public var storeMaxBatch: Int
+    /// `store.cache-mb`: the SQLite writer's page cache, MiB, 1-65536.
+    public var storeCacheMiB: Int
     /// `store.max-connections`: the PostgreSQL pool size, 1-1000.
     public var storeMaxConnections: Int
     /// PostgreSQL: the server's bound on any one statement.
@@ -61,6 +63,7 @@ public struct ServiceSettings: Sendable {
                       "sqlite:PATH or postgres://USER[:PASS]@HOST:PORT/DB?sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=CA.pem&password_file=FILE (password also from MEDICARE_STORE_PASSWORD or PGPASSWORD)."),
             ConfigKey("store.readers", default: "4", "SQLite reader connections."),
             ConfigKey("store.max-batch", default: "256", "SQLite: most transactions committed together."),
+            ConfigKey("store.cache-mb", default: "16", "SQLite: the writer's page cache, MiB (a province's millions of persons and settlements want 1024 or more)."),
             ConfigKey("store.max-connections", default: "16", "PostgreSQL: pool size."),
             ConfigKey("store.statement-timeout-ms", default: "5000", "PostgreSQL: the server cancels a statement running longer (statement_timeout)."),
             ConfigKey("store.connect-timeout-ms", default: "3000", "PostgreSQL: how long opening a connection may take."),
@@ -92,6 +95,7 @@ public struct ServiceSettings: Sendable {
         }
         storeReaders = try config.int("store.readers", in: 1...64)
         storeMaxBatch = try config.int("store.max-batch", in: 1...10_000)
+        storeCacheMiB = try config.int("store.cache-mb", in: 1...65_536)
         storeMaxConnections = try config.int("store.max-connections", in: 1...1000)
         storeStatementTimeout = .milliseconds(try config.int("store.statement-timeout-ms", in: 10...3_600_000))
         storeConnectTimeout = .milliseconds(try config.int("store.connect-timeout-ms", in: 10...600_000))

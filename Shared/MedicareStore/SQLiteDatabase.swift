@@ -29,9 +29,13 @@ public final class SQLiteDatabase: SQLDatabase, Service {
         /// WAL length at which the writer itself finishes the checkpoint so the WAL restarts.
         public var walRestartFrames: Int32
 
+        /// The writer's page cache, MiB (the readers keep 8 MiB each).
+        public var cacheMiB: Int
+
         /// Makes a configuration with the given file and the defaults for the rest.
-        public init(path: String, readers: Int = 4, maxBatch: Int = 256, checkpointStep: Int32 = 500, walRestartFrames: Int32 = 4000) {
+        public init(path: String, readers: Int = 4, maxBatch: Int = 256, checkpointStep: Int32 = 500, walRestartFrames: Int32 = 4000, cacheMiB: Int = 16) {
             self.path = path
+            self.cacheMiB = cacheMiB
             self.readers = readers
             self.maxBatch = maxBatch
             self.checkpointStep = checkpointStep
@@ -74,7 +78,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
             }
         }
         writer = try SQLiteConnection(path: configuration.path, readOnly: false)
-        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;")
+        try writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-\(max(1, configuration.cacheMiB) * 1024); PRAGMA temp_store=MEMORY;")
         checkpointer = try SQLiteCheckpointer(
             path: configuration.path, stepFrames: configuration.checkpointStep, restartFrames: configuration.walRestartFrames
         )

@@ -80,15 +80,16 @@ public enum StoreLocation: Sendable, Equatable {
     }
 
     /// Opens the database (a service to run in the service group) for this location.
-    /// PostgreSQL: `maxConnections` per process; every statement is bounded by
+    /// SQLite: `readers` connections, at most `maxBatch` writes a commit, a writer's page cache
+    /// of `cacheMiB`. PostgreSQL: `maxConnections` per process; every statement is bounded by
     /// `statementTimeout` on the server, and a connection attempt by `connectTimeout`.
     public func open(
-        readers: Int = 4, maxBatch: Int = 256, maxConnections: Int = 16, statementTimeout: Duration = .seconds(5),
+        readers: Int = 4, maxBatch: Int = 256, cacheMiB: Int = 16, maxConnections: Int = 16, statementTimeout: Duration = .seconds(5),
         connectTimeout: Duration = .seconds(3), logger: Logger
     ) throws(StoreError) -> any SQLDatabase & Service {
         switch self {
         case .sqlite(let path):
-            return try SQLiteDatabase(configuration: .init(path: path, readers: readers, maxBatch: maxBatch), logger: logger)
+            return try SQLiteDatabase(configuration: .init(path: path, readers: readers, maxBatch: maxBatch, cacheMiB: cacheMiB), logger: logger)
         case .postgres(let pg):
             return try PostgresDatabase(
                 configuration: .init(
