@@ -46,6 +46,40 @@ struct StoreEngineTests {
         }
     }
 
+    /// A write that fails leaves nothing behind, whether it ran alone (no savepoint: its
+    /// transaction is rolled back) or with others in one group commit (its savepoint is), and
+    /// the others and the next write commit.
+    @Test(arguments: Engine.all)
+    func aFailedWriteLeavesNothingAloneOrInAGroup(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            _ = try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            await #expect(throws: Refused.self) {
+                try await db.write { tx in
+                    try await tx.execute("INSERT INTO accounts (id, owner, balance) VALUES (1, 'alone', 1)", [])
+                    throw Refused()
+                }
+            }
+            try await db.write { try await $0.execute("INSERT INTO accounts (id, owner, balance) VALUES (2, 'next', 2)", []) }
+            let failed = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for id in 10..<40 {
+                    group.addTask {
+                        do {
+                            try await db.write { tx in
+                                try await tx.execute("INSERT INTO accounts (id, owner, balance) VALUES ($1, 'group', 1)", [.integer(Int64(id))])
+                                if id % 3 == 0 { throw Refused() }
+                            }
+                            return false
+                        } catch is Refused { return true }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(failed == 10)
+            let ids = try await db.read { try await $0.query("SELECT id FROM accounts ORDER BY id", []) }.map { try $0.int("id") }
+            #expect(ids == [2] + (10..<40).filter { $0 % 3 != 0 }.map(Int64.init))
+        }
+    }
+
     @Test(arguments: Engine.all)
     func migrationsApplyOnceAndAreRecorded(engine: Engine) async throws {
         try await withDatabase(engine) { db in
