@@ -10,7 +10,7 @@ import SettlementService
 /// written into a stopped settlement's SQLite store as a migration from a legacy system would
 /// (``SettlementStore/loadHistory(_:)``: settlement rows, billed items, balanced ledger entries,
 /// accumulators), spread over the persons the store holds, `--per-person` each, dated over
-/// 2025-01-01 to 2025-11-28 at the county's clinics. Prints the rows written and the rate.
+/// 2023-01-01 to 2023-11-28 at the county's clinics. Prints the rows written and the rate.
 ///
 ///   province-bench --store PATH [--per-person 2] [--batch 20000] [--cache-mb 2048]
 @main
@@ -29,8 +29,9 @@ enum ProvinceBench {
         let runner = Task { try await db.run() }
         try await Migrator.migrate(db, service: "settlement", migrations: SettlementDefinition.migrations, logger: logger)
         let store = SettlementStore(database: db)
-        // 2025-01-01 to 2025-11-28, 28 days a month: 308 days.
-        let days = (1...11).flatMap { month in (1...28).map { String(format: "2025-%02d-%02d", month, $0) } }
+        // 2023-01-01 to 2023-11-28, 28 days a month: 308 days, before any day the visit-flow load
+        // settles (2024-03-01 on), so that none of its visits is refused as a duplicate (R003).
+        let days = (1...11).flatMap { month in (1...28).map { String(format: "2023-%02d-%02d", month, $0) } }
         let clinics = (101...400).map { String(format: "H330802%05d", $0) }
         let items = ["001102000050000", "XJ01CAA040A001010100001", "XC10AAA056B001020100004", "XA10BAE032B001010100003"]
         let start = ContinuousClock.now
