@@ -26,11 +26,7 @@ import Testing
     /// centre and another clinic, and operator D001 signed in at each: `body` gets the clinic's
     /// client through the gateway and settlement's own (for settles, as the gateway makes them).
     func withChronicCare(_ engine: Engine, _ body: @escaping @Sendable (SettlementClient, SettlementClient) async throws -> Void) async throws {
-        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
-            var router = RPCRouter()
-            SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
-            return router
-        }) { settlement, _ in
+        try await withSettlementService(engine: engine) { settlement, _ in
             let unused = InProcessChannel(router: RPCRouter(), peer: settlement.peer, logger: quietLogger)
             let gateway = GatewayDefinition.makeRouter(
                 access: try AccessTable.load(path: ""), registry: unused, settlement: settlement, supervision: unused, maxCallsPerCaller: 100

@@ -149,11 +149,7 @@ import Testing
         var policies = try PolicyBook.bundled()
         policies.policies.append(Self.terms)
         let book = policies
-        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
-            var router = RPCRouter()
-            SettlementProvider(store: SettlementStore(database: db), policies: book).register(with: &router)
-            return router
-        }) { channel, db in
+        try await withSettlementService(engine: engine, policies: book) { channel, db in
             let s = SettlementClient(channel)
             _ = try await s.importPersons(ImportPersonsRequest(persons: [Self.plain]))
             // 2,500.00 in scope: pooling 1,500.00, borne 1,000.00 (the threshold, not above it).

@@ -133,11 +133,7 @@ import Testing
 @Suite struct HistoryTests {
     @Test(arguments: Engine.all)
     func pastSettlementsCountAsPostedOnes(engine: Engine) async throws {
-        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
-            var router = RPCRouter()
-            SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
-            return router
-        }) { channel, db in
+        try await withSettlementService(engine: engine) { channel, db in
             let s = SettlementClient(channel)
             _ = try await s.importPersons(ImportPersonsRequest(persons: [quzhou]))
             // 1,900.00 yuan of pooling already paid in 2024 (Quzhou's general ceiling is 2,000.00).

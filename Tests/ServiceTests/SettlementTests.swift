@@ -23,14 +23,22 @@ func claim(_ id: String, person: InsuredPerson = quzhou, visit: MedType = .gener
     ))
 }
 
-func withSettlement<T: Sendable>(
-    engine: Engine = .sqlite, policies: PolicyBook? = nil, _ body: @escaping @Sendable (SettlementClient) async throws -> T
+/// The settlement service over a real store with `policies` (the bundled book when nil),
+/// its channel and its database.
+func withSettlementService<T: Sendable>(
+    engine: Engine = .sqlite, policies: PolicyBook? = nil, _ body: @escaping @Sendable (InProcessChannel, any SQLDatabase) async throws -> T
 ) async throws -> T {
     try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
         var router = RPCRouter()
         SettlementProvider(store: SettlementStore(database: db), policies: try policies ?? PolicyBook.bundled()).register(with: &router)
         return router
-    }) { channel, _ in
+    }, body)
+}
+
+func withSettlement<T: Sendable>(
+    engine: Engine = .sqlite, policies: PolicyBook? = nil, _ body: @escaping @Sendable (SettlementClient) async throws -> T
+) async throws -> T {
+    try await withSettlementService(engine: engine, policies: policies) { channel, _ in
         let client = SettlementClient(channel)
         _ = try await client.importPersons(ImportPersonsRequest(persons: [quzhou, hangzhou, suspended]))
         return try await body(client)

@@ -14,11 +14,7 @@ import Testing
 @Suite struct SignInTests {
     @Test(arguments: Engine.all)
     func aClinicsOperatorSignsInOnceADayThroughTheGateway(engine: Engine) async throws {
-        try await withService("settlement", engine: engine, migrations: SettlementDefinition.migrations, router: { db in
-            var router = RPCRouter()
-            SettlementProvider(store: SettlementStore(database: db), policies: try PolicyBook.bundled()).register(with: &router)
-            return router
-        }) { settlement, db in
+        try await withSettlementService(engine: engine) { settlement, db in
             let unused = InProcessChannel(router: RPCRouter(), peer: settlement.peer, logger: quietLogger)
             let gateway = GatewayDefinition.makeRouter(
                 access: try AccessTable.load(path: ""), registry: unused, settlement: settlement, supervision: unused, maxCallsPerCaller: 100
