@@ -37,7 +37,9 @@ public func withDatabase<T: Sendable>(
             throw ChildError(description: "MEDICARE_TEST_POSTGRES_URL is not set: run scripts/test.sh, which starts PostgreSQL")
         }
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        let admin = try StoreLocation(url: url).open(maxConnections: 1, logger: quietLogger)
+        // CREATE and DROP DATABASE wait for each other (template1), many tests at once: no
+        // 5-second statement bound on them, or a loaded run fails them (it did, in CI).
+        let admin = try StoreLocation(url: url).open(maxConnections: 1, statementTimeout: .seconds(600), connectTimeout: .seconds(60), logger: quietLogger)
         try await running(admin) { try await admin.read { try await $0.execute("CREATE DATABASE \(name)", []) } }
         guard case .postgres(var location) = try StoreLocation(url: url) else { preconditionFailure() }
         location.database = name
