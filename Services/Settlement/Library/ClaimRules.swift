@@ -37,9 +37,8 @@ public struct ValidatedClaim: Sendable {
         var lines: [BenefitCalculator.Line] = []
         lines.reserveCapacity(canonical.lines.count)
         for (i, line) in canonical.lines.enumerated() {
-            guard let item = catalogue.item(line.itemCode, on: visitDate.description), !item.isDisease else {
-                let why = catalogue[line.itemCode]?.isDisease == true ? "is a diagnosis of the disease list, not a billable item"
-                    : catalogue[line.itemCode] == nil ? "is not in the catalogue" : "is not in the catalogue on \(visitDate)"
+            guard let item = catalogue.billable(line.itemCode, on: visitDate.description) else {
+                let why = catalogue.whyNotBillable(line.itemCode, on: visitDate.description)
                 throw DomainError(.precondition, field: "claim.lines[\(i)].item_code", "\(quoted(line.itemCode, max: 30)) \(why)")
             }
             // The treatment region's reference price (the clinic's county digits).

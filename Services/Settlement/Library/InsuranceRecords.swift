@@ -99,8 +99,7 @@ extension InsuredPerson {
             throw DomainError(.precondition, field: insutypeField, "\(stated.rawValue) is supplementary: a visit settles under a basic insurance (310 or 390)")
         }
         guard let person = inForce(on: day, insutype: stated) else {
-            if stated.rawValue != 0, inForce(on: day) != nil {
-                let held = inForce(on: day)?.insutype.rawValue ?? 0
+            if stated.rawValue != 0, let held = inForce(on: day)?.insutype.rawValue {
                 throw DomainError(.precondition, field: insutypeField, "\(psnNo) is not insured under \(stated.rawValue) on \(day) (insured under \(held))")
             }
             throw DomainError(.precondition, field: field, "\(psnNo) holds no \(stated.rawValue == 0 ? "basic" : String(stated.rawValue)) insurance in force on \(day)")

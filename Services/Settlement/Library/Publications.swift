@@ -319,8 +319,8 @@ extension SettlementProvider {
             mapping.medinsListCodg = try FreeText.checked(sent.medinsListCodg, field: "\(field).medins_list_codg", max: 30)
             guard seen.insert(mapping.medinsListCodg).inserted else { throw DomainError(field: "\(field).medins_list_codg", "\(quoted(mapping.medinsListCodg)) appears twice") }
             mapping.medListCodg = try ItemCode(sent.medListCodg, field: "\(field).med_list_codg").value
-            guard let listed = catalogue[mapping.medListCodg], !listed.isDisease else {
-                let why = catalogue[mapping.medListCodg] == nil ? "is not in the catalogue" : "is a diagnosis of the disease list, not a billable item"
+            guard catalogue.billable(mapping.medListCodg, on: nil) != nil else {
+                let why = catalogue.whyNotBillable(mapping.medListCodg, on: nil)
                 throw DomainError(.precondition, field: "\(field).med_list_codg", "\(mapping.medListCodg) \(why)")
             }
             mapping.medinsListName = try FreeText.checked(sent.medinsListName, field: "\(field).medins_list_name", max: 200, required: false)

@@ -99,8 +99,8 @@ extension SettlementProvider {
             // The bounds of a claim's fee line (the details become the visit's claim lines).
             detail.medListCodg = try FeeLine(itemCode: detail.medListCodg, quantity: sent.cnt, unitPrice: sent.pric, days: sent.days)
                 .checked(field, names: ("med_list_codg", "cnt", "pric")).itemCode
-            guard let listed = catalogue[detail.medListCodg], !listed.isDisease else {
-                let why = catalogue[detail.medListCodg] == nil ? "is not in the catalogue" : "is a diagnosis of the disease list, not a billable item"
+            guard catalogue.billable(detail.medListCodg, on: nil) != nil else {
+                let why = catalogue.whyNotBillable(detail.medListCodg, on: nil)
                 throw DomainError(.precondition, field: "\(field).med_list_codg", "\(detail.medListCodg) \(why)")
             }
             detail.bilgDrCodg = try HISNumber(sent.bilgDrCodg, field: "\(field).bilg_dr_codg").value

@@ -57,7 +57,7 @@ public struct ReviewInput: Sendable {
         // The record in force on the visit day, at the treating clinic's regional price (as
         // settlement prices it).
         let county = String(claim.fixmedinsCode.dropFirst().prefix(6)), day = claim.visitDate
-        lines = claim.lines.enumerated().map { ($0, $1, catalogue.item($1.itemCode, on: day).flatMap { $0.isDisease ? nil : $0.priced(inCounty: county) }) }
+        lines = claim.lines.enumerated().map { ($0, $1, catalogue.billable($1.itemCode, on: day)?.priced(inCounty: county)) }
         let id = claim.certno.isEmpty ? nil : try ResidentID(claim.certno, field: "claim.certno")
         age = id?.age(on: visitDay)
         gend = id?.gend

@@ -247,6 +247,21 @@ public struct Catalogue: Sendable {
         records[code]?.last { $0.applies(on: day) }
     }
 
+    /// The billable record of `code` (a product, service or consumable, not a diagnosis) in
+    /// force on `day`, or on any day when `day` is nil (its latest); nil when there is none.
+    public func billable(_ code: String, on day: String?) -> CatalogueItem? {
+        guard let item = day.map({ item(code, on: $0) }) ?? self[code], !item.isDisease else { return nil }
+        return item
+    }
+
+    /// Why ``billable(_:on:)`` has no record: "is a diagnosis of the disease list, not a
+    /// billable item", "is not in the catalogue", or "is not in the catalogue on DAY".
+    public func whyNotBillable(_ code: String, on day: String?) -> String {
+        guard let latest = self[code] else { return "is not in the catalogue" }
+        if latest.isDisease { return "is a diagnosis of the disease list, not a billable item" }
+        return "is not in the catalogue" + (day.map { " on \($0)" } ?? "")
+    }
+
     /// The code's record that begins on `begndate` (nil: the one without a begndate).
     public func record(_ code: String, begndate: String?) -> CatalogueItem? {
         records[code]?.first { $0.begndate == begndate }
