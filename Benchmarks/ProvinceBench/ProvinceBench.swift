@@ -9,7 +9,8 @@ import SettlementService
 /// The province-scale benchmark's history step (scripts/bench-province.sh): past settlements
 /// written into a stopped settlement's SQLite store as a migration from a legacy system would
 /// (``SettlementStore/loadHistory(_:)``: settlement rows, billed items, balanced ledger entries,
-/// accumulators), spread over the persons the store holds, `--per-person` each, dated over
+/// accumulators; ``SettlementStore/prepareHistory(_:)`` builds a batch while the writer stores
+/// the one before), spread over the persons the store holds, `--per-person` each, dated over
 /// 2023-01-01 to 2023-11-28 at the county's clinics. Prints the rows written and the rate.
 ///
 ///   province-bench --store PATH [--per-person 2] [--batch 20000] [--cache-mb 2048]
@@ -36,6 +37,9 @@ enum ProvinceBench {
         let items = ["001102000050000", "XJ01CAA040A001010100001", "XC10AAA056B001020100004", "XA10BAE032B001010100003"]
         let start = ContinuousClock.now
         var after = "", written = 0, persons = 0
+        // One batch stored while the next is read and built: the writer thread stores, the
+        // caller's builds (rows, encoded results, ledger entries) on the other core.
+        var storing: Task<Void, any Error>?
         while true {
             let from = after
             let page = try await db.lookup { tx in
@@ -63,13 +67,16 @@ enum ProvinceBench {
                 }
                 persons += 1
             }
-            try await store.loadHistory(past)
+            let prepared = try SettlementStore.prepareHistory(past)
+            try await storing?.value
+            storing = Task { try await store.loadHistory(prepared) }
             written += past.count
             if persons % 500_000 < batch {
                 let s = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
                 FileHandle.standardError.write(Data(String(format: "\r%d persons, %d settlements, %.0f s", persons, written, s).utf8))
             }
         }
+        try await storing?.value
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         FileHandle.standardError.write(Data("\n".utf8))

@@ -12,11 +12,13 @@ public protocol SQLTransaction: Sendable {
     /// without binds run as a script.
     func execute(_ sql: String, _ binds: [SQLValue]) async throws
     /// Inserts `rows` (each `columns.count` values, in `columns` order) into `table`, `tail`
-    /// (an `ON CONFLICT ...` clause) after the rows, in as few statements as the engine
-    /// allows: multi-row `VALUES` on SQLite, one `unnest` of arrays on PostgreSQL. Rows must
-    /// not conflict with each other on `tail`'s key. No rows: nothing is run.
+    /// (an `ON CONFLICT ...` clause) after each row, as fast as the engine allows: on SQLite
+    /// one single-row statement prepared once and run for each row, on PostgreSQL one `unnest`
+    /// of arrays. Rows must not conflict with each other on `tail`'s key. No rows: nothing is run.
     /// - Throws: ``StoreError`` as ``query(_:_:)`` (`constraint` when a row breaks a unique
-    ///   index `tail` does not handle; the statement then inserted nothing).
+    ///   index `tail` does not handle: on PostgreSQL the statement inserted nothing, on SQLite
+    ///   the rows before it are written; either way the caller lets the error fail its write,
+    ///   which rolls the job back).
     func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws
     /// Runs several inserts, as few statements as the engine allows: one each on SQLite, one
     /// statement for all on PostgreSQL (data-modifying `WITH`, a round trip and a plan for

@@ -276,6 +276,16 @@ struct SQLiteTransaction: SQLTransaction {
             _ = try connection.query(sql, binds)
         }
     }
+
+    /// One single-row `INSERT` prepared once and run for each row (``SQLiteConnection/executeEach(_:_:)``),
+    /// `tail` after its row. A row refused by a constraint throws ``StoreError/constraint(sql:message:)``;
+    /// the rows before it are in the transaction, which the job's failure rolls back.
+    func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws {
+        guard !rows.isEmpty else { return }
+        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(SQLPlaceholders.rows(1, width: columns.count))"
+            + (tail.isEmpty ? "" : " " + tail)
+        try connection.executeEach(sql, rows)
+    }
 }
 
 /// Read-only connections, leased one caller at a time.

@@ -80,6 +80,54 @@ struct StoreEngineTests {
         }
     }
 
+    /// A bulk insert whose row in the middle breaks the primary key throws `constraint` and
+    /// leaves none of its rows (SQLite runs it row by row: the rows before it are rolled back
+    /// with the write), alone or in a group commit beside writes that commit; its `tail`
+    /// (`ON CONFLICT ... DO UPDATE`) applies to each row, NULLs and blobs bind as given.
+    @Test(arguments: Engine.all)
+    func aBulkInsertBrokenInTheMiddleLeavesNoneOfItsRows(engine: Engine) async throws {
+        try await withDatabase(engine) { db in
+            _ = try await Migrator.migrate(db, service: "test", migrations: schema, logger: quietLogger)
+            try await db.write { try await $0.execute("INSERT INTO accounts (id, owner, balance) VALUES (500, 'held', 1)", []) }
+            let broken = (495..<505).map { n -> [SQLValue] in [.integer(Int64(n)), .text("new"), .integer(1)] }
+            await #expect(throws: StoreError.self) {
+                try await db.write { try await $0.insert(into: "accounts", columns: ["id", "owner", "balance"], rows: broken) }
+            }
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for k in 0..<8 {
+                    group.addTask {
+                        do {
+                            try await db.write { tx in
+                                let rows = k == 3 ? broken : [[SQLValue.integer(Int64(1_000 + k)), .text("ok"), .integer(1)]]
+                                try await tx.insert(into: "accounts", columns: ["id", "owner", "balance"], rows: rows)
+                            }
+                            return true
+                        } catch StoreError.constraint { return false }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { !$0 }.count == 1)
+            let ids = try await db.read { try await $0.query("SELECT id FROM accounts ORDER BY id", []) }.map { try $0.int("id") }
+            #expect(ids == [500] + (1_000..<1_008).filter { $0 != 1_003 }.map(Int64.init))
+            // The tail applies row by row: the held row updated, the new ones inserted.
+            try await db.write {
+                try await $0.insert(into: "accounts", columns: ["id", "owner", "balance"], rows: broken,
+                                    tail: "ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + excluded.balance")
+            }
+            let held = try await db.read { try await $0.queryOne("SELECT balance, (SELECT COUNT(*) FROM accounts) AS n FROM accounts WHERE id = 500", []) }
+            #expect(try held?.int("balance") == 2 && held?.int("n") == 17)
+            try await db.write {
+                try await $0.insert(into: "entries", columns: ["id", "account", "amount", "note", "data"], rows: [
+                    [.integer(1), .integer(500), .integer(-7), .null, .blob([1, 2, 3])], [.integer(2), .integer(500), .integer(7), .text("x"), .blob([])],
+                ])
+            }
+            let entries = try await db.read { try await $0.query("SELECT * FROM entries ORDER BY id", []) }
+            #expect(try entries.map { try $0.int("amount") } == [-7, 7])
+            #expect(try entries[0].optionalString("note") == nil && entries[1].string("note") == "x")
+        }
+    }
+
     @Test(arguments: Engine.all)
     func migrationsApplyOnceAndAreRecorded(engine: Engine) async throws {
         try await withDatabase(engine) { db in

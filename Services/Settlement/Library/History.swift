@@ -27,12 +27,33 @@ public struct PastSettlement: Sendable {
     }
 }
 
+/// Past settlements made into the rows they are stored as (``SettlementStore/prepareHistory(_:)``),
+/// so that a bulk load builds the next batch while the writer stores this one.
+public struct PreparedHistory: Sendable {
+    let inserts: [SQLInsert]
+    /// The number of past settlements.
+    public let count: Int
+}
+
 extension SettlementStore {
     /// Stores `past` in one write transaction, as postings store settlements (see
     /// ``PastSettlement``); all or none.
     /// - Throws: ``StoreError/constraint(_:)`` when a `setl_id`, key, live visit or billed
     ///   (day, person, code) is already stored; ``DomainError`` when a visit date is out of form.
     public func loadHistory(_ past: [PastSettlement]) async throws {
+        try await loadHistory(Self.prepareHistory(past))
+    }
+
+    /// Stores what ``prepareHistory(_:)`` made, in one write transaction; all or none.
+    /// - Throws: as ``loadHistory(_:)-([PastSettlement])``.
+    public func loadHistory(_ prepared: PreparedHistory) async throws {
+        try await database.write { tx in try await tx.insert(prepared.inserts) }
+    }
+
+    /// The rows `past` is stored as: settlement rows, billed items, ledger entries and the
+    /// accumulators' increments (summed per person, year and medical type). No store is read.
+    /// - Throws: ``DomainError`` when a visit date is out of form.
+    public static func prepareHistory(_ past: [PastSettlement]) throws -> PreparedHistory {
         var settlementRows: [[SQLValue]] = [], billedRows: [[SQLValue]] = [], ledgerRows: [[SQLValue]] = []
         var accumulators: [AccumulatorKey: Accumulator] = [:]
         for p in past {
@@ -62,6 +83,6 @@ extension SettlementStore {
                 tail: Accumulator.addedOnConflict
             ),
         ]
-        try await database.write { tx in try await tx.insert(inserts) }
+        return PreparedHistory(inserts: inserts, count: past.count)
     }
 }

@@ -71,7 +71,7 @@ public struct SettlementStore: Sendable {
         }
         let dialect = database.dialect
         try await database.write { tx in
-            try await tx.insertValues(
+            try await tx.insert(
                 into: "persons",
                 columns: ["psn_no", "certno", "name", "insutype", "insu_admdvs", "status", "account_balance", "cvlserv_flag", "psn_idet_type"],
                 rows: personRows,
@@ -87,8 +87,8 @@ public struct SettlementStore: Sendable {
                 let these = SQLPlaceholders.isIn("psn_no", persons[start..<min(start + 5_000, persons.count)].map { .text($0.psnNo) }, dialect: dialect, binds: &binds)
                 try await tx.execute("DELETE FROM insurance_records WHERE \(these)", binds)
             }
-            try await tx.insertValues(
-                into: "insurance_records", columns: ["psn_no", "insutype", "insuplc_admdvs", "status", "psn_insu_date", "paus_insu_date"], rows: recordRows)
+            try await tx.insert(
+                into: "insurance_records", columns: ["psn_no", "insutype", "insuplc_admdvs", "status", "psn_insu_date", "paus_insu_date"], rows: recordRows, tail: "")
         }
     }
 
