@@ -12,9 +12,13 @@ first self-pay ratios for part of the 乙类 consumables, and effective dates.
     scripts/generate-catalogue.py --drugs 60000 --services 10000 --consumables 50000 --diseases 30000 > catalogue.json
     settlement --policy.file catalogue.json       # published as a catalogue version at start-up
 
+    scripts/generate-catalogue.py --csv > catalogue.csv    # the records alone, as 1301-1306 rows
+    medicare import catalogue catalogue.csv --ver 2024.12  # imported and published through the gateway
+
 The same seed gives the same file. Standard library only.
 """
 import argparse
+import csv
 import json
 import random
 import sys
@@ -100,6 +104,26 @@ def disease(rng, i):
     return item
 
 
+# The CSV's columns: the national field names `medicare import catalogue` reads (docs/settlement.md).
+CSV_COLUMNS = ["med_list_codg", "list_type", "name", "chrgitm_lv", "selfpay_prop", "pric_uplmt_amt", "regional_prices", "begndate",
+               "enddate", "max_qty", "max_days", "chronic_condition", "antibiotic", "injection", "vbp"]
+
+
+def csv_row(item):
+    """A catalogue item as a row of national fields: chrgitm_lv 01/02/03 (甲/乙/丙), prices in fen,
+    regional prices as division prefix:fen pairs joined by ';', flags 1/0."""
+    flag = lambda key: "1" if item.get(key) else "0"
+    return {
+        "med_list_codg": item["code"], "list_type": item.get("listType", ""), "name": item["name"],
+        "chrgitm_lv": {"A": "01", "B": "02", "C": "03"}.get(item.get("category", ""), ""),
+        "selfpay_prop": item.get("selfPayRatio", ""), "pric_uplmt_amt": item.get("referencePrice", ""),
+        "regional_prices": ";".join(f"{k}:{v}" for k, v in item.get("regionalPrices", {}).items()),
+        "begndate": item.get("begndate", ""), "enddate": item.get("enddate", ""), "max_qty": item.get("maxQuantity", ""),
+        "max_days": item.get("maxDays", ""), "chronic_condition": item.get("chronicCondition", ""),
+        "antibiotic": flag("antibiotic"), "injection": flag("injection"), "vbp": flag("vbp"),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--drugs", type=int, default=60_000)
@@ -107,6 +131,7 @@ def main():
     parser.add_argument("--consumables", type=int, default=50_000)
     parser.add_argument("--diseases", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--csv", action="store_true", help="write the records alone as CSV with the national field names")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     bundled = json.loads((Path(__file__).resolve().parent.parent / "Shared/MedicareDomain/Resources/zhejiang-2024.json").read_text())
@@ -122,7 +147,12 @@ def main():
             seen.add(item["code"])
             catalogue.append(item)
             made += 1
-    json.dump({"policies": bundled["policies"], "catalogue": catalogue}, sys.stdout, ensure_ascii=False, separators=(",", ":"))
+    if args.csv:
+        out = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        out.writeheader()
+        out.writerows(csv_row(item) for item in catalogue)
+    else:
+        json.dump({"policies": bundled["policies"], "catalogue": catalogue}, sys.stdout, ensure_ascii=False, separators=(",", ":"))
     print(f"generate-catalogue: {len(catalogue)} records", file=sys.stderr)
 
 

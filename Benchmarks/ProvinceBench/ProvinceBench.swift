@@ -40,41 +40,47 @@ enum ProvinceBench {
         // One batch stored while the next is read and built: the writer thread stores, the
         // caller's builds (rows, encoded results, ledger entries) on the other core.
         var storing: Task<Void, any Error>?
-        while true {
-            let from = after
-            let page = try await db.lookup { tx in
-                try await tx.query("SELECT psn_no FROM persons WHERE psn_no > $1 ORDER BY psn_no LIMIT \(batch)", [.text(from)]).map { try $0.string("psn_no") }
-            }
-            guard let last = page.last else { break }
-            after = last
-            var past: [PastSettlement] = []
-            past.reserveCapacity(page.count * perPerson)
-            for psnNo in page {
-                for n in 0..<perPerson {
-                    let k = persons * perPerson + n
-                    let day = days[(k * 7919) % days.count]
-                    // 20.00-300.00 yuan: a service and a drug, pooling 60% of it, the rest cash.
-                    let fee = Int64(2_000 + (k * 104_729) % 28_000)
-                    let pooling = fee * 60 / 100
-                    let setlID = String(format: "HS%011d", k)
-                    let result = SettlementResult(
-                        setlID: setlID, mdtrtID: String(format: "HM%011d", k), psnNo: psnNo, fixmedinsCode: clinics[k % clinics.count],
-                        settleVia: "H33080200001", medfeeSumamt: fee, inscpScpAmt: fee, hifpPay: pooling, poolPropSelfpay: 6_000,
-                        fundPaySumamt: pooling, psnCashPay: fee - pooling, policyVersion: "quzhou-2024.1", status: .settled, setlDate: day,
-                        settledAs: .generalOutpatient, setldetail: [SetlDetail(fundPayType: .residentPooling, fundPayamt: pooling)])
-                    past.append(PastSettlement(result: result, visitDate: day, items: [items[0], items[1 + k % 3]], scopedKey: "legacy " + setlID,
-                                               createdAt: day + "T09:00:00Z"))
+        // A failure while the next batch is built still waits for the one being stored.
+        do {
+            while true {
+                let from = after
+                let page = try await db.lookup { tx in
+                    try await tx.query("SELECT psn_no FROM persons WHERE psn_no > $1 ORDER BY psn_no LIMIT \(batch)", [.text(from)]).map { try $0.string("psn_no") }
                 }
-                persons += 1
+                guard let last = page.last else { break }
+                after = last
+                var past: [PastSettlement] = []
+                past.reserveCapacity(page.count * perPerson)
+                for psnNo in page {
+                    for n in 0..<perPerson {
+                        let k = persons * perPerson + n
+                        let day = days[(k * 7919) % days.count]
+                        // 20.00-300.00 yuan: a service and a drug, pooling 60% of it, the rest cash.
+                        let fee = Int64(2_000 + (k * 104_729) % 28_000)
+                        let pooling = fee * 60 / 100
+                        let setlID = String(format: "HS%011d", k)
+                        let result = SettlementResult(
+                            setlID: setlID, mdtrtID: String(format: "HM%011d", k), psnNo: psnNo, fixmedinsCode: clinics[k % clinics.count],
+                            settleVia: "H33080200001", medfeeSumamt: fee, inscpScpAmt: fee, hifpPay: pooling, poolPropSelfpay: 6_000,
+                            fundPaySumamt: pooling, psnCashPay: fee - pooling, policyVersion: "quzhou-2024.1", status: .settled, setlDate: day,
+                            settledAs: .generalOutpatient, setldetail: [SetlDetail(fundPayType: .residentPooling, fundPayamt: pooling)])
+                        past.append(PastSettlement(result: result, visitDate: day, items: [items[0], items[1 + k % 3]], scopedKey: "legacy " + setlID,
+                                                   createdAt: day + "T09:00:00Z"))
+                    }
+                    persons += 1
+                }
+                let prepared = try SettlementStore.prepareHistory(past)
+                try await storing?.value
+                storing = Task { try await store.loadHistory(prepared) }
+                written += past.count
+                if persons % 500_000 < batch {
+                    let s = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
+                    FileHandle.standardError.write(Data(String(format: "\r%d persons, %d settlements, %.0f s", persons, written, s).utf8))
+                }
             }
-            let prepared = try SettlementStore.prepareHistory(past)
-            try await storing?.value
-            storing = Task { try await store.loadHistory(prepared) }
-            written += past.count
-            if persons % 500_000 < batch {
-                let s = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
-                FileHandle.standardError.write(Data(String(format: "\r%d persons, %d settlements, %.0f s", persons, written, s).utf8))
-            }
+        } catch {
+            _ = try? await storing?.value
+            throw error
         }
         try await storing?.value
         let elapsed = ContinuousClock.now - start

@@ -97,10 +97,22 @@ struct Demo: AsyncParsableCommand {
             if persons > 0 {
                 let settlement = SettlementClient(client)
                 // Made a batch at a time: a province's ten million need not all be in memory.
-                for chunk in stride(from: 0, to: persons, by: batch) {
-                    let some = synthetic.persons(county: "330802", chunk..<min(chunk + batch, persons))
-                    _ = try await settlement.importPersons(ImportPersonsRequest(persons: some), options: options)
-                    if chunk % 500_000 == 0 && chunk > 0 { FileHandle.standardError.write(Data("\r\(chunk) persons".utf8)) }
+                // Two calls in flight: the next batch is made, sent and checked while settlement
+                // stores the one before (at most one waits for its writer, so each is still
+                // written alone in its transaction, without a savepoint).
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    var inFlight = 0
+                    for chunk in stride(from: 0, to: persons, by: batch) {
+                        if inFlight == 2 {
+                            try await group.next()
+                            inFlight -= 1
+                        }
+                        let some = synthetic.persons(county: "330802", chunk..<min(chunk + batch, persons))
+                        group.addTask { _ = try await settlement.importPersons(ImportPersonsRequest(persons: some), options: options) }
+                        inFlight += 1
+                        if chunk % 500_000 == 0 && chunk > 0 { FileHandle.standardError.write(Data("\r\(chunk) persons".utf8)) }
+                    }
+                    try await group.waitForAll()
                 }
                 // Two doctors at each of the county's institutions (DR01, DR02), for its visits (2201, 2204).
                 let doctors = synthetic.county("330802").institutions.flatMap { record in
@@ -129,27 +141,35 @@ struct Demo: AsyncParsableCommand {
 /// (1 for an error that stopped the import).
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import institutions, divisions or insured persons from CSV (RFC 4180; UTF-8 or GBK; columns by header name).",
+        abstract: "Import institutions, divisions, insured persons or a catalogue version from CSV (RFC 4180; UTF-8 or GBK; columns by header name).",
         discussion: """
             institutions: fixmedins_code, fixmedins_name, kind, division_code, licensed_doctors, has_computer, has_network, record_version
                           [parent_code, integration_mode, relationship_end]
             divisions:    code, name
             persons:      psn_no, certno, name, insutype, insu_admdvs, psn_insu_stas, account_balance (fen)
+            catalogue:    med_list_codg, name [list_type, chrgitm_lv, selfpay_prop, pric_uplmt_amt, regional_prices,
+                          begndate, enddate, max_qty, max_days, chronic_condition, antibiotic, injection, vbp]
+                          with --ver: one version, published whole or not at all (a refused record publishes
+                          nothing). scripts/generate-catalogue.py --csv writes one.
             Exit status: 0 all imported, 2 some records refused (each printed), 1 the import stopped.
             """
     )
     @OptionGroup var connection: Connection
-    @Argument(help: "institutions, divisions or persons.") var kind: String
+    @Argument(help: "institutions, divisions, persons or catalogue.") var kind: String
     @Argument(help: "CSV file with a header line.") var file: String
     @Option(help: "auto (UTF-8, else GBK), utf-8 or gbk.") var encoding = "auto"
     @Option(help: "Records per call (at most 5,000).") var batch = 2_000
+    @Option(help: "catalogue: the version's name (ver): 1-64 letters, digits, '.', '-' or '_'.") var ver = ""
 
     func run() async throws {
-        try await Self.importFile(kind: kind, file: file, encoding: encoding, batch: batch, connection: connection)
+        try await Self.importFile(kind: kind, file: file, encoding: encoding, batch: batch, ver: ver, connection: connection)
     }
 
-    static func importFile(kind: String, file: String, encoding: String, batch: Int, connection: Connection) async throws {
+    static func importFile(kind: String, file: String, encoding: String, batch: Int, ver: String = "", connection: Connection) async throws {
         guard (1...5_000).contains(batch) else { throw ValidationError("--batch must be 1-5000") }
+        guard (kind == "catalogue") == !ver.isEmpty else {
+            throw fail(ValidationError(ver.isEmpty ? "catalogue needs --ver, the version's name (1-64 letters, digits, '.', '-' or '_')" : "--ver is for a catalogue only"))
+        }
         guard let encoding = TextEncoding(rawValue: encoding.lowercased()) else { throw ValidationError("--encoding must be auto, utf-8 or gbk") }
         guard let data = FileManager.default.contents(atPath: file) else { throw fail(ValidationError("cannot read \(file)")) }
         /// Sends the file's records with `client`, by kind.
@@ -174,8 +194,12 @@ struct Import: AsyncParsableCommand {
                         _ = try await SettlementClient(client).importPersons(ImportPersonsRequest(persons: chunk), options: CallOptions(timeout: .seconds(120)))
                     }
                 }
+            case "catalogue":
+                let parsed = try RecordFiles.catalogue(table)
+                guard !parsed.records.isEmpty || !parsed.rejections.isEmpty else { throw fail(ValidationError("\(file) holds no records")) }
+                send = { client in try await catalogue(parsed, SettlementClient(client), ver: ver, batch: batch) }
             default:
-                throw ValidationError("KIND must be institutions, divisions or persons, got '\(kind)'")
+                throw ValidationError("KIND must be institutions, divisions, persons or catalogue, got '\(kind)'")
             }
         } catch let error as FileError {
             throw fail(ValidationError("\(file): \(error.message)"))
@@ -222,6 +246,62 @@ struct Import: AsyncParsableCommand {
             }
         }
         report.rejections.sort { $0.record < $1.record }
+        return report
+    }
+
+    /// A catalogue version (`Settlement/ImportCatalogue`), published whole or not at all: when
+    /// the file refuses a record, every such record is reported and nothing is sent; else the
+    /// records go in calls of `batch`, staged under `ver`, the last call publishing them. A
+    /// call the service refuses (a record out of form, named `records[i].field`; the version
+    /// published with other records) stops the import with that record reported: nothing is
+    /// published (what was staged stays unpublished; import the mended file under a new
+    /// version). A version published with the same records answers as replayed.
+    static func catalogue(_ parsed: ParsedRecords<CatalogueRecord>, _ settlement: SettlementClient, ver: String, batch: Int) async throws -> ImportReport {
+        var report = ImportReport(counts: ["published": 0], rejections: parsed.rejections)
+        // A code and begndate once in the version (the service sees one call at a time; across
+        // calls a second record would replace the first unseen).
+        var first: [String: Int] = [:]
+        for (record, message) in parsed.records {
+            let key = message.medListCodg.uppercased() + " " + message.begndate
+            if let earlier = first[key] {
+                report.rejections.append(Rejection(record: record, key: message.medListCodg,
+                                                   reason: "med_list_codg: \(message.medListCodg) from \(message.begndate.isEmpty ? "always" : message.begndate) is record \(earlier)'s too"))
+            } else {
+                first[key] = record
+            }
+        }
+        guard report.rejections.isEmpty else {
+            report.rejections.sort { $0.record < $1.record }
+            return report
+        }
+        var start = 0
+        while start < parsed.records.count {
+            let end = min(start + batch, parsed.records.count)
+            let chunk = parsed.records[start..<end]
+            let answer: ImportCatalogueResponse
+            do {
+                answer = try await settlement.importCatalogue(
+                    ImportCatalogueRequest(ver: ver, records: chunk.map(\.message), last: end == parsed.records.count), options: CallOptions(timeout: .seconds(300)))
+            } catch let error as RPCError where error.code == .invalidArgument || error.code == .failedPrecondition || error.code == .alreadyExists {
+                guard let (i, reason) = Self.refused(error.message, field: "records"), chunk.indices.contains(start + i) else { throw error }
+                let record = chunk[start + i]
+                let outcome = error.code == .alreadyExists ? "version \(ver) is published with other records: import under a new --ver" : "nothing was published"
+                report.rejections.append(Rejection(record: record.record, key: record.message.medListCodg, reason: "\(reason) (\(outcome))"))
+                return report
+            }
+            // The version holds exactly the file's records so far: none staged by an earlier,
+            // stopped import under the same name, none of a published version left out.
+            guard Int(answer.staged) == (answer.replay ? parsed.records.count : end) else {
+                throw fail(ValidationError(
+                    answer.replay
+                        ? "catalogue version \(ver) is published with \(answer.staged) records, not this file's \(parsed.records.count): import under a new --ver"
+                        : "catalogue version \(ver) holds \(answer.staged) staged records, not the \(end) sent: an earlier import under this name stopped; import under a new --ver"))
+            }
+            if end == parsed.records.count {
+                report.counts = [answer.replay ? "replayed" : "published": Int(answer.staged), "revision": Int(answer.revision)]
+            }
+            start = end
+        }
         return report
     }
 

@@ -85,6 +85,48 @@ public enum RecordFiles {
         } fields: { Fields(columns: c, record: $0) }
     }
 
+    /// `catalogue.csv` → `Settlement/ImportCatalogue`'s `CatalogueRecord`s: the rows of a
+    /// 1301–1306 download, by the national field names. Columns (any order): med_list_codg,
+    /// name; optional list_type (101, 102, 201, 301, 901; empty: the one the code's form says),
+    /// chrgitm_lv (01 甲类, 02 乙类, 03 丙类, or class_a...; empty only for a disease),
+    /// selfpay_prop (basis points, 0-10,000; empty: the policy's ratio for the category),
+    /// pric_uplmt_amt (fen per unit), regional_prices (`3308:1200;330802:1100`: a division
+    /// prefix and its price in fen, `;` between them), begndate, enddate (YYYY-MM-DD; empty:
+    /// always, open-ended), max_qty, max_days (empty: no limit), chronic_condition
+    /// (hypertension, diabetes or its number; empty: none), antibiotic, injection, vbp (1/0;
+    /// empty: 0). `scripts/generate-catalogue.py --csv` writes one.
+    public static let catalogueColumns = (
+        required: ["med_list_codg", "name"],
+        optional: ["list_type", "chrgitm_lv", "selfpay_prop", "pric_uplmt_amt", "regional_prices", "begndate", "enddate", "max_qty", "max_days",
+                   "chronic_condition", "antibiotic", "injection", "vbp"]
+    )
+
+    /// The catalogue records of `table`. Errors: ``FileError/format(_:)`` for the header.
+    public static func catalogue(_ table: CSVTable) throws(FileError) -> ParsedRecords<CatalogueRecord> {
+        let c = try table.columns(required: catalogueColumns.required, optional: catalogueColumns.optional)
+        return read(table, key: { c.field("med_list_codg", of: $0) }) { f in
+            func flag(_ name: String) throws(FieldError) -> Bool { f.text(name).isEmpty ? false : try f.yesNo(name) }
+            func amount(_ name: String) throws(FieldError) -> Int64 { f.text(name).isEmpty ? 0 : try f.number(name) }
+            var prices: [RegionalPrice] = []
+            for (i, pair) in f.text("regional_prices").split(separator: ";", omittingEmptySubsequences: true).enumerated() {
+                let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, let fen = Int64(parts[1]) else {
+                    throw FieldError(field: "regional_prices", reason: "entry \(i + 1) '\(pair.prefix(30))' is not DIVISION:FEN (3308:1200)")
+                }
+                prices.append(RegionalPrice(admdvs: String(parts[0]), pricUplmtAmt: fen))
+            }
+            return CatalogueRecord(
+                medListCodg: f.text("med_list_codg"), listType: f.text("list_type").isEmpty ? .unspecified : try f.code("list_type"),
+                name: f.text("name"), chrgitmLv: f.text("chrgitm_lv").isEmpty ? .unspecified : try f.code("chrgitm_lv"),
+                selfpayProp: f.text("selfpay_prop").isEmpty ? nil : SelfpayProp(basisPoints: try f.number("selfpay_prop")),
+                pricUplmtAmt: try amount("pric_uplmt_amt"), regionalPrices: prices, begndate: f.text("begndate"), enddate: f.text("enddate"),
+                maxQty: try amount("max_qty"), maxDays: try amount("max_days"),
+                chronicCondition: f.text("chronic_condition").isEmpty ? .unspecified : try f.code("chronic_condition"),
+                antibiotic: try flag("antibiotic"), injection: try flag("injection"), vbp: try flag("vbp")
+            )
+        } fields: { Fields(columns: c, record: $0) }
+    }
+
     /// Each record of `table` through `make`, or its rejection.
     static func read<Message: Sendable>(
         _ table: CSVTable, key: ([String]) -> String, _ make: (Fields) throws -> Message, fields: ([String]) -> Fields

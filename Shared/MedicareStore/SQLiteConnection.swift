@@ -134,6 +134,10 @@ final class SQLiteConnection: @unchecked Sendable {
             sqlite3_clear_bindings(statement)
         }
         for row in rows {
+            // Every placeholder bound for every row: a reset statement keeps the last row's values.
+            guard row.count == prepared.bindIndexes.count else {
+                throw StoreError.statement(sql: sql, code: SQLITE_RANGE, message: "\(row.count) values for \(prepared.bindIndexes.count) placeholders")
+            }
             try bind(row, to: prepared, sql: sql, db: db)
             var status = sqlite3_step(statement)
             while status == SQLITE_ROW { status = sqlite3_step(statement) }

@@ -186,6 +186,9 @@ public final class SQLiteDatabase: SQLDatabase, Service {
 
     private func writeLoop() async {
         let transaction = SQLiteTransaction(connection: writer)
+        // A job in its own savepoint beside others: a bulk insert stays one statement per
+        // chunk (``SQLiteTransaction/insert(into:columns:rows:tail:)``).
+        let grouped = SQLiteTransaction(connection: writer, inSavepoint: true)
         while let batch = await queue.nextBatch(max: configuration.maxBatch) {
             let start = ContinuousClock.now
             var outcomes: [Result<any Sendable, any Error>] = []
@@ -218,7 +221,7 @@ public final class SQLiteDatabase: SQLDatabase, Service {
                 for job in batch {
                 do {
                     try writer.run("SAVEPOINT job")
-                    let value = try await job.body(transaction)
+                    let value = try await job.body(grouped)
                     try writer.run("RELEASE job")
                     outcomes.append(.success(value))
                 } catch {
@@ -263,6 +266,8 @@ public final class SQLiteDatabase: SQLDatabase, Service {
 /// Statements on one SQLite connection, run synchronously on its owner's thread.
 struct SQLiteTransaction: SQLTransaction {
     let connection: SQLiteConnection
+    /// Whether the writer runs this job in a savepoint among others (a group commit).
+    var inSavepoint = false
     var dialect: SQLDialect { .sqlite }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
@@ -280,8 +285,17 @@ struct SQLiteTransaction: SQLTransaction {
     /// One single-row `INSERT` prepared once and run for each row (``SQLiteConnection/executeEach(_:_:)``),
     /// `tail` after its row. A row refused by a constraint throws ``StoreError/constraint(sql:message:)``;
     /// the rows before it are in the transaction, which the job's failure rolls back.
+    ///
+    /// In a savepoint beside other jobs, several rows go as multi-row `VALUES` instead
+    /// (``SQLTransaction/insertValues(into:columns:rows:tail:)``): a statement that fires a
+    /// trigger (the closed sets' checks) copies the pages it changes into the sub-journal,
+    /// which under an open savepoint only grows until the transaction ends: a row a statement
+    /// would copy them once per row.
     func insert(into table: String, columns: [String], rows: [[SQLValue]], tail: String) async throws {
         guard !rows.isEmpty else { return }
+        if inSavepoint && rows.count > 1 {
+            return try await insertValues(into: table, columns: columns, rows: rows, tail: tail)
+        }
         let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(SQLPlaceholders.rows(1, width: columns.count))"
             + (tail.isEmpty ? "" : " " + tail)
         try connection.executeEach(sql, rows)

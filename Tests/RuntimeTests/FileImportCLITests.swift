@@ -65,6 +65,89 @@ struct FileImportCLITests {
     }
 }
 
+/// `medicare import catalogue FILE --ver V`: a catalogue version from a 1301-style CSV,
+/// streamed in calls and published whole by the last; a file with a bad record publishes
+/// nothing, whether the file or the service refuses it.
+@Suite("A catalogue version imported from the command line", .serialized)
+struct CatalogueImportCLITests {
+    static let header = "med_list_codg,list_type,name,chrgitm_lv,selfpay_prop,pric_uplmt_amt,regional_prices,begndate,enddate,max_qty,max_days,chronic_condition,antibiotic,injection,vbp\r\n"
+
+    @Test func aVersionIsPublishedWholeOrNotAtAll() async throws {
+        try await withDemoStack(loadDemo: false) { stack in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("medicare-catalogue-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            func file(_ name: String, _ rows: [String]) -> String {
+                let path = "\(folder)/\(name)"
+                _ = FileManager.default.createFile(atPath: path, contents: Data((Self.header + rows.joined(separator: "\r\n") + "\r\n").utf8))
+                return path
+            }
+            let good = file("good.csv", [
+                "XC09AAE001B001010100077,101,依那普利片 5mg,02,1000,80,3308:70;330802:65,2024-01-01,,90,30,hypertension,0,0,1",
+                "001102000059999,,一般诊疗费（乙）,01,,1200,,2024-01-01,,1,,,0,0,0",
+                "J06.900X001,901,急性上呼吸道感染（测试）,,,,,,,,,,,,",
+            ])
+            let ops = try stack.client("operator")
+            defer { Task { await ops.close() } }
+            let before = try await SettlementClient(ops).downloadCatalogue(DownloadCatalogueRequest(limit: 1)).revision
+
+            // Three records in calls of two: staged, then published by the second call.
+            let published = try await FileImportCLITests.medicare(stack, ["import", "catalogue", good, "--ver", "cli-2024.12", "--batch", "2"])
+            #expect(published.status == 0 && published.json["published"] as? Int == 3, "\(published.json) \(published.error)")
+            let revision = try #require(published.json["revision"] as? Int)
+            #expect(Int64(revision) > before)
+            let download = try await SettlementClient(ops).downloadCatalogue(DownloadCatalogueRequest(afterRevision: before, limit: 100))
+            let drug = try #require(download.records.first { $0.medListCodg == "XC09AAE001B001010100077" })
+            #expect(drug.chrgitmLv == .classB && drug.selfpayProp?.basisPoints == 1000 && drug.pricUplmtAmt == 80 && drug.vbp)
+            #expect(drug.regionalPrices.map(\.admdvs) == ["3308", "330802"] && drug.regionalPrices.map(\.pricUplmtAmt) == [70, 65])
+            #expect(drug.chronicCondition == .hypertension && drug.maxQty == 90 && drug.maxDays == 30)
+            #expect(Set(download.records.map(\.medListCodg)) == ["XC09AAE001B001010100077", "001102000059999", "J06.900X001"])
+
+            // The same file again: replayed, nothing new.
+            let again = try await FileImportCLITests.medicare(stack, ["import", "catalogue", good, "--ver", "cli-2024.12"])
+            #expect(again.status == 0 && again.json["replayed"] as? Int == 3, "\(again.json) \(again.error)")
+
+            // A field the file cannot read: every such record reported, nothing sent.
+            let unreadable = file("unreadable.csv", ["001102000058888,,检查,01,,100,,,,1,,,0,0,0", "001102000057777,,检查,x,,100,,,,1,,,0,0,0",
+                                                      "001102000056666,,检查,01,,100,3308=90,,,1,,,0,0,0"])
+            let u = try await FileImportCLITests.medicare(stack, ["import", "catalogue", unreadable, "--ver", "cli-2024.13"])
+            #expect(u.status == 2 && u.json["rejected"] as? Int == 2 && u.json["published"] as? Int == 0, "\(u.json) \(u.error)")
+            let reasons = (u.json["rejections"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
+            #expect(reasons.count == 2 && reasons[0].hasPrefix("chrgitm_lv:") && reasons[1].hasPrefix("regional_prices:"), "\(reasons)")
+
+            // A record the service refuses in the second call: reported as that record, and the
+            // first call's staged records are not published either.
+            let refused = file("refused.csv", ["001102000055555,,检查,01,,100,,,,1,,,0,0,0", "001102000054444,,检查,01,,100,,,,1,,,0,0,0",
+                                               "X123,,坏药,01,,100,,,,1,,,0,0,0"])
+            let r = try await FileImportCLITests.medicare(stack, ["import", "catalogue", refused, "--ver", "cli-2024.14", "--batch", "2"])
+            let rejection = (r.json["rejections"] as? [[String: Any]])?.first
+            #expect(r.status == 2 && rejection?["record"] as? Int == 3 && rejection?["key"] as? String == "X123", "\(r.json) \(r.error)")
+            #expect((rejection?["reason"] as? String)?.hasPrefix("med_list_codg:") == true, "\(String(describing: rejection))")
+            let after = try await SettlementClient(ops).downloadCatalogue(DownloadCatalogueRequest(afterRevision: Int64(revision), limit: 100))
+            #expect(after.records.isEmpty && after.revision == Int64(revision))
+
+            // Under the stopped import's name, a file that differs from what it staged is
+            // refused rather than published with the leftovers.
+            let mended = file("mended.csv", ["001102000053333,,检查,01,,100,,,,1,,,0,0,0"])
+            let m = try await FileImportCLITests.medicare(stack, ["import", "catalogue", mended, "--ver", "cli-2024.14"])
+            #expect(m.status == 1 && m.error.contains("holds 3 staged records, not the 1 sent"), "\(m.error)")
+            // Part of a published version is not a replay of it.
+            let part = file("part.csv", ["001102000059999,,一般诊疗费（乙）,01,,1200,,2024-01-01,,1,,,0,0,0"])
+            let p = try await FileImportCLITests.medicare(stack, ["import", "catalogue", part, "--ver", "cli-2024.12"])
+            #expect(p.status == 1 && p.error.contains("is published with 3 records, not this file's 1"), "\(p.error)")
+            // A code and begndate twice in the file: both records named, nothing sent.
+            let twice = file("twice.csv", ["001102000052222,,检查,01,,100,,,,1,,,0,0,0", "001102000052222,,检查,01,,200,,,,1,,,0,0,0"])
+            let t = try await FileImportCLITests.medicare(stack, ["import", "catalogue", twice, "--ver", "cli-2024.15"])
+            let duplicate = (t.json["rejections"] as? [[String: Any]])?.first
+            #expect(t.status == 2 && duplicate?["record"] as? Int == 2 && (duplicate?["reason"] as? String)?.contains("record 1's too") == true, "\(t.json) \(t.error)")
+
+            // No --ver: refused, nothing sent.
+            let unnamed = try await FileImportCLITests.medicare(stack, ["import", "catalogue", good])
+            #expect(unnamed.status == 1 && unnamed.error.contains("--ver"), "\(unnamed.error)")
+        }
+    }
+}
+
 /// `medicare load --report`: the run's figures as JSON, the latency distribution as CSV and
 /// its plot as SVG; at a fixed rate, latency counts from each call's scheduled time.
 @Suite("Load generator report", .serialized)

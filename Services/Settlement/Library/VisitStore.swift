@@ -73,27 +73,31 @@ extension SettlementStore {
     func registerVisit(_ visit: VisitRecord, by actor: VisitActor) async throws -> (VisitRecord, replay: Bool) {
         try await database.write { tx in
             try await Self.requireSignIn(tx, visit.fixmedinsCode, actor)
-            try await tx.execute(
+            let inserted = try await tx.queryOne(
                 """
                 INSERT INTO outpatient_visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses,
                     mdtrt_cert_type, mdtrt_cert_no)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10) ON CONFLICT (fixmedins_code, ipt_otp_no) DO NOTHING
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10) ON CONFLICT (fixmedins_code, ipt_otp_no) DO NOTHING RETURNING mdtrt_id
                 """,
                 [.text(visit.fixmedinsCode), .text(visit.mdtrtID), .text(visit.iptOtpNo), .text(visit.psnNo), .text(String(visit.insutype.rawValue)),
                  visit.medType.stored, .text(visit.begntime), .text(visit.atddrNo), visit.mdtrtCertType.stored, .text(visit.mdtrtCertNo)]
             )
+            // A new registration is stored as sent, without diagnoses or details: nothing to read back.
+            if inserted != nil {
+                var stored = visit
+                (stored.diagnoses, stored.details) = ([], [])
+                try await Self.record(tx, stored, VisitChange(kind: .registered, detail: visit.iptOtpNo), actor)
+                return (stored, false)
+            }
             guard let row = try await tx.queryOne("SELECT mdtrt_id FROM outpatient_visits WHERE fixmedins_code = $1 AND ipt_otp_no = $2",
                                                   [.text(visit.fixmedinsCode), .text(visit.iptOtpNo)]),
                   let stored = try await Self.visit(tx, visit.fixmedinsCode, try row.string("mdtrt_id"), lock: false)
             else { throw StoreError.decoding("visits: the registration of \(visit.iptOtpNo) is missing") }
-            if stored.mdtrtID != visit.mdtrtID {
-                guard stored.sameRegistration(as: visit) else {
-                    throw DomainError(.conflict, field: "ipt_otp_no", "\(visit.iptOtpNo) is registered as visit \(stored.mdtrtID) with other content")
-                }
-                return (stored, true)
+            // Registered before (under the visit number it was given then).
+            guard stored.sameRegistration(as: visit) else {
+                throw DomainError(.conflict, field: "ipt_otp_no", "\(visit.iptOtpNo) is registered as visit \(stored.mdtrtID) with other content")
             }
-            try await Self.record(tx, visit, VisitChange(kind: .registered, detail: visit.iptOtpNo), actor)
-            return (stored, false)
+            return (stored, true)
         }
     }
 
@@ -129,9 +133,12 @@ extension SettlementStore {
                                      [.text(fixmedinsCode), .text(mdtrtID), .text(gone.feedetlSn)])
             }
             let had = Set(before.details.map(\.feedetlSn))
-            var seq = try await tx.queryOne("SELECT COALESCE(MAX(seq), 0) AS seq FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2",
-                                            [.text(fixmedinsCode), .text(mdtrtID)])?.int("seq") ?? 0
-            let added = visit.details.filter { !had.contains($0.feedetlSn) }.map { d -> [SQLValue] in
+            let new = visit.details.filter { !had.contains($0.feedetlSn) }
+            // The next serial numbers after the highest held, read only when details are added.
+            var seq = new.isEmpty ? 0 : try await tx.queryOne(
+                "SELECT COALESCE(MAX(seq), 0) AS seq FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2", [.text(fixmedinsCode), .text(mdtrtID)]
+            )?.int("seq") ?? 0
+            let added = new.map { d -> [SQLValue] in
                 seq += 1
                 return [.text(fixmedinsCode), .text(mdtrtID), .text(d.feedetlSn), .integer(seq), .text(d.medListCodg), .text(d.medinsListCodg),
                         .integer(d.cnt), .integer(d.pric), .text(d.bilgDrCodg), .integer(Int64(d.days))]
