@@ -76,47 +76,43 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     func query(_ sql: String, _ binds: [SQLValue]) throws(StoreError) -> [SQLRow] {
-        guard let db else { throw .closed }
-        let prepared = try prepare(sql, db: db)
-        let statement = prepared.handle
-        defer {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-        }
-        try bind(binds, to: prepared, sql: sql, db: db)
-        var rows: [SQLRow] = []
-        var columns: [String]?
-        while true {
-            let status = sqlite3_step(statement)
-            if status == SQLITE_DONE { break }
-            guard status == SQLITE_ROW else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
-            let count = sqlite3_column_count(statement)
-            if columns == nil {
-                // SQLite prepares a cached statement again when the schema changed (a column
-                // added under `SELECT *`): the names are read again when the count moved.
-                if prepared.columns?.count != Int(count) { prepared.columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) } }
-                columns = prepared.columns
-            }
-            var values: [SQLValue] = []
-            values.reserveCapacity(Int(count))
-            for c in 0..<count {
-                switch sqlite3_column_type(statement, c) {
-                case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(statement, c)))
-                case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(statement, c)))
-                case SQLITE_TEXT:
-                    let length = Int(sqlite3_column_bytes(statement, c))
-                    let text = sqlite3_column_text(statement, c)
-                    values.append(.text(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self)))
-                case SQLITE_BLOB:
-                    let length = Int(sqlite3_column_bytes(statement, c))
-                    let bytes = sqlite3_column_blob(statement, c)?.assumingMemoryBound(to: UInt8.self)
-                    values.append(.blob(Array(UnsafeBufferPointer(start: bytes, count: length))))
-                default: values.append(.null)
+        try withPrepared(sql) { prepared, db throws(StoreError) in
+            let statement = prepared.handle
+            try bind(binds, to: prepared, sql: sql, db: db)
+            var rows: [SQLRow] = []
+            var columns: [String]?
+            while true {
+                let status = sqlite3_step(statement)
+                if status == SQLITE_DONE { break }
+                guard status == SQLITE_ROW else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
+                let count = sqlite3_column_count(statement)
+                if columns == nil {
+                    // SQLite prepares a cached statement again when the schema changed (a column
+                    // added under `SELECT *`): the names are read again when the count moved.
+                    if prepared.columns?.count != Int(count) { prepared.columns = (0..<count).map { String(cString: sqlite3_column_name(statement, $0)) } }
+                    columns = prepared.columns
                 }
+                var values: [SQLValue] = []
+                values.reserveCapacity(Int(count))
+                for c in 0..<count {
+                    switch sqlite3_column_type(statement, c) {
+                    case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(statement, c)))
+                    case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(statement, c)))
+                    case SQLITE_TEXT:
+                        let length = Int(sqlite3_column_bytes(statement, c))
+                        let text = sqlite3_column_text(statement, c)
+                        values.append(.text(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self)))
+                    case SQLITE_BLOB:
+                        let length = Int(sqlite3_column_bytes(statement, c))
+                        let bytes = sqlite3_column_blob(statement, c)?.assumingMemoryBound(to: UInt8.self)
+                        values.append(.blob(Array(UnsafeBufferPointer(start: bytes, count: length))))
+                    default: values.append(.null)
+                    }
+                }
+                rows.append(SQLRow(columns: columns!, values: values))
             }
-            rows.append(SQLRow(columns: columns!, values: values))
+            return rows
         }
-        return rows
     }
 
     /// Runs one statement once per row of `rows` (each its binds), prepared once: how SQLite
@@ -126,24 +122,30 @@ final class SQLiteConnection: @unchecked Sendable {
     /// statement answers are ignored. A row that fails stops the run and throws; the rows
     /// before it stay written in the enclosing transaction, which its job's failure rolls back.
     func executeEach(_ sql: String, _ rows: [[SQLValue]]) throws(StoreError) {
+        try withPrepared(sql) { prepared, db throws(StoreError) in
+            for row in rows {
+                // Every placeholder bound for every row: a reset statement keeps the last row's values.
+                guard row.count == prepared.bindIndexes.count else {
+                    throw StoreError.statement(sql: sql, code: SQLITE_RANGE, message: "\(row.count) values for \(prepared.bindIndexes.count) placeholders")
+                }
+                try bind(row, to: prepared, sql: sql, db: db)
+                var status = sqlite3_step(prepared.handle)
+                while status == SQLITE_ROW { status = sqlite3_step(prepared.handle) }
+                guard status == SQLITE_DONE else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
+                sqlite3_reset(prepared.handle)
+            }
+        }
+    }
+
+    /// `body` with the statement prepared for `sql` (cached), reset and its bindings cleared after.
+    private func withPrepared<T>(_ sql: String, _ body: (Prepared, OpaquePointer) throws(StoreError) -> T) throws(StoreError) -> T {
         guard let db else { throw .closed }
         let prepared = try prepare(sql, db: db)
-        let statement = prepared.handle
         defer {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
+            sqlite3_reset(prepared.handle)
+            sqlite3_clear_bindings(prepared.handle)
         }
-        for row in rows {
-            // Every placeholder bound for every row: a reset statement keeps the last row's values.
-            guard row.count == prepared.bindIndexes.count else {
-                throw StoreError.statement(sql: sql, code: SQLITE_RANGE, message: "\(row.count) values for \(prepared.bindIndexes.count) placeholders")
-            }
-            try bind(row, to: prepared, sql: sql, db: db)
-            var status = sqlite3_step(statement)
-            while status == SQLITE_ROW { status = sqlite3_step(statement) }
-            guard status == SQLITE_DONE else { throw classify(sql: sql, status: status, message: String(cString: sqlite3_errmsg(db))) }
-            sqlite3_reset(statement)
-        }
+        return try body(prepared, db)
     }
 
     /// Binds `binds` to the statement's `$1, $2, ...` in order.
