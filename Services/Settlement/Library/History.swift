@@ -61,13 +61,10 @@ extension SettlementStore {
             result.status = .settled
             let year = Int64(try CivilDate(p.visitDate, field: "visit_date").year)
             let settledAs = result.settledAs.rawValue == 0 ? MedType.generalOutpatient : result.settledAs
-            settlementRows.append([
-                .text(result.setlID), .text(p.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode),
-                .text(result.settleVia), .text(settledAs.code), .integer(year), .text(result.setlDate),
-                .integer(result.medfeeSumamt), .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
-                SettlementStatus.settled.stored, .blob(try result.encodedBytes()), .text(p.createdAt), .text(""), .text(""), .text(p.visitDate),
-                .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay), .integer(result.mafPay),
-            ])
+            // No caller scope or claim digest: a legacy settlement is never replayed by key.
+            settlementRows.append(Self.settlementRow(
+                result, encoded: try result.encodedBytes(), scopedKey: p.scopedKey, settledAs: settledAs, year: year, createdAt: p.createdAt,
+                caller: "", digest: "", visitDay: p.visitDate))
             var billedCodes = Set<String>()
             billedRows += p.items.filter { billedCodes.insert($0).inserted }.map { [.text(result.psnNo), .text(p.visitDate), .text($0), .text(result.setlID)] }
             ledgerRows += Self.ledger(txn: result.setlID, setlID: result.setlID, result: result, reverse: false)

@@ -235,13 +235,9 @@ extension SettlementStore {
                 result.status = .settled
                 result.setlDate = request.identity.day
                 let resultBytes = try result.encodedBytes()
-                settlementRows.append([
-                    .text(result.setlID), .text(request.identity.scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode),
-                    .text(result.settleVia), .text(settledAs.code), .integer(accumulatorKey.year), .text(request.identity.day),
-                    .integer(result.medfeeSumamt), .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
-                    SettlementStatus.settled.stored, .blob(resultBytes), .text(now), .text(request.identity.scope), .text(request.identity.digest), .text(visitDay),
-                    .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay), .integer(result.mafPay),
-                ])
+                settlementRows.append(Self.settlementRow(
+                    result, encoded: resultBytes, scopedKey: request.identity.scopedKey, settledAs: settledAs, year: accumulatorKey.year,
+                    createdAt: now, caller: request.identity.scope, digest: request.identity.digest, visitDay: visitDay))
                 for item in request.items {
                     billed.insert(BilledKey(psnNo: person.psnNo, day: visitDay, item: item))
                     billedRows.append([.text(person.psnNo), .text(visitDay), .text(item), .text(result.setlID)])
@@ -328,6 +324,23 @@ extension SettlementStore {
         "act_pay_dedc", "hifp_pay", "acct_pay", "psn_cash_pay", "status", "result", "created_at", "caller", "claim_digest", "visit_date",
         "borne", "hifmi_pay", "cvlserv_pay", "maf_pay",
     ]
+    /// A settled posting's row in ``settlementColumns`` order: `result` (its `setl_date`
+    /// the posting day, its amounts in fen) as `encoded`, under `scopedKey`, settled as
+    /// `settledAs` in `year` (the accumulators' keys), posted at `createdAt` by `caller`
+    /// with the claim's `digest`, for the visit on `visitDay`.
+    static func settlementRow(
+        _ result: SettlementResult, encoded: [UInt8], scopedKey: String, settledAs: MedType, year: Int64, createdAt: String,
+        caller: String, digest: String, visitDay: String
+    ) -> [SQLValue] {
+        [
+            .text(result.setlID), .text(scopedKey), .text(result.mdtrtID), .text(result.psnNo), .text(result.fixmedinsCode),
+            .text(result.settleVia), .text(settledAs.code), .integer(year), .text(result.setlDate),
+            .integer(result.medfeeSumamt), .integer(result.actPayDedc), .integer(result.hifpPay), .integer(result.acctPay), .integer(result.psnCashPay),
+            SettlementStatus.settled.stored, .blob(encoded), .text(createdAt), .text(caller), .text(digest), .text(visitDay),
+            .integer(result.borne), .integer(result.hifmiPay), .integer(result.cvlservPay), .integer(result.mafPay),
+        ]
+    }
+
     static let ledgerColumns = ["txn_id", "line", "setl_id", "account", "debit", "credit"]
     static let auditColumns = ["setl_id", "kind", "record", "created_ms"]
 
