@@ -57,7 +57,7 @@ public enum RecordFiles {
             InstitutionRecord(
                 fixmedinsCode: f.text("fixmedins_code"), fixmedinsName: f.text("fixmedins_name"), kind: try f.code("kind"),
                 divisionCode: f.text("division_code"), parentCode: f.text("parent_code"),
-                integrationMode: f.text("integration_mode").isEmpty ? .unspecified : try f.code("integration_mode"),
+                integrationMode: try f.optionalCode("integration_mode"),
                 relationshipEnd: f.text("relationship_end"), licensedDoctors: try f.number("licensed_doctors"),
                 hasComputer: try f.yesNo("has_computer"), hasNetwork: try f.yesNo("has_network"), recordVersion: try f.number("record_version")
             )
@@ -79,8 +79,8 @@ public enum RecordFiles {
             InsuredPerson(
                 psnNo: f.text("psn_no"), certno: f.text("certno"), name: f.text("name"), insutype: try f.code("insutype"),
                 insuAdmdvs: f.text("insu_admdvs"), psnInsuStas: try f.code("psn_insu_stas"), accountBalance: try f.number("account_balance"),
-                cvlservFlag: f.text("cvlserv_flag").isEmpty ? false : try f.yesNo("cvlserv_flag"),
-                psnIdetType: f.text("psn_idet_type").isEmpty ? .unspecified : try f.code("psn_idet_type")
+                cvlservFlag: try f.optionalYesNo("cvlserv_flag"),
+                psnIdetType: try f.optionalCode("psn_idet_type")
             )
         } fields: { Fields(columns: c, record: $0) }
     }
@@ -105,8 +105,6 @@ public enum RecordFiles {
     public static func catalogue(_ table: CSVTable) throws(FileError) -> ParsedRecords<CatalogueRecord> {
         let c = try table.columns(required: catalogueColumns.required, optional: catalogueColumns.optional)
         return read(table, key: { c.field("med_list_codg", of: $0) }) { f in
-            func flag(_ name: String) throws(FieldError) -> Bool { f.text(name).isEmpty ? false : try f.yesNo(name) }
-            func amount(_ name: String) throws(FieldError) -> Int64 { f.text(name).isEmpty ? 0 : try f.number(name) }
             var prices: [RegionalPrice] = []
             for (i, pair) in f.text("regional_prices").split(separator: ";", omittingEmptySubsequences: true).enumerated() {
                 let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
@@ -116,13 +114,13 @@ public enum RecordFiles {
                 prices.append(RegionalPrice(admdvs: String(parts[0]), pricUplmtAmt: fen))
             }
             return CatalogueRecord(
-                medListCodg: f.text("med_list_codg"), listType: f.text("list_type").isEmpty ? .unspecified : try f.code("list_type"),
-                name: f.text("name"), chrgitmLv: f.text("chrgitm_lv").isEmpty ? .unspecified : try f.code("chrgitm_lv"),
+                medListCodg: f.text("med_list_codg"), listType: try f.optionalCode("list_type"),
+                name: f.text("name"), chrgitmLv: try f.optionalCode("chrgitm_lv"),
                 selfpayProp: f.text("selfpay_prop").isEmpty ? nil : SelfpayProp(basisPoints: try f.number("selfpay_prop")),
-                pricUplmtAmt: try amount("pric_uplmt_amt"), regionalPrices: prices, begndate: f.text("begndate"), enddate: f.text("enddate"),
-                maxQty: try amount("max_qty"), maxDays: try amount("max_days"),
-                chronicCondition: f.text("chronic_condition").isEmpty ? .unspecified : try f.code("chronic_condition"),
-                antibiotic: try flag("antibiotic"), injection: try flag("injection"), vbp: try flag("vbp")
+                pricUplmtAmt: try f.optionalNumber("pric_uplmt_amt"), regionalPrices: prices, begndate: f.text("begndate"), enddate: f.text("enddate"),
+                maxQty: try f.optionalNumber("max_qty"), maxDays: try f.optionalNumber("max_days"),
+                chronicCondition: try f.optionalCode("chronic_condition"),
+                antibiotic: try f.optionalYesNo("antibiotic"), injection: try f.optionalYesNo("injection"), vbp: try f.optionalYesNo("vbp")
             )
         } fields: { Fields(columns: c, record: $0) }
     }
@@ -179,6 +177,21 @@ public enum RecordFiles {
             case "": throw FieldError(field: name, reason: "is required (1 or 0)")
             case let other: throw FieldError(field: name, reason: "'\(other.prefix(30))' is not 1/0, true/false or 是/否")
             }
+        }
+
+        /// ``number(_:)``, or 0 for an empty field.
+        func optionalNumber<N: FixedWidthInteger>(_ name: String) throws(FieldError) -> N {
+            text(name).isEmpty ? 0 : try number(name)
+        }
+
+        /// ``yesNo(_:)``, or no for an empty field.
+        func optionalYesNo(_ name: String) throws(FieldError) -> Bool {
+            text(name).isEmpty ? false : try yesNo(name)
+        }
+
+        /// ``code(_:)``, or the zero value (unspecified) for an empty field.
+        func optionalCode<E: ProtoEnum>(_ name: String) throws(FieldError) -> E {
+            text(name).isEmpty ? E(rawValue: 0) : try code(name)
         }
 
         /// A closed set's value by its code (`village_clinic`) or number (`2`, `310`).

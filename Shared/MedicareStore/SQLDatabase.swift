@@ -14,7 +14,8 @@ public protocol SQLTransaction: Sendable {
     /// Inserts `rows` (each `columns.count` values, in `columns` order) into `table`, `tail`
     /// (an `ON CONFLICT ...` clause) after each row, as fast as the engine allows: on SQLite
     /// one single-row statement prepared once and run for each row (multi-row `VALUES` for a
-    /// write that shares its group commit), on PostgreSQL one `unnest` of arrays. Rows must not conflict with each other on `tail`'s key. No rows: nothing is run.
+    /// write that shares its group commit), on PostgreSQL one `unnest` of arrays. Rows must
+    /// not conflict with each other on `tail`'s key. No rows: nothing is run.
     /// - Throws: ``StoreError`` as ``query(_:_:)`` (`constraint` when a row breaks a unique
     ///   index `tail` does not handle: on PostgreSQL the statement inserted nothing, on SQLite
     ///   the rows before it are written; either way the caller lets the error fail its write,

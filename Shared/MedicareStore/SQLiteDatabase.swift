@@ -219,23 +219,23 @@ public final class SQLiteDatabase: SQLDatabase, Service {
                 }
             } else {
                 for job in batch {
-                do {
-                    try writer.run("SAVEPOINT job")
-                    let value = try await job.body(grouped)
-                    try writer.run("RELEASE job")
-                    outcomes.append(.success(value))
-                } catch {
-                    guard writer.inTransaction else {
-                        // SQLite rolled the whole transaction back (a full disk, an I/O
-                        // error): the jobs before this one are lost with it, and the ones
-                        // after must not run outside a transaction.
-                        lost = error
-                        break
+                    do {
+                        try writer.run("SAVEPOINT job")
+                        let value = try await job.body(grouped)
+                        try writer.run("RELEASE job")
+                        outcomes.append(.success(value))
+                    } catch {
+                        guard writer.inTransaction else {
+                            // SQLite rolled the whole transaction back (a full disk, an I/O
+                            // error): the jobs before this one are lost with it, and the ones
+                            // after must not run outside a transaction.
+                            lost = error
+                            break
+                        }
+                        try? writer.run("ROLLBACK TO job")
+                        try? writer.run("RELEASE job")
+                        outcomes.append(.failure(error))
                     }
-                    try? writer.run("ROLLBACK TO job")
-                    try? writer.run("RELEASE job")
-                    outcomes.append(.failure(error))
-                }
                 }
             }
             if let lost {

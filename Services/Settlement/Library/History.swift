@@ -31,8 +31,6 @@ public struct PastSettlement: Sendable {
 /// so that a bulk load builds the next batch while the writer stores this one.
 public struct PreparedHistory: Sendable {
     let inserts: [SQLInsert]
-    /// The number of past settlements.
-    public let count: Int
 }
 
 extension SettlementStore {
@@ -80,6 +78,6 @@ extension SettlementStore {
                 tail: Accumulator.addedOnConflict
             ),
         ]
-        return PreparedHistory(inserts: inserts, count: past.count)
+        return PreparedHistory(inserts: inserts)
     }
 }

@@ -88,7 +88,7 @@ public struct SettlementStore: Sendable {
                 try await tx.execute("DELETE FROM insurance_records WHERE \(these)", binds)
             }
             try await tx.insert(
-                into: "insurance_records", columns: ["psn_no", "insutype", "insuplc_admdvs", "status", "psn_insu_date", "paus_insu_date"], rows: recordRows, tail: "")
+                into: "insurance_records", columns: ["psn_no", "insutype", "insuplc_admdvs", "status", "psn_insu_date", "paus_insu_date"], rows: recordRows)
         }
     }
 
