@@ -117,8 +117,9 @@ final class SQLiteConnection: @unchecked Sendable {
 
     /// Runs one statement once per row of `rows` (each its binds), prepared once: how SQLite
     /// inserts many rows fastest. A multi-row `VALUES` of thousands of rows built, hashed and
-    /// looked up a text of a few hundred kilobytes on every call (a fifth of the history
-    /// load's writer time, ``SQLiteTransaction/insert(into:columns:rows:tail:)``). Rows the
+    /// looked up a text of a few hundred kilobytes on every call (`perf` of the history load's
+    /// writer: string building, hashing and freeing beside SQLite's own work;
+    /// ``SQLiteTransaction/insert(into:columns:rows:tail:)``). Rows the
     /// statement answers are ignored. A row that fails stops the run and throws; the rows
     /// before it stay written in the enclosing transaction, which its job's failure rolls back.
     func executeEach(_ sql: String, _ rows: [[SQLValue]]) throws(StoreError) {
