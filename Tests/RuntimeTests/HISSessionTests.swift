@@ -167,6 +167,56 @@ struct HISSessionTests {
         }
     }
 
+    /// A gateway keeps the claim of a visit's last fee-detail upload through it (2204) and
+    /// settles the visit by reference with it, without reading the visit again. Details
+    /// uploaded through another gateway meanwhile make that claim stale: settlement refuses
+    /// it, and the first gateway reads the visit and settles what it holds. Once settled, the
+    /// visit is frozen whichever gateway asks.
+    @Test func aVisitChangedThroughAnotherGatewaySettlesWithTheDetailsItHolds() async throws {
+        try await withDemoStack { stack in
+            let (clinic, settlement, gateway) = try await Self.signedIn(stack)
+            let code = Self.code
+            let second = try await RunningService.start("gateway", folder: stack.folder, extra: [
+                "--store.url", "sqlite:\(stack.folder)/gateway-2.sqlite", "--upstream.registry", "127.0.0.1:\(stack.registry.rpcPort)",
+                "--upstream.settlement", "127.0.0.1:\(stack.settlement.rpcPort)", "--upstream.supervision", "127.0.0.1:\(stack.supervision.rpcPort)",
+            ])
+            do {
+                let elsewhere = SettlementClient(try StackClients(folder: stack.folder, gatewayPort: second.rpcPort).client("clinic-\(code)"))
+                let visit = try await settlement.registerVisit(RegisterVisitRequest(
+                    fixmedinsCode: code, iptOtpNo: "OP-TWO-GW-1", psnNo: "P7", insutype: .residentBasic, medType: .generalOutpatient,
+                    begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-TOKEN-0007"
+                ))
+                _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: "D001"))
+                func upload(_ through: SettlementClient, _ sn: String, _ item: String, _ own: String, _ cnt: Int64, _ pric: Int64) async throws {
+                    _ = try await through.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
+                        FeeDetail(feedetlSn: sn, medListCodg: item, medinsListCodg: own, cnt: cnt, pric: pric, bilgDrCodg: "DR01", days: 1),
+                    ], opterNo: "D001"))
+                }
+                // The first gateway keeps 10 x 0.50; the second adds 10.00 behind its back.
+                try await upload(settlement, "1", "XJ01CAA040A001010100001", "YP0007", 10, 50)
+                try await upload(elsewhere, "2", "001102000050000", "GH01", 1, 1000)
+                let ref = VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
+                let settled = try await gateway.settle(GatewaySettleRequest(visit: ref), options: keyed("two-gw-1"))
+                #expect(settled.settlement?.medfeeSumamt == 1500 && settled.settlement?.mdtrtID == visit.mdtrtID, "\(String(describing: settled.settlement))")
+                // The same key again answers the same settlement.
+                let again = try await gateway.settle(GatewaySettleRequest(visit: ref), options: keyed("two-gw-1"))
+                #expect(again.replay && again.settlement?.setlID == settled.settlement?.setlID)
+                // Settled: another upload is refused through either gateway, naming the visit.
+                for through in [settlement, elsewhere] {
+                    let frozen = await #expect(throws: RPCError.self) { try await upload(through, "3", "001102000050000", "GH01", 1, 1000) }
+                    #expect(frozen?.code == .failedPrecondition && frozen?.message.hasPrefix("mdtrt_id:") == true, "\(String(describing: frozen))")
+                }
+            } catch {
+                second.child.signal(SIGTERM)
+                _ = try? await second.child.wait()
+                throw error
+            }
+            second.child.signal(SIGTERM)
+            _ = try? await second.child.wait()
+            await clinic.close()
+        }
+    }
+
     /// 2503 and a family-doctor contract through the gateway, then a chronic outpatient visit
     /// (2201 med_type 14) settled by reference: 65% at the contracted clinic (notice 003 §六),
     /// 30 x 1.20 = 36.00 yuan of a 两病 drug → fund 23.40. A person without a registered

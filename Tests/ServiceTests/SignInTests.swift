@@ -66,3 +66,38 @@ import Testing
         #expect(listed.allSatisfy { numbers.contains(String($0)) })
     }
 }
+
+/// What a visit step may take as signed in without reading `sign_ins` (``SignInMemory``).
+@Suite struct SignInMemoryTests {
+    static func actor(_ opterNo: String, _ day: String) -> VisitActor { VisitActor(opterNo: opterNo, day: day, at: day + "T08:00:00Z") }
+
+    @Test func aSignInIsKnownForItsInstitutionOperatorAndDayOnly() {
+        let memory = SignInMemory()
+        #expect(!memory.contains("H33080200101", Self.actor("D001", "2026-12-01")))
+        memory.remember("H33080200101", Self.actor("D001", "2026-12-01"))
+        #expect(memory.contains("H33080200101", Self.actor("D001", "2026-12-01")))
+        #expect(!memory.contains("H33080200102", Self.actor("D001", "2026-12-01")))
+        #expect(!memory.contains("H33080200101", Self.actor("D002", "2026-12-01")))
+        #expect(!memory.contains("H33080200101", Self.actor("D001", "2026-12-02")))
+    }
+
+    @Test func aNewDayStartsOverAndAnEarlierOneIsNotKept() {
+        let memory = SignInMemory()
+        memory.remember("H33080200101", Self.actor("D001", "2026-12-01"))
+        memory.remember("H33080200101", Self.actor("D001", "2026-12-02"))
+        #expect(!memory.contains("H33080200101", Self.actor("D001", "2026-12-01")))
+        #expect(memory.contains("H33080200101", Self.actor("D001", "2026-12-02")))
+        // A step still finishing on the day before does not bring that day back.
+        memory.remember("H33080200102", Self.actor("D001", "2026-12-01"))
+        #expect(!memory.contains("H33080200102", Self.actor("D001", "2026-12-01")))
+        #expect(memory.contains("H33080200101", Self.actor("D001", "2026-12-02")))
+    }
+
+    @Test func itHoldsAtMostItsCapacity() {
+        let memory = SignInMemory(capacity: 2)
+        for n in 1...2 { memory.remember("H3308020010\(n)", Self.actor("D001", "2026-12-01")) }
+        memory.remember("H33080200103", Self.actor("D001", "2026-12-01"))
+        #expect(memory.contains("H33080200103", Self.actor("D001", "2026-12-01")))
+        #expect(!memory.contains("H33080200101", Self.actor("D001", "2026-12-01")))
+    }
+}

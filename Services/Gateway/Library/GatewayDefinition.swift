@@ -27,6 +27,8 @@ public enum GatewayDefinition {
         ConfigKey("gateway.max-calls-per-caller", default: "512", "Calls in flight per caller identity; more get RESOURCE_EXHAUSTED."),
         ConfigKey("gateway.route-cache-ms", default: "1000",
                   "How long a resolved settlement route is reused; registry writes through this gateway clear it at once. 0 = always ask the registry."),
+        ConfigKey("gateway.visit-claim-ms", default: "600000",
+                  "How long the claim a visit's last answer made is kept for settling it by reference (settlement checks it is still the visit's). 0 = always read the visit."),
     ]
 
     public static let definition = ServiceDefinition(
@@ -52,7 +54,8 @@ public enum GatewayDefinition {
         return makeRouter(
             access: access, registry: registry, settlement: settlement, supervision: supervision,
             maxCallsPerCaller: try config.int("gateway.max-calls-per-caller", in: 1...100_000),
-            routeCacheTTL: .milliseconds(try config.int("gateway.route-cache-ms", in: 0...3_600_000)), tables: tables
+            routeCacheTTL: .milliseconds(try config.int("gateway.route-cache-ms", in: 0...3_600_000)),
+            visitClaimTTL: .milliseconds(try config.int("gateway.visit-claim-ms", in: 0...86_400_000)), tables: tables
         )
     }
 
@@ -62,11 +65,12 @@ public enum GatewayDefinition {
     /// whether outside callers may call it at all) is its descriptor's policy, from the proto.
     public static func makeRouter(
         access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, maxCallsPerCaller: Int,
-        routeCacheTTL: Duration = .zero, tables: AccessTables? = nil
+        routeCacheTTL: Duration = .zero, visitClaimTTL: Duration = .zero, tables: AccessTables? = nil
     ) -> RPCRouter {
         var router = RPCRouter()
         let routes = RouteCache(ttl: routeCacheTTL)
-        GatewayProvider(registry: registry, settlement: settlement, supervision: supervision, routes: routes).register(with: &router)
+        let visitClaims = VisitClaims(ttl: visitClaimTTL)
+        GatewayProvider(registry: registry, settlement: settlement, supervision: supervision, routes: routes, visitClaims: visitClaims).register(with: &router)
         let forwarded: [(any RPCChannel, [MethodDescriptor])] = [
             (registry, RegistryMethods.all), (settlement, SettlementMethods.all + SettlementReportsMethods.all),
             (supervision, SupervisionMethods.all + SupervisionReportsMethods.all),
@@ -74,12 +78,23 @@ public enum GatewayDefinition {
         for (upstream, methods) in forwarded {
             for method in methods {
                 let invalidatesRoutes = method.policy.invalidatesRoutes
+                let visitHook = visitClaims.isEnabled ? VisitClaims.hooks[method.fullName] : nil
+                let name = method.fullName
                 router.register(method, raw: { payload, context in
                     var options = CallOptions.propagating(context)
                     if let key = context.idempotencyKey { options.metadata[Metadata.idempotencyKey] = key }
                     // Also when the write fails: it may have been applied before its answer was lost.
                     defer { if invalidatesRoutes { routes.invalidate() } }
-                    return try await upstream.call(method, payload: payload, options: options)
+                    guard let visitHook else { return try await upstream.call(method, payload: payload, options: options) }
+                    // A visit's claim, kept or forgotten for settling it by reference.
+                    do {
+                        let answer = try await upstream.call(method, payload: payload, options: options)
+                        visitClaims.apply(visitHook, method: name, request: payload, answer: answer)
+                        return answer
+                    } catch {
+                        visitClaims.apply(visitHook, method: name, request: payload, answer: nil)
+                        throw error
+                    }
                 })
             }
         }

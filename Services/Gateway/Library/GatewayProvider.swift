@@ -15,12 +15,14 @@ public struct GatewayProvider: GatewayService {
     let supervision: SupervisionClient
     let supervisionReports: SupervisionReportsClient
     let routes: RouteCache
+    let visitClaims: VisitClaims
     /// Where a composite settle spends its time: the parallel checks, then the settle.
     let checksTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "checks")])
     let settleTime = Metrics.Timer(label: "medicare_gateway_settle_stage_seconds", dimensions: [("stage", "settle")])
 
-    init(registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, routes: RouteCache) {
+    init(registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, routes: RouteCache, visitClaims: VisitClaims) {
         self.routes = routes
+        self.visitClaims = visitClaims
         self.registry = RegistryClient(registry)
         self.settlement = SettlementClient(settlement)
         self.settlementReports = SettlementReportsClient(settlement)
@@ -59,18 +61,37 @@ public struct GatewayProvider: GatewayService {
                 }
             }
         }
-        let sent: Claim
         switch (request.claim, request.visit) {
-        case (let claim?, nil): sent = claim
+        case (let claim?, nil): return try await settle(claim, request, context: context, scope: scope, confine: confine)
         case (nil, let visit?):
             // A visit registered through 2201: its uploaded diagnoses and details make the claim.
             // The caller is confined before the visit is read, so that whether another
             // institution's visit exists, or what it holds, is not its to learn.
-            try confine(try InstitutionCode(visit.fixmedinsCode, field: "visit.fixmedins_code").value, "visit.fixmedins_code")
-            sent = try await settlement.getVisit(visit, options: .propagating(context)).claim ?? Claim()
+            let code = try InstitutionCode(visit.fixmedinsCode, field: "visit.fixmedins_code").value
+            try confine(code, "visit.fixmedins_code")
+            let read = { try await settlement.getVisit(visit, options: .propagating(context)).claim ?? Claim() }
+            guard let remembered = visitClaims.take(VisitClaims.Key(clinic: code, mdtrtID: visit.mdtrtID)) else {
+                return try await settle(try await read(), request, context: context, scope: scope, confine: confine)
+            }
+            // The claim the visit's last answer through here made: settlement refuses it if the
+            // visit holds other details now (FAILED_PRECONDITION), and then what it holds is settled.
+            do {
+                return try await settle(remembered, request, context: context, scope: scope, confine: confine)
+            } catch let error as RPCError where error.code == .failedPrecondition {
+                let current = try await read()
+                guard current != remembered else { throw error }
+                return try await settle(current, request, context: context, scope: scope, confine: confine)
+            }
         case (.some, .some): throw DomainError(field: "visit", "give a claim or a visit, not both")
         case (nil, nil): throw DomainError(field: "claim", "is required (or a visit registered through 2201)")
         }
+    }
+
+    /// ``settle(_:context:)`` of a claim given whole or made by a visit's details.
+    private func settle(
+        _ sent: Claim, _ request: GatewaySettleRequest, context: CallContext, scope: AccessScope, confine: (String, String) throws -> Void
+    ) async throws -> GatewaySettleResponse {
+        let caller = context.peer.commonName
         // The one validation every path runs: a claim out of form is refused here exactly as
         // review and settlement would refuse it, before either is asked.
         let checked = try sent.checked()

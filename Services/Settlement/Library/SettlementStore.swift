@@ -14,6 +14,8 @@ public struct SettlementStore: Sendable {
     public let database: any SQLDatabase
     /// Groups concurrent settle requests into shared transactions (PostgreSQL only).
     let batcher: Coalescer<PendingSettle, SettlementResult>?
+    /// The sign-ins known to be stored, so that visit steps need not read them.
+    let signIns: SignInMemory
 
     /// Most claims in one posting transaction on PostgreSQL.
     static let batchClaims = 64
@@ -26,16 +28,19 @@ public struct SettlementStore: Sendable {
     /// below 1 counts as 1, and the configuration key `store.settle-writers` allows 1-16).
     public init(database: any SQLDatabase, writers: Int = 1) {
         self.database = database
-        let alone = SettlementStore(database: database, batcher: nil)
+        let signIns = SignInMemory()
+        self.signIns = signIns
+        let alone = SettlementStore(database: database, batcher: nil, signIns: signIns)
         self.batcher = database.dialect == .postgres
             ? Coalescer(metric: "medicare_settlement_batch_size", runners: writers, maxCount: Self.batchClaims, maxWeight: Self.batchLines,
                         weight: { $0.claim.lines.count }) { await alone.settleTogether($0) }
             : nil
     }
 
-    private init(database: any SQLDatabase, batcher: Coalescer<PendingSettle, SettlementResult>?) {
+    private init(database: any SQLDatabase, batcher: Coalescer<PendingSettle, SettlementResult>?, signIns: SignInMemory) {
         self.database = database
         self.batcher = batcher
+        self.signIns = signIns
     }
 
     /// A person's year for a medical type: deductible used and fund paid so far, fen.

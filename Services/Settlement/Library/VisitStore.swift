@@ -4,6 +4,7 @@ import MedicareDomain
 import MedicareRuntime
 import MedicareStore
 import MedicareWire
+import Synchronization
 
 /// An outpatient visit as the store keeps it (2201-2205): what the provider decided, never
 /// parsed again. Its settlements are the settlements table's, found by the visit's key.
@@ -18,6 +19,8 @@ struct VisitRecord: Sendable, Equatable {
     var mdtrtCertNo = ""
     var diagnoses: [String] = []
     var details: [FeeDetail] = []
+    /// The highest serial (`seq`) its details hold as read; 0 for none.
+    var detailSeq: Int64 = 0
 
     /// Registration's own fields (not diagnoses or details) are the same.
     func sameRegistration(as other: VisitRecord) -> Bool {
@@ -71,8 +74,9 @@ extension SettlementStore {
     /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that day;
     ///   (`conflict`) when the number was registered with other content.
     func registerVisit(_ visit: VisitRecord, by actor: VisitActor) async throws -> (VisitRecord, replay: Bool) {
-        try await database.write { tx in
-            try await Self.requireSignIn(tx, visit.fixmedinsCode, actor)
+        let signedIn = signIns.contains(visit.fixmedinsCode, actor)
+        let registered = try await database.write { tx in
+            if !signedIn { try await Self.requireSignIn(tx, visit.fixmedinsCode, actor) }
             let inserted = try await tx.queryOne(
                 """
                 INSERT INTO outpatient_visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses,
@@ -91,7 +95,7 @@ extension SettlementStore {
             }
             guard let row = try await tx.queryOne("SELECT mdtrt_id FROM outpatient_visits WHERE fixmedins_code = $1 AND ipt_otp_no = $2",
                                                   [.text(visit.fixmedinsCode), .text(visit.iptOtpNo)]),
-                  let stored = try await Self.visit(tx, visit.fixmedinsCode, try row.string("mdtrt_id"), lock: false)
+                  let stored = try await Self.visit(tx, visit.fixmedinsCode, try row.string("mdtrt_id"))
             else { throw StoreError.decoding("visits: the registration of \(visit.iptOtpNo) is missing") }
             // Registered before (under the visit number it was given then).
             guard stored.sameRegistration(as: visit) else {
@@ -99,6 +103,8 @@ extension SettlementStore {
             }
             return (stored, true)
         }
+        signIns.remember(visit.fixmedinsCode, actor)
+        return registered
     }
 
     /// Changes a visit's diagnoses or details in one transaction: the operator must have
@@ -110,16 +116,16 @@ extension SettlementStore {
         _ fixmedinsCode: String, _ mdtrtID: String, by actor: VisitActor,
         _ change: @escaping @Sendable (inout VisitRecord) throws -> VisitChange?
     ) async throws -> VisitRecord {
-        try await database.write { tx in
-            try await Self.requireSignIn(tx, fixmedinsCode, actor)
-            guard var visit = try await Self.visit(tx, fixmedinsCode, mdtrtID, lock: true) else {
+        let signedIn = signIns.contains(fixmedinsCode, actor)
+        let changed = try await database.write { tx in
+            if !signedIn { try await Self.requireSignIn(tx, fixmedinsCode, actor) }
+            guard let (found, live) = try await Self.visitToChange(tx, fixmedinsCode, mdtrtID) else {
                 throw DomainError(.notFound, field: "mdtrt_id", "no visit \(mdtrtID) at \(fixmedinsCode)")
             }
-            if let live = try await tx.queryOne(
-                "SELECT setl_id FROM settlements WHERE mdtrt_id = $1 AND fixmedins_code = $2 AND status = 'settled'", [.text(mdtrtID), .text(fixmedinsCode)]
-            ) {
-                throw DomainError(.precondition, field: "mdtrt_id", "visit \(mdtrtID) is settled (\(try live.string("setl_id"))): reverse it first (2208)")
+            if let live {
+                throw DomainError(.precondition, field: "mdtrt_id", "visit \(mdtrtID) is settled (\(live)): reverse it first (2208)")
             }
+            var visit = found
             let before = visit
             guard let done = try change(&visit) else { return visit }
 
@@ -134,10 +140,8 @@ extension SettlementStore {
             }
             let had = Set(before.details.map(\.feedetlSn))
             let new = visit.details.filter { !had.contains($0.feedetlSn) }
-            // The next serial numbers after the highest held, read only when details are added.
-            var seq = new.isEmpty ? 0 : try await tx.queryOne(
-                "SELECT COALESCE(MAX(seq), 0) AS seq FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2", [.text(fixmedinsCode), .text(mdtrtID)]
-            )?.int("seq") ?? 0
+            // The next serial numbers after the highest held (read with the details, under the visit's lock).
+            var seq = before.detailSeq
             let added = new.map { d -> [SQLValue] in
                 seq += 1
                 return [.text(fixmedinsCode), .text(mdtrtID), .text(d.feedetlSn), .integer(seq), .text(d.medListCodg), .text(d.medinsListCodg),
@@ -148,13 +152,16 @@ extension SettlementStore {
             try await Self.record(tx, visit, done, actor)
             return visit
         }
+        signIns.remember(fixmedinsCode, actor)
+        return changed
     }
 
     /// A visit with its diagnoses and details, and its status and history (with its
     /// settlements and their reversals), or nil.
     func visitState(_ fixmedinsCode: String, _ mdtrtID: String) async throws -> Visit? {
-        try await database.read { tx in
-            guard let record = try await Self.visit(tx, fixmedinsCode, mdtrtID, lock: false) else { return nil }
+        // Four statements probing one visit by index each: short enough for the caller's thread.
+        try await database.lookup { tx in
+            guard let record = try await Self.visit(tx, fixmedinsCode, mdtrtID) else { return nil }
             var visit = record.answer
             var events: [VisitEvent] = []
             for row in try await tx.query(
@@ -188,17 +195,35 @@ extension SettlementStore {
         }
     }
 
-    /// The visit's row, diagnoses and details (locked for the transaction on PostgreSQL when
-    /// `lock`), or nil.
-    private static func visit(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ mdtrtID: String, lock: Bool) async throws -> VisitRecord? {
+    /// The visit's row, diagnoses and details, or nil.
+    private static func visit(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ mdtrtID: String) async throws -> VisitRecord? {
         guard let row = try await tx.queryOne(
-            "SELECT * FROM outpatient_visits WHERE fixmedins_code = $1 AND mdtrt_id = $2" + (lock ? tx.dialect.forUpdate : ""), [.text(fixmedinsCode), .text(mdtrtID)]
+            "SELECT * FROM outpatient_visits WHERE fixmedins_code = $1 AND mdtrt_id = $2", [.text(fixmedinsCode), .text(mdtrtID)]
         ) else { return nil }
-        var visit = try record(row)
+        return try await withDetails(tx, try record(row))
+    }
+
+    /// The visit locked for a change (on PostgreSQL), with its details and its live
+    /// settlement's `setl_id` if it has one (read with the visit's row), or nil.
+    private static func visitToChange(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ mdtrtID: String) async throws -> (VisitRecord, live: String?)? {
+        guard let row = try await tx.queryOne(
+            """
+            SELECT v.*, (SELECT s.setl_id FROM settlements s WHERE s.mdtrt_id = v.mdtrt_id AND s.fixmedins_code = v.fixmedins_code
+                AND s.status = '\(SettlementStatus.settled.code)') AS live_setl_id
+            FROM outpatient_visits v WHERE v.fixmedins_code = $1 AND v.mdtrt_id = $2
+            """ + tx.dialect.forUpdate, [.text(fixmedinsCode), .text(mdtrtID)]
+        ) else { return nil }
+        return (try await withDetails(tx, try record(row)), try row.optionalString("live_setl_id"))
+    }
+
+    /// `visit` with its details in serial order, and the highest serial.
+    private static func withDetails(_ tx: any SQLTransaction, _ visit: VisitRecord) async throws -> VisitRecord {
+        var visit = visit
         for d in try await tx.query(
-            "SELECT * FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(fixmedinsCode), .text(mdtrtID)]
+            "SELECT * FROM outpatient_visit_details WHERE fixmedins_code = $1 AND mdtrt_id = $2 ORDER BY seq", [.text(visit.fixmedinsCode), .text(visit.mdtrtID)]
         ) {
             visit.details.append(try detail(d))
+            visit.detailSeq = try d.int("seq")
         }
         return visit
     }
@@ -274,7 +299,8 @@ extension SettlementStore {
         }
     }
 
-    /// Refuses an operator without a sign-in (9001) at the institution on the actor's day.
+    /// Refuses an operator without a sign-in (9001) at the institution on the actor's day
+    /// (asked only when ``SignInMemory`` does not know it already).
     static func requireSignIn(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ actor: VisitActor) async throws {
         guard try await tx.queryOne(
             "SELECT sign_no FROM sign_ins WHERE fixmedins_code = $1 AND opter_no = $2 AND sign_date = $3",
@@ -318,5 +344,44 @@ extension SettlementStore {
         guard let claim = visit.answer.claim, let checked = try? claim.checked(),
               let bytes = try? ValidatedClaim.encodedWithoutRoute(checked.claim) else { return "" }
         return ValidatedClaim.digest(of: bytes)
+    }
+}
+
+/// The operators' sign-ins (9001) this replica knows to be stored, for the business day in
+/// hand: a visit step's transaction then need not read `sign_ins` (one statement a step). A
+/// sign-in is never withdrawn (there is no 9002 sign-out here), so one known stays true for
+/// its day; one made through another replica is read from the store the first time. Only a
+/// committed sign-in is remembered (after its transaction, or the step's that read it,
+/// returned). Holds one day (a new day empties it) and at most `capacity` sign-ins (then it
+/// starts over).
+final class SignInMemory: Sendable {
+    private struct State {
+        var day = ""
+        var known: Set<String> = []
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int = 200_000) { self.capacity = capacity }
+
+    private static func key(_ fixmedinsCode: String, _ opterNo: String) -> String { fixmedinsCode + "/" + opterNo }
+
+    /// Whether the operator's sign-in at the institution on `actor.day` is known to be stored.
+    func contains(_ fixmedinsCode: String, _ actor: VisitActor) -> Bool {
+        state.withLock { $0.day == actor.day && $0.known.contains(Self.key(fixmedinsCode, actor.opterNo)) }
+    }
+
+    /// Remembers a stored sign-in of the operator at the institution on `actor.day`.
+    func remember(_ fixmedinsCode: String, _ actor: VisitActor) {
+        state.withLock { state in
+            if state.day != actor.day {
+                // A later day replaces the one held; a step still on the day before is not remembered.
+                guard actor.day > state.day else { return }
+                state = State(day: actor.day)
+            }
+            if state.known.count >= capacity { state.known.removeAll(keepingCapacity: true) }
+            state.known.insert(Self.key(fixmedinsCode, actor.opterNo))
+        }
     }
 }

@@ -1,0 +1,108 @@
+import MedicareContracts
+import MedicareWire
+import NIOCore
+import Synchronization
+
+/// The claim a registered visit's details make, as the answer to its last fee-detail upload
+/// (2204) through this gateway said, so that settling the visit by reference (`Gateway/Settle`
+/// with `visit`, 2207) need not read it from settlement again (that read was about an eighth
+/// of a visit's CPU in the national flow: docs/scaling.md). A change to the visit's diagnoses
+/// (2203) or an undo (2205) through this gateway forgets it.
+///
+/// Correctness does not rest on it. Settlement settles a registered visit only with the
+/// details it holds when the posting locks it (it compares the claim's digest), so a claim
+/// remembered here that is no longer the visit's (changed through another gateway replica,
+/// or by a call whose answer was lost) is refused, and ``GatewayProvider/settle(_:context:)``
+/// then reads the visit and settles what it holds. An entry is taken (removed) by the settle
+/// that uses it, and lives at most `ttl`; a zero `ttl` turns the memory off.
+///
+/// Bounded: at most `capacity` visits (when full, expired entries go, then all of them).
+final class VisitClaims: Sendable {
+    struct Key: Hashable, Sendable {
+        let clinic: String
+        let mdtrtID: String
+    }
+
+    private struct Entry {
+        let claim: Claim
+        let expires: ContinuousClock.Instant
+    }
+
+    let ttl: Duration
+    let capacity: Int
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    init(ttl: Duration, capacity: Int = 50_000) {
+        self.ttl = ttl
+        self.capacity = capacity
+    }
+
+    var isEnabled: Bool { ttl > .zero }
+
+    /// What a forwarded settlement method's call tells this memory.
+    enum Hook {
+        /// The answer is the visit with the claim its details make now: remember it (2204).
+        case remember
+        /// The call changes the visit's claim (2203 diagnoses, 2205 undo): forget the visit
+        /// the request names (its answer is not decoded: reading the small request is cheaper).
+        case forget
+    }
+
+    /// The hook of each forwarded method that has one. 2201 has none: a new visit has no
+    /// details, and a repeated registration changes nothing.
+    static let hooks: [String: Hook] = [
+        SettlementMethods.uploadFeeDetails.fullName: .remember,
+        SettlementMethods.uploadDiagnoses.fullName: .forget, SettlementMethods.undoFeeDetails.fullName: .forget,
+    ]
+
+    /// Applies `hook` after a forwarded call: `request` and `answer` are its payloads
+    /// (`answer` nil when it failed: the change may still have been made, so the visit is
+    /// forgotten). A payload that does not decode is the caller's or settlement's to answer,
+    /// not this memory's: nothing is remembered from it.
+    func apply(_ hook: Hook, method: String, request: ByteBuffer, answer: ByteBuffer?) {
+        if hook == .remember, let answer {
+            if let visit = try? Visit(decoding: answer) { remember(visit) }
+            return
+        }
+        let key: Key? = switch method {
+        case SettlementMethods.uploadDiagnoses.fullName: (try? UploadDiagnosesRequest(decoding: request)).map { Key(clinic: $0.fixmedinsCode, mdtrtID: $0.mdtrtID) }
+        case SettlementMethods.undoFeeDetails.fullName: (try? UndoFeeDetailsRequest(decoding: request)).map { Key(clinic: $0.fixmedinsCode, mdtrtID: $0.mdtrtID) }
+        default: (try? UploadFeeDetailsRequest(decoding: request)).map { Key(clinic: $0.fixmedinsCode, mdtrtID: $0.mdtrtID) }
+        }
+        if let key { forget(key) }
+    }
+
+    /// Remembers the claim of a visit as answered: only a registered visit (not settled or
+    /// reversed) whose details make a claim; any other answer forgets the visit.
+    func remember(_ visit: Visit, now: ContinuousClock.Instant = .now) {
+        guard isEnabled else { return }
+        let key = Key(clinic: visit.fixmedinsCode, mdtrtID: visit.mdtrtID)
+        guard visit.status == .registered, let claim = visit.claim, !claim.lines.isEmpty else {
+            forget(key)
+            return
+        }
+        entries.withLock { entries in
+            if entries.count >= capacity, entries[key] == nil {
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[key] = Entry(claim: claim, expires: now + ttl)
+        }
+    }
+
+    /// The remembered claim of the visit, if fresh, removed from the memory.
+    func take(_ key: Key, now: ContinuousClock.Instant = .now) -> Claim? {
+        guard isEnabled else { return nil }
+        return entries.withLock { entries in
+            guard let entry = entries.removeValue(forKey: key), entry.expires > now else { return nil }
+            return entry.claim
+        }
+    }
+
+    func forget(_ key: Key) {
+        guard isEnabled else { return }
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+}
