@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing need on a fresh Debian or Ubuntu machine, and
 # nothing when it is all there already: protobuf-c and protoc (code generation and the
-# C codec), OpenSSL and SQLite headers, PostgreSQL (the tests' second engine), and Python's
+# C codec), OpenSSL and SQLite headers, TCMalloc (the servers' allocator), PostgreSQL (the tests' second engine), and Python's
 # protobuf, cryptography, jsonschema, pyyaml and openapi-spec-validator (interop tests, the
 # compose check, the cases, the OpenAPI check, clients/python, the console's browser driver),
 # curl (the bridge's tests), Chromium with CJK fonts (the console's tests and screenshots),
@@ -11,7 +11,7 @@
 #   scripts/prerequisites.sh          (scripts/run.sh and scripts/test.sh call it)
 set -euo pipefail
 
-packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev openssl postgresql python3-pip curl chromium fonts-noto-cjk prometheus)
+packages=(libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev libsqlite3-dev libgoogle-perftools-dev openssl postgresql python3-pip curl chromium fonts-noto-cjk prometheus)
 need=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")

@@ -34,4 +34,22 @@ import Testing
         #expect(try CivilDate("2024-06-01", field: "d").days(to: CivilDate("2024-05-02", field: "d")) == -30)
         #expect(try CivilDate("2024-01-01", field: "d").days(to: CivilDate("2025-01-01", field: "d")) == 366)
     }
+
+    /// The day clock answers the calendar's date across midnights, a change of offset and a
+    /// clock set back, in the business zone and one with daylight saving.
+    @Test func theDayClockAnswersTheCalendarsDateAtEveryHour() throws {
+        for zone in ["Asia/Shanghai", "America/New_York"] {
+            let timeZone = try #require(TimeZone(identifier: zone))
+            let clock = DayClock(in: timeZone)
+            let calendar = CivilDate.gregorian(in: timeZone)
+            // Every 20 minutes through 2024-03-09..2024-03-12 (New York moves to summer time on
+            // the 10th), then the same hours again backwards.
+            let start = try #require(calendar.date(from: DateComponents(year: 2024, month: 3, day: 9)))
+            let instants = (0..<(4 * 72)).map { start.addingTimeInterval(Double($0) * 1_200) }
+            for now in instants + instants.reversed() {
+                let c = calendar.dateComponents([.year, .month, .day], from: now)
+                #expect(clock.today(now: now) == CivilDate(year: c.year!, month: c.month!, day: c.day!), "\(zone) \(now)")
+            }
+        }
+    }
 }

@@ -18,8 +18,8 @@ public struct SettlementProvider: SettlementService {
     static let reversed = CounterFamily("medicare_settlement_reversed_total")
     /// Told after each posting, so that its audit record leaves the outbox at once.
     let relay: AuditRelay?
-    /// The calendar of the business day money is counted on (`business.time-zone`).
-    let calendar: Calendar
+    /// The business day money is counted on (`business.time-zone`).
+    let days: DayClock
 
     public init(store: SettlementStore, policies: PolicyBook, relay: AuditRelay? = nil, timeZone: TimeZone = .current) {
         self.init(store: store, policy: PolicyHolder(PolicyHolder.current(policies)), relay: relay, timeZone: timeZone)
@@ -30,7 +30,7 @@ public struct SettlementProvider: SettlementService {
         self.store = store
         self.policy = policy
         self.relay = relay
-        self.calendar = CivilDate.gregorian(in: timeZone)
+        self.days = DayClock(in: timeZone)
     }
 
     /// Adds or updates insured persons by `psn_no`, at most 10,000 per call, all or none; a
@@ -192,7 +192,7 @@ public struct SettlementProvider: SettlementService {
         return try IdempotencyKey(key).value
     }
 
-    func today() -> CivilDate { CivilDate.today(calendar: calendar) }
+    func today() -> CivilDate { days.today() }
 
     private func validated(_ request: SettleRequest, _ catalogue: Catalogue) throws -> ValidatedClaim {
         guard let claim = request.claim else { throw DomainError(field: "claim", "is required") }
