@@ -114,11 +114,15 @@ struct Load: AsyncParsableCommand {
                 last = calls
             }
         }
+        // The workers run on the connections' event loops: a call's answer resumes its worker
+        // on the thread that read it, instead of waking a thread of Swift's pool and back for
+        // every call (the load generator then takes less of a machine it shares with the stack).
+        let loops = EventLoopExecutor.eachLoop()
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {
                 let client = clients[worker % clients.count]
                 let gateway = GatewayClient(client), supervision = SupervisionClient(client), settlement = SettlementClient(client)
-                group.addTask {
+                group.addTask(executorPreference: loops[worker % loops.count]) {
                     while ContinuousClock.now < end {
                         let n = stats.tickets.add(1, ordering: .relaxed).newValue
                         if limit > 0, n > limit { return }

@@ -1,17 +1,28 @@
 import NIOCore
+import NIOPosix
 
 /// Runs tasks on one NIO event loop: a call's handler starts on the loop that read its
 /// request and resumes there, instead of hopping to Swift's cooperative pool and back for
 /// every call (two thread wake-ups each way on a busy 2-core machine).
 ///
-/// Handlers must not block: SQLite reads leave the loop (see `SQLiteDatabase.read`).
-final class EventLoopExecutor: TaskExecutor, Sendable {
-    let loop: any EventLoop
+/// Handlers must not block: SQLite reads leave the loop (see `SQLiteDatabase.read`). A client
+/// whose tasks do little but call (a load generator) gains the same by preferring its
+/// connections' loop (`Task(executorPreference:)`).
+public final class EventLoopExecutor: TaskExecutor, Sendable {
+    public let loop: any EventLoop
 
-    init(_ loop: any EventLoop) { self.loop = loop }
+    /// Runs jobs on `loop`.
+    public init(_ loop: any EventLoop) { self.loop = loop }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+extension EventLoopExecutor {
+    /// One executor for each loop of `group` (by default the one clients and servers share).
+    public static func eachLoop(of group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) -> [EventLoopExecutor] {
+        group.makeIterator().map(EventLoopExecutor.init)
     }
 }
