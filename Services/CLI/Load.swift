@@ -114,9 +114,11 @@ struct Load: AsyncParsableCommand {
                 last = calls
             }
         }
-        // The workers run on the connections' event loops: a call's answer resumes its worker
-        // on the thread that read it, instead of waking a thread of Swift's pool and back for
-        // every call (the load generator then takes less of a machine it shares with the stack).
+        // The workers run on the event loops: with one loop (`--event-loops 1`, the default) a
+        // call's answer resumes its worker on the thread that read it, instead of waking a
+        // thread of Swift's pool and back for every call, and the load generator takes less of
+        // a machine it shares with the stack. (With more loops a worker's loop need not be its
+        // connection's: one hop, as before.)
         let loops = EventLoopExecutor.eachLoop()
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {

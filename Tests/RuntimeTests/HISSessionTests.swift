@@ -168,10 +168,13 @@ struct HISSessionTests {
     }
 
     /// A gateway keeps the claim of a visit's last fee-detail upload through it (2204) and
-    /// settles the visit by reference with it, without reading the visit again. Details
-    /// uploaded through another gateway meanwhile make that claim stale: settlement refuses
-    /// it, and the first gateway reads the visit and settles what it holds. Once settled, the
-    /// visit is frozen whichever gateway asks.
+    /// settles the visit by reference with it, without reading the visit again (settlement
+    /// counts no `GetVisit`). Details uploaded through another gateway meanwhile make that
+    /// claim stale, and whatever refuses it, the first gateway reads the visit and settles
+    /// what it holds: settlement's check of the details (FAILED_PRECONDITION), or the visit
+    /// already settled through the other gateway (ALREADY_EXISTS: the retry under a new key
+    /// gets that settlement). A pre-settle (2206) reads the visit. Once settled, the visit is
+    /// frozen whichever gateway asks.
     @Test func aVisitChangedThroughAnotherGatewaySettlesWithTheDetailsItHolds() async throws {
         try await withDemoStack { stack in
             let (clinic, settlement, gateway) = try await Self.signedIn(stack)
@@ -181,31 +184,74 @@ struct HISSessionTests {
                 "--upstream.settlement", "127.0.0.1:\(stack.settlement.rpcPort)", "--upstream.supervision", "127.0.0.1:\(stack.supervision.rpcPort)",
             ])
             do {
-                let elsewhere = SettlementClient(try StackClients(folder: stack.folder, gatewayPort: second.rpcPort).client("clinic-\(code)"))
-                let visit = try await settlement.registerVisit(RegisterVisitRequest(
-                    fixmedinsCode: code, iptOtpNo: "OP-TWO-GW-1", psnNo: "P7", insutype: .residentBasic, medType: .generalOutpatient,
-                    begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-TOKEN-0007"
-                ))
-                _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: "D001"))
-                func upload(_ through: SettlementClient, _ sn: String, _ item: String, _ own: String, _ cnt: Int64, _ pric: Int64) async throws {
-                    _ = try await through.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: [
+                let otherClinic = try StackClients(folder: stack.folder, gatewayPort: second.rpcPort).client("clinic-\(code)")
+                let elsewhere = SettlementClient(otherClinic), otherGateway = GatewayClient(otherClinic)
+                /// Settlement's count of `GetVisit` calls so far.
+                func reads() async throws -> Int {
+                    let (_, metrics) = try await stack.settlement.get("/metrics")
+                    let line = metrics.split(separator: "\n").first { $0.hasPrefix("medicare_rpc_duration_seconds_count{method=\"medicare.v1.Settlement/GetVisit\"}") }
+                    return line.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } } ?? 0
+                }
+                /// A visit of `person` registered through the first gateway, its diagnosis uploaded.
+                func visit(_ person: Int) async throws -> VisitRef {
+                    let visit = try await settlement.registerVisit(RegisterVisitRequest(
+                        fixmedinsCode: code, iptOtpNo: "OP-TWO-GW-\(person)", psnNo: "P\(person)", insutype: .residentBasic, medType: .generalOutpatient,
+                        begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-TOKEN-\(person)"
+                    ))
+                    _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: "D001"))
+                    return VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
+                }
+                /// 10 x 0.50 (serial 1) or 1 x 10.00 (serial 2) uploaded through `through`.
+                func upload(_ through: SettlementClient, _ ref: VisitRef, _ sn: String) async throws {
+                    let (item, own, cnt, pric): (String, String, Int64, Int64) = sn == "1" ? ("XJ01CAA040A001010100001", "YP0007", 10, 50) : ("001102000050000", "GH01", 1, 1000)
+                    _ = try await through.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: ref.mdtrtID, details: [
                         FeeDetail(feedetlSn: sn, medListCodg: item, medinsListCodg: own, cnt: cnt, pric: pric, bilgDrCodg: "DR01", days: 1),
                     ], opterNo: "D001"))
                 }
+
+                // Uploaded and settled through one gateway: settled without a read.
+                let plain = try await visit(8)
+                try await upload(settlement, plain, "1")
+                let before = try await reads()
+                #expect(try await gateway.settle(GatewaySettleRequest(visit: plain), options: keyed("two-gw-0")).settlement?.medfeeSumamt == 500)
+                #expect(try await reads() == before)
+
                 // The first gateway keeps 10 x 0.50; the second adds 10.00 behind its back.
-                try await upload(settlement, "1", "XJ01CAA040A001010100001", "YP0007", 10, 50)
-                try await upload(elsewhere, "2", "001102000050000", "GH01", 1, 1000)
-                let ref = VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
-                let settled = try await gateway.settle(GatewaySettleRequest(visit: ref), options: keyed("two-gw-1"))
-                #expect(settled.settlement?.medfeeSumamt == 1500 && settled.settlement?.mdtrtID == visit.mdtrtID, "\(String(describing: settled.settlement))")
+                let changed = try await visit(7)
+                try await upload(settlement, changed, "1")
+                try await upload(elsewhere, changed, "2")
+                let settled = try await gateway.settle(GatewaySettleRequest(visit: changed), options: keyed("two-gw-1"))
+                #expect(settled.settlement?.medfeeSumamt == 1500 && settled.settlement?.mdtrtID == changed.mdtrtID, "\(String(describing: settled.settlement))")
+                #expect(try await reads() == before + 1)
                 // The same key again answers the same settlement.
-                let again = try await gateway.settle(GatewaySettleRequest(visit: ref), options: keyed("two-gw-1"))
+                let again = try await gateway.settle(GatewaySettleRequest(visit: changed), options: keyed("two-gw-1"))
                 #expect(again.replay && again.settlement?.setlID == settled.settlement?.setlID)
                 // Settled: another upload is refused through either gateway, naming the visit.
                 for through in [settlement, elsewhere] {
-                    let frozen = await #expect(throws: RPCError.self) { try await upload(through, "3", "001102000050000", "GH01", 1, 1000) }
+                    let frozen = await #expect(throws: RPCError.self) { try await upload(through, changed, "3") }
                     #expect(frozen?.code == .failedPrecondition && frozen?.message.hasPrefix("mdtrt_id:") == true, "\(String(describing: frozen))")
                 }
+
+                // Settled through the second gateway with what it holds; the HIS, its answer lost,
+                // asks the first under a new key: the settlement it has, not ALREADY_EXISTS.
+                let lost = try await visit(10)
+                try await upload(settlement, lost, "1")
+                try await upload(elsewhere, lost, "2")
+                let first = try await otherGateway.settle(GatewaySettleRequest(visit: lost), options: keyed("two-gw-2"))
+                let retried = try await gateway.settle(GatewaySettleRequest(visit: lost), options: keyed("two-gw-3"))
+                #expect(retried.replay && retried.settlement?.setlID == first.settlement?.setlID && retried.settlement?.medfeeSumamt == 1500,
+                        "\(String(describing: retried))")
+
+                // A pre-settle reads the visit (a preview is not checked against its details), and
+                // leaves the kept claim to the settle, which settlement refuses and the gateway reads.
+                let previewed = try await visit(13)
+                try await upload(settlement, previewed, "1")
+                try await upload(elsewhere, previewed, "2")
+                let preview = try await gateway.settle(GatewaySettleRequest(preSettle: true, visit: previewed))
+                #expect(preview.settlement?.medfeeSumamt == 1500 && preview.settlement?.setlID == "")
+                let final = try await gateway.settle(GatewaySettleRequest(visit: previewed), options: keyed("two-gw-4"))
+                #expect(final.settlement?.medfeeSumamt == 1500 && !final.replay)
+                await otherClinic.close()
             } catch {
                 second.child.signal(SIGTERM)
                 _ = try? await second.child.wait()

@@ -38,13 +38,15 @@ import Testing
     /// The day clock answers the calendar's date across midnights, a change of offset and a
     /// clock set back, in the business zone and one with daylight saving.
     @Test func theDayClockAnswersTheCalendarsDateAtEveryHour() throws {
-        for zone in ["Asia/Shanghai", "America/New_York"] {
+        // Santiago moves at midnight: 2024-09-08 starts at 01:00, and 2024-04-06 ends at 24:00
+        // summer time, which is 23:00 again.
+        for (zone, first) in [("Asia/Shanghai", (2024, 3, 9)), ("America/New_York", (2024, 3, 9)), ("America/Santiago", (2024, 9, 6)), ("America/Santiago", (2024, 4, 5))] {
             let timeZone = try #require(TimeZone(identifier: zone))
             let clock = DayClock(in: timeZone)
             let calendar = CivilDate.gregorian(in: timeZone)
-            // Every 20 minutes through 2024-03-09..2024-03-12 (New York moves to summer time on
-            // the 10th), then the same hours again backwards.
-            let start = try #require(calendar.date(from: DateComponents(year: 2024, month: 3, day: 9)))
+            // Every 20 minutes for four days (New York moves to summer time on 2024-03-10), then
+            // the same instants again backwards.
+            let start = try #require(calendar.date(from: DateComponents(year: first.0, month: first.1, day: first.2, hour: 12)))
             let instants = (0..<(4 * 72)).map { start.addingTimeInterval(Double($0) * 1_200) }
             for now in instants + instants.reversed() {
                 let c = calendar.dateComponents([.year, .month, .day], from: now)

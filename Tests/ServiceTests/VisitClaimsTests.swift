@@ -62,6 +62,23 @@ import Testing
         #expect(memory.count == 1 && memory.take(Self.key("M4"), now: start) != nil)
     }
 
+    @Test func itHoldsAtMostItsFeeLines() {
+        let memory = VisitClaims(ttl: .seconds(60), maxLines: 5)
+        memory.remember(Self.visit("M1", lines: 2))
+        memory.remember(Self.visit("M2", lines: 2))
+        #expect(memory.lines == 4)
+        // Kept again: its lines counted once.
+        memory.remember(Self.visit("M2", lines: 3))
+        #expect(memory.lines == 5 && memory.count == 2)
+        // Full of live ones: it starts over.
+        memory.remember(Self.visit("M3", lines: 2))
+        #expect(memory.count == 1 && memory.lines == 2)
+        // A claim larger than the whole memory is not kept.
+        memory.remember(Self.visit("M4", lines: 6))
+        #expect(memory.take(Self.key("M4")) == nil && memory.lines == 2)
+        #expect(memory.take(Self.key("M3")) != nil && memory.lines == 0)
+    }
+
     @Test func anUploadIsRememberedAndDiagnosesOrAnUndoForgetIt() throws {
         let memory = VisitClaims(ttl: .seconds(60))
         let upload = SettlementMethods.uploadFeeDetails.fullName

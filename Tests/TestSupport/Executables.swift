@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// The package's built executables and repository files, for end-to-end tests.
 public enum Executables {
@@ -19,7 +20,10 @@ public enum Executables {
     /// be taken as the source port of some connection on the machine (parallel suites make
     /// many), or even be connected to itself by a client retrying it (TCP simultaneous open);
     /// both failed CI runs with "Address already in use". A random port below the range that
-    /// binds now is taken by nothing but another test's pick.
+    /// binds now is taken by nothing but another test's pick, and no port is handed out twice
+    /// in one test process: parallel suites starting their stacks at once drew the same
+    /// random port within the second before either bound it (a CI run failed on it: 40 picks
+    /// among 12,768 ports share one in about one run in twenty, if all overlapped).
     public static func unusedPort() throws -> Int {
         let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
             .split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
@@ -27,10 +31,13 @@ public enum Executables {
         let low = 20_000, high = max(low + 1_000, ephemeralStart)
         for _ in 0..<200 {
             let port = Int.random(in: low..<high)
-            if bindable(port) { return port }
+            if bindable(port), handedOut.withLock({ $0.insert(port).inserted }) { return port }
         }
         throw CocoaError(.fileReadUnknown)
     }
+
+    /// The ports ``unusedPort()`` has handed out in this process.
+    private static let handedOut = Mutex<Set<Int>>([])
 
     /// Whether a loopback TCP socket can bind `port` now (released at once).
     static func bindable(_ port: Int) -> Bool {

@@ -63,6 +63,11 @@ public enum GatewayDefinition {
     /// connections in production, in-process routers in tests). What each forwarded method
     /// is (who may call it, how a scoped caller is confined, whether it clears cached routes,
     /// whether outside callers may call it at all) is its descriptor's policy, from the proto.
+    /// `maxCallsPerCaller` bounds each caller's calls in flight (``CallerLimit``);
+    /// `routeCacheTTL` is how long a resolved settlement route is reused (``RouteCache``) and
+    /// `visitClaimTTL` how long a visit's claim is kept for settling it by reference
+    /// (``VisitClaims``), zero for neither; `tables` is the access table to reload (SIGHUP),
+    /// made from `access` when nil.
     public static func makeRouter(
         access: AccessTable, registry: any RPCChannel, settlement: any RPCChannel, supervision: any RPCChannel, maxCallsPerCaller: Int,
         routeCacheTTL: Duration = .zero, visitClaimTTL: Duration = .zero, tables: AccessTables? = nil

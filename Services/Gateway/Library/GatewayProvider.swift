@@ -2,6 +2,7 @@ import Foundation
 import MedicareContracts
 import MedicareDomain
 import MedicareRPC
+import MedicareRuntime
 import MedicareStore
 import MedicareWire
 import Metrics
@@ -40,6 +41,12 @@ public struct GatewayProvider: GatewayService {
     /// The audit record of a posting is not a call here: settlement writes it with the posting
     /// and its relay delivers it to supervision.
     ///
+    /// A visit settled by reference (`visit`) is settled with the claim its details make: for
+    /// 2207, the one its last fee-detail upload through this gateway answered if kept
+    /// (``VisitClaims``), else read from settlement (`GetVisit`). Should anything refuse a
+    /// kept claim the visit no longer holds (settlement settles a registered visit only with
+    /// the details it holds), the visit is read and its current claim settled instead.
+    ///
     /// Errors: INVALID_ARGUMENT (a field, naming it; the `idempotency-key` metadata, required
     /// unless `pre_settle`), PERMISSION_DENIED (not the caller's institution), FAILED_PRECONDITION
     /// (route refused, review blocked, R003 duplicate, key reused for another request),
@@ -70,31 +77,46 @@ public struct GatewayProvider: GatewayService {
             let code = try InstitutionCode(visit.fixmedinsCode, field: "visit.fixmedins_code").value
             try confine(code, "visit.fixmedins_code")
             let read = { try await settlement.getVisit(visit, options: .propagating(context)).claim ?? Claim() }
-            guard let remembered = visitClaims.take(VisitClaims.Key(clinic: code, mdtrtID: visit.mdtrtID)) else {
+            // The claim of the visit's last fee-detail upload through here (``VisitClaims``), for a
+            // settle (2207) only: settlement checks it against the visit's details, a preview
+            // (2206) it does not. A keyless settle, refused anyway, leaves it kept.
+            let usable = !request.preSettle && !(context.idempotencyKey ?? "").isEmpty
+            guard usable, let kept = visitClaims.take(VisitClaims.Key(clinic: code, mdtrtID: visit.mdtrtID)) else {
                 return try await settle(try await read(), request, context: context, scope: scope, confine: confine)
             }
-            // The claim the visit's last answer through here made: settlement refuses it if the
-            // visit holds other details now (FAILED_PRECONDITION), and then what it holds is settled.
-            do {
-                return try await settle(remembered, request, context: context, scope: scope, confine: confine)
-            } catch let error as RPCError where error.code == .failedPrecondition {
-                let current = try await read()
-                guard current != remembered else { throw error }
-                return try await settle(current, request, context: context, scope: scope, confine: confine)
-            }
+            return try await settle(kept, request, context: context, scope: scope, confine: confine, stale: {
+                guard let current = try? await read(), current != kept else { return nil }
+                return current
+            })
         case (.some, .some): throw DomainError(field: "visit", "give a claim or a visit, not both")
         case (nil, nil): throw DomainError(field: "claim", "is required (or a visit registered through 2201)")
         }
     }
 
-    /// ``settle(_:context:)`` of a claim given whole or made by a visit's details.
+    /// ``settle(_:context:)`` of a claim given whole or made by a visit's details. `stale`, for
+    /// a claim kept from the visit's last upload, answers the visit's claim as it stands when
+    /// that is another (nil: the kept one stands, or the visit cannot be read): asked before
+    /// any refusal is answered or recorded (a form error, a check's refusal, settlement's), so
+    /// that the visit's current claim is settled instead and nothing is said or recorded of
+    /// the kept one.
     private func settle(
-        _ sent: Claim, _ request: GatewaySettleRequest, context: CallContext, scope: AccessScope, confine: (String, String) throws -> Void
+        _ sent: Claim, _ request: GatewaySettleRequest, context: CallContext, scope: AccessScope, confine: (String, String) throws -> Void,
+        stale: (() async -> Claim?)? = nil
     ) async throws -> GatewaySettleResponse {
+        func current() async -> Claim? { await stale?() }
+        func again(_ claim: Claim) async throws -> GatewaySettleResponse {
+            try await settle(claim, request, context: context, scope: scope, confine: confine)
+        }
         let caller = context.peer.commonName
         // The one validation every path runs: a claim out of form is refused here exactly as
         // review and settlement would refuse it, before either is asked.
-        let checked = try sent.checked()
+        let checked: CheckedClaim
+        do {
+            checked = try sent.checked()
+        } catch {
+            if let now = await current() { return try await again(now) }
+            throw error
+        }
         var claim = checked.claim
         let clinic = checked.clinic
         let key = context.idempotencyKey
@@ -123,6 +145,7 @@ public struct GatewayProvider: GatewayService {
         // A clinic submitting its own claims (institution scope, the clinic's certificate).
         let submitter = scope == .institution && context.peer.role == PeerIdentity.Role.clinic ? caller : nil
         if let refusal = Self.refusal(route: route, review: review, clinic: clinic, centre: centre, medType: claim.medType, submitter: submitter) {
+            if let now = await current() { return try await again(now) }
             // A retry whose answer was lost gets it, whatever today's checks say (a centre only
             // a settlement it settled).
             if !request.preSettle, let replayed = try await replay(claim, scope: scope, caller: caller, options: options) {
@@ -145,10 +168,22 @@ public struct GatewayProvider: GatewayService {
             return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed)
         }
         let settleStart = ContinuousClock.now
-        let result = try await settlement.settle(SettleRequest(claim: claim, fixmedinsKind: settledRoute.kind), options: options)
+        let result: SettlementResult
+        do {
+            result = try await settlement.settle(SettleRequest(claim: claim, fixmedinsKind: settledRoute.kind), options: options)
+        } catch let error as RPCError where Self.definiteRefusals.contains(error.code) {
+            // A kept claim the visit no longer holds is refused here (FAILED_PRECONDITION), or
+            // taken for another claim of its settled visit (ALREADY_EXISTS): not for an answer
+            // that did not come, whose claim may have been posted.
+            if let now = await current() { return try await again(now) }
+            throw error
+        }
         settleTime.record(since: settleStart)
         return GatewaySettleResponse(settlement: result, route: settledRoute, review: reviewed, replay: result.replay)
     }
+
+    /// Settlement's answers that say it posted nothing for the claim it was sent.
+    static let definiteRefusals: Set<RPCError.Code> = [.invalidArgument, .notFound, .failedPrecondition, .alreadyExists]
 
     /// Why the checks refuse a settle, if they do, in order: the registry's answer (unavailable,
     /// not the settling centre, the route refused, an integrating clinic submitting its own

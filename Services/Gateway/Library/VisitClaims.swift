@@ -11,12 +11,15 @@ import Synchronization
 ///
 /// Correctness does not rest on it. Settlement settles a registered visit only with the
 /// details it holds when the posting locks it (it compares the claim's digest), so a claim
-/// remembered here that is no longer the visit's (changed through another gateway replica,
-/// or by a call whose answer was lost) is refused, and ``GatewayProvider/settle(_:context:)``
-/// then reads the visit and settles what it holds. An entry is taken (removed) by the settle
-/// that uses it, and lives at most `ttl`; a zero `ttl` turns the memory off.
+/// kept here that is no longer the visit's (changed through another gateway replica, or by
+/// a call whose answer was lost) is refused, and ``GatewayProvider/settle(_:context:)`` then
+/// reads the visit and settles what it holds. A preview (2206) is not checked that way and
+/// always reads the visit. An entry is taken (removed) by the settle that uses it, and lives
+/// at most `ttl`; a zero `ttl` turns the memory off.
 ///
-/// Bounded: at most `capacity` visits (when full, expired entries go, then all of them).
+/// Bounded by visits (`capacity`) and by fee lines in all (`maxLines`; a claim holds up to
+/// 500): when either is reached, the expired entries go, and if that leaves it more than
+/// nine tenths full, all of them, so that the sweep runs at most once per tenth of the bound.
 final class VisitClaims: Sendable {
     struct Key: Hashable, Sendable {
         let clinic: String
@@ -28,13 +31,20 @@ final class VisitClaims: Sendable {
         let expires: ContinuousClock.Instant
     }
 
+    private struct State {
+        var entries: [Key: Entry] = [:]
+        var lines = 0
+    }
+
     let ttl: Duration
     let capacity: Int
-    private let entries = Mutex<[Key: Entry]>([:])
+    let maxLines: Int
+    private let state = Mutex(State())
 
-    init(ttl: Duration, capacity: Int = 50_000) {
+    init(ttl: Duration, capacity: Int = 50_000, maxLines: Int = 500_000) {
         self.ttl = ttl
         self.capacity = capacity
+        self.maxLines = maxLines
     }
 
     var isEnabled: Bool { ttl > .zero }
@@ -77,32 +87,42 @@ final class VisitClaims: Sendable {
     func remember(_ visit: Visit, now: ContinuousClock.Instant = .now) {
         guard isEnabled else { return }
         let key = Key(clinic: visit.fixmedinsCode, mdtrtID: visit.mdtrtID)
-        guard visit.status == .registered, let claim = visit.claim, !claim.lines.isEmpty else {
+        guard visit.status == .registered, let claim = visit.claim, !claim.lines.isEmpty, claim.lines.count <= maxLines else {
             forget(key)
             return
         }
-        entries.withLock { entries in
-            if entries.count >= capacity, entries[key] == nil {
-                entries = entries.filter { $0.value.expires > now }
-                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: key) { state.lines -= old.claim.lines.count }
+            if state.entries.count >= capacity || state.lines + claim.lines.count > maxLines {
+                state.entries = state.entries.filter { $0.value.expires > now }
+                state.lines = state.entries.values.reduce(0) { $0 + $1.claim.lines.count }
+                if state.entries.count * 10 > capacity * 9 || (state.lines + claim.lines.count) * 10 > maxLines * 9 {
+                    state = State()
+                }
             }
-            entries[key] = Entry(claim: claim, expires: now + ttl)
+            state.entries[key] = Entry(claim: claim, expires: now + ttl)
+            state.lines += claim.lines.count
         }
     }
 
-    /// The remembered claim of the visit, if fresh, removed from the memory.
+    /// The kept claim of the visit, if fresh, removed from the memory.
     func take(_ key: Key, now: ContinuousClock.Instant = .now) -> Claim? {
         guard isEnabled else { return nil }
-        return entries.withLock { entries in
-            guard let entry = entries.removeValue(forKey: key), entry.expires > now else { return nil }
-            return entry.claim
+        return state.withLock { state in
+            guard let entry = state.entries.removeValue(forKey: key) else { return nil }
+            state.lines -= entry.claim.lines.count
+            return entry.expires > now ? entry.claim : nil
         }
     }
 
     func forget(_ key: Key) {
         guard isEnabled else { return }
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: key) { state.lines -= old.claim.lines.count }
+        }
     }
 
-    var count: Int { entries.withLock { $0.count } }
+    /// Visits kept, and their fee lines in all.
+    var count: Int { state.withLock { $0.entries.count } }
+    var lines: Int { state.withLock { $0.lines } }
 }

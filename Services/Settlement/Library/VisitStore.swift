@@ -159,8 +159,7 @@ extension SettlementStore {
     /// A visit with its diagnoses and details, and its status and history (with its
     /// settlements and their reversals), or nil.
     func visitState(_ fixmedinsCode: String, _ mdtrtID: String) async throws -> Visit? {
-        // Four statements probing one visit by index each: short enough for the caller's thread.
-        try await database.lookup { tx in
+        try await database.read { tx in
             guard let record = try await Self.visit(tx, fixmedinsCode, mdtrtID) else { return nil }
             var visit = record.answer
             var events: [VisitEvent] = []
@@ -203,17 +202,31 @@ extension SettlementStore {
         return try await withDetails(tx, try record(row))
     }
 
-    /// The visit locked for a change (on PostgreSQL), with its details and its live
-    /// settlement's `setl_id` if it has one (read with the visit's row), or nil.
+    /// The visit locked for a change, with its details and its live settlement's `setl_id` if
+    /// it has one, or nil. On SQLite (one writer: nothing changes under the transaction) the
+    /// live settlement is read with the visit's row. On PostgreSQL the row is locked first and
+    /// the settlement read after, in statements of their own: under READ COMMITTED a statement
+    /// sees other tables as they were when it began, so a subquery in the locking statement
+    /// that waited on a posting's lock would miss the settlement that posting just committed.
     private static func visitToChange(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ mdtrtID: String) async throws -> (VisitRecord, live: String?)? {
+        let settled = SettlementStatus.settled.code
+        guard tx.dialect == .postgres else {
+            guard let row = try await tx.queryOne(
+                """
+                SELECT v.*, (SELECT s.setl_id FROM settlements s WHERE s.mdtrt_id = v.mdtrt_id AND s.fixmedins_code = v.fixmedins_code
+                    AND s.status = '\(settled)') AS live_setl_id
+                FROM outpatient_visits v WHERE v.fixmedins_code = $1 AND v.mdtrt_id = $2
+                """, [.text(fixmedinsCode), .text(mdtrtID)]
+            ) else { return nil }
+            return (try await withDetails(tx, try record(row)), try row.optionalString("live_setl_id"))
+        }
         guard let row = try await tx.queryOne(
-            """
-            SELECT v.*, (SELECT s.setl_id FROM settlements s WHERE s.mdtrt_id = v.mdtrt_id AND s.fixmedins_code = v.fixmedins_code
-                AND s.status = '\(SettlementStatus.settled.code)') AS live_setl_id
-            FROM outpatient_visits v WHERE v.fixmedins_code = $1 AND v.mdtrt_id = $2
-            """ + tx.dialect.forUpdate, [.text(fixmedinsCode), .text(mdtrtID)]
+            "SELECT * FROM outpatient_visits WHERE fixmedins_code = $1 AND mdtrt_id = $2" + tx.dialect.forUpdate, [.text(fixmedinsCode), .text(mdtrtID)]
         ) else { return nil }
-        return (try await withDetails(tx, try record(row)), try row.optionalString("live_setl_id"))
+        let live = try await tx.queryOne(
+            "SELECT setl_id FROM settlements WHERE mdtrt_id = $1 AND fixmedins_code = $2 AND status = '\(settled)'", [.text(mdtrtID), .text(fixmedinsCode)]
+        )
+        return (try await withDetails(tx, try record(row)), try live?.string("setl_id"))
     }
 
     /// `visit` with its details in serial order, and the highest serial.

@@ -36,13 +36,12 @@ public struct CivilDate: Hashable, Sendable, Comparable, CustomStringConvertible
         today(calendar: gregorian(in: timeZone))
     }
 
-    /// Today by a calendar made once with ``gregorian(in:)`` (a hot path need not make one per call).
+    /// Today by a calendar made once with ``gregorian(in:)`` (a hot path need not make one per
+    /// call; one that asks on every request keeps a ``DayClock``).
     public static func today(calendar: Calendar) -> CivilDate {
         let c = calendar.dateComponents([.year, .month, .day], from: Date())
         return CivilDate(year: c.year!, month: c.month!, day: c.day!)
     }
-
-    /// Today in a time zone for a caller that asks on every request: ``DayClock``.
 
     /// The Gregorian calendar in a time zone.
     public static func gregorian(in timeZone: TimeZone) -> Calendar {
@@ -122,6 +121,7 @@ public final class DayClock: Sendable {
     public let calendar: Calendar
     private let day = Mutex<Day?>(nil)
 
+    /// A clock of the days in `timeZone` (a service's `business.time-zone`).
     public init(in timeZone: TimeZone) {
         calendar = CivilDate.gregorian(in: timeZone)
     }
@@ -132,10 +132,10 @@ public final class DayClock: Sendable {
             if let held, now >= held.from, now < held.until { return held.date }
             let c = calendar.dateComponents([.year, .month, .day], from: now)
             let date = CivilDate(year: c.year!, month: c.month!, day: c.day!)
-            let from = calendar.startOfDay(for: now)
-            // A day is whatever the zone says (23 or 25 hours across a change of offset);
-            // without an answer, the date is worked out again on the next call.
-            held = calendar.date(byAdding: .day, value: 1, to: from).map { Day(date: date, from: from, until: $0) }
+            // The day as the zone has it: 23 or 25 hours across a change of offset, and from
+            // 01:00 where the change skips midnight. Without an answer, the date is worked out
+            // again on the next call.
+            held = calendar.dateInterval(of: .day, for: now).map { Day(date: date, from: $0.start, until: $0.end) }
             return date
         }
     }
