@@ -26,6 +26,8 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Stop after this many calls (0 = no limit).") var count = 0
     @Option(help: "Fixed arrival rate in calls/s (0 = as fast as the concurrency allows).") var rate = 0.0
     @Option(help: "Weights: settle=8,review=1,read=1 (also visit: register, diagnoses, details, settle).") var mix = "settle=8,review=1,read=1"
+    @Option(help: "The visit flow's steps each visit takes: 4 is the whole flow; 1 stops after 2201, 2 after 2203, 3 after 2204 (each step's cost is the difference).")
+    var visitSteps = 4
     @Option(help: "Insured persons loaded by the demo.") var persons = 2_000
     @Option(help: "Connections to the gateway, as separate callers would open; calls are spread over them.") var connections = 4
     @Option(help: "Event-loop threads for the connections (0 = one per core); one keeps the load generator from crowding a small machine it shares with the stack.") var eventLoops = 1
@@ -70,6 +72,8 @@ struct Load: AsyncParsableCommand {
         // Designated demo clinics (serials above 100; 1-12 are the township centres).
         let clinics = Synthetic(scale: .county).county("330802").designated.filter { Int($0.suffix(5)) ?? 0 > 100 }
         guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard (1...4).contains(visitSteps) else { throw ValidationError("--visit-steps must be 1-4, got \(visitSteps)") }
+        let visitSteps = self.visitSteps
         if eventLoops > 0 { NIOSingletons.groupLoopCountSuggestion = eventLoops }
         let clients = try (0..<connections).map { _ in try connection.client() }
         let stats = Stats()
@@ -153,7 +157,7 @@ struct Load: AsyncParsableCommand {
                             case .visit:
                                 let k = stats.claims.add(1, ordering: .relaxed).newValue + offset
                                 try await Self.visit(Self.claim(k, persons: persons, clinics: clinics, run: runStamp), settlement: settlement, gateway: gateway,
-                                                     key: keyPrefix + String(k))
+                                                     key: keyPrefix + String(k), steps: visitSteps)
                             }
                         } catch {
                             failure = RPCError(mapping: error)
@@ -251,8 +255,8 @@ struct Load: AsyncParsableCommand {
     /// One visit through the national flow: 2201 register (the claim's visit number as the
     /// HIS's ipt_otp_no; the demo's persons numbered i are employees when i is a multiple of
     /// 3), 2203 diagnoses, 2204 the claim's lines as fee details (prescribed by the demo's
-    /// DR01), 2207 settle by reference.
-    static func visit(_ claim: Claim, settlement: SettlementClient, gateway: GatewayClient, key: String) async throws {
+    /// DR01), 2207 settle by reference; only the first `steps` of the four.
+    static func visit(_ claim: Claim, settlement: SettlementClient, gateway: GatewayClient, key: String, steps: Int = 4) async throws {
         let options = CallOptions(timeout: .seconds(10))
         let person = Int(claim.psnNo.suffix(7)) ?? 0
         let visit = try await settlement.registerVisit(RegisterVisitRequest(
@@ -260,8 +264,10 @@ struct Load: AsyncParsableCommand {
             medType: claim.medType, begntime: claim.visitDate, atddrNo: "DR01", opterNo: operatorNo,
             mdtrtCertType: .socialSecurityCard, mdtrtCertNo: "A" + claim.psnNo
         ), options: options)
+        guard steps > 1 else { return }
         _ = try await settlement.uploadDiagnoses(UploadDiagnosesRequest(
             fixmedinsCode: claim.fixmedinsCode, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: operatorNo), options: options)
+        guard steps > 2 else { return }
         _ = try await settlement.uploadFeeDetails(UploadFeeDetailsRequest(
             fixmedinsCode: claim.fixmedinsCode, mdtrtID: visit.mdtrtID,
             details: claim.lines.enumerated().map { i, line in
@@ -269,6 +275,7 @@ struct Load: AsyncParsableCommand {
                           bilgDrCodg: "DR01", days: line.days)
             },
             opterNo: operatorNo), options: options)
+        guard steps > 3 else { return }
         _ = try await gateway.settle(GatewaySettleRequest(visit: VisitRef(fixmedinsCode: claim.fixmedinsCode, mdtrtID: visit.mdtrtID)),
                                      options: CallOptions(timeout: .seconds(10), metadata: [Metadata.idempotencyKey: key]))
     }

@@ -177,6 +177,21 @@ struct LoadReportTests {
             let svg = try String(contentsOfFile: prefix + ".svg", encoding: .utf8)
             #expect(svg.hasPrefix("<svg") && svg.contains("<path") && svg.contains(">settle</text>"))
             for suffix in [".json", ".csv", ".svg"] { try? FileManager.default.removeItem(atPath: prefix + suffix) }
+
+            // Visits stopped after 2204 (`--visit-steps 3`) upload their details and settle nothing.
+            func served(_ method: String) async throws -> Int {
+                let (_, metrics) = try await stack.settlement.get("/metrics")
+                let line = metrics.split(separator: "\n").first { $0.hasPrefix("medicare_rpc_duration_seconds_count{method=\"medicare.v1.Settlement/\(method)\"}") }
+                return line.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } } ?? 0
+            }
+            let (settles, uploads) = (try await served("Settle"), try await served("UploadFeeDetails"))
+            let common = ["--persons", "200", "--mix", "visit=1", "--gateway", "127.0.0.1:\(stack.gateway.rpcPort)", "--certs", "\(stack.folder)/certs"]
+            let partial = try await runCommand(Executables.path("medicare"), ["load", "--count", "20", "--concurrency", "4", "--visit-steps", "3"] + common, timeout: .seconds(60))
+            #expect(partial.status == 0, "\(partial.error)")
+            let (settlesAfter, uploadsAfter) = (try await served("Settle"), try await served("UploadFeeDetails"))
+            #expect(settlesAfter == settles && uploadsAfter == uploads + 20, "\(settles) → \(settlesAfter), \(uploads) → \(uploadsAfter)")
+            let wrong = try await runCommand(Executables.path("medicare"), ["load", "--count", "1", "--visit-steps", "5"] + common, timeout: .seconds(60))
+            #expect(wrong.status != 0 && wrong.error.contains("--visit-steps must be 1-4, got 5"), "\(wrong.error)")
         }
     }
 }
