@@ -211,3 +211,48 @@ import Testing
         }
     }
 }
+
+/// 2203-2205 on both engines: each step changes a registered visit under its lock, and once
+/// the visit is settled none may (on PostgreSQL the live settlement is read after the lock,
+/// in a statement of its own; on SQLite with the visit's row).
+@Suite struct VisitStepsTests {
+    @Test(arguments: Engine.all)
+    func aVisitChangesUntilItIsSettledThenIsFrozen(engine: Engine) async throws {
+        try await ChronicCareTests().withChronicCare(engine) { clinic, settlement in
+            let code = ChronicCareTests.clinic
+            let visit = try await clinic.registerVisit(RegisterVisitRequest(
+                fixmedinsCode: code, iptOtpNo: "OP-STEPS-1", psnNo: quzhou.psnNo, insutype: .residentBasic, medType: .generalOutpatient,
+                begntime: "2024-06-01", atddrNo: "DR01", opterNo: "D001", mdtrtCertType: .ecard, mdtrtCertNo: "EC-STEPS-1"
+            ))
+            let ref = VisitRef(fixmedinsCode: code, mdtrtID: visit.mdtrtID)
+            func detail(_ sn: String, _ cnt: Int64) -> FeeDetail {
+                FeeDetail(feedetlSn: sn, medListCodg: "XJ01CAA040A001010100001", medinsListCodg: "YP0007", cnt: cnt, pric: 50, bilgDrCodg: "DR01", days: 1)
+            }
+            func upload(_ details: [FeeDetail]) async throws -> Visit {
+                try await clinic.uploadFeeDetails(UploadFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, details: details, opterNo: "D001"))
+            }
+            func undo(_ sns: [String]) async throws -> Visit {
+                try await clinic.undoFeeDetails(UndoFeeDetailsRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, feedetlSns: sns, opterNo: "D001"))
+            }
+            _ = try await clinic.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J06.9"], opterNo: "D001"))
+            _ = try await upload([detail("1", 10), detail("2", 4)])
+            #expect(try await undo(["2"]).details.map(\.feedetlSn) == ["1"])
+            // Serials continue after the highest held: the next detail is the third line stored.
+            let added = try await upload([detail("3", 6)])
+            #expect(added.details.map(\.feedetlSn) == ["1", "3"] && added.claim?.lines.map(\.quantity) == [10, 6])
+            // Settled as the gateway settles it: with the claim its details make (16 x 0.50).
+            let held = try #require(try await clinic.getVisit(ref).claim)
+            let settled = try await settlement.settle(SettleRequest(claim: held), options: keyed("steps-1"))
+            #expect(settled.medfeeSumamt == 800 && settled.mdtrtID == visit.mdtrtID)
+            for change in [{ _ = try await upload([detail("4", 1)]) }, { _ = try await undo(["1"]) }] as [() async throws -> Void] {
+                let frozen = await #expect(throws: RPCError.self) { try await change() }
+                #expect(frozen?.code == .failedPrecondition && frozen?.message.hasPrefix("mdtrt_id:") == true
+                        && frozen?.message.contains(settled.setlID) == true, "\(String(describing: frozen))")
+            }
+            let diagnoses = await #expect(throws: RPCError.self) {
+                _ = try await clinic.uploadDiagnoses(UploadDiagnosesRequest(fixmedinsCode: code, mdtrtID: visit.mdtrtID, diagnoses: ["J00"], opterNo: "D001"))
+            }
+            #expect(diagnoses?.code == .failedPrecondition)
+        }
+    }
+}
