@@ -160,11 +160,8 @@ struct GatewayAccess: RPCInterceptor {
         return z ^ (z >> 31)
     }
 
-    /// 16 lower-case hex digits, zero-padded.
-    static func hex16(_ value: UInt64) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - text.utf8.count) + text
-    }
+    /// 16 lower-case hex digits, zero-padded: the value's 8 bytes, most significant first.
+    static func hex16(_ value: UInt64) -> String { SM3.hex(withUnsafeBytes(of: value.bigEndian) { Array($0) }) }
 
     private func authorized(
         _ request: ByteBuffer, context: CallContext, next: @Sendable (ByteBuffer, CallContext) async throws -> ByteBuffer

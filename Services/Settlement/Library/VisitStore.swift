@@ -74,9 +74,7 @@ extension SettlementStore {
     /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that day;
     ///   (`conflict`) when the number was registered with other content.
     func registerVisit(_ visit: VisitRecord, by actor: VisitActor) async throws -> (VisitRecord, replay: Bool) {
-        let signedIn = signIns.contains(visit.fixmedinsCode, actor)
-        let registered = try await database.write { tx in
-            if !signedIn { try await Self.requireSignIn(tx, visit.fixmedinsCode, actor) }
+        try await writeStep(visit.fixmedinsCode, by: actor) { tx in
             let inserted = try await tx.queryOne(
                 """
                 INSERT INTO outpatient_visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses,
@@ -103,8 +101,6 @@ extension SettlementStore {
             }
             return (stored, true)
         }
-        signIns.remember(visit.fixmedinsCode, actor)
-        return registered
     }
 
     /// Changes a visit's diagnoses or details in one transaction: the operator must have
@@ -116,9 +112,7 @@ extension SettlementStore {
         _ fixmedinsCode: String, _ mdtrtID: String, by actor: VisitActor,
         _ change: @escaping @Sendable (inout VisitRecord) throws -> VisitChange?
     ) async throws -> VisitRecord {
-        let signedIn = signIns.contains(fixmedinsCode, actor)
-        let changed = try await database.write { tx in
-            if !signedIn { try await Self.requireSignIn(tx, fixmedinsCode, actor) }
+        try await writeStep(fixmedinsCode, by: actor) { tx in
             guard let (found, live) = try await Self.visitToChange(tx, fixmedinsCode, mdtrtID) else {
                 throw DomainError(.notFound, field: "mdtrt_id", "no visit \(mdtrtID) at \(fixmedinsCode)")
             }
@@ -152,8 +146,23 @@ extension SettlementStore {
             try await Self.record(tx, visit, done, actor)
             return visit
         }
+    }
+
+    /// `body` in the write transaction of an operator's visit step at an institution: the
+    /// operator's sign-in that day (9001) is required, read unless ``SignInMemory`` knows it,
+    /// and remembered once the step has committed.
+    /// - Throws: ``DomainError`` (`precondition` naming `opter_no`) without a sign-in, and
+    ///   whatever `body` throws.
+    private func writeStep<T: Sendable>(
+        _ fixmedinsCode: String, by actor: VisitActor, _ body: @escaping @Sendable (any SQLTransaction) async throws -> T
+    ) async throws -> T {
+        let signedIn = signIns.contains(fixmedinsCode, actor)
+        let value = try await database.write { tx in
+            if !signedIn { try await Self.requireSignIn(tx, fixmedinsCode, actor) }
+            return try await body(tx)
+        }
         signIns.remember(fixmedinsCode, actor)
-        return changed
+        return value
     }
 
     /// A visit with its diagnoses and details, and its status and history (with its
