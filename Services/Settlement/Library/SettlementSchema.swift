@@ -130,7 +130,54 @@ extension SettlementStore {
         // for (``countBorneOfOlderSettlements(thisYear:)``): without this index that look was a
         // scan of the whole table (the table scan `perf` showed in a province's 27 s restart).
         Migration(24, "the settlements whose serious-illness share is not counted", sql: "CREATE INDEX settlements_borne_unset ON settlements (setl_id) WHERE borne IS NULL"),
+        visitsByVisitNumber,
     ]
+
+    /// Migration 25: the visit tables keyed by `mdtrt_id` first. Keyed by institution first,
+    /// each visit step's rows went to a page of their own in every key (the institutions of the
+    /// visits in flight are scattered), and a third of the WAL frames a visit wrote were the
+    /// events' key alone (the frames of a running visit flow, mapped to their tables with
+    /// `dbstat`). `mdtrt_id` begins with its registration time (``timeOrderedID(prefix:)``),
+    /// so the visits in flight share the last pages of each key. On SQLite the tables become
+    /// WITHOUT ROWID (the key is the table: one B-tree instead of two), rebuilt and copied,
+    /// their closed-set triggers made again; on PostgreSQL the primary keys are replaced. The
+    /// lookups (always by institution and visit number together) are unchanged;
+    /// `UNIQUE (fixmedins_code, ipt_otp_no)`, the institution's own numbers, stays.
+    static let visitsByVisitNumber: Migration = {
+        let visitColumns = "fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses, mdtrt_cert_type, mdtrt_cert_no"
+        let detailColumns = "fixmedins_code, mdtrt_id, feedetl_sn, seq, med_list_codg, medins_list_codg, cnt, pric, bilg_dr_codg, days"
+        let eventColumns = "fixmedins_code, mdtrt_id, seq, kind, at, opter_no, detail"
+        let rebuilt = { (table: String, definition: String, columns: String) in
+            [
+                "CREATE TABLE \(table)_rebuilt (\(definition)) WITHOUT ROWID",
+                "INSERT INTO \(table)_rebuilt (\(columns)) SELECT \(columns) FROM \(table)",
+                "DROP TABLE \(table)",
+                "ALTER TABLE \(table)_rebuilt RENAME TO \(table)",
+            ]
+        }
+        let sqlite = rebuilt("outpatient_visits", """
+            fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, ipt_otp_no TEXT NOT NULL, psn_no TEXT NOT NULL, insutype TEXT NOT NULL,
+                med_type TEXT NOT NULL, begntime TEXT NOT NULL, atddr_no TEXT NOT NULL, diagnoses TEXT NOT NULL,
+                mdtrt_cert_type TEXT NOT NULL DEFAULT 'id_card', mdtrt_cert_no TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (mdtrt_id, fixmedins_code), UNIQUE (fixmedins_code, ipt_otp_no)
+            """, visitColumns)
+            + rebuilt("outpatient_visit_details", """
+            fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, feedetl_sn TEXT NOT NULL, seq BIGINT NOT NULL,
+                med_list_codg TEXT NOT NULL, medins_list_codg TEXT NOT NULL, cnt BIGINT NOT NULL, pric BIGINT NOT NULL, bilg_dr_codg TEXT NOT NULL,
+                days BIGINT NOT NULL, PRIMARY KEY (mdtrt_id, fixmedins_code, feedetl_sn)
+            """, detailColumns)
+            + rebuilt("outpatient_visit_events", """
+            fixmedins_code TEXT NOT NULL, mdtrt_id TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL,
+                opter_no TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (mdtrt_id, fixmedins_code, seq)
+            """, eventColumns)
+            // The dropped tables took their closed-set triggers with them.
+            + Migration.closedSets(25, "", visitSets + certificateSets).steps
+        let postgres = [("outpatient_visits", "mdtrt_id, fixmedins_code"), ("outpatient_visit_details", "mdtrt_id, fixmedins_code, feedetl_sn"),
+                        ("outpatient_visit_events", "mdtrt_id, fixmedins_code, seq")].map { table, key in
+            "ALTER TABLE \(table) DROP CONSTRAINT \(table)_pkey, ADD PRIMARY KEY (\(key))"
+        }
+        return Migration(25, "visits keyed by visit number first", steps: sqlite, postgres: postgres)
+    }()
 
     static let insuranceRecordsSQL = """
         CREATE TABLE insurance_records (psn_no TEXT NOT NULL REFERENCES persons (psn_no), insutype TEXT NOT NULL CHECK (insutype IN (\(insutypes.map { "'\($0)'" }.joined(separator: ", ")))),
