@@ -81,6 +81,36 @@ struct TLSInMemoryTests {
         #expect(pair.serverRecorder.received == Array("early".utf8))
     }
 
+    /// Frames written in one tick are encrypted together at the flush: one socket write, not
+    /// one record and write each; nothing leaves before the flush, and every write's promise
+    /// completes once the ciphertext is written.
+    @Test func writesBeforeOneFlushLeaveAsOneWriteInOrder() throws {
+        let pair = try Pair(client: "operator")
+        try pair.shuttle()
+        let promises = ["甲", "bb", "ccc"].map { text in
+            let promise = pair.client.eventLoop.makePromise(of: Void.self)
+            pair.client.write(ByteBuffer(string: text), promise: promise)
+            return promise
+        }
+        #expect(try pair.client.readOutbound(as: ByteBuffer.self) == nil)
+        pair.client.flush()
+        let written = try #require(try pair.client.readOutbound(as: ByteBuffer.self))
+        #expect(try pair.client.readOutbound(as: ByteBuffer.self) == nil)
+        for promise in promises { try promise.futureResult.wait() }
+        try pair.server.writeInbound(written)
+        #expect(pair.serverRecorder.received == Array("甲bbccc".utf8))
+    }
+
+    /// A close after writes not yet flushed sends them before its close_notify.
+    @Test func writesNotYetFlushedGoOutBeforeTheClose() throws {
+        let pair = try Pair(client: "operator")
+        try pair.shuttle()
+        pair.server.write(ByteBuffer(string: "last answer"), promise: nil)
+        pair.server.close(promise: nil)
+        try pair.shuttle()
+        #expect(pair.clientRecorder.received == Array("last answer".utf8))
+    }
+
     @Test func expiredClientCertificateIsRefused() throws {
         let pair = try Pair(client: "expired")
         try pair.shuttle()

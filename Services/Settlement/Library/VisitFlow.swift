@@ -35,7 +35,6 @@ extension SettlementProvider {
         }
         // The record in force on the visit day must be of the stated type and enrolled.
         _ = try person.enrolled(on: visit.begntime, insutype: visit.insutype, field: "psn_no", insutypeField: "insutype")
-        try await store.requirePractitioners(visit.fixmedinsCode, [("atddr_no", visit.atddrNo)])
         let (stored, replay) = try await store.registerVisit(presented, by: actor)
         guard replay else {
             // Registered just now: nothing has happened to it but its registration, so the
@@ -107,8 +106,8 @@ extension SettlementProvider {
             batch.append(detail)
         }
         let uploaded = batch
-        try await store.requirePractitioners(code, uploaded.enumerated().map { ("details[\($0)].bilg_dr_codg", $1.bilgDrCodg) })
-        let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo)) { visit in
+        let doctors = uploaded.enumerated().map { (field: "details[\($0)].bilg_dr_codg", code: $1.bilgDrCodg) }
+        let changed = try await store.changeVisit(code, visitID, by: try actor(request.opterNo), practitioners: doctors) { visit in
             let existing = Dictionary(uniqueKeysWithValues: visit.details.map { ($0.feedetlSn, $0) })
             var added: [String] = []
             for (i, detail) in uploaded.enumerated() {

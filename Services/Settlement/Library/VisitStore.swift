@@ -71,10 +71,11 @@ extension SettlementStore {
 
     /// Registers a visit unless its institution has one of the same `ipt_otp_no`: then that
     /// visit is answered, with `replay` when its registration is the same.
-    /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that day;
+    /// - Throws: ``DomainError`` (`precondition`) when the operator has not signed in that day
+    ///   or the attending doctor (`atddr_no`) is not an active practitioner of the institution;
     ///   (`conflict`) when the number was registered with other content.
     func registerVisit(_ visit: VisitRecord, by actor: VisitActor) async throws -> (VisitRecord, replay: Bool) {
-        try await writeStep(visit.fixmedinsCode, by: actor) { tx in
+        try await writeStep(visit.fixmedinsCode, by: actor, practitioners: [("atddr_no", visit.atddrNo)]) { tx in
             let inserted = try await tx.queryOne(
                 """
                 INSERT INTO outpatient_visits (fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses,
@@ -104,15 +105,18 @@ extension SettlementStore {
     }
 
     /// Changes a visit's diagnoses or details in one transaction: the operator must have
-    /// signed in, the visit must exist and have no live settlement; `change` decides on the
-    /// visit as stored and returns what it did (nil: nothing, nothing is written).
+    /// signed in, the doctors `practitioners` names (a field and a code each) must be active
+    /// practitioners of the institution, the visit must exist and have no live settlement;
+    /// `change` decides on the visit as stored and returns what it did (nil: nothing, nothing
+    /// is written).
     /// - Throws: ``DomainError`` (`notFound` for `mdtrt_id`, `precondition` for a settled
-    ///   visit or an operator not signed in), and whatever `change` throws.
+    ///   visit, an operator not signed in or a doctor not practising there, naming the field),
+    ///   and whatever `change` throws.
     func changeVisit(
-        _ fixmedinsCode: String, _ mdtrtID: String, by actor: VisitActor,
+        _ fixmedinsCode: String, _ mdtrtID: String, by actor: VisitActor, practitioners: [(field: String, code: String)] = [],
         _ change: @escaping @Sendable (inout VisitRecord) throws -> VisitChange?
     ) async throws -> VisitRecord {
-        try await writeStep(fixmedinsCode, by: actor) { tx in
+        try await writeStep(fixmedinsCode, by: actor, practitioners: practitioners) { tx in
             guard let (found, live) = try await Self.visitToChange(tx, fixmedinsCode, mdtrtID) else {
                 throw DomainError(.notFound, field: "mdtrt_id", "no visit \(mdtrtID) at \(fixmedinsCode)")
             }
@@ -150,15 +154,20 @@ extension SettlementStore {
 
     /// `body` in the write transaction of an operator's visit step at an institution: the
     /// operator's sign-in that day (9001) is required, read unless ``SignInMemory`` knows it,
-    /// and remembered once the step has committed.
-    /// - Throws: ``DomainError`` (`precondition` naming `opter_no`) without a sign-in, and
+    /// and remembered once the step has committed; the doctors `practitioners` names must be
+    /// active practitioners there (read in the same transaction, so that a doctor deactivated
+    /// by an import committed before the step is refused).
+    /// - Throws: ``DomainError`` (`precondition` naming `opter_no`) without a sign-in,
+    ///   (`precondition` naming the doctor's field) for a doctor not practising there, and
     ///   whatever `body` throws.
     private func writeStep<T: Sendable>(
-        _ fixmedinsCode: String, by actor: VisitActor, _ body: @escaping @Sendable (any SQLTransaction) async throws -> T
+        _ fixmedinsCode: String, by actor: VisitActor, practitioners: [(field: String, code: String)],
+        _ body: @escaping @Sendable (any SQLTransaction) async throws -> T
     ) async throws -> T {
         let signedIn = signIns.contains(fixmedinsCode, actor)
         let value = try await database.write { tx in
             if !signedIn { try await Self.requireSignIn(tx, fixmedinsCode, actor) }
+            try await Self.requirePractitioners(tx, fixmedinsCode, practitioners)
             return try await body(tx)
         }
         signIns.remember(fixmedinsCode, actor)
@@ -304,18 +313,24 @@ extension SettlementStore {
     }
 
     /// Refuses a doctor's code that is not an active practitioner of the institution, naming
-    /// the field that sent it (the first such). Read before the visit's write: a doctor
-    /// leaving at that moment is the one race it allows.
+    /// the field that sent it (the first such), read in a transaction of its own. (A visit
+    /// step reads them in its own write transaction: ``writeStep(_:by:practitioners:_:)``.)
     /// - Throws: ``DomainError`` (`precondition`) naming the field.
     func requirePractitioners(_ fixmedinsCode: String, _ named: [(field: String, code: String)]) async throws {
+        guard !named.isEmpty else { return }
+        try await database.lookup { tx in try await Self.requirePractitioners(tx, fixmedinsCode, named) }
+    }
+
+    /// Refuses a doctor's code that is not an active practitioner of the institution as
+    /// `tx` sees them, naming the field that sent it (the first such).
+    /// - Throws: ``DomainError`` (`precondition`) naming the field.
+    static func requirePractitioners(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ named: [(field: String, code: String)]) async throws {
         let codes = Array(Set(named.map(\.code)))
         guard !codes.isEmpty else { return }
-        let known = try await database.lookup { tx in
-            Set(try await tx.query(
-                "SELECT dr_code FROM practitioners WHERE fixmedins_code = $1 AND active = 1 AND dr_code IN (\(SQLPlaceholders.list(codes.count, from: 2)))",
-                [.text(fixmedinsCode)] + codes.map { .text($0) }
-            ).map { try $0.string("dr_code") })
-        }
+        let known = Set(try await tx.query(
+            "SELECT dr_code FROM practitioners WHERE fixmedins_code = $1 AND active = 1 AND dr_code IN (\(SQLPlaceholders.list(codes.count, from: 2)))",
+            [.text(fixmedinsCode)] + codes.map { .text($0) }
+        ).map { try $0.string("dr_code") })
         if let unknown = named.first(where: { !known.contains($0.code) }) {
             throw DomainError(.precondition, field: unknown.field, "\(quoted(unknown.code)) is not a practitioner registered at \(fixmedinsCode)")
         }

@@ -39,6 +39,12 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var tls: OpaquePointer?
     private var state: State = .idle
     private var bufferedWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    /// Plaintext written since the last flush, encrypted at the flush as one `SSL_write`
+    /// (one record per 16 KiB rather than one per frame), and the promises of its writes.
+    /// Frames finishing in one event-loop tick are flushed together (`FlushCoalescer`):
+    /// a record each cost an `SSL_write`, a buffer and a pipeline write per frame.
+    private var unflushed: ByteBuffer?
+    private var unflushedPromises: [EventLoopPromise<Void>] = []
     private var handshakeTimer: Scheduled<Void>?
     private static let readChunk = 16 * 1024
 
@@ -218,7 +224,12 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .idle, .handshaking:
             bufferedWrites.append((buffer, promise))
         case .active, .inputClosed:
-            encrypt(context: context, buffer, promise: promise)
+            if unflushed == nil {
+                unflushed = buffer
+            } else {
+                unflushed!.writeImmutableBuffer(buffer)
+            }
+            if let promise { unflushedPromises.append(promise) }
         case .closing, .closed:
             promise?.fail(ChannelError.ioOnClosedChannel)
         }
@@ -227,6 +238,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func flush(context: ChannelHandlerContext) {
         switch state {
         case .active, .inputClosed:
+            encryptUnflushed(context: context)
             writeCiphertext(context: context, flush: true)
         case .idle, .handshaking, .closing, .closed:
             break  // writes buffered during the handshake are flushed when it completes
@@ -241,6 +253,12 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // Send close_notify after everything already written, and close the socket once it
         // has gone out (socket writes complete in order), or after a grace period when the
         // peer does not read.
+        // What was written before the close goes out before the close_notify.
+        encryptUnflushed(context: context)
+        guard state == .active || state == .inputClosed else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
         state = .closing
         mc_tls_shutdown(tls)
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -251,6 +269,24 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
             grace.cancel()
             loopBound.value.close(mode: mode, promise: promise)
         }
+    }
+
+    /// Encrypts the plaintext written since the last flush, if any, completing its writes'
+    /// promises once its ciphertext is written.
+    private func encryptUnflushed(context: ChannelHandlerContext) {
+        guard let buffer = unflushed else { return }
+        unflushed = nil
+        let promises = unflushedPromises
+        unflushedPromises = []
+        var promise: EventLoopPromise<Void>?
+        if promises.count == 1 {
+            promise = promises[0]
+        } else if !promises.isEmpty {
+            let all = context.eventLoop.makePromise(of: Void.self)
+            for each in promises { all.futureResult.cascade(to: each) }
+            promise = all
+        }
+        encrypt(context: context, buffer, promise: promise)
     }
 
     private func encrypt(context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
@@ -303,6 +339,10 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let writes = bufferedWrites
         bufferedWrites = []
         for (_, promise) in writes { promise?.fail(error) }
+        unflushed = nil
+        let promises = unflushedPromises
+        unflushedPromises = []
+        for promise in promises { promise.fail(error) }
     }
 
     private func peerIdentity(_ tls: OpaquePointer) -> PeerIdentity {
