@@ -66,8 +66,9 @@ extension SettlementStore {
     /// so that concurrent batches cannot deadlock); then what the requests could replay, the
     /// persons' accumulators and their already billed items (R003) are read, all committed by
     /// earlier holders of those locks (on PostgreSQL the lock and the reads are one round trip,
-    /// the function `settlement_batch_read` of migration 18); the splits are
-    /// decided in memory, each seeing the accumulators and account balances the earlier ones
+    /// the function `settlement_batch_read` of migration 18, which also locks the registered
+    /// visits settled), then the registered visits' details (their claims are checked against
+    /// the requests'); the splits are decided in memory, each seeing the accumulators and account balances the earlier ones
     /// left; then settlements, billed items, ledger entries, accumulators and audit records
     /// are written (one statement on PostgreSQL), and account balances if any were used. Everything that writes a person's accumulators, balance or billed items
     /// (settle, reverse) holds the person's lock. On PostgreSQL, where replicas write concurrently, the reads lock what they
@@ -86,7 +87,7 @@ extension SettlementStore {
         // key, and live by visit number; the clinic is matched here), the persons'
         // accumulators, and what they were already billed on the visit days (only holders of
         // the person's lock change the last two). One round trip on PostgreSQL (the function
-        // of migration 18, with the insurance records since 23), four statements on SQLite.
+        // of migration 18, with the insurance records since 23), three statements on SQLite.
         var persons: [String: InsuredPerson] = [:], records: [String: [InsuInfo]] = [:]
         var byKey: [String: Prior] = [:], byVisit: [VisitKey: Prior] = [:]
         var accumulators: [AccumulatorKey: Accumulator] = [:]
@@ -125,12 +126,9 @@ extension SettlementStore {
                     "SELECT 5 AS part, r.psn_no AS t1, r.insutype AS t2, r.insuplc_admdvs AS t3, r.status AS t4, r.psn_insu_date AS t5, r.paus_insu_date AS t6 "
                         + SQLPlaceholders.probe("insurance_records", as: "r", by: [("psn_no", "text")], keys: who.map { [.text($0)] }, dialect: dialect, binds: &binds),
                     binds)
-                binds = []
-                rows += try await tx.query(
-                    "SELECT 4 AS part, o.fixmedins_code AS t1, o.mdtrt_id AS t2 "
-                        + SQLPlaceholders.probe("outpatient_visits", as: "o", by: [("fixmedins_code", "text"), ("mdtrt_id", "text")],
-                                                keys: settled.map { [.text($0.clinic), .text($0.mdtrtID)] }, dialect: dialect, binds: &binds),
-                    binds)
+                // The registered visits among those settled: read with their details below
+                // (``visits(_:_:)``), with nothing to lock on SQLite's one writer.
+                locked = settled
                 binds = []
                 let one = { (values: [String]) in values.map { [SQLValue.text($0)] } }
                 let keyProbe = SQLPlaceholders.probe("settlements", as: "s", by: [("idempotency_key", "text")], keys: one(keys), dialect: dialect, binds: &binds)
@@ -190,7 +188,8 @@ extension SettlementStore {
             }
         }
 
-        // The registered visits' claims as their details stand now, under the visits' locks.
+        // The registered visits' claims as their details stand now, under the visits' locks
+        // (on SQLite `locked` is every visit settled: those not registered are not found).
         let registered = try await Self.visits(tx, locked).mapValues(Self.claimDigest)
         // Chronic claims' persons' 2503 registrations and family-doctor contracts: one more
         // statement, only for a batch that holds a chronic claim (they decide its terms).
