@@ -74,7 +74,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         handshakeTimer?.cancel()
         if let tls { mc_tls_free(tls) }
         tls = nil
-        failBufferedWrites(TLSError.closedDuringHandshake)
+        failBufferedWrites(TLSError.closedDuringHandshake, unflushedError: ChannelError.ioOnClosedChannel)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -86,7 +86,7 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let wasHandshaking = state == .handshaking || state == .idle
         state = .closed
         handshakeTimer?.cancel()
-        failBufferedWrites(TLSError.closedDuringHandshake)
+        failBufferedWrites(TLSError.closedDuringHandshake, unflushedError: ChannelError.ioOnClosedChannel)
         if wasHandshaking { context.fireErrorCaught(TLSError.closedDuringHandshake) }
         context.fireChannelInactive()
     }
@@ -335,14 +335,16 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    private func failBufferedWrites(_ error: any Error) {
+    /// Fails the writes held back: those waiting for the handshake with `error`, those
+    /// waiting for a flush with `unflushedError` (the channel closed under them), or `error`.
+    private func failBufferedWrites(_ error: any Error, unflushedError: (any Error)? = nil) {
         let writes = bufferedWrites
         bufferedWrites = []
         for (_, promise) in writes { promise?.fail(error) }
         unflushed = nil
         let promises = unflushedPromises
         unflushedPromises = []
-        for promise in promises { promise.fail(error) }
+        for promise in promises { promise.fail(unflushedError ?? error) }
     }
 
     private func peerIdentity(_ tls: OpaquePointer) -> PeerIdentity {
