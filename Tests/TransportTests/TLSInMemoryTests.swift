@@ -111,6 +111,17 @@ struct TLSInMemoryTests {
         #expect(pair.clientRecorder.received == Array("last answer".utf8))
     }
 
+    /// A write still waiting for its flush when the connection goes away fails as a write on
+    /// a closed channel.
+    @Test func aWriteNotYetFlushedFailsWhenTheConnectionGoesAway() throws {
+        let pair = try Pair(client: "operator")
+        try pair.shuttle()
+        let promise = pair.client.eventLoop.makePromise(of: Void.self)
+        pair.client.write(ByteBuffer(string: "never sent"), promise: promise)
+        pair.client.pipeline.fireChannelInactive()
+        #expect(throws: ChannelError.ioOnClosedChannel) { try promise.futureResult.wait() }
+    }
+
     @Test func expiredClientCertificateIsRefused() throws {
         let pair = try Pair(client: "expired")
         try pair.shuttle()

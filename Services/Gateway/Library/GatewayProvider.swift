@@ -250,8 +250,8 @@ public struct GatewayProvider: GatewayService {
     }
 
     /// The registry's route for a clinic on a day, from the cache when it is fresh (a cache
-    /// with no TTL holds nothing, so every call asks the registry). A cached route in the last
-    /// tenth of its life is answered and fetched again in the background (``RouteCache``), bounded by
+    /// with no TTL holds nothing, so every call asks the registry). A cached route in the second
+    /// half of its life is answered and fetched again in the background (``RouteCache``), bounded by
     /// ``routeRefreshTimeout``; a refresh that fails leaves the entry to expire.
     static let routeRefreshTimeout: Duration = .seconds(2)
 

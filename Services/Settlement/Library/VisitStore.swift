@@ -155,8 +155,9 @@ extension SettlementStore {
     /// `body` in the write transaction of an operator's visit step at an institution: the
     /// operator's sign-in that day (9001) is required, read unless ``SignInMemory`` knows it,
     /// and remembered once the step has committed; the doctors `practitioners` names must be
-    /// active practitioners there (read in the same transaction, so that a doctor deactivated
-    /// by an import committed before the step is refused).
+    /// active practitioners there, read in the step's transaction (share-locked on PostgreSQL),
+    /// so that a step and an import deactivating its doctor do not overlap: the step sees the
+    /// import, or the import waits for the step. The sign-in is checked first.
     /// - Throws: ``DomainError`` (`precondition` naming `opter_no`) without a sign-in,
     ///   (`precondition` naming the doctor's field) for a doctor not practising there, and
     ///   whatever `body` throws.
@@ -167,7 +168,7 @@ extension SettlementStore {
         let signedIn = signIns.contains(fixmedinsCode, actor)
         let value = try await database.write { tx in
             if !signedIn { try await Self.requireSignIn(tx, fixmedinsCode, actor) }
-            try await Self.requirePractitioners(tx, fixmedinsCode, practitioners)
+            try await Self.requirePractitioners(tx, fixmedinsCode, practitioners, locking: true)
             return try await body(tx)
         }
         signIns.remember(fixmedinsCode, actor)
@@ -271,6 +272,8 @@ extension SettlementStore {
             let visit = try record(row)
             found[VisitKey(clinic: visit.fixmedinsCode, mdtrtID: visit.mdtrtID)] = visit
         }
+        // None registered (claims sent whole): no details to read.
+        guard !found.isEmpty else { return found }
         binds = []
         let details = SQLPlaceholders.probe("outpatient_visit_details", as: "d", by: columns, keys: pairs, dialect: tx.dialect, binds: &binds)
         for row in try await tx.query("SELECT d.* \(details) ORDER BY d.fixmedins_code, d.mdtrt_id, d.seq", binds) {
@@ -322,13 +325,19 @@ extension SettlementStore {
     }
 
     /// Refuses a doctor's code that is not an active practitioner of the institution as
-    /// `tx` sees them, naming the field that sent it (the first such).
+    /// `tx` sees them, naming the field that sent it (the first such). `locking` (in a write
+    /// transaction): on PostgreSQL the rows read are share-locked until it ends, so that an
+    /// import deactivating one waits for the step rather than committing under it (SQLite's
+    /// one writer needs no lock).
     /// - Throws: ``DomainError`` (`precondition`) naming the field.
-    static func requirePractitioners(_ tx: any SQLTransaction, _ fixmedinsCode: String, _ named: [(field: String, code: String)]) async throws {
+    static func requirePractitioners(
+        _ tx: any SQLTransaction, _ fixmedinsCode: String, _ named: [(field: String, code: String)], locking: Bool = false
+    ) async throws {
         let codes = Array(Set(named.map(\.code)))
         guard !codes.isEmpty else { return }
+        let lock = locking && tx.dialect == .postgres ? " FOR SHARE" : ""
         let known = Set(try await tx.query(
-            "SELECT dr_code FROM practitioners WHERE fixmedins_code = $1 AND active = 1 AND dr_code IN (\(SQLPlaceholders.list(codes.count, from: 2)))",
+            "SELECT dr_code FROM practitioners WHERE fixmedins_code = $1 AND active = 1 AND dr_code IN (\(SQLPlaceholders.list(codes.count, from: 2)))" + lock,
             [.text(fixmedinsCode)] + codes.map { .text($0) }
         ).map { try $0.string("dr_code") })
         if let unknown = named.first(where: { !known.contains($0.code) }) {

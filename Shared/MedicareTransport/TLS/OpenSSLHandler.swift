@@ -176,7 +176,10 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     peerFinishedSending(context: context)
                     return
                 }
-                // A client (or a connection already closing): answer it and close.
+                // A client (or a connection already closing): answer it and close, after
+                // what was written before (a cancel, a pong).
+                encryptUnflushed(context: context)
+                guard let tls = self.tls, state != .closed else { return }
                 state = .closing
                 mc_tls_shutdown(tls)
                 writeCiphertext(context: context, flush: true)
@@ -246,16 +249,15 @@ final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        guard state == .active || state == .inputClosed, let tls else {
+        guard state == .active || state == .inputClosed, tls != nil else {
             context.close(mode: mode, promise: promise)
             return
         }
-        // Send close_notify after everything already written, and close the socket once it
-        // has gone out (socket writes complete in order), or after a grace period when the
-        // peer does not read.
-        // What was written before the close goes out before the close_notify.
+        // Send close_notify after everything already written (what was written before the
+        // close and not yet flushed included), and close the socket once it has gone out
+        // (socket writes complete in order), or after a grace period when the peer does not read.
         encryptUnflushed(context: context)
-        guard state == .active || state == .inputClosed else {
+        guard state == .active || state == .inputClosed, let tls else {
             context.close(mode: mode, promise: promise)
             return
         }
