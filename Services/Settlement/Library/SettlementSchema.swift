@@ -142,7 +142,9 @@ extension SettlementStore {
     /// WITHOUT ROWID (the key is the table: one B-tree instead of two), rebuilt and copied,
     /// their closed-set triggers made again; on PostgreSQL the primary keys are replaced. The
     /// lookups (always by institution and visit number together) are unchanged;
-    /// `UNIQUE (fixmedins_code, ipt_otp_no)`, the institution's own numbers, stays.
+    /// `UNIQUE (fixmedins_code, ipt_otp_no)`, the institution's own numbers, stays. The copy
+    /// is made once, at the upgrade's start: about 30 s a million visits with their details
+    /// and events on SQLite (docs/scaling.md).
     static let visitsByVisitNumber: Migration = {
         let visitColumns = "fixmedins_code, mdtrt_id, ipt_otp_no, psn_no, insutype, med_type, begntime, atddr_no, diagnoses, mdtrt_cert_type, mdtrt_cert_no"
         let detailColumns = "fixmedins_code, mdtrt_id, feedetl_sn, seq, med_list_codg, medins_list_codg, cnt, pric, bilg_dr_codg, days"
