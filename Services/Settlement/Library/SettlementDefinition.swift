@@ -18,7 +18,7 @@ public enum SettlementDefinition {
         ConfigKey("policy.refresh-ms", default: "2000",
                   "How often a replica looks for policy and catalogue versions published through Settlement/PublishPolicy and ImportCatalogue (any replica)."),
         ConfigKey("store.settle-writers", default: "1",
-                  "PostgreSQL: settle transactions in flight per replica; concurrent settles wait and are posted together (1-16)."),
+                  "Settle postings in flight per replica (a transaction each on PostgreSQL, a job of the group commit on SQLite); concurrent settles wait and are posted together (1-16)."),
     ]
 
     public static let definition = ServiceDefinition(

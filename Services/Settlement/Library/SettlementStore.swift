@@ -12,29 +12,31 @@ import NIOCore
 /// accumulators and account change together or not at all.
 public struct SettlementStore: Sendable {
     public let database: any SQLDatabase
-    /// Groups concurrent settle requests into shared transactions (PostgreSQL only).
+    /// Groups concurrent settle requests into shared postings (a ``Coalescer``), on either
+    /// engine; nil on the store its batches run on.
     let batcher: Coalescer<PendingSettle, SettlementResult>?
     /// The sign-ins known to be stored, so that visit steps need not read them.
     let signIns: SignInMemory
 
-    /// Most claims in one posting transaction on PostgreSQL.
+    /// Most claims in one posting.
     static let batchClaims = 64
-    /// Most fee lines in one posting transaction on PostgreSQL (a claim holds at most 500).
+    /// Most fee lines in one posting (a claim holds at most 500).
     static let batchLines = 2_000
 
-    /// A store on `database`; on PostgreSQL, settle requests are posted together by up to
-    /// `writers` transactions at a time (a ``Coalescer`` of at most ``batchClaims`` claims and
+    /// A store on `database`. Settle requests are posted together by up to `writers`
+    /// postings at a time (a ``Coalescer`` of at most ``batchClaims`` claims and
     /// ``batchLines`` fee lines, its batch sizes recorded as `medicare_settlement_batch_size`;
-    /// below 1 counts as 1, and the configuration key `store.settle-writers` allows 1-16).
+    /// below 1 counts as 1, and the configuration key `store.settle-writers` allows 1-16): on
+    /// PostgreSQL each posting is a transaction of a fixed number of statements; on SQLite a
+    /// job of the writer's group commit, whose statements then serve the whole batch instead
+    /// of each settle its own (measured: 1.10 and 1.11 times the visit flow's rate).
     public init(database: any SQLDatabase, writers: Int = 1) {
         self.database = database
         let signIns = SignInMemory()
         self.signIns = signIns
         let alone = SettlementStore(database: database, batcher: nil, signIns: signIns)
-        self.batcher = database.dialect == .postgres
-            ? Coalescer(metric: "medicare_settlement_batch_size", runners: writers, maxCount: Self.batchClaims, maxWeight: Self.batchLines,
-                        weight: { $0.claim.lines.count }) { await alone.settleTogether($0) }
-            : nil
+        self.batcher = Coalescer(metric: "medicare_settlement_batch_size", runners: writers, maxCount: Self.batchClaims, maxWeight: Self.batchLines,
+                                 weight: { $0.claim.lines.count }) { await alone.settleTogether($0) }
     }
 
     private init(database: any SQLDatabase, batcher: Coalescer<PendingSettle, SettlementResult>?, signIns: SignInMemory) {
@@ -241,9 +243,8 @@ public struct SettlementStore: Sendable {
     /// another live settlement) is checked in this same transaction, so that two claims sent
     /// together cannot both pass it. What to post is `settling`'s decision, made inside the
     /// transaction from the person's locked state; the store persists it (see
-    /// ``post(_:_:)``). On PostgreSQL concurrent requests are posted together, several
-    /// per transaction (a ``Coalescer``); SQLite's writer already commits concurrent writes
-    /// together.
+    /// ``post(_:_:)``). Concurrent requests are posted together, several a posting (a
+    /// ``Coalescer``): a request that finds the posting free goes alone, without waiting.
     /// `claimBytes`: the claim as its audit record carries it (``ValidatedClaim/encodedWithoutRoute()``).
     func settle(
         _ identity: SettleIdentity, settling: Settling, claimBytes: [UInt8]
