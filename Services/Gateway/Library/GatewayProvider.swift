@@ -129,17 +129,10 @@ public struct GatewayProvider: GatewayService {
         try confine(clinic.value, "claim.fixmedins_code")
         let downstream = CallOptions.propagating(context)
         let submitted = claim
+        async let routeResult = Self.attempt { try await self.route(clinic: submitted.fixmedinsCode, date: submitted.visitDate, options: downstream) }
+        async let reviewResult = Self.attempt { try await supervision.review(ReviewRequest(claim: submitted, settling: !request.preSettle), options: downstream) }
         let checksStart = ContinuousClock.now
-        let route: Result<SettlementRoute, RPCError>, review: Result<ReviewResponse, RPCError>
-        if let known = cachedRoute(clinic: submitted.fixmedinsCode, date: submitted.visitDate) {
-            // The usual case: only review is asked, without a child task for the route.
-            route = .success(known)
-            review = await Self.attempt { try await supervision.review(ReviewRequest(claim: submitted, settling: !request.preSettle), options: downstream) }
-        } else {
-            async let routeResult = Self.attempt { try await self.route(clinic: submitted.fixmedinsCode, date: submitted.visitDate, options: downstream) }
-            async let reviewResult = Self.attempt { try await supervision.review(ReviewRequest(claim: submitted, settling: !request.preSettle), options: downstream) }
-            (route, review) = await (routeResult, reviewResult)
-        }
+        let (route, review) = await (routeResult, reviewResult)
         checksTime.record(since: checksStart)
 
         // Input errors are the caller's, whichever check found them.
@@ -267,16 +260,6 @@ public struct GatewayProvider: GatewayService {
         let route = try await registry.resolveSettlementRoute(ResolveSettlementRouteRequest(fixmedinsCode: clinic, onDate: date), options: options)
         routes.store(route, for: key, generation: generation, now: asked)
         return route
-    }
-
-    /// The clinic's route on `date` if the cache holds it (``RouteCache``; one in the second
-    /// half of its life is refreshed in the background), or nil: then ``route(clinic:date:options:)`` asks.
-    func cachedRoute(clinic: String, date: String) -> SettlementRoute? {
-        let key = RouteCache.Key(clinic: clinic, date: date)
-        let asked = ContinuousClock.now
-        let (cached, generation, refresh) = routes.lookup(key, now: asked)
-        if let cached, refresh { refreshRoute(key, generation: generation, asked: asked) }
-        return cached
     }
 
     /// Asks the registry for a cached route again, keeping the answer unless a registry write
